@@ -1,0 +1,11 @@
+import { Attachment } from '../domain/attachment/attachment.entity';
+import { RefreshToken } from '../domain/auth/refresh-token.entity';
+import { Contact } from '../domain/contact/contact.entity';
+import { Conversation } from '../domain/conversation/conversation.entity';
+import { Membership } from '../domain/conversation/membership.entity';
+import { Message } from '../domain/message/message.entity';
+import { Notification } from '../domain/notification/notification.entity';
+import { User } from '../domain/user/user.entity';
+
+/** Every entity of the data model (architecture.md). */
+export const entities = [User, RefreshToken, Conversation, Membership, Message, Attachment, Contact, Notification];

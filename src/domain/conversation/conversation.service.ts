@@ -1,0 +1,348 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Scope } from '../shared/actor';
+import { badInput, conflict, forbidden, isUniqueViolation, notFound, parseId } from '../shared/errors';
+import type { DomainEvent, EventPublisher } from '../shared/events';
+import { connectionFrom, decodeCursor, encodeCursor, pageSize, type Page } from '../shared/pagination';
+import { validate, z } from '../shared/validate';
+import { MessageKind } from '../message/message.entity';
+import { appendMessage, toMessageView } from '../message/message.writer';
+import { User, fullNameOf } from '../user/user.entity';
+import { Conversation, ConversationKind, DEFAULT_MAX_MEMBERS, MemberRole, RoomVisibility } from './conversation.entity';
+import { Membership } from './membership.entity';
+import { canManage, canRead, isActive, outranks } from './conversation.policy';
+
+/** A conversation the actor may read, with the actor's membership (null for staff outside it). */
+export interface Access {
+  conversation: Conversation;
+  membership: Membership | null;
+}
+
+const name = z.string().trim().min(1, 'must not be empty').max(255);
+const description = z.string().trim().max(2000).nullish();
+const maxMembers = z.number().int().min(2).max(100000);
+
+const groupSchema = z.object({ name, description, memberIds: z.array(z.union([z.string(), z.number()])).max(1000) });
+const roomSchema = z.object({
+  name,
+  description,
+  visibility: z.enum(RoomVisibility).default(RoomVisibility.PUBLIC),
+  maxMembers: maxMembers.nullish(),
+});
+const updateSchema = z.object({ name: name.nullish(), description, maxMembers: maxMembers.nullish() });
+const nicknameSchema = z.string().trim().max(150).nullish();
+
+const LIST_CURSOR = 'conv';
+
+/**
+ * Conversations and memberships: direct chats, groups, rooms, support threads; joining,
+ * leaving and member management. Every method takes the request scope (actor + EntityManager),
+ * checks the policy, writes in one transaction and publishes events after commit.
+ */
+export class ConversationService {
+  constructor(private readonly events: EventPublisher) {}
+
+  /**
+   * Loads a conversation the actor may read. @throws NOT_FOUND when it does not exist or the
+   * actor may not see it (no existence leak).
+   */
+  async access(scope: Scope, conversationId: string | number, field = 'conversationId'): Promise<Access> {
+    const id = parseId(conversationId, field);
+    const membership = await scope.em.findOne(Membership, { conversation: id, user: scope.actor.id }, { populate: ['conversation'] });
+    const conversation = membership?.conversation ?? (scope.actor.isStaff ? await scope.em.findOne(Conversation, { id }) : null);
+    if (!conversation || !canRead(scope.actor, conversation, membership)) throw notFound('Conversation');
+    return { conversation, membership: isActive(membership) ? membership : null };
+  }
+
+  /** The viewer's conversations, newest activity first (staff: plus every SUPPORT thread). */
+  async list(scope: Scope, args: { kind?: ConversationKind | null; first?: number | null; after?: string | null }): Promise<Page<Conversation>> {
+    const size = pageSize(args.first, 20, 100, 'first');
+    const params: unknown[] = [scope.actor.id];
+    let where = `(m."id" is not null${scope.actor.isStaff ? ` or c."kind" = 'SUPPORT'` : ''})`;
+    if (args.kind) { where += ' and c."kind" = ?'; params.push(args.kind); }
+    const from = `from "conversations" c left join "memberships" m on m."conversation_id" = c."id" and m."user_id" = ? and m."left_at" is null and not m."is_banned" where ${where}`;
+    return this.page(scope.em, from, params, size, args.after);
+  }
+
+  /** PUBLIC rooms, optionally filtered by name, newest activity first. */
+  async publicRooms(scope: Scope, args: { search?: string | null; first?: number | null; after?: string | null }): Promise<Page<Conversation>> {
+    const size = pageSize(args.first, 20, 100, 'first');
+    const params: unknown[] = [];
+    let from = `from "conversations" c where c."kind" = 'ROOM' and c."visibility" = 'PUBLIC'`;
+    const q = args.search?.trim();
+    if (q) { from += ` and c."name" ilike ?`; params.push(`%${q.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`); }
+    return this.page(scope.em, from, params, size, args.after);
+  }
+
+  private async page(em: EntityManager, from: string, params: unknown[], size: number, after?: string | null): Promise<Page<Conversation>> {
+    const [{ n }] = await em.execute<{ n: string }[]>(`select count(*) as n ${from}`, params);
+    let sql = `select c.* ${from}`;
+    const pageParams = [...params];
+    if (after) {
+      const [at, id] = decodeCursor(after, LIST_CURSOR, 'after', 2);
+      if (!/^\d+$/.test(at) || !/^\d+$/.test(id)) throw badInput('after is not a valid cursor', 'after');
+      sql += ` and (c."last_activity_at", c."id") < (?::timestamptz, ?)`;
+      pageParams.push(new Date(Number(at)).toISOString(), Number(id));
+    }
+    sql += ` order by c."last_activity_at" desc, c."id" desc limit ${size + 1}`;
+    const rows = await em.execute(sql, pageParams);
+    const list = rows.map((r) => em.map(Conversation, r));
+    return connectionFrom(list, size, (c) => encodeCursor(LIST_CURSOR, c.lastActivityAt.getTime(), c.id), Number(n), Boolean(after));
+  }
+
+  /** Get-or-create the one DIRECT conversation between the actor and another user. @throws NOT_FOUND, BAD_USER_INPUT. */
+  async openDirect(scope: Scope, other: User): Promise<Conversation> {
+    if (other.id === scope.actor.id) throw badInput('You cannot open a direct chat with yourself', 'userId');
+    const directKey = [scope.actor.id, other.id].sort((a, b) => a - b).join(':');
+    const existing = await scope.em.findOne(Conversation, { directKey });
+    if (existing) return existing;
+    try {
+      const created = await scope.em.transactional(async (tx) => {
+        const c = tx.create(Conversation, { kind: ConversationKind.DIRECT, directKey, createdBy: scope.actor.id });
+        tx.create(Membership, { conversation: c, user: scope.actor.id, role: MemberRole.MEMBER });
+        tx.create(Membership, { conversation: c, user: other.id, role: MemberRole.MEMBER });
+        return c;
+      });
+      this.publish(
+        { type: 'membership.changed', conversationId: created.id, userId: scope.actor.id, active: true },
+        { type: 'membership.changed', conversationId: created.id, userId: other.id, active: true },
+      );
+      return created;
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      // Opened concurrently by the other side: theirs won.
+      const again = await scope.em.fork().findOne(Conversation, { directKey });
+      if (!again) throw err;
+      return scope.em.merge(again);
+    }
+  }
+
+  /** Creates a GROUP; the creator becomes OWNER, `memberIds` MEMBERs. @throws BAD_USER_INPUT, NOT_FOUND for unknown members. */
+  async createGroup(scope: Scope, input: { name: string; description?: string | null; memberIds: (string | number)[] }): Promise<Conversation> {
+    const data = validate(groupSchema, input);
+    const ids = [...new Set(data.memberIds.map((id, i) => parseId(id, `memberIds.${i}`)))].filter((id) => id !== scope.actor.id);
+    const found = ids.length ? await scope.em.find(User, { id: { $in: ids } }, { fields: ['id'] }) : [];
+    if (found.length !== ids.length) throw notFound('User');
+    const c = await scope.em.transactional(async (tx) => {
+      const conv = tx.create(Conversation, { kind: ConversationKind.GROUP, name: data.name, description: data.description ?? null, createdBy: scope.actor.id });
+      tx.create(Membership, { conversation: conv, user: scope.actor.id, role: MemberRole.OWNER });
+      for (const id of ids) tx.create(Membership, { conversation: conv, user: id, role: MemberRole.MEMBER });
+      return conv;
+    });
+    this.publish(...[scope.actor.id, ...ids].map((userId) => ({ type: 'membership.changed' as const, conversationId: c.id, userId, active: true })));
+    return c;
+  }
+
+  /** Creates a ROOM (seed 003), PUBLIC unless told otherwise, 50 members by default; creator is OWNER. */
+  async createRoom(scope: Scope, input: { name: string; description?: string | null; visibility?: RoomVisibility | null; maxMembers?: number | null }): Promise<Conversation> {
+    const data = validate(roomSchema, { ...input, visibility: input.visibility ?? undefined });
+    const c = await scope.em.transactional(async (tx) => {
+      const conv = tx.create(Conversation, {
+        kind: ConversationKind.ROOM, name: data.name, description: data.description ?? null,
+        visibility: data.visibility, maxMembers: data.maxMembers ?? DEFAULT_MAX_MEMBERS, createdBy: scope.actor.id,
+      });
+      tx.create(Membership, { conversation: conv, user: scope.actor.id, role: MemberRole.OWNER });
+      return conv;
+    });
+    this.publish({ type: 'membership.changed', conversationId: c.id, userId: scope.actor.id, active: true });
+    return c;
+  }
+
+  /** Renames or re-describes a GROUP/ROOM, or changes a room's capacity. OWNER/ADMIN only. */
+  async update(scope: Scope, id: string, input: { name?: string | null; description?: string | null; maxMembers?: number | null }): Promise<Conversation> {
+    const { conversation: c, membership } = await this.access(scope, id, 'id');
+    if (!canManage(scope.actor, c, membership)) throw forbidden('Only the owner or an admin can change this conversation');
+    const data = validate(updateSchema, input);
+    if (data.name != null) c.name = data.name;
+    if (data.description !== undefined) c.description = data.description ?? null;
+    if (data.maxMembers != null) {
+      if (c.kind !== ConversationKind.ROOM) throw badInput('maxMembers applies to rooms only', 'maxMembers');
+      if (data.maxMembers < (await this.activeCount(scope.em, c.id))) throw badInput('maxMembers is below the current member count', 'maxMembers');
+      c.maxMembers = data.maxMembers;
+    }
+    await scope.em.flush();
+    return c;
+  }
+
+  /** Joins a PUBLIC room. @throws NOT_FOUND (private or none), FORBIDDEN when banned, CONFLICT when full. */
+  async joinRoom(scope: Scope, id: string): Promise<Conversation> {
+    const roomId = parseId(id, 'id');
+    const existing = await scope.em.findOne(Membership, { conversation: roomId, user: scope.actor.id }, { populate: ['conversation'] });
+    const c = existing?.conversation ?? (await scope.em.findOne(Conversation, { id: roomId }));
+    if (!c || c.kind !== ConversationKind.ROOM) throw notFound('Room');
+    if (isActive(existing)) return c;
+    if (existing?.isBanned) throw forbidden('You are banned from this room');
+    if (c.visibility !== RoomVisibility.PUBLIC && !scope.actor.isStaff) throw notFound('Room');
+    await this.addOrReactivate(scope.em, c, scope.actor.id, MemberRole.MEMBER, `${scope.actor.username} joined`);
+    return c;
+  }
+
+  /** Leaves a GROUP or ROOM; an OWNER's role passes to the longest-standing member. @throws BAD_USER_INPUT for DIRECT and SUPPORT. */
+  async leave(scope: Scope, id: string): Promise<boolean> {
+    const { conversation: c, membership } = await this.access(scope, id, 'id');
+    if (c.kind === ConversationKind.DIRECT) throw badInput('You cannot leave a direct chat', 'id');
+    if (c.kind === ConversationKind.SUPPORT && c.customer && (c.customer as User).id === scope.actor.id) throw badInput('You cannot leave your own support thread', 'id');
+    if (!membership) throw badInput('You are not a member of this conversation', 'id');
+    await this.deactivate(scope.em, c, membership, `${scope.actor.username} left`);
+    return true;
+  }
+
+  /** Adds a user (OWNER/ADMIN only; only an OWNER adds OWNER/ADMIN). Already a member: returns the membership. */
+  async addMember(scope: Scope, conversationId: string, userId: string, role: MemberRole = MemberRole.MEMBER): Promise<Membership> {
+    const { conversation: c, membership } = await this.access(scope, conversationId);
+    if (!canManage(scope.actor, c, membership)) throw forbidden('Only the owner or an admin can add members');
+    if (role !== MemberRole.MEMBER && !(scope.actor.isStaff || membership?.role === MemberRole.OWNER)) throw forbidden('Only the owner can add owners or admins');
+    const user = await scope.em.findOne(User, { id: parseId(userId, 'userId') });
+    if (!user) throw notFound('User');
+    const current = await scope.em.findOne(Membership, { conversation: c.id, user: user.id });
+    if (isActive(current)) return current;
+    if (current?.isBanned) throw conflict('That user is banned here; unban them first');
+    return this.addOrReactivate(scope.em, c, user.id, role, `${scope.actor.username} added ${user.username}`);
+  }
+
+  /** Removes a member (OWNER/ADMIN; admins remove only MEMBERs). @throws FORBIDDEN, NOT_FOUND. */
+  async removeMember(scope: Scope, conversationId: string, userId: string): Promise<boolean> {
+    const { conversation: c, membership } = await this.access(scope, conversationId);
+    if (!canManage(scope.actor, c, membership)) throw forbidden('Only the owner or an admin can remove members');
+    const target = await this.requireMember(scope.em, c.id, userId);
+    if (target.user.id !== scope.actor.id && !outranks(scope.actor, membership, target)) throw forbidden('You cannot remove this member');
+    await this.deactivate(scope.em, c, target, `${scope.actor.username} removed ${target.user.username}`);
+    return true;
+  }
+
+  /** Changes a member's role; OWNER (or staff) only. */
+  async setRole(scope: Scope, conversationId: string, userId: string, role: MemberRole): Promise<Membership> {
+    const { conversation: c, membership } = await this.access(scope, conversationId);
+    if (!canManage(scope.actor, c, membership) || !(scope.actor.isStaff || membership?.role === MemberRole.OWNER)) throw forbidden('Only the owner can change roles');
+    const target = await this.requireMember(scope.em, c.id, userId);
+    target.role = role;
+    await scope.em.flush();
+    return target;
+  }
+
+  /** Mutes (cannot send) or unmutes a member. OWNER/ADMIN over lower ranks. */
+  async setMuted(scope: Scope, conversationId: string, userId: string, muted: boolean): Promise<Membership> {
+    const { conversation: c, membership } = await this.access(scope, conversationId);
+    const target = await this.requireMember(scope.em, c.id, userId);
+    if (!canManage(scope.actor, c, membership) || !outranks(scope.actor, membership, target)) throw forbidden('You cannot mute this member');
+    target.isMuted = Boolean(muted);
+    await scope.em.flush();
+    return target;
+  }
+
+  /** Bans (loses access, cannot rejoin) or unbans a member. OWNER/ADMIN over lower ranks. */
+  async setBanned(scope: Scope, conversationId: string, userId: string, banned: boolean): Promise<Membership> {
+    const { conversation: c, membership } = await this.access(scope, conversationId);
+    if (!canManage(scope.actor, c, membership)) throw forbidden('You cannot ban members here');
+    const uid = parseId(userId, 'userId');
+    const target = await scope.em.findOne(Membership, { conversation: c.id, user: uid }, { populate: ['user'] });
+    if (!target) throw notFound('Member');
+    if (!outranks(scope.actor, membership, target) || target.user.id === scope.actor.id) throw forbidden('You cannot ban this member');
+    target.isBanned = Boolean(banned);
+    if (!banned) target.leftAt = target.leftAt ?? new Date(); // unbanned users rejoin on their own
+    await scope.em.flush();
+    this.publish({ type: 'membership.changed', conversationId: c.id, userId: uid, active: isActive(target) });
+    return target;
+  }
+
+  /** Sets the actor's own nickname in a conversation (null clears it). */
+  async setNickname(scope: Scope, conversationId: string, nickname: string | null | undefined): Promise<Membership> {
+    const { membership } = await this.access(scope, conversationId);
+    if (!membership) throw badInput('You are not a member of this conversation', 'conversationId');
+    membership.nickname = validate(nicknameSchema, nickname) || null;
+    await scope.em.flush();
+    return membership;
+  }
+
+  /** The actor's own SUPPORT thread (seed 002), created on first use. */
+  async supportThread(scope: Scope): Promise<Conversation> {
+    const existing = await scope.em.findOne(Conversation, { kind: ConversationKind.SUPPORT, customer: scope.actor.id });
+    if (existing) return existing;
+    try {
+      const c = await scope.em.transactional(async (tx) => {
+        const conv = tx.create(Conversation, { kind: ConversationKind.SUPPORT, name: null, customer: scope.actor.id, createdBy: scope.actor.id });
+        tx.create(Membership, { conversation: conv, user: scope.actor.id, role: MemberRole.OWNER });
+        return conv;
+      });
+      this.publish({ type: 'membership.changed', conversationId: c.id, userId: scope.actor.id, active: true });
+      return c;
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      const again = await scope.em.fork().findOne(Conversation, { kind: ConversationKind.SUPPORT, customer: scope.actor.id });
+      if (!again) throw err;
+      return scope.em.merge(again);
+    }
+  }
+
+  /** Title as the viewer sees it: the name, the other member's full name (DIRECT), or the customer's (SUPPORT). */
+  static titleOf(c: Conversation, viewerId: number, members: User[]): string {
+    if (c.name) return c.name;
+    if (c.kind === ConversationKind.DIRECT) {
+      const other = members.find((u) => u.id !== viewerId) ?? members[0];
+      return other ? fullNameOf(other) : 'Direct chat';
+    }
+    if (c.kind === ConversationKind.SUPPORT) {
+      const customer = members.find((u) => u.id === (c.customer as User | null)?.id);
+      return customer && customer.id !== viewerId ? `Support: ${fullNameOf(customer)}` : 'Support';
+    }
+    return 'Conversation';
+  }
+
+  private async requireMember(em: EntityManager, conversationId: number, userId: string): Promise<Membership> {
+    const target = await em.findOne(Membership, { conversation: conversationId, user: parseId(userId, 'userId') }, { populate: ['user'] });
+    if (!isActive(target)) throw notFound('Member');
+    return target;
+  }
+
+  private async activeCount(em: EntityManager, conversationId: number): Promise<number> {
+    return em.count(Membership, { conversation: conversationId, leftAt: null, isBanned: false });
+  }
+
+  /** Adds or reactivates a membership under the conversation's row lock (capacity is checked race-free), with a SYSTEM message. */
+  private async addOrReactivate(em: EntityManager, c: Conversation, userId: number, role: MemberRole, note: string): Promise<Membership> {
+    const { membership, message } = await em.transactional(async (tx) => {
+      await tx.execute('select "id" from "conversations" where "id" = ? for update', [c.id]);
+      if (c.kind === ConversationKind.ROOM && c.maxMembers && (await this.activeCount(tx, c.id)) >= c.maxMembers) throw conflict('This room is full');
+      let m = await tx.findOne(Membership, { conversation: c.id, user: userId });
+      if (m) Object.assign(m, { leftAt: null, role, joinedAt: new Date(), isMuted: false });
+      else m = tx.create(Membership, { conversation: c.id, user: userId, role });
+      await tx.flush();
+      const msg = await appendMessage(tx, { conversationId: c.id, senderId: null, kind: MessageKind.SYSTEM, content: note });
+      // The new member starts with nothing unread.
+      m.lastReadSeq = msg.seq;
+      await tx.flush();
+      return { membership: m, message: msg };
+    });
+    this.publish(
+      { type: 'membership.changed', conversationId: c.id, userId, active: true },
+      { type: 'message.added', conversationId: c.id, message: toMessageView(message) },
+    );
+    return membership;
+  }
+
+  private async deactivate(em: EntityManager, c: Conversation, m: Membership, note: string): Promise<void> {
+    const userId = (m.user as User).id;
+    const message = await em.transactional(async (tx) => {
+      const mm = tx.merge(m);
+      mm.leftAt = new Date();
+      if (mm.role === MemberRole.OWNER) {
+        const heir = await tx.findOne(
+          Membership,
+          { conversation: c.id, leftAt: null, isBanned: false, user: { $ne: userId } },
+          { orderBy: [{ role: 'asc' }, { joinedAt: 'asc' }] },
+        );
+        if (heir) heir.role = MemberRole.OWNER;
+        mm.role = MemberRole.MEMBER;
+      }
+      await tx.flush();
+      return appendMessage(tx, { conversationId: c.id, senderId: null, kind: MessageKind.SYSTEM, content: note });
+    });
+    this.publish(
+      { type: 'membership.changed', conversationId: c.id, userId, active: false },
+      { type: 'message.added', conversationId: c.id, message: toMessageView(message) },
+    );
+  }
+
+  private publish(...events: DomainEvent[]): void {
+    for (const e of events) this.events.publish(e);
+  }
+}

@@ -1,0 +1,58 @@
+import { OptionalProps, Entity, Enum, Index, ManyToOne, PrimaryKey, Property, Unique } from '@mikro-orm/core';
+import { Conversation } from '../conversation/conversation.entity';
+import { User } from '../user/user.entity';
+
+export enum MessageKind { TEXT = 'TEXT', IMAGE = 'IMAGE', FILE = 'FILE', SYSTEM = 'SYSTEM' }
+
+/**
+ * One message. `seq` is per conversation, gap-free, assigned in the insert's transaction.
+ * `createdChange`/`changeSeq` are the conversation's change counter at insert and at the last change.
+ */
+@Entity({ tableName: 'messages' })
+@Unique({ properties: ['conversation', 'seq'] })
+@Unique({ properties: ['sender', 'clientMessageId'] })
+@Index({ properties: ['conversation', 'changeSeq'] })
+export class Message {
+  [OptionalProps]?: 'kind' | 'createdAt';
+
+  @PrimaryKey({ type: 'integer', autoincrement: true })
+  id!: number;
+
+  @ManyToOne(() => Conversation, { deleteRule: 'cascade' })
+  conversation!: Conversation;
+
+  @Property({ type: 'integer' })
+  seq!: number;
+
+  /** Null for SYSTEM messages. */
+  @ManyToOne(() => User, { nullable: true, deleteRule: 'set null' })
+  sender?: User | null;
+
+  @Enum({ items: () => MessageKind, nativeEnumName: 'message_kind', default: MessageKind.TEXT })
+  kind: MessageKind = MessageKind.TEXT;
+
+  @Property({ type: 'text' })
+  content!: string;
+
+  @ManyToOne(() => Message, { nullable: true, deleteRule: 'set null' })
+  replyTo?: Message | null;
+
+  /** The sender's idempotency key; unique per sender. */
+  @Property({ type: 'string', length: 128, nullable: true })
+  clientMessageId?: string | null;
+
+  @Property({ type: 'integer' })
+  createdChange!: number;
+
+  @Property({ type: 'integer' })
+  changeSeq!: number;
+
+  @Property({ type: 'datetime' })
+  createdAt: Date = new Date();
+
+  @Property({ type: 'datetime', nullable: true })
+  editedAt?: Date | null;
+
+  @Property({ type: 'datetime', nullable: true })
+  deletedAt?: Date | null;
+}

@@ -1,0 +1,36 @@
+/**
+ * Domain events, published after commit by the service that made the change, carried by the
+ * realtime bus (in memory, or Redis between instances). Payloads are plain JSON-safe data.
+ */
+export interface MessageView {
+  id: number;
+  conversationId: number;
+  seq: number;
+  senderId: number | null;
+  kind: 'TEXT' | 'IMAGE' | 'FILE' | 'SYSTEM';
+  /** "" once deleted. */
+  content: string;
+  replyToId: number | null;
+  clientMessageId: string | null;
+  changeSeq: number;
+  createdAt: string;
+  editedAt: string | null;
+  deletedAt: string | null;
+}
+
+export type DomainEvent =
+  | { type: 'message.added'; conversationId: number; message: MessageView }
+  | { type: 'message.edited'; conversationId: number; message: MessageView }
+  | { type: 'message.deleted'; conversationId: number; message: MessageView }
+  | { type: 'typing'; conversationId: number; userId: number; isTyping: boolean }
+  | { type: 'read.receipt'; conversationId: number; userId: number; lastReadSeq: number; readAt: string }
+  | { type: 'presence'; userId: number; status: 'ONLINE' | 'OFFLINE'; lastSeenAt: string | null }
+  | { type: 'membership.changed'; conversationId: number; userId: number; active: boolean };
+
+export type DomainEventType = DomainEvent['type'];
+export type EventOf<T extends DomainEventType> = Extract<DomainEvent, { type: T }>;
+
+/** Publishes domain events to every subscriber on every instance. */
+export interface EventPublisher {
+  publish(event: DomainEvent): void;
+}

@@ -1,0 +1,69 @@
+import { OptionalProps, Entity, Index, PrimaryKey, Property, Unique } from '@mikro-orm/core';
+
+/** A person who chats. Profile fields are the union of the five seeds' user shapes. */
+@Entity({ tableName: 'users' })
+export class User {
+  [OptionalProps]?: 'isStaff' | 'score' | 'inGameIds' | 'createdAt' | 'updatedAt';
+
+  @PrimaryKey({ type: 'integer', autoincrement: true })
+  id!: number;
+
+  /** As typed at registration; unique regardless of case (see usernameKey). */
+  @Property({ type: 'string', length: 64 })
+  username!: string;
+
+  /** lower(username): the uniqueness and lookup key. */
+  @Unique()
+  @Property({ type: 'string', length: 64 })
+  usernameKey!: string;
+
+  @Property({ type: 'string', length: 254, nullable: true })
+  email?: string | null;
+
+  @Property({ type: 'string', length: 255, hidden: true })
+  passwordHash!: string;
+
+  @Property({ type: 'string', length: 150, nullable: true })
+  firstName?: string | null;
+
+  @Property({ type: 'string', length: 150, nullable: true })
+  lastName?: string | null;
+
+  @Property({ type: 'string', length: 1024, nullable: true })
+  avatarUrl?: string | null;
+
+  /** Free-form application role from the seeds: "renter", "owner", "customer", "staff", ... */
+  @Property({ type: 'string', length: 64, nullable: true })
+  role?: string | null;
+
+  /** Staff read and moderate every conversation (seed 004) and answer support threads (seed 002). */
+  @Index()
+  @Property({ type: 'boolean', default: false })
+  isStaff: boolean = false;
+
+  /** Seed 004 gaming profile. */
+  @Property({ type: 'integer', default: 0 })
+  score: number = 0;
+
+  @Property({ type: 'string', length: 64, nullable: true })
+  rank?: string | null;
+
+  /** Seed 004: a list of `{game, id}`-like objects, kept as given. */
+  @Property({ type: 'json', default: '[]' })
+  inGameIds: unknown[] = [];
+
+  @Property({ type: 'datetime', nullable: true })
+  lastSeenAt?: Date | null;
+
+  @Property({ type: 'datetime' })
+  createdAt: Date = new Date();
+
+  @Property({ type: 'datetime', onUpdate: () => new Date() })
+  updatedAt: Date = new Date();
+}
+
+/** "first last", or the username when both are empty (contract: User.fullName). */
+export function fullNameOf(u: Pick<User, 'username' | 'firstName' | 'lastName'>): string {
+  const name = [u.firstName, u.lastName].filter((s) => s && s.trim()).join(' ').trim();
+  return name || u.username;
+}

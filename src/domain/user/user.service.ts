@@ -1,0 +1,63 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Scope } from '../shared/actor';
+import { badInput, forbidden, notFound, parseId } from '../shared/errors';
+import { connectionFrom, decodeCursor, encodeCursor, pageSize, type Page } from '../shared/pagination';
+import { User } from './user.entity';
+
+/** Reads users. Any authenticated user may look up any other (a chat directory). */
+export class UserService {
+  /** The actor's own user. @throws NOT_FOUND when the account no longer exists. */
+  async me(scope: Scope): Promise<User> {
+    const user = await scope.em.findOne(User, { id: scope.actor.id });
+    if (!user) throw notFound('User');
+    return user;
+  }
+
+  /** One user by id or username (exactly one of them); null when there is none. @throws BAD_USER_INPUT. */
+  async find(scope: Scope, by: { id?: string | null; username?: string | null }): Promise<User | null> {
+    if ((by.id == null) === (by.username == null)) throw badInput('Give exactly one of id and username');
+    if (by.id != null) return scope.em.findOne(User, { id: parseId(by.id, 'id') });
+    return scope.em.findOne(User, { usernameKey: String(by.username).trim().toLowerCase() });
+  }
+
+  /** Like {@link find} but throws NOT_FOUND instead of returning null. */
+  async require(scope: Scope, by: { id?: string | null; username?: string | null }): Promise<User> {
+    const user = await this.find(scope, by);
+    if (!user) throw notFound('User');
+    return user;
+  }
+
+  /**
+   * Users whose username or name contains `search` (case-insensitive), by username.
+   * @throws BAD_USER_INPUT on a bad page size or cursor.
+   */
+  async search(scope: Scope, args: { search?: string | null; first?: number | null; after?: string | null }): Promise<Page<User>> {
+    const size = pageSize(args.first, 20, 100, 'first');
+    const where: Record<string, unknown> = {};
+    const q = args.search?.trim();
+    if (q) {
+      const like = `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      where.$or = [{ username: { $ilike: like } }, { firstName: { $ilike: like } }, { lastName: { $ilike: like } }];
+    }
+    const totalCount = await scope.em.count(User, where);
+    const page: Record<string, unknown> = { ...where };
+    if (args.after) page.usernameKey = { $gt: decodeCursor(args.after, 'user', 'after', 1)[0] };
+    const rows = await scope.em.find(User, page, { orderBy: { usernameKey: 'asc' }, limit: size + 1 });
+    return connectionFrom(rows, size, (u) => encodeCursor('user', u.usernameKey), totalCount, Boolean(args.after));
+  }
+
+  /** Grants or withdraws staff rights. @throws FORBIDDEN unless the actor is staff; NOT_FOUND. */
+  async setStaff(scope: Scope, userId: string, isStaff: boolean): Promise<User> {
+    if (!scope.actor.isStaff) throw forbidden('Only staff can change staff rights');
+    const user = await scope.em.findOne(User, { id: parseId(userId, 'userId') });
+    if (!user) throw notFound('User');
+    user.isStaff = Boolean(isStaff);
+    await scope.em.flush();
+    return user;
+  }
+
+  /** Records when a user was last seen (presence going OFFLINE). */
+  async touchLastSeen(em: EntityManager, userId: number, at: Date): Promise<void> {
+    await em.nativeUpdate(User, { id: userId }, { lastSeenAt: at });
+  }
+}

@@ -1,0 +1,42 @@
+import { unwrapResolverError } from '@apollo/server/errors';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import type { Logger } from 'pino';
+import { DomainError, type ErrorCode } from '../domain/shared/errors';
+
+const CONTRACT_CODES = new Set<ErrorCode>([
+  'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'BAD_USER_INPUT', 'CONFLICT',
+  'RATE_LIMITED', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'INTERNAL_SERVER_ERROR',
+]);
+/** Apollo's own request-level codes, all the client's fault. */
+const CLIENT_CODES = new Set(['GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', 'BAD_REQUEST', 'OPERATION_RESOLUTION_FAILURE', 'PERSISTED_QUERY_NOT_FOUND', 'PERSISTED_QUERY_NOT_SUPPORTED']);
+
+/**
+ * The one error mapper for GraphQL (HTTP and WebSocket): every error leaves with an
+ * `extensions.code` from the contract. Domain errors keep their code and message (and `field`);
+ * GraphQL syntax/validation/variable errors become BAD_USER_INPUT; anything else is logged and
+ * masked as INTERNAL_SERVER_ERROR.
+ */
+export function formatError(logger: Logger) {
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const original = unwrapResolverError(error);
+    if (original instanceof DomainError) {
+      return {
+        message: original.message,
+        locations: formatted.locations,
+        path: formatted.path,
+        extensions: { code: original.code, ...(original.field ? { field: original.field } : {}) },
+      };
+    }
+    const code = String(formatted.extensions?.code ?? '');
+    if (CONTRACT_CODES.has(code as ErrorCode) && code !== 'INTERNAL_SERVER_ERROR') return formatted;
+    if (CLIENT_CODES.has(code) || (error instanceof GraphQLError && !error.originalError && !error.path)) {
+      return { ...formatted, extensions: { ...formatted.extensions, code: 'BAD_USER_INPUT', reason: code || undefined } };
+    }
+    // Argument coercion failures raised while executing (e.g. a bad enum value in variables).
+    if (error instanceof GraphQLError && !error.originalError && code === '') {
+      return { ...formatted, extensions: { code: 'BAD_USER_INPUT' } };
+    }
+    logger.error({ err: original }, 'unhandled error in GraphQL operation');
+    return { message: 'Internal server error', locations: formatted.locations, path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+  };
+}

@@ -1,0 +1,76 @@
+import DataLoader from 'dataloader';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { Attachment } from '../domain/attachment/attachment.entity';
+import { Conversation } from '../domain/conversation/conversation.entity';
+import { Membership } from '../domain/conversation/membership.entity';
+import type { MessageView } from '../domain/shared/events';
+import { Message } from '../domain/message/message.entity';
+import { toMessageView } from '../domain/message/message.writer';
+import { User } from '../domain/user/user.entity';
+
+const byId = <T extends { id: number }>(keys: readonly number[], rows: T[]) => {
+  const map = new Map(rows.map((r) => [r.id, r]));
+  return keys.map((k) => map.get(k) ?? null);
+};
+const groupBy = <T>(keys: readonly number[], rows: T[], keyOf: (r: T) => number) => {
+  const map = new Map<number, T[]>();
+  for (const r of rows) {
+    const k = keyOf(r);
+    let list = map.get(k);
+    if (!list) map.set(k, (list = []));
+    list.push(r);
+  }
+  return keys.map((k) => map.get(k) ?? []);
+};
+const refId = (x: unknown) => (typeof x === 'object' && x ? (x as { id: number }).id : Number(x));
+const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(', ');
+
+/**
+ * Batch loaders for one request (or one subscription event): each turns the N lookups of a page
+ * into one query, so a page of messages with senders, replies and attachments costs a constant
+ * number of queries. Access checks happen before anything reaches them.
+ */
+export function createLoaders(em: EntityManager, viewerId: number | null) {
+  return {
+    user: new DataLoader<number, User | null>(async (ids) => byId(ids, await em.find(User, { id: { $in: [...ids] } }))),
+    conversation: new DataLoader<number, Conversation | null>(async (ids) => byId(ids, await em.find(Conversation, { id: { $in: [...ids] } }))),
+    message: new DataLoader<number, MessageView | null>(async (ids) =>
+      byId(ids, (await em.find(Message, { id: { $in: [...ids] } })).map(toMessageView))),
+    /** Active members of each conversation, with their users, oldest first. */
+    members: new DataLoader<number, Membership[]>(async (ids) =>
+      groupBy(ids, await em.find(Membership, { conversation: { $in: [...ids] }, leftAt: null, isBanned: false }, { populate: ['user'], orderBy: { id: 'asc' } }), (m) => refId(m.conversation))),
+    memberCount: new DataLoader<number, number>(async (ids) => {
+      const rows = await em.execute<{ conversation_id: number; n: string }[]>(
+        `select "conversation_id", count(*) as n from "memberships" where "conversation_id" in (${placeholders(ids.length)}) and "left_at" is null and not "is_banned" group by "conversation_id"`, [...ids]);
+      const map = new Map(rows.map((r) => [r.conversation_id, Number(r.n)]));
+      return ids.map((id) => map.get(id) ?? 0);
+    }),
+    /** The viewer's active membership in each conversation. */
+    viewerMembership: new DataLoader<number, Membership | null>(async (ids) => {
+      if (viewerId == null) return ids.map(() => null);
+      const rows = await em.find(Membership, { conversation: { $in: [...ids] }, user: viewerId, leftAt: null, isBanned: false });
+      const map = new Map(rows.map((m) => [refId(m.conversation), m]));
+      return ids.map((id) => map.get(id) ?? null);
+    }),
+    /** Unread messages of a membership: after its read position, not its own, not deleted. */
+    unread: new DataLoader<number, number>(async (ids) => {
+      const rows = await em.execute<{ id: number; n: string }[]>(
+        `select m."id", (select count(*) from "messages" msg where msg."conversation_id" = m."conversation_id" and msg."seq" > m."last_read_seq"
+            and msg."deleted_at" is null and (msg."sender_id" is null or msg."sender_id" <> m."user_id")) as n
+           from "memberships" m where m."id" in (${placeholders(ids.length)})`, [...ids]);
+      const map = new Map(rows.map((r) => [r.id, Number(r.n)]));
+      return ids.map((id) => map.get(id) ?? 0);
+    }),
+    /** Message by "conversationId:seq". */
+    messageAt: new DataLoader<string, MessageView | null>(async (keys) => {
+      const pairs = keys.map((k) => k.split(':').map(Number));
+      const rows = await em.find(Message, { $or: pairs.map(([c, s]) => ({ conversation: c, seq: s })) });
+      const map = new Map(rows.map((m) => [`${refId(m.conversation)}:${m.seq}`, toMessageView(m)]));
+      return keys.map((k) => map.get(k) ?? null);
+    }),
+    attachments: new DataLoader<number, Attachment[]>(async (ids) =>
+      groupBy(ids, await em.find(Attachment, { message: { $in: [...ids] } }, { orderBy: { id: 'asc' } }), (a) => refId(a.message))),
+  };
+}
+
+export type Loaders = ReturnType<typeof createLoaders>;

@@ -1,0 +1,163 @@
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { ConversationKind, MemberRole, type Conversation } from '../../domain/conversation/conversation.entity';
+import { ConversationService } from '../../domain/conversation/conversation.service';
+import type { User } from '../../domain/user/user.entity';
+import type { GraphQLContext } from '../context';
+import { ConversationConnection, ConversationType, MembershipType } from '../types/conversation.type';
+import { CreateGroupInput, CreateRoomInput, UpdateConversationInput } from '../types/inputs';
+import { MessageType } from '../types/message.type';
+import { UserType } from '../types/user.type';
+
+const refId = (x: unknown) => (x == null ? null : typeof x === 'object' ? (x as { id: number }).id : Number(x));
+
+/** Contract: conversation queries and mutations, and Conversation's resolved fields. */
+@Resolver(() => ConversationType)
+export class ConversationResolver {
+  @Query(() => ConversationConnection, { description: 'Newest activity first' })
+  conversations(
+    @Ctx() ctx: GraphQLContext,
+    @Arg('kind', () => ConversationKind, { nullable: true }) kind?: ConversationKind,
+    @Arg('first', () => Int, { nullable: true, defaultValue: 20 }) first?: number,
+    @Arg('after', () => String, { nullable: true }) after?: string,
+  ) {
+    return ctx.services.conversations.list(ctx.scope(), { kind, first, after });
+  }
+
+  @Query(() => ConversationType, { nullable: true })
+  async conversation(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext) {
+    return (await ctx.services.conversations.access(ctx.scope(), id, 'id')).conversation;
+  }
+
+  @Query(() => ConversationConnection)
+  publicRooms(
+    @Ctx() ctx: GraphQLContext,
+    @Arg('search', () => String, { nullable: true }) search?: string,
+    @Arg('first', () => Int, { nullable: true, defaultValue: 20 }) first?: number,
+    @Arg('after', () => String, { nullable: true }) after?: string,
+  ) {
+    return ctx.services.conversations.publicRooms(ctx.scope(), { search, first, after });
+  }
+
+  @Query(() => ConversationType, { nullable: true, description: "The viewer's own support thread; created on first use" })
+  supportConversation(@Ctx() ctx: GraphQLContext) {
+    return ctx.services.conversations.supportThread(ctx.scope());
+  }
+
+  @Mutation(() => ConversationType, { description: 'Get-or-create; one DIRECT per pair of users' })
+  async openDirectChat(
+    @Ctx() ctx: GraphQLContext,
+    @Arg('userId', () => ID, { nullable: true }) userId?: string,
+    @Arg('username', () => String, { nullable: true }) username?: string,
+  ) {
+    const scope = ctx.scope();
+    return ctx.services.conversations.openDirect(scope, await ctx.services.users.require(scope, { id: userId, username }));
+  }
+
+  @Mutation(() => ConversationType, { description: 'Creator becomes OWNER' })
+  createGroup(@Arg('input', () => CreateGroupInput) input: CreateGroupInput, @Ctx() ctx: GraphQLContext) {
+    return ctx.services.conversations.createGroup(ctx.scope(), input);
+  }
+
+  @Mutation(() => ConversationType)
+  createRoom(@Arg('input', () => CreateRoomInput) input: CreateRoomInput, @Ctx() ctx: GraphQLContext) {
+    return ctx.services.conversations.createRoom(ctx.scope(), input);
+  }
+
+  @Mutation(() => ConversationType)
+  updateConversation(@Arg('id', () => ID) id: string, @Arg('input', () => UpdateConversationInput) input: UpdateConversationInput, @Ctx() ctx: GraphQLContext) {
+    return ctx.services.conversations.update(ctx.scope(), id, input);
+  }
+
+  @Mutation(() => ConversationType, { description: 'PUBLIC rooms; CONFLICT when full' })
+  joinRoom(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext) {
+    return ctx.services.conversations.joinRoom(ctx.scope(), id);
+  }
+
+  @Mutation(() => Boolean, { description: 'BAD_USER_INPUT for DIRECT' })
+  leaveConversation(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext) {
+    return ctx.services.conversations.leave(ctx.scope(), id);
+  }
+
+  @Mutation(() => MembershipType, { description: 'OWNER/ADMIN only' })
+  addMember(
+    @Arg('conversationId', () => ID) conversationId: string,
+    @Arg('userId', () => ID) userId: string,
+    @Ctx() ctx: GraphQLContext,
+    @Arg('role', () => MemberRole, { nullable: true, defaultValue: MemberRole.MEMBER }) role?: MemberRole,
+  ) {
+    return ctx.services.conversations.addMember(ctx.scope(), conversationId, userId, role ?? MemberRole.MEMBER);
+  }
+
+  @Mutation(() => Boolean, { description: 'OWNER/ADMIN only' })
+  removeMember(@Arg('conversationId', () => ID) conversationId: string, @Arg('userId', () => ID) userId: string, @Ctx() ctx: GraphQLContext) {
+    return ctx.services.conversations.removeMember(ctx.scope(), conversationId, userId);
+  }
+
+  @Mutation(() => MembershipType)
+  setMemberRole(@Arg('conversationId', () => ID) conversationId: string, @Arg('userId', () => ID) userId: string, @Arg('role', () => MemberRole) role: MemberRole, @Ctx() ctx: GraphQLContext) {
+    return ctx.services.conversations.setRole(ctx.scope(), conversationId, userId, role);
+  }
+
+  @Mutation(() => MembershipType, { description: 'Muted members cannot send' })
+  muteMember(@Arg('conversationId', () => ID) conversationId: string, @Arg('userId', () => ID) userId: string, @Arg('muted', () => Boolean) muted: boolean, @Ctx() ctx: GraphQLContext) {
+    return ctx.services.conversations.setMuted(ctx.scope(), conversationId, userId, muted);
+  }
+
+  @Mutation(() => MembershipType, { description: 'Banned members lose access' })
+  banMember(@Arg('conversationId', () => ID) conversationId: string, @Arg('userId', () => ID) userId: string, @Arg('banned', () => Boolean) banned: boolean, @Ctx() ctx: GraphQLContext) {
+    return ctx.services.conversations.setBanned(ctx.scope(), conversationId, userId, banned);
+  }
+
+  @Mutation(() => MembershipType)
+  setNickname(@Arg('conversationId', () => ID) conversationId: string, @Ctx() ctx: GraphQLContext, @Arg('nickname', () => String, { nullable: true }) nickname?: string) {
+    return ctx.services.conversations.setNickname(ctx.scope(), conversationId, nickname);
+  }
+
+  @FieldResolver(() => String, { description: "Group/room name; for DIRECT the other member's fullName as seen by the viewer" })
+  async title(@Root() c: Conversation, @Ctx() ctx: GraphQLContext) {
+    if (c.name) return c.name;
+    const users: User[] = [];
+    if (c.kind === ConversationKind.DIRECT) users.push(...(await ctx.loaders.members.load(c.id)).map((m) => m.user));
+    const customerId = refId(c.customer);
+    if (customerId != null) { const u = await ctx.loaders.user.load(customerId); if (u) users.push(u); }
+    return ConversationService.titleOf(c, ctx.actor?.id ?? 0, users);
+  }
+
+  @FieldResolver(() => UserType, { nullable: true })
+  createdBy(@Root() c: Conversation, @Ctx() ctx: GraphQLContext) {
+    const id = refId(c.createdBy);
+    return id == null ? null : ctx.loaders.user.load(id);
+  }
+
+  @FieldResolver(() => UserType, { nullable: true, description: 'SUPPORT only: the customer this conversation belongs to' })
+  customer(@Root() c: Conversation, @Ctx() ctx: GraphQLContext) {
+    const id = refId(c.customer);
+    return id == null ? null : ctx.loaders.user.load(id);
+  }
+
+  @FieldResolver(() => MessageType, { nullable: true })
+  lastMessage(@Root() c: Conversation, @Ctx() ctx: GraphQLContext) {
+    return c.lastSeq > 0 ? ctx.loaders.messageAt.load(`${c.id}:${c.lastSeq}`) : null;
+  }
+
+  @FieldResolver(() => [MembershipType])
+  members(@Root() c: Conversation, @Ctx() ctx: GraphQLContext) {
+    return ctx.loaders.members.load(c.id);
+  }
+
+  @FieldResolver(() => Int)
+  memberCount(@Root() c: Conversation, @Ctx() ctx: GraphQLContext) {
+    return ctx.loaders.memberCount.load(c.id);
+  }
+
+  @FieldResolver(() => MembershipType, { nullable: true, description: 'Null for staff viewing a conversation they are not in' })
+  viewerMembership(@Root() c: Conversation, @Ctx() ctx: GraphQLContext) {
+    return ctx.loaders.viewerMembership.load(c.id);
+  }
+
+  @FieldResolver(() => Int, { description: 'For the viewer' })
+  async unreadCount(@Root() c: Conversation, @Ctx() ctx: GraphQLContext) {
+    const m = await ctx.loaders.viewerMembership.load(c.id);
+    return m ? ctx.loaders.unread.load(m.id) : 0;
+  }
+}

@@ -1,0 +1,133 @@
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import type { MessageView } from '../../domain/shared/events';
+import type { GraphQLContext } from '../context';
+import { MembershipType } from '../types/conversation.type';
+import { SendMessageInput } from '../types/inputs';
+import { AttachmentType, MessageConnection, MessageType } from '../types/message.type';
+import { ConversationType, UnreadByConversationType, UnreadBySenderType, UnreadSummaryType } from '../types/payload.type';
+import { UserType } from '../types/user.type';
+
+/** Contract: message queries and mutations, and Message's resolved fields. */
+@Resolver(() => MessageType)
+export class MessageResolver {
+  @Query(() => MessageConnection, { description: 'Ascending seq; `last` pages back from the newest' })
+  messages(
+    @Arg('conversationId', () => ID) conversationId: string,
+    @Ctx() ctx: GraphQLContext,
+    @Arg('first', () => Int, { nullable: true }) first?: number,
+    @Arg('after', () => String, { nullable: true }) after?: string,
+    @Arg('last', () => Int, { nullable: true }) last?: number,
+    @Arg('before', () => String, { nullable: true }) before?: string,
+  ) {
+    return ctx.services.messages.list(ctx.scope(), conversationId, { first, after, last, before });
+  }
+
+  @Query(() => MessageType, { nullable: true })
+  message(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext) {
+    return ctx.services.messages.get(ctx.scope(), id);
+  }
+
+  @Query(() => [MessageType], { description: 'Catch-up after reconnect: newer messages plus later edits/deletes of older ones, in change order' })
+  messagesSince(
+    @Arg('conversationId', () => ID) conversationId: string,
+    @Arg('afterSeq', () => Int) afterSeq: number,
+    @Ctx() ctx: GraphQLContext,
+    @Arg('limit', () => Int, { nullable: true, defaultValue: 100 }) limit?: number,
+  ) {
+    return ctx.services.messages.since(ctx.scope(), conversationId, afterSeq, limit ?? 100);
+  }
+
+  @Query(() => UnreadSummaryType)
+  unreadSummary(@Ctx() ctx: GraphQLContext) {
+    return ctx.services.messages.unreadSummary(ctx.scope());
+  }
+
+  @Mutation(() => MessageType)
+  sendMessage(@Arg('input', () => SendMessageInput) input: SendMessageInput, @Ctx() ctx: GraphQLContext) {
+    return ctx.services.messages.send(ctx.scope(), input);
+  }
+
+  @Mutation(() => MessageType, { description: 'Sender only; BAD_USER_INPUT once deleted' })
+  editMessage(@Arg('id', () => ID) id: string, @Arg('content', () => String) content: string, @Ctx() ctx: GraphQLContext) {
+    return ctx.services.messages.edit(ctx.scope(), id, content);
+  }
+
+  @Mutation(() => MessageType, { description: 'Soft delete; sender, room OWNER/ADMIN, or staff; never SYSTEM' })
+  deleteMessage(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext) {
+    return ctx.services.messages.delete(ctx.scope(), id);
+  }
+
+  @Mutation(() => MembershipType, { description: 'Default: everything up to now' })
+  markRead(@Arg('conversationId', () => ID) conversationId: string, @Ctx() ctx: GraphQLContext, @Arg('upToSeq', () => Int, { nullable: true }) upToSeq?: number) {
+    return ctx.services.messages.markRead(ctx.scope(), conversationId, upToSeq);
+  }
+
+  @Mutation(() => Boolean)
+  setTyping(@Arg('conversationId', () => ID) conversationId: string, @Arg('isTyping', () => Boolean) isTyping: boolean, @Ctx() ctx: GraphQLContext) {
+    return ctx.services.messages.setTyping(ctx.scope(), conversationId, isTyping);
+  }
+
+  @FieldResolver(() => UserType, { nullable: true, description: 'Null for SYSTEM messages' })
+  sender(@Root() m: MessageView, @Ctx() ctx: GraphQLContext) {
+    return m.senderId == null ? null : ctx.loaders.user.load(m.senderId);
+  }
+
+  @FieldResolver(() => MessageType, { nullable: true, description: 'Null when the replied-to message is unknown to the viewer' })
+  async replyTo(@Root() m: MessageView, @Ctx() ctx: GraphQLContext) {
+    if (m.replyToId == null) return null;
+    const target = await ctx.loaders.message.load(m.replyToId);
+    return target && target.conversationId === m.conversationId ? target : null;
+  }
+
+  @FieldResolver(() => [AttachmentType])
+  attachments(@Root() m: MessageView, @Ctx() ctx: GraphQLContext) {
+    return ctx.loaders.attachments.load(m.id);
+  }
+
+  @FieldResolver(() => [UserType])
+  mentions(): UserType[] {
+    return [];
+  }
+
+  @FieldResolver(() => Boolean)
+  isEdited(@Root() m: MessageView) {
+    return m.editedAt != null;
+  }
+
+  @FieldResolver(() => Boolean)
+  isDeleted(@Root() m: MessageView) {
+    return m.deletedAt != null;
+  }
+}
+
+/** UnreadByConversation.conversation. */
+@Resolver(() => UnreadByConversationType)
+export class UnreadByConversationResolver {
+  @FieldResolver(() => ConversationType)
+  conversation(@Root() r: { conversationId: number }, @Ctx() ctx: GraphQLContext) {
+    return ctx.loaders.conversation.load(r.conversationId);
+  }
+}
+
+/** UnreadBySender.sender. */
+@Resolver(() => UnreadBySenderType)
+export class UnreadBySenderResolver {
+  @FieldResolver(() => UserType)
+  sender(@Root() r: { senderId: number }, @Ctx() ctx: GraphQLContext) {
+    return ctx.loaders.user.load(r.senderId);
+  }
+}
+
+/** Attachment download URLs, served by this server. */
+@Resolver(() => AttachmentType)
+export class AttachmentResolver {
+  @FieldResolver(() => String, { description: 'Authenticated download URL served by this server' })
+  url(@Root() a: { id: number }) {
+    return `/files/attachments/${a.id}`;
+  }
+
+  @FieldResolver(() => String, { nullable: true, description: 'Images only' })
+  thumbnailUrl(@Root() a: { id: number; thumbnailKey?: string | null }) {
+    return a.thumbnailKey ? `/files/attachments/${a.id}/thumbnail` : null;
+  }
+}

@@ -1,0 +1,40 @@
+import 'reflect-metadata';
+import { writeFileSync } from 'node:fs';
+import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
+import { createPubSub } from '@graphql-yoga/subscription';
+import { buildSchemaSync } from 'type-graphql';
+import { AuthResolver } from './resolvers/auth.resolver';
+import { ConversationResolver } from './resolvers/conversation.resolver';
+import { MembershipResolver } from './resolvers/membership.resolver';
+import { AttachmentResolver, MessageResolver, UnreadByConversationResolver, UnreadBySenderResolver } from './resolvers/message.resolver';
+import { PresenceEventResolver, ReadReceiptEventResolver, SubscriptionResolver, TypingEventResolver } from './resolvers/subscription.resolver';
+import { UserResolver } from './resolvers/user.resolver';
+import { DateTimeScalar } from './scalars';
+
+let cached: GraphQLSchema | undefined;
+
+/** Builds (once) the executable schema from the type-graphql resolvers. Input validation lives in the domain (zod). */
+export function buildGraphQLSchema(): GraphQLSchema {
+  cached ??= buildSchemaSync({
+    resolvers: [
+      AuthResolver, UserResolver, ConversationResolver, MembershipResolver, MessageResolver,
+      UnreadByConversationResolver, UnreadBySenderResolver, AttachmentResolver,
+      SubscriptionResolver, TypingEventResolver, PresenceEventResolver, ReadReceiptEventResolver,
+    ],
+    scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
+    validate: false,
+    // Required by type-graphql for the Subscription type; our subscriptions bring their own streams (realtime/).
+    pubSub: createPubSub(),
+  });
+  return cached;
+}
+
+/** The SDL committed as schema/schema.graphql (sorted, so diffs stay small). */
+export function printGraphQLSchema(): string {
+  return printSchema(lexicographicSortSchema(buildGraphQLSchema())) + '\n';
+}
+
+/** Writes schema/schema.graphql. */
+export function emitSchema(path: string): void {
+  writeFileSync(path, printGraphQLSchema());
+}

@@ -1,0 +1,42 @@
+import { Field, ID, InputType, Int } from 'type-graphql';
+import { RoomVisibility } from './enums';
+
+@InputType('RegisterInput')
+export class RegisterInput {
+  @Field(() => String) username!: string;
+  @Field(() => String) password!: string;
+  @Field(() => String, { nullable: true }) firstName?: string | null;
+  @Field(() => String, { nullable: true }) lastName?: string | null;
+  @Field(() => String, { nullable: true }) email?: string | null;
+}
+
+@InputType('CreateGroupInput')
+export class CreateGroupInput {
+  @Field(() => String) name!: string;
+  @Field(() => String, { nullable: true }) description?: string | null;
+  @Field(() => [ID]) memberIds!: string[];
+}
+
+@InputType('CreateRoomInput')
+export class CreateRoomInput {
+  @Field(() => String) name!: string;
+  @Field(() => String, { nullable: true }) description?: string | null;
+  @Field(() => RoomVisibility, { defaultValue: RoomVisibility.PUBLIC }) visibility!: RoomVisibility;
+  @Field(() => Int, { nullable: true, defaultValue: 50 }) maxMembers?: number | null;
+}
+
+@InputType('UpdateConversationInput')
+export class UpdateConversationInput {
+  @Field(() => String, { nullable: true }) name?: string | null;
+  @Field(() => String, { nullable: true }) description?: string | null;
+  @Field(() => Int, { nullable: true }) maxMembers?: number | null;
+}
+
+@InputType('SendMessageInput')
+export class SendMessageInput {
+  @Field(() => ID, { nullable: true, description: 'Exactly one of conversationId and recipientId' }) conversationId?: string | null;
+  @Field(() => ID, { nullable: true, description: 'Opens (or reuses) the DIRECT conversation with that user (seed 004)' }) recipientId?: string | null;
+  @Field(() => String, { description: '1..4000 characters after trimming' }) content!: string;
+  @Field(() => ID, { nullable: true, description: 'Must belong to the same conversation' }) replyToId?: string | null;
+  @Field(() => String, { nullable: true, description: 'Idempotency key: a retry with the same key returns the first message' }) clientMessageId?: string | null;
+}

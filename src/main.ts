@@ -1,0 +1,32 @@
+import 'reflect-metadata';
+import { startApp } from './app';
+import { ConfigError, loadConfig } from './config/config';
+
+/** Entry point: config → database → services → HTTP + WebSocket → listen; SIGTERM/SIGINT drain and exit 0. */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) { console.error(err.message); process.exit(1); }
+    throw err;
+  }
+  const app = await startApp(config);
+  app.logger.info({ url: app.url, ws: app.wsUrl, database: config.databaseUrl ? 'postgresql' : `pglite (${config.dataDir})` }, 'chat server listening');
+  const shutdown = (signal: string) => {
+    app.logger.info({ signal }, 'shutting down: draining connections');
+    const force = setTimeout(() => { app.logger.error('drain timed out'); process.exit(1); }, config.shutdownGraceMs);
+    force.unref();
+    app.stop().then(
+      () => { app.logger.info('stopped'); process.exit(0); },
+      (err) => { app.logger.error({ err }, 'error while stopping'); process.exit(1); },
+    );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((err) => {
+  console.error('Failed to start:', err);
+  process.exit(1);
+});

@@ -1,0 +1,95 @@
+import type { DomainEvent, DomainEventType, EventPublisher } from '../domain/shared/events';
+
+type Handler = (event: DomainEvent) => void;
+
+/**
+ * Carries domain events from the services that commit them to the subscriptions that deliver
+ * them. Listeners register for an event type, optionally narrowed to one conversation, so a
+ * message reaches only the listeners of its conversation plus the "all my conversations" ones.
+ */
+export interface EventBus extends EventPublisher {
+  /** Calls `handler` for every event of `type` (of `conversationId` only, when given). Returns the unsubscribe function. */
+  on(type: DomainEventType, handler: Handler, conversationId?: number): () => void;
+  close(): Promise<void>;
+}
+
+const keyOf = (type: string, conversationId?: number) => (conversationId == null ? type : `${type}:${conversationId}`);
+
+/** Delivers events to listeners of this process (one instance; Redis carries them between instances). */
+export class InMemoryEventBus implements EventBus {
+  private readonly listeners = new Map<string, Set<Handler>>();
+
+  publish(event: DomainEvent): void {
+    this.dispatch(event);
+  }
+
+  /** Hands an event to this process's listeners; a throwing listener does not stop the others. */
+  protected dispatch(event: DomainEvent): void {
+    const keys: string[] = [event.type];
+    if ('conversationId' in event) keys.push(keyOf(event.type, event.conversationId));
+    for (const key of keys) {
+      const set = this.listeners.get(key);
+      if (!set) continue;
+      for (const h of [...set]) {
+        try { h(event); } catch { /* a listener's failure is its own */ }
+      }
+    }
+  }
+
+  on(type: DomainEventType, handler: Handler, conversationId?: number): () => void {
+    const key = keyOf(type, conversationId);
+    let set = this.listeners.get(key);
+    if (!set) this.listeners.set(key, (set = new Set()));
+    set.add(handler);
+    return () => {
+      set!.delete(handler);
+      if (set!.size === 0) this.listeners.delete(key);
+    };
+  }
+
+  /** Number of registered listeners (for tests and metrics). */
+  listenerCount(): number {
+    let n = 0;
+    for (const s of this.listeners.values()) n += s.size;
+    return n;
+  }
+
+  async close(): Promise<void> {
+    this.listeners.clear();
+  }
+}
+
+/**
+ * Turns bus events into an async iterator for a GraphQL subscription. Events queue while the
+ * consumer is busy (bounded by `maxQueue`; the oldest are dropped past it, and the client
+ * catches up with messagesSince). `return()` unsubscribes.
+ */
+export function eventStream<T>(
+  subscribe: (push: (item: T) => void) => () => void,
+  maxQueue = 1000,
+): AsyncIterableIterator<T> {
+  const queue: T[] = [];
+  let waiting: ((r: IteratorResult<T>) => void) | null = null;
+  let done = false;
+  const unsubscribe = subscribe((item) => {
+    if (done) return;
+    if (waiting) { const w = waiting; waiting = null; w({ value: item, done: false }); return; }
+    queue.push(item);
+    if (queue.length > maxQueue) queue.shift();
+  });
+  const finish = (): Promise<IteratorResult<T>> => {
+    if (!done) { done = true; unsubscribe(); queue.length = 0; }
+    if (waiting) { const w = waiting; waiting = null; w({ value: undefined, done: true }); }
+    return Promise.resolve({ value: undefined, done: true });
+  };
+  return {
+    next(): Promise<IteratorResult<T>> {
+      if (queue.length) return Promise.resolve({ value: queue.shift()!, done: false });
+      if (done) return Promise.resolve({ value: undefined, done: true });
+      return new Promise((resolve) => { waiting = resolve; });
+    },
+    return: finish,
+    throw(err?: unknown) { void finish(); return Promise.reject(err); },
+    [Symbol.asyncIterator]() { return this; },
+  };
+}
