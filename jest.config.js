@@ -1,13 +1,17 @@
-/** Jest: ts-jest compiles TypeScript (with decorator metadata); jose is ESM-only and is compiled to CommonJS too. */
+/**
+ * Jest: ts-jest compiles TypeScript (emitting decorator metadata). jose is ESM-only and is
+ * compiled to CommonJS too; PGlite's dynamic imports of Node built-ins become requires.
+ */
 module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/tests'],
   testMatch: ['**/*.test.ts'],
   transform: {
-    '^.+\\.tsx?$': ['ts-jest', { tsconfig: 'tsconfig.json', isolatedModules: true }],
-    '^.+\\.m?js$': ['ts-jest', { tsconfig: { allowJs: true, module: 'commonjs', target: 'ES2022' }, isolatedModules: true }],
+    '@electric-sql/pglite/dist/.+\\.cjs$': '<rootDir>/tests/support/dynamic-import-transform.js',
+    '^.+\\.tsx?$': ['ts-jest', { tsconfig: 'tsconfig.json' }],
+    '^.+\\.m?js$': ['ts-jest', { tsconfig: { allowJs: true, module: 'commonjs', target: 'ES2022', isolatedModules: true } }],
   },
-  transformIgnorePatterns: ['/node_modules/(?!(jose)/)'],
+  transformIgnorePatterns: ['/node_modules/(?!(jose|@electric-sql/pglite)/)'],
   testTimeout: 30000,
   maxWorkers: 2,
 };
