@@ -7,7 +7,6 @@ import { expressMiddleware } from '@as-integrations/express5';
 import cors from 'cors';
 import express from 'express';
 import { GraphQLError, type ExecutionResult, type GraphQLFormattedError } from 'graphql';
-import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
@@ -118,7 +117,16 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   });
   await apollo.start();
 
-  app.use(pinoHttp({ logger, autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' } }));
+  app.use(
+    pinoHttp({
+      logger,
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
+      serializers: {
+        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+    }),
+  );
   app.get('/healthz', (_req, res) => { res.json({ status: 'ok' }); });
   app.get('/readyz', async (_req, res) => {
     try {
@@ -174,7 +182,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     logger,
     stop: () =>
       (stopping ??= (async () => {
-        for (const client of wsServer.clients) client.close(CloseCode.InternalServerError === 4500 ? 1001 : 1001, 'Server shutting down');
+        for (const client of wsServer.clients) client.close(1001, 'Server shutting down');
         await apollo.stop();
         await new Promise<void>((resolve) => wsServer.close(() => resolve()));
         await bus.close();

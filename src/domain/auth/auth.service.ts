@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { Algorithm, hash as argonHash, verify as argonVerify } from '@node-rs/argon2';
+import { hash as argonHash, verify as argonVerify, type Options as ArgonOptions } from '@node-rs/argon2';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import type { Actor } from '../shared/actor';
@@ -31,7 +31,7 @@ export interface AuthResult {
 const ALG = 'HS256';
 const ACCESS_TYP = 'at+jwt';
 /** argon2id, OWASP's minimum profile (19 MiB, 2 passes). */
-const ARGON = { algorithm: Algorithm.Argon2id, memoryCost: 19456, timeCost: 2, parallelism: 1 };
+const ARGON: ArgonOptions = { algorithm: 2 /* Algorithm.Argon2id (a const enum) */, memoryCost: 19456, timeCost: 2, parallelism: 1 };
 
 export const registerSchema = z.object({
   username: z.string().trim().min(3).max(32).regex(/^[A-Za-z0-9_.-]+$/, 'may contain only letters, digits, ".", "_" and "-"'),

@@ -209,7 +209,7 @@ export class MessageService {
     const { conversation, membership } = await this.conversations.access(scope, conversationId);
     if (!membership) throw badInput('You are not a member of this conversation', 'conversationId');
     if (upToSeq != null && (!Number.isInteger(upToSeq) || upToSeq < 0)) throw badInput('upToSeq must be 0 or more', 'upToSeq');
-    const [{ last_seq: lastSeq }] = await scope.em.execute<{ last_seq: number }[]>('select "last_seq" from "conversations" where "id" = ?', [conversation.id]);
+    const lastSeq = conversation.lastSeq; // fresh: access() loaded it in this request
     const target = Math.min(upToSeq ?? lastSeq, lastSeq);
     if (target <= membership.lastReadSeq) return membership;
     const readAt = new Date();

@@ -11,24 +11,37 @@ type ConversationEventType = 'message.added' | 'message.edited' | 'message.delet
 
 /**
  * Events of one conversation (or, without `conversationId`, of every conversation the viewer
- * may read). Access is checked when the subscription starts (NOT_FOUND otherwise) and again for
- * every event with a fresh EntityManager, so a member removed mid-stream stops receiving.
+ * may read). Access is checked when the subscription starts (NOT_FOUND otherwise) and for every
+ * event, so a member removed mid-stream stops receiving. The per-event answer is remembered per
+ * conversation and forgotten whenever the viewer's membership there changes (membership events
+ * are published, in commit order, before the messages that follow them), so a steady stream
+ * costs no query per event.
  */
 async function conversationEvents<T extends ConversationEventType>(
   ctx: GraphQLContext, type: T, conversationId: string | null | undefined, skip?: (e: EventOf<T>) => boolean,
 ): Promise<AsyncIterableIterator<EventOf<T>>> {
   const scope = ctx.scope();
   const id = conversationId != null ? (await ctx.services.conversations.access(scope, conversationId)).conversation.id : undefined;
-  const source = eventStream<EventOf<T>>((push) => ctx.services.bus.on(type, push as (e: unknown) => void, id));
+  const allowed = new Map<number, boolean>();
+  if (id != null) allowed.set(id, true);
+  const bus = ctx.services.bus;
+  const source = eventStream<EventOf<T>>((push) => {
+    const offEvents = bus.on(type, push as (e: unknown) => void, id);
+    const offMembership = bus.on('membership.changed', (e) => {
+      if (e.type === 'membership.changed' && e.userId === scope.actor.id) allowed.delete(e.conversationId);
+    }, id);
+    return () => { offEvents(); offMembership(); };
+  });
   return filterStream(source, async (e) => {
     if (skip?.(e)) return false;
+    const conversation = (e as { conversationId: number }).conversationId;
     ctx.renew();
-    try {
-      await ctx.services.conversations.access(ctx.scope(), (e as { conversationId: number }).conversationId);
-      return true;
-    } catch {
-      return false;
+    let ok = allowed.get(conversation);
+    if (ok === undefined) {
+      ok = await ctx.services.conversations.access(ctx.scope(), conversation).then(() => true, () => false);
+      allowed.set(conversation, ok);
     }
+    return ok;
   });
 }
 
