@@ -76,12 +76,10 @@ export class MessageService {
       if (!target || (target.conversation as { id: number }).id !== conversation.id) throw badInput('replyToId must be a message of the same conversation', 'replyToId');
     }
     try {
-      const message = await scope.em.transactional((tx) =>
-        appendMessage(tx, {
-          conversationId: conversation.id, senderId: scope.actor.id, kind: MessageKind.TEXT,
-          content: data.content, replyToId, clientMessageId: data.clientMessageId ?? null,
-        }),
-      );
+      const message = await appendMessage(scope.em, {
+        conversationId: conversation.id, senderId: scope.actor.id, kind: MessageKind.TEXT,
+        content: data.content, replyToId, clientMessageId: data.clientMessageId ?? null,
+      });
       const view = toMessageView(message);
       this.events.publish({ type: 'message.added', conversationId: view.conversationId, message: view });
       return view;

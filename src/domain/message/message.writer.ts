@@ -13,31 +13,27 @@ export interface NewMessage {
 }
 
 /**
- * Appends a message inside the caller's transaction `tx`: takes the conversation's next `seq`
- * and change number with one atomic UPDATE (the row lock serialises concurrent senders, and a
- * rollback gives the number back, so seq stays gap-free), then inserts the message.
- * Must run inside `em.transactional`; the caller publishes the event after commit.
+ * Appends a message with one SQL statement: a CTE takes the conversation's next `seq` and change
+ * number (the row lock serialises concurrent senders) and inserts the message. One statement is
+ * atomic on its own, so a failure (e.g. a duplicate clientMessageId) gives the number back and seq
+ * stays gap-free; inside a caller's transaction it joins that transaction.
+ * The caller publishes the event after commit.
+ * @throws the driver's unique-violation error on a duplicate (sender, clientMessageId).
  */
-export async function appendMessage(tx: EntityManager, data: NewMessage): Promise<Message> {
-  const now = new Date();
-  const [row] = await tx.execute<{ last_seq: number; change_seq: number }[]>(
-    'update "conversations" set "last_seq" = "last_seq" + 1, "change_seq" = "change_seq" + 1, "last_activity_at" = ?::timestamptz, "updated_at" = ?::timestamptz where "id" = ? returning "last_seq", "change_seq"',
-    [now.toISOString(), now.toISOString(), data.conversationId],
+export async function appendMessage(em: EntityManager, data: NewMessage): Promise<Message> {
+  const now = new Date().toISOString();
+  const [row] = await em.execute(
+    `with c as (
+       update "conversations" set "last_seq" = "last_seq" + 1, "change_seq" = "change_seq" + 1,
+              "last_activity_at" = ?::timestamptz, "updated_at" = ?::timestamptz
+        where "id" = ? returning "last_seq", "change_seq")
+     insert into "messages" ("conversation_id", "seq", "sender_id", "kind", "content", "reply_to_id", "client_message_id", "created_change", "change_seq", "created_at")
+     select ?, c."last_seq", ?, ?::"message_kind", ?, ?, ?, c."change_seq", c."change_seq", ?::timestamptz from c
+     returning *`,
+    [now, now, data.conversationId, data.conversationId, data.senderId, data.kind, data.content, data.replyToId ?? null, data.clientMessageId ?? null, now],
   );
-  const message = tx.create(Message, {
-    conversation: data.conversationId,
-    seq: row.last_seq,
-    sender: data.senderId,
-    kind: data.kind,
-    content: data.content,
-    replyTo: data.replyToId ?? null,
-    clientMessageId: data.clientMessageId ?? null,
-    createdChange: row.change_seq,
-    changeSeq: row.change_seq,
-    createdAt: now,
-  });
-  await tx.flush();
-  return message;
+  if (!row) throw new Error(`conversation ${data.conversationId} does not exist`);
+  return em.map(Message, row);
 }
 
 /**

@@ -1,0 +1,76 @@
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { createClient } from 'graphql-ws';
+import pino from 'pino';
+import WebSocket from 'ws';
+import { startApp } from '../src/app';
+import { loadConfig } from '../src/config/config';
+
+/**
+ * `npm run bench`: send throughput over HTTP, send-to-subscriber latency over graphql-ws, and
+ * SQL statements per page of messages, on the embedded database (or DATABASE_URL).
+ * BENCH_MESSAGES sets how many messages are sent (default 500).
+ */
+async function main(): Promise<void> {
+  const n = Number(process.env.BENCH_MESSAGES ?? 500);
+  let queries = 0;
+  const app = await startApp(
+    loadConfig({ ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: process.env.DATABASE_URL ? './data' : ':memory:', LOG_LEVEL: 'silent', JWT_SECRET: randomBytes(32).toString('hex') }),
+    { logger: pino({ level: 'silent' }), onQuery: (line) => { if (/\[query\]/.test(line)) queries++; } },
+  );
+  const post = async (query: string, variables: object, token?: string) => {
+    const res = await fetch(app.url, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify({ query, variables }) });
+    const body = (await res.json()) as { data: any; errors?: unknown };
+    if (body.errors) throw new Error(JSON.stringify(body.errors));
+    return body.data;
+  };
+  const reg = (u: string) => post('mutation($i: RegisterInput!) { register(input: $i) { accessToken user { id } } }', { i: { username: `${u}${Date.now() % 100000}`, password: 'benchmark-pass' } });
+  const a = (await reg('bencha')).register;
+  const b = (await reg('benchb')).register;
+  const conv = (await post('mutation($u: ID) { openDirectChat(userId: $u) { id } }', { u: b.user.id }, a.accessToken)).openDirectChat.id;
+
+  const sentAt = new Map<string, number>();
+  const latencies: number[] = [];
+  const client = createClient({ url: app.wsUrl, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${b.accessToken}` } });
+  let received = 0;
+  let allReceived!: () => void;
+  const done = new Promise<void>((r) => (allReceived = r));
+  client.subscribe<{ messageAdded: { content: string } }>({ query: 'subscription($c: ID) { messageAdded(conversationId: $c) { content } }', variables: { c: conv } }, {
+    next: (v) => {
+      const t = sentAt.get(v.data!.messageAdded.content);
+      if (t !== undefined) latencies.push(performance.now() - t);
+      if (++received === n) allReceived();
+    },
+    error: (e) => { console.error(e); process.exit(1); },
+    complete: () => undefined,
+  });
+  await new Promise((r) => setTimeout(r, 300));
+
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    const content = `bench message ${i}`;
+    sentAt.set(content, performance.now());
+    await post('mutation($c: ID, $t: String!) { sendMessage(input: { conversationId: $c, content: $t }) { id } }', { c: conv, t: content }, a.accessToken);
+  }
+  const elapsed = performance.now() - t0;
+  await done;
+  latencies.sort((x, y) => x - y);
+  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))].toFixed(2);
+
+  const before = queries;
+  await post(`query($c: ID!) { messages(conversationId: $c, last: 50) { edges { node { seq content sender { username } replyTo { seq sender { username } } attachments { id } } } } }`, { c: conv }, b.accessToken);
+  const perPage = queries - before;
+
+  console.log(JSON.stringify({
+    database: process.env.DATABASE_URL ? 'postgresql' : 'pglite',
+    messages: n,
+    sendThroughputPerSec: Number((n / (elapsed / 1000)).toFixed(1)),
+    deliveryLatencyMs: { p50: pct(50), p95: pct(95), p99: pct(99) },
+    sqlStatementsPerPageOf50: perPage,
+    rssMiB: Math.round(process.memoryUsage().rss / 1048576),
+  }, null, 2));
+  await client.dispose();
+  await app.stop();
+}
+
+main().catch((err) => { console.error(err); process.exit(1); });
