@@ -6,7 +6,7 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { expressMiddleware } from '@as-integrations/express5';
 import cors from 'cors';
 import express from 'express';
-import { GraphQLError, type ExecutionResult, type GraphQLFormattedError } from 'graphql';
+import { GraphQLError, parse, validate, type ExecutionResult, type GraphQLFormattedError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
@@ -95,7 +95,27 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         const actor = (ctx.extra as { actor?: Actor }).actor;
         if (actor) await services.presence.disconnected(actor.id);
       },
-      context: (ctx) => new GraphQLContext(services, orm.em, (ctx.extra as { actor?: Actor }).actor ?? null),
+      // Parse and validate here so that a bad document answers with an `error` message carrying
+      // BAD_USER_INPUT (graphql-ws would otherwise close the whole socket on a syntax error).
+      onSubscribe: (ctx, _id, payload) => {
+        let document;
+        try {
+          document = parse(payload.query);
+        } catch (err) {
+          return [new GraphQLError((err as Error).message, { extensions: { code: 'BAD_USER_INPUT', reason: 'GRAPHQL_PARSE_FAILED' } })];
+        }
+        const invalid = validate(schema, document);
+        if (invalid.length) {
+          return invalid.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'BAD_USER_INPUT', reason: 'GRAPHQL_VALIDATION_FAILED' } }));
+        }
+        return {
+          schema,
+          document,
+          operationName: payload.operationName,
+          variableValues: payload.variables ?? undefined,
+          contextValue: new GraphQLContext(services, orm.em, (ctx.extra as { actor?: Actor }).actor ?? null),
+        };
+      },
       onNext: (_ctx, _id, _payload, _args, result) => {
         const r = result as ExecutionResult;
         if (!r.errors?.length) return undefined;
@@ -109,6 +129,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     schema,
     formatError: format,
     introspection: true,
+    // main.ts owns SIGTERM/SIGINT: it drains everything (HTTP, WebSocket, database) and exits 0.
+    stopOnTerminationSignals: false,
     includeStacktraceInErrorResponses: false,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),

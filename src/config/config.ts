@@ -48,6 +48,9 @@ const bool = z
 
 const positiveInt = z.coerce.number().int().positive();
 
+/** Variables whose values must not appear in error messages or logs. */
+const SECRET_VARIABLES = new Set(['JWT_SECRET', 'DATABASE_URL', 'REDIS_URL']);
+
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   HOST: z.string().trim().min(1).default('0.0.0.0'),
@@ -83,7 +86,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = envSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new ConfigError(String(issue.path[0]), `${issue.message}${raw[String(issue.path[0])] !== undefined ? ` (got "${raw[String(issue.path[0])]}")` : ''}`);
+    const name = String(issue.path[0]);
+    // Secrets and URLs (which may carry passwords) are never echoed.
+    const shown = raw[name] !== undefined && !SECRET_VARIABLES.has(name) ? ` (got "${raw[name]}")` : '';
+    throw new ConfigError(name, `${issue.message}${shown}`);
   }
   const e = parsed.data;
   if (Buffer.byteLength(e.JWT_SECRET ?? '') === 0 && e.NODE_ENV === 'production') {

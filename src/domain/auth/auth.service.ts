@@ -1,5 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { hash as argonHash, verify as argonVerify, type Options as ArgonOptions } from '@node-rs/argon2';
+import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import type { Actor } from '../shared/actor';
@@ -91,15 +92,22 @@ export class AuthService {
    * (a spent one also revokes every token of its family).
    */
   async refresh(em: EntityManager, refreshToken: string): Promise<AuthResult> {
-    const row = await em.findOne(RefreshToken, { tokenHash: sha256(String(refreshToken ?? '')) }, { populate: ['user'] });
-    if (!row || row.revokedAt || row.expiresAt <= new Date()) throw unauthenticated('Invalid refresh token');
-    // Spend it atomically: of two concurrent refreshes, one wins and the other is reuse.
-    const spent = await em.nativeUpdate(RefreshToken, { id: row.id, usedAt: null, revokedAt: null }, { usedAt: new Date() });
-    if (spent !== 1) {
-      await this.revokeFamily(em, row.familyId);
-      throw unauthenticated('Refresh token reuse detected; please log in again');
-    }
-    return this.issue(em, row.user, row.familyId);
+    const tokenHash = sha256(String(refreshToken ?? ''));
+    // Spend and issue in one transaction under the token's row lock: of two concurrent refreshes
+    // one wins; the other waits, sees the token spent, and revokes the family including the
+    // winner's fresh token (already committed by then).
+    const outcome = await em.transactional(async (tx) => {
+      const row = await tx.findOne(RefreshToken, { tokenHash }, { populate: ['user'], lockMode: LockMode.PESSIMISTIC_WRITE });
+      if (!row || row.revokedAt || row.expiresAt <= new Date()) return { error: 'Invalid refresh token' } as const;
+      if (row.usedAt) {
+        await this.revokeFamily(tx, row.familyId);
+        return { error: 'Refresh token reuse detected; please log in again' } as const;
+      }
+      row.usedAt = new Date();
+      return { result: await this.issue(tx, row.user, row.familyId) } as const;
+    });
+    if ('error' in outcome) throw unauthenticated(outcome.error);
+    return outcome.result;
   }
 
   /** Revokes the refresh token's whole family. Unknown tokens are ignored (logout is idempotent). */

@@ -1,0 +1,160 @@
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig } from '../../src/config/config';
+
+/** loadConfig is always given an explicit env object: process.env is never read or changed. */
+
+const SECRET = 's'.repeat(40);
+/** A minimal valid environment that writes nothing to disk. */
+const base = { NODE_ENV: 'test', DATA_DIR: ':memory:', JWT_SECRET: SECRET };
+
+/** Runs loadConfig and returns the ConfigError it throws (fails the test when it does not throw one). */
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error(`loadConfig(${JSON.stringify(env)}) did not throw`);
+}
+
+const tempDirs: string[] = [];
+const tempDir = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'chat-config-test-'));
+  tempDirs.push(dir);
+  return dir;
+};
+afterAll(() => { for (const d of tempDirs) rmSync(d, { recursive: true, force: true }); });
+
+describe('loadConfig defaults', () => {
+  test('a minimal environment gets the documented defaults', () => {
+    const c = loadConfig(base);
+    expect(c.port).toBe(4000);
+    expect(c.host).toBe('0.0.0.0');
+    expect(c.nodeEnv).toBe('test');
+    expect(c.databaseUrl).toBeUndefined();
+    expect(c.redisUrl).toBeUndefined();
+    expect(c.accessTokenTtlSec).toBe(900);
+    expect(c.refreshTokenTtlSec).toBe(30 * 24 * 3600);
+    expect(c.logLevel).toBe('info');
+    expect(c.migrateOnStart).toBe(true);
+    expect(c.corsOrigins).toEqual(['*']);
+    expect(c.dataDir).toBe(':memory:');
+    expect(Buffer.from(c.jwtSecret).toString('utf8')).toBe(SECRET);
+  });
+
+  test('NODE_ENV defaults to development', () => {
+    expect(loadConfig({ DATA_DIR: ':memory:', JWT_SECRET: SECRET }).nodeEnv).toBe('development');
+  });
+
+  test('empty values count as unset', () => {
+    expect(loadConfig({ ...base, PORT: '', LOG_LEVEL: '' })).toMatchObject({ port: 4000, logLevel: 'info' });
+  });
+
+  test('valid values are parsed', () => {
+    const c = loadConfig({
+      ...base,
+      PORT: '0',
+      DATABASE_URL: 'postgresql://u@db:5432/chat',
+      LOG_LEVEL: 'silent',
+      ACCESS_TOKEN_TTL: '60',
+      MIGRATE_ON_START: 'false',
+      CORS_ORIGINS: 'https://a.example, https://b.example',
+    });
+    expect(c).toMatchObject({
+      port: 0,
+      databaseUrl: 'postgresql://u@db:5432/chat',
+      logLevel: 'silent',
+      accessTokenTtlSec: 60,
+      migrateOnStart: false,
+      corsOrigins: ['https://a.example', 'https://b.example'],
+    });
+  });
+
+  test('a process.env-like object with unrelated variables is accepted', () => {
+    expect(loadConfig({ ...base, PATH: '/usr/bin', HOME: '/root' }).port).toBe(4000);
+  });
+});
+
+describe('loadConfig rejects a bad value with a ConfigError naming the variable', () => {
+  test.each([
+    ['PORT', 'abc'],
+    ['PORT', '70000'],
+    ['PORT', '-1'],
+    ['PORT', '80.5'],
+    ['DATABASE_URL', 'mysql://x'],
+    ['LOG_LEVEL', 'loud'],
+    ['ACCESS_TOKEN_TTL', '-5'],
+    ['ACCESS_TOKEN_TTL', '0'],
+    ['ACCESS_TOKEN_TTL', 'soon'],
+    ['MIGRATE_ON_START', 'maybe'],
+    ['NODE_ENV', 'staging'],
+    ['REDIS_URL', 'http://cache'],
+    ['JWT_SECRET', 'x'.repeat(31)],
+  ])('%s=%s', (variable, value) => {
+    const err = configError({ ...base, [variable]: value });
+    expect(err.variable).toBe(variable);
+    expect(err.message).toContain(variable);
+  });
+
+  test('a 32-byte JWT_SECRET is enough', () => {
+    expect(Buffer.from(loadConfig({ ...base, JWT_SECRET: 'x'.repeat(32) }).jwtSecret).length).toBe(32);
+  });
+
+  test('the error for a bad JWT_SECRET does not echo the secret', () => {
+    const secret = 'hunter2-secret-value';
+    const err = configError({ ...base, JWT_SECRET: secret });
+    expect(err.variable).toBe('JWT_SECRET');
+    expect(err.message).not.toContain(secret);
+  });
+
+  test('the error for a bad DATABASE_URL does not echo its password', () => {
+    const err = configError({ ...base, DATABASE_URL: 'mysql://chat:p4ssw0rd-s3cret@db/chat' });
+    expect(err.variable).toBe('DATABASE_URL');
+    expect(err.message).not.toContain('p4ssw0rd-s3cret');
+  });
+});
+
+describe('JWT_SECRET', () => {
+  test('NODE_ENV=production without JWT_SECRET throws naming JWT_SECRET', () => {
+    const dir = tempDir();
+    const err = configError({ NODE_ENV: 'production', DATA_DIR: dir });
+    expect(err.variable).toBe('JWT_SECRET');
+    expect(err.message).toContain('JWT_SECRET');
+    // and nothing was generated on disk
+    expect(() => statSync(join(dir, 'jwt-secret'))).toThrow();
+  });
+
+  test('NODE_ENV=production with JWT_SECRET starts', () => {
+    expect(Buffer.from(loadConfig({ NODE_ENV: 'production', DATA_DIR: ':memory:', JWT_SECRET: SECRET }).jwtSecret).toString()).toBe(SECRET);
+  });
+
+  test('development without JWT_SECRET generates one under DATA_DIR/jwt-secret and reuses it', () => {
+    const dir = join(tempDir(), 'nested', 'data');
+    const first = loadConfig({ NODE_ENV: 'development', DATA_DIR: dir });
+    const file = join(dir, 'jwt-secret');
+    const stored = readFileSync(file, 'utf8').trim();
+    expect(Buffer.byteLength(stored)).toBeGreaterThanOrEqual(32);
+    expect(Buffer.from(first.jwtSecret).toString('utf8')).toBe(stored);
+    expect(first.dataDir).toBe(dir);
+    if (process.platform !== 'win32') expect(statSync(file).mode & 0o077).toBe(0); // owner-only
+
+    const second = loadConfig({ NODE_ENV: 'development', DATA_DIR: dir });
+    expect(Buffer.from(second.jwtSecret).toString('utf8')).toBe(stored);
+    expect(readFileSync(file, 'utf8').trim()).toBe(stored);
+  });
+
+  test('two data directories get different generated secrets', () => {
+    const a = loadConfig({ NODE_ENV: 'development', DATA_DIR: tempDir() });
+    const b = loadConfig({ NODE_ENV: 'development', DATA_DIR: tempDir() });
+    expect(Buffer.from(a.jwtSecret).equals(Buffer.from(b.jwtSecret))).toBe(false);
+  });
+
+  test('an explicit JWT_SECRET wins over a stored one', () => {
+    const dir = tempDir();
+    loadConfig({ NODE_ENV: 'development', DATA_DIR: dir });
+    expect(Buffer.from(loadConfig({ NODE_ENV: 'development', DATA_DIR: dir, JWT_SECRET: SECRET }).jwtSecret).toString()).toBe(SECRET);
+  });
+});
