@@ -4,31 +4,14 @@
  * member, content rules, idempotent retries and gap-free seq under concurrency.
  */
 import type { Client } from 'graphql-ws';
-import { codeOf, gql, gqlOk, registerUser, subscribe, wsClient, type GqlResult, type LiveSubscription, type TestUser } from '../support/client';
+import { codeOf, gql, gqlOk, registerUser, trackRealtime, type GqlResult, type LiveSubscription, type TestUser } from '../support/client';
 import { startTestServer, type TestServer } from '../support/test-server';
 
 let server: TestServer;
 beforeAll(async () => { server = await startTestServer(); });
 afterAll(async () => { await server.close(); });
 
-let clients: Client[] = [];
-let subs: LiveSubscription[] = [];
-afterEach(async () => {
-  for (const s of subs) s.stop();
-  await Promise.all(clients.map((c) => c.dispose()));
-  subs = [];
-  clients = [];
-});
-function client(user: TestUser): Client {
-  const c = wsClient(server.wsUrl, user.token);
-  clients.push(c);
-  return c;
-}
-function sub<T = any>(c: Client, query: string, variables: Record<string, unknown> = {}): LiveSubscription<T> {
-  const s = subscribe<T>(c, query, variables);
-  subs.push(s);
-  return s;
-}
+const { client, sub } = trackRealtime(() => server.wsUrl);
 
 const MSG = `id conversationId seq clientMessageId content sender { id }`;
 const q = <T = any>(user: TestUser, query: string, variables: Record<string, unknown> = {}) => gqlOk<T>(server.url, query, variables, user.token);

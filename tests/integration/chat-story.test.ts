@@ -3,33 +3,14 @@
  * subscriptions. Every test registers its own users, so tests share one server and database.
  */
 import type { Client } from 'graphql-ws';
-import { codeOf, gql, gqlOk, registerUser, subscribe, wsClient, type LiveSubscription, type TestUser } from '../support/client';
+import { codeOf, gql, gqlOk, registerUser, trackRealtime, type TestUser } from '../support/client';
 import { startTestServer, type TestServer } from '../support/test-server';
 
 let server: TestServer;
 beforeAll(async () => { server = await startTestServer(); });
 afterAll(async () => { await server.close(); });
 
-// ---- cleanup: every client and subscription opened in a test is closed after it -------------
-
-let clients: Client[] = [];
-let subs: LiveSubscription[] = [];
-afterEach(async () => {
-  for (const s of subs) s.stop();
-  await Promise.all(clients.map((c) => c.dispose()));
-  subs = [];
-  clients = [];
-});
-function client(user: TestUser): Client {
-  const c = wsClient(server.wsUrl, user.token);
-  clients.push(c);
-  return c;
-}
-function sub<T = any>(c: Client, query: string, variables: Record<string, unknown> = {}): LiveSubscription<T> {
-  const s = subscribe<T>(c, query, variables);
-  subs.push(s);
-  return s;
-}
+const { client, sub } = trackRealtime(() => server.wsUrl);
 
 // ---- GraphQL helpers --------------------------------------------------------------------------
 
@@ -489,16 +470,14 @@ describe('presence', () => {
     expect(await watch.quiet(100)).toBe(true); // the watcher's own socket is not news to the watcher
 
     // first socket
-    const s1 = wsClient(server.wsUrl, target.token);
-    clients.push(s1);
+    const s1 = client(target);
     const s1sub = sub(s1, `subscription { presence { status } }`);
     await s1sub.ready();
     expect((await watch.next()).presence).toEqual({ user: { id: target.id }, status: 'ONLINE', lastSeenAt: null });
     expect((await q(watcher, PRESENCE, { id: target.id })).user.presence).toBe('ONLINE');
 
     // second socket: still ONLINE, no event
-    const s2 = wsClient(server.wsUrl, target.token);
-    clients.push(s2);
+    const s2 = client(target);
     const s2sub = sub(s2, `subscription { presence { status } }`);
     await s2sub.ready();
     expect(await watch.quiet(200)).toBe(true);

@@ -116,3 +116,30 @@ export function subscribe<T = any>(client: Client, query: string, variables: Rec
     },
   };
 }
+
+/**
+ * For a test file: opens graphql-ws clients and subscriptions that are all stopped and disposed
+ * after each test (registers a jest afterEach). `wsUrl` is read when a client is opened.
+ */
+export function trackRealtime(wsUrl: () => string) {
+  let clients: Client[] = [];
+  let subs: LiveSubscription[] = [];
+  afterEach(async () => {
+    for (const s of subs) s.stop();
+    await Promise.all(clients.map((c) => c.dispose()));
+    subs = [];
+    clients = [];
+  });
+  return {
+    client(user: TestUser): Client {
+      const c = wsClient(wsUrl(), user.token);
+      clients.push(c);
+      return c;
+    },
+    sub<T = any>(c: Client, query: string, variables: Record<string, unknown> = {}): LiveSubscription<T> {
+      const s = subscribe<T>(c, query, variables);
+      subs.push(s);
+      return s;
+    },
+  };
+}
