@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import { WebSocketServer } from 'ws';
 import type { Config } from './config/config';
-import { openDatabase, type Orm } from './db/orm';
+import { closeDatabase, openDatabase, type Orm } from './db/orm';
 import type { Actor } from './domain/shared/actor';
 import { DomainError } from './domain/shared/errors';
 import { GraphQLContext } from './graphql/context';
@@ -208,7 +208,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         await apollo.stop();
         await new Promise<void>((resolve) => wsServer.close(() => resolve()));
         await bus.close();
-        await orm.close(true);
+        await closeDatabase(orm);
       })()),
   };
 }

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { ConfigError, loadConfig } from './config/config';
-import { openDatabase } from './db/orm';
+import { closeDatabase, openDatabase } from './db/orm';
 import type { Actor, Scope } from './domain/shared/actor';
 import { User } from './domain/user/user.entity';
 import { InMemoryEventBus } from './realtime/event-bus';
@@ -104,7 +104,7 @@ async function main(): Promise<void> {
     console.log(`Log in as alice, bob, carol or dave (staff) with password "${DEMO_PASSWORD}".`);
   } finally {
     await bus.close();
-    await orm.close(true);
+    await closeDatabase(orm);
   }
 }
 

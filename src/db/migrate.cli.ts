@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../config/config';
-import { openDatabase } from './orm';
+import { closeDatabase, openDatabase } from './orm';
 
 /**
  * `npm run migrate`: runs pending migrations. `npm run migrate -- create [name]` writes a new
@@ -29,7 +29,7 @@ async function main(): Promise<void> {
     const done = await migrator.up();
     console.log(done.length ? `Applied ${done.map((m) => m.name).join(', ')}` : 'No pending migrations.');
   } finally {
-    await orm.close();
+    await closeDatabase(orm);
   }
 }
 

@@ -6,6 +6,7 @@ import { Migrator } from '@mikro-orm/migrations';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { PGlite } from '@electric-sql/pglite';
 import { PGliteDriver } from 'mikro-orm-pglite';
+import lockfile from 'proper-lockfile';
 import { migrationsList } from '../../migrations';
 import { entities } from './entities';
 
@@ -23,8 +24,8 @@ export interface DatabaseOptions {
   logger?: (message: string) => void;
 }
 
-/** The MikroORM options for PostgreSQL or, without a URL, for PGlite under `dataDir`. */
-export function ormOptions(db: DatabaseOptions): Options {
+/** The MikroORM options for PostgreSQL or, with `pglite`, for that embedded instance. */
+export function ormOptions(db: DatabaseOptions, pglite?: PGlite): Options {
   const common: Options = {
     entities,
     discovery: { disableDynamicFileAccess: true },
@@ -46,29 +47,62 @@ export function ormOptions(db: DatabaseOptions): Options {
     colors: false,
     ensureDatabase: false,
   };
-  if (db.databaseUrl) {
+  if (db.databaseUrl || !pglite) {
     return { ...common, driver: PostgreSqlDriver, clientUrl: db.databaseUrl, pool: { min: 0, max: 10 } };
   }
-  const pglite = () => {
-    if (db.dataDir === ':memory:') return new PGlite();
-    const dir = join(db.dataDir, 'pglite');
-    mkdirSync(dir, { recursive: true });
-    return new PGlite(dir);
-  };
   return {
     ...common,
     driver: PGliteDriver,
     dbName: 'postgres',
-    driverOptions: { connection: { pglite } },
+    // Borrowed instance: we close it ourselves after the ORM (closeDatabase), so its files are flushed.
+    driverOptions: { connection: { pglite: () => pglite } },
   } as Options;
 }
 
+/** What closeDatabase must release besides the ORM: the PGlite instance and its directory lock. */
+const embedded = new WeakMap<Orm, { pglite: PGlite; unlock?: () => Promise<void> }>();
+
 /**
- * Opens the database and, unless `migrate` is false, runs pending migrations.
- * @throws when the database cannot be reached or a migration fails.
+ * Opens the database and, unless `migrate` is false, runs pending migrations. PGlite (no
+ * `databaseUrl`) lives in `<dataDir>/pglite`, locked against a second process; close it with
+ * {@link closeDatabase}.
+ * @throws when the database cannot be reached, DATA_DIR is in use by another process, or a migration fails.
  */
 export async function openDatabase(db: DatabaseOptions, migrate = true): Promise<Orm> {
-  const orm = (await MikroORM.init(ormOptions(db))) as unknown as Orm;
-  if (migrate) await orm.getMigrator().up();
-  return orm;
+  let pglite: PGlite | undefined;
+  let unlock: (() => Promise<void>) | undefined;
+  if (!db.databaseUrl) {
+    if (db.dataDir === ':memory:') {
+      pglite = new PGlite();
+    } else {
+      const dir = join(db.dataDir, 'pglite');
+      mkdirSync(dir, { recursive: true });
+      try {
+        unlock = await lockfile.lock(dir, { stale: 15000, update: 5000, lockfilePath: join(db.dataDir, 'pglite.lock') });
+      } catch {
+        throw new Error(`DATA_DIR ${db.dataDir} is in use by another process (the embedded database allows one); stop it or use another DATA_DIR`);
+      }
+      pglite = new PGlite(dir);
+    }
+  }
+  try {
+    const orm = (await MikroORM.init(ormOptions(db, pglite))) as unknown as Orm;
+    if (pglite) embedded.set(orm, { pglite, unlock });
+    if (migrate) await orm.getMigrator().up();
+    return orm;
+  } catch (err) {
+    await pglite?.close().catch(() => undefined);
+    await unlock?.().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Closes the ORM, then the embedded PGlite (flushing its files) and its directory lock. */
+export async function closeDatabase(orm: Orm): Promise<void> {
+  await orm.close(true);
+  const e = embedded.get(orm);
+  if (!e) return;
+  embedded.delete(orm);
+  await e.pglite.close();
+  await e.unlock?.();
 }
