@@ -1,16 +1,10 @@
 import 'reflect-metadata';
 import { startApp } from './app';
-import { ConfigError, loadConfig } from './config/config';
+import { loadConfigOrExit } from './config/config';
 
 /** Entry point: config → database → services → HTTP + WebSocket → listen; SIGTERM/SIGINT drain and exit 0. */
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) { console.error(err.message); process.exit(1); }
-    throw err;
-  }
+  const config = loadConfigOrExit();
   const app = await startApp(config);
   app.logger.info({ url: app.url, ws: app.wsUrl, database: config.databaseUrl ? 'postgresql' : `pglite (${config.dataDir})` }, 'chat server listening');
   const shutdown = (signal: string) => {

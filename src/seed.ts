@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { ConfigError, loadConfig } from './config/config';
+import { loadConfigOrExit } from './config/config';
 import { closeDatabase, openDatabase } from './db/orm';
 import type { Actor, Scope } from './domain/shared/actor';
 import { User } from './domain/user/user.entity';
@@ -86,13 +86,7 @@ export async function seed(services: Services, rootEm: EntityManager): Promise<S
 
 /** `npm run seed`: opens the configured database (migrating it), seeds the demo data, closes. */
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) { console.error(err.message); process.exit(1); }
-    throw err;
-  }
+  const config = loadConfigOrExit();
   const orm = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   const bus = new InMemoryEventBus();
   try {

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfig } from '../config/config';
+import { loadConfigOrExit } from '../config/config';
 import { closeDatabase, openDatabase } from './orm';
 
 /**
@@ -8,7 +8,7 @@ import { closeDatabase, openDatabase } from './orm';
  * migration from the difference between the entities and the database into migrations/.
  */
 async function main(): Promise<void> {
-  const config = loadConfig();
+  const config = loadConfigOrExit();
   const orm = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }, false);
   try {
     const migrator = orm.getMigrator();
