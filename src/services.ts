@@ -22,7 +22,7 @@ export interface Services {
 export function createServices(config: Config, events: EventBus, rootEm: EntityManager): Services {
   const users = new UserService();
   const conversations = new ConversationService(events);
-  const messages = new MessageService(events, conversations, users);
+  const messages = new MessageService(events, conversations);
   const auth = new AuthService({
     jwtSecret: config.jwtSecret,
     issuer: config.jwtIssuer,

@@ -89,7 +89,20 @@ export class ConversationService {
     return connectionFrom(list, size, (c) => encodeCursor(LIST_CURSOR, c.lastActivityAt.getTime(), c.id), Number(n), Boolean(after));
   }
 
-  /** Get-or-create the one DIRECT conversation between the actor and another user. @throws NOT_FOUND, BAD_USER_INPUT. */
+  /**
+   * Get-or-create the DIRECT conversation with the user named by id or username (exactly one).
+   * @throws NOT_FOUND (no such user), BAD_USER_INPUT (both/neither given, or oneself).
+   */
+  async openDirectWith(scope: Scope, ref: { userId?: string | number | null; username?: string | null }): Promise<Conversation> {
+    if ((ref.userId == null) === (ref.username == null)) throw badInput('Give exactly one of userId and username', 'userId');
+    const other = ref.userId != null
+      ? await scope.em.findOne(User, { id: parseId(ref.userId, 'userId') })
+      : await scope.em.findOne(User, { usernameKey: String(ref.username).trim().toLowerCase() });
+    if (!other) throw notFound('User');
+    return this.openDirect(scope, other);
+  }
+
+  /** Get-or-create the one DIRECT conversation between the actor and another user. @throws BAD_USER_INPUT for oneself. */
   async openDirect(scope: Scope, other: User): Promise<Conversation> {
     if (other.id === scope.actor.id) throw badInput('You cannot open a direct chat with yourself', 'userId');
     const directKey = [scope.actor.id, other.id].sort((a, b) => a - b).join(':');

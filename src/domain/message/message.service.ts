@@ -7,7 +7,6 @@ import { ConversationKind, MemberRole } from '../conversation/conversation.entit
 import { canSend } from '../conversation/conversation.policy';
 import type { ConversationService } from '../conversation/conversation.service';
 import { Membership } from '../conversation/membership.entity';
-import type { UserService } from '../user/user.service';
 import { Message, MessageKind } from './message.entity';
 import { appendMessage, nextChange, toMessageView } from './message.writer';
 
@@ -48,7 +47,6 @@ export class MessageService {
   constructor(
     private readonly events: EventPublisher,
     private readonly conversations: ConversationService,
-    private readonly users: UserService,
   ) {}
 
   /**
@@ -66,7 +64,7 @@ export class MessageService {
     }
     const conversationId = data.conversationId != null
       ? parseId(data.conversationId, 'conversationId')
-      : (await this.conversations.openDirect(scope, await this.users.require(scope, { id: String(data.recipientId) }))).id;
+      : (await this.conversations.openDirectWith(scope, { userId: data.recipientId })).id;
     const { conversation, membership } = await this.conversations.access(scope, conversationId);
     if (!canSend(scope.actor, conversation, membership)) throw forbidden(membership?.isMuted ? 'You are muted in this conversation' : 'You cannot send here');
     let replyToId: number | null = null;

@@ -20,13 +20,6 @@ export class UserService {
     return scope.em.findOne(User, { usernameKey: String(by.username).trim().toLowerCase() });
   }
 
-  /** Like {@link find} but throws NOT_FOUND instead of returning null. */
-  async require(scope: Scope, by: { id?: string | null; username?: string | null }): Promise<User> {
-    const user = await this.find(scope, by);
-    if (!user) throw notFound('User');
-    return user;
-  }
-
   /**
    * Users whose username or name contains `search` (case-insensitive), by username.
    * @throws BAD_USER_INPUT on a bad page size or cursor.

@@ -44,13 +44,12 @@ export class ConversationResolver {
   }
 
   @Mutation(() => ConversationType, { description: 'Get-or-create; one DIRECT per pair of users' })
-  async openDirectChat(
+  openDirectChat(
     @Ctx() ctx: GraphQLContext,
     @Arg('userId', () => ID, { nullable: true }) userId?: string,
     @Arg('username', () => String, { nullable: true }) username?: string,
   ) {
-    const scope = ctx.scope();
-    return ctx.services.conversations.openDirect(scope, await ctx.services.users.require(scope, { id: userId, username }));
+    return ctx.services.conversations.openDirectWith(ctx.scope(), { userId, username });
   }
 
   @Mutation(() => ConversationType, { description: 'Creator becomes OWNER' })
