@@ -286,6 +286,16 @@ export class ConversationService {
     }
   }
 
+  /** Ids of everyone the actor shares an active conversation with (whose presence they see by default). */
+  async coMemberIds(scope: Scope): Promise<Set<number>> {
+    const rows = await scope.em.execute<{ user_id: number }[]>(
+      `select distinct o."user_id" from "memberships" me join "memberships" o on o."conversation_id" = me."conversation_id"
+        where me."user_id" = ? and me."left_at" is null and not me."is_banned" and o."left_at" is null and not o."is_banned" and o."user_id" <> ?`,
+      [scope.actor.id, scope.actor.id],
+    );
+    return new Set(rows.map((r) => r.user_id));
+  }
+
   /** Title as the viewer sees it: the name, the other member's full name (DIRECT), or the customer's (SUPPORT). */
   static titleOf(c: Conversation, viewerId: number, members: User[]): string {
     if (c.name) return c.name;

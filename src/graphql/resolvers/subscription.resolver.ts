@@ -45,17 +45,6 @@ async function conversationEvents<T extends ConversationEventType>(
   });
 }
 
-/** Users whose presence the viewer sees by default: everyone they share an active conversation with. */
-async function presenceAudience(ctx: GraphQLContext): Promise<Set<number>> {
-  const scope = ctx.scope();
-  const rows = await scope.em.execute<{ user_id: number }[]>(
-    `select distinct o."user_id" from "memberships" me join "memberships" o on o."conversation_id" = me."conversation_id"
-      where me."user_id" = ? and me."left_at" is null and not me."is_banned" and o."left_at" is null and not o."is_banned" and o."user_id" <> ?`,
-    [scope.actor.id, scope.actor.id],
-  );
-  return new Set(rows.map((r) => r.user_id));
-}
-
 /** Contract: the Subscription type, over graphql-ws. */
 @Resolver()
 export class SubscriptionResolver {
@@ -103,7 +92,7 @@ export class SubscriptionResolver {
       ctx.scope();
       const wanted: Set<number> = args.userIds?.length
         ? new Set((args.userIds as string[]).map(Number).filter((n) => Number.isSafeInteger(n)))
-        : await presenceAudience(ctx);
+        : await ctx.services.conversations.coMemberIds(ctx.scope());
       const source = eventStream<EventOf<'presence'>>((push) => ctx.services.bus.on('presence', push as (e: unknown) => void));
       return filterStream(source, (e) => { ctx.renew(); return wanted.has(e.userId); });
     },
