@@ -135,34 +135,38 @@ describe('direct chat story', () => {
     // a deleted message cannot be edited
     expect(codeOf(await raw(alice, `mutation($id: ID!) { editMessage(id: $id, content: "back") { id } }`, { id: m3.id }))).toBe('BAD_USER_INPUT');
 
-    // unread: bob has m1 and m4 unread (m2 is his own, m3 is deleted); alice has m2
+    // Writing reads: each sender's read position moved up to their own message, with a receipt.
+    const sendReceipts = [(await receipts.next()).readReceipt, (await receipts.next()).readReceipt, (await receipts.next()).readReceipt, (await receipts.next()).readReceipt];
+    expect(sendReceipts.map((r) => [r.user.id, r.lastReadSeq])).toEqual([[alice.id, 1], [bob.id, 2], [alice.id, 3], [alice.id, 4]]);
+
+    // unread: bob read up to m2 by replying, so only m4 (m3 is deleted); alice wrote last, so none
     let bc = await conversation(bob, cid);
-    expect(bc.unreadCount).toBe(2);
-    expect(bc.viewerMembership).toMatchObject({ user: { id: bob.id }, lastReadSeq: 0, unreadCount: 2 });
+    expect(bc.unreadCount).toBe(1);
+    expect(bc.viewerMembership).toMatchObject({ user: { id: bob.id }, lastReadSeq: 2, unreadCount: 1 });
     expect(bc.lastMessage).toEqual({ id: m4.id, seq: 4, content: 'how are you?' });
     const ac = await conversation(alice, cid);
-    expect(ac.unreadCount).toBe(1);
+    expect(ac.unreadCount).toBe(0);
     const byUser = Object.fromEntries(ac.members.map((m: any) => [m.user.id, m.unreadCount]));
-    expect(byUser).toEqual({ [alice.id]: 1, [bob.id]: 2 });
+    expect(byUser).toEqual({ [alice.id]: 0, [bob.id]: 1 });
     let summary = await unreadSummary(bob);
-    expect(summary).toEqual({ total: 2, byConversation: [{ conversation: { id: cid }, count: 2 }], bySender: [{ sender: { id: alice.id }, count: 2 }] });
-    expect(await unreadSummary(alice)).toEqual({ total: 1, byConversation: [{ conversation: { id: cid }, count: 1 }], bySender: [{ sender: { id: bob.id }, count: 1 }] });
+    expect(summary).toEqual({ total: 1, byConversation: [{ conversation: { id: cid }, count: 1 }], bySender: [{ sender: { id: alice.id }, count: 1 }] });
+    expect(await unreadSummary(alice)).toEqual({ total: 0, byConversation: [], bySender: [] });
 
-    // markRead up to a seq: alice gets a read receipt
-    let mr = await markRead(bob, cid, 1);
-    expect(mr).toMatchObject({ lastReadSeq: 1, unreadCount: 1, user: { id: bob.id } });
+    // markRead up to a seq: alice gets a read receipt (seq 3 is deleted, so m4 stays unread)
+    let mr = await markRead(bob, cid, 3);
+    expect(mr).toMatchObject({ lastReadSeq: 3, unreadCount: 1, user: { id: bob.id } });
     expect(mr.lastReadAt).toMatch(ISO_MS);
     const r1 = (await receipts.next()).readReceipt;
-    expect(r1).toMatchObject({ conversationId: cid, user: { id: bob.id }, lastReadSeq: 1 });
+    expect(r1).toMatchObject({ conversationId: cid, user: { id: bob.id }, lastReadSeq: 3 });
     expect(r1.readAt).toMatch(ISO_MS);
     expect((await conversation(bob, cid)).unreadCount).toBe(1);
     expect((await unreadSummary(bob)).total).toBe(1);
 
     // never backward, and no receipt when nothing moved
     mr = await markRead(bob, cid, 0);
-    expect(mr.lastReadSeq).toBe(1);
+    expect(mr.lastReadSeq).toBe(3);
     expect(await receipts.quiet(200)).toBe(true);
-    expect((await conversation(bob, cid)).viewerMembership.lastReadSeq).toBe(1);
+    expect((await conversation(bob, cid)).viewerMembership.lastReadSeq).toBe(3);
 
     // default: everything up to the newest
     mr = await markRead(bob, cid);
@@ -174,8 +178,9 @@ describe('direct chat story', () => {
     summary = await unreadSummary(bob);
     expect(summary).toEqual({ total: 0, byConversation: [], bySender: [] });
 
-    // alice reads too
-    await markRead(alice, cid);
+    // alice has nothing to read: marking is a no-op without a receipt
+    expect((await markRead(alice, cid)).lastReadSeq).toBe(4);
+    expect(await receipts.quiet(200)).toBe(true);
     expect((await unreadSummary(alice)).total).toBe(0);
     // and new messages count again
     await send(alice, cid, 'still there?');
@@ -190,12 +195,12 @@ describe('direct chat story', () => {
     const dx = (await openDirect(x, me)).id;
     const dy = (await openDirect(y, me)).id;
     const g = (await q(x, `mutation($i: CreateGroupInput!) { createGroup(input: $i) { id } }`, { i: { name: 'sum group', memberIds: [me.id, y.id] } })).createGroup.id;
+    await send(me, g, 'mine'); await send(me, dx, 'mine too');
     await send(x, dx, 'x1'); await send(x, dx, 'x2'); await send(x, dx, 'x3');
     await send(y, dy, 'y1');
     await send(x, g, 'gx'); await send(y, g, 'gy');
     const gone = await send(y, g, 'gy deleted');
     await q(y, `mutation($id: ID!) { deleteMessage(id: $id) { id } }`, { id: gone.id });
-    await send(me, g, 'mine'); await send(me, dx, 'mine too');
     const s = await unreadSummary(me);
     expect(s.total).toBe(6);
     const byConv = Object.fromEntries(s.byConversation.map((r: any) => [r.conversation.id, r.count]));
@@ -203,6 +208,10 @@ describe('direct chat story', () => {
     const bySender = Object.fromEntries(s.bySender.map((r: any) => [r.sender.id, r.count]));
     expect(bySender).toEqual({ [x.id]: 4, [y.id]: 2 });
     expect((await conversation(me, g)).unreadCount).toBe(2);
+    // replying reads what came before it
+    await send(me, dx, 'reply to x');
+    expect((await conversation(me, dx)).unreadCount).toBe(0);
+    expect((await unreadSummary(me)).total).toBe(3);
   });
 });
 

@@ -329,7 +329,7 @@ export class ConversationService {
       if (m) Object.assign(m, { leftAt: null, role, joinedAt: new Date(), isMuted: false });
       else m = tx.create(Membership, { conversation: c.id, user: userId, role });
       await tx.flush();
-      const msg = await appendMessage(tx, { conversationId: c.id, senderId: null, kind: MessageKind.SYSTEM, content: note });
+      const { message: msg } = await appendMessage(tx, { conversationId: c.id, senderId: null, kind: MessageKind.SYSTEM, content: note });
       // The new member starts with nothing unread.
       m.lastReadSeq = msg.seq;
       await tx.flush();
@@ -357,7 +357,7 @@ export class ConversationService {
         mm.role = MemberRole.MEMBER;
       }
       await tx.flush();
-      return appendMessage(tx, { conversationId: c.id, senderId: null, kind: MessageKind.SYSTEM, content: note });
+      return (await appendMessage(tx, { conversationId: c.id, senderId: null, kind: MessageKind.SYSTEM, content: note })).message;
     });
     this.publish(
       { type: 'membership.changed', conversationId: c.id, userId, active: false },

@@ -74,12 +74,15 @@ export class MessageService {
       if (!target || (target.conversation as { id: number }).id !== conversation.id) throw badInput('replyToId must be a message of the same conversation', 'replyToId');
     }
     try {
-      const message = await appendMessage(scope.em, {
+      const { message, senderReadMoved } = await appendMessage(scope.em, {
         conversationId: conversation.id, senderId: scope.actor.id, kind: MessageKind.TEXT,
         content: data.content, replyToId, clientMessageId: data.clientMessageId ?? null,
       });
       const view = toMessageView(message);
       this.events.publish({ type: 'message.added', conversationId: view.conversationId, message: view });
+      if (senderReadMoved) {
+        this.events.publish({ type: 'read.receipt', conversationId: view.conversationId, userId: scope.actor.id, lastReadSeq: view.seq, readAt: view.createdAt });
+      }
       return view;
     } catch (err) {
       if (!data.clientMessageId || !isUniqueViolation(err)) throw err;

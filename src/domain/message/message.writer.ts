@@ -12,28 +12,44 @@ export interface NewMessage {
   clientMessageId?: string | null;
 }
 
+/** A message just appended, and whether its sender's read position moved up to it. */
+export interface Appended {
+  message: Message;
+  /** True when the sender's lastReadSeq advanced (publish a read receipt). */
+  senderReadMoved: boolean;
+}
+
 /**
  * Appends a message with one SQL statement: a CTE takes the conversation's next `seq` and change
- * number (the row lock serialises concurrent senders) and inserts the message. One statement is
- * atomic on its own, so a failure (e.g. a duplicate clientMessageId) gives the number back and seq
- * stays gap-free; inside a caller's transaction it joins that transaction.
- * The caller publishes the event after commit.
+ * number (the row lock serialises concurrent senders), another moves the sender's read position
+ * up to the new message (whoever writes has read what came before), and the message is inserted.
+ * One statement is atomic on its own, so a failure (e.g. a duplicate clientMessageId) gives the
+ * number back and seq stays gap-free; inside a caller's transaction it joins that transaction.
+ * The caller publishes the events after commit.
  * @throws the driver's unique-violation error on a duplicate (sender, clientMessageId).
  */
-export async function appendMessage(em: EntityManager, data: NewMessage): Promise<Message> {
+export async function appendMessage(em: EntityManager, data: NewMessage): Promise<Appended> {
   const now = new Date().toISOString();
   const [row] = await em.execute(
     `with c as (
        update "conversations" set "last_seq" = "last_seq" + 1, "change_seq" = "change_seq" + 1,
               "last_activity_at" = ?::timestamptz, "updated_at" = ?::timestamptz
-        where "id" = ? returning "last_seq", "change_seq")
+        where "id" = ? returning "last_seq", "change_seq"),
+     r as (
+       update "memberships" m set "last_read_seq" = c."last_seq", "last_read_at" = ?::timestamptz from c
+        where m."conversation_id" = ? and m."user_id" = ? and m."last_read_seq" < c."last_seq" returning m."id")
      insert into "messages" ("conversation_id", "seq", "sender_id", "kind", "content", "reply_to_id", "client_message_id", "created_change", "change_seq", "created_at")
      select ?, c."last_seq", ?, ?::"message_kind", ?, ?, ?, c."change_seq", c."change_seq", ?::timestamptz from c
-     returning *`,
-    [now, now, data.conversationId, data.conversationId, data.senderId, data.kind, data.content, data.replyToId ?? null, data.clientMessageId ?? null, now],
+     returning *, exists (select 1 from r) as "sender_read_moved"`,
+    [
+      now, now, data.conversationId,
+      now, data.conversationId, data.senderId,
+      data.conversationId, data.senderId, data.kind, data.content, data.replyToId ?? null, data.clientMessageId ?? null, now,
+    ],
   );
   if (!row) throw new Error(`conversation ${data.conversationId} does not exist`);
-  return em.map(Message, row);
+  const { sender_read_moved: moved, ...columns } = row as Record<string, unknown>;
+  return { message: em.map(Message, columns), senderReadMoved: Boolean(moved) };
 }
 
 /**
