@@ -1,6 +1,8 @@
 import { Migration20261121141636_initial } from './Migration20261121141636_initial';
+import { Migration20261125183000_mentions } from './Migration20261125183000_mentions';
 
 /** Every migration, in order. A new migration file is added here too (see README). */
 export const migrationsList: { name: string; class: new (...args: any[]) => any }[] = [
   { name: 'Migration20261121141636_initial', class: Migration20261121141636_initial },
+  { name: 'Migration20261125183000_mentions', class: Migration20261125183000_mentions },
 ];

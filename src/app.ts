@@ -66,7 +66,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     config.migrateOnStart,
   );
   const bus: EventBus = new InMemoryEventBus();
-  const services = createServices(config, bus, orm.em);
+  const services = createServices(config, bus, orm.em, (err, what) => logger.error({ err }, `failed ${what}`));
   const schema = buildGraphQLSchema();
   const format = formatError(logger);
 
@@ -207,6 +207,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         for (const client of wsServer.clients) client.close(1001, 'Server shutting down');
         await apollo.stop();
         await new Promise<void>((resolve) => wsServer.close(() => resolve()));
+        services.typing.close();
         await bus.close();
         await closeDatabase(orm);
       })()),

@@ -77,7 +77,7 @@ export async function seed(services: Services, rootEm: EntityManager): Promise<S
   await say('carol', room.id, 'Hi all!');
   lines.push(`PUBLIC ROOM "General" (id ${room.id}): owner alice, bob and carol joined, 3 messages`);
 
-  const support = await services.conversations.supportThread(as('carol'));
+  const support = (await services.conversations.supportThread(as('carol')))!;
   const ask = await say('carol', support.id, 'Hello, I cannot upload a profile picture. Can you help?');
   await say('dave', support.id, 'Hi Carol, we are looking into it and will get back to you shortly.', ask.id);
   lines.push(`SUPPORT thread of carol (id ${support.id}): carol asks, dave (staff) answers`);

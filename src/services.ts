@@ -1,28 +1,45 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Config } from './config/config';
 import { AuthService } from './domain/auth/auth.service';
+import { ContactService } from './domain/contact/contact.service';
 import { ConversationService } from './domain/conversation/conversation.service';
 import { MessageService } from './domain/message/message.service';
-import type { EventPublisher } from './domain/shared/events';
+import { NotificationService } from './domain/notification/notification.service';
 import { UserService } from './domain/user/user.service';
 import type { EventBus } from './realtime/event-bus';
 import { PresenceTracker } from './realtime/presence';
+import { TypingTracker } from './realtime/typing';
+import { ConversationWatchers } from './realtime/watchers';
 
 /** Every domain service, built once at start. */
 export interface Services {
   auth: AuthService;
   users: UserService;
+  contacts: ContactService;
   conversations: ConversationService;
   messages: MessageService;
+  notifications: NotificationService;
   presence: PresenceTracker;
+  typing: TypingTracker;
+  watchers: ConversationWatchers;
   bus: EventBus;
 }
 
-/** Wires the domain services to the event publisher. `rootEm` is only forked (presence writes lastSeenAt). */
-export function createServices(config: Config, events: EventBus, rootEm: EntityManager): Services {
+/**
+ * Wires the domain services to the event publisher. `rootEm` is only forked (presence writes
+ * lastSeenAt). `onError` hears failures of after-commit side work (notifications).
+ */
+export function createServices(
+  config: Config, events: EventBus, rootEm: EntityManager,
+  onError: (err: unknown, what: string) => void = () => undefined,
+): Services {
   const users = new UserService();
-  const conversations = new ConversationService(events);
-  const messages = new MessageService(events, conversations);
+  const watchers = new ConversationWatchers();
+  const typing = new TypingTracker(events);
+  const contacts = new ContactService(events);
+  const notifications = new NotificationService(events, (conversationId) => watchers.watchersOf(conversationId));
+  const conversations = new ConversationService(events, contacts, notifications);
+  const messages = new MessageService(events, conversations, contacts, notifications, typing, onError);
   const auth = new AuthService({
     jwtSecret: config.jwtSecret,
     issuer: config.jwtIssuer,
@@ -31,5 +48,5 @@ export function createServices(config: Config, events: EventBus, rootEm: EntityM
     refreshTokenTtlSec: config.refreshTokenTtlSec,
   });
   const presence = new PresenceTracker(events, (userId, at) => users.touchLastSeen(rootEm.fork(), userId, at));
-  return { auth, users, conversations, messages, presence, bus: events };
+  return { auth, users, contacts, conversations, messages, notifications, presence, typing, watchers, bus: events };
 }

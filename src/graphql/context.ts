@@ -12,6 +12,7 @@ import { createLoaders, type Loaders } from './loaders';
 export class GraphQLContext {
   em: EntityManager;
   loaders: Loaders;
+  private blocked?: Promise<Set<number>>;
 
   constructor(
     readonly services: Services,
@@ -33,5 +34,12 @@ export class GraphQLContext {
   renew(): void {
     this.em = this.rootEm.fork();
     this.loaders = createLoaders(this.em, this.actor?.id ?? null);
+    this.blocked = undefined;
+  }
+
+  /** Users the actor has blocked or is blocked by (read once per request or event). */
+  blockedIds(): Promise<Set<number>> {
+    if (!this.actor) return Promise.resolve(new Set());
+    return (this.blocked ??= this.services.contacts.blockedIds(this.em, this.actor.id));
   }
 }

@@ -61,6 +61,14 @@ export function createLoaders(em: EntityManager, viewerId: number | null) {
       const map = new Map(rows.map((r) => [r.id, Number(r.n)]));
       return ids.map((id) => map.get(id) ?? 0);
     }),
+    /** Unread messages of a conversation for a viewer without a membership (staff in a SUPPORT thread they never opened): all but their own. */
+    unreadAll: new DataLoader<number, number>(async (ids) => {
+      const rows = await em.execute<{ conversation_id: number; n: string }[]>(
+        `select "conversation_id", count(*) as n from "messages" where "conversation_id" in (${placeholders(ids.length)})
+            and "deleted_at" is null and "sender_id" is distinct from ? group by "conversation_id"`, [...ids, viewerId]);
+      const map = new Map(rows.map((r) => [r.conversation_id, Number(r.n)]));
+      return ids.map((id) => map.get(id) ?? 0);
+    }),
     /** Message by "conversationId:seq". */
     messageAt: new DataLoader<string, MessageView | null>(async (keys) => {
       const pairs = keys.map((k) => k.split(':').map(Number));

@@ -4,6 +4,7 @@ import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphq
 import { createPubSub } from '@graphql-yoga/subscription';
 import { buildSchemaSync } from 'type-graphql';
 import { AuthResolver } from './resolvers/auth.resolver';
+import { ContactResolver, NotificationResolver } from './resolvers/contact.resolver';
 import { ConversationResolver } from './resolvers/conversation.resolver';
 import { MembershipResolver } from './resolvers/membership.resolver';
 import { AttachmentResolver, MessageResolver, UnreadByConversationResolver, UnreadBySenderResolver } from './resolvers/message.resolver';
@@ -17,7 +18,7 @@ let cached: GraphQLSchema | undefined;
 export function buildGraphQLSchema(): GraphQLSchema {
   cached ??= buildSchemaSync({
     resolvers: [
-      AuthResolver, UserResolver, ConversationResolver, MembershipResolver, MessageResolver,
+      AuthResolver, UserResolver, ContactResolver, NotificationResolver, ConversationResolver, MembershipResolver, MessageResolver,
       UnreadByConversationResolver, UnreadBySenderResolver, AttachmentResolver,
       SubscriptionResolver, TypingEventResolver, PresenceEventResolver, ReadReceiptEventResolver,
     ],

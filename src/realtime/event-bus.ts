@@ -8,12 +8,15 @@ type Handler = (event: DomainEvent) => void;
  * message reaches only the listeners of its conversation plus the "all my conversations" ones.
  */
 export interface EventBus extends EventPublisher {
-  /** Calls `handler` for every event of `type` (of `conversationId` only, when given). Returns the unsubscribe function. */
-  on(type: DomainEventType, handler: Handler, conversationId?: number): () => void;
+  /**
+   * Calls `handler` for every event of `type`; with `key`, only for those of that conversation
+   * (conversation events) or that recipient (`notification.added`). Returns the unsubscribe function.
+   */
+  on(type: DomainEventType, handler: Handler, key?: number): () => void;
   close(): Promise<void>;
 }
 
-const keyOf = (type: string, conversationId?: number) => (conversationId == null ? type : `${type}:${conversationId}`);
+const keyOf = (type: string, routingKey?: number) => (routingKey == null ? type : `${type}:${routingKey}`);
 
 /** Delivers events to listeners of this process (one instance; Redis carries them between instances). */
 export class InMemoryEventBus implements EventBus {
@@ -27,6 +30,7 @@ export class InMemoryEventBus implements EventBus {
   protected dispatch(event: DomainEvent): void {
     const keys: string[] = [event.type];
     if ('conversationId' in event) keys.push(keyOf(event.type, event.conversationId));
+    else if ('recipientId' in event) keys.push(keyOf(event.type, event.recipientId));
     for (const key of keys) {
       const set = this.listeners.get(key);
       if (!set) continue;
@@ -36,8 +40,8 @@ export class InMemoryEventBus implements EventBus {
     }
   }
 
-  on(type: DomainEventType, handler: Handler, conversationId?: number): () => void {
-    const key = keyOf(type, conversationId);
+  on(type: DomainEventType, handler: Handler, routingKey?: number): () => void {
+    const key = keyOf(type, routingKey);
     let set = this.listeners.get(key);
     if (!set) this.listeners.set(key, (set = new Set()));
     set.add(handler);

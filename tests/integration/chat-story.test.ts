@@ -285,9 +285,10 @@ describe('conversations list', () => {
     const c3 = (await q(a, `mutation($i: CreateGroupInput!) { createGroup(input: $i) { id } }`, { i: { name: 'trio', memberIds: [me.id, b.id] } })).createGroup.id;
     await pause(5);
     // with no messages: creation order, newest first
-    let list = (await q(me, `{ conversations { totalCount edges { node { id lastMessage { id } } } } }`)).conversations;
+    let list = (await q(me, `{ conversations { totalCount edges { node { id lastMessage { id kind } } } } }`)).conversations;
     expect(list.edges.map((e: any) => e.node.id)).toEqual([c3, c2, c1]);
-    expect(list.edges.every((e: any) => e.node.lastMessage === null)).toBe(true);
+    // direct chats start empty; a group starts with its creation notice
+    expect(list.edges.map((e: any) => e.node.lastMessage?.kind ?? null)).toEqual(['SYSTEM', null, null]);
 
     await send(a, c1, 'c1 first'); await pause(5);
     await send(b, c2, 'c2 only'); await pause(5);
@@ -300,7 +301,7 @@ describe('conversations list', () => {
     list = (await q(me, QUERY)).conversations;
     expect(list.totalCount).toBe(3);
     expect(list.edges.map((e: any) => [e.node.id, e.node.lastMessage.content, e.node.lastMessage.seq])).toEqual([
-      [c1, 'c1 latest', 2], [c3, 'c3 only', 1], [c2, 'c2 only', 1],
+      [c1, 'c1 latest', 2], [c3, 'c3 only', 2], [c2, 'c2 only', 1],
     ]);
     const times = list.edges.map((e: any) => Date.parse(e.node.lastActivityAt));
     expect([...times].sort((x, y) => y - x)).toEqual(times);
@@ -546,10 +547,11 @@ describe('groups and rooms', () => {
 
     expect((await q(m2, `mutation($id: ID!) { leaveConversation(id: $id) }`, { id: g.id })).leaveConversation).toBe(true);
     const sys = (await ownerAdded.next()).messageAdded;
-    expect(sys).toMatchObject({ kind: 'SYSTEM', sender: null, seq: 2, conversationId: g.id });
+    expect(sys).toMatchObject({ kind: 'SYSTEM', sender: null, seq: 3, conversationId: g.id });
     expect(sys.content.length).toBeGreaterThan(0);
     const page = await history(owner, g.id);
-    expect(page.edges.map((e: any) => [e.node.seq, e.node.kind, e.node.sender?.id ?? null])).toEqual([[1, 'TEXT', m1.id], [2, 'SYSTEM', null]]);
+    expect(page.edges.map((e: any) => [e.node.seq, e.node.kind, e.node.sender?.id ?? null])).toEqual([[1, 'SYSTEM', null], [2, 'TEXT', m1.id], [3, 'SYSTEM', null]]);
+    expect(page.edges[0].node.content).toBe(`${owner.username} created the group "Weekend plans"`);
     const after = await conversation(owner, g.id);
     expect(after.memberCount).toBe(2);
     expect(after.members.map((m: any) => m.user.id).sort()).toEqual([owner.id, m1.id].sort());

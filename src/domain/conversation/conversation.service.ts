@@ -4,6 +4,8 @@ import { badInput, conflict, forbidden, isUniqueViolation, notFound, parseId } f
 import type { DomainEvent, EventPublisher } from '../shared/events';
 import { connectionFrom, decodeCursor, encodeCursor, pageSize, type Page } from '../shared/pagination';
 import { validate, z } from '../shared/validate';
+import type { ContactService } from '../contact/contact.service';
+import type { NotificationService } from '../notification/notification.service';
 import { MessageKind } from '../message/message.entity';
 import { appendMessage, toMessageView } from '../message/message.writer';
 import { User, fullNameOf } from '../user/user.entity';
@@ -39,7 +41,11 @@ const LIST_CURSOR = 'conv';
  * checks the policy, writes in one transaction and publishes events after commit.
  */
 export class ConversationService {
-  constructor(private readonly events: EventPublisher) {}
+  constructor(
+    private readonly events: EventPublisher,
+    private readonly contacts: ContactService,
+    private readonly notifications: NotificationService,
+  ) {}
 
   /**
    * Loads a conversation the actor may read. @throws NOT_FOUND when it does not exist or the
@@ -51,6 +57,20 @@ export class ConversationService {
     const conversation = membership?.conversation ?? (scope.actor.isStaff ? await scope.em.findOne(Conversation, { id }) : null);
     if (!conversation || !canRead(scope.actor, conversation, membership)) throw notFound('Conversation');
     return { conversation, membership: isActive(membership) ? membership : null };
+  }
+
+  /**
+   * Whether the actor follows a conversation's events by default (subscriptions without a
+   * conversationId): active members, and staff for every SUPPORT thread (seed 002 `staff_room`).
+   */
+  async follows(scope: Scope, conversationId: number): Promise<boolean> {
+    const [row] = await scope.em.execute<{ member: boolean; support: boolean }[]>(
+      `select exists (select 1 from "memberships" m where m."conversation_id" = c."id" and m."user_id" = ? and m."left_at" is null and not m."is_banned") as member,
+              c."kind" = 'SUPPORT' as support
+         from "conversations" c where c."id" = ?`,
+      [scope.actor.id, conversationId],
+    );
+    return Boolean(row && (row.member || (scope.actor.isStaff && row.support)));
   }
 
   /** The viewer's conversations, newest activity first (staff: plus every SUPPORT thread). */
@@ -102,9 +122,15 @@ export class ConversationService {
     return this.openDirect(scope, other);
   }
 
-  /** Get-or-create the one DIRECT conversation between the actor and another user. @throws BAD_USER_INPUT for oneself. */
+  /**
+   * Get-or-create the one DIRECT conversation between the actor and another user, connecting
+   * them as contacts when they were not (seed 000 "automatic connection").
+   * @throws BAD_USER_INPUT for oneself, FORBIDDEN when either has blocked the other.
+   */
   async openDirect(scope: Scope, other: User): Promise<Conversation> {
     if (other.id === scope.actor.id) throw badInput('You cannot open a direct chat with yourself', 'userId');
+    if (await this.contacts.isBlockedBetween(scope.em, scope.actor.id, other.id)) throw forbidden('You cannot chat with this user');
+    await this.contacts.connectOnOpen(scope.em, scope.actor.id, other.id);
     const directKey = [scope.actor.id, other.id].sort((a, b) => a - b).join(':');
     const existing = await scope.em.findOne(Conversation, { directKey });
     if (existing) return existing;
@@ -135,13 +161,22 @@ export class ConversationService {
     const ids = [...new Set(data.memberIds.map((id, i) => parseId(id, `memberIds.${i}`)))].filter((id) => id !== scope.actor.id);
     const found = ids.length ? await scope.em.find(User, { id: { $in: ids } }, { fields: ['id'] }) : [];
     if (found.length !== ids.length) throw notFound('User');
-    const c = await scope.em.transactional(async (tx) => {
+    const { conv: c, message } = await scope.em.transactional(async (tx) => {
       const conv = tx.create(Conversation, { kind: ConversationKind.GROUP, name: data.name, description: data.description ?? null, createdBy: scope.actor.id });
-      tx.create(Membership, { conversation: conv, user: scope.actor.id, role: MemberRole.OWNER });
-      for (const id of ids) tx.create(Membership, { conversation: conv, user: id, role: MemberRole.MEMBER });
-      return conv;
+      const members = [tx.create(Membership, { conversation: conv, user: scope.actor.id, role: MemberRole.OWNER })];
+      for (const id of ids) members.push(tx.create(Membership, { conversation: conv, user: id, role: MemberRole.MEMBER }));
+      await tx.flush();
+      const { message: msg } = await appendMessage(tx, { conversationId: conv.id, senderId: null, kind: MessageKind.SYSTEM, content: `${scope.actor.username} created the group "${data.name}"` });
+      // Everyone starts with the creation notice read.
+      await tx.nativeUpdate(Membership, { conversation: conv.id }, { lastReadSeq: msg.seq });
+      conv.lastSeq = msg.seq;
+      return { conv, message: msg };
     });
-    this.publish(...[scope.actor.id, ...ids].map((userId) => ({ type: 'membership.changed' as const, conversationId: c.id, userId, active: true })));
+    this.publish(
+      ...[scope.actor.id, ...ids].map((userId) => ({ type: 'membership.changed' as const, conversationId: c.id, userId, active: true })),
+      { type: 'message.added', conversationId: c.id, message: toMessageView(message) },
+    );
+    await this.notifications.onInvite(scope.em, c, ids, scope.actor.username);
     return c;
   }
 
@@ -209,7 +244,9 @@ export class ConversationService {
     const current = await scope.em.findOne(Membership, { conversation: c.id, user: user.id });
     if (isActive(current)) return current;
     if (current?.isBanned) throw conflict('That user is banned here; unban them first');
-    return this.addOrReactivate(scope.em, c, user.id, role, `${scope.actor.username} added ${user.username}`);
+    const added = await this.addOrReactivate(scope.em, c, user.id, role, `${scope.actor.username} added ${user.username}`);
+    await this.notifications.onInvite(scope.em, c, [user.id], scope.actor.username);
+    return added;
   }
 
   /** Removes a member (OWNER/ADMIN; admins remove only MEMBERs). @throws FORBIDDEN, NOT_FOUND. */
@@ -250,10 +287,17 @@ export class ConversationService {
     const target = await scope.em.findOne(Membership, { conversation: c.id, user: uid }, { populate: ['user'] });
     if (!target) throw notFound('Member');
     if (!outranks(scope.actor, membership, target) || target.user.id === scope.actor.id) throw forbidden('You cannot ban this member');
-    target.isBanned = Boolean(banned);
-    if (!banned) target.leftAt = target.leftAt ?? new Date(); // unbanned users rejoin on their own
-    await scope.em.flush();
+    const wasActive = isActive(target);
+    const notice = await scope.em.transactional(async (tx) => {
+      const t = tx.merge(target);
+      t.isBanned = Boolean(banned);
+      if (!banned) t.leftAt = t.leftAt ?? new Date(); // unbanned users rejoin on their own
+      await tx.flush();
+      if (!banned || !wasActive) return null;
+      return (await appendMessage(tx, { conversationId: c.id, senderId: null, kind: MessageKind.SYSTEM, content: `${scope.actor.username} banned ${target.user.username}` })).message;
+    });
     this.publish({ type: 'membership.changed', conversationId: c.id, userId: uid, active: isActive(target) });
+    if (notice) this.publish({ type: 'message.added', conversationId: c.id, message: toMessageView(notice) });
     return target;
   }
 
@@ -266,8 +310,9 @@ export class ConversationService {
     return membership;
   }
 
-  /** The actor's own SUPPORT thread (seed 002), created on first use. */
-  async supportThread(scope: Scope): Promise<Conversation> {
+  /** The actor's own SUPPORT thread (seed 002), created on first use; null for staff (they answer, not ask). */
+  async supportThread(scope: Scope): Promise<Conversation | null> {
+    if (scope.actor.isStaff) return null;
     const existing = await scope.em.findOne(Conversation, { kind: ConversationKind.SUPPORT, customer: scope.actor.id });
     if (existing) return existing;
     try {
@@ -294,6 +339,36 @@ export class ConversationService {
       [scope.actor.id, scope.actor.id],
     );
     return new Set(rows.map((r) => r.user_id));
+  }
+
+  /**
+   * Staff who answer or read a SUPPORT thread get a quiet membership in it (no SYSTEM message),
+   * so each staff user has their own read position and unread count (seed 002 staff inbox).
+   * Returns the membership (existing or new). @throws BAD_USER_INPUT for other kinds.
+   */
+  async joinSupportAsStaff(scope: Scope, c: Conversation): Promise<Membership> {
+    if (c.kind !== ConversationKind.SUPPORT || !scope.actor.isStaff) throw badInput('Only staff join support threads', 'conversationId');
+    await scope.em.execute(
+      `insert into "memberships" ("conversation_id", "user_id", "role", "joined_at", "last_read_seq", "is_muted", "is_banned")
+       values (?, ?, 'MEMBER', now(), 0, false, false)
+       on conflict ("conversation_id", "user_id") do update set "left_at" = null where "memberships"."left_at" is not null and not "memberships"."is_banned"`,
+      [c.id, scope.actor.id],
+    );
+    const m = await scope.em.findOneOrFail(Membership, { conversation: c.id, user: scope.actor.id }, { refresh: true });
+    this.publish({ type: 'membership.changed', conversationId: c.id, userId: scope.actor.id, active: isActive(m) });
+    return m;
+  }
+
+  /** Whose presence the actor sees by default: co-members and ACCEPTED contacts, minus blocks either way. */
+  async presenceAudience(scope: Scope): Promise<Set<number>> {
+    const [co, contacts, blocked] = await Promise.all([
+      this.coMemberIds(scope),
+      this.contacts.acceptedIds(scope.em, scope.actor.id),
+      this.contacts.blockedIds(scope.em, scope.actor.id),
+    ]);
+    const out = new Set([...co, ...contacts]);
+    for (const id of blocked) out.delete(id);
+    return out;
   }
 
   /** Title as the viewer sees it: the name, the other member's full name (DIRECT), or the customer's (SUPPORT). */

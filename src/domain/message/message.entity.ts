@@ -13,7 +13,7 @@ export enum MessageKind { TEXT = 'TEXT', IMAGE = 'IMAGE', FILE = 'FILE', SYSTEM 
 @Unique({ properties: ['sender', 'clientMessageId'] })
 @Index({ properties: ['conversation', 'changeSeq'] })
 export class Message {
-  [OptionalProps]?: 'kind' | 'createdAt';
+  [OptionalProps]?: 'kind' | 'createdAt' | 'mentionIds';
 
   @PrimaryKey({ type: 'integer', autoincrement: true })
   id!: number;
@@ -55,4 +55,8 @@ export class Message {
 
   @Property({ type: 'datetime', nullable: true })
   deletedAt?: Date | null;
+
+  /** Ids of the members named with `@username` in the content (seed 003 mentions), in order of appearance. */
+  @Property({ type: 'json', default: '[]' })
+  mentionIds: number[] = [];
 }

@@ -7,7 +7,11 @@ import { ConversationKind, MemberRole } from '../conversation/conversation.entit
 import { canSend } from '../conversation/conversation.policy';
 import type { ConversationService } from '../conversation/conversation.service';
 import { Membership } from '../conversation/membership.entity';
+import type { ContactService } from '../contact/contact.service';
+import type { NotificationService } from '../notification/notification.service';
+import { User } from '../user/user.entity';
 import { Message, MessageKind } from './message.entity';
+import { mentionedNames } from './mentions';
 import { appendMessage, nextChange, toMessageView } from './message.writer';
 
 /** Longest message, in characters (Unicode code points), after trimming. */
@@ -22,6 +26,7 @@ const content = z
 const sendSchema = z.object({
   conversationId: z.union([z.string(), z.number()]).nullish(),
   recipientId: z.union([z.string(), z.number()]).nullish(),
+  toSupport: z.boolean().nullish(),
   content,
   replyToId: z.union([z.string(), z.number()]).nullish(),
   clientMessageId: z.string().trim().min(1).max(128).nullish(),
@@ -39,6 +44,12 @@ export interface UnreadSummary {
 
 const MSG_CURSOR = 'msg';
 
+/** Typing indicators with expiry (realtime/typing.ts implements it). */
+export interface TypingIndicators {
+  start(conversationId: number, userId: number): void;
+  stop(conversationId: number, userId: number): void;
+}
+
 /**
  * Messages: send (idempotent by clientMessageId), edit, soft delete, history by seq, catch-up,
  * read positions, unread counts and typing. Rules from api-contract.graphql and architecture.md.
@@ -47,42 +58,64 @@ export class MessageService {
   constructor(
     private readonly events: EventPublisher,
     private readonly conversations: ConversationService,
+    private readonly contacts: ContactService,
+    private readonly notifications: NotificationService,
+    private readonly typing: TypingIndicators,
+    private readonly onError: (err: unknown, what: string) => void = () => undefined,
   ) {}
 
   /**
-   * Sends a message to `conversationId`, or to `recipientId` through the DIRECT chat with that
-   * user (created when needed, seed 004). A retry with the same clientMessageId returns the
-   * first message, also when the two race.
-   * @throws BAD_USER_INPUT (content, reply, ids), NOT_FOUND, FORBIDDEN (muted), CONFLICT (key reused elsewhere).
+   * Sends a message to `conversationId`, to `recipientId` through the DIRECT chat with that user
+   * (created when needed, seed 004), or with `toSupport` to the actor's own SUPPORT thread
+   * (created when needed, seed 002). A retry with the same clientMessageId returns the first
+   * message, also when the two race. `@username` of a member is a mention (seed 003). After
+   * commit: message.added, the sender's read receipt, and notifications.
+   * @throws BAD_USER_INPUT (content, reply, ids), NOT_FOUND, FORBIDDEN (muted, blocked), CONFLICT (key reused elsewhere).
    */
   async send(scope: Scope, input: SendInput): Promise<MessageView> {
     const data = validate(sendSchema, input);
-    if ((data.conversationId == null) === (data.recipientId == null)) throw badInput('Give exactly one of conversationId and recipientId', 'conversationId');
+    const targets = [data.conversationId != null, data.recipientId != null, Boolean(data.toSupport)].filter(Boolean).length;
+    if (targets !== 1) throw badInput('Give exactly one of conversationId, recipientId and toSupport', 'conversationId');
     if (data.clientMessageId) {
       const prior = await this.findByKey(scope, data.clientMessageId);
       if (prior) return this.checkRetry(scope, prior, data);
     }
-    const conversationId = data.conversationId != null
-      ? parseId(data.conversationId, 'conversationId')
-      : (await this.conversations.openDirectWith(scope, { userId: data.recipientId })).id;
-    const { conversation, membership } = await this.conversations.access(scope, conversationId);
+    let conversationId: number;
+    if (data.conversationId != null) conversationId = parseId(data.conversationId, 'conversationId');
+    else if (data.recipientId != null) conversationId = (await this.conversations.openDirectWith(scope, { userId: data.recipientId })).id;
+    else {
+      const thread = await this.conversations.supportThread(scope);
+      if (!thread) throw badInput('Staff answer support threads; they have none of their own', 'toSupport');
+      conversationId = thread.id;
+    }
+    const access = await this.conversations.access(scope, conversationId);
+    const { conversation } = access;
+    let { membership } = access;
     if (!canSend(scope.actor, conversation, membership)) throw forbidden(membership?.isMuted ? 'You are muted in this conversation' : 'You cannot send here');
+    if (conversation.kind === ConversationKind.DIRECT) {
+      const otherId = Number(conversation.directKey!.split(':').find((id) => Number(id) !== scope.actor.id));
+      if (await this.contacts.isBlockedBetween(scope.em, scope.actor.id, otherId)) throw forbidden('You cannot chat with this user');
+    }
+    if (!membership && conversation.kind === ConversationKind.SUPPORT) membership = await this.conversations.joinSupportAsStaff(scope, conversation);
     let replyToId: number | null = null;
     if (data.replyToId != null) {
       replyToId = parseId(data.replyToId, 'replyToId');
       const target = await scope.em.findOne(Message, { id: replyToId }, { fields: ['id', 'conversation'] });
       if (!target || (target.conversation as { id: number }).id !== conversation.id) throw badInput('replyToId must be a message of the same conversation', 'replyToId');
     }
+    const mentionIds = await this.mentionsIn(scope, conversation.id, data.content);
     try {
       const { message, senderReadMoved } = await appendMessage(scope.em, {
         conversationId: conversation.id, senderId: scope.actor.id, kind: MessageKind.TEXT,
-        content: data.content, replyToId, clientMessageId: data.clientMessageId ?? null,
+        content: data.content, replyToId, clientMessageId: data.clientMessageId ?? null, mentionIds,
       });
       const view = toMessageView(message);
+      this.typing.stop(view.conversationId, scope.actor.id);
       this.events.publish({ type: 'message.added', conversationId: view.conversationId, message: view });
       if (senderReadMoved) {
         this.events.publish({ type: 'read.receipt', conversationId: view.conversationId, userId: scope.actor.id, lastReadSeq: view.seq, readAt: view.createdAt });
       }
+      await this.notify(scope, view, conversation.kind === ConversationKind.DIRECT ? null : conversation.name ?? null);
       return view;
     } catch (err) {
       if (!data.clientMessageId || !isUniqueViolation(err)) throw err;
@@ -93,15 +126,21 @@ export class MessageService {
     }
   }
 
-  /** Replaces the content of the actor's own message. @throws FORBIDDEN (not the sender), BAD_USER_INPUT (deleted, bad content), NOT_FOUND. */
+  /**
+   * Replaces the content of a message: the sender's own, or any as staff (seed 004). Mentions are
+   * recomputed (no new notifications). @throws FORBIDDEN (someone else's; SYSTEM), BAD_USER_INPUT
+   * (deleted, bad content), NOT_FOUND.
+   */
   async edit(scope: Scope, id: string, newContent: string): Promise<MessageView> {
     const message = await this.requireVisible(scope, id);
-    if (message.sender?.id !== scope.actor.id) throw forbidden('Only the sender can edit a message');
+    if (message.kind === MessageKind.SYSTEM) throw forbidden('System messages cannot be edited');
+    if (message.sender?.id !== scope.actor.id && !scope.actor.isStaff) throw forbidden('Only the sender can edit a message');
     if (message.deletedAt) throw badInput('A deleted message cannot be edited', 'id');
     const text = validate(content, newContent);
+    const mentionIds = await this.mentionsIn(scope, message.conversation.id, text, message.sender?.id);
     await scope.em.transactional(async (tx) => {
       const change = await nextChange(tx, message.conversation.id);
-      await tx.nativeUpdate(Message, { id: message.id }, { content: text, editedAt: new Date(), changeSeq: change });
+      await tx.nativeUpdate(Message, { id: message.id }, { content: text, editedAt: new Date(), changeSeq: change, mentionIds });
     });
     await scope.em.refresh(message);
     const view = toMessageView(message);
@@ -205,7 +244,12 @@ export class MessageService {
    * @throws NOT_FOUND, BAD_USER_INPUT (not a member, negative seq).
    */
   async markRead(scope: Scope, conversationId: string, upToSeq?: number | null): Promise<Membership> {
-    const { conversation, membership } = await this.conversations.access(scope, conversationId);
+    const access = await this.conversations.access(scope, conversationId);
+    const { conversation } = access;
+    let { membership } = access;
+    if (!membership && conversation.kind === ConversationKind.SUPPORT && scope.actor.isStaff) {
+      membership = await this.conversations.joinSupportAsStaff(scope, conversation);
+    }
     if (!membership) throw badInput('You are not a member of this conversation', 'conversationId');
     if (upToSeq != null && (!Number.isInteger(upToSeq) || upToSeq < 0)) throw badInput('upToSeq must be 0 or more', 'upToSeq');
     const lastSeq = conversation.lastSeq; // fresh: access() loaded it in this request
@@ -247,12 +291,43 @@ export class MessageService {
     };
   }
 
-  /** Tells the other members the actor is (or stopped) typing. Nothing is stored. @throws NOT_FOUND, FORBIDDEN. */
+  /**
+   * Tells the other members the actor is (or stopped) typing; an indicator not refreshed expires
+   * after 5 s by itself (TypingTracker). Nothing is stored. @throws NOT_FOUND, FORBIDDEN.
+   */
   async setTyping(scope: Scope, conversationId: string, isTyping: boolean): Promise<boolean> {
     const { conversation, membership } = await this.conversations.access(scope, conversationId);
     if (!canSend(scope.actor, conversation, membership)) throw forbidden('You cannot send here');
-    this.events.publish({ type: 'typing', conversationId: conversation.id, userId: scope.actor.id, isTyping: Boolean(isTyping) });
+    if (isTyping) this.typing.start(conversation.id, scope.actor.id);
+    else this.typing.stop(conversation.id, scope.actor.id);
     return true;
+  }
+
+  /**
+   * Ids of the active members named with `@username` in `text`, in order of first appearance,
+   * the author excluded. One query, and only when the text contains "@".
+   */
+  private async mentionsIn(scope: Scope, conversationId: number, text: string, authorId: number = scope.actor.id): Promise<number[]> {
+    const names = mentionedNames(text);
+    if (!names.length) return [];
+    const rows = await scope.em.execute<{ id: number; username_key: string }[]>(
+      `select u."id", u."username_key" from "users" u
+         join "memberships" m on m."user_id" = u."id" and m."conversation_id" = ? and m."left_at" is null and not m."is_banned"
+        where u."username_key" in (select jsonb_array_elements_text(?::jsonb)) and u."id" <> ?`,
+      [conversationId, JSON.stringify(names), authorId],
+    );
+    const byName = new Map(rows.map((r) => [r.username_key, r.id]));
+    return names.map((n) => byName.get(n)).filter((id): id is number => id != null);
+  }
+
+  /** Writes the message's notifications after commit; a failure there never fails the send. */
+  private async notify(scope: Scope, view: MessageView, conversationName: string | null): Promise<void> {
+    try {
+      const sender = await scope.em.findOneOrFail(User, { id: scope.actor.id }, { fields: ['username', 'firstName', 'lastName'] });
+      await this.notifications.onMessage(scope.em, view, sender, conversationName);
+    } catch (err) {
+      this.onError(err, 'writing notifications');
+    }
   }
 
   private async findByKey(scope: Scope, key: string): Promise<Message | null> {

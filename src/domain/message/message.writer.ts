@@ -10,6 +10,8 @@ export interface NewMessage {
   content: string;
   replyToId?: number | null;
   clientMessageId?: string | null;
+  /** Members named with @username (see mentionsIn). */
+  mentionIds?: number[];
 }
 
 /** A message just appended, and whether its sender's read position moved up to it. */
@@ -38,13 +40,14 @@ export async function appendMessage(em: EntityManager, data: NewMessage): Promis
      r as (
        update "memberships" m set "last_read_seq" = c."last_seq", "last_read_at" = ?::timestamptz from c
         where m."conversation_id" = ? and m."user_id" = ? and m."last_read_seq" < c."last_seq" returning m."id")
-     insert into "messages" ("conversation_id", "seq", "sender_id", "kind", "content", "reply_to_id", "client_message_id", "created_change", "change_seq", "created_at")
-     select ?, c."last_seq", ?, ?::"message_kind", ?, ?, ?, c."change_seq", c."change_seq", ?::timestamptz from c
+     insert into "messages" ("conversation_id", "seq", "sender_id", "kind", "content", "reply_to_id", "client_message_id", "created_change", "change_seq", "created_at", "mention_ids")
+     select ?, c."last_seq", ?, ?::"message_kind", ?, ?, ?, c."change_seq", c."change_seq", ?::timestamptz, ?::jsonb from c
      returning *, exists (select 1 from r) as "sender_read_moved"`,
     [
       now, now, data.conversationId,
       now, data.conversationId, data.senderId,
       data.conversationId, data.senderId, data.kind, data.content, data.replyToId ?? null, data.clientMessageId ?? null, now,
+      JSON.stringify(data.mentionIds ?? []),
     ],
   );
   if (!row) throw new Error(`conversation ${data.conversationId} does not exist`);
@@ -79,5 +82,6 @@ export function toMessageView(m: Message): MessageView {
     createdAt: m.createdAt.toISOString(),
     editedAt: m.editedAt ? m.editedAt.toISOString() : null,
     deletedAt: m.deletedAt ? m.deletedAt.toISOString() : null,
+    mentionIds: m.mentionIds ?? [],
   };
 }

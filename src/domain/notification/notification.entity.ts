@@ -8,6 +8,7 @@ export enum NotificationKind { MESSAGE = 'MESSAGE', MENTION = 'MENTION', ROOM_IN
 /** Something a user should know about (seed 003 notifications). */
 @Entity({ tableName: 'notifications' })
 @Index({ properties: ['user', 'readAt'] })
+@Index({ properties: ['user', 'id'] })
 export class Notification {
   [OptionalProps]?: 'createdAt';
 

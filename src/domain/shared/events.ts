@@ -16,6 +16,21 @@ export interface MessageView {
   createdAt: string;
   editedAt: string | null;
   deletedAt: string | null;
+  /** Users named with @username in the content. */
+  mentionIds: number[];
+}
+
+/** A notification as events carry it (contract: Notification). */
+export interface NotificationView {
+  id: number;
+  userId: number;
+  kind: 'MESSAGE' | 'MENTION' | 'ROOM_INVITE' | 'SYSTEM';
+  title: string;
+  body: string;
+  conversationId: number | null;
+  messageId: number | null;
+  readAt: string | null;
+  createdAt: string;
 }
 
 export type DomainEvent =
@@ -25,7 +40,11 @@ export type DomainEvent =
   | { type: 'typing'; conversationId: number; userId: number; isTyping: boolean }
   | { type: 'read.receipt'; conversationId: number; userId: number; lastReadSeq: number; readAt: string }
   | { type: 'presence'; userId: number; status: 'ONLINE' | 'OFFLINE'; lastSeenAt: string | null }
-  | { type: 'membership.changed'; conversationId: number; userId: number; active: boolean };
+  | { type: 'membership.changed'; conversationId: number; userId: number; active: boolean }
+  /** A block between the two users was added or lifted. */
+  | { type: 'contact.changed'; userIds: [number, number] }
+  /** Delivered to `recipientId` only. */
+  | { type: 'notification.added'; recipientId: number; notification: NotificationView };
 
 export type DomainEventType = DomainEvent['type'];
 export type EventOf<T extends DomainEventType> = Extract<DomainEvent, { type: T }>;

@@ -84,9 +84,10 @@ export class MessageResolver {
     return ctx.loaders.attachments.load(m.id);
   }
 
-  @FieldResolver(() => [UserType])
-  mentions(): UserType[] {
-    return [];
+  @FieldResolver(() => [UserType], { description: 'Members named with @username, in order of appearance' })
+  async mentions(@Root() m: MessageView, @Ctx() ctx: GraphQLContext) {
+    if (!m.mentionIds?.length || m.deletedAt) return [];
+    return (await ctx.loaders.user.loadMany(m.mentionIds)).filter((u) => u && !(u instanceof Error));
   }
 
   @FieldResolver(() => Boolean)

@@ -2,6 +2,7 @@ import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } fro
 import { fullNameOf, type User } from '../../domain/user/user.entity';
 import type { GraphQLContext } from '../context';
 import { PresenceStatus } from '../types/enums';
+import { DateTimeScalar } from '../scalars';
 import { UserConnection, UserType } from '../types/user.type';
 
 /** Contract: me, user, users, setUserStaff, and User's computed fields. */
@@ -41,8 +42,14 @@ export class UserResolver {
     return fullNameOf(user);
   }
 
-  @FieldResolver(() => PresenceStatus)
-  presence(@Root() user: User, @Ctx() ctx: GraphQLContext) {
-    return ctx.services.presence.isOnline(user.id) ? PresenceStatus.ONLINE : PresenceStatus.OFFLINE;
+  @FieldResolver(() => PresenceStatus, { description: 'OFFLINE for a user the viewer blocked or is blocked by' })
+  async presence(@Root() user: User, @Ctx() ctx: GraphQLContext) {
+    if (!ctx.services.presence.isOnline(user.id) || (await ctx.blockedIds()).has(user.id)) return PresenceStatus.OFFLINE;
+    return PresenceStatus.ONLINE;
+  }
+
+  @FieldResolver(() => DateTimeScalar, { nullable: true, description: 'Null for a user the viewer blocked or is blocked by' })
+  async lastSeenAt(@Root() user: User, @Ctx() ctx: GraphQLContext) {
+    return (await ctx.blockedIds()).has(user.id) ? null : user.lastSeenAt ?? null;
   }
 }

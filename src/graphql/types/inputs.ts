@@ -34,8 +34,9 @@ export class UpdateConversationInput {
 
 @InputType('SendMessageInput')
 export class SendMessageInput {
-  @Field(() => ID, { nullable: true, description: 'Exactly one of conversationId and recipientId' }) conversationId?: string | null;
+  @Field(() => ID, { nullable: true, description: 'Exactly one of conversationId, recipientId and toSupport' }) conversationId?: string | null;
   @Field(() => ID, { nullable: true, description: 'Opens (or reuses) the DIRECT conversation with that user (seed 004)' }) recipientId?: string | null;
+  @Field(() => Boolean, { nullable: true, description: "True: the viewer's own SUPPORT thread, created on first use (seed 002); customers only" }) toSupport?: boolean | null;
   @Field(() => String, { description: '1..4000 characters after trimming' }) content!: string;
   @Field(() => ID, { nullable: true, description: 'Must belong to the same conversation' }) replyToId?: string | null;
   @Field(() => String, { nullable: true, description: 'Idempotency key: a retry with the same key returns the first message' }) clientMessageId?: string | null;

@@ -1,5 +1,4 @@
 import { Field, ID, Int, ObjectType } from 'type-graphql';
-import { DateTimeScalar } from '../scalars';
 import { connectionOf } from './page.type';
 
 /** Contract type User. The source object is the User entity; fullName and presence are resolved. */
@@ -14,7 +13,6 @@ export class UserType {
   @Field(() => Boolean, { description: 'Staff see and moderate every conversation and answer support threads' }) isStaff!: boolean;
   @Field(() => Int, { description: 'Seed 004 gaming score' }) score!: number;
   @Field(() => String, { nullable: true, description: 'Seed 004 gaming rank' }) rank?: string | null;
-  @Field(() => DateTimeScalar, { nullable: true }) lastSeenAt?: Date | null;
 }
 
 export const UserConnection = connectionOf(UserType, 'User');

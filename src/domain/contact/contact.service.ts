@@ -1,0 +1,180 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Scope } from '../shared/actor';
+import { badInput, forbidden, isUniqueViolation, notFound, parseId } from '../shared/errors';
+import type { EventPublisher } from '../shared/events';
+import { User } from '../user/user.entity';
+import { Contact, ContactStatus } from './contact.entity';
+
+/**
+ * Contacts and blocking (seed 000 "connections"). Rows are directional: `requester` asked
+ * `addressee`. A pair has at most one connection row (PENDING, ACCEPTED or DECLINED) and at most
+ * one BLOCKED row per blocker; a block ends the connection. A block is invisible to the blocked
+ * user: they never see the BLOCKED row, only the refusals of openDirectChat, sendMessage and
+ * requestContact (FORBIDDEN).
+ */
+export class ContactService {
+  constructor(private readonly events: EventPublisher) {}
+
+  /** The actor's contacts, newest change first; BLOCKED rows only where the actor is the blocker. */
+  async list(scope: Scope, status?: ContactStatus | null): Promise<Contact[]> {
+    const me = scope.actor.id;
+    const rows = await scope.em.find(
+      Contact,
+      {
+        $or: [{ requester: me }, { addressee: me, status: { $ne: ContactStatus.BLOCKED } }],
+        ...(status ? { status } : {}),
+      },
+      { orderBy: [{ updatedAt: 'desc' }, { id: 'desc' }] },
+    );
+    return rows;
+  }
+
+  /**
+   * Asks `userId` to connect. Asking again returns the same request; a DECLINED request is
+   * renewed; when the other side already asked, this accepts their request.
+   * @throws BAD_USER_INPUT (oneself), NOT_FOUND (no such user), FORBIDDEN (a block either way).
+   */
+  async request(scope: Scope, userId: string): Promise<Contact> {
+    const other = await this.requireOther(scope, userId);
+    const me = scope.actor.id;
+    if (await this.isBlockedBetween(scope.em, me, other.id)) throw forbidden('You cannot connect with this user');
+    const [mine, theirs] = await this.pair(scope.em, me, other.id);
+    if (theirs) {
+      if (theirs.status !== ContactStatus.ACCEPTED) { theirs.status = ContactStatus.ACCEPTED; await scope.em.flush(); }
+      return theirs;
+    }
+    if (mine) {
+      if (mine.status === ContactStatus.DECLINED) { mine.status = ContactStatus.PENDING; await scope.em.flush(); }
+      return mine;
+    }
+    try {
+      const created = scope.em.create(Contact, { requester: me, addressee: other.id, status: ContactStatus.PENDING });
+      await scope.em.flush();
+      return created;
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      scope.em.clear();
+      const again = await scope.em.findOne(Contact, { requester: me, addressee: other.id });
+      if (!again) throw err;
+      return again;
+    }
+  }
+
+  /** The addressee accepts a request. @throws NOT_FOUND (not theirs to see), FORBIDDEN (the requester), BAD_USER_INPUT (blocked). */
+  async accept(scope: Scope, id: string): Promise<Contact> {
+    return this.answer(scope, id, ContactStatus.ACCEPTED);
+  }
+
+  /** The addressee declines a request. @throws like {@link accept}. */
+  async decline(scope: Scope, id: string): Promise<Contact> {
+    return this.answer(scope, id, ContactStatus.DECLINED);
+  }
+
+  /**
+   * Blocks `userId`: ends any connection between the two and records the block (idempotent).
+   * @throws BAD_USER_INPUT (oneself), NOT_FOUND.
+   */
+  async block(scope: Scope, userId: string): Promise<Contact> {
+    const other = await this.requireOther(scope, userId);
+    const me = scope.actor.id;
+    const contact = await scope.em.transactional(async (tx) => {
+      await tx.nativeDelete(Contact, {
+        status: { $ne: ContactStatus.BLOCKED },
+        $or: [{ requester: me, addressee: other.id }, { requester: other.id, addressee: me }],
+      });
+      await tx.execute(
+        `insert into "contacts" ("requester_id", "addressee_id", "status", "created_at", "updated_at") values (?, ?, 'BLOCKED', now(), now())
+         on conflict ("requester_id", "addressee_id") do update set "status" = 'BLOCKED', "updated_at" = now()`,
+        [me, other.id],
+      );
+      return tx.findOneOrFail(Contact, { requester: me, addressee: other.id });
+    });
+    this.events.publish({ type: 'contact.changed', userIds: [me, other.id] });
+    return contact;
+  }
+
+  /** Lifts the actor's block of `userId` (a block by the other side stays). True when there was one. @throws NOT_FOUND, BAD_USER_INPUT. */
+  async unblock(scope: Scope, userId: string): Promise<boolean> {
+    const other = await this.requireOther(scope, userId);
+    const removed = await scope.em.nativeDelete(Contact, { requester: scope.actor.id, addressee: other.id, status: ContactStatus.BLOCKED });
+    if (removed) this.events.publish({ type: 'contact.changed', userIds: [scope.actor.id, other.id] });
+    return removed > 0;
+  }
+
+  /** True when either user has blocked the other. */
+  async isBlockedBetween(em: EntityManager, a: number, b: number): Promise<boolean> {
+    const n = await em.count(Contact, {
+      status: ContactStatus.BLOCKED,
+      $or: [{ requester: a, addressee: b }, { requester: b, addressee: a }],
+    });
+    return n > 0;
+  }
+
+  /** Everyone `userId` has blocked or is blocked by (hidden from each other's presence and typing). */
+  async blockedIds(em: EntityManager, userId: number): Promise<Set<number>> {
+    const rows = await em.execute<{ other: number }[]>(
+      `select case when "requester_id" = ? then "addressee_id" else "requester_id" end as other
+         from "contacts" where "status" = 'BLOCKED' and (? in ("requester_id", "addressee_id"))`,
+      [userId, userId],
+    );
+    return new Set(rows.map((r) => r.other));
+  }
+
+  /** Ids of the user's ACCEPTED contacts. */
+  async acceptedIds(em: EntityManager, userId: number): Promise<Set<number>> {
+    const rows = await em.execute<{ other: number }[]>(
+      `select case when "requester_id" = ? then "addressee_id" else "requester_id" end as other
+         from "contacts" where "status" = 'ACCEPTED' and (? in ("requester_id", "addressee_id"))`,
+      [userId, userId],
+    );
+    return new Set(rows.map((r) => r.other));
+  }
+
+  /**
+   * Seed 000 "automatic connection": opening a direct chat connects the two users. Creates an
+   * ACCEPTED contact when there is none, and accepts a PENDING request the opener had received.
+   */
+  async connectOnOpen(em: EntityManager, openerId: number, otherId: number): Promise<void> {
+    const [mine, theirs] = await this.pair(em, openerId, otherId);
+    if (theirs?.status === ContactStatus.PENDING) { theirs.status = ContactStatus.ACCEPTED; await em.flush(); return; }
+    if (mine || theirs) return;
+    await em.execute(
+      `insert into "contacts" ("requester_id", "addressee_id", "status", "created_at", "updated_at") values (?, ?, 'ACCEPTED', now(), now())
+       on conflict ("requester_id", "addressee_id") do nothing`,
+      [openerId, otherId],
+    );
+  }
+
+  private async answer(scope: Scope, id: string, status: ContactStatus.ACCEPTED | ContactStatus.DECLINED): Promise<Contact> {
+    const me = scope.actor.id;
+    const contact = await scope.em.findOne(Contact, { id: parseId(id, 'id') });
+    const requester = contact && (contact.requester as User).id;
+    const addressee = contact && (contact.addressee as User).id;
+    if (!contact || (requester !== me && addressee !== me) || (contact.status === ContactStatus.BLOCKED)) throw notFound('Contact');
+    if (addressee !== me) throw forbidden('Only the addressee can answer a contact request');
+    if (contact.status !== status) {
+      contact.status = status;
+      await scope.em.flush();
+    }
+    return contact;
+  }
+
+  /** [actor → other, other → actor] connection rows (BLOCKED rows excluded). */
+  private async pair(em: EntityManager, me: number, other: number): Promise<[Contact | null, Contact | null]> {
+    const rows = await em.find(Contact, {
+      status: { $ne: ContactStatus.BLOCKED },
+      $or: [{ requester: me, addressee: other }, { requester: other, addressee: me }],
+    });
+    const mine = rows.find((r) => (r.requester as User).id === me) ?? null;
+    const theirs = rows.find((r) => (r.requester as User).id === other) ?? null;
+    return [mine, theirs];
+  }
+
+  private async requireOther(scope: Scope, userId: string): Promise<User> {
+    const id = parseId(userId, 'userId');
+    if (id === scope.actor.id) throw badInput('That is you', 'userId');
+    const user = await scope.em.findOne(User, { id });
+    if (!user) throw notFound('User');
+    return user;
+  }
+}

@@ -1,0 +1,153 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Scope } from '../shared/actor';
+import { forbidden, notFound, parseId } from '../shared/errors';
+import type { EventPublisher, MessageView, NotificationView } from '../shared/events';
+import { connectionFrom, decodeCursor, encodeCursor, pageSize, type Page } from '../shared/pagination';
+import { validate, z } from '../shared/validate';
+import { User, fullNameOf } from '../user/user.entity';
+import { Notification, NotificationKind } from './notification.entity';
+
+/** A page of notifications plus the viewer's unread total (contract: NotificationConnection). */
+export type NotificationPage = Page<NotificationView> & { unreadCount: number };
+
+/** Longest notification body taken from a message, in characters. */
+const PREVIEW_LENGTH = 200;
+const CURSOR = 'ntf';
+
+const noticeSchema = z.object({
+  title: z.string().trim().min(1, 'must not be empty').max(255),
+  body: z.string().trim().max(4000),
+});
+
+/** Row of the notifications table as raw SQL returns it. */
+interface NotificationRow {
+  id: number; user_id: number; kind: NotificationView['kind']; title: string; body: string;
+  conversation_id: number | null; message_id: number | null; read_at: Date | string | null; created_at: Date | string;
+}
+
+const iso = (d: Date | string) => new Date(d).toISOString();
+
+/** The plain view of a notification that queries and events share. */
+export function toNotificationView(n: Notification | NotificationRow): NotificationView {
+  if (n instanceof Notification) {
+    const ref = (x: unknown) => (x == null ? null : (x as { id: number }).id);
+    return {
+      id: n.id, userId: ref(n.user)!, kind: n.kind, title: n.title, body: n.body,
+      conversationId: ref(n.conversation), messageId: ref(n.message),
+      readAt: n.readAt ? n.readAt.toISOString() : null, createdAt: n.createdAt.toISOString(),
+    };
+  }
+  return {
+    id: n.id, userId: n.user_id, kind: n.kind, title: n.title, body: n.body,
+    conversationId: n.conversation_id, messageId: n.message_id,
+    readAt: n.read_at ? iso(n.read_at) : null, createdAt: iso(n.created_at),
+  };
+}
+
+/**
+ * Notifications (seed 003): MESSAGE for members who are not watching the conversation live,
+ * MENTION for members named with @username, ROOM_INVITE when added to a group or room, SYSTEM for
+ * staff notices. Written after the message commits, with one INSERT ... SELECT per message
+ * whatever the member count; each new one is published to its recipient (`notificationAdded`).
+ */
+export class NotificationService {
+  /**
+   * @param watchersOf users watching a conversation live on this instance (they get no MESSAGE
+   *   notification; mentions notify them anyway).
+   */
+  constructor(
+    private readonly events: EventPublisher,
+    private readonly watchersOf: (conversationId: number) => number[],
+  ) {}
+
+  /** The actor's notifications, newest first. @throws BAD_USER_INPUT (page size, cursor). */
+  async list(scope: Scope, args: { unreadOnly?: boolean | null; first?: number | null; after?: string | null }): Promise<NotificationPage> {
+    const size = pageSize(args.first, 20, 100, 'first');
+    const where: Record<string, unknown> = { user: scope.actor.id, ...(args.unreadOnly ? { readAt: null } : {}) };
+    const [totalCount, unreadCount] = await Promise.all([
+      scope.em.count(Notification, where),
+      scope.em.count(Notification, { user: scope.actor.id, readAt: null }),
+    ]);
+    const page: Record<string, unknown> = { ...where };
+    if (args.after) {
+      const [id] = decodeCursor(args.after, CURSOR, 'after', 1);
+      page.id = { $lt: parseId(id, 'after') };
+    }
+    const rows = await scope.em.find(Notification, page, { orderBy: { id: 'desc' }, limit: size + 1 });
+    const conn = connectionFrom(rows.map(toNotificationView), size, (n) => encodeCursor(CURSOR, n.id), totalCount, Boolean(args.after));
+    return { ...conn, unreadCount };
+  }
+
+  /** Marks one of the actor's notifications read (idempotent). @throws NOT_FOUND for anyone else's. */
+  async markRead(scope: Scope, id: string): Promise<NotificationView> {
+    const n = await scope.em.findOne(Notification, { id: parseId(id, 'id'), user: scope.actor.id });
+    if (!n) throw notFound('Notification');
+    if (!n.readAt) { n.readAt = new Date(); await scope.em.flush(); }
+    return toNotificationView(n);
+  }
+
+  /** Marks all of the actor's notifications read; returns how many changed. */
+  async markAllRead(scope: Scope): Promise<number> {
+    return scope.em.nativeUpdate(Notification, { user: scope.actor.id, readAt: null }, { readAt: new Date() });
+  }
+
+  /** A staff notice to one user (kind SYSTEM). @throws FORBIDDEN unless staff, NOT_FOUND, BAD_USER_INPUT. */
+  async notice(scope: Scope, userId: string, input: { title: string; body: string }): Promise<NotificationView> {
+    if (!scope.actor.isStaff) throw forbidden('Only staff can send notices');
+    const data = validate(noticeSchema, input);
+    const user = await scope.em.findOne(User, { id: parseId(userId, 'userId') }, { fields: ['id'] });
+    if (!user) throw notFound('User');
+    const n = scope.em.create(Notification, { user: user.id, kind: NotificationKind.SYSTEM, title: data.title, body: data.body });
+    await scope.em.flush();
+    const view = toNotificationView(n);
+    this.publish([view]);
+    return view;
+  }
+
+  /**
+   * After a message committed: MENTION for mentioned active members, MESSAGE for the other active
+   * members who are not muted and not watching live; never the sender, never for SYSTEM messages.
+   * One statement for the whole conversation.
+   */
+  async onMessage(em: EntityManager, message: MessageView, sender: { username: string; firstName?: string | null; lastName?: string | null }, conversationName: string | null): Promise<void> {
+    if (message.senderId == null) return;
+    const who = fullNameOf(sender);
+    const where = conversationName ? ` in ${conversationName}` : '';
+    const body = [...message.content].slice(0, PREVIEW_LENGTH).join('');
+    const rows = await em.execute<NotificationRow[]>(
+      `insert into "notifications" ("user_id", "kind", "title", "body", "conversation_id", "message_id", "created_at")
+       select m."user_id",
+              case when mentioned.id is not null then 'MENTION'::"notification_kind" else 'MESSAGE'::"notification_kind" end,
+              case when mentioned.id is not null then ? else ? end, ?, ?, ?, now()
+         from "memberships" m
+         left join (select (jsonb_array_elements_text(?::jsonb))::int as id) mentioned on mentioned.id = m."user_id"
+        where m."conversation_id" = ? and m."left_at" is null and not m."is_banned" and m."user_id" <> ?
+          and (mentioned.id is not null
+               or (not m."is_muted" and m."user_id" not in (select (jsonb_array_elements_text(?::jsonb))::int)))
+       returning *`,
+      [
+        `${who} mentioned you${where}`, `${who}${where}`, body, message.conversationId, message.id,
+        JSON.stringify(message.mentionIds), message.conversationId, message.senderId,
+        JSON.stringify(this.watchersOf(message.conversationId)),
+      ],
+    );
+    this.publish(rows.map(toNotificationView));
+  }
+
+  /** ROOM_INVITE for users added to a group or room by `inviter`. One statement. */
+  async onInvite(em: EntityManager, conversation: { id: number; name?: string | null }, userIds: number[], inviter: string): Promise<void> {
+    if (!userIds.length) return;
+    const name = conversation.name ?? 'a conversation';
+    const rows = await em.execute<NotificationRow[]>(
+      `insert into "notifications" ("user_id", "kind", "title", "body", "conversation_id", "created_at")
+       select (u.id)::int, 'ROOM_INVITE', ?, ?, ?, now() from (select jsonb_array_elements_text(?::jsonb) as id) u
+       returning *`,
+      [`${inviter} added you to ${name}`, name, conversation.id, JSON.stringify(userIds)],
+    );
+    this.publish(rows.map(toNotificationView));
+  }
+
+  private publish(views: NotificationView[]): void {
+    for (const notification of views) this.events.publish({ type: 'notification.added', recipientId: notification.userId, notification });
+  }
+}
