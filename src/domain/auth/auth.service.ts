@@ -60,6 +60,14 @@ export class AuthService {
 
   /** Creates an account and logs it in. @throws BAD_USER_INPUT on invalid fields, CONFLICT when the username is taken. */
   async register(em: EntityManager, input: RegisterInput): Promise<AuthResult> {
+    return this.issue(em, await this.createUser(em, input), randomUUID());
+  }
+
+  /**
+   * Creates an account without logging it in (`npm run create-user`); `isStaff` only from trusted
+   * callers, never from `register`. @throws BAD_USER_INPUT on invalid fields, CONFLICT when the username is taken.
+   */
+  async createUser(em: EntityManager, input: RegisterInput, isStaff = false): Promise<User> {
     const data = validate(registerSchema, input);
     const user = em.create(User, {
       username: data.username,
@@ -68,6 +76,7 @@ export class AuthService {
       firstName: data.firstName || null,
       lastName: data.lastName || null,
       email: data.email || null,
+      isStaff,
     });
     try {
       await em.flush();
@@ -75,7 +84,7 @@ export class AuthService {
       if (isUniqueViolation(err)) throw conflict('That username is taken');
       throw err;
     }
-    return this.issue(em, user, randomUUID());
+    return user;
   }
 
   /** @throws UNAUTHENTICATED on an unknown username or a wrong password (one message for both). */

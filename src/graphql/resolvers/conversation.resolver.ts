@@ -10,6 +10,14 @@ import { UserType } from '../types/user.type';
 
 const refId = (x: unknown) => (x == null ? null : typeof x === 'object' ? (x as { id: number }).id : Number(x));
 
+/**
+ * Whether the viewer may see a conversation's content (messages, members), not only its metadata:
+ * members and staff. `publicRooms` lists rooms to strangers too (issue 3: PUBLIC rooms' metadata).
+ */
+async function canReadContent(c: Conversation, ctx: GraphQLContext): Promise<boolean> {
+  return Boolean(ctx.actor?.isStaff || (await ctx.loaders.viewerMembership.load(c.id)));
+}
+
 /** Contract: conversation queries and mutations, and Conversation's resolved fields. */
 @Resolver(() => ConversationType)
 export class ConversationResolver {
@@ -134,14 +142,15 @@ export class ConversationResolver {
     return id == null ? null : ctx.loaders.user.load(id);
   }
 
-  @FieldResolver(() => MessageType, { nullable: true })
-  lastMessage(@Root() c: Conversation, @Ctx() ctx: GraphQLContext) {
-    return c.lastSeq > 0 ? ctx.loaders.messageAt.load(`${c.id}:${c.lastSeq}`) : null;
+  @FieldResolver(() => MessageType, { nullable: true, description: 'Null for a PUBLIC room the viewer is not in (metadata only)' })
+  async lastMessage(@Root() c: Conversation, @Ctx() ctx: GraphQLContext) {
+    if (c.lastSeq === 0 || !(await canReadContent(c, ctx))) return null;
+    return ctx.loaders.messageAt.load(`${c.id}:${c.lastSeq}`);
   }
 
-  @FieldResolver(() => [MembershipType])
-  members(@Root() c: Conversation, @Ctx() ctx: GraphQLContext) {
-    return ctx.loaders.members.load(c.id);
+  @FieldResolver(() => [MembershipType], { description: 'Active members, oldest first; empty for a PUBLIC room the viewer is not in' })
+  async members(@Root() c: Conversation, @Ctx() ctx: GraphQLContext) {
+    return (await canReadContent(c, ctx)) ? ctx.loaders.members.load(c.id) : [];
   }
 
   @FieldResolver(() => Int)
