@@ -20,6 +20,7 @@ import { formatError } from './graphql/errors';
 import { buildGraphQLSchema } from './graphql/schema';
 import { createLogger } from './logger';
 import { InMemoryEventBus, type EventBus } from './realtime/event-bus';
+import { restRouter } from './rest';
 import { createServices, type Services } from './services';
 
 /** A running server: its addresses and a graceful stop. */
@@ -159,6 +160,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       res.status(503).json({ status: 'unavailable', database: 'unreachable' });
     }
   });
+  app.use('/api', restRouter({ services, rootEm: orm.em, logger }));
   const origins = config.corsOrigins;
   app.use(
     '/graphql',
