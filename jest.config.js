@@ -11,7 +11,8 @@ module.exports = {
     '^.+\\.tsx?$': ['ts-jest', { tsconfig: 'tsconfig.json' }],
     '^.+\\.m?js$': ['ts-jest', { tsconfig: { allowJs: true, module: 'commonjs', target: 'ES2022', isolatedModules: true } }],
   },
-  transformIgnorePatterns: ['/node_modules/(?!(jose|@electric-sql/pglite)/)'],
+  // ESM-only packages compiled to CommonJS for jest (Node itself loads them with require(esm)).
+  transformIgnorePatterns: ['/node_modules/(?!(jose|@electric-sql/pglite|file-type|strtok3|token-types|@tokenizer|uint8array-extras|@borewit)/)'],
   testTimeout: 30000,
   maxWorkers: 2,
 };

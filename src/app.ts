@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
@@ -20,7 +21,9 @@ import { formatError } from './graphql/errors';
 import { buildGraphQLSchema } from './graphql/schema';
 import { createLogger } from './logger';
 import { InMemoryEventBus, type EventBus } from './realtime/event-bus';
+import { mediaRouter } from './media/media.routes';
 import { restRouter } from './rest';
+import { graphqlUploadExpress } from 'graphql-upload-ts';
 import { createServices, type Services } from './services';
 
 /** A running server: its addresses and a graceful stop. */
@@ -161,11 +164,15 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     }
   });
   app.use('/api', restRouter({ services, rootEm: orm.em, logger }));
+  app.use('/media', mediaRouter(services, orm.em, logger));
   const origins = config.corsOrigins;
   app.use(
     '/graphql',
     cors({ origin: origins.includes('*') ? true : origins, credentials: true }),
     express.json({ limit: '1mb' }),
+    // GraphQL multipart requests (file uploads); the limits apply while streaming. Apollo's CSRF
+    // prevention stays on: such requests need an `apollo-require-preflight` header.
+    graphqlUploadExpress({ maxFileSize: config.uploadMaxBytes + 1, maxFiles: config.uploadMaxFiles, maxFieldSize: 1024 * 1024 }),
     expressMiddleware(apollo, {
       context: async ({ req }) => {
         const header = req.headers.authorization;
@@ -212,6 +219,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         services.typing.close();
         await bus.close();
         await closeDatabase(orm);
+        // An in-memory server's uploads are as ephemeral as its database.
+        if (config.uploadDirIsTemporary) await rm(config.uploadDir, { recursive: true, force: true });
       })()),
   };
 }

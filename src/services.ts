@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Config } from './config/config';
+import { AttachmentService } from './domain/attachment/attachment.service';
 import { AuthService } from './domain/auth/auth.service';
 import { ContactService } from './domain/contact/contact.service';
 import { ConversationService } from './domain/conversation/conversation.service';
@@ -10,10 +11,12 @@ import type { EventBus } from './realtime/event-bus';
 import { PresenceTracker } from './realtime/presence';
 import { TypingTracker } from './realtime/typing';
 import { ConversationWatchers } from './realtime/watchers';
+import { LocalDiskStorage } from './storage/local-disk.storage';
 
 /** Every domain service, built once at start. */
 export interface Services {
   auth: AuthService;
+  attachments: AttachmentService;
   users: UserService;
   contacts: ContactService;
   conversations: ConversationService;
@@ -39,7 +42,12 @@ export function createServices(
   const contacts = new ContactService(events);
   const notifications = new NotificationService(events, (conversationId) => watchers.watchersOf(conversationId));
   const conversations = new ConversationService(events, contacts, notifications);
-  const messages = new MessageService(events, conversations, contacts, notifications, typing, onError);
+  const attachments = new AttachmentService(
+    new LocalDiskStorage(config.uploadDir),
+    { maxBytes: config.uploadMaxBytes, maxFiles: config.uploadMaxFiles },
+    config.jwtSecret, config.mediaUrlTtlSec, config.publicUrl ?? '',
+  );
+  const messages = new MessageService(events, conversations, contacts, notifications, typing, attachments, onError);
   const auth = new AuthService({
     jwtSecret: config.jwtSecret,
     issuer: config.jwtIssuer,
@@ -48,5 +56,5 @@ export function createServices(
     refreshTokenTtlSec: config.refreshTokenTtlSec,
   });
   const presence = new PresenceTracker(events, (userId, at) => users.touchLastSeen(rootEm.fork(), userId, at));
-  return { auth, users, contacts, conversations, messages, notifications, presence, typing, watchers, bus: events };
+  return { auth, attachments, users, contacts, conversations, messages, notifications, presence, typing, watchers, bus: events };
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 
@@ -29,6 +30,18 @@ export interface Config {
   migrateOnStart: boolean;
   /** Milliseconds SIGTERM waits for open connections before closing them. */
   shutdownGraceMs: number;
+  /** Where uploaded files live: UPLOAD_DIR, else <DATA_DIR>/uploads; a fresh temporary folder when DATA_DIR is ":memory:". */
+  uploadDir: string;
+  /** True when uploadDir is a temporary folder of this process (DATA_DIR ":memory:"): removed at stop. */
+  uploadDirIsTemporary: boolean;
+  /** Largest accepted file, in bytes (default 10 MB, seed 004). */
+  uploadMaxBytes: number;
+  /** Most files on one message (default 10). */
+  uploadMaxFiles: number;
+  /** Lifetime of the signed media URLs that `Attachment.url` returns, in seconds (default 3600). */
+  mediaUrlTtlSec: number;
+  /** Absolute base of media URLs (https://chat.example.com); unset: URLs are paths ("/media/..."). */
+  publicUrl?: string;
 }
 
 /** Thrown when an environment variable is missing or malformed; the message names the variable. */
@@ -71,6 +84,11 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   MIGRATE_ON_START: bool.default(true),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10000),
+  UPLOAD_DIR: z.string().trim().min(1).optional(),
+  UPLOAD_MAX_BYTES: positiveInt.max(2 ** 31 - 1).default(10 * 1024 * 1024),
+  UPLOAD_MAX_FILES: positiveInt.max(100).default(10),
+  MEDIA_URL_TTL: positiveInt.max(7 * 24 * 3600).default(3600),
+  PUBLIC_URL: z.string().trim().regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL').optional(),
 });
 
 /**
@@ -112,6 +130,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     migrateOnStart: e.MIGRATE_ON_START,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    uploadDir: e.UPLOAD_DIR ? resolve(e.UPLOAD_DIR)
+      : dataDir === ':memory:' ? mkdtempSync(join(tmpdir(), 'chat-uploads-')) : join(dataDir, 'uploads'),
+    uploadDirIsTemporary: !e.UPLOAD_DIR && dataDir === ':memory:',
+    uploadMaxBytes: e.UPLOAD_MAX_BYTES,
+    uploadMaxFiles: e.UPLOAD_MAX_FILES,
+    mediaUrlTtlSec: e.MEDIA_URL_TTL,
+    publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
   };
 }
 

@@ -331,6 +331,64 @@ export class ConversationService {
     }
   }
 
+  /**
+   * The actor's conversations by offset (the REST dialects' lists), newest activity first:
+   * active memberships of the given `kinds` (every kind when empty), for staff also every SUPPORT
+   * thread (when SUPPORT is among the kinds), and with `publicRooms` every PUBLIC room as well
+   * (seed 003 room list: "rooms the caller belongs to plus PUBLIC rooms"). At most `limit`
+   * (default 20, at most 100) after skipping `offset`. Returns `{ total, conversations }`.
+   * @throws BAD_USER_INPUT (limit, offset).
+   */
+  async listByOffset(
+    scope: Scope,
+    args: { kinds?: ConversationKind[] | null; publicRooms?: boolean | null; offset?: number | null; limit?: number | null } = {},
+  ): Promise<{ total: number; conversations: Conversation[] }> {
+    const size = pageSize(args.limit, 20, 100, 'limit');
+    const offset = args.offset ?? 0;
+    if (!Number.isSafeInteger(offset) || offset < 0) throw badInput('offset must be 0 or more', 'offset');
+    const kinds = [...new Set(args.kinds ?? [])].filter((k) => Object.values(ConversationKind).includes(k));
+    const params: unknown[] = [scope.actor.id];
+    const visible = ['m."id" is not null'];
+    if (scope.actor.isStaff && (!kinds.length || kinds.includes(ConversationKind.SUPPORT))) visible.push(`c."kind" = 'SUPPORT'`);
+    if (args.publicRooms) visible.push(`(c."kind" = 'ROOM' and c."visibility" = 'PUBLIC')`);
+    let where = `(${visible.join(' or ')})`;
+    if (kinds.length) { where += ` and c."kind" in (${kinds.map(() => '?').join(', ')})`; params.push(...kinds); }
+    const from = `from "conversations" c left join "memberships" m on m."conversation_id" = c."id" and m."user_id" = ? and m."left_at" is null and not m."is_banned" where ${where}`;
+    const [{ n }] = await scope.em.execute<{ n: string }[]>(`select count(*) as n ${from}`, params);
+    if (size === 0) return { total: Number(n), conversations: [] };
+    const rows = await scope.em.execute(`select c.* ${from} order by c."last_activity_at" desc, c."id" desc limit ${size} offset ${offset}`, params);
+    return { total: Number(n), conversations: rows.map((r) => scope.em.map(Conversation, r)) };
+  }
+
+  /**
+   * A conversation as the actor may see it: what {@link access} allows (`canReadContent` true),
+   * and also a PUBLIC room the actor is not in, as metadata only (`canReadContent` false; seed 003
+   * room details before joining). @throws NOT_FOUND.
+   */
+  async peek(scope: Scope, id: string | number, field = 'id'): Promise<Access & { canReadContent: boolean }> {
+    const cid = parseId(id, field);
+    const membership = await scope.em.findOne(Membership, { conversation: cid, user: scope.actor.id }, { populate: ['conversation'] });
+    const conversation = membership?.conversation ?? (await scope.em.findOne(Conversation, { id: cid }));
+    if (conversation && canRead(scope.actor, conversation, membership)) {
+      return { conversation, membership: isActive(membership) ? membership : null, canReadContent: true };
+    }
+    if (conversation?.kind === ConversationKind.ROOM && conversation.visibility === RoomVisibility.PUBLIC) {
+      return { conversation, membership: null, canReadContent: false };
+    }
+    throw notFound('Conversation');
+  }
+
+  /**
+   * {@link openDirectWith}, also telling whether this call created the conversation (seed 001
+   * `create_direct_chat` answers 201 for a new chat, 200 for an existing one).
+   * @throws like openDirectWith.
+   */
+  async openDirectTracked(scope: Scope, ref: { userId?: string | number | null; username?: string | null }): Promise<{ conversation: Conversation; created: boolean }> {
+    const startedAt = Date.now();
+    const conversation = await this.openDirectWith(scope, ref);
+    return { conversation, created: conversation.createdAt.getTime() >= startedAt };
+  }
+
   /** Ids of everyone the actor shares an active conversation with (whose presence they see by default). */
   async coMemberIds(scope: Scope): Promise<Set<number>> {
     const rows = await scope.em.execute<{ user_id: number }[]>(

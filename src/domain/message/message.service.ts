@@ -1,4 +1,5 @@
-import type { Scope } from '../shared/actor';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Actor, Scope } from '../shared/actor';
 import { badInput, conflict, forbidden, isUniqueViolation, notFound, parseId } from '../shared/errors';
 import type { EventPublisher, MessageView } from '../shared/events';
 import { connectionFrom, decodeCursor, encodeCursor, pageSize, type Page } from '../shared/pagination';
@@ -12,6 +13,8 @@ import type { NotificationService } from '../notification/notification.service';
 import { User } from '../user/user.entity';
 import { Message, MessageKind } from './message.entity';
 import { mentionedNames } from './mentions';
+import { Attachment } from '../attachment/attachment.entity';
+import { AttachmentService, type UploadedFile } from '../attachment/attachment.service';
 import { appendMessage, nextChange, toMessageView } from './message.writer';
 
 /** Longest message, in characters (Unicode code points), after trimming. */
@@ -27,10 +30,18 @@ const sendSchema = z.object({
   conversationId: z.union([z.string(), z.number()]).nullish(),
   recipientId: z.union([z.string(), z.number()]).nullish(),
   toSupport: z.boolean().nullish(),
-  content,
+  content: z.string(),
   replyToId: z.union([z.string(), z.number()]).nullish(),
   clientMessageId: z.string().trim().min(1).max(128).nullish(),
+  /** Files (GraphQL Upload promises or REST uploads); checked by AttachmentService. */
+  attachments: z.array(z.any()).nullish(),
 });
+
+/** Content beside attachments: may be empty. */
+const captionContent = z
+  .string()
+  .trim()
+  .refine((s) => [...s].length <= MAX_CONTENT_LENGTH, `must be at most ${MAX_CONTENT_LENGTH} characters`);
 
 /** What sendMessage takes (contract: SendMessageInput, attachments aside). */
 export type SendInput = z.input<typeof sendSchema>;
@@ -61,6 +72,7 @@ export class MessageService {
     private readonly contacts: ContactService,
     private readonly notifications: NotificationService,
     private readonly typing: TypingIndicators,
+    private readonly attachments: AttachmentService,
     private readonly onError: (err: unknown, what: string) => void = () => undefined,
   ) {}
 
@@ -74,6 +86,8 @@ export class MessageService {
    */
   async send(scope: Scope, input: SendInput): Promise<MessageView> {
     const data = validate(sendSchema, input);
+    const files = (data.attachments ?? []) as (UploadedFile | Promise<UploadedFile>)[];
+    data.content = files.length ? validate(captionContent, data.content, 'content') : validate(content, data.content, 'content');
     const targets = [data.conversationId != null, data.recipientId != null, Boolean(data.toSupport)].filter(Boolean).length;
     if (targets !== 1) throw badInput('Give exactly one of conversationId, recipientId and toSupport', 'conversationId');
     if (data.clientMessageId) {
@@ -104,11 +118,20 @@ export class MessageService {
       if (!target || (target.conversation as { id: number }).id !== conversation.id) throw badInput('replyToId must be a message of the same conversation', 'replyToId');
     }
     const mentionIds = await this.mentionsIn(scope, conversation.id, data.content);
+    const stored = files.length ? await this.attachments.storeAll(files) : [];
     try {
-      const { message, senderReadMoved } = await appendMessage(scope.em, {
-        conversationId: conversation.id, senderId: scope.actor.id, kind: MessageKind.TEXT,
+      const newMessage = {
+        conversationId: conversation.id, senderId: scope.actor.id,
+        kind: stored.length ? MessageKind[AttachmentService.kindOf(stored)] : MessageKind.TEXT,
         content: data.content, replyToId, clientMessageId: data.clientMessageId ?? null, mentionIds,
-      });
+      };
+      const { message, senderReadMoved } = !stored.length
+        ? await appendMessage(scope.em, newMessage)
+        : await scope.em.transactional(async (tx) => {
+          const appended = await appendMessage(tx, newMessage);
+          this.attachments.addRows(tx, appended.message.id, scope.actor.id, stored);
+          return appended;
+        });
       const view = toMessageView(message);
       this.typing.stop(view.conversationId, scope.actor.id);
       this.events.publish({ type: 'message.added', conversationId: view.conversationId, message: view });
@@ -118,6 +141,7 @@ export class MessageService {
       await this.notify(scope, view, conversation.kind === ConversationKind.DIRECT ? null : conversation.name ?? null);
       return view;
     } catch (err) {
+      await this.attachments.discard(stored);
       if (!data.clientMessageId || !isUniqueViolation(err)) throw err;
       // A concurrent retry with the same key committed first: answer with its message.
       const prior = await this.findByKey({ ...scope, em: scope.em.fork() }, data.clientMessageId);
@@ -170,6 +194,55 @@ export class MessageService {
     const view = toMessageView(message);
     this.events.publish({ type: 'message.deleted', conversationId: view.conversationId, message: view });
     return view;
+  }
+
+  /**
+   * Adds a file to the actor's own message (seed 004 attachments endpoint), within the per-message
+   * file limit; the message counts as changed (messageEdited, messagesSince).
+   * @throws NOT_FOUND, FORBIDDEN (not the sender), BAD_USER_INPUT (deleted message, file name),
+   *   PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE.
+   */
+  async addAttachment(scope: Scope, messageId: string, file: UploadedFile | Promise<UploadedFile>): Promise<Attachment> {
+    const message = await this.requireVisible(scope, messageId, 'messageId');
+    if (message.sender?.id !== scope.actor.id) throw forbidden('Only the sender can add attachments');
+    if (message.deletedAt) throw badInput('A deleted message cannot get attachments', 'messageId');
+    const existing = await scope.em.count(Attachment, { message: message.id });
+    const [stored] = await this.attachments.storeAll([file], existing);
+    let row: Attachment;
+    try {
+      row = await scope.em.transactional(async (tx) => {
+        const change = await nextChange(tx, message.conversation.id);
+        await tx.nativeUpdate(Message, { id: message.id }, { changeSeq: change });
+        const [created] = this.attachments.addRows(tx, message.id, scope.actor.id, [stored]);
+        return created;
+      });
+    } catch (err) {
+      await this.attachments.discard([stored]);
+      throw err;
+    }
+    await scope.em.refresh(message);
+    const view = toMessageView(message);
+    this.events.publish({ type: 'message.edited', conversationId: view.conversationId, message: view });
+    return row;
+  }
+
+  /**
+   * What `GET /media/<id>[/thumbnail]` serves: the attachment's stored bytes, when the request
+   * carries a valid signed URL (`exp`, `sig` from Attachment.url) or comes from an actor who may
+   * read the conversation. Deleted messages' attachments are no longer served.
+   * @throws NOT_FOUND for everything else (no existence leak).
+   */
+  async media(em: EntityManager, actor: Actor | null, attachmentId: number, variant: 'file' | 'thumbnail', signed: { exp?: unknown; sig?: unknown }): Promise<{ key: string; mimeType: string; fileName: string }> {
+    const a = await em.findOne(Attachment, { id: attachmentId }, { populate: ['message'] });
+    const key = variant === 'thumbnail' ? a?.thumbnailKey : a?.storageKey;
+    if (!a || !key || a.message.deletedAt) throw notFound('Attachment');
+    if (!this.attachments.verifyUrl(a.id, variant, signed.exp, signed.sig)) {
+      if (!actor) throw notFound('Attachment');
+      await this.conversations.access({ actor, em }, a.message.conversation.id).catch(() => { throw notFound('Attachment'); });
+    }
+    return variant === 'thumbnail'
+      ? { key, mimeType: 'image/webp', fileName: a.fileName.replace(/\.[^.]*$/, '') + '-thumbnail.webp' }
+      : { key, mimeType: a.mimeType, fileName: a.fileName };
   }
 
   /** One message the actor may see. @throws NOT_FOUND. */
@@ -304,6 +377,88 @@ export class MessageService {
   }
 
   /**
+   * History with one user addressed by username (seed 000 `GET /api/chat/history/<username>/`):
+   * the DIRECT conversation with them, opened on first use like {@link ConversationService.openDirectWith}
+   * (which refuses a block either way), oldest first: at most `limit` (default 50, at most 100)
+   * messages, those before message `before` (an id in that conversation) when given.
+   * Returns `{ conversationId, messages }`.
+   * @throws NOT_FOUND (no such user), FORBIDDEN (blocked), BAD_USER_INPUT (oneself, limit, before).
+   */
+  async historyWith(scope: Scope, username: string, args: { limit?: number | null; before?: string | number | null } = {}): Promise<{ conversationId: number; messages: MessageView[] }> {
+    const size = pageSize(args.limit, 50, 100, 'limit');
+    const conversation = await this.conversations.openDirectWith(scope, { username: String(username ?? '') });
+    let below: number | null = null;
+    if (args.before != null) {
+      const mark = await scope.em.findOne(Message, { id: parseId(args.before, 'before'), conversation: conversation.id }, { fields: ['seq'] });
+      if (!mark) throw badInput('before must be a message of this conversation', 'before');
+      below = mark.seq;
+    }
+    if (size === 0) return { conversationId: conversation.id, messages: [] };
+    const rows = await scope.em.find(
+      Message,
+      { conversation: conversation.id, ...(below != null ? { seq: { $lt: below } } : {}) },
+      { orderBy: { seq: 'desc' }, limit: size },
+    );
+    return { conversationId: conversation.id, messages: rows.reverse().map(toMessageView) };
+  }
+
+  /**
+   * Marks read everything in the actor's DIRECT conversation with the user named `username`
+   * (seed 000 `POST /api/chat/mark-read/<username>/`), as {@link markRead} does (read receipt
+   * when it moved). `markedCount` = how many of that user's messages stopped being unread; 0 when
+   * the two have no conversation yet (none is created).
+   * @throws NOT_FOUND (no such user), BAD_USER_INPUT (oneself).
+   */
+  async markReadWith(scope: Scope, username: string): Promise<{ conversationId: number | null; markedCount: number }> {
+    const other = await scope.em.findOne(User, { usernameKey: String(username ?? '').trim().toLowerCase() }, { fields: ['id'] });
+    if (!other) throw notFound('User');
+    if (other.id === scope.actor.id) throw badInput('That is you', 'username');
+    const directKey = [scope.actor.id, other.id].sort((a, b) => a - b).join(':');
+    const [conv] = await scope.em.execute<{ id: number }[]>('select "id" from "conversations" where "direct_key" = ?', [directKey]);
+    if (!conv) return { conversationId: null, markedCount: 0 };
+    const [{ n }] = await scope.em.execute<{ n: string }[]>(
+      `select count(*) as n from "messages" msg
+         join "memberships" m on m."conversation_id" = msg."conversation_id" and m."user_id" = ? and m."left_at" is null and not m."is_banned"
+        where msg."conversation_id" = ? and msg."seq" > m."last_read_seq" and msg."deleted_at" is null and msg."sender_id" = ?`,
+      [scope.actor.id, conv.id, other.id],
+    );
+    await this.markRead(scope, String(conv.id));
+    return { conversationId: conv.id, markedCount: Number(n) };
+  }
+
+  /**
+   * Marks read up to and including message `messageId` (seed 003 `POST /api/chat/messages/{id}/read/`):
+   * {@link markRead} with that message's seq (never backwards; read receipt when it moved).
+   * @throws NOT_FOUND (no such message, or not the actor's to see), BAD_USER_INPUT (not a member).
+   */
+  async markReadUpTo(scope: Scope, messageId: string): Promise<Membership> {
+    const message = await this.requireVisible(scope, messageId);
+    return this.markRead(scope, String(message.conversation.id), message.seq);
+  }
+
+  /**
+   * History by offset (the REST dialects' page/page_size and limit/offset): oldest first,
+   * at most `limit` (default 20, at most 100) messages after skipping `offset`. `total` is the
+   * conversation's message count (deleted ones included, as tombstones). seq is gap-free from 1,
+   * so a page is a seq range (no OFFSET scan).
+   * @throws NOT_FOUND (not the actor's to see), BAD_USER_INPUT (limit, offset).
+   */
+  async listByOffset(scope: Scope, conversationId: string, args: { offset?: number | null; limit?: number | null } = {}): Promise<{ total: number; messages: MessageView[] }> {
+    const { conversation } = await this.conversations.access(scope, conversationId);
+    const size = pageSize(args.limit, 20, 100, 'limit');
+    const offset = args.offset ?? 0;
+    if (!Number.isSafeInteger(offset) || offset < 0) throw badInput('offset must be 0 or more', 'offset');
+    const total = conversation.lastSeq;
+    if (size === 0 || offset >= total) return { total, messages: [] };
+    const rows = await scope.em.find(
+      Message,
+      { conversation: conversation.id, seq: { $gt: offset, $lte: offset + size } },
+      { orderBy: { seq: 'asc' } },
+    );
+    return { total, messages: rows.map(toMessageView) };
+  }
+
+  /**
    * Ids of the active members named with `@username` in `text`, in order of first appearance,
    * the author excluded. One query, and only when the text contains "@".
    */
@@ -343,8 +498,8 @@ export class MessageService {
     return view;
   }
 
-  private async requireVisible(scope: Scope, id: string): Promise<Message> {
-    const message = await scope.em.findOne(Message, { id: parseId(id, 'id') }, { populate: ['conversation', 'sender'] });
+  private async requireVisible(scope: Scope, id: string, field = 'id'): Promise<Message> {
+    const message = await scope.em.findOne(Message, { id: parseId(id, field) }, { populate: ['conversation', 'sender'] });
     if (!message) throw notFound('Message');
     try {
       await this.conversations.access(scope, message.conversation.id);

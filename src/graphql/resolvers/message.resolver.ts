@@ -1,3 +1,4 @@
+import { GraphQLUpload, type FileUpload } from 'graphql-upload-ts';
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { MessageView } from '../../domain/shared/events';
 import type { GraphQLContext } from '../context';
@@ -79,9 +80,9 @@ export class MessageResolver {
     return target && target.conversationId === m.conversationId ? target : null;
   }
 
-  @FieldResolver(() => [AttachmentType])
+  @FieldResolver(() => [AttachmentType], { description: 'Empty once the message is deleted' })
   attachments(@Root() m: MessageView, @Ctx() ctx: GraphQLContext) {
-    return ctx.loaders.attachments.load(m.id);
+    return m.deletedAt ? [] : ctx.loaders.attachments.load(m.id);
   }
 
   @FieldResolver(() => [UserType], { description: 'Members named with @username, in order of appearance' })
@@ -119,16 +120,21 @@ export class UnreadBySenderResolver {
   }
 }
 
-/** Attachment download URLs, served by this server. */
+/** Attachment download URLs (signed, short-lived: usable as `<img src>`), and addAttachment. */
 @Resolver(() => AttachmentType)
 export class AttachmentResolver {
-  @FieldResolver(() => String, { description: 'Authenticated download URL served by this server' })
-  url(@Root() a: { id: number }) {
-    return `/files/attachments/${a.id}`;
+  @Mutation(() => AttachmentType, { description: 'Sender only (seed 004)' })
+  addAttachment(@Arg('messageId', () => ID) messageId: string, @Arg('file', () => GraphQLUpload) file: Promise<FileUpload>, @Ctx() ctx: GraphQLContext) {
+    return ctx.services.messages.addAttachment(ctx.scope(), messageId, file);
   }
 
-  @FieldResolver(() => String, { nullable: true, description: 'Images only' })
-  thumbnailUrl(@Root() a: { id: number; thumbnailKey?: string | null }) {
-    return a.thumbnailKey ? `/files/attachments/${a.id}/thumbnail` : null;
+  @FieldResolver(() => String, { description: 'Authenticated download URL served by this server: signed, valid for MEDIA_URL_TTL seconds' })
+  url(@Root() a: { id: number }, @Ctx() ctx: GraphQLContext) {
+    return ctx.services.attachments.urlFor(a.id, 'file');
+  }
+
+  @FieldResolver(() => String, { nullable: true, description: 'Images only (256 px on the long side, WebP)' })
+  thumbnailUrl(@Root() a: { id: number; thumbnailKey?: string | null }, @Ctx() ctx: GraphQLContext) {
+    return a.thumbnailKey ? ctx.services.attachments.urlFor(a.id, 'thumbnail') : null;
   }
 }

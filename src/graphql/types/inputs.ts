@@ -1,3 +1,4 @@
+import { GraphQLUpload, type FileUpload } from 'graphql-upload-ts';
 import { Field, ID, InputType, Int } from 'type-graphql';
 import { RoomVisibility } from './enums';
 
@@ -37,7 +38,8 @@ export class SendMessageInput {
   @Field(() => ID, { nullable: true, description: 'Exactly one of conversationId, recipientId and toSupport' }) conversationId?: string | null;
   @Field(() => ID, { nullable: true, description: 'Opens (or reuses) the DIRECT conversation with that user (seed 004)' }) recipientId?: string | null;
   @Field(() => Boolean, { nullable: true, description: "True: the viewer's own SUPPORT thread, created on first use (seed 002); customers only" }) toSupport?: boolean | null;
-  @Field(() => String, { description: '1..4000 characters after trimming' }) content!: string;
+  @Field(() => String, { description: '1..4000 characters after trimming, unless attachments are given' }) content!: string;
   @Field(() => ID, { nullable: true, description: 'Must belong to the same conversation' }) replyToId?: string | null;
   @Field(() => String, { nullable: true, description: 'Idempotency key: a retry with the same key returns the first message' }) clientMessageId?: string | null;
+  @Field(() => [GraphQLUpload], { nullable: true, description: 'At most 10 files, 10 MB each, jpg/jpeg/png/gif/webp/heic/avif/mp4/mov' }) attachments?: Promise<FileUpload>[] | null;
 }

@@ -1,0 +1,273 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { fileTypeFromBuffer } from 'file-type';
+import sharp from 'sharp';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { DomainError, badInput } from '../shared/errors';
+import type { BlobStorage } from './blob-storage';
+import { Attachment } from './attachment.entity';
+
+/** One file of a GraphQL multipart request (graphql-upload-ts FileUpload) or a REST upload. */
+export interface UploadedFile {
+  filename: string;
+  /** @throws an error with `status` 413 when the transport already cut the file at the size limit. */
+  createReadStream(): Readable;
+}
+
+/** A file checked and stored, not yet tied to a message. */
+export interface StoredFile {
+  storageKey: string;
+  thumbnailKey: string | null;
+  fileName: string;
+  mimeType: string;
+  size: number;
+  width: number | null;
+  height: number | null;
+}
+
+/** Upload limits (config UPLOAD_MAX_BYTES, UPLOAD_MAX_FILES). */
+export interface UploadLimits {
+  /** Largest file, in bytes (seed 004: 10 MB). */
+  maxBytes: number;
+  /** Most files on one message. */
+  maxFiles: number;
+  /** Long side of image thumbnails, in pixels. */
+  thumbnailPx?: number;
+}
+
+/**
+ * The allow-list (seed 004: jpg/jpeg/png/mp4/mov/webp/gif/heic/avif): the file name's extension
+ * and the type sniffed from the bytes must agree.
+ */
+const ALLOWED: Record<string, readonly string[]> = {
+  jpg: ['image/jpeg'],
+  jpeg: ['image/jpeg'],
+  png: ['image/png'],
+  gif: ['image/gif'],
+  webp: ['image/webp'],
+  heic: ['image/heic', 'image/heif', 'image/heic-sequence', 'image/heif-sequence'],
+  avif: ['image/avif'],
+  mp4: ['video/mp4', 'video/x-m4v'],
+  mov: ['video/quicktime'],
+};
+
+/** Bytes file-type needs to recognise every allowed format. */
+const SNIFF_BYTES = 4100;
+const MAX_FILE_NAME = 255;
+
+const payloadTooLarge = (message: string) => new DomainError('PAYLOAD_TOO_LARGE', message);
+const unsupported = (message: string) => new DomainError('UNSUPPORTED_MEDIA_TYPE', message);
+
+/**
+ * Checks a client file name, kept as metadata only: 1..255 characters, no path separators, no
+ * control characters (NUL included), an extension. @throws BAD_USER_INPUT naming `field`.
+ */
+export function checkFileName(name: unknown, field = 'attachments'): string {
+  const s = typeof name === 'string' ? name.normalize('NFC').trim() : '';
+  if (!s || [...s].length > MAX_FILE_NAME) throw badInput(`File name must be 1 to ${MAX_FILE_NAME} characters`, field);
+  if (/[/\\]/.test(s) || /[\u0000-\u001f\u007f-\u009f]/.test(s) || s === '.' || s === '..') {
+    throw badInput('File name must not contain path separators or control characters', field);
+  }
+  return s;
+}
+
+/** Counts bytes (failing past the limit) and keeps the first bytes for sniffing, passing data on. */
+class LimitAndSniff extends Transform {
+  bytes = 0;
+  private head: Buffer[] = [];
+  private headBytes = 0;
+  private sniffed = false;
+
+  constructor(private readonly maxBytes: number, private readonly check: (head: Buffer) => Promise<void>) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.bytes += chunk.length;
+    if (this.bytes > this.maxBytes) { done(payloadTooLarge(`File exceeds the ${this.maxBytes} byte limit`)); return; }
+    if (this.sniffed) { done(null, chunk); return; }
+    this.head.push(chunk);
+    this.headBytes += chunk.length;
+    if (this.headBytes < SNIFF_BYTES) { done(); return; }
+    this.sniff(done);
+  }
+
+  override _flush(done: TransformCallback): void {
+    if (this.sniffed) { done(); return; }
+    this.sniff(done);
+  }
+
+  private sniff(done: TransformCallback): void {
+    this.sniffed = true;
+    const head = Buffer.concat(this.head);
+    this.head = [];
+    this.check(head.subarray(0, SNIFF_BYTES)).then(() => done(null, head), (err) => done(err));
+  }
+}
+
+/**
+ * Attachments (seeds 001, 003, 004): streams uploads into storage with the limits enforced while
+ * streaming, sniffs the type from the bytes (file-type) against the allow-list and the
+ * extension, records image dimensions and makes a thumbnail (sharp), and signs the short-lived
+ * download URLs that `Attachment.url` returns. A failure leaves no file behind.
+ */
+export class AttachmentService {
+  private readonly urlKey: Buffer;
+
+  /**
+   * @param secret server secret the URL-signing key is derived from (the JWT secret).
+   * @param urlTtlSec lifetime of signed URLs, in seconds.
+   * @param publicUrl absolute base for URLs; empty: paths.
+   */
+  constructor(
+    private readonly storage: BlobStorage,
+    readonly limits: UploadLimits,
+    secret: Uint8Array,
+    private readonly urlTtlSec = 3600,
+    private readonly publicUrl = '',
+  ) {
+    this.urlKey = createHmac('sha256', Buffer.from(secret)).update('media-url-v1').digest();
+  }
+
+  /**
+   * Stores every file, in order, or none: on the first failure the files already stored are
+   * removed. `existing` counts files the message already has.
+   * @throws PAYLOAD_TOO_LARGE (too many files, a file over the limit), UNSUPPORTED_MEDIA_TYPE, BAD_USER_INPUT (file name).
+   */
+  async storeAll(files: (UploadedFile | Promise<UploadedFile>)[], existing = 0): Promise<StoredFile[]> {
+    if (files.length + existing > this.limits.maxFiles) throw payloadTooLarge(`At most ${this.limits.maxFiles} files per message`);
+    const stored: StoredFile[] = [];
+    try {
+      for (const file of files) stored.push(await this.store(await Promise.resolve(file).catch((err) => { throw uploadError(err); })));
+      return stored;
+    } catch (err) {
+      await this.discard(stored);
+      throw err;
+    }
+  }
+
+  /** Removes stored files that will not be used (a failed send). */
+  async discard(files: StoredFile[]): Promise<void> {
+    await Promise.all(files.flatMap((f) => [f.storageKey, f.thumbnailKey].filter((k): k is string => Boolean(k)).map((k) => this.storage.delete(k).catch(() => undefined))));
+  }
+
+  /** Inserts the attachment rows of a message (inside the caller's transaction). */
+  addRows(em: EntityManager, messageId: number, uploaderId: number, files: StoredFile[]): Attachment[] {
+    return files.map((f) => em.create(Attachment, { message: messageId, uploader: uploaderId, ...f }));
+  }
+
+  /** The message kind for a set of files: IMAGE when all are images, FILE otherwise (seed 003). */
+  static kindOf(files: StoredFile[]): 'IMAGE' | 'FILE' {
+    return files.every((f) => f.mimeType.startsWith('image/')) ? 'IMAGE' : 'FILE';
+  }
+
+  /** The signed download URL of an attachment or its thumbnail, valid for the configured TTL. */
+  urlFor(attachmentId: number, variant: 'file' | 'thumbnail', now = Date.now()): string {
+    const exp = Math.floor(now / 1000) + this.urlTtlSec;
+    const path = `/media/${attachmentId}${variant === 'thumbnail' ? '/thumbnail' : ''}`;
+    return `${this.publicUrl}${path}?exp=${exp}&sig=${this.sign(attachmentId, variant, exp)}`;
+  }
+
+  /** True when `sig` signs (id, variant, exp) and `exp` (seconds) has not passed. */
+  verifyUrl(attachmentId: number, variant: 'file' | 'thumbnail', exp: unknown, sig: unknown): boolean {
+    const e = Number(exp);
+    if (!Number.isSafeInteger(e) || e * 1000 < Date.now() || typeof sig !== 'string') return false;
+    const want = Buffer.from(this.sign(attachmentId, variant, e));
+    const got = Buffer.from(sig);
+    return want.length === got.length && timingSafeEqual(want, got);
+  }
+
+  /** Size of stored bytes. @throws when they are gone. */
+  size(key: string): Promise<number> {
+    return this.storage.size(key);
+  }
+
+  /** Reads stored bytes (whole, or an inclusive byte range). */
+  read(key: string, range?: { start: number; end: number }): Readable {
+    return this.storage.read(key, range);
+  }
+
+  private sign(id: number, variant: string, exp: number): string {
+    return createHmac('sha256', this.urlKey).update(`${id}:${variant}:${exp}`).digest('base64url');
+  }
+
+  private async store(file: UploadedFile): Promise<StoredFile> {
+    const fileName = checkFileName(file.filename);
+    const ext = /\.([A-Za-z0-9]+)$/.exec(fileName)?.[1]?.toLowerCase() ?? '';
+    const accepted = ALLOWED[ext];
+    if (!accepted) throw unsupported(`File type .${ext || '?'} is not allowed (${Object.keys(ALLOWED).join(', ')})`);
+    let mimeType = '';
+    const limiter = new LimitAndSniff(this.limits.maxBytes, async (head) => {
+      const type = await fileTypeFromBuffer(head);
+      if (!type || !Object.values(ALLOWED).some((list) => list.includes(type.mime))) throw unsupported('The file content is not an allowed image or video');
+      if (!accepted.includes(type.mime)) throw unsupported(`The file content (${type.mime}) does not match its .${ext} extension`);
+      mimeType = type.mime;
+    });
+    let source: Readable;
+    try {
+      source = file.createReadStream();
+    } catch (err) {
+      throw uploadError(err);
+    }
+    source.on('error', (err) => limiter.destroy(uploadError(err)));
+    // A small file can fail its sniff before storage attaches its pipeline; the error stays on the
+    // stream (`errored`) and the storage's pipeline rejects with it.
+    limiter.on('error', () => undefined);
+    const storageKey = newKey();
+    let size: number;
+    try {
+      size = await this.storage.write(storageKey, source.pipe(limiter));
+    } finally {
+      source.destroy();
+    }
+    if (size === 0 || !mimeType) { await this.storage.delete(storageKey); throw unsupported('The file is empty'); }
+    const stored: StoredFile = { storageKey, thumbnailKey: null, fileName, mimeType, size, width: null, height: null };
+    if (mimeType.startsWith('image/')) {
+      try {
+        Object.assign(stored, await this.imageFacts(storageKey));
+      } catch (err) {
+        await this.discard([stored]);
+        throw err;
+      }
+    }
+    return stored;
+  }
+
+  /** Width/height and a thumbnail (long side `thumbnailPx`, never enlarged) of a stored image. Formats sharp cannot decode (HEIC) get neither. */
+  private async imageFacts(key: string): Promise<Pick<StoredFile, 'width' | 'height' | 'thumbnailKey'>> {
+    const px = this.limits.thumbnailPx ?? 256;
+    let meta: Awaited<ReturnType<ReturnType<typeof sharp>['metadata']>>;
+    try {
+      meta = await this.storage.read(key).pipe(sharp({ animated: false })).metadata();
+    } catch {
+      return { width: null, height: null, thumbnailKey: null };
+    }
+    const swap = (meta.orientation ?? 1) >= 5; // EXIF rotated by 90°: width and height as displayed
+    const width = (swap ? meta.height : meta.width) ?? null;
+    const height = (swap ? meta.width : meta.height) ?? null;
+    const thumbnailKey = newKey();
+    try {
+      const resizer = sharp({ animated: false }).rotate().resize(px, px, { fit: 'inside', withoutEnlargement: true }).webp({ quality: 80 });
+      await this.storage.write(thumbnailKey, this.storage.read(key).pipe(resizer));
+    } catch {
+      await this.storage.delete(thumbnailKey);
+      return { width, height, thumbnailKey: null };
+    }
+    return { width, height, thumbnailKey };
+  }
+}
+
+function newKey(): string {
+  return randomBytes(16).toString('hex');
+}
+
+/**
+ * An error of reading the upload itself (the multipart transport: a file cut at the size limit,
+ * a malformed or aborted request) as a domain error: PAYLOAD_TOO_LARGE for 413, else BAD_USER_INPUT.
+ */
+function uploadError(err: unknown): DomainError {
+  if (err instanceof DomainError) return err;
+  const status = (err as { status?: number; statusCode?: number })?.status ?? (err as { statusCode?: number })?.statusCode;
+  if (status === 413) return payloadTooLarge((err as Error).message);
+  return badInput(`The upload could not be read: ${(err as Error)?.message ?? 'unknown error'}`, 'attachments');
+}
