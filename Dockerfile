@@ -19,7 +19,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev && npm cache clean --force
 COPY --from=build /app/dist ./dist
 # DATA_DIR is only used when DATABASE_URL is unset (embedded PGlite).
-RUN mkdir -p /app/data && chown node:node /app/data
+RUN mkdir -p /app/data /app/uploads && chown node:node /app/data /app/uploads
 USER node
 EXPOSE 4000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
