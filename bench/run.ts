@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   const n = Number(process.env.BENCH_MESSAGES ?? 500);
   let queries = 0;
   const app = await startApp(
-    loadConfig({ ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: process.env.DATABASE_URL ? './data' : ':memory:', LOG_LEVEL: 'silent', JWT_SECRET: randomBytes(32).toString('hex') }),
+    loadConfig({ ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: process.env.DATABASE_URL ? './data' : ':memory:', LOG_LEVEL: 'silent', RATE_MESSAGES_PER_SEC: process.env.RATE_MESSAGES_PER_SEC ?? '100000', JWT_SECRET: randomBytes(32).toString('hex') }),
     { logger: pino({ level: 'silent' }), onQuery: (line) => { if (/\[query\]/.test(line)) queries++; } },
   );
   const post = async (query: string, variables: object, token?: string) => {

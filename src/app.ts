@@ -1,6 +1,7 @@
 import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
@@ -11,7 +12,8 @@ import { GraphQLError, parse, validate, type ExecutionResult, type GraphQLFormat
 import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
-import { WebSocketServer } from 'ws';
+import Redis from 'ioredis';
+import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from './config/config';
 import { closeDatabase, openDatabase, type Orm } from './db/orm';
 import type { Actor } from './domain/shared/actor';
@@ -21,6 +23,9 @@ import { formatError } from './graphql/errors';
 import { buildGraphQLSchema } from './graphql/schema';
 import { createLogger } from './logger';
 import { InMemoryEventBus, type EventBus } from './realtime/event-bus';
+import { RedisEventBus } from './realtime/redis-event-bus';
+import { CLOSE_TRY_AGAIN_LATER, keepAlive, SocketSessions, truncateReason } from './realtime/socket-sessions';
+import { RateLimitedError } from './domain/shared/rate-limit';
 import { mediaRouter } from './media/media.routes';
 import { restRouter } from './rest';
 import { graphqlUploadExpress } from 'graphql-upload-ts';
@@ -47,6 +52,14 @@ export interface AppOptions {
   onQuery?: (sql: string) => void;
 }
 
+/** What the graphql-ws server keeps per socket (ctx.extra of graphql-ws/use/ws). */
+interface SocketExtra {
+  socket: WebSocket;
+  request: IncomingMessage;
+  actor?: Actor;
+  socketId?: string;
+}
+
 /** "Bearer <token>" → token; anything else → undefined. */
 function bearer(header: unknown): string | undefined {
   const m = /^Bearer\s+(\S+)\s*$/i.exec(String(header ?? ''));
@@ -69,35 +82,57 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     },
     config.migrateOnStart,
   );
-  const bus: EventBus = new InMemoryEventBus();
-  const services = createServices(config, bus, orm.em, (err, what) => logger.error({ err }, `failed ${what}`));
+  // With REDIS_URL, events and presence are shared by every instance; a Redis that is down at
+  // start does not stop the server (it reports "degraded" until Redis answers).
+  const redisBus = config.redisUrl ? new RedisEventBus(config.redisUrl, logger, config.redisPrefix) : undefined;
+  const redis = config.redisUrl ? new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectionName: 'chat-commands', retryStrategy: (n) => Math.min(n * 200, 2000) }) : undefined;
+  redis?.on('error', (err) => logger.warn({ err: err.message }, 'redis error'));
+  if (redisBus) await redisBus.ready(3000).catch((err) => logger.warn({ err: err.message }, 'Redis not reachable at start; live events are degraded'));
+  const bus: EventBus = redisBus ?? new InMemoryEventBus();
+  const services = createServices(config, bus, orm.em, (err, what) => logger.error({ err }, `failed ${what}`), { redis, logger });
+  const sockets = new SocketSessions(bus);
   const schema = buildGraphQLSchema();
   const format = formatError(logger);
 
   const app = express();
   app.disable('x-powered-by');
   const httpServer: Server = createServer(app);
-  const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
+  // maxPayload: a larger frame closes the socket (1009). Dead sockets are found by ping/pong.
+  const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: config.ws.maxPayloadBytes });
+  const stopHeartbeat = keepAlive(wsServer, config.ws.pingIntervalMs);
 
   const wsCleanup = useServer(
     {
       schema,
+      connectionInitWaitTimeout: config.ws.initTimeoutMs,
       onConnect: async (ctx) => {
+        const extra = ctx.extra as SocketExtra;
         const params = (ctx.connectionParams ?? {}) as Record<string, unknown>;
         const token = bearer(params.authorization ?? params.Authorization) ?? (typeof params.token === 'string' ? params.token : undefined);
-        if (!token) return false;
         try {
-          const actor = await services.auth.authenticate(orm.em.fork(), token);
-          (ctx.extra as { actor?: Actor }).actor = actor;
-          services.presence.connected(actor.id);
-          return true;
-        } catch {
+          await services.limits.consume('wsConnectIp', extra.request.socket.remoteAddress ?? 'unknown');
+        } catch (err) {
+          extra.socket.close(CLOSE_TRY_AGAIN_LATER, truncateReason((err as Error).message));
+          return false;
+        }
+        if (!token) return false;
+        let session;
+        try {
+          session = await services.auth.session(orm.em.fork(), token);
+          await services.limits.consume('wsConnectUser', String(session.actor.id));
+        } catch (err) {
+          if (err instanceof RateLimitedError) extra.socket.close(CLOSE_TRY_AGAIN_LATER, truncateReason(err.message));
           return false; // graphql-ws closes with 4403 Forbidden
         }
+        extra.actor = session.actor;
+        extra.socketId = randomUUID();
+        sockets.add(extra.socket, session);
+        await services.presence.connected(session.actor.id, extra.socketId);
+        return true;
       },
-      onDisconnect: async (ctx) => {
-        const actor = (ctx.extra as { actor?: Actor }).actor;
-        if (actor) await services.presence.disconnected(actor.id);
+      onClose: async (ctx) => {
+        const extra = ctx.extra as SocketExtra;
+        if (extra.actor && extra.socketId) await services.presence.disconnected(extra.actor.id, extra.socketId);
       },
       // Parse and validate here so that a bad document answers with an `error` message carrying
       // BAD_USER_INPUT (graphql-ws would otherwise close the whole socket on a syntax error).
@@ -117,7 +152,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
           document,
           operationName: payload.operationName,
           variableValues: payload.variables ?? undefined,
-          contextValue: new GraphQLContext(services, orm.em, (ctx.extra as { actor?: Actor }).actor ?? null),
+          contextValue: new GraphQLContext(services, orm.em, (ctx.extra as SocketExtra).actor ?? null),
         };
       },
       onNext: (_ctx, _id, _payload, _args, result) => {
@@ -154,14 +189,18 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     }),
   );
   app.get('/healthz', (_req, res) => { res.json({ status: 'ok' }); });
+  // 503 without the database (nothing works); 200 "degraded" without Redis (writes still succeed,
+  // live delivery between instances resumes when Redis returns).
   app.get('/readyz', async (_req, res) => {
+    const redisState = config.redisUrl ? (bus.healthy() && redis?.status === 'ready' ? 'ok' : 'unreachable') : 'not configured';
     try {
       await orm.em.fork().execute('select 1');
-      res.json({ status: 'ready', database: 'ok' });
     } catch (err) {
       logger.warn({ err }, 'readiness check failed');
-      res.status(503).json({ status: 'unavailable', database: 'unreachable' });
+      res.status(503).json({ status: 'unavailable', database: 'unreachable', redis: redisState });
+      return;
     }
+    res.json({ status: redisState === 'unreachable' ? 'degraded' : 'ready', database: 'ok', redis: redisState });
   });
   app.use('/api', restRouter({ services, rootEm: orm.em, logger }));
   app.use('/media', mediaRouter(services, orm.em, logger));
@@ -176,13 +215,14 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     expressMiddleware(apollo, {
       context: async ({ req }) => {
         const header = req.headers.authorization;
-        if (!header) return new GraphQLContext(services, orm.em, null);
+        const ip = req.ip ?? 'unknown';
+        if (!header) return new GraphQLContext(services, orm.em, null, undefined, ip);
         const token = bearer(header);
-        if (!token) return new GraphQLContext(services, orm.em, null, new DomainError('UNAUTHENTICATED', 'Authorization header must be "Bearer <access token>"'));
+        if (!token) return new GraphQLContext(services, orm.em, null, new DomainError('UNAUTHENTICATED', 'Authorization header must be "Bearer <access token>"'), ip);
         try {
-          return new GraphQLContext(services, orm.em, await services.auth.authenticate(orm.em.fork(), token));
+          return new GraphQLContext(services, orm.em, await services.auth.authenticate(orm.em.fork(), token), undefined, ip);
         } catch (err) {
-          return new GraphQLContext(services, orm.em, null, err instanceof Error ? err : new GraphQLError('Invalid token'));
+          return new GraphQLContext(services, orm.em, null, err instanceof Error ? err : new GraphQLError('Invalid token'), ip);
         }
       },
     }),
@@ -217,7 +257,11 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         await apollo.stop();
         await new Promise<void>((resolve) => wsServer.close(() => resolve()));
         services.typing.close();
+        sockets.close();
+        stopHeartbeat();
+        await services.presence.close();
         await bus.close();
+        redis?.disconnect();
         await closeDatabase(orm);
         // An in-memory server's uploads are as ephemeral as its database.
         if (config.uploadDirIsTemporary) await rm(config.uploadDir, { recursive: true, force: true });

@@ -8,9 +8,13 @@ import { MessageService } from './domain/message/message.service';
 import { NotificationService } from './domain/notification/notification.service';
 import { UserService } from './domain/user/user.service';
 import type { EventBus } from './realtime/event-bus';
-import { PresenceTracker } from './realtime/presence';
+import type Redis from 'ioredis';
+import type { Logger } from 'pino';
+import { InMemoryPresence, RedisPresence, type PresenceTracker } from './realtime/presence';
 import { TypingTracker } from './realtime/typing';
 import { ConversationWatchers } from './realtime/watchers';
+import { FlexibleRateLimiter } from './realtime/rate-limits';
+import type { RateLimiter } from './domain/shared/rate-limit';
 import { LocalDiskStorage } from './storage/local-disk.storage';
 
 /** Every domain service, built once at start. */
@@ -26,6 +30,14 @@ export interface Services {
   typing: TypingTracker;
   watchers: ConversationWatchers;
   bus: EventBus;
+  limits: RateLimiter;
+}
+
+/** Shared infrastructure for {@link createServices}: Redis (when configured) and the logger. */
+export interface Infrastructure {
+  /** A command connection to REDIS_URL: presence shared by instances. */
+  redis?: Redis;
+  logger?: Logger;
 }
 
 /**
@@ -35,7 +47,14 @@ export interface Services {
 export function createServices(
   config: Config, events: EventBus, rootEm: EntityManager,
   onError: (err: unknown, what: string) => void = () => undefined,
+  infra: Infrastructure = {},
 ): Services {
+  const limits = new FlexibleRateLimiter({
+    message: { points: config.rateLimits.messagesPerSec, durationSec: 1 },
+    login: { points: config.rateLimits.loginFailures, durationSec: 15 * 60 },
+    wsConnectIp: { points: config.rateLimits.wsPerMinIp, durationSec: 60 },
+    wsConnectUser: { points: config.rateLimits.wsPerMinUser, durationSec: 60 },
+  }, infra.redis, config.redisPrefix, infra.logger);
   const users = new UserService();
   const watchers = new ConversationWatchers();
   const typing = new TypingTracker(events);
@@ -47,14 +66,19 @@ export function createServices(
     { maxBytes: config.uploadMaxBytes, maxFiles: config.uploadMaxFiles },
     config.jwtSecret, config.mediaUrlTtlSec, config.publicUrl ?? '',
   );
-  const messages = new MessageService(events, conversations, contacts, notifications, typing, attachments, onError);
+  const messages = new MessageService(events, conversations, contacts, notifications, typing, attachments, limits, onError);
   const auth = new AuthService({
     jwtSecret: config.jwtSecret,
     issuer: config.jwtIssuer,
     audience: config.jwtAudience,
     accessTokenTtlSec: config.accessTokenTtlSec,
     refreshTokenTtlSec: config.refreshTokenTtlSec,
+    events,
+    limits,
   });
-  const presence = new PresenceTracker(events, (userId, at) => users.touchLastSeen(rootEm.fork(), userId, at));
-  return { auth, attachments, users, contacts, conversations, messages, notifications, presence, typing, watchers, bus: events };
+  const touch = (userId: number, at: Date) => users.touchLastSeen(rootEm.fork(), userId, at);
+  const presence: PresenceTracker = infra.redis && infra.logger
+    ? new RedisPresence(infra.redis, events, touch, infra.logger, config.presenceTtlMs, config.redisPrefix)
+    : new InMemoryPresence(events, touch);
+  return { auth, attachments, users, contacts, conversations, messages, notifications, presence, typing, watchers, bus: events, limits };
 }

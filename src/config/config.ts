@@ -15,6 +15,8 @@ export interface Config {
   /** Where PGlite keeps its files and development keeps its generated JWT secret. ":memory:" keeps PGlite in memory. */
   dataDir: string;
   redisUrl?: string;
+  /** Prefix of every Redis key and channel: instances of one deployment share it (default "chat"). */
+  redisPrefix: string;
   /** HMAC key for access tokens (HS256), at least 32 bytes. */
   jwtSecret: Uint8Array;
   jwtIssuer: string;
@@ -40,6 +42,12 @@ export interface Config {
   uploadMaxFiles: number;
   /** Lifetime of the signed media URLs that `Attachment.url` returns, in seconds (default 3600). */
   mediaUrlTtlSec: number;
+  /** A crashed instance's users go OFFLINE within this many ms (Redis presence; default 30000). */
+  presenceTtlMs: number;
+  /** Limits (issue 6): messages per user per second, failed logins per username+IP per 15 min, new WebSocket connections per minute per IP and per user. */
+  rateLimits: { messagesPerSec: number; loginFailures: number; wsPerMinIp: number; wsPerMinUser: number };
+  /** graphql-ws: ms a socket may wait before connection_init; largest accepted frame (bytes); ping interval (ms) to drop dead sockets. */
+  ws: { initTimeoutMs: number; maxPayloadBytes: number; pingIntervalMs: number };
   /** Absolute base of media URLs (https://chat.example.com); unset: URLs are paths ("/media/..."). */
   publicUrl?: string;
 }
@@ -75,6 +83,7 @@ const envSchema = z.object({
     .optional(),
   DATA_DIR: z.string().trim().min(1).default('./data'),
   REDIS_URL: z.string().trim().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(),
+  REDIS_PREFIX: z.string().trim().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1..64 letters, digits, ".", "_" or "-"').default('chat'),
   JWT_SECRET: z.string().min(32, 'must be at least 32 bytes').optional(),
   JWT_ISSUER: z.string().trim().min(1).default('chat-server'),
   JWT_AUDIENCE: z.string().trim().min(1).default('chat-clients'),
@@ -88,6 +97,14 @@ const envSchema = z.object({
   UPLOAD_MAX_BYTES: positiveInt.max(2 ** 31 - 1).default(10 * 1024 * 1024),
   UPLOAD_MAX_FILES: positiveInt.max(100).default(10),
   MEDIA_URL_TTL: positiveInt.max(7 * 24 * 3600).default(3600),
+  PRESENCE_TTL_MS: z.coerce.number().int().min(200).max(600000).default(30000),
+  RATE_MESSAGES_PER_SEC: positiveInt.max(100000).default(10),
+  RATE_LOGIN_FAILURES: positiveInt.max(100000).default(10),
+  RATE_WS_PER_MIN_IP: positiveInt.max(100000).default(120),
+  RATE_WS_PER_MIN_USER: positiveInt.max(100000).default(60),
+  WS_INIT_TIMEOUT_MS: positiveInt.max(60000).default(3000),
+  WS_MAX_PAYLOAD_BYTES: positiveInt.max(16 * 1024 * 1024).default(64 * 1024),
+  WS_PING_INTERVAL_MS: positiveInt.min(100).max(600000).default(30000),
   PUBLIC_URL: z.string().trim().regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL').optional(),
 });
 
@@ -121,6 +138,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: e.DATABASE_URL,
     dataDir,
     redisUrl: e.REDIS_URL,
+    redisPrefix: e.REDIS_PREFIX,
     jwtSecret: new TextEncoder().encode(e.JWT_SECRET ?? developmentSecret(dataDir)),
     jwtIssuer: e.JWT_ISSUER,
     jwtAudience: e.JWT_AUDIENCE,
@@ -136,6 +154,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     uploadMaxBytes: e.UPLOAD_MAX_BYTES,
     uploadMaxFiles: e.UPLOAD_MAX_FILES,
     mediaUrlTtlSec: e.MEDIA_URL_TTL,
+    presenceTtlMs: e.PRESENCE_TTL_MS,
+    rateLimits: { messagesPerSec: e.RATE_MESSAGES_PER_SEC, loginFailures: e.RATE_LOGIN_FAILURES, wsPerMinIp: e.RATE_WS_PER_MIN_IP, wsPerMinUser: e.RATE_WS_PER_MIN_USER },
+    ws: { initTimeoutMs: e.WS_INIT_TIMEOUT_MS, maxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES, pingIntervalMs: e.WS_PING_INTERVAL_MS },
     publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
   };
 }

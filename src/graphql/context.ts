@@ -19,6 +19,8 @@ export class GraphQLContext {
     private readonly rootEm: EntityManager,
     readonly actor: Actor | null,
     private readonly authError?: Error,
+    /** The client's address (login limits). */
+    readonly ip = 'unknown',
   ) {
     this.em = rootEm.fork();
     this.loaders = createLoaders(this.em, actor?.id ?? null);

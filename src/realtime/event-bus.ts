@@ -13,6 +13,8 @@ export interface EventBus extends EventPublisher {
    * (conversation events) or that recipient (`notification.added`). Returns the unsubscribe function.
    */
   on(type: DomainEventType, handler: Handler, key?: number): () => void;
+  /** False while the transport between instances is down (readiness reports "degraded"). */
+  healthy(): boolean;
   close(): Promise<void>;
 }
 
@@ -56,6 +58,10 @@ export class InMemoryEventBus implements EventBus {
     let n = 0;
     for (const s of this.listeners.values()) n += s.size;
     return n;
+  }
+
+  healthy(): boolean {
+    return true;
   }
 
   async close(): Promise<void> {

@@ -1,36 +1,179 @@
+import type Redis from 'ioredis';
+import type { Logger } from 'pino';
 import type { EventPublisher } from '../domain/shared/events';
 
 /**
- * Who is online: a user is ONLINE while at least one of their sockets is open on this instance,
- * OFFLINE once the last closes (then `onOffline` records lastSeenAt). Publishes a presence
- * event on each change.
+ * Who is online: a user is ONLINE while at least one of their sockets is open (on any instance),
+ * OFFLINE once the last closes; then `onOffline` records lastSeenAt and a presence event is
+ * published, once, by the instance that saw the change.
  */
-export class PresenceTracker {
-  private readonly sockets = new Map<number, number>();
+export interface PresenceTracker {
+  /** A socket of `userId` opened. `socketId` is unique per socket. */
+  connected(userId: number, socketId: string): Promise<void>;
+  /** A socket of `userId` closed. */
+  disconnected(userId: number, socketId: string): Promise<void>;
+  isOnline(userId: number): Promise<boolean>;
+  close(): Promise<void>;
+}
 
-  constructor(
-    private readonly events: EventPublisher,
-    private readonly onOffline: (userId: number, at: Date) => Promise<void>,
-  ) {}
+type OnOffline = (userId: number, at: Date) => Promise<void>;
 
-  /** A socket of `userId` opened. */
-  connected(userId: number): void {
-    const n = (this.sockets.get(userId) ?? 0) + 1;
-    this.sockets.set(userId, n);
-    if (n === 1) this.events.publish({ type: 'presence', userId, status: 'ONLINE', lastSeenAt: null });
+/** Presence of one instance, in memory. */
+export class InMemoryPresence implements PresenceTracker {
+  private readonly sockets = new Map<number, Set<string>>();
+
+  constructor(private readonly events: EventPublisher, private readonly onOffline: OnOffline) {}
+
+  async connected(userId: number, socketId: string): Promise<void> {
+    let set = this.sockets.get(userId);
+    if (!set) this.sockets.set(userId, (set = new Set()));
+    set.add(socketId);
+    if (set.size === 1) this.events.publish({ type: 'presence', userId, status: 'ONLINE', lastSeenAt: null });
   }
 
-  /** A socket of `userId` closed. */
-  async disconnected(userId: number): Promise<void> {
-    const n = (this.sockets.get(userId) ?? 0) - 1;
-    if (n > 0) { this.sockets.set(userId, n); return; }
+  async disconnected(userId: number, socketId: string): Promise<void> {
+    const set = this.sockets.get(userId);
+    if (!set?.delete(socketId) || set.size > 0) return;
     this.sockets.delete(userId);
     const at = new Date();
     await this.onOffline(userId, at).catch(() => undefined);
     if (!this.sockets.has(userId)) this.events.publish({ type: 'presence', userId, status: 'OFFLINE', lastSeenAt: at.toISOString() });
   }
 
-  isOnline(userId: number): boolean {
-    return (this.sockets.get(userId) ?? 0) > 0;
+  async isOnline(userId: number): Promise<boolean> {
+    return (this.sockets.get(userId)?.size ?? 0) > 0;
+  }
+
+  async close(): Promise<void> {
+    this.sockets.clear();
+  }
+}
+
+
+/** Adds a socket (KEYS: sockets, users; ARGV: socket, expiresAt, now, userId, keyTtlMs). Returns live sockets before it. */
+const CONNECT = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+local before = redis.call('ZCARD', KEYS[1])
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('ZADD', KEYS[2], 'GT', ARGV[2], ARGV[4])
+return before`;
+
+/**
+ * Removes a socket (ARGV[1], may be '') and the expired ones (KEYS: sockets, users; ARGV: socket,
+ * now, userId). Returns 1 when the user has no live socket left and this call took them off
+ * the online set (so exactly one caller announces OFFLINE).
+ */
+const DISCONNECT = `
+if ARGV[1] ~= '' then redis.call('ZREM', KEYS[1], ARGV[1]) end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+if redis.call('ZCARD', KEYS[1]) > 0 then return 0 end
+redis.call('DEL', KEYS[1])
+return redis.call('ZREM', KEYS[2], ARGV[3])`;
+
+/**
+ * Presence shared by every instance through Redis: each socket is an entry with an expiry in the
+ * user's sorted set, renewed by its instance's heartbeat every `ttlMs / 4`; entries live
+ * `ttlMs / 2` past the last heartbeat. Every instance sweeps for users whose entries all expired
+ * (a crashed instance's users), so they go OFFLINE within `ttlMs` (default 30 s, PRESENCE_TTL_MS)
+ * without anyone cleaning up by hand.
+ */
+export class RedisPresence implements PresenceTracker {
+  private readonly local = new Map<string, number>();
+  private readonly timer: NodeJS.Timeout;
+  private readonly users: string;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly events: EventPublisher,
+    private readonly onOffline: OnOffline,
+    private readonly logger: Logger,
+    private readonly ttlMs = 30000,
+    private readonly prefix = 'chat',
+  ) {
+    this.users = `${prefix}:presence:users`;
+    redis.defineCommand('presenceConnect', { numberOfKeys: 2, lua: CONNECT });
+    redis.defineCommand('presenceDisconnect', { numberOfKeys: 2, lua: DISCONNECT });
+    this.timer = setInterval(() => { void this.tick(); }, Math.max(50, Math.floor(ttlMs / 4)));
+    this.timer.unref();
+  }
+
+  private socketsKey(userId: number): string {
+    return `${this.prefix}:presence:sockets:${userId}`;
+  }
+
+  private get lifetime(): number {
+    return Math.floor(this.ttlMs / 2);
+  }
+
+  async connected(userId: number, socketId: string): Promise<void> {
+    this.local.set(socketId, userId);
+    const now = Date.now();
+    try {
+      const before = await (this.redis as unknown as { presenceConnect(...a: unknown[]): Promise<number> })
+        .presenceConnect(this.socketsKey(userId), this.users, socketId, now + this.lifetime, now, userId, this.ttlMs);
+      if (Number(before) === 0) this.events.publish({ type: 'presence', userId, status: 'ONLINE', lastSeenAt: null });
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'presence not recorded: Redis unavailable');
+    }
+  }
+
+  async disconnected(userId: number, socketId: string): Promise<void> {
+    this.local.delete(socketId);
+    await this.leave(userId, socketId);
+  }
+
+  async isOnline(userId: number): Promise<boolean> {
+    try {
+      const score = await this.redis.zscore(this.users, String(userId));
+      return score != null && Number(score) > Date.now();
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    const sockets = [...this.local];
+    this.local.clear();
+    await Promise.all(sockets.map(([socketId, userId]) => this.leave(userId, socketId)));
+  }
+
+  private async leave(userId: number, socketId: string): Promise<void> {
+    try {
+      const removed = await (this.redis as unknown as { presenceDisconnect(...a: unknown[]): Promise<number> })
+        .presenceDisconnect(this.socketsKey(userId), this.users, socketId, Date.now(), userId);
+      if (Number(removed) === 1) await this.announceOffline(userId);
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'presence not updated: Redis unavailable');
+    }
+  }
+
+  private async announceOffline(userId: number): Promise<void> {
+    const at = new Date();
+    await this.onOffline(userId, at).catch(() => undefined);
+    this.events.publish({ type: 'presence', userId, status: 'OFFLINE', lastSeenAt: at.toISOString() });
+  }
+
+  /** Heartbeat for this instance's sockets, then the sweep for users whose sockets all expired. */
+  private async tick(): Promise<void> {
+    const now = Date.now();
+    try {
+      if (this.local.size) {
+        const batch = this.redis.multi();
+        for (const [socketId, userId] of this.local) {
+          batch.zadd(this.socketsKey(userId), now + this.lifetime, socketId).pexpire(this.socketsKey(userId), this.ttlMs).zadd(this.users, 'GT', now + this.lifetime, String(userId));
+        }
+        await batch.exec();
+      }
+      const stale = await this.redis.zrangebyscore(this.users, '-inf', now);
+      for (const id of stale) {
+        const removed = await (this.redis as unknown as { presenceDisconnect(...a: unknown[]): Promise<number> })
+          .presenceDisconnect(this.socketsKey(Number(id)), this.users, '', now, id);
+        if (Number(removed) === 1) await this.announceOffline(Number(id));
+      }
+    } catch (err) {
+      this.logger.debug({ err: (err as Error).message }, 'presence heartbeat skipped');
+    }
   }
 }

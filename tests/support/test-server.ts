@@ -36,6 +36,10 @@ export async function startTestServer(env: Record<string, string> = {}, options:
     DATA_DIR: ':memory:',
     LOG_LEVEL: 'silent',
     JWT_SECRET: randomBytes(32).toString('hex'),
+    // Test files run in parallel against one Redis: each server has its own keys and channel.
+    REDIS_PREFIX: `test-${randomBytes(6).toString('hex')}`,
+    // Tests send bursts from one user (pagination fixtures, concurrency); the limit has its own tests.
+    RATE_MESSAGES_PER_SEC: '100000',
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
     ...env,
   });

@@ -7,6 +7,8 @@ import type { Actor } from '../shared/actor';
 import { DomainError, conflict, isUniqueViolation, unauthenticated } from '../shared/errors';
 import { validate, z } from '../shared/validate';
 import { User } from '../user/user.entity';
+import type { EventPublisher } from '../shared/events';
+import type { RateLimiter } from '../shared/rate-limit';
 import { RefreshToken } from './refresh-token.entity';
 
 /** Token settings, from Config. */
@@ -18,6 +20,19 @@ export interface AuthOptions {
   accessTokenTtlSec: number;
   /** Seconds. */
   refreshTokenTtlSec: number;
+  /** Where `session.revoked` goes (logout, refresh-token reuse), so open sockets of that login close. */
+  events?: EventPublisher;
+  /** Failed logins per username+IP (issue 6). */
+  limits?: RateLimiter;
+}
+
+/** A verified access token: its user, when it expires, and the login (refresh-token family) it belongs to. */
+export interface Session {
+  actor: Actor;
+  /** Expiry of the access token. */
+  expiresAt: Date;
+  /** The login's refresh-token family id (`sid` claim); null for tokens issued before it existed. */
+  sessionId: string | null;
 }
 
 /** What a successful register/login/refresh returns (contract: AuthPayload). */
@@ -87,11 +102,22 @@ export class AuthService {
     return user;
   }
 
-  /** @throws UNAUTHENTICATED on an unknown username or a wrong password (one message for both). */
-  async login(em: EntityManager, username: string, password: string): Promise<AuthResult> {
-    const user = await em.findOne(User, { usernameKey: String(username ?? '').trim().toLowerCase() });
+  /**
+   * Logs in. `ip` (the client's address) keys the failed-login limit with the username.
+   * @throws UNAUTHENTICATED on an unknown username or a wrong password (one message for both),
+   *   RATE_LIMITED after RATE_LOGIN_FAILURES failures for that username+IP within 15 minutes.
+   */
+  async login(em: EntityManager, username: string, password: string, ip = 'unknown'): Promise<AuthResult> {
+    const usernameKey = String(username ?? '').trim().toLowerCase();
+    const limitKey = `${usernameKey}|${ip}`;
+    await this.opts.limits?.check('login', limitKey);
+    const user = await em.findOne(User, { usernameKey });
     const ok = await argonVerify(user?.passwordHash ?? (await this.dummyHash), String(password ?? '')).catch(() => false);
-    if (!user || !ok) throw unauthenticated('Invalid username or password');
+    if (!user || !ok) {
+      await this.opts.limits?.consume('login', limitKey);
+      throw unauthenticated('Invalid username or password');
+    }
+    await this.opts.limits?.reset('login', limitKey);
     return this.issue(em, user, randomUUID());
   }
 
@@ -110,19 +136,25 @@ export class AuthService {
       if (!row || row.revokedAt || row.expiresAt <= new Date()) return { error: 'Invalid refresh token' } as const;
       if (row.usedAt) {
         await this.revokeFamily(tx, row.familyId);
-        return { error: 'Refresh token reuse detected; please log in again' } as const;
+        return { error: 'Refresh token reuse detected; please log in again', revoked: { sessionId: row.familyId, userId: row.user.id } } as const;
       }
       row.usedAt = new Date();
       return { result: await this.issue(tx, row.user, row.familyId) } as const;
     });
-    if ('error' in outcome) throw unauthenticated(outcome.error);
+    if ('error' in outcome) {
+      if ('revoked' in outcome && outcome.revoked) this.opts.events?.publish({ type: 'session.revoked', ...outcome.revoked });
+      throw unauthenticated(outcome.error);
+    }
     return outcome.result;
   }
 
   /** Revokes the refresh token's whole family. Unknown tokens are ignored (logout is idempotent). */
   async logout(em: EntityManager, refreshToken: string): Promise<boolean> {
     const row = await em.findOne(RefreshToken, { tokenHash: sha256(String(refreshToken ?? '')) });
-    if (row) await this.revokeFamily(em, row.familyId);
+    if (row) {
+      await this.revokeFamily(em, row.familyId);
+      this.opts.events?.publish({ type: 'session.revoked', sessionId: row.familyId, userId: (row.user as User).id });
+    }
     return true;
   }
 
@@ -131,14 +163,23 @@ export class AuthService {
    * @throws UNAUTHENTICATED on any failure, including a deleted user.
    */
   async authenticate(em: EntityManager, token: string): Promise<Actor> {
-    const userId = await this.verifyAccessToken(token);
-    const user = await em.findOne(User, { id: userId }, { fields: ['id', 'username', 'isStaff'] });
+    return (await this.session(em, token)).actor;
+  }
+
+  /** Like {@link authenticate}, with the token's expiry and login (for sockets, which close at expiry and on logout). @throws UNAUTHENTICATED. */
+  async session(em: EntityManager, token: string): Promise<Session> {
+    const claims = await this.verifyAccessTokenClaims(token);
+    const user = await em.findOne(User, { id: claims.userId }, { fields: ['id', 'username', 'isStaff'] });
     if (!user) throw unauthenticated('Invalid access token');
-    return { id: user.id, username: user.username, isStaff: user.isStaff };
+    return { actor: { id: user.id, username: user.username, isStaff: user.isStaff }, expiresAt: claims.expiresAt, sessionId: claims.sessionId };
   }
 
   /** Returns the user id (`sub`) of a valid access token. @throws UNAUTHENTICATED. */
   async verifyAccessToken(token: string): Promise<number> {
+    return (await this.verifyAccessTokenClaims(token)).userId;
+  }
+
+  private async verifyAccessTokenClaims(token: string): Promise<{ userId: number; expiresAt: Date; sessionId: string | null }> {
     try {
       const { payload } = await jwtVerify(token, this.opts.jwtSecret, {
         algorithms: [ALG],
@@ -149,7 +190,7 @@ export class AuthService {
       });
       const id = Number(payload.sub);
       if (!Number.isSafeInteger(id) || id <= 0) throw unauthenticated('Invalid access token');
-      return id;
+      return { userId: id, expiresAt: new Date(Number(payload.exp) * 1000), sessionId: typeof payload.sid === 'string' ? payload.sid : null };
     } catch (err) {
       if (err instanceof DomainError) throw err;
       if (err instanceof joseErrors.JWTExpired) throw unauthenticated('Access token expired');
@@ -160,7 +201,7 @@ export class AuthService {
   private async issue(em: EntityManager, user: User, familyId: string): Promise<AuthResult> {
     const now = Math.floor(Date.now() / 1000);
     const exp = now + this.opts.accessTokenTtlSec;
-    const accessToken = await new SignJWT({})
+    const accessToken = await new SignJWT({ sid: familyId })
       .setProtectedHeader({ alg: ALG, typ: ACCESS_TYP })
       .setSubject(String(user.id))
       .setIssuer(this.opts.issuer)

@@ -13,6 +13,7 @@ import type { NotificationService } from '../notification/notification.service';
 import { User } from '../user/user.entity';
 import { Message, MessageKind } from './message.entity';
 import { mentionedNames } from './mentions';
+import type { RateLimiter } from '../shared/rate-limit';
 import { Attachment } from '../attachment/attachment.entity';
 import { AttachmentService, type UploadedFile } from '../attachment/attachment.service';
 import { appendMessage, nextChange, toMessageView } from './message.writer';
@@ -73,6 +74,7 @@ export class MessageService {
     private readonly notifications: NotificationService,
     private readonly typing: TypingIndicators,
     private readonly attachments: AttachmentService,
+    private readonly limits: RateLimiter,
     private readonly onError: (err: unknown, what: string) => void = () => undefined,
   ) {}
 
@@ -82,9 +84,11 @@ export class MessageService {
    * (created when needed, seed 002). A retry with the same clientMessageId returns the first
    * message, also when the two race. `@username` of a member is a mention (seed 003). After
    * commit: message.added, the sender's read receipt, and notifications.
-   * @throws BAD_USER_INPUT (content, reply, ids), NOT_FOUND, FORBIDDEN (muted, blocked), CONFLICT (key reused elsewhere).
+   * @throws BAD_USER_INPUT (content, reply, ids), NOT_FOUND, FORBIDDEN (muted, blocked), CONFLICT (key reused elsewhere),
+   *   RATE_LIMITED (more than RATE_MESSAGES_PER_SEC a second).
    */
   async send(scope: Scope, input: SendInput): Promise<MessageView> {
+    await this.limits.consume('message', String(scope.actor.id));
     const data = validate(sendSchema, input);
     const files = (data.attachments ?? []) as (UploadedFile | Promise<UploadedFile>)[];
     data.content = files.length ? validate(captionContent, data.content, 'content') : validate(content, data.content, 'content');

@@ -13,7 +13,7 @@ export class AuthResolver {
 
   @Mutation(() => AuthPayloadType)
   login(@Arg('username', () => String) username: string, @Arg('password', () => String) password: string, @Ctx() ctx: GraphQLContext) {
-    return ctx.services.auth.login(ctx.em, username, password);
+    return ctx.services.auth.login(ctx.em, username, password, ctx.ip);
   }
 
   @Mutation(() => AuthPayloadType, { description: 'Rotates: the old refresh token stops working' })

@@ -44,7 +44,7 @@ export class UserResolver {
 
   @FieldResolver(() => PresenceStatus, { description: 'OFFLINE for a user the viewer blocked or is blocked by' })
   async presence(@Root() user: User, @Ctx() ctx: GraphQLContext) {
-    if (!ctx.services.presence.isOnline(user.id) || (await ctx.blockedIds()).has(user.id)) return PresenceStatus.OFFLINE;
+    if ((await ctx.blockedIds()).has(user.id) || !(await ctx.services.presence.isOnline(user.id))) return PresenceStatus.OFFLINE;
     return PresenceStatus.ONLINE;
   }
 

@@ -1,0 +1,29 @@
+import { DomainError } from './errors';
+
+/** The limits the domain and the transports enforce (issue 6). */
+export type LimitName = 'message' | 'login' | 'wsConnectIp' | 'wsConnectUser';
+
+/** RATE_LIMITED with the seconds to wait (GraphQL `extensions.retryAfter`, REST `Retry-After`). */
+export class RateLimitedError extends DomainError {
+  constructor(message: string, readonly retryAfterSec: number) {
+    super('RATE_LIMITED', message);
+    this.name = 'RateLimitedError';
+  }
+}
+
+/** Counts work per key and refuses past a limit. Implementations: realtime/rate-limits.ts. */
+export interface RateLimiter {
+  /** Counts one unit of `name` for `key`. @throws RateLimitedError past the limit. */
+  consume(name: LimitName, key: string): Promise<void>;
+  /** @throws RateLimitedError when `key` is already past the limit (counts nothing). */
+  check(name: LimitName, key: string): Promise<void>;
+  /** Forgets `key` (a successful login clears its failures). */
+  reset(name: LimitName, key: string): Promise<void>;
+}
+
+/** No limits (the default of services built without a limiter, e.g. `npm run seed`). */
+export const noRateLimits: RateLimiter = {
+  consume: async () => undefined,
+  check: async () => undefined,
+  reset: async () => undefined,
+};

@@ -1,0 +1,72 @@
+import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
+import Redis from 'ioredis';
+import type { Logger } from 'pino';
+import type { DomainEvent } from '../domain/shared/events';
+import { InMemoryEventBus } from './event-bus';
+
+
+/**
+ * The event bus shared by several instances through Redis pub/sub
+ * (@graphql-yoga/redis-event-target over ioredis). The instance that committed a write publishes
+ * its event once; every instance, the publisher included, receives it from Redis and hands it to
+ * its own subscribers. No instance republishes what it received, so nobody gets an event twice,
+ * and the order of one publisher's events is Redis's order for everyone.
+ *
+ * Redis down: `publish` fails fast (no offline queue) and is logged; the write itself has already
+ * committed (PostgreSQL is the source of truth) and clients catch up with `messagesSince`. The
+ * subscriber reconnects and resubscribes by itself when Redis returns.
+ */
+export class RedisEventBus extends InMemoryEventBus {
+  private readonly publisher: Redis;
+  private readonly subscriber: Redis;
+  private readonly target: ReturnType<typeof createRedisEventTarget>;
+  private closed = false;
+  /** The Redis channel every domain event travels on: `<prefix>:events`. */
+  private readonly channel: string;
+
+  constructor(redisUrl: string, private readonly logger: Logger, prefix = 'chat') {
+    super();
+    this.channel = `${prefix}:events`;
+    const options = { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: (n: number) => Math.min(n * 200, 2000) };
+    this.publisher = new Redis(redisUrl, { ...options, connectionName: 'chat-events-pub' });
+    this.subscriber = new Redis(redisUrl, { ...options, enableOfflineQueue: true, maxRetriesPerRequest: null, connectionName: 'chat-events-sub' });
+    for (const [name, client] of [['publisher', this.publisher], ['subscriber', this.subscriber]] as const) {
+      client.on('error', (err) => { if (!this.closed) this.logger.warn({ err: err.message }, `redis ${name} error`); });
+    }
+    // The target only needs `publish`; ours never throws (a failed publish is logged, not fatal).
+    const publishClient = {
+      publish: (channel: string, message: string) => this.publisher.publish(channel, message).catch((err: Error) => {
+        this.logger.warn({ err: err.message }, 'event not published: Redis unavailable');
+        return 0;
+      }),
+    } as unknown as Redis;
+    this.target = createRedisEventTarget({ publishClient, subscribeClient: this.subscriber });
+    this.target.addEventListener(this.channel, (e) => this.dispatch((e as CustomEvent<DomainEvent>).detail));
+  }
+
+  override publish(event: DomainEvent): void {
+    this.target.dispatchEvent(new CustomEvent(this.channel, { detail: event }));
+  }
+
+  /** Resolves once both connections are up and the channel is subscribed (or rejects after `timeoutMs`). */
+  async ready(timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(this.publisher.status === 'ready' && this.subscriber.status === 'ready')) {
+      if (Date.now() > deadline) throw new Error('Redis is not reachable');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    // Idempotent: resolves once Redis has confirmed the subscription.
+    await this.subscriber.subscribe(this.channel);
+  }
+
+  override healthy(): boolean {
+    return this.publisher.status === 'ready' && this.subscriber.status === 'ready';
+  }
+
+  override async close(): Promise<void> {
+    this.closed = true;
+    await super.close();
+    this.publisher.disconnect();
+    this.subscriber.disconnect();
+  }
+}

@@ -1,0 +1,92 @@
+import type { WebSocket, WebSocketServer } from 'ws';
+import type { Session } from '../domain/auth/auth.service';
+import type { EventBus } from './event-bus';
+
+/** graphql-ws close code for an authentication failure (the protocol's 4403 Forbidden). */
+export const CLOSE_FORBIDDEN = 4403;
+/** RFC 6455 §7.4.1 "Try Again Later": a rate limit refused the connection. */
+export const CLOSE_TRY_AGAIN_LATER = 1013;
+
+/** A close reason fits in 123 bytes (RFC 6455 §5.5). */
+export function truncateReason(reason: string): string {
+  return Buffer.from(reason).subarray(0, 120).toString('utf8').replace(/\uFFFD$/, '');
+}
+
+/**
+ * Pings every socket each `intervalMs`; a socket that did not answer the previous ping is
+ * terminated (RFC 6455 §5.5.2/5.5.3), so a vanished client's subscriptions and presence end.
+ * Returns the function that stops it.
+ */
+export function keepAlive(server: WebSocketServer, intervalMs: number): () => void {
+  const alive = new WeakMap<WebSocket, boolean>();
+  server.on('connection', (socket) => {
+    alive.set(socket, true);
+    socket.on('pong', () => alive.set(socket, true));
+  });
+  const timer = setInterval(() => {
+    for (const socket of server.clients) {
+      if (alive.get(socket) === false) { socket.terminate(); continue; }
+      alive.set(socket, false);
+      socket.ping();
+    }
+  }, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+/**
+ * The authenticated sockets of this instance by login: a socket closes with 4403 when its access
+ * token expires, and when its login is revoked on any instance (`session.revoked`: logout,
+ * refresh-token reuse), so a revoked user stops receiving.
+ */
+export class SocketSessions {
+  private readonly bySession = new Map<string, Set<WebSocket>>();
+  private readonly timers = new Map<WebSocket, NodeJS.Timeout>();
+  private readonly sessionOf = new Map<WebSocket, string>();
+  private readonly off: () => void;
+
+  constructor(bus: EventBus) {
+    this.off = bus.on('session.revoked', (e) => {
+      if (e.type === 'session.revoked') this.closeSession(e.sessionId, 'Forbidden: logged out');
+    });
+  }
+
+  /** Tracks an authenticated socket until it closes. */
+  add(socket: WebSocket, session: Session): void {
+    const ms = session.expiresAt.getTime() - Date.now();
+    const timer = setTimeout(() => socket.close(CLOSE_FORBIDDEN, 'Forbidden: access token expired'), Math.max(0, Math.min(ms, 2 ** 31 - 1)));
+    timer.unref();
+    this.timers.set(socket, timer);
+    if (session.sessionId) {
+      let set = this.bySession.get(session.sessionId);
+      if (!set) this.bySession.set(session.sessionId, (set = new Set()));
+      set.add(socket);
+      this.sessionOf.set(socket, session.sessionId);
+    }
+    socket.once('close', () => this.remove(socket));
+  }
+
+  /** Closes every socket of a login on this instance. */
+  closeSession(sessionId: string, reason: string): void {
+    for (const socket of [...(this.bySession.get(sessionId) ?? [])]) socket.close(CLOSE_FORBIDDEN, reason);
+  }
+
+  close(): void {
+    this.off();
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    this.bySession.clear();
+    this.sessionOf.clear();
+  }
+
+  private remove(socket: WebSocket): void {
+    clearTimeout(this.timers.get(socket));
+    this.timers.delete(socket);
+    const id = this.sessionOf.get(socket);
+    this.sessionOf.delete(socket);
+    if (!id) return;
+    const set = this.bySession.get(id);
+    set?.delete(socket);
+    if (set && set.size === 0) this.bySession.delete(id);
+  }
+}
