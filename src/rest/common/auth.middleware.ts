@@ -1,0 +1,25 @@
+import type { Request } from 'express';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Actor } from '../../domain/shared/actor';
+import { unauthenticated } from '../../domain/shared/errors';
+import type { Services } from '../../services';
+
+/** "Bearer <token>" → token; anything else → undefined. */
+function bearer(header: unknown): string | undefined {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(String(header ?? ''));
+  return m?.[1];
+}
+
+/**
+ * Authenticates a REST request from `Authorization: Bearer <access JWT>` (the same tokens as
+ * GraphQL, checked by AuthService.authenticate). Every dialect requires it except the token
+ * endpoints.
+ * @throws UNAUTHENTICATED (401 `{"error","detail"}`) when the header is missing, malformed or the token is bad.
+ */
+export async function authenticateRequest(services: Services, em: EntityManager, req: Request): Promise<Actor> {
+  const header = req.headers.authorization;
+  if (!header) throw unauthenticated('Authentication credentials were not provided.');
+  const token = bearer(header);
+  if (!token) throw unauthenticated('Authorization header must be "Bearer <access token>"');
+  return services.auth.authenticate(em, token);
+}

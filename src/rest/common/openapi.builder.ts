@@ -1,0 +1,103 @@
+import { z } from 'zod';
+import type { AnyRoute } from './route.registry';
+
+type JsonSchema = Record<string, unknown>;
+
+/** A zod schema as JSON Schema 2020-12 (OpenAPI 3.1 uses it as is), without `$schema`. */
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
+  const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any', target: 'draft-2020-12' }) as JsonSchema;
+  return rest;
+}
+
+/** Express path (`/chats/:id`) → OpenAPI path under /api with the legacy trailing slash (`/api/chats/{id}/`). */
+export function openApiPath(path: string): string {
+  return `/api${path.replace(/:(\w+)/g, '{$1}')}/`;
+}
+
+const ERROR_STATUSES: Record<number, string> = {
+  400: 'Invalid input (the message names the field or parameter)',
+  401: 'No token or a bad one',
+  403: 'Forbidden',
+  404: 'Not found, or not the caller\'s to see',
+  405: 'Method not allowed',
+  409: 'Conflict',
+  413: 'Too large',
+  415: 'Wrong media type',
+  429: 'Rate limited (see Retry-After)',
+};
+
+/** Parameters of an object schema (path or query). */
+function parameters(schema: z.ZodType | undefined, where: 'path' | 'query'): JsonSchema[] {
+  if (!schema) return [];
+  const js = jsonSchema(schema, 'input') as { properties?: Record<string, JsonSchema>; required?: string[] };
+  return Object.entries(js.properties ?? {}).map(([name, s]) => ({
+    name,
+    in: where,
+    required: where === 'path' || (js.required ?? []).includes(name),
+    ...(typeof s.description === 'string' ? { description: s.description } : {}),
+    schema: s,
+  }));
+}
+
+/**
+ * The OpenAPI 3.1 document of the whole REST layer, built from the route registry (so a route
+ * cannot be missing from it): paths, parameters, bodies and answers from the routes' zod schemas.
+ */
+export function buildOpenApi(routes: AnyRoute[]): JsonSchema {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const r of routes) {
+    const p = openApiPath(r.path);
+    const responses: Record<string, unknown> = {};
+    for (const [status, res] of Object.entries(r.responses)) {
+      responses[status] = {
+        description: res.description,
+        ...(res.schema ? { content: { 'application/json': { schema: jsonSchema(res.schema, 'output') } } } : {}),
+      };
+    }
+    const errorStatuses = new Set<number>([400, 404, 405]);
+    if (r.auth !== false) errorStatuses.add(401);
+    for (const o of Object.values(r.errors ?? {})) if (o?.status) errorStatuses.add(o.status);
+    for (const s of [...errorStatuses].sort()) {
+      responses[String(s)] ??= { description: ERROR_STATUSES[s] ?? 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+    }
+    const body = r.body ? jsonSchema(r.body, 'input') : undefined;
+    (paths[p] ??= {})[r.method] = {
+      tags: [r.tag],
+      summary: r.summary,
+      ...(r.description ? { description: r.description } : {}),
+      operationId: `${r.method}${r.path.replace(/[^A-Za-z0-9]+(.)?/g, (_m, ch: string | undefined) => (ch ? ch.toUpperCase() : ''))}`,
+      security: r.auth === false ? [] : [{ bearerAuth: [] }],
+      parameters: [...parameters(r.params, 'path'), ...parameters(r.query, 'query')],
+      ...(body
+        ? {
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: body }, 'multipart/form-data': { schema: body }, 'application/x-www-form-urlencoded': { schema: body } },
+          },
+        }
+        : {}),
+      responses,
+    };
+  }
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'chat-server REST compatibility layer',
+      version: '1.0.0',
+      description: 'The documented /api paths of the five legacy chat backends (rest-compat.md), over the same domain as /graphql. Trailing slashes are optional.',
+    },
+    jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
+    tags: [...new Set(routes.map((r) => r.tag))].map((name) => ({ name })),
+    paths,
+    components: {
+      securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+      schemas: {
+        Error: {
+          type: 'object',
+          required: ['error', 'detail'],
+          properties: { error: { type: 'string' }, detail: { type: 'string' } },
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,61 @@
+import { ConversationKind, type Conversation } from '../../domain/conversation/conversation.entity';
+import { ConversationService } from '../../domain/conversation/conversation.service';
+import type { Membership } from '../../domain/conversation/membership.entity';
+import type { MessageView } from '../../domain/shared/events';
+import type { User } from '../../domain/user/user.entity';
+import type { RestContext } from './route.registry';
+
+/**
+ * Read helpers the presenters share, over the request's loaders. Same reading as the GraphQL
+ * field resolvers (conversation.resolver.ts), so both APIs show the same numbers.
+ */
+
+export const refId = (x: unknown): number | null => (x == null ? null : typeof x === 'object' ? (x as { id: number }).id : Number(x));
+export const iso = (d: Date | string | null | undefined): string | null => (d == null ? null : new Date(d).toISOString());
+
+/** Active members of a conversation, with users, oldest first. */
+export function membersOf(ctx: RestContext, c: Conversation): Promise<Membership[]> {
+  return ctx.loaders.members.load(c.id);
+}
+
+/** The viewer's unread count: after their read position; staff in a SUPPORT thread they never opened: all but their own. */
+export async function unreadOf(ctx: RestContext, c: Conversation): Promise<number> {
+  const m = await ctx.loaders.viewerMembership.load(c.id);
+  if (m) return ctx.loaders.unread.load(m.id);
+  return ctx.actor?.isStaff && c.kind === ConversationKind.SUPPORT ? ctx.loaders.unreadAll.load(c.id) : 0;
+}
+
+/** The newest message, or null (none yet, or `canReadContent` false: a PUBLIC room seen from outside). */
+export async function lastMessageOf(ctx: RestContext, c: Conversation, canReadContent = true): Promise<MessageView | null> {
+  if (c.lastSeq === 0 || !canReadContent) return null;
+  return ctx.loaders.messageAt.load(`${c.id}:${c.lastSeq}`);
+}
+
+/** A user by id (null for SYSTEM senders and deleted users). */
+export async function userOf(ctx: RestContext, id: number | null | undefined): Promise<User | null> {
+  return id == null ? null : ctx.loaders.user.load(id);
+}
+
+/** Whether a member other than its sender has read the message (their read position reached it). */
+export async function isReadByOthers(ctx: RestContext, m: MessageView): Promise<boolean> {
+  const members = await ctx.loaders.members.load(m.conversationId);
+  return members.some((x) => refId(x.user) !== m.senderId && x.lastReadSeq >= m.seq);
+}
+
+/** The conversation's title as the viewer sees it (ConversationService.titleOf). */
+export async function titleOf(ctx: RestContext, c: Conversation): Promise<string> {
+  if (c.name) return c.name;
+  const users: User[] = [];
+  if (c.kind === ConversationKind.DIRECT) users.push(...(await membersOf(ctx, c)).map((m) => m.user));
+  const customer = await userOf(ctx, refId(c.customer));
+  if (customer) users.push(customer);
+  return ConversationService.titleOf(c, ctx.actor?.id ?? 0, users);
+}
+
+/**
+ * Whether the viewer sees a conversation's content (messages, members) and not only its
+ * metadata: members and staff (as GraphQL's canReadContent; PUBLIC rooms list to strangers too).
+ */
+export async function canReadContentOf(ctx: RestContext, c: Conversation): Promise<boolean> {
+  return Boolean(ctx.actor?.isStaff || (await ctx.loaders.viewerMembership.load(c.id)));
+}

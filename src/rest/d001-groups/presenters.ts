@@ -1,0 +1,120 @@
+import { z } from 'zod';
+import { ConversationKind, MemberRole, type Conversation } from '../../domain/conversation/conversation.entity';
+import type { Membership } from '../../domain/conversation/membership.entity';
+import type { MessageView } from '../../domain/shared/events';
+import { fullNameOf, type User } from '../../domain/user/user.entity';
+import type { RestContext } from '../common/route.registry';
+import { iso, lastMessageOf, membersOf, refId, titleOf, unreadOf, userOf } from '../common/views.helpers';
+
+/** Seed 001 shapes: chat groups (list, detail with members) and messages. */
+
+export const userSummarySchema = z.object({
+  id: z.number().int(), username: z.string(), full_name: z.string(), avatar_thumbnail: z.string().nullable(), role: z.string().nullable(),
+});
+export const senderSchema = userSummarySchema.extend({ avatar: z.string().nullable() });
+export const chatLastMessageSchema = z.object({
+  id: z.number().int(), sender: userSummarySchema.nullable(), content: z.string(), created_at: z.string(), is_removed: z.boolean(),
+});
+export const chatSchema = z.object({
+  id: z.number().int(), name: z.string(), description: z.string().nullable(), is_group: z.boolean(),
+  members_summary: z.array(userSummarySchema), created_by: z.number().int().nullable(), created_at: z.string(), updated_at: z.string(),
+  last_message: chatLastMessageSchema.nullable(), unread_count: z.number().int(),
+});
+export const memberSchema = z.object({
+  id: z.number().int(), chat_group: z.number().int(), user: userSummarySchema, is_admin: z.boolean(), nickname: z.string().nullable(),
+  last_read_at: z.string().nullable(), unread_count: z.number().int(), created_at: z.string(), updated_at: z.string(),
+});
+export const chatDetailSchema = chatSchema.extend({ members: z.array(memberSchema) });
+export const repliedPreviewSchema = z.object({ id: z.number().int(), sender: userSummarySchema.nullable(), content: z.string(), created_at: z.string() });
+export const messageSchema = z.object({
+  id: z.number().int(), chat_group: z.number().int(), sender: senderSchema.nullable(), content: z.string(),
+  is_system_message: z.boolean(), is_removed: z.boolean(), replied_to: z.number().int().nullable(),
+  replied_to_preview: repliedPreviewSchema.nullable(), created_at: z.string(), updated_at: z.string(),
+  media: z.array(z.object({ id: z.number().int(), url: z.string(), thumbnail: z.string().nullable(), media_type: z.string() })),
+});
+export const successSchema = z.object({ status: z.literal('success') });
+
+/** `{id, username, full_name, avatar_thumbnail, role}`. */
+export function presentUserSummary(u: User): z.output<typeof userSummarySchema> {
+  return { id: u.id, username: u.username, full_name: fullNameOf(u), avatar_thumbnail: u.avatarUrl ?? null, role: u.role ?? null };
+}
+
+/** A message sender: the summary plus `avatar`. */
+export function presentSender(u: User): z.output<typeof senderSchema> {
+  return { ...presentUserSummary(u), avatar: u.avatarUrl ?? null };
+}
+
+const later = (a: Date, b: Date) => (a > b ? a : b);
+
+/** A chat's name: its own, "A và B" for a 1:1 chat (as the legacy backend named them), else the title. */
+async function nameOf(ctx: RestContext, c: Conversation, members: Membership[]): Promise<string> {
+  if (c.name) return c.name;
+  if (c.kind === ConversationKind.DIRECT && members.length) return members.map((m) => fullNameOf(m.user)).join(' và ');
+  return titleOf(ctx, c);
+}
+
+/** A chat group as GET /api/chats/ lists it. */
+export async function presentChat(ctx: RestContext, c: Conversation): Promise<z.output<typeof chatSchema>> {
+  const members = await membersOf(ctx, c);
+  const last = await lastMessageOf(ctx, c);
+  const lastSender = await userOf(ctx, last?.senderId);
+  return {
+    id: c.id,
+    name: await nameOf(ctx, c, members),
+    description: c.description ?? null,
+    is_group: c.kind !== ConversationKind.DIRECT,
+    members_summary: members.map((m) => presentUserSummary(m.user)),
+    created_by: refId(c.createdBy),
+    created_at: iso(c.createdAt)!,
+    updated_at: iso(later(c.updatedAt, c.lastActivityAt))!,
+    last_message: last
+      ? { id: last.id, sender: lastSender ? presentUserSummary(lastSender) : null, content: last.content, created_at: last.createdAt, is_removed: last.deletedAt != null }
+      : null,
+    unread_count: await unreadOf(ctx, c),
+  };
+}
+
+/** A chat group with its `members` (GET /api/chats/{id}/). */
+export async function presentChatDetail(ctx: RestContext, c: Conversation): Promise<z.output<typeof chatDetailSchema>> {
+  const members = await membersOf(ctx, c);
+  return {
+    ...(await presentChat(ctx, c)),
+    members: await Promise.all(members.map(async (m) => ({
+      id: m.id,
+      chat_group: c.id,
+      user: presentUserSummary(m.user),
+      is_admin: m.role === MemberRole.OWNER || m.role === MemberRole.ADMIN,
+      nickname: m.nickname ?? null,
+      last_read_at: iso(m.lastReadAt),
+      unread_count: await ctx.loaders.unread.load(m.id),
+      created_at: iso(m.joinedAt)!,
+      updated_at: iso(m.lastReadAt && m.lastReadAt > m.joinedAt ? m.lastReadAt : m.joinedAt)!,
+    }))),
+  };
+}
+
+/** A message in seed 001's shape (`media` stays [] until attachments are served here). */
+export async function presentMessage(ctx: RestContext, m: MessageView): Promise<z.output<typeof messageSchema>> {
+  const sender = await userOf(ctx, m.senderId);
+  let preview: z.output<typeof repliedPreviewSchema> | null = null;
+  if (m.replyToId != null) {
+    const target = await ctx.loaders.message.load(m.replyToId);
+    if (target && target.conversationId === m.conversationId) {
+      const ts = await userOf(ctx, target.senderId);
+      preview = { id: target.id, sender: ts ? presentUserSummary(ts) : null, content: target.content, created_at: target.createdAt };
+    }
+  }
+  return {
+    id: m.id,
+    chat_group: m.conversationId,
+    sender: sender ? presentSender(sender) : null,
+    content: m.content,
+    is_system_message: m.kind === 'SYSTEM',
+    is_removed: m.deletedAt != null,
+    replied_to: m.replyToId,
+    replied_to_preview: preview,
+    created_at: m.createdAt,
+    updated_at: m.deletedAt ?? m.editedAt ?? m.createdAt,
+    media: [],
+  };
+}

@@ -1,0 +1,78 @@
+import { z } from 'zod';
+import { ConversationKind, type Conversation } from '../../domain/conversation/conversation.entity';
+import type { MessageView } from '../../domain/shared/events';
+import { fullNameOf, type User } from '../../domain/user/user.entity';
+import type { RestContext } from '../common/route.registry';
+import { iso, lastMessageOf, membersOf, refId, titleOf, unreadOf, userOf } from '../common/views.helpers';
+
+/** Seed 002 shapes: support conversations (also the shared GET /api/chat/conversations/ item) and messages. */
+
+export const customerInfoSchema = z.object({
+  id: z.number().int(), username: z.string(), ho_ten: z.string(), loai_nguoi_dung: z.enum(['khach_hang', 'nhan_vien']),
+});
+export const conversationLastMessageSchema = z.object({
+  id: z.number().int(), noi_dung: z.string(), thoi_gian: z.string(), nguoi_goi_name: z.string(),
+  message_id: z.number().int(), message: z.string(), username: z.string().nullable(), timestamp: z.string(),
+});
+export const conversationSchema = z.object({
+  id: z.number().int(),
+  customer: z.number().int().nullable(),
+  customer_info: customerInfoSchema.nullable(),
+  is_staff_group: z.boolean(),
+  created_at: z.string(),
+  last_message_at: z.string().nullable(),
+  last_message: conversationLastMessageSchema.nullable(),
+  unread_count: z.number().int(),
+  kind: z.enum(['DIRECT', 'GROUP', 'ROOM', 'SUPPORT']),
+  title: z.string(),
+  participants: z.array(z.object({ id: z.number().int(), username: z.string() })),
+});
+export const supportMessageSchema = z.object({
+  id: z.number().int(), conversation_id: z.number().int(), nguoi_goi_id: z.number().int().nullable(),
+  nguoi_goi_name: z.string(), noi_dung: z.string(), thoi_gian: z.string(),
+});
+
+/** `{id, username, ho_ten, loai_nguoi_dung}`: staff are "nhan_vien", everyone else "khach_hang". */
+export function presentCustomerInfo(u: User): z.output<typeof customerInfoSchema> {
+  return { id: u.id, username: u.username, ho_ten: fullNameOf(u), loai_nguoi_dung: u.isStaff ? 'nhan_vien' : 'khach_hang' };
+}
+
+/** The sender's display name (staff by their own name); SYSTEM messages: "". */
+function senderName(u: User | null): string {
+  return u ? fullNameOf(u) : '';
+}
+
+/** A message `{id, conversation_id, nguoi_goi_id, nguoi_goi_name, noi_dung, thoi_gian}`. */
+export async function presentSupportMessage(ctx: RestContext, m: MessageView): Promise<z.output<typeof supportMessageSchema>> {
+  const sender = await userOf(ctx, m.senderId);
+  return { id: m.id, conversation_id: m.conversationId, nguoi_goi_id: m.senderId, nguoi_goi_name: senderName(sender), noi_dung: m.content, thoi_gian: m.createdAt };
+}
+
+/**
+ * A conversation in seed 002's shape plus `kind`, `title`, `participants`, and seed 000's keys
+ * in `last_message` (rest-compat.md "Conflicts": one GET /api/chat/conversations/ for both).
+ */
+export async function presentConversation(ctx: RestContext, c: Conversation): Promise<z.output<typeof conversationSchema>> {
+  const customer = await userOf(ctx, refId(c.customer));
+  const last = await lastMessageOf(ctx, c);
+  const sender = await userOf(ctx, last?.senderId);
+  const members = await membersOf(ctx, c);
+  return {
+    id: c.id,
+    customer: customer?.id ?? null,
+    customer_info: customer ? presentCustomerInfo(customer) : null,
+    is_staff_group: c.kind === ConversationKind.SUPPORT,
+    created_at: iso(c.createdAt)!,
+    last_message_at: last ? last.createdAt : null,
+    last_message: last
+      ? {
+        id: last.id, noi_dung: last.content, thoi_gian: last.createdAt, nguoi_goi_name: senderName(sender),
+        message_id: last.id, message: last.content, username: sender?.username ?? null, timestamp: last.createdAt,
+      }
+      : null,
+    unread_count: await unreadOf(ctx, c),
+    kind: c.kind,
+    title: await titleOf(ctx, c),
+    participants: members.map((m) => ({ id: m.user.id, username: m.user.username })),
+  };
+}

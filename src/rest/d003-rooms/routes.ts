@@ -1,0 +1,170 @@
+import { z } from 'zod';
+import { ConversationKind, RoomVisibility } from '../../domain/conversation/conversation.entity';
+import { idField, intField, pathId } from '../common/fields.schemas';
+import { checkPage, pageQuery, pageWindow } from '../common/pagination.helpers';
+import { defineRoute, type AnyRoute } from '../common/route.registry';
+import {
+  notificationSchema, okMessageSchema, presentMembers, presentNotification, presentRoomCreated, presentRoomDetail, presentRoomListItem,
+  presentRoomMessage, roomCreatedSchema, roomDetailSchema, roomListItemSchema, roomMemberSchema, roomMessageSchema, roomMessagesSchema,
+} from './presenters';
+
+const TAG = 'seed 003: rooms';
+const id = z.object({ id: pathId });
+
+/** How many rooms and notifications the lists show at most (the seed shows no pagination). */
+const LIST_LIMIT = 100;
+
+/**
+ * Seed 003 (team chat rooms): public/private/group rooms with max_members, join/leave, members,
+ * page/page_size history, send with replies, read marks, soft delete, notifications. Answers
+ * carry `{"message": "..."}` in Chinese as the seed does; errors `{"error","detail"}`.
+ * `/ws/chat/{room_id}/` is replaced by GraphQL subscriptions.
+ */
+export const roomRoutes: AnyRoute[] = [
+  defineRoute({
+    method: 'get', path: '/chat/rooms', tag: TAG,
+    summary: `Rooms the caller belongs to plus every public room, newest activity first (at most ${LIST_LIMIT})`,
+    responses: { 200: { description: 'Rooms', schema: z.array(roomListItemSchema) } },
+    async handler(ctx) {
+      const r = await ctx.services.conversations.listByOffset(ctx.scope(), { kinds: [ConversationKind.GROUP, ConversationKind.ROOM], publicRooms: true, limit: LIST_LIMIT });
+      return { status: 200, body: await Promise.all(r.conversations.map((c) => presentRoomListItem(ctx, c))) };
+    },
+  }),
+  defineRoute({
+    method: 'post', path: '/chat/rooms', tag: TAG,
+    summary: 'Create a room: room_type public/private (a ROOM of that visibility) or group (a GROUP); the caller owns it',
+    body: z.object({
+      name: z.string(),
+      description: z.string().nullish(),
+      room_type: z.enum(['public', 'private', 'group']),
+      max_members: intField.nullish().describe('Default 50 (rooms only)'),
+    }),
+    responses: { 201: { description: 'The room', schema: roomCreatedSchema } },
+    fieldNames: { maxMembers: 'max_members' },
+    async handler(ctx, { body }) {
+      const c = body.room_type === 'group'
+        ? await ctx.services.conversations.createGroup(ctx.scope(), { name: body.name, description: body.description || null, memberIds: [] })
+        : await ctx.services.conversations.createRoom(ctx.scope(), {
+          name: body.name, description: body.description || null, maxMembers: body.max_members ?? null,
+          visibility: body.room_type === 'public' ? RoomVisibility.PUBLIC : RoomVisibility.PRIVATE,
+        });
+      return { status: 201, body: await presentRoomCreated(ctx, c) };
+    },
+  }),
+  defineRoute({
+    method: 'get', path: '/chat/rooms/:id', tag: TAG,
+    summary: 'A room with its members (a public room seen from outside: no members)',
+    params: id,
+    responses: { 200: { description: 'The room', schema: roomDetailSchema } },
+    async handler(ctx, { params }) {
+      const r = await ctx.services.conversations.peek(ctx.scope(), params.id, 'id');
+      return { status: 200, body: await presentRoomDetail(ctx, r.conversation, r.canReadContent) };
+    },
+  }),
+  defineRoute({
+    method: 'post', path: '/chat/rooms/:id/join', tag: TAG,
+    summary: 'Join a public room; 403 private (or no such room), 400 full or banned',
+    params: id,
+    responses: { 200: { description: 'Joined', schema: okMessageSchema } },
+    errors: {
+      NOT_FOUND: { status: 403, message: '无法加入该房间（私有房间或房间不存在）' },
+      FORBIDDEN: { status: 400, message: '您已被禁止加入该房间' },
+      CONFLICT: { status: 400, message: '房间已满' },
+    },
+    async handler(ctx, { params }) {
+      await ctx.services.conversations.joinRoom(ctx.scope(), params.id);
+      return { status: 200, body: { message: '成功加入房间' } };
+    },
+  }),
+  defineRoute({
+    method: 'post', path: '/chat/rooms/:id/leave', tag: TAG,
+    summary: 'Leave a room',
+    params: id,
+    responses: { 200: { description: 'Left', schema: okMessageSchema } },
+    async handler(ctx, { params }) {
+      await ctx.services.conversations.leave(ctx.scope(), params.id);
+      return { status: 200, body: { message: '成功离开房间' } };
+    },
+  }),
+  defineRoute({
+    method: 'get', path: '/chat/rooms/:id/members', tag: TAG,
+    summary: 'Members with role, read mark, mute and ban flags (members and staff)',
+    params: id,
+    responses: { 200: { description: 'Members', schema: z.array(roomMemberSchema) } },
+    async handler(ctx, { params }) {
+      const { conversation } = await ctx.services.conversations.access(ctx.scope(), params.id, 'id');
+      return { status: 200, body: await presentMembers(ctx, conversation, await ctx.loaders.membersWithBanned.load(conversation.id)) };
+    },
+  }),
+  defineRoute({
+    method: 'get', path: '/chat/rooms/:id/messages', tag: TAG,
+    summary: 'Messages, oldest first: {messages, page, page_size, total}',
+    params: id,
+    query: pageQuery,
+    responses: { 200: { description: 'A page of messages', schema: roomMessagesSchema } },
+    async handler(ctx, { params, query }) {
+      const win = pageWindow(query);
+      const r = await ctx.services.messages.listByOffset(ctx.scope(), params.id, { offset: win.offset, limit: win.limit });
+      checkPage(win, r.total);
+      return { status: 200, body: { messages: await Promise.all(r.messages.map((m) => presentRoomMessage(ctx, m))), page: win.page, page_size: win.size, total: r.total } };
+    },
+  }),
+  defineRoute({
+    method: 'post', path: '/chat/rooms/:id/messages', tag: TAG,
+    summary: 'Send a message (text; file_url/file_name/file_size are accepted but not kept yet)',
+    params: id,
+    body: z.object({
+      content: z.string(),
+      message_type: z.enum(['text', 'image', 'file']).optional(),
+      file_url: z.string().nullish(),
+      file_name: z.string().nullish(),
+      file_size: intField.nullish(),
+      reply_to: idField.nullish(),
+    }),
+    responses: { 201: { description: 'The message', schema: roomMessageSchema } },
+    fieldNames: { replyToId: 'reply_to' },
+    async handler(ctx, { params, body }) {
+      const m = await ctx.services.messages.send(ctx.scope(), { conversationId: params.id, content: body.content, replyToId: body.reply_to ?? null });
+      return { status: 201, body: await presentRoomMessage(ctx, m) };
+    },
+  }),
+  defineRoute({
+    method: 'post', path: '/chat/messages/:id/read', tag: TAG,
+    summary: 'Mark read up to this message',
+    params: id,
+    responses: { 200: { description: 'Marked', schema: okMessageSchema } },
+    async handler(ctx, { params }) {
+      await ctx.services.messages.markReadUpTo(ctx.scope(), params.id);
+      return { status: 200, body: { message: '消息已标记为已读' } };
+    },
+  }),
+  defineRoute({
+    method: 'delete', path: '/chat/messages/:id/delete', tag: TAG,
+    summary: `Soft-delete a message (its content then reads "[消息已删除]" here)`,
+    params: id,
+    responses: { 200: { description: 'Deleted', schema: okMessageSchema } },
+    async handler(ctx, { params }) {
+      await ctx.services.messages.delete(ctx.scope(), params.id);
+      return { status: 200, body: { message: '消息已删除' } };
+    },
+  }),
+  defineRoute({
+    method: 'get', path: '/chat/notifications', tag: TAG,
+    summary: `The caller's notifications, newest first (at most ${LIST_LIMIT})`,
+    responses: { 200: { description: 'Notifications', schema: z.array(notificationSchema) } },
+    async handler(ctx) {
+      const page = await ctx.services.notifications.list(ctx.scope(), { first: LIST_LIMIT });
+      return { status: 200, body: await Promise.all(page.edges.map((e) => presentNotification(ctx, e.node))) };
+    },
+  }),
+  defineRoute({
+    method: 'post', path: '/chat/notifications/:id/read', tag: TAG,
+    summary: 'Mark a notification read',
+    params: id,
+    responses: { 200: { description: 'Marked', schema: okMessageSchema } },
+    async handler(ctx, { params }) {
+      await ctx.services.notifications.markRead(ctx.scope(), params.id);
+      return { status: 200, body: { message: '通知已标记为已读' } };
+    },
+  }),
+];

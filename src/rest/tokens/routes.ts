@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import { defineRoute, type AnyRoute } from '../common/route.registry';
+import { presentRegistered, presentTokens, registeredUserSchema, tokenPairSchema } from './presenters';
+
+const TAG = 'tokens';
+
+/**
+ * Tokens and accounts (rest-compat.md "Tokens"; seed 000's SimpleJWT endpoints, used by every
+ * dialect): log in, refresh (rotating), log out (revokes the login's refresh tokens), register.
+ * No `Authorization` needed; bad credentials or tokens answer 401.
+ */
+export const tokenRoutes: AnyRoute[] = [
+  defineRoute({
+    method: 'post', path: '/token', tag: TAG, auth: false,
+    summary: 'Log in: {username, password} → {access, refresh}',
+    body: z.object({ username: z.string().max(256), password: z.string().max(1024) }),
+    responses: { 200: { description: 'A token pair', schema: tokenPairSchema } },
+    async handler(ctx, { body }) {
+      return { status: 200, body: presentTokens(await ctx.services.auth.login(ctx.em, body.username, body.password)) };
+    },
+  }),
+  defineRoute({
+    method: 'post', path: '/token/refresh', tag: TAG, auth: false,
+    summary: 'Spend a refresh token for a new pair (the old one is dead; reusing it revokes the login)',
+    body: z.object({ refresh: z.string().max(1024) }),
+    responses: { 200: { description: 'A new token pair', schema: tokenPairSchema } },
+    async handler(ctx, { body }) {
+      return { status: 200, body: presentTokens(await ctx.services.auth.refresh(ctx.em, body.refresh)) };
+    },
+  }),
+  defineRoute({
+    method: 'post', path: '/accounts/logout', tag: TAG, auth: false,
+    summary: 'Revoke the refresh token (and its login); 205 with no body',
+    body: z.object({ refresh: z.string().max(1024) }),
+    responses: { 205: { description: 'Logged out' } },
+    async handler(ctx, { body }) {
+      await ctx.services.auth.logout(ctx.em, body.refresh);
+      return { status: 205 };
+    },
+  }),
+  defineRoute({
+    method: 'post', path: '/accounts/register', tag: TAG, auth: false,
+    summary: 'Create an account (not in the seeds: legacy apps need some way in)',
+    body: z.object({
+      username: z.string(),
+      password: z.string(),
+      first_name: z.string().nullish(),
+      last_name: z.string().nullish(),
+      email: z.string().nullish(),
+    }),
+    responses: { 201: { description: 'The new user', schema: registeredUserSchema } },
+    fieldNames: { firstName: 'first_name', lastName: 'last_name' },
+    async handler(ctx, { body }) {
+      const r = await ctx.services.auth.register(ctx.em, {
+        username: body.username, password: body.password, firstName: body.first_name || null, lastName: body.last_name || null, email: body.email || null,
+      });
+      return { status: 201, body: presentRegistered(r.user) };
+    },
+  }),
+];

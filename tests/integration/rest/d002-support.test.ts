@@ -1,0 +1,86 @@
+/**
+ * Seed 002 (restaurant support desk) over REST, as its frontends drive it: a customer logs in,
+ * gets their conversation (created on first use) and writes over the HTTP fallback; staff see
+ * every customer's conversation in GET /api/chat/conversations/ with their own unread counts,
+ * read with limit/offset and answer under their own name; another customer is locked out.
+ */
+import { startTestServer, type TestServer } from '../../support/test-server';
+import { call, expectError, expectKeys, makeStaff, restUser, type RestUser } from './rest-support';
+
+let server: TestServer;
+beforeAll(async () => { server = await startTestServer(); });
+afterAll(async () => { await server.close(); });
+
+const CONV_KEYS = ['id', 'customer', 'customer_info', 'is_staff_group', 'created_at', 'last_message_at', 'last_message', 'unread_count', 'kind', 'title', 'participants'];
+const MSG_KEYS = ['id', 'conversation_id', 'nguoi_goi_id', 'nguoi_goi_name', 'noi_dung', 'thoi_gian'];
+
+describe('seed 002: support desk', () => {
+  let customer: RestUser; let other: RestUser; let staff: RestUser; let staff2: RestUser;
+  beforeAll(async () => {
+    customer = await restUser(server, 'kh', { first_name: 'Nguyễn', last_name: 'Văn A' });
+    other = await restUser(server, 'kh');
+    staff = await restUser(server, 'nv', { first_name: 'Nhân', last_name: 'Viên' });
+    staff2 = await restUser(server, 'nv');
+    await makeStaff(server, staff);
+    await makeStaff(server, staff2);
+  });
+
+  it('customer asks, staff answer, both read with limit/offset', async () => {
+    const mine = await call(server, 'GET', '/chat/conversations/my_conversation/', { token: customer.token });
+    expect(mine.status).toBe(200);
+    expectKeys(mine.body, CONV_KEYS);
+    expect(mine.body).toMatchObject({
+      customer: Number(customer.id),
+      customer_info: { id: Number(customer.id), username: customer.username, ho_ten: 'Nguyễn Văn A', loai_nguoi_dung: 'khach_hang' },
+      is_staff_group: true, last_message: null, last_message_at: null, unread_count: 0, kind: 'SUPPORT',
+    });
+    expectKeys(mine.body.customer_info, ['id', 'username', 'ho_ten', 'loai_nguoi_dung']);
+    const id = mine.body.id;
+    // Created once: the same conversation the next time.
+    expect((await call(server, 'GET', '/chat/conversations/my_conversation', { token: customer.token })).body.id).toBe(id);
+
+    const sent = await call(server, 'POST', `/chat/conversations/${id}/send_message/`, { token: customer.token, json: { noi_dung: 'Xin chào, tôi muốn đặt bàn' } });
+    expect(sent.status).toBe(201);
+    expectKeys(sent.body, MSG_KEYS);
+    expect(sent.body).toEqual({ id: expect.any(Number), conversation_id: id, nguoi_goi_id: Number(customer.id), nguoi_goi_name: 'Nguyễn Văn A', noi_dung: 'Xin chào, tôi muốn đặt bàn', thoi_gian: expect.any(String) });
+
+    // The staff inbox: every customer's conversation, with this staff user's unread count.
+    const inbox = await call(server, 'GET', '/chat/conversations/', { token: staff.token });
+    expect(inbox.status).toBe(200);
+    const row = inbox.body.find((c: any) => c.id === id);
+    expectKeys(row, CONV_KEYS);
+    expect(row).toMatchObject({ is_staff_group: true, unread_count: 1, last_message: { id: sent.body.id, noi_dung: 'Xin chào, tôi muốn đặt bàn', nguoi_goi_name: 'Nguyễn Văn A' } });
+    expectKeys(row.last_message, ['id', 'noi_dung', 'thoi_gian', 'nguoi_goi_name', 'message_id', 'message', 'username', 'timestamp']);
+
+    const reply = await call(server, 'POST', `/chat/conversations/${id}/send_message/`, { token: staff.token, json: { noi_dung: 'Dạ, chúng tôi sẽ hỗ trợ anh/chị ngay' } });
+    expect(reply.status).toBe(201);
+    expect(reply.body).toMatchObject({ nguoi_goi_id: Number(staff.id), nguoi_goi_name: 'Nhân Viên' });
+
+    const all = await call(server, 'GET', `/chat/conversations/${id}/messages/?limit=50&offset=0`, { token: customer.token });
+    expect(all.status).toBe(200);
+    for (const m of all.body) expectKeys(m, MSG_KEYS);
+    expect(all.body.map((m: any) => m.noi_dung)).toEqual(['Xin chào, tôi muốn đặt bàn', 'Dạ, chúng tôi sẽ hỗ trợ anh/chị ngay']);
+    expect((await call(server, 'GET', `/chat/conversations/${id}/messages/?limit=1&offset=1`, { token: staff2.token })).body.map((m: any) => m.id)).toEqual([reply.body.id]);
+    expect((await call(server, 'GET', `/chat/conversations/${id}/messages/?offset=5`, { token: customer.token })).body).toEqual([]);
+
+    // Each staff user has their own unread count: the one who answered has read; the other has 2.
+    const inbox1 = (await call(server, 'GET', '/chat/conversations/', { token: staff.token })).body.find((c: any) => c.id === id);
+    const inbox2 = (await call(server, 'GET', '/chat/conversations/', { token: staff2.token })).body.find((c: any) => c.id === id);
+    expect([inbox1.unread_count, inbox2.unread_count]).toEqual([0, 2]);
+    expect((await call(server, 'GET', '/chat/conversations/my_conversation/', { token: customer.token })).body.unread_count).toBe(1);
+
+    // Another customer sees none of it.
+    expectError(await call(server, 'GET', `/chat/conversations/${id}/messages/`, { token: other.token }), 404);
+    expectError(await call(server, 'POST', `/chat/conversations/${id}/send_message/`, { token: other.token, json: { noi_dung: 'hi' } }), 404);
+    expect((await call(server, 'GET', '/chat/conversations/', { token: other.token })).body.some((c: any) => c.id === id)).toBe(false);
+  });
+
+  it('refuses bad input, staff have no conversation of their own', async () => {
+    const mine = await call(server, 'GET', '/chat/conversations/my_conversation/', { token: other.token });
+    expect(expectError(await call(server, 'POST', `/chat/conversations/${mine.body.id}/send_message/`, { token: other.token, json: { noi_dung: '' } }), 400).error).toMatch(/^noi_dung/);
+    expect(expectError(await call(server, 'POST', `/chat/conversations/${mine.body.id}/send_message/`, { token: other.token, json: { noi_dung: 5 } }), 400).error).toMatch(/^noi_dung/);
+    expect(expectError(await call(server, 'GET', `/chat/conversations/${mine.body.id}/messages/?limit=500`, { token: other.token }), 400).error).toMatch(/^limit/);
+    expectError(await call(server, 'GET', '/chat/conversations/my_conversation/', { token: staff.token }), 404);
+    expectError(await call(server, 'GET', '/chat/conversations/my_conversation/'), 401);
+  });
+});

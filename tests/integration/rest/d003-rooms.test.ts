@@ -1,0 +1,148 @@
+/**
+ * Seed 003 (team chat rooms) over REST, as its React frontend drives it: log in, create public,
+ * private and group rooms, list rooms (own plus public), details, join (403 private, 400 full or
+ * banned), leave, members with roles, page/page_size history, send with a reply, mark read up to
+ * a message, delete ("[消息已删除]"), notifications and marking one read.
+ */
+import { startTestServer, type TestServer } from '../../support/test-server';
+import { call, expectError, expectKeys, gqlData, restUser, type RestUser } from './rest-support';
+
+let server: TestServer;
+beforeAll(async () => { server = await startTestServer(); });
+afterAll(async () => { await server.close(); });
+
+const CREATED_KEYS = ['id', 'name', 'description', 'room_type', 'created_by', 'member_count', 'is_active', 'max_members', 'created_at'];
+const LIST_KEYS = ['id', 'name', 'description', 'room_type', 'created_by', 'member_count', 'last_message', 'created_at'];
+const DETAIL_KEYS = ['id', 'name', 'description', 'room_type', 'created_by', 'members', 'member_count', 'is_active', 'max_members', 'created_at', 'updated_at'];
+const MSG_KEYS = ['id', 'room', 'sender', 'message_type', 'content', 'file_url', 'file_name', 'file_size', 'is_edited', 'is_deleted', 'reply_to', 'created_at', 'updated_at'];
+const USER_KEYS = ['id', 'username', 'first_name', 'last_name'];
+
+describe('seed 003: rooms', () => {
+  let dev: RestUser; let mate: RestUser; let stranger: RestUser;
+  let publicId: number; let privateId: number;
+  beforeAll(async () => {
+    dev = await restUser(server, 'dev', { first_name: 'Developer', last_name: 'User' });
+    mate = await restUser(server, 'mate');
+    stranger = await restUser(server, 'str');
+  });
+
+  it('creates rooms of every type and lists own plus public rooms', async () => {
+    const pub = await call(server, 'POST', '/chat/rooms/', { token: dev.token, json: { name: '开发讨论', description: '开发团队讨论群', room_type: 'public', max_members: 50 } });
+    expect(pub.status).toBe(201);
+    expectKeys(pub.body, CREATED_KEYS);
+    expect(pub.body).toMatchObject({ name: '开发讨论', description: '开发团队讨论群', room_type: 'public', created_by: { id: Number(dev.id), username: dev.username }, member_count: 1, is_active: true, max_members: 50 });
+    expectKeys(pub.body.created_by, ['id', 'username']);
+    publicId = pub.body.id;
+    const priv = await call(server, 'POST', '/chat/rooms/', { token: dev.token, json: { name: '私有', room_type: 'private', max_members: '2' } });
+    expect(priv.body).toMatchObject({ room_type: 'private', max_members: 2 });
+    privateId = priv.body.id;
+    const group = await call(server, 'POST', '/chat/rooms/', { token: dev.token, json: { name: '小组', room_type: 'group' } });
+    expect(group.status).toBe(201);
+    expect(group.body).toMatchObject({ room_type: 'group', member_count: 1 });
+
+    expect(expectError(await call(server, 'POST', '/chat/rooms/', { token: dev.token, json: { name: 'x', room_type: 'secret' } }), 400).error).toMatch(/^room_type/);
+    expect(expectError(await call(server, 'POST', '/chat/rooms/', { token: dev.token, json: { name: 'x', room_type: 'public', max_members: 1 } }), 400).error).toMatch(/^max_members/);
+
+    const mine = await call(server, 'GET', '/chat/rooms/', { token: dev.token });
+    expect(mine.status).toBe(200);
+    expect(mine.body.map((r: any) => r.id).sort()).toEqual([publicId, privateId, group.body.id].sort());
+    for (const r of mine.body) expectKeys(r, LIST_KEYS);
+    expectKeys(mine.body[0].created_by, USER_KEYS);
+    // A stranger sees the public room only, as metadata (no last message).
+    const theirs = await call(server, 'GET', '/chat/rooms/', { token: stranger.token });
+    expect(theirs.body.map((r: any) => r.id)).toEqual([publicId]);
+    const peek = await call(server, 'GET', `/chat/rooms/${publicId}/`, { token: stranger.token });
+    expect(peek.status).toBe(200);
+    expectKeys(peek.body, DETAIL_KEYS);
+    expect(peek.body).toMatchObject({ members: [], member_count: 1 });
+    expectError(await call(server, 'GET', `/chat/rooms/${privateId}/`, { token: stranger.token }), 404);
+  });
+
+  it('joins (403 private, 400 full or banned), lists members, leaves', async () => {
+    const joined = await call(server, 'POST', `/chat/rooms/${publicId}/join/`, { token: mate.token });
+    expect(joined.status).toBe(200);
+    expect(joined.body).toEqual({ message: '成功加入房间' });
+    expectError(await call(server, 'POST', `/chat/rooms/${privateId}/join/`, { token: mate.token }), 403);
+
+    const detail = await call(server, 'GET', `/chat/rooms/${publicId}/`, { token: mate.token });
+    expect(detail.body.members.map((m: any) => m.id).sort()).toEqual([Number(dev.id), Number(mate.id)].sort());
+    for (const m of detail.body.members) expectKeys(m, USER_KEYS);
+
+    const members = await call(server, 'GET', `/chat/rooms/${publicId}/members/`, { token: mate.token });
+    expect(members.status).toBe(200);
+    for (const m of members.body) expectKeys(m, ['id', 'room', 'user', 'role', 'joined_at', 'last_read_at', 'is_muted', 'is_banned']);
+    expect(members.body.map((m: any) => [m.user.id, m.role])).toEqual([[Number(dev.id), 'owner'], [Number(mate.id), 'member']]);
+    expect(members.body[0].room).toEqual({ id: publicId, name: '开发讨论' });
+    expectError(await call(server, 'GET', `/chat/rooms/${privateId}/members/`, { token: mate.token }), 404);
+
+    // Full: a room of 2 refuses a third member with 400.
+    const small = await call(server, 'POST', '/chat/rooms/', { token: dev.token, json: { name: 'small', room_type: 'public', max_members: 2 } });
+    await call(server, 'POST', `/chat/rooms/${small.body.id}/join/`, { token: mate.token });
+    expect(expectError(await call(server, 'POST', `/chat/rooms/${small.body.id}/join/`, { token: stranger.token }), 400).error).toBe('房间已满');
+    // Banned (through GraphQL's banMember): 400.
+    await gqlData(server, dev, `mutation($c: ID!, $u: ID!) { banMember(conversationId: $c, userId: $u, banned: true) { isBanned } }`, { c: String(small.body.id), u: mate.id });
+    const banned = await call(server, 'GET', `/chat/rooms/${small.body.id}/members/`, { token: dev.token });
+    expect(banned.body.find((m: any) => m.user.id === Number(mate.id))).toMatchObject({ is_banned: true });
+    expectError(await call(server, 'POST', `/chat/rooms/${small.body.id}/join/`, { token: mate.token }), 400);
+
+    const left = await call(server, 'POST', `/chat/rooms/${publicId}/leave/`, { token: mate.token });
+    expect(left.status).toBe(200);
+    expect(left.body).toEqual({ message: '成功离开房间' });
+    expect((await call(server, 'POST', `/chat/rooms/${publicId}/join/`, { token: mate.token })).status).toBe(200);
+  });
+
+  it('sends, pages history, marks read, deletes, and notifies', async () => {
+    const first = await call(server, 'POST', `/chat/rooms/${publicId}/messages/`, { token: dev.token, json: { content: '大家好！', message_type: 'text' } });
+    expect(first.status).toBe(201);
+    expectKeys(first.body, MSG_KEYS);
+    expect(first.body).toMatchObject({
+      room: { id: publicId, name: '开发讨论' }, sender: { id: Number(dev.id), username: dev.username, first_name: 'Developer', last_name: 'User' },
+      message_type: 'text', content: '大家好！', file_url: null, file_name: null, file_size: null, is_edited: false, is_deleted: false, reply_to: null,
+    });
+    const reply = await call(server, 'POST', `/chat/rooms/${publicId}/messages/`, { token: mate.token, json: { content: `收到 @${dev.username}`, reply_to: first.body.id } });
+    expect(reply.body.reply_to).toBe(first.body.id);
+    expect(expectError(await call(server, 'POST', `/chat/rooms/${publicId}/messages/`, { token: mate.token, json: { content: 'x', message_type: 'system' } }), 400).error).toMatch(/^message_type/);
+    expect(expectError(await call(server, 'POST', `/chat/rooms/${publicId}/messages/`, { token: mate.token, json: { content: 'x', reply_to: 999999 } }), 400).error).toMatch(/^reply_to/);
+    expectError(await call(server, 'POST', `/chat/rooms/${privateId}/messages/`, { token: mate.token, json: { content: 'x' } }), 404);
+
+    const page = await call(server, 'GET', `/chat/rooms/${publicId}/messages/?page=1&page_size=20`, { token: mate.token });
+    expect(page.status).toBe(200);
+    expectKeys(page.body, ['messages', 'page', 'page_size', 'total']);
+    expect(page.body).toMatchObject({ page: 1, page_size: 20 });
+    expect(page.body.total).toBe(page.body.messages.length);
+    for (const m of page.body.messages) expectKeys(m, MSG_KEYS);
+    expect(page.body.messages.some((m: any) => m.message_type === 'system')).toBe(true);
+    expectError(await call(server, 'GET', `/chat/rooms/${publicId}/messages/?page=99`, { token: mate.token }), 404);
+    expect(expectError(await call(server, 'GET', `/chat/rooms/${publicId}/messages/?page=0`, { token: mate.token }), 400).error).toMatch(/^page/);
+
+    const readMark = await call(server, 'POST', `/chat/messages/${reply.body.id}/read/`, { token: dev.token });
+    expect(readMark.status).toBe(200);
+    expect(readMark.body).toEqual({ message: '消息已标记为已读' });
+    const members = await call(server, 'GET', `/chat/rooms/${publicId}/members/`, { token: dev.token });
+    expect(members.body.find((m: any) => m.user.id === Number(dev.id)).last_read_at).not.toBeNull();
+    expectError(await call(server, 'POST', `/chat/messages/${reply.body.id}/read/`, { token: stranger.token }), 404);
+
+    expectError(await call(server, 'DELETE', `/chat/messages/${first.body.id}/delete/`, { token: mate.token }), 403);
+    const deleted = await call(server, 'DELETE', `/chat/messages/${first.body.id}/delete/`, { token: dev.token });
+    expect(deleted.status).toBe(200);
+    expect(deleted.body).toEqual({ message: '消息已删除' });
+    const after = await call(server, 'GET', `/chat/rooms/${publicId}/messages/`, { token: dev.token });
+    expect(after.body.messages.find((m: any) => m.id === first.body.id)).toMatchObject({ content: '[消息已删除]', is_deleted: true });
+
+    // The mention notified dev (MENTION); mate, not watching live, got a MESSAGE for dev's first message.
+    const notes = await call(server, 'GET', '/chat/notifications/', { token: dev.token });
+    expect(notes.status).toBe(200);
+    const mention = notes.body.find((n: any) => n.notification_type === 'mention');
+    expectKeys(mention, ['id', 'notification_type', 'title', 'content', 'room', 'message', 'is_read', 'created_at']);
+    expectKeys(mention.room, ['id', 'name', 'description', 'room_type', 'created_by', 'member_count', 'is_active', 'max_members', 'created_at', 'updated_at']);
+    expect(mention).toMatchObject({ is_read: false, room: { id: publicId, name: '开发讨论', room_type: 'public' }, message: { id: reply.body.id, message_type: 'text' } });
+    expectKeys(mention.message, ['id', 'content', 'message_type', 'created_at']);
+    const mateNotes = await call(server, 'GET', '/chat/notifications/', { token: mate.token });
+    expect(mateNotes.body.some((n: any) => n.notification_type === 'message' && n.message?.id === first.body.id)).toBe(true);
+
+    const markNote = await call(server, 'POST', `/chat/notifications/${mention.id}/read/`, { token: dev.token });
+    expect(markNote.body).toEqual({ message: '通知已标记为已读' });
+    expect((await call(server, 'GET', '/chat/notifications/', { token: dev.token })).body.find((n: any) => n.id === mention.id).is_read).toBe(true);
+    expectError(await call(server, 'POST', `/chat/notifications/${mention.id}/read/`, { token: mate.token }), 404);
+  });
+});

@@ -1,0 +1,72 @@
+/**
+ * Plain-fetch helpers for the REST dialect suites: calls under /api of a real test server,
+ * accounts made the way legacy apps make them (POST /api/accounts/register/, then
+ * POST /api/token/), staff promotion, and error-body checks.
+ */
+import type { TestUser } from '../../support/client';
+import type { TestServer } from '../../support/test-server';
+
+/** A REST answer: status, headers, parsed JSON body (undefined when empty). */
+export interface RestResponse<T = any> { status: number; headers: Headers; body: T; text: string }
+
+/** Options of one call: bearer token, JSON body, multipart form, raw body, extra headers. */
+export interface CallOptions { token?: string; json?: unknown; form?: FormData; raw?: string; headers?: Record<string, string> }
+
+/** The REST base URL of a test server: http://127.0.0.1:PORT/api */
+export const apiBase = (server: TestServer) => `${server.url.replace(/\/graphql$/, '')}/api`;
+
+/** One HTTP call with fetch. */
+export async function call<T = any>(server: TestServer, method: string, path: string, opts: CallOptions = {}): Promise<RestResponse<T>> {
+  const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+  let body: RequestInit['body'];
+  if (opts.json !== undefined) { headers['content-type'] = 'application/json'; body = JSON.stringify(opts.json); }
+  else if (opts.form) body = opts.form;
+  else if (opts.raw !== undefined) body = opts.raw;
+  const res = await fetch(`${apiBase(server)}${path}`, { method, headers, body });
+  const text = await res.text();
+  let parsed: unknown;
+  try { parsed = text ? JSON.parse(text) : undefined; } catch { parsed = text; }
+  return { status: res.status, headers: res.headers, body: parsed as T, text };
+}
+
+let counter = 0;
+/** A REST user: id, username, access token (`token`, as GraphQL helpers expect) and refresh token. */
+export interface RestUser extends TestUser { password: string }
+
+/** Registers through POST /api/accounts/register/ and logs in through POST /api/token/. */
+export async function restUser(server: TestServer, prefix = 'u', extra: Record<string, unknown> = {}): Promise<RestUser> {
+  const username = `${prefix}${++counter}_${process.pid}`.slice(0, 32);
+  const password = 'correct-horse-battery';
+  const reg = await call(server, 'POST', '/accounts/register/', { json: { username, password, ...extra } });
+  if (reg.status !== 201) throw new Error(`register: ${reg.status} ${reg.text}`);
+  const tok = await call(server, 'POST', '/token/', { json: { username, password } });
+  if (tok.status !== 200) throw new Error(`token: ${tok.status} ${tok.text}`);
+  return { id: String(reg.body.id), username, password, token: tok.body.access, refreshToken: tok.body.refresh };
+}
+
+/** Makes a user staff (there is no API for it short of another staff user). */
+export async function makeStaff(server: TestServer, user: { id: string }): Promise<void> {
+  await server.orm.em.fork().execute('update "users" set "is_staff" = true where "id" = ?', [Number(user.id)]);
+}
+
+/** Asserts the status and the common error body `{"error", "detail"}` (both strings); returns the body. */
+export function expectError(res: RestResponse, status: number): { error: string; detail: string } {
+  expect({ status: res.status, keys: res.body && typeof res.body === 'object' ? Object.keys(res.body).sort() : res.body }).toEqual({ status, keys: ['detail', 'error'] });
+  expect(typeof res.body.error).toBe('string');
+  expect(typeof res.body.detail).toBe('string');
+  return res.body;
+}
+
+/** Asserts an object has exactly these keys. */
+export function expectKeys(obj: unknown, keys: string[]): void {
+  expect(obj && typeof obj === 'object' ? Object.keys(obj as object).sort() : obj).toEqual([...keys].sort());
+}
+
+/** GraphQL over fetch, failing on errors. */
+export async function gqlData<T = any>(server: TestServer, user: { token: string }, query: string, variables: Record<string, unknown> = {}): Promise<T> {
+  const res = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${user.token}` }, body: JSON.stringify({ query, variables }) });
+  const body = (await res.json()) as { data?: T; errors?: unknown[] };
+  if (body.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(body.errors)}`);
+  return body.data as T;
+}
