@@ -4,6 +4,7 @@
  * ownership handover, PUBLIC/PRIVATE rooms and maxMembers, bans, mutes, nicknames, SYSTEM
  * messages, who may delete, live delivery to (and after removal of) a member, and DIRECT leave.
  */
+import { User } from '../../src/domain/user/user.entity';
 import { codeOf, gql, gqlOk, registerUser, trackRealtime, type GqlResult, type TestUser } from '../support/client';
 import { startTestServer, type TestServer } from '../support/test-server';
 
@@ -166,6 +167,30 @@ describe('the last OWNER leaving', () => {
     for (const m of [m1, m2, m3]) await add(owner, g, m);
     await q(owner, M.leave, { c: g });
     expect(await roles(m2, g)).toEqual({ [m1.id]: 'OWNER', [m2.id]: 'MEMBER', [m3.id]: 'MEMBER' });
+  });
+
+  test('the last OWNER cannot step down with setMemberRole; with a second OWNER they can', async () => {
+    const [owner, member] = await users('do', 'dm');
+    const g = await createGroup(owner, [member], 'no headless groups');
+    expectCode(await raw(owner, M.role, { c: g, u: owner.id, r: 'ADMIN' }), 'last OWNER demotes self', 'BAD_USER_INPUT');
+    expectCode(await raw(owner, M.role, { c: g, u: owner.id, r: 'MEMBER' }), 'last OWNER demotes self', 'BAD_USER_INPUT');
+    expect(await roles(member, g)).toEqual({ [owner.id]: 'OWNER', [member.id]: 'MEMBER' });
+
+    await q(owner, M.role, { c: g, u: member.id, r: 'OWNER' });
+    expect((await q(owner, M.role, { c: g, u: owner.id, r: 'ADMIN' })).setMemberRole.role).toBe('ADMIN');
+    expect(await roles(member, g)).toEqual({ [owner.id]: 'ADMIN', [member.id]: 'OWNER' });
+  });
+
+  test('a banned last OWNER (banned by staff) hands ownership over as when leaving', async () => {
+    const [owner, m1, a1] = await users('bo', 'bm', 'ba');
+    const staff = await user('bstaff');
+    await server.orm.em.fork().nativeUpdate(User, { id: Number(staff.id) }, { isStaff: true });
+    const g = await createGroup(owner, [], 'banned owner');
+    await add(owner, g, m1);
+    await add(owner, g, a1, 'ADMIN');
+    expect((await q(staff, M.ban, { c: g, u: owner.id, on: true })).banMember).toMatchObject({ isBanned: true, role: 'MEMBER' });
+    expect(await roles(m1, g)).toEqual({ [m1.id]: 'MEMBER', [a1.id]: 'OWNER' });
+    expectCode(await raw(owner, CONV, { c: g }), 'banned former owner reads', 'NOT_FOUND');
   });
 
   test('an OWNER who is not the last one leaves without a handover', async () => {

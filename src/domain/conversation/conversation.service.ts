@@ -259,13 +259,26 @@ export class ConversationService {
     return true;
   }
 
-  /** Changes a member's role; OWNER (or staff) only. */
+  /**
+   * Changes a member's role; OWNER (or staff) only. The last OWNER cannot step down (a GROUP or
+   * ROOM always has an OWNER): make someone else OWNER first, or leave (which hands ownership over).
+   * @throws FORBIDDEN, NOT_FOUND, BAD_USER_INPUT (demoting the last OWNER).
+   */
   async setRole(scope: Scope, conversationId: string, userId: string, role: MemberRole): Promise<Membership> {
     const { conversation: c, membership } = await this.access(scope, conversationId);
     if (!canManage(scope.actor, c, membership) || !(scope.actor.isStaff || membership?.role === MemberRole.OWNER)) throw forbidden('Only the owner can change roles');
     const target = await this.requireMember(scope.em, c.id, userId);
-    target.role = role;
-    await scope.em.flush();
+    if (target.role === role) return target;
+    await scope.em.transactional(async (tx) => {
+      // Under the conversation's row lock, so two OWNERs demoting each other cannot both succeed.
+      await tx.execute('select "id" from "conversations" where "id" = ? for update', [c.id]);
+      if (target.role === MemberRole.OWNER) {
+        const owners = await tx.count(Membership, { conversation: c.id, role: MemberRole.OWNER, leftAt: null, isBanned: false });
+        if (owners <= 1) throw badInput('The last owner cannot step down; make another member OWNER first', 'role');
+      }
+      tx.merge(target).role = role;
+      await tx.flush();
+    });
     return target;
   }
 
@@ -279,7 +292,10 @@ export class ConversationService {
     return target;
   }
 
-  /** Bans (loses access, cannot rejoin) or unbans a member. OWNER/ADMIN over lower ranks. */
+  /**
+   * Bans (loses access, cannot rejoin) or unbans a member. OWNER/ADMIN over lower ranks (staff
+   * over anyone); a banned OWNER hands ownership over as when leaving.
+   */
   async setBanned(scope: Scope, conversationId: string, userId: string, banned: boolean): Promise<Membership> {
     const { conversation: c, membership } = await this.access(scope, conversationId);
     if (!canManage(scope.actor, c, membership)) throw forbidden('You cannot ban members here');
@@ -292,6 +308,7 @@ export class ConversationService {
       const t = tx.merge(target);
       t.isBanned = Boolean(banned);
       if (!banned) t.leftAt = t.leftAt ?? new Date(); // unbanned users rejoin on their own
+      if (banned && wasActive) await this.handOverOwnership(tx, c.id, t);
       await tx.flush();
       if (!banned || !wasActive) return null;
       return (await appendMessage(tx, { conversationId: c.id, senderId: null, kind: MessageKind.SYSTEM, content: `${scope.actor.username} banned ${target.user.username}` })).message;
@@ -480,15 +497,7 @@ export class ConversationService {
     const message = await em.transactional(async (tx) => {
       const mm = tx.merge(m);
       mm.leftAt = new Date();
-      if (mm.role === MemberRole.OWNER) {
-        const heir = await tx.findOne(
-          Membership,
-          { conversation: c.id, leftAt: null, isBanned: false, user: { $ne: userId } },
-          { orderBy: [{ role: 'asc' }, { joinedAt: 'asc' }] },
-        );
-        if (heir) heir.role = MemberRole.OWNER;
-        mm.role = MemberRole.MEMBER;
-      }
+      await this.handOverOwnership(tx, c.id, mm);
       await tx.flush();
       return (await appendMessage(tx, { conversationId: c.id, senderId: null, kind: MessageKind.SYSTEM, content: note })).message;
     });
@@ -496,6 +505,22 @@ export class ConversationService {
       { type: 'membership.changed', conversationId: c.id, userId, active: false },
       { type: 'message.added', conversationId: c.id, message: toMessageView(message) },
     );
+  }
+
+  /**
+   * An OWNER losing their place (leaving, removed, banned) becomes a MEMBER; when they were the
+   * last OWNER, the oldest ADMIN, else the oldest member, becomes OWNER (another OWNER, when there
+   * is one, comes first and nothing changes). Inside the caller's transaction; the caller flushes.
+   */
+  private async handOverOwnership(tx: EntityManager, conversationId: number, leaving: Membership): Promise<void> {
+    if (leaving.role !== MemberRole.OWNER) return;
+    const heir = await tx.findOne(
+      Membership,
+      { conversation: conversationId, leftAt: null, isBanned: false, user: { $ne: (leaving.user as User).id } },
+      { orderBy: [{ role: 'asc' }, { joinedAt: 'asc' }] },
+    );
+    if (heir) heir.role = MemberRole.OWNER;
+    leaving.role = MemberRole.MEMBER;
   }
 
   private publish(...events: DomainEvent[]): void {
