@@ -48,7 +48,12 @@ export function ormOptions(db: DatabaseOptions, pglite?: PGlite): Options {
     ensureDatabase: false,
   };
   if (db.databaseUrl || !pglite) {
-    return { ...common, driver: PostgreSqlDriver, clientUrl: db.databaseUrl, pool: { min: 0, max: 10 } };
+    // Fail fast while PostgreSQL is away (issue 6): a connect attempt gives up after 3 s and a
+    // request waits at most 5 s for a pooled connection, instead of knex's 60 s.
+    return {
+      ...common, driver: PostgreSqlDriver, clientUrl: db.databaseUrl, pool: { min: 0, max: 10 },
+      driverOptions: { acquireConnectionTimeout: 5000, connection: { connectionTimeoutMillis: 3000 } },
+    };
   }
   return {
     ...common,

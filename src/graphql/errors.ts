@@ -1,7 +1,7 @@
 import { unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import type { Logger } from 'pino';
-import { DomainError, type ErrorCode } from '../domain/shared/errors';
+import { DATABASE_UNAVAILABLE_MESSAGE, DomainError, isDatabaseUnavailable, type ErrorCode } from '../domain/shared/errors';
 import { RateLimitedError } from '../domain/shared/rate-limit';
 
 const CONTRACT_CODES = new Set<ErrorCode>([
@@ -14,8 +14,9 @@ const CLIENT_CODES = new Set(['GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED
 /**
  * The one error mapper for GraphQL (HTTP and WebSocket): every error leaves with an
  * `extensions.code` from the contract. Domain errors keep their code and message (and `field`);
- * GraphQL syntax/validation/variable errors become BAD_USER_INPUT; anything else is logged and
- * masked as INTERNAL_SERVER_ERROR.
+ * GraphQL syntax/validation/variable errors become BAD_USER_INPUT; an unreachable database is
+ * INTERNAL_SERVER_ERROR with `reason: DATABASE_UNAVAILABLE` and `retryAfter` (seconds); anything
+ * else is logged and masked as INTERNAL_SERVER_ERROR.
  */
 export function formatError(logger: Logger) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
@@ -40,6 +41,10 @@ export function formatError(logger: Logger) {
     // Argument coercion failures raised while executing (e.g. a bad enum value in variables).
     if (error instanceof GraphQLError && !error.originalError && code === '') {
       return { ...formatted, extensions: { code: 'BAD_USER_INPUT' } };
+    }
+    if (isDatabaseUnavailable(original)) {
+      logger.warn({ err: (original as Error)?.message }, 'database unavailable');
+      return { message: DATABASE_UNAVAILABLE_MESSAGE, locations: formatted.locations, path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR', reason: 'DATABASE_UNAVAILABLE', retryAfter: 5 } };
     }
     logger.error({ err: original }, 'unhandled error in GraphQL operation');
     return { message: 'Internal server error', locations: formatted.locations, path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };

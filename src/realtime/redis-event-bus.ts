@@ -1,22 +1,33 @@
+import { randomUUID } from 'node:crypto';
 import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import Redis from 'ioredis';
 import type { Logger } from 'pino';
 import type { DomainEvent } from '../domain/shared/events';
 import { InMemoryEventBus } from './event-bus';
 
+/** What travels on the Redis channel: the event and the instance that committed it. */
+interface Envelope {
+  /** Origin instance id. */
+  o: string;
+  /** The domain event. */
+  e: DomainEvent;
+}
 
 /**
  * The event bus shared by several instances through Redis pub/sub
- * (@graphql-yoga/redis-event-target over ioredis). The instance that committed a write publishes
- * its event once; every instance, the publisher included, receives it from Redis and hands it to
- * its own subscribers. No instance republishes what it received, so nobody gets an event twice,
- * and the order of one publisher's events is Redis's order for everyone.
+ * (@graphql-yoga/redis-event-target over ioredis). The instance that committed a write hands
+ * its event to its own subscribers at once and publishes it once on Redis; every other instance
+ * receives it from Redis and hands it to its subscribers. An instance skips what it published
+ * itself and never republishes what it received, so nobody gets an event twice.
  *
- * Redis down: `publish` fails fast (no offline queue) and is logged; the write itself has already
- * committed (PostgreSQL is the source of truth) and clients catch up with `messagesSince`. The
- * subscriber reconnects and resubscribes by itself when Redis returns.
+ * Redis down: `publish` still delivers on this instance, and the Redis publish fails fast (no
+ * offline queue) and is logged; the write has already committed (PostgreSQL is the source of
+ * truth) and clients on other instances catch up with `messagesSince`. The subscriber connection
+ * reconnects and resubscribes by itself when Redis returns (ioredis `autoResubscribe`).
  */
 export class RedisEventBus extends InMemoryEventBus {
+  /** This instance's id on the channel (random per start). */
+  readonly instanceId = randomUUID();
   private readonly publisher: Redis;
   private readonly subscriber: Redis;
   private readonly target: ReturnType<typeof createRedisEventTarget>;
@@ -27,7 +38,7 @@ export class RedisEventBus extends InMemoryEventBus {
   constructor(redisUrl: string, private readonly logger: Logger, prefix = 'chat') {
     super();
     this.channel = `${prefix}:events`;
-    const options = { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: (n: number) => Math.min(n * 200, 2000) };
+    const options = { maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: (n: number) => Math.min(n * 200, 2000) };
     this.publisher = new Redis(redisUrl, { ...options, connectionName: 'chat-events-pub' });
     this.subscriber = new Redis(redisUrl, { ...options, enableOfflineQueue: true, maxRetriesPerRequest: null, connectionName: 'chat-events-sub' });
     for (const [name, client] of [['publisher', this.publisher], ['subscriber', this.subscriber]] as const) {
@@ -36,16 +47,21 @@ export class RedisEventBus extends InMemoryEventBus {
     // The target only needs `publish`; ours never throws (a failed publish is logged, not fatal).
     const publishClient = {
       publish: (channel: string, message: string) => this.publisher.publish(channel, message).catch((err: Error) => {
-        this.logger.warn({ err: err.message }, 'event not published: Redis unavailable');
+        if (!this.closed) this.logger.warn({ err: err.message }, 'event not published to other instances: Redis unavailable');
         return 0;
       }),
     } as unknown as Redis;
     this.target = createRedisEventTarget({ publishClient, subscribeClient: this.subscriber });
-    this.target.addEventListener(this.channel, (e) => this.dispatch((e as CustomEvent<DomainEvent>).detail));
+    this.target.addEventListener(this.channel, (e) => {
+      const envelope = (e as CustomEvent<Envelope | null>).detail;
+      if (envelope?.e && envelope.o !== this.instanceId) this.dispatch(envelope.e);
+    });
   }
 
+  /** Delivers on this instance now, and to every other instance through Redis. */
   override publish(event: DomainEvent): void {
-    this.target.dispatchEvent(new CustomEvent(this.channel, { detail: event }));
+    this.dispatch(event);
+    if (!this.closed) this.target.dispatchEvent(new CustomEvent(this.channel, { detail: { o: this.instanceId, e: event } satisfies Envelope }));
   }
 
   /** Resolves once both connections are up and the channel is subscribed (or rejects after `timeoutMs`). */

@@ -42,3 +42,27 @@ export function parseId(value: string | number | null | undefined, field: string
   if (!Number.isSafeInteger(n) || n <= 0 || n > 2147483647) throw badInput(`${field} is not a valid id`, field);
   return n;
 }
+
+/** The message every transport gives while the database cannot be reached. */
+export const DATABASE_UNAVAILABLE_MESSAGE = 'Database unavailable; try again shortly';
+
+/** SQLSTATE classes and codes that mean "the database is not there right now" (PostgreSQL appendix A). */
+const UNAVAILABLE_SQLSTATE = /^(08|57P0[1-3]|53300)/;
+const UNAVAILABLE_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+const UNAVAILABLE_TEXT = /Connection terminated|Connection ended unexpectedly|Timeout acquiring a connection|connect ECONNREFUSED|Client has encountered a connection error|terminating connection/i;
+
+/**
+ * True when `err` (from MikroORM, knex or node-postgres, possibly wrapped in `cause`) says the
+ * database could not be reached or dropped the connection, rather than refusing the statement:
+ * connection refused/reset, pool acquire timeout, SQLSTATE class 08, admin shutdown (57P01..03),
+ * too many connections (53300). Transports answer these as "unavailable, retry" (GraphQL
+ * INTERNAL_SERVER_ERROR with reason DATABASE_UNAVAILABLE; REST 503) instead of a bare 500.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  for (let e = err as { code?: unknown; errno?: unknown; name?: unknown; message?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    if (e.name === 'ConnectionException' || e.name === 'KnexTimeoutError') return true;
+    if (typeof e.code === 'string' && (UNAVAILABLE_ERRNO.has(e.code) || UNAVAILABLE_SQLSTATE.test(e.code))) return true;
+    if (typeof e.message === 'string' && UNAVAILABLE_TEXT.test(e.message)) return true;
+  }
+  return false;
+}

@@ -1,0 +1,299 @@
+/**
+ * Issue 6: several instances behind one address, on one PostgreSQL and one Redis. Runs when
+ * DATABASE_URL and REDIS_URL are both set (CI's PostgreSQL run); each test starts its own
+ * instances on one fresh database.
+ */
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { gql, gqlOk, registerUser, subscribe, wsClient, type LiveSubscription, type TestUser } from '../../support/client';
+import { startTestCluster, type TestCluster } from '../../support/test-server';
+import { TcpProxy } from '../../support/tcp-proxy';
+import type { Client } from 'graphql-ws';
+import type { RunningApp } from '../../../src/app';
+
+const enabled = Boolean(process.env.DATABASE_URL && process.env.REDIS_URL);
+const describeScale = enabled ? describe : describe.skip;
+jest.setTimeout(120000);
+
+const SEND = `mutation($c: ID!, $t: String!) { sendMessage(input: { conversationId: $c, content: $t }) { id seq } }`;
+const ADDED = `subscription($c: ID) { messageAdded(conversationId: $c) { id seq content sender { username } } }`;
+const EDITED = `subscription($c: ID) { messageEdited(conversationId: $c) { id seq content isEdited } }`;
+const PRESENCE = `subscription($u: [ID!]) { presence(userIds: $u) { user { id } status lastSeenAt } }`;
+const SINCE = `query($c: ID!, $a: Int!) { messagesSince(conversationId: $c, afterSeq: $a) { id seq content isEdited isDeleted } }`;
+
+let clients: Client[] = [];
+let subs: LiveSubscription[] = [];
+function client(app: RunningApp, user: TestUser, extra: Parameters<typeof wsClient>[2] = {}): Client {
+  const c = wsClient(app.wsUrl, user.token, extra);
+  clients.push(c);
+  return c;
+}
+function live<T = any>(c: Client, query: string, variables: Record<string, unknown> = {}): LiveSubscription<T> {
+  const s = subscribe<T>(c, query, variables);
+  subs.push(s);
+  return s;
+}
+afterEach(async () => {
+  for (const s of subs) s.stop();
+  await Promise.all(clients.map((c) => c.dispose()));
+  subs = [];
+  clients = [];
+});
+
+/** Two users with a DIRECT conversation, opened through `app`. */
+async function pair(app: RunningApp): Promise<{ alice: TestUser; bob: TestUser; conversationId: string }> {
+  const alice = await registerUser(app.url, 'alice');
+  const bob = await registerUser(app.url, 'bob');
+  const d = await gqlOk(app.url, `mutation($u: ID!) { openDirectChat(userId: $u) { id } }`, { u: bob.id }, alice.token);
+  return { alice, bob, conversationId: d.openDirectChat.id };
+}
+
+/** Collects `n` events, then checks nothing more arrives for a moment. */
+async function take<T>(s: LiveSubscription<T>, n: number, timeoutMs = 10000): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < n; i++) out.push(await s.next(timeoutMs));
+  expect(await s.quiet(400)).toBe(true);
+  return out;
+}
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const readyz = async (app: RunningApp) => {
+  const res = await fetch(app.url.replace(/\/graphql$/, '/readyz'));
+  return { status: res.status, body: (await res.json()) as { status: string; database: string; redis: string } };
+};
+
+describeScale('two instances on one PostgreSQL and one Redis', () => {
+  let cluster: TestCluster;
+  let a: RunningApp;
+  let b: RunningApp;
+  beforeEach(async () => {
+    cluster = await startTestCluster(2);
+    [a, b] = cluster.instances;
+  });
+  afterEach(async () => { await cluster.close(); });
+
+  test('a subscriber on A gets every message sent through B (GraphQL and REST) exactly once, in seq order', async () => {
+    const { alice, bob, conversationId } = await pair(a);
+    const onA = live(client(a, alice), ADDED, { c: conversationId });
+    const allOnA = live(client(a, alice), ADDED, {});
+    const ownOnB = live(client(b, bob), ADDED, { c: conversationId });
+    const editsOnA = live(client(a, alice), EDITED, { c: conversationId });
+    await Promise.all([onA.ready(), allOnA.ready(), ownOnB.ready(), editsOnA.ready()]);
+
+    for (let i = 1; i <= 10; i++) await gqlOk(b.url, SEND, { c: conversationId, t: `gql ${i}` }, bob.token);
+    for (let i = 1; i <= 5; i++) {
+      const res = await fetch(`${b.url.replace(/\/graphql$/, '')}/api/messages/`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${bob.token}` },
+        body: JSON.stringify({ content: `rest ${i}`, recipient_id: Number(alice.id) }),
+      });
+      expect(res.status).toBe(201);
+    }
+    const expected = [...Array.from({ length: 10 }, (_, i) => `gql ${i + 1}`), ...Array.from({ length: 5 }, (_, i) => `rest ${i + 1}`)];
+    for (const s of [onA, allOnA, ownOnB]) {
+      const got = await take(s, 15);
+      expect(got.map((e: any) => e.messageAdded.seq)).toEqual(Array.from({ length: 15 }, (_, i) => i + 1));
+      expect(got.map((e: any) => e.messageAdded.content)).toEqual(expected);
+    }
+
+    // An edit through B's REST layer reaches messageEdited on A, once.
+    const first = (onA.events[0] as any).messageAdded.id;
+    const patch = await fetch(`${b.url.replace(/\/graphql$/, '')}/api/messages/${first}/`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${bob.token}` },
+      body: JSON.stringify({ content: 'gql 1 (edited)' }),
+    });
+    expect(patch.status).toBe(200);
+    const [edit] = await take(editsOnA, 1);
+    expect((edit as any).messageEdited).toMatchObject({ id: first, seq: 1, content: 'gql 1 (edited)', isEdited: true });
+  });
+
+  test('presence: ONLINE while any socket on any instance is open, OFFLINE after the last closes', async () => {
+    const { alice, bob } = await pair(a);
+    const watch = live(client(a, alice), PRESENCE, { u: [bob.id] });
+    await watch.ready();
+
+    const bobOnA = client(a, bob);
+    const bobOnB = client(b, bob);
+    const keepA = live(bobOnA, ADDED, {});
+    const keepB = live(bobOnB, ADDED, {});
+    await Promise.all([keepA.ready(), keepB.ready()]);
+    const online = await watch.next(5000);
+    expect((online as any).presence).toMatchObject({ user: { id: bob.id }, status: 'ONLINE' });
+    const presenceOf = async (app: RunningApp) =>
+      (await gqlOk(app.url, `query($u: ID!) { user(id: $u) { presence } }`, { u: bob.id }, alice.token)).user.presence;
+    expect(await presenceOf(a)).toBe('ONLINE');
+    expect(await presenceOf(b)).toBe('ONLINE');
+
+    await bobOnA.dispose();
+    expect(await watch.quiet(800)).toBe(true); // still connected on B
+    expect(await presenceOf(a)).toBe('ONLINE');
+
+    await bobOnB.dispose();
+    const offline = await watch.next(5000);
+    expect((offline as any).presence).toMatchObject({ user: { id: bob.id }, status: 'OFFLINE' });
+    expect((offline as any).presence.lastSeenAt).toEqual(expect.any(String));
+    expect(await presenceOf(b)).toBe('OFFLINE');
+    expect(await watch.quiet(500)).toBe(true);
+  });
+
+  test('resume: a client that misses messages, edits and deletes gets all of them from messagesSince, no gap, no duplicate', async () => {
+    const { alice, bob, conversationId } = await pair(a);
+    for (let i = 1; i <= 3; i++) await gqlOk(b.url, SEND, { c: conversationId, t: `before ${i}` }, bob.token);
+
+    const first = client(a, alice);
+    const before = live(first, ADDED, { c: conversationId });
+    await before.ready();
+    await gqlOk(b.url, SEND, { c: conversationId, t: 'seen live' }, bob.token);
+    const lastSeen = ((await before.next(5000)) as any).messageAdded.seq as number;
+    expect(lastSeen).toBe(4);
+    await first.dispose(); // the connection drops
+
+    const N = 12;
+    const ids: string[] = [];
+    for (let i = 1; i <= N; i++) ids.push((await gqlOk(b.url, SEND, { c: conversationId, t: `missed ${i}` }, bob.token)).sendMessage.id);
+    const history = (await gqlOk(a.url, `query($c: ID!) { messages(conversationId: $c, first: 3) { edges { node { id seq } } } }`, { c: conversationId }, alice.token))
+      .messages.edges.map((e: any) => e.node);
+    await gqlOk(b.url, `mutation($id: ID!) { editMessage(id: $id, content: "before 2, fixed") { id } }`, { id: history[1].id }, bob.token);
+    await gqlOk(a.url, `mutation($id: ID!) { deleteMessage(id: $id) { id } }`, { id: history[2].id }, bob.token);
+    await gqlOk(b.url, `mutation($id: ID!) { deleteMessage(id: $id) { id } }`, { id: ids[4] }, bob.token);
+
+    // Reconnect (on the other instance), catch up, then resubscribe.
+    const caughtUp = (await gqlOk(b.url, SINCE, { c: conversationId, a: lastSeen }, alice.token)).messagesSince as any[];
+    const newSeqs = caughtUp.filter((m) => m.seq > lastSeen).map((m) => m.seq).sort((x, y) => x - y);
+    expect(newSeqs).toEqual(Array.from({ length: N }, (_, i) => lastSeen + 1 + i));
+    expect(new Set(caughtUp.map((m) => m.id)).size).toBe(caughtUp.length);
+    expect(caughtUp.find((m) => m.seq === 2)).toMatchObject({ content: 'before 2, fixed', isEdited: true });
+    expect(caughtUp.find((m) => m.seq === 3)).toMatchObject({ content: '', isDeleted: true });
+    expect(caughtUp.find((m) => m.id === ids[4])).toMatchObject({ content: '', isDeleted: true });
+    expect(caughtUp.find((m) => m.seq === 1)).toBeUndefined(); // unchanged before the mark: not repeated
+
+    const again = live(client(b, alice), ADDED, { c: conversationId });
+    await again.ready();
+    await gqlOk(a.url, SEND, { c: conversationId, t: 'after resume' }, bob.token);
+    const [next] = await take(again, 1);
+    expect((next as any).messageAdded).toMatchObject({ seq: lastSeen + N + 1, content: 'after resume' });
+  });
+
+  test('typing refreshes reach the bus at most once a second, whichever instance they land on', async () => {
+    const { alice, bob, conversationId } = await pair(a);
+    const watch = live(client(a, alice), `subscription($c: ID!) { typing(conversationId: $c) { user { id } isTyping } }`, { c: conversationId });
+    await watch.ready();
+    const TYPE = `mutation($c: ID!) { setTyping(conversationId: $c, isTyping: true) }`;
+    for (let i = 0; i < 6; i++) await gqlOk(i % 2 ? a.url : b.url, TYPE, { c: conversationId }, bob.token);
+    const first = await watch.next(3000);
+    expect((first as any).typing).toMatchObject({ user: { id: bob.id }, isTyping: true });
+    expect(watch.events.length).toBe(1);
+  });
+});
+
+describeScale('Redis outage', () => {
+  let cluster: TestCluster;
+  let proxy: TcpProxy;
+  afterEach(async () => {
+    await cluster?.close();
+    await proxy?.close();
+  });
+
+  test('sends keep succeeding and persist; /readyz is degraded; live delivery resumes when Redis returns', async () => {
+    const target = new URL(process.env.REDIS_URL!);
+    proxy = await new TcpProxy(target.hostname, Number(target.port || 6379)).start();
+    const viaProxy = new URL(process.env.REDIS_URL!);
+    viaProxy.port = String(proxy.port);
+    cluster = await startTestCluster(2, { REDIS_URL: viaProxy.toString() });
+    const [a, b] = cluster.instances;
+    const { alice, bob, conversationId } = await pair(a);
+    const onA = live(client(a, alice), ADDED, { c: conversationId });
+    await onA.ready();
+    await gqlOk(b.url, SEND, { c: conversationId, t: 'before the outage' }, bob.token);
+    expect(((await onA.next(5000)) as any).messageAdded.seq).toBe(1);
+    expect((await readyz(a)).body).toMatchObject({ status: 'ready', redis: 'ok' });
+
+    await proxy.cut();
+    await waitFor(async () => (await readyz(a)).body.status === 'degraded', 10000, 'readyz degraded');
+    expect(await readyz(a)).toEqual({ status: 200, body: { status: 'degraded', database: 'ok', redis: 'unreachable' } });
+    for (let i = 1; i <= 3; i++) {
+      const r = await gql(b.url, SEND, { c: conversationId, t: `during ${i}` }, bob.token);
+      expect(r.errors).toBeUndefined();
+      expect(r.data.sendMessage.seq).toBe(1 + i);
+    }
+    const stored = await gqlOk(a.url, `query($c: ID!) { messages(conversationId: $c) { edges { node { seq content } } } }`, { c: conversationId }, alice.token);
+    expect(stored.messages.edges.map((e: any) => e.node.content)).toEqual(['before the outage', 'during 1', 'during 2', 'during 3']);
+
+    await proxy.restore();
+    await waitFor(async () => (await readyz(a)).body.status === 'ready' && (await readyz(b)).body.status === 'ready', 15000, 'readyz ready');
+    // The subscription on A was never closed: delivery resumes by itself, and the gap is caught up.
+    await gqlOk(b.url, SEND, { c: conversationId, t: 'after the outage' }, bob.token);
+    const resumed = (await onA.next(10000)) as any;
+    expect(resumed.messageAdded).toMatchObject({ seq: 5, content: 'after the outage' });
+    const missed = (await gqlOk(a.url, SINCE, { c: conversationId, a: 1 }, alice.token)).messagesSince.map((m: any) => m.seq);
+    expect(missed).toEqual([2, 3, 4, 5]);
+  });
+});
+
+describeScale('an instance that dies without cleaning up', () => {
+  let cluster: TestCluster;
+  let child: ChildProcess | undefined;
+  afterEach(async () => {
+    child?.kill('SIGKILL');
+    await cluster?.close();
+  });
+
+  test("its users go OFFLINE within PRESENCE_TTL_MS on the other instances", async () => {
+    const ttl = 3000;
+    cluster = await startTestCluster(1, { PRESENCE_TTL_MS: String(ttl) });
+    const [a] = cluster.instances;
+    const entry = await buildServer();
+    child = spawn(process.execPath, [entry], {
+      env: { ...process.env, ...cluster.env, PRESENCE_TTL_MS: String(ttl), MIGRATE_ON_START: 'false', NODE_ENV: 'test', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', RATE_MESSAGES_PER_SEC: '1000' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const wsUrl = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      const timer = setTimeout(() => reject(new Error(`child did not start: ${out}`)), 30000);
+      child!.stdout!.on('data', (d) => {
+        out += String(d);
+        const m = /"ws":"(ws:\/\/[^"]+)"/.exec(out);
+        if (m) { clearTimeout(timer); resolve(m[1]); }
+      });
+      child!.on('exit', (code) => reject(new Error(`child exited with ${code}: ${out}`)));
+    });
+
+    const { alice, bob } = await pair(a);
+    const watch = live(client(a, alice), PRESENCE, { u: [bob.id] });
+    await watch.ready();
+    const bobOnChild = wsClient(wsUrl, bob.token, { retryAttempts: 0 });
+    clients.push(bobOnChild);
+    live(bobOnChild, ADDED, {});
+    expect(((await watch.next(5000)) as any).presence.status).toBe('ONLINE');
+
+    const killedAt = Date.now();
+    child.kill('SIGKILL');
+    const offline = (await watch.next(ttl * 3)) as any;
+    expect(offline.presence).toMatchObject({ user: { id: bob.id }, status: 'OFFLINE' });
+    expect(Date.now() - killedAt).toBeLessThan(ttl * 2);
+    expect((await gqlOk(a.url, `query($u: ID!) { user(id: $u) { presence } }`, { u: bob.id }, alice.token)).user.presence).toBe('OFFLINE');
+  });
+});
+
+/**
+ * Compiles the server with tsc into `.test-build/` (inside the project, so node_modules resolve)
+ * once per test run, and returns its entry point: a real second process that can be SIGKILLed.
+ */
+async function buildServer(): Promise<string> {
+  const root = join(__dirname, '..', '..', '..');
+  const out = join(root, '.test-build');
+  const entry = join(out, 'src', 'main.js');
+  await promisify(execFile)(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', out], { cwd: root });
+  if (!existsSync(entry)) throw new Error('build did not produce src/main.js');
+  return entry;
+}
