@@ -191,6 +191,36 @@ describe('stored and served', () => {
   });
 });
 
+describe('AVIF and HEIC', () => {
+  test('AVIF: sniffed, measured and thumbnailed like the other images', async () => {
+    const avif = await sharp({ create: { width: 640, height: 320, channels: 3, background: { r: 10, g: 120, b: 200 } } }).avif().toBuffer();
+    const r = await sendWithFiles(alice, direct, [{ name: 'pic.avif', bytes: avif }]);
+    expect(r.errors).toBeUndefined();
+    const [a] = r.data.sendMessage.attachments;
+    expect([r.data.sendMessage.kind, a.mimeType, a.size, a.width, a.height]).toEqual(['IMAGE', 'image/avif', avif.length, 640, 320]);
+    const thumb = await fetch(base + a.thumbnailUrl);
+    expect(thumb.headers.get('content-type')).toBe('image/webp');
+    const meta = await sharp(Buffer.from(await thumb.arrayBuffer())).metadata();
+    expect([meta.width, meta.height]).toEqual([256, 128]);
+  });
+
+  test('HEIC: accepted by its sniffed type, stored and served, without dimensions or thumbnail (sharp cannot decode it)', async () => {
+    // An ISO-BMFF header with the "heic" brand: what file-type sniffs; sharp's prebuilt libvips has no HEVC decoder either way.
+    const ftyp = Buffer.alloc(24);
+    ftyp.writeUInt32BE(24, 0);
+    ftyp.write('ftypheic', 4);
+    ftyp.write('mif1heic', 16);
+    const heic = Buffer.concat([ftyp, Buffer.alloc(5000)]);
+    const r = await sendWithFiles(alice, direct, [{ name: 'IMG_0001.HEIC', bytes: heic }]);
+    expect(r.errors).toBeUndefined();
+    const [a] = r.data.sendMessage.attachments;
+    expect([r.data.sendMessage.kind, a.mimeType, a.size, a.width, a.height, a.thumbnailUrl]).toEqual(['IMAGE', 'image/heic', heic.length, null, null, null]);
+    const res = await fetch(base + a.url);
+    expect([res.status, res.headers.get('content-type')]).toEqual([200, 'image/heic']);
+    expect(Buffer.from(await res.arrayBuffer()).equals(heic)).toBe(true);
+  });
+});
+
 describe('refused, leaving nothing behind', () => {
   const png = () => image('png', 10, 10);
   const cases: [string, () => Promise<Upload[]>, string][] = [
@@ -218,6 +248,30 @@ describe('refused, leaving nothing behind', () => {
     await new Promise((res) => setTimeout(res, 50));
     expect({ files: filesUnder(UPLOADS).length, rows: await attachmentRows(), messages: await messageRows() }).toEqual(before);
     expect(filesUnder(TMP).filter((p) => !p.startsWith(UPLOADS))).toEqual([]);
+  }, 30000);
+
+  test('addAttachment: the 11th file of a message, a refused type and a deleted message', async () => {
+    const ADD = `mutation($m: ID!, $f: Upload!) { addAttachment(messageId: $m, file: $f) { id } }`;
+    const ten = await Promise.all(Array.from({ length: 10 }, async (_, i) => ({ name: `t${i}.png`, bytes: await png() })));
+    const full = (await sendWithFiles(alice, direct, ten)).data.sendMessage;
+    expect(full.attachments).toHaveLength(10);
+    const one = (await sendWithFiles(alice, direct, [{ name: 'one.png', bytes: await png() }])).data.sendMessage;
+    const gone = (await sendWithFiles(alice, direct, [{ name: 'gone.png', bytes: await png() }])).data.sendMessage;
+    await gqlOk(server.url, `mutation($id: ID!) { deleteMessage(id: $id) { id } }`, { id: gone.id }, alice.token);
+
+    const before = { files: filesUnder(UPLOADS).length, rows: await attachmentRows() };
+    const add = (m: string, f: Upload) => multipart(alice, ADD, { m, f: null }, [['f', f]]);
+    expect(codeOf(await add(full.id, { name: 'eleventh.png', bytes: await png() }))).toBe('PAYLOAD_TOO_LARGE');
+    expect(codeOf(await add(one.id, { name: 'page.png', bytes: Buffer.from('<!doctype html><p>hi</p>') }))).toBe('UNSUPPORTED_MEDIA_TYPE');
+    expect(codeOf(await add(one.id, { name: `${'a'.repeat(296)}.png`, bytes: await png() }))).toBe('BAD_USER_INPUT');
+    // a control character breaks the multipart part header itself: refused by the transport, still BAD_USER_INPUT
+    expect(codeOf(await add(one.id, { name: 'evil\u0007.png', bytes: await png() }))).toBe('BAD_USER_INPUT');
+    expect(codeOf(await add(gone.id, { name: 'late.png', bytes: await png() }))).toBe('BAD_USER_INPUT');
+    await new Promise((res) => setTimeout(res, 50));
+    expect({ files: filesUnder(UPLOADS).length, rows: await attachmentRows() }).toEqual(before);
+    expect(filesUnder(TMP).filter((p) => !p.startsWith(UPLOADS))).toEqual([]);
+    const count = async (m: string) => (await gqlOk(server.url, `query($id: ID!) { message(id: $id) { attachments { id } } }`, { id: m }, alice.token)).message.attachments.length;
+    expect([await count(full.id), await count(one.id)]).toEqual([10, 1]);
   }, 30000);
 
   test('a file of exactly 10 MB is accepted', async () => {

@@ -1,9 +1,8 @@
-import { GraphQLUpload, type FileUpload } from 'graphql-upload-ts';
-import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Args, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { MessageView } from '../../domain/shared/events';
 import type { GraphQLContext } from '../context';
 import { MembershipType } from '../types/conversation.type';
-import { SendMessageInput } from '../types/inputs';
+import { AddAttachmentArgs, SendMessageInput } from '../types/inputs';
 import { AttachmentType, MessageConnection, MessageType } from '../types/message.type';
 import { ConversationType, UnreadByConversationType, UnreadBySenderType, UnreadSummaryType } from '../types/payload.type';
 import { UserType } from '../types/user.type';
@@ -124,7 +123,7 @@ export class UnreadBySenderResolver {
 @Resolver(() => AttachmentType)
 export class AttachmentResolver {
   @Mutation(() => AttachmentType, { description: 'Sender only (seed 004)' })
-  addAttachment(@Arg('messageId', () => ID) messageId: string, @Arg('file', () => GraphQLUpload) file: Promise<FileUpload>, @Ctx() ctx: GraphQLContext) {
+  addAttachment(@Args(() => AddAttachmentArgs) { messageId, file }: AddAttachmentArgs, @Ctx() ctx: GraphQLContext) {
     return ctx.services.messages.addAttachment(ctx.scope(), messageId, file);
   }
 

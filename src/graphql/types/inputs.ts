@@ -1,5 +1,5 @@
 import { GraphQLUpload, type FileUpload } from 'graphql-upload-ts';
-import { Field, ID, InputType, Int } from 'type-graphql';
+import { ArgsType, Field, ID, InputType, Int } from 'type-graphql';
 import { RoomVisibility } from './enums';
 
 @InputType('RegisterInput')
@@ -42,4 +42,16 @@ export class SendMessageInput {
   @Field(() => ID, { nullable: true, description: 'Must belong to the same conversation' }) replyToId?: string | null;
   @Field(() => String, { nullable: true, description: 'Idempotency key: a retry with the same key returns the first message' }) clientMessageId?: string | null;
   @Field(() => [GraphQLUpload], { nullable: true, description: 'At most 10 files, 10 MB each, jpg/jpeg/png/gif/webp/heic/avif/mp4/mov' }) attachments?: Promise<FileUpload>[] | null;
+}
+
+/**
+ * addAttachment's arguments. As an args class, type-graphql passes the upload's promise through
+ * untouched (it awaits promise-valued `@Arg`s itself, so a broken multipart part would fail before
+ * the resolver, as an unmapped internal error); the domain awaits it and maps a transport failure
+ * to BAD_USER_INPUT or PAYLOAD_TOO_LARGE, as it does for sendMessage's attachments.
+ */
+@ArgsType()
+export class AddAttachmentArgs {
+  @Field(() => ID) messageId!: string;
+  @Field(() => GraphQLUpload) file!: Promise<FileUpload>;
 }
