@@ -238,6 +238,22 @@ describe('notifications', () => {
     expect(await notifications(away, true)).toMatchObject({ totalCount: 0, unreadCount: 0, edges: [] });
   });
 
+  test('ROOM_INVITE when addMember adds you to a room, delivered live; none for joining by oneself', async () => {
+    const [owner, invited, joiner] = await users(3, 'ni');
+    const room = (await q(owner, `mutation { createRoom(input: { name: "Invites" }) { id } }`)).createRoom.id;
+    const feed = sub(client(invited), `subscription { notificationAdded { kind title conversation { id } } }`);
+    await feed.ready();
+    await q(owner, `mutation($c: ID!, $u: ID!) { addMember(conversationId: $c, userId: $u) { id } }`, { c: room, u: invited.id });
+    const pushed = (await feed.next()).notificationAdded;
+    expect(pushed).toMatchObject({ kind: 'ROOM_INVITE', conversation: { id: room } });
+    expect(pushed.title).toContain(owner.username);
+    expect(pushed.title).toContain('Invites');
+    expect((await notifications(invited)).edges.map((e: any) => [e.node.kind, e.node.conversation?.id])).toEqual([['ROOM_INVITE', room]]);
+    await q(joiner, `mutation($id: ID!) { joinRoom(id: $id) { id } }`, { id: room });
+    expect((await notifications(joiner)).totalCount).toBe(0);
+    expect((await notifications(owner)).totalCount).toBe(0);
+  });
+
   test('muted members get no MESSAGE notification; a member removed later no longer sees the conversation through it', async () => {
     const [owner, muted, removed] = await users(3, 'nm');
     const group = await createGroup(owner, [muted, removed], 'Muting');
