@@ -1,0 +1,192 @@
+/**
+ * Issue 6 limits: messages per user per second, failed logins per username+IP, WebSocket
+ * connections per IP and per user, graphql-ws connection_init timeout, socket maxPayload,
+ * ping/pong for dead sockets, and sockets closed when their token expires or their login ends.
+ * Each limit is set low on its own server; refused work is RATE_LIMITED (REST: 429 + Retry-After).
+ */
+import WebSocket from 'ws';
+import { codeOf, gql, gqlOk, registerUser } from '../../support/client';
+import { startTestServer, type TestServer } from '../../support/test-server';
+
+jest.setTimeout(60000);
+
+const base = (s: TestServer) => s.url.replace(/\/graphql$/, '');
+
+/** A raw graphql-transport-ws socket; resolves once open. */
+async function rawSocket(s: TestServer, opts: WebSocket.ClientOptions = {}): Promise<WebSocket> {
+  const ws = new WebSocket(s.wsUrl, 'graphql-transport-ws', opts);
+  await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
+  return ws;
+}
+/** Resolves with the close code and reason. */
+const closed = (ws: WebSocket) => new Promise<{ code: number; reason: string }>((resolve) => {
+  if (ws.readyState === WebSocket.CLOSED) resolve({ code: -1, reason: 'already closed' });
+  ws.once('close', (code, reason) => resolve({ code, reason: String(reason) }));
+});
+/** Sends connection_init with the token and resolves with the server's first answer or close. */
+async function init(ws: WebSocket, token: string): Promise<string | { code: number }> {
+  const first = new Promise<string | { code: number }>((resolve) => {
+    ws.once('message', (data) => resolve(JSON.parse(String(data)).type));
+    ws.once('close', (code) => resolve({ code }));
+  });
+  ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } }));
+  return first;
+}
+
+describe('messages per user per second', () => {
+  let server: TestServer;
+  beforeAll(async () => { server = await startTestServer({ RATE_MESSAGES_PER_SEC: '3' }); });
+  afterAll(async () => { await server.close(); });
+
+  test('past the limit sendMessage is RATE_LIMITED with retryAfter, REST answers 429 with Retry-After, and nothing refused is stored', async () => {
+    const alice = await registerUser(server.url, 'rl');
+    const bob = await registerUser(server.url, 'rl');
+    const results = [];
+    for (let i = 0; i < 8; i++) {
+      results.push(await gql(server.url, `mutation($u: ID!, $t: String!) { sendMessage(input: { recipientId: $u, content: $t }) { seq } }`, { u: bob.id, t: `m${i}` }, alice.token));
+    }
+    expect(results.slice(0, 3).map((r) => r.data?.sendMessage.seq)).toEqual([1, 2, 3]);
+    const refused = results.filter((r) => codeOf(r) === 'RATE_LIMITED');
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused[0].errors![0].extensions!.retryAfter).toBeGreaterThanOrEqual(1);
+    const accepted = results.filter((r) => r.data?.sendMessage).length;
+
+    const rest = await fetch(`${base(server)}/api/messages/`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${alice.token}` },
+      body: JSON.stringify({ content: 'one more', recipient_id: Number(bob.id) }),
+    });
+    expect(rest.status).toBe(429);
+    expect(Number(rest.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(await rest.json()).toEqual({ error: 'Too many messages; slow down', detail: 'Too many messages; slow down' });
+
+    // Another user is not affected, and the refused sends left nothing behind.
+    const conv = await gqlOk(server.url, `mutation($u: ID!) { openDirectChat(userId: $u) { id } }`, { u: alice.id }, bob.token);
+    const page = await gqlOk(server.url, `query($c: ID!) { messages(conversationId: $c) { edges { node { seq } } } }`, { c: conv.openDirectChat.id }, bob.token);
+    expect(page.messages.edges.map((e: any) => e.node.seq)).toEqual(Array.from({ length: accepted }, (_, i) => i + 1));
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(codeOf(await gql(server.url, `mutation($u: ID!) { sendMessage(input: { recipientId: $u, content: "later" }) { seq } }`, { u: bob.id }, alice.token))).toBeUndefined();
+  });
+});
+
+describe('failed logins per username and address', () => {
+  let server: TestServer;
+  beforeAll(async () => { server = await startTestServer({ RATE_LOGIN_FAILURES: '3' }); });
+  afterAll(async () => { await server.close(); });
+  const LOGIN = `mutation($u: String!, $p: String!) { login(username: $u, password: $p) { accessToken } }`;
+
+  test('after the limit even the right password is refused for a while; other usernames are not; a success clears the count', async () => {
+    const victim = await registerUser(server.url, 'lock');
+    const other = await registerUser(server.url, 'lock');
+    for (let i = 0; i < 3; i++) expect(codeOf(await gql(server.url, LOGIN, { u: victim.username, p: 'wrong-password' }))).toBe('UNAUTHENTICATED');
+    const locked = await gql(server.url, LOGIN, { u: victim.username, p: 'correct-horse-battery' });
+    expect(codeOf(locked)).toBe('RATE_LIMITED');
+    expect(locked.errors![0].extensions!.retryAfter).toBeGreaterThan(60);
+    const rest = await fetch(`${base(server)}/api/token/`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: victim.username, password: 'correct-horse-battery' }),
+    });
+    expect(rest.status).toBe(429);
+    expect(Number(rest.headers.get('retry-after'))).toBeGreaterThan(60);
+
+    // Two failures then a success: the count starts over.
+    for (let i = 0; i < 2; i++) await gql(server.url, LOGIN, { u: other.username, p: 'wrong-password' });
+    expect((await gqlOk(server.url, LOGIN, { u: other.username, p: 'correct-horse-battery' })).login.accessToken).toEqual(expect.any(String));
+    for (let i = 0; i < 2; i++) await gql(server.url, LOGIN, { u: other.username, p: 'wrong-password' });
+    expect(codeOf(await gql(server.url, LOGIN, { u: other.username, p: 'correct-horse-battery' }))).toBeUndefined();
+  });
+});
+
+describe('WebSocket limits', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({
+      RATE_WS_PER_MIN_USER: '2', RATE_WS_PER_MIN_IP: '4',
+      WS_INIT_TIMEOUT_MS: '300', WS_MAX_PAYLOAD_BYTES: '2048', WS_PING_INTERVAL_MS: '200',
+    });
+  });
+  afterAll(async () => { await server.close(); });
+
+  test('connections per user, then per address, are refused with 1013 Try Again Later', async () => {
+    const u1 = await registerUser(server.url, 'wsl');
+    const u2 = await registerUser(server.url, 'wsl');
+    const open: WebSocket[] = [];
+    for (let i = 0; i < 2; i++) {
+      const ws = await rawSocket(server);
+      open.push(ws);
+      expect(await init(ws, u1.token)).toBe('connection_ack');
+    }
+    const third = await rawSocket(server);
+    expect(await init(third, u1.token)).toEqual({ code: 1013 });
+    const fourth = await rawSocket(server); // the address's 4th connection: still allowed, for another user
+    open.push(fourth);
+    expect(await init(fourth, u2.token)).toBe('connection_ack');
+    const fifth = await rawSocket(server);
+    expect(await init(fifth, u2.token)).toEqual({ code: 1013 });
+    for (const ws of open) ws.close();
+  });
+});
+
+describe('socket hygiene', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ WS_INIT_TIMEOUT_MS: '300', WS_MAX_PAYLOAD_BYTES: '2048', WS_PING_INTERVAL_MS: '200', ACCESS_TOKEN_TTL: '2' });
+  });
+  afterAll(async () => { await server.close(); });
+
+  test('no connection_init within WS_INIT_TIMEOUT_MS: closed with 4408', async () => {
+    const ws = await rawSocket(server);
+    expect((await closed(ws)).code).toBe(4408);
+  });
+
+  test('a frame over WS_MAX_PAYLOAD_BYTES closes the socket (1009)', async () => {
+    const u = await registerUser(server.url, 'big');
+    const ws = await rawSocket(server);
+    expect(await init(ws, u.token)).toBe('connection_ack');
+    const done = closed(ws);
+    ws.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: `{ me { id } }`, variables: { pad: 'x'.repeat(4096) } } }));
+    expect((await done).code).toBe(1009);
+  });
+
+  test('a client that stops answering pings is dropped, and goes OFFLINE', async () => {
+    const watcher = await registerUser(server.url, 'png');
+    const silent = await registerUser(server.url, 'png');
+    await gqlOk(server.url, `mutation($u: ID!) { openDirectChat(userId: $u) { id } }`, { u: silent.id }, watcher.token);
+    const ws = await rawSocket(server, { autoPong: false });
+    expect(await init(ws, silent.token)).toBe('connection_ack');
+    const presence = async () => (await gqlOk(server.url, `query($u: ID!) { user(id: $u) { presence } }`, { u: silent.id }, watcher.token)).user.presence;
+    expect(await presence()).toBe('ONLINE');
+    const { code } = await closed(ws);
+    expect(code).toBe(1006); // terminated, no close frame
+    expect(await presence()).toBe('OFFLINE');
+  });
+
+  test('a socket closes with 4403 when its access token expires', async () => {
+    const u = await registerUser(server.url, 'exp');
+    const ws = await rawSocket(server);
+    expect(await init(ws, u.token)).toBe('connection_ack');
+    const started = Date.now();
+    const { code, reason } = await closed(ws);
+    expect(code).toBe(4403);
+    expect(reason).toMatch(/expired/);
+    expect(Date.now() - started).toBeLessThan(4000);
+  });
+
+  test('logout closes that login\'s sockets with 4403, and only those', async () => {
+    const u = await registerUser(server.url, 'out');
+    const second = await gqlOk(server.url, `mutation($u: String!) { login(username: $u, password: "correct-horse-battery") { accessToken } }`, { u: u.username });
+    const loggedOut = await rawSocket(server);
+    const otherLogin = await rawSocket(server);
+    expect(await init(loggedOut, u.token)).toBe('connection_ack');
+    expect(await init(otherLogin, second.login.accessToken)).toBe('connection_ack');
+    const done = closed(loggedOut);
+    const stillOpen = closed(otherLogin);
+    await gqlOk(server.url, `mutation($r: String!) { logout(refreshToken: $r) }`, { r: u.refreshToken }, u.token);
+    const { code, reason } = await done;
+    expect(code).toBe(4403);
+    expect(reason).toMatch(/logged out/);
+    const race = await Promise.race([stillOpen, new Promise((r) => setTimeout(() => r('open'), 300))]);
+    expect(race).toBe('open');
+    otherLogin.close();
+  });
+});
