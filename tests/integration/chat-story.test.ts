@@ -215,6 +215,51 @@ describe('direct chat story', () => {
   });
 });
 
+describe('user directory', () => {
+  test('user by id or username (any letter case), null when unknown; exactly one of the two', async () => {
+    const me = await registerUser(server.url, 'dirme');
+    const other = await registerUser(server.url, 'DirOther', { firstName: 'Dora', lastName: 'Explorer' });
+    const USER = `query($id: ID, $u: String) { user(id: $id, username: $u) { id username fullName } }`;
+    const want = { id: other.id, username: other.username, fullName: 'Dora Explorer' };
+    expect((await q(me, USER, { id: other.id })).user).toEqual(want);
+    expect((await q(me, USER, { u: other.username.toLowerCase() })).user).toEqual(want);
+    expect((await q(me, USER, { u: ` ${other.username.toUpperCase()} ` })).user).toEqual(want);
+    expect((await q(me, USER, { u: 'nobody_by_that_name' })).user).toBeNull();
+    expect((await q(me, USER, { id: '987654321' })).user).toBeNull();
+    expect(codeOf(await raw(me, USER, {}))).toBe('BAD_USER_INPUT');
+    expect(codeOf(await raw(me, USER, { id: other.id, u: other.username }))).toBe('BAD_USER_INPUT');
+    expect(codeOf(await gql(server.url, USER, { id: other.id }))).toBe('UNAUTHENTICATED');
+  });
+
+  test('users(search) matches username, first and last name, by username, with cursor pagination', async () => {
+    const tag = `zq${process.pid}`;
+    const me = await registerUser(server.url, 'dirsearch');
+    const a = await registerUser(server.url, `${tag}a`);
+    const b = await registerUser(server.url, 'plainb', { firstName: `Ann${tag}` });
+    const c = await registerUser(server.url, 'plainc', { lastName: `${tag.toUpperCase()}son` });
+    await registerUser(server.url, 'unrelated');
+    const USERS = `query($s: String, $n: Int, $after: String) { users(search: $s, first: $n, after: $after) {
+      totalCount pageInfo { hasNextPage endCursor } edges { node { id username } } } }`;
+    const all = (await q(me, USERS, { s: tag, n: 10 })).users;
+    const expected = [a, b, c].sort((x, y) => x.username.toLowerCase().localeCompare(y.username.toLowerCase())).map((u) => u.id);
+    expect(all.totalCount).toBe(3);
+    expect(all.edges.map((e: any) => e.node.id)).toEqual(expected);
+    expect(all.pageInfo.hasNextPage).toBe(false);
+
+    const p1 = (await q(me, USERS, { s: tag, n: 2 })).users;
+    expect(p1.edges.map((e: any) => e.node.id)).toEqual(expected.slice(0, 2));
+    expect(p1.pageInfo.hasNextPage).toBe(true);
+    const p2 = (await q(me, USERS, { s: tag, n: 2, after: p1.pageInfo.endCursor })).users;
+    expect(p2.edges.map((e: any) => e.node.id)).toEqual(expected.slice(2));
+    expect(p2.pageInfo.hasNextPage).toBe(false);
+
+    // LIKE wildcards are literal
+    expect((await q(me, USERS, { s: '%', n: 10 })).users.totalCount).toBe(0);
+    expect(codeOf(await raw(me, USERS, { s: tag, n: 101 }))).toBe('BAD_USER_INPUT');
+    expect(codeOf(await raw(me, USERS, { s: tag, after: 'not-a-cursor' }))).toBe('BAD_USER_INPUT');
+  });
+});
+
 describe('sendMessage with recipientId', () => {
   test('creates the DIRECT on first use and reuses it afterwards', async () => {
     const carol = await registerUser(server.url, 'carol');
