@@ -100,7 +100,7 @@ export class ConversationResolver {
     return ctx.services.conversations.removeMember(ctx.scope(), conversationId, userId);
   }
 
-  @Mutation(() => MembershipType)
+  @Mutation(() => MembershipType, { description: 'OWNER (or staff) only; the last OWNER cannot step down (BAD_USER_INPUT)' })
   setMemberRole(@Arg('conversationId', () => ID) conversationId: string, @Arg('userId', () => ID) userId: string, @Arg('role', () => MemberRole) role: MemberRole, @Ctx() ctx: GraphQLContext) {
     return ctx.services.conversations.setRole(ctx.scope(), conversationId, userId, role);
   }

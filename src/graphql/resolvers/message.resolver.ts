@@ -47,7 +47,7 @@ export class MessageResolver {
     return ctx.services.messages.send(ctx.scope(), input);
   }
 
-  @Mutation(() => MessageType, { description: 'Sender only; BAD_USER_INPUT once deleted' })
+  @Mutation(() => MessageType, { description: 'Sender or staff; never SYSTEM; BAD_USER_INPUT once deleted' })
   editMessage(@Arg('id', () => ID) id: string, @Arg('content', () => String) content: string, @Ctx() ctx: GraphQLContext) {
     return ctx.services.messages.edit(ctx.scope(), id, content);
   }
