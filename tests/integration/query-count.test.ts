@@ -38,7 +38,7 @@ beforeAll(async () => {
     );
     ids.push(sendMessage.id);
   }
-  // Attachments: there is no upload API to go through yet, so rows are written with the server's own ORM.
+  // Attachment rows are written with the server's own ORM: the page cost is about reading them, and uploads (tests/integration/attachments.test.ts) would only slow the fixture down.
   const em = server.orm.em.fork();
   for (let i = 0; i < 60; i += 3) {
     for (let k = 0; k < (i % 2 ? 1 : 2); k++) {
