@@ -13,6 +13,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import Redis from 'ioredis';
+import proxyaddr from 'proxy-addr';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from './config/config';
 import { closeDatabase, openDatabase, type Orm } from './db/orm';
@@ -96,6 +97,14 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
 
   const app = express();
   app.disable('x-powered-by');
+  // req.ip (limits, logs) honours X-Forwarded-For only from the proxies TRUST_PROXY names.
+  app.set('trust proxy', config.trustProxy);
+  const tp = config.trustProxy;
+  const trusted: (addr: string, i: number) => boolean =
+    tp === true ? () => true : tp === false ? () => false : typeof tp === 'number' ? (_addr, i) => i < tp : proxyaddr.compile(tp);
+  /** The client address of a WebSocket upgrade request, by the same rule as req.ip. */
+  const clientIp = (req: IncomingMessage): string => proxyaddr(req, trusted);
+
   const httpServer: Server = createServer(app);
   // maxPayload: a larger frame closes the socket (1009). Dead sockets are found by ping/pong.
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: config.ws.maxPayloadBytes });
@@ -110,7 +119,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         const params = (ctx.connectionParams ?? {}) as Record<string, unknown>;
         const token = bearer(params.authorization ?? params.Authorization) ?? (typeof params.token === 'string' ? params.token : undefined);
         try {
-          await services.limits.consume('wsConnectIp', extra.request.socket.remoteAddress ?? 'unknown');
+          await services.limits.consume('wsConnectIp', clientIp(extra.request));
         } catch (err) {
           extra.socket.close(CLOSE_TRY_AGAIN_LATER, truncateReason((err as Error).message));
           return false;

@@ -50,6 +50,12 @@ export interface Config {
   ws: { initTimeoutMs: number; maxPayloadBytes: number; pingIntervalMs: number };
   /** Absolute base of media URLs (https://chat.example.com); unset: URLs are paths ("/media/..."). */
   publicUrl?: string;
+  /**
+   * Which proxies' X-Forwarded-For to believe for the client address (rate limits, logs), in
+   * Express's `trust proxy` syntax: false (default: none), a hop count, or addresses/subnets
+   * ("loopback", "10.0.0.0/8", ...). Behind the docker-compose nginx: 1.
+   */
+  trustProxy: boolean | number | string[];
 }
 
 /** Thrown when an environment variable is missing or malformed; the message names the variable. */
@@ -105,6 +111,15 @@ const envSchema = z.object({
   WS_INIT_TIMEOUT_MS: positiveInt.max(60000).default(3000),
   WS_MAX_PAYLOAD_BYTES: positiveInt.max(16 * 1024 * 1024).default(64 * 1024),
   WS_PING_INTERVAL_MS: positiveInt.min(100).max(600000).default(30000),
+  TRUST_PROXY: z.string().trim().default('false').transform((v, ctx) => {
+    if (/^(false|0|no|)$/i.test(v)) return false as const;
+    if (/^(true|yes)$/i.test(v)) return true as const;
+    if (/^\d{1,2}$/.test(v)) return Number(v);
+    const list = v.split(',').map((x) => x.trim()).filter(Boolean);
+    if (list.every((x) => /^(loopback|linklocal|uniquelocal|[0-9a-fA-F.:]+(\/\d{1,3})?)$/.test(x))) return list;
+    ctx.addIssue({ code: 'custom', message: 'must be false, true, a hop count, or comma-separated addresses/subnets' });
+    return z.NEVER;
+  }),
   PUBLIC_URL: z.string().trim().regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL').optional(),
 });
 
@@ -158,6 +173,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rateLimits: { messagesPerSec: e.RATE_MESSAGES_PER_SEC, loginFailures: e.RATE_LOGIN_FAILURES, wsPerMinIp: e.RATE_WS_PER_MIN_IP, wsPerMinUser: e.RATE_WS_PER_MIN_USER },
     ws: { initTimeoutMs: e.WS_INIT_TIMEOUT_MS, maxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES, pingIntervalMs: e.WS_PING_INTERVAL_MS },
     publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
+    trustProxy: e.TRUST_PROXY,
   };
 }
 

@@ -93,10 +93,22 @@ describe('loadConfig rejects a bad value with a ConfigError naming the variable'
     ['NODE_ENV', 'staging'],
     ['REDIS_URL', 'http://cache'],
     ['JWT_SECRET', 'x'.repeat(31)],
+    ['TRUST_PROXY', 'the nginx one'],
+    ['PRESENCE_TTL_MS', '50'],
+    ['RATE_MESSAGES_PER_SEC', '0'],
+    ['WS_MAX_PAYLOAD_BYTES', 'lots'],
+    ['REDIS_PREFIX', 'has spaces'],
   ])('%s=%s', (variable, value) => {
     const err = configError({ ...base, [variable]: value });
     expect(err.variable).toBe(variable);
     expect(err.message).toContain(variable);
+  });
+
+  test('TRUST_PROXY takes false, true, a hop count or addresses', () => {
+    expect(loadConfig(base).trustProxy).toBe(false);
+    expect(loadConfig({ ...base, TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    expect(loadConfig({ ...base, TRUST_PROXY: '1' }).trustProxy).toBe(1);
+    expect(loadConfig({ ...base, TRUST_PROXY: 'loopback, 10.0.0.0/8' }).trustProxy).toEqual(['loopback', '10.0.0.0/8']);
   });
 
   test('a 32-byte JWT_SECRET is enough', () => {

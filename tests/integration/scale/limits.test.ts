@@ -190,3 +190,31 @@ describe('socket hygiene', () => {
     otherLogin.close();
   });
 });
+
+describe('behind a load balancer (TRUST_PROXY)', () => {
+  let server: TestServer;
+  beforeAll(async () => { server = await startTestServer({ TRUST_PROXY: 'loopback', RATE_WS_PER_MIN_IP: '1', RATE_LOGIN_FAILURES: '1' }); });
+  afterAll(async () => { await server.close(); });
+
+  test('limits count the client address from X-Forwarded-For, not the proxy\'s', async () => {
+    const u = await registerUser(server.url, 'xff');
+    const from = (ip: string) => rawSocket(server, { headers: { 'x-forwarded-for': ip } });
+    const first = await from('203.0.113.1');
+    expect(await init(first, u.token)).toBe('connection_ack');
+    const other = await from('203.0.113.2');
+    expect(await init(other, u.token)).toBe('connection_ack');
+    const again = await from('203.0.113.1');
+    expect(await init(again, u.token)).toEqual({ code: 1013 });
+    first.close();
+    other.close();
+
+    const login = (ip: string, password: string) => fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': ip },
+      body: JSON.stringify({ query: `mutation($u: String!, $p: String!) { login(username: $u, password: $p) { accessToken } }`, variables: { u: u.username, p: password } }),
+    }).then((r) => r.json() as Promise<{ errors?: { extensions: { code: string } }[] }>);
+    expect((await login('198.51.100.7', 'wrong-password')).errors?.[0].extensions.code).toBe('UNAUTHENTICATED');
+    expect((await login('198.51.100.7', 'correct-horse-battery')).errors?.[0].extensions.code).toBe('RATE_LIMITED');
+    expect((await login('198.51.100.8', 'correct-horse-battery')).errors).toBeUndefined();
+  });
+});
