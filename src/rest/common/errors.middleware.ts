@@ -1,6 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
-import { DomainError, type ErrorCode } from '../../domain/shared/errors';
+import { DATABASE_UNAVAILABLE_MESSAGE, DomainError, isDatabaseUnavailable, type ErrorCode } from '../../domain/shared/errors';
 import type { AnyRoute } from './route.registry';
 
 /**
@@ -39,7 +39,7 @@ interface ParserError { status?: number; statusCode?: number; type?: string; mes
  * The error handler of the REST router, so an `/api` error never reaches the GraphQL-shaped
  * handler of app.ts. DomainError → its code's status (or the route's documented override, e.g.
  * seed 003 join: full or banned is 400), RestError → its status, malformed or oversized bodies →
- * 400/413/415, anything else → 500 (logged; no internals in the body). 401 carries
+ * 400/413/415, an unreachable database → 503 with `Retry-After`, anything else → 500 (logged; no internals in the body). 401 carries
  * `WWW-Authenticate: Bearer`, 429 `Retry-After`.
  */
 export function restErrorHandler(logger: Logger) {
@@ -53,7 +53,8 @@ export function restErrorHandler(logger: Logger) {
       const candidate = route?.errors?.[err.code];
       const override = candidate && (!candidate.field || candidate.field === err.field) ? candidate : undefined;
       const renamed = err.field && route?.fieldNames?.[err.field];
-      const own = renamed && err.message.startsWith(`${err.field}`) ? renamed + err.message.slice(err.field!.length) : err.message;
+      // The domain names its input fields; this dialect's name goes first in the message.
+      const own = !renamed ? err.message : err.message.startsWith(`${err.field}`) ? renamed + err.message.slice(err.field!.length) : `${renamed}: ${err.message}`;
       status = override?.status ?? STATUS_OF[err.code] ?? 500;
       message = override?.message ?? own;
       detail = own;
@@ -70,7 +71,12 @@ export function restErrorHandler(logger: Logger) {
       else if (e.type === 'entity.too.large') { status = 413; message = 'Request body too large'; }
       else if (e.type === 'charset.unsupported' || e.type === 'encoding.unsupported') { status = 415; message = e.message ?? 'Unsupported body encoding'; }
       else if (s && s >= 400 && s < 500) { status = s; message = e.message ?? 'Bad request'; }
-      else {
+      else if (isDatabaseUnavailable(err)) {
+        status = 503;
+        message = DATABASE_UNAVAILABLE_MESSAGE;
+        res.setHeader('Retry-After', '5');
+        logger.warn({ err: (err as Error)?.message }, 'database unavailable');
+      } else {
         status = 500;
         message = 'Internal server error';
         logger.error({ err }, 'unhandled REST error');

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RestUpload } from './multipart.parser';
 
 /**
  * Field schemas shared by the dialects. Bodies arrive as JSON, urlencoded or multipart (where
@@ -33,3 +34,11 @@ export function listOf<T extends z.ZodType>(item: T) {
 export function intQuery(min: number, max: number) {
   return z.coerce.number().int().min(min).max(max);
 }
+
+/**
+ * A file part of a multipart body (a {@link RestUpload}); anything else (a JSON string, a text
+ * field) is a 400 naming the field. OpenAPI: a binary string.
+ */
+export const uploadField = z
+  .custom<RestUpload>((v) => v instanceof RestUpload, { message: 'must be a file (multipart/form-data)' })
+  .meta({ type: 'string', contentMediaType: 'application/octet-stream' } as Record<string, unknown>);

@@ -40,6 +40,26 @@ function parameters(schema: z.ZodType | undefined, where: 'path' | 'query'): Jso
 }
 
 /**
+ * A request body: JSON, urlencoded and multipart (as the legacy DRF backends parse all three);
+ * file fields only in multipart (binary strings), and a route whose files are required takes
+ * multipart only.
+ */
+function requestBody(schema: JsonSchema, fileFields: string[]): JsonSchema {
+  const content: Record<string, unknown> = {};
+  const required = (schema.required as string[] | undefined) ?? [];
+  if (!fileFields.some((f) => required.includes(f))) {
+    const props = { ...(schema.properties as Record<string, JsonSchema> | undefined) };
+    for (const f of fileFields) delete props[f];
+    const textOnly = { ...schema, properties: props };
+    content['application/json'] = { schema: textOnly };
+    content['application/x-www-form-urlencoded'] = { schema: textOnly };
+  }
+  // Lists are repeated parts of one name (`members: 1`, `members: 2`; `medias: <file>` twice).
+  content['multipart/form-data'] = { schema };
+  return { required: true, content };
+}
+
+/**
  * The OpenAPI 3.1 document of the whole REST layer, built from the route registry (so a route
  * cannot be missing from it): paths, parameters, bodies and answers from the routes' zod schemas.
  */
@@ -60,7 +80,7 @@ export function buildOpenApi(routes: AnyRoute[]): JsonSchema {
     for (const s of [...errorStatuses].sort()) {
       responses[String(s)] ??= { description: ERROR_STATUSES[s] ?? 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
     }
-    const body = r.body ? jsonSchema(r.body, 'input') : undefined;
+    const body = r.body ? requestBody(jsonSchema(r.body, 'input'), Object.keys(r.files ?? {})) : undefined;
     (paths[p] ??= {})[r.method] = {
       tags: [r.tag],
       summary: r.summary,
@@ -68,14 +88,7 @@ export function buildOpenApi(routes: AnyRoute[]): JsonSchema {
       operationId: `${r.method}${r.path.replace(/[^A-Za-z0-9]+(.)?/g, (_m, ch: string | undefined) => (ch ? ch.toUpperCase() : ''))}`,
       security: r.auth === false ? [] : [{ bearerAuth: [] }],
       parameters: [...parameters(r.params, 'path'), ...parameters(r.query, 'query')],
-      ...(body
-        ? {
-          requestBody: {
-            required: true,
-            content: { 'application/json': { schema: body }, 'multipart/form-data': { schema: body }, 'application/x-www-form-urlencoded': { schema: body } },
-          },
-        }
-        : {}),
+      ...(body ? { requestBody: body } : {}),
       responses,
     };
   }

@@ -7,6 +7,7 @@ import { validate } from '../../domain/shared/validate';
 import type { Services } from '../../services';
 import { authenticateRequest } from './auth.middleware';
 import { RestError } from './errors.middleware';
+import { parseMultipart, type FileFields } from './multipart.parser';
 import { restLoaders, type RestLoaders } from './rest.loaders';
 
 export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
@@ -21,8 +22,10 @@ export interface RestContext {
   scope(): Scope;
   /** Read-only batch loaders for presenters (after the service call checked access). */
   loaders: RestLoaders;
-  /** Absolute URL of this request (pagination links). */
+  /** Absolute URL of this request (pagination links, absolute media URLs). */
   url: URL;
+  /** The client's address (keys the failed-login limit, as GraphQL's context does). */
+  ip: string;
 }
 
 /** A handler's answer: status and JSON body (none for 204/205). */
@@ -55,6 +58,11 @@ export interface RouteDef<P extends z.ZodType, Q extends z.ZodType, B extends z.
   params?: P;
   query?: Q;
   body?: B;
+  /**
+   * File fields of a multipart body (`medias: 'many'`, `file: 'one'`); their schemas in `body`
+   * use `uploadField`. A file in any other field is a 400 naming it.
+   */
+  files?: FileFields;
   /** Status → description and, when there is a body, its schema. */
   responses: Record<number, { description: string; schema?: z.ZodType }>;
   /** Per-route answers for domain error codes, where the seed documents its own. */
@@ -80,7 +88,8 @@ function absoluteUrl(req: Request): URL {
 }
 
 /**
- * Mounts routes on `router`: each checks auth, validates path/query/body with its schemas
+ * Mounts routes on `router`: each checks auth, reads a multipart body (files only in the
+ * route's `files`, under the domain's upload limits), validates path/query/body with its schemas
  * (400 naming the field), forks the EntityManager once, runs its handler and sends the result.
  * Every path also answers other methods with 405 and an `Allow` header.
  * @throws at start when two routes share a method and path.
@@ -95,6 +104,7 @@ export function mountRoutes(router: Router, routes: AnyRoute[], services: Servic
       res.locals.route = route;
       const em = rootEm.fork();
       const actor = route.auth === false ? null : await authenticateRequest(services, em, req);
+      if (req.is('multipart/form-data')) req.body = await parseMultipart(req, res, route.files ?? {}, services.attachments.limits);
       const input = {
         params: route.params ? validate(route.params, req.params) : {},
         query: route.query ? validate(route.query, { ...(req.query as object) }) : {},
@@ -110,6 +120,7 @@ export function mountRoutes(router: Router, routes: AnyRoute[], services: Servic
         },
         loaders: restLoaders(em, actor?.id ?? null),
         url: absoluteUrl(req),
+        ip: req.ip ?? 'unknown',
       };
       const result = await route.handler(ctx, input);
       if (result.body === undefined || result.status === 204 || result.status === 205) res.status(result.status).end();

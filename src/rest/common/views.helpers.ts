@@ -1,3 +1,4 @@
+import type { Attachment } from '../../domain/attachment/attachment.entity';
 import { ConversationKind, type Conversation } from '../../domain/conversation/conversation.entity';
 import { ConversationService } from '../../domain/conversation/conversation.service';
 import type { Membership } from '../../domain/conversation/membership.entity';
@@ -58,4 +59,19 @@ export async function titleOf(ctx: RestContext, c: Conversation): Promise<string
  */
 export async function canReadContentOf(ctx: RestContext, c: Conversation): Promise<boolean> {
   return Boolean(ctx.actor?.isStaff || (await ctx.loaders.viewerMembership.load(c.id)));
+}
+
+/** A message's attachments, oldest first; none once the message is deleted (as GraphQL's Message.attachments). */
+export async function attachmentsOf(ctx: RestContext, m: MessageView): Promise<Attachment[]> {
+  return m.deletedAt ? [] : ctx.loaders.attachments.load(m.id);
+}
+
+/**
+ * The signed download URL of an attachment (or its thumbnail), absolute: PUBLIC_URL when set,
+ * else this request's origin (legacy clients expect absolute URLs, as the seeds show them).
+ */
+export function mediaUrlOf(ctx: RestContext, a: Attachment, variant: 'file' | 'thumbnail' = 'file'): string | null {
+  if (variant === 'thumbnail' && !a.thumbnailKey) return null;
+  const url = ctx.services.attachments.urlFor(a.id, variant);
+  return url.startsWith('/') ? `${ctx.url.origin}${url}` : url;
 }

@@ -4,7 +4,7 @@ import type { Membership } from '../../domain/conversation/membership.entity';
 import type { MessageView } from '../../domain/shared/events';
 import { fullNameOf, type User } from '../../domain/user/user.entity';
 import type { RestContext } from '../common/route.registry';
-import { iso, lastMessageOf, membersOf, refId, titleOf, unreadOf, userOf } from '../common/views.helpers';
+import { attachmentsOf, iso, lastMessageOf, mediaUrlOf, membersOf, refId, titleOf, unreadOf, userOf } from '../common/views.helpers';
 
 /** Seed 001 shapes: chat groups (list, detail with members) and messages. */
 
@@ -25,12 +25,13 @@ export const memberSchema = z.object({
   last_read_at: z.string().nullable(), unread_count: z.number().int(), created_at: z.string(), updated_at: z.string(),
 });
 export const chatDetailSchema = chatSchema.extend({ members: z.array(memberSchema) });
+export const mediaSchema = z.object({ id: z.number().int(), url: z.string(), thumbnail: z.string().nullable(), media_type: z.enum(['image', 'video']) });
 export const repliedPreviewSchema = z.object({ id: z.number().int(), sender: userSummarySchema.nullable(), content: z.string(), created_at: z.string() });
 export const messageSchema = z.object({
   id: z.number().int(), chat_group: z.number().int(), sender: senderSchema.nullable(), content: z.string(),
   is_system_message: z.boolean(), is_removed: z.boolean(), replied_to: z.number().int().nullable(),
   replied_to_preview: repliedPreviewSchema.nullable(), created_at: z.string(), updated_at: z.string(),
-  media: z.array(z.object({ id: z.number().int(), url: z.string(), thumbnail: z.string().nullable(), media_type: z.string() })),
+  media: z.array(mediaSchema),
 });
 export const successSchema = z.object({ status: z.literal('success') });
 
@@ -93,7 +94,7 @@ export async function presentChatDetail(ctx: RestContext, c: Conversation): Prom
   };
 }
 
-/** A message in seed 001's shape (`media` stays [] until attachments are served here). */
+/** A message in seed 001's shape; `media` are its attachments (signed URLs; `thumbnail` for images). */
 export async function presentMessage(ctx: RestContext, m: MessageView): Promise<z.output<typeof messageSchema>> {
   const sender = await userOf(ctx, m.senderId);
   let preview: z.output<typeof repliedPreviewSchema> | null = null;
@@ -115,6 +116,8 @@ export async function presentMessage(ctx: RestContext, m: MessageView): Promise<
     replied_to_preview: preview,
     created_at: m.createdAt,
     updated_at: m.deletedAt ?? m.editedAt ?? m.createdAt,
-    media: [],
+    media: (await attachmentsOf(ctx, m)).map((a) => ({
+      id: a.id, url: mediaUrlOf(ctx, a)!, thumbnail: mediaUrlOf(ctx, a, 'thumbnail'), media_type: a.mimeType.startsWith('image/') ? 'image' as const : 'video' as const,
+    })),
   };
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ConversationKind, MemberRole } from '../../domain/conversation/conversation.entity';
-import { boolField, idField, listOf, pathId } from '../common/fields.schemas';
+import { boolField, idField, listOf, pathId, uploadField } from '../common/fields.schemas';
 import { pageOf, pageQuery, pageSchema, pageWindow } from '../common/pagination.helpers';
 import { defineRoute, type AnyRoute } from '../common/route.registry';
 import { chatDetailSchema, chatSchema, messageSchema, presentChat, presentChatDetail, presentMessage, successSchema } from './presenters';
@@ -10,7 +10,7 @@ const chatId = z.object({ id: pathId });
 
 /**
  * Seed 001 (rental-app chat groups): 1:1 and group chats, members, add/remove/leave, paginated
- * messages with replies, send. `PATCH`/`DELETE /api/messages/{id}/` are shared with seed 004
+ * messages with replies, send (with `medias` files). `PATCH`/`DELETE /api/messages/{id}/` are shared with seed 004
  * (see ../conflicts). Error messages are the seed's own (Vietnamese) in `error`; `detail` keeps
  * the domain's message.
  */
@@ -107,15 +107,18 @@ export const groupRoutes: AnyRoute[] = [
   }),
   defineRoute({
     method: 'post', path: '/chats/:id/send-message', tag: TAG,
-    summary: 'Send a message (JSON or multipart text fields; `medias` files come with the attachment endpoints)',
-    description: 'A caller who is not a member gets 403, whether or not the chat exists.',
+    summary: 'Send a message: JSON, or multipart with `medias` files (repeated key; images and videos, the upload limits of GraphQL: 413 too large or too many, 415 other types)',
+    description: 'A caller who is not a member gets 403, whether or not the chat exists. With files, `content` may be empty.',
     params: chatId,
-    body: z.object({ content: z.string(), replied_to: idField.nullish() }),
+    body: z.object({ content: z.string().optional(), replied_to: idField.nullish(), medias: listOf(uploadField).optional() }),
+    files: { medias: 'many' },
     responses: { 201: { description: 'The message', schema: messageSchema } },
     errors: { NOT_FOUND: { status: 403, message: 'Bạn không phải là thành viên của nhóm chat này' } },
-    fieldNames: { replyToId: 'replied_to' },
+    fieldNames: { replyToId: 'replied_to', attachments: 'medias' },
     async handler(ctx, { params, body }) {
-      const m = await ctx.services.messages.send(ctx.scope(), { conversationId: params.id, content: body.content, replyToId: body.replied_to ?? null });
+      const m = await ctx.services.messages.send(ctx.scope(), {
+        conversationId: params.id, content: body.content ?? '', replyToId: body.replied_to ?? null, attachments: body.medias ?? [],
+      });
       return { status: 201, body: await presentMessage(ctx, m) };
     },
   }),

@@ -4,7 +4,7 @@ import type { Membership } from '../../domain/conversation/membership.entity';
 import type { MessageView, NotificationView } from '../../domain/shared/events';
 import type { User } from '../../domain/user/user.entity';
 import type { RestContext } from '../common/route.registry';
-import { canReadContentOf, iso, lastMessageOf, membersOf, refId, titleOf, userOf } from '../common/views.helpers';
+import { attachmentsOf, canReadContentOf, iso, lastMessageOf, mediaUrlOf, membersOf, refId, titleOf, userOf } from '../common/views.helpers';
 
 /** Seed 003 shapes: rooms (list, created, detail), members, messages, notifications. */
 
@@ -108,13 +108,18 @@ export async function presentMembers(ctx: RestContext, c: Conversation, members:
   }));
 }
 
-/** A message in seed 003's shape (file fields null: files are not served in this dialect yet). */
+/**
+ * A message in seed 003's shape; `file_url`/`file_name`/`file_size` describe its first attachment
+ * (uploaded through seed 001 or 004 or GraphQL; signed URL), null without one.
+ */
 export async function presentRoomMessage(ctx: RestContext, m: MessageView): Promise<z.output<typeof roomMessageSchema>> {
   const c = await ctx.loaders.conversation.load(m.conversationId);
   const sender = await userOf(ctx, m.senderId);
+  const [file] = await attachmentsOf(ctx, m);
   return {
     id: m.id, room: { id: m.conversationId, name: c ? await titleOf(ctx, c) : '' }, sender: sender ? presentUser(sender) : null,
-    message_type: typeOf(m), content: contentOf(m), file_url: null, file_name: null, file_size: null,
+    message_type: typeOf(m), content: contentOf(m),
+    file_url: file ? mediaUrlOf(ctx, file) : null, file_name: file?.fileName ?? null, file_size: file?.size ?? null,
     is_edited: m.editedAt != null, is_deleted: m.deletedAt != null, reply_to: m.replyToId,
     created_at: m.createdAt, updated_at: m.deletedAt ?? m.editedAt ?? m.createdAt,
   };

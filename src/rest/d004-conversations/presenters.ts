@@ -1,11 +1,12 @@
 import { z } from 'zod';
+import type { Attachment } from '../../domain/attachment/attachment.entity';
 import type { Conversation } from '../../domain/conversation/conversation.entity';
 import type { MessageView } from '../../domain/shared/events';
 import type { User } from '../../domain/user/user.entity';
 import type { RestContext } from '../common/route.registry';
-import { iso, isReadByOthers, lastMessageOf, membersOf, userOf } from '../common/views.helpers';
+import { attachmentsOf, iso, isReadByOthers, lastMessageOf, mediaUrlOf, membersOf, refId, userOf } from '../common/views.helpers';
 
-/** Seed 004 shapes: User, Conversation, Message (attachments stay [] until the attachment endpoints serve them). */
+/** Seed 004 shapes: User, Conversation, Message, Attachment. */
 
 export const userSchema = z.object({
   id: z.number().int(), username: z.string(), first_name: z.string(), last_name: z.string(), profile_picture: z.string().nullable(),
@@ -28,12 +29,18 @@ export function presentUser(u: User): z.output<typeof userSchema> {
   };
 }
 
+/** The Attachment model `{id, message, file, uploaded_at}`; `file` is a signed download URL. */
+export function presentAttachment(ctx: RestContext, a: Attachment): z.output<typeof attachmentSchema> {
+  return { id: a.id, message: refId(a.message)!, file: mediaUrlOf(ctx, a)!, uploaded_at: iso(a.createdAt)! };
+}
+
 /** The full Message model; `is_read`: a member other than the sender has read it. */
 export async function presentMessage(ctx: RestContext, m: MessageView): Promise<z.output<typeof messageSchema>> {
   const sender = await userOf(ctx, m.senderId);
   return {
     id: m.id, conversation: m.conversationId, sender: sender ? presentUser(sender) : null, content: m.content, timestamp: m.createdAt,
-    is_read: await isReadByOthers(ctx, m), is_edited: m.editedAt != null, is_deleted: m.deletedAt != null, attachments: [],
+    is_read: await isReadByOthers(ctx, m), is_edited: m.editedAt != null, is_deleted: m.deletedAt != null,
+    attachments: (await attachmentsOf(ctx, m)).map((a) => presentAttachment(ctx, a)),
   };
 }
 

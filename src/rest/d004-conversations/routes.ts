@@ -1,8 +1,9 @@
 import { z } from 'zod';
-import { idField, pathId } from '../common/fields.schemas';
+import { notFound } from '../../domain/shared/errors';
+import { idField, pathId, uploadField } from '../common/fields.schemas';
 import { pageOf, pageQuery, pageSchema, pageWindow } from '../common/pagination.helpers';
 import { defineRoute, type AnyRoute } from '../common/route.registry';
-import { conversationSchema, messageSchema, presentConversation, presentMessage } from './presenters';
+import { attachmentSchema, conversationSchema, messageSchema, presentAttachment, presentConversation, presentMessage } from './presenters';
 
 const TAG = 'seed 004: conversations';
 const id = z.object({ id: pathId });
@@ -13,8 +14,8 @@ const LIST_LIMIT = 100;
 /**
  * Seed 004 (gaming-community chat): conversations with participants, send-to-recipient that
  * opens the conversation, paginated messages. `GET PUT PATCH DELETE /api/messages/{id}/` are
- * shared with seed 001 (see ../conflicts); the attachments endpoint comes with the attachment
- * domain. Staff read every conversation by id and edit or delete any message (domain rules).
+ * shared with seed 001 (see ../conflicts). Attachments: one `file` per request, the same limits
+ * and sniffing as GraphQL uploads (413 over 10 MB, 415 other formats), the sender only. Staff read every conversation by id and edit or delete any message (domain rules).
  */
 export const conversationRoutes: AnyRoute[] = [
   defineRoute({
@@ -57,6 +58,23 @@ export const conversationRoutes: AnyRoute[] = [
       const win = pageWindow(query);
       const r = await ctx.services.messages.listByOffset(ctx.scope(), params.id, { offset: win.offset, limit: win.limit });
       return { status: 200, body: pageOf(ctx, win, r.total, await Promise.all(r.messages.map((m) => presentMessage(ctx, m)))) };
+    },
+  }),
+  defineRoute({
+    method: 'post', path: '/conversations/:cid/messages/:mid/attachments', tag: TAG,
+    summary: 'Attach a file to your message: multipart `file` (jpg/jpeg/png/mp4/mov/webp/gif/heic/avif, at most 10 MB)',
+    description: 'The sender only (403); 413 over the size limit or past the files-per-message limit, 415 for other types (sniffed from the bytes, and it must agree with the extension). A message not in that conversation is 404.',
+    params: z.object({ cid: pathId, mid: pathId }),
+    body: z.object({ file: uploadField }),
+    files: { file: 'one' },
+    responses: { 201: { description: 'The attachment', schema: attachmentSchema } },
+    fieldNames: { messageId: 'mid', attachments: 'file' },
+    async handler(ctx, { params, body }) {
+      // The nested URL names the conversation too: a message of another conversation is not here.
+      const message = await ctx.services.messages.get(ctx.scope(), params.mid);
+      if (String(message.conversationId) !== String(Number(params.cid))) throw notFound('Message');
+      const attachment = await ctx.services.messages.addAttachment(ctx.scope(), params.mid, body.file);
+      return { status: 201, body: presentAttachment(ctx, attachment) };
     },
   }),
 ];

@@ -12,11 +12,11 @@ const TAG = 'tokens';
 export const tokenRoutes: AnyRoute[] = [
   defineRoute({
     method: 'post', path: '/token', tag: TAG, auth: false,
-    summary: 'Log in: {username, password} → {access, refresh}',
+    summary: 'Log in: {username, password} → {access, refresh}; 429 (Retry-After) after too many failures for that username from that address',
     body: z.object({ username: z.string().max(256), password: z.string().max(1024) }),
     responses: { 200: { description: 'A token pair', schema: tokenPairSchema } },
     async handler(ctx, { body }) {
-      return { status: 200, body: presentTokens(await ctx.services.auth.login(ctx.em, body.username, body.password)) };
+      return { status: 200, body: presentTokens(await ctx.services.auth.login(ctx.em, body.username, body.password, ctx.ip)) };
     },
   }),
   defineRoute({

@@ -3,6 +3,8 @@
  * accounts made the way legacy apps make them (POST /api/accounts/register/, then
  * POST /api/token/), staff promotion, and error-body checks.
  */
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { TestUser } from '../../support/client';
 import type { TestServer } from '../../support/test-server';
 
@@ -69,4 +71,23 @@ export async function gqlData<T = any>(server: TestServer, user: { token: string
   const body = (await res.json()) as { data?: T; errors?: unknown[] };
   if (body.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(body.errors)}`);
   return body.data as T;
+}
+
+/** A file part for {@link form}: name, bytes, optional content type. */
+export interface FilePart { name: string; bytes: Buffer; type?: string }
+
+/**
+ * A multipart body as a browser's FormData builds it: text fields (a list repeats its key:
+ * `members: 1`, `members: 2`) and file parts (repeated keys too: `medias`).
+ */
+export function form(fields: Record<string, string | number | (string | number)[]>, files: [string, FilePart][] = []): FormData {
+  const f = new FormData();
+  for (const [k, v] of Object.entries(fields)) for (const one of Array.isArray(v) ? v : [v]) f.append(k, String(one));
+  for (const [k, p] of files) f.append(k, new Blob([new Uint8Array(p.bytes)], { type: p.type ?? 'application/octet-stream' }), p.name);
+  return f;
+}
+
+/** Every file under a folder, recursively (uploads and temporary files left behind). */
+export function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(join(dir, e.name)) : [join(dir, e.name)]));
 }

@@ -95,7 +95,9 @@ describe('common behaviour', () => {
     }
     const send = res.body.paths['/api/chats/{id}/send-message/'].post;
     expect(send.parameters).toEqual([expect.objectContaining({ name: 'id', in: 'path', required: true })]);
-    expect(send.requestBody.content['application/json'].schema.required).toEqual(['content']);
+    // JSON without files; multipart with `medias`, a list of binary parts.
+    expect(Object.keys(send.requestBody.content['application/json'].schema.properties)).toEqual(['content', 'replied_to']);
+    expect(send.requestBody.content['multipart/form-data'].schema.properties.medias).toEqual({ type: 'array', items: { type: 'string', contentMediaType: 'application/octet-stream' } });
     expect(send.responses['201'].content['application/json'].schema.properties).toHaveProperty('replied_to_preview');
     expect(res.body.paths['/api/chats/'].get.parameters.map((p: { name: string }) => p.name)).toEqual(['page', 'page_size']);
   });
