@@ -281,6 +281,33 @@ describe('refused, leaving nothing behind', () => {
     expect(r.data.sendMessage.attachments[0].size).toBe(MB10);
   }, 30000);
 
+  test('UPLOAD_MAX_BYTES, UPLOAD_MAX_FILES and PUBLIC_URL are honoured', async () => {
+    const dir = mkdtempSync(join(TMP, 'small-'));
+    const small = await startTestServer({ UPLOAD_DIR: dir, UPLOAD_MAX_BYTES: '2000', UPLOAD_MAX_FILES: '2', PUBLIC_URL: 'https://chat.example.com' });
+    try {
+      const [u, v] = [await registerUser(small.url, 'lim_u'), await registerUser(small.url, 'lim_v')];
+      const c = (await gqlOk(small.url, `mutation($u: ID) { openDirectChat(userId: $u) { id } }`, { u: v.id }, u.token)).openDirectChat.id;
+      const send = async (files: Upload[]) => {
+        const form = new FormData();
+        form.append('operations', JSON.stringify({ query: SEND, variables: { i: { conversationId: c, content: '', attachments: files.map(() => null) } } }));
+        form.append('map', JSON.stringify(Object.fromEntries(files.map((_, i) => [String(i), [`variables.i.attachments.${i}`]]))));
+        files.forEach((f, i) => form.append(String(i), new Blob([f.bytes]), f.name));
+        const res = await fetch(small.url, { method: 'POST', headers: { authorization: `Bearer ${u.token}`, 'apollo-require-preflight': 'true' }, body: form });
+        return (await res.json()) as GqlResult;
+      };
+      const head = await png();
+      const exact = await send([{ name: 'a.png', bytes: Buffer.concat([head, Buffer.alloc(2000 - head.length)]) }]);
+      expect(exact.errors).toBeUndefined();
+      expect(exact.data.sendMessage.attachments[0].url).toMatch(/^https:\/\/chat\.example\.com\/media\/\d+\?exp=\d+&sig=/);
+      expect(codeOf(await send([{ name: 'b.png', bytes: Buffer.concat([head, Buffer.alloc(2001 - head.length)]) }]))).toBe('PAYLOAD_TOO_LARGE');
+      expect(codeOf(await send([1, 2, 3].map((i) => ({ name: `${i}.png`, bytes: head }))))).toBe('PAYLOAD_TOO_LARGE');
+      expect((await send([1, 2].map((i) => ({ name: `${i}.png`, bytes: head })))).data.sendMessage.attachments).toHaveLength(2);
+    } finally {
+      await small.close();
+      rmSync(dir, { recursive: true, force: true }); // the other tests watch TMP for leftovers
+    }
+  }, 30000);
+
   test('multipart without the CSRF preflight header is refused', async () => {
     const r = await multipart(alice, SEND, { i: { conversationId: direct, content: '', attachments: [null] } }, [['i.attachments.0', { name: 'x.png', bytes: await png() }]], false);
     expect(r.status).toBe(400);
