@@ -22,8 +22,13 @@ const execFileP = promisify(execFile);
 async function main(): Promise<void> {
   const n = Number(process.env.BENCH_MESSAGES ?? 500);
   let queries = 0;
+  const env = {
+    ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: process.env.DATABASE_URL ? './data' : ':memory:', LOG_LEVEL: 'silent',
+    RATE_MESSAGES_PER_SEC: process.env.RATE_MESSAGES_PER_SEC ?? '100000', JWT_SECRET: randomBytes(32).toString('hex'),
+    REDIS_PREFIX: `bench-${randomBytes(4).toString('hex')}`,
+  };
   const app = await startApp(
-    loadConfig({ ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: process.env.DATABASE_URL ? './data' : ':memory:', LOG_LEVEL: 'silent', RATE_MESSAGES_PER_SEC: process.env.RATE_MESSAGES_PER_SEC ?? '100000', JWT_SECRET: randomBytes(32).toString('hex') }),
+    loadConfig(env),
     { logger: pino({ level: 'silent' }), onQuery: (line) => { if (/\[query\]/.test(line)) queries++; } },
   );
   const post = async (query: string, variables: object, token?: string) => {
@@ -70,6 +75,9 @@ async function main(): Promise<void> {
   const perPage = queries - before;
 
   const upload = await benchUpload(app.url, a.accessToken, conv);
+  const crossInstance = process.env.DATABASE_URL && process.env.REDIS_URL
+    ? await benchCrossInstance(app.url, env, a.accessToken, b.accessToken, conv, Math.min(n, 500))
+    : 'skipped: needs DATABASE_URL and REDIS_URL';
 
   console.log(JSON.stringify({
     database: process.env.DATABASE_URL ? 'postgresql' : 'pglite',
@@ -78,6 +86,7 @@ async function main(): Promise<void> {
     deliveryLatencyMs: { p50: pct(50), p95: pct(95), p99: pct(99) },
     sqlStatementsPerPageOf50: perPage,
     upload10MB: upload,
+    crossInstance,
     rssMiB: Math.round(process.memoryUsage().rss / 1048576),
   }, null, 2));
   await client.dispose();
@@ -85,6 +94,47 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => { console.error(err); process.exit(1); });
+
+/**
+ * Cross-instance delivery through Redis: a second instance on the same PostgreSQL and Redis;
+ * `count` messages are sent one after another over HTTP to instance A while the recipient is
+ * subscribed on instance B. Reports send-to-delivery latency percentiles in ms.
+ */
+async function benchCrossInstance(urlA: string, env: NodeJS.ProcessEnv, senderToken: string, recipientToken: string, conversationId: string, count: number) {
+  const other = await startApp(loadConfig({ ...env, MIGRATE_ON_START: 'false' }), { logger: pino({ level: 'silent' }) });
+  const sentAt = new Map<string, number>();
+  const latencies: number[] = [];
+  let received = 0;
+  let allReceived!: () => void;
+  const done = new Promise<void>((r) => (allReceived = r));
+  const client = createClient({ url: other.wsUrl, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${recipientToken}` } });
+  client.subscribe<{ messageAdded: { content: string } }>({ query: 'subscription($c: ID) { messageAdded(conversationId: $c) { content } }', variables: { c: conversationId } }, {
+    next: (v) => {
+      const t = sentAt.get(v.data!.messageAdded.content);
+      if (t === undefined) return;
+      latencies.push(performance.now() - t);
+      if (++received === count) allReceived();
+    },
+    error: (e) => { console.error(e); process.exit(1); },
+    complete: () => undefined,
+  });
+  await new Promise((r) => setTimeout(r, 300));
+  for (let i = 0; i < count; i++) {
+    const content = `cross-instance ${i}`;
+    sentAt.set(content, performance.now());
+    const res = await fetch(urlA, {
+      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${senderToken}` },
+      body: JSON.stringify({ query: 'mutation($c: ID, $t: String!) { sendMessage(input: { conversationId: $c, content: $t }) { id } }', variables: { c: conversationId, t: content } }),
+    });
+    await res.json();
+  }
+  await done;
+  await client.dispose();
+  await other.stop();
+  latencies.sort((x, y) => x - y);
+  const pct = (p: number) => Number(latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))].toFixed(2));
+  return { messages: count, latencyMs: { p50: pct(50), p95: pct(95), p99: pct(99) } };
+}
 
 /**
  * Uploads BENCH_UPLOADS files of 10 MB (a real MP4 padded to size: streamed and sniffed, no image
