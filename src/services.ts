@@ -11,7 +11,7 @@ import type { EventBus } from './realtime/event-bus';
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 import { InMemoryPresence, RedisPresence, type PresenceTracker } from './realtime/presence';
-import { redisTypingGate, TYPING_TTL_MS, TypingTracker } from './realtime/typing';
+import { redisTypingStore, TYPING_TTL_MS, TypingTracker } from './realtime/typing';
 import { ConversationWatchers } from './realtime/watchers';
 import { FlexibleRateLimiter } from './realtime/rate-limits';
 import type { RateLimiter } from './domain/shared/rate-limit';
@@ -57,7 +57,7 @@ export function createServices(
   }, infra.redis, config.redisPrefix, infra.logger);
   const users = new UserService();
   const watchers = new ConversationWatchers();
-  const typing = new TypingTracker(events, TYPING_TTL_MS, infra.redis ? redisTypingGate(infra.redis, config.redisPrefix) : undefined);
+  const typing = new TypingTracker(events, TYPING_TTL_MS, infra.redis ? redisTypingStore(infra.redis, config.redisPrefix) : undefined);
   const contacts = new ContactService(events);
   const notifications = new NotificationService(events, (conversationId) => watchers.watchersOf(conversationId));
   const conversations = new ConversationService(events, contacts, notifications);

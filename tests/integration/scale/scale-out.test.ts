@@ -193,6 +193,29 @@ describeScale('two instances on one PostgreSQL and one Redis', () => {
     const first = await watch.next(3000);
     expect((first as any).typing).toMatchObject({ user: { id: bob.id }, isTyping: true });
     expect(watch.events.length).toBe(1);
+
+    // A stop that lands on the other instance still ends the indicator, once.
+    await gqlOk(a.url, `mutation($c: ID!) { setTyping(conversationId: $c, isTyping: false) }`, { c: conversationId }, bob.token);
+    expect(((await watch.next(3000)) as any).typing).toMatchObject({ user: { id: bob.id }, isTyping: false });
+    expect(await watch.quiet(300)).toBe(true);
+  });
+
+  test('typing expiry: a refresh on B keeps the indicator that A started alive past A\'s own 5 s', async () => {
+    const { alice, bob, conversationId } = await pair(a);
+    const watch = live(client(a, alice), `subscription($c: ID!) { typing(conversationId: $c) { user { id } isTyping } }`, { c: conversationId });
+    await watch.ready();
+    const TYPE = `mutation($c: ID!) { setTyping(conversationId: $c, isTyping: true) }`;
+    const started = Date.now();
+    await gqlOk(a.url, TYPE, { c: conversationId }, bob.token);
+    expect(((await watch.next(3000)) as any).typing.isTyping).toBe(true);
+    await new Promise((r) => setTimeout(r, 3000));
+    await gqlOk(b.url, TYPE, { c: conversationId }, bob.token);
+    expect(((await watch.next(3000)) as any).typing.isTyping).toBe(true); // the refresh, a second or more later
+    // A's timer fires at 5 s, but B saw a newer refresh: no isTyping=false until B's expiry at ~8 s.
+    const ended = (await watch.next(10000)) as any;
+    expect(ended.typing).toMatchObject({ user: { id: bob.id }, isTyping: false });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(7500);
+    expect(await watch.quiet(300)).toBe(true);
   });
 });
 
