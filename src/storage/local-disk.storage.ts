@@ -28,6 +28,10 @@ export class LocalDiskStorage implements BlobStorage {
       await rename(part, path);
     } catch (err) {
       source.destroy();
+      // A stream destroyed before its file opened still opens (creates) and closes it afterwards:
+      // wait for that, or the rm below would run first and leave an empty .part behind.
+      out.destroy();
+      if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
       await rm(part, { force: true });
       throw err;
     }
