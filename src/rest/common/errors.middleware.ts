@@ -14,13 +14,17 @@ export class RestError extends Error {
   }
 }
 
-/** The status each domain error code answers with in every dialect (rest-compat.md "Common"). */
+/**
+ * The status each domain error code answers with in every dialect (rest-compat.md "Common").
+ * CONFLICT (a username taken, a room full, a banned user added) is a 400 as the legacy DRF
+ * backends answer such validation errors; no seed documents a 409.
+ */
 export const STATUS_OF: Record<ErrorCode, number> = {
   BAD_USER_INPUT: 400,
   UNAUTHENTICATED: 401,
   FORBIDDEN: 403,
   NOT_FOUND: 404,
-  CONFLICT: 409,
+  CONFLICT: 400,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   RATE_LIMITED: 429,

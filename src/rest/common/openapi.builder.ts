@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import type { ErrorCode } from '../../domain/shared/errors';
+import { STATUS_OF } from './errors.middleware';
 import type { AnyRoute } from './route.registry';
 
 type JsonSchema = Record<string, unknown>;
@@ -20,7 +22,6 @@ const ERROR_STATUSES: Record<number, string> = {
   403: 'Forbidden',
   404: 'Not found, or not the caller\'s to see',
   405: 'Method not allowed',
-  409: 'Conflict',
   413: 'Too large',
   415: 'Wrong media type',
   429: 'Rate limited (see Retry-After)',
@@ -74,9 +75,13 @@ export function buildOpenApi(routes: AnyRoute[]): JsonSchema {
         ...(res.schema ? { content: { 'application/json': { schema: jsonSchema(res.schema, 'output') } } } : {}),
       };
     }
+    // Invalid input, not found, wrong method; 401 with auth; 413/415 with a body (too large, wrong
+    // media type); the route's refusals and documented overrides, with the status they answer.
     const errorStatuses = new Set<number>([400, 404, 405]);
     if (r.auth !== false) errorStatuses.add(401);
-    for (const o of Object.values(r.errors ?? {})) if (o?.status) errorStatuses.add(o.status);
+    if (r.body) { errorStatuses.add(413); errorStatuses.add(415); }
+    const codes = new Set<ErrorCode>([...(r.refusals ?? []), ...(Object.keys(r.errors ?? {}) as ErrorCode[])]);
+    for (const code of codes) errorStatuses.add(r.errors?.[code]?.status ?? STATUS_OF[code]);
     for (const s of [...errorStatuses].sort()) {
       responses[String(s)] ??= { description: ERROR_STATUSES[s] ?? 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
     }

@@ -67,6 +67,11 @@ export interface RouteDef<P extends z.ZodType, Q extends z.ZodType, B extends z.
   responses: Record<number, { description: string; schema?: z.ZodType }>;
   /** Per-route answers for domain error codes, where the seed documents its own. */
   errors?: Partial<Record<ErrorCode, ErrorOverride>>;
+  /**
+   * Domain refusals this route may answer besides invalid input and not found (OpenAPI):
+   * FORBIDDEN, RATE_LIMITED, PAYLOAD_TOO_LARGE, ... (bodies also get 413 and 415 as such).
+   */
+  refusals?: ErrorCode[];
   /** Domain input field → this dialect's name, for the messages of 400s (`content` → `noi_dung`). */
   fieldNames?: Record<string, string>;
   handler(ctx: RestContext, input: { params: z.output<P>; query: z.output<Q>; body: z.output<B> }): Promise<RestResult>;

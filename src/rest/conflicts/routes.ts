@@ -24,6 +24,7 @@ function editRoute(method: 'put' | 'patch') {
     summary: "Edit a message's content (its sender, or staff); 400 once deleted",
     params: id,
     body: z.object({ content: z.string() }),
+    refusals: ['FORBIDDEN'],
     responses: { 200: { description: 'The edited message', schema: unionMessageSchema } },
     errors: EDIT_ERRORS,
     async handler(ctx, { params, body }) {
@@ -64,6 +65,7 @@ export const sharedRoutes: AnyRoute[] = [
     method: 'delete', path: '/messages/:id', tag: SHARED_001_004,
     summary: 'Soft-delete a message (its sender, group/room admins, or staff); 400 for a system message',
     params: id,
+    refusals: ['FORBIDDEN'],
     responses: { 204: { description: 'Deleted' } },
     errors: {
       FORBIDDEN: { message: 'Bạn chỉ có thể xóa tin nhắn của mình' },

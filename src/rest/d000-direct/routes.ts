@@ -26,6 +26,7 @@ export const directRoutes: AnyRoute[] = [
       limit: intQuery(0, 100).optional().describe('At most this many (default 50, at most 100)'),
       before: pathId.optional().describe('Only messages older than this message id'),
     }),
+    refusals: ['FORBIDDEN'],
     responses: { 200: { description: 'History', schema: z.array(historyItemSchema) } },
     async handler(ctx, { params, query }) {
       const r = await ctx.services.messages.historyWith(ctx.scope(), params.username, { limit: query.limit, before: query.before });
@@ -73,6 +74,7 @@ export const directRoutes: AnyRoute[] = [
     method: 'post', path: '/accounts/connections/request/:user_id', tag: TAG,
     summary: 'Ask a user to connect (403 when either blocked the other)',
     params: userId,
+    refusals: ['FORBIDDEN'],
     responses: { 201: { description: 'The connection', schema: connectionSchema } },
     async handler(ctx, { params }) {
       return { status: 201, body: await presentConnection(ctx, await ctx.services.contacts.request(ctx.scope(), params.user_id)) };
@@ -82,6 +84,7 @@ export const directRoutes: AnyRoute[] = [
     method: 'post', path: '/accounts/connections/accept/:connection_id', tag: TAG,
     summary: 'Accept a request (addressee only)',
     params: connectionId,
+    refusals: ['FORBIDDEN'],
     responses: { 200: { description: 'The connection', schema: connectionSchema } },
     async handler(ctx, { params }) {
       return { status: 200, body: await presentConnection(ctx, await ctx.services.contacts.accept(ctx.scope(), params.connection_id)) };
@@ -91,6 +94,7 @@ export const directRoutes: AnyRoute[] = [
     method: 'post', path: '/accounts/connections/decline/:connection_id', tag: TAG,
     summary: 'Decline a request (addressee only)',
     params: connectionId,
+    refusals: ['FORBIDDEN'],
     responses: { 200: { description: 'The connection', schema: connectionSchema } },
     async handler(ctx, { params }) {
       return { status: 200, body: await presentConnection(ctx, await ctx.services.contacts.decline(ctx.scope(), params.connection_id)) };

@@ -41,6 +41,7 @@ export const groupRoutes: AnyRoute[] = [
     method: 'post', path: '/chats/create_direct_chat', tag: TAG,
     summary: 'Get (200) or create (201) the 1:1 chat with a user',
     body: z.object({ user_id: idField }),
+    refusals: ['FORBIDDEN'],
     responses: { 200: { description: 'The existing chat', schema: chatSchema }, 201: { description: 'A new chat', schema: chatSchema } },
     errors: { NOT_FOUND: { message: 'User không tồn tại' } },
     async handler(ctx, { body }) {
@@ -112,6 +113,7 @@ export const groupRoutes: AnyRoute[] = [
     params: chatId,
     body: z.object({ content: z.string().optional(), replied_to: idField.nullish(), medias: listOf(uploadField).optional() }),
     files: { medias: 'many' },
+    refusals: ['FORBIDDEN', 'RATE_LIMITED', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'],
     responses: { 201: { description: 'The message', schema: messageSchema } },
     errors: { NOT_FOUND: { status: 403, message: 'Bạn không phải là thành viên của nhóm chat này' } },
     fieldNames: { replyToId: 'replied_to', attachments: 'medias' },

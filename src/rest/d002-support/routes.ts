@@ -40,6 +40,7 @@ export const supportRoutes: AnyRoute[] = [
     summary: 'Send a message over HTTP (the Socket.IO fallback)',
     params: conversationId,
     body: z.object({ noi_dung: z.string() }),
+    refusals: ['FORBIDDEN', 'RATE_LIMITED'],
     responses: { 201: { description: 'The message', schema: supportMessageSchema } },
     fieldNames: { content: 'noi_dung' },
     async handler(ctx, { params, body }) {

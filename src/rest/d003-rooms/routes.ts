@@ -121,6 +121,7 @@ export const roomRoutes: AnyRoute[] = [
       file_size: intField.nullish(),
       reply_to: idField.nullish(),
     }),
+    refusals: ['FORBIDDEN', 'RATE_LIMITED'],
     responses: { 201: { description: 'The message', schema: roomMessageSchema } },
     fieldNames: { replyToId: 'reply_to' },
     async handler(ctx, { params, body }) {
@@ -142,6 +143,7 @@ export const roomRoutes: AnyRoute[] = [
     method: 'delete', path: '/chat/messages/:id/delete', tag: TAG,
     summary: `Soft-delete a message (its content then reads "[消息已删除]" here)`,
     params: id,
+    refusals: ['FORBIDDEN'],
     responses: { 200: { description: 'Deleted', schema: okMessageSchema } },
     async handler(ctx, { params }) {
       await ctx.services.messages.delete(ctx.scope(), params.id);

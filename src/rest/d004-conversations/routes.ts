@@ -41,6 +41,7 @@ export const conversationRoutes: AnyRoute[] = [
     method: 'post', path: '/messages', tag: TAG,
     summary: 'Send to a user; the conversation with them is created when needed',
     body: z.object({ content: z.string(), recipient_id: idField }),
+    refusals: ['FORBIDDEN', 'RATE_LIMITED'],
     responses: { 201: { description: 'The message', schema: messageSchema } },
     fieldNames: { recipientId: 'recipient_id', userId: 'recipient_id' },
     async handler(ctx, { body }) {
@@ -67,6 +68,7 @@ export const conversationRoutes: AnyRoute[] = [
     params: z.object({ cid: pathId, mid: pathId }),
     body: z.object({ file: uploadField }),
     files: { file: 'one' },
+    refusals: ['FORBIDDEN', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'],
     responses: { 201: { description: 'The attachment', schema: attachmentSchema } },
     fieldNames: { messageId: 'mid', attachments: 'file' },
     async handler(ctx, { params, body }) {

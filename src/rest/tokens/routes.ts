@@ -14,6 +14,7 @@ export const tokenRoutes: AnyRoute[] = [
     method: 'post', path: '/token', tag: TAG, auth: false,
     summary: 'Log in: {username, password} → {access, refresh}; 429 (Retry-After) after too many failures for that username from that address',
     body: z.object({ username: z.string().max(256), password: z.string().max(1024) }),
+    refusals: ['UNAUTHENTICATED', 'RATE_LIMITED'],
     responses: { 200: { description: 'A token pair', schema: tokenPairSchema } },
     async handler(ctx, { body }) {
       return { status: 200, body: presentTokens(await ctx.services.auth.login(ctx.em, body.username, body.password, ctx.ip)) };
@@ -23,6 +24,7 @@ export const tokenRoutes: AnyRoute[] = [
     method: 'post', path: '/token/refresh', tag: TAG, auth: false,
     summary: 'Spend a refresh token for a new pair (the old one is dead; reusing it revokes the login)',
     body: z.object({ refresh: z.string().max(1024) }),
+    refusals: ['UNAUTHENTICATED'],
     responses: { 200: { description: 'A new token pair', schema: tokenPairSchema } },
     async handler(ctx, { body }) {
       return { status: 200, body: presentTokens(await ctx.services.auth.refresh(ctx.em, body.refresh)) };

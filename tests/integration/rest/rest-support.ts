@@ -1,10 +1,16 @@
 /**
- * Plain-fetch helpers for the REST dialect suites: calls under /api of a real test server,
- * accounts made the way legacy apps make them (POST /api/accounts/register/, then
- * POST /api/token/), staff promotion, and error-body checks.
+ * Plain-fetch helpers for the REST dialect suites: calls under /api of a real test server (every
+ * 2xx JSON answer is checked against the route's response schema in the OpenAPI document, which
+ * lists every key: a key too many or missing anywhere fails the call), accounts made the way
+ * legacy apps make them (POST /api/accounts/register/, then POST /api/token/), staff promotion,
+ * error-body checks, multipart forms.
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import Ajv2020, { type ValidateFunction } from 'ajv/dist/2020';
+import addFormats from 'ajv-formats';
+import { restRoutes } from '../../../src/rest';
+import { buildOpenApi } from '../../../src/rest/common/openapi.builder';
 import type { TestUser } from '../../support/client';
 import type { TestServer } from '../../support/test-server';
 
@@ -17,7 +23,48 @@ export interface CallOptions { token?: string; json?: unknown; form?: FormData; 
 /** The REST base URL of a test server: http://127.0.0.1:PORT/api */
 export const apiBase = (server: TestServer) => `${server.url.replace(/\/graphql$/, '')}/api`;
 
-/** One HTTP call with fetch. */
+/** JSON Schema 2020-12 validation (Ajv), as OpenAPI 3.1 uses it. */
+export function newAjv(): Ajv2020 {
+  const ajv = new Ajv2020({ strict: false, allErrors: true });
+  addFormats(ajv);
+  return ajv;
+}
+
+/** The OpenAPI document the server serves, built from the same registry. */
+export const openApi = buildOpenApi(restRoutes()) as { paths: Record<string, Record<string, any>> };
+const ajv = newAjv();
+const validators = new Map<string, ValidateFunction>();
+/** Path templates, literal segments first (`/api/chats/create_direct_chat/` before `/api/chats/{id}/`). */
+const templates = Object.keys(openApi.paths)
+  .map((t) => ({ t, re: new RegExp(`^${t.replace(/\{\w+\}/g, '[^/]+').replace(/\/$/, '')}/?$`), params: (t.match(/\{/g) ?? []).length }))
+  .sort((a, b) => a.params - b.params);
+
+/**
+ * Checks a 2xx JSON answer against the response schema the OpenAPI document gives for that
+ * method, path and status. @throws with the path, status and schema errors when it does not match.
+ */
+export function checkAgainstOpenApi(method: string, url: string, status: number, body: unknown): void {
+  if (status < 200 || status >= 300) return;
+  const path = new URL(url).pathname;
+  const m = method.toLowerCase();
+  const found = templates.find((x) => x.re.test(path) && openApi.paths[x.t][m]);
+  if (!found) throw new Error(`${method} ${path} answered ${status} but the OpenAPI document has no such operation`);
+  const response = openApi.paths[found.t][m].responses[String(status)];
+  if (!response) throw new Error(`${method} ${path} answered ${status}, not documented in the OpenAPI document`);
+  const schema = response.content?.['application/json']?.schema;
+  if (!schema) {
+    if (body !== undefined && found.t !== '/api/openapi.json/') throw new Error(`${method} ${path} answered ${status} with a body the OpenAPI document does not describe`);
+    return;
+  }
+  const key = `${m} ${found.t} ${status}`;
+  let validate = validators.get(key);
+  if (!validate) validators.set(key, (validate = ajv.compile(schema)));
+  if (!validate(body)) {
+    throw new Error(`${method} ${path} ${status}: the body does not match the OpenAPI schema: ${ajv.errorsText(validate.errors, { separator: '; ' })}\n${JSON.stringify(body).slice(0, 2000)}`);
+  }
+}
+
+/** One HTTP call with fetch; a 2xx JSON answer must match the route's OpenAPI response schema. */
 export async function call<T = any>(server: TestServer, method: string, path: string, opts: CallOptions = {}): Promise<RestResponse<T>> {
   const headers: Record<string, string> = { ...(opts.headers ?? {}) };
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
@@ -29,6 +76,7 @@ export async function call<T = any>(server: TestServer, method: string, path: st
   const text = await res.text();
   let parsed: unknown;
   try { parsed = text ? JSON.parse(text) : undefined; } catch { parsed = text; }
+  checkAgainstOpenApi(method, res.url, res.status, parsed);
   return { status: res.status, headers: res.headers, body: parsed as T, text };
 }
 
