@@ -352,13 +352,14 @@ export class ConversationService {
    * The actor's conversations by offset (the REST dialects' lists), newest activity first:
    * active memberships of the given `kinds` (every kind when empty), for staff also every SUPPORT
    * thread (when SUPPORT is among the kinds), and with `publicRooms` every PUBLIC room as well
-   * (seed 003 room list: "rooms the caller belongs to plus PUBLIC rooms"). At most `limit`
-   * (default 20, at most 100) after skipping `offset`. Returns `{ total, conversations }`.
+   * (seed 003 room list: "rooms the caller belongs to plus PUBLIC rooms"), and with `allForStaff`
+   * every conversation when the actor is staff (seed 004: staff see all conversations). At most
+   * `limit` (default 20, at most 100) after skipping `offset`. Returns `{ total, conversations }`.
    * @throws BAD_USER_INPUT (limit, offset).
    */
   async listByOffset(
     scope: Scope,
-    args: { kinds?: ConversationKind[] | null; publicRooms?: boolean | null; offset?: number | null; limit?: number | null } = {},
+    args: { kinds?: ConversationKind[] | null; publicRooms?: boolean | null; allForStaff?: boolean | null; offset?: number | null; limit?: number | null } = {},
   ): Promise<{ total: number; conversations: Conversation[] }> {
     const size = pageSize(args.limit, 20, 100, 'limit');
     const offset = args.offset ?? 0;
@@ -368,6 +369,7 @@ export class ConversationService {
     const visible = ['m."id" is not null'];
     if (scope.actor.isStaff && (!kinds.length || kinds.includes(ConversationKind.SUPPORT))) visible.push(`c."kind" = 'SUPPORT'`);
     if (args.publicRooms) visible.push(`(c."kind" = 'ROOM' and c."visibility" = 'PUBLIC')`);
+    if (args.allForStaff && scope.actor.isStaff) visible.push('true');
     let where = `(${visible.join(' or ')})`;
     if (kinds.length) { where += ` and c."kind" in (${kinds.map(() => '?').join(', ')})`; params.push(...kinds); }
     const from = `from "conversations" c left join "memberships" m on m."conversation_id" = c."id" and m."user_id" = ? and m."left_at" is null and not m."is_banned" where ${where}`;

@@ -4,12 +4,14 @@
  * read/edit/delete through /api/messages/{id}/ (the union shape shared with seed 001), staff
  * reading and moderating everything, and the refusals of everyone else.
  */
+import { trackRealtime } from '../../support/client';
 import { startTestServer, type TestServer } from '../../support/test-server';
 import { call, expectError, expectKeys, makeStaff, restUser, type RestUser } from './rest-support';
 
 let server: TestServer;
 beforeAll(async () => { server = await startTestServer(); });
 afterAll(async () => { await server.close(); });
+const { client, sub } = trackRealtime(() => server.wsUrl);
 
 const USER_KEYS = ['id', 'username', 'first_name', 'last_name', 'profile_picture', 'score', 'rank', 'role', 'in_game_ids'];
 const MSG_KEYS = ['id', 'conversation', 'sender', 'content', 'timestamp', 'is_read', 'is_edited', 'is_deleted', 'attachments'];
@@ -47,6 +49,10 @@ describe('seed 004: conversations', () => {
     expect(list.body[0].last_message).toMatchObject({ id: second.body.id, content: 'hi' });
     expectKeys(list.body[0].last_message, MSG_KEYS);
 
+    // Another user's conversations are not listed to them; staff see every conversation.
+    expect((await call(server, 'GET', '/conversations/', { token: outsider.token })).body).toEqual([]);
+    expect((await call(server, 'GET', '/conversations/', { token: admin.token })).body.map((c: any) => c.id)).toContain(conversationId);
+
     const one = await call(server, 'GET', `/conversations/${conversationId}/`, { token: p2.token });
     expect(one.status).toBe(200);
     expect(one.body.id).toBe(conversationId);
@@ -78,9 +84,15 @@ describe('seed 004: conversations', () => {
     expect(got.body).toMatchObject({ id: sent.body.id, conversation: sent.body.conversation, chat_group: sent.body.conversation, content: 'gg', is_system_message: false });
     expectError(await call(server, 'GET', `/messages/${sent.body.id}/`, { token: outsider.token }), 404);
 
+    // Edits and deletes reach the seed's message_edited / message_deleted listeners: GraphQL subscriptions now.
+    const edits = sub(client(p2), `subscription($c: ID) { messageEdited(conversationId: $c) { id content isEdited } }`, { c: String(sent.body.conversation) });
+    const deletes = sub(client(p2), `subscription($c: ID) { messageDeleted(conversationId: $c) { messageId conversationId } }`, { c: String(sent.body.conversation) });
+    await Promise.all([edits.ready(), deletes.ready()]);
     const put = await call(server, 'PUT', `/messages/${sent.body.id}/`, { token: p1.token, json: { content: 'gg wp' } });
     expect(put.status).toBe(200);
+    expectKeys(put.body, UNION_KEYS);
     expect(put.body).toMatchObject({ content: 'gg wp', is_edited: true });
+    expect(await edits.next()).toEqual({ messageEdited: { id: String(sent.body.id), content: 'gg wp', isEdited: true } });
     const errBody = expectError(await call(server, 'PATCH', `/messages/${sent.body.id}/`, { token: p2.token, json: { content: 'nope' } }), 403);
     expect(errBody.detail).toMatch(/sender/);
     expect((await call(server, 'PATCH', `/messages/${sent.body.id}/`, { token: admin.token, json: { content: 'moderated' } })).body.content).toBe('moderated');
@@ -88,6 +100,7 @@ describe('seed 004: conversations', () => {
 
     expectError(await call(server, 'DELETE', `/messages/${sent.body.id}/`, { token: p2.token }), 403);
     expect((await call(server, 'DELETE', `/messages/${sent.body.id}/`, { token: admin.token })).status).toBe(204);
+    expect(await deletes.next()).toEqual({ messageDeleted: { messageId: String(sent.body.id), conversationId: String(sent.body.conversation) } });
     expect((await call(server, 'GET', `/messages/${sent.body.id}/`, { token: p1.token })).body).toMatchObject({ is_deleted: true, content: '' });
     expectError(await call(server, 'GET', '/messages/999999/'), 401);
   });
