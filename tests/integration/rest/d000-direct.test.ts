@@ -5,12 +5,14 @@
  * the shared conversation list, and connections (request/accept/decline/block/unblock), with
  * the refusals of callers who are not allowed.
  */
+import { trackRealtime } from '../../support/client';
 import { startTestServer, type TestServer } from '../../support/test-server';
 import { call, expectError, expectKeys, gqlData, restUser, type RestUser } from './rest-support';
 
 let server: TestServer;
 beforeAll(async () => { server = await startTestServer(); });
 afterAll(async () => { await server.close(); });
+const { client, sub } = trackRealtime(() => server.wsUrl);
 
 const SEND = `mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }`;
 const HISTORY_KEYS = ['message_id', 'message', 'username', 'recipient', 'timestamp', 'is_read', 'is_edited', 'is_deleted'];
@@ -64,9 +66,13 @@ describe('seed 000: chat by username', () => {
       unread_count: 2,
     });
 
+    // Marking read publishes a read receipt (the seed's WebSocket "read" event: GraphQL readReceipt now).
+    const receipts = sub(client(alice), `subscription($c: ID!) { readReceipt(conversationId: $c) { conversationId lastReadSeq user { username } } }`, { c: String(recent.body[0].id) });
+    await receipts.ready();
     const marked = await call(server, 'POST', `/chat/mark-read/${alice.username}/`, { token: bob.token });
     expect(marked.status).toBe(200);
     expect(marked.body).toEqual({ status: 'success', marked_count: 2 });
+    expect(await receipts.next()).toEqual({ readReceipt: { conversationId: String(recent.body[0].id), lastReadSeq: 2, user: { username: bob.username } } });
     expect((await call(server, 'POST', `/chat/mark-read/${alice.username}/`, { token: bob.token })).body).toEqual({ status: 'success', marked_count: 0 });
     expect((await call(server, 'GET', '/chat/unread/count/', { token: bob.token })).body).toEqual({ total_unread: 0, by_sender: [] });
     // Alice now sees her messages read.
@@ -83,6 +89,28 @@ describe('seed 000: chat by username', () => {
       last_message: { id: m2, noi_dung: 'Are you there?', message_id: m2, message: 'Are you there?', username: alice.username, nguoi_goi_name: 'Alice A' },
     });
     expect(convs.body[0].participants.map((p: any) => p.username).sort()).toEqual([alice.username, bob.username].sort());
+  });
+
+  it('opening a chat by username connects the two (accepted), and recent conversations come newest first', async () => {
+    const erin = await restUser(server, 'er');
+    const finn = await restUser(server, 'fi');
+    const gus = await restUser(server, 'gu');
+    expect((await call(server, 'GET', `/chat/history/${finn.username}/`, { token: erin.token })).status).toBe(200);
+    for (const [me, other, direction] of [[erin, finn, 'outgoing'], [finn, erin, 'incoming']] as const) {
+      const list = await call(server, 'GET', '/accounts/connections/users/', { token: me.token });
+      expect(list.body).toEqual([{ id: expect.any(Number), user: expect.objectContaining({ id: Number(other.id), username: other.username }), status: 'accepted', direction, created_at: expect.any(String) }]);
+    }
+    // Activity orders the list: finn's chat, then gus's newer one first; ?limit cuts it.
+    await sendTo(finn, erin, 'first');
+    await sendTo(gus, erin, 'second');
+    const recent = await call(server, 'GET', '/chat/recent-conversations/', { token: erin.token });
+    expect(recent.body.map((c: any) => c.other_user.username)).toEqual([gus.username, finn.username]);
+    expect((await call(server, 'GET', '/chat/recent-conversations/?limit=1', { token: erin.token })).body.map((c: any) => c.other_user.username)).toEqual([gus.username]);
+    await sendTo(finn, erin, 'third');
+    expect((await call(server, 'GET', '/chat/recent-conversations/?limit=10', { token: erin.token })).body.map((c: any) => [c.other_user.username, c.unread_count])).toEqual([[finn.username, 2], [gus.username, 1]]);
+    // Only direct chats: a group does not show here.
+    await call(server, 'POST', '/chats/', { token: erin.token, json: { name: 'not direct', members: [Number(gus.id)] } });
+    expect((await call(server, 'GET', '/chat/recent-conversations/', { token: erin.token })).body).toHaveLength(2);
   });
 
   it('refuses bad input and unknown users', async () => {
@@ -117,6 +145,9 @@ describe('seed 000: chat by username', () => {
     expect(accepted.body).toMatchObject({ id: req.body.id, status: 'accepted', direction: 'incoming' });
 
     const req2 = await call(server, 'POST', `/accounts/connections/request/${alice.id}/`, { token: dave.token });
+    // Declining is the addressee's too.
+    expectError(await call(server, 'POST', `/accounts/connections/decline/${req2.body.id}/`, { token: dave.token }), 403);
+    expectError(await call(server, 'POST', `/accounts/connections/decline/${req2.body.id}/`, { token: carol.token }), 404);
     const declined = await call(server, 'POST', `/accounts/connections/decline/${req2.body.id}/`, { token: alice.token });
     expect(declined.status).toBe(200);
     expect(declined.body).toMatchObject({ status: 'declined' });

@@ -125,7 +125,8 @@ describe('seed 001: chat groups', () => {
   it('edits through PATCH /api/messages/{id}/ (messageEdited), deletes with 204, refuses others', async () => {
     const sent = await sendForm(renter, chatId, 'Phòng này có wifi không ạ?');
     const live = sub(client(owner), `subscription($c: ID) { messageEdited(conversationId: $c) { id content isEdited } }`, { c: String(chatId) });
-    await live.ready();
+    const deletes = sub(client(owner), `subscription($c: ID) { messageDeleted(conversationId: $c) { messageId } }`, { c: String(chatId) });
+    await Promise.all([live.ready(), deletes.ready()]);
 
     const edited = await call(server, 'PATCH', `/messages/${sent.body.id}/`, { token: renter.token, json: { content: 'Đã chỉnh sửa: wifi?' } });
     expect(edited.status).toBe(200);
@@ -140,6 +141,7 @@ describe('seed 001: chat groups', () => {
     const del = await call(server, 'DELETE', `/messages/${sent.body.id}/`, { token: renter.token });
     expect(del.status).toBe(204);
     expect(del.text).toBe('');
+    expect(await deletes.next()).toEqual({ messageDeleted: { messageId: String(sent.body.id) } });
     const after = await call(server, 'GET', `/messages/${sent.body.id}/`, { token: owner.token });
     expect(after.body).toMatchObject({ is_removed: true, is_deleted: true, content: '' });
     expect(expectError(await call(server, 'PATCH', `/messages/${sent.body.id}/`, { token: renter.token, json: { content: 'again' } }), 400).error).toBe('Tin nhắn này đã bị xóa');
@@ -169,6 +171,19 @@ describe('seed 001: chat groups', () => {
     expect(notices.length).toBe(4);
     const detail = await call(server, 'GET', `/chats/${chatId}/`, { token: owner.token });
     expect(detail.body.members.map((m: any) => m.user.id).sort()).toEqual([Number(owner.id), Number(renter.id)].sort());
+
+    // is_admin: the owner adds an admin; an admin adds members but not admins.
+    const helper = await restUser(server, 'hlp');
+    const newcomer = await restUser(server, 'new');
+    expect((await call(server, 'POST', `/chats/${chatId}/add_member/`, { token: owner.token, json: { user_id: helper.id, is_admin: 'true' } })).status).toBe(200);
+    const withAdmin = await call(server, 'GET', `/chats/${chatId}/`, { token: helper.token });
+    expect(withAdmin.body.members.find((m: any) => m.user.id === Number(helper.id))).toMatchObject({ is_admin: true, unread_count: 0 });
+    expect(expectError(await call(server, 'POST', `/chats/${chatId}/add_member/`, { token: helper.token, json: { user_id: Number(newcomer.id), is_admin: true } }), 403).error).toBe('Không có quyền thêm thành viên');
+    expect((await call(server, 'POST', `/chats/${chatId}/add_member/`, { token: helper.token, json: { user_id: Number(newcomer.id) } })).body).toEqual({ status: 'success' });
+    // Someone who is not (or no longer) a member cannot leave, add or remove: the chat is not theirs to see.
+    expectError(await call(server, 'POST', `/chats/${chatId}/leave_group/`, { token: outsider.token }), 404);
+    expectError(await call(server, 'POST', `/chats/${chatId}/add_member/`, { token: outsider.token, json: { user_id: Number(outsider.id) } }), 404);
+    expectError(await call(server, 'GET', `/chats/${chatId}/messages/`, { token: third.token }), 404);
   });
 
   it('creates a 1:1 chat (201), finds it again (200), and cannot leave it (400)', async () => {
@@ -186,5 +201,13 @@ describe('seed 001: chat groups', () => {
     expect(missing.error).toBe('User không tồn tại');
     expect(expectError(await call(server, 'POST', `/chats/${created.body.id}/leave_group/`, { token: a.token }), 400).error).toBe('Không thể rời khỏi chat trực tiếp');
     expect(expectError(await call(server, 'POST', '/chats/create_direct_chat/', { token: a.token, json: {} }), 400).error).toMatch(/^user_id/);
+
+    // The list: newest activity first.
+    const group = await call(server, 'POST', '/chats/', { token: a.token, json: { name: 'later', members: [Number(b.id)] } });
+    expect((await call(server, 'GET', '/chats/', { token: a.token })).body.results.map((c: any) => c.id)).toEqual([group.body.id, created.body.id]);
+    await call(server, 'POST', `/chats/${created.body.id}/send-message/`, { token: b.token, json: { content: 'Phòng còn trống không ạ?' } });
+    const list = await call(server, 'GET', '/chats/', { token: a.token });
+    expect(list.body.results.map((c: any) => c.id)).toEqual([created.body.id, group.body.id]);
+    expect(list.body.results[0]).toMatchObject({ unread_count: 1, last_message: { content: 'Phòng còn trống không ạ?', is_removed: false, sender: { id: Number(b.id) } } });
   });
 });

@@ -4,12 +4,14 @@
  * every customer's conversation in GET /api/chat/conversations/ with their own unread counts,
  * read with limit/offset and answer under their own name; another customer is locked out.
  */
+import { trackRealtime } from '../../support/client';
 import { startTestServer, type TestServer } from '../../support/test-server';
 import { call, expectError, expectKeys, makeStaff, restUser, type RestUser } from './rest-support';
 
 let server: TestServer;
 beforeAll(async () => { server = await startTestServer(); });
 afterAll(async () => { await server.close(); });
+const { client, sub } = trackRealtime(() => server.wsUrl);
 
 const CONV_KEYS = ['id', 'customer', 'customer_info', 'is_staff_group', 'created_at', 'last_message_at', 'last_message', 'unread_count', 'kind', 'title', 'participants'];
 const MSG_KEYS = ['id', 'conversation_id', 'nguoi_goi_id', 'nguoi_goi_name', 'noi_dung', 'thoi_gian'];
@@ -52,9 +54,15 @@ describe('seed 002: support desk', () => {
     expect(row).toMatchObject({ is_staff_group: true, unread_count: 1, last_message: { id: sent.body.id, noi_dung: 'Xin chào, tôi muốn đặt bàn', nguoi_goi_name: 'Nguyễn Văn A' } });
     expectKeys(row.last_message, ['id', 'noi_dung', 'thoi_gian', 'nguoi_goi_name', 'message_id', 'message', 'username', 'timestamp']);
 
+    // The seed's Socket.IO `new_message` to the customer's room and to staff_room: GraphQL messageAdded now.
+    const toCustomer = sub(client(customer), `subscription($c: ID) { messageAdded(conversationId: $c) { id content sender { username } } }`, { c: String(id) });
+    const toStaff = sub(client(staff2), `subscription { messageAdded { id conversationId } }`);
+    await Promise.all([toCustomer.ready(), toStaff.ready()]);
     const reply = await call(server, 'POST', `/chat/conversations/${id}/send_message/`, { token: staff.token, json: { noi_dung: 'Dạ, chúng tôi sẽ hỗ trợ anh/chị ngay' } });
     expect(reply.status).toBe(201);
     expect(reply.body).toMatchObject({ nguoi_goi_id: Number(staff.id), nguoi_goi_name: 'Nhân Viên' });
+    expect(await toCustomer.next()).toEqual({ messageAdded: { id: String(reply.body.id), content: 'Dạ, chúng tôi sẽ hỗ trợ anh/chị ngay', sender: { username: staff.username } } });
+    expect(await toStaff.next()).toEqual({ messageAdded: { id: String(reply.body.id), conversationId: String(id) } });
 
     const all = await call(server, 'GET', `/chat/conversations/${id}/messages/?limit=50&offset=0`, { token: customer.token });
     expect(all.status).toBe(200);

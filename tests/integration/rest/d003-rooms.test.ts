@@ -85,6 +85,8 @@ describe('seed 003: rooms', () => {
     expect(banned.body.find((m: any) => m.user.id === Number(mate.id))).toMatchObject({ is_banned: true });
     expectError(await call(server, 'POST', `/chat/rooms/${small.body.id}/join/`, { token: mate.token }), 400);
 
+    // Leaving a room one cannot see: 404.
+    expectError(await call(server, 'POST', `/chat/rooms/${privateId}/leave/`, { token: stranger.token }), 404);
     const left = await call(server, 'POST', `/chat/rooms/${publicId}/leave/`, { token: mate.token });
     expect(left.status).toBe(200);
     expect(left.body).toEqual({ message: '成功离开房间' });
@@ -123,11 +125,15 @@ describe('seed 003: rooms', () => {
     expectError(await call(server, 'POST', `/chat/messages/${reply.body.id}/read/`, { token: stranger.token }), 404);
 
     expectError(await call(server, 'DELETE', `/chat/messages/${first.body.id}/delete/`, { token: mate.token }), 403);
+    expectError(await call(server, 'DELETE', `/chat/messages/${first.body.id}/delete/`, { token: stranger.token }), 404);
     const deleted = await call(server, 'DELETE', `/chat/messages/${first.body.id}/delete/`, { token: dev.token });
     expect(deleted.status).toBe(200);
     expect(deleted.body).toEqual({ message: '消息已删除' });
     const after = await call(server, 'GET', `/chat/rooms/${publicId}/messages/`, { token: dev.token });
     expect(after.body.messages.find((m: any) => m.id === first.body.id)).toMatchObject({ content: '[消息已删除]', is_deleted: true });
+    // The room's owner deletes a member's message too (room admins moderate).
+    const spam = await call(server, 'POST', `/chat/rooms/${publicId}/messages/`, { token: mate.token, json: { content: '广告' } });
+    expect((await call(server, 'DELETE', `/chat/messages/${spam.body.id}/delete/`, { token: dev.token })).status).toBe(200);
 
     // The mention notified dev (MENTION); mate, not watching live, got a MESSAGE for dev's first message.
     const notes = await call(server, 'GET', '/chat/notifications/', { token: dev.token });
