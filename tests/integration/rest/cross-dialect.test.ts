@@ -1,87 +1,193 @@
 /**
- * One conversation, every dialect: a message written through one REST dialect is read through
- * the other dialects that can see that conversation and through GraphQL (query and a live
- * messageAdded subscription), for a direct chat, a group and a support thread.
+ * One conversation, every dialect: for a direct chat, a group, a support thread and a public
+ * room, a message is sent through each dialect that can send there (and through GraphQL), and
+ * each message is then read back through every REST endpoint of every dialect that can see that
+ * conversation (histories, message lists, conversation lists' and details' last message, the
+ * message resource /api/messages/{id}/) by each side, and through GraphQL: the messages query and a live
+ * messageAdded subscription.
  */
-import { trackRealtime } from '../../support/client';
+import { trackRealtime, type LiveSubscription } from '../../support/client';
 import { startTestServer, type TestServer } from '../../support/test-server';
-import { call, gqlData, makeStaff, restUser } from './rest-support';
+import { call, form, gqlData, makeStaff, restUser, type RestUser } from './rest-support';
 
 let server: TestServer;
 beforeAll(async () => { server = await startTestServer(); });
 afterAll(async () => { await server.close(); });
 const { client, sub } = trackRealtime(() => server.wsUrl);
 
-const HISTORY = `query($c: ID!) { messages(conversationId: $c, last: 50) { edges { node { id content sender { username } } } } }`;
-const contentsOf = (list: { content?: string; message?: string; noi_dung?: string }[]) => list.map((m) => m.content ?? m.message ?? m.noi_dung);
+/** What a reader shows: [message id, content] pairs (a list's or detail's last message is one pair). */
+type Seen = [number, string][];
+interface Reader { name: string; read(): Promise<Seen> }
+type Kind = 'DIRECT' | 'GROUP' | 'SUPPORT' | 'ROOM';
 
-describe('cross-dialect', () => {
-  it('a direct message sent through seed 004 is seen through seeds 000, 001, 002 (list), 003 and GraphQL', async () => {
+const get = async (user: RestUser, path: string) => {
+  const res = await call(server, 'GET', path, { token: user.token });
+  if (res.status !== 200) throw new Error(`GET ${path}: ${res.status} ${res.text}`);
+  return res.body;
+};
+const last = (m: { id?: number; message_id?: number; content?: string; noi_dung?: string; message?: string } | null): Seen =>
+  (m ? [[m.id ?? m.message_id!, m.content ?? m.noi_dung ?? m.message!]] : []);
+const inList = (list: any[], cid: number) => list.find((c) => c.id === cid) ?? null;
+
+const HISTORY = `query($c: ID!) { messages(conversationId: $c, last: 100) { edges { node { id content } } } }`;
+
+/**
+ * Every reader of conversation `cid` (of `kind`) for `viewer`: the dialects' message lists (any
+ * conversation they may see), the lists and details their membership or staff rights show, seed
+ * 000's username-addressed endpoints for a direct chat with `other`, and GraphQL's query.
+ */
+function readers(viewer: RestUser, cid: number, kind: Kind, opts: { other?: RestUser; customer?: boolean } = {}): Reader[] {
+  const r: Reader[] = [
+    { name: '001 GET /chats/{id}/messages/', read: async () => (await get(viewer, `/chats/${cid}/messages/?page_size=100`)).results.map((m: any) => [m.id, m.content]) },
+    { name: '002 GET /chat/conversations/{id}/messages/', read: async () => (await get(viewer, `/chat/conversations/${cid}/messages/?limit=100`)).map((m: any) => [m.id, m.noi_dung]) },
+    { name: '003 GET /chat/rooms/{id}/messages/', read: async () => (await get(viewer, `/chat/rooms/${cid}/messages/?page_size=100`)).messages.map((m: any) => [m.id, m.content]) },
+    { name: '004 GET /conversations/{id}/messages/', read: async () => (await get(viewer, `/conversations/${cid}/messages/?page_size=100`)).results.map((m: any) => [m.id, m.content]) },
+    { name: '004 GET /conversations/{id}/ last_message', read: async () => last((await get(viewer, `/conversations/${cid}/`)).last_message) },
+    { name: '004 GET /conversations/ last_message', read: async () => last(inList(await get(viewer, '/conversations/'), cid)?.last_message) },
+    { name: '000+002 GET /chat/conversations/ last_message (seed 002 keys)', read: async () => last(inList(await get(viewer, '/chat/conversations/'), cid)?.last_message) },
+    {
+      name: '000+002 GET /chat/conversations/ last_message (seed 000 keys)',
+      read: async () => { const m = inList(await get(viewer, '/chat/conversations/'), cid)?.last_message; return m ? [[m.message_id, m.message]] : []; },
+    },
+    {
+      name: 'GraphQL messages',
+      read: async () => (await gqlData(server, viewer, HISTORY, { c: String(cid) })).messages.edges.map((e: any) => [Number(e.node.id), e.node.content]),
+    },
+  ];
+  if (kind === 'DIRECT' || kind === 'GROUP') {
+    r.push({ name: '001 GET /chats/ last_message', read: async () => last(inList((await get(viewer, '/chats/?page_size=100')).results, cid)?.last_message) });
+    r.push({ name: '001 GET /chats/{id}/ last_message', read: async () => last((await get(viewer, `/chats/${cid}/`)).last_message) });
+  }
+  if (kind === 'GROUP' || kind === 'ROOM') {
+    r.push({ name: '003 GET /chat/rooms/ last_message', read: async () => last(inList(await get(viewer, '/chat/rooms/'), cid)?.last_message) });
+  }
+  if (kind === 'DIRECT' && opts.other) {
+    const other = opts.other;
+    r.push({ name: '000 GET /chat/history/{username}/', read: async () => (await get(viewer, `/chat/history/${other.username}/?limit=100`)).map((m: any) => [m.message_id, m.message]) });
+    r.push({ name: '000 GET /chat/recent-conversations/ last_message', read: async () => last(inList(await get(viewer, '/chat/recent-conversations/?limit=100'), cid)?.last_message) });
+  }
+  if (kind === 'SUPPORT' && opts.customer) {
+    r.push({ name: '002 GET /chat/conversations/my_conversation/ last_message', read: async () => last((await get(viewer, '/chat/conversations/my_conversation/')).last_message) });
+  }
+  return r;
+}
+
+/** A send through one dialect (or GraphQL): returns the new message's id. */
+interface Sender { name: string; send(content: string): Promise<number> }
+const created = async (p: Promise<{ status: number; body: any; text: string }>, what: string, key = 'id') => {
+  const res = await p;
+  if (res.status !== 201) throw new Error(`${what}: ${res.status} ${res.text}`);
+  return Number(res.body[key]);
+};
+const via = {
+  seed001: (u: RestUser, cid: number): Sender => ({ name: `001 send-message as ${u.username}`, send: (c) => created(call(server, 'POST', `/chats/${cid}/send-message/`, { token: u.token, json: { content: c } }), 'seed 001') }),
+  seed002: (u: RestUser, cid: number): Sender => ({ name: `002 send_message as ${u.username}`, send: (c) => created(call(server, 'POST', `/chat/conversations/${cid}/send_message/`, { token: u.token, json: { noi_dung: c } }), 'seed 002') }),
+  seed003: (u: RestUser, cid: number): Sender => ({ name: `003 rooms/messages as ${u.username}`, send: (c) => created(call(server, 'POST', `/chat/rooms/${cid}/messages/`, { token: u.token, json: { content: c, message_type: 'text' } }), 'seed 003') }),
+  seed004: (u: RestUser, to: RestUser): Sender => ({ name: `004 POST /messages/ as ${u.username}`, send: (c) => created(call(server, 'POST', '/messages/', { token: u.token, json: { content: c, recipient_id: Number(to.id) } }), 'seed 004') }),
+  graphql: (u: RestUser, cid: number): Sender => ({
+    name: `GraphQL sendMessage as ${u.username}`,
+    send: async (c) => Number((await gqlData(server, u, `mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }`, { i: { conversationId: String(cid), content: c } })).sendMessage.id),
+  }),
+};
+
+/**
+ * Sends one message through each sender, then checks that each is seen by every reader of every
+ * viewer and arrives on each viewer's live subscription. Returns the misses (empty when all see all).
+ */
+async function everyoneSeesEverything(senders: Sender[], viewers: { user: RestUser; live: LiveSubscription; readers: Reader[] }[], cid: number): Promise<string[]> {
+  const misses: string[] = [];
+  for (const sender of senders) {
+    const content = `via ${sender.name}`;
+    const id = await sender.send(content);
+    for (const v of viewers) {
+      const event = (await v.live.next()).messageAdded;
+      if (event.id !== String(id) || event.conversationId !== String(cid) || event.content !== content) misses.push(`${v.user.username} live: ${JSON.stringify(event)} for ${content}`);
+      // The message resource shared by seeds 001 and 004.
+      const one = await get(v.user, `/messages/${id}/`);
+      if (one.content !== content || one.chat_group !== cid || one.conversation !== cid) misses.push(`${v.user.username} GET /messages/{id}/: ${JSON.stringify(one).slice(0, 200)}`);
+      for (const r of v.readers) {
+        const seen = await r.read();
+        if (!seen.some(([mid, c]) => mid === id && c === content)) misses.push(`${v.user.username} ${r.name}: ${content} not in ${JSON.stringify(seen.slice(-3))}`);
+      }
+    }
+  }
+  return misses;
+}
+
+/** A live messageAdded subscription over every conversation of `user`, ready. */
+async function liveOf(user: RestUser): Promise<LiveSubscription> {
+  const s = sub(client(user), `subscription { messageAdded { id conversationId content } }`);
+  await s.ready();
+  return s;
+}
+
+describe('cross-dialect: one message, every dialect that can see it, and GraphQL', () => {
+  it('a direct chat: sent through seeds 001, 002, 003, 004 and GraphQL; read through seeds 000-004 and GraphQL by both sides', async () => {
     const alice = await restUser(server, 'xa');
     const bob = await restUser(server, 'xb');
-    const live = sub(client(bob), `subscription { messageAdded { id conversationId content sender { username } } }`);
-    await live.ready();
+    const first = await call(server, 'POST', '/messages/', { token: alice.token, json: { content: 'opening', recipient_id: Number(bob.id) } });
+    const cid = first.body.conversation;
+    const [aliceLive, bobLive] = await Promise.all([liveOf(alice), liveOf(bob)]);
+    const misses = await everyoneSeesEverything(
+      [via.seed004(alice, bob), via.seed001(bob, cid), via.seed002(alice, cid), via.seed003(bob, cid), via.graphql(alice, cid)],
+      [
+        { user: alice, live: aliceLive, readers: readers(alice, cid, 'DIRECT', { other: bob }) },
+        { user: bob, live: bobLive, readers: readers(bob, cid, 'DIRECT', { other: alice }) },
+      ],
+      cid,
+    );
+    expect(misses).toEqual([]);
+  }, 60000);
 
-    const sent = await call(server, 'POST', '/messages/', { token: alice.token, json: { content: 'from 004', recipient_id: Number(bob.id) } });
-    expect(sent.status).toBe(201);
-    const cid = sent.body.conversation;
-    expect(await live.next()).toEqual({ messageAdded: { id: String(sent.body.id), conversationId: String(cid), content: 'from 004', sender: { username: alice.username } } });
-
-    // Seed 000 answers through the chat addressed by username; then replies, seen by seed 004.
-    const h000 = await call(server, 'GET', `/chat/history/${alice.username}/`, { token: bob.token });
-    expect(h000.body.map((m: any) => [m.message_id, m.message, m.username])).toEqual([[sent.body.id, 'from 004', alice.username]]);
-    // Seed 001 and 003 read the same conversation by id.
-    expect(contentsOf((await call(server, 'GET', `/chats/${cid}/messages/`, { token: bob.token })).body.results)).toEqual(['from 004']);
-    expect(contentsOf((await call(server, 'GET', `/chat/rooms/${cid}/messages/`, { token: bob.token })).body.messages)).toEqual(['from 004']);
-    // The shared list (seeds 000/002) and seed 001's list show it as the last message.
-    expect((await call(server, 'GET', '/chat/conversations/', { token: bob.token })).body[0].last_message).toMatchObject({ message_id: sent.body.id, noi_dung: 'from 004' });
-    expect((await call(server, 'GET', '/chats/', { token: bob.token })).body.results[0].last_message).toMatchObject({ id: sent.body.id, content: 'from 004' });
-    // GraphQL query.
-    const gq = await gqlData(server, bob, HISTORY, { c: String(cid) });
-    expect(gq.messages.edges.map((e: any) => e.node.content)).toEqual(['from 004']);
-
-    // A reply through seed 001 reaches seed 004 and the subscription.
-    const reply = await call(server, 'POST', `/chats/${cid}/send-message/`, { token: bob.token, json: { content: 'from 001', replied_to: sent.body.id } });
-    expect(reply.status).toBe(201);
-    expect((await call(server, 'GET', `/conversations/${cid}/messages/`, { token: alice.token })).body.results.map((m: any) => m.content)).toEqual(['from 004', 'from 001']);
-    expect((await live.next()).messageAdded.content).toBe('from 001');
-  });
-
-  it('a group message sent through seed 003 is seen through seeds 001, 004 and GraphQL', async () => {
+  it('a group: sent through seeds 001, 002, 003 and GraphQL; read through seeds 000 (shared list), 001-004 and GraphQL', async () => {
     const owner = await restUser(server, 'xo');
     const member = await restUser(server, 'xm');
-    const created = await call(server, 'POST', '/chats/', { token: owner.token, json: { name: 'cross', members: [Number(member.id)] } });
-    const gid = created.body.id;
-    const live = sub(client(member), `subscription($c: ID) { messageAdded(conversationId: $c) { content } }`, { c: String(gid) });
-    await live.ready();
+    const group = await call(server, 'POST', '/chats/', { token: owner.token, form: form({ name: 'cross', members: [member.id] }) });
+    const cid = group.body.id;
+    const [ownerLive, memberLive] = await Promise.all([liveOf(owner), liveOf(member)]);
+    const misses = await everyoneSeesEverything(
+      [via.seed001(owner, cid), via.seed002(member, cid), via.seed003(owner, cid), via.graphql(member, cid)],
+      [
+        { user: owner, live: ownerLive, readers: readers(owner, cid, 'GROUP') },
+        { user: member, live: memberLive, readers: readers(member, cid, 'GROUP') },
+      ],
+      cid,
+    );
+    expect(misses).toEqual([]);
+  }, 60000);
 
-    const sent = await call(server, 'POST', `/chat/rooms/${gid}/messages/`, { token: owner.token, json: { content: 'from 003' } });
-    expect(sent.status).toBe(201);
-    expect(await live.next()).toEqual({ messageAdded: { content: 'from 003' } });
-    expect((await call(server, 'GET', '/chat/rooms/', { token: member.token })).body.find((r: any) => r.id === gid)).toMatchObject({ room_type: 'group', last_message: { content: 'from 003' } });
-    expect(contentsOf((await call(server, 'GET', `/chats/${gid}/messages/`, { token: member.token })).body.results).slice(-1)).toEqual(['from 003']);
-    expect((await call(server, 'GET', `/conversations/${gid}/`, { token: member.token })).body.last_message).toMatchObject({ content: 'from 003' });
-    const gq = await gqlData(server, member, HISTORY, { c: String(gid) });
-    expect(gq.messages.edges.slice(-1)[0].node).toMatchObject({ content: 'from 003', sender: { username: owner.username } });
-  });
-
-  it('a support message sent through seed 002 reaches staff through GraphQL and seed 004, and the answer comes back', async () => {
+  it('a support thread: the customer and staff (not a member until they answer) read it through every dialect and GraphQL', async () => {
     const customer = await restUser(server, 'xc');
     const staff = await restUser(server, 'xs');
-    await makeStaff(server, staff);
-    const staffToken = staff.token; // staff rights are read per request: the token from before still works
-    const staffLive = sub(client(staff), `subscription { messageAdded { conversationId content } }`);
-    await staffLive.ready();
+    await makeStaff(server, staff); // staff rights are read per request: the token from before works
+    const cid = (await get(customer, '/chat/conversations/my_conversation/')).id;
+    const [customerLive, staffLive] = await Promise.all([liveOf(customer), liveOf(staff)]);
+    const misses = await everyoneSeesEverything(
+      [via.seed002(customer, cid), via.seed001(staff, cid), via.seed003(customer, cid), via.graphql(staff, cid)],
+      [
+        { user: customer, live: customerLive, readers: readers(customer, cid, 'SUPPORT', { customer: true }) },
+        { user: staff, live: staffLive, readers: readers(staff, cid, 'SUPPORT') },
+      ],
+      cid,
+    );
+    expect(misses).toEqual([]);
+  }, 60000);
 
-    const conv = await call(server, 'GET', '/chat/conversations/my_conversation/', { token: customer.token });
-    const sent = await call(server, 'POST', `/chat/conversations/${conv.body.id}/send_message/`, { token: customer.token, json: { noi_dung: 'from 002' } });
-    expect(sent.status).toBe(201);
-    expect(await staffLive.next()).toEqual({ messageAdded: { conversationId: String(conv.body.id), content: 'from 002' } });
-    expect((await call(server, 'GET', `/conversations/${conv.body.id}/messages/`, { token: staffToken })).body.results.map((m: any) => m.content)).toEqual(['from 002']);
-
-    // Staff answer through GraphQL; the customer reads it through seed 002.
-    await gqlData(server, { token: staffToken }, `mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }`, { i: { conversationId: String(conv.body.id), content: 'from GraphQL' } });
-    const back = await call(server, 'GET', `/chat/conversations/${conv.body.id}/messages/`, { token: customer.token });
-    expect(back.body.map((m: any) => m.noi_dung)).toEqual(['from 002', 'from GraphQL']);
-  });
+  it('a public room: sent through seeds 003, 001, 002 and GraphQL; read by its owner and a member who joined', async () => {
+    const dev = await restUser(server, 'xd');
+    const mate = await restUser(server, 'xt');
+    const room = await call(server, 'POST', '/chat/rooms/', { token: dev.token, json: { name: '开发讨论', room_type: 'public' } });
+    const cid = room.body.id;
+    expect((await call(server, 'POST', `/chat/rooms/${cid}/join/`, { token: mate.token })).status).toBe(200);
+    const [devLive, mateLive] = await Promise.all([liveOf(dev), liveOf(mate)]);
+    const misses = await everyoneSeesEverything(
+      [via.seed003(dev, cid), via.seed001(mate, cid), via.seed002(dev, cid), via.graphql(mate, cid)],
+      [
+        { user: dev, live: devLive, readers: readers(dev, cid, 'ROOM') },
+        { user: mate, live: mateLive, readers: readers(mate, cid, 'ROOM') },
+      ],
+      cid,
+    );
+    expect(misses).toEqual([]);
+  }, 60000);
 });
