@@ -164,7 +164,7 @@ export class MessageService {
     if (message.kind === MessageKind.SYSTEM) throw forbidden('System messages cannot be edited');
     if (message.sender?.id !== scope.actor.id && !scope.actor.isStaff) throw forbidden('Only the sender can edit a message');
     if (message.deletedAt) throw badInput('A deleted message cannot be edited', 'id');
-    const text = validate(content, newContent);
+    const text = validate(content, newContent, 'content');
     const mentionIds = await this.mentionsIn(scope, message.conversation.id, text, message.sender?.id);
     await scope.em.transactional(async (tx) => {
       const change = await nextChange(tx, message.conversation.id);

@@ -97,6 +97,7 @@ describe('seed 004: conversations', () => {
     expect(errBody.detail).toMatch(/sender/);
     expect((await call(server, 'PATCH', `/messages/${sent.body.id}/`, { token: admin.token, json: { content: 'moderated' } })).body.content).toBe('moderated');
     expect(expectError(await call(server, 'PATCH', `/messages/${sent.body.id}/`, { token: p1.token, json: {} }), 400).error).toMatch(/^content/);
+    expect(expectError(await call(server, 'PATCH', `/messages/${sent.body.id}/`, { token: p1.token, json: { content: '   ' } }), 400).error).toMatch(/^content/);
 
     expectError(await call(server, 'DELETE', `/messages/${sent.body.id}/`, { token: p2.token }), 403);
     expect((await call(server, 'DELETE', `/messages/${sent.body.id}/`, { token: admin.token })).status).toBe(204);
