@@ -41,28 +41,34 @@ describe('messages per user per second', () => {
   test('past the limit sendMessage is RATE_LIMITED with retryAfter, REST answers 429 with Retry-After, and nothing refused is stored', async () => {
     const alice = await registerUser(server.url, 'rl');
     const bob = await registerUser(server.url, 'rl');
-    const results = [];
-    for (let i = 0; i < 8; i++) {
-      results.push(await gql(server.url, `mutation($u: ID!, $t: String!) { sendMessage(input: { recipientId: $u, content: $t }) { seq } }`, { u: bob.id, t: `m${i}` }, alice.token));
+    // Send until refused (at 3 a second the 4th send within a second is; a slow machine just needs more tries).
+    let accepted = 0;
+    let refused: Awaited<ReturnType<typeof gql>> | undefined;
+    for (let i = 0; i < 40 && !refused; i++) {
+      const r = await gql(server.url, `mutation($u: ID!, $t: String!) { sendMessage(input: { recipientId: $u, content: $t }) { seq } }`, { u: bob.id, t: `m${i}` }, alice.token);
+      if (codeOf(r) === 'RATE_LIMITED') refused = r;
+      else expect(r.data.sendMessage.seq).toBe(++accepted);
     }
-    expect(results.slice(0, 3).map((r) => r.data?.sendMessage.seq)).toEqual([1, 2, 3]);
-    const refused = results.filter((r) => codeOf(r) === 'RATE_LIMITED');
-    expect(refused.length).toBeGreaterThan(0);
-    expect(refused[0].errors![0].extensions!.retryAfter).toBeGreaterThanOrEqual(1);
-    const accepted = results.filter((r) => r.data?.sendMessage).length;
+    expect(refused?.errors?.[0].extensions?.retryAfter).toBeGreaterThanOrEqual(1);
+    expect(accepted).toBeGreaterThanOrEqual(3);
 
-    const rest = await fetch(`${base(server)}/api/messages/`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${alice.token}` },
-      body: JSON.stringify({ content: 'one more', recipient_id: Number(bob.id) }),
-    });
-    expect(rest.status).toBe(429);
-    expect(Number(rest.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-    expect(await rest.json()).toEqual({ error: 'Too many messages; slow down', detail: 'Too many messages; slow down' });
+    let rest: { status: number; retryAfter: string | null; body: unknown } | undefined;
+    for (let i = 0; i < 40 && rest?.status !== 429; i++) {
+      const res = await fetch(`${base(server)}/api/messages/`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${alice.token}` },
+        body: JSON.stringify({ content: `r${i}`, recipient_id: Number(bob.id) }),
+      }).then(async (r) => ({ status: r.status, retryAfter: r.headers.get('retry-after'), body: await r.json() as unknown }));
+      rest = res;
+      if (res.status !== 429) { expect(res.status).toBe(201); accepted++; }
+    }
+    expect(rest!.status).toBe(429);
+    expect(Number(rest!.retryAfter)).toBeGreaterThanOrEqual(1);
+    expect(rest!.body).toEqual({ error: 'Too many messages; slow down', detail: 'Too many messages; slow down' });
 
     // Another user is not affected, and the refused sends left nothing behind.
     const conv = await gqlOk(server.url, `mutation($u: ID!) { openDirectChat(userId: $u) { id } }`, { u: alice.id }, bob.token);
-    const page = await gqlOk(server.url, `query($c: ID!) { messages(conversationId: $c) { edges { node { seq } } } }`, { c: conv.openDirectChat.id }, bob.token);
+    const page = await gqlOk(server.url, `query($c: ID!) { messages(conversationId: $c, last: 100) { edges { node { seq } } } }`, { c: conv.openDirectChat.id }, bob.token);
     expect(page.messages.edges.map((e: any) => e.node.seq)).toEqual(Array.from({ length: accepted }, (_, i) => i + 1));
     await new Promise((r) => setTimeout(r, 1100));
     expect(codeOf(await gql(server.url, `mutation($u: ID!) { sendMessage(input: { recipientId: $u, content: "later" }) { seq } }`, { u: bob.id }, alice.token))).toBeUndefined();
@@ -128,11 +134,18 @@ describe('WebSocket limits', () => {
 });
 
 describe('socket hygiene', () => {
+  // Each rule on a server of its own, so a short timer for one cannot disturb another's test.
   let server: TestServer;
+  let pinging: TestServer;
+  let shortTokens: TestServer;
   beforeAll(async () => {
-    server = await startTestServer({ WS_INIT_TIMEOUT_MS: '300', WS_MAX_PAYLOAD_BYTES: '2048', WS_PING_INTERVAL_MS: '200', ACCESS_TOKEN_TTL: '2' });
+    [server, pinging, shortTokens] = await Promise.all([
+      startTestServer({ WS_INIT_TIMEOUT_MS: '1000', WS_MAX_PAYLOAD_BYTES: '2048' }),
+      startTestServer({ WS_PING_INTERVAL_MS: '300' }),
+      startTestServer({ ACCESS_TOKEN_TTL: '3' }),
+    ]);
   });
-  afterAll(async () => { await server.close(); });
+  afterAll(async () => { await Promise.all([server, pinging, shortTokens].map((s) => s.close())); });
 
   test('no connection_init within WS_INIT_TIMEOUT_MS: closed with 4408', async () => {
     const ws = await rawSocket(server);
@@ -149,12 +162,12 @@ describe('socket hygiene', () => {
   });
 
   test('a client that stops answering pings is dropped, and goes OFFLINE', async () => {
-    const watcher = await registerUser(server.url, 'png');
-    const silent = await registerUser(server.url, 'png');
-    await gqlOk(server.url, `mutation($u: ID!) { openDirectChat(userId: $u) { id } }`, { u: silent.id }, watcher.token);
-    const ws = await rawSocket(server, { autoPong: false });
+    const watcher = await registerUser(pinging.url, 'png');
+    const silent = await registerUser(pinging.url, 'png');
+    await gqlOk(pinging.url, `mutation($u: ID!) { openDirectChat(userId: $u) { id } }`, { u: silent.id }, watcher.token);
+    const ws = await rawSocket(pinging, { autoPong: false });
     expect(await init(ws, silent.token)).toBe('connection_ack');
-    const presence = async () => (await gqlOk(server.url, `query($u: ID!) { user(id: $u) { presence } }`, { u: silent.id }, watcher.token)).user.presence;
+    const presence = async () => (await gqlOk(pinging.url, `query($u: ID!) { user(id: $u) { presence } }`, { u: silent.id }, watcher.token)).user.presence;
     expect(await presence()).toBe('ONLINE');
     const { code } = await closed(ws);
     expect(code).toBe(1006); // terminated, no close frame
@@ -162,14 +175,14 @@ describe('socket hygiene', () => {
   });
 
   test('a socket closes with 4403 when its access token expires', async () => {
-    const u = await registerUser(server.url, 'exp');
-    const ws = await rawSocket(server);
+    const u = await registerUser(shortTokens.url, 'exp');
+    const ws = await rawSocket(shortTokens);
     expect(await init(ws, u.token)).toBe('connection_ack');
     const started = Date.now();
     const { code, reason } = await closed(ws);
     expect(code).toBe(4403);
     expect(reason).toMatch(/expired/);
-    expect(Date.now() - started).toBeLessThan(4000);
+    expect(Date.now() - started).toBeLessThan(6000);
   });
 
   test('logout closes that login\'s sockets with 4403, and only those', async () => {
