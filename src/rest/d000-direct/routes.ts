@@ -76,6 +76,7 @@ export const directRoutes: AnyRoute[] = [
     params: userId,
     refusals: ['FORBIDDEN'],
     responses: { 201: { description: 'The connection', schema: connectionSchema } },
+    fieldNames: { userId: 'user_id' },
     async handler(ctx, { params }) {
       return { status: 201, body: await presentConnection(ctx, await ctx.services.contacts.request(ctx.scope(), params.user_id)) };
     },
@@ -105,6 +106,7 @@ export const directRoutes: AnyRoute[] = [
     summary: 'Block a user (ends any connection)',
     params: userId,
     responses: { 200: { description: 'The connection, status "blocked"', schema: connectionSchema } },
+    fieldNames: { userId: 'user_id' },
     async handler(ctx, { params }) {
       return { status: 200, body: await presentConnection(ctx, await ctx.services.contacts.block(ctx.scope(), params.user_id)) };
     },
@@ -114,6 +116,7 @@ export const directRoutes: AnyRoute[] = [
     summary: "Lift the caller's block of a user",
     params: userId,
     responses: { 200: { description: 'Done', schema: statusSchema } },
+    fieldNames: { userId: 'user_id' },
     async handler(ctx, { params }) {
       await ctx.services.contacts.unblock(ctx.scope(), params.user_id);
       return { status: 200, body: { status: 'success' } };

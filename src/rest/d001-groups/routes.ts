@@ -44,6 +44,7 @@ export const groupRoutes: AnyRoute[] = [
     refusals: ['FORBIDDEN'],
     responses: { 200: { description: 'The existing chat', schema: chatSchema }, 201: { description: 'A new chat', schema: chatSchema } },
     errors: { NOT_FOUND: { message: 'User không tồn tại' } },
+    fieldNames: { userId: 'user_id' },
     async handler(ctx, { body }) {
       const r = await ctx.services.conversations.openDirectTracked(ctx.scope(), { userId: body.user_id });
       return { status: r.created ? 201 : 200, body: await presentChat(ctx, r.conversation) };
@@ -66,6 +67,7 @@ export const groupRoutes: AnyRoute[] = [
     body: z.object({ user_id: idField, is_admin: boolField.optional() }),
     responses: { 200: { description: 'Added', schema: successSchema } },
     errors: { FORBIDDEN: { message: 'Không có quyền thêm thành viên' } },
+    fieldNames: { userId: 'user_id' },
     async handler(ctx, { params, body }) {
       await ctx.services.conversations.addMember(ctx.scope(), params.id, String(body.user_id), body.is_admin ? MemberRole.ADMIN : MemberRole.MEMBER);
       return { status: 200, body: { status: 'success' } };
@@ -78,6 +80,7 @@ export const groupRoutes: AnyRoute[] = [
     body: z.object({ user_id: idField }),
     responses: { 200: { description: 'Removed', schema: successSchema } },
     errors: { FORBIDDEN: { message: 'Không có quyền xóa thành viên' } },
+    fieldNames: { userId: 'user_id' },
     async handler(ctx, { params, body }) {
       await ctx.services.conversations.removeMember(ctx.scope(), params.id, String(body.user_id));
       return { status: 200, body: { status: 'success' } };

@@ -169,5 +169,7 @@ describe('seed 000: chat by username', () => {
 
     expectError(await call(server, 'POST', '/accounts/connections/request/999999/', { token: alice.token }), 404);
     expectError(await call(server, 'POST', '/accounts/connections/request/abc/', { token: alice.token }), 400);
+    expect(expectError(await call(server, 'POST', `/accounts/connections/request/${alice.id}/`, { token: alice.token }), 400).error).toMatch(/^user_id/);
+    expect(expectError(await call(server, 'POST', `/accounts/connections/block/${alice.id}/`, { token: alice.token }), 400).error).toMatch(/^user_id/);
   });
 });

@@ -201,6 +201,7 @@ describe('seed 001: chat groups', () => {
     expect(missing.error).toBe('User không tồn tại');
     expect(expectError(await call(server, 'POST', `/chats/${created.body.id}/leave_group/`, { token: a.token }), 400).error).toBe('Không thể rời khỏi chat trực tiếp');
     expect(expectError(await call(server, 'POST', '/chats/create_direct_chat/', { token: a.token, json: {} }), 400).error).toMatch(/^user_id/);
+    expect(expectError(await call(server, 'POST', '/chats/create_direct_chat/', { token: a.token, json: { user_id: a.id } }), 400).error).toMatch(/^user_id/);
 
     // The list: newest activity first.
     const group = await call(server, 'POST', '/chats/', { token: a.token, json: { name: 'later', members: [Number(b.id)] } });

@@ -4,12 +4,14 @@
  * banned), leave, members with roles, page/page_size history, send with a reply, mark read up to
  * a message, delete ("[消息已删除]"), notifications and marking one read.
  */
+import { trackRealtime } from '../../support/client';
 import { startTestServer, type TestServer } from '../../support/test-server';
 import { call, expectError, expectKeys, gqlData, restUser, type RestUser } from './rest-support';
 
 let server: TestServer;
 beforeAll(async () => { server = await startTestServer(); });
 afterAll(async () => { await server.close(); });
+const { client, sub } = trackRealtime(() => server.wsUrl);
 
 const CREATED_KEYS = ['id', 'name', 'description', 'room_type', 'created_by', 'member_count', 'is_active', 'max_members', 'created_at'];
 const LIST_KEYS = ['id', 'name', 'description', 'room_type', 'created_by', 'member_count', 'last_message', 'created_at'];
@@ -101,8 +103,12 @@ describe('seed 003: rooms', () => {
       room: { id: publicId, name: '开发讨论' }, sender: { id: Number(dev.id), username: dev.username, first_name: 'Developer', last_name: 'User' },
       message_type: 'text', content: '大家好！', file_url: null, file_name: null, file_size: null, is_edited: false, is_deleted: false, reply_to: null,
     });
+    // The mention reaches dev live too (GraphQL notificationAdded), written by the REST send.
+    const notes$ = sub(client(dev), `subscription { notificationAdded { kind message { id } } }`);
+    await notes$.ready();
     const reply = await call(server, 'POST', `/chat/rooms/${publicId}/messages/`, { token: mate.token, json: { content: `收到 @${dev.username}`, reply_to: first.body.id } });
     expect(reply.body.reply_to).toBe(first.body.id);
+    expect(await notes$.next()).toEqual({ notificationAdded: { kind: 'MENTION', message: { id: String(reply.body.id) } } });
     expect(expectError(await call(server, 'POST', `/chat/rooms/${publicId}/messages/`, { token: mate.token, json: { content: 'x', message_type: 'system' } }), 400).error).toMatch(/^message_type/);
     expect(expectError(await call(server, 'POST', `/chat/rooms/${publicId}/messages/`, { token: mate.token, json: { content: 'x', reply_to: 999999 } }), 400).error).toMatch(/^reply_to/);
     expectError(await call(server, 'POST', `/chat/rooms/${privateId}/messages/`, { token: mate.token, json: { content: 'x' } }), 404);
