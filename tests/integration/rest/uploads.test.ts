@@ -21,9 +21,11 @@ const previousTmp = process.env.TMPDIR;
 process.env.TMPDIR = TMP;
 const UPLOADS = mkdtempSync(join(TMP, 'uploads-'));
 const MB10 = 10 * 1024 * 1024;
+/** Files per message on this server (UPLOAD_MAX_FILES; 10 by default): small, to reach it cheaply. */
+const MAX_FILES = 3;
 
 let server: TestServer;
-beforeAll(async () => { server = await startTestServer({ UPLOAD_DIR: UPLOADS }); });
+beforeAll(async () => { server = await startTestServer({ UPLOAD_DIR: UPLOADS, UPLOAD_MAX_FILES: String(MAX_FILES) }); });
 afterAll(async () => {
   await server.close();
   process.env.TMPDIR = previousTmp;
@@ -110,7 +112,8 @@ describe('seed 001: send-message with repeated `medias`', () => {
   const png = () => image('png', 10, 10);
   const refusals: [string, () => Promise<FilePart[]>, number, RegExp][] = [
     ['a file of 10 MB + 1 byte', async () => [{ name: 'big.png', bytes: Buffer.concat([await png(), Buffer.alloc(MB10 + 1 - (await png()).length)]) }], 413, /10485760 byte/],
-    ['11 files', async () => Promise.all(Array.from({ length: 11 }, async (_, i) => ({ name: `f${i}.png`, bytes: await png() }))), 413, /At most 10 files/],
+    [`${MAX_FILES + 1} files`, async () => Promise.all(Array.from({ length: MAX_FILES + 1 }, async (_, i) => ({ name: `f${i}.png`, bytes: await png() }))), 413, new RegExp(`At most ${MAX_FILES} files`)],
+    [`${MAX_FILES + 3} files`, async () => Promise.all(Array.from({ length: MAX_FILES + 3 }, async (_, i) => ({ name: `f${i}.png`, bytes: await png() }))), 413, new RegExp(`At most ${MAX_FILES} files`)],
     ['HTML named .png', async () => [{ name: 'page.png', bytes: Buffer.from('<!doctype html><html><script>alert(1)</script></html>') }], 415, /not an allowed/],
     ['SVG', async () => [{ name: 'logo.svg', bytes: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"/>') }], 415, /\.svg is not allowed/],
     ['a PNG named .jpg', async () => [{ name: 'photo.jpg', bytes: await png() }], 415, /does not match/],
@@ -173,9 +176,15 @@ describe('seed 004: POST /api/conversations/{cid}/messages/{mid}/attachments/', 
     const page = await call(server, 'GET', `/conversations/${conversationId}/messages/`, { token: peer.token });
     expect(page.body.results.find((m: any) => m.id === messageId).attachments.map((a: any) => a.id)).toEqual([res.body.id, video.body.id]);
     expect((await call(server, 'GET', `/conversations/${conversationId}/`, { token: peer.token })).body.last_message.attachments).toHaveLength(2);
+
+    // Up to the files-per-message limit (UPLOAD_MAX_FILES), then 413.
+    expect((await attach(sender, { name: 'third.gif', bytes: await image('gif') })).status).toBe(201);
+    expect(expectError(await attach(sender, { name: 'fourth.gif', bytes: await image('gif') }), 413).detail).toMatch(new RegExp(`At most ${MAX_FILES} files`));
   });
 
   it('refuses others, wrong paths, bad files and a body without a file, leaving nothing behind', async () => {
+    // A message with room for files (the first one is full now).
+    messageId = (await call(server, 'POST', '/messages/', { token: sender.token, json: { content: 'another', recipient_id: Number(peer.id) } })).body.id;
     const before = await footprint();
     const png = await image('png', 10, 10);
     expectError(await attach(peer, { name: 'x.png', bytes: png }), 403);
