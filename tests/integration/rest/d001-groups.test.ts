@@ -202,6 +202,10 @@ describe('seed 001: chat groups', () => {
     expect(expectError(await call(server, 'POST', `/chats/${created.body.id}/leave_group/`, { token: a.token }), 400).error).toBe('Không thể rời khỏi chat trực tiếp');
     expect(expectError(await call(server, 'POST', '/chats/create_direct_chat/', { token: a.token, json: {} }), 400).error).toMatch(/^user_id/);
     expect(expectError(await call(server, 'POST', '/chats/create_direct_chat/', { token: a.token, json: { user_id: a.id } }), 400).error).toMatch(/^user_id/);
+    // Someone who blocked you (seed 000's block) cannot be chatted with: 403.
+    const blocker = await restUser(server, 'blk');
+    await call(server, 'POST', `/accounts/connections/block/${a.id}/`, { token: blocker.token });
+    expectError(await call(server, 'POST', '/chats/create_direct_chat/', { token: a.token, json: { user_id: Number(blocker.id) } }), 403);
 
     // The list: newest activity first.
     const group = await call(server, 'POST', '/chats/', { token: a.token, json: { name: 'later', members: [Number(b.id)] } });

@@ -112,6 +112,7 @@ describe('seed 003: rooms', () => {
     expect(expectError(await call(server, 'POST', `/chat/rooms/${publicId}/messages/`, { token: mate.token, json: { content: 'x', message_type: 'system' } }), 400).error).toMatch(/^message_type/);
     expect(expectError(await call(server, 'POST', `/chat/rooms/${publicId}/messages/`, { token: mate.token, json: { content: 'x', reply_to: 999999 } }), 400).error).toMatch(/^reply_to/);
     expectError(await call(server, 'POST', `/chat/rooms/${privateId}/messages/`, { token: mate.token, json: { content: 'x' } }), 404);
+    expectError(await call(server, 'GET', `/chat/rooms/${privateId}/messages/`, { token: mate.token }), 404);
 
     const page = await call(server, 'GET', `/chat/rooms/${publicId}/messages/?page=1&page_size=20`, { token: mate.token });
     expect(page.status).toBe(200);

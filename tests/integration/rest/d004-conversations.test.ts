@@ -72,7 +72,11 @@ describe('seed 004: conversations', () => {
 
     expect(expectError(await call(server, 'POST', '/messages/', { token: p1.token, json: { content: 'x' } }), 400).error).toMatch(/^recipient_id/);
     expectError(await call(server, 'POST', '/messages/', { token: p1.token, json: { content: 'x', recipient_id: 999999 } }), 404);
-    expectError(await call(server, 'POST', '/messages/', { token: p1.token, json: { content: 'x', recipient_id: p1.id } }), 400);
+    expect(expectError(await call(server, 'POST', '/messages/', { token: p1.token, json: { content: 'x', recipient_id: p1.id } }), 400).error).toMatch(/^recipient_id/);
+    // A recipient who blocked the sender: 403, and no conversation is opened.
+    await call(server, 'POST', `/accounts/connections/block/${p1.id}/`, { token: outsider.token });
+    expectError(await call(server, 'POST', '/messages/', { token: p1.token, json: { content: 'x', recipient_id: Number(outsider.id) } }), 403);
+    expect((await call(server, 'GET', '/conversations/', { token: outsider.token })).body).toEqual([]);
   });
 
   it('reads, edits (PUT and PATCH) and deletes a message; staff moderate, others are refused', async () => {
