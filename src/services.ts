@@ -69,6 +69,7 @@ export function createServices(
   const messages = new MessageService(events, conversations, contacts, notifications, typing, attachments, limits, onError);
   const auth = new AuthService({
     jwtSecret: config.jwtSecret,
+    previousJwtSecrets: config.jwtPreviousSecrets,
     issuer: config.jwtIssuer,
     audience: config.jwtAudience,
     accessTokenTtlSec: config.accessTokenTtlSec,

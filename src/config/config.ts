@@ -19,6 +19,11 @@ export interface Config {
   redisPrefix: string;
   /** HMAC key for access tokens (HS256), at least 32 bytes. */
   jwtSecret: Uint8Array;
+  /**
+   * Earlier HMAC keys (JWT_PREVIOUS_SECRETS) still accepted for access tokens they signed, so a
+   * rotation does not log everyone out; tokens are never signed with them.
+   */
+  jwtPreviousSecrets: Uint8Array[];
   jwtIssuer: string;
   jwtAudience: string;
   /** Access-token lifetime in seconds (default 900 = 15 min). */
@@ -76,7 +81,7 @@ const bool = z
 const positiveInt = z.coerce.number().int().positive();
 
 /** Variables whose values must not appear in error messages or logs. */
-const SECRET_VARIABLES = new Set(['JWT_SECRET', 'DATABASE_URL', 'REDIS_URL']);
+const SECRET_VARIABLES = new Set(['JWT_SECRET', 'JWT_PREVIOUS_SECRETS', 'DATABASE_URL', 'REDIS_URL']);
 
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -91,6 +96,11 @@ const envSchema = z.object({
   REDIS_URL: z.string().trim().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(),
   REDIS_PREFIX: z.string().trim().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1..64 letters, digits, ".", "_" or "-"').default('chat'),
   JWT_SECRET: z.string().min(32, 'must be at least 32 bytes').optional(),
+  JWT_PREVIOUS_SECRETS: z
+    .string()
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .refine((list) => list.every((s) => Buffer.byteLength(s) >= 32), 'must be comma-separated keys of at least 32 bytes each')
+    .default([]),
   JWT_ISSUER: z.string().trim().min(1).default('chat-server'),
   JWT_AUDIENCE: z.string().trim().min(1).default('chat-clients'),
   ACCESS_TOKEN_TTL: positiveInt.max(24 * 3600).default(900),
@@ -155,6 +165,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisUrl: e.REDIS_URL,
     redisPrefix: e.REDIS_PREFIX,
     jwtSecret: new TextEncoder().encode(e.JWT_SECRET ?? developmentSecret(dataDir)),
+    jwtPreviousSecrets: e.JWT_PREVIOUS_SECRETS.map((s) => new TextEncoder().encode(s)),
     jwtIssuer: e.JWT_ISSUER,
     jwtAudience: e.JWT_AUDIENCE,
     accessTokenTtlSec: e.ACCESS_TOKEN_TTL,

@@ -170,3 +170,25 @@ describe('JWT_SECRET', () => {
     expect(Buffer.from(loadConfig({ NODE_ENV: 'development', DATA_DIR: dir, JWT_SECRET: SECRET }).jwtSecret).toString()).toBe(SECRET);
   });
 });
+
+describe('JWT_PREVIOUS_SECRETS (key rotation)', () => {
+  test('unset: no previous keys', () => {
+    expect(loadConfig(base).jwtPreviousSecrets).toEqual([]);
+  });
+
+  test('comma-separated keys, spaces and empty entries ignored, in order', () => {
+    const a = 'a'.repeat(32);
+    const b = 'b'.repeat(40);
+    const c = loadConfig({ ...base, JWT_PREVIOUS_SECRETS: ` ${a} ,, ${b} ` });
+    expect(c.jwtPreviousSecrets.map((k) => Buffer.from(k).toString('utf8'))).toEqual([a, b]);
+    expect(Buffer.from(c.jwtSecret).toString('utf8')).toBe(SECRET);
+  });
+
+  test('a key under 32 bytes is refused naming the variable, without echoing any key', () => {
+    const long = 'L'.repeat(40);
+    const err = configError({ ...base, JWT_PREVIOUS_SECRETS: `${long},short-key` });
+    expect(err.variable).toBe('JWT_PREVIOUS_SECRETS');
+    expect(err.message).not.toContain('short-key');
+    expect(err.message).not.toContain(long);
+  });
+});

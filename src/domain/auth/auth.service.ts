@@ -1,19 +1,24 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { hash as argonHash, verify as argonVerify, type Options as ArgonOptions } from '@node-rs/argon2';
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
+import { SignJWT, jwtVerify, errors as joseErrors, type JWTPayload } from 'jose';
 import type { Actor } from '../shared/actor';
 import { DomainError, conflict, isUniqueViolation, unauthenticated } from '../shared/errors';
+import { cleanText } from '../shared/text';
 import { validate, z } from '../shared/validate';
 import { User } from '../user/user.entity';
+import { usernameLookupKey, usernameSchema } from '../user/username';
 import type { EventPublisher } from '../shared/events';
 import type { RateLimiter } from '../shared/rate-limit';
 import { RefreshToken } from './refresh-token.entity';
+import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, hashPassword, needsRehash, verifyPassword } from './password';
 
 /** Token settings, from Config. */
 export interface AuthOptions {
+  /** The current HMAC key: signs every new access token (header `kid` = {@link jwtKeyId}). */
   jwtSecret: Uint8Array;
+  /** Earlier keys, still accepted for the tokens they signed (JWT_PREVIOUS_SECRETS); never used to sign. */
+  previousJwtSecrets?: Uint8Array[];
   issuer: string;
   audience: string;
   /** Seconds. */
@@ -46,14 +51,13 @@ export interface AuthResult {
 /** The only algorithm accepted, and the JWT `typ` of access tokens (RFC 8725 §3.1, §3.11; RFC 9068). */
 const ALG = 'HS256';
 const ACCESS_TYP = 'at+jwt';
-/** argon2id, OWASP's minimum profile (19 MiB, 2 passes). */
-const ARGON: ArgonOptions = { algorithm: 2 /* Algorithm.Argon2id (a const enum) */, memoryCost: 19456, timeCost: 2, parallelism: 1 };
 
+/** What `register` and `createUser` accept (username rule: {@link usernameSchema}; passwords: ./password.ts). */
 export const registerSchema = z.object({
-  username: z.string().trim().min(3).max(32).regex(/^[A-Za-z0-9_.-]+$/, 'may contain only letters, digits, ".", "_" and "-"'),
-  password: z.string().min(8).max(256),
-  firstName: z.string().trim().max(150).nullish(),
-  lastName: z.string().trim().max(150).nullish(),
+  username: usernameSchema,
+  password: z.string().min(PASSWORD_MIN_LENGTH).max(PASSWORD_MAX_LENGTH),
+  firstName: cleanText({ max: 150 }).nullish(),
+  lastName: cleanText({ max: 150 }).nullish(),
   email: z.string().trim().email().max(254).nullish(),
 });
 export type RegisterInput = z.input<typeof registerSchema>;
@@ -61,16 +65,29 @@ export type RegisterInput = z.input<typeof registerSchema>;
 const sha256 = (s: string) => createHash('sha256').update(s).digest('base64url');
 
 /**
+ * The `kid` of an HMAC key: 12 base64url characters (72 bits) of SHA-256 over a fixed label and
+ * the key. Derived, so rotating needs no naming; one-way, so it tells nothing a signed token
+ * does not already (the key is at least 32 bytes).
+ */
+export function jwtKeyId(key: Uint8Array): string {
+  return createHash('sha256').update('chat-server jwt kid\0').update(key).digest('base64url').slice(0, 12);
+}
+
+/** One accepted signing key and its id. */
+interface SigningKey { kid: string; key: Uint8Array }
+
+/**
  * Accounts and tokens (RFC 8725 JWT best practice): short-lived HS256 access JWTs with
  * iss/aud/exp/iat/sub and typ "at+jwt"; opaque refresh tokens stored hashed, single use,
  * rotated, with reuse of a spent one revoking its whole family (RFC 6819 §5.2.2.3).
  */
 export class AuthService {
-  private dummyHash: Promise<string>;
+  /** The current key first, then the previous ones (JWT key rotation, RFC 7515 §4.1.4 `kid`). */
+  private readonly keys: SigningKey[];
 
   constructor(private readonly opts: AuthOptions) {
-    // Verified against for unknown usernames, so a login takes as long either way.
-    this.dummyHash = argonHash(randomBytes(16).toString('hex'), ARGON);
+    const all = [opts.jwtSecret, ...(opts.previousJwtSecrets ?? [])].map((key) => ({ kid: jwtKeyId(key), key }));
+    this.keys = all.filter((k, i) => all.findIndex((o) => o.kid === k.kid) === i);
   }
 
   /** Creates an account and logs it in. @throws BAD_USER_INPUT on invalid fields, CONFLICT when the username is taken. */
@@ -87,7 +104,7 @@ export class AuthService {
     const user = em.create(User, {
       username: data.username,
       usernameKey: data.username.toLowerCase(),
-      passwordHash: await argonHash(data.password, ARGON),
+      passwordHash: await hashPassword(data.password),
       firstName: data.firstName || null,
       lastName: data.lastName || null,
       email: data.email || null,
@@ -104,20 +121,25 @@ export class AuthService {
 
   /**
    * Logs in. `ip` (the client's address) keys the failed-login limit with the username.
+   * An unknown username (or one no account can have) is verified against a dummy hash with the
+   * same argon2id parameters (verifyPassword(null, ...)), so both failures cost the same and say
+   * the same. A hash weaker than today's parameters is replaced by a fresh one on success.
    * @throws UNAUTHENTICATED on an unknown username or a wrong password (one message for both),
    *   RATE_LIMITED after RATE_LOGIN_FAILURES failures for that username+IP within 15 minutes.
    */
   async login(em: EntityManager, username: string, password: string, ip = 'unknown'): Promise<AuthResult> {
-    const usernameKey = String(username ?? '').trim().toLowerCase();
-    const limitKey = `${usernameKey}|${ip}`;
+    const usernameKey = usernameLookupKey(username);
+    const limitKey = `${usernameKey ?? String(username ?? '').trim().toLowerCase().slice(0, 64)}|${ip}`;
     await this.opts.limits?.check('login', limitKey);
-    const user = await em.findOne(User, { usernameKey });
-    const ok = await argonVerify(user?.passwordHash ?? (await this.dummyHash), String(password ?? '')).catch(() => false);
+    const user = usernameKey === null ? null : await em.findOne(User, { usernameKey });
+    const candidate = String(password ?? '');
+    const ok = await verifyPassword(user?.passwordHash ?? null, candidate);
     if (!user || !ok) {
       await this.opts.limits?.consume('login', limitKey);
       throw unauthenticated('Invalid username or password');
     }
     await this.opts.limits?.reset('login', limitKey);
+    if (needsRehash(user.passwordHash)) user.passwordHash = await hashPassword(candidate);
     return this.issue(em, user, randomUUID());
   }
 
@@ -159,7 +181,8 @@ export class AuthService {
   }
 
   /**
-   * Verifies an access token (pinned algorithm, issuer, audience, typ, expiry) and loads its user.
+   * Verifies an access token (pinned algorithm HS256, a key chosen by `kid`, issuer, audience,
+   * typ at+jwt, exp, nbf when present) and loads its user.
    * @throws UNAUTHENTICATED on any failure, including a deleted user.
    */
   async authenticate(em: EntityManager, token: string): Promise<Actor> {
@@ -181,15 +204,9 @@ export class AuthService {
 
   private async verifyAccessTokenClaims(token: string): Promise<{ userId: number; expiresAt: Date; sessionId: string | null }> {
     try {
-      const { payload } = await jwtVerify(token, this.opts.jwtSecret, {
-        algorithms: [ALG],
-        issuer: this.opts.issuer,
-        audience: this.opts.audience,
-        typ: ACCESS_TYP,
-        requiredClaims: ['sub', 'exp', 'iat'],
-      });
-      const id = Number(payload.sub);
-      if (!Number.isSafeInteger(id) || id <= 0) throw unauthenticated('Invalid access token');
+      const payload = await this.verifySignedClaims(String(token ?? ''));
+      const id = /^[1-9]\d{0,15}$/.test(String(payload.sub)) ? Number(payload.sub) : NaN;
+      if (!Number.isSafeInteger(id)) throw unauthenticated('Invalid access token');
       return { userId: id, expiresAt: new Date(Number(payload.exp) * 1000), sessionId: typeof payload.sid === 'string' ? payload.sid : null };
     } catch (err) {
       if (err instanceof DomainError) throw err;
@@ -198,18 +215,39 @@ export class AuthService {
     }
   }
 
+  /**
+   * jose's checks with the key the token names: its `kid` must be one of ours (current or
+   * previous); a token without `kid` (issued before kids existed) is checked with the current key
+   * only. jose rejects any alg but HS256 (`none`, RS256, HS512, ...) before a key is chosen, then
+   * checks the signature, typ, iss, aud, exp, nbf, and the presence of sub/exp/iat.
+   */
+  private async verifySignedClaims(token: string): Promise<JWTPayload> {
+    const { payload } = await jwtVerify(token, (header) => {
+      const found = header.kid === undefined ? this.keys[0] : this.keys.find((k) => k.kid === header.kid);
+      if (!found) throw unauthenticated('Invalid access token');
+      return found.key;
+    }, {
+      algorithms: [ALG],
+      issuer: this.opts.issuer,
+      audience: this.opts.audience,
+      typ: ACCESS_TYP,
+      requiredClaims: ['sub', 'exp', 'iat'],
+    });
+    return payload;
+  }
+
   private async issue(em: EntityManager, user: User, familyId: string): Promise<AuthResult> {
     const now = Math.floor(Date.now() / 1000);
     const exp = now + this.opts.accessTokenTtlSec;
     const accessToken = await new SignJWT({ sid: familyId })
-      .setProtectedHeader({ alg: ALG, typ: ACCESS_TYP })
+      .setProtectedHeader({ alg: ALG, typ: ACCESS_TYP, kid: this.keys[0].kid })
       .setSubject(String(user.id))
       .setIssuer(this.opts.issuer)
       .setAudience(this.opts.audience)
       .setIssuedAt(now)
       .setExpirationTime(exp)
       .setJti(randomUUID())
-      .sign(this.opts.jwtSecret);
+      .sign(this.keys[0].key);
     const refreshToken = randomBytes(32).toString('base64url');
     em.create(RefreshToken, {
       user,
