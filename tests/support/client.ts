@@ -76,9 +76,11 @@ export function subscribe<T = any>(client: Client, query: string, variables: Rec
   const errors: unknown[] = [];
   let taken = 0;
   const waiters: (() => void)[] = [];
+  let ended = false;
   let finish!: () => void;
-  const done = new Promise<void>((r) => (finish = r));
-  const wake = () => { while (waiters.length) waiters.shift()!(); };
+  const done = new Promise<void>((r) => (finish = () => { ended = true; r(); }));
+  // Each waiter runs once per wake; one that is still unsatisfied re-queues for the next wake.
+  const wake = () => { for (const w of waiters.splice(0)) w(); };
   const stop = client.subscribe<T>({ query, variables }, {
     next: (v) => {
       if (v.errors?.length) errors.push(...v.errors);
@@ -102,6 +104,7 @@ export function subscribe<T = any>(client: Client, query: string, variables: Rec
         const check = () => {
           if (taken < events.length) { resolve(events[taken++]); return true; }
           if (errors.length) { reject(new Error(`subscription error: ${JSON.stringify(errors)}`)); return true; }
+          if (ended) { reject(new Error('subscription completed without this event')); return true; }
           return false;
         };
         if (check()) return;
