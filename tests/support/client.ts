@@ -87,8 +87,8 @@ export function subscribe<T = any>(client: Client, query: string, variables: Rec
       else events.push(v.data as T);
       wake();
     },
-    error: (e) => { errors.push(e); wake(); finish(); },
-    complete: () => { wake(); finish(); },
+    error: (e) => { errors.push(e); finish(); wake(); },
+    complete: () => { finish(); wake(); },
   });
   return {
     events,
