@@ -269,6 +269,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         sockets.close();
         stopHeartbeat();
         await services.presence.close();
+        await services.watchers.close();
         await bus.close();
         redis?.disconnect();
         await closeDatabase(orm);

@@ -12,7 +12,7 @@ import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 import { InMemoryPresence, RedisPresence, type PresenceTracker } from './realtime/presence';
 import { redisTypingStore, TYPING_TTL_MS, TypingTracker } from './realtime/typing';
-import { ConversationWatchers } from './realtime/watchers';
+import { ConversationWatchers, RedisConversationWatchers, type WatcherRegistry } from './realtime/watchers';
 import { FlexibleRateLimiter } from './realtime/rate-limits';
 import type { RateLimiter } from './domain/shared/rate-limit';
 import { LocalDiskStorage } from './storage/local-disk.storage';
@@ -28,7 +28,7 @@ export interface Services {
   notifications: NotificationService;
   presence: PresenceTracker;
   typing: TypingTracker;
-  watchers: ConversationWatchers;
+  watchers: WatcherRegistry;
   bus: EventBus;
   limits: RateLimiter;
 }
@@ -56,10 +56,12 @@ export function createServices(
     wsConnectUser: { points: config.rateLimits.wsPerMinUser, durationSec: 60 },
   }, infra.redis, config.redisPrefix, infra.logger);
   const users = new UserService();
-  const watchers = new ConversationWatchers();
+  const watchers: WatcherRegistry = infra.redis && infra.logger
+    ? new RedisConversationWatchers(infra.redis, infra.logger, config.presenceTtlMs, config.redisPrefix)
+    : new ConversationWatchers();
   const typing = new TypingTracker(events, TYPING_TTL_MS, infra.redis ? redisTypingStore(infra.redis, config.redisPrefix) : undefined);
   const contacts = new ContactService(events);
-  const notifications = new NotificationService(events, (conversationId) => watchers.watchersOf(conversationId));
+  const notifications = new NotificationService(events, (conversationId, candidates) => watchers.watchersOf(conversationId, candidates));
   const conversations = new ConversationService(events, contacts, notifications);
   const attachments = new AttachmentService(
     new LocalDiskStorage(config.uploadDir),

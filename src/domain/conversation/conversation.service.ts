@@ -3,12 +3,14 @@ import type { Scope } from '../shared/actor';
 import { badInput, conflict, forbidden, isUniqueViolation, notFound, parseId } from '../shared/errors';
 import type { DomainEvent, EventPublisher } from '../shared/events';
 import { connectionFrom, decodeCursor, encodeCursor, pageSize, type Page } from '../shared/pagination';
+import { cleanText } from '../shared/text';
 import { validate, z } from '../shared/validate';
 import type { ContactService } from '../contact/contact.service';
 import type { NotificationService } from '../notification/notification.service';
 import { MessageKind } from '../message/message.entity';
 import { appendMessage, toMessageView } from '../message/message.writer';
 import { User, fullNameOf } from '../user/user.entity';
+import { usernameLookupKey } from '../user/username';
 import { Conversation, ConversationKind, DEFAULT_MAX_MEMBERS, MemberRole, RoomVisibility } from './conversation.entity';
 import { Membership } from './membership.entity';
 import { canManage, canRead, isActive, outranks } from './conversation.policy';
@@ -19,8 +21,9 @@ export interface Access {
   membership: Membership | null;
 }
 
-const name = z.string().trim().min(1, 'must not be empty').max(255);
-const description = z.string().trim().max(2000).nullish();
+// Free text is cleaned of control characters before its limits apply (shared/text.ts).
+const name = cleanText({ min: 1, max: 255 });
+const description = cleanText({ max: 2000, multiline: true }).nullish();
 const maxMembers = z.number().int().min(2).max(100000);
 
 const groupSchema = z.object({ name, description, memberIds: z.array(z.union([z.string(), z.number()])).max(1000) });
@@ -31,7 +34,7 @@ const roomSchema = z.object({
   maxMembers: maxMembers.nullish(),
 });
 const updateSchema = z.object({ name: name.nullish(), description, maxMembers: maxMembers.nullish() });
-const nicknameSchema = z.string().trim().max(150).nullish();
+const nicknameSchema = cleanText({ max: 150 }).nullish();
 
 const LIST_CURSOR = 'conv';
 
@@ -115,9 +118,10 @@ export class ConversationService {
    */
   async openDirectWith(scope: Scope, ref: { userId?: string | number | null; username?: string | null }): Promise<Conversation> {
     if ((ref.userId == null) === (ref.username == null)) throw badInput('Give exactly one of userId and username', 'userId');
+    const usernameKey = ref.userId != null ? null : usernameLookupKey(ref.username);
     const other = ref.userId != null
       ? await scope.em.findOne(User, { id: parseId(ref.userId, 'userId') })
-      : await scope.em.findOne(User, { usernameKey: String(ref.username).trim().toLowerCase() });
+      : usernameKey === null ? null : await scope.em.findOne(User, { usernameKey });
     if (!other) throw notFound('User');
     return this.openDirect(scope, other);
   }

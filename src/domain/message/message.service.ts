@@ -3,6 +3,7 @@ import type { Actor, Scope } from '../shared/actor';
 import { badInput, conflict, forbidden, isUniqueViolation, notFound, parseId } from '../shared/errors';
 import type { EventPublisher, MessageView } from '../shared/events';
 import { connectionFrom, decodeCursor, encodeCursor, pageSize, type Page } from '../shared/pagination';
+import { cleanText, hasControlChars } from '../shared/text';
 import { validate, z } from '../shared/validate';
 import { ConversationKind, MemberRole } from '../conversation/conversation.entity';
 import { canSend } from '../conversation/conversation.policy';
@@ -11,6 +12,7 @@ import { Membership } from '../conversation/membership.entity';
 import type { ContactService } from '../contact/contact.service';
 import type { NotificationService } from '../notification/notification.service';
 import { User } from '../user/user.entity';
+import { usernameLookupKey } from '../user/username';
 import { Message, MessageKind } from './message.entity';
 import { mentionedNames } from './mentions';
 import type { RateLimiter } from '../shared/rate-limit';
@@ -18,14 +20,15 @@ import { Attachment } from '../attachment/attachment.entity';
 import { AttachmentService, type UploadedFile } from '../attachment/attachment.service';
 import { appendMessage, nextChange, toMessageView } from './message.writer';
 
-/** Longest message, in characters (Unicode code points), after trimming. */
+/** Longest message, in characters (Unicode code points), after removing control characters and trimming. */
 export const MAX_CONTENT_LENGTH = 4000;
 
-const content = z
-  .string()
-  .trim()
-  .refine((s) => s.length > 0, 'must not be empty')
-  .refine((s) => [...s].length <= MAX_CONTENT_LENGTH, `must be at most ${MAX_CONTENT_LENGTH} characters`);
+/**
+ * Message text: stored as given (no HTML escaping; clients escape) except control characters
+ * other than newline and tab, noncharacters and lone surrogates, which are removed
+ * (shared/text.ts); then 1..4000 characters. Only control characters is empty, so refused.
+ */
+const content = cleanText({ min: 1, max: MAX_CONTENT_LENGTH, multiline: true });
 
 const sendSchema = z.object({
   conversationId: z.union([z.string(), z.number()]).nullish(),
@@ -33,16 +36,13 @@ const sendSchema = z.object({
   toSupport: z.boolean().nullish(),
   content: z.string(),
   replyToId: z.union([z.string(), z.number()]).nullish(),
-  clientMessageId: z.string().trim().min(1).max(128).nullish(),
+  clientMessageId: z.string().trim().min(1).max(128).refine((s) => !hasControlChars(s), 'must not contain control characters').nullish(),
   /** Files (GraphQL Upload promises or REST uploads); checked by AttachmentService. */
   attachments: z.array(z.any()).nullish(),
 });
 
-/** Content beside attachments: may be empty. */
-const captionContent = z
-  .string()
-  .trim()
-  .refine((s) => [...s].length <= MAX_CONTENT_LENGTH, `must be at most ${MAX_CONTENT_LENGTH} characters`);
+/** Content beside attachments: may be empty; cleaned like {@link content}. */
+const captionContent = cleanText({ max: MAX_CONTENT_LENGTH, multiline: true });
 
 /** What sendMessage takes (contract: SendMessageInput, attachments aside). */
 export type SendInput = z.input<typeof sendSchema>;
@@ -414,7 +414,8 @@ export class MessageService {
    * @throws NOT_FOUND (no such user), BAD_USER_INPUT (oneself).
    */
   async markReadWith(scope: Scope, username: string): Promise<{ conversationId: number | null; markedCount: number }> {
-    const other = await scope.em.findOne(User, { usernameKey: String(username ?? '').trim().toLowerCase() }, { fields: ['id'] });
+    const usernameKey = usernameLookupKey(username);
+    const other = usernameKey === null ? null : await scope.em.findOne(User, { usernameKey }, { fields: ['id'] });
     if (!other) throw notFound('User');
     if (other.id === scope.actor.id) throw badInput('That is you', 'username');
     const directKey = [scope.actor.id, other.id].sort((a, b) => a - b).join(':');

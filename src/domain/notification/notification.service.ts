@@ -3,6 +3,7 @@ import type { Scope } from '../shared/actor';
 import { forbidden, notFound, parseId } from '../shared/errors';
 import type { EventPublisher, MessageView, NotificationView } from '../shared/events';
 import { connectionFrom, decodeCursor, encodeCursor, pageSize, type Page } from '../shared/pagination';
+import { cleanText } from '../shared/text';
 import { validate, z } from '../shared/validate';
 import { User, fullNameOf } from '../user/user.entity';
 import { Notification, NotificationKind } from './notification.entity';
@@ -15,8 +16,8 @@ const PREVIEW_LENGTH = 200;
 const CURSOR = 'ntf';
 
 const noticeSchema = z.object({
-  title: z.string().trim().min(1, 'must not be empty').max(255),
-  body: z.string().trim().max(4000),
+  title: cleanText({ min: 1, max: 255 }),
+  body: cleanText({ max: 4000, multiline: true }),
 });
 
 /** Row of the notifications table as raw SQL returns it. */

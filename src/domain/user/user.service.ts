@@ -2,7 +2,9 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Scope } from '../shared/actor';
 import { badInput, forbidden, notFound, parseId } from '../shared/errors';
 import { connectionFrom, decodeCursor, encodeCursor, pageSize, type Page } from '../shared/pagination';
+import { stripControlChars } from '../shared/text';
 import { User } from './user.entity';
+import { usernameLookupKey } from './username';
 
 /** Reads users. Any authenticated user may look up any other (a chat directory). */
 export class UserService {
@@ -13,11 +15,15 @@ export class UserService {
     return user;
   }
 
-  /** One user by id or username (exactly one of them); null when there is none. @throws BAD_USER_INPUT. */
+  /**
+   * One user by id or username (exactly one of them); null when there is none, also for a name
+   * no account can have (control characters, wrong charset). @throws BAD_USER_INPUT.
+   */
   async find(scope: Scope, by: { id?: string | null; username?: string | null }): Promise<User | null> {
     if ((by.id == null) === (by.username == null)) throw badInput('Give exactly one of id and username');
     if (by.id != null) return scope.em.findOne(User, { id: parseId(by.id, 'id') });
-    return scope.em.findOne(User, { usernameKey: String(by.username).trim().toLowerCase() });
+    const usernameKey = usernameLookupKey(by.username);
+    return usernameKey === null ? null : scope.em.findOne(User, { usernameKey });
   }
 
   /**
@@ -27,7 +33,7 @@ export class UserService {
   async search(scope: Scope, args: { search?: string | null; first?: number | null; after?: string | null }): Promise<Page<User>> {
     const size = pageSize(args.first, 20, 100, 'first');
     const where: Record<string, unknown> = {};
-    const q = args.search?.trim();
+    const q = args.search == null ? '' : stripControlChars(String(args.search)).trim();
     if (q) {
       const like = `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
       where.$or = [{ username: { $ilike: like } }, { firstName: { $ilike: like } }, { lastName: { $ilike: like } }];

@@ -117,6 +117,21 @@ describeScale('two instances on one PostgreSQL and one Redis', () => {
     expect((edit as any).messageEdited).toMatchObject({ id: first, seq: 1, content: 'gql 1 (edited)', isEdited: true });
   });
 
+  test('a member watching live on B gets no MESSAGE notification for a message sent through A; one who is not watching does', async () => {
+    const { alice, bob, conversationId } = await pair(a);
+    const watching = live(client(b, bob), ADDED, {});
+    await watching.ready();
+    await gqlOk(a.url, SEND, { c: conversationId, t: 'are you watching?' }, alice.token);
+    await watching.next(5000);
+    const count = async (u: TestUser, app: RunningApp) => (await gqlOk(app.url, `{ notifications { totalCount } }`, {}, u.token)).notifications.totalCount;
+    expect(await count(bob, a)).toBe(0);
+
+    watching.stop();
+    await new Promise((r) => setTimeout(r, 300)); // the stop reaches B
+    await gqlOk(a.url, SEND, { c: conversationId, t: 'now you are not' }, alice.token);
+    expect(await count(bob, b)).toBe(1);
+  });
+
   test('presence: ONLINE while any socket on any instance is open, OFFLINE after the last closes', async () => {
     const { alice, bob } = await pair(a);
     const watch = live(client(a, alice), PRESENCE, { u: [bob.id] });
