@@ -5,10 +5,12 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { expressMiddleware } from '@as-integrations/express5';
 import cors from 'cors';
 import express from 'express';
-import { GraphQLError, parse, validate, type ExecutionResult, type GraphQLFormattedError } from 'graphql';
+import { GraphQLError, type ExecutionResult, type GraphQLFormattedError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
@@ -31,6 +33,8 @@ import { mediaRouter } from './media/media.routes';
 import { restRouter } from './rest';
 import { graphqlUploadExpress } from 'graphql-upload-ts';
 import { createServices, type Services } from './services';
+import { apiHeaders, applyServerTimeouts, corsOptions, graphqlHeaders, mediaHeaders, serverOptions } from './security/http-hardening';
+import { DocumentCache, parseOptions, queryLimitRules, webSocketValidationRules } from './security/query-limits';
 
 /** A running server: its addresses and a graceful stop. */
 export interface RunningApp {
@@ -93,10 +97,16 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const services = createServices(config, bus, orm.em, (err, what) => logger.error({ err }, `failed ${what}`), { redis, logger });
   const sockets = new SocketSessions(bus);
   const schema = buildGraphQLSchema();
-  const format = formatError(logger);
+  const format = formatError(logger, { hideSuggestions: config.graphql.hideSuggestions });
+  // Query limits (depth, cost, aliases, directives, tokens): the same rules on HTTP (Apollo) and
+  // graphql-ws, where each distinct document is parsed and validated once (bounded cache).
+  const limitRules = queryLimitRules(config.graphql);
+  const wsDocuments = new DocumentCache(schema, webSocketValidationRules(config.graphql, config.graphql.introspection), parseOptions(config.graphql));
 
   const app = express();
   app.disable('x-powered-by');
+  // Express's own error pages follow the configured mode, not the process's NODE_ENV.
+  app.set('env', config.nodeEnv);
   // req.ip (limits, logs) honours X-Forwarded-For only from the proxies TRUST_PROXY names.
   app.set('trust proxy', config.trustProxy);
   const tp = config.trustProxy;
@@ -105,7 +115,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   /** The client address of a WebSocket upgrade request, by the same rule as req.ip. */
   const clientIp = (req: IncomingMessage): string => proxyaddr(req, trusted);
 
-  const httpServer: Server = createServer(app);
+  const httpServer: Server = createServer(serverOptions(config.http), app);
+  applyServerTimeouts(httpServer, config.http);
   // maxPayload: a larger frame closes the socket (1009). Dead sockets are found by ping/pong.
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: config.ws.maxPayloadBytes });
   const stopHeartbeat = keepAlive(wsServer, config.ws.pingIntervalMs);
@@ -113,6 +124,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const wsCleanup = useServer(
     {
       schema,
+      // Close reasons carry no internal error text in production (graphql-ws would read process.env).
+      isProd: config.nodeEnv === 'production',
       connectionInitWaitTimeout: config.ws.initTimeoutMs,
       onConnect: async (ctx) => {
         const extra = ctx.extra as SocketExtra;
@@ -143,27 +156,29 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         const extra = ctx.extra as SocketExtra;
         if (extra.actor && extra.socketId) await services.presence.disconnected(extra.actor.id, extra.socketId);
       },
-      // Parse and validate here so that a bad document answers with an `error` message carrying
-      // BAD_USER_INPUT (graphql-ws would otherwise close the whole socket on a syntax error).
+      // Parse and validate here (with the query limits, and without introspection when it is off)
+      // so that a bad document answers with an `error` message carrying BAD_USER_INPUT (graphql-ws
+      // would otherwise close the whole socket on a syntax error). One socket holds at most
+      // WS_MAX_SUBSCRIPTIONS operations at once: past that, the new one gets RATE_LIMITED.
       onSubscribe: (ctx, _id, payload) => {
-        let document;
-        try {
-          document = parse(payload.query);
-        } catch (err) {
-          return [new GraphQLError((err as Error).message, { extensions: { code: 'BAD_USER_INPUT', reason: 'GRAPHQL_PARSE_FAILED' } })];
+        // graphql-ws registers this operation before calling us, so the count includes it.
+        if (Object.keys(ctx.subscriptions).length > config.wsMaxSubscriptions) {
+          return [new GraphQLError(`Too many operations on this socket (at most ${config.wsMaxSubscriptions}); complete one first`, { extensions: { code: 'RATE_LIMITED', reason: 'TOO_MANY_SUBSCRIPTIONS' } })];
         }
-        const invalid = validate(schema, document);
-        if (invalid.length) {
-          return invalid.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'BAD_USER_INPUT', reason: 'GRAPHQL_VALIDATION_FAILED' } }));
-        }
+        const prepared = wsDocuments.prepare(payload.query);
+        if (prepared.errors) return prepared.errors;
+        const extra = ctx.extra as SocketExtra;
         return {
           schema,
-          document,
+          document: prepared.document,
           operationName: payload.operationName,
           variableValues: payload.variables ?? undefined,
-          contextValue: new GraphQLContext(services, orm.em, (ctx.extra as SocketExtra).actor ?? null),
+          contextValue: new GraphQLContext(services, orm.em, extra.actor ?? null, undefined, clientIp(extra.request)),
         };
       },
+      // Every error sent in an `error` message goes through the one mapper too: refusals above,
+      // and failures of a subscription's stream (which would otherwise leave with their raw text).
+      onError: (_ctx, _id, _payload, errors) => errors.map((e) => format(e.toJSON(), e.originalError ?? e)),
       onNext: (_ctx, _id, _payload, _args, result) => {
         const r = result as ExecutionResult;
         if (!r.errors?.length) return undefined;
@@ -176,11 +191,21 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const apollo = new ApolloServer<GraphQLContext>({
     schema,
     formatError: format,
-    introspection: true,
+    nodeEnv: config.nodeEnv,
+    // Off in production unless GRAPHQL_INTROSPECTION=true (also refused over graphql-ws, above).
+    introspection: config.graphql.introspection,
+    validationRules: limitRules,
+    parseOptions: parseOptions(config.graphql),
+    // One operation per HTTP request (a JSON array is refused) and Apollo's CSRF prevention: a GET
+    // or a multipart POST needs a header a plain HTML form cannot send (apollo-require-preflight).
+    allowBatchedHttpRequests: false,
+    csrfPrevention: true,
     // main.ts owns SIGTERM/SIGINT: it drains everything (HTTP, WebSocket, database) and exits 0.
     stopOnTerminationSignals: false,
     includeStacktraceInErrorResponses: false,
     plugins: [
+      // Apollo's Sandbox on GET /graphql from a browser: development, or GRAPHQL_LANDING_PAGE=true.
+      config.graphql.landingPage ? ApolloServerPluginLandingPageLocalDefault() : ApolloServerPluginLandingPageDisabled(),
       ApolloServerPluginDrainHttpServer({ httpServer }),
       { async serverWillStart() { return { async drainServer() { await wsCleanup.dispose(); } }; } },
     ],
@@ -211,16 +236,16 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     }
     res.json({ status: redisState === 'unreachable' ? 'degraded' : 'ready', database: 'ok', redis: redisState });
   });
-  app.use('/api', restRouter({ services, rootEm: orm.em, logger }));
-  app.use('/media', mediaRouter(services, orm.em, logger));
-  const origins = config.corsOrigins;
+  app.use('/api', apiHeaders(), restRouter({ services, rootEm: orm.em, logger }));
+  app.use('/media', mediaHeaders(), mediaRouter(services, orm.em, logger));
   app.use(
     '/graphql',
-    cors({ origin: origins.includes('*') ? true : origins, credentials: true }),
-    express.json({ limit: '1mb' }),
+    graphqlHeaders(config.graphql.landingPage),
+    cors(corsOptions(config.corsOrigins)),
+    express.json({ limit: config.http.maxBodyBytes }),
     // GraphQL multipart requests (file uploads); the limits apply while streaming. Apollo's CSRF
     // prevention stays on: such requests need an `apollo-require-preflight` header.
-    graphqlUploadExpress({ maxFileSize: config.uploadMaxBytes + 1, maxFiles: config.uploadMaxFiles, maxFieldSize: 1024 * 1024 }),
+    graphqlUploadExpress({ maxFileSize: config.uploadMaxBytes + 1, maxFiles: config.uploadMaxFiles, maxFieldSize: config.http.maxBodyBytes }),
     expressMiddleware(apollo, {
       context: async ({ req }) => {
         const header = req.headers.authorization;

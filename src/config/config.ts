@@ -30,7 +30,7 @@ export interface Config {
   accessTokenTtlSec: number;
   /** Refresh-token lifetime in seconds (default 30 days). */
   refreshTokenTtlSec: number;
-  /** Allowed CORS origins; ["*"] allows any. */
+  /** Allowed CORS origins; ["*"] (alone) allows any origin, without credentials. */
   corsOrigins: string[];
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Run pending migrations at start (default true). */
@@ -61,6 +61,29 @@ export interface Config {
    * ("loopback", "10.0.0.0/8", ...). Behind the docker-compose nginx: 1.
    */
   trustProxy: boolean | number | string[];
+  /**
+   * GraphQL hardening (issue 7), on HTTP and graphql-ws alike: document limits (depth, cost,
+   * aliases, directives, lexical tokens); introspection and the landing page (on outside
+   * production unless GRAPHQL_INTROSPECTION / GRAPHQL_LANDING_PAGE say otherwise); field
+   * suggestions ("Did you mean ...") hidden in production.
+   */
+  graphql: {
+    maxDepth: number;
+    maxCost: number;
+    maxAliases: number;
+    maxDirectives: number;
+    maxTokens: number;
+    introspection: boolean;
+    landingPage: boolean;
+    hideSuggestions: boolean;
+  };
+  /** Most operations (subscriptions, queries in flight) one graphql-ws socket may hold at once (default 100). */
+  wsMaxSubscriptions: number;
+  /**
+   * HTTP server hygiene: largest JSON body (and multipart `operations` field) on /graphql, in
+   * bytes; Node's headersTimeout, requestTimeout and keepAliveTimeout, in ms.
+   */
+  http: { maxBodyBytes: number; headersTimeoutMs: number; requestTimeoutMs: number; keepAliveTimeoutMs: number };
 }
 
 /** Thrown when an environment variable is missing or malformed; the message names the variable. */
@@ -105,7 +128,11 @@ const envSchema = z.object({
   JWT_AUDIENCE: z.string().trim().min(1).default('chat-clients'),
   ACCESS_TOKEN_TTL: positiveInt.max(24 * 3600).default(900),
   REFRESH_TOKEN_TTL: positiveInt.default(30 * 24 * 3600),
-  CORS_ORIGINS: z.string().default('*'),
+  CORS_ORIGINS: z.string().default('*').refine((v) => {
+    const list = v.split(',').map((x) => x.trim()).filter(Boolean);
+    if (list.includes('*')) return list.length === 1;
+    return list.length > 0 && list.every((o) => /^https?:\/\/[^\s/?#]+$/.test(o));
+  }, 'must be "*" alone or comma-separated origins like https://chat.example.com (scheme and host, no path)'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   MIGRATE_ON_START: bool.default(true),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10000),
@@ -130,6 +157,18 @@ const envSchema = z.object({
     ctx.addIssue({ code: 'custom', message: 'must be false, true, a hop count, or comma-separated addresses/subnets' });
     return z.NEVER;
   }),
+  GRAPHQL_MAX_DEPTH: positiveInt.max(1000).default(10),
+  GRAPHQL_MAX_COST: positiveInt.max(10_000_000).default(100000),
+  GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(0).max(10000).default(15),
+  GRAPHQL_MAX_DIRECTIVES: z.coerce.number().int().min(0).max(10000).default(50),
+  GRAPHQL_MAX_TOKENS: positiveInt.max(1_000_000).default(2000),
+  GRAPHQL_INTROSPECTION: bool.optional(),
+  GRAPHQL_LANDING_PAGE: bool.optional(),
+  WS_MAX_SUBSCRIPTIONS: positiveInt.max(100000).default(100),
+  HTTP_MAX_BODY_BYTES: positiveInt.max(100 * 1024 * 1024).default(1024 * 1024),
+  HTTP_HEADERS_TIMEOUT_MS: positiveInt.max(3_600_000).default(20000),
+  HTTP_REQUEST_TIMEOUT_MS: positiveInt.max(3_600_000).default(300000),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: positiveInt.max(3_600_000).default(5000),
   PUBLIC_URL: z.string().trim().regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL').optional(),
 });
 
@@ -155,6 +194,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (Buffer.byteLength(e.JWT_SECRET ?? '') === 0 && e.NODE_ENV === 'production') {
     throw new ConfigError('JWT_SECRET', 'is required when NODE_ENV=production (at least 32 bytes)');
   }
+  // Node refuses a headers timeout longer than the whole-request timeout.
+  if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {
+    throw new ConfigError('HTTP_HEADERS_TIMEOUT_MS', `must not exceed HTTP_REQUEST_TIMEOUT_MS (${e.HTTP_REQUEST_TIMEOUT_MS}) (got "${e.HTTP_HEADERS_TIMEOUT_MS}")`);
+  }
+  const production = e.NODE_ENV === 'production';
   const dataDir = e.DATA_DIR === ':memory:' ? e.DATA_DIR : resolve(e.DATA_DIR);
   return {
     nodeEnv: e.NODE_ENV,
@@ -185,6 +229,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ws: { initTimeoutMs: e.WS_INIT_TIMEOUT_MS, maxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES, pingIntervalMs: e.WS_PING_INTERVAL_MS },
     publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
     trustProxy: e.TRUST_PROXY,
+    graphql: {
+      maxDepth: e.GRAPHQL_MAX_DEPTH,
+      maxCost: e.GRAPHQL_MAX_COST,
+      maxAliases: e.GRAPHQL_MAX_ALIASES,
+      maxDirectives: e.GRAPHQL_MAX_DIRECTIVES,
+      maxTokens: e.GRAPHQL_MAX_TOKENS,
+      introspection: e.GRAPHQL_INTROSPECTION ?? !production,
+      landingPage: e.GRAPHQL_LANDING_PAGE ?? !production,
+      hideSuggestions: production,
+    },
+    wsMaxSubscriptions: e.WS_MAX_SUBSCRIPTIONS,
+    http: {
+      maxBodyBytes: e.HTTP_MAX_BODY_BYTES,
+      headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    },
   };
 }
 

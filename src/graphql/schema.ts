@@ -10,13 +10,18 @@ import { MembershipResolver } from './resolvers/membership.resolver';
 import { AttachmentResolver, MessageResolver, UnreadByConversationResolver, UnreadBySenderResolver } from './resolvers/message.resolver';
 import { PresenceEventResolver, ReadReceiptEventResolver, SubscriptionResolver, TypingEventResolver } from './resolvers/subscription.resolver';
 import { UserResolver } from './resolvers/user.resolver';
+import { capPageSizeArguments } from '../security/list-arguments';
 import { DateTimeScalar } from './scalars';
 
 let cached: GraphQLSchema | undefined;
 
-/** Builds (once) the executable schema from the type-graphql resolvers. Input validation lives in the domain (zod). */
+/**
+ * Builds (once) the executable schema from the type-graphql resolvers. Input validation lives in
+ * the domain (zod); page-size arguments (`first`/`last`/`limit`) are also capped at 100 here,
+ * for every field that has them (security/list-arguments.ts).
+ */
 export function buildGraphQLSchema(): GraphQLSchema {
-  cached ??= buildSchemaSync({
+  cached ??= capPageSizeArguments(buildSchemaSync({
     resolvers: [
       AuthResolver, UserResolver, ContactResolver, NotificationResolver, ConversationResolver, MembershipResolver, MessageResolver,
       UnreadByConversationResolver, UnreadBySenderResolver, AttachmentResolver,
@@ -26,7 +31,7 @@ export function buildGraphQLSchema(): GraphQLSchema {
     validate: false,
     // Required by type-graphql for the Subscription type; our subscriptions bring their own streams (realtime/).
     pubSub: createPubSub(),
-  });
+  }));
   return cached;
 }
 

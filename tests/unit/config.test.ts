@@ -192,3 +192,56 @@ describe('JWT_PREVIOUS_SECRETS (key rotation)', () => {
     expect(err.message).not.toContain(long);
   });
 });
+
+describe('transport hardening settings (issue 7)', () => {
+  test('defaults: query limits, introspection, landing page and suggestions outside production, WebSocket and HTTP limits', () => {
+    const c = loadConfig(base);
+    expect(c.graphql).toEqual({
+      maxDepth: 10, maxCost: 100000, maxAliases: 15, maxDirectives: 50, maxTokens: 2000,
+      introspection: true, landingPage: true, hideSuggestions: false,
+    });
+    expect(c.wsMaxSubscriptions).toBe(100);
+    expect(c.http).toEqual({ maxBodyBytes: 1024 * 1024, headersTimeoutMs: 20000, requestTimeoutMs: 300000, keepAliveTimeoutMs: 5000 });
+  });
+
+  test('production turns introspection, the landing page and suggestions off; GRAPHQL_INTROSPECTION / GRAPHQL_LANDING_PAGE turn the first two back on', () => {
+    const prod = { ...base, NODE_ENV: 'production' };
+    expect(loadConfig(prod).graphql).toMatchObject({ introspection: false, landingPage: false, hideSuggestions: true });
+    expect(loadConfig({ ...prod, GRAPHQL_INTROSPECTION: 'true', GRAPHQL_LANDING_PAGE: 'yes' }).graphql)
+      .toMatchObject({ introspection: true, landingPage: true, hideSuggestions: true });
+    expect(loadConfig({ ...base, GRAPHQL_INTROSPECTION: 'false', GRAPHQL_LANDING_PAGE: '0' }).graphql)
+      .toMatchObject({ introspection: false, landingPage: false, hideSuggestions: false });
+  });
+
+  test('values are parsed', () => {
+    const c = loadConfig({
+      ...base,
+      GRAPHQL_MAX_DEPTH: '5', GRAPHQL_MAX_COST: '1000', GRAPHQL_MAX_ALIASES: '0', GRAPHQL_MAX_DIRECTIVES: '3', GRAPHQL_MAX_TOKENS: '500',
+      WS_MAX_SUBSCRIPTIONS: '7', HTTP_MAX_BODY_BYTES: '2048', HTTP_HEADERS_TIMEOUT_MS: '1000', HTTP_REQUEST_TIMEOUT_MS: '2000', HTTP_KEEP_ALIVE_TIMEOUT_MS: '3000',
+    });
+    expect(c.graphql).toMatchObject({ maxDepth: 5, maxCost: 1000, maxAliases: 0, maxDirectives: 3, maxTokens: 500 });
+    expect(c.wsMaxSubscriptions).toBe(7);
+    expect(c.http).toEqual({ maxBodyBytes: 2048, headersTimeoutMs: 1000, requestTimeoutMs: 2000, keepAliveTimeoutMs: 3000 });
+  });
+
+  test.each([
+    ['GRAPHQL_MAX_DEPTH', '0'], ['GRAPHQL_MAX_COST', '-1'], ['GRAPHQL_MAX_TOKENS', 'many'], ['GRAPHQL_MAX_ALIASES', '1.5'],
+    ['GRAPHQL_INTROSPECTION', 'maybe'], ['GRAPHQL_LANDING_PAGE', 'on'], ['WS_MAX_SUBSCRIPTIONS', '0'],
+    ['HTTP_MAX_BODY_BYTES', '0'], ['HTTP_KEEP_ALIVE_TIMEOUT_MS', 'soon'],
+  ])('a bad %s is refused naming it', (variable, value) => {
+    expect(configError({ ...base, [variable]: value }).variable).toBe(variable);
+  });
+
+  test('a headers timeout longer than the request timeout is refused', () => {
+    const err = configError({ ...base, HTTP_HEADERS_TIMEOUT_MS: '5000', HTTP_REQUEST_TIMEOUT_MS: '4000' });
+    expect(err.variable).toBe('HTTP_HEADERS_TIMEOUT_MS');
+  });
+
+  test('CORS_ORIGINS: "*" only alone, otherwise origins (scheme and host, no path)', () => {
+    expect(loadConfig({ ...base, CORS_ORIGINS: ' * ' }).corsOrigins).toEqual(['*']);
+    expect(loadConfig({ ...base, CORS_ORIGINS: 'http://localhost:3000' }).corsOrigins).toEqual(['http://localhost:3000']);
+    for (const bad of ['*,https://a.example', 'https://a.example/', 'a.example', 'https://a.example/app', ' , ']) {
+      expect({ bad, variable: configError({ ...base, CORS_ORIGINS: bad }).variable }).toEqual({ bad, variable: 'CORS_ORIGINS' });
+    }
+  });
+});

@@ -1,0 +1,61 @@
+import type { Server } from 'node:http';
+import type { CorsOptions } from 'cors';
+import helmet from 'helmet';
+import type { RequestHandler } from 'express';
+import type { Config } from '../config/config';
+
+/**
+ * CORS for /graphql from CORS_ORIGINS: `*` allows any origin without credentials (the browser
+ * sends no cookies; tokens travel in the Authorization header anyway); a list allows exactly
+ * those origins, with credentials. An origin is never reflected blindly with credentials.
+ */
+export function corsOptions(origins: readonly string[]): CorsOptions {
+  const any = origins.includes('*');
+  return {
+    origin: any ? '*' : [...origins],
+    credentials: !any,
+    // Preflights are cached by the browser for 10 minutes.
+    maxAge: 600,
+  };
+}
+
+/** helmet's defaults (CSP, HSTS, nosniff, frame-ancestors, referrer policy, COOP/CORP, ...) for the REST layer (JSON only). */
+export function apiHeaders(): RequestHandler {
+  return helmet();
+}
+
+/**
+ * Headers for /media downloads: helmet's defaults, except that other origins may embed the files
+ * (`<img src>` of a signed URL from a chat app on another origin needs
+ * Cross-Origin-Resource-Policy: cross-origin). The route sets its own stricter CSP and nosniff.
+ */
+export function mediaHeaders(): RequestHandler {
+  return helmet({ crossOriginResourcePolicy: { policy: 'cross-origin' } });
+}
+
+/**
+ * Headers for /graphql: helmet's defaults when it answers JSON only; with the landing page on
+ * (development, or GRAPHQL_LANDING_PAGE=true) no CSP and no COEP, which would stop Apollo's
+ * embedded Sandbox (inline scripts and Apollo's CDN) from loading.
+ */
+export function graphqlHeaders(landingPage: boolean): RequestHandler {
+  return landingPage ? helmet({ contentSecurityPolicy: false, crossOriginEmbedderPolicy: false }) : helmet();
+}
+
+/** Options for `http.createServer`: Node checks its request timeouts this often (ms). */
+export function serverOptions(http: Config['http']): { connectionsCheckingInterval: number } {
+  const shortest = Math.min(http.headersTimeoutMs, http.requestTimeoutMs);
+  return { connectionsCheckingInterval: Math.min(30000, Math.max(100, Math.floor(shortest / 4))) };
+}
+
+/**
+ * Applies HTTP_HEADERS_TIMEOUT_MS (slowloris: the request line and headers must arrive within it),
+ * HTTP_REQUEST_TIMEOUT_MS (the whole request, body included) and HTTP_KEEP_ALIVE_TIMEOUT_MS (an
+ * idle kept-alive connection is closed after it). WebSocket upgrades leave the HTTP server and
+ * are not affected.
+ */
+export function applyServerTimeouts(server: Server, http: Config['http']): void {
+  server.headersTimeout = http.headersTimeoutMs;
+  server.requestTimeout = http.requestTimeoutMs;
+  server.keepAliveTimeout = http.keepAliveTimeoutMs;
+}
