@@ -53,12 +53,12 @@ export function toNotificationView(n: Notification | NotificationRow): Notificat
  */
 export class NotificationService {
   /**
-   * @param watchersOf users watching a conversation live on this instance (they get no MESSAGE
-   *   notification; mentions notify them anyway).
+   * @param watchersOf users watching a conversation live on any instance (they get no MESSAGE
+   *   notification; mentions notify them anyway); `candidates` lists the members who could get one.
    */
   constructor(
     private readonly events: EventPublisher,
-    private readonly watchersOf: (conversationId: number) => number[],
+    private readonly watchersOf: (conversationId: number, candidates: () => Promise<number[]>) => Promise<number[]>,
   ) {}
 
   /** The actor's notifications, newest first. @throws BAD_USER_INPUT (page size, cursor). */
@@ -108,13 +108,19 @@ export class NotificationService {
   /**
    * After a message committed: MENTION for mentioned active members, MESSAGE for the other active
    * members who are not muted and not watching live; never the sender, never for SYSTEM messages.
-   * One statement for the whole conversation.
+   * One INSERT for the whole conversation (plus, with watchers on other instances, one read of
+   * the members who could be notified).
    */
   async onMessage(em: EntityManager, message: MessageView, sender: { username: string; firstName?: string | null; lastName?: string | null }, conversationName: string | null): Promise<void> {
     if (message.senderId == null) return;
     const who = fullNameOf(sender);
     const where = conversationName ? ` in ${conversationName}` : '';
     const body = [...message.content].slice(0, PREVIEW_LENGTH).join('');
+    const watching = await this.watchersOf(message.conversationId, async () => (await em.execute<{ user_id: number }[]>(
+      `select "user_id" from "memberships"
+        where "conversation_id" = ? and "left_at" is null and not "is_banned" and not "is_muted" and "user_id" <> ?`,
+      [message.conversationId, message.senderId],
+    )).map((r) => Number(r.user_id)));
     const rows = await em.execute<NotificationRow[]>(
       `insert into "notifications" ("user_id", "kind", "title", "body", "conversation_id", "message_id", "created_at")
        select m."user_id",
@@ -129,7 +135,7 @@ export class NotificationService {
       [
         `${who} mentioned you${where}`, `${who}${where}`, body, message.conversationId, message.id,
         JSON.stringify(message.mentionIds), message.conversationId, message.senderId,
-        JSON.stringify(this.watchersOf(message.conversationId)),
+        JSON.stringify(watching),
       ],
     );
     this.publish(rows.map(toNotificationView));
