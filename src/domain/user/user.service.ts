@@ -40,7 +40,12 @@ export class UserService {
     }
     const totalCount = await scope.em.count(User, where);
     const page: Record<string, unknown> = { ...where };
-    if (args.after) page.usernameKey = { $gt: decodeCursor(args.after, 'user', 'after', 1)[0] };
+    if (args.after) {
+      // A forged cursor could carry anything (a NUL was a database error): only a possible username key passes.
+      const key = usernameLookupKey(decodeCursor(args.after, 'user', 'after', 1)[0]);
+      if (key === null) throw badInput('after is not a valid cursor', 'after');
+      page.usernameKey = { $gt: key };
+    }
     const rows = await scope.em.find(User, page, { orderBy: { usernameKey: 'asc' }, limit: size + 1 });
     return connectionFrom(rows, size, (u) => encodeCursor('user', u.usernameKey), totalCount, Boolean(args.after));
   }

@@ -196,6 +196,13 @@ describe('names looked up, never stored: control characters are "no such user", 
     expect(r.data.users.edges.map((e: any) => e.node.username)).toEqual([bob.username]);
   });
 
+  test('a users(after:) cursor forged to carry a NUL is BAD_USER_INPUT', async () => {
+    const after = Buffer.from('user:a\u0000b').toString('base64url');
+    const r = await gql(server.url, 'query($a: String) { users(after: $a) { totalCount } }', { a: after }, alice.token);
+    expect(codeOf(r)).toBe('BAD_USER_INPUT');
+    expect(r.errors![0].extensions!.field).toBe('after');
+  });
+
   test('openDirectChat(username:) is NOT_FOUND', async () => {
     expect(codeOf(await gql(server.url, 'mutation($n: String!) { openDirectChat(username: $n) { id } }', { n: 'bob\u0000' }, alice.token))).toBe('NOT_FOUND');
   });
