@@ -9,6 +9,7 @@ import { PGliteDriver } from 'mikro-orm-pglite';
 import lockfile from 'proper-lockfile';
 import { migrationsList } from '../../migrations';
 import { entities } from './entities';
+import { singleStatementSafe } from './pglite-statements';
 
 /** The ORM type used everywhere: both drivers speak PostgreSQL. */
 export type Orm = MikroORM<PostgreSqlDriver>;
@@ -60,7 +61,7 @@ export function ormOptions(db: DatabaseOptions, pglite?: PGlite): Options {
     driver: PGliteDriver,
     dbName: 'postgres',
     // Borrowed instance: we close it ourselves after the ORM (closeDatabase), so its files are flushed.
-    driverOptions: { connection: { pglite: () => pglite } },
+    driverOptions: { connection: { pglite: () => singleStatementSafe(pglite) } },
   } as Options;
 }
 

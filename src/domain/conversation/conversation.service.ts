@@ -3,7 +3,7 @@ import type { Scope } from '../shared/actor';
 import { badInput, conflict, forbidden, isUniqueViolation, notFound, parseId } from '../shared/errors';
 import type { DomainEvent, EventPublisher } from '../shared/events';
 import { connectionFrom, decodeCursor, encodeCursor, pageSize, type Page } from '../shared/pagination';
-import { cleanText } from '../shared/text';
+import { cleanText, stripControlChars } from '../shared/text';
 import { validate, z } from '../shared/validate';
 import type { ContactService } from '../contact/contact.service';
 import type { NotificationService } from '../notification/notification.service';
@@ -91,7 +91,8 @@ export class ConversationService {
     const size = pageSize(args.first, 20, 100, 'first');
     const params: unknown[] = [];
     let from = `from "conversations" c where c."kind" = 'ROOM' and c."visibility" = 'PUBLIC'`;
-    const q = args.search?.trim();
+    // As users(search:): control characters never match a stored name (and a NUL broke PGlite's connection).
+    const q = args.search == null ? '' : stripControlChars(String(args.search)).trim();
     if (q) { from += ` and c."name" ilike ?`; params.push(`%${q.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`); }
     return this.page(scope.em, from, params, size, args.after);
   }
@@ -102,7 +103,8 @@ export class ConversationService {
     const pageParams = [...params];
     if (after) {
       const [at, id] = decodeCursor(after, LIST_CURSOR, 'after', 2);
-      if (!/^\d+$/.test(at) || !/^\d+$/.test(id)) throw badInput('after is not a valid cursor', 'after');
+      // Digits only, and a time a Date can hold (a forged 20-digit time was a RangeError, a 500).
+      if (!/^\d{1,15}$/.test(at) || !/^\d{1,15}$/.test(id)) throw badInput('after is not a valid cursor', 'after');
       sql += ` and (c."last_activity_at", c."id") < (?::timestamptz, ?)`;
       pageParams.push(new Date(Number(at)).toISOString(), Number(id));
     }
