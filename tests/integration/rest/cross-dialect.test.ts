@@ -137,7 +137,7 @@ describe('cross-dialect: one message, every dialect that can see it, and GraphQL
       cid,
     );
     expect(misses).toEqual([]);
-  }, 60000);
+  }, 180000);
 
   it('a group: sent through seeds 001, 002, 003 and GraphQL; read through seeds 000 (shared list), 001-004 and GraphQL', async () => {
     const owner = await restUser(server, 'xo');
@@ -154,7 +154,7 @@ describe('cross-dialect: one message, every dialect that can see it, and GraphQL
       cid,
     );
     expect(misses).toEqual([]);
-  }, 60000);
+  }, 180000);
 
   it('a support thread: the customer and staff (not a member until they answer) read it through every dialect and GraphQL', async () => {
     const customer = await restUser(server, 'xc');
@@ -171,7 +171,7 @@ describe('cross-dialect: one message, every dialect that can see it, and GraphQL
       cid,
     );
     expect(misses).toEqual([]);
-  }, 60000);
+  }, 180000);
 
   it('a public room: sent through seeds 003, 001, 002 and GraphQL; read by its owner and a member who joined', async () => {
     const dev = await restUser(server, 'xd');
@@ -189,5 +189,5 @@ describe('cross-dialect: one message, every dialect that can see it, and GraphQL
       cid,
     );
     expect(misses).toEqual([]);
-  }, 60000);
+  }, 180000);
 });
