@@ -75,8 +75,27 @@ export class NotificationService {
       page.id = { $lt: parseId(id, 'after') };
     }
     const rows = await scope.em.find(Notification, page, { orderBy: { id: 'desc' }, limit: size + 1 });
-    const conn = connectionFrom(rows.map(toNotificationView), size, (n) => encodeCursor(CURSOR, n.id), totalCount, Boolean(args.after));
+    const views = await this.withoutUnreadable(scope, rows.map(toNotificationView));
+    const conn = connectionFrom(views, size, (n) => encodeCursor(CURSOR, n.id), totalCount, Boolean(args.after));
     return { ...conn, unreadCount };
+  }
+
+  /**
+   * The views with `conversationId`/`messageId` cleared where the actor can no longer read that
+   * conversation (removed, banned, left; staff read everything), so no adapter shows a
+   * conversation the actor lost access to.
+   */
+  private async withoutUnreadable(scope: Scope, views: NotificationView[]): Promise<NotificationView[]> {
+    if (scope.actor.isStaff) return views;
+    const ids = [...new Set(views.map((v) => v.conversationId).filter((c): c is number => c != null))];
+    if (!ids.length) return views;
+    const rows = await scope.em.execute<{ conversation_id: number }[]>(
+      `select "conversation_id" from "memberships"
+        where "user_id" = ? and "left_at" is null and not "is_banned" and "conversation_id" in (${ids.map(() => '?').join(', ')})`,
+      [scope.actor.id, ...ids],
+    );
+    const readable = new Set(rows.map((r) => Number(r.conversation_id)));
+    return views.map((v) => (v.conversationId == null || readable.has(v.conversationId) ? v : { ...v, conversationId: null, messageId: null }));
   }
 
   /** Marks one of the actor's notifications read (idempotent). @throws NOT_FOUND for anyone else's. */
@@ -84,7 +103,7 @@ export class NotificationService {
     const n = await scope.em.findOne(Notification, { id: parseId(id, 'id'), user: scope.actor.id });
     if (!n) throw notFound('Notification');
     if (!n.readAt) { n.readAt = new Date(); await scope.em.flush(); }
-    return toNotificationView(n);
+    return (await this.withoutUnreadable(scope, [toNotificationView(n)]))[0];
   }
 
   /** Marks all of the actor's notifications read; returns how many changed. */

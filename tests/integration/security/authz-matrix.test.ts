@@ -3,11 +3,13 @@
  * read from the running schema) and every REST route (from the route registry) against every
  * caller role, through the real server (HTTP, graphql-ws), compared with the expected table
  * below. An operation or route without a row fails the test, so a new one cannot be forgotten.
- * Also: a hidden object and an absent one answer identically (NOT_FOUND, same message shape).
+ * Also: a hidden object and an absent one answer identically (NOT_FOUND, same message shape), and a
+ * notification of a conversation the caller lost access to shows neither it nor its message.
  *
- * Fixtures: reads share one world; every state-changing operation gets a world of its own and
- * runs its roles one after another, the allowed callers last (owner last of all), so one cell
- * cannot disturb another. See authz-support.ts for the world.
+ * Fixtures (authz-support.ts): reads, and writes whose targets are new (messages, users), share
+ * one world; a write runs its roles one after another, the allowed callers last (owner last of
+ * all). Writes that change who is in a conversation get new conversations; block changes run
+ * last, one after another. So one cell cannot disturb another.
  */
 import { buildGraphQLSchema } from '../../../src/graphql/schema';
 import { restRoutes } from '../../../src/rest';
@@ -437,5 +439,24 @@ describe('authorization matrix', () => {
       expect({ method, path, ...a }).toEqual({ method, path, ...b });
       expect({ method, path, status: a.status }).toEqual({ method, path, status });
     }
+  });
+
+  test('a notification of a conversation the caller lost access to shows neither it nor its message (GraphQL and REST)', async () => {
+    // removed and banned got a ROOM_INVITE of the group before they lost access.
+    for (const who of ['removed', 'banned'] as const) {
+      const u = world.users[who];
+      const g1 = await gqlOk(server.url, `{ notifications(first: 20) { edges { node { kind conversation { id } message { id } } } } }`, {}, u.token);
+      const invites = g1.notifications.edges.map((e: any) => e.node).filter((n: any) => n.kind === 'ROOM_INVITE');
+      expect({ who, graphql: invites.length > 0 && invites.every((n: any) => n.conversation === null && n.message === null) }).toEqual({ who, graphql: true });
+      // Was a hole: the seed 003 list showed the group (name, member_count, updated_at) to a removed or banned member.
+      const r1 = await rest(server, 'get', '/chat/notifications', u.token);
+      const roomInvites = (r1.body as any[]).filter((n) => n.notification_type === 'room_invite');
+      expect({ who, rest: roomInvites.length > 0 && roomInvites.every((n) => n.room === null && n.message === null) }).toEqual({ who, rest: true });
+    }
+    // a member still sees theirs
+    const m = await gqlOk(server.url, `{ notifications(first: 100) { edges { node { conversation { id } message { id } } } } }`, {}, world.users.member.token);
+    expect(m.notifications.edges.some((e: any) => e.node.conversation !== null && e.node.message !== null)).toBe(true);
+    const r2 = await rest(server, 'get', '/chat/notifications', world.users.member.token);
+    expect((r2.body as any[]).some((n) => n.room !== null && n.message !== null)).toBe(true);
   });
 });
