@@ -20,6 +20,10 @@ const K2 = randomBytes(32).toString('hex');
 const kidOf = (secret: string) => createHash('sha256').update('chat-server jwt kid\0').update(Buffer.from(secret, 'utf8')).digest('base64url').slice(0, 12);
 const headerOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[0], 'base64url').toString('utf8'));
 
+// Each test restarts the server; on a busy machine a cold start on disk (PGlite) with its
+// migrations can take longer than jest's default 30 s. A guard against hanging, not a timing check.
+jest.setTimeout(180_000);
+
 /** Where the data survives a restart: a PostgreSQL database of its own, else PGlite files in a temporary folder. */
 let store: { env: Record<string, string>; cleanup(): Promise<void> };
 let app: RunningApp | undefined;
