@@ -27,9 +27,13 @@ const MAX_FILES = 3;
 let server: TestServer;
 beforeAll(async () => { server = await startTestServer({ UPLOAD_DIR: UPLOADS, UPLOAD_MAX_FILES: String(MAX_FILES) }); });
 afterAll(async () => {
-  await server.close();
-  process.env.TMPDIR = previousTmp;
-  rmSync(TMP, { recursive: true, force: true });
+  try {
+    await server?.close();
+  } finally {
+    if (previousTmp === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = previousTmp;
+    rmSync(TMP, { recursive: true, force: true });
+  }
 });
 const { client, sub } = trackRealtime(() => server.wsUrl);
 
