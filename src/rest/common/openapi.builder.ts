@@ -25,6 +25,7 @@ const ERROR_STATUSES: Record<number, string> = {
   413: 'Too large',
   415: 'Wrong media type',
   429: 'Rate limited (see Retry-After)',
+  503: 'Database unavailable (see Retry-After)',
 };
 
 /** Parameters of an object schema (path or query). */
@@ -75,9 +76,9 @@ export function buildOpenApi(routes: AnyRoute[]): JsonSchema {
         ...(res.schema ? { content: { 'application/json': { schema: jsonSchema(res.schema, 'output') } } } : {}),
       };
     }
-    // Invalid input, not found, wrong method; 401 with auth; 413/415 with a body (too large, wrong
-    // media type); the route's refusals and documented overrides, with the status they answer.
-    const errorStatuses = new Set<number>([400, 404, 405]);
+    // Invalid input, not found, wrong method, database unavailable; 401 with auth; 413/415 with a
+    // body (too large, wrong media type); the route's refusals and overrides, with their status.
+    const errorStatuses = new Set<number>([400, 404, 405, 503]);
     if (r.auth !== false) errorStatuses.add(401);
     if (r.body) { errorStatuses.add(413); errorStatuses.add(415); }
     const codes = new Set<ErrorCode>([...(r.refusals ?? []), ...(Object.keys(r.errors ?? {}) as ErrorCode[])]);
