@@ -236,7 +236,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     }
     res.json({ status: redisState === 'unreachable' ? 'degraded' : 'ready', database: 'ok', redis: redisState });
   });
-  app.use('/api', apiHeaders(), restRouter({ services, rootEm: orm.em, logger }));
+  app.use('/api', apiHeaders(), cors(corsOptions(config.corsOrigins)), restRouter({ services, rootEm: orm.em, logger }));
   app.use('/media', mediaHeaders(), mediaRouter(services, orm.em, logger));
   app.use(
     '/graphql',

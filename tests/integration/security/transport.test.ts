@@ -72,6 +72,23 @@ describe('CORS', () => {
     headers: { origin: from, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,authorization' },
   });
 
+  test('the REST layer (/api) answers browsers of the listed origins too, and only those', async () => {
+    const ask = (from: string) => fetch(`${origin(listed)}/api/chat/rooms/`, {
+      method: 'OPTIONS',
+      headers: { origin: from, 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' },
+    });
+    const pre = await ask(ALLOWED);
+    expect(pre.status).toBe(204);
+    expect(pre.headers.get('access-control-allow-origin')).toBe(ALLOWED);
+    expect(pre.headers.get('access-control-allow-headers')).toMatch(/authorization/i);
+    const refused = await ask('https://evil.example');
+    expect(refused.headers.get('access-control-allow-origin')).toBeNull();
+    const res = await fetch(`${origin(listed)}/api/chat/rooms/`, { headers: { origin: ALLOWED } });
+    expect(res.status).toBe(401);
+    expect(res.headers.get('access-control-allow-origin')).toBe(ALLOWED);
+    await Promise.all([pre, refused, res].map((r) => r.arrayBuffer()));
+  });
+
   test('CORS_ORIGINS=* allows any origin but never with credentials (no reflected origin)', async () => {
     const pre = await preflight(dev, 'https://evil.example');
     expect(pre.status).toBe(204);
