@@ -8,6 +8,9 @@ export const TYPING_TTL_MS = 5000;
 /** A refresh of a typing indicator is published at most this often, in ms (issue 6: once a second). */
 export const TYPING_REFRESH_MS = 1000;
 
+/** How long the shared typing state outlives an instance's own expiry timer, in ms. */
+const TYPING_STATE_GRACE_MS = 2000;
+
 /**
  * Typing state shared by every instance (Redis), so that a user whose requests land on different
  * instances gets one indicator: refreshes throttled together, expiry by whoever saw the last
@@ -15,9 +18,9 @@ export const TYPING_REFRESH_MS = 1000;
  * cannot answer behaves as if this instance were alone).
  */
 export interface TypingStore {
-  /** Records a refresh stamped `stamp` (expires after `ttlMs`); true when it may be published now (none within {@link TYPING_REFRESH_MS}). */
+  /** Records a refresh stamped `stamp` (kept a little longer than `ttlMs`); true when it may be published now (none within {@link TYPING_REFRESH_MS}). */
   refresh(key: string, stamp: string, ttlMs: number): Promise<boolean>;
-  /** On expiry: true (and forgets it) when `stamp` is still the newest refresh of `key`. */
+  /** On expiry: true (and forgets it) when `stamp` is still the newest refresh of `key`; false after a newer refresh or an explicit stop. */
   expire(key: string, stamp: string): Promise<boolean>;
   /** Explicit stop: true when `key` was typing on any instance (and forgets it). */
   stop(key: string): Promise<boolean>;
@@ -45,7 +48,9 @@ export function redisTypingStore(redis: Redis, prefix: string): TypingStore {
   return {
     async refresh(key, stamp, ttlMs) {
       const [k, g] = keys(key);
-      return r.typingRefresh(k, g, stamp, ttlMs, TYPING_REFRESH_MS).then((n) => Number(n) === 1, () => true);
+      // The shared state outlives the local expiry timer by a grace period, so a timer that fires
+      // a little late still finds its own stamp; a missing key means an explicit stop.
+      return r.typingRefresh(k, g, stamp, ttlMs + TYPING_STATE_GRACE_MS, TYPING_REFRESH_MS).then((n) => Number(n) === 1, () => true);
     },
     async expire(key, stamp) {
       const [k, g] = keys(key);
