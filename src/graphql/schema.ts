@@ -10,18 +10,16 @@ import { MembershipResolver } from './resolvers/membership.resolver';
 import { AttachmentResolver, MessageResolver, UnreadByConversationResolver, UnreadBySenderResolver } from './resolvers/message.resolver';
 import { PresenceEventResolver, ReadReceiptEventResolver, SubscriptionResolver, TypingEventResolver } from './resolvers/subscription.resolver';
 import { UserResolver } from './resolvers/user.resolver';
-import { capPageSizeArguments } from '../security/list-arguments';
 import { DateTimeScalar } from './scalars';
 
 let cached: GraphQLSchema | undefined;
 
 /**
  * Builds (once) the executable schema from the type-graphql resolvers. Input validation lives in
- * the domain (zod); page-size arguments (`first`/`last`/`limit`) are also capped at 100 here,
- * for every field that has them (security/list-arguments.ts).
+ * the domain (zod), page sizes (`first`/`last`/`limit`, at most 100) included.
  */
 export function buildGraphQLSchema(): GraphQLSchema {
-  cached ??= capPageSizeArguments(buildSchemaSync({
+  cached ??= buildSchemaSync({
     resolvers: [
       AuthResolver, UserResolver, ContactResolver, NotificationResolver, ConversationResolver, MembershipResolver, MessageResolver,
       UnreadByConversationResolver, UnreadBySenderResolver, AttachmentResolver,
@@ -31,7 +29,7 @@ export function buildGraphQLSchema(): GraphQLSchema {
     validate: false,
     // Required by type-graphql for the Subscription type; our subscriptions bring their own streams (realtime/).
     pubSub: createPubSub(),
-  }));
+  });
   return cached;
 }
 

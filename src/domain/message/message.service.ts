@@ -299,7 +299,7 @@ export class MessageService {
   async since(scope: Scope, conversationId: string, afterSeq: number, limit = 100): Promise<MessageView[]> {
     const { conversation } = await this.conversations.access(scope, conversationId);
     if (!Number.isInteger(afterSeq) || afterSeq < 0) throw badInput('afterSeq must be 0 or more', 'afterSeq');
-    const size = pageSize(limit, 100, 500, 'limit');
+    const size = pageSize(limit, 100, 100, 'limit');
     if (size === 0) return [];
     let since = 0;
     if (afterSeq > 0) {
