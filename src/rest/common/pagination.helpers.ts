@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { RestError } from './errors.middleware';
 import { intQuery } from './fields.schemas';
+import type { MessageView } from '../../domain/shared/events';
 import type { RestContext } from './route.registry';
 
 /** Default and largest page size of page-number pagination (rest-compat.md). */
@@ -32,6 +33,17 @@ export function pageWindow(q: z.output<typeof pageQuery>): PageWindow {
 /** @throws RestError 404 "Invalid page." for a page past the end (page 1 is always valid), as DRF does. */
 export function checkPage(win: PageWindow, total: number): void {
   if (win.page > 1 && win.offset >= total) throw new RestError(404, 'Invalid page.');
+}
+
+/**
+ * One `?page&page_size` page of a conversation's messages, oldest first (seeds 001, 003, 004).
+ * @throws RestError 404 for a page past the end; the domain's NOT_FOUND for a conversation the caller may not read.
+ */
+export async function messagePage(ctx: RestContext, conversationId: string, q: z.output<typeof pageQuery>): Promise<{ win: PageWindow; total: number; messages: MessageView[] }> {
+  const win = pageWindow(q);
+  const { total, messages } = await ctx.services.messages.listByOffset(ctx.scope(), conversationId, { offset: win.offset, limit: win.limit });
+  checkPage(win, total);
+  return { win, total, messages };
 }
 
 /** The URL of this request with `page` set (null below 1), absolute. */

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ConversationKind, MemberRole } from '../../domain/conversation/conversation.entity';
 import { boolField, idField, listOf, pathId, uploadField } from '../common/fields.schemas';
-import { pageOf, pageQuery, pageSchema, pageWindow } from '../common/pagination.helpers';
+import { messagePage, pageOf, pageQuery, pageSchema, pageWindow } from '../common/pagination.helpers';
 import { defineRoute, type AnyRoute } from '../common/route.registry';
 import { chatDetailSchema, chatSchema, messageSchema, presentChat, presentChatDetail, presentMessage, successSchema } from './presenters';
 
@@ -104,9 +104,8 @@ export const groupRoutes: AnyRoute[] = [
     query: pageQuery,
     responses: { 200: { description: 'A page of messages', schema: pageSchema(messageSchema) } },
     async handler(ctx, { params, query }) {
-      const win = pageWindow(query);
-      const r = await ctx.services.messages.listByOffset(ctx.scope(), params.id, { offset: win.offset, limit: win.limit });
-      return { status: 200, body: pageOf(ctx, win, r.total, await Promise.all(r.messages.map((m) => presentMessage(ctx, m)))) };
+      const { win, total, messages } = await messagePage(ctx, params.id, query);
+      return { status: 200, body: pageOf(ctx, win, total, await Promise.all(messages.map((m) => presentMessage(ctx, m)))) };
     },
   }),
   defineRoute({

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ConversationKind, RoomVisibility } from '../../domain/conversation/conversation.entity';
 import { idField, intField, pathId } from '../common/fields.schemas';
-import { checkPage, pageQuery, pageWindow } from '../common/pagination.helpers';
+import { messagePage, pageQuery } from '../common/pagination.helpers';
 import { defineRoute, type AnyRoute } from '../common/route.registry';
 import {
   notificationSchema, okMessageSchema, presentMembers, presentNotification, presentRoomCreated, presentRoomDetail, presentRoomListItem,
@@ -103,10 +103,8 @@ export const roomRoutes: AnyRoute[] = [
     query: pageQuery,
     responses: { 200: { description: 'A page of messages', schema: roomMessagesSchema } },
     async handler(ctx, { params, query }) {
-      const win = pageWindow(query);
-      const r = await ctx.services.messages.listByOffset(ctx.scope(), params.id, { offset: win.offset, limit: win.limit });
-      checkPage(win, r.total);
-      return { status: 200, body: { messages: await Promise.all(r.messages.map((m) => presentRoomMessage(ctx, m))), page: win.page, page_size: win.size, total: r.total } };
+      const { win, total, messages } = await messagePage(ctx, params.id, query);
+      return { status: 200, body: { messages: await Promise.all(messages.map((m) => presentRoomMessage(ctx, m))), page: win.page, page_size: win.size, total } };
     },
   }),
   defineRoute({

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { notFound } from '../../domain/shared/errors';
 import { idField, pathId, uploadField } from '../common/fields.schemas';
-import { pageOf, pageQuery, pageSchema, pageWindow } from '../common/pagination.helpers';
+import { messagePage, pageOf, pageQuery, pageSchema } from '../common/pagination.helpers';
 import { defineRoute, type AnyRoute } from '../common/route.registry';
 import { attachmentSchema, conversationSchema, messageSchema, presentAttachment, presentConversation, presentMessage } from './presenters';
 
@@ -56,9 +56,8 @@ export const conversationRoutes: AnyRoute[] = [
     query: pageQuery,
     responses: { 200: { description: 'A page of messages', schema: pageSchema(messageSchema) } },
     async handler(ctx, { params, query }) {
-      const win = pageWindow(query);
-      const r = await ctx.services.messages.listByOffset(ctx.scope(), params.id, { offset: win.offset, limit: win.limit });
-      return { status: 200, body: pageOf(ctx, win, r.total, await Promise.all(r.messages.map((m) => presentMessage(ctx, m)))) };
+      const { win, total, messages } = await messagePage(ctx, params.id, query);
+      return { status: 200, body: pageOf(ctx, win, total, await Promise.all(messages.map((m) => presentMessage(ctx, m)))) };
     },
   }),
   defineRoute({
