@@ -10,6 +10,7 @@ import pino from 'pino';
 import WebSocket from 'ws';
 import { startApp } from '../src/app';
 import { loadConfig } from '../src/config/config';
+import { benchRealtime } from './realtime';
 
 /**
  * `npm run bench`: send throughput over HTTP, send-to-subscriber latency over graphql-ws, SQL
@@ -20,6 +21,11 @@ import { loadConfig } from '../src/config/config';
 const execFileP = promisify(execFile);
 
 async function main(): Promise<void> {
+  // BENCH_ONLY=realtime runs only the realtime delivery scenarios.
+  if (process.env.BENCH_ONLY === 'realtime') {
+    printRealtime(await benchRealtime());
+    return;
+  }
   const n = Number(process.env.BENCH_MESSAGES ?? 500);
   let queries = 0;
   const env = {
@@ -91,6 +97,27 @@ async function main(): Promise<void> {
   }, null, 2));
   await client.dispose();
   await app.stop();
+  if (process.env.BENCH_ONLY !== 'http') printRealtime(await benchRealtime());
+}
+
+/** The realtime scenarios as JSON, then as a table: each figure next to its bare `ws` anchor. */
+function printRealtime(r: Record<string, any>): void {
+  console.log(JSON.stringify({ realtime: r }, null, 2));
+  const h = r.hotRoom;
+  const rows: [string, unknown, unknown, unknown, string][] = [
+    [`hot room: deliveries/s (${h.subscribers} sockets, ${h.messages} msgs)`, h.deliveriesPerSec.ours, h.deliveriesPerSec.bareWs, h.deliveriesPerSec.ratio, h.deliveriesPerSec.target],
+    ['hot room: latency p50 ms at 20 msg/s', h.latencyAt20PerSecMs.ours.p50, h.latencyAt20PerSecMs.bareWs.p50, '', ''],
+    ['hot room: latency p99 ms at 20 msg/s', h.latencyAt20PerSecMs.ours.p99, h.latencyAt20PerSecMs.bareWs.p99, '', h.latencyAt20PerSecMs.target],
+    ['hot room: SQL per delivered event', h.sqlPerDeliveredEvent.ours, 0, '', String(h.sqlPerDeliveredEvent.target)],
+    [`idle: RSS KiB per socket (${r.idleSockets.sockets})`, r.idleSockets.rssPerSocketKiB.ours, r.idleSockets.rssPerSocketKiB.bareWs, r.idleSockets.rssPerSocketKiB.ratio, r.idleSockets.rssPerSocketKiB.target],
+  ];
+  if (r.reconnectStorm) {
+    const s = r.reconnectStorm;
+    rows.push([`reconnect storm: ms until all ${s.clients} current`, s.timeUntilAllCurrentMs, '', '', '< 10000']);
+    rows.push(['reconnect storm: lost / duplicated', `${s.lost} / ${s.duplicated}`, '', '', '0 / 0']);
+  }
+  console.log('\n| scenario | ours | bare ws | ratio | target |\n|---|---|---|---|---|');
+  for (const row of rows) console.log(`| ${row.join(' | ')} |`);
 }
 
 main().catch((err) => { console.error(err); process.exit(1); });

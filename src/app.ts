@@ -1,5 +1,4 @@
 import 'reflect-metadata';
-import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,16 +9,13 @@ import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin
 import { expressMiddleware } from '@as-integrations/express5';
 import cors from 'cors';
 import express from 'express';
-import { GraphQLError, type ExecutionResult, type GraphQLFormattedError } from 'graphql';
-import { useServer } from 'graphql-ws/use/ws';
+import { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import Redis from 'ioredis';
 import proxyaddr from 'proxy-addr';
-import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from './config/config';
 import { closeDatabase, openDatabase, type Orm } from './db/orm';
-import type { Actor } from './domain/shared/actor';
 import { DomainError } from './domain/shared/errors';
 import { GraphQLContext } from './graphql/context';
 import { formatError } from './graphql/errors';
@@ -27,8 +23,7 @@ import { buildGraphQLSchema } from './graphql/schema';
 import { createLogger } from './logger';
 import { InMemoryEventBus, type EventBus } from './realtime/event-bus';
 import { RedisEventBus } from './realtime/redis-event-bus';
-import { CLOSE_TRY_AGAIN_LATER, keepAlive, SocketSessions, truncateReason } from './realtime/socket-sessions';
-import { RateLimitedError } from './domain/shared/rate-limit';
+import { bearer, startRealtime, type Realtime } from './realtime/graphql-ws';
 import { mediaRouter } from './media/media.routes';
 import { restRouter } from './rest';
 import { graphqlUploadExpress } from 'graphql-upload-ts';
@@ -45,6 +40,8 @@ export interface RunningApp {
   port: number;
   orm: Orm;
   services: Services;
+  /** The realtime delivery layer (hub, live audiences, sockets). */
+  realtime: Realtime;
   logger: Logger;
   /** Drains HTTP requests and WebSocket connections, then closes the database. */
   stop(): Promise<void>;
@@ -57,19 +54,6 @@ export interface AppOptions {
   onQuery?: (sql: string) => void;
 }
 
-/** What the graphql-ws server keeps per socket (ctx.extra of graphql-ws/use/ws). */
-interface SocketExtra {
-  socket: WebSocket;
-  request: IncomingMessage;
-  actor?: Actor;
-  socketId?: string;
-}
-
-/** "Bearer <token>" → token; anything else → undefined. */
-function bearer(header: unknown): string | undefined {
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(String(header ?? ''));
-  return m?.[1];
-}
 
 /**
  * Starts the chat server: database (migrated unless turned off), domain services, Apollo Server
@@ -95,7 +79,6 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   if (redisBus) await redisBus.ready(3000).catch((err) => logger.warn({ err: err.message }, 'Redis not reachable at start; live events are degraded'));
   const bus: EventBus = redisBus ?? new InMemoryEventBus();
   const services = createServices(config, bus, orm.em, (err, what) => logger.error({ err }, `failed ${what}`), { redis, logger });
-  const sockets = new SocketSessions(bus);
   const schema = buildGraphQLSchema();
   const format = formatError(logger, { hideSuggestions: config.graphql.hideSuggestions });
   // Query limits (depth, cost, aliases, directives, tokens): the same rules on HTTP (Apollo) and
@@ -117,76 +100,10 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
 
   const httpServer: Server = createServer(serverOptions(config.http), app);
   applyServerTimeouts(httpServer, config.http);
-  // maxPayload: a larger frame closes the socket (1009). Dead sockets are found by ping/pong.
-  const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: config.ws.maxPayloadBytes });
-  const stopHeartbeat = keepAlive(wsServer, config.ws.pingIntervalMs);
-
-  const wsCleanup = useServer(
-    {
-      schema,
-      // Close reasons carry no internal error text in production (graphql-ws would read process.env).
-      isProd: config.nodeEnv === 'production',
-      connectionInitWaitTimeout: config.ws.initTimeoutMs,
-      onConnect: async (ctx) => {
-        const extra = ctx.extra as SocketExtra;
-        const params = (ctx.connectionParams ?? {}) as Record<string, unknown>;
-        const token = bearer(params.authorization ?? params.Authorization) ?? (typeof params.token === 'string' ? params.token : undefined);
-        try {
-          await services.limits.consume('wsConnectIp', clientIp(extra.request));
-        } catch (err) {
-          extra.socket.close(CLOSE_TRY_AGAIN_LATER, truncateReason((err as Error).message));
-          return false;
-        }
-        if (!token) return false;
-        let session;
-        try {
-          session = await services.auth.session(orm.em.fork(), token);
-          await services.limits.consume('wsConnectUser', String(session.actor.id));
-        } catch (err) {
-          if (err instanceof RateLimitedError) extra.socket.close(CLOSE_TRY_AGAIN_LATER, truncateReason(err.message));
-          return false; // graphql-ws closes with 4403 Forbidden
-        }
-        extra.actor = session.actor;
-        extra.socketId = randomUUID();
-        sockets.add(extra.socket, session);
-        await services.presence.connected(session.actor.id, extra.socketId);
-        return true;
-      },
-      onClose: async (ctx) => {
-        const extra = ctx.extra as SocketExtra;
-        if (extra.actor && extra.socketId) await services.presence.disconnected(extra.actor.id, extra.socketId);
-      },
-      // Parse and validate here (with the query limits, and without introspection when it is off)
-      // so that a bad document answers with an `error` message carrying BAD_USER_INPUT (graphql-ws
-      // would otherwise close the whole socket on a syntax error). One socket holds at most
-      // WS_MAX_SUBSCRIPTIONS operations at once: past that, the new one gets RATE_LIMITED.
-      onSubscribe: (ctx, _id, payload) => {
-        // graphql-ws registers this operation before calling us, so the count includes it.
-        if (Object.keys(ctx.subscriptions).length > config.wsMaxSubscriptions) {
-          return [new GraphQLError(`Too many operations on this socket (at most ${config.wsMaxSubscriptions}); complete one first`, { extensions: { code: 'RATE_LIMITED', reason: 'TOO_MANY_SUBSCRIPTIONS' } })];
-        }
-        const prepared = wsDocuments.prepare(payload.query);
-        if (prepared.errors) return prepared.errors;
-        const extra = ctx.extra as SocketExtra;
-        return {
-          schema,
-          document: prepared.document,
-          operationName: payload.operationName,
-          variableValues: payload.variables ?? undefined,
-          contextValue: new GraphQLContext(services, orm.em, extra.actor ?? null, undefined, clientIp(extra.request)),
-        };
-      },
-      // Every error sent in an `error` message goes through the one mapper too: refusals above,
-      // and failures of a subscription's stream (which would otherwise leave with their raw text).
-      onError: (_ctx, _id, _payload, errors) => errors.map((e) => format(e.toJSON(), e.originalError ?? e)),
-      onNext: (_ctx, _id, _payload, _args, result) => {
-        const r = result as ExecutionResult;
-        if (!r.errors?.length) return undefined;
-        return { ...r, errors: r.errors.map((e) => format(e.toJSON ? e.toJSON() : (e as GraphQLFormattedError), e)) } as unknown as ExecutionResult;
-      },
-    },
-    wsServer,
-  );
+  // GraphQL over WebSocket and the realtime delivery layer (src/realtime/graphql-ws.ts).
+  const realtime = startRealtime(httpServer, { config, services, rootEm: orm.em, schema, documents: wsDocuments, logger, clientIp, format });
+  // The shutdown budget: sockets and HTTP requests get most of SHUTDOWN_GRACE_MS, the rest is for closing the database.
+  const drainMs = Math.max(0, Math.floor(config.shutdownGraceMs * 0.6));
 
   const apollo = new ApolloServer<GraphQLContext>({
     schema,
@@ -206,8 +123,9 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     plugins: [
       // Apollo's Sandbox on GET /graphql from a browser: development, or GRAPHQL_LANDING_PAGE=true.
       config.graphql.landingPage ? ApolloServerPluginLandingPageLocalDefault() : ApolloServerPluginLandingPageDisabled(),
-      ApolloServerPluginDrainHttpServer({ httpServer }),
-      { async serverWillStart() { return { async drainServer() { await wsCleanup.dispose(); } }; } },
+      // Requests still open after the budget (a body that never ends) are cut.
+      ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: drainMs }),
+      { async serverWillStart() { return { async drainServer() { await realtime.close(drainMs); } }; } },
     ],
   });
   await apollo.start();
@@ -284,15 +202,12 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     port,
     orm,
     services,
+    realtime,
     logger,
     stop: () =>
       (stopping ??= (async () => {
-        for (const client of wsServer.clients) client.close(1001, 'Server shutting down');
         await apollo.stop();
-        await new Promise<void>((resolve) => wsServer.close(() => resolve()));
         services.typing.close();
-        sockets.close();
-        stopHeartbeat();
         await services.presence.close();
         await services.watchers.close();
         await bus.close();

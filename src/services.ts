@@ -55,7 +55,7 @@ export function createServices(
     wsConnectIp: { points: config.rateLimits.wsPerMinIp, durationSec: 60 },
     wsConnectUser: { points: config.rateLimits.wsPerMinUser, durationSec: 60 },
   }, infra.redis, config.redisPrefix, infra.logger);
-  const users = new UserService();
+  const users = new UserService(events);
   const watchers: WatcherRegistry = infra.redis && infra.logger
     ? new RedisConversationWatchers(infra.redis, infra.logger, config.presenceTtlMs, config.redisPrefix)
     : new ConversationWatchers();

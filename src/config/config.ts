@@ -52,7 +52,17 @@ export interface Config {
   /** Limits (issue 6): messages per user per second, failed logins per username+IP per 15 min, new WebSocket connections per minute per IP and per user. */
   rateLimits: { messagesPerSec: number; loginFailures: number; wsPerMinIp: number; wsPerMinUser: number };
   /** graphql-ws: ms a socket may wait before connection_init; largest accepted frame (bytes); ping interval (ms) to drop dead sockets. */
-  ws: { initTimeoutMs: number; maxPayloadBytes: number; pingIntervalMs: number };
+  ws: {
+    initTimeoutMs: number; maxPayloadBytes: number; pingIntervalMs: number;
+    /** Sockets one user may hold open at once on an instance (past it: close 1013). */
+    maxSocketsPerUser: number;
+    /** Most ids in one `presence(userIds:)` subscription (past it: BAD_USER_INPUT). */
+    maxPresenceIds: number;
+    /** Unsent bytes a socket may queue before it is closed with 4507 (the client reconnects and catches up). */
+    maxBufferedBytes: number;
+    /** Events a subscription may fall behind its socket before the socket is closed with 4507. */
+    maxQueuedEvents: number;
+  };
   /** Absolute base of media URLs (https://chat.example.com); unset: URLs are paths ("/media/..."). */
   publicUrl?: string;
   /**
@@ -148,6 +158,10 @@ const envSchema = z.object({
   WS_INIT_TIMEOUT_MS: positiveInt.max(60000).default(3000),
   WS_MAX_PAYLOAD_BYTES: positiveInt.max(16 * 1024 * 1024).default(64 * 1024),
   WS_PING_INTERVAL_MS: positiveInt.min(100).max(600000).default(30000),
+  WS_MAX_SOCKETS_PER_USER: positiveInt.max(10000).default(20),
+  WS_MAX_PRESENCE_IDS: positiveInt.max(100000).default(1000),
+  WS_MAX_BUFFERED_BYTES: positiveInt.min(1024).max(1024 * 1024 * 1024).default(4 * 1024 * 1024),
+  WS_MAX_QUEUED_EVENTS: positiveInt.max(1_000_000).default(1000),
   TRUST_PROXY: z.string().trim().default('false').transform((v, ctx) => {
     if (/^(false|0|no|)$/i.test(v)) return false as const;
     if (/^(true|yes)$/i.test(v)) return true as const;
@@ -226,7 +240,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     mediaUrlTtlSec: e.MEDIA_URL_TTL,
     presenceTtlMs: e.PRESENCE_TTL_MS,
     rateLimits: { messagesPerSec: e.RATE_MESSAGES_PER_SEC, loginFailures: e.RATE_LOGIN_FAILURES, wsPerMinIp: e.RATE_WS_PER_MIN_IP, wsPerMinUser: e.RATE_WS_PER_MIN_USER },
-    ws: { initTimeoutMs: e.WS_INIT_TIMEOUT_MS, maxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES, pingIntervalMs: e.WS_PING_INTERVAL_MS },
+    ws: {
+      initTimeoutMs: e.WS_INIT_TIMEOUT_MS, maxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES, pingIntervalMs: e.WS_PING_INTERVAL_MS,
+      maxSocketsPerUser: e.WS_MAX_SOCKETS_PER_USER, maxPresenceIds: e.WS_MAX_PRESENCE_IDS,
+      maxBufferedBytes: e.WS_MAX_BUFFERED_BYTES, maxQueuedEvents: e.WS_MAX_QUEUED_EVENTS,
+    },
     publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
     trustProxy: e.TRUST_PROXY,
     graphql: {

@@ -2,16 +2,18 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Actor, Scope } from '../domain/shared/actor';
 import { unauthenticated } from '../domain/shared/errors';
 import type { Services } from '../services';
+import type { LiveSocket } from '../realtime/live';
 import { createLoaders, type Loaders } from './loaders';
 
 /**
  * What every resolver gets: the services, this request's EntityManager fork and loaders, and
- * the authenticated actor (null when the request had no valid token).
- * Subscriptions call {@link renew} before each event, so every event gets a fresh fork.
+ * the authenticated actor (null when the request had no valid token). The fork and the loaders
+ * are made on first use, so an open subscription holds neither. Over graphql-ws, `live` is the
+ * socket's realtime state (its viewer, the delivery hub, the prepared operation).
  */
 export class GraphQLContext {
-  em: EntityManager;
-  loaders: Loaders;
+  private _em?: EntityManager;
+  private _loaders?: Loaders;
   private blocked?: Promise<Set<number>>;
 
   constructor(
@@ -21,9 +23,28 @@ export class GraphQLContext {
     private readonly authError?: Error,
     /** The client's address (login limits). */
     readonly ip = 'unknown',
-  ) {
-    this.em = rootEm.fork();
-    this.loaders = createLoaders(this.em, actor?.id ?? null);
+    /** Set for operations over graphql-ws. */
+    readonly live?: LiveSocket,
+  ) {}
+
+  /**
+   * A context for executing one realtime event: its EntityManager and loaders are the event's
+   * (shared by every execution of that event); `blocked` answers blockedIds from memory.
+   */
+  static forEvent(services: Services, rootEm: EntityManager, actor: Actor | null, em: EntityManager, loaders: Loaders, blocked?: () => Promise<Set<number>>): GraphQLContext {
+    const ctx = new GraphQLContext(services, rootEm, actor);
+    ctx._em = em;
+    ctx._loaders = loaders;
+    if (blocked) ctx.blockedIds = blocked;
+    return ctx;
+  }
+
+  get em(): EntityManager {
+    return (this._em ??= this.rootEm.fork());
+  }
+
+  get loaders(): Loaders {
+    return (this._loaders ??= createLoaders(this.em, this.actor?.id ?? null));
   }
 
   /** The actor and EntityManager for a domain call. @throws UNAUTHENTICATED without a valid token. */
@@ -32,10 +53,10 @@ export class GraphQLContext {
     return { actor: this.actor, em: this.em };
   }
 
-  /** A fresh EntityManager fork and loaders (one per subscription event). */
-  renew(): void {
-    this.em = this.rootEm.fork();
-    this.loaders = createLoaders(this.em, this.actor?.id ?? null);
+  /** Drops the fork and loaders (a subscription, once started, keeps neither alive). */
+  release(): void {
+    this._em = undefined;
+    this._loaders = undefined;
     this.blocked = undefined;
   }
 

@@ -15,6 +15,12 @@ export interface EventBus extends EventPublisher {
   on(type: DomainEventType, handler: Handler, key?: number): () => void;
   /** False while the transport between instances is down (readiness reports "degraded"). */
   healthy(): boolean;
+  /**
+   * Calls `handler` each time the transport between instances comes back after an outage
+   * (events published elsewhere meanwhile were lost: re-check state against PostgreSQL).
+   * Returns the unsubscribe function. An in-memory bus never loses events and never calls it.
+   */
+  onResync(handler: () => void): () => void;
   close(): Promise<void>;
 }
 
@@ -64,42 +70,14 @@ export class InMemoryEventBus implements EventBus {
     return true;
   }
 
+  protected readonly resyncHandlers = new Set<() => void>();
+
+  onResync(handler: () => void): () => void {
+    this.resyncHandlers.add(handler);
+    return () => { this.resyncHandlers.delete(handler); };
+  }
+
   async close(): Promise<void> {
     this.listeners.clear();
   }
-}
-
-/**
- * Turns bus events into an async iterator for a GraphQL subscription. Events queue while the
- * consumer is busy (bounded by `maxQueue`; the oldest are dropped past it, and the client
- * catches up with messagesSince). `return()` unsubscribes.
- */
-export function eventStream<T>(
-  subscribe: (push: (item: T) => void) => () => void,
-  maxQueue = 1000,
-): AsyncIterableIterator<T> {
-  const queue: T[] = [];
-  let waiting: ((r: IteratorResult<T>) => void) | null = null;
-  let done = false;
-  const unsubscribe = subscribe((item) => {
-    if (done) return;
-    if (waiting) { const w = waiting; waiting = null; w({ value: item, done: false }); return; }
-    queue.push(item);
-    if (queue.length > maxQueue) queue.shift();
-  });
-  const finish = (): Promise<IteratorResult<T>> => {
-    if (!done) { done = true; unsubscribe(); queue.length = 0; }
-    if (waiting) { const w = waiting; waiting = null; w({ value: undefined, done: true }); }
-    return Promise.resolve({ value: undefined, done: true });
-  };
-  return {
-    next(): Promise<IteratorResult<T>> {
-      if (queue.length) return Promise.resolve({ value: queue.shift()!, done: false });
-      if (done) return Promise.resolve({ value: undefined, done: true });
-      return new Promise((resolve) => { waiting = resolve; });
-    },
-    return: finish,
-    throw(err?: unknown) { void finish(); return Promise.reject(err); },
-    [Symbol.asyncIterator]() { return this; },
-  };
 }

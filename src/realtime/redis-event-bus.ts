@@ -52,6 +52,20 @@ export class RedisEventBus extends InMemoryEventBus {
       }),
     } as unknown as Redis;
     this.target = createRedisEventTarget({ publishClient, subscribeClient: this.subscriber });
+    // After an outage, the subscriber reconnects and resubscribes by itself (autoResubscribe);
+    // what other instances published meanwhile is lost, so listeners re-check their state.
+    let everReady = false;
+    let down = false;
+    this.subscriber.on('close', () => { if (everReady) down = true; });
+    this.subscriber.on('ready', () => {
+      if (!everReady) { everReady = true; return; }
+      if (!down || this.closed) return;
+      down = false;
+      this.logger.info('Redis is back: re-checking live state');
+      for (const h of [...this.resyncHandlers]) {
+        try { h(); } catch (err) { this.logger.error({ err }, 'resync handler failed'); }
+      }
+    });
     this.target.addEventListener(this.channel, (e) => {
       const envelope = (e as CustomEvent<Envelope | null>).detail;
       if (envelope?.e && envelope.o !== this.instanceId) this.dispatch(envelope.e);

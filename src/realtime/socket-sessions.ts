@@ -71,6 +71,17 @@ export class SocketSessions {
     for (const socket of [...(this.bySession.get(sessionId) ?? [])]) socket.close(CLOSE_FORBIDDEN, reason);
   }
 
+  /**
+   * Closes (4403) the sockets of every login that `live` no longer lists (after an outage of the
+   * bus, when `session.revoked` events from other instances may have been lost).
+   */
+  async recheck(live: (sessionIds: string[]) => Promise<Set<string>>): Promise<void> {
+    const ids = [...this.bySession.keys()];
+    if (!ids.length) return;
+    const alive = await live(ids);
+    for (const id of ids) if (!alive.has(id)) this.closeSession(id, 'Forbidden: logged out');
+  }
+
   close(): void {
     this.off();
     for (const t of this.timers.values()) clearTimeout(t);

@@ -1,5 +1,6 @@
-import { InMemoryEventBus, eventStream } from '../../src/realtime/event-bus';
-import { filterStream } from '../../src/realtime/streams';
+import { GraphQLInt, GraphQLObjectType, GraphQLSchema, parse } from 'graphql';
+import { InMemoryEventBus } from '../../src/realtime/event-bus';
+import { DeliveryHub } from '../../src/realtime/delivery';
 import type { DomainEvent } from '../../src/domain/shared/events';
 
 const typing = (conversationId: number, userId = 1): DomainEvent => ({ type: 'typing', conversationId, userId, isTyping: true });
@@ -28,31 +29,44 @@ describe('InMemoryEventBus', () => {
   });
 });
 
-describe('event streams', () => {
-  test('queue events in order and unsubscribe on return(), even with a next() pending', async () => {
+describe('DeliveryHub', () => {
+  // A real (tiny) schema: the hub executes it once per event per group of equal operations.
+  const Query = new GraphQLObjectType({ name: 'Query', fields: { ok: { type: GraphQLInt } } });
+  const Subscription = new GraphQLObjectType({
+    name: 'Subscription',
+    fields: { typing: { type: GraphQLInt, resolve: (e: { conversationId: number }) => e.conversationId } },
+  });
+  const schema = new GraphQLSchema({ query: Query, subscription: Subscription });
+  const document = parse('subscription { typing }');
+  const operation = { document, key: 'typing', perViewer: false };
+  const actor = { id: 1, username: 'a', isStaff: false };
+  const hubOn = (bus: InMemoryEventBus, maxQueue = 1000) => new DeliveryHub(bus, { schema, newScope: () => ({}), contextFor: () => ({}), maxQueue });
+
+  test('one execution per event for every subscriber of an operation, events in bus order even when an access check waits', async () => {
     const bus = new InMemoryEventBus();
-    const stream = filterStream(
-      eventStream<DomainEvent>((push) => bus.on('typing', push)),
-      (e) => (e as { conversationId: number }).conversationId !== 2,
-    );
-    bus.publish(typing(1));
-    bus.publish(typing(2));
-    bus.publish(typing(3));
-    expect(((await stream.next()).value as { conversationId: number }).conversationId).toBe(1);
-    expect(((await stream.next()).value as { conversationId: number }).conversationId).toBe(3);
-    const pending = stream.next();
-    expect(bus.listenerCount()).toBe(1);
-    await stream.return!();
+    const hub = hubOn(bus);
+    const slow = hub.subscribe({ topic: 'typing:*', actor, operation, accept: (e) => ((e as { conversationId: number }).conversationId === 1 ? new Promise((r) => setTimeout(() => r(true), 20)) : true) });
+    const plain = hub.subscribe({ topic: 'typing:*', actor, operation, accept: (e) => (e as { conversationId: number }).conversationId !== 2 });
+    for (const c of [1, 2, 3]) bus.publish(typing(c));
+    const got = async (s: AsyncIterableIterator<{ data?: unknown }>, n: number) => { const out = []; for (let i = 0; i < n; i++) out.push((await s.next()).value.data); return out; };
+    expect(await got(slow, 3)).toEqual([{ typing: 1 }, { typing: 2 }, { typing: 3 }]);
+    expect(await got(plain, 2)).toEqual([{ typing: 1 }, { typing: 3 }]);
+    expect(hub.executions).toBe(3);
+    const pending = slow.next();
+    await slow.return!();
     expect(await pending).toEqual({ value: undefined, done: true });
-    expect(bus.listenerCount()).toBe(0);
+    await plain.return!();
+    expect(hub.subscriberCount()).toBe(0);
   });
 
-  test('drop the oldest events past the queue bound', async () => {
+  test('a subscriber past its queue bound is ended and told (onOverflow), never silently trimmed', async () => {
     const bus = new InMemoryEventBus();
-    const stream = eventStream<DomainEvent>((push) => bus.on('typing', push), 2);
+    const hub = hubOn(bus, 2);
+    let overflowed = 0;
+    const s = hub.subscribe({ topic: 'typing:*', actor, operation, accept: () => true, onOverflow: () => { overflowed++; } });
     for (let i = 1; i <= 4; i++) bus.publish(typing(i));
-    const first = (await stream.next()).value as { conversationId: number };
-    expect(first.conversationId).toBe(3);
-    await stream.return!();
+    expect(overflowed).toBe(1);
+    expect(await s.next()).toEqual({ value: undefined, done: true });
+    expect(hub.subscriberCount()).toBe(0);
   });
 });

@@ -92,7 +92,7 @@ export class AuthService {
 
   /** Creates an account and logs it in. @throws BAD_USER_INPUT on invalid fields, CONFLICT when the username is taken. */
   async register(em: EntityManager, input: RegisterInput): Promise<AuthResult> {
-    return this.issue(em, await this.createUser(em, input), randomUUID());
+    return this.startSession(em, await this.createUser(em, input));
   }
 
   /**
@@ -140,7 +140,7 @@ export class AuthService {
     }
     await this.opts.limits?.reset('login', limitKey);
     if (needsRehash(user.passwordHash)) user.passwordHash = await hashPassword(candidate);
-    return this.issue(em, user, randomUUID());
+    return this.startSession(em, user);
   }
 
   /**
@@ -195,6 +195,25 @@ export class AuthService {
     const user = await em.findOne(User, { id: claims.userId }, { fields: ['id', 'username', 'isStaff'] });
     if (!user) throw unauthenticated('Invalid access token');
     return { actor: { id: user.id, username: user.username, isStaff: user.isStaff }, expiresAt: claims.expiresAt, sessionId: claims.sessionId };
+  }
+
+  /**
+   * Starts a new login (a new refresh-token family) for a user whose identity is already
+   * established (register, login; the benchmark's fixture users). Returns the token pair.
+   */
+  async startSession(em: EntityManager, user: User): Promise<AuthResult> {
+    return this.issue(em, user, randomUUID());
+  }
+
+  /**
+   * The logins among `sessionIds` that are still live: their refresh-token family has a token
+   * that is not revoked (logout and reuse revoke the whole family).
+   */
+  async liveSessions(em: EntityManager, sessionIds: readonly string[]): Promise<Set<string>> {
+    if (!sessionIds.length) return new Set();
+    const rows = await em.execute<{ family_id: string }[]>(
+      `select distinct "family_id" from "refresh_tokens" where "family_id" in (${sessionIds.map(() => '?').join(', ')}) and "revoked_at" is null`, [...sessionIds]);
+    return new Set(rows.map((r) => r.family_id));
   }
 
   /** Returns the user id (`sub`) of a valid access token. @throws UNAUTHENTICATED. */

@@ -43,6 +43,8 @@ export type DomainEvent =
   | { type: 'membership.changed'; conversationId: number; userId: number; active: boolean }
   /** A block between the two users was added or lifted. */
   | { type: 'contact.changed'; userIds: [number, number] }
+  /** A user's rights changed (setUserStaff): open sockets act with the new rights at once. */
+  | { type: 'user.changed'; userId: number; isStaff: boolean }
   /** A login was revoked (logout, refresh-token reuse): its open sockets close. */
   | { type: 'session.revoked'; sessionId: string; userId: number }
   /** Delivered to `recipientId` only. */

@@ -4,10 +4,13 @@ import { badInput, forbidden, notFound, parseId } from '../shared/errors';
 import { connectionFrom, decodeCursor, encodeCursor, pageSize, type Page } from '../shared/pagination';
 import { stripControlChars } from '../shared/text';
 import { User } from './user.entity';
+import type { EventPublisher } from '../shared/events';
 import { usernameLookupKey } from './username';
 
-/** Reads users. Any authenticated user may look up any other (a chat directory). */
+/** Reads users. Any authenticated user may look up any other (a chat directory). Staff changes publish `user.changed`. */
 export class UserService {
+  constructor(private readonly events?: EventPublisher) {}
+
   /** The actor's own user. @throws NOT_FOUND when the account no longer exists. */
   async me(scope: Scope): Promise<User> {
     const user = await scope.em.findOne(User, { id: scope.actor.id });
@@ -57,6 +60,7 @@ export class UserService {
     if (!user) throw notFound('User');
     user.isStaff = Boolean(isStaff);
     await scope.em.flush();
+    this.events?.publish({ type: 'user.changed', userId: user.id, isStaff: user.isStaff });
     return user;
   }
 

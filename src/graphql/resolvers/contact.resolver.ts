@@ -1,4 +1,4 @@
-import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Extensions, Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { Contact } from '../../domain/contact/contact.entity';
 import type { NotificationView } from '../../domain/shared/events';
 import type { GraphQLContext } from '../context';
@@ -87,12 +87,14 @@ export class NotificationResolver {
     return n.readAt != null;
   }
 
+  @Extensions({ perViewer: true })
   @FieldResolver(() => ConversationType, { nullable: true, description: 'Null when the viewer can no longer read it' })
   async conversation(@Root() n: NotificationView, @Ctx() ctx: GraphQLContext) {
     if (n.conversationId == null || !(await this.canRead(ctx, n.conversationId))) return null;
     return ctx.loaders.conversation.load(n.conversationId);
   }
 
+  @Extensions({ perViewer: true })
   @FieldResolver(() => MessageType, { nullable: true, description: 'Null when the viewer can no longer read it' })
   async message(@Root() n: NotificationView, @Ctx() ctx: GraphQLContext) {
     if (n.messageId == null || n.conversationId == null || !(await this.canRead(ctx, n.conversationId))) return null;

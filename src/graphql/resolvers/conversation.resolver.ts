@@ -1,4 +1,4 @@
-import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Extensions, Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { ConversationKind, MemberRole, type Conversation } from '../../domain/conversation/conversation.entity';
 import { ConversationService } from '../../domain/conversation/conversation.service';
 import type { User } from '../../domain/user/user.entity';
@@ -120,6 +120,7 @@ export class ConversationResolver {
     return ctx.services.conversations.setNickname(ctx.scope(), conversationId, nickname);
   }
 
+  @Extensions({ perViewer: true })
   @FieldResolver(() => String, { description: "Group/room name; for DIRECT the other member's fullName as seen by the viewer" })
   async title(@Root() c: Conversation, @Ctx() ctx: GraphQLContext) {
     if (c.name) return c.name;
@@ -142,12 +143,14 @@ export class ConversationResolver {
     return id == null ? null : ctx.loaders.user.load(id);
   }
 
+  @Extensions({ perViewer: true })
   @FieldResolver(() => MessageType, { nullable: true, description: 'Null for a PUBLIC room the viewer is not in (metadata only)' })
   async lastMessage(@Root() c: Conversation, @Ctx() ctx: GraphQLContext) {
     if (c.lastSeq === 0 || !(await canReadContent(c, ctx))) return null;
     return ctx.loaders.messageAt.load(`${c.id}:${c.lastSeq}`);
   }
 
+  @Extensions({ perViewer: true })
   @FieldResolver(() => [MembershipType], { description: 'Active members, oldest first; empty for a PUBLIC room the viewer is not in' })
   async members(@Root() c: Conversation, @Ctx() ctx: GraphQLContext) {
     return (await canReadContent(c, ctx)) ? ctx.loaders.members.load(c.id) : [];
@@ -158,11 +161,13 @@ export class ConversationResolver {
     return ctx.loaders.memberCount.load(c.id);
   }
 
+  @Extensions({ perViewer: true })
   @FieldResolver(() => MembershipType, { nullable: true, description: 'Null for staff viewing a conversation they are not in' })
   viewerMembership(@Root() c: Conversation, @Ctx() ctx: GraphQLContext) {
     return ctx.loaders.viewerMembership.load(c.id);
   }
 
+  @Extensions({ perViewer: true })
   @FieldResolver(() => Int, { description: 'For the viewer' })
   async unreadCount(@Root() c: Conversation, @Ctx() ctx: GraphQLContext) {
     const m = await ctx.loaders.viewerMembership.load(c.id);

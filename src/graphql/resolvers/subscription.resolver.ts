@@ -1,7 +1,8 @@
 import { Arg, Ctx, FieldResolver, ID, Resolver, Root, Subscription } from 'type-graphql';
-import type { EventOf } from '../../domain/shared/events';
-import { eventStream } from '../../realtime/event-bus';
-import { filterStream } from '../../realtime/streams';
+import { badInput } from '../../domain/shared/errors';
+import type { DomainEvent, EventOf } from '../../domain/shared/events';
+import type { LiveSocket } from '../../realtime/live';
+import { CLOSE_TOO_FAR_BEHIND } from '../../realtime/live';
 import type { GraphQLContext } from '../context';
 import { MessageType } from '../types/message.type';
 import { UserType } from '../types/user.type';
@@ -10,51 +11,54 @@ import { MessageDeletedEventType, PresenceEventType, ReadReceiptEventType, Typin
 
 type ConversationEventType = 'message.added' | 'message.edited' | 'message.deleted' | 'typing' | 'read.receipt';
 
-/**
- * Events of one conversation (or, without `conversationId`, of every conversation the viewer
- * follows: their memberships, plus every SUPPORT thread for staff). Access is checked when the
- * subscription starts (NOT_FOUND otherwise) and for every event, so a member removed mid-stream
- * stops receiving. The per-event answer is remembered per conversation and forgotten whenever
- * the viewer's membership there changes (membership events are published, in commit order,
- * before the messages that follow them), so a steady stream costs no query per event.
- * `messageAdded` streams register the viewer as watching live (no MESSAGE notifications then).
- */
-async function conversationEvents<T extends ConversationEventType>(
-  ctx: GraphQLContext, type: T, conversationId: string | null | undefined, skip?: (e: EventOf<T>) => boolean | Promise<boolean>,
-): Promise<AsyncIterableIterator<EventOf<T>>> {
-  const scope = ctx.scope();
-  const id = conversationId != null ? (await ctx.services.conversations.access(scope, conversationId)).conversation.id : undefined;
-  const allowed = new Map<number, boolean>();
-  if (id != null) allowed.set(id, true);
-  const { bus, conversations, watchers } = ctx.services;
-  const source = eventStream<EventOf<T>>((push) => {
-    const offEvents = bus.on(type, push as (e: unknown) => void, id);
-    const offMembership = bus.on('membership.changed', (e) => {
-      if (e.type === 'membership.changed' && e.userId === scope.actor.id) allowed.delete(e.conversationId);
-    }, id);
-    const unwatch = type === 'message.added' ? watchers.watch(scope.actor.id, id ?? null) : () => undefined;
-    return () => { offEvents(); offMembership(); unwatch(); };
-  });
-  return filterStream(source, async (e) => {
-    const conversation = (e as { conversationId: number }).conversationId;
-    ctx.renew();
-    let ok = allowed.get(conversation);
-    if (ok === undefined) {
-      const s = ctx.scope();
-      ok = id != null
-        ? await conversations.access(s, conversation).then(() => true, () => false)
-        : await conversations.follows(s, conversation);
-      allowed.set(conversation, ok);
-    }
-    return ok && !(await skip?.(e));
+/** The socket's realtime state. @throws BAD_USER_INPUT outside graphql-ws (subscriptions need a WebSocket). */
+function liveOf(ctx: GraphQLContext): LiveSocket {
+  if (!ctx.live) throw badInput('Subscriptions run over WebSocket (graphql-transport-ws) at /graphql');
+  return ctx.live;
+}
+
+/** The hub's stream for one subscriber; a subscriber too far behind closes its socket (4507). */
+function register(live: LiveSocket, topic: string, accept: (e: DomainEvent) => boolean | Promise<boolean>, onEnd?: () => void) {
+  return live.hub.subscribe({
+    topic, actor: live.viewer.actor, operation: live.operation, accept, onEnd,
+    onOverflow: () => live.close(CLOSE_TOO_FAR_BEHIND, 'Too far behind: reconnect and catch up'),
   });
 }
 
-/** Calls `onChange` whenever a block involving `userId` is added or lifted. Returns the unsubscribe function. */
-function onBlocksChanged(ctx: GraphQLContext, userId: number, onChange: () => void): () => void {
-  return ctx.services.bus.on('contact.changed', (e) => {
-    if (e.type === 'contact.changed' && e.userIds.includes(userId)) onChange();
-  });
+/**
+ * Events of one conversation (or, without `conversationId`, of every conversation the viewer
+ * follows: their memberships, plus every SUPPORT thread for staff). Access is checked when the
+ * subscription starts (NOT_FOUND otherwise) and for every event from the instance's live
+ * audience (memory, kept current by membership, staff and block events), so a member removed,
+ * banned or demoted mid-stream stops receiving at once. `messageAdded` streams register the
+ * viewer as watching live (no MESSAGE notifications then).
+ */
+async function conversationEvents(
+  ctx: GraphQLContext, type: ConversationEventType, conversationId: string | null | undefined, skip?: (e: DomainEvent) => boolean | Promise<boolean>,
+) {
+  const live = liveOf(ctx);
+  const scope = ctx.scope();
+  const { viewer, audience } = live;
+  let id: number | undefined;
+  if (conversationId != null) {
+    const before = viewer.version;
+    const access = await ctx.services.conversations.access(scope, conversationId);
+    id = access.conversation.id;
+    audience.noteMembership(viewer, id, access.membership != null, before);
+  } else {
+    await audience.ensureComplete(viewer);
+  }
+  const allowed = (c: number) => (id != null ? audience.canRead(viewer, c) : audience.follows(viewer, c));
+  const accept = !skip
+    ? (e: DomainEvent) => allowed((e as { conversationId: number }).conversationId)
+    : (e: DomainEvent) => {
+      const ok = allowed((e as { conversationId: number }).conversationId);
+      if (ok === false) return false;
+      if (ok === true) return Promise.resolve(skip(e)).then((s) => !s);
+      return ok.then((yes) => (yes ? Promise.resolve(skip(e)).then((s) => !s) : false));
+    };
+  const unwatch = type === 'message.added' ? ctx.services.watchers.watch(scope.actor.id, id ?? null) : undefined;
+  return register(live, `${type}:${id ?? '*'}`, accept, unwatch);
 }
 
 /** Contract: the Subscription type, over graphql-ws. */
@@ -84,16 +88,15 @@ export class SubscriptionResolver {
 
   @Subscription(() => TypingEventType, {
     description: 'Not the viewer\'s own, nor of users blocked either way; isTyping=false comes by itself 5 s after the last refresh',
-    subscribe: async ({ args, context }) => {
+    subscribe: ({ args, context }) => {
       const ctx = context as GraphQLContext;
-      let blocked: Promise<Set<number>> | undefined;
-      const me = ctx.scope().actor.id;
-      const stream = await conversationEvents(ctx, 'typing', args.conversationId, async (e) => {
-        if (e.userId === me) return true;
-        blocked ??= ctx.services.contacts.blockedIds(ctx.em, me);
-        return (await blocked).has(e.userId);
+      const live = liveOf(ctx);
+      const me = live.viewer.actor.id;
+      return conversationEvents(ctx, 'typing', args.conversationId, (e) => {
+        const from = (e as EventOf<'typing'>).userId;
+        if (from === me) return true;
+        return live.audience.blockedIds(live.viewer).then((b) => b.has(from));
       });
-      return withCleanup(stream, onBlocksChanged(ctx, me, () => { blocked = undefined; }));
     },
   })
   typing(@Root() e: EventOf<'typing'>, @Arg('conversationId', () => ID) _conversationId: string) {
@@ -108,34 +111,48 @@ export class SubscriptionResolver {
   }
 
   @Subscription(() => PresenceEventType, {
-    description: "userIds omitted: the viewer's contacts and co-members. Never users blocked either way",
+    description: "userIds omitted: the viewer's contacts and co-members. Never users blocked either way. At most WS_MAX_PRESENCE_IDS (default 1000) ids",
     subscribe: async ({ args, context }) => {
       const ctx = context as GraphQLContext;
+      const live = liveOf(ctx);
       const scope = ctx.scope();
-      const explicit = Boolean(args.userIds?.length);
-      const me = scope.actor.id;
-      const { conversations, contacts, bus } = ctx.services;
+      const ids = (args.userIds as string[] | null | undefined) ?? [];
+      if (ids.length > live.maxPresenceIds) throw badInput(`userIds may list at most ${live.maxPresenceIds} users`, 'userIds');
+      const explicit = ids.length > 0;
+      const { viewer, audience } = live;
+      const { conversations, bus } = ctx.services;
       let wanted: Set<number> = explicit
-        ? new Set((args.userIds as string[]).map(Number).filter((n) => Number.isSafeInteger(n)))
+        ? new Set(ids.map(Number).filter((n) => Number.isSafeInteger(n)))
         : await conversations.presenceAudience(scope);
-      let blocked = await contacts.blockedIds(scope.em, me);
-      let stale = false;
-      const source = eventStream<EventOf<'presence'>>((push) => {
-        const offPresence = bus.on('presence', push as (e: unknown) => void);
-        const offBlocks = onBlocksChanged(ctx, me, () => { stale = true; });
-        // A new co-member or contact joins the default audience.
-        const offMembership = explicit ? () => undefined : bus.on('membership.changed', (e) => { if (e.type === 'membership.changed' && e.active) stale = true; });
-        return () => { offPresence(); offBlocks(); offMembership(); };
+      if (!explicit) await audience.ensureComplete(viewer);
+      let blockedFrom = audience.blockedIds(viewer);
+      let blocked = await blockedFrom;
+      ctx.release();
+      // A new co-member (of a conversation the viewer is in, or the viewer joining one) changes
+      // the default audience; a block (viewer.blocked reset) changes what is hidden.
+      let audienceStale = false;
+      const me = viewer.actor.id;
+      const offMembership = explicit ? undefined : bus.on('membership.changed', (e) => {
+        if (e.type === 'membership.changed' && e.active && (e.userId === me || viewer.member.get(e.conversationId) === true)) audienceStale = true;
       });
-      return filterStream(source, async (e) => {
-        ctx.renew();
-        if (stale) {
-          stale = false;
-          blocked = await contacts.blockedIds(ctx.em, me);
-          if (!explicit) wanted = await conversations.presenceAudience(ctx.scope());
+      let reloading: Promise<void> | null = null;
+      const reload = async () => {
+        if (audienceStale) {
+          audienceStale = false;
+          wanted = await conversations.presenceAudience({ actor: viewer.actor, em: ctx.em });
+          ctx.release();
         }
-        return wanted.has(e.userId) && !blocked.has(e.userId);
-      });
+        blockedFrom = audience.blockedIds(viewer);
+        blocked = await blockedFrom;
+      };
+      const shown = (userId: number) => wanted.has(userId) && !blocked.has(userId);
+      return register(live, 'presence', (e) => {
+        const { userId } = e as EventOf<'presence'>;
+        // Steady state: both sets in memory.
+        if (!audienceStale && viewer.blocked === blockedFrom) return shown(userId);
+        reloading ??= reload().finally(() => { reloading = null; });
+        return reloading.then(() => shown(userId));
+      }, offMembership);
     },
   })
   presence(@Root() e: EventOf<'presence'>, @Arg('userIds', () => [ID], { nullable: true }) _userIds?: string[]) {
@@ -145,29 +162,15 @@ export class SubscriptionResolver {
   @Subscription(() => NotificationType, {
     description: "The viewer's new notifications",
     subscribe: ({ context }) => {
-      const ctx = context as GraphQLContext;
-      const me = ctx.scope().actor.id;
-      const source = eventStream<EventOf<'notification.added'>>((push) => ctx.services.bus.on('notification.added', push as (e: unknown) => void, me));
-      return filterStream(source, (e) => { ctx.renew(); return e.recipientId === me; });
+      const live = liveOf(context as GraphQLContext);
+      (context as GraphQLContext).scope();
+      return register(live, `notification.added:${live.viewer.actor.id}`, () => true);
     },
   })
   notificationAdded(@Root() e: EventOf<'notification.added'>) {
     return e.notification;
   }
 }
-
-/** Runs `cleanup` once when the stream ends (client unsubscribes or the socket closes). */
-function withCleanup<T>(stream: AsyncIterableIterator<T>, cleanup: () => void): AsyncIterableIterator<T> {
-  let done = false;
-  const once = () => { if (!done) { done = true; cleanup(); } };
-  return {
-    next: () => stream.next().then((r) => { if (r.done) once(); return r; }),
-    return: () => { once(); return stream.return ? stream.return() : Promise.resolve({ value: undefined, done: true }); },
-    throw: (err?: unknown) => { once(); return stream.throw ? stream.throw(err) : Promise.reject(err); },
-    [Symbol.asyncIterator]() { return this; },
-  };
-}
-
 
 /** `user` of TypingEvent, PresenceEvent and ReadReceiptEvent, from the event's userId. */
 function eventUserResolver(type: Function) {

@@ -1,4 +1,4 @@
-import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, Extensions, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { fullNameOf, type User } from '../../domain/user/user.entity';
 import type { GraphQLContext } from '../context';
 import { PresenceStatus } from '../types/enums';
@@ -42,12 +42,14 @@ export class UserResolver {
     return fullNameOf(user);
   }
 
+  @Extensions({ perViewer: true })
   @FieldResolver(() => PresenceStatus, { description: 'OFFLINE for a user the viewer blocked or is blocked by' })
   async presence(@Root() user: User, @Ctx() ctx: GraphQLContext) {
     if ((await ctx.blockedIds()).has(user.id) || !(await ctx.services.presence.isOnline(user.id))) return PresenceStatus.OFFLINE;
     return PresenceStatus.ONLINE;
   }
 
+  @Extensions({ perViewer: true })
   @FieldResolver(() => DateTimeScalar, { nullable: true, description: 'Null for a user the viewer blocked or is blocked by' })
   async lastSeenAt(@Root() user: User, @Ctx() ctx: GraphQLContext) {
     return (await ctx.blockedIds()).has(user.id) ? null : user.lastSeenAt ?? null;

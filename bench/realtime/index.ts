@@ -1,0 +1,189 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { now, type ClientReport, type Fixture, type ServerStats } from './protocol';
+
+/**
+ * The realtime benchmark (issue 11), each scenario run against our server and against a bare
+ * `ws` anchor in the same run, server and clients in separate processes (2 cores: one each):
+ * - hot room: N subscriber sockets in one room; M messages sent 4 at a time (deliveries/s), then
+ *   M messages at a steady 20/s (delivery latency p50/p99), and SQL statements run by delivery;
+ * - idle sockets: server RSS growth per socket with one subscription;
+ * - reconnect storm (ours only: the anchor has no history): every socket drops at once while
+ *   messages flow at 10/s; each client reconnects, resubscribes and catches up with
+ *   messagesSince; time until all are current, and messages lost or duplicated.
+ * BENCH_SUBSCRIBERS (2000), BENCH_ROOM_MESSAGES (100), BENCH_IDLE_SOCKETS (5000) size them.
+ */
+export async function benchRealtime(): Promise<Record<string, unknown>> {
+  const n = Number(process.env.BENCH_SUBSCRIBERS ?? 2000);
+  const m = Number(process.env.BENCH_ROOM_MESSAGES ?? 100);
+  const idle = Number(process.env.BENCH_IDLE_SOCKETS ?? 5000);
+  const hotBare = await hotRoom('bare', n, m, false);
+  const hotOurs = await hotRoom('ours', n, m, true);
+  const idleBare = await idleSockets('bare', idle);
+  const idleOurs = await idleSockets('ours', idle);
+  const ratio = (a: number, b: number) => Number((a / b).toFixed(3));
+  return {
+    hotRoom: {
+      subscribers: n, messages: m,
+      deliveriesPerSec: { ours: hotOurs.deliveriesPerSec, bareWs: hotBare.deliveriesPerSec, ratio: ratio(hotOurs.deliveriesPerSec, hotBare.deliveriesPerSec), target: '>= 0.5' },
+      latencyAt20PerSecMs: { ours: hotOurs.latency, bareWs: hotBare.latency, target: 'p99 < 100' },
+      sqlPerDeliveredEvent: { ours: hotOurs.sqlPerDelivery, deliverySql: hotOurs.deliverySql, executionsPerMessage: hotOurs.executionsPerMessage, target: 0 },
+    },
+    idleSockets: {
+      sockets: idle,
+      rssPerSocketKiB: { ours: idleOurs, bareWs: idleBare, ratio: ratio(idleOurs, idleBare), target: '<= 1.5' },
+    },
+    reconnectStorm: hotOurs.storm,
+  };
+}
+
+/** Forks a child and returns a function that sends a message and resolves with the next answer. */
+async function child(script: string, args: string[]): Promise<{ proc: ChildProcess; ask: <T>(msg: unknown) => Promise<T> }> {
+  const proc = fork(join(__dirname, script), args, { execArgv: ['--expose-gc', '--max-old-space-size=4096'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const queue: ((v: unknown) => void)[] = [];
+  let first!: (v: unknown) => void;
+  const ready = new Promise((r) => (first = r));
+  queue.push(first);
+  proc.on('message', (msg) => {
+    const r = queue.shift();
+    if ((msg as { error?: string }).error) { console.error((msg as { error: string }).error); process.exit(1); }
+    r?.(msg);
+  });
+  proc.on('exit', (code) => { if (code) { console.error(`${script} exited with ${code}`); process.exit(1); } });
+  // A child that exits while we wait for its answer must not leave the orchestrator waiting on nothing.
+  proc.on('exit', () => { for (const r of queue.splice(0)) r({ exited: true }); });
+  const ask = <T>(msg: unknown) => new Promise<T>((resolve) => { queue.push(resolve as (v: unknown) => void); proc.send(msg as object); });
+  const info = await ready;
+  return { proc, ask: Object.assign(ask, { info }) as typeof ask & { info: unknown } };
+}
+
+const QUERY = 'subscription($c: ID) { messageAdded(conversationId: $c) { id seq content createdAt sender { id username fullName } } }';
+
+/** Asks a server child to stop and waits for it to exit (SIGKILL after 15 s). */
+async function stopChild(proc: ChildProcess): Promise<void> {
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  proc.send({ cmd: 'stop' });
+  const timer = setTimeout(() => proc.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function until(what: string, ms: number, test: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await test())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const pct = (sorted: number[], p: number) => Number(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))].toFixed(1));
+
+async function hotRoom(kind: 'ours' | 'bare', n: number, m: number, storm: boolean) {
+  const server = await child('server.js', [kind]);
+  const { url, wsUrl } = (server.ask as unknown as { info: { url: string; wsUrl: string } }).info;
+  const fixture: Fixture = kind === 'ours' ? await server.ask<Fixture>({ cmd: 'fixture', users: n }) : { roomId: '0', senderToken: '', tokens: Array.from({ length: n }, () => 'x') };
+  const clients = await child('clients.js', []);
+  await clients.ask({ cmd: 'connect', wsUrl, tokens: fixture.tokens, query: QUERY, variables: { c: fixture.roomId } });
+  await until('subscriptions', 60_000, async () => (await server.ask<ServerStats>({ cmd: 'stats' })).subscribers >= n);
+  let lastSeq = 0;
+  const sendOne = async (tag: string) => {
+    const content = `${tag}@${now()}`;
+    if (kind === 'bare') {
+      await (await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ content }) })).json();
+      return;
+    }
+    const res = await fetch(url, {
+      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${fixture.senderToken}` },
+      body: JSON.stringify({ query: 'mutation($c: ID, $t: String!) { sendMessage(input: { conversationId: $c, content: $t }) { seq } }', variables: { c: fixture.roomId, t: content } }),
+    });
+    const body = (await res.json()) as { data?: { sendMessage: { seq: number } }; errors?: unknown };
+    if (!body.data) throw new Error(JSON.stringify(body.errors));
+    lastSeq = Math.max(lastSeq, body.data.sendMessage.seq);
+  };
+  const report = (latencies = false, reset = false) => clients.ask<ClientReport>({ cmd: 'report', latencies, reset });
+  const delivered = (count: number) => until('deliveries', 300_000, async () => (await report()).deliveries >= count);
+
+  // Warm-up (JIT, caches, pools), then counters from zero.
+  for (let i = 0; i < 5; i++) await sendOne(`warm${i}`);
+  await delivered(5 * n);
+  await report(false, true);
+  await server.ask({ cmd: 'resetCounters' });
+
+  // Throughput: m messages, 4 in flight at a time.
+  const t0 = now();
+  let next = 0;
+  await Promise.all(Array.from({ length: 4 }, async () => { while (next < m) { next++; await sendOne(`burst${next}`); } }));
+  await delivered(n * m);
+  const burst = await report(false, true);
+  const deliveriesPerSec = Math.round((n * m) / ((burst.lastAt - t0) / 1000));
+  const stats = await server.ask<ServerStats>({ cmd: 'stats' });
+
+  // Latency at a steady 20 messages/s.
+  const sends: Promise<void>[] = [];
+  for (let i = 0; i < m; i++) {
+    sends.push(sendOne(`steady${i}`));
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await Promise.all(sends);
+  await delivered(n * m);
+  const steady = await report(true, true);
+  const sorted = steady.latencies.sort((a, b) => a - b);
+  const latency = { p50: pct(sorted, 50), p99: pct(sorted, 99), max: Number(sorted[sorted.length - 1].toFixed(1)) };
+
+  let stormResult: Record<string, unknown> | undefined;
+  if (storm && kind === 'ours') stormResult = await reconnectStorm(clients.ask, sendOne, () => lastSeq, url, fixture.roomId, n);
+
+  await clients.ask({ cmd: 'drop' });
+  clients.proc.send({ cmd: 'close' });
+  await stopChild(server.proc);
+  return {
+    deliveriesPerSec, latency,
+    deliverySql: stats.deliverySql,
+    sqlPerDelivery: Number((stats.deliverySql / (n * m)).toFixed(4)),
+    executionsPerMessage: Number((stats.executions / m).toFixed(2)),
+    storm: stormResult,
+  };
+}
+
+async function reconnectStorm(
+  ask: <T>(msg: unknown) => Promise<T>, sendOne: (tag: string) => Promise<void>, lastSeq: () => number, httpUrl: string, roomId: string, n: number,
+) {
+  const from = lastSeq();
+  let sending = true;
+  let sent = 0;
+  const sender = (async () => {
+    while (sending) {
+      void sendOne(`storm${sent++}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  await new Promise((r) => setTimeout(r, 500));
+  const { allCaughtUpMs } = await ask<{ allCaughtUpMs: number }>({ cmd: 'storm', httpUrl, conversationId: roomId, from });
+  await new Promise((r) => setTimeout(r, 2000));
+  sending = false;
+  await sender;
+  await new Promise((r) => setTimeout(r, 1500));
+  const to = lastSeq();
+  const { lost, duplicated } = await ask<{ lost: number; duplicated: number }>({ cmd: 'check', from, to });
+  return { clients: n, messagesDuringStorm: to - from, timeUntilAllCurrentMs: Math.round(allCaughtUpMs), lost, duplicated, target: '< 10000 ms, 0 lost, 0 duplicated' };
+}
+
+async function idleSockets(kind: 'ours' | 'bare', count: number): Promise<number> {
+  const server = await child('server.js', [kind]);
+  const { wsUrl } = (server.ask as unknown as { info: { wsUrl: string } }).info;
+  const fixture: Fixture = kind === 'ours' ? await server.ask<Fixture>({ cmd: 'fixture', users: count }) : { roomId: '0', senderToken: '', tokens: Array.from({ length: count }, () => 'x') };
+  const clients = await child('clients.js', []);
+  // One socket first: lazily made structures (pools, caches) are not counted per socket.
+  await clients.ask({ cmd: 'connect', wsUrl, tokens: fixture.tokens.slice(0, 1), query: QUERY, variables: { c: fixture.roomId } });
+  await until('subscriptions', 60_000, async () => (await server.ask<ServerStats>({ cmd: 'stats' })).subscribers >= 1);
+  await new Promise((r) => setTimeout(r, 500));
+  const before = await server.ask<ServerStats>({ cmd: 'stats' });
+  await clients.ask({ cmd: 'connect', wsUrl, tokens: fixture.tokens.slice(1), query: QUERY, variables: { c: fixture.roomId } });
+  await until('subscriptions', 120_000, async () => (await server.ask<ServerStats>({ cmd: 'stats' })).subscribers >= count);
+  await new Promise((r) => setTimeout(r, 1000));
+  const after = await server.ask<ServerStats>({ cmd: 'stats' });
+  await clients.ask({ cmd: 'drop' });
+  clients.proc.send({ cmd: 'close' });
+  await stopChild(server.proc);
+  return Number(((after.rss - before.rss) / (count - 1) / 1024).toFixed(1));
+}

@@ -1,0 +1,101 @@
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pino from 'pino';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { startApp, type RunningApp } from '../../src/app';
+import { loadConfig } from '../../src/config/config';
+import { hashPassword } from '../../src/domain/auth/password';
+import { RoomVisibility } from '../../src/domain/conversation/conversation.entity';
+import { Membership } from '../../src/domain/conversation/membership.entity';
+import { User } from '../../src/domain/user/user.entity';
+import { inDelivery } from '../../src/realtime/delivery';
+import type { Fixture, ServerCommand, ServerStats } from './protocol';
+
+/**
+ * A child process of the realtime benchmark: `ours` (the chat server, in-memory PGlite or
+ * DATABASE_URL) or `bare` (the anchor: node:http + ws doing the least the job needs: a
+ * graphql-transport-ws handshake, and each POST /send broadcast as one `next` frame to every
+ * subscribed socket). Answers the orchestrator's commands over IPC.
+ */
+const kind = process.argv[2] as 'ours' | 'bare';
+const send = (m: unknown) => process.send!(m);
+
+async function ours(): Promise<void> {
+  let sql = 0;
+  let deliverySql = 0;
+  const env = {
+    ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: process.env.DATABASE_URL ? './data' : ':memory:', LOG_LEVEL: 'silent',
+    RATE_MESSAGES_PER_SEC: '100000', RATE_WS_PER_MIN_IP: '100000', RATE_WS_PER_MIN_USER: '100000', ACCESS_TOKEN_TTL: '3600',
+    JWT_SECRET: randomBytes(32).toString('hex'), REDIS_PREFIX: `bench-${randomBytes(4).toString('hex')}`,
+  };
+  const app: RunningApp = await startApp(loadConfig(env), {
+    logger: pino({ level: 'silent' }),
+    onQuery: (line) => { if (!/\[query\]/.test(line)) return; sql++; if (inDelivery()) deliverySql++; },
+  });
+  const stats = (): ServerStats => ({
+    rss: process.memoryUsage().rss, heapUsed: process.memoryUsage().heapUsed, sql, deliverySql,
+    executions: app.realtime.hub.executions, subscribers: app.realtime.hub.subscriberCount(), sockets: app.realtime.socketCount(),
+  });
+  process.on('message', async (m: ServerCommand) => {
+    if (m.cmd === 'fixture') send(await fixture(app, m.users));
+    else if (m.cmd === 'stats') { global.gc?.(); send(stats()); }
+    else if (m.cmd === 'resetCounters') { sql = 0; deliverySql = 0; app.realtime.hub.executions = 0; send({ ok: true }); }
+    else if (m.cmd === 'stop') { await app.stop(); process.exit(0); }
+  });
+  send({ ready: true, url: app.url, wsUrl: app.wsUrl });
+}
+
+/** A PUBLIC room with a sender and `n` members, each with a login of their own (rows written directly: registering 2000 users would mostly time argon2). */
+async function fixture(app: RunningApp, n: number): Promise<Fixture> {
+  const em = app.orm.em.fork();
+  const hash = await hashPassword('benchmark-pass');
+  const tag = randomBytes(3).toString('hex');
+  const mk = (name: string) => em.create(User, { username: name, usernameKey: name.toLowerCase(), passwordHash: hash, firstName: 'Bench', lastName: name });
+  const sender = mk(`sender_${tag}`);
+  const users = Array.from({ length: n }, (_, i) => mk(`member${i}_${tag}`));
+  await em.flush();
+  const room = await app.services.conversations.createRoom({ actor: { id: sender.id, username: sender.username, isStaff: false }, em }, { name: `hot room ${tag}`, visibility: RoomVisibility.PUBLIC });
+  for (const u of users) em.create(Membership, { conversation: room.id, user: u.id });
+  await em.flush();
+  const tokens: string[] = [];
+  for (const u of users) tokens.push((await app.services.auth.startSession(em, u)).accessToken);
+  const senderToken = (await app.services.auth.startSession(em, sender)).accessToken;
+  return { roomId: String(room.id), senderToken, tokens };
+}
+
+async function bare(): Promise<void> {
+  const subscribed = new Map<WebSocket, string>();
+  const http = createServer((req, res) => {
+    if (req.method !== 'POST' || req.url !== '/send') { res.writeHead(404).end(); return; }
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const { content } = JSON.parse(Buffer.concat(chunks).toString()) as { content: string };
+      const payload = JSON.stringify({ data: { messageAdded: { id: '1', seq: 1, content, createdAt: new Date().toISOString(), sender: { id: '1', username: 'sender', fullName: 'Bench sender' } } } });
+      for (const [socket, id] of subscribed) socket.send(`{"id":${JSON.stringify(id)},"type":"next","payload":${payload}}`);
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+    });
+  });
+  const wss = new WebSocketServer({ server: http, path: '/graphql', handleProtocols: (p) => (p.has('graphql-transport-ws') ? 'graphql-transport-ws' : false) });
+  wss.on('connection', (socket) => {
+    socket.on('message', (data) => {
+      const msg = JSON.parse(String(data)) as { type: string; id?: string };
+      if (msg.type === 'connection_init') socket.send('{"type":"connection_ack"}');
+      else if (msg.type === 'subscribe') subscribed.set(socket, msg.id!);
+    });
+    socket.on('close', () => subscribed.delete(socket));
+  });
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  const { port } = http.address() as AddressInfo;
+  process.on('message', (m: ServerCommand) => {
+    if (m.cmd === 'stats') {
+      global.gc?.();
+      send({ rss: process.memoryUsage().rss, heapUsed: process.memoryUsage().heapUsed, sql: 0, deliverySql: 0, executions: 0, subscribers: subscribed.size, sockets: wss.clients.size } satisfies ServerStats);
+    } else if (m.cmd === 'resetCounters') send({ ok: true });
+    else if (m.cmd === 'stop') process.exit(0);
+  });
+  send({ ready: true, url: `http://127.0.0.1:${port}/send`, wsUrl: `ws://127.0.0.1:${port}/graphql` });
+}
+
+(kind === 'bare' ? bare() : ours()).catch((err) => { console.error(err); process.exit(1); });

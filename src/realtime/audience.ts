@@ -1,0 +1,211 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Logger } from 'pino';
+import type { Actor } from '../domain/shared/actor';
+import type { DomainEvent } from '../domain/shared/events';
+import type { EventBus } from './event-bus';
+
+/**
+ * What this instance knows about one user with open sockets: their rights as of now (the same
+ * object is every socket's actor, so a staff change applies to operations already open), which
+ * conversations they may read, and whom they blocked or are blocked by. Kept current by domain
+ * events, so the per-event access check of a subscription is a lookup in memory.
+ */
+export class Viewer {
+  /** conversationId -> active member there. Absent: unknown (ask PostgreSQL once), unless `complete`. */
+  readonly member = new Map<number, boolean>();
+  /** True once `member` lists every active membership (then absent means "not a member"). */
+  complete = false;
+  /** Users blocked either way; reloaded lazily after a block changes. */
+  blocked?: Promise<Set<number>>;
+  /** Open sockets of this user on this instance. */
+  sockets = 0;
+  /** Bumped by every membership event of this user; answers read before an event yield to it. */
+  version = 0;
+  readonly changedAt = new Map<number, number>();
+  loading?: Promise<void>;
+
+  constructor(readonly actor: Actor) {}
+}
+
+const SUPPORT = 'SUPPORT';
+const MAX_KINDS = 100_000;
+
+/**
+ * The live audiences of this instance (issue 11, live authorization): one {@link Viewer} per user
+ * with open sockets, maintained from `membership.changed` (join, leave, removal, ban),
+ * `user.changed` (staff granted or revoked) and `contact.changed` (blocks). After the bus between
+ * instances was down, {@link resync} re-reads every viewer's rights and memberships from
+ * PostgreSQL, since events published elsewhere meanwhile were lost.
+ * Rules as conversation.policy.ts: active members read, staff read everything; "all my
+ * conversations" follows memberships, plus every SUPPORT thread for staff (seed 002).
+ */
+export class AudienceRegistry {
+  private readonly viewers = new Map<number, Viewer>();
+  /** Conversation kinds (they never change), for the staff rule on SUPPORT threads. */
+  private readonly kinds = new Map<number, string>();
+  private readonly offs: (() => void)[];
+
+  constructor(
+    bus: EventBus,
+    private readonly rootEm: EntityManager,
+    /** ContactService.blockedIds: the users blocked either way. */
+    private readonly loadBlocked: (em: EntityManager, userId: number) => Promise<Set<number>>,
+    private readonly logger?: Logger,
+  ) {
+    this.offs = [
+      bus.on('membership.changed', (e) => this.onMembership(e)),
+      bus.on('user.changed', (e) => {
+        if (e.type !== 'user.changed') return;
+        const v = this.viewers.get(e.userId);
+        if (v) v.actor.isStaff = e.isStaff;
+      }),
+      bus.on('contact.changed', (e) => {
+        if (e.type !== 'contact.changed') return;
+        for (const id of e.userIds) { const v = this.viewers.get(id); if (v) v.blocked = undefined; }
+      }),
+      bus.onResync(() => { void this.resync().catch((err) => this.logger?.error({ err }, 'audience resync failed')); }),
+    ];
+  }
+
+  /**
+   * A socket of `actor` opened: returns the user's viewer (shared by their sockets; its `actor`
+   * is the one to act with). The rights of the fresher load win. Pair with {@link detach}.
+   */
+  attach(actor: Actor): Viewer {
+    let v = this.viewers.get(actor.id);
+    if (!v) this.viewers.set(actor.id, (v = new Viewer({ ...actor })));
+    else v.actor.isStaff = actor.isStaff;
+    v.sockets++;
+    return v;
+  }
+
+  /** A socket of the viewer closed; the last one forgets the viewer. */
+  detach(v: Viewer): void {
+    if (--v.sockets > 0) return;
+    if (this.viewers.get(v.actor.id) === v) this.viewers.delete(v.actor.id);
+  }
+
+  /** The viewer of a user with open sockets here, if any. */
+  viewerOf(userId: number): Viewer | undefined {
+    return this.viewers.get(userId);
+  }
+
+  /** Number of tracked viewers (tests, metrics). */
+  size(): number {
+    return this.viewers.size;
+  }
+
+  /** Records what an access check at subscription start found (active member or not). */
+  noteMembership(v: Viewer, conversationId: number, active: boolean, versionBefore: number): void {
+    if ((v.changedAt.get(conversationId) ?? 0) <= versionBefore) v.member.set(conversationId, active);
+  }
+
+  /**
+   * May the viewer read this conversation's events now (staff, or an active member)? From memory;
+   * the first question about a conversation the viewer has not been seen in costs one query.
+   */
+  canRead(v: Viewer, conversationId: number): boolean | Promise<boolean> {
+    if (v.actor.isStaff) return true;
+    return this.isMember(v, conversationId);
+  }
+
+  /** Does the viewer follow this conversation by default (member; staff: every SUPPORT thread)? */
+  follows(v: Viewer, conversationId: number): boolean | Promise<boolean> {
+    const member = this.isMember(v, conversationId);
+    if (member === true || !v.actor.isStaff) return member;
+    const kind = this.kinds.get(conversationId);
+    if (kind !== undefined) return member instanceof Promise ? member.then((m) => m || kind === SUPPORT) : kind === SUPPORT;
+    return Promise.all([member, this.kindOf(conversationId)]).then(([m, k]) => m || k === SUPPORT);
+  }
+
+  /** Loads every active membership of the viewer once (subscriptions without a conversationId). */
+  ensureComplete(v: Viewer): Promise<void> {
+    if (v.complete) return Promise.resolve();
+    return (v.loading ??= this.loadAll(v).finally(() => { v.loading = undefined; }));
+  }
+
+  /** Users the viewer blocked or is blocked by (one query, then memory until a block changes). */
+  blockedIds(v: Viewer): Promise<Set<number>> {
+    return (v.blocked ??= this.loadBlocked(this.rootEm.fork(), v.actor.id).catch((err) => { v.blocked = undefined; throw err; }));
+  }
+
+  /**
+   * Re-reads every viewer's staff flag and memberships from PostgreSQL (after an outage of the
+   * bus between instances: bans, removals and staff changes made elsewhere meanwhile apply now).
+   */
+  async resync(): Promise<void> {
+    const list = [...this.viewers.values()];
+    if (!list.length) return;
+    const ids = list.map((v) => v.actor.id);
+    const versions = new Map(list.map((v) => [v, v.version]));
+    const em = this.rootEm.fork();
+    const marks = ids.map(() => '?').join(', ');
+    const [users, rows] = await Promise.all([
+      em.execute<{ id: number; is_staff: boolean }[]>(`select "id", "is_staff" from "users" where "id" in (${marks})`, ids),
+      em.execute<{ user_id: number; conversation_id: number }[]>(
+        `select "user_id", "conversation_id" from "memberships" where "user_id" in (${marks}) and "left_at" is null and not "is_banned"`, ids),
+    ]);
+    const staff = new Map(users.map((u) => [Number(u.id), Boolean(u.is_staff)]));
+    const active = new Map<number, Set<number>>();
+    for (const r of rows) {
+      let s = active.get(Number(r.user_id));
+      if (!s) active.set(Number(r.user_id), (s = new Set()));
+      s.add(Number(r.conversation_id));
+    }
+    for (const v of list) {
+      v.actor.isStaff = staff.get(v.actor.id) ?? false;
+      v.blocked = undefined;
+      const mine = active.get(v.actor.id) ?? new Set<number>();
+      const before = versions.get(v)!;
+      const keys = v.complete ? new Set([...v.member.keys(), ...mine]) : new Set(v.member.keys());
+      for (const c of keys) this.noteMembership(v, c, mine.has(c), before);
+    }
+    this.logger?.info({ viewers: list.length }, 'live audiences re-checked against the database');
+  }
+
+  close(): void {
+    for (const off of this.offs) off();
+    this.viewers.clear();
+  }
+
+  private isMember(v: Viewer, conversationId: number): boolean | Promise<boolean> {
+    const known = v.member.get(conversationId);
+    if (known !== undefined) return known;
+    if (v.complete) return false;
+    const before = v.version;
+    return this.rootEm.fork().execute<{ n: number }[]>(
+      `select 1 as n from "memberships" where "conversation_id" = ? and "user_id" = ? and "left_at" is null and not "is_banned"`,
+      [conversationId, v.actor.id],
+    ).then((rows) => {
+      this.noteMembership(v, conversationId, rows.length > 0, before);
+      return v.member.get(conversationId) ?? rows.length > 0;
+    });
+  }
+
+  private async kindOf(conversationId: number): Promise<string | undefined> {
+    const [row] = await this.rootEm.fork().execute<{ kind: string }[]>('select "kind" from "conversations" where "id" = ?', [conversationId]);
+    if (row) {
+      if (this.kinds.size >= MAX_KINDS) this.kinds.clear();
+      this.kinds.set(conversationId, row.kind);
+    }
+    return row?.kind;
+  }
+
+  private async loadAll(v: Viewer): Promise<void> {
+    const before = v.version;
+    const rows = await this.rootEm.fork().execute<{ conversation_id: number }[]>(
+      'select "conversation_id" from "memberships" where "user_id" = ? and "left_at" is null and not "is_banned"', [v.actor.id]);
+    const mine = new Set(rows.map((r) => Number(r.conversation_id)));
+    for (const c of new Set([...v.member.keys(), ...mine])) this.noteMembership(v, c, mine.has(c), before);
+    v.complete = true;
+  }
+
+  private onMembership(e: DomainEvent): void {
+    if (e.type !== 'membership.changed') return;
+    const v = this.viewers.get(e.userId);
+    if (!v) return;
+    v.version++;
+    v.changedAt.set(e.conversationId, v.version);
+    v.member.set(e.conversationId, e.active);
+  }
+}

@@ -1,0 +1,249 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { execute, GraphQLError, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
+import type { Actor } from '../domain/shared/actor';
+import type { DomainEvent, DomainEventType } from '../domain/shared/events';
+import type { EventBus } from './event-bus';
+
+/** A subscription operation as the client sent it, prepared once per distinct document. */
+export interface PreparedOperation {
+  document: DocumentNode;
+  operationName?: string | null;
+  variableValues?: Record<string, unknown> | null;
+  /** Subscribers with equal keys share one execution per event: document text, operation name, variables. */
+  key: string;
+  /** True when the selection reaches a field whose value depends on the viewer (see `perViewer` in selection.ts). */
+  perViewer: boolean;
+}
+
+/** Per-event resources shared by every execution of one event on this instance (one EntityManager fork and its loaders). */
+export interface EventScope {
+  readonly [key: string]: unknown;
+}
+
+/** One subscriber of the hub. */
+export interface SubscriptionSpec {
+  /** Routing key: `<event type>:<conversation id | recipient id | *>`, or `presence`. */
+  topic: string;
+  /** The viewer's live actor (rights as of now). */
+  actor: Actor;
+  operation: PreparedOperation;
+  /** Whether this subscriber gets the event; a lookup in memory in the steady state. */
+  accept(event: DomainEvent): boolean | Promise<boolean>;
+  /** Called once when the stream ends (client completes, socket closes). */
+  onEnd?: () => void;
+  /** Called when the subscriber has fallen `maxQueue` events behind (close its socket: never a silent drop). */
+  onOverflow?: () => void;
+}
+
+/** Everything the hub needs from the GraphQL layer. */
+export interface DeliveryOptions {
+  schema: GraphQLSchema;
+  /** A fresh per-event scope (created only when an event has at least one receiver). */
+  newScope(event: DomainEvent): EventScope;
+  /** The execution context: `actor` null for shared executions, the viewer for per-viewer ones. */
+  contextFor(actor: Actor | null, scope: EventScope): unknown;
+  /** Events a subscriber may fall behind before `onOverflow` (default 1000). */
+  maxQueue?: number;
+  onError?: (err: unknown) => void;
+}
+
+const delivering = new AsyncLocalStorage<true>();
+
+/**
+ * True inside the delivery of an event (access checks and executions of the hub), also across
+ * the awaits it starts: the query-count test and the benchmark count SQL of delivery with it.
+ */
+export function inDelivery(): boolean {
+  return delivering.getStore() === true;
+}
+
+/** The event types that subscriptions deliver. */
+export const DELIVERED: readonly DomainEventType[] = ['message.added', 'message.edited', 'message.deleted', 'typing', 'read.receipt', 'presence', 'notification.added'];
+
+interface Group {
+  key: string;
+  operation: PreparedOperation;
+  actor: Actor | null;
+  refs: number;
+}
+
+interface Subscriber {
+  spec: SubscriptionSpec;
+  group: Group;
+  /** Results in event order; null where the event was not for this subscriber. */
+  queue: (ExecutionResult | Promise<ExecutionResult | null> | null)[];
+  waiting: ((r: IteratorResult<ExecutionResult>) => void) | null;
+  /** The pending head of the queue already being awaited. */
+  awaiting: Promise<ExecutionResult | null> | null;
+  done: boolean;
+}
+
+/** Routing keys of an event: its own key and the "every conversation" one. */
+function topicsOf(e: DomainEvent): string[] {
+  if (e.type === 'presence') return ['presence'];
+  if ('conversationId' in e) return [`${e.type}:${e.conversationId}`, `${e.type}:*`];
+  if ('recipientId' in e) return [`${e.type}:${e.recipientId}`];
+  return [];
+}
+
+const isPromise = <T>(x: unknown): x is Promise<T> => typeof (x as Promise<T>)?.then === 'function';
+
+/**
+ * The realtime delivery hub (issue 11): one bus listener per event type for the whole instance,
+ * subscribers indexed by topic, and one GraphQL execution per event per group of subscribers
+ * whose operation (document + variables) does not depend on the viewer, whatever the group's
+ * size. Operations that select viewer-dependent fields execute once per viewer, still sharing
+ * the event's scope (loaders, profile cache). Per subscriber and event, what remains is the
+ * access check (memory) and the socket write. Each subscriber receives its events in bus order.
+ */
+export class DeliveryHub {
+  private readonly topics = new Map<string, Set<Subscriber>>();
+  private readonly groups = new Map<string, Group>();
+  private readonly offs: (() => void)[];
+  private readonly maxQueue: number;
+  /** Executions run since start (tests and the benchmark read it). */
+  executions = 0;
+
+  constructor(bus: EventBus, private readonly opts: DeliveryOptions) {
+    this.maxQueue = opts.maxQueue ?? 1000;
+    this.offs = DELIVERED.map((type) => bus.on(type, (e) => delivering.run(true, () => this.dispatch(e))));
+  }
+
+  /**
+   * Registers a subscriber; returns its stream of results (graphql-ws sends each as a `next`).
+   * `return()` unregisters at once.
+   */
+  subscribe(spec: SubscriptionSpec): AsyncIterableIterator<ExecutionResult> {
+    const actor = spec.operation.perViewer ? spec.actor : null;
+    const key = actor ? `${spec.operation.key}\u0000viewer:${actor.id}` : spec.operation.key;
+    let group = this.groups.get(key);
+    if (!group) this.groups.set(key, (group = { key, operation: spec.operation, actor, refs: 0 }));
+    group.refs++;
+    const sub: Subscriber = { spec, group, queue: [], waiting: null, awaiting: null, done: false };
+    let set = this.topics.get(spec.topic);
+    if (!set) this.topics.set(spec.topic, (set = new Set()));
+    set.add(sub);
+    const hub = this;
+    const iterator: AsyncIterableIterator<ExecutionResult> = {
+      next: () => hub.take(sub),
+      return: () => { hub.end(sub); return Promise.resolve({ value: undefined, done: true }); },
+      throw: (err?: unknown) => { hub.end(sub); return Promise.reject(err); },
+      [Symbol.asyncIterator]() { return iterator; },
+    };
+    return iterator;
+  }
+
+  /** Subscribers registered now (tests, metrics). */
+  subscriberCount(): number {
+    let n = 0;
+    for (const s of this.topics.values()) n += s.size;
+    return n;
+  }
+
+  close(): void {
+    for (const off of this.offs) off();
+    for (const set of this.topics.values()) for (const sub of [...set]) this.end(sub);
+  }
+
+  /** Hands one event to every subscriber of its topics, executing once per group. */
+  private dispatch(e: DomainEvent): void {
+    let scope: EventScope | undefined;
+    const results = new Map<Group, Promise<ExecutionResult> | ExecutionResult>();
+    const resultOf = (g: Group) => {
+      let r = results.get(g);
+      if (!r) {
+        scope ??= this.opts.newScope(e);
+        r = this.run(g, e, scope);
+        results.set(g, r);
+      }
+      return r;
+    };
+    for (const topic of topicsOf(e)) {
+      const set = this.topics.get(topic);
+      if (!set) continue;
+      for (const sub of set) {
+        let ok: boolean | Promise<boolean>;
+        try { ok = sub.spec.accept(e); } catch (err) { this.opts.onError?.(err); ok = false; }
+        if (ok === false) continue;
+        if (ok === true) this.push(sub, resultOf(sub.group));
+        else this.push(sub, ok.then((yes) => (yes ? resultOf(sub.group) : null), (err) => { this.opts.onError?.(err); return null; }));
+      }
+    }
+  }
+
+  private run(g: Group, e: DomainEvent, scope: EventScope): Promise<ExecutionResult> | ExecutionResult {
+    this.executions++;
+    const { document, operationName, variableValues } = g.operation;
+    try {
+      const out = execute({ schema: this.opts.schema, document, operationName, variableValues, rootValue: e, contextValue: this.opts.contextFor(g.actor, scope) });
+      return isPromise<ExecutionResult>(out) ? out.catch((err) => this.failed(err)) : out;
+    } catch (err) {
+      return this.failed(err);
+    }
+  }
+
+  private failed(err: unknown): ExecutionResult {
+    this.opts.onError?.(err);
+    return { errors: [err instanceof GraphQLError ? err : new GraphQLError('Internal server error', { extensions: { code: 'INTERNAL_SERVER_ERROR' } })] };
+  }
+
+  private push(sub: Subscriber, item: ExecutionResult | Promise<ExecutionResult | null>): void {
+    if (sub.done) return;
+    if (sub.waiting && !sub.queue.length && !isPromise(item)) {
+      const w = sub.waiting;
+      sub.waiting = null;
+      w({ value: item, done: false });
+      return;
+    }
+    sub.queue.push(item);
+    if (sub.queue.length > this.maxQueue) {
+      // Too far behind: never drop silently; the socket closes and the client catches up.
+      this.end(sub);
+      sub.spec.onOverflow?.();
+      return;
+    }
+    if (sub.waiting) this.pump(sub);
+  }
+
+  private take(sub: Subscriber): Promise<IteratorResult<ExecutionResult>> {
+    if (sub.done) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => {
+      sub.waiting = resolve;
+      this.pump(sub);
+    });
+  }
+
+  /** Resolves the waiting `next()` with the first queued result that is for this subscriber. */
+  private pump(sub: Subscriber): void {
+    while (sub.waiting && sub.queue.length) {
+      const head = sub.queue[0];
+      if (head === null) { sub.queue.shift(); continue; }
+      if (isPromise<ExecutionResult | null>(head)) {
+        if (sub.awaiting === head) return;
+        sub.awaiting = head;
+        void head.then((r) => {
+          sub.awaiting = null;
+          if (sub.queue[0] !== head) return;
+          sub.queue[0] = r;
+          this.pump(sub);
+        });
+        return;
+      }
+      sub.queue.shift();
+      const w = sub.waiting;
+      sub.waiting = null;
+      w({ value: head, done: false });
+    }
+  }
+
+  private end(sub: Subscriber): void {
+    if (sub.done) return;
+    sub.done = true;
+    sub.queue.length = 0;
+    const set = this.topics.get(sub.spec.topic);
+    if (set) { set.delete(sub); if (!set.size) this.topics.delete(sub.spec.topic); }
+    if (--sub.group.refs === 0) this.groups.delete(sub.group.key);
+    try { sub.spec.onEnd?.(); } catch (err) { this.opts.onError?.(err); }
+    if (sub.waiting) { const w = sub.waiting; sub.waiting = null; w({ value: undefined, done: true }); }
+  }
+}

@@ -1,0 +1,272 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, Server } from 'node:http';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { createSourceEventStream, GraphQLError, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import { CloseCode, makeServer } from 'graphql-ws';
+import type { Logger } from 'pino';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Config } from '../config/config';
+import { RateLimitedError } from '../domain/shared/rate-limit';
+import type { DomainEvent } from '../domain/shared/events';
+import { GraphQLContext } from '../graphql/context';
+import { createLoaders } from '../graphql/loaders';
+import type { Services } from '../services';
+import type { DocumentCache } from '../security/query-limits';
+import { AudienceRegistry, type Viewer } from './audience';
+import { DeliveryHub } from './delivery';
+import { CLOSE_TOO_FAR_BEHIND, type LiveSocket } from './live';
+import { ProfileCache } from './profiles';
+import { dependsOnViewer } from './selection';
+import { CLOSE_TRY_AGAIN_LATER, keepAlive, SocketSessions, truncateReason } from './socket-sessions';
+
+/** What the realtime layer keeps per socket. */
+interface SocketState {
+  socket: WebSocket;
+  request: IncomingMessage;
+  viewer?: Viewer;
+  socketId?: string;
+}
+
+/** Everything {@link startRealtime} needs from the app. */
+export interface RealtimeDeps {
+  config: Config;
+  services: Services;
+  rootEm: EntityManager;
+  schema: GraphQLSchema;
+  /** Parse + validate with the query limits, cached per document text. */
+  documents: DocumentCache;
+  logger: Logger;
+  /** The client address of an upgrade request (TRUST_PROXY). */
+  clientIp(req: IncomingMessage): string;
+  /** The one error mapper (contract codes, no internals). */
+  format(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError;
+}
+
+/** The running realtime layer. */
+export interface Realtime {
+  hub: DeliveryHub;
+  audience: AudienceRegistry;
+  /** Open sockets now. */
+  socketCount(): number;
+  /** Counters since start: sockets closed with 4507 (too far behind). */
+  stats(): { closedTooFarBehind: number };
+  /**
+   * Closes every socket (1001), waits up to `graceMs` for them to go, then terminates the rest,
+   * so a client that stopped reading cannot hold the shutdown.
+   */
+  close(graceMs: number): Promise<void>;
+}
+
+/** How long a socket closed for being too far behind may take to read its close frame before it is dropped (ms). */
+const TERMINATE_AFTER_MS = 5000;
+
+/** "Bearer <token>" → token; anything else → undefined. */
+export function bearer(header: unknown): string | undefined {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(String(header ?? ''));
+  return m?.[1];
+}
+
+/**
+ * GraphQL over WebSocket at /graphql (graphql-transport-ws, graphql-ws's `makeServer` core with
+ * our own `ws` adapter) and the delivery layer behind it:
+ * - connect: per-address and per-user connection rates, `WS_MAX_SOCKETS_PER_USER` open sockets,
+ *   a valid access token of a live login (4403 otherwise), then presence;
+ * - subscriptions register with the {@link DeliveryHub} (one execution per event per group of
+ *   equal operations) with access answered by the {@link AudienceRegistry} from memory;
+ * - sends never wait for the network: a socket whose unsent bytes pass `WS_MAX_BUFFERED_BYTES`,
+ *   or whose subscription falls `WS_MAX_QUEUED_EVENTS` behind, is closed with 4507;
+ * - token expiry and logout close sockets (4403) on every instance, and after an outage of the
+ *   bus the instance re-checks its sockets' logins and audiences against PostgreSQL.
+ */
+export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime {
+  const { config, services, rootEm, schema, documents, logger, clientIp, format } = deps;
+  const isProd = config.nodeEnv === 'production';
+  const bus = services.bus;
+  const sessions = new SocketSessions(bus);
+  const audience = new AudienceRegistry(bus, rootEm, (em, id) => services.contacts.blockedIds(em, id), logger);
+  const profiles = new ProfileCache(bus);
+  const hub = new DeliveryHub(bus, {
+    schema,
+    maxQueue: config.ws.maxQueuedEvents,
+    newScope: (e: DomainEvent) => {
+      const em = rootEm.fork();
+      const loaders = createLoaders(em, null, profiles);
+      // A new text or system message has no attachments yet (they come with message.edited).
+      if (e.type === 'message.added' && (e.message.kind === 'TEXT' || e.message.kind === 'SYSTEM')) loaders.attachments.prime(e.message.id, []);
+      return { em, loaders };
+    },
+    contextFor: (actor, scope) => {
+      const { em, loaders } = scope as unknown as { em: EntityManager; loaders: ReturnType<typeof createLoaders> };
+      if (!actor) return GraphQLContext.forEvent(services, rootEm, null, em, loaders);
+      const viewer = audience.viewerOf(actor.id);
+      return GraphQLContext.forEvent(services, rootEm, actor, em, createLoaders(em, actor.id, profiles), viewer ? () => audience.blockedIds(viewer) : undefined);
+    },
+    onError: (err) => logger.error({ err }, 'realtime delivery failed'),
+  });
+  // After an outage of the bus: logins revoked elsewhere meanwhile close now.
+  const offResync = bus.onResync(() => {
+    void sessions.recheck((ids) => services.auth.liveSessions(rootEm.fork(), ids)).catch((err) => logger.error({ err }, 'session re-check failed'));
+  });
+
+  const wsServer = new WebSocketServer({
+    server: httpServer,
+    path: '/graphql',
+    maxPayload: config.ws.maxPayloadBytes,
+    handleProtocols: (protocols) => (protocols.has('graphql-transport-ws') ? 'graphql-transport-ws' : false),
+  });
+  const stopHeartbeat = keepAlive(wsServer, config.ws.pingIntervalMs);
+
+  let closedTooFarBehind = 0;
+  const closeTooFarBehind = (socket: WebSocket, why: string) => {
+    if (socket.readyState !== socket.OPEN) return;
+    closedTooFarBehind++;
+    socket.close(CLOSE_TOO_FAR_BEHIND, why);
+    // A client that stopped reading never takes the close frame: drop it after a while (its
+    // memory is bounded meanwhile: nothing more is queued for a closing socket).
+    setTimeout(() => socket.terminate(), TERMINATE_AFTER_MS).unref();
+  };
+
+  const server = makeServer<Record<string, unknown> | undefined, SocketState>({
+    schema,
+    connectionInitWaitTimeout: config.ws.initTimeoutMs,
+    onConnect: async (ctx) => {
+      const state = ctx.extra;
+      const params = (ctx.connectionParams ?? {}) as Record<string, unknown>;
+      const token = bearer(params.authorization ?? params.Authorization) ?? (typeof params.token === 'string' ? params.token : undefined);
+      try {
+        await services.limits.consume('wsConnectIp', clientIp(state.request));
+      } catch (err) {
+        state.socket.close(CLOSE_TRY_AGAIN_LATER, truncateReason((err as Error).message));
+        return false;
+      }
+      if (!token) return false;
+      let session;
+      try {
+        const em = rootEm.fork();
+        session = await services.auth.session(em, token);
+        // A logged-out login's access token opens no new socket.
+        if (session.sessionId && !(await services.auth.liveSessions(em, [session.sessionId])).has(session.sessionId)) return false;
+        await services.limits.consume('wsConnectUser', String(session.actor.id));
+      } catch (err) {
+        if (err instanceof RateLimitedError) state.socket.close(CLOSE_TRY_AGAIN_LATER, truncateReason(err.message));
+        return false; // graphql-ws closes with 4403 Forbidden
+      }
+      if (state.socket.readyState !== state.socket.OPEN) return false;
+      const open = audience.viewerOf(session.actor.id)?.sockets ?? 0;
+      if (open >= config.ws.maxSocketsPerUser) {
+        state.socket.close(CLOSE_TRY_AGAIN_LATER, truncateReason(`Too many open sockets for this user (at most ${config.ws.maxSocketsPerUser}); close one first`));
+        return false;
+      }
+      state.viewer = audience.attach(session.actor);
+      state.socketId = randomUUID();
+      sessions.add(state.socket, session);
+      await services.presence.connected(session.actor.id, state.socketId);
+      return true;
+    },
+    onClose: async (ctx) => {
+      const state = ctx.extra;
+      if (!state.viewer || !state.socketId) return;
+      const { viewer, socketId } = state;
+      state.viewer = undefined;
+      audience.detach(viewer);
+      await services.presence.disconnected(viewer.actor.id, socketId);
+    },
+    // Parse and validate here (with the query limits, and without introspection when it is off)
+    // so that a bad document answers with an `error` message carrying BAD_USER_INPUT (graphql-ws
+    // would otherwise close the whole socket on a syntax error). One socket holds at most
+    // WS_MAX_SUBSCRIPTIONS operations at once: past that, the new one gets RATE_LIMITED.
+    onSubscribe: (ctx, _id, payload) => {
+      // graphql-ws registers this operation before calling us, so the count includes it.
+      if (Object.keys(ctx.subscriptions).length > config.wsMaxSubscriptions) {
+        return [new GraphQLError(`Too many operations on this socket (at most ${config.wsMaxSubscriptions}); complete one first`, { extensions: { code: 'RATE_LIMITED', reason: 'TOO_MANY_SUBSCRIPTIONS' } })];
+      }
+      const prepared = documents.prepare(payload.query);
+      if (prepared.errors) return prepared.errors;
+      const state = ctx.extra;
+      const viewer = state.viewer!;
+      const variableValues = payload.variables ?? undefined;
+      const live: LiveSocket = {
+        viewer, audience, hub, maxPresenceIds: config.ws.maxPresenceIds,
+        operation: {
+          document: prepared.document,
+          operationName: payload.operationName,
+          variableValues,
+          key: `${payload.operationName ?? ''}\u0000${JSON.stringify(variableValues ?? null)}\u0000${payload.query}`,
+          perViewer: dependsOnViewer(schema, prepared.document, payload.operationName),
+        },
+        close: (code, reason) => closeTooFarBehind(state.socket, reason || String(code)),
+      };
+      return {
+        schema,
+        document: prepared.document,
+        operationName: payload.operationName,
+        variableValues,
+        contextValue: new GraphQLContext(services, rootEm, viewer.actor, undefined, clientIp(state.request), live),
+      };
+    },
+    // A subscription's root field returns the hub's stream of finished results: no execution per
+    // subscriber here (graphql-js `subscribe` would execute the selection again for each event).
+    subscribe: async (args) => {
+      const stream = await createSourceEventStream(args);
+      (args.contextValue as GraphQLContext).release();
+      return stream as AsyncIterable<ExecutionResult> | ExecutionResult;
+    },
+    // Every error sent in an `error` message goes through the one mapper too: refusals above,
+    // and failures of a subscription's stream (which would otherwise leave with their raw text).
+    onError: (_ctx, _id, _payload, errors) => errors.map((e) => format(e.toJSON(), e.originalError ?? e)),
+    onNext: (_ctx, _id, _payload, _args, result) => {
+      const r = result as ExecutionResult;
+      if (!r.errors?.length) return undefined;
+      return { ...r, errors: r.errors.map((e) => format(e.toJSON ? e.toJSON() : (e as GraphQLFormattedError), e)) } as unknown as ExecutionResult;
+    },
+  });
+
+  wsServer.on('connection', (socket, request) => {
+    socket.once('error', (err) => {
+      logger.warn({ err: err.message }, 'websocket error');
+      socket.close(CloseCode.InternalServerError, 'Internal server error');
+    });
+    const closed = server.opened(
+      {
+        protocol: socket.protocol,
+        // Never waits for the network: the bytes queue in `ws`, bounded by WS_MAX_BUFFERED_BYTES.
+        send: (data) => {
+          if (socket.readyState !== socket.OPEN) return;
+          socket.send(data);
+          if (socket.bufferedAmount > config.ws.maxBufferedBytes) closeTooFarBehind(socket, 'Too far behind: reconnect and catch up');
+        },
+        close: (code, reason) => socket.close(code, reason),
+        onMessage: (cb) => socket.on('message', async (data) => {
+          try {
+            await cb(String(data));
+          } catch (err) {
+            logger.error({ err }, 'graphql-ws message failed');
+            socket.close(CloseCode.InternalServerError, isProd ? 'Internal server error' : truncateReason((err as Error).message ?? 'Internal server error'));
+          }
+        }),
+      },
+      { socket, request },
+    );
+    socket.once('close', (code, reason) => { void closed(code, String(reason)); });
+  });
+
+  return {
+    hub,
+    audience,
+    socketCount: () => wsServer.clients.size,
+    stats: () => ({ closedTooFarBehind }),
+    close: async (graceMs) => {
+      offResync();
+      for (const client of wsServer.clients) client.close(1001, 'Server shutting down');
+      const deadline = Date.now() + graceMs;
+      while (wsServer.clients.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      for (const client of wsServer.clients) client.terminate();
+      await new Promise<void>((resolve) => wsServer.close(() => resolve()));
+      hub.close();
+      sessions.close();
+      stopHeartbeat();
+      audience.close();
+      profiles.close();
+    },
+  };
+}

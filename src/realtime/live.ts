@@ -1,0 +1,19 @@
+import type { AudienceRegistry, Viewer } from './audience';
+import type { DeliveryHub, PreparedOperation } from './delivery';
+
+/** graphql-ws close code: the socket's unsent data or undelivered events passed their limit (WS_MAX_BUFFERED_BYTES, WS_MAX_QUEUED_EVENTS). Reconnect and catch up with messagesSince. */
+export const CLOSE_TOO_FAR_BEHIND = 4507;
+
+/** What an operation over graphql-ws knows of its socket's realtime state (GraphQLContext.live). */
+export interface LiveSocket {
+  /** The socket's user, as of now (shared by their sockets on this instance). */
+  viewer: Viewer;
+  audience: AudienceRegistry;
+  hub: DeliveryHub;
+  /** The operation being run, prepared for shared execution. */
+  operation: PreparedOperation;
+  /** Most ids in one presence(userIds:) subscription. */
+  maxPresenceIds: number;
+  /** Closes this socket (a subscriber fell too far behind). */
+  close(code: number, reason: string): void;
+}

@@ -1,0 +1,219 @@
+/**
+ * Issue 11: the realtime delivery layer through the real server and real graphql-ws clients.
+ * One execution per event for subscribers of the same operation, no SQL per subscriber, live
+ * authorization on open sockets (staff demotion, bans, logout), and bounded per-socket cost
+ * (sockets per user, presence ids, send buffer).
+ */
+import WebSocket from 'ws';
+import { inDelivery } from '../../src/realtime/delivery';
+import { CLOSE_TOO_FAR_BEHIND } from '../../src/realtime/live';
+import { codeOf, gql, gqlOk, registerUser, trackRealtime, type TestUser } from '../support/client';
+import { startTestServer, type TestServer } from '../support/test-server';
+
+jest.setTimeout(90_000);
+
+let server: TestServer;
+let deliverySql: string[] = [];
+const rt = trackRealtime(() => server.wsUrl);
+
+beforeAll(async () => {
+  server = await startTestServer({ WS_MAX_SOCKETS_PER_USER: '3', WS_MAX_PRESENCE_IDS: '50', WS_MAX_BUFFERED_BYTES: '1024' }, {
+    onQuery: (line) => { if (/\[query\]/.test(line) && inDelivery()) deliverySql.push(line); },
+  });
+});
+afterAll(async () => { await server?.close(); });
+
+const ADDED = 'subscription($c: ID) { messageAdded(conversationId: $c) { id seq content sender { id username fullName } } }';
+const SEND = 'mutation($c: ID!, $t: String!) { sendMessage(input: { conversationId: $c, content: $t }) { id seq } }';
+
+/** Waits until the hub has `n` subscribers (graphql-ws has no "subscribed" acknowledgement). */
+async function subscribers(n: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (server.realtime.hub.subscriberCount() < n) {
+    if (Date.now() > deadline) throw new Error(`hub has ${server.realtime.hub.subscriberCount()} subscribers, expected ${n}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** A room of `owner` with `members` joined. */
+async function room(owner: TestUser, members: TestUser[]): Promise<string> {
+  const id = (await gqlOk(server.url, 'mutation { createRoom(input: { name: "hot", visibility: PUBLIC }) { id } }', {}, owner.token)).createRoom.id;
+  for (const m of members) await gqlOk(server.url, 'mutation($id: ID!) { joinRoom(id: $id) { id } }', { id }, m.token);
+  return id;
+}
+
+/** A raw graphql-transport-ws socket, acknowledged. */
+function rawSocket(token: string): Promise<{ ws: WebSocket; closed: Promise<number> }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(server.wsUrl, 'graphql-transport-ws');
+    const closed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
+    ws.once('open', () => ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } })));
+    ws.on('message', (data) => { if (JSON.parse(String(data)).type === 'connection_ack') resolve({ ws, closed }); });
+    ws.once('error', reject);
+    void closed.then((code) => reject(new Error(`closed with ${code} before the ack`)));
+  });
+}
+
+describe('shared execution', () => {
+  test('20 subscribers of one operation: one execution per event, and no SQL per subscriber', async () => {
+    const owner = await registerUser(server.url, 'hot');
+    const members = await Promise.all(Array.from({ length: 20 }, () => registerUser(server.url, 'hotm')));
+    const roomId = await room(owner, members);
+    const base = server.realtime.hub.subscriberCount();
+    const subs = members.map((m) => rt.sub(rt.client(m), ADDED, { c: roomId }));
+    await subscribers(base + 20);
+
+    // First event: the sender's profile is read once for everyone.
+    deliverySql = [];
+    let executions = server.realtime.hub.executions;
+    const first = (await gqlOk(server.url, SEND, { c: roomId, t: 'hello all' }, owner.token)).sendMessage;
+    for (const s of subs) expect(await s.next()).toEqual({ messageAdded: { id: first.id, seq: first.seq, content: 'hello all', sender: { id: owner.id, username: owner.username, fullName: owner.username } } });
+    expect(server.realtime.hub.executions - executions).toBe(1);
+    expect(deliverySql.length).toBeLessThanOrEqual(1);
+
+    // Steady state: nothing from the database at all.
+    deliverySql = [];
+    executions = server.realtime.hub.executions;
+    for (let i = 0; i < 3; i++) await gqlOk(server.url, SEND, { c: roomId, t: `again ${i}` }, owner.token);
+    for (const s of subs) for (let i = 0; i < 3; i++) expect((await s.next()).messageAdded.content).toBe(`again ${i}`);
+    expect(server.realtime.hub.executions - executions).toBe(3);
+    expect(deliverySql).toEqual([]);
+  });
+
+  test('a viewer-dependent field executes per viewer: a block hides the sender\'s presence from the blocker only', async () => {
+    const sender = await registerUser(server.url, 'pv');
+    const blocker = await registerUser(server.url, 'pvb');
+    const other = await registerUser(server.url, 'pvo');
+    const roomId = await room(sender, [blocker, other]);
+    // The sender is online (a socket open).
+    rt.sub(rt.client(sender), 'subscription { notificationAdded { id } }');
+    await gqlOk(server.url, 'mutation($u: ID!) { blockUser(userId: $u) { status } }', { u: sender.id }, blocker.token);
+    const base = server.realtime.hub.subscriberCount();
+    const q = 'subscription($c: ID) { messageAdded(conversationId: $c) { content sender { username presence } } }';
+    const a = rt.sub(rt.client(blocker), q, { c: roomId });
+    const b = rt.sub(rt.client(other), q, { c: roomId });
+    await subscribers(base + 2);
+    const executions = server.realtime.hub.executions;
+    await gqlOk(server.url, SEND, { c: roomId, t: 'who is online' }, sender.token);
+    expect(await a.next()).toEqual({ messageAdded: { content: 'who is online', sender: { username: sender.username, presence: 'OFFLINE' } } });
+    expect(await b.next()).toEqual({ messageAdded: { content: 'who is online', sender: { username: sender.username, presence: 'ONLINE' } } });
+    expect(server.realtime.hub.executions - executions).toBe(2);
+  });
+});
+
+describe('live authorization on open sockets', () => {
+  test('a demoted staff user stops receiving SUPPORT threads at once and cannot make itself staff again over the same socket', async () => {
+    const admin = await registerUser(server.url, 'adm');
+    const staff = await registerUser(server.url, 'stf');
+    const customer = await registerUser(server.url, 'cus');
+    // The first staff user comes from the database, as `npm run create-user --staff` does.
+    await server.orm.em.fork().execute('update "users" set "is_staff" = true where "id" in (?, ?)', [Number(admin.id), Number(staff.id)]);
+    const c = rt.client(staff);
+    const base = server.realtime.hub.subscriberCount();
+    const all = rt.sub(c, 'subscription { messageAdded { content } }');
+    await subscribers(base + 1);
+    await gqlOk(server.url, 'mutation { sendMessage(input: { toSupport: true, content: "help 1" }) { id } }', {}, customer.token);
+    expect(await all.next()).toEqual({ messageAdded: { content: 'help 1' } });
+
+    await gqlOk(server.url, 'mutation($u: ID!) { setUserStaff(userId: $u, isStaff: false) { id isStaff } }', { u: staff.id }, admin.token);
+    await gqlOk(server.url, 'mutation { sendMessage(input: { toSupport: true, content: "help 2" }) { id } }', {}, customer.token);
+    expect(await all.quiet(500)).toBe(true);
+
+    // The socket acts with the current rights: no self-promotion.
+    const again = rt.sub(c, 'mutation($u: ID!) { setUserStaff(userId: $u, isStaff: true) { id } }', { u: staff.id });
+    await again.done;
+    expect(JSON.stringify(again.errors)).toContain('FORBIDDEN');
+    const row = await server.orm.em.fork().execute('select "is_staff" from "users" where "id" = ?', [Number(staff.id)]);
+    expect(row[0].is_staff).toBe(false);
+  });
+
+  test('a banned member stops receiving on an open socket; the others keep receiving', async () => {
+    const owner = await registerUser(server.url, 'bo');
+    const banned = await registerUser(server.url, 'bb');
+    const stays = await registerUser(server.url, 'bs');
+    const roomId = await room(owner, [banned, stays]);
+    const base = server.realtime.hub.subscriberCount();
+    const gone = rt.sub(rt.client(banned), ADDED, { c: roomId });
+    const kept = rt.sub(rt.client(stays), ADDED, { c: roomId });
+    const everything = rt.sub(rt.client(banned), 'subscription { messageAdded { content } }');
+    await subscribers(base + 3);
+    await gqlOk(server.url, 'mutation($c: ID!, $u: ID!) { banMember(conversationId: $c, userId: $u, banned: true) { id } }', { c: roomId, u: banned.id }, owner.token);
+    // The ban's own system message may still reach them (it is about them); nothing after it does.
+    await gqlOk(server.url, SEND, { c: roomId, t: 'after the ban' }, owner.token);
+    const seen = [];
+    for (;;) { const e = await kept.next(); seen.push(e.messageAdded.content); if (e.messageAdded.content === 'after the ban') break; }
+    await new Promise((r) => setTimeout(r, 300));
+    expect(gone.events.map((e) => e.messageAdded.content)).not.toContain('after the ban');
+    expect(everything.events.map((e) => e.messageAdded.content)).not.toContain('after the ban');
+  });
+
+  test('after logout, the login\'s access token opens no new socket (4403)', async () => {
+    const u = await registerUser(server.url, 'lo');
+    const open = await rawSocket(u.token);
+    await gqlOk(server.url, 'mutation($r: String!) { logout(refreshToken: $r) }', { r: u.refreshToken }, u.token);
+    expect(await open.closed).toBe(4403);
+    await expect(rawSocket(u.token)).rejects.toThrow('closed with 4403');
+  });
+});
+
+describe('bounded per-socket cost', () => {
+  test('WS_MAX_SOCKETS_PER_USER: a burst of 8 connections of one user gets 3 sockets; the rest close with 1013', async () => {
+    const u = await registerUser(server.url, 'cap');
+    const results = await Promise.allSettled(Array.from({ length: 8 }, () => rawSocket(u.token)));
+    const opened = results.filter((r) => r.status === 'fulfilled').map((r) => (r as PromiseFulfilledResult<{ ws: WebSocket; closed: Promise<number> }>).value);
+    const refused = results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason));
+    expect(opened).toHaveLength(3);
+    expect(refused).toEqual(Array(5).fill('Error: closed with 1013 before the ack'));
+    // Closing one frees a place.
+    opened[0].ws.close();
+    await opened[0].closed;
+    await new Promise((r) => setTimeout(r, 50));
+    const again = await rawSocket(u.token);
+    for (const s of [...opened.slice(1), again]) s.ws.close();
+  });
+
+  test('WS_MAX_PRESENCE_IDS: a presence subscription with too many ids is refused with BAD_USER_INPUT', async () => {
+    const u = await registerUser(server.url, 'pres');
+    const c = rt.client(u);
+    const ids = Array.from({ length: 51 }, (_, i) => String(i + 1));
+    const s = rt.sub(c, 'subscription($u: [ID!]) { presence(userIds: $u) { status } }', { u: ids });
+    await s.done;
+    expect(JSON.stringify(s.errors)).toContain('BAD_USER_INPUT');
+    const ok = rt.sub(c, 'subscription($u: [ID!]) { presence(userIds: $u) { status } }', { u: ids.slice(0, 50) });
+    expect(await ok.quiet(200)).toBe(true);
+    expect(ok.errors).toEqual([]);
+  });
+
+  test('a socket that stops reading is closed with 4507 once its unsent bytes pass WS_MAX_BUFFERED_BYTES; others are unaffected', async () => {
+    const owner = await registerUser(server.url, 'slowo');
+    const slow = await registerUser(server.url, 'slow');
+    const fine = await registerUser(server.url, 'fine');
+    const roomId = await room(owner, [slow, fine]);
+    const base = server.realtime.hub.subscriberCount();
+    const { ws, closed } = await rawSocket(slow.token);
+    // 90 subscriptions on the one socket: each message is 90 frames of 4 KB for it.
+    for (let i = 0; i < 90; i++) ws.send(JSON.stringify({ id: String(i), type: 'subscribe', payload: { query: 'subscription($c: ID) { messageAdded(conversationId: $c) { content } }', variables: { c: roomId } } }));
+    const ok = rt.sub(rt.client(fine), 'subscription($c: ID) { messageAdded(conversationId: $c) { seq } }', { c: roomId });
+    await subscribers(base + 91);
+    (ws as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause();
+    const big = 'x'.repeat(3990);
+    let sent = 0;
+    const before = server.realtime.stats().closedTooFarBehind;
+    while (server.realtime.stats().closedTooFarBehind === before && sent < 400) {
+      await gqlOk(server.url, SEND, { c: roomId, t: `${big}${sent++}` }, owner.token);
+    }
+    expect(sent).toBeLessThan(400);
+    (ws as unknown as { _socket: { resume(): void } })._socket.resume();
+    expect(await closed).toBe(CLOSE_TOO_FAR_BEHIND);
+    // The reader that kept reading got every message, in order.
+    for (let i = 0; i < sent; i++) expect((await ok.next(5000)).messageAdded.seq).toBeGreaterThan(0);
+    expect(ok.errors).toEqual([]);
+  });
+});
+
+test('a subscription sent over HTTP answers a clear error, never a 500', async () => {
+  const u = await registerUser(server.url, 'httpsub');
+  const r = await gql(server.url, 'subscription { notificationAdded { id } }', {}, u.token);
+  expect(r.status).toBeLessThan(500);
+  expect(codeOf(r) ?? r.errors?.[0]?.message).toBeTruthy();
+});
