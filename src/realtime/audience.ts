@@ -63,7 +63,6 @@ export class AudienceRegistry {
         if (e.type !== 'contact.changed') return;
         for (const id of e.userIds) { const v = this.viewers.get(id); if (v) v.blocked = undefined; }
       }),
-      bus.onResync(() => { void this.resync().catch((err) => this.logger?.error({ err }, 'audience resync failed')); }),
     ];
   }
 

@@ -48,6 +48,8 @@ export interface DeliveryOptions {
 }
 
 const delivering = new AsyncLocalStorage<true>();
+/** Events held during a replay at most; past it, live delivery resumes without waiting for the replay. */
+const MAX_HELD = 100_000;
 
 /**
  * True inside the delivery of an event (access checks and executions of the hub), also across
@@ -103,10 +105,49 @@ export class DeliveryHub {
   private readonly maxQueue: number;
   /** Executions run since start (tests and the benchmark read it). */
   executions = 0;
+  /** Message changes delivered lately, per conversation (`changeSeq`s): each is delivered once, also across a replay. */
+  private readonly delivered = new Map<number, Set<number>>();
+  /** While paused (a replay is being read), events from the bus wait here, in order. */
+  private held: DomainEvent[] | null = null;
 
   constructor(bus: EventBus, private readonly opts: DeliveryOptions) {
     this.maxQueue = opts.maxQueue ?? 1000;
-    this.offs = DELIVERED.map((type) => bus.on(type, (e) => delivering.run(true, () => this.dispatch(e))));
+    this.offs = DELIVERED.map((type) => bus.on(type, (e) => {
+      if (this.held && this.held.length < MAX_HELD) this.held.push(e);
+      else if (this.held) { this.resume(); delivering.run(true, () => this.dispatch(e)); }
+      else delivering.run(true, () => this.dispatch(e));
+    }));
+  }
+
+  /** Holds events from the bus (in order) until {@link resume}: a replay goes first. */
+  pause(): void {
+    this.held ??= [];
+  }
+
+  /**
+   * Delivers `replayed` (changes read back from PostgreSQL after an outage) and then the events
+   * held since {@link pause}, each change at most once: what subscribers already got is skipped.
+   */
+  resume(replayed: readonly DomainEvent[] = []): void {
+    const held = this.held ?? [];
+    this.held = null;
+    for (const e of [...replayed, ...held]) delivering.run(true, () => this.dispatch(e));
+  }
+
+  /**
+   * What this instance's subscribers listen to: conversations subscribed by id, and the actors
+   * of "every conversation" subscriptions (whose conversations the caller knows).
+   */
+  interest(): { conversations: Set<number>; followers: Actor[] } {
+    const conversations = new Set<number>();
+    const followers = new Map<number, Actor>();
+    for (const [topic, set] of this.topics) {
+      const [type, key] = topic.split(':');
+      if (!type.startsWith('message.') || key === undefined) continue;
+      if (key === '*') for (const sub of set) followers.set(sub.spec.actor.id, sub.spec.actor);
+      else conversations.add(Number(key));
+    }
+    return { conversations, followers: [...followers.values()] };
   }
 
   /**
@@ -145,8 +186,25 @@ export class DeliveryHub {
     for (const set of this.topics.values()) for (const sub of [...set]) this.end(sub);
   }
 
+  /** True the first time a message change is seen; remembers the last 1000 changes of the 2000 busiest conversations. */
+  private firstDelivery(conversationId: number, changeSeq: number): boolean {
+    let seen = this.delivered.get(conversationId);
+    if (seen?.has(changeSeq)) return false;
+    if (!seen) {
+      seen = new Set();
+      if (this.delivered.size >= 2000) this.delivered.delete(this.delivered.keys().next().value!);
+    } else {
+      this.delivered.delete(conversationId);
+    }
+    this.delivered.set(conversationId, seen);
+    seen.add(changeSeq);
+    if (seen.size > 1000) seen.delete(seen.values().next().value!);
+    return true;
+  }
+
   /** Hands one event to every subscriber of its topics, executing once per group. */
   private dispatch(e: DomainEvent): void {
+    if ((e.type === 'message.added' || e.type === 'message.edited' || e.type === 'message.deleted') && !this.firstDelivery(e.conversationId, e.message.changeSeq)) return;
     let scope: EventScope | undefined;
     const results = new Map<Group, Promise<ExecutionResult> | ExecutionResult>();
     const resultOf = (g: Group) => {

@@ -17,10 +17,11 @@ export interface EventBus extends EventPublisher {
   healthy(): boolean;
   /**
    * Calls `handler` each time the transport between instances comes back after an outage
-   * (events published elsewhere meanwhile were lost: re-check state against PostgreSQL).
-   * Returns the unsubscribe function. An in-memory bus never loses events and never calls it.
+   * (events published elsewhere meanwhile were lost: re-check state against PostgreSQL), with
+   * the time (ms since the epoch) the outage began. Returns the unsubscribe function. An
+   * in-memory bus never loses events and never calls it.
    */
-  onResync(handler: () => void): () => void;
+  onResync(handler: (downSinceMs: number) => void): () => void;
   close(): Promise<void>;
 }
 
@@ -70,9 +71,9 @@ export class InMemoryEventBus implements EventBus {
     return true;
   }
 
-  protected readonly resyncHandlers = new Set<() => void>();
+  protected readonly resyncHandlers = new Set<(downSinceMs: number) => void>();
 
-  onResync(handler: () => void): () => void {
+  onResync(handler: (downSinceMs: number) => void): () => void {
     this.resyncHandlers.add(handler);
     return () => { this.resyncHandlers.delete(handler); };
   }

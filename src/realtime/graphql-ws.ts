@@ -16,6 +16,7 @@ import { AudienceRegistry, type Viewer } from './audience';
 import { DeliveryHub } from './delivery';
 import { CLOSE_TOO_FAR_BEHIND, type LiveSocket } from './live';
 import { ProfileCache } from './profiles';
+import { missedChanges, REPLAY_MARGIN_MS } from './replay';
 import { dependsOnViewer } from './selection';
 import { CLOSE_TRY_AGAIN_LATER, keepAlive, SocketSessions, truncateReason } from './socket-sessions';
 
@@ -103,9 +104,39 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
     },
     onError: (err) => logger.error({ err }, 'realtime delivery failed'),
   });
-  // After an outage of the bus: logins revoked elsewhere meanwhile close now.
-  const offResync = bus.onResync(() => {
-    void sessions.recheck((ids) => services.auth.liveSessions(rootEm.fork(), ids)).catch((err) => logger.error({ err }, 'session re-check failed'));
+  // After an outage of the bus, events published elsewhere meanwhile were lost. Live events wait
+  // while this instance re-reads from PostgreSQL, in this order: rights and memberships (bans,
+  // removals, staff changes), logins (logouts close their sockets), then the message changes its
+  // subscribers missed, delivered in change order before the waiting events, each once.
+  const offResync = bus.onResync((downSince) => {
+    hub.pause();
+    const started = Date.now();
+    // Live delivery never waits longer than this for the database (a late replay still comes, once).
+    const unblock = setTimeout(() => hub.resume(), 10_000);
+    unblock.unref();
+    void (async () => {
+      let replayed: DomainEvent[] = [];
+      try {
+        await audience.resync();
+        await sessions.recheck((ids) => services.auth.liveSessions(rootEm.fork(), ids));
+        const { conversations, followers } = hub.interest();
+        let supportThreads = false;
+        for (const actor of followers) {
+          const viewer = audience.viewerOf(actor.id);
+          if (!viewer) continue;
+          await audience.ensureComplete(viewer);
+          for (const [c, member] of viewer.member) if (member) conversations.add(c);
+          if (viewer.actor.isStaff) supportThreads = true;
+        }
+        replayed = await missedChanges(rootEm.fork(), [...conversations], supportThreads, new Date(downSince - REPLAY_MARGIN_MS));
+        logger.info({ replayed: replayed.length, ms: Date.now() - started }, 'live state re-checked after the bus outage');
+      } catch (err) {
+        logger.error({ err }, 're-check after the bus outage failed; clients catch up with messagesSince');
+      } finally {
+        clearTimeout(unblock);
+        hub.resume(replayed);
+      }
+    })();
   });
 
   const wsServer = new WebSocketServer({

@@ -55,15 +55,16 @@ export class RedisEventBus extends InMemoryEventBus {
     // After an outage, the subscriber reconnects and resubscribes by itself (autoResubscribe);
     // what other instances published meanwhile is lost, so listeners re-check their state.
     let everReady = false;
-    let down = false;
-    this.subscriber.on('close', () => { if (everReady) down = true; });
+    let downSince: number | null = null;
+    this.subscriber.on('close', () => { if (everReady && downSince === null) downSince = Date.now(); });
     this.subscriber.on('ready', () => {
       if (!everReady) { everReady = true; return; }
-      if (!down || this.closed) return;
-      down = false;
-      this.logger.info('Redis is back: re-checking live state');
+      if (downSince === null || this.closed) return;
+      const since = downSince;
+      downSince = null;
+      this.logger.info({ downMs: Date.now() - since }, 'Redis is back: re-checking live state');
       for (const h of [...this.resyncHandlers]) {
-        try { h(); } catch (err) { this.logger.error({ err }, 'resync handler failed'); }
+        try { h(since); } catch (err) { this.logger.error({ err }, 'resync handler failed'); }
       }
     });
     this.target.addEventListener(this.channel, (e) => {

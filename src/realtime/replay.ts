@@ -1,0 +1,41 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { DomainEvent } from '../domain/shared/events';
+import { Message } from '../domain/message/message.entity';
+import { toMessageView } from '../domain/message/message.writer';
+
+/** Changes committed this long before an outage began are read back too (publishes in flight, clocks of other instances). */
+export const REPLAY_MARGIN_MS = 5000;
+/** At most this many changes are replayed at once; past it, clients catch up with messagesSince. */
+export const REPLAY_MAX_ROWS = 10_000;
+
+/**
+ * The message changes (sends, edits, deletes) of `conversations` (and, with `supportThreads`,
+ * of every SUPPORT thread) committed since `since`, read back from PostgreSQL as the domain
+ * events that announced them, in change order per conversation: a message created since then
+ * gives `message.added` (its state now), and a later edit or delete of it gives
+ * `message.edited` / `message.deleted` too. The hub delivers each change at most once.
+ * Used after an outage of the bus between instances (issue 11: gap-free without client help).
+ */
+export async function missedChanges(em: EntityManager, conversations: readonly number[], supportThreads: boolean, since: Date): Promise<DomainEvent[]> {
+  if (!conversations.length && !supportThreads) return [];
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (conversations.length) { where.push(`m."conversation_id" in (${conversations.map(() => '?').join(', ')})`); params.push(...conversations); }
+  if (supportThreads) where.push(`m."conversation_id" in (select "id" from "conversations" where "kind" = 'SUPPORT')`);
+  const at = since.toISOString();
+  const rows = await em.execute(
+    `select m.* from "messages" m where (${where.join(' or ')})
+       and (m."created_at" >= ?::timestamptz or m."edited_at" >= ?::timestamptz or m."deleted_at" >= ?::timestamptz)
+     order by m."conversation_id", m."change_seq" limit ${REPLAY_MAX_ROWS}`,
+    [...params, at, at, at],
+  );
+  const events: DomainEvent[] = [];
+  for (const row of rows) {
+    const m = em.map(Message, row);
+    const view = toMessageView(m);
+    const conversationId = view.conversationId;
+    if (m.createdAt >= since) events.push({ type: 'message.added', conversationId, message: { ...view, changeSeq: m.createdChange } });
+    if (m.changeSeq !== m.createdChange) events.push({ type: m.deletedAt ? 'message.deleted' : 'message.edited', conversationId, message: view });
+  }
+  return events;
+}
