@@ -39,7 +39,9 @@ export async function benchRealtime(): Promise<Record<string, unknown>> {
 
 /** Forks a child and returns a function that sends a message and resolves with the next answer. */
 async function child(script: string, args: string[]): Promise<{ proc: ChildProcess; ask: <T>(msg: unknown) => Promise<T> }> {
-  const proc = fork(join(__dirname, script), args, { execArgv: ['--expose-gc', '--max-old-space-size=4096'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // BENCH_CPU_PROF=<dir>: the server children write a V8 CPU profile there (open it in Chrome DevTools).
+  const profile = script === 'server.js' && process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const proc = fork(join(__dirname, script), args, { execArgv: ['--expose-gc', '--max-old-space-size=4096', ...profile], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const queue: ((v: unknown) => void)[] = [];
   let first!: (v: unknown) => void;
   const ready = new Promise((r) => (first = r));

@@ -1,6 +1,7 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
+import WebSocket from 'ws';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gql, gqlOk, subscribe, wsClient } from '../support/client';
@@ -51,9 +52,10 @@ function freePort(): Promise<number> {
 }
 
 /** Starts `node dist/src/main.js` and resolves once it logs "chat server listening". */
-async function startCompiled(): Promise<Running> {
+async function startCompiled(extra: Record<string, string> = {}): Promise<Running> {
   const port = await freePort();
   const env: NodeJS.ProcessEnv = {
+    ...extra,
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     NODE_ENV: 'development',
@@ -164,5 +166,44 @@ test('the data persisted under DATA_DIR: a second start on the same directory kn
     server.child.kill('SIGTERM');
     const exit = await server.exited;
     expect({ code: exit.code, signal: exit.signal }).toEqual({ code: 0, signal: null });
+  }
+});
+
+test('SIGTERM exits 0 within SHUTDOWN_GRACE_MS although 10 sockets stopped reading and a request body never ends', async () => {
+  const grace = 3000;
+  const dir = mkdtempSync(join(tmpdir(), 'chat-shutdown-stalled-'));
+  const server = await startCompiled({ SHUTDOWN_GRACE_MS: String(grace), DATA_DIR: dir });
+  try {
+    const reg = (await gqlOk(server.url, REGISTER, { u: `stall_${suffix}` })).register;
+    // 20 sockets with a subscription each; 10 of them stop reading (their TCP stream is paused),
+    // so they never answer the server's close frame.
+    const sockets = await Promise.all(Array.from({ length: 20 }, () => new Promise<WebSocket>((resolve, reject) => {
+      const ws = new WebSocket(server.wsUrl, 'graphql-transport-ws');
+      ws.once('open', () => ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${reg.accessToken}` } })));
+      ws.on('message', (data) => {
+        if (JSON.parse(String(data)).type !== 'connection_ack') return;
+        ws.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: 'subscription { messageAdded { id } }' } }));
+        resolve(ws);
+      });
+      ws.once('error', reject);
+    })));
+    for (const ws of sockets.slice(0, 10)) (ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    // An HTTP request whose body never comes.
+    const stuck = connect(Number(new URL(server.base).port), "127.0.0.1");
+    await new Promise<void>((r) => stuck.once('connect', () => r()));
+    stuck.write('POST /graphql HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"query":');
+    stuck.on('error', () => undefined);
+    expect((await fetch(`${server.base}/healthz`)).status).toBe(200);
+
+    const t0 = Date.now();
+    server.child.kill('SIGTERM');
+    const exit = await server.exited;
+    const elapsed = Date.now() - t0;
+    expect({ ...exit, output: exit.code === 0 ? '' : server.output() }).toEqual({ code: 0, signal: null, output: '' });
+    expect(elapsed).toBeLessThan(grace);
+    stuck.destroy();
+    for (const ws of sockets) ws.terminate();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
