@@ -31,6 +31,9 @@ import { createServices, type Services } from './services';
 import { apiHeaders, applyServerTimeouts, corsOptions, graphqlHeaders, mediaHeaders, serverOptions } from './security/http-hardening';
 import { DocumentCache, parseOptions, queryLimitRules, webSocketValidationRules } from './security/query-limits';
 
+/** Pending connections the listening socket queues (reconnect storms). */
+const LISTEN_BACKLOG = 4096;
+
 /** A running server: its addresses and a graceful stop. */
 export interface RunningApp {
   /** http://host:port/graphql */
@@ -50,8 +53,11 @@ export interface RunningApp {
 /** Extra options for tests and benchmarks. */
 export interface AppOptions {
   logger?: Logger;
-  /** Receives every SQL statement MikroORM runs (query counting). */
-  onQuery?: (sql: string) => void;
+  /**
+   * Receives every SQL statement MikroORM runs (query counting): "[query] <sql>", and its logger
+   * context (realtime delivery's queries carry DELIVERY_QUERY, see isDeliveryQuery).
+   */
+  onQuery?: (sql: string, context: Record<string, unknown>) => void;
 }
 
 
@@ -66,8 +72,9 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     {
       databaseUrl: config.databaseUrl,
       dataDir: config.dataDir,
-      debug: options.onQuery ? ['query'] : false,
-      logger: options.onQuery ?? ((msg) => logger.debug({ orm: msg })),
+      debug: false,
+      logger: (msg) => logger.debug({ orm: msg }),
+      onQuery: options.onQuery ? (ctx) => options.onQuery!(`[query] ${ctx.query}`, ctx) : undefined,
     },
     config.migrateOnStart,
   );
@@ -190,7 +197,9 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
-    httpServer.listen(config.port, config.host, () => resolve());
+    // A deep accept queue (the kernel caps it at net.core.somaxconn): after a restart or a network
+    // blip, thousands of clients reconnect at once, and Node's default of 511 drops their SYNs.
+    httpServer.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG }, () => resolve());
   });
   const { port } = httpServer.address() as AddressInfo;
   const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;

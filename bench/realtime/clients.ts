@@ -38,6 +38,28 @@ function frontier(c: Client, from: number): number {
   return s;
 }
 
+/** Retries of the storm: sockets reopened after a failure or 10 s without an ack, catch-up requests retried. */
+const retries = { open: 0, catchUp: 0 };
+/** Per-client durations of the storm (ms): socket acknowledged, catch-up done. */
+const phases: { open: number[]; catchUp: number[] } = { open: [], catchUp: [] };
+
+/**
+ * Opens the client's socket and subscribes; after a failure, or 30 s without an ack, reopens
+ * with graphql-ws's default back-off (1 s, 2 s, 4 s, ... plus 0.3 to 3 s at random).
+ */
+async function openRetrying(c: Client): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await Promise.race([open(c), new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no ack within 30 s')), 30_000))]);
+      return;
+    } catch {
+      retries.open++;
+      c.socket?.terminate();
+      await new Promise((r) => setTimeout(r, 1000 * 2 ** Math.min(attempt, 4) + 300 + Math.random() * 2700));
+    }
+  }
+}
+
 function open(c: Client): Promise<void> {
   return new Promise((resolve, reject) => {
     const socket = new WebSocket(wsUrl, 'graphql-transport-ws');
@@ -69,7 +91,7 @@ function open(c: Client): Promise<void> {
       }
       c.seen.add(m.seq);
     });
-    socket.on('close', (code) => { closes[code] = (closes[code] ?? 0) + 1; });
+    socket.on('close', (code) => { closes[code] = (closes[code] ?? 0) + 1; reject(new Error(`closed with ${code}`)); });
     socket.on('error', (err) => reject(err));
   });
 }
@@ -82,12 +104,20 @@ async function inBatches<T>(items: T[], size: number, fn: (x: T) => Promise<void
 async function catchUp(c: Client, httpUrl: string, conversationId: string, from: number): Promise<void> {
   for (;;) {
     const after = frontier(c, from);
-    const res = await fetch(httpUrl, {
-      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${c.token}` },
-      body: JSON.stringify({ query: 'query($c: ID!, $a: Int!) { messagesSince(conversationId: $c, afterSeq: $a, limit: 100) { seq } }', variables: { c: conversationId, a: after } }),
-    });
-    const body = (await res.json()) as { data?: { messagesSince: { seq: number }[] }; errors?: unknown };
-    if (!body.data) throw new Error(`messagesSince failed: ${JSON.stringify(body.errors)}`);
+    let body: { data?: { messagesSince: { seq: number }[] }; errors?: unknown };
+    try {
+      const res = await fetch(httpUrl, {
+        method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${c.token}` },
+        body: JSON.stringify({ query: 'query($c: ID!, $a: Int!) { messagesSince(conversationId: $c, afterSeq: $a, limit: 100) { seq } }', variables: { c: conversationId, a: after } }),
+        signal: AbortSignal.timeout(60_000),
+      });
+      body = (await res.json()) as typeof body;
+      if (!body.data) throw new Error(`messagesSince failed: ${JSON.stringify(body.errors)}`);
+    } catch {
+      retries.catchUp++;
+      await new Promise((r) => setTimeout(r, 200 + Math.random() * 800));
+      continue;
+    }
     for (const m of body.data.messagesSince) c.seen.add(m.seq);
     if (body.data.messagesSince.length < 100) break;
   }
@@ -112,8 +142,24 @@ process.on('message', async (m: ClientCommand | { cmd: 'storm'; httpUrl: string;
       repair = { httpUrl: m.httpUrl, conversationId: m.conversationId, from: m.from };
       for (const c of clients) c.socket?.terminate();
       for (const c of clients) c.caughtUpAt = undefined;
-      await Promise.all(clients.map(async (c) => { await open(c); await catchUp(c, m.httpUrl, m.conversationId, m.from); }));
-      process.send!({ allCaughtUpMs: Math.max(...clients.map((c) => c.caughtUpAt! - t0)), t0 });
+      await Promise.all(clients.map(async (c) => {
+        await openRetrying(c);
+        phases.open.push(now() - t0);
+        // Live messages that arrive meanwhile do not start a second catch-up.
+        c.repairing = catchUp(c, m.httpUrl, m.conversationId, m.from);
+        await c.repairing;
+        c.repairing = undefined;
+        phases.catchUp.push(now() - t0);
+        // A gap left behind the first catch-up (a message committed before the subscription started).
+        if (frontier(c, m.from) < Math.max(m.from, ...c.seen)) {
+          c.repairing = catchUp(c, m.httpUrl, m.conversationId, m.from).finally(() => { c.repairing = undefined; });
+        }
+      }));
+      const pct = (xs: number[], p: number) => Math.round([...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]);
+      process.send!({
+        allCaughtUpMs: Math.max(...clients.map((c) => c.caughtUpAt! - t0)), t0, retries,
+        openedMs: { p50: pct(phases.open, 50), p99: pct(phases.open, 99) }, caughtUpMs: { p50: pct(phases.catchUp, 50), p99: pct(phases.catchUp, 99) },
+      });
     } else if (m.cmd === 'check') {
       await Promise.all(clients.map((c) => c.repairing));
       let lost = 0;

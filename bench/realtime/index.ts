@@ -17,10 +17,13 @@ export async function benchRealtime(): Promise<Record<string, unknown>> {
   const n = Number(process.env.BENCH_SUBSCRIBERS ?? 2000);
   const m = Number(process.env.BENCH_ROOM_MESSAGES ?? 100);
   const idle = Number(process.env.BENCH_IDLE_SOCKETS ?? 5000);
-  const hotBare = await hotRoom('bare', n, m, false);
-  const hotOurs = await hotRoom('ours', n, m, true);
-  const idleBare = await idleSockets('bare', idle);
-  const idleOurs = await idleSockets('ours', idle);
+  // BENCH_SCENARIOS=hot,idle,storm (default: all) picks scenarios (the storm runs after the hot room).
+  const only = new Set((process.env.BENCH_SCENARIOS ?? 'hot,idle,storm').split(','));
+  const skipped = { deliveriesPerSec: NaN, latency: { p50: NaN, p99: NaN, max: NaN }, deliverySql: NaN, sqlPerDelivery: NaN, executionsPerMessage: NaN, storm: undefined };
+  const hotBare = only.has('hot') ? await hotRoom('bare', n, m, false) : skipped;
+  const hotOurs = only.has('hot') || only.has('storm') ? await hotRoom('ours', n, m, only.has('storm')) : skipped;
+  const idleBare = only.has('idle') ? await idleSockets('bare', idle) : NaN;
+  const idleOurs = only.has('idle') ? await idleSockets('ours', idle) : NaN;
   const ratio = (a: number, b: number) => Number((a / b).toFixed(3));
   return {
     hotRoom: {
@@ -37,11 +40,16 @@ export async function benchRealtime(): Promise<Record<string, unknown>> {
   };
 }
 
+const children = new Set<ChildProcess>();
+process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); });
+/** Progress on stderr (stdout carries the results). */
+const progress = (...parts: unknown[]) => console.error(`[bench realtime ${new Date().toISOString().slice(11, 19)}]`, ...parts);
+
 /** Forks a child and returns a function that sends a message and resolves with the next answer. */
 async function child(script: string, args: string[]): Promise<{ proc: ChildProcess; ask: <T>(msg: unknown) => Promise<T> }> {
-  // BENCH_CPU_PROF=<dir>: the server children write a V8 CPU profile there (open it in Chrome DevTools).
-  const profile = script === 'server.js' && process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-  const proc = fork(join(__dirname, script), args, { execArgv: ['--expose-gc', '--max-old-space-size=4096', ...profile], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const proc = fork(join(__dirname, script), args, { execArgv: ['--expose-gc', '--max-old-space-size=4096'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  children.add(proc);
+  proc.once('exit', () => children.delete(proc));
   const queue: ((v: unknown) => void)[] = [];
   let first!: (v: unknown) => void;
   const ready = new Promise((r) => (first = r));
@@ -81,6 +89,7 @@ async function until(what: string, ms: number, test: () => Promise<boolean>): Pr
 const pct = (sorted: number[], p: number) => Number(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))].toFixed(1));
 
 async function hotRoom(kind: 'ours' | 'bare', n: number, m: number, storm: boolean) {
+  progress(`hot room (${kind}): ${n} sockets`);
   const server = await child('server.js', [kind]);
   const { url, wsUrl } = (server.ask as unknown as { info: { url: string; wsUrl: string } }).info;
   const fixture: Fixture = kind === 'ours' ? await server.ask<Fixture>({ cmd: 'fixture', users: n }) : { roomId: '0', senderToken: '', tokens: Array.from({ length: n }, () => 'x') };
@@ -111,14 +120,17 @@ async function hotRoom(kind: 'ours' | 'bare', n: number, m: number, storm: boole
   await report(false, true);
   await server.ask({ cmd: 'resetCounters' });
 
-  // Throughput: m messages, 4 in flight at a time.
+  // Throughput: m messages, 4 in flight at a time (profiled with BENCH_CPU_PROF).
+  await server.ask({ cmd: 'profileStart' });
   const t0 = now();
   let next = 0;
   await Promise.all(Array.from({ length: 4 }, async () => { while (next < m) { next++; await sendOne(`burst${next}`); } }));
   await delivered(n * m);
   const burst = await report(false, true);
   const deliveriesPerSec = Math.round((n * m) / ((burst.lastAt - t0) / 1000));
+  await server.ask({ cmd: 'profileStop' });
   const stats = await server.ask<ServerStats>({ cmd: 'stats' });
+  progress(`hot room (${kind}): ${deliveriesPerSec} deliveries/s; ${stats.deliverySql} SQL in delivery, ${stats.executions} executions for ${m} messages`);
 
   // Latency at a steady 20 messages/s.
   const sends: Promise<void>[] = [];
@@ -131,9 +143,18 @@ async function hotRoom(kind: 'ours' | 'bare', n: number, m: number, storm: boole
   const steady = await report(true, true);
   const sorted = steady.latencies.sort((a, b) => a - b);
   const latency = { p50: pct(sorted, 50), p99: pct(sorted, 99), max: Number(sorted[sorted.length - 1].toFixed(1)) };
+  progress(`hot room (${kind}): latency at 20/s p50 ${latency.p50} ms, p99 ${latency.p99} ms`);
 
   let stormResult: Record<string, unknown> | undefined;
-  if (storm && kind === 'ours') stormResult = await reconnectStorm(clients.ask, sendOne, () => lastSeq, url, fixture.roomId, n);
+  if (storm && kind === 'ours') {
+    await server.ask({ cmd: 'resetCounters' });
+    await server.ask({ cmd: 'profileStart' });
+    stormResult = await reconnectStorm(clients.ask, sendOne, () => lastSeq, url, fixture.roomId, n);
+    await server.ask({ cmd: 'profileStop' });
+    const after = await server.ask<ServerStats>({ cmd: 'stats' });
+    stormResult.sqlStatements = after.sql;
+    progress(`reconnect storm: ${after.sql} SQL statements in all`);
+  }
 
   await clients.ask({ cmd: 'drop' });
   clients.proc.send({ cmd: 'close' });
@@ -150,27 +171,38 @@ async function hotRoom(kind: 'ours' | 'bare', n: number, m: number, storm: boole
 async function reconnectStorm(
   ask: <T>(msg: unknown) => Promise<T>, sendOne: (tag: string) => Promise<void>, lastSeq: () => number, httpUrl: string, roomId: string, n: number,
 ) {
+  progress(`reconnect storm: ${n} clients`);
   const from = lastSeq();
   let sending = true;
   let sent = 0;
+  let failedSends = 0;
+  const inFlight: Promise<void>[] = [];
   const sender = (async () => {
     while (sending) {
-      void sendOne(`storm${sent++}`);
+      inFlight.push(sendOne(`storm${sent++}`).catch(() => { failedSends++; }));
       await new Promise((r) => setTimeout(r, 100));
     }
   })();
   await new Promise((r) => setTimeout(r, 500));
-  const { allCaughtUpMs } = await ask<{ allCaughtUpMs: number }>({ cmd: 'storm', httpUrl, conversationId: roomId, from });
+  const storm = await ask<{ allCaughtUpMs: number; retries: unknown; openedMs: unknown; caughtUpMs: unknown }>({ cmd: 'storm', httpUrl, conversationId: roomId, from });
+  const { allCaughtUpMs } = storm;
+  progress('reconnect storm:', JSON.stringify(storm));
   await new Promise((r) => setTimeout(r, 2000));
   sending = false;
   await sender;
+  await Promise.all(inFlight);
   await new Promise((r) => setTimeout(r, 1500));
   const to = lastSeq();
   const { lost, duplicated } = await ask<{ lost: number; duplicated: number }>({ cmd: 'check', from, to });
-  return { clients: n, messagesDuringStorm: to - from, timeUntilAllCurrentMs: Math.round(allCaughtUpMs), lost, duplicated, target: '< 10000 ms, 0 lost, 0 duplicated' };
+  progress(`reconnect storm: all current after ${Math.round(allCaughtUpMs)} ms; lost ${lost}, duplicated ${duplicated}, failed sends ${failedSends}`);
+  return {
+    clients: n, messagesDuringStorm: to - from, timeUntilAllCurrentMs: Math.round(allCaughtUpMs), lost, duplicated, failedSends,
+    socketsAcknowledgedMs: storm.openedMs, caughtUpMs: storm.caughtUpMs, clientRetries: storm.retries, target: '< 10000 ms, 0 lost, 0 duplicated',
+  };
 }
 
 async function idleSockets(kind: 'ours' | 'bare', count: number): Promise<number> {
+  progress(`idle sockets (${kind}): ${count}`);
   const server = await child('server.js', [kind]);
   const { wsUrl } = (server.ask as unknown as { info: { wsUrl: string } }).info;
   const fixture: Fixture = kind === 'ours' ? await server.ask<Fixture>({ cmd: 'fixture', users: count }) : { roomId: '0', senderToken: '', tokens: Array.from({ length: count }, () => 'x') };
@@ -187,5 +219,7 @@ async function idleSockets(kind: 'ours' | 'bare', count: number): Promise<number
   await clients.ask({ cmd: 'drop' });
   clients.proc.send({ cmd: 'close' });
   await stopChild(server.proc);
-  return Number(((after.rss - before.rss) / (count - 1) / 1024).toFixed(1));
+  const perSocket = Number(((after.rss - before.rss) / (count - 1) / 1024).toFixed(1));
+  progress(`idle sockets (${kind}): ${perSocket} KiB RSS per socket`);
+  return perSocket;
 }

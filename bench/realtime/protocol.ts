@@ -5,6 +5,8 @@ export type ServerCommand =
   | { cmd: 'fixture'; users: number }
   | { cmd: 'stats' }
   | { cmd: 'resetCounters' }
+  | { cmd: 'profileStart' }
+  | { cmd: 'profileStop' }
   | { cmd: 'stop' };
 
 /** Server child → orchestrator, in answer to a command (same order). */

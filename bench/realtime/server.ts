@@ -1,5 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { Session } from 'node:inspector';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -9,7 +12,7 @@ import { hashPassword } from '../../src/domain/auth/password';
 import { RoomVisibility } from '../../src/domain/conversation/conversation.entity';
 import { Membership } from '../../src/domain/conversation/membership.entity';
 import { User } from '../../src/domain/user/user.entity';
-import { inDelivery } from '../../src/realtime/delivery';
+import { isDeliveryQuery } from '../../src/realtime/delivery';
 import type { Fixture, ServerCommand, ServerStats } from './protocol';
 
 /**
@@ -21,6 +24,23 @@ import type { Fixture, ServerCommand, ServerStats } from './protocol';
 const kind = process.argv[2] as 'ours' | 'bare';
 const send = (m: unknown) => process.send!(m);
 
+/** BENCH_CPU_PROF=<dir>: a V8 CPU profile of the measured phase only (profileStart .. profileStop), for Chrome DevTools. */
+const inspector = new Session();
+async function profile(cmd: 'profileStart' | 'profileStop'): Promise<void> {
+  const dir = process.env.BENCH_CPU_PROF;
+  if (!dir) return;
+  const post = (method: string) => new Promise<any>((resolve, reject) => inspector.post(method, (err, res) => (err ? reject(err) : resolve(res))));
+  if (cmd === 'profileStart') {
+    inspector.connect();
+    await post('Profiler.enable');
+    await post('Profiler.start');
+    return;
+  }
+  const { profile: data } = await post('Profiler.stop');
+  writeFileSync(join(dir, `${kind}-${Date.now()}.cpuprofile`), JSON.stringify(data));
+  inspector.disconnect();
+}
+
 async function ours(): Promise<void> {
   let sql = 0;
   let deliverySql = 0;
@@ -31,7 +51,7 @@ async function ours(): Promise<void> {
   };
   const app: RunningApp = await startApp(loadConfig(env), {
     logger: pino({ level: 'silent' }),
-    onQuery: (line) => { if (!/\[query\]/.test(line)) return; sql++; if (inDelivery()) deliverySql++; },
+    onQuery: (line, context) => { sql++; if (isDeliveryQuery(context)) deliverySql++; if (process.env.BENCH_SQL_LOG) console.error(line.slice(0, 120)); },
   });
   const stats = (): ServerStats => ({
     rss: process.memoryUsage().rss, heapUsed: process.memoryUsage().heapUsed, sql, deliverySql,
@@ -41,6 +61,7 @@ async function ours(): Promise<void> {
     if (m.cmd === 'fixture') send(await fixture(app, m.users));
     else if (m.cmd === 'stats') { global.gc?.(); send(stats()); }
     else if (m.cmd === 'resetCounters') { sql = 0; deliverySql = 0; app.realtime.hub.executions = 0; send({ ok: true }); }
+    else if (m.cmd === 'profileStart' || m.cmd === 'profileStop') { await profile(m.cmd); send({ ok: true }); }
     else if (m.cmd === 'stop') { await app.stop(); process.exit(0); }
   });
   send({ ready: true, url: app.url, wsUrl: app.wsUrl });
@@ -59,8 +80,9 @@ async function fixture(app: RunningApp, n: number): Promise<Fixture> {
   for (const u of users) em.create(Membership, { conversation: room.id, user: u.id });
   await em.flush();
   const tokens: string[] = [];
-  for (const u of users) tokens.push((await app.services.auth.startSession(em, u)).accessToken);
-  const senderToken = (await app.services.auth.startSession(em, sender)).accessToken;
+  // A fresh EntityManager per login: one that managed them all would recompute every change set at each flush.
+  for (const u of users) tokens.push((await app.services.auth.startSession(app.orm.em.fork(), u)).accessToken);
+  const senderToken = (await app.services.auth.startSession(app.orm.em.fork(), sender)).accessToken;
   return { roomId: String(room.id), senderToken, tokens };
 }
 
@@ -93,6 +115,7 @@ async function bare(): Promise<void> {
       global.gc?.();
       send({ rss: process.memoryUsage().rss, heapUsed: process.memoryUsage().heapUsed, sql: 0, deliverySql: 0, executions: 0, subscribers: subscribed.size, sockets: wss.clients.size } satisfies ServerStats);
     } else if (m.cmd === 'resetCounters') send({ ok: true });
+    else if (m.cmd === 'profileStart' || m.cmd === 'profileStop') void profile(m.cmd).then(() => send({ ok: true }));
     else if (m.cmd === 'stop') process.exit(0);
   });
   send({ ready: true, url: `http://127.0.0.1:${port}/send`, wsUrl: `ws://127.0.0.1:${port}/graphql` });

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { MikroORM, type Options } from '@mikro-orm/core';
+import { DefaultLogger, MikroORM, type LogContext, type Options } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { PGlite } from '@electric-sql/pglite';
@@ -23,6 +23,18 @@ export interface DatabaseOptions {
   debug?: boolean | ('query' | 'query-params' | 'schema' | 'discovery' | 'info')[];
   /** Where MikroORM's log lines go (default: dropped). */
   logger?: (message: string) => void;
+  /** Hears every SQL statement with its logger context (`em.fork({ loggerContext })`), with or without `debug`. */
+  onQuery?: (context: LogContext) => void;
+}
+
+/** MikroORM's logger, which also hands every query's context to `onQuery`. */
+function queryLogger(onQuery: (context: LogContext) => void) {
+  return class extends DefaultLogger {
+    override logQuery(context: { query: string } & LogContext): void {
+      onQuery(context);
+      super.logQuery(context);
+    }
+  };
 }
 
 /** The MikroORM options for PostgreSQL or, with `pglite`, for that embedded instance. */
@@ -45,6 +57,7 @@ export function ormOptions(db: DatabaseOptions, pglite?: PGlite): Options {
     allowGlobalContext: false,
     debug: db.debug ?? false,
     logger: db.logger ?? (() => undefined),
+    ...(db.onQuery ? { loggerFactory: (options: ConstructorParameters<typeof DefaultLogger>[0]) => new (queryLogger(db.onQuery!))(options) } : {}),
     colors: false,
     ensureDatabase: false,
   };

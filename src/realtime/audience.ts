@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import type { Actor } from '../domain/shared/actor';
 import type { DomainEvent } from '../domain/shared/events';
+import { DELIVERY_QUERY } from './delivery';
 import type { EventBus } from './event-bus';
 
 /**
@@ -125,7 +126,7 @@ export class AudienceRegistry {
 
   /** Users the viewer blocked or is blocked by (one query, then memory until a block changes). */
   blockedIds(v: Viewer): Promise<Set<number>> {
-    return (v.blocked ??= this.loadBlocked(this.rootEm.fork(), v.actor.id).catch((err) => { v.blocked = undefined; throw err; }));
+    return (v.blocked ??= this.loadBlocked(this.em(), v.actor.id).catch((err) => { v.blocked = undefined; throw err; }));
   }
 
   /**
@@ -137,12 +138,12 @@ export class AudienceRegistry {
     if (!list.length) return;
     const ids = list.map((v) => v.actor.id);
     const versions = new Map(list.map((v) => [v, v.version]));
-    const em = this.rootEm.fork();
+    const em = this.em();
     const marks = ids.map(() => '?').join(', ');
     const [users, rows] = await Promise.all([
-      em.execute<{ id: number; is_staff: boolean }[]>(`select "id", "is_staff" from "users" where "id" in (${marks})`, ids),
+      em.execute<{ id: number; is_staff: boolean }[]>(`select "id", "is_staff" from "users" where "id" in (${marks})`, ids, 'all', DELIVERY_QUERY),
       em.execute<{ user_id: number; conversation_id: number }[]>(
-        `select "user_id", "conversation_id" from "memberships" where "user_id" in (${marks}) and "left_at" is null and not "is_banned"`, ids),
+        `select "user_id", "conversation_id" from "memberships" where "user_id" in (${marks}) and "left_at" is null and not "is_banned"`, ids, 'all', DELIVERY_QUERY),
     ]);
     const staff = new Map(users.map((u) => [Number(u.id), Boolean(u.is_staff)]));
     const active = new Map<number, Set<number>>();
@@ -167,14 +168,19 @@ export class AudienceRegistry {
     this.viewers.clear();
   }
 
+  /** A fork whose queries are logged as realtime delivery's (DELIVERY_QUERY). */
+  private em(): EntityManager {
+    return this.rootEm.fork({ loggerContext: DELIVERY_QUERY });
+  }
+
   private isMember(v: Viewer, conversationId: number): boolean | Promise<boolean> {
     const known = v.member.get(conversationId);
     if (known !== undefined) return known;
     if (v.complete) return false;
     const before = v.version;
-    return this.rootEm.fork().execute<{ n: number }[]>(
+    return this.em().execute<{ n: number }[]>(
       `select 1 as n from "memberships" where "conversation_id" = ? and "user_id" = ? and "left_at" is null and not "is_banned"`,
-      [conversationId, v.actor.id],
+      [conversationId, v.actor.id], 'all', DELIVERY_QUERY,
     ).then((rows) => {
       this.noteMembership(v, conversationId, rows.length > 0, before);
       return v.member.get(conversationId) ?? rows.length > 0;
@@ -182,7 +188,7 @@ export class AudienceRegistry {
   }
 
   private async kindOf(conversationId: number): Promise<string | undefined> {
-    const [row] = await this.rootEm.fork().execute<{ kind: string }[]>('select "kind" from "conversations" where "id" = ?', [conversationId]);
+    const [row] = await this.em().execute<{ kind: string }[]>('select "kind" from "conversations" where "id" = ?', [conversationId], 'all', DELIVERY_QUERY);
     if (row) {
       if (this.kinds.size >= MAX_KINDS) this.kinds.clear();
       this.kinds.set(conversationId, row.kind);
@@ -192,8 +198,8 @@ export class AudienceRegistry {
 
   private async loadAll(v: Viewer): Promise<void> {
     const before = v.version;
-    const rows = await this.rootEm.fork().execute<{ conversation_id: number }[]>(
-      'select "conversation_id" from "memberships" where "user_id" = ? and "left_at" is null and not "is_banned"', [v.actor.id]);
+    const rows = await this.em().execute<{ conversation_id: number }[]>(
+      'select "conversation_id" from "memberships" where "user_id" = ? and "left_at" is null and not "is_banned"', [v.actor.id], 'all', DELIVERY_QUERY);
     const mine = new Set(rows.map((r) => Number(r.conversation_id)));
     for (const c of new Set([...v.member.keys(), ...mine])) this.noteMembership(v, c, mine.has(c), before);
     v.complete = true;

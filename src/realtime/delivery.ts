@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { execute, GraphQLError, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import type { Actor } from '../domain/shared/actor';
 import type { DomainEvent, DomainEventType } from '../domain/shared/events';
@@ -29,9 +28,11 @@ export interface SubscriptionSpec {
   operation: PreparedOperation;
   /** Whether this subscriber gets the event; a lookup in memory in the steady state. */
   accept(event: DomainEvent): boolean | Promise<boolean>;
-  /** Called once when the stream ends (client completes, socket closes). */
+  /** Sends one result, serialised once for its whole group (the JSON of an ExecutionResult). */
+  write(payloadJson: string): void;
+  /** Called once when the subscription ends (client completes, socket closes, overflow). */
   onEnd?: () => void;
-  /** Called when the subscriber has fallen `maxQueue` events behind (close its socket: never a silent drop). */
+  /** Called when the subscriber has `maxQueue` results waiting on a slower access check (close its socket: never a silent drop). */
   onOverflow?: () => void;
 }
 
@@ -42,25 +43,18 @@ export interface DeliveryOptions {
   newScope(event: DomainEvent): EventScope;
   /** The execution context: `actor` null for shared executions, the viewer for per-viewer ones. */
   contextFor(actor: Actor | null, scope: EventScope): unknown;
-  /** Events a subscriber may fall behind before `onOverflow` (default 1000). */
+  /** The JSON-ready form of an execution result (errors mapped to the contract's shape). */
+  present?(result: ExecutionResult): unknown;
+  /** Results a subscriber may have waiting before `onOverflow` (default 1000). */
   maxQueue?: number;
   onError?: (err: unknown) => void;
 }
 
-const delivering = new AsyncLocalStorage<true>();
-/** Events held during a replay at most; past it, live delivery resumes without waiting for the replay. */
-const MAX_HELD = 100_000;
-
-/**
- * True inside the delivery of an event (access checks and executions of the hub), also across
- * the awaits it starts: the query-count test and the benchmark count SQL of delivery with it.
- */
-export function inDelivery(): boolean {
-  return delivering.getStore() === true;
-}
-
 /** The event types that subscriptions deliver. */
 export const DELIVERED: readonly DomainEventType[] = ['message.added', 'message.edited', 'message.deleted', 'typing', 'read.receipt', 'presence', 'notification.added'];
+
+/** Events held during a replay at most; past it, live delivery resumes without waiting for the replay. */
+const MAX_HELD = 100_000;
 
 interface Group {
   key: string;
@@ -69,15 +63,19 @@ interface Group {
   refs: number;
 }
 
+/** A serialised result, or one still executing (null: the event was not for this subscriber). */
+type Pending = string | Promise<string | null> | null;
+
 interface Subscriber {
   spec: SubscriptionSpec;
   group: Group;
-  /** Results in event order; null where the event was not for this subscriber. */
-  queue: (ExecutionResult | Promise<ExecutionResult | null> | null)[];
-  waiting: ((r: IteratorResult<ExecutionResult>) => void) | null;
-  /** The pending head of the queue already being awaited. */
-  awaiting: Promise<ExecutionResult | null> | null;
+  /** Results in event order that wait for an earlier one (an access check or an execution in flight). */
+  queue: Pending[];
+  /** The head of the queue being awaited. */
+  awaiting: Promise<string | null> | null;
   done: boolean;
+  /** Resolves the lifecycle iterator's pending next() when the subscription ends. */
+  ended: (() => void) | null;
 }
 
 /** Routing keys of an event: its own key and the "every conversation" one. */
@@ -92,11 +90,13 @@ const isPromise = <T>(x: unknown): x is Promise<T> => typeof (x as Promise<T>)?.
 
 /**
  * The realtime delivery hub (issue 11): one bus listener per event type for the whole instance,
- * subscribers indexed by topic, and one GraphQL execution per event per group of subscribers
- * whose operation (document + variables) does not depend on the viewer, whatever the group's
- * size. Operations that select viewer-dependent fields execute once per viewer, still sharing
- * the event's scope (loaders, profile cache). Per subscriber and event, what remains is the
- * access check (memory) and the socket write. Each subscriber receives its events in bus order.
+ * subscribers indexed by topic, and one GraphQL execution and one serialised payload per event
+ * per group of subscribers whose operation (document + variables) does not depend on the viewer,
+ * whatever the group's size. Operations that select viewer-dependent fields execute once per
+ * viewer, still sharing the event's scope (loaders, profile cache). Per subscriber and event,
+ * what remains is the access check (memory) and the socket write of the shared payload. Each
+ * subscriber receives its events in bus order. Message changes are delivered at most once
+ * (`changeSeq` per conversation), also across a replay after an outage.
  */
 export class DeliveryHub {
   private readonly topics = new Map<string, Set<Subscriber>>();
@@ -105,7 +105,7 @@ export class DeliveryHub {
   private readonly maxQueue: number;
   /** Executions run since start (tests and the benchmark read it). */
   executions = 0;
-  /** Message changes delivered lately, per conversation (`changeSeq`s): each is delivered once, also across a replay. */
+  /** Message changes delivered lately, per conversation (`changeSeq`s). */
   private readonly delivered = new Map<number, Set<number>>();
   /** While paused (a replay is being read), events from the bus wait here, in order. */
   private held: DomainEvent[] | null = null;
@@ -113,10 +113,42 @@ export class DeliveryHub {
   constructor(bus: EventBus, private readonly opts: DeliveryOptions) {
     this.maxQueue = opts.maxQueue ?? 1000;
     this.offs = DELIVERED.map((type) => bus.on(type, (e) => {
-      if (this.held && this.held.length < MAX_HELD) this.held.push(e);
-      else if (this.held) { this.resume(); delivering.run(true, () => this.dispatch(e)); }
-      else delivering.run(true, () => this.dispatch(e));
+      if (!this.held) this.dispatch(e);
+      else if (this.held.length < MAX_HELD) this.held.push(e);
+      else { this.resume(); this.dispatch(e); }
     }));
+  }
+
+  /**
+   * Registers a subscriber; results go to `spec.write`. The returned iterator is the
+   * subscription's lifecycle for graphql-ws: it yields nothing and ends when the subscription
+   * does; `return()` (the client completes, the socket closes) unregisters at once.
+   */
+  subscribe(spec: SubscriptionSpec): AsyncIterableIterator<ExecutionResult> {
+    const actor = spec.operation.perViewer ? spec.actor : null;
+    const key = actor ? `${spec.operation.key}\u0000viewer:${actor.id}` : spec.operation.key;
+    let group = this.groups.get(key);
+    if (!group) this.groups.set(key, (group = { key, operation: spec.operation, actor, refs: 0 }));
+    group.refs++;
+    const sub: Subscriber = { spec, group, queue: [], awaiting: null, done: false, ended: null };
+    let set = this.topics.get(spec.topic);
+    if (!set) this.topics.set(spec.topic, (set = new Set()));
+    set.add(sub);
+    const done = (): IteratorResult<ExecutionResult> => ({ value: undefined, done: true });
+    const iterator: AsyncIterableIterator<ExecutionResult> = {
+      next: () => (sub.done ? Promise.resolve(done()) : new Promise((resolve) => { sub.ended = () => resolve(done()); })),
+      return: () => { this.end(sub); return Promise.resolve(done()); },
+      throw: (err?: unknown) => { this.end(sub); return Promise.reject(err); },
+      [Symbol.asyncIterator]() { return iterator; },
+    };
+    return iterator;
+  }
+
+  /** Subscribers registered now (tests, metrics). */
+  subscriberCount(): number {
+    let n = 0;
+    for (const s of this.topics.values()) n += s.size;
+    return n;
   }
 
   /** Holds events from the bus (in order) until {@link resume}: a replay goes first. */
@@ -131,7 +163,8 @@ export class DeliveryHub {
   resume(replayed: readonly DomainEvent[] = []): void {
     const held = this.held ?? [];
     this.held = null;
-    for (const e of [...replayed, ...held]) delivering.run(true, () => this.dispatch(e));
+    for (const e of replayed) this.dispatch(e);
+    for (const e of held) this.dispatch(e);
   }
 
   /**
@@ -148,37 +181,6 @@ export class DeliveryHub {
       else conversations.add(Number(key));
     }
     return { conversations, followers: [...followers.values()] };
-  }
-
-  /**
-   * Registers a subscriber; returns its stream of results (graphql-ws sends each as a `next`).
-   * `return()` unregisters at once.
-   */
-  subscribe(spec: SubscriptionSpec): AsyncIterableIterator<ExecutionResult> {
-    const actor = spec.operation.perViewer ? spec.actor : null;
-    const key = actor ? `${spec.operation.key}\u0000viewer:${actor.id}` : spec.operation.key;
-    let group = this.groups.get(key);
-    if (!group) this.groups.set(key, (group = { key, operation: spec.operation, actor, refs: 0 }));
-    group.refs++;
-    const sub: Subscriber = { spec, group, queue: [], waiting: null, awaiting: null, done: false };
-    let set = this.topics.get(spec.topic);
-    if (!set) this.topics.set(spec.topic, (set = new Set()));
-    set.add(sub);
-    const hub = this;
-    const iterator: AsyncIterableIterator<ExecutionResult> = {
-      next: () => hub.take(sub),
-      return: () => { hub.end(sub); return Promise.resolve({ value: undefined, done: true }); },
-      throw: (err?: unknown) => { hub.end(sub); return Promise.reject(err); },
-      [Symbol.asyncIterator]() { return iterator; },
-    };
-    return iterator;
-  }
-
-  /** Subscribers registered now (tests, metrics). */
-  subscriberCount(): number {
-    let n = 0;
-    for (const s of this.topics.values()) n += s.size;
-    return n;
   }
 
   close(): void {
@@ -202,14 +204,14 @@ export class DeliveryHub {
     return true;
   }
 
-  /** Hands one event to every subscriber of its topics, executing once per group. */
+  /** Hands one event to every subscriber of its topics, executing and serialising once per group. */
   private dispatch(e: DomainEvent): void {
     if ((e.type === 'message.added' || e.type === 'message.edited' || e.type === 'message.deleted') && !this.firstDelivery(e.conversationId, e.message.changeSeq)) return;
     let scope: EventScope | undefined;
-    const results = new Map<Group, Promise<ExecutionResult> | ExecutionResult>();
+    const results = new Map<Group, string | Promise<string>>();
     const resultOf = (g: Group) => {
       let r = results.get(g);
-      if (!r) {
+      if (r === undefined) {
         scope ??= this.opts.newScope(e);
         r = this.run(g, e, scope);
         results.set(g, r);
@@ -229,15 +231,20 @@ export class DeliveryHub {
     }
   }
 
-  private run(g: Group, e: DomainEvent, scope: EventScope): Promise<ExecutionResult> | ExecutionResult {
+  /** Executes the group's operation for the event and serialises the result, once. */
+  private run(g: Group, e: DomainEvent, scope: EventScope): string | Promise<string> {
     this.executions++;
     const { document, operationName, variableValues } = g.operation;
     try {
       const out = execute({ schema: this.opts.schema, document, operationName, variableValues, rootValue: e, contextValue: this.opts.contextFor(g.actor, scope) });
-      return isPromise<ExecutionResult>(out) ? out.catch((err) => this.failed(err)) : out;
+      return isPromise<ExecutionResult>(out) ? out.then((r) => this.serialise(r), (err) => this.serialise(this.failed(err))) : this.serialise(out);
     } catch (err) {
-      return this.failed(err);
+      return this.serialise(this.failed(err));
     }
+  }
+
+  private serialise(result: ExecutionResult): string {
+    return JSON.stringify(this.opts.present ? this.opts.present(result) : result);
   }
 
   private failed(err: unknown): ExecutionResult {
@@ -245,14 +252,10 @@ export class DeliveryHub {
     return { errors: [err instanceof GraphQLError ? err : new GraphQLError('Internal server error', { extensions: { code: 'INTERNAL_SERVER_ERROR' } })] };
   }
 
-  private push(sub: Subscriber, item: ExecutionResult | Promise<ExecutionResult | null>): void {
+  /** Writes at once when nothing earlier waits; otherwise queues behind it, in event order. */
+  private push(sub: Subscriber, item: string | Promise<string | null>): void {
     if (sub.done) return;
-    if (sub.waiting && !sub.queue.length && !isPromise(item)) {
-      const w = sub.waiting;
-      sub.waiting = null;
-      w({ value: item, done: false });
-      return;
-    }
+    if (!sub.queue.length && !isPromise(item)) { sub.spec.write(item); return; }
     sub.queue.push(item);
     if (sub.queue.length > this.maxQueue) {
       // Too far behind: never drop silently; the socket closes and the client catches up.
@@ -260,23 +263,14 @@ export class DeliveryHub {
       sub.spec.onOverflow?.();
       return;
     }
-    if (sub.waiting) this.pump(sub);
+    this.pump(sub);
   }
 
-  private take(sub: Subscriber): Promise<IteratorResult<ExecutionResult>> {
-    if (sub.done) return Promise.resolve({ value: undefined, done: true });
-    return new Promise((resolve) => {
-      sub.waiting = resolve;
-      this.pump(sub);
-    });
-  }
-
-  /** Resolves the waiting `next()` with the first queued result that is for this subscriber. */
+  /** Writes the queued results that are ready, in order, stopping at the first still pending. */
   private pump(sub: Subscriber): void {
-    while (sub.waiting && sub.queue.length) {
+    while (!sub.done && sub.queue.length) {
       const head = sub.queue[0];
-      if (head === null) { sub.queue.shift(); continue; }
-      if (isPromise<ExecutionResult | null>(head)) {
+      if (isPromise<string | null>(head)) {
         if (sub.awaiting === head) return;
         sub.awaiting = head;
         void head.then((r) => {
@@ -288,9 +282,7 @@ export class DeliveryHub {
         return;
       }
       sub.queue.shift();
-      const w = sub.waiting;
-      sub.waiting = null;
-      w({ value: head, done: false });
+      if (head !== null) sub.spec.write(head);
     }
   }
 
@@ -302,6 +294,16 @@ export class DeliveryHub {
     if (set) { set.delete(sub); if (!set.size) this.topics.delete(sub.spec.topic); }
     if (--sub.group.refs === 0) this.groups.delete(sub.group.key);
     try { sub.spec.onEnd?.(); } catch (err) { this.opts.onError?.(err); }
-    if (sub.waiting) { const w = sub.waiting; sub.waiting = null; w({ value: undefined, done: true }); }
+    const ended = sub.ended;
+    sub.ended = null;
+    ended?.();
   }
+}
+
+/** MikroORM logger context (its `label`) of every query the realtime delivery runs: the query-count test and the benchmark count them. */
+export const DELIVERY_QUERY = { label: 'realtime delivery' };
+
+/** Whether a logged query (its MikroORM LogContext) was run by realtime delivery. */
+export function isDeliveryQuery(context: { label?: unknown } | undefined): boolean {
+  return context?.label === DELIVERY_QUERY.label;
 }

@@ -13,7 +13,7 @@ import { createLoaders } from '../graphql/loaders';
 import type { Services } from '../services';
 import type { DocumentCache } from '../security/query-limits';
 import { AudienceRegistry, type Viewer } from './audience';
-import { DeliveryHub } from './delivery';
+import { DELIVERY_QUERY, DeliveryHub } from './delivery';
 import { CLOSE_TOO_FAR_BEHIND, type LiveSocket } from './live';
 import { ProfileCache } from './profiles';
 import { missedChanges, REPLAY_MARGIN_MS } from './replay';
@@ -90,7 +90,7 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
     schema,
     maxQueue: config.ws.maxQueuedEvents,
     newScope: (e: DomainEvent) => {
-      const em = rootEm.fork();
+      const em = rootEm.fork({ loggerContext: DELIVERY_QUERY });
       const loaders = createLoaders(em, null, profiles);
       // A new text or system message has no attachments yet (they come with message.edited).
       if (e.type === 'message.added' && (e.message.kind === 'TEXT' || e.message.kind === 'SYSTEM')) loaders.attachments.prime(e.message.id, []);
@@ -102,6 +102,8 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
       const viewer = audience.viewerOf(actor.id);
       return GraphQLContext.forEvent(services, rootEm, actor, em, createLoaders(em, actor.id, profiles), viewer ? () => audience.blockedIds(viewer) : undefined);
     },
+    // The same mapping as graphql-ws's onNext below: contract codes, no internals.
+    present: (r) => (r.errors?.length ? { ...r, errors: r.errors.map((e) => format(e.toJSON(), e)) } : r),
     onError: (err) => logger.error({ err }, 'realtime delivery failed'),
   });
   // After an outage of the bus, events published elsewhere meanwhile were lost. Live events wait
@@ -157,6 +159,13 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
     setTimeout(() => socket.terminate(), TERMINATE_AFTER_MS).unref();
   };
 
+  /** Never waits for the network: the bytes queue in `ws`, bounded by WS_MAX_BUFFERED_BYTES. */
+  const send = (socket: WebSocket, data: string) => {
+    if (socket.readyState !== socket.OPEN) return;
+    socket.send(data);
+    if (socket.bufferedAmount > config.ws.maxBufferedBytes) closeTooFarBehind(socket, 'Too far behind: reconnect and catch up');
+  };
+
   const server = makeServer<Record<string, unknown> | undefined, SocketState>({
     schema,
     connectionInitWaitTimeout: config.ws.initTimeoutMs,
@@ -206,7 +215,7 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
     // so that a bad document answers with an `error` message carrying BAD_USER_INPUT (graphql-ws
     // would otherwise close the whole socket on a syntax error). One socket holds at most
     // WS_MAX_SUBSCRIPTIONS operations at once: past that, the new one gets RATE_LIMITED.
-    onSubscribe: (ctx, _id, payload) => {
+    onSubscribe: (ctx, id, payload) => {
       // graphql-ws registers this operation before calling us, so the count includes it.
       if (Object.keys(ctx.subscriptions).length > config.wsMaxSubscriptions) {
         return [new GraphQLError(`Too many operations on this socket (at most ${config.wsMaxSubscriptions}); complete one first`, { extensions: { code: 'RATE_LIMITED', reason: 'TOO_MANY_SUBSCRIPTIONS' } })];
@@ -225,6 +234,8 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
           key: `${payload.operationName ?? ''}\u0000${JSON.stringify(variableValues ?? null)}\u0000${payload.query}`,
           perViewer: dependsOnViewer(schema, prepared.document, payload.operationName),
         },
+        operationId: id,
+        send: (frame) => send(state.socket, frame),
         close: (code, reason) => closeTooFarBehind(state.socket, reason || String(code)),
       };
       return {
@@ -260,12 +271,7 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
     const closed = server.opened(
       {
         protocol: socket.protocol,
-        // Never waits for the network: the bytes queue in `ws`, bounded by WS_MAX_BUFFERED_BYTES.
-        send: (data) => {
-          if (socket.readyState !== socket.OPEN) return;
-          socket.send(data);
-          if (socket.bufferedAmount > config.ws.maxBufferedBytes) closeTooFarBehind(socket, 'Too far behind: reconnect and catch up');
-        },
+        send: (data) => send(socket, data),
         close: (code, reason) => socket.close(code, reason),
         onMessage: (cb) => socket.on('message', async (data) => {
           try {

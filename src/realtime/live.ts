@@ -14,6 +14,10 @@ export interface LiveSocket {
   operation: PreparedOperation;
   /** Most ids in one presence(userIds:) subscription. */
   maxPresenceIds: number;
+  /** The graphql-ws id of the operation (the `id` of its `next` messages). */
+  operationId: string;
+  /** Sends one text frame on the socket (never waits; a socket too far behind is closed with 4507). */
+  send(frame: string): void;
   /** Closes this socket (a subscriber fell too far behind). */
   close(code: number, reason: string): void;
 }

@@ -5,7 +5,7 @@
  * (sockets per user, presence ids, send buffer).
  */
 import WebSocket from 'ws';
-import { inDelivery } from '../../src/realtime/delivery';
+import { isDeliveryQuery } from '../../src/realtime/delivery';
 import { CLOSE_TOO_FAR_BEHIND } from '../../src/realtime/live';
 import { codeOf, gql, gqlOk, registerUser, trackRealtime, type TestUser } from '../support/client';
 import { startTestServer, type TestServer } from '../support/test-server';
@@ -18,7 +18,7 @@ const rt = trackRealtime(() => server.wsUrl);
 
 beforeAll(async () => {
   server = await startTestServer({ WS_MAX_SOCKETS_PER_USER: '3', WS_MAX_PRESENCE_IDS: '50', WS_MAX_BUFFERED_BYTES: '1024' }, {
-    onQuery: (line) => { if (/\[query\]/.test(line) && inDelivery()) deliverySql.push(line); },
+    onQuery: (line, context) => { if (isDeliveryQuery(context)) deliverySql.push(line); },
   });
 });
 afterAll(async () => { await server?.close(); });

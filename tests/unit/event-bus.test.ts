@@ -41,32 +41,43 @@ describe('DeliveryHub', () => {
   const operation = { document, key: 'typing', perViewer: false };
   const actor = { id: 1, username: 'a', isStaff: false };
   const hubOn = (bus: InMemoryEventBus, maxQueue = 1000) => new DeliveryHub(bus, { schema, newScope: () => ({}), contextFor: () => ({}), maxQueue });
+  const tick = () => new Promise((r) => setTimeout(r, 30));
 
-  test('one execution per event for every subscriber of an operation, events in bus order even when an access check waits', async () => {
+  test('one execution and one payload per event for every subscriber of an operation, in bus order even when an access check waits', async () => {
     const bus = new InMemoryEventBus();
     const hub = hubOn(bus);
-    const slow = hub.subscribe({ topic: 'typing:*', actor, operation, accept: (e) => ((e as { conversationId: number }).conversationId === 1 ? new Promise((r) => setTimeout(() => r(true), 20)) : true) });
-    const plain = hub.subscribe({ topic: 'typing:*', actor, operation, accept: (e) => (e as { conversationId: number }).conversationId !== 2 });
+    const slow: string[] = [];
+    const plain: string[] = [];
+    const a = hub.subscribe({ topic: 'typing:*', actor, operation, write: (p) => slow.push(p), accept: (e) => ((e as { conversationId: number }).conversationId === 1 ? new Promise((r) => setTimeout(() => r(true), 20)) : true) });
+    const b = hub.subscribe({ topic: 'typing:*', actor, operation, write: (p) => plain.push(p), accept: (e) => (e as { conversationId: number }).conversationId !== 2 });
     for (const c of [1, 2, 3]) bus.publish(typing(c));
-    const got = async (s: AsyncIterableIterator<{ data?: unknown }>, n: number) => { const out = []; for (let i = 0; i < n; i++) out.push((await s.next()).value.data); return out; };
-    expect(await got(slow, 3)).toEqual([{ typing: 1 }, { typing: 2 }, { typing: 3 }]);
-    expect(await got(plain, 2)).toEqual([{ typing: 1 }, { typing: 3 }]);
+    await tick();
+    expect(slow).toEqual(['{"data":{"typing":1}}', '{"data":{"typing":2}}', '{"data":{"typing":3}}']);
+    expect(plain).toEqual(['{"data":{"typing":1}}', '{"data":{"typing":3}}']);
     expect(hub.executions).toBe(3);
-    const pending = slow.next();
-    await slow.return!();
+    // The lifecycle stream ends when the subscription does, also with a next() pending.
+    const pending = a.next();
+    await a.return!();
     expect(await pending).toEqual({ value: undefined, done: true });
-    await plain.return!();
+    await b.return!();
     expect(hub.subscriberCount()).toBe(0);
+    bus.publish(typing(4));
+    await tick();
+    expect(plain).toHaveLength(2);
   });
 
-  test('a subscriber past its queue bound is ended and told (onOverflow), never silently trimmed', async () => {
+  test('a subscriber with too many results waiting is ended and told (onOverflow), never silently trimmed', async () => {
     const bus = new InMemoryEventBus();
     const hub = hubOn(bus, 2);
     let overflowed = 0;
-    const s = hub.subscribe({ topic: 'typing:*', actor, operation, accept: () => true, onOverflow: () => { overflowed++; } });
+    const got: string[] = [];
+    const s = hub.subscribe({ topic: 'typing:*', actor, operation, write: (p) => got.push(p), accept: () => new Promise((r) => setTimeout(() => r(true), 50)), onOverflow: () => { overflowed++; } });
     for (let i = 1; i <= 4; i++) bus.publish(typing(i));
     expect(overflowed).toBe(1);
     expect(await s.next()).toEqual({ value: undefined, done: true });
     expect(hub.subscriberCount()).toBe(0);
+    await tick();
+    await tick();
+    expect(got).toEqual([]);
   });
 });

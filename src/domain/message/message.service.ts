@@ -18,7 +18,7 @@ import { mentionedNames } from './mentions';
 import type { RateLimiter } from '../shared/rate-limit';
 import { Attachment } from '../attachment/attachment.entity';
 import { AttachmentService, type UploadedFile } from '../attachment/attachment.service';
-import { appendMessage, nextChange, toMessageView } from './message.writer';
+import { appendMessage, nextChange, rowToMessageView, toMessageView, type MessageRow } from './message.writer';
 
 /** Longest message, in characters (Unicode code points), after removing control characters and trimming. */
 export const MAX_CONTENT_LENGTH = 4000;
@@ -301,18 +301,16 @@ export class MessageService {
     if (!Number.isInteger(afterSeq) || afterSeq < 0) throw badInput('afterSeq must be 0 or more', 'afterSeq');
     const size = pageSize(limit, 100, 100, 'limit');
     if (size === 0) return [];
-    let since = 0;
-    if (afterSeq > 0) {
-      const mark = await scope.em.findOne(Message, { conversation: conversation.id, seq: afterSeq }, { fields: ['createdChange'] });
-      since = mark ? mark.createdChange : Number.MAX_SAFE_INTEGER;
-      if (!mark) return [];
-    }
-    const rows = await scope.em.find(
-      Message,
-      { conversation: conversation.id, $or: [{ seq: { $gt: afterSeq } }, { changeSeq: { $gt: since } }] },
-      { orderBy: { changeSeq: 'asc' }, limit: size },
+    // One statement, rows mapped without ORM entities (a reconnect storm asks this of every client):
+    // changes after the one that created message `afterSeq` (none when there is no such message).
+    const rows = await scope.em.execute<MessageRow[]>(
+      `select m.* from "messages" m
+        where m."conversation_id" = ? and (? = 0 or exists (select 1 from "messages" k where k."conversation_id" = ? and k."seq" = ?))
+          and (m."seq" > ? or m."change_seq" > coalesce((select k."created_change" from "messages" k where k."conversation_id" = ? and k."seq" = ?), 0))
+        order by m."change_seq" asc limit ${size}`,
+      [conversation.id, afterSeq, conversation.id, afterSeq, afterSeq, conversation.id, afterSeq],
     );
-    return rows.map(toMessageView);
+    return rows.map(rowToMessageView);
   }
 
   /**

@@ -85,3 +85,35 @@ export function toMessageView(m: Message): MessageView {
     mentionIds: m.mentionIds ?? [],
   };
 }
+
+/** A row of "messages" as the driver returns it (snake_case columns). */
+export interface MessageRow {
+  id: number; conversation_id: number; seq: number; sender_id: number | null; kind: MessageView['kind']; content: string;
+  reply_to_id: number | null; client_message_id: string | null; created_change: number; change_seq: number;
+  created_at: Date | string; edited_at: Date | string | null; deleted_at: Date | string | null; mention_ids: number[] | string | null;
+}
+
+const iso = (d: Date | string) => (d instanceof Date ? d : new Date(d)).toISOString();
+
+/**
+ * The same view as {@link toMessageView}, straight from a raw row (no ORM entity): for reads of
+ * many messages where hydrating entities would cost more than the query (messagesSince, replay).
+ */
+export function rowToMessageView(r: MessageRow): MessageView {
+  const mentions = typeof r.mention_ids === 'string' ? (JSON.parse(r.mention_ids) as number[]) : r.mention_ids;
+  return {
+    id: Number(r.id),
+    conversationId: Number(r.conversation_id),
+    seq: Number(r.seq),
+    senderId: r.sender_id == null ? null : Number(r.sender_id),
+    kind: r.kind,
+    content: r.deleted_at ? '' : r.content,
+    replyToId: r.reply_to_id == null ? null : Number(r.reply_to_id),
+    clientMessageId: r.client_message_id ?? null,
+    changeSeq: Number(r.change_seq),
+    createdAt: iso(r.created_at),
+    editedAt: r.edited_at ? iso(r.edited_at) : null,
+    deletedAt: r.deleted_at ? iso(r.deleted_at) : null,
+    mentionIds: mentions ?? [],
+  };
+}

@@ -17,10 +17,16 @@ function liveOf(ctx: GraphQLContext): LiveSocket {
   return ctx.live;
 }
 
-/** The hub's stream for one subscriber; a subscriber too far behind closes its socket (4507). */
+/**
+ * Registers the subscriber with the hub, which writes each result (serialised once per group) as
+ * a graphql-transport-ws `next` message; the returned stream is only the subscription's lifecycle.
+ * A subscriber too far behind closes its socket (4507).
+ */
 function register(live: LiveSocket, topic: string, accept: (e: DomainEvent) => boolean | Promise<boolean>, onEnd?: () => void) {
+  const prefix = `{"id":${JSON.stringify(live.operationId)},"type":"next","payload":`;
   return live.hub.subscribe({
     topic, actor: live.viewer.actor, operation: live.operation, accept, onEnd,
+    write: (payload) => live.send(`${prefix}${payload}}`),
     onOverflow: () => live.close(CLOSE_TOO_FAR_BEHIND, 'Too far behind: reconnect and catch up'),
   });
 }
