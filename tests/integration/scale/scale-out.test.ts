@@ -241,13 +241,17 @@ describeScale('Redis outage', () => {
     await cluster?.close();
     await proxy?.close();
   });
-
-  test('sends keep succeeding and persist; /readyz is degraded; live delivery resumes when Redis returns', async () => {
+  /** Two instances whose Redis connections all pass through `proxy` (cut() is a Redis outage for both). */
+  async function twoInstancesBehindARedisProxy(): Promise<void> {
     const target = new URL(process.env.REDIS_URL!);
     proxy = await new TcpProxy(target.hostname, Number(target.port || 6379)).start();
     const viaProxy = new URL(process.env.REDIS_URL!);
     viaProxy.port = String(proxy.port);
     cluster = await startTestCluster(2, { REDIS_URL: viaProxy.toString() });
+  }
+
+  test('sends keep succeeding and persist; /readyz is degraded; live delivery resumes when Redis returns', async () => {
+    await twoInstancesBehindARedisProxy();
     const [a, b] = cluster.instances;
     const { alice, bob, conversationId } = await pair(a);
     const onA = live(client(a, alice), ADDED, { c: conversationId });
@@ -279,11 +283,7 @@ describeScale('Redis outage', () => {
   });
 
   test('a ban and a logout made on B during the outage apply on A once Redis returns; A\'s open subscriptions get every missed message once, in order', async () => {
-    const target = new URL(process.env.REDIS_URL!);
-    proxy = await new TcpProxy(target.hostname, Number(target.port || 6379)).start();
-    const viaProxy = new URL(process.env.REDIS_URL!);
-    viaProxy.port = String(proxy.port);
-    cluster = await startTestCluster(2, { REDIS_URL: viaProxy.toString() });
+    await twoInstancesBehindARedisProxy();
     const [a, b] = cluster.instances;
     const owner = await registerUser(a.url, 'own');
     const watcher = await registerUser(a.url, 'wat');
