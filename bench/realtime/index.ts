@@ -216,10 +216,11 @@ async function idleSockets(kind: 'ours' | 'bare', count: number): Promise<number
   await until('subscriptions', 120_000, async () => (await server.ask<ServerStats>({ cmd: 'stats' })).subscribers >= count);
   await new Promise((r) => setTimeout(r, 1000));
   const after = await server.ask<ServerStats>({ cmd: 'stats' });
+  if (kind === 'ours' && process.env.BENCH_HEAP_SNAPSHOT) await server.ask({ cmd: 'heapSnapshot' });
   await clients.ask({ cmd: 'drop' });
   clients.proc.send({ cmd: 'close' });
   await stopChild(server.proc);
   const perSocket = Number(((after.rss - before.rss) / (count - 1) / 1024).toFixed(1));
-  progress(`idle sockets (${kind}): ${perSocket} KiB RSS per socket`);
+  progress(`idle sockets (${kind}): ${perSocket} KiB RSS per socket (JS heap ${((after.heapUsed - before.heapUsed) / (count - 1) / 1024).toFixed(1)} KiB)`);
   return perSocket;
 }

@@ -7,6 +7,8 @@ export type ServerCommand =
   | { cmd: 'resetCounters' }
   | { cmd: 'profileStart' }
   | { cmd: 'profileStop' }
+  /** BENCH_HEAP_SNAPSHOT=<dir>: a heap snapshot of the server with its idle sockets open. */
+  | { cmd: 'heapSnapshot' }
   | { cmd: 'stop' };
 
 /** Server child → orchestrator, in answer to a command (same order). */

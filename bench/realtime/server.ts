@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { Session } from 'node:inspector';
 import { join } from 'node:path';
+import { writeHeapSnapshot } from 'node:v8';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -62,6 +63,7 @@ async function ours(): Promise<void> {
     else if (m.cmd === 'stats') { global.gc?.(); send(stats()); }
     else if (m.cmd === 'resetCounters') { sql = 0; deliverySql = 0; app.realtime.hub.executions = 0; send({ ok: true }); }
     else if (m.cmd === 'profileStart' || m.cmd === 'profileStop') { await profile(m.cmd); send({ ok: true }); }
+    else if (m.cmd === 'heapSnapshot') send({ path: process.env.BENCH_HEAP_SNAPSHOT ? writeHeapSnapshot(join(process.env.BENCH_HEAP_SNAPSHOT, `ours-${Date.now()}.heapsnapshot`)) : null });
     else if (m.cmd === 'stop') { await app.stop(); process.exit(0); }
   });
   send({ ready: true, url: app.url, wsUrl: app.wsUrl });

@@ -23,7 +23,8 @@ import { CLOSE_TRY_AGAIN_LATER, keepAlive, SocketSessions, truncateReason } from
 /** What the realtime layer keeps per socket. */
 interface SocketState {
   socket: WebSocket;
-  request: IncomingMessage;
+  /** The client address (TRUST_PROXY rules), read once from the upgrade request, which is not kept. */
+  ip: string;
   viewer?: Viewer;
   socketId?: string;
 }
@@ -174,7 +175,7 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
       const params = (ctx.connectionParams ?? {}) as Record<string, unknown>;
       const token = bearer(params.authorization ?? params.Authorization) ?? (typeof params.token === 'string' ? params.token : undefined);
       try {
-        await services.limits.consume('wsConnectIp', clientIp(state.request));
+        await services.limits.consume('wsConnectIp', state.ip);
       } catch (err) {
         state.socket.close(CLOSE_TRY_AGAIN_LATER, truncateReason((err as Error).message));
         return false;
@@ -243,7 +244,7 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
         document: prepared.document,
         operationName: payload.operationName,
         variableValues,
-        contextValue: new GraphQLContext(services, rootEm, viewer.actor, undefined, clientIp(state.request), live),
+        contextValue: new GraphQLContext(services, rootEm, viewer.actor, undefined, state.ip, live),
       };
     },
     // A subscription's root field returns the hub's stream of finished results: no execution per
@@ -282,7 +283,7 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
           }
         }),
       },
-      { socket, request },
+      { socket, ip: clientIp(request) },
     );
     socket.once('close', (code, reason) => { void closed(code, String(reason)); });
   });
