@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import type { Actor } from '../domain/shared/actor';
+import { followsByDefault, readsAs } from '../domain/conversation/conversation.policy';
 import type { DomainEvent } from '../domain/shared/events';
 import { DELIVERY_QUERY } from './delivery';
 import type { EventBus } from './event-bus';
@@ -28,7 +29,6 @@ export class Viewer {
   constructor(readonly actor: Actor) {}
 }
 
-const SUPPORT = 'SUPPORT';
 const MAX_KINDS = 100_000;
 
 /**
@@ -37,8 +37,8 @@ const MAX_KINDS = 100_000;
  * `user.changed` (staff granted or revoked) and `contact.changed` (blocks). After the bus between
  * instances was down, {@link resync} re-reads every viewer's rights and memberships from
  * PostgreSQL, since events published elsewhere meanwhile were lost.
- * Rules as conversation.policy.ts: active members read, staff read everything; "all my
- * conversations" follows memberships, plus every SUPPORT thread for staff (seed 002).
+ * The rules are conversation.policy.ts's (readsAs, followsByDefault); this class only knows
+ * the facts they need, from memory.
  */
 export class AudienceRegistry {
   private readonly viewers = new Map<number, Viewer>();
@@ -105,17 +105,19 @@ export class AudienceRegistry {
    * the first question about a conversation the viewer has not been seen in costs one query.
    */
   canRead(v: Viewer, conversationId: number): boolean | Promise<boolean> {
-    if (v.actor.isStaff) return true;
+    // Staff read without being members: no membership to look up.
+    if (readsAs(v.actor, false)) return true;
     return this.isMember(v, conversationId);
   }
 
-  /** Does the viewer follow this conversation by default (member; staff: every SUPPORT thread)? */
+  /** Does the viewer follow this conversation by default (conversation.policy.ts followsByDefault)? */
   follows(v: Viewer, conversationId: number): boolean | Promise<boolean> {
     const member = this.isMember(v, conversationId);
     if (member === true || !v.actor.isStaff) return member;
     const kind = this.kinds.get(conversationId);
-    if (kind !== undefined) return member instanceof Promise ? member.then((m) => m || kind === SUPPORT) : kind === SUPPORT;
-    return Promise.all([member, this.kindOf(conversationId)]).then(([m, k]) => m || k === SUPPORT);
+    const decide = (m: boolean, k: string | undefined) => followsByDefault(v.actor, k, m);
+    if (kind !== undefined) return member instanceof Promise ? member.then((m) => decide(m, kind)) : decide(member, kind);
+    return Promise.all([member, this.kindOf(conversationId)]).then(([m, k]) => decide(m, k));
   }
 
   /** Loads every active membership of the viewer once (subscriptions without a conversationId). */

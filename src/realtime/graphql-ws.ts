@@ -183,10 +183,8 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
       if (!token) return false;
       let session;
       try {
-        const em = rootEm.fork();
-        session = await services.auth.session(em, token);
         // A logged-out login's access token opens no new socket.
-        if (session.sessionId && !(await services.auth.liveSessions(em, [session.sessionId])).has(session.sessionId)) return false;
+        session = await services.auth.liveSession(rootEm.fork(), token);
         await services.limits.consume('wsConnectUser', String(session.actor.id));
       } catch (err) {
         if (err instanceof RateLimitedError) state.socket.close(CLOSE_TRY_AGAIN_LATER, truncateReason(err.message));

@@ -1,7 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { DomainEvent } from '../domain/shared/events';
-import { Message } from '../domain/message/message.entity';
-import { toMessageView } from '../domain/message/message.writer';
+import { rowToMessageView, type MessageRow } from '../domain/message/message.writer';
 
 /** Changes committed this long before an outage began are read back too (publishes in flight, clocks of other instances). */
 export const REPLAY_MARGIN_MS = 5000;
@@ -23,7 +22,7 @@ export async function missedChanges(em: EntityManager, conversations: readonly n
   if (conversations.length) { where.push(`m."conversation_id" in (${conversations.map(() => '?').join(', ')})`); params.push(...conversations); }
   if (supportThreads) where.push(`m."conversation_id" in (select "id" from "conversations" where "kind" = 'SUPPORT')`);
   const at = since.toISOString();
-  const rows = await em.execute(
+  const rows = await em.execute<MessageRow[]>(
     `select m.* from "messages" m where (${where.join(' or ')})
        and (m."created_at" >= ?::timestamptz or m."edited_at" >= ?::timestamptz or m."deleted_at" >= ?::timestamptz)
      order by m."conversation_id", m."change_seq" limit ${REPLAY_MAX_ROWS}`,
@@ -31,11 +30,11 @@ export async function missedChanges(em: EntityManager, conversations: readonly n
   );
   const events: DomainEvent[] = [];
   for (const row of rows) {
-    const m = em.map(Message, row);
-    const view = toMessageView(m);
-    const conversationId = view.conversationId;
-    if (m.createdAt >= since) events.push({ type: 'message.added', conversationId, message: { ...view, changeSeq: m.createdChange } });
-    if (m.changeSeq !== m.createdChange) events.push({ type: m.deletedAt ? 'message.deleted' : 'message.edited', conversationId, message: view });
+    const view = rowToMessageView(row);
+    const { conversationId } = view;
+    const createdChange = Number(row.created_change);
+    if (new Date(view.createdAt) >= since) events.push({ type: 'message.added', conversationId, message: { ...view, changeSeq: createdChange } });
+    if (view.changeSeq !== createdChange) events.push({ type: view.deletedAt ? 'message.deleted' : 'message.edited', conversationId, message: view });
   }
   return events;
 }

@@ -189,7 +189,7 @@ export class AuthService {
     return (await this.session(em, token)).actor;
   }
 
-  /** Like {@link authenticate}, with the token's expiry and login (for sockets, which close at expiry and on logout). @throws UNAUTHENTICATED. */
+  /** Like {@link authenticate}, with the token's expiry and login. @throws UNAUTHENTICATED. */
   async session(em: EntityManager, token: string): Promise<Session> {
     const claims = await this.verifyAccessTokenClaims(token);
     const user = await em.findOne(User, { id: claims.userId }, { fields: ['id', 'username', 'isStaff'] });
@@ -214,6 +214,24 @@ export class AuthService {
     const rows = await em.execute<{ family_id: string }[]>(
       `select distinct "family_id" from "refresh_tokens" where "family_id" in (${sessionIds.map(() => '?').join(', ')}) and "revoked_at" is null`, [...sessionIds]);
     return new Set(rows.map((r) => r.family_id));
+  }
+
+  /**
+   * Like {@link session}, for opening a socket: the login must also still be live (not logged
+   * out, no refresh-token reuse), checked in the same statement as the user lookup.
+   * @throws UNAUTHENTICATED.
+   */
+  async liveSession(em: EntityManager, token: string): Promise<Session> {
+    const claims = await this.verifyAccessTokenClaims(token);
+    const [row] = await em.execute<{ id: number; username: string; is_staff: boolean; live: boolean }[]>(
+      `select u."id", u."username", u."is_staff",
+              (?::varchar is null or exists (select 1 from "refresh_tokens" r where r."family_id" = ? and r."revoked_at" is null)) as live
+         from "users" u where u."id" = ?`,
+      [claims.sessionId, claims.sessionId, claims.userId],
+    );
+    if (!row) throw unauthenticated('Invalid access token');
+    if (!row.live) throw unauthenticated('This login was logged out');
+    return { actor: { id: Number(row.id), username: row.username, isStaff: Boolean(row.is_staff) }, expiresAt: claims.expiresAt, sessionId: claims.sessionId };
   }
 
   /** Returns the user id (`sub`) of a valid access token. @throws UNAUTHENTICATED. */

@@ -14,7 +14,20 @@ export function isActive(m: Membership | null | undefined): m is Membership & { 
 
 /** Members read; staff read everything (seed 004) including every SUPPORT thread (seed 002). */
 export function canRead(actor: Actor, _c: Conversation, m: Membership | null | undefined): boolean {
-  return isActive(m) || actor.isStaff;
+  return readsAs(actor, isActive(m));
+}
+
+/** {@link canRead} from what is known: whether the actor is an active member. */
+export function readsAs(actor: Actor, activeMember: boolean): boolean {
+  return activeMember || actor.isStaff;
+}
+
+/**
+ * Whether the actor follows a conversation's events by default (subscriptions without a
+ * conversationId): active members, and staff for every SUPPORT thread (seed 002 `staff_room`).
+ */
+export function followsByDefault(actor: Actor, kind: string | undefined, activeMember: boolean): boolean {
+  return activeMember || (actor.isStaff && kind === ConversationKind.SUPPORT);
 }
 
 /** Members send unless muted; staff answer SUPPORT threads without being members (seed 002). */

@@ -62,20 +62,6 @@ export class ConversationService {
     return { conversation, membership: isActive(membership) ? membership : null };
   }
 
-  /**
-   * Whether the actor follows a conversation's events by default (subscriptions without a
-   * conversationId): active members, and staff for every SUPPORT thread (seed 002 `staff_room`).
-   */
-  async follows(scope: Scope, conversationId: number): Promise<boolean> {
-    const [row] = await scope.em.execute<{ member: boolean; support: boolean }[]>(
-      `select exists (select 1 from "memberships" m where m."conversation_id" = c."id" and m."user_id" = ? and m."left_at" is null and not m."is_banned") as member,
-              c."kind" = 'SUPPORT' as support
-         from "conversations" c where c."id" = ?`,
-      [scope.actor.id, conversationId],
-    );
-    return Boolean(row && (row.member || (scope.actor.isStaff && row.support)));
-  }
-
   /** The viewer's conversations, newest activity first (staff: plus every SUPPORT thread). */
   async list(scope: Scope, args: { kind?: ConversationKind | null; first?: number | null; after?: string | null }): Promise<Page<Conversation>> {
     const size = pageSize(args.first, 20, 100, 'first');

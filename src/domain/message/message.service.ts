@@ -304,11 +304,12 @@ export class MessageService {
     // One statement, rows mapped without ORM entities (a reconnect storm asks this of every client):
     // changes after the one that created message `afterSeq` (none when there is no such message).
     const rows = await scope.em.execute<MessageRow[]>(
-      `select m.* from "messages" m
-        where m."conversation_id" = ? and (? = 0 or exists (select 1 from "messages" k where k."conversation_id" = ? and k."seq" = ?))
-          and (m."seq" > ? or m."change_seq" > coalesce((select k."created_change" from "messages" k where k."conversation_id" = ? and k."seq" = ?), 0))
+      `with mark as (select "created_change" from "messages" where "conversation_id" = ? and "seq" = ?)
+       select m.* from "messages" m
+        where m."conversation_id" = ? and (? = 0 or exists (select 1 from mark))
+          and (m."seq" > ? or m."change_seq" > coalesce((select "created_change" from mark), 0))
         order by m."change_seq" asc limit ${size}`,
-      [conversation.id, afterSeq, conversation.id, afterSeq, afterSeq, conversation.id, afterSeq],
+      [conversation.id, afterSeq, conversation.id, afterSeq, afterSeq],
     );
     return rows.map(rowToMessageView);
   }

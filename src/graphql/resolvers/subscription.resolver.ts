@@ -169,7 +169,6 @@ export class SubscriptionResolver {
     description: "The viewer's new notifications",
     subscribe: ({ context }) => {
       const live = liveOf(context as GraphQLContext);
-      (context as GraphQLContext).scope();
       return register(live, `notification.added:${live.viewer.actor.id}`, () => true);
     },
   })
