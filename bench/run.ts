@@ -10,6 +10,7 @@ import pino from 'pino';
 import WebSocket from 'ws';
 import { startApp } from '../src/app';
 import { loadConfig } from '../src/config/config';
+import { benchRequestPath } from './http';
 import { benchRealtime } from './realtime';
 
 /**
@@ -22,8 +23,13 @@ const execFileP = promisify(execFile);
 
 async function main(): Promise<void> {
   // BENCH_ONLY=realtime runs only the realtime delivery scenarios.
+  // BENCH_ONLY=realtime|request|http runs one part: realtime delivery, the request path (issue 12), or the older HTTP figures.
   if (process.env.BENCH_ONLY === 'realtime') {
     printRealtime(await benchRealtime());
+    return;
+  }
+  if (process.env.BENCH_ONLY === 'request') {
+    printRequestPath(await benchRequestPath());
     return;
   }
   const n = Number(process.env.BENCH_MESSAGES ?? 500);
@@ -97,7 +103,31 @@ async function main(): Promise<void> {
   }, null, 2));
   await client.dispose();
   await app.stop();
-  if (process.env.BENCH_ONLY !== 'http') printRealtime(await benchRealtime());
+  if (process.env.BENCH_ONLY === 'http') return;
+  printRequestPath(await benchRequestPath());
+  printRealtime(await benchRealtime());
+}
+
+/** The request-path figures as JSON, then as a table: each next to the node:http + `select 1` anchor. */
+function printRequestPath(r: Record<string, any>): void {
+  console.log(JSON.stringify({ requestPath: r }, null, 2));
+  const { anchor, ours, ratios } = r.oneAfterAnother;
+  const row = (name: string, x: { median: number; p99: number; sqlPerRequest?: number }, rt: unknown, target = '') =>
+    `| ${name} | ${x.median} / ${x.p99} | ${x.sqlPerRequest ?? ''} | ${anchor.median} / ${anchor.p99} | ${typeof rt === 'object' && rt ? (rt as { ratio: number }).ratio : rt ?? ''} | ${target} |`;
+  console.log('\n| request (one client) | ours median / p99 ms | SQL | anchor median / p99 ms | ratio | target |\n|---|---|---|---|---|---|');
+  console.log(row('{ __typename }, no token', ours.typenameNoToken, ratios.typenameNoToken));
+  console.log(row('{ __typename }, token', ours.typenameWithToken, ratios.typenameWithToken));
+  console.log(row('{ me { id } }', ours.me, ratios.me, '<= 1.5'));
+  console.log(row('sendMessage (DIRECT, 1 subscriber)', ours.sendMessage, ratios.sendMessage, '<= 3'));
+  console.log(row('messages(last: 50) + sender, replyTo, attachments', ours.messagesLast50, ratios.messagesLast50, '<= 4 SQL'));
+  console.log(row('GET /healthz', ours.healthz, ''));
+  const c = r.concurrency;
+  console.log(`\n| ${c.senders} senders, ${c.conversations} conversations of ${c.members} | ours | anchor | ratio | target |\n|---|---|---|---|---|`);
+  console.log(`| sends/s (anchor: select 1 requests/s) | ${c.sendsPerSec.ours} | ${c.sendsPerSec.anchorRequestsPerSec} | ${c.sendsPerSec.ratio} | >= 2000 |`);
+  console.log(`| every send delivered to every member, sends/s | ${c.allDeliveredPerSec} | | | |`);
+  console.log(`| send median / p99 ms; delivery p50 / p99 ms; SQL per send | ${c.sendMedianMs} / ${c.sendP99Ms}; ${c.deliveryLatencyMs.p50} / ${c.deliveryLatencyMs.p99}; ${c.sqlPerSend} | | | |`);
+  const s = r.coldStart;
+  console.log(`| cold start to first answer, PGlite: fresh / existing data (ms) | ${s.freshDataDirMs} / ${s.existingDataDirMs} | ${s.anchorNodeHttpMs} | | < 3000 |`);
 }
 
 /** The realtime scenarios as JSON, then as a table: each figure next to its bare `ws` anchor. */

@@ -71,6 +71,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const orm = await openDatabase(
     {
       databaseUrl: config.databaseUrl,
+      poolMax: config.dbPoolMax,
       dataDir: config.dataDir,
       debug: false,
       logger: (msg) => logger.debug({ orm: msg }),

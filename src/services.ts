@@ -7,6 +7,7 @@ import { ConversationService } from './domain/conversation/conversation.service'
 import { MessageService } from './domain/message/message.service';
 import { NotificationService } from './domain/notification/notification.service';
 import { UserService } from './domain/user/user.service';
+import { UserCache } from './domain/user/user-cache';
 import type { EventBus } from './realtime/event-bus';
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
@@ -31,6 +32,8 @@ export interface Services {
   watchers: WatcherRegistry;
   bus: EventBus;
   limits: RateLimiter;
+  /** Users by id in memory, invalidated by events (token → actor, senders, `me`). */
+  userCache: UserCache;
 }
 
 /** Shared infrastructure for {@link createServices}: Redis (when configured) and the logger. */
@@ -55,7 +58,8 @@ export function createServices(
     wsConnectIp: { points: config.rateLimits.wsPerMinIp, durationSec: 60 },
     wsConnectUser: { points: config.rateLimits.wsPerMinUser, durationSec: 60 },
   }, infra.redis, config.redisPrefix, infra.logger);
-  const users = new UserService(events);
+  const userCache = new UserCache(events);
+  const users = new UserService(events, userCache);
   const watchers: WatcherRegistry = infra.redis && infra.logger
     ? new RedisConversationWatchers(infra.redis, infra.logger, config.presenceTtlMs, config.redisPrefix)
     : new ConversationWatchers();
@@ -68,7 +72,7 @@ export function createServices(
     { maxBytes: config.uploadMaxBytes, maxFiles: config.uploadMaxFiles },
     config.jwtSecret, config.mediaUrlTtlSec, config.publicUrl ?? '',
   );
-  const messages = new MessageService(events, conversations, contacts, notifications, typing, attachments, limits, onError);
+  const messages = new MessageService(events, conversations, contacts, notifications, typing, attachments, limits, onError, userCache);
   const auth = new AuthService({
     jwtSecret: config.jwtSecret,
     previousJwtSecrets: config.jwtPreviousSecrets,
@@ -78,10 +82,11 @@ export function createServices(
     refreshTokenTtlSec: config.refreshTokenTtlSec,
     events,
     limits,
+    users: userCache,
   });
   const touch = (userId: number, at: Date) => users.touchLastSeen(rootEm.fork(), userId, at);
   const presence: PresenceTracker = infra.redis && infra.logger
     ? new RedisPresence(infra.redis, events, touch, infra.logger, config.presenceTtlMs, config.redisPrefix)
     : new InMemoryPresence(events, touch);
-  return { auth, attachments, users, contacts, conversations, messages, notifications, presence, typing, watchers, bus: events, limits };
+  return { auth, attachments, users, contacts, conversations, messages, notifications, presence, typing, watchers, bus: events, limits, userCache };
 }

@@ -12,6 +12,8 @@ export interface Config {
   port: number;
   /** postgres://... for PostgreSQL; undefined selects the embedded PGlite database. */
   databaseUrl?: string;
+  /** PostgreSQL connections this instance may hold at once (DB_POOL_MAX, default 20; PGlite has one). */
+  dbPoolMax: number;
   /** Where PGlite keeps its files and development keeps its generated JWT secret. ":memory:" keeps PGlite in memory. */
   dataDir: string;
   redisUrl?: string;
@@ -125,6 +127,7 @@ const envSchema = z.object({
     .trim()
     .regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://')
     .optional(),
+  DB_POOL_MAX: positiveInt.max(1000).default(20),
   DATA_DIR: z.string().trim().min(1).default('./data'),
   REDIS_URL: z.string().trim().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(),
   REDIS_PREFIX: z.string().trim().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1..64 letters, digits, ".", "_" or "-"').default('chat'),
@@ -219,6 +222,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST,
     port: e.PORT,
     databaseUrl: e.DATABASE_URL,
+    dbPoolMax: e.DB_POOL_MAX,
     dataDir,
     redisUrl: e.REDIS_URL,
     redisPrefix: e.REDIS_PREFIX,

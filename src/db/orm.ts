@@ -17,6 +17,8 @@ export type Orm = MikroORM<PostgreSqlDriver>;
 export interface DatabaseOptions {
   /** postgres://...; undefined selects PGlite. */
   databaseUrl?: string;
+  /** PostgreSQL pool size (default 20). */
+  poolMax?: number;
   /** PGlite files go to `<dataDir>/pglite`; ":memory:" keeps them in memory. */
   dataDir: string;
   /** MikroORM log namespaces to emit (e.g. ["query"]); none by default. */
@@ -65,7 +67,7 @@ export function ormOptions(db: DatabaseOptions, pglite?: PGlite): Options {
     // Fail fast while PostgreSQL is away (issue 6): a connect attempt gives up after 3 s and a
     // request waits at most 5 s for a pooled connection, instead of knex's 60 s.
     return {
-      ...common, driver: PostgreSqlDriver, clientUrl: db.databaseUrl, pool: { min: 0, max: 10 },
+      ...common, driver: PostgreSqlDriver, clientUrl: db.databaseUrl, pool: { min: 0, max: db.poolMax ?? 20 },
       driverOptions: { acquireConnectionTimeout: 5000, connection: { connectionTimeoutMillis: 3000 } },
     };
   }

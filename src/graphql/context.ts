@@ -44,7 +44,7 @@ export class GraphQLContext {
   }
 
   get loaders(): Loaders {
-    return (this._loaders ??= createLoaders(this.em, this.actor?.id ?? null));
+    return (this._loaders ??= createLoaders(this.em, this.actor?.id ?? null, this.services.userCache));
   }
 
   /** The actor and EntityManager for a domain call. @throws UNAUTHENTICATED without a valid token. */

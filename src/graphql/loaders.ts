@@ -6,8 +6,7 @@ import { Membership } from '../domain/conversation/membership.entity';
 import type { MessageView } from '../domain/shared/events';
 import { Message } from '../domain/message/message.entity';
 import { toMessageView } from '../domain/message/message.writer';
-import { User } from '../domain/user/user.entity';
-import type { ProfileCache } from '../realtime/profiles';
+import type { UserCache, UserRecord } from '../domain/user/user-cache';
 
 const byId = <T extends { id: number }>(keys: readonly number[], rows: T[]) => {
   const map = new Map(rows.map((r) => [r.id, r]));
@@ -31,11 +30,10 @@ const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(',
  * into one query, so a page of messages with senders, replies and attachments costs a constant
  * number of queries. Access checks happen before anything reaches them.
  */
-export function createLoaders(em: EntityManager, viewerId: number | null, profiles?: ProfileCache) {
+export function createLoaders(em: EntityManager, viewerId: number | null, users: UserCache) {
   return {
-    /** Users by id; with `profiles` (realtime delivery), public profiles from that cache. */
-    user: new DataLoader<number, User | null>(async (ids) =>
-      profiles ? (await profiles.load(em, ids)) as (User | null)[] : byId(ids, await em.find(User, { id: { $in: [...ids] } }))),
+    /** Users by id, from the instance's user cache (memory in the steady state; see UserCache). */
+    user: new DataLoader<number, UserRecord | null>((ids) => users.load(em, ids)),
     conversation: new DataLoader<number, Conversation | null>(async (ids) => byId(ids, await em.find(Conversation, { id: { $in: [...ids] } }))),
     message: new DataLoader<number, MessageView | null>(async (ids) =>
       byId(ids, (await em.find(Message, { id: { $in: [...ids] } })).map(toMessageView))),

@@ -42,6 +42,10 @@ const MAX_KINDS = 100_000;
  */
 export class AudienceRegistry {
   private readonly viewers = new Map<number, Viewer>();
+  /** conversationId -> viewers known to be active members there (the reverse of Viewer.member's true entries). */
+  private readonly membersOf = new Map<number, Set<Viewer>>();
+  /** Viewers who are staff now (they may follow SUPPORT threads they are not members of). */
+  private readonly staff = new Set<Viewer>();
   /** Conversation kinds (they never change), for the staff rule on SUPPORT threads. */
   private readonly kinds = new Map<number, string>();
   private readonly offs: (() => void)[];
@@ -58,7 +62,7 @@ export class AudienceRegistry {
       bus.on('user.changed', (e) => {
         if (e.type !== 'user.changed') return;
         const v = this.viewers.get(e.userId);
-        if (v) v.actor.isStaff = e.isStaff;
+        if (v) this.setStaff(v, e.isStaff);
       }),
       bus.on('contact.changed', (e) => {
         if (e.type !== 'contact.changed') return;
@@ -74,7 +78,7 @@ export class AudienceRegistry {
   attach(actor: Actor): Viewer {
     let v = this.viewers.get(actor.id);
     if (!v) this.viewers.set(actor.id, (v = new Viewer({ ...actor })));
-    else v.actor.isStaff = actor.isStaff;
+    this.setStaff(v, actor.isStaff);
     v.sockets++;
     return v;
   }
@@ -82,7 +86,24 @@ export class AudienceRegistry {
   /** A socket of the viewer closed; the last one forgets the viewer. */
   detach(v: Viewer): void {
     if (--v.sockets > 0) return;
-    if (this.viewers.get(v.actor.id) === v) this.viewers.delete(v.actor.id);
+    if (this.viewers.get(v.actor.id) !== v) return;
+    this.viewers.delete(v.actor.id);
+    this.staff.delete(v);
+    for (const c of v.member.keys()) this.unindex(v, c);
+  }
+
+  /**
+   * The ids of users with open sockets here who may follow `conversationId` by default: its
+   * active members known to this instance, and staff. A superset of those whose `follows` is
+   * true for a viewer with complete memberships (the hub narrows "every conversation"
+   * subscribers to these instead of asking every one of them).
+   */
+  followersOf(conversationId: number): number[] {
+    const out: number[] = [];
+    const members = this.membersOf.get(conversationId);
+    if (members) for (const v of members) out.push(v.actor.id);
+    for (const v of this.staff) if (!members?.has(v)) out.push(v.actor.id);
+    return out;
   }
 
   /** The viewer of a user with open sockets here, if any. */
@@ -97,7 +118,7 @@ export class AudienceRegistry {
 
   /** Records what an access check at subscription start found (active member or not). */
   noteMembership(v: Viewer, conversationId: number, active: boolean, versionBefore: number): void {
-    if ((v.changedAt.get(conversationId) ?? 0) <= versionBefore) v.member.set(conversationId, active);
+    if ((v.changedAt.get(conversationId) ?? 0) <= versionBefore) this.setMember(v, conversationId, active);
   }
 
   /**
@@ -155,7 +176,7 @@ export class AudienceRegistry {
       s.add(Number(r.conversation_id));
     }
     for (const v of list) {
-      v.actor.isStaff = staff.get(v.actor.id) ?? false;
+      this.setStaff(v, staff.get(v.actor.id) ?? false);
       v.blocked = undefined;
       const mine = active.get(v.actor.id) ?? new Set<number>();
       const before = versions.get(v)!;
@@ -168,6 +189,31 @@ export class AudienceRegistry {
   close(): void {
     for (const off of this.offs) off();
     this.viewers.clear();
+    this.membersOf.clear();
+    this.staff.clear();
+  }
+
+  /** Every write of Viewer.member goes here, so membersOf stays its exact reverse. */
+  private setMember(v: Viewer, conversationId: number, active: boolean): void {
+    v.member.set(conversationId, active);
+    if (this.viewers.get(v.actor.id) !== v) return;
+    if (!active) { this.unindex(v, conversationId); return; }
+    let set = this.membersOf.get(conversationId);
+    if (!set) this.membersOf.set(conversationId, (set = new Set()));
+    set.add(v);
+  }
+
+  private unindex(v: Viewer, conversationId: number): void {
+    const set = this.membersOf.get(conversationId);
+    if (!set) return;
+    set.delete(v);
+    if (!set.size) this.membersOf.delete(conversationId);
+  }
+
+  private setStaff(v: Viewer, isStaff: boolean): void {
+    v.actor.isStaff = isStaff;
+    if (isStaff && this.viewers.get(v.actor.id) === v) this.staff.add(v);
+    else this.staff.delete(v);
   }
 
   /** A fork whose queries are logged as realtime delivery's (DELIVERY_QUERY). */
@@ -213,6 +259,6 @@ export class AudienceRegistry {
     if (!v) return;
     v.version++;
     v.changedAt.set(e.conversationId, v.version);
-    v.member.set(e.conversationId, e.active);
+    this.setMember(v, e.conversationId, e.active);
   }
 }

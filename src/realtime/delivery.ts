@@ -47,6 +47,12 @@ export interface DeliveryOptions {
   present?(result: ExecutionResult): unknown;
   /** Results a subscriber may have waiting before `onOverflow` (default 1000). */
   maxQueue?: number;
+  /**
+   * The users who may follow a conversation (a superset of those whose "every conversation"
+   * subscriptions accept its events): the hub asks only their subscribers instead of every
+   * `<type>:*` subscriber. Absent: every such subscriber is asked.
+   */
+  followersOf?: (conversationId: number) => Iterable<number>;
   onError?: (err: unknown) => void;
 }
 
@@ -100,6 +106,8 @@ const isPromise = <T>(x: unknown): x is Promise<T> => typeof (x as Promise<T>)?.
  */
 export class DeliveryHub {
   private readonly topics = new Map<string, Set<Subscriber>>();
+  /** The `<type>:*` subscribers again, by topic and user id (see DeliveryOptions.followersOf). */
+  private readonly followers = new Map<string, Map<number, Set<Subscriber>>>();
   private readonly groups = new Map<string, Group>();
   private readonly offs: (() => void)[];
   private readonly maxQueue: number;
@@ -134,6 +142,13 @@ export class DeliveryHub {
     let set = this.topics.get(spec.topic);
     if (!set) this.topics.set(spec.topic, (set = new Set()));
     set.add(sub);
+    if (spec.topic.endsWith(':*')) {
+      let byUser = this.followers.get(spec.topic);
+      if (!byUser) this.followers.set(spec.topic, (byUser = new Map()));
+      let mine = byUser.get(spec.actor.id);
+      if (!mine) byUser.set(spec.actor.id, (mine = new Set()));
+      mine.add(sub);
+    }
     const done = (): IteratorResult<ExecutionResult> => ({ value: undefined, done: true });
     const iterator: AsyncIterableIterator<ExecutionResult> = {
       next: () => (sub.done ? Promise.resolve(done()) : new Promise((resolve) => { sub.ended = () => resolve(done()); })),
@@ -218,15 +233,26 @@ export class DeliveryHub {
       }
       return r;
     };
+    const offer = (sub: Subscriber) => {
+      let ok: boolean | Promise<boolean>;
+      try { ok = sub.spec.accept(e); } catch (err) { this.opts.onError?.(err); ok = false; }
+      if (ok === false) return;
+      if (ok === true) this.push(sub, resultOf(sub.group));
+      else this.push(sub, ok.then((yes) => (yes ? resultOf(sub.group) : null), (err) => { this.opts.onError?.(err); return null; }));
+    };
+    const conversationId = 'conversationId' in e ? e.conversationId : undefined;
     for (const topic of topicsOf(e)) {
       const set = this.topics.get(topic);
       if (!set) continue;
-      for (const sub of set) {
-        let ok: boolean | Promise<boolean>;
-        try { ok = sub.spec.accept(e); } catch (err) { this.opts.onError?.(err); ok = false; }
-        if (ok === false) continue;
-        if (ok === true) this.push(sub, resultOf(sub.group));
-        else this.push(sub, ok.then((yes) => (yes ? resultOf(sub.group) : null), (err) => { this.opts.onError?.(err); return null; }));
+      const byUser = this.opts.followersOf && conversationId !== undefined ? this.followers.get(topic) : undefined;
+      if (byUser && byUser.size > 8) {
+        // "Every conversation" subscribers: only those of users who may follow this conversation.
+        for (const userId of this.opts.followersOf!(conversationId!)) {
+          const mine = byUser.get(userId);
+          if (mine) for (const sub of mine) offer(sub);
+        }
+      } else {
+        for (const sub of set) offer(sub);
       }
     }
   }
@@ -292,6 +318,13 @@ export class DeliveryHub {
     sub.queue.length = 0;
     const set = this.topics.get(sub.spec.topic);
     if (set) { set.delete(sub); if (!set.size) this.topics.delete(sub.spec.topic); }
+    const byUser = this.followers.get(sub.spec.topic);
+    const mine = byUser?.get(sub.spec.actor.id);
+    if (mine) {
+      mine.delete(sub);
+      if (!mine.size) byUser!.delete(sub.spec.actor.id);
+      if (!byUser!.size) this.followers.delete(sub.spec.topic);
+    }
     if (--sub.group.refs === 0) this.groups.delete(sub.group.key);
     try { sub.spec.onEnd?.(); } catch (err) { this.opts.onError?.(err); }
     const ended = sub.ended;

@@ -15,7 +15,6 @@ import type { DocumentCache } from '../security/query-limits';
 import { AudienceRegistry, type Viewer } from './audience';
 import { DELIVERY_QUERY, DeliveryHub } from './delivery';
 import { CLOSE_TOO_FAR_BEHIND, type LiveSocket } from './live';
-import { ProfileCache } from './profiles';
 import { missedChanges, REPLAY_MARGIN_MS } from './replay';
 import { dependsOnViewer } from './selection';
 import { CLOSE_TRY_AGAIN_LATER, keepAlive, SocketSessions, truncateReason } from './socket-sessions';
@@ -86,13 +85,13 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
   const bus = services.bus;
   const sessions = new SocketSessions(bus);
   const audience = new AudienceRegistry(bus, rootEm, (em, id) => services.contacts.blockedIds(em, id), logger);
-  const profiles = new ProfileCache(bus);
   const hub = new DeliveryHub(bus, {
     schema,
     maxQueue: config.ws.maxQueuedEvents,
+    followersOf: (conversationId) => audience.followersOf(conversationId),
     newScope: (e: DomainEvent) => {
       const em = rootEm.fork({ loggerContext: DELIVERY_QUERY });
-      const loaders = createLoaders(em, null, profiles);
+      const loaders = createLoaders(em, null, services.userCache);
       // A new text or system message has no attachments yet (they come with message.edited).
       if (e.type === 'message.added' && (e.message.kind === 'TEXT' || e.message.kind === 'SYSTEM')) loaders.attachments.prime(e.message.id, []);
       return { em, loaders };
@@ -101,7 +100,7 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
       const { em, loaders } = scope as unknown as { em: EntityManager; loaders: ReturnType<typeof createLoaders> };
       if (!actor) return GraphQLContext.forEvent(services, rootEm, null, em, loaders);
       const viewer = audience.viewerOf(actor.id);
-      return GraphQLContext.forEvent(services, rootEm, actor, em, createLoaders(em, actor.id, profiles), viewer ? () => audience.blockedIds(viewer) : undefined);
+      return GraphQLContext.forEvent(services, rootEm, actor, em, createLoaders(em, actor.id, services.userCache), viewer ? () => audience.blockedIds(viewer) : undefined);
     },
     // The same mapping as graphql-ws's onNext below: contract codes, no internals.
     present: (r) => (r.errors?.length ? { ...r, errors: r.errors.map((e) => format(e.toJSON(), e)) } : r),
@@ -302,7 +301,6 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
       sessions.close();
       stopHeartbeat();
       audience.close();
-      profiles.close();
     },
   };
 }

@@ -11,11 +11,11 @@ export interface WatcherRegistry {
   /** Registers one live subscription of `userId` (conversationId null: all of theirs); returns its release function (idempotent). */
   watch(userId: number, conversationId: number | null): () => void;
   /**
-   * The users watching `conversationId` live, on any instance. `candidates` lists the users that
-   * matter (the conversation's members who could be notified); a registry that cannot list its
-   * watchers cheaply asks only about those.
+   * Those of `candidates` (the conversation's members who could be notified) who watch
+   * `conversationId` live, on any instance. Costs O(candidates): lookups in memory, and for
+   * other instances' watchers one pipelined Redis round trip.
    */
-  watchersOf(conversationId: number, candidates: () => Promise<number[]>): Promise<number[]>;
+  watchersOf(conversationId: number, candidates: readonly number[]): Promise<number[]>;
   close(): Promise<void>;
 }
 
@@ -51,19 +51,17 @@ export class ConversationWatchers implements WatcherRegistry {
     return Boolean(m && (m.has(conversationId) || m.has(0)));
   }
 
-  async watchersOf(conversationId: number, _candidates?: () => Promise<number[]>): Promise<number[]> {
-    return this.localWatchersOf(conversationId);
+  async watchersOf(conversationId: number, candidates: readonly number[]): Promise<number[]> {
+    return this.localWatchersOf(conversationId, candidates);
   }
 
   async close(): Promise<void> {
     this.byUser.clear();
   }
 
-  /** The users watching `conversationId` live on this instance. */
-  protected localWatchersOf(conversationId: number): number[] {
-    const out: number[] = [];
-    for (const [userId, m] of this.byUser) if (m.has(conversationId) || m.has(0)) out.push(userId);
-    return out;
+  /** Those of `candidates` watching `conversationId` live on this instance. */
+  protected localWatchersOf(conversationId: number, candidates: readonly number[]): number[] {
+    return candidates.filter((userId) => this.isWatching(userId, conversationId));
   }
 
   /** A (user, key) went from 0 to 1 subscription on this instance. */
@@ -111,10 +109,9 @@ export class RedisConversationWatchers extends ConversationWatchers {
       .catch((err: Error) => this.logger.debug({ err: err.message }, 'watch not cleared: Redis unavailable'));
   }
 
-  override async watchersOf(conversationId: number, candidates?: () => Promise<number[]>): Promise<number[]> {
-    const local = this.localWatchersOf(conversationId);
-    if (!candidates) return local;
-    const users = (await candidates()).filter((u) => !local.includes(u));
+  override async watchersOf(conversationId: number, candidates: readonly number[]): Promise<number[]> {
+    const users = candidates.filter((u) => !this.isWatching(u, conversationId));
+    const local = candidates.length === users.length ? [] : candidates.filter((u) => this.isWatching(u, conversationId));
     if (!users.length) return local;
     try {
       const now = Date.now();

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, createSecretKey, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { SignJWT, jwtVerify, errors as joseErrors, type JWTPayload } from 'jose';
@@ -11,6 +11,7 @@ import { usernameLookupKey, usernameSchema } from '../user/username';
 import type { EventPublisher } from '../shared/events';
 import type { RateLimiter } from '../shared/rate-limit';
 import { RefreshToken } from './refresh-token.entity';
+import type { UserCache } from '../user/user-cache';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, hashPassword, needsRehash, verifyPassword } from './password';
 
 /** Token settings, from Config. */
@@ -29,6 +30,8 @@ export interface AuthOptions {
   events?: EventPublisher;
   /** Failed logins per username+IP (issue 6). */
   limits?: RateLimiter;
+  /** Users in memory: a verified token's user without a database round trip (issue 12). */
+  users?: UserCache;
 }
 
 /** A verified access token: its user, when it expires, and the login (refresh-token family) it belongs to. */
@@ -73,8 +76,8 @@ export function jwtKeyId(key: Uint8Array): string {
   return createHash('sha256').update('chat-server jwt kid\0').update(key).digest('base64url').slice(0, 12);
 }
 
-/** One accepted signing key and its id. */
-interface SigningKey { kid: string; key: Uint8Array }
+/** One accepted signing key (imported once: jose would import raw bytes again on every call) and its id. */
+interface SigningKey { kid: string; key: KeyObject }
 
 /**
  * Accounts and tokens (RFC 8725 JWT best practice): short-lived HS256 access JWTs with
@@ -86,7 +89,7 @@ export class AuthService {
   private readonly keys: SigningKey[];
 
   constructor(private readonly opts: AuthOptions) {
-    const all = [opts.jwtSecret, ...(opts.previousJwtSecrets ?? [])].map((key) => ({ kid: jwtKeyId(key), key }));
+    const all = [opts.jwtSecret, ...(opts.previousJwtSecrets ?? [])].map((key) => ({ kid: jwtKeyId(key), key: createSecretKey(key) }));
     this.keys = all.filter((k, i) => all.findIndex((o) => o.kid === k.kid) === i);
   }
 
@@ -189,10 +192,16 @@ export class AuthService {
     return (await this.session(em, token)).actor;
   }
 
-  /** Like {@link authenticate}, with the token's expiry and login. @throws UNAUTHENTICATED. */
+  /**
+   * Like {@link authenticate}, with the token's expiry and login. The user comes from the user
+   * cache when there is one (memory in the steady state, current rights: see UserCache).
+   * @throws UNAUTHENTICATED.
+   */
   async session(em: EntityManager, token: string): Promise<Session> {
     const claims = await this.verifyAccessTokenClaims(token);
-    const user = await em.findOne(User, { id: claims.userId }, { fields: ['id', 'username', 'isStaff'] });
+    const user = this.opts.users
+      ? await this.opts.users.get(em, claims.userId)
+      : await em.findOne(User, { id: claims.userId }, { fields: ['id', 'username', 'isStaff'] });
     if (!user) throw unauthenticated('Invalid access token');
     return { actor: { id: user.id, username: user.username, isStaff: user.isStaff }, expiresAt: claims.expiresAt, sessionId: claims.sessionId };
   }

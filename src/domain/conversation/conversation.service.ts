@@ -1,3 +1,4 @@
+import type { UserRecord } from '../user/user-cache';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Scope } from '../shared/actor';
 import { badInput, conflict, forbidden, isUniqueViolation, notFound, parseId } from '../shared/errors';
@@ -7,7 +8,7 @@ import { cleanText, stripControlChars } from '../shared/text';
 import { validate, z } from '../shared/validate';
 import type { ContactService } from '../contact/contact.service';
 import type { NotificationService } from '../notification/notification.service';
-import { MessageKind } from '../message/message.entity';
+import { Message, MessageKind } from '../message/message.entity';
 import { appendMessage, toMessageView } from '../message/message.writer';
 import { User, fullNameOf } from '../user/user.entity';
 import { usernameLookupKey } from '../user/username';
@@ -19,6 +20,18 @@ import { canManage, canRead, isActive, outranks } from './conversation.policy';
 export interface Access {
   conversation: Conversation;
   membership: Membership | null;
+}
+
+/** {@link ConversationService.sendTarget}: access plus the facts a send checks. */
+export interface SendTarget extends Access {
+  /** A block stands between the two members of a DIRECT chat (either way). */
+  blocked: boolean;
+  /** The actor's earlier message with the send's clientMessageId, in any conversation. */
+  prior: Message | null;
+  /** The conversation of the message replied to; null when there is no such message (or no reply). */
+  replyConversationId: number | null;
+  /** Active members other than the actor who are not muted: who could get a MESSAGE notification. */
+  recipients: number[];
 }
 
 // Free text is cleaned of control characters before its limits apply (shared/text.ts).
@@ -60,6 +73,46 @@ export class ConversationService {
     const conversation = membership?.conversation ?? (scope.actor.isStaff ? await scope.em.findOne(Conversation, { id }) : null);
     if (!conversation || !canRead(scope.actor, conversation, membership)) throw notFound('Conversation');
     return { conversation, membership: isActive(membership) ? membership : null };
+  }
+
+  /**
+   * What a send into `conversationId` must know, read in one statement (issue 12): the
+   * conversation and the actor's membership (as {@link access}), whether a block stands between
+   * the two members of a DIRECT chat, the actor's earlier message with `clientMessageId` (an
+   * idempotent retry), the conversation of `replyToId`, and the members who could be notified
+   * (active, not muted, not the actor). @throws NOT_FOUND like {@link access}.
+   */
+  async sendTarget(scope: Scope, conversationId: number, opts: { clientMessageId?: string | null; replyToId?: number | null } = {}): Promise<SendTarget> {
+    const me = scope.actor.id;
+    const [row] = await scope.em.execute<{ c: Record<string, unknown>; m: Record<string, unknown> | null; blocked: boolean; prior: Record<string, unknown> | null; reply_conversation_id: number | null; recipients: number[] }[]>(
+      `select row_to_json(c) as c, row_to_json(m) as m,
+              (c."kind" = 'DIRECT' and exists (
+                 select 1 from "contacts" k where k."status" = 'BLOCKED'
+                    and ((k."requester_id" = ? and k."addressee_id" = d.other) or (k."requester_id" = d.other and k."addressee_id" = ?)))) as blocked,
+              (select row_to_json(p) from "messages" p where p."sender_id" = ? and p."client_message_id" = ?::varchar) as prior,
+              (select r."conversation_id" from "messages" r where r."id" = ?::int) as reply_conversation_id,
+              (select coalesce(json_agg(n."user_id"), '[]'::json) from "memberships" n
+                where n."conversation_id" = c."id" and n."left_at" is null and not n."is_banned" and not n."is_muted" and n."user_id" <> ?) as recipients
+         from "conversations" c
+         left join "memberships" m on m."conversation_id" = c."id" and m."user_id" = ?
+         cross join lateral (select case when split_part(c."direct_key", ':', 1) = ?::text
+                                         then nullif(split_part(c."direct_key", ':', 2), '')::int
+                                         else nullif(split_part(c."direct_key", ':', 1), '')::int end as other) d
+        where c."id" = ?`,
+      [me, me, me, opts.clientMessageId ?? null, opts.replyToId ?? null, me, me, String(me), conversationId],
+    );
+    if (!row) throw notFound('Conversation');
+    const conversation = scope.em.map(Conversation, row.c);
+    const found = row.m ? scope.em.map(Membership, row.m) : null;
+    if (!canRead(scope.actor, conversation, found)) throw notFound('Conversation');
+    return {
+      conversation,
+      membership: isActive(found) ? found : null,
+      blocked: Boolean(row.blocked),
+      prior: row.prior ? scope.em.map(Message, row.prior) : null,
+      replyConversationId: row.reply_conversation_id == null ? null : Number(row.reply_conversation_id),
+      recipients: (row.recipients ?? []).map(Number),
+    };
   }
 
   /** The viewer's conversations, newest activity first (staff: plus every SUPPORT thread). */
@@ -441,7 +494,7 @@ export class ConversationService {
   }
 
   /** Title as the viewer sees it: the name, the other member's full name (DIRECT), or the customer's (SUPPORT). */
-  static titleOf(c: Conversation, viewerId: number, members: User[]): string {
+  static titleOf(c: Conversation, viewerId: number, members: UserRecord[]): string {
     if (c.name) return c.name;
     if (c.kind === ConversationKind.DIRECT) {
       const other = members.find((u) => u.id !== viewerId) ?? members[0];

@@ -7,11 +7,12 @@ import { cleanText, hasControlChars } from '../shared/text';
 import { validate, z } from '../shared/validate';
 import { ConversationKind, MemberRole } from '../conversation/conversation.entity';
 import { canSend } from '../conversation/conversation.policy';
-import type { ConversationService } from '../conversation/conversation.service';
+import type { ConversationService, SendTarget } from '../conversation/conversation.service';
 import { Membership } from '../conversation/membership.entity';
 import type { ContactService } from '../contact/contact.service';
 import type { NotificationService } from '../notification/notification.service';
 import { User } from '../user/user.entity';
+import type { UserCache } from '../user/user-cache';
 import { usernameLookupKey } from '../user/username';
 import { Message, MessageKind } from './message.entity';
 import { mentionedNames } from './mentions';
@@ -76,6 +77,8 @@ export class MessageService {
     private readonly attachments: AttachmentService,
     private readonly limits: RateLimiter,
     private readonly onError: (err: unknown, what: string) => void = () => undefined,
+    /** Senders' names for notifications from memory (UserCache); without it, read from PostgreSQL. */
+    private readonly users?: UserCache,
   ) {}
 
   /**
@@ -94,33 +97,39 @@ export class MessageService {
     data.content = files.length ? validate(captionContent, data.content, 'content') : validate(content, data.content, 'content');
     const targets = [data.conversationId != null, data.recipientId != null, Boolean(data.toSupport)].filter(Boolean).length;
     if (targets !== 1) throw badInput('Give exactly one of conversationId, recipientId and toSupport', 'conversationId');
-    if (data.clientMessageId) {
-      const prior = await this.findByKey(scope, data.clientMessageId);
-      if (prior) return this.checkRetry(scope, prior, data);
-    }
+    const replyToId = data.replyToId != null ? parseId(data.replyToId, 'replyToId') : null;
     let conversationId: number;
     if (data.conversationId != null) conversationId = parseId(data.conversationId, 'conversationId');
-    else if (data.recipientId != null) conversationId = (await this.conversations.openDirectWith(scope, { userId: data.recipientId })).id;
     else {
-      const thread = await this.conversations.supportThread(scope);
-      if (!thread) throw badInput('Staff answer support threads; they have none of their own', 'toSupport');
-      conversationId = thread.id;
+      // Addressed by recipient or to support: the retry is recognised before the conversation is opened.
+      if (data.clientMessageId) {
+        const prior = await this.findByKey(scope, data.clientMessageId);
+        if (prior) return this.checkRetry(scope, prior, data);
+      }
+      if (data.recipientId != null) conversationId = (await this.conversations.openDirectWith(scope, { userId: data.recipientId })).id;
+      else {
+        const thread = await this.conversations.supportThread(scope);
+        if (!thread) throw badInput('Staff answer support threads; they have none of their own', 'toSupport');
+        conversationId = thread.id;
+      }
     }
-    const access = await this.conversations.access(scope, conversationId);
-    const { conversation } = access;
-    let { membership } = access;
+    // One statement: access, block, idempotency key, reply target and who could be notified.
+    let target: SendTarget;
+    try {
+      target = await this.conversations.sendTarget(scope, conversationId, { clientMessageId: data.clientMessageId, replyToId });
+    } catch (err) {
+      // A retry is answered with its first message even where the actor can no longer read.
+      const prior = data.clientMessageId && data.conversationId != null ? await this.findByKey(scope, data.clientMessageId) : null;
+      if (prior) return this.checkRetry(scope, prior, data);
+      throw err;
+    }
+    if (target.prior) return this.checkRetry(scope, target.prior, data);
+    const { conversation } = target;
+    let { membership } = target;
     if (!canSend(scope.actor, conversation, membership)) throw forbidden(membership?.isMuted ? 'You are muted in this conversation' : 'You cannot send here');
-    if (conversation.kind === ConversationKind.DIRECT) {
-      const otherId = Number(conversation.directKey!.split(':').find((id) => Number(id) !== scope.actor.id));
-      if (await this.contacts.isBlockedBetween(scope.em, scope.actor.id, otherId)) throw forbidden('You cannot chat with this user');
-    }
+    if (target.blocked) throw forbidden('You cannot chat with this user');
     if (!membership && conversation.kind === ConversationKind.SUPPORT) membership = await this.conversations.joinSupportAsStaff(scope, conversation);
-    let replyToId: number | null = null;
-    if (data.replyToId != null) {
-      replyToId = parseId(data.replyToId, 'replyToId');
-      const target = await scope.em.findOne(Message, { id: replyToId }, { fields: ['id', 'conversation'] });
-      if (!target || (target.conversation as { id: number }).id !== conversation.id) throw badInput('replyToId must be a message of the same conversation', 'replyToId');
-    }
+    if (replyToId != null && target.replyConversationId !== conversation.id) throw badInput('replyToId must be a message of the same conversation', 'replyToId');
     const mentionIds = await this.mentionsIn(scope, conversation.id, data.content);
     const stored = files.length ? await this.attachments.storeAll(files) : [];
     try {
@@ -142,7 +151,7 @@ export class MessageService {
       if (senderReadMoved) {
         this.events.publish({ type: 'read.receipt', conversationId: view.conversationId, userId: scope.actor.id, lastReadSeq: view.seq, readAt: view.createdAt });
       }
-      await this.notify(scope, view, conversation.kind === ConversationKind.DIRECT ? null : conversation.name ?? null);
+      await this.notify(scope, view, conversation.kind === ConversationKind.DIRECT ? null : conversation.name ?? null, target.recipients);
       return view;
     } catch (err) {
       await this.attachments.discard(stored);
@@ -480,10 +489,11 @@ export class MessageService {
   }
 
   /** Writes the message's notifications after commit; a failure there never fails the send. */
-  private async notify(scope: Scope, view: MessageView, conversationName: string | null): Promise<void> {
+  private async notify(scope: Scope, view: MessageView, conversationName: string | null, recipients: readonly number[]): Promise<void> {
     try {
-      const sender = await scope.em.findOneOrFail(User, { id: scope.actor.id }, { fields: ['username', 'firstName', 'lastName'] });
-      await this.notifications.onMessage(scope.em, view, sender, conversationName);
+      const sender = (this.users ? await this.users.get(scope.em, scope.actor.id) : null)
+        ?? await scope.em.findOneOrFail(User, { id: scope.actor.id }, { fields: ['username', 'firstName', 'lastName'] });
+      await this.notifications.onMessage(scope.em, view, sender, conversationName, recipients);
     } catch (err) {
       this.onError(err, 'writing notifications');
     }

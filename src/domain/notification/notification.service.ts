@@ -58,7 +58,7 @@ export class NotificationService {
    */
   constructor(
     private readonly events: EventPublisher,
-    private readonly watchersOf: (conversationId: number, candidates: () => Promise<number[]>) => Promise<number[]>,
+    private readonly watchersOf: (conversationId: number, candidates: readonly number[]) => Promise<number[]>,
   ) {}
 
   /** The actor's notifications, newest first. @throws BAD_USER_INPUT (page size, cursor). */
@@ -127,19 +127,19 @@ export class NotificationService {
   /**
    * After a message committed: MENTION for mentioned active members, MESSAGE for the other active
    * members who are not muted and not watching live; never the sender, never for SYSTEM messages.
-   * One INSERT for the whole conversation (plus, with watchers on other instances, one read of
-   * the members who could be notified).
+   * `recipients` are the members who could get a MESSAGE notification (active, not muted, not the
+   * sender: SendTarget.recipients); those watching live are left out. One INSERT for the whole
+   * conversation (plus, with watchers on other instances, one pipelined Redis lookup).
    */
-  async onMessage(em: EntityManager, message: MessageView, sender: { username: string; firstName?: string | null; lastName?: string | null }, conversationName: string | null): Promise<void> {
+  async onMessage(
+    em: EntityManager, message: MessageView, sender: { username: string; firstName?: string | null; lastName?: string | null },
+    conversationName: string | null, recipients: readonly number[],
+  ): Promise<void> {
     if (message.senderId == null) return;
     const who = fullNameOf(sender);
     const where = conversationName ? ` in ${conversationName}` : '';
     const body = [...message.content].slice(0, PREVIEW_LENGTH).join('');
-    const watching = await this.watchersOf(message.conversationId, async () => (await em.execute<{ user_id: number }[]>(
-      `select "user_id" from "memberships"
-        where "conversation_id" = ? and "left_at" is null and not "is_banned" and not "is_muted" and "user_id" <> ?`,
-      [message.conversationId, message.senderId],
-    )).map((r) => Number(r.user_id)));
+    const watching = await this.watchersOf(message.conversationId, recipients);
     const rows = await em.execute<NotificationRow[]>(
       `insert into "notifications" ("user_id", "kind", "title", "body", "conversation_id", "message_id", "created_at")
        select m."user_id",

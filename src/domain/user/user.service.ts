@@ -6,14 +6,15 @@ import { stripControlChars } from '../shared/text';
 import { User } from './user.entity';
 import type { EventPublisher } from '../shared/events';
 import { usernameLookupKey } from './username';
+import type { UserCache, UserRecord } from './user-cache';
 
 /** Reads users. Any authenticated user may look up any other (a chat directory). Staff changes publish `user.changed`. */
 export class UserService {
-  constructor(private readonly events?: EventPublisher) {}
+  constructor(private readonly events?: EventPublisher, private readonly cache?: UserCache) {}
 
-  /** The actor's own user. @throws NOT_FOUND when the account no longer exists. */
-  async me(scope: Scope): Promise<User> {
-    const user = await scope.em.findOne(User, { id: scope.actor.id });
+  /** The actor's own user (from the user cache when it has them). @throws NOT_FOUND when the account no longer exists. */
+  async me(scope: Scope): Promise<UserRecord> {
+    const user = this.cache ? await this.cache.get(scope.em, scope.actor.id) : await scope.em.findOne(User, { id: scope.actor.id });
     if (!user) throw notFound('User');
     return user;
   }
@@ -60,6 +61,7 @@ export class UserService {
     if (!user) throw notFound('User');
     user.isStaff = Boolean(isStaff);
     await scope.em.flush();
+    this.cache?.forget(user.id);
     this.events?.publish({ type: 'user.changed', userId: user.id, isStaff: user.isStaff });
     return user;
   }

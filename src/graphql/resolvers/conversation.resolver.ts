@@ -1,3 +1,4 @@
+import type { UserRecord } from '../../domain/user/user-cache';
 import { Extensions, Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { ConversationKind, MemberRole, type Conversation } from '../../domain/conversation/conversation.entity';
 import { ConversationService } from '../../domain/conversation/conversation.service';
@@ -124,7 +125,7 @@ export class ConversationResolver {
   @FieldResolver(() => String, { description: "Group/room name; for DIRECT the other member's fullName as seen by the viewer" })
   async title(@Root() c: Conversation, @Ctx() ctx: GraphQLContext) {
     if (c.name) return c.name;
-    const users: User[] = [];
+    const users: UserRecord[] = [];
     if (c.kind === ConversationKind.DIRECT) users.push(...(await ctx.loaders.members.load(c.id)).map((m) => m.user));
     const customerId = refId(c.customer);
     if (customerId != null) { const u = await ctx.loaders.user.load(customerId); if (u) users.push(u); }

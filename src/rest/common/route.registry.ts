@@ -123,7 +123,7 @@ export function mountRoutes(router: Router, routes: AnyRoute[], services: Servic
           if (!actor) throw unauthenticated();
           return { actor, em };
         },
-        loaders: restLoaders(em, actor?.id ?? null),
+        loaders: restLoaders(em, actor?.id ?? null, services.userCache),
         url: absoluteUrl(req),
         ip: req.ip ?? 'unknown',
       };

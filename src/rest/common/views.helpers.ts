@@ -1,3 +1,4 @@
+import type { UserRecord } from '../../domain/user/user-cache';
 import type { Attachment } from '../../domain/attachment/attachment.entity';
 import { ConversationKind, type Conversation } from '../../domain/conversation/conversation.entity';
 import { ConversationService } from '../../domain/conversation/conversation.service';
@@ -33,7 +34,7 @@ export async function lastMessageOf(ctx: RestContext, c: Conversation, canReadCo
 }
 
 /** A user by id (null for SYSTEM senders and deleted users). */
-export async function userOf(ctx: RestContext, id: number | null | undefined): Promise<User | null> {
+export async function userOf(ctx: RestContext, id: number | null | undefined): Promise<UserRecord | null> {
   return id == null ? null : ctx.loaders.user.load(id);
 }
 
@@ -46,7 +47,7 @@ export async function isReadByOthers(ctx: RestContext, m: MessageView): Promise<
 /** The conversation's title as the viewer sees it (ConversationService.titleOf). */
 export async function titleOf(ctx: RestContext, c: Conversation): Promise<string> {
   if (c.name) return c.name;
-  const users: User[] = [];
+  const users: UserRecord[] = [];
   if (c.kind === ConversationKind.DIRECT) users.push(...(await membersOf(ctx, c)).map((m) => m.user));
   const customer = await userOf(ctx, refId(c.customer));
   if (customer) users.push(customer);

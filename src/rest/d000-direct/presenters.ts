@@ -1,3 +1,4 @@
+import type { UserRecord } from '../../domain/user/user-cache';
 import { z } from 'zod';
 import type { Contact } from '../../domain/contact/contact.entity';
 import type { Conversation } from '../../domain/conversation/conversation.entity';
@@ -32,7 +33,7 @@ export const statusSchema = z.object({ status: z.literal('success') });
 export const markReadSchema = z.object({ status: z.literal('success'), marked_count: z.number().int() });
 
 /** `{id, username, first_name, last_name, avatar}`. */
-export function presentUser(u: User): z.output<typeof userSchema> {
+export function presentUser(u: UserRecord): z.output<typeof userSchema> {
   return { id: u.id, username: u.username, first_name: u.firstName ?? '', last_name: u.lastName ?? '', avatar: u.avatarUrl ?? null };
 }
 

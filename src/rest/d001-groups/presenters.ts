@@ -1,3 +1,4 @@
+import type { UserRecord } from '../../domain/user/user-cache';
 import { z } from 'zod';
 import { ConversationKind, MemberRole, type Conversation } from '../../domain/conversation/conversation.entity';
 import type { Membership } from '../../domain/conversation/membership.entity';
@@ -36,12 +37,12 @@ export const messageSchema = z.object({
 export const successSchema = z.object({ status: z.literal('success') });
 
 /** `{id, username, full_name, avatar_thumbnail, role}`. */
-export function presentUserSummary(u: User): z.output<typeof userSummarySchema> {
+export function presentUserSummary(u: UserRecord): z.output<typeof userSummarySchema> {
   return { id: u.id, username: u.username, full_name: fullNameOf(u), avatar_thumbnail: u.avatarUrl ?? null, role: u.role ?? null };
 }
 
 /** A message sender: the summary plus `avatar`. */
-export function presentSender(u: User): z.output<typeof senderSchema> {
+export function presentSender(u: UserRecord): z.output<typeof senderSchema> {
   return { ...presentUserSummary(u), avatar: u.avatarUrl ?? null };
 }
 

@@ -1,3 +1,4 @@
+import type { UserRecord } from '../../domain/user/user-cache';
 import { z } from 'zod';
 import { ConversationKind, type Conversation } from '../../domain/conversation/conversation.entity';
 import type { MessageView } from '../../domain/shared/events';
@@ -33,12 +34,12 @@ export const supportMessageSchema = z.object({
 });
 
 /** `{id, username, ho_ten, loai_nguoi_dung}`: staff are "nhan_vien", everyone else "khach_hang". */
-export function presentCustomerInfo(u: User): z.output<typeof customerInfoSchema> {
+export function presentCustomerInfo(u: UserRecord): z.output<typeof customerInfoSchema> {
   return { id: u.id, username: u.username, ho_ten: fullNameOf(u), loai_nguoi_dung: u.isStaff ? 'nhan_vien' : 'khach_hang' };
 }
 
 /** The sender's display name (staff by their own name); SYSTEM messages: "". */
-function senderName(u: User | null): string {
+function senderName(u: UserRecord | null): string {
   return u ? fullNameOf(u) : '';
 }
 

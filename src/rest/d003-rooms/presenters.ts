@@ -1,3 +1,4 @@
+import type { UserRecord } from '../../domain/user/user-cache';
 import { z } from 'zod';
 import { ConversationKind, RoomVisibility, type Conversation } from '../../domain/conversation/conversation.entity';
 import type { Membership } from '../../domain/conversation/membership.entity';
@@ -49,7 +50,7 @@ export const notificationSchema = z.object({
 export const okMessageSchema = z.object({ message: z.string() });
 
 /** `{id, username, first_name, last_name}`. */
-export function presentUser(u: User): z.output<typeof userSchema> {
+export function presentUser(u: UserRecord): z.output<typeof userSchema> {
   return { id: u.id, username: u.username, first_name: u.firstName ?? '', last_name: u.lastName ?? '' };
 }
 

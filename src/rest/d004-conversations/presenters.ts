@@ -1,3 +1,4 @@
+import type { UserRecord } from '../../domain/user/user-cache';
 import { z } from 'zod';
 import type { Attachment } from '../../domain/attachment/attachment.entity';
 import type { Conversation } from '../../domain/conversation/conversation.entity';
@@ -22,7 +23,7 @@ export const conversationSchema = z.object({
 });
 
 /** `{id, username, first_name, last_name, profile_picture, score, rank, role, in_game_ids}`. */
-export function presentUser(u: User): z.output<typeof userSchema> {
+export function presentUser(u: UserRecord): z.output<typeof userSchema> {
   return {
     id: u.id, username: u.username, first_name: u.firstName ?? '', last_name: u.lastName ?? '', profile_picture: u.avatarUrl ?? null,
     score: u.score ?? 0, rank: u.rank ?? null, role: u.role ?? null, in_game_ids: u.inGameIds ?? [],

@@ -1,3 +1,4 @@
+import type { UserRecord } from '../../domain/user/user-cache';
 import { z } from 'zod';
 import type { AuthResult } from '../../domain/auth/auth.service';
 import type { User } from '../../domain/user/user.entity';
@@ -20,6 +21,6 @@ export function presentTokens(r: AuthResult): z.output<typeof tokenPairSchema> {
 }
 
 /** A new account as `{id, username, email, first_name, last_name}`. */
-export function presentRegistered(u: User): z.output<typeof registeredUserSchema> {
+export function presentRegistered(u: UserRecord): z.output<typeof registeredUserSchema> {
   return { id: u.id, username: u.username, email: u.email ?? null, first_name: u.firstName ?? '', last_name: u.lastName ?? '' };
 }

@@ -1,0 +1,273 @@
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
+import { now, type ClientReport } from '../realtime/protocol';
+import type { HttpFixture, HttpServerStats } from './protocol';
+
+/**
+ * The request-path benchmark (issue 12). Every figure next to its anchor measured in the same
+ * run: a bare node:http server answering each request from one `select 1` on a pool of the same
+ * size (server.ts, `anchor`). Server and load generator run in separate processes.
+ * - one client, requests one after another: median and p99 (ms) of `{ __typename }` without and
+ *   with a token, `{ me { id } }`, `sendMessage` into a DIRECT chat with its recipient
+ *   subscribed, a page of 50 messages, GET /healthz; SQL statements per request;
+ * - concurrency: BENCH_SENDERS (16) clients sending into BENCH_CONVERSATIONS (200) GROUPs of 10
+ *   members, every member subscribed to messageAdded over graphql-ws (in a separate client
+ *   process): sends/s, and deliveries until every send reached every member;
+ * - cold start: `node dist/src/main.js` on a fresh PGlite data directory and again on the
+ *   existing one, until the first answer to `{ __typename }`; the anchor is node:http's.
+ * BENCH_REQUESTS (500) sizes the sequential part, BENCH_CONCURRENT_SENDS (6000) the concurrent one.
+ */
+export async function benchRequestPath(): Promise<Record<string, unknown>> {
+  const n = Number(process.env.BENCH_REQUESTS ?? 500);
+  const sends = Number(process.env.BENCH_CONCURRENT_SENDS ?? 6000);
+  const senders = Number(process.env.BENCH_SENDERS ?? 16);
+  const convs = Number(process.env.BENCH_CONVERSATIONS ?? 200);
+  const members = 10;
+
+  progress('anchor: node:http + one select 1');
+  const anchor = await child('server.js', ['anchor']);
+  const anchorUrl = anchor.info.url;
+  const anchorSeq = await sequential(n, () => post(anchorUrl, { query: '{ one }' }));
+  const anchorConc = await concurrent(senders, sends, () => post(anchorUrl, { query: '{ one }' }));
+  await stopChild(anchor.proc);
+  progress(`anchor: median ${anchorSeq.median} ms, ${anchorConc.perSec} requests/s with ${senders} clients`);
+
+  progress(`ours: fixture of ${convs} conversations of ${members}`);
+  const ours = await child('server.js', ['ours']);
+  const { url, wsUrl } = ours.info;
+  const fx = await ours.ask<HttpFixture>({ cmd: 'fixture', conversations: convs, members });
+  const healthz = url.replace(/\/graphql$/, '/healthz');
+  const sqlPer = async (count: number, fn: () => Promise<unknown>) => {
+    await ours.ask({ cmd: 'resetCounters' });
+    const r = await sequential(count, fn, 0);
+    const { sql } = await ours.ask<HttpServerStats>({ cmd: 'stats' });
+    return { ...r, sqlPerRequest: Number((sql / count).toFixed(2)) };
+  };
+  const { senderToken, recipientToken, conversationId: direct } = fx.direct;
+
+  // The DIRECT chat's recipient listens, so each send is also delivered (as in a real chat).
+  let delivered = 0;
+  const listener = createClient({ url: wsUrl, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${recipientToken}` } });
+  listener.subscribe({ query: 'subscription($c: ID) { messageAdded(conversationId: $c) { id seq content sender { id username } } }', variables: { c: direct } }, {
+    next: () => { delivered++; }, error: (e) => { console.error(e); process.exit(1); }, complete: () => undefined,
+  });
+  await until('the listener', 10_000, async () => (await ours.ask<HttpServerStats>({ cmd: 'stats' })).subscribers >= 1);
+
+  const seq: Record<string, unknown> = {};
+  await sequential(100, () => post(url, { query: '{ me { id } }' }, senderToken), 0);
+  seq.typenameNoToken = await sqlPer(n, () => post(url, { query: '{ __typename }' }));
+  seq.typenameWithToken = await sqlPer(n, () => post(url, { query: '{ __typename }' }, senderToken));
+  seq.me = await sqlPer(n, () => post(url, { query: '{ me { id } }' }, senderToken));
+  await ours.ask({ cmd: 'profileStart', label: 'send' });
+  let i = 0;
+  seq.sendMessage = await sqlPer(n, () => post(url, {
+    query: 'mutation($c: ID, $t: String!) { sendMessage(input: { conversationId: $c, content: $t }) { id seq } }', variables: { c: direct, t: `direct ${i++}` },
+  }, senderToken));
+  await ours.ask({ cmd: 'profileStop', label: 'send' });
+  await until('deliveries to the listener', 30_000, async () => delivered >= i);
+  seq.messagesLast50 = await sqlPer(Math.min(n, 200), () => post(url, {
+    query: 'query($c: ID!) { messages(conversationId: $c, last: 50) { edges { node { seq content sender { username } replyTo { seq sender { username } } attachments { id } } } } }', variables: { c: direct },
+  }, recipientToken));
+  seq.healthz = await sqlPer(n, () => get(healthz));
+  await listener.dispose();
+  progress('ours, one after another:', JSON.stringify(seq));
+
+  // Concurrency: every member subscribed to all of their conversations' messages.
+  const clients = await child('../realtime/clients.js', []);
+  const tokens = fx.tokens.flat();
+  await clients.ask({ cmd: 'connect', wsUrl, tokens, query: 'subscription { messageAdded { id seq content createdAt sender { id username fullName } } }', variables: {} });
+  await until('subscriptions', 120_000, async () => (await ours.ask<HttpServerStats>({ cmd: 'stats' })).subscribers >= tokens.length + 0);
+  const sendTo = (k: number) => post(url, {
+    query: 'mutation($c: ID, $t: String!) { sendMessage(input: { conversationId: $c, content: $t }) { seq } }',
+    variables: { c: fx.conversationIds[k % convs], t: `c${k}@${now()}` },
+  }, fx.tokens[k % convs][Math.floor(k / convs) % members]);
+  await concurrent(senders, 400, sendTo); // warm-up
+  await until('warm-up deliveries', 120_000, async () => (await clients.ask<ClientReport>({ cmd: 'report' })).deliveries >= 400 * members);
+  await clients.ask<ClientReport>({ cmd: 'report', reset: true });
+  await ours.ask({ cmd: 'resetCounters' });
+  await ours.ask({ cmd: 'profileStart', label: 'concurrent' });
+  const t0 = now();
+  const conc = await concurrent(senders, sends, sendTo);
+  await until('deliveries', 300_000, async () => (await clients.ask<ClientReport>({ cmd: 'report' })).deliveries >= sends * members);
+  const report = await clients.ask<ClientReport>({ cmd: 'report', latencies: true, reset: true });
+  await ours.ask({ cmd: 'profileStop', label: 'concurrent' });
+  const { sql } = await ours.ask<HttpServerStats>({ cmd: 'stats' });
+  const lat = report.latencies.sort((a, b) => a - b);
+  const concurrency = {
+    senders, conversations: convs, members, sends,
+    sendsPerSec: { ours: conc.perSec, anchorRequestsPerSec: anchorConc.perSec, ratio: ratio(conc.perSec, anchorConc.perSec), target: '>= 2000 sends/s' },
+    sendMedianMs: conc.median, sendP99Ms: conc.p99,
+    allDeliveredPerSec: Math.round(sends / ((report.lastAt - t0) / 1000)),
+    deliveryLatencyMs: { p50: pct(lat, 50), p99: pct(lat, 99) },
+    sqlPerSend: Number((sql / sends).toFixed(2)),
+    errors: conc.errors,
+  };
+  progress('ours, concurrent:', JSON.stringify(concurrency));
+  await clients.ask({ cmd: 'drop' });
+  clients.proc.send({ cmd: 'close' });
+  await stopChild(ours.proc);
+
+  const start = await coldStart();
+  const m = (r: unknown) => (r as { median: number }).median;
+  return {
+    oneAfterAnother: {
+      anchor: anchorSeq,
+      ours: seq,
+      ratios: {
+        typenameNoToken: ratio(m(seq.typenameNoToken), anchorSeq.median),
+        typenameWithToken: ratio(m(seq.typenameWithToken), anchorSeq.median),
+        me: { ratio: ratio(m(seq.me), anchorSeq.median), target: '<= 1.5' },
+        sendMessage: { ratio: ratio(m(seq.sendMessage), anchorSeq.median), target: '<= 3' },
+        messagesLast50: ratio(m(seq.messagesLast50), anchorSeq.median),
+      },
+    },
+    concurrency,
+    coldStart: start,
+  };
+}
+
+const children = new Set<ChildProcess>();
+process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); });
+const progress = (...parts: unknown[]) => console.error(`[bench request path ${new Date().toISOString().slice(11, 19)}]`, ...parts);
+const ratio = (a: number, b: number) => Number((a / b).toFixed(2));
+const pct = (sorted: number[], p: number) => (sorted.length ? Number(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))].toFixed(2)) : NaN);
+
+/** Keep-alive connections, as a browser or an app holds them; node:http is a lighter client than fetch, so the load generator costs less CPU. */
+const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+
+function roundTrip(url: string, method: 'GET' | 'POST', body?: string, token?: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = body ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } : {};
+    if (token) headers.authorization = `Bearer ${token}`;
+    const req = request(url, { method, agent, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function post(url: string, body: object, token?: string): Promise<void> {
+  const res = await roundTrip(url, 'POST', JSON.stringify(body), token);
+  const json = JSON.parse(res.text) as { data?: unknown; errors?: unknown };
+  if (res.status !== 200 || json.errors) throw new Error(`${res.status} ${JSON.stringify(json.errors ?? json)}`);
+}
+
+async function get(url: string): Promise<void> {
+  const res = await roundTrip(url, 'GET');
+  if (res.status !== 200) throw new Error(`${res.status}`);
+}
+
+/** `count` requests one after another (after `warm` unmeasured ones): median and p99 in ms. */
+async function sequential(count: number, fn: () => Promise<unknown>, warm = 50): Promise<{ median: number; p99: number }> {
+  for (let i = 0; i < warm; i++) await fn();
+  const times: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const t = performance.now();
+    await fn();
+    times.push(performance.now() - t);
+  }
+  times.sort((a, b) => a - b);
+  return { median: pct(times, 50), p99: pct(times, 99) };
+}
+
+/** `total` requests from `clients` concurrent loops: requests/s, median and p99 ms, errors. */
+async function concurrent(clients: number, total: number, fn: (k: number) => Promise<unknown>): Promise<{ perSec: number; median: number; p99: number; errors: number }> {
+  let next = 0;
+  let errors = 0;
+  const times: number[] = [];
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: clients }, async () => {
+    while (next < total) {
+      const k = next++;
+      const t = performance.now();
+      try { await fn(k); } catch (err) { if (errors++ === 0) console.error(err); }
+      times.push(performance.now() - t);
+    }
+  }));
+  const seconds = (performance.now() - t0) / 1000;
+  times.sort((a, b) => a - b);
+  return { perSec: Math.round(total / seconds), median: pct(times, 50), p99: pct(times, 99), errors };
+}
+
+async function until(what: string, ms: number, test: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await test())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Forks a child; `ask` sends a command and resolves with the next answer; `info` is its first message. */
+async function child(script: string, args: string[]) {
+  const proc = fork(join(__dirname, script), args, { execArgv: ['--expose-gc', '--max-old-space-size=4096'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  children.add(proc);
+  proc.once('exit', () => children.delete(proc));
+  const queue: ((v: unknown) => void)[] = [];
+  const ready = new Promise<{ url: string; wsUrl: string }>((r) => queue.push(r as (v: unknown) => void));
+  proc.on('message', (msg) => {
+    if ((msg as { error?: string }).error) { console.error((msg as { error: string }).error); process.exit(1); }
+    queue.shift()?.(msg);
+  });
+  proc.on('exit', (code) => { if (code) { console.error(`${script} exited with ${code}`); process.exit(1); } });
+  const ask = <T>(msg: unknown) => new Promise<T>((resolve) => { queue.push(resolve as (v: unknown) => void); proc.send(msg as object); });
+  return { proc, ask, info: await ready };
+}
+
+async function stopChild(proc: ChildProcess): Promise<void> {
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  proc.send({ cmd: 'stop' });
+  const timer = setTimeout(() => proc.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/**
+ * Milliseconds from spawning a server process until it first answers `{ __typename }` (ours,
+ * PGlite in a fresh directory, then again on that directory) or GET / (the anchor: node:http
+ * alone). The server is stopped with SIGTERM after each.
+ */
+async function coldStart(): Promise<Record<string, unknown>> {
+  const root = join(__dirname, '../..');
+  const dir = mkdtempSync(join(tmpdir(), 'bench-start-'));
+  const once = async (args: string[], env: NodeJS.ProcessEnv, port: number, graphql: boolean) => {
+    const t0 = performance.now();
+    const proc = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' }, stdio: 'ignore' });
+    children.add(proc);
+    const url = `http://127.0.0.1:${port}${graphql ? '/graphql' : '/'}`;
+    for (;;) {
+      try {
+        if (graphql) await post(url, { query: '{ __typename }' });
+        else await get(url);
+        break;
+      } catch {
+        if (proc.exitCode !== null) throw new Error(`${args.join(' ')} exited with ${proc.exitCode}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
+    const ms = Math.round(performance.now() - t0);
+    const exited = new Promise((r) => proc.once('exit', r));
+    proc.kill('SIGTERM');
+    await exited;
+    children.delete(proc);
+    return ms;
+  };
+  try {
+    const anchor = await once(['-e', "require('node:http').createServer((q, s) => s.end('ok')).listen(Number(process.env.PORT), process.env.HOST)"], {}, 4601, false);
+    const env = { DATA_DIR: join(dir, 'data'), DATABASE_URL: '', REDIS_URL: '', LOG_LEVEL: 'silent', NODE_ENV: 'development' };
+    const fresh = await once(['dist/src/main.js'], env, 4602, true);
+    const again = await once(['dist/src/main.js'], env, 4602, true);
+    progress(`cold start: fresh data ${fresh} ms, existing data ${again} ms, node:http ${anchor} ms`);
+    return { freshDataDirMs: fresh, existingDataDirMs: again, anchorNodeHttpMs: anchor, target: '< 3000 ms' };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

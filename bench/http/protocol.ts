@@ -1,0 +1,27 @@
+/** Messages between the request-path benchmark's orchestrator and its server children (IPC). */
+
+/** Orchestrator → server child. */
+export type HttpServerCommand =
+  | { cmd: 'fixture'; conversations: number; members: number }
+  | { cmd: 'stats' }
+  | { cmd: 'resetCounters' }
+  | { cmd: 'profileStart'; label?: string }
+  | { cmd: 'profileStop'; label?: string }
+  | { cmd: 'stop' };
+
+/** Server child → orchestrator: counters. */
+export interface HttpServerStats {
+  /** SQL statements run since the last reset (ours; 0 for the anchor). */
+  sql: number;
+  rss: number;
+  subscribers: number;
+}
+
+/** The benchmark's users and conversations (ids as strings, as GraphQL returns them). */
+export interface HttpFixture {
+  conversationIds: string[];
+  /** Per conversation, one access token per member (the same order as conversationIds). */
+  tokens: string[][];
+  /** A DIRECT chat between the first conversation's first two members. */
+  direct: { conversationId: string; senderToken: string; recipientToken: string };
+}

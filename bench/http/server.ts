@@ -1,0 +1,139 @@
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { Session } from 'node:inspector';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { PGlite } from '@electric-sql/pglite';
+import { Pool } from 'pg';
+import pino from 'pino';
+import { startApp, type RunningApp } from '../../src/app';
+import { loadConfig } from '../../src/config/config';
+import { hashPassword } from '../../src/domain/auth/password';
+import { Conversation, ConversationKind, MemberRole } from '../../src/domain/conversation/conversation.entity';
+import { Membership } from '../../src/domain/conversation/membership.entity';
+import { User } from '../../src/domain/user/user.entity';
+import type { HttpFixture, HttpServerCommand } from './protocol';
+
+/**
+ * A child process of the request-path benchmark (issue 12): `ours` (the chat server on
+ * DATABASE_URL, or in-memory PGlite) or `anchor`: a bare node:http server that answers every
+ * request from one `select 1` on a `pg` pool of the same size as ours (PGlite in this process
+ * when there is no DATABASE_URL), the floor of one HTTP round trip plus one database round trip.
+ * Answers the orchestrator's commands over IPC.
+ */
+const kind = process.argv[2] as 'ours' | 'anchor';
+const send = (m: unknown) => process.send!(m);
+/** The pool size both servers use: DB_POOL_MAX (ours reads the same variable). */
+const poolMax = Number(process.env.DB_POOL_MAX ?? 20);
+
+/** BENCH_CPU_PROF=<dir>: a V8 CPU profile between profileStart and profileStop. */
+const inspector = new Session();
+async function profile(cmd: 'profileStart' | 'profileStop', label: string): Promise<void> {
+  const dir = process.env.BENCH_CPU_PROF;
+  if (!dir) return;
+  const post = (method: string) => new Promise<any>((resolve, reject) => inspector.post(method, (err, res) => (err ? reject(err) : resolve(res))));
+  if (cmd === 'profileStart') {
+    inspector.connect();
+    await post('Profiler.enable');
+    await post('Profiler.start');
+    return;
+  }
+  const { profile: data } = await post('Profiler.stop');
+  writeFileSync(join(dir, `http-${kind}-${label}-${Date.now()}.cpuprofile`), JSON.stringify(data));
+  inspector.disconnect();
+}
+
+async function ours(): Promise<void> {
+  let sql = 0;
+  const env = {
+    ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: process.env.DATABASE_URL ? './data' : ':memory:', LOG_LEVEL: 'silent',
+    RATE_MESSAGES_PER_SEC: '100000', RATE_WS_PER_MIN_IP: '100000', RATE_WS_PER_MIN_USER: '100000', ACCESS_TOKEN_TTL: '3600',
+    DB_POOL_MAX: String(poolMax), JWT_SECRET: randomBytes(32).toString('hex'), REDIS_PREFIX: `bench-${randomBytes(4).toString('hex')}`,
+  };
+  const app: RunningApp = await startApp(loadConfig(env), {
+    logger: pino({ level: 'silent' }),
+    onQuery: (line) => { sql++; if (process.env.BENCH_SQL_LOG) console.error(line.slice(0, 160)); },
+  });
+  process.on('message', async (m: HttpServerCommand) => {
+    try {
+      if (m.cmd === 'fixture') send(await fixture(app, m.conversations, m.members));
+      else if (m.cmd === 'stats') send({ sql, rss: process.memoryUsage().rss, subscribers: app.realtime.hub.subscriberCount() });
+      else if (m.cmd === 'resetCounters') { sql = 0; send({ ok: true }); }
+      else if (m.cmd === 'profileStart' || m.cmd === 'profileStop') { await profile(m.cmd, m.label ?? ''); send({ ok: true }); }
+      else if (m.cmd === 'stop') { await app.stop(); process.exit(0); }
+    } catch (err) {
+      send({ error: String((err as Error).stack ?? err) });
+    }
+  });
+  send({ ready: true, url: app.url, wsUrl: app.wsUrl });
+}
+
+/**
+ * `conversations` GROUPs of `members` users each (rows written directly: registering thousands
+ * of users would mostly time argon2), plus one DIRECT chat between the first group's first two
+ * members; a login (access token) per user.
+ */
+async function fixture(app: RunningApp, conversations: number, members: number): Promise<HttpFixture> {
+  const em = app.orm.em.fork();
+  const hash = await hashPassword('benchmark-pass');
+  const tag = randomBytes(3).toString('hex');
+  const users: User[] = [];
+  for (let c = 0; c < conversations; c++) {
+    for (let i = 0; i < members; i++) {
+      const name = `u${c}_${i}_${tag}`;
+      users.push(em.create(User, { username: name, usernameKey: name.toLowerCase(), passwordHash: hash, firstName: 'Bench', lastName: name }));
+    }
+  }
+  await em.flush();
+  const groups: Conversation[] = [];
+  for (let c = 0; c < conversations; c++) {
+    const owner = users[c * members];
+    const group = em.create(Conversation, { kind: ConversationKind.GROUP, name: `bench group ${c} ${tag}`, createdBy: owner.id });
+    groups.push(group);
+    for (let i = 0; i < members; i++) {
+      em.create(Membership, { conversation: group, user: users[c * members + i].id, role: i === 0 ? MemberRole.OWNER : MemberRole.MEMBER });
+    }
+  }
+  await em.flush();
+  const [a, b] = [users[0], users[1]];
+  const actor = { id: a.id, username: a.username, isStaff: false };
+  const direct = await app.services.conversations.openDirectWith({ actor, em: app.orm.em.fork() }, { userId: String(b.id) });
+  const tokens: string[] = [];
+  // A fresh EntityManager per login: one that managed them all would recompute every change set at each flush.
+  for (const u of users) tokens.push((await app.services.auth.startSession(app.orm.em.fork(), u)).accessToken);
+  return {
+    conversationIds: groups.map((g) => String(g.id)),
+    tokens: Array.from({ length: conversations }, (_, c) => tokens.slice(c * members, (c + 1) * members)),
+    direct: { conversationId: String(direct.id), senderToken: tokens[0], recipientToken: tokens[1] },
+  };
+}
+
+async function anchor(): Promise<void> {
+  const url = process.env.DATABASE_URL;
+  const pool = url ? new Pool({ connectionString: url, max: poolMax }) : undefined;
+  const pglite = url ? undefined : new PGlite();
+  const selectOne = () => (pool ? pool.query('select 1 as one') : pglite!.query('select 1 as one'));
+  const http = createServer((req, res) => {
+    // Reads the body (a request like ours), then one database round trip.
+    req.resume();
+    req.on('end', () => {
+      selectOne().then(
+        (r) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ data: { one: r.rows[0].one } })),
+        (err) => res.writeHead(500).end(String(err)),
+      );
+    });
+  });
+  http.keepAliveTimeout = 60_000;
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  const { port } = http.address() as AddressInfo;
+  process.on('message', async (m: HttpServerCommand) => {
+    if (m.cmd === 'stats') send({ sql: 0, rss: process.memoryUsage().rss, subscribers: 0 });
+    else if (m.cmd === 'resetCounters') send({ ok: true });
+    else if (m.cmd === 'profileStart' || m.cmd === 'profileStop') { await profile(m.cmd, m.label ?? ''); send({ ok: true }); }
+    else if (m.cmd === 'stop') { await pool?.end(); await pglite?.close(); process.exit(0); }
+  });
+  send({ ready: true, url: `http://127.0.0.1:${port}/`, wsUrl: '' });
+}
+
+(kind === 'anchor' ? anchor() : ours()).catch((err) => { console.error(err); process.exit(1); });
