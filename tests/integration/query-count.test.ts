@@ -3,13 +3,15 @@ import { gqlOk, registerUser, type TestUser } from '../support/client';
 import { startTestServer, type TestServer } from '../support/test-server';
 
 /**
- * A page of messages with sender, replyTo { sender } and attachments costs a constant number of
- * SQL statements (batch loaders, no N+1), whatever the page size.
+ * The statement count is the contract (issue 12), not the time: a page of messages with sender,
+ * replyTo { sender } and attachments costs at most 4 SQL statements whatever the page size (3
+ * once the senders are in the user cache); a send costs 2 (its checks, then the message with its
+ * notifications in one commit); an authenticated `{ me { id } }` costs none once the user is cached.
  * The server reports every statement MikroORM runs through `onQuery` ("[query] select ...").
  */
 
 const SQL = /^\s*(\[query\]\s*)?(select|insert|update|delete|with|begin|start transaction|commit|rollback|savepoint|release|set|show)\b/i;
-const MAX_QUERIES_PER_PAGE = 8;
+const MAX_QUERIES_PER_PAGE = 4;
 
 const received: string[] = [];
 let recording = false;
@@ -60,6 +62,19 @@ const PAGE = `query($c: ID!, $n: Int) {
   }
 }`;
 
+/** Runs one request and returns its result and the SQL statements it caused. */
+async function counted(query: string, variables: Record<string, unknown>, token: string): Promise<{ data: any; statements: string[] }> {
+  received.length = 0;
+  recording = true;
+  let data: any;
+  try {
+    data = await gqlOk(server.url, query, variables, token);
+  } finally {
+    recording = false;
+  }
+  return { data, statements: received.filter((line) => SQL.test(line)) };
+}
+
 /** Runs one page request and returns its result and the SQL statements it caused. */
 async function measure(last: number): Promise<{ data: any; statements: string[] }> {
   received.length = 0;
@@ -106,4 +121,47 @@ test('a page of 50 and a page of 10 cost the same small number of queries', asyn
   );
   expect(big.statements.length).toBe(small.statements.length);
   expect(big.statements.length).toBeLessThanOrEqual(MAX_QUERIES_PER_PAGE);
+});
+
+test('a page costs at most 4 statements with its senders not in the user cache, and 3 with them there', async () => {
+  server.services.userCache.clear();
+  await gqlOk(server.url, '{ __typename }', {}, alice.token); // the token's own user (the request's authentication, not the page)
+  const cold = await measure(50);
+  expect(cold.statements.length).toBeLessThanOrEqual(4);
+  const warm = await measure(50);
+  expect(warm.statements.length).toBe(3);
+  expect(warm.data).toEqual(cold.data);
+});
+
+const SEND = 'mutation($c: ID, $t: String!, $r: ID, $k: String) { sendMessage(input: { conversationId: $c, content: $t, replyToId: $r, clientMessageId: $k }) { id seq content sender { username } } }';
+
+test('a send costs 2 statements: its checks, then the message with its notifications', async () => {
+  await gqlOk(server.url, '{ me { id } }', {}, alice.token); // alice in the user cache
+  const plain = await counted(SEND, { c: conversationId, t: 'counted plain' }, alice.token);
+  expect(plain.data.sendMessage.content).toBe('counted plain');
+  expect(plain.statements).toHaveLength(2);
+
+  // A reply and an idempotency key are checked by the same first statement.
+  const reply = await counted(SEND, { c: conversationId, t: 'counted reply', r: plain.data.sendMessage.id, k: 'qc-key-1' }, alice.token);
+  expect(reply.statements).toHaveLength(2);
+  const { message } = await gqlOk(server.url, 'query($id: ID!) { message(id: $id) { replyTo { id } } }', { id: reply.data.sendMessage.id }, bob.token);
+  expect(message.replyTo.id).toBe(plain.data.sendMessage.id);
+
+  // The retry is answered by the first statement alone, with the first message.
+  const retry = await counted(SEND, { c: conversationId, t: 'counted reply', r: plain.data.sendMessage.id, k: 'qc-key-1' }, alice.token);
+  expect(retry.data.sendMessage.id).toBe(reply.data.sendMessage.id);
+  expect(retry.statements.length).toBeLessThanOrEqual(2);
+
+  // The recipient who is not watching got the MESSAGE notifications, written by that same statement.
+  const { notifications } = await gqlOk(server.url, '{ notifications(first: 5) { edges { node { kind body message { id } } } } }', {}, bob.token);
+  const bodies = notifications.edges.map((e: any) => e.node.body);
+  expect(bodies).toEqual(expect.arrayContaining(['counted plain', 'counted reply']));
+  expect(bodies.filter((b: string) => b === 'counted reply')).toHaveLength(1);
+});
+
+test('an authenticated { me { id } } costs no statement once the user is cached', async () => {
+  await gqlOk(server.url, '{ me { id } }', {}, bob.token);
+  const me = await counted('{ me { id username } }', {}, bob.token);
+  expect(me.data.me).toEqual({ id: bob.id, username: bob.username });
+  expect(me.statements).toHaveLength(0);
 });

@@ -85,8 +85,10 @@ export class MessageService {
    * Sends a message to `conversationId`, to `recipientId` through the DIRECT chat with that user
    * (created when needed, seed 004), or with `toSupport` to the actor's own SUPPORT thread
    * (created when needed, seed 002). A retry with the same clientMessageId returns the first
-   * message, also when the two race. `@username` of a member is a mention (seed 003). After
-   * commit: message.added, the sender's read receipt, and notifications.
+   * message, also when the two race. `@username` of a member is a mention (seed 003). Two
+   * statements in the steady state (issue 12): the checks (SendTarget), then the message with the
+   * sender's read position and the notifications, one commit. After it: message.added, the
+   * sender's read receipt, and notificationAdded for each notification.
    * @throws BAD_USER_INPUT (content, reply, ids), NOT_FOUND, FORBIDDEN (muted, blocked), CONFLICT (key reused elsewhere),
    *   RATE_LIMITED (more than RATE_MESSAGES_PER_SEC a second).
    */
@@ -131,14 +133,19 @@ export class MessageService {
     if (!membership && conversation.kind === ConversationKind.SUPPORT) membership = await this.conversations.joinSupportAsStaff(scope, conversation);
     if (replyToId != null && target.replyConversationId !== conversation.id) throw badInput('replyToId must be a message of the same conversation', 'replyToId');
     const mentionIds = await this.mentionsIn(scope, conversation.id, data.content);
+    const sender = (this.users ? await this.users.get(scope.em, scope.actor.id) : null)
+      ?? await scope.em.findOneOrFail(User, { id: scope.actor.id }, { fields: ['username', 'firstName', 'lastName'] });
+    const notices = await this.notifications.noticesFor(
+      conversation.id, data.content, sender, conversation.kind === ConversationKind.DIRECT ? null : conversation.name ?? null, target.recipients);
     const stored = files.length ? await this.attachments.storeAll(files) : [];
     try {
       const newMessage = {
         conversationId: conversation.id, senderId: scope.actor.id,
         kind: stored.length ? MessageKind[AttachmentService.kindOf(stored)] : MessageKind.TEXT,
-        content: data.content, replyToId, clientMessageId: data.clientMessageId ?? null, mentionIds,
+        content: data.content, replyToId, clientMessageId: data.clientMessageId ?? null, mentionIds, notices,
       };
-      const { message, senderReadMoved } = !stored.length
+      // One statement (and one commit): the message, the sender's read position and the notifications.
+      const { message, senderReadMoved, notifications } = !stored.length
         ? await appendMessage(scope.em, newMessage)
         : await scope.em.transactional(async (tx) => {
           const appended = await appendMessage(tx, newMessage);
@@ -151,7 +158,7 @@ export class MessageService {
       if (senderReadMoved) {
         this.events.publish({ type: 'read.receipt', conversationId: view.conversationId, userId: scope.actor.id, lastReadSeq: view.seq, readAt: view.createdAt });
       }
-      await this.notify(scope, view, conversation.kind === ConversationKind.DIRECT ? null : conversation.name ?? null, target.recipients);
+      this.notifications.published(notifications);
       return view;
     } catch (err) {
       await this.attachments.discard(stored);
@@ -266,8 +273,11 @@ export class MessageService {
   /**
    * History in ascending seq. `first`/`after` page forward, `last`/`before` page back;
    * with neither first nor last, the newest 50. At most 100 a page. Deleted messages are tombstones.
+   * `replies` carries the messages the page replies to (read by the same statement), so a page
+   * with its reply previews costs the access check and one query (issue 12: at most 4 with
+   * senders and attachments).
    */
-  async list(scope: Scope, conversationId: string, args: { first?: number | null; after?: string | null; last?: number | null; before?: string | null }): Promise<Page<MessageView>> {
+  async list(scope: Scope, conversationId: string, args: { first?: number | null; after?: string | null; last?: number | null; before?: string | null }): Promise<Page<MessageView> & { replies: MessageView[] }> {
     const { conversation } = await this.conversations.access(scope, conversationId);
     if (args.first != null && args.last != null) throw badInput('Give first or last, not both', 'last');
     const seqOf = (cursor: string, field: string) => {
@@ -279,16 +289,17 @@ export class MessageService {
     const before = args.before ? seqOf(args.before, 'before') : null;
     const backward = args.last != null || (args.first == null && after == null);
     const size = backward ? pageSize(args.last, 50, 100, 'last') : pageSize(args.first, 50, 100, 'first');
-    const seq: Record<string, number> = {};
-    if (after != null) seq.$gt = after;
-    if (before != null) seq.$lt = before;
-    const rows = await scope.em.find(
-      Message,
-      { conversation: conversation.id, ...(Object.keys(seq).length ? { seq } : {}) },
-      { orderBy: { seq: backward ? 'desc' : 'asc' }, limit: size + 1 },
-    );
+    const params: unknown[] = [conversation.id];
+    let range = '';
+    if (after != null) { range += ' and m."seq" > ?'; params.push(after); }
+    if (before != null) { range += ' and m."seq" < ?'; params.push(before); }
+    const rows = await scope.em.execute<(MessageRow & { reply: MessageRow | null })[]>(
+      `select m.*, row_to_json(r) as reply from "messages" m left join "messages" r on r."id" = m."reply_to_id"
+        where m."conversation_id" = ?${range} order by m."seq" ${backward ? 'desc' : 'asc'} limit ${size + 1}`, params);
     const more = rows.length > size;
-    const nodes = (more ? rows.slice(0, size) : rows).map(toMessageView);
+    const shown = more ? rows.slice(0, size) : rows;
+    const nodes = shown.map(rowToMessageView);
+    const replies = shown.flatMap((r) => (r.reply ? [rowToMessageView(r.reply)] : []));
     if (backward) nodes.reverse();
     const cursor = (m: MessageView) => encodeCursor(MSG_CURSOR, m.seq);
     // seq is gap-free from 1 to lastSeq, so the neighbours' existence is known without a query.
@@ -298,7 +309,7 @@ export class MessageService {
     const page = connectionFrom(nodes, nodes.length, cursor, lastSeq, false);
     page.pageInfo.hasPreviousPage = backward ? more : firstSeqShown != null ? firstSeqShown > 1 : (after ?? 0) > 0;
     page.pageInfo.hasNextPage = backward ? (lastSeqShown != null ? lastSeqShown < lastSeq : (before ?? lastSeq + 1) <= lastSeq) : more;
-    return page;
+    return { ...page, replies };
   }
 
   /**
@@ -486,17 +497,6 @@ export class MessageService {
     );
     const byName = new Map(rows.map((r) => [r.username_key, r.id]));
     return names.map((n) => byName.get(n)).filter((id): id is number => id != null);
-  }
-
-  /** Writes the message's notifications after commit; a failure there never fails the send. */
-  private async notify(scope: Scope, view: MessageView, conversationName: string | null, recipients: readonly number[]): Promise<void> {
-    try {
-      const sender = (this.users ? await this.users.get(scope.em, scope.actor.id) : null)
-        ?? await scope.em.findOneOrFail(User, { id: scope.actor.id }, { fields: ['username', 'firstName', 'lastName'] });
-      await this.notifications.onMessage(scope.em, view, sender, conversationName, recipients);
-    } catch (err) {
-      this.onError(err, 'writing notifications');
-    }
   }
 
   private async findByKey(scope: Scope, key: string): Promise<Message | null> {

@@ -12,6 +12,20 @@ export interface NewMessage {
   clientMessageId?: string | null;
   /** Members named with @username (see mentionsIn). */
   mentionIds?: number[];
+  /** The message's notifications, written in the same statement (NotificationService.noticesFor). */
+  notices?: MessageNotices;
+}
+
+/**
+ * The notifications of a new message: MENTION (`mentionTitle`) for mentioned active members,
+ * MESSAGE (`messageTitle`) for the other active members who are not muted and not in `skip`
+ * (watching live); never the sender. `body` is the preview of both.
+ */
+export interface MessageNotices {
+  mentionTitle: string;
+  messageTitle: string;
+  body: string;
+  skip: readonly number[];
 }
 
 /** A message just appended, and whether its sender's read position moved up to it. */
@@ -19,12 +33,16 @@ export interface Appended {
   message: Message;
   /** True when the sender's lastReadSeq advanced (publish a read receipt). */
   senderReadMoved: boolean;
+  /** The notification rows written with it (see NewMessage.notices), as raw columns. */
+  notifications: Record<string, unknown>[];
 }
 
 /**
  * Appends a message with one SQL statement: a CTE takes the conversation's next `seq` and change
  * number (the row lock serialises concurrent senders), another moves the sender's read position
  * up to the new message (whoever writes has read what came before), and the message is inserted.
+ * With `notices`, the message's notifications are inserted by the same statement: a send is one
+ * commit (on this machine a durable commit, its fsync, is most of a send's time).
  * One statement is atomic on its own, so a failure (e.g. a duplicate clientMessageId) gives the
  * number back and seq stays gap-free; inside a caller's transaction it joins that transaction.
  * The caller publishes the events after commit.
@@ -32,6 +50,7 @@ export interface Appended {
  */
 export async function appendMessage(em: EntityManager, data: NewMessage): Promise<Appended> {
   const now = new Date().toISOString();
+  const n = data.notices;
   const [row] = await em.execute(
     `with c as (
        update "conversations" set "last_seq" = "last_seq" + 1, "change_seq" = "change_seq" + 1,
@@ -39,20 +58,34 @@ export async function appendMessage(em: EntityManager, data: NewMessage): Promis
         where "id" = ? returning "last_seq", "change_seq"),
      r as (
        update "memberships" m set "last_read_seq" = c."last_seq", "last_read_at" = ?::timestamptz from c
-        where m."conversation_id" = ? and m."user_id" = ? and m."last_read_seq" < c."last_seq" returning m."id")
-     insert into "messages" ("conversation_id", "seq", "sender_id", "kind", "content", "reply_to_id", "client_message_id", "created_change", "change_seq", "created_at", "mention_ids")
-     select ?, c."last_seq", ?, ?::"message_kind", ?, ?, ?, c."change_seq", c."change_seq", ?::timestamptz, ?::jsonb from c
-     returning *, exists (select 1 from r) as "sender_read_moved"`,
+        where m."conversation_id" = ? and m."user_id" = ? and m."last_read_seq" < c."last_seq" returning m."id"),
+     ins as (
+       insert into "messages" ("conversation_id", "seq", "sender_id", "kind", "content", "reply_to_id", "client_message_id", "created_change", "change_seq", "created_at", "mention_ids")
+       select ?, c."last_seq", ?, ?::"message_kind", ?, ?, ?, c."change_seq", c."change_seq", ?::timestamptz, ?::jsonb from c
+       returning *)${n ? `,
+     n as (
+       insert into "notifications" ("user_id", "kind", "title", "body", "conversation_id", "message_id", "created_at")
+       select m."user_id",
+              case when mentioned.id is not null then 'MENTION'::"notification_kind" else 'MESSAGE'::"notification_kind" end,
+              case when mentioned.id is not null then ? else ? end, ?, ins."conversation_id", ins."id", ?::timestamptz
+         from ins join "memberships" m on m."conversation_id" = ins."conversation_id"
+         left join (select (jsonb_array_elements_text(?::jsonb))::int as id) mentioned on mentioned.id = m."user_id"
+        where m."left_at" is null and not m."is_banned" and m."user_id" <> ins."sender_id"
+          and (mentioned.id is not null
+               or (not m."is_muted" and m."user_id" not in (select (jsonb_array_elements_text(?::jsonb))::int)))
+       returning *)` : ''}
+     select ins.*, exists (select 1 from r) as "sender_read_moved"${n ? `, (select coalesce(json_agg(n), '[]'::json) from n) as "notifications"` : ''} from ins`,
     [
       now, now, data.conversationId,
       now, data.conversationId, data.senderId,
       data.conversationId, data.senderId, data.kind, data.content, data.replyToId ?? null, data.clientMessageId ?? null, now,
       JSON.stringify(data.mentionIds ?? []),
+      ...(n ? [n.mentionTitle, n.messageTitle, n.body, now, JSON.stringify(data.mentionIds ?? []), JSON.stringify(n.skip)] : []),
     ],
   );
   if (!row) throw new Error(`conversation ${data.conversationId} does not exist`);
-  const { sender_read_moved: moved, ...columns } = row as Record<string, unknown>;
-  return { message: em.map(Message, columns), senderReadMoved: Boolean(moved) };
+  const { sender_read_moved: moved, notifications, ...columns } = row as Record<string, unknown>;
+  return { message: em.map(Message, columns), senderReadMoved: Boolean(moved), notifications: (notifications as Record<string, unknown>[] | undefined) ?? [] };
 }
 
 /**

@@ -7,6 +7,7 @@ import { cleanText } from '../shared/text';
 import { validate, z } from '../shared/validate';
 import { User, fullNameOf } from '../user/user.entity';
 import { Notification, NotificationKind } from './notification.entity';
+import type { MessageNotices } from '../message/message.writer';
 
 /** A page of notifications plus the viewer's unread total (contract: NotificationConnection). */
 export type NotificationPage = Page<NotificationView> & { unreadCount: number };
@@ -48,8 +49,8 @@ export function toNotificationView(n: Notification | NotificationRow): Notificat
 /**
  * Notifications (seed 003): MESSAGE for members who are not watching the conversation live,
  * MENTION for members named with @username, ROOM_INVITE when added to a group or room, SYSTEM for
- * staff notices. Written after the message commits, with one INSERT ... SELECT per message
- * whatever the member count; each new one is published to its recipient (`notificationAdded`).
+ * staff notices. A message's are written by the send's own statement (one INSERT ... SELECT
+ * whatever the member count); each new one is published to its recipient (`notificationAdded`).
  */
 export class NotificationService {
   /**
@@ -125,39 +126,30 @@ export class NotificationService {
   }
 
   /**
-   * After a message committed: MENTION for mentioned active members, MESSAGE for the other active
-   * members who are not muted and not watching live; never the sender, never for SYSTEM messages.
+   * The notifications of a message about to be sent (seed 003), written by the send's own
+   * statement (appendMessage with `notices`): MENTION for mentioned active members, MESSAGE for
+   * the other active members who are not muted and not watching live; never the sender.
    * `recipients` are the members who could get a MESSAGE notification (active, not muted, not the
-   * sender: SendTarget.recipients); those watching live are left out. One INSERT for the whole
-   * conversation (plus, with watchers on other instances, one pipelined Redis lookup).
+   * sender: SendTarget.recipients); those watching live go to `skip` (memory, plus one pipelined
+   * Redis lookup for watchers on other instances).
    */
-  async onMessage(
-    em: EntityManager, message: MessageView, sender: { username: string; firstName?: string | null; lastName?: string | null },
+  async noticesFor(
+    conversationId: number, content: string, sender: { username: string; firstName?: string | null; lastName?: string | null },
     conversationName: string | null, recipients: readonly number[],
-  ): Promise<void> {
-    if (message.senderId == null) return;
+  ): Promise<MessageNotices> {
     const who = fullNameOf(sender);
     const where = conversationName ? ` in ${conversationName}` : '';
-    const body = [...message.content].slice(0, PREVIEW_LENGTH).join('');
-    const watching = await this.watchersOf(message.conversationId, recipients);
-    const rows = await em.execute<NotificationRow[]>(
-      `insert into "notifications" ("user_id", "kind", "title", "body", "conversation_id", "message_id", "created_at")
-       select m."user_id",
-              case when mentioned.id is not null then 'MENTION'::"notification_kind" else 'MESSAGE'::"notification_kind" end,
-              case when mentioned.id is not null then ? else ? end, ?, ?, ?, now()
-         from "memberships" m
-         left join (select (jsonb_array_elements_text(?::jsonb))::int as id) mentioned on mentioned.id = m."user_id"
-        where m."conversation_id" = ? and m."left_at" is null and not m."is_banned" and m."user_id" <> ?
-          and (mentioned.id is not null
-               or (not m."is_muted" and m."user_id" not in (select (jsonb_array_elements_text(?::jsonb))::int)))
-       returning *`,
-      [
-        `${who} mentioned you${where}`, `${who}${where}`, body, message.conversationId, message.id,
-        JSON.stringify(message.mentionIds), message.conversationId, message.senderId,
-        JSON.stringify(watching),
-      ],
-    );
-    this.publish(rows.map(toNotificationView));
+    return {
+      mentionTitle: `${who} mentioned you${where}`,
+      messageTitle: `${who}${where}`,
+      body: [...content].slice(0, PREVIEW_LENGTH).join(''),
+      skip: recipients.length ? await this.watchersOf(conversationId, recipients) : [],
+    };
+  }
+
+  /** Publishes notifications a send wrote (raw rows of appendMessage), each to its recipient. */
+  published(rows: readonly Record<string, unknown>[]): void {
+    this.publish(rows.map((r) => toNotificationView(r as unknown as NotificationRow)));
   }
 
   /** ROOM_INVITE for users added to a group or room by `inviter`. One statement. */

@@ -11,7 +11,7 @@ import { UserType } from '../types/user.type';
 @Resolver(() => MessageType)
 export class MessageResolver {
   @Query(() => MessageConnection, { description: 'Ascending seq; `last` pages back from the newest' })
-  messages(
+  async messages(
     @Arg('conversationId', () => ID) conversationId: string,
     @Ctx() ctx: GraphQLContext,
     @Arg('first', () => Int, { nullable: true }) first?: number,
@@ -19,7 +19,10 @@ export class MessageResolver {
     @Arg('last', () => Int, { nullable: true }) last?: number,
     @Arg('before', () => String, { nullable: true }) before?: string,
   ) {
-    return ctx.services.messages.list(ctx.scope(), conversationId, { first, after, last, before });
+    const page = await ctx.services.messages.list(ctx.scope(), conversationId, { first, after, last, before });
+    // The reply previews came with the page: replyTo costs no query.
+    for (const r of page.replies) ctx.loaders.message.prime(r.id, r);
+    return page;
   }
 
   @Query(() => MessageType, { nullable: true })

@@ -12,6 +12,7 @@ import { startTestCluster, type TestCluster } from '../../support/test-server';
 import { TcpProxy } from '../../support/tcp-proxy';
 import type { Client } from 'graphql-ws';
 import type { RunningApp } from '../../../src/app';
+import { User } from '../../../src/domain/user/user.entity';
 
 const enabled = Boolean(process.env.DATABASE_URL && process.env.REDIS_URL);
 const describeScale = enabled ? describe : describe.skip;
@@ -280,6 +281,40 @@ describeScale('Redis outage', () => {
     expect(got).toEqual([[2, 'during 1'], [3, 'during 2'], [4, 'during 3'], [5, 'after the outage']]);
     const missed = (await gqlOk(a.url, SINCE, { c: conversationId, a: 1 }, alice.token)).messagesSince.map((m: any) => m.seq);
     expect(missed).toEqual([2, 3, 4, 5]);
+  });
+
+  test('HTTP requests on A follow staff changes made on B at once (the user cache): with Redis, during an outage, and after it', async () => {
+    await twoInstancesBehindARedisProxy();
+    const [a, b] = cluster.instances;
+    const admin = await registerUser(a.url, 'adm');
+    const staff = await registerUser(a.url, 'stf');
+    await a.orm.em.fork().nativeUpdate(User, { id: { $in: [Number(admin.id), Number(staff.id)] } }, { isStaff: true });
+    const customer = await registerUser(a.url, 'cus');
+    const thread = (await gqlOk(a.url, 'mutation { sendMessage(input: { toSupport: true, content: "help" }) { conversationId } }', {}, customer.token)).sendMessage.conversationId;
+    const READ = 'query($c: ID!) { conversation(id: $c) { id } }';
+    const canRead = async (app: RunningApp) => Boolean((await gql(app.url, READ, { c: thread }, staff.token)).data?.conversation);
+    const setStaff = (app: RunningApp, on: boolean) => gqlOk(app.url, 'mutation($u: ID!, $s: Boolean!) { setUserStaff(userId: $u, isStaff: $s) { isStaff } }', { u: staff.id, s: on }, admin.token);
+    expect(await canRead(a)).toBe(true); // now in A's user cache as staff
+
+    // With Redis: the demotion on B reaches A's cache within the bus's latency.
+    await setStaff(b, false);
+    await waitFor(async () => !(await canRead(a)), 1000, 'the demotion on A');
+    await setStaff(b, true);
+    await waitFor(async () => canRead(a), 1000, 'the promotion on A');
+
+    // During an outage A hears nothing from B, so it serves nothing from memory: every request reads PostgreSQL.
+    await proxy.cut();
+    await waitFor(async () => (await readyz(a)).body.status === 'degraded', 10000, 'readyz degraded');
+    await setStaff(b, false);
+    expect(await canRead(a)).toBe(false);
+    expect((await gql(a.url, READ, { c: thread }, staff.token)).errors?.[0].extensions?.code).toBe('NOT_FOUND');
+
+    // After it, nothing stale was kept.
+    await proxy.restore();
+    await waitFor(async () => (await readyz(a)).body.status === 'ready', 15000, 'readyz ready');
+    expect(await canRead(a)).toBe(false);
+    await setStaff(b, true);
+    await waitFor(async () => canRead(a), 1000, 'the promotion on A after the outage');
   });
 
   test('a ban and a logout made on B during the outage apply on A once Redis returns; A\'s open subscriptions get every missed message once, in order', async () => {
