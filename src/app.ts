@@ -82,7 +82,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   // With REDIS_URL, events and presence are shared by every instance; a Redis that is down at
   // start does not stop the server (it reports "degraded" until Redis answers).
   const redisBus = config.redisUrl ? new RedisEventBus(config.redisUrl, logger, config.redisPrefix) : undefined;
-  const redis = config.redisUrl ? new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectionName: 'chat-commands', retryStrategy: (n) => Math.min(n * 200, 2000) }) : undefined;
+  const redis = config.redisUrl ? new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, enableAutoPipelining: true, connectionName: 'chat-commands', retryStrategy: (n) => Math.min(n * 200, 2000) }) : undefined;
   redis?.on('error', (err) => logger.warn({ err: err.message }, 'redis error'));
   if (redisBus) await redisBus.ready(3000).catch((err) => logger.warn({ err: err.message }, 'Redis not reachable at start; live events are degraded'));
   const bus: EventBus = redisBus ?? new InMemoryEventBus();

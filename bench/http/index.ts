@@ -33,7 +33,9 @@ export async function benchRequestPath(): Promise<Record<string, unknown>> {
   progress('anchor: node:http + one select 1');
   const anchor = await child('server.js', ['anchor']);
   const anchorUrl = anchor.info.url;
-  const anchorSeq = await sequential(n, () => post(anchorUrl, { query: '{ one }' }));
+  const anchorCpu0 = (await anchor.ask<HttpServerStats>({ cmd: 'stats' })).cpuMicros;
+  const anchorSeq = { ...(await sequential(n, () => post(anchorUrl, { query: '{ one }' }))), serverCpuMsPerRequest: 0 };
+  anchorSeq.serverCpuMsPerRequest = Number((((await anchor.ask<HttpServerStats>({ cmd: 'stats' })).cpuMicros - anchorCpu0) / 1000 / (n + 50)).toFixed(3));
   const anchorConc = await concurrent(senders, sends, () => post(anchorUrl, { query: '{ one }' }));
   await stopChild(anchor.proc);
   progress(`anchor: median ${anchorSeq.median} ms, ${anchorConc.perSec} requests/s with ${senders} clients`);
@@ -45,9 +47,10 @@ export async function benchRequestPath(): Promise<Record<string, unknown>> {
   const healthz = url.replace(/\/graphql$/, '/healthz');
   const sqlPer = async (count: number, fn: () => Promise<unknown>) => {
     await ours.ask({ cmd: 'resetCounters' });
+    const before = await ours.ask<HttpServerStats>({ cmd: 'stats' });
     const r = await sequential(count, fn, 0);
-    const { sql } = await ours.ask<HttpServerStats>({ cmd: 'stats' });
-    return { ...r, sqlPerRequest: Number((sql / count).toFixed(2)) };
+    const { sql, cpuMicros } = await ours.ask<HttpServerStats>({ cmd: 'stats' });
+    return { ...r, sqlPerRequest: Number((sql / count).toFixed(2)), serverCpuMsPerRequest: Number(((cpuMicros - before.cpuMicros) / 1000 / count).toFixed(3)) };
   };
   const { senderToken, recipientToken, conversationId: direct } = fx.direct;
 
@@ -92,12 +95,13 @@ export async function benchRequestPath(): Promise<Record<string, unknown>> {
   await clients.ask<ClientReport>({ cmd: 'report', reset: true });
   await ours.ask({ cmd: 'resetCounters' });
   await ours.ask({ cmd: 'profileStart', label: 'concurrent' });
+  const cpu0 = (await ours.ask<HttpServerStats>({ cmd: 'stats' })).cpuMicros;
   const t0 = now();
   const conc = await concurrent(senders, sends, sendTo);
   await until('deliveries', 300_000, async () => (await clients.ask<ClientReport>({ cmd: 'report' })).deliveries >= sends * members);
   const report = await clients.ask<ClientReport>({ cmd: 'report', latencies: true, reset: true });
   await ours.ask({ cmd: 'profileStop', label: 'concurrent' });
-  const { sql } = await ours.ask<HttpServerStats>({ cmd: 'stats' });
+  const { sql, cpuMicros } = await ours.ask<HttpServerStats>({ cmd: 'stats' });
   const lat = report.latencies.sort((a, b) => a - b);
   const concurrency = {
     senders, conversations: convs, members, sends,
@@ -106,6 +110,8 @@ export async function benchRequestPath(): Promise<Record<string, unknown>> {
     allDeliveredPerSec: Math.round(sends / ((report.lastAt - t0) / 1000)),
     deliveryLatencyMs: { p50: pct(lat, 50), p99: pct(lat, 99) },
     sqlPerSend: Number((sql / sends).toFixed(2)),
+    // Server CPU (user + system) per send, deliveries to its 10 members included.
+    serverCpuMsPerSend: Number(((cpuMicros - cpu0) / 1000 / sends).toFixed(3)),
     errors: conc.errors,
   };
   progress('ours, concurrent:', JSON.stringify(concurrency));

@@ -15,6 +15,8 @@ export interface HttpServerStats {
   sql: number;
   rss: number;
   subscribers: number;
+  /** CPU time the server process used since it started (user + system), µs. */
+  cpuMicros: number;
 }
 
 /** The benchmark's users and conversations (ids as strings, as GraphQL returns them). */

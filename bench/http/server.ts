@@ -24,6 +24,8 @@ import type { HttpFixture, HttpServerCommand } from './protocol';
  */
 const kind = process.argv[2] as 'ours' | 'anchor';
 const send = (m: unknown) => process.send!(m);
+/** CPU time this process used so far (user + system), in µs. */
+const cpu = () => { const u = process.cpuUsage(); return u.user + u.system; };
 /** The pool size both servers use: DB_POOL_MAX (ours reads the same variable). */
 const poolMax = Number(process.env.DB_POOL_MAX ?? 20);
 
@@ -58,7 +60,7 @@ async function ours(): Promise<void> {
   process.on('message', async (m: HttpServerCommand) => {
     try {
       if (m.cmd === 'fixture') send(await fixture(app, m.conversations, m.members));
-      else if (m.cmd === 'stats') send({ sql, rss: process.memoryUsage().rss, subscribers: app.realtime.hub.subscriberCount() });
+      else if (m.cmd === 'stats') send({ sql, rss: process.memoryUsage().rss, subscribers: app.realtime.hub.subscriberCount(), cpuMicros: cpu() });
       else if (m.cmd === 'resetCounters') { sql = 0; send({ ok: true }); }
       else if (m.cmd === 'profileStart' || m.cmd === 'profileStop') { await profile(m.cmd, m.label ?? ''); send({ ok: true }); }
       else if (m.cmd === 'stop') { await app.stop(); process.exit(0); }
@@ -128,7 +130,7 @@ async function anchor(): Promise<void> {
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
   const { port } = http.address() as AddressInfo;
   process.on('message', async (m: HttpServerCommand) => {
-    if (m.cmd === 'stats') send({ sql: 0, rss: process.memoryUsage().rss, subscribers: 0 });
+    if (m.cmd === 'stats') send({ sql: 0, rss: process.memoryUsage().rss, subscribers: 0, cpuMicros: cpu() });
     else if (m.cmd === 'resetCounters') send({ ok: true });
     else if (m.cmd === 'profileStart' || m.cmd === 'profileStop') { await profile(m.cmd, m.label ?? ''); send({ ok: true }); }
     else if (m.cmd === 'stop') { await pool?.end(); await pglite?.close(); process.exit(0); }

@@ -39,7 +39,8 @@ export class RedisEventBus extends InMemoryEventBus {
     super();
     this.channel = `${prefix}:events`;
     const options = { maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: (n: number) => Math.min(n * 200, 2000) };
-    this.publisher = new Redis(redisUrl, { ...options, connectionName: 'chat-events-pub' });
+    // Auto-pipelining: the events of one send (message, read receipt, a notification per member) leave in one write.
+    this.publisher = new Redis(redisUrl, { ...options, enableAutoPipelining: true, connectionName: 'chat-events-pub' });
     this.subscriber = new Redis(redisUrl, { ...options, enableOfflineQueue: true, maxRetriesPerRequest: null, connectionName: 'chat-events-sub' });
     for (const [name, client] of [['publisher', this.publisher], ['subscriber', this.subscriber]] as const) {
       client.on('error', (err) => { if (!this.closed) this.logger.warn({ err: err.message }, `redis ${name} error`); });

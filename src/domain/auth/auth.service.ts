@@ -76,6 +76,12 @@ export function jwtKeyId(key: Uint8Array): string {
   return createHash('sha256').update('chat-server jwt kid\0').update(key).digest('base64url').slice(0, 12);
 }
 
+/** What a verified access token says: its user, expiry and login (`sid`). */
+interface AccessClaims { userId: number; expiresAt: Date; sessionId: string | null }
+
+/** Verified access tokens remembered at most (about 4 MB). */
+const VERIFIED_MAX = 10_000;
+
 /** One accepted signing key (imported once: jose would import raw bytes again on every call) and its id. */
 interface SigningKey { kid: string; key: KeyObject }
 
@@ -87,6 +93,8 @@ interface SigningKey { kid: string; key: KeyObject }
 export class AuthService {
   /** The current key first, then the previous ones (JWT key rotation, RFC 7515 §4.1.4 `kid`). */
   private readonly keys: SigningKey[];
+  /** Access tokens verified lately and their claims (see verifyAccessTokenClaims). */
+  private readonly verified = new Map<string, AccessClaims>();
 
   constructor(private readonly opts: AuthOptions) {
     const all = [opts.jwtSecret, ...(opts.previousJwtSecrets ?? [])].map((key) => ({ kid: jwtKeyId(key), key: createSecretKey(key) }));
@@ -248,12 +256,27 @@ export class AuthService {
     return (await this.verifyAccessTokenClaims(token)).userId;
   }
 
-  private async verifyAccessTokenClaims(token: string): Promise<{ userId: number; expiresAt: Date; sessionId: string | null }> {
+  /**
+   * The claims of a valid access token. jose's checks run once per token: a token that passed
+   * them is remembered (at most {@link VERIFIED_MAX}, oldest out) until it expires, since nothing
+   * but its expiry can change its validity (a logout revokes the refresh tokens, not access tokens
+   * over HTTP; sockets check the login separately). A repeated request skips the HMAC.
+   */
+  private async verifyAccessTokenClaims(token: string): Promise<AccessClaims> {
+    const hit = this.verified.get(token);
+    if (hit) {
+      if (hit.expiresAt.getTime() > Date.now()) return hit;
+      this.verified.delete(token);
+      throw unauthenticated('Access token expired');
+    }
     try {
       const payload = await this.verifySignedClaims(String(token ?? ''));
       const id = /^[1-9]\d{0,15}$/.test(String(payload.sub)) ? Number(payload.sub) : NaN;
       if (!Number.isSafeInteger(id)) throw unauthenticated('Invalid access token');
-      return { userId: id, expiresAt: new Date(Number(payload.exp) * 1000), sessionId: typeof payload.sid === 'string' ? payload.sid : null };
+      const claims = { userId: id, expiresAt: new Date(Number(payload.exp) * 1000), sessionId: typeof payload.sid === 'string' ? payload.sid : null };
+      this.verified.set(token, claims);
+      if (this.verified.size > VERIFIED_MAX) this.verified.delete(this.verified.keys().next().value!);
+      return claims;
     } catch (err) {
       if (err instanceof DomainError) throw err;
       if (err instanceof joseErrors.JWTExpired) throw unauthenticated('Access token expired');

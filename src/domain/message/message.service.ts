@@ -55,6 +55,14 @@ export interface UnreadSummary {
   bySender: { senderId: number; count: number }[];
 }
 
+/** A send whose checks passed (MessageService.checkSend). */
+interface CheckedSend {
+  data: z.output<typeof sendSchema>;
+  files: (UploadedFile | Promise<UploadedFile>)[];
+  replyToId: number | null;
+  target: SendTarget;
+}
+
 const MSG_CURSOR = 'msg';
 
 /** Typing indicators with expiry (realtime/typing.ts implements it). */
@@ -93,45 +101,22 @@ export class MessageService {
    *   RATE_LIMITED (more than RATE_MESSAGES_PER_SEC a second).
    */
   async send(scope: Scope, input: SendInput): Promise<MessageView> {
-    await this.limits.consume('message', String(scope.actor.id));
-    const data = validate(sendSchema, input);
-    const files = (data.attachments ?? []) as (UploadedFile | Promise<UploadedFile>)[];
-    data.content = files.length ? validate(captionContent, data.content, 'content') : validate(content, data.content, 'content');
-    const targets = [data.conversationId != null, data.recipientId != null, Boolean(data.toSupport)].filter(Boolean).length;
-    if (targets !== 1) throw badInput('Give exactly one of conversationId, recipientId and toSupport', 'conversationId');
-    const replyToId = data.replyToId != null ? parseId(data.replyToId, 'replyToId') : null;
-    let conversationId: number;
-    if (data.conversationId != null) conversationId = parseId(data.conversationId, 'conversationId');
-    else {
-      // Addressed by recipient or to support: the retry is recognised before the conversation is opened.
-      if (data.clientMessageId) {
-        const prior = await this.findByKey(scope, data.clientMessageId);
-        if (prior) return this.checkRetry(scope, prior, data);
-      }
-      if (data.recipientId != null) conversationId = (await this.conversations.openDirectWith(scope, { userId: data.recipientId })).id;
-      else {
-        const thread = await this.conversations.supportThread(scope);
-        if (!thread) throw badInput('Staff answer support threads; they have none of their own', 'toSupport');
-        conversationId = thread.id;
-      }
-    }
-    // One statement: access, block, idempotency key, reply target and who could be notified.
-    let target: SendTarget;
+    // The limiter's round trip (Redis) runs while the checks are read: nothing is written, and
+    // nothing answered, before it allows the send (a refused send stays RATE_LIMITED whatever else).
+    const allowance = this.limits.consume('message', String(scope.actor.id));
+    allowance.catch(() => undefined);
+    let checked: CheckedSend | { retry: MessageView };
     try {
-      target = await this.conversations.sendTarget(scope, conversationId, { clientMessageId: data.clientMessageId, replyToId });
+      checked = await this.checkSend(scope, input);
     } catch (err) {
-      // A retry is answered with its first message even where the actor can no longer read.
-      const prior = data.clientMessageId && data.conversationId != null ? await this.findByKey(scope, data.clientMessageId) : null;
-      if (prior) return this.checkRetry(scope, prior, data);
+      await allowance;
       throw err;
     }
-    if (target.prior) return this.checkRetry(scope, target.prior, data);
+    await allowance;
+    if ('retry' in checked) return checked.retry;
+    const { data, files, replyToId, target } = checked;
     const { conversation } = target;
-    let { membership } = target;
-    if (!canSend(scope.actor, conversation, membership)) throw forbidden(membership?.isMuted ? 'You are muted in this conversation' : 'You cannot send here');
-    if (target.blocked) throw forbidden('You cannot chat with this user');
-    if (!membership && conversation.kind === ConversationKind.SUPPORT) membership = await this.conversations.joinSupportAsStaff(scope, conversation);
-    if (replyToId != null && target.replyConversationId !== conversation.id) throw badInput('replyToId must be a message of the same conversation', 'replyToId');
+    if (!target.membership && conversation.kind === ConversationKind.SUPPORT) await this.conversations.joinSupportAsStaff(scope, conversation);
     const mentionIds = await this.mentionsIn(scope, conversation.id, data.content);
     const sender = (this.users ? await this.users.get(scope.em, scope.actor.id) : null)
       ?? await scope.em.findOneOrFail(User, { id: scope.actor.id }, { fields: ['username', 'firstName', 'lastName'] });
@@ -168,6 +153,51 @@ export class MessageService {
       if (!prior) throw err;
       return this.checkRetry(scope, prior, data);
     }
+  }
+
+  /**
+   * The reads and checks of a send, before anything is written: validation, the conversation,
+   * the one-statement SendTarget; a retry of an earlier send answers `retry`.
+   * @throws as {@link send}.
+   */
+  private async checkSend(scope: Scope, input: SendInput): Promise<CheckedSend | { retry: MessageView }> {
+    const data = validate(sendSchema, input);
+    const files = (data.attachments ?? []) as (UploadedFile | Promise<UploadedFile>)[];
+    data.content = files.length ? validate(captionContent, data.content, 'content') : validate(content, data.content, 'content');
+    const targets = [data.conversationId != null, data.recipientId != null, Boolean(data.toSupport)].filter(Boolean).length;
+    if (targets !== 1) throw badInput('Give exactly one of conversationId, recipientId and toSupport', 'conversationId');
+    const replyToId = data.replyToId != null ? parseId(data.replyToId, 'replyToId') : null;
+    let conversationId: number;
+    if (data.conversationId != null) conversationId = parseId(data.conversationId, 'conversationId');
+    else {
+      // Addressed by recipient or to support: the retry is recognised before the conversation is opened.
+      if (data.clientMessageId) {
+        const prior = await this.findByKey(scope, data.clientMessageId);
+        if (prior) return { retry: await this.checkRetry(scope, prior, data) };
+      }
+      if (data.recipientId != null) conversationId = (await this.conversations.openDirectWith(scope, { userId: data.recipientId })).id;
+      else {
+        const thread = await this.conversations.supportThread(scope);
+        if (!thread) throw badInput('Staff answer support threads; they have none of their own', 'toSupport');
+        conversationId = thread.id;
+      }
+    }
+    // One statement: access, block, idempotency key, reply target and who could be notified.
+    let target: SendTarget;
+    try {
+      target = await this.conversations.sendTarget(scope, conversationId, { clientMessageId: data.clientMessageId, replyToId });
+    } catch (err) {
+      // A retry is answered with its first message even where the actor can no longer read.
+      const prior = data.clientMessageId && data.conversationId != null ? await this.findByKey(scope, data.clientMessageId) : null;
+      if (prior) return { retry: await this.checkRetry(scope, prior, data) };
+      throw err;
+    }
+    if (target.prior) return { retry: await this.checkRetry(scope, target.prior, data) };
+    const { conversation, membership } = target;
+    if (!canSend(scope.actor, conversation, membership)) throw forbidden(membership?.isMuted ? 'You are muted in this conversation' : 'You cannot send here');
+    if (target.blocked) throw forbidden('You cannot chat with this user');
+    if (replyToId != null && target.replyConversationId !== conversation.id) throw badInput('replyToId must be a message of the same conversation', 'replyToId');
+    return { data, files, replyToId, target };
   }
 
   /**
