@@ -219,6 +219,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         await apollo.stop();
         services.typing.close();
         await services.presence.close();
+        await services.users.flushLastSeen(orm.em.fork()).catch((err) => logger.warn({ err }, 'last-seen times not written'));
         await services.watchers.close();
         await bus.close();
         redis?.disconnect();

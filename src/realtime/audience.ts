@@ -30,6 +30,10 @@ export class Viewer {
 }
 
 const MAX_KINDS = 100_000;
+/** How long a user's viewer outlives their last socket (a reconnect finds its memberships known), ms. */
+const DORMANT_MS = 60_000;
+/** Dormant viewers kept at most. */
+const MAX_DORMANT = 20_000;
 
 /**
  * The live audiences of this instance (issue 11, live authorization): one {@link Viewer} per user
@@ -46,6 +50,11 @@ export class AudienceRegistry {
   private readonly membersOf = new Map<number, Set<Viewer>>();
   /** Viewers who are staff now (they may follow SUPPORT threads they are not members of). */
   private readonly staff = new Set<Viewer>();
+  /**
+   * Viewers whose last socket closed less than DORMANT_MS ago, oldest first: still kept current
+   * by events (and by resync), so a reconnecting client's subscriptions start from memory.
+   */
+  private readonly dormant = new Map<number, { viewer: Viewer; at: number }>();
   /** Conversation kinds (they never change), for the staff rule on SUPPORT threads. */
   private readonly kinds = new Map<number, string>();
   private readonly offs: (() => void)[];
@@ -61,12 +70,12 @@ export class AudienceRegistry {
       bus.on('membership.changed', (e) => this.onMembership(e)),
       bus.on('user.changed', (e) => {
         if (e.type !== 'user.changed') return;
-        const v = this.viewers.get(e.userId);
+        const v = this.known(e.userId);
         if (v) this.setStaff(v, e.isStaff);
       }),
       bus.on('contact.changed', (e) => {
         if (e.type !== 'contact.changed') return;
-        for (const id of e.userIds) { const v = this.viewers.get(id); if (v) v.blocked = undefined; }
+        for (const id of e.userIds) { const v = this.known(id); if (v) v.blocked = undefined; }
       }),
     ];
   }
@@ -77,7 +86,13 @@ export class AudienceRegistry {
    */
   attach(actor: Actor): Viewer {
     let v = this.viewers.get(actor.id);
-    if (!v) this.viewers.set(actor.id, (v = new Viewer({ ...actor })));
+    if (!v) {
+      const sleeping = this.dormant.get(actor.id);
+      this.dormant.delete(actor.id);
+      v = sleeping && Date.now() - sleeping.at < DORMANT_MS ? sleeping.viewer : new Viewer({ ...actor });
+      this.viewers.set(actor.id, v);
+      for (const [c, active] of v.member) if (active) this.setMember(v, c, true);
+    }
     this.setStaff(v, actor.isStaff);
     v.sockets++;
     return v;
@@ -90,6 +105,13 @@ export class AudienceRegistry {
     this.viewers.delete(v.actor.id);
     this.staff.delete(v);
     for (const c of v.member.keys()) this.unindex(v, c);
+    const now = Date.now();
+    this.dormant.delete(v.actor.id);
+    this.dormant.set(v.actor.id, { viewer: v, at: now });
+    for (const [id, d] of this.dormant) {
+      if (now - d.at < DORMANT_MS && this.dormant.size <= MAX_DORMANT) break;
+      this.dormant.delete(id);
+    }
   }
 
   /**
@@ -157,7 +179,7 @@ export class AudienceRegistry {
    * bus between instances: bans, removals and staff changes made elsewhere meanwhile apply now).
    */
   async resync(): Promise<void> {
-    const list = [...this.viewers.values()];
+    const list = [...this.viewers.values(), ...[...this.dormant.values()].map((d) => d.viewer)];
     if (!list.length) return;
     const ids = list.map((v) => v.actor.id);
     const versions = new Map(list.map((v) => [v, v.version]));
@@ -189,6 +211,7 @@ export class AudienceRegistry {
   close(): void {
     for (const off of this.offs) off();
     this.viewers.clear();
+    this.dormant.clear();
     this.membersOf.clear();
     this.staff.clear();
   }
@@ -253,9 +276,14 @@ export class AudienceRegistry {
     v.complete = true;
   }
 
+  /** The viewer of a user with open sockets here, or whose last one closed lately. */
+  private known(userId: number): Viewer | undefined {
+    return this.viewers.get(userId) ?? this.dormant.get(userId)?.viewer;
+  }
+
   private onMembership(e: DomainEvent): void {
     if (e.type !== 'membership.changed') return;
-    const v = this.viewers.get(e.userId);
+    const v = this.known(e.userId);
     if (!v) return;
     v.version++;
     v.changedAt.set(e.conversationId, v.version);

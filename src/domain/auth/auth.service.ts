@@ -240,15 +240,19 @@ export class AuthService {
    */
   async liveSession(em: EntityManager, token: string): Promise<Session> {
     const claims = await this.verifyAccessTokenClaims(token);
-    const [row] = await em.execute<{ id: number; username: string; is_staff: boolean; live: boolean }[]>(
-      `select u."id", u."username", u."is_staff",
-              (?::varchar is null or exists (select 1 from "refresh_tokens" r where r."family_id" = ? and r."revoked_at" is null)) as live
+    const mark = this.opts.users?.mark() ?? 0;
+    const [row] = await em.execute<({ live: boolean } & Record<string, unknown>)[]>(
+      `select u.*, (?::varchar is null or exists (select 1 from "refresh_tokens" r where r."family_id" = ? and r."revoked_at" is null)) as live
          from "users" u where u."id" = ?`,
       [claims.sessionId, claims.sessionId, claims.userId],
     );
     if (!row) throw unauthenticated('Invalid access token');
     if (!row.live) throw unauthenticated('This login was logged out');
-    return { actor: { id: Number(row.id), username: row.username, isStaff: Boolean(row.is_staff) }, expiresAt: claims.expiresAt, sessionId: claims.sessionId };
+    const { live: _live, ...columns } = row;
+    const user = em.map(User, columns);
+    // The row is read anyway: the socket's later HTTP requests (a catch-up) find the user in memory.
+    this.opts.users?.store(user, mark);
+    return { actor: { id: user.id, username: user.username, isStaff: Boolean(user.isStaff) }, expiresAt: claims.expiresAt, sessionId: claims.sessionId };
   }
 
   /** Returns the user id (`sub`) of a valid access token. @throws UNAUTHENTICATED. */

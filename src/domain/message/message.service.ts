@@ -6,7 +6,7 @@ import { connectionFrom, decodeCursor, encodeCursor, pageSize, type Page } from 
 import { cleanText, hasControlChars } from '../shared/text';
 import { validate, z } from '../shared/validate';
 import { ConversationKind, MemberRole } from '../conversation/conversation.entity';
-import { canSend } from '../conversation/conversation.policy';
+import { canSend, readsAs } from '../conversation/conversation.policy';
 import type { ConversationService, SendTarget } from '../conversation/conversation.service';
 import { Membership } from '../conversation/membership.entity';
 import type { ContactService } from '../contact/contact.service';
@@ -347,21 +347,26 @@ export class MessageService {
    * after message `afterSeq` was written (deleted as tombstones), in change order, at most `limit`.
    */
   async since(scope: Scope, conversationId: string, afterSeq: number, limit = 100): Promise<MessageView[]> {
-    const { conversation } = await this.conversations.access(scope, conversationId);
+    const id = parseId(conversationId, 'conversationId');
     if (!Number.isInteger(afterSeq) || afterSeq < 0) throw badInput('afterSeq must be 0 or more', 'afterSeq');
     const size = pageSize(limit, 100, 100, 'limit');
-    if (size === 0) return [];
-    // One statement, rows mapped without ORM entities (a reconnect storm asks this of every client):
-    // changes after the one that created message `afterSeq` (none when there is no such message).
-    const rows = await scope.em.execute<MessageRow[]>(
+    // One statement with its access check, rows mapped without ORM entities (a reconnect storm
+    // asks this of every client): whether the conversation exists and the actor is an active
+    // member there (the rule itself is readsAs'), and the changes after the one that created
+    // message `afterSeq` (none when there is no such message).
+    const [row] = await scope.em.execute<{ found: boolean; member: boolean; rows: MessageRow[] | null }[]>(
       `with mark as (select "created_change" from "messages" where "conversation_id" = ? and "seq" = ?)
-       select m.* from "messages" m
-        where m."conversation_id" = ? and (? = 0 or exists (select 1 from mark))
-          and (m."seq" > ? or m."change_seq" > coalesce((select "created_change" from mark), 0))
-        order by m."change_seq" asc limit ${size}`,
-      [conversation.id, afterSeq, conversation.id, afterSeq, afterSeq],
+       select exists (select 1 from "conversations" where "id" = ?) as found,
+              exists (select 1 from "memberships" where "conversation_id" = ? and "user_id" = ? and "left_at" is null and not "is_banned") as member,
+              (select json_agg(x order by x."change_seq") from (
+                 select m.* from "messages" m
+                  where m."conversation_id" = ? and (? = 0 or exists (select 1 from mark))
+                    and (m."seq" > ? or m."change_seq" > coalesce((select "created_change" from mark), 0))
+                  order by m."change_seq" asc limit ${size}) x) as rows`,
+      [id, afterSeq, id, id, scope.actor.id, id, afterSeq, afterSeq],
     );
-    return rows.map(rowToMessageView);
+    if (!row.found || !readsAs(scope.actor, Boolean(row.member))) throw notFound('Conversation');
+    return (row.rows ?? []).map(rowToMessageView);
   }
 
   /**

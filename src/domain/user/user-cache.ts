@@ -73,6 +73,23 @@ export class UserCache {
     return ids.map((id, i) => out[i] ?? found.get(id) ?? null);
   }
 
+  /** The invalidation count now: pass it to {@link store} with a user read after this call. */
+  mark(): number {
+    return this.generation;
+  }
+
+  /**
+   * Remembers a user read elsewhere (a socket's login check reads the whole row anyway), unless
+   * an invalidation happened since `mark` (the row may be older than it).
+   */
+  store(user: User | UserRecord, mark: number): void {
+    if (mark !== this.generation || (this.events && !this.events.healthy())) return;
+    const record = Object.fromEntries(FIELDS.map((f) => [f, (user as UserRecord)[f] ?? null])) as unknown as UserRecord;
+    this.entries.delete(user.id);
+    this.entries.set(user.id, { at: Date.now(), user: record });
+    if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
+  }
+
   /** Drops one user (their row changed). */
   forget(userId: number): void {
     this.generation++;

@@ -8,8 +8,15 @@ import type { EventPublisher } from '../shared/events';
 import { usernameLookupKey } from './username';
 import type { UserCache, UserRecord } from './user-cache';
 
+/** How long last-seen writes wait to share one statement, in ms. */
+const SEEN_BATCH_MS = 20;
+
 /** Reads users. Any authenticated user may look up any other (a chat directory). Staff changes publish `user.changed`. */
 export class UserService {
+  /** Last-seen times waiting for their batch (userId -> time). */
+  private readonly seen = new Map<number, Date>();
+  private seenWrite?: Promise<void>;
+
   constructor(private readonly events?: EventPublisher, private readonly cache?: UserCache) {}
 
   /** The actor's own user (from the user cache when it has them). @throws NOT_FOUND when the account no longer exists. */
@@ -66,8 +73,24 @@ export class UserService {
     return user;
   }
 
-  /** Records when a user was last seen (presence going OFFLINE). */
-  async touchLastSeen(em: EntityManager, userId: number, at: Date): Promise<void> {
-    await em.nativeUpdate(User, { id: userId }, { lastSeenAt: at });
+  /**
+   * Records when a user was last seen (presence going OFFLINE). Resolves once written: the
+   * users that went offline within {@link SEEN_BATCH_MS} are written by one statement (after a
+   * restart or a network cut, thousands go offline at once).
+   */
+  touchLastSeen(em: EntityManager, userId: number, at: Date): Promise<void> {
+    this.seen.set(userId, at);
+    return (this.seenWrite ??= new Promise<void>((r) => setTimeout(r, SEEN_BATCH_MS)).then(() => this.flushLastSeen(em)));
+  }
+
+  /** Writes the pending last-seen times now (also at shutdown, before the database closes). */
+  async flushLastSeen(em: EntityManager): Promise<void> {
+    this.seenWrite = undefined;
+    if (!this.seen.size) return;
+    const batch = [...this.seen].map(([id, at]) => ({ id, at: at.toISOString() }));
+    this.seen.clear();
+    await em.execute(
+      `update "users" u set "last_seen_at" = v.at from jsonb_to_recordset(?::jsonb) as v(id int, at timestamptz) where u."id" = v.id`,
+      [JSON.stringify(batch)]);
   }
 }

@@ -1,5 +1,5 @@
 import { Arg, Ctx, FieldResolver, ID, Resolver, Root, Subscription } from 'type-graphql';
-import { badInput } from '../../domain/shared/errors';
+import { badInput, parseId } from '../../domain/shared/errors';
 import type { DomainEvent, EventOf } from '../../domain/shared/events';
 import type { LiveSocket } from '../../realtime/live';
 import { CLOSE_TOO_FAR_BEHIND } from '../../realtime/live';
@@ -47,10 +47,16 @@ async function conversationEvents(
   const { viewer, audience } = live;
   let id: number | undefined;
   if (conversationId != null) {
-    const before = viewer.version;
-    const access = await ctx.services.conversations.access(scope, conversationId);
-    id = access.conversation.id;
-    audience.noteMembership(viewer, id, access.membership != null, before);
+    const asked = parseId(conversationId, 'conversationId');
+    if (viewer.member.get(asked) === true) {
+      // Known from memory (events keep it current): an active member, no query.
+      id = asked;
+    } else {
+      const before = viewer.version;
+      const access = await ctx.services.conversations.access(scope, asked);
+      id = access.conversation.id;
+      audience.noteMembership(viewer, id, access.membership != null, before);
+    }
   } else {
     await audience.ensureComplete(viewer);
   }
