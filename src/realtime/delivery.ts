@@ -149,14 +149,7 @@ export class DeliveryHub {
       if (!mine) byUser.set(spec.actor.id, (mine = new Set()));
       mine.add(sub);
     }
-    const done = (): IteratorResult<ExecutionResult> => ({ value: undefined, done: true });
-    const iterator: AsyncIterableIterator<ExecutionResult> = {
-      next: () => (sub.done ? Promise.resolve(done()) : new Promise((resolve) => { sub.ended = () => resolve(done()); })),
-      return: () => { this.end(sub); return Promise.resolve(done()); },
-      throw: (err?: unknown) => { this.end(sub); return Promise.reject(err); },
-      [Symbol.asyncIterator]() { return iterator; },
-    };
-    return iterator;
+    return new Lifecycle(this, sub);
   }
 
   /** Subscribers registered now (tests, metrics). */
@@ -312,7 +305,8 @@ export class DeliveryHub {
     }
   }
 
-  private end(sub: Subscriber): void {
+  /** @internal Ends a subscriber (its lifecycle's return/throw, overflow, close). */
+  end(sub: Subscriber): void {
     if (sub.done) return;
     sub.done = true;
     sub.queue.length = 0;
@@ -330,6 +324,35 @@ export class DeliveryHub {
     const ended = sub.ended;
     sub.ended = null;
     ended?.();
+  }
+}
+
+const DONE: IteratorResult<ExecutionResult> = Object.freeze({ value: undefined, done: true }) as IteratorResult<ExecutionResult>;
+
+/**
+ * A subscription's lifecycle as graphql-ws sees it: an iterator that yields nothing and ends when
+ * the subscription does. A class, not closures: one small object per subscription (idle memory).
+ */
+class Lifecycle implements AsyncIterableIterator<ExecutionResult> {
+  constructor(private readonly hub: DeliveryHub, private readonly sub: Subscriber) {}
+
+  next(): Promise<IteratorResult<ExecutionResult>> {
+    if (this.sub.done) return Promise.resolve(DONE);
+    return new Promise((resolve) => { this.sub.ended = () => resolve(DONE); });
+  }
+
+  return(): Promise<IteratorResult<ExecutionResult>> {
+    this.hub.end(this.sub);
+    return Promise.resolve(DONE);
+  }
+
+  throw(err?: unknown): Promise<IteratorResult<ExecutionResult>> {
+    this.hub.end(this.sub);
+    return Promise.reject(err);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<ExecutionResult> {
+    return this;
   }
 }
 

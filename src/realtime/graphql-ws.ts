@@ -58,6 +58,16 @@ export interface Realtime {
   close(graceMs: number): Promise<void>;
 }
 
+/** Group keys in use, one copy each (thousands of sockets subscribe with the same operation). */
+const keys = new Map<string, string>();
+function intern(key: string): string {
+  const known = keys.get(key);
+  if (known !== undefined) return known;
+  if (keys.size >= 10_000) keys.clear();
+  keys.set(key, key);
+  return key;
+}
+
 /** How long a socket closed for being too far behind may take to read its close frame before it is dropped (ms). */
 const TERMINATE_AFTER_MS = 5000;
 
@@ -173,6 +183,8 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
       const state = ctx.extra;
       const params = (ctx.connectionParams ?? {}) as Record<string, unknown>;
       const token = bearer(params.authorization ?? params.Authorization) ?? (typeof params.token === 'string' ? params.token : undefined);
+      // graphql-ws keeps connectionParams for the socket's life: the token is not needed after this (it is a few hundred bytes per socket).
+      delete params.authorization; delete params.Authorization; delete params.token;
       try {
         await services.limits.consume('wsConnectIp', state.ip);
       } catch (err) {
@@ -220,6 +232,8 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
       }
       const prepared = documents.prepare(payload.query);
       if (prepared.errors) return prepared.errors;
+      // graphql-ws keeps the payload while the operation lives: one shared copy of the text, not one per socket.
+      (payload as { query: string }).query = prepared.query;
       const state = ctx.extra;
       const viewer = state.viewer!;
       const variableValues = payload.variables ?? undefined;
@@ -229,7 +243,7 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
           document: prepared.document,
           operationName: payload.operationName,
           variableValues,
-          key: `${payload.operationName ?? ''}\u0000${JSON.stringify(variableValues ?? null)}\u0000${payload.query}`,
+          key: intern(`${payload.operationName ?? ''}\u0000${JSON.stringify(variableValues ?? null)}\u0000${payload.query}`),
           perViewer: dependsOnViewer(schema, prepared.document, payload.operationName),
         },
         operationId: id,
@@ -271,13 +285,13 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
         protocol: socket.protocol,
         send: (data) => send(socket, data),
         close: (code, reason) => socket.close(code, reason),
-        onMessage: (cb) => socket.on('message', async (data) => {
-          try {
-            await cb(String(data));
-          } catch (err) {
+        // Not an async function: graphql-ws's promise for a `subscribe` message lasts as long as the
+        // subscription, and an awaiting frame here would keep the message's bytes alive with it.
+        onMessage: (cb) => socket.on('message', (data) => {
+          cb(String(data)).catch((err: Error) => {
             logger.error({ err }, 'graphql-ws message failed');
-            socket.close(CloseCode.InternalServerError, isProd ? 'Internal server error' : truncateReason((err as Error).message ?? 'Internal server error'));
-          }
+            socket.close(CloseCode.InternalServerError, isProd ? 'Internal server error' : truncateReason(err?.message ?? 'Internal server error'));
+          });
         }),
       },
       { socket, ip: clientIp(request) },

@@ -65,7 +65,8 @@ export function webSocketValidationRules(limits: QueryLimits, introspection: boo
 }
 
 /** A parsed and validated document, or the errors that refused it (all BAD_USER_INPUT). */
-export type PreparedDocument = { document: DocumentNode; errors?: undefined } | { document?: undefined; errors: readonly GraphQLError[] };
+/** A parsed and validated document (`query`: the one cached copy of its text, for callers that keep it), or why not. */
+export type PreparedDocument = { document: DocumentNode; query: string; errors?: undefined } | { document?: undefined; query?: undefined; errors: readonly GraphQLError[] };
 
 /**
  * Parses and validates GraphQL documents for graphql-ws, remembering the outcome (success or
@@ -121,7 +122,7 @@ export class DocumentCache {
         })),
       };
     }
-    return { document };
+    return { document, query };
   }
 }
 

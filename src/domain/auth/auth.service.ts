@@ -239,7 +239,7 @@ export class AuthService {
    * @throws UNAUTHENTICATED.
    */
   async liveSession(em: EntityManager, token: string): Promise<Session> {
-    const claims = await this.verifyAccessTokenClaims(token);
+    const claims = await this.verifyAccessTokenClaims(token, false);
     const mark = this.opts.users?.mark() ?? 0;
     const [row] = await em.execute<({ live: boolean } & Record<string, unknown>)[]>(
       `select u.*, (?::varchar is null or exists (select 1 from "refresh_tokens" r where r."family_id" = ? and r."revoked_at" is null)) as live
@@ -264,9 +264,10 @@ export class AuthService {
    * The claims of a valid access token. jose's checks run once per token: a token that passed
    * them is remembered (at most {@link VERIFIED_MAX}, oldest out) until it expires, since nothing
    * but its expiry can change its validity (a logout revokes the refresh tokens, not access tokens
-   * over HTTP; sockets check the login separately). A repeated request skips the HMAC.
+   * over HTTP; sockets check the login separately). A repeated request skips the HMAC. A socket
+   * verifies its token once (`remember` false: thousands of idle sockets keep no copy of it here).
    */
-  private async verifyAccessTokenClaims(token: string): Promise<AccessClaims> {
+  private async verifyAccessTokenClaims(token: string, remember = true): Promise<AccessClaims> {
     const hit = this.verified.get(token);
     if (hit) {
       if (hit.expiresAt.getTime() > Date.now()) return hit;
@@ -278,7 +279,7 @@ export class AuthService {
       const id = /^[1-9]\d{0,15}$/.test(String(payload.sub)) ? Number(payload.sub) : NaN;
       if (!Number.isSafeInteger(id)) throw unauthenticated('Invalid access token');
       const claims = { userId: id, expiresAt: new Date(Number(payload.exp) * 1000), sessionId: typeof payload.sid === 'string' ? payload.sid : null };
-      this.verified.set(token, claims);
+      if (remember) this.verified.set(token, claims);
       if (this.verified.size > VERIFIED_MAX) this.verified.delete(this.verified.keys().next().value!);
       return claims;
     } catch (err) {
