@@ -18,14 +18,15 @@ export interface NewMessage {
 
 /**
  * The notifications of a new message: MENTION (`mentionTitle`) for mentioned active members,
- * MESSAGE (`messageTitle`) for the other active members who are not muted and not in `skip`
- * (watching live); never the sender. `body` is the preview of both.
+ * MESSAGE (`messageTitle`) for the members of `notify` (not watching live) who are still active
+ * and not muted; never the sender. `body` is the preview of both. Only those users' rows are
+ * touched: a room whose members all watch live writes nothing.
  */
 export interface MessageNotices {
   mentionTitle: string;
   messageTitle: string;
   body: string;
-  skip: readonly number[];
+  notify: readonly number[];
 }
 
 /** A message just appended, and whether its sender's read position moved up to it. */
@@ -69,10 +70,10 @@ export async function appendMessage(em: EntityManager, data: NewMessage): Promis
               case when mentioned.id is not null then 'MENTION'::"notification_kind" else 'MESSAGE'::"notification_kind" end,
               case when mentioned.id is not null then ? else ? end, ?, ins."conversation_id", ins."id", ?::timestamptz
          from ins join "memberships" m on m."conversation_id" = ins."conversation_id"
-         left join (select (jsonb_array_elements_text(?::jsonb))::int as id) mentioned on mentioned.id = m."user_id"
-        where m."left_at" is null and not m."is_banned" and m."user_id" <> ins."sender_id"
-          and (mentioned.id is not null
-               or (not m."is_muted" and m."user_id" not in (select (jsonb_array_elements_text(?::jsonb))::int)))
+         left join (select distinct (jsonb_array_elements_text(?::jsonb))::int as id) mentioned on mentioned.id = m."user_id"
+        where m."user_id" in (select (jsonb_array_elements_text(?::jsonb))::int)
+          and m."left_at" is null and not m."is_banned" and m."user_id" <> ins."sender_id"
+          and (mentioned.id is not null or not m."is_muted")
        returning *)` : ''}
      select ins.*, exists (select 1 from r) as "sender_read_moved"${n ? `, (select coalesce(json_agg(n), '[]'::json) from n) as "notifications"` : ''} from ins`,
     [
@@ -80,7 +81,7 @@ export async function appendMessage(em: EntityManager, data: NewMessage): Promis
       now, data.conversationId, data.senderId,
       data.conversationId, data.senderId, data.kind, data.content, data.replyToId ?? null, data.clientMessageId ?? null, now,
       JSON.stringify(data.mentionIds ?? []),
-      ...(n ? [n.mentionTitle, n.messageTitle, n.body, now, JSON.stringify(data.mentionIds ?? []), JSON.stringify(n.skip)] : []),
+      ...(n ? [n.mentionTitle, n.messageTitle, n.body, now, JSON.stringify(data.mentionIds ?? []), JSON.stringify([...new Set([...(data.mentionIds ?? []), ...n.notify])])] : []),
     ],
   );
   if (!row) throw new Error(`conversation ${data.conversationId} does not exist`);

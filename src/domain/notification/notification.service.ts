@@ -130,8 +130,8 @@ export class NotificationService {
    * statement (appendMessage with `notices`): MENTION for mentioned active members, MESSAGE for
    * the other active members who are not muted and not watching live; never the sender.
    * `recipients` are the members who could get a MESSAGE notification (active, not muted, not the
-   * sender: SendTarget.recipients); those watching live go to `skip` (memory, plus one pipelined
-   * Redis lookup for watchers on other instances).
+   * sender: SendTarget.recipients); those not watching live go to `notify` (who watches: memory,
+   * plus one pipelined Redis lookup for watchers on other instances).
    */
   async noticesFor(
     conversationId: number, content: string, sender: { username: string; firstName?: string | null; lastName?: string | null },
@@ -143,8 +143,14 @@ export class NotificationService {
       mentionTitle: `${who} mentioned you${where}`,
       messageTitle: `${who}${where}`,
       body: [...content].slice(0, PREVIEW_LENGTH).join(''),
-      skip: recipients.length ? await this.watchersOf(conversationId, recipients) : [],
+      notify: await this.notWatching(conversationId, recipients),
     };
+  }
+
+  private async notWatching(conversationId: number, recipients: readonly number[]): Promise<number[]> {
+    if (!recipients.length) return [];
+    const watching = new Set(await this.watchersOf(conversationId, recipients));
+    return recipients.filter((u) => !watching.has(u));
   }
 
   /** Publishes notifications a send wrote (raw rows of appendMessage), each to its recipient. */
