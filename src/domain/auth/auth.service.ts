@@ -135,20 +135,21 @@ export class AuthService {
    * An unknown username (or one no account can have) is verified against a dummy hash with the
    * same argon2id parameters (verifyPassword(null, ...)), so both failures cost the same and say
    * the same. A hash weaker than today's parameters is replaced by a fresh one on success.
+   * The attempt is counted before the password is checked, atomically (issue 13: a burst of
+   * concurrent guesses read a limit that was counted only after each failure), so at most
+   * RATE_LOGIN_FAILURES guesses are ever checked per username+IP in 15 minutes; a success gives
+   * the count back (it starts over).
    * @throws UNAUTHENTICATED on an unknown username or a wrong password (one message for both),
    *   RATE_LIMITED after RATE_LOGIN_FAILURES failures for that username+IP within 15 minutes.
    */
   async login(em: EntityManager, username: string, password: string, ip = 'unknown'): Promise<AuthResult> {
     const usernameKey = usernameLookupKey(username);
     const limitKey = `${usernameKey ?? String(username ?? '').trim().toLowerCase().slice(0, 64)}|${ip}`;
-    await this.opts.limits?.check('login', limitKey);
+    await this.opts.limits?.consume('login', limitKey);
     const user = usernameKey === null ? null : await em.findOne(User, { usernameKey });
     const candidate = String(password ?? '');
     const ok = await verifyPassword(user?.passwordHash ?? null, candidate);
-    if (!user || !ok) {
-      await this.opts.limits?.consume('login', limitKey);
-      throw unauthenticated('Invalid username or password');
-    }
+    if (!user || !ok) throw unauthenticated('Invalid username or password');
     await this.opts.limits?.reset('login', limitKey);
     if (needsRehash(user.passwordHash)) user.passwordHash = await hashPassword(candidate);
     return this.startSession(em, user);

@@ -108,6 +108,26 @@ describe('failed logins per username and address', () => {
     for (let i = 0; i < 2; i++) await gql(server.url, LOGIN, { u: other.username, p: 'wrong-password' });
     expect(codeOf(await gql(server.url, LOGIN, { u: other.username, p: 'correct-horse-battery' }))).toBeUndefined();
   });
+
+  test('a burst of concurrent guesses checks at most the limit (GraphQL and REST): the right password late in the burst gets no token', async () => {
+    for (const via of ['graphql', 'rest'] as const) {
+      const victim = await registerUser(server.url, 'burst');
+      const attempt = async (password: string): Promise<'token' | string> => {
+        if (via === 'graphql') {
+          const r = await gql(server.url, LOGIN, { u: victim.username, p: password });
+          return r.data?.login?.accessToken ? 'token' : codeOf(r)!;
+        }
+        const res = await fetch(`${base(server)}/api/token/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: victim.username, password }) });
+        return res.status === 200 ? 'token' : res.status === 429 ? 'RATE_LIMITED' : res.status === 401 ? 'UNAUTHENTICATED' : String(res.status);
+      };
+      // 40 at once, the right password at position 30.
+      const outcomes = await Promise.all(Array.from({ length: 40 }, (_, i) => attempt(i === 30 ? 'correct-horse-battery' : `wrong-${i}`)));
+      const checked = outcomes.filter((o) => o === 'UNAUTHENTICATED' || o === 'token').length;
+      expect(checked).toBeLessThanOrEqual(3);
+      expect(outcomes.filter((o) => o === 'RATE_LIMITED').length).toBeGreaterThanOrEqual(37);
+      expect(outcomes.every((o) => ['UNAUTHENTICATED', 'RATE_LIMITED', 'token'].includes(o))).toBe(true);
+    }
+  });
 });
 
 describe('WebSocket limits', () => {
