@@ -206,12 +206,23 @@ export class ConversationService {
     }
   }
 
-  /** Creates a GROUP; the creator becomes OWNER, `memberIds` MEMBERs. @throws BAD_USER_INPUT, NOT_FOUND for unknown members. */
+  /**
+   * Nobody adds a user with whom a block stands, either way (issue 13: a block stops every way one
+   * user reaches the other, ROOM_INVITE notifications included). @throws FORBIDDEN.
+   */
+  private async refuseBlocked(scope: Scope, userIds: readonly number[]): Promise<void> {
+    if (!userIds.length) return;
+    const blocked = await this.contacts.blockedIds(scope.em, scope.actor.id);
+    if (userIds.some((id) => blocked.has(id))) throw forbidden('You cannot add this user');
+  }
+
+  /** Creates a GROUP; the creator becomes OWNER, `memberIds` MEMBERs. @throws BAD_USER_INPUT, NOT_FOUND for unknown members, FORBIDDEN for a member with whom a block stands. */
   async createGroup(scope: Scope, input: { name: string; description?: string | null; memberIds: (string | number)[] }): Promise<Conversation> {
     const data = validate(groupSchema, input);
     const ids = [...new Set(data.memberIds.map((id, i) => parseId(id, `memberIds.${i}`)))].filter((id) => id !== scope.actor.id);
     const found = ids.length ? await scope.em.find(User, { id: { $in: ids } }, { fields: ['id'] }) : [];
     if (found.length !== ids.length) throw notFound('User');
+    await this.refuseBlocked(scope, ids);
     const { conv: c, message } = await scope.em.transactional(async (tx) => {
       const conv = tx.create(Conversation, { kind: ConversationKind.GROUP, name: data.name, description: data.description ?? null, createdBy: scope.actor.id });
       const members = [tx.create(Membership, { conversation: conv, user: scope.actor.id, role: MemberRole.OWNER })];
@@ -285,7 +296,7 @@ export class ConversationService {
     return true;
   }
 
-  /** Adds a user (OWNER/ADMIN only; only an OWNER adds OWNER/ADMIN). Already a member: returns the membership. */
+  /** Adds a user (OWNER/ADMIN only; only an OWNER adds OWNER/ADMIN; never one with whom a block stands: FORBIDDEN). Already a member: returns the membership. */
   async addMember(scope: Scope, conversationId: string, userId: string, role: MemberRole = MemberRole.MEMBER): Promise<Membership> {
     const { conversation: c, membership } = await this.access(scope, conversationId);
     if (!canManage(scope.actor, c, membership)) throw forbidden('Only the owner or an admin can add members');
@@ -294,6 +305,7 @@ export class ConversationService {
     if (!user) throw notFound('User');
     const current = await scope.em.findOne(Membership, { conversation: c.id, user: user.id });
     if (isActive(current)) return current;
+    await this.refuseBlocked(scope, [user.id]);
     if (current?.isBanned) throw conflict('That user is banned here; unban them first');
     const added = await this.addOrReactivate(scope.em, c, user.id, role, `${scope.actor.username} added ${user.username}`);
     await this.notifications.onInvite(scope.em, c, [user.id], scope.actor.username);

@@ -209,6 +209,8 @@ export class MessageService {
     const message = await this.requireVisible(scope, id);
     if (message.kind === MessageKind.SYSTEM) throw forbidden('System messages cannot be edited');
     if (message.sender?.id !== scope.actor.id && !scope.actor.isStaff) throw forbidden('Only the sender can edit a message');
+    // The sender's own edit is new content: it needs what a send needs (staff moderating others' messages do not).
+    if (message.sender?.id === scope.actor.id) await this.requireMayWrite(scope, message);
     if (message.deletedAt) throw badInput('A deleted message cannot be edited', 'id');
     const text = validate(content, newContent, 'content');
     const mentionIds = await this.mentionsIn(scope, message.conversation.id, text, message.sender?.id);
@@ -256,6 +258,7 @@ export class MessageService {
     const message = await this.requireVisible(scope, messageId, 'messageId');
     if (message.sender?.id !== scope.actor.id) throw forbidden('Only the sender can add attachments');
     if (message.deletedAt) throw badInput('A deleted message cannot get attachments', 'messageId');
+    await this.requireMayWrite(scope, message);
     const existing = await scope.em.count(Attachment, { message: message.id });
     const [stored] = await this.attachments.storeAll([file], existing);
     let row: Attachment;
@@ -527,8 +530,10 @@ export class MessageService {
     const rows = await scope.em.execute<{ id: number; username_key: string }[]>(
       `select u."id", u."username_key" from "users" u
          join "memberships" m on m."user_id" = u."id" and m."conversation_id" = ? and m."left_at" is null and not m."is_banned"
-        where u."username_key" in (select jsonb_array_elements_text(?::jsonb)) and u."id" <> ?`,
-      [conversationId, JSON.stringify(names), authorId],
+        where u."username_key" in (select jsonb_array_elements_text(?::jsonb)) and u."id" <> ?
+          and not exists (select 1 from "contacts" k where k."status" = 'BLOCKED'
+                and ((k."requester_id" = u."id" and k."addressee_id" = ?) or (k."requester_id" = ? and k."addressee_id" = u."id")))`,
+      [conversationId, JSON.stringify(names), authorId, authorId, authorId],
     );
     const byName = new Map(rows.map((r) => [r.username_key, r.id]));
     return names.map((n) => byName.get(n)).filter((id): id is number => id != null);
@@ -545,6 +550,21 @@ export class MessageService {
       throw conflict('clientMessageId was already used for another conversation');
     }
     return view;
+  }
+
+  /**
+   * New content in the message's conversation from the actor (an edit, an attachment): allowed
+   * where a send would be (not muted, an active member or staff in SUPPORT), and never in a
+   * DIRECT chat with a block between the two (issue 13: muted means no new content of any kind,
+   * and a block stops every way one user reaches the other). @throws FORBIDDEN.
+   */
+  private async requireMayWrite(scope: Scope, message: Message): Promise<void> {
+    const { conversation, membership } = await this.conversations.access(scope, message.conversation.id);
+    if (!canSend(scope.actor, conversation, membership)) throw forbidden(membership?.isMuted ? 'You are muted in this conversation' : 'You cannot write here');
+    if (conversation.kind === ConversationKind.DIRECT) {
+      const otherId = Number(conversation.directKey!.split(':').find((x) => Number(x) !== scope.actor.id));
+      if (await this.contacts.isBlockedBetween(scope.em, scope.actor.id, otherId)) throw forbidden('You cannot chat with this user');
+    }
   }
 
   private async requireVisible(scope: Scope, id: string, field = 'id'): Promise<Message> {

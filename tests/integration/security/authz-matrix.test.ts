@@ -215,7 +215,7 @@ const EXPECTED: Record<string, string> = {
   'Mutation.refreshToken':              'A    A    A    A    A    A    A    A',
   'Mutation.logout':                    'A    A    A    A    A    A    A    A',
   'Mutation.openDirectChat':            'U    A    A    A    A    A    A    F', // with the owner (owner: with the member; blocked: with the blocker)
-  'Mutation.createGroup':               'U    A    A    A    A    A    A    A',
+  'Mutation.createGroup':               'U    A    A    A    A    A    A    F', // blocked: the blocker is no one they may add
   'Mutation.createRoom':                'U    A    A    A    A    A    A    A',
   'Mutation.updateConversation':        'U    N    F    N    N    A    A    F', // blocked: a DIRECT cannot be edited
   'Mutation.joinRoom':                  'U    A    A    A    F    A    A    N', // PUBLIC room: removed may come back, banned may not; blocked: a DIRECT is no room
@@ -266,7 +266,7 @@ const EXPECTED: Record<string, string> = {
   'POST /accounts/connections/block/:user_id':          'U    A    A    A    A    A    A    A',
   'POST /accounts/connections/unblock/:user_id':        'U    A    A    A    A    A    A    A',
   'GET /chats':                         'U    A    A    A    A    A    A    A',
-  'POST /chats':                        'U    A    A    A    A    A    A    A',
+  'POST /chats':                        'U    A    A    A    A    A    A    F', // blocked: the blocker is no one they may add
   'POST /chats/create_direct_chat':     'U    A    A    A    A    A    A    F',
   'GET /chats/:id':                     'U    N    A    N    N    A    A    A',
   'POST /chats/:id/add_member':         'U    N    F    N    N    A    A    F',

@@ -1,0 +1,115 @@
+/**
+ * Issue 13, items 2 and 3: a block stops every way one user reaches the other, and muted means no
+ * new content of any kind, on GraphQL and on REST (seed 004's edit and attachment routes).
+ * The rule for groups both still share: they stay members and read each other's messages there,
+ * but neither adds the other anywhere, and their @mentions of each other notify nobody.
+ */
+import { gql, gqlOk, trackRealtime } from '../support/client';
+import { startTestServer, type TestServer } from '../support/test-server';
+import { call, form, restUser, type RestUser } from './rest/rest-support';
+
+let server: TestServer;
+beforeAll(async () => { server = await startTestServer(); });
+afterAll(async () => { await server.close(); });
+const { client, sub } = trackRealtime(() => server.wsUrl);
+
+const code = (r: { errors?: { extensions?: { code?: string } }[] }) => r.errors?.[0]?.extensions?.code;
+const SEND = 'mutation($c: ID!, $t: String!) { sendMessage(input: { conversationId: $c, content: $t }) { id } }';
+const EDIT = 'mutation($id: ID!, $t: String!) { editMessage(id: $id, content: $t) { id content } }';
+const NOTIFICATIONS = '{ notifications(first: 20) { edges { node { kind body } } } }';
+const png = { name: 'dot.png', bytes: readPng(), type: 'image/png' };
+
+function readPng(): Buffer {
+  // A 1x1 PNG.
+  return Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
+}
+
+async function notificationsOf(u: RestUser): Promise<{ kind: string; body: string }[]> {
+  return (await gqlOk(server.url, NOTIFICATIONS, {}, u.token)).notifications.edges.map((e: any) => e.node);
+}
+
+describe('a block in a DIRECT chat', () => {
+  let a: RestUser; let b: RestUser; let chat: string; let old: string;
+  beforeAll(async () => {
+    a = await restUser(server, 'blka');
+    b = await restUser(server, 'blkb');
+    chat = (await gqlOk(server.url, 'mutation($u: ID) { openDirectChat(userId: $u) { id } }', { u: b.id }, a.token)).openDirectChat.id;
+    old = (await gqlOk(server.url, SEND, { c: chat, t: 'before the block' }, a.token)).sendMessage.id;
+    await gqlOk(server.url, 'mutation($u: ID!) { blockUser(userId: $u) { id } }', { u: a.id }, b.token);
+  });
+
+  test('the blocked user can neither edit old messages nor add attachments (GraphQL and REST), and the blocker receives nothing', async () => {
+    const edits = sub(client(b), 'subscription($c: ID) { messageEdited(conversationId: $c) { id content } }', { c: chat });
+    await edits.ready();
+    expect(code(await gql(server.url, EDIT, { id: old, t: 'sneaky edit' }, a.token))).toBe('FORBIDDEN');
+    expect((await call(server, 'PATCH', `/messages/${old}/`, { token: a.token, json: { content: 'sneaky patch' } })).status).toBe(403);
+    expect((await call(server, 'PUT', `/messages/${old}/`, { token: a.token, json: { content: 'sneaky put' } })).status).toBe(403);
+    const attach = await call(server, 'POST', `/conversations/${chat}/messages/${old}/attachments/`, { token: a.token, form: form({}, [['file', png]]) });
+    expect(attach.status).toBe(403);
+    expect(await edits.quiet(300)).toBe(true);
+    const { message } = await gqlOk(server.url, 'query($id: ID!) { message(id: $id) { content attachments { id } } }', { id: old }, b.token);
+    expect(message).toEqual({ content: 'before the block', attachments: [] });
+  });
+});
+
+describe('a block and conversations with others', () => {
+  let a: RestUser; let b: RestUser; let c: RestUser;
+  beforeAll(async () => {
+    a = await restUser(server, 'blga');
+    b = await restUser(server, 'blgb');
+    c = await restUser(server, 'blgc');
+    await gqlOk(server.url, 'mutation($u: ID!) { blockUser(userId: $u) { id } }', { u: a.id }, b.token);
+  });
+
+  test('the blocked user cannot put the blocker in a new group or add them to one, and no ROOM_INVITE reaches the blocker', async () => {
+    const create = await gql(server.url, 'mutation($m: [ID!]!) { createGroup(input: { name: "with the blocker", memberIds: $m }) { id } }', { m: [b.id, c.id] }, a.token);
+    expect(code(create)).toBe('FORBIDDEN');
+    const group = (await gqlOk(server.url, 'mutation($m: [ID!]!) { createGroup(input: { name: "a and c", memberIds: $m }) { id } }', { m: [c.id] }, a.token)).createGroup.id;
+    expect(code(await gql(server.url, 'mutation($c: ID!, $u: ID!) { addMember(conversationId: $c, userId: $u) { id } }', { c: group, u: b.id }, a.token))).toBe('FORBIDDEN');
+    // Nor the other way round: the blocker does not add the user they blocked.
+    const mine = (await gqlOk(server.url, 'mutation { createGroup(input: { name: "b alone", memberIds: [] }) { id } }', {}, b.token)).createGroup.id;
+    expect(code(await gql(server.url, 'mutation($c: ID!, $u: ID!) { addMember(conversationId: $c, userId: $u) { id } }', { c: mine, u: a.id }, b.token))).toBe('FORBIDDEN');
+    expect((await notificationsOf(b)).filter((n) => n.kind === 'ROOM_INVITE')).toEqual([]);
+    // Nothing was half-written: the refused group does not exist.
+    const { conversations } = await gqlOk(server.url, '{ conversations(first: 50) { edges { node { title } } } }', {}, c.token);
+    expect(conversations.edges.map((e: any) => e.node.title)).not.toContain('with the blocker');
+  });
+
+  test('in a group both still share (made by someone else), the blocked user\'s @mention notifies nobody; others\' mentions still do', async () => {
+    const shared = (await gqlOk(server.url, 'mutation($m: [ID!]!) { createGroup(input: { name: "shared", memberIds: $m }) { id } }', { m: [a.id, b.id] }, c.token)).createGroup.id;
+    const before = (await notificationsOf(b)).length;
+    await gqlOk(server.url, SEND, { c: shared, t: `hey @${b.username}` }, a.token);
+    const after = await notificationsOf(b);
+    expect(after.filter((n) => n.kind === 'MENTION')).toEqual([]);
+    // The message itself is the group's: the blocker still reads it there.
+    const { messages } = await gqlOk(server.url, 'query($c: ID!) { messages(conversationId: $c, last: 5) { edges { node { content mentions { id } } } } }', { c: shared }, b.token);
+    expect(messages.edges.map((e: any) => e.node)).toContainEqual({ content: `hey @${b.username}`, mentions: [] });
+    await gqlOk(server.url, SEND, { c: shared, t: `and @${b.username} from c` }, c.token);
+    const mentions = (await notificationsOf(b)).filter((n) => n.kind === 'MENTION');
+    expect(mentions.map((n) => n.body)).toEqual([`and @${b.username} from c`]);
+    expect(after.length).toBeGreaterThanOrEqual(before);
+  });
+});
+
+describe('a muted member', () => {
+  test('can neither edit old messages nor add attachments (GraphQL and REST); unmuted, they can again', async () => {
+    const owner = await restUser(server, 'mown');
+    const m = await restUser(server, 'mmem');
+    const group = (await gqlOk(server.url, 'mutation($m: [ID!]!) { createGroup(input: { name: "muting", memberIds: $m }) { id } }', { m: [m.id] }, owner.token)).createGroup.id;
+    const old = (await gqlOk(server.url, SEND, { c: group, t: 'said before the mute' }, m.token)).sendMessage.id;
+    const MUTE = 'mutation($c: ID!, $u: ID!, $on: Boolean!) { muteMember(conversationId: $c, userId: $u, muted: $on) { id } }';
+    await gqlOk(server.url, MUTE, { c: group, u: m.id, on: true }, owner.token);
+
+    const edited = await gql(server.url, EDIT, { id: old, t: 'edited while muted' }, m.token);
+    expect(code(edited)).toBe('FORBIDDEN');
+    expect(edited.errors![0].message).toMatch(/muted/);
+    expect((await call(server, 'PATCH', `/messages/${old}/`, { token: m.token, json: { content: 'patched while muted' } })).status).toBe(403);
+    expect((await call(server, 'POST', `/conversations/${group}/messages/${old}/attachments/`, { token: m.token, form: form({}, [['file', png]]) })).status).toBe(403);
+    const { message } = await gqlOk(server.url, 'query($id: ID!) { message(id: $id) { content attachments { id } } }', { id: old }, owner.token);
+    expect(message).toEqual({ content: 'said before the mute', attachments: [] });
+
+    await gqlOk(server.url, MUTE, { c: group, u: m.id, on: false }, owner.token);
+    expect((await gqlOk(server.url, EDIT, { id: old, t: 'edited after' }, m.token)).editMessage.content).toBe('edited after');
+    expect((await call(server, 'POST', `/conversations/${group}/messages/${old}/attachments/`, { token: m.token, form: form({}, [['file', png]]) })).status).toBe(201);
+  });
+});
