@@ -113,3 +113,25 @@ describe('a muted member', () => {
     expect((await call(server, 'POST', `/conversations/${group}/messages/${old}/attachments/`, { token: m.token, form: form({}, [['file', png]]) })).status).toBe(201);
   });
 });
+
+describe('notification copies of a message (issue 13, item 4)', () => {
+  test('follow its edits, and keep no text of it once deleted (GraphQL and REST seed 003)', async () => {
+    const owner = await restUser(server, 'ncown');
+    const reader = await restUser(server, 'ncrd');
+    const room = (await gqlOk(server.url, 'mutation { createRoom(input: { name: "copies", visibility: PUBLIC }) { id } }', {}, owner.token)).createRoom.id;
+    await gqlOk(server.url, 'mutation($id: ID!) { joinRoom(id: $id) { id } }', { id: room }, reader.token);
+    const id = (await gqlOk(server.url, SEND, { c: room, t: `the secret plan, @${reader.username}` }, owner.token)).sendMessage.id;
+    const everything = async () => JSON.stringify([await notificationsOf(reader), (await call(server, 'GET', '/chat/notifications/', { token: reader.token })).body]);
+    expect(await everything()).toContain('the secret plan');
+
+    await gqlOk(server.url, EDIT, { id, t: 'nothing to see' }, owner.token);
+    const edited = await everything();
+    expect(edited).not.toContain('the secret plan');
+    expect((await notificationsOf(reader)).map((n) => n.body)).toContain('nothing to see');
+
+    await gqlOk(server.url, 'mutation($id: ID!) { deleteMessage(id: $id) { id } }', { id }, owner.token);
+    const deleted = await everything();
+    expect(deleted).not.toContain('nothing to see');
+    expect(deleted).not.toContain('the secret plan');
+  });
+});

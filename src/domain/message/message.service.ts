@@ -217,6 +217,7 @@ export class MessageService {
     await scope.em.transactional(async (tx) => {
       const change = await nextChange(tx, message.conversation.id);
       await tx.nativeUpdate(Message, { id: message.id }, { content: text, editedAt: new Date(), changeSeq: change, mentionIds });
+      await this.notifications.messageChanged(tx, message.id, text);
     });
     await scope.em.refresh(message);
     const view = toMessageView(message);
@@ -241,6 +242,7 @@ export class MessageService {
     await scope.em.transactional(async (tx) => {
       const change = await nextChange(tx, message.conversation.id);
       await tx.nativeUpdate(Message, { id: message.id }, { content: '', deletedAt: new Date(), changeSeq: change });
+      await this.notifications.messageChanged(tx, message.id, null);
     });
     await scope.em.refresh(message);
     const view = toMessageView(message);

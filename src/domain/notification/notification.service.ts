@@ -153,6 +153,15 @@ export class NotificationService {
     return recipients.filter((u) => !watching.has(u));
   }
 
+  /**
+   * A message's text changed: its notifications' copies follow (issue 13: an edit shows the new
+   * preview, a deletion leaves no text behind). Call inside the edit's or deletion's transaction.
+   * `content` null: deleted (the body becomes empty).
+   */
+  async messageChanged(tx: EntityManager, messageId: number, content: string | null): Promise<void> {
+    await tx.nativeUpdate(Notification, { message: messageId }, { body: content == null ? '' : [...content].slice(0, PREVIEW_LENGTH).join('') });
+  }
+
   /** Publishes notifications a send wrote (raw rows of appendMessage), each to its recipient. */
   published(rows: readonly Record<string, unknown>[]): void {
     this.publish(rows.map((r) => toNotificationView(r as unknown as NotificationRow)));
