@@ -189,6 +189,25 @@ const envSchema = z.object({
   PUBLIC_URL: z.string().trim().regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL').optional(),
 });
 
+/** Words of placeholder secrets (this repository's docker-compose.yml had one; so do many examples). */
+const PLACEHOLDER = /change[-_ ]?(me|this|it)|placeholder|not[-_ ]?a[-_ ]?secret|your[-_ ]?(jwt[-_ ]?)?secret|example|replace[-_ ]?me|^(secret|password)/i;
+
+/**
+ * Why a signing secret is unfit for production, or null: a known placeholder, or under 96 bits
+ * of estimated entropy (its length times the Shannon entropy of its characters: a repeated
+ * character or a short repeated word fails; 48 random bytes in base64 have about 250).
+ */
+export function weakSecret(secret: string): string | null {
+  if (PLACEHOLDER.test(secret)) return 'is a placeholder, not a secret';
+  const counts = new Map<string, number>();
+  for (const ch of secret) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+  const n = [...secret].length;
+  let h = 0;
+  for (const c of counts.values()) h -= (c / n) * Math.log2(c / n);
+  if (h * n < 96) return `has too little entropy (about ${Math.floor(h * n)} bits, at least 96 needed)`;
+  return null;
+}
+
 /**
  * Parses and validates the environment once, at start.
  * Without JWT_SECRET, development and test generate one and keep it in DATA_DIR/jwt-secret
@@ -210,6 +229,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const e = parsed.data;
   if (Buffer.byteLength(e.JWT_SECRET ?? '') === 0 && e.NODE_ENV === 'production') {
     throw new ConfigError('JWT_SECRET', 'is required when NODE_ENV=production (at least 32 bytes)');
+  }
+  if (e.NODE_ENV === 'production') {
+    for (const [name, secret] of [['JWT_SECRET', e.JWT_SECRET!], ...e.JWT_PREVIOUS_SECRETS.map((s) => ['JWT_PREVIOUS_SECRETS', s] as const)] as const) {
+      const weak = weakSecret(secret);
+      if (weak) throw new ConfigError(name, `${weak} when NODE_ENV=production; use e.g. \`openssl rand -base64 48\``);
+    }
   }
   // Node refuses a headers timeout longer than the whole-request timeout.
   if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {

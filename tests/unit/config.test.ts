@@ -5,7 +5,7 @@ import { ConfigError, loadConfig } from '../../src/config/config';
 
 /** loadConfig is always given an explicit env object: process.env is never read or changed. */
 
-const SECRET = 's'.repeat(40);
+const SECRET = 'q8Vd3ZtK1pXw7LmN0sRb5YcH2jUe9GfA4oTi6kWz';
 /** A minimal valid environment that writes nothing to disk. */
 const base = { NODE_ENV: 'test', DATA_DIR: ':memory:', JWT_SECRET: SECRET };
 
@@ -137,6 +137,18 @@ describe('JWT_SECRET', () => {
     expect(err.message).toContain('JWT_SECRET');
     // and nothing was generated on disk
     expect(() => statSync(join(dir, 'jwt-secret'))).toThrow();
+  });
+
+  test('NODE_ENV=production refuses a placeholder or low-entropy JWT_SECRET (or previous secret), naming the variable', () => {
+    const prod = { NODE_ENV: 'production', DATA_DIR: ':memory:' };
+    for (const weak of ['CHANGE-ME-this-placeholder-is-not-a-secret-use-48-random-bytes', 's'.repeat(40), 'password'.repeat(5), 'your-jwt-secret-goes-here-0123456789']) {
+      const err = configError({ ...prod, JWT_SECRET: weak });
+      expect(err.variable).toBe('JWT_SECRET');
+      expect(err.message).not.toContain(weak);
+    }
+    expect(configError({ ...prod, JWT_SECRET: SECRET, JWT_PREVIOUS_SECRETS: 'x'.repeat(32) }).variable).toBe('JWT_PREVIOUS_SECRETS');
+    // Outside production a weak secret is accepted (tests, local runs).
+    expect(() => loadConfig({ NODE_ENV: 'development', DATA_DIR: ':memory:', JWT_SECRET: 's'.repeat(40) })).not.toThrow();
   });
 
   test('NODE_ENV=production with JWT_SECRET starts', () => {
