@@ -20,7 +20,7 @@ import { DomainError } from './domain/shared/errors';
 import { GraphQLContext } from './graphql/context';
 import { formatError } from './graphql/errors';
 import { buildGraphQLSchema } from './graphql/schema';
-import { createLogger } from './logger';
+import { createLogger, loggableUrl } from './logger';
 import { InMemoryEventBus, type EventBus } from './realtime/event-bus';
 import { RedisEventBus } from './realtime/redis-event-bus';
 import { bearer, startRealtime, type Realtime } from './realtime/graphql-ws';
@@ -143,7 +143,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       logger,
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
       serializers: {
-        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
+        // No media signatures, tokens or GraphQL variables in request logs (src/logger.ts).
+        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: loggableUrl(req.url) }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
     }),

@@ -1,6 +1,55 @@
-import pino, { type Logger } from 'pino';
+import pino, { stdSerializers, type DestinationStream, type Logger } from 'pino';
 
-/** The structured (JSON) logger of the whole server. */
-export function createLogger(level: string): Logger {
-  return pino({ level, base: { service: 'chat-server' }, redact: ['req.headers.authorization', 'req.headers.cookie'] });
+/**
+ * The structured (JSON) logger of the whole server. What it writes carries no content and no
+ * credentials (issue 13): errors lose the SQL text and bound values a database error carries
+ * (MikroORM puts the statement, values inlined, in `message` and `query`), and URLs lose their
+ * query strings' secrets (media signatures, tokens) and GraphQL GET variables.
+ * @param destination where lines go (default stdout; tests pass a stream).
+ */
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  return pino({
+    level,
+    base: { service: 'chat-server' },
+    redact: ['req.headers.authorization', 'req.headers.cookie'],
+    serializers: { err: redactedError },
+  }, destination);
+}
+
+/** Query-string parameters whose values are secrets or content. */
+const SECRET_PARAMS = /^(sig|token|access_token|refresh|password|variables|query|extensions)$/i;
+
+/**
+ * A URL fit for a log line: the path, and query parameters with secret or content values replaced
+ * by "[redacted]" (`sig` of media URLs, tokens, GraphQL GET `query`/`variables`;
+ * `operationName` stays).
+ */
+export function loggableUrl(url: string): string {
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  const params = new URLSearchParams(url.slice(q + 1));
+  const kept = [...params].map(([k, v]) => `${encodeURIComponent(k)}=${SECRET_PARAMS.test(k) ? '[redacted]' : encodeURIComponent(v)}`);
+  return `${url.slice(0, q)}?${kept.join('&')}`;
+}
+
+/**
+ * pino's error serializer without SQL: a driver error's statement (values inlined) is cut from
+ * its message, and its `query`, `sql`, `params`, `parameters` and `bindings` fields are dropped;
+ * the error's class, code and the database's own message stay.
+ */
+export function redactedError(err: unknown): unknown {
+  if (!(err instanceof Error)) return err;
+  const out = stdSerializers.err(err) as unknown as Record<string, unknown>;
+  const query = (err as { query?: unknown; sql?: unknown }).query ?? (err as { sql?: unknown }).sql;
+  const cut = (text: unknown) => {
+    if (typeof text !== 'string') return text;
+    let t = typeof query === 'string' && query ? text.split(query).join('<sql>') : text;
+    // A statement at the head of a message without a `query` field: "<statement> - <reason>".
+    t = t.replace(/^\s*(select|insert|update|delete|with|begin|commit)\b[\s\S]*? - /i, '<sql> - ');
+    return t;
+  };
+  out.message = cut(out.message);
+  out.stack = cut(out.stack);
+  for (const k of ['query', 'sql', 'params', 'parameters', 'bindings']) delete out[k];
+  return out;
 }

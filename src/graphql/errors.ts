@@ -62,7 +62,7 @@ function mapError(logger: Logger) {
       return { ...formatted, extensions: { code: 'BAD_USER_INPUT' } };
     }
     if (isDatabaseUnavailable(original)) {
-      logger.warn({ err: (original as Error)?.message }, 'database unavailable');
+      logger.warn({ err: original }, 'database unavailable'); // the err serializer cuts the SQL (src/logger.ts)
       return { message: DATABASE_UNAVAILABLE_MESSAGE, locations: formatted.locations, path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR', reason: 'DATABASE_UNAVAILABLE', retryAfter: 5 } };
     }
     logger.error({ err: original }, 'unhandled error in GraphQL operation');

@@ -79,7 +79,7 @@ export function restErrorHandler(logger: Logger) {
         status = 503;
         message = DATABASE_UNAVAILABLE_MESSAGE;
         res.setHeader('Retry-After', '5');
-        logger.warn({ err: (err as Error)?.message }, 'database unavailable');
+        logger.warn({ err }, 'database unavailable'); // the err serializer cuts the SQL (src/logger.ts)
       } else {
         status = 500;
         message = 'Internal server error';

@@ -1,0 +1,48 @@
+/**
+ * Issue 13, item 6: logs carry no content and no credentials. The server's own logger
+ * (createLogger) writes into a stream here; a real driver error with message text in its
+ * statement, and requests with a media signature and GraphQL GET variables, must leave none of
+ * it in the lines.
+ */
+import { Writable } from 'node:stream';
+import { createLogger } from '../../../src/logger';
+import { gqlOk, registerUser } from '../../support/client';
+import { startTestServer, type TestServer } from '../../support/test-server';
+
+const lines: string[] = [];
+const sink = new Writable({ write(chunk, _enc, done) { lines.push(String(chunk)); done(); } });
+let server: TestServer;
+beforeAll(async () => { server = await startTestServer({}, { logger: createLogger('info', sink) }); });
+afterAll(async () => { await server.close(); });
+
+test('a database error is logged with its reason, without its statement or values', async () => {
+  const logger = createLogger('info', sink);
+  const before = lines.length;
+  const err = await server.orm.em.fork()
+    .execute(`select * from "messages" where "content" = 'the-private-message-text' and "no_such_column" = 1`)
+    .catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(Error);
+  expect(String((err as Error).message)).toContain('the-private-message-text'); // the driver's message does carry it
+  logger.warn({ err }, 'database unavailable');
+  await new Promise((r) => setImmediate(r));
+  const written = lines.slice(before).join('');
+  expect(written).toContain('database unavailable');
+  expect(written).toContain('no_such_column'); // the database's own reason stays
+  expect(written).not.toContain('the-private-message-text');
+});
+
+test('request logs keep paths and operation names, not media signatures, tokens or GraphQL variables', async () => {
+  const u = await registerUser(server.url, 'logs');
+  const origin = server.url.replace(/\/graphql$/, '');
+  await fetch(`${origin}/media/1?exp=123&sig=THE-SIGNATURE-VALUE`);
+  const q = new URLSearchParams({ query: 'query Me($x: String) { me { id } }', variables: JSON.stringify({ x: 'the-variable-value' }), operationName: 'Me' });
+  await fetch(`${server.url}?${q}`, { headers: { authorization: `Bearer ${u.token}`, 'apollo-require-preflight': 'true' } });
+  await gqlOk(server.url, '{ me { id } }', {}, u.token);
+  await new Promise((r) => setTimeout(r, 50));
+  const written = lines.join('');
+  expect(written).toContain('/media/1?exp=123&sig=[redacted]');
+  expect(written).toContain('operationName=Me');
+  expect(written).not.toContain('THE-SIGNATURE-VALUE');
+  expect(written).not.toContain('the-variable-value');
+  expect(written).not.toContain(u.token);
+});
