@@ -55,6 +55,7 @@ export function createServices(
   const limits = new FlexibleRateLimiter({
     message: { points: config.rateLimits.messagesPerSec, durationSec: 1 },
     login: { points: config.rateLimits.loginFailures, durationSec: 15 * 60 },
+    register: { points: config.rateLimits.registrationsPerHourIp, durationSec: 3600 },
     wsConnectIp: { points: config.rateLimits.wsPerMinIp, durationSec: 60 },
     wsConnectUser: { points: config.rateLimits.wsPerMinUser, durationSec: 60 },
   }, infra.redis, config.redisPrefix, infra.logger);

@@ -52,7 +52,7 @@ export interface Config {
   /** A crashed instance's users go OFFLINE within this many ms (Redis presence; default 30000). */
   presenceTtlMs: number;
   /** Limits (issue 6): messages per user per second, failed logins per username+IP per 15 min, new WebSocket connections per minute per IP and per user. */
-  rateLimits: { messagesPerSec: number; loginFailures: number; wsPerMinIp: number; wsPerMinUser: number };
+  rateLimits: { messagesPerSec: number; loginFailures: number; registrationsPerHourIp: number; wsPerMinIp: number; wsPerMinUser: number };
   /** graphql-ws: ms a socket may wait before connection_init; largest accepted frame (bytes); ping interval (ms) to drop dead sockets. */
   ws: {
     initTimeoutMs: number; maxPayloadBytes: number; pingIntervalMs: number;
@@ -156,6 +156,7 @@ const envSchema = z.object({
   PRESENCE_TTL_MS: z.coerce.number().int().min(200).max(600000).default(30000),
   RATE_MESSAGES_PER_SEC: positiveInt.max(100000).default(10),
   RATE_LOGIN_FAILURES: positiveInt.max(100000).default(10),
+  RATE_REGISTRATIONS_PER_HOUR_IP: positiveInt.max(100000).default(30),
   RATE_WS_PER_MIN_IP: positiveInt.max(100000).default(120),
   RATE_WS_PER_MIN_USER: positiveInt.max(100000).default(60),
   WS_INIT_TIMEOUT_MS: positiveInt.max(60000).default(3000),
@@ -268,7 +269,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     uploadMaxFiles: e.UPLOAD_MAX_FILES,
     mediaUrlTtlSec: e.MEDIA_URL_TTL,
     presenceTtlMs: e.PRESENCE_TTL_MS,
-    rateLimits: { messagesPerSec: e.RATE_MESSAGES_PER_SEC, loginFailures: e.RATE_LOGIN_FAILURES, wsPerMinIp: e.RATE_WS_PER_MIN_IP, wsPerMinUser: e.RATE_WS_PER_MIN_USER },
+    rateLimits: { messagesPerSec: e.RATE_MESSAGES_PER_SEC, loginFailures: e.RATE_LOGIN_FAILURES, registrationsPerHourIp: e.RATE_REGISTRATIONS_PER_HOUR_IP, wsPerMinIp: e.RATE_WS_PER_MIN_IP, wsPerMinUser: e.RATE_WS_PER_MIN_USER },
     ws: {
       initTimeoutMs: e.WS_INIT_TIMEOUT_MS, maxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES, pingIntervalMs: e.WS_PING_INTERVAL_MS,
       maxSocketsPerUser: e.WS_MAX_SOCKETS_PER_USER, maxPresenceIds: e.WS_MAX_PRESENCE_IDS,

@@ -12,6 +12,7 @@ export type LimitRules = Record<LimitName, LimitRule>;
 const MESSAGES: Record<LimitName, string> = {
   message: 'Too many messages; slow down',
   login: 'Too many failed logins for this username from this address; try again later',
+  register: 'Too many new accounts from this address; try again later',
   wsConnectIp: 'Too many WebSocket connections from this address',
   wsConnectUser: 'Too many WebSocket connections for this user',
 };

@@ -135,3 +135,13 @@ describe('notification copies of a message (issue 13, item 4)', () => {
     expect(deleted).not.toContain('the secret plan');
   });
 });
+
+test('createGroup adds at most 100 members a call (issue 13, item 7): past it BAD_USER_INPUT, nothing written', async () => {
+  const owner = await restUser(server, 'capown');
+  const ids = Array.from({ length: 101 }, (_, i) => String(800_000_000 + i));
+  const r = await gql(server.url, 'mutation($m: [ID!]!) { createGroup(input: { name: "too big", memberIds: $m }) { id } }', { m: ids }, owner.token);
+  expect(code(r)).toBe('BAD_USER_INPUT');
+  expect(JSON.stringify(r.errors)).toContain('at most 100');
+  const { conversations } = await gqlOk(server.url, '{ conversations(first: 5) { totalCount } }', {}, owner.token);
+  expect(conversations.totalCount).toBe(0);
+});

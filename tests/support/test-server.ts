@@ -55,6 +55,8 @@ export function testConfig(env: Record<string, string> = {}): Config {
     REDIS_PREFIX: `test-${randomBytes(6).toString('hex')}`,
     // Tests send bursts from one user (pagination fixtures, concurrency); the limit has its own tests.
     RATE_MESSAGES_PER_SEC: '100000',
+    // Every test user registers from 127.0.0.1; the registration limit has its own test.
+    RATE_REGISTRATIONS_PER_HOUR_IP: '100000',
     ...env,
   });
 }

@@ -101,8 +101,14 @@ export class AuthService {
     this.keys = all.filter((k, i) => all.findIndex((o) => o.kid === k.kid) === i);
   }
 
-  /** Creates an account and logs it in. @throws BAD_USER_INPUT on invalid fields, CONFLICT when the username is taken. */
-  async register(em: EntityManager, input: RegisterInput): Promise<AuthResult> {
+  /**
+   * Creates an account and logs it in. `ip` (the client's address) counts toward
+   * RATE_REGISTRATIONS_PER_HOUR_IP new accounts an hour (issue 13: no address makes accounts
+   * without end); every attempt counts, so a flood of bad ones is refused too.
+   * @throws BAD_USER_INPUT on invalid fields, CONFLICT when the username is taken, RATE_LIMITED.
+   */
+  async register(em: EntityManager, input: RegisterInput, ip = 'unknown'): Promise<AuthResult> {
+    await this.opts.limits?.consume('register', ip);
     return this.startSession(em, await this.createUser(em, input));
   }
 

@@ -39,7 +39,13 @@ const name = cleanText({ min: 1, max: 255 });
 const description = cleanText({ max: 2000, multiline: true }).nullish();
 const maxMembers = z.number().int().min(2).max(100000);
 
-const groupSchema = z.object({ name, description, memberIds: z.array(z.union([z.string(), z.number()])).max(1000) });
+/**
+ * Users one createGroup call may add (issue 13: every message of a group writes a notification per
+ * member, so a call adding thousands of strangers is a write amplifier). More come by addMember.
+ */
+export const MAX_MEMBERS_PER_CALL = 100;
+
+const groupSchema = z.object({ name, description, memberIds: z.array(z.union([z.string(), z.number()])).max(MAX_MEMBERS_PER_CALL, `memberIds may list at most ${MAX_MEMBERS_PER_CALL} users`) });
 const roomSchema = z.object({
   name,
   description,

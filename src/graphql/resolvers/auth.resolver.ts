@@ -8,7 +8,7 @@ import { AuthPayloadType } from '../types/payload.type';
 export class AuthResolver {
   @Mutation(() => AuthPayloadType)
   register(@Arg('input', () => RegisterInput) input: RegisterInput, @Ctx() ctx: GraphQLContext) {
-    return ctx.services.auth.register(ctx.em, input);
+    return ctx.services.auth.register(ctx.em, input, ctx.ip);
   }
 
   @Mutation(() => AuthPayloadType)

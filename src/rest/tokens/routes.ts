@@ -55,7 +55,7 @@ export const tokenRoutes: AnyRoute[] = [
     async handler(ctx, { body }) {
       const r = await ctx.services.auth.register(ctx.em, {
         username: body.username, password: body.password, firstName: body.first_name || null, lastName: body.last_name || null, email: body.email || null,
-      });
+      }, ctx.ip);
       return { status: 201, body: presentRegistered(r.user) };
     },
   }),

@@ -82,6 +82,27 @@ describe('messages per user per second', () => {
   });
 });
 
+describe('new accounts per address', () => {
+  let server: TestServer;
+  beforeAll(async () => { server = await startTestServer({ RATE_REGISTRATIONS_PER_HOUR_IP: '3' }); });
+  afterAll(async () => { await server.close(); });
+
+  test('past RATE_REGISTRATIONS_PER_HOUR_IP an address gets RATE_LIMITED (GraphQL) and 429 (REST), and no account is made', async () => {
+    const REGISTER = 'mutation($i: RegisterInput!) { register(input: $i) { user { id } } }';
+    const name = (i: number) => `flood${i}_${Date.now() % 100000}`;
+    for (let i = 0; i < 3; i++) expect(codeOf(await gql(server.url, REGISTER, { i: { username: name(i), password: 'correct-horse-battery' } }))).toBeUndefined();
+    const refused = await gql(server.url, REGISTER, { i: { username: name(3), password: 'correct-horse-battery' } });
+    expect(codeOf(refused)).toBe('RATE_LIMITED');
+    expect(refused.errors![0].extensions!.retryAfter).toBeGreaterThan(60);
+    const rest = await fetch(`${base(server)}/api/accounts/register/`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: name(4), password: 'correct-horse-battery' }),
+    });
+    expect(rest.status).toBe(429);
+    const login = await gql(server.url, 'mutation($u: String!, $p: String!) { login(username: $u, password: $p) { accessToken } }', { u: name(3), p: 'correct-horse-battery' });
+    expect(codeOf(login)).toBe('UNAUTHENTICATED');
+  });
+});
+
 describe('failed logins per username and address', () => {
   let server: TestServer;
   beforeAll(async () => { server = await startTestServer({ RATE_LOGIN_FAILURES: '3' }); });
