@@ -70,7 +70,7 @@ export function createServices(
   const conversations = new ConversationService(events, contacts, notifications);
   const attachments = new AttachmentService(
     new LocalDiskStorage(config.uploadDir),
-    { maxBytes: config.uploadMaxBytes, maxFiles: config.uploadMaxFiles },
+    { maxBytes: config.uploadMaxBytes, maxFiles: config.uploadMaxFiles, maxPixels: config.uploadMaxPixels },
     config.jwtSecret, config.mediaUrlTtlSec, config.publicUrl ?? '',
   );
   const messages = new MessageService(events, conversations, contacts, notifications, typing, attachments, limits, onError, userCache);

@@ -47,6 +47,8 @@ export interface Config {
   uploadMaxBytes: number;
   /** Most files on one message (default 10). */
   uploadMaxFiles: number;
+  /** Most pixels (width x height) an uploaded image may have (default 40 million); larger ones are refused before decoding. */
+  uploadMaxPixels: number;
   /** Lifetime of the signed media URLs that `Attachment.url` returns, in seconds (default 3600). */
   mediaUrlTtlSec: number;
   /** A crashed instance's users go OFFLINE within this many ms (Redis presence; default 30000). */
@@ -152,6 +154,7 @@ const envSchema = z.object({
   UPLOAD_DIR: z.string().trim().min(1).optional(),
   UPLOAD_MAX_BYTES: positiveInt.max(2 ** 31 - 1).default(10 * 1024 * 1024),
   UPLOAD_MAX_FILES: positiveInt.max(100).default(10),
+  UPLOAD_MAX_PIXELS: positiveInt.max(268_402_689).default(40_000_000),
   MEDIA_URL_TTL: positiveInt.max(7 * 24 * 3600).default(3600),
   PRESENCE_TTL_MS: z.coerce.number().int().min(200).max(600000).default(30000),
   RATE_MESSAGES_PER_SEC: positiveInt.max(100000).default(10),
@@ -267,6 +270,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     uploadDirIsTemporary: !e.UPLOAD_DIR && dataDir === ':memory:',
     uploadMaxBytes: e.UPLOAD_MAX_BYTES,
     uploadMaxFiles: e.UPLOAD_MAX_FILES,
+    uploadMaxPixels: e.UPLOAD_MAX_PIXELS,
     mediaUrlTtlSec: e.MEDIA_URL_TTL,
     presenceTtlMs: e.PRESENCE_TTL_MS,
     rateLimits: { messagesPerSec: e.RATE_MESSAGES_PER_SEC, loginFailures: e.RATE_LOGIN_FAILURES, registrationsPerHourIp: e.RATE_REGISTRATIONS_PER_HOUR_IP, wsPerMinIp: e.RATE_WS_PER_MIN_IP, wsPerMinUser: e.RATE_WS_PER_MIN_USER },

@@ -145,3 +145,25 @@ test('createGroup adds at most 100 members a call (issue 13, item 7): past it BA
   const { conversations } = await gqlOk(server.url, '{ conversations(first: 5) { totalCount } }', {}, owner.token);
   expect(conversations.totalCount).toBe(0);
 });
+
+describe('image size (issue 13, item 5)', () => {
+  let small: TestServer;
+  beforeAll(async () => { small = await startTestServer({ UPLOAD_MAX_PIXELS: '10000' }); });
+  afterAll(async () => { await small.close(); });
+
+  test('an image over UPLOAD_MAX_PIXELS is refused (413 PAYLOAD_TOO_LARGE) before decoding, and nothing is kept; a smaller one passes', async () => {
+    const sharp = (await import('sharp')).default;
+    const image = (w: number, h: number) => sharp({ create: { width: w, height: h, channels: 3, background: '#336699' } }).png().toBuffer();
+    const a = await restUser(small, 'pxa');
+    const b = await restUser(small, 'pxb');
+    const chat = (await gqlOk(small.url, 'mutation($u: ID) { openDirectChat(userId: $u) { id } }', { u: b.id }, a.token)).openDirectChat.id;
+    const msg = (await gqlOk(small.url, SEND, { c: chat, t: 'pictures' }, a.token)).sendMessage.id;
+    const big = await call(small, 'POST', `/conversations/${chat}/messages/${msg}/attachments/`, { token: a.token, form: form({}, [['file', { name: 'big.png', bytes: await image(200, 200), type: 'image/png' }]]) });
+    expect(big.status).toBe(413);
+    expect(JSON.stringify(big.body)).toContain('200x200');
+    const ok = await call(small, 'POST', `/conversations/${chat}/messages/${msg}/attachments/`, { token: a.token, form: form({}, [['file', { name: 'ok.png', bytes: await image(50, 50), type: 'image/png' }]]) });
+    expect(ok.status).toBe(201);
+    const { message } = await gqlOk(small.url, 'query($id: ID!) { message(id: $id) { attachments { fileName width height thumbnailUrl } } }', { id: msg }, b.token);
+    expect(message.attachments).toEqual([{ fileName: 'ok.png', width: 50, height: 50, thumbnailUrl: expect.any(String) }]);
+  });
+});

@@ -33,6 +33,28 @@ export interface UploadLimits {
   maxFiles: number;
   /** Long side of image thumbnails, in pixels. */
   thumbnailPx?: number;
+  /** Most pixels (width x height) of an image (UPLOAD_MAX_PIXELS, default 40 million). */
+  maxPixels?: number;
+}
+
+/**
+ * Images decoded at once on this instance (thumbnails): a decode takes a libuv thread and a core
+ * for as long as the image needs, so the rest of the server keeps the other (issue 13: four
+ * concurrent 16000x16000 PNGs stalled every request for seconds). libvips uses one thread an image.
+ */
+const DECODES_AT_ONCE = 1;
+sharp.concurrency(1);
+let decoding = 0;
+const waiting: (() => void)[] = [];
+async function decodeSlot<T>(work: () => Promise<T>): Promise<T> {
+  if (decoding >= DECODES_AT_ONCE) await new Promise<void>((r) => waiting.push(r));
+  decoding++;
+  try {
+    return await work();
+  } finally {
+    decoding--;
+    waiting.shift()?.();
+  }
 }
 
 /**
@@ -233,21 +255,34 @@ export class AttachmentService {
     return stored;
   }
 
-  /** Width/height and a thumbnail (long side `thumbnailPx`, never enlarged) of a stored image. Formats sharp cannot decode (HEIC) get neither. */
+  /**
+   * Width/height and a thumbnail (long side `thumbnailPx`, never enlarged) of a stored image.
+   * Formats sharp cannot decode (HEIC) get neither. The header is read first: an image over
+   * `maxPixels` is refused without being decoded; thumbnails are made one at a time.
+   * @throws PAYLOAD_TOO_LARGE for an image of more than `maxPixels` pixels.
+   */
   private async imageFacts(key: string): Promise<Pick<StoredFile, 'width' | 'height' | 'thumbnailKey'>> {
     const px = this.limits.thumbnailPx ?? 256;
+    const maxPixels = this.limits.maxPixels ?? 40_000_000;
     let meta: Awaited<ReturnType<ReturnType<typeof sharp>['metadata']>>;
     try {
-      meta = await this.storage.read(key).pipe(sharp({ animated: false })).metadata();
+      meta = await this.storage.read(key).pipe(sharp({ animated: false, limitInputPixels: false })).metadata();
     } catch {
       return { width: null, height: null, thumbnailKey: null };
     }
+    if ((meta.width ?? 0) * (meta.height ?? 0) > maxPixels) {
+      throw payloadTooLarge(`The image is ${meta.width}x${meta.height} pixels; at most ${maxPixels} pixels are accepted (UPLOAD_MAX_PIXELS)`);
+    }
+    return decodeSlot(() => this.thumbnail(key, meta, px, maxPixels));
+  }
+
+  private async thumbnail(key: string, meta: { width?: number; height?: number; orientation?: number }, px: number, maxPixels: number): Promise<Pick<StoredFile, 'width' | 'height' | 'thumbnailKey'>> {
     const swap = (meta.orientation ?? 1) >= 5; // EXIF rotated by 90°: width and height as displayed
     const width = (swap ? meta.height : meta.width) ?? null;
     const height = (swap ? meta.width : meta.height) ?? null;
     const thumbnailKey = newKey();
     try {
-      const resizer = sharp({ animated: false }).rotate().resize(px, px, { fit: 'inside', withoutEnlargement: true }).webp({ quality: 80 });
+      const resizer = sharp({ animated: false, limitInputPixels: maxPixels }).rotate().resize(px, px, { fit: 'inside', withoutEnlargement: true }).webp({ quality: 80 });
       await this.storage.write(thumbnailKey, this.storage.read(key).pipe(resizer));
     } catch {
       await this.storage.delete(thumbnailKey);
