@@ -43,13 +43,17 @@ export function redactedError(err: unknown): unknown {
   const query = (err as { query?: unknown; sql?: unknown }).query ?? (err as { sql?: unknown }).sql;
   const cut = (text: unknown) => {
     if (typeof text !== 'string') return text;
-    let t = typeof query === 'string' && query ? text.split(query).join('<sql>') : text;
-    // A statement at the head of a message without a `query` field: "<statement> - <reason>".
-    t = t.replace(/^\s*(select|insert|update|delete|with|begin|commit)\b[\s\S]*? - /i, '<sql> - ');
-    return t;
+    const t = typeof query === 'string' && query ? text.split(query).join('<sql>') : text;
+    // MikroORM's message is "<statement> - <the database's reason>": keep only the reason (the
+    // statement may hold " - " itself, the reason rarely does: cut at the last one).
+    const sep = t.lastIndexOf(' - ');
+    return sep >= 0 && /^(\w+: )?\s*(select|insert|update|delete|with|begin|commit|alter|create|drop)\b/i.test(t) ? t.replace(/^(\w+: )?[\s\S]*$/, (_m, name: string | undefined) => `${name ?? ''}<sql>${t.slice(sep)}`) : t;
   };
+  const stack = typeof out.stack === 'string' ? out.stack : '';
+  const frames = stack.indexOf('\n    at ');
   out.message = cut(out.message);
-  out.stack = cut(out.stack);
+  // The stack's head is "<class>: <message>": cut it the same way, keep the frames.
+  if (stack) out.stack = frames >= 0 ? `${cut(stack.slice(0, frames))}${stack.slice(frames)}` : cut(stack);
   for (const k of ['query', 'sql', 'params', 'parameters', 'bindings']) delete out[k];
   return out;
 }
