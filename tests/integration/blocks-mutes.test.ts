@@ -167,3 +167,52 @@ describe('image size (issue 13, item 5)', () => {
     expect(message.attachments).toEqual([{ fileName: 'ok.png', width: 50, height: 50, thumbnailUrl: expect.any(String) }]);
   });
 });
+
+/**
+ * The cases of issue 13 as one table: what a muted member (in a group) and a blocked user (in the
+ * DIRECT chat with the blocker, and towards the blocker elsewhere) may still do, on both transports.
+ */
+describe('the muted and blocked matrix', () => {
+  type Outcome = 'ALLOW' | 'FORBIDDEN' | 'NO_NOTIFICATION';
+  let owner: RestUser; let muted: RestUser; let blocker: RestUser; let blocked: RestUser;
+  let group: string; let direct: string; let mutedOld: string; let blockedOld: string; let shared: string;
+  beforeAll(async () => {
+    [owner, muted, blocker, blocked] = await Promise.all([restUser(server, 'mxo'), restUser(server, 'mxm'), restUser(server, 'mxr'), restUser(server, 'mxd')]);
+    group = (await gqlOk(server.url, 'mutation($m: [ID!]!) { createGroup(input: { name: "mx", memberIds: $m }) { id } }', { m: [muted.id] }, owner.token)).createGroup.id;
+    mutedOld = (await gqlOk(server.url, SEND, { c: group, t: 'muted old' }, muted.token)).sendMessage.id;
+    await gqlOk(server.url, 'mutation($c: ID!, $u: ID!) { muteMember(conversationId: $c, userId: $u, muted: true) { id } }', { c: group, u: muted.id }, owner.token);
+    direct = (await gqlOk(server.url, 'mutation($u: ID) { openDirectChat(userId: $u) { id } }', { u: blocker.id }, blocked.token)).openDirectChat.id;
+    blockedOld = (await gqlOk(server.url, SEND, { c: direct, t: 'blocked old' }, blocked.token)).sendMessage.id;
+    shared = (await gqlOk(server.url, 'mutation($m: [ID!]!) { createGroup(input: { name: "mx shared", memberIds: $m }) { id } }', { m: [blocker.id, blocked.id] }, owner.token)).createGroup.id;
+    await gqlOk(server.url, 'mutation($u: ID!) { blockUser(userId: $u) { id } }', { u: blocked.id }, blocker.token);
+  });
+  const gqlOutcome = (r: { errors?: { extensions?: { code?: string } }[] }): Outcome | string => (r.errors ? code(r) ?? 'ERROR' : 'ALLOW');
+  const restOutcome = (status: number): Outcome | string => (status < 300 ? 'ALLOW' : status === 403 ? 'FORBIDDEN' : String(status));
+  const mentionOutcome = async (from: RestUser, to: RestUser, conv: string) => {
+    const before = (await notificationsOf(to)).filter((n) => n.kind === 'MENTION').length;
+    await gqlOk(server.url, SEND, { c: conv, t: `@${to.username} look` }, from.token);
+    return (await notificationsOf(to)).filter((n) => n.kind === 'MENTION').length > before ? 'ALLOW' : 'NO_NOTIFICATION';
+  };
+  const cases: [string, () => Promise<Outcome | string>, Outcome][] = [
+    ['muted: sendMessage (GraphQL)', async () => gqlOutcome(await gql(server.url, SEND, { c: group, t: 'x' }, muted.token)), 'FORBIDDEN'],
+    ['muted: editMessage of their own (GraphQL)', async () => gqlOutcome(await gql(server.url, EDIT, { id: mutedOld, t: 'x' }, muted.token)), 'FORBIDDEN'],
+    ['muted: PATCH /messages/:id of their own (REST)', async () => restOutcome((await call(server, 'PATCH', `/messages/${mutedOld}/`, { token: muted.token, json: { content: 'x' } })).status), 'FORBIDDEN'],
+    ['muted: attachment on their own (REST)', async () => restOutcome((await call(server, 'POST', `/conversations/${group}/messages/${mutedOld}/attachments/`, { token: muted.token, form: form({}, [['file', png]]) })).status), 'FORBIDDEN'],
+    ['muted: deleteMessage of their own (removing is not new content)', async () => gqlOutcome(await gql(server.url, 'mutation($id: ID!) { deleteMessage(id: $id) { id } }', { id: mutedOld }, muted.token)), 'ALLOW'],
+    ['blocked: sendMessage in the DIRECT (GraphQL)', async () => gqlOutcome(await gql(server.url, SEND, { c: direct, t: 'x' }, blocked.token)), 'FORBIDDEN'],
+    ['blocked: editMessage of their own in the DIRECT (GraphQL)', async () => gqlOutcome(await gql(server.url, EDIT, { id: blockedOld, t: 'x' }, blocked.token)), 'FORBIDDEN'],
+    ['blocked: PUT /messages/:id of their own in the DIRECT (REST)', async () => restOutcome((await call(server, 'PUT', `/messages/${blockedOld}/`, { token: blocked.token, json: { content: 'x' } })).status), 'FORBIDDEN'],
+    ['blocked: attachment on their own in the DIRECT (REST)', async () => restOutcome((await call(server, 'POST', `/conversations/${direct}/messages/${blockedOld}/attachments/`, { token: blocked.token, form: form({}, [['file', png]]) })).status), 'FORBIDDEN'],
+    ['blocked: createGroup with the blocker (GraphQL)', async () => gqlOutcome(await gql(server.url, 'mutation($m: [ID!]!) { createGroup(input: { name: "x", memberIds: $m }) { id } }', { m: [blocker.id] }, blocked.token)), 'FORBIDDEN'],
+    ['blocked: POST /chats with the blocker (REST seed 001)', async () => restOutcome((await call(server, 'POST', '/chats/', { token: blocked.token, json: { name: 'x', members: [Number(blocker.id)] } })).status), 'FORBIDDEN'],
+    ['blocker: addMember of the blocked user (GraphQL)', async () => gqlOutcome(await gql(server.url, 'mutation($c: ID!, $u: ID!) { addMember(conversationId: $c, userId: $u) { id } }', { c: (await gqlOk(server.url, 'mutation { createGroup(input: { name: "mine", memberIds: [] }) { id } }', {}, blocker.token)).createGroup.id, u: blocked.id }, blocker.token)), 'FORBIDDEN'],
+    ['blocked: @mention of the blocker in a shared group', () => mentionOutcome(blocked, blocker, shared), 'NO_NOTIFICATION'],
+    ['blocker: @mention of the blocked user in a shared group', () => mentionOutcome(blocker, blocked, shared), 'NO_NOTIFICATION'],
+    ['owner: @mention of the blocker in the same group (unaffected)', () => mentionOutcome(owner, blocker, shared), 'ALLOW'],
+  ];
+  test('every case answers as the table says', async () => {
+    const actual: [string, string][] = [];
+    for (const [name, run] of cases) actual.push([name, await run()]);
+    expect(actual).toEqual(cases.map(([name, , expected]) => [name, expected]));
+  });
+});
