@@ -87,6 +87,7 @@ async function main(): Promise<void> {
   const perPage = queries - before;
 
   const upload = await benchUpload(app.url, a.accessToken, conv);
+  const decoding = await benchImageDecoding(app.url, a.accessToken, b.accessToken, conv);
   const crossInstance = process.env.DATABASE_URL && process.env.REDIS_URL
     ? await benchCrossInstance(app.url, env, a.accessToken, b.accessToken, conv, Math.min(n, 500))
     : 'skipped: needs DATABASE_URL and REDIS_URL';
@@ -98,6 +99,7 @@ async function main(): Promise<void> {
     deliveryLatencyMs: { p50: pct(50), p95: pct(95), p99: pct(99) },
     sqlStatementsPerPageOf50: perPage,
     upload10MB: upload,
+    imageDecoding: decoding,
     crossInstance,
     rssMiB: Math.round(process.memoryUsage().rss / 1048576),
   }, null, 2));
@@ -230,4 +232,46 @@ async function benchUpload(url: string, token: string, conversationId: string) {
     throughputMBps: Number(((count * size) / 1e6 / seconds).toFixed(1)),
     peakRssGrowthMiB: Math.round((peak - baseline) / 1048576),
   };
+}
+
+/**
+ * Other requests while images decode (issue 13, item 5): `{ me { id } }` one after another, alone
+ * and then while 4 `curl` processes each send a message with 5 images of 6000x6000 pixels (36
+ * million, under UPLOAD_MAX_PIXELS; solid colour, so the files are small and the cost is the
+ * decoding). Reports the medians and p99s (ms) of both phases and the uploads' total time.
+ */
+async function benchImageDecoding(url: string, senderToken: string, readerToken: string, conversationId: string) {
+  const sharp = (await import('sharp')).default;
+  const dir = mkdtempSync(join(tmpdir(), 'bench-decode-'));
+  const path = join(dir, 'big.png');
+  writeFileSync(path, await sharp({ create: { width: 6000, height: 6000, channels: 3, background: '#336699' } }).png().toBuffer());
+  const me = async () => {
+    const t = performance.now();
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${readerToken}` }, body: JSON.stringify({ query: '{ me { id } }' }) });
+    await res.json();
+    return performance.now() - t;
+  };
+  const stats = (xs: number[]) => { const s = [...xs].sort((x, y) => x - y); return { median: Number(s[Math.floor(s.length / 2)].toFixed(2)), p99: Number(s[Math.min(s.length - 1, Math.floor(s.length * 0.99))].toFixed(2)), requests: s.length }; };
+  try {
+    const alone: number[] = [];
+    for (let i = 0; i < 200; i++) alone.push(await me());
+    const query = 'mutation($i: SendMessageInput!) { sendMessage(input: $i) { attachments { width } } }';
+    const files = [0, 1, 2, 3, 4];
+    const operations = JSON.stringify({ query, variables: { i: { conversationId, content: '', attachments: files.map(() => null) } } });
+    const map = JSON.stringify(Object.fromEntries(files.map((f) => [String(f), [`variables.i.attachments.${f}`]])));
+    const t0 = performance.now();
+    let uploading = true;
+    const uploads = Promise.all([0, 1, 2, 3].map(async () => {
+      const { stdout } = await execFileP('curl', ['-sS', url, '-H', `authorization: Bearer ${senderToken}`, '-H', 'apollo-require-preflight: true',
+        '-F', `operations=${operations}`, '-F', `map=${map}`, ...files.flatMap((f) => ['-F', `${f}=@${path};filename=big-${f}.png`])]);
+      const body = JSON.parse(stdout) as { data?: { sendMessage: { attachments: { width: number }[] } } };
+      if (body.data?.sendMessage.attachments.length !== 5) throw new Error(`image upload failed: ${stdout.slice(0, 300)}`);
+    })).finally(() => { uploading = false; });
+    const during: number[] = [];
+    while (uploading) during.push(await me());
+    await uploads;
+    return { images: '4 sends x 5 images of 6000x6000', uploadsSeconds: Number(((performance.now() - t0) / 1000).toFixed(1)), meAloneMs: stats(alone), meDuringUploadsMs: stats(during) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
