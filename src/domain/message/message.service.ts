@@ -55,9 +55,6 @@ export interface UnreadSummary {
   bySender: { senderId: number; count: number }[];
 }
 
-/** Catch-up pages remembered at most (each up to 100 messages). */
-const SINCE_PAGES = 256;
-
 /** A send whose checks passed (MessageService.checkSend). */
 interface CheckedSend {
   data: z.output<typeof sendSchema>;
@@ -91,9 +88,6 @@ export class MessageService {
     /** Senders' names for notifications from memory (UserCache); without it, read from PostgreSQL. */
     private readonly users?: UserCache,
   ) {}
-
-  /** Recent catch-up pages by "conversation:afterSeq:limit", with the change_seq they were read at (see since). */
-  private readonly sincePages = new Map<string, { changeSeq: number; views: MessageView[] }>();
 
   /**
    * Sends a message to `conversationId`, to `recipientId` through the DIRECT chat with that user
@@ -356,47 +350,28 @@ export class MessageService {
   /**
    * Catch-up after a reconnect: messages with seq > afterSeq, plus older ones edited or deleted
    * after message `afterSeq` was written (deleted as tombstones), in change order, at most `limit`.
-   * A page depends only on the conversation's messages, so it is shared: the instance remembers
-   * recent pages with the conversation's `change_seq` they were read at, and a request for a
-   * remembered page first reads only the access check and the current `change_seq`; unchanged,
-   * the page is served from memory (a reconnect storm asks thousands of clients' same pages).
-   * @throws NOT_FOUND, BAD_USER_INPUT (afterSeq, limit).
    */
   async since(scope: Scope, conversationId: string, afterSeq: number, limit = 100): Promise<MessageView[]> {
     const id = parseId(conversationId, 'conversationId');
     if (!Number.isInteger(afterSeq) || afterSeq < 0) throw badInput('afterSeq must be 0 or more', 'afterSeq');
     const size = pageSize(limit, 100, 100, 'limit');
-    const key = `${id}:${afterSeq}:${size}`;
-    const known = this.sincePages.get(key);
-    if (known) {
-      const [row] = await scope.em.execute<{ change_seq: number; member: boolean }[]>(
-        `select c."change_seq", exists (select 1 from "memberships" where "conversation_id" = c."id" and "user_id" = ? and "left_at" is null and not "is_banned") as member
-           from "conversations" c where c."id" = ?`, [scope.actor.id, id]);
-      if (!row || !readsAs(scope.actor, Boolean(row.member))) throw notFound('Conversation');
-      if (Number(row.change_seq) === known.changeSeq) return known.views;
-    }
-    // One statement with its access check, rows mapped without ORM entities: whether the
-    // conversation exists and the actor is an active member there (the rule itself is readsAs'),
-    // its change_seq (the page's version), and the changes after the one that created message
-    // `afterSeq` (none when there is no such message).
-    const [row] = await scope.em.execute<{ found: boolean; member: boolean; change_seq: number | null; rows: MessageRow[] | null }[]>(
+    // One statement with its access check, rows mapped without ORM entities (a reconnect storm
+    // asks this of every client): whether the conversation exists and the actor is an active
+    // member there (the rule itself is readsAs'), and the changes after the one that created
+    // message `afterSeq` (none when there is no such message).
+    const [row] = await scope.em.execute<{ found: boolean; member: boolean; rows: MessageRow[] | null }[]>(
       `with mark as (select "created_change" from "messages" where "conversation_id" = ? and "seq" = ?)
        select exists (select 1 from "conversations" where "id" = ?) as found,
-              (select "change_seq" from "conversations" where "id" = ?) as change_seq,
               exists (select 1 from "memberships" where "conversation_id" = ? and "user_id" = ? and "left_at" is null and not "is_banned") as member,
               (select json_agg(x order by x."change_seq") from (
                  select m.* from "messages" m
                   where m."conversation_id" = ? and (? = 0 or exists (select 1 from mark))
                     and (m."seq" > ? or m."change_seq" > coalesce((select "created_change" from mark), 0))
                   order by m."change_seq" asc limit ${size}) x) as rows`,
-      [id, afterSeq, id, id, id, scope.actor.id, id, afterSeq, afterSeq],
+      [id, afterSeq, id, id, scope.actor.id, id, afterSeq, afterSeq],
     );
     if (!row.found || !readsAs(scope.actor, Boolean(row.member))) throw notFound('Conversation');
-    const views = (row.rows ?? []).map(rowToMessageView);
-    this.sincePages.delete(key);
-    this.sincePages.set(key, { changeSeq: Number(row.change_seq), views });
-    if (this.sincePages.size > SINCE_PAGES) this.sincePages.delete(this.sincePages.keys().next().value!);
-    return views;
+    return (row.rows ?? []).map(rowToMessageView);
   }
 
   /**
