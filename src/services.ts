@@ -53,7 +53,8 @@ export function createServices(
   infra: Infrastructure = {},
 ): Services {
   const limits = new FlexibleRateLimiter({
-    message: { points: config.rateLimits.messagesPerSec, durationSec: 1 },
+    // Sustained RATE_MESSAGES_PER_SEC, plus RATE_MESSAGES_BURST more at once (an offline outbox, a paste), refilled every 10 s.
+    message: { points: config.rateLimits.messagesPerSec, durationSec: 1, ...(config.rateLimits.messagesBurst > 0 ? { burst: { points: config.rateLimits.messagesBurst, durationSec: 10 } } : {}) },
     login: { points: config.rateLimits.loginFailures, durationSec: 15 * 60 },
     register: { points: config.rateLimits.registrationsPerHourIp, durationSec: 3600 },
     wsConnectIp: { points: config.rateLimits.wsPerMinIp, durationSec: 60 },

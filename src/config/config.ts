@@ -54,7 +54,7 @@ export interface Config {
   /** A crashed instance's users go OFFLINE within this many ms (Redis presence; default 30000). */
   presenceTtlMs: number;
   /** Limits (issue 6): messages per user per second, failed logins per username+IP per 15 min, new WebSocket connections per minute per IP and per user. */
-  rateLimits: { messagesPerSec: number; loginFailures: number; registrationsPerHourIp: number; wsPerMinIp: number; wsPerMinUser: number };
+  rateLimits: { messagesPerSec: number; messagesBurst: number; loginFailures: number; registrationsPerHourIp: number; wsPerMinIp: number; wsPerMinUser: number };
   /** graphql-ws: ms a socket may wait before connection_init; largest accepted frame (bytes); ping interval (ms) to drop dead sockets. */
   ws: {
     initTimeoutMs: number; maxPayloadBytes: number; pingIntervalMs: number;
@@ -158,6 +158,7 @@ const envSchema = z.object({
   MEDIA_URL_TTL: positiveInt.max(7 * 24 * 3600).default(3600),
   PRESENCE_TTL_MS: z.coerce.number().int().min(200).max(600000).default(30000),
   RATE_MESSAGES_PER_SEC: positiveInt.max(100000).default(10),
+  RATE_MESSAGES_BURST: z.coerce.number().int().min(0).max(100000).default(20),
   RATE_LOGIN_FAILURES: positiveInt.max(100000).default(10),
   RATE_REGISTRATIONS_PER_HOUR_IP: positiveInt.max(100000).default(30),
   RATE_WS_PER_MIN_IP: positiveInt.max(100000).default(120),
@@ -273,7 +274,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     uploadMaxPixels: e.UPLOAD_MAX_PIXELS,
     mediaUrlTtlSec: e.MEDIA_URL_TTL,
     presenceTtlMs: e.PRESENCE_TTL_MS,
-    rateLimits: { messagesPerSec: e.RATE_MESSAGES_PER_SEC, loginFailures: e.RATE_LOGIN_FAILURES, registrationsPerHourIp: e.RATE_REGISTRATIONS_PER_HOUR_IP, wsPerMinIp: e.RATE_WS_PER_MIN_IP, wsPerMinUser: e.RATE_WS_PER_MIN_USER },
+    rateLimits: { messagesPerSec: e.RATE_MESSAGES_PER_SEC, messagesBurst: e.RATE_MESSAGES_BURST, loginFailures: e.RATE_LOGIN_FAILURES, registrationsPerHourIp: e.RATE_REGISTRATIONS_PER_HOUR_IP, wsPerMinIp: e.RATE_WS_PER_MIN_IP, wsPerMinUser: e.RATE_WS_PER_MIN_USER },
     ws: {
       initTimeoutMs: e.WS_INIT_TIMEOUT_MS, maxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES, pingIntervalMs: e.WS_PING_INTERVAL_MS,
       maxSocketsPerUser: e.WS_MAX_SOCKETS_PER_USER, maxPresenceIds: e.WS_MAX_PRESENCE_IDS,

@@ -1,10 +1,14 @@
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { BurstyRateLimiter, RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { RateLimitedError, type LimitName, type RateLimiter } from '../domain/shared/rate-limit';
 
-/** One limit: `points` per `durationSec`. */
-export interface LimitRule { points: number; durationSec: number }
+/**
+ * One limit: `points` per `durationSec`, plus optionally a burst: `burst.points` more that may be
+ * spent at once, refilled every `burst.durationSec` (rate-limiter-flexible's BurstyRateLimiter:
+ * the sustained limiter first, the burst one when it refuses).
+ */
+export interface LimitRule { points: number; durationSec: number; burst?: { points: number; durationSec: number } }
 
 /** The configured limits (config RATE_*). */
 export type LimitRules = Record<LimitName, LimitRule>;
@@ -23,19 +27,30 @@ const MESSAGES: Record<LimitName, string> = {
  */
 export class FlexibleRateLimiter implements RateLimiter {
   private readonly limiters = new Map<LimitName, RateLimiterAbstract>();
+  private readonly bursts = new Map<LimitName, { burst: RateLimiterAbstract; bursty: BurstyRateLimiter }>();
 
   constructor(rules: LimitRules, redis?: Redis, prefix = 'chat', private readonly logger?: Logger) {
-    for (const [name, rule] of Object.entries(rules) as [LimitName, LimitRule][]) {
-      const opts = { points: rule.points, duration: rule.durationSec, keyPrefix: `${prefix}:rl:${name}` };
-      this.limiters.set(name, redis
+    const make = (points: number, durationSec: number, keyPrefix: string) => {
+      const opts = { points, duration: durationSec, keyPrefix };
+      return redis
         ? new RateLimiterRedis({ ...opts, storeClient: redis, insuranceLimiter: new RateLimiterMemory(opts) })
-        : new RateLimiterMemory(opts));
+        : new RateLimiterMemory(opts);
+    };
+    for (const [name, rule] of Object.entries(rules) as [LimitName, LimitRule][]) {
+      const main = make(rule.points, rule.durationSec, `${prefix}:rl:${name}`);
+      this.limiters.set(name, main);
+      if (rule.burst) {
+        const burst = make(rule.burst.points, rule.burst.durationSec, `${prefix}:rl:${name}:burst`);
+        this.bursts.set(name, { burst, bursty: new BurstyRateLimiter(main, burst) });
+      }
     }
   }
 
   async consume(name: LimitName, key: string): Promise<void> {
     try {
-      await this.limiter(name).consume(key);
+      const b = this.bursts.get(name);
+      if (b) await b.bursty.consume(key);
+      else await this.limiter(name).consume(key);
     } catch (err) {
       if (err instanceof RateLimiterRes) throw this.refusal(name, err);
       // The limiter itself failed (its store is down and so is the stand-in): let the work through.
@@ -51,6 +66,7 @@ export class FlexibleRateLimiter implements RateLimiter {
 
   async reset(name: LimitName, key: string): Promise<void> {
     await this.limiter(name).delete(key).catch(() => undefined);
+    await this.bursts.get(name)?.burst.delete(key).catch(() => undefined);
   }
 
   private limiter(name: LimitName): RateLimiterAbstract {

@@ -117,7 +117,7 @@ describe('bodies', () => {
 
 describe('429 with Retry-After', () => {
   let limited: TestServer;
-  beforeAll(async () => { limited = await startTestServer({ RATE_MESSAGES_PER_SEC: '2', RATE_LOGIN_FAILURES: '2' }); });
+  beforeAll(async () => { limited = await startTestServer({ RATE_MESSAGES_PER_SEC: '2', RATE_MESSAGES_BURST: '0', RATE_LOGIN_FAILURES: '2' }); });
   afterAll(async () => { await limited.close(); });
 
   /**

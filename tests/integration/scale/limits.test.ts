@@ -35,7 +35,8 @@ async function init(ws: WebSocket, token: string): Promise<string | { code: numb
 
 describe('messages per user per second', () => {
   let server: TestServer;
-  beforeAll(async () => { server = await startTestServer({ RATE_MESSAGES_PER_SEC: '3' }); });
+  // Without a burst: the sustained limit alone (the burst has its own test below).
+  beforeAll(async () => { server = await startTestServer({ RATE_MESSAGES_PER_SEC: '3', RATE_MESSAGES_BURST: '0' }); });
   afterAll(async () => { await server.close(); });
 
   test('past the limit sendMessage is RATE_LIMITED with retryAfter, REST answers 429 with Retry-After, and nothing refused is stored', async () => {
@@ -79,6 +80,36 @@ describe('messages per user per second', () => {
     expect(page.messages.edges.map((e: any) => e.node.seq)).toEqual(Array.from({ length: accepted }, (_, i) => i + 1));
     await new Promise((r) => setTimeout(r, 1100));
     expect(codeOf(await gql(server.url, `mutation($u: ID!) { sendMessage(input: { recipientId: $u, content: "later" }) { seq } }`, { u: bob.id }, alice.token))).toBeUndefined();
+  });
+});
+
+describe('messages: a sustained rate and a burst (defaults: 10 a second, 20 more at once)', () => {
+  let server: TestServer;
+  beforeAll(async () => { server = await startTestServer({ RATE_MESSAGES_PER_SEC: '10' }); });
+  afterAll(async () => { await server.close(); });
+
+  test('an offline outbox of 30 sends at once all succeed (GraphQL and REST); past the burst the next is RATE_LIMITED with retryAfter', async () => {
+    for (const via of ['graphql', 'rest'] as const) {
+      const alice = await registerUser(server.url, 'bur');
+      const bob = await registerUser(server.url, 'bur');
+      const send = async (i: number): Promise<'ok' | 'limited' | string> => {
+        if (via === 'graphql') {
+          const r = await gql(server.url, `mutation($u: ID!, $t: String!) { sendMessage(input: { recipientId: $u, content: $t }) { seq } }`, { u: bob.id, t: `outbox ${i}` }, alice.token);
+          return r.data?.sendMessage ? 'ok' : codeOf(r) === 'RATE_LIMITED' && Number(r.errors![0].extensions!.retryAfter) >= 1 ? 'limited' : JSON.stringify(r.errors);
+        }
+        const res = await fetch(`${base(server)}/api/messages/`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${alice.token}` }, body: JSON.stringify({ content: `outbox ${i}`, recipient_id: Number(bob.id) }) });
+        await res.arrayBuffer();
+        return res.status === 201 ? 'ok' : res.status === 429 && Number(res.headers.get('retry-after')) >= 1 ? 'limited' : String(res.status);
+      };
+      const t0 = Date.now();
+      const outbox = await Promise.all(Array.from({ length: 30 }, (_, i) => send(i)));
+      expect(outbox).toEqual(Array(30).fill('ok'));
+      // The burst is spent: within the same second more sends are refused (a slow machine may have refilled a few).
+      const more = await Promise.all(Array.from({ length: 15 }, (_, i) => send(100 + i)));
+      const refilled = Math.ceil((Date.now() - t0) / 1000) * 10;
+      expect(more.filter((o) => o === 'limited').length).toBeGreaterThanOrEqual(Math.max(1, 15 - refilled));
+      expect(more.every((o) => o === 'ok' || o === 'limited')).toBe(true);
+    }
   });
 });
 
