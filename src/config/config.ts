@@ -62,6 +62,8 @@ export interface Config {
     maxSocketsPerUser: number;
     /** Most ids in one `presence(userIds:)` subscription (past it: BAD_USER_INPUT). */
     maxPresenceIds: number;
+    /** Sockets one address may hold open before they authenticate, per instance (past it: close 1013). */
+    maxPendingPerIp: number;
     /** Unsent bytes a socket may queue before it is closed with 4507 (the client reconnects and catches up). */
     maxBufferedBytes: number;
     /** Events a subscription may fall behind its socket before the socket is closed with 4507. */
@@ -168,6 +170,7 @@ const envSchema = z.object({
   WS_PING_INTERVAL_MS: positiveInt.min(100).max(600000).default(30000),
   WS_MAX_SOCKETS_PER_USER: positiveInt.max(10000).default(20),
   WS_MAX_PRESENCE_IDS: positiveInt.max(100000).default(1000),
+  WS_MAX_PENDING_PER_IP: positiveInt.max(1_000_000).default(1000),
   WS_MAX_BUFFERED_BYTES: positiveInt.min(1024).max(1024 * 1024 * 1024).default(4 * 1024 * 1024),
   WS_MAX_QUEUED_EVENTS: positiveInt.max(1_000_000).default(1000),
   TRUST_PROXY: z.string().trim().default('false').transform((v, ctx) => {
@@ -277,7 +280,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rateLimits: { messagesPerSec: e.RATE_MESSAGES_PER_SEC, messagesBurst: e.RATE_MESSAGES_BURST, loginFailures: e.RATE_LOGIN_FAILURES, registrationsPerHourIp: e.RATE_REGISTRATIONS_PER_HOUR_IP, wsPerMinIp: e.RATE_WS_PER_MIN_IP, wsPerMinUser: e.RATE_WS_PER_MIN_USER },
     ws: {
       initTimeoutMs: e.WS_INIT_TIMEOUT_MS, maxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES, pingIntervalMs: e.WS_PING_INTERVAL_MS,
-      maxSocketsPerUser: e.WS_MAX_SOCKETS_PER_USER, maxPresenceIds: e.WS_MAX_PRESENCE_IDS,
+      maxSocketsPerUser: e.WS_MAX_SOCKETS_PER_USER, maxPresenceIds: e.WS_MAX_PRESENCE_IDS, maxPendingPerIp: e.WS_MAX_PENDING_PER_IP,
       maxBufferedBytes: e.WS_MAX_BUFFERED_BYTES, maxQueuedEvents: e.WS_MAX_QUEUED_EVENTS,
     },
     publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),

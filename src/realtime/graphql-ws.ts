@@ -26,6 +26,12 @@ interface SocketState {
   ip: string;
   viewer?: Viewer;
   socketId?: string;
+  /** Counted in its address's unauthenticated sockets (until it authenticates or closes). */
+  pending?: boolean;
+  /** Its failure to authenticate was counted toward RATE_WS_PER_MIN_IP (or it was refused for its address). */
+  failed?: boolean;
+  /** It authenticated (it never counts as a failure). */
+  authenticated?: boolean;
 }
 
 /** Everything {@link startRealtime} needs from the app. */
@@ -169,6 +175,27 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
     setTimeout(() => socket.terminate(), TERMINATE_AFTER_MS).unref();
   };
 
+  // Per address, only what an attacker produces counts (issue 17): sockets that fail to
+  // authenticate (no connection_init in time, no token, a bad or logged-out one) count toward
+  // RATE_WS_PER_MIN_IP, and at most WS_MAX_PENDING_PER_IP sockets of one address may be open
+  // without having authenticated yet. An office of hundreds behind one NAT connects at once.
+  const pendingByIp = new Map<string, number>();
+  const settle = (state: SocketState) => {
+    if (!state.pending) return;
+    state.pending = false;
+    const n = (pendingByIp.get(state.ip) ?? 1) - 1;
+    if (n > 0) pendingByIp.set(state.ip, n); else pendingByIp.delete(state.ip);
+  };
+  const failed = (state: SocketState) => {
+    if (state.failed || state.authenticated) return;
+    state.failed = true;
+    services.limits.consume('wsConnectIp', state.ip).catch(() => undefined);
+  };
+  const refuseAddress = (state: SocketState, err: unknown) => {
+    state.failed = true;
+    state.socket.close(CLOSE_TRY_AGAIN_LATER, truncateReason((err as Error).message));
+  };
+
   /** Never waits for the network: the bytes queue in `ws`, bounded by WS_MAX_BUFFERED_BYTES. */
   const send = (socket: WebSocket, data: string) => {
     if (socket.readyState !== socket.OPEN) return;
@@ -186,20 +213,27 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
       // graphql-ws keeps connectionParams for the socket's life: the token is not needed after this (it is a few hundred bytes per socket).
       delete params.authorization; delete params.Authorization; delete params.token;
       try {
-        await services.limits.consume('wsConnectIp', state.ip);
+        await services.limits.check('wsConnectIp', state.ip);
       } catch (err) {
-        state.socket.close(CLOSE_TRY_AGAIN_LATER, truncateReason((err as Error).message));
+        refuseAddress(state, err);
         return false;
       }
-      if (!token) return false;
+      if (!token) { failed(state); return false; }
       let session;
       try {
         // A logged-out login's access token opens no new socket.
         session = await services.auth.liveSession(rootEm.fork(), token);
+      } catch {
+        failed(state);
+        return false; // graphql-ws closes with 4403 Forbidden
+      }
+      // A valid login: whatever follows (its own per-user limits), not an address's failure.
+      state.authenticated = true;
+      try {
         await services.limits.consume('wsConnectUser', String(session.actor.id));
       } catch (err) {
         if (err instanceof RateLimitedError) state.socket.close(CLOSE_TRY_AGAIN_LATER, truncateReason(err.message));
-        return false; // graphql-ws closes with 4403 Forbidden
+        return false;
       }
       if (state.socket.readyState !== state.socket.OPEN) return false;
       const open = audience.viewerOf(session.actor.id)?.sockets ?? 0;
@@ -208,6 +242,7 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
         return false;
       }
       state.viewer = audience.attach(session.actor);
+      settle(state);
       state.socketId = randomUUID();
       sessions.add(state.socket, session);
       await services.presence.connected(session.actor.id, state.socketId);
@@ -280,6 +315,17 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
       logger.warn({ err: err.message }, 'websocket error');
       socket.close(CloseCode.InternalServerError, 'Internal server error');
     });
+    const state: SocketState = { socket, ip: clientIp(request) };
+    const pending = (pendingByIp.get(state.ip) ?? 0) + 1;
+    socket.once('close', () => { failed(state); settle(state); });
+    if (pending > config.ws.maxPendingPerIp) {
+      socket.close(CLOSE_TRY_AGAIN_LATER, 'Too many unauthenticated connections from this address');
+      return;
+    }
+    pendingByIp.set(state.ip, pending);
+    state.pending = true;
+    // An address past its failures is refused at once, before it sends anything.
+    services.limits.check('wsConnectIp', state.ip).catch((err) => { if (err instanceof RateLimitedError) refuseAddress(state, err); });
     const closed = server.opened(
       {
         protocol: socket.protocol,
@@ -294,7 +340,7 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
           });
         }),
       },
-      { socket, ip: clientIp(request) },
+      state,
     );
     socket.once('close', (code, reason) => { void closed(code, String(reason)); });
   });

@@ -7,6 +7,8 @@
 import WebSocket from 'ws';
 import { codeOf, gql, gqlOk, registerUser } from '../../support/client';
 import { startTestServer, type TestServer } from '../../support/test-server';
+import { hashPassword } from '../../../src/domain/auth/password';
+import { User } from '../../../src/domain/user/user.entity';
 
 jest.setTimeout(60000);
 
@@ -29,7 +31,8 @@ async function init(ws: WebSocket, token: string): Promise<string | { code: numb
     ws.once('message', (data) => resolve(JSON.parse(String(data)).type));
     ws.once('close', (code) => resolve({ code }));
   });
-  ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } }));
+  // The server may refuse an address right after the upgrade: then the close is the answer.
+  if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } }));
   return first;
 }
 
@@ -192,9 +195,8 @@ describe('WebSocket limits', () => {
   });
   afterAll(async () => { await server.close(); });
 
-  test('connections per user, then per address, are refused with 1013 Try Again Later', async () => {
+  test('connections per user are refused with 1013 Try Again Later; authenticated sockets do not count against their address', async () => {
     const u1 = await registerUser(server.url, 'wsl');
-    const u2 = await registerUser(server.url, 'wsl');
     const open: WebSocket[] = [];
     for (let i = 0; i < 2; i++) {
       const ws = await rawSocket(server);
@@ -203,12 +205,47 @@ describe('WebSocket limits', () => {
     }
     const third = await rawSocket(server);
     expect(await init(third, u1.token)).toEqual({ code: 1013 });
-    const fourth = await rawSocket(server); // the address's 4th connection: still allowed, for another user
-    open.push(fourth);
-    expect(await init(fourth, u2.token)).toBe('connection_ack');
-    const fifth = await rawSocket(server);
-    expect(await init(fifth, u2.token)).toEqual({ code: 1013 });
+    // Six more users from the same address (RATE_WS_PER_MIN_IP is 4): all get in.
+    for (let i = 0; i < 6; i++) {
+      const u = await registerUser(server.url, 'wso');
+      const ws = await rawSocket(server);
+      open.push(ws);
+      expect(await init(ws, u.token)).toBe('connection_ack');
+    }
     for (const ws of open) ws.close();
+  });
+
+  test('a flood of unauthenticated sockets from one address is refused with 1013, good tokens from it too, until the window passes', async () => {
+    const u = await registerUser(server.url, 'wsf');
+    // Four failures (a bad token twice, no token, no connection_init before the 300 ms timeout) use up the address's RATE_WS_PER_MIN_IP=4.
+    expect(await init(await rawSocket(server), 'not-a-token')).toEqual({ code: 4403 });
+    expect(await init(await rawSocket(server), 'still-not-a-token')).toEqual({ code: 4403 });
+    expect(await init(await rawSocket(server), '')).toEqual({ code: 4403 });
+    const silent = await rawSocket(server);
+    expect((await closed(silent)).code).toBe(4408);
+    await new Promise((r) => setTimeout(r, 50));
+    // Now the address is refused, before and at connection_init, whatever the token.
+    expect(await init(await rawSocket(server), u.token)).toEqual({ code: 1013 });
+  });
+});
+
+describe('an office behind one address, with the default limits', () => {
+  let server: TestServer;
+  beforeAll(async () => { server = await startTestServer(); });
+  afterAll(async () => { await server.close(); });
+
+  test('300 users on one address open their sockets at once and all get in (RATE_WS_PER_MIN_IP counts only failures)', async () => {
+    // Users written directly with one hash (300 registrations would mostly time argon2), each with a login of their own.
+    const em = server.orm.em.fork();
+    const hash = await hashPassword('correct-horse-battery');
+    const tag = Date.now().toString(36);
+    const users = Array.from({ length: 300 }, (_, i) => em.create(User, { username: `office${i}_${tag}`, usernameKey: `office${i}_${tag}`, passwordHash: hash }));
+    await em.flush();
+    const tokens = await Promise.all(users.map(async (u) => (await server.services.auth.startSession(server.orm.em.fork(), u)).accessToken));
+    const sockets = await Promise.all(tokens.map(() => rawSocket(server)));
+    const answers = await Promise.all(sockets.map((ws, i) => init(ws, tokens[i])));
+    expect(answers.filter((a) => a !== 'connection_ack')).toEqual([]);
+    for (const ws of sockets) ws.close();
   });
 });
 
@@ -291,13 +328,13 @@ describe('behind a load balancer (TRUST_PROXY)', () => {
   test('limits count the client address from X-Forwarded-For, not the proxy\'s', async () => {
     const u = await registerUser(server.url, 'xff');
     const from = (ip: string) => rawSocket(server, { headers: { 'x-forwarded-for': ip } });
-    const first = await from('203.0.113.1');
-    expect(await init(first, u.token)).toBe('connection_ack');
+    // RATE_WS_PER_MIN_IP=1: one failed socket from 203.0.113.1 uses up that address, not the proxy's.
+    expect(await init(await from('203.0.113.1'), 'bad-token')).toEqual({ code: 4403 });
+    await new Promise((r) => setTimeout(r, 50));
     const other = await from('203.0.113.2');
     expect(await init(other, u.token)).toBe('connection_ack');
     const again = await from('203.0.113.1');
     expect(await init(again, u.token)).toEqual({ code: 1013 });
-    first.close();
     other.close();
 
     const login = (ip: string, password: string) => fetch(server.url, {
