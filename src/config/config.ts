@@ -170,7 +170,7 @@ const envSchema = z.object({
   WS_PING_INTERVAL_MS: positiveInt.min(100).max(600000).default(30000),
   WS_MAX_SOCKETS_PER_USER: positiveInt.max(10000).default(20),
   WS_MAX_PRESENCE_IDS: positiveInt.max(100000).default(1000),
-  WS_MAX_PENDING_PER_IP: positiveInt.max(1_000_000).default(1000),
+  WS_MAX_PENDING_PER_IP: positiveInt.max(1_000_000).default(5000),
   WS_MAX_BUFFERED_BYTES: positiveInt.min(1024).max(1024 * 1024 * 1024).default(4 * 1024 * 1024),
   WS_MAX_QUEUED_EVENTS: positiveInt.max(1_000_000).default(1000),
   TRUST_PROXY: z.string().trim().default('false').transform((v, ctx) => {
