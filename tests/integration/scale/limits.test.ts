@@ -6,7 +6,7 @@
  */
 import WebSocket from 'ws';
 import { codeOf, gql, gqlOk, registerUser } from '../../support/client';
-import { startTestServer, type TestServer } from '../../support/test-server';
+import { startTestCluster, startTestServer, type TestCluster, type TestServer } from '../../support/test-server';
 import { hashPassword } from '../../../src/domain/auth/password';
 import { User } from '../../../src/domain/user/user.entity';
 
@@ -345,5 +345,29 @@ describe('behind a load balancer (TRUST_PROXY)', () => {
     expect((await login('198.51.100.7', 'wrong-password')).errors?.[0].extensions.code).toBe('UNAUTHENTICATED');
     expect((await login('198.51.100.7', 'correct-horse-battery')).errors?.[0].extensions.code).toBe('RATE_LIMITED');
     expect((await login('198.51.100.8', 'correct-horse-battery')).errors).toBeUndefined();
+  });
+});
+
+// Limits are counted in Redis: two instances share them (CI's PostgreSQL + Redis run).
+(process.env.DATABASE_URL && process.env.REDIS_URL ? describe : describe.skip)('limits shared by two instances', () => {
+  let cluster: TestCluster;
+  beforeAll(async () => { cluster = await startTestCluster(2, { RATE_MESSAGES_PER_SEC: '3', RATE_MESSAGES_BURST: '2', RATE_LOGIN_FAILURES: '2' }); });
+  afterAll(async () => { await cluster.close(); });
+
+  test('a user\'s message bucket and a username\'s failed logins are one count across instances', async () => {
+    const [a, b] = cluster.instances;
+    const alice = await registerUser(a.url, 'shr');
+    const bob = await registerUser(a.url, 'shr');
+    const SENDTO = 'mutation($u: ID!, $t: String!) { sendMessage(input: { recipientId: $u, content: $t }) { seq } }';
+    // 5 at once on A (3 sustained + 2 burst), then B refuses some of the next 5 (a slow machine may have refilled 3 a second).
+    const onA = await Promise.all(Array.from({ length: 5 }, (_, i) => gql(a.url, SENDTO, { u: bob.id, t: `a${i}` }, alice.token)));
+    expect(onA.map(codeOf)).toEqual(Array(5).fill(undefined));
+    const onB = await Promise.all(Array.from({ length: 5 }, (_, i) => gql(b.url, SENDTO, { u: bob.id, t: `b${i}` }, alice.token)));
+    expect(onB.map(codeOf)).toContain('RATE_LIMITED');
+
+    const LOGIN = 'mutation($u: String!, $p: String!) { login(username: $u, password: $p) { accessToken } }';
+    expect(codeOf(await gql(a.url, LOGIN, { u: bob.username, p: 'wrong-1' }))).toBe('UNAUTHENTICATED');
+    expect(codeOf(await gql(b.url, LOGIN, { u: bob.username, p: 'wrong-2' }))).toBe('UNAUTHENTICATED');
+    expect(codeOf(await gql(a.url, LOGIN, { u: bob.username, p: 'correct-horse-battery' }))).toBe('RATE_LIMITED');
   });
 });
