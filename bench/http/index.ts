@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
+import { stopChild } from '../children';
 import { now, type ClientReport } from '../realtime/protocol';
 import type { HttpFixture, HttpServerStats } from './protocol';
 
@@ -229,13 +230,6 @@ async function child(script: string, args: string[]) {
   return { proc, ask, info: await ready };
 }
 
-async function stopChild(proc: ChildProcess): Promise<void> {
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  proc.send({ cmd: 'stop' });
-  const timer = setTimeout(() => proc.kill('SIGKILL'), 15_000);
-  await exited;
-  clearTimeout(timer);
-}
 
 /**
  * Milliseconds from spawning a server process until it first answers `{ __typename }` (ours,

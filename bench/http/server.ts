@@ -1,8 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { Session } from 'node:inspector';
-import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { PGlite } from '@electric-sql/pglite';
 import { Pool } from 'pg';
@@ -13,6 +10,7 @@ import { hashPassword } from '../../src/domain/auth/password';
 import { Conversation, ConversationKind, MemberRole } from '../../src/domain/conversation/conversation.entity';
 import { Membership } from '../../src/domain/conversation/membership.entity';
 import { User } from '../../src/domain/user/user.entity';
+import { cpuProfiler } from '../children';
 import type { HttpFixture, HttpServerCommand } from './protocol';
 
 /**
@@ -30,21 +28,8 @@ const cpu = () => { const u = process.cpuUsage(); return u.user + u.system; };
 const poolMax = Number(process.env.DB_POOL_MAX ?? 20);
 
 /** BENCH_CPU_PROF=<dir>: a V8 CPU profile between profileStart and profileStop. */
-const inspector = new Session();
-async function profile(cmd: 'profileStart' | 'profileStop', label: string): Promise<void> {
-  const dir = process.env.BENCH_CPU_PROF;
-  if (!dir) return;
-  const post = (method: string) => new Promise<any>((resolve, reject) => inspector.post(method, (err, res) => (err ? reject(err) : resolve(res))));
-  if (cmd === 'profileStart') {
-    inspector.connect();
-    await post('Profiler.enable');
-    await post('Profiler.start');
-    return;
-  }
-  const { profile: data } = await post('Profiler.stop');
-  writeFileSync(join(dir, `http-${kind}-${label}-${Date.now()}.cpuprofile`), JSON.stringify(data));
-  inspector.disconnect();
-}
+const profiler = cpuProfiler();
+const profile = (cmd: 'profileStart' | 'profileStop', label: string) => (cmd === 'profileStart' ? profiler.start() : profiler.stop(`http-${kind}-${label}`));
 
 async function ours(): Promise<void> {
   let sql = 0;

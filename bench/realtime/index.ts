@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { stopChild } from '../children';
 import { now, type ClientReport, type Fixture, type ServerStats } from './protocol';
 
 /**
@@ -69,14 +70,6 @@ async function child(script: string, args: string[]): Promise<{ proc: ChildProce
 
 const QUERY = 'subscription($c: ID) { messageAdded(conversationId: $c) { id seq content createdAt sender { id username fullName } } }';
 
-/** Asks a server child to stop and waits for it to exit (SIGKILL after 15 s). */
-async function stopChild(proc: ChildProcess): Promise<void> {
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  proc.send({ cmd: 'stop' });
-  const timer = setTimeout(() => proc.kill('SIGKILL'), 15_000);
-  await exited;
-  clearTimeout(timer);
-}
 
 async function until(what: string, ms: number, test: () => Promise<boolean>): Promise<void> {
   const deadline = Date.now() + ms;

@@ -1,7 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { Session } from 'node:inspector';
 import { join } from 'node:path';
 import { writeHeapSnapshot } from 'node:v8';
 import type { AddressInfo } from 'node:net';
@@ -14,6 +12,7 @@ import { RoomVisibility } from '../../src/domain/conversation/conversation.entit
 import { Membership } from '../../src/domain/conversation/membership.entity';
 import { User } from '../../src/domain/user/user.entity';
 import { isDeliveryQuery } from '../../src/realtime/delivery';
+import { cpuProfiler } from '../children';
 import type { Fixture, ServerCommand, ServerStats } from './protocol';
 
 /**
@@ -25,22 +24,9 @@ import type { Fixture, ServerCommand, ServerStats } from './protocol';
 const kind = process.argv[2] as 'ours' | 'bare';
 const send = (m: unknown) => process.send!(m);
 
-/** BENCH_CPU_PROF=<dir>: a V8 CPU profile of the measured phase only (profileStart .. profileStop), for Chrome DevTools. */
-const inspector = new Session();
-async function profile(cmd: 'profileStart' | 'profileStop'): Promise<void> {
-  const dir = process.env.BENCH_CPU_PROF;
-  if (!dir) return;
-  const post = (method: string) => new Promise<any>((resolve, reject) => inspector.post(method, (err, res) => (err ? reject(err) : resolve(res))));
-  if (cmd === 'profileStart') {
-    inspector.connect();
-    await post('Profiler.enable');
-    await post('Profiler.start');
-    return;
-  }
-  const { profile: data } = await post('Profiler.stop');
-  writeFileSync(join(dir, `${kind}-${Date.now()}.cpuprofile`), JSON.stringify(data));
-  inspector.disconnect();
-}
+/** BENCH_CPU_PROF=<dir>: a V8 CPU profile of the measured phase only (profileStart .. profileStop). */
+const profiler = cpuProfiler();
+const profile = (cmd: 'profileStart' | 'profileStop') => (cmd === 'profileStart' ? profiler.start() : profiler.stop(kind));
 
 async function ours(): Promise<void> {
   let sql = 0;
