@@ -86,7 +86,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   redis?.on('error', (err) => logger.warn({ err: err.message }, 'redis error'));
   if (redisBus) await redisBus.ready(3000).catch((err) => logger.warn({ err: err.message }, 'Redis not reachable at start; live events are degraded'));
   const bus: EventBus = redisBus ?? new InMemoryEventBus();
-  const services = createServices(config, bus, orm.em, (err, what) => logger.error({ err }, `failed ${what}`), { redis, logger });
+  const services = createServices(config, bus, orm.em, { redis, logger });
   const schema = buildGraphQLSchema();
   const format = formatError(logger, { hideSuggestions: config.graphql.hideSuggestions });
   // Query limits (depth, cost, aliases, directives, tokens): the same rules on HTTP (Apollo) and

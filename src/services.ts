@@ -45,13 +45,10 @@ export interface Infrastructure {
 
 /**
  * Wires the domain services to the event publisher. `rootEm` is only forked (presence writes
- * lastSeenAt). `onError` hears failures of after-commit side work (notifications).
+ * lastSeenAt). A message's notifications are written by its own statement, so no after-commit
+ * side work is left to fail apart from it.
  */
-export function createServices(
-  config: Config, events: EventBus, rootEm: EntityManager,
-  onError: (err: unknown, what: string) => void = () => undefined,
-  infra: Infrastructure = {},
-): Services {
+export function createServices(config: Config, events: EventBus, rootEm: EntityManager, infra: Infrastructure = {}): Services {
   const limits = new FlexibleRateLimiter({
     // Sustained RATE_MESSAGES_PER_SEC, plus RATE_MESSAGES_BURST more at once (an offline outbox, a paste), refilled every 10 s.
     message: { points: config.rateLimits.messagesPerSec, durationSec: 1, ...(config.rateLimits.messagesBurst > 0 ? { burst: { points: config.rateLimits.messagesBurst, durationSec: 10 } } : {}) },
@@ -74,7 +71,7 @@ export function createServices(
     { maxBytes: config.uploadMaxBytes, maxFiles: config.uploadMaxFiles, maxPixels: config.uploadMaxPixels },
     config.jwtSecret, config.mediaUrlTtlSec, config.publicUrl ?? '',
   );
-  const messages = new MessageService(events, conversations, contacts, notifications, typing, attachments, limits, onError, userCache);
+  const messages = new MessageService(events, conversations, notifications, typing, attachments, limits, userCache);
   const auth = new AuthService({
     jwtSecret: config.jwtSecret,
     previousJwtSecrets: config.jwtPreviousSecrets,

@@ -32,6 +32,8 @@ interface SocketState {
   failed?: boolean;
   /** It authenticated (it never counts as a failure). */
   authenticated?: boolean;
+  /** The address check made at the upgrade: connection_init waits for it instead of asking again. */
+  addressCheck?: Promise<void>;
 }
 
 /** Everything {@link startRealtime} needs from the app. */
@@ -213,7 +215,7 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
       // graphql-ws keeps connectionParams for the socket's life: the token is not needed after this (it is a few hundred bytes per socket).
       delete params.authorization; delete params.Authorization; delete params.token;
       try {
-        await services.limits.check('wsConnectIp', state.ip);
+        await (state.addressCheck ?? services.limits.check('wsConnectIp', state.ip));
       } catch (err) {
         refuseAddress(state, err);
         return false;
@@ -325,7 +327,8 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
     pendingByIp.set(state.ip, pending);
     state.pending = true;
     // An address past its failures is refused at once, before it sends anything.
-    services.limits.check('wsConnectIp', state.ip).catch((err) => { if (err instanceof RateLimitedError) refuseAddress(state, err); });
+    state.addressCheck = services.limits.check('wsConnectIp', state.ip);
+    state.addressCheck.catch((err) => { if (err instanceof RateLimitedError) refuseAddress(state, err); });
     const closed = server.opened(
       {
         protocol: socket.protocol,

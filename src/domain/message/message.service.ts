@@ -9,7 +9,6 @@ import { ConversationKind, MemberRole } from '../conversation/conversation.entit
 import { canSend, readsAs } from '../conversation/conversation.policy';
 import type { ConversationService, SendTarget } from '../conversation/conversation.service';
 import { Membership } from '../conversation/membership.entity';
-import type { ContactService } from '../contact/contact.service';
 import type { NotificationService } from '../notification/notification.service';
 import { User } from '../user/user.entity';
 import type { UserCache } from '../user/user-cache';
@@ -55,6 +54,17 @@ export interface UnreadSummary {
   bySender: { senderId: number; count: number }[];
 }
 
+/**
+ * The one rule for new content (a send, an edit of one's own message, an attachment): the actor
+ * may send there (canSend: not muted, an active member or staff in SUPPORT) and no block stands in
+ * a DIRECT chat (SendTarget.blocked). @throws FORBIDDEN.
+ */
+function requireWritable(scope: Scope, target: SendTarget, what: 'send' | 'write'): void {
+  const { conversation, membership } = target;
+  if (!canSend(scope.actor, conversation, membership)) throw forbidden(membership?.isMuted ? 'You are muted in this conversation' : `You cannot ${what} here`);
+  if (target.blocked) throw forbidden('You cannot chat with this user');
+}
+
 /** A send whose checks passed (MessageService.checkSend). */
 interface CheckedSend {
   data: z.output<typeof sendSchema>;
@@ -79,12 +89,10 @@ export class MessageService {
   constructor(
     private readonly events: EventPublisher,
     private readonly conversations: ConversationService,
-    private readonly contacts: ContactService,
     private readonly notifications: NotificationService,
     private readonly typing: TypingIndicators,
     private readonly attachments: AttachmentService,
     private readonly limits: RateLimiter,
-    private readonly onError: (err: unknown, what: string) => void = () => undefined,
     /** Senders' names for notifications from memory (UserCache); without it, read from PostgreSQL. */
     private readonly users?: UserCache,
   ) {}
@@ -193,9 +201,8 @@ export class MessageService {
       throw err;
     }
     if (target.prior) return { retry: await this.checkRetry(scope, target.prior, data) };
-    const { conversation, membership } = target;
-    if (!canSend(scope.actor, conversation, membership)) throw forbidden(membership?.isMuted ? 'You are muted in this conversation' : 'You cannot send here');
-    if (target.blocked) throw forbidden('You cannot chat with this user');
+    const { conversation } = target;
+    requireWritable(scope, target, 'send');
     if (replyToId != null && target.replyConversationId !== conversation.id) throw badInput('replyToId must be a message of the same conversation', 'replyToId');
     return { data, files, replyToId, target };
   }
@@ -561,12 +568,7 @@ export class MessageService {
    * and a block stops every way one user reaches the other). @throws FORBIDDEN.
    */
   private async requireMayWrite(scope: Scope, message: Message): Promise<void> {
-    const { conversation, membership } = await this.conversations.access(scope, message.conversation.id);
-    if (!canSend(scope.actor, conversation, membership)) throw forbidden(membership?.isMuted ? 'You are muted in this conversation' : 'You cannot write here');
-    if (conversation.kind === ConversationKind.DIRECT) {
-      const otherId = Number(conversation.directKey!.split(':').find((x) => Number(x) !== scope.actor.id));
-      if (await this.contacts.isBlockedBetween(scope.em, scope.actor.id, otherId)) throw forbidden('You cannot chat with this user');
-    }
+    requireWritable(scope, await this.conversations.sendTarget(scope, message.conversation.id), 'write');
   }
 
   private async requireVisible(scope: Scope, id: string, field = 'id'): Promise<Message> {

@@ -8,6 +8,9 @@ export type UserRecord = Pick<User,
 
 const FIELDS = ['id', 'username', 'email', 'firstName', 'lastName', 'avatarUrl', 'role', 'isStaff', 'score', 'rank', 'inGameIds', 'lastSeenAt', 'createdAt'] as const;
 
+/** The plain snapshot of a user row (or of a record). */
+const toRecord = (u: Partial<UserRecord>): UserRecord => Object.fromEntries(FIELDS.map((f) => [f, u[f] ?? null])) as unknown as UserRecord;
+
 /** What the cache needs from the event bus: the events that change users, and whether it may trust that it hears them all. */
 export interface UserEvents {
   on(type: DomainEventType, handler: (event: DomainEvent) => void): () => void;
@@ -63,7 +66,7 @@ export class UserCache {
     const found = new Map<number, UserRecord>();
     const now = Date.now();
     for (const u of rows) {
-      const user = Object.fromEntries(FIELDS.map((f) => [f, u[f] ?? null])) as unknown as UserRecord;
+      const user = toRecord(u);
       found.set(u.id, user);
       if (generation !== this.generation || (this.events && !this.events.healthy())) continue;
       this.entries.delete(u.id);
@@ -84,9 +87,8 @@ export class UserCache {
    */
   store(user: User | UserRecord, mark: number): void {
     if (mark !== this.generation || (this.events && !this.events.healthy())) return;
-    const record = Object.fromEntries(FIELDS.map((f) => [f, (user as UserRecord)[f] ?? null])) as unknown as UserRecord;
     this.entries.delete(user.id);
-    this.entries.set(user.id, { at: Date.now(), user: record });
+    this.entries.set(user.id, { at: Date.now(), user: toRecord(user) });
     if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
   }
 
