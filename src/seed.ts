@@ -50,7 +50,7 @@ export async function seed(services: Services, rootEm: EntityManager): Promise<S
     services.messages.send(as(name), { conversationId, content, replyToId: replyToId ?? null });
 
   const bobUser = await as('alice').em.findOneOrFail(User, { id: actors.bob.id });
-  const direct = await services.conversations.openDirect(as('alice'), bobUser);
+  const { conversation: direct } = await services.conversations.openDirect(as('alice'), bobUser);
   const question = await say('alice', direct.id, 'Hi Bob! Are you coming to the meetup on Thursday?');
   await say('bob', direct.id, 'Yes, I will be there around 7.', question.id);
   await say('alice', direct.id, 'Great, see you then!');
@@ -70,8 +70,8 @@ export async function seed(services: Services, rootEm: EntityManager): Promise<S
     name: 'General',
     description: 'Everyone is welcome',
   });
-  await services.conversations.joinRoom(as('bob'), String(room.id));
-  await services.conversations.joinRoom(as('carol'), String(room.id));
+  await services.memberships.joinRoom(as('bob'), String(room.id));
+  await services.memberships.joinRoom(as('carol'), String(room.id));
   await say('alice', room.id, 'Welcome to the General room!');
   await say('bob', room.id, 'Hello everyone.');
   await say('carol', room.id, 'Hi all!');

@@ -4,6 +4,9 @@ import { AttachmentService } from './domain/attachment/attachment.service';
 import { AuthService } from './domain/auth/auth.service';
 import { ContactService } from './domain/contact/contact.service';
 import { ConversationService } from './domain/conversation/conversation.service';
+import { ConversationQueries } from './domain/conversation/conversation.queries';
+import { MembershipService } from './domain/conversation/membership.service';
+import { ReadStateService } from './domain/message/read-state.service';
 import { MessageService } from './domain/message/message.service';
 import { NotificationService } from './domain/notification/notification.service';
 import { UserService } from './domain/user/user.service';
@@ -24,8 +27,15 @@ export interface Services {
   attachments: AttachmentService;
   users: UserService;
   contacts: ContactService;
+  /** Conversations' lifecycle: direct chats, groups, rooms, support threads. */
   conversations: ConversationService;
+  /** Reading conversations: the access check, lists, presence audiences. */
+  conversationQueries: ConversationQueries;
+  /** Joining, leaving, members, roles, mutes, bans, nicknames. */
+  memberships: MembershipService;
   messages: MessageService;
+  /** Read positions, read receipts, unread counts. */
+  readState: ReadStateService;
   notifications: NotificationService;
   presence: PresenceTracker;
   typing: TypingTracker;
@@ -64,14 +74,17 @@ export function createServices(config: Config, events: EventBus, rootEm: EntityM
     : new ConversationWatchers();
   const typing = new TypingTracker(events, TYPING_TTL_MS, infra.redis ? redisTypingStore(infra.redis, config.redisPrefix) : undefined);
   const contacts = new ContactService(events);
-  const notifications = new NotificationService(events, (conversationId, candidates) => watchers.watchersOf(conversationId, candidates));
-  const conversations = new ConversationService(events, contacts, notifications);
+  const notifications = new NotificationService(events, (conversationId, candidates) => watchers.watchersOf(conversationId, candidates), userCache);
+  const conversationQueries = new ConversationQueries(contacts);
+  const conversations = new ConversationService(events, conversationQueries, contacts, notifications);
+  const memberships = new MembershipService(events, conversationQueries, contacts, notifications);
+  const readState = new ReadStateService(events, conversationQueries, conversations);
   const attachments = new AttachmentService(
     new LocalDiskStorage(config.uploadDir),
     { maxBytes: config.uploadMaxBytes, maxFiles: config.uploadMaxFiles, maxPixels: config.uploadMaxPixels },
-    config.jwtSecret, config.mediaUrlTtlSec, config.publicUrl ?? '',
+    config.jwtSecret, config.mediaUrlTtlSec, config.publicUrl ?? '', conversationQueries,
   );
-  const messages = new MessageService(events, conversations, notifications, typing, attachments, limits, userCache);
+  const messages = new MessageService(events, conversationQueries, conversations, notifications, typing, attachments, limits);
   const auth = new AuthService({
     jwtSecret: config.jwtSecret,
     previousJwtSecrets: config.jwtPreviousSecrets,
@@ -87,5 +100,5 @@ export function createServices(config: Config, events: EventBus, rootEm: EntityM
   const presence: PresenceTracker = infra.redis && infra.logger
     ? new RedisPresence(infra.redis, events, touch, infra.logger, config.presenceTtlMs, config.redisPrefix)
     : new InMemoryPresence(events, touch);
-  return { auth, attachments, users, contacts, conversations, messages, notifications, presence, typing, watchers, bus: events, limits, userCache };
+  return { auth, attachments, users, contacts, conversations, conversationQueries, memberships, messages, readState, notifications, presence, typing, watchers, bus: events, limits, userCache };
 }

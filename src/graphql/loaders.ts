@@ -7,6 +7,8 @@ import type { MessageView } from '../domain/shared/events';
 import { Message } from '../domain/message/message.entity';
 import { toMessageView } from '../domain/message/message.writer';
 import type { UserCache, UserRecord } from '../domain/user/user-cache';
+import { refId } from '../domain/shared/refs';
+import { ACTIVE_MEMBERSHIP, activeMembershipSql, unreadMessageSql } from '../domain/conversation/conversation.policy';
 
 const byId = <T extends { id: number }>(keys: readonly number[], rows: T[]) => {
   const map = new Map(rows.map((r) => [r.id, r]));
@@ -22,7 +24,6 @@ const groupBy = <T>(keys: readonly number[], rows: T[], keyOf: (r: T) => number)
   }
   return keys.map((k) => map.get(k) ?? []);
 };
-const refId = (x: unknown) => (typeof x === 'object' && x ? (x as { id: number }).id : Number(x));
 const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(', ');
 
 /**
@@ -39,25 +40,24 @@ export function createLoaders(em: EntityManager, viewerId: number | null, users:
       byId(ids, (await em.find(Message, { id: { $in: [...ids] } })).map(toMessageView))),
     /** Active members of each conversation, with their users, oldest first. */
     members: new DataLoader<number, Membership[]>(async (ids) =>
-      groupBy(ids, await em.find(Membership, { conversation: { $in: [...ids] }, leftAt: null, isBanned: false }, { populate: ['user'], orderBy: { id: 'asc' } }), (m) => refId(m.conversation))),
+      groupBy(ids, await em.find(Membership, { conversation: { $in: [...ids] }, ...ACTIVE_MEMBERSHIP }, { populate: ['user'], orderBy: { id: 'asc' } }), (m) => refId(m.conversation))),
     memberCount: new DataLoader<number, number>(async (ids) => {
       const rows = await em.execute<{ conversation_id: number; n: string }[]>(
-        `select "conversation_id", count(*) as n from "memberships" where "conversation_id" in (${placeholders(ids.length)}) and "left_at" is null and not "is_banned" group by "conversation_id"`, [...ids]);
+        `select "conversation_id", count(*) as n from "memberships" m where "conversation_id" in (${placeholders(ids.length)}) and ${activeMembershipSql('m')} group by "conversation_id"`, [...ids]);
       const map = new Map(rows.map((r) => [r.conversation_id, Number(r.n)]));
       return ids.map((id) => map.get(id) ?? 0);
     }),
     /** The viewer's active membership in each conversation. */
     viewerMembership: new DataLoader<number, Membership | null>(async (ids) => {
       if (viewerId == null) return ids.map(() => null);
-      const rows = await em.find(Membership, { conversation: { $in: [...ids] }, user: viewerId, leftAt: null, isBanned: false });
+      const rows = await em.find(Membership, { conversation: { $in: [...ids] }, user: viewerId, ...ACTIVE_MEMBERSHIP });
       const map = new Map(rows.map((m) => [refId(m.conversation), m]));
       return ids.map((id) => map.get(id) ?? null);
     }),
     /** Unread messages of a membership: after its read position, not its own, not deleted. */
     unread: new DataLoader<number, number>(async (ids) => {
       const rows = await em.execute<{ id: number; n: string }[]>(
-        `select m."id", (select count(*) from "messages" msg where msg."conversation_id" = m."conversation_id" and msg."seq" > m."last_read_seq"
-            and msg."deleted_at" is null and (msg."sender_id" is null or msg."sender_id" <> m."user_id")) as n
+        `select m."id", (select count(*) from "messages" msg where msg."conversation_id" = m."conversation_id" and ${unreadMessageSql('msg', 'm')}) as n
            from "memberships" m where m."id" in (${placeholders(ids.length)})`, [...ids]);
       const map = new Map(rows.map((r) => [r.id, Number(r.n)]));
       return ids.map((id) => map.get(id) ?? 0);

@@ -26,7 +26,7 @@ export function mediaRouter(services: Services, rootEm: EntityManager, logger: L
     let media;
     let size: number;
     try {
-      media = await services.messages.media(em, actor, Number(id), variant, { exp: req.query.exp, sig: req.query.sig });
+      media = await services.attachments.media(em, actor, Number(id), variant, { exp: req.query.exp, sig: req.query.sig });
       size = await services.attachments.size(media.key);
     } catch (err) {
       if (err instanceof DomainError) return notFound();

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import type { Actor } from '../domain/shared/actor';
-import { followsByDefault, readsAs } from '../domain/conversation/conversation.policy';
+import { activeMembershipSql, canReadContent, followsByDefault } from '../domain/conversation/conversation.policy';
 import type { DomainEvent } from '../domain/shared/events';
 import { DELIVERY_QUERY } from './delivery';
 import type { EventBus } from './event-bus';
@@ -149,7 +149,7 @@ export class AudienceRegistry {
    */
   canRead(v: Viewer, conversationId: number): boolean | Promise<boolean> {
     // Staff read without being members: no membership to look up.
-    if (readsAs(v.actor, false)) return true;
+    if (canReadContent(v.actor, false)) return true;
     return this.isMember(v, conversationId);
   }
 
@@ -188,7 +188,7 @@ export class AudienceRegistry {
     const [users, rows] = await Promise.all([
       em.execute<{ id: number; is_staff: boolean }[]>(`select "id", "is_staff" from "users" where "id" in (${marks})`, ids, 'all', DELIVERY_QUERY),
       em.execute<{ user_id: number; conversation_id: number }[]>(
-        `select "user_id", "conversation_id" from "memberships" where "user_id" in (${marks}) and "left_at" is null and not "is_banned"`, ids, 'all', DELIVERY_QUERY),
+        `select m."user_id", m."conversation_id" from "memberships" m where m."user_id" in (${marks}) and ${activeMembershipSql('m')}`, ids, 'all', DELIVERY_QUERY),
     ]);
     const staff = new Map(users.map((u) => [Number(u.id), Boolean(u.is_staff)]));
     const active = new Map<number, Set<number>>();
@@ -250,7 +250,7 @@ export class AudienceRegistry {
     if (v.complete) return false;
     const before = v.version;
     return this.em().execute<{ n: number }[]>(
-      `select 1 as n from "memberships" where "conversation_id" = ? and "user_id" = ? and "left_at" is null and not "is_banned"`,
+      `select 1 as n from "memberships" m where m."conversation_id" = ? and m."user_id" = ? and ${activeMembershipSql('m')}`,
       [conversationId, v.actor.id], 'all', DELIVERY_QUERY,
     ).then((rows) => {
       this.noteMembership(v, conversationId, rows.length > 0, before);
@@ -270,7 +270,7 @@ export class AudienceRegistry {
   private async loadAll(v: Viewer): Promise<void> {
     const before = v.version;
     const rows = await this.em().execute<{ conversation_id: number }[]>(
-      'select "conversation_id" from "memberships" where "user_id" = ? and "left_at" is null and not "is_banned"', [v.actor.id], 'all', DELIVERY_QUERY);
+      `select m."conversation_id" from "memberships" m where m."user_id" = ? and ${activeMembershipSql('m')}`, [v.actor.id], 'all', DELIVERY_QUERY);
     const mine = new Set(rows.map((r) => Number(r.conversation_id)));
     for (const c of new Set([...v.member.keys(), ...mine])) this.noteMembership(v, c, mine.has(c), before);
     v.complete = true;

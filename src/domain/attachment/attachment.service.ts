@@ -3,7 +3,9 @@ import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { fileTypeFromBuffer } from 'file-type';
 import sharp from 'sharp';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { DomainError, badInput } from '../shared/errors';
+import { DomainError, badInput, notFound } from '../shared/errors';
+import type { Actor } from '../shared/actor';
+import type { ConversationQueries } from '../conversation/conversation.queries';
 import type { BlobStorage } from './blob-storage';
 import { Attachment } from './attachment.entity';
 
@@ -147,8 +149,29 @@ export class AttachmentService {
     secret: Uint8Array,
     private readonly urlTtlSec = 3600,
     private readonly publicUrl = '',
+    /** Who may read a conversation (downloads without a signed URL). */
+    private readonly queries?: Pick<ConversationQueries, 'access'>,
   ) {
     this.urlKey = createHmac('sha256', Buffer.from(secret)).update('media-url-v1').digest();
+  }
+
+  /**
+   * What `GET /media/<id>[/thumbnail]` serves: the attachment's stored bytes, when the request
+   * carries a valid signed URL (`exp`, `sig` from Attachment.url) or comes from an actor who may
+   * read the conversation. Deleted messages' attachments are no longer served.
+   * @throws NOT_FOUND for everything else (no existence leak).
+   */
+  async media(em: EntityManager, actor: Actor | null, attachmentId: number, variant: 'file' | 'thumbnail', signed: { exp?: unknown; sig?: unknown }): Promise<{ key: string; mimeType: string; fileName: string }> {
+    const a = await em.findOne(Attachment, { id: attachmentId }, { populate: ['message'] });
+    const key = variant === 'thumbnail' ? a?.thumbnailKey : a?.storageKey;
+    if (!a || !key || a.message.deletedAt) throw notFound('Attachment');
+    if (!this.verifyUrl(a.id, variant, signed.exp, signed.sig)) {
+      if (!actor || !this.queries) throw notFound('Attachment');
+      await this.queries.access({ actor, em }, a.message.conversation.id).catch(() => { throw notFound('Attachment'); });
+    }
+    return variant === 'thumbnail'
+      ? { key, mimeType: 'image/webp', fileName: a.fileName.replace(/\.[^.]*$/, '') + '-thumbnail.webp' }
+      : { key, mimeType: a.mimeType, fileName: a.fileName };
   }
 
   /**

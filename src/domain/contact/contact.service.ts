@@ -110,6 +110,17 @@ export class ContactService {
     return n > 0;
   }
 
+  /**
+   * Nobody adds a user with whom a block stands, either way (issue 13: a block stops every way one
+   * user reaches the other, ROOM_INVITE notifications included): to a group at its creation, or as
+   * a member later. @throws FORBIDDEN.
+   */
+  async refuseBlocked(scope: Scope, userIds: readonly number[]): Promise<void> {
+    if (!userIds.length) return;
+    const blocked = await this.blockedIds(scope.em, scope.actor.id);
+    if (userIds.some((id) => blocked.has(id))) throw forbidden('You cannot add this user');
+  }
+
   /** Everyone `userId` has blocked or is blocked by (hidden from each other's presence and typing). */
   async blockedIds(em: EntityManager, userId: number): Promise<Set<number>> {
     const rows = await em.execute<{ other: number }[]>(

@@ -64,3 +64,8 @@ export class Conversation {
   @Property({ type: 'datetime', onUpdate: () => new Date() })
   updatedAt: Date = new Date();
 }
+
+/** The {@link Conversation.directKey} of the DIRECT chat between two users: "<smaller id>:<larger id>". */
+export function directKeyOf(a: number, b: number): string {
+  return a < b ? `${a}:${b}` : `${b}:${a}`;
+}

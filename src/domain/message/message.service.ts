@@ -1,20 +1,17 @@
-import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Actor, Scope } from '../shared/actor';
+import type { Scope } from '../shared/actor';
 import { badInput, conflict, forbidden, isUniqueViolation, notFound, parseId } from '../shared/errors';
 import type { EventPublisher, MessageView } from '../shared/events';
 import { connectionFrom, decodeCursor, encodeCursor, pageSize, type Page } from '../shared/pagination';
 import { cleanText, hasControlChars } from '../shared/text';
 import { validate, z } from '../shared/validate';
-import { ConversationKind, MemberRole } from '../conversation/conversation.entity';
-import { canSend, readsAs } from '../conversation/conversation.policy';
-import type { ConversationService, SendTarget } from '../conversation/conversation.service';
-import { Membership } from '../conversation/membership.entity';
+import { ConversationKind } from '../conversation/conversation.entity';
+import { activeMembershipSql, canReadContent, canSend } from '../conversation/conversation.policy';
+import type { ConversationService } from '../conversation/conversation.service';
+import type { ConversationQueries, SendTarget } from '../conversation/conversation.queries';
 import type { NotificationService } from '../notification/notification.service';
-import { User } from '../user/user.entity';
-import type { UserCache } from '../user/user-cache';
-import { usernameLookupKey } from '../user/username';
 import { Message, MessageKind } from './message.entity';
 import { mentionedNames } from './mentions';
+import { canAttach, canDelete, canEdit, isIn, isOwn, isSystem } from './message.policy';
 import type { RateLimiter } from '../shared/rate-limit';
 import { Attachment } from '../attachment/attachment.entity';
 import { AttachmentService, type UploadedFile } from '../attachment/attachment.service';
@@ -47,13 +44,6 @@ const captionContent = cleanText({ max: MAX_CONTENT_LENGTH, multiline: true });
 /** What sendMessage takes (contract: SendMessageInput, attachments aside). */
 export type SendInput = z.input<typeof sendSchema>;
 
-/** Unread counts of one user (contract: UnreadSummary), ids as numbers. */
-export interface UnreadSummary {
-  total: number;
-  byConversation: { conversationId: number; count: number }[];
-  bySender: { senderId: number; count: number }[];
-}
-
 /**
  * The one rule for new content (a send, an edit of one's own message, an attachment): the actor
  * may send there (canSend: not muted, an active member or staff in SUPPORT) and no block stands in
@@ -82,19 +72,20 @@ export interface TypingIndicators {
 }
 
 /**
- * Messages: send (idempotent by clientMessageId), edit, soft delete, history by seq, catch-up,
- * read positions, unread counts and typing. Rules from api-contract.graphql and architecture.md.
+ * Messages: send (idempotent by clientMessageId), edit, soft delete, attachments added later,
+ * history by seq (cursor pages, and offset ranges for the REST dialects), catch-up after a
+ * reconnect, and typing. Read positions and unread counts are ReadStateService's. Who may do what
+ * is decided by message.policy.ts and conversation.policy.ts.
  */
 export class MessageService {
   constructor(
     private readonly events: EventPublisher,
+    private readonly queries: ConversationQueries,
     private readonly conversations: ConversationService,
     private readonly notifications: NotificationService,
     private readonly typing: TypingIndicators,
     private readonly attachments: AttachmentService,
     private readonly limits: RateLimiter,
-    /** Senders' names for notifications from memory (UserCache); without it, read from PostgreSQL. */
-    private readonly users?: UserCache,
   ) {}
 
   /**
@@ -126,10 +117,8 @@ export class MessageService {
     const { conversation } = target;
     if (!target.membership && conversation.kind === ConversationKind.SUPPORT) await this.conversations.joinSupportAsStaff(scope, conversation);
     const mentionIds = await this.mentionsIn(scope, conversation.id, data.content);
-    const sender = (this.users ? await this.users.get(scope.em, scope.actor.id) : null)
-      ?? await scope.em.findOneOrFail(User, { id: scope.actor.id }, { fields: ['username', 'firstName', 'lastName'] });
     const notices = await this.notifications.noticesFor(
-      conversation.id, data.content, sender, conversation.kind === ConversationKind.DIRECT ? null : conversation.name ?? null, target.recipients);
+      scope.em, conversation.id, data.content, scope.actor.id, conversation.kind === ConversationKind.DIRECT ? null : conversation.name ?? null, target.recipients);
     const stored = files.length ? await this.attachments.storeAll(files) : [];
     try {
       const newMessage = {
@@ -193,7 +182,7 @@ export class MessageService {
     // One statement: access, block, idempotency key, reply target and who could be notified.
     let target: SendTarget;
     try {
-      target = await this.conversations.sendTarget(scope, conversationId, { clientMessageId: data.clientMessageId, replyToId });
+      target = await this.queries.sendTarget(scope, conversationId, { clientMessageId: data.clientMessageId, replyToId });
     } catch (err) {
       // A retry is answered with its first message even where the actor can no longer read.
       const prior = data.clientMessageId && data.conversationId != null ? await this.findByKey(scope, data.clientMessageId) : null;
@@ -213,11 +202,12 @@ export class MessageService {
    * (deleted, bad content), NOT_FOUND.
    */
   async edit(scope: Scope, id: string, newContent: string): Promise<MessageView> {
-    const message = await this.requireVisible(scope, id);
-    if (message.kind === MessageKind.SYSTEM) throw forbidden('System messages cannot be edited');
-    if (message.sender?.id !== scope.actor.id && !scope.actor.isStaff) throw forbidden('Only the sender can edit a message');
+    const { message } = await this.queries.visibleMessage(scope, id);
+    const facts = toMessageView(message);
+    if (isSystem(facts)) throw forbidden('System messages cannot be edited');
+    if (!canEdit(scope.actor, facts)) throw forbidden('Only the sender can edit a message');
     // The sender's own edit is new content: it needs what a send needs (staff moderating others' messages do not).
-    if (message.sender?.id === scope.actor.id) await this.requireMayWrite(scope, message);
+    if (isOwn(scope.actor, facts)) await this.requireMayWrite(scope, message);
     if (message.deletedAt) throw badInput('A deleted message cannot be edited', 'id');
     const text = validate(content, newContent, 'content');
     const mentionIds = await this.mentionsIn(scope, message.conversation.id, text, message.sender?.id);
@@ -238,14 +228,11 @@ export class MessageService {
    * @throws FORBIDDEN, BAD_USER_INPUT (SYSTEM), NOT_FOUND.
    */
   async delete(scope: Scope, id: string): Promise<MessageView> {
-    const message = await this.requireVisible(scope, id);
-    if (message.kind === MessageKind.SYSTEM) throw badInput('System messages cannot be deleted', 'id');
-    if (message.deletedAt) return toMessageView(message);
-    if (message.sender?.id !== scope.actor.id && !scope.actor.isStaff) {
-      const m = await scope.em.findOne(Membership, { conversation: message.conversation.id, user: scope.actor.id, leftAt: null, isBanned: false });
-      const moderated = message.conversation.kind === ConversationKind.GROUP || message.conversation.kind === ConversationKind.ROOM;
-      if (!moderated || !m || m.role === MemberRole.MEMBER) throw forbidden('You cannot delete this message');
-    }
+    const { message, conversation, membership } = await this.queries.visibleMessage(scope, id);
+    const facts = toMessageView(message);
+    if (isSystem(facts)) throw badInput('System messages cannot be deleted', 'id');
+    if (message.deletedAt) return facts;
+    if (!canDelete(scope.actor, facts, conversation, membership)) throw forbidden('You cannot delete this message');
     await scope.em.transactional(async (tx) => {
       const change = await nextChange(tx, message.conversation.id);
       await tx.nativeUpdate(Message, { id: message.id }, { content: '', deletedAt: new Date(), changeSeq: change });
@@ -260,12 +247,14 @@ export class MessageService {
   /**
    * Adds a file to the actor's own message (seed 004 attachments endpoint), within the per-message
    * file limit; the message counts as changed (messageEdited, messagesSince).
-   * @throws NOT_FOUND, FORBIDDEN (not the sender), BAD_USER_INPUT (deleted message, file name),
+   * @throws NOT_FOUND (also when `inConversation` is given and the message is not in it), FORBIDDEN (not the sender), BAD_USER_INPUT (deleted message, file name),
    *   PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE.
    */
-  async addAttachment(scope: Scope, messageId: string, file: UploadedFile | Promise<UploadedFile>): Promise<Attachment> {
-    const message = await this.requireVisible(scope, messageId, 'messageId');
-    if (message.sender?.id !== scope.actor.id) throw forbidden('Only the sender can add attachments');
+  async addAttachment(scope: Scope, messageId: string, file: UploadedFile | Promise<UploadedFile>, inConversation?: string | number): Promise<Attachment> {
+    const { message } = await this.queries.visibleMessage(scope, messageId, 'messageId');
+    // A URL naming the conversation too (seed 004) addresses only a message of that conversation.
+    if (inConversation != null && !isIn(toMessageView(message), Number(inConversation))) throw notFound('Message');
+    if (!canAttach(scope.actor, toMessageView(message))) throw forbidden('Only the sender can add attachments');
     if (message.deletedAt) throw badInput('A deleted message cannot get attachments', 'messageId');
     await this.requireMayWrite(scope, message);
     const existing = await scope.em.count(Attachment, { message: message.id });
@@ -288,28 +277,9 @@ export class MessageService {
     return row;
   }
 
-  /**
-   * What `GET /media/<id>[/thumbnail]` serves: the attachment's stored bytes, when the request
-   * carries a valid signed URL (`exp`, `sig` from Attachment.url) or comes from an actor who may
-   * read the conversation. Deleted messages' attachments are no longer served.
-   * @throws NOT_FOUND for everything else (no existence leak).
-   */
-  async media(em: EntityManager, actor: Actor | null, attachmentId: number, variant: 'file' | 'thumbnail', signed: { exp?: unknown; sig?: unknown }): Promise<{ key: string; mimeType: string; fileName: string }> {
-    const a = await em.findOne(Attachment, { id: attachmentId }, { populate: ['message'] });
-    const key = variant === 'thumbnail' ? a?.thumbnailKey : a?.storageKey;
-    if (!a || !key || a.message.deletedAt) throw notFound('Attachment');
-    if (!this.attachments.verifyUrl(a.id, variant, signed.exp, signed.sig)) {
-      if (!actor) throw notFound('Attachment');
-      await this.conversations.access({ actor, em }, a.message.conversation.id).catch(() => { throw notFound('Attachment'); });
-    }
-    return variant === 'thumbnail'
-      ? { key, mimeType: 'image/webp', fileName: a.fileName.replace(/\.[^.]*$/, '') + '-thumbnail.webp' }
-      : { key, mimeType: a.mimeType, fileName: a.fileName };
-  }
-
   /** One message the actor may see. @throws NOT_FOUND. */
   async get(scope: Scope, id: string): Promise<MessageView> {
-    return toMessageView(await this.requireVisible(scope, id));
+    return toMessageView((await this.queries.visibleMessage(scope, id)).message);
   }
 
   /**
@@ -320,7 +290,7 @@ export class MessageService {
    * senders and attachments).
    */
   async list(scope: Scope, conversationId: string, args: { first?: number | null; after?: string | null; last?: number | null; before?: string | null }): Promise<Page<MessageView> & { replies: MessageView[] }> {
-    const { conversation } = await this.conversations.access(scope, conversationId);
+    const { conversation } = await this.queries.access(scope, conversationId);
     if (args.first != null && args.last != null) throw badInput('Give first or last, not both', 'last');
     const seqOf = (cursor: string, field: string) => {
       const [s] = decodeCursor(cursor, MSG_CURSOR, field, 1);
@@ -364,12 +334,12 @@ export class MessageService {
     const size = pageSize(limit, 100, 100, 'limit');
     // One statement with its access check, rows mapped without ORM entities (a reconnect storm
     // asks this of every client): whether the conversation exists and the actor is an active
-    // member there (the rule itself is readsAs'), and the changes after the one that created
+    // member there (the rule itself is conversation.policy's canReadContent), and the changes after the one that created
     // message `afterSeq` (none when there is no such message).
     const [row] = await scope.em.execute<{ found: boolean; member: boolean; rows: MessageRow[] | null }[]>(
       `with mark as (select "created_change" from "messages" where "conversation_id" = ? and "seq" = ?)
        select exists (select 1 from "conversations" where "id" = ?) as found,
-              exists (select 1 from "memberships" where "conversation_id" = ? and "user_id" = ? and "left_at" is null and not "is_banned") as member,
+              exists (select 1 from "memberships" ms where ms."conversation_id" = ? and ms."user_id" = ? and ${activeMembershipSql('ms')}) as member,
               (select json_agg(x order by x."change_seq") from (
                  select m.* from "messages" m
                   where m."conversation_id" = ? and (? = 0 or exists (select 1 from mark))
@@ -377,61 +347,8 @@ export class MessageService {
                   order by m."change_seq" asc limit ${size}) x) as rows`,
       [id, afterSeq, id, id, scope.actor.id, id, afterSeq, afterSeq],
     );
-    if (!row.found || !readsAs(scope.actor, Boolean(row.member))) throw notFound('Conversation');
+    if (!row.found || !canReadContent(scope.actor, Boolean(row.member))) throw notFound('Conversation');
     return (row.rows ?? []).map(rowToMessageView);
-  }
-
-  /**
-   * Moves the actor's read position forward to `upToSeq` (default: the newest message) and
-   * publishes a read receipt when it moved. Never moves backward.
-   * @throws NOT_FOUND, BAD_USER_INPUT (not a member, negative seq).
-   */
-  async markRead(scope: Scope, conversationId: string, upToSeq?: number | null): Promise<Membership> {
-    const access = await this.conversations.access(scope, conversationId);
-    const { conversation } = access;
-    let { membership } = access;
-    if (!membership && conversation.kind === ConversationKind.SUPPORT && scope.actor.isStaff) {
-      membership = await this.conversations.joinSupportAsStaff(scope, conversation);
-    }
-    if (!membership) throw badInput('You are not a member of this conversation', 'conversationId');
-    if (upToSeq != null && (!Number.isInteger(upToSeq) || upToSeq < 0)) throw badInput('upToSeq must be 0 or more', 'upToSeq');
-    const lastSeq = conversation.lastSeq; // fresh: access() loaded it in this request
-    const target = Math.min(upToSeq ?? lastSeq, lastSeq);
-    if (target <= membership.lastReadSeq) return membership;
-    const readAt = new Date();
-    const moved = await scope.em.nativeUpdate(Membership, { id: membership.id, lastReadSeq: { $lt: target } }, { lastReadSeq: target, lastReadAt: readAt });
-    await scope.em.refresh(membership);
-    if (moved) {
-      this.events.publish({ type: 'read.receipt', conversationId: conversation.id, userId: scope.actor.id, lastReadSeq: membership.lastReadSeq, readAt: readAt.toISOString() });
-    }
-    return membership;
-  }
-
-  /** Unread counts of the actor: messages after their read position, not their own, not deleted. */
-  async unreadSummary(scope: Scope): Promise<UnreadSummary> {
-    const rows = await scope.em.execute<{ conversation_id: number; sender_id: number | null; n: string }[]>(
-      `select msg."conversation_id", msg."sender_id", count(*) as n
-         from "memberships" m
-         join "messages" msg on msg."conversation_id" = m."conversation_id" and msg."seq" > m."last_read_seq"
-        where m."user_id" = ? and m."left_at" is null and not m."is_banned"
-          and msg."deleted_at" is null and (msg."sender_id" is null or msg."sender_id" <> ?)
-        group by msg."conversation_id", msg."sender_id"`,
-      [scope.actor.id, scope.actor.id],
-    );
-    const byConversation = new Map<number, number>();
-    const bySender = new Map<number, number>();
-    let total = 0;
-    for (const r of rows) {
-      const n = Number(r.n);
-      total += n;
-      byConversation.set(r.conversation_id, (byConversation.get(r.conversation_id) ?? 0) + n);
-      if (r.sender_id != null) bySender.set(r.sender_id, (bySender.get(r.sender_id) ?? 0) + n);
-    }
-    return {
-      total,
-      byConversation: [...byConversation].map(([conversationId, count]) => ({ conversationId, count })).sort((a, b) => b.count - a.count || a.conversationId - b.conversationId),
-      bySender: [...bySender].map(([senderId, count]) => ({ senderId, count })).sort((a, b) => b.count - a.count || a.senderId - b.senderId),
-    };
   }
 
   /**
@@ -439,7 +356,7 @@ export class MessageService {
    * after 5 s by itself (TypingTracker). Nothing is stored. @throws NOT_FOUND, FORBIDDEN.
    */
   async setTyping(scope: Scope, conversationId: string, isTyping: boolean): Promise<boolean> {
-    const { conversation, membership } = await this.conversations.access(scope, conversationId);
+    const { conversation, membership } = await this.queries.access(scope, conversationId);
     if (!canSend(scope.actor, conversation, membership)) throw forbidden('You cannot send here');
     if (isTyping) this.typing.start(conversation.id, scope.actor.id);
     else this.typing.stop(conversation.id, scope.actor.id);
@@ -454,7 +371,7 @@ export class MessageService {
    * Returns `{ conversationId, messages }`.
    * @throws NOT_FOUND (no such user), FORBIDDEN (blocked), BAD_USER_INPUT (oneself, limit, before).
    */
-  async historyWith(scope: Scope, username: string, args: { limit?: number | null; before?: string | number | null } = {}): Promise<{ conversationId: number; messages: MessageView[] }> {
+  async directHistory(scope: Scope, username: string, args: { limit?: number | null; before?: string | number | null } = {}): Promise<{ conversationId: number; messages: MessageView[] }> {
     const size = pageSize(args.limit, 50, 100, 'limit');
     const conversation = await this.conversations.openDirectWith(scope, { username: String(username ?? '') });
     let below: number | null = null;
@@ -473,49 +390,14 @@ export class MessageService {
   }
 
   /**
-   * Marks read everything in the actor's DIRECT conversation with the user named `username`
-   * (seed 000 `POST /api/chat/mark-read/<username>/`), as {@link markRead} does (read receipt
-   * when it moved). `markedCount` = how many of that user's messages stopped being unread; 0 when
-   * the two have no conversation yet (none is created).
-   * @throws NOT_FOUND (no such user), BAD_USER_INPUT (oneself).
-   */
-  async markReadWith(scope: Scope, username: string): Promise<{ conversationId: number | null; markedCount: number }> {
-    const usernameKey = usernameLookupKey(username);
-    const other = usernameKey === null ? null : await scope.em.findOne(User, { usernameKey }, { fields: ['id'] });
-    if (!other) throw notFound('User');
-    if (other.id === scope.actor.id) throw badInput('That is you', 'username');
-    const directKey = [scope.actor.id, other.id].sort((a, b) => a - b).join(':');
-    const [conv] = await scope.em.execute<{ id: number }[]>('select "id" from "conversations" where "direct_key" = ?', [directKey]);
-    if (!conv) return { conversationId: null, markedCount: 0 };
-    const [{ n }] = await scope.em.execute<{ n: string }[]>(
-      `select count(*) as n from "messages" msg
-         join "memberships" m on m."conversation_id" = msg."conversation_id" and m."user_id" = ? and m."left_at" is null and not m."is_banned"
-        where msg."conversation_id" = ? and msg."seq" > m."last_read_seq" and msg."deleted_at" is null and msg."sender_id" = ?`,
-      [scope.actor.id, conv.id, other.id],
-    );
-    await this.markRead(scope, String(conv.id));
-    return { conversationId: conv.id, markedCount: Number(n) };
-  }
-
-  /**
-   * Marks read up to and including message `messageId` (seed 003 `POST /api/chat/messages/{id}/read/`):
-   * {@link markRead} with that message's seq (never backwards; read receipt when it moved).
-   * @throws NOT_FOUND (no such message, or not the actor's to see), BAD_USER_INPUT (not a member).
-   */
-  async markReadUpTo(scope: Scope, messageId: string): Promise<Membership> {
-    const message = await this.requireVisible(scope, messageId);
-    return this.markRead(scope, String(message.conversation.id), message.seq);
-  }
-
-  /**
    * History by offset (the REST dialects' page/page_size and limit/offset): oldest first,
    * at most `limit` (default 20, at most 100) messages after skipping `offset`. `total` is the
    * conversation's message count (deleted ones included, as tombstones). seq is gap-free from 1,
    * so a page is a seq range (no OFFSET scan).
    * @throws NOT_FOUND (not the actor's to see), BAD_USER_INPUT (limit, offset).
    */
-  async listByOffset(scope: Scope, conversationId: string, args: { offset?: number | null; limit?: number | null } = {}): Promise<{ total: number; messages: MessageView[] }> {
-    const { conversation } = await this.conversations.access(scope, conversationId);
+  async listRange(scope: Scope, conversationId: string, args: { offset?: number | null; limit?: number | null } = {}): Promise<{ total: number; messages: MessageView[] }> {
+    const { conversation } = await this.queries.access(scope, conversationId);
     const size = pageSize(args.limit, 20, 100, 'limit');
     const offset = args.offset ?? 0;
     if (!Number.isSafeInteger(offset) || offset < 0) throw badInput('offset must be 0 or more', 'offset');
@@ -538,7 +420,7 @@ export class MessageService {
     if (!names.length) return [];
     const rows = await scope.em.execute<{ id: number; username_key: string }[]>(
       `select u."id", u."username_key" from "users" u
-         join "memberships" m on m."user_id" = u."id" and m."conversation_id" = ? and m."left_at" is null and not m."is_banned"
+         join "memberships" m on m."user_id" = u."id" and m."conversation_id" = ? and ${activeMembershipSql('m')}
         where u."username_key" in (select jsonb_array_elements_text(?::jsonb)) and u."id" <> ?
           and not exists (select 1 from "contacts" k where k."status" = 'BLOCKED'
                 and ((k."requester_id" = u."id" and k."addressee_id" = ?) or (k."requester_id" = ? and k."addressee_id" = u."id")))`,
@@ -568,17 +450,7 @@ export class MessageService {
    * and a block stops every way one user reaches the other). @throws FORBIDDEN.
    */
   private async requireMayWrite(scope: Scope, message: Message): Promise<void> {
-    requireWritable(scope, await this.conversations.sendTarget(scope, message.conversation.id), 'write');
+    requireWritable(scope, await this.queries.sendTarget(scope, message.conversation.id), 'write');
   }
 
-  private async requireVisible(scope: Scope, id: string, field = 'id'): Promise<Message> {
-    const message = await scope.em.findOne(Message, { id: parseId(id, field) }, { populate: ['conversation', 'sender'] });
-    if (!message) throw notFound('Message');
-    try {
-      await this.conversations.access(scope, message.conversation.id);
-    } catch {
-      throw notFound('Message');
-    }
-    return message;
-  }
 }

@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { MessageView } from '../shared/events';
 import { Message, MessageKind } from './message.entity';
+import { activeMembershipSql } from '../conversation/conversation.policy';
 
 /** The data of a new message, ids as numbers. */
 export interface NewMessage {
@@ -72,7 +73,7 @@ export async function appendMessage(em: EntityManager, data: NewMessage): Promis
          from ins join "memberships" m on m."conversation_id" = ins."conversation_id"
          left join (select distinct (jsonb_array_elements_text(?::jsonb))::int as id) mentioned on mentioned.id = m."user_id"
         where m."user_id" in (select (jsonb_array_elements_text(?::jsonb))::int)
-          and m."left_at" is null and not m."is_banned" and m."user_id" <> ins."sender_id"
+          and ${activeMembershipSql('m')} and m."user_id" <> ins."sender_id"
           and (mentioned.id is not null or not m."is_muted")
        returning *)` : ''}
      select ins.*, exists (select 1 from r) as "sender_read_moved"${n ? `, (select coalesce(json_agg(n), '[]'::json) from n) as "notifications"` : ''} from ins`,

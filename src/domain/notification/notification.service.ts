@@ -8,6 +8,8 @@ import { validate, z } from '../shared/validate';
 import { User, fullNameOf } from '../user/user.entity';
 import { Notification, NotificationKind } from './notification.entity';
 import type { MessageNotices } from '../message/message.writer';
+import type { UserCache } from '../user/user-cache';
+import { activeMembershipSql } from '../conversation/conversation.policy';
 
 /** A page of notifications plus the viewer's unread total (contract: NotificationConnection). */
 export type NotificationPage = Page<NotificationView> & { unreadCount: number };
@@ -60,6 +62,8 @@ export class NotificationService {
   constructor(
     private readonly events: EventPublisher,
     private readonly watchersOf: (conversationId: number, candidates: readonly number[]) => Promise<number[]>,
+    /** Senders' names from memory (UserCache); without it, read from PostgreSQL. */
+    private readonly users?: UserCache,
   ) {}
 
   /** The actor's notifications, newest first. @throws BAD_USER_INPUT (page size, cursor). */
@@ -91,8 +95,8 @@ export class NotificationService {
     const ids = [...new Set(views.map((v) => v.conversationId).filter((c): c is number => c != null))];
     if (!ids.length) return views;
     const rows = await scope.em.execute<{ conversation_id: number }[]>(
-      `select "conversation_id" from "memberships"
-        where "user_id" = ? and "left_at" is null and not "is_banned" and "conversation_id" in (${ids.map(() => '?').join(', ')})`,
+      `select m."conversation_id" from "memberships" m
+        where m."user_id" = ? and ${activeMembershipSql('m')} and m."conversation_id" in (${ids.map(() => '?').join(', ')})`,
       [scope.actor.id, ...ids],
     );
     const readable = new Set(rows.map((r) => Number(r.conversation_id)));
@@ -134,9 +138,11 @@ export class NotificationService {
    * plus one pipelined Redis lookup for watchers on other instances).
    */
   async noticesFor(
-    conversationId: number, content: string, sender: { username: string; firstName?: string | null; lastName?: string | null },
+    em: EntityManager, conversationId: number, content: string, senderId: number,
     conversationName: string | null, recipients: readonly number[],
   ): Promise<MessageNotices> {
+    const sender = (this.users ? await this.users.get(em, senderId) : null)
+      ?? await em.findOneOrFail(User, { id: senderId }, { fields: ['username', 'firstName', 'lastName'] });
     const who = fullNameOf(sender);
     const where = conversationName ? ` in ${conversationName}` : '';
     return {

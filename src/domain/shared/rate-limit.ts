@@ -21,9 +21,3 @@ export interface RateLimiter {
   reset(name: LimitName, key: string): Promise<void>;
 }
 
-/** No limits (the default of services built without a limiter, e.g. `npm run seed`). */
-export const noRateLimits: RateLimiter = {
-  consume: async () => undefined,
-  check: async () => undefined,
-  reset: async () => undefined,
-};

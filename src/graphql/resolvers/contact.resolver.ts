@@ -7,8 +7,9 @@ import { ConversationType } from '../types/conversation.type';
 import { ContactStatus } from '../types/enums';
 import { MessageType } from '../types/message.type';
 import { UserType } from '../types/user.type';
+import { refId } from '../../domain/shared/refs';
+import { canReadContent } from '../../domain/conversation/conversation.policy';
 
-const refId = (x: unknown) => (typeof x === 'object' && x ? (x as { id: number }).id : Number(x));
 
 /** Contract: contacts and blocking (seed 000), and Contact's users. */
 @Resolver(() => ContactType)
@@ -102,6 +103,6 @@ export class NotificationResolver {
   }
 
   private async canRead(ctx: GraphQLContext, conversationId: number): Promise<boolean> {
-    return Boolean(ctx.actor?.isStaff || (await ctx.loaders.viewerMembership.load(conversationId)));
+    return canReadContent(ctx.actor, Boolean(await ctx.loaders.viewerMembership.load(conversationId)));
   }
 }

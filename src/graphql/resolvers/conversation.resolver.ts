@@ -1,22 +1,23 @@
 import type { UserRecord } from '../../domain/user/user-cache';
 import { Extensions, Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { ConversationKind, MemberRole, type Conversation } from '../../domain/conversation/conversation.entity';
-import { ConversationService } from '../../domain/conversation/conversation.service';
+import { ConversationQueries } from '../../domain/conversation/conversation.queries';
 import type { User } from '../../domain/user/user.entity';
 import type { GraphQLContext } from '../context';
 import { ConversationConnection, ConversationType, MembershipType } from '../types/conversation.type';
 import { CreateGroupInput, CreateRoomInput, UpdateConversationInput } from '../types/inputs';
 import { MessageType } from '../types/message.type';
 import { UserType } from '../types/user.type';
+import { refId } from '../../domain/shared/refs';
+import { viewerAbilities } from '../../domain/conversation/conversation.policy';
 
-const refId = (x: unknown) => (x == null ? null : typeof x === 'object' ? (x as { id: number }).id : Number(x));
 
 /**
- * Whether the viewer may see a conversation's content (messages, members), not only its metadata:
- * members and staff. `publicRooms` lists rooms to strangers too (issue 3: PUBLIC rooms' metadata).
+ * Whether the viewer may see a conversation's content (messages, members), not only its metadata
+ * (conversation.policy.ts decides; `publicRooms` lists rooms to strangers too).
  */
 async function canReadContent(c: Conversation, ctx: GraphQLContext): Promise<boolean> {
-  return Boolean(ctx.actor?.isStaff || (await ctx.loaders.viewerMembership.load(c.id)));
+  return (await viewerAbilities(ctx.actor, c, ctx.loaders.viewerMembership)).readContent;
 }
 
 /** Contract: conversation queries and mutations, and Conversation's resolved fields. */
@@ -29,12 +30,12 @@ export class ConversationResolver {
     @Arg('first', () => Int, { nullable: true, defaultValue: 20 }) first?: number,
     @Arg('after', () => String, { nullable: true }) after?: string,
   ) {
-    return ctx.services.conversations.list(ctx.scope(), { kind, first, after });
+    return ctx.services.conversationQueries.list(ctx.scope(), { kind, first, after });
   }
 
   @Query(() => ConversationType, { nullable: true })
   async conversation(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext) {
-    return (await ctx.services.conversations.access(ctx.scope(), id, 'id')).conversation;
+    return (await ctx.services.conversationQueries.access(ctx.scope(), id, 'id')).conversation;
   }
 
   @Query(() => ConversationConnection)
@@ -44,7 +45,7 @@ export class ConversationResolver {
     @Arg('first', () => Int, { nullable: true, defaultValue: 20 }) first?: number,
     @Arg('after', () => String, { nullable: true }) after?: string,
   ) {
-    return ctx.services.conversations.publicRooms(ctx.scope(), { search, first, after });
+    return ctx.services.conversationQueries.publicRooms(ctx.scope(), { search, first, after });
   }
 
   @Query(() => ConversationType, { nullable: true, description: "The viewer's own support thread; created on first use" })
@@ -78,12 +79,12 @@ export class ConversationResolver {
 
   @Mutation(() => ConversationType, { description: 'PUBLIC rooms; CONFLICT when full' })
   joinRoom(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext) {
-    return ctx.services.conversations.joinRoom(ctx.scope(), id);
+    return ctx.services.memberships.joinRoom(ctx.scope(), id);
   }
 
   @Mutation(() => Boolean, { description: 'BAD_USER_INPUT for DIRECT' })
   leaveConversation(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext) {
-    return ctx.services.conversations.leave(ctx.scope(), id);
+    return ctx.services.memberships.leave(ctx.scope(), id);
   }
 
   @Mutation(() => MembershipType, { description: 'OWNER/ADMIN only' })
@@ -93,32 +94,32 @@ export class ConversationResolver {
     @Ctx() ctx: GraphQLContext,
     @Arg('role', () => MemberRole, { nullable: true, defaultValue: MemberRole.MEMBER }) role?: MemberRole,
   ) {
-    return ctx.services.conversations.addMember(ctx.scope(), conversationId, userId, role ?? MemberRole.MEMBER);
+    return ctx.services.memberships.addMember(ctx.scope(), conversationId, userId, role ?? MemberRole.MEMBER);
   }
 
   @Mutation(() => Boolean, { description: 'OWNER/ADMIN only' })
   removeMember(@Arg('conversationId', () => ID) conversationId: string, @Arg('userId', () => ID) userId: string, @Ctx() ctx: GraphQLContext) {
-    return ctx.services.conversations.removeMember(ctx.scope(), conversationId, userId);
+    return ctx.services.memberships.removeMember(ctx.scope(), conversationId, userId);
   }
 
   @Mutation(() => MembershipType, { description: 'OWNER (or staff) only; the last OWNER cannot step down (BAD_USER_INPUT)' })
   setMemberRole(@Arg('conversationId', () => ID) conversationId: string, @Arg('userId', () => ID) userId: string, @Arg('role', () => MemberRole) role: MemberRole, @Ctx() ctx: GraphQLContext) {
-    return ctx.services.conversations.setRole(ctx.scope(), conversationId, userId, role);
+    return ctx.services.memberships.setRole(ctx.scope(), conversationId, userId, role);
   }
 
   @Mutation(() => MembershipType, { description: 'Muted members cannot send' })
   muteMember(@Arg('conversationId', () => ID) conversationId: string, @Arg('userId', () => ID) userId: string, @Arg('muted', () => Boolean) muted: boolean, @Ctx() ctx: GraphQLContext) {
-    return ctx.services.conversations.setMuted(ctx.scope(), conversationId, userId, muted);
+    return ctx.services.memberships.setMuted(ctx.scope(), conversationId, userId, muted);
   }
 
   @Mutation(() => MembershipType, { description: 'Banned members lose access' })
   banMember(@Arg('conversationId', () => ID) conversationId: string, @Arg('userId', () => ID) userId: string, @Arg('banned', () => Boolean) banned: boolean, @Ctx() ctx: GraphQLContext) {
-    return ctx.services.conversations.setBanned(ctx.scope(), conversationId, userId, banned);
+    return ctx.services.memberships.setBanned(ctx.scope(), conversationId, userId, banned);
   }
 
   @Mutation(() => MembershipType)
   setNickname(@Arg('conversationId', () => ID) conversationId: string, @Ctx() ctx: GraphQLContext, @Arg('nickname', () => String, { nullable: true }) nickname?: string) {
-    return ctx.services.conversations.setNickname(ctx.scope(), conversationId, nickname);
+    return ctx.services.memberships.setNickname(ctx.scope(), conversationId, nickname);
   }
 
   @Extensions({ perViewer: true })
@@ -129,7 +130,7 @@ export class ConversationResolver {
     if (c.kind === ConversationKind.DIRECT) users.push(...(await ctx.loaders.members.load(c.id)).map((m) => m.user));
     const customerId = refId(c.customer);
     if (customerId != null) { const u = await ctx.loaders.user.load(customerId); if (u) users.push(u); }
-    return ConversationService.titleOf(c, ctx.actor?.id ?? 0, users);
+    return ConversationQueries.titleOf(c, ctx.actor?.id ?? 0, users);
   }
 
   @FieldResolver(() => UserType, { nullable: true })
@@ -171,9 +172,8 @@ export class ConversationResolver {
   @Extensions({ perViewer: true })
   @FieldResolver(() => Int, { description: 'For the viewer' })
   async unreadCount(@Root() c: Conversation, @Ctx() ctx: GraphQLContext) {
-    const m = await ctx.loaders.viewerMembership.load(c.id);
-    if (m) return ctx.loaders.unread.load(m.id);
-    // Staff in a SUPPORT thread they have not opened yet: everything is unread (seed 002 inbox).
-    return ctx.actor?.isStaff && c.kind === ConversationKind.SUPPORT ? ctx.loaders.unreadAll.load(c.id) : 0;
+    const { membership, unreadIsWholeThread } = await viewerAbilities(ctx.actor, c, ctx.loaders.viewerMembership);
+    if (membership) return ctx.loaders.unread.load(membership.id);
+    return unreadIsWholeThread ? ctx.loaders.unreadAll.load(c.id) : 0;
   }
 }

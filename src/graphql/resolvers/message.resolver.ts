@@ -6,6 +6,7 @@ import { AddAttachmentArgs, SendMessageInput } from '../types/inputs';
 import { AttachmentType, MessageConnection, MessageType } from '../types/message.type';
 import { ConversationType, UnreadByConversationType, UnreadBySenderType, UnreadSummaryType } from '../types/payload.type';
 import { UserType } from '../types/user.type';
+import { showsContent, showsReply } from '../../domain/message/message.policy';
 
 /** Contract: message queries and mutations, and Message's resolved fields. */
 @Resolver(() => MessageType)
@@ -42,7 +43,7 @@ export class MessageResolver {
 
   @Query(() => UnreadSummaryType)
   unreadSummary(@Ctx() ctx: GraphQLContext) {
-    return ctx.services.messages.unreadSummary(ctx.scope());
+    return ctx.services.readState.unreadSummary(ctx.scope());
   }
 
   @Mutation(() => MessageType)
@@ -62,7 +63,7 @@ export class MessageResolver {
 
   @Mutation(() => MembershipType, { description: 'Default: everything up to now' })
   markRead(@Arg('conversationId', () => ID) conversationId: string, @Ctx() ctx: GraphQLContext, @Arg('upToSeq', () => Int, { nullable: true }) upToSeq?: number) {
-    return ctx.services.messages.markRead(ctx.scope(), conversationId, upToSeq);
+    return ctx.services.readState.markRead(ctx.scope(), conversationId, upToSeq);
   }
 
   @Mutation(() => Boolean)
@@ -79,17 +80,17 @@ export class MessageResolver {
   async replyTo(@Root() m: MessageView, @Ctx() ctx: GraphQLContext) {
     if (m.replyToId == null) return null;
     const target = await ctx.loaders.message.load(m.replyToId);
-    return target && target.conversationId === m.conversationId ? target : null;
+    return showsReply(m, target) ? target : null;
   }
 
   @FieldResolver(() => [AttachmentType], { description: 'Empty once the message is deleted' })
   attachments(@Root() m: MessageView, @Ctx() ctx: GraphQLContext) {
-    return m.deletedAt ? [] : ctx.loaders.attachments.load(m.id);
+    return showsContent(m) ? ctx.loaders.attachments.load(m.id) : [];
   }
 
   @FieldResolver(() => [UserType], { description: 'Members named with @username, in order of appearance' })
   async mentions(@Root() m: MessageView, @Ctx() ctx: GraphQLContext) {
-    if (!m.mentionIds?.length || m.deletedAt) return [];
+    if (!m.mentionIds?.length || !showsContent(m)) return [];
     return (await ctx.loaders.user.loadMany(m.mentionIds)).filter((u) => u && !(u instanceof Error));
   }
 

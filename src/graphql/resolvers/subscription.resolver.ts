@@ -53,7 +53,7 @@ async function conversationEvents(
       id = asked;
     } else {
       const before = viewer.version;
-      const access = await ctx.services.conversations.access(scope, asked);
+      const access = await ctx.services.conversationQueries.access(scope, asked);
       id = access.conversation.id;
       audience.noteMembership(viewer, id, access.membership != null, before);
     }
@@ -132,7 +132,7 @@ export class SubscriptionResolver {
       if (ids.length > live.maxPresenceIds) throw badInput(`userIds may list at most ${live.maxPresenceIds} users`, 'userIds');
       const explicit = ids.length > 0;
       const { viewer, audience } = live;
-      const { conversations, bus } = ctx.services;
+      const { conversationQueries: conversations, bus } = ctx.services;
       let wanted: Set<number> = explicit
         ? new Set(ids.map(Number).filter((n) => Number.isSafeInteger(n)))
         : await conversations.presenceAudience(scope);

@@ -1,5 +1,5 @@
 import express, { type Request, type RequestHandler } from 'express';
-import { RestError } from './errors.middleware';
+import { RestError } from './rest-error';
 
 /** True when the request carries a body (Content-Length > 0 or chunked). */
 function hasBody(req: Request): boolean {

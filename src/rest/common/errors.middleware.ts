@@ -2,17 +2,7 @@ import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { DATABASE_UNAVAILABLE_MESSAGE, DomainError, isDatabaseUnavailable, type ErrorCode } from '../../domain/shared/errors';
 import type { AnyRoute } from './route.registry';
-
-/**
- * An HTTP-level refusal of the REST layer itself (no domain rule involved): unknown path (404),
- * method not allowed (405), page past the end (404), a body of the wrong media type (415).
- */
-export class RestError extends Error {
-  constructor(readonly status: number, message: string, readonly headers: Record<string, string> = {}) {
-    super(message);
-    this.name = 'RestError';
-  }
-}
+import { RestError } from './rest-error';
 
 /**
  * The status each domain error code answers with in every dialect (rest-compat.md "Common").

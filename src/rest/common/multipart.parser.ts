@@ -4,7 +4,7 @@ import { WriteStream } from 'graphql-upload-ts';
 import type { Readable } from 'node:stream';
 import type { UploadedFile, UploadLimits } from '../../domain/attachment/attachment.service';
 import { badInput } from '../../domain/shared/errors';
-import { RestError } from './errors.middleware';
+import { RestError } from './rest-error';
 
 /** Limits of the text parts of a multipart body (file parts: the upload limits). */
 const TEXT_LIMITS = { fields: 200, fieldSize: 1024 * 1024, parts: 200, fieldNameSize: 200 };

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { RestError } from './errors.middleware';
+import { RestError } from './rest-error';
 import { intQuery } from './fields.schemas';
 import type { MessageView } from '../../domain/shared/events';
 import type { RestContext } from './route.registry';
@@ -41,7 +41,7 @@ export function checkPage(win: PageWindow, total: number): void {
  */
 export async function messagePage(ctx: RestContext, conversationId: string, q: z.output<typeof pageQuery>): Promise<{ win: PageWindow; total: number; messages: MessageView[] }> {
   const win = pageWindow(q);
-  const { total, messages } = await ctx.services.messages.listByOffset(ctx.scope(), conversationId, { offset: win.offset, limit: win.limit });
+  const { total, messages } = await ctx.services.messages.listRange(ctx.scope(), conversationId, { offset: win.offset, limit: win.limit });
   checkPage(win, total);
   return { win, total, messages };
 }

@@ -3,8 +3,8 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { Membership } from '../../domain/conversation/membership.entity';
 import type { UserCache } from '../../domain/user/user-cache';
 import { createLoaders } from '../../graphql/loaders';
+import { refId } from '../../domain/shared/refs';
 
-const refId = (x: unknown) => (typeof x === 'object' && x ? (x as { id: number }).id : Number(x));
 
 /**
  * Batch loaders for one REST request: the same read-only loaders GraphQL's field resolvers use

@@ -6,7 +6,7 @@ import { unauthenticated, type ErrorCode } from '../../domain/shared/errors';
 import { validate } from '../../domain/shared/validate';
 import type { Services } from '../../services';
 import { authenticateRequest } from './auth.middleware';
-import { RestError } from './errors.middleware';
+import { RestError } from './rest-error';
 import { parseMultipart, type FileFields } from './multipart.parser';
 import { restLoaders, type RestLoaders } from './rest.loaders';
 

@@ -1,18 +1,20 @@
 import type { UserRecord } from '../../domain/user/user-cache';
 import type { Attachment } from '../../domain/attachment/attachment.entity';
 import { ConversationKind, type Conversation } from '../../domain/conversation/conversation.entity';
-import { ConversationService } from '../../domain/conversation/conversation.service';
+import { ConversationQueries } from '../../domain/conversation/conversation.queries';
 import type { Membership } from '../../domain/conversation/membership.entity';
 import type { MessageView } from '../../domain/shared/events';
 import type { User } from '../../domain/user/user.entity';
 import type { RestContext } from './route.registry';
+import { refId } from '../../domain/shared/refs';
+import { viewerAbilities } from '../../domain/conversation/conversation.policy';
+import { showsContent } from '../../domain/message/message.policy';
 
 /**
  * Read helpers the presenters share, over the request's loaders. Same reading as the GraphQL
  * field resolvers (conversation.resolver.ts), so both APIs show the same numbers.
  */
 
-export const refId = (x: unknown): number | null => (x == null ? null : typeof x === 'object' ? (x as { id: number }).id : Number(x));
 export const iso = (d: Date | string | null | undefined): string | null => (d == null ? null : new Date(d).toISOString());
 
 /** Active members of a conversation, with users, oldest first. */
@@ -22,9 +24,9 @@ export function membersOf(ctx: RestContext, c: Conversation): Promise<Membership
 
 /** The viewer's unread count: after their read position; staff in a SUPPORT thread they never opened: all but their own. */
 export async function unreadOf(ctx: RestContext, c: Conversation): Promise<number> {
-  const m = await ctx.loaders.viewerMembership.load(c.id);
-  if (m) return ctx.loaders.unread.load(m.id);
-  return ctx.actor?.isStaff && c.kind === ConversationKind.SUPPORT ? ctx.loaders.unreadAll.load(c.id) : 0;
+  const { membership, unreadIsWholeThread } = await viewerAbilities(ctx.actor, c, ctx.loaders.viewerMembership);
+  if (membership) return ctx.loaders.unread.load(membership.id);
+  return unreadIsWholeThread ? ctx.loaders.unreadAll.load(c.id) : 0;
 }
 
 /** The newest message, or null (none yet, or `canReadContent` false: a PUBLIC room seen from outside). */
@@ -44,14 +46,14 @@ export async function isReadByOthers(ctx: RestContext, m: MessageView): Promise<
   return members.some((x) => refId(x.user) !== m.senderId && x.lastReadSeq >= m.seq);
 }
 
-/** The conversation's title as the viewer sees it (ConversationService.titleOf). */
+/** The conversation's title as the viewer sees it (ConversationQueries.titleOf). */
 export async function titleOf(ctx: RestContext, c: Conversation): Promise<string> {
   if (c.name) return c.name;
   const users: UserRecord[] = [];
   if (c.kind === ConversationKind.DIRECT) users.push(...(await membersOf(ctx, c)).map((m) => m.user));
   const customer = await userOf(ctx, refId(c.customer));
   if (customer) users.push(customer);
-  return ConversationService.titleOf(c, ctx.actor?.id ?? 0, users);
+  return ConversationQueries.titleOf(c, ctx.actor?.id ?? 0, users);
 }
 
 /**
@@ -59,12 +61,12 @@ export async function titleOf(ctx: RestContext, c: Conversation): Promise<string
  * metadata: members and staff (as GraphQL's canReadContent; PUBLIC rooms list to strangers too).
  */
 export async function canReadContentOf(ctx: RestContext, c: Conversation): Promise<boolean> {
-  return Boolean(ctx.actor?.isStaff || (await ctx.loaders.viewerMembership.load(c.id)));
+  return (await viewerAbilities(ctx.actor, c, ctx.loaders.viewerMembership)).readContent;
 }
 
 /** A message's attachments, oldest first; none once the message is deleted (as GraphQL's Message.attachments). */
 export async function attachmentsOf(ctx: RestContext, m: MessageView): Promise<Attachment[]> {
-  return m.deletedAt ? [] : ctx.loaders.attachments.load(m.id);
+  return showsContent(m) ? ctx.loaders.attachments.load(m.id) : [];
 }
 
 /**

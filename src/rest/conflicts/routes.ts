@@ -46,7 +46,7 @@ export const sharedRoutes: AnyRoute[] = [
     summary: `The caller's conversations, newest activity first (at most ${LIST_LIMIT}); staff also every support conversation`,
     responses: { 200: { description: 'Conversations', schema: z.array(conversationSchema) } },
     async handler(ctx) {
-      const r = await ctx.services.conversations.listByOffset(ctx.scope(), { limit: LIST_LIMIT });
+      const r = await ctx.services.conversationQueries.listRange(ctx.scope(), { limit: LIST_LIMIT });
       return { status: 200, body: await Promise.all(r.conversations.map((c) => presentConversation(ctx, c))) };
     },
   }),

@@ -3,10 +3,11 @@ import { z } from 'zod';
 import type { Contact } from '../../domain/contact/contact.entity';
 import type { Conversation } from '../../domain/conversation/conversation.entity';
 import type { MessageView, } from '../../domain/shared/events';
-import type { UnreadSummary } from '../../domain/message/message.service';
+import type { UnreadSummary } from '../../domain/message/read-state.service';
 import type { User } from '../../domain/user/user.entity';
 import type { RestContext } from '../common/route.registry';
-import { iso, isReadByOthers, lastMessageOf, membersOf, refId, unreadOf, userOf } from '../common/views.helpers';
+import { iso, isReadByOthers, lastMessageOf, membersOf, unreadOf, userOf } from '../common/views.helpers';
+import { refId } from '../../domain/shared/refs';
 
 /** Seed 000 shapes: history items, unread counts, recent conversations, connections. */
 

@@ -29,7 +29,7 @@ export const directRoutes: AnyRoute[] = [
     refusals: ['FORBIDDEN'],
     responses: { 200: { description: 'History', schema: z.array(historyItemSchema) } },
     async handler(ctx, { params, query }) {
-      const r = await ctx.services.messages.historyWith(ctx.scope(), params.username, { limit: query.limit, before: query.before });
+      const r = await ctx.services.messages.directHistory(ctx.scope(), params.username, { limit: query.limit, before: query.before });
       return { status: 200, body: await presentHistory(ctx, r.conversationId, r.messages) };
     },
   }),
@@ -38,7 +38,7 @@ export const directRoutes: AnyRoute[] = [
     summary: 'Unread messages of the caller, in total and by sender',
     responses: { 200: { description: 'Counts', schema: unreadCountSchema } },
     async handler(ctx) {
-      return { status: 200, body: await presentUnread(ctx, await ctx.services.messages.unreadSummary(ctx.scope())) };
+      return { status: 200, body: await presentUnread(ctx, await ctx.services.readState.unreadSummary(ctx.scope())) };
     },
   }),
   defineRoute({
@@ -47,7 +47,7 @@ export const directRoutes: AnyRoute[] = [
     params: username,
     responses: { 200: { description: 'Marked', schema: markReadSchema } },
     async handler(ctx, { params }) {
-      const r = await ctx.services.messages.markReadWith(ctx.scope(), params.username);
+      const r = await ctx.services.readState.markDirectRead(ctx.scope(), params.username);
       return { status: 200, body: { status: 'success', marked_count: r.markedCount } };
     },
   }),
@@ -57,7 +57,7 @@ export const directRoutes: AnyRoute[] = [
     query: z.object({ limit: intQuery(0, 100).optional().describe('At most this many (default 10, at most 100)') }),
     responses: { 200: { description: 'Conversations', schema: z.array(recentConversationSchema) } },
     async handler(ctx, { query }) {
-      const r = await ctx.services.conversations.listByOffset(ctx.scope(), { kinds: [ConversationKind.DIRECT], limit: query.limit ?? 10 });
+      const r = await ctx.services.conversationQueries.listRange(ctx.scope(), { kinds: [ConversationKind.DIRECT], limit: query.limit ?? 10 });
       return { status: 200, body: await Promise.all(r.conversations.map((c) => presentRecent(ctx, c))) };
     },
   }),

@@ -5,7 +5,9 @@ import type { Membership } from '../../domain/conversation/membership.entity';
 import type { MessageView } from '../../domain/shared/events';
 import { fullNameOf, type User } from '../../domain/user/user.entity';
 import type { RestContext } from '../common/route.registry';
-import { attachmentsOf, iso, lastMessageOf, mediaUrlOf, membersOf, refId, titleOf, unreadOf, userOf } from '../common/views.helpers';
+import { attachmentsOf, iso, lastMessageOf, mediaUrlOf, membersOf, titleOf, unreadOf, userOf } from '../common/views.helpers';
+import { refId } from '../../domain/shared/refs';
+import { showsReply } from '../../domain/message/message.policy';
 
 /** Seed 001 shapes: chat groups (list, detail with members) and messages. */
 
@@ -101,7 +103,7 @@ export async function presentMessage(ctx: RestContext, m: MessageView): Promise<
   let preview: z.output<typeof repliedPreviewSchema> | null = null;
   if (m.replyToId != null) {
     const target = await ctx.loaders.message.load(m.replyToId);
-    if (target && target.conversationId === m.conversationId) {
+    if (target && showsReply(m, target)) {
       const ts = await userOf(ctx, target.senderId);
       preview = { id: target.id, sender: ts ? presentUserSummary(ts) : null, content: target.content, created_at: target.createdAt };
     }

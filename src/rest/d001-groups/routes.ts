@@ -22,7 +22,7 @@ export const groupRoutes: AnyRoute[] = [
     responses: { 200: { description: 'A page of chats', schema: pageSchema(chatSchema) } },
     async handler(ctx, { query }) {
       const win = pageWindow(query);
-      const r = await ctx.services.conversations.listByOffset(ctx.scope(), { kinds: [ConversationKind.DIRECT, ConversationKind.GROUP], offset: win.offset, limit: win.limit });
+      const r = await ctx.services.conversationQueries.listRange(ctx.scope(), { kinds: [ConversationKind.DIRECT, ConversationKind.GROUP], offset: win.offset, limit: win.limit });
       return { status: 200, body: pageOf(ctx, win, r.total, await Promise.all(r.conversations.map((c) => presentChat(ctx, c)))) };
     },
   }),
@@ -46,7 +46,7 @@ export const groupRoutes: AnyRoute[] = [
     errors: { NOT_FOUND: { message: 'User không tồn tại' } },
     fieldNames: { userId: 'user_id' },
     async handler(ctx, { body }) {
-      const r = await ctx.services.conversations.openDirectTracked(ctx.scope(), { userId: body.user_id });
+      const r = await ctx.services.conversations.getOrCreateDirect(ctx.scope(), { userId: body.user_id });
       return { status: r.created ? 201 : 200, body: await presentChat(ctx, r.conversation) };
     },
   }),
@@ -56,7 +56,7 @@ export const groupRoutes: AnyRoute[] = [
     params: chatId,
     responses: { 200: { description: 'The chat', schema: chatDetailSchema } },
     async handler(ctx, { params }) {
-      const { conversation } = await ctx.services.conversations.access(ctx.scope(), params.id, 'id');
+      const { conversation } = await ctx.services.conversationQueries.access(ctx.scope(), params.id, 'id');
       return { status: 200, body: await presentChatDetail(ctx, conversation) };
     },
   }),
@@ -69,7 +69,7 @@ export const groupRoutes: AnyRoute[] = [
     errors: { FORBIDDEN: { message: 'Không có quyền thêm thành viên' } },
     fieldNames: { userId: 'user_id' },
     async handler(ctx, { params, body }) {
-      await ctx.services.conversations.addMember(ctx.scope(), params.id, String(body.user_id), body.is_admin ? MemberRole.ADMIN : MemberRole.MEMBER);
+      await ctx.services.memberships.addMember(ctx.scope(), params.id, String(body.user_id), body.is_admin ? MemberRole.ADMIN : MemberRole.MEMBER);
       return { status: 200, body: { status: 'success' } };
     },
   }),
@@ -82,7 +82,7 @@ export const groupRoutes: AnyRoute[] = [
     errors: { FORBIDDEN: { message: 'Không có quyền xóa thành viên' } },
     fieldNames: { userId: 'user_id' },
     async handler(ctx, { params, body }) {
-      await ctx.services.conversations.removeMember(ctx.scope(), params.id, String(body.user_id));
+      await ctx.services.memberships.removeMember(ctx.scope(), params.id, String(body.user_id));
       return { status: 200, body: { status: 'success' } };
     },
   }),
@@ -93,7 +93,7 @@ export const groupRoutes: AnyRoute[] = [
     responses: { 200: { description: 'Left', schema: successSchema } },
     errors: { BAD_USER_INPUT: { message: 'Không thể rời khỏi chat trực tiếp' } },
     async handler(ctx, { params }) {
-      await ctx.services.conversations.leave(ctx.scope(), params.id);
+      await ctx.services.memberships.leave(ctx.scope(), params.id);
       return { status: 200, body: { status: 'success' } };
     },
   }),

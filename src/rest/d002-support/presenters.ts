@@ -4,7 +4,8 @@ import { ConversationKind, type Conversation } from '../../domain/conversation/c
 import type { MessageView } from '../../domain/shared/events';
 import { fullNameOf, type User } from '../../domain/user/user.entity';
 import type { RestContext } from '../common/route.registry';
-import { iso, lastMessageOf, membersOf, refId, titleOf, unreadOf, userOf } from '../common/views.helpers';
+import { iso, lastMessageOf, membersOf, titleOf, unreadOf, userOf } from '../common/views.helpers';
+import { refId } from '../../domain/shared/refs';
 
 /** Seed 002 shapes: support conversations (also the shared GET /api/chat/conversations/ item) and messages. */
 

@@ -31,7 +31,7 @@ export const supportRoutes: AnyRoute[] = [
     query: limitOffsetQuery,
     responses: { 200: { description: 'Messages', schema: z.array(supportMessageSchema) } },
     async handler(ctx, { params, query }) {
-      const r = await ctx.services.messages.listByOffset(ctx.scope(), params.id, { limit: query.limit ?? 50, offset: query.offset ?? 0 });
+      const r = await ctx.services.messages.listRange(ctx.scope(), params.id, { limit: query.limit ?? 50, offset: query.offset ?? 0 });
       return { status: 200, body: await Promise.all(r.messages.map((m) => presentSupportMessage(ctx, m))) };
     },
   }),

@@ -5,7 +5,8 @@ import type { Membership } from '../../domain/conversation/membership.entity';
 import type { MessageView, NotificationView } from '../../domain/shared/events';
 import type { User } from '../../domain/user/user.entity';
 import type { RestContext } from '../common/route.registry';
-import { attachmentsOf, canReadContentOf, iso, lastMessageOf, mediaUrlOf, membersOf, refId, titleOf, userOf } from '../common/views.helpers';
+import { attachmentsOf, canReadContentOf, iso, lastMessageOf, mediaUrlOf, membersOf, titleOf, userOf } from '../common/views.helpers';
+import { refId } from '../../domain/shared/refs';
 
 /** Seed 003 shapes: rooms (list, created, detail), members, messages, notifications. */
 

@@ -26,7 +26,7 @@ export const roomRoutes: AnyRoute[] = [
     summary: `Rooms the caller belongs to plus every public room, newest activity first (at most ${LIST_LIMIT})`,
     responses: { 200: { description: 'Rooms', schema: z.array(roomListItemSchema) } },
     async handler(ctx) {
-      const r = await ctx.services.conversations.listByOffset(ctx.scope(), { kinds: [ConversationKind.GROUP, ConversationKind.ROOM], publicRooms: true, limit: LIST_LIMIT });
+      const r = await ctx.services.conversationQueries.listRange(ctx.scope(), { kinds: [ConversationKind.GROUP, ConversationKind.ROOM], withPublicRooms: true, limit: LIST_LIMIT });
       return { status: 200, body: await Promise.all(r.conversations.map((c) => presentRoomListItem(ctx, c))) };
     },
   }),
@@ -57,7 +57,7 @@ export const roomRoutes: AnyRoute[] = [
     params: id,
     responses: { 200: { description: 'The room', schema: roomDetailSchema } },
     async handler(ctx, { params }) {
-      const r = await ctx.services.conversations.peek(ctx.scope(), params.id, 'id');
+      const r = await ctx.services.conversationQueries.visible(ctx.scope(), params.id, 'id');
       return { status: 200, body: await presentRoomDetail(ctx, r.conversation, r.canReadContent) };
     },
   }),
@@ -72,7 +72,7 @@ export const roomRoutes: AnyRoute[] = [
       CONFLICT: { status: 400, message: '房间已满' },
     },
     async handler(ctx, { params }) {
-      await ctx.services.conversations.joinRoom(ctx.scope(), params.id);
+      await ctx.services.memberships.joinRoom(ctx.scope(), params.id);
       return { status: 200, body: { message: '成功加入房间' } };
     },
   }),
@@ -82,7 +82,7 @@ export const roomRoutes: AnyRoute[] = [
     params: id,
     responses: { 200: { description: 'Left', schema: okMessageSchema } },
     async handler(ctx, { params }) {
-      await ctx.services.conversations.leave(ctx.scope(), params.id);
+      await ctx.services.memberships.leave(ctx.scope(), params.id);
       return { status: 200, body: { message: '成功离开房间' } };
     },
   }),
@@ -92,7 +92,7 @@ export const roomRoutes: AnyRoute[] = [
     params: id,
     responses: { 200: { description: 'Members', schema: z.array(roomMemberSchema) } },
     async handler(ctx, { params }) {
-      const { conversation } = await ctx.services.conversations.access(ctx.scope(), params.id, 'id');
+      const { conversation } = await ctx.services.conversationQueries.access(ctx.scope(), params.id, 'id');
       return { status: 200, body: await presentMembers(ctx, conversation, await ctx.loaders.membersWithBanned.load(conversation.id)) };
     },
   }),
@@ -133,7 +133,7 @@ export const roomRoutes: AnyRoute[] = [
     params: id,
     responses: { 200: { description: 'Marked', schema: okMessageSchema } },
     async handler(ctx, { params }) {
-      await ctx.services.messages.markReadUpTo(ctx.scope(), params.id);
+      await ctx.services.readState.markReadUpTo(ctx.scope(), params.id);
       return { status: 200, body: { message: '消息已标记为已读' } };
     },
   }),

@@ -5,7 +5,8 @@ import type { Conversation } from '../../domain/conversation/conversation.entity
 import type { MessageView } from '../../domain/shared/events';
 import type { User } from '../../domain/user/user.entity';
 import type { RestContext } from '../common/route.registry';
-import { attachmentsOf, iso, isReadByOthers, lastMessageOf, mediaUrlOf, membersOf, refId, userOf } from '../common/views.helpers';
+import { attachmentsOf, iso, isReadByOthers, lastMessageOf, mediaUrlOf, membersOf, userOf } from '../common/views.helpers';
+import { refId } from '../../domain/shared/refs';
 
 /** Seed 004 shapes: User, Conversation, Message, Attachment. */
 

@@ -23,7 +23,7 @@ export const conversationRoutes: AnyRoute[] = [
     summary: `The conversations the caller takes part in (staff: every conversation), newest activity first (at most ${LIST_LIMIT})`,
     responses: { 200: { description: 'Conversations', schema: z.array(conversationSchema) } },
     async handler(ctx) {
-      const r = await ctx.services.conversations.listByOffset(ctx.scope(), { allForStaff: true, limit: LIST_LIMIT });
+      const r = await ctx.services.conversationQueries.listRange(ctx.scope(), { reach: 'readable', limit: LIST_LIMIT });
       return { status: 200, body: await Promise.all(r.conversations.map((c) => presentConversation(ctx, c))) };
     },
   }),
@@ -33,7 +33,7 @@ export const conversationRoutes: AnyRoute[] = [
     params: id,
     responses: { 200: { description: 'The conversation', schema: conversationSchema } },
     async handler(ctx, { params }) {
-      const { conversation } = await ctx.services.conversations.access(ctx.scope(), params.id, 'id');
+      const { conversation } = await ctx.services.conversationQueries.access(ctx.scope(), params.id, 'id');
       return { status: 200, body: await presentConversation(ctx, conversation) };
     },
   }),
@@ -72,9 +72,7 @@ export const conversationRoutes: AnyRoute[] = [
     fieldNames: { messageId: 'mid', attachments: 'file' },
     async handler(ctx, { params, body }) {
       // The nested URL names the conversation too: a message of another conversation is not here.
-      const message = await ctx.services.messages.get(ctx.scope(), params.mid);
-      if (String(message.conversationId) !== String(Number(params.cid))) throw notFound('Message');
-      const attachment = await ctx.services.messages.addAttachment(ctx.scope(), params.mid, body.file);
+      const attachment = await ctx.services.messages.addAttachment(ctx.scope(), params.mid, body.file, params.cid);
       return { status: 201, body: presentAttachment(ctx, attachment) };
     },
   }),

@@ -1,0 +1,58 @@
+import type { Actor } from '../shared/actor';
+import type { MessageView } from '../shared/events';
+import type { Conversation } from '../conversation/conversation.entity';
+import { canManage } from '../conversation/conversation.policy';
+import type { Membership } from '../conversation/membership.entity';
+
+/**
+ * Who may change a message, and what of it is shown: pure functions, the one place these rules
+ * are decided (issue 14). Visibility of the conversation itself is conversation.policy.ts's.
+ * Sources: api-contract.graphql (editMessage, deleteMessage, Message fields), seed 004 (staff
+ * edit and delete any message), seed 001/003 (admins delete in groups and rooms).
+ */
+
+/** The facts of a message these rules read. */
+export type MessageFacts = Pick<MessageView, 'kind' | 'senderId' | 'deletedAt' | 'conversationId'>;
+
+/** SYSTEM messages are the server's: nobody edits or deletes them. */
+export function isSystem(m: Pick<MessageView, 'kind'>): boolean {
+  return m.kind === 'SYSTEM';
+}
+
+/** The actor wrote it. */
+export function isOwn(actor: Actor, m: Pick<MessageView, 'senderId'>): boolean {
+  return m.senderId === actor.id;
+}
+
+/** Editing: the sender, or staff (seed 004); never a SYSTEM message. An own edit is new content and also needs the send rights (canSend). */
+export function canEdit(actor: Actor, m: MessageFacts): boolean {
+  return !isSystem(m) && (isOwn(actor, m) || actor.isStaff);
+}
+
+/**
+ * Deleting: the sender, staff in any conversation (seed 004), or an OWNER/ADMIN of the GROUP or
+ * ROOM (conversation.policy's canManage); never a SYSTEM message.
+ */
+export function canDelete(actor: Actor, m: MessageFacts, c: Conversation, membership: Membership | null | undefined): boolean {
+  return !isSystem(m) && (isOwn(actor, m) || actor.isStaff || canManage(actor, c, membership));
+}
+
+/** Adding attachments to a message: its sender only. */
+export function canAttach(actor: Actor, m: MessageFacts): boolean {
+  return isOwn(actor, m);
+}
+
+/** A deleted message shows no attachments and no mentions (its content is ""). */
+export function showsContent(m: Pick<MessageView, 'deletedAt'>): boolean {
+  return m.deletedAt == null;
+}
+
+/** The reply target is shown only when it is a message of the same conversation (sends enforce it; old rows and forged ids are not trusted). */
+export function showsReply(m: Pick<MessageView, 'conversationId'>, target: Pick<MessageView, 'conversationId'> | null | undefined): boolean {
+  return target != null && target.conversationId === m.conversationId;
+}
+
+/** A URL that names both a conversation and a message (seed 004 `/conversations/{cid}/messages/{mid}/...`) addresses it only when the message is in that conversation. */
+export function isIn(m: Pick<MessageView, 'conversationId'>, conversationId: number): boolean {
+  return m.conversationId === conversationId;
+}

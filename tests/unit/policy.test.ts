@@ -1,0 +1,215 @@
+import { ConversationKind, MemberRole, RoomVisibility, type Conversation } from '../../src/domain/conversation/conversation.entity';
+import {
+  activeMembershipSql, canAddAs, canAssignRoles, canManage, canRead, canReadContent, canSeeMetadata, canSend, followsByDefault,
+  isActive, listedConversationSql, outranks, unreadIsWholeThread, viewerAbilities,
+} from '../../src/domain/conversation/conversation.policy';
+import type { Membership } from '../../src/domain/conversation/membership.entity';
+import { canAttach, canDelete, canEdit, isIn, isOwn, isSystem, showsContent, showsReply, type MessageFacts } from '../../src/domain/message/message.policy';
+import type { Actor } from '../../src/domain/shared/actor';
+
+/**
+ * The policy predicates (issue 14), each as a table of actor x subject x expected. The same rules
+ * are exercised end to end by the authorization matrix (tests/integration/security) and the
+ * integration tests; here each rule is pinned where it is written.
+ */
+
+const user: Actor = { id: 1, username: 'u', isStaff: false };
+const staff: Actor = { id: 9, username: 'staff', isStaff: true };
+const conv = (kind: ConversationKind, visibility: RoomVisibility = RoomVisibility.PUBLIC) => ({ id: 100, kind, visibility }) as unknown as Conversation;
+const member = (role: MemberRole = MemberRole.MEMBER, extra: Partial<Membership> = {}) => ({ id: 5, role, leftAt: null, isBanned: false, isMuted: false, ...extra }) as unknown as Membership;
+const left = member(MemberRole.MEMBER, { leftAt: new Date() });
+const banned = member(MemberRole.MEMBER, { isBanned: true });
+const muted = member(MemberRole.MEMBER, { isMuted: true });
+const owner = member(MemberRole.OWNER);
+const admin = member(MemberRole.ADMIN);
+const { DIRECT, GROUP, ROOM, SUPPORT } = ConversationKind;
+
+describe('conversation policy', () => {
+  it.each([
+    ['an active membership', member(), true],
+    ['a membership that was left', left, false],
+    ['a banned membership', banned, false],
+    ['a muted membership (still active)', muted, true],
+    ['no membership', null, false],
+  ])('isActive: %s → %s', (_what, m, expected) => {
+    expect(isActive(m)).toBe(expected);
+  });
+
+  it.each([
+    ['a member', user, member(), GROUP, true],
+    ['a former member', user, left, GROUP, false],
+    ['a banned member', user, banned, ROOM, false],
+    ['a stranger', user, null, ROOM, false],
+    ['staff outside a GROUP (seed 004)', staff, null, GROUP, true],
+    ['staff outside a SUPPORT thread (seed 002)', staff, null, SUPPORT, true],
+    ['staff outside a DIRECT chat (seed 004)', staff, null, DIRECT, true],
+  ])('canRead: %s', (_what, actor, m, kind, expected) => {
+    expect(canRead(actor, conv(kind), m)).toBe(expected);
+    expect(canReadContent(actor, isActive(m))).toBe(expected);
+  });
+
+  it('canReadContent: nobody signed in reads nothing', () => {
+    expect(canReadContent(null, false)).toBe(false);
+    expect(canReadContent(undefined, false)).toBe(false);
+  });
+
+  it.each([
+    [ROOM, RoomVisibility.PUBLIC, true],
+    [ROOM, RoomVisibility.PRIVATE, false],
+    [GROUP, RoomVisibility.PUBLIC, false],
+    [DIRECT, RoomVisibility.PUBLIC, false],
+    [SUPPORT, RoomVisibility.PUBLIC, false],
+  ])('canSeeMetadata: %s %s → %s (seed 003: PUBLIC rooms before joining)', (kind, visibility, expected) => {
+    expect(canSeeMetadata(conv(kind, visibility))).toBe(expected);
+  });
+
+  it.each([
+    ['a member, any kind', user, GROUP, true, true],
+    ['a stranger', user, ROOM, false, false],
+    ['staff, SUPPORT threads (seed 002 staff_room)', staff, SUPPORT, false, true],
+    ['staff, other kinds they are not in', staff, GROUP, false, false],
+    ['staff, their own memberships', staff, DIRECT, true, true],
+  ])('followsByDefault: %s', (_what, actor, kind, active, expected) => {
+    expect(followsByDefault(actor, kind, active)).toBe(expected);
+  });
+
+  it.each([
+    ['a member', user, member(), GROUP, true],
+    ['a muted member', user, muted, GROUP, false],
+    ['a former member', user, left, GROUP, false],
+    ['a banned member', user, banned, ROOM, false],
+    ['a stranger', user, null, ROOM, false],
+    ['staff outside a SUPPORT thread (they answer, seed 002)', staff, null, SUPPORT, true],
+    ['staff outside a GROUP (they read, but do not post)', staff, null, GROUP, false],
+    ['muted staff in a group', staff, muted, GROUP, false],
+  ])('canSend: %s', (_what, actor, m, kind, expected) => {
+    expect(canSend(actor, conv(kind), m)).toBe(expected);
+  });
+
+  it.each([
+    ['OWNER of a GROUP', user, owner, GROUP, true],
+    ['ADMIN of a ROOM', user, admin, ROOM, true],
+    ['MEMBER of a GROUP', user, member(), GROUP, false],
+    ['a banned ADMIN', user, member(MemberRole.ADMIN, { isBanned: true }), GROUP, false],
+    ['an OWNER who left', user, member(MemberRole.OWNER, { leftAt: new Date() }), ROOM, false],
+    ['OWNER of a DIRECT chat (nothing to manage)', user, owner, DIRECT, false],
+    ['OWNER of a SUPPORT thread (the customer)', user, owner, SUPPORT, false],
+    ['staff outside a GROUP', staff, null, GROUP, true],
+    ['staff in a DIRECT chat', staff, null, DIRECT, false],
+  ])('canManage: %s', (_what, actor, m, kind, expected) => {
+    expect(canManage(actor, conv(kind), m)).toBe(expected);
+  });
+
+  it.each([
+    ['OWNER over an ADMIN', user, owner, admin, true],
+    ['OWNER over another OWNER', user, owner, member(MemberRole.OWNER), true],
+    ['ADMIN over a MEMBER', user, admin, member(), true],
+    ['ADMIN over another ADMIN', user, admin, member(MemberRole.ADMIN), false],
+    ['ADMIN over an OWNER', user, admin, owner, false],
+    ['MEMBER over a MEMBER', user, member(), member(), false],
+    ['a banned OWNER', user, member(MemberRole.OWNER, { isBanned: true }), member(), false],
+    ['staff over an OWNER', staff, null, owner, true],
+  ])('outranks: %s', (_what, actor, m, target, expected) => {
+    expect(outranks(actor, m, target)).toBe(expected);
+  });
+
+  it.each([
+    ['OWNER', user, owner, GROUP, true],
+    ['ADMIN', user, admin, GROUP, false],
+    ['MEMBER', user, member(), ROOM, false],
+    ['staff', staff, null, ROOM, true],
+    ['OWNER of a DIRECT chat', user, owner, DIRECT, false],
+  ])('canAssignRoles: %s', (_what, actor, m, kind, expected) => {
+    expect(canAssignRoles(actor, conv(kind), m)).toBe(expected);
+  });
+
+  it.each([
+    ['ADMIN adds a MEMBER', user, admin, MemberRole.MEMBER, true],
+    ['ADMIN adds an ADMIN', user, admin, MemberRole.ADMIN, false],
+    ['ADMIN adds an OWNER', user, admin, MemberRole.OWNER, false],
+    ['OWNER adds an ADMIN', user, owner, MemberRole.ADMIN, true],
+    ['MEMBER adds a MEMBER', user, member(), MemberRole.MEMBER, false],
+    ['staff add an OWNER', staff, null, MemberRole.OWNER, true],
+  ])('canAddAs: %s', (_what, actor, m, role, expected) => {
+    expect(canAddAs(actor, conv(GROUP), m, role)).toBe(expected);
+  });
+
+  it.each([
+    ['staff without a membership in SUPPORT', staff, null, SUPPORT, true],
+    ['staff with a membership in SUPPORT', staff, member(), SUPPORT, false],
+    ['staff without a membership in a GROUP', staff, null, GROUP, false],
+    ['a customer without a membership', user, null, SUPPORT, false],
+    ['nobody signed in', null, null, SUPPORT, false],
+  ])('unreadIsWholeThread: %s', (_what, actor, m, kind, expected) => {
+    expect(unreadIsWholeThread(actor, conv(kind), m)).toBe(expected);
+  });
+
+  it('viewerAbilities: asks the loader only for a signed-in viewer, and decides with the predicates', async () => {
+    const asked: number[] = [];
+    const loader = (m: Membership | null) => ({ load: async (id: number) => { asked.push(id); return m; } });
+    await expect(viewerAbilities(user, conv(GROUP), loader(member()))).resolves.toMatchObject({ readContent: true, unreadIsWholeThread: false });
+    await expect(viewerAbilities(user, conv(ROOM), loader(null))).resolves.toMatchObject({ membership: null, readContent: false });
+    await expect(viewerAbilities(staff, conv(SUPPORT), loader(null))).resolves.toMatchObject({ readContent: true, unreadIsWholeThread: true });
+    expect(asked).toEqual([100, 100, 100]);
+    await expect(viewerAbilities(null, conv(ROOM), loader(member()))).resolves.toMatchObject({ membership: null, readContent: false });
+    expect(asked).toHaveLength(3);
+  });
+
+  it('the SQL fragments say the same rules', () => {
+    expect(activeMembershipSql('m')).toBe('m."left_at" is null and not m."is_banned"');
+    expect(listedConversationSql(user)).toBe('m."id" is not null');
+    expect(listedConversationSql(staff)).toBe(`(m."id" is not null or c."kind" = 'SUPPORT')`);
+    expect(listedConversationSql(staff, false)).toBe('m."id" is not null');
+  });
+});
+
+describe('message policy', () => {
+  const msg = (facts: Partial<MessageFacts> = {}): MessageFacts => ({ kind: 'TEXT', senderId: user.id, deletedAt: null, conversationId: 100, ...facts });
+  const others = msg({ senderId: 2 });
+  const system = msg({ kind: 'SYSTEM', senderId: null });
+
+  it.each([
+    ['the sender, own message', user, msg(), true],
+    ['someone else', user, others, false],
+    ['staff, anyone\'s message (seed 004)', staff, others, true],
+    ['staff, a SYSTEM message', staff, system, false],
+  ])('canEdit: %s', (_what, actor, m, expected) => {
+    expect(canEdit(actor, m)).toBe(expected);
+  });
+
+  it.each([
+    ['the sender', user, msg(), member(), GROUP, true],
+    ['a MEMBER, someone else\'s', user, others, member(), GROUP, false],
+    ['an ADMIN of a GROUP, someone else\'s', user, others, admin, GROUP, true],
+    ['an OWNER of a ROOM, someone else\'s', user, others, owner, ROOM, true],
+    ['an OWNER of a DIRECT chat, the other\'s', user, others, owner, DIRECT, false],
+    ['a banned ADMIN', user, others, member(MemberRole.ADMIN, { isBanned: true }), GROUP, false],
+    ['staff, anyone\'s, in a DIRECT chat too (seed 004)', staff, others, null, DIRECT, true],
+    ['staff in a GROUP, anyone\'s', staff, others, null, GROUP, true],
+    ['an OWNER, a SYSTEM message', user, system, owner, GROUP, false],
+  ])('canDelete: %s', (_what, actor, m, membership, kind, expected) => {
+    expect(canDelete(actor, m, conv(kind), membership)).toBe(expected);
+  });
+
+  it.each([
+    ['the sender', user, msg(), true],
+    ['someone else', user, others, false],
+    ['staff, someone else\'s', staff, others, false],
+  ])('canAttach: %s', (_what, actor, m, expected) => {
+    expect(canAttach(actor, m)).toBe(expected);
+  });
+
+  it('isSystem, isOwn, showsContent, showsReply, isIn', () => {
+    expect(isSystem(system)).toBe(true);
+    expect(isSystem(msg())).toBe(false);
+    expect(isOwn(user, msg())).toBe(true);
+    expect(isOwn(user, others)).toBe(false);
+    expect(showsContent(msg())).toBe(true);
+    expect(showsContent(msg({ deletedAt: new Date().toISOString() }))).toBe(false);
+    expect(showsReply(msg(), msg({ conversationId: 100 }))).toBe(true);
+    expect(showsReply(msg(), msg({ conversationId: 101 }))).toBe(false);
+    expect(showsReply(msg(), null)).toBe(false);
+    expect(isIn(msg(), 100)).toBe(true);
+    expect(isIn(msg(), 101)).toBe(false);
+  });
+});
