@@ -4,7 +4,8 @@
  * member, content rules, idempotent retries and gap-free seq under concurrency.
  */
 import type { Client } from 'graphql-ws';
-import { codeOf, gql, gqlOk, registerUser, trackRealtime, type GqlResult, type LiveSubscription, type TestUser } from '../support/client';
+import { codeOf, registerUser, trackRealtime, type LiveSubscription, type TestUser } from '../support/client';
+import { expectDenied, gqlAs } from '../support/graphql';
 import { startTestServer, type TestServer } from '../support/test-server';
 
 let server: TestServer;
@@ -14,8 +15,7 @@ afterAll(async () => { await server.close(); });
 const { client, sub } = trackRealtime(() => server.wsUrl);
 
 const MSG = `id conversationId seq clientMessageId content sender { id }`;
-const q = <T = any>(user: TestUser, query: string, variables: Record<string, unknown> = {}) => gqlOk<T>(server.url, query, variables, user.token);
-const raw = (user: TestUser, query: string, variables: Record<string, unknown> = {}) => gql(server.url, query, variables, user.token);
+const { q, raw } = gqlAs(() => server.url);
 const SEND = `mutation($i: SendMessageInput!) { sendMessage(input: $i) { ${MSG} } }`;
 
 async function openDirect(me: TestUser, other: TestUser): Promise<string> {
@@ -29,12 +29,6 @@ async function send(me: TestUser, conversationId: string, content: string, extra
 }
 async function history(me: TestUser, conversationId: string): Promise<any> {
   return (await q(me, `query($c: ID!) { messages(conversationId: $c, first: 100) { totalCount edges { node { id seq content sender { id } } } } }`, { c: conversationId })).messages;
-}
-
-/** The error code a GraphQL response carries, asserting it carries no data for the field. */
-function expectDenied(r: GqlResult, field: string, code: string) {
-  expect({ field, code: codeOf(r) }).toEqual({ field, code });
-  expect(r.data?.[field] ?? null).toBeNull();
 }
 
 /** The extensions.code a subscription ended with (it must end with an error, without events). */

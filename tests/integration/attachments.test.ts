@@ -4,11 +4,12 @@
  * stored, sniffed, thumbnailed, served on /media with access control and Range; and every
  * refusal leaving nothing behind on disk (uploads and transport temp files) or in the database.
  */
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { codeOf, gqlOk, registerUser, trackRealtime, type GqlResult, type TestUser } from '../support/client';
+import { filesUnder } from '../support/files';
 import { startTestServer, type TestServer } from '../support/test-server';
 
 // Every temporary file of this worker (graphql-upload's capacitors too) lands in a folder we watch.
@@ -60,11 +61,6 @@ function sendWithFiles(user: TestUser, conversationId: string, uploads: Upload[]
 
 const image = (format: 'png' | 'jpeg' | 'gif' | 'webp', width = 600, height = 400) =>
   sharp({ create: { width, height, channels: 3, background: { r: 200, g: 30, b: 90 } } })[format]().toBuffer();
-
-/** Every file under a folder, recursively. */
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(join(dir, e.name)) : [join(dir, e.name)]));
-}
 const attachmentRows = async () => Number((await server.orm.em.fork().execute('select count(*) as n from "attachments"'))[0].n);
 const messageRows = async () => Number((await server.orm.em.fork().execute('select count(*) as n from "messages"'))[0].n);
 

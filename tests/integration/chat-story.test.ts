@@ -3,7 +3,8 @@
  * subscriptions. Every test registers its own users, so tests share one server and database.
  */
 import type { Client } from 'graphql-ws';
-import { codeOf, gql, gqlOk, registerUser, trackRealtime, type TestUser } from '../support/client';
+import { codeOf, gql, registerUser, trackRealtime, type TestUser } from '../support/client';
+import { gqlAs } from '../support/graphql';
 import { startTestServer, type TestServer } from '../support/test-server';
 
 let server: TestServer;
@@ -21,8 +22,7 @@ const CONV = `id kind title name visibility maxMembers memberCount unreadCount l
   viewerMembership { id role lastReadSeq unreadCount user { id } }
   members { id role lastReadSeq unreadCount user { id username } }`;
 
-const q = <T = any>(user: TestUser, query: string, variables: Record<string, unknown> = {}) => gqlOk<T>(server.url, query, variables, user.token);
-const raw = (user: TestUser, query: string, variables: Record<string, unknown> = {}) => gql(server.url, query, variables, user.token);
+const { q, raw } = gqlAs(() => server.url);
 
 async function openDirect(me: TestUser, other: TestUser): Promise<any> {
   return (await q(me, `mutation($u: ID) { openDirectChat(userId: $u) { ${CONV} } }`, { u: other.id })).openDirectChat;

@@ -3,7 +3,8 @@
  * presence audience, through the real server: HTTP for queries and mutations, graphql-ws for
  * subscriptions, with the allowed and the refused caller for each rule.
  */
-import { codeOf, gql, gqlOk, registerUser, trackRealtime, type TestUser } from '../support/client';
+import { codeOf, gql, registerUser, trackRealtime, type TestUser } from '../support/client';
+import { gqlAs } from '../support/graphql';
 import { startTestServer, type TestServer } from '../support/test-server';
 
 let server: TestServer;
@@ -12,8 +13,7 @@ afterAll(async () => { await server.close(); });
 
 const { client, sub } = trackRealtime(() => server.wsUrl);
 
-const q = <T = any>(user: TestUser, query: string, variables: Record<string, unknown> = {}) => gqlOk<T>(server.url, query, variables, user.token);
-const raw = (user: TestUser, query: string, variables: Record<string, unknown> = {}) => gql(server.url, query, variables, user.token);
+const { q, raw } = gqlAs(() => server.url);
 const users = (n: number, prefix: string) => Promise.all(Array.from({ length: n }, (_, i) => registerUser(server.url, `${prefix}${i}`)));
 
 const CONTACT = `id status requester { id } addressee { id }`;

@@ -5,7 +5,8 @@
  * messages, who may delete, live delivery to (and after removal of) a member, and DIRECT leave.
  */
 import { User } from '../../src/domain/user/user.entity';
-import { codeOf, gql, gqlOk, registerUser, trackRealtime, type GqlResult, type TestUser } from '../support/client';
+import { codeOf, registerUser, trackRealtime, type GqlResult, type TestUser } from '../support/client';
+import { gqlAs } from '../support/graphql';
 import { startTestServer, type TestServer } from '../support/test-server';
 
 let server: TestServer;
@@ -15,8 +16,7 @@ afterAll(async () => { await server.close(); });
 const { client, sub } = trackRealtime(() => server.wsUrl);
 
 type Vars = Record<string, unknown>;
-const q = <T = any>(user: TestUser, query: string, variables: Vars = {}) => gqlOk<T>(server.url, query, variables, user.token);
-const raw = (user: TestUser, query: string, variables: Vars = {}) => gql(server.url, query, variables, user.token);
+const { q, raw } = gqlAs(() => server.url);
 const user = (prefix: string) => registerUser(server.url, prefix);
 const users = (...prefixes: string[]) => Promise.all(prefixes.map(user));
 

@@ -8,7 +8,8 @@
  * and regular users seeing no conversation they are not in (PUBLIC rooms only via publicRooms).
  */
 import { User } from '../../src/domain/user/user.entity';
-import { codeOf, gql, gqlOk, registerUser, trackRealtime, type GqlResult, type LiveSubscription, type TestUser } from '../support/client';
+import { gql, gqlOk, registerUser, trackRealtime, type LiveSubscription, type TestUser } from '../support/client';
+import { expectDenied, gqlAs } from '../support/graphql';
 import { startTestServer, type TestServer } from '../support/test-server';
 
 let server: TestServer;
@@ -17,8 +18,7 @@ afterAll(async () => { await server.close(); });
 
 const { client, sub } = trackRealtime(() => server.wsUrl);
 
-const q = <T = any>(user: TestUser, query: string, variables: Record<string, unknown> = {}) => gqlOk<T>(server.url, query, variables, user.token);
-const raw = (user: TestUser, query: string, variables: Record<string, unknown> = {}) => gql(server.url, query, variables, user.token);
+const { q, raw } = gqlAs(() => server.url);
 const SEND = `mutation($i: SendMessageInput!) { sendMessage(input: $i) { id conversationId seq content sender { id } } }`;
 const CONV = `query($c: ID!) { conversation(id: $c) { id kind customer { id } viewerMembership { user { id } } unreadCount } }`;
 
@@ -53,12 +53,6 @@ async function history(me: TestUser, c: string): Promise<string[]> {
   return page.edges.map((e: any) => e.node.content);
 }
 const markRead = (me: TestUser, c: string) => q(me, `mutation($c: ID!) { markRead(conversationId: $c) { lastReadSeq unreadCount } }`, { c });
-
-/** Asserts a response is refused with `code` and carries no data for `field`. */
-function expectDenied(r: GqlResult, field: string, code: string) {
-  expect({ field, code: codeOf(r) }).toEqual({ field, code });
-  expect(r.data?.[field] ?? null).toBeNull();
-}
 
 /** The extensions.code a subscription ended with (it must end with an error, without events). */
 async function subscriptionError(s: LiveSubscription): Promise<string | undefined> {

@@ -29,6 +29,9 @@ export async function gqlOk<T = any>(url: string, query: string, variables: Reco
 /** The first error code of a response (undefined when there is none). */
 export const codeOf = (r: GqlResult) => r.errors?.[0]?.extensions?.code;
 
+/** The REST URL of `path` (e.g. `/chats/`) on the server whose GraphQL endpoint is `graphqlUrl`: `.../graphql` becomes `.../api${path}`. */
+export const restUrl = (graphqlUrl: string, path = '') => `${graphqlUrl.replace(/\/graphql$/, '')}/api${path}`;
+
 let counter = 0;
 /** A registered user with tokens. */
 export interface TestUser { id: string; username: string; token: string; refreshToken: string }

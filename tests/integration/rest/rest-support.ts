@@ -5,13 +5,11 @@
  * legacy apps make them (POST /api/accounts/register/, then POST /api/token/), staff promotion,
  * error-body checks, multipart forms.
  */
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import Ajv2020, { type ValidateFunction } from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import { restRoutes } from '../../../src/rest';
 import { buildOpenApi } from '../../../src/rest/common/openapi.builder';
-import type { TestUser } from '../../support/client';
+import { restUrl, type TestUser } from '../../support/client';
 import type { TestServer } from '../../support/test-server';
 
 /** A REST answer: status, headers, parsed JSON body (undefined when empty). */
@@ -21,7 +19,7 @@ export interface RestResponse<T = any> { status: number; headers: Headers; body:
 export interface CallOptions { token?: string; json?: unknown; form?: FormData; raw?: string; headers?: Record<string, string> }
 
 /** The REST base URL of a test server: http://127.0.0.1:PORT/api */
-export const apiBase = (server: TestServer) => `${server.url.replace(/\/graphql$/, '')}/api`;
+export const apiBase = (server: TestServer) => restUrl(server.url);
 
 /** JSON Schema 2020-12 validation (Ajv), as OpenAPI 3.1 uses it. */
 export function newAjv(): Ajv2020 {
@@ -133,9 +131,4 @@ export function form(fields: Record<string, string | number | (string | number)[
   for (const [k, v] of Object.entries(fields)) for (const one of Array.isArray(v) ? v : [v]) f.append(k, String(one));
   for (const [k, p] of files) f.append(k, new Blob([new Uint8Array(p.bytes)], { type: p.type ?? 'application/octet-stream' }), p.name);
   return f;
-}
-
-/** Every file under a folder, recursively (uploads and temporary files left behind). */
-export function filesUnder(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(join(dir, e.name)) : [join(dir, e.name)]));
 }

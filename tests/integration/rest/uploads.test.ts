@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { trackRealtime } from '../../support/client';
 import { startTestServer, type TestServer } from '../../support/test-server';
-import { call, expectError, expectKeys, filesUnder, form, restUser, type FilePart, type RestUser } from './rest-support';
+import { filesUnder } from '../../support/files';
+import { call, expectError, expectKeys, form, restUser, type FilePart, type RestUser } from './rest-support';
 
 // Every temporary file of this worker (the multipart capacitors too) lands in a folder we watch.
 const TMP = mkdtempSync(join(tmpdir(), 'rest-uploads-tmp-'));

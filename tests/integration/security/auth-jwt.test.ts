@@ -1,6 +1,7 @@
-import { createHash, createHmac, createSign, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHmac, createSign, generateKeyPairSync, randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
 import { codeOf, gql, registerUser, type GqlResult, type TestUser } from '../../support/client';
+import { headerOf, kidOf } from '../../support/jwt';
 import { startTestServer, type TestServer } from '../../support/test-server';
 
 /**
@@ -14,7 +15,7 @@ const SECRET = randomBytes(32).toString('hex');
 const ISSUER = 'chat-server-jwt-test';
 const AUDIENCE = 'chat-clients-jwt-test';
 /** The server's kid for SECRET (AuthService's derivation; the control test checks it matches what the server sends). */
-const KID = createHash('sha256').update('chat-server jwt kid\0').update(Buffer.from(SECRET, 'utf8')).digest('base64url').slice(0, 12);
+const KID = kidOf(SECRET);
 
 let server: TestServer;
 let user: TestUser;
@@ -28,7 +29,6 @@ afterAll(async () => { await server?.close(); });
 // forging
 
 const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
-const headerOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[0], 'base64url').toString('utf8'));
 
 /** Signs `header.payload` by hand: HMAC-SHA256/512 with `secret`, RSA-SHA256 with a private key, or nothing. */
 function forge(header: Record<string, unknown>, payload: Record<string, unknown>, signer: { hmac: string | Buffer; hash?: 'sha256' | 'sha512' } | { rsa: string } | null): string {

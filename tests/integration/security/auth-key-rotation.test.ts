@@ -1,10 +1,11 @@
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { startApp, type RunningApp } from '../../../src/app';
 import { codeOf, gql, gqlOk, registerUser, type TestUser } from '../../support/client';
+import { headerOf, kidOf } from '../../support/jwt';
 import { createTestDatabase, testAppOptions, testConfig } from '../../support/test-server';
 
 /**
@@ -17,8 +18,6 @@ import { createTestDatabase, testAppOptions, testConfig } from '../../support/te
 
 const K1 = randomBytes(32).toString('hex');
 const K2 = randomBytes(32).toString('hex');
-const kidOf = (secret: string) => createHash('sha256').update('chat-server jwt kid\0').update(Buffer.from(secret, 'utf8')).digest('base64url').slice(0, 12);
-const headerOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[0], 'base64url').toString('utf8'));
 
 // Each test restarts the server; on a busy machine a cold start on disk (PGlite) with its
 // migrations can take longer than jest's default 30 s. A guard against hanging, not a timing check.

@@ -1,5 +1,5 @@
 import { hash as argonHash } from '@node-rs/argon2';
-import { codeOf, gql, gqlOk, registerUser, type GqlResult } from '../../support/client';
+import { codeOf, gql, gqlOk, registerUser, restUrl, type GqlResult } from '../../support/client';
 import { startTestServer, type TestServer } from '../../support/test-server';
 import { User } from '../../../src/domain/user/user.entity';
 import { argon2ParamsOf } from '../../../src/domain/auth/password';
@@ -22,7 +22,7 @@ const LOGIN = 'mutation($u: String!, $p: String!) { login(username: $u, password
 let seq = 0;
 const name = (p: string) => `${p}${++seq}_${process.pid}`;
 const storedHash = async (userId: string) => (await server.orm.em.fork().findOneOrFail(User, { id: Number(userId) })).passwordHash;
-const apiUrl = (path: string) => `${server.url.replace(/\/graphql$/, '')}/api${path}`;
+const apiUrl = (path: string) => restUrl(server.url, path);
 
 function expectBadPassword(r: GqlResult) {
   expect(codeOf(r)).toBe('BAD_USER_INPUT');

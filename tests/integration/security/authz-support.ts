@@ -5,6 +5,7 @@
  * answer (GraphQL over HTTP, graphql-ws, REST) into one outcome class.
  */
 import { gql, gqlOk, registerUser, wsClient, type GqlResult, type TestUser } from '../../support/client';
+import { gqlAs } from '../../support/graphql';
 import type { TestServer } from '../../support/test-server';
 
 /** The callers of the matrix, in the column order of the expected table. */
@@ -71,7 +72,7 @@ export async function buildUsers(server: TestServer): Promise<WorldUsers> {
   const list = await Promise.all(names.map((n) => registerUser(url, n.slice(0, 5))));
   const users = Object.fromEntries(names.map((n, i) => [n, list[i]])) as World['users'];
   await server.orm.em.fork().execute('update "users" set "is_staff" = true where "id" = ?', [Number(users.staff.id)]);
-  const q = (u: TestUser, query: string, variables: Record<string, unknown> = {}) => gqlOk(url, query, variables, u.token);
+  const { q } = gqlAs(url);
   const { member, blocker, blocked } = users;
   const blockedDirect = (await q(blocker, `mutation($u: ID) { openDirectChat(userId: $u) { id } }`, { u: blocked.id })).openDirectChat.id;
   await q(blocked, SEND, { i: { conversationId: blockedDirect, content: 'before the block' } });
@@ -91,7 +92,7 @@ export async function buildWorld(server: TestServer, base?: WorldUsers): Promise
   const url = server.url;
   const wu = base ?? await buildUsers(server);
   const { users } = wu;
-  const q = (u: TestUser, query: string, variables: Record<string, unknown> = {}) => gqlOk(url, query, variables, u.token);
+  const { q } = gqlAs(url);
   const { owner, member, removed, banned } = users;
   const group = (await q(owner, `mutation($i: CreateGroupInput!) { createGroup(input: $i) { id } }`, { i: { name: 'g', memberIds: [member.id, removed.id, banned.id] } })).createGroup.id;
   const room = (await q(owner, `mutation { createRoom(input: {name: "r", visibility: PUBLIC}) { id } }`)).createRoom.id;

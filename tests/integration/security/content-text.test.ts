@@ -1,4 +1,4 @@
-import { codeOf, gql, gqlOk, registerUser, type GqlResult, type TestUser } from '../../support/client';
+import { codeOf, gql, gqlOk, registerUser, restUrl, type GqlResult, type TestUser } from '../../support/client';
 import { startTestServer, type TestServer } from '../../support/test-server';
 import { User } from '../../../src/domain/user/user.entity';
 
@@ -31,7 +31,7 @@ const HISTORY = 'query($c: ID!) { messages(conversationId: $c, last: 100) { tota
 const send = (t: string, k?: string) => gql(server.url, SEND, { c: conversationId, t, k }, alice.token);
 const stored = async (id: string) => (await gqlOk(server.url, HISTORY, { c: conversationId }, bob.token)).messages.edges.find((e: any) => e.node.id === id)?.node.content;
 const messageCount = async () => (await gqlOk(server.url, HISTORY, { c: conversationId }, bob.token)).messages.totalCount as number;
-const apiUrl = (path: string) => `${server.url.replace(/\/graphql$/, '')}/api${path}`;
+const apiUrl = (path: string) => restUrl(server.url, path);
 
 function expectBadInput(r: GqlResult, field: string) {
   expect(codeOf(r)).toBe('BAD_USER_INPUT');

@@ -1,4 +1,4 @@
-import { codeOf, gql, gqlOk, registerUser, type GqlResult } from '../../support/client';
+import { codeOf, gql, gqlOk, registerUser, restUrl, type GqlResult } from '../../support/client';
 import { startTestServer, type TestServer } from '../../support/test-server';
 import { User } from '../../../src/domain/user/user.entity';
 import { hashPassword } from '../../../src/domain/auth/password';
@@ -16,7 +16,7 @@ afterAll(async () => { await server?.close(); });
 
 const REGISTER = 'mutation($i: RegisterInput!) { register(input: $i) { user { id username } } }';
 const PASSWORD = 'correct-horse-battery';
-const apiUrl = (path: string) => `${server.url.replace(/\/graphql$/, '')}/api${path}`;
+const apiUrl = (path: string) => restUrl(server.url, path);
 const restRegister = (username: string) => fetch(apiUrl('/accounts/register/'), {
   method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: PASSWORD }),
 });
