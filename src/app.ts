@@ -12,6 +12,8 @@ import express from 'express';
 import { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
+import { randomUUID } from 'node:crypto';
+import { Metrics, meteredBus } from './observability/metrics';
 import Redis from 'ioredis';
 import proxyaddr from 'proxy-addr';
 import type { Config } from './config/config';
@@ -61,6 +63,19 @@ export interface AppOptions {
 }
 
 
+/** An X-Request-Id worth keeping: 1 to 128 characters of letters, digits and `._:-` (anything else is replaced). */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** The PostgreSQL pool's connections now (knex's tarn pool); null on PGlite (one connection, no pool). */
+function poolUse(orm: Orm): { used: number; free: number; pending: number } | null {
+  try {
+    const pool = (orm.em.getConnection() as unknown as { getKnex(): { client: { pool?: { numUsed(): number; numFree(): number; numPendingAcquires(): number } } } }).getKnex().client.pool;
+    return pool ? { used: pool.numUsed(), free: pool.numFree(), pending: pool.numPendingAcquires() } : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Starts the chat server: database (migrated unless turned off), domain services, Apollo Server
  * on express at /graphql (POST and GET), graphql-ws on the same path, /healthz and /readyz.
@@ -76,6 +91,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       debug: false,
       logger: (msg) => logger.debug({ orm: msg }),
       onQuery: options.onQuery ? (ctx) => options.onQuery!(`[query] ${ctx.query}`, ctx) : undefined,
+      onMigrated: (names) => logger.info({ migrations: names }, `applied ${names.length} database migration(s)`),
     },
     config.migrateOnStart,
   );
@@ -86,7 +102,17 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   redis?.on('error', (err) => logger.warn({ err: err.message }, 'redis error'));
   if (redisBus) await redisBus.ready(3000).catch((err) => logger.warn({ err: err.message }, 'Redis not reachable at start; live events are degraded'));
   const bus: EventBus = redisBus ?? new InMemoryEventBus();
-  const services = createServices(config, bus, orm.em, { redis, logger });
+  // Prometheus metrics of this instance (GET /metrics; src/observability/metrics.ts). The sources
+  // are read at scrape time, after the realtime layer below exists.
+  const metrics = new Metrics({
+    sockets: () => realtime.socketCount(),
+    subscriptions: () => realtime.hub.subscriberCount(),
+    deliveredFrames: () => realtime.hub.deliveredFrames,
+    busHealthy: () => bus.healthy(),
+    pool: () => poolUse(orm),
+    rateLimitRefusals: () => (services.limits as { refusals?: ReadonlyMap<string, number> }).refusals ?? new Map(),
+  });
+  const services = createServices(config, meteredBus(bus, metrics), orm.em, { redis, logger });
   const schema = buildGraphQLSchema();
   const format = formatError(logger, { hideSuggestions: config.graphql.hideSuggestions });
   // Query limits (depth, cost, aliases, directives, tokens): the same rules on HTTP (Apollo) and
@@ -109,7 +135,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const httpServer: Server = createServer(serverOptions(config.http), app);
   applyServerTimeouts(httpServer, config.http);
   // GraphQL over WebSocket and the realtime delivery layer (src/realtime/graphql-ws.ts).
-  const realtime = startRealtime(httpServer, { config, services, rootEm: orm.em, schema, documents: wsDocuments, logger, clientIp, format });
+  const realtime = startRealtime(httpServer, { config, services, rootEm: orm.em, schema, documents: wsDocuments, logger, clientIp, format, onDispatch: (e) => metrics.eventDispatched(e) });
   // The shutdown budget: sockets and HTTP requests get most of SHUTDOWN_GRACE_MS, the rest is for closing the database.
   const drainMs = Math.max(0, Math.floor(config.shutdownGraceMs * 0.6));
 
@@ -134,6 +160,9 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       // Requests still open after the budget (a body that never ends) are cut.
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: drainMs }),
       { async serverWillStart() { return { async drainServer() { await realtime.close(drainMs); } }; } },
+      metrics.apolloPlugin(),
+      // The request log names the operation (pino-http customProps below).
+      { async requestDidStart() { return { async didResolveOperation(rc) { if (rc.contextValue.httpLocals) rc.contextValue.httpLocals.operation = rc.operationName ?? rc.operation?.operation; } }; } },
     ],
   });
   await apollo.start();
@@ -141,7 +170,17 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   app.use(
     pinoHttp({
       logger,
-      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' },
+      // One id per request, the caller's when it sends a sane X-Request-Id (a proxy's), returned
+      // in the response's X-Request-Id so a client's report can be found in the logs.
+      genReqId: (req, res) => {
+        const given = req.headers['x-request-id'];
+        const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+        res.setHeader('x-request-id', id);
+        return id;
+      },
+      // Read when the request ends: the client address (TRUST_PROXY), the user and the GraphQL operation.
+      customProps: (req, res) => ({ ip: (req as express.Request).ip, userId: (res as express.Response).locals?.userId, operation: (res as express.Response).locals?.operation }),
       serializers: {
         // No media signatures, tokens or GraphQL variables in request logs (src/logger.ts).
         req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: loggableUrl(req.url) }),
@@ -149,6 +188,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       },
     }),
   );
+  app.use(metrics.http());
+  if (config.metrics.enabled) app.get('/metrics', metrics.handler(config.metrics.token));
   app.get('/healthz', (_req, res) => { res.json({ status: 'ok' }); });
   // 503 without the database (nothing works); 200 "degraded" without Redis (writes still succeed,
   // live delivery between instances resumes when Redis returns).
@@ -174,17 +215,22 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     // prevention stays on: such requests need an `apollo-require-preflight` header.
     graphqlUploadExpress({ maxFileSize: config.uploadMaxBytes + 1, maxFiles: config.uploadMaxFiles, maxFieldSize: config.http.maxBodyBytes }),
     expressMiddleware(apollo, {
-      context: async ({ req }) => {
-        const header = req.headers.authorization;
-        const ip = req.ip ?? 'unknown';
-        if (!header) return new GraphQLContext(services, orm.em, null, undefined, ip);
-        const token = bearer(header);
-        if (!token) return new GraphQLContext(services, orm.em, null, new DomainError('UNAUTHENTICATED', 'Authorization header must be "Bearer <access token>"'), ip);
-        try {
-          return new GraphQLContext(services, orm.em, await services.auth.authenticate(orm.em.fork(), token), undefined, ip);
-        } catch (err) {
-          return new GraphQLContext(services, orm.em, null, err instanceof Error ? err : new GraphQLError('Invalid token'), ip);
-        }
+      context: async ({ req, res }) => {
+        const ctx = await (async () => {
+          const header = req.headers.authorization;
+          const ip = req.ip ?? 'unknown';
+          if (!header) return new GraphQLContext(services, orm.em, null, undefined, ip);
+          const token = bearer(header);
+          if (!token) return new GraphQLContext(services, orm.em, null, new DomainError('UNAUTHENTICATED', 'Authorization header must be "Bearer <access token>"'), ip);
+          try {
+            return new GraphQLContext(services, orm.em, await services.auth.authenticate(orm.em.fork(), token), undefined, ip);
+          } catch (err) {
+            return new GraphQLContext(services, orm.em, null, err instanceof Error ? err : new GraphQLError('Invalid token'), ip);
+          }
+        })();
+        ctx.httpLocals = res.locals;
+        if (ctx.actor) res.locals.userId = ctx.actor.id;
+        return ctx;
       },
     }),
   );

@@ -72,6 +72,11 @@ export interface Config {
   /** Absolute base of media URLs (https://chat.example.com); unset: URLs are paths ("/media/..."). */
   publicUrl?: string;
   /**
+   * GET /metrics (Prometheus): with METRICS_TOKEN it needs `Authorization: Bearer <token>`;
+   * without one it is open in development and off (404) in production.
+   */
+  metrics: { enabled: boolean; token?: string };
+  /**
    * Which proxies' X-Forwarded-For to believe for the client address (rate limits, logs), in
    * Express's `trust proxy` syntax: false (default: none), a hop count, or addresses/subnets
    * ("loopback", "10.0.0.0/8", ...). Behind the docker-compose nginx: 1.
@@ -120,7 +125,7 @@ const bool = z
 const positiveInt = z.coerce.number().int().positive();
 
 /** Variables whose values must not appear in error messages or logs. */
-const SECRET_VARIABLES = new Set(['JWT_SECRET', 'JWT_PREVIOUS_SECRETS', 'DATABASE_URL', 'REDIS_URL']);
+const SECRET_VARIABLES = new Set(['JWT_SECRET', 'JWT_PREVIOUS_SECRETS', 'DATABASE_URL', 'REDIS_URL', 'METRICS_TOKEN']);
 
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -194,6 +199,7 @@ const envSchema = z.object({
   HTTP_HEADERS_TIMEOUT_MS: positiveInt.max(3_600_000).default(20000),
   HTTP_REQUEST_TIMEOUT_MS: positiveInt.max(3_600_000).default(300000),
   HTTP_KEEP_ALIVE_TIMEOUT_MS: positiveInt.max(3_600_000).default(5000),
+  METRICS_TOKEN: z.string().trim().min(16, 'must be at least 16 characters').optional(),
   PUBLIC_URL: z.string().trim().regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL').optional(),
 });
 
@@ -284,6 +290,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxBufferedBytes: e.WS_MAX_BUFFERED_BYTES, maxQueuedEvents: e.WS_MAX_QUEUED_EVENTS,
     },
     publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
+    metrics: { enabled: Boolean(e.METRICS_TOKEN) || !production, token: e.METRICS_TOKEN },
     trustProxy: e.TRUST_PROXY,
     graphql: {
       maxDepth: e.GRAPHQL_MAX_DEPTH,

@@ -27,6 +27,8 @@ export interface DatabaseOptions {
   logger?: (message: string) => void;
   /** Hears every SQL statement with its logger context (`em.fork({ loggerContext })`), with or without `debug`. */
   onQuery?: (context: LogContext) => void;
+  /** Told the names of the migrations applied at open (none: nothing called). */
+  onMigrated?: (names: string[]) => void;
 }
 
 /** MikroORM's logger, which also hands every query's context to `onQuery`. */
@@ -109,7 +111,10 @@ export async function openDatabase(db: DatabaseOptions, migrate = true): Promise
   try {
     const orm = (await MikroORM.init(ormOptions(db, pglite))) as unknown as Orm;
     if (pglite) embedded.set(orm, { pglite, unlock });
-    if (migrate) await orm.getMigrator().up();
+    if (migrate) {
+      const applied = await orm.getMigrator().up();
+      if (applied.length) db.onMigrated?.(applied.map((m) => m.name));
+    }
     return orm;
   } catch (err) {
     await pglite?.close().catch(() => undefined);

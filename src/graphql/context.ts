@@ -15,6 +15,8 @@ export class GraphQLContext {
   private _em?: EntityManager;
   private _loaders?: Loaders;
   private blocked?: Promise<Set<number>>;
+  /** The HTTP response's locals, for the request log (operation name, user id); absent over graphql-ws. */
+  httpLocals?: Record<string, unknown>;
 
   constructor(
     readonly services: Services,

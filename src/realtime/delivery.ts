@@ -53,6 +53,8 @@ export interface DeliveryOptions {
    * `<type>:*` subscriber. Absent: every such subscriber is asked.
    */
   followersOf?: (conversationId: number) => Iterable<number>;
+  /** Called once per event as it fans out on this instance (metrics: delivery latency). */
+  onDispatch?: (event: DomainEvent) => void;
   onError?: (err: unknown) => void;
 }
 
@@ -113,6 +115,8 @@ export class DeliveryHub {
   private readonly maxQueue: number;
   /** Executions run since start (tests and the benchmark read it). */
   executions = 0;
+  /** Frames written to subscribers since start (metrics). */
+  deliveredFrames = 0;
   /** Message changes delivered lately, per conversation (`changeSeq`s). */
   private readonly delivered = new Map<number, Set<number>>();
   /** While paused (a replay is being read), events from the bus wait here, in order. */
@@ -215,6 +219,7 @@ export class DeliveryHub {
   /** Hands one event to every subscriber of its topics, executing and serialising once per group. */
   private dispatch(e: DomainEvent): void {
     if ((e.type === 'message.added' || e.type === 'message.edited' || e.type === 'message.deleted') && !this.firstDelivery(e.conversationId, e.message.changeSeq)) return;
+    this.opts.onDispatch?.(e);
     let scope: EventScope | undefined;
     const results = new Map<Group, string | Promise<string>>();
     const resultOf = (g: Group) => {
@@ -274,7 +279,7 @@ export class DeliveryHub {
   /** Writes at once when nothing earlier waits; otherwise queues behind it, in event order. */
   private push(sub: Subscriber, item: string | Promise<string | null>): void {
     if (sub.done) return;
-    if (!sub.queue.length && !isPromise(item)) { sub.spec.write(item); return; }
+    if (!sub.queue.length && !isPromise(item)) { this.deliveredFrames++; sub.spec.write(item); return; }
     sub.queue.push(item);
     if (sub.queue.length > this.maxQueue) {
       // Too far behind: never drop silently; the socket closes and the client catches up.
@@ -301,7 +306,7 @@ export class DeliveryHub {
         return;
       }
       sub.queue.shift();
-      if (head !== null) sub.spec.write(head);
+      if (head !== null) { this.deliveredFrames++; sub.spec.write(head); }
     }
   }
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { createSourceEventStream, GraphQLError, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import { createSourceEventStream, GraphQLError, Kind, type OperationDefinitionNode, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
 import { CloseCode, makeServer } from 'graphql-ws';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -49,6 +49,8 @@ export interface RealtimeDeps {
   clientIp(req: IncomingMessage): string;
   /** The one error mapper (contract codes, no internals). */
   format(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError;
+  /** Called once per event as it fans out (metrics). */
+  onDispatch?: (event: DomainEvent) => void;
 }
 
 /** The running realtime layer. */
@@ -107,6 +109,7 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
     schema,
     maxQueue: config.ws.maxQueuedEvents,
     followersOf: (conversationId) => audience.followersOf(conversationId),
+    onDispatch: deps.onDispatch,
     newScope: (e: DomainEvent) => {
       const em = rootEm.fork({ loggerContext: DELIVERY_QUERY });
       const loaders = createLoaders(em, null, services.userCache);
@@ -247,6 +250,7 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
       settle(state);
       state.socketId = randomUUID();
       sessions.add(state.socket, session);
+      logger.info({ socket: state.socketId, userId: session.actor.id, ip: state.ip }, 'socket authenticated');
       await services.presence.connected(session.actor.id, state.socketId);
       return true;
     },
@@ -271,6 +275,8 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
       if (prepared.errors) return prepared.errors;
       // graphql-ws keeps the payload while the operation lives: one shared copy of the text, not one per socket.
       (payload as { query: string }).query = prepared.query;
+      const named = prepared.document.definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION && (!payload.operationName || d.name?.value === payload.operationName));
+      logger.info({ socket: ctx.extra.socketId, userId: ctx.extra.viewer?.actor.id, operationId: id, operation: payload.operationName ?? named?.name?.value ?? null }, 'socket subscribed');
       const state = ctx.extra;
       const viewer = state.viewer!;
       const variableValues = payload.variables ?? undefined;
@@ -318,6 +324,7 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
       socket.close(CloseCode.InternalServerError, 'Internal server error');
     });
     const state: SocketState = { socket, ip: clientIp(request) };
+    logger.info({ ip: state.ip }, 'socket opened');
     const pending = (pendingByIp.get(state.ip) ?? 0) + 1;
     socket.once('close', () => { failed(state); settle(state); });
     if (pending > config.ws.maxPendingPerIp) {
@@ -345,7 +352,10 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
       },
       state,
     );
-    socket.once('close', (code, reason) => { void closed(code, String(reason)); });
+    socket.once('close', (code, reason) => {
+      logger.info({ socket: state.socketId ?? null, userId: state.viewer?.actor.id ?? null, ip: state.ip, code, reason: truncateReason(String(reason)) }, 'socket closed');
+      void closed(code, String(reason));
+    });
   });
 
   return {

@@ -73,7 +73,11 @@ export class FlexibleRateLimiter implements RateLimiter {
     return this.limiters.get(name)!;
   }
 
+  /** Refusals per limit since start (metrics). */
+  readonly refusals = new Map<LimitName, number>();
+
   private refusal(name: LimitName, res: RateLimiterRes): RateLimitedError {
+    this.refusals.set(name, (this.refusals.get(name) ?? 0) + 1);
     return new RateLimitedError(MESSAGES[name], Math.max(1, Math.ceil(res.msBeforeNext / 1000)));
   }
 }

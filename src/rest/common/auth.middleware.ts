@@ -21,5 +21,8 @@ export async function authenticateRequest(services: Services, em: EntityManager,
   if (!header) throw unauthenticated('Authentication credentials were not provided.');
   const token = bearer(header);
   if (!token) throw unauthenticated('Authorization header must be "Bearer <access token>"');
-  return services.auth.authenticate(em, token);
+  const actor = await services.auth.authenticate(em, token);
+  // The request log names the user (src/app.ts, pino-http customProps).
+  if (req.res) req.res.locals.userId = actor.id;
+  return actor;
 }
