@@ -1,7 +1,8 @@
 # The chat server. Build: docker build -t chat-server .   (docker-compose.yml builds it too)
 
 # --- build: install everything, compile TypeScript to dist/ ---
-FROM node:20-slim AS build
+# Node 22 LTS (Node 20 reached its end of life on 2026-04-30); the code also runs on Node >= 20.19.
+FROM node:22-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci
@@ -9,14 +10,16 @@ COPY . .
 RUN npm run build
 
 # --- runtime: production dependencies and the compiled code only ---
-FROM node:20-slim
+FROM node:22-slim
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=4000 \
     DATA_DIR=/app/data
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev && npm cache clean --force
+# No install scripts: `prepare` would compile, and the compiled code comes from the build stage.
+RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
+COPY scripts ./scripts
 COPY --from=build /app/dist ./dist
 # DATA_DIR is only used when DATABASE_URL is unset (embedded PGlite).
 RUN mkdir -p /app/data /app/uploads && chown node:node /app/data /app/uploads
@@ -24,4 +27,8 @@ USER node
 EXPOSE 4000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 4000) + '/readyz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# Operator commands need no compiler here (scripts/run-built.js runs dist/ as it is when there is no src/):
+#   docker compose exec app npm run migrate
+#   docker compose exec app npm run seed
+#   docker compose exec app npm run create-user -- --username admin --password "<password>" --staff
 CMD ["node", "dist/src/main.js"]

@@ -5,6 +5,7 @@
  * missing or older than any of its inputs (src/, migrations/, bench/, tsconfig*.json,
  * package-lock.json): `npm start` on an unchanged checkout starts at once instead of running tsc
  * for several seconds (issue 12). `npm ci` builds once (the `prepare` script).
+ * Without src/ (the container image: compiled code only) it runs dist/ as it is.
  * Usage: node scripts/run-built.js <compiled entry> [args...]
  */
 const { execFileSync } = require('node:child_process');
@@ -30,7 +31,9 @@ function newest(path) {
 
 const stamp = newest(join(root, 'dist', 'src', 'main.js'));
 const inputs = ['src', 'migrations', 'bench', 'tsconfig.json', 'tsconfig.build.json', 'package-lock.json'];
-if (!stamp || inputs.some((p) => newest(join(root, p)) > stamp)) {
+// A deployed image holds dist/ without src/ or a compiler: run what is there.
+const hasSources = newest(join(root, 'src')) > 0;
+if (hasSources && (!stamp || inputs.some((p) => newest(join(root, p)) > stamp))) {
   console.error('compiling (sources changed since the last build)...');
   execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], { cwd: root, stdio: 'inherit' });
 }
