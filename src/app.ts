@@ -14,6 +14,7 @@ import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import { randomUUID } from 'node:crypto';
 import { Metrics, meteredBus } from './observability/metrics';
+import { restDocsRouter } from './rest/docs/docs.route';
 import Redis from 'ioredis';
 import proxyaddr from 'proxy-addr';
 import type { Config } from './config/config';
@@ -204,6 +205,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     }
     res.json({ status: redisState === 'unreachable' ? 'degraded' : 'ready', database: 'ok', redis: redisState });
   });
+  // A browsable page of the REST layer's OpenAPI document, from local assets.
+  app.use('/api/docs', apiHeaders(), restDocsRouter());
   app.use('/api', apiHeaders(), cors(corsOptions(config.corsOrigins)), restRouter({ services, rootEm: orm.em, logger }));
   app.use('/media', mediaHeaders(), mediaRouter(services, orm.em, logger));
   app.use(

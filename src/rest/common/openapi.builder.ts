@@ -46,18 +46,19 @@ function parameters(schema: z.ZodType | undefined, where: 'path' | 'query'): Jso
  * file fields only in multipart (binary strings), and a route whose files are required takes
  * multipart only.
  */
-function requestBody(schema: JsonSchema, fileFields: string[]): JsonSchema {
+function requestBody(schema: JsonSchema, fileFields: string[], example?: Record<string, unknown>): JsonSchema {
   const content: Record<string, unknown> = {};
+  const withExample = (media: JsonSchema): JsonSchema => (example ? { ...media, example } : media);
   const required = (schema.required as string[] | undefined) ?? [];
   if (!fileFields.some((f) => required.includes(f))) {
     const props = { ...(schema.properties as Record<string, JsonSchema> | undefined) };
     for (const f of fileFields) delete props[f];
     const textOnly = { ...schema, properties: props };
-    content['application/json'] = { schema: textOnly };
+    content['application/json'] = withExample({ schema: textOnly });
     content['application/x-www-form-urlencoded'] = { schema: textOnly };
   }
   // Lists are repeated parts of one name (`members: 1`, `members: 2`; `medias: <file>` twice).
-  content['multipart/form-data'] = { schema };
+  content['multipart/form-data'] = fileFields.length ? { schema } : withExample({ schema });
   return { required: true, content };
 }
 
@@ -73,7 +74,7 @@ export function buildOpenApi(routes: AnyRoute[]): JsonSchema {
     for (const [status, res] of Object.entries(r.responses)) {
       responses[status] = {
         description: res.description,
-        ...(res.schema ? { content: { 'application/json': { schema: jsonSchema(res.schema, 'output') } } } : {}),
+        ...(res.schema ? { content: { 'application/json': { schema: jsonSchema(res.schema, 'output'), ...(res.example !== undefined ? { example: res.example } : {}) } } } : {}),
       };
     }
     // Invalid input, not found, wrong method, database unavailable; 401 with auth; 413/415 with a
@@ -86,7 +87,7 @@ export function buildOpenApi(routes: AnyRoute[]): JsonSchema {
     for (const s of [...errorStatuses].sort()) {
       responses[String(s)] ??= { description: ERROR_STATUSES[s] ?? 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
     }
-    const body = r.body ? requestBody(jsonSchema(r.body, 'input'), Object.keys(r.files ?? {})) : undefined;
+    const body = r.body ? requestBody(jsonSchema(r.body, 'input'), Object.keys(r.files ?? {}), r.bodyExample) : undefined;
     (paths[p] ??= {})[r.method] = {
       tags: [r.tag],
       summary: r.summary,

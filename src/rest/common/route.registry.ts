@@ -63,8 +63,10 @@ export interface RouteDef<P extends z.ZodType, Q extends z.ZodType, B extends z.
    * use `uploadField`. A file in any other field is a 400 naming it.
    */
   files?: FileFields;
-  /** Status → description and, when there is a body, its schema. */
-  responses: Record<number, { description: string; schema?: z.ZodType }>;
+  /** Status → description and, when there is a body, its schema and an example (the seed document's own, where it shows one). */
+  responses: Record<number, { description: string; schema?: z.ZodType; example?: unknown }>;
+  /** An example request body (the seed document's own, where it shows one): OpenAPI and /api/docs. */
+  bodyExample?: Record<string, unknown>;
   /** Per-route answers for domain error codes, where the seed documents its own. */
   errors?: Partial<Record<ErrorCode, ErrorOverride>>;
   /**

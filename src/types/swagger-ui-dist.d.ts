@@ -1,0 +1,5 @@
+/** The parts of `swagger-ui-dist` (no types of its own) that src/rest/docs uses. */
+declare module 'swagger-ui-dist' {
+  /** The folder holding Swagger UI's built assets (swagger-ui-bundle.js, swagger-ui.css, ...). */
+  export function absolutePath(): string;
+}
