@@ -4,7 +4,7 @@ import {
   isActive, listedConversationSql, outranks, unreadIsWholeThread, viewerAbilities,
 } from '../../src/domain/conversation/conversation.policy';
 import type { Membership } from '../../src/domain/conversation/membership.entity';
-import { canAttach, canDelete, canEdit, isIn, isOwn, isSystem, showsContent, showsReply, type MessageFacts } from '../../src/domain/message/message.policy';
+import { canAttach, canDelete, canEdit, isIn, isOwn, isReadByOthers, isSystem, showsContent, showsReply, type MessageFacts } from '../../src/domain/message/message.policy';
 import type { Actor } from '../../src/domain/shared/actor';
 
 /**
@@ -194,9 +194,20 @@ describe('message policy', () => {
   it.each([
     ['the sender', user, msg(), true],
     ['someone else', user, others, false],
-    ['staff, someone else\'s', staff, others, false],
+    ['staff, someone else\'s (seed 004)', staff, others, true],
+    ['staff, a SYSTEM message', staff, system, false],
   ])('canAttach: %s', (_what, actor, m, expected) => {
     expect(canAttach(actor, m)).toBe(expected);
+  });
+
+  it.each([
+    ['nobody else read it', [{ userId: 1, lastReadSeq: 9 }, { userId: 2, lastReadSeq: 4 }], false],
+    ['another member read up to it', [{ userId: 2, lastReadSeq: 5 }], true],
+    ['another member read past it', [{ userId: 3, lastReadSeq: 8 }], true],
+    ['only the sender read it', [{ userId: 1, lastReadSeq: 5 }], false],
+    ['no members', [], false],
+  ])('isReadByOthers: %s', (_what, readers, expected) => {
+    expect(isReadByOthers({ senderId: 1, seq: 5 }, readers)).toBe(expected);
   });
 
   it('isSystem, isOwn, showsContent, showsReply, isIn', () => {

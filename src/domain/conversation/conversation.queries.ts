@@ -112,11 +112,12 @@ export class ConversationQueries {
     };
   }
 
-  /** The viewer's conversations, newest activity first (staff: plus every SUPPORT thread). */
-  async list(scope: Scope, args: { kind?: ConversationKind | null; first?: number | null; after?: string | null }): Promise<Page<Conversation>> {
+  /** The viewer's conversations, newest activity first (staff: plus every SUPPORT thread; with `reach: 'readable'`, every conversation). */
+  async list(scope: Scope, args: { kind?: ConversationKind | null; first?: number | null; after?: string | null; reach?: 'listed' | 'readable' }): Promise<Page<Conversation>> {
     const size = pageSize(args.first, 20, 100, 'first');
     const params: unknown[] = [scope.actor.id];
-    let where = listedConversationSql(scope.actor);
+    // 'readable': staff see every conversation (they may read all: conversation.policy's canReadContent).
+    let where = args.reach === 'readable' && scope.actor.isStaff ? 'true' : listedConversationSql(scope.actor);
     if (args.kind) { where += ' and c."kind" = ?'; params.push(args.kind); }
     const from = `from "conversations" c left join "memberships" m on m."conversation_id" = c."id" and m."user_id" = ? and ${activeMembershipSql('m')} where ${where}`;
     return this.page(scope.em, from, params, size, args.after);

@@ -115,7 +115,7 @@ export class ConversationService {
       const members = [tx.create(Membership, { conversation: conv, user: scope.actor.id, role: MemberRole.OWNER })];
       for (const id of ids) members.push(tx.create(Membership, { conversation: conv, user: id, role: MemberRole.MEMBER }));
       await tx.flush();
-      const { message: msg } = await appendMessage(tx, { conversationId: conv.id, senderId: null, kind: MessageKind.SYSTEM, content: `${scope.actor.username} created the group "${data.name}"` });
+      const { message: msg } = await appendMessage(tx, { conversationId: conv.id, senderId: null, actorId: scope.actor.id, kind: MessageKind.SYSTEM, content: `${scope.actor.username} created the group "${data.name}"` });
       // Everyone starts with the creation notice read.
       await tx.nativeUpdate(Membership, { conversation: conv.id }, { lastReadSeq: msg.seq });
       conv.lastSeq = msg.seq;

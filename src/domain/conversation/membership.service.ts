@@ -43,7 +43,7 @@ export class MembershipService {
     if (isActive(existing)) return c;
     if (existing?.isBanned) throw forbidden('You are banned from this room');
     if (!canSeeMetadata(c) && !scope.actor.isStaff) throw notFound('Room');
-    await this.addOrReactivate(scope.em, c, scope.actor.id, MemberRole.MEMBER, `${scope.actor.username} joined`);
+    await this.addOrReactivate(scope.em, c, scope.actor.id, MemberRole.MEMBER, `${scope.actor.username} joined`, scope.actor.id);
     return c;
   }
 
@@ -53,7 +53,7 @@ export class MembershipService {
     if (c.kind === ConversationKind.DIRECT) throw badInput('You cannot leave a direct chat', 'id');
     if (c.kind === ConversationKind.SUPPORT && c.customer && (c.customer as User).id === scope.actor.id) throw badInput('You cannot leave your own support thread', 'id');
     if (!membership) throw badInput('You are not a member of this conversation', 'id');
-    await this.deactivate(scope.em, c, membership, `${scope.actor.username} left`);
+    await this.deactivate(scope.em, c, membership, `${scope.actor.username} left`, scope.actor.id);
     return true;
   }
 
@@ -68,7 +68,7 @@ export class MembershipService {
     if (isActive(current)) return current;
     await this.contacts.refuseBlocked(scope, [user.id]);
     if (current?.isBanned) throw conflict('That user is banned here; unban them first');
-    const added = await this.addOrReactivate(scope.em, c, user.id, role, `${scope.actor.username} added ${user.username}`);
+    const added = await this.addOrReactivate(scope.em, c, user.id, role, `${scope.actor.username} added ${user.username}`, scope.actor.id);
     await this.notifications.onInvite(scope.em, c, [user.id], scope.actor.username);
     return added;
   }
@@ -79,7 +79,7 @@ export class MembershipService {
     if (!canManage(scope.actor, c, membership)) throw forbidden('Only the owner or an admin can remove members');
     const target = await this.requireMember(scope.em, c.id, userId);
     if (target.user.id !== scope.actor.id && !outranks(scope.actor, membership, target)) throw forbidden('You cannot remove this member');
-    await this.deactivate(scope.em, c, target, `${scope.actor.username} removed ${target.user.username}`);
+    await this.deactivate(scope.em, c, target, `${scope.actor.username} removed ${target.user.username}`, scope.actor.id);
     return true;
   }
 
@@ -135,7 +135,7 @@ export class MembershipService {
       if (banned && wasActive) await this.handOverOwnership(tx, c.id, t);
       await tx.flush();
       if (!banned || !wasActive) return null;
-      return (await appendMessage(tx, { conversationId: c.id, senderId: null, kind: MessageKind.SYSTEM, content: `${scope.actor.username} banned ${target.user.username}` })).message;
+      return (await appendMessage(tx, { conversationId: c.id, senderId: null, actorId: scope.actor.id, kind: MessageKind.SYSTEM, content: `${scope.actor.username} banned ${target.user.username}` })).message;
     });
     this.events.publish({ type: 'membership.changed', conversationId: c.id, userId: uid, active: isActive(target) });
     if (notice) this.events.publish({ type: 'message.added', conversationId: c.id, message: toMessageView(notice) });
@@ -158,7 +158,8 @@ export class MembershipService {
   }
 
   /** Adds or reactivates a membership under the conversation's row lock (capacity is checked race-free), with a SYSTEM message. */
-  private async addOrReactivate(em: EntityManager, c: Conversation, userId: number, role: MemberRole, note: string): Promise<Membership> {
+  /** `actorId`: who caused it (their own action is not unread for them: appendMessage moves their read position). */
+  private async addOrReactivate(em: EntityManager, c: Conversation, userId: number, role: MemberRole, note: string, actorId: number): Promise<Membership> {
     const { membership, message } = await em.transactional(async (tx) => {
       await tx.execute('select "id" from "conversations" where "id" = ? for update', [c.id]);
       if (c.kind === ConversationKind.ROOM && c.maxMembers && (await activeMemberCount(tx, c.id)) >= c.maxMembers) throw conflict('This room is full');
@@ -166,7 +167,7 @@ export class MembershipService {
       if (m) Object.assign(m, { leftAt: null, role, joinedAt: new Date(), isMuted: false });
       else m = tx.create(Membership, { conversation: c.id, user: userId, role });
       await tx.flush();
-      const { message: msg } = await appendMessage(tx, { conversationId: c.id, senderId: null, kind: MessageKind.SYSTEM, content: note });
+      const { message: msg } = await appendMessage(tx, { conversationId: c.id, senderId: null, actorId, kind: MessageKind.SYSTEM, content: note });
       // The new member starts with nothing unread.
       m.lastReadSeq = msg.seq;
       await tx.flush();
@@ -177,14 +178,14 @@ export class MembershipService {
     return membership;
   }
 
-  private async deactivate(em: EntityManager, c: Conversation, m: Membership, note: string): Promise<void> {
+  private async deactivate(em: EntityManager, c: Conversation, m: Membership, note: string, actorId: number): Promise<void> {
     const userId = (m.user as User).id;
     const message = await em.transactional(async (tx) => {
       const mm = tx.merge(m);
       mm.leftAt = new Date();
       await this.handOverOwnership(tx, c.id, mm);
       await tx.flush();
-      return (await appendMessage(tx, { conversationId: c.id, senderId: null, kind: MessageKind.SYSTEM, content: note })).message;
+      return (await appendMessage(tx, { conversationId: c.id, senderId: null, actorId, kind: MessageKind.SYSTEM, content: note })).message;
     });
     this.events.publish({ type: 'membership.changed', conversationId: c.id, userId, active: false });
     this.events.publish({ type: 'message.added', conversationId: c.id, message: toMessageView(message) });

@@ -28,6 +28,10 @@ export class Message {
   @ManyToOne(() => User, { nullable: true, deleteRule: 'set null' })
   sender?: User | null;
 
+  /** SYSTEM messages: the user whose action it reports ("alice added bob"); null for others and when unknown. */
+  @ManyToOne(() => User, { nullable: true, deleteRule: 'set null' })
+  actor?: User | null;
+
   @Enum({ items: () => MessageKind, nativeEnumName: 'message_kind', default: MessageKind.TEXT })
   kind: MessageKind = MessageKind.TEXT;
 

@@ -37,9 +37,9 @@ export function canDelete(actor: Actor, m: MessageFacts, c: Conversation, member
   return !isSystem(m) && (isOwn(actor, m) || actor.isStaff || canManage(actor, c, membership));
 }
 
-/** Adding attachments to a message: its sender only. */
+/** Adding attachments to a message: its sender, or staff (seed 004: staff are exempt from ownership checks, as for edits); never a SYSTEM message. */
 export function canAttach(actor: Actor, m: MessageFacts): boolean {
-  return isOwn(actor, m);
+  return !isSystem(m) && (isOwn(actor, m) || actor.isStaff);
 }
 
 /** A deleted message shows no attachments and no mentions (its content is ""). */
@@ -50,6 +50,11 @@ export function showsContent(m: Pick<MessageView, 'deletedAt'>): boolean {
 /** The reply target is shown only when it is a message of the same conversation (sends enforce it; old rows and forged ids are not trusted). */
 export function showsReply(m: Pick<MessageView, 'conversationId'>, target: Pick<MessageView, 'conversationId'> | null | undefined): boolean {
   return target != null && target.conversationId === m.conversationId;
+}
+
+/** Read by someone else: an active member other than its sender whose read position reached it (seed 004 `is_read`; GraphQL Message.isRead). */
+export function isReadByOthers(m: Pick<MessageView, 'senderId' | 'seq'>, readers: readonly { userId: number; lastReadSeq: number }[]): boolean {
+  return readers.some((r) => r.userId !== m.senderId && r.lastReadSeq >= m.seq);
 }
 
 /** A URL that names both a conversation and a message (seed 004 `/conversations/{cid}/messages/{mid}/...`) addresses it only when the message is in that conversation. */

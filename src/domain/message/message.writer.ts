@@ -2,11 +2,14 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { MessageView } from '../shared/events';
 import { Message, MessageKind } from './message.entity';
 import { activeMembershipSql } from '../conversation/conversation.policy';
+import { refId } from '../shared/refs';
 
 /** The data of a new message, ids as numbers. */
 export interface NewMessage {
   conversationId: number;
   senderId: number | null;
+  /** SYSTEM messages: the user whose action it reports; their read position moves past it as a sender's does. */
+  actorId?: number | null;
   kind: MessageKind;
   content: string;
   replyToId?: number | null;
@@ -62,8 +65,8 @@ export async function appendMessage(em: EntityManager, data: NewMessage): Promis
        update "memberships" m set "last_read_seq" = c."last_seq", "last_read_at" = ?::timestamptz from c
         where m."conversation_id" = ? and m."user_id" = ? and m."last_read_seq" < c."last_seq" returning m."id"),
      ins as (
-       insert into "messages" ("conversation_id", "seq", "sender_id", "kind", "content", "reply_to_id", "client_message_id", "created_change", "change_seq", "created_at", "mention_ids")
-       select ?, c."last_seq", ?, ?::"message_kind", ?, ?, ?, c."change_seq", c."change_seq", ?::timestamptz, ?::jsonb from c
+       insert into "messages" ("conversation_id", "seq", "sender_id", "actor_id", "kind", "content", "reply_to_id", "client_message_id", "created_change", "change_seq", "created_at", "mention_ids")
+       select ?, c."last_seq", ?, ?, ?::"message_kind", ?, ?, ?, c."change_seq", c."change_seq", ?::timestamptz, ?::jsonb from c
        returning *)${n ? `,
      n as (
        insert into "notifications" ("user_id", "kind", "title", "body", "conversation_id", "message_id", "created_at")
@@ -79,8 +82,8 @@ export async function appendMessage(em: EntityManager, data: NewMessage): Promis
      select ins.*, exists (select 1 from r) as "sender_read_moved"${n ? `, (select coalesce(json_agg(n), '[]'::json) from n) as "notifications"` : ''} from ins`,
     [
       now, now, data.conversationId,
-      now, data.conversationId, data.senderId,
-      data.conversationId, data.senderId, data.kind, data.content, data.replyToId ?? null, data.clientMessageId ?? null, now,
+      now, data.conversationId, data.senderId ?? data.actorId ?? null,
+      data.conversationId, data.senderId, data.actorId ?? null, data.kind, data.content, data.replyToId ?? null, data.clientMessageId ?? null, now,
       JSON.stringify(data.mentionIds ?? []),
       ...(n ? [n.mentionTitle, n.messageTitle, n.body, now, JSON.stringify(data.mentionIds ?? []), JSON.stringify([...new Set([...(data.mentionIds ?? []), ...n.notify])])] : []),
     ],
@@ -103,15 +106,15 @@ export async function nextChange(tx: EntityManager, conversationId: number): Pro
 
 /** The plain, JSON-safe view of a message that queries and events share. Deleted: content "". */
 export function toMessageView(m: Message): MessageView {
-  const ref = (x: unknown) => (x == null ? null : typeof x === 'object' ? (x as { id: number }).id : Number(x));
   return {
     id: m.id,
-    conversationId: ref(m.conversation)!,
+    conversationId: refId(m.conversation),
     seq: m.seq,
-    senderId: ref(m.sender),
+    senderId: refId(m.sender),
+    actorId: refId(m.actor),
     kind: m.kind,
     content: m.deletedAt ? '' : m.content,
-    replyToId: ref(m.replyTo),
+    replyToId: refId(m.replyTo),
     clientMessageId: m.clientMessageId ?? null,
     changeSeq: m.changeSeq,
     createdAt: m.createdAt.toISOString(),
@@ -123,7 +126,7 @@ export function toMessageView(m: Message): MessageView {
 
 /** A row of "messages" as the driver returns it (snake_case columns). */
 export interface MessageRow {
-  id: number; conversation_id: number; seq: number; sender_id: number | null; kind: MessageView['kind']; content: string;
+  id: number; conversation_id: number; seq: number; sender_id: number | null; actor_id?: number | null; kind: MessageView['kind']; content: string;
   reply_to_id: number | null; client_message_id: string | null; created_change: number; change_seq: number;
   created_at: Date | string; edited_at: Date | string | null; deleted_at: Date | string | null; mention_ids: number[] | string | null;
 }
@@ -141,6 +144,7 @@ export function rowToMessageView(r: MessageRow): MessageView {
     conversationId: Number(r.conversation_id),
     seq: Number(r.seq),
     senderId: r.sender_id == null ? null : Number(r.sender_id),
+    actorId: r.actor_id == null ? null : Number(r.actor_id),
     kind: r.kind,
     content: r.deleted_at ? '' : r.content,
     replyToId: r.reply_to_id == null ? null : Number(r.reply_to_id),

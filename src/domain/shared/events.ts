@@ -7,6 +7,8 @@ export interface MessageView {
   conversationId: number;
   seq: number;
   senderId: number | null;
+  /** SYSTEM messages: the user whose action it reports (null when none is recorded). */
+  actorId: number | null;
   kind: 'TEXT' | 'IMAGE' | 'FILE' | 'SYSTEM';
   /** "" once deleted. */
   content: string;

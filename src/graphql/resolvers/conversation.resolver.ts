@@ -29,8 +29,9 @@ export class ConversationResolver {
     @Arg('kind', () => ConversationKind, { nullable: true }) kind?: ConversationKind,
     @Arg('first', () => Int, { nullable: true, defaultValue: 20 }) first?: number,
     @Arg('after', () => String, { nullable: true }) after?: string,
+    @Arg('everyReadable', () => Boolean, { nullable: true, defaultValue: false, description: 'Staff: every conversation they may read (all of them, as seed 004 lists), not only their memberships and SUPPORT threads; no effect for others' }) everyReadable?: boolean,
   ) {
-    return ctx.services.conversationQueries.list(ctx.scope(), { kind, first, after });
+    return ctx.services.conversationQueries.list(ctx.scope(), { kind, first, after, reach: everyReadable ? 'readable' : 'listed' });
   }
 
   @Query(() => ConversationType, { nullable: true })

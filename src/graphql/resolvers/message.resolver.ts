@@ -6,7 +6,8 @@ import { AddAttachmentArgs, SendMessageInput } from '../types/inputs';
 import { AttachmentType, MessageConnection, MessageType } from '../types/message.type';
 import { ConversationType, UnreadByConversationType, UnreadBySenderType, UnreadSummaryType } from '../types/payload.type';
 import { UserType } from '../types/user.type';
-import { showsContent, showsReply } from '../../domain/message/message.policy';
+import { isReadByOthers, showsContent, showsReply } from '../../domain/message/message.policy';
+import { refId } from '../../domain/shared/refs';
 
 /** Contract: message queries and mutations, and Message's resolved fields. */
 @Resolver(() => MessageType)
@@ -97,6 +98,12 @@ export class MessageResolver {
   @FieldResolver(() => Boolean)
   isEdited(@Root() m: MessageView) {
     return m.editedAt != null;
+  }
+
+  @FieldResolver(() => Boolean, { description: 'Whether an active member other than its sender has read it (their read position reached it; seed 004 is_read)' })
+  async isRead(@Root() m: MessageView, @Ctx() ctx: GraphQLContext) {
+    const members = await ctx.loaders.members.load(m.conversationId);
+    return isReadByOthers(m, members.map((x) => ({ userId: refId(x.user), lastReadSeq: x.lastReadSeq })));
   }
 
   @FieldResolver(() => Boolean)

@@ -8,7 +8,7 @@ import type { User } from '../../domain/user/user.entity';
 import type { RestContext } from './route.registry';
 import { refId } from '../../domain/shared/refs';
 import { viewerAbilities } from '../../domain/conversation/conversation.policy';
-import { showsContent } from '../../domain/message/message.policy';
+import { isReadByOthers as readByOthers, showsContent } from '../../domain/message/message.policy';
 
 /**
  * Read helpers the presenters share, over the request's loaders. Same reading as the GraphQL
@@ -43,7 +43,7 @@ export async function userOf(ctx: RestContext, id: number | null | undefined): P
 /** Whether a member other than its sender has read the message (their read position reached it). */
 export async function isReadByOthers(ctx: RestContext, m: MessageView): Promise<boolean> {
   const members = await ctx.loaders.members.load(m.conversationId);
-  return members.some((x) => refId(x.user) !== m.senderId && x.lastReadSeq >= m.seq);
+  return readByOthers(m, members.map((x) => ({ userId: refId(x.user), lastReadSeq: x.lastReadSeq })));
 }
 
 /** The conversation's title as the viewer sees it (ConversationQueries.titleOf). */

@@ -5,7 +5,7 @@ import type { Membership } from '../../domain/conversation/membership.entity';
 import type { MessageView } from '../../domain/shared/events';
 import { fullNameOf, type User } from '../../domain/user/user.entity';
 import type { RestContext } from '../common/route.registry';
-import { attachmentsOf, iso, lastMessageOf, mediaUrlOf, membersOf, titleOf, unreadOf, userOf } from '../common/views.helpers';
+import { attachmentsOf, canReadContentOf, iso, mediaUrlOf, membersOf, titleOf, unreadOf, userOf } from '../common/views.helpers';
 import { refId } from '../../domain/shared/refs';
 import { showsReply } from '../../domain/message/message.policy';
 
@@ -38,6 +38,19 @@ export const messageSchema = z.object({
 });
 export const successSchema = z.object({ status: z.literal('success') });
 
+/**
+ * The sender seed 001's shapes show for a SYSTEM notice nobody's action caused (notices record
+ * their actor since issue 19; older ones have none): its clients read `sender.full_name` of every
+ * message, so it is never null there. Documented in docs/rest-compat.md.
+ */
+export const SYSTEM_SENDER: z.output<typeof senderSchema> = { id: 0, username: 'system', full_name: 'System', avatar_thumbnail: null, role: 'system', avatar: null };
+
+/** Who seed 001 shows as a message's sender: its sender, for a SYSTEM notice the user whose action it reports, else {@link SYSTEM_SENDER}. */
+async function senderOf(ctx: RestContext, m: MessageView): Promise<z.output<typeof senderSchema>> {
+  const u = await userOf(ctx, m.senderId ?? m.actorId);
+  return u ? presentSender(u) : SYSTEM_SENDER;
+}
+
 /** `{id, username, full_name, avatar_thumbnail, role}`. */
 export function presentUserSummary(u: UserRecord): z.output<typeof userSummarySchema> {
   return { id: u.id, username: u.username, full_name: fullNameOf(u), avatar_thumbnail: u.avatarUrl ?? null, role: u.role ?? null };
@@ -50,6 +63,9 @@ export function presentSender(u: UserRecord): z.output<typeof senderSchema> {
 
 const later = (a: Date, b: Date) => (a > b ? a : b);
 
+/** The summary fields of a sender (no `avatar`). */
+const summaryOf = ({ avatar: _avatar, ...summary }: z.output<typeof senderSchema>): z.output<typeof userSummarySchema> => summary;
+
 /** A chat's name: its own, "A và B" for a 1:1 chat (as the legacy backend named them), else the title. */
 async function nameOf(ctx: RestContext, c: Conversation, members: Membership[]): Promise<string> {
   if (c.name) return c.name;
@@ -60,8 +76,9 @@ async function nameOf(ctx: RestContext, c: Conversation, members: Membership[]):
 /** A chat group as GET /api/chats/ lists it. */
 export async function presentChat(ctx: RestContext, c: Conversation): Promise<z.output<typeof chatSchema>> {
   const members = await membersOf(ctx, c);
-  const last = await lastMessageOf(ctx, c);
-  const lastSender = await userOf(ctx, last?.senderId);
+  // The newest posted message: SYSTEM notices ("x created the group") are not a chat's preview here (seed 001 shows null for a new group).
+  const last = (await canReadContentOf(ctx, c)) && c.lastSeq > 0 ? await ctx.loaders.lastPostedMessage.load(c.id) : null;
+  const lastSender = last ? await senderOf(ctx, last) : null;
   return {
     id: c.id,
     name: await nameOf(ctx, c, members),
@@ -72,7 +89,7 @@ export async function presentChat(ctx: RestContext, c: Conversation): Promise<z.
     created_at: iso(c.createdAt)!,
     updated_at: iso(later(c.updatedAt, c.lastActivityAt))!,
     last_message: last
-      ? { id: last.id, sender: lastSender ? presentUserSummary(lastSender) : null, content: last.content, created_at: last.createdAt, is_removed: last.deletedAt != null }
+      ? { id: last.id, sender: summaryOf(lastSender!), content: last.content, created_at: last.createdAt, is_removed: last.deletedAt != null }
       : null,
     unread_count: await unreadOf(ctx, c),
   };
@@ -99,19 +116,18 @@ export async function presentChatDetail(ctx: RestContext, c: Conversation): Prom
 
 /** A message in seed 001's shape; `media` are its attachments (signed URLs; `thumbnail` for images). */
 export async function presentMessage(ctx: RestContext, m: MessageView): Promise<z.output<typeof messageSchema>> {
-  const sender = await userOf(ctx, m.senderId);
+  const sender = await senderOf(ctx, m);
   let preview: z.output<typeof repliedPreviewSchema> | null = null;
   if (m.replyToId != null) {
     const target = await ctx.loaders.message.load(m.replyToId);
     if (target && showsReply(m, target)) {
-      const ts = await userOf(ctx, target.senderId);
-      preview = { id: target.id, sender: ts ? presentUserSummary(ts) : null, content: target.content, created_at: target.createdAt };
+      preview = { id: target.id, sender: summaryOf(await senderOf(ctx, target)), content: target.content, created_at: target.createdAt };
     }
   }
   return {
     id: m.id,
     chat_group: m.conversationId,
-    sender: sender ? presentSender(sender) : null,
+    sender,
     content: m.content,
     is_system_message: m.kind === 'SYSTEM',
     is_removed: m.deletedAt != null,

@@ -32,7 +32,7 @@ export const roomDetailSchema = z.object({
   created_at: z.string(), updated_at: z.string(),
 });
 export const roomMemberSchema = z.object({
-  id: z.number().int(), room: z.object({ id: z.number().int(), name: z.string() }), user: userSchema, role: z.enum(['owner', 'admin', 'member']),
+  id: z.number().int(), room: z.object({ id: z.number().int(), name: z.string() }), user: userSchema, role: z.enum(['admin', 'member']),
   joined_at: z.string(), last_read_at: z.string().nullable(), is_muted: z.boolean(), is_banned: z.boolean(),
 });
 export const roomMessageSchema = z.object({
@@ -101,11 +101,11 @@ export async function presentRoomDetail(ctx: RestContext, c: Conversation, canRe
   };
 }
 
-/** Members (banned ones too, flagged), with role owner/admin/member. */
+/** Members (banned ones too, flagged), with role admin/member: seed 003's vocabulary has `admin` for a room's manager, so an OWNER shows as admin (GraphQL keeps OWNER/ADMIN/MEMBER). */
 export async function presentMembers(ctx: RestContext, c: Conversation, members: Membership[]): Promise<z.output<typeof roomMemberSchema>[]> {
   const room = { id: c.id, name: await titleOf(ctx, c) };
   return members.map((m) => ({
-    id: m.id, room, user: presentUser(m.user), role: m.role.toLowerCase() as 'owner' | 'admin' | 'member',
+    id: m.id, room, user: presentUser(m.user), role: m.role === 'MEMBER' ? 'member' : 'admin',
     joined_at: iso(m.joinedAt)!, last_read_at: iso(m.lastReadAt), is_muted: m.isMuted, is_banned: m.isBanned,
   }));
 }
@@ -127,6 +127,13 @@ export async function presentRoomMessage(ctx: RestContext, m: MessageView): Prom
   };
 }
 
+/** A notification's title in seed 003's pattern: a new message's is `新消息来自 <sender's username>`; others keep theirs. */
+async function seedTitleOf(ctx: RestContext, n: NotificationView, m: MessageView | null): Promise<string> {
+  if (n.kind !== 'MESSAGE' || !m) return n.title;
+  const sender = await userOf(ctx, m.senderId);
+  return sender ? `新消息来自 ${sender.username}` : n.title;
+}
+
 /** A notification with its room and message (null when it has none). */
 export async function presentNotification(ctx: RestContext, n: NotificationView): Promise<z.output<typeof notificationSchema>> {
   const c = n.conversationId == null ? null : await ctx.loaders.conversation.load(n.conversationId);
@@ -134,7 +141,7 @@ export async function presentNotification(ctx: RestContext, n: NotificationView)
   let room: z.output<typeof notificationSchema>['room'] = null;
   if (c) room = { ...(await presentRoomCreated(ctx, c)), updated_at: iso(c.updatedAt)! };
   return {
-    id: n.id, notification_type: n.kind.toLowerCase() as z.output<typeof notificationSchema>['notification_type'], title: n.title, content: n.body,
+    id: n.id, notification_type: n.kind.toLowerCase() as z.output<typeof notificationSchema>['notification_type'], title: await seedTitleOf(ctx, n, m), content: n.body,
     room,
     message: m ? { id: m.id, content: contentOf(m), message_type: typeOf(m), created_at: m.createdAt } : null,
     is_read: n.readAt != null, created_at: n.createdAt,

@@ -59,8 +59,10 @@ describe('seed 001: chat groups', () => {
     expectKeys(list.body, ['count', 'next', 'previous', 'results']);
     expect(list.body).toMatchObject({ count: 1, next: null, previous: null });
     expectKeys(list.body.results[0], CHAT_KEYS);
-    // The creation notice is the last message, a system one (no sender).
-    expect(list.body.results[0].last_message).toMatchObject({ sender: null, is_removed: false });
+    // Issue 19: as the seed shows for a new group, no last message (the creation notice is not a
+    // chat's preview) and nothing unread, for the creator and the members alike.
+    expect(created.body.last_message).toBeNull();
+    expect(list.body.results[0]).toMatchObject({ last_message: null, unread_count: 0 });
 
     const detail = await call(server, 'GET', `/chats/${chatId}/`, { token: renter.token });
     expect(detail.status).toBe(200);
@@ -103,7 +105,9 @@ describe('seed 001: chat groups', () => {
     expect(page1.body.previous).toBeNull();
     expect(page1.body.next).toBe(`${apiBase(server)}/chats/${chatId}/messages/?page_size=2&page=2`);
     for (const m of page1.body.results) expectKeys(m, MESSAGE_KEYS);
-    expect(page1.body.results[0]).toMatchObject({ is_system_message: true, sender: null });
+    // Issue 19: a system notice shows the user whose action it reports as its sender (seed 001's clients read sender.full_name).
+    expect(page1.body.results[0]).toMatchObject({ is_system_message: true, sender: { id: Number(owner.id), full_name: 'Owner One' } });
+    expectKeys(page1.body.results[0].sender, [...SUMMARY_KEYS, 'avatar']);
     const page2 = await call(server, 'GET', `/chats/${chatId}/messages/?page_size=2&page=2`, { token: renter.token });
     expect(page2.body).toMatchObject({ count: 3, next: null, previous: `${apiBase(server)}/chats/${chatId}/messages/?page_size=2` });
     expect(page2.body.results.map((m: any) => m.content)).toEqual(['Còn ạ']);

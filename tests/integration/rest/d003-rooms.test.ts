@@ -73,7 +73,7 @@ describe('seed 003: rooms', () => {
     const members = await call(server, 'GET', `/chat/rooms/${publicId}/members/`, { token: mate.token });
     expect(members.status).toBe(200);
     for (const m of members.body) expectKeys(m, ['id', 'room', 'user', 'role', 'joined_at', 'last_read_at', 'is_muted', 'is_banned']);
-    expect(members.body.map((m: any) => [m.user.id, m.role])).toEqual([[Number(dev.id), 'owner'], [Number(mate.id), 'member']]);
+    expect(members.body.map((m: any) => [m.user.id, m.role])).toEqual([[Number(dev.id), 'admin'], [Number(mate.id), 'member']]); // issue 19: the room's OWNER shows as the seed's "admin"
     expect(members.body[0].room).toEqual({ id: publicId, name: '开发讨论' });
     expectError(await call(server, 'GET', `/chat/rooms/${privateId}/members/`, { token: mate.token }), 404);
 
@@ -151,7 +151,9 @@ describe('seed 003: rooms', () => {
     expect(mention).toMatchObject({ is_read: false, room: { id: publicId, name: '开发讨论', room_type: 'public' }, message: { id: reply.body.id, message_type: 'text' } });
     expectKeys(mention.message, ['id', 'content', 'message_type', 'created_at']);
     const mateNotes = await call(server, 'GET', '/chat/notifications/', { token: mate.token });
-    expect(mateNotes.body.some((n: any) => n.notification_type === 'message' && n.message?.id === first.body.id)).toBe(true);
+    const messageNote = mateNotes.body.find((n: any) => n.notification_type === 'message' && n.message?.id === first.body.id);
+    // Issue 19: the seed's title pattern, "新消息来自 <username>".
+    expect(messageNote).toMatchObject({ title: `新消息来自 ${dev.username}` });
 
     const markNote = await call(server, 'POST', `/chat/notifications/${mention.id}/read/`, { token: dev.token });
     expect(markNote.body).toEqual({ message: '通知已标记为已读' });

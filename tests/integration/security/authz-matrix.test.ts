@@ -231,7 +231,7 @@ const EXPECTED: Record<string, string> = {
   'Mutation.deleteMessage':             'U    N    F    N    N    A    A    F',
   'Mutation.markRead':                  'U    N    A    N    N    A    B    A', // staff: quiet membership in SUPPORT only
   'Mutation.setTyping':                 'U    N    A    N    N    A    F    A', // blocked: allowed, hidden from the blocker
-  'Mutation.addAttachment':             'U    N    F    N    N    A    F    F', // sender only
+  'Mutation.addAttachment':             'U    N    F    N    N    A    A    F', // sender, or staff (seed 004: exempt from ownership checks)
   'Mutation.requestContact':            'U    A    A    A    A    A    A    F', // to a new user (blocked: to the blocker)
   'Mutation.acceptContact':             'U    N    A    N    N    N    N    N', // addressee only; blocked: the block row stays invisible
   'Mutation.declineContact':            'U    N    A    N    N    N    N    N',
@@ -295,7 +295,7 @@ const EXPECTED: Record<string, string> = {
   'GET /conversations/:id':             'U    N    A    N    N    A    A    A',
   'POST /messages':                     'U    A    A    A    A    A    A    F',
   'GET /conversations/:id/messages':    'U    N    A    N    N    A    A    A',
-  'POST /conversations/:cid/messages/:mid/attachments': 'U    N    F    N    N    A    F    F',
+  'POST /conversations/:cid/messages/:mid/attachments': 'U    N    F    N    N    A    A    F',
   'GET /messages/:id':                  'U    N    A    N    N    A    A    A',
   'PUT /messages/:id':                  'U    N    F    N    N    A    A    F',
   'PATCH /messages/:id':                'U    N    F    N    N    A    A    F',
