@@ -37,6 +37,12 @@ if (hasSources && (!stamp || inputs.some((p) => newest(join(root, p)) > stamp)))
   console.error('compiling (sources changed since the last build)...');
   execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], { cwd: root, stdio: 'inherit' });
 }
+// The GraphiQL bundle (scripts/build-graphiql.js) is rebuilt when its browser entry changed.
+const bundle = newest(join(root, 'dist', 'graphiql', 'graphiql.js'));
+if (hasSources && (!bundle || newest(join(root, 'src', 'graphiql')) > bundle)) {
+  console.error('bundling GraphiQL (its sources changed since the last build)...');
+  execFileSync(process.execPath, [join(root, 'scripts', 'build-graphiql.js')], { cwd: root, stdio: 'inherit' });
+}
 // Run it as the main module (require.main === module), as `node <entry>` would.
 process.argv = [process.argv[0], resolve(root, entry), ...rest];
 require('node:module').runMain();

@@ -76,6 +76,8 @@ export interface Config {
    * without one it is open in development and off (404) in production.
    */
   metrics: { enabled: boolean; token?: string };
+  /** The GraphiQL page on a browser's GET /graphql (GRAPHIQL; default on, off in production unless GRAPHIQL=true). */
+  graphiql: boolean;
   /**
    * Which proxies' X-Forwarded-For to believe for the client address (rate limits, logs), in
    * Express's `trust proxy` syntax: false (default: none), a hop count, or addresses/subnets
@@ -194,6 +196,7 @@ const envSchema = z.object({
   GRAPHQL_MAX_TOKENS: positiveInt.max(1_000_000).default(2000),
   GRAPHQL_INTROSPECTION: bool.optional(),
   GRAPHQL_LANDING_PAGE: bool.optional(),
+  GRAPHIQL: bool.optional(),
   WS_MAX_SUBSCRIPTIONS: positiveInt.max(100000).default(100),
   HTTP_MAX_BODY_BYTES: positiveInt.max(100 * 1024 * 1024).default(1024 * 1024),
   HTTP_HEADERS_TIMEOUT_MS: positiveInt.max(3_600_000).default(20000),
@@ -291,6 +294,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
     metrics: { enabled: Boolean(e.METRICS_TOKEN) || !production, token: e.METRICS_TOKEN },
+    // GRAPHQL_LANDING_PAGE (which turned Apollo Sandbox on) is read as GRAPHIQL's old name.
+    graphiql: e.GRAPHIQL ?? e.GRAPHQL_LANDING_PAGE ?? !production,
     trustProxy: e.TRUST_PROXY,
     graphql: {
       maxDepth: e.GRAPHQL_MAX_DEPTH,

@@ -34,12 +34,11 @@ export function mediaHeaders(): RequestHandler {
 }
 
 /**
- * Headers for /graphql: helmet's defaults when it answers JSON only; with the landing page on
- * (development, or GRAPHQL_LANDING_PAGE=true) no CSP and no COEP, which would stop Apollo's
- * embedded Sandbox (inline scripts and Apollo's CDN) from loading.
+ * Headers for /graphql's API answers: helmet's defaults. The GraphiQL page (src/graphiql/route.ts)
+ * answers before them with its own strict policy; nothing loads from another origin.
  */
-export function graphqlHeaders(landingPage: boolean): RequestHandler {
-  return landingPage ? helmet({ contentSecurityPolicy: false, crossOriginEmbedderPolicy: false }) : helmet();
+export function graphqlHeaders(): RequestHandler {
+  return helmet();
 }
 
 /** Options for `http.createServer`: Node checks its request timeouts this often (ms). */
