@@ -11,7 +11,8 @@ const conversationId = z.object({ id: pathId });
 /**
  * Seed 002 (restaurant support desk): one SUPPORT conversation per customer, answered by every
  * staff user. `GET /api/chat/conversations/` is shared with seed 000 (see ../conflicts).
- * Socket.IO is replaced by GraphQL subscriptions (staff follow every SUPPORT thread).
+ * Socket.IO is replaced by GraphQL subscriptions (staff follow every SUPPORT thread). The seed's
+ * only REST example here is send_message's body (its Socket.IO payloads are not REST answers).
  */
 export const supportRoutes: AnyRoute[] = [
   defineRoute({
@@ -40,6 +41,7 @@ export const supportRoutes: AnyRoute[] = [
     summary: 'Send a message over HTTP (the Socket.IO fallback)',
     params: conversationId,
     body: z.object({ noi_dung: z.string() }),
+    bodyExample: { noi_dung: 'Xin chào' },
     refusals: ['FORBIDDEN', 'RATE_LIMITED'],
     responses: { 201: { description: 'The message', schema: supportMessageSchema } },
     fieldNames: { content: 'noi_dung' },

@@ -14,6 +14,11 @@ const id = z.object({ id: pathId });
 /** How many rooms and notifications the lists show at most (the seed shows no pagination). */
 const LIST_LIMIT = 100;
 
+// Examples: seed 003's own (its developer user and 开发讨论 room), as its documents show them.
+const DEVELOPER = { id: 1, username: 'developer', first_name: 'Developer', last_name: 'User' };
+const DEV_ROOM = { id: 1, name: '开发讨论' };
+const message = (text: string) => ({ message: text });
+
 /**
  * Seed 003 (team chat rooms): public/private/group rooms with max_members, join/leave, members,
  * page/page_size history, send with replies, read marks, soft delete, notifications. Answers
@@ -24,7 +29,17 @@ export const roomRoutes: AnyRoute[] = [
   defineRoute({
     method: 'get', path: '/chat/rooms', tag: TAG,
     summary: `Rooms the caller belongs to plus every public room, newest activity first (at most ${LIST_LIMIT})`,
-    responses: { 200: { description: 'Rooms', schema: z.array(roomListItemSchema) } },
+    responses: {
+      200: {
+        description: 'Rooms',
+        schema: z.array(roomListItemSchema),
+        example: [{
+          id: 1, name: '开发讨论', description: '开发团队讨论群', room_type: 'public', created_by: DEVELOPER, member_count: 5,
+          last_message: { id: 10, content: '大家好！', sender: 'developer', created_at: '2024-01-01T12:00:00Z' },
+          created_at: '2024-01-01T10:00:00Z',
+        }],
+      },
+    },
     async handler(ctx) {
       const r = await ctx.services.conversationQueries.listRange(ctx.scope(), { kinds: [ConversationKind.GROUP, ConversationKind.ROOM], withPublicRooms: true, limit: LIST_LIMIT });
       return { status: 200, body: await Promise.all(r.conversations.map((c) => presentRoomListItem(ctx, c))) };
@@ -39,7 +54,17 @@ export const roomRoutes: AnyRoute[] = [
       room_type: z.enum(['public', 'private', 'group']),
       max_members: intField.nullish().describe('Default 50 (rooms only)'),
     }),
-    responses: { 201: { description: 'The room', schema: roomCreatedSchema } },
+    bodyExample: { name: '新房间', description: '房间描述', room_type: 'public', max_members: 50 },
+    responses: {
+      201: {
+        description: 'The room',
+        schema: roomCreatedSchema,
+        example: {
+          id: 2, name: '新房间', description: '房间描述', room_type: 'public', created_by: { id: 1, username: 'developer' }, member_count: 1,
+          is_active: true, max_members: 50, created_at: '2024-01-01T12:00:00Z',
+        },
+      },
+    },
     fieldNames: { maxMembers: 'max_members' },
     async handler(ctx, { body }) {
       const c = body.room_type === 'group'
@@ -55,7 +80,16 @@ export const roomRoutes: AnyRoute[] = [
     method: 'get', path: '/chat/rooms/:id', tag: TAG,
     summary: 'A room with its members (a public room seen from outside: no members)',
     params: id,
-    responses: { 200: { description: 'The room', schema: roomDetailSchema } },
+    responses: {
+      200: {
+        description: 'The room',
+        schema: roomDetailSchema,
+        example: {
+          id: 1, name: '开发讨论', description: '开发团队讨论群', room_type: 'public', created_by: DEVELOPER, members: [DEVELOPER], member_count: 1,
+          is_active: true, max_members: 50, created_at: '2024-01-01T10:00:00Z', updated_at: '2024-01-01T12:00:00Z',
+        },
+      },
+    },
     async handler(ctx, { params }) {
       const r = await ctx.services.conversationQueries.visible(ctx.scope(), params.id, 'id');
       return { status: 200, body: await presentRoomDetail(ctx, r.conversation, r.canReadContent) };
@@ -65,7 +99,7 @@ export const roomRoutes: AnyRoute[] = [
     method: 'post', path: '/chat/rooms/:id/join', tag: TAG,
     summary: 'Join a public room; 403 private (or no such room), 400 full or banned',
     params: id,
-    responses: { 200: { description: 'Joined', schema: okMessageSchema } },
+    responses: { 200: { description: 'Joined', schema: okMessageSchema, example: message('成功加入房间') } },
     errors: {
       NOT_FOUND: { status: 403, message: '无法加入该房间（私有房间或房间不存在）' },
       FORBIDDEN: { status: 400, message: '您已被禁止加入该房间' },
@@ -80,7 +114,7 @@ export const roomRoutes: AnyRoute[] = [
     method: 'post', path: '/chat/rooms/:id/leave', tag: TAG,
     summary: 'Leave a room',
     params: id,
-    responses: { 200: { description: 'Left', schema: okMessageSchema } },
+    responses: { 200: { description: 'Left', schema: okMessageSchema, example: message('成功离开房间') } },
     async handler(ctx, { params }) {
       await ctx.services.memberships.leave(ctx.scope(), params.id);
       return { status: 200, body: { message: '成功离开房间' } };
@@ -90,7 +124,16 @@ export const roomRoutes: AnyRoute[] = [
     method: 'get', path: '/chat/rooms/:id/members', tag: TAG,
     summary: 'Members with role, read mark, mute and ban flags (members and staff)',
     params: id,
-    responses: { 200: { description: 'Members', schema: z.array(roomMemberSchema) } },
+    responses: {
+      200: {
+        description: 'Members',
+        schema: z.array(roomMemberSchema),
+        example: [{
+          id: 1, room: DEV_ROOM, user: DEVELOPER, role: 'admin', joined_at: '2024-01-01T10:00:00Z', last_read_at: '2024-01-01T12:00:00Z',
+          is_muted: false, is_banned: false,
+        }],
+      },
+    },
     async handler(ctx, { params }) {
       const { conversation } = await ctx.services.conversationQueries.access(ctx.scope(), params.id, 'id');
       return { status: 200, body: await presentMembers(ctx, conversation, await ctx.loaders.membersWithBanned.load(conversation.id)) };
@@ -101,7 +144,21 @@ export const roomRoutes: AnyRoute[] = [
     summary: 'Messages, oldest first: {messages, page, page_size, total}',
     params: id,
     query: pageQuery,
-    responses: { 200: { description: 'A page of messages', schema: roomMessagesSchema } },
+    responses: {
+      200: {
+        description: 'A page of messages',
+        schema: roomMessagesSchema,
+        example: {
+          messages: [{
+            id: 1, room: DEV_ROOM, sender: DEVELOPER, message_type: 'text', content: '大家好！', file_url: null, file_name: null, file_size: null,
+            is_edited: false, is_deleted: false, reply_to: null, created_at: '2024-01-01T12:00:00Z', updated_at: '2024-01-01T12:00:00Z',
+          }],
+          page: 1,
+          page_size: 20,
+          total: 1,
+        },
+      },
+    },
     async handler(ctx, { params, query }) {
       const { win, total, messages } = await messagePage(ctx, params.id, query);
       return { status: 200, body: { messages: await Promise.all(messages.map((m) => presentRoomMessage(ctx, m))), page: win.page, page_size: win.size, total } };
@@ -120,7 +177,17 @@ export const roomRoutes: AnyRoute[] = [
       reply_to: idField.nullish(),
     }),
     refusals: ['FORBIDDEN', 'RATE_LIMITED'],
-    responses: { 201: { description: 'The message', schema: roomMessageSchema } },
+    bodyExample: { content: '消息内容', message_type: 'text', file_url: 'https://example.com/file.jpg', file_name: 'image.jpg', file_size: 1024, reply_to: 1 },
+    responses: {
+      201: {
+        description: 'The message',
+        schema: roomMessageSchema,
+        example: {
+          id: 2, room: DEV_ROOM, sender: DEVELOPER, message_type: 'text', content: '消息内容', file_url: null, file_name: null, file_size: null,
+          is_edited: false, is_deleted: false, reply_to: null, created_at: '2024-01-01T12:05:00Z', updated_at: '2024-01-01T12:05:00Z',
+        },
+      },
+    },
     fieldNames: { replyToId: 'reply_to' },
     async handler(ctx, { params, body }) {
       const m = await ctx.services.messages.send(ctx.scope(), { conversationId: params.id, content: body.content, replyToId: body.reply_to ?? null });
@@ -131,7 +198,7 @@ export const roomRoutes: AnyRoute[] = [
     method: 'post', path: '/chat/messages/:id/read', tag: TAG,
     summary: 'Mark read up to this message',
     params: id,
-    responses: { 200: { description: 'Marked', schema: okMessageSchema } },
+    responses: { 200: { description: 'Marked', schema: okMessageSchema, example: message('消息已标记为已读') } },
     async handler(ctx, { params }) {
       await ctx.services.readState.markReadUpTo(ctx.scope(), params.id);
       return { status: 200, body: { message: '消息已标记为已读' } };
@@ -142,7 +209,7 @@ export const roomRoutes: AnyRoute[] = [
     summary: `Soft-delete a message (its content then reads "[消息已删除]" here)`,
     params: id,
     refusals: ['FORBIDDEN'],
-    responses: { 200: { description: 'Deleted', schema: okMessageSchema } },
+    responses: { 200: { description: 'Deleted', schema: okMessageSchema, example: message('消息已删除') } },
     async handler(ctx, { params }) {
       await ctx.services.messages.delete(ctx.scope(), params.id);
       return { status: 200, body: { message: '消息已删除' } };
@@ -151,7 +218,21 @@ export const roomRoutes: AnyRoute[] = [
   defineRoute({
     method: 'get', path: '/chat/notifications', tag: TAG,
     summary: `The caller's notifications, newest first (at most ${LIST_LIMIT})`,
-    responses: { 200: { description: 'Notifications', schema: z.array(notificationSchema) } },
+    responses: {
+      200: {
+        description: 'Notifications',
+        schema: z.array(notificationSchema),
+        example: [{
+          id: 1, notification_type: 'message', title: '新消息来自 developer', content: '大家好！',
+          room: {
+            id: 1, name: '开发讨论', description: '开发团队讨论群', room_type: 'public', created_by: { id: 1, username: 'developer' }, member_count: 5,
+            is_active: true, max_members: 50, created_at: '2024-01-01T10:00:00Z', updated_at: '2024-01-01T12:00:00Z',
+          },
+          message: { id: 1, content: '大家好！', message_type: 'text', created_at: '2024-01-01T12:00:00Z' },
+          is_read: false, created_at: '2024-01-01T12:00:00Z',
+        }],
+      },
+    },
     async handler(ctx) {
       const page = await ctx.services.notifications.list(ctx.scope(), { first: LIST_LIMIT });
       return { status: 200, body: await Promise.all(page.edges.map((e) => presentNotification(ctx, e.node))) };
@@ -161,7 +242,7 @@ export const roomRoutes: AnyRoute[] = [
     method: 'post', path: '/chat/notifications/:id/read', tag: TAG,
     summary: 'Mark a notification read',
     params: id,
-    responses: { 200: { description: 'Marked', schema: okMessageSchema } },
+    responses: { 200: { description: 'Marked', schema: okMessageSchema, example: message('通知已标记为已读') } },
     async handler(ctx, { params }) {
       await ctx.services.notifications.markRead(ctx.scope(), params.id);
       return { status: 200, body: { message: '通知已标记为已读' } };

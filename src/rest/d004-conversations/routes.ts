@@ -11,6 +11,24 @@ const id = z.object({ id: pathId });
 /** How many conversations GET /api/conversations/ lists at most (the seed shows no pagination). */
 const LIST_LIMIT = 100;
 
+// Examples: seed 004's own, where it elides (`[ ... ]`, `{ ... }`) filled from its other examples
+// (the users of its WebSocket events, its `new_message`) and its data model's fields (`score` 0,
+// `rank` and `role` null, no `in_game_ids`, no attachments).
+const user = (userId: number, username: string, profilePicture: string | null) => ({
+  id: userId, username, first_name: '', last_name: '', profile_picture: profilePicture, score: 0, rank: null, role: null, in_game_ids: [],
+});
+const USER1 = user(1, 'user1', 'url/to/image.jpg');
+const USER2 = user(2, 'user2', null);
+const CONVERSATION_EXAMPLE = {
+  id: 1,
+  participants: [USER1, USER2],
+  created_at: '2023-10-27T10:00:00Z',
+  last_message: {
+    id: 124, conversation: 1, sender: USER2, content: 'محتوای پیام جدید.', timestamp: '2023-10-27T14:00:00Z',
+    is_read: false, is_edited: false, is_deleted: false, attachments: [],
+  },
+};
+
 /**
  * Seed 004 (gaming-community chat): conversations with participants, send-to-recipient that
  * opens the conversation, paginated messages. `GET PUT PATCH DELETE /api/messages/{id}/` are
@@ -21,7 +39,7 @@ export const conversationRoutes: AnyRoute[] = [
   defineRoute({
     method: 'get', path: '/conversations', tag: TAG,
     summary: `The conversations the caller takes part in (staff: every conversation), newest activity first (at most ${LIST_LIMIT})`,
-    responses: { 200: { description: 'Conversations', schema: z.array(conversationSchema) } },
+    responses: { 200: { description: 'Conversations', schema: z.array(conversationSchema), example: [CONVERSATION_EXAMPLE] } },
     async handler(ctx) {
       const r = await ctx.services.conversationQueries.listRange(ctx.scope(), { reach: 'readable', limit: LIST_LIMIT });
       return { status: 200, body: await Promise.all(r.conversations.map((c) => presentConversation(ctx, c))) };
@@ -31,7 +49,8 @@ export const conversationRoutes: AnyRoute[] = [
     method: 'get', path: '/conversations/:id', tag: TAG,
     summary: 'One conversation (participants or staff)',
     params: id,
-    responses: { 200: { description: 'The conversation', schema: conversationSchema } },
+    // The seed: "the same structure as one object of the list above".
+    responses: { 200: { description: 'The conversation', schema: conversationSchema, example: CONVERSATION_EXAMPLE } },
     async handler(ctx, { params }) {
       const { conversation } = await ctx.services.conversationQueries.access(ctx.scope(), params.id, 'id');
       return { status: 200, body: await presentConversation(ctx, conversation) };
@@ -41,6 +60,7 @@ export const conversationRoutes: AnyRoute[] = [
     method: 'post', path: '/messages', tag: TAG,
     summary: 'Send to a user; the conversation with them is created when needed',
     body: z.object({ content: z.string(), recipient_id: idField }),
+    bodyExample: { content: 'سلام، این یک پیام آزمایشی است.', recipient_id: 2 },
     refusals: ['FORBIDDEN', 'RATE_LIMITED'],
     responses: { 201: { description: 'The message', schema: messageSchema } },
     fieldNames: { recipientId: 'recipient_id', userId: 'recipient_id' },
@@ -54,7 +74,21 @@ export const conversationRoutes: AnyRoute[] = [
     summary: 'Messages of a conversation, oldest first (paginated)',
     params: id,
     query: pageQuery,
-    responses: { 200: { description: 'A page of messages', schema: pageSchema(messageSchema) } },
+    responses: {
+      200: {
+        description: 'A page of messages',
+        schema: pageSchema(messageSchema),
+        example: {
+          count: 100,
+          next: 'url/to/next/page',
+          previous: 'url/to/previous/page',
+          results: [{
+            id: 1, conversation: 1, sender: USER1, content: '...', timestamp: '2023-10-27T10:00:00Z',
+            is_read: false, is_edited: false, is_deleted: false, attachments: [],
+          }],
+        },
+      },
+    },
     async handler(ctx, { params, query }) {
       const { win, total, messages } = await messagePage(ctx, params.id, query);
       return { status: 200, body: pageOf(ctx, win, total, await Promise.all(messages.map((m) => presentMessage(ctx, m)))) };

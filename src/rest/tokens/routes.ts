@@ -7,7 +7,8 @@ const TAG = 'tokens';
 /**
  * Tokens and accounts (rest-compat.md "Tokens"; seed 000's SimpleJWT endpoints, used by every
  * dialect): log in, refresh (rotating), log out (revokes the login's refresh tokens), register.
- * No `Authorization` needed; bad credentials or tokens answer 401.
+ * No `Authorization` needed; bad credentials or tokens answer 401. Examples: seed 000's own
+ * (log in: body and answer; refresh and log out: bodies); register has none in any seed.
  */
 export const tokenRoutes: AnyRoute[] = [
   defineRoute({
@@ -15,7 +16,8 @@ export const tokenRoutes: AnyRoute[] = [
     summary: 'Log in: {username, password} → {access, refresh}; 429 (Retry-After) after too many failures for that username from that address',
     body: z.object({ username: z.string().max(256), password: z.string().max(1024) }),
     refusals: ['UNAUTHENTICATED', 'RATE_LIMITED'],
-    responses: { 200: { description: 'A token pair', schema: tokenPairSchema } },
+    bodyExample: { username: 'tên_người_dùng', password: 'mật_khẩu' },
+    responses: { 200: { description: 'A token pair', schema: tokenPairSchema, example: { access: 'token_truy_cập_jwt', refresh: 'token_làm_mới_jwt' } } },
     async handler(ctx, { body }) {
       return { status: 200, body: presentTokens(await ctx.services.auth.login(ctx.em, body.username, body.password, ctx.ip)) };
     },
@@ -24,6 +26,7 @@ export const tokenRoutes: AnyRoute[] = [
     method: 'post', path: '/token/refresh', tag: TAG, auth: false,
     summary: 'Spend a refresh token for a new pair (the old one is dead; reusing it revokes the login)',
     body: z.object({ refresh: z.string().max(1024) }),
+    bodyExample: { refresh: 'token_làm_mới_của_bạn' },
     refusals: ['UNAUTHENTICATED'],
     responses: { 200: { description: 'A new token pair', schema: tokenPairSchema } },
     async handler(ctx, { body }) {
@@ -34,6 +37,7 @@ export const tokenRoutes: AnyRoute[] = [
     method: 'post', path: '/accounts/logout', tag: TAG, auth: false,
     summary: 'Revoke the refresh token (and its login); 205 with no body',
     body: z.object({ refresh: z.string().max(1024) }),
+    bodyExample: { refresh: 'token_làm_mới_của_bạn' },
     responses: { 205: { description: 'Logged out' } },
     async handler(ctx, { body }) {
       await ctx.services.auth.logout(ctx.em, body.refresh);

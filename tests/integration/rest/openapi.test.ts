@@ -5,8 +5,10 @@
  * registered route and for every path of rest-compat.md, each documenting its seed's status. The
  * other suites check every 2xx answer they get against this document (rest-support `call`).
  */
+import { z } from 'zod';
 import oasSchema from './openapi-3.1.schema.json';
 import { restRoutes } from '../../../src/rest';
+import type { AnyRoute } from '../../../src/rest/common/route.registry';
 import { openApiPath } from '../../../src/rest/common/openapi.builder';
 import { startTestServer, type TestServer } from '../../support/test-server';
 import { call, checkAgainstOpenApi, newAjv } from './rest-support';
@@ -74,6 +76,41 @@ const DOCUMENTED: [string, string, number[]][] = [
 ];
 
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
+
+/** How many operations carry a seed example (a response example or a request body example), at least. */
+const MIN_OPERATIONS_WITH_EXAMPLES = 31;
+
+/**
+ * Every way a route's examples fail its schemas: each response example must pass that response's
+ * zod `schema` (and, as the document lists every key, its JSON Schema: no key too many); each
+ * `bodyExample`, with file fields aside, the route's `body` (no key the body does not take).
+ */
+function exampleProblems(routes: AnyRoute[]): string[] {
+  const ajv = newAjv();
+  const problems: string[] = [];
+  const issues = (e: z.ZodError) => JSON.stringify(e.issues.map((i) => ({ path: i.path.join('.'), message: i.message })));
+  for (const r of routes) {
+    const op = `${r.method.toUpperCase()} ${openApiPath(r.path)}`;
+    for (const [status, res] of Object.entries(r.responses)) {
+      if (res.example === undefined) continue;
+      if (!res.schema) { problems.push(`${op} ${status}: an example but no schema`); continue; }
+      const parsed = res.schema.safeParse(res.example);
+      if (!parsed.success) problems.push(`${op} ${status}: ${issues(parsed.error)}`);
+      const validate = ajv.compile(z.toJSONSchema(res.schema, { io: 'output', unrepresentable: 'any', target: 'draft-2020-12' }));
+      if (!validate(res.example)) problems.push(`${op} ${status}: ${ajv.errorsText(validate.errors, { separator: '; ' })}`);
+    }
+    if (r.bodyExample === undefined) continue;
+    if (!(r.body instanceof z.ZodObject)) { problems.push(`${op} body: an example but no object body schema`); continue; }
+    const files = Object.keys(r.files ?? {});
+    const body = z.object(Object.fromEntries(Object.entries(r.body.shape as z.ZodRawShape).filter(([k]) => !files.includes(k))));
+    const example = Object.fromEntries(Object.entries(r.bodyExample).filter(([k]) => !files.includes(k)));
+    const parsed = body.safeParse(example);
+    if (!parsed.success) problems.push(`${op} body: ${issues(parsed.error)}`);
+    const unknown = Object.keys(example).filter((k) => !(k in body.shape));
+    if (unknown.length) problems.push(`${op} body: keys the body does not take: ${unknown.join(', ')}`);
+  }
+  return problems;
+}
 
 describe('GET /api/openapi.json', () => {
   let doc: any;
@@ -162,5 +199,42 @@ describe('GET /api/openapi.json', () => {
     expect(() => checkAgainstOpenApi('GET', url, 200, { total_unread: 0, by_sender: [], extra: 1 })).toThrow(/does not match/);
     expect(() => checkAgainstOpenApi('GET', url, 200, { total_unread: 0, by_sender: [{ user_id: 1, username: 'x' }] })).toThrow(/count/);
     expect(() => checkAgainstOpenApi('GET', url.replace('unread/count', 'nothing/here'), 200, {})).toThrow(/no such operation/);
+  });
+
+  it('carries the seeds\' examples, each matching its schema (responses and request bodies)', () => {
+    const routes = restRoutes();
+    expect(exampleProblems(routes)).toEqual([]);
+
+    // The document serves them as they are declared.
+    let withExample = 0;
+    for (const r of routes) {
+      const op = doc.paths[openApiPath(r.path)][r.method];
+      const served = [
+        ...Object.values<any>(op.responses).map((res) => res.content?.['application/json']?.example),
+        ...Object.values<any>(op.requestBody?.content ?? {}).map((c) => c.example),
+      ].filter((e) => e !== undefined);
+      if (served.length) withExample++;
+      for (const [status, res] of Object.entries(r.responses)) {
+        if (res.example !== undefined) expect({ op: `${r.method} ${r.path} ${status}`, example: op.responses[status].content['application/json'].example }).toEqual({ op: `${r.method} ${r.path} ${status}`, example: res.example });
+      }
+      if (r.bodyExample) {
+        const bodyExamples = Object.values<any>(op.requestBody.content).map((c) => c.example).filter((e) => e !== undefined);
+        expect({ op: `${r.method} ${r.path}`, served: bodyExamples.length > 0 }).toEqual({ op: `${r.method} ${r.path}`, served: true });
+        for (const e of bodyExamples) expect({ op: `${r.method} ${r.path}`, example: e }).toEqual({ op: `${r.method} ${r.path}`, example: r.bodyExample });
+      }
+    }
+    expect(withExample).toBeGreaterThanOrEqual(MIN_OPERATIONS_WITH_EXAMPLES);
+    expect(withExample).toBe(routes.filter((r) => r.bodyExample !== undefined || Object.values(r.responses).some((res) => res.example !== undefined)).length);
+
+    // An example that stops matching is caught: a missing key, a wrong type, a key too many.
+    const rooms = routes.find((r) => r.method === 'get' && r.path === '/chat/rooms/:id')!;
+    const good = rooms.responses[200].example as Record<string, unknown>;
+    const broken = (example: unknown, bodyExample?: Record<string, unknown>): AnyRoute => ({ ...rooms, ...(bodyExample ? { body: z.object({ content: z.string() }), bodyExample } : {}), responses: { 200: { ...rooms.responses[200], example } } });
+    const { name: _name, ...noName } = good;
+    expect(exampleProblems([broken(noName)])).toHaveLength(2);
+    expect(exampleProblems([broken({ ...good, member_count: '1' })])).toHaveLength(2);
+    expect(exampleProblems([broken({ ...good, extra: 1 })])).toHaveLength(1);
+    expect(exampleProblems([broken(good, { content: 1 })])).toHaveLength(1);
+    expect(exampleProblems([broken(good, { content: 'x', extra: 1 })])).toHaveLength(1);
   });
 });
