@@ -5,7 +5,6 @@ import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { expressMiddleware } from '@as-integrations/express5';
 import cors from 'cors';
 import express from 'express';
@@ -15,6 +14,7 @@ import { pinoHttp } from 'pino-http';
 import { randomUUID } from 'node:crypto';
 import { Metrics, meteredBus } from './observability/metrics';
 import { restDocsRouter } from './rest/docs/docs.route';
+import { graphiqlRouter } from './graphiql/route';
 import Redis from 'ioredis';
 import proxyaddr from 'proxy-addr';
 import type { Config } from './config/config';
@@ -151,13 +151,17 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     // One operation per HTTP request (a JSON array is refused) and Apollo's CSRF prevention: a GET
     // or a multipart POST needs a header a plain HTML form cannot send (apollo-require-preflight).
     allowBatchedHttpRequests: false,
-    csrfPrevention: true,
+    // A request with any of these headers is not one a cross-site page can send without a CORS
+    // preflight: `authorization` too (this API authenticates by bearer token and sets no cookies),
+    // so a default urql client's GET queries with a token work, and a token-less simple request
+    // (which could only act anonymously anyway) is still refused.
+    csrfPrevention: { requestHeaders: ['apollo-require-preflight', 'x-apollo-operation-name', 'authorization'] },
     // main.ts owns SIGTERM/SIGINT: it drains everything (HTTP, WebSocket, database) and exits 0.
     stopOnTerminationSignals: false,
     includeStacktraceInErrorResponses: false,
     plugins: [
-      // Apollo's Sandbox on GET /graphql from a browser: development, or GRAPHQL_LANDING_PAGE=true.
-      config.graphql.landingPage ? ApolloServerPluginLandingPageLocalDefault() : ApolloServerPluginLandingPageDisabled(),
+      // No Apollo landing page (its Sandbox loads from CDNs): a browser's GET /graphql gets GraphiQL (src/graphiql/route.ts).
+      ApolloServerPluginLandingPageDisabled(),
       // Requests still open after the budget (a body that never ends) are cut.
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: drainMs }),
       { async serverWillStart() { return { async drainServer() { await realtime.close(drainMs); } }; } },
@@ -209,9 +213,11 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   app.use('/api/docs', apiHeaders(), restDocsRouter());
   app.use('/api', apiHeaders(), cors(corsOptions(config.corsOrigins)), restRouter({ services, rootEm: orm.em, logger }));
   app.use('/media', mediaHeaders(), mediaRouter(services, orm.em, logger));
+  // GraphiQL for a browser's GET /graphql, from local assets (GRAPHIQL); everything else goes on to Apollo.
+  app.use('/graphql', graphiqlRouter(config));
   app.use(
     '/graphql',
-    graphqlHeaders(config.graphql.landingPage),
+    graphqlHeaders(),
     cors(corsOptions(config.corsOrigins)),
     express.json({ limit: config.http.maxBodyBytes }),
     // GraphQL multipart requests (file uploads); the limits apply while streaming. Apollo's CSRF

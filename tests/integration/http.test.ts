@@ -75,6 +75,13 @@ describe('GraphQL over GET', () => {
     expect(r.body).toEqual({ data: { __typename: 'Query' } });
   });
 
+  test('a GET with a bearer token and no other header works (a default urql client): Authorization already forces a CORS preflight', async () => {
+    const u = await registerUser(server.url, 'csrfget');
+    const r = await request(`${server.url}?query=${encodeURIComponent('{ me { username } }')}`, { headers: { authorization: `Bearer ${u.token}` } });
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual({ data: { me: { username: u.username } } });
+  });
+
   test('a plain GET without any header is refused as possible CSRF with a contract code, not a 500', async () => {
     const r = await request(server.url + typename);
     expect(expectErrorResponse(r, 400)).toBe('BAD_USER_INPUT');
