@@ -57,9 +57,8 @@ export class ConversationService {
   }
 
   /**
-   * {@link openDirectWith}, also telling whether this call created the conversation (seed 001
-   * `create_direct_chat` answers 201 for a new chat, 200 for an existing one): `created` is true
-   * only for the call whose transaction inserted it. @throws like openDirectWith.
+   * {@link openDirectWith}, also telling whether this call created the conversation: `created`
+   * is true only for the call whose transaction inserted it. @throws like openDirectWith.
    */
   async getOrCreateDirect(scope: Scope, ref: { userId?: string | number | null; username?: string | null }): Promise<{ conversation: Conversation; created: boolean }> {
     if ((ref.userId == null) === (ref.username == null)) throw badInput('Give exactly one of userId and username', 'userId');

@@ -55,6 +55,24 @@ export class ReadStateService {
   }
 
   /**
+   * What a client that has no mark-read call of its own has shown its user (seeds 001, 002 and
+   * 004: Django's usual rule, fetching a page of history): marks read up to the newest message of
+   * `shown` (never backwards; read receipt when it moved). Nothing happens for a reader without a
+   * membership there, except staff in a SUPPORT thread, who get their quiet membership as markRead
+   * gives it. Returns whether the read position moved.
+   */
+  async markShown(scope: Scope, conversationId: number, shown: readonly { seq: number }[]): Promise<boolean> {
+    if (!shown.length) return false;
+    const upTo = Math.max(...shown.map((m) => m.seq));
+    const { conversation, membership } = await this.queries.access(scope, conversationId);
+    if (!membership && !(scope.actor.isStaff && conversation.kind === ConversationKind.SUPPORT)) return false;
+    if (membership && membership.lastReadSeq >= upTo) return false;
+    const before = membership?.lastReadSeq ?? -1;
+    const after = await this.markRead(scope, String(conversationId), upTo);
+    return after.lastReadSeq > before;
+  }
+
+  /**
    * Marks read up to and including message `messageId` (seed 003 `POST /api/chat/messages/{id}/read/`):
    * {@link markRead} with that message's seq (never backwards; read receipt when it moved).
    * @throws NOT_FOUND (no such message, or not the actor's to see), BAD_USER_INPUT (not a member).

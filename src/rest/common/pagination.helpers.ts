@@ -14,9 +14,9 @@ export const pageQuery = z.object({
   page_size: intQuery(1, MAX_PAGE_SIZE).optional().describe(`Results per page (default ${DEFAULT_PAGE_SIZE}, at most ${MAX_PAGE_SIZE})`),
 });
 
-/** `?limit=&offset=` (seed 002). */
+/** `?limit=&offset=` (seed 002): a limit above 100 is clamped to 100, as Django REST Framework's LimitOffsetPagination does with its max_limit. */
 export const limitOffsetQuery = z.object({
-  limit: intQuery(0, 100).optional().describe('At most this many (default 50, at most 100)'),
+  limit: intQuery(0, 2147483647).transform((n) => Math.min(n, MAX_PAGE_SIZE)).optional().describe('At most this many (default 50; more than 100 is clamped to 100)'),
   offset: intQuery(0, 2147483647).optional().describe('Skip this many'),
 });
 
@@ -37,12 +37,15 @@ export function checkPage(win: PageWindow, total: number): void {
 
 /**
  * One `?page&page_size` page of a conversation's messages, oldest first (seeds 001, 003, 004).
+ * With `markShown` (the dialects without a mark-read call: seeds 001 and 004), what the page
+ * shows counts as read for the caller (ReadStateService.markShown).
  * @throws RestError 404 for a page past the end; the domain's NOT_FOUND for a conversation the caller may not read.
  */
-export async function messagePage(ctx: RestContext, conversationId: string, q: z.output<typeof pageQuery>): Promise<{ win: PageWindow; total: number; messages: MessageView[] }> {
+export async function messagePage(ctx: RestContext, conversationId: string, q: z.output<typeof pageQuery>, opts: { markShown?: boolean } = {}): Promise<{ win: PageWindow; total: number; messages: MessageView[] }> {
   const win = pageWindow(q);
   const { total, messages } = await ctx.services.messages.listRange(ctx.scope(), conversationId, { offset: win.offset, limit: win.limit });
   checkPage(win, total);
+  if (opts.markShown && messages.length) await ctx.services.readState.markShown(ctx.scope(), messages[0].conversationId, messages);
   return { win, total, messages };
 }
 

@@ -87,16 +87,16 @@ export const groupRoutes: AnyRoute[] = [
   }),
   defineRoute({
     method: 'post', path: '/chats/create_direct_chat', tag: TAG,
-    summary: 'Get (200) or create (201) the 1:1 chat with a user',
+    summary: 'Get or create the 1:1 chat with a user: 200 both ways, as the seed documents',
     body: z.object({ user_id: idField }),
     bodyExample: { user_id: 456 },
     refusals: ['FORBIDDEN'],
-    responses: { 200: { description: 'The existing chat', schema: chatSchema, example: DIRECT_CHAT_EXAMPLE }, 201: { description: 'A new chat', schema: chatSchema } },
+    responses: { 200: { description: 'The chat (existing or new)', schema: chatSchema, example: DIRECT_CHAT_EXAMPLE } },
     errors: { NOT_FOUND: { message: 'User không tồn tại' } },
     fieldNames: { userId: 'user_id' },
     async handler(ctx, { body }) {
-      const r = await ctx.services.conversations.getOrCreateDirect(ctx.scope(), { userId: body.user_id });
-      return { status: r.created ? 201 : 200, body: await presentChat(ctx, r.conversation) };
+      const conversation = await ctx.services.conversations.openDirectWith(ctx.scope(), { userId: body.user_id });
+      return { status: 200, body: await presentChat(ctx, conversation) };
     },
   }),
   defineRoute({
@@ -179,7 +179,7 @@ export const groupRoutes: AnyRoute[] = [
       },
     },
     async handler(ctx, { params, query }) {
-      const { win, total, messages } = await messagePage(ctx, params.id, query);
+      const { win, total, messages } = await messagePage(ctx, params.id, query, { markShown: true });
       return { status: 200, body: pageOf(ctx, win, total, await Promise.all(messages.map((m) => presentMessage(ctx, m)))) };
     },
   }),

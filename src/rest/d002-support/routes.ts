@@ -26,6 +26,16 @@ export const supportRoutes: AnyRoute[] = [
     },
   }),
   defineRoute({
+    method: 'get', path: '/chat/conversations/:id', tag: TAG,
+    summary: 'One conversation, in the list\'s shape (the router the seed registers implies the detail route): its customer, or staff',
+    params: conversationId,
+    responses: { 200: { description: 'The conversation', schema: conversationSchema } },
+    async handler(ctx, { params }) {
+      const { conversation } = await ctx.services.conversationQueries.access(ctx.scope(), params.id, 'id');
+      return { status: 200, body: await presentConversation(ctx, conversation) };
+    },
+  }),
+  defineRoute({
     method: 'get', path: '/chat/conversations/:id/messages', tag: TAG,
     summary: 'Messages, oldest first; ?limit=50&offset=0',
     params: conversationId,
@@ -33,6 +43,8 @@ export const supportRoutes: AnyRoute[] = [
     responses: { 200: { description: 'Messages', schema: z.array(supportMessageSchema) } },
     async handler(ctx, { params, query }) {
       const r = await ctx.services.messages.listRange(ctx.scope(), params.id, { limit: query.limit ?? 50, offset: query.offset ?? 0 });
+      // The seed has no mark-read call: what the client fetched counts as read (ReadStateService.markShown).
+      await ctx.services.readState.markShown(ctx.scope(), Number(params.id), r.messages);
       return { status: 200, body: await Promise.all(r.messages.map((m) => presentSupportMessage(ctx, m))) };
     },
   }),

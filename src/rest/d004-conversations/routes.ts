@@ -90,7 +90,7 @@ export const conversationRoutes: AnyRoute[] = [
       },
     },
     async handler(ctx, { params, query }) {
-      const { win, total, messages } = await messagePage(ctx, params.id, query);
+      const { win, total, messages } = await messagePage(ctx, params.id, query, { markShown: true });
       return { status: 200, body: pageOf(ctx, win, total, await Promise.all(messages.map((m) => presentMessage(ctx, m)))) };
     },
   }),

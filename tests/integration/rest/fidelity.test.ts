@@ -109,3 +109,74 @@ describe('seed 004 staff add attachments (item 7)', () => {
     expect(msg.status).toBe(200);
   });
 });
+
+describe('reading clears badges where the seed has no mark-read call (item 1), in every dialect and GraphQL', () => {
+  it('seed 002: staff fetching the messages clears their unread count; the customer\'s too', async () => {
+    const customer = await restUser(server, 'khach');
+    const staff = await restUser(server, 'nhanvien');
+    await makeStaff(server, staff);
+    const mine = await call(server, 'GET', '/chat/conversations/my_conversation/', { token: customer.token });
+    const id = mine.body.id;
+    for (const text of ['Xin chào, tôi muốn đặt bàn', 'Cho 4 người']) {
+      expect((await call(server, 'POST', `/chat/conversations/${id}/send_message/`, { token: customer.token, json: { noi_dung: text } })).status).toBe(201);
+    }
+    const inbox = async () => (await call(server, 'GET', '/chat/conversations/', { token: staff.token })).body.find((c: any) => c.id === id).unread_count;
+    expect(await inbox()).toBe(2);
+    expect((await call(server, 'GET', `/chat/conversations/${id}/messages/?limit=50&offset=0`, { token: staff.token })).status).toBe(200);
+    expect(await inbox()).toBe(0);
+    // The detail route the seed's router implies, in the list's shape.
+    const detail = await call(server, 'GET', `/chat/conversations/${id}/`, { token: staff.token });
+    expect(detail.status).toBe(200);
+    expect(detail.body).toMatchObject({ id, unread_count: 0 });
+    expect((await call(server, 'GET', `/chat/conversations/${id}/`, { token: (await restUser(server, 'la')).token })).status).toBe(404);
+  });
+
+  it('seed 004: fetching the newest page marks it read, seen by seed 003\'s list, GraphQL and seed 004 is_read', async () => {
+    const a = await restUser(server, 'gamer');
+    const b = await restUser(server, 'gamer');
+    const sent = await call(server, 'POST', '/messages/', { token: a.token, json: { content: 'gg wp', recipient_id: Number(b.id) } });
+    const conversationId = String(sent.body.conversation);
+    const unread = async () => (await gqlData(server, b, 'query($c: ID!) { conversation(id: $c) { unreadCount } }', { c: conversationId })).conversation.unreadCount;
+    expect(await unread()).toBe(1);
+    expect((await call(server, 'GET', `/conversations/${conversationId}/messages/`, { token: b.token })).status).toBe(200);
+    expect(await unread()).toBe(0);
+    const seenByA = await call(server, 'GET', `/conversations/${conversationId}/messages/`, { token: a.token });
+    expect(seenByA.body.results.find((m: any) => m.id === sent.body.id).is_read).toBe(true);
+  });
+
+  it('seed 001: fetching the history clears the chat\'s unread_count', async () => {
+    const owner = await restUser(server, 'owner1');
+    const renter = await restUser(server, 'renter1');
+    const f = new FormData();
+    f.append('name', 'Phòng 101');
+    f.append('members', renter.id);
+    const chatId = (await call(server, 'POST', '/chats/', { token: owner.token, form: f })).body.id;
+    const send = new FormData();
+    send.append('content', 'Phòng còn trống không ạ?');
+    expect((await call(server, 'POST', `/chats/${chatId}/send-message/`, { token: renter.token, form: send })).status).toBe(201);
+    expect(await unreadOfChat(owner, chatId)).toBe(1);
+    expect((await call(server, 'GET', `/chats/${chatId}/messages/`, { token: owner.token })).status).toBe(200);
+    expect(await unreadOfChat(owner, chatId)).toBe(0);
+  });
+});
+
+describe('seed 002 paging and seed 001 direct chats (items 5, 6)', () => {
+  it('a limit above 100 is clamped to 100', async () => {
+    const customer = await restUser(server, 'many');
+    const id = (await call(server, 'GET', '/chat/conversations/my_conversation/', { token: customer.token })).body.id;
+    for (let i = 0; i < 105; i++) await call(server, 'POST', `/chat/conversations/${id}/send_message/`, { token: customer.token, json: { noi_dung: `tin ${i}` } });
+    const page = await call(server, 'GET', `/chat/conversations/${id}/messages/?limit=500`, { token: customer.token });
+    expect(page.status).toBe(200);
+    expect(page.body).toHaveLength(100);
+    expect((await call(server, 'GET', `/chat/conversations/${id}/messages/?limit=-1`, { token: customer.token })).status).toBe(400);
+  }, 60000);
+
+  it('create_direct_chat answers 200 for a new chat and for an existing one', async () => {
+    const a = await restUser(server, 'dm');
+    const b = await restUser(server, 'dm');
+    const first = await call(server, 'POST', '/chats/create_direct_chat/', { token: a.token, json: { user_id: Number(b.id) } });
+    const again = await call(server, 'POST', '/chats/create_direct_chat/', { token: b.token, json: { user_id: Number(a.id) } });
+    expect([first.status, again.status]).toEqual([200, 200]);
+    expect(again.body.id).toBe(first.body.id);
+  });
+});

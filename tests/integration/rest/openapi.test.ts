@@ -40,7 +40,7 @@ const DOCUMENTED: [string, string, number[]][] = [
   ['get', '/api/chats/', [200]],
   ['post', '/api/chats/', [201]],
   ['get', '/api/chats/{id}/', [200]],
-  ['post', '/api/chats/create_direct_chat/', [200, 201]],
+  ['post', '/api/chats/create_direct_chat/', [200]],
   ['post', '/api/chats/{id}/add_member/', [200]],
   ['post', '/api/chats/{id}/remove_member/', [200]],
   ['post', '/api/chats/{id}/leave_group/', [200]],
@@ -50,6 +50,7 @@ const DOCUMENTED: [string, string, number[]][] = [
   ['delete', '/api/messages/{id}/', [204]],
   // Seed 002
   ['get', '/api/chat/conversations/my_conversation/', [200]],
+  ['get', '/api/chat/conversations/{id}/', [200]],
   ['get', '/api/chat/conversations/{id}/messages/', [200]],
   ['post', '/api/chat/conversations/{id}/send_message/', [201]],
   // Seed 003
