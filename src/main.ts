@@ -1,3 +1,5 @@
+// First: OpenTelemetry (when configured) patches modules as they load.
+import { stopTracing } from './observability/tracing';
 import 'reflect-metadata';
 import { startApp } from './app';
 import { loadConfigOrExit } from './config/config';
@@ -12,7 +14,7 @@ async function main(): Promise<void> {
     const force = setTimeout(() => { app.logger.error('drain timed out'); process.exit(1); }, config.shutdownGraceMs);
     force.unref();
     app.stop().then(
-      () => { app.logger.info('stopped'); process.exit(0); },
+      () => { app.logger.info('stopped'); void stopTracing().finally(() => process.exit(0)); },
       (err) => { app.logger.error({ err }, 'error while stopping'); process.exit(1); },
     );
   };
