@@ -77,6 +77,9 @@ function page(base: string, version: string): string {
 export function graphiqlRouter(config: Pick<Config, 'graphiql'>, options: GraphiQLRouterOptions = {}): Router {
   const router = Router();
   if (!config.graphiql) return router;
+  // Only GET and HEAD are this router's: leave it at once otherwise, so that a CORS preflight
+  // (OPTIONS) reaches the cors middleware behind it instead of Express's automatic OPTIONS answer.
+  router.use((req, _res, next) => next(req.method === 'GET' || req.method === 'HEAD' ? undefined : 'router'));
   const dir = options.assetsDir ?? graphiqlAssetsDir();
   let cached: { key: string; bundle: Bundle } | undefined;
 

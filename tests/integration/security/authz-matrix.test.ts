@@ -160,6 +160,7 @@ const REST: Record<string, Op> = {
   'POST /chats/:id/send-message': { fix: 'group', call: (c) => r(c, 'post', `/chats/${c.conv}/send-message`, form({ content: 'hi' })) },
   // seed 002 (the member's support thread)
   'GET /chat/conversations/my_conversation': { call: (c) => r(c, 'get', '/chat/conversations/my_conversation') },
+  'GET /chat/conversations/:id': { fix: 'support', call: (c) => r(c, 'get', `/chat/conversations/${c.conv}`) },
   'GET /chat/conversations/:id/messages': { fix: 'support', call: (c) => r(c, 'get', `/chat/conversations/${c.conv}/messages`) },
   'POST /chat/conversations/:id/send_message': { fix: 'support', call: (c) => r(c, 'post', `/chat/conversations/${c.conv}/send_message`, { noi_dung: 'hi' }) },
   'GET /chat/conversations': { call: (c) => r(c, 'get', '/chat/conversations') },
@@ -276,6 +277,7 @@ const EXPECTED: Record<string, string> = {
   // 403 for non-members as rest-compat says ("403 non-member"), for an absent chat too (no existence leak)
   'POST /chats/:id/send-message':       'U    F    A    F    F    A    F    F',
   'GET /chat/conversations/my_conversation':    'U    A    A    A    A    A    N    A', // staff have no thread of their own
+  'GET /chat/conversations/:id':               'U    N    A    N    N    N    A    A', // as its messages (issue 19: the seed's router implies it)
   'GET /chat/conversations/:id/messages':       'U    N    A    N    N    N    A    A', // the member's SUPPORT thread (owner: another customer)
   'POST /chat/conversations/:id/send_message':  'U    N    A    N    N    N    A    F',
   'GET /chat/conversations':            'U    A    A    A    A    A    A    A',
