@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { codeOf, gqlOk, registerUser, trackRealtime, type GqlResult, type TestUser } from '../support/client';
+import { codeOf, gqlOk, registerUser, trackRealtime, waitFor, type GqlResult, type TestUser } from '../support/client';
 import { filesUnder } from '../support/files';
 import { startTestServer, type TestServer } from '../support/test-server';
 
@@ -29,7 +29,7 @@ afterAll(async () => {
   rmSync(TMP, { recursive: true, force: true });
 });
 
-const { client, sub } = trackRealtime(() => server.wsUrl);
+const { client, sub } = trackRealtime(() => server.wsUrl, () => server);
 
 const ATTACHMENT = 'id url thumbnailUrl fileName mimeType size width height createdAt';
 const SEND = `mutation($i: SendMessageInput!) { sendMessage(input: $i) { id seq kind content attachments { ${ATTACHMENT} } } }`;
@@ -65,6 +65,12 @@ const image = (format: 'png' | 'jpeg' | 'gif' | 'webp', width = 600, height = 40
   sharp({ create: { width, height, channels: 3, background: { r: 200, g: 30, b: 90 } } })[format]().toBuffer();
 const attachmentRows = async () => Number((await server.orm.em.fork().execute('select count(*) as n from "attachments"'))[0].n);
 const messageRows = async () => Number((await server.orm.em.fork().execute('select count(*) as n from "messages"'))[0].n);
+/** Temporary files of the transport outside UPLOAD_DIR (they go once their request has ended; the wait is bounded). */
+const tempFiles = () => filesUnder(TMP).filter((p) => !p.startsWith(UPLOADS));
+const tempFilesGone = async () => {
+  await waitFor(() => tempFiles().length === 0, 'the transport\'s temp files to go', { timeoutMs: 5000 }).catch(() => undefined);
+  expect(tempFiles()).toEqual([]);
+};
 
 let alice: TestUser;
 let bob: TestUser;
@@ -242,10 +248,9 @@ describe('refused, leaving nothing behind', () => {
     expect(codeOf(r)).toBe(code);
     expect(r.data?.sendMessage ?? null).toBeNull();
     expect(r.status).not.toBe(500);
-    // the transport's temp files go when the request ends
-    await new Promise((res) => setTimeout(res, 50));
     expect({ files: filesUnder(UPLOADS).length, rows: await attachmentRows(), messages: await messageRows() }).toEqual(before);
-    expect(filesUnder(TMP).filter((p) => !p.startsWith(UPLOADS))).toEqual([]);
+    // the transport's temp files go when the request ends
+    await tempFilesGone();
   }, 30000);
 
   test('addAttachment: the 11th file of a message, a refused type and a deleted message', async () => {
@@ -265,9 +270,8 @@ describe('refused, leaving nothing behind', () => {
     // a control character breaks the multipart part header itself: refused by the transport, still BAD_USER_INPUT
     expect(codeOf(await add(one.id, { name: 'evil\u0007.png', bytes: await png() }))).toBe('BAD_USER_INPUT');
     expect(codeOf(await add(gone.id, { name: 'late.png', bytes: await png() }))).toBe('BAD_USER_INPUT');
-    await new Promise((res) => setTimeout(res, 50));
     expect({ files: filesUnder(UPLOADS).length, rows: await attachmentRows() }).toEqual(before);
-    expect(filesUnder(TMP).filter((p) => !p.startsWith(UPLOADS))).toEqual([]);
+    await tempFilesGone();
     const count = async (m: string) => (await gqlOk(server.url, `query($id: ID!) { message(id: $id) { attachments { id } } }`, { id: m }, alice.token)).message.attachments.length;
     expect([await count(full.id), await count(one.id)]).toEqual([10, 1]);
   }, 30000);
@@ -312,10 +316,20 @@ describe('refused, leaving nothing behind', () => {
     expect(codeOf(r)).toBe('BAD_USER_INPUT');
   });
 
-  test('content may be empty only with files; a non-member cannot upload', async () => {
+  test('content may be empty only with files; a non-member cannot upload, and the refused upload leaves nothing behind', async () => {
+    // A stored file of this test's own, so that the checks below are never about an empty folder.
+    const kept = (await sendWithFiles(alice, direct, [{ name: 'kept.png', bytes: await png() }])).data.sendMessage;
+    expect(kept.attachments).toHaveLength(1);
+    const before = { files: filesUnder(UPLOADS).sort(), rows: await attachmentRows(), messages: await messageRows() };
+    expect(before.files.length).toBeGreaterThan(0);
     expect(codeOf(await raw(alice, SEND, { i: { conversationId: direct, content: '  ' } }))).toBe('BAD_USER_INPUT');
     expect(codeOf(await sendWithFiles(mallory, direct, [{ name: 'x.png', bytes: await png() }]))).toBe('NOT_FOUND');
-    expect(filesUnder(UPLOADS).every((p) => statSync(p).size > 0)).toBe(true);
+    // no stored file, attachment row or message from the refused requests, and their temp files are gone
+    expect({ files: filesUnder(UPLOADS).sort(), rows: await attachmentRows(), messages: await messageRows() }).toEqual(before);
+    await tempFilesGone();
+    // and every stored file has content
+    const sizes = before.files.map((p) => statSync(p).size);
+    expect(sizes.filter((n) => n === 0)).toEqual([]);
   });
 });
 

@@ -1,6 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
-import { codeOf, gql, gqlOk, registerUser, wsClient, type GqlResult } from '../support/client';
+import { codeOf, gql, gqlOk, registerUser, restUrl, wsClient, type GqlResult } from '../support/client';
 import { startTestServer, type TestServer } from '../support/test-server';
 
 /**
@@ -178,6 +178,45 @@ describe('login', () => {
     expect(wrong.errors![0].message).toBe(unknown.errors![0].message);
     expect(wrong.data?.login ?? null).toBeNull();
     expect(unknown.data?.login ?? null).toBeNull();
+  });
+
+  test('an unknown username costs the same password-hashing work as a wrong password (the dummy hash)', async () => {
+    const known = await registerUser(server.url, 'timing');
+    /** Median milliseconds of `n` logins. */
+    const time = async (username: () => string, n = 5) => {
+      const ms: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const t = process.hrtime.bigint();
+        expect(codeOf(await gql(server.url, LOGIN, { u: username(), p: 'not-the-password' }))).toBe('UNAUTHENTICATED');
+        ms.push(Number(process.hrtime.bigint() - t) / 1e6);
+      }
+      return ms.sort((x, y) => x - y)[Math.floor(n / 2)];
+    };
+    // Warm-up: the dummy hash is made on first use, and the first requests compile code paths.
+    await time(() => uniqueName('ghost'), 2);
+    await time(() => known.username, 2);
+    // The same request path with no password check at all: a login refused by its limit first.
+    const locked = uniqueName('locked');
+    for (let i = 0; i < 10; i++) await gql(server.url, LOGIN, { u: locked, p: 'not-the-password' });
+    const overhead = async () => {
+      const ms: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const t = process.hrtime.bigint();
+        expect(codeOf(await gql(server.url, LOGIN, { u: locked, p: 'not-the-password' }))).toBe('RATE_LIMITED');
+        ms.push(Number(process.hrtime.bigint() - t) / 1e6);
+      }
+      return ms.sort((x, y) => x - y)[2];
+    };
+    const rounds: { unknown: number; known: number; base: number }[] = [];
+    for (let round = 0; round < 3; round++) {
+      rounds.push({ unknown: await time(() => uniqueName('ghost')), known: await time(() => known.username, 1), base: await overhead() });
+    }
+    const median = (k: 'unknown' | 'known' | 'base') => rounds.map((r) => r[k]).sort((x, y) => x - y)[1];
+    const [unknown, knownMs, base] = [median('unknown'), median('known'), median('base')];
+    // Loose bounds (timing on a shared machine): an unknown username takes a comparable time, and
+    // the work beyond the bare request path is comparable too (without a hash it is near zero).
+    expect({ unknown, knownMs, ratio: unknown / knownMs >= 0.3 }).toEqual({ unknown, knownMs, ratio: true });
+    expect({ unknown, knownMs, base, workRatio: (unknown - base) / (knownMs - base) >= 0.3 }).toEqual({ unknown, knownMs, base, workRatio: true });
   });
 });
 
@@ -392,6 +431,23 @@ describe('logout', () => {
 
   test('with an unknown token returns true', async () => {
     expect((await gqlOk(server.url, LOGOUT, { t: randomBytes(32).toString('base64url') })).logout).toBe(true);
+  });
+
+  test('access tokens already issued stay valid over HTTP until they expire; a new socket with one is refused (4403)', async () => {
+    const user = await registerUser(server.url, 'logout3');
+    const other = (await gqlOk(server.url, LOGIN, { u: user.username, p: PASSWORD })).login;
+    expect(await wsInit(server.wsUrl, { authorization: `Bearer ${user.token}` })).toEqual({ acked: true, closeCode: 1000 }); // before: accepted
+    expect((await gqlOk(server.url, LOGOUT, { t: user.refreshToken })).logout).toBe(true);
+    // HTTP: GraphQL and REST still accept the logged-out login's access token.
+    expect((await gqlOk(server.url, ME, {}, user.token)).me).toEqual({ id: user.id, username: user.username });
+    const rest = await fetch(restUrl(server.url, '/chat/unread/count/'), { headers: { authorization: `Bearer ${user.token}` } });
+    expect({ status: rest.status, body: await rest.json() }).toEqual({ status: 200, body: { total_unread: 0, by_sender: [] } });
+    // WebSocket: a new socket with it is refused, with either key; the other login still connects.
+    expect(await wsInit(server.wsUrl, { authorization: `Bearer ${user.token}` })).toEqual({ acked: false, closeCode: 4403 });
+    expect(await wsInit(server.wsUrl, { token: user.token })).toEqual({ acked: false, closeCode: 4403 });
+    expect(await wsInit(server.wsUrl, { authorization: `Bearer ${other.accessToken}` })).toEqual({ acked: true, closeCode: 1000 });
+    // and its refresh token is spent for good
+    expect(codeOf(await gql(server.url, REFRESH, { t: user.refreshToken }))).toBe('UNAUTHENTICATED');
   });
 
   test('does not end other sessions of the same user', async () => {

@@ -11,7 +11,7 @@ import { call, form, restUser, type RestUser } from './rest/rest-support';
 let server: TestServer;
 beforeAll(async () => { server = await startTestServer(); });
 afterAll(async () => { await server.close(); });
-const { client, sub } = trackRealtime(() => server.wsUrl);
+const { client, sub } = trackRealtime(() => server.wsUrl, () => server);
 
 const code = (r: { errors?: { extensions?: { code?: string } }[] }) => r.errors?.[0]?.extensions?.code;
 const SEND = 'mutation($c: ID!, $t: String!) { sendMessage(input: { conversationId: $c, content: $t }) { id } }';
@@ -46,9 +46,12 @@ describe('a block in a DIRECT chat', () => {
     expect((await call(server, 'PUT', `/messages/${old}/`, { token: a.token, json: { content: 'sneaky put' } })).status).toBe(403);
     const attach = await call(server, 'POST', `/conversations/${chat}/messages/${old}/attachments/`, { token: a.token, form: form({}, [['file', png]]) });
     expect(attach.status).toBe(403);
-    expect(await edits.quiet(300)).toBe(true);
     const { message } = await gqlOk(server.url, 'query($id: ID!) { message(id: $id) { content attachments { id } } }', { id: old }, b.token);
     expect(message).toEqual({ content: 'before the block', attachments: [] });
+    // None of those reached the blocker: lifted, the blocked user's next edit is the first edit event.
+    await gqlOk(server.url, 'mutation($u: ID!) { unblockUser(userId: $u) }', { u: a.id }, b.token);
+    await gqlOk(server.url, EDIT, { id: old, t: 'control edit' }, a.token);
+    expect(await edits.until(() => true)).toEqual([{ messageEdited: { id: old, content: 'control edit' } }]);
   });
 });
 

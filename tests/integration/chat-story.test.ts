@@ -3,7 +3,7 @@
  * subscriptions. Every test registers its own users, so tests share one server and database.
  */
 import type { Client } from 'graphql-ws';
-import { codeOf, gql, registerUser, trackRealtime, type TestUser } from '../support/client';
+import { codeOf, finishedCalls, gql, registerUser, trackRealtime, type TestUser } from '../support/client';
 import { gqlAs } from '../support/graphql';
 import { startTestServer, type TestServer } from '../support/test-server';
 
@@ -11,7 +11,7 @@ let server: TestServer;
 beforeAll(async () => { server = await startTestServer(); });
 afterAll(async () => { await server.close(); });
 
-const { client, sub } = trackRealtime(() => server.wsUrl);
+const { client, sub } = trackRealtime(() => server.wsUrl, () => server);
 
 // ---- GraphQL helpers --------------------------------------------------------------------------
 
@@ -117,7 +117,6 @@ describe('direct chat story', () => {
     expect(e.editedAt).toMatch(ISO_MS);
     const editEvent = (await edited.next()).messageEdited;
     expect(editEvent).toMatchObject({ id: m1.id, seq: 1, conversationId: cid, content: 'hello, bob!', isEdited: true, editedAt: e.editedAt, sender: { id: alice.id } });
-    expect(await added.quiet(100)).toBe(true); // an edit is not a new message
 
     // delete: bob's messageDeleted subscription gets the tombstone event
     const d = (await q(alice, `mutation($id: ID!) { deleteMessage(id: $id) { ${MSG} } }`, { id: m3.id })).deleteMessage;
@@ -134,6 +133,7 @@ describe('direct chat story', () => {
     expect(single).toMatchObject({ content: '', isDeleted: true });
     // a deleted message cannot be edited
     expect(codeOf(await raw(alice, `mutation($id: ID!) { editMessage(id: $id, content: "back") { id } }`, { id: m3.id }))).toBe('BAD_USER_INPUT');
+    expect(edited.events).toHaveLength(1);
 
     // Writing reads: each sender's read position moved up to their own message, with a receipt.
     const sendReceipts = [(await receipts.next()).readReceipt, (await receipts.next()).readReceipt, (await receipts.next()).readReceipt, (await receipts.next()).readReceipt];
@@ -165,13 +165,12 @@ describe('direct chat story', () => {
     // never backward, and no receipt when nothing moved
     mr = await markRead(bob, cid, 0);
     expect(mr.lastReadSeq).toBe(3);
-    expect(await receipts.quiet(200)).toBe(true);
     expect((await conversation(bob, cid)).viewerMembership.lastReadSeq).toBe(3);
 
-    // default: everything up to the newest
+    // default: everything up to the newest; this receipt is the next one (none came for the no-op above)
     mr = await markRead(bob, cid);
     expect(mr).toMatchObject({ lastReadSeq: 4, unreadCount: 0 });
-    expect((await receipts.next()).readReceipt).toMatchObject({ conversationId: cid, user: { id: bob.id }, lastReadSeq: 4 });
+    expect((await receipts.until(() => true))[0].readReceipt).toMatchObject({ conversationId: cid, user: { id: bob.id }, lastReadSeq: 4 });
     bc = await conversation(bob, cid);
     expect(bc.unreadCount).toBe(0);
     expect(bc.viewerMembership).toMatchObject({ lastReadSeq: 4, unreadCount: 0 });
@@ -180,12 +179,15 @@ describe('direct chat story', () => {
 
     // alice has nothing to read: marking is a no-op without a receipt
     expect((await markRead(alice, cid)).lastReadSeq).toBe(4);
-    expect(await receipts.quiet(200)).toBe(true);
     expect((await unreadSummary(alice)).total).toBe(0);
     // and new messages count again
-    await send(alice, cid, 'still there?');
+    const m5 = await send(alice, cid, 'still there?');
     expect((await conversation(bob, cid)).unreadCount).toBe(1);
     expect((await conversation(alice, cid)).unreadCount).toBe(0);
+    // the next receipt is the one of alice's send (none came for her no-op mark)
+    expect((await receipts.until(() => true)).map((r) => [r.readReceipt.user.id, r.readReceipt.lastReadSeq])).toEqual([[alice.id, m5.seq]]);
+    // the only new message bob saw live since m4 is m5: the edit and the delete added none
+    expect((await added.until(() => true)).map((m) => [m.messageAdded.id, m.messageAdded.seq])).toEqual([[m5.id, 5]]);
   });
 
   test('unreadSummary spans conversations and senders, counting only others\' live messages', async () => {
@@ -501,14 +503,14 @@ describe('typing', () => {
     expect((await bSub.next()).typing).toEqual({ conversationId: cid, user: { id: a.id, username: a.username }, isTyping: true });
     await q(a, `mutation($c: ID!) { setTyping(conversationId: $c, isTyping: false) }`, { c: cid });
     expect((await bSub.next()).typing).toEqual({ conversationId: cid, user: { id: a.id, username: a.username }, isTyping: false });
-    expect(await aSub.quiet(200)).toBe(true);
-    expect(aSub.events).toEqual([]);
 
-    // and the other way round
+    // and the other way round: b's typing is the first thing a receives (a's own two events never came)
     await q(b, `mutation($c: ID!) { setTyping(conversationId: $c, isTyping: true) }`, { c: cid });
-    expect((await aSub.next()).typing).toMatchObject({ user: { id: b.id }, isTyping: true });
-    expect(await bSub.quiet(200)).toBe(true);
-    expect(bSub.events).toHaveLength(2);
+    expect(await aSub.until(() => true)).toEqual([{ typing: { conversationId: cid, user: { id: b.id, username: b.username }, isTyping: true } }]);
+    // and a typing again is the next thing b receives (b's own event never came)
+    await q(a, `mutation($c: ID!) { setTyping(conversationId: $c, isTyping: true) }`, { c: cid });
+    expect(await bSub.until(() => true)).toEqual([{ typing: { conversationId: cid, user: { id: a.id, username: a.username }, isTyping: true } }]);
+    expect([aSub.events.length, bSub.events.length]).toEqual([1, 3]);
   });
 });
 
@@ -516,43 +518,53 @@ describe('presence', () => {
   test('ONLINE with the first socket, OFFLINE after the last of two closes', async () => {
     const watcher = await registerUser(server.url, 'pwatch');
     const target = await registerUser(server.url, 'ptarget');
+    const control = await registerUser(server.url, 'pcontrol');
     await openDirect(watcher, target); // co-members
+    await openDirect(watcher, control);
     const PRESENCE = `query($id: ID) { user(id: $id) { id presence lastSeenAt } }`;
     expect((await q(watcher, PRESENCE, { id: target.id })).user).toEqual({ id: target.id, presence: 'OFFLINE', lastSeenAt: null });
+    // Knows when the server has finished with a closed socket (presence.disconnected returned).
+    const disconnects = finishedCalls(server.services.presence, 'disconnected');
+    try {
+      const watch = sub(client(watcher), `subscription { presence { user { id } status lastSeenAt } }`);
+      await watch.ready();
 
-    const watch = sub(client(watcher), `subscription { presence { user { id } status lastSeenAt } }`);
-    await watch.ready();
-    expect(await watch.quiet(100)).toBe(true); // the watcher's own socket is not news to the watcher
+      // first socket: its ONLINE is the first event (the watcher's own socket is not news to the watcher)
+      const s1 = client(target);
+      const s1sub = sub(s1, `subscription { presence { status } }`);
+      await s1sub.ready();
+      expect(await watch.until(() => true)).toEqual([{ presence: { user: { id: target.id }, status: 'ONLINE', lastSeenAt: null } }]);
+      expect((await q(watcher, PRESENCE, { id: target.id })).user.presence).toBe('ONLINE');
 
-    // first socket
-    const s1 = client(target);
-    const s1sub = sub(s1, `subscription { presence { status } }`);
-    await s1sub.ready();
-    expect((await watch.next()).presence).toEqual({ user: { id: target.id }, status: 'ONLINE', lastSeenAt: null });
-    expect((await q(watcher, PRESENCE, { id: target.id })).user.presence).toBe('ONLINE');
+      // second socket: still ONLINE, no event: the control user's ONLINE comes next
+      const s2 = client(target);
+      const s2sub = sub(s2, `subscription { presence { status } }`);
+      await s2sub.ready();
+      const c1 = client(control);
+      await sub(c1, `subscription { presence { status } }`).ready();
+      expect(await watch.until(() => true)).toEqual([{ presence: { user: { id: control.id }, status: 'ONLINE', lastSeenAt: null } }]);
 
-    // second socket: still ONLINE, no event
-    const s2 = client(target);
-    const s2sub = sub(s2, `subscription { presence { status } }`);
-    await s2sub.ready();
-    expect(await watch.quiet(200)).toBe(true);
+      // first one closes (the server is done with it): still ONLINE, no event: the control's OFFLINE comes next
+      s1sub.stop();
+      await s1.dispose();
+      await disconnects.reached(1, (userId) => userId === Number(target.id));
+      expect((await q(watcher, PRESENCE, { id: target.id })).user.presence).toBe('ONLINE');
+      await c1.dispose();
+      expect((await watch.until(() => true)).map((e) => [e.presence.user.id, e.presence.status])).toEqual([[control.id, 'OFFLINE']]);
 
-    // first one closes: still ONLINE
-    s1sub.stop();
-    await s1.dispose();
-    expect(await watch.quiet(300)).toBe(true);
-    expect((await q(watcher, PRESENCE, { id: target.id })).user.presence).toBe('ONLINE');
-
-    // last one closes: OFFLINE, lastSeenAt recorded
-    s2sub.stop();
-    await s2.dispose();
-    const off = (await watch.next()).presence;
-    expect(off).toMatchObject({ user: { id: target.id }, status: 'OFFLINE' });
-    expect(off.lastSeenAt).toMatch(ISO_MS);
-    const u = (await q(watcher, PRESENCE, { id: target.id })).user;
-    expect(u.presence).toBe('OFFLINE');
-    expect(u.lastSeenAt).toBe(off.lastSeenAt);
-    expect(watch.events).toHaveLength(2);
+      // last one closes: OFFLINE, lastSeenAt recorded
+      s2sub.stop();
+      await s2.dispose();
+      const off = (await watch.next()).presence;
+      expect(off).toMatchObject({ user: { id: target.id }, status: 'OFFLINE' });
+      expect(off.lastSeenAt).toMatch(ISO_MS);
+      const u = (await q(watcher, PRESENCE, { id: target.id })).user;
+      expect(u.presence).toBe('OFFLINE');
+      expect(u.lastSeenAt).toBe(off.lastSeenAt);
+      expect(watch.events).toHaveLength(4);
+    } finally {
+      disconnects.restore();
+    }
   });
 
   test('presence(userIds) follows exactly the users asked for', async () => {
@@ -561,13 +573,23 @@ describe('presence', () => {
     const y = await registerUser(server.url, 'py');
     const watch = sub(client(watcher), `subscription($ids: [ID!]) { presence(userIds: $ids) { user { id } status } }`, { ids: [x.id] });
     await watch.ready();
-    const ySub = sub(client(y), `subscription { presence { status } }`);
-    await ySub.ready();
-    const xSub = sub(client(x), `subscription { presence { status } }`);
-    await xSub.ready();
-    expect((await watch.next()).presence).toEqual({ user: { id: x.id }, status: 'ONLINE' });
-    expect(await watch.quiet(200)).toBe(true);
-    expect(watch.events).toHaveLength(1);
+    const disconnects = finishedCalls(server.services.presence, 'disconnected');
+    try {
+      const yWs = client(y);
+      await sub(yWs, `subscription { presence { status } }`).ready();
+      const xWs = client(x);
+      await sub(xWs, `subscription { presence { status } }`).ready();
+      // y came online first: x's ONLINE is the first event
+      expect(await watch.until(() => true)).toEqual([{ presence: { user: { id: x.id }, status: 'ONLINE' } }]);
+      // y goes offline first too (the server is done with it), then x: x's OFFLINE is the next event
+      await yWs.dispose();
+      await disconnects.reached(1, (userId) => userId === Number(y.id));
+      await xWs.dispose();
+      expect(await watch.until(() => true)).toEqual([{ presence: { user: { id: x.id }, status: 'OFFLINE' } }]);
+      expect(watch.events).toHaveLength(2);
+    } finally {
+      disconnects.restore();
+    }
   });
 });
 

@@ -3,7 +3,7 @@
  * presence audience, through the real server: HTTP for queries and mutations, graphql-ws for
  * subscriptions, with the allowed and the refused caller for each rule.
  */
-import { codeOf, gql, registerUser, trackRealtime, type TestUser } from '../support/client';
+import { codeOf, finishedCalls, gql, gqlOk, registerUser, subscribe, trackRealtime, wsClient, type TestUser } from '../support/client';
 import { gqlAs } from '../support/graphql';
 import { startTestServer, type TestServer } from '../support/test-server';
 
@@ -11,7 +11,7 @@ let server: TestServer;
 beforeAll(async () => { server = await startTestServer(); });
 afterAll(async () => { await server.close(); });
 
-const { client, sub } = trackRealtime(() => server.wsUrl);
+const { client, sub } = trackRealtime(() => server.wsUrl, () => server);
 
 const { q, raw } = gqlAs(() => server.url);
 const users = (n: number, prefix: string) => Promise.all(Array.from({ length: n }, (_, i) => registerUser(server.url, `${prefix}${i}`)));
@@ -124,34 +124,47 @@ describe('blocking', () => {
     expect((await openDirect(b, a)).data.openDirectChat.id).toBe(direct);
   });
 
-  test('hides presence and typing from each other', async () => {
-    const [a, b, c] = await users(3, 'bp');
-    const group = await createGroup(a, [b, c], 'typing group');
-    await block(b, a);
+  // Both directions: the blocker does not see the blocked user, and the blocked user does not see
+  // the blocker. c, a co-member of both, sees everyone and provides the control events.
+  test.each([
+    ['the blocked user does not see the blocker', 'blocked'],
+    ['the blocker does not see the blocked user', 'blocker'],
+  ] as const)('hides presence and typing: %s', async (_what, watching) => {
+    const [blocker, blocked, c] = await users(3, 'bp');
+    const group = await createGroup(blocker, [blocked, c], 'typing group');
+    await block(blocker, blocked);
+    const [watcher, actor] = watching === 'blocked' ? [blocked, blocker] : [blocker, blocked];
     const PRESENCE = `query($id: ID) { user(id: $id) { presence lastSeenAt } }`;
+    const TYPING = `subscription($c: ID!) { typing(conversationId: $c) { user { id } isTyping } }`;
+    const SET_TYPING = `mutation($c: ID!, $t: Boolean!) { setTyping(conversationId: $c, isTyping: $t) }`;
 
-    const aTyping = sub(client(a), `subscription($c: ID!) { typing(conversationId: $c) { user { id } isTyping } }`, { c: group });
-    const cTyping = sub(client(c), `subscription($c: ID!) { typing(conversationId: $c) { user { id } isTyping } }`, { c: group });
-    const aPresence = sub(client(a), `subscription { presence { user { id } status } }`);
-    await Promise.all([aTyping.ready(), cTyping.ready(), aPresence.ready()]);
+    const watcherWs = client(watcher);
+    const wTyping = sub(watcherWs, TYPING, { c: group });
+    const wPresence = sub(watcherWs, `subscription { presence { user { id } status } }`);
+    await Promise.all([wTyping.ready(), wPresence.ready()]);
 
-    // b comes online: c (a co-member) sees it through User.presence, a (blocked by b) does not
-    const bSocket = client(b);
-    sub(bSocket, `subscription { notificationAdded { id } }`);
-    await new Promise((r) => setTimeout(r, 200));
-    expect((await q(c, PRESENCE, { id: b.id })).user.presence).toBe('ONLINE');
-    expect((await q(a, PRESENCE, { id: b.id })).user).toEqual({ presence: 'OFFLINE', lastSeenAt: null });
+    // the actor comes online (published before its subscription registers): c sees it through
+    // User.presence, the watcher does not
+    await sub(client(actor), `subscription { notificationAdded { id } }`).ready();
+    expect((await q(c, PRESENCE, { id: actor.id })).user.presence).toBe('ONLINE');
+    expect((await q(watcher, PRESENCE, { id: actor.id })).user).toEqual({ presence: 'OFFLINE', lastSeenAt: null });
+    // c comes online after it: c's ONLINE is the first presence event the watcher gets
+    const cTyping = sub(client(c), TYPING, { c: group });
+    await cTyping.ready();
+    expect(await wPresence.until(() => true)).toEqual([{ presence: { user: { id: c.id }, status: 'ONLINE' } }]);
 
-    await q(b, `mutation($c: ID!) { setTyping(conversationId: $c, isTyping: true) }`, { c: group });
-    expect((await cTyping.next()).typing).toEqual({ user: { id: b.id }, isTyping: true });
-    expect(await aTyping.quiet(300)).toBe(true);
-    expect(aPresence.events.filter((e: any) => e.presence.user.id === b.id)).toEqual([]);
+    // the actor types: c sees it; then c types: c's is the first typing event the watcher gets
+    await q(actor, SET_TYPING, { c: group, t: true });
+    expect((await cTyping.next()).typing).toEqual({ user: { id: actor.id }, isTyping: true });
+    await q(c, SET_TYPING, { c: group, t: true });
+    expect(await wTyping.until(() => true)).toEqual([{ typing: { user: { id: c.id }, isTyping: true } }]);
 
-    // after the unblock a sees b again
-    await unblock(b, a);
-    expect((await q(a, PRESENCE, { id: b.id })).user.presence).toBe('ONLINE');
-    await q(b, `mutation($c: ID!) { setTyping(conversationId: $c, isTyping: false) }`, { c: group });
-    expect((await aTyping.next()).typing).toEqual({ user: { id: b.id }, isTyping: false });
+    // after the unblock the watcher sees the actor again
+    await unblock(blocker, blocked);
+    expect((await q(watcher, PRESENCE, { id: actor.id })).user.presence).toBe('ONLINE');
+    await q(actor, SET_TYPING, { c: group, t: false });
+    expect((await wTyping.next()).typing).toEqual({ user: { id: actor.id }, isTyping: false });
+    expect(wPresence.events.filter((e: any) => e.presence.user.id === actor.id)).toEqual([]);
   });
 });
 
@@ -172,24 +185,58 @@ describe('typing', () => {
     await sendOk(a, direct, 'done typing');
     expect((await bTyping.next()).typing).toEqual({ user: { id: a.id }, isTyping: false });
   }, 20000);
+
+  test('without Redis (the in-process path): a burst of setTyping yields at most one refresh per second', async () => {
+    // A server of its own without Redis, whatever the suite runs with: the in-process throttle.
+    const alone = await startTestServer({ REDIS_URL: '' });
+    try {
+      expect(alone.services.presence.constructor.name).toBe('InMemoryPresence'); // no Redis anywhere
+      const [a, b] = await Promise.all([registerUser(alone.url, 'tt'), registerUser(alone.url, 'tt')]);
+      const direct = (await gqlOk(alone.url, `mutation($u: ID) { openDirectChat(userId: $u) { id } }`, { u: b.id }, a.token)).openDirectChat.id;
+      const bWs = wsClient(alone.wsUrl, b.token);
+      const bTyping = subscribe(bWs, `subscription($c: ID!) { typing(conversationId: $c) { user { id } isTyping } }`, { c: direct }, { server: alone });
+      try {
+        await bTyping.ready();
+        const TYPE = `mutation($c: ID!, $t: Boolean!) { setTyping(conversationId: $c, isTyping: $t) }`;
+        const started = Date.now();
+        await Promise.all(Array.from({ length: 20 }, () => gqlOk(alone.url, TYPE, { c: direct, t: true }, a.token)));
+        const elapsed = Date.now() - started;
+        // The stop is the control: every refresh the burst published arrives before it.
+        await gqlOk(alone.url, TYPE, { c: direct, t: false }, a.token);
+        const got = await bTyping.until((e) => !e.typing.isTyping);
+        const refreshes = got.filter((e) => e.typing.isTyping);
+        expect(got[got.length - 1]).toEqual({ typing: { user: { id: a.id }, isTyping: false } });
+        expect(refreshes.length).toBeGreaterThanOrEqual(1);
+        // One at once, then at most one more per full second the burst took (20 without the throttle).
+        expect(refreshes.length).toBeLessThanOrEqual(1 + Math.floor(elapsed / 1000));
+      } finally {
+        bTyping.stop();
+        await bWs.dispose();
+      }
+    } finally {
+      await alone.close();
+    }
+  });
 });
 
 describe('presence audience', () => {
   test('without userIds: contacts and co-members, not strangers', async () => {
-    const [watcher, contact, coMember, stranger] = await users(4, 'pa');
+    const [watcher, contact, coMember, stranger, late] = await users(5, 'pa');
     const req = await request(contact, watcher);
     await q(watcher, contactOp('acceptContact', 'id'), { x: req.id });
-    await createGroup(coMember, [watcher], 'presence group');
+    const group = await createGroup(coMember, [watcher], 'presence group');
     const watch = sub(client(watcher), `subscription { presence { user { id } status } }`);
     await watch.ready();
-    for (const u of [stranger, contact, coMember]) {
-      sub(client(u), `subscription { notificationAdded { id } }`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    // One after another (each socket's ONLINE is published before its subscription registers).
+    for (const u of [stranger, contact, coMember]) await sub(client(u), `subscription { notificationAdded { id } }`).ready();
+    // The stranger came online first: had it been delivered, it would come first.
     const first = (await watch.next()).presence;
     const second = (await watch.next()).presence;
     expect([first, second]).toEqual([{ user: { id: contact.id }, status: 'ONLINE' }, { user: { id: coMember.id }, status: 'ONLINE' }]);
-    expect(await watch.quiet(200)).toBe(true);
+    // Nothing else came in between: a later co-member's ONLINE is the next event.
+    await q(coMember, `mutation($c: ID!, $u: ID!) { addMember(conversationId: $c, userId: $u) { id } }`, { c: group, u: late.id });
+    await sub(client(late), `subscription { notificationAdded { id } }`).ready();
+    expect(await watch.until(() => true)).toEqual([{ presence: { user: { id: late.id }, status: 'ONLINE' } }]);
   });
 });
 

@@ -7,14 +7,15 @@
 import WebSocket from 'ws';
 import { isDeliveryQuery } from '../../src/realtime/delivery';
 import { CLOSE_TOO_FAR_BEHIND } from '../../src/realtime/live';
-import { codeOf, gql, gqlOk, registerUser, trackRealtime, type TestUser } from '../support/client';
+import { codeOf, gql, gqlOk, registerUser, trackRealtime, waitFor, type TestUser } from '../support/client';
+import { registrationsOf } from '../support/readiness';
 import { startTestServer, type TestServer } from '../support/test-server';
 
 jest.setTimeout(90_000);
 
 let server: TestServer;
 let deliverySql: string[] = [];
-const rt = trackRealtime(() => server.wsUrl);
+const rt = trackRealtime(() => server.wsUrl, () => server);
 
 beforeAll(async () => {
   server = await startTestServer({ WS_MAX_SOCKETS_PER_USER: '3', WS_MAX_PRESENCE_IDS: '50', WS_MAX_BUFFERED_BYTES: '1024' }, {
@@ -26,14 +27,6 @@ afterAll(async () => { await server?.close(); });
 const ADDED = 'subscription($c: ID) { messageAdded(conversationId: $c) { id seq content sender { id username fullName } } }';
 const SEND = 'mutation($c: ID!, $t: String!) { sendMessage(input: { conversationId: $c, content: $t }) { id seq } }';
 
-/** Waits until the hub has `n` subscribers (graphql-ws has no "subscribed" acknowledgement). */
-async function subscribers(n: number, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (server.realtime.hub.subscriberCount() < n) {
-    if (Date.now() > deadline) throw new Error(`hub has ${server.realtime.hub.subscriberCount()} subscribers, expected ${n}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** A room of `owner` with `members` joined. */
 async function room(owner: TestUser, members: TestUser[]): Promise<string> {
@@ -59,9 +52,8 @@ describe('shared execution', () => {
     const owner = await registerUser(server.url, 'hot');
     const members = await Promise.all(Array.from({ length: 20 }, () => registerUser(server.url, 'hotm')));
     const roomId = await room(owner, members);
-    const base = server.realtime.hub.subscriberCount();
     const subs = members.map((m) => rt.sub(rt.client(m), ADDED, { c: roomId }));
-    await subscribers(base + 20);
+    await Promise.all(subs.map((s) => s.ready()));
 
     // First event: the sender's profile is read once for everyone.
     deliverySql = [];
@@ -85,14 +77,13 @@ describe('shared execution', () => {
     const blocker = await registerUser(server.url, 'pvb');
     const other = await registerUser(server.url, 'pvo');
     const roomId = await room(sender, [blocker, other]);
-    // The sender is online (a socket open).
-    rt.sub(rt.client(sender), 'subscription { notificationAdded { id } }');
+    // The sender is online (a socket open: ONLINE is published before its subscription registers).
+    await rt.sub(rt.client(sender), 'subscription { notificationAdded { id } }').ready();
     await gqlOk(server.url, 'mutation($u: ID!) { blockUser(userId: $u) { status } }', { u: sender.id }, blocker.token);
-    const base = server.realtime.hub.subscriberCount();
     const q = 'subscription($c: ID) { messageAdded(conversationId: $c) { content sender { username presence } } }';
     const a = rt.sub(rt.client(blocker), q, { c: roomId });
     const b = rt.sub(rt.client(other), q, { c: roomId });
-    await subscribers(base + 2);
+    await Promise.all([a.ready(), b.ready()]);
     const executions = server.realtime.hub.executions;
     await gqlOk(server.url, SEND, { c: roomId, t: 'who is online' }, sender.token);
     expect(await a.next()).toEqual({ messageAdded: { content: 'who is online', sender: { username: sender.username, presence: 'OFFLINE' } } });
@@ -108,16 +99,18 @@ describe('live authorization on open sockets', () => {
     const customer = await registerUser(server.url, 'cus');
     // The first staff user comes from the database, as `npm run create-user --staff` does.
     await server.orm.em.fork().execute('update "users" set "is_staff" = true where "id" in (?, ?)', [Number(admin.id), Number(staff.id)]);
+    // A DIRECT of the staff user's own: the control conversation, which stays theirs after the demotion.
+    const own = (await gqlOk(server.url, 'mutation($u: ID) { openDirectChat(userId: $u) { id } }', { u: staff.id }, admin.token)).openDirectChat.id;
     const c = rt.client(staff);
-    const base = server.realtime.hub.subscriberCount();
     const all = rt.sub(c, 'subscription { messageAdded { content } }');
-    await subscribers(base + 1);
+    await all.ready();
     await gqlOk(server.url, 'mutation { sendMessage(input: { toSupport: true, content: "help 1" }) { id } }', {}, customer.token);
     expect(await all.next()).toEqual({ messageAdded: { content: 'help 1' } });
 
     await gqlOk(server.url, 'mutation($u: ID!) { setUserStaff(userId: $u, isStaff: false) { id isStaff } }', { u: staff.id }, admin.token);
     await gqlOk(server.url, 'mutation { sendMessage(input: { toSupport: true, content: "help 2" }) { id } }', {}, customer.token);
-    expect(await all.quiet(500)).toBe(true);
+    await gqlOk(server.url, SEND, { c: own, t: 'control' }, admin.token);
+    expect(await all.until(() => true)).toEqual([{ messageAdded: { content: 'control' } }]);
 
     // The socket acts with the current rights: no self-promotion.
     const again = rt.sub(c, 'mutation($u: ID!) { setUserStaff(userId: $u, isStaff: true) { id } }', { u: staff.id });
@@ -132,19 +125,28 @@ describe('live authorization on open sockets', () => {
     const banned = await registerUser(server.url, 'bb');
     const stays = await registerUser(server.url, 'bs');
     const roomId = await room(owner, [banned, stays]);
-    const base = server.realtime.hub.subscriberCount();
+    const own = (await gqlOk(server.url, 'mutation($u: ID) { openDirectChat(userId: $u) { id } }', { u: banned.id }, owner.token)).openDirectChat.id;
     const gone = rt.sub(rt.client(banned), ADDED, { c: roomId });
     const kept = rt.sub(rt.client(stays), ADDED, { c: roomId });
     const everything = rt.sub(rt.client(banned), 'subscription { messageAdded { content } }');
-    await subscribers(base + 3);
+    await Promise.all([gone.ready(), kept.ready(), everything.ready()]);
     await gqlOk(server.url, 'mutation($c: ID!, $u: ID!) { banMember(conversationId: $c, userId: $u, banned: true) { id } }', { c: roomId, u: banned.id }, owner.token);
     // The ban's own system message may still reach them (it is about them); nothing after it does.
     await gqlOk(server.url, SEND, { c: roomId, t: 'after the ban' }, owner.token);
     const seen = [];
     for (;;) { const e = await kept.next(); seen.push(e.messageAdded.content); if (e.messageAdded.content === 'after the ban') break; }
-    await new Promise((r) => setTimeout(r, 300));
-    expect(gone.events.map((e) => e.messageAdded.content)).not.toContain('after the ban');
-    expect(everything.events.map((e) => e.messageAdded.content)).not.toContain('after the ban');
+    const banNotice = `${owner.username} banned ${banned.username}`;
+    // Controls after it: a message in the banned user's own DIRECT for the unscoped subscription;
+    // unbanned and back in the room, their join notice for the scoped one. Each is the first
+    // thing (the ban notice aside) its subscription receives after the ban.
+    await gqlOk(server.url, SEND, { c: own, t: 'control' }, owner.token);
+    const toEverything = (await everything.until((e) => e.messageAdded.content === 'control')).map((e) => e.messageAdded.content);
+    expect(toEverything.filter((t) => t !== banNotice)).toEqual(['control']);
+    await gqlOk(server.url, 'mutation($c: ID!, $u: ID!) { banMember(conversationId: $c, userId: $u, banned: false) { id } }', { c: roomId, u: banned.id }, owner.token);
+    await gqlOk(server.url, 'mutation($id: ID!) { joinRoom(id: $id) { id } }', { id: roomId }, banned.token);
+    const joinNotice = `${banned.username} joined`;
+    const toGone = (await gone.until((e) => e.messageAdded.content === joinNotice)).map((e) => e.messageAdded.content);
+    expect(toGone.filter((t) => t !== banNotice)).toEqual([joinNotice]);
   });
 
   test('after logout, the login\'s access token opens no new socket (4403)', async () => {
@@ -164,10 +166,10 @@ describe('bounded per-socket cost', () => {
     const refused = results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason));
     expect(opened).toHaveLength(3);
     expect(refused).toEqual(Array(5).fill('Error: closed with 1013 before the ack'));
-    // Closing one frees a place.
+    // Closing one frees a place (once the server has processed the close).
     opened[0].ws.close();
     await opened[0].closed;
-    await new Promise((r) => setTimeout(r, 50));
+    await waitFor(() => (server.realtime.audience.viewerOf(Number(u.id))?.sockets ?? 0) <= 2, "the server's count of the user's sockets to drop to 2");
     const again = await rawSocket(u.token);
     for (const s of [...opened.slice(1), again]) s.ws.close();
   });
@@ -175,13 +177,16 @@ describe('bounded per-socket cost', () => {
   test('WS_MAX_PRESENCE_IDS: a presence subscription with too many ids is refused with BAD_USER_INPUT', async () => {
     const u = await registerUser(server.url, 'pres');
     const c = rt.client(u);
-    // Ids no user has: the accepted subscription must stay quiet (other tests' users go OFFLINE meanwhile).
-    const ids = Array.from({ length: 51 }, (_, i) => String(900_000_000 + i));
-    const s = rt.sub(c, 'subscription($u: [ID!]) { presence(userIds: $u) { status } }', { u: ids });
+    // One real user and ids no user has (other tests' users go OFFLINE meanwhile: not asked for).
+    const watched = await registerUser(server.url, 'presw');
+    const ids = [watched.id, ...Array.from({ length: 50 }, (_, i) => String(900_000_000 + i))];
+    const s = rt.sub(c, 'subscription($u: [ID!]) { presence(userIds: $u) { user { id } status } }', { u: ids });
     await s.done;
     expect(JSON.stringify(s.errors)).toContain('BAD_USER_INPUT');
-    const ok = rt.sub(c, 'subscription($u: [ID!]) { presence(userIds: $u) { status } }', { u: ids.slice(0, 50) });
-    expect(await ok.quiet(200)).toBe(true);
+    const ok = rt.sub(c, 'subscription($u: [ID!]) { presence(userIds: $u) { user { id } status } }', { u: ids.slice(0, 50) });
+    await ok.ready(); // accepted: registered with the hub, no error
+    await rt.sub(rt.client(watched), 'subscription { notificationAdded { id } }').ready();
+    expect(await ok.until(() => true)).toEqual([{ presence: { user: { id: watched.id }, status: 'ONLINE' } }]);
     expect(ok.errors).toEqual([]);
   });
 
@@ -190,12 +195,13 @@ describe('bounded per-socket cost', () => {
     const slow = await registerUser(server.url, 'slow');
     const fine = await registerUser(server.url, 'fine');
     const roomId = await room(owner, [slow, fine]);
-    const base = server.realtime.hub.subscriberCount();
+    const registrations = registrationsOf(server).seen;
     const { ws, closed } = await rawSocket(slow.token);
     // 90 subscriptions on the one socket: each message is 90 frames of 4 KB for it.
     for (let i = 0; i < 90; i++) ws.send(JSON.stringify({ id: String(i), type: 'subscribe', payload: { query: 'subscription($c: ID) { messageAdded(conversationId: $c) { content } }', variables: { c: roomId } } }));
     const ok = rt.sub(rt.client(fine), 'subscription($c: ID) { messageAdded(conversationId: $c) { seq } }', { c: roomId });
-    await subscribers(base + 91);
+    await ok.ready();
+    await waitFor(() => registrations.filter((r) => r.userId === Number(slow.id)).length >= 90, 'the slow socket\'s 90 subscriptions to register');
     (ws as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause();
     const big = 'x'.repeat(3990);
     let sent = 0;

@@ -110,8 +110,12 @@ test('SIGTERM drains an in-flight request and the WebSocket connections, then ex
   });
   try {
     await isConnected;
+    // The server runs in another process (no hub to observe): the subscription is live once a
+    // message the test sends to the user arrives on it.
+    const peer = (await gqlOk(server.url, REGISTER, { u: `peer_${suffix}` })).register;
+    const chat = (await gqlOk(server.url, 'mutation($u: ID) { openDirectChat(userId: $u) { id } }', { u: firstUser.id }, peer.accessToken)).openDirectChat.id;
     const sub = subscribe(client, 'subscription { messageAdded { id } }');
-    await sub.ready();
+    await sub.readyBy(() => gqlOk(server.url, 'mutation($c: ID!) { sendMessage(input: { conversationId: $c, content: "are you there?" }) { id } }', { c: chat }, peer.accessToken));
 
     // A slow request in flight: six registrations (argon2 each) executed one after another.
     const slowQuery = `mutation { ${drainedUsernames.map((u, i) => `r${i}: register(input: { username: "${u}", password: "${PASSWORD}" }) { user { id } }`).join(' ')} }`;

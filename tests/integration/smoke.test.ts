@@ -10,7 +10,7 @@ test('a message sent over HTTP reaches the other member over graphql-ws', async 
   const bob = await registerUser(server.url, 'bob');
   const { openDirectChat } = await gqlOk(server.url, 'mutation($u: ID) { openDirectChat(userId: $u) { id } }', { u: bob.id }, alice.token);
   const client = wsClient(server.wsUrl, bob.token);
-  const sub = subscribe(client, 'subscription($c: ID) { messageAdded(conversationId: $c) { seq content sender { username } } }', { c: openDirectChat.id });
+  const sub = subscribe(client, 'subscription($c: ID) { messageAdded(conversationId: $c) { seq content sender { username } } }', { c: openDirectChat.id }, { server });
   await sub.ready();
   await gqlOk(server.url, 'mutation($c: ID) { sendMessage(input: { conversationId: $c, content: "hi bob" }) { id } }', { c: openDirectChat.id }, alice.token);
   const event = await sub.next();

@@ -16,7 +16,7 @@ let server: TestServer;
 beforeAll(async () => { server = await startTestServer(); });
 afterAll(async () => { await server.close(); });
 
-const { client, sub } = trackRealtime(() => server.wsUrl);
+const { client, sub } = trackRealtime(() => server.wsUrl, () => server);
 
 const { q, raw } = gqlAs(() => server.url);
 const SEND = `mutation($i: SendMessageInput!) { sendMessage(input: $i) { id conversationId seq content sender { id } } }`;
@@ -212,11 +212,13 @@ describe('support desk (seed 002)', () => {
     expect((await staffAll.next()).messageAdded).toEqual({ conversationId: t1, content: 'staff answers cust1' });
     expect((await cust1All.next()).messageAdded).toEqual({ conversationId: t1, content: 'cust1 needs help' });
     expect((await cust1All.next()).messageAdded).toEqual({ conversationId: t1, content: 'staff answers cust1' });
-    expect(await staffAll.quiet()).toBe(true);
-    expect(await cust1All.quiet(50)).toBe(true);
+    // Nothing else came in between: a control message in cust1's thread is the next event for both.
+    await sendSupport(cust1, 'control');
+    expect(await staffAll.until(() => true)).toEqual([{ messageAdded: { conversationId: t1, content: 'control' } }]);
+    expect(await cust1All.until(() => true)).toEqual([{ messageAdded: { conversationId: t1, content: 'control' } }]);
     expect(staffAll.events.map((e: any) => e.messageAdded.conversationId)).not.toContain(direct);
     expect(staffAll.events.map((e: any) => e.messageAdded.conversationId)).not.toContain(group);
-    expect(cust1All.events).toHaveLength(2);
+    expect([staffAll.events.length, cust1All.events.length]).toEqual([4, 3]);
 
     // staff can still read those by id
     expect(await history(staff, direct)).toEqual(['private between alice and bob']);

@@ -3,6 +3,7 @@ import { Client } from 'pg';
 import pino from 'pino';
 import { startApp, type AppOptions, type RunningApp } from '../../src/app';
 import { loadConfig, type Config } from '../../src/config/config';
+import { registerServer, unregisterServer } from './readiness';
 
 /** A real server on a free port with its own clean database. */
 export interface TestServer extends RunningApp {
@@ -64,16 +65,20 @@ export function testConfig(env: Record<string, string> = {}): Config {
 /**
  * Starts the real server (HTTP + WebSocket) on port 0 against a fresh database:
  * PGlite in memory by default; with DATABASE_URL set, a new PostgreSQL database created for
- * this server and dropped by close(). `env` overrides configuration variables.
+ * this server and dropped by close(). `env` overrides configuration variables (`REDIS_URL: ''`
+ * keeps a server off Redis even when the suite runs with REDIS_URL: the in-process paths).
  */
 export async function startTestServer(env: Record<string, string> = {}, options: AppOptions = {}): Promise<TestServer> {
   const db = process.env.DATABASE_URL ? await createTestDatabase() : undefined;
   // With REDIS_URL (CI's PostgreSQL run) every test server carries its events and presence on Redis.
   const redis: Record<string, string> = process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {};
   const app = await startApp(testConfig({ ...(db ? { DATABASE_URL: db.url } : {}), ...redis, ...env }), testAppOptions(options));
+  // Subscriptions find their server by URL (readiness.ts: ready() observes its hub).
+  registerServer(app.wsUrl, app);
   return {
     ...app,
     async close() {
+      unregisterServer(app.wsUrl, app);
       await app.stop();
       await db?.drop();
     },
@@ -115,7 +120,8 @@ export async function startTestCluster(count: number, env: Record<string, string
   const add = async (extra: Record<string, string> = {}) => {
     const app = await startApp(testConfig({ ...shared, MIGRATE_ON_START: instances.length ? 'false' : 'true', ...extra }), testAppOptions());
     const stop = app.stop;
-    app.stop = async () => { if (stopped.has(app)) return; stopped.add(app); await stop(); };
+    app.stop = async () => { if (stopped.has(app)) return; stopped.add(app); unregisterServer(app.wsUrl, app); await stop(); };
+    registerServer(app.wsUrl, app);
     instances.push(app);
     return app;
   };

@@ -13,7 +13,7 @@ import { call, form, gqlData, makeStaff, restUser, type RestUser } from './rest-
 let server: TestServer;
 beforeAll(async () => { server = await startTestServer(); });
 afterAll(async () => { await server.close(); });
-const { client, sub } = trackRealtime(() => server.wsUrl);
+const { client, sub } = trackRealtime(() => server.wsUrl, () => server);
 
 /** What a reader shows: [message id, content] pairs (a list's or detail's last message is one pair). */
 type Seen = [number, string][];

@@ -12,7 +12,7 @@ import { call, expectError, expectKeys, gqlData, restUser, type RestUser } from 
 let server: TestServer;
 beforeAll(async () => { server = await startTestServer(); });
 afterAll(async () => { await server.close(); });
-const { client, sub } = trackRealtime(() => server.wsUrl);
+const { client, sub } = trackRealtime(() => server.wsUrl, () => server);
 
 const SEND = `mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }`;
 const HISTORY_KEYS = ['message_id', 'message', 'username', 'recipient', 'timestamp', 'is_read', 'is_edited', 'is_deleted'];
@@ -95,7 +95,8 @@ describe('seed 000: chat by username', () => {
     const erin = await restUser(server, 'er');
     const finn = await restUser(server, 'fi');
     const gus = await restUser(server, 'gu');
-    expect((await call(server, 'GET', `/chat/history/${finn.username}/`, { token: erin.token })).status).toBe(200);
+    const opened = await call(server, 'GET', `/chat/history/${finn.username}/`, { token: erin.token });
+    expect({ status: opened.status, body: opened.body }).toEqual({ status: 200, body: [] });
     for (const [me, other, direction] of [[erin, finn, 'outgoing'], [finn, erin, 'incoming']] as const) {
       const list = await call(server, 'GET', '/accounts/connections/users/', { token: me.token });
       expect(list.body).toEqual([{ id: expect.any(Number), user: expect.objectContaining({ id: Number(other.id), username: other.username }), status: 'accepted', direction, created_at: expect.any(String) }]);
@@ -165,7 +166,11 @@ describe('seed 000: chat by username', () => {
     const unblocked = await call(server, 'POST', `/accounts/connections/unblock/${dave.id}/`, { token: alice.token });
     expect(unblocked.status).toBe(200);
     expect(unblocked.body).toEqual({ status: 'success' });
-    expect((await call(server, 'GET', `/chat/history/${alice.username}/`, { token: dave.token })).status).toBe(200);
+    // Unblocked: the chat opens again (an empty history), and messages flow both ways.
+    const reopened = await call(server, 'GET', `/chat/history/${alice.username}/`, { token: dave.token });
+    expect({ status: reopened.status, body: reopened.body }).toEqual({ status: 200, body: [] });
+    const hello = await sendTo(dave, alice, 'hello again');
+    expect((await call(server, 'GET', `/chat/history/${dave.username}/`, { token: alice.token })).body.map((m: any) => [m.message_id, m.message, m.username])).toEqual([[hello, 'hello again', dave.username]]);
 
     expectError(await call(server, 'POST', '/accounts/connections/request/999999/', { token: alice.token }), 404);
     expectError(await call(server, 'POST', '/accounts/connections/request/abc/', { token: alice.token }), 400);

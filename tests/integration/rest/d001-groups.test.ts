@@ -12,7 +12,7 @@ import { apiBase, call, expectError, expectKeys, restUser, type RestUser } from 
 let server: TestServer;
 beforeAll(async () => { server = await startTestServer(); });
 afterAll(async () => { await server.close(); });
-const { client, sub } = trackRealtime(() => server.wsUrl);
+const { client, sub } = trackRealtime(() => server.wsUrl, () => server);
 
 const CHAT_KEYS = ['id', 'name', 'description', 'is_group', 'members_summary', 'created_by', 'created_at', 'updated_at', 'last_message', 'unread_count'];
 const SUMMARY_KEYS = ['id', 'username', 'full_name', 'avatar_thumbnail', 'role'];

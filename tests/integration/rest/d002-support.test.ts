@@ -11,7 +11,7 @@ import { call, expectError, expectKeys, makeStaff, restUser, type RestUser } fro
 let server: TestServer;
 beforeAll(async () => { server = await startTestServer(); });
 afterAll(async () => { await server.close(); });
-const { client, sub } = trackRealtime(() => server.wsUrl);
+const { client, sub } = trackRealtime(() => server.wsUrl, () => server);
 
 const CONV_KEYS = ['id', 'customer', 'customer_info', 'is_staff_group', 'created_at', 'last_message_at', 'last_message', 'unread_count', 'kind', 'title', 'participants'];
 const MSG_KEYS = ['id', 'conversation_id', 'nguoi_goi_id', 'nguoi_goi_name', 'noi_dung', 'thoi_gian'];

@@ -11,7 +11,7 @@ import { call, expectError, expectKeys, gqlData, restUser, type RestUser } from 
 let server: TestServer;
 beforeAll(async () => { server = await startTestServer(); });
 afterAll(async () => { await server.close(); });
-const { client, sub } = trackRealtime(() => server.wsUrl);
+const { client, sub } = trackRealtime(() => server.wsUrl, () => server);
 
 const CREATED_KEYS = ['id', 'name', 'description', 'room_type', 'created_by', 'member_count', 'is_active', 'max_members', 'created_at'];
 const LIST_KEYS = ['id', 'name', 'description', 'room_type', 'created_by', 'member_count', 'last_message', 'created_at'];
@@ -92,7 +92,12 @@ describe('seed 003: rooms', () => {
     const left = await call(server, 'POST', `/chat/rooms/${publicId}/leave/`, { token: mate.token });
     expect(left.status).toBe(200);
     expect(left.body).toEqual({ message: '成功离开房间' });
-    expect((await call(server, 'POST', `/chat/rooms/${publicId}/join/`, { token: mate.token })).status).toBe(200);
+    const leftMembers = await call(server, 'GET', `/chat/rooms/${publicId}/members/`, { token: dev.token });
+    expect(leftMembers.body.map((m: any) => m.user.id)).toEqual([Number(dev.id)]);
+    const back = await call(server, 'POST', `/chat/rooms/${publicId}/join/`, { token: mate.token });
+    expect({ status: back.status, body: back.body }).toEqual({ status: 200, body: { message: '成功加入房间' } });
+    const rejoined = await call(server, 'GET', `/chat/rooms/${publicId}/members/`, { token: mate.token });
+    expect(rejoined.body.map((m: any) => [m.user.id, m.role])).toEqual([[Number(dev.id), 'admin'], [Number(mate.id), 'member']]);
   });
 
   it('sends, pages history, marks read, deletes, and notifies', async () => {
@@ -124,11 +129,19 @@ describe('seed 003: rooms', () => {
     expectError(await call(server, 'GET', `/chat/rooms/${publicId}/messages/?page=99`, { token: mate.token }), 404);
     expect(expectError(await call(server, 'GET', `/chat/rooms/${publicId}/messages/?page=0`, { token: mate.token }), 400).error).toMatch(/^page/);
 
+    // Mark read up to the reply: dev's read position moves from their own first message to it.
+    const position = async () => (await gqlData(server, dev, `query($c: ID!) { conversation(id: $c) { viewerMembership { lastReadSeq } } }`, { c: String(publicId) })).conversation.viewerMembership.lastReadSeq;
+    const seqOf = async (id: number) => (await gqlData(server, dev, `query($m: ID!) { message(id: $m) { seq } }`, { m: String(id) })).message.seq;
+    const [firstSeq, replySeq] = [await seqOf(first.body.id), await seqOf(reply.body.id)];
+    expect(await position()).toBe(firstSeq);
+    const markedAt = Date.now();
     const readMark = await call(server, 'POST', `/chat/messages/${reply.body.id}/read/`, { token: dev.token });
     expect(readMark.status).toBe(200);
     expect(readMark.body).toEqual({ message: '消息已标记为已读' });
+    expect(await position()).toBe(replySeq);
     const members = await call(server, 'GET', `/chat/rooms/${publicId}/members/`, { token: dev.token });
-    expect(members.body.find((m: any) => m.user.id === Number(dev.id)).last_read_at).not.toBeNull();
+    const readAt = members.body.find((m: any) => m.user.id === Number(dev.id)).last_read_at;
+    expect(Date.parse(readAt)).toBeGreaterThanOrEqual(markedAt - 1000);
     expectError(await call(server, 'POST', `/chat/messages/${reply.body.id}/read/`, { token: stranger.token }), 404);
 
     expectError(await call(server, 'DELETE', `/chat/messages/${first.body.id}/delete/`, { token: mate.token }), 403);
@@ -140,7 +153,10 @@ describe('seed 003: rooms', () => {
     expect(after.body.messages.find((m: any) => m.id === first.body.id)).toMatchObject({ content: '[消息已删除]', is_deleted: true });
     // The room's owner deletes a member's message too (room admins moderate).
     const spam = await call(server, 'POST', `/chat/rooms/${publicId}/messages/`, { token: mate.token, json: { content: '广告' } });
-    expect((await call(server, 'DELETE', `/chat/messages/${spam.body.id}/delete/`, { token: dev.token })).status).toBe(200);
+    const removedSpam = await call(server, 'DELETE', `/chat/messages/${spam.body.id}/delete/`, { token: dev.token });
+    expect({ status: removedSpam.status, body: removedSpam.body }).toEqual({ status: 200, body: { message: '消息已删除' } });
+    const afterSpam = await call(server, 'GET', `/chat/rooms/${publicId}/messages/`, { token: mate.token });
+    expect(afterSpam.body.messages.find((m: any) => m.id === spam.body.id)).toMatchObject({ content: '[消息已删除]', is_deleted: true, sender: { id: Number(mate.id) } });
 
     // The mention notified dev (MENTION); mate, not watching live, got a MESSAGE for dev's first message.
     const notes = await call(server, 'GET', '/chat/notifications/', { token: dev.token });
@@ -159,5 +175,40 @@ describe('seed 003: rooms', () => {
     expect(markNote.body).toEqual({ message: '通知已标记为已读' });
     expect((await call(server, 'GET', '/chat/notifications/', { token: dev.token })).body.find((n: any) => n.id === mention.id).is_read).toBe(true);
     expectError(await call(server, 'POST', `/chat/notifications/${mention.id}/read/`, { token: mate.token }), 404);
+  });
+});
+
+describe('the read position never moves backwards', () => {
+  it('REST mark-read of an older message and GraphQL markRead with a lower upToSeq keep it, without a receipt', async () => {
+    const owner = await restUser(server, 'rpo');
+    const reader = await restUser(server, 'rpr');
+    const room = await call(server, 'POST', '/chat/rooms/', { token: owner.token, json: { name: 'read marks', room_type: 'public' } });
+    expect((await call(server, 'POST', `/chat/rooms/${room.body.id}/join/`, { token: reader.token })).body).toEqual({ message: '成功加入房间' });
+    const ids: number[] = [];
+    for (const t of ['one', 'two', 'three']) ids.push((await call(server, 'POST', `/chat/rooms/${room.body.id}/messages/`, { token: owner.token, json: { content: t } })).body.id);
+    const MEMBERSHIP = `query($c: ID!) { conversation(id: $c) { unreadCount viewerMembership { lastReadSeq lastReadAt } } }`;
+    const state = async () => (await gqlData(server, reader, MEMBERSHIP, { c: String(room.body.id) })).conversation;
+    const seqOf = async (id: number) => (await gqlData(server, reader, `query($m: ID!) { message(id: $m) { seq } }`, { m: String(id) })).message.seq;
+    const seqs = [await seqOf(ids[0]), await seqOf(ids[1]), await seqOf(ids[2])];
+    const receipts = sub(client(owner), `subscription($c: ID!) { readReceipt(conversationId: $c) { user { id } lastReadSeq } }`, { c: String(room.body.id) });
+    await receipts.ready();
+
+    // Forward to "two" over REST: moved, with a receipt.
+    expect((await call(server, 'POST', `/chat/messages/${ids[1]}/read/`, { token: reader.token })).body).toEqual({ message: '消息已标记为已读' });
+    const marked = await state();
+    expect(marked).toMatchObject({ unreadCount: 1, viewerMembership: { lastReadSeq: seqs[1] } });
+    expect(await receipts.next()).toEqual({ readReceipt: { user: { id: reader.id }, lastReadSeq: seqs[1] } });
+
+    // Back to "one" over REST, then to a lower upToSeq over GraphQL: both answer, nothing moves.
+    expect((await call(server, 'POST', `/chat/messages/${ids[0]}/read/`, { token: reader.token })).body).toEqual({ message: '消息已标记为已读' });
+    expect(await state()).toEqual(marked);
+    const lower = await gqlData(server, reader, `mutation($c: ID!, $s: Int) { markRead(conversationId: $c, upToSeq: $s) { lastReadSeq lastReadAt unreadCount } }`, { c: String(room.body.id), s: seqs[0] });
+    expect(lower.markRead).toEqual({ lastReadSeq: seqs[1], lastReadAt: marked.viewerMembership.lastReadAt, unreadCount: 1 });
+    expect(await state()).toEqual(marked);
+
+    // Forward again to "three": this receipt is the next one (the backward marks published none).
+    expect((await call(server, 'POST', `/chat/messages/${ids[2]}/read/`, { token: reader.token })).status).toBe(200);
+    expect(await receipts.until(() => true)).toEqual([{ readReceipt: { user: { id: reader.id }, lastReadSeq: seqs[2] } }]);
+    expect(await state()).toMatchObject({ unreadCount: 0, viewerMembership: { lastReadSeq: seqs[2] } });
   });
 });

@@ -11,7 +11,7 @@ import { call, expectError, expectKeys, makeStaff, restUser, type RestUser } fro
 let server: TestServer;
 beforeAll(async () => { server = await startTestServer(); });
 afterAll(async () => { await server.close(); });
-const { client, sub } = trackRealtime(() => server.wsUrl);
+const { client, sub } = trackRealtime(() => server.wsUrl, () => server);
 
 const USER_KEYS = ['id', 'username', 'first_name', 'last_name', 'profile_picture', 'score', 'rank', 'role', 'in_game_ids'];
 const MSG_KEYS = ['id', 'conversation', 'sender', 'content', 'timestamp', 'is_read', 'is_edited', 'is_deleted', 'attachments'];

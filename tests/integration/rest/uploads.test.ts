@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { trackRealtime } from '../../support/client';
+import { trackRealtime, waitFor } from '../../support/client';
 import { startTestServer, type TestServer } from '../../support/test-server';
 import { filesUnder } from '../../support/files';
 import { call, expectError, expectKeys, form, restUser, type FilePart, type RestUser } from './rest-support';
@@ -36,7 +36,7 @@ afterAll(async () => {
     rmSync(TMP, { recursive: true, force: true });
   }
 });
-const { client, sub } = trackRealtime(() => server.wsUrl);
+const { client, sub } = trackRealtime(() => server.wsUrl, () => server);
 
 const image = (format: 'png' | 'jpeg' | 'gif' | 'webp', width = 60, height = 40) =>
   sharp({ create: { width, height, channels: 3, background: { r: 20, g: 130, b: 90 } } })[format]().toBuffer();
@@ -44,10 +44,11 @@ const mp4 = () => readFileSync(join(__dirname, '../../fixtures/tiny.mp4'));
 const rows = async (table: string) => Number((await server.orm.em.fork().execute(`select count(*) as n from "${table}"`))[0].n);
 /** What a refused upload must leave unchanged. */
 const footprint = async () => ({ stored: filesUnder(UPLOADS).length, attachments: await rows('attachments'), messages: await rows('messages') });
-/** Temporary files still there (the request's capacitors go when its response ends). */
+/** Temporary files still there (the request's capacitors go when its response ends: waited for, bounded). */
 const strayTemps = async () => {
-  await new Promise((r) => setTimeout(r, 100));
-  return filesUnder(TMP).filter((p) => !p.startsWith(UPLOADS));
+  const stray = () => filesUnder(TMP).filter((p) => !p.startsWith(UPLOADS));
+  await waitFor(() => stray().length === 0, 'the request\'s temp files to go', { timeoutMs: 5000 }).catch(() => undefined);
+  return stray();
 };
 
 const MEDIA_KEYS = ['id', 'url', 'thumbnail', 'media_type'];

@@ -5,7 +5,7 @@
  * Each limit is set low on its own server; refused work is RATE_LIMITED (REST: 429 + Retry-After).
  */
 import WebSocket from 'ws';
-import { codeOf, gql, gqlOk, registerUser } from '../../support/client';
+import { codeOf, gql, gqlOk, registerUser, waitFor } from '../../support/client';
 import { startTestCluster, startTestServer, type TestCluster, type TestServer } from '../../support/test-server';
 import { hashPassword } from '../../../src/domain/auth/password';
 import { User } from '../../../src/domain/user/user.entity';
@@ -20,6 +20,8 @@ async function rawSocket(s: TestServer, opts: WebSocket.ClientOptions = {}): Pro
   await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
   return ws;
 }
+/** True once the server refuses new sockets from `ip` (its failed connections are past RATE_WS_PER_MIN_IP). */
+const addressRefused = (s: TestServer, ip: string) => s.services.limits.check('wsConnectIp', ip).then(() => false, () => true);
 /** Resolves with the close code and reason. */
 const closed = (ws: WebSocket) => new Promise<{ code: number; reason: string }>((resolve) => {
   if (ws.readyState === WebSocket.CLOSED) resolve({ code: -1, reason: 'already closed' });
@@ -164,6 +166,34 @@ describe('failed logins per username and address', () => {
     expect(codeOf(await gql(server.url, LOGIN, { u: other.username, p: 'correct-horse-battery' }))).toBeUndefined();
   });
 
+  test('the limit lasts until its window passes: still refused a while later, counting down from the first failure; refusals neither clear nor extend it', async () => {
+    const victim = await registerUser(server.url, 'window');
+    for (let i = 0; i < 3; i++) expect(codeOf(await gql(server.url, LOGIN, { u: victim.username, p: 'wrong-password' }))).toBe('UNAUTHENTICATED');
+    const retryAfter = async () => {
+      const r = await gql(server.url, LOGIN, { u: victim.username, p: 'correct-horse-battery' });
+      expect(codeOf(r)).toBe('RATE_LIMITED');
+      return r.errors![0].extensions!.retryAfter as number;
+    };
+    const first = await retryAfter();
+    // The window is 15 minutes from the first failure.
+    expect(first).toBeGreaterThan(15 * 60 - 10);
+    expect(first).toBeLessThanOrEqual(15 * 60);
+    // Refused again and again with the right password: no success can clear the count meanwhile.
+    for (let i = 0; i < 5; i++) expect(await retryAfter()).toBeLessThanOrEqual(first);
+    // A while later: still refused (GraphQL and REST), and the wait shrank by the time that passed:
+    // the window runs from the first failure, and the refusals in between did not renew it.
+    await new Promise((r) => setTimeout(r, 2100));
+    const later = await retryAfter();
+    expect(later).toBeLessThanOrEqual(first - 2);
+    expect(later).toBeGreaterThan(15 * 60 - 30);
+    const rest = await fetch(`${base(server)}/api/token/`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: victim.username, password: 'correct-horse-battery' }),
+    });
+    expect(rest.status).toBe(429);
+    expect(Number(rest.headers.get('retry-after'))).toBeLessThanOrEqual(first - 2);
+  });
+
   test('a burst of concurrent guesses checks at most the limit (GraphQL and REST): the right password late in the burst gets no token', async () => {
     for (const via of ['graphql', 'rest'] as const) {
       const victim = await registerUser(server.url, 'burst');
@@ -188,9 +218,11 @@ describe('failed logins per username and address', () => {
 describe('WebSocket limits', () => {
   let server: TestServer;
   beforeAll(async () => {
+    // Init timeout with a wide margin (PGlite shares the event loop; a socket that does send its
+    // connection_init must never meet it); pings at their default (none of these tests is about them).
     server = await startTestServer({
       RATE_WS_PER_MIN_USER: '2', RATE_WS_PER_MIN_IP: '4',
-      WS_INIT_TIMEOUT_MS: '300', WS_MAX_PAYLOAD_BYTES: '2048', WS_PING_INTERVAL_MS: '200',
+      WS_INIT_TIMEOUT_MS: '2000', WS_MAX_PAYLOAD_BYTES: '2048',
     });
   });
   afterAll(async () => { await server.close(); });
@@ -217,13 +249,13 @@ describe('WebSocket limits', () => {
 
   test('a flood of unauthenticated sockets from one address is refused with 1013, good tokens from it too, until the window passes', async () => {
     const u = await registerUser(server.url, 'wsf');
-    // Four failures (a bad token twice, no token, no connection_init before the 300 ms timeout) use up the address's RATE_WS_PER_MIN_IP=4.
+    // Four failures (a bad token twice, no token, no connection_init before the timeout) use up the address's RATE_WS_PER_MIN_IP=4.
     expect(await init(await rawSocket(server), 'not-a-token')).toEqual({ code: 4403 });
     expect(await init(await rawSocket(server), 'still-not-a-token')).toEqual({ code: 4403 });
     expect(await init(await rawSocket(server), '')).toEqual({ code: 4403 });
     const silent = await rawSocket(server);
     expect((await closed(silent)).code).toBe(4408);
-    await new Promise((r) => setTimeout(r, 50));
+    await waitFor(() => addressRefused(server, '127.0.0.1'), 'the fourth failure to be counted');
     // Now the address is refused, before and at connection_init, whatever the token.
     expect(await init(await rawSocket(server), u.token)).toEqual({ code: 1013 });
   });
@@ -255,9 +287,11 @@ describe('socket hygiene', () => {
   let pinging: TestServer;
   let shortTokens: TestServer;
   beforeAll(async () => {
+    // Margins wide enough for PGlite on the same event loop: a socket that answers pings, or sends
+    // its connection_init at once, is never dropped by a timer that fired late.
     [server, pinging, shortTokens] = await Promise.all([
-      startTestServer({ WS_INIT_TIMEOUT_MS: '1000', WS_MAX_PAYLOAD_BYTES: '2048' }),
-      startTestServer({ WS_PING_INTERVAL_MS: '300' }),
+      startTestServer({ WS_INIT_TIMEOUT_MS: '2000', WS_MAX_PAYLOAD_BYTES: '2048' }),
+      startTestServer({ WS_PING_INTERVAL_MS: '1000' }),
       startTestServer({ ACCESS_TOKEN_TTL: '3' }),
     ]);
   });
@@ -281,10 +315,17 @@ describe('socket hygiene', () => {
     const watcher = await registerUser(pinging.url, 'png');
     const silent = await registerUser(pinging.url, 'png');
     await gqlOk(pinging.url, `mutation($u: ID!) { openDirectChat(userId: $u) { id } }`, { u: silent.id }, watcher.token);
+    // Pongs by hand: answered while the test checks ONLINE, then no more (ordering, not a race with the timer).
     const ws = await rawSocket(pinging, { autoPong: false });
+    let answering = true;
+    let pings = 0;
+    ws.on('ping', (data) => { pings++; if (answering) ws.pong(data); });
     expect(await init(ws, silent.token)).toBe('connection_ack');
     const presence = async () => (await gqlOk(pinging.url, `query($u: ID!) { user(id: $u) { presence } }`, { u: silent.id }, watcher.token)).user.presence;
     expect(await presence()).toBe('ONLINE');
+    await waitFor(() => pings >= 1, 'a first ping (answered)');
+    expect(ws.readyState).toBe(WebSocket.OPEN); // an answered ping keeps the socket
+    answering = false;
     const { code } = await closed(ws);
     expect(code).toBe(1006); // terminated, no close frame
     expect(await presence()).toBe('OFFLINE');
@@ -314,8 +355,14 @@ describe('socket hygiene', () => {
     const { code, reason } = await done;
     expect(code).toBe(4403);
     expect(reason).toMatch(/logged out/);
-    const race = await Promise.race([stillOpen, new Promise((r) => setTimeout(() => r('open'), 300))]);
-    expect(race).toBe('open');
+    // The other login's socket still answers (a graphql-ws ping after the logout gets its pong).
+    // Its close, had the logout closed it too, was sent before the logout's answer: it would come first.
+    const answer = new Promise<string>((resolve) => {
+      otherLogin.on('message', (data) => { const type = JSON.parse(String(data)).type; if (type === 'pong') resolve('pong'); });
+      void stillOpen.then(({ code: c }) => resolve(`closed ${c}`));
+    });
+    otherLogin.send(JSON.stringify({ type: 'ping' }));
+    expect(await answer).toBe('pong');
     otherLogin.close();
   });
 });
@@ -330,7 +377,7 @@ describe('behind a load balancer (TRUST_PROXY)', () => {
     const from = (ip: string) => rawSocket(server, { headers: { 'x-forwarded-for': ip } });
     // RATE_WS_PER_MIN_IP=1: one failed socket from 203.0.113.1 uses up that address, not the proxy's.
     expect(await init(await from('203.0.113.1'), 'bad-token')).toEqual({ code: 4403 });
-    await new Promise((r) => setTimeout(r, 50));
+    await waitFor(() => addressRefused(server, '203.0.113.1'), 'the failure of 203.0.113.1 to be counted');
     const other = await from('203.0.113.2');
     expect(await init(other, u.token)).toBe('connection_ack');
     const again = await from('203.0.113.1');

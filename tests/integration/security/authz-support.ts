@@ -4,7 +4,8 @@
  * direct chat, each with messages) built through the real API, and the classification of an
  * answer (GraphQL over HTTP, graphql-ws, REST) into one outcome class.
  */
-import { gql, gqlOk, registerUser, wsClient, type GqlResult, type TestUser } from '../../support/client';
+import { gql, gqlOk, registerUser, userIdOf, wsClient, type GqlResult, type TestUser } from '../../support/client';
+import { operationSignature, registrationsOf } from '../../support/readiness';
 import { gqlAs } from '../../support/graphql';
 import type { TestServer } from '../../support/test-server';
 
@@ -147,34 +148,34 @@ export function restOutcome(status: number): Outcome {
 
 /**
  * Starts a subscription over graphql-ws as `token` (none: anonymous) and classifies it: the
- * first error or close decides; a subscription still running when a later operation on the
- * same socket has answered (a `me` query, sent after it) counts as ALLOW.
+ * first error or close decides; a subscription the server registered with its delivery hub
+ * (readiness.ts: it listens from then on) counts as ALLOW. No timer decides.
  */
 export async function subscriptionOutcome(server: TestServer, token: string | undefined, query: string, variables: Record<string, unknown>): Promise<Outcome> {
   let closeCode: number | undefined;
   const client = wsClient(server.wsUrl, token, { on: { closed: (e) => { closeCode = (e as { code?: number }).code; } } });
+  const pending = registrationsOf(server).expect(userIdOf(token), operationSignature(query, undefined, variables));
+  let timer: NodeJS.Timeout | undefined;
   try {
     const outcome = await new Promise<Outcome>((resolve) => {
       let settled = false;
       const done = (o: Outcome) => { if (!settled) { settled = true; resolve(o); } };
+      void pending.registered.then(() => done('ALLOW'));
+      timer = setTimeout(() => done('NEITHER_REGISTERED_NOR_REFUSED_IN_10_S'), 10_000);
       client.subscribe({ query, variables }, {
         next: (v) => { if (v.errors?.length) done(gqlOutcome({ status: 200, errors: v.errors as GqlResult['errors'] })); },
         error: (e) => {
+          pending.abandon();
           if (Array.isArray(e)) done(gqlOutcome({ status: 200, errors: e as GqlResult['errors'] }));
           else done(closeCode === 4403 || closeCode === 4401 || (e as { code?: number })?.code === 4403 ? 'UNAUTHENTICATED' : `WS_CLOSED_${closeCode ?? (e as { code?: number })?.code}`);
         },
-        complete: () => done('COMPLETED'),
-      });
-      // A second operation on the same socket: the server has run the first one's subscribe by
-      // the time this one answers (both only read the database; settle briefly after it for the first).
-      client.subscribe({ query: '{ me { id } }' }, {
-        next: () => undefined,
-        error: () => undefined,
-        complete: () => { setTimeout(() => done('ALLOW'), 250); },
+        complete: () => { pending.abandon(); done('COMPLETED'); },
       });
     });
     return outcome;
   } finally {
+    clearTimeout(timer);
+    pending.abandon();
     await client.dispose();
   }
 }
