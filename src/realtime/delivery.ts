@@ -19,21 +19,40 @@ export interface EventScope {
   readonly [key: string]: unknown;
 }
 
-/** One subscriber of the hub. */
-export interface SubscriptionSpec {
+/** What every subscriber of the hub has, whatever makes its frames. */
+export interface HubSubscriberSpec {
   /** Routing key: `<event type>:<conversation id | recipient id | *>`, or `presence`. */
   topic: string;
   /** The viewer's live actor (rights as of now). */
   actor: Actor;
-  operation: PreparedOperation;
   /** Whether this subscriber gets the event; a lookup in memory in the steady state. */
   accept(event: DomainEvent): boolean | Promise<boolean>;
-  /** Sends one result, serialised once for its whole group (the JSON of an ExecutionResult). */
+  /** Sends one result, serialised once for its whole group. */
   write(payloadJson: string): void;
   /** Called once when the subscription ends (client completes, socket closes, overflow). */
   onEnd?: () => void;
   /** Called when the subscriber has `maxQueue` results waiting on a slower access check (close its socket: never a silent drop). */
   onOverflow?: () => void;
+}
+
+/** One GraphQL subscriber of the hub: its frames are the JSON of an ExecutionResult of `operation`. */
+export interface SubscriptionSpec extends HubSubscriberSpec {
+  operation: PreparedOperation;
+}
+
+/**
+ * Frames that are not a GraphQL execution (the legacy WebSocket dialects, src/realtime/legacy):
+ * `render` makes one event's frame, once per event for every subscriber whose renderer has the
+ * same `key`; null sends nothing.
+ */
+export interface FrameRenderer {
+  key: string;
+  render(event: DomainEvent, scope: EventScope): string | null | Promise<string | null>;
+}
+
+/** A subscriber whose frames come from a {@link FrameRenderer}. */
+export interface FrameSubscriptionSpec extends HubSubscriberSpec {
+  renderer: FrameRenderer;
 }
 
 /** Everything the hub needs from the GraphQL layer. */
@@ -66,7 +85,9 @@ const MAX_HELD = 100_000;
 
 interface Group {
   key: string;
-  operation: PreparedOperation;
+  /** A GraphQL group executes this; a frame group ({@link FrameRenderer}) renders instead. */
+  operation?: PreparedOperation;
+  renderer?: FrameRenderer;
   actor: Actor | null;
   refs: number;
 }
@@ -75,7 +96,7 @@ interface Group {
 type Pending = string | Promise<string | null> | null;
 
 interface Subscriber {
-  spec: SubscriptionSpec;
+  spec: HubSubscriberSpec;
   group: Group;
   /** Results in event order that wait for an earlier one (an access check or an execution in flight). */
   queue: Pending[];
@@ -139,8 +160,24 @@ export class DeliveryHub {
   subscribe(spec: SubscriptionSpec): AsyncIterableIterator<ExecutionResult> {
     const actor = spec.operation.perViewer ? spec.actor : null;
     const key = actor ? `${spec.operation.key}\u0000viewer:${actor.id}` : spec.operation.key;
+    return new Lifecycle(this, this.register(spec, key, () => ({ key, operation: spec.operation, actor, refs: 0 })));
+  }
+
+  /**
+   * Registers a subscriber whose frames come from `spec.renderer` (rendered once per event per
+   * renderer key, whatever the number of subscribers), delivered like {@link subscribe}'s: in
+   * bus order, access checked by `accept`, `onOverflow` past `maxQueue`, each message change
+   * once (also across a replay). Returns the function that unregisters it.
+   */
+  subscribeFrames(spec: FrameSubscriptionSpec): () => void {
+    const key = `\u0001frames:${spec.renderer.key}`;
+    const sub = this.register(spec, key, () => ({ key, renderer: spec.renderer, actor: null, refs: 0 }));
+    return () => this.end(sub);
+  }
+
+  private register(spec: HubSubscriberSpec, key: string, newGroup: () => Group): Subscriber {
     let group = this.groups.get(key);
-    if (!group) this.groups.set(key, (group = { key, operation: spec.operation, actor, refs: 0 }));
+    if (!group) this.groups.set(key, (group = newGroup()));
     group.refs++;
     const sub: Subscriber = { spec, group, queue: [], awaiting: null, done: false, ended: null };
     let set = this.topics.get(spec.topic);
@@ -153,7 +190,7 @@ export class DeliveryHub {
       if (!mine) byUser.set(spec.actor.id, (mine = new Set()));
       mine.add(sub);
     }
-    return new Lifecycle(this, sub);
+    return sub;
   }
 
   /** Subscribers registered now (tests, metrics). */
@@ -221,7 +258,7 @@ export class DeliveryHub {
     if ((e.type === 'message.added' || e.type === 'message.edited' || e.type === 'message.deleted') && !this.firstDelivery(e.conversationId, e.message.changeSeq)) return;
     this.opts.onDispatch?.(e);
     let scope: EventScope | undefined;
-    const results = new Map<Group, string | Promise<string>>();
+    const results = new Map<Group, string | null | Promise<string | null>>();
     const resultOf = (g: Group) => {
       let r = results.get(g);
       if (r === undefined) {
@@ -255,15 +292,27 @@ export class DeliveryHub {
     }
   }
 
-  /** Executes the group's operation for the event and serialises the result, once. */
-  private run(g: Group, e: DomainEvent, scope: EventScope): string | Promise<string> {
+  /** Executes the group's operation for the event and serialises the result (or renders its frame), once. */
+  private run(g: Group, e: DomainEvent, scope: EventScope): string | null | Promise<string | null> {
+    if (g.renderer) return this.render(g.renderer, e, scope);
     this.executions++;
-    const { document, operationName, variableValues } = g.operation;
+    const { document, operationName, variableValues } = g.operation!;
     try {
       const out = execute({ schema: this.opts.schema, document, operationName, variableValues, rootValue: e, contextValue: this.opts.contextFor(g.actor, scope) });
       return isPromise<ExecutionResult>(out) ? out.then((r) => this.serialise(r), (err) => this.serialise(this.failed(err))) : this.serialise(out);
     } catch (err) {
       return this.serialise(this.failed(err));
+    }
+  }
+
+  /** A frame group's frame for the event; a renderer that fails sends nothing (and is reported). */
+  private render(renderer: FrameRenderer, e: DomainEvent, scope: EventScope): string | null | Promise<string | null> {
+    const failed = (err: unknown) => { this.opts.onError?.(err); return null; };
+    try {
+      const out = renderer.render(e, scope);
+      return isPromise<string | null>(out) ? out.catch(failed) : out;
+    } catch (err) {
+      return failed(err);
     }
   }
 
@@ -277,9 +326,12 @@ export class DeliveryHub {
   }
 
   /** Writes at once when nothing earlier waits; otherwise queues behind it, in event order. */
-  private push(sub: Subscriber, item: string | Promise<string | null>): void {
+  private push(sub: Subscriber, item: string | null | Promise<string | null>): void {
     if (sub.done) return;
-    if (!sub.queue.length && !isPromise(item)) { this.deliveredFrames++; sub.spec.write(item); return; }
+    if (!sub.queue.length && !isPromise(item)) {
+      if (item !== null) { this.deliveredFrames++; sub.spec.write(item); }
+      return;
+    }
     sub.queue.push(item);
     if (sub.queue.length > this.maxQueue) {
       // Too far behind: never drop silently; the socket closes and the client catches up.

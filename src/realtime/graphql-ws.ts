@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { createSourceEventStream, GraphQLError, Kind, type OperationDefinitionNode, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
@@ -6,35 +5,23 @@ import { CloseCode, makeServer } from 'graphql-ws';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from '../config/config';
-import { RateLimitedError } from '../domain/shared/rate-limit';
 import type { DomainEvent } from '../domain/shared/events';
 import { GraphQLContext } from '../graphql/context';
 import { createLoaders } from '../graphql/loaders';
 import type { Services } from '../services';
 import type { DocumentCache } from '../security/query-limits';
-import { AudienceRegistry, type Viewer } from './audience';
+import { AudienceRegistry } from './audience';
 import { DELIVERY_QUERY, DeliveryHub } from './delivery';
-import { CLOSE_TOO_FAR_BEHIND, type LiveSocket } from './live';
+import { startLegacySockets, type LegacySockets } from './legacy/router';
+import type { LiveSocket } from './live';
 import { missedChanges, REPLAY_MARGIN_MS } from './replay';
 import { dependsOnViewer } from './selection';
-import { CLOSE_TRY_AGAIN_LATER, keepAlive, SocketSessions, truncateReason } from './socket-sessions';
+import { bearer, SocketGate, type GatedSocket } from './socket-gate';
+import { keepAlive, SocketSessions, truncateReason } from './socket-sessions';
+import { routeUpgrades } from './upgrades';
 
-/** What the realtime layer keeps per socket. */
-interface SocketState {
-  socket: WebSocket;
-  /** The client address (TRUST_PROXY rules), read once from the upgrade request, which is not kept. */
-  ip: string;
-  viewer?: Viewer;
-  socketId?: string;
-  /** Counted in its address's unauthenticated sockets (until it authenticates or closes). */
-  pending?: boolean;
-  /** Its failure to authenticate was counted toward RATE_WS_PER_MIN_IP (or it was refused for its address). */
-  failed?: boolean;
-  /** It authenticated (it never counts as a failure). */
-  authenticated?: boolean;
-  /** The address check made at the upgrade: connection_init waits for it instead of asking again. */
-  addressCheck?: Promise<void>;
-}
+/** What the realtime layer keeps per socket (graphql-ws's `extra`). */
+type SocketState = GatedSocket;
 
 /** Everything {@link startRealtime} needs from the app. */
 export interface RealtimeDeps {
@@ -57,7 +44,9 @@ export interface RealtimeDeps {
 export interface Realtime {
   hub: DeliveryHub;
   audience: AudienceRegistry;
-  /** Open sockets now. */
+  /** The legacy dialects' sockets at /ws/chat/<x>/ (legacy/router.ts). */
+  legacy: LegacySockets;
+  /** Open sockets now (graphql-ws and legacy). */
   socketCount(): number;
   /** Counters since start: sockets closed with 4507 (too far behind). */
   stats(): { closedTooFarBehind: number };
@@ -78,14 +67,8 @@ function intern(key: string): string {
   return key;
 }
 
-/** How long a socket closed for being too far behind may take to read its close frame before it is dropped (ms). */
-const TERMINATE_AFTER_MS = 5000;
-
-/** "Bearer <token>" → token; anything else → undefined. */
-export function bearer(header: unknown): string | undefined {
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(String(header ?? ''));
-  return m?.[1];
-}
+/** "Bearer <token>" → token (defined in socket-gate.ts, shared with the legacy sockets; app.ts reads it from here). */
+export { bearer };
 
 /**
  * GraphQL over WebSocket at /graphql (graphql-transport-ws, graphql-ws's `makeServer` core with
@@ -97,7 +80,10 @@ export function bearer(header: unknown): string | undefined {
  * - sends never wait for the network: a socket whose unsent bytes pass `WS_MAX_BUFFERED_BYTES`,
  *   or whose subscription falls `WS_MAX_QUEUED_EVENTS` behind, is closed with 4507;
  * - token expiry and logout close sockets (4403) on every instance, and after an outage of the
- *   bus the instance re-checks its sockets' logins and audiences against PostgreSQL.
+ *   bus the instance re-checks its sockets' logins and audiences against PostgreSQL;
+ * - the seeds' WebSocket dialects at /ws/chat/<x>/ (legacy/router.ts) share the admission and
+ *   limits ({@link SocketGate}) and the hub; the HTTP server's upgrades are routed by path in one
+ *   place (upgrades.ts).
  */
 export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime {
   const { config, services, rootEm, schema, documents, logger, clientIp, format } = deps;
@@ -162,51 +148,28 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
     })();
   });
 
+  // `noServer`: the HTTP server's upgrades are routed by path in one place (upgrades.ts), to this
+  // server (/graphql; its `path` still refuses any other path with 400) or the legacy dialects'.
   const wsServer = new WebSocketServer({
-    server: httpServer,
+    noServer: true,
     path: '/graphql',
     maxPayload: config.ws.maxPayloadBytes,
     handleProtocols: (protocols) => (protocols.has('graphql-transport-ws') ? 'graphql-transport-ws' : false),
   });
   const stopHeartbeat = keepAlive(wsServer, config.ws.pingIntervalMs);
 
-  let closedTooFarBehind = 0;
-  const closeTooFarBehind = (socket: WebSocket, why: string) => {
-    if (socket.readyState !== socket.OPEN) return;
-    closedTooFarBehind++;
-    socket.close(CLOSE_TOO_FAR_BEHIND, why);
-    // A client that stopped reading never takes the close frame: drop it after a while (its
-    // memory is bounded meanwhile: nothing more is queued for a closing socket).
-    setTimeout(() => socket.terminate(), TERMINATE_AFTER_MS).unref();
-  };
+  // Admission (per-address and per-user limits, the token, presence) and bounded sends, shared
+  // with the legacy dialects' sockets (socket-gate.ts).
+  const gate = new SocketGate({ config, services, rootEm, audience, sessions, logger });
+  const send = (socket: WebSocket, data: string) => gate.send(socket, data);
+  const closeTooFarBehind = (socket: WebSocket, why: string) => gate.closeTooFarBehind(socket, why);
 
-  // Per address, only what an attacker produces counts (issue 17): sockets that fail to
-  // authenticate (no connection_init in time, no token, a bad or logged-out one) count toward
-  // RATE_WS_PER_MIN_IP, and at most WS_MAX_PENDING_PER_IP sockets of one address may be open
-  // without having authenticated yet. An office of hundreds behind one NAT connects at once.
-  const pendingByIp = new Map<string, number>();
-  const settle = (state: SocketState) => {
-    if (!state.pending) return;
-    state.pending = false;
-    const n = (pendingByIp.get(state.ip) ?? 1) - 1;
-    if (n > 0) pendingByIp.set(state.ip, n); else pendingByIp.delete(state.ip);
-  };
-  const failed = (state: SocketState) => {
-    if (state.failed || state.authenticated) return;
-    state.failed = true;
-    services.limits.consume('wsConnectIp', state.ip).catch(() => undefined);
-  };
-  const refuseAddress = (state: SocketState, err: unknown) => {
-    state.failed = true;
-    state.socket.close(CLOSE_TRY_AGAIN_LATER, truncateReason((err as Error).message));
-  };
-
-  /** Never waits for the network: the bytes queue in `ws`, bounded by WS_MAX_BUFFERED_BYTES. */
-  const send = (socket: WebSocket, data: string) => {
-    if (socket.readyState !== socket.OPEN) return;
-    socket.send(data);
-    if (socket.bufferedAmount > config.ws.maxBufferedBytes) closeTooFarBehind(socket, 'Too far behind: reconnect and catch up');
-  };
+  // The seeds' WebSocket dialects at /ws/chat/<x>/ (legacy/router.ts), over the same gate and hub.
+  const legacy = startLegacySockets({
+    config, services, rootEm, logger, clientIp, gate, hub, audience,
+    userOf: (scope, id) => (scope as unknown as { loaders: ReturnType<typeof createLoaders> }).loaders.user.load(id),
+  });
+  const stopRouting = routeUpgrades(httpServer, [legacy.route], wsServer);
 
   const server = makeServer<Record<string, unknown> | undefined, SocketState>({
     schema,
@@ -217,50 +180,11 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
       const token = bearer(params.authorization ?? params.Authorization) ?? (typeof params.token === 'string' ? params.token : undefined);
       // graphql-ws keeps connectionParams for the socket's life: the token is not needed after this (it is a few hundred bytes per socket).
       delete params.authorization; delete params.Authorization; delete params.token;
-      try {
-        await (state.addressCheck ?? services.limits.check('wsConnectIp', state.ip));
-      } catch (err) {
-        refuseAddress(state, err);
-        return false;
-      }
-      if (!token) { failed(state); return false; }
-      let session;
-      try {
-        // A logged-out login's access token opens no new socket.
-        session = await services.auth.liveSession(rootEm.fork(), token);
-      } catch {
-        failed(state);
-        return false; // graphql-ws closes with 4403 Forbidden
-      }
-      // A valid login: whatever follows (its own per-user limits), not an address's failure.
-      state.authenticated = true;
-      try {
-        await services.limits.consume('wsConnectUser', String(session.actor.id));
-      } catch (err) {
-        if (err instanceof RateLimitedError) state.socket.close(CLOSE_TRY_AGAIN_LATER, truncateReason(err.message));
-        return false;
-      }
-      if (state.socket.readyState !== state.socket.OPEN) return false;
-      const open = audience.viewerOf(session.actor.id)?.sockets ?? 0;
-      if (open >= config.ws.maxSocketsPerUser) {
-        state.socket.close(CLOSE_TRY_AGAIN_LATER, truncateReason(`Too many open sockets for this user (at most ${config.ws.maxSocketsPerUser}); close one first`));
-        return false;
-      }
-      state.viewer = audience.attach(session.actor);
-      settle(state);
-      state.socketId = randomUUID();
-      sessions.add(state.socket, session);
-      logger.info({ socket: state.socketId, userId: session.actor.id, ip: state.ip }, 'socket authenticated');
-      await services.presence.connected(session.actor.id, state.socketId);
-      return true;
+      // A refusal answers false: graphql-ws closes with 4403 Forbidden (unless the gate closed it with 1013 already).
+      return (await gate.authenticate(state, token)).ok;
     },
     onClose: async (ctx) => {
-      const state = ctx.extra;
-      if (!state.viewer || !state.socketId) return;
-      const { viewer, socketId } = state;
-      state.viewer = undefined;
-      audience.detach(viewer);
-      await services.presence.disconnected(viewer.actor.id, socketId);
+      await gate.release(ctx.extra);
     },
     // Parse and validate here (with the query limits, and without introspection when it is off)
     // so that a bad document answers with an `error` message carrying BAD_USER_INPUT (graphql-ws
@@ -319,23 +243,8 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
   });
 
   wsServer.on('connection', (socket, request) => {
-    socket.once('error', (err) => {
-      logger.warn({ err: err.message }, 'websocket error');
-      socket.close(CloseCode.InternalServerError, 'Internal server error');
-    });
-    const state: SocketState = { socket, ip: clientIp(request) };
-    logger.info({ ip: state.ip }, 'socket opened');
-    const pending = (pendingByIp.get(state.ip) ?? 0) + 1;
-    socket.once('close', () => { failed(state); settle(state); });
-    if (pending > config.ws.maxPendingPerIp) {
-      socket.close(CLOSE_TRY_AGAIN_LATER, 'Too many unauthenticated connections from this address');
-      return;
-    }
-    pendingByIp.set(state.ip, pending);
-    state.pending = true;
-    // An address past its failures is refused at once, before it sends anything.
-    state.addressCheck = services.limits.check('wsConnectIp', state.ip);
-    state.addressCheck.catch((err) => { if (err instanceof RateLimitedError) refuseAddress(state, err); });
+    const state = gate.admit(socket, clientIp(request), CloseCode.InternalServerError);
+    if (!state) return;
     const closed = server.opened(
       {
         protocol: socket.protocol,
@@ -352,24 +261,26 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
       },
       state,
     );
-    socket.once('close', (code, reason) => {
-      logger.info({ socket: state.socketId ?? null, userId: state.viewer?.actor.id ?? null, ip: state.ip, code, reason: truncateReason(String(reason)) }, 'socket closed');
-      void closed(code, String(reason));
-    });
+    socket.once('close', (code, reason) => { void closed(code, String(reason)); });
   });
 
+  const servers = [wsServer, legacy.server];
+  const openSockets = () => servers.reduce((n, s) => n + s.clients.size, 0);
   return {
     hub,
     audience,
-    socketCount: () => wsServer.clients.size,
-    stats: () => ({ closedTooFarBehind }),
+    legacy,
+    socketCount: openSockets,
+    stats: () => ({ closedTooFarBehind: gate.closedTooFarBehind }),
     close: async (graceMs) => {
       offResync();
-      for (const client of wsServer.clients) client.close(1001, 'Server shutting down');
+      for (const s of servers) for (const client of s.clients) client.close(1001, 'Server shutting down');
       const deadline = Date.now() + graceMs;
-      while (wsServer.clients.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      for (const client of wsServer.clients) client.terminate();
-      await new Promise<void>((resolve) => wsServer.close(() => resolve()));
+      while (openSockets() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      for (const s of servers) for (const client of s.clients) client.terminate();
+      stopRouting();
+      await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+      legacy.close();
       hub.close();
       sessions.close();
       stopHeartbeat();

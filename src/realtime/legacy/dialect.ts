@@ -1,0 +1,103 @@
+import type { Scope } from '../../domain/shared/actor';
+import { DomainError } from '../../domain/shared/errors';
+import type { EventOf } from '../../domain/shared/events';
+import type { UserRecord } from '../../domain/user/user-cache';
+import type { Services } from '../../services';
+import type { Viewer } from '../audience';
+
+/** The seeds whose WebSocket dialects are served at `/ws/chat/<x>/`. */
+export type DialectName = '000' | '003' | '004';
+
+/** The event types legacy sockets are fed from the delivery hub (all conversation-scoped but presence). */
+export type StreamType = 'message.added' | 'message.edited' | 'message.deleted' | 'typing' | 'read.receipt' | 'presence';
+
+/**
+ * Which sockets of the conversation get a stream's events (always only those whose user may read
+ * the conversation now, from the live audience):
+ * - `readers`: every reader;
+ * - `others`: not the event's own user (`userId`);
+ * - `othersUnblocked`: not the event's own user, nor a user blocked either way (typing);
+ * - `peerUnblocked`: only events of the socket's peer (seed 000's other user), unless blocked (presence).
+ */
+export type StreamAudience = 'readers' | 'others' | 'othersUnblocked' | 'peerUnblocked';
+
+/** What a renderer may read while making one event's frame (the event's shared loaders). */
+export interface RenderTools {
+  /** A user by id, from the instance's user cache (null when there is none). */
+  user(id: number | null | undefined): Promise<UserRecord | null>;
+}
+
+/** One kind of server frame: the bus events it comes from, who gets it, and its shape. */
+export interface Stream<T extends StreamType = StreamType> {
+  type: T;
+  audience: StreamAudience;
+  /** The frame for one event (made once per event for every socket of the dialect); null sends nothing. */
+  render(event: EventOf<T>, tools: RenderTools): Promise<object | null> | object | null;
+}
+
+/** Declares a {@link Stream} (keeps the event type of `render` tied to `type`). */
+export function stream<T extends StreamType>(s: Stream<T>): Stream {
+  return s as unknown as Stream;
+}
+
+/** One legacy socket as a dialect sees it: bound to one conversation, authenticated as `viewer`. */
+export interface LegacyConnection {
+  readonly dialect: DialectName;
+  readonly conversationId: number;
+  /** The socket's user (rights as of now, shared with their other sockets on this instance). */
+  readonly viewer: Viewer;
+  /** Seed 000: the other member of the DIRECT chat; null for the other dialects. */
+  readonly peer: { id: number; username: string } | null;
+  readonly services: Services;
+  /** A scope for one domain call (a fresh EntityManager fork). */
+  scope(): Scope;
+  /** Sends one frame (JSON), never waiting for the network (4507 past WS_MAX_BUFFERED_BYTES). */
+  send(frame: object): void;
+  /** Users the socket's user blocked or is blocked by (memory after the first question). */
+  blocked(): Promise<Set<number>>;
+  /**
+   * Whether a `typing: true` from this socket should reach the domain now: at most one a second
+   * (the domain publishes refreshes at most that often anyway), so a client sending one per
+   * keystroke costs one access check a second, not one per key.
+   */
+  typingDue(isTyping: boolean): boolean;
+}
+
+/** A client frame: a JSON object with a string `type`. */
+export type ClientFrame = Record<string, unknown> & { type: string };
+
+/** One dialect: its server frames, what it says when the socket is ready, and its client frames. */
+export interface Dialect {
+  name: DialectName;
+  streams: readonly Stream[];
+  /** Called once the socket's subscriptions are registered (seed 003 `connection_established`, seed 000 the peer's status). */
+  opened?(conn: LegacyConnection): void | Promise<void>;
+  /** Handles one client frame; a DomainError it throws (a refused send) goes to {@link refuse}. */
+  handle(conn: LegacyConnection, frame: ClientFrame): Promise<void>;
+  /** Invalid JSON, an unknown type, a refused call: the seed's error frame where it has one, else nothing. */
+  refuse(conn: LegacyConnection, message: string): void;
+  /** A member joined (`active`) or left the conversation: the seed's frame for it, if it has one (seed 003 `user_join`/`user_leave`). */
+  membership?(user: UserRecord, active: boolean): object | null;
+}
+
+/** The message of an error a client may read (a DomainError's), else a generic one. */
+export function publicMessage(err: unknown): string {
+  return err instanceof DomainError ? err.message : 'Internal server error';
+}
+
+/** An id given in a frame: a positive integer or a string of digits; else undefined. */
+export function idIn(value: unknown): string | undefined {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return String(value);
+  if (typeof value === 'string' && /^\d{1,15}$/.test(value)) return value;
+  return undefined;
+}
+
+/** Thrown by a handler for a client frame that does not make sense (seed 003 answers it with `error`). */
+export class InvalidFrame extends Error {}
+
+/** Text given in a frame: the string, or an InvalidFrame naming the field. */
+export function textIn(frame: ClientFrame, field: string): string {
+  const v = frame[field];
+  if (typeof v !== 'string') throw new InvalidFrame(`${field} must be a string`);
+  return v;
+}

@@ -1,0 +1,464 @@
+import type { IncomingMessage } from 'node:http';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Logger } from 'pino';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import type { Config } from '../../config/config';
+import { ConversationKind } from '../../domain/conversation/conversation.entity';
+import type { Scope } from '../../domain/shared/actor';
+import { badInput, DomainError } from '../../domain/shared/errors';
+import type { DomainEvent } from '../../domain/shared/events';
+import type { UserRecord } from '../../domain/user/user-cache';
+import type { Services } from '../../services';
+import type { AudienceRegistry, Viewer } from '../audience';
+import type { DeliveryHub, EventScope, FrameRenderer } from '../delivery';
+import { bearer, type GatedSocket, type SocketGate } from '../socket-gate';
+import { CLOSE_FORBIDDEN, keepAlive, truncateReason } from '../socket-sessions';
+import { TYPING_REFRESH_MS } from '../typing';
+import { pathnameOf, type UpgradeRoute } from '../upgrades';
+import { InvalidFrame, publicMessage, type ClientFrame, type Dialect, type DialectName, type LegacyConnection, type Stream } from './dialect';
+import { seed000 } from './seed000';
+import { seed003 } from './seed003';
+import { seed004 } from './seed004';
+
+/** `/ws/chat/<x>` with an optional trailing slash: the one path the three seeds share. */
+export const LEGACY_PATH = /^\/ws\/chat\/([^/]+)\/?$/;
+
+/** Close codes of the legacy sockets (besides 1009 frame too large, 1013 limits, 4507 too far behind, 1001 shutdown). */
+export const LEGACY_CLOSE = {
+  /** A bad `<x>` (encoding), `?dialect=`, or a chat with oneself. */
+  BAD_REQUEST: 4400,
+  /** No access token, or an invalid, expired or logged-out one, at connect. */
+  UNAUTHORIZED: 4401,
+  /** A block forbids the chat; later: the login expired or was logged out, or the user left or was removed or banned. */
+  FORBIDDEN: CLOSE_FORBIDDEN,
+  /** No conversation the caller may read, and no user, by that name. */
+  NOT_FOUND: 4404,
+  /** Too many client frames waiting to be processed. */
+  POLICY: 1008,
+  INTERNAL: 1011,
+} as const;
+
+const DIALECTS: Record<DialectName, Dialect> = { '000': seed000, '003': seed003, '004': seed004 };
+
+/** Client frames a socket may have waiting; past PAUSE_AT the socket stops reading (TCP back-pressure), past MAX_WAITING it is closed. */
+const PAUSE_AT = 16;
+const MAX_WAITING = 256;
+
+/** What a legacy socket asked for, read from its upgrade request (which is not kept). */
+export interface LegacyRequest {
+  /** `<x>`, percent-decoded. */
+  segment: string;
+  /** `?dialect=`: forces the reading of `<x>` and the frames. */
+  dialect?: DialectName;
+  /** `Authorization: Bearer <token>`, else `?token=`. */
+  token?: string;
+}
+
+/**
+ * Reads `/ws/chat/<x>/?token=&dialect=` and the Authorization header.
+ * @throws DomainError BAD_USER_INPUT for a bad `<x>` or `dialect`.
+ */
+export function parseLegacyRequest(req: Pick<IncomingMessage, 'url' | 'headers'>): LegacyRequest {
+  const url = req.url ?? '/';
+  const m = LEGACY_PATH.exec(pathnameOf(url));
+  if (!m) throw badInput('The path must be /ws/chat/<x>/');
+  let segment: string;
+  try {
+    segment = decodeURIComponent(m[1]).trim();
+  } catch {
+    throw badInput('The path segment is not valid percent-encoding');
+  }
+  if (!segment) throw badInput('The path must be /ws/chat/<x>/');
+  const q = url.indexOf('?');
+  const params = new URLSearchParams(q >= 0 ? url.slice(q + 1) : '');
+  const dialect = params.get('dialect');
+  if (dialect !== null && !(dialect in DIALECTS)) throw badInput('dialect must be 000, 003 or 004', 'dialect');
+  const token = bearer(req.headers.authorization) ?? (params.get('token') || undefined);
+  return { segment, dialect: (dialect ?? undefined) as DialectName | undefined, token };
+}
+
+/** The conversation and dialect `<x>` names for the caller (see {@link resolveTarget}). */
+export interface LegacyTarget {
+  dialect: DialectName;
+  conversationId: number;
+  /** The caller is an active member there (staff may read without). */
+  member: boolean;
+  /** Seed 000: the other user of the DIRECT chat. */
+  peer: { id: number; username: string } | null;
+}
+
+const DIGITS = /^\d{1,15}$/;
+const isCode = (err: unknown, ...codes: string[]) => err instanceof DomainError && codes.includes(err.code);
+
+/**
+ * The `<x>` rule of `/ws/chat/<x>/` (claimed by seeds 000, 003 and 004):
+ * 1. digits naming a conversation the caller may read are that conversation: a DIRECT one speaks
+ *    seed 004's frames, any other (ROOM, GROUP, SUPPORT) seed 003's;
+ * 2. anything else (a name, or digits that name no conversation the caller may read) is a
+ *    username: seed 000, the DIRECT chat with that user, get-or-created (and the two connected)
+ *    unless a block forbids it;
+ * 3. `?dialect=000` reads `<x>` as a username whatever it looks like (a user named "1234");
+ *    `?dialect=003` or `004` requires a readable conversation id and speaks that seed's frames.
+ * @throws DomainError NOT_FOUND (no such conversation or user for the caller), FORBIDDEN (a block),
+ *   BAD_USER_INPUT (oneself; `?dialect=003|004` with a non-numeric `<x>`).
+ */
+export async function resolveTarget(services: Services, scope: Scope, request: LegacyRequest): Promise<LegacyTarget> {
+  const { segment, dialect } = request;
+  const digits = DIGITS.test(segment);
+  if (dialect !== '000' && digits) {
+    try {
+      const { conversation, membership } = await services.conversationQueries.access(scope, segment);
+      return {
+        dialect: dialect ?? (conversation.kind === ConversationKind.DIRECT ? '004' : '003'),
+        conversationId: conversation.id, member: membership != null, peer: null,
+      };
+    } catch (err) {
+      // Not a conversation the caller may read: a username, unless the dialect says it must be a conversation.
+      if (dialect || !isCode(err, 'NOT_FOUND', 'BAD_USER_INPUT')) throw err;
+    }
+  } else if (dialect === '003' || dialect === '004') {
+    throw badInput(`With dialect=${dialect}, <x> must be a conversation id`, 'dialect');
+  }
+  let conversation;
+  try {
+    conversation = await services.conversations.openDirectWith(scope, { username: segment });
+  } catch (err) {
+    if (isCode(err, 'NOT_FOUND')) throw new DomainError('NOT_FOUND', digits ? `No conversation or user "${segment}"` : `No user "${segment}"`);
+    throw err;
+  }
+  const [a, b] = String(conversation.directKey ?? '').split(':').map(Number);
+  const peerId = a === scope.actor.id ? b : a;
+  const peer = await services.userCache.get(scope.em, peerId);
+  return { dialect: '000', conversationId: conversation.id, member: true, peer: peer ? { id: peer.id, username: peer.username } : null };
+}
+
+/** The close code and reason for a refusal of {@link resolveTarget}. */
+function refusal(err: unknown): [number, string] {
+  if (err instanceof DomainError) {
+    if (err.code === 'NOT_FOUND') return [LEGACY_CLOSE.NOT_FOUND, err.message];
+    if (err.code === 'FORBIDDEN') return [LEGACY_CLOSE.FORBIDDEN, `Forbidden: ${err.message}`];
+    if (err.code === 'BAD_USER_INPUT') return [LEGACY_CLOSE.BAD_REQUEST, `Bad request: ${err.message}`];
+    if (err.code === 'UNAUTHENTICATED') return [LEGACY_CLOSE.UNAUTHORIZED, `Unauthorized: ${err.message}`];
+  }
+  return [LEGACY_CLOSE.INTERNAL, 'Internal server error'];
+}
+
+/** Everything the legacy sockets need from the realtime layer. */
+export interface LegacyDeps {
+  config: Config;
+  services: Services;
+  rootEm: EntityManager;
+  logger: Logger;
+  clientIp(req: IncomingMessage): string;
+  /** Admission, limits and bounded sends, shared with /graphql. */
+  gate: SocketGate;
+  hub: DeliveryHub;
+  audience: AudienceRegistry;
+  /** A user by id through an event's scope (its loaders and the user cache). */
+  userOf(scope: EventScope, id: number): Promise<UserRecord | null>;
+}
+
+/** The running legacy sockets. */
+export interface LegacySockets {
+  /** The `noServer` WebSocketServer of `/ws/chat/<x>/`. */
+  server: WebSocketServer;
+  /** Its route for the HTTP server's upgrades (upgrades.ts). */
+  route: UpgradeRoute;
+  /** Sockets ready now (authenticated, bound, subscribed), optionally only those matching `filter` (tests, metrics). */
+  readyCount(filter?: { userId?: number; conversationId?: number; dialect?: DialectName }): number;
+  /** Stops listening to the bus (the sockets are closed by the caller). */
+  close(): void;
+}
+
+/** A boolean, or a promise of one, combined with a further check only when it is true. */
+function and(first: boolean | Promise<boolean>, next: () => boolean | Promise<boolean>): boolean | Promise<boolean> {
+  if (first === false) return false;
+  if (first === true) return next();
+  return first.then((ok) => (ok ? next() : false));
+}
+
+/**
+ * The seeds' WebSocket dialects at `/ws/chat/<x>/` (issue 16), thin adapters over the domain
+ * services and the delivery hub:
+ * - admission through the same {@link SocketGate} as /graphql (address and user limits,
+ *   WS_MAX_SOCKETS_PER_USER across both, presence, login expiry and logout), with the token in
+ *   `Authorization: Bearer` or `?token=`; then `<x>` is resolved ({@link resolveTarget});
+ * - each socket follows its one conversation: the hub renders each event once per dialect
+ *   (a {@link FrameRenderer} per dialect and event type) and writes the same frame to every
+ *   socket whose user may read the conversation now (the live audience: a member removed or
+ *   banned stops receiving at once, and their socket is closed with 4403), typing and presence
+ *   hidden across blocks;
+ * - client frames are handled one at a time, in order, as domain calls (every rule and limit
+ *   applies); invalid ones get the seed's error frame where it has one, else nothing.
+ */
+export function startLegacySockets(deps: LegacyDeps): LegacySockets {
+  const { config, services, rootEm, logger, clientIp, gate, hub, audience } = deps;
+  const server = new WebSocketServer({ noServer: true, maxPayload: config.ws.maxPayloadBytes });
+  const stopHeartbeat = keepAlive(server, config.ws.pingIntervalMs);
+  /** Ready sockets by conversation. */
+  const byConversation = new Map<number, Set<LegacySocket>>();
+
+  /** One renderer per dialect and stream, shared by every socket: a frame is made once per event per dialect. */
+  const renderers = new Map<Stream, FrameRenderer>();
+  for (const d of Object.values(DIALECTS)) {
+    for (const s of d.streams) {
+      renderers.set(s, {
+        key: `legacy:${d.name}:${s.type}`,
+        render: async (e: DomainEvent, scope: EventScope) => {
+          const frame = await s.render(e as never, { user: async (id) => (id == null ? null : deps.userOf(scope, id)) });
+          return frame ? JSON.stringify(frame) : null;
+        },
+      });
+    }
+  }
+
+  class LegacySocket implements LegacyConnection {
+    dialect!: DialectName;
+    conversationId = 0;
+    viewer!: Viewer;
+    peer: { id: number; username: string } | null = null;
+    readonly services = services;
+    private impl!: Dialect;
+    private readonly waiting: RawData[] = [];
+    private busy = false;
+    private ready = false;
+    private closed = false;
+    private lastTyping = 0;
+    private readonly offs: (() => void)[] = [];
+
+    constructor(private readonly state: GatedSocket) {}
+
+    get socket(): WebSocket {
+      return this.state.socket;
+    }
+
+    scope(): Scope {
+      return { actor: this.viewer.actor, em: rootEm.fork() };
+    }
+
+    send(frame: object): void {
+      gate.send(this.socket, JSON.stringify(frame));
+    }
+
+    blocked(): Promise<Set<number>> {
+      return audience.blockedIds(this.viewer);
+    }
+
+    typingDue(isTyping: boolean): boolean {
+      if (!isTyping) { this.lastTyping = 0; return true; }
+      const now = Date.now();
+      if (now - this.lastTyping < TYPING_REFRESH_MS) return false;
+      this.lastTyping = now;
+      return true;
+    }
+
+    close(code: number, reason: string): void {
+      if (this.socket.readyState === this.socket.OPEN || this.socket.readyState === this.socket.CONNECTING) this.socket.close(code, truncateReason(reason));
+    }
+
+    /** Authenticates, resolves `<x>`, subscribes, then handles the frames that waited. */
+    async start(request: LegacyRequest | Error): Promise<void> {
+      if (request instanceof Error) {
+        // Never authenticated: counts as its address's failure when it closes (SocketGate).
+        const [code, reason] = refusal(request);
+        this.close(code, reason);
+        return;
+      }
+      const admission = await gate.authenticate(this.state, request.token);
+      if (!admission.ok) {
+        if (admission.unauthenticated) this.close(LEGACY_CLOSE.UNAUTHORIZED, `Unauthorized: ${admission.reason}`);
+        return;
+      }
+      if (this.closed) return;
+      this.viewer = admission.viewer;
+      const before = this.viewer.version;
+      let target: LegacyTarget;
+      try {
+        target = await resolveTarget(services, this.scope(), request);
+      } catch (err) {
+        const [code, reason] = refusal(err);
+        if (code === LEGACY_CLOSE.INTERNAL) logger.error({ err }, 'legacy socket target failed');
+        this.close(code, reason);
+        return;
+      }
+      if (this.closed) return;
+      audience.noteMembership(this.viewer, target.conversationId, target.member, before);
+      this.dialect = target.dialect;
+      this.impl = DIALECTS[target.dialect];
+      this.conversationId = target.conversationId;
+      this.peer = target.peer;
+      for (const s of this.impl.streams) this.offs.push(this.subscribe(s));
+      let set = byConversation.get(this.conversationId);
+      if (!set) byConversation.set(this.conversationId, (set = new Set()));
+      set.add(this);
+      this.ready = true;
+      logger.info({ socket: this.state.socketId, userId: this.viewer.actor.id, dialect: this.dialect, conversationId: this.conversationId }, 'legacy socket ready');
+      await this.impl.opened?.(this);
+      void this.pump();
+    }
+
+    /** Registers one stream of the dialect with the hub for this socket. */
+    private subscribe(s: Stream): () => void {
+      const me = this.viewer.actor.id;
+      const cid = this.conversationId;
+      const viewer = this.viewer;
+      const readable = () => audience.canRead(viewer, cid);
+      const unblocked = (userId: number) => () => this.blocked().then((b) => !b.has(userId));
+      const accept = (e: DomainEvent): boolean | Promise<boolean> => {
+        const from = (e as { userId?: number }).userId;
+        switch (s.audience) {
+          case 'readers': return readable();
+          case 'others': return from === me ? false : readable();
+          case 'othersUnblocked': return from === me ? false : and(readable(), unblocked(from!));
+          case 'peerUnblocked': return from !== this.peer?.id ? false : and(readable(), unblocked(from!));
+        }
+      };
+      return hub.subscribeFrames({
+        topic: s.type === 'presence' ? 'presence' : `${s.type}:${cid}`,
+        actor: viewer.actor,
+        renderer: renderers.get(s)!,
+        accept,
+        write: (frame) => gate.send(this.socket, frame),
+        onOverflow: () => gate.closeTooFarBehind(this.socket, 'Too far behind: reconnect and catch up'),
+      });
+    }
+
+    /** A client frame arrived: it waits its turn (frames are handled one at a time, in order). */
+    receive(data: RawData): void {
+      if (this.closed) return;
+      if (this.waiting.length >= MAX_WAITING) { this.close(LEGACY_CLOSE.POLICY, 'Too many frames waiting; slow down'); return; }
+      this.waiting.push(data);
+      if (this.waiting.length >= PAUSE_AT && !this.socket.isPaused) this.socket.pause();
+      void this.pump();
+    }
+
+    private async pump(): Promise<void> {
+      if (this.busy || !this.ready) return;
+      this.busy = true;
+      try {
+        while (this.waiting.length && !this.closed) {
+          const data = this.waiting.shift()!;
+          if (this.waiting.length < PAUSE_AT / 2 && this.socket.isPaused) this.socket.resume();
+          await this.process(data);
+        }
+      } finally {
+        this.busy = false;
+      }
+    }
+
+    private async process(data: RawData): Promise<void> {
+      let frame: unknown;
+      try {
+        frame = JSON.parse(String(data));
+      } catch {
+        this.impl.refuse(this, 'Invalid JSON');
+        return;
+      }
+      if (!frame || typeof frame !== 'object' || Array.isArray(frame) || typeof (frame as { type?: unknown }).type !== 'string') {
+        this.impl.refuse(this, 'A frame must be a JSON object with a "type"');
+        return;
+      }
+      try {
+        await this.impl.handle(this, frame as ClientFrame);
+      } catch (err) {
+        if (!(err instanceof InvalidFrame) && !(err instanceof DomainError)) logger.error({ err }, 'legacy socket frame failed');
+        else logger.debug({ err: (err as Error).message, dialect: this.dialect }, 'legacy socket frame refused');
+        this.impl.refuse(this, err instanceof InvalidFrame ? err.message : publicMessage(err));
+      }
+    }
+
+    /** The socket closed: unsubscribe, forget, release its admission. */
+    onClose(): void {
+      if (this.closed) return;
+      this.closed = true;
+      this.ready = false;
+      this.waiting.length = 0;
+      for (const off of this.offs.splice(0)) off();
+      const set = byConversation.get(this.conversationId);
+      if (set?.delete(this) && !set.size) byConversation.delete(this.conversationId);
+      gate.release(this.state).catch((err) => logger.warn({ err }, 'legacy socket release failed'));
+    }
+
+    /** A member of this socket's conversation joined or left (`frame`: the dialect's frame for it, made once per event). */
+    membershipChanged(e: Extract<DomainEvent, { type: 'membership.changed' }>, frame: () => Promise<string | null> | null): void {
+      if (e.userId === this.viewer.actor.id && !e.active) {
+        // Its user left, or was removed or banned: this socket can never receive again.
+        void Promise.resolve(audience.canRead(this.viewer, this.conversationId)).then((ok) => {
+          if (!ok) this.close(LEGACY_CLOSE.FORBIDDEN, 'Forbidden: you are no longer a member of this conversation');
+        });
+        return;
+      }
+      const made = frame();
+      if (!made) return;
+      void Promise.all([made, audience.canRead(this.viewer, this.conversationId)]).then(([f, ok]) => { if (f && ok) gate.send(this.socket, f); });
+    }
+
+    get dialectImpl(): Dialect | undefined {
+      return this.ready ? this.impl : undefined;
+    }
+  }
+
+  // Joins and leaves (seed 003 `user_join` / `user_leave`), and closing the socket of a member who
+  // lost access. The audience registry listened first, so its memberships are current here.
+  const offMembership = services.bus.on('membership.changed', (e) => {
+    if (e.type !== 'membership.changed') return;
+    const set = byConversation.get(e.conversationId);
+    if (!set) return;
+    const frames = new Map<DialectName, Promise<string | null>>();
+    const frameOf = (d: Dialect) => () => {
+      if (!d.membership) return null;
+      let f = frames.get(d.name);
+      if (!f) {
+        f = services.userCache.get(rootEm.fork(), e.userId).then((u) => {
+          const frame = u ? d.membership!(u, e.active) : null;
+          return frame ? JSON.stringify(frame) : null;
+        }, (err) => { logger.warn({ err }, 'legacy membership frame failed'); return null; });
+        frames.set(d.name, f);
+      }
+      return f;
+    };
+    for (const conn of [...set]) {
+      const d = conn.dialectImpl;
+      if (d) conn.membershipChanged(e, frameOf(d));
+    }
+  });
+
+  server.on('connection', (socket, req) => {
+    const state = gate.admit(socket, clientIp(req));
+    if (!state) return;
+    let request: LegacyRequest | Error;
+    try {
+      request = parseLegacyRequest(req);
+    } catch (err) {
+      request = err as Error;
+    }
+    const conn = new LegacySocket(state);
+    socket.on('message', (data) => conn.receive(data));
+    socket.once('close', () => conn.onClose());
+    conn.start(request).catch((err) => {
+      logger.error({ err }, 'legacy socket failed to start');
+      conn.close(LEGACY_CLOSE.INTERNAL, 'Internal server error');
+    });
+  });
+
+  return {
+    server,
+    route: { matches: (pathname) => LEGACY_PATH.test(pathname), server },
+    readyCount(filter = {}) {
+      let n = 0;
+      for (const [cid, set] of byConversation) {
+        if (filter.conversationId !== undefined && cid !== filter.conversationId) continue;
+        for (const s of set) {
+          if (filter.userId !== undefined && s.viewer.actor.id !== filter.userId) continue;
+          if (filter.dialect !== undefined && s.dialect !== filter.dialect) continue;
+          n++;
+        }
+      }
+      return n;
+    },
+    close() {
+      offMembership();
+      stopHeartbeat();
+    },
+  };
+}

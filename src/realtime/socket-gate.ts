@@ -1,0 +1,198 @@
+import { randomUUID } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Logger } from 'pino';
+import type { WebSocket } from 'ws';
+import type { Config } from '../config/config';
+import type { Session } from '../domain/auth/auth.service';
+import { RateLimitedError } from '../domain/shared/rate-limit';
+import type { Services } from '../services';
+import type { AudienceRegistry, Viewer } from './audience';
+import { CLOSE_TOO_FAR_BEHIND } from './live';
+import { CLOSE_TRY_AGAIN_LATER, truncateReason, type SocketSessions } from './socket-sessions';
+
+/** What the gate keeps per socket (GraphQL's and the legacy dialects' alike). */
+export interface GatedSocket {
+  socket: WebSocket;
+  /** The client address (TRUST_PROXY rules), read once from the upgrade request, which is not kept. */
+  ip: string;
+  viewer?: Viewer;
+  socketId?: string;
+  /** Counted in its address's unauthenticated sockets (until it authenticates or closes). */
+  pending?: boolean;
+  /** Its failure to authenticate was counted toward RATE_WS_PER_MIN_IP (or it was refused for its address). */
+  failed?: boolean;
+  /** It authenticated (it never counts as a failure). */
+  authenticated?: boolean;
+  /** The address check made at the upgrade: authentication waits for it instead of asking again. */
+  addressCheck?: Promise<void>;
+}
+
+/** The outcome of {@link SocketGate.authenticate}. */
+export type Admission =
+  | { ok: true; viewer: Viewer; session: Session }
+  /**
+   * `unauthenticated`: no token, or a bad or logged-out one (the caller closes the socket with
+   * its protocol's code). Otherwise the gate closed it already (1013: a limit) or it is gone.
+   */
+  | { ok: false; unauthenticated: boolean; reason: string };
+
+/** What {@link SocketGate} needs from the realtime layer. */
+export interface SocketGateDeps {
+  config: Config;
+  services: Services;
+  rootEm: EntityManager;
+  audience: AudienceRegistry;
+  sessions: SocketSessions;
+  logger: Logger;
+}
+
+/** "Bearer <token>" → token; anything else → undefined. */
+export function bearer(header: unknown): string | undefined {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(String(header ?? ''));
+  return m?.[1];
+}
+
+/** How long a socket closed for being too far behind may take to read its close frame before it is dropped (ms). */
+const TERMINATE_AFTER_MS = 5000;
+
+/**
+ * Admission and bounded cost of every WebSocket of the instance, whatever it speaks (graphql-ws
+ * at /graphql, the legacy dialects at /ws/chat/...), so one address and one user meet the same
+ * limits on both:
+ * - per address, only what an attacker produces counts (issue 17): sockets that fail to
+ *   authenticate count toward RATE_WS_PER_MIN_IP, and at most WS_MAX_PENDING_PER_IP sockets of
+ *   one address may be open without having authenticated yet;
+ * - per user: RATE_WS_PER_MIN_USER new sockets a minute, WS_MAX_SOCKETS_PER_USER open at once;
+ * - a valid access token of a live login, then presence and the login's expiry and revocation;
+ * - sends never wait for the network: past WS_MAX_BUFFERED_BYTES unsent bytes the socket is closed
+ *   with 4507.
+ */
+export class SocketGate {
+  private readonly pendingByIp = new Map<string, number>();
+  /** Sockets closed with 4507 (too far behind) since start. */
+  closedTooFarBehind = 0;
+
+  constructor(private readonly deps: SocketGateDeps) {}
+
+  /**
+   * A socket was upgraded: logs it, counts it among its address's unauthenticated sockets and
+   * starts the address check. Returns its state, or null when its address has too many
+   * unauthenticated sockets open (then it is closed with 1013). A socket error closes it with
+   * `errorCode` (its protocol's internal-error code).
+   */
+  admit(socket: WebSocket, ip: string, errorCode = 1011): GatedSocket | null {
+    const { config, services, logger } = this.deps;
+    socket.once('error', (err) => {
+      logger.warn({ err: err.message }, 'websocket error');
+      socket.close(errorCode, 'Internal server error');
+    });
+    const state: GatedSocket = { socket, ip };
+    logger.info({ ip }, 'socket opened');
+    const pending = (this.pendingByIp.get(ip) ?? 0) + 1;
+    socket.once('close', () => { this.failed(state); this.settle(state); });
+    if (pending > config.ws.maxPendingPerIp) {
+      socket.close(CLOSE_TRY_AGAIN_LATER, 'Too many unauthenticated connections from this address');
+      return null;
+    }
+    this.pendingByIp.set(ip, pending);
+    state.pending = true;
+    // An address past its failures is refused at once, before it sends anything.
+    state.addressCheck = services.limits.check('wsConnectIp', ip);
+    state.addressCheck.catch((err) => { if (err instanceof RateLimitedError) this.refuseAddress(state, err); });
+    socket.once('close', (code, reason) => {
+      logger.info({ socket: state.socketId ?? null, userId: state.viewer?.actor.id ?? null, ip, code, reason: truncateReason(String(reason)) }, 'socket closed');
+    });
+    return state;
+  }
+
+  /**
+   * Authenticates the socket with `token`: its address's standing, a live login, the user's
+   * connection rate and open sockets; then attaches the user's live viewer, tracks the login's
+   * expiry and revocation, and marks the user online. Pair a success with {@link release}.
+   */
+  async authenticate(state: GatedSocket, token: string | undefined): Promise<Admission> {
+    const { config, services, rootEm, audience, sessions, logger } = this.deps;
+    try {
+      await (state.addressCheck ?? services.limits.check('wsConnectIp', state.ip));
+    } catch (err) {
+      this.refuseAddress(state, err);
+      return { ok: false, unauthenticated: false, reason: 'address refused' };
+    }
+    if (!token) { this.failed(state); return { ok: false, unauthenticated: true, reason: 'An access token is required' }; }
+    let session: Session;
+    try {
+      // A logged-out login's access token opens no new socket.
+      session = await services.auth.liveSession(rootEm.fork(), token);
+    } catch (err) {
+      this.failed(state);
+      return { ok: false, unauthenticated: true, reason: (err as { code?: string }).code === 'UNAUTHENTICATED' ? (err as Error).message : 'Invalid access token' };
+    }
+    // A valid login: whatever follows (its own per-user limits), not an address's failure.
+    state.authenticated = true;
+    try {
+      await services.limits.consume('wsConnectUser', String(session.actor.id));
+    } catch (err) {
+      if (err instanceof RateLimitedError) state.socket.close(CLOSE_TRY_AGAIN_LATER, truncateReason(err.message));
+      return { ok: false, unauthenticated: false, reason: 'user rate' };
+    }
+    if (state.socket.readyState !== state.socket.OPEN) return { ok: false, unauthenticated: false, reason: 'closed' };
+    const open = audience.viewerOf(session.actor.id)?.sockets ?? 0;
+    if (open >= config.ws.maxSocketsPerUser) {
+      state.socket.close(CLOSE_TRY_AGAIN_LATER, truncateReason(`Too many open sockets for this user (at most ${config.ws.maxSocketsPerUser}); close one first`));
+      return { ok: false, unauthenticated: false, reason: 'too many sockets' };
+    }
+    state.viewer = audience.attach(session.actor);
+    this.settle(state);
+    state.socketId = randomUUID();
+    sessions.add(state.socket, session);
+    logger.info({ socket: state.socketId, userId: session.actor.id, ip: state.ip }, 'socket authenticated');
+    await services.presence.connected(session.actor.id, state.socketId);
+    return { ok: true, viewer: state.viewer, session };
+  }
+
+  /** The socket of a successful {@link authenticate} closed: detaches its viewer and updates presence (once). */
+  async release(state: GatedSocket): Promise<void> {
+    if (!state.viewer || !state.socketId) return;
+    const { viewer, socketId } = state;
+    state.viewer = undefined;
+    this.deps.audience.detach(viewer);
+    await this.deps.services.presence.disconnected(viewer.actor.id, socketId);
+  }
+
+  /** Sends one text frame; never waits for the network: the bytes queue in `ws`, bounded by WS_MAX_BUFFERED_BYTES (then 4507). */
+  send(socket: WebSocket, data: string): void {
+    if (socket.readyState !== socket.OPEN) return;
+    socket.send(data);
+    if (socket.bufferedAmount > this.deps.config.ws.maxBufferedBytes) this.closeTooFarBehind(socket, 'Too far behind: reconnect and catch up');
+  }
+
+  /** Closes a socket with 4507 and drops it if it does not take the close frame within a few seconds. */
+  closeTooFarBehind(socket: WebSocket, why: string): void {
+    if (socket.readyState !== socket.OPEN) return;
+    this.closedTooFarBehind++;
+    socket.close(CLOSE_TOO_FAR_BEHIND, why);
+    // A client that stopped reading never takes the close frame: drop it after a while (its
+    // memory is bounded meanwhile: nothing more is queued for a closing socket).
+    setTimeout(() => socket.terminate(), TERMINATE_AFTER_MS).unref();
+  }
+
+  /** The socket is no longer one of its address's unauthenticated ones. */
+  private settle(state: GatedSocket): void {
+    if (!state.pending) return;
+    state.pending = false;
+    const n = (this.pendingByIp.get(state.ip) ?? 1) - 1;
+    if (n > 0) this.pendingByIp.set(state.ip, n); else this.pendingByIp.delete(state.ip);
+  }
+
+  /** Counts the socket's failure to authenticate toward RATE_WS_PER_MIN_IP (once; never for an authenticated one). */
+  private failed(state: GatedSocket): void {
+    if (state.failed || state.authenticated) return;
+    state.failed = true;
+    this.deps.services.limits.consume('wsConnectIp', state.ip).catch(() => undefined);
+  }
+
+  private refuseAddress(state: GatedSocket, err: unknown): void {
+    state.failed = true;
+    state.socket.close(CLOSE_TRY_AGAIN_LATER, truncateReason((err as Error).message));
+  }
+}
