@@ -27,6 +27,7 @@ import { createLogger, loggableUrl } from './logger';
 import { InMemoryEventBus, type EventBus } from './realtime/event-bus';
 import { RedisEventBus } from './realtime/redis-event-bus';
 import { bearer, startRealtime, type Realtime } from './realtime/graphql-ws';
+import { SOCKET_IO_PATH } from './realtime/legacy/socketio';
 import { mediaRouter } from './media/media.routes';
 import { restRouter } from './rest';
 import { graphqlUploadExpress } from 'graphql-upload-ts';
@@ -171,6 +172,11 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     ],
   });
   await apollo.start();
+
+  // Seed 002's Socket.IO (src/realtime/legacy/socketio.ts): its handshake and long-polling
+  // requests go to its engine before anything else (a poll lasts up to a ping interval: not a
+  // request to log each time; the engine applies CORS_ORIGINS itself).
+  app.use(SOCKET_IO_PATH, (req, res) => { req.url = req.originalUrl; realtime.socketIo.handleRequest(req, res); });
 
   app.use(
     pinoHttp({

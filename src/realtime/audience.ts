@@ -163,6 +163,11 @@ export class AudienceRegistry {
     return Promise.all([member, this.kindOf(conversationId)]).then(([m, k]) => decide(m, k));
   }
 
+  /** A conversation's kind (DIRECT, GROUP, ROOM, SUPPORT; kinds never change): from memory, else one query. */
+  conversationKind(conversationId: number): string | undefined | Promise<string | undefined> {
+    return this.kinds.get(conversationId) ?? this.kindOf(conversationId);
+  }
+
   /** Loads every active membership of the viewer once (subscriptions without a conversationId). */
   ensureComplete(v: Viewer): Promise<void> {
     if (v.complete) return Promise.resolve();

@@ -12,6 +12,7 @@ import type { Services } from '../services';
 import type { DocumentCache } from '../security/query-limits';
 import { AudienceRegistry } from './audience';
 import { DELIVERY_QUERY, DeliveryHub } from './delivery';
+import { startSocketIo, type SocketIoEndpoint } from './legacy/socketio';
 import { startLegacySockets, type LegacySockets } from './legacy/router';
 import type { LiveSocket } from './live';
 import { missedChanges, REPLAY_MARGIN_MS } from './replay';
@@ -21,7 +22,7 @@ import { keepAlive, SocketSessions, truncateReason } from './socket-sessions';
 import { routeUpgrades } from './upgrades';
 
 /** What the realtime layer keeps per socket (graphql-ws's `extra`). */
-type SocketState = GatedSocket;
+type SocketState = GatedSocket<WebSocket>;
 
 /** Everything {@link startRealtime} needs from the app. */
 export interface RealtimeDeps {
@@ -46,7 +47,9 @@ export interface Realtime {
   audience: AudienceRegistry;
   /** The legacy dialects' sockets at /ws/chat/<x>/ (legacy/router.ts). */
   legacy: LegacySockets;
-  /** Open sockets now (graphql-ws and legacy). */
+  /** Seed 002's Socket.IO endpoint at /socket.io/ (legacy/socketio.ts); app.ts routes its HTTP requests here. */
+  socketIo: SocketIoEndpoint;
+  /** Open sockets now (graphql-ws, the legacy WebSocket dialects and Socket.IO). */
   socketCount(): number;
   /** Counters since start: sockets closed with 4507 (too far behind). */
   stats(): { closedTooFarBehind: number };
@@ -169,7 +172,12 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
     config, services, rootEm, logger, clientIp, gate, hub, audience,
     userOf: (scope, id) => (scope as unknown as { loaders: ReturnType<typeof createLoaders> }).loaders.user.load(id),
   });
-  const stopRouting = routeUpgrades(httpServer, [legacy.route], wsServer);
+  // Seed 002's Socket.IO at /socket.io/ (legacy/socketio.ts), over the same gate and hub.
+  const socketIo = startSocketIo({
+    config, services, rootEm, logger, clientIp, gate, hub, audience,
+    userOf: (scope, id) => (scope as unknown as { loaders: ReturnType<typeof createLoaders> }).loaders.user.load(id),
+  });
+  const stopRouting = routeUpgrades(httpServer, [legacy.route, socketIo.route], wsServer);
 
   const server = makeServer<Record<string, unknown> | undefined, SocketState>({
     schema,
@@ -265,19 +273,22 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
   });
 
   const servers = [wsServer, legacy.server];
-  const openSockets = () => servers.reduce((n, s) => n + s.clients.size, 0);
+  const openSockets = () => servers.reduce((n, s) => n + s.clients.size, 0) + socketIo.count();
   return {
     hub,
     audience,
     legacy,
+    socketIo,
     socketCount: openSockets,
     stats: () => ({ closedTooFarBehind: gate.closedTooFarBehind }),
     close: async (graceMs) => {
       offResync();
       for (const s of servers) for (const client of s.clients) client.close(1001, 'Server shutting down');
+      socketIo.closeAll(1001, 'Server shutting down');
       const deadline = Date.now() + graceMs;
       while (openSockets() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       for (const s of servers) for (const client of s.clients) client.terminate();
+      socketIo.close();
       stopRouting();
       await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
       legacy.close();

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
-import type { WebSocket } from 'ws';
 import type { Config } from '../config/config';
 import type { Session } from '../domain/auth/auth.service';
 import { RateLimitedError } from '../domain/shared/rate-limit';
@@ -10,9 +9,31 @@ import type { AudienceRegistry, Viewer } from './audience';
 import { CLOSE_TOO_FAR_BEHIND } from './live';
 import { CLOSE_TRY_AGAIN_LATER, truncateReason, type SocketSessions } from './socket-sessions';
 
+/** `readyState` of an open socket (WebSocket.OPEN). */
+export const OPEN = 1;
+
+/**
+ * The part of a socket the gate and SocketSessions use: a `ws` WebSocket as it is, or a
+ * Socket.IO connection behind an adapter (legacy/socketio.ts).
+ */
+export interface GateSocket {
+  /** 0 connecting, 1 open ({@link OPEN}), 2 closing, 3 closed (the WebSocket states). */
+  readonly readyState: number;
+  /** Bytes accepted by `send` and not yet handed to the network. */
+  readonly bufferedAmount: number;
+  /** Sends one text frame (never waits). */
+  send(data: string): void;
+  /** Closes with an RFC 6455 or graphql-ws close code and a reason (at most 123 bytes). */
+  close(code: number, reason: string): void;
+  /** Drops the connection without a closing handshake. */
+  terminate(): void;
+  once(event: 'close', listener: (code: number, reason: Buffer) => void): unknown;
+  once(event: 'error', listener: (err: Error) => void): unknown;
+}
+
 /** What the gate keeps per socket (GraphQL's and the legacy dialects' alike). */
-export interface GatedSocket {
-  socket: WebSocket;
+export interface GatedSocket<S extends GateSocket = GateSocket> {
+  socket: S;
   /** The client address (TRUST_PROXY rules), read once from the upgrade request, which is not kept. */
   ip: string;
   viewer?: Viewer;
@@ -80,13 +101,13 @@ export class SocketGate {
    * unauthenticated sockets open (then it is closed with 1013). A socket error closes it with
    * `errorCode` (its protocol's internal-error code).
    */
-  admit(socket: WebSocket, ip: string, errorCode = 1011): GatedSocket | null {
+  admit<S extends GateSocket>(socket: S, ip: string, errorCode = 1011): GatedSocket<S> | null {
     const { config, services, logger } = this.deps;
     socket.once('error', (err) => {
       logger.warn({ err: err.message }, 'websocket error');
       socket.close(errorCode, 'Internal server error');
     });
-    const state: GatedSocket = { socket, ip };
+    const state: GatedSocket<S> = { socket, ip };
     logger.info({ ip }, 'socket opened');
     const pending = (this.pendingByIp.get(ip) ?? 0) + 1;
     socket.once('close', () => { this.failed(state); this.settle(state); });
@@ -135,7 +156,7 @@ export class SocketGate {
       if (err instanceof RateLimitedError) state.socket.close(CLOSE_TRY_AGAIN_LATER, truncateReason(err.message));
       return { ok: false, unauthenticated: false, reason: 'user rate' };
     }
-    if (state.socket.readyState !== state.socket.OPEN) return { ok: false, unauthenticated: false, reason: 'closed' };
+    if (state.socket.readyState !== OPEN) return { ok: false, unauthenticated: false, reason: 'closed' };
     const open = audience.viewerOf(session.actor.id)?.sockets ?? 0;
     if (open >= config.ws.maxSocketsPerUser) {
       state.socket.close(CLOSE_TRY_AGAIN_LATER, truncateReason(`Too many open sockets for this user (at most ${config.ws.maxSocketsPerUser}); close one first`));
@@ -160,15 +181,15 @@ export class SocketGate {
   }
 
   /** Sends one text frame; never waits for the network: the bytes queue in `ws`, bounded by WS_MAX_BUFFERED_BYTES (then 4507). */
-  send(socket: WebSocket, data: string): void {
-    if (socket.readyState !== socket.OPEN) return;
+  send(socket: GateSocket, data: string): void {
+    if (socket.readyState !== OPEN) return;
     socket.send(data);
     if (socket.bufferedAmount > this.deps.config.ws.maxBufferedBytes) this.closeTooFarBehind(socket, 'Too far behind: reconnect and catch up');
   }
 
   /** Closes a socket with 4507 and drops it if it does not take the close frame within a few seconds. */
-  closeTooFarBehind(socket: WebSocket, why: string): void {
-    if (socket.readyState !== socket.OPEN) return;
+  closeTooFarBehind(socket: GateSocket, why: string): void {
+    if (socket.readyState !== OPEN) return;
     this.closedTooFarBehind++;
     socket.close(CLOSE_TOO_FAR_BEHIND, why);
     // A client that stopped reading never takes the close frame: drop it after a while (its

@@ -1,6 +1,7 @@
 import type { WebSocket, WebSocketServer } from 'ws';
 import type { Session } from '../domain/auth/auth.service';
 import type { EventBus } from './event-bus';
+import type { GateSocket } from './socket-gate';
 
 /** graphql-ws close code for an authentication failure (the protocol's 4403 Forbidden). */
 export const CLOSE_FORBIDDEN = 4403;
@@ -40,9 +41,9 @@ export function keepAlive(server: WebSocketServer, intervalMs: number): () => vo
  * refresh-token reuse), so a revoked user stops receiving.
  */
 export class SocketSessions {
-  private readonly bySession = new Map<string, Set<WebSocket>>();
-  private readonly timers = new Map<WebSocket, NodeJS.Timeout>();
-  private readonly sessionOf = new Map<WebSocket, string>();
+  private readonly bySession = new Map<string, Set<GateSocket>>();
+  private readonly timers = new Map<GateSocket, NodeJS.Timeout>();
+  private readonly sessionOf = new Map<GateSocket, string>();
   private readonly off: () => void;
 
   constructor(bus: EventBus) {
@@ -52,7 +53,7 @@ export class SocketSessions {
   }
 
   /** Tracks an authenticated socket until it closes. */
-  add(socket: WebSocket, session: Session): void {
+  add(socket: GateSocket, session: Session): void {
     const ms = session.expiresAt.getTime() - Date.now();
     const timer = setTimeout(() => socket.close(CLOSE_FORBIDDEN, 'Forbidden: access token expired'), Math.max(0, Math.min(ms, 2 ** 31 - 1)));
     timer.unref();
@@ -90,7 +91,7 @@ export class SocketSessions {
     this.sessionOf.clear();
   }
 
-  private remove(socket: WebSocket): void {
+  private remove(socket: GateSocket): void {
     clearTimeout(this.timers.get(socket));
     this.timers.delete(socket);
     const id = this.sessionOf.get(socket);

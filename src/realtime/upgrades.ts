@@ -2,11 +2,13 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { WebSocketServer } from 'ws';
 
-/** One WebSocket endpoint: the upgrades whose path `matches` go to `server` (a `noServer` WebSocketServer). */
-export interface UpgradeRoute {
-  matches(pathname: string): boolean;
-  server: WebSocketServer;
-}
+/**
+ * One WebSocket endpoint: the upgrades whose path `matches` go to `server` (a `noServer`
+ * WebSocketServer), or to `handle` (an endpoint that upgrades by itself: Socket.IO's engine).
+ */
+export type UpgradeRoute =
+  | { matches(pathname: string): boolean; server: WebSocketServer }
+  | { matches(pathname: string): boolean; handle(req: IncomingMessage, socket: Duplex, head: Buffer): void };
 
 /** The path of a request URL, without its query string. */
 export function pathnameOf(url: string | undefined): string {
@@ -25,7 +27,9 @@ export function pathnameOf(url: string | undefined): string {
 export function routeUpgrades(httpServer: Server, routes: readonly UpgradeRoute[], fallback: WebSocketServer): () => void {
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const pathname = pathnameOf(req.url);
-    const server = routes.find((r) => r.matches(pathname))?.server ?? fallback;
+    const route = routes.find((r) => r.matches(pathname));
+    if (route && 'handle' in route) { route.handle(req, socket, head); return; }
+    const server = route?.server ?? fallback;
     server.handleUpgrade(req, socket, head, (ws) => server.emit('connection', ws, req));
   };
   httpServer.on('upgrade', onUpgrade);

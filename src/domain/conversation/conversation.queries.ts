@@ -41,6 +41,16 @@ export class ConversationQueries {
   constructor(private readonly contacts: ContactService) {}
 
   /**
+   * The SUPPORT thread of customer `customerId` if it exists (seed 002: a typing indicator goes to
+   * a thread, it never opens one). Only the customer and staff may ask; anyone else gets null,
+   * as for a customer without a thread (no existence leak).
+   */
+  async existingSupportThread(scope: Scope, customerId: number): Promise<Conversation | null> {
+    if (!scope.actor.isStaff && scope.actor.id !== customerId) return null;
+    return scope.em.findOne(Conversation, { kind: ConversationKind.SUPPORT, customer: customerId });
+  }
+
+  /**
    * Loads a conversation the actor may read: the access check every read and write starts with. @throws NOT_FOUND when it does not exist or the
    * actor may not see it (no existence leak).
    */

@@ -160,19 +160,40 @@ export class ConversationService {
   /** The actor's own SUPPORT thread (seed 002), created on first use; null for staff (they answer, not ask). */
   async supportThread(scope: Scope): Promise<Conversation | null> {
     if (scope.actor.isStaff) return null;
-    const existing = await scope.em.findOne(Conversation, { kind: ConversationKind.SUPPORT, customer: scope.actor.id });
+    return this.openSupport(scope, scope.actor.id);
+  }
+
+  /**
+   * A customer's SUPPORT thread as staff find it to answer (seed 002's Socket.IO `send_message`
+   * with `customer_id`: "Lấy Conversation của customer đó"), created when the customer has none
+   * yet, so staff can write first.
+   * @throws FORBIDDEN for non-staff, NOT_FOUND for no such user, BAD_USER_INPUT for a staff user
+   *   (staff have no thread of their own) or a malformed id.
+   */
+  async supportThreadFor(scope: Scope, customerId: string | number, field = 'customer_id'): Promise<Conversation> {
+    if (!scope.actor.isStaff) throw forbidden('Only staff answer support threads');
+    const id = parseId(String(customerId), field);
+    const customer = await scope.em.findOne(User, { id }, { fields: ['id', 'isStaff'] });
+    if (!customer) throw notFound('User');
+    if (customer.isStaff) throw badInput('Staff users have no support thread', field);
+    return this.openSupport(scope, id);
+  }
+
+  /** Gets or creates `customerId`'s SUPPORT thread (the customer its OWNER); a concurrent creation wins the unique index and is read back. */
+  private async openSupport(scope: Scope, customerId: number): Promise<Conversation> {
+    const existing = await scope.em.findOne(Conversation, { kind: ConversationKind.SUPPORT, customer: customerId });
     if (existing) return existing;
     try {
       const c = await scope.em.transactional(async (tx) => {
-        const conv = tx.create(Conversation, { kind: ConversationKind.SUPPORT, name: null, customer: scope.actor.id, createdBy: scope.actor.id });
-        tx.create(Membership, { conversation: conv, user: scope.actor.id, role: MemberRole.OWNER });
+        const conv = tx.create(Conversation, { kind: ConversationKind.SUPPORT, name: null, customer: customerId, createdBy: scope.actor.id });
+        tx.create(Membership, { conversation: conv, user: customerId, role: MemberRole.OWNER });
         return conv;
       });
-      this.events.publish({ type: 'membership.changed', conversationId: c.id, userId: scope.actor.id, active: true });
+      this.events.publish({ type: 'membership.changed', conversationId: c.id, userId: customerId, active: true });
       return c;
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
-      const again = await scope.em.fork().findOne(Conversation, { kind: ConversationKind.SUPPORT, customer: scope.actor.id });
+      const again = await scope.em.fork().findOne(Conversation, { kind: ConversationKind.SUPPORT, customer: customerId });
       if (!again) throw err;
       return scope.em.merge(again);
     }

@@ -80,6 +80,13 @@ export interface Dialect {
   membership?(user: UserRecord, active: boolean): object | null;
 }
 
+/** A boolean, or a promise of one, combined with a further check only when it is true. */
+export function and(first: boolean | Promise<boolean>, next: () => boolean | Promise<boolean>): boolean | Promise<boolean> {
+  if (first === false) return false;
+  if (first === true) return next();
+  return first.then((ok) => (ok ? next() : false));
+}
+
 /** The message of an error a client may read (a DomainError's), else a generic one. */
 export function publicMessage(err: unknown): string {
   return err instanceof DomainError ? err.message : 'Internal server error';

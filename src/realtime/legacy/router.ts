@@ -15,7 +15,7 @@ import { bearer, type GatedSocket, type SocketGate } from '../socket-gate';
 import { CLOSE_FORBIDDEN, keepAlive, truncateReason } from '../socket-sessions';
 import { TYPING_REFRESH_MS } from '../typing';
 import { pathnameOf, type UpgradeRoute } from '../upgrades';
-import { InvalidFrame, publicMessage, type ClientFrame, type Dialect, type DialectName, type LegacyConnection, type Stream } from './dialect';
+import { and, InvalidFrame, publicMessage, type ClientFrame, type Dialect, type DialectName, type LegacyConnection, type Stream } from './dialect';
 import { seed000 } from './seed000';
 import { seed003 } from './seed003';
 import { seed004 } from './seed004';
@@ -170,13 +170,6 @@ export interface LegacySockets {
   close(): void;
 }
 
-/** A boolean, or a promise of one, combined with a further check only when it is true. */
-function and(first: boolean | Promise<boolean>, next: () => boolean | Promise<boolean>): boolean | Promise<boolean> {
-  if (first === false) return false;
-  if (first === true) return next();
-  return first.then((ok) => (ok ? next() : false));
-}
-
 /**
  * The seeds' WebSocket dialects at `/ws/chat/<x>/` (issue 16), thin adapters over the domain
  * services and the delivery hub:
@@ -226,7 +219,7 @@ export function startLegacySockets(deps: LegacyDeps): LegacySockets {
     private lastTyping = 0;
     private readonly offs: (() => void)[] = [];
 
-    constructor(private readonly state: GatedSocket) {}
+    constructor(private readonly state: GatedSocket<WebSocket>) {}
 
     get socket(): WebSocket {
       return this.state.socket;
