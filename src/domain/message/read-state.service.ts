@@ -1,10 +1,10 @@
 import type { Scope } from '../shared/actor';
 import { badInput, notFound } from '../shared/errors';
 import type { EventPublisher } from '../shared/events';
-import { ConversationKind, directKeyOf } from '../conversation/conversation.entity';
+import { ConversationKind, directKeyOf, type Conversation } from '../conversation/conversation.entity';
 import { activeMembershipSql, unreadMessageSql } from '../conversation/conversation.policy';
 import type { ConversationService } from '../conversation/conversation.service';
-import type { ConversationQueries } from '../conversation/conversation.queries';
+import type { Access, ConversationQueries } from '../conversation/conversation.queries';
 import { Membership } from '../conversation/membership.entity';
 import { User } from '../user/user.entity';
 import { usernameLookupKey } from '../user/username';
@@ -35,14 +35,26 @@ export class ReadStateService {
    */
   async markRead(scope: Scope, conversationId: string, upToSeq?: number | null): Promise<Membership> {
     const access = await this.queries.access(scope, conversationId);
-    const { conversation } = access;
-    let { membership } = access;
-    if (!membership && conversation.kind === ConversationKind.SUPPORT && scope.actor.isStaff) {
-      membership = await this.conversations.joinSupportAsStaff(scope, conversation);
-    }
+    const membership = await this.readerMembership(scope, access);
     if (!membership) throw badInput('You are not a member of this conversation', 'conversationId');
     if (upToSeq != null && (!Number.isInteger(upToSeq) || upToSeq < 0)) throw badInput('upToSeq must be 0 or more', 'upToSeq');
-    const lastSeq = conversation.lastSeq; // fresh: access() loaded it in this request
+    return this.moveReadPosition(scope, access.conversation, membership, upToSeq);
+  }
+
+  /** The actor's membership to keep a read position in: their own, or staff's quiet one in a SUPPORT thread (made on first use); null for other readers. */
+  private async readerMembership(scope: Scope, { conversation, membership }: Access): Promise<Membership | null> {
+    if (membership) return membership;
+    if (conversation.kind === ConversationKind.SUPPORT && scope.actor.isStaff) return this.conversations.joinSupportAsStaff(scope, conversation);
+    return null;
+  }
+
+  /**
+   * Moves `membership`'s read position up to `upToSeq` (default: the newest message), never
+   * backwards and never past the newest (`conversation` as loaded in this request); one read
+   * receipt when it moved.
+   */
+  private async moveReadPosition(scope: Scope, conversation: Conversation, membership: Membership, upToSeq?: number | null): Promise<Membership> {
+    const lastSeq = conversation.lastSeq;
     const target = Math.min(upToSeq ?? lastSeq, lastSeq);
     if (target <= membership.lastReadSeq) return membership;
     const readAt = new Date();
@@ -64,11 +76,12 @@ export class ReadStateService {
   async markShown(scope: Scope, conversationId: number, shown: readonly { seq: number }[]): Promise<boolean> {
     if (!shown.length) return false;
     const upTo = Math.max(...shown.map((m) => m.seq));
-    const { conversation, membership } = await this.queries.access(scope, conversationId);
-    if (!membership && !(scope.actor.isStaff && conversation.kind === ConversationKind.SUPPORT)) return false;
-    if (membership && membership.lastReadSeq >= upTo) return false;
-    const before = membership?.lastReadSeq ?? -1;
-    const after = await this.markRead(scope, String(conversationId), upTo);
+    const access = await this.queries.access(scope, conversationId);
+    if (access.membership && access.membership.lastReadSeq >= upTo) return false;
+    const membership = await this.readerMembership(scope, access);
+    if (!membership) return false;
+    const before = membership.lastReadSeq;
+    const after = await this.moveReadPosition(scope, access.conversation, membership, upTo);
     return after.lastReadSeq > before;
   }
 
