@@ -18,8 +18,12 @@ const TYPING_STATE_GRACE_MS = 2000;
  * cannot answer behaves as if this instance were alone).
  */
 export interface TypingStore {
-  /** Records a refresh stamped `stamp` (kept a little longer than `ttlMs`); true when it may be published now (none within {@link TYPING_REFRESH_MS}). */
-  refresh(key: string, stamp: string, ttlMs: number): Promise<boolean>;
+  /**
+   * Records a refresh stamped `stamp` (kept a little longer than `ttlMs`); true when it may be
+   * published now (none within {@link TYPING_REFRESH_MS} on any instance since the last stop),
+   * null when the store cannot answer (the instance then decides alone).
+   */
+  refresh(key: string, stamp: string, ttlMs: number): Promise<boolean | null>;
   /** On expiry: true (and forgets it) when `stamp` is still the newest refresh of `key`; false after a newer refresh or an explicit stop. */
   expire(key: string, stamp: string): Promise<boolean>;
   /** Explicit stop: true when `key` was typing on any instance (and forgets it). */
@@ -50,7 +54,7 @@ export function redisTypingStore(redis: Redis, prefix: string): TypingStore {
       const [k, g] = keys(key);
       // The shared state outlives the local expiry timer by a grace period, so a timer that fires
       // a little late still finds its own stamp; a missing key means an explicit stop.
-      return r.typingRefresh(k, g, stamp, ttlMs + TYPING_STATE_GRACE_MS, TYPING_REFRESH_MS).then((n) => Number(n) === 1, () => true);
+      return r.typingRefresh(k, g, stamp, ttlMs + TYPING_STATE_GRACE_MS, TYPING_REFRESH_MS).then((n) => Number(n) === 1, () => null);
     },
     async expire(key, stamp) {
       const [k, g] = keys(key);
@@ -90,8 +94,12 @@ export class TypingTracker {
     const throttled = now - (this.published.get(key) ?? 0) < TYPING_REFRESH_MS;
     if (!throttled) this.published.set(key, now);
     if (!this.store) { if (!throttled) publish(); return; }
-    // The shared state learns of every refresh (even locally throttled ones) so expiry is right.
-    void this.store.refresh(key, stamp, this.ttlMs).then((ok) => { if (ok && !throttled && this.stamps.get(key) === stamp) publish(); });
+    // The shared state learns of every refresh, and its gate decides: a stop on another instance
+    // opens it again at once (this instance's own throttle would hold a new start back for up to
+    // a second). Only without an answer from the store does the local throttle decide.
+    void this.store.refresh(key, stamp, this.ttlMs).then((ok) => {
+      if ((ok ?? !throttled) && this.stamps.get(key) === stamp) publish();
+    });
   }
 
   /** The user stopped typing (or sent their message). Publishes only when they were typing (on any instance, with a store). */
