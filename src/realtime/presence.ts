@@ -8,8 +8,12 @@ import type { EventPublisher } from '../domain/shared/events';
  * published, once, by the instance that saw the change.
  */
 export interface PresenceTracker {
-  /** A socket of `userId` opened. `socketId` is unique per socket. */
-  connected(userId: number, socketId: string): Promise<void>;
+  /**
+   * A socket of `userId` opened. `socketId` is unique per socket. Resolves with the user's open
+   * sockets now, this one included: on every instance with Redis, on this one without (or while
+   * Redis cannot answer).
+   */
+  connected(userId: number, socketId: string): Promise<number>;
   /** A socket of `userId` closed. */
   disconnected(userId: number, socketId: string): Promise<void>;
   isOnline(userId: number): Promise<boolean>;
@@ -24,11 +28,12 @@ export class InMemoryPresence implements PresenceTracker {
 
   constructor(private readonly events: EventPublisher, private readonly onOffline: OnOffline) {}
 
-  async connected(userId: number, socketId: string): Promise<void> {
+  async connected(userId: number, socketId: string): Promise<number> {
     let set = this.sockets.get(userId);
     if (!set) this.sockets.set(userId, (set = new Set()));
     set.add(socketId);
     if (set.size === 1) this.events.publish({ type: 'presence', userId, status: 'ONLINE', lastSeenAt: null });
+    return set.size;
   }
 
   async disconnected(userId: number, socketId: string): Promise<void> {
@@ -109,15 +114,19 @@ export class RedisPresence implements PresenceTracker {
     return Math.floor(this.ttlMs / 2);
   }
 
-  async connected(userId: number, socketId: string): Promise<void> {
+  async connected(userId: number, socketId: string): Promise<number> {
     this.local.set(socketId, userId);
     const now = Date.now();
     try {
-      const before = await (this.redis as unknown as { presenceConnect(...a: unknown[]): Promise<number> })
-        .presenceConnect(this.socketsKey(userId), this.users, socketId, now + this.lifetime, now, userId, this.ttlMs);
-      if (Number(before) === 0) this.events.publish({ type: 'presence', userId, status: 'ONLINE', lastSeenAt: null });
+      const before = Number(await (this.redis as unknown as { presenceConnect(...a: unknown[]): Promise<number> })
+        .presenceConnect(this.socketsKey(userId), this.users, socketId, now + this.lifetime, now, userId, this.ttlMs));
+      if (before === 0) this.events.publish({ type: 'presence', userId, status: 'ONLINE', lastSeenAt: null });
+      return before + 1;
     } catch (err) {
       this.logger.warn({ err: (err as Error).message }, 'presence not recorded: Redis unavailable');
+      let mine = 0;
+      for (const u of this.local.values()) if (u === userId) mine++;
+      return mine;
     }
   }
 

@@ -167,7 +167,13 @@ export class SocketGate {
     state.socketId = randomUUID();
     sessions.add(state.socket, session);
     logger.info({ socket: state.socketId, userId: session.actor.id, ip: state.ip }, 'socket authenticated');
-    await services.presence.connected(session.actor.id, state.socketId);
+    // The per-instance count above is exact and free; presence counts the user's sockets on
+    // every instance (with Redis), so more instances do not multiply the limit.
+    const everywhere = await services.presence.connected(session.actor.id, state.socketId);
+    if (everywhere > config.ws.maxSocketsPerUser) {
+      state.socket.close(CLOSE_TRY_AGAIN_LATER, truncateReason(`Too many open sockets for this user (at most ${config.ws.maxSocketsPerUser}); close one first`));
+      return { ok: false, unauthenticated: false, reason: 'too many sockets' };
+    }
     return { ok: true, viewer: state.viewer, session };
   }
 

@@ -9,7 +9,7 @@
  * an outcome: tests wait for events, or for the server to report a socket ready.
  */
 import { io as connectIo, type Socket } from 'socket.io-client';
-import { gqlOk, trackRealtime, waitFor } from '../support/client';
+import { finishedCalls, gqlOk, trackRealtime, waitFor } from '../support/client';
 import { startTestCluster, startTestServer, type TestCluster, type TestServer } from '../support/test-server';
 import { call, makeStaff, restUser, type RestUser } from './rest/rest-support';
 
@@ -343,5 +343,30 @@ const scale = Boolean(process.env.DATABASE_URL && process.env.REDIS_URL);
     await s.nextOf('new_message', (m) => m.noi_dung === 'REST on two');
     c.socket.emit('typing', { is_typing: true });
     expect((await s.nextOf('user_typing')).user_id).toBe(Number(customer.id));
+  });
+});
+
+(scale ? describe : describe.skip)('WS_MAX_SOCKETS_PER_USER across two instances', () => {
+  let cluster: TestCluster;
+  beforeAll(async () => { cluster = await startTestCluster(2, { WS_MAX_SOCKETS_PER_USER: '2' }); });
+  afterAll(async () => { await cluster.close(); });
+
+  test('the limit holds for the deployment: more instances do not multiply it', async () => {
+    const [one, two] = cluster.instances;
+    const user = await restUser(one as unknown as TestServer, 'many');
+    const leftOne = finishedCalls(cluster.instances[0].services.presence, 'disconnected');
+    await connect(one, user, ['websocket']);
+    await connect(two, user, ['websocket']);
+    // Instance one holds a single socket of this user: only the shared count refuses the third.
+    const third = await refusal(one, { token: user.token }, ['websocket']);
+    expect(third.data).toMatchObject({ code: 'RATE_LIMITED', close_code: 1013 });
+    const fourth = await refusal(two, { token: user.token }, ['websocket']);
+    expect(fourth.data).toMatchObject({ code: 'RATE_LIMITED' });
+    // A refused socket left no presence entry behind: closing one opens a place again.
+    opened[0].disconnect();
+    // Instance one's presence let go of both: the refused third socket and the closed first.
+    await leftOne.reached(2, (userId: number) => userId === Number(user.id));
+    leftOne.restore();
+    await connect(one, user, ['websocket']);
   });
 });
