@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DefaultLogger, MikroORM, type LogContext, type Options } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
@@ -10,6 +10,7 @@ import lockfile from 'proper-lockfile';
 import { migrationsList } from '../../migrations';
 import { entities } from './entities';
 import { singleStatementSafe } from './pglite-statements';
+import { pgliteTemplate, type PgliteTemplate } from './pglite-template';
 
 /** The ORM type used everywhere: both drivers speak PostgreSQL. */
 export type Orm = MikroORM<PostgreSqlDriver>;
@@ -29,6 +30,8 @@ export interface DatabaseOptions {
   onQuery?: (context: LogContext) => void;
   /** Told the names of the migrations applied at open (none: nothing called). */
   onMigrated?: (names: string[]) => void;
+  /** A new PGlite database starts from the build's migrated template when it matches (default true; see pglite-template.ts). */
+  template?: boolean;
 }
 
 /** MikroORM's logger, which also hands every query's context to `onQuery`. */
@@ -94,9 +97,12 @@ const embedded = new WeakMap<Orm, { pglite: PGlite; unlock?: () => Promise<void>
 export async function openDatabase(db: DatabaseOptions, migrate = true): Promise<Orm> {
   let pglite: PGlite | undefined;
   let unlock: (() => Promise<void>) | undefined;
+  let template: PgliteTemplate | null = null;
+  const names = migrationsList.map((m) => m.name);
   if (!db.databaseUrl) {
     if (db.dataDir === ':memory:') {
-      pglite = new PGlite();
+      template = migrate && db.template !== false ? pgliteTemplate(names) : null;
+      pglite = template ? new PGlite({ loadDataDir: template.tarball }) : new PGlite();
     } else {
       const dir = join(db.dataDir, 'pglite');
       mkdirSync(dir, { recursive: true });
@@ -105,15 +111,19 @@ export async function openDatabase(db: DatabaseOptions, migrate = true): Promise
       } catch {
         throw new Error(`DATA_DIR ${db.dataDir} is in use by another process (the embedded database allows one); stop it or use another DATA_DIR`);
       }
-      pglite = new PGlite(dir);
+      // A new data directory (no PG_VERSION yet) starts from the template.
+      template = migrate && db.template !== false && !existsSync(join(dir, 'PG_VERSION')) ? pgliteTemplate(names) : null;
+      pglite = template ? new PGlite(dir, { loadDataDir: template.tarball }) : new PGlite(dir);
     }
   }
   try {
     const orm = (await MikroORM.init(ormOptions(db, pglite))) as unknown as Orm;
     if (pglite) embedded.set(orm, { pglite, unlock });
     if (migrate) {
-      const applied = await orm.getMigrator().up();
-      if (applied.length) db.onMigrated?.(applied.map((m) => m.name));
+      const applied = (await orm.getMigrator().up()).map((m) => m.name);
+      // A database made from the template has its migrations too (applied at build time).
+      const all = [...(template?.migrations ?? []), ...applied];
+      if (all.length) db.onMigrated?.(all);
     }
     return orm;
   } catch (err) {
@@ -131,4 +141,18 @@ export async function closeDatabase(orm: Orm): Promise<void> {
   embedded.delete(orm);
   await e.pglite.close();
   await e.unlock?.();
+}
+
+/**
+ * A new in-memory PGlite database with every migration applied, dumped as an uncompressed
+ * tarball of its data directory (the build's template: scripts/build-pglite-template.js).
+ */
+export async function migratedPgliteTarball(): Promise<{ tarball: Blob; migrations: string[] }> {
+  const orm = await openDatabase({ dataDir: ':memory:', template: false });
+  try {
+    const tarball = await embedded.get(orm)!.pglite.dumpDataDir('none');
+    return { tarball, migrations: migrationsList.map((m) => m.name) };
+  } finally {
+    await closeDatabase(orm);
+  }
 }
