@@ -31,7 +31,8 @@ const children: ChildProcess[] = [];
 let dataDir: string;
 
 beforeAll(() => {
-  if (!existsSync(MAIN)) execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit', timeout: 180_000 });
+  // Never a stale dist/: compiles what is older than its sources (as `npm start` does).
+  execFileSync(process.execPath, [join(ROOT, 'scripts', 'ensure-built.js')], { cwd: ROOT, stdio: 'inherit', timeout: 180_000 });
   dataDir = mkdtempSync(join(tmpdir(), 'chat-shutdown-test-'));
 });
 afterAll(() => {
