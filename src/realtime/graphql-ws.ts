@@ -171,6 +171,7 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
   const legacy = startLegacySockets({
     config, services, rootEm, logger, clientIp, gate, hub, audience,
     userOf: (scope, id) => (scope as unknown as { loaders: ReturnType<typeof createLoaders> }).loaders.user.load(id),
+    attachmentsOf: (scope, id) => (scope as unknown as { loaders: ReturnType<typeof createLoaders> }).loaders.attachments.load(id),
   });
   // Seed 002's Socket.IO at /socket.io/ (legacy/socketio.ts), over the same gate and hub.
   const socketIo = startSocketIo({

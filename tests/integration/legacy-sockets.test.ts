@@ -8,10 +8,11 @@
  * a socket on one instance receives what was sent on the other. No timer decides an outcome:
  * tests wait for frames, or for the server to report a socket ready (readyCount).
  */
+import sharp from 'sharp';
 import WebSocket from 'ws';
 import { gqlOk, trackRealtime, waitFor } from '../support/client';
 import { startTestCluster, startTestServer, type TestCluster, type TestServer } from '../support/test-server';
-import { call, restUser, type RestUser } from './rest/rest-support';
+import { call, form, restUser, type RestUser } from './rest/rest-support';
 
 type Frame = Record<string, any>;
 type Closed = { code: number; reason: string };
@@ -296,6 +297,7 @@ describe('seed 003: /ws/chat/<room_id>/', () => {
       message: {
         id: expect.any(Number), sender: { id: Number(bob.id), username: bob.username, first_name: '', last_name: '' },
         content: '消息内容', message_type: 'text', created_at: expect.any(String), timestamp: got.message.created_at, reply_to: null,
+        file_url: null, file_name: null, file_size: null,
       },
     });
     a.send({ type: 'chat_message', content: '回复', message_type: 'text', reply_to: got.message.id });
@@ -307,13 +309,13 @@ describe('seed 003: /ws/chat/<room_id>/', () => {
 
     a.send('not json');
     a.send({ type: 'nope' });
-    a.send({ type: 'chat_message', content: 'x', message_type: 'image' });
+    a.send({ type: 'chat_message', content: 'x', message_type: 'image' }); // no file_url
     a.send({ type: 'chat_message', content: '   ' });
     a.send({ type: 'chat_message', content: 'x', reply_to: 'abc' });
     a.send({ type: 'user_join' }); // accepted, changes nothing
     const errors = await a.until((f) => f.type === 'error' && /reply_to/.test(f.message));
     expect(errors.filter((f) => f.type === 'error').map((f) => f.message)).toEqual([
-      'Invalid JSON', 'Unknown message type: nope', expect.stringMatching(/Only text messages/), expect.any(String), 'reply_to must be a message id',
+      'Invalid JSON', 'Unknown message type: nope', 'file_url is required for image and file messages', expect.any(String), 'reply_to must be a message id',
     ]);
     for (const e of errors.filter((f) => f.type === 'error')) expect(sorted(e)).toEqual(['message', 'type']);
 
@@ -326,6 +328,72 @@ describe('seed 003: /ws/chat/<room_id>/', () => {
     expect(history.body.messages.filter((m: any) => m.message_type === 'text').map((m: any) => [m.content, m.reply_to])).toEqual([
       ['消息内容', null], ['回复', got.message.id],
     ]);
+  });
+
+  test('chat_message with message_type image/file and file_url: the REST send\'s file message, file_* in every frame and in history', async () => {
+    const alice = await restUser(server, 'a3f_');
+    const bob = await restUser(server, 'b3f_');
+    const room = await roomWith(alice, bob);
+    const a = await connect(server, alice, String(room));
+    const b = await connect(server, bob, String(room));
+    const live = sub(gqlClient(alice), 'subscription($c: ID) { messageAdded(conversationId: $c) { id kind attachments { url fileName size isExternal } } }', { c: String(room) });
+    await live.ready();
+    // The seed's frame with the REST send's file fields (seed 003 "2.2 发送消息" example).
+    b.send({ type: 'chat_message', content: '消息内容', message_type: 'image', file_url: 'https://example.com/file.jpg', file_name: 'image.jpg', file_size: 1024 });
+    const got = await a.nextOf('chat_message');
+    expect(got.message).toMatchObject({ content: '消息内容', message_type: 'image', file_url: 'https://example.com/file.jpg', file_name: 'image.jpg', file_size: 1024, reply_to: null });
+    expect(sorted(got.message)).toEqual(['content', 'created_at', 'file_name', 'file_size', 'file_url', 'id', 'message_type', 'reply_to', 'sender', 'timestamp']);
+    expect(await live.next()).toEqual({ messageAdded: { id: String(got.message.id), kind: 'IMAGE', attachments: [{ url: 'https://example.com/file.jpg', fileName: 'image.jpg', size: 1024, isExternal: true }] } });
+    // A file without content; its sender's own socket gets the frame too.
+    b.send({ type: 'chat_message', message_type: 'file', file_url: 'https://example.com/docs/spec.pdf', reply_to: got.message.id });
+    const own = await b.until((f) => f.type === 'chat_message' && f.message.message_type === 'file');
+    expect(own[own.length - 1].message).toMatchObject({ content: '', file_url: 'https://example.com/docs/spec.pdf', file_name: 'spec.pdf', file_size: null, reply_to: got.message.id });
+
+    // Hostile frames: error frames naming the seed's field, nothing written.
+    const before = (await call(server, 'GET', `/chat/rooms/${room}/messages/`, { token: alice.token })).body.total;
+    b.send({ type: 'chat_message', content: 'x', message_type: 'image', file_url: 'javascript:alert(1)' });
+    b.send({ type: 'chat_message', content: 'x', message_type: 'file', file_url: 'data:text/html,<script>alert(1)</script>' });
+    b.send({ type: 'chat_message', content: 'x', message_type: 'file', file_url: 'https://example.com/x', file_size: 1e12 });
+    b.send({ type: 'chat_message', content: 'x', message_type: 'file', file_url: 'https://example.com/x', file_name: '../../etc/passwd' });
+    b.send({ type: 'chat_message', content: 'x', message_type: 'file', file_url: '/media/999999' });
+    b.send({ type: 'chat_message', content: 'x', message_type: 'video', file_url: 'https://example.com/x' });
+    b.send({ type: 'chat_message', content: 'last', message_type: 'text' });
+    const frames = await b.until((f) => f.type === 'chat_message' && f.message.content === 'last');
+    expect(frames.filter((f) => f.type === 'error').map((f) => f.message)).toEqual([
+      'file_url must be an http:// or https:// URL; javascript: URLs are refused',
+      'file_url must be an http:// or https:// URL; data: URLs are refused',
+      'file_size must be a whole number of bytes from 0 to 2147483647',
+      'file_name: File name must not contain path separators or control characters',
+      'file_url names a file of this server that you may not see',
+      'message_type must be text, image or file',
+    ]);
+    const history = await call(server, 'GET', `/chat/rooms/${room}/messages/`, { token: alice.token });
+    expect(history.body.total).toBe(before + 1);
+    expect(history.body.messages.filter((m: any) => m.file_url).map((m: any) => [m.message_type, m.file_url, m.file_name, m.file_size])).toEqual([
+      ['image', 'https://example.com/file.jpg', 'image.jpg', 1024], ['file', 'https://example.com/docs/spec.pdf', 'spec.pdf', null],
+    ]);
+  });
+
+  test('a file_url of this server\'s media (the socket\'s Host, or signed) links that file when the sender may see it', async () => {
+    const alice = await restUser(server, 'a3m_');
+    const bob = await restUser(server, 'b3m_');
+    const room = await roomWith(alice, bob);
+    const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 1, g: 2, b: 3 } } }).png().toBuffer();
+    const upload = await call(server, 'POST', `/chats/${room}/send-message/`, { token: alice.token, form: form({ content: 'p' }, [['medias', { name: 'p.png', bytes: png, type: 'image/png' }]]) });
+    const sourceId = upload.body.media[0].id;
+    const b = await connect(server, bob, String(room));
+    b.send({ type: 'chat_message', content: '', message_type: 'image', file_url: `http://127.0.0.1:${server.port}/media/${sourceId}` });
+    const got = await b.nextOf('chat_message');
+    expect(got.message).toMatchObject({ message_type: 'image', file_name: 'p.png', file_size: png.length, file_url: expect.stringMatching(/^\/media\/\d+\?exp=\d+&sig=/) });
+    expect(got.message.file_url).not.toMatch(new RegExp(`^/media/${sourceId}\\?`));
+    const download = await fetch(`http://127.0.0.1:${server.port}${got.message.file_url}`);
+    expect(Buffer.from(await download.arrayBuffer()).equals(png)).toBe(true);
+    // carol reads another room only: the same URL is refused on her socket.
+    const carol = await restUser(server, 'c3m_');
+    const hers = await roomWith(carol);
+    const c = await connect(server, carol, String(hers));
+    c.send({ type: 'chat_message', content: '', message_type: 'image', file_url: upload.body.media[0].url });
+    expect((await c.nextOf('error')).message).toBe('file_url names a file of this server that you may not see');
   });
 
   test('a member who leaves or is banned is closed with 4403 and stops receiving at once', async () => {

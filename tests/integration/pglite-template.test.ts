@@ -20,7 +20,7 @@ async function schemaOf(orm: Orm) {
     columns: await em.execute(`select table_name, column_name, data_type, is_nullable, column_default from information_schema.columns where table_schema = 'public' order by 1, 2`),
     indexes: await em.execute(`select indexname, indexdef from pg_indexes where schemaname = 'public' order by 1`),
     constraints: await em.execute(`select conname, pg_get_constraintdef(oid) as def from pg_constraint where connamespace = 'public'::regnamespace order by 1`),
-    migrations: (await em.execute(`select name from mikro_orm_migrations order by id`)).map((r: { name: string }) => r.name),
+    migrations: (await em.execute<{ name: string }[]>(`select name from mikro_orm_migrations order by id`)).map((r) => r.name),
   };
 }
 
@@ -62,7 +62,7 @@ test('a new data directory starts from the template and keeps its data across a 
     const logged: string[][] = [];
     const again = await openDatabase({ dataDir: dir, onMigrated: (n) => logged.push(n) });
     try {
-      expect((await again.em.fork().execute(`select username from users`)).map((r: { username: string }) => r.username)).toEqual(['kept']);
+      expect((await again.em.fork().execute<{ username: string }[]>(`select username from users`)).map((r) => r.username)).toEqual(['kept']);
       // Nothing to apply on a restart (and the template is not loaded over existing data).
       expect(logged).toEqual([]);
     } finally {

@@ -8,6 +8,7 @@ import type { Actor } from '../shared/actor';
 import type { ConversationQueries } from '../conversation/conversation.queries';
 import type { BlobStorage } from './blob-storage';
 import { Attachment } from './attachment.entity';
+import { checkDeclaredSize, mimeFromName, nameFromUrl, parseFileUrl, type FileReferenceInput, type ParsedFileUrl } from './file-reference';
 
 /** One file of a GraphQL multipart request (graphql-upload-ts FileUpload) or a REST upload. */
 export interface UploadedFile {
@@ -26,6 +27,30 @@ export interface StoredFile {
   width: number | null;
   height: number | null;
 }
+
+/** An external link checked (seed 003 `file_url` of another site): never fetched; see Attachment. */
+export interface ExternalFile {
+  externalUrl: string;
+  fileName: string;
+  /** Guessed from `fileName`. */
+  mimeType: string;
+  /** As the sender declared it; null: not given. */
+  size: number | null;
+}
+
+/**
+ * A file reference checked by {@link AttachmentService.checkReference}: an external link to keep,
+ * or an attachment of this server (`ownMediaId`) to link once the sender's access is checked.
+ */
+export type CheckedReference =
+  | { external: ExternalFile; kind: 'IMAGE' | 'FILE' }
+  | { ownMediaId: number; fileName: string | null; kind: 'IMAGE' | 'FILE' };
+
+/** `/media/<id>` or `/media/<id>/thumbnail` (what urlFor makes), with an optional trailing slash. */
+const MEDIA_PATH = /^\/media\/(\d{1,10})(\/thumbnail)?\/?$/;
+
+/** A host without its scheme's default port, lower case (`Example.com:443` and `example.com` are one). */
+const hostKey = (host: string) => host.trim().toLowerCase().replace(/:(80|443)$/, '');
 
 /** Upload limits (config UPLOAD_MAX_BYTES, UPLOAD_MAX_FILES). */
 export interface UploadLimits {
@@ -158,7 +183,8 @@ export class AttachmentService {
   /**
    * What `GET /media/<id>[/thumbnail]` serves: the attachment's stored bytes, when the request
    * carries a valid signed URL (`exp`, `sig` from Attachment.url) or comes from an actor who may
-   * read the conversation. Deleted messages' attachments are no longer served.
+   * read the conversation. Deleted messages' attachments are no longer served, and an external
+   * attachment (a link, see Attachment) has no bytes here: never fetched, never proxied.
    * @throws NOT_FOUND for everything else (no existence leak).
    */
   async media(em: EntityManager, actor: Actor | null, attachmentId: number, variant: 'file' | 'thumbnail', signed: { exp?: unknown; sig?: unknown }): Promise<{ key: string; mimeType: string; fileName: string }> {
@@ -201,6 +227,64 @@ export class AttachmentService {
     return files.map((f) => em.create(Attachment, { message: messageId, uploader: uploaderId, ...f }));
   }
 
+  /**
+   * Checks a file given by reference (seed 003 "2.2 发送消息" `file_url`, `file_name`,
+   * `file_size`; the URL is never fetched). A URL of this server's own media is recognised by
+   * its `/media/<id>[/thumbnail]` path on PUBLIC_URL's host or `serverHost` (the host the request
+   * came to), as a bare `/media/<id>` path, or by a signature of this server (a signed URL, even
+   * expired, whatever host it names); it answers `ownMediaId`, to be linked by
+   * {@link linkOwnMedia}. Any other http(s) URL is an external link: its name is `fileName`
+   * (checked as uploads' names are) or the URL's last path segment, its MIME type guessed from
+   * that name, its size the declared one.
+   * @throws BAD_USER_INPUT naming fileUrl (missing, too long, not http/https: `javascript:` and
+   *   `data:` among them, credentials, a `/media/` path of this server naming no file), fileName,
+   *   fileSize (not a whole number from 0 to 2147483647).
+   */
+  checkReference(input: FileReferenceInput, serverHost?: string | null): CheckedReference {
+    const parsed = parseFileUrl(input.url);
+    const given = input.fileName == null || (typeof input.fileName === 'string' && !input.fileName.trim()) ? null : checkFileName(input.fileName, 'fileName');
+    const size = checkDeclaredSize(input.size);
+    const own = this.ownMediaIn(parsed, serverHost);
+    if (own === 'none') throw badInput('fileUrl names no file of this server', 'fileUrl');
+    if (own != null) return { ownMediaId: own, fileName: given, kind: input.kind };
+    const u = (parsed as { absolute: URL }).absolute;
+    const fileName = given ?? nameFromUrl(u.pathname);
+    return { external: { externalUrl: u.href, fileName, mimeType: mimeFromName(fileName), size }, kind: input.kind };
+  }
+
+  /**
+   * The facts of this server's attachment `attachmentId` for a new message that links it (seed
+   * 003 sends the URL of a file uploaded before): the same stored bytes (shared, never copied),
+   * when `actor` may read its message's conversation and that message is not deleted, as
+   * `/media/<id>` itself decides (a signature alone is not enough: it would turn a short-lived
+   * link into a lasting one). `fileName` replaces the file's own name when given.
+   * @throws BAD_USER_INPUT naming fileUrl, the same for a file that does not exist, is external
+   *   or that the actor may not see (no existence leak).
+   */
+  async linkOwnMedia(em: EntityManager, actor: Actor, attachmentId: number, fileName: string | null): Promise<StoredFile> {
+    const refuse = () => badInput('fileUrl names a file of this server that you may not see', 'fileUrl');
+    const a = await em.findOne(Attachment, { id: attachmentId }, { populate: ['message'] });
+    if (!a || !a.storageKey || a.size == null || a.message.deletedAt || !this.queries) throw refuse();
+    await this.queries.access({ actor, em }, a.message.conversation.id).catch(() => { throw refuse(); });
+    return {
+      storageKey: a.storageKey, thumbnailKey: a.thumbnailKey ?? null, fileName: fileName ?? a.fileName, mimeType: a.mimeType,
+      size: a.size, width: a.width ?? null, height: a.height ?? null,
+    };
+  }
+
+  /** Inserts the attachment row of a message sent with a file reference (inside the caller's transaction). */
+  addReference(em: EntityManager, messageId: number, uploaderId: number, file: StoredFile | ExternalFile): Attachment {
+    const row = 'externalUrl' in file
+      ? { ...file, width: null, height: null, storageKey: null, thumbnailKey: null }
+      : { ...file, externalUrl: null };
+    return em.create(Attachment, { message: messageId, uploader: uploaderId, ...row });
+  }
+
+  /** The URL of an attachment's file: an external one's own link, else this server's signed URL (urlFor). */
+  fileUrlOf(a: Pick<Attachment, 'id' | 'externalUrl'>, now = Date.now()): string {
+    return a.externalUrl ?? this.urlFor(a.id, 'file', now);
+  }
+
   /** The message kind for a set of files: IMAGE when all are images, FILE otherwise (seed 003). */
   static kindOf(files: StoredFile[]): 'IMAGE' | 'FILE' {
     return files.every((f) => f.mimeType.startsWith('image/')) ? 'IMAGE' : 'FILE';
@@ -230,6 +314,34 @@ export class AttachmentService {
   /** Reads stored bytes (whole, or an inclusive byte range). */
   read(key: string, range?: { start: number; end: number }): Readable {
     return this.storage.read(key, range);
+  }
+
+  /**
+   * The attachment id a parsed file URL names on this server: a number, `'none'` for a `/media/`
+   * path of this server naming no attachment, null for another site's URL.
+   */
+  private ownMediaIn(parsed: ParsedFileUrl, serverHost?: string | null): number | 'none' | null {
+    const ownHosts = [this.publicUrl ? new URL(this.publicUrl).host : null, serverHost ?? null].filter((h): h is string => Boolean(h)).map(hostKey);
+    const own = 'path' in parsed || ownHosts.includes(hostKey(parsed.absolute.host));
+    const path = 'path' in parsed ? parsed.path : parsed.absolute.pathname;
+    const search = 'path' in parsed ? parsed.search : parsed.absolute.search;
+    const m = MEDIA_PATH.exec(path);
+    if (m && Number(m[1]) <= 2147483647) {
+      const id = Number(m[1]);
+      if (own || this.signedHere(id, m[2] ? 'thumbnail' : 'file', new URLSearchParams(search))) return id;
+      return null;
+    }
+    return own && /^\/media(\/|$)/.test(path) ? 'none' : null;
+  }
+
+  /** True when `exp`/`sig` of a URL's query sign (id, variant, exp) with this server's key, expired or not. */
+  private signedHere(id: number, variant: 'file' | 'thumbnail', query: URLSearchParams): boolean {
+    const exp = Number(query.get('exp'));
+    const sig = query.get('sig');
+    if (!Number.isSafeInteger(exp) || !sig) return false;
+    const want = Buffer.from(this.sign(id, variant, exp));
+    const got = Buffer.from(sig);
+    return want.length === got.length && timingSafeEqual(want, got);
   }
 
   private sign(id: number, variant: string, exp: number): string {

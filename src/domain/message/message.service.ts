@@ -14,7 +14,7 @@ import { mentionedNames } from './mentions';
 import { canAttach, canDelete, canEdit, isIn, isOwn, isSystem } from './message.policy';
 import type { RateLimiter } from '../shared/rate-limit';
 import { Attachment } from '../attachment/attachment.entity';
-import { AttachmentService, type UploadedFile } from '../attachment/attachment.service';
+import { AttachmentService, type CheckedReference, type ExternalFile, type StoredFile, type UploadedFile } from '../attachment/attachment.service';
 import { appendMessage, nextChange, rowToMessageView, toMessageView, type MessageRow } from './message.writer';
 
 /** Longest message, in characters (Unicode code points), after removing control characters and trimming. */
@@ -36,6 +36,14 @@ const sendSchema = z.object({
   clientMessageId: z.string().trim().min(1).max(128).refine((s) => !hasControlChars(s), 'must not contain control characters').nullish(),
   /** Files (GraphQL Upload promises or REST uploads); checked by AttachmentService. */
   attachments: z.array(z.any()).nullish(),
+  /**
+   * A file by reference instead of bytes (seed 003 `file_url`, `file_name`, `file_size`,
+   * `message_type` image/file): the message is an IMAGE or FILE message with that one
+   * attachment. Checked by AttachmentService.checkReference.
+   */
+  fileRef: z.object({ url: z.unknown(), fileName: z.unknown().optional(), size: z.unknown().optional(), kind: z.enum(['IMAGE', 'FILE']) }).nullish(),
+  /** The host (host[:port]) the request reached this server by: a fileRef URL on it under /media/ is this server's own media. */
+  serverHost: z.string().max(300).nullish(),
 });
 
 /** Content beside attachments: may be empty; cleaned like {@link content}. */
@@ -59,6 +67,8 @@ function requireWritable(scope: Scope, target: SendTarget, what: 'send' | 'write
 interface CheckedSend {
   data: z.output<typeof sendSchema>;
   files: (UploadedFile | Promise<UploadedFile>)[];
+  /** The fileRef's attachment: an external link, or the facts of this server's file it links (shared bytes); with its kind. */
+  reference: { file: ExternalFile | StoredFile; kind: 'IMAGE' | 'FILE' } | null;
   replyToId: number | null;
   target: SendTarget;
 }
@@ -96,7 +106,11 @@ export class MessageService {
    * statements in the steady state (issue 12): the checks (SendTarget), then the message with the
    * sender's read position and the notifications, one commit. After it: message.added, the
    * sender's read receipt, and notificationAdded for each notification.
-   * @throws BAD_USER_INPUT (content, reply, ids), NOT_FOUND, FORBIDDEN (muted, blocked), CONFLICT (key reused elsewhere),
+   * With `fileRef` (seed 003 file messages) the message is of its kind (IMAGE or FILE) with that
+   * one attachment, written in the same transaction, and its content may be empty: an external
+   * link (never fetched), or this server's own file when the URL names one the sender may see.
+   * @throws BAD_USER_INPUT (content, reply, ids; fileUrl, fileName, fileSize: see
+   *   AttachmentService.checkReference and linkOwnMedia), NOT_FOUND, FORBIDDEN (muted, blocked), CONFLICT (key reused elsewhere),
    *   RATE_LIMITED (more than RATE_MESSAGES_PER_SEC a second).
    */
   async send(scope: Scope, input: SendInput): Promise<MessageView> {
@@ -113,7 +127,7 @@ export class MessageService {
     }
     await allowance;
     if ('retry' in checked) return checked.retry;
-    const { data, files, replyToId, target } = checked;
+    const { data, files, reference, replyToId, target } = checked;
     const { conversation } = target;
     if (!target.membership && conversation.kind === ConversationKind.SUPPORT) await this.conversations.joinSupportAsStaff(scope, conversation);
     const mentionIds = await this.mentionsIn(scope, conversation.id, data.content);
@@ -123,15 +137,17 @@ export class MessageService {
     try {
       const newMessage = {
         conversationId: conversation.id, senderId: scope.actor.id,
-        kind: stored.length ? MessageKind[AttachmentService.kindOf(stored)] : MessageKind.TEXT,
+        kind: reference ? MessageKind[reference.kind] : stored.length ? MessageKind[AttachmentService.kindOf(stored)] : MessageKind.TEXT,
         content: data.content, replyToId, clientMessageId: data.clientMessageId ?? null, mentionIds, notices,
       };
       // One statement (and one commit): the message, the sender's read position and the notifications.
-      const { message, senderReadMoved, notifications } = !stored.length
+      // With files, their rows join the same transaction: a message never lacks its attachment.
+      const { message, senderReadMoved, notifications } = !stored.length && !reference
         ? await appendMessage(scope.em, newMessage)
         : await scope.em.transactional(async (tx) => {
           const appended = await appendMessage(tx, newMessage);
           this.attachments.addRows(tx, appended.message.id, scope.actor.id, stored);
+          if (reference) this.attachments.addReference(tx, appended.message.id, scope.actor.id, reference.file);
           return appended;
         });
       const view = toMessageView(message);
@@ -160,7 +176,10 @@ export class MessageService {
   private async checkSend(scope: Scope, input: SendInput): Promise<CheckedSend | { retry: MessageView }> {
     const data = validate(sendSchema, input);
     const files = (data.attachments ?? []) as (UploadedFile | Promise<UploadedFile>)[];
-    data.content = files.length ? validate(captionContent, data.content, 'content') : validate(content, data.content, 'content');
+    if (files.length && data.fileRef) throw badInput('Give attachments or a file reference, not both', 'fileUrl');
+    // Pure checks of the reference first (scheme, lengths, name, size): nothing is read for a bad one.
+    const checkedRef: CheckedReference | null = data.fileRef ? this.attachments.checkReference(data.fileRef, data.serverHost) : null;
+    data.content = files.length || checkedRef ? validate(captionContent, data.content, 'content') : validate(content, data.content, 'content');
     const targets = [data.conversationId != null, data.recipientId != null, Boolean(data.toSupport)].filter(Boolean).length;
     if (targets !== 1) throw badInput('Give exactly one of conversationId, recipientId and toSupport', 'conversationId');
     const replyToId = data.replyToId != null ? parseId(data.replyToId, 'replyToId') : null;
@@ -193,7 +212,13 @@ export class MessageService {
     const { conversation } = target;
     requireWritable(scope, target, 'send');
     if (replyToId != null && target.replyConversationId !== conversation.id) throw badInput('replyToId must be a message of the same conversation', 'replyToId');
-    return { data, files, replyToId, target };
+    let reference: CheckedSend['reference'] = null;
+    if (checkedRef) {
+      reference = 'external' in checkedRef
+        ? { file: checkedRef.external, kind: checkedRef.kind }
+        : { file: await this.attachments.linkOwnMedia(scope.em, scope.actor, checkedRef.ownMediaId, checkedRef.fileName), kind: checkedRef.kind };
+    }
+    return { data, files, reference, replyToId, target };
   }
 
   /**

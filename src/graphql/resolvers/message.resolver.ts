@@ -138,9 +138,21 @@ export class AttachmentResolver {
     return ctx.services.messages.addAttachment(ctx.scope(), messageId, file);
   }
 
-  @FieldResolver(() => String, { description: 'Authenticated download URL served by this server: signed, valid for MEDIA_URL_TTL seconds' })
-  url(@Root() a: { id: number }, @Ctx() ctx: GraphQLContext) {
-    return ctx.services.attachments.urlFor(a.id, 'file');
+  @FieldResolver(() => String, { description: 'Authenticated download URL served by this server: signed, valid for MEDIA_URL_TTL seconds; for an external link (isExternal), that link' })
+  url(@Root() a: { id: number; externalUrl?: string | null }, @Ctx() ctx: GraphQLContext) {
+    return ctx.services.attachments.fileUrlOf(a);
+  }
+
+  @FieldResolver(() => Int, { description: 'Bytes; for an external link (isExternal), as its sender declared it (0 when not given)' })
+  size(@Root() a: { size?: number | null }) {
+    return a.size ?? 0;
+  }
+
+  @FieldResolver(() => Boolean, {
+    description: 'A link its sender gave (seed 003 file_url of another site), not a file stored here: url is that link, never fetched by this server; no thumbnail or dimensions',
+  })
+  isExternal(@Root() a: { externalUrl?: string | null }) {
+    return a.externalUrl != null;
   }
 
   @FieldResolver(() => String, { nullable: true, description: 'Images only (256 px on the long side, WebP)' })

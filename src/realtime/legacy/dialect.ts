@@ -1,3 +1,4 @@
+import type { Attachment } from '../../domain/attachment/attachment.entity';
 import type { Scope } from '../../domain/shared/actor';
 import { DomainError } from '../../domain/shared/errors';
 import type { EventOf } from '../../domain/shared/events';
@@ -25,6 +26,10 @@ export type StreamAudience = 'readers' | 'others' | 'othersUnblocked' | 'peerUnb
 export interface RenderTools {
   /** A user by id, from the instance's user cache (null when there is none). */
   user(id: number | null | undefined): Promise<UserRecord | null>;
+  /** A message's attachments, oldest first (the event's loaders). */
+  attachments(messageId: number): Promise<Attachment[]>;
+  /** The URL of an attachment's file: an external link's own, else this server's signed URL (a path unless PUBLIC_URL is set). */
+  fileUrl(a: Attachment): string;
 }
 
 /** One kind of server frame: the bus events it comes from, who gets it, and its shape. */
@@ -48,6 +53,8 @@ export interface LegacyConnection {
   readonly viewer: Viewer;
   /** Seed 000: the other member of the DIRECT chat; null for the other dialects. */
   readonly peer: { id: number; username: string } | null;
+  /** The Host the socket's upgrade request named (seed 003 file URLs on it under /media/ are this server's), if any. */
+  readonly host: string | null;
   readonly services: Services;
   /** A scope for one domain call (a fresh EntityManager fork). */
   scope(): Scope;

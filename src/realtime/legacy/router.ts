@@ -7,6 +7,7 @@ import { ConversationKind } from '../../domain/conversation/conversation.entity'
 import type { Scope } from '../../domain/shared/actor';
 import { badInput, DomainError } from '../../domain/shared/errors';
 import type { DomainEvent } from '../../domain/shared/events';
+import type { Attachment } from '../../domain/attachment/attachment.entity';
 import type { UserRecord } from '../../domain/user/user-cache';
 import type { Services } from '../../services';
 import type { AudienceRegistry, Viewer } from '../audience';
@@ -156,6 +157,8 @@ export interface LegacyDeps {
   audience: AudienceRegistry;
   /** A user by id through an event's scope (its loaders and the user cache). */
   userOf(scope: EventScope, id: number): Promise<UserRecord | null>;
+  /** A message's attachments through an event's scope (its loaders). */
+  attachmentsOf(scope: EventScope, messageId: number): Promise<Attachment[]>;
 }
 
 /** The running legacy sockets. */
@@ -198,7 +201,11 @@ export function startLegacySockets(deps: LegacyDeps): LegacySockets {
       renderers.set(s, {
         key: `legacy:${d.name}:${s.type}`,
         render: async (e: DomainEvent, scope: EventScope) => {
-          const frame = await s.render(e as never, { user: async (id) => (id == null ? null : deps.userOf(scope, id)) });
+          const frame = await s.render(e as never, {
+            user: async (id) => (id == null ? null : deps.userOf(scope, id)),
+            attachments: (messageId) => deps.attachmentsOf(scope, messageId),
+            fileUrl: (a) => services.attachments.fileUrlOf(a),
+          });
           return frame ? JSON.stringify(frame) : null;
         },
       });
@@ -211,6 +218,7 @@ export function startLegacySockets(deps: LegacyDeps): LegacySockets {
     viewer!: Viewer;
     peer: { id: number; username: string } | null = null;
     readonly services = services;
+    host: string | null = null;
     private impl!: Dialect;
     private readonly waiting: RawData[] = [];
     private busy = false;
@@ -426,6 +434,7 @@ export function startLegacySockets(deps: LegacyDeps): LegacySockets {
       request = err as Error;
     }
     const conn = new LegacySocket(state);
+    conn.host = typeof req.headers.host === 'string' ? req.headers.host : null;
     socket.on('message', (data) => conn.receive(data));
     socket.once('close', () => conn.onClose());
     conn.start(request).catch((err) => {

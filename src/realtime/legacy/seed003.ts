@@ -1,10 +1,48 @@
+import { DomainError } from '../../domain/shared/errors';
+import { showsContent } from '../../domain/message/message.policy';
 import type { UserRecord } from '../../domain/user/user-cache';
-import { DELETED_CONTENT, presentUser } from '../../rest/d003-rooms/presenters';
-import { idIn, InvalidFrame, stream, textIn, type Dialect } from './dialect';
+import { DELETED_CONTENT, fileReferenceOf, presentUser } from '../../rest/d003-rooms/presenters';
+import { idIn, InvalidFrame, stream, textIn, type ClientFrame, type Dialect, type LegacyConnection } from './dialect';
 import { typing } from './seed000';
 
 /** `{id, username}` (seed 003's `user` of typing and join/leave frames). */
 const userRef = (u: UserRecord | null) => (u ? { id: u.id, username: u.username } : null);
+
+/** The seed's names of the domain's input fields, for refusals (`fileUrl ...` reads `file_url ...`, as REST answers). */
+const FIELD_NAMES: Record<string, string> = { fileUrl: 'file_url', fileName: 'file_name', fileSize: 'file_size', replyToId: 'reply_to', content: 'content' };
+
+/** A refused send with the seed's field name leading its message. */
+function inSeedTerms(err: unknown): unknown {
+  if (!(err instanceof DomainError) || !err.field || !FIELD_NAMES[err.field]) return err;
+  const name = FIELD_NAMES[err.field];
+  const message = err.message.startsWith(err.field) ? name + err.message.slice(err.field.length) : `${name}: ${err.message}`;
+  return new DomainError(err.code, message, err.field);
+}
+
+/**
+ * A `chat_message` frame as a send (seed 003 "发送聊天消息", plus the REST send's file fields):
+ * `content`, `message_type` text/image/file, `reply_to`; for image and file, `file_url`,
+ * `file_name`, `file_size` (the same domain call as `POST /api/chat/rooms/{id}/messages/`, so the
+ * same checks: http/https only, this server's own /media/ URL linked when the sender may see it).
+ * `content` may be left out of a file message. @throws InvalidFrame (message_type, reply_to,
+ * content not a string), DomainError from the send (its field named as the seed names it).
+ */
+async function sendChatMessage(conn: LegacyConnection, frame: ClientFrame): Promise<void> {
+  const kind = frame.message_type ?? 'text';
+  if (kind !== 'text' && kind !== 'image' && kind !== 'file') throw new InvalidFrame('message_type must be text, image or file');
+  let replyToId: string | null = null;
+  if (frame.reply_to != null) {
+    replyToId = idIn(frame.reply_to) ?? null;
+    if (replyToId === null) throw new InvalidFrame('reply_to must be a message id');
+  }
+  const fileRef = fileReferenceOf(frame);
+  const content = fileRef && frame.content == null ? '' : textIn(frame, 'content');
+  try {
+    await conn.services.messages.send(conn.scope(), { conversationId: conn.conversationId, content, replyToId, fileRef, serverHost: conn.host });
+  } catch (err) {
+    throw inSeedTerms(err);
+  }
+}
 
 /** What seed 003 says when the socket is ready. */
 export const CONNECTION_ESTABLISHED = { type: 'connection_established', message: '连接成功' } as const;
@@ -12,11 +50,13 @@ export const CONNECTION_ESTABLISHED = { type: 'connection_established', message:
 /**
  * Seed 003 (team chat rooms), `ws://host/ws/chat/<room_id>/`: a ROOM, GROUP or SUPPORT
  * conversation the caller may read. `connection_established` when the socket is ready. Client
- * frames `chat_message` (`content`, `message_type` "text" (the default; files are sent with
- * `POST /api/chat/rooms/{id}/messages/`), `reply_to`), `typing` (`is_typing`), and `user_join` /
+ * frames `chat_message` (`content`, `message_type` "text" (the default), "image" or "file" with
+ * `file_url`, `file_name`, `file_size` as the REST send takes them, `reply_to`), `typing` (`is_typing`), and `user_join` /
  * `user_leave` (accepted; they change nothing: connecting is being there, and membership is
  * REST's join/leave). Server frames `chat_message` (`message`: `id`, `sender` `{id, username,
- * first_name, last_name}`, `content`, `message_type`, `created_at`, `reply_to`, and `timestamp`
+ * first_name, last_name}`, `content`, `message_type`, `created_at`, `reply_to`, `file_url`,
+ * `file_name`, `file_size` (the ChatMessage model's; null without a file; a file stored here has
+ * its signed URL, a path unless PUBLIC_URL is set), and `timestamp`
  * (= `created_at`) for clients written against the seed's first example), `typing` (`user`
  * `{id, username}`, `is_typing`; not the socket's own, never of a user blocked either way),
  * `user_join` / `user_leave` (`user`) when a member joins or leaves the room, and `error`
@@ -30,11 +70,13 @@ export const seed003: Dialect = {
       render: async (e, t) => {
         const m = e.message;
         const sender = await t.user(m.senderId);
+        const [file] = m.kind === 'IMAGE' || m.kind === 'FILE' ? (showsContent(m) ? await t.attachments(m.id) : []) : [];
         return {
           type: 'chat_message',
           message: {
             id: m.id, sender: sender ? presentUser(sender) : null, content: m.deletedAt ? DELETED_CONTENT : m.content,
             message_type: m.kind.toLowerCase(), created_at: m.createdAt, timestamp: m.createdAt, reply_to: m.replyToId,
+            file_url: file ? t.fileUrl(file) : null, file_name: file?.fileName ?? null, file_size: file?.size ?? null,
           },
         };
       },
@@ -49,17 +91,9 @@ export const seed003: Dialect = {
   },
   async handle(conn, frame) {
     switch (frame.type) {
-      case 'chat_message': {
-        const kind = frame.message_type ?? 'text';
-        if (kind !== 'text') throw new InvalidFrame('Only text messages are sent over the WebSocket; send files with POST /api/chat/rooms/{id}/messages/');
-        let replyToId: string | null = null;
-        if (frame.reply_to != null) {
-          replyToId = idIn(frame.reply_to) ?? null;
-          if (replyToId === null) throw new InvalidFrame('reply_to must be a message id');
-        }
-        await conn.services.messages.send(conn.scope(), { conversationId: conn.conversationId, content: textIn(frame, 'content'), replyToId });
+      case 'chat_message':
+        await sendChatMessage(conn, frame);
         return;
-      }
       case 'typing':
         await typing(conn, frame);
         return;

@@ -72,9 +72,11 @@ export async function attachmentsOf(ctx: RestContext, m: MessageView): Promise<A
 /**
  * The signed download URL of an attachment (or its thumbnail), absolute: PUBLIC_URL when set,
  * else this request's origin (legacy clients expect absolute URLs, as the seeds show them).
+ * An external attachment (seed 003 `file_url` of another site) answers its own link, and no thumbnail.
  */
 export function mediaUrlOf(ctx: RestContext, a: Attachment, variant: 'file' | 'thumbnail' = 'file'): string | null {
   if (variant === 'thumbnail' && !a.thumbnailKey) return null;
+  if (a.externalUrl) return variant === 'file' ? a.externalUrl : null;
   const url = ctx.services.attachments.urlFor(a.id, variant);
   return url.startsWith('/') ? `${ctx.url.origin}${url}` : url;
 }

@@ -28,7 +28,8 @@ export const memberSchema = z.object({
   last_read_at: z.string().nullable(), unread_count: z.number().int(), created_at: z.string(), updated_at: z.string(),
 });
 export const chatDetailSchema = chatSchema.extend({ members: z.array(memberSchema) });
-export const mediaSchema = z.object({ id: z.number().int(), url: z.string(), thumbnail: z.string().nullable(), media_type: z.enum(['image', 'video']) });
+/** `media_type` "file": a seed-003 file message's attachment that is neither image nor video (seed 001 uploads are only those two). */
+export const mediaSchema = z.object({ id: z.number().int(), url: z.string(), thumbnail: z.string().nullable(), media_type: z.enum(['image', 'video', 'file']) });
 export const repliedPreviewSchema = z.object({ id: z.number().int(), sender: userSummarySchema.nullable(), content: z.string(), created_at: z.string() });
 export const messageSchema = z.object({
   id: z.number().int(), chat_group: z.number().int(), sender: senderSchema.nullable(), content: z.string(),
@@ -136,7 +137,7 @@ export async function presentMessage(ctx: RestContext, m: MessageView): Promise<
     created_at: m.createdAt,
     updated_at: m.deletedAt ?? m.editedAt ?? m.createdAt,
     media: (await attachmentsOf(ctx, m)).map((a) => ({
-      id: a.id, url: mediaUrlOf(ctx, a)!, thumbnail: mediaUrlOf(ctx, a, 'thumbnail'), media_type: a.mimeType.startsWith('image/') ? 'image' as const : 'video' as const,
+      id: a.id, url: mediaUrlOf(ctx, a)!, thumbnail: mediaUrlOf(ctx, a, 'thumbnail'), media_type: a.mimeType.startsWith('image/') ? 'image' as const : a.mimeType.startsWith('video/') ? 'video' as const : 'file' as const,
     })),
   };
 }

@@ -2,6 +2,7 @@ import type { UserRecord } from '../../domain/user/user-cache';
 import { z } from 'zod';
 import { ConversationKind, RoomVisibility, type Conversation } from '../../domain/conversation/conversation.entity';
 import type { Membership } from '../../domain/conversation/membership.entity';
+import type { SendInput } from '../../domain/message/message.service';
 import type { MessageView, NotificationView } from '../../domain/shared/events';
 import type { User } from '../../domain/user/user.entity';
 import type { RestContext } from '../common/route.registry';
@@ -49,6 +50,16 @@ export const notificationSchema = z.object({
   is_read: z.boolean(), created_at: z.string(),
 });
 export const okMessageSchema = z.object({ message: z.string() });
+
+/**
+ * The domain's file reference of a seed-003 send (a chat_message frame or the REST body): for
+ * `message_type` image or file, its `file_url`, `file_name`, `file_size`; null for text, whose
+ * file fields are ignored (the seed's own example sends them with "text" and answers them null).
+ */
+export function fileReferenceOf(body: Record<string, unknown>): SendInput['fileRef'] {
+  if (body.message_type !== 'image' && body.message_type !== 'file') return null;
+  return { url: body.file_url, fileName: body.file_name, size: body.file_size, kind: body.message_type === 'image' ? 'IMAGE' : 'FILE' };
+}
 
 /** `{id, username, first_name, last_name}`. */
 export function presentUser(u: UserRecord): z.output<typeof userSchema> {
@@ -111,8 +122,11 @@ export async function presentMembers(ctx: RestContext, c: Conversation, members:
 }
 
 /**
- * A message in seed 003's shape; `file_url`/`file_name`/`file_size` describe its first attachment
- * (uploaded through seed 001 or 004 or GraphQL; signed URL), null without one.
+ * A message in seed 003's shape ("2.1 获取房间消息"); `file_url`/`file_name`/`file_size` describe its
+ * first attachment, null without one: a file stored here (uploaded through seed 001 or 004 or
+ * GraphQL, or linked by a seed-003 send naming this server's media) has its signed URL and real
+ * size; an external link sent through seed 003 its own URL and the declared size (null when none
+ * was given).
  */
 export async function presentRoomMessage(ctx: RestContext, m: MessageView): Promise<z.output<typeof roomMessageSchema>> {
   const c = await ctx.loaders.conversation.load(m.conversationId);

@@ -4,7 +4,7 @@ import { idField, intField, pathId } from '../common/fields.schemas';
 import { messagePage, pageQuery } from '../common/pagination.helpers';
 import { defineRoute, type AnyRoute } from '../common/route.registry';
 import {
-  notificationSchema, okMessageSchema, presentMembers, presentNotification, presentRoomCreated, presentRoomDetail, presentRoomListItem,
+  fileReferenceOf, notificationSchema, okMessageSchema, presentMembers, presentNotification, presentRoomCreated, presentRoomDetail, presentRoomListItem,
   presentRoomMessage, roomCreatedSchema, roomDetailSchema, roomListItemSchema, roomMemberSchema, roomMessageSchema, roomMessagesSchema,
 } from './presenters';
 
@@ -21,7 +21,7 @@ const message = (text: string) => ({ message: text });
 
 /**
  * Seed 003 (team chat rooms): public/private/group rooms with max_members, join/leave, members,
- * page/page_size history, send with replies, read marks, soft delete, notifications. Answers
+ * page/page_size history, send with replies and files by URL, read marks, soft delete, notifications. Answers
  * carry `{"message": "..."}` in Chinese as the seed does; errors `{"error","detail"}`.
  * `/ws/chat/{room_id}/` is served by src/realtime/legacy (seed 003 frames), beside GraphQL subscriptions.
  */
@@ -166,21 +166,30 @@ export const roomRoutes: AnyRoute[] = [
   }),
   defineRoute({
     method: 'post', path: '/chat/rooms/:id/messages', tag: TAG,
-    summary: 'Send a message (text; file_url/file_name/file_size are accepted but not kept yet)',
+    summary: 'Send a message: text, or message_type image/file with file_url (http/https, never fetched; this server\'s own /media/ URL links that file), file_name, file_size',
+    description: [
+      'Seed 003 "2.2 发送消息" (and note 7: upload first, then send the URL). `message_type` `image` or `file` makes an IMAGE or FILE message',
+      'whose one attachment is `file_url`: an absolute `http:`/`https:` URL of at most 2048 characters (`javascript:`, `data:` and other schemes,',
+      'credentials in the URL: 400 naming file_url). Another site\'s URL is kept as an external link, never fetched; `file_name` (checked as',
+      'uploads\' names: 1..255 characters, no path separators or control characters; default: the URL\'s last path segment) and `file_size`',
+      '(0..2147483647, as the sender declares it) are kept as given. A URL of this server\'s own media (`/media/<id>`, as file_url shows it) links',
+      'that file, when the sender may see it (else 400): its real size and type. `content` may be empty for a file message.',
+      'With `message_type` `text` (the default) the file fields are ignored, as the seed\'s own example answers them null.',
+    ].join(' '),
     params: id,
     body: z.object({
-      content: z.string(),
+      content: z.string().describe('The text; may be empty for image and file messages'),
       message_type: z.enum(['text', 'image', 'file']).optional(),
-      file_url: z.string().nullish(),
-      file_name: z.string().nullish(),
-      file_size: intField.nullish(),
+      file_url: z.string().nullish().describe('image/file: an http(s) URL (at most 2048 characters), or a URL of this server\'s media'),
+      file_name: z.string().nullish().describe('1..255 characters, no path separators or control characters'),
+      file_size: intField.nullish().describe('Bytes, 0..2147483647, as declared by the sender'),
       reply_to: idField.nullish(),
     }),
     refusals: ['FORBIDDEN', 'RATE_LIMITED'],
     bodyExample: { content: '消息内容', message_type: 'text', file_url: 'https://example.com/file.jpg', file_name: 'image.jpg', file_size: 1024, reply_to: 1 },
     responses: {
       201: {
-        description: 'The message',
+        description: 'The message (a file message shows its file_url, file_name, file_size)',
         schema: roomMessageSchema,
         example: {
           id: 2, room: DEV_ROOM, sender: DEVELOPER, message_type: 'text', content: '消息内容', file_url: null, file_name: null, file_size: null,
@@ -188,9 +197,12 @@ export const roomRoutes: AnyRoute[] = [
         },
       },
     },
-    fieldNames: { replyToId: 'reply_to' },
+    fieldNames: { replyToId: 'reply_to', fileUrl: 'file_url', fileName: 'file_name', fileSize: 'file_size' },
     async handler(ctx, { params, body }) {
-      const m = await ctx.services.messages.send(ctx.scope(), { conversationId: params.id, content: body.content, replyToId: body.reply_to ?? null });
+      const m = await ctx.services.messages.send(ctx.scope(), {
+        conversationId: params.id, content: body.content, replyToId: body.reply_to ?? null,
+        fileRef: fileReferenceOf(body), serverHost: ctx.url.host,
+      });
       return { status: 201, body: await presentRoomMessage(ctx, m) };
     },
   }),

@@ -191,3 +191,59 @@ describe('cross-dialect: one message, every dialect that can see it, and GraphQL
     expect(misses).toEqual([]);
   }, 180000);
 });
+
+describe('cross-dialect: a seed-003 file message (issue 16)', () => {
+  /** Where each reader shows message `id`'s file: [reader, URL shown] (null: the message is there, its dialect has no file field). */
+  async function fileSeen(viewer: RestUser, cid: number, id: number): Promise<[string, string | null | undefined][]> {
+    const find = (list: any[]) => list.find((m: any) => (m.id ?? m.message_id) === id);
+    const one = await get(viewer, `/messages/${id}/`);
+    const gql = (await gqlData(server, viewer, `query($c: ID!) { messages(conversationId: $c, last: 100) { edges { node { id attachments { url } } } } }`, { c: String(cid) }))
+      .messages.edges.find((e: any) => Number(e.node.id) === id);
+    return [
+      ['001 GET /chats/{id}/messages/ media', find((await get(viewer, `/chats/${cid}/messages/?page_size=100`)).results)?.media[0]?.url],
+      ['003 GET /chat/rooms/{id}/messages/ file_url', find((await get(viewer, `/chat/rooms/${cid}/messages/?page_size=100`)).messages)?.file_url],
+      ['004 GET /conversations/{id}/messages/ attachments', find((await get(viewer, `/conversations/${cid}/messages/?page_size=100`)).results)?.attachments[0]?.file],
+      ['004 GET /conversations/{id}/ last_message', (await get(viewer, `/conversations/${cid}/`)).last_message?.attachments[0]?.file],
+      ['001+004 GET /messages/{id}/ media', one.media[0]?.url],
+      ['001+004 GET /messages/{id}/ attachments', one.attachments[0]?.file],
+      ['GraphQL messages attachments', gql?.node.attachments[0]?.url],
+      ['002 GET /chat/conversations/{id}/messages/ (no file field)', find(await get(viewer, `/chat/conversations/${cid}/messages/?limit=100`)) ? null : undefined],
+    ];
+  }
+
+  it('an external link and a link to this server\'s media, sent through seed 003, are the same file in every dialect, GraphQL and live', async () => {
+    const dev = await restUser(server, 'xfd');
+    const mate = await restUser(server, 'xfm');
+    const room = await call(server, 'POST', '/chat/rooms/', { token: dev.token, json: { name: '文件', room_type: 'public' } });
+    const cid = room.body.id;
+    expect((await call(server, 'POST', `/chat/rooms/${cid}/join/`, { token: mate.token })).status).toBe(200);
+    const live = sub(client(mate), `subscription($c: ID) { messageAdded(conversationId: $c) { id attachments { url isExternal } } }`, { c: String(cid) });
+    await live.ready();
+
+    const external = await call(server, 'POST', `/chat/rooms/${cid}/messages/`, {
+      token: dev.token, json: { content: '消息内容', message_type: 'image', file_url: 'https://example.com/file.jpg', file_name: 'image.jpg', file_size: 1024 },
+    });
+    expect(external.status).toBe(201);
+    expect(await live.next()).toEqual({ messageAdded: { id: String(external.body.id), attachments: [{ url: 'https://example.com/file.jpg', isExternal: true }] } });
+    for (const viewer of [dev, mate]) {
+      const misses = (await fileSeen(viewer, cid, external.body.id)).filter(([, url]) => url !== 'https://example.com/file.jpg' && url !== null);
+      expect(misses).toEqual([]);
+    }
+
+    // An upload through seed 001 elsewhere, linked by its seed-003 URL: every reader shows the new attachment's signed URL.
+    const group = await call(server, 'POST', '/chats/', { token: mate.token, form: form({ name: 'src', members: [dev.id] }) });
+    const png = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000'
+      + '1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082', 'hex');
+    const upload = await call(server, 'POST', `/chats/${group.body.id}/send-message/`, { token: mate.token, form: form({ content: 'src' }, [['medias', { name: 'one.png', bytes: png, type: 'image/png' }]]) });
+    expect(upload.status).toBe(201);
+    const linked = await call(server, 'POST', `/chat/rooms/${cid}/messages/`, { token: dev.token, json: { content: '', message_type: 'image', file_url: upload.body.media[0].url } });
+    expect(linked.status).toBe(201);
+    const linkedId = Number(/\/media\/(\d+)\?/.exec(linked.body.file_url)![1]);
+    expect(linkedId).not.toBe(upload.body.media[0].id);
+    expect(await live.next()).toEqual({ messageAdded: { id: String(linked.body.id), attachments: [{ url: expect.stringMatching(new RegExp(`^/media/${linkedId}\\?exp=`)), isExternal: false }] } });
+    for (const viewer of [dev, mate]) {
+      const misses = (await fileSeen(viewer, cid, linked.body.id)).filter(([, url]) => url !== null && !new RegExp(`/media/${linkedId}\\?exp=\\d+&sig=`).test(url ?? ''));
+      expect(misses).toEqual([]);
+    }
+  }, 60000);
+});
