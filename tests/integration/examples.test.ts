@@ -74,27 +74,35 @@ describe('example clients against a real server', () => {
   const core = (m: MessageFieldsFragment) => ({ id: m.id, seq: m.seq, conversationId: m.conversationId, content: m.content, sender: m.sender && { id: m.sender.id, username: m.sender.username } });
 
   const password = 'correct-horse-battery';
-  const names = { alice: `ex_alice_${process.pid}`, bob: `ex_bob_${process.pid}` };
-  let alice: { id: string; username: string };
-  let bob: { id: string; username: string };
-  let conversationId: string;
-
-  test('register and log in: Alice with Apollo Client, Bob with urql', async () => {
+  let pairs = 0;
+  /**
+   * What every test starts from, made through the example clients themselves: a new Alice
+   * registered and logged in with Apollo Client, a new Bob with urql (each client then holds its
+   * user's token), and their DIRECT chat, opened by Alice. The first test checks each step.
+   */
+  async function aliceAndBob() {
+    const n = ++pairs;
+    const names = { alice: `ex_alice${n}_${process.pid}`, bob: `ex_bob${n}_${process.pid}` };
     const registered = await apollo.register({ username: names.alice, password });
-    expect(registered.user.username).toBe(names.alice);
     await urql.register({ username: names.bob, password, firstName: 'Bob' });
     // Logging in again replaces each client's token.
-    alice = (await apollo.login(names.alice, password)).user;
-    bob = (await urql.login(names.bob, password)).user;
+    const alice = (await apollo.login(names.alice, password)).user;
+    const bob = (await urql.login(names.bob, password)).user;
+    const direct = await apollo.openDirectChat(names.bob);
+    return { names, registered, alice, bob, direct, conversationId: direct.id };
+  }
+
+  test('register and log in: Alice with Apollo Client, Bob with urql', async () => {
+    const { names, registered, alice, bob, direct } = await aliceAndBob();
+    expect(registered.user.username).toBe(names.alice);
     expect(alice.id).toBe(registered.user.id);
     // Both clients' caches add __typename to every selection.
     expect(bob).toEqual({ __typename: 'User', id: expect.any(String), username: names.bob, fullName: 'Bob' });
-    const direct = await apollo.openDirectChat(names.bob);
     expect(direct).toMatchObject({ id: expect.any(String), kind: 'DIRECT', title: 'Bob' });
-    conversationId = direct.id;
   });
 
   test('Apollo subscription (graphql-ws) receives the message Bob sends with urql', async () => {
+    const { names, alice, bob, conversationId } = await aliceAndBob();
     const received = apollo.firstMessage(conversationId);
     await watching(alice.id, conversationId);
     const sent = await urql.sendMessage(conversationId, 'hello from urql');
@@ -102,6 +110,7 @@ describe('example clients against a real server', () => {
   });
 
   test('urql subscription (graphql-ws) receives the message Alice sends with Apollo Client', async () => {
+    const { names, alice, bob, conversationId } = await aliceAndBob();
     const received = urql.firstMessage(conversationId);
     await watching(bob.id, conversationId);
     const sent = await apollo.sendMessage(conversationId, 'hello from apollo');
@@ -109,6 +118,9 @@ describe('example clients against a real server', () => {
   });
 
   test('both list the conversation with its last message', async () => {
+    const { names, conversationId } = await aliceAndBob();
+    await urql.sendMessage(conversationId, 'hello from urql');
+    await apollo.sendMessage(conversationId, 'hello from apollo');
     for (const [client, title] of [[apollo, 'Bob'], [urql, names.alice]] as const) {
       const list = await client.listConversations();
       expect(list.totalCount).toBe(1);
@@ -119,6 +131,7 @@ describe('example clients against a real server', () => {
   });
 
   test('both upload a PNG as a multipart request; the attachment is stored and served', async () => {
+    const { alice, bob, conversationId } = await aliceAndBob();
     const png = await sharp({ create: { width: 40, height: 20, channels: 3, background: { r: 10, g: 120, b: 200 } } }).png().toBuffer();
     for (const client of [apollo, urql]) {
       const received = (client === apollo ? urql : apollo).firstMessage(conversationId);

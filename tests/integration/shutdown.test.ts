@@ -62,7 +62,7 @@ async function startCompiled(extra: Record<string, string> = {}): Promise<Runnin
     NODE_ENV: 'development',
     HOST: '127.0.0.1',
     PORT: String(port),
-    DATA_DIR: dataDir, // no DATABASE_URL: PGlite on disk, even when the suite runs on PostgreSQL
+    DATA_DIR: extra.DATA_DIR ?? dataDir, // no DATABASE_URL: PGlite on disk, even when the suite runs on PostgreSQL
     LOG_LEVEL: 'info',
   };
   const child = spawn(process.execPath, [MAIN], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -87,14 +87,31 @@ const REGISTER = 'mutation($u: String!) { register(input: { username: $u, passwo
 const LOGIN = 'mutation($u: String!, $p: String!) { login(username: $u, password: $p) { accessToken user { id username } } }';
 const suffix = `${process.pid}`;
 
-let firstUser: { id: string; username: string; token: string };
-const drainedUsernames = [1, 2, 3, 4, 5, 6].map((i) => `drain${i}_${suffix}`);
+/** Registers `username` on a running server: its id, username and access token. */
+async function register(server: Running, username: string): Promise<{ id: string; username: string; token: string }> {
+  const reg = (await gqlOk(server.url, REGISTER, { u: username })).register;
+  return { id: reg.user.id, username: reg.user.username, token: reg.accessToken };
+}
+
+/** A slow request: one mutation registering each of `usernames` (argon2 each), executed one after another. */
+function slowRegistrations(server: Running, usernames: string[]): Promise<Response> {
+  const query = `mutation { ${usernames.map((u, i) => `r${i}: register(input: { username: "${u}", password: "${PASSWORD}" }) { user { id } }`).join(' ')} }`;
+  return fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
+}
+
+/** The slow request was answered in full: 200, no errors, every registration done. */
+async function expectAllRegistered(response: Response, usernames: string[]): Promise<void> {
+  expect(response.status).toBe(200);
+  const body = (await response.json()) as { data?: Record<string, { user: { id: string } }>; errors?: unknown[] };
+  expect(body.errors).toBeUndefined();
+  expect(Object.keys(body.data ?? {})).toHaveLength(usernames.length);
+}
 
 test('SIGTERM drains an in-flight request and the WebSocket connections, then exits 0', async () => {
   const server = await startCompiled();
+  const drainedUsernames = [1, 2, 3, 4, 5, 6].map((i) => `drain${i}_${suffix}`);
 
-  const reg = (await gqlOk(server.url, REGISTER, { u: `first_${suffix}` })).register;
-  firstUser = { id: reg.user.id, username: reg.user.username, token: reg.accessToken };
+  const firstUser = await register(server, `first_${suffix}`);
   const health = await fetch(`${server.base}/healthz`);
   expect(health.status).toBe(200);
 
@@ -119,18 +136,13 @@ test('SIGTERM drains an in-flight request and the WebSocket connections, then ex
     await sub.readyBy(() => gqlOk(server.url, 'mutation($c: ID!) { sendMessage(input: { conversationId: $c, content: "are you there?" }) { id } }', { c: chat }, peer.accessToken));
 
     // A slow request in flight: six registrations (argon2 each) executed one after another.
-    const slowQuery = `mutation { ${drainedUsernames.map((u, i) => `r${i}: register(input: { username: "${u}", password: "${PASSWORD}" }) { user { id } }`).join(' ')} }`;
-    const slow = fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: slowQuery }) });
+    const slow = slowRegistrations(server, drainedUsernames);
     // Once a later request on another connection is answered, the slow one has been read too.
     expect((await fetch(`${server.base}/healthz`)).status).toBe(200);
 
     server.child.kill('SIGTERM');
 
-    const response = await slow;
-    expect(response.status).toBe(200);
-    const body = (await response.json()) as { data?: Record<string, { user: { id: string } }>; errors?: unknown[] };
-    expect(body.errors).toBeUndefined();
-    expect(Object.keys(body.data ?? {})).toHaveLength(drainedUsernames.length);
+    await expectAllRegistered(await slow, drainedUsernames);
 
     const exit = await server.exited;
     let timer: NodeJS.Timeout | undefined;
@@ -149,28 +161,43 @@ test('SIGTERM drains an in-flight request and the WebSocket connections, then ex
 });
 
 test('the data persisted under DATA_DIR: a second start on the same directory knows the users and the secret', async () => {
-  expect(firstUser).toBeDefined();
-  expect(existsSync(join(dataDir, 'pglite'))).toBe(true);
-  expect(existsSync(join(dataDir, 'jwt-secret'))).toBe(true);
-
-  const server = await startCompiled();
+  // Its own first run, on its own directory: a user, and registrations still in flight at SIGTERM.
+  const dir = mkdtempSync(join(tmpdir(), 'chat-shutdown-persist-'));
   try {
-    const login = await gql(server.url, LOGIN, { u: firstUser.username, p: PASSWORD });
-    expect(login.errors).toBeUndefined();
-    expect(login.data.login.user).toEqual({ id: firstUser.id, username: firstUser.username });
+    const first = await startCompiled({ DATA_DIR: dir });
+    const firstUser = await register(first, `kept_${suffix}`);
+    const drainedUsernames = [1, 2, 3].map((i) => `kept${i}_${suffix}`);
+    const slow = slowRegistrations(first, drainedUsernames);
+    // Once a later request on another connection is answered, the slow one has been read too.
+    expect((await fetch(`${first.base}/healthz`)).status).toBe(200);
+    first.child.kill('SIGTERM');
+    await expectAllRegistered(await slow, drainedUsernames);
+    const firstExit = await first.exited;
+    expect({ ...firstExit, output: firstExit.code === 0 ? '' : first.output() }).toEqual({ code: 0, signal: null, output: '' });
+    expect(existsSync(join(dir, 'pglite'))).toBe(true);
+    expect(existsSync(join(dir, 'jwt-secret'))).toBe(true);
 
-    // The registrations that were in flight during the first shutdown were committed.
-    for (const u of drainedUsernames) {
-      const r = await gql(server.url, LOGIN, { u, p: PASSWORD });
-      expect({ u, errors: r.errors }).toEqual({ u, errors: undefined });
+    const server = await startCompiled({ DATA_DIR: dir });
+    try {
+      const login = await gql(server.url, LOGIN, { u: firstUser.username, p: PASSWORD });
+      expect(login.errors).toBeUndefined();
+      expect(login.data.login.user).toEqual({ id: firstUser.id, username: firstUser.username });
+
+      // The registrations that were in flight during the first shutdown were committed.
+      for (const u of drainedUsernames) {
+        const r = await gql(server.url, LOGIN, { u, p: PASSWORD });
+        expect({ u, errors: r.errors }).toEqual({ u, errors: undefined });
+      }
+
+      // The generated development secret was reused, so the first run's access token still works.
+      expect((await gqlOk(server.url, '{ me { id } }', {}, firstUser.token)).me.id).toBe(firstUser.id);
+    } finally {
+      server.child.kill('SIGTERM');
+      const exit = await server.exited;
+      expect({ code: exit.code, signal: exit.signal }).toEqual({ code: 0, signal: null });
     }
-
-    // The generated development secret was reused, so the first run's access token still works.
-    expect((await gqlOk(server.url, '{ me { id } }', {}, firstUser.token)).me.id).toBe(firstUser.id);
   } finally {
-    server.child.kill('SIGTERM');
-    const exit = await server.exited;
-    expect({ code: exit.code, signal: exit.signal }).toEqual({ code: 0, signal: null });
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

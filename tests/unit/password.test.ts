@@ -27,6 +27,12 @@ describe('password hashing (argon2id, OWASP parameters)', () => {
     expect(await verifyPassword(undefined, '')).toBe(false);
   });
 
+  test('a password of exactly the maximum (256 characters, README "Auth flow") verifies against its hash', async () => {
+    const longest = 'q'.repeat(PASSWORD_MAX_LENGTH);
+    expect(PASSWORD_MAX_LENGTH).toBe(256);
+    expect(await verifyPassword(await hashPassword(longest), longest)).toBe(true);
+  });
+
   test('a password over the maximum never verifies, even against its own hash', async () => {
     const long = 'p'.repeat(PASSWORD_MAX_LENGTH + 1);
     const hash = await argonHash(long, { algorithm: 2, memoryCost: 19456, timeCost: 2, parallelism: 1 });
@@ -35,6 +41,21 @@ describe('password hashing (argon2id, OWASP parameters)', () => {
 
   test('a malformed stored hash is a failed verification, not an exception', async () => {
     expect(await verifyPassword('not-a-hash', 'whatever1')).toBe(false);
+  });
+});
+
+describe('argon2ParamsOf', () => {
+  test('reads the variant and parameters of a PHC string, with or without its version, numbers of any length', () => {
+    expect(argon2ParamsOf('$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA')).toEqual({ variant: 'argon2id', m: 19456, t: 2, p: 1 });
+    expect(argon2ParamsOf('$argon2i$m=4096,t=3,p=1$c2FsdHNhbHQ$aGFzaA')).toEqual({ variant: 'argon2i', m: 4096, t: 3, p: 1 }); // before v=19
+    expect(argon2ParamsOf('$argon2d$v=16$m=65536,t=10,p=12$c2FsdHNhbHQ$aGFzaA')).toEqual({ variant: 'argon2d', m: 65536, t: 10, p: 12 });
+  });
+
+  test('null for anything that does not start as an argon2 PHC string', () => {
+    expect(argon2ParamsOf('x$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA')).toBeNull();
+    expect(argon2ParamsOf('$2b$12$abcdefghijklmnopqrstuv')).toBeNull();
+    expect(argon2ParamsOf('$argon2id$v=19$m=19456,t=2$c2FsdHNhbHQ$aGFzaA')).toBeNull();
+    expect(argon2ParamsOf('')).toBeNull();
   });
 });
 
@@ -47,6 +68,7 @@ describe('needsRehash', () => {
   test('true for weaker parameters, other argon2 variants and anything else', () => {
     expect(needsRehash('$argon2id$v=19$m=4096,t=2,p=1$c2FsdHNhbHQ$aGFzaA')).toBe(true);
     expect(needsRehash('$argon2id$v=19$m=19456,t=1,p=1$c2FsdHNhbHQ$aGFzaA')).toBe(true);
+    expect(needsRehash('$argon2id$v=19$m=19456,t=2,p=0$c2FsdHNhbHQ$aGFzaA')).toBe(true); // fewer lanes than ARGON2_PARAMS.parallelism
     expect(needsRehash('$argon2i$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA')).toBe(true);
     expect(needsRehash('$2b$12$abcdefghijklmnopqrstuv')).toBe(true);
   });

@@ -1,7 +1,7 @@
 import { ConversationKind, MemberRole, RoomVisibility, type Conversation } from '../../src/domain/conversation/conversation.entity';
 import {
   activeMembershipSql, canAddAs, canAssignRoles, canManage, canRead, canReadContent, canSeeMetadata, canSend, followsByDefault,
-  isActive, listedConversationSql, outranks, unreadIsWholeThread, viewerAbilities,
+  isActive, listedConversationSql, outranks, unreadIsWholeThread, unreadMessageSql, viewerAbilities,
 } from '../../src/domain/conversation/conversation.policy';
 import type { Membership } from '../../src/domain/conversation/membership.entity';
 import { canAttach, canDelete, canEdit, isIn, isOwn, isReadByOthers, isSystem, showsContent, showsReply, type MessageFacts } from '../../src/domain/message/message.policy';
@@ -160,6 +160,8 @@ describe('conversation policy', () => {
     expect(listedConversationSql(user)).toBe('m."id" is not null');
     expect(listedConversationSql(staff)).toBe(`(m."id" is not null or c."kind" = 'SUPPORT')`);
     expect(listedConversationSql(staff, false)).toBe('m."id" is not null');
+    // Unread: after the read position, not deleted, not the reader's own (SYSTEM messages, sender null, count).
+    expect(unreadMessageSql('msg', 'm')).toBe('msg."seq" > m."last_read_seq" and msg."deleted_at" is null and msg."sender_id" is distinct from m."user_id"');
   });
 });
 

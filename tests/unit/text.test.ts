@@ -64,3 +64,32 @@ describe('hasControlChars', () => {
     for (const s of ['msg-1', 'a b', 'ключ', '😀']) expect([s, hasControlChars(s)]).toEqual([s, false]);
   });
 });
+
+describe('cleanText limits, counted in characters after cleaning (TextRule: min, max)', () => {
+  const rule = cleanText({ min: 3, max: 5 });
+  const messages = (s: string) => rule.safeParse(s).error?.issues.map((i) => i.message) ?? [];
+
+  test('exactly min and exactly max characters pass; an emoji is one character', () => {
+    expect(rule.parse('abc')).toBe('abc');
+    expect(rule.parse('  😀😀😀 ')).toBe('😀😀😀');
+    expect(rule.parse('abcde')).toBe('abcde');
+  });
+
+  test('fewer than min: "must be at least <min> characters" (two emoji are 4 UTF-16 units, still 2 characters)', () => {
+    expect(messages('ab')).toEqual(['must be at least 3 characters']);
+    expect(messages('😀😀')).toEqual(['must be at least 3 characters']);
+    expect(messages('a\u0000\u0000b')).toEqual(['must be at least 3 characters']); // what is stored counts
+  });
+
+  test('empty with a min: only "must not be empty"', () => {
+    expect(messages('  ')).toEqual(['must not be empty']);
+  });
+
+  test('over max: "must be at most <max> characters"', () => {
+    expect(messages('abcdef')).toEqual(['must be at most 5 characters']);
+  });
+
+  test('no min: empty text is accepted', () => {
+    expect(cleanText({ max: 5 }).parse('   ')).toBe('');
+  });
+});

@@ -20,6 +20,20 @@ describe('usernameSchema (register)', () => {
   });
 });
 
+describe('usernameSchema says which rule a refused name breaks (README "Auth flow": BAD_USER_INPUT naming the field and why)', () => {
+  const messages = (name: string) => usernameSchema.safeParse(name).error?.issues.map((i) => i.message) ?? [];
+  const CHARSET = 'may contain only letters, digits, ".", "_" and "-"';
+  const ENDS = 'must start with a letter or digit and end with a letter, digit or "_"';
+
+  test.each([['!alice'], ['alice!'], ['al ice'], ['ålice']])('%j: other characters, wherever they are', (name) => {
+    expect(messages(name)).toContain(CHARSET);
+  });
+
+  test.each([['.alice'], ['alice-'], ['_alice']])('%j: only the first or last character is wrong', (name) => {
+    expect(messages(name)).toEqual([ENDS]);
+  });
+});
+
 describe('usernameLookupKey', () => {
   test('lower-cases and trims a possible name', () => {
     expect(usernameLookupKey(' Alice ')).toBe('alice');

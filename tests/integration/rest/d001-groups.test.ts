@@ -35,15 +35,20 @@ async function sendForm(user: RestUser, chatId: number, content: string, replied
 }
 
 describe('seed 001: chat groups', () => {
+  // Fresh users for every test (each test makes its own group): any test runs alone.
   let owner: RestUser; let renter: RestUser; let third: RestUser; let outsider: RestUser;
-  let chatId: number;
-
-  beforeAll(async () => {
+  beforeEach(async () => {
     owner = await restUser(server, 'own', { first_name: 'Owner', last_name: 'One' });
     renter = await restUser(server, 'ren', { first_name: 'Renter', last_name: 'One' });
     third = await restUser(server, 'thr');
     outsider = await restUser(server, 'out');
   });
+  /** The owner's group with renter and third (multipart repeated `members`, as the first test checks); its id. */
+  async function newGroup(): Promise<number> {
+    const created = await call(server, 'POST', '/chats/', { token: owner.token, form: groupForm('Nhóm dự án', 'Thảo luận', [renter, third]) });
+    expect(created.status).toBe(201);
+    return created.body.id;
+  }
 
   it('creates a group from multipart repeated members, lists it, shows its members', async () => {
     const created = await call(server, 'POST', '/chats/', { token: owner.token, form: groupForm('Nhóm dự án', 'Thảo luận', [renter, third]) });
@@ -52,7 +57,7 @@ describe('seed 001: chat groups', () => {
     expect(created.body).toMatchObject({ name: 'Nhóm dự án', description: 'Thảo luận', is_group: true, created_by: Number(owner.id), unread_count: 0 });
     expect(created.body.members_summary.map((m: any) => m.id).sort()).toEqual([owner, renter, third].map((u) => Number(u.id)).sort());
     for (const m of created.body.members_summary) expectKeys(m, SUMMARY_KEYS);
-    chatId = created.body.id;
+    const chatId: number = created.body.id;
 
     const list = await call(server, 'GET', '/chats/', { token: renter.token });
     expect(list.status).toBe(200);
@@ -78,6 +83,7 @@ describe('seed 001: chat groups', () => {
   });
 
   it('sends (multipart and JSON, with a reply), pages the history, and reaches GraphQL messageAdded', async () => {
+    const chatId = await newGroup();
     const live = sub(client(owner), `subscription($c: ID) { messageAdded(conversationId: $c) { id content sender { username } } }`, { c: String(chatId) });
     await live.ready();
 
@@ -127,6 +133,7 @@ describe('seed 001: chat groups', () => {
   });
 
   it('edits through PATCH /api/messages/{id}/ (messageEdited), deletes with 204, refuses others', async () => {
+    const chatId = await newGroup();
     const sent = await sendForm(renter, chatId, 'Phòng này có wifi không ạ?');
     const live = sub(client(owner), `subscription($c: ID) { messageEdited(conversationId: $c) { id content isEdited } }`, { c: String(chatId) });
     const deletes = sub(client(owner), `subscription($c: ID) { messageDeleted(conversationId: $c) { messageId } }`, { c: String(chatId) });
@@ -156,6 +163,7 @@ describe('seed 001: chat groups', () => {
   });
 
   it('adds, removes and leaves with SYSTEM messages; only admins manage members', async () => {
+    const chatId = await newGroup();
     const denied = expectError(await call(server, 'POST', `/chats/${chatId}/add_member/`, { token: renter.token, json: { user_id: Number(outsider.id) } }), 403);
     expect(denied.error).toBe('Không có quyền thêm thành viên');
     const added = await call(server, 'POST', `/chats/${chatId}/add_member/`, { token: owner.token, json: { user_id: Number(outsider.id), is_admin: false } });

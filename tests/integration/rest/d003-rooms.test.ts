@@ -20,13 +20,20 @@ const MSG_KEYS = ['id', 'room', 'sender', 'message_type', 'content', 'file_url',
 const USER_KEYS = ['id', 'username', 'first_name', 'last_name'];
 
 describe('seed 003: rooms', () => {
+  // Fresh users for every test, each test makes its own rooms: any test runs alone.
   let dev: RestUser; let mate: RestUser; let stranger: RestUser;
-  let publicId: number; let privateId: number;
-  beforeAll(async () => {
+  beforeEach(async () => {
     dev = await restUser(server, 'dev', { first_name: 'Developer', last_name: 'User' });
     mate = await restUser(server, 'mate');
     stranger = await restUser(server, 'str');
   });
+  /** dev's PUBLIC room "开发讨论" (50 members) and PRIVATE room "私有" (2 members), as the first test creates and checks them. */
+  async function devRooms(): Promise<{ publicId: number; privateId: number }> {
+    const pub = await call(server, 'POST', '/chat/rooms/', { token: dev.token, json: { name: '开发讨论', description: '开发团队讨论群', room_type: 'public', max_members: 50 } });
+    const priv = await call(server, 'POST', '/chat/rooms/', { token: dev.token, json: { name: '私有', room_type: 'private', max_members: '2' } });
+    expect([pub.status, priv.status]).toEqual([201, 201]);
+    return { publicId: pub.body.id, privateId: priv.body.id };
+  }
 
   it('creates rooms of every type and lists own plus public rooms', async () => {
     const pub = await call(server, 'POST', '/chat/rooms/', { token: dev.token, json: { name: '开发讨论', description: '开发团队讨论群', room_type: 'public', max_members: 50 } });
@@ -34,10 +41,10 @@ describe('seed 003: rooms', () => {
     expectKeys(pub.body, CREATED_KEYS);
     expect(pub.body).toMatchObject({ name: '开发讨论', description: '开发团队讨论群', room_type: 'public', created_by: { id: Number(dev.id), username: dev.username }, member_count: 1, is_active: true, max_members: 50 });
     expectKeys(pub.body.created_by, ['id', 'username']);
-    publicId = pub.body.id;
+    const publicId: number = pub.body.id;
     const priv = await call(server, 'POST', '/chat/rooms/', { token: dev.token, json: { name: '私有', room_type: 'private', max_members: '2' } });
     expect(priv.body).toMatchObject({ room_type: 'private', max_members: 2 });
-    privateId = priv.body.id;
+    const privateId: number = priv.body.id;
     const group = await call(server, 'POST', '/chat/rooms/', { token: dev.token, json: { name: '小组', room_type: 'group' } });
     expect(group.status).toBe(201);
     expect(group.body).toMatchObject({ room_type: 'group', member_count: 1 });
@@ -45,14 +52,20 @@ describe('seed 003: rooms', () => {
     expect(expectError(await call(server, 'POST', '/chat/rooms/', { token: dev.token, json: { name: 'x', room_type: 'secret' } }), 400).error).toMatch(/^room_type/);
     expect(expectError(await call(server, 'POST', '/chat/rooms/', { token: dev.token, json: { name: 'x', room_type: 'public', max_members: 1 } }), 400).error).toMatch(/^max_members/);
 
+    // Own rooms plus every PUBLIC room (other tests' public rooms included: the server is shared).
+    const own = [publicId, privateId, group.body.id];
     const mine = await call(server, 'GET', '/chat/rooms/', { token: dev.token });
     expect(mine.status).toBe(200);
-    expect(mine.body.map((r: any) => r.id).sort()).toEqual([publicId, privateId, group.body.id].sort());
+    expect(mine.body.filter((r: any) => own.includes(r.id)).map((r: any) => r.id).sort()).toEqual([...own].sort());
+    expect(mine.body.filter((r: any) => !own.includes(r.id)).map((r: any) => r.room_type)).toEqual(mine.body.filter((r: any) => !own.includes(r.id)).map(() => 'public'));
     for (const r of mine.body) expectKeys(r, LIST_KEYS);
     expectKeys(mine.body[0].created_by, USER_KEYS);
-    // A stranger sees the public room only, as metadata (no last message).
+    // A stranger sees the public room, and public rooms only, as metadata (no last message).
     const theirs = await call(server, 'GET', '/chat/rooms/', { token: stranger.token });
-    expect(theirs.body.map((r: any) => r.id)).toEqual([publicId]);
+    expect(theirs.body.map((r: any) => r.id)).toContain(publicId);
+    expect(theirs.body.map((r: any) => r.id)).not.toContain(privateId);
+    expect(theirs.body.map((r: any) => r.id)).not.toContain(group.body.id);
+    expect(theirs.body.map((r: any) => r.room_type)).toEqual(theirs.body.map(() => 'public'));
     const peek = await call(server, 'GET', `/chat/rooms/${publicId}/`, { token: stranger.token });
     expect(peek.status).toBe(200);
     expectKeys(peek.body, DETAIL_KEYS);
@@ -61,6 +74,7 @@ describe('seed 003: rooms', () => {
   });
 
   it('joins (403 private, 400 full or banned), lists members, leaves', async () => {
+    const { publicId, privateId } = await devRooms();
     const joined = await call(server, 'POST', `/chat/rooms/${publicId}/join/`, { token: mate.token });
     expect(joined.status).toBe(200);
     expect(joined.body).toEqual({ message: '成功加入房间' });
@@ -101,6 +115,8 @@ describe('seed 003: rooms', () => {
   });
 
   it('sends, pages history, marks read, deletes, and notifies', async () => {
+    const { publicId, privateId } = await devRooms();
+    expect((await call(server, 'POST', `/chat/rooms/${publicId}/join/`, { token: mate.token })).body).toEqual({ message: '成功加入房间' });
     const first = await call(server, 'POST', `/chat/rooms/${publicId}/messages/`, { token: dev.token, json: { content: '大家好！', message_type: 'text' } });
     expect(first.status).toBe(201);
     expectKeys(first.body, MSG_KEYS);

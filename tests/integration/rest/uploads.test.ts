@@ -163,8 +163,10 @@ describe('seed 004: POST /api/conversations/{cid}/messages/{mid}/attachments/', 
     conversationId = sent.body.conversation;
     messageId = sent.body.id;
   });
-  const attach = (user: RestUser, file: FilePart, cid = conversationId, mid = messageId) =>
+  const attachTo = (user: RestUser, file: FilePart, cid: number, mid: number) =>
     call(server, 'POST', `/conversations/${cid}/messages/${mid}/attachments/`, { token: user.token, form: form({}, [['file', file]]) });
+  /** Attaches to the message made in beforeAll. */
+  const attach = (user: RestUser, file: FilePart, cid = conversationId, mid = messageId) => attachTo(user, file, cid, mid);
 
   it('attaches a file to the sender\'s message (201 Attachment model), seen in the message and on messageEdited', async () => {
     const edits = sub(client(peer), `subscription($c: ID) { messageEdited(conversationId: $c) { id attachments { fileName } } }`, { c: String(conversationId) });
@@ -189,8 +191,9 @@ describe('seed 004: POST /api/conversations/{cid}/messages/{mid}/attachments/', 
   });
 
   it('refuses others, wrong paths, bad files and a body without a file, leaving nothing behind', async () => {
-    // A message with room for files (the first one is full now).
-    messageId = (await call(server, 'POST', '/messages/', { token: sender.token, json: { content: 'another', recipient_id: Number(peer.id) } })).body.id;
+    // A message of its own, with room for files (whatever the other test attached to the first one).
+    const messageId: number = (await call(server, 'POST', '/messages/', { token: sender.token, json: { content: 'another', recipient_id: Number(peer.id) } })).body.id;
+    const attach = (user: RestUser, file: FilePart, cid = conversationId, mid = messageId) => attachTo(user, file, cid, mid);
     const before = await footprint();
     const png = await image('png', 10, 10);
     expectError(await attach(peer, { name: 'x.png', bytes: png }), 403);

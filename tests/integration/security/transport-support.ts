@@ -72,10 +72,18 @@ export class RawSocket {
     }
   }
 
-  /** True when the socket is still open after `ms`. */
-  async stillOpen(ms = 300): Promise<boolean> {
-    await new Promise((r) => setTimeout(r, ms));
-    return this.ws.readyState === WebSocket.OPEN;
+  private pings = 0;
+  /**
+   * A control round trip: sends a protocol `ping` (with a payload of its own) and resolves once
+   * its `pong` comes back. The server handles one socket's messages in the order they arrive,
+   * so everything sent before the ping has been handled by then (a `complete` has freed its
+   * place, a refused `subscribe` has been answered), and the socket is still open: rejects when
+   * it closes instead. No timer decides it (`timeoutMs` only bounds a lost answer).
+   */
+  async roundTrip(timeoutMs = 5000): Promise<void> {
+    const n = ++this.pings;
+    this.send({ type: 'ping', payload: { roundTrip: n } });
+    await this.next((m) => m.type === 'pong' && m.payload?.roundTrip === n, timeoutMs);
   }
 
   close(): void {
@@ -100,6 +108,7 @@ export function rawHttp(port: number, chunks: string[], { gapMs = 0, maxMs = 100
     const socket = connect(port, '127.0.0.1');
     const started = Date.now();
     let text = '';
+    // A bound, not a sleep: the result says whether the server closed the connection within maxMs (timeouts are what these tests measure).
     const timer = setTimeout(() => { socket.destroy(); resolve({ text, closedAfterMs: Infinity }); }, maxMs);
     socket.on('data', (d) => { text += d.toString('latin1'); });
     socket.on('close', () => { clearTimeout(timer); resolve({ text, closedAfterMs: Date.now() - started }); });
@@ -108,6 +117,7 @@ export function rawHttp(port: number, chunks: string[], { gapMs = 0, maxMs = 100
       for (const chunk of chunks) {
         if (socket.destroyed) return;
         socket.write(chunk);
+        // Only paces the chunks (a client sending its headers slowly); the outcome is the server's answer and when it closed.
         if (gapMs) await new Promise((r) => setTimeout(r, gapMs));
       }
     });

@@ -5,7 +5,8 @@
  * socket: past WS_MAX_SUBSCRIPTIONS each new one gets an `error` message with RATE_LIMITED while
  * the socket and the subscriptions it already has keep working.
  */
-import { gqlOk, registerUser, type TestUser } from '../../support/client';
+import { gqlOk, registerUser, waitFor, type TestUser } from '../../support/client';
+import { operationSignature, registrationsOf } from '../../support/readiness';
 import { startTestServer, type TestServer } from '../../support/test-server';
 import { RawSocket } from './transport-support';
 
@@ -16,6 +17,8 @@ let server: TestServer;
 let alice: TestUser;
 let bob: TestUser;
 let conversationId: string;
+/** The server hub's registrations (tests/support/readiness.ts), observed from the start. */
+let hubLog: ReturnType<typeof registrationsOf>;
 const sockets: RawSocket[] = [];
 /** A raw socket closed after the test. */
 async function open(protocol?: string | null): Promise<RawSocket> {
@@ -29,6 +32,7 @@ beforeAll(async () => {
     WS_MAX_SUBSCRIPTIONS: String(MAX_SUBSCRIPTIONS), WS_INIT_TIMEOUT_MS: '1000', WS_MAX_PAYLOAD_BYTES: '4096',
     RATE_WS_PER_MIN_IP: '100000', RATE_WS_PER_MIN_USER: '100000',
   });
+  hubLog = registrationsOf(server);
   [alice, bob] = await Promise.all([registerUser(server.url, 'wsa'), registerUser(server.url, 'wsa')]);
   conversationId = (await gqlOk(server.url, `mutation($u: ID!) { openDirectChat(userId: $u) { id } }`, { u: bob.id }, alice.token)).openDirectChat.id;
 });
@@ -36,6 +40,19 @@ afterEach(() => { for (const s of sockets.splice(0)) s.close(); });
 afterAll(async () => { await server?.close(); });
 
 const MESSAGE_ADDED = `subscription($c: ID) { messageAdded(conversationId: $c) { content } }`;
+/** MESSAGE_ADDED under an operation name of its own: a test counts the hub registrations of its own operation only. */
+const messageAdded = (name: string) => `subscription ${name}($c: ID) { messageAdded(conversationId: $c) { content } }`;
+/** The hub registrations of bob's `query` (on conversationId) so far. */
+const registered = (query: string) => {
+  const signature = operationSignature(query, undefined, { c: conversationId });
+  return hubLog.seen.filter((r) => r.userId === Number(bob.id) && r.signature === signature).length;
+};
+/**
+ * Resolves once the server has registered `n` of bob's subscriptions of `query` with its delivery
+ * hub: from then on an event reaches them (raw sockets get no subscribe acknowledgement; this
+ * polls the hub's log, no sleep decides). Fails after its deadline.
+ */
+const bobRegistered = (query: string, n: number) => waitFor(() => registered(query) >= n, `${n} registered ${query}`);
 const send = (content: string) => gqlOk(server.url, `mutation($c: ID!, $t: String!) { sendMessage(input: { conversationId: $c, content: $t }) { id } }`, { c: conversationId, t: content }, alice.token);
 
 describe('the graphql-transport-ws handshake', () => {
@@ -110,24 +127,29 @@ describe(`subscriptions per socket (WS_MAX_SUBSCRIPTIONS=${MAX_SUBSCRIPTIONS})`,
   test('past the cap a subscribe gets an error with RATE_LIMITED; the socket and its subscriptions live on', async () => {
     const s = await open();
     await s.ack(bob.token);
-    for (let i = 1; i <= MAX_SUBSCRIPTIONS; i++) s.subscribe(`s${i}`, MESSAGE_ADDED, { c: conversationId });
-    s.subscribe('over', MESSAGE_ADDED, { c: conversationId });
+    const op = messageAdded('Capped');
+    for (let i = 1; i <= MAX_SUBSCRIPTIONS; i++) s.subscribe(`s${i}`, op, { c: conversationId });
+    s.subscribe('over', op, { c: conversationId });
     const refused = await s.answer('over');
     expect(refused).toMatchObject({ type: 'error', payload: [{ extensions: { code: 'RATE_LIMITED' } }] });
     expect(refused.payload[0].message).toMatch(new RegExp(`at most ${MAX_SUBSCRIPTIONS}`));
-    expect(await s.stillOpen(100)).toBe(true);
+    // The socket lives on: a ping sent after the refusal is answered (it would be lost on a closed socket).
+    await s.roundTrip();
 
-    await new Promise((r) => setTimeout(r, 150)); // the streams listen
+    await bobRegistered(op, MAX_SUBSCRIPTIONS); // the streams listen
     await send('one');
     for (let i = 1; i <= MAX_SUBSCRIPTIONS; i++) {
       expect(await s.answer(`s${i}`)).toMatchObject({ type: 'next', payload: { data: { messageAdded: { content: 'one' } } } });
     }
 
-    // Completing one frees its place.
+    // Completing one frees its place: once the server has handled the complete (the pong of a
+    // later ping says so), a new subscribe is accepted and registered.
     s.send({ id: 's1', type: 'complete' });
-    await new Promise((r) => setTimeout(r, 100));
-    s.subscribe('later', MESSAGE_ADDED, { c: conversationId });
-    await new Promise((r) => setTimeout(r, 150));
+    await s.roundTrip();
+    s.subscribe('later', op, { c: conversationId });
+    await s.roundTrip(); // a refusal, had there been one, was sent before this pong
+    expect(s.messages.filter((m) => m.id === 'later' && m.type === 'error')).toEqual([]);
+    await bobRegistered(op, MAX_SUBSCRIPTIONS + 1);
     await send('two');
     expect(await s.next((m) => m.id === 'later')).toMatchObject({ type: 'next', payload: { data: { messageAdded: { content: 'two' } } } });
     expect(s.messages.filter((m) => m.id === 'later' && m.type === 'error')).toEqual([]);
@@ -136,17 +158,25 @@ describe(`subscriptions per socket (WS_MAX_SUBSCRIPTIONS=${MAX_SUBSCRIPTIONS})`,
   test('a burst of 50 subscribes: exactly the first few are served, every other one is refused, the server stays up', async () => {
     const s = await open();
     await s.ack(bob.token);
-    for (let i = 1; i <= 50; i++) s.subscribe(`b${i}`, MESSAGE_ADDED, { c: conversationId });
+    const op = messageAdded('Burst');
+    for (let i = 1; i <= 50; i++) s.subscribe(`b${i}`, op, { c: conversationId });
     await s.next((m) => m.id === 'b50' && m.type === 'error');
     const refused = s.messages.filter((m) => m.type === 'error');
-    expect(refused).toHaveLength(50 - MAX_SUBSCRIPTIONS);
+    expect(refused.map((m) => m.id).sort()).toEqual(Array.from({ length: 50 - MAX_SUBSCRIPTIONS }, (_, i) => `b${i + MAX_SUBSCRIPTIONS + 1}`).sort());
     expect(refused.every((m) => m.payload[0].extensions.code === 'RATE_LIMITED')).toBe(true);
-    await new Promise((r) => setTimeout(r, 150));
+    await bobRegistered(op, MAX_SUBSCRIPTIONS);
     await send('burst');
-    await s.next((m) => m.type === 'next' && m.id === `b${MAX_SUBSCRIPTIONS}`);
-    await new Promise((r) => setTimeout(r, 200));
-    const served = s.messages.filter((m) => m.type === 'next').map((m) => m.id).sort();
-    expect(served).toEqual(Array.from({ length: MAX_SUBSCRIPTIONS }, (_, i) => `b${i + 1}`).sort());
+    // "Nothing else is served" without a timer: a control message sent after 'burst' reaches every
+    // served subscription after its 'burst' (bus order), and only the first few are registered
+    // with the hub at all (checked below), so no other id can still get one.
+    const first = Array.from({ length: MAX_SUBSCRIPTIONS }, (_, i) => `b${i + 1}`);
+    for (const id of first) await s.next((m) => m.type === 'next' && m.id === id);
+    await send('control');
+    for (const id of first) await s.next((m) => m.type === 'next' && m.id === id && m.payload.data.messageAdded.content === 'control');
+    const served = s.messages.filter((m) => m.type === 'next').map((m) => `${m.id}:${m.payload.data.messageAdded.content}`).sort();
+    expect(served).toEqual(first.flatMap((id) => [`${id}:burst`, `${id}:control`]).sort());
+    // Only the first few ever reached the hub (the server side of the same count).
+    expect(registered(op)).toBe(MAX_SUBSCRIPTIONS);
     // The cap is per socket: another socket of the same user still subscribes.
     const other = await open();
     await other.ack(bob.token);
