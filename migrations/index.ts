@@ -2,6 +2,8 @@ import { Migration20261121141636_initial } from './Migration20261121141636_initi
 import { Migration20261125183000_mentions } from './Migration20261125183000_mentions';
 import { Migration20261202203000_message_actor } from './Migration20261202203000_message_actor';
 import { Migration20261203140000_external_attachments } from './Migration20261203140000_external_attachments';
+import { Migration20261203160000_user_avatar } from './Migration20261203160000_user_avatar';
+import { Migration20261203170000_account_deletion } from './Migration20261203170000_account_deletion';
 
 /** Every migration, in order. A new migration file is added here too (see README). */
 export const migrationsList: { name: string; class: new (...args: any[]) => any }[] = [
@@ -9,4 +11,6 @@ export const migrationsList: { name: string; class: new (...args: any[]) => any 
   { name: 'Migration20261125183000_mentions', class: Migration20261125183000_mentions },
   { name: 'Migration20261202203000_message_actor', class: Migration20261202203000_message_actor },
   { name: 'Migration20261203140000_external_attachments', class: Migration20261203140000_external_attachments },
+  { name: 'Migration20261203160000_user_avatar', class: Migration20261203160000_user_avatar },
+  { name: 'Migration20261203170000_account_deletion', class: Migration20261203170000_account_deletion },
 ];

@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Config } from './config/config';
 import { AttachmentService } from './domain/attachment/attachment.service';
 import { AuthService } from './domain/auth/auth.service';
+import { AccountService } from './domain/auth/account.service';
 import { ContactService } from './domain/contact/contact.service';
 import { ConversationService } from './domain/conversation/conversation.service';
 import { ConversationQueries } from './domain/conversation/conversation.queries';
@@ -11,6 +12,7 @@ import { MessageService } from './domain/message/message.service';
 import { NotificationService } from './domain/notification/notification.service';
 import { UserService } from './domain/user/user.service';
 import { UserCache } from './domain/user/user-cache';
+import { AvatarService } from './domain/user/avatar.service';
 import type { EventBus } from './realtime/event-bus';
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
@@ -24,6 +26,8 @@ import { LocalDiskStorage } from './storage/local-disk.storage';
 /** Every domain service, built once at start. */
 export interface Services {
   auth: AuthService;
+  /** Account deletion (issue 18); password change is AuthService.changePassword. */
+  accounts: AccountService;
   attachments: AttachmentService;
   users: UserService;
   contacts: ContactService;
@@ -68,7 +72,11 @@ export function createServices(config: Config, events: EventBus, rootEm: EntityM
     wsConnectUser: { points: config.rateLimits.wsPerMinUser, durationSec: 60 },
   }, infra.redis, config.redisPrefix, infra.logger);
   const userCache = new UserCache(events);
-  const users = new UserService(events, userCache);
+  // Avatars (issue 18): the attachments' upload limits and storage folder, their own URL key.
+  const avatars = new AvatarService(new LocalDiskStorage(config.uploadDir), {
+    maxBytes: config.uploadMaxBytes, maxPixels: config.uploadMaxPixels, urlTtlSec: config.mediaUrlTtlSec, publicUrl: config.publicUrl ?? '',
+  }, config.jwtSecret);
+  const users = new UserService(events, userCache, avatars);
   const watchers: WatcherRegistry = infra.redis && infra.logger
     ? new RedisConversationWatchers(infra.redis, infra.logger, config.presenceTtlMs, config.redisPrefix)
     : new ConversationWatchers();
@@ -79,8 +87,9 @@ export function createServices(config: Config, events: EventBus, rootEm: EntityM
   const conversations = new ConversationService(events, conversationQueries, contacts, notifications);
   const memberships = new MembershipService(events, conversationQueries, contacts, notifications);
   const readState = new ReadStateService(events, conversationQueries, conversations);
+  const storage = new LocalDiskStorage(config.uploadDir);
   const attachments = new AttachmentService(
-    new LocalDiskStorage(config.uploadDir),
+    storage,
     { maxBytes: config.uploadMaxBytes, maxFiles: config.uploadMaxFiles, maxPixels: config.uploadMaxPixels },
     config.jwtSecret, config.mediaUrlTtlSec, config.publicUrl ?? '', conversationQueries,
   );
@@ -96,9 +105,10 @@ export function createServices(config: Config, events: EventBus, rootEm: EntityM
     limits,
     users: userCache,
   });
+  const accounts = new AccountService(auth, events, storage, (keys) => avatars.discard(keys), infra.logger);
   const touch = (userId: number, at: Date) => users.touchLastSeen(rootEm.fork(), userId, at);
   const presence: PresenceTracker = infra.redis && infra.logger
     ? new RedisPresence(infra.redis, events, touch, infra.logger, config.presenceTtlMs, config.redisPrefix)
     : new InMemoryPresence(events, touch);
-  return { auth, attachments, users, contacts, conversations, conversationQueries, memberships, messages, readState, notifications, presence, typing, watchers, bus: events, limits, userCache };
+  return { auth, accounts, attachments, users, contacts, conversations, conversationQueries, memberships, messages, readState, notifications, presence, typing, watchers, bus: events, limits, userCache };
 }

@@ -1,5 +1,6 @@
 import { Attachment } from '../domain/attachment/attachment.entity';
 import { RefreshToken } from '../domain/auth/refresh-token.entity';
+import { ReservedUsername } from '../domain/auth/reserved-username.entity';
 import { Contact } from '../domain/contact/contact.entity';
 import { Conversation } from '../domain/conversation/conversation.entity';
 import { Membership } from '../domain/conversation/membership.entity';
@@ -8,4 +9,4 @@ import { Notification } from '../domain/notification/notification.entity';
 import { User } from '../domain/user/user.entity';
 
 /** Every entity of the data model (architecture.md). */
-export const entities = [User, RefreshToken, Conversation, Membership, Message, Attachment, Contact, Notification];
+export const entities = [User, RefreshToken, Conversation, Membership, Message, Attachment, Contact, Notification, ReservedUsername];

@@ -69,7 +69,8 @@ export class AudienceRegistry {
     this.offs = [
       bus.on('membership.changed', (e) => this.onMembership(e)),
       bus.on('user.changed', (e) => {
-        if (e.type !== 'user.changed') return;
+        // A profile change (issue 18) says nothing about rights: only setUserStaff's events set them.
+        if (e.type !== 'user.changed' || e.profile) return;
         const v = this.known(e.userId);
         if (v) this.setStaff(v, e.isStaff);
       }),

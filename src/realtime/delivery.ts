@@ -21,7 +21,7 @@ export interface EventScope {
 
 /** What every subscriber of the hub has, whatever makes its frames. */
 export interface HubSubscriberSpec {
-  /** Routing key: `<event type>:<conversation id | recipient id | *>`, or `presence`. */
+  /** Routing key: `<event type>:<conversation id | recipient id | *>`, or `presence`, or `user.updated` (user.changed events with their row). */
   topic: string;
   /** The viewer's live actor (rights as of now). */
   actor: Actor;
@@ -78,7 +78,7 @@ export interface DeliveryOptions {
 }
 
 /** The event types that subscriptions deliver. */
-export const DELIVERED: readonly DomainEventType[] = ['message.added', 'message.edited', 'message.deleted', 'typing', 'read.receipt', 'presence', 'notification.added'];
+export const DELIVERED: readonly DomainEventType[] = ['message.added', 'message.edited', 'message.deleted', 'typing', 'read.receipt', 'presence', 'notification.added', 'user.changed'];
 
 /** Events held during a replay at most; past it, live delivery resumes without waiting for the replay. */
 const MAX_HELD = 100_000;
@@ -110,6 +110,8 @@ interface Subscriber {
 /** Routing keys of an event: its own key and the "every conversation" one. */
 function topicsOf(e: DomainEvent): string[] {
   if (e.type === 'presence') return ['presence'];
+  // Profile changes carry the row (userUpdated); a user.changed without it is for caches only.
+  if (e.type === 'user.changed') return e.user ? ['user.updated'] : [];
   if ('conversationId' in e) return [`${e.type}:${e.conversationId}`, `${e.type}:*`];
   if ('recipientId' in e) return [`${e.type}:${e.recipientId}`];
   return [];

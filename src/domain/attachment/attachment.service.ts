@@ -1,14 +1,14 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
-import { fileTypeFromBuffer } from 'file-type';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import sharp from 'sharp';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { DomainError, badInput, notFound } from '../shared/errors';
+import { badInput, notFound } from '../shared/errors';
 import type { Actor } from '../shared/actor';
 import type { ConversationQueries } from '../conversation/conversation.queries';
 import type { BlobStorage } from './blob-storage';
 import { Attachment } from './attachment.entity';
 import { checkDeclaredSize, mimeFromName, nameFromUrl, parseFileUrl, type FileReferenceInput, type ParsedFileUrl } from './file-reference';
+import { ALLOWED_TYPES as ALLOWED, checkPixels, decodeSlot, newStorageKey as newKey, payloadTooLarge, readImageHeader, receiveUpload, uploadError } from './image-checks';
 
 /** One file of a GraphQL multipart request (graphql-upload-ts FileUpload) or a REST upload. */
 export interface UploadedFile {
@@ -64,48 +64,7 @@ export interface UploadLimits {
   maxPixels?: number;
 }
 
-/**
- * Images decoded at once on this instance (thumbnails): a decode takes a libuv thread and a core
- * for as long as the image needs, so the rest of the server keeps the other (issue 13: four
- * concurrent 16000x16000 PNGs stalled every request for seconds). libvips uses one thread an image.
- */
-const DECODES_AT_ONCE = 1;
-sharp.concurrency(1);
-let decoding = 0;
-const waiting: (() => void)[] = [];
-async function decodeSlot<T>(work: () => Promise<T>): Promise<T> {
-  if (decoding >= DECODES_AT_ONCE) await new Promise<void>((r) => waiting.push(r));
-  decoding++;
-  try {
-    return await work();
-  } finally {
-    decoding--;
-    waiting.shift()?.();
-  }
-}
-
-/**
- * The allow-list (seed 004: jpg/jpeg/png/mp4/mov/webp/gif/heic/avif): the file name's extension
- * and the type sniffed from the bytes must agree.
- */
-const ALLOWED: Record<string, readonly string[]> = {
-  jpg: ['image/jpeg'],
-  jpeg: ['image/jpeg'],
-  png: ['image/png'],
-  gif: ['image/gif'],
-  webp: ['image/webp'],
-  heic: ['image/heic', 'image/heif', 'image/heic-sequence', 'image/heif-sequence'],
-  avif: ['image/avif'],
-  mp4: ['video/mp4', 'video/x-m4v'],
-  mov: ['video/quicktime'],
-};
-
-/** Bytes file-type needs to recognise every allowed format. */
-const SNIFF_BYTES = 4100;
 const MAX_FILE_NAME = 255;
-
-const payloadTooLarge = (message: string) => new DomainError('PAYLOAD_TOO_LARGE', message);
-const unsupported = (message: string) => new DomainError('UNSUPPORTED_MEDIA_TYPE', message);
 
 /**
  * Checks a client file name, kept as metadata only: 1..255 characters, no path separators, no
@@ -118,40 +77,6 @@ export function checkFileName(name: unknown, field = 'attachments'): string {
     throw badInput('File name must not contain path separators or control characters', field);
   }
   return s;
-}
-
-/** Counts bytes (failing past the limit) and keeps the first bytes for sniffing, passing data on. */
-class LimitAndSniff extends Transform {
-  bytes = 0;
-  private head: Buffer[] = [];
-  private headBytes = 0;
-  private sniffed = false;
-
-  constructor(private readonly maxBytes: number, private readonly check: (head: Buffer) => Promise<void>) {
-    super();
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.bytes += chunk.length;
-    if (this.bytes > this.maxBytes) { done(payloadTooLarge(`File exceeds the ${this.maxBytes} byte limit`)); return; }
-    if (this.sniffed) { done(null, chunk); return; }
-    this.head.push(chunk);
-    this.headBytes += chunk.length;
-    if (this.headBytes < SNIFF_BYTES) { done(); return; }
-    this.sniff(done);
-  }
-
-  override _flush(done: TransformCallback): void {
-    if (this.sniffed) { done(); return; }
-    this.sniff(done);
-  }
-
-  private sniff(done: TransformCallback): void {
-    this.sniffed = true;
-    const head = Buffer.concat(this.head);
-    this.head = [];
-    this.check(head.subarray(0, SNIFF_BYTES)).then(() => done(null, head), (err) => done(err));
-  }
 }
 
 /**
@@ -350,34 +275,7 @@ export class AttachmentService {
 
   private async store(file: UploadedFile): Promise<StoredFile> {
     const fileName = checkFileName(file.filename);
-    const ext = /\.([A-Za-z0-9]+)$/.exec(fileName)?.[1]?.toLowerCase() ?? '';
-    const accepted = ALLOWED[ext];
-    if (!accepted) throw unsupported(`File type .${ext || '?'} is not allowed (${Object.keys(ALLOWED).join(', ')})`);
-    let mimeType = '';
-    const limiter = new LimitAndSniff(this.limits.maxBytes, async (head) => {
-      const type = await fileTypeFromBuffer(head);
-      if (!type || !Object.values(ALLOWED).some((list) => list.includes(type.mime))) throw unsupported('The file content is not an allowed image or video');
-      if (!accepted.includes(type.mime)) throw unsupported(`The file content (${type.mime}) does not match its .${ext} extension`);
-      mimeType = type.mime;
-    });
-    let source: Readable;
-    try {
-      source = file.createReadStream();
-    } catch (err) {
-      throw uploadError(err);
-    }
-    source.on('error', (err) => limiter.destroy(uploadError(err)));
-    // A small file can fail its sniff before storage attaches its pipeline; the error stays on the
-    // stream (`errored`) and the storage's pipeline rejects with it.
-    limiter.on('error', () => undefined);
-    const storageKey = newKey();
-    let size: number;
-    try {
-      size = await this.storage.write(storageKey, source.pipe(limiter));
-    } finally {
-      source.destroy();
-    }
-    if (size === 0 || !mimeType) { await this.storage.delete(storageKey); throw unsupported('The file is empty'); }
+    const { storageKey, mimeType, size } = await receiveUpload(this.storage, file, { fileName, maxBytes: this.limits.maxBytes, allowed: ALLOWED, what: 'image or video', field: 'attachments' });
     const stored: StoredFile = { storageKey, thumbnailKey: null, fileName, mimeType, size, width: null, height: null };
     if (mimeType.startsWith('image/')) {
       try {
@@ -399,15 +297,9 @@ export class AttachmentService {
   private async imageFacts(key: string): Promise<Pick<StoredFile, 'width' | 'height' | 'thumbnailKey'>> {
     const px = this.limits.thumbnailPx ?? 256;
     const maxPixels = this.limits.maxPixels ?? 40_000_000;
-    let meta: Awaited<ReturnType<ReturnType<typeof sharp>['metadata']>>;
-    try {
-      meta = await this.storage.read(key).pipe(sharp({ animated: false, limitInputPixels: false })).metadata();
-    } catch {
-      return { width: null, height: null, thumbnailKey: null };
-    }
-    if ((meta.width ?? 0) * (meta.height ?? 0) > maxPixels) {
-      throw payloadTooLarge(`The image is ${meta.width}x${meta.height} pixels; at most ${maxPixels} pixels are accepted (UPLOAD_MAX_PIXELS)`);
-    }
+    const meta = await readImageHeader(this.storage, key);
+    if (!meta) return { width: null, height: null, thumbnailKey: null };
+    checkPixels(meta, maxPixels);
     return decodeSlot(() => this.thumbnail(key, meta, px, maxPixels));
   }
 
@@ -425,19 +317,4 @@ export class AttachmentService {
     }
     return { width, height, thumbnailKey };
   }
-}
-
-function newKey(): string {
-  return randomBytes(16).toString('hex');
-}
-
-/**
- * An error of reading the upload itself (the multipart transport: a file cut at the size limit,
- * a malformed or aborted request) as a domain error: PAYLOAD_TOO_LARGE for 413, else BAD_USER_INPUT.
- */
-function uploadError(err: unknown): DomainError {
-  if (err instanceof DomainError) return err;
-  const status = (err as { status?: number; statusCode?: number })?.status ?? (err as { statusCode?: number })?.statusCode;
-  if (status === 413) return payloadTooLarge((err as Error).message);
-  return badInput(`The upload could not be read: ${(err as Error)?.message ?? 'unknown error'}`, 'attachments');
 }

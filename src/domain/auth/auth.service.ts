@@ -3,7 +3,7 @@ import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { SignJWT, jwtVerify, errors as joseErrors, type JWTPayload } from 'jose';
 import type { Actor } from '../shared/actor';
-import { DomainError, conflict, isUniqueViolation, unauthenticated } from '../shared/errors';
+import { DomainError, badInput, conflict, isUniqueViolation, unauthenticated } from '../shared/errors';
 import { cleanText } from '../shared/text';
 import { validate, z } from '../shared/validate';
 import { User } from '../user/user.entity';
@@ -11,7 +11,8 @@ import { usernameLookupKey, usernameSchema } from '../user/username';
 import type { EventPublisher } from '../shared/events';
 import type { RateLimiter } from '../shared/rate-limit';
 import { RefreshToken } from './refresh-token.entity';
-import type { UserCache } from '../user/user-cache';
+import { ReservedUsername } from './reserved-username.entity';
+import type { UserCache, UserRecord } from '../user/user-cache';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, hashPassword, needsRehash, verifyPassword } from './password';
 
 /** Token settings, from Config. */
@@ -55,10 +56,19 @@ export interface AuthResult {
 const ALG = 'HS256';
 const ACCESS_TYP = 'at+jwt';
 
+/**
+ * Usernames of deleted accounts' tombstones: `deleted-user-<id>` (account.service.ts). Nobody
+ * registers one (a live account could pass for a deleted one, or take the name a tombstone needs).
+ */
+export const DELETED_USERNAME = /^deleted-user-\d+$/i;
+
+/** The password rule of registration, also for `changePassword`'s new password (OWASP ASVS 2.1.1: 8..256 characters). */
+export const passwordSchema = z.string().min(PASSWORD_MIN_LENGTH).max(PASSWORD_MAX_LENGTH);
+
 /** What `register` and `createUser` accept (username rule: {@link usernameSchema}; passwords: ./password.ts). */
 export const registerSchema = z.object({
-  username: usernameSchema,
-  password: z.string().min(PASSWORD_MIN_LENGTH).max(PASSWORD_MAX_LENGTH),
+  username: usernameSchema.refine((u) => !DELETED_USERNAME.test(u), 'is reserved'),
+  password: passwordSchema,
   firstName: cleanText({ max: 150 }).nullish(),
   lastName: cleanText({ max: 150 }).nullish(),
   email: z.string().trim().email().max(254).nullish(),
@@ -76,8 +86,21 @@ export function jwtKeyId(key: Uint8Array): string {
   return createHash('sha256').update('chat-server jwt kid\0').update(key).digest('base64url').slice(0, 12);
 }
 
-/** What a verified access token says: its user, expiry and login (`sid`). */
-interface AccessClaims { userId: number; expiresAt: Date; sessionId: string | null }
+/** What a verified access token says: its user, expiry, issue time (`iat`, ms) and login (`sid`). */
+interface AccessClaims { userId: number; expiresAt: Date; issuedAt: number; sessionId: string | null }
+
+/**
+ * Whether a user's state still admits an access token: the account is not deleted, and the token
+ * was not issued before a password change by another login (issue 18: the password change cuts
+ * other sessions' access tokens too, not only their refresh tokens). Compared in ms (`iat_ms`;
+ * tokens without it: `iat`, seconds).
+ */
+function admits(user: Pick<UserRecord, 'deletedAt' | 'tokensValidAfter' | 'tokensKeptSession'>, claims: AccessClaims): string | null {
+  if (user.deletedAt) return 'Invalid access token';
+  const after = user.tokensValidAfter ? new Date(user.tokensValidAfter).getTime() : 0;
+  if (after && claims.issuedAt < after && claims.sessionId !== user.tokensKeptSession) return 'The password was changed; please log in again';
+  return null;
+}
 
 /** Verified access tokens remembered at most (about 4 MB). */
 const VERIFIED_MAX = 10_000;
@@ -118,22 +141,30 @@ export class AuthService {
    */
   async createUser(em: EntityManager, input: RegisterInput, isStaff = false): Promise<User> {
     const data = validate(registerSchema, input);
-    const user = em.create(User, {
-      username: data.username,
-      usernameKey: data.username.toLowerCase(),
-      passwordHash: await hashPassword(data.password),
-      firstName: data.firstName || null,
-      lastName: data.lastName || null,
-      email: data.email || null,
-      isStaff,
-    });
+    const passwordHash = await hashPassword(data.password);
+    const usernameKey = data.username.toLowerCase();
     try {
-      await em.flush();
+      // The insert first, then the reservation check, in one transaction: a deletion committing
+      // meanwhile holds the old key's index entry until its commit (the insert waits for it), and
+      // by then its reservation is visible to the check (READ COMMITTED reads a new snapshot).
+      return await em.transactional(async (tx) => {
+        const user = tx.create(User, {
+          username: data.username,
+          usernameKey,
+          passwordHash,
+          firstName: data.firstName || null,
+          lastName: data.lastName || null,
+          email: data.email || null,
+          isStaff,
+        });
+        await tx.flush();
+        if (await tx.count(ReservedUsername, { usernameKey })) throw conflict('That username is taken');
+        return user;
+      });
     } catch (err) {
       if (isUniqueViolation(err)) throw conflict('That username is taken');
       throw err;
     }
-    return user;
   }
 
   /**
@@ -152,7 +183,9 @@ export class AuthService {
     const usernameKey = usernameLookupKey(username);
     const limitKey = `${usernameKey ?? String(username ?? '').trim().toLowerCase().slice(0, 64)}|${ip}`;
     await this.opts.limits?.consume('login', limitKey);
-    const user = usernameKey === null ? null : await em.findOne(User, { usernameKey });
+    const found = usernameKey === null ? null : await em.findOne(User, { usernameKey });
+    // A deleted account's tombstone has no password: the dummy hash's work, the same answer.
+    const user = found?.deletedAt ? null : found;
     const candidate = String(password ?? '');
     const ok = await verifyPassword(user?.passwordHash ?? null, candidate);
     if (!user || !ok) throw unauthenticated('Invalid username or password');
@@ -216,9 +249,11 @@ export class AuthService {
     const claims = await this.verifyAccessTokenClaims(token);
     const user = this.opts.users
       ? await this.opts.users.get(em, claims.userId)
-      : await em.findOne(User, { id: claims.userId }, { fields: ['id', 'username', 'isStaff'] });
+      : await em.findOne(User, { id: claims.userId }, { fields: ['id', 'username', 'isStaff', 'deletedAt', 'tokensValidAfter', 'tokensKeptSession'] });
     if (!user) throw unauthenticated('Invalid access token');
-    return { actor: { id: user.id, username: user.username, isStaff: user.isStaff }, expiresAt: claims.expiresAt, sessionId: claims.sessionId };
+    const refusal = admits(user, claims);
+    if (refusal) throw unauthenticated(refusal);
+    return { actor: { id: user.id, username: user.username, isStaff: user.isStaff, sessionId: claims.sessionId }, expiresAt: claims.expiresAt, sessionId: claims.sessionId };
   }
 
   /**
@@ -257,9 +292,11 @@ export class AuthService {
     if (!row.live) throw unauthenticated('This login was logged out');
     const { live: _live, ...columns } = row;
     const user = em.map(User, columns);
+    const refusal = admits(user, claims);
+    if (refusal) throw unauthenticated(refusal);
     // The row is read anyway: the socket's later HTTP requests (a catch-up) find the user in memory.
     this.opts.users?.store(user, mark);
-    return { actor: { id: user.id, username: user.username, isStaff: Boolean(user.isStaff) }, expiresAt: claims.expiresAt, sessionId: claims.sessionId };
+    return { actor: { id: user.id, username: user.username, isStaff: Boolean(user.isStaff), sessionId: claims.sessionId }, expiresAt: claims.expiresAt, sessionId: claims.sessionId };
   }
 
   /** Returns the user id (`sub`) of a valid access token. @throws UNAUTHENTICATED. */
@@ -285,7 +322,7 @@ export class AuthService {
       const payload = await this.verifySignedClaims(String(token ?? ''));
       const id = /^[1-9]\d{0,15}$/.test(String(payload.sub)) ? Number(payload.sub) : NaN;
       if (!Number.isSafeInteger(id)) throw unauthenticated('Invalid access token');
-      const claims = { userId: id, expiresAt: new Date(Number(payload.exp) * 1000), sessionId: typeof payload.sid === 'string' ? payload.sid : null };
+      const claims = { userId: id, expiresAt: new Date(Number(payload.exp) * 1000), issuedAt: typeof payload.iat_ms === 'number' ? payload.iat_ms : Number(payload.iat) * 1000, sessionId: typeof payload.sid === 'string' ? payload.sid : null };
       if (remember) this.verified.set(token, claims);
       if (this.verified.size > VERIFIED_MAX) this.verified.delete(this.verified.keys().next().value!);
       return claims;
@@ -320,7 +357,8 @@ export class AuthService {
   private async issue(em: EntityManager, user: User, familyId: string): Promise<AuthResult> {
     const now = Math.floor(Date.now() / 1000);
     const exp = now + this.opts.accessTokenTtlSec;
-    const accessToken = await new SignJWT({ sid: familyId })
+    // `iat_ms`: the issue time in ms (private claim), so a password change cuts exactly the tokens issued before it.
+    const accessToken = await new SignJWT({ sid: familyId, iat_ms: Date.now() })
       .setProtectedHeader({ alg: ALG, typ: ACCESS_TYP, kid: this.keys[0].kid })
       .setSubject(String(user.id))
       .setIssuer(this.opts.issuer)
@@ -342,5 +380,52 @@ export class AuthService {
 
   private async revokeFamily(em: EntityManager, familyId: string): Promise<void> {
     await em.nativeUpdate(RefreshToken, { familyId, revokedAt: null }, { revokedAt: new Date() });
+  }
+
+  /**
+   * Checks the password of the signed-in user `userId` for a sensitive operation (changePassword,
+   * deleteAccount), under the failed-login limit of login: the attempt is counted first, on the
+   * same key as `login(username)` from the same address (`<username key>|<ip>`), so guessing here
+   * is exactly as limited as guessing there, and both share one count; a success gives it back.
+   * Returns the user (a managed entity of `em`).
+   * @throws BAD_USER_INPUT naming `field` on a wrong password (the caller is authenticated, so not
+   *   UNAUTHENTICATED: a client must not take it for an expired token), UNAUTHENTICATED when the
+   *   account no longer exists, RATE_LIMITED after RATE_LOGIN_FAILURES failures in 15 minutes.
+   */
+  async confirmPassword(em: EntityManager, userId: number, password: string, field: string, ip = 'unknown'): Promise<User> {
+    const user = await em.findOne(User, { id: userId });
+    if (!user || user.deletedAt) throw unauthenticated('Invalid access token');
+    const limitKey = `${user.usernameKey}|${ip}`;
+    await this.opts.limits?.consume('login', limitKey);
+    if (!(await verifyPassword(user.passwordHash, String(password ?? '')))) throw badInput('The password is incorrect', field);
+    await this.opts.limits?.reset('login', limitKey);
+    return user;
+  }
+
+  /**
+   * Changes the signed-in user's password (issue 18 item 4). `newPassword` follows the rule of
+   * registration ({@link passwordSchema}); `currentPassword` is checked by {@link confirmPassword}
+   * (the failed-login limit applies). On success, in one transaction: the new argon2id hash, every
+   * OTHER refresh-token family of the user revoked (the caller's login, `sessionId`, stays), and
+   * `tokensValidAfter` = now so the other logins' access tokens are refused over HTTP too (the
+   * caller's keep working). After commit: `session.revoked` per revoked login (their sockets close
+   * with 4403 on every instance) and `user.changed` (every instance's user cache drops the user).
+   * @throws BAD_USER_INPUT (`newPassword` breaks the rule; `currentPassword` wrong), RATE_LIMITED, UNAUTHENTICATED.
+   */
+  async changePassword(em: EntityManager, actor: Actor, sessionId: string | null, currentPassword: string, newPassword: string, ip = 'unknown'): Promise<boolean> {
+    const next = validate(z.object({ newPassword: passwordSchema }), { newPassword }).newPassword;
+    const user = await this.confirmPassword(em, actor.id, currentPassword, 'currentPassword', ip);
+    const passwordHash = await hashPassword(next);
+    const revoked = await em.transactional(async (tx) => {
+      const now = new Date();
+      const families = await tx.execute<{ family_id: string }[]>(
+        `update "refresh_tokens" set "revoked_at" = ? where "user_id" = ? and "revoked_at" is null and (?::varchar is null or "family_id" <> ?) returning "family_id"`,
+        [now, user.id, sessionId, sessionId]);
+      await tx.nativeUpdate(User, { id: user.id, deletedAt: null }, { passwordHash, tokensValidAfter: now, tokensKeptSession: sessionId });
+      return [...new Set(families.map((r) => r.family_id))];
+    });
+    this.opts.events?.publish({ type: 'user.changed', userId: user.id, isStaff: user.isStaff });
+    for (const family of revoked) this.opts.events?.publish({ type: 'session.revoked', sessionId: family, userId: user.id });
+    return true;
   }
 }

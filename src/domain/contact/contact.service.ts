@@ -185,7 +185,7 @@ export class ContactService {
     const id = parseId(userId, 'userId');
     if (id === scope.actor.id) throw badInput('That is you', 'userId');
     const user = await scope.em.findOne(User, { id });
-    if (!user) throw notFound('User');
+    if (!user || user.deletedAt /* issue 18: no contacts with a deleted account */) throw notFound('User');
     return user;
   }
 }

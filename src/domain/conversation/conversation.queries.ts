@@ -21,6 +21,8 @@ export interface Access {
 export interface SendTarget extends Access {
   /** A block stands between the two members of a DIRECT chat (either way). */
   blocked: boolean;
+  /** The other member of a DIRECT chat deleted their account (issue 18): the chat is read-only. */
+  partnerDeleted: boolean;
   /** The actor's earlier message with the send's clientMessageId, in any conversation. */
   prior: Message | null;
   /** The conversation of the message replied to; null when there is no such message (or no reply). */
@@ -91,11 +93,12 @@ export class ConversationQueries {
    */
   async sendTarget(scope: Scope, conversationId: number, opts: { clientMessageId?: string | null; replyToId?: number | null } = {}): Promise<SendTarget> {
     const me = scope.actor.id;
-    const [row] = await scope.em.execute<{ c: Record<string, unknown>; m: Record<string, unknown> | null; blocked: boolean; prior: Record<string, unknown> | null; reply_conversation_id: number | null; recipients: number[] }[]>(
+    const [row] = await scope.em.execute<{ c: Record<string, unknown>; m: Record<string, unknown> | null; blocked: boolean; partner_deleted: boolean; prior: Record<string, unknown> | null; reply_conversation_id: number | null; recipients: number[] }[]>(
       `select row_to_json(c) as c, row_to_json(m) as m,
               (c."kind" = 'DIRECT' and exists (
                  select 1 from "contacts" k where k."status" = 'BLOCKED'
                     and ((k."requester_id" = ? and k."addressee_id" = d.other) or (k."requester_id" = d.other and k."addressee_id" = ?)))) as blocked,
+              (c."kind" = 'DIRECT' and exists (select 1 from "users" u where u."id" = d.other and u."deleted_at" is not null)) as partner_deleted,
               (select row_to_json(p) from "messages" p where p."sender_id" = ? and p."client_message_id" = ?::varchar) as prior,
               (select r."conversation_id" from "messages" r where r."id" = ?::int) as reply_conversation_id,
               (select coalesce(json_agg(n."user_id"), '[]'::json) from "memberships" n
@@ -116,6 +119,7 @@ export class ConversationQueries {
       conversation,
       membership: isActive(found) ? found : null,
       blocked: Boolean(row.blocked),
+      partnerDeleted: Boolean(row.partner_deleted),
       prior: row.prior ? scope.em.map(Message, row.prior) : null,
       replyConversationId: row.reply_conversation_id == null ? null : Number(row.reply_conversation_id),
       recipients: (row.recipients ?? []).map(Number),

@@ -78,6 +78,12 @@ export class ConversationService {
    */
   async openDirect(scope: Scope, other: User): Promise<{ conversation: Conversation; created: boolean }> {
     if (other.id === scope.actor.id) throw badInput('You cannot open a direct chat with yourself', 'userId');
+    // Issue 18: a deleted account (tombstone) gets no new chat and no contact; an existing DIRECT with it stays readable.
+    if (other.deletedAt) {
+      const kept = await scope.em.findOne(Conversation, { directKey: directKeyOf(scope.actor.id, other.id) });
+      if (kept) return { conversation: kept, created: false };
+      throw notFound('User');
+    }
     if (await this.contacts.isBlockedBetween(scope.em, scope.actor.id, other.id)) throw forbidden('You cannot chat with this user');
     await this.contacts.connectOnOpen(scope.em, scope.actor.id, other.id);
     const directKey = directKeyOf(scope.actor.id, other.id);
@@ -106,7 +112,7 @@ export class ConversationService {
   async createGroup(scope: Scope, input: { name: string; description?: string | null; memberIds: (string | number)[] }): Promise<Conversation> {
     const data = validate(groupSchema, input);
     const ids = [...new Set(data.memberIds.map((id, i) => parseId(id, `memberIds.${i}`)))].filter((id) => id !== scope.actor.id);
-    const found = ids.length ? await scope.em.find(User, { id: { $in: ids } }, { fields: ['id'] }) : [];
+    const found = ids.length ? await scope.em.find(User, { id: { $in: ids }, deletedAt: null /* issue 18: not deleted accounts */ }, { fields: ['id'] }) : [];
     if (found.length !== ids.length) throw notFound('User');
     await this.contacts.refuseBlocked(scope, ids);
     const { conv: c, message } = await scope.em.transactional(async (tx) => {
@@ -173,8 +179,14 @@ export class ConversationService {
   async supportThreadFor(scope: Scope, customerId: string | number, field = 'customer_id'): Promise<Conversation> {
     if (!scope.actor.isStaff) throw forbidden('Only staff answer support threads');
     const id = parseId(String(customerId), field);
-    const customer = await scope.em.findOne(User, { id }, { fields: ['id', 'isStaff'] });
+    const customer = await scope.em.findOne(User, { id }, { fields: ['id', 'isStaff', 'deletedAt'] });
     if (!customer) throw notFound('User');
+    // Issue 18: a deleted customer's thread stays readable and answerable; none is opened for them.
+    if (customer.deletedAt) {
+      const kept = await scope.em.findOne(Conversation, { kind: ConversationKind.SUPPORT, customer: id });
+      if (kept) return kept;
+      throw notFound('User');
+    }
     if (customer.isStaff) throw badInput('Staff users have no support thread', field);
     return this.openSupport(scope, id);
   }

@@ -63,7 +63,7 @@ export class MembershipService {
     if (!canManage(scope.actor, c, membership)) throw forbidden('Only the owner or an admin can add members');
     if (!canAddAs(scope.actor, c, membership, role)) throw forbidden('Only the owner can add owners or admins');
     const user = await scope.em.findOne(User, { id: parseId(userId, 'userId') });
-    if (!user) throw notFound('User');
+    if (!user || user.deletedAt /* issue 18: a deleted account joins nothing */) throw notFound('User');
     const current = await scope.em.findOne(Membership, { conversation: c.id, user: user.id });
     if (isActive(current)) return current;
     await this.contacts.refuseBlocked(scope, [user.id]);

@@ -55,12 +55,14 @@ export type SendInput = z.input<typeof sendSchema>;
 /**
  * The one rule for new content (a send, an edit of one's own message, an attachment): the actor
  * may send there (canSend: not muted, an active member or staff in SUPPORT) and no block stands in
- * a DIRECT chat (SendTarget.blocked). @throws FORBIDDEN.
+ * a DIRECT chat (SendTarget.blocked), and the other member of a DIRECT chat has not deleted
+ * their account (issue 18: nobody would receive it; the chat stays readable). @throws FORBIDDEN.
  */
 function requireWritable(scope: Scope, target: SendTarget, what: 'send' | 'write'): void {
   const { conversation, membership } = target;
   if (!canSend(scope.actor, conversation, membership)) throw forbidden(membership?.isMuted ? 'You are muted in this conversation' : `You cannot ${what} here`);
   if (target.blocked) throw forbidden('You cannot chat with this user');
+  if (target.partnerDeleted) throw forbidden('This user deleted their account: the chat is read-only');
 }
 
 /** A send whose checks passed (MessageService.checkSend). */
@@ -448,7 +450,7 @@ export class MessageService {
     const rows = await scope.em.execute<{ id: number; username_key: string }[]>(
       `select u."id", u."username_key" from "users" u
          join "memberships" m on m."user_id" = u."id" and m."conversation_id" = ? and ${activeMembershipSql('m')}
-        where u."username_key" in (select jsonb_array_elements_text(?::jsonb)) and u."id" <> ?
+        where u."username_key" in (select jsonb_array_elements_text(?::jsonb)) and u."id" <> ? and u."deleted_at" is null /* issue 18: a deleted account is mentioned by nobody */
           and not exists (select 1 from "contacts" k where k."status" = 'BLOCKED'
                 and ((k."requester_id" = u."id" and k."addressee_id" = ?) or (k."requester_id" = ? and k."addressee_id" = u."id")))`,
       [conversationId, JSON.stringify(names), authorId, authorId, authorId],

@@ -120,7 +120,7 @@ export class NotificationService {
   async notice(scope: Scope, userId: string, input: { title: string; body: string }): Promise<NotificationView> {
     if (!scope.actor.isStaff) throw forbidden('Only staff can send notices');
     const data = validate(noticeSchema, input);
-    const user = await scope.em.findOne(User, { id: parseId(userId, 'userId') }, { fields: ['id'] });
+    const user = await scope.em.findOne(User, { id: parseId(userId, 'userId'), deletedAt: null /* issue 18: no notice to a deleted account */ }, { fields: ['id'] });
     if (!user) throw notFound('User');
     const n = scope.em.create(Notification, { user: user.id, kind: NotificationKind.SYSTEM, title: data.title, body: data.body });
     await scope.em.flush();

@@ -5,6 +5,8 @@ export interface Actor {
   id: number;
   username: string;
   isStaff: boolean;
+  /** The login (refresh-token family id, `sid`) of the access token that authenticated the request, when known (issue 18: changePassword keeps it). */
+  sessionId?: string | null;
 }
 
 /** What every domain call gets: the actor and the request's own EntityManager fork. */

@@ -35,6 +35,31 @@ export interface NotificationView {
   createdAt: string;
 }
 
+/**
+ * A user as `user.changed` events carry it (issue 18): the columns the User type and the dialects'
+ * user shapes show, no password hash and no e-mail. Times are ISO strings.
+ */
+export interface UserView {
+  id: number;
+  username: string;
+  firstName: string | null;
+  lastName: string | null;
+  /** Legacy external avatar URL (imported data). */
+  avatarUrl: string | null;
+  avatarKey: string | null;
+  avatarThumbnailKey: string | null;
+  avatarVersion: number;
+  role: string | null;
+  isStaff: boolean;
+  score: number;
+  rank: string | null;
+  inGameIds: unknown[];
+  lastSeenAt: string | null;
+  createdAt: string;
+  /** Issue 18 (account deletion, auth/account.service.ts): set (ISO) on a deleted account's tombstone; absent otherwise. */
+  deletedAt?: string | null;
+}
+
 export type DomainEvent =
   | { type: 'message.added'; conversationId: number; message: MessageView }
   | { type: 'message.edited'; conversationId: number; message: MessageView }
@@ -45,8 +70,14 @@ export type DomainEvent =
   | { type: 'membership.changed'; conversationId: number; userId: number; active: boolean }
   /** A block between the two users was added or lifted. */
   | { type: 'contact.changed'; userIds: [number, number] }
-  /** A user's rights changed (setUserStaff): open sockets act with the new rights at once. */
-  | { type: 'user.changed'; userId: number; isStaff: boolean }
+  /**
+   * A user's row changed: rights (setUserStaff: open sockets act with the new rights at once) or
+   * profile (updateProfile, setAvatar, removeAvatar). Every instance drops the user from its user
+   * cache. `user` (the row as committed) is delivered to `userUpdated` subscribers; an event
+   * without it is not. `profile: true` marks a profile change: its `isStaff` is only what the
+   * row said, and live rights ignore it (a profile write racing setUserStaff must not undo it).
+   */
+  | { type: 'user.changed'; userId: number; isStaff: boolean; user?: UserView; profile?: true }
   /** A login was revoked (logout, refresh-token reuse): its open sockets close. */
   | { type: 'session.revoked'; sessionId: string; userId: number }
   /** Delivered to `recipientId` only. */

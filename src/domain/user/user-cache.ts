@@ -1,15 +1,39 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { DomainEvent, DomainEventType } from '../shared/events';
+import type { DomainEvent, DomainEventType, UserView } from '../shared/events';
 import { User } from './user.entity';
 
 /** A user as the read paths show it: every column but the password hash, as a plain snapshot (no ORM state). */
 export type UserRecord = Pick<User,
-  'id' | 'username' | 'email' | 'firstName' | 'lastName' | 'avatarUrl' | 'role' | 'isStaff' | 'score' | 'rank' | 'inGameIds' | 'lastSeenAt' | 'createdAt'>;
+  'id' | 'username' | 'email' | 'firstName' | 'lastName' | 'avatarUrl' | 'role' | 'isStaff' | 'score' | 'rank' | 'inGameIds' | 'lastSeenAt' | 'createdAt'>
+  // Issue 18 (account deletion, password change; auth/account.service.ts): authenticate refuses deleted users and tokens older than a password change.
+  & Pick<User, 'deletedAt' | 'tokensValidAfter' | 'tokensKeptSession'>
+  // Issue 18 (uploaded avatars; avatar.service.ts): the avatar URLs are made from these without a query.
+  & Pick<User, 'avatarKey' | 'avatarThumbnailKey' | 'avatarVersion'>;
 
-const FIELDS = ['id', 'username', 'email', 'firstName', 'lastName', 'avatarUrl', 'role', 'isStaff', 'score', 'rank', 'inGameIds', 'lastSeenAt', 'createdAt'] as const;
+const FIELDS = ['id', 'username', 'email', 'firstName', 'lastName', 'avatarUrl', 'role', 'isStaff', 'score', 'rank', 'inGameIds', 'lastSeenAt', 'createdAt',
+  // Issue 18 (see UserRecord).
+  'deletedAt', 'tokensValidAfter', 'tokensKeptSession',
+  // Issue 18 (avatars, see UserRecord).
+  'avatarKey', 'avatarThumbnailKey', 'avatarVersion'] as const;
 
 /** The plain snapshot of a user row (or of a record). */
 const toRecord = (u: Partial<UserRecord>): UserRecord => Object.fromEntries(FIELDS.map((f) => [f, u[f] ?? null])) as unknown as UserRecord;
+
+/** The snapshot a `user.changed` event carries of a user (no e-mail, no password hash; times as ISO strings). */
+export function userViewOf(u: User | UserRecord): UserView {
+  return {
+    id: u.id, username: u.username, firstName: u.firstName ?? null, lastName: u.lastName ?? null,
+    avatarUrl: u.avatarUrl ?? null, avatarKey: u.avatarKey ?? null, avatarThumbnailKey: u.avatarThumbnailKey ?? null, avatarVersion: u.avatarVersion ?? 0,
+    role: u.role ?? null, isStaff: Boolean(u.isStaff), score: u.score ?? 0, rank: u.rank ?? null, inGameIds: u.inGameIds ?? [],
+    lastSeenAt: u.lastSeenAt ? new Date(u.lastSeenAt).toISOString() : null, createdAt: new Date(u.createdAt).toISOString(),
+  };
+}
+
+/** A user record from an event's snapshot (`email` and the account-state columns are not carried: null), for rendering live payloads without SQL. */
+export function userRecordOf(v: UserView): UserRecord {
+  return toRecord({ ...v, email: null, lastSeenAt: v.lastSeenAt ? new Date(v.lastSeenAt) : null, createdAt: new Date(v.createdAt),
+    deletedAt: v.deletedAt ? new Date(v.deletedAt) : null /* issue 18: account deletion's tombstone (auth/account.service.ts) */ });
+}
 
 /** What the cache needs from the event bus: the events that change users, and whether it may trust that it hears them all. */
 export interface UserEvents {
@@ -23,12 +47,12 @@ export interface UserEvents {
 /**
  * Users by id, read from PostgreSQL once and then from memory: the request path's token → actor
  * step, `me`, message senders in pages and live payloads (issue 12). Correct invalidation rather
- * than a guess: `user.changed` (staff rights; any future profile change must publish it) drops
+ * than a guess: `user.changed` (staff rights, and profile changes: names, avatar) drops
  * the user on every instance, a presence OFFLINE event updates `lastSeenAt`, an outage of the
  * bus drops everything when it ends, and while the bus is down nothing is served from memory
  * (every read goes to PostgreSQL). A read that raced an invalidation is not stored. Entries live
  * at most `ttlMs` (default 60 000 ms) besides; at most `max` entries (default 50 000), oldest
- * first out. Users are never deleted today; account deletion must publish `user.changed`.
+ * first out. Account deletion (auth/account.service.ts) publishes `user.changed` too; the row stays as a tombstone (`deletedAt`).
  */
 export class UserCache {
   private readonly entries = new Map<number, { at: number; user: UserRecord }>();

@@ -1,4 +1,4 @@
-import { OptionalProps, Entity, Index, PrimaryKey, Property, Unique } from '@mikro-orm/core';
+import { OptionalProps, Entity, type Opt, Index, PrimaryKey, Property, Unique } from '@mikro-orm/core';
 
 /** A person who chats. Profile fields are the union of the five seeds' user shapes. */
 @Entity({ tableName: 'users' })
@@ -32,6 +32,24 @@ export class User {
   @Property({ type: 'string', length: 1024, nullable: true })
   avatarUrl?: string | null;
 
+  // --- Uploaded avatar (issue 18 items 2-3; src/domain/user/avatar.service.ts) ---
+  // `avatarUrl` above is legacy: an external URL from imported data, never set by the API, shown
+  // only while no avatar is uploaded; setAvatar and removeAvatar clear it.
+
+  /** BlobStorage key of the uploaded avatar (WebP, at most 512x512); null: none uploaded. */
+  @Property({ type: 'string', length: 64, nullable: true })
+  avatarKey?: string | null;
+
+  /** BlobStorage key of its 150x150 square thumbnail (WebP). */
+  @Property({ type: 'string', length: 64, nullable: true })
+  avatarThumbnailKey?: string | null;
+
+  /** Bumped by every setAvatar/removeAvatar: names the avatar in its URL, so old URLs stop working. */
+  @Property({ type: 'integer', default: 0 })
+  avatarVersion: Opt<number> = 0;
+
+  // --- end of uploaded avatar ---
+
   /** Free-form application role from the seeds: "renter", "owner", "customer", "staff", ... */
   @Property({ type: 'string', length: 64, nullable: true })
   role?: string | null;
@@ -60,6 +78,20 @@ export class User {
 
   @Property({ type: 'datetime', onUpdate: () => new Date() })
   updatedAt: Date = new Date();
+
+  // --- Account deletion and password change (issue 18 items 4-5; src/domain/auth/account.service.ts) ---
+
+  /** When the account was deleted (the row is a tombstone: username `deleted-user-<id>`, personal columns empty); null while it lives. */
+  @Property({ type: 'datetime', nullable: true })
+  deletedAt?: Date | null;
+
+  /** After a password change: access tokens issued before this instant are refused (except those of {@link tokensKeptSession}). */
+  @Property({ type: 'datetime', nullable: true })
+  tokensValidAfter?: Date | null;
+
+  /** The login (refresh-token family id) that changed the password: its access tokens stay valid. */
+  @Property({ type: 'string', length: 36, nullable: true })
+  tokensKeptSession?: string | null;
 }
 
 /** "first last", or the username when both are empty (contract: User.fullName). */

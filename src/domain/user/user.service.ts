@@ -1,23 +1,48 @@
+import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Scope } from '../shared/actor';
+import type { Actor, Scope } from '../shared/actor';
 import { badInput, forbidden, notFound, parseId } from '../shared/errors';
+import { validate, type z } from '../shared/validate';
+import { registerSchema } from '../auth/auth.service';
+import type { UploadedFile } from '../attachment/attachment.service';
+import { uploadError } from '../attachment/image-checks';
+import type { AvatarService, AvatarVariant } from './avatar.service';
 import { connectionFrom, decodeCursor, encodeCursor, pageSize, type Page } from '../shared/pagination';
 import { stripControlChars } from '../shared/text';
 import { User } from './user.entity';
 import type { EventPublisher } from '../shared/events';
 import { usernameLookupKey } from './username';
-import type { UserCache, UserRecord } from './user-cache';
+import { userViewOf, type UserCache, type UserRecord } from './user-cache';
 
 /** How long last-seen writes wait to share one statement, in ms. */
 const SEEN_BATCH_MS = 20;
 
-/** Reads users. Any authenticated user may look up any other (a chat directory). Staff changes publish `user.changed`. */
+/**
+ * What `updateProfile` accepts (issue 18): registration's rules for the same fields, reused
+ * (auth.service.ts registerSchema: control characters removed, tabs and newlines made spaces,
+ * trimmed, at most 150 characters). Omitted: unchanged; null or empty: cleared.
+ */
+const pickProfile = () => registerSchema.pick({ firstName: true, lastName: true });
+let profileRule: ReturnType<typeof pickProfile> | undefined;
+/** Made on first use (auth.service.ts may load after this module). */
+const profileSchema = () => (profileRule ??= pickProfile());
+/** updateProfile's input: `{ firstName?, lastName? }`, each a string, null or absent. */
+export type UpdateProfileInput = z.input<ReturnType<typeof pickProfile>>;
+
+/**
+ * Reads users and lets each change their own profile. Any authenticated user may look up any
+ * other (a chat directory). Staff and profile changes publish `user.changed` (with the row as
+ * committed, delivered to `userUpdated` subscribers).
+ */
 export class UserService {
   /** Last-seen times waiting for their batch (userId -> time). */
   private readonly seen = new Map<number, Date>();
   private seenWrite?: Promise<void>;
+  /** Profile writes of one user in flight on this instance, chained: their events go out in commit order. */
+  private readonly writing = new Map<number, Promise<unknown>>();
 
-  constructor(private readonly events?: EventPublisher, private readonly cache?: UserCache) {}
+  /** @param avatars avatar storage and URLs (the media route reads avatar files through it). */
+  constructor(private readonly events?: EventPublisher, private readonly cache?: UserCache, readonly avatars?: AvatarService) {}
 
   /** The actor's own user (from the user cache when it has them). @throws NOT_FOUND when the account no longer exists. */
   async me(scope: Scope): Promise<UserRecord> {
@@ -43,7 +68,7 @@ export class UserService {
    */
   async search(scope: Scope, args: { search?: string | null; first?: number | null; after?: string | null }): Promise<Page<User>> {
     const size = pageSize(args.first, 20, 100, 'first');
-    const where: Record<string, unknown> = {};
+    const where: Record<string, unknown> = { deletedAt: null /* issue 18: deleted accounts are in no directory */ };
     const q = args.search == null ? '' : stripControlChars(String(args.search)).trim();
     if (q) {
       const like = `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
@@ -65,12 +90,127 @@ export class UserService {
   async setStaff(scope: Scope, userId: string, isStaff: boolean): Promise<User> {
     if (!scope.actor.isStaff) throw forbidden('Only staff can change staff rights');
     const user = await scope.em.findOne(User, { id: parseId(userId, 'userId') });
-    if (!user) throw notFound('User');
+    if (!user || user.deletedAt /* issue 18: a deleted account gets no rights */) throw notFound('User');
     user.isStaff = Boolean(isStaff);
     await scope.em.flush();
     this.cache?.forget(user.id);
-    this.events?.publish({ type: 'user.changed', userId: user.id, isStaff: user.isStaff });
+    this.events?.publish({ type: 'user.changed', userId: user.id, isStaff: user.isStaff, user: userViewOf(user) });
     return user;
+  }
+
+  /**
+   * Changes the actor's own names (`firstName`, `lastName`; registration's rules, see
+   * {@link profileSchema}); publishes one `user.changed`. Nothing else of a profile is self-set:
+   * `role`, `score`, `rank` and `inGameIds` belong to the applications (seed 004 calls its User
+   * model read-only). @throws BAD_USER_INPUT naming the field (nothing is changed); NOT_FOUND.
+   */
+  async updateProfile(scope: Scope, input: UpdateProfileInput): Promise<User> {
+    const data = validate(profileSchema(), input ?? {});
+    return this.writeProfile(scope, (u) => {
+      if (data.firstName !== undefined) u.firstName = data.firstName || null;
+      if (data.lastName !== undefined) u.lastName = data.lastName || null;
+      return [];
+    });
+  }
+
+  /**
+   * Sets the actor's avatar from an uploaded image (avatar.service.ts: images only, sniffed,
+   * UPLOAD_MAX_BYTES and UPLOAD_MAX_PIXELS, a 150x150 thumbnail), replacing the previous one,
+   * whose files are deleted once the new one is committed; bumps `avatarVersion` (new URLs),
+   * clears the legacy `avatarUrl`, publishes one `user.changed`. A refused upload changes nothing.
+   * @throws BAD_USER_INPUT (`file`), PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE; NOT_FOUND.
+   */
+  async setAvatar(scope: Scope, file: UploadedFile | Promise<UploadedFile>): Promise<User> {
+    const avatars = this.requireAvatars();
+    const upload = await Promise.resolve(file).catch((err) => { throw uploadError(err, 'file'); });
+    const stored = await avatars.store(upload);
+    try {
+      return await this.writeProfile(scope, (u) => {
+        const old = [u.avatarKey, u.avatarThumbnailKey];
+        u.avatarKey = stored.key;
+        u.avatarThumbnailKey = stored.thumbnailKey;
+        u.avatarVersion = (u.avatarVersion ?? 0) + 1;
+        u.avatarUrl = null;
+        return old;
+      });
+    } catch (err) {
+      await avatars.discard([stored.key, stored.thumbnailKey]);
+      throw err;
+    }
+  }
+
+  /**
+   * Removes the actor's avatar (its files deleted after the commit) and the legacy `avatarUrl`;
+   * publishes one `user.changed`. Without either there is nothing to do: no write, no event.
+   * @throws NOT_FOUND.
+   */
+  async removeAvatar(scope: Scope): Promise<User | UserRecord> {
+    const current = await this.me(scope);
+    if (!current.avatarKey && !current.avatarThumbnailKey && !current.avatarUrl) return current;
+    return this.writeProfile(scope, (u) => {
+      const old = [u.avatarKey, u.avatarThumbnailKey];
+      if (!old[0] && !old[1] && !u.avatarUrl) return [];
+      u.avatarKey = null;
+      u.avatarThumbnailKey = null;
+      u.avatarUrl = null;
+      u.avatarVersion = (u.avatarVersion ?? 0) + 1;
+      return old;
+    });
+  }
+
+  /**
+   * What `GET /media/avatars/<userId>/<version>[/thumbnail]` serves: the storage key of a user's
+   * current avatar (or thumbnail), when `version` is its current one and the request carries a
+   * valid signature of it (`exp`, `sig` from User.avatarUrl) or comes from an authenticated actor
+   * (any authenticated user may see any user, so any may see their avatar). From the user cache.
+   * @throws NOT_FOUND for everything else (a replaced or removed avatar, a bad signature).
+   */
+  async avatarMedia(em: EntityManager, actor: Actor | null, userId: number, version: number, variant: AvatarVariant, signed: { exp?: unknown; sig?: unknown }): Promise<{ key: string }> {
+    const avatars = this.requireAvatars();
+    const u = this.cache ? await this.cache.get(em, userId) : await em.findOne(User, { id: userId });
+    const key = variant === 'thumbnail' ? u?.avatarThumbnailKey : u?.avatarKey;
+    if (!u || !key || u.avatarVersion !== version) throw notFound('Avatar');
+    if (!actor && !avatars.verifyUrl(userId, version, variant, signed.exp, signed.sig)) throw notFound('Avatar');
+    return { key };
+  }
+
+  /** The avatar URLs of a user (avatar.service.ts urlsOf); both null when avatars are not configured. */
+  avatarUrlsOf(u: Parameters<AvatarService['urlsOf']>[0]): { url: string | null; thumbnailUrl: string | null } {
+    return this.avatars ? this.avatars.urlsOf(u) : { url: u.avatarUrl ?? null, thumbnailUrl: null };
+  }
+
+  /** The avatar service. @throws when the service was built without one (a wiring error, not input). */
+  private requireAvatars(): AvatarService {
+    if (!this.avatars) throw new Error('UserService was built without an AvatarService');
+    return this.avatars;
+  }
+
+  /**
+   * One profile write of the actor: `change` edits the row, locked, in a transaction, and answers
+   * the storage keys it freed (deleted after the commit). Then the user cache drops the user and
+   * one `user.changed` carries the row as committed. Writes of one user on this instance run one
+   * after another, so their events leave in commit order (a burst of edits ends with the last one
+   * everywhere). @throws NOT_FOUND when the account is gone.
+   */
+  private writeProfile(scope: Scope, change: (u: User) => (string | null | undefined)[]): Promise<User> {
+    const id = scope.actor.id;
+    const run = (this.writing.get(id) ?? Promise.resolve()).catch(() => undefined).then(async () => {
+      let freed: (string | null | undefined)[] = [];
+      const user = await scope.em.transactional(async (tx) => {
+        const u = await tx.findOne(User, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+        if (!u || (u as { deletedAt?: Date | null }).deletedAt) throw notFound('User');
+        freed = change(u);
+        await tx.flush();
+        return u;
+      });
+      this.cache?.forget(user.id);
+      this.events?.publish({ type: 'user.changed', userId: user.id, isStaff: user.isStaff, user: userViewOf(user), profile: true });
+      await this.avatars?.discard(freed);
+      return user;
+    });
+    this.writing.set(id, run);
+    void run.catch(() => undefined).then(() => { if (this.writing.get(id) === run) this.writing.delete(id); });
+    return run;
   }
 
   /**
@@ -90,7 +230,7 @@ export class UserService {
     const batch = [...this.seen].map(([id, at]) => ({ id, at: at.toISOString() }));
     this.seen.clear();
     await em.execute(
-      `update "users" u set "last_seen_at" = v.at from jsonb_to_recordset(?::jsonb) as v(id int, at timestamptz) where u."id" = v.id`,
+      `update "users" u set "last_seen_at" = v.at from jsonb_to_recordset(?::jsonb) as v(id int, at timestamptz) where u."id" = v.id and u."deleted_at" is null /* issue 18: a deleted account keeps no last-seen time */`,
       [JSON.stringify(batch)]);
   }
 }

@@ -6,6 +6,7 @@ import { CLOSE_TOO_FAR_BEHIND } from '../../realtime/live';
 import type { GraphQLContext } from '../context';
 import { MessageType } from '../types/message.type';
 import { UserType } from '../types/user.type';
+import { userRecordOf } from '../../domain/user/user-cache';
 import { NotificationType } from '../types/contact.type';
 import { MessageDeletedEventType, PresenceEventType, ReadReceiptEventType, TypingEventType } from '../types/payload.type';
 
@@ -127,44 +128,9 @@ export class SubscriptionResolver {
     subscribe: async ({ args, context }) => {
       const ctx = context as GraphQLContext;
       const live = liveOf(ctx);
-      const scope = ctx.scope();
-      const ids = (args.userIds as string[] | null | undefined) ?? [];
-      if (ids.length > live.maxPresenceIds) throw badInput(`userIds may list at most ${live.maxPresenceIds} users`, 'userIds');
-      const explicit = ids.length > 0;
-      const { viewer, audience } = live;
-      const { conversationQueries: conversations, bus } = ctx.services;
-      let wanted: Set<number> = explicit
-        ? new Set(ids.map(Number).filter((n) => Number.isSafeInteger(n)))
-        : await conversations.presenceAudience(scope);
-      if (!explicit) await audience.ensureComplete(viewer);
-      let blockedFrom = audience.blockedIds(viewer);
-      let blocked = await blockedFrom;
-      ctx.release();
-      // A new co-member (of a conversation the viewer is in, or the viewer joining one) changes
-      // the default audience; a block (viewer.blocked reset) changes what is hidden.
-      let audienceStale = false;
-      const me = viewer.actor.id;
-      const offMembership = explicit ? undefined : bus.on('membership.changed', (e) => {
-        if (e.type === 'membership.changed' && e.active && (e.userId === me || viewer.member.get(e.conversationId) === true)) audienceStale = true;
-      });
-      let reloading: Promise<void> | null = null;
-      const reload = async () => {
-        if (audienceStale) {
-          audienceStale = false;
-          wanted = await conversations.presenceAudience({ actor: viewer.actor, em: ctx.em });
-          ctx.release();
-        }
-        blockedFrom = audience.blockedIds(viewer);
-        blocked = await blockedFrom;
-      };
-      const shown = (userId: number) => wanted.has(userId) && !blocked.has(userId);
-      return register(live, 'presence', (e) => {
-        const { userId } = e as EventOf<'presence'>;
-        // Steady state: both sets in memory.
-        if (!audienceStale && viewer.blocked === blockedFrom) return shown(userId);
-        reloading ??= reload().finally(() => { reloading = null; });
-        return reloading.then(() => shown(userId));
-      }, offMembership);
+      const ids = idsArg(live, args.userIds);
+      const users = await liveUsers(ctx, live, ids ? { wanted: ids } : {});
+      return register(live, 'presence', (e) => users.shows((e as EventOf<'presence'>).userId), users.off);
     },
   })
   presence(@Root() e: EventOf<'presence'>, @Arg('userIds', () => [ID], { nullable: true }) _userIds?: string[]) {
@@ -181,6 +147,78 @@ export class SubscriptionResolver {
   notificationAdded(@Root() e: EventOf<'notification.added'>) {
     return e.notification;
   }
+
+  @Subscription(() => UserType, {
+    description: "Profile changes (updateProfile, setAvatar, removeAvatar, setUserStaff) of the viewer and of their contacts and co-members, never of users blocked either way; userIds narrows them to those users (at most WS_MAX_PRESENCE_IDS ids)",
+    subscribe: async ({ args, context }) => {
+      const ctx = context as GraphQLContext;
+      const live = liveOf(ctx);
+      const ids = idsArg(live, args.userIds);
+      const users = await liveUsers(ctx, live, { only: ids, self: true });
+      return register(live, 'user.updated', (e) => users.shows((e as EventOf<'user.changed'>).userId), users.off);
+    },
+  })
+  userUpdated(@Root() e: EventOf<'user.changed'>, @Arg('userIds', () => [ID], { nullable: true }) _userIds?: string[]) {
+    // Executed outside graphql-ws (a subscription document POSTed over HTTP), there is no event.
+    if (!e?.user) throw badInput('Subscriptions run over WebSocket (graphql-transport-ws) at /graphql');
+    // The row as committed, carried by the event: rendering reads nothing from the database.
+    return userRecordOf(e.user);
+  }
+}
+
+/** The `userIds` argument of presence and userUpdated as ids (null when omitted or empty). @throws BAD_USER_INPUT past WS_MAX_PRESENCE_IDS. */
+function idsArg(live: LiveSocket, raw: unknown): Set<number> | null {
+  const ids = (raw as string[] | null | undefined) ?? [];
+  if (ids.length > live.maxPresenceIds) throw badInput(`userIds may list at most ${live.maxPresenceIds} users`, 'userIds');
+  return ids.length ? new Set(ids.map(Number).filter((n) => Number.isSafeInteger(n))) : null;
+}
+
+/**
+ * Which users' events a presence or userUpdated subscriber gets, answered from memory per event:
+ * `wanted` (presence's explicit ids) or else the viewer's presence audience (contacts and
+ * co-members, ConversationQueries.presenceAudience), kept current while the subscription lives
+ * (a new co-member, the viewer joining a conversation: reloaded at the next event); then narrowed
+ * to `only` when given; never a user blocked either way (reloaded after a block changes); plus
+ * the viewer themselves when `self`. `off` stops the tracking.
+ */
+async function liveUsers(ctx: GraphQLContext, live: LiveSocket, opts: { wanted?: Set<number>; only?: Set<number> | null; self?: boolean }) {
+  const scope = ctx.scope();
+  const { viewer, audience } = live;
+  const { conversationQueries: conversations, bus } = ctx.services;
+  const tracked = !opts.wanted;
+  let wanted: Set<number> = opts.wanted ?? await conversations.presenceAudience(scope);
+  if (tracked) await audience.ensureComplete(viewer);
+  let blockedFrom = audience.blockedIds(viewer);
+  let blocked = await blockedFrom;
+  ctx.release();
+  // A new co-member (of a conversation the viewer is in, or the viewer joining one) changes
+  // the default audience; a block (viewer.blocked reset) changes what is hidden.
+  let audienceStale = false;
+  const me = viewer.actor.id;
+  const off = !tracked ? undefined : bus.on('membership.changed', (e) => {
+    if (e.type === 'membership.changed' && e.active && (e.userId === me || viewer.member.get(e.conversationId) === true)) audienceStale = true;
+  });
+  let reloading: Promise<void> | null = null;
+  const reload = async () => {
+    if (audienceStale) {
+      audienceStale = false;
+      wanted = await conversations.presenceAudience({ actor: viewer.actor, em: ctx.em });
+      ctx.release();
+    }
+    blockedFrom = audience.blockedIds(viewer);
+    blocked = await blockedFrom;
+  };
+  const shown = (userId: number) => (!opts.only || opts.only.has(userId))
+    && ((opts.self === true && userId === me) || (wanted.has(userId) && !blocked.has(userId)));
+  return {
+    off,
+    shows(userId: number): boolean | Promise<boolean> {
+      // Steady state: both sets in memory.
+      if (!audienceStale && viewer.blocked === blockedFrom) return shown(userId);
+      reloading ??= reload().finally(() => { reloading = null; });
+      return reloading.then(() => shown(userId));
+    },
+  };
 }
 
 /** `user` of TypingEvent, PresenceEvent and ReadReceiptEvent, from the event's userId. */

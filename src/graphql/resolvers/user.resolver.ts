@@ -1,11 +1,13 @@
-import { Arg, Ctx, Extensions, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Args, Ctx, Extensions, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { fullNameOf, type User } from '../../domain/user/user.entity';
+import type { AvatarFields } from '../../domain/user/avatar.service';
+import { SetAvatarArgs, UpdateProfileInput } from '../types/inputs';
 import type { GraphQLContext } from '../context';
 import { PresenceStatus } from '../types/enums';
 import { DateTimeScalar } from '../scalars';
 import { UserConnection, UserType } from '../types/user.type';
 
-/** Contract: me, user, users, setUserStaff, and User's computed fields. */
+/** Contract: me, user, users, setUserStaff, updateProfile, setAvatar, removeAvatar, and User's computed fields. */
 @Resolver(() => UserType)
 export class UserResolver {
   @Query(() => UserType)
@@ -35,6 +37,31 @@ export class UserResolver {
   @Mutation(() => UserType, { description: 'Staff only' })
   setUserStaff(@Arg('userId', () => ID) userId: string, @Arg('isStaff', () => Boolean) isStaff: boolean, @Ctx() ctx: GraphQLContext) {
     return ctx.services.users.setStaff(ctx.scope(), userId, isStaff);
+  }
+
+  @Mutation(() => UserType, { description: "Changes the viewer's own names (the rules of register); publishes userUpdated" })
+  updateProfile(@Arg('input', () => UpdateProfileInput) input: UpdateProfileInput, @Ctx() ctx: GraphQLContext) {
+    return ctx.services.users.updateProfile(ctx.scope(), input);
+  }
+
+  @Mutation(() => UserType, { description: "Sets the viewer's avatar (an image; a 150x150 thumbnail is made); the previous one's files are deleted; publishes userUpdated" })
+  setAvatar(@Args(() => SetAvatarArgs) { file }: SetAvatarArgs, @Ctx() ctx: GraphQLContext) {
+    return ctx.services.users.setAvatar(ctx.scope(), file);
+  }
+
+  @Mutation(() => UserType, { description: "Removes the viewer's avatar and its files; publishes userUpdated (nothing when there was none)" })
+  removeAvatar(@Ctx() ctx: GraphQLContext) {
+    return ctx.services.users.removeAvatar(ctx.scope());
+  }
+
+  @FieldResolver(() => String, { nullable: true, description: 'The avatar: a signed URL of this server (/media/avatars/..., valid at least MEDIA_URL_TTL seconds, for any viewer), or null' })
+  avatarUrl(@Root() user: AvatarFields, @Ctx() ctx: GraphQLContext) {
+    return ctx.services.users.avatarUrlsOf(user).url;
+  }
+
+  @FieldResolver(() => String, { nullable: true, description: "The avatar's 150x150 square thumbnail (signed like avatarUrl), or null" })
+  avatarThumbnailUrl(@Root() user: AvatarFields, @Ctx() ctx: GraphQLContext) {
+    return ctx.services.users.avatarUrlsOf(user).thumbnailUrl;
   }
 
   @FieldResolver(() => String, { description: '"first last", or username when both are empty' })

@@ -55,3 +55,18 @@ export class AddAttachmentArgs {
   @Field(() => ID) messageId!: string;
   @Field(() => GraphQLUpload) file!: Promise<FileUpload>;
 }
+
+// --- Issue 18 (profile and avatar; src/domain/user/user.service.ts) ---
+
+/** updateProfile's input: omitted fields stay as they are; null or "" clears one. */
+@InputType('UpdateProfileInput')
+export class UpdateProfileInput {
+  @Field(() => String, { nullable: true, description: 'At most 150 characters after cleaning (as at register); null or "" clears it' }) firstName?: string | null;
+  @Field(() => String, { nullable: true, description: 'At most 150 characters after cleaning (as at register); null or "" clears it' }) lastName?: string | null;
+}
+
+/** setAvatar's arguments: an args class for the same reason as {@link AddAttachmentArgs} (the domain awaits the upload and maps its failures). */
+@ArgsType()
+export class SetAvatarArgs {
+  @Field(() => GraphQLUpload, { description: 'jpg/jpeg/png/gif/webp/avif, at most UPLOAD_MAX_BYTES and UPLOAD_MAX_PIXELS' }) file!: Promise<FileUpload>;
+}

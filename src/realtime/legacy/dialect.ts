@@ -30,6 +30,8 @@ export interface RenderTools {
   attachments(messageId: number): Promise<Attachment[]>;
   /** The URL of an attachment's file: an external link's own, else this server's signed URL (a path unless PUBLIC_URL is set). */
   fileUrl(a: Attachment): string;
+  /** A user's avatar URL (UserService.avatarUrlsOf: signed, a path unless PUBLIC_URL is set), or null (issue 18). */
+  avatarUrl(u: UserRecord): string | null;
 }
 
 /** One kind of server frame: the bus events it comes from, who gets it, and its shape. */

@@ -205,6 +205,7 @@ export function startLegacySockets(deps: LegacyDeps): LegacySockets {
             user: async (id) => (id == null ? null : deps.userOf(scope, id)),
             attachments: (messageId) => deps.attachmentsOf(scope, messageId),
             fileUrl: (a) => services.attachments.fileUrlOf(a),
+            avatarUrl: (u) => services.users.avatarUrlsOf(u).url,
           });
           return frame ? JSON.stringify(frame) : null;
         },

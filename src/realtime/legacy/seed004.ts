@@ -1,9 +1,9 @@
 import type { UserRecord } from '../../domain/user/user-cache';
-import { idIn, InvalidFrame, stream, textIn, type Dialect, type LegacyConnection } from './dialect';
+import { idIn, InvalidFrame, stream, textIn, type Dialect, type LegacyConnection, type RenderTools } from './dialect';
 import { typing } from './seed000';
 
-/** `{id, username, profile_picture}` (seed 004's `sender` and `user` in socket frames). */
-const brief = (u: UserRecord | null) => (u ? { id: u.id, username: u.username, profile_picture: u.avatarUrl ?? null } : null);
+/** `{id, username, profile_picture}` (seed 004's `sender` and `user` in socket frames); `profile_picture` is the avatar's signed URL, or null. */
+const brief = (u: UserRecord | null, t: RenderTools) => (u ? { id: u.id, username: u.username, profile_picture: t.avatarUrl(u) } : null);
 
 /** The message a frame names, when it is one of this socket's conversation the user may see; else null (the frame is ignored). */
 async function messageOfConversation(conn: LegacyConnection, value: unknown): Promise<string | null> {
@@ -29,13 +29,13 @@ export const seed004: Dialect = {
   streams: [
     stream({
       type: 'message.added', audience: 'readers',
-      render: async (e, t) => ({ type: 'new_message', message: { id: e.message.id, sender: brief(await t.user(e.message.senderId)), content: e.message.content, timestamp: e.message.createdAt } }),
+      render: async (e, t) => ({ type: 'new_message', message: { id: e.message.id, sender: brief(await t.user(e.message.senderId), t), content: e.message.content, timestamp: e.message.createdAt } }),
     }),
     stream({ type: 'message.edited', audience: 'readers', render: (e) => ({ type: 'message_edited', message: { id: e.message.id, content: e.message.content } }) }),
     stream({ type: 'message.deleted', audience: 'readers', render: (e) => ({ type: 'message_deleted', message_id: e.message.id }) }),
     stream({
       type: 'typing', audience: 'othersUnblocked',
-      render: async (e, t) => ({ type: 'user_typing', user: brief(await t.user(e.userId)), is_typing: e.isTyping }),
+      render: async (e, t) => ({ type: 'user_typing', user: brief(await t.user(e.userId), t), is_typing: e.isTyping }),
     }),
   ],
   async handle(conn, frame) {

@@ -7,6 +7,7 @@ import type { UnreadSummary } from '../../domain/message/read-state.service';
 import type { User } from '../../domain/user/user.entity';
 import type { RestContext } from '../common/route.registry';
 import { iso, isReadByOthers, lastMessageOf, membersOf, unreadOf, userOf } from '../common/views.helpers';
+import { avatarOf } from '../common/avatars';
 import { refId } from '../../domain/shared/refs';
 
 /** Seed 000 shapes: history items, unread counts, recent conversations, connections. */
@@ -33,9 +34,9 @@ export const connectionSchema = z.object({
 export const statusSchema = z.object({ status: z.literal('success') });
 export const markReadSchema = z.object({ status: z.literal('success'), marked_count: z.number().int() });
 
-/** `{id, username, first_name, last_name, avatar}`. */
-export function presentUser(u: UserRecord): z.output<typeof userSchema> {
-  return { id: u.id, username: u.username, first_name: u.firstName ?? '', last_name: u.lastName ?? '', avatar: u.avatarUrl ?? null };
+/** `{id, username, first_name, last_name, avatar}`; `avatar` is the avatar's signed URL (absolute), or null. */
+export function presentUser(ctx: RestContext, u: UserRecord): z.output<typeof userSchema> {
+  return { id: u.id, username: u.username, first_name: u.firstName ?? '', last_name: u.lastName ?? '', avatar: avatarOf(ctx, u).url };
 }
 
 /** History items of a DIRECT conversation, oldest first; `username` is the sender, `recipient` the other member. */
@@ -68,7 +69,7 @@ export async function presentRecent(ctx: RestContext, c: Conversation): Promise<
   const other = (await membersOf(ctx, c)).find((m) => refId(m.user) !== ctx.actor?.id)?.user ?? null;
   return {
     id: c.id,
-    other_user: other ? presentUser(other) : null,
+    other_user: other ? presentUser(ctx, other) : null,
     last_message: await presentLastMessage(ctx, await lastMessageOf(ctx, c)),
     unread_count: await unreadOf(ctx, c),
     updated_at: iso(c.lastActivityAt)!,
@@ -81,7 +82,7 @@ export async function presentConnection(ctx: RestContext, c: Contact): Promise<z
   const other = await userOf(ctx, refId(outgoing ? c.addressee : c.requester));
   return {
     id: c.id,
-    user: other ? presentUser(other) : { id: 0, username: '', first_name: '', last_name: '', avatar: null },
+    user: other ? presentUser(ctx, other) : { id: 0, username: '', first_name: '', last_name: '', avatar: null },
     status: c.status.toLowerCase() as z.output<typeof connectionSchema>['status'],
     direction: outgoing ? 'outgoing' : 'incoming',
     created_at: iso(c.createdAt)!,

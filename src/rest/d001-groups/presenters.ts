@@ -7,6 +7,7 @@ import { fullNameOf, type User } from '../../domain/user/user.entity';
 import type { RestContext } from '../common/route.registry';
 import { attachmentsOf, canReadContentOf, iso, mediaUrlOf, membersOf, titleOf, unreadOf, userOf } from '../common/views.helpers';
 import { refId } from '../../domain/shared/refs';
+import { avatarOf } from '../common/avatars';
 import { showsReply } from '../../domain/message/message.policy';
 
 /** Seed 001 shapes: chat groups (list, detail with members) and messages. */
@@ -49,17 +50,17 @@ export const SYSTEM_SENDER: z.output<typeof senderSchema> = { id: 0, username: '
 /** Who seed 001 shows as a message's sender: its sender, for a SYSTEM notice the user whose action it reports, else {@link SYSTEM_SENDER}. */
 async function senderOf(ctx: RestContext, m: MessageView): Promise<z.output<typeof senderSchema>> {
   const u = await userOf(ctx, m.senderId ?? m.actorId);
-  return u ? presentSender(u) : SYSTEM_SENDER;
+  return u ? presentSender(ctx, u) : SYSTEM_SENDER;
 }
 
-/** `{id, username, full_name, avatar_thumbnail, role}`. */
-export function presentUserSummary(u: UserRecord): z.output<typeof userSummarySchema> {
-  return { id: u.id, username: u.username, full_name: fullNameOf(u), avatar_thumbnail: u.avatarUrl ?? null, role: u.role ?? null };
+/** `{id, username, full_name, avatar_thumbnail, role}`; `avatar_thumbnail` is the avatar's 150x150 thumbnail (signed, absolute), or null. */
+export function presentUserSummary(ctx: RestContext, u: UserRecord): z.output<typeof userSummarySchema> {
+  return { id: u.id, username: u.username, full_name: fullNameOf(u), avatar_thumbnail: avatarOf(ctx, u).thumbnailUrl, role: u.role ?? null };
 }
 
-/** A message sender: the summary plus `avatar`. */
-export function presentSender(u: UserRecord): z.output<typeof senderSchema> {
-  return { ...presentUserSummary(u), avatar: u.avatarUrl ?? null };
+/** A message sender: the summary plus `avatar` (the avatar's signed URL, absolute, or null). */
+export function presentSender(ctx: RestContext, u: UserRecord): z.output<typeof senderSchema> {
+  return { ...presentUserSummary(ctx, u), avatar: avatarOf(ctx, u).url };
 }
 
 const later = (a: Date, b: Date) => (a > b ? a : b);
@@ -85,7 +86,7 @@ export async function presentChat(ctx: RestContext, c: Conversation): Promise<z.
     name: await nameOf(ctx, c, members),
     description: c.description ?? null,
     is_group: c.kind !== ConversationKind.DIRECT,
-    members_summary: members.map((m) => presentUserSummary(m.user)),
+    members_summary: members.map((m) => presentUserSummary(ctx, m.user)),
     created_by: refId(c.createdBy),
     created_at: iso(c.createdAt)!,
     updated_at: iso(later(c.updatedAt, c.lastActivityAt))!,
@@ -104,7 +105,7 @@ export async function presentChatDetail(ctx: RestContext, c: Conversation): Prom
     members: await Promise.all(members.map(async (m) => ({
       id: m.id,
       chat_group: c.id,
-      user: presentUserSummary(m.user),
+      user: presentUserSummary(ctx, m.user),
       is_admin: m.role === MemberRole.OWNER || m.role === MemberRole.ADMIN,
       nickname: m.nickname ?? null,
       last_read_at: iso(m.lastReadAt),

@@ -7,6 +7,7 @@ import type { User } from '../../domain/user/user.entity';
 import type { RestContext } from '../common/route.registry';
 import { attachmentsOf, iso, isReadByOthers, lastMessageOf, mediaUrlOf, membersOf, userOf } from '../common/views.helpers';
 import { refId } from '../../domain/shared/refs';
+import { avatarOf } from '../common/avatars';
 
 /** Seed 004 shapes: User, Conversation, Message, Attachment. */
 
@@ -23,10 +24,10 @@ export const conversationSchema = z.object({
   id: z.number().int(), participants: z.array(userSchema), created_at: z.string(), last_message: messageSchema.nullable(),
 });
 
-/** `{id, username, first_name, last_name, profile_picture, score, rank, role, in_game_ids}`. */
-export function presentUser(u: UserRecord): z.output<typeof userSchema> {
+/** `{id, username, first_name, last_name, profile_picture, score, rank, role, in_game_ids}`; `profile_picture` is the avatar's signed URL (absolute), or null. */
+export function presentUser(ctx: RestContext, u: UserRecord): z.output<typeof userSchema> {
   return {
-    id: u.id, username: u.username, first_name: u.firstName ?? '', last_name: u.lastName ?? '', profile_picture: u.avatarUrl ?? null,
+    id: u.id, username: u.username, first_name: u.firstName ?? '', last_name: u.lastName ?? '', profile_picture: avatarOf(ctx, u).url,
     score: u.score ?? 0, rank: u.rank ?? null, role: u.role ?? null, in_game_ids: u.inGameIds ?? [],
   };
 }
@@ -40,7 +41,7 @@ export function presentAttachment(ctx: RestContext, a: Attachment): z.output<typ
 export async function presentMessage(ctx: RestContext, m: MessageView): Promise<z.output<typeof messageSchema>> {
   const sender = await userOf(ctx, m.senderId);
   return {
-    id: m.id, conversation: m.conversationId, sender: sender ? presentUser(sender) : null, content: m.content, timestamp: m.createdAt,
+    id: m.id, conversation: m.conversationId, sender: sender ? presentUser(ctx, sender) : null, content: m.content, timestamp: m.createdAt,
     is_read: await isReadByOthers(ctx, m), is_edited: m.editedAt != null, is_deleted: m.deletedAt != null,
     attachments: (await attachmentsOf(ctx, m)).map((a) => presentAttachment(ctx, a)),
   };
@@ -51,7 +52,7 @@ export async function presentConversation(ctx: RestContext, c: Conversation): Pr
   const last = await lastMessageOf(ctx, c);
   return {
     id: c.id,
-    participants: (await membersOf(ctx, c)).map((m) => presentUser(m.user)),
+    participants: (await membersOf(ctx, c)).map((m) => presentUser(ctx, m.user)),
     created_at: iso(c.createdAt)!,
     last_message: last ? await presentMessage(ctx, last) : null,
   };

@@ -112,6 +112,19 @@ const GQL: Record<string, Op> = {
   'Mutation.sendNotice': { call: (c) => g(c, `mutation($u: ID!) { sendNotice(userId: $u, title: "t", body: "b") { id } }`, { u: c.other.id }) },
   'Mutation.markNotificationRead': { call: (c) => g(c, `mutation($i: ID!) { markNotificationRead(id: $i) { id } }`, { i: c.w.memberNotification }) },
   'Mutation.markAllNotificationsRead': { call: (c) => g(c, `mutation { markAllNotificationsRead }`) },
+  // --- issue 18 items 1-3: profile and avatar (the caller's own; every authenticated role) ---
+  'Mutation.updateProfile': { call: (c) => g(c, `mutation { updateProfile(input: {firstName: "New"}) { id } }`) },
+  'Mutation.setAvatar': { call: async (c) => gqlOutcome(await setAvatarCall(c.w.server, c.u?.token)) },
+  'Mutation.removeAvatar': { call: (c) => g(c, `mutation { removeAvatar { id } }`) },
+  'Subscription.userUpdated': { call: (c) => s(c, `subscription($u: [ID!]) { userUpdated(userIds: $u) { id } }`, { u: [c.other.id] }) },
+  // --- end of issue 18 items 1-3 ---
+  // Issue 18 items 4-5 (password change, account deletion): about the caller only, so every signed-in role
+  // gets as far as the password check. The world's users must stay as they are: changePassword with the
+  // right current password and a new one breaking the rule (BAD_USER_INPUT naming newPassword, checked
+  // first, counts nothing), deleteAccount with a wrong password (BAD_USER_INPUT naming password, one
+  // failed attempt of the login limit's 10). The successes: tests/integration/accounts-security.test.ts.
+  'Mutation.changePassword': { call: (c) => g(c, `mutation { changePassword(currentPassword: "correct-horse-battery", newPassword: "short") }`) },
+  'Mutation.deleteAccount': { call: (c) => g(c, `mutation { deleteAccount(password: "not-the-password") }`) },
   // Subscription
   'Subscription.messageAdded': { fix: 'group', call: (c) => s(c, `subscription($c: ID) { messageAdded(conversationId: $c) { id } }`, { c: c.conv }) },
   'Subscription.messageEdited': { fix: 'group', call: (c) => s(c, `subscription($c: ID) { messageEdited(conversationId: $c) { id } }`, { c: c.conv }) },
@@ -121,6 +134,16 @@ const GQL: Record<string, Op> = {
   'Subscription.readReceipt': { fix: 'group', call: (c) => s(c, `subscription($c: ID!) { readReceipt(conversationId: $c) { lastReadSeq } }`, { c: c.conv }) },
   'Subscription.notificationAdded': { call: (c) => s(c, `subscription { notificationAdded { id } }`) },
 };
+
+/** setAvatar (issue 18) as a GraphQL multipart request with a 1x1 PNG. */
+async function setAvatarCall(server: TestServer, token: string | undefined): Promise<GqlResult> {
+  const f = new FormData();
+  f.append('operations', JSON.stringify({ query: 'mutation($f: Upload!) { setAvatar(file: $f) { id } }', variables: { f: null } }));
+  f.append('map', JSON.stringify({ 0: ['variables.f'] }));
+  f.append('0', new Blob([PNG_1X1], { type: 'image/png' }), 'dot.png');
+  const res = await fetch(server.url, { method: 'POST', body: f, headers: { 'apollo-require-preflight': 'true', ...(token ? { authorization: `Bearer ${token}` } : {}) } });
+  return { status: res.status, ...((await res.json()) as Omit<GqlResult, 'status'>) };
+}
 
 const uname = (c: Cell) => c.other.username;
 const form = (fields: Record<string, string>, file?: string) => {
@@ -242,6 +265,15 @@ const EXPECTED: Record<string, string> = {
   'Mutation.sendNotice':                'U    F    F    F    F    F    A    F',
   'Mutation.markNotificationRead':      'U    N    A    N    N    N    N    N', // the member's notification
   'Mutation.markAllNotificationsRead':  'U    A    A    A    A    A    A    A',
+  // --- issue 18 items 1-3 ---
+  'Mutation.updateProfile':             'U    A    A    A    A    A    A    A',
+  'Mutation.setAvatar':                 'U    A    A    A    A    A    A    A', // a 1x1 PNG
+  'Mutation.removeAvatar':              'U    A    A    A    A    A    A    A',
+  'Subscription.userUpdated':           'U    A    A    A    A    A    A    A', // explicit userIds; the audience and blocks filter per event
+  // --- end of issue 18 items 1-3 ---
+  // Issue 18 items 4-5: B = reached the password check (see the callers above)
+  'Mutation.changePassword':            'U    B    B    B    B    B    B    B',
+  'Mutation.deleteAccount':             'U    B    B    B    B    B    B    B',
 
   'Subscription.messageAdded':          'U    N    A    N    N    A    A    A',
   'Subscription.messageEdited':         'U    N    A    N    N    A    A    A',

@@ -158,11 +158,20 @@ const ops = (): Op[] => [
   op('acceptContact', 'mutation($id: ID!) { acceptContact(id: $id) { id } }', { id }),
   op('markNotificationRead', 'mutation($id: ID!) { markNotificationRead(id: $id) { id } }', { id }),
   op('setUserStaff', 'mutation($u: ID!, $s: Boolean!) { setUserStaff(userId: $u, isStaff: $s) { id } }', { u: id, s: bool }),
+  // --- issue 18 items 1-3: profile and avatar (setAvatar over JSON: the Upload scalar refuses whatever comes) ---
+  op('updateProfile', 'mutation($i: UpdateProfileInput!) { updateProfile(input: $i) { id firstName lastName } }', { i: () => input({ firstName: str, lastName: str }) }),
+  op('setAvatar', 'mutation($f: Upload!) { setAvatar(file: $f) { id avatarUrl } }', { f: str }),
+  op('removeAvatar', 'mutation { removeAvatar { id avatarUrl } }', {}),
+  // --- end of issue 18 items 1-3 ---
   op('register', 'mutation($i: RegisterInput!) { register(input: $i) { user { id } } }',
     { i: () => input({ username: str, password: str, firstName: str, lastName: str, email: str }) }),
   op('login', 'mutation($u: String!, $p: String!) { login(username: $u, password: $p) { accessToken } }', { u: () => fc.oneof(str(), fc.constantFrom(...real.usernames)), p: str }),
   op('refreshToken', 'mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken } }', { t: () => fc.oneof(str(), cursor) }),
   op('logout', 'mutation($t: String!) { logout(refreshToken: $t) }', { t: () => fc.oneof(str(), cursor) }),
+  // Issue 18 items 4-5 (password change, account deletion): the fuzzing users' password is never drawn, so
+  // these are refused (BAD_USER_INPUT, RATE_LIMITED past the failed-login limit); successes: accounts-security.test.ts.
+  op('changePassword', 'mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }', { c: str, n: str }),
+  op('deleteAccount', 'mutation($p: String!) { deleteAccount(password: $p) }', { p: str }),
   op('messages', 'query($c: ID!, $f: Int, $a: String, $l: Int, $b: String) { messages(conversationId: $c, first: $f, after: $a, last: $l, before: $b) { totalCount edges { cursor } } }',
     { c: id, f: int, a: () => cursor, l: int, b: () => cursor }),
   op('messagesSince', 'query($c: ID!, $s: Int!, $l: Int) { messagesSince(conversationId: $c, afterSeq: $s, limit: $l) { id } }', { c: id, s: int, l: int }),

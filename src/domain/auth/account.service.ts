@@ -1,0 +1,240 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Logger } from 'pino';
+import type { BlobStorage } from '../attachment/blob-storage';
+import type { Scope } from '../shared/actor';
+import { forbidden, unauthenticated } from '../shared/errors';
+import type { EventPublisher, MessageView, UserView } from '../shared/events';
+import { User } from '../user/user.entity';
+import { userViewOf } from '../user/user-cache';
+import { rowToMessageView, type MessageRow } from '../message/message.writer';
+import type { AuthService } from './auth.service';
+
+/** The username (and lookup key) of a deleted account's tombstone: `deleted-user-<id>` (never registrable: auth.service DELETED_USERNAME). */
+export const deletedUsernameOf = (userId: number): string => `deleted-user-${userId}`;
+
+/** Removes a user's avatar files by storage key (AvatarService.discard: missing ones and failures ignored). */
+export type AvatarFileRemover = (keys: readonly (string | null | undefined)[]) => Promise<void>;
+
+/** Attempts of the deletion's transaction when it loses a deadlock (see AccountService.inTransaction). */
+const ATTEMPTS = 3;
+
+/** PostgreSQL's deadlock_detected (40P01), as the driver or MikroORM reports it. */
+function isDeadlock(err: unknown): boolean {
+  const e = err as { code?: string; name?: string; cause?: { code?: string } } | null;
+  return e?.code === '40P01' || e?.cause?.code === '40P01' || e?.name === 'DeadlockException';
+}
+
+/** What one deletion changed, for the events and file removals after commit. */
+interface Erased {
+  /** The tombstone as committed (for `user.changed`: open clients show the deleted user at once). */
+  tombstone: UserView;
+  /** Avatar files (AvatarService's keys). */
+  avatarKeys: (string | null)[];
+  families: string[];
+  messages: MessageView[];
+  /** SYSTEM notices rewritten to name the tombstone. */
+  notices: MessageView[];
+  leftConversations: number[];
+  contactPairs: [number, number][];
+  fileKeys: string[];
+}
+
+/**
+ * Account deletion (issue 18 item 5; GDPR art. 17 "right to erasure"). `deleteAccount` erases the
+ * person and keeps the conversations others need:
+ *
+ * - **erased**: names, email, avatar (columns and files: AvatarService's, after commit), role, rank, score, in-game ids, last-seen
+ *   time, the password hash, staff rights; every refresh token; contacts and blocks both ways;
+ *   the user's notifications, and others' notifications about the user's messages (their
+ *   invitations name `deleted-user-<id>` instead); the content,
+ *   mentions, idempotency keys and attachments (rows and files) of every message they sent;
+ *   nicknames; their places in groups, rooms and support threads (left, as if they had left).
+ * - **kept**: the `users` row as a tombstone (`deletedAt` set, username and lookup key
+ *   `deleted-user-<id>`, every personal column empty), so each of their messages keeps its place
+ *   (seq) in the conversation as a deleted message (`isDeleted`, content "") with that sender;
+ *   their side of DIRECT chats (membership kept, muted: the other person's chat keeps its two
+ *   members and its title, and no notification is ever written for the tombstone); others'
+ *   messages, including ones quoting or @mentioning them (those are the other people's records);
+ *   SYSTEM notices, rewritten to name `deleted-user-<id>` instead ("deleted-user-7 added bob").
+ * - **reserved**: the lower-case username, in `reserved_usernames` with no link to the tombstone,
+ *   forever: nobody can register it and pass for the person others talked to.
+ *
+ * Groups and rooms where they were the only OWNER pass to the oldest ADMIN, else the oldest member
+ * (the rule of leaving: MembershipService.handOverOwnership); with nobody left they stay ownerless.
+ * A support thread of theirs stays with the staff (no heir: its owner is its customer).
+ */
+export class AccountService {
+  constructor(
+    private readonly auth: AuthService,
+    private readonly events: EventPublisher,
+    private readonly storage: BlobStorage,
+    /** Deletes avatar files (AvatarService.discard). */
+    private readonly avatarFiles?: AvatarFileRemover,
+    private readonly logger?: Logger,
+  ) {}
+
+  /**
+   * Deletes the actor's own account after checking `password` (AuthService.confirmPassword: the
+   * failed-login limit of login applies). All data changes in ONE transaction that first locks,
+   * in id order, the user's row and every live staff user's row: two deletions of the same user
+   * run one after the other (the second finds a tombstone), and of the last two staff users
+   * exactly one succeeds. After commit: `user.changed` (every instance's user cache drops the
+   * user; authenticate refuses a deleted user, so access tokens die at once), `session.revoked`
+   * per login (every socket of the user closes with 4403, on every instance), `membership.changed`
+   * for each conversation left, `contact.changed` for each pair, `message.deleted` for each erased
+   * message; then the files are removed (a failure is logged, the deletion stands).
+   * @throws BAD_USER_INPUT (`password` wrong), RATE_LIMITED, FORBIDDEN (the last staff user),
+   *   UNAUTHENTICATED (the account is already deleted, e.g. by a concurrent call).
+   */
+  async deleteAccount(scope: Scope, password: string, ip = 'unknown'): Promise<boolean> {
+    await this.auth.confirmPassword(scope.em, scope.actor.id, password, 'password', ip);
+    const erased = await this.inTransaction(scope.em, (tx) => this.erase(tx, scope.actor.id));
+    const userId = scope.actor.id;
+    this.events.publish({ type: 'user.changed', userId, isStaff: false, user: erased.tombstone });
+    for (const sessionId of erased.families) this.events.publish({ type: 'session.revoked', sessionId, userId });
+    for (const conversationId of erased.leftConversations) this.events.publish({ type: 'membership.changed', conversationId, userId, active: false });
+    for (const userIds of erased.contactPairs) this.events.publish({ type: 'contact.changed', userIds });
+    for (const message of erased.messages) this.events.publish({ type: 'message.deleted', conversationId: message.conversationId, message });
+    for (const message of erased.notices) this.events.publish({ type: 'message.edited', conversationId: message.conversationId, message });
+    await Promise.all([
+      ...erased.fileKeys.map((key) => this.storage.delete(key).catch((err) => {
+        this.logger?.warn({ err, key }, 'account deletion: a stored file could not be removed');
+      })),
+      this.avatarFiles?.(erased.avatarKeys),
+    ]);
+    return true;
+  }
+
+  /**
+   * Runs `work` in one transaction, again (at most {@link ATTEMPTS} times in all) when PostgreSQL
+   * chose it as a deadlock's victim: the deletion locks the user's row before the conversations it
+   * renumbers, a send of the same user (or a write naming them) the other way round.
+   */
+  private async inTransaction<T>(em: EntityManager, work: (tx: EntityManager) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await em.transactional(work);
+      } catch (err) {
+        if (attempt >= ATTEMPTS || !isDeadlock(err)) throw err;
+        this.logger?.info({ attempt }, 'account deletion: deadlock, trying again');
+      }
+    }
+  }
+
+  /** The data changes of {@link deleteAccount}, inside its transaction `tx`. */
+  private async erase(tx: EntityManager, userId: number): Promise<Erased> {
+    // Locks first, always in id order (no deadlock between two deletions): the user and every live
+    // staff user. NO KEY UPDATE: two deletions wait for each other, writes that merely reference
+    // a staff user (their sends take KEY SHARE through the foreign keys) do not wait for it.
+    const locked = await tx.execute<{ id: number; is_staff: boolean; deleted_at: Date | null }[]>(
+      `select "id", "is_staff", "deleted_at" from "users" where "id" = ? or ("is_staff" and "deleted_at" is null) order by "id" for no key update`, [userId]);
+    const me = locked.find((r) => Number(r.id) === userId);
+    if (!me || me.deleted_at) throw unauthenticated('This account was deleted');
+    if (me.is_staff && locked.filter((r) => r.is_staff && !r.deleted_at).length <= 1) {
+      throw forbidden('You are the last staff user: give another user staff rights (setUserStaff) before deleting this account');
+    }
+    const [row] = await tx.execute<Record<string, unknown>[]>('select * from "users" where "id" = ?', [userId]);
+    const now = new Date();
+
+    const families = (await tx.execute<{ family_id: string }[]>('delete from "refresh_tokens" where "user_id" = ? returning "family_id"', [userId]))
+      .map((r) => r.family_id);
+    const contacts = await tx.execute<{ requester_id: number; addressee_id: number }[]>(
+      'delete from "contacts" where "requester_id" = ? or "addressee_id" = ? returning "requester_id", "addressee_id"', [userId, userId]);
+    await tx.execute(
+      'delete from "notifications" where "user_id" = ? or "message_id" in (select "id" from "messages" where "sender_id" = ?)', [userId, userId]);
+
+    // Attachments of their messages: rows now, bytes after commit unless another row shares them (a seed-003 link to this server's media).
+    const files = await tx.execute<{ storage_key: string | null; thumbnail_key: string | null }[]>(
+      `delete from "attachments" where "message_id" in (select "id" from "messages" where "sender_id" = ?) returning "storage_key", "thumbnail_key"`, [userId]);
+    const candidates = [...new Set(files.flatMap((f) => [f.storage_key, f.thumbnail_key]).filter((k): k is string => Boolean(k)))];
+    const shared = candidates.length
+      ? new Set((await tx.execute<{ key: string }[]>(
+        `with k as (select jsonb_array_elements_text(?::jsonb) as key)
+         select a."storage_key" as "key" from "attachments" a join k on k.key = a."storage_key"
+         union select a."thumbnail_key" from "attachments" a join k on k.key = a."thumbnail_key"`, [JSON.stringify(candidates)])).map((r) => r.key))
+      : new Set<string>();
+
+    // Their messages become deleted ones (content "", no mentions), each with its own next change
+    // number of its conversation, so messagesSince and replay report the erasure like any deletion.
+    const messages = await tx.execute<MessageRow[]>(
+      `with mine as (
+         select "id", "conversation_id", row_number() over (partition by "conversation_id" order by "seq") as n
+           from "messages" where "sender_id" = ? and ("deleted_at" is null or "content" <> '' or "mention_ids" <> '[]'::jsonb or "client_message_id" is not null)),
+       counts as (select "conversation_id", count(*) as k from mine group by "conversation_id"),
+       bumped as (
+         update "conversations" c set "change_seq" = c."change_seq" + counts.k from counts
+          where c."id" = counts."conversation_id" returning c."id", c."change_seq" - counts.k as base)
+       update "messages" m set "content" = '', "mention_ids" = '[]'::jsonb, "client_message_id" = null,
+              "deleted_at" = coalesce(m."deleted_at", ?::timestamptz), "change_seq" = bumped.base + mine.n
+         from mine join bumped on bumped."id" = mine."conversation_id"
+        where m."id" = mine."id"
+        returning m.*`, [userId, now]);
+
+    // SYSTEM notices of her conversations that name her ("alice added bob", "alice left") name the
+    // tombstone instead, each with its own next change number too (clients see them as edited).
+    const named = `(^|[^A-Za-z0-9_.-])${String(row.username).replace(/\./g, '\\.')}(?![A-Za-z0-9_-])`;
+    const notices = await tx.execute<MessageRow[]>(
+      `with mine as (
+         select "id", "conversation_id", row_number() over (partition by "conversation_id" order by "seq") as n
+           from "messages" where "kind" = 'SYSTEM' and "deleted_at" is null and "content" ~ ?
+            and "conversation_id" in (select "conversation_id" from "memberships" where "user_id" = ?)),
+       counts as (select "conversation_id", count(*) as k from mine group by "conversation_id"),
+       bumped as (
+         update "conversations" c set "change_seq" = c."change_seq" + counts.k from counts
+          where c."id" = counts."conversation_id" returning c."id", c."change_seq" - counts.k as base)
+       update "messages" m set "content" = regexp_replace(m."content", ?, ?, 'g'), "change_seq" = bumped.base + mine.n
+         from mine join bumped on bumped."id" = mine."conversation_id"
+        where m."id" = mine."id"
+        returning m.*`, [named, userId, named, `\\1${deletedUsernameOf(userId)}`]);
+
+    // Invitations she sent ("alice added you to Book club") name the tombstone too.
+    await tx.execute(
+      `update "notifications" set "title" = regexp_replace("title", ?, ?, 'g') where "kind" = 'ROOM_INVITE' and "title" ~ ?
+          and "conversation_id" in (select "conversation_id" from "memberships" where "user_id" = ?)`,
+      [named, `\\1${deletedUsernameOf(userId)}`, named, userId]);
+
+    // Groups, rooms, support threads: left (an only OWNER hands over first). DIRECT: kept, muted.
+    const places = await tx.execute<{ id: number; conversation_id: number; role: string; kind: string }[]>(
+      `select m."id", m."conversation_id", m."role", c."kind" from "memberships" m join "conversations" c on c."id" = m."conversation_id"
+        where m."user_id" = ? and c."kind" <> 'DIRECT' and m."left_at" is null and not m."is_banned" for update of m`, [userId]);
+    // A SUPPORT thread's OWNER is its customer: no heir (the staff answer it as before).
+    for (const p of places.filter((x) => x.role === 'OWNER' && x.kind !== 'SUPPORT')) {
+      await tx.execute(
+        `update "memberships" set "role" = 'OWNER' where "id" = (
+           select "id" from "memberships" where "conversation_id" = ? and "left_at" is null and not "is_banned" and "user_id" <> ?
+              and not exists (select 1 from "memberships" o where o."conversation_id" = ? and o."role" = 'OWNER' and o."left_at" is null and not o."is_banned" and o."user_id" <> ?)
+            order by "role" asc, "joined_at" asc limit 1)`,
+        [p.conversation_id, userId, p.conversation_id, userId]);
+    }
+    if (places.length) {
+      await tx.execute(`update "memberships" set "left_at" = ?, "role" = 'MEMBER' where "id" in (select (jsonb_array_elements_text(?::jsonb))::int)`,
+        [now, JSON.stringify(places.map((p) => Number(p.id)))]);
+    }
+    await tx.execute(
+      `update "memberships" m set "nickname" = null,
+              "is_muted" = (m."is_muted" or exists (select 1 from "conversations" c where c."id" = m."conversation_id" and c."kind" = 'DIRECT'))
+        where m."user_id" = ?`, [userId]);
+
+    // The tombstone, and the reserved name.
+    const tombstone = deletedUsernameOf(userId);
+    await tx.execute(
+      `update "users" set "username" = ?, "username_key" = ?, "email" = null, "first_name" = null, "last_name" = null, "avatar_url" = null,
+              "avatar_key" = null, "avatar_thumbnail_key" = null, "avatar_version" = "avatar_version" + 1, "role" = null, "is_staff" = false, "score" = 0, "rank" = null, "in_game_ids" = '[]'::jsonb, "last_seen_at" = null,
+              "password_hash" = '!deleted', "tokens_valid_after" = null, "tokens_kept_session" = null, "deleted_at" = ?, "updated_at" = ?
+        where "id" = ?`, [tombstone, tombstone, now, now, userId]);
+    await tx.execute(
+      'insert into "reserved_usernames" ("username_key", "reserved_at") values (?, ?) on conflict do nothing', [String(row.username_key), now]);
+
+    const [after] = await tx.execute<Record<string, unknown>[]>('select * from "users" where "id" = ?', [userId]);
+    return {
+      tombstone: { ...userViewOf(tx.map(User, after)), deletedAt: now.toISOString() },
+      avatarKeys: [row.avatar_key as string | null, row.avatar_thumbnail_key as string | null],
+      families: [...new Set(families)],
+      messages: messages.map(rowToMessageView),
+      notices: notices.map(rowToMessageView),
+      leftConversations: [...new Set(places.map((p) => Number(p.conversation_id)))],
+      contactPairs: contacts.map((c) => [Number(c.requester_id), Number(c.addressee_id)] as [number, number]),
+      fileKeys: candidates.filter((k) => !shared.has(k)),
+    };
+  }
+}
