@@ -162,10 +162,11 @@ export class SocketGate {
       state.socket.close(CLOSE_TRY_AGAIN_LATER, truncateReason(`Too many open sockets for this user (at most ${config.ws.maxSocketsPerUser}); close one first`));
       return { ok: false, unauthenticated: false, reason: 'too many sockets' };
     }
-    state.viewer = audience.attach(session.actor);
     this.settle(state);
+    // A revocation that arrived since the login check closes the socket here (SocketSessions.add).
+    if (!sessions.add(state.socket, session)) return { ok: false, unauthenticated: false, reason: 'logged out' };
+    state.viewer = audience.attach(session.actor);
     state.socketId = randomUUID();
-    sessions.add(state.socket, session);
     logger.info({ socket: state.socketId, userId: session.actor.id, ip: state.ip }, 'socket authenticated');
     // The per-instance count above is exact and free; presence counts the user's sockets on
     // every instance (with Redis), so more instances do not multiply the limit.
