@@ -1,9 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Logger } from 'pino';
 import { Server as IoServer, type Socket as IoSocket } from 'socket.io';
-import type { Config } from '../../config/config';
 import { ConversationKind, type Conversation } from '../../domain/conversation/conversation.entity';
 import type { Scope } from '../../domain/shared/actor';
 import { DomainError } from '../../domain/shared/errors';
@@ -11,15 +8,15 @@ import type { DomainEvent, EventOf, MessageView } from '../../domain/shared/even
 import { fullNameOf } from '../../domain/user/user.entity';
 import type { UserRecord } from '../../domain/user/user-cache';
 import { corsOptions } from '../../security/http-hardening';
-import type { Services } from '../../services';
-import type { AudienceRegistry, Viewer } from '../audience';
-import { DELIVERY_QUERY, type DeliveryHub, type EventScope, type FrameRenderer } from '../delivery';
+import type { Viewer } from '../audience';
+import { DELIVERY_QUERY, type EventScope, type FrameRenderer } from '../delivery';
 import { CLOSE_TOO_FAR_BEHIND } from '../live';
-import { bearer, OPEN, type GatedSocket, type GateSocket, type SocketGate } from '../socket-gate';
+import { bearer, OPEN, type GatedSocket, type GateSocket } from '../socket-gate';
 import { CLOSE_FORBIDDEN, CLOSE_TRY_AGAIN_LATER, truncateReason } from '../socket-sessions';
 import { TYPING_REFRESH_MS } from '../typing';
 import type { UpgradeRoute } from '../upgrades';
 import { and, idIn, InvalidFrame, publicMessage, textIn, type ClientFrame } from './dialect';
+import type { LegacyDeps } from './router';
 
 /** Socket.IO's path (seed 002 "Nginx configuration": `location /socket.io/`). */
 export const SOCKET_IO_PATH = '/socket.io';
@@ -58,7 +55,7 @@ function errorOf(err: unknown): { code: string; message: string } {
 }
 
 /**
- * A Socket.IO connection as the {@link SocketGate} sees a socket: `send` writes a pre-encoded
+ * A Socket.IO connection as the SocketGate sees a socket: `send` writes a pre-encoded
  * packet to the engine.io connection, `bufferedAmount` counts the bytes written since the
  * connection last drained (to the network, or to a poll), and `close(code, reason)`, which
  * Socket.IO has no frame for, sends an `error` event `{code, close_code, message}` and then
@@ -129,18 +126,8 @@ class IoLink extends EventEmitter implements GateSocket {
   }
 }
 
-/** Everything the Socket.IO endpoint needs from the realtime layer (as the WebSocket dialects). */
-export interface SocketIoDeps {
-  config: Config;
-  services: Services;
-  rootEm: EntityManager;
-  logger: Logger;
-  clientIp(req: IncomingMessage): string;
-  gate: SocketGate;
-  hub: DeliveryHub;
-  audience: AudienceRegistry;
-  userOf(scope: EventScope, id: number): Promise<UserRecord | null>;
-}
+/** Everything the Socket.IO endpoint needs from the realtime layer: the WebSocket dialects' (seed 002 shows no attachments). */
+export type SocketIoDeps = Omit<LegacyDeps, 'attachmentsOf'>;
 
 /** The running Socket.IO endpoint. */
 export interface SocketIoEndpoint {
