@@ -377,6 +377,20 @@ describe('deleteAccount', () => {
     expect(codeOf(await gql(server.url, DELETE, { p: PASSWORD }))).toBe('UNAUTHENTICATED');
   });
 
+  test('an older account already named deleted-user-<id>: the tombstone takes another never-registrable name, the older account is untouched', async () => {
+    const user = await registerUser(server.url, 'del_clash');
+    const older = await registerUser(server.url, 'del_older');
+    // As an account registered before such names were refused would be.
+    await sql('update "users" set "username" = ?, "username_key" = ? where "id" = ?', [`deleted-user-${user.id}`, `deleted-user-${user.id}`, Number(older.id)]);
+    expect((await gqlOk(server.url, DELETE, { p: PASSWORD }, user.token)).deleteAccount).toBe(true);
+    const [tomb] = await sql<{ username: string; deleted_at: Date | null }>('select "username", "deleted_at" from "users" where "id" = ?', [Number(user.id)]);
+    expect(tomb.username).toMatch(new RegExp(`^deleted-user-${user.id}-[0-9a-f]{8}$`));
+    expect(tomb.deleted_at).not.toBeNull();
+    expect((await gqlOk(server.url, ME, {}, older.token)).me).toEqual({ id: older.id, username: `deleted-user-${user.id}` });
+    const REGISTER = 'mutation($u: String!) { register(input: { username: $u, password: "another-password-1" }) { accessToken } }';
+    expect(refusal(await gql(server.url, REGISTER, { u: `deleted-user-${user.id}-0a1b2c3d` }))).toEqual({ code: 'BAD_USER_INPUT', field: 'username' });
+  });
+
   test('two concurrent deletions of one account: one succeeds, the other is refused cleanly (no 500)', async () => {
     const user = await registerUser(server.url, 'del_twice');
     const second = await loginAgain(user);

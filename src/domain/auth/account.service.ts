@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import type { BlobStorage } from '../attachment/blob-storage';
@@ -135,6 +136,12 @@ export class AccountService {
     }
     const [row] = await tx.execute<Record<string, unknown>[]>('select * from "users" where "id" = ?', [userId]);
     const now = new Date();
+    // The tombstone's name: deleted-user-<id>, unless an account registered before such names were
+    // refused (DELETED_USERNAME) holds it; then deleted-user-<id>-<8 hex> (also never registrable).
+    const base = deletedUsernameOf(userId);
+    const [{ taken }] = await tx.execute<{ taken: boolean }[]>(
+      'select exists (select 1 from "users" where "username_key" = ? and "id" <> ?) as taken', [base, userId]);
+    const tombstone = taken ? `${base}-${randomBytes(4).toString('hex')}` : base;
 
     const families = (await tx.execute<{ family_id: string }[]>('delete from "refresh_tokens" where "user_id" = ? returning "family_id"', [userId]))
       .map((r) => r.family_id);
@@ -185,13 +192,13 @@ export class AccountService {
        update "messages" m set "content" = regexp_replace(m."content", ?, ?, 'g'), "change_seq" = bumped.base + mine.n
          from mine join bumped on bumped."id" = mine."conversation_id"
         where m."id" = mine."id"
-        returning m.*`, [named, userId, named, `\\1${deletedUsernameOf(userId)}`]);
+        returning m.*`, [named, userId, named, `\\1${tombstone}`]);
 
     // Invitations she sent ("alice added you to Book club") name the tombstone too.
     await tx.execute(
       `update "notifications" set "title" = regexp_replace("title", ?, ?, 'g') where "kind" = 'ROOM_INVITE' and "title" ~ ?
           and "conversation_id" in (select "conversation_id" from "memberships" where "user_id" = ?)`,
-      [named, `\\1${deletedUsernameOf(userId)}`, named, userId]);
+      [named, `\\1${tombstone}`, named, userId]);
 
     // Groups, rooms, support threads: left (an only OWNER hands over first). DIRECT: kept, muted.
     const places = await tx.execute<{ id: number; conversation_id: number; role: string; kind: string }[]>(
@@ -216,7 +223,6 @@ export class AccountService {
         where m."user_id" = ?`, [userId]);
 
     // The tombstone, and the reserved name.
-    const tombstone = deletedUsernameOf(userId);
     await tx.execute(
       `update "users" set "username" = ?, "username_key" = ?, "email" = null, "first_name" = null, "last_name" = null, "avatar_url" = null,
               "avatar_key" = null, "avatar_thumbnail_key" = null, "avatar_version" = "avatar_version" + 1, "role" = null, "is_staff" = false, "score" = 0, "rank" = null, "in_game_ids" = '[]'::jsonb, "last_seen_at" = null,

@@ -57,10 +57,10 @@ const ALG = 'HS256';
 const ACCESS_TYP = 'at+jwt';
 
 /**
- * Usernames of deleted accounts' tombstones: `deleted-user-<id>` (account.service.ts). Nobody
+ * Usernames of deleted accounts' tombstones: `deleted-user-<id>`, or `deleted-user-<id>-<8 hex>` where an older account holds the first (account.service.ts). Nobody
  * registers one (a live account could pass for a deleted one, or take the name a tombstone needs).
  */
-export const DELETED_USERNAME = /^deleted-user-\d+$/i;
+export const DELETED_USERNAME = /^deleted-user-\d+(-[0-9a-f]{8})?$/i;
 
 /** The password rule of registration, also for `changePassword`'s new password (OWASP ASVS 2.1.1: 8..256 characters). */
 export const passwordSchema = z.string().min(PASSWORD_MIN_LENGTH).max(PASSWORD_MAX_LENGTH);
