@@ -1,10 +1,11 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import WebSocket from 'ws';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gql, gqlOk, subscribe, wsClient } from '../support/client';
+import { listeningPort } from '../support/listening';
 
 /**
  * The compiled server as an operator runs it (`node dist/src/main.js`, PGlite on disk under
@@ -40,28 +41,15 @@ afterAll(() => {
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
-/** A port that was free a moment ago (the server does not report the one it picks for PORT=0). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 /** Starts `node dist/src/main.js` and resolves once it logs "chat server listening". */
 async function startCompiled(extra: Record<string, string> = {}): Promise<Running> {
-  const port = await freePort();
   const env: NodeJS.ProcessEnv = {
     ...extra,
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     NODE_ENV: 'development',
     HOST: '127.0.0.1',
-    PORT: String(port),
+    PORT: '0', // the kernel picks a free port at bind time; it is read from the log (listeningPort)
     DATA_DIR: extra.DATA_DIR ?? dataDir, // no DATABASE_URL: PGlite on disk, even when the suite runs on PostgreSQL
     LOG_LEVEL: 'info',
   };
@@ -69,11 +57,12 @@ async function startCompiled(extra: Record<string, string> = {}): Promise<Runnin
   children.push(child);
   let out = '';
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  await new Promise<void>((resolve, reject) => {
+  const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not log "chat server listening" within 60 s:\n${out}`)), 60_000);
     const onData = (chunk: Buffer) => {
       out += chunk.toString();
-      if (out.includes('chat server listening')) { clearTimeout(timer); resolve(); }
+      const bound = listeningPort(out);
+      if (bound) { clearTimeout(timer); resolve(bound); }
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', (chunk: Buffer) => { out += chunk.toString(); });

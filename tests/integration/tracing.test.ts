@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createTestDatabase, type TestDatabase } from '../support/test-server';
+import { listeningPort } from '../support/listening';
 
 const ROOT = resolve(__dirname, '../..');
 let receiver: Server;
@@ -42,12 +43,11 @@ afterAll(async () => {
 });
 
 test('requests are traced to the OTLP endpoint: HTTP, the GraphQL operation, and on PostgreSQL its SQL', async () => {
-  const port = 40000 + Math.floor(Math.random() * 20000);
   // scripts/run-built.js compiles first when dist/ is older than the sources (a fresh checkout's `npm ci` built it).
   child = spawn(process.execPath, [join(ROOT, 'scripts/run-built.js'), 'dist/src/main.js'], {
     cwd: ROOT,
     env: {
-      PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'development', HOST: '127.0.0.1', PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...(db ? { DATABASE_URL: db.url } : {}),
+      PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'development', HOST: '127.0.0.1', PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'info', ...(db ? { DATABASE_URL: db.url } : {}),
       OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_BSP_SCHEDULE_DELAY: '100', OTEL_SERVICE_NAME: 'chat-server-under-test',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -55,14 +55,16 @@ test('requests are traced to the OTLP endpoint: HTTP, the GraphQL operation, and
   let out = '';
   child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
   child.stderr!.on('data', (c: Buffer) => { out += c.toString(); });
-  const url = `http://127.0.0.1:${port}/graphql`;
+  // PORT=0: the kernel picks a free port when the server binds; its "listening" log line names it.
   const deadline = Date.now() + 90_000;
+  let port: number | null = null;
   for (;;) {
-    const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
-    if (ok) break;
+    port = listeningPort(out);
+    if (port && await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false)) break;
     if (Date.now() > deadline || child.exitCode !== null) throw new Error(`server did not start:\n${out}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+  const url = `http://127.0.0.1:${port}/graphql`;
   const reg = await fetch(url, {
     method: 'POST', headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ query: 'mutation TraceMe($i: RegisterInput!) { register(input: $i) { user { id } } }', variables: { i: { username: `traced_${process.pid}`, password: 'correct-horse-battery' } } }),
