@@ -75,7 +75,8 @@ export class AudienceRegistry {
         if (v) this.setStaff(v, e.isStaff);
       }),
       bus.on('contact.changed', (e) => {
-        if (e.type !== 'contact.changed') return;
+        // A new connection changes no block: the blocked sets stay (no reload).
+        if (e.type !== 'contact.changed' || e.connected) return;
         for (const id of e.userIds) { const v = this.known(id); if (v) v.blocked = undefined; }
       }),
     ];

@@ -124,6 +124,23 @@ describe('blocking', () => {
     expect((await openDirect(b, a)).data.openDirectChat.id).toBe(direct);
   });
 
+  test('a contact accepted while presence and userUpdated subscriptions run joins both audiences, without resubscribing', async () => {
+    const [a, b] = await users(2, 'cl');
+    const bWs = client(b);
+    const bPresence = sub(bWs, `subscription { presence { user { id } status } }`);
+    const bUpdated = sub(bWs, `subscription { userUpdated { id firstName } }`);
+    await Promise.all([bPresence.ready(), bUpdated.ready()]);
+    const req = await request(a, b);
+    await q(b, contactOp('acceptContact', 'id'), { x: req.id });
+    // a (not a co-member of b anywhere) comes online, then renames herself: b sees both.
+    await sub(client(a), `subscription { notificationAdded { id } }`).ready();
+    const seen = await bPresence.until((e: any) => e.presence.user.id === a.id);
+    expect(seen[seen.length - 1]).toEqual({ presence: { user: { id: a.id }, status: 'ONLINE' } });
+    await q(a, `mutation { updateProfile(input: { firstName: "Ada" }) { id } }`);
+    const updates = await bUpdated.until((e: any) => e.userUpdated.id === a.id);
+    expect(updates[updates.length - 1]).toEqual({ userUpdated: { id: a.id, firstName: 'Ada' } });
+  });
+
   // Both directions: the blocker does not see the blocked user, and the blocked user does not see
   // the blocker. c, a co-member of both, sees everyone and provides the control events.
   test.each([

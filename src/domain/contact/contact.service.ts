@@ -40,7 +40,11 @@ export class ContactService {
     if (await this.isBlockedBetween(scope.em, me, other.id)) throw forbidden('You cannot connect with this user');
     const [mine, theirs] = await this.pair(scope.em, me, other.id);
     if (theirs) {
-      if (theirs.status !== ContactStatus.ACCEPTED) { theirs.status = ContactStatus.ACCEPTED; await scope.em.flush(); }
+      if (theirs.status !== ContactStatus.ACCEPTED) {
+        theirs.status = ContactStatus.ACCEPTED;
+        await scope.em.flush();
+        this.connected(me, other.id);
+      }
       return theirs;
     }
     if (mine) {
@@ -147,13 +151,19 @@ export class ContactService {
    */
   async connectOnOpen(em: EntityManager, openerId: number, otherId: number): Promise<void> {
     const [mine, theirs] = await this.pair(em, openerId, otherId);
-    if (theirs?.status === ContactStatus.PENDING) { theirs.status = ContactStatus.ACCEPTED; await em.flush(); return; }
+    if (theirs?.status === ContactStatus.PENDING) { theirs.status = ContactStatus.ACCEPTED; await em.flush(); this.connected(openerId, otherId); return; }
     if (mine || theirs) return;
-    await em.execute(
+    const inserted = await em.execute<{ id: number }[]>(
       `insert into "contacts" ("requester_id", "addressee_id", "status", "created_at", "updated_at") values (?, ?, 'ACCEPTED', now(), now())
-       on conflict ("requester_id", "addressee_id") do nothing`,
+       on conflict ("requester_id", "addressee_id") do nothing returning "id"`,
       [openerId, otherId],
     );
+    if (inserted.length) this.connected(openerId, otherId);
+  }
+
+  /** Says (after the commit) that two users became contacts: open presence and userUpdated subscriptions of either now include the other. */
+  private connected(a: number, b: number): void {
+    this.events.publish({ type: 'contact.changed', userIds: [a, b], connected: true });
   }
 
   private async answer(scope: Scope, id: string, status: ContactStatus.ACCEPTED | ContactStatus.DECLINED): Promise<Contact> {
@@ -166,6 +176,7 @@ export class ContactService {
     if (contact.status !== status) {
       contact.status = status;
       await scope.em.flush();
+      if (status === ContactStatus.ACCEPTED) this.connected(requester!, me);
     }
     return contact;
   }

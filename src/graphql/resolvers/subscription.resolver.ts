@@ -177,7 +177,8 @@ function idsArg(live: LiveSocket, raw: unknown): Set<number> | null {
  * Which users' events a presence or userUpdated subscriber gets, answered from memory per event:
  * `wanted` (presence's explicit ids) or else the viewer's presence audience (contacts and
  * co-members, ConversationQueries.presenceAudience), kept current while the subscription lives
- * (a new co-member, the viewer joining a conversation: reloaded at the next event); then narrowed
+ * (a new co-member, the viewer joining a conversation, a contact accepted: reloaded at the next
+ * event); then narrowed
  * to `only` when given; never a user blocked either way (reloaded after a block changes); plus
  * the viewer themselves when `self`. `off` stops the tracking.
  */
@@ -195,9 +196,14 @@ async function liveUsers(ctx: GraphQLContext, live: LiveSocket, opts: { wanted?:
   // the default audience; a block (viewer.blocked reset) changes what is hidden.
   let audienceStale = false;
   const me = viewer.actor.id;
-  const off = !tracked ? undefined : bus.on('membership.changed', (e) => {
+  const offMembers = !tracked ? undefined : bus.on('membership.changed', (e) => {
     if (e.type === 'membership.changed' && e.active && (e.userId === me || viewer.member.get(e.conversationId) === true)) audienceStale = true;
   });
+  // A contact accepted while the subscription lives (contactRequest answered, a DIRECT chat opened).
+  const offContacts = !tracked ? undefined : bus.on('contact.changed', (e) => {
+    if (e.type === 'contact.changed' && e.connected && e.userIds.includes(me)) audienceStale = true;
+  });
+  const off = !tracked ? undefined : () => { offMembers!(); offContacts!(); };
   let reloading: Promise<void> | null = null;
   const reload = async () => {
     if (audienceStale) {
