@@ -10,6 +10,9 @@ import { userViewOf } from '../user/user-cache';
 import { rowToMessageView, type MessageRow } from '../message/message.writer';
 import type { AuthService } from './auth.service';
 
+/** Message events published per turn of the event loop after a deletion. */
+const PUBLISH_SLICE = 200;
+
 /** The username (and lookup key) of a deleted account's tombstone: `deleted-user-<id>` (never registrable: auth.service DELETED_USERNAME). */
 export const deletedUsernameOf = (userId: number): string => `deleted-user-${userId}`;
 
@@ -95,8 +98,16 @@ export class AccountService {
     for (const sessionId of erased.families) this.events.publish({ type: 'session.revoked', sessionId, userId });
     for (const conversationId of erased.leftConversations) this.events.publish({ type: 'membership.changed', conversationId, userId, active: false });
     for (const userIds of erased.contactPairs) this.events.publish({ type: 'contact.changed', userIds });
-    for (const message of erased.messages) this.events.publish({ type: 'message.deleted', conversationId: message.conversationId, message });
-    for (const message of erased.notices) this.events.publish({ type: 'message.edited', conversationId: message.conversationId, message });
+    // A prolific user's messages are many events: published in slices with a turn of the event
+    // loop between, so other requests and deliveries are not held while they fan out.
+    const changes = [
+      ...erased.messages.map((message) => ({ type: 'message.deleted' as const, conversationId: message.conversationId, message })),
+      ...erased.notices.map((message) => ({ type: 'message.edited' as const, conversationId: message.conversationId, message })),
+    ];
+    for (let i = 0; i < changes.length; i += PUBLISH_SLICE) {
+      if (i > 0) await new Promise<void>((r) => setImmediate(r));
+      for (const e of changes.slice(i, i + PUBLISH_SLICE)) this.events.publish(e);
+    }
     await Promise.all([
       ...erased.fileKeys.map((key) => this.storage.delete(key).catch((err) => {
         this.logger?.warn({ err, key }, 'account deletion: a stored file could not be removed');
