@@ -48,7 +48,9 @@ const progress = (...parts: unknown[]) => console.error(`[bench realtime ${new D
 
 /** Forks a child and returns a function that sends a message and resolves with the next answer. */
 async function child(script: string, args: string[]): Promise<{ proc: ChildProcess; ask: <T>(msg: unknown) => Promise<T> }> {
-  const proc = fork(join(__dirname, script), args, { execArgv: ['--expose-gc', '--max-old-space-size=4096'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // BENCH_SERVER_NODE_FLAGS (e.g. --trace-gc): extra Node/V8 flags for the server children only.
+  const extra = script === 'server.js' ? (process.env.BENCH_SERVER_NODE_FLAGS ?? '').split(' ').filter(Boolean) : [];
+  const proc = fork(join(__dirname, script), args, { execArgv: ['--expose-gc', '--max-old-space-size=4096', ...extra], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   children.add(proc);
   proc.once('exit', () => children.delete(proc));
   const queue: ((v: unknown) => void)[] = [];
