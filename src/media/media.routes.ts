@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { create as contentDisposition } from 'content-disposition';
 import { Router, type Request, type Response } from 'express';
@@ -8,6 +9,19 @@ import { DomainError } from '../domain/shared/errors';
 import type { Services } from '../services';
 import type { AvatarVariant } from '../domain/user/avatar.service';
 
+/** A stored file found for a download: its storage key, how it is served, and where its bytes are. */
+interface StoredMedia {
+  key: string;
+  mimeType: string;
+  fileName: string;
+  /** Shown in the browser (images) rather than downloaded. */
+  inline: boolean;
+  bytes: { size(key: string): Promise<number>; read(key: string, range?: { start: number; end: number }): Readable };
+}
+
+/** A database id in a path: 1 to 2147483647 (an `integer` column), else null. */
+const idIn = (s: unknown): number | null => (/^\d{1,10}$/.test(String(s)) && Number(s) <= 2147483647 && Number(s) > 0 ? Number(s) : null);
+
 /**
  * `GET /media/<attachment id>` and `/media/<attachment id>/thumbnail`: attachment downloads for
  * callers who may read the conversation (Bearer token) or who hold a signed URL from
@@ -17,28 +31,32 @@ import type { AvatarVariant } from '../domain/user/avatar.service';
  */
 export function mediaRouter(services: Services, rootEm: EntityManager, logger: Logger): Router {
   const router = Router();
-  const serve = (variant: 'file' | 'thumbnail') => async (req: Request, res: Response) => {
+  /**
+   * Serves what `find` answers for the request (the caller: a Bearer token's actor, or null),
+   * with the headers every download gets and single Range requests; 404 when `find` answers
+   * null or throws a DomainError, or the bytes are gone.
+   */
+  const serveStored = (find: (req: Request, em: EntityManager, actor: Actor | null) => Promise<StoredMedia | null>) => async (req: Request, res: Response) => {
     const notFound = () => { res.status(404).json({ error: 'Not found', detail: 'Not found' }); };
-    const id = String(req.params.id);
-    if (!/^\d{1,10}$/.test(id) || Number(id) > 2147483647) return notFound();
     const em = rootEm.fork();
     let actor: Actor | null = null;
     const token = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1];
     if (token) actor = await services.auth.authenticate(em, token).catch(() => null);
-    let media;
+    let media: StoredMedia | null;
     let size: number;
     try {
-      media = await services.attachments.media(em, actor, Number(id), variant, { exp: req.query.exp, sig: req.query.sig });
-      size = await services.attachments.size(media.key);
+      media = await find(req, em, actor);
+      if (!media) return notFound();
+      size = await media.bytes.size(media.key);
     } catch (err) {
-      if (err instanceof DomainError) return notFound();
+      if (err instanceof DomainError || (err as { code?: string }).code === 'ENOENT') return notFound();
       throw err;
     }
     res.set({
       'Content-Type': media.mimeType,
       'X-Content-Type-Options': 'nosniff',
       'Content-Security-Policy': "default-src 'none'; sandbox",
-      'Content-Disposition': contentDisposition(media.fileName, { type: media.mimeType.startsWith('image/') ? 'inline' : 'attachment' }),
+      'Content-Disposition': contentDisposition(media.fileName, { type: media.inline ? 'inline' : 'attachment' }),
       'Accept-Ranges': 'bytes',
       'Cache-Control': 'private, max-age=300',
     });
@@ -55,56 +73,32 @@ export function mediaRouter(services: Services, rootEm: EntityManager, logger: L
     res.set('Content-Length', String(range ? range.end - range.start + 1 : size));
     if (req.method === 'HEAD') { res.end(); return; }
     try {
-      await pipeline(services.attachments.read(media.key, range), res);
+      await pipeline(media.bytes.read(media.key, range), res);
     } catch (err) {
       if (!res.headersSent) notFound();
       else if ((err as { code?: string }).code !== 'ERR_STREAM_PREMATURE_CLOSE') logger.warn({ err }, 'media download failed');
       res.destroy();
     }
   };
+  const attachment = (variant: 'file' | 'thumbnail') => serveStored(async (req, em, actor) => {
+    const id = idIn(req.params.id);
+    if (id === null) return null;
+    const m = await services.attachments.media(em, actor, id, variant, { exp: req.query.exp, sig: req.query.sig });
+    return { ...m, inline: m.mimeType.startsWith('image/'), bytes: services.attachments };
+  });
   // Avatars (issue 18): /media/avatars/<user id>/<version>[/thumbnail], for any authenticated
   // caller or a signed URL from User.avatarUrl / avatarThumbnailUrl; 404 for everything else.
-  const serveAvatar = (variant: AvatarVariant) => async (req: Request, res: Response) => {
-    const notFound = () => { res.status(404).json({ error: 'Not found', detail: 'Not found' }); };
-    const userId = String(req.params.userId);
-    const version = String(req.params.version);
-    if (!/^\d{1,10}$/.test(userId) || Number(userId) > 2147483647 || !/^\d{1,10}$/.test(version) || Number(version) > 2147483647) return notFound();
+  const avatar = (variant: AvatarVariant) => serveStored(async (req, em, actor) => {
+    const userId = idIn(req.params.userId);
+    const version = /^\d{1,10}$/.test(String(req.params.version)) && Number(req.params.version) <= 2147483647 ? Number(req.params.version) : null;
     const avatars = services.users.avatars;
-    if (!avatars) return notFound();
-    const em = rootEm.fork();
-    let actor: Actor | null = null;
-    const token = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1];
-    if (token) actor = await services.auth.authenticate(em, token).catch(() => null);
-    let key: string;
-    let size: number;
-    try {
-      key = (await services.users.avatarMedia(em, actor, Number(userId), Number(version), variant, { exp: req.query.exp, sig: req.query.sig })).key;
-      size = await avatars.size(key);
-    } catch (err) {
-      if (err instanceof DomainError) return notFound();
-      if ((err as { code?: string }).code === 'ENOENT') return notFound();
-      throw err;
-    }
-    res.set({
-      'Content-Type': 'image/webp',
-      'X-Content-Type-Options': 'nosniff',
-      'Content-Security-Policy': "default-src 'none'; sandbox",
-      'Content-Disposition': contentDisposition(`avatar-${userId}${variant === 'thumbnail' ? '-thumbnail' : ''}.webp`, { type: 'inline' }),
-      'Content-Length': String(size),
-      'Cache-Control': 'private, max-age=300',
-    });
-    if (req.method === 'HEAD') { res.end(); return; }
-    try {
-      await pipeline(avatars.read(key), res);
-    } catch (err) {
-      if (!res.headersSent) notFound();
-      else if ((err as { code?: string }).code !== 'ERR_STREAM_PREMATURE_CLOSE') logger.warn({ err }, 'avatar download failed');
-      res.destroy();
-    }
-  };
-  router.get('/avatars/:userId/:version', serveAvatar('avatar'));
-  router.get('/avatars/:userId/:version/thumbnail', serveAvatar('thumbnail'));
-  router.get('/:id', serve('file'));
-  router.get('/:id/thumbnail', serve('thumbnail'));
+    if (userId === null || version === null || !avatars) return null;
+    const { key } = await services.users.avatarMedia(em, actor, userId, version, variant, { exp: req.query.exp, sig: req.query.sig });
+    return { key, mimeType: 'image/webp', fileName: `avatar-${userId}${variant === 'thumbnail' ? '-thumbnail' : ''}.webp`, inline: true, bytes: avatars };
+  });
+  router.get('/avatars/:userId/:version', avatar('avatar'));
+  router.get('/avatars/:userId/:version/thumbnail', avatar('thumbnail'));
+  router.get('/:id', attachment('file'));
+  router.get('/:id/thumbnail', attachment('thumbnail'));
   return router;
 }
