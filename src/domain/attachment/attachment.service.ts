@@ -248,7 +248,10 @@ export class AttachmentService {
   private ownMediaIn(parsed: ParsedFileUrl, serverHost?: string | null): number | 'none' | null {
     const ownHosts = [this.publicUrl ? new URL(this.publicUrl).host : null, serverHost ?? null].filter((h): h is string => Boolean(h)).map(hostKey);
     const own = 'path' in parsed || ownHosts.includes(hostKey(parsed.absolute.host));
-    const path = 'path' in parsed ? parsed.path : parsed.absolute.pathname;
+    // PUBLIC_URL may carry a path (https://x.example/chat): its media are under <path>/media/.
+    const base = this.publicUrl ? new URL(this.publicUrl).pathname.replace(/\/+$/, '') : '';
+    const full = 'path' in parsed ? parsed.path : parsed.absolute.pathname;
+    const path = base && full.startsWith(`${base}/media/`) ? full.slice(base.length) : full;
     const search = 'path' in parsed ? parsed.search : parsed.absolute.search;
     const m = MEDIA_PATH.exec(path);
     if (m && Number(m[1]) <= 2147483647) {

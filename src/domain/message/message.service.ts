@@ -216,9 +216,13 @@ export class MessageService {
     if (replyToId != null && target.replyConversationId !== conversation.id) throw badInput('replyToId must be a message of the same conversation', 'replyToId');
     let reference: CheckedSend['reference'] = null;
     if (checkedRef) {
-      reference = 'external' in checkedRef
-        ? { file: checkedRef.external, kind: checkedRef.kind }
-        : { file: await this.attachments.linkOwnMedia(scope.em, scope.actor, checkedRef.ownMediaId, checkedRef.fileName), kind: checkedRef.kind };
+      if ('external' in checkedRef) {
+        reference = { file: checkedRef.external, kind: checkedRef.kind };
+      } else {
+        // A file of this server has a sniffed type: its kind follows it (the uploads' rule), not the sender's message_type.
+        const file = await this.attachments.linkOwnMedia(scope.em, scope.actor, checkedRef.ownMediaId, checkedRef.fileName);
+        reference = { file, kind: AttachmentService.kindOf([file]) };
+      }
     }
     return { data, files, reference, replyToId, target };
   }

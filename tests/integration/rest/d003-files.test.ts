@@ -179,6 +179,8 @@ describe('seed 003: file messages by URL', () => {
     // A bare path (GraphQL's Attachment.url without PUBLIC_URL) and this host without a signature link it too, with the file's own name.
     const viaPath = await send(dev, group, { content: '', message_type: 'file', file_url: `/media/${photo.attachmentId}` });
     expect(viaPath.body).toMatchObject({ file_name: 'photo.png', file_size: photo.bytes.length, file_url: expect.stringMatching(/\/media\/\d+\?exp=/) });
+    // The file's sniffed type decides the kind of a message linking it (sent as "file", it is a PNG).
+    expect(viaPath.body.message_type).toBe('image');
     const viaHost = await send(dev, group, { content: '', message_type: 'image', file_url: `${origin()}/media/${photo.attachmentId}/thumbnail` });
     expect(viaHost.status).toBe(201);
     // A signature of this server proves the URL is ours whatever host it names; another site's /media/ path is just a link.
@@ -226,5 +228,26 @@ describe('seed 003: file messages by URL', () => {
     const op = doc.body.paths['/api/chat/rooms/{id}/messages/'].post;
     expect(op.summary).not.toMatch(/not kept/);
     expect(op.summary).toMatch(/file_url/);
+  });
+});
+
+describe('seed 003: a PUBLIC_URL with a path', () => {
+  let behind: TestServer;
+  beforeAll(async () => { behind = await startTestServer({ PUBLIC_URL: 'https://chat.example.org/team' }); });
+  afterAll(async () => { await behind.close(); });
+
+  it('recognises this server\'s own media under <path>/media/ and links the file (not an external link that expires)', async () => {
+    const owner = await restUser(behind, 'fpub');
+    const res = await call(behind, 'POST', '/chat/rooms/', { token: owner.token, json: { name: 'behind a path', room_type: 'group' } });
+    const roomId = res.body.id as number;
+    const bytes = await png();
+    const sent = await call(behind, 'POST', `/chats/${roomId}/send-message/`, { token: owner.token, form: form({ content: 'photo' }, [['medias', { name: 'photo.png', bytes, type: 'image/png' }]]) });
+    expect(sent.status).toBe(201);
+    const url = sent.body.media[0].url as string;
+    expect(url).toMatch(/^https:\/\/chat\.example\.org\/team\/media\/\d+\?exp=/);
+    const linked = await call(behind, 'POST', `/chat/rooms/${roomId}/messages/`, { token: owner.token, json: { content: '', message_type: 'image', file_url: url } });
+    expect(linked.status).toBe(201);
+    const gql = (await gqlData(behind, owner, ATTACHMENTS, { m: String(linked.body.id) })).message.attachments[0];
+    expect(gql).toMatchObject({ isExternal: false, mimeType: 'image/png', size: bytes.length });
   });
 });
