@@ -188,6 +188,26 @@ describe('changePassword', () => {
     expect((await gqlOk(server.url, ME, {}, fresh.token)).me.id).toBe(alice.id);
   });
 
+  test('refreshes racing the change: no other login survives it (its new refresh and access tokens are dead too)', async () => {
+    const user = await registerUser(server.url, 'cp_race');
+    // Two more logins (the login limit of this server is small, LOGIN_FAILURES).
+    const others = [await loginAgain(user), await loginAgain(user)];
+    const [refreshed, changed] = await Promise.all([
+      Promise.all(others.map((o) => gql(server.url, REFRESH, { t: o.refreshToken }))),
+      gql(server.url, CHANGE, { c: PASSWORD, n: NEW_PASSWORD }, user.token),
+    ]);
+    expect(changed.data?.changePassword).toBe(true);
+    for (const r of refreshed) {
+      const next = r.data?.refreshToken;
+      if (!next) { expect(codeOf(r)).toBe('UNAUTHENTICATED'); continue; }
+      // A refresh that won the race left nothing usable behind.
+      expect(codeOf(await gql(server.url, REFRESH, { t: next.refreshToken }))).toBe('UNAUTHENTICATED');
+      expect(codeOf(await gql(server.url, ME, {}, next.accessToken))).toBe('UNAUTHENTICATED');
+    }
+    const [{ n }] = await sql<{ n: string }>('select count(*) as n from "refresh_tokens" where "user_id" = ? and "revoked_at" is null', [Number(user.id)]);
+    expect(Number(n)).toBe(1); // the caller's own login
+  });
+
   test('a new password breaking the registration rule is BAD_USER_INPUT naming newPassword, and changes nothing', async () => {
     const user = await registerUser(server.url, 'cp_rule');
     const second = await loginAgain(user);

@@ -154,8 +154,10 @@ export class AccountService {
       'select exists (select 1 from "users" where "username_key" = ? and "id" <> ?) as taken', [base, userId]);
     const tombstone = taken ? `${base}-${randomBytes(4).toString('hex')}` : base;
 
-    const families = (await tx.execute<{ family_id: string }[]>('delete from "refresh_tokens" where "user_id" = ? returning "family_id"', [userId]))
-      .map((r) => r.family_id);
+    // Twice: a refresh in flight holds its token's row, which the first statement waits for; the
+    // token it then inserts is not in that statement's snapshot, but is in the second's.
+    const dropTokens = () => tx.execute<{ family_id: string }[]>('delete from "refresh_tokens" where "user_id" = ? returning "family_id"', [userId]);
+    const families = [...await dropTokens(), ...await dropTokens()].map((r) => r.family_id);
     const contacts = await tx.execute<{ requester_id: number; addressee_id: number }[]>(
       'delete from "contacts" where "requester_id" = ? or "addressee_id" = ? returning "requester_id", "addressee_id"', [userId, userId]);
     await tx.execute(

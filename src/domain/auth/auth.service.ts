@@ -418,13 +418,18 @@ export class AuthService {
     const passwordHash = await hashPassword(next);
     const revoked = await em.transactional(async (tx) => {
       const now = new Date();
-      const families = await tx.execute<{ family_id: string }[]>(
+      const revoke = () => tx.execute<{ family_id: string }[]>(
         `update "refresh_tokens" set "revoked_at" = ? where "user_id" = ? and "revoked_at" is null and (?::varchar is null or "family_id" <> ?) returning "family_id"`,
         [now, user.id, sessionId, sessionId]);
-      await tx.nativeUpdate(User, { id: user.id, deletedAt: null }, { passwordHash, tokensValidAfter: now, tokensKeptSession: sessionId });
+      // Twice: a refresh in flight holds its token's row, which the first statement waits for;
+      // the token it then inserts is not in that statement's snapshot, but is in the second's.
+      const families = [...await revoke(), ...await revoke()];
+      // Read after the waits: an access token that refresh issued meanwhile is older than this.
+      await tx.nativeUpdate(User, { id: user.id, deletedAt: null }, { passwordHash, tokensValidAfter: new Date(), tokensKeptSession: sessionId });
       return [...new Set(families.map((r) => r.family_id))];
     });
-    this.opts.events?.publish({ type: 'user.changed', userId: user.id, isStaff: user.isStaff });
+    // `profile`: this event only empties caches; its isStaff was read before the hash and must not set rights.
+    this.opts.events?.publish({ type: 'user.changed', userId: user.id, isStaff: user.isStaff, profile: true });
     for (const family of revoked) this.opts.events?.publish({ type: 'session.revoked', sessionId: family, userId: user.id });
     return true;
   }
