@@ -187,13 +187,8 @@ async function liveUsers(ctx: GraphQLContext, live: LiveSocket, opts: { wanted?:
   const { viewer, audience } = live;
   const { conversationQueries: conversations, bus } = ctx.services;
   const tracked = !opts.wanted;
-  let wanted: Set<number> = opts.wanted ?? await conversations.presenceAudience(scope);
-  if (tracked) await audience.ensureComplete(viewer);
-  let blockedFrom = audience.blockedIds(viewer);
-  let blocked = await blockedFrom;
-  ctx.release();
-  // A new co-member (of a conversation the viewer is in, or the viewer joining one) changes
-  // the default audience; a block (viewer.blocked reset) changes what is hidden.
+  // Listening starts before the audience is read: a contact accepted or a member joining while it
+  // loads marks it stale (reloaded at the next event) instead of being missed.
   let audienceStale = false;
   const me = viewer.actor.id;
   const offMembers = !tracked ? undefined : bus.on('membership.changed', (e) => {
@@ -204,6 +199,19 @@ async function liveUsers(ctx: GraphQLContext, live: LiveSocket, opts: { wanted?:
     if (e.type === 'contact.changed' && e.connected && e.userIds.includes(me)) audienceStale = true;
   });
   const off = !tracked ? undefined : () => { offMembers!(); offContacts!(); };
+  let wanted: Set<number>;
+  let blockedFrom: Promise<Set<number>>;
+  let blocked: Set<number>;
+  try {
+    wanted = opts.wanted ?? await conversations.presenceAudience(scope);
+    if (tracked) await audience.ensureComplete(viewer);
+    blockedFrom = audience.blockedIds(viewer);
+    blocked = await blockedFrom;
+  } catch (err) {
+    off?.();
+    throw err;
+  }
+  ctx.release();
   let reloading: Promise<void> | null = null;
   const reload = async () => {
     if (audienceStale) {
