@@ -1,22 +1,19 @@
 import { DomainError } from '../../domain/shared/errors';
 import { showsContent } from '../../domain/message/message.policy';
 import type { UserRecord } from '../../domain/user/user-cache';
-import { DELETED_CONTENT, fileReferenceOf, presentUser } from '../../rest/d003-rooms/presenters';
+import { messageInDialect } from '../../rest/common/field-names';
+import { DELETED_CONTENT, fileReferenceOf, presentUser, SEND_FIELD_NAMES } from '../../rest/d003-rooms/presenters';
 import { idIn, InvalidFrame, stream, textIn, type ClientFrame, type Dialect, type LegacyConnection } from './dialect';
 import { typing } from './seed000';
 
 /** `{id, username}` (seed 003's `user` of typing and join/leave frames). */
 const userRef = (u: UserRecord | null) => (u ? { id: u.id, username: u.username } : null);
 
-/** The seed's names of the domain's input fields, for refusals (`fileUrl ...` reads `file_url ...`, as REST answers). */
-const FIELD_NAMES: Record<string, string> = { fileUrl: 'file_url', fileName: 'file_name', fileSize: 'file_size', replyToId: 'reply_to', content: 'content' };
-
-/** A refused send with the seed's field name leading its message. */
+/** A refused send with the seed's field name leading its message, as REST answers it (`file_url ...`). */
 function inSeedTerms(err: unknown): unknown {
-  if (!(err instanceof DomainError) || !err.field || !FIELD_NAMES[err.field]) return err;
-  const name = FIELD_NAMES[err.field];
-  const message = err.message.startsWith(err.field) ? name + err.message.slice(err.field.length) : `${name}: ${err.message}`;
-  return new DomainError(err.code, message, err.field);
+  if (!(err instanceof DomainError)) return err;
+  const message = messageInDialect(err, SEND_FIELD_NAMES);
+  return message === err.message ? err : new DomainError(err.code, message, err.field);
 }
 
 /**

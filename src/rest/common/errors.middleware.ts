@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { DATABASE_UNAVAILABLE_MESSAGE, DomainError, isDatabaseUnavailable, type ErrorCode } from '../../domain/shared/errors';
 import type { AnyRoute } from './route.registry';
 import { RestError } from './rest-error';
+import { messageInDialect } from './field-names';
 
 /**
  * The status each domain error code answers with in every dialect (rest-compat.md "Common").
@@ -46,9 +47,8 @@ export function restErrorHandler(logger: Logger) {
     if (err instanceof DomainError) {
       const candidate = route?.errors?.[err.code];
       const override = candidate && (!candidate.field || candidate.field === err.field) ? candidate : undefined;
-      const renamed = err.field && route?.fieldNames?.[err.field];
       // The domain names its input fields; this dialect's name goes first in the message.
-      const own = !renamed ? err.message : err.message.startsWith(`${err.field}`) ? renamed + err.message.slice(err.field!.length) : `${renamed}: ${err.message}`;
+      const own = messageInDialect(err, route?.fieldNames);
       status = override?.status ?? STATUS_OF[err.code] ?? 500;
       message = override?.message ?? own;
       detail = own;

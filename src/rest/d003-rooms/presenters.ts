@@ -51,6 +51,9 @@ export const notificationSchema = z.object({
 });
 export const okMessageSchema = z.object({ message: z.string() });
 
+/** Seed 003's names of a send's domain input fields (its refusals name them so, over REST and the socket). */
+export const SEND_FIELD_NAMES: Readonly<Record<string, string>> = { replyToId: 'reply_to', fileUrl: 'file_url', fileName: 'file_name', fileSize: 'file_size' };
+
 /**
  * The domain's file reference of a seed-003 send (a chat_message frame or the REST body): for
  * `message_type` image or file, its `file_url`, `file_name`, `file_size`; null for text, whose

@@ -4,7 +4,7 @@ import { idField, intField, pathId } from '../common/fields.schemas';
 import { messagePage, pageQuery } from '../common/pagination.helpers';
 import { defineRoute, type AnyRoute } from '../common/route.registry';
 import {
-  fileReferenceOf, notificationSchema, okMessageSchema, presentMembers, presentNotification, presentRoomCreated, presentRoomDetail, presentRoomListItem,
+  fileReferenceOf, SEND_FIELD_NAMES, notificationSchema, okMessageSchema, presentMembers, presentNotification, presentRoomCreated, presentRoomDetail, presentRoomListItem,
   presentRoomMessage, roomCreatedSchema, roomDetailSchema, roomListItemSchema, roomMemberSchema, roomMessageSchema, roomMessagesSchema,
 } from './presenters';
 
@@ -197,7 +197,7 @@ export const roomRoutes: AnyRoute[] = [
         },
       },
     },
-    fieldNames: { replyToId: 'reply_to', fileUrl: 'file_url', fileName: 'file_name', fileSize: 'file_size' },
+    fieldNames: SEND_FIELD_NAMES,
     async handler(ctx, { params, body }) {
       const m = await ctx.services.messages.send(ctx.scope(), {
         conversationId: params.id, content: body.content, replyToId: body.reply_to ?? null,
