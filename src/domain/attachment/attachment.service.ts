@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { UrlSigner } from '../shared/url-signer';
 import type { Readable } from 'node:stream';
 import sharp from 'sharp';
 import type { EntityManager } from '@mikro-orm/postgresql';
@@ -86,7 +86,7 @@ export function checkFileName(name: unknown, field = 'attachments'): string {
  * download URLs that `Attachment.url` returns. A failure leaves no file behind.
  */
 export class AttachmentService {
-  private readonly urlKey: Buffer;
+  private readonly signer: UrlSigner;
 
   /**
    * @param secret server secret the URL-signing key is derived from (the JWT secret).
@@ -102,7 +102,7 @@ export class AttachmentService {
     /** Who may read a conversation (downloads without a signed URL). */
     private readonly queries?: Pick<ConversationQueries, 'access'>,
   ) {
-    this.urlKey = createHmac('sha256', Buffer.from(secret)).update('media-url-v1').digest();
+    this.signer = new UrlSigner(secret, 'media-url-v1');
   }
 
   /**
@@ -219,16 +219,12 @@ export class AttachmentService {
   urlFor(attachmentId: number, variant: 'file' | 'thumbnail', now = Date.now()): string {
     const exp = Math.floor(now / 1000) + this.urlTtlSec;
     const path = `/media/${attachmentId}${variant === 'thumbnail' ? '/thumbnail' : ''}`;
-    return `${this.publicUrl}${path}?exp=${exp}&sig=${this.sign(attachmentId, variant, exp)}`;
+    return `${this.publicUrl}${path}?exp=${exp}&sig=${this.signer.sign([attachmentId, variant], exp)}`;
   }
 
   /** True when `sig` signs (id, variant, exp) and `exp` (seconds) has not passed. */
   verifyUrl(attachmentId: number, variant: 'file' | 'thumbnail', exp: unknown, sig: unknown): boolean {
-    const e = Number(exp);
-    if (!Number.isSafeInteger(e) || e * 1000 < Date.now() || typeof sig !== 'string') return false;
-    const want = Buffer.from(this.sign(attachmentId, variant, e));
-    const got = Buffer.from(sig);
-    return want.length === got.length && timingSafeEqual(want, got);
+    return this.signer.verify([attachmentId, variant], exp, sig);
   }
 
   /** Size of stored bytes. @throws when they are gone. */
@@ -264,16 +260,7 @@ export class AttachmentService {
 
   /** True when `exp`/`sig` of a URL's query sign (id, variant, exp) with this server's key, expired or not. */
   private signedHere(id: number, variant: 'file' | 'thumbnail', query: URLSearchParams): boolean {
-    const exp = Number(query.get('exp'));
-    const sig = query.get('sig');
-    if (!Number.isSafeInteger(exp) || !sig) return false;
-    const want = Buffer.from(this.sign(id, variant, exp));
-    const got = Buffer.from(sig);
-    return want.length === got.length && timingSafeEqual(want, got);
-  }
-
-  private sign(id: number, variant: string, exp: number): string {
-    return createHmac('sha256', this.urlKey).update(`${id}:${variant}:${exp}`).digest('base64url');
+    return this.signer.signs([id, variant], query.get('exp'), query.get('sig'));
   }
 
   private async store(file: UploadedFile): Promise<StoredFile> {

@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { UrlSigner } from '../shared/url-signer';
 import sharp from 'sharp';
 import type { BlobStorage } from '../attachment/blob-storage';
 import { checkFileName, type UploadedFile } from '../attachment/attachment.service';
@@ -55,11 +55,11 @@ export type AvatarVariant = 'avatar' | 'thumbnail';
  * opens the other's files).
  */
 export class AvatarService {
-  private readonly urlKey: Buffer;
+  private readonly signer: UrlSigner;
 
   /** @param secret the server secret the URL key is derived from (the JWT secret). */
   constructor(private readonly storage: BlobStorage, private readonly opts: AvatarOptions, secret: Uint8Array) {
-    this.urlKey = createHmac('sha256', Buffer.from(secret)).update('avatar-url-v1').digest();
+    this.signer = new UrlSigner(secret, 'avatar-url-v1');
   }
 
   /**
@@ -114,18 +114,14 @@ export class AvatarService {
     const exp = (Math.floor(now / 1000 / ttl) + 2) * ttl;
     const url = (variant: AvatarVariant) => {
       const path = `/media/avatars/${u.id}/${u.avatarVersion}${variant === 'thumbnail' ? '/thumbnail' : ''}`;
-      return `${this.opts.publicUrl}${path}?exp=${exp}&sig=${this.sign(u.id, u.avatarVersion, variant, exp)}`;
+      return `${this.opts.publicUrl}${path}?exp=${exp}&sig=${this.signer.sign([u.id, u.avatarVersion, variant], exp)}`;
     };
     return { url: url('avatar'), thumbnailUrl: u.avatarThumbnailKey ? url('thumbnail') : null };
   }
 
   /** True when `sig` signs (user id, version, variant, exp) and `exp` (seconds since the epoch) has not passed. */
   verifyUrl(userId: number, version: number, variant: AvatarVariant, exp: unknown, sig: unknown): boolean {
-    const e = Number(exp);
-    if (!Number.isSafeInteger(e) || e * 1000 < Date.now() || typeof sig !== 'string') return false;
-    const want = Buffer.from(this.sign(userId, version, variant, e));
-    const got = Buffer.from(sig);
-    return want.length === got.length && timingSafeEqual(want, got);
+    return this.signer.verify([userId, version, variant], exp, sig);
   }
 
   /** Size of stored bytes. @throws when they are gone. */
@@ -138,7 +134,5 @@ export class AvatarService {
     return this.storage.read(key, range);
   }
 
-  private sign(userId: number, version: number, variant: AvatarVariant, exp: number): string {
-    return createHmac('sha256', this.urlKey).update(`${userId}:${version}:${variant}:${exp}`).digest('base64url');
-  }
+
 }
