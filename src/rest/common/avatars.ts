@@ -1,5 +1,6 @@
 import type { AvatarFields } from '../../domain/user/avatar.service';
 import type { RestContext } from './route.registry';
+import { absoluteUrl } from './views.helpers';
 
 /**
  * A user's avatar URLs for the dialects' user shapes (seed 000 `avatar`, seed 001 `avatar` and
@@ -9,6 +10,5 @@ import type { RestContext } from './route.registry';
  */
 export function avatarOf(ctx: RestContext, u: AvatarFields): { url: string | null; thumbnailUrl: string | null } {
   const { url, thumbnailUrl } = ctx.services.users.avatarUrlsOf(u);
-  const absolute = (x: string | null) => (x && x.startsWith('/') ? `${ctx.url.origin}${x}` : x);
-  return { url: absolute(url), thumbnailUrl: absolute(thumbnailUrl) };
+  return { url: absoluteUrl(ctx, url), thumbnailUrl: absoluteUrl(ctx, thumbnailUrl) };
 }

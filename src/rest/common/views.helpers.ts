@@ -75,8 +75,11 @@ export async function attachmentsOf(ctx: RestContext, m: MessageView): Promise<A
  * An external attachment (seed 003 `file_url` of another site) answers its own link, and no thumbnail.
  */
 export function mediaUrlOf(ctx: RestContext, a: Attachment, variant: 'file' | 'thumbnail' = 'file'): string | null {
-  if (variant === 'thumbnail' && !a.thumbnailKey) return null;
-  if (a.externalUrl) return variant === 'file' ? a.externalUrl : null;
-  const url = ctx.services.attachments.urlFor(a.id, variant);
-  return url.startsWith('/') ? `${ctx.url.origin}${url}` : url;
+  if (variant === 'file') return absoluteUrl(ctx, ctx.services.attachments.fileUrlOf(a));
+  return a.thumbnailKey && !a.externalUrl ? absoluteUrl(ctx, ctx.services.attachments.urlFor(a.id, 'thumbnail')) : null;
+}
+
+/** A URL of this server made absolute as legacy clients expect: a path gets this request's origin (PUBLIC_URL's URLs are absolute already). */
+export function absoluteUrl<T extends string | null>(ctx: RestContext, url: T): T {
+  return (url && url.startsWith('/') ? `${ctx.url.origin}${url}` : url) as T;
 }

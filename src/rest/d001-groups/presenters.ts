@@ -54,13 +54,14 @@ async function senderOf(ctx: RestContext, m: MessageView): Promise<z.output<type
 }
 
 /** `{id, username, full_name, avatar_thumbnail, role}`; `avatar_thumbnail` is the avatar's 150x150 thumbnail (signed, absolute), or null. */
-export function presentUserSummary(ctx: RestContext, u: UserRecord): z.output<typeof userSummarySchema> {
-  return { id: u.id, username: u.username, full_name: fullNameOf(u), avatar_thumbnail: avatarOf(ctx, u).thumbnailUrl, role: u.role ?? null };
+export function presentUserSummary(ctx: RestContext, u: UserRecord, avatar = avatarOf(ctx, u)): z.output<typeof userSummarySchema> {
+  return { id: u.id, username: u.username, full_name: fullNameOf(u), avatar_thumbnail: avatar.thumbnailUrl, role: u.role ?? null };
 }
 
 /** A message sender: the summary plus `avatar` (the avatar's signed URL, absolute, or null). */
 export function presentSender(ctx: RestContext, u: UserRecord): z.output<typeof senderSchema> {
-  return { ...presentUserSummary(ctx, u), avatar: avatarOf(ctx, u).url };
+  const avatar = avatarOf(ctx, u); // signed once for both fields
+  return { ...presentUserSummary(ctx, u, avatar), avatar: avatar.url };
 }
 
 const later = (a: Date, b: Date) => (a > b ? a : b);
