@@ -73,7 +73,9 @@ export function createServices(config: Config, events: EventBus, rootEm: EntityM
   }, infra.redis, config.redisPrefix, infra.logger);
   const userCache = new UserCache(events);
   // Avatars (issue 18): the attachments' upload limits and storage folder, their own URL key.
-  const avatars = new AvatarService(new LocalDiskStorage(config.uploadDir), {
+  // One store for attachments and avatars (UPLOAD_DIR).
+  const storage = new LocalDiskStorage(config.uploadDir);
+  const avatars = new AvatarService(storage, {
     maxBytes: config.uploadMaxBytes, maxPixels: config.uploadMaxPixels, urlTtlSec: config.mediaUrlTtlSec, publicUrl: config.publicUrl ?? '',
   }, config.jwtSecret);
   const users = new UserService(events, userCache, avatars);
@@ -87,7 +89,6 @@ export function createServices(config: Config, events: EventBus, rootEm: EntityM
   const conversations = new ConversationService(events, conversationQueries, contacts, notifications);
   const memberships = new MembershipService(events, conversationQueries, contacts, notifications);
   const readState = new ReadStateService(events, conversationQueries, conversations);
-  const storage = new LocalDiskStorage(config.uploadDir);
   const attachments = new AttachmentService(
     storage,
     { maxBytes: config.uploadMaxBytes, maxFiles: config.uploadMaxFiles, maxPixels: config.uploadMaxPixels },
@@ -105,7 +106,7 @@ export function createServices(config: Config, events: EventBus, rootEm: EntityM
     limits,
     users: userCache,
   });
-  const accounts = new AccountService(auth, events, storage, (keys) => avatars.discard(keys), infra.logger);
+  const accounts = new AccountService(auth, events, storage, infra.logger);
   const touch = (userId: number, at: Date) => users.touchLastSeen(rootEm.fork(), userId, at);
   const presence: PresenceTracker = infra.redis && infra.logger
     ? new RedisPresence(infra.redis, events, touch, infra.logger, config.presenceTtlMs, config.redisPrefix)

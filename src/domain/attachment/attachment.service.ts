@@ -5,7 +5,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { badInput, notFound } from '../shared/errors';
 import type { Actor } from '../shared/actor';
 import type { ConversationQueries } from '../conversation/conversation.queries';
-import type { BlobStorage } from './blob-storage';
+import { removeKeys, type BlobStorage } from './blob-storage';
 import { Attachment } from './attachment.entity';
 import { checkDeclaredSize, mimeFromName, nameFromUrl, parseFileUrl, type FileReferenceInput, type ParsedFileUrl } from './file-reference';
 import { ALLOWED_TYPES as ALLOWED, checkPixels, decodeSlot, newStorageKey as newKey, payloadTooLarge, readImageHeader, receiveUpload, uploadError } from './image-checks';
@@ -144,7 +144,7 @@ export class AttachmentService {
 
   /** Removes stored files that will not be used (a failed send). */
   async discard(files: StoredFile[]): Promise<void> {
-    await Promise.all(files.flatMap((f) => [f.storageKey, f.thumbnailKey].filter((k): k is string => Boolean(k)).map((k) => this.storage.delete(k).catch(() => undefined))));
+    await removeKeys(this.storage, files.flatMap((f) => [f.storageKey, f.thumbnailKey]));
   }
 
   /** Inserts the attachment rows of a message (inside the caller's transaction). */

@@ -18,3 +18,12 @@ export interface BlobStorage {
   /** Removes `key`; no error when it is already gone. */
   delete(key: string): Promise<void>;
 }
+
+/**
+ * Deletes stored keys that are no longer used (a failed upload, a replaced avatar, a deleted
+ * account's files): null and empty keys are skipped, each failure is passed to `onError` (or
+ * ignored) and never stops the others. Resolves when every delete has settled.
+ */
+export async function removeKeys(storage: BlobStorage, keys: readonly (string | null | undefined)[], onError?: (err: unknown, key: string) => void): Promise<void> {
+  await Promise.all([...new Set(keys.filter((k): k is string => Boolean(k)))].map((k) => storage.delete(k).catch((err) => onError?.(err, k))));
+}

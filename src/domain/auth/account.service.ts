@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
-import type { BlobStorage } from '../attachment/blob-storage';
+import { removeKeys, type BlobStorage } from '../attachment/blob-storage';
 import type { Scope } from '../shared/actor';
 import { forbidden, unauthenticated } from '../shared/errors';
 import type { EventPublisher, MessageView, UserView } from '../shared/events';
@@ -15,9 +15,6 @@ const PUBLISH_SLICE = 200;
 
 /** The username (and lookup key) of a deleted account's tombstone: `deleted-user-<id>` (never registrable: auth.service DELETED_USERNAME). */
 export const deletedUsernameOf = (userId: number): string => `deleted-user-${userId}`;
-
-/** Removes a user's avatar files by storage key (AvatarService.discard: missing ones and failures ignored). */
-export type AvatarFileRemover = (keys: readonly (string | null | undefined)[]) => Promise<void>;
 
 /** Attempts of the deletion's transaction when it loses a deadlock (see AccountService.inTransaction). */
 const ATTEMPTS = 3;
@@ -71,9 +68,8 @@ export class AccountService {
   constructor(
     private readonly auth: AuthService,
     private readonly events: EventPublisher,
+    /** Where attachments and avatars are stored (one folder, UPLOAD_DIR). */
     private readonly storage: BlobStorage,
-    /** Deletes avatar files (AvatarService.discard). */
-    private readonly avatarFiles?: AvatarFileRemover,
     private readonly logger?: Logger,
   ) {}
 
@@ -108,12 +104,9 @@ export class AccountService {
       if (i > 0) await new Promise<void>((r) => setImmediate(r));
       for (const e of changes.slice(i, i + PUBLISH_SLICE)) this.events.publish(e);
     }
-    await Promise.all([
-      ...erased.fileKeys.map((key) => this.storage.delete(key).catch((err) => {
-        this.logger?.warn({ err, key }, 'account deletion: a stored file could not be removed');
-      })),
-      this.avatarFiles?.(erased.avatarKeys),
-    ]);
+    await removeKeys(this.storage, [...erased.fileKeys, ...erased.avatarKeys], (err, key) => {
+      this.logger?.warn({ err, key }, 'account deletion: a stored file could not be removed');
+    });
     return true;
   }
 

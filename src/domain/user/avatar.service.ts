@@ -1,6 +1,6 @@
 import { UrlSigner } from '../shared/url-signer';
 import sharp from 'sharp';
-import type { BlobStorage } from '../attachment/blob-storage';
+import { removeKeys, type BlobStorage } from '../attachment/blob-storage';
 import { checkFileName, type UploadedFile } from '../attachment/attachment.service';
 import { ALLOWED_TYPES, checkPixels, decodeSlot, newStorageKey, readImageHeader, receiveUpload, unsupported } from '../attachment/image-checks';
 import type { UserRecord } from './user-cache';
@@ -100,8 +100,9 @@ export class AvatarService {
 
   /** Removes stored avatar files (replaced, removed, or never used); missing ones and nulls are skipped, failures ignored. */
   async discard(keys: readonly (string | null | undefined)[]): Promise<void> {
-    await Promise.all(keys.filter((k): k is string => Boolean(k)).map((k) => this.storage.delete(k).catch(() => undefined)));
+    await removeKeys(this.storage, keys);
   }
+
 
   /**
    * A user's avatar URLs: the uploaded avatar's signed URLs (`exp` rounded so that a URL stays the
