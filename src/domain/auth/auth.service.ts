@@ -4,10 +4,10 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { SignJWT, jwtVerify, errors as joseErrors, type JWTPayload } from 'jose';
 import type { Actor } from '../shared/actor';
 import { DomainError, badInput, conflict, isUniqueViolation, unauthenticated } from '../shared/errors';
-import { cleanText } from '../shared/text';
 import { validate, z } from '../shared/validate';
 import { User } from '../user/user.entity';
 import { usernameLookupKey, usernameSchema } from '../user/username';
+import { profileNamesSchema } from '../user/profile';
 import type { EventPublisher } from '../shared/events';
 import type { RateLimiter } from '../shared/rate-limit';
 import { RefreshToken } from './refresh-token.entity';
@@ -66,11 +66,9 @@ export const DELETED_USERNAME = /^deleted-user-\d+(-[0-9a-f]{8})?$/i;
 export const passwordSchema = z.string().min(PASSWORD_MIN_LENGTH).max(PASSWORD_MAX_LENGTH);
 
 /** What `register` and `createUser` accept (username rule: {@link usernameSchema}; passwords: ./password.ts). */
-export const registerSchema = z.object({
+export const registerSchema = profileNamesSchema.extend({
   username: usernameSchema.refine((u) => !DELETED_USERNAME.test(u), 'is reserved'),
   password: passwordSchema,
-  firstName: cleanText({ max: 150 }).nullish(),
-  lastName: cleanText({ max: 150 }).nullish(),
   email: z.string().trim().email().max(254).nullish(),
 });
 export type RegisterInput = z.input<typeof registerSchema>;

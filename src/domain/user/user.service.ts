@@ -3,7 +3,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Actor, Scope } from '../shared/actor';
 import { badInput, forbidden, notFound, parseId } from '../shared/errors';
 import { validate, type z } from '../shared/validate';
-import { registerSchema } from '../auth/auth.service';
+import { profileNamesSchema } from './profile';
 import type { UploadedFile } from '../attachment/attachment.service';
 import { uploadError } from '../attachment/image-checks';
 import type { AvatarService, AvatarVariant } from './avatar.service';
@@ -18,16 +18,10 @@ import { userViewOf, type UserCache, type UserRecord } from './user-cache';
 const SEEN_BATCH_MS = 20;
 
 /**
- * What `updateProfile` accepts (issue 18): registration's rules for the same fields, reused
- * (auth.service.ts registerSchema: control characters removed, tabs and newlines made spaces,
- * trimmed, at most 150 characters). Omitted: unchanged; null or empty: cleared.
+ * updateProfile's input (issue 18): `{ firstName?, lastName? }`, each a string, null or absent,
+ * under registration's rule for names (profile.ts). Omitted: unchanged; null or empty: cleared.
  */
-const pickProfile = () => registerSchema.pick({ firstName: true, lastName: true });
-let profileRule: ReturnType<typeof pickProfile> | undefined;
-/** Made on first use (auth.service.ts may load after this module). */
-const profileSchema = () => (profileRule ??= pickProfile());
-/** updateProfile's input: `{ firstName?, lastName? }`, each a string, null or absent. */
-export type UpdateProfileInput = z.input<ReturnType<typeof pickProfile>>;
+export type UpdateProfileInput = z.input<typeof profileNamesSchema>;
 
 /**
  * Reads users and lets each change their own profile. Any authenticated user may look up any
@@ -105,7 +99,7 @@ export class UserService {
    * model read-only). @throws BAD_USER_INPUT naming the field (nothing is changed); NOT_FOUND.
    */
   async updateProfile(scope: Scope, input: UpdateProfileInput): Promise<User> {
-    const data = validate(profileSchema(), input ?? {});
+    const data = validate(profileNamesSchema, input ?? {});
     return this.writeProfile(scope, (u) => {
       if (data.firstName !== undefined) u.firstName = data.firstName || null;
       if (data.lastName !== undefined) u.lastName = data.lastName || null;
