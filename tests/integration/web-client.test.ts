@@ -1,0 +1,209 @@
+/**
+ * Issue 30, item 9: the React web client (examples/web), built with Vite and served by the
+ * server at /demo, in Debian's Chromium (playwright-core) with every request to another origin
+ * blocked and recorded. Two browser contexts are two users: Alice sends (text and a PNG), Bob
+ * sees it live with an unread badge, its thumbnail, Alice typing, and Alice sees his read receipt.
+ * Bob's page goes through a TCP proxy: cutting it drops his socket, Alice sends meanwhile, and
+ * after the line is back his client reconnects and catches up with messagesSince. History pages
+ * load on demand. Screenshots of both pages are kept in test-artifacts/ (gitignored).
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import sharp from 'sharp';
+import { projectRoot } from '../../src/graphiql/route';
+import { registerUser, type TestUser } from '../support/client';
+import { gqlAs } from '../support/graphql';
+import { TcpProxy } from '../support/tcp-proxy';
+import { startTestServer, testConfig, type TestServer } from '../support/test-server';
+import { demoRouter } from '../../src/demo/route';
+
+jest.setTimeout(240_000);
+
+const ROOT = projectRoot(__dirname);
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = join(ROOT, 'test-artifacts');
+const PASSWORD = 'correct-horse-battery';
+/** Generous: a loaded 2-core machine; every wait is for a condition, never a fixed sleep. */
+const WAIT = 30_000;
+const hasChromium = existsSync(CHROMIUM);
+if (!hasChromium) {
+  console.warn(`web-client.test.ts: ${CHROMIUM} is missing, so the web client's browser test is skipped (apt-get install chromium; CI installs it).`);
+}
+
+test('/demo is not served in production', () => {
+  expect(demoRouter(testConfig({ NODE_ENV: 'production' })).stack).toHaveLength(0);
+  expect(demoRouter(testConfig()).stack.length).toBeGreaterThan(0);
+});
+
+(hasChromium ? describe : describe.skip)(`the web client in Chromium (${CHROMIUM}), offline`, () => {
+  let server: TestServer;
+  let proxy: TcpProxy;
+  let browser: Browser;
+  let alice: TestUser;
+  let bob: TestUser;
+  const { q } = gqlAs(() => server.url);
+  /** Requests a page tried to make to anywhere but the server or the proxy (all aborted). */
+  const foreign: string[] = [];
+  const problems: string[] = [];
+  const pages: Page[] = [];
+
+  beforeAll(async () => {
+    // What `npm run demo` builds (a few seconds): the test sees the client as it is now.
+    await promisify(execFile)(process.execPath, [join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'examples/web/vite.config.mts', '--logLevel', 'warn'], { cwd: ROOT, timeout: 180_000 });
+    server = await startTestServer();
+    proxy = await new TcpProxy('127.0.0.1', server.port).start();
+    [alice, bob] = await Promise.all([
+      registerUser(server.url, 'web_a', { firstName: 'Alice' }),
+      registerUser(server.url, 'web_b', { firstName: 'Bob' }),
+    ]);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--no-first-run'] });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await proxy?.close();
+    await server?.close();
+  });
+
+  const origin = () => `http://127.0.0.1:${server.port}`;
+  const viaProxy = () => `http://127.0.0.1:${proxy.port}`;
+
+  /** A new browser context (its own storage: another user) on `base`/demo/, logged in through the form. */
+  async function signIn(base: string, user: TestUser): Promise<Page> {
+    const context: BrowserContext = await browser.newContext({ viewport: { width: 1000, height: 640 } });
+    await context.route('**/*', (route) => {
+      const url = new URL(route.request().url());
+      if (url.origin === origin() || url.origin === viaProxy() || url.protocol === 'data:' || url.protocol === 'blob:') return route.continue();
+      foreign.push(url.href);
+      return route.abort('blockedbyclient');
+    });
+    const page = await context.newPage();
+    pages.push(page);
+    page.on('pageerror', (err) => { problems.push(`${user.username}: page error: ${err.message}`); });
+    page.on('console', (msg) => {
+      if (msg.type() === 'error' && /Content Security Policy|Refused to/i.test(msg.text())) problems.push(`${user.username}: ${msg.text()}`);
+    });
+    const response = await page.goto(`${base}/demo/`);
+    expect(response?.status()).toBe(200);
+    await page.getByPlaceholder('username').fill(user.username);
+    await page.getByPlaceholder('password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByText(`@${user.username}`).waitFor({ timeout: WAIT });
+    return page;
+  }
+
+  /** Resolves once the server holds at least `count` subscriptions (graphql-ws acknowledges none). */
+  async function subscriptions(count: number) {
+    const deadline = Date.now() + WAIT;
+    while (server.realtime.hub.subscriberCount() < count) {
+      if (Date.now() > deadline) throw new Error(`the server holds ${server.realtime.hub.subscriberCount()} subscriptions, not ${count}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+  async function subscriptionsAtMost(count: number) {
+    const deadline = Date.now() + WAIT;
+    while (server.realtime.hub.subscriberCount() > count) {
+      if (Date.now() > deadline) throw new Error(`the server still holds ${server.realtime.hub.subscriberCount()} subscriptions, more than ${count}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+  const message = (page: Page, text: string) => page.locator('.messages li', { hasText: text });
+  async function send(page: Page, text: string) {
+    await page.getByLabel('message', { exact: true }).fill(text);
+    await page.getByRole('button', { name: 'Send' }).click();
+    await message(page, text).waitFor({ timeout: WAIT });
+  }
+
+  let a: Page;
+  let b: Page;
+
+  test('Alice sends text and a picture; Bob sees it live, reads it, sees her typing; she sees his receipt', async () => {
+    const base = server.realtime.hub.subscriberCount();
+    a = await signIn(origin(), alice);
+    b = await signIn(viaProxy(), bob);
+    // Each page's one subscription to every conversation of its user (NewMessages).
+    await subscriptions(base + 2);
+
+    // Alice opens the direct chat by Bob's username and sends a PNG with a caption.
+    await a.getByPlaceholder('chat with username…').fill(bob.username);
+    await a.getByRole('button', { name: 'Open' }).click();
+    await a.getByLabel('message', { exact: true }).waitFor({ timeout: WAIT });
+    const png = await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 240, g: 120, b: 20 } } }).png().toBuffer();
+    await a.getByLabel('attach files').setInputFiles({ name: 'orange.png', mimeType: 'image/png', buffer: png });
+    await a.locator('.previews img').waitFor({ timeout: WAIT });
+    await send(a, 'hello Bob, a picture');
+    await a.waitForFunction("(() => { const i = document.querySelector('.messages .attachment img'); return !!i && i.complete && i.naturalWidth > 0; })()", undefined, { timeout: WAIT });
+
+    // Bob: the new conversation appears live in his list with one unread message.
+    const row = b.locator('.conversations button', { hasText: 'Alice' });
+    await row.locator('[data-testid="unread"]', { hasText: '1' }).waitFor({ timeout: WAIT });
+    expect(await row.locator('.preview').textContent()).toContain('hello Bob, a picture');
+
+    // He opens it: the message with its thumbnail (served by /media), the badge gone, and Alice sees "read".
+    await row.click();
+    await message(b, 'hello Bob, a picture').waitFor({ timeout: WAIT });
+    await b.waitForFunction("(() => { const i = document.querySelector('.messages .attachment img'); return !!i && i.complete && i.naturalWidth > 0; })()", undefined, { timeout: WAIT });
+    expect(await b.locator('.messages .attachment img').getAttribute('src')).toMatch(/^\/media\//);
+    await row.locator('[data-testid="unread"]').waitFor({ state: 'detached', timeout: WAIT });
+    await message(a, 'hello Bob, a picture').locator('[data-testid="receipt"][data-status="read"]').waitFor({ timeout: WAIT });
+
+    // Bob's page now also watches typing and receipts there (two more subscriptions; Alice's two too).
+    await subscriptions(base + 6);
+    await a.getByLabel('message', { exact: true }).pressSequentially('are you');
+    await b.getByTestId('typing').filter({ hasText: 'Alice typing…' }).waitFor({ timeout: WAIT });
+    await send(a, 'are you there?');
+    await message(b, 'are you there?').waitFor({ timeout: WAIT });
+    await send(b, 'here!');
+    await message(a, 'here!').waitFor({ timeout: WAIT });
+    await message(a, 'are you there?').locator('[data-testid="receipt"][data-status="read"]').waitFor({ timeout: WAIT });
+
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await a.screenshot({ path: join(ARTIFACTS, 'web-client-alice.png') });
+    await b.screenshot({ path: join(ARTIFACTS, 'web-client-bob.png') });
+    expect(existsSync(join(ARTIFACTS, 'web-client-bob.png'))).toBe(true);
+  });
+
+  test('Bob\'s socket drops; what Alice sends meanwhile reaches him after he reconnects (messagesSince)', async () => {
+    const before = server.realtime.hub.subscriberCount();
+    await b.getByTestId('connection').filter({ hasText: 'live' }).waitFor({ timeout: WAIT });
+    await proxy.cut();
+    await b.getByTestId('connection').filter({ hasText: /offline|connecting/ }).waitFor({ timeout: WAIT });
+    // The server has let go of Bob's three subscriptions: nothing can reach him live now.
+    await subscriptionsAtMost(before - 3);
+    await send(a, 'while you were away');
+    expect(await message(b, 'while you were away').count()).toBe(0);
+
+    await proxy.restore();
+    await b.getByTestId('connection').filter({ hasText: 'live' }).waitFor({ timeout: WAIT });
+    await message(b, 'while you were away').waitFor({ timeout: WAIT });
+    // And live again afterwards.
+    await subscriptions(before);
+    await send(a, 'welcome back');
+    await message(b, 'welcome back').waitFor({ timeout: WAIT });
+    await b.screenshot({ path: join(ARTIFACTS, 'web-client-bob-reconnected.png') });
+  });
+
+  test('history: the newest 30 messages first, older ones on demand', async () => {
+    const group = (await q(alice, `mutation($i: CreateGroupInput!) { createGroup(input: $i) { id } }`, { i: { name: 'History', memberIds: [bob.id] } })).createGroup.id;
+    for (let i = 1; i <= 40; i++) {
+      await q(alice, `mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }`, { i: { conversationId: group, content: `old message ${i}.` } });
+    }
+    const row = b.locator('.conversations button', { hasText: 'History' });
+    await row.locator('[data-testid="unread"]', { hasText: '40' }).waitFor({ timeout: WAIT });
+    await row.click();
+    await message(b, 'old message 40.').waitFor({ timeout: WAIT });
+    expect(await message(b, 'old message 10.').count()).toBe(0);
+    expect(await message(b, 'old message 11.').count()).toBe(1);
+    await b.getByRole('button', { name: 'Older messages' }).click();
+    await message(b, 'old message 1.').waitFor({ timeout: WAIT });
+    // All 40 once each (and the group's own SYSTEM messages, if any), in order; nothing older left.
+    const texts = (await b.locator('.messages li .text').allTextContents()).filter((t) => t.startsWith('old message'));
+    expect(texts).toEqual(Array.from({ length: 40 }, (_, i) => `old message ${i + 1}.`));
+    await b.getByRole('button', { name: 'Older messages' }).waitFor({ state: 'detached', timeout: WAIT });
+
+    expect(foreign).toEqual([]);
+    expect(problems).toEqual([]);
+  });
+});
