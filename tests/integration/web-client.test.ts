@@ -22,6 +22,9 @@ import { demoRouter } from '../../src/demo/route';
 
 jest.setTimeout(240_000);
 
+/** The browser global the page.waitForFunction callback below uses (this project's lib has no DOM). */
+declare const document: { querySelector(selector: string): { complete: boolean; naturalWidth: number } | null };
+
 const ROOT = projectRoot(__dirname);
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(ROOT, 'test-artifacts');
@@ -47,6 +50,8 @@ test('/demo is not served in production', () => {
   const { q } = gqlAs(() => server.url);
   /** Requests a page tried to make to anywhere but the server or the proxy (all aborted). */
   const foreign: string[] = [];
+  /** The origins the pages may reach: the server, the proxy (and a second server, below). */
+  const allowed = new Set<string>();
   const problems: string[] = [];
   const pages: Page[] = [];
 
@@ -59,6 +64,7 @@ test('/demo is not served in production', () => {
       registerUser(server.url, 'web_a', { firstName: 'Alice' }),
       registerUser(server.url, 'web_b', { firstName: 'Bob' }),
     ]);
+    allowed.add(origin()).add(viaProxy());
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--no-first-run'] });
   });
   afterAll(async () => {
@@ -75,7 +81,7 @@ test('/demo is not served in production', () => {
     const context: BrowserContext = await browser.newContext({ viewport: { width: 1000, height: 640 } });
     await context.route('**/*', (route) => {
       const url = new URL(route.request().url());
-      if (url.origin === origin() || url.origin === viaProxy() || url.protocol === 'data:' || url.protocol === 'blob:') return route.continue();
+      if (allowed.has(url.origin) || url.protocol === 'data:' || url.protocol === 'blob:') return route.continue();
       foreign.push(url.href);
       return route.abort('blockedbyclient');
     });
@@ -94,11 +100,11 @@ test('/demo is not served in production', () => {
     return page;
   }
 
-  /** Resolves once the server holds at least `count` subscriptions (graphql-ws acknowledges none). */
-  async function subscriptions(count: number) {
+  /** Resolves once `on` holds at least `count` subscriptions (graphql-ws acknowledges none). */
+  async function subscriptions(count: number, on: TestServer = server) {
     const deadline = Date.now() + WAIT;
-    while (server.realtime.hub.subscriberCount() < count) {
-      if (Date.now() > deadline) throw new Error(`the server holds ${server.realtime.hub.subscriberCount()} subscriptions, not ${count}`);
+    while (on.realtime.hub.subscriberCount() < count) {
+      if (Date.now() > deadline) throw new Error(`the server holds ${on.realtime.hub.subscriberCount()} subscriptions, not ${count}`);
       await new Promise((r) => setTimeout(r, 25));
     }
   }
@@ -108,6 +114,20 @@ test('/demo is not served in production', () => {
       if (Date.now() > deadline) throw new Error(`the server still holds ${server.realtime.hub.subscriberCount()} subscriptions, more than ${count}`);
       await new Promise((r) => setTimeout(r, 25));
     }
+  }
+  /** Resolves once the picture in `page`'s open conversation has loaded; returns its src. */
+  async function pictureShown(page: Page): Promise<string> {
+    await page.waitForFunction(() => {
+      const img = document.querySelector('.messages .attachment img');
+      return !!img && img.complete && img.naturalWidth > 0;
+    }, undefined, { timeout: WAIT });
+    return (await page.locator('.messages .attachment img').getAttribute('src')) ?? '';
+  }
+  /** The status a GET of `url` gets now (its body read, so the connection is reused cleanly). */
+  async function statusOf(url: string): Promise<number> {
+    const res = await fetch(url);
+    await res.arrayBuffer();
+    return res.status;
   }
   const message = (page: Page, text: string) => page.locator('.messages li', { hasText: text });
   async function send(page: Page, text: string) {
@@ -134,7 +154,7 @@ test('/demo is not served in production', () => {
     await a.getByLabel('attach files').setInputFiles({ name: 'orange.png', mimeType: 'image/png', buffer: png });
     await a.locator('.previews img').waitFor({ timeout: WAIT });
     await send(a, 'hello Bob, a picture');
-    await a.waitForFunction("(() => { const i = document.querySelector('.messages .attachment img'); return !!i && i.complete && i.naturalWidth > 0; })()", undefined, { timeout: WAIT });
+    await pictureShown(a);
 
     // Bob: the new conversation appears live in his list with one unread message.
     const row = b.locator('.conversations button', { hasText: 'Alice' });
@@ -144,8 +164,7 @@ test('/demo is not served in production', () => {
     // He opens it: the message with its thumbnail (served by /media), the badge gone, and Alice sees "read".
     await row.click();
     await message(b, 'hello Bob, a picture').waitFor({ timeout: WAIT });
-    await b.waitForFunction("(() => { const i = document.querySelector('.messages .attachment img'); return !!i && i.complete && i.naturalWidth > 0; })()", undefined, { timeout: WAIT });
-    expect(await b.locator('.messages .attachment img').getAttribute('src')).toMatch(/^\/media\//);
+    expect(await pictureShown(b)).toMatch(/^\/media\//);
     await row.locator('[data-testid="unread"]').waitFor({ state: 'detached', timeout: WAIT });
     await message(a, 'hello Bob, a picture').locator('[data-testid="receipt"][data-status="read"]').waitFor({ timeout: WAIT });
 
@@ -205,5 +224,54 @@ test('/demo is not served in production', () => {
 
     expect(foreign).toEqual([]);
     expect(problems).toEqual([]);
+  });
+
+  test('issue 30 item 10: an expired media URL is fetched anew (RefreshMedia) and the picture shows', async () => {
+    // Signed URLs live 3 s here (MEDIA_URL_TTL; MEDIA_URL_TTL_S, its newer name, where it exists).
+    const short = await startTestServer({ MEDIA_URL_TTL: '3', MEDIA_URL_TTL_S: '3' });
+    const base = `http://127.0.0.1:${short.port}`;
+    allowed.add(base);
+    try {
+      const [carol, dan] = await Promise.all([
+        registerUser(short.url, 'web_c', { firstName: 'Carol' }),
+        registerUser(short.url, 'web_d', { firstName: 'Dan' }),
+      ]);
+      const { q: qs } = gqlAs(short.url);
+      const conversationId = (await qs(carol, `mutation($u: String!) { openDirectChat(username: $u) { id } }`, { u: dan.username })).openDirectChat.id;
+      const page = await signIn(base, dan);
+      // Dan's first picture request waits until its URL has expired (the server says 404), then goes:
+      // the page left open for longer than MEDIA_URL_TTL, in 3 s.
+      const held: string[] = [];
+      await page.route('**/media/**', async (route) => {
+        const url = route.request().url();
+        if (!held.length) {
+          held.push(url);
+          const deadline = Date.now() + WAIT;
+          while (await statusOf(url) === 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+        }
+        await route.continue();
+      });
+      await page.locator('.conversations button', { hasText: 'Carol' }).click();
+      await page.getByLabel('message', { exact: true }).waitFor({ timeout: WAIT });
+      await subscriptions(3, short);
+
+      const png = await sharp({ create: { width: 30, height: 30, channels: 3, background: { r: 20, g: 160, b: 90 } } }).png().toBuffer();
+      const form = new FormData();
+      const query = 'mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }';
+      form.append('operations', JSON.stringify({ query, variables: { i: { conversationId, content: 'green', attachments: [null] } } }));
+      form.append('map', JSON.stringify({ 0: ['variables.i.attachments.0'] }));
+      form.append('0', new Blob([png], { type: 'image/png' }), 'green.png');
+      const res = await fetch(short.url, { method: 'POST', headers: { authorization: `Bearer ${carol.token}`, 'apollo-require-preflight': 'true' }, body: form });
+      expect(await res.json()).toEqual({ data: { sendMessage: { id: expect.any(String) } } });
+
+      await message(page, 'green').waitFor({ timeout: WAIT });
+      const shown = await pictureShown(page);
+      expect(held).toHaveLength(1);
+      expect(await statusOf(held[0])).toBe(404);
+      expect(new URL(shown, base).href).not.toBe(held[0]);
+      await page.context().close();
+    } finally {
+      await short.close();
+    }
   });
 });
