@@ -8,9 +8,13 @@
  * load on demand. Screenshots of both pages are kept in test-artifacts/ (gitignored).
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import express from 'express';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import sharp from 'sharp';
 import { projectRoot } from '../../src/graphiql/route';
@@ -32,13 +36,61 @@ const PASSWORD = 'correct-horse-battery';
 /** Generous: a loaded 2-core machine; every wait is for a condition, never a fixed sleep. */
 const WAIT = 30_000;
 const hasChromium = existsSync(CHROMIUM);
+
+let built: Promise<unknown> | undefined;
+/** Builds the client into dist/web as `npm run demo` does (a few seconds), once per test file: the tests see it as it is now. */
+function buildClient(): Promise<unknown> {
+  built ??= promisify(execFile)(process.execPath, [join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'examples/web/vite.config.mts', '--logLevel', 'warn'], { cwd: ROOT, timeout: 180_000 });
+  return built;
+}
 if (!hasChromium) {
   console.warn(`web-client.test.ts: ${CHROMIUM} is missing, so the web client's browser test is skipped (apt-get install chromium; CI installs it).`);
 }
 
-test('/demo is not served in production', () => {
-  expect(demoRouter(testConfig({ NODE_ENV: 'production' })).stack).toHaveLength(0);
-  expect(demoRouter(testConfig()).stack.length).toBeGreaterThan(0);
+describe('the /demo route', () => {
+  test('not in production; without a build, 503 saying to run npm run demo', async () => {
+    expect(demoRouter(testConfig({ NODE_ENV: 'production' })).stack).toHaveLength(0);
+    const empty = mkdtempSync(join(tmpdir(), 'demo-missing-'));
+    const app = express();
+    app.use('/demo', demoRouter(testConfig(), { assetsDir: empty }));
+    const http = createServer(app);
+    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+    try {
+      const res = await fetch(`http://127.0.0.1:${(http.address() as AddressInfo).port}/demo/`);
+      expect(res.status).toBe(503);
+      expect(await res.text()).toContain('npm run demo');
+    } finally {
+      await new Promise((r) => http.close(r));
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
+  test('the built page: same-origin assets, a strict CSP, cache headers', async () => {
+    await buildClient();
+    const server = await startTestServer();
+    try {
+      const origin = `http://127.0.0.1:${server.port}`;
+      const page = await fetch(`${origin}/demo/`);
+      expect(page.status).toBe(200);
+      expect(page.headers.get('cache-control')).toBe('no-cache');
+      const csp = page.headers.get('content-security-policy') ?? '';
+      expect(csp).toContain("script-src 'self'");
+      expect(csp).toContain(`connect-src 'self' ws://127.0.0.1:${server.port} wss://127.0.0.1:${server.port}`);
+      expect(csp).not.toMatch(/unsafe-inline|unsafe-eval|https?:/);
+      const refs = [...(await page.text()).matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]).filter((r) => !r.startsWith('data:'));
+      expect(refs.length).toBeGreaterThanOrEqual(2);
+      for (const ref of refs) {
+        expect(ref).toMatch(/^\/demo\/assets\/[\w-]+\.(js|css)$/);
+        const asset = await fetch(`${origin}${ref}`);
+        expect(asset.status).toBe(200);
+        expect(asset.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+        await asset.arrayBuffer();
+      }
+      expect((await fetch(`${origin}/demo/assets/nothing.js`)).status).toBe(404);
+    } finally {
+      await server.close();
+    }
+  });
 });
 
 (hasChromium ? describe : describe.skip)(`the web client in Chromium (${CHROMIUM}), offline`, () => {
@@ -56,8 +108,7 @@ test('/demo is not served in production', () => {
   const pages: Page[] = [];
 
   beforeAll(async () => {
-    // What `npm run demo` builds (a few seconds): the test sees the client as it is now.
-    await promisify(execFile)(process.execPath, [join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'examples/web/vite.config.mts', '--logLevel', 'warn'], { cwd: ROOT, timeout: 180_000 });
+    await buildClient();
     server = await startTestServer();
     proxy = await new TcpProxy('127.0.0.1', server.port).start();
     [alice, bob] = await Promise.all([
