@@ -4,7 +4,7 @@
  * Every operation is a generated TypedDocumentNode (../../gql) used with Apollo's React hooks.
  */
 import { useApolloClient, useMutation, useQuery, useSubscription } from '@apollo/client/react';
-import { useEffect, useLayoutEffect, useRef, useState, type FormEvent } from 'react';
+import { useCallback, useEffect, useLayoutEffect, useRef, useState, type FormEvent } from 'react';
 import {
   ChatMessageFragmentDoc,
   ConversationListDocument,
@@ -24,6 +24,7 @@ import {
   type AuthFieldsFragment,
   type ChatAttachmentFragment,
   type ChatMessageFragment,
+  type ConversationSummaryFragment,
 } from '../../gql/graphql';
 import { addMessages, PAGE, type Chat, type ConnectionState } from './apollo';
 
@@ -71,26 +72,39 @@ export function Main({ me, chat, onLogout }: { me: Me; chat: Chat; onLogout: () 
   const openRef = useRef(openId);
   openRef.current = openId;
   useEffect(() => chat.onState(setState), [chat]);
-  // Whatever happened while the socket was down: unread counts and last messages anew.
-  useEffect(() => chat.onReconnect(() => void client.refetchQueries({ include: [ConversationListDocument] })), [chat, client]);
+  // Unread counts come from the server: the list is loaded again (once at a time, and once more
+  // if asked meanwhile, so the last load follows the last message) when a message arrives for a
+  // conversation that is not open, and after a reconnect (whatever happened while the socket was down).
+  const reload = useRef({ running: false, again: false });
+  const reloadList = useCallback(() => {
+    const r = reload.current;
+    if (r.running) { r.again = true; return; }
+    r.running = true;
+    void client.refetchQueries({ include: [ConversationListDocument] }).catch(() => undefined).finally(() => {
+      r.running = false;
+      if (r.again) { r.again = false; reloadList(); }
+    });
+  }, [client]);
+  useEffect(() => chat.onReconnect(reloadList), [chat, reloadList]);
 
   const list = useQuery(ConversationListDocument, { fetchPolicy: 'cache-and-network' });
-  // One subscription for every conversation: it moves the list and feeds the open conversation.
+  // One subscription for every conversation: it feeds the open conversation and moves the list.
   useSubscription(NewMessagesDocument, {
     onData: ({ client: c, data }) => {
       const m = data.data?.messageAdded;
       if (!m) return;
       addMessages(c, m.conversationId, [m]);
-      const unread = m.sender?.id !== me.id && m.conversationId !== openRef.current;
-      const known = c.cache.modify({
+      // The newest message of a conversation in the list (a late or repeated one changes nothing).
+      const ref = c.cache.writeFragment({ fragment: ChatMessageFragmentDoc, fragmentName: 'ChatMessage', data: m });
+      const known = c.cache.modify<ConversationSummaryFragment>({
         id: c.cache.identify({ __typename: 'Conversation', id: m.conversationId }),
         fields: {
-          lastMessage: () => c.cache.writeFragment({ fragment: ChatMessageFragmentDoc, fragmentName: 'ChatMessage', data: m }) ?? null,
-          lastActivityAt: () => m.createdAt,
-          unreadCount: (n: number) => (unread ? n + 1 : n),
+          lastMessage: (last, { readField }) => (ref && m.seq > (readField<number>('lastSeq') ?? 0) ? ref : last),
+          lastActivityAt: (at, { readField }) => (m.seq > (readField<number>('lastSeq') ?? 0) ? m.createdAt : at),
+          lastSeq: (seq) => Math.max(seq, m.seq),
         },
       });
-      if (!known) void c.refetchQueries({ include: [ConversationListDocument] });
+      if (!known || (m.sender?.id !== me.id && m.conversationId !== openRef.current)) reloadList();
     },
   });
 
@@ -132,7 +146,7 @@ export function Main({ me, chat, onLogout }: { me: Me; chat: Chat; onLogout: () 
             <li key={c.id}>
               <button className={c.id === openId ? 'open' : ''} data-conversation={c.id} onClick={() => setOpenId(c.id)}>
                 <span className="title">{c.title}</span>
-                {c.unreadCount > 0 && <span className="badge" data-testid="unread">{c.unreadCount}</span>}
+                {c.unreadCount > 0 && c.id !== openId && <span className="badge" data-testid="unread">{c.unreadCount}</span>}
                 <span className="preview">{c.lastMessage ? preview(c.lastMessage) : 'no messages yet'}</span>
               </button>
             </li>
