@@ -321,6 +321,8 @@ describe('the /demo route', () => {
       expect(await statusOf(held[0])).toBe(404);
       expect(new URL(shown, base).href).not.toBe(held[0]);
       await page.context().close();
+      expect(foreign).toEqual([]);
+      expect(problems).toEqual([]);
     } finally {
       await short.close();
     }
