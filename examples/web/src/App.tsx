@@ -168,6 +168,7 @@ function Conversation({ conversationId, me, chat }: { conversationId: string; me
   const client = useApolloClient();
   const page = useQuery(MessagePageDocument, { variables: { conversationId, last: PAGE }, fetchPolicy: 'cache-and-network' });
   const members = useQuery(ConversationMembersDocument, { variables: { id: conversationId }, fetchPolicy: 'cache-and-network' });
+  const refetchMembers = members.refetch;
   const edges = page.data?.messages.edges ?? [];
   const lastSeq = edges.at(-1)?.node.seq ?? 0;
   const lastSeqRef = useRef(lastSeq);
@@ -183,8 +184,8 @@ function Conversation({ conversationId, me, chat }: { conversationId: string; me
       if (since.length < 100 || top === afterSeq) break;
       afterSeq = top;
     }
-    await members.refetch();
-  }), [chat, client, conversationId, members]);
+    await refetchMembers();
+  }), [chat, client, conversationId, refetchMembers]);
 
   // Read receipts: mine as I read; theirs as they come.
   const [markRead] = useMutation(MarkReadDocument);
