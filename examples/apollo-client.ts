@@ -82,7 +82,7 @@ export function findFiles(value: unknown, path = '', found: [string, Blob][] = [
 
 /**
  * A terminating link for operations carrying files: the GraphQL multipart request spec
- * (README "Uploading files") with fetch and FormData. Files
+ * (docs/graphql-api.md "Uploading files") with fetch and FormData. Files
  * become `null` in `operations` and are mapped to their variable paths in `map`. The server's CSRF
  * prevention refuses multipart requests without the `apollo-require-preflight` header.
  */
