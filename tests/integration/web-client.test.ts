@@ -278,8 +278,8 @@ describe('the /demo route', () => {
   });
 
   test('issue 30 item 10: an expired media URL is fetched anew (RefreshMedia) and the picture shows', async () => {
-    // Signed URLs live 3 s here (MEDIA_URL_TTL; MEDIA_URL_TTL_S, its newer name, where it exists).
-    const short = await startTestServer({ MEDIA_URL_TTL: '3', MEDIA_URL_TTL_S: '3' });
+    // Signed URLs live 3 s here.
+    const short = await startTestServer({ MEDIA_URL_TTL_S: '3' });
     const base = `http://127.0.0.1:${short.port}`;
     allowed.add(base);
     try {
@@ -291,7 +291,7 @@ describe('the /demo route', () => {
       const conversationId = (await qs(carol, `mutation($u: String!) { openDirectChat(username: $u) { id } }`, { u: dan.username })).openDirectChat.id;
       const page = await signIn(base, dan);
       // Dan's first picture request waits until its URL has expired (the server says 404), then goes:
-      // the page left open for longer than MEDIA_URL_TTL, in 3 s.
+      // the page left open for longer than MEDIA_URL_TTL_S, in 3 s.
       const held: string[] = [];
       await page.route('**/media/**', async (route) => {
         const url = route.request().url();

@@ -257,7 +257,7 @@ function Conversation({ conversationId, me, chat }: { conversationId: string; me
 }
 
 /**
- * An attachment: a thumbnail (images) linking to the file. Signed URLs expire (MEDIA_URL_TTL):
+ * An attachment: a thumbnail (images) linking to the file. Signed URLs expire (MEDIA_URL_TTL_S):
  * when one fails to load, the message's attachments are fetched again for new URLs (at most
  * twice per attachment, so a file that is really gone is not asked for forever).
  */
