@@ -14,6 +14,7 @@ import { pinoHttp } from 'pino-http';
 import { randomUUID } from 'node:crypto';
 import { Metrics, meteredBus } from './observability/metrics';
 import { restDocsRouter } from './rest/docs/docs.route';
+import { demoRouter } from './demo/route';
 import { graphiqlRouter } from './graphiql/route';
 import Redis from 'ioredis';
 import proxyaddr from 'proxy-addr';
@@ -222,6 +223,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   app.use('/media', mediaHeaders(), mediaRouter(services, orm.em, logger));
   // GraphiQL for a browser's GET /graphql, from local assets (GRAPHIQL); everything else goes on to Apollo.
   app.use('/graphql', graphiqlRouter(config));
+  // The demo web client (examples/web, built by `npm run demo`), outside production only.
+  app.use('/demo', demoRouter(config));
   app.use(
     '/graphql',
     graphqlHeaders(),
