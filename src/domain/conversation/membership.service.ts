@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Scope } from '../shared/actor';
-import { badInput, conflict, forbidden, notFound, parseId } from '../shared/errors';
+import { badInput, conflict, DomainError, forbidden, notFound, parseId } from '../shared/errors';
 import type { EventPublisher } from '../shared/events';
 import { validate } from '../shared/validate';
 import { cleanText } from '../shared/text';
@@ -41,7 +41,8 @@ export class MembershipService {
     const c = existing?.conversation ?? (await scope.em.findOne(Conversation, { id: roomId }));
     if (!c || c.kind !== ConversationKind.ROOM) throw notFound('Room');
     if (isActive(existing)) return c;
-    if (existing?.isBanned) throw forbidden('You are banned from this room');
+    // Naming the room (`id`): seed 003's join answers this refusal, and only this one, with its own 400.
+    if (existing?.isBanned) throw new DomainError('FORBIDDEN', 'You are banned from this room', 'id');
     if (!canSeeMetadata(c) && !scope.actor.isStaff) throw notFound('Room');
     if (isArchived(c)) throw forbidden(ARCHIVED_MESSAGE);
     await this.addOrReactivate(scope.em, c, scope.actor.id, MemberRole.MEMBER, `${scope.actor.username} joined`, scope.actor.id);

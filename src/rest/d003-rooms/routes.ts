@@ -163,12 +163,12 @@ export const roomRoutes: AnyRoute[] = [
   }),
   defineRoute({
     method: 'post', path: '/chat/rooms/:id/join', tag: TAG,
-    summary: 'Join a public room; 403 private (or no such room), 400 full or banned',
+    summary: 'Join a public room; 403 private (or no such room) or inactive (is_active false), 400 full or banned',
     params: id,
     responses: { 200: { description: 'Joined', schema: okMessageSchema, example: message('成功加入房间') } },
     errors: {
       NOT_FOUND: { status: 403, message: '无法加入该房间（私有房间或房间不存在）' },
-      FORBIDDEN: { status: 400, message: '您已被禁止加入该房间' },
+      FORBIDDEN: { status: 400, message: '您已被禁止加入该房间', field: 'id' },
       CONFLICT: { status: 400, message: '房间已满' },
     },
     async handler(ctx, { params }) {
