@@ -166,6 +166,18 @@ describe('item 7: seed 003 note 7, upload first, then send the URL', () => {
   }, 40000);
 });
 
+describe('item 7: an account deletion takes its unsent uploads', () => {
+  it('deleteAccount removes the rows and files of the uploads never sent', async () => {
+    const leaver = await restUser(server, 'upgone');
+    const up = await upload(leaver);
+    const id = Number(/\/media\/(\d+)\?/.exec(up.body.file_url)![1]);
+    expect(await rows('select 1 from "attachments" where "id" = ?', [id])).toHaveLength(1);
+    expect((await gqlData(server, leaver, 'mutation($p: String!) { deleteAccount(password: $p) }', { p: leaver.password })).deleteAccount).toBe(true);
+    expect(await rows('select 1 from "attachments" where "id" = ?', [id])).toEqual([]);
+    expect((await fetch(up.body.file_url)).status).toBe(404);
+  });
+});
+
 describe('item 8: seed 003 is_active (archiveConversation)', () => {
   const ARCHIVED = /archived \(inactive\)/;
 
