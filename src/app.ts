@@ -272,6 +272,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const { port } = httpServer.address() as AddressInfo;
   const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   let stopping: Promise<void> | undefined;
+  const uploadPurge = startUploadPurge(config, services, orm, logger);
 
   return {
     url: `http://${host}:${port}/graphql`,
@@ -283,6 +284,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     logger,
     stop: () =>
       (stopping ??= (async () => {
+        clearInterval(uploadPurge);
         await apollo.stop();
         services.typing.close();
         await services.presence.close();
@@ -295,4 +297,24 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         if (config.uploadDirIsTemporary) await rm(config.uploadDir, { recursive: true, force: true });
       })()),
   };
+}
+
+/**
+ * Purges uploads never sent in a message (seed 003 note 7) once they are UPLOAD_ORPHAN_TTL old:
+ * a sweep every quarter of the TTL (at least 1 s, at most 1 h), each instance on its own (the
+ * delete is one statement, so two instances sweeping at once remove each row once).
+ */
+function startUploadPurge(config: Config, services: Services, orm: Orm, logger: Logger): NodeJS.Timeout {
+  const ttlMs = config.uploadOrphanTtlSec * 1000;
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    services.attachments.purgeUploads(orm.em.fork(), new Date(Date.now() - ttlMs))
+      .then((n) => { if (n) logger.info({ purged: n }, 'uploads never sent were purged'); })
+      .catch((err) => logger.warn({ err }, 'upload purge failed; trying again at the next sweep'))
+      .finally(() => { running = false; });
+  }, Math.min(3_600_000, Math.max(1000, Math.floor(ttlMs / 4))));
+  timer.unref();
+  return timer;
 }

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { PushDeviceService } from './domain/push/push-device.service';
 import type { Config } from './config/config';
 import { AttachmentService } from './domain/attachment/attachment.service';
 import { AuthService } from './domain/auth/auth.service';
@@ -48,6 +49,8 @@ export interface Services {
   limits: RateLimiter;
   /** Users by id in memory, invalidated by events (token → actor, senders, `me`). */
   userCache: UserCache;
+  /** Push devices (seed 002 fcm-django; issue 34 delivers). */
+  pushDevices: PushDeviceService;
 }
 
 /** Shared infrastructure for {@link createServices}: Redis (when configured) and the logger. */
@@ -91,7 +94,7 @@ export function createServices(config: Config, events: EventBus, rootEm: EntityM
   const readState = new ReadStateService(events, conversationQueries, conversations);
   const attachments = new AttachmentService(
     storage,
-    { maxBytes: config.uploadMaxBytes, maxFiles: config.uploadMaxFiles, maxPixels: config.uploadMaxPixels },
+    { maxBytes: config.uploadMaxBytes, maxFiles: config.uploadMaxFiles, maxPixels: config.uploadMaxPixels, maxPending: config.uploadPendingMax },
     config.jwtSecret, config.mediaUrlTtlSec, config.publicUrl ?? '', conversationQueries,
   );
   const messages = new MessageService(events, conversationQueries, conversations, notifications, typing, attachments, limits);
@@ -111,5 +114,5 @@ export function createServices(config: Config, events: EventBus, rootEm: EntityM
   const presence: PresenceTracker = infra.redis && infra.logger
     ? new RedisPresence(infra.redis, events, touch, infra.logger, config.presenceTtlMs, config.redisPrefix)
     : new InMemoryPresence(events, touch);
-  return { auth, accounts, attachments, users, contacts, conversations, conversationQueries, memberships, messages, readState, notifications, presence, typing, watchers, bus: events, limits, userCache };
+  return { auth, accounts, attachments, users, contacts, conversations, conversationQueries, memberships, messages, readState, notifications, presence, typing, watchers, bus: events, limits, userCache, pushDevices: new PushDeviceService() };
 }

@@ -55,6 +55,10 @@ export interface Config {
    * at the end of a working day; past it, clients re-query the URL). At most 7 days.
    */
   mediaUrlTtlSec: number;
+  /** Seconds an upload not yet sent in a message (seed 003 note 7, POST /api/chat/upload/) is kept before it is purged (default 86400 = 24 h). */
+  uploadOrphanTtlSec: number;
+  /** Most uploads not yet sent one user may hold at once (default 20; past it: CONFLICT). */
+  uploadPendingMax: number;
   /** A crashed instance's users go OFFLINE within this many ms (Redis presence; default 30000). */
   presenceTtlMs: number;
   /** Limits (issue 6): messages per user per second, failed logins per username+IP per 15 min, new WebSocket connections per minute per IP and per user. */
@@ -177,6 +181,8 @@ const envSchema = z.object({
   MEDIA_URL_TTL_S: positiveInt.max(7 * 24 * 3600).optional(),
   /** The old name of MEDIA_URL_TTL_S, still read when MEDIA_URL_TTL_S is unset. */
   MEDIA_URL_TTL: positiveInt.max(7 * 24 * 3600).optional(),
+  UPLOAD_ORPHAN_TTL: positiveInt.max(30 * 24 * 3600).default(24 * 3600),
+  UPLOAD_PENDING_MAX: positiveInt.max(10000).default(20),
   PRESENCE_TTL_MS: z.coerce.number().int().min(200).max(600000).default(30000),
   RATE_MESSAGES_PER_SEC: positiveInt.max(100000).default(10),
   RATE_MESSAGES_BURST: z.coerce.number().int().min(0).max(100000).default(20),
@@ -297,6 +303,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     uploadMaxFiles: e.UPLOAD_MAX_FILES,
     uploadMaxPixels: e.UPLOAD_MAX_PIXELS,
     mediaUrlTtlSec: e.MEDIA_URL_TTL_S ?? e.MEDIA_URL_TTL ?? DEFAULT_MEDIA_URL_TTL_S,
+    uploadOrphanTtlSec: e.UPLOAD_ORPHAN_TTL,
+    uploadPendingMax: e.UPLOAD_PENDING_MAX,
     presenceTtlMs: e.PRESENCE_TTL_MS,
     rateLimits: { messagesPerSec: e.RATE_MESSAGES_PER_SEC, messagesBurst: e.RATE_MESSAGES_BURST, loginFailures: e.RATE_LOGIN_FAILURES, registrationsPerHourIp: e.RATE_REGISTRATIONS_PER_HOUR_IP, wsPerMinIp: e.RATE_WS_PER_MIN_IP, wsPerMinUser: e.RATE_WS_PER_MIN_USER },
     ws: {

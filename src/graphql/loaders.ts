@@ -78,7 +78,7 @@ export function createLoaders(em: EntityManager, viewerId: number | null, users:
       return keys.map((k) => map.get(k) ?? null);
     }),
     attachments: new DataLoader<number, Attachment[]>(async (ids) =>
-      groupBy(ids, await em.find(Attachment, { message: { $in: [...ids] } }, { orderBy: { id: 'asc' } }), (a) => refId(a.message))),
+      groupBy(ids, await em.find(Attachment, { message: { $in: [...ids] } }, { orderBy: { id: 'asc' } }), (a) => refId(a.message)!)),
   };
 }
 

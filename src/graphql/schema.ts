@@ -10,6 +10,7 @@ import { MembershipResolver } from './resolvers/membership.resolver';
 import { AttachmentResolver, MessageResolver, UnreadByConversationResolver, UnreadBySenderResolver } from './resolvers/message.resolver';
 import { PresenceEventResolver, ReadReceiptEventResolver, SubscriptionResolver, TypingEventResolver } from './resolvers/subscription.resolver';
 import { UserResolver } from './resolvers/user.resolver';
+import { PushDeviceResolver } from './resolvers/push.resolver';
 import { DateTimeScalar } from './scalars';
 
 let cached: GraphQLSchema | undefined;
@@ -23,7 +24,7 @@ export function buildGraphQLSchema(): GraphQLSchema {
     resolvers: [
       AuthResolver, UserResolver, ContactResolver, NotificationResolver, ConversationResolver, MembershipResolver, MessageResolver,
       UnreadByConversationResolver, UnreadBySenderResolver, AttachmentResolver,
-      SubscriptionResolver, TypingEventResolver, PresenceEventResolver, ReadReceiptEventResolver,
+      SubscriptionResolver, TypingEventResolver, PresenceEventResolver, ReadReceiptEventResolver, PushDeviceResolver,
     ],
     scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
     validate: false,

@@ -11,7 +11,7 @@ import { User } from '../user/user.entity';
 import { usernameLookupKey } from '../user/username';
 import { Conversation, ConversationKind, DEFAULT_MAX_MEMBERS, directKeyOf, MemberRole, RoomVisibility } from './conversation.entity';
 import { Membership } from './membership.entity';
-import { canManage, isActive } from './conversation.policy';
+import { canArchive, canManage, isActive, isArchived } from './conversation.policy';
 import type { ConversationQueries } from './conversation.queries';
 import { activeMemberCount } from './membership.service';
 
@@ -160,6 +160,23 @@ export class ConversationService {
       c.maxMembers = data.maxMembers;
     }
     await scope.em.flush();
+    return c;
+  }
+
+  /**
+   * Archives (`archived` true) or reactivates a conversation (seed 003 `PATCH /api/chat/rooms/{id}/
+   * {"is_active": false}`; contract `archiveConversation`). Archived: readable, no sends, joins or
+   * edits (conversation.policy isArchived). Setting the state it already has changes nothing.
+   * @throws NOT_FOUND (not visible), BAD_USER_INPUT (a DIRECT chat), FORBIDDEN (not an OWNER/ADMIN or staff: canArchive).
+   */
+  async setArchived(scope: Scope, id: string | number, archived: boolean): Promise<Conversation> {
+    const { conversation: c, membership } = await this.queries.access(scope, id, 'id');
+    if (c.kind === ConversationKind.DIRECT) throw badInput('A direct chat cannot be archived', 'id');
+    if (!canArchive(scope.actor, c, membership)) throw forbidden('Only the owner, an admin or staff can archive or reactivate this conversation');
+    if (isArchived(c) === archived) return c;
+    // One conditional statement: two concurrent calls leave the first time it was archived.
+    await scope.em.nativeUpdate(Conversation, { id: c.id, archivedAt: archived ? null : { $ne: null } }, { archivedAt: archived ? new Date() : null, updatedAt: new Date() });
+    await scope.em.refresh(c);
     return c;
   }
 

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Scope } from '../shared/actor';
-import { badInput, conflict, forbidden, notFound, parseId } from '../shared/errors';
+import { badInput, conflict, DomainError, forbidden, notFound, parseId } from '../shared/errors';
 import type { EventPublisher } from '../shared/events';
 import { validate } from '../shared/validate';
 import { cleanText } from '../shared/text';
@@ -11,7 +11,7 @@ import { appendMessage, toMessageView } from '../message/message.writer';
 import { User } from '../user/user.entity';
 import { Conversation, ConversationKind, MemberRole } from './conversation.entity';
 import { Membership } from './membership.entity';
-import { ACTIVE_MEMBERSHIP, canAddAs, canAssignRoles, canManage, canSeeMetadata, isActive, outranks } from './conversation.policy';
+import { ACTIVE_MEMBERSHIP, ARCHIVED_MESSAGE, canAddAs, canAssignRoles, canManage, canSeeMetadata, isActive, isArchived, outranks } from './conversation.policy';
 import type { ConversationQueries } from './conversation.queries';
 
 const nicknameSchema = cleanText({ max: 150 }).nullish();
@@ -34,15 +34,17 @@ export class MembershipService {
     private readonly notifications: NotificationService,
   ) {}
 
-  /** Joins a PUBLIC room. @throws NOT_FOUND (private or none), FORBIDDEN when banned, CONFLICT when full. */
+  /** Joins a PUBLIC room. @throws NOT_FOUND (private or none), FORBIDDEN when banned or archived (isArchived), CONFLICT when full. */
   async joinRoom(scope: Scope, id: string): Promise<Conversation> {
     const roomId = parseId(id, 'id');
     const existing = await scope.em.findOne(Membership, { conversation: roomId, user: scope.actor.id }, { populate: ['conversation'] });
     const c = existing?.conversation ?? (await scope.em.findOne(Conversation, { id: roomId }));
     if (!c || c.kind !== ConversationKind.ROOM) throw notFound('Room');
     if (isActive(existing)) return c;
-    if (existing?.isBanned) throw forbidden('You are banned from this room');
+    // Naming the room (`id`): seed 003's join answers this refusal, and only this one, with its own 400.
+    if (existing?.isBanned) throw new DomainError('FORBIDDEN', 'You are banned from this room', 'id');
     if (!canSeeMetadata(c) && !scope.actor.isStaff) throw notFound('Room');
+    if (isArchived(c)) throw forbidden(ARCHIVED_MESSAGE);
     await this.addOrReactivate(scope.em, c, scope.actor.id, MemberRole.MEMBER, `${scope.actor.username} joined`, scope.actor.id);
     return c;
   }
@@ -57,11 +59,12 @@ export class MembershipService {
     return true;
   }
 
-  /** Adds a user (OWNER/ADMIN only; only an OWNER adds OWNER/ADMIN; never one with whom a block stands: FORBIDDEN). Already a member: returns the membership. */
+  /** Adds a user (OWNER/ADMIN only; only an OWNER adds OWNER/ADMIN; never one with whom a block stands, nor to an archived conversation: FORBIDDEN). Already a member: returns the membership. */
   async addMember(scope: Scope, conversationId: string, userId: string, role: MemberRole = MemberRole.MEMBER): Promise<Membership> {
     const { conversation: c, membership } = await this.queries.access(scope, conversationId);
     if (!canManage(scope.actor, c, membership)) throw forbidden('Only the owner or an admin can add members');
     if (!canAddAs(scope.actor, c, membership, role)) throw forbidden('Only the owner can add owners or admins');
+    if (isArchived(c)) throw forbidden(ARCHIVED_MESSAGE);
     const user = await scope.em.findOne(User, { id: parseId(userId, 'userId') });
     if (!user || user.deletedAt /* issue 18: a deleted account joins nothing */) throw notFound('User');
     const current = await scope.em.findOne(Membership, { conversation: c.id, user: user.id });

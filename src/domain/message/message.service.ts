@@ -5,7 +5,7 @@ import { connectionFrom, decodeCursor, encodeCursor, pageSize, type Page } from 
 import { cleanText, hasControlChars } from '../shared/text';
 import { validate, z } from '../shared/validate';
 import { ConversationKind } from '../conversation/conversation.entity';
-import { activeMembershipSql, canReadContent, canSend } from '../conversation/conversation.policy';
+import { activeMembershipSql, listedConversationSql, ARCHIVED_MESSAGE, canReadContent, canSend, isArchived } from '../conversation/conversation.policy';
 import type { ConversationService } from '../conversation/conversation.service';
 import type { ConversationQueries, SendTarget } from '../conversation/conversation.queries';
 import type { NotificationService } from '../notification/notification.service';
@@ -60,6 +60,7 @@ export type SendInput = z.input<typeof sendSchema>;
  */
 function requireWritable(scope: Scope, target: SendTarget, what: 'send' | 'write'): void {
   const { conversation, membership } = target;
+  if (isArchived(conversation)) throw forbidden(ARCHIVED_MESSAGE);
   if (!canSend(scope.actor, conversation, membership)) throw forbidden(membership?.isMuted ? 'You are muted in this conversation' : `You cannot ${what} here`);
   if (target.blocked) throw forbidden('You cannot chat with this user');
   if (target.partnerDeleted) throw forbidden('This user deleted their account: the chat is read-only');
@@ -149,7 +150,7 @@ export class MessageService {
         : await scope.em.transactional(async (tx) => {
           const appended = await appendMessage(tx, newMessage);
           this.attachments.addRows(tx, appended.message.id, scope.actor.id, stored);
-          if (reference) this.attachments.addReference(tx, appended.message.id, scope.actor.id, reference.file);
+          if (reference) await this.attachments.addReference(tx, appended.message.id, scope.actor.id, reference.file);
           return appended;
         });
       const view = toMessageView(message);
@@ -230,12 +231,14 @@ export class MessageService {
   /**
    * Replaces the content of a message: the sender's own, or any as staff (seed 004). Mentions are
    * recomputed (no new notifications). @throws FORBIDDEN (someone else's; SYSTEM), BAD_USER_INPUT
-   * (deleted, bad content), NOT_FOUND.
+   * (deleted, bad content), NOT_FOUND; FORBIDDEN in an archived conversation (conversation.policy isArchived).
    */
   async edit(scope: Scope, id: string, newContent: string): Promise<MessageView> {
-    const { message } = await this.queries.visibleMessage(scope, id);
+    const { message, conversation } = await this.queries.visibleMessage(scope, id);
     const facts = toMessageView(message);
     if (isSystem(facts)) throw forbidden('System messages cannot be edited');
+    // Archived: no edits, staff's included (its history is kept as it was).
+    if (isArchived(conversation)) throw forbidden(ARCHIVED_MESSAGE);
     if (!canEdit(scope.actor, facts)) throw forbidden('Only the sender can edit a message');
     // The sender's own edit is new content: it needs what a send needs (staff moderating others' messages do not).
     if (isOwn(scope.actor, facts)) await this.requireMayWrite(scope, message);
@@ -282,7 +285,8 @@ export class MessageService {
    *   PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE.
    */
   async addAttachment(scope: Scope, messageId: string, file: UploadedFile | Promise<UploadedFile>, inConversation?: string | number): Promise<Attachment> {
-    const { message } = await this.queries.visibleMessage(scope, messageId, 'messageId');
+    const { message, conversation } = await this.queries.visibleMessage(scope, messageId, 'messageId');
+    if (isArchived(conversation)) throw forbidden(ARCHIVED_MESSAGE);
     // A URL naming the conversation too (seed 004) addresses only a message of that conversation.
     if (inConversation != null && !isIn(toMessageView(message), Number(inConversation))) throw notFound('Message');
     const facts = toMessageView(message);
@@ -442,6 +446,29 @@ export class MessageService {
       { orderBy: { seq: 'asc' } },
     );
     return { total, messages: rows.map(toMessageView) };
+  }
+
+  /**
+   * Every message the actor may list, across conversations, oldest first by id: those of the
+   * conversations the actor lists (an active member's, and for staff every SUPPORT thread; seed 002
+   * `staff_room`), as seed 002's `ChatMessageViewSet` (its DRF router's `/api/chat/messages/`).
+   * Deleted messages stay as tombstones (content ""), as in a conversation's history.
+   * @param args `limit` (default 50, at most 100) and `offset` (DRF's LimitOffsetPagination).
+   * @throws BAD_USER_INPUT (limit, offset).
+   */
+  async listVisible(scope: Scope, args: { offset?: number | null; limit?: number | null } = {}): Promise<MessageView[]> {
+    const size = pageSize(args.limit, 50, 100, 'limit');
+    const offset = args.offset ?? 0;
+    if (!Number.isSafeInteger(offset) || offset < 0) throw badInput('offset must be 0 or more', 'offset');
+    if (size === 0) return [];
+    const rows = await scope.em.execute<MessageRow[]>(
+      `select msg.* from "messages" msg
+         join "conversations" c on c."id" = msg."conversation_id"
+         left join "memberships" m on m."conversation_id" = c."id" and m."user_id" = ? and ${activeMembershipSql('m')}
+        where ${listedConversationSql(scope.actor)}
+        order by msg."id" asc limit ? offset ?`,
+      [scope.actor.id, size, offset]);
+    return rows.map(rowToMessageView);
   }
 
   /**

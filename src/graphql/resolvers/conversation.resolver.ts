@@ -9,7 +9,7 @@ import { CreateGroupInput, CreateRoomInput, UpdateConversationInput } from '../t
 import { MessageType } from '../types/message.type';
 import { UserType } from '../types/user.type';
 import { refId } from '../../domain/shared/refs';
-import { viewerAbilities } from '../../domain/conversation/conversation.policy';
+import { isArchived, viewerAbilities } from '../../domain/conversation/conversation.policy';
 
 
 /**
@@ -78,6 +78,13 @@ export class ConversationResolver {
     return ctx.services.conversations.update(ctx.scope(), id, input);
   }
 
+  @Mutation(() => ConversationType, {
+    description: 'OWNER/ADMIN or staff; not DIRECT. Archived (seed 003 is_active false): history readable; sends, joins, member additions and edits refused (FORBIDDEN). archived: false reactivates',
+  })
+  archiveConversation(@Arg('id', () => ID) id: string, @Arg('archived', () => Boolean) archived: boolean, @Ctx() ctx: GraphQLContext) {
+    return ctx.services.conversations.setArchived(ctx.scope(), id, archived);
+  }
+
   @Mutation(() => ConversationType, { description: 'PUBLIC rooms; CONFLICT when full' })
   joinRoom(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext) {
     return ctx.services.memberships.joinRoom(ctx.scope(), id);
@@ -132,6 +139,11 @@ export class ConversationResolver {
     const customerId = refId(c.customer);
     if (customerId != null) { const u = await ctx.loaders.user.load(customerId); if (u) users.push(u); }
     return ConversationQueries.titleOf(c, ctx.actor?.id ?? 0, users);
+  }
+
+  @FieldResolver(() => Boolean, { description: 'seed 003 is_active = !isArchived; archived: readable, no sends, joins, edits or reactions' })
+  isArchived(@Root() c: Conversation) {
+    return isArchived(c);
   }
 
   @FieldResolver(() => UserType, { nullable: true })

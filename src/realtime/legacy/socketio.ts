@@ -17,6 +17,7 @@ import { TYPING_REFRESH_MS } from '../typing';
 import type { UpgradeRoute } from '../upgrades';
 import { and, idIn, InvalidFrame, publicMessage, textIn, type ClientFrame } from './dialect';
 import type { LegacyDeps } from './router';
+import { htmlText } from '../../rest/d002-support/presenters';
 
 /** Socket.IO's path (seed 002 "Nginx configuration": `location /socket.io/`). */
 export const SOCKET_IO_PATH = '/socket.io';
@@ -145,9 +146,9 @@ export interface SocketIoEndpoint {
   close(): void;
 }
 
-/** `{id, conversation_id, nguoi_goi_id, nguoi_goi_name, noi_dung, thoi_gian}` (seed 002 `new_message`; the REST message shape). */
+/** `{id, conversation_id, nguoi_goi_id, nguoi_goi_name, noi_dung, thoi_gian}` (seed 002 `new_message`; the REST message shape, texts HTML-escaped: htmlText). */
 function supportMessage(m: MessageView, sender: UserRecord | null) {
-  return { id: m.id, conversation_id: m.conversationId, nguoi_goi_id: m.senderId, nguoi_goi_name: sender ? fullNameOf(sender) : '', noi_dung: m.content, thoi_gian: m.createdAt };
+  return { id: m.id, conversation_id: m.conversationId, nguoi_goi_id: m.senderId, nguoi_goi_name: htmlText(sender ? fullNameOf(sender) : ''), noi_dung: htmlText(m.content), thoi_gian: m.createdAt };
 }
 
 /**

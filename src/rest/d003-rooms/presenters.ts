@@ -8,6 +8,7 @@ import type { User } from '../../domain/user/user.entity';
 import type { RestContext } from '../common/route.registry';
 import { attachmentsOf, canReadContentOf, iso, lastMessageOf, mediaUrlOf, membersOf, titleOf, userOf } from '../common/views.helpers';
 import { refId } from '../../domain/shared/refs';
+import { isArchived } from '../../domain/conversation/conversation.policy';
 
 /** Seed 003 shapes: rooms (list, created, detail), members, messages, notifications. */
 
@@ -50,6 +51,8 @@ export const notificationSchema = z.object({
   is_read: z.boolean(), created_at: z.string(),
 });
 export const okMessageSchema = z.object({ message: z.string() });
+/** POST /api/chat/upload/ (seed 003 note 7): what a file message's send then takes. */
+export const uploadSchema = z.object({ file_url: z.string(), file_name: z.string(), file_size: z.number().int() });
 
 /** Seed 003's names of a send's domain input fields (its refusals name them so, over REST and the socket). */
 export const SEND_FIELD_NAMES: Readonly<Record<string, string>> = { replyToId: 'reply_to', fileUrl: 'file_url', fileName: 'file_name', fileSize: 'file_size' };
@@ -98,7 +101,7 @@ export async function presentRoomCreated(ctx: RestContext, c: Conversation): Pro
   return {
     id: c.id, name: await titleOf(ctx, c), description: c.description ?? null, room_type: roomTypeOf(c),
     created_by: creator ? { id: creator.id, username: creator.username } : null,
-    member_count: await ctx.loaders.memberCount.load(c.id), is_active: true, max_members: c.maxMembers ?? null, created_at: iso(c.createdAt)!,
+    member_count: await ctx.loaders.memberCount.load(c.id), is_active: !isArchived(c), max_members: c.maxMembers ?? null, created_at: iso(c.createdAt)!,
   };
 }
 
@@ -110,7 +113,7 @@ export async function presentRoomDetail(ctx: RestContext, c: Conversation, canRe
     id: c.id, name: await titleOf(ctx, c), description: c.description ?? null, room_type: roomTypeOf(c),
     created_by: creator ? presentUser(creator) : null,
     members: members.map((m) => presentUser(m.user)),
-    member_count: await ctx.loaders.memberCount.load(c.id), is_active: true, max_members: c.maxMembers ?? null,
+    member_count: await ctx.loaders.memberCount.load(c.id), is_active: !isArchived(c), max_members: c.maxMembers ?? null,
     created_at: iso(c.createdAt)!, updated_at: iso(c.updatedAt > c.lastActivityAt ? c.updatedAt : c.lastActivityAt)!,
   };
 }
