@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Scope } from '../shared/actor';
-import { badInput, conflict, forbidden, notFound, parseId } from '../shared/errors';
-import type { EventPublisher } from '../shared/events';
+import { badInput, conflict, forbidden, notFound, parseId, unauthenticated } from '../shared/errors';
+import type { EventPublisher, NotificationView } from '../shared/events';
 import { validate } from '../shared/validate';
 import { cleanText } from '../shared/text';
 import type { ContactService } from '../contact/contact.service';
@@ -15,6 +15,9 @@ import { ACTIVE_MEMBERSHIP, canAddAs, canAssignRoles, canManage, canSeeMetadata,
 import type { ConversationQueries } from './conversation.queries';
 
 const nicknameSchema = cleanText({ max: 150 }).nullish();
+
+/** A `users` row as locked by addOrReactivate (raw columns). */
+interface LockedUser { id: number; is_staff: boolean; deleted_at: Date | string | null }
 
 /** Active members of a conversation now (capacity checks). */
 export function activeMemberCount(em: EntityManager, conversationId: number): Promise<number> {
@@ -43,7 +46,11 @@ export class MembershipService {
     if (isActive(existing)) return c;
     if (existing?.isBanned) throw forbidden('You are banned from this room');
     if (!canSeeMetadata(c) && !scope.actor.isStaff) throw notFound('Room');
-    await this.addOrReactivate(scope.em, c, scope.actor.id, MemberRole.MEMBER, `${scope.actor.username} joined`, scope.actor.id);
+    await this.addOrReactivate(scope.em, c, scope.actor.id, MemberRole.MEMBER, `${scope.actor.username} joined`, scope.actor.id, {
+      lockUsers: [scope.actor.id],
+      banned: () => forbidden('You are banned from this room'),
+      recheck: async (_tx, users) => { if (users.get(scope.actor.id)?.deleted_at !== null) throw unauthenticated('This account was deleted'); },
+    });
     return c;
   }
 
@@ -57,7 +64,18 @@ export class MembershipService {
     return true;
   }
 
-  /** Adds a user (OWNER/ADMIN only; only an OWNER adds OWNER/ADMIN; never one with whom a block stands: FORBIDDEN). Already a member: returns the membership. */
+  /**
+   * Adds a user (OWNER/ADMIN only; only an OWNER adds OWNER/ADMIN; never one with whom a block
+   * stands: FORBIDDEN). Already a member: returns the membership, and writes nothing (no notice,
+   * no invitation). Every rule a concurrent write can change is checked again under the locks the
+   * write takes (issue 27): the actor's and the user's rows (FOR SHARE, id order, before the
+   * conversation's: the account deletion's order), then the conversation's row; under them the
+   * actor's staff flag and role, the user's deletion, a block either way, a ban and an active
+   * membership are read afresh. So of 20 concurrent adds of one user exactly one writes (one
+   * SYSTEM notice, one ROOM_INVITE), and a block committed while the add waited stops it.
+   * @throws FORBIDDEN (not a manager, role, block), NOT_FOUND (user), CONFLICT (banned; full room),
+   *   UNAUTHENTICATED (the actor's account was deleted meanwhile).
+   */
   async addMember(scope: Scope, conversationId: string, userId: string, role: MemberRole = MemberRole.MEMBER): Promise<Membership> {
     const { conversation: c, membership } = await this.queries.access(scope, conversationId);
     if (!canManage(scope.actor, c, membership)) throw forbidden('Only the owner or an admin can add members');
@@ -68,8 +86,26 @@ export class MembershipService {
     if (isActive(current)) return current;
     await this.contacts.refuseBlocked(scope, [user.id]);
     if (current?.isBanned) throw conflict('That user is banned here; unban them first');
-    const added = await this.addOrReactivate(scope.em, c, user.id, role, `${scope.actor.username} added ${user.username}`, scope.actor.id);
-    await this.notifications.onInvite(scope.em, c, [user.id], scope.actor.username);
+    let invites: NotificationView[] = [];
+    const added = await this.addOrReactivate(scope.em, c, user.id, role, `${scope.actor.username} added ${user.username}`, scope.actor.id, {
+      lockUsers: [scope.actor.id, user.id],
+      banned: () => conflict('That user is banned here; unban them first'),
+      recheck: async (tx, users) => {
+        // The same rules as above, on what is committed now that the locks are held.
+        const me = users.get(scope.actor.id);
+        if (!me || me.deleted_at) throw unauthenticated('This account was deleted');
+        const other = users.get(user.id);
+        if (!other || other.deleted_at) throw notFound('User');
+        const actor = { ...scope.actor, isStaff: Boolean(me.is_staff) };
+        const mine = await tx.findOne(Membership, { conversation: c.id, user: actor.id }, { refresh: true });
+        const active = isActive(mine) ? mine : null;
+        if (!canManage(actor, c, active)) throw forbidden('Only the owner or an admin can add members');
+        if (!canAddAs(actor, c, active, role)) throw forbidden('Only the owner can add owners or admins');
+        if (await this.contacts.isBlockedBetween(tx, actor.id, user.id)) throw forbidden('You cannot add this user');
+      },
+      written: async (tx) => { invites = await this.notifications.writeInvites(tx, c, [user.id], scope.actor.username); },
+    });
+    this.notifications.publishViews(invites);
     return added;
   }
 
@@ -157,13 +193,39 @@ export class MembershipService {
     return target;
   }
 
-  /** Adds or reactivates a membership under the conversation's row lock (capacity is checked race-free), with a SYSTEM message. */
-  /** `actorId`: who caused it (their own action is not unread for them: appendMessage moves their read position). */
-  private async addOrReactivate(em: EntityManager, c: Conversation, userId: number, role: MemberRole, note: string, actorId: number): Promise<Membership> {
+  /**
+   * Adds or reactivates a membership under the conversation's row lock (capacity is checked
+   * race-free), with a SYSTEM message. `actorId`: who caused it (their own action is not unread for
+   * them: appendMessage moves their read position). Under the lock the membership is read afresh:
+   * already active, it is returned and nothing is written (no notice, no event: a concurrent add or
+   * join won); banned meanwhile, `opts.banned` is thrown (issue 27). `opts.lockUsers` are locked
+   * FOR SHARE in id order before the conversation (the account deletion's order) and handed to
+   * `opts.recheck`, which re-checks the caller's rules under the locks; `opts.written` adds writes
+   * to the same transaction (invitations).
+   */
+  private async addOrReactivate(
+    em: EntityManager, c: Conversation, userId: number, role: MemberRole, note: string, actorId: number,
+    opts: {
+      lockUsers?: number[];
+      banned?: () => Error;
+      recheck?: (tx: EntityManager, users: Map<number, LockedUser>) => Promise<void>;
+      written?: (tx: EntityManager) => Promise<void>;
+    } = {},
+  ): Promise<Membership> {
     const { membership, message } = await em.transactional(async (tx) => {
+      const ids = [...new Set(opts.lockUsers ?? [])].sort((a, b) => a - b);
+      const users = new Map<number, LockedUser>();
+      if (ids.length) {
+        const rows = await tx.execute<LockedUser[]>(
+          `select "id", "is_staff", "deleted_at" from "users" where "id" in (select (jsonb_array_elements_text(?::jsonb))::int) order by "id" for share`, [JSON.stringify(ids)]);
+        for (const r of rows) users.set(Number(r.id), r);
+      }
       await tx.execute('select "id" from "conversations" where "id" = ? for update', [c.id]);
+      await opts.recheck?.(tx, users);
+      let m = await tx.findOne(Membership, { conversation: c.id, user: userId }, { refresh: true });
+      if (isActive(m)) return { membership: m, message: null };
+      if (m?.isBanned) throw (opts.banned ?? (() => forbidden('You are banned from this conversation')))();
       if (c.kind === ConversationKind.ROOM && c.maxMembers && (await activeMemberCount(tx, c.id)) >= c.maxMembers) throw conflict('This room is full');
-      let m = await tx.findOne(Membership, { conversation: c.id, user: userId });
       if (m) Object.assign(m, { leftAt: null, role, joinedAt: new Date(), isMuted: false });
       else m = tx.create(Membership, { conversation: c.id, user: userId, role });
       await tx.flush();
@@ -171,8 +233,10 @@ export class MembershipService {
       // The new member starts with nothing unread.
       m.lastReadSeq = msg.seq;
       await tx.flush();
+      await opts.written?.(tx);
       return { membership: m, message: msg };
     });
+    if (!message) return membership;
     this.events.publish({ type: 'membership.changed', conversationId: c.id, userId, active: true });
     this.events.publish({ type: 'message.added', conversationId: c.id, message: toMessageView(message) });
     return membership;
