@@ -101,6 +101,22 @@ describe('addMember', () => {
   });
 });
 
+describe('leaving and removing', () => {
+  test('10 concurrent removals of one member and their own leave: one SYSTEM notice, one change', async () => {
+    const alice = await registerUser(server.url, 'lr_a');
+    const bob = await registerUser(server.url, 'lr_b');
+    const group = (await gqlOk(server.url, 'mutation($m: [ID!]!) { createGroup(input: { name: "Leave", memberIds: $m }) { id } }', { m: [bob.id] }, alice.token)).createGroup.id;
+    const results = await Promise.all([
+      ...Array.from({ length: 10 }, () => gql(server.url, 'mutation($c: ID!, $u: ID!) { removeMember(conversationId: $c, userId: $u) }', { c: group, u: bob.id }, alice.token)),
+      gql(server.url, 'mutation($c: ID!) { leaveConversation(id: $c) }', { c: group }, bob.token),
+    ]);
+    // Each call succeeds or finds bob gone already (NOT_FOUND); none writes a second notice.
+    for (const r of results) expect(r.errors ? codeOf(r) : 'ok').toMatch(/^(ok|NOT_FOUND)$/);
+    const notices = await sql(`select "content" from "messages" where "conversation_id" = ? and "kind" = 'SYSTEM' and ("content" like '% left' or "content" like '% removed %')`, [Number(group)]);
+    expect(notices).toHaveLength(1);
+  });
+});
+
 describe('requestContact', () => {
   test('two requests crossing at the same moment: one row for the pair, ACCEPTED, the same contact for both', async () => {
     for (let round = 0; round < 8; round++) {

@@ -155,10 +155,13 @@ export class ContactService {
     const [mine, theirs] = await this.pair(em, openerId, otherId);
     if (theirs?.status === ContactStatus.PENDING) { theirs.status = ContactStatus.ACCEPTED; await em.flush(); this.connected(openerId, otherId); return; }
     if (mine || theirs) return;
+    // Issue 27: not when a block was committed since the caller's check (the insert reads it again).
     const inserted = await em.execute<{ id: number }[]>(
-      `insert into "contacts" ("requester_id", "addressee_id", "status", "created_at", "updated_at") values (?, ?, 'ACCEPTED', now(), now())
+      `insert into "contacts" ("requester_id", "addressee_id", "status", "created_at", "updated_at")
+       select ?, ?, 'ACCEPTED', now(), now() where not exists (select 1 from "contacts" k where k."status" = 'BLOCKED'
+          and ((k."requester_id" = ? and k."addressee_id" = ?) or (k."requester_id" = ? and k."addressee_id" = ?)))
        on conflict do nothing returning "id"`,
-      [openerId, otherId],
+      [openerId, otherId, openerId, otherId, otherId, openerId],
     );
     if (inserted.length) this.connected(openerId, otherId);
   }

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Scope } from '../shared/actor';
+import type { Actor, Scope } from '../shared/actor';
 import { badInput, conflict, forbidden, notFound, parseId, unauthenticated } from '../shared/errors';
 import type { EventPublisher, NotificationView } from '../shared/events';
 import { validate } from '../shared/validate';
@@ -7,7 +7,7 @@ import { cleanText } from '../shared/text';
 import type { ContactService } from '../contact/contact.service';
 import type { NotificationService } from '../notification/notification.service';
 import { MessageKind } from '../message/message.entity';
-import { appendMessage, toMessageView } from '../message/message.writer';
+import { appendMessage, lockLiveAuthor, toMessageView } from '../message/message.writer';
 import { User } from '../user/user.entity';
 import { Conversation, ConversationKind, MemberRole } from './conversation.entity';
 import { Membership } from './membership.entity';
@@ -60,7 +60,11 @@ export class MembershipService {
     if (c.kind === ConversationKind.DIRECT) throw badInput('You cannot leave a direct chat', 'id');
     if (c.kind === ConversationKind.SUPPORT && c.customer && (c.customer as User).id === scope.actor.id) throw badInput('You cannot leave your own support thread', 'id');
     if (!membership) throw badInput('You are not a member of this conversation', 'id');
-    await this.deactivate(scope.em, c, membership, `${scope.actor.username} left`, scope.actor.id);
+    // Under the lock: already gone (a concurrent leave, removal or ban won) writes nothing more.
+    await this.deactivate(scope.em, c, membership, `${scope.actor.username} left`, scope.actor.id, async (tx) => {
+      const { mine } = await this.underLock(tx, scope, c, null);
+      return mine;
+    });
     return true;
   }
 
@@ -115,7 +119,14 @@ export class MembershipService {
     if (!canManage(scope.actor, c, membership)) throw forbidden('Only the owner or an admin can remove members');
     const target = await this.requireMember(scope.em, c.id, userId);
     if (target.user.id !== scope.actor.id && !outranks(scope.actor, membership, target)) throw forbidden('You cannot remove this member');
-    await this.deactivate(scope.em, c, target, `${scope.actor.username} removed ${target.user.username}`, scope.actor.id);
+    await this.deactivate(scope.em, c, target, `${scope.actor.username} removed ${target.user.username}`, scope.actor.id, async (tx) => {
+      // The same rules on what is committed now: the actor's rights and rank, the target still a member.
+      const { actor, mine, other } = await this.underLock(tx, scope, c, target.user.id);
+      if (!canManage(actor, c, mine)) throw forbidden('Only the owner or an admin can remove members');
+      if (!other) return null;
+      if (other.user.id !== actor.id && !outranks(actor, mine, other)) throw forbidden('You cannot remove this member');
+      return other;
+    });
     return true;
   }
 
@@ -130,15 +141,20 @@ export class MembershipService {
     const target = await this.requireMember(scope.em, c.id, userId);
     if (target.role === role) return target;
     await scope.em.transactional(async (tx) => {
-      // Under the conversation's row lock, so two OWNERs demoting each other cannot both succeed.
-      await tx.execute('select "id" from "conversations" where "id" = ? for update', [c.id]);
-      if (target.role === MemberRole.OWNER) {
+      // Under the conversation's row lock, so two OWNERs demoting each other cannot both succeed;
+      // the actor's rights and the target's role are read afresh under it (issue 27).
+      const { actor, mine, other } = await this.underLock(tx, scope, c, target.user.id);
+      if (!canAssignRoles(actor, c, mine)) throw forbidden('Only the owner can change roles');
+      if (!other) throw notFound('Member');
+      if (other.role === role) return;
+      if (other.role === MemberRole.OWNER) {
         const owners = await tx.count(Membership, { conversation: c.id, role: MemberRole.OWNER, ...ACTIVE_MEMBERSHIP });
         if (owners <= 1) throw badInput('The last owner cannot step down; make another member OWNER first', 'role');
       }
-      tx.merge(target).role = role;
+      other.role = role;
       await tx.flush();
     });
+    target.role = role;
     return target;
   }
 
@@ -147,8 +163,15 @@ export class MembershipService {
     const { conversation: c, membership } = await this.queries.access(scope, conversationId);
     const target = await this.requireMember(scope.em, c.id, userId);
     if (!canManage(scope.actor, c, membership) || !outranks(scope.actor, membership, target)) throw forbidden('You cannot mute this member');
+    await scope.em.transactional(async (tx) => {
+      // Rights and ranks read afresh under the conversation's lock (issue 27).
+      const { actor, mine, other } = await this.underLock(tx, scope, c, target.user.id);
+      if (!other) throw notFound('Member');
+      if (!canManage(actor, c, mine) || !outranks(actor, mine, other)) throw forbidden('You cannot mute this member');
+      other.isMuted = Boolean(muted);
+      await tx.flush();
+    });
     target.isMuted = Boolean(muted);
-    await scope.em.flush();
     return target;
   }
 
@@ -163,13 +186,23 @@ export class MembershipService {
     const target = await scope.em.findOne(Membership, { conversation: c.id, user: uid }, { populate: ['user'] });
     if (!target) throw notFound('Member');
     if (!outranks(scope.actor, membership, target) || target.user.id === scope.actor.id) throw forbidden('You cannot ban this member');
-    const wasActive = isActive(target);
+    let wasActive = isActive(target);
     const notice = await scope.em.transactional(async (tx) => {
-      const t = tx.merge(target);
+      // Rights, ranks and the target's state read afresh under the conversation's lock (issue 27).
+      const { actor, mine } = await this.underLock(tx, scope, c, null);
+      const t = await tx.findOne(Membership, { conversation: c.id, user: uid }, { populate: ['user'], refresh: true });
+      if (!t) throw notFound('Member');
+      if (!canManage(actor, c, mine)) throw forbidden('You cannot ban members here');
+      if (!outranks(actor, mine, t)) throw forbidden('You cannot ban this member');
+      wasActive = isActive(t);
+      if (t.isBanned === Boolean(banned)) return null;
+      target.isBanned = Boolean(banned);
       t.isBanned = Boolean(banned);
       if (!banned) t.leftAt = t.leftAt ?? new Date(); // unbanned users rejoin on their own
       if (banned && wasActive) await this.handOverOwnership(tx, c.id, t);
       await tx.flush();
+      target.leftAt = t.leftAt;
+      target.role = t.role;
       if (!banned || !wasActive) return null;
       return (await appendMessage(tx, { conversationId: c.id, senderId: null, actorId: scope.actor.id, kind: MessageKind.SYSTEM, content: `${scope.actor.username} banned ${target.user.username}` })).message;
     });
@@ -182,9 +215,35 @@ export class MembershipService {
   async setNickname(scope: Scope, conversationId: string, nickname: string | null | undefined): Promise<Membership> {
     const { membership } = await this.queries.access(scope, conversationId);
     if (!membership) throw badInput('You are not a member of this conversation', 'conversationId');
-    membership.nickname = validate(nicknameSchema, nickname) || null;
-    await scope.em.flush();
+    const value = validate(nicknameSchema, nickname) || null;
+    await scope.em.transactional(async (tx) => {
+      // Issue 27: never a nickname on the place of an account deleted meanwhile (the deletion clears them).
+      await lockLiveAuthor(tx, scope.actor.id);
+      const changed = await tx.nativeUpdate(Membership, { id: membership.id, ...ACTIVE_MEMBERSHIP }, { nickname: value });
+      if (!changed) throw badInput('You are not a member of this conversation', 'conversationId');
+    });
+    membership.nickname = value;
     return membership;
+  }
+
+  /**
+   * Inside `tx`: holds the actor's `users` row FOR SHARE (refused when the account was deleted),
+   * then the conversation's row FOR UPDATE (the account deletion's order), and reads afresh what
+   * concurrent writes change: the actor's staff flag, the actor's active membership (`mine`) and,
+   * for `targetUserId`, theirs (`other`, null when not active). Every membership change takes the
+   * same conversation lock, so these stay true until the commit (issue 27: rules checked under the
+   * lock of the write, not before it).
+   * @throws UNAUTHENTICATED (the actor's account was deleted).
+   */
+  private async underLock(tx: EntityManager, scope: Scope, c: Conversation, targetUserId: number | null): Promise<{ actor: Actor; mine: Membership | null; other: Membership | null }> {
+    const [me] = await tx.execute<LockedUser[]>('select "id", "is_staff", "deleted_at" from "users" where "id" = ? for share', [scope.actor.id]);
+    if (!me || me.deleted_at) throw unauthenticated('This account was deleted');
+    await tx.execute('select "id" from "conversations" where "id" = ? for update', [c.id]);
+    const actor: Actor = { ...scope.actor, isStaff: Boolean(me.is_staff) };
+    const ids = targetUserId != null && targetUserId !== actor.id ? [actor.id, targetUserId] : [actor.id];
+    const rows = await tx.find(Membership, { conversation: c.id, user: { $in: ids } }, { populate: ['user'], refresh: true });
+    const active = (id: number | null) => rows.find((r) => isActive(r) && (r.user as User).id === id) ?? null;
+    return { actor, mine: active(actor.id), other: targetUserId == null ? null : active(targetUserId) };
   }
 
   private async requireMember(em: EntityManager, conversationId: number, userId: string): Promise<Membership> {
@@ -242,15 +301,23 @@ export class MembershipService {
     return membership;
   }
 
-  private async deactivate(em: EntityManager, c: Conversation, m: Membership, note: string, actorId: number): Promise<void> {
+  /**
+   * Ends membership `m` with a SYSTEM notice. `recheck` runs first in the transaction and takes the
+   * locks (underLock): it answers the membership as committed now, or null when it is no longer
+   * active (a concurrent leave, removal or ban won: nothing is written, no event), or throws.
+   */
+  private async deactivate(em: EntityManager, c: Conversation, m: Membership, note: string, actorId: number,
+    recheck: (tx: EntityManager) => Promise<Membership | null>): Promise<void> {
     const userId = (m.user as User).id;
     const message = await em.transactional(async (tx) => {
-      const mm = tx.merge(m);
+      const mm = await recheck(tx);
+      if (!mm) return null;
       mm.leftAt = new Date();
       await this.handOverOwnership(tx, c.id, mm);
       await tx.flush();
       return (await appendMessage(tx, { conversationId: c.id, senderId: null, actorId, kind: MessageKind.SYSTEM, content: note })).message;
     });
+    if (!message) return;
     this.events.publish({ type: 'membership.changed', conversationId: c.id, userId, active: false });
     this.events.publish({ type: 'message.added', conversationId: c.id, message: toMessageView(message) });
   }

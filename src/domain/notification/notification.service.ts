@@ -122,9 +122,12 @@ export class NotificationService {
     const data = validate(noticeSchema, input);
     const user = await scope.em.findOne(User, { id: parseId(userId, 'userId'), deletedAt: null /* issue 18: no notice to a deleted account */ }, { fields: ['id'] });
     if (!user) throw notFound('User');
-    const n = scope.em.create(Notification, { user: user.id, kind: NotificationKind.SYSTEM, title: data.title, body: data.body });
-    await scope.em.flush();
-    const view = toNotificationView(n);
+    // Issue 27: written only while the account still exists (the deletion erases notifications; one inserted after it would stay).
+    const [row] = await scope.em.execute<NotificationRow[]>(
+      `insert into "notifications" ("user_id", "kind", "title", "body", "created_at")
+       select "id", 'SYSTEM', ?, ?, now() from "users" where "id" = ? and "deleted_at" is null for share returning *`, [data.title, data.body, user.id]);
+    if (!row) throw notFound('User');
+    const view = toNotificationView(row);
     this.publish([view]);
     return view;
   }
