@@ -114,6 +114,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     busHealthy: () => bus.healthy(),
     pool: () => poolUse(orm),
     rateLimitRefusals: () => (services.limits as { refusals?: ReadonlyMap<string, number> }).refusals ?? new Map(),
+    passwordVerifications: () => services.auth.passwordWork.counts,
   });
   const services = createServices(config, meteredBus(bus, metrics), orm.em, { redis, logger });
   const schema = buildGraphQLSchema();

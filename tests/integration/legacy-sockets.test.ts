@@ -127,6 +127,24 @@ async function refusedWith(srv: Server, x: string, query = '', headers: Record<s
   return c.closed;
 }
 
+/**
+ * Opens `/ws/chat/<x>/` as `user` and settles on whichever comes first: the close code of a
+ * refusal, or 'admitted' when the server reports the socket ready (then it is closed again), so a
+ * wrongly admitted socket fails a test at once instead of by timeout.
+ */
+async function admittedOrClosed(srv: Server, user: { id: string; token: string }, x: string, query = ''): Promise<number | 'admitted'> {
+  const userId = Number(user.id);
+  const before = srv.realtime.legacy.readyCount({ userId });
+  const c = new LegacyClient(wsUrl(srv, x, `token=${encodeURIComponent(user.token)}${query}`));
+  let closed: Closed | undefined;
+  void c.closed.then((r) => { closed = r; });
+  await waitFor(() => closed != null || srv.realtime.legacy.readyCount({ userId }) > before, `legacy socket settled at ${c.url}`);
+  if (closed) return closed.code;
+  c.ws.close();
+  await c.closed;
+  return 'admitted';
+}
+
 const sorted = (o: object) => Object.keys(o).sort();
 
 let server: TestServer;
@@ -460,6 +478,26 @@ describe('authentication and access', () => {
     expect((await refusedWith(server, String(room), `token=${carol.token}`)).code).toBe(4404);
     expect((await refusedWith(server, String(room), `token=${carol.token}&dialect=003`)).code).toBe(4404);
     expect(await refusedWith(server, 'nobody-by-this-name', `token=${carol.token}`)).toEqual({ code: 4404, reason: 'No user "nobody-by-this-name"' });
+  });
+
+  test('a non-member of a PRIVATE room or of a GROUP is refused (4404) in every dialect; the members are admitted (issue 27)', async () => {
+    const alice = await restUser(server, 'ap_');
+    const bob = await restUser(server, 'bp_');
+    const carol = await restUser(server, 'cp_');
+    const create = (kind: 'Room' | 'Group', input: object) => gqlOk<Record<string, { id: string }>>(server.url,
+      `mutation($i: Create${kind}Input!) { r: create${kind}(input: $i) { id } }`, { i: input }, alice.token);
+    const priv = (await create('Room', { name: `private ${alice.username}`, visibility: 'PRIVATE' })).r.id;
+    await gqlOk(server.url, 'mutation($c: ID!, $u: ID!) { addMember(conversationId: $c, userId: $u) { id } }', { c: priv, u: bob.id }, alice.token);
+    const group = (await create('Group', { name: `group ${alice.username}`, memberIds: [bob.id] })).r.id;
+    for (const id of [priv, group]) {
+      for (const q of ['', '&dialect=003', '&dialect=004']) {
+        expect({ id, q, outcome: await admittedOrClosed(server, carol, id, q) }).toEqual({ id, q, outcome: 4404 });
+      }
+      // A real member of the same conversation is admitted (the refusal is about membership, not the kind).
+      const b = await connect(server, bob, id);
+      b.ws.close();
+      await b.closed;
+    }
   });
 
   test('a block forbids the seed-000 chat either way (4403); bad requests are 4400', async () => {

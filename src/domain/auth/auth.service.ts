@@ -13,7 +13,7 @@ import type { RateLimiter } from '../shared/rate-limit';
 import { RefreshToken } from './refresh-token.entity';
 import { ReservedUsername } from './reserved-username.entity';
 import type { UserCache, UserRecord } from '../user/user-cache';
-import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, hashPassword, needsRehash, verifyPassword } from './password';
+import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, PasswordWorkCounter, hashPassword, needsRehash, verifyPassword } from './password';
 
 /** Token settings, from Config. */
 export interface AuthOptions {
@@ -117,6 +117,9 @@ export class AuthService {
   /** Access tokens verified lately and their claims (see verifyAccessTokenClaims). */
   private readonly verified = new Map<string, AccessClaims>();
 
+  /** Password verifications this instance completed, by argon2 parameters (metric `chat_password_verifications`). */
+  readonly passwordWork = new PasswordWorkCounter();
+
   constructor(private readonly opts: AuthOptions) {
     const all = [opts.jwtSecret, ...(opts.previousJwtSecrets ?? [])].map((key) => ({ kid: jwtKeyId(key), key: createSecretKey(key) }));
     this.keys = all.filter((k, i) => all.findIndex((o) => o.kid === k.kid) === i);
@@ -185,7 +188,7 @@ export class AuthService {
     // A deleted account's tombstone has no password: the dummy hash's work, the same answer.
     const user = found?.deletedAt ? null : found;
     const candidate = String(password ?? '');
-    const ok = await verifyPassword(user?.passwordHash ?? null, candidate);
+    const ok = await verifyPassword(user?.passwordHash ?? null, candidate, this.passwordWork);
     if (!user || !ok) throw unauthenticated('Invalid username or password');
     await this.opts.limits?.reset('login', limitKey);
     if (needsRehash(user.passwordHash)) user.passwordHash = await hashPassword(candidate);
@@ -395,7 +398,7 @@ export class AuthService {
     if (!user || user.deletedAt) throw unauthenticated('Invalid access token');
     const limitKey = `${user.usernameKey}|${ip}`;
     await this.opts.limits?.consume('login', limitKey);
-    if (!(await verifyPassword(user.passwordHash, String(password ?? '')))) throw badInput('The password is incorrect', field);
+    if (!(await verifyPassword(user.passwordHash, String(password ?? ''), this.passwordWork))) throw badInput('The password is incorrect', field);
     await this.opts.limits?.reset('login', limitKey);
     return user;
   }

@@ -1,5 +1,5 @@
 import type { Scope } from '../shared/actor';
-import { badInput, forbidden, isUniqueViolation, notFound, parseId } from '../shared/errors';
+import { badInput, forbidden, isUniqueViolation, notFound, parseId, unauthenticated } from '../shared/errors';
 import type { EventPublisher } from '../shared/events';
 import { cleanText } from '../shared/text';
 import { validate, z } from '../shared/validate';
@@ -116,6 +116,15 @@ export class ConversationService {
     if (found.length !== ids.length) throw notFound('User');
     await this.contacts.refuseBlocked(scope, ids);
     const { conv: c, message } = await scope.em.transactional(async (tx) => {
+      // Issue 27: the creator's and members' rows FOR SHARE (id order; the account deletion locks a
+      // user's row first too), then deletions and blocks read again: a member who deleted their
+      // account, or a block committed, since the checks above stops the creation.
+      const locked = await tx.execute<{ id: number; deleted_at: Date | null }[]>(
+        `select "id", "deleted_at" from "users" where "id" in (select (jsonb_array_elements_text(?::jsonb))::int) order by "id" for share`,
+        [JSON.stringify([scope.actor.id, ...ids])]);
+      if (locked.find((r) => Number(r.id) === scope.actor.id)?.deleted_at !== null) throw unauthenticated('This account was deleted');
+      if (locked.filter((r) => Number(r.id) !== scope.actor.id && !r.deleted_at).length !== ids.length) throw notFound('User');
+      await this.contacts.refuseBlocked({ ...scope, em: tx }, ids);
       const conv = tx.create(Conversation, { kind: ConversationKind.GROUP, name: data.name, description: data.description ?? null, createdBy: scope.actor.id });
       const members = [tx.create(Membership, { conversation: conv, user: scope.actor.id, role: MemberRole.OWNER })];
       for (const id of ids) members.push(tx.create(Membership, { conversation: conv, user: id, role: MemberRole.MEMBER }));

@@ -15,7 +15,7 @@ import { canAttach, canDelete, canEdit, isIn, isOwn, isSystem } from './message.
 import type { RateLimiter } from '../shared/rate-limit';
 import { Attachment } from '../attachment/attachment.entity';
 import { AttachmentService, type CheckedReference, type ExternalFile, type StoredFile, type UploadedFile } from '../attachment/attachment.service';
-import { appendMessage, nextChange, rowToMessageView, toMessageView, type MessageRow } from './message.writer';
+import { appendMessage, lockLiveAuthor, nextChange, rowToMessageView, toMessageView, type MessageRow } from './message.writer';
 
 /** Longest message, in characters (Unicode code points), after removing control characters and trimming. */
 export const MAX_CONTENT_LENGTH = 4000;
@@ -231,7 +231,8 @@ export class MessageService {
   /**
    * Replaces the content of a message: the sender's own, or any as staff (seed 004). Mentions are
    * recomputed (no new notifications). @throws FORBIDDEN (someone else's; SYSTEM), BAD_USER_INPUT
-   * (deleted, bad content), NOT_FOUND; FORBIDDEN in an archived conversation (conversation.policy isArchived).
+   * (deleted, also meanwhile; bad content), NOT_FOUND, UNAUTHENTICATED (the editor's account was
+   * deleted meanwhile); FORBIDDEN in an archived conversation (conversation.policy isArchived).
    */
   async edit(scope: Scope, id: string, newContent: string): Promise<MessageView> {
     const { message, conversation } = await this.queries.visibleMessage(scope, id);
@@ -246,8 +247,13 @@ export class MessageService {
     const text = validate(content, newContent, 'content');
     const mentionIds = await this.mentionsIn(scope, message.conversation.id, text, message.sender?.id);
     await scope.em.transactional(async (tx) => {
+      // The editor's row first (the account deletion's order), then the conversation's: an edit
+      // racing the editor's deletion is refused; one racing the erasure of the message (its
+      // sender's deletion, or a delete) finds it deleted and writes nothing (issue 27).
+      await lockLiveAuthor(tx, scope.actor.id);
       const change = await nextChange(tx, message.conversation.id);
-      await tx.nativeUpdate(Message, { id: message.id }, { content: text, editedAt: new Date(), changeSeq: change, mentionIds });
+      const changed = await tx.nativeUpdate(Message, { id: message.id, deletedAt: null }, { content: text, editedAt: new Date(), changeSeq: change, mentionIds });
+      if (!changed) throw badInput('A deleted message cannot be edited', 'id');
       await this.notifications.messageChanged(tx, message.id, text);
     });
     await scope.em.refresh(message);
@@ -299,8 +305,12 @@ export class MessageService {
     let row: Attachment;
     try {
       row = await scope.em.transactional(async (tx) => {
+        // As for edits: the uploader's row first, then the conversation's; a message erased
+        // meanwhile (deleted, or its sender's account) gets no file (issue 27).
+        await lockLiveAuthor(tx, scope.actor.id);
         const change = await nextChange(tx, message.conversation.id);
-        await tx.nativeUpdate(Message, { id: message.id }, { changeSeq: change });
+        const changed = await tx.nativeUpdate(Message, { id: message.id, deletedAt: null }, { changeSeq: change });
+        if (!changed) throw badInput('A deleted message cannot get attachments', 'messageId');
         const [created] = this.attachments.addRows(tx, message.id, scope.actor.id, [stored]);
         return created;
       });

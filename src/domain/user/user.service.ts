@@ -1,7 +1,7 @@
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Actor, Scope } from '../shared/actor';
-import { badInput, forbidden, notFound, parseId } from '../shared/errors';
+import { badInput, forbidden, notFound, parseId, unauthenticated } from '../shared/errors';
 import { validate, type z } from '../shared/validate';
 import { profileNamesSchema } from './profile';
 import type { UploadedFile } from '../attachment/attachment.service';
@@ -83,10 +83,23 @@ export class UserService {
   /** Grants or withdraws staff rights. @throws FORBIDDEN unless the actor is staff; NOT_FOUND. */
   async setStaff(scope: Scope, userId: string, isStaff: boolean): Promise<User> {
     if (!scope.actor.isStaff) throw forbidden('Only staff can change staff rights');
-    const user = await scope.em.findOne(User, { id: parseId(userId, 'userId') });
+    const id = parseId(userId, 'userId');
+    const user = await scope.em.findOne(User, { id });
     if (!user || user.deletedAt /* issue 18: a deleted account gets no rights */) throw notFound('User');
+    await scope.em.transactional(async (tx) => {
+      // Issue 27: both rows locked in id order as the account deletion locks staff rows (FOR NO KEY
+      // UPDATE), then read again: the actor still a live staff user, the user not deleted meanwhile
+      // (a tombstone never gets staff rights back).
+      const rows = await tx.execute<{ id: number; is_staff: boolean; deleted_at: Date | null }[]>(
+        `select "id", "is_staff", "deleted_at" from "users" where "id" in (?, ?) order by "id" for no key update`, [scope.actor.id, id]);
+      const me = rows.find((r) => Number(r.id) === scope.actor.id);
+      if (!me || me.deleted_at) throw unauthenticated('This account was deleted');
+      if (!me.is_staff) throw forbidden('Only staff can change staff rights');
+      const target = rows.find((r) => Number(r.id) === id);
+      if (!target || target.deleted_at) throw notFound('User');
+      await tx.execute('update "users" set "is_staff" = ?, "updated_at" = now() where "id" = ?', [Boolean(isStaff), id]);
+    });
     user.isStaff = Boolean(isStaff);
-    await scope.em.flush();
     this.cache?.forget(user.id);
     this.events?.publish({ type: 'user.changed', userId: user.id, isStaff: user.isStaff, user: userViewOf(user) });
     return user;
