@@ -7,7 +7,7 @@ import { DomainError, badInput, conflict, isUniqueViolation, unauthenticated } f
 import { validate, z } from '../shared/validate';
 import { User } from '../user/user.entity';
 import { usernameLookupKey, usernameSchema } from '../user/username';
-import { profileNamesSchema } from '../user/profile';
+import { applyUserAttributes, profileNamesSchema, userAttributesSchema, type UserAttributesInput } from '../user/profile';
 import type { EventPublisher } from '../shared/events';
 import type { RateLimiter } from '../shared/rate-limit';
 import { RefreshToken } from './refresh-token.entity';
@@ -182,10 +182,12 @@ export class AuthService {
 
   /**
    * Creates an account without logging it in (`npm run create-user`); `isStaff` only from trusted
-   * callers, never from `register`. @throws BAD_USER_INPUT on invalid fields, CONFLICT when the username is taken.
+   * callers, never from `register`; likewise `attributes` (role, score, rank, inGameIds: the rules of
+   * setUserAttributes, `userAttributesSchema`). @throws BAD_USER_INPUT on invalid fields, CONFLICT when the username is taken.
    */
-  async createUser(em: EntityManager, input: RegisterInput, isStaff = false): Promise<User> {
+  async createUser(em: EntityManager, input: RegisterInput, isStaff = false, attributes: UserAttributesInput = {}): Promise<User> {
     const data = validate(registerSchema, input);
+    const attrs = validate(userAttributesSchema, attributes);
     const passwordHash = await hashPassword(data.password);
     const usernameKey = data.username.toLowerCase();
     try {
@@ -202,6 +204,7 @@ export class AuthService {
           email: data.email || null,
           isStaff,
         });
+        applyUserAttributes(user, attrs);
         await tx.flush();
         if (await tx.count(ReservedUsername, { usernameKey })) throw conflict('That username is taken');
         return user;
