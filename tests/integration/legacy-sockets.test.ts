@@ -553,8 +553,9 @@ describe('the <x> rule: ambiguous cases', () => {
     const desk = await restUser(server, 'sy_');
     await makeStaff(server, desk);
     const dm = await directBetween(alice, bob);
-    // The issue's "/ws/chat/017/" with user "017": here conversation <dm> and user "0<dm>".
-    const named = await userNamed(`0${dm}`);
+    // The issue's "/ws/chat/017/" with user "017": here conversation <dm> and user "0<dm>" (at least 3 characters, the username rule).
+    const zeroPadded = (id: number) => `${'0'.repeat(Math.max(1, 3 - String(id).length))}${id}`;
+    const named = await userNamed(zeroPadded(dm));
     const x = named.username;
     // A member (alice): her conversation, seed 004's frames.
     const member = await connect(server, alice, x);
@@ -577,7 +578,7 @@ describe('the <x> rule: ambiguous cases', () => {
     expect(server.realtime.legacy.readyCount({ userId: Number(desk.id), dialect: '000' })).toBe(1);
     // Staff who are members (a room they joined): the room, seed 003.
     const room = await roomWith(alice, desk);
-    const roomNamed = await userNamed(`0${room}`);
+    const roomNamed = await userNamed(zeroPadded(room));
     const inRoom = await connect(server, desk, roomNamed.username);
     expect(await inRoom.next()).toEqual({ type: 'connection_established', message: '连接成功' });
     // Seed 004's new_message still reaches the member's socket.
