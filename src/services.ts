@@ -105,6 +105,7 @@ export function createServices(config: Config, events: EventBus, rootEm: EntityM
     audience: config.jwtAudience,
     accessTokenTtlSec: config.accessTokenTtlSec,
     refreshTokenTtlSec: config.refreshTokenTtlSec,
+    refreshReuseGraceSec: config.refreshReuseGraceSec,
     events,
     limits,
     users: userCache,

@@ -32,6 +32,12 @@ export interface Config {
   accessTokenTtlSec: number;
   /** Refresh-token lifetime in seconds (default 30 days). */
   refreshTokenTtlSec: number;
+  /**
+   * Seconds after a refresh during which presenting the spent refresh token again answers the same
+   * successor pair instead of revoking the login (REFRESH_REUSE_GRACE_S, default 30; 0 turns it
+   * off): two tabs refreshing at once (Auth0's "reuse interval"). Later reuse still revokes.
+   */
+  refreshReuseGraceSec: number;
   /** Allowed CORS origins; ["*"] (alone) allows any origin, without credentials. */
   corsOrigins: string[];
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -166,6 +172,7 @@ const envSchema = z.object({
   JWT_AUDIENCE: z.string().trim().min(1).default('chat-clients'),
   ACCESS_TOKEN_TTL: positiveInt.max(24 * 3600).default(900),
   REFRESH_TOKEN_TTL: positiveInt.default(30 * 24 * 3600),
+  REFRESH_REUSE_GRACE_S: z.coerce.number().int().min(0).max(300).default(30),
   CORS_ORIGINS: z.string().default('*').refine((v) => {
     const list = v.split(',').map((x) => x.trim()).filter(Boolean);
     if (list.includes('*')) return list.length === 1;
@@ -292,6 +299,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jwtAudience: e.JWT_AUDIENCE,
     accessTokenTtlSec: e.ACCESS_TOKEN_TTL,
     refreshTokenTtlSec: e.REFRESH_TOKEN_TTL,
+    refreshReuseGraceSec: e.REFRESH_REUSE_GRACE_S,
     corsOrigins: e.CORS_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean),
     logLevel: e.LOG_LEVEL,
     migrateOnStart: e.MIGRATE_ON_START,

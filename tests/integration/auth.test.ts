@@ -353,28 +353,34 @@ describe('refreshToken', () => {
     expect(second.refreshToken).not.toBe(first.refreshToken);
     expect((await gqlOk(server.url, ME, {}, second.accessToken)).me.id).toBe(user.id);
 
-    const old = await gql(server.url, REFRESH, { t: user.refreshToken });
-    expect(codeOf(old)).toBe('UNAUTHENTICATED');
-    expect(old.data?.refreshToken ?? null).toBeNull();
+    // The old one issues nothing new: within REFRESH_REUSE_GRACE_S it answers the pair it was spent for.
+    const old = (await gqlOk(server.url, REFRESH, { t: user.refreshToken })).refreshToken;
+    expect(old.refreshToken).toBe(first.refreshToken);
   });
 
-  test('presenting a spent refresh token again is UNAUTHENTICATED and revokes its whole family', async () => {
-    const user = await registerUser(server.url, 'reuse');
-    const rotated = (await gqlOk(server.url, REFRESH, { t: user.refreshToken })).refreshToken;
-    const newest = (await gqlOk(server.url, REFRESH, { t: rotated.refreshToken })).refreshToken;
+  test('with REFRESH_REUSE_GRACE_S=0, presenting a spent refresh token again is UNAUTHENTICATED and revokes its whole family', async () => {
+    const strict = await startTestServer({ JWT_SECRET: SECRET, JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, REFRESH_REUSE_GRACE_S: '0' });
+    try {
+      const user = await registerUser(strict.url, 'reuse');
+      const rotated = (await gqlOk(strict.url, REFRESH, { t: user.refreshToken })).refreshToken;
+      const newest = (await gqlOk(strict.url, REFRESH, { t: rotated.refreshToken })).refreshToken;
 
-    // Another session of the same user (its own family) must survive the revocation.
-    const otherSession = (await gqlOk(server.url, LOGIN, { u: user.username, p: PASSWORD })).login;
+      // Another session of the same user (its own family) must survive the revocation.
+      const otherSession = (await gqlOk(strict.url, LOGIN, { u: user.username, p: PASSWORD })).login;
 
-    const replay = await gql(server.url, REFRESH, { t: rotated.refreshToken });
-    expect(codeOf(replay)).toBe('UNAUTHENTICATED');
+      const replay = await gql(strict.url, REFRESH, { t: rotated.refreshToken });
+      expect(codeOf(replay)).toBe('UNAUTHENTICATED');
+      expect(replay.data?.refreshToken ?? null).toBeNull();
 
-    const afterRevocation = await gql(server.url, REFRESH, { t: newest.refreshToken });
-    expect(codeOf(afterRevocation)).toBe('UNAUTHENTICATED');
+      const afterRevocation = await gql(strict.url, REFRESH, { t: newest.refreshToken });
+      expect(codeOf(afterRevocation)).toBe('UNAUTHENTICATED');
 
-    const other = await gql(server.url, REFRESH, { t: otherSession.refreshToken });
-    expect(other.errors).toBeUndefined();
-    expect(other.data.refreshToken.user.id).toBe(user.id);
+      const other = await gql(strict.url, REFRESH, { t: otherSession.refreshToken });
+      expect(other.errors).toBeUndefined();
+      expect(other.data.refreshToken.user.id).toBe(user.id);
+    } finally {
+      await strict.close();
+    }
   });
 
   test('an unknown refresh token is UNAUTHENTICATED', async () => {
@@ -382,32 +388,45 @@ describe('refreshToken', () => {
     expect(codeOf(await gql(server.url, REFRESH, { t: '' }))).toBe('UNAUTHENTICATED');
   });
 
-  test('two concurrent refreshes of the same token: exactly one succeeds', async () => {
+  test('a burst of concurrent refreshes of the same token (two tabs) all get the same successor pair, and the login lives on (REFRESH_REUSE_GRACE_S)', async () => {
+    // Issue 28 item 2: before, one won, the other was "reuse detected" and the winner's new token was revoked too.
     const user = await registerUser(server.url, 'race');
-    const results = await Promise.all([
-      gql(server.url, REFRESH, { t: user.refreshToken }),
-      gql(server.url, REFRESH, { t: user.refreshToken }),
-    ]);
-    const ok = results.filter((r) => !r.errors?.length);
-    const failed = results.filter((r) => r.errors?.length);
-    expect(ok).toHaveLength(1);
-    expect(failed).toHaveLength(1);
-    expect(codeOf(failed[0])).toBe('UNAUTHENTICATED');
-    expect(ok[0].data.refreshToken.user.id).toBe(user.id);
+    const results = await Promise.all(Array.from({ length: 4 }, () => gql(server.url, REFRESH, { t: user.refreshToken })));
+    for (const r of results) expect(r.errors).toBeUndefined();
+    const pairs = results.map((r) => r.data.refreshToken);
+    expect(new Set(pairs.map((p) => p.refreshToken)).size).toBe(1);
+    expect(new Set(pairs.map((p) => p.accessToken)).size).toBe(1);
+    expect(pairs[0].refreshToken).not.toBe(user.refreshToken);
+    expect(pairs.every((p) => p.user.id === user.id && p.accessTokenExpiresAt === pairs[0].accessTokenExpiresAt)).toBe(true);
+    // The successor works: the family was not revoked, and it rotates on.
+    expect((await gqlOk(server.url, ME, {}, pairs[0].accessToken)).me.id).toBe(user.id);
+    const next = (await gqlOk(server.url, REFRESH, { t: pairs[0].refreshToken })).refreshToken;
+    expect(next.refreshToken).not.toBe(pairs[0].refreshToken);
+    // A repeat of the first token inside the grace period still answers that same successor pair.
+    const repeat = (await gqlOk(server.url, REFRESH, { t: user.refreshToken })).refreshToken;
+    expect(repeat.refreshToken).toBe(pairs[0].refreshToken);
   });
 
-  test('the losing concurrent refresh counts as reuse: the family is revoked, including the token the winner just received', async () => {
-    // The loser presents a token that the winner has just spent, which is reuse; reuse revokes
-    // "every token of its family", so the pair the winner got must not outlive the revocation.
-    const user = await registerUser(server.url, 'race-family');
-    const results = await Promise.all([
-      gql(server.url, REFRESH, { t: user.refreshToken }),
-      gql(server.url, REFRESH, { t: user.refreshToken }),
-    ]);
-    const winner = results.find((r) => !r.errors?.length);
-    expect(winner).toBeDefined();
-    const next = await gql(server.url, REFRESH, { t: winner!.data.refreshToken.refreshToken });
-    expect(codeOf(next)).toBe('UNAUTHENTICATED');
+  test('a revoked login answers no successor even inside the grace period', async () => {
+    const user = await registerUser(server.url, 'race-out');
+    const first = (await gqlOk(server.url, REFRESH, { t: user.refreshToken })).refreshToken;
+    await gqlOk(server.url, LOGOUT, { t: first.refreshToken });
+    expect(codeOf(await gql(server.url, REFRESH, { t: user.refreshToken }))).toBe('UNAUTHENTICATED');
+  });
+
+  test('reuse after REFRESH_REUSE_GRACE_S revokes the family, including the successor', async () => {
+    const short = await startTestServer({ JWT_SECRET: SECRET, JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, REFRESH_REUSE_GRACE_S: '1' });
+    try {
+      const user = await registerUser(short.url, 'late');
+      const successor = (await gqlOk(short.url, REFRESH, { t: user.refreshToken })).refreshToken;
+      await new Promise((r) => setTimeout(r, 1300));
+      const late = await gql(short.url, REFRESH, { t: user.refreshToken });
+      expect(codeOf(late)).toBe('UNAUTHENTICATED');
+      expect(late.errors?.[0]?.message).toMatch(/reuse/i);
+      expect(codeOf(await gql(short.url, REFRESH, { t: successor.refreshToken }))).toBe('UNAUTHENTICATED');
+    } finally {
+      await short.close();
+    }
   });
 });
 

@@ -4,7 +4,7 @@ import {
   isActive, isArchived, listedConversationSql, outranks, unreadIsWholeThread, unreadMessageSql, viewerAbilities,
 } from '../../src/domain/conversation/conversation.policy';
 import type { Membership } from '../../src/domain/conversation/membership.entity';
-import { canAttach, canDelete, canEdit, isIn, isOwn, isReadByOthers, isSystem, showsContent, showsReply, type MessageFacts } from '../../src/domain/message/message.policy';
+import { canAttach, canDelete, canEdit, canPostNotice, isIn, isOwn, isReadByOthers, isSystem, showsContent, showsReply, type MessageFacts } from '../../src/domain/message/message.policy';
 import type { Actor } from '../../src/domain/shared/actor';
 
 /**
@@ -120,6 +120,19 @@ describe('conversation policy', () => {
     ['archived', new Date(), true],
   ])('isArchived: %s', (_what, archivedAt, expected) => {
     expect(isArchived({ archivedAt })).toBe(expected);
+  });
+
+  // Issue 28 item 6: seed 003 message_type "system" (a notice in one's own name).
+  it.each([
+    ['OWNER of a ROOM', user, owner, ROOM, true],
+    ['ADMIN of a ROOM', user, admin, ROOM, true],
+    ['MEMBER of a ROOM', user, member(), ROOM, false],
+    ['an ADMIN who left', user, member(MemberRole.ADMIN, { leftAt: new Date() }), ROOM, false],
+    ['OWNER of a SUPPORT thread (the customer)', user, owner, SUPPORT, false],
+    ['OWNER of a DIRECT chat', user, owner, DIRECT, false],
+    ['staff in a ROOM', staff, member(), ROOM, true],
+  ])('canPostNotice: %s', (_what, actor, m, kind, expected) => {
+    expect(canPostNotice(actor, conv(kind), m)).toBe(expected);
   });
 
   it.each([

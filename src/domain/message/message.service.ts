@@ -11,7 +11,7 @@ import type { ConversationQueries, SendTarget } from '../conversation/conversati
 import type { NotificationService } from '../notification/notification.service';
 import { Message, MessageKind } from './message.entity';
 import { mentionedNames } from './mentions';
-import { canAttach, canDelete, canEdit, isIn, isOwn, isSystem } from './message.policy';
+import { canAttach, canDelete, canEdit, canPostNotice, isIn, isOwn, isSystem } from './message.policy';
 import type { RateLimiter } from '../shared/rate-limit';
 import { Attachment } from '../attachment/attachment.entity';
 import { AttachmentService, type CheckedReference, type ExternalFile, type StoredFile, type UploadedFile } from '../attachment/attachment.service';
@@ -44,6 +44,11 @@ const sendSchema = z.object({
   fileRef: z.object({ url: z.unknown(), fileName: z.unknown().optional(), size: z.unknown().optional(), kind: z.enum(['IMAGE', 'FILE']) }).nullish(),
   /** The host (host[:port]) the request reached this server by: a fileRef URL on it under /media/ is this server's own media. */
   serverHost: z.string().max(300).nullish(),
+  /**
+   * A notice: a SYSTEM message whose actor is the sender (seed 003 `message_type: "system"`), from
+   * a room's OWNER or ADMIN only (message.policy.ts canPostNotice); no files.
+   */
+  notice: z.boolean().nullish(),
 });
 
 /** Content beside attachments: may be empty; cleaned like {@link content}. */
@@ -112,8 +117,11 @@ export class MessageService {
    * With `fileRef` (seed 003 file messages) the message is of its kind (IMAGE or FILE) with that
    * one attachment, written in the same transaction, and its content may be empty: an external
    * link (never fetched), or this server's own file when the URL names one the sender may see.
+   * With `notice` the message is a SYSTEM notice with the actor as its actor (no sender), allowed
+   * to a GROUP's or ROOM's OWNER and ADMINs (and staff): canPostNotice.
    * @throws BAD_USER_INPUT (content, reply, ids; fileUrl, fileName, fileSize: see
-   *   AttachmentService.checkReference and linkOwnMedia), NOT_FOUND, FORBIDDEN (muted, blocked), CONFLICT (key reused elsewhere),
+   *   AttachmentService.checkReference and linkOwnMedia), NOT_FOUND, FORBIDDEN (muted, blocked, a notice
+   *   from a plain member), CONFLICT (key reused elsewhere),
    *   RATE_LIMITED (more than RATE_MESSAGES_PER_SEC a second).
    */
   async send(scope: Scope, input: SendInput): Promise<MessageView> {
@@ -139,8 +147,10 @@ export class MessageService {
     const stored = files.length ? await this.attachments.storeAll(files) : [];
     try {
       const newMessage = {
-        conversationId: conversation.id, senderId: scope.actor.id,
-        kind: reference ? MessageKind[reference.kind] : stored.length ? MessageKind[AttachmentService.kindOf(stored)] : MessageKind.TEXT,
+        conversationId: conversation.id,
+        // A notice is the actor's SYSTEM message: no sender, the actor recorded (their read position moves past it).
+        ...(data.notice ? { senderId: null, actorId: scope.actor.id } : { senderId: scope.actor.id }),
+        kind: data.notice ? MessageKind.SYSTEM : reference ? MessageKind[reference.kind] : stored.length ? MessageKind[AttachmentService.kindOf(stored)] : MessageKind.TEXT,
         content: data.content, replyToId, clientMessageId: data.clientMessageId ?? null, mentionIds, notices,
       };
       // One statement (and one commit): the message, the sender's read position and the notifications.
@@ -180,6 +190,7 @@ export class MessageService {
     const data = validate(sendSchema, input);
     const files = (data.attachments ?? []) as (UploadedFile | Promise<UploadedFile>)[];
     if (files.length && data.fileRef) throw badInput('Give attachments or a file reference, not both', 'fileUrl');
+    if (data.notice && (files.length || data.fileRef)) throw badInput('A notice carries no file', 'notice');
     // Pure checks of the reference first (scheme, lengths, name, size): nothing is read for a bad one.
     const checkedRef: CheckedReference | null = data.fileRef ? this.attachments.checkReference(data.fileRef, data.serverHost) : null;
     data.content = files.length || checkedRef ? validate(captionContent, data.content, 'content') : validate(content, data.content, 'content');
@@ -214,6 +225,9 @@ export class MessageService {
     if (target.prior) return { retry: await this.checkRetry(scope, target.prior, data) };
     const { conversation } = target;
     requireWritable(scope, target, 'send');
+    if (data.notice && !canPostNotice(scope.actor, conversation, target.membership)) {
+      throw forbidden('Only the room\'s owner or an admin may send a system message (message_type "system"); send it as "text"');
+    }
     if (replyToId != null && target.replyConversationId !== conversation.id) throw badInput('replyToId must be a message of the same conversation', 'replyToId');
     let reference: CheckedSend['reference'] = null;
     if (checkedRef) {

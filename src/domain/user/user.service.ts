@@ -3,7 +3,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Actor, Scope } from '../shared/actor';
 import { badInput, forbidden, notFound, parseId, unauthenticated } from '../shared/errors';
 import { validate, type z } from '../shared/validate';
-import { profileNamesSchema } from './profile';
+import { applyUserAttributes, profileNamesSchema, userAttributesSchema, type UserAttributesInput } from './profile';
 import type { UploadedFile } from '../attachment/attachment.service';
 import { uploadError } from '../attachment/image-checks';
 import type { AvatarService, AvatarVariant } from './avatar.service';
@@ -106,6 +106,24 @@ export class UserService {
   }
 
   /**
+   * Sets a user's application attributes (issue 28 item 9: seed 004's `role`, `score`, `rank`,
+   * `in_game_ids`, seed 001's `role`): staff only; fields absent from `input` are unchanged
+   * (rules: {@link userAttributesSchema}). One transaction under the user's row lock, then one
+   * `user.changed` (caches dropped, userUpdated subscribers see the row).
+   * @throws FORBIDDEN unless the actor is staff (checked first); BAD_USER_INPUT naming the field
+   *   (nothing is changed); NOT_FOUND (no such user, or a deleted account).
+   */
+  async setAttributes(scope: Scope, userId: string, input: UserAttributesInput): Promise<User> {
+    if (!scope.actor.isStaff) throw forbidden('Only staff can set user attributes (role, score, rank, inGameIds)');
+    const id = parseId(userId, 'userId');
+    const data = validate(userAttributesSchema, input ?? {});
+    return this.writeProfile(scope, (u) => {
+      applyUserAttributes(u, data);
+      return [];
+    }, id);
+  }
+
+  /**
    * Changes the actor's own names (`firstName`, `lastName`; registration's rules, see
    * {@link profileSchema}); publishes one `user.changed`. Nothing else of a profile is self-set:
    * `role`, `score`, `rank` and `inGameIds` belong to the applications (seed 004 calls its User
@@ -193,14 +211,13 @@ export class UserService {
   }
 
   /**
-   * One profile write of the actor: `change` edits the row, locked, in a transaction, and answers
+   * One profile write of user `id` (default: the actor): `change` edits the row, locked, in a transaction, and answers
    * the storage keys it freed (deleted after the commit). Then the user cache drops the user and
    * one `user.changed` carries the row as committed. Writes of one user on this instance run one
    * after another, so their events leave in commit order (a burst of edits ends with the last one
    * everywhere). @throws NOT_FOUND when the account is gone.
    */
-  private writeProfile(scope: Scope, change: (u: User) => (string | null | undefined)[]): Promise<User> {
-    const id = scope.actor.id;
+  private writeProfile(scope: Scope, change: (u: User) => (string | null | undefined)[], id = scope.actor.id): Promise<User> {
     const run = (this.writing.get(id) ?? Promise.resolve()).catch(() => undefined).then(async () => {
       let freed: (string | null | undefined)[] = [];
       const user = await scope.em.transactional(async (tx) => {

@@ -127,6 +127,15 @@ class IoLink extends EventEmitter implements GateSocket {
   }
 }
 
+/**
+ * The refusal of a Socket.IO connection without an access token (seed 002's clients send
+ * `auth: { user_id }`, which authenticates nothing): it says exactly what to send instead
+ * (issue 28). At most 120 bytes (a close reason).
+ */
+const TOKEN_REQUIRED = (sentUserId: boolean) => (sentUserId
+  ? "Unauthorized: auth.user_id is not accepted: send auth: { token: '<access from POST /api/token/>' }"
+  : "Unauthorized: An access token is required: io(url, { auth: { token: '<access from POST /api/token/>' } })");
+
 /** Everything the Socket.IO endpoint needs from the realtime layer: the WebSocket dialects' (seed 002 shows no attachments). */
 export type SocketIoDeps = Omit<LegacyDeps, 'attachmentsOf'>;
 
@@ -348,7 +357,7 @@ export function startSocketIo(deps: SocketIoDeps): SocketIoEndpoint {
     const token = (typeof auth.token === 'string' && auth.token) || bearer(socket.handshake.headers.authorization) || (typeof query.token === 'string' && query.token) || undefined;
     gate.authenticate(state, token).then(async (admission) => {
       if (!admission.ok) {
-        if (admission.unauthenticated) link.close(4401, `Unauthorized: ${admission.reason}${auth.user_id !== undefined && !token ? ' (auth.user_id is not accepted: send auth.token)' : ''}`);
+        if (admission.unauthenticated) link.close(4401, token ? `Unauthorized: ${admission.reason}` : TOKEN_REQUIRED(auth.user_id !== undefined));
         refuse();
         return;
       }

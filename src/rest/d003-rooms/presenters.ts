@@ -38,7 +38,7 @@ export const roomMemberSchema = z.object({
   joined_at: z.string(), last_read_at: z.string().nullable(), is_muted: z.boolean(), is_banned: z.boolean(),
 });
 export const roomMessageSchema = z.object({
-  id: z.number().int(), room: z.object({ id: z.number().int(), name: z.string() }), sender: userSchema.nullable(),
+  id: z.number().int(), room: z.object({ id: z.number().int(), name: z.string() }), sender: userSchema,
   message_type: z.enum(['text', 'image', 'file', 'system']), content: z.string(), file_url: z.string().nullable(), file_name: z.string().nullable(),
   file_size: z.number().int().nullable(), is_edited: z.boolean(), is_deleted: z.boolean(), reply_to: z.number().int().nullable(),
   created_at: z.string(), updated_at: z.string(),
@@ -82,6 +82,23 @@ export function roomTypeOf(c: Conversation): z.output<typeof roomType> {
 const typeOf = (m: MessageView) => m.kind.toLowerCase() as z.output<typeof roomMessageSchema>['message_type'];
 const contentOf = (m: MessageView) => (m.deletedAt ? DELETED_CONTENT : m.content);
 
+/**
+ * The sender seed 003 shows for a system notice nobody's action caused (notices record their
+ * actor since issue 19; older ones have none): its clients read `message.sender.username` of
+ * every message, so it is never null (issue 28 item 5; seed 001 does the same).
+ */
+export const SYSTEM_SENDER: z.output<typeof userSchema> = { id: 0, username: 'system', first_name: 'System', last_name: '' };
+
+/**
+ * Whom seed 003 shows as a message's sender: its sender; for a system notice (join, leave, add,
+ * ban, an admin's notice) the user whose action it reports; else {@link SYSTEM_SENDER}.
+ * `user` reads a user by id (the request's loaders, or an event's).
+ */
+export async function senderOfMessage(m: Pick<MessageView, 'senderId' | 'actorId'>, user: (id: number | null) => Promise<UserRecord | null>): Promise<z.output<typeof userSchema>> {
+  const u = await user(m.senderId ?? m.actorId);
+  return u ? presentUser(u) : SYSTEM_SENDER;
+}
+
 /** A room as GET /api/chat/rooms/ lists it (`last_message` null for a PUBLIC room seen from outside). */
 export async function presentRoomListItem(ctx: RestContext, c: Conversation): Promise<z.output<typeof roomListItemSchema>> {
   const creator = await userOf(ctx, refId(c.createdBy));
@@ -90,7 +107,7 @@ export async function presentRoomListItem(ctx: RestContext, c: Conversation): Pr
     id: c.id, name: await titleOf(ctx, c), description: c.description ?? null, room_type: roomTypeOf(c),
     created_by: creator ? presentUser(creator) : null,
     member_count: await ctx.loaders.memberCount.load(c.id),
-    last_message: last ? { id: last.id, content: contentOf(last), sender: (await userOf(ctx, last.senderId))?.username ?? null, created_at: last.createdAt } : null,
+    last_message: last ? { id: last.id, content: contentOf(last), sender: (await senderOfMessage(last, (uid) => userOf(ctx, uid))).username, created_at: last.createdAt } : null,
     created_at: iso(c.createdAt)!,
   };
 }
@@ -136,10 +153,10 @@ export async function presentMembers(ctx: RestContext, c: Conversation, members:
  */
 export async function presentRoomMessage(ctx: RestContext, m: MessageView): Promise<z.output<typeof roomMessageSchema>> {
   const c = await ctx.loaders.conversation.load(m.conversationId);
-  const sender = await userOf(ctx, m.senderId);
+  const sender = await senderOfMessage(m, (uid) => userOf(ctx, uid));
   const [file] = await attachmentsOf(ctx, m);
   return {
-    id: m.id, room: { id: m.conversationId, name: c ? await titleOf(ctx, c) : '' }, sender: sender ? presentUser(sender) : null,
+    id: m.id, room: { id: m.conversationId, name: c ? await titleOf(ctx, c) : '' }, sender,
     message_type: typeOf(m), content: contentOf(m),
     file_url: file ? mediaUrlOf(ctx, file) : null, file_name: file?.fileName ?? null, file_size: file?.size ?? null,
     is_edited: m.editedAt != null, is_deleted: m.deletedAt != null, reply_to: m.replyToId,

@@ -241,11 +241,14 @@ export const roomRoutes: AnyRoute[] = [
       '(0..2147483647, as the sender declares it) are kept as given. A URL of this server\'s own media (`/media/<id>`, as file_url shows it) links',
       'that file, when the sender may see it (else 400): its real size and type. `content` may be empty for a file message.',
       'With `message_type` `text` (the default) the file fields are ignored, as the seed\'s own example answers them null.',
+      '`message_type` `system` posts a notice (a system message, its `sender` the poster as for join/leave notices; file fields ignored):',
+      'allowed to the room\'s owner and admins (and staff); any other member gets 403 naming the rule.',
     ].join(' '),
     params: id,
     body: z.object({
       content: z.string().describe('The text; may be empty for image and file messages'),
-      message_type: z.enum(['text', 'image', 'file']).optional(),
+      message_type: z.enum(['text', 'image', 'file', 'system']).optional()
+        .describe('system: a notice in the room (a system message showing the sender as its actor), from the room\'s owner or an admin only (403 for other members)'),
       file_url: z.string().nullish().describe('image/file: an http(s) URL (at most 2048 characters), or a URL of this server\'s media'),
       file_name: z.string().nullish().describe('1..255 characters, no path separators or control characters'),
       file_size: intField.nullish().describe('Bytes, 0..2147483647, as declared by the sender'),
@@ -267,7 +270,7 @@ export const roomRoutes: AnyRoute[] = [
     async handler(ctx, { params, body }) {
       const m = await ctx.services.messages.send(ctx.scope(), {
         conversationId: params.id, content: body.content, replyToId: body.reply_to ?? null,
-        fileRef: fileReferenceOf(body), serverHost: ctx.url.host,
+        fileRef: fileReferenceOf(body), serverHost: ctx.url.host, notice: body.message_type === 'system',
       });
       return { status: 201, body: await presentRoomMessage(ctx, m) };
     },

@@ -112,6 +112,8 @@ const GQL: Record<string, Op> = {
   'Mutation.blockUser': { call: async (c) => g(c, `mutation($u: ID!) { blockUser(userId: $u) { id } }`, { u: await blockTarget(c) }) },
   'Mutation.unblockUser': { call: async (c) => g(c, `mutation($u: ID!) { unblockUser(userId: $u) }`, { u: await blockTarget(c) }) },
   'Mutation.setUserStaff': { call: (c) => g(c, `mutation($u: ID!) { setUserStaff(userId: $u, isStaff: false) { id } }`, { u: c.other.id }) },
+  // Issue 28 item 9: the same value every time, so the world's users stay as they are for the other cells.
+  'Mutation.setUserAttributes': { call: (c) => g(c, `mutation($u: ID!) { setUserAttributes(userId: $u, input: {rank: "matrix"}) { id rank } }`, { u: c.other.id }) },
   'Mutation.sendNotice': { call: (c) => g(c, `mutation($u: ID!) { sendNotice(userId: $u, title: "t", body: "b") { id } }`, { u: c.other.id }) },
   'Mutation.markNotificationRead': { call: (c) => g(c, `mutation($i: ID!) { markNotificationRead(id: $i) { id } }`, { i: c.w.memberNotification }) },
   'Mutation.markAllNotificationsRead': { call: (c) => g(c, `mutation { markAllNotificationsRead }`) },
@@ -285,6 +287,7 @@ const EXPECTED: Record<string, string> = {
   'Mutation.blockUser':                 'U    A    A    A    A    A    A    A',
   'Mutation.unblockUser':               'U    A    A    A    A    A    A    A', // blocked -> blocker: false, the blocker's block stays
   'Mutation.setUserStaff':              'U    F    F    F    F    F    A    F',
+  'Mutation.setUserAttributes':         'U    F    F    F    F    F    A    F', // issue 28 item 9: staff only
   'Mutation.sendNotice':                'U    F    F    F    F    F    A    F',
   'Mutation.markNotificationRead':      'U    N    A    N    N    N    N    N', // the member's notification
   'Mutation.markAllNotificationsRead':  'U    A    A    A    A    A    A    A',

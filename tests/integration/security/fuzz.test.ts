@@ -158,6 +158,9 @@ const ops = (): Op[] => [
   op('acceptContact', 'mutation($id: ID!) { acceptContact(id: $id) { id } }', { id }),
   op('markNotificationRead', 'mutation($id: ID!) { markNotificationRead(id: $id) { id } }', { id }),
   op('setUserStaff', 'mutation($u: ID!, $s: Boolean!) { setUserStaff(userId: $u, isStaff: $s) { id } }', { u: id, s: bool }),
+  // Issue 28 item 9: staff only, so FORBIDDEN for the fuzzing users; staff's own input is fuzzed in user-attributes.test.ts.
+  op('setUserAttributes', 'mutation($u: ID!, $i: UserAttributesInput!) { setUserAttributes(userId: $u, input: $i) { id role score rank inGameIds } }',
+    { u: id, i: () => input({ role: str, score: int, rank: str, inGameIds: () => fc.oneof(fc.array(str(), { maxLength: 25 }), junk) }) }),
   // --- issue 18 items 1-3: profile and avatar (setAvatar over JSON: the Upload scalar refuses whatever comes) ---
   op('updateProfile', 'mutation($i: UpdateProfileInput!) { updateProfile(input: $i) { id firstName lastName } }', { i: () => input({ firstName: str, lastName: str }) }),
   op('setAvatar', 'mutation($f: Upload!) { setAvatar(file: $f) { id avatarUrl } }', { f: str }),
