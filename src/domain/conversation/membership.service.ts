@@ -13,6 +13,7 @@ import { Conversation, ConversationKind, MemberRole } from './conversation.entit
 import { Membership } from './membership.entity';
 import { ACTIVE_MEMBERSHIP, canAddAs, canAssignRoles, canManage, canSeeMetadata, isActive, outranks } from './conversation.policy';
 import type { ConversationQueries } from './conversation.queries';
+import type { RateLimiter } from '../shared/rate-limit';
 
 const nicknameSchema = cleanText({ max: 150 }).nullish();
 
@@ -32,6 +33,8 @@ export class MembershipService {
     private readonly queries: ConversationQueries,
     private readonly contacts: ContactService,
     private readonly notifications: NotificationService,
+    /** RATE_MEMBER_ADDS_PER_HOUR (limit `memberAdd`): people one actor may add to conversations. */
+    private readonly limits?: RateLimiter,
   ) {}
 
   /** Joins a PUBLIC room. @throws NOT_FOUND (private or none), FORBIDDEN when banned, CONFLICT when full. */
@@ -57,7 +60,11 @@ export class MembershipService {
     return true;
   }
 
-  /** Adds a user (OWNER/ADMIN only; only an OWNER adds OWNER/ADMIN; never one with whom a block stands: FORBIDDEN). Already a member: returns the membership. */
+  /**
+   * Adds a user (OWNER/ADMIN only; only an OWNER adds OWNER/ADMIN; never one with whom a block
+   * stands: FORBIDDEN). Already a member: returns the membership. Adding someone else counts toward
+   * the actor's RATE_MEMBER_ADDS_PER_HOUR (issue 27: RATE_LIMITED past it).
+   */
   async addMember(scope: Scope, conversationId: string, userId: string, role: MemberRole = MemberRole.MEMBER): Promise<Membership> {
     const { conversation: c, membership } = await this.queries.access(scope, conversationId);
     if (!canManage(scope.actor, c, membership)) throw forbidden('Only the owner or an admin can add members');
@@ -68,6 +75,7 @@ export class MembershipService {
     if (isActive(current)) return current;
     await this.contacts.refuseBlocked(scope, [user.id]);
     if (current?.isBanned) throw conflict('That user is banned here; unban them first');
+    if (user.id !== scope.actor.id) await this.limits?.consume('memberAdd', String(scope.actor.id));
     const added = await this.addOrReactivate(scope.em, c, user.id, role, `${scope.actor.username} added ${user.username}`, scope.actor.id);
     await this.notifications.onInvite(scope.em, c, [user.id], scope.actor.username);
     return added;
