@@ -11,6 +11,7 @@ import { refId } from '../../domain/shared/refs';
 import { MENTIONS_MAX, PAGE_MAX, pageSize } from '../../domain/shared/pagination';
 import { DEFAULT_ITEMS, MAX_ITEMS } from '../../security/query-cost';
 import type { UnreadSummary } from '../../domain/message/read-state.service';
+import { nextTurn } from '../../domain/shared/turns';
 
 /** Contract: message queries and mutations, and Message's resolved fields. */
 @Resolver(() => MessageType)
@@ -28,6 +29,8 @@ export class MessageResolver {
     const page = await ctx.services.messages.list(ctx.scope(), conversationId, { first, after, last, before });
     // The reply previews came with the page: replyTo costs no query.
     for (const r of page.replies) ctx.loaders.message.prime(r.id, r);
+    // The page is completed on a turn of its own (issue 27: aliases of 100 messages are short blocks of the loop, not one long one).
+    await nextTurn();
     return page;
   }
 
