@@ -35,6 +35,9 @@ import { graphqlUploadExpress } from 'graphql-upload-ts';
 import { createServices, type Services } from './services';
 import { apiHeaders, applyServerTimeouts, corsOptions, graphqlHeaders, mediaHeaders, serverOptions } from './security/http-hardening';
 import { DocumentCache, parseOptions, queryLimitRules, webSocketValidationRules } from './security/query-limits';
+import { costRefusal, QueryCost } from './security/query-cost';
+import { budgetRefusal, RequestBudget } from './security/request-budget';
+import { RateLimitedError } from './domain/shared/rate-limit';
 
 /** Pending connections the listening socket queues (reconnect storms). */
 const LISTEN_BACKLOG = 4096;
@@ -123,6 +126,10 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   // graphql-ws, where each distinct document is parsed and validated once (bounded cache).
   const limitRules = queryLimitRules(config.graphql);
   const wsDocuments = new DocumentCache(schema, webSocketValidationRules(config.graphql, config.graphql.introspection), parseOptions(config.graphql));
+  // Issue 27: the cost of an operation with its variables (every list at its page size or cap),
+  // and each user's share of the instance (queries and mutations at once, cost per second).
+  const cost = new QueryCost(schema, { uploadMaxFiles: config.uploadMaxFiles });
+  const budget = new RequestBudget({ maxInFlight: config.graphql.userMaxInFlight, costPerSec: config.graphql.userCostPerSec }, config.graphql.maxCost);
 
   const app = express();
   app.disable('x-powered-by');
@@ -139,7 +146,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const httpServer: Server = createServer(serverOptions(config.http), app);
   applyServerTimeouts(httpServer, config.http);
   // GraphQL over WebSocket and the realtime delivery layer (src/realtime/graphql-ws.ts).
-  const realtime = startRealtime(httpServer, { config, services, rootEm: orm.em, schema, documents: wsDocuments, logger, clientIp, format, onDispatch: (e) => metrics.eventDispatched(e) });
+  const realtime = startRealtime(httpServer, { config, services, rootEm: orm.em, schema, documents: wsDocuments, logger, clientIp, format, onDispatch: (e) => metrics.eventDispatched(e), cost, budget });
   // The shutdown budget: sockets and HTTP requests get most of SHUTDOWN_GRACE_MS, the rest is for closing the database.
   const drainMs = Math.max(0, Math.floor(config.shutdownGraceMs * 0.6));
 
@@ -170,6 +177,27 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: drainMs }),
       { async serverWillStart() { return { async drainServer() { await realtime.close(drainMs); } }; } },
       metrics.apolloPlugin(),
+      // GRAPHQL_MAX_COST with the variables' values (400 BAD_USER_INPUT, like the other document
+      // limits), then the user's cost per second (429 RATE_LIMITED with Retry-After; the count of
+      // operations at once is taken in the context function, below).
+      {
+        async requestDidStart() {
+          return {
+            async didResolveOperation(rc) {
+              const operationCost = cost.of(rc.document, rc.operationName, rc.request.variables);
+              const refused = costRefusal(operationCost, config.graphql.maxCost);
+              if (refused) throw new GraphQLError(refused.message, { extensions: { ...refused.extensions, http: { status: 400 } } });
+              const userId = rc.contextValue.actor?.id;
+              if (userId === undefined) return;
+              try {
+                await budget.charge(userId, operationCost ?? 0);
+              } catch (err) {
+                throw err instanceof RateLimitedError ? budgetRefusal(err, true) : err;
+              }
+            },
+          };
+        },
+      },
       // The request log names the operation (pino-http customProps below).
       { async requestDidStart() { return { async didResolveOperation(rc) { if (rc.contextValue.httpLocals) rc.contextValue.httpLocals.operation = rc.operationName ?? rc.operation?.operation; } }; } },
     ],
@@ -250,7 +278,16 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
           }
         })();
         ctx.httpLocals = res.locals;
-        if (ctx.actor) res.locals.userId = ctx.actor.id;
+        if (ctx.actor) {
+          res.locals.userId = ctx.actor.id;
+          // The user's operations at once (issue 27), counted from here until the response is
+          // gone: past GRAPHQL_USER_MAX_IN_FLIGHT, 429 RATE_LIMITED before any parsing.
+          try {
+            res.once('close', budget.enter(ctx.actor.id));
+          } catch (err) {
+            throw err instanceof RateLimitedError ? budgetRefusal(err, true) : err;
+          }
+        }
         return ctx;
       },
     }),

@@ -73,6 +73,7 @@ export function createServices(config: Config, events: EventBus, rootEm: EntityM
     register: { points: config.rateLimits.registrationsPerHourIp, durationSec: 3600 },
     wsConnectIp: { points: config.rateLimits.wsPerMinIp, durationSec: 60 },
     wsConnectUser: { points: config.rateLimits.wsPerMinUser, durationSec: 60 },
+    memberAdd: { points: config.rateLimits.memberAddsPerHour, durationSec: 3600 },
   }, infra.redis, config.redisPrefix, infra.logger);
   const userCache = new UserCache(events);
   // Avatars (issue 18): the attachments' upload limits and storage folder, their own URL key.
@@ -89,8 +90,8 @@ export function createServices(config: Config, events: EventBus, rootEm: EntityM
   const contacts = new ContactService(events);
   const notifications = new NotificationService(events, (conversationId, candidates) => watchers.watchersOf(conversationId, candidates), userCache);
   const conversationQueries = new ConversationQueries(contacts);
-  const conversations = new ConversationService(events, conversationQueries, contacts, notifications);
-  const memberships = new MembershipService(events, conversationQueries, contacts, notifications);
+  const conversations = new ConversationService(events, conversationQueries, contacts, notifications, limits);
+  const memberships = new MembershipService(events, conversationQueries, contacts, notifications, limits);
   const readState = new ReadStateService(events, conversationQueries, conversations);
   const attachments = new AttachmentService(
     storage,

@@ -67,8 +67,12 @@ export interface Config {
   uploadPendingMax: number;
   /** A crashed instance's users go OFFLINE within this many ms (Redis presence; default 30000). */
   presenceTtlMs: number;
-  /** Limits (issue 6): messages per user per second, failed logins per username+IP per 15 min, new WebSocket connections per minute per IP and per user. */
-  rateLimits: { messagesPerSec: number; messagesBurst: number; loginFailures: number; registrationsPerHourIp: number; wsPerMinIp: number; wsPerMinUser: number };
+  /**
+   * Limits (issue 6): messages per user per second, failed logins per username+IP per 15 min, new
+   * WebSocket connections per minute per IP and per user; (issue 27) other people one user may add
+   * to groups and rooms per hour (createGroup's memberIds, addMember).
+   */
+  rateLimits: { messagesPerSec: number; messagesBurst: number; loginFailures: number; registrationsPerHourIp: number; wsPerMinIp: number; wsPerMinUser: number; memberAddsPerHour: number };
   /** graphql-ws: ms a socket may wait before connection_init; largest accepted frame (bytes); ping interval (ms) to drop dead sockets. */
   ws: {
     initTimeoutMs: number; maxPayloadBytes: number; pingIntervalMs: number;
@@ -113,6 +117,10 @@ export interface Config {
     introspection: boolean;
     landingPage: boolean;
     hideSuggestions: boolean;
+    /** Queries and mutations one user may have running at once on an instance (issue 27; past it: RATE_LIMITED). */
+    userMaxInFlight: number;
+    /** Query cost one user may start per second on an instance (issue 27; never below maxCost; past it: RATE_LIMITED). */
+    userCostPerSec: number;
   };
   /** Most operations (subscriptions, queries in flight) one graphql-ws socket may hold at once (default 100). */
   wsMaxSubscriptions: number;
@@ -197,6 +205,7 @@ const envSchema = z.object({
   RATE_REGISTRATIONS_PER_HOUR_IP: positiveInt.max(100000).default(30),
   RATE_WS_PER_MIN_IP: positiveInt.max(100000).default(120),
   RATE_WS_PER_MIN_USER: positiveInt.max(100000).default(60),
+  RATE_MEMBER_ADDS_PER_HOUR: positiveInt.max(1_000_000).default(300),
   WS_INIT_TIMEOUT_MS: positiveInt.max(60000).default(3000),
   WS_MAX_PAYLOAD_BYTES: positiveInt.max(16 * 1024 * 1024).default(64 * 1024),
   WS_PING_INTERVAL_MS: positiveInt.min(100).max(600000).default(30000),
@@ -219,6 +228,8 @@ const envSchema = z.object({
   GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(0).max(10000).default(15),
   GRAPHQL_MAX_DIRECTIVES: z.coerce.number().int().min(0).max(10000).default(50),
   GRAPHQL_MAX_TOKENS: positiveInt.max(1_000_000).default(2000),
+  GRAPHQL_USER_MAX_IN_FLIGHT: positiveInt.max(10000).default(8),
+  GRAPHQL_USER_COST_PER_SEC: positiveInt.max(100_000_000).default(100000),
   GRAPHQL_INTROSPECTION: bool.optional(),
   GRAPHQL_LANDING_PAGE: bool.optional(),
   GRAPHIQL: bool.optional(),
@@ -314,7 +325,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     uploadOrphanTtlSec: e.UPLOAD_ORPHAN_TTL,
     uploadPendingMax: e.UPLOAD_PENDING_MAX,
     presenceTtlMs: e.PRESENCE_TTL_MS,
-    rateLimits: { messagesPerSec: e.RATE_MESSAGES_PER_SEC, messagesBurst: e.RATE_MESSAGES_BURST, loginFailures: e.RATE_LOGIN_FAILURES, registrationsPerHourIp: e.RATE_REGISTRATIONS_PER_HOUR_IP, wsPerMinIp: e.RATE_WS_PER_MIN_IP, wsPerMinUser: e.RATE_WS_PER_MIN_USER },
+    rateLimits: { messagesPerSec: e.RATE_MESSAGES_PER_SEC, messagesBurst: e.RATE_MESSAGES_BURST, loginFailures: e.RATE_LOGIN_FAILURES, registrationsPerHourIp: e.RATE_REGISTRATIONS_PER_HOUR_IP, wsPerMinIp: e.RATE_WS_PER_MIN_IP, wsPerMinUser: e.RATE_WS_PER_MIN_USER, memberAddsPerHour: e.RATE_MEMBER_ADDS_PER_HOUR },
     ws: {
       initTimeoutMs: e.WS_INIT_TIMEOUT_MS, maxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES, pingIntervalMs: e.WS_PING_INTERVAL_MS,
       maxSocketsPerUser: e.WS_MAX_SOCKETS_PER_USER, maxPresenceIds: e.WS_MAX_PRESENCE_IDS, maxPendingPerIp: e.WS_MAX_PENDING_PER_IP,
@@ -334,6 +345,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       introspection: e.GRAPHQL_INTROSPECTION ?? !production,
       landingPage: e.GRAPHQL_LANDING_PAGE ?? !production,
       hideSuggestions: production,
+      userMaxInFlight: e.GRAPHQL_USER_MAX_IN_FLIGHT,
+      userCostPerSec: e.GRAPHQL_USER_COST_PER_SEC,
     },
     wsMaxSubscriptions: e.WS_MAX_SUBSCRIPTIONS,
     http: {

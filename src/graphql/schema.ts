@@ -7,7 +7,7 @@ import { AuthResolver } from './resolvers/auth.resolver';
 import { ContactResolver, NotificationResolver } from './resolvers/contact.resolver';
 import { ConversationResolver } from './resolvers/conversation.resolver';
 import { MembershipResolver } from './resolvers/membership.resolver';
-import { AttachmentResolver, MessageResolver, UnreadByConversationResolver, UnreadBySenderResolver } from './resolvers/message.resolver';
+import { AttachmentResolver, MessageResolver, UnreadByConversationResolver, UnreadBySenderResolver, UnreadSummaryResolver } from './resolvers/message.resolver';
 import { PresenceEventResolver, ReadReceiptEventResolver, SubscriptionResolver, TypingEventResolver } from './resolvers/subscription.resolver';
 import { UserResolver } from './resolvers/user.resolver';
 import { PushDeviceResolver } from './resolvers/push.resolver';
@@ -23,7 +23,7 @@ export function buildGraphQLSchema(): GraphQLSchema {
   cached ??= buildSchemaSync({
     resolvers: [
       AuthResolver, UserResolver, ContactResolver, NotificationResolver, ConversationResolver, MembershipResolver, MessageResolver,
-      UnreadByConversationResolver, UnreadBySenderResolver, AttachmentResolver,
+      UnreadByConversationResolver, UnreadBySenderResolver, UnreadSummaryResolver, AttachmentResolver,
       SubscriptionResolver, TypingEventResolver, PresenceEventResolver, ReadReceiptEventResolver, PushDeviceResolver,
     ],
     scalarsMap: [{ type: Date, scalar: DateTimeScalar }],

@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { createSourceEventStream, GraphQLError, Kind, type OperationDefinitionNode, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import { createSourceEventStream, execute, GraphQLError, Kind, type OperationDefinitionNode, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
 import { CloseCode, makeServer } from 'graphql-ws';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -10,6 +10,9 @@ import { GraphQLContext } from '../graphql/context';
 import { createLoaders } from '../graphql/loaders';
 import type { Services } from '../services';
 import type { DocumentCache } from '../security/query-limits';
+import { costRefusal, type QueryCost } from '../security/query-cost';
+import { budgetRefusal, type RequestBudget } from '../security/request-budget';
+import { RateLimitedError } from '../domain/shared/rate-limit';
 import { AudienceRegistry } from './audience';
 import { DELIVERY_QUERY, DeliveryHub } from './delivery';
 import { startSocketIo, type SocketIoEndpoint } from './legacy/socketio';
@@ -39,6 +42,10 @@ export interface RealtimeDeps {
   format(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError;
   /** Called once per event as it fans out (metrics). */
   onDispatch?: (event: DomainEvent) => void;
+  /** The cost of an operation with its variables (GRAPHQL_MAX_COST; issue 27). */
+  cost?: QueryCost;
+  /** One user's share of the instance: queries and mutations at once, cost per second (issue 27). */
+  budget?: RequestBudget;
 }
 
 /** The running realtime layer. */
@@ -89,7 +96,9 @@ export { bearer };
  *   place (upgrades.ts).
  */
 export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime {
-  const { config, services, rootEm, schema, documents, logger, clientIp, format } = deps;
+  const { config, services, rootEm, schema, documents, logger, clientIp, format, cost, budget } = deps;
+  /** The cost of each query or mutation being started, for the budget (execute, below). */
+  const costs = new WeakMap<object, number>();
   const isProd = config.nodeEnv === 'production';
   const bus = services.bus;
   const sessions = new SocketSessions(bus);
@@ -213,6 +222,10 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
       const state = ctx.extra;
       const viewer = state.viewer!;
       const variableValues = payload.variables ?? undefined;
+      // The cost with the variables' values (every list at its page size or cap): past GRAPHQL_MAX_COST, refused like the other document limits.
+      const operationCost = cost?.of(prepared.document, payload.operationName, variableValues) ?? null;
+      const refused = costRefusal(operationCost, config.graphql.maxCost);
+      if (refused) return [refused];
       const live: LiveSocket = {
         viewer, audience, hub, maxPresenceIds: config.ws.maxPresenceIds,
         operation: {
@@ -226,13 +239,34 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
         send: (frame) => send(state.socket, frame),
         close: (code, reason) => closeTooFarBehind(state.socket, reason || String(code)),
       };
+      const contextValue = new GraphQLContext(services, rootEm, viewer.actor, undefined, state.ip, live);
+      if (operationCost !== null) costs.set(contextValue, operationCost);
       return {
         schema,
         document: prepared.document,
         operationName: payload.operationName,
         variableValues,
-        contextValue: new GraphQLContext(services, rootEm, viewer.actor, undefined, state.ip, live),
+        contextValue,
       };
+    },
+    // Queries and mutations run within the user's budget (RequestBudget): past it, RATE_LIMITED
+    // with retryAfter and nothing executed. Subscriptions are bounded per socket instead.
+    execute: async (args) => {
+      const context = args.contextValue as GraphQLContext;
+      const userId = context.actor?.id;
+      if (!budget || userId === undefined) return execute(args);
+      let release: () => void;
+      try {
+        release = await budget.admit(userId, costs.get(context) ?? 0);
+      } catch (err) {
+        if (err instanceof RateLimitedError) return { errors: [budgetRefusal(err, false)] };
+        throw err;
+      }
+      try {
+        return await execute(args);
+      } finally {
+        release();
+      }
     },
     // A subscription's root field returns the hub's stream of finished results: no execution per
     // subscriber here (graphql-js `subscribe` would execute the selection again for each event).

@@ -15,18 +15,33 @@ import { Contact, ContactStatus } from './contact.entity';
 export class ContactService {
   constructor(private readonly events: EventPublisher) {}
 
-  /** The actor's contacts, newest change first; BLOCKED rows only where the actor is the blocker. */
-  async list(scope: Scope, status?: ContactStatus | null): Promise<Contact[]> {
+  /**
+   * The actor's contacts, newest change first; BLOCKED rows only where the actor is the blocker.
+   * `page` (GraphQL; issue 27: anyone can add a PENDING row to someone's list): at most `first`
+   * rows after the contact `after` (an id of one of the actor's contacts) in that order; without
+   * it every row (the REST dialects' lists).
+   * @throws BAD_USER_INPUT (`after` not a valid id), NOT_FOUND (`after` not one of the actor's contacts).
+   */
+  async list(scope: Scope, status?: ContactStatus | null, page?: { first: number; after?: string | null }): Promise<Contact[]> {
     const me = scope.actor.id;
-    const rows = await scope.em.find(
-      Contact,
-      {
-        $or: [{ requester: me }, { addressee: me, status: { $ne: ContactStatus.BLOCKED } }],
-        ...(status ? { status } : {}),
-      },
-      { orderBy: [{ updatedAt: 'desc' }, { id: 'desc' }] },
+    const mine = { $or: [{ requester: me }, { addressee: me, status: { $ne: ContactStatus.BLOCKED } }] };
+    if (!page) return scope.em.find(Contact, { ...mine, ...(status ? { status } : {}) }, { orderBy: [{ updatedAt: 'desc' }, { id: 'desc' }] });
+    const afterId = page.after == null ? null : parseId(page.after, 'after');
+    if (afterId !== null && !(await scope.em.findOne(Contact, { id: afterId, ...mine }, { fields: ['id'] }))) throw notFound('Contact');
+    if (page.first === 0) return [];
+    // The keyset compares in SQL: updated_at keeps microseconds a JavaScript Date would cut.
+    const ids = await scope.em.execute<{ id: number }[]>(
+      `select c."id" from "contacts" c
+        where (c."requester_id" = ? or (c."addressee_id" = ? and c."status" <> 'BLOCKED'))
+          ${status ? 'and c."status" = ?' : ''}
+          ${afterId !== null ? 'and (c."updated_at", c."id") < (select a."updated_at", a."id" from "contacts" a where a."id" = ?)' : ''}
+        order by c."updated_at" desc, c."id" desc limit ?`,
+      [me, me, ...(status ? [status] : []), ...(afterId !== null ? [afterId] : []), page.first],
     );
-    return rows;
+    if (!ids.length) return [];
+    const rows = await scope.em.find(Contact, { id: { $in: ids.map((r) => r.id) } });
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return ids.map((r) => byId.get(r.id)).filter((c): c is Contact => c !== undefined);
   }
 
   /**

@@ -13,6 +13,7 @@ import { Conversation, ConversationKind, DEFAULT_MAX_MEMBERS, directKeyOf, Membe
 import { Membership } from './membership.entity';
 import { canArchive, canManage, isActive, isArchived } from './conversation.policy';
 import type { ConversationQueries } from './conversation.queries';
+import type { RateLimiter } from '../shared/rate-limit';
 import { activeMemberCount } from './membership.service';
 
 // Free text is cleaned of control characters before its limits apply (shared/text.ts).
@@ -46,6 +47,8 @@ export class ConversationService {
     private readonly queries: ConversationQueries,
     private readonly contacts: ContactService,
     private readonly notifications: NotificationService,
+    /** RATE_MEMBER_ADDS_PER_HOUR (limit `memberAdd`): people one actor may add to conversations. */
+    private readonly limits?: RateLimiter,
   ) {}
 
   /**
@@ -108,13 +111,18 @@ export class ConversationService {
     }
   }
 
-  /** Creates a GROUP; the creator becomes OWNER, `memberIds` MEMBERs. @throws BAD_USER_INPUT, NOT_FOUND for unknown members, FORBIDDEN for a member with whom a block stands. */
+  /**
+   * Creates a GROUP; the creator becomes OWNER, `memberIds` MEMBERs, each counting toward the
+   * creator's RATE_MEMBER_ADDS_PER_HOUR (issue 27).
+   * @throws BAD_USER_INPUT, NOT_FOUND for unknown members, FORBIDDEN for a member with whom a block stands, RATE_LIMITED past the hour's adds (nothing created).
+   */
   async createGroup(scope: Scope, input: { name: string; description?: string | null; memberIds: (string | number)[] }): Promise<Conversation> {
     const data = validate(groupSchema, input);
     const ids = [...new Set(data.memberIds.map((id, i) => parseId(id, `memberIds.${i}`)))].filter((id) => id !== scope.actor.id);
     const found = ids.length ? await scope.em.find(User, { id: { $in: ids }, deletedAt: null /* issue 18: not deleted accounts */ }, { fields: ['id'] }) : [];
     if (found.length !== ids.length) throw notFound('User');
     await this.contacts.refuseBlocked(scope, ids);
+    if (ids.length) await this.limits?.consume('memberAdd', String(scope.actor.id), ids.length);
     const { conv: c, message } = await scope.em.transactional(async (tx) => {
       // Issue 27: the creator's and members' rows FOR SHARE (id order; the account deletion locks a
       // user's row first too), then deletions and blocks read again: a member who deleted their

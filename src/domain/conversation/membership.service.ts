@@ -13,6 +13,7 @@ import { Conversation, ConversationKind, MemberRole } from './conversation.entit
 import { Membership } from './membership.entity';
 import { ACTIVE_MEMBERSHIP, ARCHIVED_MESSAGE, canAddAs, canAssignRoles, canManage, canSeeMetadata, isActive, isArchived, outranks } from './conversation.policy';
 import type { ConversationQueries } from './conversation.queries';
+import type { RateLimiter } from '../shared/rate-limit';
 
 const nicknameSchema = cleanText({ max: 150 }).nullish();
 
@@ -35,6 +36,8 @@ export class MembershipService {
     private readonly queries: ConversationQueries,
     private readonly contacts: ContactService,
     private readonly notifications: NotificationService,
+    /** RATE_MEMBER_ADDS_PER_HOUR (limit `memberAdd`): people one actor may add to conversations. */
+    private readonly limits?: RateLimiter,
   ) {}
 
   /** Joins a PUBLIC room. @throws NOT_FOUND (private or none), FORBIDDEN when banned or archived (isArchived), CONFLICT when full. */
@@ -81,7 +84,8 @@ export class MembershipService {
    * user exactly one writes (one SYSTEM notice, one ROOM_INVITE), and a block committed while the
    * add waited stops it.
    * @throws FORBIDDEN (not a manager, role, block, archived), NOT_FOUND (user), CONFLICT (banned;
-   *   full room), UNAUTHENTICATED (the actor's account was deleted meanwhile).
+   *   full room), UNAUTHENTICATED (the actor's account was deleted meanwhile), RATE_LIMITED (adding
+   *   someone else counts toward the actor's RATE_MEMBER_ADDS_PER_HOUR, issue 27).
    */
   async addMember(scope: Scope, conversationId: string, userId: string, role: MemberRole = MemberRole.MEMBER): Promise<Membership> {
     const { conversation: c, membership } = await this.queries.access(scope, conversationId);
@@ -94,6 +98,7 @@ export class MembershipService {
     if (isActive(current)) return current;
     await this.contacts.refuseBlocked(scope, [user.id]);
     if (current?.isBanned) throw conflict('That user is banned here; unban them first');
+    if (user.id !== scope.actor.id) await this.limits?.consume('memberAdd', String(scope.actor.id));
     let invites: NotificationView[] = [];
     const added = await this.addOrReactivate(scope.em, c, user.id, role, `${scope.actor.username} added ${user.username}`, scope.actor.id, {
       lockUsers: [scope.actor.id, user.id],

@@ -1,7 +1,7 @@
 import type { Scope } from '../shared/actor';
 import { badInput, conflict, forbidden, isUniqueViolation, notFound, parseId } from '../shared/errors';
 import type { EventPublisher, MessageView } from '../shared/events';
-import { connectionFrom, decodeCursor, encodeCursor, pageSize, type Page } from '../shared/pagination';
+import { connectionFrom, decodeCursor, encodeCursor, MENTIONS_MAX, pageSize, type Page } from '../shared/pagination';
 import { cleanText, hasControlChars } from '../shared/text';
 import { validate, z } from '../shared/validate';
 import { ConversationKind } from '../conversation/conversation.entity';
@@ -497,7 +497,8 @@ export class MessageService {
 
   /**
    * Ids of the active members named with `@username` in `text`, in order of first appearance,
-   * the author excluded. One query, and only when the text contains "@".
+   * the author excluded, at most MENTIONS_MAX (issue 27: each is a notification). One query, and
+   * only when the text contains "@".
    */
   private async mentionsIn(scope: Scope, conversationId: number, text: string, authorId: number = scope.actor.id): Promise<number[]> {
     const names = mentionedNames(text);
@@ -511,7 +512,7 @@ export class MessageService {
       [conversationId, JSON.stringify(names), authorId, authorId, authorId],
     );
     const byName = new Map(rows.map((r) => [r.username_key, r.id]));
-    return names.map((n) => byName.get(n)).filter((id): id is number => id != null);
+    return names.map((n) => byName.get(n)).filter((id): id is number => id != null).slice(0, MENTIONS_MAX);
   }
 
   private async findByKey(scope: Scope, key: string): Promise<Message | null> {

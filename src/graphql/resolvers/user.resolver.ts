@@ -6,6 +6,8 @@ import type { GraphQLContext } from '../context';
 import { PresenceStatus } from '../types/enums';
 import { DateTimeScalar } from '../scalars';
 import { UserConnection, UserType } from '../types/user.type';
+import { PAGE_MAX } from '../../domain/shared/pagination';
+import { MAX_ITEMS } from '../../security/query-cost';
 
 /** Contract: me, user, users, setUserStaff, setUserAttributes, updateProfile, setAvatar, removeAvatar, and User's computed fields. */
 @Resolver(() => UserType)
@@ -24,6 +26,7 @@ export class UserResolver {
     return ctx.services.users.find(ctx.scope(), { id, username });
   }
 
+  @Extensions({ [MAX_ITEMS]: PAGE_MAX })
   @Query(() => UserConnection)
   users(
     @Ctx() ctx: GraphQLContext,

@@ -197,6 +197,10 @@ const ops = (): Op[] => [
   op('conversation', 'query($id: ID!) { conversation(id: $id) { id } }', { id }),
   op('message', 'query($id: ID!) { message(id: $id) { id } }', { id }),
   op('contacts', 'query($s: ContactStatus) { contacts(status: $s) { id } }', { s: () => enumOf('PENDING', 'ACCEPTED', 'DECLINED', 'BLOCKED') }),
+  // Issue 27: the bounded lists' page arguments (a Membership or Contact id as `after`).
+  op('contactsPage', 'query($f: Int, $a: String) { contacts(first: $f, after: $a) { id } }', { f: int, a: () => fc.oneof(cursor, id()) }),
+  op('conversationMembers', 'query($id: ID!, $f: Int, $a: String) { conversation(id: $id) { members(first: $f, after: $a) { id } } }', { id, f: int, a: () => fc.oneof(cursor, id()) }),
+  op('unreadSummaryLists', 'query($f: Int, $g: Int) { unreadSummary { total byConversation(first: $f) { count } bySender(first: $g) { count } } }', { f: int, g: int }),
 ];
 
 /** Who sends: the fuzzing user most of the time, else nobody, a junk token or another member. */
