@@ -68,6 +68,11 @@ export interface AppOptions {
 /** An X-Request-Id worth keeping: 1 to 128 characters of letters, digits and `._:-` (anything else is replaced). */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/** What a request's log line adds when the request ends: the client address (TRUST_PROXY), the user and the GraphQL operation (undefined ones are left out). */
+function requestLogFields(req: express.Request, res: express.Response): { ip?: string; userId?: number; operation?: string } {
+  return { ip: req.ip, userId: res.locals?.userId as number | undefined, operation: res.locals?.operation as string | undefined };
+}
+
 /** The PostgreSQL pool's connections now (knex's tarn pool); null on PGlite (one connection, no pool). */
 function poolUse(orm: Orm): { used: number; free: number; pending: number } | null {
   try {
@@ -190,8 +195,12 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         res.setHeader('x-request-id', id);
         return id;
       },
-      // Read when the request ends: the client address (TRUST_PROXY), the user and the GraphQL operation.
-      customProps: (req, res) => ({ ip: (req as express.Request).ip, userId: (res as express.Response).locals?.userId, operation: (res as express.Response).locals?.operation }),
+      // Read when the request ends: the client address (TRUST_PROXY), the user and the GraphQL
+      // operation, added to the request's log line itself. Not `customProps`: pino-http binds
+      // those when the request starts and again when it ends, so a line carried "ip" twice
+      // (invalid for strict JSON consumers such as Elasticsearch; issue 30).
+      customSuccessObject: (req, res, line) => ({ ...line, ...requestLogFields(req as express.Request, res as express.Response) }),
+      customErrorObject: (req, res, _err, line) => ({ ...line, ...requestLogFields(req as express.Request, res as express.Response) }),
       serializers: {
         // No media signatures, tokens or GraphQL variables in request logs (src/logger.ts).
         req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: loggableUrl(req.url) }),
