@@ -17,6 +17,7 @@ import { restDocsRouter } from './rest/docs/docs.route';
 import { graphiqlRouter } from './graphiql/route';
 import Redis from 'ioredis';
 import proxyaddr from 'proxy-addr';
+import { compileTrust, requestOrigin } from './security/forwarded';
 import type { Config } from './config/config';
 import { closeDatabase, openDatabase, type Orm } from './db/orm';
 import { DomainError } from './domain/shared/errors';
@@ -133,16 +134,16 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   app.set('env', config.nodeEnv);
   // req.ip (limits, logs) honours X-Forwarded-For only from the proxies TRUST_PROXY names.
   app.set('trust proxy', config.trustProxy);
-  const tp = config.trustProxy;
-  const trusted: (addr: string, i: number) => boolean =
-    tp === true ? () => true : tp === false ? () => false : typeof tp === 'number' ? (_addr, i) => i < tp : proxyaddr.compile(tp);
+  const trusted = compileTrust(config.trustProxy);
   /** The client address of a WebSocket upgrade request, by the same rule as req.ip. */
   const clientIp = (req: IncomingMessage): string => proxyaddr(req, trusted);
+  /** The host (and port) a WebSocket client addressed, through trusted proxies' X-Forwarded-Host/-Port (src/security/forwarded.ts). */
+  const clientHost = (req: IncomingMessage): string => requestOrigin(req, trusted).host;
 
   const httpServer: Server = createServer(serverOptions(config.http), app);
   applyServerTimeouts(httpServer, config.http);
   // GraphQL over WebSocket and the realtime delivery layer (src/realtime/graphql-ws.ts).
-  const realtime = startRealtime(httpServer, { config, services, rootEm: orm.em, schema, documents: wsDocuments, logger, clientIp, format, onDispatch: (e) => metrics.eventDispatched(e) });
+  const realtime = startRealtime(httpServer, { config, services, rootEm: orm.em, schema, documents: wsDocuments, logger, clientIp, clientHost, format, onDispatch: (e) => metrics.eventDispatched(e) });
   // The shutdown budget: sockets and HTTP requests get most of SHUTDOWN_GRACE_MS, the rest is for closing the database.
   const drainMs = Math.max(0, Math.floor(config.shutdownGraceMs * 0.6));
 
