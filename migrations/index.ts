@@ -5,7 +5,7 @@ import { Migration20261203140000_external_attachments } from './Migration2026120
 import { Migration20261203160000_user_avatar } from './Migration20261203160000_user_avatar';
 import { Migration20261203170000_account_deletion } from './Migration20261203170000_account_deletion';
 
-/** Every migration, in order. A new migration file is added here too (see README). */
+/** Every migration, in order. A new migration file is added here too (see docs/development.md, "Migrations"). */
 export const migrationsList: { name: string; class: new (...args: any[]) => any }[] = [
   { name: 'Migration20261121141636_initial', class: Migration20261121141636_initial },
   { name: 'Migration20261125183000_mentions', class: Migration20261125183000_mentions },
