@@ -281,10 +281,13 @@ async function replay(steps, { stages, work, ignored, nodeVersion, shims, nodeDi
       log('HEALTHCHECK: exit 0');
     }
   } finally {
-    if (!exitedEarly) child.kill('SIGTERM');
-    const stopped = await Promise.race([exited, new Promise((r) => setTimeout(() => r(null), 30_000))]);
+    const running = !exitedEarly;
+    if (running) child.kill('SIGTERM');
+    let timer;
+    const stopped = await Promise.race([exited, new Promise((r) => { timer = setTimeout(() => r(null), 30_000); })]);
+    clearTimeout(timer);
     if (!stopped) { child.kill('SIGKILL'); if (!process.exitCode) fail('the server did not stop within 30 s of SIGTERM'); }
-    else if (!exitedEarly) log(`stopped on SIGTERM: ${JSON.stringify(stopped)}`);
+    else if (running) log(`stopped on SIGTERM: ${JSON.stringify(stopped)}`);
   }
 }
 
