@@ -18,6 +18,7 @@ import { demoRouter } from './demo/route';
 import { graphiqlRouter } from './graphiql/route';
 import Redis from 'ioredis';
 import proxyaddr from 'proxy-addr';
+import { compileTrust, requestOrigin } from './security/forwarded';
 import type { Config } from './config/config';
 import { closeDatabase, openDatabase, type Orm } from './db/orm';
 import { DomainError } from './domain/shared/errors';
@@ -71,6 +72,11 @@ export interface AppOptions {
 
 /** An X-Request-Id worth keeping: 1 to 128 characters of letters, digits and `._:-` (anything else is replaced). */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** What a request's log line adds when the request ends: the client address (TRUST_PROXY), the user and the GraphQL operation (undefined ones are left out). */
+function requestLogFields(req: express.Request, res: express.Response): { ip?: string; userId?: number; operation?: string } {
+  return { ip: req.ip, userId: res.locals?.userId as number | undefined, operation: res.locals?.operation as string | undefined };
+}
 
 /** The PostgreSQL pool's connections now (knex's tarn pool); null on PGlite (one connection, no pool). */
 function poolUse(orm: Orm): { used: number; free: number; pending: number } | null {
@@ -137,16 +143,16 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   app.set('env', config.nodeEnv);
   // req.ip (limits, logs) honours X-Forwarded-For only from the proxies TRUST_PROXY names.
   app.set('trust proxy', config.trustProxy);
-  const tp = config.trustProxy;
-  const trusted: (addr: string, i: number) => boolean =
-    tp === true ? () => true : tp === false ? () => false : typeof tp === 'number' ? (_addr, i) => i < tp : proxyaddr.compile(tp);
+  const trusted = compileTrust(config.trustProxy);
   /** The client address of a WebSocket upgrade request, by the same rule as req.ip. */
   const clientIp = (req: IncomingMessage): string => proxyaddr(req, trusted);
+  /** The host (and port) a WebSocket client addressed, through trusted proxies' X-Forwarded-Host/-Port (src/security/forwarded.ts). */
+  const clientHost = (req: IncomingMessage): string => requestOrigin(req, trusted).host;
 
   const httpServer: Server = createServer(serverOptions(config.http), app);
   applyServerTimeouts(httpServer, config.http);
   // GraphQL over WebSocket and the realtime delivery layer (src/realtime/graphql-ws.ts).
-  const realtime = startRealtime(httpServer, { config, services, rootEm: orm.em, schema, documents: wsDocuments, logger, clientIp, format, onDispatch: (e) => metrics.eventDispatched(e), cost, budget });
+  const realtime = startRealtime(httpServer, { config, services, rootEm: orm.em, schema, documents: wsDocuments, logger, clientIp, clientHost, format, onDispatch: (e) => metrics.eventDispatched(e), cost, budget });
   // The shutdown budget: sockets and HTTP requests get most of SHUTDOWN_GRACE_MS, the rest is for closing the database.
   const drainMs = Math.max(0, Math.floor(config.shutdownGraceMs * 0.6));
 
@@ -221,8 +227,12 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         res.setHeader('x-request-id', id);
         return id;
       },
-      // Read when the request ends: the client address (TRUST_PROXY), the user and the GraphQL operation.
-      customProps: (req, res) => ({ ip: (req as express.Request).ip, userId: (res as express.Response).locals?.userId, operation: (res as express.Response).locals?.operation }),
+      // Read when the request ends: the client address (TRUST_PROXY), the user and the GraphQL
+      // operation, added to the request's log line itself. Not `customProps`: pino-http binds
+      // those when the request starts and again when it ends, so a line carried "ip" twice
+      // (invalid for strict JSON consumers such as Elasticsearch; issue 30).
+      customSuccessObject: (req, res, line) => ({ ...line, ...requestLogFields(req as express.Request, res as express.Response) }),
+      customErrorObject: (req, res, _err, line) => ({ ...line, ...requestLogFields(req as express.Request, res as express.Response) }),
       serializers: {
         // No media signatures, tokens or GraphQL variables in request logs (src/logger.ts).
         req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: loggableUrl(req.url) }),

@@ -38,7 +38,7 @@ export interface Config {
    * off): two tabs refreshing at once (Auth0's "reuse interval"). Later reuse still revokes.
    */
   refreshReuseGraceSec: number;
-  /** Allowed CORS origins; ["*"] (alone) allows any origin, without credentials. */
+  /** Allowed CORS origins (CORS_ORIGINS; default ["*"] in development and test, required in production); ["*"] (alone) allows any origin, without credentials. */
   corsOrigins: string[];
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Run pending migrations at start (default true). */
@@ -181,7 +181,9 @@ const envSchema = z.object({
   ACCESS_TOKEN_TTL: positiveInt.max(24 * 3600).default(900),
   REFRESH_TOKEN_TTL: positiveInt.default(30 * 24 * 3600),
   REFRESH_REUSE_GRACE_S: z.coerce.number().int().min(0).max(300).default(30),
-  CORS_ORIGINS: z.string().default('*').refine((v) => {
+  // Unset: "*" in development and test; production refuses to start without it (loadConfig).
+  CORS_ORIGINS: z.string().optional().refine((v) => {
+    if (v === undefined) return true;
     const list = v.split(',').map((x) => x.trim()).filter(Boolean);
     if (list.includes('*')) return list.length === 1;
     return list.length > 0 && list.every((o) => /^https?:\/\/[^\s/?#]+$/.test(o));
@@ -289,6 +291,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       if (weak) throw new ConfigError(name, `${weak} when NODE_ENV=production; use e.g. \`openssl rand -base64 48\``);
     }
   }
+  // As with the secret: which browser origins may call the API is the operator's decision in
+  // production, never a default (an explicit "*" is one; issue 30).
+  if (e.CORS_ORIGINS === undefined && e.NODE_ENV === 'production') {
+    throw new ConfigError('CORS_ORIGINS', 'is required when NODE_ENV=production: the origins of your web clients (e.g. https://chat.example.com), or "*" for any origin');
+  }
   // Node refuses a headers timeout longer than the whole-request timeout.
   if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {
     throw new ConfigError('HTTP_HEADERS_TIMEOUT_MS', `must not exceed HTTP_REQUEST_TIMEOUT_MS (${e.HTTP_REQUEST_TIMEOUT_MS}) (got "${e.HTTP_HEADERS_TIMEOUT_MS}")`);
@@ -311,7 +318,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     accessTokenTtlSec: e.ACCESS_TOKEN_TTL,
     refreshTokenTtlSec: e.REFRESH_TOKEN_TTL,
     refreshReuseGraceSec: e.REFRESH_REUSE_GRACE_S,
-    corsOrigins: e.CORS_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean),
+    corsOrigins: (e.CORS_ORIGINS ?? '*').split(',').map((s) => s.trim()).filter(Boolean),
     logLevel: e.LOG_LEVEL,
     migrateOnStart: e.MIGRATE_ON_START,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,

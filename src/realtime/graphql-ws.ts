@@ -38,6 +38,8 @@ export interface RealtimeDeps {
   logger: Logger;
   /** The client address of an upgrade request (TRUST_PROXY). */
   clientIp(req: IncomingMessage): string;
+  /** The host (with port) the client of an upgrade request addressed, through trusted proxies (TRUST_PROXY). */
+  clientHost(req: IncomingMessage): string;
   /** The one error mapper (contract codes, no internals). */
   format(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError;
   /** Called once per event as it fans out (metrics). */
@@ -96,7 +98,7 @@ export { bearer };
  *   place (upgrades.ts).
  */
 export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime {
-  const { config, services, rootEm, schema, documents, logger, clientIp, format, cost, budget } = deps;
+  const { config, services, rootEm, schema, documents, logger, clientIp, clientHost, format, cost, budget } = deps;
   /** The cost of each query or mutation being started, for the budget (execute, below). */
   const costs = new WeakMap<object, number>();
   const isProd = config.nodeEnv === 'production';
@@ -178,13 +180,13 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
 
   // The seeds' WebSocket dialects at /ws/chat/<x>/ (legacy/router.ts), over the same gate and hub.
   const legacy = startLegacySockets({
-    config, services, rootEm, logger, clientIp, gate, hub, audience,
+    config, services, rootEm, logger, clientIp, clientHost, gate, hub, audience,
     userOf: (scope, id) => (scope as unknown as { loaders: ReturnType<typeof createLoaders> }).loaders.user.load(id),
     attachmentsOf: (scope, id) => (scope as unknown as { loaders: ReturnType<typeof createLoaders> }).loaders.attachments.load(id),
   });
   // Seed 002's Socket.IO at /socket.io/ (legacy/socketio.ts), over the same gate and hub.
   const socketIo = startSocketIo({
-    config, services, rootEm, logger, clientIp, gate, hub, audience,
+    config, services, rootEm, logger, clientIp, clientHost, gate, hub, audience,
     userOf: (scope, id) => (scope as unknown as { loaders: ReturnType<typeof createLoaders> }).loaders.user.load(id),
   });
   const stopRouting = routeUpgrades(httpServer, [legacy.route, socketIo.route], wsServer);
