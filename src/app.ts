@@ -218,7 +218,11 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   // A browsable page of the REST layer's OpenAPI document, from local assets.
   app.use('/api/docs', apiHeaders(), restDocsRouter());
   app.use('/api', apiHeaders(), cors(corsOptions(config.corsOrigins)), restRouter({ services, rootEm: orm.em, logger }));
-  app.use('/media', mediaHeaders(), mediaRouter(services, orm.em, logger));
+  // Case-sensitive (issue 27 §4): `/MEDIA/78` is not this server's file; an own-media URL is
+  // recognised in every spelling anyway (file-reference.ts mediaPathKey).
+  const media = express.Router({ caseSensitive: true });
+  media.use('/media', mediaHeaders(), mediaRouter(services, orm.em, logger));
+  app.use(media);
   // GraphiQL for a browser's GET /graphql, from local assets (GRAPHIQL); everything else goes on to Apollo.
   app.use('/graphql', graphiqlRouter(config));
   app.use(
