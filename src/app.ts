@@ -23,13 +23,13 @@ import { DomainError } from './domain/shared/errors';
 import { GraphQLContext } from './graphql/context';
 import { formatError } from './graphql/errors';
 import { buildGraphQLSchema } from './graphql/schema';
-import { createLogger, loggableUrl } from './logger';
+import { createLogger, loggableUrl, routeWords } from './logger';
 import { InMemoryEventBus, type EventBus } from './realtime/event-bus';
 import { RedisEventBus } from './realtime/redis-event-bus';
 import { bearer, startRealtime, type Realtime } from './realtime/graphql-ws';
 import { SOCKET_IO_PATH } from './realtime/legacy/socketio';
 import { mediaRouter } from './media/media.routes';
-import { restRouter } from './rest';
+import { restRouter, restRoutes } from './rest';
 import { graphqlUploadExpress } from 'graphql-upload-ts';
 import { createServices, type Services } from './services';
 import { apiHeaders, applyServerTimeouts, corsOptions, graphqlHeaders, mediaHeaders, serverOptions } from './security/http-hardening';
@@ -178,6 +178,11 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   // request to log each time; the engine applies CORS_ORIGINS itself).
   app.use(SOCKET_IO_PATH, (req, res) => { req.url = req.originalUrl; realtime.socketIo.handleRequest(req, res); });
 
+  // The fixed words of every route's path, the only path segments request logs keep.
+  const logWords = routeWords([
+    ...restRoutes().map((r) => `/api${r.path}`),
+    '/api/docs/init.js/assets', '/openapi.json', '/media/avatars/thumbnail', '/graphql/assets', '/healthz', '/readyz', '/metrics', SOCKET_IO_PATH, '/ws/chat',
+  ]);
   app.use(
     pinoHttp({
       logger,
@@ -191,10 +196,15 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         return id;
       },
       // Read when the request ends: the client address (TRUST_PROXY), the user and the GraphQL operation.
-      customProps: (req, res) => ({ ip: (req as express.Request).ip, userId: (res as express.Response).locals?.userId, operation: (res as express.Response).locals?.operation }),
+      // `route`: the matched route's pattern (`/api/chat/history/:username`), parameter names only.
+      customProps: (req, res) => {
+        const r = req as express.Request;
+        return { ip: r.ip, userId: (res as express.Response).locals?.userId, operation: (res as express.Response).locals?.operation, route: r.route?.path ? `${r.baseUrl}${String(r.route.path)}` : undefined };
+      },
       serializers: {
         // No media signatures, tokens or GraphQL variables in request logs (src/logger.ts).
-        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: loggableUrl(req.url) }),
+        // No path parameters either (issue 27 §5): segments other than the routes' fixed words are ":param".
+        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: loggableUrl(req.url, logWords) }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
     }),
