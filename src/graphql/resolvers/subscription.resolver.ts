@@ -124,13 +124,14 @@ export class SubscriptionResolver {
   }
 
   @Subscription(() => PresenceEventType, {
-    description: "userIds omitted: the viewer's contacts and co-members. Never users blocked either way. At most WS_MAX_PRESENCE_IDS (default 1000) ids",
+    description: "userIds omitted: the viewer's contacts and co-members. Never users blocked either way. At most WS_MAX_PRESENCE_IDS (default 1000) ids, and WS_MAX_PRESENCE_IDS_PER_SOCKET (default 5000) in all presence and userUpdated subscriptions of a socket",
     subscribe: async ({ args, context }) => {
       const ctx = context as GraphQLContext;
       const live = liveOf(ctx);
       const ids = idsArg(live, args.userIds);
-      const users = await liveUsers(ctx, live, ids ? { wanted: ids } : {});
-      return register(live, 'presence', (e) => users.shows((e as EventOf<'presence'>).userId), users.off);
+      const release = live.holdUserIds(ids?.size ?? 0);
+      const users = await liveUsers(ctx, live, ids ? { wanted: ids } : {}).catch((err: unknown) => { release(); throw err; });
+      return register(live, 'presence', (e) => users.shows((e as EventOf<'presence'>).userId), () => { users.off?.(); release(); });
     },
   })
   presence(@Root() e: EventOf<'presence'>, @Arg('userIds', () => [ID], { nullable: true }) _userIds?: string[]) {
@@ -154,8 +155,9 @@ export class SubscriptionResolver {
       const ctx = context as GraphQLContext;
       const live = liveOf(ctx);
       const ids = idsArg(live, args.userIds);
-      const users = await liveUsers(ctx, live, { only: ids, self: true });
-      return register(live, 'user.updated', (e) => users.shows((e as EventOf<'user.changed'>).userId), users.off);
+      const release = live.holdUserIds(ids?.size ?? 0);
+      const users = await liveUsers(ctx, live, { only: ids, self: true }).catch((err: unknown) => { release(); throw err; });
+      return register(live, 'user.updated', (e) => users.shows((e as EventOf<'user.changed'>).userId), () => { users.off?.(); release(); });
     },
   })
   userUpdated(@Root() e: EventOf<'user.changed'>, @Arg('userIds', () => [ID], { nullable: true }) _userIds?: string[]) {
