@@ -4,6 +4,7 @@ import { Migration20261202203000_message_actor } from './Migration20261202203000
 import { Migration20261203140000_external_attachments } from './Migration20261203140000_external_attachments';
 import { Migration20261203160000_user_avatar } from './Migration20261203160000_user_avatar';
 import { Migration20261203170000_account_deletion } from './Migration20261203170000_account_deletion';
+import { Migration20261207150000_privacy } from './Migration20261207150000_privacy';
 
 /** Every migration, in order. A new migration file is added here too (see README). */
 export const migrationsList: { name: string; class: new (...args: any[]) => any }[] = [
@@ -13,4 +14,5 @@ export const migrationsList: { name: string; class: new (...args: any[]) => any 
   { name: 'Migration20261203140000_external_attachments', class: Migration20261203140000_external_attachments },
   { name: 'Migration20261203160000_user_avatar', class: Migration20261203160000_user_avatar },
   { name: 'Migration20261203170000_account_deletion', class: Migration20261203170000_account_deletion },
+  { name: 'Migration20261207150000_privacy', class: Migration20261207150000_privacy },
 ];

@@ -179,6 +179,8 @@ describe('bounded per-socket cost', () => {
     const c = rt.client(u);
     // One real user and ids no user has (other tests' users go OFFLINE meanwhile: not asked for).
     const watched = await registerUser(server.url, 'presw');
+    // A stranger to u: shown only with presenceVisibility EVERYONE (issue 27 §5).
+    await gqlOk(server.url, 'mutation { updatePrivacy(input: { presenceVisibility: EVERYONE }) { presenceVisibility } }', {}, watched.token);
     const ids = [watched.id, ...Array.from({ length: 50 }, (_, i) => String(900_000_000 + i))];
     const s = rt.sub(c, 'subscription($u: [ID!]) { presence(userIds: $u) { user { id } status } }', { u: ids });
     await s.done;

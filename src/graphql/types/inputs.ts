@@ -1,6 +1,6 @@
 import { GraphQLUpload, type FileUpload } from 'graphql-upload-ts';
 import { ArgsType, Field, ID, InputType, Int } from 'type-graphql';
-import { RoomVisibility } from './enums';
+import { PresenceVisibility, RoomVisibility } from './enums';
 
 @InputType('RegisterInput')
 export class RegisterInput {
@@ -63,6 +63,13 @@ export class AddAttachmentArgs {
 export class UpdateProfileInput {
   @Field(() => String, { nullable: true, description: 'At most 150 characters after cleaning (as at register); null or "" clears it' }) firstName?: string | null;
   @Field(() => String, { nullable: true, description: 'At most 150 characters after cleaning (as at register); null or "" clears it' }) lastName?: string | null;
+}
+
+/** updatePrivacy's input (contract PrivacySettingsInput; issue 27 §5): omitted or null fields stay as they are. */
+@InputType('PrivacySettingsInput')
+export class PrivacySettingsInput {
+  @Field(() => Boolean, { nullable: true }) sendReadReceipts?: boolean | null;
+  @Field(() => PresenceVisibility, { nullable: true }) presenceVisibility?: PresenceVisibility | null;
 }
 
 /** setAvatar's arguments: an args class for the same reason as {@link AddAttachmentArgs} (the domain awaits the upload and maps its failures). */

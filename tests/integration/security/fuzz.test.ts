@@ -162,6 +162,10 @@ const ops = (): Op[] => [
   op('updateProfile', 'mutation($i: UpdateProfileInput!) { updateProfile(input: $i) { id firstName lastName } }', { i: () => input({ firstName: str, lastName: str }) }),
   op('setAvatar', 'mutation($f: Upload!) { setAvatar(file: $f) { id avatarUrl } }', { f: str }),
   op('removeAvatar', 'mutation { removeAvatar { id avatarUrl } }', {}),
+  // Issue 27 §5: privacy settings, and the privacy field of any user.
+  op('updatePrivacy', 'mutation($i: PrivacySettingsInput!) { updatePrivacy(input: $i) { sendReadReceipts presenceVisibility } }',
+    { i: () => input({ sendReadReceipts: bool, presenceVisibility: () => enumOf('EVERYONE', 'CONTACTS', 'NOBODY') }) }),
+  op('userPrivacy', 'query($id: ID!) { user(id: $id) { id privacy { sendReadReceipts presenceVisibility } presence lastSeenAt } }', { id }),
   // --- end of issue 18 items 1-3 ---
   op('register', 'mutation($i: RegisterInput!) { register(input: $i) { user { id } } }',
     { i: () => input({ username: str, password: str, firstName: str, lastName: str, email: str }) }),
