@@ -173,7 +173,7 @@ describe('seed 000: /ws/chat/<recipient_username>/', () => {
     expect(await a.next()).toEqual({ type: 'status', username: bob.username, status: 'offline' });
     expect(await b.nextOf('status')).toEqual({ type: 'status', username: alice.username, status: 'online' });
     a.send({ type: 'message', message: 'are you there?', username: alice.username });
-    await b.nextOf('message');
+    await b.until((f) => f.type === 'message' && f.message === 'are you there?');
     b.send({ type: 'read' });
     b.send({ type: 'message', message: 'after reading', username: bob.username });
     const toAlice = await a.until((f) => f.type === 'message' && f.message === 'after reading');
@@ -181,7 +181,7 @@ describe('seed 000: /ws/chat/<recipient_username>/', () => {
     // Turned back on: alice gets bob's read frames again.
     await gqlData(server, bob, 'mutation { updatePrivacy(input: { sendReadReceipts: true }) { sendReadReceipts } }');
     a.send({ type: 'message', message: 'again', username: alice.username });
-    await b.nextOf('message');
+    await b.until((f) => f.type === 'message' && f.message === 'again');
     b.send({ type: 'read' });
     expect(await a.nextOf('read')).toMatchObject({ type: 'read', username: bob.username });
   });

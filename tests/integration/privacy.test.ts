@@ -6,6 +6,7 @@
  */
 import { codeOf, gql, gqlOk, registerUser, trackRealtime, waitFor, type TestUser } from '../support/client';
 import { startTestServer, type TestServer } from '../support/test-server';
+import { call } from './rest/rest-support';
 
 jest.setTimeout(60_000);
 
@@ -157,8 +158,15 @@ describe('read receipts', () => {
     expect(await readerOther.until((e) => e.readReceipt.user.id === owner.id)).toBeDefined();
     await waitFor(() => ownerSub.events.some((e) => e.readReceipt.user.id === owner.id), 'the owner\'s own receipt');
     expect(ownerSub.events.filter((e) => e.readReceipt.user.id === reader.id)).toEqual([]);
+    // Nor does the reader's reading mark the owner's messages read (GraphQL isRead, seed 004 is_read).
+    const isRead = async () => (await gqlOk(server.url, 'query($c: ID!) { messages(conversationId: $c, last: 1) { edges { node { isRead } } } }', { c: g }, owner.token)).messages.edges[0].node.isRead;
+    const restIsRead = async () => (await call(server, 'GET', `/conversations/${g}/messages/?page_size=100`, { token: owner.token })).body.results.filter((m: any) => m.sender?.id === Number(owner.id)).map((m: any) => m.is_read);
+    expect(await isRead()).toBe(false);
+    expect(await restIsRead()).toEqual([false, false]);
     await setPrivacy(reader, { sendReadReceipts: true });
     await gqlOk(server.url, 'mutation($c: ID!) { markRead(conversationId: $c) { lastReadSeq } }', { c: g }, reader.token);
     expect(await ownerSub.until((e) => e.readReceipt.user.id === reader.id)).toBeDefined();
+    expect(await isRead()).toBe(true);
+    expect(await restIsRead()).toEqual([true, true]);
   });
 });

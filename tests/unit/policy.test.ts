@@ -208,6 +208,8 @@ describe('message policy', () => {
     ['another member read up to it', [{ userId: 2, lastReadSeq: 5 }], true],
     ['another member read past it', [{ userId: 3, lastReadSeq: 8 }], true],
     ['only the sender read it', [{ userId: 1, lastReadSeq: 5 }], false],
+    ['only a member with read receipts off read it (issue 27 §5)', [{ userId: 2, lastReadSeq: 5, sendsReceipts: false }], false],
+    ['a member with read receipts on (or no setting) read it', [{ userId: 2, lastReadSeq: 5, sendsReceipts: true }, { userId: 3, lastReadSeq: 4 }], true],
     ['no members', [], false],
   ])('isReadByOthers: %s', (_what, readers, expected) => {
     expect(isReadByOthers({ senderId: 1, seq: 5 }, readers)).toBe(expected);
