@@ -6,7 +6,7 @@ import { Migration20261203160000_user_avatar } from './Migration20261203160000_u
 import { Migration20261203170000_account_deletion } from './Migration20261203170000_account_deletion';
 import { Migration20261207150000_privacy } from './Migration20261207150000_privacy';
 
-/** Every migration, in order. A new migration file is added here too (see README). */
+/** Every migration, in order. A new migration file is added here too (see docs/development.md, "Migrations"). */
 export const migrationsList: { name: string; class: new (...args: any[]) => any }[] = [
   { name: 'Migration20261121141636_initial', class: Migration20261121141636_initial },
   { name: 'Migration20261125183000_mentions', class: Migration20261125183000_mentions },

@@ -14,6 +14,7 @@ import { pinoHttp } from 'pino-http';
 import { randomUUID } from 'node:crypto';
 import { Metrics, meteredBus } from './observability/metrics';
 import { restDocsRouter } from './rest/docs/docs.route';
+import { demoRouter } from './demo/route';
 import { graphiqlRouter } from './graphiql/route';
 import Redis from 'ioredis';
 import proxyaddr from 'proxy-addr';
@@ -150,7 +151,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     validationRules: limitRules,
     parseOptions: parseOptions(config.graphql),
     // One operation per HTTP request (a JSON array is refused) and Apollo's CSRF prevention: a GET
-    // or a multipart POST needs a header a plain HTML form cannot send (apollo-require-preflight).
+    // or a multipart POST needs a header a plain HTML form cannot send (one of `requestHeaders`
+    // below; docs/graphql-api.md "CSRF prevention and apollo-require-preflight").
     allowBatchedHttpRequests: false,
     // A request with any of these headers is not one a cross-site page can send without a CORS
     // preflight: `authorization` too (this API authenticates by bearer token and sets no cookies),
@@ -235,13 +237,16 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   app.use(media);
   // GraphiQL for a browser's GET /graphql, from local assets (GRAPHIQL); everything else goes on to Apollo.
   app.use('/graphql', graphiqlRouter(config));
+  // The demo web client (examples/web, built by `npm run demo`), outside production only.
+  app.use('/demo', demoRouter(config));
   app.use(
     '/graphql',
     graphqlHeaders(),
     cors(corsOptions(config.corsOrigins)),
     express.json({ limit: config.http.maxBodyBytes }),
     // GraphQL multipart requests (file uploads); the limits apply while streaming. Apollo's CSRF
-    // prevention stays on: such requests need an `apollo-require-preflight` header.
+    // prevention stays on: such requests need `Authorization` (uploads always carry it) or an
+    // `apollo-require-preflight` header.
     graphqlUploadExpress({ maxFileSize: config.uploadMaxBytes + 1, maxFiles: config.uploadMaxFiles, maxFieldSize: config.http.maxBodyBytes }),
     expressMiddleware(apollo, {
       context: async ({ req, res }) => {

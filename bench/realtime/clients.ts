@@ -6,7 +6,7 @@ import { now, type ClientCommand, type ClientReport } from './protocol';
  * least a client does: handshake, one subscription, JSON.parse of every frame). Message content
  * carries its send time (`<tag>@<ms since epoch>`), so each delivery's latency is measured here.
  * For the reconnect storm, each client tracks the seqs it has and catches up over HTTP with
- * messagesSince, as the README's resume recipe says.
+ * messagesSince, as the resume recipe of docs/realtime.md says.
  */
 interface Client {
   token: string;

@@ -49,7 +49,11 @@ export interface Config {
   uploadMaxFiles: number;
   /** Most pixels (width x height) an uploaded image may have (default 40 million); larger ones are refused before decoding. */
   uploadMaxPixels: number;
-  /** Lifetime of the signed media URLs that `Attachment.url` returns, in seconds (default 3600). */
+  /**
+   * Lifetime of the signed media URLs (`Attachment.url`, `thumbnailUrl`, avatars), in seconds
+   * (MEDIA_URL_TTL_S, default 43200 = 12 h: a page opened in the morning still shows its images
+   * at the end of a working day; past it, clients re-query the URL). At most 7 days.
+   */
   mediaUrlTtlSec: number;
   /** A crashed instance's users go OFFLINE within this many ms (Redis presence; default 30000). */
   presenceTtlMs: number;
@@ -132,6 +136,12 @@ const bool = z
 
 const positiveInt = z.coerce.number().int().positive();
 
+/**
+ * Default lifetime of signed media URLs, in seconds: 12 hours, so images of a page left open
+ * through a working day still load (it was 1 hour: issue 30, item 10).
+ */
+export const DEFAULT_MEDIA_URL_TTL_S = 12 * 3600;
+
 /** Variables whose values must not appear in error messages or logs. */
 const SECRET_VARIABLES = new Set(['JWT_SECRET', 'JWT_PREVIOUS_SECRETS', 'DATABASE_URL', 'REDIS_URL', 'METRICS_TOKEN']);
 
@@ -170,7 +180,9 @@ const envSchema = z.object({
   UPLOAD_MAX_BYTES: positiveInt.max(2 ** 31 - 1).default(10 * 1024 * 1024),
   UPLOAD_MAX_FILES: positiveInt.max(100).default(10),
   UPLOAD_MAX_PIXELS: positiveInt.max(268_402_689).default(40_000_000),
-  MEDIA_URL_TTL: positiveInt.max(7 * 24 * 3600).default(3600),
+  MEDIA_URL_TTL_S: positiveInt.max(7 * 24 * 3600).optional(),
+  /** The old name of MEDIA_URL_TTL_S, still read when MEDIA_URL_TTL_S is unset. */
+  MEDIA_URL_TTL: positiveInt.max(7 * 24 * 3600).optional(),
   PRESENCE_TTL_MS: z.coerce.number().int().min(200).max(600000).default(30000),
   RATE_MESSAGES_PER_SEC: positiveInt.max(100000).default(10),
   RATE_MESSAGES_BURST: z.coerce.number().int().min(0).max(100000).default(20),
@@ -291,7 +303,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     uploadMaxBytes: e.UPLOAD_MAX_BYTES,
     uploadMaxFiles: e.UPLOAD_MAX_FILES,
     uploadMaxPixels: e.UPLOAD_MAX_PIXELS,
-    mediaUrlTtlSec: e.MEDIA_URL_TTL,
+    mediaUrlTtlSec: e.MEDIA_URL_TTL_S ?? e.MEDIA_URL_TTL ?? DEFAULT_MEDIA_URL_TTL_S,
     presenceTtlMs: e.PRESENCE_TTL_MS,
     rateLimits: { messagesPerSec: e.RATE_MESSAGES_PER_SEC, messagesBurst: e.RATE_MESSAGES_BURST, loginFailures: e.RATE_LOGIN_FAILURES, registrationsPerHourIp: e.RATE_REGISTRATIONS_PER_HOUR_IP, wsPerMinIp: e.RATE_WS_PER_MIN_IP, wsPerMinUser: e.RATE_WS_PER_MIN_USER },
     ws: {

@@ -28,6 +28,23 @@ const tempDir = () => {
 };
 afterAll(() => { for (const d of tempDirs) rmSync(d, { recursive: true, force: true }); });
 
+describe('MEDIA_URL_TTL_S (issue 30, item 10)', () => {
+  test('defaults to 12 hours (43200 s), so a page left open through a working day keeps its images', () => {
+    expect(loadConfig(base).mediaUrlTtlSec).toBe(43200);
+  });
+
+  test('takes seconds, up to 7 days; MEDIA_URL_TTL (its old name) is read when it is unset', () => {
+    expect(loadConfig({ ...base, MEDIA_URL_TTL_S: '60' }).mediaUrlTtlSec).toBe(60);
+    expect(loadConfig({ ...base, MEDIA_URL_TTL_S: String(7 * 24 * 3600) }).mediaUrlTtlSec).toBe(7 * 24 * 3600);
+    expect(loadConfig({ ...base, MEDIA_URL_TTL: '3600' }).mediaUrlTtlSec).toBe(3600);
+    expect(loadConfig({ ...base, MEDIA_URL_TTL_S: '120', MEDIA_URL_TTL: '3600' }).mediaUrlTtlSec).toBe(120);
+  });
+
+  test.each([['0'], ['-5'], ['1.5'], ['soon'], [String(7 * 24 * 3600 + 1)]])('%j is refused, naming the variable', (v) => {
+    expect(configError({ ...base, MEDIA_URL_TTL_S: v }).variable).toBe('MEDIA_URL_TTL_S');
+  });
+});
+
 describe('loadConfig defaults', () => {
   test('a minimal environment gets the documented defaults', () => {
     const c = loadConfig(base);

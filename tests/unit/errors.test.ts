@@ -3,9 +3,9 @@ import {
 } from '../../src/domain/shared/errors';
 
 /**
- * The domain's errors (src/domain/shared/errors.ts): the contract's codes (README "Errors carry
+ * The domain's errors (src/domain/shared/errors.ts): the contract's codes (docs/graphql-api.md "Errors carry
  * `extensions.code`: UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, BAD_USER_INPUT, CONFLICT"), public
- * ids, and the database errors that mean "unavailable, retry" (README "Running several
+ * ids, and the database errors that mean "unavailable, retry" (docs/operations.md "Running several
  * instances": PostgreSQL down answers DATABASE_UNAVAILABLE, REST 503).
  */
 

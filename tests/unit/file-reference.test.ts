@@ -3,7 +3,7 @@ import { checkFileName } from '../../src/domain/attachment/attachment.service';
 import { DomainError } from '../../src/domain/shared/errors';
 
 /**
- * Files sent by reference (seed 003 "2.2 发送消息": `file_url`, `file_name`, `file_size`; README
+ * Files sent by reference (seed 003 "2.2 发送消息": `file_url`, `file_name`, `file_size`; docs/graphql-api.md
  * "Uploading files" and docs/rest-compat.md "Seed 003"): `file_url` is an absolute http(s) URL of
  * at most 2048 characters without spaces, control characters or credentials, or this server's
  * `/media/<id>` path; every other scheme is refused, naming it; `file_size` is a whole number of

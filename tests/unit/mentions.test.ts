@@ -1,9 +1,9 @@
 import { mentionedNames } from '../../src/domain/message/mentions';
 
 /**
- * `@username` mentions (README "Messages": "`@username` of a member is a mention"; seed 003's
+ * `@username` mentions (docs/graphql-api.md "What the API does": "`@username` of a member is a mention"; seed 003's
  * MENTION notifications): the names are the register rule's (3..32 letters, digits, ".", "_",
- * "-"; README "Auth flow"), found anywhere but inside a word or an e-mail address, compared
+ * "-"; docs/graphql-api.md "Auth flow"), found anywhere but inside a word or an e-mail address, compared
  * without letter case. A name ends with a letter, digit or "_", so `@name.` at the end of a
  * sentence mentions `name` (src/domain/user/username.ts).
  */

@@ -4,7 +4,7 @@ import { connectionFrom, decodeCursor, encodeCursor, pageSize } from '../../src/
 /**
  * Cursor pagination (schema/schema.graphql's Relay `*Connection` and `PageInfo`): opaque cursors,
  * page sizes ("`first`, `last` and `limit` may be at most 100 ... Past a limit the operation is
- * refused with `BAD_USER_INPUT`", README "Connecting"), and a page built from one row of look-ahead.
+ * refused with `BAD_USER_INPUT`", docs/graphql-api.md "Connecting"), and a page built from one row of look-ahead.
  */
 
 const refusal = (f: () => unknown) => {

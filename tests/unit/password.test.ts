@@ -27,7 +27,7 @@ describe('password hashing (argon2id, OWASP parameters)', () => {
     expect(await verifyPassword(undefined, '')).toBe(false);
   });
 
-  test('a password of exactly the maximum (256 characters, README "Auth flow") verifies against its hash', async () => {
+  test('a password of exactly the maximum (256 characters, docs/graphql-api.md "Auth flow") verifies against its hash', async () => {
     const longest = 'q'.repeat(PASSWORD_MAX_LENGTH);
     expect(PASSWORD_MAX_LENGTH).toBe(256);
     expect(await verifyPassword(await hashPassword(longest), longest)).toBe(true);

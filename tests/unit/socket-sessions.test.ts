@@ -6,7 +6,7 @@ import type { Session } from '../../src/domain/auth/auth.service';
 
 /**
  * SocketSessions over real sockets (a `ws` server and client on localhost) and the in-process bus:
- * a revoked login's sockets close with 4403 (README "Auth flow": logout, a password change and a
+ * a revoked login's sockets close with 4403 (docs/graphql-api.md "Auth flow": logout, a password change and a
  * deleted account end that login's sockets), also when the revocation arrives between a socket's
  * login check and its adding (a logout racing a connect), within REVOKED_MEMORY_MS.
  */

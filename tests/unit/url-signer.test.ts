@@ -1,7 +1,7 @@
 import { UrlSigner } from '../../src/domain/shared/url-signer';
 
 /**
- * Signed download URLs (README "Uploading files" and avatars; SECURITY.md): a signature covers
+ * Signed download URLs (docs/graphql-api.md "Uploading files" and avatars; SECURITY.md): a signature covers
  * every part and the expiry, is checked in constant time, expires, and a signer of another label
  * (attachments vs avatars) or secret never accepts it.
  */

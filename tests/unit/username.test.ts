@@ -20,7 +20,7 @@ describe('usernameSchema (register)', () => {
   });
 });
 
-describe('usernameSchema says which rule a refused name breaks (README "Auth flow": BAD_USER_INPUT naming the field and why)', () => {
+describe('usernameSchema says which rule a refused name breaks (docs/graphql-api.md "Auth flow": BAD_USER_INPUT naming the field and why)', () => {
   const messages = (name: string) => usernameSchema.safeParse(name).error?.issues.map((i) => i.message) ?? [];
   const CHARSET = 'may contain only letters, digits, ".", "_" and "-"';
   const ENDS = 'must start with a letter or digit and end with a letter, digit or "_"';

@@ -2,7 +2,7 @@ import { DomainError } from '../../src/domain/shared/errors';
 import { validate, z } from '../../src/domain/shared/validate';
 
 /**
- * Domain input validation: bad input is BAD_USER_INPUT naming the field (README "Auth flow":
+ * Domain input validation: bad input is BAD_USER_INPUT naming the field (docs/graphql-api.md "Auth flow":
  * "Anything else is `BAD_USER_INPUT` naming the field"; REST answers 400 naming it too).
  */
 

@@ -90,14 +90,14 @@ export class AttachmentService {
 
   /**
    * @param secret server secret the URL-signing key is derived from (the JWT secret).
-   * @param urlTtlSec lifetime of signed URLs, in seconds.
+   * @param urlTtlSec lifetime of signed URLs, in seconds (Config MEDIA_URL_TTL_S).
    * @param publicUrl absolute base for URLs; empty: paths.
    */
   constructor(
     private readonly storage: BlobStorage,
     readonly limits: UploadLimits,
     secret: Uint8Array,
-    private readonly urlTtlSec = 3600,
+    private readonly urlTtlSec: number,
     private readonly publicUrl = '',
     /** Who may read a conversation (downloads without a signed URL). */
     private readonly queries?: Pick<ConversationQueries, 'access'>,

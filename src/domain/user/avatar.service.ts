@@ -15,7 +15,7 @@ export const AVATAR_PX = 512;
 /** Side of the square thumbnail, px (seed 001 `avatar_thumbnail`, its 150x150 example). */
 export const AVATAR_THUMBNAIL_PX = 150;
 
-/** Avatar settings (from Config: UPLOAD_MAX_BYTES, UPLOAD_MAX_PIXELS, MEDIA_URL_TTL, PUBLIC_URL). */
+/** Avatar settings (from Config: UPLOAD_MAX_BYTES, UPLOAD_MAX_PIXELS, MEDIA_URL_TTL_S, PUBLIC_URL). */
 export interface AvatarOptions {
   /** Largest upload, bytes. */
   maxBytes: number;

@@ -138,7 +138,7 @@ export class AttachmentResolver {
     return ctx.services.messages.addAttachment(ctx.scope(), messageId, file);
   }
 
-  @FieldResolver(() => String, { description: 'Authenticated download URL served by this server: signed, valid for MEDIA_URL_TTL seconds; for an external link (isExternal), that link' })
+  @FieldResolver(() => String, { description: 'Authenticated download URL served by this server: signed, valid for MEDIA_URL_TTL_S seconds (default 12 h; query it again for a fresh one); for an external link (isExternal), that link' })
   url(@Root() a: { id: number; externalUrl?: string | null }, @Ctx() ctx: GraphQLContext) {
     return ctx.services.attachments.fileUrlOf(a);
   }

@@ -76,7 +76,7 @@ export class UserResolver {
     return ctx.services.users.removeAvatar(ctx.scope());
   }
 
-  @FieldResolver(() => String, { nullable: true, description: 'The avatar: a signed URL of this server (/media/avatars/..., valid at least MEDIA_URL_TTL seconds, for any viewer), or null' })
+  @FieldResolver(() => String, { nullable: true, description: 'The avatar: a signed URL of this server (/media/avatars/..., valid at least MEDIA_URL_TTL_S seconds, for any viewer), or null' })
   avatarUrl(@Root() user: AvatarFields, @Ctx() ctx: GraphQLContext) {
     return ctx.services.users.avatarUrlsOf(user).url;
   }

@@ -106,7 +106,9 @@ export function buildOpenApi(routes: AnyRoute[]): JsonSchema {
       version: '1.0.0',
       description: 'The documented /api paths of the five legacy chat backends (rest-compat.md), over the same domain as /graphql. Trailing slashes are optional.',
     },
-    jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
+    // No `jsonSchemaDialect`: its default (OAS 3.1 §4.8.1, the OAS base dialect: JSON Schema
+    // 2020-12 plus `discriminator`, `xml`, `example`) covers every schema here, and Swagger UI
+    // (/api/docs) shows a warning banner for any other value.
     tags: [...new Set(routes.map((r) => r.tag))].map((name) => ({ name })),
     paths,
     components: {
