@@ -80,6 +80,12 @@ export interface Config {
     maxSocketsPerUser: number;
     /** Most ids in one `presence(userIds:)` subscription (past it: BAD_USER_INPUT). */
     maxPresenceIds: number;
+    /**
+     * Most user ids the presence and userUpdated subscriptions of one socket name in `userIds`,
+     * all together (issue 27 §5: 100 subscriptions of 1000 ids held 4.8 MiB per socket; past it:
+     * BAD_USER_INPUT naming userIds). Subscriptions without `userIds` do not count.
+     */
+    maxPresenceIdsPerSocket: number;
     /** Sockets one address may hold open before they authenticate, per instance (past it: close 1013). */
     maxPendingPerIp: number;
     /** Unsent bytes a socket may queue before it is closed with 4507 (the client reconnects and catches up). */
@@ -213,6 +219,7 @@ const envSchema = z.object({
   WS_PING_INTERVAL_MS: positiveInt.min(100).max(600000).default(30000),
   WS_MAX_SOCKETS_PER_USER: positiveInt.max(10000).default(20),
   WS_MAX_PRESENCE_IDS: positiveInt.max(100000).default(1000),
+  WS_MAX_PRESENCE_IDS_PER_SOCKET: positiveInt.max(1_000_000).default(5000),
   WS_MAX_PENDING_PER_IP: positiveInt.max(1_000_000).default(5000),
   WS_MAX_BUFFERED_BYTES: positiveInt.min(1024).max(1024 * 1024 * 1024).default(4 * 1024 * 1024),
   WS_MAX_QUEUED_EVENTS: positiveInt.max(1_000_000).default(1000),
@@ -335,7 +342,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rateLimits: { messagesPerSec: e.RATE_MESSAGES_PER_SEC, messagesBurst: e.RATE_MESSAGES_BURST, loginFailures: e.RATE_LOGIN_FAILURES, registrationsPerHourIp: e.RATE_REGISTRATIONS_PER_HOUR_IP, wsPerMinIp: e.RATE_WS_PER_MIN_IP, wsPerMinUser: e.RATE_WS_PER_MIN_USER, memberAddsPerHour: e.RATE_MEMBER_ADDS_PER_HOUR },
     ws: {
       initTimeoutMs: e.WS_INIT_TIMEOUT_MS, maxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES, pingIntervalMs: e.WS_PING_INTERVAL_MS,
-      maxSocketsPerUser: e.WS_MAX_SOCKETS_PER_USER, maxPresenceIds: e.WS_MAX_PRESENCE_IDS, maxPendingPerIp: e.WS_MAX_PENDING_PER_IP,
+      maxSocketsPerUser: e.WS_MAX_SOCKETS_PER_USER, maxPresenceIds: e.WS_MAX_PRESENCE_IDS, maxPresenceIdsPerSocket: e.WS_MAX_PRESENCE_IDS_PER_SOCKET, maxPendingPerIp: e.WS_MAX_PENDING_PER_IP,
       maxBufferedBytes: e.WS_MAX_BUFFERED_BYTES, maxQueuedEvents: e.WS_MAX_QUEUED_EVENTS,
     },
     publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from '../config/config';
 import type { DomainEvent } from '../domain/shared/events';
+import { badInput } from '../domain/shared/errors';
 import { GraphQLContext } from '../graphql/context';
 import { createLoaders } from '../graphql/loaders';
 import type { Services } from '../services';
@@ -25,7 +26,8 @@ import { keepAlive, SocketSessions, truncateReason } from './socket-sessions';
 import { routeUpgrades } from './upgrades';
 
 /** What the realtime layer keeps per socket (graphql-ws's `extra`). */
-type SocketState = GatedSocket<WebSocket>;
+/** A graphql-ws socket's state: the gate's, and the user ids its presence/userUpdated subscriptions name (LiveSocket.holdUserIds). */
+type SocketState = GatedSocket<WebSocket> & { userIdsHeld?: number };
 
 /** Everything {@link startRealtime} needs from the app. */
 export interface RealtimeDeps {
@@ -230,6 +232,16 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
       if (refused) return [refused];
       const live: LiveSocket = {
         viewer, audience, hub, maxPresenceIds: config.ws.maxPresenceIds,
+        holdUserIds: (count) => {
+          const cap = config.ws.maxPresenceIdsPerSocket;
+          const held = state.userIdsHeld ?? 0;
+          if (held + count > cap) {
+            throw badInput(`The subscriptions of this socket may name at most ${cap} users in userIds (${held} already); complete one first`, 'userIds');
+          }
+          state.userIdsHeld = held + count;
+          let released = false;
+          return () => { if (!released) { released = true; state.userIdsHeld = (state.userIdsHeld ?? count) - count; } };
+        },
         operation: {
           document: prepared.document,
           operationName: payload.operationName,

@@ -8,6 +8,7 @@ import { MessageType } from '../types/message.type';
 import { UserType } from '../types/user.type';
 import { userRecordOf } from '../../domain/user/user-cache';
 import { NotificationType } from '../types/contact.type';
+import { deliversReadReceipt, showsPresence } from '../../domain/user/user.policy';
 import { MessageDeletedEventType, PresenceEventType, ReadReceiptEventType, TypingEventType } from '../types/payload.type';
 
 type ConversationEventType = 'message.added' | 'message.edited' | 'message.deleted' | 'typing' | 'read.receipt';
@@ -117,20 +118,46 @@ export class SubscriptionResolver {
   }
 
   @Subscription(() => ReadReceiptEventType, {
-    subscribe: ({ args, context }) => conversationEvents(context, 'read.receipt', args.conversationId),
+    description: "Not of readers who turned privacy.sendReadReceipts off (their own sessions still get theirs)",
+    subscribe: ({ args, context }) => {
+      const ctx = context as GraphQLContext;
+      const me = liveOf(ctx).viewer.actor.id;
+      const { userCache } = ctx.services;
+      // Issue 27 §5: the reader's sendReadReceipts, from the user cache (dropped on every instance by updatePrivacy).
+      return conversationEvents(ctx, 'read.receipt', args.conversationId, async (e) => {
+        const from = (e as EventOf<'read.receipt'>).userId;
+        if (from === me) return false;
+        const reader = await userCache.get(ctx.em, from);
+        ctx.release();
+        return !reader || !deliversReadReceipt(me, reader);
+      });
+    },
   })
   readReceipt(@Root() e: EventOf<'read.receipt'>, @Arg('conversationId', () => ID) _conversationId: string) {
     return e;
   }
 
   @Subscription(() => PresenceEventType, {
-    description: "userIds omitted: the viewer's contacts and co-members. Never users blocked either way. At most WS_MAX_PRESENCE_IDS (default 1000) ids",
+    description: "userIds omitted: the viewer's contacts and co-members. Never users blocked either way. At most WS_MAX_PRESENCE_IDS (default 1000) ids, and WS_MAX_PRESENCE_IDS_PER_SOCKET (default 5000) in all presence and userUpdated subscriptions of a socket",
     subscribe: async ({ args, context }) => {
       const ctx = context as GraphQLContext;
       const live = liveOf(ctx);
       const ids = idsArg(live, args.userIds);
-      const users = await liveUsers(ctx, live, ids ? { wanted: ids } : {});
-      return register(live, 'presence', (e) => users.shows((e as EventOf<'presence'>).userId), users.off);
+      const release = live.holdUserIds(ids?.size ?? 0);
+      const users = await liveUsers(ctx, live, ids ? { wanted: ids, related: true } : {}).catch((err: unknown) => { release(); throw err; });
+      const { userCache } = ctx.services;
+      // Each user's privacy.presenceVisibility (issue 27 §5), from the user cache (dropped on every instance by updatePrivacy).
+      const visible = async (userId: number) => {
+        const target = await userCache.get(ctx.em, userId);
+        ctx.release();
+        return Boolean(target) && showsPresence(live.viewer.actor.id, target!, { related: await users.related(userId), blocked: false });
+      };
+      const accept = (e: DomainEvent) => {
+        const userId = (e as EventOf<'presence'>).userId;
+        const shown = users.shows(userId);
+        return shown instanceof Promise ? shown.then((ok) => ok && visible(userId)) : shown && visible(userId);
+      };
+      return register(live, 'presence', accept, () => { users.off?.(); release(); });
     },
   })
   presence(@Root() e: EventOf<'presence'>, @Arg('userIds', () => [ID], { nullable: true }) _userIds?: string[]) {
@@ -154,8 +181,9 @@ export class SubscriptionResolver {
       const ctx = context as GraphQLContext;
       const live = liveOf(ctx);
       const ids = idsArg(live, args.userIds);
-      const users = await liveUsers(ctx, live, { only: ids, self: true });
-      return register(live, 'user.updated', (e) => users.shows((e as EventOf<'user.changed'>).userId), users.off);
+      const release = live.holdUserIds(ids?.size ?? 0);
+      const users = await liveUsers(ctx, live, { only: ids, self: true }).catch((err: unknown) => { release(); throw err; });
+      return register(live, 'user.updated', (e) => users.shows((e as EventOf<'user.changed'>).userId), () => { users.off?.(); release(); });
     },
   })
   userUpdated(@Root() e: EventOf<'user.changed'>, @Arg('userIds', () => [ID], { nullable: true }) _userIds?: string[]) {
@@ -182,11 +210,12 @@ function idsArg(live: LiveSocket, raw: unknown): Set<number> | null {
  * to `only` when given; never a user blocked either way (reloaded after a block changes); plus
  * the viewer themselves when `self`. `off` stops the tracking.
  */
-async function liveUsers(ctx: GraphQLContext, live: LiveSocket, opts: { wanted?: Set<number>; only?: Set<number> | null; self?: boolean }) {
+async function liveUsers(ctx: GraphQLContext, live: LiveSocket, opts: { wanted?: Set<number>; only?: Set<number> | null; self?: boolean; related?: boolean }) {
   const scope = ctx.scope();
   const { viewer, audience } = live;
   const { conversationQueries: conversations, bus } = ctx.services;
-  const tracked = !opts.wanted;
+  // The audience (contacts and co-members) is kept when it decides who is shown, or asked for (`related`: presence rules).
+  const tracked = !opts.wanted || opts.related === true;
   // Listening starts before the audience is read: a contact accepted or a member joining while it
   // loads marks it stale (reloaded at the next event) instead of being missed.
   let audienceStale = false;
@@ -200,10 +229,12 @@ async function liveUsers(ctx: GraphQLContext, live: LiveSocket, opts: { wanted?:
   });
   const off = !tracked ? undefined : () => { offMembers!(); offContacts!(); };
   let wanted: Set<number>;
+  let audienceIds = new Set<number>();
   let blockedFrom: Promise<Set<number>>;
   let blocked: Set<number>;
   try {
-    wanted = opts.wanted ?? await conversations.presenceAudience(scope);
+    if (tracked) audienceIds = await conversations.presenceAudience(scope);
+    wanted = opts.wanted ?? audienceIds;
     if (tracked) await audience.ensureComplete(viewer);
     blockedFrom = audience.blockedIds(viewer);
     blocked = await blockedFrom;
@@ -216,7 +247,8 @@ async function liveUsers(ctx: GraphQLContext, live: LiveSocket, opts: { wanted?:
   const reload = async () => {
     if (audienceStale) {
       audienceStale = false;
-      wanted = await conversations.presenceAudience({ actor: viewer.actor, em: ctx.em });
+      audienceIds = await conversations.presenceAudience({ actor: viewer.actor, em: ctx.em });
+      wanted = opts.wanted ?? audienceIds;
       ctx.release();
     }
     blockedFrom = audience.blockedIds(viewer);
@@ -231,6 +263,12 @@ async function liveUsers(ctx: GraphQLContext, live: LiveSocket, opts: { wanted?:
       if (!audienceStale && viewer.blocked === blockedFrom) return shown(userId);
       reloading ??= reload().finally(() => { reloading = null; });
       return reloading.then(() => shown(userId));
+    },
+    /** Whether `userId` is one of the viewer's contacts or co-members now (only with `related` or without `wanted`). */
+    related(userId: number): boolean | Promise<boolean> {
+      if (!audienceStale) return audienceIds.has(userId);
+      reloading ??= reload().finally(() => { reloading = null; });
+      return reloading.then(() => audienceIds.has(userId));
     },
   };
 }

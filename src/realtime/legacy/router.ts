@@ -1,3 +1,4 @@
+import { deliversReadReceipt, showsPresence } from '../../domain/user/user.policy';
 import type { IncomingMessage } from 'node:http';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
@@ -330,13 +331,24 @@ export function startLegacySockets(deps: LegacyDeps): LegacySockets {
       const viewer = this.viewer;
       const readable = () => audience.canRead(viewer, cid);
       const unblocked = (userId: number) => () => this.blocked().then((b) => !b.has(userId));
+      // Issue 27 §5: a reader's read receipts and a user's presence as their privacy settings say
+      // (user.policy.ts; the user cache is dropped on every instance by updatePrivacy). Presence
+      // streams carry only the peer's, a co-member of the conversation: related.
+      const privateOk = (from: number) => async () => {
+        const u = await services.userCache.get(rootEm.fork(), from);
+        if (!u) return false;
+        if (s.type === 'read.receipt') return deliversReadReceipt(me, u);
+        if (s.type === 'presence') return showsPresence(me, u, { related: true, blocked: false });
+        return true;
+      };
+      const byType = (from: number | undefined, first: boolean | Promise<boolean>) => (from != null && (s.type === 'read.receipt' || s.type === 'presence') ? and(first, privateOk(from)) : first);
       const accept = (e: DomainEvent): boolean | Promise<boolean> => {
         const from = (e as { userId?: number }).userId;
         switch (s.audience) {
-          case 'readers': return readable();
-          case 'others': return from === me ? false : readable();
-          case 'othersUnblocked': return from === me ? false : and(readable(), unblocked(from!));
-          case 'peerUnblocked': return from !== this.peer?.id ? false : and(readable(), unblocked(from!));
+          case 'readers': return byType(from, readable());
+          case 'others': return from === me ? false : byType(from, readable());
+          case 'othersUnblocked': return from === me ? false : byType(from, and(readable(), unblocked(from!)));
+          case 'peerUnblocked': return from !== this.peer?.id ? false : byType(from, and(readable(), unblocked(from!)));
         }
       };
       return hub.subscribeFrames({
