@@ -126,6 +126,19 @@ describe('a send waiting on the conversation\'s row lock', () => {
     }
   });
 
+  pg('an archive committed meanwhile refuses it: FORBIDDEN, no message', async () => {
+    const alice = await registerUser(server.url, 'sa_a');
+    const bob = await registerUser(server.url, 'sa_b');
+    const c = await groupWith(alice, [bob]);
+    const send = await whileLocked(LOCK_CONVERSATION, [c], () => gql(server.url, SEND, { c, t: 'through?' }, bob.token),
+      (holder) => holder.execute('update "conversations" set "archived_at" = now() where "id" = ?', [c]));
+    expect(codeOf(send)).toBe('FORBIDDEN');
+    // The early check's refusal, word for word.
+    const after = await gql(server.url, SEND, { c, t: 'after' }, bob.token);
+    expect(send.errors?.[0].message).toBe(after.errors?.[0].message);
+    expect(await messagesOf(c, bob)).toEqual([]);
+  });
+
   pg('without a change meanwhile it is sent (the guard refuses nothing else)', async () => {
     const alice = await registerUser(server.url, 'so_a');
     const bob = await registerUser(server.url, 'so_b');

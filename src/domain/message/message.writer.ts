@@ -100,7 +100,8 @@ export async function appendMessage(em: EntityManager, data: NewMessage): Promis
   // Locking a row reads its newest committed version (PostgreSQL re-checks the conditions on it,
   // READ COMMITTED), so a ban, mute, removal or demotion committed while the send waited on the
   // conversation is seen: `c` then updates nothing and nothing is written. Same statement, no
-  // extra round trip; the cost is one index lookup of the membership row `r` reads anyway.
+  // extra round trip; the cost is one index lookup of the membership row `r` reads anyway. The
+  // conversation's own row is re-read by `c` the same way: archived meanwhile, nothing is written.
   // A block is a new row (no version to follow): see SendGuard.partnerId.
   const g = data.guard;
   const member = g?.member ? data.senderId ?? data.actorId ?? null : null;
@@ -112,7 +113,7 @@ export async function appendMessage(em: EntityManager, data: NewMessage): Promis
      ` : ''}c as (
        update "conversations" set "last_seq" = "last_seq" + 1, "change_seq" = "change_seq" + 1,
               "last_activity_at" = ?::timestamptz, "updated_at" = ?::timestamptz
-        where "id" = ?${authorId != null ? ' and exists (select 1 from a)' : ''}${member != null ? ' and exists (select 1 from g)' : ''}${g?.partnerId != null ? `
+        where "id" = ?${authorId != null ? ' and exists (select 1 from a)' : ''}${g ? ' and "archived_at" is null' : ''}${member != null ? ' and exists (select 1 from g)' : ''}${g?.partnerId != null ? `
           and not exists (select 1 from "contacts" k where k."status" = 'BLOCKED'
                 and ((k."requester_id" = ? and k."addressee_id" = ?) or (k."requester_id" = ? and k."addressee_id" = ?)))
           and not exists (select 1 from "users" p where p."id" = ? and p."deleted_at" is not null)` : ''} returning "last_seq", "change_seq"),
