@@ -12,6 +12,7 @@ import { startApp } from '../src/app';
 import { loadConfig } from '../src/config/config';
 import { benchRequestPath } from './http';
 import { benchRealtime } from './realtime';
+import { benchHeavyNeighbour, type HeavyNeighbourResult } from './heavy';
 
 /**
  * `npm run bench`: send throughput over HTTP, send-to-subscriber latency over graphql-ws, SQL
@@ -23,7 +24,11 @@ const execFileP = promisify(execFile);
 
 async function main(): Promise<void> {
   // BENCH_ONLY=realtime runs only the realtime delivery scenarios.
-  // BENCH_ONLY=realtime|request|http runs one part: realtime delivery, the request path (issue 12), or the older HTTP figures.
+  // BENCH_ONLY=realtime|request|http|heavy runs one part: realtime delivery, the request path (issue 12), the older HTTP figures, or the heavy neighbour (issue 27).
+  if (process.env.BENCH_ONLY === 'heavy') {
+    printHeavy(await benchHeavyNeighbour());
+    return;
+  }
   if (process.env.BENCH_ONLY === 'realtime') {
     printRealtime(await benchRealtime());
     return;
@@ -108,6 +113,20 @@ async function main(): Promise<void> {
   if (process.env.BENCH_ONLY === 'http') return;
   printRequestPath(await benchRequestPath());
   printRealtime(await benchRealtime());
+  printHeavy(await benchHeavyNeighbour());
+}
+
+/** The heavy-neighbour figures (issue 27) as JSON, then as a table: loaded next to quiet and to the node:http + `select 1` anchor. */
+function printHeavy(r: HeavyNeighbourResult): void {
+  console.log(JSON.stringify({ heavyNeighbour: r }, null, 2));
+  const f = (x: { p50: number; p95: number; p99: number }) => `${x.p50} / ${x.p95} / ${x.p99}`;
+  const h = r.heavy;
+  console.log(`\n| every 20 ms, p50 / p95 / p99 ms | under ${r.concurrency} heavy requests | no heavy load | node:http + select 1 | p99 ratio loaded / quiet | target |\n|---|---|---|---|---|---|`);
+  console.log(`| another user's { me { id } } | ${f(r.underHeavyLoad.me)} | ${f(r.noHeavyLoad.me)} | ${f(r.anchorNodeHttpSelectOne)} | ${r.p99Ratios.meLoadedToQuiet} | p99 <= 100 |`);
+  console.log(`| GET /healthz | ${f(r.underHeavyLoad.healthz)} | ${f(r.noHeavyLoad.healthz)} | | ${r.p99Ratios.healthzLoadedToQuiet} | p99 <= 100 |`);
+  const srv = (x: { server: { cpuShare: number; loopDelayMs?: { p99: number; max: number } } }) => `CPU ${x.server.cpuShare} cores, loop delay p99 ${x.server.loopDelayMs?.p99.toFixed(0)} / max ${x.server.loopDelayMs?.max.toFixed(0)} ms`;
+  console.log(`| the server over the phase | ${srv(r.underHeavyLoad)} | ${srv(r.noHeavyLoad)} | | | |`);
+  console.log(`| heavy requests in ${r.seconds} s (client ${r.heavyClient}): served / refused (RATE_LIMITED) / failed | ${h.served} / ${h.refused} / ${h.failed} (one alone: ${r.oneHeavyAloneMs.median} ms) | | | | |`);
 }
 
 /** The request-path figures as JSON, then as a table: each next to the node:http + `select 1` anchor. */

@@ -3,6 +3,7 @@
 /** Orchestrator → server child. */
 export type HttpServerCommand =
   | { cmd: 'fixture'; conversations: number; members: number }
+  | { cmd: 'bigGroup'; extra: number }
   | { cmd: 'stats' }
   | { cmd: 'resetCounters' }
   | { cmd: 'profileStart'; label?: string }
@@ -17,6 +18,8 @@ export interface HttpServerStats {
   subscribers: number;
   /** CPU time the server process used since it started (user + system), µs. */
   cpuMicros: number;
+  /** The server's event-loop delay since the last resetCounters (ms; monitorEventLoopDelay, 10 ms resolution). */
+  loopDelayMs?: { p50: number; p99: number; max: number };
 }
 
 /** The benchmark's users and conversations (ids as strings, as GraphQL returns them). */
@@ -26,4 +29,13 @@ export interface HttpFixture {
   tokens: string[][];
   /** A DIRECT chat between the first conversation's first two members. */
   direct: { conversationId: string; senderToken: string; recipientToken: string };
+}
+
+/** The heavy-neighbour scenario's fixture (bench/heavy): a GROUP of the heavy user and `extra` bulk members, and a bystander outside it. */
+export interface BigGroupFixture {
+  groupId: string;
+  /** The group's owner, who sends the heavy requests. */
+  heavyToken: string;
+  /** Another user (not in the group) who sends `{ me { id } }`. */
+  bystanderToken: string;
 }

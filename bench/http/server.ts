@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PGlite } from '@electric-sql/pglite';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Pool } from 'pg';
 import pino from 'pino';
 import { startApp, type RunningApp } from '../../src/app';
@@ -11,7 +12,7 @@ import { Conversation, ConversationKind, MemberRole } from '../../src/domain/con
 import { Membership } from '../../src/domain/conversation/membership.entity';
 import { User } from '../../src/domain/user/user.entity';
 import { cpuProfiler } from '../children';
-import type { HttpFixture, HttpServerCommand } from './protocol';
+import type { BigGroupFixture, HttpFixture, HttpServerCommand } from './protocol';
 
 /**
  * A child process of the request-path benchmark (issue 12): `ours` (the chat server on
@@ -31,6 +32,11 @@ const poolMax = Number(process.env.DB_POOL_MAX ?? 20);
 const profiler = cpuProfiler();
 const profile = (cmd: 'profileStart' | 'profileStop', label: string) => (cmd === 'profileStart' ? profiler.start() : profiler.stop(`http-${kind}-${label}`));
 
+/** The event loop's delay (ms, 10 ms resolution) since the last resetCounters: how long work waited for the loop. */
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
+const loopDelayMs = () => ({ p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 });
+
 async function ours(): Promise<void> {
   let sql = 0;
   const env = {
@@ -45,8 +51,9 @@ async function ours(): Promise<void> {
   process.on('message', async (m: HttpServerCommand) => {
     try {
       if (m.cmd === 'fixture') send(await fixture(app, m.conversations, m.members));
-      else if (m.cmd === 'stats') send({ sql, rss: process.memoryUsage().rss, subscribers: app.realtime.hub.subscriberCount(), cpuMicros: cpu() });
-      else if (m.cmd === 'resetCounters') { sql = 0; send({ ok: true }); }
+      else if (m.cmd === 'bigGroup') send(await bigGroup(app, m.extra));
+      else if (m.cmd === 'stats') send({ sql, rss: process.memoryUsage().rss, subscribers: app.realtime.hub.subscriberCount(), cpuMicros: cpu(), loopDelayMs: loopDelayMs() });
+      else if (m.cmd === 'resetCounters') { sql = 0; loopDelay.reset(); send({ ok: true }); }
       else if (m.cmd === 'profileStart' || m.cmd === 'profileStop') { await profile(m.cmd, m.label ?? ''); send({ ok: true }); }
       else if (m.cmd === 'stop') { await app.stop(); process.exit(0); }
     } catch (err) {
@@ -94,6 +101,33 @@ async function fixture(app: RunningApp, conversations: number, members: number):
     tokens: Array.from({ length: conversations }, (_, c) => tokens.slice(c * members, (c + 1) * members)),
     direct: { conversationId: String(direct.id), senderToken: tokens[0], recipientToken: tokens[1] },
   };
+}
+
+/**
+ * The heavy-neighbour fixture (issue 27): two registered-like users (the heavy one owns a GROUP,
+ * the bystander is outside it) and `extra` more members written as bulk rows, as
+ * tests/integration/security/big-group.ts builds them (1000 registrations would mostly time argon2).
+ */
+async function bigGroup(app: RunningApp, extra: number): Promise<BigGroupFixture> {
+  const em = app.orm.em.fork();
+  const hash = await hashPassword('benchmark-pass');
+  const tag = randomBytes(3).toString('hex');
+  const [heavy, bystander] = ['heavy', 'bystander'].map((n) => em.create(User, { username: `${n}_${tag}`, usernameKey: `${n}_${tag}`, passwordHash: hash, firstName: 'Bench', lastName: n }));
+  await em.flush();
+  const group = em.create(Conversation, { kind: ConversationKind.GROUP, name: `bench big group ${tag}`, createdBy: heavy.id });
+  em.create(Membership, { conversation: group, user: heavy.id, role: MemberRole.OWNER });
+  await em.flush();
+  await em.execute(
+    `with u as (
+       insert into "users" ("username", "username_key", "password_hash", "first_name", "last_name", "created_at", "updated_at")
+       select ?::text || '_' || g, ?::text || '_' || g, 'x', 'Bulk', 'Member ' || g, now(), now() from generate_series(1, ?::int) g
+       returning "id")
+     insert into "memberships" ("conversation_id", "user_id", "role", "joined_at")
+     select ?::int, u."id", 'MEMBER', now() from u`,
+    [`bulk${tag}`, `bulk${tag}`, extra, group.id],
+  );
+  const token = async (u: User) => (await app.services.auth.startSession(app.orm.em.fork(), u)).accessToken;
+  return { groupId: String(group.id), heavyToken: await token(heavy), bystanderToken: await token(bystander) };
 }
 
 async function anchor(): Promise<void> {
