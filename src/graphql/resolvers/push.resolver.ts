@@ -1,4 +1,6 @@
-import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Ctx, Extensions, ID, Mutation, Query, Resolver } from 'type-graphql';
+import { MAX_DEVICES_PER_USER } from '../../domain/push/push-device.service';
+import { MAX_ITEMS } from '../../security/query-cost';
 import type { GraphQLContext } from '../context';
 import { PushDeviceType, RegisterPushDeviceInput } from '../types/push.type';
 
@@ -6,6 +8,7 @@ import { PushDeviceType, RegisterPushDeviceInput } from '../types/push.type';
 @Resolver(() => PushDeviceType)
 export class PushDeviceResolver {
   @Query(() => [PushDeviceType], { description: "The viewer's push devices, oldest first" })
+  @Extensions({ [MAX_ITEMS]: MAX_DEVICES_PER_USER })
   pushDevices(@Ctx() ctx: GraphQLContext) {
     return ctx.services.pushDevices.list(ctx.scope());
   }

@@ -10,6 +10,7 @@ import { DateTimeScalar } from '../scalars';
 import { PrivacySettingsType, UserConnection, UserType } from '../types/user.type';
 import { PAGE_MAX } from '../../domain/shared/pagination';
 import { MAX_ITEMS } from '../../security/query-cost';
+import { MAX_IN_GAME_IDS } from '../../domain/user/profile';
 
 /** Whether the context's viewer may see `user`'s presence and last-seen time (user.policy.ts showsPresence). */
 async function presenceShown(user: PresenceTarget, ctx: GraphQLContext): Promise<boolean> {
@@ -95,6 +96,7 @@ export class UserResolver {
   }
 
   @FieldResolver(() => [String], { description: 'Seed 004 in_game_ids (set by staff: setUserAttributes); entries imported as objects show as their JSON' })
+  @Extensions({ [MAX_ITEMS]: MAX_IN_GAME_IDS })
   inGameIds(@Root() user: Pick<User, 'inGameIds'>) {
     return (user.inGameIds ?? []).map((v) => (typeof v === 'string' ? v : JSON.stringify(v)));
   }
