@@ -19,6 +19,8 @@ export class Viewer {
   complete = false;
   /** Users blocked either way; reloaded lazily after a block changes. */
   blocked?: Promise<Set<number>>;
+  /** `blocked` once it resolved (`from` is the promise it came from: stale when `blocked` moved on). */
+  blockedKnown?: { from: Promise<Set<number>>; set: Set<number> };
   /** Open sockets of this user on this instance. */
   sockets = 0;
   /** Bumped by every membership event of this user; answers read before an event yield to it. */
@@ -165,6 +167,12 @@ export class AudienceRegistry {
     return Promise.all([member, this.kindOf(conversationId)]).then(([m, k]) => decide(m, k));
   }
 
+  /** Records a conversation's kind read elsewhere (an access check at subscription start): kinds never change. */
+  noteKind(conversationId: number, kind: string): void {
+    if (this.kinds.size >= MAX_KINDS) this.kinds.clear();
+    this.kinds.set(conversationId, kind);
+  }
+
   /** A conversation's kind (DIRECT, GROUP, ROOM, SUPPORT; kinds never change): from memory, else one query. */
   conversationKind(conversationId: number): string | undefined | Promise<string | undefined> {
     return this.kinds.get(conversationId) ?? this.kindOf(conversationId);
@@ -178,7 +186,20 @@ export class AudienceRegistry {
 
   /** Users the viewer blocked or is blocked by (one query, then memory until a block changes). */
   blockedIds(v: Viewer): Promise<Set<number>> {
-    return (v.blocked ??= this.loadBlocked(this.em(), v.actor.id).catch((err) => { v.blocked = undefined; throw err; }));
+    if (!v.blocked) {
+      const from: Promise<Set<number>> = this.loadBlocked(this.em(), v.actor.id).then(
+        (set) => { if (v.blocked === from) v.blockedKnown = { from, set }; return set; },
+        (err) => { if (v.blocked === from) v.blocked = undefined; throw err; },
+      );
+      v.blocked = from;
+    }
+    return v.blocked;
+  }
+
+  /** The users blocked either way when already known in memory (else undefined: ask {@link blockedIds}). */
+  blockedNow(v: Viewer): Set<number> | undefined {
+    const known = v.blockedKnown;
+    return known && known.from === v.blocked ? known.set : undefined;
   }
 
   /**

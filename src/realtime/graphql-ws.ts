@@ -11,6 +11,7 @@ import { createLoaders } from '../graphql/loaders';
 import type { Services } from '../services';
 import type { DocumentCache } from '../security/query-limits';
 import { AudienceRegistry } from './audience';
+import { followedBy, mayReceive } from './audiences';
 import { DELIVERY_QUERY, DeliveryHub } from './delivery';
 import { startSocketIo, type SocketIoEndpoint } from './legacy/socketio';
 import { startLegacySockets, type LegacySockets } from './legacy/router';
@@ -96,6 +97,8 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
   const audience = new AudienceRegistry(bus, rootEm, (em, id) => services.contacts.blockedIds(em, id), logger);
   const hub = new DeliveryHub(bus, {
     schema,
+    // Who receives what: the one audience rule (audiences.ts), asked per subscriber and event.
+    mayReceive: (spec, e) => mayReceive(audience, spec, e),
     maxQueue: config.ws.maxQueuedEvents,
     followersOf: (conversationId) => audience.followersOf(conversationId),
     onDispatch: deps.onDispatch,
@@ -131,15 +134,7 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
       try {
         await audience.resync();
         await sessions.recheck((ids) => services.auth.liveSessions(rootEm.fork(), ids));
-        const { conversations, followers } = hub.interest();
-        let supportThreads = false;
-        for (const actor of followers) {
-          const viewer = audience.viewerOf(actor.id);
-          if (!viewer) continue;
-          await audience.ensureComplete(viewer);
-          for (const [c, member] of viewer.member) if (member) conversations.add(c);
-          if (viewer.actor.isStaff) supportThreads = true;
-        }
+        const { conversations, supportThreads } = await followedBy(audience, hub.interest());
         replayed = await missedChanges(rootEm.fork(), [...conversations], supportThreads, new Date(downSince - REPLAY_MARGIN_MS));
         logger.info({ replayed: replayed.length, ms: Date.now() - started }, 'live state re-checked after the bus outage');
       } catch (err) {

@@ -16,7 +16,7 @@ import { bearer, type GatedSocket, type SocketGate } from '../socket-gate';
 import { CLOSE_FORBIDDEN, keepAlive, truncateReason } from '../socket-sessions';
 import { TYPING_REFRESH_MS } from '../typing';
 import { pathnameOf, type UpgradeRoute } from '../upgrades';
-import { and, InvalidFrame, publicMessage, type ClientFrame, type Dialect, type DialectName, type LegacyConnection, type Stream } from './dialect';
+import { InvalidFrame, publicMessage, type ClientFrame, type Dialect, type DialectName, type LegacyConnection, type Stream } from './dialect';
 import { seed000 } from './seed000';
 import { seed003 } from './seed003';
 import { seed004 } from './seed004';
@@ -299,27 +299,14 @@ export function startLegacySockets(deps: LegacyDeps): LegacySockets {
       void this.pump();
     }
 
-    /** Registers one stream of the dialect with the hub for this socket. */
+    /** Registers one stream of the dialect with the hub for this socket: its topic and audience (audiences.ts), as data. */
     private subscribe(s: Stream): () => void {
-      const me = this.viewer.actor.id;
-      const cid = this.conversationId;
       const viewer = this.viewer;
-      const readable = () => audience.canRead(viewer, cid);
-      const unblocked = (userId: number) => () => this.blocked().then((b) => !b.has(userId));
-      const accept = (e: DomainEvent): boolean | Promise<boolean> => {
-        const from = (e as { userId?: number }).userId;
-        switch (s.audience) {
-          case 'readers': return readable();
-          case 'others': return from === me ? false : readable();
-          case 'othersUnblocked': return from === me ? false : and(readable(), unblocked(from!));
-          case 'peerUnblocked': return from !== this.peer?.id ? false : and(readable(), unblocked(from!));
-        }
-      };
       return hub.subscribeFrames({
-        topic: s.type === 'presence' ? 'presence' : `${s.type}:${cid}`,
+        topic: s.type === 'presence' ? 'presence' : `${s.type}:${this.conversationId}`,
         actor: viewer.actor,
         renderer: renderers.get(s)!,
-        accept,
+        audience: { viewer, conversationId: this.conversationId, peerId: this.peer?.id ?? null, narrowing: s.narrowing },
         write: (frame) => gate.send(this.socket, frame),
         onOverflow: () => gate.closeTooFarBehind(this.socket, 'Too far behind: reconnect and catch up'),
       });

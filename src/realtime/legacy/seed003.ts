@@ -63,7 +63,7 @@ export const seed003: Dialect = {
   name: '003',
   streams: [
     stream({
-      type: 'message.added', audience: 'readers',
+      type: 'message.added',
       render: async (e, t) => {
         const m = e.message;
         const sender = await t.user(m.senderId);
@@ -79,7 +79,7 @@ export const seed003: Dialect = {
       },
     }),
     stream({
-      type: 'typing', audience: 'othersUnblocked',
+      type: 'typing',
       render: async (e, t) => ({ type: 'typing', user: userRef(await t.user(e.userId)), is_typing: e.isTyping }),
     }),
   ],

@@ -9,13 +9,14 @@ import { fullNameOf } from '../../domain/user/user.entity';
 import type { UserRecord } from '../../domain/user/user-cache';
 import { corsOptions } from '../../security/http-hardening';
 import type { Viewer } from '../audience';
+import type { AudienceSpec } from '../audiences';
 import { DELIVERY_QUERY, type EventScope, type FrameRenderer } from '../delivery';
 import { CLOSE_TOO_FAR_BEHIND } from '../live';
 import { bearer, OPEN, type GatedSocket, type GateSocket } from '../socket-gate';
 import { CLOSE_FORBIDDEN, CLOSE_TRY_AGAIN_LATER, truncateReason } from '../socket-sessions';
 import { TYPING_REFRESH_MS } from '../typing';
 import type { UpgradeRoute } from '../upgrades';
-import { and, idIn, InvalidFrame, publicMessage, textIn, type ClientFrame } from './dialect';
+import { idIn, InvalidFrame, publicMessage, textIn, type ClientFrame } from './dialect';
 import type { LegacyDeps } from './router';
 
 /** Socket.IO's path (seed 002 "Nginx configuration": `location /socket.io/`). */
@@ -229,25 +230,14 @@ export function startSocketIo(deps: SocketIoDeps): SocketIoEndpoint {
 
     start(): void {
       const viewer = this.viewer;
-      const me = viewer.actor.id;
-      const support = (cid: number) => {
-        const k = audience.conversationKind(cid);
-        return k instanceof Promise ? k.then((kind) => kind === ConversationKind.SUPPORT) : k === ConversationKind.SUPPORT;
-      };
-      const follows = (cid: number) => and(support(cid), () => audience.follows(viewer, cid));
-      const sub = (topic: string, r: FrameRenderer, accept: (e: DomainEvent) => boolean | Promise<boolean>) => hub.subscribeFrames({
-        topic, actor: viewer.actor, renderer: r, accept,
+      // Every SUPPORT thread the viewer follows (their own; staff: all), nothing else (audiences.ts `supportOnly`).
+      const audience: AudienceSpec = { viewer, conversationId: null, narrowing: 'supportOnly' };
+      const sub = (topic: string, r: FrameRenderer) => hub.subscribeFrames({
+        topic, actor: viewer.actor, renderer: r, audience,
         write: (frame) => gate.send(this.link, frame),
         onOverflow: () => gate.closeTooFarBehind(this.link, 'Too far behind: reconnect and catch up'),
       });
-      this.offs.push(
-        sub('message.added:*', renderers.message, (e) => follows((e as EventOf<'message.added'>).conversationId)),
-        sub('typing:*', renderers.typing, (e) => {
-          const t = e as EventOf<'typing'>;
-          if (t.userId === me) return false;
-          return and(follows(t.conversationId), () => audience.blockedIds(viewer).then((b) => !b.has(t.userId)));
-        }),
-      );
+      this.offs.push(sub('message.added:*', renderers.message), sub('typing:*', renderers.typing));
       this.link.io.onAny((event: string, ...args: unknown[]) => this.receive(event, args));
     }
 
