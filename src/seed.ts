@@ -4,7 +4,7 @@ import { loadConfigOrExit } from './config/config';
 import { closeDatabase, openDatabase } from './db/orm';
 import type { Actor, Scope } from './domain/shared/actor';
 import { User } from './domain/user/user.entity';
-import { InMemoryEventBus } from './realtime/event-bus';
+import { InMemoryEventBus } from './realtime/state/event-bus';
 import { createServices, type Services } from './services';
 
 /** The password of every demo account. */

@@ -13,13 +13,13 @@ import { NotificationService } from './domain/notification/notification.service'
 import { UserService } from './domain/user/user.service';
 import { UserCache } from './domain/user/user-cache';
 import { AvatarService } from './domain/user/avatar.service';
-import type { EventBus } from './realtime/event-bus';
+import type { EventBus } from './realtime/state/event-bus';
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
-import { InMemoryPresence, RedisPresence, type PresenceTracker } from './realtime/presence';
-import { redisTypingStore, TYPING_TTL_MS, TypingTracker } from './realtime/typing';
-import { ConversationWatchers, RedisConversationWatchers, type WatcherRegistry } from './realtime/watchers';
-import { FlexibleRateLimiter } from './realtime/rate-limits';
+import { InMemoryPresence, RedisPresence, type PresenceTracker } from './realtime/state/presence';
+import { redisTypingStore, TYPING_TTL_MS, TypingTracker } from './realtime/state/typing';
+import { ConversationWatchers, RedisConversationWatchers, type WatcherRegistry } from './realtime/state/watchers';
+import { FlexibleRateLimiter } from './realtime/state/rate-limits';
 import type { RateLimiter } from './domain/shared/rate-limit';
 import { LocalDiskStorage } from './storage/local-disk.storage';
 

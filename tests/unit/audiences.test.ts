@@ -2,12 +2,12 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { ConversationKind } from '../../src/domain/conversation/conversation.entity';
 import type { Actor } from '../../src/domain/shared/actor';
 import type { DomainEvent } from '../../src/domain/shared/events';
-import { AudienceRegistry, type Viewer } from '../../src/realtime/audience';
-import { mayReceive, WatchedUsers, type AudienceSpec, type Narrowing } from '../../src/realtime/audiences';
-import { InMemoryEventBus } from '../../src/realtime/event-bus';
+import { AudienceRegistry, type Viewer } from '../../src/realtime/state/live-registry';
+import { mayReceive, WatchedUsers, type AudienceSpec, type Narrowing } from '../../src/realtime/delivery/audiences';
+import { InMemoryEventBus } from '../../src/realtime/state/event-bus';
 
 /**
- * The audience rules of live events (issue 29, src/realtime/audiences.ts), as a table of
+ * The audience rules of live events (issue 29, src/realtime/delivery/audiences.ts), as a table of
  * subscriber x event x expected, the way policy.test.ts pins the request rules. Every transport
  * (graphql-ws, the legacy dialects, Socket.IO) declares its subscriptions as data and the hub asks
  * these rules; the realtime integration tests exercise them end to end. Here every fact (memberships,

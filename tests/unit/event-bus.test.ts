@@ -1,6 +1,6 @@
 import { GraphQLInt, GraphQLObjectType, GraphQLSchema, parse } from 'graphql';
-import { InMemoryEventBus } from '../../src/realtime/event-bus';
-import { DeliveryHub } from '../../src/realtime/delivery';
+import { InMemoryEventBus } from '../../src/realtime/state/event-bus';
+import { DeliveryHub } from '../../src/realtime/delivery/hub';
 import type { DomainEvent } from '../../src/domain/shared/events';
 
 const typing = (conversationId: number, userId = 1): DomainEvent => ({ type: 'typing', conversationId, userId, isTyping: true });

@@ -1,9 +1,9 @@
 import { Arg, Ctx, FieldResolver, ID, Resolver, Root, Subscription } from 'type-graphql';
 import { badInput, parseId } from '../../domain/shared/errors';
 import type { EventOf } from '../../domain/shared/events';
-import { WatchedUsers, type AudienceSpec, type WatchedUsersOptions } from '../../realtime/audiences';
-import type { LiveSocket } from '../../realtime/live';
-import { CLOSE_TOO_FAR_BEHIND } from '../../realtime/live';
+import { WatchedUsers, type AudienceSpec, type WatchedUsersOptions } from '../../realtime/delivery/audiences';
+import type { LiveSocket } from '../../realtime/transports/live';
+import { CLOSE_TOO_FAR_BEHIND } from '../../realtime/transports/live';
 import type { GraphQLContext } from '../context';
 import { MessageType } from '../types/message.type';
 import { UserType } from '../types/user.type';
@@ -22,7 +22,7 @@ function liveOf(ctx: GraphQLContext): LiveSocket {
 /**
  * Registers the subscriber with the hub, which writes each result (serialised once per group) as
  * a graphql-transport-ws `next` message; the returned stream is only the subscription's lifecycle.
- * Who receives which event is the audience's (realtime/audiences.ts): the subscription declares
+ * Who receives which event is the audience's (realtime/delivery/audiences.ts): the subscription declares
  * only its topic and audience. A subscriber too far behind closes its socket (4507).
  */
 function register(live: LiveSocket, topic: string, audience: AudienceSpec, onEnd?: () => void) {

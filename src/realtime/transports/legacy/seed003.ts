@@ -1,8 +1,8 @@
-import { DomainError } from '../../domain/shared/errors';
-import { showsContent } from '../../domain/message/message.policy';
-import type { UserRecord } from '../../domain/user/user-cache';
-import { messageInDialect } from '../../rest/common/field-names';
-import { DELETED_CONTENT, fileReferenceOf, presentUser, SEND_FIELD_NAMES } from '../../rest/d003-rooms/presenters';
+import { DomainError } from '../../../domain/shared/errors';
+import { showsContent } from '../../../domain/message/message.policy';
+import type { UserRecord } from '../../../domain/user/user-cache';
+import { messageInDialect } from '../../../rest/common/field-names';
+import { DELETED_CONTENT, fileReferenceOf, presentUser, SEND_FIELD_NAMES } from '../../../rest/d003-rooms/presenters';
 import { idIn, InvalidFrame, stream, textIn, type ClientFrame, type Dialect, type LegacyConnection } from './dialect';
 import { typing } from './seed000';
 

@@ -1,6 +1,6 @@
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
-import type { EventPublisher } from '../domain/shared/events';
+import type { EventPublisher } from '../../domain/shared/events';
 
 /**
  * Who is online: a user is ONLINE while at least one of their sockets is open (on any instance),

@@ -1,4 +1,4 @@
-import type { UserRecord } from '../../domain/user/user-cache';
+import type { UserRecord } from '../../../domain/user/user-cache';
 import { idIn, InvalidFrame, stream, textIn, type Dialect, type LegacyConnection, type RenderTools } from './dialect';
 import { typing } from './seed000';
 

@@ -1,4 +1,4 @@
-import type { DomainEvent, DomainEventType, EventPublisher } from '../domain/shared/events';
+import type { DomainEvent, DomainEventType, EventPublisher } from '../../domain/shared/events';
 
 type Handler = (event: DomainEvent) => void;
 

@@ -1,9 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
-import type { Actor } from '../domain/shared/actor';
-import { activeMembershipSql, canReadContent, followsByDefault } from '../domain/conversation/conversation.policy';
-import type { DomainEvent } from '../domain/shared/events';
-import { DELIVERY_QUERY } from './delivery';
+import type { Actor } from '../../domain/shared/actor';
+import { activeMembershipSql, canReadContent, followsByDefault } from '../../domain/conversation/conversation.policy';
+import type { DomainEvent } from '../../domain/shared/events';
+import { DELIVERY_QUERY } from '../delivery/hub';
 import type { EventBus } from './event-bus';
 
 /**

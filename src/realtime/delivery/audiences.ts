@@ -1,8 +1,8 @@
-import { ConversationKind } from '../domain/conversation/conversation.entity';
-import type { Scope } from '../domain/shared/actor';
-import type { DomainEvent } from '../domain/shared/events';
-import type { AudienceRegistry, Viewer } from './audience';
-import type { EventBus } from './event-bus';
+import { ConversationKind } from '../../domain/conversation/conversation.entity';
+import type { Scope } from '../../domain/shared/actor';
+import type { DomainEvent } from '../../domain/shared/events';
+import type { AudienceRegistry, Viewer } from '../state/live-registry';
+import type { EventBus } from '../state/event-bus';
 
 /**
  * Who receives a live event: the realtime counterpart of conversation.policy.ts (issue 29). Every

@@ -1,11 +1,11 @@
-import type { Attachment } from '../../domain/attachment/attachment.entity';
-import type { Scope } from '../../domain/shared/actor';
-import { DomainError } from '../../domain/shared/errors';
-import type { EventOf } from '../../domain/shared/events';
-import type { UserRecord } from '../../domain/user/user-cache';
-import type { Services } from '../../services';
-import type { Viewer } from '../audience';
-import type { Narrowing } from '../audiences';
+import type { Attachment } from '../../../domain/attachment/attachment.entity';
+import type { Scope } from '../../../domain/shared/actor';
+import { DomainError } from '../../../domain/shared/errors';
+import type { EventOf } from '../../../domain/shared/events';
+import type { UserRecord } from '../../../domain/user/user-cache';
+import type { Services } from '../../../services';
+import type { Viewer } from '../../state/live-registry';
+import type { Narrowing } from '../../delivery/audiences';
 
 /** The seeds whose WebSocket dialects are served at `/ws/chat/<x>/`. */
 export type DialectName = '000' | '003' | '004';

@@ -1,8 +1,8 @@
 import { execute, GraphQLError, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
-import type { Actor } from '../domain/shared/actor';
-import type { DomainEvent, DomainEventType } from '../domain/shared/events';
+import type { Actor } from '../../domain/shared/actor';
+import type { DomainEvent, DomainEventType } from '../../domain/shared/events';
 import type { AudienceSpec } from './audiences';
-import type { EventBus } from './event-bus';
+import type { EventBus } from '../state/event-bus';
 
 /** A subscription operation as the client sent it, prepared once per distinct document. */
 export interface PreparedOperation {

@@ -1,20 +1,20 @@
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Server as IoServer, type Socket as IoSocket } from 'socket.io';
-import { ConversationKind, type Conversation } from '../../domain/conversation/conversation.entity';
-import type { Scope } from '../../domain/shared/actor';
-import { DomainError } from '../../domain/shared/errors';
-import type { DomainEvent, EventOf, MessageView } from '../../domain/shared/events';
-import { fullNameOf } from '../../domain/user/user.entity';
-import type { UserRecord } from '../../domain/user/user-cache';
-import { corsOptions } from '../../security/http-hardening';
-import type { Viewer } from '../audience';
-import type { AudienceSpec } from '../audiences';
-import { DELIVERY_QUERY, type EventScope, type FrameRenderer } from '../delivery';
-import { CLOSE_TOO_FAR_BEHIND } from '../live';
-import { bearer, OPEN, type GatedSocket, type GateSocket } from '../socket-gate';
-import { CLOSE_FORBIDDEN, CLOSE_TRY_AGAIN_LATER, truncateReason } from '../socket-sessions';
-import { TYPING_REFRESH_MS } from '../typing';
+import { ConversationKind, type Conversation } from '../../../domain/conversation/conversation.entity';
+import type { Scope } from '../../../domain/shared/actor';
+import { DomainError } from '../../../domain/shared/errors';
+import type { DomainEvent, EventOf, MessageView } from '../../../domain/shared/events';
+import { fullNameOf } from '../../../domain/user/user.entity';
+import type { UserRecord } from '../../../domain/user/user-cache';
+import { corsOptions } from '../../../security/http-hardening';
+import type { Viewer } from '../../state/live-registry';
+import type { AudienceSpec } from '../../delivery/audiences';
+import { DELIVERY_QUERY, type EventScope, type FrameRenderer } from '../../delivery/hub';
+import { bearer, type GatedSocket } from '../socket-gate';
+import { OPEN, type GateSocket } from '../sockets';
+import { CLOSE_CODE_NAMES, CloseCode, truncateReason } from '../sockets';
+import { TYPING_REFRESH_MS } from '../../state/typing';
 import type { UpgradeRoute } from '../upgrades';
 import { idIn, InvalidFrame, publicMessage, textIn, type ClientFrame } from './dialect';
 import type { LegacyDeps } from './router';
@@ -27,17 +27,6 @@ const CLOSED = 3;
 
 /** Events a socket may have waiting to be handled; past it the socket is disconnected (policy). */
 const MAX_WAITING = 256;
-
-/** The `code` of the `error` event sent before the server disconnects a socket, by close code. */
-const CLOSE_NAMES: Record<number, string> = {
-  1001: 'SHUTTING_DOWN',
-  1008: 'POLICY_VIOLATION',
-  1011: 'INTERNAL_SERVER_ERROR',
-  [CLOSE_TRY_AGAIN_LATER]: 'RATE_LIMITED',
-  4401: 'UNAUTHENTICATED',
-  [CLOSE_FORBIDDEN]: 'FORBIDDEN',
-  [CLOSE_TOO_FAR_BEHIND]: 'TOO_FAR_BEHIND',
-};
 
 /**
  * One Socket.IO EVENT packet for the default namespace, as socket.io-parser encodes it
@@ -106,7 +95,7 @@ class IoLink extends EventEmitter implements GateSocket {
 
   close(code: number, reason: string): void {
     if (this.readyState !== OPEN) return;
-    const error = { code: CLOSE_NAMES[code] ?? 'CLOSED', close_code: code, message: truncateReason(reason) };
+    const error = { code: CLOSE_CODE_NAMES[code] ?? 'CLOSED', close_code: code, message: truncateReason(reason) };
     if (this.joined) this.emitEvent('error', error);
     this.readyState = CLOSING;
     this.closeCode = code;
@@ -248,7 +237,7 @@ export function startSocketIo(deps: SocketIoDeps): SocketIoEndpoint {
 
     private receive(event: string, args: unknown[]): void {
       if (this.link.readyState !== OPEN) return;
-      if (this.waiting.length >= MAX_WAITING) { this.link.close(1008, 'Too many events waiting; slow down'); return; }
+      if (this.waiting.length >= MAX_WAITING) { this.link.close(CloseCode.POLICY, 'Too many events waiting; slow down'); return; }
       this.waiting.push({ event, args });
       void this.pump();
     }
@@ -337,7 +326,7 @@ export function startSocketIo(deps: SocketIoDeps): SocketIoEndpoint {
     const token = (typeof auth.token === 'string' && auth.token) || bearer(socket.handshake.headers.authorization) || (typeof query.token === 'string' && query.token) || undefined;
     gate.authenticate(state, token).then(async (admission) => {
       if (!admission.ok) {
-        if (admission.unauthenticated) link.close(4401, `Unauthorized: ${admission.reason}${auth.user_id !== undefined && !token ? ' (auth.user_id is not accepted: send auth.token)' : ''}`);
+        if (admission.unauthenticated) link.close(CloseCode.UNAUTHORIZED, `Unauthorized: ${admission.reason}${auth.user_id !== undefined && !token ? ' (auth.user_id is not accepted: send auth.token)' : ''}`);
         refuse();
         return;
       }
@@ -347,7 +336,7 @@ export function startSocketIo(deps: SocketIoDeps): SocketIoEndpoint {
       next();
     }).catch((err) => {
       logger.error({ err }, 'socket.io authentication failed');
-      link.close(1011, 'Internal server error');
+      link.close(CloseCode.INTERNAL, 'Internal server error');
       refuse();
     });
   });

@@ -2,19 +2,19 @@ import type { IncomingMessage } from 'node:http';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import type { Config } from '../../config/config';
-import { ConversationKind } from '../../domain/conversation/conversation.entity';
-import type { Scope } from '../../domain/shared/actor';
-import { badInput, DomainError } from '../../domain/shared/errors';
-import type { DomainEvent } from '../../domain/shared/events';
-import type { Attachment } from '../../domain/attachment/attachment.entity';
-import type { UserRecord } from '../../domain/user/user-cache';
-import type { Services } from '../../services';
-import type { AudienceRegistry, Viewer } from '../audience';
-import type { DeliveryHub, EventScope, FrameRenderer } from '../delivery';
+import type { Config } from '../../../config/config';
+import { ConversationKind } from '../../../domain/conversation/conversation.entity';
+import type { Scope } from '../../../domain/shared/actor';
+import { badInput, DomainError } from '../../../domain/shared/errors';
+import type { DomainEvent } from '../../../domain/shared/events';
+import type { Attachment } from '../../../domain/attachment/attachment.entity';
+import type { UserRecord } from '../../../domain/user/user-cache';
+import type { Services } from '../../../services';
+import type { AudienceRegistry, Viewer } from '../../state/live-registry';
+import type { DeliveryHub, EventScope, FrameRenderer } from '../../delivery/hub';
 import { bearer, type GatedSocket, type SocketGate } from '../socket-gate';
-import { CLOSE_FORBIDDEN, keepAlive, truncateReason } from '../socket-sessions';
-import { TYPING_REFRESH_MS } from '../typing';
+import { CloseCode, keepAlive, truncateReason } from '../sockets';
+import { TYPING_REFRESH_MS } from '../../state/typing';
 import { pathnameOf, type UpgradeRoute } from '../upgrades';
 import { InvalidFrame, publicMessage, type ClientFrame, type Dialect, type DialectName, type LegacyConnection, type Stream } from './dialect';
 import { seed000 } from './seed000';
@@ -24,19 +24,19 @@ import { seed004 } from './seed004';
 /** `/ws/chat/<x>` with an optional trailing slash: the one path the three seeds share. */
 export const LEGACY_PATH = /^\/ws\/chat\/([^/]+)\/?$/;
 
-/** Close codes of the legacy sockets (besides 1009 frame too large, 1013 limits, 4507 too far behind, 1001 shutdown). */
+/** Close codes of the legacy sockets (the table is sockets.ts {@link CloseCode}; also 1009 frame too large, 1013 limits, 4507 too far behind, 1001 shutdown). */
 export const LEGACY_CLOSE = {
   /** A bad `<x>` (encoding), `?dialect=`, or a chat with oneself. */
-  BAD_REQUEST: 4400,
+  BAD_REQUEST: CloseCode.BAD_REQUEST,
   /** No access token, or an invalid, expired or logged-out one, at connect. */
-  UNAUTHORIZED: 4401,
+  UNAUTHORIZED: CloseCode.UNAUTHORIZED,
   /** A block forbids the chat; later: the login expired or was logged out, or the user left or was removed or banned. */
-  FORBIDDEN: CLOSE_FORBIDDEN,
+  FORBIDDEN: CloseCode.FORBIDDEN,
   /** No conversation the caller may read, and no user, by that name. */
-  NOT_FOUND: 4404,
+  NOT_FOUND: CloseCode.NOT_FOUND,
   /** Too many client frames waiting to be processed. */
-  POLICY: 1008,
-  INTERNAL: 1011,
+  POLICY: CloseCode.POLICY,
+  INTERNAL: CloseCode.INTERNAL,
 } as const;
 
 const DIALECTS: Record<DialectName, Dialect> = { '000': seed000, '003': seed003, '004': seed004 };

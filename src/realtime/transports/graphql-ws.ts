@@ -1,0 +1,174 @@
+import type { IncomingMessage } from 'node:http';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { createSourceEventStream, GraphQLError, Kind, type OperationDefinitionNode, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import { CloseCode, makeServer } from 'graphql-ws';
+import type { Logger } from 'pino';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Config } from '../../config/config';
+import { GraphQLContext } from '../../graphql/context';
+import type { Services } from '../../services';
+import type { DocumentCache } from '../../security/query-limits';
+import type { DeliveryHub } from '../delivery/hub';
+import { dependsOnViewer } from '../delivery/selection';
+import type { AudienceRegistry } from '../state/live-registry';
+import type { LiveSocket } from './live';
+import { bearer, type GatedSocket, type SocketGate } from './socket-gate';
+import { keepAlive, truncateReason } from './sockets';
+
+/** What the realtime layer keeps per socket (graphql-ws's `extra`). */
+type SocketState = GatedSocket<WebSocket>;
+
+/** What the graphql-ws transport needs (built by startRealtime, src/realtime/index.ts). */
+export interface GraphqlWsDeps {
+  config: Config;
+  services: Services;
+  rootEm: EntityManager;
+  schema: GraphQLSchema;
+  /** Parse + validate with the query limits, cached per document text. */
+  documents: DocumentCache;
+  logger: Logger;
+  /** The client address of an upgrade request (TRUST_PROXY). */
+  clientIp(req: IncomingMessage): string;
+  /** The one error mapper (contract codes, no internals). */
+  format(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError;
+  /** Admission, limits and bounded sends, shared with the legacy sockets. */
+  gate: SocketGate;
+  hub: DeliveryHub;
+  audience: AudienceRegistry;
+}
+
+/** The running graphql-ws transport. */
+export interface GraphqlWs {
+  /** The `noServer` WebSocketServer of /graphql (upgrades.ts routes to it). */
+  server: WebSocketServer;
+  /** Stops its heartbeat (the sockets are closed by the caller). */
+  close(): void;
+}
+
+/** Group keys in use, one copy each (thousands of sockets subscribe with the same operation). */
+const keys = new Map<string, string>();
+function intern(key: string): string {
+  const known = keys.get(key);
+  if (known !== undefined) return known;
+  if (keys.size >= 10_000) keys.clear();
+  keys.set(key, key);
+  return key;
+}
+
+/**
+ * GraphQL over WebSocket at /graphql (graphql-transport-ws, graphql-ws's `makeServer` core with
+ * our own `ws` adapter), a translation only: connect goes through the {@link SocketGate}, a
+ * subscription's resolver (subscription.resolver.ts) registers its topic and audience with the
+ * {@link DeliveryHub}, which writes each `next` frame, serialised once per group.
+ */
+export function startGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
+  const { config, services, rootEm, schema, documents, logger, clientIp, format, gate, hub, audience } = deps;
+  const isProd = config.nodeEnv === 'production';
+  // `noServer`: the HTTP server's upgrades are routed by path in one place (upgrades.ts), to this
+  // server (/graphql; its `path` still refuses any other path with 400) or the legacy dialects'.
+  const wsServer = new WebSocketServer({
+    noServer: true,
+    path: '/graphql',
+    maxPayload: config.ws.maxPayloadBytes,
+    handleProtocols: (protocols) => (protocols.has('graphql-transport-ws') ? 'graphql-transport-ws' : false),
+  });
+  const stopHeartbeat = keepAlive(wsServer, config.ws.pingIntervalMs);
+
+  const send = (socket: WebSocket, data: string) => gate.send(socket, data);
+  const closeTooFarBehind = (socket: WebSocket, why: string) => gate.closeTooFarBehind(socket, why);
+
+  const server = makeServer<Record<string, unknown> | undefined, SocketState>({
+    schema,
+    connectionInitWaitTimeout: config.ws.initTimeoutMs,
+    onConnect: async (ctx) => {
+      const state = ctx.extra;
+      const params = (ctx.connectionParams ?? {}) as Record<string, unknown>;
+      const token = bearer(params.authorization ?? params.Authorization) ?? (typeof params.token === 'string' ? params.token : undefined);
+      // graphql-ws keeps connectionParams for the socket's life: the token is not needed after this (it is a few hundred bytes per socket).
+      delete params.authorization; delete params.Authorization; delete params.token;
+      // A refusal answers false: graphql-ws closes with 4403 Forbidden (unless the gate closed it with 1013 already).
+      return (await gate.authenticate(state, token)).ok;
+    },
+    onClose: async (ctx) => {
+      await gate.release(ctx.extra);
+    },
+    // Parse and validate here (with the query limits, and without introspection when it is off)
+    // so that a bad document answers with an `error` message carrying BAD_USER_INPUT (graphql-ws
+    // would otherwise close the whole socket on a syntax error). One socket holds at most
+    // WS_MAX_SUBSCRIPTIONS operations at once: past that, the new one gets RATE_LIMITED.
+    onSubscribe: (ctx, id, payload) => {
+      // graphql-ws registers this operation before calling us, so the count includes it.
+      if (Object.keys(ctx.subscriptions).length > config.wsMaxSubscriptions) {
+        return [new GraphQLError(`Too many operations on this socket (at most ${config.wsMaxSubscriptions}); complete one first`, { extensions: { code: 'RATE_LIMITED', reason: 'TOO_MANY_SUBSCRIPTIONS' } })];
+      }
+      const prepared = documents.prepare(payload.query);
+      if (prepared.errors) return prepared.errors;
+      // graphql-ws keeps the payload while the operation lives: one shared copy of the text, not one per socket.
+      (payload as { query: string }).query = prepared.query;
+      const named = prepared.document.definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION && (!payload.operationName || d.name?.value === payload.operationName));
+      logger.info({ socket: ctx.extra.socketId, userId: ctx.extra.viewer?.actor.id, operationId: id, operation: payload.operationName ?? named?.name?.value ?? null }, 'socket subscribed');
+      const state = ctx.extra;
+      const viewer = state.viewer!;
+      const variableValues = payload.variables ?? undefined;
+      const live: LiveSocket = {
+        viewer, audience, hub, maxPresenceIds: config.ws.maxPresenceIds,
+        operation: {
+          document: prepared.document,
+          operationName: payload.operationName,
+          variableValues,
+          key: intern(`${payload.operationName ?? ''}\u0000${JSON.stringify(variableValues ?? null)}\u0000${payload.query}`),
+          perViewer: dependsOnViewer(schema, prepared.document, payload.operationName),
+        },
+        operationId: id,
+        send: (frame) => send(state.socket, frame),
+        close: (code, reason) => closeTooFarBehind(state.socket, reason || String(code)),
+      };
+      return {
+        schema,
+        document: prepared.document,
+        operationName: payload.operationName,
+        variableValues,
+        contextValue: new GraphQLContext(services, rootEm, viewer.actor, undefined, state.ip, live),
+      };
+    },
+    // A subscription's root field returns the hub's stream of finished results: no execution per
+    // subscriber here (graphql-js `subscribe` would execute the selection again for each event).
+    subscribe: async (args) => {
+      const stream = await createSourceEventStream(args);
+      (args.contextValue as GraphQLContext).release();
+      return stream as AsyncIterable<ExecutionResult> | ExecutionResult;
+    },
+    // Every error sent in an `error` message goes through the one mapper too: refusals above,
+    // and failures of a subscription's stream (which would otherwise leave with their raw text).
+    onError: (_ctx, _id, _payload, errors) => errors.map((e) => format(e.toJSON(), e.originalError ?? e)),
+    onNext: (_ctx, _id, _payload, _args, result) => {
+      const r = result as ExecutionResult;
+      if (!r.errors?.length) return undefined;
+      return { ...r, errors: r.errors.map((e) => format(e.toJSON ? e.toJSON() : (e as GraphQLFormattedError), e)) } as unknown as ExecutionResult;
+    },
+  });
+
+  wsServer.on('connection', (socket, request) => {
+    const state = gate.admit(socket, clientIp(request), CloseCode.InternalServerError);
+    if (!state) return;
+    const closed = server.opened(
+      {
+        protocol: socket.protocol,
+        send: (data) => send(socket, data),
+        close: (code, reason) => socket.close(code, reason),
+        // Not an async function: graphql-ws's promise for a `subscribe` message lasts as long as the
+        // subscription, and an awaiting frame here would keep the message's bytes alive with it.
+        onMessage: (cb) => socket.on('message', (data) => {
+          cb(String(data)).catch((err: Error) => {
+            logger.error({ err }, 'graphql-ws message failed');
+            socket.close(CloseCode.InternalServerError, isProd ? 'Internal server error' : truncateReason(err?.message ?? 'Internal server error'));
+          });
+        }),
+      },
+      state,
+    );
+    socket.once('close', (code, reason) => { void closed(code, String(reason)); });
+  });
+
+  return { server: wsServer, close: stopHeartbeat };
+}
