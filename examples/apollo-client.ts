@@ -72,7 +72,7 @@ export interface ApolloChatClient {
 }
 
 /** The paths (`input.attachments.0`) and values of every File or Blob inside `value`. */
-function findFiles(value: unknown, path = '', found: [string, Blob][] = []): [string, Blob][] {
+export function findFiles(value: unknown, path = '', found: [string, Blob][] = []): [string, Blob][] {
   if (typeof Blob !== 'undefined' && value instanceof Blob) found.push([path, value]);
   else if (value && typeof value === 'object') {
     for (const [key, v] of Object.entries(value)) findFiles(v, path ? `${path}.${key}` : key, found);
@@ -86,7 +86,7 @@ function findFiles(value: unknown, path = '', found: [string, Blob][] = []): [st
  * become `null` in `operations` and are mapped to their variable paths in `map`. The server's CSRF
  * prevention refuses multipart requests without the `apollo-require-preflight` header.
  */
-function multipartLink(httpUrl: string, authHeaders: () => Record<string, string>): ApolloLink {
+export function multipartLink(httpUrl: string, authHeaders: () => Record<string, string>): ApolloLink {
   return new ApolloLink((operation) => new Observable<ApolloLink.Result>((observer) => {
     const files = findFiles(operation.variables);
     const variables = JSON.parse(JSON.stringify(operation.variables, (_k, v: unknown) => (v instanceof Blob ? null : v)));

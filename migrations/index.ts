@@ -4,6 +4,9 @@ import { Migration20261202203000_message_actor } from './Migration20261202203000
 import { Migration20261203140000_external_attachments } from './Migration20261203140000_external_attachments';
 import { Migration20261203160000_user_avatar } from './Migration20261203160000_user_avatar';
 import { Migration20261203170000_account_deletion } from './Migration20261203170000_account_deletion';
+import { Migration20261207143000_archive_uploads_devices } from './Migration20261207143000_archive_uploads_devices';
+import { Migration20261207153500_contact_pair } from './Migration20261207153500_contact_pair';
+import { Migration20261207144500_refresh_grace } from './Migration20261207144500_refresh_grace';
 
 /** Every migration, in order. A new migration file is added here too (see docs/development.md, "Migrations"). */
 export const migrationsList: { name: string; class: new (...args: any[]) => any }[] = [
@@ -13,4 +16,7 @@ export const migrationsList: { name: string; class: new (...args: any[]) => any 
   { name: 'Migration20261203140000_external_attachments', class: Migration20261203140000_external_attachments },
   { name: 'Migration20261203160000_user_avatar', class: Migration20261203160000_user_avatar },
   { name: 'Migration20261203170000_account_deletion', class: Migration20261203170000_account_deletion },
+  { name: 'Migration20261207143000_archive_uploads_devices', class: Migration20261207143000_archive_uploads_devices },
+  { name: 'Migration20261207153500_contact_pair', class: Migration20261207153500_contact_pair },
+  { name: 'Migration20261207144500_refresh_grace', class: Migration20261207144500_refresh_grace },
 ];

@@ -14,6 +14,7 @@ import { pinoHttp } from 'pino-http';
 import { randomUUID } from 'node:crypto';
 import { Metrics, meteredBus } from './observability/metrics';
 import { restDocsRouter } from './rest/docs/docs.route';
+import { demoRouter } from './demo/route';
 import { graphiqlRouter } from './graphiql/route';
 import Redis from 'ioredis';
 import proxyaddr from 'proxy-addr';
@@ -34,6 +35,9 @@ import { graphqlUploadExpress } from 'graphql-upload-ts';
 import { createServices, type Services } from './services';
 import { apiHeaders, applyServerTimeouts, corsOptions, graphqlHeaders, mediaHeaders, serverOptions } from './security/http-hardening';
 import { DocumentCache, parseOptions, queryLimitRules, webSocketValidationRules } from './security/query-limits';
+import { costRefusal, QueryCost } from './security/query-cost';
+import { budgetRefusal, RequestBudget } from './security/request-budget';
+import { RateLimitedError } from './domain/shared/rate-limit';
 
 /** Pending connections the listening socket queues (reconnect storms). */
 const LISTEN_BACKLOG = 4096;
@@ -113,6 +117,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     busHealthy: () => bus.healthy(),
     pool: () => poolUse(orm),
     rateLimitRefusals: () => (services.limits as { refusals?: ReadonlyMap<string, number> }).refusals ?? new Map(),
+    passwordVerifications: () => services.auth.passwordWork.counts,
   });
   const services = createServices(config, meteredBus(bus, metrics), orm.em, { redis, logger });
   const schema = buildGraphQLSchema();
@@ -121,6 +126,10 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   // graphql-ws, where each distinct document is parsed and validated once (bounded cache).
   const limitRules = queryLimitRules(config.graphql);
   const wsDocuments = new DocumentCache(schema, webSocketValidationRules(config.graphql, config.graphql.introspection), parseOptions(config.graphql));
+  // Issue 27: the cost of an operation with its variables (every list at its page size or cap),
+  // and each user's share of the instance (queries and mutations at once, cost per second).
+  const cost = new QueryCost(schema, { uploadMaxFiles: config.uploadMaxFiles });
+  const budget = new RequestBudget({ maxInFlight: config.graphql.userMaxInFlight, costPerSec: config.graphql.userCostPerSec }, config.graphql.maxCost);
 
   const app = express();
   app.disable('x-powered-by');
@@ -137,7 +146,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const httpServer: Server = createServer(serverOptions(config.http), app);
   applyServerTimeouts(httpServer, config.http);
   // GraphQL over WebSocket and the realtime delivery layer (src/realtime/index.ts).
-  const realtime = startRealtime(httpServer, { config, services, rootEm: orm.em, schema, documents: wsDocuments, logger, clientIp, format, onDispatch: (e) => metrics.eventDispatched(e) });
+  const realtime = startRealtime(httpServer, { config, services, rootEm: orm.em, schema, documents: wsDocuments, logger, clientIp, format, onDispatch: (e) => metrics.eventDispatched(e), cost, budget });
   // The shutdown budget: sockets and HTTP requests get most of SHUTDOWN_GRACE_MS, the rest is for closing the database.
   const drainMs = Math.max(0, Math.floor(config.shutdownGraceMs * 0.6));
 
@@ -168,6 +177,27 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: drainMs }),
       { async serverWillStart() { return { async drainServer() { await realtime.close(drainMs); } }; } },
       metrics.apolloPlugin(),
+      // GRAPHQL_MAX_COST with the variables' values (400 BAD_USER_INPUT, like the other document
+      // limits), then the user's cost per second (429 RATE_LIMITED with Retry-After; the count of
+      // operations at once is taken in the context function, below).
+      {
+        async requestDidStart() {
+          return {
+            async didResolveOperation(rc) {
+              const operationCost = cost.of(rc.document, rc.operationName, rc.request.variables);
+              const refused = costRefusal(operationCost, config.graphql.maxCost);
+              if (refused) throw new GraphQLError(refused.message, { extensions: { ...refused.extensions, http: { status: 400 } } });
+              const userId = rc.contextValue.actor?.id;
+              if (userId === undefined) return;
+              try {
+                await budget.charge(userId, operationCost ?? 0);
+              } catch (err) {
+                throw err instanceof RateLimitedError ? budgetRefusal(err, true) : err;
+              }
+            },
+          };
+        },
+      },
       // The request log names the operation (pino-http customProps below).
       { async requestDidStart() { return { async didResolveOperation(rc) { if (rc.contextValue.httpLocals) rc.contextValue.httpLocals.operation = rc.operationName ?? rc.operation?.operation; } }; } },
     ],
@@ -222,6 +252,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   app.use('/media', mediaHeaders(), mediaRouter(services, orm.em, logger));
   // GraphiQL for a browser's GET /graphql, from local assets (GRAPHIQL); everything else goes on to Apollo.
   app.use('/graphql', graphiqlRouter(config));
+  // The demo web client (examples/web, built by `npm run demo`), outside production only.
+  app.use('/demo', demoRouter(config));
   app.use(
     '/graphql',
     graphqlHeaders(),
@@ -246,7 +278,16 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
           }
         })();
         ctx.httpLocals = res.locals;
-        if (ctx.actor) res.locals.userId = ctx.actor.id;
+        if (ctx.actor) {
+          res.locals.userId = ctx.actor.id;
+          // The user's operations at once (issue 27), counted from here until the response is
+          // gone: past GRAPHQL_USER_MAX_IN_FLIGHT, 429 RATE_LIMITED before any parsing.
+          try {
+            res.once('close', budget.enter(ctx.actor.id));
+          } catch (err) {
+            throw err instanceof RateLimitedError ? budgetRefusal(err, true) : err;
+          }
+        }
         return ctx;
       },
     }),
@@ -269,6 +310,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const { port } = httpServer.address() as AddressInfo;
   const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   let stopping: Promise<void> | undefined;
+  const uploadPurge = startUploadPurge(config, services, orm, logger);
 
   return {
     url: `http://${host}:${port}/graphql`,
@@ -280,6 +322,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     logger,
     stop: () =>
       (stopping ??= (async () => {
+        clearInterval(uploadPurge);
         await apollo.stop();
         services.typing.close();
         await services.presence.close();
@@ -292,4 +335,24 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         if (config.uploadDirIsTemporary) await rm(config.uploadDir, { recursive: true, force: true });
       })()),
   };
+}
+
+/**
+ * Purges uploads never sent in a message (seed 003 note 7) once they are UPLOAD_ORPHAN_TTL old:
+ * a sweep every quarter of the TTL (at least 1 s, at most 1 h), each instance on its own (the
+ * delete is one statement, so two instances sweeping at once remove each row once).
+ */
+function startUploadPurge(config: Config, services: Services, orm: Orm, logger: Logger): NodeJS.Timeout {
+  const ttlMs = config.uploadOrphanTtlSec * 1000;
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    services.attachments.purgeUploads(orm.em.fork(), new Date(Date.now() - ttlMs))
+      .then((n) => { if (n) logger.info({ purged: n }, 'uploads never sent were purged'); })
+      .catch((err) => logger.warn({ err }, 'upload purge failed; trying again at the next sweep'))
+      .finally(() => { running = false; });
+  }, Math.min(3_600_000, Math.max(1000, Math.floor(ttlMs / 4))));
+  timer.unref();
+  return timer;
 }

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { PushDeviceService } from './domain/push/push-device.service';
 import type { Config } from './config/config';
 import { AttachmentService } from './domain/attachment/attachment.service';
 import { AuthService } from './domain/auth/auth.service';
@@ -48,6 +49,8 @@ export interface Services {
   limits: RateLimiter;
   /** Users by id in memory, invalidated by events (token → actor, senders, `me`). */
   userCache: UserCache;
+  /** Push devices (seed 002 fcm-django; issue 34 delivers). */
+  pushDevices: PushDeviceService;
 }
 
 /** Shared infrastructure for {@link createServices}: Redis (when configured) and the logger. */
@@ -70,6 +73,7 @@ export function createServices(config: Config, events: EventBus, rootEm: EntityM
     register: { points: config.rateLimits.registrationsPerHourIp, durationSec: 3600 },
     wsConnectIp: { points: config.rateLimits.wsPerMinIp, durationSec: 60 },
     wsConnectUser: { points: config.rateLimits.wsPerMinUser, durationSec: 60 },
+    memberAdd: { points: config.rateLimits.memberAddsPerHour, durationSec: 3600 },
   }, infra.redis, config.redisPrefix, infra.logger);
   const userCache = new UserCache(events);
   // Avatars (issue 18): the attachments' upload limits and storage folder, their own URL key.
@@ -86,12 +90,12 @@ export function createServices(config: Config, events: EventBus, rootEm: EntityM
   const contacts = new ContactService(events);
   const notifications = new NotificationService(events, (conversationId, candidates) => watchers.watchersOf(conversationId, candidates), userCache);
   const conversationQueries = new ConversationQueries(contacts);
-  const conversations = new ConversationService(events, conversationQueries, contacts, notifications);
-  const memberships = new MembershipService(events, conversationQueries, contacts, notifications);
+  const conversations = new ConversationService(events, conversationQueries, contacts, notifications, limits);
+  const memberships = new MembershipService(events, conversationQueries, contacts, notifications, limits);
   const readState = new ReadStateService(events, conversationQueries, conversations);
   const attachments = new AttachmentService(
     storage,
-    { maxBytes: config.uploadMaxBytes, maxFiles: config.uploadMaxFiles, maxPixels: config.uploadMaxPixels },
+    { maxBytes: config.uploadMaxBytes, maxFiles: config.uploadMaxFiles, maxPixels: config.uploadMaxPixels, maxPending: config.uploadPendingMax },
     config.jwtSecret, config.mediaUrlTtlSec, config.publicUrl ?? '', conversationQueries,
   );
   const messages = new MessageService(events, conversationQueries, conversations, notifications, typing, attachments, limits);
@@ -102,6 +106,7 @@ export function createServices(config: Config, events: EventBus, rootEm: EntityM
     audience: config.jwtAudience,
     accessTokenTtlSec: config.accessTokenTtlSec,
     refreshTokenTtlSec: config.refreshTokenTtlSec,
+    refreshReuseGraceSec: config.refreshReuseGraceSec,
     events,
     limits,
     users: userCache,
@@ -111,5 +116,5 @@ export function createServices(config: Config, events: EventBus, rootEm: EntityM
   const presence: PresenceTracker = infra.redis && infra.logger
     ? new RedisPresence(infra.redis, events, touch, infra.logger, config.presenceTtlMs, config.redisPrefix)
     : new InMemoryPresence(events, touch);
-  return { auth, accounts, attachments, users, contacts, conversations, conversationQueries, memberships, messages, readState, notifications, presence, typing, watchers, bus: events, limits, userCache };
+  return { auth, accounts, attachments, users, contacts, conversations, conversationQueries, memberships, messages, readState, notifications, presence, typing, watchers, bus: events, limits, userCache, pushDevices: new PushDeviceService() };
 }

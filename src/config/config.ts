@@ -32,6 +32,12 @@ export interface Config {
   accessTokenTtlSec: number;
   /** Refresh-token lifetime in seconds (default 30 days). */
   refreshTokenTtlSec: number;
+  /**
+   * Seconds after a refresh during which presenting the spent refresh token again answers the same
+   * successor pair instead of revoking the login (REFRESH_REUSE_GRACE_S, default 30; 0 turns it
+   * off): two tabs refreshing at once (Auth0's "reuse interval"). Later reuse still revokes.
+   */
+  refreshReuseGraceSec: number;
   /** Allowed CORS origins; ["*"] (alone) allows any origin, without credentials. */
   corsOrigins: string[];
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -55,10 +61,18 @@ export interface Config {
    * at the end of a working day; past it, clients re-query the URL). At most 7 days.
    */
   mediaUrlTtlSec: number;
+  /** Seconds an upload not yet sent in a message (seed 003 note 7, POST /api/chat/upload/) is kept before it is purged (default 86400 = 24 h). */
+  uploadOrphanTtlSec: number;
+  /** Most uploads not yet sent one user may hold at once (default 20; past it: CONFLICT). */
+  uploadPendingMax: number;
   /** A crashed instance's users go OFFLINE within this many ms (Redis presence; default 30000). */
   presenceTtlMs: number;
-  /** Limits (issue 6): messages per user per second, failed logins per username+IP per 15 min, new WebSocket connections per minute per IP and per user. */
-  rateLimits: { messagesPerSec: number; messagesBurst: number; loginFailures: number; registrationsPerHourIp: number; wsPerMinIp: number; wsPerMinUser: number };
+  /**
+   * Limits (issue 6): messages per user per second, failed logins per username+IP per 15 min, new
+   * WebSocket connections per minute per IP and per user; (issue 27) other people one user may add
+   * to groups and rooms per hour (createGroup's memberIds, addMember).
+   */
+  rateLimits: { messagesPerSec: number; messagesBurst: number; loginFailures: number; registrationsPerHourIp: number; wsPerMinIp: number; wsPerMinUser: number; memberAddsPerHour: number };
   /** graphql-ws: ms a socket may wait before connection_init; largest accepted frame (bytes); ping interval (ms) to drop dead sockets. */
   ws: {
     initTimeoutMs: number; maxPayloadBytes: number; pingIntervalMs: number;
@@ -103,6 +117,10 @@ export interface Config {
     introspection: boolean;
     landingPage: boolean;
     hideSuggestions: boolean;
+    /** Queries and mutations one user may have running at once on an instance (issue 27; past it: RATE_LIMITED). */
+    userMaxInFlight: number;
+    /** Query cost one user may start per second on an instance (issue 27; never below maxCost; past it: RATE_LIMITED). */
+    userCostPerSec: number;
   };
   /** Most operations (subscriptions, queries in flight) one graphql-ws socket may hold at once (default 100). */
   wsMaxSubscriptions: number;
@@ -162,6 +180,7 @@ const envSchema = z.object({
   JWT_AUDIENCE: z.string().trim().min(1).default('chat-clients'),
   ACCESS_TOKEN_TTL: positiveInt.max(24 * 3600).default(900),
   REFRESH_TOKEN_TTL: positiveInt.default(30 * 24 * 3600),
+  REFRESH_REUSE_GRACE_S: z.coerce.number().int().min(0).max(300).default(30),
   CORS_ORIGINS: z.string().default('*').refine((v) => {
     const list = v.split(',').map((x) => x.trim()).filter(Boolean);
     if (list.includes('*')) return list.length === 1;
@@ -177,6 +196,8 @@ const envSchema = z.object({
   MEDIA_URL_TTL_S: positiveInt.max(7 * 24 * 3600).optional(),
   /** The old name of MEDIA_URL_TTL_S, still read when MEDIA_URL_TTL_S is unset. */
   MEDIA_URL_TTL: positiveInt.max(7 * 24 * 3600).optional(),
+  UPLOAD_ORPHAN_TTL: positiveInt.max(30 * 24 * 3600).default(24 * 3600),
+  UPLOAD_PENDING_MAX: positiveInt.max(10000).default(20),
   PRESENCE_TTL_MS: z.coerce.number().int().min(200).max(600000).default(30000),
   RATE_MESSAGES_PER_SEC: positiveInt.max(100000).default(10),
   RATE_MESSAGES_BURST: z.coerce.number().int().min(0).max(100000).default(20),
@@ -184,6 +205,7 @@ const envSchema = z.object({
   RATE_REGISTRATIONS_PER_HOUR_IP: positiveInt.max(100000).default(30),
   RATE_WS_PER_MIN_IP: positiveInt.max(100000).default(120),
   RATE_WS_PER_MIN_USER: positiveInt.max(100000).default(60),
+  RATE_MEMBER_ADDS_PER_HOUR: positiveInt.max(1_000_000).default(300),
   WS_INIT_TIMEOUT_MS: positiveInt.max(60000).default(3000),
   WS_MAX_PAYLOAD_BYTES: positiveInt.max(16 * 1024 * 1024).default(64 * 1024),
   WS_PING_INTERVAL_MS: positiveInt.min(100).max(600000).default(30000),
@@ -206,6 +228,8 @@ const envSchema = z.object({
   GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(0).max(10000).default(15),
   GRAPHQL_MAX_DIRECTIVES: z.coerce.number().int().min(0).max(10000).default(50),
   GRAPHQL_MAX_TOKENS: positiveInt.max(1_000_000).default(2000),
+  GRAPHQL_USER_MAX_IN_FLIGHT: positiveInt.max(10000).default(8),
+  GRAPHQL_USER_COST_PER_SEC: positiveInt.max(100_000_000).default(100000),
   GRAPHQL_INTROSPECTION: bool.optional(),
   GRAPHQL_LANDING_PAGE: bool.optional(),
   GRAPHIQL: bool.optional(),
@@ -286,6 +310,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jwtAudience: e.JWT_AUDIENCE,
     accessTokenTtlSec: e.ACCESS_TOKEN_TTL,
     refreshTokenTtlSec: e.REFRESH_TOKEN_TTL,
+    refreshReuseGraceSec: e.REFRESH_REUSE_GRACE_S,
     corsOrigins: e.CORS_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean),
     logLevel: e.LOG_LEVEL,
     migrateOnStart: e.MIGRATE_ON_START,
@@ -297,8 +322,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     uploadMaxFiles: e.UPLOAD_MAX_FILES,
     uploadMaxPixels: e.UPLOAD_MAX_PIXELS,
     mediaUrlTtlSec: e.MEDIA_URL_TTL_S ?? e.MEDIA_URL_TTL ?? DEFAULT_MEDIA_URL_TTL_S,
+    uploadOrphanTtlSec: e.UPLOAD_ORPHAN_TTL,
+    uploadPendingMax: e.UPLOAD_PENDING_MAX,
     presenceTtlMs: e.PRESENCE_TTL_MS,
-    rateLimits: { messagesPerSec: e.RATE_MESSAGES_PER_SEC, messagesBurst: e.RATE_MESSAGES_BURST, loginFailures: e.RATE_LOGIN_FAILURES, registrationsPerHourIp: e.RATE_REGISTRATIONS_PER_HOUR_IP, wsPerMinIp: e.RATE_WS_PER_MIN_IP, wsPerMinUser: e.RATE_WS_PER_MIN_USER },
+    rateLimits: { messagesPerSec: e.RATE_MESSAGES_PER_SEC, messagesBurst: e.RATE_MESSAGES_BURST, loginFailures: e.RATE_LOGIN_FAILURES, registrationsPerHourIp: e.RATE_REGISTRATIONS_PER_HOUR_IP, wsPerMinIp: e.RATE_WS_PER_MIN_IP, wsPerMinUser: e.RATE_WS_PER_MIN_USER, memberAddsPerHour: e.RATE_MEMBER_ADDS_PER_HOUR },
     ws: {
       initTimeoutMs: e.WS_INIT_TIMEOUT_MS, maxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES, pingIntervalMs: e.WS_PING_INTERVAL_MS,
       maxSocketsPerUser: e.WS_MAX_SOCKETS_PER_USER, maxPresenceIds: e.WS_MAX_PRESENCE_IDS, maxPendingPerIp: e.WS_MAX_PENDING_PER_IP,
@@ -318,6 +345,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       introspection: e.GRAPHQL_INTROSPECTION ?? !production,
       landingPage: e.GRAPHQL_LANDING_PAGE ?? !production,
       hideSuggestions: production,
+      userMaxInFlight: e.GRAPHQL_USER_MAX_IN_FLIGHT,
+      userCostPerSec: e.GRAPHQL_USER_COST_PER_SEC,
     },
     wsMaxSubscriptions: e.WS_MAX_SUBSCRIPTIONS,
     http: {

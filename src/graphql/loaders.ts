@@ -41,6 +41,22 @@ export function createLoaders(em: EntityManager, viewerId: number | null, users:
     /** Active members of each conversation, with their users, oldest first. */
     members: new DataLoader<number, Membership[]>(async (ids) =>
       groupBy(ids, await em.find(Membership, { conversation: { $in: [...ids] }, ...ACTIVE_MEMBERSHIP }, { populate: ['user'], orderBy: { id: 'asc' } }), (m) => refId(m.conversation))),
+    /**
+     * One page of active members by "conversationId:afterMembershipId:size" (issue 27: a group of
+     * thousands is never read whole for a page): oldest first, one statement for every key.
+     */
+    memberPage: new DataLoader<string, Membership[]>(async (keys) => {
+      const parsed = keys.map((k) => k.split(':').map(Number));
+      const rows = await em.execute<Record<string, unknown>[]>(
+        `select p.* from (values ${parsed.map(() => '(?::int, ?::int, ?::int, ?::int)').join(', ')}) as k("i", "cid", "after_id", "lim")
+           cross join lateral (select k."i" as "page_key", m.* from "memberships" m
+             where m."conversation_id" = k."cid" and m."id" > k."after_id" and ${activeMembershipSql('m')}
+             order by m."id" limit k."lim") p`,
+        parsed.flatMap(([cid, after, lim], i) => [i, cid, after, lim]));
+      const pages: Membership[][] = keys.map(() => []);
+      for (const { page_key, ...row } of rows) pages[Number(page_key)].push(em.map(Membership, row));
+      return pages;
+    }),
     memberCount: new DataLoader<number, number>(async (ids) => {
       const rows = await em.execute<{ conversation_id: number; n: string }[]>(
         `select "conversation_id", count(*) as n from "memberships" m where "conversation_id" in (${placeholders(ids.length)}) and ${activeMembershipSql('m')} group by "conversation_id"`, [...ids]);
@@ -78,7 +94,7 @@ export function createLoaders(em: EntityManager, viewerId: number | null, users:
       return keys.map((k) => map.get(k) ?? null);
     }),
     attachments: new DataLoader<number, Attachment[]>(async (ids) =>
-      groupBy(ids, await em.find(Attachment, { message: { $in: [...ids] } }, { orderBy: { id: 'asc' } }), (a) => refId(a.message))),
+      groupBy(ids, await em.find(Attachment, { message: { $in: [...ids] } }, { orderBy: { id: 'asc' } }), (a) => refId(a.message)!)),
   };
 }
 

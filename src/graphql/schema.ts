@@ -7,9 +7,10 @@ import { AuthResolver } from './resolvers/auth.resolver';
 import { ContactResolver, NotificationResolver } from './resolvers/contact.resolver';
 import { ConversationResolver } from './resolvers/conversation.resolver';
 import { MembershipResolver } from './resolvers/membership.resolver';
-import { AttachmentResolver, MessageResolver, UnreadByConversationResolver, UnreadBySenderResolver } from './resolvers/message.resolver';
+import { AttachmentResolver, MessageResolver, UnreadByConversationResolver, UnreadBySenderResolver, UnreadSummaryResolver } from './resolvers/message.resolver';
 import { PresenceEventResolver, ReadReceiptEventResolver, SubscriptionResolver, TypingEventResolver } from './resolvers/subscription.resolver';
 import { UserResolver } from './resolvers/user.resolver';
+import { PushDeviceResolver } from './resolvers/push.resolver';
 import { DateTimeScalar } from './scalars';
 
 let cached: GraphQLSchema | undefined;
@@ -22,8 +23,8 @@ export function buildGraphQLSchema(): GraphQLSchema {
   cached ??= buildSchemaSync({
     resolvers: [
       AuthResolver, UserResolver, ContactResolver, NotificationResolver, ConversationResolver, MembershipResolver, MessageResolver,
-      UnreadByConversationResolver, UnreadBySenderResolver, AttachmentResolver,
-      SubscriptionResolver, TypingEventResolver, PresenceEventResolver, ReadReceiptEventResolver,
+      UnreadByConversationResolver, UnreadBySenderResolver, UnreadSummaryResolver, AttachmentResolver,
+      SubscriptionResolver, TypingEventResolver, PresenceEventResolver, ReadReceiptEventResolver, PushDeviceResolver,
     ],
     scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
     validate: false,

@@ -20,6 +20,8 @@ export interface MetricSources {
   pool?(): { used: number; free: number; pending: number } | null;
   /** Refusals per rate limit since start. */
   rateLimitRefusals?(): ReadonlyMap<string, number>;
+  /** Password verifications (argon2) completed since start, by the hash's parameters (`argon2id m=19456 t=2 p=1`). */
+  passwordVerifications?(): ReadonlyMap<string, number>;
 }
 
 /** Distinct GraphQL operation names kept as label values; past it (or for odd names), "other" (a client chooses names: bounded cardinality). */
@@ -84,6 +86,14 @@ export class Metrics {
       new Gauge({
         name: 'chat_rate_limit_refusals', help: 'Requests refused by each rate limit since start (a counter read at scrape)', labelNames: ['limit'], registers,
         collect() { for (const [limit, n] of refusals()) this.set({ limit }, n); },
+      });
+    }
+    if (sources.passwordVerifications) {
+      const verifications = sources.passwordVerifications;
+      // Logins of unknown usernames verify a dummy hash: they count here like wrong passwords (same work, no enumeration by timing).
+      new Gauge({
+        name: 'chat_password_verifications', help: 'Password verifications (argon2) completed since start, by the parameters of the hash verified (a counter read at scrape)', labelNames: ['work'], registers,
+        collect() { for (const [work, n] of verifications()) this.set({ work }, n); },
       });
     }
   }

@@ -8,6 +8,8 @@ import { GraphQLContext } from '../graphql/context';
 import { createLoaders } from '../graphql/loaders';
 import type { Services } from '../services';
 import type { DocumentCache } from '../security/query-limits';
+import type { QueryCost } from '../security/query-cost';
+import type { RequestBudget } from '../security/request-budget';
 import { followedBy, mayReceive } from './delivery/audiences';
 import { DELIVERY_QUERY, DeliveryHub } from './delivery/hub';
 import { missedChanges, REPLAY_MARGIN_MS } from './delivery/replay';
@@ -38,6 +40,10 @@ export interface RealtimeDeps {
   format(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError;
   /** Called once per event as it fans out (metrics). */
   onDispatch?: (event: DomainEvent) => void;
+  /** The cost of an operation with its variables (GRAPHQL_MAX_COST; issue 27). */
+  cost?: QueryCost;
+  /** One user's share of the instance: queries and mutations at once, cost per second (issue 27). */
+  budget?: RequestBudget;
 }
 
 /** The running realtime layer. */
@@ -134,7 +140,7 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
   // with the legacy dialects' sockets (socket-gate.ts).
   const gate = new SocketGate({ config, services, rootEm, audience, sessions, logger });
   // GraphQL over WebSocket at /graphql (transports/graphql-ws.ts).
-  const graphqlWs = startGraphqlWs({ config, services, rootEm, schema, documents, logger, clientIp, format, gate, hub, audience });
+  const graphqlWs = startGraphqlWs({ config, services, rootEm, schema, documents, logger, clientIp, format, gate, hub, audience, cost: deps.cost, budget: deps.budget });
 
   // The seeds' WebSocket dialects at /ws/chat/<x>/ (legacy/router.ts), over the same gate and hub.
   const legacy = startLegacySockets({

@@ -10,7 +10,7 @@ import { defineRoute, mountRoutes, type AnyRoute } from './common/route.registry
 import { sharedRoutes } from './conflicts/routes';
 import { directRoutes } from './d000-direct/routes';
 import { groupRoutes } from './d001-groups/routes';
-import { supportRoutes } from './d002-support/routes';
+import { deviceRoutes, supportRoutes } from './d002-support/routes';
 import { roomRoutes } from './d003-rooms/routes';
 import { conversationRoutes } from './d004-conversations/routes';
 import { tokenRoutes } from './tokens/routes';
@@ -33,6 +33,7 @@ export function restRoutes(): AnyRoute[] {
     ...directRoutes,
     ...groupRoutes,
     ...supportRoutes,
+    ...deviceRoutes,
     ...roomRoutes,
     ...conversationRoutes,
     ...sharedRoutes,

@@ -36,15 +36,17 @@ const report = (ctx: ValidationContext | null, error: GraphQLError): void => {
 };
 
 /**
- * graphql-armor's validation rules for `limits`: max depth, cost, aliases and directives (fragments
+ * graphql-armor's validation rules for `limits`: max depth, aliases and directives (fragments
  * counted where they are spread). The same rules serve Apollo (HTTP) and graphql-ws. Tokens are
- * limited by the parser itself ({@link parseOptions}); field suggestions by the error mapper.
+ * limited by the parser itself ({@link parseOptions}); field suggestions by the error mapper; the
+ * cost by query-cost.ts once the variables are known (issue 27: armor's cost rule counted a list
+ * without a literal `first` as one item, and a variable page size as one).
  */
 export function queryLimitRules(limits: QueryLimits): ValidationRule[] {
   const common = { onReject: [report], propagateOnRejection: false, exposeLimits: true };
   return new ApolloArmor({
     maxDepth: { ...common, n: limits.maxDepth, flattenFragments: true, ignoreIntrospection: true },
-    costLimit: { ...common, maxCost: limits.maxCost, flattenFragments: true, ignoreIntrospection: true },
+    costLimit: { enabled: false },
     maxAliases: { ...common, n: limits.maxAliases },
     maxDirectives: { ...common, n: limits.maxDirectives },
     // Done by graphql-js's own parser (below), on both transports; armor's version is an Apollo plugin only.

@@ -446,6 +446,96 @@ describe('deleteAccount', () => {
   });
 });
 
+describe('deleteAccount racing the user\'s own writes (issue 27)', () => {
+  // A server of its own with message limits out of the way: the sends must reach the deletion.
+  let racy: TestServer;
+  beforeAll(async () => { racy = await startTestServer({ RATE_MESSAGES_PER_SEC: '1000', RATE_MESSAGES_BURST: '1000' }); });
+  afterAll(async () => { await racy?.close(); });
+  const racySql = <T = Record<string, unknown>>(query: string, params: unknown[] = []) => racy.orm.em.fork().execute<T[]>(query, params);
+  const EDIT = 'mutation($id: ID!, $t: String!) { editMessage(id: $id, content: $t) { id } }';
+
+  /**
+   * What a deleted user's racing writes left behind: `unexpected` outcomes (anything but a success
+   * or UNAUTHENTICATED; an edit may find its message already erased: BAD_USER_INPUT), messages of
+   * hers not erased (content, mentions), `extra` messages beyond her first and her successful
+   * sends, notifications about her messages or naming her. All empty (0) when nothing is left.
+   */
+  async function leftOf(user: TestUser, done: { kind: 'send' | 'edit'; result: GqlResult }[]) {
+    const outcomes = done.map(({ kind, result }) => `${kind}:${result.errors ? codeOf(result) : 'ok'}`);
+    const unexpected = outcomes.filter((o) => !['send:ok', 'edit:ok', 'send:UNAUTHENTICATED', 'edit:UNAUTHENTICATED', 'edit:BAD_USER_INPUT'].includes(o));
+    const uid = Number(user.id);
+    const mine = await racySql<{ id: number; content: string; mention_ids: unknown; deleted_at: Date | null }>(
+      'select "id", "content", "mention_ids", "deleted_at" from "messages" where "sender_id" = ? order by "seq"', [uid]);
+    const left = mine.filter((m) => m.content !== '' || JSON.stringify(m.mention_ids) !== '[]' || !m.deleted_at);
+    const notes = await racySql<{ kind: string; title: string }>(
+      `select "kind", "title" from "notifications" where "message_id" in (select "id" from "messages" where "sender_id" = ?)
+          or "title" like ? or "body" like ?`, [uid, `%${user.username}%`, `%${user.username}%`]);
+    return { unexpected, left, extra: mine.length - 1 - outcomes.filter((o) => o === 'send:ok').length, notes };
+  }
+
+  test('25 sends and edits, one every 15 ms, with deleteAccount fired after 150 ms: each commits before the deletion (and is erased) or is refused; nothing of the user is left', async () => {
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    for (let round = 0; round < 4; round++) {
+      const alice = await registerUser(racy.url, 'race_a');
+      const bob = await registerUser(racy.url, 'race_b');
+      const group = (await gqlOk(racy.url, 'mutation($m: [ID!]!) { createGroup(input: { name: "Race", memberIds: $m }) { id } }', { m: [bob.id] }, alice.token)).createGroup.id;
+      const first = (await gqlOk(racy.url, SEND, { c: group, t: `first @${bob.username}` }, alice.token)).sendMessage.id;
+      const writes: Promise<{ kind: 'send' | 'edit'; result: GqlResult }>[] = [];
+      let deletion: Promise<GqlResult> | undefined;
+      for (let i = 0; i < 25; i++) {
+        if (i === 10) deletion = gql(racy.url, DELETE, { p: PASSWORD }, alice.token);
+        const text = `message ${i} for @${bob.username} from ${alice.username}`;
+        writes.push(i % 5 === 4
+          ? gql(racy.url, EDIT, { id: first, t: text }, alice.token).then((result) => ({ kind: 'edit' as const, result }))
+          : gql(racy.url, SEND, { c: group, t: text }, alice.token).then((result) => ({ kind: 'send' as const, result })));
+        await sleep(15);
+      }
+      const done = await Promise.all(writes);
+      expect((await deletion!).data?.deleteAccount).toBe(true);
+      expect(await leftOf(alice, done)).toEqual({ unexpected: [], left: [], extra: 0, notes: [] });
+    }
+  });
+
+  // PostgreSQL only (PGlite has one connection: a transaction held by the test would stop the
+  // server too). The test itself holds the conversation's row lock so that the user's writes have
+  // passed their checks and wait at their write; then the deletion starts; the lock is released
+  // only once the database reports all of them waiting. Without the author's row lock taken first,
+  // the writes usually commit after the deletion's snapshot and stay (seen in 3 runs of 5 on
+  // today's code; the burst above is the one that catches it); with it, they are erased every time.
+  (process.env.DATABASE_URL ? test : test.skip)('writes waiting at the conversation\'s lock when the deletion starts: erased by it or refused', async () => {
+    const alice = await registerUser(racy.url, 'race_la');
+    const bob = await registerUser(racy.url, 'race_lb');
+    const group = (await gqlOk(racy.url, 'mutation($m: [ID!]!) { createGroup(input: { name: "Race", memberIds: $m }) { id } }', { m: [bob.id] }, alice.token)).createGroup.id;
+    const first = (await gqlOk(racy.url, SEND, { c: group, t: `first @${bob.username}` }, alice.token)).sendMessage.id;
+    /** Backends of this database waiting for a lock, those whose statement writes the conversation's row apart. */
+    const waiting = async () => (await racySql<{ n: string; at_conversation: string }>(
+      `select count(*) as n, count(*) filter (where query like '%update "conversations"%') as at_conversation
+         from pg_stat_activity where datname = current_database() and cardinality(pg_blocking_pids(pid)) > 0`)).map((r) => ({ n: Number(r.n), atConversation: Number(r.at_conversation) }))[0];
+    const holder = racy.orm.em.fork();
+    await holder.begin();
+    let done: { kind: 'send' | 'edit'; result: GqlResult }[];
+    let deletion: Promise<GqlResult>;
+    try {
+      await holder.execute('select "id" from "conversations" where "id" = ? for update', [Number(group)]);
+      const text = (i: number) => `held ${i} for @${bob.username} from ${alice.username}`;
+      const writes = [
+        ...[0, 1, 2].map((i) => gql(racy.url, SEND, { c: group, t: text(i) }, alice.token).then((result) => ({ kind: 'send' as const, result }))),
+        gql(racy.url, EDIT, { id: first, t: text(3) }, alice.token).then((result) => ({ kind: 'edit' as const, result })),
+      ];
+      await waitFor(async () => (await waiting()).atConversation === 4, 'the writes wait at the conversation\'s lock');
+      deletion = gql(racy.url, DELETE, { p: PASSWORD }, alice.token);
+      await waitFor(async () => (await waiting()).n === 5, 'the deletion waits too');
+      await holder.commit();
+      done = await Promise.all(writes);
+    } catch (err) {
+      await holder.rollback().catch(() => undefined);
+      throw err;
+    }
+    expect((await deletion).data?.deleteAccount).toBe(true);
+    expect(await leftOf(alice, done)).toEqual({ unexpected: [], left: [], extra: 0, notes: [] });
+  });
+});
+
 describe('deleteAccount: a customer\'s support thread', () => {
   // After the staff test above (it needs to be alone with its staff users).
   test('stays with the staff, readable and answerable, its deleted customer shown as a deleted user; no staff member inherits it', async () => {

@@ -2,6 +2,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
 import { codeOf, gql, gqlOk, registerUser, restUrl, wsClient, type GqlResult } from '../support/client';
 import { startTestServer, type TestServer } from '../support/test-server';
+import { ARGON2_PARAMS, PASSWORD_MAX_LENGTH } from '../../src/domain/auth/password';
 
 /**
  * Accounts and tokens through the real server: register, login, `me`, access-token claims and
@@ -12,6 +13,7 @@ const SECRET = randomBytes(32).toString('hex');
 const ISSUER = 'chat-server-auth-test';
 const AUDIENCE = 'chat-clients-auth-test';
 const PASSWORD = 'correct-horse-battery';
+const METRICS_TOKEN = 'metrics-token-auth-test-0123456789';
 
 const REGISTER = 'mutation($input: RegisterInput!) { register(input: $input) { accessToken refreshToken accessTokenExpiresAt user { id username } } }';
 const LOGIN = 'mutation($u: String!, $p: String!) { login(username: $u, password: $p) { accessToken refreshToken user { id username } } }';
@@ -21,7 +23,7 @@ const ME = '{ me { id username } }';
 
 let server: TestServer;
 beforeAll(async () => {
-  server = await startTestServer({ JWT_SECRET: SECRET, JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE });
+  server = await startTestServer({ JWT_SECRET: SECRET, JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, METRICS_TOKEN });
 });
 afterAll(async () => { await server?.close(); });
 
@@ -181,42 +183,38 @@ describe('login', () => {
   });
 
   test('an unknown username costs the same password-hashing work as a wrong password (the dummy hash)', async () => {
+    // Counted, not timed (issue 27: a timing ratio on a shared machine caught a missing dummy hash
+    // only 8 runs in 11): the instance reports every argon2 verification it completed, by the
+    // parameters of the hash verified, in the metric chat_password_verifications.
     const known = await registerUser(server.url, 'timing');
-    /** Median milliseconds of `n` logins. */
-    const time = async (username: () => string, n = 5) => {
-      const ms: number[] = [];
-      for (let i = 0; i < n; i++) {
-        const t = process.hrtime.bigint();
-        expect(codeOf(await gql(server.url, LOGIN, { u: username(), p: 'not-the-password' }))).toBe('UNAUTHENTICATED');
-        ms.push(Number(process.hrtime.bigint() - t) / 1e6);
-      }
-      return ms.sort((x, y) => x - y)[Math.floor(n / 2)];
+    const work = `argon2id m=${ARGON2_PARAMS.memoryCost} t=${ARGON2_PARAMS.timeCost} p=${ARGON2_PARAMS.parallelism}`;
+    const verifications = async (): Promise<Record<string, number>> => {
+      const res = await fetch(`${server.url.replace(/\/graphql$/, '')}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+      expect(res.status).toBe(200);
+      const counts: Record<string, number> = {};
+      for (const m of (await res.text()).matchAll(/^chat_password_verifications\{work="([^"]*)"\} (\S+)$/gm)) counts[m[1]] = Number(m[2]);
+      return counts;
     };
-    // Warm-up: the dummy hash is made on first use, and the first requests compile code paths.
-    await time(() => uniqueName('ghost'), 2);
-    await time(() => known.username, 2);
-    // The same request path with no password check at all: a login refused by its limit first.
+    /** Runs `n` refused logins and returns the verifications they caused, by work. */
+    const workOf = async (n: number, username: () => string, password = 'not-the-password') => {
+      const before = await verifications();
+      for (let i = 0; i < n; i++) expect(codeOf(await gql(server.url, LOGIN, { u: username(), p: password }))).toBe('UNAUTHENTICATED');
+      const after = await verifications();
+      return Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]).filter(([, v]) => v !== 0));
+    };
+    // Exactly one verification of today's cost per refused login, whoever the username names:
+    // a wrong password, an unknown username, a name no account can have, a password too long to hash.
+    expect(await workOf(3, () => known.username)).toEqual({ [work]: 3 });
+    expect(await workOf(3, () => uniqueName('ghost'))).toEqual({ [work]: 3 });
+    expect(await workOf(2, () => 'no such name!')).toEqual({ [work]: 2 });
+    expect(await workOf(2, () => uniqueName('ghost'), 'x'.repeat(PASSWORD_MAX_LENGTH + 1))).toEqual({ [work]: 2 });
+    // And a login refused by its limit before any check does none (the count is of real work).
     const locked = uniqueName('locked');
     for (let i = 0; i < 10; i++) await gql(server.url, LOGIN, { u: locked, p: 'not-the-password' });
-    const overhead = async () => {
-      const ms: number[] = [];
-      for (let i = 0; i < 5; i++) {
-        const t = process.hrtime.bigint();
-        expect(codeOf(await gql(server.url, LOGIN, { u: locked, p: 'not-the-password' }))).toBe('RATE_LIMITED');
-        ms.push(Number(process.hrtime.bigint() - t) / 1e6);
-      }
-      return ms.sort((x, y) => x - y)[2];
-    };
-    const rounds: { unknown: number; known: number; base: number }[] = [];
-    for (let round = 0; round < 3; round++) {
-      rounds.push({ unknown: await time(() => uniqueName('ghost')), known: await time(() => known.username, 1), base: await overhead() });
-    }
-    const median = (k: 'unknown' | 'known' | 'base') => rounds.map((r) => r[k]).sort((x, y) => x - y)[1];
-    const [unknown, knownMs, base] = [median('unknown'), median('known'), median('base')];
-    // Loose bounds (timing on a shared machine): an unknown username takes a comparable time, and
-    // the work beyond the bare request path is comparable too (without a hash it is near zero).
-    expect({ unknown, knownMs, ratio: unknown / knownMs >= 0.3 }).toEqual({ unknown, knownMs, ratio: true });
-    expect({ unknown, knownMs, base, workRatio: (unknown - base) / (knownMs - base) >= 0.3 }).toEqual({ unknown, knownMs, base, workRatio: true });
+    expect(codeOf(await gql(server.url, LOGIN, { u: locked, p: 'not-the-password' }))).toBe('RATE_LIMITED');
+    const before = await verifications();
+    expect(codeOf(await gql(server.url, LOGIN, { u: locked, p: 'not-the-password' }))).toBe('RATE_LIMITED');
+    expect(await verifications()).toEqual(before);
   });
 });
 
@@ -355,28 +353,34 @@ describe('refreshToken', () => {
     expect(second.refreshToken).not.toBe(first.refreshToken);
     expect((await gqlOk(server.url, ME, {}, second.accessToken)).me.id).toBe(user.id);
 
-    const old = await gql(server.url, REFRESH, { t: user.refreshToken });
-    expect(codeOf(old)).toBe('UNAUTHENTICATED');
-    expect(old.data?.refreshToken ?? null).toBeNull();
+    // The old one issues nothing new: within REFRESH_REUSE_GRACE_S it answers the pair it was spent for.
+    const old = (await gqlOk(server.url, REFRESH, { t: user.refreshToken })).refreshToken;
+    expect(old.refreshToken).toBe(first.refreshToken);
   });
 
-  test('presenting a spent refresh token again is UNAUTHENTICATED and revokes its whole family', async () => {
-    const user = await registerUser(server.url, 'reuse');
-    const rotated = (await gqlOk(server.url, REFRESH, { t: user.refreshToken })).refreshToken;
-    const newest = (await gqlOk(server.url, REFRESH, { t: rotated.refreshToken })).refreshToken;
+  test('with REFRESH_REUSE_GRACE_S=0, presenting a spent refresh token again is UNAUTHENTICATED and revokes its whole family', async () => {
+    const strict = await startTestServer({ JWT_SECRET: SECRET, JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, REFRESH_REUSE_GRACE_S: '0' });
+    try {
+      const user = await registerUser(strict.url, 'reuse');
+      const rotated = (await gqlOk(strict.url, REFRESH, { t: user.refreshToken })).refreshToken;
+      const newest = (await gqlOk(strict.url, REFRESH, { t: rotated.refreshToken })).refreshToken;
 
-    // Another session of the same user (its own family) must survive the revocation.
-    const otherSession = (await gqlOk(server.url, LOGIN, { u: user.username, p: PASSWORD })).login;
+      // Another session of the same user (its own family) must survive the revocation.
+      const otherSession = (await gqlOk(strict.url, LOGIN, { u: user.username, p: PASSWORD })).login;
 
-    const replay = await gql(server.url, REFRESH, { t: rotated.refreshToken });
-    expect(codeOf(replay)).toBe('UNAUTHENTICATED');
+      const replay = await gql(strict.url, REFRESH, { t: rotated.refreshToken });
+      expect(codeOf(replay)).toBe('UNAUTHENTICATED');
+      expect(replay.data?.refreshToken ?? null).toBeNull();
 
-    const afterRevocation = await gql(server.url, REFRESH, { t: newest.refreshToken });
-    expect(codeOf(afterRevocation)).toBe('UNAUTHENTICATED');
+      const afterRevocation = await gql(strict.url, REFRESH, { t: newest.refreshToken });
+      expect(codeOf(afterRevocation)).toBe('UNAUTHENTICATED');
 
-    const other = await gql(server.url, REFRESH, { t: otherSession.refreshToken });
-    expect(other.errors).toBeUndefined();
-    expect(other.data.refreshToken.user.id).toBe(user.id);
+      const other = await gql(strict.url, REFRESH, { t: otherSession.refreshToken });
+      expect(other.errors).toBeUndefined();
+      expect(other.data.refreshToken.user.id).toBe(user.id);
+    } finally {
+      await strict.close();
+    }
   });
 
   test('an unknown refresh token is UNAUTHENTICATED', async () => {
@@ -384,32 +388,45 @@ describe('refreshToken', () => {
     expect(codeOf(await gql(server.url, REFRESH, { t: '' }))).toBe('UNAUTHENTICATED');
   });
 
-  test('two concurrent refreshes of the same token: exactly one succeeds', async () => {
+  test('a burst of concurrent refreshes of the same token (two tabs) all get the same successor pair, and the login lives on (REFRESH_REUSE_GRACE_S)', async () => {
+    // Issue 28 item 2: before, one won, the other was "reuse detected" and the winner's new token was revoked too.
     const user = await registerUser(server.url, 'race');
-    const results = await Promise.all([
-      gql(server.url, REFRESH, { t: user.refreshToken }),
-      gql(server.url, REFRESH, { t: user.refreshToken }),
-    ]);
-    const ok = results.filter((r) => !r.errors?.length);
-    const failed = results.filter((r) => r.errors?.length);
-    expect(ok).toHaveLength(1);
-    expect(failed).toHaveLength(1);
-    expect(codeOf(failed[0])).toBe('UNAUTHENTICATED');
-    expect(ok[0].data.refreshToken.user.id).toBe(user.id);
+    const results = await Promise.all(Array.from({ length: 4 }, () => gql(server.url, REFRESH, { t: user.refreshToken })));
+    for (const r of results) expect(r.errors).toBeUndefined();
+    const pairs = results.map((r) => r.data.refreshToken);
+    expect(new Set(pairs.map((p) => p.refreshToken)).size).toBe(1);
+    expect(new Set(pairs.map((p) => p.accessToken)).size).toBe(1);
+    expect(pairs[0].refreshToken).not.toBe(user.refreshToken);
+    expect(pairs.every((p) => p.user.id === user.id && p.accessTokenExpiresAt === pairs[0].accessTokenExpiresAt)).toBe(true);
+    // The successor works: the family was not revoked, and it rotates on.
+    expect((await gqlOk(server.url, ME, {}, pairs[0].accessToken)).me.id).toBe(user.id);
+    const next = (await gqlOk(server.url, REFRESH, { t: pairs[0].refreshToken })).refreshToken;
+    expect(next.refreshToken).not.toBe(pairs[0].refreshToken);
+    // A repeat of the first token inside the grace period still answers that same successor pair.
+    const repeat = (await gqlOk(server.url, REFRESH, { t: user.refreshToken })).refreshToken;
+    expect(repeat.refreshToken).toBe(pairs[0].refreshToken);
   });
 
-  test('the losing concurrent refresh counts as reuse: the family is revoked, including the token the winner just received', async () => {
-    // The loser presents a token that the winner has just spent, which is reuse; reuse revokes
-    // "every token of its family", so the pair the winner got must not outlive the revocation.
-    const user = await registerUser(server.url, 'race-family');
-    const results = await Promise.all([
-      gql(server.url, REFRESH, { t: user.refreshToken }),
-      gql(server.url, REFRESH, { t: user.refreshToken }),
-    ]);
-    const winner = results.find((r) => !r.errors?.length);
-    expect(winner).toBeDefined();
-    const next = await gql(server.url, REFRESH, { t: winner!.data.refreshToken.refreshToken });
-    expect(codeOf(next)).toBe('UNAUTHENTICATED');
+  test('a revoked login answers no successor even inside the grace period', async () => {
+    const user = await registerUser(server.url, 'race-out');
+    const first = (await gqlOk(server.url, REFRESH, { t: user.refreshToken })).refreshToken;
+    await gqlOk(server.url, LOGOUT, { t: first.refreshToken });
+    expect(codeOf(await gql(server.url, REFRESH, { t: user.refreshToken }))).toBe('UNAUTHENTICATED');
+  });
+
+  test('reuse after REFRESH_REUSE_GRACE_S revokes the family, including the successor', async () => {
+    const short = await startTestServer({ JWT_SECRET: SECRET, JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, REFRESH_REUSE_GRACE_S: '1' });
+    try {
+      const user = await registerUser(short.url, 'late');
+      const successor = (await gqlOk(short.url, REFRESH, { t: user.refreshToken })).refreshToken;
+      await new Promise((r) => setTimeout(r, 1300));
+      const late = await gql(short.url, REFRESH, { t: user.refreshToken });
+      expect(codeOf(late)).toBe('UNAUTHENTICATED');
+      expect(late.errors?.[0]?.message).toMatch(/reuse/i);
+      expect(codeOf(await gql(short.url, REFRESH, { t: successor.refreshToken }))).toBe('UNAUTHENTICATED');
+    } finally {
+      await short.close();
+    }
   });
 });
 

@@ -34,8 +34,12 @@ describe('generated code', () => {
     await npx(['graphql-codegen', '--config', 'codegen.ts', '--check'], 60_000);
   }, 70_000);
 
-  test('the examples and the generated code type-check (tsc --strict, DOM lib)', async () => {
-    await npx(['tsc', '-p', 'examples/tsconfig.json'], 60_000);
+  test('the examples, the web client and the generated code type-check (tsc --strict, DOM lib)', async () => {
+    await npx(['tsc', '-p', 'examples/tsconfig.json'], 120_000);
+  }, 130_000);
+
+  test("the web client's Vite settings type-check as Node code", async () => {
+    await npx(['tsc', '-p', 'examples/web/tsconfig.node.json'], 60_000);
   }, 70_000);
 });
 

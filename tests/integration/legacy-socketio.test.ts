@@ -195,10 +195,11 @@ describe('seed 002: Socket.IO at /socket.io/', () => {
   test('a token is required: none, the seed\'s auth.user_id, a bad one', async () => {
     const customer = await restUser(server, 'ka');
     const none = await refusal(server, {});
-    expect(none.message).toMatch(/access token is required/);
+    // The refusal says exactly what to send (issue 28).
+    expect(none.message).toBe("Unauthorized: An access token is required: io(url, { auth: { token: '<access from POST /api/token/>' } })");
     expect(none.data).toMatchObject({ code: 'UNAUTHENTICATED', close_code: 4401 });
     const seedStyle = await refusal(server, { user_id: Number(customer.id) }, ['websocket']);
-    expect(seedStyle.message).toMatch(/auth\.user_id is not accepted: send auth\.token/);
+    expect(seedStyle.message).toBe("Unauthorized: auth.user_id is not accepted: send auth: { token: '<access from POST /api/token/>' }");
     const bad = await refusal(server, { token: 'not-a-token' });
     expect(bad.data).toMatchObject({ code: 'UNAUTHENTICATED' });
     // The header and ?token= work too.

@@ -12,7 +12,7 @@ import sharp from 'sharp';
 import WebSocket from 'ws';
 import { gqlOk, trackRealtime, waitFor } from '../support/client';
 import { startTestCluster, startTestServer, type TestCluster, type TestServer } from '../support/test-server';
-import { call, form, restUser, type RestUser } from './rest/rest-support';
+import { call, form, makeStaff, restUser, type RestUser } from './rest/rest-support';
 
 type Frame = Record<string, any>;
 type Closed = { code: number; reason: string };
@@ -125,6 +125,24 @@ async function connect(srv: Server, user: { id: string; token: string }, x: stri
 async function refusedWith(srv: Server, x: string, query = '', headers: Record<string, string> = {}): Promise<Closed> {
   const c = new LegacyClient(wsUrl(srv, x, query), headers);
   return c.closed;
+}
+
+/**
+ * Opens `/ws/chat/<x>/` as `user` and settles on whichever comes first: the close code of a
+ * refusal, or 'admitted' when the server reports the socket ready (then it is closed again), so a
+ * wrongly admitted socket fails a test at once instead of by timeout.
+ */
+async function admittedOrClosed(srv: Server, user: { id: string; token: string }, x: string, query = ''): Promise<number | 'admitted'> {
+  const userId = Number(user.id);
+  const before = srv.realtime.legacy.readyCount({ userId });
+  const c = new LegacyClient(wsUrl(srv, x, `token=${encodeURIComponent(user.token)}${query}`));
+  let closed: Closed | undefined;
+  void c.closed.then((r) => { closed = r; });
+  await waitFor(() => closed != null || srv.realtime.legacy.readyCount({ userId }) > before, `legacy socket settled at ${c.url}`);
+  if (closed) return closed.code;
+  c.ws.close();
+  await c.closed;
+  return 'admitted';
 }
 
 const sorted = (o: object) => Object.keys(o).sort();
@@ -280,6 +298,33 @@ describe('seed 004: /ws/chat/<conversation_id>/ of a DIRECT conversation', () =>
 });
 
 describe('seed 003: /ws/chat/<room_id>/', () => {
+  test('system notices (join, leave, add, ban) carry their actor as sender in chat_message frames; message_type "system" from the owner or an admin only (issue 28 items 5-6)', async () => {
+    const developer = await restUser(server, 'dev3s_', { first_name: 'Developer', last_name: 'User' });
+    const member = await restUser(server, 'mem3s_');
+    const joiner = await restUser(server, 'join3s_');
+    const room = await roomWith(developer, member);
+    const d = await connect(server, developer, String(room));
+    const m = await connect(server, member, String(room));
+    await d.nextOf('connection_established');
+    await m.nextOf('connection_established');
+    // A join notice: its sender is the joiner (the seed's sender shape), never null.
+    expect((await call(server, 'POST', `/chat/rooms/${room}/join/`, { token: joiner.token })).status).toBe(200);
+    const joined = await d.until((f) => f.type === 'chat_message' && f.message.message_type === 'system');
+    expect(joined[joined.length - 1].message.sender).toEqual({ id: Number(joiner.id), username: joiner.username, first_name: '', last_name: '' });
+    // The owner's notice (the seed's own chat_message example with message_type "system").
+    d.send({ type: 'chat_message', content: '消息内容', message_type: 'system' });
+    const notice = await m.until((f) => f.type === 'chat_message' && f.message.content === '消息内容');
+    expect(notice[notice.length - 1].message).toMatchObject({
+      message_type: 'system', content: '消息内容', sender: { id: Number(developer.id), username: developer.username, first_name: 'Developer', last_name: 'User' },
+    });
+    // A plain member: an error frame naming the rule, nothing written.
+    const before = (await call(server, 'GET', `/chat/rooms/${room}/messages/`, { token: developer.token })).body.total;
+    m.send({ type: 'chat_message', content: '我不是管理员', message_type: 'system' });
+    const refused = await m.nextOf('error');
+    expect(refused.message).toMatch(/owner or an admin.*system/);
+    expect((await call(server, 'GET', `/chat/rooms/${room}/messages/`, { token: developer.token })).body.total).toBe(before);
+  });
+
   test('connection_established, chat_message with reply_to, typing, error frames, user_join / user_leave', async () => {
     const alice = await restUser(server, 'a3_');
     const bob = await restUser(server, 'b3_');
@@ -365,7 +410,7 @@ describe('seed 003: /ws/chat/<room_id>/', () => {
       'file_size must be a whole number of bytes from 0 to 2147483647',
       'file_name: File name must not contain path separators or control characters',
       'file_url names a file of this server that you may not see',
-      'message_type must be text, image or file',
+      'message_type must be text, image, file or system',
     ]);
     const history = await call(server, 'GET', `/chat/rooms/${room}/messages/`, { token: alice.token });
     expect(history.body.total).toBe(before + 1);
@@ -434,7 +479,11 @@ describe('authentication and access', () => {
   test('no token, a bad one, a refresh token and a logged-out one are closed with 4401', async () => {
     const alice = await restUser(server, 'aa_');
     const bob = await restUser(server, 'ba_');
-    expect(await refusedWith(server, bob.username)).toEqual({ code: 4401, reason: 'Unauthorized: An access token is required' });
+    // The refusal says exactly what to send (issue 28): the socket's own path with ?token=.
+    expect(await refusedWith(server, bob.username)).toEqual({ code: 4401, reason: `Unauthorized: An access token is required: /ws/chat/${bob.username}/?token=<access from POST /api/token/>` });
+    // Seed 003's room id and seed 004's conversation id sockets alike (the seeds connected without a token).
+    expect(await refusedWith(server, '1')).toEqual({ code: 4401, reason: 'Unauthorized: An access token is required: /ws/chat/1/?token=<access from POST /api/token/>' });
+    expect((await refusedWith(server, 'x'.repeat(40))).reason).toBe('Unauthorized: An access token is required: /ws/chat/<x>/?token=<access from POST /api/token/>');
     expect((await refusedWith(server, bob.username, 'token=garbage')).code).toBe(4401);
     expect((await refusedWith(server, bob.username, '', { authorization: 'Bearer garbage' })).code).toBe(4401);
     expect((await refusedWith(server, bob.username, `token=${alice.refreshToken}`)).code).toBe(4401);
@@ -460,6 +509,26 @@ describe('authentication and access', () => {
     expect((await refusedWith(server, String(room), `token=${carol.token}`)).code).toBe(4404);
     expect((await refusedWith(server, String(room), `token=${carol.token}&dialect=003`)).code).toBe(4404);
     expect(await refusedWith(server, 'nobody-by-this-name', `token=${carol.token}`)).toEqual({ code: 4404, reason: 'No user "nobody-by-this-name"' });
+  });
+
+  test('a non-member of a PRIVATE room or of a GROUP is refused (4404) in every dialect; the members are admitted (issue 27)', async () => {
+    const alice = await restUser(server, 'ap_');
+    const bob = await restUser(server, 'bp_');
+    const carol = await restUser(server, 'cp_');
+    const create = (kind: 'Room' | 'Group', input: object) => gqlOk<Record<string, { id: string }>>(server.url,
+      `mutation($i: Create${kind}Input!) { r: create${kind}(input: $i) { id } }`, { i: input }, alice.token);
+    const priv = (await create('Room', { name: `private ${alice.username}`, visibility: 'PRIVATE' })).r.id;
+    await gqlOk(server.url, 'mutation($c: ID!, $u: ID!) { addMember(conversationId: $c, userId: $u) { id } }', { c: priv, u: bob.id }, alice.token);
+    const group = (await create('Group', { name: `group ${alice.username}`, memberIds: [bob.id] })).r.id;
+    for (const id of [priv, group]) {
+      for (const q of ['', '&dialect=003', '&dialect=004']) {
+        expect({ id, q, outcome: await admittedOrClosed(server, carol, id, q) }).toEqual({ id, q, outcome: 4404 });
+      }
+      // A real member of the same conversation is admitted (the refusal is about membership, not the kind).
+      const b = await connect(server, bob, id);
+      b.ws.close();
+      await b.closed;
+    }
   });
 
   test('a block forbids the seed-000 chat either way (4403); bad requests are 4400', async () => {
@@ -513,6 +582,46 @@ describe('the <x> rule: ambiguous cases', () => {
     expect((await d4.next()).type).toBe('new_message');
     expect((await d3.next()).type).toBe('chat_message');
     expect(server.realtime.legacy.readyCount({ userId: Number(alice.id) })).toBe(4);
+  });
+
+  test('digits that are a username ("017") reach the user unless the caller is a member of conversation 17: member, non-member, staff, ?dialect= (issue 28 item 3)', async () => {
+    const alice = await restUser(server, 'ay_');
+    const bob = await restUser(server, 'by_');
+    const carol = await restUser(server, 'cy_');
+    const desk = await restUser(server, 'sy_');
+    await makeStaff(server, desk);
+    const dm = await directBetween(alice, bob);
+    // The issue's "/ws/chat/017/" with user "017": here conversation <dm> and user "0<dm>" (at least 3 characters, the username rule).
+    const zeroPadded = (id: number) => `${'0'.repeat(Math.max(1, 3 - String(id).length))}${id}`;
+    const named = await userNamed(zeroPadded(dm));
+    const x = named.username;
+    // A member (alice): her conversation, seed 004's frames.
+    const member = await connect(server, alice, x);
+    expect(server.realtime.legacy.readyCount({ userId: Number(alice.id), dialect: '004' })).toBe(1);
+    // Staff, who may read the conversation without being in it: the user, seed 000, and their messages arrive.
+    const staff = await connect(server, desk, x);
+    expect(await staff.next()).toEqual({ type: 'status', username: x, status: 'offline' });
+    staff.send({ type: 'message', message: 'Xin chào 017', username: desk.username });
+    expect((await staff.nextOf('message')).message).toBe('Xin chào 017');
+    expect((await call(server, 'GET', `/chat/history/${desk.username}/`, { token: named.token })).body.map((m: any) => m.message)).toEqual(['Xin chào 017']);
+    // A non-member who may not read it: the user too.
+    const stranger = await connect(server, carol, x);
+    expect(await stranger.next()).toEqual({ type: 'status', username: x, status: 'offline' });
+    // ?dialect=004 forces the conversation for staff.
+    await connect(server, desk, x, { query: 'dialect=004' });
+    expect(server.realtime.legacy.readyCount({ userId: Number(desk.id), dialect: '004' })).toBe(1);
+    // Digits that name no user: the conversation staff may read.
+    await connect(server, desk, String(dm));
+    expect(server.realtime.legacy.readyCount({ userId: Number(desk.id), dialect: '004' })).toBe(2);
+    expect(server.realtime.legacy.readyCount({ userId: Number(desk.id), dialect: '000' })).toBe(1);
+    // Staff who are members (a room they joined): the room, seed 003.
+    const room = await roomWith(alice, desk);
+    const roomNamed = await userNamed(zeroPadded(room));
+    const inRoom = await connect(server, desk, roomNamed.username);
+    expect(await inRoom.next()).toEqual({ type: 'connection_established', message: '连接成功' });
+    // Seed 004's new_message still reaches the member's socket.
+    await call(server, 'POST', '/messages/', { token: bob.token, json: { content: 'سلام', recipient_id: Number(alice.id) } });
+    expect((await member.nextOf('new_message')).message.content).toBe('سلام');
   });
 });
 

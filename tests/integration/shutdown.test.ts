@@ -228,3 +228,36 @@ test('SIGTERM exits 0 within SHUTDOWN_GRACE_MS although 10 sockets stopped readi
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('SIGTERM ends the process within SHUTDOWN_GRACE_MS while its event loop is kept busy by heavy queries (issue 27)', async () => {
+  const grace = 4000;
+  const dir = mkdtempSync(join(tmpdir(), 'chat-shutdown-busy-'));
+  const server = await startCompiled({ SHUTDOWN_GRACE_MS: String(grace), DATA_DIR: dir, GRAPHQL_USER_MAX_IN_FLIGHT: '64', RATE_MESSAGES_BURST: '100', LOG_LEVEL: 'info' });
+  try {
+    const [a, b] = [(await gqlOk(server.url, REGISTER, { u: `busy_a_${suffix}` })).register, (await gqlOk(server.url, REGISTER, { u: `busy_b_${suffix}` })).register];
+    const { openDirectChat } = await gqlOk(server.url, 'mutation($u: ID!) { openDirectChat(userId: $u) { id } }', { u: b.user.id }, a.accessToken);
+    for (let i = 0; i < 100; i++) {
+      await gqlOk(server.url, 'mutation($c: ID, $t: String!) { sendMessage(input: { conversationId: $c, content: $t }) { id } }', { c: openDirectChat.id, t: `message ${i} @busy_b_${suffix}` }, a.accessToken);
+    }
+    // 15 aliases of 100 messages with their senders, mentions and members: each request is a
+    // long stretch of JavaScript once its rows are in; 48 of them keep the loop busy.
+    const heavy = `query($c: ID!) { ${Array.from({ length: 15 }, (_, i) => `a${i}: messages(conversationId: $c, last: 100) { edges { node { id content sender { id username fullName } mentions { id username } } } }`).join(' ')} }`;
+    let stop = false;
+    const load = Array.from({ length: 48 }, async () => {
+      while (!stop) await gql(server.url, heavy, { c: openDirectChat.id }, a.accessToken).catch(() => undefined);
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    const t0 = Date.now();
+    server.child.kill('SIGTERM');
+    const exit = await server.exited;
+    const elapsed = Date.now() - t0;
+    stop = true;
+    await Promise.all(load);
+    // Drained (0) or cut by the hard-exit timer (1): ended by itself, not by a signal, in time.
+    expect({ signal: exit.signal, ended: exit.code === 0 || exit.code === 1 }).toEqual({ signal: null, ended: true });
+    console.log(`busy SIGTERM: exit ${exit.code} after ${elapsed} ms (grace ${grace} ms)`);
+    expect(elapsed).toBeLessThan(grace + 1000);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

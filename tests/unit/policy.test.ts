@@ -1,10 +1,10 @@
 import { ConversationKind, MemberRole, RoomVisibility, type Conversation } from '../../src/domain/conversation/conversation.entity';
 import {
-  activeMembershipSql, canAddAs, canAssignRoles, canManage, canRead, canReadContent, canSeeMetadata, canSend, followsByDefault,
-  isActive, listedConversationSql, outranks, unreadIsWholeThread, unreadMessageSql, viewerAbilities,
+  activeMembershipSql, canAddAs, canArchive, canAssignRoles, canManage, canRead, canReadContent, canSeeMetadata, canSend, followsByDefault,
+  isActive, isArchived, listedConversationSql, outranks, unreadIsWholeThread, unreadMessageSql, viewerAbilities,
 } from '../../src/domain/conversation/conversation.policy';
 import type { Membership } from '../../src/domain/conversation/membership.entity';
-import { canAttach, canDelete, canEdit, isIn, isOwn, isReadByOthers, isSystem, showsContent, showsReply, type MessageFacts } from '../../src/domain/message/message.policy';
+import { canAttach, canDelete, canEdit, canPostNotice, isIn, isOwn, isReadByOthers, isSystem, showsContent, showsReply, type MessageFacts } from '../../src/domain/message/message.policy';
 import type { Actor } from '../../src/domain/shared/actor';
 
 /**
@@ -98,6 +98,41 @@ describe('conversation policy', () => {
     ['staff in a DIRECT chat', staff, null, DIRECT, false],
   ])('canManage: %s', (_what, actor, m, kind, expected) => {
     expect(canManage(actor, conv(kind), m)).toBe(expected);
+  });
+
+  // Issue 28 item 8 (seed 003 is_active; contract archiveConversation: "OWNER/ADMIN or staff; not DIRECT").
+  it.each([
+    ['OWNER of a ROOM', user, owner, ROOM, true],
+    ['ADMIN of a GROUP', user, admin, GROUP, true],
+    ['MEMBER of a ROOM', user, member(), ROOM, false],
+    ['an OWNER who left', user, member(MemberRole.OWNER, { leftAt: new Date() }), ROOM, false],
+    ['the customer (OWNER) of a SUPPORT thread', user, owner, SUPPORT, false],
+    ['staff outside a SUPPORT thread', staff, null, SUPPORT, true],
+    ['staff outside a ROOM', staff, null, ROOM, true],
+    ['staff in a DIRECT chat', staff, null, DIRECT, false],
+    ['OWNER of a DIRECT chat', user, owner, DIRECT, false],
+  ])('canArchive: %s', (_what, actor, m, kind, expected) => {
+    expect(canArchive(actor, conv(kind), m)).toBe(expected);
+  });
+
+  it.each([
+    ['active (archivedAt null)', null, false],
+    ['archived', new Date(), true],
+  ])('isArchived: %s', (_what, archivedAt, expected) => {
+    expect(isArchived({ archivedAt })).toBe(expected);
+  });
+
+  // Issue 28 item 6: seed 003 message_type "system" (a notice in one's own name).
+  it.each([
+    ['OWNER of a ROOM', user, owner, ROOM, true],
+    ['ADMIN of a ROOM', user, admin, ROOM, true],
+    ['MEMBER of a ROOM', user, member(), ROOM, false],
+    ['an ADMIN who left', user, member(MemberRole.ADMIN, { leftAt: new Date() }), ROOM, false],
+    ['OWNER of a SUPPORT thread (the customer)', user, owner, SUPPORT, false],
+    ['OWNER of a DIRECT chat', user, owner, DIRECT, false],
+    ['staff in a ROOM', staff, member(), ROOM, true],
+  ])('canPostNotice: %s', (_what, actor, m, kind, expected) => {
+    expect(canPostNotice(actor, conv(kind), m)).toBe(expected);
   });
 
   it.each([

@@ -12,6 +12,10 @@ import { User } from '../user/user.entity';
  *   never fetched by this server; no `storageKey`, no thumbnail, no dimensions; `size` is the
  *   sender's claim (`file_size`, null when not given) and `mimeType` a guess from `fileName`.
  *   `/media/<id>` answers 404 for it: the link is the file.
+ *
+ * A stored row without a message (`message` null) is an **upload** (seed 003 note 7, "upload first
+ * to get a URL, then send the message"): only its uploader may link it, in a later file message,
+ * which then takes the row; unlinked ones are purged after UPLOAD_ORPHAN_TTL.
  */
 @Entity({ tableName: 'attachments' })
 @Check({
@@ -26,8 +30,8 @@ export class Attachment {
   id!: number;
 
   @Index()
-  @ManyToOne(() => Message, { deleteRule: 'cascade' })
-  message!: Message;
+  @ManyToOne(() => Message, { deleteRule: 'cascade', nullable: true })
+  message?: Message | null;
 
   @ManyToOne(() => User, { nullable: true, deleteRule: 'set null' })
   uploader?: User | null;

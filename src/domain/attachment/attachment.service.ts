@@ -2,8 +2,8 @@ import { UrlSigner } from '../shared/url-signer';
 import type { Readable } from 'node:stream';
 import sharp from 'sharp';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { badInput, notFound } from '../shared/errors';
-import type { Actor } from '../shared/actor';
+import { badInput, conflict, notFound } from '../shared/errors';
+import type { Actor, Scope } from '../shared/actor';
 import type { ConversationQueries } from '../conversation/conversation.queries';
 import { removeKeys, type BlobStorage } from './blob-storage';
 import { Attachment } from './attachment.entity';
@@ -19,6 +19,8 @@ export interface UploadedFile {
 
 /** A file checked and stored, not yet tied to a message. */
 export interface StoredFile {
+  /** Set when these are the facts of an upload not yet linked (seed 003 note 7): the send takes that row ({@link AttachmentService.addReference}). */
+  uploadId?: number;
   storageKey: string;
   thumbnailKey: string | null;
   fileName: string;
@@ -46,6 +48,9 @@ export type CheckedReference =
   | { external: ExternalFile; kind: 'IMAGE' | 'FILE' }
   | { ownMediaId: number; fileName: string | null; kind: 'IMAGE' | 'FILE' };
 
+/** The id of a reference (an entity or its id), null when none. */
+const refOf = (u: { id: number } | number | null | undefined): number | null => (u == null ? null : typeof u === 'number' ? u : u.id);
+
 /** `/media/<id>` or `/media/<id>/thumbnail` (what urlFor makes), with an optional trailing slash. */
 const MEDIA_PATH = /^\/media\/(\d{1,10})(\/thumbnail)?\/?$/;
 
@@ -62,6 +67,8 @@ export interface UploadLimits {
   thumbnailPx?: number;
   /** Most pixels (width x height) of an image (UPLOAD_MAX_PIXELS, default 40 million). */
   maxPixels?: number;
+  /** Most uploads not yet sent one user may hold (UPLOAD_PENDING_MAX, default 20). */
+  maxPending?: number;
 }
 
 const MAX_FILE_NAME = 255;
@@ -115,10 +122,12 @@ export class AttachmentService {
   async media(em: EntityManager, actor: Actor | null, attachmentId: number, variant: 'file' | 'thumbnail', signed: { exp?: unknown; sig?: unknown }): Promise<{ key: string; mimeType: string; fileName: string }> {
     const a = await em.findOne(Attachment, { id: attachmentId }, { populate: ['message'] });
     const key = variant === 'thumbnail' ? a?.thumbnailKey : a?.storageKey;
-    if (!a || !key || a.message.deletedAt) throw notFound('Attachment');
+    if (!a || !key || a.message?.deletedAt) throw notFound('Attachment');
     if (!this.verifyUrl(a.id, variant, signed.exp, signed.sig)) {
       if (!actor || !this.queries) throw notFound('Attachment');
-      await this.queries.access({ actor, em }, a.message.conversation.id).catch(() => { throw notFound('Attachment'); });
+      // An upload not yet sent (no message): its uploader's alone.
+      if (!a.message) { if (refOf(a.uploader) !== actor.id) throw notFound('Attachment'); }
+      else await this.queries.access({ actor, em }, a.message.conversation.id).catch(() => { throw notFound('Attachment'); });
     }
     return variant === 'thumbnail'
       ? { key, mimeType: 'image/webp', fileName: a.fileName.replace(/\.[^.]*$/, '') + '-thumbnail.webp' }
@@ -189,20 +198,78 @@ export class AttachmentService {
   async linkOwnMedia(em: EntityManager, actor: Actor, attachmentId: number, fileName: string | null): Promise<StoredFile> {
     const refuse = () => badInput('fileUrl names a file of this server that you may not see', 'fileUrl');
     const a = await em.findOne(Attachment, { id: attachmentId }, { populate: ['message'] });
-    if (!a || !a.storageKey || a.size == null || a.message.deletedAt || !this.queries) throw refuse();
-    await this.queries.access({ actor, em }, a.message.conversation.id).catch(() => { throw refuse(); });
+    if (!a || !a.storageKey || a.size == null || a.message?.deletedAt || !this.queries) throw refuse();
+    // An upload not yet sent (seed 003 note 7): its uploader's alone, whoever else holds its URL.
+    if (!a.message) {
+      if (refOf(a.uploader) !== actor.id) throw refuse();
+    } else {
+      await this.queries.access({ actor, em }, a.message.conversation.id).catch(() => { throw refuse(); });
+    }
     return {
+      ...(a.message ? {} : { uploadId: a.id }),
       storageKey: a.storageKey, thumbnailKey: a.thumbnailKey ?? null, fileName: fileName ?? a.fileName, mimeType: a.mimeType,
       size: a.size, width: a.width ?? null, height: a.height ?? null,
     };
   }
 
-  /** Inserts the attachment row of a message sent with a file reference (inside the caller's transaction). */
-  addReference(em: EntityManager, messageId: number, uploaderId: number, file: StoredFile | ExternalFile): Attachment {
+  /**
+   * The attachment row of a message sent with a file reference (inside the caller's transaction):
+   * a new row, or, for the uploader's own upload not yet sent ({@link upload}), that row itself,
+   * taken in one conditional statement. When a concurrent send took it first, the message shares
+   * its bytes (a new row, as for any linked file); when it was purged meanwhile, nothing is left to link.
+   * @throws BAD_USER_INPUT naming fileUrl when the upload expired (purged) between the check and the send.
+   */
+  async addReference(em: EntityManager, messageId: number, uploaderId: number, file: StoredFile | ExternalFile): Promise<void> {
+    if ('uploadId' in file && file.uploadId != null) {
+      const { uploadId, ...facts } = file;
+      const taken = await em.execute<{ id: number }[]>(
+        'update "attachments" set "message_id" = ?, "file_name" = ? where "id" = ? and "message_id" is null and "uploader_id" = ? returning "id"',
+        [messageId, facts.fileName, uploadId, uploaderId]);
+      if (taken.length) return;
+      const still = await em.execute<{ id: number }[]>('select "id" from "attachments" where "id" = ?', [uploadId]);
+      if (!still.length) throw badInput('fileUrl names an upload that expired; upload the file again', 'fileUrl');
+      file = facts;
+    }
     const row = 'externalUrl' in file
       ? { ...file, width: null, height: null, storageKey: null, thumbnailKey: null }
       : { ...file, externalUrl: null };
-    return em.create(Attachment, { message: messageId, uploader: uploaderId, ...row });
+    em.create(Attachment, { message: messageId, uploader: uploaderId, ...row });
+  }
+
+  /**
+   * Stores one file for a later file message (seed 003 note 7, "upload the file first to get a
+   * URL, then send the message"): checked like every attachment ({@link storeAll}: size, sniffed
+   * type, pixels, thumbnail), kept as a row without a message that only `uploaderId` may link
+   * (a seed-003 send naming its URL), and purged by {@link purgeUploads} when never sent.
+   * @throws CONFLICT past `limits.maxPending` unsent uploads of the actor (UPLOAD_PENDING_MAX), and as {@link storeAll}.
+   */
+  async upload(scope: Scope, file: UploadedFile | Promise<UploadedFile>): Promise<Attachment> {
+    const { em } = scope;
+    const uploaderId = scope.actor.id;
+    const maxPending = this.limits.maxPending ?? 20;
+    const pending = await em.count(Attachment, { message: null, uploader: uploaderId });
+    if (pending >= maxPending) throw conflict(`You have ${pending} uploads not yet sent (at most ${maxPending}): send them or wait until they expire`);
+    const [stored] = await this.storeAll([file]);
+    try {
+      const row = em.create(Attachment, { message: null, uploader: uploaderId, ...stored });
+      await em.flush();
+      return row;
+    } catch (err) {
+      await this.discard([stored]);
+      throw err;
+    }
+  }
+
+  /**
+   * Deletes the uploads never sent that are older than `before` (UPLOAD_ORPHAN_TTL ago), rows
+   * first, then their stored bytes (an upload's bytes are never shared: a send takes the row).
+   * @returns how many were purged.
+   */
+  async purgeUploads(em: EntityManager, before: Date): Promise<number> {
+    const rows = await em.execute<{ storage_key: string | null; thumbnail_key: string | null }[]>(
+      'delete from "attachments" where "message_id" is null and "created_at" < ? returning "storage_key", "thumbnail_key"', [before]);
+    await removeKeys(this.storage, rows.flatMap((r) => [r.storage_key, r.thumbnail_key]));
+    return rows.length;
   }
 
   /** The URL of an attachment's file: an external one's own link, else this server's signed URL (urlFor). */

@@ -156,9 +156,10 @@ export class AccountService {
     await tx.execute(
       'delete from "notifications" where "user_id" = ? or "message_id" in (select "id" from "messages" where "sender_id" = ?)', [userId, userId]);
 
-    // Attachments of their messages: rows now, bytes after commit unless another row shares them (a seed-003 link to this server's media).
+    // Attachments of their messages and their uploads never sent: rows now, bytes after commit unless another row shares them (a seed-003 link to this server's media).
     const files = await tx.execute<{ storage_key: string | null; thumbnail_key: string | null }[]>(
-      `delete from "attachments" where "message_id" in (select "id" from "messages" where "sender_id" = ?) returning "storage_key", "thumbnail_key"`, [userId]);
+      `delete from "attachments" where "message_id" in (select "id" from "messages" where "sender_id" = ?)
+          or ("message_id" is null and "uploader_id" = ?) returning "storage_key", "thumbnail_key"`, [userId, userId]);
     const candidates = [...new Set(files.flatMap((f) => [f.storage_key, f.thumbnail_key]).filter((k): k is string => Boolean(k)))];
     const shared = candidates.length
       ? new Set((await tx.execute<{ key: string }[]>(

@@ -1,4 +1,4 @@
-import { createHash, createSecretKey, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createSecretKey, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { SignJWT, jwtVerify, errors as joseErrors, type JWTPayload } from 'jose';
@@ -7,13 +7,13 @@ import { DomainError, badInput, conflict, isUniqueViolation, unauthenticated } f
 import { validate, z } from '../shared/validate';
 import { User } from '../user/user.entity';
 import { usernameLookupKey, usernameSchema } from '../user/username';
-import { profileNamesSchema } from '../user/profile';
+import { applyUserAttributes, profileNamesSchema, userAttributesSchema, type UserAttributesInput } from '../user/profile';
 import type { EventPublisher } from '../shared/events';
 import type { RateLimiter } from '../shared/rate-limit';
 import { RefreshToken } from './refresh-token.entity';
 import { ReservedUsername } from './reserved-username.entity';
 import type { UserCache, UserRecord } from '../user/user-cache';
-import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, hashPassword, needsRehash, verifyPassword } from './password';
+import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, PasswordWorkCounter, hashPassword, needsRehash, verifyPassword } from './password';
 
 /** Token settings, from Config. */
 export interface AuthOptions {
@@ -27,6 +27,11 @@ export interface AuthOptions {
   accessTokenTtlSec: number;
   /** Seconds. */
   refreshTokenTtlSec: number;
+  /**
+   * Seconds after a refresh during which the spent token, presented again, answers the same
+   * successor pair instead of revoking the login (REFRESH_REUSE_GRACE_S; 0 or absent: off).
+   */
+  refreshReuseGraceSec?: number;
   /** Where `session.revoked` goes (logout, refresh-token reuse), so open sockets of that login close. */
   events?: EventPublisher;
   /** Failed logins per username+IP (issue 6). */
@@ -42,6 +47,17 @@ export interface Session {
   expiresAt: Date;
   /** The login's refresh-token family id (`sid` claim); null for tokens issued before it existed. */
   sessionId: string | null;
+}
+
+/** How a login's refresh tokens behave (see {@link AuthService.login}). */
+export interface LoginOptions {
+  /**
+   * False: SimpleJWT's default (seed 000's `POST /api/token/`, ROTATE_REFRESH_TOKENS=False): the
+   * refresh token is never spent, a refresh issues only a new access token and answers the same
+   * refresh token, until it expires or the login is revoked. Default true: single use, rotated,
+   * reuse detection.
+   */
+  rotates?: boolean;
 }
 
 /** What a successful register/login/refresh returns (contract: AuthPayload). */
@@ -74,6 +90,36 @@ export const registerSchema = profileNamesSchema.extend({
 export type RegisterInput = z.input<typeof registerSchema>;
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('base64url');
+
+/** The pair a spent refresh token was exchanged for, as sealed in `refresh_tokens.successor_sealed`. */
+interface Successor { accessToken: string; refreshToken: string; accessTokenExpiresAt: number }
+
+/**
+ * The key sealing a token's successor: SHA-256 over a fixed label and the raw token. The table
+ * holds only SHA-256(token) (no label), from which this key cannot be derived, so a read of the
+ * table does not open the successors; only a holder of the spent token does.
+ */
+const successorKey = (token: string) => createHash('sha256').update('chat-server refresh successor\0').update(token).digest();
+
+/** AES-256-GCM of the successor pair under {@link successorKey}: base64url(iv 12 | tag 16 | ciphertext). */
+function sealSuccessor(token: string, successor: Successor): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', successorKey(token), iv);
+  const body = Buffer.concat([cipher.update(JSON.stringify(successor), 'utf8'), cipher.final()]);
+  return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url');
+}
+
+/** Opens {@link sealSuccessor}'s output; null when it does not open (never expected: the token hashed to this row). */
+function openSuccessor(token: string, sealed: string): Successor | null {
+  try {
+    const raw = Buffer.from(sealed, 'base64url');
+    const decipher = createDecipheriv('aes-256-gcm', successorKey(token), raw.subarray(0, 12));
+    decipher.setAuthTag(raw.subarray(12, 28));
+    return JSON.parse(Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8')) as Successor;
+  } catch {
+    return null;
+  }
+}
 
 /**
  * The `kid` of an HMAC key: 12 base64url characters (72 bits) of SHA-256 over a fixed label and
@@ -109,13 +155,17 @@ interface SigningKey { kid: string; key: KeyObject }
 /**
  * Accounts and tokens (RFC 8725 JWT best practice): short-lived HS256 access JWTs with
  * iss/aud/exp/iat/sub and typ "at+jwt"; opaque refresh tokens stored hashed, single use,
- * rotated, with reuse of a spent one revoking its whole family (RFC 6819 §5.2.2.3).
+ * rotated, with reuse of a spent one revoking its whole family (RFC 6819 §5.2.2.3) after
+ * REFRESH_REUSE_GRACE_S; logins through seed 000's token path keep one refresh token (SimpleJWT).
  */
 export class AuthService {
   /** The current key first, then the previous ones (JWT key rotation, RFC 7515 §4.1.4 `kid`). */
   private readonly keys: SigningKey[];
   /** Access tokens verified lately and their claims (see verifyAccessTokenClaims). */
   private readonly verified = new Map<string, AccessClaims>();
+
+  /** Password verifications this instance completed, by argon2 parameters (metric `chat_password_verifications`). */
+  readonly passwordWork = new PasswordWorkCounter();
 
   constructor(private readonly opts: AuthOptions) {
     const all = [opts.jwtSecret, ...(opts.previousJwtSecrets ?? [])].map((key) => ({ kid: jwtKeyId(key), key: createSecretKey(key) }));
@@ -135,10 +185,12 @@ export class AuthService {
 
   /**
    * Creates an account without logging it in (`npm run create-user`); `isStaff` only from trusted
-   * callers, never from `register`. @throws BAD_USER_INPUT on invalid fields, CONFLICT when the username is taken.
+   * callers, never from `register`; likewise `attributes` (role, score, rank, inGameIds: the rules of
+   * setUserAttributes, `userAttributesSchema`). @throws BAD_USER_INPUT on invalid fields, CONFLICT when the username is taken.
    */
-  async createUser(em: EntityManager, input: RegisterInput, isStaff = false): Promise<User> {
+  async createUser(em: EntityManager, input: RegisterInput, isStaff = false, attributes: UserAttributesInput = {}): Promise<User> {
     const data = validate(registerSchema, input);
+    const attrs = validate(userAttributesSchema, attributes);
     const passwordHash = await hashPassword(data.password);
     const usernameKey = data.username.toLowerCase();
     try {
@@ -155,6 +207,7 @@ export class AuthService {
           email: data.email || null,
           isStaff,
         });
+        applyUserAttributes(user, attrs);
         await tx.flush();
         if (await tx.count(ReservedUsername, { usernameKey })) throw conflict('That username is taken');
         return user;
@@ -174,10 +227,12 @@ export class AuthService {
    * concurrent guesses read a limit that was counted only after each failure), so at most
    * RATE_LOGIN_FAILURES guesses are ever checked per username+IP in 15 minutes; a success gives
    * the count back (it starts over).
+   * `options.rotates` false makes a login whose refresh token is never spent (seed 000's token
+   * path, {@link LoginOptions}).
    * @throws UNAUTHENTICATED on an unknown username or a wrong password (one message for both),
    *   RATE_LIMITED after RATE_LOGIN_FAILURES failures for that username+IP within 15 minutes.
    */
-  async login(em: EntityManager, username: string, password: string, ip = 'unknown'): Promise<AuthResult> {
+  async login(em: EntityManager, username: string, password: string, ip = 'unknown', options: LoginOptions = {}): Promise<AuthResult> {
     const usernameKey = usernameLookupKey(username);
     const limitKey = `${usernameKey ?? String(username ?? '').trim().toLowerCase().slice(0, 64)}|${ip}`;
     await this.opts.limits?.consume('login', limitKey);
@@ -185,32 +240,54 @@ export class AuthService {
     // A deleted account's tombstone has no password: the dummy hash's work, the same answer.
     const user = found?.deletedAt ? null : found;
     const candidate = String(password ?? '');
-    const ok = await verifyPassword(user?.passwordHash ?? null, candidate);
+    const ok = await verifyPassword(user?.passwordHash ?? null, candidate, this.passwordWork);
     if (!user || !ok) throw unauthenticated('Invalid username or password');
     await this.opts.limits?.reset('login', limitKey);
     if (needsRehash(user.passwordHash)) user.passwordHash = await hashPassword(candidate);
-    return this.startSession(em, user);
+    return this.issue(em, user, randomUUID(), options.rotates ?? true);
   }
 
   /**
    * Spends a refresh token and issues a new pair in the same family.
+   * - A token of a non-rotating login ({@link LoginOptions}) is not spent: a new access token and
+   *   the same refresh token.
+   * - A spent token presented again within REFRESH_REUSE_GRACE_S of its use answers the same
+   *   successor pair it was exchanged for (two tabs refreshing at once; Auth0's reuse interval),
+   *   unless the login was revoked meanwhile. Later, it is reuse: the family is revoked.
    * @throws UNAUTHENTICATED when the token is unknown, expired, revoked or already spent
-   * (a spent one also revokes every token of its family).
+   * (outside the grace period a spent one also revokes every token of its family).
    */
   async refresh(em: EntityManager, refreshToken: string): Promise<AuthResult> {
-    const tokenHash = sha256(String(refreshToken ?? ''));
+    const presented = String(refreshToken ?? '');
+    const tokenHash = sha256(presented);
     // Spend and issue in one transaction under the token's row lock: of two concurrent refreshes
-    // one wins; the other waits, sees the token spent, and revokes the family including the
-    // winner's fresh token (already committed by then).
+    // one wins; the other waits, sees the token spent (and, within the grace period, its sealed
+    // successor, already committed by then).
     const outcome = await em.transactional(async (tx) => {
       const row = await tx.findOne(RefreshToken, { tokenHash }, { populate: ['user'], lockMode: LockMode.PESSIMISTIC_WRITE });
       if (!row || row.revokedAt || row.expiresAt <= new Date()) return { error: 'Invalid refresh token' } as const;
+      const user = row.user as User;
+      if (!row.rotates) {
+        const access = await this.signAccess(user, row.familyId);
+        return { result: { ...access, refreshToken: presented, user } } as const;
+      }
       if (row.usedAt) {
+        const graceMs = (this.opts.refreshReuseGraceSec ?? 0) * 1000;
+        const successor = graceMs > 0 && Date.now() - row.usedAt.getTime() <= graceMs && row.successorSealed
+          ? openSuccessor(presented, row.successorSealed) : null;
+        if (successor) {
+          return { result: { accessToken: successor.accessToken, refreshToken: successor.refreshToken, accessTokenExpiresAt: new Date(successor.accessTokenExpiresAt), user } } as const;
+        }
         await this.revokeFamily(tx, row.familyId);
-        return { error: 'Refresh token reuse detected; please log in again', revoked: { sessionId: row.familyId, userId: row.user.id } } as const;
+        return { error: 'Refresh token reuse detected; please log in again', revoked: { sessionId: row.familyId, userId: user.id } } as const;
       }
       row.usedAt = new Date();
-      return { result: await this.issue(tx, row.user, row.familyId) } as const;
+      const result = await this.issue(tx, user, row.familyId);
+      if (this.opts.refreshReuseGraceSec) {
+        row.successorSealed = sealSuccessor(presented, { accessToken: result.accessToken, refreshToken: result.refreshToken, accessTokenExpiresAt: result.accessTokenExpiresAt.getTime() });
+        await tx.flush();
+      }
+      return { result } as const;
     });
     if ('error' in outcome) {
       if ('revoked' in outcome && outcome.revoked) this.opts.events?.publish({ type: 'session.revoked', ...outcome.revoked });
@@ -352,7 +429,8 @@ export class AuthService {
     return payload;
   }
 
-  private async issue(em: EntityManager, user: User, familyId: string): Promise<AuthResult> {
+  /** A new access token of `user` in login `familyId` (claims: see verifySignedClaims), and its expiry. */
+  private async signAccess(user: User, familyId: string): Promise<{ accessToken: string; accessTokenExpiresAt: Date }> {
     const now = Math.floor(Date.now() / 1000);
     const exp = now + this.opts.accessTokenTtlSec;
     // `iat_ms`: the issue time in ms (private claim), so a password change cuts exactly the tokens issued before it.
@@ -365,15 +443,22 @@ export class AuthService {
       .setExpirationTime(exp)
       .setJti(randomUUID())
       .sign(this.keys[0].key);
+    return { accessToken, accessTokenExpiresAt: new Date(exp * 1000) };
+  }
+
+  /** A new access token and a new stored refresh token in login `familyId` (`rotates`: see {@link LoginOptions}). */
+  private async issue(em: EntityManager, user: User, familyId: string, rotates = true): Promise<AuthResult> {
+    const access = await this.signAccess(user, familyId);
     const refreshToken = randomBytes(32).toString('base64url');
     em.create(RefreshToken, {
       user,
       familyId,
       tokenHash: sha256(refreshToken),
       expiresAt: new Date(Date.now() + this.opts.refreshTokenTtlSec * 1000),
+      rotates,
     });
     await em.flush();
-    return { accessToken, refreshToken, accessTokenExpiresAt: new Date(exp * 1000), user };
+    return { ...access, refreshToken, user };
   }
 
   private async revokeFamily(em: EntityManager, familyId: string): Promise<void> {
@@ -395,7 +480,7 @@ export class AuthService {
     if (!user || user.deletedAt) throw unauthenticated('Invalid access token');
     const limitKey = `${user.usernameKey}|${ip}`;
     await this.opts.limits?.consume('login', limitKey);
-    if (!(await verifyPassword(user.passwordHash, String(password ?? '')))) throw badInput('The password is incorrect', field);
+    if (!(await verifyPassword(user.passwordHash, String(password ?? ''), this.passwordWork))) throw badInput('The password is incorrect', field);
     await this.opts.limits?.reset('login', limitKey);
     return user;
   }

@@ -35,13 +35,46 @@ export function dummyPasswordHash(): Promise<string> {
  * against {@link dummyPasswordHash} and answers false: the same code path and the same argon2id
  * work either way. A password over {@link PASSWORD_MAX_LENGTH} is false (no account can have
  * one); the empty string is verified in its place, so the work stays the same and the huge
- * input is never hashed.
+ * input is never hashed. `work`, when given, is told of the verification once argon2 has done it.
  */
-export async function verifyPassword(storedHash: string | null | undefined, password: string): Promise<boolean> {
+export async function verifyPassword(storedHash: string | null | undefined, password: string, work?: PasswordWork): Promise<boolean> {
   const tooLong = password.length > PASSWORD_MAX_LENGTH;
   const hash = storedHash ?? (await dummyPasswordHash());
-  const ok = await argonVerify(hash, tooLong ? '' : password).catch(() => false);
+  let ok = false;
+  try {
+    ok = await argonVerify(hash, tooLong ? '' : password);
+    // Counted only once argon2 ran to its answer (a hash it cannot parse throws first: no work).
+    work?.verified(workLabelOf(hash));
+  } catch {
+    ok = false;
+  }
   return ok && !tooLong && storedHash != null;
+}
+
+/**
+ * Told of each argon2 verification {@link verifyPassword} completed, with the parameters of the
+ * hash it verified ({@link workLabelOf}): the count of password-hashing work, by its cost, that an
+ * operator (and the test of the dummy hash, issue 27) reads as `chat_password_verifications`.
+ */
+export interface PasswordWork {
+  verified(label: string): void;
+}
+
+/** The work of verifying `phc`, as a label: `argon2id m=19456 t=2 p=1` ("unknown" when not an argon2 PHC string). */
+export function workLabelOf(phc: string): string {
+  const p = argon2ParamsOf(phc);
+  return p ? `${p.variant} m=${p.m} t=${p.t} p=${p.p}` : 'unknown';
+}
+
+/**
+ * Counts completed password verifications by {@link workLabelOf} (per instance: AuthService owns
+ * one, the metrics read it at scrape).
+ */
+export class PasswordWorkCounter implements PasswordWork {
+  readonly counts = new Map<string, number>();
+  verified(label: string): void {
+    this.counts.set(label, (this.counts.get(label) ?? 0) + 1);
+  }
 }
 
 /** The parameters of an argon2 PHC string (`$argon2id$v=19$m=19456,t=2,p=1$salt$hash`); null when it is not one. */

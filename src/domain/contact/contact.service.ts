@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Scope } from '../shared/actor';
-import { badInput, forbidden, isUniqueViolation, notFound, parseId } from '../shared/errors';
+import { badInput, forbidden, notFound, parseId } from '../shared/errors';
 import type { EventPublisher } from '../shared/events';
 import { User } from '../user/user.entity';
 import { Contact, ContactStatus } from './contact.entity';
@@ -15,53 +15,70 @@ import { Contact, ContactStatus } from './contact.entity';
 export class ContactService {
   constructor(private readonly events: EventPublisher) {}
 
-  /** The actor's contacts, newest change first; BLOCKED rows only where the actor is the blocker. */
-  async list(scope: Scope, status?: ContactStatus | null): Promise<Contact[]> {
+  /**
+   * The actor's contacts, newest change first; BLOCKED rows only where the actor is the blocker.
+   * `page` (GraphQL; issue 27: anyone can add a PENDING row to someone's list): at most `first`
+   * rows after the contact `after` (an id of one of the actor's contacts) in that order; without
+   * it every row (the REST dialects' lists).
+   * @throws BAD_USER_INPUT (`after` not a valid id), NOT_FOUND (`after` not one of the actor's contacts).
+   */
+  async list(scope: Scope, status?: ContactStatus | null, page?: { first: number; after?: string | null }): Promise<Contact[]> {
     const me = scope.actor.id;
-    const rows = await scope.em.find(
-      Contact,
-      {
-        $or: [{ requester: me }, { addressee: me, status: { $ne: ContactStatus.BLOCKED } }],
-        ...(status ? { status } : {}),
-      },
-      { orderBy: [{ updatedAt: 'desc' }, { id: 'desc' }] },
+    const mine = { $or: [{ requester: me }, { addressee: me, status: { $ne: ContactStatus.BLOCKED } }] };
+    if (!page) return scope.em.find(Contact, { ...mine, ...(status ? { status } : {}) }, { orderBy: [{ updatedAt: 'desc' }, { id: 'desc' }] });
+    const afterId = page.after == null ? null : parseId(page.after, 'after');
+    if (afterId !== null && !(await scope.em.findOne(Contact, { id: afterId, ...mine }, { fields: ['id'] }))) throw notFound('Contact');
+    if (page.first === 0) return [];
+    // The keyset compares in SQL: updated_at keeps microseconds a JavaScript Date would cut.
+    const ids = await scope.em.execute<{ id: number }[]>(
+      `select c."id" from "contacts" c
+        where (c."requester_id" = ? or (c."addressee_id" = ? and c."status" <> 'BLOCKED'))
+          ${status ? 'and c."status" = ?' : ''}
+          ${afterId !== null ? 'and (c."updated_at", c."id") < (select a."updated_at", a."id" from "contacts" a where a."id" = ?)' : ''}
+        order by c."updated_at" desc, c."id" desc limit ?`,
+      [me, me, ...(status ? [status] : []), ...(afterId !== null ? [afterId] : []), page.first],
     );
-    return rows;
+    if (!ids.length) return [];
+    const rows = await scope.em.find(Contact, { id: { $in: ids.map((r) => r.id) } });
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return ids.map((r) => byId.get(r.id)).filter((c): c is Contact => c !== undefined);
   }
 
   /**
    * Asks `userId` to connect. Asking again returns the same request; a DECLINED request is
-   * renewed; when the other side already asked, this accepts their request.
+   * renewed; when the other side already asked, this accepts their request, also when the two
+   * requests cross at the same moment (issue 27): a pair has one connection row whoever asked (a
+   * unique index on the unordered pair, migration contact_pair), so the second insert finds the
+   * first and accepts it, whatever the timing. The block check is made again in the transaction.
    * @throws BAD_USER_INPUT (oneself), NOT_FOUND (no such user), FORBIDDEN (a block either way).
    */
   async request(scope: Scope, userId: string): Promise<Contact> {
     const other = await this.requireOther(scope, userId);
     const me = scope.actor.id;
     if (await this.isBlockedBetween(scope.em, me, other.id)) throw forbidden('You cannot connect with this user');
-    const [mine, theirs] = await this.pair(scope.em, me, other.id);
-    if (theirs) {
-      if (theirs.status !== ContactStatus.ACCEPTED) {
-        theirs.status = ContactStatus.ACCEPTED;
-        await scope.em.flush();
-        this.connected(me, other.id);
+    let accepted = false;
+    const id = await scope.em.transactional(async (tx) => {
+      // A row of either side (a crossing insert waits here for the other's commit, then sees it).
+      const [inserted] = await tx.execute<{ id: number }[]>(
+        `insert into "contacts" ("requester_id", "addressee_id", "status", "created_at", "updated_at") values (?, ?, 'PENDING', now(), now())
+         on conflict do nothing returning "id"`, [me, other.id]);
+      if (await this.isBlockedBetween(tx, me, other.id)) throw forbidden('You cannot connect with this user');
+      if (inserted) return Number(inserted.id);
+      const [row] = await tx.execute<{ id: number; requester_id: number; status: ContactStatus }[]>(
+        `select "id", "requester_id", "status" from "contacts"
+          where "status" <> 'BLOCKED' and (("requester_id" = ? and "addressee_id" = ?) or ("requester_id" = ? and "addressee_id" = ?)) for update`,
+        [me, other.id, other.id, me]);
+      if (!row) throw forbidden('You cannot connect with this user'); // the conflict was a BLOCKED row of ours
+      if (Number(row.requester_id) === other.id && row.status !== ContactStatus.ACCEPTED) {
+        await tx.execute(`update "contacts" set "status" = 'ACCEPTED', "updated_at" = now() where "id" = ?`, [row.id]);
+        accepted = true;
+      } else if (Number(row.requester_id) === me && row.status === ContactStatus.DECLINED) {
+        await tx.execute(`update "contacts" set "status" = 'PENDING', "updated_at" = now() where "id" = ?`, [row.id]);
       }
-      return theirs;
-    }
-    if (mine) {
-      if (mine.status === ContactStatus.DECLINED) { mine.status = ContactStatus.PENDING; await scope.em.flush(); }
-      return mine;
-    }
-    try {
-      const created = scope.em.create(Contact, { requester: me, addressee: other.id, status: ContactStatus.PENDING });
-      await scope.em.flush();
-      return created;
-    } catch (err) {
-      if (!isUniqueViolation(err)) throw err;
-      scope.em.clear();
-      const again = await scope.em.findOne(Contact, { requester: me, addressee: other.id });
-      if (!again) throw err;
-      return again;
-    }
+      return Number(row.id);
+    });
+    if (accepted) this.connected(me, other.id);
+    return scope.em.findOneOrFail(Contact, { id }, { refresh: true });
   }
 
   /** The addressee accepts a request. @throws NOT_FOUND (not theirs to see), FORBIDDEN (the requester), BAD_USER_INPUT (blocked). */
@@ -153,10 +170,13 @@ export class ContactService {
     const [mine, theirs] = await this.pair(em, openerId, otherId);
     if (theirs?.status === ContactStatus.PENDING) { theirs.status = ContactStatus.ACCEPTED; await em.flush(); this.connected(openerId, otherId); return; }
     if (mine || theirs) return;
+    // Issue 27: not when a block was committed since the caller's check (the insert reads it again).
     const inserted = await em.execute<{ id: number }[]>(
-      `insert into "contacts" ("requester_id", "addressee_id", "status", "created_at", "updated_at") values (?, ?, 'ACCEPTED', now(), now())
-       on conflict ("requester_id", "addressee_id") do nothing returning "id"`,
-      [openerId, otherId],
+      `insert into "contacts" ("requester_id", "addressee_id", "status", "created_at", "updated_at")
+       select ?, ?, 'ACCEPTED', now(), now() where not exists (select 1 from "contacts" k where k."status" = 'BLOCKED'
+          and ((k."requester_id" = ? and k."addressee_id" = ?) or (k."requester_id" = ? and k."addressee_id" = ?)))
+       on conflict do nothing returning "id"`,
+      [openerId, otherId, openerId, otherId, otherId, openerId],
     );
     if (inserted.length) this.connected(openerId, otherId);
   }

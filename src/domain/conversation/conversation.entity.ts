@@ -58,6 +58,10 @@ export class Conversation {
   @Property({ type: 'datetime' })
   lastActivityAt: Date = new Date();
 
+  /** When an OWNER/ADMIN or staff archived it (seed 003 `is_active: false`); null: active. Archived: readable, no sends, joins or edits. */
+  @Property({ type: 'datetime', nullable: true })
+  archivedAt?: Date | null;
+
   @Property({ type: 'datetime' })
   createdAt: Date = new Date();
 

@@ -55,6 +55,26 @@ export function canManage(actor: Actor, c: Conversation, m: Membership | null | 
   return isActive(m) && (m.role === MemberRole.OWNER || m.role === MemberRole.ADMIN);
 }
 
+/**
+ * An archived conversation (seed 003 `is_active: false`) is read-only: its history stays readable,
+ * but it takes no sends, joins, member additions, edits or attachments (and reactions, when they come).
+ */
+export function isArchived(c: Pick<Conversation, 'archivedAt'>): boolean {
+  return c.archivedAt != null;
+}
+
+/** What every refusal of an archived conversation says (the same in every dialect). */
+export const ARCHIVED_MESSAGE = 'This conversation is archived (inactive): its history is readable, but it takes no new messages, members or edits until an owner, an admin or staff reactivates it';
+
+/**
+ * Archiving and reactivating (seed 003 `is_active`; contract `archiveConversation`): an OWNER or
+ * ADMIN of a GROUP or ROOM, or staff for any conversation but a DIRECT one (a SUPPORT thread: staff only).
+ */
+export function canArchive(actor: Actor, c: Conversation, m: Membership | null | undefined): boolean {
+  if (c.kind === ConversationKind.DIRECT) return false;
+  return actor.isStaff || canManage(actor, c, m);
+}
+
 /** Only an OWNER (or staff) hands out OWNER or touches another OWNER/ADMIN. */
 export function outranks(actor: Actor, m: Membership | null | undefined, target: Membership): boolean {
   if (actor.isStaff) return true;

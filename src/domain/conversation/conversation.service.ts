@@ -1,5 +1,5 @@
 import type { Scope } from '../shared/actor';
-import { badInput, forbidden, isUniqueViolation, notFound, parseId } from '../shared/errors';
+import { badInput, forbidden, isUniqueViolation, notFound, parseId, unauthenticated } from '../shared/errors';
 import type { EventPublisher } from '../shared/events';
 import { cleanText } from '../shared/text';
 import { validate, z } from '../shared/validate';
@@ -11,8 +11,9 @@ import { User } from '../user/user.entity';
 import { usernameLookupKey } from '../user/username';
 import { Conversation, ConversationKind, DEFAULT_MAX_MEMBERS, directKeyOf, MemberRole, RoomVisibility } from './conversation.entity';
 import { Membership } from './membership.entity';
-import { canManage, isActive } from './conversation.policy';
+import { canArchive, canManage, isActive, isArchived } from './conversation.policy';
 import type { ConversationQueries } from './conversation.queries';
+import type { RateLimiter } from '../shared/rate-limit';
 import { activeMemberCount } from './membership.service';
 
 // Free text is cleaned of control characters before its limits apply (shared/text.ts).
@@ -46,6 +47,8 @@ export class ConversationService {
     private readonly queries: ConversationQueries,
     private readonly contacts: ContactService,
     private readonly notifications: NotificationService,
+    /** RATE_MEMBER_ADDS_PER_HOUR (limit `memberAdd`): people one actor may add to conversations. */
+    private readonly limits?: RateLimiter,
   ) {}
 
   /**
@@ -108,14 +111,28 @@ export class ConversationService {
     }
   }
 
-  /** Creates a GROUP; the creator becomes OWNER, `memberIds` MEMBERs. @throws BAD_USER_INPUT, NOT_FOUND for unknown members, FORBIDDEN for a member with whom a block stands. */
+  /**
+   * Creates a GROUP; the creator becomes OWNER, `memberIds` MEMBERs, each counting toward the
+   * creator's RATE_MEMBER_ADDS_PER_HOUR (issue 27).
+   * @throws BAD_USER_INPUT, NOT_FOUND for unknown members, FORBIDDEN for a member with whom a block stands, RATE_LIMITED past the hour's adds (nothing created).
+   */
   async createGroup(scope: Scope, input: { name: string; description?: string | null; memberIds: (string | number)[] }): Promise<Conversation> {
     const data = validate(groupSchema, input);
     const ids = [...new Set(data.memberIds.map((id, i) => parseId(id, `memberIds.${i}`)))].filter((id) => id !== scope.actor.id);
     const found = ids.length ? await scope.em.find(User, { id: { $in: ids }, deletedAt: null /* issue 18: not deleted accounts */ }, { fields: ['id'] }) : [];
     if (found.length !== ids.length) throw notFound('User');
     await this.contacts.refuseBlocked(scope, ids);
+    if (ids.length) await this.limits?.consume('memberAdd', String(scope.actor.id), ids.length);
     const { conv: c, message } = await scope.em.transactional(async (tx) => {
+      // Issue 27: the creator's and members' rows FOR SHARE (id order; the account deletion locks a
+      // user's row first too), then deletions and blocks read again: a member who deleted their
+      // account, or a block committed, since the checks above stops the creation.
+      const locked = await tx.execute<{ id: number; deleted_at: Date | null }[]>(
+        `select "id", "deleted_at" from "users" where "id" in (select (jsonb_array_elements_text(?::jsonb))::int) order by "id" for share`,
+        [JSON.stringify([scope.actor.id, ...ids])]);
+      if (locked.find((r) => Number(r.id) === scope.actor.id)?.deleted_at !== null) throw unauthenticated('This account was deleted');
+      if (locked.filter((r) => Number(r.id) !== scope.actor.id && !r.deleted_at).length !== ids.length) throw notFound('User');
+      await this.contacts.refuseBlocked({ ...scope, em: tx }, ids);
       const conv = tx.create(Conversation, { kind: ConversationKind.GROUP, name: data.name, description: data.description ?? null, createdBy: scope.actor.id });
       const members = [tx.create(Membership, { conversation: conv, user: scope.actor.id, role: MemberRole.OWNER })];
       for (const id of ids) members.push(tx.create(Membership, { conversation: conv, user: id, role: MemberRole.MEMBER }));
@@ -160,6 +177,23 @@ export class ConversationService {
       c.maxMembers = data.maxMembers;
     }
     await scope.em.flush();
+    return c;
+  }
+
+  /**
+   * Archives (`archived` true) or reactivates a conversation (seed 003 `PATCH /api/chat/rooms/{id}/
+   * {"is_active": false}`; contract `archiveConversation`). Archived: readable, no sends, joins or
+   * edits (conversation.policy isArchived). Setting the state it already has changes nothing.
+   * @throws NOT_FOUND (not visible), BAD_USER_INPUT (a DIRECT chat), FORBIDDEN (not an OWNER/ADMIN or staff: canArchive).
+   */
+  async setArchived(scope: Scope, id: string | number, archived: boolean): Promise<Conversation> {
+    const { conversation: c, membership } = await this.queries.access(scope, id, 'id');
+    if (c.kind === ConversationKind.DIRECT) throw badInput('A direct chat cannot be archived', 'id');
+    if (!canArchive(scope.actor, c, membership)) throw forbidden('Only the owner, an admin or staff can archive or reactivate this conversation');
+    if (isArchived(c) === archived) return c;
+    // One conditional statement: two concurrent calls leave the first time it was archived.
+    await scope.em.nativeUpdate(Conversation, { id: c.id, archivedAt: archived ? null : { $ne: null } }, { archivedAt: archived ? new Date() : null, updatedAt: new Date() });
+    await scope.em.refresh(c);
     return c;
   }
 

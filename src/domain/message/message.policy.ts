@@ -37,6 +37,15 @@ export function canDelete(actor: Actor, m: MessageFacts, c: Conversation, member
   return !isSystem(m) && (isOwn(actor, m) || actor.isStaff || canManage(actor, c, membership));
 }
 
+/**
+ * Posting a notice (a SYSTEM message in one's own name; seed 003 `message_type: "system"`, issue 28
+ * item 6): whoever manages the GROUP or ROOM (conversation.policy's canManage: its OWNER or an
+ * ADMIN, or staff); never in a DIRECT or SUPPORT chat. The send rights (canSend) apply too.
+ */
+export function canPostNotice(actor: Actor, c: Conversation, membership: Membership | null | undefined): boolean {
+  return canManage(actor, c, membership);
+}
+
 /** Adding attachments to a message: its sender, or staff (seed 004: staff are exempt from ownership checks, as for edits); never a SYSTEM message. */
 export function canAttach(actor: Actor, m: MessageFacts): boolean {
   return !isSystem(m) && (isOwn(actor, m) || actor.isStaff);

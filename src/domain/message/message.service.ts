@@ -1,21 +1,21 @@
 import type { Scope } from '../shared/actor';
 import { badInput, conflict, forbidden, isUniqueViolation, notFound, parseId } from '../shared/errors';
 import type { EventPublisher, MessageView } from '../shared/events';
-import { connectionFrom, decodeCursor, encodeCursor, pageSize, type Page } from '../shared/pagination';
+import { connectionFrom, decodeCursor, encodeCursor, MENTIONS_MAX, pageSize, type Page } from '../shared/pagination';
 import { cleanText, hasControlChars } from '../shared/text';
 import { validate, z } from '../shared/validate';
 import { ConversationKind } from '../conversation/conversation.entity';
-import { activeMembershipSql, canReadContent, canSend } from '../conversation/conversation.policy';
+import { activeMembershipSql, listedConversationSql, ARCHIVED_MESSAGE, canReadContent, canSend, isArchived } from '../conversation/conversation.policy';
 import type { ConversationService } from '../conversation/conversation.service';
 import type { ConversationQueries, SendTarget } from '../conversation/conversation.queries';
 import type { NotificationService } from '../notification/notification.service';
 import { Message, MessageKind } from './message.entity';
 import { mentionedNames } from './mentions';
-import { canAttach, canDelete, canEdit, isIn, isOwn, isSystem } from './message.policy';
+import { canAttach, canDelete, canEdit, canPostNotice, isIn, isOwn, isSystem } from './message.policy';
 import type { RateLimiter } from '../shared/rate-limit';
 import { Attachment } from '../attachment/attachment.entity';
 import { AttachmentService, type CheckedReference, type ExternalFile, type StoredFile, type UploadedFile } from '../attachment/attachment.service';
-import { appendMessage, nextChange, rowToMessageView, toMessageView, type MessageRow } from './message.writer';
+import { appendMessage, lockLiveAuthor, nextChange, rowToMessageView, toMessageView, type MessageRow } from './message.writer';
 
 /** Longest message, in characters (Unicode code points), after removing control characters and trimming. */
 export const MAX_CONTENT_LENGTH = 4000;
@@ -44,6 +44,11 @@ const sendSchema = z.object({
   fileRef: z.object({ url: z.unknown(), fileName: z.unknown().optional(), size: z.unknown().optional(), kind: z.enum(['IMAGE', 'FILE']) }).nullish(),
   /** The host (host[:port]) the request reached this server by: a fileRef URL on it under /media/ is this server's own media. */
   serverHost: z.string().max(300).nullish(),
+  /**
+   * A notice: a SYSTEM message whose actor is the sender (seed 003 `message_type: "system"`), from
+   * a room's OWNER or ADMIN only (message.policy.ts canPostNotice); no files.
+   */
+  notice: z.boolean().nullish(),
 });
 
 /** Content beside attachments: may be empty; cleaned like {@link content}. */
@@ -60,6 +65,7 @@ export type SendInput = z.input<typeof sendSchema>;
  */
 function requireWritable(scope: Scope, target: SendTarget, what: 'send' | 'write'): void {
   const { conversation, membership } = target;
+  if (isArchived(conversation)) throw forbidden(ARCHIVED_MESSAGE);
   if (!canSend(scope.actor, conversation, membership)) throw forbidden(membership?.isMuted ? 'You are muted in this conversation' : `You cannot ${what} here`);
   if (target.blocked) throw forbidden('You cannot chat with this user');
   if (target.partnerDeleted) throw forbidden('This user deleted their account: the chat is read-only');
@@ -111,8 +117,11 @@ export class MessageService {
    * With `fileRef` (seed 003 file messages) the message is of its kind (IMAGE or FILE) with that
    * one attachment, written in the same transaction, and its content may be empty: an external
    * link (never fetched), or this server's own file when the URL names one the sender may see.
+   * With `notice` the message is a SYSTEM notice with the actor as its actor (no sender), allowed
+   * to a GROUP's or ROOM's OWNER and ADMINs (and staff): canPostNotice.
    * @throws BAD_USER_INPUT (content, reply, ids; fileUrl, fileName, fileSize: see
-   *   AttachmentService.checkReference and linkOwnMedia), NOT_FOUND, FORBIDDEN (muted, blocked), CONFLICT (key reused elsewhere),
+   *   AttachmentService.checkReference and linkOwnMedia), NOT_FOUND, FORBIDDEN (muted, blocked, a notice
+   *   from a plain member), CONFLICT (key reused elsewhere),
    *   RATE_LIMITED (more than RATE_MESSAGES_PER_SEC a second).
    */
   async send(scope: Scope, input: SendInput): Promise<MessageView> {
@@ -138,8 +147,10 @@ export class MessageService {
     const stored = files.length ? await this.attachments.storeAll(files) : [];
     try {
       const newMessage = {
-        conversationId: conversation.id, senderId: scope.actor.id,
-        kind: reference ? MessageKind[reference.kind] : stored.length ? MessageKind[AttachmentService.kindOf(stored)] : MessageKind.TEXT,
+        conversationId: conversation.id,
+        // A notice is the actor's SYSTEM message: no sender, the actor recorded (their read position moves past it).
+        ...(data.notice ? { senderId: null, actorId: scope.actor.id } : { senderId: scope.actor.id }),
+        kind: data.notice ? MessageKind.SYSTEM : reference ? MessageKind[reference.kind] : stored.length ? MessageKind[AttachmentService.kindOf(stored)] : MessageKind.TEXT,
         content: data.content, replyToId, clientMessageId: data.clientMessageId ?? null, mentionIds, notices,
       };
       // One statement (and one commit): the message, the sender's read position and the notifications.
@@ -149,7 +160,7 @@ export class MessageService {
         : await scope.em.transactional(async (tx) => {
           const appended = await appendMessage(tx, newMessage);
           this.attachments.addRows(tx, appended.message.id, scope.actor.id, stored);
-          if (reference) this.attachments.addReference(tx, appended.message.id, scope.actor.id, reference.file);
+          if (reference) await this.attachments.addReference(tx, appended.message.id, scope.actor.id, reference.file);
           return appended;
         });
       const view = toMessageView(message);
@@ -179,6 +190,7 @@ export class MessageService {
     const data = validate(sendSchema, input);
     const files = (data.attachments ?? []) as (UploadedFile | Promise<UploadedFile>)[];
     if (files.length && data.fileRef) throw badInput('Give attachments or a file reference, not both', 'fileUrl');
+    if (data.notice && (files.length || data.fileRef)) throw badInput('A notice carries no file', 'notice');
     // Pure checks of the reference first (scheme, lengths, name, size): nothing is read for a bad one.
     const checkedRef: CheckedReference | null = data.fileRef ? this.attachments.checkReference(data.fileRef, data.serverHost) : null;
     data.content = files.length || checkedRef ? validate(captionContent, data.content, 'content') : validate(content, data.content, 'content');
@@ -213,6 +225,9 @@ export class MessageService {
     if (target.prior) return { retry: await this.checkRetry(scope, target.prior, data) };
     const { conversation } = target;
     requireWritable(scope, target, 'send');
+    if (data.notice && !canPostNotice(scope.actor, conversation, target.membership)) {
+      throw forbidden('Only the room\'s owner or an admin may send a system message (message_type "system"); send it as "text"');
+    }
     if (replyToId != null && target.replyConversationId !== conversation.id) throw badInput('replyToId must be a message of the same conversation', 'replyToId');
     let reference: CheckedSend['reference'] = null;
     if (checkedRef) {
@@ -230,12 +245,15 @@ export class MessageService {
   /**
    * Replaces the content of a message: the sender's own, or any as staff (seed 004). Mentions are
    * recomputed (no new notifications). @throws FORBIDDEN (someone else's; SYSTEM), BAD_USER_INPUT
-   * (deleted, bad content), NOT_FOUND.
+   * (deleted, also meanwhile; bad content), NOT_FOUND, UNAUTHENTICATED (the editor's account was
+   * deleted meanwhile); FORBIDDEN in an archived conversation (conversation.policy isArchived).
    */
   async edit(scope: Scope, id: string, newContent: string): Promise<MessageView> {
-    const { message } = await this.queries.visibleMessage(scope, id);
+    const { message, conversation } = await this.queries.visibleMessage(scope, id);
     const facts = toMessageView(message);
     if (isSystem(facts)) throw forbidden('System messages cannot be edited');
+    // Archived: no edits, staff's included (its history is kept as it was).
+    if (isArchived(conversation)) throw forbidden(ARCHIVED_MESSAGE);
     if (!canEdit(scope.actor, facts)) throw forbidden('Only the sender can edit a message');
     // The sender's own edit is new content: it needs what a send needs (staff moderating others' messages do not).
     if (isOwn(scope.actor, facts)) await this.requireMayWrite(scope, message);
@@ -243,8 +261,13 @@ export class MessageService {
     const text = validate(content, newContent, 'content');
     const mentionIds = await this.mentionsIn(scope, message.conversation.id, text, message.sender?.id);
     await scope.em.transactional(async (tx) => {
+      // The editor's row first (the account deletion's order), then the conversation's: an edit
+      // racing the editor's deletion is refused; one racing the erasure of the message (its
+      // sender's deletion, or a delete) finds it deleted and writes nothing (issue 27).
+      await lockLiveAuthor(tx, scope.actor.id);
       const change = await nextChange(tx, message.conversation.id);
-      await tx.nativeUpdate(Message, { id: message.id }, { content: text, editedAt: new Date(), changeSeq: change, mentionIds });
+      const changed = await tx.nativeUpdate(Message, { id: message.id, deletedAt: null }, { content: text, editedAt: new Date(), changeSeq: change, mentionIds });
+      if (!changed) throw badInput('A deleted message cannot be edited', 'id');
       await this.notifications.messageChanged(tx, message.id, text);
     });
     await scope.em.refresh(message);
@@ -282,7 +305,8 @@ export class MessageService {
    *   PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE.
    */
   async addAttachment(scope: Scope, messageId: string, file: UploadedFile | Promise<UploadedFile>, inConversation?: string | number): Promise<Attachment> {
-    const { message } = await this.queries.visibleMessage(scope, messageId, 'messageId');
+    const { message, conversation } = await this.queries.visibleMessage(scope, messageId, 'messageId');
+    if (isArchived(conversation)) throw forbidden(ARCHIVED_MESSAGE);
     // A URL naming the conversation too (seed 004) addresses only a message of that conversation.
     if (inConversation != null && !isIn(toMessageView(message), Number(inConversation))) throw notFound('Message');
     const facts = toMessageView(message);
@@ -295,8 +319,12 @@ export class MessageService {
     let row: Attachment;
     try {
       row = await scope.em.transactional(async (tx) => {
+        // As for edits: the uploader's row first, then the conversation's; a message erased
+        // meanwhile (deleted, or its sender's account) gets no file (issue 27).
+        await lockLiveAuthor(tx, scope.actor.id);
         const change = await nextChange(tx, message.conversation.id);
-        await tx.nativeUpdate(Message, { id: message.id }, { changeSeq: change });
+        const changed = await tx.nativeUpdate(Message, { id: message.id, deletedAt: null }, { changeSeq: change });
+        if (!changed) throw badInput('A deleted message cannot get attachments', 'messageId');
         const [created] = this.attachments.addRows(tx, message.id, scope.actor.id, [stored]);
         return created;
       });
@@ -445,8 +473,32 @@ export class MessageService {
   }
 
   /**
+   * Every message the actor may list, across conversations, oldest first by id: those of the
+   * conversations the actor lists (an active member's, and for staff every SUPPORT thread; seed 002
+   * `staff_room`), as seed 002's `ChatMessageViewSet` (its DRF router's `/api/chat/messages/`).
+   * Deleted messages stay as tombstones (content ""), as in a conversation's history.
+   * @param args `limit` (default 50, at most 100) and `offset` (DRF's LimitOffsetPagination).
+   * @throws BAD_USER_INPUT (limit, offset).
+   */
+  async listVisible(scope: Scope, args: { offset?: number | null; limit?: number | null } = {}): Promise<MessageView[]> {
+    const size = pageSize(args.limit, 50, 100, 'limit');
+    const offset = args.offset ?? 0;
+    if (!Number.isSafeInteger(offset) || offset < 0) throw badInput('offset must be 0 or more', 'offset');
+    if (size === 0) return [];
+    const rows = await scope.em.execute<MessageRow[]>(
+      `select msg.* from "messages" msg
+         join "conversations" c on c."id" = msg."conversation_id"
+         left join "memberships" m on m."conversation_id" = c."id" and m."user_id" = ? and ${activeMembershipSql('m')}
+        where ${listedConversationSql(scope.actor)}
+        order by msg."id" asc limit ? offset ?`,
+      [scope.actor.id, size, offset]);
+    return rows.map(rowToMessageView);
+  }
+
+  /**
    * Ids of the active members named with `@username` in `text`, in order of first appearance,
-   * the author excluded. One query, and only when the text contains "@".
+   * the author excluded, at most MENTIONS_MAX (issue 27: each is a notification). One query, and
+   * only when the text contains "@".
    */
   private async mentionsIn(scope: Scope, conversationId: number, text: string, authorId: number = scope.actor.id): Promise<number[]> {
     const names = mentionedNames(text);
@@ -460,7 +512,7 @@ export class MessageService {
       [conversationId, JSON.stringify(names), authorId, authorId, authorId],
     );
     const byName = new Map(rows.map((r) => [r.username_key, r.id]));
-    return names.map((n) => byName.get(n)).filter((id): id is number => id != null);
+    return names.map((n) => byName.get(n)).filter((id): id is number => id != null).slice(0, MENTIONS_MAX);
   }
 
   private async findByKey(scope: Scope, key: string): Promise<Message | null> {

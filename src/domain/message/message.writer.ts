@@ -3,6 +3,7 @@ import type { MessageView } from '../shared/events';
 import { Message, MessageKind } from './message.entity';
 import { activeMembershipSql } from '../conversation/conversation.policy';
 import { refId } from '../shared/refs';
+import { unauthenticated } from '../shared/errors';
 
 /** The data of a new message, ids as numbers. */
 export interface NewMessage {
@@ -48,19 +49,29 @@ export interface Appended {
  * up to the new message (whoever writes has read what came before), and the message is inserted.
  * With `notices`, the message's notifications are inserted by the same statement: a send is one
  * commit (on this machine a durable commit, its fsync, is most of a send's time).
+ * The author (sender, or actor of a SYSTEM notice) holds their `users` row FOR SHARE before the
+ * conversation's row is taken, and must not be deleted (issue 27: a send racing its sender's
+ * account deletion commits before it, and is erased, or is refused).
  * One statement is atomic on its own, so a failure (e.g. a duplicate clientMessageId) gives the
  * number back and seq stays gap-free; inside a caller's transaction it joins that transaction.
  * The caller publishes the events after commit.
- * @throws the driver's unique-violation error on a duplicate (sender, clientMessageId).
+ * @throws the driver's unique-violation error on a duplicate (sender, clientMessageId);
+ *   UNAUTHENTICATED when the author's account was deleted.
  */
 export async function appendMessage(em: EntityManager, data: NewMessage): Promise<Appended> {
   const now = new Date().toISOString();
   const n = data.notices;
+  // The author (the sender, or the actor of a SYSTEM notice) holds their own row FOR SHARE for the
+  // statement, taken BEFORE the conversation's row (the order of the account deletion, which locks
+  // the user's row first: no deadlock), and must still exist: a deletion committing meanwhile
+  // either waits for this send (and erases it) or is waited for (and the send writes nothing).
+  const authorId = data.senderId ?? data.actorId ?? null;
   const [row] = await em.execute(
-    `with c as (
+    `with ${authorId != null ? `a as (select "id" from "users" where "id" = ? and "deleted_at" is null for share),
+     ` : ''}c as (
        update "conversations" set "last_seq" = "last_seq" + 1, "change_seq" = "change_seq" + 1,
               "last_activity_at" = ?::timestamptz, "updated_at" = ?::timestamptz
-        where "id" = ? returning "last_seq", "change_seq"),
+        where "id" = ?${authorId != null ? ' and exists (select 1 from a)' : ''} returning "last_seq", "change_seq"),
      r as (
        update "memberships" m set "last_read_seq" = c."last_seq", "last_read_at" = ?::timestamptz from c
         where m."conversation_id" = ? and m."user_id" = ? and m."last_read_seq" < c."last_seq" returning m."id"),
@@ -81,6 +92,7 @@ export async function appendMessage(em: EntityManager, data: NewMessage): Promis
        returning *)` : ''}
      select ins.*, exists (select 1 from r) as "sender_read_moved"${n ? `, (select coalesce(json_agg(n), '[]'::json) from n) as "notifications"` : ''} from ins`,
     [
+      ...(authorId != null ? [authorId] : []),
       now, now, data.conversationId,
       now, data.conversationId, data.senderId ?? data.actorId ?? null,
       data.conversationId, data.senderId, data.actorId ?? null, data.kind, data.content, data.replyToId ?? null, data.clientMessageId ?? null, now,
@@ -88,9 +100,32 @@ export async function appendMessage(em: EntityManager, data: NewMessage): Promis
       ...(n ? [n.mentionTitle, n.messageTitle, n.body, now, JSON.stringify(data.mentionIds ?? []), JSON.stringify([...new Set([...(data.mentionIds ?? []), ...n.notify])])] : []),
     ],
   );
-  if (!row) throw new Error(`conversation ${data.conversationId} does not exist`);
+  if (!row) {
+    if (authorId != null && !(await isLiveUser(em, authorId))) throw unauthenticated('This account was deleted');
+    throw new Error(`conversation ${data.conversationId} does not exist`);
+  }
   const { sender_read_moved: moved, notifications, ...columns } = row as Record<string, unknown>;
   return { message: em.map(Message, columns), senderReadMoved: Boolean(moved), notifications: (notifications as Record<string, unknown>[] | undefined) ?? [] };
+}
+
+/** True while the user exists and has not deleted their account (a plain read, no lock). */
+async function isLiveUser(em: EntityManager, userId: number): Promise<boolean> {
+  const rows = await em.execute<{ id: number }[]>('select "id" from "users" where "id" = ? and "deleted_at" is null', [userId]);
+  return rows.length > 0;
+}
+
+/**
+ * Inside `tx`, before any other lock of the transaction: holds the author's own `users` row FOR
+ * SHARE until the commit and checks the account still exists. The account deletion locks that row
+ * first (FOR NO KEY UPDATE, account.service.ts), so a write of the user's (an edit, an attachment,
+ * a group they create) either commits before the deletion starts (which then erases it) or waits
+ * for the deletion and is refused (issue 27: nothing of a deleted account is written after its
+ * erasure). Concurrent writes of one user do not wait for each other (FOR SHARE).
+ * @throws UNAUTHENTICATED when the account was deleted (its tokens are dead from then on too).
+ */
+export async function lockLiveAuthor(tx: EntityManager, userId: number): Promise<void> {
+  const rows = await tx.execute<{ id: number }[]>('select "id" from "users" where "id" = ? and "deleted_at" is null for share', [userId]);
+  if (!rows.length) throw unauthenticated('This account was deleted');
 }
 
 /**

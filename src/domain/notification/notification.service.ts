@@ -122,9 +122,12 @@ export class NotificationService {
     const data = validate(noticeSchema, input);
     const user = await scope.em.findOne(User, { id: parseId(userId, 'userId'), deletedAt: null /* issue 18: no notice to a deleted account */ }, { fields: ['id'] });
     if (!user) throw notFound('User');
-    const n = scope.em.create(Notification, { user: user.id, kind: NotificationKind.SYSTEM, title: data.title, body: data.body });
-    await scope.em.flush();
-    const view = toNotificationView(n);
+    // Issue 27: written only while the account still exists (the deletion erases notifications; one inserted after it would stay).
+    const [row] = await scope.em.execute<NotificationRow[]>(
+      `insert into "notifications" ("user_id", "kind", "title", "body", "created_at")
+       select "id", 'SYSTEM', ?, ?, now() from "users" where "id" = ? and "deleted_at" is null for share returning *`, [data.title, data.body, user.id]);
+    if (!row) throw notFound('User');
+    const view = toNotificationView(row);
     this.publish([view]);
     return view;
   }
@@ -173,17 +176,31 @@ export class NotificationService {
     this.publish(rows.map((r) => toNotificationView(r as unknown as NotificationRow)));
   }
 
-  /** ROOM_INVITE for users added to a group or room by `inviter`. One statement. */
+  /** ROOM_INVITE for users added to a group or room by `inviter`, published at once. One statement. */
   async onInvite(em: EntityManager, conversation: { id: number; name?: string | null }, userIds: number[], inviter: string): Promise<void> {
-    if (!userIds.length) return;
+    this.publish(await this.writeInvites(em, conversation, userIds, inviter));
+  }
+
+  /**
+   * Writes the ROOM_INVITE notifications of {@link onInvite} inside the caller's transaction `tx`
+   * and returns them unpublished: the caller hands them to {@link publishViews} after its commit
+   * (issue 27: an add refused or rolled back under its lock invites nobody). One statement.
+   */
+  async writeInvites(tx: EntityManager, conversation: { id: number; name?: string | null }, userIds: number[], inviter: string): Promise<NotificationView[]> {
+    if (!userIds.length) return [];
     const name = conversation.name ?? 'a conversation';
-    const rows = await em.execute<NotificationRow[]>(
+    const rows = await tx.execute<NotificationRow[]>(
       `insert into "notifications" ("user_id", "kind", "title", "body", "conversation_id", "created_at")
        select (u.id)::int, 'ROOM_INVITE', ?, ?, ?, now() from (select jsonb_array_elements_text(?::jsonb) as id) u
        returning *`,
       [`${inviter} added you to ${name}`, name, conversation.id, JSON.stringify(userIds)],
     );
-    this.publish(rows.map(toNotificationView));
+    return rows.map(toNotificationView);
+  }
+
+  /** Publishes notifications written by {@link writeInvites}, each to its recipient (after the commit). */
+  publishViews(views: readonly NotificationView[]): void {
+    this.publish([...views]);
   }
 
   private publish(views: NotificationView[]): void {

@@ -59,3 +59,12 @@ export function connectionFrom<T>(
     },
   };
 }
+
+/**
+ * The most items one page of any list returns (issue 7: `first`, `last` and `limit` above it are
+ * BAD_USER_INPUT). Lists that grow with other users' actions are paged or cut at it too (issue 27):
+ * Conversation.members, Query.contacts, UnreadSummary.byConversation and bySender.
+ */
+export const PAGE_MAX = 100;
+/** The most mentions a message keeps and shows (issue 27: each one is a notification and a User to resolve). */
+export const MENTIONS_MAX = 50;

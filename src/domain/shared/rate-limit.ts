@@ -1,7 +1,7 @@
 import { DomainError } from './errors';
 
 /** The limits the domain and the transports enforce (issue 6). */
-export type LimitName = 'message' | 'login' | 'register' | 'wsConnectIp' | 'wsConnectUser';
+export type LimitName = 'message' | 'login' | 'register' | 'wsConnectIp' | 'wsConnectUser' | 'memberAdd';
 
 /** RATE_LIMITED with the seconds to wait (GraphQL `extensions.retryAfter`, REST `Retry-After`). */
 export class RateLimitedError extends DomainError {
@@ -13,8 +13,8 @@ export class RateLimitedError extends DomainError {
 
 /** Counts work per key and refuses past a limit. Implementations: realtime/state/rate-limits.ts. */
 export interface RateLimiter {
-  /** Counts one unit of `name` for `key`. @throws RateLimitedError past the limit. */
-  consume(name: LimitName, key: string): Promise<void>;
+  /** Counts `points` units (default 1) of `name` for `key`. @throws RateLimitedError past the limit (nothing counted then). */
+  consume(name: LimitName, key: string, points?: number): Promise<void>;
   /** @throws RateLimitedError when `key` is already past the limit (counts nothing). */
   check(name: LimitName, key: string): Promise<void>;
   /** Forgets `key` (a successful login clears its failures). */

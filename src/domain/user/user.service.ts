@@ -1,9 +1,9 @@
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Actor, Scope } from '../shared/actor';
-import { badInput, forbidden, notFound, parseId } from '../shared/errors';
+import { badInput, forbidden, notFound, parseId, unauthenticated } from '../shared/errors';
 import { validate, type z } from '../shared/validate';
-import { profileNamesSchema } from './profile';
+import { applyUserAttributes, profileNamesSchema, userAttributesSchema, type UserAttributesInput } from './profile';
 import type { UploadedFile } from '../attachment/attachment.service';
 import { uploadError } from '../attachment/image-checks';
 import type { AvatarService, AvatarVariant } from './avatar.service';
@@ -83,13 +83,44 @@ export class UserService {
   /** Grants or withdraws staff rights. @throws FORBIDDEN unless the actor is staff; NOT_FOUND. */
   async setStaff(scope: Scope, userId: string, isStaff: boolean): Promise<User> {
     if (!scope.actor.isStaff) throw forbidden('Only staff can change staff rights');
-    const user = await scope.em.findOne(User, { id: parseId(userId, 'userId') });
+    const id = parseId(userId, 'userId');
+    const user = await scope.em.findOne(User, { id });
     if (!user || user.deletedAt /* issue 18: a deleted account gets no rights */) throw notFound('User');
+    await scope.em.transactional(async (tx) => {
+      // Issue 27: both rows locked in id order as the account deletion locks staff rows (FOR NO KEY
+      // UPDATE), then read again: the actor still a live staff user, the user not deleted meanwhile
+      // (a tombstone never gets staff rights back).
+      const rows = await tx.execute<{ id: number; is_staff: boolean; deleted_at: Date | null }[]>(
+        `select "id", "is_staff", "deleted_at" from "users" where "id" in (?, ?) order by "id" for no key update`, [scope.actor.id, id]);
+      const me = rows.find((r) => Number(r.id) === scope.actor.id);
+      if (!me || me.deleted_at) throw unauthenticated('This account was deleted');
+      if (!me.is_staff) throw forbidden('Only staff can change staff rights');
+      const target = rows.find((r) => Number(r.id) === id);
+      if (!target || target.deleted_at) throw notFound('User');
+      await tx.execute('update "users" set "is_staff" = ?, "updated_at" = now() where "id" = ?', [Boolean(isStaff), id]);
+    });
     user.isStaff = Boolean(isStaff);
-    await scope.em.flush();
     this.cache?.forget(user.id);
     this.events?.publish({ type: 'user.changed', userId: user.id, isStaff: user.isStaff, user: userViewOf(user) });
     return user;
+  }
+
+  /**
+   * Sets a user's application attributes (issue 28 item 9: seed 004's `role`, `score`, `rank`,
+   * `in_game_ids`, seed 001's `role`): staff only; fields absent from `input` are unchanged
+   * (rules: {@link userAttributesSchema}). One transaction under the user's row lock, then one
+   * `user.changed` (caches dropped, userUpdated subscribers see the row).
+   * @throws FORBIDDEN unless the actor is staff (checked first); BAD_USER_INPUT naming the field
+   *   (nothing is changed); NOT_FOUND (no such user, or a deleted account).
+   */
+  async setAttributes(scope: Scope, userId: string, input: UserAttributesInput): Promise<User> {
+    if (!scope.actor.isStaff) throw forbidden('Only staff can set user attributes (role, score, rank, inGameIds)');
+    const id = parseId(userId, 'userId');
+    const data = validate(userAttributesSchema, input ?? {});
+    return this.writeProfile(scope, (u) => {
+      applyUserAttributes(u, data);
+      return [];
+    }, id);
   }
 
   /**
@@ -180,14 +211,13 @@ export class UserService {
   }
 
   /**
-   * One profile write of the actor: `change` edits the row, locked, in a transaction, and answers
+   * One profile write of user `id` (default: the actor): `change` edits the row, locked, in a transaction, and answers
    * the storage keys it freed (deleted after the commit). Then the user cache drops the user and
    * one `user.changed` carries the row as committed. Writes of one user on this instance run one
    * after another, so their events leave in commit order (a burst of edits ends with the last one
    * everywhere). @throws NOT_FOUND when the account is gone.
    */
-  private writeProfile(scope: Scope, change: (u: User) => (string | null | undefined)[]): Promise<User> {
-    const id = scope.actor.id;
+  private writeProfile(scope: Scope, change: (u: User) => (string | null | undefined)[], id = scope.actor.id): Promise<User> {
     const run = (this.writing.get(id) ?? Promise.resolve()).catch(() => undefined).then(async () => {
       let freed: (string | null | undefined)[] = [];
       const user = await scope.em.transactional(async (tx) => {

@@ -9,14 +9,22 @@ import { MessageType } from '../types/message.type';
 import { UserType } from '../types/user.type';
 import { refId } from '../../domain/shared/refs';
 import { canReadContent } from '../../domain/conversation/conversation.policy';
+import { PAGE_MAX, pageSize } from '../../domain/shared/pagination';
+import { MAX_ITEMS } from '../../security/query-cost';
 
 
 /** Contract: contacts and blocking (seed 000), and Contact's users. */
 @Resolver(() => ContactType)
 export class ContactResolver {
-  @Query(() => [ContactType])
-  contacts(@Ctx() ctx: GraphQLContext, @Arg('status', () => ContactStatus, { nullable: true }) status?: ContactStatus) {
-    return ctx.services.contacts.list(ctx.scope(), status);
+  @Extensions({ [MAX_ITEMS]: PAGE_MAX })
+  @Query(() => [ContactType], { description: `Newest change first, at most \`first\` (default and cap ${PAGE_MAX}) after the contact whose id is \`after\`` })
+  contacts(
+    @Ctx() ctx: GraphQLContext,
+    @Arg('status', () => ContactStatus, { nullable: true }) status?: ContactStatus,
+    @Arg('first', () => Int, { nullable: true, defaultValue: PAGE_MAX, description: `At most ${PAGE_MAX}` }) first?: number,
+    @Arg('after', () => String, { nullable: true, description: 'A Contact id: the contacts after it in this order' }) after?: string,
+  ) {
+    return ctx.services.contacts.list(ctx.scope(), status, { first: pageSize(first, PAGE_MAX, PAGE_MAX, 'first'), after });
   }
 
   @Mutation(() => ContactType)
@@ -58,6 +66,7 @@ export class ContactResolver {
 /** Contract: notifications (seed 003), and Notification's resolved fields. */
 @Resolver(() => NotificationType)
 export class NotificationResolver {
+  @Extensions({ [MAX_ITEMS]: PAGE_MAX })
   @Query(() => NotificationConnection, { description: 'Newest first' })
   notifications(
     @Ctx() ctx: GraphQLContext,

@@ -9,7 +9,11 @@ import { CreateGroupInput, CreateRoomInput, UpdateConversationInput } from '../t
 import { MessageType } from '../types/message.type';
 import { UserType } from '../types/user.type';
 import { refId } from '../../domain/shared/refs';
-import { viewerAbilities } from '../../domain/conversation/conversation.policy';
+import { isArchived, viewerAbilities } from '../../domain/conversation/conversation.policy';
+import { PAGE_MAX, pageSize } from '../../domain/shared/pagination';
+import { nextTurn } from '../../domain/shared/turns';
+import { parseId } from '../../domain/shared/errors';
+import { MAX_ITEMS } from '../../security/query-cost';
 
 
 /**
@@ -23,6 +27,7 @@ async function canReadContent(c: Conversation, ctx: GraphQLContext): Promise<boo
 /** Contract: conversation queries and mutations, and Conversation's resolved fields. */
 @Resolver(() => ConversationType)
 export class ConversationResolver {
+  @Extensions({ [MAX_ITEMS]: PAGE_MAX })
   @Query(() => ConversationConnection, { description: 'Newest activity first' })
   conversations(
     @Ctx() ctx: GraphQLContext,
@@ -39,6 +44,7 @@ export class ConversationResolver {
     return (await ctx.services.conversationQueries.access(ctx.scope(), id, 'id')).conversation;
   }
 
+  @Extensions({ [MAX_ITEMS]: PAGE_MAX })
   @Query(() => ConversationConnection)
   publicRooms(
     @Ctx() ctx: GraphQLContext,
@@ -76,6 +82,13 @@ export class ConversationResolver {
   @Mutation(() => ConversationType)
   updateConversation(@Arg('id', () => ID) id: string, @Arg('input', () => UpdateConversationInput) input: UpdateConversationInput, @Ctx() ctx: GraphQLContext) {
     return ctx.services.conversations.update(ctx.scope(), id, input);
+  }
+
+  @Mutation(() => ConversationType, {
+    description: 'OWNER/ADMIN or staff; not DIRECT. Archived (seed 003 is_active false): history readable; sends, joins, member additions and edits refused (FORBIDDEN). archived: false reactivates',
+  })
+  archiveConversation(@Arg('id', () => ID) id: string, @Arg('archived', () => Boolean) archived: boolean, @Ctx() ctx: GraphQLContext) {
+    return ctx.services.conversations.setArchived(ctx.scope(), id, archived);
   }
 
   @Mutation(() => ConversationType, { description: 'PUBLIC rooms; CONFLICT when full' })
@@ -134,6 +147,11 @@ export class ConversationResolver {
     return ConversationQueries.titleOf(c, ctx.actor?.id ?? 0, users);
   }
 
+  @FieldResolver(() => Boolean, { description: 'seed 003 is_active = !isArchived; archived: readable, no sends, joins, edits or reactions' })
+  isArchived(@Root() c: Conversation) {
+    return isArchived(c);
+  }
+
   @FieldResolver(() => UserType, { nullable: true })
   createdBy(@Root() c: Conversation, @Ctx() ctx: GraphQLContext) {
     const id = refId(c.createdBy);
@@ -153,10 +171,22 @@ export class ConversationResolver {
     return ctx.loaders.messageAt.load(`${c.id}:${c.lastSeq}`);
   }
 
-  @Extensions({ perViewer: true })
-  @FieldResolver(() => [MembershipType], { description: 'Active members, oldest first; empty for a PUBLIC room the viewer is not in' })
-  async members(@Root() c: Conversation, @Ctx() ctx: GraphQLContext) {
-    return (await canReadContent(c, ctx)) ? ctx.loaders.members.load(c.id) : [];
+  @Extensions({ perViewer: true, [MAX_ITEMS]: PAGE_MAX })
+  @FieldResolver(() => [MembershipType], { description: `Active members, oldest first, at most \`first\` (default and cap ${PAGE_MAX}) after the membership whose id is \`after\`; memberCount tells how many there are. Empty for a PUBLIC room the viewer is not in` })
+  async members(
+    @Root() c: Conversation,
+    @Ctx() ctx: GraphQLContext,
+    @Arg('first', () => Int, { nullable: true, defaultValue: PAGE_MAX, description: `At most ${PAGE_MAX}` }) first?: number,
+    @Arg('after', () => String, { nullable: true, description: 'A Membership id: the members after it' }) after?: string,
+  ) {
+    const size = pageSize(first, PAGE_MAX, PAGE_MAX, 'first');
+    const afterId = after == null ? 0 : parseId(after, 'after');
+    if (size === 0 || !(await canReadContent(c, ctx))) return [];
+    const page = await ctx.loaders.memberPage.load(`${c.id}:${afterId}:${size}`);
+    // Each page is completed (users and all) on a turn of its own: 15 aliases of 100 members are
+    // 15 short blocks of the event loop with other requests served between them, not one long one.
+    await nextTurn();
+    return page;
   }
 
   @FieldResolver(() => Int)

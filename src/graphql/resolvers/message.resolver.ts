@@ -1,4 +1,4 @@
-import { Arg, Args, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Args, Ctx, Extensions, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { MessageView } from '../../domain/shared/events';
 import type { GraphQLContext } from '../context';
 import { MembershipType } from '../types/conversation.type';
@@ -8,10 +8,15 @@ import { ConversationType, UnreadByConversationType, UnreadBySenderType, UnreadS
 import { UserType } from '../types/user.type';
 import { isReadByOthers, showsContent, showsReply } from '../../domain/message/message.policy';
 import { refId } from '../../domain/shared/refs';
+import { MENTIONS_MAX, PAGE_MAX, pageSize } from '../../domain/shared/pagination';
+import { DEFAULT_ITEMS, MAX_ITEMS } from '../../security/query-cost';
+import type { UnreadSummary } from '../../domain/message/read-state.service';
+import { nextTurn } from '../../domain/shared/turns';
 
 /** Contract: message queries and mutations, and Message's resolved fields. */
 @Resolver(() => MessageType)
 export class MessageResolver {
+  @Extensions({ [MAX_ITEMS]: PAGE_MAX, [DEFAULT_ITEMS]: 50 })
   @Query(() => MessageConnection, { description: 'Ascending seq; `last` pages back from the newest' })
   async messages(
     @Arg('conversationId', () => ID) conversationId: string,
@@ -24,6 +29,8 @@ export class MessageResolver {
     const page = await ctx.services.messages.list(ctx.scope(), conversationId, { first, after, last, before });
     // The reply previews came with the page: replyTo costs no query.
     for (const r of page.replies) ctx.loaders.message.prime(r.id, r);
+    // The page is completed on a turn of its own (issue 27: aliases of 100 messages are short blocks of the loop, not one long one).
+    await nextTurn();
     return page;
   }
 
@@ -32,6 +39,7 @@ export class MessageResolver {
     return ctx.services.messages.get(ctx.scope(), id);
   }
 
+  @Extensions({ [MAX_ITEMS]: PAGE_MAX })
   @Query(() => [MessageType], { description: 'Catch-up after reconnect: newer messages plus later edits/deletes of older ones, in change order' })
   messagesSince(
     @Arg('conversationId', () => ID) conversationId: string,
@@ -84,15 +92,17 @@ export class MessageResolver {
     return showsReply(m, target) ? target : null;
   }
 
-  @FieldResolver(() => [AttachmentType], { description: 'Empty once the message is deleted' })
+  @Extensions({ [MAX_ITEMS]: 'uploadMaxFiles' })
+  @FieldResolver(() => [AttachmentType], { description: 'Empty once the message is deleted; at most UPLOAD_MAX_FILES (default 10)' })
   attachments(@Root() m: MessageView, @Ctx() ctx: GraphQLContext) {
     return showsContent(m) ? ctx.loaders.attachments.load(m.id) : [];
   }
 
-  @FieldResolver(() => [UserType], { description: 'Members named with @username, in order of appearance' })
+  @Extensions({ [MAX_ITEMS]: MENTIONS_MAX })
+  @FieldResolver(() => [UserType], { description: `Members named with @username, in order of appearance; at most ${MENTIONS_MAX}` })
   async mentions(@Root() m: MessageView, @Ctx() ctx: GraphQLContext) {
     if (!m.mentionIds?.length || !showsContent(m)) return [];
-    return (await ctx.loaders.user.loadMany(m.mentionIds)).filter((u) => u && !(u instanceof Error));
+    return (await ctx.loaders.user.loadMany(m.mentionIds.slice(0, MENTIONS_MAX))).filter((u) => u && !(u instanceof Error));
   }
 
   @FieldResolver(() => Boolean)
@@ -109,6 +119,22 @@ export class MessageResolver {
   @FieldResolver(() => Boolean)
   isDeleted(@Root() m: MessageView) {
     return m.deletedAt != null;
+  }
+}
+
+/** UnreadSummary's lists: the conversations and senders with the most unread messages first, at most `first` (default and cap PAGE_MAX) of each. */
+@Resolver(() => UnreadSummaryType)
+export class UnreadSummaryResolver {
+  @Extensions({ [MAX_ITEMS]: PAGE_MAX })
+  @FieldResolver(() => [UnreadByConversationType], { description: `Most unread first; at most \`first\` (default and cap ${PAGE_MAX}); total counts them all` })
+  byConversation(@Root() s: UnreadSummary, @Arg('first', () => Int, { nullable: true, defaultValue: PAGE_MAX, description: `At most ${PAGE_MAX}` }) first?: number) {
+    return s.byConversation.slice(0, pageSize(first, PAGE_MAX, PAGE_MAX, 'first'));
+  }
+
+  @Extensions({ [MAX_ITEMS]: PAGE_MAX })
+  @FieldResolver(() => [UnreadBySenderType], { description: `Most unread first; at most \`first\` (default and cap ${PAGE_MAX}); total counts them all` })
+  bySender(@Root() s: UnreadSummary, @Arg('first', () => Int, { nullable: true, defaultValue: PAGE_MAX, description: `At most ${PAGE_MAX}` }) first?: number) {
+    return s.bySender.slice(0, pageSize(first, PAGE_MAX, PAGE_MAX, 'first'));
   }
 }
 

@@ -1,13 +1,15 @@
 import { Arg, Args, Ctx, Extensions, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { fullNameOf, type User } from '../../domain/user/user.entity';
 import type { AvatarFields } from '../../domain/user/avatar.service';
-import { SetAvatarArgs, UpdateProfileInput } from '../types/inputs';
+import { SetAvatarArgs, UpdateProfileInput, UserAttributesInput } from '../types/inputs';
 import type { GraphQLContext } from '../context';
 import { PresenceStatus } from '../types/enums';
 import { DateTimeScalar } from '../scalars';
 import { UserConnection, UserType } from '../types/user.type';
+import { PAGE_MAX } from '../../domain/shared/pagination';
+import { MAX_ITEMS } from '../../security/query-cost';
 
-/** Contract: me, user, users, setUserStaff, updateProfile, setAvatar, removeAvatar, and User's computed fields. */
+/** Contract: me, user, users, setUserStaff, setUserAttributes, updateProfile, setAvatar, removeAvatar, and User's computed fields. */
 @Resolver(() => UserType)
 export class UserResolver {
   @Query(() => UserType)
@@ -24,6 +26,7 @@ export class UserResolver {
     return ctx.services.users.find(ctx.scope(), { id, username });
   }
 
+  @Extensions({ [MAX_ITEMS]: PAGE_MAX })
   @Query(() => UserConnection)
   users(
     @Ctx() ctx: GraphQLContext,
@@ -37,6 +40,11 @@ export class UserResolver {
   @Mutation(() => UserType, { description: 'Staff only' })
   setUserStaff(@Arg('userId', () => ID) userId: string, @Arg('isStaff', () => Boolean) isStaff: boolean, @Ctx() ctx: GraphQLContext) {
     return ctx.services.users.setStaff(ctx.scope(), userId, isStaff);
+  }
+
+  @Mutation(() => UserType, { description: 'Staff only: sets a user\'s role, score, rank and inGameIds (seed 004; absent fields unchanged); publishes userUpdated' })
+  setUserAttributes(@Arg('userId', () => ID) userId: string, @Arg('input', () => UserAttributesInput) input: UserAttributesInput, @Ctx() ctx: GraphQLContext) {
+    return ctx.services.users.setAttributes(ctx.scope(), userId, input);
   }
 
   @Mutation(() => UserType, { description: "Changes the viewer's own names (the rules of register); publishes userUpdated" })
@@ -62,6 +70,11 @@ export class UserResolver {
   @FieldResolver(() => String, { nullable: true, description: "The avatar's 150x150 square thumbnail (signed like avatarUrl), or null" })
   avatarThumbnailUrl(@Root() user: AvatarFields, @Ctx() ctx: GraphQLContext) {
     return ctx.services.users.avatarUrlsOf(user).thumbnailUrl;
+  }
+
+  @FieldResolver(() => [String], { description: 'Seed 004 in_game_ids (set by staff: setUserAttributes); entries imported as objects show as their JSON' })
+  inGameIds(@Root() user: Pick<User, 'inGameIds'>) {
+    return (user.inGameIds ?? []).map((v) => (typeof v === 'string' ? v : JSON.stringify(v)));
   }
 
   @FieldResolver(() => String, { description: '"first last", or username when both are empty' })

@@ -65,6 +65,15 @@ export class UpdateProfileInput {
   @Field(() => String, { nullable: true, description: 'At most 150 characters after cleaning (as at register); null or "" clears it' }) lastName?: string | null;
 }
 
+/** Contract UserAttributesInput (issue 28 item 9): staff set seed 004's attributes; every field optional (absent: unchanged). */
+@InputType('UserAttributesInput')
+export class UserAttributesInput {
+  @Field(() => String, { nullable: true, description: 'Free-form application role (seeds 001, 004), at most 64 characters; null or "" clears it' }) role?: string | null;
+  @Field(() => Int, { nullable: true, description: 'Seed 004 score (32-bit integer); null sets 0' }) score?: number | null;
+  @Field(() => String, { nullable: true, description: 'Seed 004 rank, at most 64 characters; null or "" clears it' }) rank?: string | null;
+  @Field(() => [String], { nullable: true, description: 'Seed 004 in_game_ids: at most 20 non-empty strings of at most 100 characters (duplicates dropped); null clears' }) inGameIds?: string[] | null;
+}
+
 /** setAvatar's arguments: an args class for the same reason as {@link AddAttachmentArgs} (the domain awaits the upload and maps its failures). */
 @ArgsType()
 export class SetAvatarArgs {

@@ -29,8 +29,6 @@ export class UnreadBySenderType {
 @ObjectType('UnreadSummary')
 export class UnreadSummaryType {
   @Field(() => Int) total!: number;
-  @Field(() => [UnreadByConversationType]) byConversation!: UnreadByConversationType[];
-  @Field(() => [UnreadBySenderType]) bySender!: UnreadBySenderType[];
 }
 
 /** Source: the typing domain event. */

@@ -19,6 +19,7 @@ const MESSAGES: Record<LimitName, string> = {
   register: 'Too many new accounts from this address; try again later',
   wsConnectIp: 'Too many WebSocket connections from this address',
   wsConnectUser: 'Too many WebSocket connections for this user',
+  memberAdd: 'Too many people added to conversations in the last hour; try again later',
 };
 
 /**
@@ -46,13 +47,17 @@ export class FlexibleRateLimiter implements RateLimiter {
     }
   }
 
-  async consume(name: LimitName, key: string): Promise<void> {
+  async consume(name: LimitName, key: string, points = 1): Promise<void> {
     try {
       const b = this.bursts.get(name);
-      if (b) await b.bursty.consume(key);
-      else await this.limiter(name).consume(key);
+      if (b) await b.bursty.consume(key, points);
+      else await this.limiter(name).consume(key, points);
     } catch (err) {
-      if (err instanceof RateLimiterRes) throw this.refusal(name, err);
+      if (err instanceof RateLimiterRes) {
+        // A refused batch (createGroup's members) is given back: refusing it added nothing.
+        if (points > 1 && !this.bursts.has(name)) await this.limiter(name).reward(key, points).catch(() => undefined);
+        throw this.refusal(name, err);
+      }
       // The limiter itself failed (its store is down and so is the stand-in): let the work through.
       this.logger?.warn({ err }, 'rate limiter failed');
     }

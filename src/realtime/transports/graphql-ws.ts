@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { createSourceEventStream, GraphQLError, Kind, type OperationDefinitionNode, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import { createSourceEventStream, execute, GraphQLError, Kind, type OperationDefinitionNode, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
 import { CloseCode, makeServer } from 'graphql-ws';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -8,6 +8,9 @@ import type { Config } from '../../config/config';
 import { GraphQLContext } from '../../graphql/context';
 import type { Services } from '../../services';
 import type { DocumentCache } from '../../security/query-limits';
+import { costRefusal, type QueryCost } from '../../security/query-cost';
+import { budgetRefusal, type RequestBudget } from '../../security/request-budget';
+import { RateLimitedError } from '../../domain/shared/rate-limit';
 import type { DeliveryHub } from '../delivery/hub';
 import { dependsOnViewer } from '../delivery/selection';
 import type { AudienceRegistry } from '../state/live-registry';
@@ -35,6 +38,10 @@ export interface GraphqlWsDeps {
   gate: SocketGate;
   hub: DeliveryHub;
   audience: AudienceRegistry;
+  /** The cost of an operation with its variables (GRAPHQL_MAX_COST; issue 27). */
+  cost?: QueryCost;
+  /** One user's share of the instance: queries and mutations at once, cost per second (issue 27). */
+  budget?: RequestBudget;
 }
 
 /** The running graphql-ws transport. */
@@ -62,7 +69,9 @@ function intern(key: string): string {
  * {@link DeliveryHub}, which writes each `next` frame, serialised once per group.
  */
 export function startGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
-  const { config, services, rootEm, schema, documents, logger, clientIp, format, gate, hub, audience } = deps;
+  const { config, services, rootEm, schema, documents, logger, clientIp, format, gate, hub, audience, cost, budget } = deps;
+  /** The cost of each query or mutation being started, for the budget (execute, below). */
+  const costs = new WeakMap<object, number>();
   const isProd = config.nodeEnv === 'production';
   // `noServer`: the HTTP server's upgrades are routed by path in one place (upgrades.ts), to this
   // server (/graphql; its `path` still refuses any other path with 400) or the legacy dialects'.
@@ -110,6 +119,10 @@ export function startGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
       const state = ctx.extra;
       const viewer = state.viewer!;
       const variableValues = payload.variables ?? undefined;
+      // The cost with the variables' values (every list at its page size or cap): past GRAPHQL_MAX_COST, refused like the other document limits.
+      const operationCost = cost?.of(prepared.document, payload.operationName, variableValues) ?? null;
+      const refused = costRefusal(operationCost, config.graphql.maxCost);
+      if (refused) return [refused];
       const live: LiveSocket = {
         viewer, audience, hub, maxPresenceIds: config.ws.maxPresenceIds,
         operation: {
@@ -123,13 +136,34 @@ export function startGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
         send: (frame) => send(state.socket, frame),
         close: (code, reason) => closeTooFarBehind(state.socket, reason || String(code)),
       };
+      const contextValue = new GraphQLContext(services, rootEm, viewer.actor, undefined, state.ip, live);
+      if (operationCost !== null) costs.set(contextValue, operationCost);
       return {
         schema,
         document: prepared.document,
         operationName: payload.operationName,
         variableValues,
-        contextValue: new GraphQLContext(services, rootEm, viewer.actor, undefined, state.ip, live),
+        contextValue,
       };
+    },
+    // Queries and mutations run within the user's budget (RequestBudget): past it, RATE_LIMITED
+    // with retryAfter and nothing executed. Subscriptions are bounded per socket instead.
+    execute: async (args) => {
+      const context = args.contextValue as GraphQLContext;
+      const userId = context.actor?.id;
+      if (!budget || userId === undefined) return execute(args);
+      let release: () => void;
+      try {
+        release = await budget.admit(userId, costs.get(context) ?? 0);
+      } catch (err) {
+        if (err instanceof RateLimitedError) return { errors: [budgetRefusal(err, false)] };
+        throw err;
+      }
+      try {
+        return await execute(args);
+      } finally {
+        release();
+      }
     },
     // A subscription's root field returns the hub's stream of finished results: no execution per
     // subscriber here (graphql-js `subscribe` would execute the selection again for each event).

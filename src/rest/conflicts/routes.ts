@@ -1,3 +1,4 @@
+import { ConversationKind } from '../../domain/conversation/conversation.entity';
 import { z } from 'zod';
 import { pathId } from '../common/fields.schemas';
 import { defineRoute, type AnyRoute } from '../common/route.registry';
@@ -62,14 +63,15 @@ function editRoute(method: 'put' | 'patch', example?: typeof EDIT_EXAMPLE) {
 /**
  * Routes two seeds share, decided in rest-compat.md "Conflicts":
  * - `GET /api/chat/conversations/` (seeds 000 and 002): one list in seed 002's shape plus `kind`,
- *   `title`, `participants`, and seed 000's keys in `last_message`; staff get every SUPPORT thread.
+ *   `title`, `participants`, and seed 000's keys in `last_message`; for staff it is seed 002's
+ *   staff inbox: every SUPPORT thread, each with its customer, and nothing else (issue 28 item 4).
  * - `/api/messages/{id}/` (seeds 001 and 004): one resource with the union of both message objects;
  *   PATCH/PUT 200, DELETE 204 (soft).
  */
 export const sharedRoutes: AnyRoute[] = [
   defineRoute({
     method: 'get', path: '/chat/conversations', tag: SHARED_000_002,
-    summary: `The caller's conversations, newest activity first (at most ${LIST_LIMIT}); staff also every support conversation`,
+    summary: `The caller's conversations, newest activity first (at most ${LIST_LIMIT}); for staff, seed 002's staff inbox: every support conversation (each with its customer_info) and nothing else`,
     // Seed 002's example (seed 000 shows none), plus what the shared list adds: seed 000's keys in
     // `last_message`, `kind`, `title` (as staff see it) and `participants`.
     responses: {
@@ -95,7 +97,10 @@ export const sharedRoutes: AnyRoute[] = [
       },
     },
     async handler(ctx) {
-      const r = await ctx.services.conversationQueries.listRange(ctx.scope(), { limit: LIST_LIMIT });
+      const scope = ctx.scope();
+      // Seed 002's staff inbox reads `customer_info.ho_ten` of every item: staff get the support threads only (issue 28 item 4).
+      const kinds = scope.actor.isStaff ? [ConversationKind.SUPPORT] : null;
+      const r = await ctx.services.conversationQueries.listRange(scope, { kinds, limit: LIST_LIMIT });
       return { status: 200, body: await Promise.all(r.conversations.map((c) => presentConversation(ctx, c))) };
     },
   }),

@@ -14,6 +14,8 @@ import { refId } from '../../domain/shared/refs';
 
 export const userSchema = z.object({
   id: z.number().int(), username: z.string(), first_name: z.string(), last_name: z.string(), avatar: z.string().nullable(),
+  // Issue 28 item 9: the application attributes staff set (setUserAttributes), as seed 004 names them (seed 000 shows no user shape).
+  role: z.string().nullable(), score: z.number().int(), rank: z.string().nullable(), in_game_ids: z.array(z.unknown()),
 });
 export const historyItemSchema = z.object({
   message_id: z.number().int(), message: z.string(), username: z.string().nullable(), recipient: z.string().nullable(),
@@ -34,9 +36,15 @@ export const connectionSchema = z.object({
 export const statusSchema = z.object({ status: z.literal('success') });
 export const markReadSchema = z.object({ status: z.literal('success'), marked_count: z.number().int() });
 
-/** `{id, username, first_name, last_name, avatar}`; `avatar` is the avatar's signed URL (absolute), or null. */
+/**
+ * `{id, username, first_name, last_name, avatar, role, score, rank, in_game_ids}`; `avatar` is the
+ * avatar's signed URL (absolute), or null; the last four as seed 004 shows them (setUserAttributes).
+ */
 export function presentUser(ctx: RestContext, u: UserRecord): z.output<typeof userSchema> {
-  return { id: u.id, username: u.username, first_name: u.firstName ?? '', last_name: u.lastName ?? '', avatar: avatarOf(ctx, u).url };
+  return {
+    id: u.id, username: u.username, first_name: u.firstName ?? '', last_name: u.lastName ?? '', avatar: avatarOf(ctx, u).url,
+    role: u.role ?? null, score: u.score ?? 0, rank: u.rank ?? null, in_game_ids: u.inGameIds ?? [],
+  };
 }
 
 /** History items of a DIRECT conversation, oldest first; `username` is the sender, `recipient` the other member. */
@@ -82,7 +90,7 @@ export async function presentConnection(ctx: RestContext, c: Contact): Promise<z
   const other = await userOf(ctx, refId(outgoing ? c.addressee : c.requester));
   return {
     id: c.id,
-    user: other ? presentUser(ctx, other) : { id: 0, username: '', first_name: '', last_name: '', avatar: null },
+    user: other ? presentUser(ctx, other) : { id: 0, username: '', first_name: '', last_name: '', avatar: null, role: null, score: 0, rank: null, in_game_ids: [] },
     status: c.status.toLowerCase() as z.output<typeof connectionSchema>['status'],
     direction: outgoing ? 'outgoing' : 'incoming',
     created_at: iso(c.createdAt)!,

@@ -4,8 +4,23 @@ import { ConversationKind, type Conversation } from '../../domain/conversation/c
 import type { MessageView } from '../../domain/shared/events';
 import { fullNameOf, type User } from '../../domain/user/user.entity';
 import type { RestContext } from '../common/route.registry';
+import type { PushDevice } from '../../domain/push/push-device.entity';
 import { iso, lastMessageOf, membersOf, titleOf, unreadOf, userOf } from '../common/views.helpers';
 import { refId } from '../../domain/shared/refs';
+
+import escapeHtml from 'escape-html';
+
+/**
+ * Seed 002's text as HTML text (issue 28 item 12; docs/rest-compat.md "Seed 002: HTML-safe text"):
+ * its security note 4 asks the server to sanitise `noi_dung` against XSS, and its own browser
+ * sample inserts `nguoi_goi_name` and `noi_dung` with `innerHTML`. Messages are stored as sent
+ * (every other dialect and GraphQL get the text itself); seed 002's answers and events carry these
+ * two fields HTML-escaped (`&`, `<`, `>`, `"`, `'`; the escape-html library), which that sample
+ * then shows exactly as typed and never runs as markup.
+ */
+export function htmlText(s: string): string {
+  return escapeHtml(s);
+}
 
 /** Seed 002 shapes: support conversations (also the shared GET /api/chat/conversations/ item) and messages. */
 
@@ -44,10 +59,10 @@ function senderName(u: UserRecord | null): string {
   return u ? fullNameOf(u) : '';
 }
 
-/** A message `{id, conversation_id, nguoi_goi_id, nguoi_goi_name, noi_dung, thoi_gian}`. */
+/** A message `{id, conversation_id, nguoi_goi_id, nguoi_goi_name, noi_dung, thoi_gian}`, the two texts HTML-escaped ({@link htmlText}). */
 export async function presentSupportMessage(ctx: RestContext, m: MessageView): Promise<z.output<typeof supportMessageSchema>> {
   const sender = await userOf(ctx, m.senderId);
-  return { id: m.id, conversation_id: m.conversationId, nguoi_goi_id: m.senderId, nguoi_goi_name: senderName(sender), noi_dung: m.content, thoi_gian: m.createdAt };
+  return { id: m.id, conversation_id: m.conversationId, nguoi_goi_id: m.senderId, nguoi_goi_name: htmlText(senderName(sender)), noi_dung: htmlText(m.content), thoi_gian: m.createdAt };
 }
 
 /**
@@ -68,7 +83,7 @@ export async function presentConversation(ctx: RestContext, c: Conversation): Pr
     last_message_at: last ? last.createdAt : null,
     last_message: last
       ? {
-        id: last.id, noi_dung: last.content, thoi_gian: last.createdAt, nguoi_goi_name: senderName(sender),
+        id: last.id, noi_dung: htmlText(last.content), thoi_gian: last.createdAt, nguoi_goi_name: htmlText(senderName(sender)),
         message_id: last.id, message: last.content, username: sender?.username ?? null, timestamp: last.createdAt,
       }
       : null,
@@ -76,5 +91,19 @@ export async function presentConversation(ctx: RestContext, c: Conversation): Pr
     kind: c.kind,
     title: await titleOf(ctx, c),
     participants: members.map((m) => ({ id: m.user.id, username: m.user.username })),
+  };
+}
+
+/** fcm-django's FCMDevice serializer: `{id, name, registration_id, device_id, active, date_created, type}`. */
+export const fcmDeviceSchema = z.object({
+  id: z.number().int(), name: z.string().nullable(), registration_id: z.string(), device_id: z.string().nullable(), active: z.boolean(),
+  date_created: z.string(), type: z.enum(['android', 'ios', 'web']),
+});
+
+/** A push device in fcm-django's shape; a Web Push subscription (registered through GraphQL) shows its endpoint as `registration_id`, type `web`. */
+export function presentFcmDevice(d: PushDevice): z.output<typeof fcmDeviceSchema> {
+  return {
+    id: d.id, name: d.name ?? null, registration_id: d.token, device_id: d.deviceId ?? null, active: d.active,
+    date_created: iso(d.createdAt)!, type: (d.fcmType as 'android' | 'ios' | 'web' | null) ?? 'web',
   };
 }

@@ -8,6 +8,7 @@ import type { User } from '../../domain/user/user.entity';
 import type { RestContext } from '../common/route.registry';
 import { attachmentsOf, canReadContentOf, iso, lastMessageOf, mediaUrlOf, membersOf, titleOf, userOf } from '../common/views.helpers';
 import { refId } from '../../domain/shared/refs';
+import { isArchived } from '../../domain/conversation/conversation.policy';
 
 /** Seed 003 shapes: rooms (list, created, detail), members, messages, notifications. */
 
@@ -37,7 +38,7 @@ export const roomMemberSchema = z.object({
   joined_at: z.string(), last_read_at: z.string().nullable(), is_muted: z.boolean(), is_banned: z.boolean(),
 });
 export const roomMessageSchema = z.object({
-  id: z.number().int(), room: z.object({ id: z.number().int(), name: z.string() }), sender: userSchema.nullable(),
+  id: z.number().int(), room: z.object({ id: z.number().int(), name: z.string() }), sender: userSchema,
   message_type: z.enum(['text', 'image', 'file', 'system']), content: z.string(), file_url: z.string().nullable(), file_name: z.string().nullable(),
   file_size: z.number().int().nullable(), is_edited: z.boolean(), is_deleted: z.boolean(), reply_to: z.number().int().nullable(),
   created_at: z.string(), updated_at: z.string(),
@@ -50,6 +51,8 @@ export const notificationSchema = z.object({
   is_read: z.boolean(), created_at: z.string(),
 });
 export const okMessageSchema = z.object({ message: z.string() });
+/** POST /api/chat/upload/ (seed 003 note 7): what a file message's send then takes. */
+export const uploadSchema = z.object({ file_url: z.string(), file_name: z.string(), file_size: z.number().int() });
 
 /** Seed 003's names of a send's domain input fields (its refusals name them so, over REST and the socket). */
 export const SEND_FIELD_NAMES: Readonly<Record<string, string>> = { replyToId: 'reply_to', fileUrl: 'file_url', fileName: 'file_name', fileSize: 'file_size' };
@@ -79,6 +82,23 @@ export function roomTypeOf(c: Conversation): z.output<typeof roomType> {
 const typeOf = (m: MessageView) => m.kind.toLowerCase() as z.output<typeof roomMessageSchema>['message_type'];
 const contentOf = (m: MessageView) => (m.deletedAt ? DELETED_CONTENT : m.content);
 
+/**
+ * The sender seed 003 shows for a system notice nobody's action caused (notices record their
+ * actor since issue 19; older ones have none): its clients read `message.sender.username` of
+ * every message, so it is never null (issue 28 item 5; seed 001 does the same).
+ */
+export const SYSTEM_SENDER: z.output<typeof userSchema> = { id: 0, username: 'system', first_name: 'System', last_name: '' };
+
+/**
+ * Whom seed 003 shows as a message's sender: its sender; for a system notice (join, leave, add,
+ * ban, an admin's notice) the user whose action it reports; else {@link SYSTEM_SENDER}.
+ * `user` reads a user by id (the request's loaders, or an event's).
+ */
+export async function senderOfMessage(m: Pick<MessageView, 'senderId' | 'actorId'>, user: (id: number | null) => Promise<UserRecord | null>): Promise<z.output<typeof userSchema>> {
+  const u = await user(m.senderId ?? m.actorId);
+  return u ? presentUser(u) : SYSTEM_SENDER;
+}
+
 /** A room as GET /api/chat/rooms/ lists it (`last_message` null for a PUBLIC room seen from outside). */
 export async function presentRoomListItem(ctx: RestContext, c: Conversation): Promise<z.output<typeof roomListItemSchema>> {
   const creator = await userOf(ctx, refId(c.createdBy));
@@ -87,7 +107,7 @@ export async function presentRoomListItem(ctx: RestContext, c: Conversation): Pr
     id: c.id, name: await titleOf(ctx, c), description: c.description ?? null, room_type: roomTypeOf(c),
     created_by: creator ? presentUser(creator) : null,
     member_count: await ctx.loaders.memberCount.load(c.id),
-    last_message: last ? { id: last.id, content: contentOf(last), sender: (await userOf(ctx, last.senderId))?.username ?? null, created_at: last.createdAt } : null,
+    last_message: last ? { id: last.id, content: contentOf(last), sender: (await senderOfMessage(last, (uid) => userOf(ctx, uid))).username, created_at: last.createdAt } : null,
     created_at: iso(c.createdAt)!,
   };
 }
@@ -98,7 +118,7 @@ export async function presentRoomCreated(ctx: RestContext, c: Conversation): Pro
   return {
     id: c.id, name: await titleOf(ctx, c), description: c.description ?? null, room_type: roomTypeOf(c),
     created_by: creator ? { id: creator.id, username: creator.username } : null,
-    member_count: await ctx.loaders.memberCount.load(c.id), is_active: true, max_members: c.maxMembers ?? null, created_at: iso(c.createdAt)!,
+    member_count: await ctx.loaders.memberCount.load(c.id), is_active: !isArchived(c), max_members: c.maxMembers ?? null, created_at: iso(c.createdAt)!,
   };
 }
 
@@ -110,7 +130,7 @@ export async function presentRoomDetail(ctx: RestContext, c: Conversation, canRe
     id: c.id, name: await titleOf(ctx, c), description: c.description ?? null, room_type: roomTypeOf(c),
     created_by: creator ? presentUser(creator) : null,
     members: members.map((m) => presentUser(m.user)),
-    member_count: await ctx.loaders.memberCount.load(c.id), is_active: true, max_members: c.maxMembers ?? null,
+    member_count: await ctx.loaders.memberCount.load(c.id), is_active: !isArchived(c), max_members: c.maxMembers ?? null,
     created_at: iso(c.createdAt)!, updated_at: iso(c.updatedAt > c.lastActivityAt ? c.updatedAt : c.lastActivityAt)!,
   };
 }
@@ -133,10 +153,10 @@ export async function presentMembers(ctx: RestContext, c: Conversation, members:
  */
 export async function presentRoomMessage(ctx: RestContext, m: MessageView): Promise<z.output<typeof roomMessageSchema>> {
   const c = await ctx.loaders.conversation.load(m.conversationId);
-  const sender = await userOf(ctx, m.senderId);
+  const sender = await senderOfMessage(m, (uid) => userOf(ctx, uid));
   const [file] = await attachmentsOf(ctx, m);
   return {
-    id: m.id, room: { id: m.conversationId, name: c ? await titleOf(ctx, c) : '' }, sender: sender ? presentUser(sender) : null,
+    id: m.id, room: { id: m.conversationId, name: c ? await titleOf(ctx, c) : '' }, sender,
     message_type: typeOf(m), content: contentOf(m),
     file_url: file ? mediaUrlOf(ctx, file) : null, file_name: file?.fileName ?? null, file_size: file?.size ?? null,
     is_edited: m.editedAt != null, is_deleted: m.deletedAt != null, reply_to: m.replyToId,

@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import { ConversationKind, RoomVisibility } from '../../domain/conversation/conversation.entity';
-import { idField, intField, pathId } from '../common/fields.schemas';
+import { idField, intField, pathId, uploadField } from '../common/fields.schemas';
+import { mediaUrlOf } from '../common/views.helpers';
 import { messagePage, pageQuery } from '../common/pagination.helpers';
 import { defineRoute, type AnyRoute } from '../common/route.registry';
 import {
   fileReferenceOf, SEND_FIELD_NAMES, notificationSchema, okMessageSchema, presentMembers, presentNotification, presentRoomCreated, presentRoomDetail, presentRoomListItem,
-  presentRoomMessage, roomCreatedSchema, roomDetailSchema, roomListItemSchema, roomMemberSchema, roomMessageSchema, roomMessagesSchema,
+  presentRoomMessage, roomCreatedSchema, roomDetailSchema, roomListItemSchema, roomMemberSchema, roomMessageSchema, roomMessagesSchema, uploadSchema,
 } from './presenters';
 
 const TAG = 'seed 003: rooms';
@@ -96,13 +97,78 @@ export const roomRoutes: AnyRoute[] = [
     },
   }),
   defineRoute({
+    method: 'patch', path: '/chat/rooms/:id', tag: TAG,
+    summary: 'Deactivate or reactivate a room ({"is_active": false|true}; OWNER/ADMIN or staff), and/or change name, description, max_members (OWNER/ADMIN)',
+    description: [
+      'Seed 003 `is_active` (its ChatRoom model; a DRF viewset\'s partial update). An inactive (archived) room keeps its history readable,',
+      'but sends (REST and `/ws/chat/{room_id}/`), joins, member additions and edits answer 403 `This conversation is archived (inactive): ...`',
+      'until it is reactivated. The same state is GraphQL `Conversation.isArchived` (`archiveConversation`). A direct chat cannot be archived (400).',
+    ].join(' '),
+    params: id,
+    body: z.object({
+      is_active: z.boolean().optional(),
+      name: z.string().optional(),
+      description: z.string().nullish(),
+      max_members: intField.optional(),
+    }),
+    bodyExample: { is_active: false },
+    refusals: ['FORBIDDEN'],
+    responses: {
+      200: {
+        description: 'The room',
+        schema: roomDetailSchema,
+        example: {
+          id: 1, name: '开发讨论', description: '开发团队讨论群', room_type: 'public', created_by: DEVELOPER, members: [DEVELOPER], member_count: 1,
+          is_active: false, max_members: 50, created_at: '2024-01-01T10:00:00Z', updated_at: '2024-01-01T12:00:00Z',
+        },
+      },
+    },
+    fieldNames: { maxMembers: 'max_members' },
+    async handler(ctx, { params, body }) {
+      if (body.name !== undefined || body.description !== undefined || body.max_members !== undefined) {
+        await ctx.services.conversations.update(ctx.scope(), params.id, { name: body.name, description: body.description, maxMembers: body.max_members });
+      }
+      if (body.is_active !== undefined) await ctx.services.conversations.setArchived(ctx.scope(), params.id, !body.is_active);
+      const r = await ctx.services.conversationQueries.visible(ctx.scope(), params.id, 'id');
+      return { status: 200, body: await presentRoomDetail(ctx, r.conversation, r.canReadContent) };
+    },
+  }),
+  defineRoute({
+    method: 'post', path: '/chat/upload', tag: TAG,
+    summary: 'Upload a file for a later file message (note 7): multipart `file` → 201 {file_url, file_name, file_size}',
+    description: [
+      'Seed 003 note 7: "文件消息需要先上传文件获取URL，然后发送消息" (upload the file first to get a URL, then send the message).',
+      'The file is checked like every attachment (at most UPLOAD_MAX_BYTES, 10 MB by default: 413; jpg/jpeg/png/mp4/mov/webp/gif/heic/avif',
+      'sniffed from the bytes and agreeing with the extension: 415) and stored. `file_url` is this server\'s signed media URL: send it as',
+      '`file_url` with `message_type` image or file (POST /api/chat/rooms/{id}/messages/ or a `chat_message` frame) and the message takes',
+      'this file (its real size and type). Only the uploader may link it; anyone else\'s send naming it is 400 `file_url names a file of',
+      'this server that you may not see`. An upload never sent is deleted after UPLOAD_ORPHAN_TTL (24 h by default); one user holds at most',
+      'UPLOAD_PENDING_MAX unsent uploads (400 past it).',
+    ].join(' '),
+    body: z.object({ file: uploadField }),
+    files: { file: 'one' },
+    refusals: ['PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'],
+    responses: {
+      201: {
+        description: 'The stored file',
+        schema: uploadSchema,
+        example: { file_url: 'http://localhost:8000/media/1?exp=1704110400&sig=9QXm2Hc1c4lq0I3cJm4Uq6sB3qQm0a4W', file_name: 'image.jpg', file_size: 1024 },
+      },
+    },
+    fieldNames: { attachments: 'file' },
+    async handler(ctx, { body }) {
+      const a = await ctx.services.attachments.upload(ctx.scope(), body.file);
+      return { status: 201, body: { file_url: mediaUrlOf(ctx, a)!, file_name: a.fileName, file_size: a.size ?? 0 } };
+    },
+  }),
+  defineRoute({
     method: 'post', path: '/chat/rooms/:id/join', tag: TAG,
-    summary: 'Join a public room; 403 private (or no such room), 400 full or banned',
+    summary: 'Join a public room; 403 private (or no such room) or inactive (is_active false), 400 full or banned',
     params: id,
     responses: { 200: { description: 'Joined', schema: okMessageSchema, example: message('成功加入房间') } },
     errors: {
       NOT_FOUND: { status: 403, message: '无法加入该房间（私有房间或房间不存在）' },
-      FORBIDDEN: { status: 400, message: '您已被禁止加入该房间' },
+      FORBIDDEN: { status: 400, message: '您已被禁止加入该房间', field: 'id' },
       CONFLICT: { status: 400, message: '房间已满' },
     },
     async handler(ctx, { params }) {
@@ -175,11 +241,14 @@ export const roomRoutes: AnyRoute[] = [
       '(0..2147483647, as the sender declares it) are kept as given. A URL of this server\'s own media (`/media/<id>`, as file_url shows it) links',
       'that file, when the sender may see it (else 400): its real size and type. `content` may be empty for a file message.',
       'With `message_type` `text` (the default) the file fields are ignored, as the seed\'s own example answers them null.',
+      '`message_type` `system` posts a notice (a system message, its `sender` the poster as for join/leave notices; file fields ignored):',
+      'allowed to the room\'s owner and admins (and staff); any other member gets 403 naming the rule.',
     ].join(' '),
     params: id,
     body: z.object({
       content: z.string().describe('The text; may be empty for image and file messages'),
-      message_type: z.enum(['text', 'image', 'file']).optional(),
+      message_type: z.enum(['text', 'image', 'file', 'system']).optional()
+        .describe('system: a notice in the room (a system message showing the sender as its actor), from the room\'s owner or an admin only (403 for other members)'),
       file_url: z.string().nullish().describe('image/file: an http(s) URL (at most 2048 characters), or a URL of this server\'s media'),
       file_name: z.string().nullish().describe('1..255 characters, no path separators or control characters'),
       file_size: intField.nullish().describe('Bytes, 0..2147483647, as declared by the sender'),
@@ -201,7 +270,7 @@ export const roomRoutes: AnyRoute[] = [
     async handler(ctx, { params, body }) {
       const m = await ctx.services.messages.send(ctx.scope(), {
         conversationId: params.id, content: body.content, replyToId: body.reply_to ?? null,
-        fileRef: fileReferenceOf(body), serverHost: ctx.url.host,
+        fileRef: fileReferenceOf(body), serverHost: ctx.url.host, notice: body.message_type === 'system',
       });
       return { status: 201, body: await presentRoomMessage(ctx, m) };
     },

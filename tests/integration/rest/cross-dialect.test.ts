@@ -192,25 +192,25 @@ describe('cross-dialect: one message, every dialect that can see it, and GraphQL
   }, 180000);
 });
 
-describe('cross-dialect: a seed-003 file message (issue 16)', () => {
-  /** Where each reader shows message `id`'s file: [reader, URL shown] (null: the message is there, its dialect has no file field). */
-  async function fileSeen(viewer: RestUser, cid: number, id: number): Promise<[string, string | null | undefined][]> {
-    const find = (list: any[]) => list.find((m: any) => (m.id ?? m.message_id) === id);
-    const one = await get(viewer, `/messages/${id}/`);
-    const gql = (await gqlData(server, viewer, `query($c: ID!) { messages(conversationId: $c, last: 100) { edges { node { id attachments { url } } } } }`, { c: String(cid) }))
-      .messages.edges.find((e: any) => Number(e.node.id) === id);
-    return [
-      ['001 GET /chats/{id}/messages/ media', find((await get(viewer, `/chats/${cid}/messages/?page_size=100`)).results)?.media[0]?.url],
-      ['003 GET /chat/rooms/{id}/messages/ file_url', find((await get(viewer, `/chat/rooms/${cid}/messages/?page_size=100`)).messages)?.file_url],
-      ['004 GET /conversations/{id}/messages/ attachments', find((await get(viewer, `/conversations/${cid}/messages/?page_size=100`)).results)?.attachments[0]?.file],
-      ['004 GET /conversations/{id}/ last_message', (await get(viewer, `/conversations/${cid}/`)).last_message?.attachments[0]?.file],
-      ['001+004 GET /messages/{id}/ media', one.media[0]?.url],
-      ['001+004 GET /messages/{id}/ attachments', one.attachments[0]?.file],
-      ['GraphQL messages attachments', gql?.node.attachments[0]?.url],
-      ['002 GET /chat/conversations/{id}/messages/ (no file field)', find(await get(viewer, `/chat/conversations/${cid}/messages/?limit=100`)) ? null : undefined],
-    ];
-  }
+/** Where each reader shows message `id`'s file: [reader, URL shown] (null: the message is there, its dialect has no file field). */
+async function fileSeen(viewer: RestUser, cid: number, id: number): Promise<[string, string | null | undefined][]> {
+  const find = (list: any[]) => list.find((m: any) => (m.id ?? m.message_id) === id);
+  const one = await get(viewer, `/messages/${id}/`);
+  const gql = (await gqlData(server, viewer, `query($c: ID!) { messages(conversationId: $c, last: 100) { edges { node { id attachments { url } } } } }`, { c: String(cid) }))
+    .messages.edges.find((e: any) => Number(e.node.id) === id);
+  return [
+    ['001 GET /chats/{id}/messages/ media', find((await get(viewer, `/chats/${cid}/messages/?page_size=100`)).results)?.media[0]?.url],
+    ['003 GET /chat/rooms/{id}/messages/ file_url', find((await get(viewer, `/chat/rooms/${cid}/messages/?page_size=100`)).messages)?.file_url],
+    ['004 GET /conversations/{id}/messages/ attachments', find((await get(viewer, `/conversations/${cid}/messages/?page_size=100`)).results)?.attachments[0]?.file],
+    ['004 GET /conversations/{id}/ last_message', (await get(viewer, `/conversations/${cid}/`)).last_message?.attachments[0]?.file],
+    ['001+004 GET /messages/{id}/ media', one.media[0]?.url],
+    ['001+004 GET /messages/{id}/ attachments', one.attachments[0]?.file],
+    ['GraphQL messages attachments', gql?.node.attachments[0]?.url],
+    ['002 GET /chat/conversations/{id}/messages/ (no file field)', find(await get(viewer, `/chat/conversations/${cid}/messages/?limit=100`)) ? null : undefined],
+  ];
+}
 
+describe('cross-dialect: a seed-003 file message (issue 16)', () => {
   it('an external link and a link to this server\'s media, sent through seed 003, are the same file in every dialect, GraphQL and live', async () => {
     const dev = await restUser(server, 'xfd');
     const mate = await restUser(server, 'xfm');
@@ -243,6 +243,61 @@ describe('cross-dialect: a seed-003 file message (issue 16)', () => {
     expect(await live.next()).toEqual({ messageAdded: { id: String(linked.body.id), attachments: [{ url: expect.stringMatching(new RegExp(`^/media/${linkedId}\\?exp=`)), isExternal: false }] } });
     for (const viewer of [dev, mate]) {
       const misses = (await fileSeen(viewer, cid, linked.body.id)).filter(([, url]) => url !== null && !new RegExp(`/media/${linkedId}\\?exp=\\d+&sig=`).test(url ?? ''));
+      expect(misses).toEqual([]);
+    }
+  }, 60000);
+});
+
+describe('cross-dialect: issue 28, an archived room and a file uploaded first', () => {
+  const ARCHIVED = /archived \(inactive\)/;
+
+  it('a room deactivated through seed 003 is inactive in GraphQL and refuses sends through seeds 001, 002, 003, 004 and GraphQL; its history stays readable everywhere', async () => {
+    const dev = await restUser(server, 'xad');
+    const mate = await restUser(server, 'xam');
+    const room = await call(server, 'POST', '/chat/rooms/', { token: dev.token, json: { name: '开发讨论', room_type: 'public' } });
+    const cid = room.body.id;
+    expect((await call(server, 'POST', `/chat/rooms/${cid}/join/`, { token: mate.token })).status).toBe(200);
+    const hello = await call(server, 'POST', `/chat/rooms/${cid}/messages/`, { token: dev.token, json: { content: '大家好！', message_type: 'text' } });
+    expect((await call(server, 'PATCH', `/chat/rooms/${cid}/`, { token: dev.token, json: { is_active: false } })).body.is_active).toBe(false);
+    expect((await gqlData(server, mate, 'query($c: ID!) { conversation(id: $c) { isArchived } }', { c: String(cid) })).conversation.isArchived).toBe(true);
+
+    const refusals: [string, { status: number; text: string }][] = [
+      ['001 send-message', await call(server, 'POST', `/chats/${cid}/send-message/`, { token: mate.token, json: { content: 'x' } })],
+      ['002 send_message', await call(server, 'POST', `/chat/conversations/${cid}/send_message/`, { token: mate.token, json: { noi_dung: 'x' } })],
+      ['003 rooms/messages', await call(server, 'POST', `/chat/rooms/${cid}/messages/`, { token: mate.token, json: { content: 'x', message_type: 'text' } })],
+      ['001+004 PATCH /messages/{id}/', await call(server, 'PATCH', `/messages/${hello.body.id}/`, { token: dev.token, json: { content: 'x' } })],
+    ];
+    for (const [name, res] of refusals) expect([name, res.status, ARCHIVED.test(res.text)]).toEqual([name, 403, true]);
+    const g = await fetch(server.url, {
+      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${mate.token}` },
+      body: JSON.stringify({ query: 'mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }', variables: { i: { conversationId: String(cid), content: 'x' } } }),
+    }).then((r) => r.json() as Promise<any>);
+    expect(g.errors[0]).toMatchObject({ extensions: { code: 'FORBIDDEN' }, message: expect.stringMatching(ARCHIVED) });
+
+    for (const viewer of [dev, mate]) {
+      const seen = await Promise.all(readers(viewer, cid, 'ROOM').map(async (r) => [r.name, (await r.read()).some(([id]) => id === hello.body.id)] as const));
+      expect(seen.filter(([, ok]) => !ok)).toEqual([]);
+    }
+  }, 60000);
+
+  it('a file uploaded through seed 003 and sent by URL is the same file in every dialect, GraphQL and live', async () => {
+    const dev = await restUser(server, 'xud');
+    const mate = await restUser(server, 'xum');
+    const room = await call(server, 'POST', '/chat/rooms/', { token: dev.token, json: { name: '文件', room_type: 'public' } });
+    const cid = room.body.id;
+    expect((await call(server, 'POST', `/chat/rooms/${cid}/join/`, { token: mate.token })).status).toBe(200);
+    const live = sub(client(mate), `subscription($c: ID) { messageAdded(conversationId: $c) { id attachments { url isExternal } } }`, { c: String(cid) });
+    await live.ready();
+    const png = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000'
+      + '1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082', 'hex');
+    const up = await call(server, 'POST', '/chat/upload/', { token: dev.token, form: form({}, [['file', { name: 'image.png', bytes: png, type: 'image/png' }]]) });
+    expect(up.status).toBe(201);
+    const uploadId = Number(/\/media\/(\d+)\?/.exec(up.body.file_url)![1]);
+    const sent = await call(server, 'POST', `/chat/rooms/${cid}/messages/`, { token: dev.token, json: { content: '消息内容', message_type: 'image', file_url: up.body.file_url, file_name: 'image.png', file_size: 1024 } });
+    expect(sent.status).toBe(201);
+    expect(await live.next()).toEqual({ messageAdded: { id: String(sent.body.id), attachments: [{ url: expect.stringMatching(new RegExp(`^/media/${uploadId}\\?exp=`)), isExternal: false }] } });
+    for (const viewer of [dev, mate]) {
+      const misses = (await fileSeen(viewer, cid, sent.body.id)).filter(([, url]) => url !== null && !new RegExp(`/media/${uploadId}\\?exp=\\d+&sig=`).test(url ?? ''));
       expect(misses).toEqual([]);
     }
   }, 60000);

@@ -16,7 +16,7 @@ const { client, sub } = trackRealtime(() => server.wsUrl, () => server);
 
 const SEND = `mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }`;
 const HISTORY_KEYS = ['message_id', 'message', 'username', 'recipient', 'timestamp', 'is_read', 'is_edited', 'is_deleted'];
-const USER_KEYS = ['id', 'username', 'first_name', 'last_name', 'avatar'];
+const USER_KEYS = ['id', 'username', 'first_name', 'last_name', 'avatar', 'role', 'score', 'rank', 'in_game_ids'];
 
 async function sendTo(from: RestUser, to: RestUser, content: string): Promise<number> {
   return Number((await gqlData(server, from, SEND, { i: { recipientId: to.id, content } })).sendMessage.id);

@@ -97,4 +97,26 @@ describe('seed 002: support desk', () => {
     expectError(await call(server, 'GET', '/chat/conversations/my_conversation/', { token: staff.token }), 404);
     expectError(await call(server, 'GET', '/chat/conversations/my_conversation/'), 401);
   });
+
+  it('the staff inbox lists the support threads only, each with its customer (no DIRECT chat with customer_info null; issue 28 item 4)', async () => {
+    // The seed's staff inbox reads `customer_info.ho_ten` of every item.
+    const khach = await restUser(server, 'khach', { first_name: 'Nguyễn', last_name: 'Văn A' });
+    const thread = await call(server, 'GET', '/chat/conversations/my_conversation/', { token: khach.token });
+    await call(server, 'POST', `/chat/conversations/${thread.body.id}/send_message/`, { token: khach.token, json: { noi_dung: 'Cảm ơn nhà hàng' } });
+    // Staff's own DIRECT chat (seed 004's send-to-recipient creates it).
+    const dm = await call(server, 'POST', `/messages/`, { token: staff.token, json: { content: 'Xin chào', recipient_id: Number(other.id) } });
+    expect(dm.status).toBe(201);
+    const inbox = await call(server, 'GET', '/chat/conversations/', { token: staff.token });
+    expect(inbox.status).toBe(200);
+    expect(inbox.body.length).toBeGreaterThan(0);
+    for (const row of inbox.body) {
+      expect(row.kind).toBe('SUPPORT');
+      expect(row.customer_info).toEqual(expect.objectContaining({ id: row.customer, ho_ten: expect.any(String), loai_nguoi_dung: 'khach_hang' }));
+    }
+    expect(inbox.body.map((r: any) => r.id)).not.toContain(dm.body.conversation);
+    expect(inbox.body.find((r: any) => r.id === thread.body.id).customer_info).toMatchObject({ username: khach.username, ho_ten: 'Nguyễn Văn A' });
+    // A customer's list still holds their own DIRECT chats too (seed 000's conversation list).
+    const mine = await call(server, 'GET', '/chat/conversations/', { token: other.token });
+    expect(mine.body.map((r: any) => r.id)).toContain(dm.body.conversation);
+  });
 });

@@ -130,7 +130,9 @@ describe('seed 003: rooms', () => {
     const reply = await call(server, 'POST', `/chat/rooms/${publicId}/messages/`, { token: mate.token, json: { content: `收到 @${dev.username}`, reply_to: first.body.id } });
     expect(reply.body.reply_to).toBe(first.body.id);
     expect(await notes$.next()).toEqual({ notificationAdded: { kind: 'MENTION', message: { id: String(reply.body.id) } } });
-    expect(expectError(await call(server, 'POST', `/chat/rooms/${publicId}/messages/`, { token: mate.token, json: { content: 'x', message_type: 'system' } }), 400).error).toMatch(/^message_type/);
+    expect(expectError(await call(server, 'POST', `/chat/rooms/${publicId}/messages/`, { token: mate.token, json: { content: 'x', message_type: 'video' } }), 400).error).toMatch(/^message_type/);
+    // "system" is the owner's and admins' (issue 28 item 6): a plain member gets 403 naming the rule.
+    expect(expectError(await call(server, 'POST', `/chat/rooms/${publicId}/messages/`, { token: mate.token, json: { content: 'x', message_type: 'system' } }), 403).error).toMatch(/owner or an admin/);
     expect(expectError(await call(server, 'POST', `/chat/rooms/${publicId}/messages/`, { token: mate.token, json: { content: 'x', reply_to: 999999 } }), 400).error).toMatch(/^reply_to/);
     expectError(await call(server, 'POST', `/chat/rooms/${privateId}/messages/`, { token: mate.token, json: { content: 'x' } }), 404);
     expectError(await call(server, 'GET', `/chat/rooms/${privateId}/messages/`, { token: mate.token }), 404);
@@ -191,6 +193,57 @@ describe('seed 003: rooms', () => {
     expect(markNote.body).toEqual({ message: '通知已标记为已读' });
     expect((await call(server, 'GET', '/chat/notifications/', { token: dev.token })).body.find((n: any) => n.id === mention.id).is_read).toBe(true);
     expectError(await call(server, 'POST', `/chat/notifications/${mention.id}/read/`, { token: mate.token }), 404);
+  });
+});
+
+describe('seed 003: system notices and message_type "system" (issue 28 items 5-6)', () => {
+  it('join, leave, add and ban notices show their actor as sender in message lists and last_message; the owner and admins post notices, other members get 403', async () => {
+    const developer = await restUser(server, 'devsys', { first_name: 'Developer', last_name: 'User' });
+    const user = await restUser(server, 'usersys');
+    const added = await restUser(server, 'addsys');
+    const admin = await restUser(server, 'admsys');
+    // The seed's "1.2 创建房间" body.
+    const room = (await call(server, 'POST', '/chat/rooms/', { token: developer.token, json: { name: '新房间', description: '房间描述', room_type: 'public', max_members: 50 } })).body.id;
+    const asDev = (query: string, variables: Record<string, unknown>) => gqlData(server, developer, query, variables);
+    expect((await call(server, 'POST', `/chat/rooms/${room}/join/`, { token: user.token })).status).toBe(200);
+    expect((await call(server, 'POST', `/chat/rooms/${room}/join/`, { token: admin.token })).status).toBe(200);
+    await asDev('mutation($c: ID!, $u: ID!) { setMemberRole(conversationId: $c, userId: $u, role: ADMIN) { id } }', { c: String(room), u: admin.id });
+    await asDev('mutation($c: ID!, $u: ID!) { addMember(conversationId: $c, userId: $u) { id } }', { c: String(room), u: added.id });
+    expect((await call(server, 'POST', `/chat/rooms/${room}/leave/`, { token: added.token })).status).toBe(200);
+    await asDev('mutation($c: ID!, $u: ID!) { banMember(conversationId: $c, userId: $u, banned: true) { id } }', { c: String(room), u: user.id });
+
+    const history = await call(server, 'GET', `/chat/rooms/${room}/messages/?page=1&page_size=20`, { token: developer.token });
+    const notices = history.body.messages.filter((m: any) => m.message_type === 'system');
+    expect(notices.length).toBeGreaterThanOrEqual(5);
+    for (const n of notices) {
+      expectKeys(n.sender, USER_KEYS);
+      expect(typeof n.sender.username).toBe('string');
+    }
+    const by = (username: string) => notices.filter((n: any) => n.sender.username === username).length;
+    expect(by(user.username)).toBeGreaterThanOrEqual(1); // joined
+    expect(by(added.username)).toBeGreaterThanOrEqual(1); // left
+    expect(by(developer.username)).toBe(2); // added, banned
+    expect(notices.find((n: any) => n.sender.username === developer.username).sender).toEqual({ id: Number(developer.id), username: developer.username, first_name: 'Developer', last_name: 'User' });
+    // last_message of the room list: the ban notice, its sender the developer.
+    const listed = (await call(server, 'GET', '/chat/rooms/', { token: developer.token })).body.find((r: any) => r.id === room);
+    expect(listed.last_message).toMatchObject({ sender: developer.username });
+
+    // "2.2 发送消息" with message_type "system": the owner's and an admin's notices; a member's 403 naming the rule.
+    const ownerNotice = await call(server, 'POST', `/chat/rooms/${room}/messages/`, { token: developer.token, json: { content: '消息内容', message_type: 'system' } });
+    expect(ownerNotice.status).toBe(201);
+    expectKeys(ownerNotice.body, MSG_KEYS);
+    expect(ownerNotice.body).toMatchObject({ message_type: 'system', content: '消息内容', sender: { id: Number(developer.id), username: developer.username }, file_url: null });
+    const adminNotice = await call(server, 'POST', `/chat/rooms/${room}/messages/`, { token: admin.token, json: { content: '管理员通知', message_type: 'system', file_url: 'https://example.com/file.jpg' } });
+    expect(adminNotice.status).toBe(201);
+    expect(adminNotice.body).toMatchObject({ message_type: 'system', sender: { username: admin.username }, file_url: null });
+    const member = await restUser(server, 'memsys');
+    expect((await call(server, 'POST', `/chat/rooms/${room}/join/`, { token: member.token })).status).toBe(200);
+    const total = (await call(server, 'GET', `/chat/rooms/${room}/messages/`, { token: developer.token })).body.total;
+    const refused = expectError(await call(server, 'POST', `/chat/rooms/${room}/messages/`, { token: member.token, json: { content: '消息内容', message_type: 'system' } }), 403);
+    expect(refused.error).toMatch(/owner or an admin may send a system message/);
+    expect((await call(server, 'GET', `/chat/rooms/${room}/messages/`, { token: developer.token })).body.total).toBe(total);
+    // A notice is the server's: nobody edits or deletes it (its actor neither).
+    expectError(await call(server, 'DELETE', `/chat/messages/${ownerNotice.body.id}/delete/`, { token: developer.token }), 400);
   });
 });
 

@@ -53,10 +53,17 @@ const DOCUMENTED: [string, string, number[]][] = [
   ['get', '/api/chat/conversations/{id}/', [200]],
   ['get', '/api/chat/conversations/{id}/messages/', [200]],
   ['post', '/api/chat/conversations/{id}/send_message/', [201]],
+  ['get', '/api/chat/messages/', [200]], // issue 28 item 11: the seed's router
+  ['get', '/api/chat/messages/{id}/', [200]],
+  ['get', '/api/devices/', [200]], // issue 28 item 10: fcm-django's device API
+  ['post', '/api/devices/', [201, 200]],
+  ['delete', '/api/devices/{registration_id}/', [204]],
   // Seed 003
   ['get', '/api/chat/rooms/', [200]],
   ['post', '/api/chat/rooms/', [201]],
   ['get', '/api/chat/rooms/{id}/', [200]],
+  ['patch', '/api/chat/rooms/{id}/', [200]], // issue 28 item 8: is_active
+  ['post', '/api/chat/upload/', [201]], // issue 28 item 7: note 7, upload first
   ['post', '/api/chat/rooms/{id}/join/', [200]],
   ['post', '/api/chat/rooms/{id}/leave/', [200]],
   ['get', '/api/chat/rooms/{id}/members/', [200]],

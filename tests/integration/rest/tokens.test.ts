@@ -1,6 +1,6 @@
 /**
  * REST tokens and the layer's common behaviour (rest-compat.md "Tokens" and "Common"): register,
- * log in, rotating refresh, logout (205), 401/400/404/405/415 error bodies, malformed JSON,
+ * log in, refresh (SimpleJWT's non-rotating default for POST /api/token/ logins), logout (205), 401/400/404/405/415 error bodies, malformed JSON,
  * trailing slashes, and the OpenAPI document listing every registered route.
  */
 import { restRoutes } from '../../../src/rest';
@@ -27,12 +27,11 @@ describe('tokens', () => {
     // The access token works on every dialect.
     expect((await call(server, 'GET', '/chat/unread/count/', { token: login.body.access })).status).toBe(200);
 
+    // SimpleJWT's default (issue 28 item 1): the refresh token from POST /api/token/ is not rotated.
     const refreshed = await call(server, 'POST', '/token/refresh/', { json: { refresh: login.body.refresh } });
     expect(refreshed.status).toBe(200);
     expectKeys(refreshed.body, ['access', 'refresh']);
-    expect(refreshed.body.refresh).not.toBe(login.body.refresh);
-    // The old refresh token is dead (and reusing it revokes the family).
-    expectError(await call(server, 'POST', '/token/refresh/', { json: { refresh: login.body.refresh } }), 401);
+    expect(refreshed.body.refresh).toBe(login.body.refresh);
 
     const again = await call(server, 'POST', '/token/', { json: { username: 'tok_erin', password: 'erinpass123' } });
     const out = await call(server, 'POST', '/accounts/logout/', { json: { refresh: again.body.refresh } });
@@ -51,6 +50,46 @@ describe('tokens', () => {
     // A taken username: 400 (CONFLICT answers 400 in every dialect, as DRF validation does).
     expect(expectError(await call(server, 'POST', '/accounts/register/', { json: { username: u.username, password: 'longenough1' } }), 400).detail).toMatch(/taken|exists/i);
     expectError(await call(server, 'POST', '/token/refresh/', { json: { refresh: 'not-a-token' } }), 401);
+  });
+});
+
+describe('seed 000 refresh (SimpleJWT default, issue 28 item 1)', () => {
+  const LOGIN = 'mutation($u: String!, $p: String!) { login(username: $u, password: $p) { accessToken refreshToken } }';
+  const REFRESH = 'mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken refreshToken } }';
+
+  it('a client keeping the refresh token of POST /api/token/ refreshes again and again (also in a burst), until logout', async () => {
+    const reg = await call(server, 'POST', '/accounts/register/', { json: { username: 'ten_nguoi_dung', password: 'mật_khẩu' } });
+    expect(reg.status).toBe(201);
+    // The seed's own request body (its username "tên_người_dùng" in the ASCII the username rule allows).
+    const login = await call(server, 'POST', '/token/', { json: { username: 'ten_nguoi_dung', password: 'mật_khẩu' } });
+    expect(login.status).toBe(200);
+    const kept = login.body.refresh as string;
+    const accesses = new Set<string>([login.body.access]);
+    for (let i = 0; i < 3; i++) {
+      const r = await call(server, 'POST', '/token/refresh/', { json: { refresh: kept } });
+      expect(r.status).toBe(200);
+      expect(r.body.refresh).toBe(kept);
+      accesses.add(r.body.access);
+      expect((await call(server, 'GET', '/chat/unread/count/', { token: r.body.access })).status).toBe(200);
+    }
+    expect(accesses.size).toBe(4);
+    const burst = await Promise.all(Array.from({ length: 4 }, () => call(server, 'POST', '/token/refresh/', { json: { refresh: kept } })));
+    expect(burst.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    // The GraphQL refresh honours the login's kind too.
+    const viaGraphql = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: REFRESH, variables: { t: kept } }) }).then((r) => r.json() as Promise<any>);
+    expect(viaGraphql.data.refreshToken.refreshToken).toBe(kept);
+    // Logging out ends it.
+    expect((await call(server, 'POST', '/accounts/logout/', { json: { refresh: kept } })).status).toBe(205);
+    expectError(await call(server, 'POST', '/token/refresh/', { json: { refresh: kept } }), 401);
+  });
+
+  it('a GraphQL login keeps rotation with reuse detection, also on POST /api/token/refresh/', async () => {
+    await call(server, 'POST', '/accounts/register/', { json: { username: 'tok_gql_rot', password: 'mật_khẩu_dài' } });
+    const post = (query: string, variables: Record<string, unknown>) => fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) }).then((r) => r.json() as Promise<any>);
+    const login = (await post(LOGIN, { u: 'tok_gql_rot', p: 'mật_khẩu_dài' })).data.login;
+    const r = await call(server, 'POST', '/token/refresh/', { json: { refresh: login.refreshToken } });
+    expect(r.status).toBe(200);
+    expect(r.body.refresh).not.toBe(login.refreshToken);
   });
 });
 

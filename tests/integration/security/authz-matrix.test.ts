@@ -57,6 +57,9 @@ const refreshOf = async (c: Cell): Promise<string> => {
   const d = await gql(c.w.server.url, `mutation($u: String!) { login(username: $u, password: "correct-horse-battery") { refreshToken } }`, { u: u.username });
   return d.data.login.refreshToken;
 };
+/** A new push device of the world's owner: its GraphQL id (issue 28 item 10). */
+const ownerDevice = async (c: Cell): Promise<string> =>
+  (await gqlOk(c.w.server.url, `mutation($t: String!) { registerPushDevice(input: {platform: FCM, fcmToken: $t}) { id } }`, { t: uniq() }, c.w.users.owner.token)).registerPushDevice.id;
 const blockTarget = async (c: Cell) => (c.role === 'blocked' ? c.other.id : (await c.stranger()).id);
 const uniq = () => `n${Date.now().toString(36)}${Math.random().toString(36).slice(2, 7)}`;
 
@@ -70,14 +73,14 @@ const GQL: Record<string, Op> = {
   'Query.user': { call: (c) => g(c, `query($u: ID) { user(id: $u) { id } }`, { u: c.other.id }) },
   'Query.users': { call: (c) => g(c, `{ users(first: 5) { totalCount } }`) },
   'Query.conversations': { call: (c) => g(c, `{ conversations(first: 5) { totalCount } }`) },
-  'Query.conversation': { fix: 'group', call: (c) => g(c, `query($c: ID!) { conversation(id: $c) { id members { id } } }`, { c: c.conv }) },
+  'Query.conversation': { fix: 'group', call: (c) => g(c, `query($c: ID!) { conversation(id: $c) { id members { id } page: members(first: 1, after: "1") { id } } }`, { c: c.conv }) },
   'Query.publicRooms': { call: (c) => g(c, `{ publicRooms(first: 5) { totalCount } }`) },
   'Query.supportConversation': { call: (c) => g(c, `{ supportConversation { id } }`) },
   'Query.messages': { fix: 'group', call: (c) => g(c, `query($c: ID!) { messages(conversationId: $c, last: 5) { totalCount } }`, { c: c.conv }) },
   'Query.message': { fix: 'group', call: (c) => g(c, `query($m: ID!) { message(id: $m) { id } }`, { m: c.msg }) },
   'Query.messagesSince': { fix: 'group', call: (c) => g(c, `query($c: ID!) { messagesSince(conversationId: $c, afterSeq: 0) { id } }`, { c: c.conv }) },
-  'Query.unreadSummary': { call: (c) => g(c, `{ unreadSummary { total } }`) },
-  'Query.contacts': { call: (c) => g(c, `{ contacts { id } }`) },
+  'Query.unreadSummary': { call: (c) => g(c, `{ unreadSummary { total byConversation(first: 5) { count } bySender(first: 5) { count } } }`) },
+  'Query.contacts': { call: (c) => g(c, `{ contacts(first: 5) { id } }`) },
   'Query.notifications': { call: (c) => g(c, `{ notifications(first: 5) { totalCount } }`) },
   // Mutation
   'Mutation.register': { call: (c) => g(c, `mutation($u: String!) { register(input: {username: $u, password: "correct-horse-battery"}) { accessToken } }`, { u: uniq() }) },
@@ -109,6 +112,8 @@ const GQL: Record<string, Op> = {
   'Mutation.blockUser': { call: async (c) => g(c, `mutation($u: ID!) { blockUser(userId: $u) { id } }`, { u: await blockTarget(c) }) },
   'Mutation.unblockUser': { call: async (c) => g(c, `mutation($u: ID!) { unblockUser(userId: $u) }`, { u: await blockTarget(c) }) },
   'Mutation.setUserStaff': { call: (c) => g(c, `mutation($u: ID!) { setUserStaff(userId: $u, isStaff: false) { id } }`, { u: c.other.id }) },
+  // Issue 28 item 9: the same value every time, so the world's users stay as they are for the other cells.
+  'Mutation.setUserAttributes': { call: (c) => g(c, `mutation($u: ID!) { setUserAttributes(userId: $u, input: {rank: "matrix"}) { id rank } }`, { u: c.other.id }) },
   'Mutation.sendNotice': { call: (c) => g(c, `mutation($u: ID!) { sendNotice(userId: $u, title: "t", body: "b") { id } }`, { u: c.other.id }) },
   'Mutation.markNotificationRead': { call: (c) => g(c, `mutation($i: ID!) { markNotificationRead(id: $i) { id } }`, { i: c.w.memberNotification }) },
   'Mutation.markAllNotificationsRead': { call: (c) => g(c, `mutation { markAllNotificationsRead }`) },
@@ -125,6 +130,12 @@ const GQL: Record<string, Op> = {
   // failed attempt of the login limit's 10). The successes: tests/integration/accounts-security.test.ts.
   'Mutation.changePassword': { call: (c) => g(c, `mutation { changePassword(currentPassword: "correct-horse-battery", newPassword: "short") }`) },
   'Mutation.deleteAccount': { call: (c) => g(c, `mutation { deleteAccount(password: "not-the-password") }`) },
+  // --- issue 28 items 8 and 10: archiving; push devices (the caller's own) ---
+  'Mutation.archiveConversation': { fix: 'group', call: (c) => g(c, `mutation($c: ID!) { archiveConversation(id: $c, archived: true) { id isArchived } }`, { c: c.conv }) },
+  'Query.pushDevices': { call: (c) => g(c, `{ pushDevices { id platform } }`) },
+  'Mutation.registerPushDevice': { call: (c) => g(c, `mutation($t: String!) { registerPushDevice(input: {platform: FCM, fcmToken: $t}) { id } }`, { t: uniq() }) },
+  'Mutation.unregisterPushDevice': { call: async (c) => g(c, `mutation($i: ID!) { unregisterPushDevice(id: $i) }`, { i: await ownerDevice(c) }) },
+  // --- end of issue 28 ---
   // Subscription
   'Subscription.messageAdded': { fix: 'group', call: (c) => s(c, `subscription($c: ID) { messageAdded(conversationId: $c) { id } }`, { c: c.conv }) },
   'Subscription.messageEdited': { fix: 'group', call: (c) => s(c, `subscription($c: ID) { messageEdited(conversationId: $c) { id } }`, { c: c.conv }) },
@@ -206,6 +217,20 @@ const REST: Record<string, Op> = {
   'POST /messages': { call: (c) => r(c, 'post', '/messages', { content: 'hi', recipient_id: Number(c.other.id) }) },
   'GET /conversations/:id/messages': { fix: 'group', call: (c) => r(c, 'get', `/conversations/${c.conv}/messages`) },
   'POST /conversations/:cid/messages/:mid/attachments': { fix: 'group', call: async (c) => r(c, 'post', `/conversations/${c.conv}/messages/${await c.freshMsg()}/attachments`, form({}, 'file')) },
+  // issue 28: seed 003 is_active and uploads, seed 002's messages viewset and fcm-django devices
+  'PATCH /chat/rooms/:id': { fix: 'room', call: (c) => r(c, 'patch', `/chat/rooms/${c.conv}`, { is_active: false }) },
+  'POST /chat/upload': { call: (c) => r(c, 'post', '/chat/upload', form({}, 'file')) },
+  'GET /chat/messages': { call: (c) => r(c, 'get', '/chat/messages') },
+  'GET /chat/messages/:id': { fix: 'group', call: (c) => r(c, 'get', `/chat/messages/${c.msg}`) },
+  'GET /devices': { call: (c) => r(c, 'get', '/devices') },
+  'POST /devices': { call: (c) => r(c, 'post', '/devices', { registration_id: uniq(), type: 'android' }) },
+  'DELETE /devices/:registration_id': {
+    call: async (c) => {
+      const token = uniq();
+      await gqlOk(c.w.server.url, `mutation($t: String!) { registerPushDevice(input: {platform: FCM, fcmToken: $t}) { id } }`, { t: token }, c.w.users.owner.token);
+      return r(c, 'delete', `/devices/${token}`);
+    },
+  },
   // shared 001/004
   'GET /messages/:id': { fix: 'group', call: (c) => r(c, 'get', `/messages/${c.msg}`) },
   'PUT /messages/:id': { fix: 'group', call: async (c) => r(c, 'put', `/messages/${await c.freshMsg()}`, { content: 'edited' }) },
@@ -262,6 +287,7 @@ const EXPECTED: Record<string, string> = {
   'Mutation.blockUser':                 'U    A    A    A    A    A    A    A',
   'Mutation.unblockUser':               'U    A    A    A    A    A    A    A', // blocked -> blocker: false, the blocker's block stays
   'Mutation.setUserStaff':              'U    F    F    F    F    F    A    F',
+  'Mutation.setUserAttributes':         'U    F    F    F    F    F    A    F', // issue 28 item 9: staff only
   'Mutation.sendNotice':                'U    F    F    F    F    F    A    F',
   'Mutation.markNotificationRead':      'U    N    A    N    N    N    N    N', // the member's notification
   'Mutation.markAllNotificationsRead':  'U    A    A    A    A    A    A    A',
@@ -274,6 +300,13 @@ const EXPECTED: Record<string, string> = {
   // Issue 18 items 4-5: B = reached the password check (see the callers above)
   'Mutation.changePassword':            'U    B    B    B    B    B    B    B',
   'Mutation.deleteAccount':             'U    B    B    B    B    B    B    B',
+
+  // --- issue 28 items 8 and 10 ---
+  'Mutation.archiveConversation':       'U    N    F    N    N    A    A    B', // OWNER/ADMIN or staff; blocked: a DIRECT cannot be archived
+  'Query.pushDevices':                  'U    A    A    A    A    A    A    A',
+  'Mutation.registerPushDevice':        'U    A    A    A    A    A    A    A', // a new FCM token each
+  'Mutation.unregisterPushDevice':      'U    N    N    N    N    A    N    N', // the owner's device: nobody else's to remove (staff neither)
+  // --- end of issue 28 ---
 
   'Subscription.messageAdded':          'U    N    A    N    N    A    A    A',
   'Subscription.messageEdited':         'U    N    A    N    N    A    A    A',
@@ -330,6 +363,13 @@ const EXPECTED: Record<string, string> = {
   'POST /messages':                     'U    A    A    A    A    A    A    F',
   'GET /conversations/:id/messages':    'U    N    A    N    N    A    A    A',
   'POST /conversations/:cid/messages/:mid/attachments': 'U    N    F    N    N    A    A    F',
+  'PATCH /chat/rooms/:id':              'U    N    F    N    N    A    A    B', // is_active false: OWNER/ADMIN or staff; blocked: a DIRECT
+  'POST /chat/upload':                  'U    A    A    A    A    A    A    A', // a 1x1 PNG, the caller's own
+  'GET /chat/messages':                 'U    A    A    A    A    A    A    A', // what the caller may list
+  'GET /chat/messages/:id':             'U    N    A    N    N    A    A    A', // as GET /messages/:id
+  'GET /devices':                       'U    A    A    A    A    A    A    A',
+  'POST /devices':                      'U    A    A    A    A    A    A    A', // a new registration_id each
+  'DELETE /devices/:registration_id':   'U    N    N    N    N    A    N    N', // the owner's device
   'GET /messages/:id':                  'U    N    A    N    N    A    A    A',
   'PUT /messages/:id':                  'U    N    F    N    N    A    A    F',
   'PATCH /messages/:id':                'U    N    F    N    N    A    A    F',
@@ -383,7 +423,9 @@ function cellOf(w: World, role: Role, fix: Fixture | undefined, key: string, mem
 }
 
 /** Writes that change who belongs to a conversation: each gets new conversations. */
-const OWN_WORLD = ['Mutation.leaveConversation', 'Mutation.joinRoom', 'POST /chats/:id/leave_group', 'POST /chat/rooms/:id/join', 'POST /chat/rooms/:id/leave'];
+const OWN_WORLD = ['Mutation.leaveConversation', 'Mutation.joinRoom', 'POST /chats/:id/leave_group', 'POST /chat/rooms/:id/join', 'POST /chat/rooms/:id/leave',
+  // issue 28: archiving makes the conversation read-only for every later cell
+  'Mutation.archiveConversation', 'PATCH /chat/rooms/:id'];
 /** Writes that change blocks: run last, one after another, in this order. */
 const LAST = ['Mutation.unblockUser', 'POST /accounts/connections/unblock/:user_id', 'Mutation.blockUser', 'POST /accounts/connections/block/:user_id'];
 const isRead = (key: string) => key.startsWith('Query.') || key.startsWith('Subscription.') || key.startsWith('GET ');

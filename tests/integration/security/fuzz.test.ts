@@ -22,7 +22,7 @@ const SEED = Number(process.env.FUZZ_SEED ?? 20260707);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 200);
 const REFUSAL_CODES = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'BAD_USER_INPUT', 'CONFLICT', 'RATE_LIMITED', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE']);
 const REST_REFUSALS = new Set([400, 401, 403, 404, 405, 409, 413, 415, 429]);
-const TABLES = ['users', 'conversations', 'memberships', 'messages', 'notifications', 'contacts'] as const;
+const TABLES = ['users', 'conversations', 'memberships', 'messages', 'notifications', 'contacts', 'push_devices'] as const;
 
 let server: TestServer;
 let alice: TestUser;
@@ -158,10 +158,23 @@ const ops = (): Op[] => [
   op('acceptContact', 'mutation($id: ID!) { acceptContact(id: $id) { id } }', { id }),
   op('markNotificationRead', 'mutation($id: ID!) { markNotificationRead(id: $id) { id } }', { id }),
   op('setUserStaff', 'mutation($u: ID!, $s: Boolean!) { setUserStaff(userId: $u, isStaff: $s) { id } }', { u: id, s: bool }),
+  // Issue 28 item 9: staff only, so FORBIDDEN for the fuzzing users; staff's own input is fuzzed in user-attributes.test.ts.
+  op('setUserAttributes', 'mutation($u: ID!, $i: UserAttributesInput!) { setUserAttributes(userId: $u, input: $i) { id role score rank inGameIds } }',
+    { u: id, i: () => input({ role: str, score: int, rank: str, inGameIds: () => fc.oneof(fc.array(str(), { maxLength: 25 }), junk) }) }),
   // --- issue 18 items 1-3: profile and avatar (setAvatar over JSON: the Upload scalar refuses whatever comes) ---
   op('updateProfile', 'mutation($i: UpdateProfileInput!) { updateProfile(input: $i) { id firstName lastName } }', { i: () => input({ firstName: str, lastName: str }) }),
   op('setAvatar', 'mutation($f: Upload!) { setAvatar(file: $f) { id avatarUrl } }', { f: str }),
   op('removeAvatar', 'mutation { removeAvatar { id avatarUrl } }', {}),
+  // issue 28 items 8 and 10: archiving, push devices
+  op('archiveConversation', 'mutation($id: ID!, $a: Boolean!) { archiveConversation(id: $id, archived: $a) { id isArchived } }', { id, a: bool }),
+  op('registerPushDevice', 'mutation($i: RegisterPushDeviceInput!) { registerPushDevice(input: $i) { id platform } }', {
+    i: () => input({
+      platform: () => enumOf('FCM', 'WEB_PUSH'), fcmToken: str, name: str,
+      webPush: () => fc.oneof(input({ endpoint: () => fc.oneof(str(), fc.constantFrom('https://push.example.net/x', 'http://127.0.0.1/', 'javascript:alert(1)')), p256dh: str, auth: str }), junk),
+    }),
+  }),
+  op('unregisterPushDevice', 'mutation($id: ID!) { unregisterPushDevice(id: $id) }', { id }),
+  op('pushDevices', 'query { pushDevices { id platform name } }', {}),
   // --- end of issue 18 items 1-3 ---
   op('register', 'mutation($i: RegisterInput!) { register(input: $i) { user { id } } }',
     { i: () => input({ username: str, password: str, firstName: str, lastName: str, email: str }) }),
@@ -184,6 +197,10 @@ const ops = (): Op[] => [
   op('conversation', 'query($id: ID!) { conversation(id: $id) { id } }', { id }),
   op('message', 'query($id: ID!) { message(id: $id) { id } }', { id }),
   op('contacts', 'query($s: ContactStatus) { contacts(status: $s) { id } }', { s: () => enumOf('PENDING', 'ACCEPTED', 'DECLINED', 'BLOCKED') }),
+  // Issue 27: the bounded lists' page arguments (a Membership or Contact id as `after`).
+  op('contactsPage', 'query($f: Int, $a: String) { contacts(first: $f, after: $a) { id } }', { f: int, a: () => fc.oneof(cursor, id()) }),
+  op('conversationMembers', 'query($id: ID!, $f: Int, $a: String) { conversation(id: $id) { members(first: $f, after: $a) { id } } }', { id, f: int, a: () => fc.oneof(cursor, id()) }),
+  op('unreadSummaryLists', 'query($f: Int, $g: Int) { unreadSummary { total byConversation(first: $f) { count } bySender(first: $g) { count } } }', { f: int, g: int }),
 ];
 
 /** Who sends: the fuzzing user most of the time, else nobody, a junk token or another member. */
@@ -352,7 +369,8 @@ const queryString = fc.dictionary(
 );
 /** A JSON body of random shape, often with the field names the routes read. */
 const FIELDS = ['username', 'password', 'refresh', 'first_name', 'last_name', 'email', 'name', 'description', 'members', 'user_id', 'is_admin',
-  'content', 'replied_to', 'noi_dung', 'room_type', 'max_members', 'message_type', 'file_url', 'file_name', 'file_size', 'reply_to', 'recipient_id', 'nickname'];
+  'content', 'replied_to', 'noi_dung', 'room_type', 'max_members', 'message_type', 'file_url', 'file_name', 'file_size', 'reply_to', 'recipient_id', 'nickname',
+  'is_active', 'registration_id', 'type', 'device_id', 'active'];
 const restBody = () => fc.oneof(
   { weight: 5, arbitrary: fc.dictionary(fc.constantFrom(...FIELDS), fc.oneof(junk, id(), fc.constantFrom(...real.usernames)), { maxKeys: 6 }) },
   { weight: 2, arbitrary: junk },

@@ -80,8 +80,11 @@ const aliases = (n: number) => `{ ${Array.from({ length: n }, (_, i) => `a${i}: 
 const U = 'id username fullName firstName lastName avatarUrl presence lastSeenAt isStaff';
 const M = `id seq kind content createdAt editedAt deletedAt isEdited isDeleted clientMessageId conversationId sender { ${U} } replyTo { id seq content sender { ${U} } } attachments { id url thumbnailUrl mimeType width height size fileName } mentions { id username }`;
 const C = `id kind title name description visibility unreadCount lastSeq lastActivityAt createdAt updatedAt maxMembers memberCount viewerMembership { role lastReadSeq isMuted unreadCount } lastMessage { ${M} } members { id role nickname joinedAt isMuted isBanned lastReadSeq user { ${U} } }`;
-/** A client asking for everything about 100 conversations at once, `first` a literal (cost rule multiplies by it): about 60 000. */
-const RICH_CONVERSATIONS = `query { conversations(first: 100) { totalCount pageInfo { hasNextPage endCursor } edges { cursor node { ${C} } } } }`;
+/**
+ * A client asking for everything about a page of 20 conversations (the default), members (up to
+ * 100 each) included: every list counted at its real maximum (issue 27), about 46 000.
+ */
+const RICH_CONVERSATIONS = `query { conversations(first: 20) { totalCount pageInfo { hasNextPage endCursor } edges { cursor node { ${C} } } } }`;
 const RICH_MESSAGES = `query($c: ID!) { messages(conversationId: $c, last: 100) { totalCount pageInfo { hasPreviousPage startCursor } edges { cursor node { ${M} } } } }`;
 
 describe.each(TRANSPORTS)('default limits over %s', (t) => {
@@ -109,11 +112,13 @@ describe.each(TRANSPORTS)('default limits over %s', (t) => {
     expectLimit(await run(t, server, alice, operations(251), {}, 'Q7'), /Document contains more tha[nt] 2000 tokens/, t);
   });
 
-  test('cost: the contract\'s rich queries pass; two pages of 100 rich conversations at once are refused', async () => {
+  test('cost: the contract\'s rich queries pass; pages of 100 rich conversations (100 members each) are refused', async () => {
     expectRan(await run(t, server, alice, RICH_CONVERSATIONS));
     expectRan(await run(t, server, alice, RICH_MESSAGES, { c: conversationId }));
-    const twice = `query { a: conversations(first: 100) { edges { node { ${C} } } } b: conversations(first: 100) { edges { node { ${C} } } } }`;
-    expectLimit(await run(t, server, alice, twice), /Cost limit of 100000 exceeded/, t);
+    expectLimit(await run(t, server, alice, RICH_CONVERSATIONS.replace('first: 20', 'first: 100')), /Cost limit of 100000 exceeded/, t);
+    // A variable page size counts at its value (graphql-armor counted it as 1).
+    expectLimit(await run(t, server, alice, `query($n: Int) { conversations(first: $n) { edges { node { ${C} } } } }`, { n: 100 }), /Cost limit of 100000 exceeded/, t);
+    expectRan(await run(t, server, alice, `query($n: Int) { conversations(first: $n) { edges { node { ${C} } } } }`, { n: 20 }));
   });
 
   test('page sizes: first, last and limit above 100 are BAD_USER_INPUT naming the argument, also messagesSince(limit)', async () => {
@@ -145,8 +150,10 @@ describe.each(TRANSPORTS)('limits from the environment over %s', (t) => {
     expectLimit(await run(t, tight, tightUser, `{ a: me { id } b: me { id } }`), /Aliases limit of 1 exceeded, found 2/, t);
     expectLimit(await run(t, tight, tightUser, `{ me { id @include(if: true) username @skip(if: false) } }`), /Directives limit of 1 exceeded, found 2/, t);
     expectLimit(await run(t, tight, tightUser, `{ me { ${'id '.repeat(40)}} }`), /more tha[nt] 40 tokens/, t);
-    expectLimit(await run(t, tight, tightUser, `{ users(first: 100) { totalCount } }`), /Cost limit of 60 exceeded, found 350/, t);
-    expectRan(await run(t, tight, tightUser, `{ users(first: 10) { totalCount } }`));
+    // The page size multiplies the edges (1 + 100 x (edge + cursor)), not totalCount.
+    expectLimit(await run(t, tight, tightUser, `{ users(first: 100) { edges { cursor } } }`), /Cost limit of 60 exceeded, found 201/, t);
+    expectRan(await run(t, tight, tightUser, `{ users(first: 100) { totalCount } }`));
+    expectRan(await run(t, tight, tightUser, `{ users(first: 10) { edges { cursor } } }`));
   });
 });
 

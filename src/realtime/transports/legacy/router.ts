@@ -92,33 +92,45 @@ const DIGITS = /^\d{1,15}$/;
 const isCode = (err: unknown, ...codes: string[]) => err instanceof DomainError && codes.includes(err.code);
 
 /**
- * The `<x>` rule of `/ws/chat/<x>/` (claimed by seeds 000, 003 and 004):
- * 1. digits naming a conversation the caller may read are that conversation: a DIRECT one speaks
- *    seed 004's frames, any other (ROOM, GROUP, SUPPORT) seed 003's;
- * 2. anything else (a name, or digits that name no conversation the caller may read) is a
- *    username: seed 000, the DIRECT chat with that user, get-or-created (and the two connected)
- *    unless a block forbids it;
- * 3. `?dialect=000` reads `<x>` as a username whatever it looks like (a user named "1234");
- *    `?dialect=003` or `004` requires a readable conversation id and speaks that seed's frames.
+ * The `<x>` rule of `/ws/chat/<x>/` (claimed by seeds 000, 003 and 004; issue 28 item 3 refined it
+ * for usernames made of digits, which seed 000 allows):
+ * 1. digits naming a conversation the caller is an active member of (staff included) are that
+ *    conversation: a DIRECT one speaks seed 004's frames, any other (ROOM, GROUP, SUPPORT) seed 003's;
+ * 2. else `<x>` naming an existing user other than the caller (letters, or digits such as "017") is seed 000: the DIRECT
+ *    chat with that user, get-or-created (and the two connected) unless a block forbids it;
+ * 3. else digits naming a conversation the caller may read without being a member (staff reading
+ *    any, a PUBLIC room's metadata aside) are that conversation, as in 1;
+ * 4. `?dialect=000` reads `<x>` as a username whatever it looks like; `?dialect=003` or `004`
+ *    requires a readable conversation id (member or not) and speaks that seed's frames.
  * @throws DomainError NOT_FOUND (no such conversation or user for the caller), FORBIDDEN (a block),
  *   BAD_USER_INPUT (oneself; `?dialect=003|004` with a non-numeric `<x>`).
  */
 export async function resolveTarget(services: Services, scope: Scope, request: LegacyRequest): Promise<LegacyTarget> {
   const { segment, dialect } = request;
   const digits = DIGITS.test(segment);
+  /** A readable conversation named by the digits, when no username is to be tried before it (rule 3). */
+  let readable: LegacyTarget | null = null;
   if (dialect !== '000' && digits) {
     try {
       const { conversation, membership } = await services.conversationQueries.access(scope, segment);
-      return {
+      const target: LegacyTarget = {
         dialect: dialect ?? (conversation.kind === ConversationKind.DIRECT ? '004' : '003'),
         conversationId: conversation.id, member: membership != null, peer: null,
       };
+      // Rule 1 (and rule 4's forced dialect): a member's conversation comes first.
+      if (dialect || membership != null) return target;
+      readable = target;
     } catch (err) {
       // Not a conversation the caller may read: a username, unless the dialect says it must be a conversation.
       if (dialect || !isCode(err, 'NOT_FOUND', 'BAD_USER_INPUT')) throw err;
     }
   } else if (dialect === '003' || dialect === '004') {
     throw badInput(`With dialect=${dialect}, <x> must be a conversation id`, 'dialect');
+  }
+  // Rule 3: digits that name no user (or only the caller, who chats with nobody as themself) fall back to the conversation the caller may read.
+  if (readable) {
+    const named = await services.users.find(scope, { username: segment });
+    if (!named || named.id === scope.actor.id) return readable;
   }
   let conversation;
   try {
@@ -131,6 +143,16 @@ export async function resolveTarget(services: Services, scope: Scope, request: L
   const peerId = a === scope.actor.id ? b : a;
   const peer = await services.userCache.get(scope.em, peerId);
   return { dialect: '000', conversationId: conversation.id, member: true, peer: peer ? { id: peer.id, username: peer.username } : null };
+}
+
+/**
+ * The close reason for a socket that sent no access token (a token is required on every legacy
+ * socket, though seeds 003 and 004 relied on a session: issue 28 asks the refusal to say exactly
+ * what to send). Names the socket's own path with `?token=` when it fits a close reason (123 bytes).
+ */
+export function tokenRequiredReason(segment: string): string {
+  const x = encodeURIComponent(segment);
+  return `Unauthorized: An access token is required: /ws/chat/${x.length <= 24 ? x : '<x>'}/?token=<access from POST /api/token/>`;
 }
 
 /** The close code and reason for a refusal of {@link resolveTarget}. */
@@ -268,7 +290,7 @@ export function startLegacySockets(deps: LegacyDeps): LegacySockets {
       }
       const admission = await gate.authenticate(this.state, request.token);
       if (!admission.ok) {
-        if (admission.unauthenticated) this.close(LEGACY_CLOSE.UNAUTHORIZED, `Unauthorized: ${admission.reason}`);
+        if (admission.unauthenticated) this.close(LEGACY_CLOSE.UNAUTHORIZED, request.token ? `Unauthorized: ${admission.reason}` : tokenRequiredReason(request.segment));
         return;
       }
       if (this.closed) return;

@@ -2,7 +2,7 @@ import { DomainError } from '../../../domain/shared/errors';
 import { showsContent } from '../../../domain/message/message.policy';
 import type { UserRecord } from '../../../domain/user/user-cache';
 import { messageInDialect } from '../../../rest/common/field-names';
-import { DELETED_CONTENT, fileReferenceOf, presentUser, SEND_FIELD_NAMES } from '../../../rest/d003-rooms/presenters';
+import { DELETED_CONTENT, fileReferenceOf, senderOfMessage, SEND_FIELD_NAMES } from '../../../rest/d003-rooms/presenters';
 import { idIn, InvalidFrame, stream, textIn, type ClientFrame, type Dialect, type LegacyConnection } from './dialect';
 import { typing } from './seed000';
 
@@ -18,7 +18,8 @@ function inSeedTerms(err: unknown): unknown {
 
 /**
  * A `chat_message` frame as a send (seed 003 "发送聊天消息", plus the REST send's file fields):
- * `content`, `message_type` text/image/file, `reply_to`; for image and file, `file_url`,
+ * `content`, `message_type` text/image/file/system (system: a notice, from the room's OWNER or an
+ * ADMIN only, issue 28 item 6), `reply_to`; for image and file, `file_url`,
  * `file_name`, `file_size` (the same domain call as `POST /api/chat/rooms/{id}/messages/`, so the
  * same checks: http/https only, this server's own /media/ URL linked when the sender may see it).
  * `content` may be left out of a file message. @throws InvalidFrame (message_type, reply_to,
@@ -26,7 +27,7 @@ function inSeedTerms(err: unknown): unknown {
  */
 async function sendChatMessage(conn: LegacyConnection, frame: ClientFrame): Promise<void> {
   const kind = frame.message_type ?? 'text';
-  if (kind !== 'text' && kind !== 'image' && kind !== 'file') throw new InvalidFrame('message_type must be text, image or file');
+  if (kind !== 'text' && kind !== 'image' && kind !== 'file' && kind !== 'system') throw new InvalidFrame('message_type must be text, image, file or system');
   let replyToId: string | null = null;
   if (frame.reply_to != null) {
     replyToId = idIn(frame.reply_to) ?? null;
@@ -35,7 +36,7 @@ async function sendChatMessage(conn: LegacyConnection, frame: ClientFrame): Prom
   const fileRef = fileReferenceOf(frame);
   const content = fileRef && frame.content == null ? '' : textIn(frame, 'content');
   try {
-    await conn.services.messages.send(conn.scope(), { conversationId: conn.conversationId, content, replyToId, fileRef, serverHost: conn.host });
+    await conn.services.messages.send(conn.scope(), { conversationId: conn.conversationId, content, replyToId, fileRef, serverHost: conn.host, notice: kind === 'system' });
   } catch (err) {
     throw inSeedTerms(err);
   }
@@ -47,11 +48,12 @@ export const CONNECTION_ESTABLISHED = { type: 'connection_established', message:
 /**
  * Seed 003 (team chat rooms), `ws://host/ws/chat/<room_id>/`: a ROOM, GROUP or SUPPORT
  * conversation the caller may read. `connection_established` when the socket is ready. Client
- * frames `chat_message` (`content`, `message_type` "text" (the default), "image" or "file" with
+ * frames `chat_message` (`content`, `message_type` "text" (the default), "system" (a notice: the
+ * room's OWNER or an ADMIN only), "image" or "file" with
  * `file_url`, `file_name`, `file_size` as the REST send takes them, `reply_to`), `typing` (`is_typing`), and `user_join` /
  * `user_leave` (accepted; they change nothing: connecting is being there, and membership is
  * REST's join/leave). Server frames `chat_message` (`message`: `id`, `sender` `{id, username,
- * first_name, last_name}`, `content`, `message_type`, `created_at`, `reply_to`, `file_url`,
+ * first_name, last_name}` (of a system notice: its actor; never null), `content`, `message_type`, `created_at`, `reply_to`, `file_url`,
  * `file_name`, `file_size` (the ChatMessage model's; null without a file; a file stored here has
  * its signed URL, a path unless PUBLIC_URL is set), and `timestamp`
  * (= `created_at`) for clients written against the seed's first example), `typing` (`user`
@@ -66,12 +68,12 @@ export const seed003: Dialect = {
       type: 'message.added',
       render: async (e, t) => {
         const m = e.message;
-        const sender = await t.user(m.senderId);
+        const sender = await senderOfMessage(m, (id) => t.user(id));
         const [file] = m.kind === 'IMAGE' || m.kind === 'FILE' ? (showsContent(m) ? await t.attachments(m.id) : []) : [];
         return {
           type: 'chat_message',
           message: {
-            id: m.id, sender: sender ? presentUser(sender) : null, content: m.deletedAt ? DELETED_CONTENT : m.content,
+            id: m.id, sender, content: m.deletedAt ? DELETED_CONTENT : m.content,
             message_type: m.kind.toLowerCase(), created_at: m.createdAt, timestamp: m.createdAt, reply_to: m.replyToId,
             file_url: file ? t.fileUrl(file) : null, file_name: file?.fileName ?? null, file_size: file?.size ?? null,
           },

@@ -18,6 +18,7 @@ import { TYPING_REFRESH_MS } from '../../state/typing';
 import type { UpgradeRoute } from '../upgrades';
 import { idIn, InvalidFrame, publicMessage, textIn, type ClientFrame } from './dialect';
 import type { LegacyDeps } from './router';
+import { htmlText } from '../../../rest/d002-support/presenters';
 
 /** Socket.IO's path (seed 002 "Nginx configuration": `location /socket.io/`). */
 export const SOCKET_IO_PATH = '/socket.io';
@@ -116,6 +117,15 @@ class IoLink extends EventEmitter implements GateSocket {
   }
 }
 
+/**
+ * The refusal of a Socket.IO connection without an access token (seed 002's clients send
+ * `auth: { user_id }`, which authenticates nothing): it says exactly what to send instead
+ * (issue 28). At most 120 bytes (a close reason).
+ */
+const TOKEN_REQUIRED = (sentUserId: boolean) => (sentUserId
+  ? "Unauthorized: auth.user_id is not accepted: send auth: { token: '<access from POST /api/token/>' }"
+  : "Unauthorized: An access token is required: io(url, { auth: { token: '<access from POST /api/token/>' } })");
+
 /** Everything the Socket.IO endpoint needs from the realtime layer: the WebSocket dialects' (seed 002 shows no attachments). */
 export type SocketIoDeps = Omit<LegacyDeps, 'attachmentsOf'>;
 
@@ -135,9 +145,9 @@ export interface SocketIoEndpoint {
   close(): void;
 }
 
-/** `{id, conversation_id, nguoi_goi_id, nguoi_goi_name, noi_dung, thoi_gian}` (seed 002 `new_message`; the REST message shape). */
+/** `{id, conversation_id, nguoi_goi_id, nguoi_goi_name, noi_dung, thoi_gian}` (seed 002 `new_message`; the REST message shape, texts HTML-escaped: htmlText). */
 function supportMessage(m: MessageView, sender: UserRecord | null) {
-  return { id: m.id, conversation_id: m.conversationId, nguoi_goi_id: m.senderId, nguoi_goi_name: sender ? fullNameOf(sender) : '', noi_dung: m.content, thoi_gian: m.createdAt };
+  return { id: m.id, conversation_id: m.conversationId, nguoi_goi_id: m.senderId, nguoi_goi_name: htmlText(sender ? fullNameOf(sender) : ''), noi_dung: htmlText(m.content), thoi_gian: m.createdAt };
 }
 
 /**
@@ -326,7 +336,7 @@ export function startSocketIo(deps: SocketIoDeps): SocketIoEndpoint {
     const token = (typeof auth.token === 'string' && auth.token) || bearer(socket.handshake.headers.authorization) || (typeof query.token === 'string' && query.token) || undefined;
     gate.authenticate(state, token).then(async (admission) => {
       if (!admission.ok) {
-        if (admission.unauthenticated) link.close(CloseCode.UNAUTHORIZED, `Unauthorized: ${admission.reason}${auth.user_id !== undefined && !token ? ' (auth.user_id is not accepted: send auth.token)' : ''}`);
+        if (admission.unauthenticated) link.close(CloseCode.UNAUTHORIZED, token ? `Unauthorized: ${admission.reason}` : TOKEN_REQUIRED(auth.user_id !== undefined));
         refuse();
         return;
       }

@@ -1,0 +1,40 @@
+/**
+ * RequestBudget (issue 27): one user's operations at once and query cost per second, refused with
+ * RATE_LIMITED and retryAfter; another user's budget is their own; a refused charge spends nothing.
+ * (Through real servers: tests/integration/security/list-bounds.test.ts.)
+ */
+import { RateLimitedError } from '../../src/domain/shared/rate-limit';
+import { RequestBudget } from '../../src/security/request-budget';
+
+test('at most maxInFlight operations at once per user; a release frees a place', async () => {
+  const budget = new RequestBudget({ maxInFlight: 2, costPerSec: 1_000_000 }, 1000);
+  const a = budget.enter(1);
+  budget.enter(1);
+  expect(() => budget.enter(1)).toThrow(RateLimitedError);
+  expect(() => budget.enter(2)).not.toThrow();
+  a();
+  a(); // idempotent
+  const again = await budget.admit(1, 10);
+  expect(typeof again).toBe('function');
+  await expect(budget.admit(1, 10)).rejects.toMatchObject({ code: 'RATE_LIMITED', retryAfterSec: 1 });
+});
+
+test('cost per second: charges past the second\'s budget are refused with retryAfter and spend nothing', async () => {
+  const budget = new RequestBudget({ maxInFlight: 100, costPerSec: 16000 }, 10000);
+  await budget.charge(1, 7515);
+  await budget.charge(1, 7515);
+  const refused = await budget.charge(1, 7515).catch((e: unknown) => e);
+  expect(refused).toBeInstanceOf(RateLimitedError);
+  expect((refused as RateLimitedError).retryAfterSec).toBeGreaterThanOrEqual(1);
+  await budget.charge(1, 900); // the refusal spent nothing: 15030 + 900 <= 16000
+  await budget.charge(2, 7515); // another user
+  // An admit refused by cost does not keep its place among the operations at once.
+  await expect(budget.admit(1, 7515)).rejects.toBeInstanceOf(RateLimitedError);
+  expect(budget.refused).toBe(2);
+});
+
+test('the budget per second is never below GRAPHQL_MAX_COST: one document at the limit always fits an idle budget', async () => {
+  const budget = new RequestBudget({ maxInFlight: 8, costPerSec: 100 }, 5000);
+  await budget.charge(1, 5000);
+  await expect(budget.charge(1, 1)).rejects.toBeInstanceOf(RateLimitedError);
+});
