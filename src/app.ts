@@ -27,6 +27,7 @@ import { buildGraphQLSchema } from './graphql/schema';
 import { createLogger, loggableUrl } from './logger';
 import { InMemoryEventBus, type EventBus } from './realtime/state/event-bus';
 import { RedisEventBus } from './realtime/state/redis-event-bus';
+import { createLiveState } from './realtime/state';
 import { bearer, startRealtime, type Realtime } from './realtime';
 import { SOCKET_IO_PATH } from './realtime/transports/legacy/socketio';
 import { mediaRouter } from './media/media.routes';
@@ -119,7 +120,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     rateLimitRefusals: () => (services.limits as { refusals?: ReadonlyMap<string, number> }).refusals ?? new Map(),
     passwordVerifications: () => services.auth.passwordWork.counts,
   });
-  const services = createServices(config, meteredBus(bus, metrics), orm.em, { redis, logger });
+  // The shared live state (src/realtime/state) behind the domain's interfaces (domain/shared/live-state.ts).
+  const services = createServices(config, meteredBus(bus, metrics), orm.em, { logger, live: (events, touch) => createLiveState(config, events, { redis, logger }, touch) });
   const schema = buildGraphQLSchema();
   const format = formatError(logger, { hideSuggestions: config.graphql.hideSuggestions });
   // Query limits (depth, cost, aliases, directives, tokens): the same rules on HTTP (Apollo) and
