@@ -1,11 +1,18 @@
 # The chat server. Build: docker build -t chat-server .   (docker-compose.yml builds it too)
 
+# CI replays this file without a Docker engine (scripts/replay-dockerfile.js, in .ci/run): each
+# stage's COPY and RUN steps in an empty folder, then the CMD must answer /healthz.
+
 # --- build: install everything, compile TypeScript to dist/ ---
-# Node 22 LTS (Node 20 reached its end of life on 2026-04-30); the code also runs on Node >= 20.19.
+# Node 22 LTS, the supported line (Node 20 reached its end of life on 2026-04-30; it still runs).
 FROM node:22-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci
+# --ignore-scripts: `prepare` is the build, and the sources it compiles are not copied yet (a plain
+# `npm ci` failed here with TS5058, issue 30). No package needs its install script: allowScripts in
+# package.json refuses them all, and sharp and @node-rs/argon2 ship prebuilt binaries as
+# platform packages (Node-API: one binary for every Node version).
+RUN npm ci --ignore-scripts
 COPY . .
 RUN npm run build
 

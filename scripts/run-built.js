@@ -6,6 +6,9 @@
  * unchanged checkout starts at once instead of running tsc for several seconds (issue 12).
  * `npm ci` builds once (the `prepare` script). Without src/ (the container image: compiled code
  * only) it runs dist/ as it is.
+ * The npm scripts run it with `exec` (`exec node scripts/run-built.js ...`): npm passes a SIGTERM
+ * sent to its process id on to its child, and without `exec` that child is a `sh -c` shell that
+ * dies without passing it on, leaving the server running as an orphan (issue 30).
  * Usage: node scripts/run-built.js <compiled entry> [args...]
  */
 const { resolve } = require('node:path');

@@ -18,20 +18,21 @@ import { demoRouter } from './demo/route';
 import { graphiqlRouter } from './graphiql/route';
 import Redis from 'ioredis';
 import proxyaddr from 'proxy-addr';
+import { compileTrust, requestOrigin } from './security/forwarded';
 import type { Config } from './config/config';
 import { closeDatabase, openDatabase, type Orm } from './db/orm';
 import { DomainError } from './domain/shared/errors';
 import { GraphQLContext } from './graphql/context';
 import { formatError } from './graphql/errors';
 import { buildGraphQLSchema } from './graphql/schema';
-import { createLogger, loggableUrl } from './logger';
+import { createLogger, loggableUrl, routeWords } from './logger';
 import { InMemoryEventBus, type EventBus } from './realtime/state/event-bus';
 import { RedisEventBus } from './realtime/state/redis-event-bus';
 import { createLiveState } from './realtime/state';
 import { bearer, startRealtime, type Realtime } from './realtime';
 import { SOCKET_IO_PATH } from './realtime/transports/legacy/socketio';
 import { mediaRouter } from './media/media.routes';
-import { restRouter } from './rest';
+import { restRouter, restRoutes } from './rest';
 import { graphqlUploadExpress } from 'graphql-upload-ts';
 import { createServices, type Services } from './services';
 import { apiHeaders, applyServerTimeouts, corsOptions, graphqlHeaders, mediaHeaders, serverOptions } from './security/http-hardening';
@@ -72,6 +73,18 @@ export interface AppOptions {
 
 /** An X-Request-Id worth keeping: 1 to 128 characters of letters, digits and `._:-` (anything else is replaced). */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * What a request's log line adds when the request ends: the client address (TRUST_PROXY), the
+ * user, the GraphQL operation and the matched route's pattern (parameter names only, never their
+ * values: issue 27 §5); undefined ones are left out.
+ */
+function requestLogFields(req: express.Request, res: express.Response): { ip?: string; userId?: number; operation?: string; route?: string } {
+  return {
+    ip: req.ip, userId: res.locals?.userId as number | undefined, operation: res.locals?.operation as string | undefined,
+    route: req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : undefined,
+  };
+}
 
 /** The PostgreSQL pool's connections now (knex's tarn pool); null on PGlite (one connection, no pool). */
 function poolUse(orm: Orm): { used: number; free: number; pending: number } | null {
@@ -139,16 +152,16 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   app.set('env', config.nodeEnv);
   // req.ip (limits, logs) honours X-Forwarded-For only from the proxies TRUST_PROXY names.
   app.set('trust proxy', config.trustProxy);
-  const tp = config.trustProxy;
-  const trusted: (addr: string, i: number) => boolean =
-    tp === true ? () => true : tp === false ? () => false : typeof tp === 'number' ? (_addr, i) => i < tp : proxyaddr.compile(tp);
+  const trusted = compileTrust(config.trustProxy);
   /** The client address of a WebSocket upgrade request, by the same rule as req.ip. */
   const clientIp = (req: IncomingMessage): string => proxyaddr(req, trusted);
+  /** The host (and port) a WebSocket client addressed, through trusted proxies' X-Forwarded-Host/-Port (src/security/forwarded.ts). */
+  const clientHost = (req: IncomingMessage): string => requestOrigin(req, trusted).host;
 
   const httpServer: Server = createServer(serverOptions(config.http), app);
   applyServerTimeouts(httpServer, config.http);
   // GraphQL over WebSocket and the realtime delivery layer (src/realtime/index.ts).
-  const realtime = startRealtime(httpServer, { config, services, rootEm: orm.em, schema, documents: wsDocuments, logger, clientIp, format, onDispatch: (e) => metrics.eventDispatched(e), cost, budget });
+  const realtime = startRealtime(httpServer, { config, services, rootEm: orm.em, schema, documents: wsDocuments, logger, clientIp, clientHost, format, onDispatch: (e) => metrics.eventDispatched(e), cost, budget });
   // The shutdown budget: sockets and HTTP requests get most of SHUTDOWN_GRACE_MS, the rest is for closing the database.
   const drainMs = Math.max(0, Math.floor(config.shutdownGraceMs * 0.6));
 
@@ -211,6 +224,11 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   // request to log each time; the engine applies CORS_ORIGINS itself).
   app.use(SOCKET_IO_PATH, (req, res) => { req.url = req.originalUrl; realtime.socketIo.handleRequest(req, res); });
 
+  // The fixed words of every route's path, the only path segments request logs keep.
+  const logWords = routeWords([
+    ...restRoutes().map((r) => `/api${r.path}`),
+    '/api/docs/init.js/assets', '/openapi.json', '/media/avatars/thumbnail', '/graphql/assets', '/healthz', '/readyz', '/metrics', SOCKET_IO_PATH, '/ws/chat',
+  ]);
   app.use(
     pinoHttp({
       logger,
@@ -223,11 +241,17 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         res.setHeader('x-request-id', id);
         return id;
       },
-      // Read when the request ends: the client address (TRUST_PROXY), the user and the GraphQL operation.
-      customProps: (req, res) => ({ ip: (req as express.Request).ip, userId: (res as express.Response).locals?.userId, operation: (res as express.Response).locals?.operation }),
+      // Read when the request ends: the client address (TRUST_PROXY), the user and the GraphQL
+      // operation, and `route` (the matched route's pattern, `/api/chat/history/:username`, parameter
+      // names only: issue 27 §5), added to the request's log line itself. Not `customProps`: pino-http binds
+      // those when the request starts and again when it ends, so a line carried "ip" twice
+      // (invalid for strict JSON consumers such as Elasticsearch; issue 30).
+      customSuccessObject: (req, res, line) => ({ ...line, ...requestLogFields(req as express.Request, res as express.Response) }),
+      customErrorObject: (req, res, _err, line) => ({ ...line, ...requestLogFields(req as express.Request, res as express.Response) }),
       serializers: {
         // No media signatures, tokens or GraphQL variables in request logs (src/logger.ts).
-        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: loggableUrl(req.url) }),
+        // No path parameters either (issue 27 §5): segments other than the routes' fixed words are ":param".
+        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: loggableUrl(req.url, logWords) }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
     }),
@@ -251,7 +275,11 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   // A browsable page of the REST layer's OpenAPI document, from local assets.
   app.use('/api/docs', apiHeaders(), restDocsRouter());
   app.use('/api', apiHeaders(), cors(corsOptions(config.corsOrigins)), restRouter({ services, rootEm: orm.em, logger }));
-  app.use('/media', mediaHeaders(), mediaRouter(services, orm.em, logger));
+  // Case-sensitive (issue 27 §4): `/MEDIA/78` is not this server's file; an own-media URL is
+  // recognised in every spelling anyway (file-reference.ts mediaPathKey).
+  const media = express.Router({ caseSensitive: true });
+  media.use('/media', mediaHeaders(), mediaRouter(services, orm.em, logger));
+  app.use(media);
   // GraphiQL for a browser's GET /graphql, from local assets (GRAPHIQL); everything else goes on to Apollo.
   app.use('/graphql', graphiqlRouter(config));
   // The demo web client (examples/web, built by `npm run demo`), outside production only.

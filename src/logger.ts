@@ -19,17 +19,34 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
 /** Query-string parameters whose values are secrets or content. */
 const SECRET_PARAMS = /^(sig|token|access_token|refresh|password|variables|query|extensions)$/i;
 
+/** What stands in a logged path for a segment that is not a route's fixed word. */
+export const PATH_PARAM = ':param';
+
 /**
- * A URL fit for a log line: the path, and query parameters with secret or content values replaced
- * by "[redacted]" (`sig` of media URLs, tokens, GraphQL GET `query`/`variables`;
- * `operationName` stays).
+ * A URL fit for a log line: the path with every segment that is not one of `words` (the fixed
+ * words of the server's routes, lower case) replaced by ":param", so no username, id or other
+ * path parameter reaches the logs (issue 27 §5: seed 000's `/api/chat/history/<username>/`
+ * kept usernames after an account's deletion), matched route or not; and query parameters with
+ * secret or content values replaced by "[redacted]" (`sig` of media URLs, tokens, GraphQL GET
+ * `query`/`variables`; `operationName` stays).
  */
-export function loggableUrl(url: string): string {
+export function loggableUrl(url: string, words: ReadonlySet<string>): string {
   const q = url.indexOf('?');
-  if (q < 0) return url;
+  const path = (q < 0 ? url : url.slice(0, q)).split('/').map((seg) => (!seg || words.has(seg.toLowerCase()) ? seg : PATH_PARAM)).join('/');
+  if (q < 0) return path;
   const params = new URLSearchParams(url.slice(q + 1));
   const kept = [...params].map(([k, v]) => `${encodeURIComponent(k)}=${SECRET_PARAMS.test(k) ? '[redacted]' : encodeURIComponent(v)}`);
-  return `${url.slice(0, q)}?${kept.join('&')}`;
+  return `${path}?${kept.join('&')}`;
+}
+
+/**
+ * The fixed words of route paths (`/chat/history/:username` gives "chat" and "history"), lower
+ * case, for {@link loggableUrl}.
+ */
+export function routeWords(paths: Iterable<string>): Set<string> {
+  const words = new Set<string>();
+  for (const p of paths) for (const seg of p.split('/')) if (seg && !seg.startsWith(':') && !/[*?(]/.test(seg)) words.add(seg.toLowerCase());
+  return words;
 }
 
 /**

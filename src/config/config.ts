@@ -38,7 +38,7 @@ export interface Config {
    * off): two tabs refreshing at once (Auth0's "reuse interval"). Later reuse still revokes.
    */
   refreshReuseGraceSec: number;
-  /** Allowed CORS origins; ["*"] (alone) allows any origin, without credentials. */
+  /** Allowed CORS origins (CORS_ORIGINS; default ["*"] in development and test, required in production); ["*"] (alone) allows any origin, without credentials. */
   corsOrigins: string[];
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Run pending migrations at start (default true). */
@@ -80,6 +80,12 @@ export interface Config {
     maxSocketsPerUser: number;
     /** Most ids in one `presence(userIds:)` subscription (past it: BAD_USER_INPUT). */
     maxPresenceIds: number;
+    /**
+     * Most user ids the presence and userUpdated subscriptions of one socket name in `userIds`,
+     * all together (issue 27 §5: 100 subscriptions of 1000 ids held 4.8 MiB per socket; past it:
+     * BAD_USER_INPUT naming userIds). Subscriptions without `userIds` do not count.
+     */
+    maxPresenceIdsPerSocket: number;
     /** Sockets one address may hold open before they authenticate, per instance (past it: close 1013). */
     maxPendingPerIp: number;
     /** Unsent bytes a socket may queue before it is closed with 4507 (the client reconnects and catches up). */
@@ -181,7 +187,9 @@ const envSchema = z.object({
   ACCESS_TOKEN_TTL: positiveInt.max(24 * 3600).default(900),
   REFRESH_TOKEN_TTL: positiveInt.default(30 * 24 * 3600),
   REFRESH_REUSE_GRACE_S: z.coerce.number().int().min(0).max(300).default(30),
-  CORS_ORIGINS: z.string().default('*').refine((v) => {
+  // Unset: "*" in development and test; production refuses to start without it (loadConfig).
+  CORS_ORIGINS: z.string().optional().refine((v) => {
+    if (v === undefined) return true;
     const list = v.split(',').map((x) => x.trim()).filter(Boolean);
     if (list.includes('*')) return list.length === 1;
     return list.length > 0 && list.every((o) => /^https?:\/\/[^\s/?#]+$/.test(o));
@@ -211,6 +219,7 @@ const envSchema = z.object({
   WS_PING_INTERVAL_MS: positiveInt.min(100).max(600000).default(30000),
   WS_MAX_SOCKETS_PER_USER: positiveInt.max(10000).default(20),
   WS_MAX_PRESENCE_IDS: positiveInt.max(100000).default(1000),
+  WS_MAX_PRESENCE_IDS_PER_SOCKET: positiveInt.max(1_000_000).default(5000),
   WS_MAX_PENDING_PER_IP: positiveInt.max(1_000_000).default(5000),
   WS_MAX_BUFFERED_BYTES: positiveInt.min(1024).max(1024 * 1024 * 1024).default(4 * 1024 * 1024),
   WS_MAX_QUEUED_EVENTS: positiveInt.max(1_000_000).default(1000),
@@ -289,6 +298,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       if (weak) throw new ConfigError(name, `${weak} when NODE_ENV=production; use e.g. \`openssl rand -base64 48\``);
     }
   }
+  // As with the secret: which browser origins may call the API is the operator's decision in
+  // production, never a default (an explicit "*" is one; issue 30).
+  if (e.CORS_ORIGINS === undefined && e.NODE_ENV === 'production') {
+    throw new ConfigError('CORS_ORIGINS', 'is required when NODE_ENV=production: the origins of your web clients (e.g. https://chat.example.com), or "*" for any origin');
+  }
   // Node refuses a headers timeout longer than the whole-request timeout.
   if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {
     throw new ConfigError('HTTP_HEADERS_TIMEOUT_MS', `must not exceed HTTP_REQUEST_TIMEOUT_MS (${e.HTTP_REQUEST_TIMEOUT_MS}) (got "${e.HTTP_HEADERS_TIMEOUT_MS}")`);
@@ -311,7 +325,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     accessTokenTtlSec: e.ACCESS_TOKEN_TTL,
     refreshTokenTtlSec: e.REFRESH_TOKEN_TTL,
     refreshReuseGraceSec: e.REFRESH_REUSE_GRACE_S,
-    corsOrigins: e.CORS_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean),
+    corsOrigins: (e.CORS_ORIGINS ?? '*').split(',').map((s) => s.trim()).filter(Boolean),
     logLevel: e.LOG_LEVEL,
     migrateOnStart: e.MIGRATE_ON_START,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
@@ -328,7 +342,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rateLimits: { messagesPerSec: e.RATE_MESSAGES_PER_SEC, messagesBurst: e.RATE_MESSAGES_BURST, loginFailures: e.RATE_LOGIN_FAILURES, registrationsPerHourIp: e.RATE_REGISTRATIONS_PER_HOUR_IP, wsPerMinIp: e.RATE_WS_PER_MIN_IP, wsPerMinUser: e.RATE_WS_PER_MIN_USER, memberAddsPerHour: e.RATE_MEMBER_ADDS_PER_HOUR },
     ws: {
       initTimeoutMs: e.WS_INIT_TIMEOUT_MS, maxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES, pingIntervalMs: e.WS_PING_INTERVAL_MS,
-      maxSocketsPerUser: e.WS_MAX_SOCKETS_PER_USER, maxPresenceIds: e.WS_MAX_PRESENCE_IDS, maxPendingPerIp: e.WS_MAX_PENDING_PER_IP,
+      maxSocketsPerUser: e.WS_MAX_SOCKETS_PER_USER, maxPresenceIds: e.WS_MAX_PRESENCE_IDS, maxPresenceIdsPerSocket: e.WS_MAX_PRESENCE_IDS_PER_SOCKET, maxPendingPerIp: e.WS_MAX_PENDING_PER_IP,
       maxBufferedBytes: e.WS_MAX_BUFFERED_BYTES, maxQueuedEvents: e.WS_MAX_QUEUED_EVENTS,
     },
     publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),

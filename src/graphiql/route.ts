@@ -4,6 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import express, { Router } from 'express';
 import helmet from 'helmet';
 import type { Config } from '../config/config';
+import { requestOrigin, type TrustFn } from '../security/forwarded';
 
 /** The bundle's two files, as scripts/build-graphiql.js writes them into dist/graphiql/. */
 const ASSETS = { js: 'graphiql.js', css: 'graphiql.css' } as const;
@@ -119,7 +120,9 @@ export function graphiqlRouter(config: Pick<Config, 'graphiql'>, options: Graphi
         imgSrc: ["'self'", 'data:'],
         fontSrc: ["'self'", 'data:'],
         connectSrc: ["'self'", (req) => {
-          const host = req.headers.host;
+          // The host the browser addressed: behind a trusted proxy (TRUST_PROXY) its X-Forwarded-Host/-Port.
+          const trust = ((req as express.Request).app?.get('trust proxy fn') as TrustFn | undefined) ?? (() => false);
+          const host = requestOrigin(req, trust).host;
           return host && HOST.test(host) ? `ws://${host} wss://${host}` : '';
         }],
         objectSrc: ["'none'"],

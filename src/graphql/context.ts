@@ -15,6 +15,7 @@ export class GraphQLContext {
   private _em?: EntityManager;
   private _loaders?: Loaders;
   private blocked?: Promise<Set<number>>;
+  private related?: Promise<Set<number>>;
   /** The HTTP response's locals, for the request log (operation name, user id); absent over graphql-ws. */
   httpLocals?: Record<string, unknown>;
 
@@ -60,6 +61,16 @@ export class GraphQLContext {
     this._em = undefined;
     this._loaders = undefined;
     this.blocked = undefined;
+    this.related = undefined;
+  }
+
+  /**
+   * The actor's accepted contacts and co-members, minus blocks (ConversationQueries.presenceAudience),
+   * read once per request or event, and only when a presence rule needs it (issue 27 §5).
+   */
+  presenceAudience(): Promise<Set<number>> {
+    if (!this.actor) return Promise.resolve(new Set());
+    return (this.related ??= this.services.conversationQueries.presenceAudience({ actor: this.actor, em: this.em }));
   }
 
   /** Users the actor has blocked or is blocked by (read once per request or event). */

@@ -28,9 +28,10 @@ const idIn = (s: unknown): number | null => (/^\d{1,10}$/.test(String(s)) && Num
  * `Attachment.url` (so `<img src>` works). Sniffed Content-Type, `nosniff`, inline for images
  * and attachment otherwise, single `Range` requests (RFC 9110 §14) for video. Everyone else: 404.
  * Also users' avatars, `/media/avatars/<user id>/<version>[/thumbnail]` (see UserService.avatarMedia).
+ * Paths match case-sensitively (issue 27 §4: `/media/78/THUMBNAIL` is not a route).
  */
 export function mediaRouter(services: Services, rootEm: EntityManager, logger: Logger): Router {
-  const router = Router();
+  const router = Router({ caseSensitive: true });
   /**
    * Serves what `find` answers for the request (the caller: a Bearer token's actor, or null),
    * with the headers every download gets and single Range requests; 404 when `find` answers

@@ -36,6 +36,8 @@ export interface RealtimeDeps {
   logger: Logger;
   /** The client address of an upgrade request (TRUST_PROXY). */
   clientIp(req: IncomingMessage): string;
+  /** The host (with port) the client addressed, through trusted proxies (src/security/forwarded.ts). */
+  clientHost(req: IncomingMessage): string;
   /** The one error mapper (contract codes, no internals). */
   format(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError;
   /** Called once per event as it fans out (metrics). */
@@ -84,7 +86,7 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
   const { config, services, rootEm, schema, documents, logger, clientIp, format } = deps;
   const bus = services.bus;
   const sessions = new SocketSessions(bus);
-  const audience = new AudienceRegistry(bus, rootEm, (em, id) => services.contacts.blockedIds(em, id), logger);
+  const audience = new AudienceRegistry(bus, rootEm, (em, id) => services.contacts.blockedIds(em, id), logger, (em, id) => services.userCache.get(em, id));
   const hub = new DeliveryHub(bus, {
     schema,
     // Who receives what: the one audience rule (audiences.ts), asked per subscriber and event.
@@ -144,13 +146,13 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
 
   // The seeds' WebSocket dialects at /ws/chat/<x>/ (legacy/router.ts), over the same gate and hub.
   const legacy = startLegacySockets({
-    config, services, rootEm, logger, clientIp, gate, hub, audience,
+    config, services, rootEm, logger, clientIp, clientHost: deps.clientHost, gate, hub, audience,
     userOf: (scope, id) => (scope as unknown as { loaders: ReturnType<typeof createLoaders> }).loaders.user.load(id),
     attachmentsOf: (scope, id) => (scope as unknown as { loaders: ReturnType<typeof createLoaders> }).loaders.attachments.load(id),
   });
   // Seed 002's Socket.IO at /socket.io/ (legacy/socketio.ts), over the same gate and hub.
   const socketIo = startSocketIo({
-    config, services, rootEm, logger, clientIp, gate, hub, audience,
+    config, services, rootEm, logger, clientIp, clientHost: deps.clientHost, gate, hub, audience,
     userOf: (scope, id) => (scope as unknown as { loaders: ReturnType<typeof createLoaders> }).loaders.user.load(id),
   });
   const stopRouting = routeUpgrades(httpServer, [legacy.route, socketIo.route], graphqlWs.server);

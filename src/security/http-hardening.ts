@@ -8,12 +8,15 @@ import type { Config } from '../config/config';
  * CORS for /graphql from CORS_ORIGINS: `*` allows any origin without credentials (the browser
  * sends no cookies; tokens travel in the Authorization header anyway); a list allows exactly
  * those origins, with credentials. An origin is never reflected blindly with credentials.
+ * X-Request-Id is exposed to browser code. Production has no default (src/config/config.ts).
  */
 export function corsOptions(origins: readonly string[]): CorsOptions {
   const any = origins.includes('*');
   return {
     origin: any ? '*' : [...origins],
     credentials: !any,
+    // Browser code may read the request id (src/app.ts), to quote it in a bug report (issue 30).
+    exposedHeaders: ['X-Request-Id'],
     // Preflights are cached by the browser for 10 minutes.
     maxAge: 600,
   };

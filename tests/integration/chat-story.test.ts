@@ -571,6 +571,9 @@ describe('presence', () => {
     const watcher = await registerUser(server.url, 'pw2');
     const x = await registerUser(server.url, 'px');
     const y = await registerUser(server.url, 'py');
+    // Both share a DIRECT chat with the watcher, so the default presence visibility (contacts and
+    // co-members, issue 27 §5) shows both: only `userIds` leaves y out.
+    for (const u of [x, y]) await q(watcher, 'mutation($u: ID!) { openDirectChat(userId: $u) { id } }', { u: u.id });
     const watch = sub(client(watcher), `subscription($ids: [ID!]) { presence(userIds: $ids) { user { id } status } }`, { ids: [x.id] });
     await watch.ready();
     const disconnects = finishedCalls(server.services.presence, 'disconnected');

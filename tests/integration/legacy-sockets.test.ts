@@ -12,7 +12,7 @@ import sharp from 'sharp';
 import WebSocket from 'ws';
 import { gqlOk, trackRealtime, waitFor } from '../support/client';
 import { startTestCluster, startTestServer, type TestCluster, type TestServer } from '../support/test-server';
-import { call, form, makeStaff, restUser, type RestUser } from './rest/rest-support';
+import { call, form, gqlData, makeStaff, restUser, type RestUser } from './rest/rest-support';
 
 type Frame = Record<string, any>;
 type Closed = { code: number; reason: string };
@@ -179,6 +179,31 @@ async function userNamed(username: string): Promise<RestUser> {
 const MESSAGE_ADDED = 'subscription($c: ID) { messageAdded(conversationId: $c) { id content sender { username } } }';
 
 describe('seed 000: /ws/chat/<recipient_username>/', () => {
+  test('privacy (issue 27 §5): a peer with presenceVisibility NOBODY shows offline and no status frames; with sendReadReceipts off, no read frames', async () => {
+    const alice = await restUser(server, 'ap_');
+    const bob = await restUser(server, 'bp_');
+    await directBetween(alice, bob);
+    await gqlData(server, bob, 'mutation { updatePrivacy(input: { presenceVisibility: NOBODY, sendReadReceipts: false }) { presenceVisibility } }');
+    const b = await connect(server, bob, alice.username);
+    expect(await b.next()).toEqual({ type: 'status', username: alice.username, status: 'offline' });
+    // bob is online, but alice is told offline, and bob's status changes never reach her.
+    const a = await connect(server, alice, bob.username);
+    expect(await a.next()).toEqual({ type: 'status', username: bob.username, status: 'offline' });
+    expect(await b.nextOf('status')).toEqual({ type: 'status', username: alice.username, status: 'online' });
+    a.send({ type: 'message', message: 'are you there?', username: alice.username });
+    await b.until((f) => f.type === 'message' && f.message === 'are you there?');
+    b.send({ type: 'read' });
+    b.send({ type: 'message', message: 'after reading', username: bob.username });
+    const toAlice = await a.until((f) => f.type === 'message' && f.message === 'after reading');
+    expect(toAlice.filter((f) => f.type === 'read' || f.type === 'status')).toEqual([]);
+    // Turned back on: alice gets bob's read frames again.
+    await gqlData(server, bob, 'mutation { updatePrivacy(input: { sendReadReceipts: true }) { sendReadReceipts } }');
+    a.send({ type: 'message', message: 'again', username: alice.username });
+    await b.until((f) => f.type === 'message' && f.message === 'again');
+    b.send({ type: 'read' });
+    expect(await a.nextOf('read')).toMatchObject({ type: 'read', username: bob.username });
+  });
+
   test('connect, status, message both ways, typing, read; REST history sees it', async () => {
     const alice = await restUser(server, 'a0_');
     const bob = await restUser(server, 'b0_');
@@ -698,7 +723,9 @@ describe('a slow reader', () => {
     expect((await slow.closed).code).toBe(4507);
     // The reader that kept reading got every message, in order.
     for (let i = 0; i < sent; i++) expect((await fine.next()).message.content).toBe(`${big}${i}`);
-  });
+    // Up to 400 sends of 16 KB until the kernel's socket buffers fill: on a loaded 2-core machine
+    // that is longer than jest's default 30 s (no timing is asserted).
+  }, 120_000);
 });
 
 const scale = Boolean(process.env.DATABASE_URL && process.env.REDIS_URL);

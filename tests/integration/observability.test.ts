@@ -7,6 +7,7 @@
 import { Writable } from 'node:stream';
 import { createLogger } from '../../src/logger';
 import { gqlOk, registerUser, subscribe, wsClient } from '../support/client';
+import { duplicateJsonKeys } from '../support/json-keys';
 import { startTestServer, type TestServer } from '../support/test-server';
 
 const TOKEN = 'metrics-token-0123456789';
@@ -128,6 +129,31 @@ test('a request keeps a sane X-Request-Id, gets a new one otherwise, and its log
   expect(rest.headers.get('x-request-id')).toBe('rest-req-1');
   await new Promise((r) => setImmediate(r));
   expect(logged().find((l) => l.req?.id === 'rest-req-1')).toMatchObject({ userId: Number(u.id) });
+});
+
+test('each request log line is JSON with unique keys: "ip", "userId" and "operation" once each (issue 30)', async () => {
+  const u = await registerUser(server.url, 'obskeys');
+  await fetch(server.url, {
+    method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${u.token}`, 'x-request-id': 'unique-keys-1' },
+    body: JSON.stringify({ query: 'query Keys { me { id } }' }),
+  });
+  await fetch(`${origin}/api/chat/unread/count/`, { headers: { 'x-request-id': 'unique-keys-2' } });
+  await new Promise((r) => setImmediate(r));
+  const raw = lines.flatMap((l) => l.split('\n')).filter((l) => l.includes('"unique-keys-'));
+  expect(raw).toHaveLength(2);
+  for (const line of raw) {
+    expect(duplicateJsonKeys(line)).toEqual([]);
+    expect(line.match(/"ip":/g)).toHaveLength(1);
+  }
+  const gqlLine = JSON.parse(raw.find((l) => l.includes('unique-keys-1'))!);
+  expect(gqlLine).toMatchObject({ ip: expect.stringMatching(/127\.0\.0\.1/), userId: Number(u.id), operation: 'Keys', res: { statusCode: 200 } });
+  expect(JSON.parse(raw.find((l) => l.includes('unique-keys-2'))!)).toMatchObject({ ip: expect.stringMatching(/127\.0\.0\.1/), res: { statusCode: 401 } });
+});
+
+test('the duplicate-key check sees what JSON.parse hides', () => {
+  expect(duplicateJsonKeys('{"a":1,"b":{"c":[{"d":1,"d":2}]},"a":"x"}')).toEqual(['b.c[0].d', 'a']);
+  expect(duplicateJsonKeys('{"ip":"1","msg":"a \\"ip\\":","ip":"2"}')).toEqual(['ip']);
+  expect(() => duplicateJsonKeys('{"a":1')).toThrow(/invalid JSON/);
 });
 
 test('sockets are logged when they open, authenticate, subscribe and close (with the code)', async () => {

@@ -18,7 +18,7 @@ let deliverySql: string[] = [];
 const rt = trackRealtime(() => server.wsUrl, () => server);
 
 beforeAll(async () => {
-  server = await startTestServer({ WS_MAX_SOCKETS_PER_USER: '3', WS_MAX_PRESENCE_IDS: '50', WS_MAX_BUFFERED_BYTES: '1024' }, {
+  server = await startTestServer({ WS_MAX_SOCKETS_PER_USER: '3', WS_MAX_PRESENCE_IDS: '50', WS_MAX_PRESENCE_IDS_PER_SOCKET: '120', WS_MAX_BUFFERED_BYTES: '1024' }, {
     onQuery: (line, context) => { if (isDeliveryQuery(context)) deliverySql.push(line); },
   });
 });
@@ -179,6 +179,8 @@ describe('bounded per-socket cost', () => {
     const c = rt.client(u);
     // One real user and ids no user has (other tests' users go OFFLINE meanwhile: not asked for).
     const watched = await registerUser(server.url, 'presw');
+    // A stranger to u: shown only with presenceVisibility EVERYONE (issue 27 §5).
+    await gqlOk(server.url, 'mutation { updatePrivacy(input: { presenceVisibility: EVERYONE }) { presenceVisibility } }', {}, watched.token);
     const ids = [watched.id, ...Array.from({ length: 50 }, (_, i) => String(900_000_000 + i))];
     const s = rt.sub(c, 'subscription($u: [ID!]) { presence(userIds: $u) { user { id } status } }', { u: ids });
     await s.done;
@@ -188,6 +190,43 @@ describe('bounded per-socket cost', () => {
     await rt.sub(rt.client(watched), 'subscription { notificationAdded { id } }').ready();
     expect(await ok.until(() => true)).toEqual([{ presence: { user: { id: watched.id }, status: 'ONLINE' } }]);
     expect(ok.errors).toEqual([]);
+  });
+
+  test('WS_MAX_PRESENCE_IDS_PER_SOCKET: the userIds of all presence and userUpdated subscriptions of a socket together are bounded, a burst included (issue 27 §5)', async () => {
+    const u = await registerUser(server.url, 'presk');
+    const ids = (from: number, n: number) => Array.from({ length: n }, (_, i) => String(910_000_000 + from + i));
+    const PRESENCE = 'subscription($u: [ID!]) { presence(userIds: $u) { status } }';
+    const UPDATED = 'subscription($u: [ID!]) { userUpdated(userIds: $u) { id } }';
+    /** Subscribes; true when the server registered it, false when refused (with BAD_USER_INPUT naming userIds). */
+    const attempt = async (c: ReturnType<typeof rt.client>, query: string, u: string[]) => {
+      const s = rt.sub(c, query, { u });
+      const ok = await s.ready().then(() => true, () => false);
+      if (!ok) expect(s.errors.map((e: any) => [e.extensions?.code ?? e.message, e.extensions?.field])).toEqual([['BAD_USER_INPUT', 'userIds']]);
+      return { ok, s };
+    };
+    const c = rt.client(u);
+    const first = await attempt(c, PRESENCE, ids(0, 50));
+    expect(first.ok).toBe(true);
+    expect((await attempt(c, UPDATED, ids(50, 50))).ok).toBe(true);
+    expect((await attempt(c, PRESENCE, ids(100, 21))).ok).toBe(false); // 121 > 120
+    expect((await attempt(c, UPDATED, ids(100, 20))).ok).toBe(true); // exactly 120
+    expect((await attempt(c, PRESENCE, ids(200, 1))).ok).toBe(false);
+    // Subscriptions without userIds hold none.
+    expect((await attempt(c, PRESENCE, [])).ok).toBe(true);
+    // Another socket of the same user has its own allowance.
+    expect((await attempt(rt.client(u), PRESENCE, ids(300, 50))).ok).toBe(true);
+    // A completed subscription gives its ids back.
+    first.s.stop();
+    await waitFor(async () => {
+      const again = await attempt(c, PRESENCE, ids(400, 50));
+      if (!again.ok) return false;
+      again.s.stop();
+      return true;
+    }, 'the completed subscription\'s 50 ids to be released');
+    // A burst of 8 subscriptions of 50 ids on a fresh socket: exactly 2 fit.
+    const burst = rt.client(u);
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => attempt(burst, i % 2 ? UPDATED : PRESENCE, ids(1000 + i * 50, 50))));
+    expect(results.filter((r) => r.ok)).toHaveLength(2);
   });
 
   test('a socket that stops reading is closed with 4507 once its unsent bytes pass WS_MAX_BUFFERED_BYTES; others are unaffected', async () => {

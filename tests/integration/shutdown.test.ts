@@ -29,6 +29,18 @@ interface Running {
 }
 
 const children: ChildProcess[] = [];
+/** Process groups started here (`npm start`): killed at the end whatever is left in them. */
+const groups: number[] = [];
+
+/** Whether any process of process group `pgid` is still alive (an orphan keeps its group). */
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 let dataDir: string;
 
 beforeAll(() => {
@@ -38,11 +50,15 @@ beforeAll(() => {
 });
 afterAll(() => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  for (const g of groups) if (groupAlive(g)) process.kill(-g, 'SIGKILL');
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
-/** Starts `node dist/src/main.js` and resolves once it logs "chat server listening". */
-async function startCompiled(extra: Record<string, string> = {}): Promise<Running> {
+/**
+ * Starts `node dist/src/main.js` (or `npm start`, in a process group of its own so that what it
+ * leaves behind can be found) and resolves once it logs "chat server listening".
+ */
+async function startCompiled(extra: Record<string, string> = {}, how: 'node' | 'npm start' = 'node'): Promise<Running> {
   const env: NodeJS.ProcessEnv = {
     ...extra,
     PATH: process.env.PATH,
@@ -53,7 +69,10 @@ async function startCompiled(extra: Record<string, string> = {}): Promise<Runnin
     DATA_DIR: extra.DATA_DIR ?? dataDir, // no DATABASE_URL: PGlite on disk, even when the suite runs on PostgreSQL
     LOG_LEVEL: 'info',
   };
-  const child = spawn(process.execPath, [MAIN], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = how === 'node'
+    ? spawn(process.execPath, [MAIN], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn('npm', ['start'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  if (how !== 'node') groups.push(child.pid!);
   children.push(child);
   let out = '';
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
@@ -257,6 +276,31 @@ test('SIGTERM ends the process within SHUTDOWN_GRACE_MS while its event loop is 
     expect({ signal: exit.signal, ended: exit.code === 0 || exit.code === 1 }).toEqual({ signal: null, ended: true });
     console.log(`busy SIGTERM: exit ${exit.code} after ${elapsed} ms (grace ${grace} ms)`);
     expect(elapsed).toBeLessThan(grace + 1000);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('SIGTERM to the process `npm start` starts stops the server: it exits, the port closes, nothing is left behind (issue 30)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'chat-shutdown-npm-'));
+  const server = await startCompiled({ DATA_DIR: dir, SHUTDOWN_GRACE_MS: '3000' }, 'npm start');
+  try {
+    const port = Number(new URL(server.base).port);
+    expect((await fetch(`${server.base}/healthz`)).status).toBe(200);
+    process.kill(server.child.pid!, 'SIGTERM');
+    await server.exited;
+    // The server drains (SHUTDOWN_GRACE_MS) and exits; before the fix it went on as an orphan
+    // (npm's `sh -c` shell died without passing the signal on).
+    const deadline = Date.now() + 30_000;
+    while (groupAlive(server.child.pid!) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    expect({ left: groupAlive(server.child.pid!), output: groupAlive(server.child.pid!) ? server.output() : '' }).toEqual({ left: false, output: '' });
+    const refused = await new Promise<boolean>((resolve) => {
+      const s = connect(port, '127.0.0.1');
+      s.once('connect', () => { s.destroy(); resolve(false); });
+      s.once('error', () => resolve(true));
+    });
+    expect(refused).toBe(true);
+    expect(server.output()).toContain('chat server listening');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -58,6 +58,9 @@ export function testConfig(env: Record<string, string> = {}): Config {
     RATE_MESSAGES_PER_SEC: '100000',
     // Every test user registers from 127.0.0.1; the registration limit has its own test.
     RATE_REGISTRATIONS_PER_HOUR_IP: '100000',
+    // Production refuses to start without CORS_ORIGINS; a production-mode test server that names
+    // none allows any origin (the refusal itself is tested in tests/unit/config.test.ts).
+    ...(env.NODE_ENV === 'production' && env.CORS_ORIGINS === undefined ? { CORS_ORIGINS: '*' } : {}),
     ...env,
   });
 }

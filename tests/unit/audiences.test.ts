@@ -39,7 +39,15 @@ const notification = (recipientId: number): DomainEvent => ({ type: 'notificatio
 describe('audience rules of live events', () => {
   const bus = new InMemoryEventBus();
   const blocks = new Map<number, Set<number>>([[ALICE, new Set([CAROL])], [STAFF, new Set()]]);
-  const registry = new AudienceRegistry(bus, noSql, async (_em, id) => blocks.get(id) ?? new Set());
+  // Privacy settings (issue 27 §5) as the user cache holds them.
+  const records = new Map<number, Record<string, unknown>>([
+    [BOB, { id: BOB, presenceVisibility: 'CONTACTS', sendReadReceipts: true }],
+    [CAROL, { id: CAROL }],
+    [DAVE, { id: DAVE, presenceVisibility: 'EVERYONE', sendReadReceipts: false }],
+    [ALICE, { id: ALICE, sendReadReceipts: false }],
+    [STAFF, { id: STAFF, presenceVisibility: 'NOBODY' }],
+  ]);
+  const registry = new AudienceRegistry(bus, noSql, async (_em, id) => blocks.get(id) ?? new Set(), undefined, async (_em, id) => (records.get(id) ?? null) as never);
   const viewers = new Map<number, Viewer>();
   const watched = new Map<string, WatchedUsers>();
 
@@ -60,7 +68,7 @@ describe('audience rules of live events', () => {
     const audienceOfAlice = async () => new Set([BOB, CAROL]);
     const scope = { actor: alice.actor, em: noSql };
     watched.set('presence audience', await WatchedUsers.start(registry, bus, alice, {}, audienceOfAlice, scope, () => scope));
-    watched.set('asked ids', await WatchedUsers.start(registry, bus, alice, { wanted: new Set([BOB, CAROL, DAVE]) }, audienceOfAlice, scope, () => scope));
+    watched.set('asked ids', await WatchedUsers.start(registry, bus, alice, { wanted: new Set([BOB, CAROL, DAVE, STAFF]), related: true }, audienceOfAlice, scope, () => scope));
     watched.set('own profile too', await WatchedUsers.start(registry, bus, alice, { self: true }, audienceOfAlice, scope, () => scope));
   });
   afterAll(() => {
@@ -95,6 +103,7 @@ describe('audience rules of live events', () => {
     ['typing, supportOnly: one\'s own', { who: STAFF, narrowing: 'supportOnly' }, typing(STAFF, SUPPORT), false],
     // Read receipts: readers; seed 000 asks for others only.
     ['read receipt of another member', { who: ALICE, conversationId: GROUP }, receipt(BOB), true],
+    ['read receipt of a member who sends none (privacy)', { who: ALICE, conversationId: GROUP }, receipt(DAVE), false],
     ['read receipt: one\'s own (GraphQL)', { who: ALICE, conversationId: GROUP }, receipt(ALICE), true],
     ['read receipt, othersOnly (seed 000): not one\'s own', { who: ALICE, conversationId: GROUP, narrowing: 'othersOnly' }, receipt(ALICE), false],
     ['read receipt, othersOnly: another member', { who: ALICE, conversationId: GROUP, narrowing: 'othersOnly' }, receipt(BOB), true],
@@ -102,9 +111,11 @@ describe('audience rules of live events', () => {
     ['presence of the presence audience', { who: ALICE, users: 'presence audience' }, presence(BOB), true],
     ['presence: never across a block', { who: ALICE, users: 'presence audience' }, presence(CAROL), false],
     ['presence: not in the presence audience', { who: ALICE, users: 'presence audience' }, presence(DAVE), false],
-    ['presence of an asked id', { who: ALICE, users: 'asked ids' }, presence(DAVE), true],
+    ['presence of an asked id (EVERYONE)', { who: ALICE, users: 'asked ids' }, presence(DAVE), true],
+    ['presence of a user who shows it to NOBODY', { who: ALICE, users: 'asked ids' }, presence(STAFF), false],
     ['presence of an asked id: never across a block', { who: ALICE, users: 'asked ids' }, presence(CAROL), false],
     ['presence, peerOnly (seed 000): the peer', { who: ALICE, conversationId: GROUP, narrowing: 'peerOnly', peerId: BOB }, presence(BOB), true],
+    ['presence, peerOnly: a peer who shows it to NOBODY', { who: ALICE, conversationId: GROUP, narrowing: 'peerOnly', peerId: STAFF }, presence(STAFF), false],
     ['presence, peerOnly: anyone else', { who: ALICE, conversationId: GROUP, narrowing: 'peerOnly', peerId: BOB }, presence(DAVE), false],
     ['presence, peerOnly: a blocked peer', { who: ALICE, conversationId: GROUP, narrowing: 'peerOnly', peerId: CAROL }, presence(CAROL), false],
     ['presence without watched users or a peer', { who: ALICE, conversationId: GROUP }, presence(BOB), false],
@@ -116,9 +127,12 @@ describe('audience rules of live events', () => {
     // Notifications: their recipient.
     ['a notification of one\'s own', { who: ALICE }, notification(ALICE), true],
     ['someone else\'s notification', { who: ALICE }, notification(BOB), false],
-  ])('%s', (_what, sub, event, expected) => {
-    // A boolean at once: the steady state is a lookup in memory (no promise, no SQL).
-    expect(mayReceive(registry, spec(sub), event)).toBe(expected);
+  ])('%s', async (_what, sub, event, expected) => {
+    const answer = mayReceive(registry, spec(sub), event);
+    // Messages, typing and notifications answer at once from memory (no promise, no SQL); read
+    // receipts and presence ask the user cache (memory, no SQL here) for privacy settings.
+    if (event.type === 'message.added' || event.type === 'typing' || event.type === 'notification.added') expect(typeof answer).toBe('boolean');
+    expect(await answer).toBe(expected);
   });
 
   it('a block made later applies at the next event (the registry reloads it once)', async () => {

@@ -157,7 +157,7 @@ describe('JWT_SECRET', () => {
   });
 
   test('NODE_ENV=production refuses a placeholder or low-entropy JWT_SECRET (or previous secret), naming the variable', () => {
-    const prod = { NODE_ENV: 'production', DATA_DIR: ':memory:' };
+    const prod = { NODE_ENV: 'production', DATA_DIR: ':memory:', CORS_ORIGINS: '*' };
     for (const weak of ['CHANGE-ME-this-placeholder-is-not-a-secret-use-48-random-bytes', 's'.repeat(40), 'password'.repeat(5), 'your-jwt-secret-goes-here-0123456789']) {
       const err = configError({ ...prod, JWT_SECRET: weak });
       expect(err.variable).toBe('JWT_SECRET');
@@ -169,7 +169,7 @@ describe('JWT_SECRET', () => {
   });
 
   test('NODE_ENV=production with JWT_SECRET starts', () => {
-    expect(Buffer.from(loadConfig({ NODE_ENV: 'production', DATA_DIR: ':memory:', JWT_SECRET: SECRET }).jwtSecret).toString()).toBe(SECRET);
+    expect(Buffer.from(loadConfig({ NODE_ENV: 'production', DATA_DIR: ':memory:', JWT_SECRET: SECRET, CORS_ORIGINS: 'https://chat.example' }).jwtSecret).toString()).toBe(SECRET);
   });
 
   test('development without JWT_SECRET generates one under DATA_DIR/jwt-secret and reuses it', () => {
@@ -237,7 +237,7 @@ describe('transport hardening settings (issue 7)', () => {
   });
 
   test('production turns introspection, the landing page and suggestions off; GRAPHQL_INTROSPECTION / GRAPHQL_LANDING_PAGE turn the first two back on', () => {
-    const prod = { ...base, NODE_ENV: 'production' };
+    const prod = { ...base, NODE_ENV: 'production', CORS_ORIGINS: '*' };
     expect(loadConfig(prod).graphql).toMatchObject({ introspection: false, landingPage: false, hideSuggestions: true });
     expect(loadConfig({ ...prod, GRAPHQL_INTROSPECTION: 'true', GRAPHQL_LANDING_PAGE: 'yes' }).graphql)
       .toMatchObject({ introspection: true, landingPage: true, hideSuggestions: true });
@@ -267,6 +267,19 @@ describe('transport hardening settings (issue 7)', () => {
   test('a headers timeout longer than the request timeout is refused', () => {
     const err = configError({ ...base, HTTP_HEADERS_TIMEOUT_MS: '5000', HTTP_REQUEST_TIMEOUT_MS: '4000' });
     expect(err.variable).toBe('HTTP_HEADERS_TIMEOUT_MS');
+  });
+
+  test('CORS_ORIGINS: "*" by default outside production; production refuses to start without it (an explicit "*" is accepted; issue 30)', () => {
+    expect(loadConfig(base).corsOrigins).toEqual(['*']);
+    expect(loadConfig({ ...base, NODE_ENV: 'development' }).corsOrigins).toEqual(['*']);
+    const prod = { ...base, NODE_ENV: 'production' };
+    for (const unset of [{}, { CORS_ORIGINS: '' }] as Record<string, string>[]) {
+      const err = configError({ ...prod, ...unset });
+      expect(err.variable).toBe('CORS_ORIGINS');
+      expect(err.message).toMatch(/required when NODE_ENV=production/);
+    }
+    expect(loadConfig({ ...prod, CORS_ORIGINS: '*' }).corsOrigins).toEqual(['*']);
+    expect(loadConfig({ ...prod, CORS_ORIGINS: 'https://chat.example, https://admin.example' }).corsOrigins).toEqual(['https://chat.example', 'https://admin.example']);
   });
 
   test('CORS_ORIGINS: "*" only alone, otherwise origins (scheme and host, no path)', () => {

@@ -1,4 +1,4 @@
-import { checkDeclaredSize, MAX_DECLARED_SIZE, MAX_FILE_URL, mimeFromName, nameFromUrl, parseFileUrl } from '../../src/domain/attachment/file-reference';
+import { checkDeclaredSize, MAX_DECLARED_SIZE, MAX_FILE_URL, mediaPathKey, mimeFromName, nameFromUrl, parseFileUrl } from '../../src/domain/attachment/file-reference';
 import { checkFileName } from '../../src/domain/attachment/attachment.service';
 import { DomainError } from '../../src/domain/shared/errors';
 
@@ -160,5 +160,20 @@ describe('mimeFromName: a link\'s type is guessed from its name, never sniffed',
 
   test.each([['README'], ['a.exe'], ['jpg'], ['a.jpg.'], ['a.jp g'], ['.'], ['']])('%j: application/octet-stream', (name) => {
     expect(mimeFromName(name)).toBe('application/octet-stream');
+  });
+});
+
+describe('mediaPathKey (issue 27 §4)', () => {
+  test('reads every spelling a router or proxy could serve as /media/<id> the same', () => {
+    for (const p of ['/MEDIA/78', '/Media/78', '/%6Dedia/78', '/media/%37%38', '//media/78', '/x/../media/78', '/media/./78', '/%6d%65%64%69%61//78']) {
+      expect(mediaPathKey(p)).toBe('/media/78');
+    }
+    expect(mediaPathKey('/media/78/THUMBNAIL/')).toBe('/media/78/thumbnail/');
+    // A broken escape is decoded where it can be, never thrown.
+    expect(mediaPathKey('/%6Dedia/78%zz')).toBe('/media/78%zz');
+  });
+  test('relative paths in any of those spellings pass as this server\'s /media/ paths, as given', () => {
+    expect(parseFileUrl('/MEDIA/78?exp=1')).toEqual({ path: '/MEDIA/78', search: '?exp=1' });
+    expect(parseFileUrl('/%6Dedia/78')).toEqual({ path: '/%6Dedia/78', search: '' });
   });
 });

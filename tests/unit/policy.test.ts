@@ -6,6 +6,7 @@ import {
 import type { Membership } from '../../src/domain/conversation/membership.entity';
 import { canAttach, canDelete, canEdit, canPostNotice, isIn, isOwn, isReadByOthers, isSystem, showsContent, showsReply, type MessageFacts } from '../../src/domain/message/message.policy';
 import type { Actor } from '../../src/domain/shared/actor';
+import { deliversReadReceipt, presenceNeedsRelation, showsPresence, showsPrivacy } from '../../src/domain/user/user.policy';
 
 /**
  * The policy predicates (issue 14), each as a table of actor x subject x expected. The same rules
@@ -242,6 +243,8 @@ describe('message policy', () => {
     ['another member read up to it', [{ userId: 2, lastReadSeq: 5 }], true],
     ['another member read past it', [{ userId: 3, lastReadSeq: 8 }], true],
     ['only the sender read it', [{ userId: 1, lastReadSeq: 5 }], false],
+    ['only a member with read receipts off read it (issue 27 §5)', [{ userId: 2, lastReadSeq: 5, sendsReceipts: false }], false],
+    ['a member with read receipts on (or no setting) read it', [{ userId: 2, lastReadSeq: 5, sendsReceipts: true }, { userId: 3, lastReadSeq: 4 }], true],
     ['no members', [], false],
   ])('isReadByOthers: %s', (_what, readers, expected) => {
     expect(isReadByOthers({ senderId: 1, seq: 5 }, readers)).toBe(expected);
@@ -259,5 +262,48 @@ describe('message policy', () => {
     expect(showsReply(msg(), null)).toBe(false);
     expect(isIn(msg(), 100)).toBe(true);
     expect(isIn(msg(), 101)).toBe(false);
+  });
+});
+
+describe('user privacy policy (issue 27 §5)', () => {
+  const target = (presenceVisibility?: 'EVERYONE' | 'CONTACTS' | 'NOBODY') => ({ id: 2, presenceVisibility });
+  it.each([
+    ['oneself, NOBODY', 2, target('NOBODY'), false, false, true],
+    ['oneself, even "blocked"', 2, target('NOBODY'), false, true, true],
+    ['a stranger, EVERYONE', 1, target('EVERYONE'), false, false, true],
+    ['a stranger, CONTACTS', 1, target('CONTACTS'), false, false, false],
+    ['a stranger, no setting yet (default CONTACTS)', 1, target(), false, false, false],
+    ['a contact or co-member, CONTACTS', 1, target('CONTACTS'), true, false, true],
+    ['a contact or co-member, NOBODY', 1, target('NOBODY'), true, false, false],
+    ['staff get no exception, NOBODY', 9, target('NOBODY'), true, false, false],
+    ['blocked either way, EVERYONE', 1, target('EVERYONE'), true, true, false],
+  ])('showsPresence: %s', (_what, viewer, t, related, blocked, expected) => {
+    expect(showsPresence(viewer, t, { related, blocked })).toBe(expected);
+  });
+
+  it('presenceNeedsRelation: only for someone else with CONTACTS (or no setting)', () => {
+    expect(presenceNeedsRelation(1, target('CONTACTS'))).toBe(true);
+    expect(presenceNeedsRelation(1, target())).toBe(true);
+    expect(presenceNeedsRelation(1, target('EVERYONE'))).toBe(false);
+    expect(presenceNeedsRelation(1, target('NOBODY'))).toBe(false);
+    expect(presenceNeedsRelation(2, target('CONTACTS'))).toBe(false);
+  });
+
+  it.each([
+    ['another member, receipts on', 1, { id: 2, sendReadReceipts: true }, true],
+    ['another member, no setting (default on)', 1, { id: 2 }, true],
+    ['another member, receipts off', 1, { id: 2, sendReadReceipts: false }, false],
+    ['the reader\'s own other session, receipts off', 2, { id: 2, sendReadReceipts: false }, true],
+  ])('deliversReadReceipt: %s', (_what, viewer, reader, expected) => {
+    expect(deliversReadReceipt(viewer, reader)).toBe(expected);
+  });
+
+  it.each([
+    ['oneself', 2, 2, true],
+    ['someone else', 1, 2, false],
+    ['staff, someone else', 9, 2, false],
+    ['nobody signed in', null, 2, false],
+  ])('showsPrivacy: %s', (_what, viewer, userId, expected) => {
+    expect(showsPrivacy(viewer, userId)).toBe(expected);
   });
 });

@@ -7,7 +7,7 @@ import type { Actor, Scope } from '../shared/actor';
 import type { ConversationQueries } from '../conversation/conversation.queries';
 import { removeKeys, type BlobStorage } from './blob-storage';
 import { Attachment } from './attachment.entity';
-import { checkDeclaredSize, mimeFromName, nameFromUrl, parseFileUrl, type FileReferenceInput, type ParsedFileUrl } from './file-reference';
+import { checkDeclaredSize, mediaPathKey, mimeFromName, nameFromUrl, parseFileUrl, type FileReferenceInput, type ParsedFileUrl } from './file-reference';
 import { ALLOWED_TYPES as ALLOWED, checkPixels, decodeSlot, newStorageKey as newKey, payloadTooLarge, readImageHeader, receiveUpload, uploadError } from './image-checks';
 
 /** One file of a GraphQL multipart request (graphql-upload-ts FileUpload) or a REST upload. */
@@ -164,7 +164,8 @@ export class AttachmentService {
   /**
    * Checks a file given by reference (seed 003 "2.2 发送消息" `file_url`, `file_name`,
    * `file_size`; the URL is never fetched). A URL of this server's own media is recognised by
-   * its `/media/<id>[/thumbnail]` path on PUBLIC_URL's host or `serverHost` (the host the request
+   * its `/media/<id>[/thumbnail]` path (in any spelling the router could serve: case, percent
+   * escapes, doubled slashes; `mediaPathKey`) on PUBLIC_URL's host or `serverHost` (the host the request
    * came to), as a bare `/media/<id>` path, or by a signature of this server (a signed URL, even
    * expired, whatever host it names); it answers `ownMediaId`, to be linked by
    * {@link linkOwnMedia}. Any other http(s) URL is an external link: its name is `fileName`
@@ -312,8 +313,9 @@ export class AttachmentService {
     const ownHosts = [this.publicUrl ? new URL(this.publicUrl).host : null, serverHost ?? null].filter((h): h is string => Boolean(h)).map(hostKey);
     const own = 'path' in parsed || ownHosts.includes(hostKey(parsed.absolute.host));
     // PUBLIC_URL may carry a path (https://x.example/chat): its media are under <path>/media/.
-    const base = this.publicUrl ? new URL(this.publicUrl).pathname.replace(/\/+$/, '') : '';
-    const full = 'path' in parsed ? parsed.path : parsed.absolute.pathname;
+    // Compared in every spelling the router (or a proxy before it) could serve: case, escapes, slashes (issue 27 §4).
+    const base = this.publicUrl ? mediaPathKey(new URL(this.publicUrl).pathname).replace(/\/+$/, '') : '';
+    const full = mediaPathKey('path' in parsed ? parsed.path : parsed.absolute.pathname);
     const path = base && full.startsWith(`${base}/media/`) ? full.slice(base.length) : full;
     const search = 'path' in parsed ? parsed.search : parsed.absolute.search;
     const m = MEDIA_PATH.exec(path);

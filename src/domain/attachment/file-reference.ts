@@ -34,7 +34,8 @@ export type ParsedFileUrl = { absolute: URL } | { path: string; search: string }
 /**
  * Checks `file_url`: a string of 1..2048 characters without spaces or control characters; an
  * absolute `http:`/`https:` URL without user name or password, or a path starting with
- * `/media/` (this server's media, as GraphQL's `Attachment.url` gives it without PUBLIC_URL).
+ * `/media/` in any spelling {@link mediaPathKey} reads as one (this server's media, as GraphQL's
+ * `Attachment.url` gives it without PUBLIC_URL).
  * @throws BAD_USER_INPUT naming `fileUrl`: missing, too long, `javascript:`/`data:`/any other
  *   scheme (named in the message), relative or unparsable URLs, credentials.
  */
@@ -49,7 +50,7 @@ export function parseFileUrl(value: unknown): ParsedFileUrl {
   }
   if (hasControlChars(s) || /\s/.test(s)) throw badInput('fileUrl must not contain spaces or control characters', 'fileUrl');
   if (!scheme) {
-    if (/^\/media\//.test(s)) {
+    if (/^\/media\//.test(mediaPathKey(s.replace(/[?#].*$/s, '')))) {
       const q = s.search(/[?#]/);
       return { path: q < 0 ? s : s.slice(0, q), search: q < 0 ? '' : s.slice(q).replace(/#.*$/, '') };
     }
@@ -65,6 +66,25 @@ export function parseFileUrl(value: unknown): ParsedFileUrl {
   if (u.username || u.password) throw badInput('fileUrl must not carry a user name or password', 'fileUrl');
   if (u.href.length > MAX_FILE_URL) throw badInput(`fileUrl must be at most ${MAX_FILE_URL} characters`, 'fileUrl');
   return { absolute: u };
+}
+
+/**
+ * A URL path as this server's router could match it against `/media` routes, for recognising
+ * this server's own media (issue 27 §4): dot segments resolved, runs of slashes as one (proxies
+ * merge them), percent-escapes decoded once (the router decodes a route's parameters:
+ * `/media/%37%38` serves file 78), letters in lower case (Express matched `/MEDIA/78` as
+ * `/media/78` until the media routes became case-sensitive). A superset of the spellings the
+ * router serves, so no spelling that opens a file passes for another site's link.
+ */
+export function mediaPathKey(path: string): string {
+  let p = path.replace(/\/{2,}/g, '/');
+  try { p = new URL(p, 'http://h').pathname; } catch { /* keep it */ }
+  try {
+    p = decodeURIComponent(p);
+  } catch {
+    p = p.replace(/%([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
+  }
+  return p.replace(/\/{2,}/g, '/').toLowerCase();
 }
 
 /**

@@ -61,9 +61,13 @@ export function showsReply(m: Pick<MessageView, 'conversationId'>, target: Pick<
   return target != null && target.conversationId === m.conversationId;
 }
 
-/** Read by someone else: an active member other than its sender whose read position reached it (seed 004 `is_read`; GraphQL Message.isRead). */
-export function isReadByOthers(m: Pick<MessageView, 'senderId' | 'seq'>, readers: readonly { userId: number; lastReadSeq: number }[]): boolean {
-  return readers.some((r) => r.userId !== m.senderId && r.lastReadSeq >= m.seq);
+/**
+ * Read by someone else: an active member other than its sender whose read position reached it
+ * (seed 004 `is_read`; GraphQL Message.isRead), not counting members who turned read receipts off
+ * (`sendsReceipts` false; issue 27 §5: their reading is not shown to others).
+ */
+export function isReadByOthers(m: Pick<MessageView, 'senderId' | 'seq'>, readers: readonly { userId: number; lastReadSeq: number; sendsReceipts?: boolean | null }[]): boolean {
+  return readers.some((r) => r.userId !== m.senderId && r.sendsReceipts !== false && r.lastReadSeq >= m.seq);
 }
 
 /** A URL that names both a conversation and a message (seed 004 `/conversations/{cid}/messages/{mid}/...`) addresses it only when the message is in that conversation. */

@@ -56,6 +56,9 @@ export interface UserView {
   inGameIds: unknown[];
   lastSeenAt: string | null;
   createdAt: string;
+  /** Issue 27 §5 (privacy): who sees the user's presence; whether their read receipts reach others. */
+  presenceVisibility?: 'EVERYONE' | 'CONTACTS' | 'NOBODY';
+  sendReadReceipts?: boolean;
   /** Issue 18 (account deletion, auth/account.service.ts): set (ISO) on a deleted account's tombstone; absent otherwise. */
   deletedAt?: string | null;
 }

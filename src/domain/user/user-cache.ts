@@ -8,16 +8,24 @@ export type UserRecord = Pick<User,
   // Issue 18 (account deletion, password change; auth/account.service.ts): authenticate refuses deleted users and tokens older than a password change.
   & Pick<User, 'deletedAt' | 'tokensValidAfter' | 'tokensKeptSession'>
   // Issue 18 (uploaded avatars; avatar.service.ts): the avatar URLs are made from these without a query.
-  & Pick<User, 'avatarKey' | 'avatarThumbnailKey' | 'avatarVersion'>;
+  & Pick<User, 'avatarKey' | 'avatarThumbnailKey' | 'avatarVersion'>
+  // Issue 27 §5 (privacy; user.policy.ts): presence and read receipts are shown from these.
+  & Pick<User, 'presenceVisibility' | 'sendReadReceipts'>;
 
 const FIELDS = ['id', 'username', 'email', 'firstName', 'lastName', 'avatarUrl', 'role', 'isStaff', 'score', 'rank', 'inGameIds', 'lastSeenAt', 'createdAt',
   // Issue 18 (see UserRecord).
   'deletedAt', 'tokensValidAfter', 'tokensKeptSession',
   // Issue 18 (avatars, see UserRecord).
-  'avatarKey', 'avatarThumbnailKey', 'avatarVersion'] as const;
+  'avatarKey', 'avatarThumbnailKey', 'avatarVersion',
+  // Issue 27 §5 (privacy, see UserRecord).
+  'presenceVisibility', 'sendReadReceipts'] as const;
 
 /** The plain snapshot of a user row (or of a record). */
-const toRecord = (u: Partial<UserRecord>): UserRecord => Object.fromEntries(FIELDS.map((f) => [f, u[f] ?? null])) as unknown as UserRecord;
+const toRecord = (u: Partial<UserRecord>): UserRecord => ({
+  ...Object.fromEntries(FIELDS.map((f) => [f, u[f] ?? null])),
+  // Issue 27 §5: the defaults of the columns when a snapshot predates them.
+  presenceVisibility: u.presenceVisibility ?? 'CONTACTS', sendReadReceipts: u.sendReadReceipts ?? true,
+}) as unknown as UserRecord;
 
 /** The snapshot a `user.changed` event carries of a user (no e-mail, no password hash; times as ISO strings). */
 export function userViewOf(u: User | UserRecord): UserView {
@@ -26,6 +34,7 @@ export function userViewOf(u: User | UserRecord): UserView {
     avatarUrl: u.avatarUrl ?? null, avatarKey: u.avatarKey ?? null, avatarThumbnailKey: u.avatarThumbnailKey ?? null, avatarVersion: u.avatarVersion ?? 0,
     role: u.role ?? null, isStaff: Boolean(u.isStaff), score: u.score ?? 0, rank: u.rank ?? null, inGameIds: u.inGameIds ?? [],
     lastSeenAt: u.lastSeenAt ? new Date(u.lastSeenAt).toISOString() : null, createdAt: new Date(u.createdAt).toISOString(),
+    presenceVisibility: u.presenceVisibility ?? 'CONTACTS', sendReadReceipts: u.sendReadReceipts ?? true,
   };
 }
 

@@ -92,7 +92,20 @@ export class User {
   /** The login (refresh-token family id) that changed the password: its access tokens stay valid. */
   @Property({ type: 'string', length: 36, nullable: true })
   tokensKeptSession?: string | null;
+
+  // --- Privacy (issue 27 §5; user.policy.ts, UserService.updatePrivacy) ---
+
+  /** Who sees this user's presence and last-seen time: EVERYONE, CONTACTS (contacts and co-members) or NOBODY. */
+  @Property({ type: 'string', length: 16, default: 'CONTACTS' })
+  presenceVisibility: Opt<PresenceVisibility> = 'CONTACTS';
+
+  /** False: this user's read receipts reach only their own sessions. */
+  @Property({ type: 'boolean', default: true })
+  sendReadReceipts: Opt<boolean> = true;
 }
+
+/** Who sees a user's presence (contract: PresenceVisibility). */
+export type PresenceVisibility = 'EVERYONE' | 'CONTACTS' | 'NOBODY';
 
 /** "first last", or the username when both are empty (contract: User.fullName). */
 export function fullNameOf(u: Pick<User, 'username' | 'firstName' | 'lastName'>): string {

@@ -2,14 +2,14 @@ import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Actor, Scope } from '../shared/actor';
 import { badInput, forbidden, notFound, parseId, unauthenticated } from '../shared/errors';
-import { validate, type z } from '../shared/validate';
+import { validate, z } from '../shared/validate';
 import { applyUserAttributes, profileNamesSchema, userAttributesSchema, type UserAttributesInput } from './profile';
 import type { UploadedFile } from '../attachment/attachment.service';
 import { uploadError } from '../attachment/image-checks';
 import type { AvatarService, AvatarVariant } from './avatar.service';
 import { connectionFrom, decodeCursor, encodeCursor, pageSize, type Page } from '../shared/pagination';
 import { stripControlChars } from '../shared/text';
-import { User } from './user.entity';
+import { User, type PresenceVisibility } from './user.entity';
 import type { EventPublisher } from '../shared/events';
 import { usernameLookupKey } from './username';
 import { userViewOf, type UserCache, type UserRecord } from './user-cache';
@@ -22,6 +22,21 @@ const SEEN_BATCH_MS = 20;
  * under registration's rule for names (profile.ts). Omitted: unchanged; null or empty: cleared.
  */
 export type UpdateProfileInput = z.input<typeof profileNamesSchema>;
+
+/** updatePrivacy's input (contract PrivacySettingsInput): omitted or null fields stay as they are. */
+const privacySchema = z.object({
+  presenceVisibility: z.enum(['EVERYONE', 'CONTACTS', 'NOBODY']).nullish(),
+  sendReadReceipts: z.boolean().nullish(),
+}).strict();
+export type PrivacyInput = z.input<typeof privacySchema>;
+
+/** A user's privacy settings (contract PrivacySettings). */
+export interface PrivacySettings { presenceVisibility: PresenceVisibility; sendReadReceipts: boolean }
+
+/** The privacy settings of a user row or record (the columns' defaults when absent). */
+export function privacyOf(u: { presenceVisibility?: PresenceVisibility | null; sendReadReceipts?: boolean | null }): PrivacySettings {
+  return { presenceVisibility: u.presenceVisibility ?? 'CONTACTS', sendReadReceipts: u.sendReadReceipts ?? true };
+}
 
 /**
  * Reads users and lets each change their own profile. Any authenticated user may look up any
@@ -136,6 +151,22 @@ export class UserService {
       if (data.lastName !== undefined) u.lastName = data.lastName || null;
       return [];
     });
+  }
+
+  /**
+   * Changes the actor's own privacy settings (issue 27 §5; contract `updatePrivacy`): each field
+   * given replaces the stored one, an omitted or null one stays. Publishes one `user.changed`
+   * (every instance's user cache drops the user, so presence and read receipts follow at once).
+   * @throws BAD_USER_INPUT (not an object, an unknown visibility, a non-boolean), NOT_FOUND.
+   */
+  async updatePrivacy(scope: Scope, input: PrivacyInput): Promise<PrivacySettings> {
+    const data = validate(privacySchema, input ?? {});
+    const user = await this.writeProfile(scope, (u) => {
+      if (data.presenceVisibility != null) u.presenceVisibility = data.presenceVisibility;
+      if (data.sendReadReceipts != null) u.sendReadReceipts = data.sendReadReceipts;
+      return [];
+    });
+    return privacyOf(user);
   }
 
   /**

@@ -110,10 +110,10 @@ export class MessageResolver {
     return m.editedAt != null;
   }
 
-  @FieldResolver(() => Boolean, { description: 'Whether an active member other than its sender has read it (their read position reached it; seed 004 is_read)' })
+  @FieldResolver(() => Boolean, { description: 'Whether an active member other than its sender has read it (their read position reached it; seed 004 is_read); members who turned privacy.sendReadReceipts off do not count' })
   async isRead(@Root() m: MessageView, @Ctx() ctx: GraphQLContext) {
     const members = await ctx.loaders.members.load(m.conversationId);
-    return isReadByOthers(m, members.map((x) => ({ userId: refId(x.user), lastReadSeq: x.lastReadSeq })));
+    return isReadByOthers(m, members.map((x) => ({ userId: refId(x.user), lastReadSeq: x.lastReadSeq, sendsReceipts: (x.user as { sendReadReceipts?: boolean }).sendReadReceipts })));
   }
 
   @FieldResolver(() => Boolean)

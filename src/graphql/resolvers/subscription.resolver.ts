@@ -99,6 +99,7 @@ export class SubscriptionResolver {
   }
 
   @Subscription(() => ReadReceiptEventType, {
+    description: "Not of readers who turned privacy.sendReadReceipts off (their own sessions still get theirs)",
     subscribe: ({ args, context }) => conversationEvents(context, 'read.receipt', args.conversationId),
   })
   readReceipt(@Root() e: EventOf<'read.receipt'>, @Arg('conversationId', () => ID) _conversationId: string) {
@@ -106,13 +107,15 @@ export class SubscriptionResolver {
   }
 
   @Subscription(() => PresenceEventType, {
-    description: "userIds omitted: the viewer's contacts and co-members. Never users blocked either way. At most WS_MAX_PRESENCE_IDS (default 1000) ids",
+    description: "userIds omitted: the viewer's contacts and co-members. Never users blocked either way. At most WS_MAX_PRESENCE_IDS (default 1000) ids, and WS_MAX_PRESENCE_IDS_PER_SOCKET (default 5000) in all presence and userUpdated subscriptions of a socket",
     subscribe: async ({ args, context }) => {
       const ctx = context as GraphQLContext;
       const live = liveOf(ctx);
       const ids = idsArg(live, args.userIds);
-      const users = await watchUsers(ctx, live, ids ? { wanted: ids } : {});
-      return register(live, 'presence', { viewer: live.viewer, users }, () => users.stop());
+      const release = live.holdUserIds(ids?.size ?? 0);
+      // `related`: presence rules need the viewer's contacts and co-members even for asked ids.
+      const users = await watchUsers(ctx, live, ids ? { wanted: ids, related: true } : {}).catch((err: unknown) => { release(); throw err; });
+      return register(live, 'presence', { viewer: live.viewer, users }, () => { users.stop(); release(); });
     },
   })
   presence(@Root() e: EventOf<'presence'>, @Arg('userIds', () => [ID], { nullable: true }) _userIds?: string[]) {
@@ -136,8 +139,9 @@ export class SubscriptionResolver {
       const ctx = context as GraphQLContext;
       const live = liveOf(ctx);
       const ids = idsArg(live, args.userIds);
-      const users = await watchUsers(ctx, live, { only: ids, self: true });
-      return register(live, 'user.updated', { viewer: live.viewer, users }, () => users.stop());
+      const release = live.holdUserIds(ids?.size ?? 0);
+      const users = await watchUsers(ctx, live, { only: ids, self: true }).catch((err: unknown) => { release(); throw err; });
+      return register(live, 'user.updated', { viewer: live.viewer, users }, () => { users.stop(); release(); });
     },
   })
   userUpdated(@Root() e: EventOf<'user.changed'>, @Arg('userIds', () => [ID], { nullable: true }) _userIds?: string[]) {

@@ -1,13 +1,24 @@
 import { Arg, Args, Ctx, Extensions, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { fullNameOf, type User } from '../../domain/user/user.entity';
 import type { AvatarFields } from '../../domain/user/avatar.service';
-import { SetAvatarArgs, UpdateProfileInput, UserAttributesInput } from '../types/inputs';
+import { PrivacySettingsInput, SetAvatarArgs, UpdateProfileInput, UserAttributesInput } from '../types/inputs';
+import { privacyOf } from '../../domain/user/user.service';
+import { presenceNeedsRelation, showsPresence, showsPrivacy, type PresenceTarget } from '../../domain/user/user.policy';
 import type { GraphQLContext } from '../context';
 import { PresenceStatus } from '../types/enums';
 import { DateTimeScalar } from '../scalars';
-import { UserConnection, UserType } from '../types/user.type';
+import { PrivacySettingsType, UserConnection, UserType } from '../types/user.type';
 import { PAGE_MAX } from '../../domain/shared/pagination';
 import { MAX_ITEMS } from '../../security/query-cost';
+
+/** Whether the context's viewer may see `user`'s presence and last-seen time (user.policy.ts showsPresence). */
+async function presenceShown(user: PresenceTarget, ctx: GraphQLContext): Promise<boolean> {
+  const viewerId = ctx.actor?.id;
+  if (viewerId == null) return false;
+  const blocked = (await ctx.blockedIds()).has(user.id);
+  const related = !blocked && presenceNeedsRelation(viewerId, user) ? (await ctx.presenceAudience()).has(user.id) : false;
+  return showsPresence(viewerId, user, { related, blocked });
+}
 
 /** Contract: me, user, users, setUserStaff, setUserAttributes, updateProfile, setAvatar, removeAvatar, and User's computed fields. */
 @Resolver(() => UserType)
@@ -52,6 +63,17 @@ export class UserResolver {
     return ctx.services.users.updateProfile(ctx.scope(), input);
   }
 
+  @Mutation(() => PrivacySettingsType, { description: "Changes the viewer's own privacy settings (omitted fields stay); publishes userUpdated" })
+  updatePrivacy(@Arg('input', () => PrivacySettingsInput) input: PrivacySettingsInput, @Ctx() ctx: GraphQLContext) {
+    return ctx.services.users.updatePrivacy(ctx.scope(), input);
+  }
+
+  @Extensions({ perViewer: true })
+  @FieldResolver(() => PrivacySettingsType, { nullable: true, description: "The viewer's own only; null for others" })
+  privacy(@Root() user: User, @Ctx() ctx: GraphQLContext) {
+    return showsPrivacy(ctx.actor?.id, user.id) ? privacyOf(user) : null;
+  }
+
   @Mutation(() => UserType, { description: "Sets the viewer's avatar (an image; a 150x150 thumbnail is made); the previous one's files are deleted; publishes userUpdated" })
   setAvatar(@Args(() => SetAvatarArgs) { file }: SetAvatarArgs, @Ctx() ctx: GraphQLContext) {
     return ctx.services.users.setAvatar(ctx.scope(), file);
@@ -83,15 +105,15 @@ export class UserResolver {
   }
 
   @Extensions({ perViewer: true })
-  @FieldResolver(() => PresenceStatus, { description: 'OFFLINE for a user the viewer blocked or is blocked by' })
+  @FieldResolver(() => PresenceStatus, { description: "OFFLINE for a user the viewer blocked or is blocked by, and where the user's privacy.presenceVisibility hides it from the viewer" })
   async presence(@Root() user: User, @Ctx() ctx: GraphQLContext) {
-    if ((await ctx.blockedIds()).has(user.id) || !(await ctx.services.presence.isOnline(user.id))) return PresenceStatus.OFFLINE;
+    if (!(await presenceShown(user, ctx)) || !(await ctx.services.presence.isOnline(user.id))) return PresenceStatus.OFFLINE;
     return PresenceStatus.ONLINE;
   }
 
   @Extensions({ perViewer: true })
-  @FieldResolver(() => DateTimeScalar, { nullable: true, description: 'Null for a user the viewer blocked or is blocked by' })
+  @FieldResolver(() => DateTimeScalar, { nullable: true, description: "Null for a user the viewer blocked or is blocked by, and where the user's privacy.presenceVisibility hides it from the viewer" })
   async lastSeenAt(@Root() user: User, @Ctx() ctx: GraphQLContext) {
-    return (await ctx.blockedIds()).has(user.id) ? null : user.lastSeenAt ?? null;
+    return (await presenceShown(user, ctx)) ? user.lastSeenAt ?? null : null;
   }
 }

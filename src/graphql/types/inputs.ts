@@ -1,6 +1,6 @@
 import { GraphQLUpload, type FileUpload } from 'graphql-upload-ts';
 import { ArgsType, Field, ID, InputType, Int } from 'type-graphql';
-import { RoomVisibility } from './enums';
+import { PresenceVisibility, RoomVisibility } from './enums';
 
 @InputType('RegisterInput')
 export class RegisterInput {
@@ -72,6 +72,13 @@ export class UserAttributesInput {
   @Field(() => Int, { nullable: true, description: 'Seed 004 score (32-bit integer); null sets 0' }) score?: number | null;
   @Field(() => String, { nullable: true, description: 'Seed 004 rank, at most 64 characters; null or "" clears it' }) rank?: string | null;
   @Field(() => [String], { nullable: true, description: 'Seed 004 in_game_ids: at most 20 non-empty strings of at most 100 characters (duplicates dropped); null clears' }) inGameIds?: string[] | null;
+}
+
+/** updatePrivacy's input (contract PrivacySettingsInput; issue 27 §5): omitted or null fields stay as they are. */
+@InputType('PrivacySettingsInput')
+export class PrivacySettingsInput {
+  @Field(() => Boolean, { nullable: true }) sendReadReceipts?: boolean | null;
+  @Field(() => PresenceVisibility, { nullable: true }) presenceVisibility?: PresenceVisibility | null;
 }
 
 /** setAvatar's arguments: an args class for the same reason as {@link AddAttachmentArgs} (the domain awaits the upload and maps its failures). */

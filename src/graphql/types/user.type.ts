@@ -1,6 +1,7 @@
 import { Field, ID, Int, ObjectType } from 'type-graphql';
 import { connectionOf } from './page.type';
 import { DateTimeScalar } from '../scalars';
+import { PresenceVisibility } from './enums';
 
 /** Contract type User. The source object is the User entity (or a UserRecord); fullName, presence and the avatar URLs are resolved. */
 @ObjectType('User')
@@ -21,3 +22,10 @@ export class UserType {
 }
 
 export const UserConnection = connectionOf(UserType, 'User');
+
+/** Contract type PrivacySettings (issue 27 §5): a user's own privacy settings. */
+@ObjectType('PrivacySettings')
+export class PrivacySettingsType {
+  @Field(() => Boolean, { description: "False: the user's read receipts reach only their own sessions (default true)" }) sendReadReceipts!: boolean;
+  @Field(() => PresenceVisibility, { description: 'Who sees the presence and lastSeenAt (default CONTACTS)' }) presenceVisibility!: PresenceVisibility;
+}

@@ -1,4 +1,5 @@
 import { ConversationKind } from '../../domain/conversation/conversation.entity';
+import { deliversReadReceipt, showsPresence } from '../../domain/user/user.policy';
 import type { Scope } from '../../domain/shared/actor';
 import type { DomainEvent } from '../../domain/shared/events';
 import type { AudienceRegistry, Viewer } from '../state/live-registry';
@@ -14,8 +15,8 @@ import type { EventBus } from '../state/event-bus';
  * |---|---|
  * | message.added / edited / deleted | readers of the conversation (staff, or an active member); "every conversation": those who follow it by default (followsByDefault) |
  * | typing | readers, never the typist themselves, never across a block (either way) |
- * | read.receipt | readers (`othersOnly`: not the reader themselves) |
- * | presence | the watched users (GraphQL: asked ids or the presence audience, never across a block); `peerOnly`: the DIRECT chat's other user, when a reader and not blocked |
+ * | read.receipt | readers, while the reader sends read receipts (privacy, user.policy.ts deliversReadReceipt; their own sessions always; `othersOnly`: not the reader themselves) |
+ * | presence | the watched users (GraphQL: asked ids or the presence audience, never across a block); `peerOnly`: the DIRECT chat's other user, when a reader and not blocked; either way as the user's privacy.presenceVisibility allows (user.policy.ts showsPresence) |
  * | user.changed (with its row) | the watched users, plus oneself with `self` |
  * | notification.added | its recipient |
  *
@@ -92,13 +93,20 @@ export function mayReceive(registry: AudienceRegistry, spec: AudienceSpec, e: Do
     case 'typing':
       if (e.userId === me) return false;
       return and(reads(registry, spec, e.conversationId), () => notBlocked(registry, spec.viewer, e.userId));
-    case 'read.receipt':
-      if (spec.narrowing === 'othersOnly' && e.userId === me) return false;
-      return reads(registry, spec, e.conversationId);
-    case 'presence':
-      if (spec.users) return spec.users.shows(e.userId);
-      if (spec.narrowing !== 'peerOnly' || e.userId !== spec.peerId || spec.conversationId == null) return false;
-      return and(reads(registry, spec, spec.conversationId), () => notBlocked(registry, spec.viewer, e.userId));
+    case 'read.receipt': {
+      if (e.userId === me) return spec.narrowing === 'othersOnly' ? false : reads(registry, spec, e.conversationId);
+      const reader = e.userId;
+      // Issue 27 §5: the reader's sendReadReceipts, from the user cache (dropped on every instance by updatePrivacy).
+      return and(reads(registry, spec, e.conversationId), () => registry.userRecord(reader).then((u) => Boolean(u) && deliversReadReceipt(me, u!)));
+    }
+    case 'presence': {
+      const userId = e.userId;
+      const users = spec.users;
+      if (users) return and(users.shows(userId), () => presenceVisible(registry, me, userId, users.related(userId)));
+      if (spec.narrowing !== 'peerOnly' || userId !== spec.peerId || spec.conversationId == null) return false;
+      // The peer is a co-member of the DIRECT chat: related.
+      return and(and(reads(registry, spec, spec.conversationId), () => notBlocked(registry, spec.viewer, userId)), () => presenceVisible(registry, me, userId, true));
+    }
     case 'user.changed':
       return spec.users ? spec.users.shows(e.userId) : false;
     case 'notification.added':
@@ -124,6 +132,15 @@ function isSupport(registry: AudienceRegistry, conversationId: number): boolean 
   return k instanceof Promise ? k.then((kind) => kind === ConversationKind.SUPPORT) : k === ConversationKind.SUPPORT;
 }
 
+/**
+ * Whether `viewerId` may see `userId`'s presence by the user's privacy.presenceVisibility
+ * (issue 27 §5, user.policy.ts showsPresence), the user read from the user cache.
+ */
+async function presenceVisible(registry: AudienceRegistry, viewerId: number, userId: number, related: boolean | Promise<boolean>): Promise<boolean> {
+  const target = await registry.userRecord(userId);
+  return Boolean(target) && showsPresence(viewerId, target!, { related: await related, blocked: false });
+}
+
 /** Neither blocked the other (memory after the first question). */
 function notBlocked(registry: AudienceRegistry, viewer: Viewer, userId: number): boolean | Promise<boolean> {
   const known = registry.blockedNow(viewer);
@@ -139,6 +156,8 @@ export interface WatchedUsersOptions {
   only?: Set<number> | null;
   /** userUpdated: the viewer's own changes too. */
   self?: boolean;
+  /** Keep the presence audience (contacts and co-members) for {@link WatchedUsers.related} even with `wanted` (presence rules). */
+  related?: boolean;
 }
 
 /**
@@ -151,6 +170,8 @@ export interface WatchedUsersOptions {
  */
 export class WatchedUsers {
   private wanted: Set<number> = new Set();
+  /** The viewer's presence audience (contacts and co-members), when tracked. */
+  private audienceIds: Set<number> = new Set();
   private blocked: Set<number> = new Set();
   private blockedFrom?: Promise<Set<number>>;
   private audienceStale = false;
@@ -177,7 +198,7 @@ export class WatchedUsers {
   ): Promise<WatchedUsers> {
     const w = new WatchedUsers(registry, viewer, opts, loadAudience, newScope);
     const me = viewer.actor.id;
-    if (!opts.wanted) {
+    if (w.tracked) {
       w.offs.push(
         bus.on('membership.changed', (e) => {
           if (e.type === 'membership.changed' && e.active && (e.userId === me || viewer.member.get(e.conversationId) === true)) w.audienceStale = true;
@@ -189,8 +210,9 @@ export class WatchedUsers {
       );
     }
     try {
-      w.wanted = opts.wanted ?? await loadAudience(scope);
-      if (!opts.wanted) await registry.ensureComplete(viewer);
+      if (w.tracked) w.audienceIds = await loadAudience(scope);
+      w.wanted = opts.wanted ?? w.audienceIds;
+      if (w.tracked) await registry.ensureComplete(viewer);
       w.blockedFrom = registry.blockedIds(viewer);
       w.blocked = await w.blockedFrom;
     } catch (err) {
@@ -207,6 +229,18 @@ export class WatchedUsers {
     return this.reloading.then(() => this.shown(userId));
   }
 
+  /** Whether `userId` is one of the viewer's contacts or co-members now (tracked: without `wanted`, or with `related`). */
+  related(userId: number): boolean | Promise<boolean> {
+    if (!this.audienceStale) return this.audienceIds.has(userId);
+    this.reloading ??= this.reload().finally(() => { this.reloading = null; });
+    return this.reloading.then(() => this.audienceIds.has(userId));
+  }
+
+  /** Whether the presence audience is loaded and kept current (it decides who is shown, or `related` asked for it). */
+  private get tracked(): boolean {
+    return !this.opts.wanted || this.opts.related === true;
+  }
+
   /** Stops following membership and contact changes (the subscription ended). */
   stop(): void {
     for (const off of this.offs.splice(0)) off();
@@ -220,7 +254,8 @@ export class WatchedUsers {
   private async reload(): Promise<void> {
     if (this.audienceStale) {
       this.audienceStale = false;
-      this.wanted = await this.loadAudience(this.newScope());
+      this.audienceIds = await this.loadAudience(this.newScope());
+      this.wanted = this.opts.wanted ?? this.audienceIds;
     }
     this.blockedFrom = this.registry.blockedIds(this.viewer);
     this.blocked = await this.blockedFrom;

@@ -5,6 +5,7 @@ import { activeMembershipSql, canReadContent, followsByDefault } from '../../dom
 import type { DomainEvent } from '../../domain/shared/events';
 import { DELIVERY_QUERY } from '../delivery/hub';
 import type { EventBus } from './event-bus';
+import type { UserRecord } from '../../domain/user/user-cache';
 
 /**
  * What this instance knows about one user with open sockets: their rights as of now (the same
@@ -67,6 +68,8 @@ export class AudienceRegistry {
     /** ContactService.blockedIds: the users blocked either way. */
     private readonly loadBlocked: (em: EntityManager, userId: number) => Promise<Set<number>>,
     private readonly logger?: Logger,
+    /** UserCache.get: a user's record (privacy settings), memory after the first read; updatePrivacy drops it on every instance. */
+    private readonly loadUser?: (em: EntityManager, userId: number) => Promise<UserRecord | null>,
   ) {
     this.offs = [
       bus.on('membership.changed', (e) => this.onMembership(e)),
@@ -182,6 +185,14 @@ export class AudienceRegistry {
   ensureComplete(v: Viewer): Promise<void> {
     if (v.complete) return Promise.resolve();
     return (v.loading ??= this.loadAll(v).finally(() => { v.loading = undefined; }));
+  }
+
+  /**
+   * A user's record (its privacy settings) from the user cache: memory after the first read (one
+   * query then, not labelled as delivery's, as the adapters' reads of it were not).
+   */
+  userRecord(userId: number): Promise<UserRecord | null> {
+    return this.loadUser ? this.loadUser(this.rootEm.fork(), userId) : Promise.resolve(null);
   }
 
   /** Users the viewer blocked or is blocked by (one query, then memory until a block changes). */

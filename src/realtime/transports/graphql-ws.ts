@@ -5,6 +5,7 @@ import { CloseCode, makeServer } from 'graphql-ws';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from '../../config/config';
+import { badInput } from '../../domain/shared/errors';
 import { GraphQLContext } from '../../graphql/context';
 import type { Services } from '../../services';
 import type { DocumentCache } from '../../security/query-limits';
@@ -19,7 +20,8 @@ import { bearer, type GatedSocket, type SocketGate } from './socket-gate';
 import { keepAlive, truncateReason } from './sockets';
 
 /** What the realtime layer keeps per socket (graphql-ws's `extra`). */
-type SocketState = GatedSocket<WebSocket>;
+/** A graphql-ws socket's state: the gate's, and the user ids its presence/userUpdated subscriptions name (LiveSocket.holdUserIds). */
+type SocketState = GatedSocket<WebSocket> & { userIdsHeld?: number };
 
 /** What the graphql-ws transport needs (built by startRealtime, src/realtime/index.ts). */
 export interface GraphqlWsDeps {
@@ -125,6 +127,16 @@ export function startGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
       if (refused) return [refused];
       const live: LiveSocket = {
         viewer, audience, hub, maxPresenceIds: config.ws.maxPresenceIds,
+        holdUserIds: (count) => {
+          const cap = config.ws.maxPresenceIdsPerSocket;
+          const held = state.userIdsHeld ?? 0;
+          if (held + count > cap) {
+            throw badInput(`The subscriptions of this socket may name at most ${cap} users in userIds (${held} already); complete one first`, 'userIds');
+          }
+          state.userIdsHeld = held + count;
+          let released = false;
+          return () => { if (!released) { released = true; state.userIdsHeld = (state.userIdsHeld ?? count) - count; } };
+        },
         operation: {
           document: prepared.document,
           operationName: payload.operationName,

@@ -16,6 +16,12 @@ export interface LiveSocket {
   operation: PreparedOperation;
   /** Most ids in one presence(userIds:) subscription. */
   maxPresenceIds: number;
+  /**
+   * Reserves `count` user ids of the socket's WS_MAX_PRESENCE_IDS_PER_SOCKET (all its presence and
+   * userUpdated `userIds` together); answers the release (idempotent), called when the
+   * subscription ends. @throws BAD_USER_INPUT naming userIds past the cap.
+   */
+  holdUserIds(count: number): () => void;
   /** The graphql-ws id of the operation (the `id` of its `next` messages). */
   operationId: string;
   /** Sends one text frame on the socket (never waits; a socket too far behind is closed with 4507). */

@@ -60,7 +60,8 @@ const TERMINATE_AFTER_MS = 5000;
  * at /graphql, the legacy dialects at /ws/chat/...), so one address and one user meet the same
  * limits on both:
  * - per address, only what an attacker produces counts (issue 17): sockets that fail to
- *   authenticate count toward RATE_WS_PER_MIN_IP, and at most WS_MAX_PENDING_PER_IP sockets of
+ *   authenticate count toward RATE_WS_PER_MIN_IP (past it, a failing socket is closed with 1013;
+ *   a valid token is still admitted, issue 27 §5), and at most WS_MAX_PENDING_PER_IP sockets of
  *   one address may be open without having authenticated yet;
  * - per user: RATE_WS_PER_MIN_USER new sockets a minute, WS_MAX_SOCKETS_PER_USER open at once;
  * - a valid access token of a live login, then presence and the login's expiry and revocation;
@@ -96,9 +97,10 @@ export class SocketGate {
     }
     this.pendingByIp.set(ip, pending);
     state.pending = true;
-    // An address past its failures is refused at once, before it sends anything.
+    // An address past its failures may still bring a valid token (issue 27 §5: one attacker behind
+    // a NAT locked every user behind it out): the check decides only a failed authentication.
     state.addressCheck = services.limits.check('wsConnectIp', ip);
-    state.addressCheck.catch((err) => { if (err instanceof RateLimitedError) this.refuseAddress(state, err); });
+    state.addressCheck.catch(() => undefined);
     socket.once('close', (code, reason) => {
       logger.info({ socket: state.socketId ?? null, userId: state.viewer?.actor.id ?? null, ip, code, reason: truncateReason(String(reason)) }, 'socket closed');
     });
@@ -112,20 +114,13 @@ export class SocketGate {
    */
   async authenticate(state: GatedSocket, token: string | undefined): Promise<Admission> {
     const { config, services, rootEm, audience, sessions, logger } = this.deps;
-    try {
-      await (state.addressCheck ?? services.limits.check('wsConnectIp', state.ip));
-    } catch (err) {
-      this.refuseAddress(state, err);
-      return { ok: false, unauthenticated: false, reason: 'address refused' };
-    }
-    if (!token) { this.failed(state); return { ok: false, unauthenticated: true, reason: 'An access token is required' }; }
+    if (!token) return this.refuseFailure(state, 'An access token is required');
     let session: Session;
     try {
       // A logged-out login's access token opens no new socket.
       session = await services.auth.liveSession(rootEm.fork(), token);
     } catch (err) {
-      this.failed(state);
-      return { ok: false, unauthenticated: true, reason: (err as { code?: string }).code === 'UNAUTHENTICATED' ? (err as Error).message : 'Invalid access token' };
+      return this.refuseFailure(state, (err as { code?: string }).code === 'UNAUTHENTICATED' ? (err as Error).message : 'Invalid access token');
     }
     // A valid login: whatever follows (its own per-user limits), not an address's failure.
     state.authenticated = true;
@@ -181,6 +176,21 @@ export class SocketGate {
     // A client that stopped reading never takes the close frame: drop it after a while (its
     // memory is bounded meanwhile: nothing more is queued for a closing socket).
     setTimeout(() => socket.terminate(), TERMINATE_AFTER_MS).unref();
+  }
+
+  /**
+   * A failed authentication (no token, a bad or logged-out one): counted toward its address's
+   * RATE_WS_PER_MIN_IP; an address already past it is closed with 1013 (try again later), else
+   * the caller closes the socket with its protocol's unauthenticated code.
+   */
+  private async refuseFailure(state: GatedSocket, reason: string): Promise<Admission> {
+    const refusal = await (state.addressCheck ?? this.deps.services.limits.check('wsConnectIp', state.ip)).then(() => null, (err: unknown) => err);
+    this.failed(state);
+    if (refusal instanceof RateLimitedError) {
+      this.refuseAddress(state, refusal);
+      return { ok: false, unauthenticated: false, reason: 'address refused' };
+    }
+    return { ok: false, unauthenticated: true, reason };
   }
 
   /** The socket is no longer one of its address's unauthenticated ones. */

@@ -9,6 +9,7 @@ import { authenticateRequest } from './auth.middleware';
 import { RestError } from './rest-error';
 import { parseMultipart, type FileFields } from './multipart.parser';
 import { restLoaders, type RestLoaders } from './rest.loaders';
+import { requestOrigin, type TrustFn } from '../../security/forwarded';
 
 export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
@@ -89,9 +90,14 @@ export function defineRoute<P extends z.ZodType = Empty, Q extends z.ZodType = E
   return def as AnyRoute;
 }
 
-/** Absolute URL of a request as the client addressed it. */
+/**
+ * Absolute URL of a request as the client addressed it: behind a trusted proxy (TRUST_PROXY) its
+ * X-Forwarded-Proto/-Host/-Port (src/security/forwarded.ts), so links survive the proxy.
+ */
 function absoluteUrl(req: Request): URL {
-  return new URL(req.originalUrl, `${req.protocol}://${req.get('host') ?? 'localhost'}`);
+  const trust = (req.app.get('trust proxy fn') as TrustFn | undefined) ?? (() => false);
+  const { proto, host } = requestOrigin(req, trust);
+  return new URL(req.originalUrl, `${proto}://${host}`);
 }
 
 /**

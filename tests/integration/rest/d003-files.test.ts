@@ -206,6 +206,44 @@ describe('seed 003: file messages by URL', () => {
     expect(await footprint()).toEqual(before);
   });
 
+  it('another user\'s file in any spelling the router could serve is this server\'s media, never an external link (issue 27 §4)', async () => {
+    const secretRoom = await roomOf(mate, 'group');
+    const photo = await upload(mate, secretRoom);
+    const id = photo.attachmentId;
+    const query = photo.url.slice(photo.url.indexOf('?'));
+    const digits = [...String(id)].map((d) => `%3${d}`).join('');
+    const spellings = [
+      `${origin()}/MEDIA/${id}${query}`, `${origin()}/Media/${id}/Thumbnail${query}`, `${origin()}/mEdIa/${id}/${query}`,
+      `${origin()}/media/${digits}${query}`, `${origin()}/%6Dedia/${id}${query}`, `${origin()}/%6d%65%64%69%61/${id}${query}`,
+      `${origin()}//media/${id}${query}`, `${origin()}/x/../MEDIA/${id}${query}`, `${origin()}/media/0${id}${query}`,
+      `/MEDIA/${id}${query}`, `/Media/${id}`, `/%6Dedia/${digits}${query}`, `/media/./${id}`,
+      // Another host with this server's signature: ours whatever the case.
+      `https://chat.example.org/MEDIA/${id}${query}`,
+    ];
+    const theirs = await roomOf(stranger, 'private');
+    const before = await footprint();
+    const got: string[] = [];
+    for (const fileUrl of spellings) {
+      const res = await send(stranger, theirs, { content: '', message_type: 'image', file_url: fileUrl });
+      if (res.status !== 400 || res.body.error !== 'file_url names a file of this server that you may not see') got.push(`${fileUrl} -> ${res.status} ${JSON.stringify(res.body).slice(0, 120)}`);
+    }
+    expect(got).toEqual([]);
+    expect(await footprint()).toEqual(before);
+    // The router serves only the one spelling it makes; /MEDIA/ and /media/<id>/THUMBNAIL are no routes.
+    expect((await fetch(photo.url)).status).toBe(200);
+    expect((await fetch(`${origin()}/MEDIA/${id}${query}`)).status).toBe(404);
+    expect((await fetch(`${origin()}/Media/${id}${query}`)).status).toBe(404);
+    expect((await fetch(`${origin()}/media/${id}/THUMBNAIL`, { headers: { authorization: `Bearer ${mate.token}` } })).status).toBe(404);
+    expect((await fetch(`${origin()}/media/${id}/thumbnail`, { headers: { authorization: `Bearer ${mate.token}` } })).status).toBe(200);
+    // A reader may link it in those spellings: the file itself, not a link.
+    const readersRoom = await roomOf(mate, 'group');
+    for (const fileUrl of [`/MEDIA/${id}`, `${origin()}/Media/${digits}${query}`]) {
+      const res = await send(mate, readersRoom, { content: '', message_type: 'image', file_url: fileUrl });
+      expect(res.status).toBe(201);
+      expect((await gqlData(server, mate, ATTACHMENTS, { m: String(res.body.id) })).message.attachments[0]).toMatchObject({ isExternal: false, size: photo.bytes.length });
+    }
+  });
+
   it('a burst of the same request makes that many whole messages, each with its one attachment, seq gap-free', async () => {
     const burstRoom = await roomOf(dev, 'public');
     const N = 12;
@@ -249,5 +287,16 @@ describe('seed 003: a PUBLIC_URL with a path', () => {
     expect(linked.status).toBe(201);
     const gql = (await gqlData(behind, owner, ATTACHMENTS, { m: String(linked.body.id) })).message.attachments[0];
     expect(gql).toMatchObject({ isExternal: false, mimeType: 'image/png', size: bytes.length });
+    // Issue 27 §4: the base path and /media in any case or escape are still this server's file.
+    const outsider = await restUser(behind, 'fpubout');
+    const mine = await call(behind, 'POST', '/chat/rooms/', { token: outsider.token, json: { name: 'mine', room_type: 'group' } });
+    const id = sent.body.media[0].id as number;
+    const query = url.slice(url.indexOf('?'));
+    const got: string[] = [];
+    for (const fileUrl of [`https://chat.example.org/TEAM/MEDIA/${id}${query}`, `https://CHAT.example.org/team/Media/${id}`, `https://chat.example.org/%74eam/%6Dedia/${id}`, `https://chat.example.org/team//media/${id}`, `https://chat.example.org/Team/media/${id}/THUMBNAIL`]) {
+      const res = await call(behind, 'POST', `/chat/rooms/${mine.body.id}/messages/`, { token: outsider.token, json: { content: '', message_type: 'image', file_url: fileUrl } });
+      if (res.status !== 400 || res.body.error !== 'file_url names a file of this server that you may not see') got.push(`${fileUrl} -> ${res.status}`);
+    }
+    expect(got).toEqual([]);
   });
 });

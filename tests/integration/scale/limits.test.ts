@@ -247,7 +247,7 @@ describe('WebSocket limits', () => {
     for (const ws of open) ws.close();
   });
 
-  test('a flood of unauthenticated sockets from one address is refused with 1013, good tokens from it too, until the window passes', async () => {
+  test('a flood of unauthenticated sockets from one address is refused with 1013 until the window passes; a good token from it still gets in (issue 27 §5)', async () => {
     const u = await registerUser(server.url, 'wsf');
     // Four failures (a bad token twice, no token, no connection_init before the timeout) use up the address's RATE_WS_PER_MIN_IP=4.
     expect(await init(await rawSocket(server), 'not-a-token')).toEqual({ code: 4403 });
@@ -256,8 +256,12 @@ describe('WebSocket limits', () => {
     const silent = await rawSocket(server);
     expect((await closed(silent)).code).toBe(4408);
     await waitFor(() => addressRefused(server, '127.0.0.1'), 'the fourth failure to be counted');
-    // Now the address is refused, before and at connection_init, whatever the token.
-    expect(await init(await rawSocket(server), u.token)).toEqual({ code: 1013 });
+    // Now a failure from the address is refused with 1013 (try again later); a valid login is not its failure.
+    expect(await init(await rawSocket(server), 'not-a-token')).toEqual({ code: 1013 });
+    expect(await init(await rawSocket(server), '')).toEqual({ code: 1013 });
+    const good = await rawSocket(server);
+    expect(await init(good, u.token)).toBe('connection_ack');
+    good.close();
   });
 });
 
@@ -278,6 +282,25 @@ describe('an office behind one address, with the default limits', () => {
     const answers = await Promise.all(sockets.map((ws, i) => init(ws, tokens[i])));
     expect(answers.filter((a) => a !== 'connection_ack')).toEqual([]);
     for (const ws of sockets) ws.close();
+  });
+
+  test('130 bad handshakes from the office\'s address lock no user out: a good token gets in, a bad one is refused with 1013 (issue 27 §5)', async () => {
+    const u = await registerUser(server.url, 'nat');
+    // In rounds of 10 (WS_MAX_PENDING_PER_IP bounds unauthenticated sockets open at once).
+    const answers: unknown[] = [];
+    for (let round = 0; round < 13; round++) {
+      answers.push(...await Promise.all(Array.from({ length: 10 }, async (_, i) => init(await rawSocket(server), `bad-${round}-${i}`))));
+    }
+    // The first 120 are answered 4403 (unauthenticated); the address is then past RATE_WS_PER_MIN_IP=120.
+    expect(answers.slice(0, 120).every((a) => (a as { code: number }).code === 4403)).toBe(true);
+    await waitFor(() => addressRefused(server, '127.0.0.1'), 'the 120th failure to be counted');
+    expect(await init(await rawSocket(server), 'bad-again')).toEqual({ code: 1013 });
+    const sockets = await Promise.all([u.token, u.token].map(async (t) => { const ws = await rawSocket(server); return { ws, answer: await init(ws, t) }; }));
+    expect(sockets.map((x) => x.answer)).toEqual(['connection_ack', 'connection_ack']);
+    const live = await gqlOk(server.url, '{ me { id } }', {}, u.token);
+    expect(live.me.id).toBe(u.id);
+    for (const { ws } of sockets) ws.close();
+    expect(await init(await rawSocket(server), '')).toEqual({ code: 1013 });
   });
 });
 
@@ -380,9 +403,11 @@ describe('behind a load balancer (TRUST_PROXY)', () => {
     await waitFor(() => addressRefused(server, '203.0.113.1'), 'the failure of 203.0.113.1 to be counted');
     const other = await from('203.0.113.2');
     expect(await init(other, u.token)).toBe('connection_ack');
+    expect(await init(await from('203.0.113.1'), 'bad-token')).toEqual({ code: 1013 });
     const again = await from('203.0.113.1');
-    expect(await init(again, u.token)).toEqual({ code: 1013 });
+    expect(await init(again, u.token)).toBe('connection_ack');
     other.close();
+    again.close();
 
     const login = (ip: string, password: string) => fetch(server.url, {
       method: 'POST',

@@ -123,6 +123,8 @@ const GQL: Record<string, Op> = {
   'Mutation.removeAvatar': { call: (c) => g(c, `mutation { removeAvatar { id } }`) },
   'Subscription.userUpdated': { call: (c) => s(c, `subscription($u: [ID!]) { userUpdated(userIds: $u) { id } }`, { u: [c.other.id] }) },
   // --- end of issue 18 items 1-3 ---
+  // Issue 27 §5: the caller's own settings, set to their defaults (no other cell sees a change).
+  'Mutation.updatePrivacy': { call: (c) => g(c, `mutation { updatePrivacy(input: { sendReadReceipts: true, presenceVisibility: CONTACTS }) { sendReadReceipts presenceVisibility } }`) },
   // Issue 18 items 4-5 (password change, account deletion): about the caller only, so every signed-in role
   // gets as far as the password check. The world's users must stay as they are: changePassword with the
   // right current password and a new one breaking the rule (BAD_USER_INPUT naming newPassword, checked
@@ -297,6 +299,7 @@ const EXPECTED: Record<string, string> = {
   'Mutation.removeAvatar':              'U    A    A    A    A    A    A    A',
   'Subscription.userUpdated':           'U    A    A    A    A    A    A    A', // explicit userIds; the audience and blocks filter per event
   // --- end of issue 18 items 1-3 ---
+  'Mutation.updatePrivacy':             'U    A    A    A    A    A    A    A', // issue 27 §5: the caller's own settings
   // Issue 18 items 4-5: B = reached the password check (see the callers above)
   'Mutation.changePassword':            'U    B    B    B    B    B    B    B',
   'Mutation.deleteAccount':             'U    B    B    B    B    B    B    B',
@@ -473,6 +476,21 @@ describe('authorization matrix', () => {
     console.log(`authorization matrix: ${cells} (operation, role) cells checked (${ops.length} operations/routes x ${ROLES.length} roles)`);
     const differences = ops.flatMap(([k]) => (EXPECTED[k] ? ROLES.filter((role) => row(EXPECTED[k])[role] !== actual[k][role]).map((role) => `${k} as ${role}: expected ${row(EXPECTED[k])[role]}, got ${actual[k][role]}`) : []));
     expect(differences).toEqual([]);
+  });
+
+  test('User.privacy: every role sees its own settings and null for every other user, staff included (issue 27 §5)', async () => {
+    const everyone = Object.values(world.users);
+    const got: string[] = [];
+    for (const role of ROLES) {
+      const u = role === 'anonymous' ? undefined : world.users[role];
+      for (const target of everyone) {
+        const res = await gql(server.url, `query($id: ID!) { user(id: $id) { id privacy { sendReadReceipts presenceVisibility } } }`, { id: target.id }, u?.token);
+        const want = !u ? 'UNAUTHENTICATED' : target.id === u.id ? '{"sendReadReceipts":true,"presenceVisibility":"CONTACTS"}' : 'null';
+        const was = res.errors?.length ? String(res.errors[0].extensions?.code) : JSON.stringify(res.data.user.privacy);
+        if (was !== want) got.push(`${role} -> ${target.username}: expected ${want}, got ${was}`);
+      }
+    }
+    expect(got).toEqual([]);
   });
 
   test('a hidden object answers exactly like an absent one (NOT_FOUND, same message shape)', async () => {

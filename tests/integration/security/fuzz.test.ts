@@ -175,6 +175,10 @@ const ops = (): Op[] => [
   }),
   op('unregisterPushDevice', 'mutation($id: ID!) { unregisterPushDevice(id: $id) }', { id }),
   op('pushDevices', 'query { pushDevices { id platform name } }', {}),
+  // Issue 27 §5: privacy settings, and the privacy field of any user.
+  op('updatePrivacy', 'mutation($i: PrivacySettingsInput!) { updatePrivacy(input: $i) { sendReadReceipts presenceVisibility } }',
+    { i: () => input({ sendReadReceipts: bool, presenceVisibility: () => enumOf('EVERYONE', 'CONTACTS', 'NOBODY') }) }),
+  op('userPrivacy', 'query($id: ID!) { user(id: $id) { id privacy { sendReadReceipts presenceVisibility } presence lastSeenAt } }', { id }),
   // --- end of issue 18 items 1-3 ---
   op('register', 'mutation($i: RegisterInput!) { register(input: $i) { user { id } } }',
     { i: () => input({ username: str, password: str, firstName: str, lastName: str, email: str }) }),

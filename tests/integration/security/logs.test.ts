@@ -47,9 +47,36 @@ test('request logs keep paths and operation names, not media signatures, tokens 
   expect(ids.every((id) => typeof id === 'string' && id.length > 0)).toBe(true);
   await waitFor(() => ids.every((id) => lines.some((l) => l.includes(`"id":"${id}"`))), 'the request lines of all three requests');
   const written = lines.join('');
-  expect(written).toContain('/media/1?exp=123&sig=[redacted]');
+  expect(written).toContain('/media/:param?exp=123&sig=[redacted]');
   expect(written).toContain('operationName=Me');
   expect(written).not.toContain('THE-SIGNATURE-VALUE');
   expect(written).not.toContain('the-variable-value');
   expect(written).not.toContain(u.token);
+});
+
+test('request logs carry no username or other path parameter, matched route or not (issue 27 §5)', async () => {
+  const name = `secretname${Date.now() % 100000}`;
+  const u = await registerUser(server.url, name);
+  const peer = await registerUser(server.url, `${name}peer`);
+  const origin = server.url.replace(/\/graphql$/, '');
+  const auth = { authorization: `Bearer ${u.token}` };
+  const responses = [
+    await fetch(`${origin}/api/chat/history/${peer.username}/?limit=5`, { headers: auth }),
+    await fetch(`${origin}/api/chat/history/${peer.username.toUpperCase()}`, { headers: auth }),
+    await fetch(`${origin}/api/no/such/${peer.username}/path`, { headers: auth }),
+    await fetch(`${origin}/media/avatars/${u.id}/1`, { headers: auth }),
+    await fetch(`${origin}/${peer.username}`),
+  ];
+  await Promise.all(responses.map((r) => r.arrayBuffer()));
+  expect(responses.map((r) => r.status)).toEqual([200, 200, 404, 404, 404]);
+  const ids = responses.map((r) => r.headers.get('x-request-id'));
+  await waitFor(() => ids.every((id) => lines.some((l) => l.includes(`"id":"${id}"`))), 'the request lines');
+  const mine = lines.filter((l) => ids.some((id) => l.includes(`"id":"${id}"`)));
+  const written = mine.join('');
+  expect(written.toLowerCase()).not.toContain(peer.username.toLowerCase());
+  expect(written).not.toContain(`/avatars/${u.id}/`);
+  expect(written).toContain('"url":"/api/chat/history/:param/?limit=5"');
+  expect(written).toContain('"route":"/api/chat/history/:username"');
+  expect(written).toContain('"url":"/api/:param/:param/:param/:param"');
+  expect(written).toContain('"url":"/media/avatars/:param/:param"');
 });

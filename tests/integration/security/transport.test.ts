@@ -119,6 +119,20 @@ describe('CORS', () => {
   });
 });
 
+describe('CORS: browser code reads X-Request-Id (issue 30)', () => {
+  test('GraphQL and REST answers expose X-Request-Id to any allowed origin, with "*" and with a list', async () => {
+    for (const [server, from] of [[dev, 'https://any.example'], [listed, ALLOWED]] as const) {
+      const gqlRes = await gqlPost(server, { origin: from });
+      const restRes = await fetch(`${origin(server)}/api/chat/rooms/`, { headers: { origin: from } });
+      for (const res of [gqlRes, restRes]) {
+        expect(res.headers.get('x-request-id')).toBeTruthy();
+        expect(res.headers.get('access-control-expose-headers')?.toLowerCase().split(/,\s*/)).toContain('x-request-id');
+        await res.arrayBuffer();
+      }
+    }
+  });
+});
+
 describe('body size (HTTP_MAX_BODY_BYTES=4096)', () => {
   const bodyOf = (bytes: number) => {
     const shell = JSON.stringify({ query: '{ __typename }', variables: { pad: '' } });

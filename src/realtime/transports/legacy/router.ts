@@ -173,6 +173,8 @@ export interface LegacyDeps {
   rootEm: EntityManager;
   logger: Logger;
   clientIp(req: IncomingMessage): string;
+  /** The host (with port) the client addressed, through trusted proxies (src/security/forwarded.ts). */
+  clientHost(req: IncomingMessage): string;
   /** Admission, limits and bounded sends, shared with /graphql. */
   gate: SocketGate;
   hub: DeliveryHub;
@@ -210,7 +212,7 @@ export interface LegacySockets {
  *   applies); invalid ones get the seed's error frame where it has one, else nothing.
  */
 export function startLegacySockets(deps: LegacyDeps): LegacySockets {
-  const { config, services, rootEm, logger, clientIp, gate, hub, audience } = deps;
+  const { config, services, rootEm, logger, clientIp, clientHost, gate, hub, audience } = deps;
   const server = new WebSocketServer({ noServer: true, maxPayload: config.ws.maxPayloadBytes });
   const stopHeartbeat = keepAlive(server, config.ws.pingIntervalMs);
   /** Ready sockets by conversation. */
@@ -444,7 +446,7 @@ export function startLegacySockets(deps: LegacyDeps): LegacySockets {
       request = err as Error;
     }
     const conn = new LegacySocket(state);
-    conn.host = typeof req.headers.host === 'string' ? req.headers.host : null;
+    conn.host = clientHost(req);
     socket.on('message', (data) => conn.receive(data));
     socket.once('close', () => conn.onClose());
     conn.start(request).catch((err) => {

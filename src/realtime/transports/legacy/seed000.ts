@@ -1,3 +1,4 @@
+import { showsPresence } from '../../../domain/user/user.policy';
 import { InvalidFrame, stream, textIn, type ClientFrame, type Dialect, type LegacyConnection } from './dialect';
 
 /**
@@ -52,7 +53,11 @@ export const seed000: Dialect = {
   async opened(conn) {
     const peer = conn.peer;
     if (!peer || (await conn.blocked()).has(peer.id)) return;
-    const online = await conn.services.presence.isOnline(peer.id);
+    // Issue 27 §5: the peer's privacy.presenceVisibility (NOBODY: always offline, and no status
+    // frames after this one; the peer is a co-member, so CONTACTS shows).
+    const record = await conn.services.userCache.get(conn.scope().em, peer.id);
+    const shown = Boolean(record) && showsPresence(conn.viewer.actor.id, record!, { related: true, blocked: false });
+    const online = shown && await conn.services.presence.isOnline(peer.id);
     conn.send({ type: 'status', username: peer.username, status: online ? 'online' : 'offline' });
   },
   async handle(conn, frame) {
