@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Server as IoServer, type Socket as IoSocket } from 'socket.io';
-import { ConversationKind, type Conversation } from '../../../domain/conversation/conversation.entity';
+import type { Conversation } from '../../../domain/conversation/conversation.entity';
 import type { Scope } from '../../../domain/shared/actor';
 import { DomainError } from '../../../domain/shared/errors';
 import type { DomainEvent, EventOf, MessageView } from '../../../domain/shared/events';
