@@ -125,7 +125,7 @@ export interface Config {
     hideSuggestions: boolean;
     /** Queries and mutations one user may have running at once on an instance (issue 27; past it: RATE_LIMITED). */
     userMaxInFlight: number;
-    /** Query cost one user may start per second on an instance (issue 27; never below maxCost; past it: RATE_LIMITED). */
+    /** Query cost one user may start per second on an instance (issue 27; default 300000: three documents at GRAPHQL_MAX_COST, as an app starting up sends its list, a page and its profile at once; never below maxCost; past it: RATE_LIMITED). */
     userCostPerSec: number;
   };
   /** Most operations (subscriptions, queries in flight) one graphql-ws socket may hold at once (default 100). */
@@ -238,7 +238,7 @@ const envSchema = z.object({
   GRAPHQL_MAX_DIRECTIVES: z.coerce.number().int().min(0).max(10000).default(50),
   GRAPHQL_MAX_TOKENS: positiveInt.max(1_000_000).default(2000),
   GRAPHQL_USER_MAX_IN_FLIGHT: positiveInt.max(10000).default(8),
-  GRAPHQL_USER_COST_PER_SEC: positiveInt.max(100_000_000).default(100000),
+  GRAPHQL_USER_COST_PER_SEC: positiveInt.max(100_000_000).default(300000),
   GRAPHQL_INTROSPECTION: bool.optional(),
   GRAPHQL_LANDING_PAGE: bool.optional(),
   GRAPHIQL: bool.optional(),

@@ -112,7 +112,7 @@ describe('updateProfile', () => {
 
     // Every dialect's user shape.
     const recent = await rest(bob, '/chat/recent-conversations/');
-    expect(recent.find((c: any) => String(c.id) === direct).other_user).toEqual({ id: Number(alice.id), username: alice.username, first_name: 'Alicia', last_name: 'Liddell', avatar: null });
+    expect(recent.find((c: any) => String(c.id) === direct).other_user).toEqual({ id: Number(alice.id), username: alice.username, first_name: 'Alicia', last_name: 'Liddell', avatar: null, role: null, score: 0, rank: null, in_game_ids: [] });
     const chat = await rest(carol, `/chats/${group}/`);
     expect(chat.members_summary.find((m: any) => m.id === Number(alice.id))).toEqual({ id: Number(alice.id), username: alice.username, full_name: 'Alicia Liddell', avatar_thumbnail: null, role: null });
     const room = await rest(carol, `/chat/rooms/${group}/`);

@@ -10,7 +10,9 @@ import { codeOf, gql, gqlOk, registerUser, waitFor, type TestUser } from '../sup
 import { startTestServer, type TestServer } from '../support/test-server';
 
 let server: TestServer;
-beforeAll(async () => { server = await startTestServer({ RATE_MESSAGES_PER_SEC: '1000', RATE_MESSAGES_BURST: '1000' }); });
+// Bursts of 20 concurrent writes from one user: the per-user request budget (GRAPHQL_USER_MAX_IN_FLIGHT,
+// default 8) and the member-add limit would refuse some of them before they reach the locks under test.
+beforeAll(async () => { server = await startTestServer({ RATE_MESSAGES_PER_SEC: '1000', RATE_MESSAGES_BURST: '1000', GRAPHQL_USER_MAX_IN_FLIGHT: '64', RATE_MEMBER_ADDS_PER_HOUR: '10000' }); });
 afterAll(async () => { await server?.close(); });
 
 const sql = <T = Record<string, unknown>>(query: string, params: unknown[] = []) => server.orm.em.fork().execute<T[]>(query, params);

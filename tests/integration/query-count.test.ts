@@ -137,18 +137,24 @@ test('a page costs at most 4 statements with its senders not in the user cache, 
 
 const SEND = 'mutation($c: ID, $t: String!, $r: ID, $k: String) { sendMessage(input: { conversationId: $c, content: $t, replyToId: $r, clientMessageId: $k }) { id seq content sender { username } } }';
 
-test('a send costs 2 statements: its checks, then the message with its notifications', async () => {
+test('a send costs 2 statements: its checks, then the message with its notifications (DIRECT: the conversation\'s lock first)', async () => {
   // A conversation of its own: the 60-message fixture the page tests count stays as it is.
   const carol = await registerUser(server.url, 'qcC');
   const conversationId = (await gqlOk(server.url, 'mutation($u: ID) { openDirectChat(userId: $u) { id } }', { u: carol.id }, alice.token)).openDirectChat.id;
   await gqlOk(server.url, '{ me { id } }', {}, alice.token); // alice in the user cache
   const plain = await counted(SEND, { c: conversationId, t: 'counted plain' }, alice.token);
   expect(plain.data.sendMessage.content).toBe('counted plain');
-  expect(plain.statements).toHaveLength(2);
+  // DIRECT (issue 27 §3): begin, the conversation's row lock, the message, commit: a block
+  // committed while the send waited is a new row, seen only by a statement begun after the lock.
+  expect(plain.statements).toHaveLength(5);
+  expect(plain.statements[1]).toMatch(/begin/);
+  // A group's send: the rules are re-checked under the lock by the message's own statement.
+  const group = (await gqlOk(server.url, 'mutation($m: [ID!]!) { createGroup(input: { name: "Counted", memberIds: $m }) { id } }', { m: [carol.id] }, alice.token)).createGroup.id;
+  expect((await counted(SEND, { c: group, t: 'counted group' }, alice.token)).statements).toHaveLength(2);
 
   // A reply and an idempotency key are checked by the same first statement.
   const reply = await counted(SEND, { c: conversationId, t: 'counted reply', r: plain.data.sendMessage.id, k: 'qc-key-1' }, alice.token);
-  expect(reply.statements).toHaveLength(2);
+  expect(reply.statements).toHaveLength(5);
   const { message } = await gqlOk(server.url, 'query($id: ID!) { message(id: $id) { replyTo { id } } }', { id: reply.data.sendMessage.id }, carol.token);
   expect(message.replyTo.id).toBe(plain.data.sendMessage.id);
 

@@ -228,7 +228,7 @@ describe('transport hardening settings (issue 7)', () => {
     expect(c.graphql).toEqual({
       maxDepth: 10, maxCost: 100000, maxAliases: 15, maxDirectives: 50, maxTokens: 2000,
       introspection: true, landingPage: true, hideSuggestions: false,
-      userMaxInFlight: 8, userCostPerSec: 100000,
+      userMaxInFlight: 8, userCostPerSec: 300000,
     });
     expect(c.rateLimits.memberAddsPerHour).toBe(300);
     expect(loadConfig({ ...base, RATE_MEMBER_ADDS_PER_HOUR: '20', GRAPHQL_USER_MAX_IN_FLIGHT: '2', GRAPHQL_USER_COST_PER_SEC: '5000' })).toMatchObject({ rateLimits: { memberAddsPerHour: 20 }, graphql: { userMaxInFlight: 2, userCostPerSec: 5000 } });

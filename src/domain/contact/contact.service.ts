@@ -81,7 +81,11 @@ export class ContactService {
     return scope.em.findOneOrFail(Contact, { id }, { refresh: true });
   }
 
-  /** The addressee accepts a request. @throws NOT_FOUND (not theirs to see), FORBIDDEN (the requester), BAD_USER_INPUT (blocked). */
+  /**
+   * The addressee accepts a request. A block either way, also one committed while the answer
+   * waits on the request's row (issue 27 §3), ends the request: NOT_FOUND.
+   * @throws NOT_FOUND (not theirs to see; blocked), FORBIDDEN (the requester).
+   */
   async accept(scope: Scope, id: string): Promise<Contact> {
     return this.answer(scope, id, ContactStatus.ACCEPTED);
   }
@@ -194,8 +198,19 @@ export class ContactService {
     if (!contact || (requester !== me && addressee !== me) || (contact.status === ContactStatus.BLOCKED)) throw notFound('Contact');
     if (addressee !== me) throw forbidden('Only the addressee can answer a contact request');
     if (contact.status !== status) {
-      contact.status = status;
-      await scope.em.flush();
+      // Issue 27 §3: the block check again in the writing statement, under the row's lock. A block
+      // ends the pair's connection row (block): committed before this statement, the row is gone
+      // or a BLOCKED row stands; committing while this waits on the row's lock, the update finds
+      // the row deleted. Either way nothing is written, and the answer is the early check's.
+      const changed = await scope.em.execute<{ id: number }[]>(
+        `update "contacts" set "status" = ?, "updated_at" = now()
+          where "id" = ? and "addressee_id" = ? and "status" <> 'BLOCKED'
+            and not exists (select 1 from "contacts" k where k."status" = 'BLOCKED'
+                  and ((k."requester_id" = ? and k."addressee_id" = ?) or (k."requester_id" = ? and k."addressee_id" = ?)))
+          returning "id"`,
+        [status, contact.id, me, requester, me, me, requester]);
+      if (!changed.length) throw notFound('Contact');
+      await scope.em.refresh(contact);
       if (status === ContactStatus.ACCEPTED) this.connected(requester!, me);
     }
     return contact;

@@ -15,7 +15,7 @@ import { canAttach, canDelete, canEdit, canPostNotice, isIn, isOwn, isSystem } f
 import type { RateLimiter } from '../shared/rate-limit';
 import { Attachment } from '../attachment/attachment.entity';
 import { AttachmentService, type CheckedReference, type ExternalFile, type StoredFile, type UploadedFile } from '../attachment/attachment.service';
-import { appendMessage, lockLiveAuthor, nextChange, rowToMessageView, toMessageView, type MessageRow } from './message.writer';
+import { appendMessage, type SendGuard, lockForSend, lockLiveAuthor, nextChange, RefusedUnderLock, rowToMessageView, toMessageView, type MessageRow } from './message.writer';
 
 /** Longest message, in characters (Unicode code points), after removing control characters and trimming. */
 export const MAX_CONTENT_LENGTH = 4000;
@@ -69,6 +69,18 @@ function requireWritable(scope: Scope, target: SendTarget, what: 'send' | 'write
   if (!canSend(scope.actor, conversation, membership)) throw forbidden(membership?.isMuted ? 'You are muted in this conversation' : `You cannot ${what} here`);
   if (target.blocked) throw forbidden('You cannot chat with this user');
   if (target.partnerDeleted) throw forbidden('This user deleted their account: the chat is read-only');
+}
+
+/**
+ * The rules of a send that passed its early checks, for appendMessage to check again under the
+ * conversation's row lock (issue 27 §3): the membership (active, unmuted) the send relied on, the
+ * notice's OWNER/ADMIN role unless staff, and in a DIRECT chat the other member (blocks, deletion).
+ */
+function sendGuard(scope: Scope, target: SendTarget, notice: boolean): SendGuard {
+  const { conversation } = target;
+  const ids = conversation.kind === ConversationKind.DIRECT ? (conversation.directKey ?? '').split(':').map(Number) : [];
+  const partnerId = ids.find((id) => id !== scope.actor.id && Number.isInteger(id) && id > 0) ?? null;
+  return { member: target.membership != null, manager: notice && !scope.actor.isStaff, partnerId };
 }
 
 /** A send whose checks passed (MessageService.checkSend). */
@@ -152,12 +164,17 @@ export class MessageService {
         ...(data.notice ? { senderId: null, actorId: scope.actor.id } : { senderId: scope.actor.id }),
         kind: data.notice ? MessageKind.SYSTEM : reference ? MessageKind[reference.kind] : stored.length ? MessageKind[AttachmentService.kindOf(stored)] : MessageKind.TEXT,
         content: data.content, replyToId, clientMessageId: data.clientMessageId ?? null, mentionIds, notices,
+        guard: sendGuard(scope, target, Boolean(data.notice)),
       };
+      const direct = newMessage.guard.partnerId != null;
       // One statement (and one commit): the message, the sender's read position and the notifications.
       // With files, their rows join the same transaction: a message never lacks its attachment.
-      const { message, senderReadMoved, notifications } = !stored.length && !reference
+      // A DIRECT chat's send takes the conversation's lock first, so its statement sees a block
+      // committed while it waited (issue 27 §3; SendGuard.partnerId).
+      const { message, senderReadMoved, notifications } = !stored.length && !reference && !direct
         ? await appendMessage(scope.em, newMessage)
         : await scope.em.transactional(async (tx) => {
+          if (direct) await lockForSend(tx, scope.actor.id, conversation.id);
           const appended = await appendMessage(tx, newMessage);
           this.attachments.addRows(tx, appended.message.id, scope.actor.id, stored);
           if (reference) await this.attachments.addReference(tx, appended.message.id, scope.actor.id, reference.file);
@@ -173,12 +190,28 @@ export class MessageService {
       return view;
     } catch (err) {
       await this.attachments.discard(stored);
+      if (err instanceof RefusedUnderLock) await this.refuseAsChecked(scope, conversation.id, data);
       if (!data.clientMessageId || !isUniqueViolation(err)) throw err;
       // A concurrent retry with the same key committed first: answer with its message.
       const prior = await this.findByKey({ ...scope, em: scope.em.fork() }, data.clientMessageId);
       if (!prior) throw err;
       return this.checkRetry(scope, prior, data);
     }
+  }
+
+  /**
+   * A send refused under the conversation's lock (RefusedUnderLock): throws what the send's early
+   * checks now throw, read again (the rule that changed while it waited: NOT_FOUND after a
+   * removal or ban from a conversation one may not read, FORBIDDEN when muted, blocked...);
+   * FORBIDDEN when they pass again by now (e.g. unmuted right after).
+   */
+  private async refuseAsChecked(scope: Scope, conversationId: number, data: CheckedSend['data']): Promise<never> {
+    const target = await this.queries.sendTarget({ ...scope, em: scope.em.fork() }, conversationId);
+    requireWritable(scope, target, 'send');
+    if (data.notice && !canPostNotice(scope.actor, target.conversation, target.membership)) {
+      throw forbidden('Only the room\'s owner or an admin may send a system message (message_type "system"); send it as "text"');
+    }
+    throw forbidden('You cannot send here');
   }
 
   /**
@@ -266,6 +299,9 @@ export class MessageService {
       // sender's deletion, or a delete) finds it deleted and writes nothing (issue 27).
       await lockLiveAuthor(tx, scope.actor.id);
       const change = await nextChange(tx, message.conversation.id);
+      // Issue 27 §3: the send rights again under the conversation's lock (a mute, ban, removal or
+      // block committed while the edit waited refuses it, as the early check would).
+      if (isOwn(scope.actor, facts)) await this.requireMayWrite({ ...scope, em: tx }, message);
       const changed = await tx.nativeUpdate(Message, { id: message.id, deletedAt: null }, { content: text, editedAt: new Date(), changeSeq: change, mentionIds });
       if (!changed) throw badInput('A deleted message cannot be edited', 'id');
       await this.notifications.messageChanged(tx, message.id, text);
@@ -278,7 +314,8 @@ export class MessageService {
 
   /**
    * Soft-deletes: content becomes "", the row (and its seq) stays. Sender, GROUP/ROOM OWNER/ADMIN,
-   * or staff; never SYSTEM messages. Deleting twice returns the tombstone.
+   * or staff; never SYSTEM messages. Deleting twice returns the tombstone. An OWNER's or ADMIN's
+   * right is read again under the conversation's row lock (issue 27 §3: demoted meanwhile, refused).
    * @throws FORBIDDEN, BAD_USER_INPUT (SYSTEM), NOT_FOUND.
    */
   async delete(scope: Scope, id: string): Promise<MessageView> {
@@ -287,8 +324,18 @@ export class MessageService {
     if (isSystem(facts)) throw badInput('System messages cannot be deleted', 'id');
     if (message.deletedAt) return facts;
     if (!canDelete(scope.actor, facts, conversation, membership)) throw forbidden('You cannot delete this message');
+    // Only an OWNER's or ADMIN's right (not their own message, not staff) can change meanwhile.
+    const asModerator = !isOwn(scope.actor, facts) && !scope.actor.isStaff;
     await scope.em.transactional(async (tx) => {
       const change = await nextChange(tx, message.conversation.id);
+      // Issue 27 §3: under the conversation's lock (nextChange), a moderator demoted, removed or
+      // banned while the delete waited (setRole and the others take that lock) is refused.
+      if (asModerator) {
+        const [still] = await tx.execute<{ id: number }[]>(
+          `select "id" from "memberships" m where m."conversation_id" = ? and m."user_id" = ? and ${activeMembershipSql('m')} and m."role" in ('OWNER', 'ADMIN')`,
+          [message.conversation.id, scope.actor.id]);
+        if (!still) throw forbidden('You cannot delete this message');
+      }
       await tx.nativeUpdate(Message, { id: message.id }, { content: '', deletedAt: new Date(), changeSeq: change });
       await this.notifications.messageChanged(tx, message.id, null);
     });
@@ -323,6 +370,8 @@ export class MessageService {
         // meanwhile (deleted, or its sender's account) gets no file (issue 27).
         await lockLiveAuthor(tx, scope.actor.id);
         const change = await nextChange(tx, message.conversation.id);
+        // Issue 27 §3: the send rights again under the conversation's lock, as for edits.
+        if (isOwn(scope.actor, facts)) await this.requireMayWrite({ ...scope, em: tx }, message);
         const changed = await tx.nativeUpdate(Message, { id: message.id, deletedAt: null }, { changeSeq: change });
         if (!changed) throw badInput('A deleted message cannot get attachments', 'messageId');
         const [created] = this.attachments.addRows(tx, message.id, scope.actor.id, [stored]);

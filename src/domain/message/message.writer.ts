@@ -19,6 +19,32 @@ export interface NewMessage {
   mentionIds?: number[];
   /** The message's notifications, written in the same statement (NotificationService.noticesFor). */
   notices?: MessageNotices;
+  /** A user's send: its rules checked again under the conversation's row lock (issue 27 §3). */
+  guard?: SendGuard;
+}
+
+/**
+ * The send rules {@link appendMessage} checks again once it holds the conversation's row lock, so
+ * a ban, mute, removal, demotion or block committed while the send waited on that lock refuses it
+ * (issue 27 §3) instead of letting one message through.
+ */
+export interface SendGuard {
+  /** The sender must hold an active (not left, not banned), unmuted membership (false: staff answering a SUPPORT thread, seed 002). */
+  member: boolean;
+  /** ...and be its OWNER or an ADMIN (a notice from someone who is not staff: message.policy canPostNotice). */
+  manager: boolean;
+  /**
+   * DIRECT chats: the other member. No block may stand either way and their account must not be
+   * deleted. A block is a new row, which a statement sees only when its snapshot is taken after
+   * the block's commit: the caller must already hold the conversation's row lock from an earlier
+   * statement of its transaction ({@link lockForSend}).
+   */
+  partnerId: number | null;
+}
+
+/** {@link appendMessage} found a send's rule (SendGuard) broken under the lock: the caller says which, as its early check would. */
+export class RefusedUnderLock extends Error {
+  constructor() { super('send refused under the conversation\'s row lock'); }
 }
 
 /**
@@ -55,8 +81,11 @@ export interface Appended {
  * One statement is atomic on its own, so a failure (e.g. a duplicate clientMessageId) gives the
  * number back and seq stays gap-free; inside a caller's transaction it joins that transaction.
  * The caller publishes the events after commit.
+ * With `guard` (a user's send) the send's rules are checked again under the conversation's row
+ * lock (issue 27 §3; see SendGuard).
  * @throws the driver's unique-violation error on a duplicate (sender, clientMessageId);
- *   UNAUTHENTICATED when the author's account was deleted.
+ *   UNAUTHENTICATED when the author's account was deleted; RefusedUnderLock when a guard's rule
+ *   no longer holds.
  */
 export async function appendMessage(em: EntityManager, data: NewMessage): Promise<Appended> {
   const now = new Date().toISOString();
@@ -66,12 +95,28 @@ export async function appendMessage(em: EntityManager, data: NewMessage): Promis
   // the user's row first: no deadlock), and must still exist: a deletion committing meanwhile
   // either waits for this send (and erases it) or is waited for (and the send writes nothing).
   const authorId = data.senderId ?? data.actorId ?? null;
+  // With a guard (issue 27 §3): `l` takes the conversation's row lock first (after the author's
+  // row, via `a`), then `g` locks the sender's membership FOR SHARE with the send's conditions.
+  // Locking a row reads its newest committed version (PostgreSQL re-checks the conditions on it,
+  // READ COMMITTED), so a ban, mute, removal or demotion committed while the send waited on the
+  // conversation is seen: `c` then updates nothing and nothing is written. Same statement, no
+  // extra round trip; the cost is one index lookup of the membership row `r` reads anyway. The
+  // conversation's own row is re-read by `c` the same way: archived meanwhile, nothing is written.
+  // A block is a new row (no version to follow): see SendGuard.partnerId.
+  const g = data.guard;
+  const member = g?.member ? data.senderId ?? data.actorId ?? null : null;
   const [row] = await em.execute(
     `with ${authorId != null ? `a as (select "id" from "users" where "id" = ? and "deleted_at" is null for share),
+     ` : ''}${member != null ? `l as (select "id" from "conversations" where "id" = ?${authorId != null ? ' and exists (select 1 from a)' : ''} for no key update),
+     g as (select gm."id" from "memberships" gm where gm."conversation_id" = (select "id" from l) and gm."user_id" = ?
+              and ${activeMembershipSql('gm')} and not gm."is_muted"${g?.manager ? ` and gm."role" in ('OWNER', 'ADMIN')` : ''} for share),
      ` : ''}c as (
        update "conversations" set "last_seq" = "last_seq" + 1, "change_seq" = "change_seq" + 1,
               "last_activity_at" = ?::timestamptz, "updated_at" = ?::timestamptz
-        where "id" = ?${authorId != null ? ' and exists (select 1 from a)' : ''} returning "last_seq", "change_seq"),
+        where "id" = ?${authorId != null ? ' and exists (select 1 from a)' : ''}${g ? ' and "archived_at" is null' : ''}${member != null ? ' and exists (select 1 from g)' : ''}${g?.partnerId != null ? `
+          and not exists (select 1 from "contacts" k where k."status" = 'BLOCKED'
+                and ((k."requester_id" = ? and k."addressee_id" = ?) or (k."requester_id" = ? and k."addressee_id" = ?)))
+          and not exists (select 1 from "users" p where p."id" = ? and p."deleted_at" is not null)` : ''} returning "last_seq", "change_seq"),
      r as (
        update "memberships" m set "last_read_seq" = c."last_seq", "last_read_at" = ?::timestamptz from c
         where m."conversation_id" = ? and m."user_id" = ? and m."last_read_seq" < c."last_seq" returning m."id"),
@@ -93,7 +138,9 @@ export async function appendMessage(em: EntityManager, data: NewMessage): Promis
      select ins.*, exists (select 1 from r) as "sender_read_moved"${n ? `, (select coalesce(json_agg(n), '[]'::json) from n) as "notifications"` : ''} from ins`,
     [
       ...(authorId != null ? [authorId] : []),
+      ...(member != null ? [data.conversationId, member] : []),
       now, now, data.conversationId,
+      ...(g?.partnerId != null ? [authorId, g.partnerId, g.partnerId, authorId, g.partnerId] : []),
       now, data.conversationId, data.senderId ?? data.actorId ?? null,
       data.conversationId, data.senderId, data.actorId ?? null, data.kind, data.content, data.replyToId ?? null, data.clientMessageId ?? null, now,
       JSON.stringify(data.mentionIds ?? []),
@@ -102,6 +149,7 @@ export async function appendMessage(em: EntityManager, data: NewMessage): Promis
   );
   if (!row) {
     if (authorId != null && !(await isLiveUser(em, authorId))) throw unauthenticated('This account was deleted');
+    if (g) throw new RefusedUnderLock();
     throw new Error(`conversation ${data.conversationId} does not exist`);
   }
   const { sender_read_moved: moved, notifications, ...columns } = row as Record<string, unknown>;
@@ -126,6 +174,24 @@ async function isLiveUser(em: EntityManager, userId: number): Promise<boolean> {
 export async function lockLiveAuthor(tx: EntityManager, userId: number): Promise<void> {
   const rows = await tx.execute<{ id: number }[]>('select "id" from "users" where "id" = ? and "deleted_at" is null for share', [userId]);
   if (!rows.length) throw unauthenticated('This account was deleted');
+}
+
+/**
+ * Inside `tx`, as the transaction's first locks: the author's `users` row FOR SHARE (the account
+ * deletion's order, as {@link lockLiveAuthor}), then the conversation's row, in one statement. A
+ * send into a DIRECT chat takes it before {@link appendMessage}, whose statement then reads what
+ * committed while it waited (a block: SendGuard.partnerId). Costs one statement (and the
+ * transaction's begin and commit) on such sends.
+ * @throws UNAUTHENTICATED when the author's account was deleted.
+ */
+export async function lockForSend(tx: EntityManager, authorId: number, conversationId: number): Promise<void> {
+  const rows = await tx.execute<{ id: number }[]>(
+    `with a as (select "id" from "users" where "id" = ? and "deleted_at" is null for share)
+     select "id" from "conversations" where "id" = ? and exists (select 1 from a) for no key update`, [authorId, conversationId]);
+  if (!rows.length) {
+    if (!(await isLiveUser(tx, authorId))) throw unauthenticated('This account was deleted');
+    throw new Error(`conversation ${conversationId} does not exist`);
+  }
 }
 
 /**
