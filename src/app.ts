@@ -26,10 +26,11 @@ import { GraphQLContext } from './graphql/context';
 import { formatError } from './graphql/errors';
 import { buildGraphQLSchema } from './graphql/schema';
 import { createLogger, loggableUrl, routeWords } from './logger';
-import { InMemoryEventBus, type EventBus } from './realtime/event-bus';
-import { RedisEventBus } from './realtime/redis-event-bus';
-import { bearer, startRealtime, type Realtime } from './realtime/graphql-ws';
-import { SOCKET_IO_PATH } from './realtime/legacy/socketio';
+import { InMemoryEventBus, type EventBus } from './realtime/state/event-bus';
+import { RedisEventBus } from './realtime/state/redis-event-bus';
+import { createLiveState } from './realtime/state';
+import { bearer, startRealtime, type Realtime } from './realtime';
+import { SOCKET_IO_PATH } from './realtime/transports/legacy/socketio';
 import { mediaRouter } from './media/media.routes';
 import { restRouter, restRoutes } from './rest';
 import { graphqlUploadExpress } from 'graphql-upload-ts';
@@ -132,7 +133,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     rateLimitRefusals: () => (services.limits as { refusals?: ReadonlyMap<string, number> }).refusals ?? new Map(),
     passwordVerifications: () => services.auth.passwordWork.counts,
   });
-  const services = createServices(config, meteredBus(bus, metrics), orm.em, { redis, logger });
+  // The shared live state (src/realtime/state) behind the domain's interfaces (domain/shared/live-state.ts).
+  const services = createServices(config, meteredBus(bus, metrics), orm.em, { logger, live: (events, touch) => createLiveState(config, events, { redis, logger }, touch) });
   const schema = buildGraphQLSchema();
   const format = formatError(logger, { hideSuggestions: config.graphql.hideSuggestions });
   // Query limits (depth, cost, aliases, directives, tokens): the same rules on HTTP (Apollo) and
@@ -158,7 +160,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
 
   const httpServer: Server = createServer(serverOptions(config.http), app);
   applyServerTimeouts(httpServer, config.http);
-  // GraphQL over WebSocket and the realtime delivery layer (src/realtime/graphql-ws.ts).
+  // GraphQL over WebSocket and the realtime delivery layer (src/realtime/index.ts).
   const realtime = startRealtime(httpServer, { config, services, rootEm: orm.em, schema, documents: wsDocuments, logger, clientIp, clientHost, format, onDispatch: (e) => metrics.eventDispatched(e), cost, budget });
   // The shutdown budget: sockets and HTTP requests get most of SHUTDOWN_GRACE_MS, the rest is for closing the database.
   const drainMs = Math.max(0, Math.floor(config.shutdownGraceMs * 0.6));
@@ -217,7 +219,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   });
   await apollo.start();
 
-  // Seed 002's Socket.IO (src/realtime/legacy/socketio.ts): its handshake and long-polling
+  // Seed 002's Socket.IO (src/realtime/transports/legacy/socketio.ts): its handshake and long-polling
   // requests go to its engine before anything else (a poll lasts up to a ping interval: not a
   // request to log each time; the engine applies CORS_ORIGINS itself).
   app.use(SOCKET_IO_PATH, (req, res) => { req.url = req.originalUrl; realtime.socketIo.handleRequest(req, res); });

@@ -4,7 +4,8 @@ import { loadConfigOrExit } from './config/config';
 import { closeDatabase, openDatabase } from './db/orm';
 import type { Actor, Scope } from './domain/shared/actor';
 import { User } from './domain/user/user.entity';
-import { InMemoryEventBus } from './realtime/event-bus';
+import { InMemoryEventBus } from './realtime/state/event-bus';
+import { createLiveState } from './realtime/state';
 import { createServices, type Services } from './services';
 
 /** The password of every demo account. */
@@ -90,7 +91,7 @@ async function main(): Promise<void> {
   const orm = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   const bus = new InMemoryEventBus();
   try {
-    const services = createServices(config, bus, orm.em);
+    const services = createServices(config, bus, orm.em, { live: (events, touch) => createLiveState(config, events, {}, touch) });
     const where = config.databaseUrl ? 'PostgreSQL' : `PGlite (${config.dataDir})`;
     const result = await seed(services, orm.em);
     console.log(result.created ? `Seeded demo data into ${where}:` : `Database: ${where}`);

@@ -14,14 +14,10 @@ import { NotificationService } from './domain/notification/notification.service'
 import { UserService } from './domain/user/user.service';
 import { UserCache } from './domain/user/user-cache';
 import { AvatarService } from './domain/user/avatar.service';
-import type { EventBus } from './realtime/event-bus';
-import type Redis from 'ioredis';
 import type { Logger } from 'pino';
-import { InMemoryPresence, RedisPresence, type PresenceTracker } from './realtime/presence';
-import { redisTypingStore, TYPING_TTL_MS, TypingTracker } from './realtime/typing';
-import { ConversationWatchers, RedisConversationWatchers, type WatcherRegistry } from './realtime/watchers';
-import { FlexibleRateLimiter } from './realtime/rate-limits';
 import type { RateLimiter } from './domain/shared/rate-limit';
+import type { EventPublisher } from './domain/shared/events';
+import type { EventBus, LiveState, PresenceTracker, TypingState, WatcherRegistry } from './domain/shared/live-state';
 import { LocalDiskStorage } from './storage/local-disk.storage';
 
 /** Every domain service, built once at start. */
@@ -43,7 +39,7 @@ export interface Services {
   readState: ReadStateService;
   notifications: NotificationService;
   presence: PresenceTracker;
-  typing: TypingTracker;
+  typing: TypingState;
   watchers: WatcherRegistry;
   bus: EventBus;
   limits: RateLimiter;
@@ -53,10 +49,14 @@ export interface Services {
   pushDevices: PushDeviceService;
 }
 
-/** Shared infrastructure for {@link createServices}: Redis (when configured) and the logger. */
+/** Shared infrastructure for {@link createServices}: the live state's factory and the logger. */
 export interface Infrastructure {
-  /** A command connection to REDIS_URL: presence shared by instances. */
-  redis?: Redis;
+  /**
+   * Builds the shared live state (rate limits, watchers, typing, presence: interfaces of
+   * domain/shared/live-state.ts) for these services' events; `touchLastSeen` records lastSeenAt
+   * when a user's last socket closes. The app passes src/realtime/state createLiveState.
+   */
+  live(events: EventPublisher, touchLastSeen: (userId: number, at: Date) => Promise<void>): LiveState;
   logger?: Logger;
 }
 
@@ -65,16 +65,9 @@ export interface Infrastructure {
  * lastSeenAt). A message's notifications are written by its own statement, so no after-commit
  * side work is left to fail apart from it.
  */
-export function createServices(config: Config, events: EventBus, rootEm: EntityManager, infra: Infrastructure = {}): Services {
-  const limits = new FlexibleRateLimiter({
-    // Sustained RATE_MESSAGES_PER_SEC, plus RATE_MESSAGES_BURST more at once (an offline outbox, a paste), refilled every 10 s.
-    message: { points: config.rateLimits.messagesPerSec, durationSec: 1, ...(config.rateLimits.messagesBurst > 0 ? { burst: { points: config.rateLimits.messagesBurst, durationSec: 10 } } : {}) },
-    login: { points: config.rateLimits.loginFailures, durationSec: 15 * 60 },
-    register: { points: config.rateLimits.registrationsPerHourIp, durationSec: 3600 },
-    wsConnectIp: { points: config.rateLimits.wsPerMinIp, durationSec: 60 },
-    wsConnectUser: { points: config.rateLimits.wsPerMinUser, durationSec: 60 },
-    memberAdd: { points: config.rateLimits.memberAddsPerHour, durationSec: 3600 },
-  }, infra.redis, config.redisPrefix, infra.logger);
+export function createServices(config: Config, events: EventBus, rootEm: EntityManager, infra: Infrastructure): Services {
+  const touch = (userId: number, at: Date) => users.touchLastSeen(rootEm.fork(), userId, at);
+  const { limits, watchers, typing, presence } = infra.live(events, touch);
   const userCache = new UserCache(events);
   // Avatars (issue 18): the attachments' upload limits and storage folder, their own URL key.
   // One store for attachments and avatars (UPLOAD_DIR).
@@ -83,10 +76,6 @@ export function createServices(config: Config, events: EventBus, rootEm: EntityM
     maxBytes: config.uploadMaxBytes, maxPixels: config.uploadMaxPixels, urlTtlSec: config.mediaUrlTtlSec, publicUrl: config.publicUrl ?? '',
   }, config.jwtSecret);
   const users = new UserService(events, userCache, avatars);
-  const watchers: WatcherRegistry = infra.redis && infra.logger
-    ? new RedisConversationWatchers(infra.redis, infra.logger, config.presenceTtlMs, config.redisPrefix)
-    : new ConversationWatchers();
-  const typing = new TypingTracker(events, TYPING_TTL_MS, infra.redis ? redisTypingStore(infra.redis, config.redisPrefix) : undefined);
   const contacts = new ContactService(events);
   const notifications = new NotificationService(events, (conversationId, candidates) => watchers.watchersOf(conversationId, candidates), userCache);
   const conversationQueries = new ConversationQueries(contacts);
@@ -112,9 +101,5 @@ export function createServices(config: Config, events: EventBus, rootEm: EntityM
     users: userCache,
   });
   const accounts = new AccountService(auth, events, storage, infra.logger);
-  const touch = (userId: number, at: Date) => users.touchLastSeen(rootEm.fork(), userId, at);
-  const presence: PresenceTracker = infra.redis && infra.logger
-    ? new RedisPresence(infra.redis, events, touch, infra.logger, config.presenceTtlMs, config.redisPrefix)
-    : new InMemoryPresence(events, touch);
   return { auth, accounts, attachments, users, contacts, conversations, conversationQueries, memberships, messages, readState, notifications, presence, typing, watchers, bus: events, limits, userCache, pushDevices: new PushDeviceService() };
 }

@@ -11,7 +11,7 @@ import { hashPassword } from '../../src/domain/auth/password';
 import { RoomVisibility } from '../../src/domain/conversation/conversation.entity';
 import { Membership } from '../../src/domain/conversation/membership.entity';
 import { User } from '../../src/domain/user/user.entity';
-import { isDeliveryQuery } from '../../src/realtime/delivery';
+import { isDeliveryQuery } from '../../src/realtime/delivery/hub';
 import { cpuProfiler } from '../children';
 import type { Fixture, ServerCommand, ServerStats } from './protocol';
 

@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Actor, Scope } from '../domain/shared/actor';
 import { unauthenticated } from '../domain/shared/errors';
 import type { Services } from '../services';
-import type { LiveSocket } from '../realtime/live';
+import type { LiveSocket } from '../realtime/transports/live';
 import { createLoaders, type Loaders } from './loaders';
 
 /**

@@ -4,7 +4,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { Kind, type OperationDefinitionNode } from 'graphql';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DomainEvent, DomainEventType } from '../domain/shared/events';
-import type { EventBus } from '../realtime/event-bus';
+import type { EventBus } from '../realtime/state/event-bus';
 
 /** What the gauges read when Prometheus scrapes (each a cheap read of the instance's state). */
 export interface MetricSources {

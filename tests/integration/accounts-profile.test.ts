@@ -12,7 +12,7 @@ import WebSocket from 'ws';
 import { codeOf, gql, gqlOk, registerUser, restUrl, subscribe, trackRealtime, waitFor, wsClient, type GqlResult, type TestUser } from '../support/client';
 import { filesUnder } from '../support/files';
 import { startTestCluster, startTestServer, type TestServer } from '../support/test-server';
-import { isDeliveryQuery } from '../../src/realtime/delivery';
+import { isDeliveryQuery } from '../../src/realtime/delivery/hub';
 
 jest.setTimeout(60_000);
 

@@ -5,8 +5,8 @@
  * (sockets per user, presence ids, send buffer).
  */
 import WebSocket from 'ws';
-import { isDeliveryQuery } from '../../src/realtime/delivery';
-import { CLOSE_TOO_FAR_BEHIND } from '../../src/realtime/live';
+import { isDeliveryQuery } from '../../src/realtime/delivery/hub';
+import { CLOSE_TOO_FAR_BEHIND } from '../../src/realtime/transports/live';
 import { codeOf, gql, gqlOk, registerUser, trackRealtime, waitFor, type TestUser } from '../support/client';
 import { registrationsOf } from '../support/readiness';
 import { startTestServer, type TestServer } from '../support/test-server';

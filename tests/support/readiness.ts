@@ -16,7 +16,7 @@
  * of a service method (to know the server has processed something, e.g. a socket's disconnect).
  */
 import { parse, print, type DocumentNode } from 'graphql';
-import type { DeliveryHub, SubscriptionSpec } from '../../src/realtime/delivery';
+import type { DeliveryHub, SubscriptionSpec } from '../../src/realtime/delivery/hub';
 
 /** Anything with a running server's delivery hub: a TestServer, an instance of a TestCluster. */
 export interface HubHolder {

@@ -1,6 +1,6 @@
 import { GraphQLInt, GraphQLObjectType, GraphQLSchema, parse } from 'graphql';
-import { InMemoryEventBus } from '../../src/realtime/event-bus';
-import { DeliveryHub } from '../../src/realtime/delivery';
+import { InMemoryEventBus } from '../../src/realtime/state/event-bus';
+import { DeliveryHub } from '../../src/realtime/delivery/hub';
 import type { DomainEvent } from '../../src/domain/shared/events';
 
 const typing = (conversationId: number, userId = 1): DomainEvent => ({ type: 'typing', conversationId, userId, isTyping: true });
@@ -40,7 +40,9 @@ describe('DeliveryHub', () => {
   const document = parse('subscription { typing }');
   const operation = { document, key: 'typing', perViewer: false };
   const actor = { id: 1, username: 'a', isStaff: false };
-  const hubOn = (bus: InMemoryEventBus, maxQueue = 1000) => new DeliveryHub(bus, { schema, newScope: () => ({}), contextFor: () => ({}), maxQueue });
+  // Each subscriber's audience here is its own access check (the server's is audiences.ts mayReceive).
+  type Accept = (e: DomainEvent) => boolean | Promise<boolean>;
+  const hubOn = (bus: InMemoryEventBus, maxQueue = 1000) => new DeliveryHub<Accept>(bus, { schema, mayReceive: (accept, e) => accept(e), newScope: () => ({}), contextFor: () => ({}), maxQueue });
   const tick = () => new Promise((r) => setTimeout(r, 30));
 
   test('one execution and one payload per event for every subscriber of an operation, in bus order even when an access check waits', async () => {
@@ -48,8 +50,8 @@ describe('DeliveryHub', () => {
     const hub = hubOn(bus);
     const slow: string[] = [];
     const plain: string[] = [];
-    const a = hub.subscribe({ topic: 'typing:*', actor, operation, write: (p) => slow.push(p), accept: (e) => ((e as { conversationId: number }).conversationId === 1 ? new Promise((r) => setTimeout(() => r(true), 20)) : true) });
-    const b = hub.subscribe({ topic: 'typing:*', actor, operation, write: (p) => plain.push(p), accept: (e) => (e as { conversationId: number }).conversationId !== 2 });
+    const a = hub.subscribe({ topic: 'typing:*', actor, operation, write: (p) => slow.push(p), audience: (e) => ((e as { conversationId: number }).conversationId === 1 ? new Promise((r) => setTimeout(() => r(true), 20)) : true) });
+    const b = hub.subscribe({ topic: 'typing:*', actor, operation, write: (p) => plain.push(p), audience: (e) => (e as { conversationId: number }).conversationId !== 2 });
     for (const c of [1, 2, 3]) bus.publish(typing(c));
     await tick();
     expect(slow).toEqual(['{"data":{"typing":1}}', '{"data":{"typing":2}}', '{"data":{"typing":3}}']);
@@ -71,7 +73,7 @@ describe('DeliveryHub', () => {
     const hub = hubOn(bus, 2);
     let overflowed = 0;
     const got: string[] = [];
-    const s = hub.subscribe({ topic: 'typing:*', actor, operation, write: (p) => got.push(p), accept: () => new Promise((r) => setTimeout(() => r(true), 50)), onOverflow: () => { overflowed++; } });
+    const s = hub.subscribe({ topic: 'typing:*', actor, operation, write: (p) => got.push(p), audience: () => new Promise((r) => setTimeout(() => r(true), 50)), onOverflow: () => { overflowed++; } });
     for (let i = 1; i <= 4; i++) bus.publish(typing(i));
     expect(overflowed).toBe(1);
     expect(await s.next()).toEqual({ value: undefined, done: true });

@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
-import { InMemoryEventBus } from '../../src/realtime/event-bus';
-import { CLOSE_FORBIDDEN, REVOKED_MEMORY_MS, SocketSessions } from '../../src/realtime/socket-sessions';
+import { InMemoryEventBus } from '../../src/realtime/state/event-bus';
+import { CLOSE_FORBIDDEN, REVOKED_MEMORY_MS, SocketSessions } from '../../src/realtime/transports/socket-sessions';
 import type { Session } from '../../src/domain/auth/auth.service';
 
 /**

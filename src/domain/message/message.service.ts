@@ -95,7 +95,7 @@ interface CheckedSend {
 
 const MSG_CURSOR = 'msg';
 
-/** Typing indicators with expiry (realtime/typing.ts implements it). */
+/** Typing indicators with expiry (realtime/state/typing.ts implements it). */
 export interface TypingIndicators {
   start(conversationId: number, userId: number): void;
   stop(conversationId: number, userId: number): void;

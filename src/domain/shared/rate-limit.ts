@@ -11,7 +11,7 @@ export class RateLimitedError extends DomainError {
   }
 }
 
-/** Counts work per key and refuses past a limit. Implementations: realtime/rate-limits.ts. */
+/** Counts work per key and refuses past a limit. Implementations: realtime/state/rate-limits.ts. */
 export interface RateLimiter {
   /** Counts `points` units (default 1) of `name` for `key`. @throws RateLimitedError past the limit (nothing counted then). */
   consume(name: LimitName, key: string, points?: number): Promise<void>;

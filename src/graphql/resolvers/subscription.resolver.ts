@@ -1,14 +1,14 @@
 import { Arg, Ctx, FieldResolver, ID, Resolver, Root, Subscription } from 'type-graphql';
 import { badInput, parseId } from '../../domain/shared/errors';
-import type { DomainEvent, EventOf } from '../../domain/shared/events';
-import type { LiveSocket } from '../../realtime/live';
-import { CLOSE_TOO_FAR_BEHIND } from '../../realtime/live';
+import type { EventOf } from '../../domain/shared/events';
+import { WatchedUsers, type AudienceSpec, type WatchedUsersOptions } from '../../realtime/delivery/audiences';
+import type { LiveSocket } from '../../realtime/transports/live';
+import { CLOSE_TOO_FAR_BEHIND } from '../../realtime/transports/live';
 import type { GraphQLContext } from '../context';
 import { MessageType } from '../types/message.type';
 import { UserType } from '../types/user.type';
 import { userRecordOf } from '../../domain/user/user-cache';
 import { NotificationType } from '../types/contact.type';
-import { deliversReadReceipt, showsPresence } from '../../domain/user/user.policy';
 import { MessageDeletedEventType, PresenceEventType, ReadReceiptEventType, TypingEventType } from '../types/payload.type';
 
 type ConversationEventType = 'message.added' | 'message.edited' | 'message.deleted' | 'typing' | 'read.receipt';
@@ -22,12 +22,13 @@ function liveOf(ctx: GraphQLContext): LiveSocket {
 /**
  * Registers the subscriber with the hub, which writes each result (serialised once per group) as
  * a graphql-transport-ws `next` message; the returned stream is only the subscription's lifecycle.
- * A subscriber too far behind closes its socket (4507).
+ * Who receives which event is the audience's (realtime/delivery/audiences.ts): the subscription declares
+ * only its topic and audience. A subscriber too far behind closes its socket (4507).
  */
-function register(live: LiveSocket, topic: string, accept: (e: DomainEvent) => boolean | Promise<boolean>, onEnd?: () => void) {
+function register(live: LiveSocket, topic: string, audience: AudienceSpec, onEnd?: () => void) {
   const prefix = `{"id":${JSON.stringify(live.operationId)},"type":"next","payload":`;
   return live.hub.subscribe({
-    topic, actor: live.viewer.actor, operation: live.operation, accept, onEnd,
+    topic, actor: live.viewer.actor, operation: live.operation, audience, onEnd,
     write: (payload) => live.send(`${prefix}${payload}}`),
     onOverflow: () => live.close(CLOSE_TOO_FAR_BEHIND, 'Too far behind: reconnect and catch up'),
   });
@@ -36,14 +37,12 @@ function register(live: LiveSocket, topic: string, accept: (e: DomainEvent) => b
 /**
  * Events of one conversation (or, without `conversationId`, of every conversation the viewer
  * follows: their memberships, plus every SUPPORT thread for staff). Access is checked when the
- * subscription starts (NOT_FOUND otherwise) and for every event from the instance's live
- * audience (memory, kept current by membership, staff and block events), so a member removed,
- * banned or demoted mid-stream stops receiving at once. `messageAdded` streams register the
- * viewer as watching live (no MESSAGE notifications then).
+ * subscription starts (NOT_FOUND otherwise) and for every event by the audience rules from the
+ * instance's live registry (memory, kept current by membership, staff and block events), so a
+ * member removed, banned or demoted mid-stream stops receiving at once. `messageAdded` streams
+ * register the viewer as watching live (no MESSAGE notifications then).
  */
-async function conversationEvents(
-  ctx: GraphQLContext, type: ConversationEventType, conversationId: string | null | undefined, skip?: (e: DomainEvent) => boolean | Promise<boolean>,
-) {
+async function conversationEvents(ctx: GraphQLContext, type: ConversationEventType, conversationId: string | null | undefined) {
   const live = liveOf(ctx);
   const scope = ctx.scope();
   const { viewer, audience } = live;
@@ -62,17 +61,8 @@ async function conversationEvents(
   } else {
     await audience.ensureComplete(viewer);
   }
-  const allowed = (c: number) => (id != null ? audience.canRead(viewer, c) : audience.follows(viewer, c));
-  const accept = !skip
-    ? (e: DomainEvent) => allowed((e as { conversationId: number }).conversationId)
-    : (e: DomainEvent) => {
-      const ok = allowed((e as { conversationId: number }).conversationId);
-      if (ok === false) return false;
-      if (ok === true) return Promise.resolve(skip(e)).then((s) => !s);
-      return ok.then((yes) => (yes ? Promise.resolve(skip(e)).then((s) => !s) : false));
-    };
   const unwatch = type === 'message.added' ? ctx.services.watchers.watch(scope.actor.id, id ?? null) : undefined;
-  return register(live, `${type}:${id ?? '*'}`, accept, unwatch);
+  return register(live, `${type}:${id ?? '*'}`, { viewer, conversationId: id ?? null }, unwatch);
 }
 
 /** Contract: the Subscription type, over graphql-ws. */
@@ -102,16 +92,7 @@ export class SubscriptionResolver {
 
   @Subscription(() => TypingEventType, {
     description: 'Not the viewer\'s own, nor of users blocked either way; isTyping=false comes by itself 5 s after the last refresh',
-    subscribe: ({ args, context }) => {
-      const ctx = context as GraphQLContext;
-      const live = liveOf(ctx);
-      const me = live.viewer.actor.id;
-      return conversationEvents(ctx, 'typing', args.conversationId, (e) => {
-        const from = (e as EventOf<'typing'>).userId;
-        if (from === me) return true;
-        return live.audience.blockedIds(live.viewer).then((b) => b.has(from));
-      });
-    },
+    subscribe: ({ args, context }) => conversationEvents(context, 'typing', args.conversationId),
   })
   typing(@Root() e: EventOf<'typing'>, @Arg('conversationId', () => ID) _conversationId: string) {
     return e;
@@ -119,19 +100,7 @@ export class SubscriptionResolver {
 
   @Subscription(() => ReadReceiptEventType, {
     description: "Not of readers who turned privacy.sendReadReceipts off (their own sessions still get theirs)",
-    subscribe: ({ args, context }) => {
-      const ctx = context as GraphQLContext;
-      const me = liveOf(ctx).viewer.actor.id;
-      const { userCache } = ctx.services;
-      // Issue 27 §5: the reader's sendReadReceipts, from the user cache (dropped on every instance by updatePrivacy).
-      return conversationEvents(ctx, 'read.receipt', args.conversationId, async (e) => {
-        const from = (e as EventOf<'read.receipt'>).userId;
-        if (from === me) return false;
-        const reader = await userCache.get(ctx.em, from);
-        ctx.release();
-        return !reader || !deliversReadReceipt(me, reader);
-      });
-    },
+    subscribe: ({ args, context }) => conversationEvents(context, 'read.receipt', args.conversationId),
   })
   readReceipt(@Root() e: EventOf<'read.receipt'>, @Arg('conversationId', () => ID) _conversationId: string) {
     return e;
@@ -144,20 +113,9 @@ export class SubscriptionResolver {
       const live = liveOf(ctx);
       const ids = idsArg(live, args.userIds);
       const release = live.holdUserIds(ids?.size ?? 0);
-      const users = await liveUsers(ctx, live, ids ? { wanted: ids, related: true } : {}).catch((err: unknown) => { release(); throw err; });
-      const { userCache } = ctx.services;
-      // Each user's privacy.presenceVisibility (issue 27 §5), from the user cache (dropped on every instance by updatePrivacy).
-      const visible = async (userId: number) => {
-        const target = await userCache.get(ctx.em, userId);
-        ctx.release();
-        return Boolean(target) && showsPresence(live.viewer.actor.id, target!, { related: await users.related(userId), blocked: false });
-      };
-      const accept = (e: DomainEvent) => {
-        const userId = (e as EventOf<'presence'>).userId;
-        const shown = users.shows(userId);
-        return shown instanceof Promise ? shown.then((ok) => ok && visible(userId)) : shown && visible(userId);
-      };
-      return register(live, 'presence', accept, () => { users.off?.(); release(); });
+      // `related`: presence rules need the viewer's contacts and co-members even for asked ids.
+      const users = await watchUsers(ctx, live, ids ? { wanted: ids, related: true } : {}).catch((err: unknown) => { release(); throw err; });
+      return register(live, 'presence', { viewer: live.viewer, users }, () => { users.stop(); release(); });
     },
   })
   presence(@Root() e: EventOf<'presence'>, @Arg('userIds', () => [ID], { nullable: true }) _userIds?: string[]) {
@@ -168,7 +126,7 @@ export class SubscriptionResolver {
     description: "The viewer's new notifications",
     subscribe: ({ context }) => {
       const live = liveOf(context as GraphQLContext);
-      return register(live, `notification.added:${live.viewer.actor.id}`, () => true);
+      return register(live, `notification.added:${live.viewer.actor.id}`, { viewer: live.viewer });
     },
   })
   notificationAdded(@Root() e: EventOf<'notification.added'>) {
@@ -182,8 +140,8 @@ export class SubscriptionResolver {
       const live = liveOf(ctx);
       const ids = idsArg(live, args.userIds);
       const release = live.holdUserIds(ids?.size ?? 0);
-      const users = await liveUsers(ctx, live, { only: ids, self: true }).catch((err: unknown) => { release(); throw err; });
-      return register(live, 'user.updated', (e) => users.shows((e as EventOf<'user.changed'>).userId), () => { users.off?.(); release(); });
+      const users = await watchUsers(ctx, live, { only: ids, self: true }).catch((err: unknown) => { release(); throw err; });
+      return register(live, 'user.updated', { viewer: live.viewer, users }, () => { users.stop(); release(); });
     },
   })
   userUpdated(@Root() e: EventOf<'user.changed'>, @Arg('userIds', () => [ID], { nullable: true }) _userIds?: string[]) {
@@ -202,75 +160,19 @@ function idsArg(live: LiveSocket, raw: unknown): Set<number> | null {
 }
 
 /**
- * Which users' events a presence or userUpdated subscriber gets, answered from memory per event:
- * `wanted` (presence's explicit ids) or else the viewer's presence audience (contacts and
- * co-members, ConversationQueries.presenceAudience), kept current while the subscription lives
- * (a new co-member, the viewer joining a conversation, a contact accepted: reloaded at the next
- * event); then narrowed
- * to `only` when given; never a user blocked either way (reloaded after a block changes); plus
- * the viewer themselves when `self`. `off` stops the tracking.
+ * The users a presence or userUpdated subscriber hears about ({@link WatchedUsers}): the first
+ * load runs in the operation's scope, reloads (a new co-member, a contact accepted) in a fresh one.
  */
-async function liveUsers(ctx: GraphQLContext, live: LiveSocket, opts: { wanted?: Set<number>; only?: Set<number> | null; self?: boolean; related?: boolean }) {
-  const scope = ctx.scope();
+async function watchUsers(ctx: GraphQLContext, live: LiveSocket, opts: WatchedUsersOptions): Promise<WatchedUsers> {
   const { viewer, audience } = live;
   const { conversationQueries: conversations, bus } = ctx.services;
-  // The audience (contacts and co-members) is kept when it decides who is shown, or asked for (`related`: presence rules).
-  const tracked = !opts.wanted || opts.related === true;
-  // Listening starts before the audience is read: a contact accepted or a member joining while it
-  // loads marks it stale (reloaded at the next event) instead of being missed.
-  let audienceStale = false;
-  const me = viewer.actor.id;
-  const offMembers = !tracked ? undefined : bus.on('membership.changed', (e) => {
-    if (e.type === 'membership.changed' && e.active && (e.userId === me || viewer.member.get(e.conversationId) === true)) audienceStale = true;
-  });
-  // A contact accepted while the subscription lives (contactRequest answered, a DIRECT chat opened).
-  const offContacts = !tracked ? undefined : bus.on('contact.changed', (e) => {
-    if (e.type === 'contact.changed' && e.connected && e.userIds.includes(me)) audienceStale = true;
-  });
-  const off = !tracked ? undefined : () => { offMembers!(); offContacts!(); };
-  let wanted: Set<number>;
-  let audienceIds = new Set<number>();
-  let blockedFrom: Promise<Set<number>>;
-  let blocked: Set<number>;
-  try {
-    if (tracked) audienceIds = await conversations.presenceAudience(scope);
-    wanted = opts.wanted ?? audienceIds;
-    if (tracked) await audience.ensureComplete(viewer);
-    blockedFrom = audience.blockedIds(viewer);
-    blocked = await blockedFrom;
-  } catch (err) {
-    off?.();
-    throw err;
-  }
+  const users = await WatchedUsers.start(
+    audience, bus, viewer, opts, (scope) => conversations.presenceAudience(scope), ctx.scope(),
+    // Each reload gets its own EntityManager; the context does not keep it (idle memory).
+    () => { const em = ctx.em; ctx.release(); return { actor: viewer.actor, em }; },
+  );
   ctx.release();
-  let reloading: Promise<void> | null = null;
-  const reload = async () => {
-    if (audienceStale) {
-      audienceStale = false;
-      audienceIds = await conversations.presenceAudience({ actor: viewer.actor, em: ctx.em });
-      wanted = opts.wanted ?? audienceIds;
-      ctx.release();
-    }
-    blockedFrom = audience.blockedIds(viewer);
-    blocked = await blockedFrom;
-  };
-  const shown = (userId: number) => (!opts.only || opts.only.has(userId))
-    && ((opts.self === true && userId === me) || (wanted.has(userId) && !blocked.has(userId)));
-  return {
-    off,
-    shows(userId: number): boolean | Promise<boolean> {
-      // Steady state: both sets in memory.
-      if (!audienceStale && viewer.blocked === blockedFrom) return shown(userId);
-      reloading ??= reload().finally(() => { reloading = null; });
-      return reloading.then(() => shown(userId));
-    },
-    /** Whether `userId` is one of the viewer's contacts or co-members now (only with `related` or without `wanted`). */
-    related(userId: number): boolean | Promise<boolean> {
-      if (!audienceStale) return audienceIds.has(userId);
-      reloading ??= reload().finally(() => { reloading = null; });
-      return reloading.then(() => audienceIds.has(userId));
-    },
-  };
+  return users;
 }
 
 /** `user` of TypingEvent, PresenceEvent and ReadReceiptEvent, from the event's userId. */

@@ -15,7 +15,7 @@ const connectionId = z.object({ connection_id: pathId });
 /**
  * Seed 000 (music-app chat): 1:1 chat addressed by username, unread counts, mark-read, recent
  * conversations, connections. `GET /api/chat/conversations/` is shared with seed 002 (see
- * ../conflicts). The WebSocket `/ws/chat/<username>/` is served by src/realtime/legacy (seed 000 frames).
+ * ../conflicts). The WebSocket `/ws/chat/<username>/` is served by src/realtime/transports/legacy (seed 000 frames).
  */
 export const directRoutes: AnyRoute[] = [
   defineRoute({

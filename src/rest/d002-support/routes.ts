@@ -74,7 +74,7 @@ const conversationId = z.object({ id: pathId });
 /**
  * Seed 002 (restaurant support desk): one SUPPORT conversation per customer, answered by every
  * staff user. `GET /api/chat/conversations/` is shared with seed 000 (see ../conflicts).
- * Its Socket.IO half is served at /socket.io/ (src/realtime/legacy/socketio.ts). The seed's
+ * Its Socket.IO half is served at /socket.io/ (src/realtime/transports/legacy/socketio.ts). The seed's
  * only REST example here is send_message's body (its Socket.IO payloads are not REST answers).
  */
 export const supportRoutes: AnyRoute[] = [

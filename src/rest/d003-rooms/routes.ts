@@ -24,7 +24,7 @@ const message = (text: string) => ({ message: text });
  * Seed 003 (team chat rooms): public/private/group rooms with max_members, join/leave, members,
  * page/page_size history, send with replies and files by URL, read marks, soft delete, notifications. Answers
  * carry `{"message": "..."}` in Chinese as the seed does; errors `{"error","detail"}`.
- * `/ws/chat/{room_id}/` is served by src/realtime/legacy (seed 003 frames), beside GraphQL subscriptions.
+ * `/ws/chat/{room_id}/` is served by src/realtime/transports/legacy (seed 003 frames), beside GraphQL subscriptions.
  */
 export const roomRoutes: AnyRoute[] = [
   defineRoute({

@@ -1,12 +1,12 @@
 /**
- * Typing indicators shared by two instances through a real Redis (src/realtime/typing.ts): two
+ * Typing indicators shared by two instances through a real Redis (src/realtime/state/typing.ts): two
  * TypingTrackers on one key prefix stand for two instances whose requests interleave. Each
  * publishes to its own recorder (the bus is not the subject here). Skipped without REDIS_URL.
  */
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import type { DomainEvent, EventPublisher } from '../../../src/domain/shared/events';
-import { redisTypingStore, TypingTracker } from '../../../src/realtime/typing';
+import { redisTypingStore, TypingTracker } from '../../../src/realtime/state/typing';
 
 const url = process.env.REDIS_URL;
 

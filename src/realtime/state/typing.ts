@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type Redis from 'ioredis';
-import type { EventPublisher } from '../domain/shared/events';
+import type { EventPublisher } from '../../domain/shared/events';
 
 /** How long a typing indicator lasts without a refresh, in ms (issue 3: 5 s). */
 export const TYPING_TTL_MS = 5000;

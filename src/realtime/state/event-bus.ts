@@ -1,29 +1,9 @@
-import type { DomainEvent, DomainEventType, EventPublisher } from '../domain/shared/events';
+import type { DomainEvent, DomainEventType } from '../../domain/shared/events';
+import type { EventBus } from '../../domain/shared/live-state';
+
+export type { EventBus };
 
 type Handler = (event: DomainEvent) => void;
-
-/**
- * Carries domain events from the services that commit them to the subscriptions that deliver
- * them. Listeners register for an event type, optionally narrowed to one conversation, so a
- * message reaches only the listeners of its conversation plus the "all my conversations" ones.
- */
-export interface EventBus extends EventPublisher {
-  /**
-   * Calls `handler` for every event of `type`; with `key`, only for those of that conversation
-   * (conversation events) or that recipient (`notification.added`). Returns the unsubscribe function.
-   */
-  on(type: DomainEventType, handler: Handler, key?: number): () => void;
-  /** False while the transport between instances is down (readiness reports "degraded"). */
-  healthy(): boolean;
-  /**
-   * Calls `handler` each time the transport between instances comes back after an outage
-   * (events published elsewhere meanwhile were lost: re-check state against PostgreSQL), with
-   * the time (ms since the epoch) the outage began. Returns the unsubscribe function. An
-   * in-memory bus never loses events and never calls it.
-   */
-  onResync(handler: (downSinceMs: number) => void): () => void;
-  close(): Promise<void>;
-}
 
 const keyOf = (type: string, routingKey?: number) => (routingKey == null ? type : `${type}:${routingKey}`);
 

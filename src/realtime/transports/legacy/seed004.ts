@@ -1,4 +1,4 @@
-import type { UserRecord } from '../../domain/user/user-cache';
+import type { UserRecord } from '../../../domain/user/user-cache';
 import { idIn, InvalidFrame, stream, textIn, type Dialect, type LegacyConnection, type RenderTools } from './dialect';
 import { typing } from './seed000';
 
@@ -28,13 +28,13 @@ export const seed004: Dialect = {
   name: '004',
   streams: [
     stream({
-      type: 'message.added', audience: 'readers',
+      type: 'message.added',
       render: async (e, t) => ({ type: 'new_message', message: { id: e.message.id, sender: brief(await t.user(e.message.senderId), t), content: e.message.content, timestamp: e.message.createdAt } }),
     }),
-    stream({ type: 'message.edited', audience: 'readers', render: (e) => ({ type: 'message_edited', message: { id: e.message.id, content: e.message.content } }) }),
-    stream({ type: 'message.deleted', audience: 'readers', render: (e) => ({ type: 'message_deleted', message_id: e.message.id }) }),
+    stream({ type: 'message.edited', render: (e) => ({ type: 'message_edited', message: { id: e.message.id, content: e.message.content } }) }),
+    stream({ type: 'message.deleted', render: (e) => ({ type: 'message_deleted', message_id: e.message.id }) }),
     stream({
-      type: 'typing', audience: 'othersUnblocked',
+      type: 'typing',
       render: async (e, t) => ({ type: 'user_typing', user: brief(await t.user(e.userId), t), is_typing: e.isTyping }),
     }),
   ],

@@ -1,23 +1,24 @@
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Server as IoServer, type Socket as IoSocket } from 'socket.io';
-import { ConversationKind, type Conversation } from '../../domain/conversation/conversation.entity';
-import type { Scope } from '../../domain/shared/actor';
-import { DomainError } from '../../domain/shared/errors';
-import type { DomainEvent, EventOf, MessageView } from '../../domain/shared/events';
-import { fullNameOf } from '../../domain/user/user.entity';
-import type { UserRecord } from '../../domain/user/user-cache';
-import { corsOptions } from '../../security/http-hardening';
-import type { Viewer } from '../audience';
-import { DELIVERY_QUERY, type EventScope, type FrameRenderer } from '../delivery';
-import { CLOSE_TOO_FAR_BEHIND } from '../live';
-import { bearer, OPEN, type GatedSocket, type GateSocket } from '../socket-gate';
-import { CLOSE_FORBIDDEN, CLOSE_TRY_AGAIN_LATER, truncateReason } from '../socket-sessions';
-import { TYPING_REFRESH_MS } from '../typing';
+import type { Conversation } from '../../../domain/conversation/conversation.entity';
+import type { Scope } from '../../../domain/shared/actor';
+import { DomainError } from '../../../domain/shared/errors';
+import type { DomainEvent, EventOf, MessageView } from '../../../domain/shared/events';
+import { fullNameOf } from '../../../domain/user/user.entity';
+import type { UserRecord } from '../../../domain/user/user-cache';
+import { corsOptions } from '../../../security/http-hardening';
+import type { Viewer } from '../../state/live-registry';
+import type { AudienceSpec } from '../../delivery/audiences';
+import { DELIVERY_QUERY, type EventScope, type FrameRenderer } from '../../delivery/hub';
+import { bearer, type GatedSocket } from '../socket-gate';
+import { OPEN, type GateSocket } from '../sockets';
+import { CLOSE_CODE_NAMES, CloseCode, truncateReason } from '../sockets';
+import { TYPING_REFRESH_MS } from '../../state/typing';
 import type { UpgradeRoute } from '../upgrades';
-import { and, idIn, InvalidFrame, publicMessage, textIn, type ClientFrame } from './dialect';
+import { idIn, InvalidFrame, publicMessage, textIn, type ClientFrame } from './dialect';
 import type { LegacyDeps } from './router';
-import { htmlText } from '../../rest/d002-support/presenters';
+import { htmlText } from '../../../rest/d002-support/presenters';
 
 /** Socket.IO's path (seed 002 "Nginx configuration": `location /socket.io/`). */
 export const SOCKET_IO_PATH = '/socket.io';
@@ -27,17 +28,6 @@ const CLOSED = 3;
 
 /** Events a socket may have waiting to be handled; past it the socket is disconnected (policy). */
 const MAX_WAITING = 256;
-
-/** The `code` of the `error` event sent before the server disconnects a socket, by close code. */
-const CLOSE_NAMES: Record<number, string> = {
-  1001: 'SHUTTING_DOWN',
-  1008: 'POLICY_VIOLATION',
-  1011: 'INTERNAL_SERVER_ERROR',
-  [CLOSE_TRY_AGAIN_LATER]: 'RATE_LIMITED',
-  4401: 'UNAUTHENTICATED',
-  [CLOSE_FORBIDDEN]: 'FORBIDDEN',
-  [CLOSE_TOO_FAR_BEHIND]: 'TOO_FAR_BEHIND',
-};
 
 /**
  * One Socket.IO EVENT packet for the default namespace, as socket.io-parser encodes it
@@ -106,7 +96,7 @@ class IoLink extends EventEmitter implements GateSocket {
 
   close(code: number, reason: string): void {
     if (this.readyState !== OPEN) return;
-    const error = { code: CLOSE_NAMES[code] ?? 'CLOSED', close_code: code, message: truncateReason(reason) };
+    const error = { code: CLOSE_CODE_NAMES[code] ?? 'CLOSED', close_code: code, message: truncateReason(reason) };
     if (this.joined) this.emitEvent('error', error);
     this.readyState = CLOSING;
     this.closeCode = code;
@@ -239,25 +229,14 @@ export function startSocketIo(deps: SocketIoDeps): SocketIoEndpoint {
 
     start(): void {
       const viewer = this.viewer;
-      const me = viewer.actor.id;
-      const support = (cid: number) => {
-        const k = audience.conversationKind(cid);
-        return k instanceof Promise ? k.then((kind) => kind === ConversationKind.SUPPORT) : k === ConversationKind.SUPPORT;
-      };
-      const follows = (cid: number) => and(support(cid), () => audience.follows(viewer, cid));
-      const sub = (topic: string, r: FrameRenderer, accept: (e: DomainEvent) => boolean | Promise<boolean>) => hub.subscribeFrames({
-        topic, actor: viewer.actor, renderer: r, accept,
+      // Every SUPPORT thread the viewer follows (their own; staff: all), nothing else (audiences.ts `supportOnly`).
+      const audience: AudienceSpec = { viewer, conversationId: null, narrowing: 'supportOnly' };
+      const sub = (topic: string, r: FrameRenderer) => hub.subscribeFrames({
+        topic, actor: viewer.actor, renderer: r, audience,
         write: (frame) => gate.send(this.link, frame),
         onOverflow: () => gate.closeTooFarBehind(this.link, 'Too far behind: reconnect and catch up'),
       });
-      this.offs.push(
-        sub('message.added:*', renderers.message, (e) => follows((e as EventOf<'message.added'>).conversationId)),
-        sub('typing:*', renderers.typing, (e) => {
-          const t = e as EventOf<'typing'>;
-          if (t.userId === me) return false;
-          return and(follows(t.conversationId), () => audience.blockedIds(viewer).then((b) => !b.has(t.userId)));
-        }),
-      );
+      this.offs.push(sub('message.added:*', renderers.message), sub('typing:*', renderers.typing));
       this.link.io.onAny((event: string, ...args: unknown[]) => this.receive(event, args));
     }
 
@@ -268,7 +247,7 @@ export function startSocketIo(deps: SocketIoDeps): SocketIoEndpoint {
 
     private receive(event: string, args: unknown[]): void {
       if (this.link.readyState !== OPEN) return;
-      if (this.waiting.length >= MAX_WAITING) { this.link.close(1008, 'Too many events waiting; slow down'); return; }
+      if (this.waiting.length >= MAX_WAITING) { this.link.close(CloseCode.POLICY, 'Too many events waiting; slow down'); return; }
       this.waiting.push({ event, args });
       void this.pump();
     }
@@ -357,7 +336,7 @@ export function startSocketIo(deps: SocketIoDeps): SocketIoEndpoint {
     const token = (typeof auth.token === 'string' && auth.token) || bearer(socket.handshake.headers.authorization) || (typeof query.token === 'string' && query.token) || undefined;
     gate.authenticate(state, token).then(async (admission) => {
       if (!admission.ok) {
-        if (admission.unauthenticated) link.close(4401, token ? `Unauthorized: ${admission.reason}` : TOKEN_REQUIRED(auth.user_id !== undefined));
+        if (admission.unauthenticated) link.close(CloseCode.UNAUTHORIZED, token ? `Unauthorized: ${admission.reason}` : TOKEN_REQUIRED(auth.user_id !== undefined));
         refuse();
         return;
       }
@@ -367,7 +346,7 @@ export function startSocketIo(deps: SocketIoDeps): SocketIoEndpoint {
       next();
     }).catch((err) => {
       logger.error({ err }, 'socket.io authentication failed');
-      link.close(1011, 'Internal server error');
+      link.close(CloseCode.INTERNAL, 'Internal server error');
       refuse();
     });
   });

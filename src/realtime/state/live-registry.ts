@@ -1,10 +1,11 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
-import type { Actor } from '../domain/shared/actor';
-import { activeMembershipSql, canReadContent, followsByDefault } from '../domain/conversation/conversation.policy';
-import type { DomainEvent } from '../domain/shared/events';
-import { DELIVERY_QUERY } from './delivery';
+import type { Actor } from '../../domain/shared/actor';
+import { activeMembershipSql, canReadContent, followsByDefault } from '../../domain/conversation/conversation.policy';
+import type { DomainEvent } from '../../domain/shared/events';
+import { DELIVERY_QUERY } from '../delivery/hub';
 import type { EventBus } from './event-bus';
+import type { UserRecord } from '../../domain/user/user-cache';
 
 /**
  * What this instance knows about one user with open sockets: their rights as of now (the same
@@ -19,6 +20,8 @@ export class Viewer {
   complete = false;
   /** Users blocked either way; reloaded lazily after a block changes. */
   blocked?: Promise<Set<number>>;
+  /** `blocked` once it resolved (`from` is the promise it came from: stale when `blocked` moved on). */
+  blockedKnown?: { from: Promise<Set<number>>; set: Set<number> };
   /** Open sockets of this user on this instance. */
   sockets = 0;
   /** Bumped by every membership event of this user; answers read before an event yield to it. */
@@ -65,6 +68,8 @@ export class AudienceRegistry {
     /** ContactService.blockedIds: the users blocked either way. */
     private readonly loadBlocked: (em: EntityManager, userId: number) => Promise<Set<number>>,
     private readonly logger?: Logger,
+    /** UserCache.get: a user's record (privacy settings), memory after the first read; updatePrivacy drops it on every instance. */
+    private readonly loadUser?: (em: EntityManager, userId: number) => Promise<UserRecord | null>,
   ) {
     this.offs = [
       bus.on('membership.changed', (e) => this.onMembership(e)),
@@ -165,6 +170,12 @@ export class AudienceRegistry {
     return Promise.all([member, this.kindOf(conversationId)]).then(([m, k]) => decide(m, k));
   }
 
+  /** Records a conversation's kind read elsewhere (an access check at subscription start): kinds never change. */
+  noteKind(conversationId: number, kind: string): void {
+    if (this.kinds.size >= MAX_KINDS) this.kinds.clear();
+    this.kinds.set(conversationId, kind);
+  }
+
   /** A conversation's kind (DIRECT, GROUP, ROOM, SUPPORT; kinds never change): from memory, else one query. */
   conversationKind(conversationId: number): string | undefined | Promise<string | undefined> {
     return this.kinds.get(conversationId) ?? this.kindOf(conversationId);
@@ -176,9 +187,30 @@ export class AudienceRegistry {
     return (v.loading ??= this.loadAll(v).finally(() => { v.loading = undefined; }));
   }
 
+  /**
+   * A user's record (its privacy settings) from the user cache: memory after the first read (one
+   * query then, not labelled as delivery's, as the adapters' reads of it were not).
+   */
+  userRecord(userId: number): Promise<UserRecord | null> {
+    return this.loadUser ? this.loadUser(this.rootEm.fork(), userId) : Promise.resolve(null);
+  }
+
   /** Users the viewer blocked or is blocked by (one query, then memory until a block changes). */
   blockedIds(v: Viewer): Promise<Set<number>> {
-    return (v.blocked ??= this.loadBlocked(this.em(), v.actor.id).catch((err) => { v.blocked = undefined; throw err; }));
+    if (!v.blocked) {
+      const from: Promise<Set<number>> = this.loadBlocked(this.em(), v.actor.id).then(
+        (set) => { if (v.blocked === from) v.blockedKnown = { from, set }; return set; },
+        (err) => { if (v.blocked === from) v.blocked = undefined; throw err; },
+      );
+      v.blocked = from;
+    }
+    return v.blocked;
+  }
+
+  /** The users blocked either way when already known in memory (else undefined: ask {@link blockedIds}). */
+  blockedNow(v: Viewer): Set<number> | undefined {
+    const known = v.blockedKnown;
+    return known && known.from === v.blocked ? known.set : undefined;
   }
 
   /**

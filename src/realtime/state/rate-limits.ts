@@ -1,7 +1,7 @@
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 import { BurstyRateLimiter, RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
-import { RateLimitedError, type LimitName, type RateLimiter } from '../domain/shared/rate-limit';
+import { RateLimitedError, type LimitName, type RateLimiter } from '../../domain/shared/rate-limit';
 
 /**
  * One limit: `points` per `durationSec`, plus optionally a burst: `burst.points` more that may be

@@ -1,39 +1,9 @@
-import type { WebSocket, WebSocketServer } from 'ws';
-import type { Session } from '../domain/auth/auth.service';
-import type { EventBus } from './event-bus';
-import type { GateSocket } from './socket-gate';
+import type { Session } from '../../domain/auth/auth.service';
+import type { EventBus } from '../state/event-bus';
+import { CloseCode, type GateSocket } from './sockets';
 
-/** graphql-ws close code for an authentication failure (the protocol's 4403 Forbidden). */
-export const CLOSE_FORBIDDEN = 4403;
-/** RFC 6455 §7.4.1 "Try Again Later": a rate limit refused the connection. */
-export const CLOSE_TRY_AGAIN_LATER = 1013;
-
-/** A close reason fits in 123 bytes (RFC 6455 §5.5). */
-export function truncateReason(reason: string): string {
-  return Buffer.from(reason).subarray(0, 120).toString('utf8').replace(/\uFFFD$/, '');
-}
-
-/**
- * Pings every socket each `intervalMs`; a socket that did not answer the previous ping is
- * terminated (RFC 6455 §5.5.2/5.5.3), so a vanished client's subscriptions and presence end.
- * Returns the function that stops it.
- */
-export function keepAlive(server: WebSocketServer, intervalMs: number): () => void {
-  const alive = new WeakMap<WebSocket, boolean>();
-  server.on('connection', (socket) => {
-    alive.set(socket, true);
-    socket.on('pong', () => alive.set(socket, true));
-  });
-  const timer = setInterval(() => {
-    for (const socket of server.clients) {
-      if (alive.get(socket) === false) { socket.terminate(); continue; }
-      alive.set(socket, false);
-      socket.ping();
-    }
-  }, intervalMs);
-  timer.unref();
-  return () => clearInterval(timer);
-}
+/** graphql-ws close code for an authentication failure (the protocol's 4403 Forbidden); the table is sockets.ts {@link CloseCode}. */
+export const CLOSE_FORBIDDEN = CloseCode.FORBIDDEN;
 
 /**
  * How long a revoked login is remembered, in ms: a socket whose login check passed just before

@@ -1,36 +1,30 @@
-import type { IncomingMessage, Server } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { createSourceEventStream, execute, GraphQLError, Kind, type OperationDefinitionNode, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
 import { CloseCode, makeServer } from 'graphql-ws';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { Config } from '../config/config';
-import type { DomainEvent } from '../domain/shared/events';
-import { badInput } from '../domain/shared/errors';
-import { GraphQLContext } from '../graphql/context';
-import { createLoaders } from '../graphql/loaders';
-import type { Services } from '../services';
-import type { DocumentCache } from '../security/query-limits';
-import { costRefusal, type QueryCost } from '../security/query-cost';
-import { budgetRefusal, type RequestBudget } from '../security/request-budget';
-import { RateLimitedError } from '../domain/shared/rate-limit';
-import { AudienceRegistry } from './audience';
-import { DELIVERY_QUERY, DeliveryHub } from './delivery';
-import { startSocketIo, type SocketIoEndpoint } from './legacy/socketio';
-import { startLegacySockets, type LegacySockets } from './legacy/router';
+import type { Config } from '../../config/config';
+import { badInput } from '../../domain/shared/errors';
+import { GraphQLContext } from '../../graphql/context';
+import type { Services } from '../../services';
+import type { DocumentCache } from '../../security/query-limits';
+import { costRefusal, type QueryCost } from '../../security/query-cost';
+import { budgetRefusal, type RequestBudget } from '../../security/request-budget';
+import { RateLimitedError } from '../../domain/shared/rate-limit';
+import type { DeliveryHub } from '../delivery/hub';
+import { dependsOnViewer } from '../delivery/selection';
+import type { AudienceRegistry } from '../state/live-registry';
 import type { LiveSocket } from './live';
-import { missedChanges, REPLAY_MARGIN_MS } from './replay';
-import { dependsOnViewer } from './selection';
-import { bearer, SocketGate, type GatedSocket } from './socket-gate';
-import { keepAlive, SocketSessions, truncateReason } from './socket-sessions';
-import { routeUpgrades } from './upgrades';
+import { bearer, type GatedSocket, type SocketGate } from './socket-gate';
+import { keepAlive, truncateReason } from './sockets';
 
 /** What the realtime layer keeps per socket (graphql-ws's `extra`). */
 /** A graphql-ws socket's state: the gate's, and the user ids its presence/userUpdated subscriptions name (LiveSocket.holdUserIds). */
 type SocketState = GatedSocket<WebSocket> & { userIdsHeld?: number };
 
-/** Everything {@link startRealtime} needs from the app. */
-export interface RealtimeDeps {
+/** What the graphql-ws transport needs (built by startRealtime, src/realtime/index.ts). */
+export interface GraphqlWsDeps {
   config: Config;
   services: Services;
   rootEm: EntityManager;
@@ -40,35 +34,24 @@ export interface RealtimeDeps {
   logger: Logger;
   /** The client address of an upgrade request (TRUST_PROXY). */
   clientIp(req: IncomingMessage): string;
-  /** The host (with port) the client of an upgrade request addressed, through trusted proxies (TRUST_PROXY). */
-  clientHost(req: IncomingMessage): string;
   /** The one error mapper (contract codes, no internals). */
   format(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError;
-  /** Called once per event as it fans out (metrics). */
-  onDispatch?: (event: DomainEvent) => void;
+  /** Admission, limits and bounded sends, shared with the legacy sockets. */
+  gate: SocketGate;
+  hub: DeliveryHub;
+  audience: AudienceRegistry;
   /** The cost of an operation with its variables (GRAPHQL_MAX_COST; issue 27). */
   cost?: QueryCost;
   /** One user's share of the instance: queries and mutations at once, cost per second (issue 27). */
   budget?: RequestBudget;
 }
 
-/** The running realtime layer. */
-export interface Realtime {
-  hub: DeliveryHub;
-  audience: AudienceRegistry;
-  /** The legacy dialects' sockets at /ws/chat/<x>/ (legacy/router.ts). */
-  legacy: LegacySockets;
-  /** Seed 002's Socket.IO endpoint at /socket.io/ (legacy/socketio.ts); app.ts routes its HTTP requests here. */
-  socketIo: SocketIoEndpoint;
-  /** Open sockets now (graphql-ws, the legacy WebSocket dialects and Socket.IO). */
-  socketCount(): number;
-  /** Counters since start: sockets closed with 4507 (too far behind). */
-  stats(): { closedTooFarBehind: number };
-  /**
-   * Closes every socket (1001), waits up to `graceMs` for them to go, then terminates the rest,
-   * so a client that stopped reading cannot hold the shutdown.
-   */
-  close(graceMs: number): Promise<void>;
+/** The running graphql-ws transport. */
+export interface GraphqlWs {
+  /** The `noServer` WebSocketServer of /graphql (upgrades.ts routes to it). */
+  server: WebSocketServer;
+  /** Stops its heartbeat (the sockets are closed by the caller). */
+  close(): void;
 }
 
 /** Group keys in use, one copy each (thousands of sockets subscribe with the same operation). */
@@ -81,89 +64,17 @@ function intern(key: string): string {
   return key;
 }
 
-/** "Bearer <token>" → token (defined in socket-gate.ts, shared with the legacy sockets; app.ts reads it from here). */
-export { bearer };
-
 /**
  * GraphQL over WebSocket at /graphql (graphql-transport-ws, graphql-ws's `makeServer` core with
- * our own `ws` adapter) and the delivery layer behind it:
- * - connect: per-address and per-user connection rates, `WS_MAX_SOCKETS_PER_USER` open sockets,
- *   a valid access token of a live login (4403 otherwise), then presence;
- * - subscriptions register with the {@link DeliveryHub} (one execution per event per group of
- *   equal operations) with access answered by the {@link AudienceRegistry} from memory;
- * - sends never wait for the network: a socket whose unsent bytes pass `WS_MAX_BUFFERED_BYTES`,
- *   or whose subscription falls `WS_MAX_QUEUED_EVENTS` behind, is closed with 4507;
- * - token expiry and logout close sockets (4403) on every instance, and after an outage of the
- *   bus the instance re-checks its sockets' logins and audiences against PostgreSQL;
- * - the seeds' WebSocket dialects at /ws/chat/<x>/ (legacy/router.ts) share the admission and
- *   limits ({@link SocketGate}) and the hub; the HTTP server's upgrades are routed by path in one
- *   place (upgrades.ts).
+ * our own `ws` adapter), a translation only: connect goes through the {@link SocketGate}, a
+ * subscription's resolver (subscription.resolver.ts) registers its topic and audience with the
+ * {@link DeliveryHub}, which writes each `next` frame, serialised once per group.
  */
-export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime {
-  const { config, services, rootEm, schema, documents, logger, clientIp, clientHost, format, cost, budget } = deps;
+export function startGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
+  const { config, services, rootEm, schema, documents, logger, clientIp, format, gate, hub, audience, cost, budget } = deps;
   /** The cost of each query or mutation being started, for the budget (execute, below). */
   const costs = new WeakMap<object, number>();
   const isProd = config.nodeEnv === 'production';
-  const bus = services.bus;
-  const sessions = new SocketSessions(bus);
-  const audience = new AudienceRegistry(bus, rootEm, (em, id) => services.contacts.blockedIds(em, id), logger);
-  const hub = new DeliveryHub(bus, {
-    schema,
-    maxQueue: config.ws.maxQueuedEvents,
-    followersOf: (conversationId) => audience.followersOf(conversationId),
-    onDispatch: deps.onDispatch,
-    newScope: (e: DomainEvent) => {
-      const em = rootEm.fork({ loggerContext: DELIVERY_QUERY });
-      const loaders = createLoaders(em, null, services.userCache);
-      // A new text or system message has no attachments yet (they come with message.edited).
-      if (e.type === 'message.added' && (e.message.kind === 'TEXT' || e.message.kind === 'SYSTEM')) loaders.attachments.prime(e.message.id, []);
-      return { em, loaders };
-    },
-    contextFor: (actor, scope) => {
-      const { em, loaders } = scope as unknown as { em: EntityManager; loaders: ReturnType<typeof createLoaders> };
-      if (!actor) return GraphQLContext.forEvent(services, rootEm, null, em, loaders);
-      const viewer = audience.viewerOf(actor.id);
-      return GraphQLContext.forEvent(services, rootEm, actor, em, createLoaders(em, actor.id, services.userCache), viewer ? () => audience.blockedIds(viewer) : undefined);
-    },
-    // The same mapping as graphql-ws's onNext below: contract codes, no internals.
-    present: (r) => (r.errors?.length ? { ...r, errors: r.errors.map((e) => format(e.toJSON(), e)) } : r),
-    onError: (err) => logger.error({ err }, 'realtime delivery failed'),
-  });
-  // After an outage of the bus, events published elsewhere meanwhile were lost. Live events wait
-  // while this instance re-reads from PostgreSQL, in this order: rights and memberships (bans,
-  // removals, staff changes), logins (logouts close their sockets), then the message changes its
-  // subscribers missed, delivered in change order before the waiting events, each once.
-  const offResync = bus.onResync((downSince) => {
-    hub.pause();
-    const started = Date.now();
-    // Live delivery never waits longer than this for the database (a late replay still comes, once).
-    const unblock = setTimeout(() => hub.resume(), 10_000);
-    unblock.unref();
-    void (async () => {
-      let replayed: DomainEvent[] = [];
-      try {
-        await audience.resync();
-        await sessions.recheck((ids) => services.auth.liveSessions(rootEm.fork(), ids));
-        const { conversations, followers } = hub.interest();
-        let supportThreads = false;
-        for (const actor of followers) {
-          const viewer = audience.viewerOf(actor.id);
-          if (!viewer) continue;
-          await audience.ensureComplete(viewer);
-          for (const [c, member] of viewer.member) if (member) conversations.add(c);
-          if (viewer.actor.isStaff) supportThreads = true;
-        }
-        replayed = await missedChanges(rootEm.fork(), [...conversations], supportThreads, new Date(downSince - REPLAY_MARGIN_MS));
-        logger.info({ replayed: replayed.length, ms: Date.now() - started }, 'live state re-checked after the bus outage');
-      } catch (err) {
-        logger.error({ err }, 're-check after the bus outage failed; clients catch up with messagesSince');
-      } finally {
-        clearTimeout(unblock);
-        hub.resume(replayed);
-      }
-    })();
-  });
-
   // `noServer`: the HTTP server's upgrades are routed by path in one place (upgrades.ts), to this
   // server (/graphql; its `path` still refuses any other path with 400) or the legacy dialects'.
   const wsServer = new WebSocketServer({
@@ -174,24 +85,8 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
   });
   const stopHeartbeat = keepAlive(wsServer, config.ws.pingIntervalMs);
 
-  // Admission (per-address and per-user limits, the token, presence) and bounded sends, shared
-  // with the legacy dialects' sockets (socket-gate.ts).
-  const gate = new SocketGate({ config, services, rootEm, audience, sessions, logger });
   const send = (socket: WebSocket, data: string) => gate.send(socket, data);
   const closeTooFarBehind = (socket: WebSocket, why: string) => gate.closeTooFarBehind(socket, why);
-
-  // The seeds' WebSocket dialects at /ws/chat/<x>/ (legacy/router.ts), over the same gate and hub.
-  const legacy = startLegacySockets({
-    config, services, rootEm, logger, clientIp, clientHost, gate, hub, audience,
-    userOf: (scope, id) => (scope as unknown as { loaders: ReturnType<typeof createLoaders> }).loaders.user.load(id),
-    attachmentsOf: (scope, id) => (scope as unknown as { loaders: ReturnType<typeof createLoaders> }).loaders.attachments.load(id),
-  });
-  // Seed 002's Socket.IO at /socket.io/ (legacy/socketio.ts), over the same gate and hub.
-  const socketIo = startSocketIo({
-    config, services, rootEm, logger, clientIp, clientHost, gate, hub, audience,
-    userOf: (scope, id) => (scope as unknown as { loaders: ReturnType<typeof createLoaders> }).loaders.user.load(id),
-  });
-  const stopRouting = routeUpgrades(httpServer, [legacy.route, socketIo.route], wsServer);
 
   const server = makeServer<Record<string, unknown> | undefined, SocketState>({
     schema,
@@ -321,30 +216,5 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
     socket.once('close', (code, reason) => { void closed(code, String(reason)); });
   });
 
-  const servers = [wsServer, legacy.server];
-  const openSockets = () => servers.reduce((n, s) => n + s.clients.size, 0) + socketIo.count();
-  return {
-    hub,
-    audience,
-    legacy,
-    socketIo,
-    socketCount: openSockets,
-    stats: () => ({ closedTooFarBehind: gate.closedTooFarBehind }),
-    close: async (graceMs) => {
-      offResync();
-      for (const s of servers) for (const client of s.clients) client.close(1001, 'Server shutting down');
-      socketIo.closeAll(1001, 'Server shutting down');
-      const deadline = Date.now() + graceMs;
-      while (openSockets() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      for (const s of servers) for (const client of s.clients) client.terminate();
-      socketIo.close();
-      stopRouting();
-      await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-      legacy.close();
-      hub.close();
-      sessions.close();
-      stopHeartbeat();
-      audience.close();
-    },
-  };
+  return { server: wsServer, close: stopHeartbeat };
 }

@@ -1,35 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
-import type { Config } from '../config/config';
-import type { Session } from '../domain/auth/auth.service';
-import { RateLimitedError } from '../domain/shared/rate-limit';
-import type { Services } from '../services';
-import type { AudienceRegistry, Viewer } from './audience';
-import { CLOSE_TOO_FAR_BEHIND } from './live';
-import { CLOSE_TRY_AGAIN_LATER, truncateReason, type SocketSessions } from './socket-sessions';
+import type { Config } from '../../config/config';
+import type { Session } from '../../domain/auth/auth.service';
+import { RateLimitedError } from '../../domain/shared/rate-limit';
+import type { Services } from '../../services';
+import type { AudienceRegistry, Viewer } from '../state/live-registry';
+import type { SocketSessions } from './socket-sessions';
+import { CloseCode, OPEN, truncateReason, type GateSocket } from './sockets';
 
-/** `readyState` of an open socket (WebSocket.OPEN). */
-export const OPEN = 1;
-
-/**
- * The part of a socket the gate and SocketSessions use: a `ws` WebSocket as it is, or a
- * Socket.IO connection behind an adapter (legacy/socketio.ts).
- */
-export interface GateSocket {
-  /** 0 connecting, 1 open ({@link OPEN}), 2 closing, 3 closed (the WebSocket states). */
-  readonly readyState: number;
-  /** Bytes accepted by `send` and not yet handed to the network. */
-  readonly bufferedAmount: number;
-  /** Sends one text frame (never waits). */
-  send(data: string): void;
-  /** Closes with an RFC 6455 or graphql-ws close code and a reason (at most 123 bytes). */
-  close(code: number, reason: string): void;
-  /** Drops the connection without a closing handshake. */
-  terminate(): void;
-  once(event: 'close', listener: (code: number, reason: Buffer) => void): unknown;
-  once(event: 'error', listener: (err: Error) => void): unknown;
-}
 
 /** What the gate keeps per socket (GraphQL's and the legacy dialects' alike). */
 export interface GatedSocket<S extends GateSocket = GateSocket> {
@@ -113,7 +92,7 @@ export class SocketGate {
     const pending = (this.pendingByIp.get(ip) ?? 0) + 1;
     socket.once('close', () => { this.failed(state); this.settle(state); });
     if (pending > config.ws.maxPendingPerIp) {
-      socket.close(CLOSE_TRY_AGAIN_LATER, 'Too many unauthenticated connections from this address');
+      socket.close(CloseCode.TRY_AGAIN_LATER, 'Too many unauthenticated connections from this address');
       return null;
     }
     this.pendingByIp.set(ip, pending);
@@ -148,13 +127,13 @@ export class SocketGate {
     try {
       await services.limits.consume('wsConnectUser', String(session.actor.id));
     } catch (err) {
-      if (err instanceof RateLimitedError) state.socket.close(CLOSE_TRY_AGAIN_LATER, truncateReason(err.message));
+      if (err instanceof RateLimitedError) state.socket.close(CloseCode.TRY_AGAIN_LATER, truncateReason(err.message));
       return { ok: false, unauthenticated: false, reason: 'user rate' };
     }
     if (state.socket.readyState !== OPEN) return { ok: false, unauthenticated: false, reason: 'closed' };
     const open = audience.viewerOf(session.actor.id)?.sockets ?? 0;
     if (open >= config.ws.maxSocketsPerUser) {
-      state.socket.close(CLOSE_TRY_AGAIN_LATER, truncateReason(`Too many open sockets for this user (at most ${config.ws.maxSocketsPerUser}); close one first`));
+      state.socket.close(CloseCode.TRY_AGAIN_LATER, truncateReason(`Too many open sockets for this user (at most ${config.ws.maxSocketsPerUser}); close one first`));
       return { ok: false, unauthenticated: false, reason: 'too many sockets' };
     }
     this.settle(state);
@@ -167,7 +146,7 @@ export class SocketGate {
     // every instance (with Redis), so more instances do not multiply the limit.
     const everywhere = await services.presence.connected(session.actor.id, state.socketId);
     if (everywhere > config.ws.maxSocketsPerUser) {
-      state.socket.close(CLOSE_TRY_AGAIN_LATER, truncateReason(`Too many open sockets for this user (at most ${config.ws.maxSocketsPerUser}); close one first`));
+      state.socket.close(CloseCode.TRY_AGAIN_LATER, truncateReason(`Too many open sockets for this user (at most ${config.ws.maxSocketsPerUser}); close one first`));
       return { ok: false, unauthenticated: false, reason: 'too many sockets' };
     }
     return { ok: true, viewer: state.viewer, session };
@@ -193,7 +172,7 @@ export class SocketGate {
   closeTooFarBehind(socket: GateSocket, why: string): void {
     if (socket.readyState !== OPEN) return;
     this.closedTooFarBehind++;
-    socket.close(CLOSE_TOO_FAR_BEHIND, why);
+    socket.close(CloseCode.TOO_FAR_BEHIND, why);
     // A client that stopped reading never takes the close frame: drop it after a while (its
     // memory is bounded meanwhile: nothing more is queued for a closing socket).
     setTimeout(() => socket.terminate(), TERMINATE_AFTER_MS).unref();
@@ -231,6 +210,6 @@ export class SocketGate {
 
   private refuseAddress(state: GatedSocket, err: unknown): void {
     state.failed = true;
-    state.socket.close(CLOSE_TRY_AGAIN_LATER, truncateReason((err as Error).message));
+    state.socket.close(CloseCode.TRY_AGAIN_LATER, truncateReason((err as Error).message));
   }
 }

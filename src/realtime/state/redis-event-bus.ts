@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import Redis from 'ioredis';
 import type { Logger } from 'pino';
-import type { DomainEvent } from '../domain/shared/events';
+import type { DomainEvent } from '../../domain/shared/events';
 import { InMemoryEventBus } from './event-bus';
 
 /** What travels on the Redis channel: the event and the instance that committed it. */

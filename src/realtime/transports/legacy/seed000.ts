@@ -1,4 +1,4 @@
-import { showsPresence } from '../../domain/user/user.policy';
+import { showsPresence } from '../../../domain/user/user.policy';
 import { InvalidFrame, stream, textIn, type ClientFrame, type Dialect, type LegacyConnection } from './dialect';
 
 /**
@@ -34,19 +34,19 @@ export const seed000: Dialect = {
   name: '000',
   streams: [
     stream({
-      type: 'message.added', audience: 'readers',
+      type: 'message.added',
       render: async (e, t) => ({ type: 'message', message: e.message.content, username: (await t.user(e.message.senderId))?.username ?? null, timestamp: e.message.createdAt, message_id: e.message.id }),
     }),
     stream({
-      type: 'typing', audience: 'othersUnblocked',
+      type: 'typing',
       render: async (e, t) => ({ type: 'typing', username: (await t.user(e.userId))?.username ?? null, is_typing: e.isTyping }),
     }),
     stream({
-      type: 'read.receipt', audience: 'others',
+      type: 'read.receipt', narrowing: 'othersOnly',
       render: async (e, t) => ({ type: 'read', username: (await t.user(e.userId))?.username ?? null, timestamp: e.readAt }),
     }),
     stream({
-      type: 'presence', audience: 'peerUnblocked',
+      type: 'presence', narrowing: 'peerOnly',
       render: async (e, t) => ({ type: 'status', username: (await t.user(e.userId))?.username ?? null, status: e.status === 'ONLINE' ? 'online' : 'offline' }),
     }),
   ],

@@ -1,26 +1,17 @@
-import type { Attachment } from '../../domain/attachment/attachment.entity';
-import type { Scope } from '../../domain/shared/actor';
-import { DomainError } from '../../domain/shared/errors';
-import type { EventOf } from '../../domain/shared/events';
-import type { UserRecord } from '../../domain/user/user-cache';
-import type { Services } from '../../services';
-import type { Viewer } from '../audience';
+import type { Attachment } from '../../../domain/attachment/attachment.entity';
+import type { Scope } from '../../../domain/shared/actor';
+import { DomainError } from '../../../domain/shared/errors';
+import type { EventOf } from '../../../domain/shared/events';
+import type { UserRecord } from '../../../domain/user/user-cache';
+import type { Services } from '../../../services';
+import type { Viewer } from '../../state/live-registry';
+import type { Narrowing } from '../../delivery/audiences';
 
 /** The seeds whose WebSocket dialects are served at `/ws/chat/<x>/`. */
 export type DialectName = '000' | '003' | '004';
 
 /** The event types legacy sockets are fed from the delivery hub (all conversation-scoped but presence). */
 export type StreamType = 'message.added' | 'message.edited' | 'message.deleted' | 'typing' | 'read.receipt' | 'presence';
-
-/**
- * Which sockets of the conversation get a stream's events (always only those whose user may read
- * the conversation now, from the live audience):
- * - `readers`: every reader;
- * - `others`: not the event's own user (`userId`);
- * - `othersUnblocked`: not the event's own user, nor a user blocked either way (typing);
- * - `peerUnblocked`: only events of the socket's peer (seed 000's other user), unless blocked (presence).
- */
-export type StreamAudience = 'readers' | 'others' | 'othersUnblocked' | 'peerUnblocked';
 
 /** What a renderer may read while making one event's frame (the event's shared loaders). */
 export interface RenderTools {
@@ -34,10 +25,14 @@ export interface RenderTools {
   avatarUrl(u: UserRecord): string | null;
 }
 
-/** One kind of server frame: the bus events it comes from, who gets it, and its shape. */
+/**
+ * One kind of server frame: the bus events it comes from, its shape, and the narrowing the seed
+ * asks for. Who receives it is the event's audience rule (realtime/audiences.ts: readers of the
+ * socket's conversation; typing never one's own nor across a block), narrowed by `narrowing`.
+ */
 export interface Stream<T extends StreamType = StreamType> {
   type: T;
-  audience: StreamAudience;
+  narrowing?: Narrowing;
   /** The frame for one event (made once per event for every socket of the dialect); null sends nothing. */
   render(event: EventOf<T>, tools: RenderTools): Promise<object | null> | object | null;
 }
@@ -87,13 +82,6 @@ export interface Dialect {
   refuse(conn: LegacyConnection, message: string): void;
   /** A member joined (`active`) or left the conversation: the seed's frame for it, if it has one (seed 003 `user_join`/`user_leave`). */
   membership?(user: UserRecord, active: boolean): object | null;
-}
-
-/** A boolean, or a promise of one, combined with a further check only when it is true. */
-export function and(first: boolean | Promise<boolean>, next: () => boolean | Promise<boolean>): boolean | Promise<boolean> {
-  if (first === false) return false;
-  if (first === true) return next();
-  return first.then((ok) => (ok ? next() : false));
 }
 
 /** The message of an error a client may read (a DomainError's), else a generic one. */

@@ -1,23 +1,22 @@
-import { deliversReadReceipt, showsPresence } from '../../domain/user/user.policy';
 import type { IncomingMessage } from 'node:http';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import type { Config } from '../../config/config';
-import { ConversationKind } from '../../domain/conversation/conversation.entity';
-import type { Scope } from '../../domain/shared/actor';
-import { badInput, DomainError } from '../../domain/shared/errors';
-import type { DomainEvent } from '../../domain/shared/events';
-import type { Attachment } from '../../domain/attachment/attachment.entity';
-import type { UserRecord } from '../../domain/user/user-cache';
-import type { Services } from '../../services';
-import type { AudienceRegistry, Viewer } from '../audience';
-import type { DeliveryHub, EventScope, FrameRenderer } from '../delivery';
+import type { Config } from '../../../config/config';
+import { ConversationKind } from '../../../domain/conversation/conversation.entity';
+import type { Scope } from '../../../domain/shared/actor';
+import { badInput, DomainError } from '../../../domain/shared/errors';
+import type { DomainEvent } from '../../../domain/shared/events';
+import type { Attachment } from '../../../domain/attachment/attachment.entity';
+import type { UserRecord } from '../../../domain/user/user-cache';
+import type { Services } from '../../../services';
+import type { AudienceRegistry, Viewer } from '../../state/live-registry';
+import type { DeliveryHub, EventScope, FrameRenderer } from '../../delivery/hub';
 import { bearer, type GatedSocket, type SocketGate } from '../socket-gate';
-import { CLOSE_FORBIDDEN, keepAlive, truncateReason } from '../socket-sessions';
-import { TYPING_REFRESH_MS } from '../typing';
+import { CloseCode, keepAlive, truncateReason } from '../sockets';
+import { TYPING_REFRESH_MS } from '../../state/typing';
 import { pathnameOf, type UpgradeRoute } from '../upgrades';
-import { and, InvalidFrame, publicMessage, type ClientFrame, type Dialect, type DialectName, type LegacyConnection, type Stream } from './dialect';
+import { InvalidFrame, publicMessage, type ClientFrame, type Dialect, type DialectName, type LegacyConnection, type Stream } from './dialect';
 import { seed000 } from './seed000';
 import { seed003 } from './seed003';
 import { seed004 } from './seed004';
@@ -25,19 +24,19 @@ import { seed004 } from './seed004';
 /** `/ws/chat/<x>` with an optional trailing slash: the one path the three seeds share. */
 export const LEGACY_PATH = /^\/ws\/chat\/([^/]+)\/?$/;
 
-/** Close codes of the legacy sockets (besides 1009 frame too large, 1013 limits, 4507 too far behind, 1001 shutdown). */
+/** Close codes of the legacy sockets (the table is sockets.ts {@link CloseCode}; also 1009 frame too large, 1013 limits, 4507 too far behind, 1001 shutdown). */
 export const LEGACY_CLOSE = {
   /** A bad `<x>` (encoding), `?dialect=`, or a chat with oneself. */
-  BAD_REQUEST: 4400,
+  BAD_REQUEST: CloseCode.BAD_REQUEST,
   /** No access token, or an invalid, expired or logged-out one, at connect. */
-  UNAUTHORIZED: 4401,
+  UNAUTHORIZED: CloseCode.UNAUTHORIZED,
   /** A block forbids the chat; later: the login expired or was logged out, or the user left or was removed or banned. */
-  FORBIDDEN: CLOSE_FORBIDDEN,
+  FORBIDDEN: CloseCode.FORBIDDEN,
   /** No conversation the caller may read, and no user, by that name. */
-  NOT_FOUND: 4404,
+  NOT_FOUND: CloseCode.NOT_FOUND,
   /** Too many client frames waiting to be processed. */
-  POLICY: 1008,
-  INTERNAL: 1011,
+  POLICY: CloseCode.POLICY,
+  INTERNAL: CloseCode.INTERNAL,
 } as const;
 
 const DIALECTS: Record<DialectName, Dialect> = { '000': seed000, '003': seed003, '004': seed004 };
@@ -324,38 +323,14 @@ export function startLegacySockets(deps: LegacyDeps): LegacySockets {
       void this.pump();
     }
 
-    /** Registers one stream of the dialect with the hub for this socket. */
+    /** Registers one stream of the dialect with the hub for this socket: its topic and audience (audiences.ts), as data. */
     private subscribe(s: Stream): () => void {
-      const me = this.viewer.actor.id;
-      const cid = this.conversationId;
       const viewer = this.viewer;
-      const readable = () => audience.canRead(viewer, cid);
-      const unblocked = (userId: number) => () => this.blocked().then((b) => !b.has(userId));
-      // Issue 27 §5: a reader's read receipts and a user's presence as their privacy settings say
-      // (user.policy.ts; the user cache is dropped on every instance by updatePrivacy). Presence
-      // streams carry only the peer's, a co-member of the conversation: related.
-      const privateOk = (from: number) => async () => {
-        const u = await services.userCache.get(rootEm.fork(), from);
-        if (!u) return false;
-        if (s.type === 'read.receipt') return deliversReadReceipt(me, u);
-        if (s.type === 'presence') return showsPresence(me, u, { related: true, blocked: false });
-        return true;
-      };
-      const byType = (from: number | undefined, first: boolean | Promise<boolean>) => (from != null && (s.type === 'read.receipt' || s.type === 'presence') ? and(first, privateOk(from)) : first);
-      const accept = (e: DomainEvent): boolean | Promise<boolean> => {
-        const from = (e as { userId?: number }).userId;
-        switch (s.audience) {
-          case 'readers': return byType(from, readable());
-          case 'others': return from === me ? false : byType(from, readable());
-          case 'othersUnblocked': return from === me ? false : byType(from, and(readable(), unblocked(from!)));
-          case 'peerUnblocked': return from !== this.peer?.id ? false : byType(from, and(readable(), unblocked(from!)));
-        }
-      };
       return hub.subscribeFrames({
-        topic: s.type === 'presence' ? 'presence' : `${s.type}:${cid}`,
+        topic: s.type === 'presence' ? 'presence' : `${s.type}:${this.conversationId}`,
         actor: viewer.actor,
         renderer: renderers.get(s)!,
-        accept,
+        audience: { viewer, conversationId: this.conversationId, peerId: this.peer?.id ?? null, narrowing: s.narrowing },
         write: (frame) => gate.send(this.socket, frame),
         onOverflow: () => gate.closeTooFarBehind(this.socket, 'Too far behind: reconnect and catch up'),
       });

@@ -1,7 +1,8 @@
 import { execute, GraphQLError, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
-import type { Actor } from '../domain/shared/actor';
-import type { DomainEvent, DomainEventType } from '../domain/shared/events';
-import type { EventBus } from './event-bus';
+import type { Actor } from '../../domain/shared/actor';
+import type { DomainEvent, DomainEventType } from '../../domain/shared/events';
+import type { AudienceSpec } from './audiences';
+import type { EventBus } from '../state/event-bus';
 
 /** A subscription operation as the client sent it, prepared once per distinct document. */
 export interface PreparedOperation {
@@ -19,14 +20,18 @@ export interface EventScope {
   readonly [key: string]: unknown;
 }
 
-/** What every subscriber of the hub has, whatever makes its frames. */
-export interface HubSubscriberSpec {
+/**
+ * What every subscriber of the hub has, whatever makes its frames. `A` is what the subscription
+ * declares about who it is (in the server: an {@link AudienceSpec}, matched by audiences.ts
+ * `mayReceive`); the transport passes data, the hub asks {@link DeliveryOptions.mayReceive}.
+ */
+export interface HubSubscriberSpec<A = AudienceSpec> {
   /** Routing key: `<event type>:<conversation id | recipient id | *>`, or `presence`, or `user.updated` (user.changed events with their row). */
   topic: string;
   /** The viewer's live actor (rights as of now). */
   actor: Actor;
-  /** Whether this subscriber gets the event; a lookup in memory in the steady state. */
-  accept(event: DomainEvent): boolean | Promise<boolean>;
+  /** Who the subscriber is and what it follows, matched per event by {@link DeliveryOptions.mayReceive}. */
+  audience: A;
   /** Sends one result, serialised once for its whole group. */
   write(payloadJson: string): void;
   /** Called once when the subscription ends (client completes, socket closes, overflow). */
@@ -36,7 +41,7 @@ export interface HubSubscriberSpec {
 }
 
 /** One GraphQL subscriber of the hub: its frames are the JSON of an ExecutionResult of `operation`. */
-export interface SubscriptionSpec extends HubSubscriberSpec {
+export interface SubscriptionSpec<A = AudienceSpec> extends HubSubscriberSpec<A> {
   operation: PreparedOperation;
 }
 
@@ -51,13 +56,19 @@ export interface FrameRenderer {
 }
 
 /** A subscriber whose frames come from a {@link FrameRenderer}. */
-export interface FrameSubscriptionSpec extends HubSubscriberSpec {
+export interface FrameSubscriptionSpec<A = AudienceSpec> extends HubSubscriberSpec<A> {
   renderer: FrameRenderer;
 }
 
-/** Everything the hub needs from the GraphQL layer. */
-export interface DeliveryOptions {
+/** Everything the hub needs from the GraphQL layer and the audience rules. */
+export interface DeliveryOptions<A = AudienceSpec> {
   schema: GraphQLSchema;
+  /**
+   * Whether a subscriber declared as `audience` receives `event` now (audiences.ts `mayReceive`
+   * over the live registry): a lookup in memory in the steady state, a promise when a fact must
+   * be read once.
+   */
+  mayReceive(audience: A, event: DomainEvent): boolean | Promise<boolean>;
   /** A fresh per-event scope (created only when an event has at least one receiver). */
   newScope(event: DomainEvent): EventScope;
   /** The execution context: `actor` null for shared executions, the viewer for per-viewer ones. */
@@ -95,8 +106,8 @@ interface Group {
 /** A serialised result, or one still executing (null: the event was not for this subscriber). */
 type Pending = string | Promise<string | null> | null;
 
-interface Subscriber {
-  spec: HubSubscriberSpec;
+interface Subscriber<A> {
+  spec: HubSubscriberSpec<A>;
   group: Group;
   /** Results in event order that wait for an earlier one (an access check or an execution in flight). */
   queue: Pending[];
@@ -129,10 +140,10 @@ const isPromise = <T>(x: unknown): x is Promise<T> => typeof (x as Promise<T>)?.
  * subscriber receives its events in bus order. Message changes are delivered at most once
  * (`changeSeq` per conversation), also across a replay after an outage.
  */
-export class DeliveryHub {
-  private readonly topics = new Map<string, Set<Subscriber>>();
+export class DeliveryHub<A = AudienceSpec> {
+  private readonly topics = new Map<string, Set<Subscriber<A>>>();
   /** The `<type>:*` subscribers again, by topic and user id (see DeliveryOptions.followersOf). */
-  private readonly followers = new Map<string, Map<number, Set<Subscriber>>>();
+  private readonly followers = new Map<string, Map<number, Set<Subscriber<A>>>>();
   private readonly groups = new Map<string, Group>();
   private readonly offs: (() => void)[];
   private readonly maxQueue: number;
@@ -145,7 +156,7 @@ export class DeliveryHub {
   /** While paused (a replay is being read), events from the bus wait here, in order. */
   private held: DomainEvent[] | null = null;
 
-  constructor(bus: EventBus, private readonly opts: DeliveryOptions) {
+  constructor(bus: EventBus, private readonly opts: DeliveryOptions<A>) {
     this.maxQueue = opts.maxQueue ?? 1000;
     this.offs = DELIVERED.map((type) => bus.on(type, (e) => {
       if (!this.held) this.dispatch(e);
@@ -159,7 +170,7 @@ export class DeliveryHub {
    * subscription's lifecycle for graphql-ws: it yields nothing and ends when the subscription
    * does; `return()` (the client completes, the socket closes) unregisters at once.
    */
-  subscribe(spec: SubscriptionSpec): AsyncIterableIterator<ExecutionResult> {
+  subscribe(spec: SubscriptionSpec<A>): AsyncIterableIterator<ExecutionResult> {
     const actor = spec.operation.perViewer ? spec.actor : null;
     const key = actor ? `${spec.operation.key}\u0000viewer:${actor.id}` : spec.operation.key;
     return new Lifecycle(this, this.register(spec, key, () => ({ key, operation: spec.operation, actor, refs: 0 })));
@@ -168,20 +179,20 @@ export class DeliveryHub {
   /**
    * Registers a subscriber whose frames come from `spec.renderer` (rendered once per event per
    * renderer key, whatever the number of subscribers), delivered like {@link subscribe}'s: in
-   * bus order, access checked by `accept`, `onOverflow` past `maxQueue`, each message change
-   * once (also across a replay). Returns the function that unregisters it.
+   * bus order, its audience matched by `mayReceive`, `onOverflow` past `maxQueue`, each message
+   * change once (also across a replay). Returns the function that unregisters it.
    */
-  subscribeFrames(spec: FrameSubscriptionSpec): () => void {
+  subscribeFrames(spec: FrameSubscriptionSpec<A>): () => void {
     const key = `\u0001frames:${spec.renderer.key}`;
     const sub = this.register(spec, key, () => ({ key, renderer: spec.renderer, actor: null, refs: 0 }));
     return () => this.end(sub);
   }
 
-  private register(spec: HubSubscriberSpec, key: string, newGroup: () => Group): Subscriber {
+  private register(spec: HubSubscriberSpec<A>, key: string, newGroup: () => Group): Subscriber<A> {
     let group = this.groups.get(key);
     if (!group) this.groups.set(key, (group = newGroup()));
     group.refs++;
-    const sub: Subscriber = { spec, group, queue: [], awaiting: null, done: false, ended: null };
+    const sub: Subscriber<A> = { spec, group, queue: [], awaiting: null, done: false, ended: null };
     let set = this.topics.get(spec.topic);
     if (!set) this.topics.set(spec.topic, (set = new Set()));
     set.add(sub);
@@ -270,9 +281,9 @@ export class DeliveryHub {
       }
       return r;
     };
-    const offer = (sub: Subscriber) => {
+    const offer = (sub: Subscriber<A>) => {
       let ok: boolean | Promise<boolean>;
-      try { ok = sub.spec.accept(e); } catch (err) { this.opts.onError?.(err); ok = false; }
+      try { ok = this.opts.mayReceive(sub.spec.audience, e); } catch (err) { this.opts.onError?.(err); ok = false; }
       if (ok === false) return;
       if (ok === true) this.push(sub, resultOf(sub.group));
       else this.push(sub, ok.then((yes) => (yes ? resultOf(sub.group) : null), (err) => { this.opts.onError?.(err); return null; }));
@@ -328,7 +339,7 @@ export class DeliveryHub {
   }
 
   /** Writes at once when nothing earlier waits; otherwise queues behind it, in event order. */
-  private push(sub: Subscriber, item: string | null | Promise<string | null>): void {
+  private push(sub: Subscriber<A>, item: string | null | Promise<string | null>): void {
     if (sub.done) return;
     if (!sub.queue.length && !isPromise(item)) {
       if (item !== null) { this.deliveredFrames++; sub.spec.write(item); }
@@ -345,7 +356,7 @@ export class DeliveryHub {
   }
 
   /** Writes the queued results that are ready, in order, stopping at the first still pending. */
-  private pump(sub: Subscriber): void {
+  private pump(sub: Subscriber<A>): void {
     while (!sub.done && sub.queue.length) {
       const head = sub.queue[0];
       if (isPromise<string | null>(head)) {
@@ -365,7 +376,7 @@ export class DeliveryHub {
   }
 
   /** @internal Ends a subscriber (its lifecycle's return/throw, overflow, close). */
-  end(sub: Subscriber): void {
+  end(sub: Subscriber<A>): void {
     if (sub.done) return;
     sub.done = true;
     sub.queue.length = 0;
@@ -392,8 +403,8 @@ const DONE: IteratorResult<ExecutionResult> = Object.freeze({ value: undefined, 
  * A subscription's lifecycle as graphql-ws sees it: an iterator that yields nothing and ends when
  * the subscription does. A class, not closures: one small object per subscription (idle memory).
  */
-class Lifecycle implements AsyncIterableIterator<ExecutionResult> {
-  constructor(private readonly hub: DeliveryHub, private readonly sub: Subscriber) {}
+class Lifecycle<A> implements AsyncIterableIterator<ExecutionResult> {
+  constructor(private readonly hub: DeliveryHub<A>, private readonly sub: Subscriber<A>) {}
 
   next(): Promise<IteratorResult<ExecutionResult>> {
     if (this.sub.done) return Promise.resolve(DONE);

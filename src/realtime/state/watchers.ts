@@ -2,22 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 
-/**
- * Who is watching a conversation live: the open `messageAdded` subscriptions per user, for one
- * conversation or for all of theirs. A member who watches a conversation gets its messages live
- * and needs no MESSAGE notification for them (seed 003 notifications).
- */
-export interface WatcherRegistry {
-  /** Registers one live subscription of `userId` (conversationId null: all of theirs); returns its release function (idempotent). */
-  watch(userId: number, conversationId: number | null): () => void;
-  /**
-   * Those of `candidates` (the conversation's members who could be notified) who watch
-   * `conversationId` live, on any instance. Costs O(candidates): lookups in memory, and for
-   * other instances' watchers one pipelined Redis round trip.
-   */
-  watchersOf(conversationId: number, candidates: readonly number[]): Promise<number[]>;
-  close(): Promise<void>;
-}
+import type { WatcherRegistry } from '../../domain/shared/live-state';
+
+export type { WatcherRegistry };
+
 
 /** The live subscriptions of this instance, in memory. */
 export class ConversationWatchers implements WatcherRegistry {

@@ -1,8 +1,8 @@
-import { DomainError } from '../../domain/shared/errors';
-import { showsContent } from '../../domain/message/message.policy';
-import type { UserRecord } from '../../domain/user/user-cache';
-import { messageInDialect } from '../../rest/common/field-names';
-import { DELETED_CONTENT, fileReferenceOf, senderOfMessage, SEND_FIELD_NAMES } from '../../rest/d003-rooms/presenters';
+import { DomainError } from '../../../domain/shared/errors';
+import { showsContent } from '../../../domain/message/message.policy';
+import type { UserRecord } from '../../../domain/user/user-cache';
+import { messageInDialect } from '../../../rest/common/field-names';
+import { DELETED_CONTENT, fileReferenceOf, senderOfMessage, SEND_FIELD_NAMES } from '../../../rest/d003-rooms/presenters';
 import { idIn, InvalidFrame, stream, textIn, type ClientFrame, type Dialect, type LegacyConnection } from './dialect';
 import { typing } from './seed000';
 
@@ -65,7 +65,7 @@ export const seed003: Dialect = {
   name: '003',
   streams: [
     stream({
-      type: 'message.added', audience: 'readers',
+      type: 'message.added',
       render: async (e, t) => {
         const m = e.message;
         const sender = await senderOfMessage(m, (id) => t.user(id));
@@ -81,7 +81,7 @@ export const seed003: Dialect = {
       },
     }),
     stream({
-      type: 'typing', audience: 'othersUnblocked',
+      type: 'typing',
       render: async (e, t) => ({ type: 'typing', user: userRef(await t.user(e.userId)), is_typing: e.isTyping }),
     }),
   ],

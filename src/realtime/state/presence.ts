@@ -1,24 +1,11 @@
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
-import type { EventPublisher } from '../domain/shared/events';
+import type { EventPublisher } from '../../domain/shared/events';
 
-/**
- * Who is online: a user is ONLINE while at least one of their sockets is open (on any instance),
- * OFFLINE once the last closes; then `onOffline` records lastSeenAt and a presence event is
- * published, once, by the instance that saw the change.
- */
-export interface PresenceTracker {
-  /**
-   * A socket of `userId` opened. `socketId` is unique per socket. Resolves with the user's open
-   * sockets now, this one included: on every instance with Redis, on this one without (or while
-   * Redis cannot answer).
-   */
-  connected(userId: number, socketId: string): Promise<number>;
-  /** A socket of `userId` closed. */
-  disconnected(userId: number, socketId: string): Promise<void>;
-  isOnline(userId: number): Promise<boolean>;
-  close(): Promise<void>;
-}
+import type { PresenceTracker } from '../../domain/shared/live-state';
+
+export type { PresenceTracker };
+
 
 type OnOffline = (userId: number, at: Date) => Promise<void>;
 

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { DomainEvent } from '../domain/shared/events';
-import { rowToMessageView, type MessageRow } from '../domain/message/message.writer';
+import type { DomainEvent } from '../../domain/shared/events';
+import { rowToMessageView, type MessageRow } from '../../domain/message/message.writer';
 
 /** Changes committed this long before an outage began are read back too (publishes in flight, clocks of other instances). */
 export const REPLAY_MARGIN_MS = 5000;

@@ -1,8 +1,10 @@
-import type { AudienceRegistry, Viewer } from './audience';
-import type { DeliveryHub, PreparedOperation } from './delivery';
+import type { AudienceRegistry, Viewer } from '../state/live-registry';
+import type { DeliveryHub, PreparedOperation } from '../delivery/hub';
 
-/** graphql-ws close code: the socket's unsent data or undelivered events passed their limit (WS_MAX_BUFFERED_BYTES, WS_MAX_QUEUED_EVENTS). Reconnect and catch up with messagesSince. */
-export const CLOSE_TOO_FAR_BEHIND = 4507;
+import { CloseCode } from './sockets';
+
+/** graphql-ws close code: the socket's unsent data or undelivered events passed their limit (sockets.ts {@link CloseCode}). Reconnect and catch up with messagesSince. */
+export const CLOSE_TOO_FAR_BEHIND = CloseCode.TOO_FAR_BEHIND;
 
 /** What an operation over graphql-ws knows of its socket's realtime state (GraphQLContext.live). */
 export interface LiveSocket {
