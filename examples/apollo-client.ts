@@ -175,6 +175,8 @@ export function createApolloChatClient(options: ChatClientOptions): ApolloChatCl
       return new Promise((resolve, reject) => {
         // `settled` covers a result delivered before subscribeMessages returns.
         let settled = false;
+        // Assigned after `settle` is defined (settle may run before subscribeMessages returns).
+        // eslint-disable-next-line prefer-const
         let stop: (() => void) | undefined;
         const settle = (f: () => void) => { if (settled) return; settled = true; stop?.(); f(); };
         stop = subscribeMessages(conversationId, (m) => settle(() => resolve(m)), (e) => settle(() => reject(e)));

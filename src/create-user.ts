@@ -32,7 +32,7 @@ export function parseCreateUserArgs(argv: string[]): CreateUserArgs {
       allowPositionals: false,
     }));
   } catch (err) {
-    throw new Error(`${(err as Error).message}\n${USAGE}`);
+    throw new Error(`${(err as Error).message}\n${USAGE}`, { cause: err });
   }
   if (!values.username || !values.password) throw new Error(`--username and --password are required\n${USAGE}`);
   if (values.score !== undefined && !/^-?\d{1,10}$/.test(values.score)) throw new Error(`--score must be an integer\n${USAGE}`);

@@ -108,7 +108,7 @@ export class QueryCost {
     const declared = field.extensions?.[MAX_ITEMS] as number | string | undefined;
     if (declared === undefined) return undefined;
     const cap = typeof declared === 'number' ? declared : this.settings[declared] ?? UNDECLARED_LIST_ITEMS;
-    let args: Record<string, unknown> = {};
+    let args: Record<string, unknown>;
     try {
       args = getArgumentValues(field, node, variables);
     } catch {

@@ -3,7 +3,6 @@
  * existence leak) over HTTP and graphql-ws, removal mid-subscription, FORBIDDEN for the wrong
  * member, content rules, idempotent retries and gap-free seq under concurrency.
  */
-import type { Client } from 'graphql-ws';
 import { codeOf, registerUser, trackRealtime, type LiveSubscription, type TestUser } from '../support/client';
 import { expectDenied, gqlAs } from '../support/graphql';
 import { startTestServer, type TestServer } from '../support/test-server';

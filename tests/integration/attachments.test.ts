@@ -50,7 +50,7 @@ async function multipart(user: TestUser, query: string, variables: Record<string
     body: form,
   });
   const text = await res.text();
-  let body: Record<string, unknown> = {};
+  let body: Record<string, unknown>;
   try { body = JSON.parse(text); } catch { body = { errors: [{ message: text }] }; }
   return { status: res.status, ...body } as GqlResult;
 }

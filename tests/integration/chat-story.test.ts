@@ -2,7 +2,6 @@
  * The whole chat story through the real server: HTTP for queries and mutations, graphql-ws for
  * subscriptions. Every test registers its own users, so tests share one server and database.
  */
-import type { Client } from 'graphql-ws';
 import { codeOf, finishedCalls, gql, registerUser, trackRealtime, type TestUser } from '../support/client';
 import { gqlAs } from '../support/graphql';
 import { startTestServer, type TestServer } from '../support/test-server';

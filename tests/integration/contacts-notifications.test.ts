@@ -3,7 +3,7 @@
  * presence audience, through the real server: HTTP for queries and mutations, graphql-ws for
  * subscriptions, with the allowed and the refused caller for each rule.
  */
-import { codeOf, finishedCalls, gql, gqlOk, registerUser, subscribe, trackRealtime, wsClient, type TestUser } from '../support/client';
+import { codeOf, gql, gqlOk, registerUser, subscribe, trackRealtime, wsClient, type TestUser } from '../support/client';
 import { gqlAs } from '../support/graphql';
 import { startTestServer, type TestServer } from '../support/test-server';
 

@@ -24,7 +24,7 @@ async function npx(args: string[], timeout: number): Promise<void> {
     await run('npx', ['--no', '--', ...args], { cwd: ROOT, timeout, env: { ...process.env, FORCE_COLOR: '0' } });
   } catch (e) {
     const { stdout = '', stderr = '' } = e as { stdout?: string; stderr?: string };
-    throw new Error(`npx ${args.join(" ")} failed: ${(e as Error).message}\n${stdout}\n${stderr}`);
+    throw new Error(`npx ${args.join(" ")} failed: ${(e as Error).message}\n${stdout}\n${stderr}`, { cause: e });
   }
 }
 

@@ -188,7 +188,7 @@ if (!hasChromium) {
         return (cm?.CodeMirror?.getValue() ?? '').includes(t);
       }, text, { timeout });
     } catch (err) {
-      throw new Error(`result pane never showed ${JSON.stringify(text)}; it shows: ${await result()}\n${(err as Error).message}`);
+      throw new Error(`result pane never showed ${JSON.stringify(text)}; it shows: ${await result()}\n${(err as Error).message}`, { cause: err });
     }
   }
   async function setToken(token: string) {

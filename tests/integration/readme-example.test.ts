@@ -4,7 +4,7 @@
  * twice in a row on the same database. The first version failed on a second run (the fixed
  * user names were taken: `ERIN=null`) and used a variable set in another terminal.
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -23,7 +23,7 @@ function workedExample(): string {
 }
 
 const tools = ['curl', 'jq'].filter((tool) => {
-  try { require('node:child_process').execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }); return false; } catch { return true; }
+  try { execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }); return false; } catch { return true; }
 });
 if (tools.length) console.warn(`readme-example.test.ts: ${tools.join(', ')} missing, so the worked example is not run (apt-get install curl jq).`);
 

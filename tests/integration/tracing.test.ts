@@ -57,7 +57,7 @@ test('requests are traced to the OTLP endpoint: HTTP, the GraphQL operation, and
   child.stderr!.on('data', (c: Buffer) => { out += c.toString(); });
   // PORT=0: the kernel picks a free port when the server binds; its "listening" log line names it.
   const deadline = Date.now() + 90_000;
-  let port: number | null = null;
+  let port: number | null;
   for (;;) {
     port = listeningPort(out);
     if (port && await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false)) break;

@@ -149,7 +149,8 @@ export function subscribe<T = any>(client: Client, query: string, variables: Rec
   const describe = () => `${query.replace(/\s+/g, ' ').slice(0, 120)} ${JSON.stringify(variables)}`;
   const take = (timeoutMs: number, accept: (e: T) => boolean, label: () => string) => new Promise<T[]>((resolve, reject) => {
     const got: T[] = [];
-    let timer: NodeJS.Timeout | undefined;
+    // Set once the first check fails (the check may clear it from a waiter before then).
+    let timer: NodeJS.Timeout | undefined = undefined;
     let timedOut = false;
     const check = () => {
       if (timedOut) return true; // a take that timed out consumes nothing more

@@ -40,7 +40,7 @@ export function dummyPasswordHash(): Promise<string> {
 export async function verifyPassword(storedHash: string | null | undefined, password: string, work?: PasswordWork): Promise<boolean> {
   const tooLong = password.length > PASSWORD_MAX_LENGTH;
   const hash = storedHash ?? (await dummyPasswordHash());
-  let ok = false;
+  let ok: boolean;
   try {
     ok = await argonVerify(hash, tooLong ? '' : password);
     // Counted only once argon2 ran to its answer (a hash it cannot parse throws first: no work).

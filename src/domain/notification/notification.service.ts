@@ -1,12 +1,12 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Scope } from '../shared/actor';
 import { forbidden, notFound, parseId } from '../shared/errors';
-import type { EventPublisher, MessageView, NotificationView } from '../shared/events';
+import type { EventPublisher, NotificationView } from '../shared/events';
 import { connectionFrom, decodeCursor, encodeCursor, pageSize, type Page } from '../shared/pagination';
 import { cleanText } from '../shared/text';
 import { validate, z } from '../shared/validate';
 import { User, fullNameOf } from '../user/user.entity';
-import { Notification, NotificationKind } from './notification.entity';
+import { Notification } from './notification.entity';
 import type { MessageNotices } from '../message/message.writer';
 import type { UserCache } from '../user/user-cache';
 import { activeMembershipSql } from '../conversation/conversation.policy';

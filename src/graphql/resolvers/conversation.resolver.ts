@@ -2,7 +2,6 @@ import type { UserRecord } from '../../domain/user/user-cache';
 import { Extensions, Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { ConversationKind, MemberRole, type Conversation } from '../../domain/conversation/conversation.entity';
 import { ConversationQueries } from '../../domain/conversation/conversation.queries';
-import type { User } from '../../domain/user/user.entity';
 import type { GraphQLContext } from '../context';
 import { ConversationConnection, ConversationType, MembershipType } from '../types/conversation.type';
 import { CreateGroupInput, CreateRoomInput, UpdateConversationInput } from '../types/inputs';

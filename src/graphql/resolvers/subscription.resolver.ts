@@ -176,7 +176,7 @@ async function watchUsers(ctx: GraphQLContext, live: LiveSocket, opts: WatchedUs
 }
 
 /** `user` of TypingEvent, PresenceEvent and ReadReceiptEvent, from the event's userId. */
-function eventUserResolver(type: Function) {
+function eventUserResolver(type: abstract new (...args: never[]) => object) {
   @Resolver(() => type)
   class EventUserResolver {
     @FieldResolver(() => UserType)

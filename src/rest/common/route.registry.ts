@@ -83,7 +83,7 @@ export interface RouteDef<P extends z.ZodType, Q extends z.ZodType, B extends z.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyRoute = RouteDef<any, any, any>;
 
-type Empty = z.ZodObject<{}>;
+type Empty = z.ZodObject<Record<never, never>>;
 
 /** Declares a route (typed input from its schemas). Dialects export lists of these. */
 export function defineRoute<P extends z.ZodType = Empty, Q extends z.ZodType = Empty, B extends z.ZodType = Empty>(def: RouteDef<P, Q, B>): AnyRoute {

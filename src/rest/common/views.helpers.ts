@@ -4,7 +4,6 @@ import { ConversationKind, type Conversation } from '../../domain/conversation/c
 import { ConversationQueries } from '../../domain/conversation/conversation.queries';
 import type { Membership } from '../../domain/conversation/membership.entity';
 import type { MessageView } from '../../domain/shared/events';
-import type { User } from '../../domain/user/user.entity';
 import type { RestContext } from './route.registry';
 import { refId } from '../../domain/shared/refs';
 import { viewerAbilities } from '../../domain/conversation/conversation.policy';

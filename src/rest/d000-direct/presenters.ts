@@ -4,7 +4,6 @@ import type { Contact } from '../../domain/contact/contact.entity';
 import type { Conversation } from '../../domain/conversation/conversation.entity';
 import type { MessageView, } from '../../domain/shared/events';
 import type { UnreadSummary } from '../../domain/message/read-state.service';
-import type { User } from '../../domain/user/user.entity';
 import type { RestContext } from '../common/route.registry';
 import { iso, isReadByOthers, lastMessageOf, membersOf, unreadOf, userOf } from '../common/views.helpers';
 import { avatarOf } from '../common/avatars';

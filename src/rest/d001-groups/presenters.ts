@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ConversationKind, MemberRole, type Conversation } from '../../domain/conversation/conversation.entity';
 import type { Membership } from '../../domain/conversation/membership.entity';
 import type { MessageView } from '../../domain/shared/events';
-import { fullNameOf, type User } from '../../domain/user/user.entity';
+import { fullNameOf } from '../../domain/user/user.entity';
 import type { RestContext } from '../common/route.registry';
 import { attachmentsOf, canReadContentOf, iso, mediaUrlOf, membersOf, titleOf, unreadOf, userOf } from '../common/views.helpers';
 import { refId } from '../../domain/shared/refs';

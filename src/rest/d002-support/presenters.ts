@@ -2,7 +2,7 @@ import type { UserRecord } from '../../domain/user/user-cache';
 import { z } from 'zod';
 import { ConversationKind, type Conversation } from '../../domain/conversation/conversation.entity';
 import type { MessageView } from '../../domain/shared/events';
-import { fullNameOf, type User } from '../../domain/user/user.entity';
+import { fullNameOf } from '../../domain/user/user.entity';
 import type { RestContext } from '../common/route.registry';
 import type { PushDevice } from '../../domain/push/push-device.entity';
 import { iso, lastMessageOf, membersOf, titleOf, unreadOf, userOf } from '../common/views.helpers';

@@ -4,7 +4,6 @@ import { ConversationKind, RoomVisibility, type Conversation } from '../../domai
 import type { Membership } from '../../domain/conversation/membership.entity';
 import type { SendInput } from '../../domain/message/message.service';
 import type { MessageView, NotificationView } from '../../domain/shared/events';
-import type { User } from '../../domain/user/user.entity';
 import type { RestContext } from '../common/route.registry';
 import { attachmentsOf, canReadContentOf, iso, lastMessageOf, mediaUrlOf, membersOf, titleOf, userOf } from '../common/views.helpers';
 import { refId } from '../../domain/shared/refs';

@@ -3,7 +3,6 @@ import { z } from 'zod';
 import type { Attachment } from '../../domain/attachment/attachment.entity';
 import type { Conversation } from '../../domain/conversation/conversation.entity';
 import type { MessageView } from '../../domain/shared/events';
-import type { User } from '../../domain/user/user.entity';
 import type { RestContext } from '../common/route.registry';
 import { attachmentsOf, iso, isReadByOthers, lastMessageOf, mediaUrlOf, membersOf, userOf } from '../common/views.helpers';
 import { refId } from '../../domain/shared/refs';

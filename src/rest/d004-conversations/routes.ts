@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { notFound } from '../../domain/shared/errors';
 import { idField, pathId, uploadField } from '../common/fields.schemas';
 import { messagePage, pageOf, pageQuery, pageSchema } from '../common/pagination.helpers';
 import { defineRoute, type AnyRoute } from '../common/route.registry';

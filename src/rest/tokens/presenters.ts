@@ -1,7 +1,6 @@
 import type { UserRecord } from '../../domain/user/user-cache';
 import { z } from 'zod';
 import type { AuthResult } from '../../domain/auth/auth.service';
-import type { User } from '../../domain/user/user.entity';
 
 /** `{access, refresh}` (seed 000 token endpoints, SimpleJWT shape). */
 export const tokenPairSchema = z.object({ access: z.string(), refresh: z.string() });

@@ -256,7 +256,7 @@ async function assertProperty<T>(property: fc.IAsyncProperty<T>, params: fc.Para
   } catch (e) {
     const message = (e as Error).message;
     const cause = (e as { cause?: Error }).cause?.message ?? '';
-    throw new Error(`${message.length > 4000 ? `${message.slice(0, 4000)} ...[cut]` : message}\nCause: ${cause.slice(0, 2000)}`);
+    throw new Error(`${message.length > 4000 ? `${message.slice(0, 4000)} ...[cut]` : message}\nCause: ${cause.slice(0, 2000)}`, { cause: e });
   }
 }
 
