@@ -40,21 +40,35 @@ async function main(): Promise<void> {
   const n = Number(process.env.BENCH_MESSAGES ?? 500);
   let queries = 0;
   const env = {
-    ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: process.env.DATABASE_URL ? './data' : ':memory:', LOG_LEVEL: 'silent',
-    RATE_MESSAGES_PER_SEC: process.env.RATE_MESSAGES_PER_SEC ?? '100000', JWT_SECRET: randomBytes(32).toString('hex'),
+    ...process.env,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATA_DIR: process.env.DATABASE_URL ? './data' : ':memory:',
+    LOG_LEVEL: 'silent',
+    RATE_MESSAGES_PER_SEC: process.env.RATE_MESSAGES_PER_SEC ?? '100000',
+    JWT_SECRET: randomBytes(32).toString('hex'),
     REDIS_PREFIX: `bench-${randomBytes(4).toString('hex')}`,
   };
-  const app = await startApp(
-    loadConfig(env),
-    { logger: pino({ level: 'silent' }), onQuery: (line) => { if (/\[query\]/.test(line)) queries++; } },
-  );
+  const app = await startApp(loadConfig(env), {
+    logger: pino({ level: 'silent' }),
+    onQuery: (line) => {
+      if (/\[query\]/.test(line)) queries++;
+    },
+  });
   const post = async (query: string, variables: object, token?: string) => {
-    const res = await fetch(app.url, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify({ query, variables }) });
+    const res = await fetch(app.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify({ query, variables }),
+    });
     const body = (await res.json()) as { data: any; errors?: unknown };
     if (body.errors) throw new Error(JSON.stringify(body.errors));
     return body.data;
   };
-  const reg = (u: string) => post('mutation($i: RegisterInput!) { register(input: $i) { accessToken user { id } } }', { i: { username: `${u}${Date.now() % 100000}`, password: 'benchmark-pass' } });
+  const reg = (u: string) =>
+    post('mutation($i: RegisterInput!) { register(input: $i) { accessToken user { id } } }', {
+      i: { username: `${u}${Date.now() % 100000}`, password: 'benchmark-pass' },
+    });
   const a = (await reg('bencha')).register;
   const b = (await reg('benchb')).register;
   const conv = (await post('mutation($u: ID) { openDirectChat(userId: $u) { id } }', { u: b.user.id }, a.accessToken)).openDirectChat.id;
@@ -65,15 +79,21 @@ async function main(): Promise<void> {
   let received = 0;
   let allReceived!: () => void;
   const done = new Promise<void>((r) => (allReceived = r));
-  client.subscribe<{ messageAdded: { content: string } }>({ query: 'subscription($c: ID) { messageAdded(conversationId: $c) { content } }', variables: { c: conv } }, {
-    next: (v) => {
-      const t = sentAt.get(v.data!.messageAdded.content);
-      if (t !== undefined) latencies.push(performance.now() - t);
-      if (++received === n) allReceived();
+  client.subscribe<{ messageAdded: { content: string } }>(
+    { query: 'subscription($c: ID) { messageAdded(conversationId: $c) { content } }', variables: { c: conv } },
+    {
+      next: (v) => {
+        const t = sentAt.get(v.data!.messageAdded.content);
+        if (t !== undefined) latencies.push(performance.now() - t);
+        if (++received === n) allReceived();
+      },
+      error: (e) => {
+        console.error(e);
+        process.exit(1);
+      },
+      complete: () => undefined,
     },
-    error: (e) => { console.error(e); process.exit(1); },
-    complete: () => undefined,
-  });
+  );
   await new Promise((r) => setTimeout(r, 300));
 
   const t0 = performance.now();
@@ -88,26 +108,37 @@ async function main(): Promise<void> {
   const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))].toFixed(2);
 
   const before = queries;
-  await post(`query($c: ID!) { messages(conversationId: $c, last: 50) { edges { node { seq content sender { username } replyTo { seq sender { username } } attachments { id } } } } }`, { c: conv }, b.accessToken);
+  await post(
+    `query($c: ID!) { messages(conversationId: $c, last: 50) { edges { node { seq content sender { username } replyTo { seq sender { username } } attachments { id } } } } }`,
+    { c: conv },
+    b.accessToken,
+  );
   const perPage = queries - before;
 
   const upload = await benchUpload(app.url, a.accessToken, conv);
   const decoding = await benchImageDecoding(app.url, a.accessToken, b.accessToken, conv);
-  const crossInstance = process.env.DATABASE_URL && process.env.REDIS_URL
-    ? await benchCrossInstance(app.url, env, a.accessToken, b.accessToken, conv, Math.min(n, 500))
-    : 'skipped: needs DATABASE_URL and REDIS_URL';
+  const crossInstance =
+    process.env.DATABASE_URL && process.env.REDIS_URL
+      ? await benchCrossInstance(app.url, env, a.accessToken, b.accessToken, conv, Math.min(n, 500))
+      : 'skipped: needs DATABASE_URL and REDIS_URL';
 
-  console.log(JSON.stringify({
-    database: process.env.DATABASE_URL ? 'postgresql' : 'pglite',
-    messages: n,
-    sendThroughputPerSec: Number((n / (elapsed / 1000)).toFixed(1)),
-    deliveryLatencyMs: { p50: pct(50), p95: pct(95), p99: pct(99) },
-    sqlStatementsPerPageOf50: perPage,
-    upload10MB: upload,
-    imageDecoding: decoding,
-    crossInstance,
-    rssMiB: Math.round(process.memoryUsage().rss / 1048576),
-  }, null, 2));
+  console.log(
+    JSON.stringify(
+      {
+        database: process.env.DATABASE_URL ? 'postgresql' : 'pglite',
+        messages: n,
+        sendThroughputPerSec: Number((n / (elapsed / 1000)).toFixed(1)),
+        deliveryLatencyMs: { p50: pct(50), p95: pct(95), p99: pct(99) },
+        sqlStatementsPerPageOf50: perPage,
+        upload10MB: upload,
+        imageDecoding: decoding,
+        crossInstance,
+        rssMiB: Math.round(process.memoryUsage().rss / 1048576),
+      },
+      null,
+      2,
+    ),
+  );
   await client.dispose();
   await app.stop();
   if (process.env.BENCH_ONLY === 'http') return;
@@ -121,12 +152,19 @@ function printHeavy(r: HeavyNeighbourResult): void {
   console.log(JSON.stringify({ heavyNeighbour: r }, null, 2));
   const f = (x: { p50: number; p95: number; p99: number }) => `${x.p50} / ${x.p95} / ${x.p99}`;
   const h = r.heavy;
-  console.log(`\n| every 20 ms, p50 / p95 / p99 ms | under ${r.concurrency} heavy requests | no heavy load | node:http + select 1 | p99 ratio loaded / quiet | target |\n|---|---|---|---|---|---|`);
-  console.log(`| another user's { me { id } } | ${f(r.underHeavyLoad.me)} | ${f(r.noHeavyLoad.me)} | ${f(r.anchorNodeHttpSelectOne)} | ${r.p99Ratios.meLoadedToQuiet} | p99 <= 100 |`);
+  console.log(
+    `\n| every 20 ms, p50 / p95 / p99 ms | under ${r.concurrency} heavy requests | no heavy load | node:http + select 1 | p99 ratio loaded / quiet | target |\n|---|---|---|---|---|---|`,
+  );
+  console.log(
+    `| another user's { me { id } } | ${f(r.underHeavyLoad.me)} | ${f(r.noHeavyLoad.me)} | ${f(r.anchorNodeHttpSelectOne)} | ${r.p99Ratios.meLoadedToQuiet} | p99 <= 100 |`,
+  );
   console.log(`| GET /healthz | ${f(r.underHeavyLoad.healthz)} | ${f(r.noHeavyLoad.healthz)} | | ${r.p99Ratios.healthzLoadedToQuiet} | p99 <= 100 |`);
-  const srv = (x: { server: { cpuShare: number; loopDelayMs?: { p99: number; max: number } } }) => `CPU ${x.server.cpuShare} cores, loop delay p99 ${x.server.loopDelayMs?.p99.toFixed(0)} / max ${x.server.loopDelayMs?.max.toFixed(0)} ms`;
+  const srv = (x: { server: { cpuShare: number; loopDelayMs?: { p99: number; max: number } } }) =>
+    `CPU ${x.server.cpuShare} cores, loop delay p99 ${x.server.loopDelayMs?.p99.toFixed(0)} / max ${x.server.loopDelayMs?.max.toFixed(0)} ms`;
   console.log(`| the server over the phase | ${srv(r.underHeavyLoad)} | ${srv(r.noHeavyLoad)} | | | |`);
-  console.log(`| heavy requests in ${r.seconds} s (client ${r.heavyClient}): served / refused (RATE_LIMITED) / failed | ${h.served} / ${h.refused} / ${h.failed} (one alone: ${r.oneHeavyAloneMs.median} ms) | | | | |`);
+  console.log(
+    `| heavy requests in ${r.seconds} s (client ${r.heavyClient}): served / refused (RATE_LIMITED) / failed | ${h.served} / ${h.refused} / ${h.failed} (one alone: ${r.oneHeavyAloneMs.median} ms) | | | | |`,
+  );
 }
 
 /** The request-path figures as JSON, then as a table: each next to the node:http + `select 1` anchor. */
@@ -134,7 +172,7 @@ function printRequestPath(r: Record<string, any>): void {
   console.log(JSON.stringify({ requestPath: r }, null, 2));
   const { anchor, ours, ratios } = r.oneAfterAnother;
   const row = (name: string, x: { median: number; p99: number; sqlPerRequest?: number }, rt: unknown, target = '') =>
-    `| ${name} | ${x.median} / ${x.p99} | ${x.sqlPerRequest ?? ''} | ${anchor.median} / ${anchor.p99} | ${typeof rt === 'object' && rt ? (rt as { ratio: number }).ratio : rt ?? ''} | ${target} |`;
+    `| ${name} | ${x.median} / ${x.p99} | ${x.sqlPerRequest ?? ''} | ${anchor.median} / ${anchor.p99} | ${typeof rt === 'object' && rt ? (rt as { ratio: number }).ratio : (rt ?? '')} | ${target} |`;
   console.log('\n| request (one client) | ours median / p99 ms | SQL | anchor median / p99 ms | ratio | target |\n|---|---|---|---|---|---|');
   console.log(row('{ __typename }, no token', ours.typenameNoToken, ratios.typenameNoToken));
   console.log(row('{ __typename }, token', ours.typenameWithToken, ratios.typenameWithToken));
@@ -146,9 +184,13 @@ function printRequestPath(r: Record<string, any>): void {
   console.log(`\n| ${c.senders} senders, ${c.conversations} conversations of ${c.members} | ours | anchor | ratio | target |\n|---|---|---|---|---|`);
   console.log(`| sends/s (anchor: select 1 requests/s) | ${c.sendsPerSec.ours} | ${c.sendsPerSec.anchorRequestsPerSec} | ${c.sendsPerSec.ratio} | >= 2000 |`);
   console.log(`| every send delivered to every member, sends/s | ${c.allDeliveredPerSec} | | | |`);
-  console.log(`| send median / p99 ms; delivery p50 / p99 ms; SQL per send | ${c.sendMedianMs} / ${c.sendP99Ms}; ${c.deliveryLatencyMs.p50} / ${c.deliveryLatencyMs.p99}; ${c.sqlPerSend} | | | |`);
+  console.log(
+    `| send median / p99 ms; delivery p50 / p99 ms; SQL per send | ${c.sendMedianMs} / ${c.sendP99Ms}; ${c.deliveryLatencyMs.p50} / ${c.deliveryLatencyMs.p99}; ${c.sqlPerSend} | | | |`,
+  );
   const s = r.coldStart;
-  console.log(`| cold start to first answer, PGlite: fresh / existing data (ms) | ${s.freshDataDirMs} / ${s.existingDataDirMs} | ${s.anchorNodeHttpMs} | | < 3000 |`);
+  console.log(
+    `| cold start to first answer, PGlite: fresh / existing data (ms) | ${s.freshDataDirMs} / ${s.existingDataDirMs} | ${s.anchorNodeHttpMs} | | < 3000 |`,
+  );
 }
 
 /** The realtime scenarios as JSON, then as a table: each figure next to its bare `ws` anchor. */
@@ -156,11 +198,23 @@ function printRealtime(r: Record<string, any>): void {
   console.log(JSON.stringify({ realtime: r }, null, 2));
   const h = r.hotRoom;
   const rows: [string, unknown, unknown, unknown, string][] = [
-    [`hot room: deliveries/s (${h.subscribers} sockets, ${h.messages} msgs)`, h.deliveriesPerSec.ours, h.deliveriesPerSec.bareWs, h.deliveriesPerSec.ratio, h.deliveriesPerSec.target],
+    [
+      `hot room: deliveries/s (${h.subscribers} sockets, ${h.messages} msgs)`,
+      h.deliveriesPerSec.ours,
+      h.deliveriesPerSec.bareWs,
+      h.deliveriesPerSec.ratio,
+      h.deliveriesPerSec.target,
+    ],
     ['hot room: latency p50 ms at 20 msg/s', h.latencyAt20PerSecMs.ours.p50, h.latencyAt20PerSecMs.bareWs.p50, '', ''],
     ['hot room: latency p99 ms at 20 msg/s', h.latencyAt20PerSecMs.ours.p99, h.latencyAt20PerSecMs.bareWs.p99, '', h.latencyAt20PerSecMs.target],
     ['hot room: SQL per delivered event', h.sqlPerDeliveredEvent.ours, 0, '', String(h.sqlPerDeliveredEvent.target)],
-    [`idle: RSS KiB per socket (${r.idleSockets.sockets})`, r.idleSockets.rssPerSocketKiB.ours, r.idleSockets.rssPerSocketKiB.bareWs, r.idleSockets.rssPerSocketKiB.ratio, r.idleSockets.rssPerSocketKiB.target],
+    [
+      `idle: RSS KiB per socket (${r.idleSockets.sockets})`,
+      r.idleSockets.rssPerSocketKiB.ours,
+      r.idleSockets.rssPerSocketKiB.bareWs,
+      r.idleSockets.rssPerSocketKiB.ratio,
+      r.idleSockets.rssPerSocketKiB.target,
+    ],
   ];
   if (r.reconnectStorm) {
     const s = r.reconnectStorm;
@@ -171,7 +225,10 @@ function printRealtime(r: Record<string, any>): void {
   for (const row of rows) console.log(`| ${row.join(' | ')} |`);
 }
 
-main().catch((err) => { console.error(err); process.exit(1); });
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
 
 /**
  * Cross-instance delivery through Redis: a second instance on the same PostgreSQL and Redis;
@@ -186,23 +243,33 @@ async function benchCrossInstance(urlA: string, env: NodeJS.ProcessEnv, senderTo
   let allReceived!: () => void;
   const done = new Promise<void>((r) => (allReceived = r));
   const client = createClient({ url: other.wsUrl, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${recipientToken}` } });
-  client.subscribe<{ messageAdded: { content: string } }>({ query: 'subscription($c: ID) { messageAdded(conversationId: $c) { content } }', variables: { c: conversationId } }, {
-    next: (v) => {
-      const t = sentAt.get(v.data!.messageAdded.content);
-      if (t === undefined) return;
-      latencies.push(performance.now() - t);
-      if (++received === count) allReceived();
+  client.subscribe<{ messageAdded: { content: string } }>(
+    { query: 'subscription($c: ID) { messageAdded(conversationId: $c) { content } }', variables: { c: conversationId } },
+    {
+      next: (v) => {
+        const t = sentAt.get(v.data!.messageAdded.content);
+        if (t === undefined) return;
+        latencies.push(performance.now() - t);
+        if (++received === count) allReceived();
+      },
+      error: (e) => {
+        console.error(e);
+        process.exit(1);
+      },
+      complete: () => undefined,
     },
-    error: (e) => { console.error(e); process.exit(1); },
-    complete: () => undefined,
-  });
+  );
   await new Promise((r) => setTimeout(r, 300));
   for (let i = 0; i < count; i++) {
     const content = `cross-instance ${i}`;
     sentAt.set(content, performance.now());
     const res = await fetch(urlA, {
-      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${senderToken}` },
-      body: JSON.stringify({ query: 'mutation($c: ID, $t: String!) { sendMessage(input: { conversationId: $c, content: $t }) { id } }', variables: { c: conversationId, t: content } }),
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${senderToken}` },
+      body: JSON.stringify({
+        query: 'mutation($c: ID, $t: String!) { sendMessage(input: { conversationId: $c, content: $t }) { id } }',
+        variables: { c: conversationId, t: content },
+      }),
     });
     await res.json();
   }
@@ -232,12 +299,26 @@ async function benchUpload(url: string, token: string, conversationId: string) {
   global.gc?.();
   const baseline = process.memoryUsage().rss;
   let peak = baseline;
-  const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 5);
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 5);
   const t0 = performance.now();
   try {
     for (let i = 0; i < count; i++) {
-      const { stdout } = await execFileP('curl', ['-sS', url, '-H', `authorization: Bearer ${token}`, '-H', 'apollo-require-preflight: true',
-        '-F', `operations=${operations}`, '-F', 'map={"0":["variables.i.attachments.0"]}', '-F', `0=@${path};filename=bench-${i}.mp4`]);
+      const { stdout } = await execFileP('curl', [
+        '-sS',
+        url,
+        '-H',
+        `authorization: Bearer ${token}`,
+        '-H',
+        'apollo-require-preflight: true',
+        '-F',
+        `operations=${operations}`,
+        '-F',
+        'map={"0":["variables.i.attachments.0"]}',
+        '-F',
+        `0=@${path};filename=bench-${i}.mp4`,
+      ]);
       const body = JSON.parse(stdout) as { data?: { sendMessage: { attachments: { size: number }[] } }; errors?: unknown };
       if (body.errors || body.data?.sendMessage.attachments[0].size !== size) throw new Error(`upload failed: ${stdout}`);
     }
@@ -263,14 +344,30 @@ async function benchImageDecoding(url: string, senderToken: string, readerToken:
   const sharp = (await import('sharp')).default;
   const dir = mkdtempSync(join(tmpdir(), 'bench-decode-'));
   const path = join(dir, 'big.png');
-  writeFileSync(path, await sharp({ create: { width: 6000, height: 6000, channels: 3, background: '#336699' } }).png().toBuffer());
+  writeFileSync(
+    path,
+    await sharp({ create: { width: 6000, height: 6000, channels: 3, background: '#336699' } })
+      .png()
+      .toBuffer(),
+  );
   const me = async () => {
     const t = performance.now();
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${readerToken}` }, body: JSON.stringify({ query: '{ me { id } }' }) });
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${readerToken}` },
+      body: JSON.stringify({ query: '{ me { id } }' }),
+    });
     await res.json();
     return performance.now() - t;
   };
-  const stats = (xs: number[]) => { const s = [...xs].sort((x, y) => x - y); return { median: Number(s[Math.floor(s.length / 2)].toFixed(2)), p99: Number(s[Math.min(s.length - 1, Math.floor(s.length * 0.99))].toFixed(2)), requests: s.length }; };
+  const stats = (xs: number[]) => {
+    const s = [...xs].sort((x, y) => x - y);
+    return {
+      median: Number(s[Math.floor(s.length / 2)].toFixed(2)),
+      p99: Number(s[Math.min(s.length - 1, Math.floor(s.length * 0.99))].toFixed(2)),
+      requests: s.length,
+    };
+  };
   try {
     const alone: number[] = [];
     for (let i = 0; i < 200; i++) alone.push(await me());
@@ -280,16 +377,36 @@ async function benchImageDecoding(url: string, senderToken: string, readerToken:
     const map = JSON.stringify(Object.fromEntries(files.map((f) => [String(f), [`variables.i.attachments.${f}`]])));
     const t0 = performance.now();
     let uploading = true;
-    const uploads = Promise.all([0, 1, 2, 3].map(async () => {
-      const { stdout } = await execFileP('curl', ['-sS', url, '-H', `authorization: Bearer ${senderToken}`, '-H', 'apollo-require-preflight: true',
-        '-F', `operations=${operations}`, '-F', `map=${map}`, ...files.flatMap((f) => ['-F', `${f}=@${path};filename=big-${f}.png`])]);
-      const body = JSON.parse(stdout) as { data?: { sendMessage: { attachments: { width: number }[] } } };
-      if (body.data?.sendMessage.attachments.length !== 5) throw new Error(`image upload failed: ${stdout.slice(0, 300)}`);
-    })).finally(() => { uploading = false; });
+    const uploads = Promise.all(
+      [0, 1, 2, 3].map(async () => {
+        const { stdout } = await execFileP('curl', [
+          '-sS',
+          url,
+          '-H',
+          `authorization: Bearer ${senderToken}`,
+          '-H',
+          'apollo-require-preflight: true',
+          '-F',
+          `operations=${operations}`,
+          '-F',
+          `map=${map}`,
+          ...files.flatMap((f) => ['-F', `${f}=@${path};filename=big-${f}.png`]),
+        ]);
+        const body = JSON.parse(stdout) as { data?: { sendMessage: { attachments: { width: number }[] } } };
+        if (body.data?.sendMessage.attachments.length !== 5) throw new Error(`image upload failed: ${stdout.slice(0, 300)}`);
+      }),
+    ).finally(() => {
+      uploading = false;
+    });
     const during: number[] = [];
     while (uploading) during.push(await me());
     await uploads;
-    return { images: '4 sends x 5 images of 6000x6000', uploadsSeconds: Number(((performance.now() - t0) / 1000).toFixed(1)), meAloneMs: stats(alone), meDuringUploadsMs: stats(during) };
+    return {
+      images: '4 sends x 5 images of 6000x6000',
+      uploadsSeconds: Number(((performance.now() - t0) / 1000).toFixed(1)),
+      meAloneMs: stats(alone),
+      meDuringUploadsMs: stats(during),
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

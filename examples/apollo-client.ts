@@ -87,19 +87,28 @@ export function findFiles(value: unknown, path = '', found: [string, Blob][] = [
  * prevention refuses multipart requests without the `apollo-require-preflight` header.
  */
 export function multipartLink(httpUrl: string, authHeaders: () => Record<string, string>): ApolloLink {
-  return new ApolloLink((operation) => new Observable<ApolloLink.Result>((observer) => {
-    const files = findFiles(operation.variables);
-    const variables = JSON.parse(JSON.stringify(operation.variables, (_k, v: unknown) => (v instanceof Blob ? null : v)));
-    const form = new FormData();
-    form.append('operations', JSON.stringify({ query: print(operation.query), operationName: operation.operationName, variables }));
-    form.append('map', JSON.stringify(Object.fromEntries(files.map(([path], i) => [String(i), [`variables.${path}`]]))));
-    files.forEach(([, file], i) => form.append(String(i), file));
-    const abort = new AbortController();
-    fetch(httpUrl, { method: 'POST', headers: { ...authHeaders(), 'apollo-require-preflight': 'true' }, body: form, signal: abort.signal })
-      .then((res) => res.json() as Promise<ApolloLink.Result>)
-      .then((result) => { observer.next(result); observer.complete(); }, (e: unknown) => observer.error(e));
-    return () => abort.abort();
-  }));
+  return new ApolloLink(
+    (operation) =>
+      new Observable<ApolloLink.Result>((observer) => {
+        const files = findFiles(operation.variables);
+        const variables = JSON.parse(JSON.stringify(operation.variables, (_k, v: unknown) => (v instanceof Blob ? null : v)));
+        const form = new FormData();
+        form.append('operations', JSON.stringify({ query: print(operation.query), operationName: operation.operationName, variables }));
+        form.append('map', JSON.stringify(Object.fromEntries(files.map(([path], i) => [String(i), [`variables.${path}`]]))));
+        files.forEach(([, file], i) => form.append(String(i), file));
+        const abort = new AbortController();
+        fetch(httpUrl, { method: 'POST', headers: { ...authHeaders(), 'apollo-require-preflight': 'true' }, body: form, signal: abort.signal })
+          .then((res) => res.json() as Promise<ApolloLink.Result>)
+          .then(
+            (result) => {
+              observer.next(result);
+              observer.complete();
+            },
+            (e: unknown) => observer.error(e),
+          );
+        return () => abort.abort();
+      }),
+  );
 }
 
 /** Creates the Apollo Client 4 setup for this server (HTTP, WebSocket and multipart links). */
@@ -130,7 +139,10 @@ export function createApolloChatClient(options: ChatClientOptions): ApolloChatCl
   );
   const client = new ApolloClient({ link, cache: new InMemoryCache() });
 
-  const signedIn = (auth: AuthFieldsFragment) => { token = auth.accessToken; return auth; };
+  const signedIn = (auth: AuthFieldsFragment) => {
+    token = auth.accessToken;
+    return auth;
+  };
   const sendMessage = async (conversationId: string, content: string, attachments?: File[]) => {
     const { data } = await client.mutate({ mutation: SendMessageDocument, variables: { input: { conversationId, content, attachments } } });
     if (!data) throw new Error('sendMessage returned no data');
@@ -178,8 +190,17 @@ export function createApolloChatClient(options: ChatClientOptions): ApolloChatCl
         // Assigned after `settle` is defined (settle may run before subscribeMessages returns).
         // eslint-disable-next-line prefer-const
         let stop: (() => void) | undefined;
-        const settle = (f: () => void) => { if (settled) return; settled = true; stop?.(); f(); };
-        stop = subscribeMessages(conversationId, (m) => settle(() => resolve(m)), (e) => settle(() => reject(e)));
+        const settle = (f: () => void) => {
+          if (settled) return;
+          settled = true;
+          stop?.();
+          f();
+        };
+        stop = subscribeMessages(
+          conversationId,
+          (m) => settle(() => resolve(m)),
+          (e) => settle(() => reject(e)),
+        );
         if (settled) stop();
       });
     },

@@ -104,7 +104,10 @@ export function createUrqlChatClient(options: ChatClientOptions): UrqlChatClient
     ],
   });
 
-  const signedIn = (auth: AuthFieldsFragment) => { token = auth.accessToken; return auth; };
+  const signedIn = (auth: AuthFieldsFragment) => {
+    token = auth.accessToken;
+    return auth;
+  };
   const sendMessage = async (conversationId: string, content: string, attachments?: File[]) =>
     dataOf(await client.mutation(SendMessageDocument, { input: { conversationId, content, attachments } }).toPromise(), 'sendMessage').sendMessage;
   const subscribeMessages: UrqlChatClient['subscribeMessages'] = (conversationId, onMessage, onError) => {
@@ -139,8 +142,17 @@ export function createUrqlChatClient(options: ChatClientOptions): UrqlChatClient
         // Assigned after `settle` is defined (settle may run before subscribeMessages returns).
         // eslint-disable-next-line prefer-const
         let stop: (() => void) | undefined;
-        const settle = (f: () => void) => { if (settled) return; settled = true; stop?.(); f(); };
-        stop = subscribeMessages(conversationId, (m) => settle(() => resolve(m)), (e) => settle(() => reject(e)));
+        const settle = (f: () => void) => {
+          if (settled) return;
+          settled = true;
+          stop?.();
+          f();
+        };
+        stop = subscribeMessages(
+          conversationId,
+          (m) => settle(() => resolve(m)),
+          (e) => settle(() => reject(e)),
+        );
         if (settled) stop();
       });
     },

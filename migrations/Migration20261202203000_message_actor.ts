@@ -8,7 +8,9 @@ import { Migration } from '@mikro-orm/migrations';
 export class Migration20261202203000_message_actor extends Migration {
   override async up(): Promise<void> {
     this.addSql('alter table "messages" add column "actor_id" int null');
-    this.addSql('alter table "messages" add constraint "messages_actor_id_foreign" foreign key ("actor_id") references "users" ("id") on update cascade on delete set null');
+    this.addSql(
+      'alter table "messages" add constraint "messages_actor_id_foreign" foreign key ("actor_id") references "users" ("id") on update cascade on delete set null',
+    );
   }
 
   override async down(): Promise<void> {

@@ -9,7 +9,9 @@ import { Migration } from '@mikro-orm/migrations';
  */
 export class Migration20261203160000_user_avatar extends Migration {
   override async up(): Promise<void> {
-    this.addSql('alter table "users" add column "avatar_key" varchar(64) null, add column "avatar_thumbnail_key" varchar(64) null, add column "avatar_version" int not null default 0');
+    this.addSql(
+      'alter table "users" add column "avatar_key" varchar(64) null, add column "avatar_thumbnail_key" varchar(64) null, add column "avatar_version" int not null default 0',
+    );
   }
 
   override async down(): Promise<void> {

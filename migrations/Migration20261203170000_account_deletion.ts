@@ -12,8 +12,12 @@ import { Migration } from '@mikro-orm/migrations';
  */
 export class Migration20261203170000_account_deletion extends Migration {
   override async up(): Promise<void> {
-    this.addSql('alter table "users" add column "deleted_at" timestamptz null, add column "tokens_valid_after" timestamptz null, add column "tokens_kept_session" varchar(36) null');
-    this.addSql('create table "reserved_usernames" ("username_key" varchar(64) not null, "reserved_at" timestamptz not null, constraint "reserved_usernames_pkey" primary key ("username_key"))');
+    this.addSql(
+      'alter table "users" add column "deleted_at" timestamptz null, add column "tokens_valid_after" timestamptz null, add column "tokens_kept_session" varchar(36) null',
+    );
+    this.addSql(
+      'create table "reserved_usernames" ("username_key" varchar(64) not null, "reserved_at" timestamptz not null, constraint "reserved_usernames_pkey" primary key ("username_key"))',
+    );
   }
 
   override async down(): Promise<void> {

@@ -8,7 +8,9 @@ import { Migration } from '@mikro-orm/migrations';
  */
 export class Migration20261207150000_privacy extends Migration {
   override async up(): Promise<void> {
-    this.addSql(`alter table "users" add column "presence_visibility" varchar(16) not null default 'CONTACTS', add column "send_read_receipts" boolean not null default true`);
+    this.addSql(
+      `alter table "users" add column "presence_visibility" varchar(16) not null default 'CONTACTS', add column "send_read_receipts" boolean not null default true`,
+    );
     this.addSql(`alter table "users" add constraint "users_presence_visibility_check" check ("presence_visibility" in ('EVERYONE', 'CONTACTS', 'NOBODY'))`);
   }
 

@@ -28,7 +28,9 @@ export class Migration20261207153500_contact_pair extends Migration {
                                            order by case "status" when 'ACCEPTED' then 0 when 'PENDING' then 1 else 2 end, "id") as n
             from "contacts" where "status" <> 'BLOCKED') ranked
          where ranked.n > 1)`);
-    this.addSql(`create unique index "contacts_pair_unique" on "contacts" (least("requester_id", "addressee_id"), greatest("requester_id", "addressee_id")) where "status" <> 'BLOCKED'`);
+    this.addSql(
+      `create unique index "contacts_pair_unique" on "contacts" (least("requester_id", "addressee_id"), greatest("requester_id", "addressee_id")) where "status" <> 'BLOCKED'`,
+    );
   }
 
   override async down(): Promise<void> {

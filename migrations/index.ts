@@ -5,9 +5,9 @@ import { Migration20261203140000_external_attachments } from './Migration2026120
 import { Migration20261203160000_user_avatar } from './Migration20261203160000_user_avatar';
 import { Migration20261203170000_account_deletion } from './Migration20261203170000_account_deletion';
 import { Migration20261207143000_archive_uploads_devices } from './Migration20261207143000_archive_uploads_devices';
-import { Migration20261207153500_contact_pair } from './Migration20261207153500_contact_pair';
 import { Migration20261207144500_refresh_grace } from './Migration20261207144500_refresh_grace';
 import { Migration20261207150000_privacy } from './Migration20261207150000_privacy';
+import { Migration20261207153500_contact_pair } from './Migration20261207153500_contact_pair';
 
 /** Every migration, in order. A new migration file is added here too (see docs/development.md, "Migrations"). */
 export const migrationsList: { name: string; class: new (...args: any[]) => any }[] = [
@@ -18,7 +18,7 @@ export const migrationsList: { name: string; class: new (...args: any[]) => any 
   { name: 'Migration20261203160000_user_avatar', class: Migration20261203160000_user_avatar },
   { name: 'Migration20261203170000_account_deletion', class: Migration20261203170000_account_deletion },
   { name: 'Migration20261207143000_archive_uploads_devices', class: Migration20261207143000_archive_uploads_devices },
-  { name: 'Migration20261207153500_contact_pair', class: Migration20261207153500_contact_pair },
   { name: 'Migration20261207144500_refresh_grace', class: Migration20261207144500_refresh_grace },
   { name: 'Migration20261207150000_privacy', class: Migration20261207150000_privacy },
+  { name: 'Migration20261207153500_contact_pair', class: Migration20261207153500_contact_pair },
 ];

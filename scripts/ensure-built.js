@@ -18,7 +18,11 @@ const root = resolve(__dirname, '..');
 /** The newest modification time (ms) of the files under `path` (0 when it does not exist). */
 function newest(path) {
   let stat;
-  try { stat = statSync(path); } catch { return 0; }
+  try {
+    stat = statSync(path);
+  } catch {
+    return 0;
+  }
   if (!stat.isDirectory()) return stat.mtimeMs;
   let max = stat.mtimeMs;
   for (const name of readdirSync(path)) max = Math.max(max, newest(join(path, name)));

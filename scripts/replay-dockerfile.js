@@ -38,7 +38,11 @@ const nodeBin = opt('--node', process.execPath);
 const keep = args.includes('--keep');
 
 const log = (...m) => console.log('[replay]', ...m);
-const fail = (msg) => { console.error(`[replay] FAILED: ${msg}`); process.exitCode = 1; throw new ReplayError(msg); };
+const fail = (msg) => {
+  console.error(`[replay] FAILED: ${msg}`);
+  process.exitCode = 1;
+  throw new ReplayError(msg);
+};
 class ReplayError extends Error {}
 
 /** The Dockerfile's instructions: { op, arg, line } with continuations joined and comments dropped. */
@@ -51,7 +55,10 @@ function parseDockerfile(text) {
     if (!buf && (/^\s*#/.test(line) || !line.trim())) return;
     if (buf && /^\s*#/.test(line)) return; // comment lines inside a continued instruction
     if (!buf) start = i + 1;
-    if (line.endsWith('\\')) { buf += line.slice(0, -1) + ' '; return; }
+    if (line.endsWith('\\')) {
+      buf += line.slice(0, -1) + ' ';
+      return;
+    }
     buf += line;
     const m = /^\s*(\w+)\s+([\s\S]*)$/.exec(buf);
     if (m) out.push({ op: m[1].toUpperCase(), arg: m[2].trim(), line: start });
@@ -63,14 +70,31 @@ function parseDockerfile(text) {
 /** .dockerignore patterns as tests on a context-relative path (Go filepath.Match rules, `**`, `!`). */
 function dockerignore(dir) {
   let lines = [];
-  try { lines = fs.readFileSync(path.join(dir, '.dockerignore'), 'utf8').split('\n'); } catch { /* none */ }
-  const rules = lines.map((l) => l.trim()).filter((l) => l && !l.startsWith('#')).map((l) => {
-    const negate = l.startsWith('!');
-    const pat = path.posix.normalize((negate ? l.slice(1) : l).replace(/^\/+/, '')).replace(/\/+$/, '');
-    const re = pat.split('/').map((seg) => seg === '**' ? '.*' : seg.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')).join('/');
-    // A pattern naming a directory excludes everything under it.
-    return { negate, re: new RegExp(`^${re}(/.*)?$`) };
-  });
+  try {
+    lines = fs.readFileSync(path.join(dir, '.dockerignore'), 'utf8').split('\n');
+  } catch {
+    /* none */
+  }
+  const rules = lines
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => {
+      const negate = l.startsWith('!');
+      const pat = path.posix.normalize((negate ? l.slice(1) : l).replace(/^\/+/, '')).replace(/\/+$/, '');
+      const re = pat
+        .split('/')
+        .map((seg) =>
+          seg === '**'
+            ? '.*'
+            : seg
+                .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+                .replace(/\*/g, '[^/]*')
+                .replace(/\?/g, '[^/]'),
+        )
+        .join('/');
+      // A pattern naming a directory excludes everything under it.
+      return { negate, re: new RegExp(`^${re}(/.*)?$`) };
+    });
   return (rel) => {
     let ignored = false;
     for (const r of rules) if (r.re.test(rel)) ignored = !r.negate;
@@ -118,7 +142,10 @@ function freePort() {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
   });
 }
 
@@ -178,7 +205,16 @@ async function replay(steps, { stages, work, ignored, nodeVersion, shims, nodeDi
     if (step.op === 'FROM') {
       const m = /^(\S+)(?:\s+AS\s+(\S+))?$/i.exec(step.arg);
       const name = m[2] ?? String(stages.length);
-      stage = { name, image: m[1], root: path.join(work, `stage-${stages.length}-${name}`), workdir: '/', workdirs: new Set(), env: {}, cmd: null, healthcheck: null };
+      stage = {
+        name,
+        image: m[1],
+        root: path.join(work, `stage-${stages.length}-${name}`),
+        workdir: '/',
+        workdirs: new Set(),
+        env: {},
+        cmd: null,
+        healthcheck: null,
+      };
       fs.mkdirSync(stage.root);
       stages.push(stage);
       const want = /^node:(\d+)/.exec(m[1]);
@@ -196,9 +232,15 @@ async function replay(steps, { stages, work, ignored, nodeVersion, shims, nodeDi
       case 'ENV':
         Object.assign(stage.env, parseEnv(step.arg));
         break;
-      case 'ARG': case 'EXPOSE': case 'LABEL': case 'USER': case 'STOPSIGNAL': case 'VOLUME':
+      case 'ARG':
+      case 'EXPOSE':
+      case 'LABEL':
+      case 'USER':
+      case 'STOPSIGNAL':
+      case 'VOLUME':
         break;
-      case 'COPY': case 'ADD': {
+      case 'COPY':
+      case 'ADD': {
         const w = words(step.arg);
         const flags = w.filter((x) => x.startsWith('--'));
         const [dest, ...srcs] = w.filter((x) => !x.startsWith('--')).reverse();
@@ -229,7 +271,8 @@ async function replay(steps, { stages, work, ignored, nodeVersion, shims, nodeDi
         log(`  done in ${((Date.now() - t) / 1000).toFixed(1)} s`);
         break;
       }
-      case 'CMD': case 'ENTRYPOINT':
+      case 'CMD':
+      case 'ENTRYPOINT':
         stage.cmd = words(step.arg);
         break;
       case 'HEALTHCHECK': {
@@ -260,16 +303,25 @@ async function replay(steps, { stages, work, ignored, nodeVersion, shims, nodeDi
   log(`CMD ${stage.cmd.join(' ')} (PORT=${port})`);
   const child = spawn(file, cmdArgs, { cwd: host('.'), env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  child.stdout.on('data', (c) => { output += c; });
-  child.stderr.on('data', (c) => { output += c; });
+  child.stdout.on('data', (c) => {
+    output += c;
+  });
+  child.stderr.on('data', (c) => {
+    output += c;
+  });
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   let exitedEarly = null;
-  void exited.then((e) => { exitedEarly = e; });
+  void exited.then((e) => {
+    exitedEarly = e;
+  });
   try {
     const deadline = Date.now() + 120_000;
     let healthy = false;
     while (!healthy && Date.now() < deadline && !exitedEarly) {
-      healthy = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
+      healthy = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (!healthy) await new Promise((r) => setTimeout(r, 500));
     }
     if (!healthy) fail(`the server did not answer /healthz${exitedEarly ? ` (it exited: ${JSON.stringify(exitedEarly)})` : ' within 120 s'}:\n${output}`);
@@ -284,10 +336,17 @@ async function replay(steps, { stages, work, ignored, nodeVersion, shims, nodeDi
     const running = !exitedEarly;
     if (running) child.kill('SIGTERM');
     let timer;
-    const stopped = await Promise.race([exited, new Promise((r) => { timer = setTimeout(() => r(null), 30_000); })]);
+    const stopped = await Promise.race([
+      exited,
+      new Promise((r) => {
+        timer = setTimeout(() => r(null), 30_000);
+      }),
+    ]);
     clearTimeout(timer);
-    if (!stopped) { child.kill('SIGKILL'); if (!process.exitCode) fail('the server did not stop within 30 s of SIGTERM'); }
-    else if (running) log(`stopped on SIGTERM: ${JSON.stringify(stopped)}`);
+    if (!stopped) {
+      child.kill('SIGKILL');
+      if (!process.exitCode) fail('the server did not stop within 30 s of SIGTERM');
+    } else if (running) log(`stopped on SIGTERM: ${JSON.stringify(stopped)}`);
   }
 }
 

@@ -70,7 +70,6 @@ export interface AppOptions {
   onQuery?: (sql: string, context: Record<string, unknown>) => void;
 }
 
-
 /** An X-Request-Id worth keeping: 1 to 128 characters of letters, digits and `._:-` (anything else is replaced). */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -81,7 +80,9 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  */
 function requestLogFields(req: express.Request, res: express.Response): { ip?: string; userId?: number; operation?: string; route?: string } {
   return {
-    ip: req.ip, userId: res.locals?.userId as number | undefined, operation: res.locals?.operation as string | undefined,
+    ip: req.ip,
+    userId: res.locals?.userId as number | undefined,
+    operation: res.locals?.operation as string | undefined,
     route: req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : undefined,
   };
 }
@@ -89,7 +90,9 @@ function requestLogFields(req: express.Request, res: express.Response): { ip?: s
 /** The PostgreSQL pool's connections now (knex's tarn pool); null on PGlite (one connection, no pool). */
 function poolUse(orm: Orm): { used: number; free: number; pending: number } | null {
   try {
-    const pool = (orm.em.getConnection() as unknown as { getKnex(): { client: { pool?: { numUsed(): number; numFree(): number; numPendingAcquires(): number } } } }).getKnex().client.pool;
+    const pool = (
+      orm.em.getConnection() as unknown as { getKnex(): { client: { pool?: { numUsed(): number; numFree(): number; numPendingAcquires(): number } } } }
+    ).getKnex().client.pool;
     return pool ? { used: pool.numUsed(), free: pool.numFree(), pending: pool.numPendingAcquires() } : null;
   } catch {
     return null;
@@ -118,7 +121,15 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   // With REDIS_URL, events and presence are shared by every instance; a Redis that is down at
   // start does not stop the server (it reports "degraded" until Redis answers).
   const redisBus = config.redisUrl ? new RedisEventBus(config.redisUrl, logger, config.redisPrefix) : undefined;
-  const redis = config.redisUrl ? new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, enableAutoPipelining: true, connectionName: 'chat-commands', retryStrategy: (n) => Math.min(n * 200, 2000) }) : undefined;
+  const redis = config.redisUrl
+    ? new Redis(config.redisUrl, {
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 1,
+        enableAutoPipelining: true,
+        connectionName: 'chat-commands',
+        retryStrategy: (n) => Math.min(n * 200, 2000),
+      })
+    : undefined;
   redis?.on('error', (err) => logger.warn({ err: err.message }, 'redis error'));
   if (redisBus) await redisBus.ready(3000).catch((err) => logger.warn({ err: err.message }, 'Redis not reachable at start; live events are degraded'));
   const bus: EventBus = redisBus ?? new InMemoryEventBus();
@@ -134,7 +145,10 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     passwordVerifications: () => services.auth.passwordWork.counts,
   });
   // The shared live state (src/realtime/state) behind the domain's interfaces (domain/shared/live-state.ts).
-  const services = createServices(config, meteredBus(bus, metrics), orm.em, { logger, live: (events, touch) => createLiveState(config, events, { redis, logger }, touch) });
+  const services = createServices(config, meteredBus(bus, metrics), orm.em, {
+    logger,
+    live: (events, touch) => createLiveState(config, events, { redis, logger }, touch),
+  });
   const schema = buildGraphQLSchema();
   const format = formatError(logger, { hideSuggestions: config.graphql.hideSuggestions });
   // Query limits (depth, cost, aliases, directives, tokens): the same rules on HTTP (Apollo) and
@@ -161,7 +175,20 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const httpServer: Server = createServer(serverOptions(config.http), app);
   applyServerTimeouts(httpServer, config.http);
   // GraphQL over WebSocket and the realtime delivery layer (src/realtime/index.ts).
-  const realtime = startRealtime(httpServer, { config, services, rootEm: orm.em, schema, documents: wsDocuments, logger, clientIp, clientHost, format, onDispatch: (e) => metrics.eventDispatched(e), cost, budget });
+  const realtime = startRealtime(httpServer, {
+    config,
+    services,
+    rootEm: orm.em,
+    schema,
+    documents: wsDocuments,
+    logger,
+    clientIp,
+    clientHost,
+    format,
+    onDispatch: (e) => metrics.eventDispatched(e),
+    cost,
+    budget,
+  });
   // The shutdown budget: sockets and HTTP requests get most of SHUTDOWN_GRACE_MS, the rest is for closing the database.
   const drainMs = Math.max(0, Math.floor(config.shutdownGraceMs * 0.6));
 
@@ -190,7 +217,15 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       ApolloServerPluginLandingPageDisabled(),
       // Requests still open after the budget (a body that never ends) are cut.
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: drainMs }),
-      { async serverWillStart() { return { async drainServer() { await realtime.close(drainMs); } }; } },
+      {
+        async serverWillStart() {
+          return {
+            async drainServer() {
+              await realtime.close(drainMs);
+            },
+          };
+        },
+      },
       metrics.apolloPlugin(),
       // GRAPHQL_MAX_COST with the variables' values (400 BAD_USER_INPUT, like the other document
       // limits), then the user's cost per second (429 RATE_LIMITED with Retry-After; the count of
@@ -214,7 +249,15 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         },
       },
       // The request log names the operation (pino-http customProps below).
-      { async requestDidStart() { return { async didResolveOperation(rc) { if (rc.contextValue.httpLocals) rc.contextValue.httpLocals.operation = rc.operationName ?? rc.operation?.operation; } }; } },
+      {
+        async requestDidStart() {
+          return {
+            async didResolveOperation(rc) {
+              if (rc.contextValue.httpLocals) rc.contextValue.httpLocals.operation = rc.operationName ?? rc.operation?.operation;
+            },
+          };
+        },
+      },
     ],
   });
   await apollo.start();
@@ -222,12 +265,23 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   // Seed 002's Socket.IO (src/realtime/transports/legacy/socketio.ts): its handshake and long-polling
   // requests go to its engine before anything else (a poll lasts up to a ping interval: not a
   // request to log each time; the engine applies CORS_ORIGINS itself).
-  app.use(SOCKET_IO_PATH, (req, res) => { req.url = req.originalUrl; realtime.socketIo.handleRequest(req, res); });
+  app.use(SOCKET_IO_PATH, (req, res) => {
+    req.url = req.originalUrl;
+    realtime.socketIo.handleRequest(req, res);
+  });
 
   // The fixed words of every route's path, the only path segments request logs keep.
   const logWords = routeWords([
     ...restRoutes().map((r) => `/api${r.path}`),
-    '/api/docs/init.js/assets', '/openapi.json', '/media/avatars/thumbnail', '/graphql/assets', '/healthz', '/readyz', '/metrics', SOCKET_IO_PATH, '/ws/chat',
+    '/api/docs/init.js/assets',
+    '/openapi.json',
+    '/media/avatars/thumbnail',
+    '/graphql/assets',
+    '/healthz',
+    '/readyz',
+    '/metrics',
+    SOCKET_IO_PATH,
+    '/ws/chat',
   ]);
   app.use(
     pinoHttp({
@@ -258,7 +312,9 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   );
   app.use(metrics.http());
   if (config.metrics.enabled) app.get('/metrics', metrics.handler(config.metrics.token));
-  app.get('/healthz', (_req, res) => { res.json({ status: 'ok' }); });
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
   // 503 without the database (nothing works); 200 "degraded" without Redis (writes still succeed,
   // live delivery between instances resumes when Redis returns).
   app.get('/readyz', async (_req, res) => {
@@ -300,7 +356,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
           const ip = req.ip ?? 'unknown';
           if (!header) return new GraphQLContext(services, orm.em, null, undefined, ip);
           const token = bearer(header);
-          if (!token) return new GraphQLContext(services, orm.em, null, new DomainError('UNAUTHENTICATED', 'Authorization header must be "Bearer <access token>"'), ip);
+          if (!token)
+            return new GraphQLContext(services, orm.em, null, new DomainError('UNAUTHENTICATED', 'Authorization header must be "Bearer <access token>"'), ip);
           try {
             return new GraphQLContext(services, orm.em, await services.auth.authenticate(orm.em.fork(), token), undefined, ip);
           } catch (err) {
@@ -328,7 +385,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     const status = err.status && err.status >= 400 && err.status < 500 ? err.status : 500;
     if (status === 500) logger.error({ err }, 'unhandled request error');
     const code = status === 413 ? 'PAYLOAD_TOO_LARGE' : status === 500 ? 'INTERNAL_SERVER_ERROR' : 'BAD_USER_INPUT';
-    res.status(status).json({ errors: [{ message: status === 500 ? 'Internal server error' : err.message ?? 'Bad request', extensions: { code } }] });
+    res.status(status).json({ errors: [{ message: status === 500 ? 'Internal server error' : (err.message ?? 'Bad request'), extensions: { code } }] });
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -375,14 +432,22 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
 function startUploadPurge(config: Config, services: Services, orm: Orm, logger: Logger): NodeJS.Timeout {
   const ttlMs = config.uploadOrphanTtlSec * 1000;
   let running = false;
-  const timer = setInterval(() => {
-    if (running) return;
-    running = true;
-    services.attachments.purgeUploads(orm.em.fork(), new Date(Date.now() - ttlMs))
-      .then((n) => { if (n) logger.info({ purged: n }, 'uploads never sent were purged'); })
-      .catch((err) => logger.warn({ err }, 'upload purge failed; trying again at the next sweep'))
-      .finally(() => { running = false; });
-  }, Math.min(3_600_000, Math.max(1000, Math.floor(ttlMs / 4))));
+  const timer = setInterval(
+    () => {
+      if (running) return;
+      running = true;
+      services.attachments
+        .purgeUploads(orm.em.fork(), new Date(Date.now() - ttlMs))
+        .then((n) => {
+          if (n) logger.info({ purged: n }, 'uploads never sent were purged');
+        })
+        .catch((err) => logger.warn({ err }, 'upload purge failed; trying again at the next sweep'))
+        .finally(() => {
+          running = false;
+        });
+    },
+    Math.min(3_600_000, Math.max(1000, Math.floor(ttlMs / 4))),
+  );
   timer.unref();
   return timer;
 }

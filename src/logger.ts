@@ -8,12 +8,15 @@ import pino, { stdSerializers, type DestinationStream, type Logger } from 'pino'
  * @param destination where lines go (default stdout; tests pass a stream).
  */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
-  return pino({
-    level,
-    base: { service: 'chat-server' },
-    redact: ['req.headers.authorization', 'req.headers.cookie'],
-    serializers: { err: redactedError },
-  }, destination);
+  return pino(
+    {
+      level,
+      base: { service: 'chat-server' },
+      redact: ['req.headers.authorization', 'req.headers.cookie'],
+      serializers: { err: redactedError },
+    },
+    destination,
+  );
 }
 
 /** Query-string parameters whose values are secrets or content. */
@@ -32,7 +35,10 @@ export const PATH_PARAM = ':param';
  */
 export function loggableUrl(url: string, words: ReadonlySet<string>): string {
   const q = url.indexOf('?');
-  const path = (q < 0 ? url : url.slice(0, q)).split('/').map((seg) => (!seg || words.has(seg.toLowerCase()) ? seg : PATH_PARAM)).join('/');
+  const path = (q < 0 ? url : url.slice(0, q))
+    .split('/')
+    .map((seg) => (!seg || words.has(seg.toLowerCase()) ? seg : PATH_PARAM))
+    .join('/');
   if (q < 0) return path;
   const params = new URLSearchParams(url.slice(q + 1));
   const kept = [...params].map(([k, v]) => `${encodeURIComponent(k)}=${SECRET_PARAMS.test(k) ? '[redacted]' : encodeURIComponent(v)}`);
@@ -64,7 +70,9 @@ export function redactedError(err: unknown): unknown {
     // MikroORM's message is "<statement> - <the database's reason>": keep only the reason (the
     // statement may hold " - " itself, the reason rarely does: cut at the last one).
     const sep = t.lastIndexOf(' - ');
-    return sep >= 0 && /^(\w+: )?\s*(select|insert|update|delete|with|begin|commit|alter|create|drop)\b/i.test(t) ? t.replace(/^(\w+: )?[\s\S]*$/, (_m, name: string | undefined) => `${name ?? ''}<sql>${t.slice(sep)}`) : t;
+    return sep >= 0 && /^(\w+: )?\s*(select|insert|update|delete|with|begin|commit|alter|create|drop)\b/i.test(t)
+      ? t.replace(/^(\w+: )?[\s\S]*$/, (_m, name: string | undefined) => `${name ?? ''}<sql>${t.slice(sep)}`)
+      : t;
   };
   const stack = typeof out.stack === 'string' ? out.stack : '';
   const frames = stack.indexOf('\n    at ');

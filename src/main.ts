@@ -11,11 +11,20 @@ async function main(): Promise<void> {
   app.logger.info({ url: app.url, ws: app.wsUrl, database: config.databaseUrl ? 'postgresql' : `pglite (${config.dataDir})` }, 'chat server listening');
   const shutdown = (signal: string) => {
     app.logger.info({ signal }, 'shutting down: draining connections');
-    const force = setTimeout(() => { app.logger.error('drain timed out'); process.exit(1); }, config.shutdownGraceMs);
+    const force = setTimeout(() => {
+      app.logger.error('drain timed out');
+      process.exit(1);
+    }, config.shutdownGraceMs);
     force.unref();
     app.stop().then(
-      () => { app.logger.info('stopped'); void stopTracing().finally(() => process.exit(0)); },
-      (err) => { app.logger.error({ err }, 'error while stopping'); process.exit(1); },
+      () => {
+        app.logger.info('stopped');
+        void stopTracing().finally(() => process.exit(0));
+      },
+      (err) => {
+        app.logger.error({ err }, 'error while stopping');
+        process.exit(1);
+      },
     );
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));

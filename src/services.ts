@@ -72,9 +72,16 @@ export function createServices(config: Config, events: EventBus, rootEm: EntityM
   // Avatars (issue 18): the attachments' upload limits and storage folder, their own URL key.
   // One store for attachments and avatars (UPLOAD_DIR).
   const storage = new LocalDiskStorage(config.uploadDir);
-  const avatars = new AvatarService(storage, {
-    maxBytes: config.uploadMaxBytes, maxPixels: config.uploadMaxPixels, urlTtlSec: config.mediaUrlTtlSec, publicUrl: config.publicUrl ?? '',
-  }, config.jwtSecret);
+  const avatars = new AvatarService(
+    storage,
+    {
+      maxBytes: config.uploadMaxBytes,
+      maxPixels: config.uploadMaxPixels,
+      urlTtlSec: config.mediaUrlTtlSec,
+      publicUrl: config.publicUrl ?? '',
+    },
+    config.jwtSecret,
+  );
   const users = new UserService(events, userCache, avatars);
   const contacts = new ContactService(events);
   const notifications = new NotificationService(events, (conversationId, candidates) => watchers.watchersOf(conversationId, candidates), userCache);
@@ -85,7 +92,10 @@ export function createServices(config: Config, events: EventBus, rootEm: EntityM
   const attachments = new AttachmentService(
     storage,
     { maxBytes: config.uploadMaxBytes, maxFiles: config.uploadMaxFiles, maxPixels: config.uploadMaxPixels, maxPending: config.uploadPendingMax },
-    config.jwtSecret, config.mediaUrlTtlSec, config.publicUrl ?? '', conversationQueries,
+    config.jwtSecret,
+    config.mediaUrlTtlSec,
+    config.publicUrl ?? '',
+    conversationQueries,
   );
   const messages = new MessageService(events, conversationQueries, conversations, notifications, typing, attachments, limits);
   const auth = new AuthService({
@@ -101,5 +111,24 @@ export function createServices(config: Config, events: EventBus, rootEm: EntityM
     users: userCache,
   });
   const accounts = new AccountService(auth, events, storage, infra.logger);
-  return { auth, accounts, attachments, users, contacts, conversations, conversationQueries, memberships, messages, readState, notifications, presence, typing, watchers, bus: events, limits, userCache, pushDevices: new PushDeviceService() };
+  return {
+    auth,
+    accounts,
+    attachments,
+    users,
+    contacts,
+    conversations,
+    conversationQueries,
+    memberships,
+    messages,
+    readState,
+    notifications,
+    presence,
+    typing,
+    watchers,
+    bus: events,
+    limits,
+    userCache,
+    pushDevices: new PushDeviceService(),
+  };
 }

@@ -23,7 +23,15 @@ export async function benchHeavyNeighbour(): Promise<HeavyNeighbourResult> {
   const base = process.env.DATABASE_URL;
   if (!base) return run();
   const name = `chat_bench_heavy_${process.pid}_${randomBytes(3).toString('hex')}`;
-  const admin = async (sql: string) => { const c = new Client({ connectionString: base }); await c.connect(); try { await c.query(sql); } finally { await c.end(); } };
+  const admin = async (sql: string) => {
+    const c = new Client({ connectionString: base });
+    await c.connect();
+    try {
+      await c.query(sql);
+    } finally {
+      await c.end();
+    }
+  };
   await admin(`create database "${name}"`);
   const u = new URL(base);
   u.pathname = `/${name}`;
@@ -75,7 +83,9 @@ async function run(databaseUrl?: string) {
   alone.sort((a, b) => a - b);
 
   progress(`ours, no heavy load: probes every 20 ms for ${seconds} s`);
-  const server = async (phase: () => Promise<Record<string, Latencies>>): Promise<{ me: Latencies; healthz: Latencies; server: { cpuShare: number; loopDelayMs?: { p50: number; p99: number; max: number } } }> => {
+  const server = async (
+    phase: () => Promise<Record<string, Latencies>>,
+  ): Promise<{ me: Latencies; healthz: Latencies; server: { cpuShare: number; loopDelayMs?: { p50: number; p99: number; max: number } } }> => {
     await ours.ask({ cmd: 'resetCounters' });
     const before = await ours.ask<HttpServerStats>({ cmd: 'stats' });
     const t0 = performance.now();
@@ -101,7 +111,11 @@ async function run(databaseUrl?: string) {
 
   const ratio = (a: number, b: number) => Number((a / b).toFixed(2));
   return {
-    database: databaseUrl ? 'postgresql' : 'pglite', seconds, concurrency, heavyClient: honourRetry ? 'waits retryAfter after a refusal' : 'resends at once after a refusal', groupMembers: 1001,
+    database: databaseUrl ? 'postgresql' : 'pglite',
+    seconds,
+    concurrency,
+    heavyClient: honourRetry ? 'waits retryAfter after a refusal' : 'resends at once after a refusal',
+    groupMembers: 1001,
     heavyQuery: '15 aliases of conversation(id: G) { members(first: 100) { user { id username fullName } } }',
     oneHeavyAloneMs: { median: pct(alone, 50), max: pct(alone, 100) },
     heavy: { ...heavy, servedPerSec: Number((heavy.served / seconds).toFixed(1)) },
@@ -119,13 +133,25 @@ async function run(databaseUrl?: string) {
   };
 }
 
-interface Probe { name: string; url: string; body?: string; token?: string }
+interface Probe {
+  name: string;
+  url: string;
+  body?: string;
+  token?: string;
+}
 
 /** 20 unmeasured rounds of the probes, one after another: connections open, caches and the database warm. */
 async function warm(probes: Probe[]): Promise<void> {
   for (let i = 0; i < 20; i++) for (const p of probes) await roundTrip(p.url, p.body, p.token);
 }
-interface Latencies { p50: number; p95: number; p99: number; max: number; requests: number; errors: number }
+interface Latencies {
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  requests: number;
+  errors: number;
+}
 
 /** Each probe sent every 20 ms for `ms` (not waiting for the last answer); latency percentiles in ms. */
 async function probe(ms: number, probes: Probe[]): Promise<Record<string, Latencies>> {
@@ -135,19 +161,28 @@ async function probe(ms: number, probes: Probe[]): Promise<Record<string, Latenc
   const timer = setInterval(() => {
     probes.forEach((p, k) => {
       const t = performance.now();
-      pending.push(roundTrip(p.url, p.body, p.token).then(
-        (r) => { if (r.status !== 200 || r.text.includes('"errors"')) errors[k]++; else times[k].push(performance.now() - t); },
-        () => { errors[k]++; },
-      ));
+      pending.push(
+        roundTrip(p.url, p.body, p.token).then(
+          (r) => {
+            if (r.status !== 200 || r.text.includes('"errors"')) errors[k]++;
+            else times[k].push(performance.now() - t);
+          },
+          () => {
+            errors[k]++;
+          },
+        ),
+      );
     });
   }, 20);
   await new Promise((r) => setTimeout(r, ms));
   clearInterval(timer);
   await Promise.all(pending);
-  return Object.fromEntries(probes.map((p, k) => {
-    const s = times[k].sort((a, b) => a - b);
-    return [p.name, { p50: pct(s, 50), p95: pct(s, 95), p99: pct(s, 99), max: pct(s, 100), requests: s.length, errors: errors[k] }];
-  }));
+  return Object.fromEntries(
+    probes.map((p, k) => {
+      const s = times[k].sort((a, b) => a - b);
+      return [p.name, { p50: pct(s, 50), p95: pct(s, 95), p99: pct(s, 99), max: pct(s, 100), requests: s.length, errors: errors[k] }];
+    }),
+  );
 }
 
 const agent = new Agent({ keepAlive: true, maxSockets: 64 });
@@ -167,24 +202,43 @@ function roundTrip(url: string, body?: string, token?: string): Promise<{ status
   });
 }
 
-const pct = (sorted: number[], p: number) => (sorted.length ? Number(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))].toFixed(2)) : NaN);
+const pct = (sorted: number[], p: number) =>
+  sorted.length ? Number(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))].toFixed(2)) : NaN;
 const progress = (...parts: unknown[]) => console.error(`[bench heavy ${new Date().toISOString().slice(11, 19)}]`, ...parts);
 const children = new Set<ChildProcess>();
-process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); });
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
 
 /** Forks a child (BENCH_SERVER_NODE_FLAGS go to server children); `ask` sends a command and resolves with the next answer. */
 async function child(script: string, args: string[], databaseUrl?: string) {
   const extra = script.endsWith('server.js') ? (process.env.BENCH_SERVER_NODE_FLAGS ?? '').split(' ').filter(Boolean) : [];
-  const proc = fork(join(__dirname, script), args, { env: { ...process.env, DATABASE_URL: databaseUrl ?? '' }, execArgv: ['--expose-gc', '--max-old-space-size=4096', ...extra], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const proc = fork(join(__dirname, script), args, {
+    env: { ...process.env, DATABASE_URL: databaseUrl ?? '' },
+    execArgv: ['--expose-gc', '--max-old-space-size=4096', ...extra],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   children.add(proc);
   proc.once('exit', () => children.delete(proc));
   const queue: ((v: unknown) => void)[] = [];
   const ready = new Promise<{ url: string }>((r) => queue.push(r as (v: unknown) => void));
   proc.on('message', (msg) => {
-    if ((msg as { error?: string }).error) { console.error((msg as { error: string }).error); process.exit(1); }
+    if ((msg as { error?: string }).error) {
+      console.error((msg as { error: string }).error);
+      process.exit(1);
+    }
     queue.shift()?.(msg);
   });
-  proc.on('exit', (code) => { if (code) { console.error(`${script} exited with ${code}`); process.exit(1); } });
-  const ask = <T>(msg: unknown) => new Promise<T>((resolve) => { queue.push(resolve as (v: unknown) => void); proc.send(msg as object); });
+  proc.on('exit', (code) => {
+    if (code) {
+      console.error(`${script} exited with ${code}`);
+      process.exit(1);
+    }
+  });
+  const ask = <T>(msg: unknown) =>
+    new Promise<T>((resolve) => {
+      queue.push(resolve as (v: unknown) => void);
+      proc.send(msg as object);
+    });
   return { proc, ask, info: await ready };
 }

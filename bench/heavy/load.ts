@@ -8,7 +8,14 @@ import { Agent, request } from 'node:http';
  * `{ cmd: 'stop' }` waits for the running ones and reports how many were served (data, no
  * errors), refused (RATE_LIMITED) and failed otherwise, and the served ones' median latency (ms).
  */
-interface Start { cmd: 'start'; url: string; token: string; query: string; concurrency: number; honourRetry: boolean }
+interface Start {
+  cmd: 'start';
+  url: string;
+  token: string;
+  query: string;
+  concurrency: number;
+  honourRetry: boolean;
+}
 
 const agent = new Agent({ keepAlive: true, maxSockets: 256 });
 let running = false;
@@ -18,12 +25,20 @@ const servedMs: number[] = [];
 
 function post(url: string, body: string, token: string): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), authorization: `Bearer ${token}` } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
-      res.on('error', reject);
-    });
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), authorization: `Bearer ${token}` },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -46,9 +61,13 @@ async function loop(m: Start): Promise<void> {
       if (limited) {
         counts.refused++;
         if (m.honourRetry) await sleepWhileRunning((limited.extensions?.retryAfter ?? 1) * 1000);
+      } else if (res.status === 200 && json.data && !json.errors) {
+        counts.served++;
+        servedMs.push(performance.now() - t);
+      } else {
+        counts.failed++;
+        counts.firstFailure ||= `${res.status} ${res.text.slice(0, 300)}`;
       }
-      else if (res.status === 200 && json.data && !json.errors) { counts.served++; servedMs.push(performance.now() - t); }
-      else { counts.failed++; counts.firstFailure ||= `${res.status} ${res.text.slice(0, 300)}`; }
     } catch (err) {
       counts.failed++;
       counts.firstFailure ||= String(err);

@@ -58,9 +58,19 @@ export async function benchRequestPath(): Promise<Record<string, unknown>> {
   // The DIRECT chat's recipient listens, so each send is also delivered (as in a real chat).
   let delivered = 0;
   const listener = createClient({ url: wsUrl, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${recipientToken}` } });
-  listener.subscribe({ query: 'subscription($c: ID) { messageAdded(conversationId: $c) { id seq content sender { id username } } }', variables: { c: direct } }, {
-    next: () => { delivered++; }, error: (e) => { console.error(e); process.exit(1); }, complete: () => undefined,
-  });
+  listener.subscribe(
+    { query: 'subscription($c: ID) { messageAdded(conversationId: $c) { id seq content sender { id username } } }', variables: { c: direct } },
+    {
+      next: () => {
+        delivered++;
+      },
+      error: (e) => {
+        console.error(e);
+        process.exit(1);
+      },
+      complete: () => undefined,
+    },
+  );
   await until('the listener', 10_000, async () => (await ours.ask<HttpServerStats>({ cmd: 'stats' })).subscribers >= 1);
 
   const seq: Record<string, unknown> = {};
@@ -70,14 +80,29 @@ export async function benchRequestPath(): Promise<Record<string, unknown>> {
   seq.me = await sqlPer(n, () => post(url, { query: '{ me { id } }' }, senderToken));
   await ours.ask({ cmd: 'profileStart', label: 'send' });
   let i = 0;
-  seq.sendMessage = await sqlPer(n, () => post(url, {
-    query: 'mutation($c: ID, $t: String!) { sendMessage(input: { conversationId: $c, content: $t }) { id seq } }', variables: { c: direct, t: `direct ${i++}` },
-  }, senderToken));
+  seq.sendMessage = await sqlPer(n, () =>
+    post(
+      url,
+      {
+        query: 'mutation($c: ID, $t: String!) { sendMessage(input: { conversationId: $c, content: $t }) { id seq } }',
+        variables: { c: direct, t: `direct ${i++}` },
+      },
+      senderToken,
+    ),
+  );
   await ours.ask({ cmd: 'profileStop', label: 'send' });
   await until('deliveries to the listener', 30_000, async () => delivered >= i);
-  seq.messagesLast50 = await sqlPer(Math.min(n, 200), () => post(url, {
-    query: 'query($c: ID!) { messages(conversationId: $c, last: 50) { edges { node { seq content sender { username } replyTo { seq sender { username } } attachments { id } } } } }', variables: { c: direct },
-  }, recipientToken));
+  seq.messagesLast50 = await sqlPer(Math.min(n, 200), () =>
+    post(
+      url,
+      {
+        query:
+          'query($c: ID!) { messages(conversationId: $c, last: 50) { edges { node { seq content sender { username } replyTo { seq sender { username } } attachments { id } } } } }',
+        variables: { c: direct },
+      },
+      recipientToken,
+    ),
+  );
   seq.healthz = await sqlPer(n, () => get(healthz));
   await listener.dispose();
   progress('ours, one after another:', JSON.stringify(seq));
@@ -85,12 +110,23 @@ export async function benchRequestPath(): Promise<Record<string, unknown>> {
   // Concurrency: every member subscribed to all of their conversations' messages.
   const clients = await child('../realtime/clients.js', []);
   const tokens = fx.tokens.flat();
-  await clients.ask({ cmd: 'connect', wsUrl, tokens, query: 'subscription { messageAdded { id seq content createdAt sender { id username fullName } } }', variables: {} });
+  await clients.ask({
+    cmd: 'connect',
+    wsUrl,
+    tokens,
+    query: 'subscription { messageAdded { id seq content createdAt sender { id username fullName } } }',
+    variables: {},
+  });
   await until('subscriptions', 120_000, async () => (await ours.ask<HttpServerStats>({ cmd: 'stats' })).subscribers >= tokens.length + 0);
-  const sendTo = (k: number) => post(url, {
-    query: 'mutation($c: ID, $t: String!) { sendMessage(input: { conversationId: $c, content: $t }) { seq } }',
-    variables: { c: fx.conversationIds[k % convs], t: `c${k}@${now()}` },
-  }, fx.tokens[k % convs][Math.floor(k / convs) % members]);
+  const sendTo = (k: number) =>
+    post(
+      url,
+      {
+        query: 'mutation($c: ID, $t: String!) { sendMessage(input: { conversationId: $c, content: $t }) { seq } }',
+        variables: { c: fx.conversationIds[k % convs], t: `c${k}@${now()}` },
+      },
+      fx.tokens[k % convs][Math.floor(k / convs) % members],
+    );
   await concurrent(senders, 400, sendTo); // warm-up
   await until('warm-up deliveries', 120_000, async () => (await clients.ask<ClientReport>({ cmd: 'report' })).deliveries >= 400 * members);
   await clients.ask<ClientReport>({ cmd: 'report', reset: true });
@@ -105,9 +141,13 @@ export async function benchRequestPath(): Promise<Record<string, unknown>> {
   const { sql, cpuMicros } = await ours.ask<HttpServerStats>({ cmd: 'stats' });
   const lat = report.latencies.sort((a, b) => a - b);
   const concurrency = {
-    senders, conversations: convs, members, sends,
+    senders,
+    conversations: convs,
+    members,
+    sends,
     sendsPerSec: { ours: conc.perSec, anchorRequestsPerSec: anchorConc.perSec, ratio: ratio(conc.perSec, anchorConc.perSec), target: '>= 2000 sends/s' },
-    sendMedianMs: conc.median, sendP99Ms: conc.p99,
+    sendMedianMs: conc.median,
+    sendP99Ms: conc.p99,
     allDeliveredPerSec: Math.round(sends / ((report.lastAt - t0) / 1000)),
     deliveryLatencyMs: { p50: pct(lat, 50), p99: pct(lat, 99) },
     sqlPerSend: Number((sql / sends).toFixed(2)),
@@ -140,10 +180,13 @@ export async function benchRequestPath(): Promise<Record<string, unknown>> {
 }
 
 const children = new Set<ChildProcess>();
-process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); });
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
 const progress = (...parts: unknown[]) => console.error(`[bench request path ${new Date().toISOString().slice(11, 19)}]`, ...parts);
 const ratio = (a: number, b: number) => Number((a / b).toFixed(2));
-const pct = (sorted: number[], p: number) => (sorted.length ? Number(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))].toFixed(2)) : NaN);
+const pct = (sorted: number[], p: number) =>
+  sorted.length ? Number(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))].toFixed(2)) : NaN;
 
 /** Keep-alive connections, as a browser or an app holds them; node:http is a lighter client than fetch, so the load generator costs less CPU. */
 const agent = new Agent({ keepAlive: true, maxSockets: 64 });
@@ -188,19 +231,29 @@ async function sequential(count: number, fn: () => Promise<unknown>, warm = 50):
 }
 
 /** `total` requests from `clients` concurrent loops: requests/s, median and p99 ms, errors. */
-async function concurrent(clients: number, total: number, fn: (k: number) => Promise<unknown>): Promise<{ perSec: number; median: number; p99: number; errors: number }> {
+async function concurrent(
+  clients: number,
+  total: number,
+  fn: (k: number) => Promise<unknown>,
+): Promise<{ perSec: number; median: number; p99: number; errors: number }> {
   let next = 0;
   let errors = 0;
   const times: number[] = [];
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: clients }, async () => {
-    while (next < total) {
-      const k = next++;
-      const t = performance.now();
-      try { await fn(k); } catch (err) { if (errors++ === 0) console.error(err); }
-      times.push(performance.now() - t);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (next < total) {
+        const k = next++;
+        const t = performance.now();
+        try {
+          await fn(k);
+        } catch (err) {
+          if (errors++ === 0) console.error(err);
+        }
+        times.push(performance.now() - t);
+      }
+    }),
+  );
   const seconds = (performance.now() - t0) / 1000;
   times.sort((a, b) => a - b);
   return { perSec: Math.round(total / seconds), median: pct(times, 50), p99: pct(times, 99), errors };
@@ -222,14 +275,25 @@ async function child(script: string, args: string[]) {
   const queue: ((v: unknown) => void)[] = [];
   const ready = new Promise<{ url: string; wsUrl: string }>((r) => queue.push(r as (v: unknown) => void));
   proc.on('message', (msg) => {
-    if ((msg as { error?: string }).error) { console.error((msg as { error: string }).error); process.exit(1); }
+    if ((msg as { error?: string }).error) {
+      console.error((msg as { error: string }).error);
+      process.exit(1);
+    }
     queue.shift()?.(msg);
   });
-  proc.on('exit', (code) => { if (code) { console.error(`${script} exited with ${code}`); process.exit(1); } });
-  const ask = <T>(msg: unknown) => new Promise<T>((resolve) => { queue.push(resolve as (v: unknown) => void); proc.send(msg as object); });
+  proc.on('exit', (code) => {
+    if (code) {
+      console.error(`${script} exited with ${code}`);
+      process.exit(1);
+    }
+  });
+  const ask = <T>(msg: unknown) =>
+    new Promise<T>((resolve) => {
+      queue.push(resolve as (v: unknown) => void);
+      proc.send(msg as object);
+    });
   return { proc, ask, info: await ready };
 }
-
 
 /**
  * Milliseconds from spawning a server process until it first answers `{ __typename }` (ours,
@@ -262,7 +326,12 @@ async function coldStart(): Promise<Record<string, unknown>> {
     return ms;
   };
   try {
-    const anchor = await once(['-e', "require('node:http').createServer((q, s) => s.end('ok')).listen(Number(process.env.PORT), process.env.HOST)"], {}, 4601, false);
+    const anchor = await once(
+      ['-e', "require('node:http').createServer((q, s) => s.end('ok')).listen(Number(process.env.PORT), process.env.HOST)"],
+      {},
+      4601,
+      false,
+    );
     const env = { DATA_DIR: join(dir, 'data'), DATABASE_URL: '', REDIS_URL: '', LOG_LEVEL: 'silent', NODE_ENV: 'development' };
     // As `npm start` runs it: the freshness check of scripts/run-built.js, then the compiled server.
     const start = ['scripts/run-built.js', 'dist/src/main.js'];

@@ -24,7 +24,10 @@ import type { BigGroupFixture, HttpFixture, HttpServerCommand } from './protocol
 const kind = process.argv[2] as 'ours' | 'anchor';
 const send = (m: unknown) => process.send!(m);
 /** CPU time this process used so far (user + system), in µs. */
-const cpu = () => { const u = process.cpuUsage(); return u.user + u.system; };
+const cpu = () => {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+};
 /** The pool size both servers use: DB_POOL_MAX (ours reads the same variable). */
 const poolMax = Number(process.env.DB_POOL_MAX ?? 20);
 
@@ -40,22 +43,43 @@ const loopDelayMs = () => ({ p50: loopDelay.percentile(50) / 1e6, p99: loopDelay
 async function ours(): Promise<void> {
   let sql = 0;
   const env = {
-    ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: process.env.DATABASE_URL ? './data' : ':memory:', LOG_LEVEL: 'silent',
-    RATE_MESSAGES_PER_SEC: '100000', RATE_WS_PER_MIN_IP: '100000', RATE_WS_PER_MIN_USER: '100000', ACCESS_TOKEN_TTL: '3600',
-    DB_POOL_MAX: String(poolMax), JWT_SECRET: randomBytes(32).toString('hex'), REDIS_PREFIX: `bench-${randomBytes(4).toString('hex')}`,
+    ...process.env,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATA_DIR: process.env.DATABASE_URL ? './data' : ':memory:',
+    LOG_LEVEL: 'silent',
+    RATE_MESSAGES_PER_SEC: '100000',
+    RATE_WS_PER_MIN_IP: '100000',
+    RATE_WS_PER_MIN_USER: '100000',
+    ACCESS_TOKEN_TTL: '3600',
+    DB_POOL_MAX: String(poolMax),
+    JWT_SECRET: randomBytes(32).toString('hex'),
+    REDIS_PREFIX: `bench-${randomBytes(4).toString('hex')}`,
   };
   const app: RunningApp = await startApp(loadConfig(env), {
     logger: pino({ level: 'silent' }),
-    onQuery: (line) => { sql++; if (process.env.BENCH_SQL_LOG) console.error(line.slice(0, 160)); },
+    onQuery: (line) => {
+      sql++;
+      if (process.env.BENCH_SQL_LOG) console.error(line.slice(0, 160));
+    },
   });
   process.on('message', async (m: HttpServerCommand) => {
     try {
       if (m.cmd === 'fixture') send(await fixture(app, m.conversations, m.members));
       else if (m.cmd === 'bigGroup') send(await bigGroup(app, m.extra));
-      else if (m.cmd === 'stats') send({ sql, rss: process.memoryUsage().rss, subscribers: app.realtime.hub.subscriberCount(), cpuMicros: cpu(), loopDelayMs: loopDelayMs() });
-      else if (m.cmd === 'resetCounters') { sql = 0; loopDelay.reset(); send({ ok: true }); }
-      else if (m.cmd === 'profileStart' || m.cmd === 'profileStop') { await profile(m.cmd, m.label ?? ''); send({ ok: true }); }
-      else if (m.cmd === 'stop') { await app.stop(); process.exit(0); }
+      else if (m.cmd === 'stats')
+        send({ sql, rss: process.memoryUsage().rss, subscribers: app.realtime.hub.subscriberCount(), cpuMicros: cpu(), loopDelayMs: loopDelayMs() });
+      else if (m.cmd === 'resetCounters') {
+        sql = 0;
+        loopDelay.reset();
+        send({ ok: true });
+      } else if (m.cmd === 'profileStart' || m.cmd === 'profileStop') {
+        await profile(m.cmd, m.label ?? '');
+        send({ ok: true });
+      } else if (m.cmd === 'stop') {
+        await app.stop();
+        process.exit(0);
+      }
     } catch (err) {
       send({ error: String((err as Error).stack ?? err) });
     }
@@ -112,7 +136,9 @@ async function bigGroup(app: RunningApp, extra: number): Promise<BigGroupFixture
   const em = app.orm.em.fork();
   const hash = await hashPassword('benchmark-pass');
   const tag = randomBytes(3).toString('hex');
-  const [heavy, bystander] = ['heavy', 'bystander'].map((n) => em.create(User, { username: `${n}_${tag}`, usernameKey: `${n}_${tag}`, passwordHash: hash, firstName: 'Bench', lastName: n }));
+  const [heavy, bystander] = ['heavy', 'bystander'].map((n) =>
+    em.create(User, { username: `${n}_${tag}`, usernameKey: `${n}_${tag}`, passwordHash: hash, firstName: 'Bench', lastName: n }),
+  );
   await em.flush();
   const group = em.create(Conversation, { kind: ConversationKind.GROUP, name: `bench big group ${tag}`, createdBy: heavy.id });
   em.create(Membership, { conversation: group, user: heavy.id, role: MemberRole.OWNER });
@@ -151,10 +177,19 @@ async function anchor(): Promise<void> {
   process.on('message', async (m: HttpServerCommand) => {
     if (m.cmd === 'stats') send({ sql: 0, rss: process.memoryUsage().rss, subscribers: 0, cpuMicros: cpu() });
     else if (m.cmd === 'resetCounters') send({ ok: true });
-    else if (m.cmd === 'profileStart' || m.cmd === 'profileStop') { await profile(m.cmd, m.label ?? ''); send({ ok: true }); }
-    else if (m.cmd === 'stop') { await pool?.end(); await pglite?.close(); process.exit(0); }
+    else if (m.cmd === 'profileStart' || m.cmd === 'profileStop') {
+      await profile(m.cmd, m.label ?? '');
+      send({ ok: true });
+    } else if (m.cmd === 'stop') {
+      await pool?.end();
+      await pglite?.close();
+      process.exit(0);
+    }
   });
   send({ ready: true, url: `http://127.0.0.1:${port}/`, wsUrl: '' });
 }
 
-(kind === 'anchor' ? anchor() : ours()).catch((err) => { console.error(err); process.exit(1); });
+(kind === 'anchor' ? anchor() : ours()).catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

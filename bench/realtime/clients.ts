@@ -87,11 +87,16 @@ function open(c: Client): Promise<void> {
       // A live seq past the first gap: fetch the gap (the subscription may have started after a
       // catch-up query had already answered).
       if (repair && !c.repairing && m.seq > frontier(c, repair.from) + 1) {
-        c.repairing = catchUp(c, repair.httpUrl, repair.conversationId, repair.from).finally(() => { c.repairing = undefined; });
+        c.repairing = catchUp(c, repair.httpUrl, repair.conversationId, repair.from).finally(() => {
+          c.repairing = undefined;
+        });
       }
       c.seen.add(m.seq);
     });
-    socket.on('close', (code) => { closes[code] = (closes[code] ?? 0) + 1; reject(new Error(`closed with ${code}`)); });
+    socket.on('close', (code) => {
+      closes[code] = (closes[code] ?? 0) + 1;
+      reject(new Error(`closed with ${code}`));
+    });
     socket.on('error', (err) => reject(err));
   });
 }
@@ -107,8 +112,12 @@ async function catchUp(c: Client, httpUrl: string, conversationId: string, from:
     let body: { data?: { messagesSince: { seq: number }[] }; errors?: unknown };
     try {
       const res = await fetch(httpUrl, {
-        method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${c.token}` },
-        body: JSON.stringify({ query: 'query($c: ID!, $a: Int!) { messagesSince(conversationId: $c, afterSeq: $a, limit: 100) { seq } }', variables: { c: conversationId, a: after } }),
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${c.token}` },
+        body: JSON.stringify({
+          query: 'query($c: ID!, $a: Int!) { messagesSince(conversationId: $c, afterSeq: $a, limit: 100) { seq } }',
+          variables: { c: conversationId, a: after },
+        }),
         signal: AbortSignal.timeout(60_000),
       });
       body = (await res.json()) as typeof body;
@@ -124,60 +133,83 @@ async function catchUp(c: Client, httpUrl: string, conversationId: string, from:
   c.caughtUpAt = now();
 }
 
-process.on('message', async (m: ClientCommand | { cmd: 'storm'; httpUrl: string; conversationId: string; from: number } | { cmd: 'check'; from: number; to: number }) => {
-  try {
-    if (m.cmd === 'connect') {
-      ({ wsUrl, query, variables } = m);
-      const fresh = m.tokens.map((token) => ({ token, seen: new Set<number>(), duplicates: 0 }));
-      clients.push(...fresh);
-      await inBatches(fresh, 100, open);
-      process.send!({ ok: true });
-    } else if (m.cmd === 'report') {
-      const r: ClientReport = { sockets: clients.length, open: clients.filter((c) => c.socket?.readyState === WebSocket.OPEN).length, deliveries, latencies: m.latencies ? latencies : [], firstAt, lastAt, closes };
-      process.send!(r);
-      if (m.reset) { deliveries = 0; latencies = []; firstAt = 0; lastAt = 0; }
-    } else if (m.cmd === 'storm') {
-      // Every socket drops at once; each client reconnects, resubscribes and catches up.
-      const t0 = now();
-      repair = { httpUrl: m.httpUrl, conversationId: m.conversationId, from: m.from };
-      for (const c of clients) c.socket?.terminate();
-      for (const c of clients) c.caughtUpAt = undefined;
-      await Promise.all(clients.map(async (c) => {
-        await openRetrying(c);
-        phases.open.push(now() - t0);
-        // Live messages that arrive meanwhile do not start a second catch-up.
-        c.repairing = catchUp(c, m.httpUrl, m.conversationId, m.from);
-        await c.repairing;
-        c.repairing = undefined;
-        phases.catchUp.push(now() - t0);
-        // A gap left behind the first catch-up (a message committed before the subscription started).
-        if (frontier(c, m.from) < Math.max(m.from, ...c.seen)) {
-          c.repairing = catchUp(c, m.httpUrl, m.conversationId, m.from).finally(() => { c.repairing = undefined; });
+process.on(
+  'message',
+  async (m: ClientCommand | { cmd: 'storm'; httpUrl: string; conversationId: string; from: number } | { cmd: 'check'; from: number; to: number }) => {
+    try {
+      if (m.cmd === 'connect') {
+        ({ wsUrl, query, variables } = m);
+        const fresh = m.tokens.map((token) => ({ token, seen: new Set<number>(), duplicates: 0 }));
+        clients.push(...fresh);
+        await inBatches(fresh, 100, open);
+        process.send!({ ok: true });
+      } else if (m.cmd === 'report') {
+        const r: ClientReport = {
+          sockets: clients.length,
+          open: clients.filter((c) => c.socket?.readyState === WebSocket.OPEN).length,
+          deliveries,
+          latencies: m.latencies ? latencies : [],
+          firstAt,
+          lastAt,
+          closes,
+        };
+        process.send!(r);
+        if (m.reset) {
+          deliveries = 0;
+          latencies = [];
+          firstAt = 0;
+          lastAt = 0;
         }
-      }));
-      const pct = (xs: number[], p: number) => Math.round([...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]);
-      process.send!({
-        allCaughtUpMs: Math.max(...clients.map((c) => c.caughtUpAt! - t0)), t0, retries,
-        openedMs: { p50: pct(phases.open, 50), p99: pct(phases.open, 99) }, caughtUpMs: { p50: pct(phases.catchUp, 50), p99: pct(phases.catchUp, 99) },
-      });
-    } else if (m.cmd === 'check') {
-      await Promise.all(clients.map((c) => c.repairing));
-      let lost = 0;
-      let duplicated = 0;
-      for (const c of clients) {
-        for (let s = m.from + 1; s <= m.to; s++) if (!c.seen.has(s)) lost++;
-        duplicated += c.duplicates;
+      } else if (m.cmd === 'storm') {
+        // Every socket drops at once; each client reconnects, resubscribes and catches up.
+        const t0 = now();
+        repair = { httpUrl: m.httpUrl, conversationId: m.conversationId, from: m.from };
+        for (const c of clients) c.socket?.terminate();
+        for (const c of clients) c.caughtUpAt = undefined;
+        await Promise.all(
+          clients.map(async (c) => {
+            await openRetrying(c);
+            phases.open.push(now() - t0);
+            // Live messages that arrive meanwhile do not start a second catch-up.
+            c.repairing = catchUp(c, m.httpUrl, m.conversationId, m.from);
+            await c.repairing;
+            c.repairing = undefined;
+            phases.catchUp.push(now() - t0);
+            // A gap left behind the first catch-up (a message committed before the subscription started).
+            if (frontier(c, m.from) < Math.max(m.from, ...c.seen)) {
+              c.repairing = catchUp(c, m.httpUrl, m.conversationId, m.from).finally(() => {
+                c.repairing = undefined;
+              });
+            }
+          }),
+        );
+        const pct = (xs: number[], p: number) => Math.round([...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]);
+        process.send!({
+          allCaughtUpMs: Math.max(...clients.map((c) => c.caughtUpAt! - t0)),
+          t0,
+          retries,
+          openedMs: { p50: pct(phases.open, 50), p99: pct(phases.open, 99) },
+          caughtUpMs: { p50: pct(phases.catchUp, 50), p99: pct(phases.catchUp, 99) },
+        });
+      } else if (m.cmd === 'check') {
+        await Promise.all(clients.map((c) => c.repairing));
+        let lost = 0;
+        let duplicated = 0;
+        for (const c of clients) {
+          for (let s = m.from + 1; s <= m.to; s++) if (!c.seen.has(s)) lost++;
+          duplicated += c.duplicates;
+        }
+        process.send!({ lost, duplicated });
+      } else if (m.cmd === 'drop') {
+        for (const c of clients) c.socket?.terminate();
+        clients.length = 0;
+        process.send!({ ok: true });
+      } else if (m.cmd === 'close') {
+        process.exit(0);
       }
-      process.send!({ lost, duplicated });
-    } else if (m.cmd === 'drop') {
-      for (const c of clients) c.socket?.terminate();
-      clients.length = 0;
-      process.send!({ ok: true });
-    } else if (m.cmd === 'close') {
-      process.exit(0);
+    } catch (err) {
+      process.send!({ error: String((err as Error).stack ?? err) });
     }
-  } catch (err) {
-    process.send!({ error: String((err as Error).stack ?? err) });
-  }
-});
+  },
+);
 process.send!({ ready: true });

@@ -20,7 +20,14 @@ export async function benchRealtime(): Promise<Record<string, unknown>> {
   const idle = Number(process.env.BENCH_IDLE_SOCKETS ?? 5000);
   // BENCH_SCENARIOS=hot,idle,storm (default: all) picks scenarios (the storm runs after the hot room).
   const only = new Set((process.env.BENCH_SCENARIOS ?? 'hot,idle,storm').split(','));
-  const skipped = { deliveriesPerSec: NaN, latency: { p50: NaN, p99: NaN, max: NaN }, deliverySql: NaN, sqlPerDelivery: NaN, executionsPerMessage: NaN, storm: undefined };
+  const skipped = {
+    deliveriesPerSec: NaN,
+    latency: { p50: NaN, p99: NaN, max: NaN },
+    deliverySql: NaN,
+    sqlPerDelivery: NaN,
+    executionsPerMessage: NaN,
+    storm: undefined,
+  };
   const hotBare = only.has('hot') ? await hotRoom('bare', n, m, false) : skipped;
   const hotOurs = only.has('hot') || only.has('storm') ? await hotRoom('ours', n, m, only.has('storm')) : skipped;
   const idleBare = only.has('idle') ? await idleSockets('bare', idle) : NaN;
@@ -28,8 +35,14 @@ export async function benchRealtime(): Promise<Record<string, unknown>> {
   const ratio = (a: number, b: number) => Number((a / b).toFixed(3));
   return {
     hotRoom: {
-      subscribers: n, messages: m,
-      deliveriesPerSec: { ours: hotOurs.deliveriesPerSec, bareWs: hotBare.deliveriesPerSec, ratio: ratio(hotOurs.deliveriesPerSec, hotBare.deliveriesPerSec), target: '>= 0.5' },
+      subscribers: n,
+      messages: m,
+      deliveriesPerSec: {
+        ours: hotOurs.deliveriesPerSec,
+        bareWs: hotBare.deliveriesPerSec,
+        ratio: ratio(hotOurs.deliveriesPerSec, hotBare.deliveriesPerSec),
+        target: '>= 0.5',
+      },
       latencyAt20PerSecMs: { ours: hotOurs.latency, bareWs: hotBare.latency, target: 'p99 < 100' },
       sqlPerDeliveredEvent: { ours: hotOurs.sqlPerDelivery, deliverySql: hotOurs.deliverySql, executionsPerMessage: hotOurs.executionsPerMessage, target: 0 },
     },
@@ -42,7 +55,9 @@ export async function benchRealtime(): Promise<Record<string, unknown>> {
 }
 
 const children = new Set<ChildProcess>();
-process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); });
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
 /** Progress on stderr (stdout carries the results). */
 const progress = (...parts: unknown[]) => console.error(`[bench realtime ${new Date().toISOString().slice(11, 19)}]`, ...parts);
 
@@ -50,7 +65,10 @@ const progress = (...parts: unknown[]) => console.error(`[bench realtime ${new D
 async function child(script: string, args: string[]): Promise<{ proc: ChildProcess; ask: <T>(msg: unknown) => Promise<T> }> {
   // BENCH_SERVER_NODE_FLAGS (e.g. --trace-gc): extra Node/V8 flags for the server children only.
   const extra = script === 'server.js' ? (process.env.BENCH_SERVER_NODE_FLAGS ?? '').split(' ').filter(Boolean) : [];
-  const proc = fork(join(__dirname, script), args, { execArgv: ['--expose-gc', '--max-old-space-size=4096', ...extra], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const proc = fork(join(__dirname, script), args, {
+    execArgv: ['--expose-gc', '--max-old-space-size=4096', ...extra],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   children.add(proc);
   proc.once('exit', () => children.delete(proc));
   const queue: ((v: unknown) => void)[] = [];
@@ -59,19 +77,32 @@ async function child(script: string, args: string[]): Promise<{ proc: ChildProce
   queue.push(first);
   proc.on('message', (msg) => {
     const r = queue.shift();
-    if ((msg as { error?: string }).error) { console.error((msg as { error: string }).error); process.exit(1); }
+    if ((msg as { error?: string }).error) {
+      console.error((msg as { error: string }).error);
+      process.exit(1);
+    }
     r?.(msg);
   });
-  proc.on('exit', (code) => { if (code) { console.error(`${script} exited with ${code}`); process.exit(1); } });
+  proc.on('exit', (code) => {
+    if (code) {
+      console.error(`${script} exited with ${code}`);
+      process.exit(1);
+    }
+  });
   // A child that exits while we wait for its answer must not leave the orchestrator waiting on nothing.
-  proc.on('exit', () => { for (const r of queue.splice(0)) r({ exited: true }); });
-  const ask = <T>(msg: unknown) => new Promise<T>((resolve) => { queue.push(resolve as (v: unknown) => void); proc.send(msg as object); });
+  proc.on('exit', () => {
+    for (const r of queue.splice(0)) r({ exited: true });
+  });
+  const ask = <T>(msg: unknown) =>
+    new Promise<T>((resolve) => {
+      queue.push(resolve as (v: unknown) => void);
+      proc.send(msg as object);
+    });
   const info = await ready;
   return { proc, ask: Object.assign(ask, { info }) as typeof ask & { info: unknown } };
 }
 
 const QUERY = 'subscription($c: ID) { messageAdded(conversationId: $c) { id seq content createdAt sender { id username fullName } } }';
-
 
 async function until(what: string, ms: number, test: () => Promise<boolean>): Promise<void> {
   const deadline = Date.now() + ms;
@@ -87,7 +118,8 @@ async function hotRoom(kind: 'ours' | 'bare', n: number, m: number, storm: boole
   progress(`hot room (${kind}): ${n} sockets`);
   const server = await child('server.js', [kind]);
   const { url, wsUrl } = (server.ask as unknown as { info: { url: string; wsUrl: string } }).info;
-  const fixture: Fixture = kind === 'ours' ? await server.ask<Fixture>({ cmd: 'fixture', users: n }) : { roomId: '0', senderToken: '', tokens: Array.from({ length: n }, () => 'x') };
+  const fixture: Fixture =
+    kind === 'ours' ? await server.ask<Fixture>({ cmd: 'fixture', users: n }) : { roomId: '0', senderToken: '', tokens: Array.from({ length: n }, () => 'x') };
   const clients = await child('clients.js', []);
   await clients.ask({ cmd: 'connect', wsUrl, tokens: fixture.tokens, query: QUERY, variables: { c: fixture.roomId } });
   await until('subscriptions', 60_000, async () => (await server.ask<ServerStats>({ cmd: 'stats' })).subscribers >= n);
@@ -99,8 +131,12 @@ async function hotRoom(kind: 'ours' | 'bare', n: number, m: number, storm: boole
       return;
     }
     const res = await fetch(url, {
-      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${fixture.senderToken}` },
-      body: JSON.stringify({ query: 'mutation($c: ID, $t: String!) { sendMessage(input: { conversationId: $c, content: $t }) { seq } }', variables: { c: fixture.roomId, t: content } }),
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${fixture.senderToken}` },
+      body: JSON.stringify({
+        query: 'mutation($c: ID, $t: String!) { sendMessage(input: { conversationId: $c, content: $t }) { seq } }',
+        variables: { c: fixture.roomId, t: content },
+      }),
     });
     const body = (await res.json()) as { data?: { sendMessage: { seq: number } }; errors?: unknown };
     if (!body.data) throw new Error(JSON.stringify(body.errors));
@@ -119,7 +155,14 @@ async function hotRoom(kind: 'ours' | 'bare', n: number, m: number, storm: boole
   await server.ask({ cmd: 'profileStart' });
   const t0 = now();
   let next = 0;
-  await Promise.all(Array.from({ length: 4 }, async () => { while (next < m) { next++; await sendOne(`burst${next}`); } }));
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      while (next < m) {
+        next++;
+        await sendOne(`burst${next}`);
+      }
+    }),
+  );
   await delivered(n * m);
   const burst = await report(false, true);
   const deliveriesPerSec = Math.round((n * m) / ((burst.lastAt - t0) / 1000));
@@ -155,7 +198,8 @@ async function hotRoom(kind: 'ours' | 'bare', n: number, m: number, storm: boole
   clients.proc.send({ cmd: 'close' });
   await stopChild(server.proc);
   return {
-    deliveriesPerSec, latency,
+    deliveriesPerSec,
+    latency,
     deliverySql: stats.deliverySql,
     sqlPerDelivery: Number((stats.deliverySql / (n * m)).toFixed(4)),
     executionsPerMessage: Number((stats.executions / m).toFixed(2)),
@@ -164,7 +208,12 @@ async function hotRoom(kind: 'ours' | 'bare', n: number, m: number, storm: boole
 }
 
 async function reconnectStorm(
-  ask: <T>(msg: unknown) => Promise<T>, sendOne: (tag: string) => Promise<void>, lastSeq: () => number, httpUrl: string, roomId: string, n: number,
+  ask: <T>(msg: unknown) => Promise<T>,
+  sendOne: (tag: string) => Promise<void>,
+  lastSeq: () => number,
+  httpUrl: string,
+  roomId: string,
+  n: number,
 ) {
   progress(`reconnect storm: ${n} clients`);
   const from = lastSeq();
@@ -174,12 +223,21 @@ async function reconnectStorm(
   const inFlight: Promise<void>[] = [];
   const sender = (async () => {
     while (sending) {
-      inFlight.push(sendOne(`storm${sent++}`).catch(() => { failedSends++; }));
+      inFlight.push(
+        sendOne(`storm${sent++}`).catch(() => {
+          failedSends++;
+        }),
+      );
       await new Promise((r) => setTimeout(r, 100));
     }
   })();
   await new Promise((r) => setTimeout(r, 500));
-  const storm = await ask<{ allCaughtUpMs: number; retries: unknown; openedMs: unknown; caughtUpMs: unknown }>({ cmd: 'storm', httpUrl, conversationId: roomId, from });
+  const storm = await ask<{ allCaughtUpMs: number; retries: unknown; openedMs: unknown; caughtUpMs: unknown }>({
+    cmd: 'storm',
+    httpUrl,
+    conversationId: roomId,
+    from,
+  });
   const { allCaughtUpMs } = storm;
   progress('reconnect storm:', JSON.stringify(storm));
   await new Promise((r) => setTimeout(r, 2000));
@@ -191,8 +249,16 @@ async function reconnectStorm(
   const { lost, duplicated } = await ask<{ lost: number; duplicated: number }>({ cmd: 'check', from, to });
   progress(`reconnect storm: all current after ${Math.round(allCaughtUpMs)} ms; lost ${lost}, duplicated ${duplicated}, failed sends ${failedSends}`);
   return {
-    clients: n, messagesDuringStorm: to - from, timeUntilAllCurrentMs: Math.round(allCaughtUpMs), lost, duplicated, failedSends,
-    socketsAcknowledgedMs: storm.openedMs, caughtUpMs: storm.caughtUpMs, clientRetries: storm.retries, target: '< 10000 ms, 0 lost, 0 duplicated',
+    clients: n,
+    messagesDuringStorm: to - from,
+    timeUntilAllCurrentMs: Math.round(allCaughtUpMs),
+    lost,
+    duplicated,
+    failedSends,
+    socketsAcknowledgedMs: storm.openedMs,
+    caughtUpMs: storm.caughtUpMs,
+    clientRetries: storm.retries,
+    target: '< 10000 ms, 0 lost, 0 duplicated',
   };
 }
 
@@ -200,7 +266,10 @@ async function idleSockets(kind: 'ours' | 'bare', count: number): Promise<number
   progress(`idle sockets (${kind}): ${count}`);
   const server = await child('server.js', [kind]);
   const { wsUrl } = (server.ask as unknown as { info: { wsUrl: string } }).info;
-  const fixture: Fixture = kind === 'ours' ? await server.ask<Fixture>({ cmd: 'fixture', users: count }) : { roomId: '0', senderToken: '', tokens: Array.from({ length: count }, () => 'x') };
+  const fixture: Fixture =
+    kind === 'ours'
+      ? await server.ask<Fixture>({ cmd: 'fixture', users: count })
+      : { roomId: '0', senderToken: '', tokens: Array.from({ length: count }, () => 'x') };
   const clients = await child('clients.js', []);
   // One socket first: lazily made structures (pools, caches) are not counted per socket.
   await clients.ask({ cmd: 'connect', wsUrl, tokens: fixture.tokens.slice(0, 1), query: QUERY, variables: { c: fixture.roomId } });

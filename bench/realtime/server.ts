@@ -32,26 +32,53 @@ async function ours(): Promise<void> {
   let sql = 0;
   let deliverySql = 0;
   const env = {
-    ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: process.env.DATABASE_URL ? './data' : ':memory:', LOG_LEVEL: 'silent',
+    ...process.env,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATA_DIR: process.env.DATABASE_URL ? './data' : ':memory:',
+    LOG_LEVEL: 'silent',
     // The default connection limits (issue 17: a reconnect storm from one address passes them); only the sender's message rate is lifted.
-    RATE_MESSAGES_PER_SEC: '100000', ACCESS_TOKEN_TTL: '3600',
-    JWT_SECRET: randomBytes(32).toString('hex'), REDIS_PREFIX: `bench-${randomBytes(4).toString('hex')}`,
+    RATE_MESSAGES_PER_SEC: '100000',
+    ACCESS_TOKEN_TTL: '3600',
+    JWT_SECRET: randomBytes(32).toString('hex'),
+    REDIS_PREFIX: `bench-${randomBytes(4).toString('hex')}`,
   };
   const app: RunningApp = await startApp(loadConfig(env), {
     logger: pino({ level: 'silent' }),
-    onQuery: (line, context) => { sql++; if (isDeliveryQuery(context)) deliverySql++; if (process.env.BENCH_SQL_LOG) console.error(line.slice(0, 120)); },
+    onQuery: (line, context) => {
+      sql++;
+      if (isDeliveryQuery(context)) deliverySql++;
+      if (process.env.BENCH_SQL_LOG) console.error(line.slice(0, 120));
+    },
   });
   const stats = (): ServerStats => ({
-    rss: process.memoryUsage().rss, heapUsed: process.memoryUsage().heapUsed, sql, deliverySql,
-    executions: app.realtime.hub.executions, subscribers: app.realtime.hub.subscriberCount(), sockets: app.realtime.socketCount(),
+    rss: process.memoryUsage().rss,
+    heapUsed: process.memoryUsage().heapUsed,
+    sql,
+    deliverySql,
+    executions: app.realtime.hub.executions,
+    subscribers: app.realtime.hub.subscriberCount(),
+    sockets: app.realtime.socketCount(),
   });
   process.on('message', async (m: ServerCommand) => {
     if (m.cmd === 'fixture') send(await fixture(app, m.users));
-    else if (m.cmd === 'stats') { global.gc?.(); send(stats()); }
-    else if (m.cmd === 'resetCounters') { sql = 0; deliverySql = 0; app.realtime.hub.executions = 0; send({ ok: true }); }
-    else if (m.cmd === 'profileStart' || m.cmd === 'profileStop') { await profile(m.cmd); send({ ok: true }); }
-    else if (m.cmd === 'heapSnapshot') send({ path: process.env.BENCH_HEAP_SNAPSHOT ? writeHeapSnapshot(join(process.env.BENCH_HEAP_SNAPSHOT, `ours-${Date.now()}.heapsnapshot`)) : null });
-    else if (m.cmd === 'stop') { await app.stop(); process.exit(0); }
+    else if (m.cmd === 'stats') {
+      global.gc?.();
+      send(stats());
+    } else if (m.cmd === 'resetCounters') {
+      sql = 0;
+      deliverySql = 0;
+      app.realtime.hub.executions = 0;
+      send({ ok: true });
+    } else if (m.cmd === 'profileStart' || m.cmd === 'profileStop') {
+      await profile(m.cmd);
+      send({ ok: true });
+    } else if (m.cmd === 'heapSnapshot')
+      send({ path: process.env.BENCH_HEAP_SNAPSHOT ? writeHeapSnapshot(join(process.env.BENCH_HEAP_SNAPSHOT, `ours-${Date.now()}.heapsnapshot`)) : null });
+    else if (m.cmd === 'stop') {
+      await app.stop();
+      process.exit(0);
+    }
   });
   send({ ready: true, url: app.url, wsUrl: app.wsUrl });
 }
@@ -65,7 +92,10 @@ async function fixture(app: RunningApp, n: number): Promise<Fixture> {
   const sender = mk(`sender_${tag}`);
   const users = Array.from({ length: n }, (_, i) => mk(`member${i}_${tag}`));
   await em.flush();
-  const room = await app.services.conversations.createRoom({ actor: { id: sender.id, username: sender.username, isStaff: false }, em }, { name: `hot room ${tag}`, visibility: RoomVisibility.PUBLIC });
+  const room = await app.services.conversations.createRoom(
+    { actor: { id: sender.id, username: sender.username, isStaff: false }, em },
+    { name: `hot room ${tag}`, visibility: RoomVisibility.PUBLIC },
+  );
   for (const u of users) em.create(Membership, { conversation: room.id, user: u.id });
   await em.flush();
   const tokens: string[] = [];
@@ -78,12 +108,19 @@ async function fixture(app: RunningApp, n: number): Promise<Fixture> {
 async function bare(): Promise<void> {
   const subscribed = new Map<WebSocket, string>();
   const http = createServer((req, res) => {
-    if (req.method !== 'POST' || req.url !== '/send') { res.writeHead(404).end(); return; }
+    if (req.method !== 'POST' || req.url !== '/send') {
+      res.writeHead(404).end();
+      return;
+    }
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const { content } = JSON.parse(Buffer.concat(chunks).toString()) as { content: string };
-      const payload = JSON.stringify({ data: { messageAdded: { id: '1', seq: 1, content, createdAt: new Date().toISOString(), sender: { id: '1', username: 'sender', fullName: 'Bench sender' } } } });
+      const payload = JSON.stringify({
+        data: {
+          messageAdded: { id: '1', seq: 1, content, createdAt: new Date().toISOString(), sender: { id: '1', username: 'sender', fullName: 'Bench sender' } },
+        },
+      });
       for (const [socket, id] of subscribed) socket.send(`{"id":${JSON.stringify(id)},"type":"next","payload":${payload}}`);
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
     });
@@ -102,7 +139,15 @@ async function bare(): Promise<void> {
   process.on('message', (m: ServerCommand) => {
     if (m.cmd === 'stats') {
       global.gc?.();
-      send({ rss: process.memoryUsage().rss, heapUsed: process.memoryUsage().heapUsed, sql: 0, deliverySql: 0, executions: 0, subscribers: subscribed.size, sockets: wss.clients.size } satisfies ServerStats);
+      send({
+        rss: process.memoryUsage().rss,
+        heapUsed: process.memoryUsage().heapUsed,
+        sql: 0,
+        deliverySql: 0,
+        executions: 0,
+        subscribers: subscribed.size,
+        sockets: wss.clients.size,
+      } satisfies ServerStats);
     } else if (m.cmd === 'resetCounters') send({ ok: true });
     else if (m.cmd === 'profileStart' || m.cmd === 'profileStop') void profile(m.cmd).then(() => send({ ok: true }));
     else if (m.cmd === 'stop') process.exit(0);
@@ -110,4 +155,7 @@ async function bare(): Promise<void> {
   send({ ready: true, url: `http://127.0.0.1:${port}/send`, wsUrl: `ws://127.0.0.1:${port}/graphql` });
 }
 
-(kind === 'bare' ? bare() : ours()).catch((err) => { console.error(err); process.exit(1); });
+(kind === 'bare' ? bare() : ours()).catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -72,10 +72,20 @@ export interface Config {
    * WebSocket connections per minute per IP and per user; (issue 27) other people one user may add
    * to groups and rooms per hour (createGroup's memberIds, addMember).
    */
-  rateLimits: { messagesPerSec: number; messagesBurst: number; loginFailures: number; registrationsPerHourIp: number; wsPerMinIp: number; wsPerMinUser: number; memberAddsPerHour: number };
+  rateLimits: {
+    messagesPerSec: number;
+    messagesBurst: number;
+    loginFailures: number;
+    registrationsPerHourIp: number;
+    wsPerMinIp: number;
+    wsPerMinUser: number;
+    memberAddsPerHour: number;
+  };
   /** graphql-ws: ms a socket may wait before connection_init; largest accepted frame (bytes); ping interval (ms) to drop dead sockets. */
   ws: {
-    initTimeoutMs: number; maxPayloadBytes: number; pingIntervalMs: number;
+    initTimeoutMs: number;
+    maxPayloadBytes: number;
+    pingIntervalMs: number;
     /** Sockets one user may hold open at once on an instance (past it: close 1013). */
     maxSocketsPerUser: number;
     /** Most ids in one `presence(userIds:)` subscription (past it: BAD_USER_INPUT). */
@@ -139,7 +149,10 @@ export interface Config {
 
 /** Thrown when an environment variable is missing or malformed; the message names the variable. */
 export class ConfigError extends Error {
-  constructor(readonly variable: string, detail: string) {
+  constructor(
+    readonly variable: string,
+    detail: string,
+  ) {
     super(`Invalid configuration: ${variable} ${detail}`);
     this.name = 'ConfigError';
   }
@@ -174,12 +187,25 @@ const envSchema = z.object({
     .optional(),
   DB_POOL_MAX: positiveInt.max(1000).default(20),
   DATA_DIR: z.string().trim().min(1).default('./data'),
-  REDIS_URL: z.string().trim().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(),
-  REDIS_PREFIX: z.string().trim().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1..64 letters, digits, ".", "_" or "-"').default('chat'),
+  REDIS_URL: z
+    .string()
+    .trim()
+    .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
+    .optional(),
+  REDIS_PREFIX: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1..64 letters, digits, ".", "_" or "-"')
+    .default('chat'),
   JWT_SECRET: z.string().min(32, 'must be at least 32 bytes').optional(),
   JWT_PREVIOUS_SECRETS: z
     .string()
-    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
     .refine((list) => list.every((s) => Buffer.byteLength(s) >= 32), 'must be comma-separated keys of at least 32 bytes each')
     .default([]),
   JWT_ISSUER: z.string().trim().min(1).default('chat-server'),
@@ -188,12 +214,18 @@ const envSchema = z.object({
   REFRESH_TOKEN_TTL: positiveInt.default(30 * 24 * 3600),
   REFRESH_REUSE_GRACE_S: z.coerce.number().int().min(0).max(300).default(30),
   // Unset: "*" in development and test; production refuses to start without it (loadConfig).
-  CORS_ORIGINS: z.string().optional().refine((v) => {
-    if (v === undefined) return true;
-    const list = v.split(',').map((x) => x.trim()).filter(Boolean);
-    if (list.includes('*')) return list.length === 1;
-    return list.length > 0 && list.every((o) => /^https?:\/\/[^\s/?#]+$/.test(o));
-  }, 'must be "*" alone or comma-separated origins like https://chat.example.com (scheme and host, no path)'),
+  CORS_ORIGINS: z
+    .string()
+    .optional()
+    .refine((v) => {
+      if (v === undefined) return true;
+      const list = v
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean);
+      if (list.includes('*')) return list.length === 1;
+      return list.length > 0 && list.every((o) => /^https?:\/\/[^\s/?#]+$/.test(o));
+    }, 'must be "*" alone or comma-separated origins like https://chat.example.com (scheme and host, no path)'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   MIGRATE_ON_START: bool.default(true),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10000),
@@ -221,17 +253,27 @@ const envSchema = z.object({
   WS_MAX_PRESENCE_IDS: positiveInt.max(100000).default(1000),
   WS_MAX_PRESENCE_IDS_PER_SOCKET: positiveInt.max(1_000_000).default(5000),
   WS_MAX_PENDING_PER_IP: positiveInt.max(1_000_000).default(5000),
-  WS_MAX_BUFFERED_BYTES: positiveInt.min(1024).max(1024 * 1024 * 1024).default(4 * 1024 * 1024),
+  WS_MAX_BUFFERED_BYTES: positiveInt
+    .min(1024)
+    .max(1024 * 1024 * 1024)
+    .default(4 * 1024 * 1024),
   WS_MAX_QUEUED_EVENTS: positiveInt.max(1_000_000).default(1000),
-  TRUST_PROXY: z.string().trim().default('false').transform((v, ctx) => {
-    if (/^(false|0|no|)$/i.test(v)) return false as const;
-    if (/^(true|yes)$/i.test(v)) return true as const;
-    if (/^\d{1,2}$/.test(v)) return Number(v);
-    const list = v.split(',').map((x) => x.trim()).filter(Boolean);
-    if (list.every((x) => /^(loopback|linklocal|uniquelocal|[0-9a-fA-F.:]+(\/\d{1,3})?)$/.test(x))) return list;
-    ctx.addIssue({ code: 'custom', message: 'must be false, true, a hop count, or comma-separated addresses/subnets' });
-    return z.NEVER;
-  }),
+  TRUST_PROXY: z
+    .string()
+    .trim()
+    .default('false')
+    .transform((v, ctx) => {
+      if (/^(false|0|no|)$/i.test(v)) return false as const;
+      if (/^(true|yes)$/i.test(v)) return true as const;
+      if (/^\d{1,2}$/.test(v)) return Number(v);
+      const list = v
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean);
+      if (list.every((x) => /^(loopback|linklocal|uniquelocal|[0-9a-fA-F.:]+(\/\d{1,3})?)$/.test(x))) return list;
+      ctx.addIssue({ code: 'custom', message: 'must be false, true, a hop count, or comma-separated addresses/subnets' });
+      return z.NEVER;
+    }),
   GRAPHQL_MAX_DEPTH: positiveInt.max(1000).default(10),
   GRAPHQL_MAX_COST: positiveInt.max(10_000_000).default(100000),
   GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(0).max(10000).default(15),
@@ -248,7 +290,11 @@ const envSchema = z.object({
   HTTP_REQUEST_TIMEOUT_MS: positiveInt.max(3_600_000).default(300000),
   HTTP_KEEP_ALIVE_TIMEOUT_MS: positiveInt.max(3_600_000).default(5000),
   METRICS_TOKEN: z.string().trim().min(16, 'must be at least 16 characters').optional(),
-  PUBLIC_URL: z.string().trim().regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL').optional(),
+  PUBLIC_URL: z
+    .string()
+    .trim()
+    .regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL')
+    .optional(),
 });
 
 /** Words of placeholder secrets (this repository's docker-compose.yml had one; so do many examples). */
@@ -277,9 +323,7 @@ export function weakSecret(secret: string): string | null {
  * @throws ConfigError naming the first bad variable.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const raw = Object.fromEntries(
-    Object.entries(env).filter(([k, v]) => k in envSchema.shape && v !== undefined && v !== ''),
-  );
+  const raw = Object.fromEntries(Object.entries(env).filter(([k, v]) => k in envSchema.shape && v !== undefined && v !== ''));
   const parsed = envSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -301,11 +345,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // As with the secret: which browser origins may call the API is the operator's decision in
   // production, never a default (an explicit "*" is one; issue 30).
   if (e.CORS_ORIGINS === undefined && e.NODE_ENV === 'production') {
-    throw new ConfigError('CORS_ORIGINS', 'is required when NODE_ENV=production: the origins of your web clients (e.g. https://chat.example.com), or "*" for any origin');
+    throw new ConfigError(
+      'CORS_ORIGINS',
+      'is required when NODE_ENV=production: the origins of your web clients (e.g. https://chat.example.com), or "*" for any origin',
+    );
   }
   // Node refuses a headers timeout longer than the whole-request timeout.
   if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {
-    throw new ConfigError('HTTP_HEADERS_TIMEOUT_MS', `must not exceed HTTP_REQUEST_TIMEOUT_MS (${e.HTTP_REQUEST_TIMEOUT_MS}) (got "${e.HTTP_HEADERS_TIMEOUT_MS}")`);
+    throw new ConfigError(
+      'HTTP_HEADERS_TIMEOUT_MS',
+      `must not exceed HTTP_REQUEST_TIMEOUT_MS (${e.HTTP_REQUEST_TIMEOUT_MS}) (got "${e.HTTP_HEADERS_TIMEOUT_MS}")`,
+    );
   }
   const production = e.NODE_ENV === 'production';
   const dataDir = e.DATA_DIR === ':memory:' ? e.DATA_DIR : resolve(e.DATA_DIR);
@@ -325,12 +375,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     accessTokenTtlSec: e.ACCESS_TOKEN_TTL,
     refreshTokenTtlSec: e.REFRESH_TOKEN_TTL,
     refreshReuseGraceSec: e.REFRESH_REUSE_GRACE_S,
-    corsOrigins: (e.CORS_ORIGINS ?? '*').split(',').map((s) => s.trim()).filter(Boolean),
+    corsOrigins: (e.CORS_ORIGINS ?? '*')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     logLevel: e.LOG_LEVEL,
     migrateOnStart: e.MIGRATE_ON_START,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
-    uploadDir: e.UPLOAD_DIR ? resolve(e.UPLOAD_DIR)
-      : dataDir === ':memory:' ? mkdtempSync(join(tmpdir(), 'chat-uploads-')) : join(dataDir, 'uploads'),
+    uploadDir: e.UPLOAD_DIR ? resolve(e.UPLOAD_DIR) : dataDir === ':memory:' ? mkdtempSync(join(tmpdir(), 'chat-uploads-')) : join(dataDir, 'uploads'),
     uploadDirIsTemporary: !e.UPLOAD_DIR && dataDir === ':memory:',
     uploadMaxBytes: e.UPLOAD_MAX_BYTES,
     uploadMaxFiles: e.UPLOAD_MAX_FILES,
@@ -339,11 +391,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     uploadOrphanTtlSec: e.UPLOAD_ORPHAN_TTL,
     uploadPendingMax: e.UPLOAD_PENDING_MAX,
     presenceTtlMs: e.PRESENCE_TTL_MS,
-    rateLimits: { messagesPerSec: e.RATE_MESSAGES_PER_SEC, messagesBurst: e.RATE_MESSAGES_BURST, loginFailures: e.RATE_LOGIN_FAILURES, registrationsPerHourIp: e.RATE_REGISTRATIONS_PER_HOUR_IP, wsPerMinIp: e.RATE_WS_PER_MIN_IP, wsPerMinUser: e.RATE_WS_PER_MIN_USER, memberAddsPerHour: e.RATE_MEMBER_ADDS_PER_HOUR },
+    rateLimits: {
+      messagesPerSec: e.RATE_MESSAGES_PER_SEC,
+      messagesBurst: e.RATE_MESSAGES_BURST,
+      loginFailures: e.RATE_LOGIN_FAILURES,
+      registrationsPerHourIp: e.RATE_REGISTRATIONS_PER_HOUR_IP,
+      wsPerMinIp: e.RATE_WS_PER_MIN_IP,
+      wsPerMinUser: e.RATE_WS_PER_MIN_USER,
+      memberAddsPerHour: e.RATE_MEMBER_ADDS_PER_HOUR,
+    },
     ws: {
-      initTimeoutMs: e.WS_INIT_TIMEOUT_MS, maxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES, pingIntervalMs: e.WS_PING_INTERVAL_MS,
-      maxSocketsPerUser: e.WS_MAX_SOCKETS_PER_USER, maxPresenceIds: e.WS_MAX_PRESENCE_IDS, maxPresenceIdsPerSocket: e.WS_MAX_PRESENCE_IDS_PER_SOCKET, maxPendingPerIp: e.WS_MAX_PENDING_PER_IP,
-      maxBufferedBytes: e.WS_MAX_BUFFERED_BYTES, maxQueuedEvents: e.WS_MAX_QUEUED_EVENTS,
+      initTimeoutMs: e.WS_INIT_TIMEOUT_MS,
+      maxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES,
+      pingIntervalMs: e.WS_PING_INTERVAL_MS,
+      maxSocketsPerUser: e.WS_MAX_SOCKETS_PER_USER,
+      maxPresenceIds: e.WS_MAX_PRESENCE_IDS,
+      maxPresenceIdsPerSocket: e.WS_MAX_PRESENCE_IDS_PER_SOCKET,
+      maxPendingPerIp: e.WS_MAX_PENDING_PER_IP,
+      maxBufferedBytes: e.WS_MAX_BUFFERED_BYTES,
+      maxQueuedEvents: e.WS_MAX_QUEUED_EVENTS,
     },
     publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
     metrics: { enabled: Boolean(e.METRICS_TOKEN) || !production, token: e.METRICS_TOKEN },

@@ -16,13 +16,24 @@ async function main(): Promise<void> {
       const pending = await migrator.getPendingMigrations();
       if (pending.length) await migrator.up();
       const diff = await orm.getSchemaGenerator().getUpdateSchemaMigrationSQL({ wrap: false });
-      if (!diff.up.trim()) { console.log('No schema changes.'); return; }
+      if (!diff.up.trim()) {
+        console.log('No schema changes.');
+        return;
+      }
       const stamp = new Date().toISOString().replace(/\D/g, '').slice(0, 14);
       const name = `Migration${stamp}_${(process.argv[3] ?? 'change').replace(/\W/g, '_')}`;
-      const q = (sql: string) => sql.split(/;\n/).map((s) => s.trim()).filter(Boolean)
-        .map((s) => `    this.addSql(${JSON.stringify(s.replace(/;$/, ''))});`).join('\n');
+      const q = (sql: string) =>
+        sql
+          .split(/;\n/)
+          .map((s) => s.trim())
+          .filter(Boolean)
+          .map((s) => `    this.addSql(${JSON.stringify(s.replace(/;$/, ''))});`)
+          .join('\n');
       const file = join(process.cwd(), 'migrations', `${name}.ts`);
-      writeFileSync(file, `import { Migration } from '@mikro-orm/migrations';\n\nexport class ${name} extends Migration {\n  override async up(): Promise<void> {\n${q(diff.up)}\n  }\n\n  override async down(): Promise<void> {\n${q(diff.down)}\n  }\n}\n`);
+      writeFileSync(
+        file,
+        `import { Migration } from '@mikro-orm/migrations';\n\nexport class ${name} extends Migration {\n  override async up(): Promise<void> {\n${q(diff.up)}\n  }\n\n  override async down(): Promise<void> {\n${q(diff.down)}\n  }\n}\n`,
+      );
       console.log(`Wrote ${file}; add it to migrations/index.ts.`);
       return;
     }
@@ -33,4 +44,7 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err) => { console.error(err); process.exit(1); });
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

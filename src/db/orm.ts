@@ -72,7 +72,10 @@ export function ormOptions(db: DatabaseOptions, pglite?: PGlite): Options {
     // Fail fast while PostgreSQL is away (issue 6): a connect attempt gives up after 3 s and a
     // request waits at most 5 s for a pooled connection, instead of knex's 60 s.
     return {
-      ...common, driver: PostgreSqlDriver, clientUrl: db.databaseUrl, pool: { min: 0, max: db.poolMax ?? 20 },
+      ...common,
+      driver: PostgreSqlDriver,
+      clientUrl: db.databaseUrl,
+      pool: { min: 0, max: db.poolMax ?? 20 },
       driverOptions: { acquireConnectionTimeout: 5000, connection: { connectionTimeoutMillis: 3000 } },
     };
   }

@@ -19,8 +19,18 @@ export function countStatements(sql: string): number {
       i++;
       for (;;) {
         if (i >= n) return Infinity;
-        if (escapes && sql[i] === '\\') { i += 2; continue; }
-        if (sql[i] === "'") { if (sql[i + 1] === "'") { i += 2; continue; } i++; break; }
+        if (escapes && sql[i] === '\\') {
+          i += 2;
+          continue;
+        }
+        if (sql[i] === "'") {
+          if (sql[i + 1] === "'") {
+            i += 2;
+            continue;
+          }
+          i++;
+          break;
+        }
         i++;
       }
       pending = true;
@@ -28,7 +38,14 @@ export function countStatements(sql: string): number {
       i++;
       for (;;) {
         if (i >= n) return Infinity;
-        if (sql[i] === '"') { if (sql[i + 1] === '"') { i += 2; continue; } i++; break; }
+        if (sql[i] === '"') {
+          if (sql[i + 1] === '"') {
+            i += 2;
+            continue;
+          }
+          i++;
+          break;
+        }
         i++;
       }
       pending = true;
@@ -40,11 +57,21 @@ export function countStatements(sql: string): number {
       i += 2;
       while (depth > 0) {
         if (i >= n) return Infinity;
-        if (sql[i] === '/' && sql[i + 1] === '*') { depth++; i += 2; } else if (sql[i] === '*' && sql[i + 1] === '/') { depth--; i += 2; } else i++;
+        if (sql[i] === '/' && sql[i + 1] === '*') {
+          depth++;
+          i += 2;
+        } else if (sql[i] === '*' && sql[i + 1] === '/') {
+          depth--;
+          i += 2;
+        } else i++;
       }
     } else if (c === '$' && !isIdent(sql[i - 1])) {
       const tag = /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.exec(sql.slice(i, i + 64));
-      if (!tag) { i++; pending = true; continue; }
+      if (!tag) {
+        i++;
+        pending = true;
+        continue;
+      }
       const end = sql.indexOf(tag[0], i + tag[0].length);
       if (end < 0) return Infinity;
       i = end + tag[0].length;
@@ -74,7 +101,7 @@ export function singleStatementSafe(pglite: PGlite): PGlite {
     get(target, prop) {
       if (prop === 'exec') {
         return (sql: string, options?: Parameters<PGlite['exec']>[1]) =>
-          (countStatements(sql) === 1 ? target.query(sql, [], options) : target.exec(sql, options));
+          countStatements(sql) === 1 ? target.query(sql, [], options) : target.exec(sql, options);
       }
       const value = Reflect.get(target, prop, target);
       return typeof value === 'function' ? value.bind(target) : value;

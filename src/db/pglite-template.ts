@@ -58,9 +58,10 @@ export function pgliteTemplate(migrationNames: readonly string[]): PgliteTemplat
     const root = projectRoot();
     const dir = templateDir(root);
     const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
-    const matches = manifest.pglite === pgliteVersion(root)
-      && manifest.migrations.length <= migrationNames.length
-      && manifest.migrations.every((m, i) => {
+    const matches =
+      manifest.pglite === pgliteVersion(root) &&
+      manifest.migrations.length <= migrationNames.length &&
+      manifest.migrations.every((m, i) => {
         if (m.name !== migrationNames[i]) return false;
         const now = sourceHash(root, m.name);
         return now === null || m.sha256 === null || now === m.sha256;

@@ -14,7 +14,9 @@ export function demoAssetsDir(): string {
 }
 
 /** Options for tests: another folder holding the built client (default {@link demoAssetsDir}). */
-export interface DemoRouterOptions { assetsDir?: string }
+export interface DemoRouterOptions {
+  assetsDir?: string;
+}
 
 /**
  * The demo web client (examples/web, issue 30) on `/demo`, for development only: with
@@ -35,7 +37,9 @@ export function demoRouter(config: Pick<Config, 'nodeEnv' | 'publicUrl'>, option
   let mediaOrigin: string[] = [];
   try {
     if (config.publicUrl) mediaOrigin = [new URL(config.publicUrl).origin];
-  } catch { /* not a URL: 'self' only */ }
+  } catch {
+    /* not a URL: 'self' only */
+  }
 
   router.use(
     (req, _res, next) => next(req.method === 'GET' || req.method === 'HEAD' ? undefined : 'router'),
@@ -48,10 +52,13 @@ export function demoRouter(config: Pick<Config, 'nodeEnv' | 'publicUrl'>, option
           styleSrc: ["'self'"],
           imgSrc: ["'self'", 'data:', 'blob:', ...mediaOrigin],
           mediaSrc: ["'self'", 'blob:', ...mediaOrigin],
-          connectSrc: ["'self'", (req) => {
-            const host = req.headers.host;
-            return host && HOST.test(host) ? `ws://${host} wss://${host}` : '';
-          }],
+          connectSrc: [
+            "'self'",
+            (req) => {
+              const host = req.headers.host;
+              return host && HOST.test(host) ? `ws://${host} wss://${host}` : '';
+            },
+          ],
           objectSrc: ["'none'"],
           baseUri: ["'none'"],
           formAction: ["'self'"],
@@ -60,11 +67,18 @@ export function demoRouter(config: Pick<Config, 'nodeEnv' | 'publicUrl'>, option
       },
     }),
     (_req, res, next) => {
-      if (existsSync(join(dir, 'index.html'))) { next(); return; }
-      res.status(503).type('text/plain').set('cache-control', 'no-store').send(
-        `The demo web client is not built: ${join(dir, 'index.html')} is missing.\n`
-        + 'Run `npm run demo` (builds examples/web and starts the server), then reload this page.\n',
-      );
+      if (existsSync(join(dir, 'index.html'))) {
+        next();
+        return;
+      }
+      res
+        .status(503)
+        .type('text/plain')
+        .set('cache-control', 'no-store')
+        .send(
+          `The demo web client is not built: ${join(dir, 'index.html')} is missing.\n` +
+            'Run `npm run demo` (builds examples/web and starts the server), then reload this page.\n',
+        );
     },
   );
   router.use('/assets', express.static(join(dir, 'assets'), { immutable: true, maxAge: '365d', index: false, fallthrough: false }));

@@ -67,8 +67,13 @@ function socketUrl(endpoint: string): string {
 }
 
 const bar: CSSProperties = {
-  display: 'flex', alignItems: 'center', gap: '8px', padding: '6px 12px',
-  borderBottom: '1px solid rgba(0, 0, 0, 0.12)', fontFamily: 'system-ui, sans-serif', fontSize: '14px',
+  display: 'flex',
+  alignItems: 'center',
+  gap: '8px',
+  padding: '6px 12px',
+  borderBottom: '1px solid rgba(0, 0, 0, 0.12)',
+  fontFamily: 'system-ui, sans-serif',
+  fontSize: '14px',
 };
 const input: CSSProperties = { flex: 1, minWidth: 0, padding: '4px 8px', fontFamily: 'monospace', fontSize: '13px' };
 
@@ -93,24 +98,31 @@ function App({ endpoint }: { endpoint: string }) {
   // One socket per token: a changed token disposes the old client (its socket closes) and the
   // next subscription connects with the new one.
   const wsClient = useMemo(
-    () => createClient({
-      url: socketUrl(endpoint),
-      lazy: true,
-      connectionParams: () => (token ? { authorization: `Bearer ${token}` } : {}),
-      retryAttempts: 3,
-    }),
+    () =>
+      createClient({
+        url: socketUrl(endpoint),
+        lazy: true,
+        connectionParams: () => (token ? { authorization: `Bearer ${token}` } : {}),
+        retryAttempts: 3,
+      }),
     [endpoint, token],
   );
-  useEffect(() => () => { void wsClient.dispose(); }, [wsClient]);
+  useEffect(
+    () => () => {
+      void wsClient.dispose();
+    },
+    [wsClient],
+  );
 
   const fetcher = useMemo(
-    () => createGraphiQLFetcher({
-      url: endpoint,
-      wsClient,
-      headers: token ? { authorization: `Bearer ${token}` } : {},
-      // One JSON response per operation (no multipart/mixed negotiation).
-      enableIncrementalDelivery: false,
-    }),
+    () =>
+      createGraphiQLFetcher({
+        url: endpoint,
+        wsClient,
+        headers: token ? { authorization: `Bearer ${token}` } : {},
+        // One JSON response per operation (no multipart/mixed negotiation).
+        enableIncrementalDelivery: false,
+      }),
     [endpoint, token, wsClient],
   );
 
@@ -118,7 +130,13 @@ function App({ endpoint }: { endpoint: string }) {
 
   return (
     <div style={{ display: 'flex', flexDirection: 'column', height: '100vh' }}>
-      <form style={bar} onSubmit={(e) => { e.preventDefault(); apply(draft); }}>
+      <form
+        style={bar}
+        onSubmit={(e) => {
+          e.preventDefault();
+          apply(draft);
+        }}
+      >
         <label htmlFor="graphiql-token">Access token</label>
         <input
           id="graphiql-token"

@@ -30,10 +30,16 @@ export function graphiqlAssetsDir(): string {
 }
 
 /** The built bundle: its files and a version (hash of both) that makes their URLs cacheable for good. */
-interface Bundle { js: string; css: string; version: string }
+interface Bundle {
+  js: string;
+  css: string;
+  version: string;
+}
 
 /** Options for tests: another folder of assets (default {@link graphiqlAssetsDir}). */
-export interface GraphiQLRouterOptions { assetsDir?: string }
+export interface GraphiQLRouterOptions {
+  assetsDir?: string;
+}
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -90,7 +96,12 @@ export function graphiqlRouter(config: Pick<Config, 'graphiql'>, options: Graphi
     const css = join(dir, ASSETS.css);
     let key: string;
     try {
-      key = [js, css].map((f) => { const s = statSync(f); return `${s.size}:${s.mtimeMs}`; }).join('|');
+      key = [js, css]
+        .map((f) => {
+          const s = statSync(f);
+          return `${s.size}:${s.mtimeMs}`;
+        })
+        .join('|');
     } catch {
       return null;
     }
@@ -102,11 +113,15 @@ export function graphiqlRouter(config: Pick<Config, 'graphiql'>, options: Graphi
   };
 
   const missing = (res: express.Response) => {
-    res.status(503).type('text/plain').set('cache-control', 'no-store').send(
-      `GraphiQL is not built: ${join(dir, ASSETS.js)} or ${ASSETS.css} is missing.\n`
-      + 'Run `npm run build` (or `node scripts/build-graphiql.js`) and reload this page.\n'
-      + 'The GraphQL API itself works: POST /graphql, or GET /graphql?query=... with Accept: application/json.\n',
-    );
+    res
+      .status(503)
+      .type('text/plain')
+      .set('cache-control', 'no-store')
+      .send(
+        `GraphiQL is not built: ${join(dir, ASSETS.js)} or ${ASSETS.css} is missing.\n` +
+          'Run `npm run build` (or `node scripts/build-graphiql.js`) and reload this page.\n' +
+          'The GraphQL API itself works: POST /graphql, or GET /graphql?query=... with Accept: application/json.\n',
+      );
   };
 
   // The hardening headers helmet gives the rest of the server, with this page's own policy.
@@ -119,12 +134,15 @@ export function graphiqlRouter(config: Pick<Config, 'graphiql'>, options: Graphi
         styleSrc: ["'self'"],
         imgSrc: ["'self'", 'data:'],
         fontSrc: ["'self'", 'data:'],
-        connectSrc: ["'self'", (req) => {
-          // The host the browser addressed: behind a trusted proxy (TRUST_PROXY) its X-Forwarded-Host/-Port.
-          const trust = ((req as express.Request).app?.get('trust proxy fn') as TrustFn | undefined) ?? (() => false);
-          const host = requestOrigin(req, trust).host;
-          return host && HOST.test(host) ? `ws://${host} wss://${host}` : '';
-        }],
+        connectSrc: [
+          "'self'",
+          (req) => {
+            // The host the browser addressed: behind a trusted proxy (TRUST_PROXY) its X-Forwarded-Host/-Port.
+            const trust = ((req as express.Request).app?.get('trust proxy fn') as TrustFn | undefined) ?? (() => false);
+            const host = requestOrigin(req, trust).host;
+            return host && HOST.test(host) ? `ws://${host} wss://${host}` : '';
+          },
+        ],
         objectSrc: ["'none'"],
         baseUri: ["'none'"],
         formAction: ["'self'"],
@@ -137,24 +155,41 @@ export function graphiqlRouter(config: Pick<Config, 'graphiql'>, options: Graphi
   const wantsPage = (req: express.Request) => req.accepts(['application/json', 'application/graphql-response+json', 'text/html']) === 'text/html';
 
   router.get('/', (req, res, next) => {
-    if (!wantsPage(req)) { next(); return; }
+    if (!wantsPage(req)) {
+      next();
+      return;
+    }
     headers(req, res, (err?: unknown) => {
-      if (err) { next(err); return; }
+      if (err) {
+        next(err);
+        return;
+      }
       res.vary('accept');
       const b = bundle();
-      if (!b) { missing(res); return; }
+      if (!b) {
+        missing(res);
+        return;
+      }
       res.status(200).type('html').set('cache-control', 'no-cache').send(page(req.baseUrl, b.version));
     });
   });
 
   router.get(`/assets/:file`, headers, (req, res, next) => {
     const name = req.params.file;
-    if (name !== ASSETS.js && name !== ASSETS.css) { res.status(404).type('text/plain').send('Not found\n'); return; }
+    if (name !== ASSETS.js && name !== ASSETS.css) {
+      res.status(404).type('text/plain').send('Not found\n');
+      return;
+    }
     const b = bundle();
-    if (!b) { missing(res); return; }
+    if (!b) {
+      missing(res);
+      return;
+    }
     const current = req.query.v === b.version;
     res.set('cache-control', current ? 'public, max-age=31536000, immutable' : 'no-cache');
-    res.sendFile(name === ASSETS.js ? b.js : b.css, { cacheControl: false, dotfiles: 'deny' }, (err) => { if (err && !res.headersSent) next(err); });
+    res.sendFile(name === ASSETS.js ? b.js : b.css, { cacheControl: false, dotfiles: 'deny' }, (err) => {
+      if (err && !res.headersSent) next(err);
+    });
   });
 
   return router;

@@ -34,7 +34,14 @@ export class GraphQLContext {
    * A context for executing one realtime event: its EntityManager and loaders are the event's
    * (shared by every execution of that event); `blocked` answers blockedIds from memory.
    */
-  static forEvent(services: Services, rootEm: EntityManager, actor: Actor | null, em: EntityManager, loaders: Loaders, blocked?: () => Promise<Set<number>>): GraphQLContext {
+  static forEvent(
+    services: Services,
+    rootEm: EntityManager,
+    actor: Actor | null,
+    em: EntityManager,
+    loaders: Loaders,
+    blocked?: () => Promise<Set<number>>,
+  ): GraphQLContext {
     const ctx = new GraphQLContext(services, rootEm, actor);
     ctx._em = em;
     ctx._loaders = loaders;

@@ -6,11 +6,25 @@ import { RateLimitedError } from '../domain/shared/rate-limit';
 import { withoutSuggestions } from '../security/query-limits';
 
 const CONTRACT_CODES = new Set<ErrorCode>([
-  'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'BAD_USER_INPUT', 'CONFLICT',
-  'RATE_LIMITED', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'INTERNAL_SERVER_ERROR',
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'NOT_FOUND',
+  'BAD_USER_INPUT',
+  'CONFLICT',
+  'RATE_LIMITED',
+  'PAYLOAD_TOO_LARGE',
+  'UNSUPPORTED_MEDIA_TYPE',
+  'INTERNAL_SERVER_ERROR',
 ]);
 /** Apollo's own request-level codes, all the client's fault. */
-const CLIENT_CODES = new Set(['GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', 'BAD_REQUEST', 'OPERATION_RESOLUTION_FAILURE', 'PERSISTED_QUERY_NOT_FOUND', 'PERSISTED_QUERY_NOT_SUPPORTED']);
+const CLIENT_CODES = new Set([
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'BAD_REQUEST',
+  'OPERATION_RESOLUTION_FAILURE',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'PERSISTED_QUERY_NOT_SUPPORTED',
+]);
 
 /**
  * The one error mapper for GraphQL (HTTP and WebSocket): every error leaves with an
@@ -63,7 +77,12 @@ function mapError(logger: Logger) {
     }
     if (isDatabaseUnavailable(original)) {
       logger.warn({ err: original }, 'database unavailable'); // the err serializer cuts the SQL (src/logger.ts)
-      return { message: DATABASE_UNAVAILABLE_MESSAGE, locations: formatted.locations, path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR', reason: 'DATABASE_UNAVAILABLE', retryAfter: 5 } };
+      return {
+        message: DATABASE_UNAVAILABLE_MESSAGE,
+        locations: formatted.locations,
+        path: formatted.path,
+        extensions: { code: 'INTERNAL_SERVER_ERROR', reason: 'DATABASE_UNAVAILABLE', retryAfter: 5 },
+      };
     }
     logger.error({ err: original }, 'unhandled error in GraphQL operation');
     return { message: 'Internal server error', locations: formatted.locations, path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };

@@ -36,11 +36,13 @@ export function createLoaders(em: EntityManager, viewerId: number | null, users:
     /** Users by id, from the instance's user cache (memory in the steady state; see UserCache). */
     user: new DataLoader<number, UserRecord | null>((ids) => users.load(em, ids)),
     conversation: new DataLoader<number, Conversation | null>(async (ids) => byId(ids, await em.find(Conversation, { id: { $in: [...ids] } }))),
-    message: new DataLoader<number, MessageView | null>(async (ids) =>
-      byId(ids, (await em.find(Message, { id: { $in: [...ids] } })).map(toMessageView))),
+    message: new DataLoader<number, MessageView | null>(async (ids) => byId(ids, (await em.find(Message, { id: { $in: [...ids] } })).map(toMessageView))),
     /** Active members of each conversation, with their users, oldest first. */
     members: new DataLoader<number, Membership[]>(async (ids) =>
-      groupBy(ids, await em.find(Membership, { conversation: { $in: [...ids] }, ...ACTIVE_MEMBERSHIP }, { populate: ['user'], orderBy: { id: 'asc' } }), (m) => refId(m.conversation))),
+      groupBy(ids, await em.find(Membership, { conversation: { $in: [...ids] }, ...ACTIVE_MEMBERSHIP }, { populate: ['user'], orderBy: { id: 'asc' } }), (m) =>
+        refId(m.conversation),
+      ),
+    ),
     /**
      * One page of active members by "conversationId:afterMembershipId:size" (issue 27: a group of
      * thousands is never read whole for a page): oldest first, one statement for every key.
@@ -52,14 +54,17 @@ export function createLoaders(em: EntityManager, viewerId: number | null, users:
            cross join lateral (select k."i" as "page_key", m.* from "memberships" m
              where m."conversation_id" = k."cid" and m."id" > k."after_id" and ${activeMembershipSql('m')}
              order by m."id" limit k."lim") p`,
-        parsed.flatMap(([cid, after, lim], i) => [i, cid, after, lim]));
+        parsed.flatMap(([cid, after, lim], i) => [i, cid, after, lim]),
+      );
       const pages: Membership[][] = keys.map(() => []);
       for (const { page_key, ...row } of rows) pages[Number(page_key)].push(em.map(Membership, row));
       return pages;
     }),
     memberCount: new DataLoader<number, number>(async (ids) => {
       const rows = await em.execute<{ conversation_id: number; n: string }[]>(
-        `select "conversation_id", count(*) as n from "memberships" m where "conversation_id" in (${placeholders(ids.length)}) and ${activeMembershipSql('m')} group by "conversation_id"`, [...ids]);
+        `select "conversation_id", count(*) as n from "memberships" m where "conversation_id" in (${placeholders(ids.length)}) and ${activeMembershipSql('m')} group by "conversation_id"`,
+        [...ids],
+      );
       const map = new Map(rows.map((r) => [r.conversation_id, Number(r.n)]));
       return ids.map((id) => map.get(id) ?? 0);
     }),
@@ -74,7 +79,9 @@ export function createLoaders(em: EntityManager, viewerId: number | null, users:
     unread: new DataLoader<number, number>(async (ids) => {
       const rows = await em.execute<{ id: number; n: string }[]>(
         `select m."id", (select count(*) from "messages" msg where msg."conversation_id" = m."conversation_id" and ${unreadMessageSql('msg', 'm')}) as n
-           from "memberships" m where m."id" in (${placeholders(ids.length)})`, [...ids]);
+           from "memberships" m where m."id" in (${placeholders(ids.length)})`,
+        [...ids],
+      );
       const map = new Map(rows.map((r) => [r.id, Number(r.n)]));
       return ids.map((id) => map.get(id) ?? 0);
     }),
@@ -82,7 +89,9 @@ export function createLoaders(em: EntityManager, viewerId: number | null, users:
     unreadAll: new DataLoader<number, number>(async (ids) => {
       const rows = await em.execute<{ conversation_id: number; n: string }[]>(
         `select "conversation_id", count(*) as n from "messages" where "conversation_id" in (${placeholders(ids.length)})
-            and "deleted_at" is null and "sender_id" is distinct from ? group by "conversation_id"`, [...ids, viewerId]);
+            and "deleted_at" is null and "sender_id" is distinct from ? group by "conversation_id"`,
+        [...ids, viewerId],
+      );
       const map = new Map(rows.map((r) => [r.conversation_id, Number(r.n)]));
       return ids.map((id) => map.get(id) ?? 0);
     }),
@@ -94,7 +103,8 @@ export function createLoaders(em: EntityManager, viewerId: number | null, users:
       return keys.map((k) => map.get(k) ?? null);
     }),
     attachments: new DataLoader<number, Attachment[]>(async (ids) =>
-      groupBy(ids, await em.find(Attachment, { message: { $in: [...ids] } }, { orderBy: { id: 'asc' } }), (a) => refId(a.message)!)),
+      groupBy(ids, await em.find(Attachment, { message: { $in: [...ids] } }, { orderBy: { id: 'asc' } }), (a) => refId(a.message)!),
+    ),
   };
 }
 

@@ -38,7 +38,9 @@ export function mediaRouter(services: Services, rootEm: EntityManager, logger: L
    * null or throws a DomainError, or the bytes are gone.
    */
   const serveStored = (find: (req: Request, em: EntityManager, actor: Actor | null) => Promise<StoredMedia | null>) => async (req: Request, res: Response) => {
-    const notFound = () => { res.status(404).json({ error: 'Not found', detail: 'Not found' }); };
+    const notFound = () => {
+      res.status(404).json({ error: 'Not found', detail: 'Not found' });
+    };
     const em = rootEm.fork();
     let actor: Actor | null = null;
     const token = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1];
@@ -72,7 +74,10 @@ export function mediaRouter(services: Services, rootEm: EntityManager, logger: L
       res.status(206).set('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
     }
     res.set('Content-Length', String(range ? range.end - range.start + 1 : size));
-    if (req.method === 'HEAD') { res.end(); return; }
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
     try {
       await pipeline(media.bytes.read(media.key, range), res);
     } catch (err) {
@@ -81,22 +86,24 @@ export function mediaRouter(services: Services, rootEm: EntityManager, logger: L
       res.destroy();
     }
   };
-  const attachment = (variant: 'file' | 'thumbnail') => serveStored(async (req, em, actor) => {
-    const id = idIn(req.params.id);
-    if (id === null) return null;
-    const m = await services.attachments.media(em, actor, id, variant, { exp: req.query.exp, sig: req.query.sig });
-    return { ...m, inline: m.mimeType.startsWith('image/'), bytes: services.attachments };
-  });
+  const attachment = (variant: 'file' | 'thumbnail') =>
+    serveStored(async (req, em, actor) => {
+      const id = idIn(req.params.id);
+      if (id === null) return null;
+      const m = await services.attachments.media(em, actor, id, variant, { exp: req.query.exp, sig: req.query.sig });
+      return { ...m, inline: m.mimeType.startsWith('image/'), bytes: services.attachments };
+    });
   // Avatars (issue 18): /media/avatars/<user id>/<version>[/thumbnail], for any authenticated
   // caller or a signed URL from User.avatarUrl / avatarThumbnailUrl; 404 for everything else.
-  const avatar = (variant: AvatarVariant) => serveStored(async (req, em, actor) => {
-    const userId = idIn(req.params.userId);
-    const version = /^\d{1,10}$/.test(String(req.params.version)) && Number(req.params.version) <= 2147483647 ? Number(req.params.version) : null;
-    const avatars = services.users.avatars;
-    if (userId === null || version === null || !avatars) return null;
-    const { key } = await services.users.avatarMedia(em, actor, userId, version, variant, { exp: req.query.exp, sig: req.query.sig });
-    return { key, mimeType: 'image/webp', fileName: `avatar-${userId}${variant === 'thumbnail' ? '-thumbnail' : ''}.webp`, inline: true, bytes: avatars };
-  });
+  const avatar = (variant: AvatarVariant) =>
+    serveStored(async (req, em, actor) => {
+      const userId = idIn(req.params.userId);
+      const version = /^\d{1,10}$/.test(String(req.params.version)) && Number(req.params.version) <= 2147483647 ? Number(req.params.version) : null;
+      const avatars = services.users.avatars;
+      if (userId === null || version === null || !avatars) return null;
+      const { key } = await services.users.avatarMedia(em, actor, userId, version, variant, { exp: req.query.exp, sig: req.query.sig });
+      return { key, mimeType: 'image/webp', fileName: `avatar-${userId}${variant === 'thumbnail' ? '-thumbnail' : ''}.webp`, inline: true, bytes: avatars };
+    });
   router.get('/avatars/:userId/:version', avatar('avatar'));
   router.get('/avatars/:userId/:version/thumbnail', avatar('thumbnail'));
   router.get('/:id', attachment('file'));

@@ -49,29 +49,83 @@ export class Metrics {
   constructor(sources: MetricSources) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
-    this.httpRequests = new Counter({ name: 'chat_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'], registers });
+    this.httpRequests = new Counter({
+      name: 'chat_http_requests_total',
+      help: 'HTTP requests by route and status',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    });
     this.httpDuration = new Histogram({
-      name: 'chat_http_request_duration_seconds', help: 'HTTP request duration', labelNames: ['method', 'route', 'status'], registers,
+      name: 'chat_http_request_duration_seconds',
+      help: 'HTTP request duration',
+      labelNames: ['method', 'route', 'status'],
+      registers,
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     });
-    this.operations = new Counter({ name: 'chat_graphql_operations_total', help: 'GraphQL operations over HTTP by name, type and outcome (ok, error)', labelNames: ['operation', 'type', 'outcome'], registers });
+    this.operations = new Counter({
+      name: 'chat_graphql_operations_total',
+      help: 'GraphQL operations over HTTP by name, type and outcome (ok, error)',
+      labelNames: ['operation', 'type', 'outcome'],
+      registers,
+    });
     this.operationDuration = new Histogram({
-      name: 'chat_graphql_operation_duration_seconds', help: 'GraphQL operation duration over HTTP', labelNames: ['operation', 'type'], registers,
+      name: 'chat_graphql_operation_duration_seconds',
+      help: 'GraphQL operation duration over HTTP',
+      labelNames: ['operation', 'type'],
+      registers,
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     });
-    this.published = new Counter({ name: 'chat_events_published_total', help: 'Domain events published by this instance, by type', labelNames: ['type'], registers });
+    this.published = new Counter({
+      name: 'chat_events_published_total',
+      help: 'Domain events published by this instance, by type',
+      labelNames: ['type'],
+      registers,
+    });
     this.deliveryLatency = new Histogram({
-      name: 'chat_delivery_latency_seconds', help: 'New messages: from the commit to their fan-out on this instance (includes the bus between instances)', registers,
+      name: 'chat_delivery_latency_seconds',
+      help: 'New messages: from the commit to their fan-out on this instance (includes the bus between instances)',
+      registers,
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     });
-    new Gauge({ name: 'chat_ws_open_sockets', help: 'Open WebSocket connections', registers, collect() { this.set(sources.sockets()); } });
-    new Gauge({ name: 'chat_ws_active_subscriptions', help: 'Subscriptions registered with the delivery hub', registers, collect() { this.set(sources.subscriptions()); } });
-    new Gauge({ name: 'chat_events_delivered_frames', help: 'Frames written to sockets by the delivery hub since start (a counter read at scrape)', registers, collect() { this.set(sources.deliveredFrames()); } });
-    new Gauge({ name: 'chat_bus_healthy', help: '1 while the event bus between instances is up', registers, collect() { this.set(sources.busHealthy() ? 1 : 0); } });
+    new Gauge({
+      name: 'chat_ws_open_sockets',
+      help: 'Open WebSocket connections',
+      registers,
+      collect() {
+        this.set(sources.sockets());
+      },
+    });
+    new Gauge({
+      name: 'chat_ws_active_subscriptions',
+      help: 'Subscriptions registered with the delivery hub',
+      registers,
+      collect() {
+        this.set(sources.subscriptions());
+      },
+    });
+    new Gauge({
+      name: 'chat_events_delivered_frames',
+      help: 'Frames written to sockets by the delivery hub since start (a counter read at scrape)',
+      registers,
+      collect() {
+        this.set(sources.deliveredFrames());
+      },
+    });
+    new Gauge({
+      name: 'chat_bus_healthy',
+      help: '1 while the event bus between instances is up',
+      registers,
+      collect() {
+        this.set(sources.busHealthy() ? 1 : 0);
+      },
+    });
     if (sources.pool) {
       const pool = sources.pool;
       new Gauge({
-        name: 'chat_db_pool_connections', help: 'Database pool connections by state (used, free, pending acquires)', labelNames: ['state'], registers,
+        name: 'chat_db_pool_connections',
+        help: 'Database pool connections by state (used, free, pending acquires)',
+        labelNames: ['state'],
+        registers,
         collect() {
           const p = pool();
           if (!p) return;
@@ -84,16 +138,26 @@ export class Metrics {
     if (sources.rateLimitRefusals) {
       const refusals = sources.rateLimitRefusals;
       new Gauge({
-        name: 'chat_rate_limit_refusals', help: 'Requests refused by each rate limit since start (a counter read at scrape)', labelNames: ['limit'], registers,
-        collect() { for (const [limit, n] of refusals()) this.set({ limit }, n); },
+        name: 'chat_rate_limit_refusals',
+        help: 'Requests refused by each rate limit since start (a counter read at scrape)',
+        labelNames: ['limit'],
+        registers,
+        collect() {
+          for (const [limit, n] of refusals()) this.set({ limit }, n);
+        },
       });
     }
     if (sources.passwordVerifications) {
       const verifications = sources.passwordVerifications;
       // Logins of unknown usernames verify a dummy hash: they count here like wrong passwords (same work, no enumeration by timing).
       new Gauge({
-        name: 'chat_password_verifications', help: 'Password verifications (argon2) completed since start, by the parameters of the hash verified (a counter read at scrape)', labelNames: ['work'], registers,
-        collect() { for (const [work, n] of verifications()) this.set({ work }, n); },
+        name: 'chat_password_verifications',
+        help: 'Password verifications (argon2) completed since start, by the parameters of the hash verified (a counter read at scrape)',
+        labelNames: ['work'],
+        registers,
+        collect() {
+          for (const [work, n] of verifications()) this.set({ work }, n);
+        },
       });
     }
   }
@@ -118,7 +182,9 @@ export class Metrics {
     return (req: Request, res: Response, next: NextFunction): void => {
       const started = process.hrtime.bigint();
       res.once('finish', () => {
-        const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : req.baseUrl || (res.statusCode === 404 ? 'unmatched' : req.path.split('/').slice(0, 2).join('/') || '/');
+        const route = req.route?.path
+          ? `${req.baseUrl}${String(req.route.path)}`
+          : req.baseUrl || (res.statusCode === 404 ? 'unmatched' : req.path.split('/').slice(0, 2).join('/') || '/');
         const labels = { method: req.method, route, status: String(res.statusCode) };
         this.httpRequests.inc(labels);
         this.httpDuration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
@@ -161,7 +227,10 @@ export class Metrics {
           return;
         }
       }
-      res.set('content-type', this.registry.contentType).set('cache-control', 'no-store').send(await this.registry.metrics());
+      res
+        .set('content-type', this.registry.contentType)
+        .set('cache-control', 'no-store')
+        .send(await this.registry.metrics());
     };
   }
 
@@ -178,7 +247,10 @@ export class Metrics {
 /** The bus, counting what this instance publishes (everything else passes through). */
 export function meteredBus(bus: EventBus, metrics: Metrics): EventBus {
   return {
-    publish: (e) => { metrics.eventPublished(e.type); bus.publish(e); },
+    publish: (e) => {
+      metrics.eventPublished(e.type);
+      bus.publish(e);
+    },
     on: (type, handler, key) => bus.on(type, handler, key),
     healthy: () => bus.healthy(),
     onResync: (handler) => bus.onResync(handler),

@@ -43,6 +43,11 @@ if (process.env.OTEL_EXPORTER_OTLP_ENDPOINT) {
 export async function stopTracing(maxMs = 1000): Promise<void> {
   if (!sdk) return;
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([sdk.shutdown().catch(() => undefined), new Promise<void>((r) => { timer = setTimeout(r, maxMs); })]);
+  await Promise.race([
+    sdk.shutdown().catch(() => undefined),
+    new Promise<void>((r) => {
+      timer = setTimeout(r, maxMs);
+    }),
+  ]);
   clearTimeout(timer);
 }

@@ -86,7 +86,13 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
   const { config, services, rootEm, schema, documents, logger, clientIp, format } = deps;
   const bus = services.bus;
   const sessions = new SocketSessions(bus);
-  const audience = new AudienceRegistry(bus, rootEm, (em, id) => services.contacts.blockedIds(em, id), logger, (em, id) => services.userCache.get(em, id));
+  const audience = new AudienceRegistry(
+    bus,
+    rootEm,
+    (em, id) => services.contacts.blockedIds(em, id),
+    logger,
+    (em, id) => services.userCache.get(em, id),
+  );
   const hub = new DeliveryHub(bus, {
     schema,
     // Who receives what: the one audience rule (audiences.ts), asked per subscriber and event.
@@ -105,7 +111,14 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
       const { em, loaders } = scope as unknown as { em: EntityManager; loaders: ReturnType<typeof createLoaders> };
       if (!actor) return GraphQLContext.forEvent(services, rootEm, null, em, loaders);
       const viewer = audience.viewerOf(actor.id);
-      return GraphQLContext.forEvent(services, rootEm, actor, em, createLoaders(em, actor.id, services.userCache), viewer ? () => audience.blockedIds(viewer) : undefined);
+      return GraphQLContext.forEvent(
+        services,
+        rootEm,
+        actor,
+        em,
+        createLoaders(em, actor.id, services.userCache),
+        viewer ? () => audience.blockedIds(viewer) : undefined,
+      );
     },
     // The same mapping as graphql-ws's onNext below: contract codes, no internals.
     present: (r) => (r.errors?.length ? { ...r, errors: r.errors.map((e) => format(e.toJSON(), e)) } : r),
@@ -142,17 +155,47 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
   // with the legacy dialects' sockets (socket-gate.ts).
   const gate = new SocketGate({ config, services, rootEm, audience, sessions, logger });
   // GraphQL over WebSocket at /graphql (transports/graphql-ws.ts).
-  const graphqlWs = startGraphqlWs({ config, services, rootEm, schema, documents, logger, clientIp, format, gate, hub, audience, cost: deps.cost, budget: deps.budget });
+  const graphqlWs = startGraphqlWs({
+    config,
+    services,
+    rootEm,
+    schema,
+    documents,
+    logger,
+    clientIp,
+    format,
+    gate,
+    hub,
+    audience,
+    cost: deps.cost,
+    budget: deps.budget,
+  });
 
   // The seeds' WebSocket dialects at /ws/chat/<x>/ (legacy/router.ts), over the same gate and hub.
   const legacy = startLegacySockets({
-    config, services, rootEm, logger, clientIp, clientHost: deps.clientHost, gate, hub, audience,
+    config,
+    services,
+    rootEm,
+    logger,
+    clientIp,
+    clientHost: deps.clientHost,
+    gate,
+    hub,
+    audience,
     userOf: (scope, id) => (scope as unknown as { loaders: ReturnType<typeof createLoaders> }).loaders.user.load(id),
     attachmentsOf: (scope, id) => (scope as unknown as { loaders: ReturnType<typeof createLoaders> }).loaders.attachments.load(id),
   });
   // Seed 002's Socket.IO at /socket.io/ (legacy/socketio.ts), over the same gate and hub.
   const socketIo = startSocketIo({
-    config, services, rootEm, logger, clientIp, clientHost: deps.clientHost, gate, hub, audience,
+    config,
+    services,
+    rootEm,
+    logger,
+    clientIp,
+    clientHost: deps.clientHost,
+    gate,
+    hub,
+    audience,
     userOf: (scope, id) => (scope as unknown as { loaders: ReturnType<typeof createLoaders> }).loaders.user.load(id),
   });
   const stopRouting = routeUpgrades(httpServer, [legacy.route, socketIo.route], graphqlWs.server);
@@ -184,4 +227,3 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
     },
   };
 }
-

@@ -39,15 +39,20 @@ export function restRoutes(): AnyRoute[] {
     ...sharedRoutes,
   ];
   let document: unknown;
-  routes.push(defineRoute({
-    method: 'get', path: '/openapi.json', tag: 'meta', auth: false,
-    summary: 'This document: OpenAPI 3.1 of the whole REST layer',
-    responses: { 200: { description: 'The OpenAPI document' } },
-    async handler() {
-      document ??= buildOpenApi(routes);
-      return { status: 200, body: document };
-    },
-  }));
+  routes.push(
+    defineRoute({
+      method: 'get',
+      path: '/openapi.json',
+      tag: 'meta',
+      auth: false,
+      summary: 'This document: OpenAPI 3.1 of the whole REST layer',
+      responses: { 200: { description: 'The OpenAPI document' } },
+      async handler() {
+        document ??= buildOpenApi(routes);
+        return { status: 200, body: document };
+      },
+    }),
+  );
   return routes;
 }
 
@@ -61,7 +66,9 @@ export function restRouter(deps: RestDeps): Router {
   const router = Router();
   router.use(bodyParsers());
   mountRoutes(router, restRoutes(), deps.services, deps.rootEm);
-  router.use((req: Request, _res: Response, next: NextFunction) => next(new RestError(404, `No such endpoint: ${req.method} ${req.originalUrl.split('?')[0]}`)));
+  router.use((req: Request, _res: Response, next: NextFunction) =>
+    next(new RestError(404, `No such endpoint: ${req.method} ${req.originalUrl.split('?')[0]}`)),
+  );
   router.use(restErrorHandler(deps.logger));
   return router;
 }

@@ -47,7 +47,10 @@ type Field = GraphQLField<unknown, unknown>;
  * `members` returns at most 100). `__typename` and introspection are free.
  */
 export class QueryCost {
-  constructor(private readonly schema: GraphQLSchema, private readonly settings: CostSettings = {}) {}
+  constructor(
+    private readonly schema: GraphQLSchema,
+    private readonly settings: CostSettings = {},
+  ) {}
 
   /**
    * The cost of `operationName` (or the only operation) of `document` with `variables`; null when
@@ -107,7 +110,7 @@ export class QueryCost {
   private itemsOf(field: Field, node: Parameters<typeof getArgumentValues>[1], variables: Record<string, unknown>): number | undefined {
     const declared = field.extensions?.[MAX_ITEMS] as number | string | undefined;
     if (declared === undefined) return undefined;
-    const cap = typeof declared === 'number' ? declared : this.settings[declared] ?? UNDECLARED_LIST_ITEMS;
+    const cap = typeof declared === 'number' ? declared : (this.settings[declared] ?? UNDECLARED_LIST_ITEMS);
     let args: Record<string, unknown>;
     try {
       args = getArgumentValues(field, node, variables);
@@ -129,7 +132,9 @@ export class QueryCost {
  */
 export function costRefusal(cost: number | null, maxCost: number): GraphQLError | null {
   if (cost === null || cost <= maxCost) return null;
-  return new GraphQLError(`Query Cost limit of ${maxCost} exceeded, found ${cost}.`, { extensions: { code: 'BAD_USER_INPUT', reason: QUERY_LIMIT_REASON, cost, maxCost } });
+  return new GraphQLError(`Query Cost limit of ${maxCost} exceeded, found ${cost}.`, {
+    extensions: { code: 'BAD_USER_INPUT', reason: QUERY_LIMIT_REASON, cost, maxCost },
+  });
 }
 
 /** Output fields of `schema` that return a list or a connection and declare no bound (connections' own `edges` excepted: their field's bound counts). */

@@ -30,9 +30,11 @@ export const QUERY_LIMIT_REASON = 'QUERY_LIMIT_EXCEEDED';
  * validation error: 400 BAD_USER_INPUT over HTTP, an `error` message over graphql-ws.
  */
 const report = (ctx: ValidationContext | null, error: GraphQLError): void => {
-  ctx?.reportError(new GraphQLError(error.message.replace(/^Syntax Error:\s*/, ''), {
-    extensions: { code: 'BAD_USER_INPUT', reason: QUERY_LIMIT_REASON },
-  }));
+  ctx?.reportError(
+    new GraphQLError(error.message.replace(/^Syntax Error:\s*/, ''), {
+      extensions: { code: 'BAD_USER_INPUT', reason: QUERY_LIMIT_REASON },
+    }),
+  );
 };
 
 /**
@@ -68,7 +70,8 @@ export function webSocketValidationRules(limits: QueryLimits, introspection: boo
 
 /** A parsed and validated document, or the errors that refused it (all BAD_USER_INPUT). */
 /** A parsed and validated document (`query`: the one cached copy of its text, for callers that keep it), or why not. */
-export type PreparedDocument = { document: DocumentNode; query: string; errors?: undefined } | { document?: undefined; query?: undefined; errors: readonly GraphQLError[] };
+export type PreparedDocument =
+  { document: DocumentNode; query: string; errors?: undefined } | { document?: undefined; query?: undefined; errors: readonly GraphQLError[] };
 
 /**
  * Parses and validates GraphQL documents for graphql-ws, remembering the outcome (success or
@@ -118,10 +121,13 @@ export class DocumentCache {
     const invalid = validate(this.schema, document, this.rules);
     if (invalid.length) {
       return {
-        errors: invalid.map((e) => new GraphQLError(e.message, {
-          nodes: e.nodes,
-          extensions: { code: 'BAD_USER_INPUT', reason: e.extensions?.reason ?? 'GRAPHQL_VALIDATION_FAILED' },
-        })),
+        errors: invalid.map(
+          (e) =>
+            new GraphQLError(e.message, {
+              nodes: e.nodes,
+              extensions: { code: 'BAD_USER_INPUT', reason: e.extensions?.reason ?? 'GRAPHQL_VALIDATION_FAILED' },
+            }),
+        ),
       };
     }
     return { document, query };

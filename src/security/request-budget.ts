@@ -28,7 +28,10 @@ export class RequestBudget {
   /** Operations refused since start (metrics, tests). */
   refused = 0;
 
-  constructor(private readonly limits: RequestBudgetLimits, maxCost: number) {
+  constructor(
+    private readonly limits: RequestBudgetLimits,
+    maxCost: number,
+  ) {
     this.costs = new RateLimiterMemory({ points: Math.max(limits.costPerSec, maxCost), duration: 1, keyPrefix: 'graphql-cost' });
   }
 

@@ -8,10 +8,17 @@ import { expectDenied, gqlAs } from '../support/graphql';
 import { startTestServer, type TestServer } from '../support/test-server';
 
 let server: TestServer;
-beforeAll(async () => { server = await startTestServer(); });
-afterAll(async () => { await server.close(); });
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(async () => {
+  await server.close();
+});
 
-const { client, sub } = trackRealtime(() => server.wsUrl, () => server);
+const { client, sub } = trackRealtime(
+  () => server.wsUrl,
+  () => server,
+);
 
 const MSG = `id conversationId seq clientMessageId content sender { id }`;
 const { q, raw } = gqlAs(() => server.url);
@@ -21,13 +28,18 @@ async function openDirect(me: TestUser, other: TestUser): Promise<string> {
   return (await q(me, `mutation($u: ID) { openDirectChat(userId: $u) { id } }`, { u: other.id })).openDirectChat.id;
 }
 async function createGroup(owner: TestUser, members: TestUser[], name = 'group'): Promise<string> {
-  return (await q(owner, `mutation($i: CreateGroupInput!) { createGroup(input: $i) { id } }`, { i: { name, memberIds: members.map((m) => m.id) } })).createGroup.id;
+  return (await q(owner, `mutation($i: CreateGroupInput!) { createGroup(input: $i) { id } }`, { i: { name, memberIds: members.map((m) => m.id) } })).createGroup
+    .id;
 }
 async function send(me: TestUser, conversationId: string, content: string, extra: Record<string, unknown> = {}): Promise<any> {
   return (await q(me, SEND, { i: { conversationId, content, ...extra } })).sendMessage;
 }
 async function history(me: TestUser, conversationId: string): Promise<any> {
-  return (await q(me, `query($c: ID!) { messages(conversationId: $c, first: 100) { totalCount edges { node { id seq content sender { id } } } } }`, { c: conversationId })).messages;
+  return (
+    await q(me, `query($c: ID!) { messages(conversationId: $c, first: 100) { totalCount edges { node { id seq content sender { id } } } } }`, {
+      c: conversationId,
+    })
+  ).messages;
 }
 
 /** The extensions.code a subscription ended with (it must end with an error, without events). */
@@ -58,7 +70,10 @@ describe('a non-member is locked out with NOT_FOUND', () => {
     msgIn[group] = await send(bob, group, 'secret group');
   });
 
-  const kinds = [['DIRECT', () => direct], ['GROUP', () => group]] as const;
+  const kinds = [
+    ['DIRECT', () => direct],
+    ['GROUP', () => group],
+  ] as const;
 
   test.each(kinds)('every query and mutation on a %s', async (_kind, idOf) => {
     const c = idOf();
@@ -95,7 +110,10 @@ describe('a non-member is locked out with NOT_FOUND', () => {
     const members = (await q(alice, `query($c: ID!) { conversation(id: $c) { memberCount members { user { id } } } }`, { c })).conversation;
     expect(members.memberCount).toBe(2);
     expect(members.members.map((x: any) => x.user.id)).not.toContain(mallory.id);
-    expect((await q(mallory, `{ conversations { totalCount } unreadSummary { total } }`))).toEqual({ conversations: { totalCount: 0 }, unreadSummary: { total: 0 } });
+    expect(await q(mallory, `{ conversations { totalCount } unreadSummary { total } }`)).toEqual({
+      conversations: { totalCount: 0 },
+      unreadSummary: { total: 0 },
+    });
   });
 
   test.each(kinds)('every subscription with the conversationId of a %s', async (_kind, idOf) => {
@@ -115,7 +133,7 @@ describe('a non-member is locked out with NOT_FOUND', () => {
     for (const s of missing) expect(await subscriptionError(s)).toBe('NOT_FOUND');
   });
 
-  test('messageAdded without conversationId never carries the others\' messages', async () => {
+  test("messageAdded without conversationId never carries the others' messages", async () => {
     const friend = await registerUser(server.url, 'friend');
     const own = await openDirect(mallory, friend);
     const ws = client(mallory);
@@ -181,7 +199,8 @@ test('a member removed mid-subscription stops receiving, with and without conver
   const notice = `${owner.username} added ${removed.username}`;
   expect((await scoped.until((e) => e.messageAdded.content === 'control')).map((e) => e.messageAdded.content)).toEqual([notice, 'control']);
   expect(await unscoped.until((e) => e.messageAdded.content === 'control')).toEqual([
-    { messageAdded: { content: notice, conversationId: g } }, { messageAdded: { content: 'control', conversationId: g } },
+    { messageAdded: { content: notice, conversationId: g } },
+    { messageAdded: { content: 'control', conversationId: g } },
   ]);
   expect(await scopedEdits.until(() => true)).toEqual([{ messageEdited: { content: 'control edit' } }]);
   const seen = [...scoped.events, ...unscoped.events].map((e: any) => e.messageAdded.content);
@@ -189,7 +208,7 @@ test('a member removed mid-subscription stops receiving, with and without conver
 });
 
 describe('FORBIDDEN for members without the right', () => {
-  test('editing (or deleting in a DIRECT) someone else\'s message', async () => {
+  test("editing (or deleting in a DIRECT) someone else's message", async () => {
     const a = await registerUser(server.url, 'ea');
     const b = await registerUser(server.url, 'eb');
     const c = await openDirect(a, b);
@@ -214,7 +233,8 @@ describe('FORBIDDEN for members without the right', () => {
     expect(conv.memberCount).toBe(3);
     expect(codeOf(await raw(outsider, `query($c: ID!) { conversation(id: $c) { id } }`, { c: g }))).toBe('NOT_FOUND');
     // the owner can
-    const added = (await q(owner, `mutation($c: ID!, $u: ID!) { addMember(conversationId: $c, userId: $u) { role user { id } } }`, { c: g, u: outsider.id })).addMember;
+    const added = (await q(owner, `mutation($c: ID!, $u: ID!) { addMember(conversationId: $c, userId: $u) { role user { id } } }`, { c: g, u: outsider.id }))
+      .addMember;
     expect(added).toEqual({ role: 'MEMBER', user: { id: outsider.id } });
   });
 });
@@ -246,7 +266,8 @@ describe('content rules', () => {
       const r = await raw(a, `mutation($id: ID!, $c: String!) { editMessage(id: $id, content: $c) { id } }`, { id: max.id, c: content });
       expect({ len: content.length, code: codeOf(r) }).toEqual({ len: content.length, code: 'BAD_USER_INPUT' });
     }
-    const edited = (await q(a, `mutation($id: ID!, $c: String!) { editMessage(id: $id, content: $c) { content } }`, { id: max.id, c: 'w'.repeat(4000) })).editMessage;
+    const edited = (await q(a, `mutation($id: ID!, $c: String!) { editMessage(id: $id, content: $c) { content } }`, { id: max.id, c: 'w'.repeat(4000) }))
+      .editMessage;
     expect(edited.content).toBe('w'.repeat(4000));
   });
 
@@ -263,7 +284,11 @@ describe('content rules', () => {
     expect(codeOf(await raw(a, SEND, { i: { conversationId: c, content: 'reply', replyToId: '987654321' } }))).toBe('BAD_USER_INPUT');
     expect((await history(a, c)).totalCount).toBe(before);
     const target = await send(b, c, 'original');
-    const ok = (await q(a, `mutation($i: SendMessageInput!) { sendMessage(input: $i) { seq replyTo { id } } }`, { i: { conversationId: c, content: 'reply', replyToId: target.id } })).sendMessage;
+    const ok = (
+      await q(a, `mutation($i: SendMessageInput!) { sendMessage(input: $i) { seq replyTo { id } } }`, {
+        i: { conversationId: c, content: 'reply', replyToId: target.id },
+      })
+    ).sendMessage;
     expect(ok).toEqual({ seq: before + 2, replyTo: { id: target.id } });
   });
 });
@@ -300,7 +325,9 @@ describe('idempotency and seq', () => {
     const added = sub(ws, `subscription($c: ID) { messageAdded(conversationId: $c) { id seq } }`, { c });
     await added.ready();
 
-    const results = await Promise.all(Array.from({ length: 5 }, () => raw(a, SEND, { i: { conversationId: c, content: 'exactly once', clientMessageId: 'burst-key' } })));
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () => raw(a, SEND, { i: { conversationId: c, content: 'exactly once', clientMessageId: 'burst-key' } })),
+    );
     for (const r of results) expect(r.errors).toBeUndefined();
     const ids = new Set(results.map((r) => r.data.sendMessage.id));
     const seqSet = new Set(results.map((r) => r.data.sendMessage.seq));

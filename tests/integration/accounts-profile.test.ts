@@ -23,9 +23,14 @@ let server: TestServer;
 let base: string;
 let deliverySql: string[] = [];
 beforeAll(async () => {
-  server = await startTestServer({ UPLOAD_DIR: UPLOADS, UPLOAD_MAX_PIXELS: String(MAX_PIXELS) }, {
-    onQuery: (line, context) => { if (isDeliveryQuery(context)) deliverySql.push(line); },
-  });
+  server = await startTestServer(
+    { UPLOAD_DIR: UPLOADS, UPLOAD_MAX_PIXELS: String(MAX_PIXELS) },
+    {
+      onQuery: (line, context) => {
+        if (isDeliveryQuery(context)) deliverySql.push(line);
+      },
+    },
+  );
   base = server.url.replace(/\/graphql$/, '');
 });
 afterAll(async () => {
@@ -33,7 +38,10 @@ afterAll(async () => {
   rmSync(UPLOADS, { recursive: true, force: true });
 });
 
-const rt = trackRealtime(() => server.wsUrl, () => server);
+const rt = trackRealtime(
+  () => server.wsUrl,
+  () => server,
+);
 
 const USER = 'id username firstName lastName fullName avatarUrl avatarThumbnailUrl';
 const UPDATE = `mutation($i: UpdateProfileInput!) { updateProfile(input: $i) { ${USER} } }`;
@@ -52,9 +60,12 @@ async function setAvatar(user: TestUser, name: string, bytes: Buffer, url = serv
 }
 
 const image = (format: 'png' | 'jpeg' | 'webp', width: number, height: number) =>
-  sharp({ create: { width, height, channels: 3, background: { r: 30, g: 140, b: 90 } } })[format]().toBuffer();
+  sharp({ create: { width, height, channels: 3, background: { r: 30, g: 140, b: 90 } } })
+    [format]()
+    .toBuffer();
 /** GET with an optional token; the URL may be a path (`/media/...`) or absolute. */
-const fetchMedia = (url: string, token?: string) => fetch(url.startsWith('/') ? `${base}${url}` : url, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+const fetchMedia = (url: string, token?: string) =>
+  fetch(url.startsWith('/') ? `${base}${url}` : url, { headers: token ? { authorization: `Bearer ${token}` } : {} });
 const storedFiles = () => filesUnder(UPLOADS).length;
 const rest = async (u: TestUser, path: string) => {
   const res = await fetch(restUrl(server.url, path), { headers: { authorization: `Bearer ${u.token}` } });
@@ -76,7 +87,9 @@ async function world(tag: string) {
   const request = (await gqlOk(server.url, 'mutation($u: ID!) { requestContact(userId: $u) { id } }', { u: alice.id }, frank.token)).requestContact.id;
   await gqlOk(server.url, 'mutation($i: ID!) { acceptContact(id: $i) { id } }', { i: request }, alice.token);
   const direct = (await gqlOk(server.url, 'mutation($u: ID) { openDirectChat(userId: $u) { id } }', { u: bob.id }, alice.token)).openDirectChat.id;
-  const group = (await gqlOk(server.url, 'mutation($m: [ID!]!) { createGroup(input: { name: "g", memberIds: $m }) { id } }', { m: [carol.id, eve.id] }, alice.token)).createGroup.id;
+  const group = (
+    await gqlOk(server.url, 'mutation($m: [ID!]!) { createGroup(input: { name: "g", memberIds: $m }) { id } }', { m: [carol.id, eve.id] }, alice.token)
+  ).createGroup.id;
   await gqlOk(server.url, 'mutation($u: ID!) { blockUser(userId: $u) { id } }', { u: eve.id }, alice.token);
   return { alice, bob, carol, dave, eve, frank, direct, group };
 }
@@ -94,8 +107,17 @@ describe('updateProfile', () => {
     await Promise.all([bobSub, frankSub, carolSub, daveSub, eveSub, carolAskingDave].map((s) => s.ready()));
 
     const after = (await update(alice, { firstName: 'Alicia', lastName: 'Liddell' })).data!.updateProfile;
-    expect(after).toMatchObject({ id: alice.id, firstName: 'Alicia', lastName: 'Liddell', fullName: 'Alicia Liddell', avatarUrl: null, avatarThumbnailUrl: null });
-    const live = { userUpdated: { id: alice.id, firstName: 'Alicia', lastName: 'Liddell', fullName: 'Alicia Liddell', avatarUrl: null, avatarThumbnailUrl: null } };
+    expect(after).toMatchObject({
+      id: alice.id,
+      firstName: 'Alicia',
+      lastName: 'Liddell',
+      fullName: 'Alicia Liddell',
+      avatarUrl: null,
+      avatarThumbnailUrl: null,
+    });
+    const live = {
+      userUpdated: { id: alice.id, firstName: 'Alicia', lastName: 'Liddell', fullName: 'Alicia Liddell', avatarUrl: null, avatarThumbnailUrl: null },
+    };
     expect(await bobSub.next()).toEqual(live);
     expect(await carolSub.next()).toEqual(live);
     expect(await frankSub.next()).toEqual(live);
@@ -112,13 +134,38 @@ describe('updateProfile', () => {
 
     // Every dialect's user shape.
     const recent = await rest(bob, '/chat/recent-conversations/');
-    expect(recent.find((c: any) => String(c.id) === direct).other_user).toEqual({ id: Number(alice.id), username: alice.username, first_name: 'Alicia', last_name: 'Liddell', avatar: null, role: null, score: 0, rank: null, in_game_ids: [] });
+    expect(recent.find((c: any) => String(c.id) === direct).other_user).toEqual({
+      id: Number(alice.id),
+      username: alice.username,
+      first_name: 'Alicia',
+      last_name: 'Liddell',
+      avatar: null,
+      role: null,
+      score: 0,
+      rank: null,
+      in_game_ids: [],
+    });
     const chat = await rest(carol, `/chats/${group}/`);
-    expect(chat.members_summary.find((m: any) => m.id === Number(alice.id))).toEqual({ id: Number(alice.id), username: alice.username, full_name: 'Alicia Liddell', avatar_thumbnail: null, role: null });
+    expect(chat.members_summary.find((m: any) => m.id === Number(alice.id))).toEqual({
+      id: Number(alice.id),
+      username: alice.username,
+      full_name: 'Alicia Liddell',
+      avatar_thumbnail: null,
+      role: null,
+    });
     const room = await rest(carol, `/chat/rooms/${group}/`);
-    expect(room.members.find((m: any) => m.id === Number(alice.id))).toEqual({ id: Number(alice.id), username: alice.username, first_name: 'Alicia', last_name: 'Liddell' });
+    expect(room.members.find((m: any) => m.id === Number(alice.id))).toEqual({
+      id: Number(alice.id),
+      username: alice.username,
+      first_name: 'Alicia',
+      last_name: 'Liddell',
+    });
     const conversation = await rest(bob, `/conversations/${direct}/`);
-    expect(conversation.participants.find((p: any) => p.id === Number(alice.id))).toMatchObject({ first_name: 'Alicia', last_name: 'Liddell', profile_picture: null });
+    expect(conversation.participants.find((p: any) => p.id === Number(alice.id))).toMatchObject({
+      first_name: 'Alicia',
+      last_name: 'Liddell',
+      profile_picture: null,
+    });
     await gqlOk(server.url, 'mutation { sendMessage(input: { toSupport: true, content: "help" }) { id } }', {}, alice.token);
     const support = await rest(alice, '/chat/conversations/my_conversation/');
     expect(support.customer_info.ho_ten).toBe('Alicia Liddell');
@@ -131,7 +178,11 @@ describe('updateProfile', () => {
     await bobSub.ready();
     const before = await me(alice);
     const long = 'x'.repeat(151);
-    for (const [input, field] of [[{ firstName: long }, 'firstName'], [{ firstName: 'Fine', lastName: long }, 'lastName'], [{ lastName: `${'é'.repeat(150)}\u{1F600}` }, 'lastName']] as const) {
+    for (const [input, field] of [
+      [{ firstName: long }, 'firstName'],
+      [{ firstName: 'Fine', lastName: long }, 'lastName'],
+      [{ lastName: `${'é'.repeat(150)}\u{1F600}` }, 'lastName'],
+    ] as const) {
       const r = await update(alice, input);
       expect({ code: codeOf(r), field: r.errors?.[0]?.extensions?.field ?? r.errors?.[0]?.message.split(':')[0] }).toEqual({ code: 'BAD_USER_INPUT', field });
       expect(r.data?.updateProfile ?? null).toBeNull();
@@ -146,7 +197,9 @@ describe('updateProfile', () => {
     // The first event bob gets is the valid change: none of the refused ones published anything.
     const cleaned = (await update(alice, { firstName: 'Ann\u0000a\u0007', lastName: '  Smi\u0085th\tJr  ' })).data!.updateProfile;
     expect(cleaned).toMatchObject({ firstName: 'Anna', lastName: 'Smith Jr' });
-    expect((await bobSub.until(() => true)).map((e) => e.userUpdated)).toEqual([expect.objectContaining({ id: alice.id, firstName: 'Anna', lastName: 'Smith Jr' })]);
+    expect((await bobSub.until(() => true)).map((e) => e.userUpdated)).toEqual([
+      expect.objectContaining({ id: alice.id, firstName: 'Anna', lastName: 'Smith Jr' }),
+    ]);
     // Omitted: unchanged; null or empty: cleared (fullName falls back to the username).
     expect((await update(alice, { lastName: null })).data!.updateProfile).toMatchObject({ firstName: 'Anna', lastName: null, fullName: 'Anna' });
     expect((await update(alice, { firstName: '\u0000 ' })).data!.updateProfile).toMatchObject({ firstName: null, lastName: null, fullName: alice.username });
@@ -164,7 +217,14 @@ describe('updateProfile', () => {
     expect(final.firstName).toMatch(/^F\d$/);
     expect(final.lastName).toBe(`L${final.firstName.slice(1)}`);
     expect(got.map((e) => e.firstName).sort()).toEqual(Array.from({ length: 10 }, (_, i) => `F${i}`));
-    expect(got[9]).toEqual({ id: alice.id, firstName: final.firstName, lastName: final.lastName, fullName: final.fullName, avatarUrl: null, avatarThumbnailUrl: null });
+    expect(got[9]).toEqual({
+      id: alice.id,
+      firstName: final.firstName,
+      lastName: final.lastName,
+      fullName: final.fullName,
+      avatarUrl: null,
+      avatarThumbnailUrl: null,
+    });
     const recent = await rest(bob, '/chat/recent-conversations/');
     expect(recent.find((c: any) => String(c.id) === direct).other_user).toMatchObject({ first_name: final.firstName, last_name: final.lastName });
   });
@@ -273,7 +333,7 @@ describe('avatars', () => {
     expect((await rest(bob, `/conversations/${direct}/`)).participants.find((p: any) => p.id === Number(alice.id)).profile_picture).toBeNull();
   });
 
-  test('concurrent setAvatar calls leave exactly the winner\'s two files', async () => {
+  test("concurrent setAvatar calls leave exactly the winner's two files", async () => {
     const u = await registerUser(server.url, 'avc');
     const files = storedFiles();
     const results = await Promise.all([0, 1, 2].map(async (i) => setAvatar(u, `p${i}.png`, await image('png', 40 + i, 40))));
@@ -286,7 +346,7 @@ describe('avatars', () => {
 });
 
 describe('legacy sockets', () => {
-  test('seed 004 frames show the sender\'s current avatar as profile_picture (no seed documents a user-update frame)', async () => {
+  test("seed 004 frames show the sender's current avatar as profile_picture (no seed documents a user-update frame)", async () => {
     const { alice, bob, direct } = await world('lg');
     const avatar = (await setAvatar(alice, 'a.webp', await image('webp', 64, 64))).data.setAvatar.avatarUrl;
     const frames: any[] = [];
@@ -298,7 +358,11 @@ describe('legacy sockets', () => {
       await gqlOk(server.url, 'mutation($c: ID!) { sendMessage(input: { conversationId: $c, content: "with a face" }) { id } }', { c: direct }, alice.token);
       await waitFor(() => frames.some((f) => f.type === 'new_message'), 'new_message on the seed 004 socket');
       const sender = frames.find((f) => f.type === 'new_message').message.sender;
-      expect(sender).toEqual({ id: Number(alice.id), username: alice.username, profile_picture: expect.stringMatching(new RegExp(`^/media/avatars/${alice.id}/1\\?exp=\\d+&sig=`)) });
+      expect(sender).toEqual({
+        id: Number(alice.id),
+        username: alice.username,
+        profile_picture: expect.stringMatching(new RegExp(`^/media/avatars/${alice.id}/1\\?exp=\\d+&sig=`)),
+      });
       expect(new URL(sender.profile_picture, base).pathname).toBe(new URL(avatar, base).pathname);
       expect((await fetchMedia(sender.profile_picture)).status).toBe(200);
     } finally {
@@ -335,7 +399,7 @@ describe('userUpdated delivery', () => {
 });
 
 (process.env.DATABASE_URL && process.env.REDIS_URL ? describe : describe.skip)('two instances (PostgreSQL and Redis)', () => {
-  test('an edit through A reaches userUpdated on B, B\'s user cache forgets the old name, B serves the avatar A stored', async () => {
+  test("an edit through A reaches userUpdated on B, B's user cache forgets the old name, B serves the avatar A stored", async () => {
     // One UPLOAD_DIR for the deployment, as for attachments.
     const dir = mkdtempSync(join(tmpdir(), 'accounts-profile-cluster-'));
     const cluster = await startTestCluster(2, { UPLOAD_DIR: dir });

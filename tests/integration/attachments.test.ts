@@ -29,12 +29,19 @@ afterAll(async () => {
   rmSync(TMP, { recursive: true, force: true });
 });
 
-const { client, sub } = trackRealtime(() => server.wsUrl, () => server);
+const { client, sub } = trackRealtime(
+  () => server.wsUrl,
+  () => server,
+);
 
 const ATTACHMENT = 'id url thumbnailUrl fileName mimeType size width height createdAt';
 const SEND = `mutation($i: SendMessageInput!) { sendMessage(input: $i) { id seq kind content attachments { ${ATTACHMENT} } } }`;
 
-interface Upload { name: string; bytes: Buffer; type?: string }
+interface Upload {
+  name: string;
+  bytes: Buffer;
+  type?: string;
+}
 
 /** POSTs a GraphQL multipart request: `files` go to variables at `paths` (e.g. "input.attachments.0"). */
 async function multipart(user: TestUser, query: string, variables: Record<string, unknown>, files: [string, Upload][], preflight = true): Promise<GqlResult> {
@@ -51,24 +58,34 @@ async function multipart(user: TestUser, query: string, variables: Record<string
   });
   const text = await res.text();
   let body: Record<string, unknown>;
-  try { body = JSON.parse(text); } catch { body = { errors: [{ message: text }] }; }
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = { errors: [{ message: text }] };
+  }
   return { status: res.status, ...body } as GqlResult;
 }
 
 /** Sends a message with files to a conversation. */
 function sendWithFiles(user: TestUser, conversationId: string, uploads: Upload[], content = '') {
-  return multipart(user, SEND, { i: { conversationId, content, attachments: uploads.map(() => null) } },
-    uploads.map((u, i) => [`i.attachments.${i}`, u] as [string, Upload]));
+  return multipart(
+    user,
+    SEND,
+    { i: { conversationId, content, attachments: uploads.map(() => null) } },
+    uploads.map((u, i) => [`i.attachments.${i}`, u] as [string, Upload]),
+  );
 }
 
 const image = (format: 'png' | 'jpeg' | 'gif' | 'webp', width = 600, height = 400) =>
-  sharp({ create: { width, height, channels: 3, background: { r: 200, g: 30, b: 90 } } })[format]().toBuffer();
+  sharp({ create: { width, height, channels: 3, background: { r: 200, g: 30, b: 90 } } })
+    [format]()
+    .toBuffer();
 const attachmentRows = async () => Number((await server.orm.em.fork().execute('select count(*) as n from "attachments"'))[0].n);
 const messageRows = async () => Number((await server.orm.em.fork().execute('select count(*) as n from "messages"'))[0].n);
 /** Temporary files of the transport outside UPLOAD_DIR (they go once their request has ended; the wait is bounded). */
 const tempFiles = () => filesUnder(TMP).filter((p) => !p.startsWith(UPLOADS));
 const tempFilesGone = async () => {
-  await waitFor(() => tempFiles().length === 0, 'the transport\'s temp files to go', { timeoutMs: 5000 }).catch(() => undefined);
+  await waitFor(() => tempFiles().length === 0, "the transport's temp files to go", { timeoutMs: 5000 }).catch(() => undefined);
   expect(tempFiles()).toEqual([]);
 };
 
@@ -101,7 +118,12 @@ describe('stored and served', () => {
       ['anim.gif', 'image/gif', uploads[2].bytes.length, 120, 80],
       ['pic.webp', 'image/webp', uploads[3].bytes.length, 1000, 1000],
     ]);
-    const expectedThumbs = [[256, 171], [85, 256], [120, 80], [256, 256]];
+    const expectedThumbs = [
+      [256, 171],
+      [85, 256],
+      [120, 80],
+      [256, 256],
+    ];
     for (const [i, a] of m.attachments.entries()) {
       // the signed URL works without a token (<img src>)
       const res = await fetch(base + a.url);
@@ -124,7 +146,10 @@ describe('stored and served', () => {
   test('video: no thumbnail, served as attachment, Range requests', async () => {
     const mp4 = readFileSync(join(__dirname, '../fixtures/tiny.mp4'));
     const mov = readFileSync(join(__dirname, '../fixtures/tiny.mov'));
-    const r = await sendWithFiles(alice, direct, [{ name: 'clip.mp4', bytes: mp4 }, { name: 'clip.mov', bytes: mov }]);
+    const r = await sendWithFiles(alice, direct, [
+      { name: 'clip.mp4', bytes: mp4 },
+      { name: 'clip.mov', bytes: mov },
+    ]);
     expect(r.errors).toBeUndefined();
     const [a, b] = r.data.sendMessage.attachments;
     expect(r.data.sendMessage.kind).toBe('FILE');
@@ -197,7 +222,9 @@ describe('stored and served', () => {
 
 describe('AVIF and HEIC', () => {
   test('AVIF: sniffed, measured and thumbnailed like the other images', async () => {
-    const avif = await sharp({ create: { width: 640, height: 320, channels: 3, background: { r: 10, g: 120, b: 200 } } }).avif().toBuffer();
+    const avif = await sharp({ create: { width: 640, height: 320, channels: 3, background: { r: 10, g: 120, b: 200 } } })
+      .avif()
+      .toBuffer();
     const r = await sendWithFiles(alice, direct, [{ name: 'pic.avif', bytes: avif }]);
     expect(r.errors).toBeUndefined();
     const [a] = r.data.sendMessage.attachments;
@@ -228,30 +255,58 @@ describe('AVIF and HEIC', () => {
 describe('refused, leaving nothing behind', () => {
   const png = () => image('png', 10, 10);
   const cases: [string, () => Promise<Upload[]>, string][] = [
-    ['10 MB + 1 byte', async () => [{ name: 'big.png', bytes: Buffer.concat([await png(), Buffer.alloc(MB10 + 1 - (await png()).length)]) }], 'PAYLOAD_TOO_LARGE'],
+    [
+      '10 MB + 1 byte',
+      async () => [{ name: 'big.png', bytes: Buffer.concat([await png(), Buffer.alloc(MB10 + 1 - (await png()).length)]) }],
+      'PAYLOAD_TOO_LARGE',
+    ],
     ['11 files', async () => Promise.all(Array.from({ length: 11 }, async (_, i) => ({ name: `f${i}.png`, bytes: await png() }))), 'PAYLOAD_TOO_LARGE'],
-    ['HTML named .png', async () => [{ name: 'page.png', bytes: Buffer.from('<!doctype html><html><script>alert(1)</script></html>') }], 'UNSUPPORTED_MEDIA_TYPE'],
-    ['SVG', async () => [{ name: 'logo.svg', bytes: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>') }], 'UNSUPPORTED_MEDIA_TYPE'],
+    [
+      'HTML named .png',
+      async () => [{ name: 'page.png', bytes: Buffer.from('<!doctype html><html><script>alert(1)</script></html>') }],
+      'UNSUPPORTED_MEDIA_TYPE',
+    ],
+    [
+      'SVG',
+      async () => [{ name: 'logo.svg', bytes: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>') }],
+      'UNSUPPORTED_MEDIA_TYPE',
+    ],
     ['SVG named .png', async () => [{ name: 'logo.png', bytes: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"></svg>') }], 'UNSUPPORTED_MEDIA_TYPE'],
     ['a PNG named .jpg', async () => [{ name: 'photo.jpg', bytes: await png() }], 'UNSUPPORTED_MEDIA_TYPE'],
-    ['an executable named .mp4', async () => [{ name: 'run.mp4', bytes: Buffer.concat([Buffer.from('7f454c46020101', 'hex'), Buffer.alloc(5000)]) }], 'UNSUPPORTED_MEDIA_TYPE'],
+    [
+      'an executable named .mp4',
+      async () => [{ name: 'run.mp4', bytes: Buffer.concat([Buffer.from('7f454c46020101', 'hex'), Buffer.alloc(5000)]) }],
+      'UNSUPPORTED_MEDIA_TYPE',
+    ],
     ['a filename like ../../a.php\\0.jpg', async () => [{ name: '../../a.php\u0000.jpg', bytes: await image('jpeg', 10, 10) }], 'BAD_USER_INPUT'],
     ['a control character in the file name', async () => [{ name: 'bad\u0001name.png', bytes: await png() }], 'BAD_USER_INPUT'],
     ['a file name of 300 characters', async () => [{ name: `${'a'.repeat(296)}.png`, bytes: await png() }], 'BAD_USER_INPUT'],
     ['an empty file', async () => [{ name: 'empty.png', bytes: Buffer.alloc(0) }], 'UNSUPPORTED_MEDIA_TYPE'],
-    ['one bad file among good ones', async () => [{ name: 'ok1.png', bytes: await png() }, { name: 'ok2.gif', bytes: await image('gif', 10, 10) }, { name: 'bad.png', bytes: Buffer.from('not an image at all') }], 'UNSUPPORTED_MEDIA_TYPE'],
+    [
+      'one bad file among good ones',
+      async () => [
+        { name: 'ok1.png', bytes: await png() },
+        { name: 'ok2.gif', bytes: await image('gif', 10, 10) },
+        { name: 'bad.png', bytes: Buffer.from('not an image at all') },
+      ],
+      'UNSUPPORTED_MEDIA_TYPE',
+    ],
   ];
 
-  test.each(cases)('%s', async (_name, make, code) => {
-    const before = { files: filesUnder(UPLOADS).length, rows: await attachmentRows(), messages: await messageRows() };
-    const r = await sendWithFiles(alice, direct, await make(), 'with files');
-    expect(codeOf(r)).toBe(code);
-    expect(r.data?.sendMessage ?? null).toBeNull();
-    expect(r.status).not.toBe(500);
-    expect({ files: filesUnder(UPLOADS).length, rows: await attachmentRows(), messages: await messageRows() }).toEqual(before);
-    // the transport's temp files go when the request ends
-    await tempFilesGone();
-  }, 30000);
+  test.each(cases)(
+    '%s',
+    async (_name, make, code) => {
+      const before = { files: filesUnder(UPLOADS).length, rows: await attachmentRows(), messages: await messageRows() };
+      const r = await sendWithFiles(alice, direct, await make(), 'with files');
+      expect(codeOf(r)).toBe(code);
+      expect(r.data?.sendMessage ?? null).toBeNull();
+      expect(r.status).not.toBe(500);
+      expect({ files: filesUnder(UPLOADS).length, rows: await attachmentRows(), messages: await messageRows() }).toEqual(before);
+      // the transport's temp files go when the request ends
+      await tempFilesGone();
+    },
+    30000,
+  );
 
   test('addAttachment: the 11th file of a message, a refused type and a deleted message', async () => {
     const ADD = `mutation($m: ID!, $f: Upload!) { addAttachment(messageId: $m, file: $f) { id } }`;
@@ -272,7 +327,8 @@ describe('refused, leaving nothing behind', () => {
     expect(codeOf(await add(gone.id, { name: 'late.png', bytes: await png() }))).toBe('BAD_USER_INPUT');
     expect({ files: filesUnder(UPLOADS).length, rows: await attachmentRows() }).toEqual(before);
     await tempFilesGone();
-    const count = async (m: string) => (await gqlOk(server.url, `query($id: ID!) { message(id: $id) { attachments { id } } }`, { id: m }, alice.token)).message.attachments.length;
+    const count = async (m: string) =>
+      (await gqlOk(server.url, `query($id: ID!) { message(id: $id) { attachments { id } } }`, { id: m }, alice.token)).message.attachments.length;
     expect([await count(full.id), await count(one.id)]).toEqual([10, 1]);
   }, 30000);
 
@@ -311,7 +367,13 @@ describe('refused, leaving nothing behind', () => {
   }, 30000);
 
   test('multipart without the CSRF preflight header is refused', async () => {
-    const r = await multipart(alice, SEND, { i: { conversationId: direct, content: '', attachments: [null] } }, [['i.attachments.0', { name: 'x.png', bytes: await png() }]], false);
+    const r = await multipart(
+      alice,
+      SEND,
+      { i: { conversationId: direct, content: '', attachments: [null] } },
+      [['i.attachments.0', { name: 'x.png', bytes: await png() }]],
+      false,
+    );
     expect(r.status).toBe(400);
     expect(codeOf(r)).toBe('BAD_USER_INPUT');
   });
@@ -334,5 +396,8 @@ describe('refused, leaving nothing behind', () => {
 });
 
 const raw = (user: TestUser, query: string, variables: Record<string, unknown> = {}) =>
-  fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${user.token}` }, body: JSON.stringify({ query, variables }) })
-    .then(async (res) => ({ status: res.status, ...((await res.json()) as object) }) as GqlResult);
+  fetch(server.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${user.token}` },
+    body: JSON.stringify({ query, variables }),
+  }).then(async (res) => ({ status: res.status, ...((await res.json()) as object) }) as GqlResult);

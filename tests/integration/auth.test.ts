@@ -25,7 +25,9 @@ let server: TestServer;
 beforeAll(async () => {
   server = await startTestServer({ JWT_SECRET: SECRET, JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, METRICS_TOKEN });
 });
-afterAll(async () => { await server?.close(); });
+afterAll(async () => {
+  await server?.close();
+});
 
 // ---------------------------------------------------------------------------------------------
 // helpers
@@ -70,7 +72,10 @@ function wsInit(url: string, payload?: Record<string, unknown>): Promise<{ acked
   return new Promise((resolve, reject) => {
     const socket = new WebSocket(url, 'graphql-transport-ws');
     let acked = false;
-    const timer = setTimeout(() => { socket.terminate(); reject(new Error('no connection_ack and no close within 5 s')); }, 5000);
+    const timer = setTimeout(() => {
+      socket.terminate();
+      reject(new Error('no connection_ack and no close within 5 s'));
+    }, 5000);
     socket.on('open', () => {
       socket.send(JSON.stringify(payload === undefined ? { type: 'connection_init' } : { type: 'connection_init', payload }));
     });
@@ -81,8 +86,14 @@ function wsInit(url: string, payload?: Record<string, unknown>): Promise<{ acked
         socket.close(1000);
       }
     });
-    socket.on('close', (code) => { clearTimeout(timer); resolve({ acked, closeCode: code }); });
-    socket.on('error', (err) => { clearTimeout(timer); reject(err); });
+    socket.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ acked, closeCode: code });
+    });
+    socket.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
   });
 }
 
@@ -99,7 +110,12 @@ async function graphqlWsCloseCode(url: string, connectionParams: Record<string, 
   });
   let timer: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([closed, new Promise<number>((_, reject) => { timer = setTimeout(() => reject(new Error('socket did not close within 5 s')), 5000); })]);
+    return await Promise.race([
+      closed,
+      new Promise<number>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('socket did not close within 5 s')), 5000);
+      }),
+    ]);
   } finally {
     clearTimeout(timer);
     await client.dispose();
@@ -200,7 +216,11 @@ describe('login', () => {
       const before = await verifications();
       for (let i = 0; i < n; i++) expect(codeOf(await gql(server.url, LOGIN, { u: username(), p: password }))).toBe('UNAUTHENTICATED');
       const after = await verifications();
-      return Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]).filter(([, v]) => v !== 0));
+      return Object.fromEntries(
+        Object.entries(after)
+          .map(([k, v]) => [k, v - (before[k] ?? 0)])
+          .filter(([, v]) => v !== 0),
+      );
     };
     // Exactly one verification of today's cost per refused login, whoever the username names:
     // a wrong password, an unknown username, a name no account can have, a password too long to hash.
@@ -269,7 +289,9 @@ describe('access token', () => {
 
   describe('is rejected with UNAUTHENTICATED when', () => {
     let userId: string;
-    beforeAll(async () => { userId = (await registerUser(server.url, 'forged')).id; });
+    beforeAll(async () => {
+      userId = (await registerUser(server.url, 'forged')).id;
+    });
 
     test('signed with another secret', async () => {
       expectUnauthenticated(await meWithHeader(`Bearer ${forgeJwt({ alg: 'HS256', typ: 'at+jwt' }, claims(userId), randomBytes(32).toString('hex'))}`));
@@ -301,7 +323,9 @@ describe('access token', () => {
 
     test('exp is in the past', async () => {
       const now = Math.floor(Date.now() / 1000);
-      expectUnauthenticated(await meWithHeader(`Bearer ${forgeJwt({ alg: 'HS256', typ: 'at+jwt' }, claims(userId, { iat: now - 3600, exp: now - 60 }), SECRET)}`));
+      expectUnauthenticated(
+        await meWithHeader(`Bearer ${forgeJwt({ alg: 'HS256', typ: 'at+jwt' }, claims(userId, { iat: now - 3600, exp: now - 60 }), SECRET)}`),
+      );
     });
 
     test('sub names no user', async () => {

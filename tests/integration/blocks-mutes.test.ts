@@ -9,9 +9,16 @@ import { startTestServer, type TestServer } from '../support/test-server';
 import { call, form, restUser, type RestUser } from './rest/rest-support';
 
 let server: TestServer;
-beforeAll(async () => { server = await startTestServer(); });
-afterAll(async () => { await server.close(); });
-const { client, sub } = trackRealtime(() => server.wsUrl, () => server);
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(async () => {
+  await server.close();
+});
+const { client, sub } = trackRealtime(
+  () => server.wsUrl,
+  () => server,
+);
 
 const code = (r: { errors?: { extensions?: { code?: string } }[] }) => r.errors?.[0]?.extensions?.code;
 const SEND = 'mutation($c: ID!, $t: String!) { sendMessage(input: { conversationId: $c, content: $t }) { id } }';
@@ -29,7 +36,10 @@ async function notificationsOf(u: RestUser): Promise<{ kind: string; body: strin
 }
 
 describe('a block in a DIRECT chat', () => {
-  let a: RestUser; let b: RestUser; let chat: string; let old: string;
+  let a: RestUser;
+  let b: RestUser;
+  let chat: string;
+  let old: string;
   beforeAll(async () => {
     a = await restUser(server, 'blka');
     b = await restUser(server, 'blkb');
@@ -56,7 +66,9 @@ describe('a block in a DIRECT chat', () => {
 });
 
 describe('a block and conversations with others', () => {
-  let a: RestUser; let b: RestUser; let c: RestUser;
+  let a: RestUser;
+  let b: RestUser;
+  let c: RestUser;
   beforeAll(async () => {
     a = await restUser(server, 'blga');
     b = await restUser(server, 'blgb');
@@ -65,27 +77,44 @@ describe('a block and conversations with others', () => {
   });
 
   test('the blocked user cannot put the blocker in a new group or add them to one, and no ROOM_INVITE reaches the blocker', async () => {
-    const create = await gql(server.url, 'mutation($m: [ID!]!) { createGroup(input: { name: "with the blocker", memberIds: $m }) { id } }', { m: [b.id, c.id] }, a.token);
+    const create = await gql(
+      server.url,
+      'mutation($m: [ID!]!) { createGroup(input: { name: "with the blocker", memberIds: $m }) { id } }',
+      { m: [b.id, c.id] },
+      a.token,
+    );
     expect(code(create)).toBe('FORBIDDEN');
-    const group = (await gqlOk(server.url, 'mutation($m: [ID!]!) { createGroup(input: { name: "a and c", memberIds: $m }) { id } }', { m: [c.id] }, a.token)).createGroup.id;
-    expect(code(await gql(server.url, 'mutation($c: ID!, $u: ID!) { addMember(conversationId: $c, userId: $u) { id } }', { c: group, u: b.id }, a.token))).toBe('FORBIDDEN');
+    const group = (await gqlOk(server.url, 'mutation($m: [ID!]!) { createGroup(input: { name: "a and c", memberIds: $m }) { id } }', { m: [c.id] }, a.token))
+      .createGroup.id;
+    expect(code(await gql(server.url, 'mutation($c: ID!, $u: ID!) { addMember(conversationId: $c, userId: $u) { id } }', { c: group, u: b.id }, a.token))).toBe(
+      'FORBIDDEN',
+    );
     // Nor the other way round: the blocker does not add the user they blocked.
     const mine = (await gqlOk(server.url, 'mutation { createGroup(input: { name: "b alone", memberIds: [] }) { id } }', {}, b.token)).createGroup.id;
-    expect(code(await gql(server.url, 'mutation($c: ID!, $u: ID!) { addMember(conversationId: $c, userId: $u) { id } }', { c: mine, u: a.id }, b.token))).toBe('FORBIDDEN');
+    expect(code(await gql(server.url, 'mutation($c: ID!, $u: ID!) { addMember(conversationId: $c, userId: $u) { id } }', { c: mine, u: a.id }, b.token))).toBe(
+      'FORBIDDEN',
+    );
     expect((await notificationsOf(b)).filter((n) => n.kind === 'ROOM_INVITE')).toEqual([]);
     // Nothing was half-written: the refused group does not exist.
     const { conversations } = await gqlOk(server.url, '{ conversations(first: 50) { edges { node { title } } } }', {}, c.token);
     expect(conversations.edges.map((e: any) => e.node.title)).not.toContain('with the blocker');
   });
 
-  test('in a group both still share (made by someone else), the blocked user\'s @mention notifies nobody; others\' mentions still do', async () => {
-    const shared = (await gqlOk(server.url, 'mutation($m: [ID!]!) { createGroup(input: { name: "shared", memberIds: $m }) { id } }', { m: [a.id, b.id] }, c.token)).createGroup.id;
+  test("in a group both still share (made by someone else), the blocked user's @mention notifies nobody; others' mentions still do", async () => {
+    const shared = (
+      await gqlOk(server.url, 'mutation($m: [ID!]!) { createGroup(input: { name: "shared", memberIds: $m }) { id } }', { m: [a.id, b.id] }, c.token)
+    ).createGroup.id;
     const before = (await notificationsOf(b)).length;
     await gqlOk(server.url, SEND, { c: shared, t: `hey @${b.username}` }, a.token);
     const after = await notificationsOf(b);
     expect(after.filter((n) => n.kind === 'MENTION')).toEqual([]);
     // The message itself is the group's: the blocker still reads it there.
-    const { messages } = await gqlOk(server.url, 'query($c: ID!) { messages(conversationId: $c, last: 5) { edges { node { content mentions { id } } } } }', { c: shared }, b.token);
+    const { messages } = await gqlOk(
+      server.url,
+      'query($c: ID!) { messages(conversationId: $c, last: 5) { edges { node { content mentions { id } } } } }',
+      { c: shared },
+      b.token,
+    );
     expect(messages.edges.map((e: any) => e.node)).toContainEqual({ content: `hey @${b.username}`, mentions: [] });
     await gqlOk(server.url, SEND, { c: shared, t: `and @${b.username} from c` }, c.token);
     const mentions = (await notificationsOf(b)).filter((n) => n.kind === 'MENTION');
@@ -98,7 +127,8 @@ describe('a muted member', () => {
   test('can neither edit old messages nor add attachments (GraphQL and REST); unmuted, they can again', async () => {
     const owner = await restUser(server, 'mown');
     const m = await restUser(server, 'mmem');
-    const group = (await gqlOk(server.url, 'mutation($m: [ID!]!) { createGroup(input: { name: "muting", memberIds: $m }) { id } }', { m: [m.id] }, owner.token)).createGroup.id;
+    const group = (await gqlOk(server.url, 'mutation($m: [ID!]!) { createGroup(input: { name: "muting", memberIds: $m }) { id } }', { m: [m.id] }, owner.token))
+      .createGroup.id;
     const old = (await gqlOk(server.url, SEND, { c: group, t: 'said before the mute' }, m.token)).sendMessage.id;
     const MUTE = 'mutation($c: ID!, $u: ID!, $on: Boolean!) { muteMember(conversationId: $c, userId: $u, muted: $on) { id } }';
     await gqlOk(server.url, MUTE, { c: group, u: m.id, on: true }, owner.token);
@@ -107,13 +137,17 @@ describe('a muted member', () => {
     expect(code(edited)).toBe('FORBIDDEN');
     expect(edited.errors![0].message).toMatch(/muted/);
     expect((await call(server, 'PATCH', `/messages/${old}/`, { token: m.token, json: { content: 'patched while muted' } })).status).toBe(403);
-    expect((await call(server, 'POST', `/conversations/${group}/messages/${old}/attachments/`, { token: m.token, form: form({}, [['file', png]]) })).status).toBe(403);
+    expect(
+      (await call(server, 'POST', `/conversations/${group}/messages/${old}/attachments/`, { token: m.token, form: form({}, [['file', png]]) })).status,
+    ).toBe(403);
     const { message } = await gqlOk(server.url, 'query($id: ID!) { message(id: $id) { content attachments { id } } }', { id: old }, owner.token);
     expect(message).toEqual({ content: 'said before the mute', attachments: [] });
 
     await gqlOk(server.url, MUTE, { c: group, u: m.id, on: false }, owner.token);
     expect((await gqlOk(server.url, EDIT, { id: old, t: 'edited after' }, m.token)).editMessage.content).toBe('edited after');
-    expect((await call(server, 'POST', `/conversations/${group}/messages/${old}/attachments/`, { token: m.token, form: form({}, [['file', png]]) })).status).toBe(201);
+    expect(
+      (await call(server, 'POST', `/conversations/${group}/messages/${old}/attachments/`, { token: m.token, form: form({}, [['file', png]]) })).status,
+    ).toBe(201);
   });
 });
 
@@ -124,7 +158,8 @@ describe('notification copies of a message (issue 13, item 4)', () => {
     const room = (await gqlOk(server.url, 'mutation { createRoom(input: { name: "copies", visibility: PUBLIC }) { id } }', {}, owner.token)).createRoom.id;
     await gqlOk(server.url, 'mutation($id: ID!) { joinRoom(id: $id) { id } }', { id: room }, reader.token);
     const id = (await gqlOk(server.url, SEND, { c: room, t: `the secret plan, @${reader.username}` }, owner.token)).sendMessage.id;
-    const everything = async () => JSON.stringify([await notificationsOf(reader), (await call(server, 'GET', '/chat/notifications/', { token: reader.token })).body]);
+    const everything = async () =>
+      JSON.stringify([await notificationsOf(reader), (await call(server, 'GET', '/chat/notifications/', { token: reader.token })).body]);
     expect(await everything()).toContain('the secret plan');
 
     await gqlOk(server.url, EDIT, { id, t: 'nothing to see' }, owner.token);
@@ -151,22 +186,40 @@ test('createGroup adds at most 100 members a call (issue 13, item 7): past it BA
 
 describe('image size (issue 13, item 5)', () => {
   let small: TestServer;
-  beforeAll(async () => { small = await startTestServer({ UPLOAD_MAX_PIXELS: '10000' }); });
-  afterAll(async () => { await small.close(); });
+  beforeAll(async () => {
+    small = await startTestServer({ UPLOAD_MAX_PIXELS: '10000' });
+  });
+  afterAll(async () => {
+    await small.close();
+  });
 
   test('an image over UPLOAD_MAX_PIXELS is refused (413 PAYLOAD_TOO_LARGE) before decoding, and nothing is kept; a smaller one passes', async () => {
     const sharp = (await import('sharp')).default;
-    const image = (w: number, h: number) => sharp({ create: { width: w, height: h, channels: 3, background: '#336699' } }).png().toBuffer();
+    const image = (w: number, h: number) =>
+      sharp({ create: { width: w, height: h, channels: 3, background: '#336699' } })
+        .png()
+        .toBuffer();
     const a = await restUser(small, 'pxa');
     const b = await restUser(small, 'pxb');
     const chat = (await gqlOk(small.url, 'mutation($u: ID) { openDirectChat(userId: $u) { id } }', { u: b.id }, a.token)).openDirectChat.id;
     const msg = (await gqlOk(small.url, SEND, { c: chat, t: 'pictures' }, a.token)).sendMessage.id;
-    const big = await call(small, 'POST', `/conversations/${chat}/messages/${msg}/attachments/`, { token: a.token, form: form({}, [['file', { name: 'big.png', bytes: await image(200, 200), type: 'image/png' }]]) });
+    const big = await call(small, 'POST', `/conversations/${chat}/messages/${msg}/attachments/`, {
+      token: a.token,
+      form: form({}, [['file', { name: 'big.png', bytes: await image(200, 200), type: 'image/png' }]]),
+    });
     expect(big.status).toBe(413);
     expect(JSON.stringify(big.body)).toContain('200x200');
-    const ok = await call(small, 'POST', `/conversations/${chat}/messages/${msg}/attachments/`, { token: a.token, form: form({}, [['file', { name: 'ok.png', bytes: await image(50, 50), type: 'image/png' }]]) });
+    const ok = await call(small, 'POST', `/conversations/${chat}/messages/${msg}/attachments/`, {
+      token: a.token,
+      form: form({}, [['file', { name: 'ok.png', bytes: await image(50, 50), type: 'image/png' }]]),
+    });
     expect(ok.status).toBe(201);
-    const { message } = await gqlOk(small.url, 'query($id: ID!) { message(id: $id) { attachments { fileName width height thumbnailUrl } } }', { id: msg }, b.token);
+    const { message } = await gqlOk(
+      small.url,
+      'query($id: ID!) { message(id: $id) { attachments { fileName width height thumbnailUrl } } }',
+      { id: msg },
+      b.token,
+    );
     expect(message.attachments).toEqual([{ fileName: 'ok.png', width: 50, height: 50, thumbnailUrl: expect.any(String) }]);
   });
 });
@@ -177,19 +230,39 @@ describe('image size (issue 13, item 5)', () => {
  */
 describe('the muted and blocked matrix', () => {
   type Outcome = 'ALLOW' | 'FORBIDDEN' | 'NO_NOTIFICATION';
-  let owner: RestUser; let muted: RestUser; let blocker: RestUser; let blocked: RestUser;
-  let group: string; let direct: string; let mutedOld: string; let blockedOld: string; let shared: string;
+  let owner: RestUser;
+  let muted: RestUser;
+  let blocker: RestUser;
+  let blocked: RestUser;
+  let group: string;
+  let direct: string;
+  let mutedOld: string;
+  let blockedOld: string;
+  let shared: string;
   beforeAll(async () => {
     [owner, muted, blocker, blocked] = await Promise.all([restUser(server, 'mxo'), restUser(server, 'mxm'), restUser(server, 'mxr'), restUser(server, 'mxd')]);
-    group = (await gqlOk(server.url, 'mutation($m: [ID!]!) { createGroup(input: { name: "mx", memberIds: $m }) { id } }', { m: [muted.id] }, owner.token)).createGroup.id;
+    group = (await gqlOk(server.url, 'mutation($m: [ID!]!) { createGroup(input: { name: "mx", memberIds: $m }) { id } }', { m: [muted.id] }, owner.token))
+      .createGroup.id;
     mutedOld = (await gqlOk(server.url, SEND, { c: group, t: 'muted old' }, muted.token)).sendMessage.id;
-    await gqlOk(server.url, 'mutation($c: ID!, $u: ID!) { muteMember(conversationId: $c, userId: $u, muted: true) { id } }', { c: group, u: muted.id }, owner.token);
+    await gqlOk(
+      server.url,
+      'mutation($c: ID!, $u: ID!) { muteMember(conversationId: $c, userId: $u, muted: true) { id } }',
+      { c: group, u: muted.id },
+      owner.token,
+    );
     direct = (await gqlOk(server.url, 'mutation($u: ID) { openDirectChat(userId: $u) { id } }', { u: blocker.id }, blocked.token)).openDirectChat.id;
     blockedOld = (await gqlOk(server.url, SEND, { c: direct, t: 'blocked old' }, blocked.token)).sendMessage.id;
-    shared = (await gqlOk(server.url, 'mutation($m: [ID!]!) { createGroup(input: { name: "mx shared", memberIds: $m }) { id } }', { m: [blocker.id, blocked.id] }, owner.token)).createGroup.id;
+    shared = (
+      await gqlOk(
+        server.url,
+        'mutation($m: [ID!]!) { createGroup(input: { name: "mx shared", memberIds: $m }) { id } }',
+        { m: [blocker.id, blocked.id] },
+        owner.token,
+      )
+    ).createGroup.id;
     await gqlOk(server.url, 'mutation($u: ID!) { blockUser(userId: $u) { id } }', { u: blocked.id }, blocker.token);
   });
-  const gqlOutcome = (r: { errors?: { extensions?: { code?: string } }[] }): Outcome | string => (r.errors ? code(r) ?? 'ERROR' : 'ALLOW');
+  const gqlOutcome = (r: { errors?: { extensions?: { code?: string } }[] }): Outcome | string => (r.errors ? (code(r) ?? 'ERROR') : 'ALLOW');
   const restOutcome = (status: number): Outcome | string => (status < 300 ? 'ALLOW' : status === 403 ? 'FORBIDDEN' : String(status));
   const mentionOutcome = async (from: RestUser, to: RestUser, conv: string) => {
     const before = (await notificationsOf(to)).filter((n) => n.kind === 'MENTION').length;
@@ -199,16 +272,78 @@ describe('the muted and blocked matrix', () => {
   const cases: [string, () => Promise<Outcome | string>, Outcome][] = [
     ['muted: sendMessage (GraphQL)', async () => gqlOutcome(await gql(server.url, SEND, { c: group, t: 'x' }, muted.token)), 'FORBIDDEN'],
     ['muted: editMessage of their own (GraphQL)', async () => gqlOutcome(await gql(server.url, EDIT, { id: mutedOld, t: 'x' }, muted.token)), 'FORBIDDEN'],
-    ['muted: PATCH /messages/:id of their own (REST)', async () => restOutcome((await call(server, 'PATCH', `/messages/${mutedOld}/`, { token: muted.token, json: { content: 'x' } })).status), 'FORBIDDEN'],
-    ['muted: attachment on their own (REST)', async () => restOutcome((await call(server, 'POST', `/conversations/${group}/messages/${mutedOld}/attachments/`, { token: muted.token, form: form({}, [['file', png]]) })).status), 'FORBIDDEN'],
-    ['muted: deleteMessage of their own (removing is not new content)', async () => gqlOutcome(await gql(server.url, 'mutation($id: ID!) { deleteMessage(id: $id) { id } }', { id: mutedOld }, muted.token)), 'ALLOW'],
+    [
+      'muted: PATCH /messages/:id of their own (REST)',
+      async () => restOutcome((await call(server, 'PATCH', `/messages/${mutedOld}/`, { token: muted.token, json: { content: 'x' } })).status),
+      'FORBIDDEN',
+    ],
+    [
+      'muted: attachment on their own (REST)',
+      async () =>
+        restOutcome(
+          (await call(server, 'POST', `/conversations/${group}/messages/${mutedOld}/attachments/`, { token: muted.token, form: form({}, [['file', png]]) }))
+            .status,
+        ),
+      'FORBIDDEN',
+    ],
+    [
+      'muted: deleteMessage of their own (removing is not new content)',
+      async () => gqlOutcome(await gql(server.url, 'mutation($id: ID!) { deleteMessage(id: $id) { id } }', { id: mutedOld }, muted.token)),
+      'ALLOW',
+    ],
     ['blocked: sendMessage in the DIRECT (GraphQL)', async () => gqlOutcome(await gql(server.url, SEND, { c: direct, t: 'x' }, blocked.token)), 'FORBIDDEN'],
-    ['blocked: editMessage of their own in the DIRECT (GraphQL)', async () => gqlOutcome(await gql(server.url, EDIT, { id: blockedOld, t: 'x' }, blocked.token)), 'FORBIDDEN'],
-    ['blocked: PUT /messages/:id of their own in the DIRECT (REST)', async () => restOutcome((await call(server, 'PUT', `/messages/${blockedOld}/`, { token: blocked.token, json: { content: 'x' } })).status), 'FORBIDDEN'],
-    ['blocked: attachment on their own in the DIRECT (REST)', async () => restOutcome((await call(server, 'POST', `/conversations/${direct}/messages/${blockedOld}/attachments/`, { token: blocked.token, form: form({}, [['file', png]]) })).status), 'FORBIDDEN'],
-    ['blocked: createGroup with the blocker (GraphQL)', async () => gqlOutcome(await gql(server.url, 'mutation($m: [ID!]!) { createGroup(input: { name: "x", memberIds: $m }) { id } }', { m: [blocker.id] }, blocked.token)), 'FORBIDDEN'],
-    ['blocked: POST /chats with the blocker (REST seed 001)', async () => restOutcome((await call(server, 'POST', '/chats/', { token: blocked.token, json: { name: 'x', members: [Number(blocker.id)] } })).status), 'FORBIDDEN'],
-    ['blocker: addMember of the blocked user (GraphQL)', async () => gqlOutcome(await gql(server.url, 'mutation($c: ID!, $u: ID!) { addMember(conversationId: $c, userId: $u) { id } }', { c: (await gqlOk(server.url, 'mutation { createGroup(input: { name: "mine", memberIds: [] }) { id } }', {}, blocker.token)).createGroup.id, u: blocked.id }, blocker.token)), 'FORBIDDEN'],
+    [
+      'blocked: editMessage of their own in the DIRECT (GraphQL)',
+      async () => gqlOutcome(await gql(server.url, EDIT, { id: blockedOld, t: 'x' }, blocked.token)),
+      'FORBIDDEN',
+    ],
+    [
+      'blocked: PUT /messages/:id of their own in the DIRECT (REST)',
+      async () => restOutcome((await call(server, 'PUT', `/messages/${blockedOld}/`, { token: blocked.token, json: { content: 'x' } })).status),
+      'FORBIDDEN',
+    ],
+    [
+      'blocked: attachment on their own in the DIRECT (REST)',
+      async () =>
+        restOutcome(
+          (
+            await call(server, 'POST', `/conversations/${direct}/messages/${blockedOld}/attachments/`, {
+              token: blocked.token,
+              form: form({}, [['file', png]]),
+            })
+          ).status,
+        ),
+      'FORBIDDEN',
+    ],
+    [
+      'blocked: createGroup with the blocker (GraphQL)',
+      async () =>
+        gqlOutcome(
+          await gql(server.url, 'mutation($m: [ID!]!) { createGroup(input: { name: "x", memberIds: $m }) { id } }', { m: [blocker.id] }, blocked.token),
+        ),
+      'FORBIDDEN',
+    ],
+    [
+      'blocked: POST /chats with the blocker (REST seed 001)',
+      async () => restOutcome((await call(server, 'POST', '/chats/', { token: blocked.token, json: { name: 'x', members: [Number(blocker.id)] } })).status),
+      'FORBIDDEN',
+    ],
+    [
+      'blocker: addMember of the blocked user (GraphQL)',
+      async () =>
+        gqlOutcome(
+          await gql(
+            server.url,
+            'mutation($c: ID!, $u: ID!) { addMember(conversationId: $c, userId: $u) { id } }',
+            {
+              c: (await gqlOk(server.url, 'mutation { createGroup(input: { name: "mine", memberIds: [] }) { id } }', {}, blocker.token)).createGroup.id,
+              u: blocked.id,
+            },
+            blocker.token,
+          ),
+        ),
+      'FORBIDDEN',
+    ],
     ['blocked: @mention of the blocker in a shared group', () => mentionOutcome(blocked, blocker, shared), 'NO_NOTIFICATION'],
     ['blocker: @mention of the blocked user in a shared group', () => mentionOutcome(blocker, blocked, shared), 'NO_NOTIFICATION'],
     ['owner: @mention of the blocker in the same group (unaffected)', () => mentionOutcome(owner, blocker, shared), 'ALLOW'],

@@ -7,10 +7,17 @@ import { gqlAs } from '../support/graphql';
 import { startTestServer, type TestServer } from '../support/test-server';
 
 let server: TestServer;
-beforeAll(async () => { server = await startTestServer(); });
-afterAll(async () => { await server.close(); });
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(async () => {
+  await server.close();
+});
 
-const { client, sub } = trackRealtime(() => server.wsUrl, () => server);
+const { client, sub } = trackRealtime(
+  () => server.wsUrl,
+  () => server,
+);
 
 // ---- GraphQL helpers --------------------------------------------------------------------------
 
@@ -30,11 +37,17 @@ async function send(me: TestUser, conversationId: string, content: string, extra
   return (await q(me, `mutation($i: SendMessageInput!) { sendMessage(input: $i) { ${MSG} } }`, { i: { conversationId, content, ...extra } })).sendMessage;
 }
 async function history(me: TestUser, conversationId: string, args: { first?: number; after?: string; last?: number; before?: string } = {}): Promise<any> {
-  return (await q(me, `query($c: ID!, $first: Int, $after: String, $last: Int, $before: String) {
+  return (
+    await q(
+      me,
+      `query($c: ID!, $first: Int, $after: String, $last: Int, $before: String) {
     messages(conversationId: $c, first: $first, after: $after, last: $last, before: $before) {
       totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
       edges { cursor node { ${MSG} } }
-    } }`, { c: conversationId, ...args })).messages;
+    } }`,
+      { c: conversationId, ...args },
+    )
+  ).messages;
 }
 async function conversation(me: TestUser, id: string): Promise<any> {
   return (await q(me, `query($id: ID!) { conversation(id: $id) { ${CONV} } }`, { id })).conversation;
@@ -43,8 +56,12 @@ async function unreadSummary(me: TestUser): Promise<any> {
   return (await q(me, `{ unreadSummary { total byConversation { conversation { id } count } bySender { sender { id } count } } }`)).unreadSummary;
 }
 async function markRead(me: TestUser, conversationId: string, upToSeq?: number): Promise<any> {
-  return (await q(me, `mutation($c: ID!, $s: Int) { markRead(conversationId: $c, upToSeq: $s) { id lastReadSeq lastReadAt unreadCount user { id } } }`,
-    { c: conversationId, s: upToSeq })).markRead;
+  return (
+    await q(me, `mutation($c: ID!, $s: Int) { markRead(conversationId: $c, upToSeq: $s) { id lastReadSeq lastReadAt unreadCount user { id } } }`, {
+      c: conversationId,
+      s: upToSeq,
+    })
+  ).markRead;
 }
 const seqs = (page: any) => page.edges.map((e: any) => e.node.seq);
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
@@ -82,7 +99,15 @@ describe('direct chat story', () => {
 
     // alice sends over HTTP, bob receives over WebSocket
     const m1 = await send(alice, cid, 'hello bob', { clientMessageId: 'story-1' });
-    expect(m1).toMatchObject({ seq: 1, content: 'hello bob', conversationId: cid, kind: 'TEXT', clientMessageId: 'story-1', isEdited: false, isDeleted: false });
+    expect(m1).toMatchObject({
+      seq: 1,
+      content: 'hello bob',
+      conversationId: cid,
+      kind: 'TEXT',
+      clientMessageId: 'story-1',
+      isEdited: false,
+      isDeleted: false,
+    });
     const e1 = (await added.next()).messageAdded;
     expect(e1).toMatchObject({ id: m1.id, seq: 1, content: 'hello bob', conversationId: cid, sender: { id: alice.id, username: alice.username } });
 
@@ -95,7 +120,9 @@ describe('direct chat story', () => {
     expect([m3.seq, m4.seq]).toEqual([3, 4]);
     const live = [(await added.next()).messageAdded, (await added.next()).messageAdded, (await added.next()).messageAdded];
     expect(live.map((m) => [m.seq, m.content, m.sender.id])).toEqual([
-      [2, 'hi alice', bob.id], [3, 'oops, wrong chat', alice.id], [4, 'how are you?', alice.id],
+      [2, 'hi alice', bob.id],
+      [3, 'oops, wrong chat', alice.id],
+      [4, 'how are you?', alice.id],
     ]);
     expect(live[0].replyTo).toEqual({ id: m1.id, seq: 1, content: 'hello bob' });
 
@@ -115,7 +142,15 @@ describe('direct chat story', () => {
     expect(e).toMatchObject({ id: m1.id, seq: 1, content: 'hello, bob!', isEdited: true, isDeleted: false });
     expect(e.editedAt).toMatch(ISO_MS);
     const editEvent = (await edited.next()).messageEdited;
-    expect(editEvent).toMatchObject({ id: m1.id, seq: 1, conversationId: cid, content: 'hello, bob!', isEdited: true, editedAt: e.editedAt, sender: { id: alice.id } });
+    expect(editEvent).toMatchObject({
+      id: m1.id,
+      seq: 1,
+      conversationId: cid,
+      content: 'hello, bob!',
+      isEdited: true,
+      editedAt: e.editedAt,
+      sender: { id: alice.id },
+    });
 
     // delete: bob's messageDeleted subscription gets the tombstone event
     const d = (await q(alice, `mutation($id: ID!) { deleteMessage(id: $id) { ${MSG} } }`, { id: m3.id })).deleteMessage;
@@ -135,8 +170,18 @@ describe('direct chat story', () => {
     expect(edited.events).toHaveLength(1);
 
     // Writing reads: each sender's read position moved up to their own message, with a receipt.
-    const sendReceipts = [(await receipts.next()).readReceipt, (await receipts.next()).readReceipt, (await receipts.next()).readReceipt, (await receipts.next()).readReceipt];
-    expect(sendReceipts.map((r) => [r.user.id, r.lastReadSeq])).toEqual([[alice.id, 1], [bob.id, 2], [alice.id, 3], [alice.id, 4]]);
+    const sendReceipts = [
+      (await receipts.next()).readReceipt,
+      (await receipts.next()).readReceipt,
+      (await receipts.next()).readReceipt,
+      (await receipts.next()).readReceipt,
+    ];
+    expect(sendReceipts.map((r) => [r.user.id, r.lastReadSeq])).toEqual([
+      [alice.id, 1],
+      [bob.id, 2],
+      [alice.id, 3],
+      [alice.id, 4],
+    ]);
 
     // unread: bob read up to m2 by replying, so only m4 (m3 is deleted); alice wrote last, so none
     let bc = await conversation(bob, cid);
@@ -189,17 +234,22 @@ describe('direct chat story', () => {
     expect((await added.until(() => true)).map((m) => [m.messageAdded.id, m.messageAdded.seq])).toEqual([[m5.id, 5]]);
   });
 
-  test('unreadSummary spans conversations and senders, counting only others\' live messages', async () => {
+  test("unreadSummary spans conversations and senders, counting only others' live messages", async () => {
     const me = await registerUser(server.url, 'sum');
     const x = await registerUser(server.url, 'sumx');
     const y = await registerUser(server.url, 'sumy');
     const dx = (await openDirect(x, me)).id;
     const dy = (await openDirect(y, me)).id;
-    const g = (await q(x, `mutation($i: CreateGroupInput!) { createGroup(input: $i) { id } }`, { i: { name: 'sum group', memberIds: [me.id, y.id] } })).createGroup.id;
-    await send(me, g, 'mine'); await send(me, dx, 'mine too');
-    await send(x, dx, 'x1'); await send(x, dx, 'x2'); await send(x, dx, 'x3');
+    const g = (await q(x, `mutation($i: CreateGroupInput!) { createGroup(input: $i) { id } }`, { i: { name: 'sum group', memberIds: [me.id, y.id] } }))
+      .createGroup.id;
+    await send(me, g, 'mine');
+    await send(me, dx, 'mine too');
+    await send(x, dx, 'x1');
+    await send(x, dx, 'x2');
+    await send(x, dx, 'x3');
     await send(y, dy, 'y1');
-    await send(x, g, 'gx'); await send(y, g, 'gy');
+    await send(x, g, 'gx');
+    await send(y, g, 'gy');
     const gone = await send(y, g, 'gy deleted');
     await q(y, `mutation($id: ID!) { deleteMessage(id: $id) { id } }`, { id: gone.id });
     const s = await unreadSummary(me);
@@ -265,7 +315,9 @@ describe('sendMessage with recipientId', () => {
   test('creates the DIRECT on first use and reuses it afterwards', async () => {
     const carol = await registerUser(server.url, 'carol');
     const dave = await registerUser(server.url, 'dave');
-    const m1 = (await q(carol, `mutation($i: SendMessageInput!) { sendMessage(input: $i) { ${MSG} } }`, { i: { recipientId: dave.id, content: 'first contact' } })).sendMessage;
+    const m1 = (
+      await q(carol, `mutation($i: SendMessageInput!) { sendMessage(input: $i) { ${MSG} } }`, { i: { recipientId: dave.id, content: 'first contact' } })
+    ).sendMessage;
     expect(m1.seq).toBe(1);
     const c = await conversation(dave, m1.conversationId);
     expect(c.kind).toBe('DIRECT');
@@ -274,8 +326,10 @@ describe('sendMessage with recipientId', () => {
     expect((await openDirect(dave, carol)).id).toBe(m1.conversationId);
 
     // reused, from either side
-    const m2 = (await q(carol, `mutation($i: SendMessageInput!) { sendMessage(input: $i) { ${MSG} } }`, { i: { recipientId: dave.id, content: 'again' } })).sendMessage;
-    const m3 = (await q(dave, `mutation($i: SendMessageInput!) { sendMessage(input: $i) { ${MSG} } }`, { i: { recipientId: carol.id, content: 'back' } })).sendMessage;
+    const m2 = (await q(carol, `mutation($i: SendMessageInput!) { sendMessage(input: $i) { ${MSG} } }`, { i: { recipientId: dave.id, content: 'again' } }))
+      .sendMessage;
+    const m3 = (await q(dave, `mutation($i: SendMessageInput!) { sendMessage(input: $i) { ${MSG} } }`, { i: { recipientId: carol.id, content: 'back' } }))
+      .sendMessage;
     expect([m2.conversationId, m3.conversationId]).toEqual([m1.conversationId, m1.conversationId]);
     expect([m2.seq, m3.seq]).toEqual([2, 3]);
     const list = (await q(dave, `{ conversations(kind: DIRECT) { totalCount edges { node { id } } } }`)).conversations;
@@ -283,7 +337,9 @@ describe('sendMessage with recipientId', () => {
     expect(list.edges[0].node.id).toBe(m1.conversationId);
 
     // exactly one of conversationId and recipientId
-    const both = await raw(carol, `mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }`, { i: { recipientId: dave.id, conversationId: m1.conversationId, content: 'x' } });
+    const both = await raw(carol, `mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }`, {
+      i: { recipientId: dave.id, conversationId: m1.conversationId, content: 'x' },
+    });
     expect(codeOf(both)).toBe('BAD_USER_INPUT');
     const neither = await raw(carol, `mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }`, { i: { content: 'x' } });
     expect(codeOf(neither)).toBe('BAD_USER_INPUT');
@@ -295,9 +351,7 @@ describe('get-or-create under concurrency', () => {
   test('openDirectChat from both sides at once gives one conversation', async () => {
     const a = await registerUser(server.url, 'racea');
     const b = await registerUser(server.url, 'raceb');
-    const opened = await Promise.all([
-      openDirect(a, b), openDirect(b, a), openDirect(a, b), openDirect(b, a), openDirect(a, b), openDirect(b, a),
-    ]);
+    const opened = await Promise.all([openDirect(a, b), openDirect(b, a), openDirect(a, b), openDirect(b, a), openDirect(a, b), openDirect(b, a)]);
     expect(new Set(opened.map((c) => c.id)).size).toBe(1);
     for (const u of [a, b]) {
       const list = (await q(u, `{ conversations { totalCount edges { node { id memberCount } } } }`)).conversations;
@@ -310,8 +364,11 @@ describe('get-or-create under concurrency', () => {
     const a = await registerUser(server.url, 'rida');
     const b = await registerUser(server.url, 'ridb');
     const SEND = `mutation($i: SendMessageInput!) { sendMessage(input: $i) { conversationId seq } }`;
-    const sent = await Promise.all(Array.from({ length: 6 }, (_, i) =>
-      i % 2 ? q(b, SEND, { i: { recipientId: a.id, content: `b${i}` } }) : q(a, SEND, { i: { recipientId: b.id, content: `a${i}` } })));
+    const sent = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        i % 2 ? q(b, SEND, { i: { recipientId: a.id, content: `b${i}` } }) : q(a, SEND, { i: { recipientId: b.id, content: `a${i}` } }),
+      ),
+    );
     const ids = new Set(sent.map((r) => r.sendMessage.conversationId));
     expect(ids.size).toBe(1);
     expect(sent.map((r) => r.sendMessage.seq).sort((x, y) => x - y)).toEqual(range(1, 6));
@@ -328,7 +385,8 @@ describe('conversations list', () => {
     await pause(5);
     const c2 = (await openDirect(b, me)).id;
     await pause(5);
-    const c3 = (await q(a, `mutation($i: CreateGroupInput!) { createGroup(input: $i) { id } }`, { i: { name: 'trio', memberIds: [me.id, b.id] } })).createGroup.id;
+    const c3 = (await q(a, `mutation($i: CreateGroupInput!) { createGroup(input: $i) { id } }`, { i: { name: 'trio', memberIds: [me.id, b.id] } })).createGroup
+      .id;
     await pause(5);
     // with no messages: creation order, newest first
     let list = (await q(me, `{ conversations { totalCount edges { node { id lastMessage { id kind } } } } }`)).conversations;
@@ -336,9 +394,12 @@ describe('conversations list', () => {
     // direct chats start empty; a group starts with its creation notice
     expect(list.edges.map((e: any) => e.node.lastMessage?.kind ?? null)).toEqual(['SYSTEM', null, null]);
 
-    await send(a, c1, 'c1 first'); await pause(5);
-    await send(b, c2, 'c2 only'); await pause(5);
-    await send(me, c3, 'c3 only'); await pause(5);
+    await send(a, c1, 'c1 first');
+    await pause(5);
+    await send(b, c2, 'c2 only');
+    await pause(5);
+    await send(me, c3, 'c3 only');
+    await pause(5);
     await send(me, c1, 'c1 latest');
 
     const QUERY = `query($first: Int, $after: String) { conversations(first: $first, after: $after) {
@@ -347,7 +408,9 @@ describe('conversations list', () => {
     list = (await q(me, QUERY)).conversations;
     expect(list.totalCount).toBe(3);
     expect(list.edges.map((e: any) => [e.node.id, e.node.lastMessage.content, e.node.lastMessage.seq])).toEqual([
-      [c1, 'c1 latest', 2], [c3, 'c3 only', 2], [c2, 'c2 only', 1],
+      [c1, 'c1 latest', 2],
+      [c3, 'c3 only', 2],
+      [c2, 'c2 only', 1],
     ]);
     const times = list.edges.map((e: any) => Date.parse(e.node.lastActivityAt));
     expect([...times].sort((x, y) => y - x)).toEqual(times);
@@ -444,7 +507,8 @@ describe('messagesSince', () => {
     const a = await registerUser(server.url, 'since');
     const b = await registerUser(server.url, 'sinceb');
     const cid = (await openDirect(a, b)).id;
-    const edit = (u: TestUser, id: string, content: string) => q(u, `mutation($id: ID!, $c: String!) { editMessage(id: $id, content: $c) { id } }`, { id, c: content });
+    const edit = (u: TestUser, id: string, content: string) =>
+      q(u, `mutation($id: ID!, $c: String!) { editMessage(id: $id, content: $c) { id } }`, { id, c: content });
     const del = (u: TestUser, id: string) => q(u, `mutation($id: ID!) { deleteMessage(id: $id) { id } }`, { id });
     const m1 = await send(a, cid, 'm1');
     const m2 = await send(b, cid, 'm2');
@@ -475,12 +539,19 @@ describe('messagesSince', () => {
     expect(limited.map((m: any) => m.seq)).toEqual([2, 5]);
     // seen everything up to seq 5: only the changes made after m5 was written
     const since5 = (await q(b, SINCE, { c: cid, s: 5 })).messagesSince;
-    expect(since5.map((m: any) => [m.seq, m.content, m.isDeleted])).toEqual([[4, '', true], [3, 'm3 edited', false]]);
+    expect(since5.map((m: any) => [m.seq, m.content, m.isDeleted])).toEqual([
+      [4, '', true],
+      [3, 'm3 edited', false],
+    ]);
 
     // a later change moves the message to the end of the change order
     await edit(b, m2.id, 'm2 edited twice');
     const after5 = (await q(a, SINCE, { c: cid, s: 5 })).messagesSince;
-    expect(after5.map((m: any) => [m.seq, m.content])).toEqual([[4, ''], [3, 'm3 edited'], [2, 'm2 edited twice']]);
+    expect(after5.map((m: any) => [m.seq, m.content])).toEqual([
+      [4, ''],
+      [3, 'm3 edited'],
+      [2, 'm2 edited twice'],
+    ]);
     const m6 = await send(b, cid, 'm6');
     expect((await q(a, SINCE, { c: cid, s: 6 })).messagesSince).toEqual([]);
     expect((await q(a, SINCE, { c: cid, s: 5 })).messagesSince.map((m: any) => m.id)).toEqual([m4.id, m3.id, m2.id, m6.id]);
@@ -600,9 +671,19 @@ describe('groups and rooms', () => {
     const owner = await registerUser(server.url, 'gowner');
     const m1 = await registerUser(server.url, 'gm1');
     const m2 = await registerUser(server.url, 'gm2');
-    const g = (await q(owner, `mutation($i: CreateGroupInput!) { createGroup(input: $i) { ${CONV} description createdBy { id } } }`,
-      { i: { name: 'Weekend plans', description: 'who brings what', memberIds: [m1.id, m2.id] } })).createGroup;
-    expect(g).toMatchObject({ kind: 'GROUP', title: 'Weekend plans', name: 'Weekend plans', description: 'who brings what', memberCount: 3, createdBy: { id: owner.id } });
+    const g = (
+      await q(owner, `mutation($i: CreateGroupInput!) { createGroup(input: $i) { ${CONV} description createdBy { id } } }`, {
+        i: { name: 'Weekend plans', description: 'who brings what', memberIds: [m1.id, m2.id] },
+      })
+    ).createGroup;
+    expect(g).toMatchObject({
+      kind: 'GROUP',
+      title: 'Weekend plans',
+      name: 'Weekend plans',
+      description: 'who brings what',
+      memberCount: 3,
+      createdBy: { id: owner.id },
+    });
     expect(g.viewerMembership.role).toBe('OWNER');
     const roles = Object.fromEntries(g.members.map((m: any) => [m.user.id, m.role]));
     expect(roles).toEqual({ [owner.id]: 'OWNER', [m1.id]: 'MEMBER', [m2.id]: 'MEMBER' });
@@ -619,7 +700,11 @@ describe('groups and rooms', () => {
     expect(sys).toMatchObject({ kind: 'SYSTEM', sender: null, seq: 3, conversationId: g.id });
     expect(sys.content.length).toBeGreaterThan(0);
     const page = await history(owner, g.id);
-    expect(page.edges.map((e: any) => [e.node.seq, e.node.kind, e.node.sender?.id ?? null])).toEqual([[1, 'SYSTEM', null], [2, 'TEXT', m1.id], [3, 'SYSTEM', null]]);
+    expect(page.edges.map((e: any) => [e.node.seq, e.node.kind, e.node.sender?.id ?? null])).toEqual([
+      [1, 'SYSTEM', null],
+      [2, 'TEXT', m1.id],
+      [3, 'SYSTEM', null],
+    ]);
     expect(page.edges[0].node.content).toBe(`${owner.username} created the group "Weekend plans"`);
     const after = await conversation(owner, g.id);
     expect(after.memberCount).toBe(2);
@@ -680,7 +765,10 @@ describe('groups and rooms', () => {
     // the join wrote a SYSTEM message; leaving writes another and frees the seat
     expect((await q(j1, `mutation($id: ID!) { leaveConversation(id: $id) }`, { id: room.id })).leaveConversation).toBe(true);
     const page = await history(owner, room.id);
-    expect(page.edges.map((e: any) => [e.node.kind, e.node.sender])).toEqual([['SYSTEM', null], ['SYSTEM', null]]);
+    expect(page.edges.map((e: any) => [e.node.kind, e.node.sender])).toEqual([
+      ['SYSTEM', null],
+      ['SYSTEM', null],
+    ]);
     const j2joined = (await q(j2, `mutation($id: ID!) { joinRoom(id: $id) { id memberCount } }`, { id: room.id })).joinRoom;
     expect(j2joined).toEqual({ id: room.id, memberCount: 2 });
   });

@@ -12,8 +12,17 @@ import { startTestServer, type TestServer } from '../support/test-server';
 let server: TestServer;
 // Bursts of 20 concurrent writes from one user: the per-user request budget (GRAPHQL_USER_MAX_IN_FLIGHT,
 // default 8) and the member-add limit would refuse some of them before they reach the locks under test.
-beforeAll(async () => { server = await startTestServer({ RATE_MESSAGES_PER_SEC: '1000', RATE_MESSAGES_BURST: '1000', GRAPHQL_USER_MAX_IN_FLIGHT: '64', RATE_MEMBER_ADDS_PER_HOUR: '10000' }); });
-afterAll(async () => { await server?.close(); });
+beforeAll(async () => {
+  server = await startTestServer({
+    RATE_MESSAGES_PER_SEC: '1000',
+    RATE_MESSAGES_BURST: '1000',
+    GRAPHQL_USER_MAX_IN_FLIGHT: '64',
+    RATE_MEMBER_ADDS_PER_HOUR: '10000',
+  });
+});
+afterAll(async () => {
+  await server?.close();
+});
 
 const sql = <T = Record<string, unknown>>(query: string, params: unknown[] = []) => server.orm.em.fork().execute<T[]>(query, params);
 const ADD = 'mutation($c: ID!, $u: ID!) { addMember(conversationId: $c, userId: $u) { id } }';
@@ -26,7 +35,9 @@ async function groupOf(owner: TestUser, name = 'Locks'): Promise<string> {
 
 /** Backends of this test's database waiting for a lock someone holds (PostgreSQL). */
 async function waitingForLocks(): Promise<number> {
-  const [row] = await sql<{ n: string }>(`select count(*) as n from pg_stat_activity where datname = current_database() and cardinality(pg_blocking_pids(pid)) > 0`);
+  const [row] = await sql<{ n: string }>(
+    `select count(*) as n from pg_stat_activity where datname = current_database() and cardinality(pg_blocking_pids(pid)) > 0`,
+  );
   return Number(row.n);
 }
 
@@ -39,10 +50,24 @@ describe('addMember', () => {
       const results = await Promise.all(Array.from({ length: 20 }, () => gql(server.url, ADD, { c: group, u: bob.id }, alice.token)));
       expect(results.map((r) => (r.errors ? codeOf(r) : 'ok'))).toEqual(Array(20).fill('ok'));
       const c = Number(group);
-      const memberships = await sql<{ last_read_seq: number }>('select "last_read_seq" from "memberships" where "conversation_id" = ? and "user_id" = ?', [c, Number(bob.id)]);
-      const notices = await sql<{ seq: number }>(`select "seq" from "messages" where "conversation_id" = ? and "kind" = 'SYSTEM' and "content" like ?`, [c, `% added ${bob.username}`]);
-      const invites = await sql(`select "id" from "notifications" where "user_id" = ? and "kind" = 'ROOM_INVITE' and "conversation_id" = ?`, [Number(bob.id), c]);
-      expect({ round, memberships: memberships.length, notices: notices.length, invites: invites.length }).toEqual({ round, memberships: 1, notices: 1, invites: 1 });
+      const memberships = await sql<{ last_read_seq: number }>('select "last_read_seq" from "memberships" where "conversation_id" = ? and "user_id" = ?', [
+        c,
+        Number(bob.id),
+      ]);
+      const notices = await sql<{ seq: number }>(`select "seq" from "messages" where "conversation_id" = ? and "kind" = 'SYSTEM' and "content" like ?`, [
+        c,
+        `% added ${bob.username}`,
+      ]);
+      const invites = await sql(`select "id" from "notifications" where "user_id" = ? and "kind" = 'ROOM_INVITE' and "conversation_id" = ?`, [
+        Number(bob.id),
+        c,
+      ]);
+      expect({ round, memberships: memberships.length, notices: notices.length, invites: invites.length }).toEqual({
+        round,
+        memberships: 1,
+        notices: 1,
+        invites: 1,
+      });
       // The one membership starts at the one notice (each extra add used to reset it to its own).
       expect(Number(memberships[0].last_read_seq)).toBe(Number(notices[0].seq));
       // Adding again later writes nothing either.
@@ -51,38 +76,48 @@ describe('addMember', () => {
     }
   });
 
-  (process.env.DATABASE_URL ? test : test.skip)('a block committed while the add waits on the group\'s row lock stops the add (FORBIDDEN, nothing written)', async () => {
-    const alice = await registerUser(server.url, 'lb_a');
-    const bob = await registerUser(server.url, 'lb_b');
-    const group = await groupOf(alice);
-    const holder = server.orm.em.fork();
-    await holder.begin();
-    let add: Promise<Awaited<ReturnType<typeof gql>>>;
-    try {
-      await holder.execute('select "id" from "conversations" where "id" = ? for update', [Number(group)]);
-      const before = await waitingForLocks();
-      add = gql(server.url, ADD, { c: group, u: bob.id }, alice.token);
-      await waitFor(async () => (await waitingForLocks()) > before, 'the add waits on the group\'s row lock');
-      // Bob blocks Alice meanwhile: committed before the add gets the lock.
-      await gqlOk(server.url, BLOCK, { u: alice.id }, bob.token);
-      await holder.commit();
-    } catch (err) {
-      await holder.rollback().catch(() => undefined);
-      throw err;
-    }
-    expect(codeOf(await add)).toBe('FORBIDDEN');
-    const c = Number(group);
-    expect(await sql('select "id" from "memberships" where "conversation_id" = ? and "user_id" = ?', [c, Number(bob.id)])).toEqual([]);
-    expect(await sql(`select "id" from "notifications" where "user_id" = ? and "kind" = 'ROOM_INVITE'`, [Number(bob.id)])).toEqual([]);
-    expect((await sql(`select "id" from "messages" where "conversation_id" = ? and "kind" = 'SYSTEM'`, [c])).length).toBe(1); // created only
-  });
+  (process.env.DATABASE_URL ? test : test.skip)(
+    "a block committed while the add waits on the group's row lock stops the add (FORBIDDEN, nothing written)",
+    async () => {
+      const alice = await registerUser(server.url, 'lb_a');
+      const bob = await registerUser(server.url, 'lb_b');
+      const group = await groupOf(alice);
+      const holder = server.orm.em.fork();
+      await holder.begin();
+      let add: Promise<Awaited<ReturnType<typeof gql>>>;
+      try {
+        await holder.execute('select "id" from "conversations" where "id" = ? for update', [Number(group)]);
+        const before = await waitingForLocks();
+        add = gql(server.url, ADD, { c: group, u: bob.id }, alice.token);
+        await waitFor(async () => (await waitingForLocks()) > before, "the add waits on the group's row lock");
+        // Bob blocks Alice meanwhile: committed before the add gets the lock.
+        await gqlOk(server.url, BLOCK, { u: alice.id }, bob.token);
+        await holder.commit();
+      } catch (err) {
+        await holder.rollback().catch(() => undefined);
+        throw err;
+      }
+      expect(codeOf(await add)).toBe('FORBIDDEN');
+      const c = Number(group);
+      expect(await sql('select "id" from "memberships" where "conversation_id" = ? and "user_id" = ?', [c, Number(bob.id)])).toEqual([]);
+      expect(await sql(`select "id" from "notifications" where "user_id" = ? and "kind" = 'ROOM_INVITE'`, [Number(bob.id)])).toEqual([]);
+      expect((await sql(`select "id" from "messages" where "conversation_id" = ? and "kind" = 'SYSTEM'`, [c])).length).toBe(1); // created only
+    },
+  );
 
-  (process.env.DATABASE_URL ? test : test.skip)('an admin demoted while their add waits on the group\'s row lock is refused', async () => {
+  (process.env.DATABASE_URL ? test : test.skip)("an admin demoted while their add waits on the group's row lock is refused", async () => {
     const alice = await registerUser(server.url, 'ld_a');
     const carol = await registerUser(server.url, 'ld_c');
     const bob = await registerUser(server.url, 'ld_b');
-    const group = (await gqlOk(server.url, 'mutation($m: [ID!]!) { createGroup(input: { name: "Demote", memberIds: $m }) { id } }', { m: [carol.id] }, alice.token)).createGroup.id;
-    await gqlOk(server.url, 'mutation($c: ID!, $u: ID!) { setMemberRole(conversationId: $c, userId: $u, role: ADMIN) { id } }', { c: group, u: carol.id }, alice.token);
+    const group = (
+      await gqlOk(server.url, 'mutation($m: [ID!]!) { createGroup(input: { name: "Demote", memberIds: $m }) { id } }', { m: [carol.id] }, alice.token)
+    ).createGroup.id;
+    await gqlOk(
+      server.url,
+      'mutation($c: ID!, $u: ID!) { setMemberRole(conversationId: $c, userId: $u, role: ADMIN) { id } }',
+      { c: group, u: carol.id },
+      alice.token,
+    );
     const holder = server.orm.em.fork();
     await holder.begin();
     let add: Promise<Awaited<ReturnType<typeof gql>>>;
@@ -90,7 +125,7 @@ describe('addMember', () => {
       await holder.execute('select "id" from "conversations" where "id" = ? for update', [Number(group)]);
       const before = await waitingForLocks();
       add = gql(server.url, ADD, { c: group, u: bob.id }, carol.token);
-      await waitFor(async () => (await waitingForLocks()) > before, 'the add waits on the group\'s row lock');
+      await waitFor(async () => (await waitingForLocks()) > before, "the add waits on the group's row lock");
       // The demotion is written by the test on the membership row (setMemberRole itself would wait on the same lock).
       await sql(`update "memberships" set "role" = 'MEMBER' where "conversation_id" = ? and "user_id" = ?`, [Number(group), Number(carol.id)]);
       await holder.commit();
@@ -107,14 +142,21 @@ describe('leaving and removing', () => {
   test('10 concurrent removals of one member and their own leave: one SYSTEM notice, one change', async () => {
     const alice = await registerUser(server.url, 'lr_a');
     const bob = await registerUser(server.url, 'lr_b');
-    const group = (await gqlOk(server.url, 'mutation($m: [ID!]!) { createGroup(input: { name: "Leave", memberIds: $m }) { id } }', { m: [bob.id] }, alice.token)).createGroup.id;
+    const group = (
+      await gqlOk(server.url, 'mutation($m: [ID!]!) { createGroup(input: { name: "Leave", memberIds: $m }) { id } }', { m: [bob.id] }, alice.token)
+    ).createGroup.id;
     const results = await Promise.all([
-      ...Array.from({ length: 10 }, () => gql(server.url, 'mutation($c: ID!, $u: ID!) { removeMember(conversationId: $c, userId: $u) }', { c: group, u: bob.id }, alice.token)),
+      ...Array.from({ length: 10 }, () =>
+        gql(server.url, 'mutation($c: ID!, $u: ID!) { removeMember(conversationId: $c, userId: $u) }', { c: group, u: bob.id }, alice.token),
+      ),
       gql(server.url, 'mutation($c: ID!) { leaveConversation(id: $c) }', { c: group }, bob.token),
     ]);
     // Each call succeeds or finds bob gone already (NOT_FOUND); none writes a second notice.
     for (const r of results) expect(r.errors ? codeOf(r) : 'ok').toMatch(/^(ok|NOT_FOUND)$/);
-    const notices = await sql(`select "content" from "messages" where "conversation_id" = ? and "kind" = 'SYSTEM' and ("content" like '% left' or "content" like '% removed %')`, [Number(group)]);
+    const notices = await sql(
+      `select "content" from "messages" where "conversation_id" = ? and "kind" = 'SYSTEM' and ("content" like '% left' or "content" like '% removed %')`,
+      [Number(group)],
+    );
     expect(notices).toHaveLength(1);
   });
 });
@@ -127,7 +169,8 @@ describe('requestContact', () => {
       const [ra, rb] = await Promise.all([gqlOk(server.url, REQUEST, { u: b.id }, a.token), gqlOk(server.url, REQUEST, { u: a.id }, b.token)]);
       const rows = await sql<{ status: string }>(
         'select "status" from "contacts" where ("requester_id" = ? and "addressee_id" = ?) or ("requester_id" = ? and "addressee_id" = ?)',
-        [Number(a.id), Number(b.id), Number(b.id), Number(a.id)]);
+        [Number(a.id), Number(b.id), Number(b.id), Number(a.id)],
+      );
       expect({ round, rows: rows.map((r) => r.status) }).toEqual({ round, rows: ['ACCEPTED'] });
       expect(ra.requestContact.id).toBe(rb.requestContact.id);
       // The second of the two answered with the accepted row; asking again changes nothing.
@@ -138,12 +181,14 @@ describe('requestContact', () => {
   test('a burst of the same request both ways: still one row', async () => {
     const a = await registerUser(server.url, 'lm_a');
     const b = await registerUser(server.url, 'lm_b');
-    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2
-      ? gql(server.url, REQUEST, { u: b.id }, a.token)
-      : gql(server.url, REQUEST, { u: a.id }, b.token))));
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => (i % 2 ? gql(server.url, REQUEST, { u: b.id }, a.token) : gql(server.url, REQUEST, { u: a.id }, b.token))),
+    );
     expect(results.map((r) => (r.errors ? codeOf(r) : 'ok'))).toEqual(Array(10).fill('ok'));
-    const rows = await sql('select "status" from "contacts" where least("requester_id", "addressee_id") = ? and greatest("requester_id", "addressee_id") = ?',
-      [Math.min(Number(a.id), Number(b.id)), Math.max(Number(a.id), Number(b.id))]);
+    const rows = await sql('select "status" from "contacts" where least("requester_id", "addressee_id") = ? and greatest("requester_id", "addressee_id") = ?', [
+      Math.min(Number(a.id), Number(b.id)),
+      Math.max(Number(a.id), Number(b.id)),
+    ]);
     expect(rows).toEqual([{ status: 'ACCEPTED' }]);
   });
 });
@@ -153,11 +198,16 @@ describe('migration contact_pair', () => {
     const { Migration20261207153500_contact_pair: ContactPair } = await import('../../migrations/Migration20261207153500_contact_pair');
     const [a, b, c, d, e, f] = await Promise.all(Array.from({ length: 6 }, (_, i) => registerUser(server.url, `lx${i}_`)));
     const id = (u: TestUser) => Number(u.id);
-    const insert = (from: TestUser, to: TestUser, status: string) => sql<{ id: number }>(
-      `insert into "contacts" ("requester_id", "addressee_id", "status", "created_at", "updated_at") values (?, ?, ?, now(), now()) returning "id"`, [id(from), id(to), status]);
-    const pairOf = (x: TestUser, y: TestUser) => sql<{ id: number; requester_id: number; status: string }>(
-      `select "id", "requester_id", "status" from "contacts" where least("requester_id", "addressee_id") = ? and greatest("requester_id", "addressee_id") = ? order by "id"`,
-      [Math.min(id(x), id(y)), Math.max(id(x), id(y))]);
+    const insert = (from: TestUser, to: TestUser, status: string) =>
+      sql<{ id: number }>(
+        `insert into "contacts" ("requester_id", "addressee_id", "status", "created_at", "updated_at") values (?, ?, ?, now(), now()) returning "id"`,
+        [id(from), id(to), status],
+      );
+    const pairOf = (x: TestUser, y: TestUser) =>
+      sql<{ id: number; requester_id: number; status: string }>(
+        `select "id", "requester_id", "status" from "contacts" where least("requester_id", "addressee_id") = ? and greatest("requester_id", "addressee_id") = ? order by "id"`,
+        [Math.min(id(x), id(y)), Math.max(id(x), id(y))],
+      );
     // The doubles the index now prevents, as they were left by the race before it.
     await sql('drop index "contacts_pair_unique"');
     try {
@@ -182,7 +232,9 @@ describe('migration contact_pair', () => {
       // And the index holds: a second connection row of a pair is refused.
       await expect(insert(b, a, 'PENDING')).rejects.toThrow();
     } finally {
-      await sql(`create unique index if not exists "contacts_pair_unique" on "contacts" (least("requester_id", "addressee_id"), greatest("requester_id", "addressee_id")) where "status" <> 'BLOCKED'`);
+      await sql(
+        `create unique index if not exists "contacts_pair_unique" on "contacts" (least("requester_id", "addressee_id"), greatest("requester_id", "addressee_id")) where "status" <> 'BLOCKED'`,
+      );
     }
   });
 });

@@ -8,10 +8,17 @@ import { gqlAs } from '../support/graphql';
 import { startTestServer, type TestServer } from '../support/test-server';
 
 let server: TestServer;
-beforeAll(async () => { server = await startTestServer(); });
-afterAll(async () => { await server.close(); });
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(async () => {
+  await server.close();
+});
 
-const { client, sub } = trackRealtime(() => server.wsUrl, () => server);
+const { client, sub } = trackRealtime(
+  () => server.wsUrl,
+  () => server,
+);
 
 const { q, raw } = gqlAs(() => server.url);
 const users = (n: number, prefix: string) => Promise.all(Array.from({ length: n }, (_, i) => registerUser(server.url, `${prefix}${i}`)));
@@ -34,11 +41,16 @@ const sendOk = async (me: TestUser, conversationId: string, content: string) => 
   return r.data.sendMessage;
 };
 const createGroup = (owner: TestUser, members: TestUser[], name: string) =>
-  q(owner, `mutation($i: CreateGroupInput!) { createGroup(input: $i) { id } }`, { i: { name, memberIds: members.map((m) => m.id) } }).then((d) => d.createGroup.id as string);
+  q(owner, `mutation($i: CreateGroupInput!) { createGroup(input: $i) { id } }`, { i: { name, memberIds: members.map((m) => m.id) } }).then(
+    (d) => d.createGroup.id as string,
+  );
 const notifications = (me: TestUser, unreadOnly = false, first = 20, after?: string) =>
-  q(me, `query($u: Boolean, $f: Int, $a: String) { notifications(unreadOnly: $u, first: $f, after: $a) {
-    totalCount unreadCount pageInfo { hasNextPage endCursor } edges { cursor node { ${NOTIFICATION} } } } }`, { u: unreadOnly, f: first, a: after ?? null })
-    .then((d) => d.notifications);
+  q(
+    me,
+    `query($u: Boolean, $f: Int, $a: String) { notifications(unreadOnly: $u, first: $f, after: $a) {
+    totalCount unreadCount pageInfo { hasNextPage endCursor } edges { cursor node { ${NOTIFICATION} } } } }`,
+    { u: unreadOnly, f: first, a: after ?? null },
+  ).then((d) => d.notifications);
 
 describe('contacts', () => {
   test('request, accept by the addressee only, listing by status', async () => {
@@ -100,7 +112,10 @@ describe('blocking', () => {
     expect(blocked).toMatchObject({ status: 'BLOCKED', requester: { id: a.id }, addressee: { id: b.id } });
     expect((await block(a, b)).id).toBe(blocked.id); // idempotent
 
-    for (const [me, other] of [[b, a], [a, b]] as const) {
+    for (const [me, other] of [
+      [b, a],
+      [a, b],
+    ] as const) {
       expect(codeOf(await openDirect(me, other))).toBe('FORBIDDEN');
       expect(codeOf(await send(me, direct, 'anyone there?'))).toBe('FORBIDDEN');
       expect(codeOf(await raw(me, `mutation($u: ID!) { sendMessage(input: { recipientId: $u, content: "hi" }) { id } }`, { u: other.id }))).toBe('FORBIDDEN');
@@ -249,7 +264,10 @@ describe('presence audience', () => {
     // The stranger came online first: had it been delivered, it would come first.
     const first = (await watch.next()).presence;
     const second = (await watch.next()).presence;
-    expect([first, second]).toEqual([{ user: { id: contact.id }, status: 'ONLINE' }, { user: { id: coMember.id }, status: 'ONLINE' }]);
+    expect([first, second]).toEqual([
+      { user: { id: contact.id }, status: 'ONLINE' },
+      { user: { id: coMember.id }, status: 'ONLINE' },
+    ]);
     // Nothing else came in between: a later co-member's ONLINE is the next event.
     await q(coMember, `mutation($c: ID!, $u: ID!) { addMember(conversationId: $c, userId: $u) { id } }`, { c: group, u: late.id });
     await sub(client(late), `subscription { notificationAdded { id } }`).ready();
@@ -295,7 +313,10 @@ describe('notifications', () => {
     expect(mine.unreadCount).toBe(2);
     const first = mine.edges[0].node.id;
     expect(codeOf(await raw(owner, `mutation($id: ID!) { markNotificationRead(id: $id) { id } }`, { id: first }))).toBe('NOT_FOUND');
-    expect((await q(away, `mutation($id: ID!) { markNotificationRead(id: $id) { id isRead } }`, { id: first })).markNotificationRead).toEqual({ id: first, isRead: true });
+    expect((await q(away, `mutation($id: ID!) { markNotificationRead(id: $id) { id isRead } }`, { id: first })).markNotificationRead).toEqual({
+      id: first,
+      isRead: true,
+    });
     expect((await notifications(away, true)).edges.map((e: any) => e.node.kind)).toEqual(['ROOM_INVITE']);
     expect((await q(away, `mutation { markAllNotificationsRead }`)).markAllNotificationsRead).toBe(1);
     expect((await q(away, `mutation { markAllNotificationsRead }`)).markAllNotificationsRead).toBe(0);

@@ -24,7 +24,7 @@ async function npx(args: string[], timeout: number): Promise<void> {
     await run('npx', ['--no', '--', ...args], { cwd: ROOT, timeout, env: { ...process.env, FORCE_COLOR: '0' } });
   } catch (e) {
     const { stdout = '', stderr = '' } = e as { stdout?: string; stderr?: string };
-    throw new Error(`npx ${args.join(" ")} failed: ${(e as Error).message}\n${stdout}\n${stderr}`, { cause: e });
+    throw new Error(`npx ${args.join(' ')} failed: ${(e as Error).message}\n${stdout}\n${stderr}`, { cause: e });
   }
 }
 
@@ -75,7 +75,13 @@ describe('example clients against a real server', () => {
   }
 
   /** What both clients agree on about a message (their caches differ in adding __typename). */
-  const core = (m: MessageFieldsFragment) => ({ id: m.id, seq: m.seq, conversationId: m.conversationId, content: m.content, sender: m.sender && { id: m.sender.id, username: m.sender.username } });
+  const core = (m: MessageFieldsFragment) => ({
+    id: m.id,
+    seq: m.seq,
+    conversationId: m.conversationId,
+    content: m.content,
+    sender: m.sender && { id: m.sender.id, username: m.sender.username },
+  });
 
   const password = 'correct-horse-battery';
   let pairs = 0;
@@ -125,7 +131,10 @@ describe('example clients against a real server', () => {
     const { names, conversationId } = await aliceAndBob();
     await urql.sendMessage(conversationId, 'hello from urql');
     await apollo.sendMessage(conversationId, 'hello from apollo');
-    for (const [client, title] of [[apollo, 'Bob'], [urql, names.alice]] as const) {
+    for (const [client, title] of [
+      [apollo, 'Bob'],
+      [urql, names.alice],
+    ] as const) {
       const list = await client.listConversations();
       expect(list.totalCount).toBe(1);
       expect(list.edges.map((e) => e.node)).toEqual([
@@ -136,14 +145,23 @@ describe('example clients against a real server', () => {
 
   test('both upload a PNG as a multipart request; the attachment is stored and served', async () => {
     const { alice, bob, conversationId } = await aliceAndBob();
-    const png = await sharp({ create: { width: 40, height: 20, channels: 3, background: { r: 10, g: 120, b: 200 } } }).png().toBuffer();
+    const png = await sharp({ create: { width: 40, height: 20, channels: 3, background: { r: 10, g: 120, b: 200 } } })
+      .png()
+      .toBuffer();
     for (const client of [apollo, urql]) {
       const received = (client === apollo ? urql : apollo).firstMessage(conversationId);
       await watching(client === apollo ? bob.id : alice.id, conversationId);
       const message = await client.uploadFile(conversationId, new File([png], 'dot.png', { type: 'image/png' }), 'a picture');
       expect(message).toMatchObject({ kind: 'IMAGE', content: 'a picture' });
       expect(message.attachments).toEqual([
-        expect.objectContaining({ fileName: 'dot.png', mimeType: 'image/png', size: png.length, width: 40, height: 20, url: expect.stringMatching(/^\/media\//) }),
+        expect.objectContaining({
+          fileName: 'dot.png',
+          mimeType: 'image/png',
+          size: png.length,
+          width: 40,
+          height: 20,
+          url: expect.stringMatching(/^\/media\//),
+        }),
       ]);
       // The other user sees it live too, attachment included.
       expect((await received).attachments.map((a) => a.id)).toEqual([message.attachments[0].id]);

@@ -21,7 +21,10 @@ import { startTestServer, testConfig, type TestServer } from '../support/test-se
 jest.setTimeout(120000);
 
 /** The few browser globals the page.evaluate callbacks below use (this project's lib has no DOM). */
-interface CodeMirrorHost { CodeMirror?: { getValue(): string }; textContent: string | null }
+interface CodeMirrorHost {
+  CodeMirror?: { getValue(): string };
+  textContent: string | null;
+}
 declare const document: { querySelector(selector: string): CodeMirrorHost | null };
 declare const localStorage: Record<string, string>;
 
@@ -45,9 +48,12 @@ beforeAll(async () => {
   server = await startTestServer();
   origin = new URL(server.url).origin;
   [alice, bob] = await Promise.all([registerUser(server.url, 'giql_a'), registerUser(server.url, 'giql_b')]);
-  conversationId = (await q(alice, `mutation($i: CreateGroupInput!) { createGroup(input: $i) { id } }`, { i: { name: 'graphiql', memberIds: [bob.id] } })).createGroup.id;
+  conversationId = (await q(alice, `mutation($i: CreateGroupInput!) { createGroup(input: $i) { id } }`, { i: { name: 'graphiql', memberIds: [bob.id] } }))
+    .createGroup.id;
 });
-afterAll(async () => { await server?.close(); });
+afterAll(async () => {
+  await server?.close();
+});
 
 describe('GET /graphql', () => {
   test('API clients still reach Apollo: JSON for Accept: application/json with ?query=', async () => {
@@ -59,7 +65,9 @@ describe('GET /graphql', () => {
     expect(await res.json()).toEqual({ data: { __typename: 'Query' } });
     // No Accept header, or */* (curl): Apollo too, never the page.
     for (const accept of [undefined, '*/*']) {
-      const r = await fetch(`${server.url}?query=${encodeURIComponent('{ __typename }')}`, { headers: { 'apollo-require-preflight': 'true', ...(accept ? { accept } : {}) } });
+      const r = await fetch(`${server.url}?query=${encodeURIComponent('{ __typename }')}`, {
+        headers: { 'apollo-require-preflight': 'true', ...(accept ? { accept } : {}) },
+      });
       expect(r.headers.get('content-type')).not.toMatch(/text\/html/);
       expect(await r.json()).toEqual({ data: { __typename: 'Query' } });
     }
@@ -110,7 +118,9 @@ describe('GET /graphql', () => {
       const app = express();
       app.use('/on', graphiqlRouter({ graphiql: true }, { assetsDir: empty }));
       app.use('/off', graphiqlRouter({ graphiql: false }, { assetsDir: empty }));
-      app.use((_req, res) => { res.status(418).send('next handler'); });
+      app.use((_req, res) => {
+        res.status(418).send('next handler');
+      });
       http = createServer(app);
       await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
       base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
@@ -159,13 +169,19 @@ if (!hasChromium) {
       return route.abort('blockedbyclient');
     });
     page = await context.newPage();
-    page.on('websocket', (ws) => { sockets.push(ws); });
-    page.on('pageerror', (err) => { problems.push(`page error: ${err.message}`); });
+    page.on('websocket', (ws) => {
+      sockets.push(ws);
+    });
+    page.on('pageerror', (err) => {
+      problems.push(`page error: ${err.message}`);
+    });
     page.on('console', (msg) => {
       if (msg.type() === 'error' && /Content Security Policy|Refused to/i.test(msg.text())) problems.push(`console: ${msg.text()}`);
     });
   });
-  afterAll(async () => { await browser?.close(); });
+  afterAll(async () => {
+    await browser?.close();
+  });
 
   /** Replaces the query editor's text (typed as one input, so no auto-closed brackets) and runs it. */
   async function run(document: string) {
@@ -177,16 +193,21 @@ if (!hasChromium) {
     await page.locator('.graphiql-execute-button').click();
   }
   /** The result pane's text (GraphiQL's response editor, CodeMirror 5). */
-  const result = () => page.evaluate(() => {
-    const cm = document.querySelector('.graphiql-response .CodeMirror');
-    return cm?.CodeMirror?.getValue() ?? '';
-  });
+  const result = () =>
+    page.evaluate(() => {
+      const cm = document.querySelector('.graphiql-response .CodeMirror');
+      return cm?.CodeMirror?.getValue() ?? '';
+    });
   async function waitForResult(text: string, timeout = 15000) {
     try {
-      await page.waitForFunction((t) => {
-        const cm = document.querySelector('.graphiql-response .CodeMirror');
-        return (cm?.CodeMirror?.getValue() ?? '').includes(t);
-      }, text, { timeout });
+      await page.waitForFunction(
+        (t) => {
+          const cm = document.querySelector('.graphiql-response .CodeMirror');
+          return (cm?.CodeMirror?.getValue() ?? '').includes(t);
+        },
+        text,
+        { timeout },
+      );
     } catch (err) {
       throw new Error(`result pane never showed ${JSON.stringify(text)}; it shows: ${await result()}\n${(err as Error).message}`, { cause: err });
     }

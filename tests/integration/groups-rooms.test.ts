@@ -10,10 +10,17 @@ import { gqlAs } from '../support/graphql';
 import { startTestServer, type TestServer } from '../support/test-server';
 
 let server: TestServer;
-beforeAll(async () => { server = await startTestServer(); });
-afterAll(async () => { await server.close(); });
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(async () => {
+  await server.close();
+});
 
-const { client, sub } = trackRealtime(() => server.wsUrl, () => server);
+const { client, sub } = trackRealtime(
+  () => server.wsUrl,
+  () => server,
+);
 
 type Vars = Record<string, unknown>;
 const { q, raw } = gqlAs(() => server.url);
@@ -84,7 +91,10 @@ describe('roles', () => {
     expect(untouched.memberCount).toBe(5);
     expect(untouched.members.every((m: any) => !m.isMuted && !m.isBanned)).toBe(true);
 
-    for (const [by, outsider, target] of [[admin, o1, t1], [owner, o2, t2]] as const) {
+    for (const [by, outsider, target] of [
+      [admin, o1, t1],
+      [owner, o2, t2],
+    ] as const) {
       expect(await add(by, g, outsider)).toMatchObject({ role: 'MEMBER', user: { id: outsider.id } });
       expect((await q(by, M.mute, { c: g, u: target.id, on: true })).muteMember.isMuted).toBe(true);
       expect((await q(by, M.mute, { c: g, u: target.id, on: false })).muteMember.isMuted).toBe(false);
@@ -209,8 +219,9 @@ describe('rooms', () => {
     const tag = `Lobby${process.pid}x${Date.now().toString(36)}`;
     const room = await createRoom(owner, { name: `The ${tag} Room` });
     const found = async (search?: string) =>
-      (await q(stranger, `query($s: String) { publicRooms(search: $s, first: 100) { edges { node { id kind visibility maxMembers } } } }`, { s: search }))
-        .publicRooms.edges.map((e: any) => e.node);
+      (
+        await q(stranger, `query($s: String) { publicRooms(search: $s, first: 100) { edges { node { id kind visibility maxMembers } } } }`, { s: search })
+      ).publicRooms.edges.map((e: any) => e.node);
     expect(await found()).toContainEqual({ id: room, kind: 'ROOM', visibility: 'PUBLIC', maxMembers: 50 });
     expect((await found(tag.toLowerCase())).map((r: any) => r.id)).toEqual([room]);
     expect(await found(`${tag}-nothing-like-it`)).toEqual([]);
@@ -319,7 +330,12 @@ describe('SYSTEM messages', () => {
     const list = await messages(viewer, c);
     expect({ label, seqs: list.map((m: any) => m.seq) }).toEqual({ label, seqs: list.map((_: any, i: number) => i + 1) });
     const last = list[list.length - 1];
-    expect({ label, seq: last?.seq, system: last && isSystem(last), content: typeof last?.content }).toEqual({ label, seq: prevSeq + 1, system: true, content: 'string' });
+    expect({ label, seq: last?.seq, system: last && isSystem(last), content: typeof last?.content }).toEqual({
+      label,
+      seq: prevSeq + 1,
+      system: true,
+      content: 'string',
+    });
     return last.seq;
   }
 
@@ -378,10 +394,19 @@ describe.each(['GROUP', 'ROOM'])('deleteMessage in a %s', (kind) => {
       await join(bystander, c);
     }
     await add(owner, c, admin, 'ADMIN');
-    const [own, byAdmin, byOwner, kept] = [await send(author, c, 'one'), await send(author, c, 'two'), await send(author, c, 'three'), await send(author, c, 'four')];
+    const [own, byAdmin, byOwner, kept] = [
+      await send(author, c, 'one'),
+      await send(author, c, 'two'),
+      await send(author, c, 'three'),
+      await send(author, c, 'four'),
+    ];
 
-    expectCode(await raw(bystander, M.del, { m: kept.id }), 'MEMBER deletes another\'s', 'FORBIDDEN');
-    for (const [by, m] of [[author, own], [admin, byAdmin], [owner, byOwner]] as const) {
+    expectCode(await raw(bystander, M.del, { m: kept.id }), "MEMBER deletes another's", 'FORBIDDEN');
+    for (const [by, m] of [
+      [author, own],
+      [admin, byAdmin],
+      [owner, byOwner],
+    ] as const) {
       expect((await q(by, M.del, { m: m.id })).deleteMessage).toEqual({ id: m.id, isDeleted: true, content: '' });
     }
     const state = Object.fromEntries((await messages(bystander, c)).map((m: any) => [m.id, m.content]));
@@ -414,6 +439,8 @@ test('a subscribed member receives the SYSTEM message when someone joins, and no
   await join(watcher, room);
   const rejoined = (await control.until((e) => e.messageAdded.seq > after.seq)).map((e) => e.messageAdded);
   expect(rejoined).toHaveLength(1);
-  const sinceRemoval = (await live.until((e) => e.messageAdded.seq === rejoined[0].seq)).map((e: any) => e.messageAdded.seq).filter((s: number) => s > removal.seq);
+  const sinceRemoval = (await live.until((e) => e.messageAdded.seq === rejoined[0].seq))
+    .map((e: any) => e.messageAdded.seq)
+    .filter((s: number) => s > removal.seq);
   expect(sinceRemoval).toEqual([rejoined[0].seq]);
 });

@@ -8,8 +8,15 @@ import { startTestServer, type TestServer } from '../support/test-server';
  */
 
 const CONTRACT_CODES = [
-  'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'BAD_USER_INPUT', 'CONFLICT',
-  'RATE_LIMITED', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'INTERNAL_SERVER_ERROR',
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'NOT_FOUND',
+  'BAD_USER_INPUT',
+  'CONFLICT',
+  'RATE_LIMITED',
+  'PAYLOAD_TOO_LARGE',
+  'UNSUPPORTED_MEDIA_TYPE',
+  'INTERNAL_SERVER_ERROR',
 ];
 
 let server: TestServer;
@@ -18,15 +25,25 @@ beforeAll(async () => {
   server = await startTestServer();
   base = new URL(server.url).origin;
 });
-afterAll(async () => { await server?.close(); });
+afterAll(async () => {
+  await server?.close();
+});
 
-interface Reply { status: number; contentType: string; body: any }
+interface Reply {
+  status: number;
+  contentType: string;
+  body: any;
+}
 
 async function request(url: string, init: RequestInit = {}): Promise<Reply> {
   const res = await fetch(url, init);
   const text = await res.text();
   let body: any = text;
-  try { body = JSON.parse(text); } catch { /* not JSON: kept as text, the assertions will say so */ }
+  try {
+    body = JSON.parse(text);
+  } catch {
+    /* not JSON: kept as text, the assertions will say so */
+  }
   return { status: res.status, contentType: res.headers.get('content-type') ?? '', body };
 }
 
@@ -88,14 +105,16 @@ describe('GraphQL over GET', () => {
   });
 
   test('a mutation over GET is refused with a contract code', async () => {
-    const r = await request(`${server.url}?query=${encodeURIComponent('mutation { logout(refreshToken: "x") }')}`, { headers: { 'apollo-require-preflight': 'true' } });
+    const r = await request(`${server.url}?query=${encodeURIComponent('mutation { logout(refreshToken: "x") }')}`, {
+      headers: { 'apollo-require-preflight': 'true' },
+    });
     expect(r.status).toBeGreaterThanOrEqual(400);
     expect(r.status).toBeLessThan(500);
     expectErrorResponse(r, r.status);
   });
 });
 
-describe('malformed requests are the client\'s fault (4xx, contract codes), never a 500', () => {
+describe("malformed requests are the client's fault (4xx, contract codes), never a 500", () => {
   test('a malformed JSON body is 400 BAD_USER_INPUT', async () => {
     const r = await post('{"query": ');
     expect(expectErrorResponse(r, 400)).toBe('BAD_USER_INPUT');
@@ -179,10 +198,19 @@ describe('request errors over graphql-ws carry contract codes too', () => {
         socket.on('message', (data) => {
           const msg = JSON.parse(String(data));
           if (msg.type === 'connection_ack') socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query } }));
-          else if (msg.id === '1' && (msg.type === 'next' || msg.type === 'error')) { clearTimeout(timer); resolve(msg); }
+          else if (msg.id === '1' && (msg.type === 'next' || msg.type === 'error')) {
+            clearTimeout(timer);
+            resolve(msg);
+          }
         });
-        socket.on('close', (code) => { clearTimeout(timer); reject(new Error(`socket closed with ${code}`)); });
-        socket.on('error', (err) => { clearTimeout(timer); reject(err); });
+        socket.on('close', (code) => {
+          clearTimeout(timer);
+          reject(new Error(`socket closed with ${code}`));
+        });
+        socket.on('error', (err) => {
+          clearTimeout(timer);
+          reject(err);
+        });
       });
     } finally {
       socket.removeAllListeners('close');
@@ -192,7 +220,9 @@ describe('request errors over graphql-ws carry contract codes too', () => {
   const errorsOf = (answer: { type: string; payload: any }) => (answer.type === 'error' ? answer.payload : answer.payload.errors);
 
   let token: string;
-  beforeAll(async () => { token = (await registerUser(server.url, 'wserr')).token; });
+  beforeAll(async () => {
+    token = (await registerUser(server.url, 'wserr')).token;
+  });
 
   test.each([
     ['an unknown field', 'subscription { noSuchField }'],

@@ -14,7 +14,10 @@ import { startTestCluster, startTestServer, type TestCluster, type TestServer } 
 import { call, makeStaff, restUser, type RestUser } from './rest/rest-support';
 
 type Payload = Record<string, any>;
-interface Server { port: number; realtime: TestServer['realtime'] }
+interface Server {
+  port: number;
+  realtime: TestServer['realtime'];
+}
 
 /** A Socket.IO client collecting server events in order. */
 class IoClient {
@@ -23,7 +26,10 @@ class IoClient {
   private readonly waiters: (() => void)[] = [];
 
   constructor(readonly socket: Socket) {
-    socket.onAny((event: string, data: Payload) => { this.events.push({ event, data }); this.wake(); });
+    socket.onAny((event: string, data: Payload) => {
+      this.events.push({ event, data });
+      this.wake();
+    });
     socket.on('disconnect', () => this.wake());
   }
 
@@ -36,15 +42,28 @@ class IoClient {
     const seen: unknown[] = [];
     return new Promise((resolve, reject) => {
       let done = false;
-      const timer = setTimeout(() => { done = true; reject(new Error(`no ${event} within ${timeoutMs} ms; got ${JSON.stringify(seen)}`)); }, timeoutMs);
+      const timer = setTimeout(() => {
+        done = true;
+        reject(new Error(`no ${event} within ${timeoutMs} ms; got ${JSON.stringify(seen)}`));
+      }, timeoutMs);
       const check = () => {
         if (done) return;
         while (this.taken < this.events.length) {
           const e = this.events[this.taken++];
           seen.push(e);
-          if (e.event === event && match(e.data)) { done = true; clearTimeout(timer); resolve(e.data); return; }
+          if (e.event === event && match(e.data)) {
+            done = true;
+            clearTimeout(timer);
+            resolve(e.data);
+            return;
+          }
         }
-        if (this.socket.disconnected) { done = true; clearTimeout(timer); reject(new Error(`disconnected; got ${JSON.stringify(seen)}`)); return; }
+        if (this.socket.disconnected) {
+          done = true;
+          clearTimeout(timer);
+          reject(new Error(`disconnected; got ${JSON.stringify(seen)}`));
+          return;
+        }
         this.waiters.push(check);
       };
       check();
@@ -63,7 +82,9 @@ class IoClient {
 }
 
 const opened: Socket[] = [];
-afterEach(() => { for (const s of opened.splice(0)) s.disconnect(); });
+afterEach(() => {
+  for (const s of opened.splice(0)) s.disconnect();
+});
 
 type Transport = 'polling' | 'websocket';
 
@@ -81,7 +102,9 @@ async function connect(srv: Server, user: { id: string; token: string }, transpo
   const socket = ioSocket(srv, { token: user.token }, transports);
   const client = new IoClient(socket);
   let refused: Error | undefined;
-  socket.on('connect_error', (err) => { refused = err; });
+  socket.on('connect_error', (err) => {
+    refused = err;
+  });
   await waitFor(() => {
     if (refused) throw new Error(`refused: ${refused.message}`);
     return socket.connected && srv.realtime.socketIo.readyCount({ userId }) > before;
@@ -111,42 +134,47 @@ beforeAll(async () => {
   await makeStaff(server, staff);
   await makeStaff(server, staff2);
 });
-afterAll(async () => { await server.close(); });
-const { client: gqlClient, sub } = trackRealtime(() => server.wsUrl, () => server);
+afterAll(async () => {
+  await server.close();
+});
+const { client: gqlClient, sub } = trackRealtime(
+  () => server.wsUrl,
+  () => server,
+);
 
 describe('seed 002: Socket.IO at /socket.io/', () => {
-  test.each([['polling then websocket', ['polling', 'websocket']], ['websocket only', ['websocket']]] as [string, Transport[]][])(
-    'a customer asks, every staff user sees it, staff answer with customer_id (%s)',
-    async (_name, transports) => {
-      const customer = await restUser(server, 'kh', { first_name: 'Nguyễn', last_name: 'Văn A' });
-      const c = await connect(server, customer, transports);
-      const s1 = await connect(server, staff, transports);
-      const s2 = await connect(server, staff2, ['websocket']);
+  test.each([
+    ['polling then websocket', ['polling', 'websocket']],
+    ['websocket only', ['websocket']],
+  ] as [string, Transport[]][])('a customer asks, every staff user sees it, staff answer with customer_id (%s)', async (_name, transports) => {
+    const customer = await restUser(server, 'kh', { first_name: 'Nguyễn', last_name: 'Văn A' });
+    const c = await connect(server, customer, transports);
+    const s1 = await connect(server, staff, transports);
+    const s2 = await connect(server, staff2, ['websocket']);
 
-      // The seed's own example: a customer's send_message has only noi_dung.
-      c.socket.emit('send_message', { noi_dung: 'Xin chào, tôi muốn đặt bàn' });
-      const asked = await s1.nextOf('new_message', (d) => d.nguoi_goi_id === Number(customer.id));
-      expect(sorted(asked)).toEqual(MESSAGE_KEYS);
-      expect(asked).toMatchObject({ nguoi_goi_id: Number(customer.id), nguoi_goi_name: 'Nguyễn Văn A', noi_dung: 'Xin chào, tôi muốn đặt bàn' });
-      expect(new Date(asked.thoi_gian).toISOString()).toBe(asked.thoi_gian);
-      // staff_room: the other staff user too; customer_<id>: the customer sees their own message.
-      expect(await s2.nextOf('new_message', (d) => d.id === asked.id)).toEqual(asked);
-      expect(await c.nextOf('new_message')).toEqual(asked);
+    // The seed's own example: a customer's send_message has only noi_dung.
+    c.socket.emit('send_message', { noi_dung: 'Xin chào, tôi muốn đặt bàn' });
+    const asked = await s1.nextOf('new_message', (d) => d.nguoi_goi_id === Number(customer.id));
+    expect(sorted(asked)).toEqual(MESSAGE_KEYS);
+    expect(asked).toMatchObject({ nguoi_goi_id: Number(customer.id), nguoi_goi_name: 'Nguyễn Văn A', noi_dung: 'Xin chào, tôi muốn đặt bàn' });
+    expect(new Date(asked.thoi_gian).toISOString()).toBe(asked.thoi_gian);
+    // staff_room: the other staff user too; customer_<id>: the customer sees their own message.
+    expect(await s2.nextOf('new_message', (d) => d.id === asked.id)).toEqual(asked);
+    expect(await c.nextOf('new_message')).toEqual(asked);
 
-      // Staff answer with customer_id; the customer and the other staff user receive it.
-      s1.socket.emit('send_message', { noi_dung: 'Dạ, chúng tôi sẽ hỗ trợ anh/chị ngay', customer_id: Number(customer.id) });
-      const answer = await c.nextOf('new_message', (d) => d.nguoi_goi_id === Number(staff.id));
-      expect(answer).toMatchObject({ conversation_id: asked.conversation_id, nguoi_goi_name: 'Nhân Viên', noi_dung: 'Dạ, chúng tôi sẽ hỗ trợ anh/chị ngay' });
-      expect(await s2.nextOf('new_message', (d) => d.id === answer.id)).toEqual(answer);
-      expect(await s1.nextOf('new_message', (d) => d.id === answer.id)).toEqual(answer);
+    // Staff answer with customer_id; the customer and the other staff user receive it.
+    s1.socket.emit('send_message', { noi_dung: 'Dạ, chúng tôi sẽ hỗ trợ anh/chị ngay', customer_id: Number(customer.id) });
+    const answer = await c.nextOf('new_message', (d) => d.nguoi_goi_id === Number(staff.id));
+    expect(answer).toMatchObject({ conversation_id: asked.conversation_id, nguoi_goi_name: 'Nhân Viên', noi_dung: 'Dạ, chúng tôi sẽ hỗ trợ anh/chị ngay' });
+    expect(await s2.nextOf('new_message', (d) => d.id === answer.id)).toEqual(answer);
+    expect(await s1.nextOf('new_message', (d) => d.id === answer.id)).toEqual(answer);
 
-      // The same messages over REST, in the same shape.
-      const history = await call(server, 'GET', `/chat/conversations/${asked.conversation_id}/messages/?limit=50&offset=0`, { token: customer.token });
-      expect(history.body).toEqual([asked, answer]);
-    },
-  );
+    // The same messages over REST, in the same shape.
+    const history = await call(server, 'GET', `/chat/conversations/${asked.conversation_id}/messages/?limit=50&offset=0`, { token: customer.token });
+    expect(history.body).toEqual([asked, answer]);
+  });
 
-  test('typing both ways (user_typing), never one\'s own, hidden across a block', async () => {
+  test("typing both ways (user_typing), never one's own, hidden across a block", async () => {
     const customer = await restUser(server, 'kt', { first_name: 'Trần', last_name: 'B' });
     const c = await connect(server, customer);
     const s1 = await connect(server, staff);
@@ -158,7 +186,13 @@ describe('seed 002: Socket.IO at /socket.io/', () => {
 
     await call(server, 'POST', `/accounts/connections/block/${staff2.id}/`, { token: customer.token });
     c.socket.emit('typing', { is_typing: true });
-    expect(await s1.nextOf('user_typing')).toEqual({ user_id: Number(customer.id), user_name: 'Trần B', is_typing: true, conversation_id: cid, customer_id: Number(customer.id) });
+    expect(await s1.nextOf('user_typing')).toEqual({
+      user_id: Number(customer.id),
+      user_name: 'Trần B',
+      is_typing: true,
+      conversation_id: cid,
+      customer_id: Number(customer.id),
+    });
     s1.socket.emit('typing', { is_typing: true, customer_id: Number(customer.id) });
     expect(await c.nextOf('user_typing')).toMatchObject({ user_id: Number(staff.id), is_typing: true, conversation_id: cid, customer_id: Number(customer.id) });
     // A later message is the control event: by then any typing for staff2 or one's own would have come first.
@@ -192,7 +226,7 @@ describe('seed 002: Socket.IO at /socket.io/', () => {
     expect(a.all('new_message').map((m) => m.noi_dung)).toEqual(['only mine']);
   });
 
-  test('a token is required: none, the seed\'s auth.user_id, a bad one', async () => {
+  test("a token is required: none, the seed's auth.user_id, a bad one", async () => {
     const customer = await restUser(server, 'ka');
     const none = await refusal(server, {});
     // The refusal says exactly what to send (issue 28).
@@ -204,18 +238,27 @@ describe('seed 002: Socket.IO at /socket.io/', () => {
     expect(bad.data).toMatchObject({ code: 'UNAUTHENTICATED' });
     // The header and ?token= work too.
     const viaHeader = ioSocket(server, {}, ['websocket'], { extraHeaders: { authorization: `Bearer ${customer.token}` } });
-    await new Promise<void>((resolve, reject) => { viaHeader.on('connect', () => resolve()); viaHeader.on('connect_error', reject); });
+    await new Promise<void>((resolve, reject) => {
+      viaHeader.on('connect', () => resolve());
+      viaHeader.on('connect_error', reject);
+    });
     const viaQuery = ioSocket(server, {}, ['polling'], { query: { token: customer.token } });
-    await new Promise<void>((resolve, reject) => { viaQuery.on('connect', () => resolve()); viaQuery.on('connect_error', reject); });
+    await new Promise<void>((resolve, reject) => {
+      viaQuery.on('connect', () => resolve());
+      viaQuery.on('connect_error', reject);
+    });
   });
 
-  test('refused and invalid events: an error event, or the acknowledgement\'s error', async () => {
+  test("refused and invalid events: an error event, or the acknowledgement's error", async () => {
     const customer = await restUser(server, 'kr');
     const c = await connect(server, customer);
     const s = await connect(server, staff);
     s.socket.emit('send_message', { noi_dung: 'who to?' });
     expect(await s.nextOf('error')).toEqual({ code: 'BAD_USER_INPUT', message: expect.stringMatching(/customer_id is required/), event: 'send_message' });
-    expect(await s.ask('send_message', { noi_dung: 'to staff', customer_id: Number(staff2.id) })).toEqual({ ok: false, error: { code: 'BAD_USER_INPUT', message: 'Staff users have no support thread' } });
+    expect(await s.ask('send_message', { noi_dung: 'to staff', customer_id: Number(staff2.id) })).toEqual({
+      ok: false,
+      error: { code: 'BAD_USER_INPUT', message: 'Staff users have no support thread' },
+    });
     expect(await s.ask('send_message', { noi_dung: 'nobody', customer_id: 999999 })).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
     expect(await c.ask('send_message', { noi_dung: 42 })).toEqual({ ok: false, error: { code: 'BAD_USER_INPUT', message: 'noi_dung must be a string' } });
     expect(await c.ask('send_message', { noi_dung: '   ' })).toMatchObject({ ok: false, error: { code: 'BAD_USER_INPUT' } });
@@ -224,7 +267,12 @@ describe('seed 002: Socket.IO at /socket.io/', () => {
     c.socket.emit('delete_everything', {});
     expect(await c.nextOf('error')).toEqual({ code: 'BAD_USER_INPUT', message: 'Unknown event "delete_everything"', event: 'delete_everything' });
     // Nothing half-written: no thread was opened for the customer by the refused sends, and staff2 has none.
-    const rows = await server.orm.em.fork().execute('select count(*)::int as n from "conversations" where "kind" = \'SUPPORT\' and "customer_id" in (?, ?)', [Number(customer.id), Number(staff2.id)]);
+    const rows = await server.orm.em
+      .fork()
+      .execute('select count(*)::int as n from "conversations" where "kind" = \'SUPPORT\' and "customer_id" in (?, ?)', [
+        Number(customer.id),
+        Number(staff2.id),
+      ]);
     expect(rows[0].n).toBe(0);
     expect(c.socket.connected && s.socket.connected).toBe(true);
   });
@@ -269,7 +317,7 @@ describe('seed 002: Socket.IO at /socket.io/', () => {
     expect((await refusal(server, { token: customer.token })).data).toMatchObject({ code: 'UNAUTHENTICATED' });
   });
 
-  test('writes cross: a socket\'s message reaches a GraphQL subscriber; GraphQL and REST sends reach the socket', async () => {
+  test("writes cross: a socket's message reaches a GraphQL subscriber; GraphQL and REST sends reach the socket", async () => {
     const customer = await restUser(server, 'kx');
     const c = await connect(server, customer);
     const s = await connect(server, staff);
@@ -288,8 +336,12 @@ describe('seed 002: Socket.IO at /socket.io/', () => {
 
 describe('limits shared with graphql-ws', () => {
   let limited: TestServer;
-  beforeAll(async () => { limited = await startTestServer({ WS_MAX_SOCKETS_PER_USER: '2', WS_MAX_PAYLOAD_BYTES: '2048' }); });
-  afterAll(async () => { await limited.close(); });
+  beforeAll(async () => {
+    limited = await startTestServer({ WS_MAX_SOCKETS_PER_USER: '2', WS_MAX_PAYLOAD_BYTES: '2048' });
+  });
+  afterAll(async () => {
+    await limited.close();
+  });
 
   test('WS_MAX_SOCKETS_PER_USER counts Socket.IO and graphql-ws sockets together; an oversized event disconnects', async () => {
     const user = await restUser(limited, 'lim');
@@ -325,8 +377,12 @@ test('shutdown: an open socket gets error SHUTTING_DOWN and is disconnected', as
 const scale = Boolean(process.env.DATABASE_URL && process.env.REDIS_URL);
 (scale ? describe : describe.skip)('two instances on one PostgreSQL and one Redis', () => {
   let cluster: TestCluster;
-  beforeAll(async () => { cluster = await startTestCluster(2); });
-  afterAll(async () => { await cluster.close(); });
+  beforeAll(async () => {
+    cluster = await startTestCluster(2);
+  });
+  afterAll(async () => {
+    await cluster.close();
+  });
 
   test('a Socket.IO socket on one instance receives what was sent on the other (Socket.IO and REST)', async () => {
     const [one, two] = cluster.instances;
@@ -340,7 +396,10 @@ const scale = Boolean(process.env.DATABASE_URL && process.env.REDIS_URL);
     await s.nextOf('new_message', (m) => m.id === asked.message.id);
     s.socket.emit('send_message', { noi_dung: 'from instance one', customer_id: Number(customer.id) });
     await c.nextOf('new_message', (m) => m.noi_dung === 'from instance one');
-    await call(two as unknown as TestServer, 'POST', `/chat/conversations/${asked.message.conversation_id}/send_message/`, { token: customer.token, json: { noi_dung: 'REST on two' } });
+    await call(two as unknown as TestServer, 'POST', `/chat/conversations/${asked.message.conversation_id}/send_message/`, {
+      token: customer.token,
+      json: { noi_dung: 'REST on two' },
+    });
     await s.nextOf('new_message', (m) => m.noi_dung === 'REST on two');
     c.socket.emit('typing', { is_typing: true });
     expect((await s.nextOf('user_typing')).user_id).toBe(Number(customer.id));
@@ -349,8 +408,12 @@ const scale = Boolean(process.env.DATABASE_URL && process.env.REDIS_URL);
 
 (scale ? describe : describe.skip)('WS_MAX_SOCKETS_PER_USER across two instances', () => {
   let cluster: TestCluster;
-  beforeAll(async () => { cluster = await startTestCluster(2, { WS_MAX_SOCKETS_PER_USER: '2' }); });
-  afterAll(async () => { await cluster.close(); });
+  beforeAll(async () => {
+    cluster = await startTestCluster(2, { WS_MAX_SOCKETS_PER_USER: '2' });
+  });
+  afterAll(async () => {
+    await cluster.close();
+  });
 
   test('the limit holds for the deployment: more instances do not multiply it', async () => {
     const [one, two] = cluster.instances;

@@ -29,15 +29,28 @@ class LegacyClient {
   /** Set when the server refused the HTTP upgrade itself (its status). */
   httpStatus?: number;
 
-  constructor(readonly url: string, headers: Record<string, string> = {}) {
+  constructor(
+    readonly url: string,
+    headers: Record<string, string> = {},
+  ) {
     this.ws = new WebSocket(url, { headers });
     opened.push(this);
     this.closed = new Promise((resolve) => {
-      this.ws.on('close', (code, reason) => { resolve({ code, reason: String(reason) }); this.wake(); });
-      this.ws.on('unexpected-response', (_req, res) => { this.httpStatus = res.statusCode; resolve({ code: -res.statusCode!, reason: 'http' }); this.wake(); });
+      this.ws.on('close', (code, reason) => {
+        resolve({ code, reason: String(reason) });
+        this.wake();
+      });
+      this.ws.on('unexpected-response', (_req, res) => {
+        this.httpStatus = res.statusCode;
+        resolve({ code: -res.statusCode!, reason: 'http' });
+        this.wake();
+      });
       this.ws.on('error', () => undefined);
     });
-    this.ws.on('message', (data) => { this.frames.push(JSON.parse(String(data))); this.wake(); });
+    this.ws.on('message', (data) => {
+      this.frames.push(JSON.parse(String(data)));
+      this.wake();
+    });
   }
 
   readonly ws: WebSocket;
@@ -51,15 +64,28 @@ class LegacyClient {
     const got: Frame[] = [];
     return new Promise((resolve, reject) => {
       let done = false;
-      const timer = setTimeout(() => { done = true; reject(new Error(`${this.url}: no matching frame within ${timeoutMs} ms; got ${JSON.stringify(got)}`)); }, timeoutMs);
+      const timer = setTimeout(() => {
+        done = true;
+        reject(new Error(`${this.url}: no matching frame within ${timeoutMs} ms; got ${JSON.stringify(got)}`));
+      }, timeoutMs);
       const check = () => {
         if (done) return;
         while (this.taken < this.frames.length) {
           const f = this.frames[this.taken++];
           got.push(f);
-          if (isLast(f)) { done = true; clearTimeout(timer); resolve(got); return; }
+          if (isLast(f)) {
+            done = true;
+            clearTimeout(timer);
+            resolve(got);
+            return;
+          }
         }
-        if (this.ws.readyState === WebSocket.CLOSED) { done = true; clearTimeout(timer); reject(new Error(`${this.url}: closed; got ${JSON.stringify(got)}`)); return; }
+        if (this.ws.readyState === WebSocket.CLOSED) {
+          done = true;
+          clearTimeout(timer);
+          reject(new Error(`${this.url}: closed; got ${JSON.stringify(got)}`));
+          return;
+        }
         this.waiters.push(check);
       };
       check();
@@ -96,7 +122,10 @@ afterEach(async () => {
   }
 });
 
-interface Server { port: number; realtime: TestServer['realtime'] }
+interface Server {
+  port: number;
+  realtime: TestServer['realtime'];
+}
 
 /** ws://127.0.0.1:PORT/ws/chat/<x>/?query */
 const wsUrl = (srv: Server, x: string, query = '') => `ws://127.0.0.1:${srv.port}/ws/chat/${encodeURIComponent(x)}/${query ? `?${query}` : ''}`;
@@ -109,10 +138,12 @@ const wsUrl = (srv: Server, x: string, query = '') => `ws://127.0.0.1:${srv.port
 async function connect(srv: Server, user: { id: string; token: string }, x: string, opts: { query?: string; header?: boolean } = {}): Promise<LegacyClient> {
   const userId = Number(user.id);
   const before = srv.realtime.legacy.readyCount({ userId });
-  const query = opts.header ? opts.query ?? '' : [`token=${encodeURIComponent(user.token)}`, opts.query].filter(Boolean).join('&');
+  const query = opts.header ? (opts.query ?? '') : [`token=${encodeURIComponent(user.token)}`, opts.query].filter(Boolean).join('&');
   const c = new LegacyClient(wsUrl(srv, x, query), opts.header ? { authorization: `Bearer ${user.token}` } : {});
   let refused: Closed | undefined;
-  void c.closed.then((r) => { refused = r; });
+  void c.closed.then((r) => {
+    refused = r;
+  });
   await waitFor(() => {
     if (refused) throw new Error(`${c.url} closed ${refused.code} ${refused.reason}`);
     return srv.realtime.legacy.readyCount({ userId }) > before;
@@ -137,7 +168,9 @@ async function admittedOrClosed(srv: Server, user: { id: string; token: string }
   const before = srv.realtime.legacy.readyCount({ userId });
   const c = new LegacyClient(wsUrl(srv, x, `token=${encodeURIComponent(user.token)}${query}`));
   let closed: Closed | undefined;
-  void c.closed.then((r) => { closed = r; });
+  void c.closed.then((r) => {
+    closed = r;
+  });
   await waitFor(() => closed != null || srv.realtime.legacy.readyCount({ userId }) > before, `legacy socket settled at ${c.url}`);
   if (closed) return closed.code;
   c.ws.close();
@@ -148,9 +181,16 @@ async function admittedOrClosed(srv: Server, user: { id: string; token: string }
 const sorted = (o: object) => Object.keys(o).sort();
 
 let server: TestServer;
-beforeAll(async () => { server = await startTestServer(); });
-afterAll(async () => { await server.close(); });
-const { client: gqlClient, sub } = trackRealtime(() => server.wsUrl, () => server);
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(async () => {
+  await server.close();
+});
+const { client: gqlClient, sub } = trackRealtime(
+  () => server.wsUrl,
+  () => server,
+);
 
 /** A DIRECT conversation between two users, opened through seed 004's send-to-recipient. */
 async function directBetween(a: RestUser, b: RestUser, srv: TestServer = server): Promise<number> {
@@ -239,7 +279,8 @@ describe('seed 000: /ws/chat/<recipient_username>/', () => {
 
     const history = await call(server, 'GET', `/chat/history/${alice.username}/`, { token: bob.token });
     expect(history.body.map((m: any) => [m.message_id, m.message, m.username])).toEqual([
-      [got.message_id, 'Nội dung tin nhắn', alice.username], [expect.any(Number), 'reply', alice.username],
+      [got.message_id, 'Nội dung tin nhắn', alice.username],
+      [expect.any(Number), 'reply', alice.username],
     ]);
     // Read: bob marked it over the socket.
     expect((await call(server, 'GET', '/chat/unread/count/', { token: bob.token })).body.total_unread).toBe(1);
@@ -277,7 +318,15 @@ describe('seed 004: /ws/chat/<conversation_id>/ of a DIRECT conversation', () =>
 
     b.send({ type: 'chat_message', content: 'محتوای پیام جدید.' });
     const added = await a.next();
-    expect(added).toEqual({ type: 'new_message', message: { id: expect.any(Number), sender: { id: Number(bob.id), username: bob.username, profile_picture: null }, content: 'محتوای پیام جدید.', timestamp: expect.any(String) } });
+    expect(added).toEqual({
+      type: 'new_message',
+      message: {
+        id: expect.any(Number),
+        sender: { id: Number(bob.id), username: bob.username, profile_picture: null },
+        content: 'محتوای پیام جدید.',
+        timestamp: expect.any(String),
+      },
+    });
     expect(await b.next()).toEqual(added);
     const id = added.message.id;
 
@@ -317,7 +366,12 @@ describe('seed 004: /ws/chat/<conversation_id>/ of a DIRECT conversation', () =>
     a.send({ type: 'chat_message', content: 'from the legacy socket' });
     expect(await live.next()).toEqual({ messageAdded: { id: expect.any(String), content: 'from the legacy socket', sender: { username: alice.username } } });
     await a.next();
-    await gqlOk(server.url, 'mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }', { i: { conversationId: String(cid), content: 'from GraphQL' } }, bob.token);
+    await gqlOk(
+      server.url,
+      'mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }',
+      { i: { conversationId: String(cid), content: 'from GraphQL' } },
+      bob.token,
+    );
     expect((await a.next()).message).toMatchObject({ content: 'from GraphQL', sender: { username: bob.username } });
   });
 });
@@ -340,7 +394,9 @@ describe('seed 003: /ws/chat/<room_id>/', () => {
     d.send({ type: 'chat_message', content: '消息内容', message_type: 'system' });
     const notice = await m.until((f) => f.type === 'chat_message' && f.message.content === '消息内容');
     expect(notice[notice.length - 1].message).toMatchObject({
-      message_type: 'system', content: '消息内容', sender: { id: Number(developer.id), username: developer.username, first_name: 'Developer', last_name: 'User' },
+      message_type: 'system',
+      content: '消息内容',
+      sender: { id: Number(developer.id), username: developer.username, first_name: 'Developer', last_name: 'User' },
     });
     // A plain member: an error frame naming the rule, nothing written.
     const before = (await call(server, 'GET', `/chat/rooms/${room}/messages/`, { token: developer.token })).body.total;
@@ -365,9 +421,16 @@ describe('seed 003: /ws/chat/<room_id>/', () => {
     expect(got).toEqual({
       type: 'chat_message',
       message: {
-        id: expect.any(Number), sender: { id: Number(bob.id), username: bob.username, first_name: '', last_name: '' },
-        content: '消息内容', message_type: 'text', created_at: expect.any(String), timestamp: got.message.created_at, reply_to: null,
-        file_url: null, file_name: null, file_size: null,
+        id: expect.any(Number),
+        sender: { id: Number(bob.id), username: bob.username, first_name: '', last_name: '' },
+        content: '消息内容',
+        message_type: 'text',
+        created_at: expect.any(String),
+        timestamp: got.message.created_at,
+        reply_to: null,
+        file_url: null,
+        file_name: null,
+        file_size: null,
       },
     });
     a.send({ type: 'chat_message', content: '回复', message_type: 'text', reply_to: got.message.id });
@@ -385,7 +448,11 @@ describe('seed 003: /ws/chat/<room_id>/', () => {
     a.send({ type: 'user_join' }); // accepted, changes nothing
     const errors = await a.until((f) => f.type === 'error' && /reply_to/.test(f.message));
     expect(errors.filter((f) => f.type === 'error').map((f) => f.message)).toEqual([
-      'Invalid JSON', 'Unknown message type: nope', 'file_url is required for image and file messages', expect.any(String), 'reply_to must be a message id',
+      'Invalid JSON',
+      'Unknown message type: nope',
+      'file_url is required for image and file messages',
+      expect.any(String),
+      'reply_to must be a message id',
     ]);
     for (const e of errors.filter((f) => f.type === 'error')) expect(sorted(e)).toEqual(['message', 'type']);
 
@@ -396,28 +463,68 @@ describe('seed 003: /ws/chat/<room_id>/', () => {
 
     const history = await call(server, 'GET', `/chat/rooms/${room}/messages/`, { token: alice.token });
     expect(history.body.messages.filter((m: any) => m.message_type === 'text').map((m: any) => [m.content, m.reply_to])).toEqual([
-      ['消息内容', null], ['回复', got.message.id],
+      ['消息内容', null],
+      ['回复', got.message.id],
     ]);
   });
 
-  test('chat_message with message_type image/file and file_url: the REST send\'s file message, file_* in every frame and in history', async () => {
+  test("chat_message with message_type image/file and file_url: the REST send's file message, file_* in every frame and in history", async () => {
     const alice = await restUser(server, 'a3f_');
     const bob = await restUser(server, 'b3f_');
     const room = await roomWith(alice, bob);
     const a = await connect(server, alice, String(room));
     const b = await connect(server, bob, String(room));
-    const live = sub(gqlClient(alice), 'subscription($c: ID) { messageAdded(conversationId: $c) { id kind attachments { url fileName size isExternal } } }', { c: String(room) });
+    const live = sub(gqlClient(alice), 'subscription($c: ID) { messageAdded(conversationId: $c) { id kind attachments { url fileName size isExternal } } }', {
+      c: String(room),
+    });
     await live.ready();
     // The seed's frame with the REST send's file fields (seed 003 "2.2 发送消息" example).
-    b.send({ type: 'chat_message', content: '消息内容', message_type: 'image', file_url: 'https://example.com/file.jpg', file_name: 'image.jpg', file_size: 1024 });
+    b.send({
+      type: 'chat_message',
+      content: '消息内容',
+      message_type: 'image',
+      file_url: 'https://example.com/file.jpg',
+      file_name: 'image.jpg',
+      file_size: 1024,
+    });
     const got = await a.nextOf('chat_message');
-    expect(got.message).toMatchObject({ content: '消息内容', message_type: 'image', file_url: 'https://example.com/file.jpg', file_name: 'image.jpg', file_size: 1024, reply_to: null });
-    expect(sorted(got.message)).toEqual(['content', 'created_at', 'file_name', 'file_size', 'file_url', 'id', 'message_type', 'reply_to', 'sender', 'timestamp']);
-    expect(await live.next()).toEqual({ messageAdded: { id: String(got.message.id), kind: 'IMAGE', attachments: [{ url: 'https://example.com/file.jpg', fileName: 'image.jpg', size: 1024, isExternal: true }] } });
+    expect(got.message).toMatchObject({
+      content: '消息内容',
+      message_type: 'image',
+      file_url: 'https://example.com/file.jpg',
+      file_name: 'image.jpg',
+      file_size: 1024,
+      reply_to: null,
+    });
+    expect(sorted(got.message)).toEqual([
+      'content',
+      'created_at',
+      'file_name',
+      'file_size',
+      'file_url',
+      'id',
+      'message_type',
+      'reply_to',
+      'sender',
+      'timestamp',
+    ]);
+    expect(await live.next()).toEqual({
+      messageAdded: {
+        id: String(got.message.id),
+        kind: 'IMAGE',
+        attachments: [{ url: 'https://example.com/file.jpg', fileName: 'image.jpg', size: 1024, isExternal: true }],
+      },
+    });
     // A file without content; its sender's own socket gets the frame too.
     b.send({ type: 'chat_message', message_type: 'file', file_url: 'https://example.com/docs/spec.pdf', reply_to: got.message.id });
     const own = await b.until((f) => f.type === 'chat_message' && f.message.message_type === 'file');
-    expect(own[own.length - 1].message).toMatchObject({ content: '', file_url: 'https://example.com/docs/spec.pdf', file_name: 'spec.pdf', file_size: null, reply_to: got.message.id });
+    expect(own[own.length - 1].message).toMatchObject({
+      content: '',
+      file_url: 'https://example.com/docs/spec.pdf',
+      file_name: 'spec.pdf',
+      file_size: null,
+      reply_to: got.message.id,
+    });
 
     // Hostile frames: error frames naming the seed's field, nothing written.
     const before = (await call(server, 'GET', `/chat/rooms/${room}/messages/`, { token: alice.token })).body.total;
@@ -440,21 +547,32 @@ describe('seed 003: /ws/chat/<room_id>/', () => {
     const history = await call(server, 'GET', `/chat/rooms/${room}/messages/`, { token: alice.token });
     expect(history.body.total).toBe(before + 1);
     expect(history.body.messages.filter((m: any) => m.file_url).map((m: any) => [m.message_type, m.file_url, m.file_name, m.file_size])).toEqual([
-      ['image', 'https://example.com/file.jpg', 'image.jpg', 1024], ['file', 'https://example.com/docs/spec.pdf', 'spec.pdf', null],
+      ['image', 'https://example.com/file.jpg', 'image.jpg', 1024],
+      ['file', 'https://example.com/docs/spec.pdf', 'spec.pdf', null],
     ]);
   });
 
-  test('a file_url of this server\'s media (the socket\'s Host, or signed) links that file when the sender may see it', async () => {
+  test("a file_url of this server's media (the socket's Host, or signed) links that file when the sender may see it", async () => {
     const alice = await restUser(server, 'a3m_');
     const bob = await restUser(server, 'b3m_');
     const room = await roomWith(alice, bob);
-    const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 1, g: 2, b: 3 } } }).png().toBuffer();
-    const upload = await call(server, 'POST', `/chats/${room}/send-message/`, { token: alice.token, form: form({ content: 'p' }, [['medias', { name: 'p.png', bytes: png, type: 'image/png' }]]) });
+    const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 1, g: 2, b: 3 } } })
+      .png()
+      .toBuffer();
+    const upload = await call(server, 'POST', `/chats/${room}/send-message/`, {
+      token: alice.token,
+      form: form({ content: 'p' }, [['medias', { name: 'p.png', bytes: png, type: 'image/png' }]]),
+    });
     const sourceId = upload.body.media[0].id;
     const b = await connect(server, bob, String(room));
     b.send({ type: 'chat_message', content: '', message_type: 'image', file_url: `http://127.0.0.1:${server.port}/media/${sourceId}` });
     const got = await b.nextOf('chat_message');
-    expect(got.message).toMatchObject({ message_type: 'image', file_name: 'p.png', file_size: png.length, file_url: expect.stringMatching(/^\/media\/\d+\?exp=\d+&sig=/) });
+    expect(got.message).toMatchObject({
+      message_type: 'image',
+      file_name: 'p.png',
+      file_size: png.length,
+      file_url: expect.stringMatching(/^\/media\/\d+\?exp=\d+&sig=/),
+    });
     expect(got.message.file_url).not.toMatch(new RegExp(`^/media/${sourceId}\\?`));
     const download = await fetch(`http://127.0.0.1:${server.port}${got.message.file_url}`);
     expect(Buffer.from(await download.arrayBuffer()).equals(png)).toBe(true);
@@ -473,7 +591,12 @@ describe('seed 003: /ws/chat/<room_id>/', () => {
     const room = await roomWith(alice, bob, carol);
     const b = await connect(server, bob, String(room));
     const c = await connect(server, carol, String(room));
-    await gqlOk(server.url, 'mutation($c: ID!, $u: ID!) { banMember(conversationId: $c, userId: $u, banned: true) { id } }', { c: String(room), u: bob.id }, alice.token);
+    await gqlOk(
+      server.url,
+      'mutation($c: ID!, $u: ID!) { banMember(conversationId: $c, userId: $u, banned: true) { id } }',
+      { c: String(room), u: bob.id },
+      alice.token,
+    );
     expect(await b.closed).toEqual({ code: 4403, reason: 'Forbidden: you are no longer a member of this conversation' });
     c.send({ type: 'chat_message', content: 'after the ban' });
     await c.until((f) => f.type === 'chat_message' && f.message.content === 'after the ban');
@@ -505,10 +628,18 @@ describe('authentication and access', () => {
     const alice = await restUser(server, 'aa_');
     const bob = await restUser(server, 'ba_');
     // The refusal says exactly what to send (issue 28): the socket's own path with ?token=.
-    expect(await refusedWith(server, bob.username)).toEqual({ code: 4401, reason: `Unauthorized: An access token is required: /ws/chat/${bob.username}/?token=<access from POST /api/token/>` });
+    expect(await refusedWith(server, bob.username)).toEqual({
+      code: 4401,
+      reason: `Unauthorized: An access token is required: /ws/chat/${bob.username}/?token=<access from POST /api/token/>`,
+    });
     // Seed 003's room id and seed 004's conversation id sockets alike (the seeds connected without a token).
-    expect(await refusedWith(server, '1')).toEqual({ code: 4401, reason: 'Unauthorized: An access token is required: /ws/chat/1/?token=<access from POST /api/token/>' });
-    expect((await refusedWith(server, 'x'.repeat(40))).reason).toBe('Unauthorized: An access token is required: /ws/chat/<x>/?token=<access from POST /api/token/>');
+    expect(await refusedWith(server, '1')).toEqual({
+      code: 4401,
+      reason: 'Unauthorized: An access token is required: /ws/chat/1/?token=<access from POST /api/token/>',
+    });
+    expect((await refusedWith(server, 'x'.repeat(40))).reason).toBe(
+      'Unauthorized: An access token is required: /ws/chat/<x>/?token=<access from POST /api/token/>',
+    );
     expect((await refusedWith(server, bob.username, 'token=garbage')).code).toBe(4401);
     expect((await refusedWith(server, bob.username, '', { authorization: 'Bearer garbage' })).code).toBe(4401);
     expect((await refusedWith(server, bob.username, `token=${alice.refreshToken}`)).code).toBe(4401);
@@ -540,8 +671,8 @@ describe('authentication and access', () => {
     const alice = await restUser(server, 'ap_');
     const bob = await restUser(server, 'bp_');
     const carol = await restUser(server, 'cp_');
-    const create = (kind: 'Room' | 'Group', input: object) => gqlOk<Record<string, { id: string }>>(server.url,
-      `mutation($i: Create${kind}Input!) { r: create${kind}(input: $i) { id } }`, { i: input }, alice.token);
+    const create = (kind: 'Room' | 'Group', input: object) =>
+      gqlOk<Record<string, { id: string }>>(server.url, `mutation($i: Create${kind}Input!) { r: create${kind}(input: $i) { id } }`, { i: input }, alice.token);
     const priv = (await create('Room', { name: `private ${alice.username}`, visibility: 'PRIVATE' })).r.id;
     await gqlOk(server.url, 'mutation($c: ID!, $u: ID!) { addMember(conversationId: $c, userId: $u) { id } }', { c: priv, u: bob.id }, alice.token);
     const group = (await create('Group', { name: `group ${alice.username}`, memberIds: [bob.id] })).r.id;
@@ -655,7 +786,9 @@ describe('limits shared with /graphql', () => {
   beforeAll(async () => {
     limited = await startTestServer({ WS_MAX_SOCKETS_PER_USER: '2', WS_MAX_PAYLOAD_BYTES: '2048', RATE_MESSAGES_PER_SEC: '1', RATE_MESSAGES_BURST: '0' });
   });
-  afterAll(async () => { await limited.close(); });
+  afterAll(async () => {
+    await limited.close();
+  });
 
   const restOn = async (prefix: string): Promise<RestUser> => {
     const username = `${prefix}${Date.now() % 1e6}_${Math.floor(Math.random() * 1e4)}`;
@@ -672,7 +805,9 @@ describe('limits shared with /graphql', () => {
     opened.push({ ws: g } as unknown as LegacyClient);
     await new Promise<void>((resolve, reject) => {
       g.on('open', () => g.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${alice.token}` } })));
-      g.on('message', (d) => { if (JSON.parse(String(d)).type === 'connection_ack') resolve(); });
+      g.on('message', (d) => {
+        if (JSON.parse(String(d)).type === 'connection_ack') resolve();
+      });
       g.on('close', (code) => reject(new Error(`graphql-ws closed ${code}`)));
     });
     await connect(limited, alice, bob.username);
@@ -701,8 +836,12 @@ describe('limits shared with /graphql', () => {
 
 describe('a slow reader', () => {
   let small: TestServer;
-  beforeAll(async () => { small = await startTestServer({ WS_MAX_BUFFERED_BYTES: '1024' }); });
-  afterAll(async () => { await small.close(); });
+  beforeAll(async () => {
+    small = await startTestServer({ WS_MAX_BUFFERED_BYTES: '1024' });
+  });
+  afterAll(async () => {
+    await small.close();
+  });
 
   test('a legacy socket that stops reading is closed with 4507; the sender and other readers are unaffected', async () => {
     const owner = await restUser(small, 'ow_');
@@ -731,8 +870,12 @@ describe('a slow reader', () => {
 const scale = Boolean(process.env.DATABASE_URL && process.env.REDIS_URL);
 (scale ? describe : describe.skip)('two instances on one PostgreSQL and one Redis', () => {
   let cluster: TestCluster;
-  beforeAll(async () => { cluster = await startTestCluster(2); });
-  afterAll(async () => { await cluster.close(); });
+  beforeAll(async () => {
+    cluster = await startTestCluster(2);
+  });
+  afterAll(async () => {
+    await cluster.close();
+  });
 
   test('a legacy socket on one instance receives what was sent on the other, legacy and REST', async () => {
     const [one, two] = cluster.instances;

@@ -13,7 +13,10 @@ import { startTestServer, type TestServer } from '../support/test-server';
 
 jest.setTimeout(60000);
 
-const png = () => sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 20, g: 90, b: 200 } } }).png().toBuffer();
+const png = () =>
+  sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 20, g: 90, b: 200 } } })
+    .png()
+    .toBuffer();
 
 /** A GraphQL multipart request with the user's token and no CSRF header; the parsed answer. */
 async function upload(server: TestServer, user: TestUser, query: string, variables: Record<string, unknown>, path: string, name: string, bytes: Buffer) {
@@ -36,7 +39,8 @@ async function fixture(env: Record<string, string> = {}) {
   const origin = server.url.replace(/\/graphql$/, '');
   const [alice, bob] = [await registerUser(server.url, 'ttl_a'), await registerUser(server.url, 'ttl_b')];
   const conversationId = (await gqlOk(server.url, 'mutation($u: ID) { openDirectChat(userId: $u) { id } }', { u: bob.id }, alice.token)).openDirectChat.id;
-  const sent = (await upload(server, alice, SEND, { i: { conversationId, content: 'look', attachments: [null] } }, 'i.attachments.0', 'look.png', await png())).sendMessage;
+  const sent = (await upload(server, alice, SEND, { i: { conversationId, content: 'look', attachments: [null] } }, 'i.attachments.0', 'look.png', await png()))
+    .sendMessage;
   /** Status of a signed URL fetched with no token (as an <img src> does). */
   const status = async (url: string) => (await fetch(`${origin}${url}`)).status;
   return { server, alice, bob, conversationId, sent, status };

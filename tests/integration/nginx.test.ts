@@ -24,8 +24,9 @@ import { call, form, restUser } from './rest/rest-support';
 jest.setTimeout(120_000);
 
 const ROOT = join(__dirname, '..', '..');
-const NGINX = ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p))
-  ?? (spawnSync('sh', ['-c', 'command -v nginx'], { encoding: 'utf8' }).stdout.trim() || null);
+const NGINX =
+  ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p)) ??
+  (spawnSync('sh', ['-c', 'command -v nginx'], { encoding: 'utf8' }).stdout.trim() || null);
 const CLUSTER = Boolean(process.env.DATABASE_URL && process.env.REDIS_URL);
 if (!NGINX) console.warn('nginx.test.ts: nginx is not installed (apt-get install -y nginx): the load balancer test is skipped');
 const describeNginx = NGINX ? describe : describe.skip;
@@ -35,7 +36,10 @@ function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address() as { port: number }; s.close(() => resolve(port)); });
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
   });
 }
 
@@ -46,7 +50,8 @@ function freePort(): Promise<number> {
 export function adaptNginxConf(conf: string, upstreams: [number, number], port: number): string {
   const count = (re: RegExp) => (conf.match(re) ?? []).length;
   const [one, two, listen] = [count(/server chat-1:4000\b/g), count(/server chat-2:4000\b/g), count(/^\s*listen 80;/gm)];
-  if (one < 1 || two < 1 || listen !== 1) throw new Error(`deploy/nginx.conf changed shape (chat-1: ${one}, chat-2: ${two}, listen 80: ${listen}): adapt tests/integration/nginx.test.ts`);
+  if (one < 1 || two < 1 || listen !== 1)
+    throw new Error(`deploy/nginx.conf changed shape (chat-1: ${one}, chat-2: ${two}, listen 80: ${listen}): adapt tests/integration/nginx.test.ts`);
   return conf
     .replace(/server chat-1:4000\b/g, `server 127.0.0.1:${upstreams[0]}`)
     .replace(/server chat-2:4000\b/g, `server 127.0.0.1:${upstreams[1]}`)
@@ -57,28 +62,48 @@ export function adaptNginxConf(conf: string, upstreams: [number, number], port: 
 async function startNginx(siteConf: string, port: number): Promise<{ child: ChildProcess; prefix: string; output: () => string }> {
   const prefix = mkdtempSync(join(tmpdir(), 'nginx-test-'));
   chmodSync(prefix, 0o755);
-  for (const d of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi', 'logs']) { mkdirSync(join(prefix, d)); chmodSync(join(prefix, d), 0o777); }
+  for (const d of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi', 'logs']) {
+    mkdirSync(join(prefix, d));
+    chmodSync(join(prefix, d), 0o777);
+  }
   writeFileSync(join(prefix, 'chat.conf'), siteConf);
   // The nginx image's main file, minus what a test cannot have (its user, system paths).
-  writeFileSync(join(prefix, 'nginx.conf'), [
-    'daemon off;', 'worker_processes 1;', `pid ${prefix}/nginx.pid;`, 'error_log stderr warn;',
-    'events { worker_connections 1024; }',
-    'http {',
-    '  access_log off;', '  sendfile on;', '  keepalive_timeout 65;', '  default_type application/octet-stream;',
-    ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((d) => `  ${d}_temp_path ${prefix}/${d};`),
-    `  include ${prefix}/chat.conf;`,
-    '}', '',
-  ].join('\n'));
+  writeFileSync(
+    join(prefix, 'nginx.conf'),
+    [
+      'daemon off;',
+      'worker_processes 1;',
+      `pid ${prefix}/nginx.pid;`,
+      'error_log stderr warn;',
+      'events { worker_connections 1024; }',
+      'http {',
+      '  access_log off;',
+      '  sendfile on;',
+      '  keepalive_timeout 65;',
+      '  default_type application/octet-stream;',
+      ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((d) => `  ${d}_temp_path ${prefix}/${d};`),
+      `  include ${prefix}/chat.conf;`,
+      '}',
+      '',
+    ].join('\n'),
+  );
   const child = spawn(NGINX!, ['-p', prefix, '-c', join(prefix, 'nginx.conf'), '-e', 'stderr'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
-  child.stderr!.on('data', (c: Buffer) => { out += c.toString(); });
+  child.stdout!.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  child.stderr!.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
   const deadline = Date.now() + 20_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`nginx exited (${child.exitCode}):\n${out}`);
     const up = await new Promise<boolean>((resolve) => {
       const s = connect(port, '127.0.0.1');
-      s.once('connect', () => { s.destroy(); resolve(true); });
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
       s.once('error', () => resolve(false));
     });
     if (up) break;
@@ -128,13 +153,18 @@ describeNginx('deploy/nginx.conf in front of two instances (Debian nginx)', () =
     if (uploads) rmSync(uploads, { recursive: true, force: true });
   });
 
-  test('REST: a seed-001 upload answers media links on the proxy\'s host and port, and they download through it; page links too', async () => {
+  test("REST: a seed-001 upload answers media links on the proxy's host and port, and they download through it; page links too", async () => {
     const owner = await restUser(proxy, 'ngo');
     const member = await restUser(proxy, 'ngm');
     const chat = await call(proxy, 'POST', '/chats/', { token: owner.token, form: form({ name: 'nginx', members: [member.id] }) });
     expect(chat.status).toBe(201);
-    const png = await sharp({ create: { width: 320, height: 200, channels: 3, background: { r: 10, g: 120, b: 200 } } }).png().toBuffer();
-    const sent = await call(proxy, 'POST', `/chats/${chat.body.id}/send-message/`, { token: owner.token, form: form({ content: 'qua nginx' }, [['medias', { name: 'a.png', bytes: png, type: 'image/png' }]]) });
+    const png = await sharp({ create: { width: 320, height: 200, channels: 3, background: { r: 10, g: 120, b: 200 } } })
+      .png()
+      .toBuffer();
+    const sent = await call(proxy, 'POST', `/chats/${chat.body.id}/send-message/`, {
+      token: owner.token,
+      form: form({ content: 'qua nginx' }, [['medias', { name: 'a.png', bytes: png, type: 'image/png' }]]),
+    });
     expect(sent.status).toBe(201);
     const [media] = sent.body.media;
     expect(media.url.startsWith(`${origin}/media/${media.id}?exp=`)).toBe(true);
@@ -159,7 +189,13 @@ describeNginx('deploy/nginx.conf in front of two instances (Debian nginx)', () =
     const b = await registerUser(proxy.url, 'ngb');
     expect((await gqlOk(proxy.url, '{ me { id username } }', {}, a.token)).me).toEqual({ id: a.id, username: a.username });
     const chat = (await gqlOk(proxy.url, 'mutation($u: ID!) { openDirectChat(userId: $u) { id } }', { u: b.id }, a.token)).openDirectChat;
-    const send = (content: string) => gqlOk(proxy.url, 'mutation($c: ID!, $t: String!) { sendMessage(input: { conversationId: $c, content: $t }) { id } }', { c: chat.id, t: content }, a.token);
+    const send = (content: string) =>
+      gqlOk(
+        proxy.url,
+        'mutation($c: ID!, $t: String!) { sendMessage(input: { conversationId: $c, content: $t }) { id } }',
+        { c: chat.id, t: content },
+        a.token,
+      );
     type Added = { messageAdded: { content: string } };
     const query = 'subscription($c: ID!) { messageAdded(conversationId: $c) { content } }';
     // One socket through the proxy, and one straight on each instance (with two instances, the
@@ -190,7 +226,10 @@ describeNginx('deploy/nginx.conf in front of two instances (Debian nginx)', () =
       for (const transports of [['polling'], ['polling', 'websocket']] as const) {
         const s = connectIo(origin, { auth: { token: customer.token }, transports: [...transports], reconnection: false, forceNew: true });
         sockets.push(s);
-        await new Promise<void>((resolve, reject) => { s.once('connect', () => resolve()); s.once('connect_error', reject); });
+        await new Promise<void>((resolve, reject) => {
+          s.once('connect', () => resolve());
+          s.once('connect_error', reject);
+        });
         if (transports.length === 2) {
           await new Promise<void>((resolve) => (s.io.engine.transport.name === 'websocket' ? resolve() : s.io.engine.once('upgrade', () => resolve())));
           expect(s.io.engine.transport.name).toBe('websocket');
@@ -212,7 +251,9 @@ describe('X-Forwarded-Proto/-Host/-Port count only from trusted proxies (TRUST_P
   beforeAll(async () => {
     [trusting, direct] = await Promise.all([startTestServer({ TRUST_PROXY: 'loopback' }), startTestServer()]);
   });
-  afterAll(async () => { await Promise.all([trusting?.close(), direct?.close()]); });
+  afterAll(async () => {
+    await Promise.all([trusting?.close(), direct?.close()]);
+  });
 
   /** The `next` link of a seed-001 page with these request headers. */
   async function nextLink(server: TestServer, headers: Record<string, string>): Promise<string> {
@@ -224,9 +265,15 @@ describe('X-Forwarded-Proto/-Host/-Port count only from trusted proxies (TRUST_P
   }
 
   test('from a trusted proxy: the forwarded scheme, host and port (a port in X-Forwarded-Host wins; default ports are left out)', async () => {
-    expect(await nextLink(trusting, { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'chat.example', 'x-forwarded-port': '8443' })).toBe('https://chat.example:8443');
-    expect(await nextLink(trusting, { 'x-forwarded-proto': 'http', 'x-forwarded-host': 'chat.example:8080', 'x-forwarded-port': '80' })).toBe('http://chat.example:8080');
-    expect(await nextLink(trusting, { 'x-forwarded-proto': 'https, http', 'x-forwarded-host': 'chat.example, inner', 'x-forwarded-port': '443' })).toBe('https://chat.example');
+    expect(await nextLink(trusting, { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'chat.example', 'x-forwarded-port': '8443' })).toBe(
+      'https://chat.example:8443',
+    );
+    expect(await nextLink(trusting, { 'x-forwarded-proto': 'http', 'x-forwarded-host': 'chat.example:8080', 'x-forwarded-port': '80' })).toBe(
+      'http://chat.example:8080',
+    );
+    expect(await nextLink(trusting, { 'x-forwarded-proto': 'https, http', 'x-forwarded-host': 'chat.example, inner', 'x-forwarded-port': '443' })).toBe(
+      'https://chat.example',
+    );
     // Only a port: the request's own host with the proxy's port.
     expect(await nextLink(trusting, { 'x-forwarded-port': '9000' })).toBe('http://127.0.0.1:9000');
     // Nonsense values are ignored.
@@ -235,6 +282,8 @@ describe('X-Forwarded-Proto/-Host/-Port count only from trusted proxies (TRUST_P
   });
 
   test('from anyone else (TRUST_PROXY unset): ignored', async () => {
-    expect(await nextLink(direct, { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.example', 'x-forwarded-port': '8443' })).toBe(`http://127.0.0.1:${new URL(direct.url).port}`);
+    expect(await nextLink(direct, { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.example', 'x-forwarded-port': '8443' })).toBe(
+      `http://127.0.0.1:${new URL(direct.url).port}`,
+    );
   });
 });

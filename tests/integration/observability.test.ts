@@ -12,8 +12,17 @@ import { startTestServer, type TestServer } from '../support/test-server';
 
 const TOKEN = 'metrics-token-0123456789';
 const lines: string[] = [];
-const sink = new Writable({ write(chunk, _enc, done) { lines.push(String(chunk)); done(); } });
-const logged = () => lines.flatMap((l) => l.split('\n')).filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>);
+const sink = new Writable({
+  write(chunk, _enc, done) {
+    lines.push(String(chunk));
+    done();
+  },
+});
+const logged = () =>
+  lines
+    .flatMap((l) => l.split('\n'))
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, any>);
 let server: TestServer;
 let origin: string;
 
@@ -21,7 +30,9 @@ beforeAll(async () => {
   server = await startTestServer({ METRICS_TOKEN: TOKEN }, { logger: createLogger('info', sink) });
   origin = server.url.replace(/\/graphql$/, '');
 });
-afterAll(async () => { await server.close(); });
+afterAll(async () => {
+  await server.close();
+});
 
 /** The value of one sample line of the exposition text, e.g. `chat_ws_open_sockets 1`; undefined when absent. */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
@@ -101,10 +112,15 @@ test('HTTP requests, GraphQL operations, sockets, subscriptions, events and deli
 test('rate-limit refusals are counted by limit', async () => {
   const before = sample(await scrape(), 'chat_rate_limit_refusals', { limit: 'login' }) ?? 0;
   const u = await registerUser(server.url, 'obslimit');
-  const login = () => fetch(server.url, {
-    method: 'POST', headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ query: 'mutation($u: String!) { login(username: $u, password: "wrong-password-1") { accessToken } }', variables: { u: u.username } }),
-  });
+  const login = () =>
+    fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        query: 'mutation($u: String!) { login(username: $u, password: "wrong-password-1") { accessToken } }',
+        variables: { u: u.username },
+      }),
+    });
   // RATE_LOGIN_FAILURES (default 10) failures, then refusals.
   for (let i = 0; i < 12; i++) await login();
   expect(sample(await scrape(), 'chat_rate_limit_refusals', { limit: 'login' })).toBeGreaterThan(before);
@@ -113,11 +129,16 @@ test('rate-limit refusals are counted by limit', async () => {
 test('a request keeps a sane X-Request-Id, gets a new one otherwise, and its log line names operation, user and address', async () => {
   const u = await registerUser(server.url, 'obslog');
   const given = await fetch(server.url, {
-    method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${u.token}`, 'x-request-id': 'trace-abc.123' },
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${u.token}`, 'x-request-id': 'trace-abc.123' },
     body: JSON.stringify({ query: 'query WhoAmI { me { id } }' }),
   });
   expect(given.headers.get('x-request-id')).toBe('trace-abc.123');
-  const odd = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': 'bad id with spaces' }, body: '{"query":"{ __typename }"}' });
+  const odd = await fetch(server.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-request-id': 'bad id with spaces' },
+    body: '{"query":"{ __typename }"}',
+  });
   const fresh = odd.headers.get('x-request-id');
   expect(fresh).toMatch(/^[0-9a-f-]{36}$/);
   await new Promise((r) => setImmediate(r));
@@ -134,7 +155,8 @@ test('a request keeps a sane X-Request-Id, gets a new one otherwise, and its log
 test('each request log line is JSON with unique keys: "ip", "userId" and "operation" once each (issue 30)', async () => {
   const u = await registerUser(server.url, 'obskeys');
   await fetch(server.url, {
-    method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${u.token}`, 'x-request-id': 'unique-keys-1' },
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${u.token}`, 'x-request-id': 'unique-keys-1' },
     body: JSON.stringify({ query: 'query Keys { me { id } }' }),
   });
   await fetch(`${origin}/api/chat/unread/count/`, { headers: { 'x-request-id': 'unique-keys-2' } });

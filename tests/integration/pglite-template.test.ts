@@ -17,7 +17,9 @@ const names = migrationsList.map((m) => m.name);
 async function schemaOf(orm: Orm) {
   const em = orm.em.fork();
   return {
-    columns: await em.execute(`select table_name, column_name, data_type, is_nullable, column_default from information_schema.columns where table_schema = 'public' order by 1, 2`),
+    columns: await em.execute(
+      `select table_name, column_name, data_type, is_nullable, column_default from information_schema.columns where table_schema = 'public' order by 1, 2`,
+    ),
     indexes: await em.execute(`select indexname, indexdef from pg_indexes where schemaname = 'public' order by 1`),
     constraints: await em.execute(`select conname, pg_get_constraintdef(oid) as def from pg_constraint where connamespace = 'public'::regnamespace order by 1`),
     migrations: (await em.execute<{ name: string }[]>(`select name from mikro_orm_migrations order by id`)).map((r) => r.name),
@@ -57,7 +59,9 @@ test('a new data directory starts from the template and keeps its data across a 
   const dir = mkdtempSync(join(tmpdir(), 'chat-template-'));
   try {
     const first = await openDatabase({ dataDir: dir });
-    await first.em.fork().execute(`insert into users (username, username_key, password_hash, created_at, updated_at) values ('kept', 'kept', 'x', now(), now())`);
+    await first.em
+      .fork()
+      .execute(`insert into users (username, username_key, password_hash, created_at, updated_at) values ('kept', 'kept', 'x', now(), now())`);
     await closeDatabase(first);
     const logged: string[][] = [];
     const again = await openDatabase({ dataDir: dir, onMigrated: (n) => logged.push(n) });

@@ -11,9 +11,16 @@ import { call } from './rest/rest-support';
 jest.setTimeout(60_000);
 
 let server: TestServer;
-beforeAll(async () => { server = await startTestServer(); });
-afterAll(async () => { await server.close(); });
-const rt = trackRealtime(() => server.wsUrl, () => server);
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(async () => {
+  await server.close();
+});
+const rt = trackRealtime(
+  () => server.wsUrl,
+  () => server,
+);
 
 const PRIVACY = 'mutation($i: PrivacySettingsInput!) { updatePrivacy(input: $i) { sendReadReceipts presenceVisibility } }';
 const SEEN = 'query($id: ID!) { user(id: $id) { presence lastSeenAt privacy { presenceVisibility } } }';
@@ -21,7 +28,8 @@ const setPrivacy = (u: TestUser, i: Record<string, unknown>) => gqlOk(server.url
 const seen = async (viewer: TestUser, target: TestUser) => (await gqlOk(server.url, SEEN, { id: target.id }, viewer.token)).user;
 /** A GROUP of `owner` with `members`: co-members. */
 const group = async (owner: TestUser, ...members: TestUser[]) =>
-  (await gqlOk(server.url, 'mutation($u: [ID!]!) { createGroup(input: { name: "g", memberIds: $u }) { id } }', { u: members.map((m) => m.id) }, owner.token)).createGroup.id as string;
+  (await gqlOk(server.url, 'mutation($u: [ID!]!) { createGroup(input: { name: "g", memberIds: $u }) { id } }', { u: members.map((m) => m.id) }, owner.token))
+    .createGroup.id as string;
 /** `target` goes online (a socket) and then offline, so it has a lastSeenAt; then online again. */
 async function onlineWithLastSeen(target: TestUser) {
   const first = rt.client(target);
@@ -36,10 +44,16 @@ describe('updatePrivacy and User.privacy', () => {
   test('defaults CONTACTS and true; only the user sees their own privacy; omitted or null fields stay', async () => {
     const u = await registerUser(server.url, 'pv');
     const other = await registerUser(server.url, 'pvo');
-    expect((await gqlOk(server.url, '{ me { privacy { sendReadReceipts presenceVisibility } } }', {}, u.token)).me.privacy).toEqual({ sendReadReceipts: true, presenceVisibility: 'CONTACTS' });
+    expect((await gqlOk(server.url, '{ me { privacy { sendReadReceipts presenceVisibility } } }', {}, u.token)).me.privacy).toEqual({
+      sendReadReceipts: true,
+      presenceVisibility: 'CONTACTS',
+    });
     expect((await seen(other, u)).privacy).toBeNull();
     expect((await setPrivacy(u, { presenceVisibility: 'NOBODY' })).updatePrivacy).toEqual({ sendReadReceipts: true, presenceVisibility: 'NOBODY' });
-    expect((await setPrivacy(u, { sendReadReceipts: false, presenceVisibility: null })).updatePrivacy).toEqual({ sendReadReceipts: false, presenceVisibility: 'NOBODY' });
+    expect((await setPrivacy(u, { sendReadReceipts: false, presenceVisibility: null })).updatePrivacy).toEqual({
+      sendReadReceipts: false,
+      presenceVisibility: 'NOBODY',
+    });
     expect((await setPrivacy(u, {})).updatePrivacy).toEqual({ sendReadReceipts: false, presenceVisibility: 'NOBODY' });
     expect((await seen(other, u)).privacy).toBeNull();
     expect((await seen(u, u)).privacy).toEqual({ presenceVisibility: 'NOBODY' });
@@ -54,13 +68,18 @@ describe('updatePrivacy and User.privacy', () => {
       expect([codeOf(res), i]).toEqual(['BAD_USER_INPUT', i]);
     }
     expect(codeOf(await gql(server.url, PRIVACY, { i: { sendReadReceipts: false } }))).toBe('UNAUTHENTICATED');
-    expect((await gqlOk(server.url, '{ me { privacy { sendReadReceipts presenceVisibility } } }', {}, u.token)).me.privacy).toEqual({ sendReadReceipts: true, presenceVisibility: 'CONTACTS' });
+    expect((await gqlOk(server.url, '{ me { privacy { sendReadReceipts presenceVisibility } } }', {}, u.token)).me.privacy).toEqual({
+      sendReadReceipts: true,
+      presenceVisibility: 'CONTACTS',
+    });
   });
 
   test('a burst of updates by one user ends on one of them, whole (no mixed row)', async () => {
     const u = await registerUser(server.url, 'pvc');
     const values = ['EVERYONE', 'CONTACTS', 'NOBODY'] as const;
-    const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => setPrivacy(u, { presenceVisibility: values[i % 3], sendReadReceipts: i % 2 === 0 })));
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => setPrivacy(u, { presenceVisibility: values[i % 3], sendReadReceipts: i % 2 === 0 })),
+    );
     expect(answers).toHaveLength(12);
     const final = (await gqlOk(server.url, '{ me { privacy { sendReadReceipts presenceVisibility } } }', {}, u.token)).me.privacy;
     expect(answers.map((a) => a.updatePrivacy)).toContainEqual(final);
@@ -78,17 +97,32 @@ describe('presence visibility', () => {
     await gqlOk(server.url, 'mutation($i: ID!) { acceptContact(id: $i) { id } }', { i: req.requestContact.id }, target.token);
     await onlineWithLastSeen(target);
 
-    const view = async () => Object.fromEntries(await Promise.all([['self', target], ['mate', mate], ['contact', contact], ['stranger', stranger]].map(async ([k, v]) => {
-      const s = await seen(v as TestUser, target);
-      return [k, `${s.presence} ${s.lastSeenAt ? 'seen' : 'null'}`];
-    })));
+    const view = async () =>
+      Object.fromEntries(
+        await Promise.all(
+          [
+            ['self', target],
+            ['mate', mate],
+            ['contact', contact],
+            ['stranger', stranger],
+          ].map(async ([k, v]) => {
+            const s = await seen(v as TestUser, target);
+            return [k, `${s.presence} ${s.lastSeenAt ? 'seen' : 'null'}`];
+          }),
+        ),
+      );
     expect(await view()).toEqual({ self: 'ONLINE seen', mate: 'ONLINE seen', contact: 'ONLINE seen', stranger: 'OFFLINE null' });
     await setPrivacy(target, { presenceVisibility: 'EVERYONE' });
     expect(await view()).toEqual({ self: 'ONLINE seen', mate: 'ONLINE seen', contact: 'ONLINE seen', stranger: 'ONLINE seen' });
     await setPrivacy(target, { presenceVisibility: 'NOBODY' });
     expect(await view()).toEqual({ self: 'ONLINE seen', mate: 'OFFLINE null', contact: 'OFFLINE null', stranger: 'OFFLINE null' });
     // In a list too (users search), and staff get no exception.
-    const listed = await gqlOk(server.url, 'query($s: String) { users(search: $s) { edges { node { id presence lastSeenAt } } } }', { s: target.username }, mate.token);
+    const listed = await gqlOk(
+      server.url,
+      'query($s: String) { users(search: $s) { edges { node { id presence lastSeenAt } } } }',
+      { s: target.username },
+      mate.token,
+    );
     expect(listed.users.edges.map((e: any) => e.node)).toEqual([{ id: target.id, presence: 'OFFLINE', lastSeenAt: null }]);
   });
 
@@ -118,7 +152,7 @@ describe('presence visibility', () => {
     expect(strangerSub.events).toHaveLength(2); // nothing from the CONTACTS time before
     // NOBODY: the co-member's subscriptions get nothing more.
     // The co-member's subscriptions had all four changes (c1 and c2 online, offline) while CONTACTS/EVERYONE.
-    await waitFor(() => mateSub.events.length === 4 && mateAudience.events.length === 4, 'the co-member\'s four events');
+    await waitFor(() => mateSub.events.length === 4 && mateAudience.events.length === 4, "the co-member's four events");
     await setPrivacy(target, { presenceVisibility: 'NOBODY' });
     const before = [mateSub.events.length, mateAudience.events.length, strangerSub.events.length];
     const c3 = rt.client(target);
@@ -140,7 +174,7 @@ describe('presence visibility', () => {
 });
 
 describe('read receipts', () => {
-  test('sendReadReceipts false: other members get no readReceipt, the reader\'s own other session does; back on, they do', async () => {
+  test("sendReadReceipts false: other members get no readReceipt, the reader's own other session does; back on, they do", async () => {
     const owner = await registerUser(server.url, 'rr');
     const reader = await registerUser(server.url, 'rrr');
     const g = await group(owner, reader);
@@ -156,11 +190,16 @@ describe('read receipts', () => {
     await gqlOk(server.url, 'mutation($c: ID!) { sendMessage(input: { conversationId: $c, content: "two" }) { id } }', { c: g }, owner.token);
     await gqlOk(server.url, 'mutation($c: ID!) { markRead(conversationId: $c) { lastReadSeq } }', { c: g }, owner.token);
     expect(await readerOther.until((e) => e.readReceipt.user.id === owner.id)).toBeDefined();
-    await waitFor(() => ownerSub.events.some((e) => e.readReceipt.user.id === owner.id), 'the owner\'s own receipt');
+    await waitFor(() => ownerSub.events.some((e) => e.readReceipt.user.id === owner.id), "the owner's own receipt");
     expect(ownerSub.events.filter((e) => e.readReceipt.user.id === reader.id)).toEqual([]);
     // Nor does the reader's reading mark the owner's messages read (GraphQL isRead, seed 004 is_read).
-    const isRead = async () => (await gqlOk(server.url, 'query($c: ID!) { messages(conversationId: $c, last: 1) { edges { node { isRead } } } }', { c: g }, owner.token)).messages.edges[0].node.isRead;
-    const restIsRead = async () => (await call(server, 'GET', `/conversations/${g}/messages/?page_size=100`, { token: owner.token })).body.results.filter((m: any) => m.sender?.id === Number(owner.id)).map((m: any) => m.is_read);
+    const isRead = async () =>
+      (await gqlOk(server.url, 'query($c: ID!) { messages(conversationId: $c, last: 1) { edges { node { isRead } } } }', { c: g }, owner.token)).messages
+        .edges[0].node.isRead;
+    const restIsRead = async () =>
+      (await call(server, 'GET', `/conversations/${g}/messages/?page_size=100`, { token: owner.token })).body.results
+        .filter((m: any) => m.sender?.id === Number(owner.id))
+        .map((m: any) => m.is_read);
     expect(await isRead()).toBe(false);
     expect(await restIsRead()).toEqual([false, false]);
     await setPrivacy(reader, { sendReadReceipts: true });

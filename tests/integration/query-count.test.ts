@@ -21,7 +21,14 @@ let bob: TestUser;
 let conversationId: string;
 
 beforeAll(async () => {
-  server = await startTestServer({}, { onQuery: (line) => { if (recording) received.push(line); } });
+  server = await startTestServer(
+    {},
+    {
+      onQuery: (line) => {
+        if (recording) received.push(line);
+      },
+    },
+  );
   alice = await registerUser(server.url, 'qcA');
   bob = await registerUser(server.url, 'qcB');
   conversationId = (await gqlOk(server.url, 'mutation($u: ID) { openDirectChat(userId: $u) { id } }', { u: bob.id }, alice.token)).openDirectChat.id;
@@ -45,14 +52,22 @@ beforeAll(async () => {
   for (let i = 0; i < 60; i += 3) {
     for (let k = 0; k < (i % 2 ? 1 : 2); k++) {
       em.create(Attachment, {
-        message: Number(ids[i]), uploader: Number(i % 2 === 0 ? alice.id : bob.id),
-        fileName: `photo-${i}-${k}.png`, mimeType: 'image/png', size: 1024, width: 10, height: 10, storageKey: `test/${i}/${k}`,
+        message: Number(ids[i]),
+        uploader: Number(i % 2 === 0 ? alice.id : bob.id),
+        fileName: `photo-${i}-${k}.png`,
+        mimeType: 'image/png',
+        size: 1024,
+        width: 10,
+        height: 10,
+        storageKey: `test/${i}/${k}`,
       });
     }
   }
   await em.flush();
 });
-afterAll(async () => { await server?.close(); });
+afterAll(async () => {
+  await server?.close();
+});
 
 const PAGE = `query($c: ID!, $n: Int) {
   messages(conversationId: $c, last: $n) {
@@ -135,9 +150,10 @@ test('a page costs at most 4 statements with its senders not in the user cache, 
   expect(unsigned(warm.data)).toEqual(unsigned(cold.data));
 });
 
-const SEND = 'mutation($c: ID, $t: String!, $r: ID, $k: String) { sendMessage(input: { conversationId: $c, content: $t, replyToId: $r, clientMessageId: $k }) { id seq content sender { username } } }';
+const SEND =
+  'mutation($c: ID, $t: String!, $r: ID, $k: String) { sendMessage(input: { conversationId: $c, content: $t, replyToId: $r, clientMessageId: $k }) { id seq content sender { username } } }';
 
-test('a send costs 2 statements: its checks, then the message with its notifications (DIRECT: the conversation\'s lock first)', async () => {
+test("a send costs 2 statements: its checks, then the message with its notifications (DIRECT: the conversation's lock first)", async () => {
   // A conversation of its own: the 60-message fixture the page tests count stays as it is.
   const carol = await registerUser(server.url, 'qcC');
   const conversationId = (await gqlOk(server.url, 'mutation($u: ID) { openDirectChat(userId: $u) { id } }', { u: carol.id }, alice.token)).openDirectChat.id;
@@ -149,7 +165,9 @@ test('a send costs 2 statements: its checks, then the message with its notificat
   expect(plain.statements).toHaveLength(5);
   expect(plain.statements[1]).toMatch(/begin/);
   // A group's send: the rules are re-checked under the lock by the message's own statement.
-  const group = (await gqlOk(server.url, 'mutation($m: [ID!]!) { createGroup(input: { name: "Counted", memberIds: $m }) { id } }', { m: [carol.id] }, alice.token)).createGroup.id;
+  const group = (
+    await gqlOk(server.url, 'mutation($m: [ID!]!) { createGroup(input: { name: "Counted", memberIds: $m }) { id } }', { m: [carol.id] }, alice.token)
+  ).createGroup.id;
   expect((await counted(SEND, { c: group, t: 'counted group' }, alice.token)).statements).toHaveLength(2);
 
   // A reply and an idempotency key are checked by the same first statement.

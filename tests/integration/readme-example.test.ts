@@ -23,13 +23,22 @@ function workedExample(): string {
 }
 
 const tools = ['curl', 'jq'].filter((tool) => {
-  try { execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }); return false; } catch { return true; }
+  try {
+    execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
+    return false;
+  } catch {
+    return true;
+  }
 });
 if (tools.length) console.warn(`readme-example.test.ts: ${tools.join(', ')} missing, so the worked example is not run (apt-get install curl jq).`);
 
 let server: TestServer;
-beforeAll(async () => { server = await startTestServer(); });
-afterAll(async () => { await server?.close(); });
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(async () => {
+  await server?.close();
+});
 
 (tools.length ? test.skip : test)('the worked example runs twice in a row, every step answering', async () => {
   const script = workedExample();
@@ -44,7 +53,11 @@ afterAll(async () => { await server?.close(); });
     expect({ attempt, stderr: stderr.replace(/.*Terminated.*\n?/g, '') }).toEqual({ attempt, stderr: '' });
     expect(json).toEqual([
       { data: { sendMessage: { seq: 1, content: 'Hi Frank!', sender: { username: expect.stringMatching(/^erin_\d+$/) } } } },
-      { data: { messageAdded: { conversationId: expect.any(String), seq: 2, content: 'Are you there?', sender: { username: expect.stringMatching(/^erin_\d+$/) } } } },
+      {
+        data: {
+          messageAdded: { conversationId: expect.any(String), seq: 2, content: 'Are you there?', sender: { username: expect.stringMatching(/^erin_\d+$/) } },
+        },
+      },
       { data: { unreadSummary: { total: 2 } } },
     ]);
     outputs.push(json[0].data.sendMessage.sender.username);

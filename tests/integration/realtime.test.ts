@@ -15,18 +15,27 @@ jest.setTimeout(90_000);
 
 let server: TestServer;
 let deliverySql: string[] = [];
-const rt = trackRealtime(() => server.wsUrl, () => server);
+const rt = trackRealtime(
+  () => server.wsUrl,
+  () => server,
+);
 
 beforeAll(async () => {
-  server = await startTestServer({ WS_MAX_SOCKETS_PER_USER: '3', WS_MAX_PRESENCE_IDS: '50', WS_MAX_PRESENCE_IDS_PER_SOCKET: '120', WS_MAX_BUFFERED_BYTES: '1024' }, {
-    onQuery: (line, context) => { if (isDeliveryQuery(context)) deliverySql.push(line); },
-  });
+  server = await startTestServer(
+    { WS_MAX_SOCKETS_PER_USER: '3', WS_MAX_PRESENCE_IDS: '50', WS_MAX_PRESENCE_IDS_PER_SOCKET: '120', WS_MAX_BUFFERED_BYTES: '1024' },
+    {
+      onQuery: (line, context) => {
+        if (isDeliveryQuery(context)) deliverySql.push(line);
+      },
+    },
+  );
 });
-afterAll(async () => { await server?.close(); });
+afterAll(async () => {
+  await server?.close();
+});
 
 const ADDED = 'subscription($c: ID) { messageAdded(conversationId: $c) { id seq content sender { id username fullName } } }';
 const SEND = 'mutation($c: ID!, $t: String!) { sendMessage(input: { conversationId: $c, content: $t }) { id seq } }';
-
 
 /** A room of `owner` with `members` joined. */
 async function room(owner: TestUser, members: TestUser[]): Promise<string> {
@@ -41,7 +50,9 @@ function rawSocket(token: string): Promise<{ ws: WebSocket; closed: Promise<numb
     const ws = new WebSocket(server.wsUrl, 'graphql-transport-ws');
     const closed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
     ws.once('open', () => ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } })));
-    ws.on('message', (data) => { if (JSON.parse(String(data)).type === 'connection_ack') resolve({ ws, closed }); });
+    ws.on('message', (data) => {
+      if (JSON.parse(String(data)).type === 'connection_ack') resolve({ ws, closed });
+    });
     ws.once('error', reject);
     void closed.then((code) => reject(new Error(`closed with ${code} before the ack`)));
   });
@@ -59,7 +70,10 @@ describe('shared execution', () => {
     deliverySql = [];
     let executions = server.realtime.hub.executions;
     const first = (await gqlOk(server.url, SEND, { c: roomId, t: 'hello all' }, owner.token)).sendMessage;
-    for (const s of subs) expect(await s.next()).toEqual({ messageAdded: { id: first.id, seq: first.seq, content: 'hello all', sender: { id: owner.id, username: owner.username, fullName: owner.username } } });
+    for (const s of subs)
+      expect(await s.next()).toEqual({
+        messageAdded: { id: first.id, seq: first.seq, content: 'hello all', sender: { id: owner.id, username: owner.username, fullName: owner.username } },
+      });
     expect(server.realtime.hub.executions - executions).toBe(1);
     expect(deliverySql.length).toBeLessThanOrEqual(1);
 
@@ -72,7 +86,7 @@ describe('shared execution', () => {
     expect(deliverySql).toEqual([]);
   });
 
-  test('a viewer-dependent field executes per viewer: a block hides the sender\'s presence from the blocker only', async () => {
+  test("a viewer-dependent field executes per viewer: a block hides the sender's presence from the blocker only", async () => {
     const sender = await registerUser(server.url, 'pv');
     const blocker = await registerUser(server.url, 'pvb');
     const other = await registerUser(server.url, 'pvo');
@@ -130,11 +144,20 @@ describe('live authorization on open sockets', () => {
     const kept = rt.sub(rt.client(stays), ADDED, { c: roomId });
     const everything = rt.sub(rt.client(banned), 'subscription { messageAdded { content } }');
     await Promise.all([gone.ready(), kept.ready(), everything.ready()]);
-    await gqlOk(server.url, 'mutation($c: ID!, $u: ID!) { banMember(conversationId: $c, userId: $u, banned: true) { id } }', { c: roomId, u: banned.id }, owner.token);
+    await gqlOk(
+      server.url,
+      'mutation($c: ID!, $u: ID!) { banMember(conversationId: $c, userId: $u, banned: true) { id } }',
+      { c: roomId, u: banned.id },
+      owner.token,
+    );
     // The ban's own system message may still reach them (it is about them); nothing after it does.
     await gqlOk(server.url, SEND, { c: roomId, t: 'after the ban' }, owner.token);
     const seen = [];
-    for (;;) { const e = await kept.next(); seen.push(e.messageAdded.content); if (e.messageAdded.content === 'after the ban') break; }
+    for (;;) {
+      const e = await kept.next();
+      seen.push(e.messageAdded.content);
+      if (e.messageAdded.content === 'after the ban') break;
+    }
     const banNotice = `${owner.username} banned ${banned.username}`;
     // Controls after it: a message in the banned user's own DIRECT for the unscoped subscription;
     // unbanned and back in the room, their join notice for the scoped one. Each is the first
@@ -142,14 +165,19 @@ describe('live authorization on open sockets', () => {
     await gqlOk(server.url, SEND, { c: own, t: 'control' }, owner.token);
     const toEverything = (await everything.until((e) => e.messageAdded.content === 'control')).map((e) => e.messageAdded.content);
     expect(toEverything.filter((t) => t !== banNotice)).toEqual(['control']);
-    await gqlOk(server.url, 'mutation($c: ID!, $u: ID!) { banMember(conversationId: $c, userId: $u, banned: false) { id } }', { c: roomId, u: banned.id }, owner.token);
+    await gqlOk(
+      server.url,
+      'mutation($c: ID!, $u: ID!) { banMember(conversationId: $c, userId: $u, banned: false) { id } }',
+      { c: roomId, u: banned.id },
+      owner.token,
+    );
     await gqlOk(server.url, 'mutation($id: ID!) { joinRoom(id: $id) { id } }', { id: roomId }, banned.token);
     const joinNotice = `${banned.username} joined`;
     const toGone = (await gone.until((e) => e.messageAdded.content === joinNotice)).map((e) => e.messageAdded.content);
     expect(toGone.filter((t) => t !== banNotice)).toEqual([joinNotice]);
   });
 
-  test('after logout, the login\'s access token opens no new socket (4403)', async () => {
+  test("after logout, the login's access token opens no new socket (4403)", async () => {
     const u = await registerUser(server.url, 'lo');
     const open = await rawSocket(u.token);
     await gqlOk(server.url, 'mutation($r: String!) { logout(refreshToken: $r) }', { r: u.refreshToken }, u.token);
@@ -200,7 +228,10 @@ describe('bounded per-socket cost', () => {
     /** Subscribes; true when the server registered it, false when refused (with BAD_USER_INPUT naming userIds). */
     const attempt = async (c: ReturnType<typeof rt.client>, query: string, u: string[]) => {
       const s = rt.sub(c, query, { u });
-      const ok = await s.ready().then(() => true, () => false);
+      const ok = await s.ready().then(
+        () => true,
+        () => false,
+      );
       if (!ok) expect(s.errors.map((e: any) => [e.extensions?.code ?? e.message, e.extensions?.field])).toEqual([['BAD_USER_INPUT', 'userIds']]);
       return { ok, s };
     };
@@ -222,7 +253,7 @@ describe('bounded per-socket cost', () => {
       if (!again.ok) return false;
       again.s.stop();
       return true;
-    }, 'the completed subscription\'s 50 ids to be released');
+    }, "the completed subscription's 50 ids to be released");
     // A burst of 8 subscriptions of 50 ids on a fresh socket: exactly 2 fit.
     const burst = rt.client(u);
     const results = await Promise.all(Array.from({ length: 8 }, (_, i) => attempt(burst, i % 2 ? UPDATED : PRESENCE, ids(1000 + i * 50, 50))));
@@ -237,10 +268,17 @@ describe('bounded per-socket cost', () => {
     const registrations = registrationsOf(server).seen;
     const { ws, closed } = await rawSocket(slow.token);
     // 90 subscriptions on the one socket: each message is 90 frames of 4 KB for it.
-    for (let i = 0; i < 90; i++) ws.send(JSON.stringify({ id: String(i), type: 'subscribe', payload: { query: 'subscription($c: ID) { messageAdded(conversationId: $c) { content } }', variables: { c: roomId } } }));
+    for (let i = 0; i < 90; i++)
+      ws.send(
+        JSON.stringify({
+          id: String(i),
+          type: 'subscribe',
+          payload: { query: 'subscription($c: ID) { messageAdded(conversationId: $c) { content } }', variables: { c: roomId } },
+        }),
+      );
     const ok = rt.sub(rt.client(fine), 'subscription($c: ID) { messageAdded(conversationId: $c) { seq } }', { c: roomId });
     await ok.ready();
-    await waitFor(() => registrations.filter((r) => r.userId === Number(slow.id)).length >= 90, 'the slow socket\'s 90 subscriptions to register');
+    await waitFor(() => registrations.filter((r) => r.userId === Number(slow.id)).length >= 90, "the slow socket's 90 subscriptions to register");
     (ws as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause();
     const big = 'x'.repeat(3990);
     let sent = 0;

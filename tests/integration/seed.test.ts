@@ -7,11 +7,16 @@ import { gqlOk } from '../support/client';
 import { startTestServer, type TestServer } from '../support/test-server';
 
 let server: TestServer;
-beforeAll(async () => { server = await startTestServer(); });
-afterAll(async () => { await server.close(); });
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(async () => {
+  await server.close();
+});
 
 const login = async (username: string): Promise<string> =>
-  (await gqlOk(server.url, `mutation($u: String!, $p: String!) { login(username: $u, password: $p) { accessToken } }`, { u: username, p: DEMO_PASSWORD })).login.accessToken;
+  (await gqlOk(server.url, `mutation($u: String!, $p: String!) { login(username: $u, password: $p) { accessToken } }`, { u: username, p: DEMO_PASSWORD })).login
+    .accessToken;
 
 const CONVERSATIONS = `query($k: ConversationKind) { conversations(kind: $k, first: 50) { edges { node {
   id kind title visibility memberCount
@@ -33,10 +38,23 @@ test('creates users, a direct chat with a reply, a group, a public room and a su
   expect(list.every((c: any) => c.lastMessage?.content)).toBe(true);
 
   const direct = list.find((c: any) => c.kind === 'DIRECT').id;
-  const page = (await gqlOk(server.url, `query($c: ID!) { messages(conversationId: $c) { edges { node { seq sender { username } replyTo { seq } } } } }`, { c: direct }, alice)).messages;
-  expect(page.edges.map((e: any) => [e.node.seq, e.node.sender.username, e.node.replyTo?.seq ?? null])).toEqual([[1, 'alice', null], [2, 'bob', 1], [3, 'alice', null]]);
+  const page = (
+    await gqlOk(
+      server.url,
+      `query($c: ID!) { messages(conversationId: $c) { edges { node { seq sender { username } replyTo { seq } } } } }`,
+      { c: direct },
+      alice,
+    )
+  ).messages;
+  expect(page.edges.map((e: any) => [e.node.seq, e.node.sender.username, e.node.replyTo?.seq ?? null])).toEqual([
+    [1, 'alice', null],
+    [2, 'bob', 1],
+    [3, 'alice', null],
+  ]);
 
-  const publicRooms = (await gqlOk(server.url, `{ publicRooms { edges { node { title visibility } } } }`, {}, await login('bob'))).publicRooms.edges.map((e: any) => e.node);
+  const publicRooms = (await gqlOk(server.url, `{ publicRooms { edges { node { title visibility } } } }`, {}, await login('bob'))).publicRooms.edges.map(
+    (e: any) => e.node,
+  );
   expect(publicRooms).toContainEqual({ title: 'General', visibility: 'PUBLIC' });
 
   // dave is staff and sees carol's support thread in his inbox, answered by him

@@ -69,23 +69,34 @@ async function startCompiled(extra: Record<string, string> = {}, how: 'node' | '
     DATA_DIR: extra.DATA_DIR ?? dataDir, // no DATABASE_URL: PGlite on disk, even when the suite runs on PostgreSQL
     LOG_LEVEL: 'info',
   };
-  const child = how === 'node'
-    ? spawn(process.execPath, [MAIN], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn('npm', ['start'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child =
+    how === 'node'
+      ? spawn(process.execPath, [MAIN], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn('npm', ['start'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   if (how !== 'node') groups.push(child.pid!);
   children.push(child);
   let out = '';
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not log "chat server listening" within 60 s:\n${out}`)), 60_000);
     const onData = (chunk: Buffer) => {
       out += chunk.toString();
       const bound = listeningPort(out);
-      if (bound) { clearTimeout(timer); resolve(bound); }
+      if (bound) {
+        clearTimeout(timer);
+        resolve(bound);
+      }
     };
     child.stdout!.on('data', onData);
-    child.stderr!.on('data', (chunk: Buffer) => { out += chunk.toString(); });
-    void exited.then(({ code, signal }) => { clearTimeout(timer); reject(new Error(`server exited (code ${code}, signal ${signal}) before listening:\n${out}`)); });
+    child.stderr!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    void exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited (code ${code}, signal ${signal}) before listening:\n${out}`));
+    });
   });
   const base = `http://127.0.0.1:${port}`;
   return { child, url: `${base}/graphql`, wsUrl: `ws://127.0.0.1:${port}/graphql`, base, output: () => out, exited };
@@ -132,7 +143,13 @@ test('SIGTERM drains an in-flight request and the WebSocket connections, then ex
   const client = wsClient(server.wsUrl, firstUser.token, {
     lazy: false,
     onNonLazyError: () => undefined,
-    on: { connected: () => connected(), closed: (e) => { closedWith = (e as { code: number }).code; closed(); } },
+    on: {
+      connected: () => connected(),
+      closed: (e) => {
+        closedWith = (e as { code: number }).code;
+        closed();
+      },
+    },
   });
   try {
     await isConnected;
@@ -141,7 +158,9 @@ test('SIGTERM drains an in-flight request and the WebSocket connections, then ex
     const peer = (await gqlOk(server.url, REGISTER, { u: `peer_${suffix}` })).register;
     const chat = (await gqlOk(server.url, 'mutation($u: ID) { openDirectChat(userId: $u) { id } }', { u: firstUser.id }, peer.accessToken)).openDirectChat.id;
     const sub = subscribe(client, 'subscription { messageAdded { id } }');
-    await sub.readyBy(() => gqlOk(server.url, 'mutation($c: ID!) { sendMessage(input: { conversationId: $c, content: "are you there?" }) { id } }', { c: chat }, peer.accessToken));
+    await sub.readyBy(() =>
+      gqlOk(server.url, 'mutation($c: ID!) { sendMessage(input: { conversationId: $c, content: "are you there?" }) { id } }', { c: chat }, peer.accessToken),
+    );
 
     // A slow request in flight: six registrations (argon2 each) executed one after another.
     const slow = slowRegistrations(server, drainedUsernames);
@@ -154,7 +173,12 @@ test('SIGTERM drains an in-flight request and the WebSocket connections, then ex
 
     const exit = await server.exited;
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([isClosed, new Promise<void>((r) => { timer = setTimeout(r, 5000); })]);
+    await Promise.race([
+      isClosed,
+      new Promise<void>((r) => {
+        timer = setTimeout(r, 5000);
+      }),
+    ]);
     clearTimeout(timer);
     expect(closedWith).toBeDefined();
     expect(closedWith).not.toBe(1006); // closed by the server with a close frame, not dropped
@@ -217,19 +241,25 @@ test('SIGTERM exits 0 within SHUTDOWN_GRACE_MS although 10 sockets stopped readi
     const reg = (await gqlOk(server.url, REGISTER, { u: `stall_${suffix}` })).register;
     // 20 sockets with a subscription each; 10 of them stop reading (their TCP stream is paused),
     // so they never answer the server's close frame.
-    const sockets = await Promise.all(Array.from({ length: 20 }, () => new Promise<WebSocket>((resolve, reject) => {
-      const ws = new WebSocket(server.wsUrl, 'graphql-transport-ws');
-      ws.once('open', () => ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${reg.accessToken}` } })));
-      ws.on('message', (data) => {
-        if (JSON.parse(String(data)).type !== 'connection_ack') return;
-        ws.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: 'subscription { messageAdded { id } }' } }));
-        resolve(ws);
-      });
-      ws.once('error', reject);
-    })));
+    const sockets = await Promise.all(
+      Array.from(
+        { length: 20 },
+        () =>
+          new Promise<WebSocket>((resolve, reject) => {
+            const ws = new WebSocket(server.wsUrl, 'graphql-transport-ws');
+            ws.once('open', () => ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${reg.accessToken}` } })));
+            ws.on('message', (data) => {
+              if (JSON.parse(String(data)).type !== 'connection_ack') return;
+              ws.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: 'subscription { messageAdded { id } }' } }));
+              resolve(ws);
+            });
+            ws.once('error', reject);
+          }),
+      ),
+    );
     for (const ws of sockets.slice(0, 10)) (ws as unknown as { _socket: { pause(): void } })._socket.pause();
     // An HTTP request whose body never comes.
-    const stuck = connect(Number(new URL(server.base).port), "127.0.0.1");
+    const stuck = connect(Number(new URL(server.base).port), '127.0.0.1');
     await new Promise<void>((r) => stuck.once('connect', () => r()));
     stuck.write('POST /graphql HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"query":');
     stuck.on('error', () => undefined);
@@ -251,12 +281,26 @@ test('SIGTERM exits 0 within SHUTDOWN_GRACE_MS although 10 sockets stopped readi
 test('SIGTERM ends the process within SHUTDOWN_GRACE_MS while its event loop is kept busy by heavy queries (issue 27)', async () => {
   const grace = 4000;
   const dir = mkdtempSync(join(tmpdir(), 'chat-shutdown-busy-'));
-  const server = await startCompiled({ SHUTDOWN_GRACE_MS: String(grace), DATA_DIR: dir, GRAPHQL_USER_MAX_IN_FLIGHT: '64', RATE_MESSAGES_BURST: '100', LOG_LEVEL: 'info' });
+  const server = await startCompiled({
+    SHUTDOWN_GRACE_MS: String(grace),
+    DATA_DIR: dir,
+    GRAPHQL_USER_MAX_IN_FLIGHT: '64',
+    RATE_MESSAGES_BURST: '100',
+    LOG_LEVEL: 'info',
+  });
   try {
-    const [a, b] = [(await gqlOk(server.url, REGISTER, { u: `busy_a_${suffix}` })).register, (await gqlOk(server.url, REGISTER, { u: `busy_b_${suffix}` })).register];
+    const [a, b] = [
+      (await gqlOk(server.url, REGISTER, { u: `busy_a_${suffix}` })).register,
+      (await gqlOk(server.url, REGISTER, { u: `busy_b_${suffix}` })).register,
+    ];
     const { openDirectChat } = await gqlOk(server.url, 'mutation($u: ID!) { openDirectChat(userId: $u) { id } }', { u: b.user.id }, a.accessToken);
     for (let i = 0; i < 100; i++) {
-      await gqlOk(server.url, 'mutation($c: ID, $t: String!) { sendMessage(input: { conversationId: $c, content: $t }) { id } }', { c: openDirectChat.id, t: `message ${i} @busy_b_${suffix}` }, a.accessToken);
+      await gqlOk(
+        server.url,
+        'mutation($c: ID, $t: String!) { sendMessage(input: { conversationId: $c, content: $t }) { id } }',
+        { c: openDirectChat.id, t: `message ${i} @busy_b_${suffix}` },
+        a.accessToken,
+      );
     }
     // 15 aliases of 100 messages with their senders, mentions and members: each request is a
     // long stretch of JavaScript once its rows are in; 48 of them keep the loop busy.
@@ -296,7 +340,10 @@ test('SIGTERM to the process `npm start` starts stops the server: it exits, the 
     expect({ left: groupAlive(server.child.pid!), output: groupAlive(server.child.pid!) ? server.output() : '' }).toEqual({ left: false, output: '' });
     const refused = await new Promise<boolean>((resolve) => {
       const s = connect(port, '127.0.0.1');
-      s.once('connect', () => { s.destroy(); resolve(false); });
+      s.once('connect', () => {
+        s.destroy();
+        resolve(false);
+      });
       s.once('error', () => resolve(true));
     });
     expect(refused).toBe(true);

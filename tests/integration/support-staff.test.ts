@@ -13,10 +13,17 @@ import { expectDenied, gqlAs } from '../support/graphql';
 import { startTestServer, type TestServer } from '../support/test-server';
 
 let server: TestServer;
-beforeAll(async () => { server = await startTestServer(); });
-afterAll(async () => { await server.close(); });
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(async () => {
+  await server.close();
+});
 
-const { client, sub } = trackRealtime(() => server.wsUrl, () => server);
+const { client, sub } = trackRealtime(
+  () => server.wsUrl,
+  () => server,
+);
 
 const { q, raw } = gqlAs(() => server.url);
 const SEND = `mutation($i: SendMessageInput!) { sendMessage(input: $i) { id conversationId seq content sender { id } } }`;
@@ -40,7 +47,8 @@ async function openDirect(me: TestUser, other: TestUser): Promise<string> {
   return (await q(me, `mutation($u: ID) { openDirectChat(userId: $u) { id } }`, { u: other.id })).openDirectChat.id;
 }
 async function createGroup(owner: TestUser, members: TestUser[]): Promise<string> {
-  return (await q(owner, `mutation($i: CreateGroupInput!) { createGroup(input: $i) { id } }`, { i: { name: 'g', memberIds: members.map((m) => m.id) } })).createGroup.id;
+  return (await q(owner, `mutation($i: CreateGroupInput!) { createGroup(input: $i) { id } }`, { i: { name: 'g', memberIds: members.map((m) => m.id) } }))
+    .createGroup.id;
 }
 async function createRoom(owner: TestUser, name: string, visibility: 'PUBLIC' | 'PRIVATE'): Promise<string> {
   return (await q(owner, `mutation($i: CreateRoomInput!) { createRoom(input: $i) { id } }`, { i: { name, visibility } })).createRoom.id;
@@ -64,7 +72,7 @@ async function subscriptionError(s: LiveSubscription): Promise<string | undefine
 }
 
 describe('support desk (seed 002)', () => {
-  test('supportConversation creates the customer\'s own thread once; staff get null', async () => {
+  test("supportConversation creates the customer's own thread once; staff get null", async () => {
     const customer = await registerUser(server.url, 'cust');
     const first = (await q(customer, `{ supportConversation { id kind customer { id } } }`)).supportConversation;
     expect(first).toMatchObject({ kind: 'SUPPORT', customer: { id: customer.id } });
@@ -76,7 +84,7 @@ describe('support desk (seed 002)', () => {
     expect(r.data.supportConversation).toBeNull();
   });
 
-  test('sendMessage toSupport goes to the caller\'s own thread, creating it; staff get BAD_USER_INPUT', async () => {
+  test("sendMessage toSupport goes to the caller's own thread, creating it; staff get BAD_USER_INPUT", async () => {
     const customer = await registerUser(server.url, 'cust');
     const m1 = await sendSupport(customer, 'help, please');
     expect(m1).toMatchObject({ seq: 1, sender: { id: customer.id } });
@@ -164,7 +172,8 @@ describe('support desk (seed 002)', () => {
     const staffB = await staffUser();
 
     const inbox = async (staff: TestUser) => {
-      const page = (await q(staff, `{ conversations(kind: SUPPORT, first: 100) { totalCount edges { node { id kind unreadCount customer { id } } } } }`)).conversations;
+      const page = (await q(staff, `{ conversations(kind: SUPPORT, first: 100) { totalCount edges { node { id kind unreadCount customer { id } } } } }`))
+        .conversations;
       expect(page.edges.every((e: any) => e.node.kind === 'SUPPORT')).toBe(true);
       expect(page.totalCount).toBe(page.edges.length);
       return page.edges.map((e: any) => e.node).filter((n: any) => [t1, t2, t3].includes(n.id));
@@ -187,7 +196,7 @@ describe('support desk (seed 002)', () => {
     expect(mine).toEqual({ totalCount: 1, edges: [{ node: { id: t2 } }] });
   });
 
-  test('messageAdded without conversationId: staff get every SUPPORT thread but not others\' DIRECT or GROUP; customers their own', async () => {
+  test("messageAdded without conversationId: staff get every SUPPORT thread but not others' DIRECT or GROUP; customers their own", async () => {
     const [alice, bob, carol] = await Promise.all([1, 2, 3].map(() => registerUser(server.url, 'peer')));
     const [cust1, cust2] = await Promise.all([1, 2].map(() => registerUser(server.url, 'live')));
     const direct = await openDirect(alice, bob);
@@ -237,7 +246,11 @@ describe('staff access (seed 004)', () => {
     const privateRoom = await createRoom(alice, `private-${alice.id}`, 'PRIVATE');
     await send(alice, privateRoom, 'room secret');
 
-    for (const [kind, c, text] of [['DIRECT', direct, 'direct secret'], ['GROUP', group, 'group secret'], ['ROOM', privateRoom, 'room secret']]) {
+    for (const [kind, c, text] of [
+      ['DIRECT', direct, 'direct secret'],
+      ['GROUP', group, 'group secret'],
+      ['ROOM', privateRoom, 'room secret'],
+    ]) {
       const seen = (await q(staff, `query($c: ID!) { conversation(id: $c) { id kind viewerMembership { id } } }`, { c })).conversation;
       expect(seen).toEqual({ id: c, kind, viewerMembership: null });
       expect(await history(staff, c)).toContain(text);
@@ -248,18 +261,28 @@ describe('staff access (seed 004)', () => {
     }
   });
 
-  test('a PUBLIC room\'s metadata is visible to a non-member through publicRooms, its messages are not', async () => {
+  test("a PUBLIC room's metadata is visible to a non-member through publicRooms, its messages are not", async () => {
     const owner = await registerUser(server.url, 'pub');
     const stranger = await registerUser(server.url, 'pub');
     const name = `public-${owner.id}`;
     const room = await createRoom(owner, name, 'PUBLIC');
     await send(owner, room, 'members only talk');
-    const found = (await q(stranger, `query($s: String) { publicRooms(search: $s) { edges { node { id name kind visibility memberCount viewerMembership { id } } } } }`, { s: name })).publicRooms;
+    const found = (
+      await q(stranger, `query($s: String) { publicRooms(search: $s) { edges { node { id name kind visibility memberCount viewerMembership { id } } } } }`, {
+        s: name,
+      })
+    ).publicRooms;
     expect(found.edges.map((e: any) => e.node)).toEqual([{ id: room, name, kind: 'ROOM', visibility: 'PUBLIC', memberCount: 1, viewerMembership: null }]);
     // metadata only: no message content, no member list, no unread count
-    const content = (await q(stranger, `query($s: String) { publicRooms(search: $s) { edges { node { lastMessage { content } members { user { id } } unreadCount } } } }`, { s: name })).publicRooms;
+    const content = (
+      await q(stranger, `query($s: String) { publicRooms(search: $s) { edges { node { lastMessage { content } members { user { id } } unreadCount } } } }`, {
+        s: name,
+      })
+    ).publicRooms;
     expect(content.edges.map((e: any) => e.node)).toEqual([{ lastMessage: null, members: [], unreadCount: 0 }]);
-    const asMember = (await q(owner, `query($s: String) { publicRooms(search: $s) { edges { node { lastMessage { content } members { user { id } } } } } }`, { s: name })).publicRooms;
+    const asMember = (
+      await q(owner, `query($s: String) { publicRooms(search: $s) { edges { node { lastMessage { content } members { user { id } } } } } }`, { s: name })
+    ).publicRooms;
     expect(asMember.edges[0].node).toEqual({ lastMessage: { content: 'members only talk' }, members: [{ user: { id: owner.id } }] });
     expectDenied(await raw(stranger, `query($c: ID!) { messages(conversationId: $c) { totalCount } }`, { c: room }), 'messages', 'NOT_FOUND');
     expectDenied(await raw(stranger, SEND, { i: { conversationId: room, content: 'not joined' } }), 'sendMessage', 'NOT_FOUND');
@@ -267,7 +290,7 @@ describe('staff access (seed 004)', () => {
     expectDenied(await raw(stranger, `query($c: ID!) { conversation(id: $c) { id } }`, { c: room }), 'conversation', 'NOT_FOUND');
   });
 
-  test('staff edit and delete anyone\'s message; a member who is not the sender gets FORBIDDEN', async () => {
+  test("staff edit and delete anyone's message; a member who is not the sender gets FORBIDDEN", async () => {
     const [alice, bob] = await Promise.all([1, 2].map(() => registerUser(server.url, 'mod')));
     const staff = await staffUser();
     const direct = await openDirect(alice, bob);

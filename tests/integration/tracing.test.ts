@@ -47,31 +47,56 @@ test('requests are traced to the OTLP endpoint: HTTP, the GraphQL operation, and
   child = spawn(process.execPath, [join(ROOT, 'scripts/run-built.js'), 'dist/src/main.js'], {
     cwd: ROOT,
     env: {
-      PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'development', HOST: '127.0.0.1', PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'info', ...(db ? { DATABASE_URL: db.url } : {}),
-      OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_BSP_SCHEDULE_DELAY: '100', OTEL_SERVICE_NAME: 'chat-server-under-test',
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      NODE_ENV: 'development',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'info',
+      ...(db ? { DATABASE_URL: db.url } : {}),
+      OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+      OTEL_SERVICE_NAME: 'chat-server-under-test',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
-  child.stderr!.on('data', (c: Buffer) => { out += c.toString(); });
+  child.stdout!.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  child.stderr!.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
   // PORT=0: the kernel picks a free port when the server binds; its "listening" log line names it.
   const deadline = Date.now() + 90_000;
   let port: number | null;
   for (;;) {
     port = listeningPort(out);
-    if (port && await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false)) break;
+    if (
+      port &&
+      (await fetch(`http://127.0.0.1:${port}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      ))
+    )
+      break;
     if (Date.now() > deadline || child.exitCode !== null) throw new Error(`server did not start:\n${out}`);
     await new Promise((r) => setTimeout(r, 100));
   }
   const url = `http://127.0.0.1:${port}/graphql`;
   const reg = await fetch(url, {
-    method: 'POST', headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ query: 'mutation TraceMe($i: RegisterInput!) { register(input: $i) { user { id } } }', variables: { i: { username: `traced_${process.pid}`, password: 'correct-horse-battery' } } }),
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      query: 'mutation TraceMe($i: RegisterInput!) { register(input: $i) { user { id } } }',
+      variables: { i: { username: `traced_${process.pid}`, password: 'correct-horse-battery' } },
+    }),
   });
   expect(reg.status).toBe(200);
   const seen = () => Buffer.concat(bodies).toString('latin1');
-  while (!(seen().includes('mutation TraceMe') && seen().includes('POST /graphql') && (!db || /insert/i.test(seen()))) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  while (!(seen().includes('mutation TraceMe') && seen().includes('POST /graphql') && (!db || /insert/i.test(seen()))) && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 50));
   const text = seen();
   expect(text).toContain('chat-server-under-test');
   expect(text).toContain('mutation TraceMe'); // the GraphQL operation's span

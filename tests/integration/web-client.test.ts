@@ -40,7 +40,11 @@ const hasChromium = existsSync(CHROMIUM);
 let built: Promise<unknown> | undefined;
 /** Builds the client into dist/web as `npm run demo` does (a few seconds), once per test file: the tests see it as it is now. */
 function buildClient(): Promise<unknown> {
-  built ??= promisify(execFile)(process.execPath, [join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'examples/web/vite.config.mts', '--logLevel', 'warn'], { cwd: ROOT, timeout: 180_000 });
+  built ??= promisify(execFile)(
+    process.execPath,
+    [join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'examples/web/vite.config.mts', '--logLevel', 'warn'],
+    { cwd: ROOT, timeout: 180_000 },
+  );
   return built;
 }
 if (!hasChromium) {
@@ -111,12 +115,12 @@ describe('the /demo route', () => {
     await buildClient();
     server = await startTestServer();
     proxy = await new TcpProxy('127.0.0.1', server.port).start();
-    [alice, bob] = await Promise.all([
-      registerUser(server.url, 'web_a', { firstName: 'Alice' }),
-      registerUser(server.url, 'web_b', { firstName: 'Bob' }),
-    ]);
+    [alice, bob] = await Promise.all([registerUser(server.url, 'web_a', { firstName: 'Alice' }), registerUser(server.url, 'web_b', { firstName: 'Bob' })]);
     allowed.add(origin()).add(viaProxy());
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--no-first-run'] });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+    });
   });
   afterAll(async () => {
     await browser?.close();
@@ -138,7 +142,9 @@ describe('the /demo route', () => {
     });
     const page = await context.newPage();
     pages.push(page);
-    page.on('pageerror', (err) => { problems.push(`${user.username}: page error: ${err.message}`); });
+    page.on('pageerror', (err) => {
+      problems.push(`${user.username}: page error: ${err.message}`);
+    });
     page.on('console', (msg) => {
       if (msg.type() === 'error' && /Content Security Policy|Refused to/i.test(msg.text())) problems.push(`${user.username}: ${msg.text()}`);
     });
@@ -168,10 +174,14 @@ describe('the /demo route', () => {
   }
   /** Resolves once the picture in `page`'s open conversation has loaded; returns its src. */
   async function pictureShown(page: Page): Promise<string> {
-    await page.waitForFunction(() => {
-      const img = document.querySelector('.messages .attachment img');
-      return !!img && img.complete && img.naturalWidth > 0;
-    }, undefined, { timeout: WAIT });
+    await page.waitForFunction(
+      () => {
+        const img = document.querySelector('.messages .attachment img');
+        return !!img && img.complete && img.naturalWidth > 0;
+      },
+      undefined,
+      { timeout: WAIT },
+    );
     return (await page.locator('.messages .attachment img').getAttribute('src')) ?? '';
   }
   /** The status a GET of `url` gets now (its body read, so the connection is reused cleanly). */
@@ -201,7 +211,9 @@ describe('the /demo route', () => {
     await a.getByPlaceholder('chat with username…').fill(bob.username);
     await a.getByRole('button', { name: 'Open' }).click();
     await a.getByLabel('message', { exact: true }).waitFor({ timeout: WAIT });
-    const png = await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 240, g: 120, b: 20 } } }).png().toBuffer();
+    const png = await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 240, g: 120, b: 20 } } })
+      .png()
+      .toBuffer();
     await a.getByLabel('attach files').setInputFiles({ name: 'orange.png', mimeType: 'image/png', buffer: png });
     await a.locator('.previews img').waitFor({ timeout: WAIT });
     await send(a, 'hello Bob, a picture');
@@ -235,11 +247,14 @@ describe('the /demo route', () => {
     expect(existsSync(join(ARTIFACTS, 'web-client-bob.png'))).toBe(true);
   });
 
-  test('Bob\'s socket drops; what Alice sends meanwhile reaches him after he reconnects (messagesSince)', async () => {
+  test("Bob's socket drops; what Alice sends meanwhile reaches him after he reconnects (messagesSince)", async () => {
     const before = server.realtime.hub.subscriberCount();
     await b.getByTestId('connection').filter({ hasText: 'live' }).waitFor({ timeout: WAIT });
     await proxy.cut();
-    await b.getByTestId('connection').filter({ hasText: /offline|connecting/ }).waitFor({ timeout: WAIT });
+    await b
+      .getByTestId('connection')
+      .filter({ hasText: /offline|connecting/ })
+      .waitFor({ timeout: WAIT });
     // The server has let go of Bob's three subscriptions: nothing can reach him live now.
     await subscriptionsAtMost(before - 3);
     await send(a, 'while you were away');
@@ -256,7 +271,8 @@ describe('the /demo route', () => {
   });
 
   test('history: the newest 30 messages first, older ones on demand', async () => {
-    const group = (await q(alice, `mutation($i: CreateGroupInput!) { createGroup(input: $i) { id } }`, { i: { name: 'History', memberIds: [bob.id] } })).createGroup.id;
+    const group = (await q(alice, `mutation($i: CreateGroupInput!) { createGroup(input: $i) { id } }`, { i: { name: 'History', memberIds: [bob.id] } }))
+      .createGroup.id;
     for (let i = 1; i <= 40; i++) {
       await q(alice, `mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }`, { i: { conversationId: group, content: `old message ${i}.` } });
     }
@@ -298,7 +314,7 @@ describe('the /demo route', () => {
         if (!held.length) {
           held.push(url);
           const deadline = Date.now() + WAIT;
-          while (await statusOf(url) === 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+          while ((await statusOf(url)) === 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
         }
         await route.continue();
       });
@@ -306,13 +322,19 @@ describe('the /demo route', () => {
       await page.getByLabel('message', { exact: true }).waitFor({ timeout: WAIT });
       await subscriptions(3, short);
 
-      const png = await sharp({ create: { width: 30, height: 30, channels: 3, background: { r: 20, g: 160, b: 90 } } }).png().toBuffer();
+      const png = await sharp({ create: { width: 30, height: 30, channels: 3, background: { r: 20, g: 160, b: 90 } } })
+        .png()
+        .toBuffer();
       const form = new FormData();
       const query = 'mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }';
       form.append('operations', JSON.stringify({ query, variables: { i: { conversationId, content: 'green', attachments: [null] } } }));
       form.append('map', JSON.stringify({ 0: ['variables.i.attachments.0'] }));
       form.append('0', new Blob([png], { type: 'image/png' }), 'green.png');
-      const res = await fetch(short.url, { method: 'POST', headers: { authorization: `Bearer ${carol.token}`, 'apollo-require-preflight': 'true' }, body: form });
+      const res = await fetch(short.url, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${carol.token}`, 'apollo-require-preflight': 'true' },
+        body: form,
+      });
       expect(await res.json()).toEqual({ data: { sendMessage: { id: expect.any(String) } } });
 
       await message(page, 'green').waitFor({ timeout: WAIT });

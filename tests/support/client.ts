@@ -37,7 +37,12 @@ export const restUrl = (graphqlUrl: string, path = '') => `${graphqlUrl.replace(
 
 let counter = 0;
 /** A registered user with tokens. */
-export interface TestUser { id: string; username: string; token: string; refreshToken: string }
+export interface TestUser {
+  id: string;
+  username: string;
+  token: string;
+  refreshToken: string;
+}
 
 /** Registers a new user through the real `register` mutation. */
 export async function registerUser(url: string, prefix = 'user', extra: Record<string, unknown> = {}): Promise<TestUser> {
@@ -119,59 +124,97 @@ export interface SubscribeOptions {
 }
 
 /** Subscribes with graphql-ws and collects events. */
-export function subscribe<T = any>(client: Client, query: string, variables: Record<string, unknown> = {}, options: SubscribeOptions = {}): LiveSubscription<T> {
+export function subscribe<T = any>(
+  client: Client,
+  query: string,
+  variables: Record<string, unknown> = {},
+  options: SubscribeOptions = {},
+): LiveSubscription<T> {
   const events: T[] = [];
   const errors: unknown[] = [];
   let taken = 0;
   const waiters: (() => void)[] = [];
   let ended = false;
   let finish!: () => void;
-  const done = new Promise<void>((r) => (finish = () => { ended = true; r(); }));
+  const done = new Promise<void>(
+    (r) =>
+      (finish = () => {
+        ended = true;
+        r();
+      }),
+  );
   // Each waiter runs once per wake; one that is still unsatisfied re-queues for the next wake.
-  const wake = () => { for (const w of waiters.splice(0)) w(); };
+  const wake = () => {
+    for (const w of waiters.splice(0)) w();
+  };
   // Observe the server's hub before the subscribe message can leave (the client sends it later).
   const info = clientInfo.get(client);
-  const server = typeof options.server === 'function' ? options.server() : options.server ?? serverAt(info?.url);
+  const server = typeof options.server === 'function' ? options.server() : (options.server ?? serverAt(info?.url));
   const listening = serverAt(info?.url);
   if (options.server && listening && listening.realtime.hub !== server?.realtime.hub) {
     throw new Error(`subscribe(): the server given is not the one listening at ${info?.url}`);
   }
   const pending = server ? registrationsOf(server).expect(info?.userId ?? null, operationSignature(query, undefined, variables)) : undefined;
-  const stop = client.subscribe<T>({ query, variables }, {
-    next: (v) => {
-      if (v.errors?.length) errors.push(...v.errors);
-      else events.push(v.data as T);
-      wake();
+  const stop = client.subscribe<T>(
+    { query, variables },
+    {
+      next: (v) => {
+        if (v.errors?.length) errors.push(...v.errors);
+        else events.push(v.data as T);
+        wake();
+      },
+      error: (e) => {
+        errors.push(e);
+        pending?.abandon();
+        finish();
+        wake();
+      },
+      complete: () => {
+        pending?.abandon();
+        finish();
+        wake();
+      },
     },
-    error: (e) => { errors.push(e); pending?.abandon(); finish(); wake(); },
-    complete: () => { pending?.abandon(); finish(); wake(); },
-  });
+  );
   const describe = () => `${query.replace(/\s+/g, ' ').slice(0, 120)} ${JSON.stringify(variables)}`;
-  const take = (timeoutMs: number, accept: (e: T) => boolean, label: () => string) => new Promise<T[]>((resolve, reject) => {
-    const got: T[] = [];
-    // Set once the first check fails (the check may clear it from a waiter before then).
-    let timer: NodeJS.Timeout | undefined = undefined;
-    let timedOut = false;
-    const check = () => {
-      if (timedOut) return true; // a take that timed out consumes nothing more
-      while (taken < events.length) {
-        const e = events[taken++];
-        got.push(e);
-        if (accept(e)) { resolve(got); return true; }
-      }
-      const seen = got.length ? `; got instead: ${JSON.stringify(got).slice(0, 500)}` : '';
-      if (errors.length) { reject(new Error(`subscription error: ${JSON.stringify(errors)}${seen}`)); return true; }
-      if (ended) { reject(new Error(`subscription completed without ${label()}${seen}`)); return true; }
-      return false;
-    };
-    if (check()) return;
-    timer = setTimeout(() => {
-      timedOut = true;
-      reject(new Error(`no ${label()} within ${timeoutMs} ms${got.length ? `; got instead: ${JSON.stringify(got).slice(0, 500)}` : ''}`));
-    }, timeoutMs);
-    const waiter = () => { if (check()) clearTimeout(timer); else waiters.push(waiter); };
-    waiters.push(waiter);
-  });
+  const take = (timeoutMs: number, accept: (e: T) => boolean, label: () => string) =>
+    new Promise<T[]>((resolve, reject) => {
+      const got: T[] = [];
+      // Set once the first check fails (the check may clear it from a waiter before then).
+      let timer: NodeJS.Timeout | undefined = undefined;
+      let timedOut = false;
+      const check = () => {
+        if (timedOut) return true; // a take that timed out consumes nothing more
+        while (taken < events.length) {
+          const e = events[taken++];
+          got.push(e);
+          if (accept(e)) {
+            resolve(got);
+            return true;
+          }
+        }
+        const seen = got.length ? `; got instead: ${JSON.stringify(got).slice(0, 500)}` : '';
+        if (errors.length) {
+          reject(new Error(`subscription error: ${JSON.stringify(errors)}${seen}`));
+          return true;
+        }
+        if (ended) {
+          reject(new Error(`subscription completed without ${label()}${seen}`));
+          return true;
+        }
+        return false;
+      };
+      if (check()) return;
+      timer = setTimeout(() => {
+        timedOut = true;
+        reject(new Error(`no ${label()} within ${timeoutMs} ms${got.length ? `; got instead: ${JSON.stringify(got).slice(0, 500)}` : ''}`));
+      }, timeoutMs);
+      const waiter = () => {
+        if (check()) clearTimeout(timer);
+        else waiters.push(waiter);
+      };
+      waiters.push(waiter);
+    });
   return {
     events,
     errors,
@@ -179,12 +222,17 @@ export function subscribe<T = any>(client: Client, query: string, variables: Rec
     stop,
     ready(timeoutMs = 10_000) {
       if (!pending) {
-        return Promise.reject(new Error(`ready() needs the in-process server of ${describe()}: pass { server } to subscribe() (or use readyBy() for a server in another process)`));
+        return Promise.reject(
+          new Error(`ready() needs the in-process server of ${describe()}: pass { server } to subscribe() (or use readyBy() for a server in another process)`),
+        );
       }
       if (pending.isRegistered() || events.length) return Promise.resolve();
       return new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`ready(): the server did not register ${describe()} within ${timeoutMs} ms`)), timeoutMs);
-        void pending.registered.then(() => { clearTimeout(timer); resolve(); });
+        void pending.registered.then(() => {
+          clearTimeout(timer);
+          resolve();
+        });
         void done.then(() => {
           if (pending.isRegistered()) return;
           clearTimeout(timer);
@@ -197,14 +245,26 @@ export function subscribe<T = any>(client: Client, query: string, variables: Rec
       for (;;) {
         await cause();
         try {
-          return (await take(everyMs, () => true, () => 'event'))[0];
+          return (
+            await take(
+              everyMs,
+              () => true,
+              () => 'event',
+            )
+          )[0];
         } catch (err) {
           if (errors.length || ended || Date.now() > deadline) throw err;
         }
       }
     },
     async next(timeoutMs = 3000) {
-      return (await take(timeoutMs, () => true, () => 'event'))[0];
+      return (
+        await take(
+          timeoutMs,
+          () => true,
+          () => 'event',
+        )
+      )[0];
     },
     until(isLast, timeoutMs = 5000) {
       return take(timeoutMs, isLast, () => `event matching ${isLast.toString().slice(0, 120)}`);

@@ -8,7 +8,11 @@ const crypto = require('node:crypto');
 
 module.exports = {
   process(source) {
-    return { code: 'const __builtinRequire = require;\n' + source.replace(/\bimport\(\s*["']((?:node:)?[a-z_/]+)["']\s*\)/g, 'Promise.resolve().then(() => __builtinRequire("$1"))') };
+    return {
+      code:
+        'const __builtinRequire = require;\n' +
+        source.replace(/\bimport\(\s*["']((?:node:)?[a-z_/]+)["']\s*\)/g, 'Promise.resolve().then(() => __builtinRequire("$1"))'),
+    };
   },
   getCacheKey(source, path) {
     return crypto.createHash('sha1').update('dynamic-import-v2').update(path).update(source).digest('hex');

@@ -7,8 +7,12 @@
 export function duplicateJsonKeys(text: string): string[] {
   let i = 0;
   const found: string[] = [];
-  const ws = () => { while (i < text.length && ' \t\n\r'.includes(text[i])) i++; };
-  const fail = (what: string): never => { throw new Error(`invalid JSON at ${i}: ${what}`); };
+  const ws = () => {
+    while (i < text.length && ' \t\n\r'.includes(text[i])) i++;
+  };
+  const fail = (what: string): never => {
+    throw new Error(`invalid JSON at ${i}: ${what}`);
+  };
   const string = (): string => {
     if (text[i] !== '"') fail('expected a string');
     const start = i++;
@@ -24,7 +28,10 @@ export function duplicateJsonKeys(text: string): string[] {
       i++;
       const seen = new Set<string>();
       ws();
-      if (text[i] === '}') { i++; return; }
+      if (text[i] === '}') {
+        i++;
+        return;
+      }
       for (;;) {
         ws();
         const key = string();
@@ -41,7 +48,10 @@ export function duplicateJsonKeys(text: string): string[] {
     } else if (c === '[') {
       i++;
       ws();
-      if (text[i] === ']') { i++; return; }
+      if (text[i] === ']') {
+        i++;
+        return;
+      }
       for (let n = 0; ; n++) {
         value(`${path}[${n}]`);
         ws();

@@ -10,7 +10,9 @@ export function listeningPort(output: string): number | null {
     try {
       const port = Number(new URL((JSON.parse(line) as { url: string }).url).port);
       if (port > 0) return port;
-    } catch { /* not this line's JSON */ }
+    } catch {
+      /* not this line's JSON */
+    }
   }
   return null;
 }

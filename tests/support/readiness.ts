@@ -91,7 +91,13 @@ class HubRegistrations {
     const key = `${userId ?? '*'}\u0001${signature}`;
     let resolve!: () => void;
     const registered = new Promise<void>((r) => (resolve = r));
-    const entry = { done: false, resolve: () => { entry.done = true; resolve(); } };
+    const entry = {
+      done: false,
+      resolve: () => {
+        entry.done = true;
+        resolve();
+      },
+    };
     let queue = this.queues.get(key);
     if (!queue) this.queues.set(key, (queue = []));
     queue.push(entry);
@@ -160,7 +166,12 @@ export function finishedCalls<T extends object, K extends keyof T>(target: T, me
   const waiters: (() => void)[] = [];
   (target as Record<K, unknown>)[method] = function (this: unknown, ...args: unknown[]) {
     const out = original.apply(this, args);
-    void Promise.resolve(out).catch(() => undefined).then(() => { finished.push(args); for (const w of waiters.splice(0)) w(); });
+    void Promise.resolve(out)
+      .catch(() => undefined)
+      .then(() => {
+        finished.push(args);
+        for (const w of waiters.splice(0)) w();
+      });
     return out;
   };
   const count = (where: (...args: any[]) => boolean) => finished.filter((args) => where(...args)).length;
@@ -169,10 +180,17 @@ export function finishedCalls<T extends object, K extends keyof T>(target: T, me
     reached(n: number, where: (...args: any[]) => boolean = () => true, timeoutMs = 10_000): Promise<void> {
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`${what}: ${count(where)} of ${n} matching calls finished within ${timeoutMs} ms`)), timeoutMs);
-        const check = () => { if (count(where) >= n) { clearTimeout(timer); resolve(); } else waiters.push(check); };
+        const check = () => {
+          if (count(where) >= n) {
+            clearTimeout(timer);
+            resolve();
+          } else waiters.push(check);
+        };
         check();
       });
     },
-    restore() { (target as Record<K, unknown>)[method] = original; },
+    restore() {
+      (target as Record<K, unknown>)[method] = original;
+    },
   };
 }

@@ -123,7 +123,12 @@ export async function startTestCluster(count: number, env: Record<string, string
   const add = async (extra: Record<string, string> = {}) => {
     const app = await startApp(testConfig({ ...shared, MIGRATE_ON_START: instances.length ? 'false' : 'true', ...extra }), testAppOptions());
     const stop = app.stop;
-    app.stop = async () => { if (stopped.has(app)) return; stopped.add(app); unregisterServer(app.wsUrl, app); await stop(); };
+    app.stop = async () => {
+      if (stopped.has(app)) return;
+      stopped.add(app);
+      unregisterServer(app.wsUrl, app);
+      await stop();
+    };
     registerServer(app.wsUrl, app);
     instances.push(app);
     return app;

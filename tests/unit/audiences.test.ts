@@ -15,7 +15,13 @@ import { InMemoryEventBus } from '../../src/realtime/state/event-bus';
  * the registry's database is one that fails any statement (0 SQL per event in the steady state).
  */
 
-const noSql = { fork: () => ({ execute: () => { throw new Error('the audience rules ran SQL in the steady state'); } }) } as unknown as EntityManager;
+const noSql = {
+  fork: () => ({
+    execute: () => {
+      throw new Error('the audience rules ran SQL in the steady state');
+    },
+  }),
+} as unknown as EntityManager;
 
 const ALICE = 1;
 const BOB = 2;
@@ -28,7 +34,8 @@ const SUPPORT = 30; // alice's support thread
 
 const typing = (userId: number, conversationId = GROUP): DomainEvent => ({ type: 'typing', conversationId, userId, isTyping: true });
 const message = (conversationId: number): DomainEvent => ({
-  type: 'message.added', conversationId,
+  type: 'message.added',
+  conversationId,
   message: { id: 1, conversationId, seq: 1, changeSeq: 1, senderId: BOB, content: 'hi', kind: 'TEXT', createdAt: '2026-01-01T00:00:00.000Z' } as never,
 });
 const receipt = (userId: number): DomainEvent => ({ type: 'read.receipt', conversationId: GROUP, userId, lastReadSeq: 1, readAt: '2026-01-01T00:00:00.000Z' });
@@ -38,7 +45,10 @@ const notification = (recipientId: number): DomainEvent => ({ type: 'notificatio
 
 describe('audience rules of live events', () => {
   const bus = new InMemoryEventBus();
-  const blocks = new Map<number, Set<number>>([[ALICE, new Set([CAROL])], [STAFF, new Set()]]);
+  const blocks = new Map<number, Set<number>>([
+    [ALICE, new Set([CAROL])],
+    [STAFF, new Set()],
+  ]);
   // Privacy settings (issue 27 §5) as the user cache holds them.
   const records = new Map<number, Record<string, unknown>>([
     [BOB, { id: BOB, presenceVisibility: 'CONTACTS', sendReadReceipts: true }],
@@ -47,12 +57,21 @@ describe('audience rules of live events', () => {
     [ALICE, { id: ALICE, sendReadReceipts: false }],
     [STAFF, { id: STAFF, presenceVisibility: 'NOBODY' }],
   ]);
-  const registry = new AudienceRegistry(bus, noSql, async (_em, id) => blocks.get(id) ?? new Set(), undefined, async (_em, id) => (records.get(id) ?? null) as never);
+  const registry = new AudienceRegistry(
+    bus,
+    noSql,
+    async (_em, id) => blocks.get(id) ?? new Set(),
+    undefined,
+    async (_em, id) => (records.get(id) ?? null) as never,
+  );
   const viewers = new Map<number, Viewer>();
   const watched = new Map<string, WatchedUsers>();
 
   beforeAll(async () => {
-    for (const actor of [{ id: ALICE, username: 'alice', isStaff: false }, { id: STAFF, username: 'staff', isStaff: true }] as Actor[]) {
+    for (const actor of [
+      { id: ALICE, username: 'alice', isStaff: false },
+      { id: STAFF, username: 'staff', isStaff: true },
+    ] as Actor[]) {
       const v = registry.attach(actor);
       v.complete = true;
       viewers.set(actor.id, v);
@@ -68,7 +87,10 @@ describe('audience rules of live events', () => {
     const audienceOfAlice = async () => new Set([BOB, CAROL]);
     const scope = { actor: alice.actor, em: noSql };
     watched.set('presence audience', await WatchedUsers.start(registry, bus, alice, {}, audienceOfAlice, scope, () => scope));
-    watched.set('asked ids', await WatchedUsers.start(registry, bus, alice, { wanted: new Set([BOB, CAROL, DAVE, STAFF]), related: true }, audienceOfAlice, scope, () => scope));
+    watched.set(
+      'asked ids',
+      await WatchedUsers.start(registry, bus, alice, { wanted: new Set([BOB, CAROL, DAVE, STAFF]), related: true }, audienceOfAlice, scope, () => scope),
+    );
     watched.set('own profile too', await WatchedUsers.start(registry, bus, alice, { self: true }, audienceOfAlice, scope, () => scope));
   });
   afterAll(() => {
@@ -78,7 +100,10 @@ describe('audience rules of live events', () => {
 
   type Sub = { who: number; conversationId?: number | null; narrowing?: Narrowing; peerId?: number; users?: string };
   const spec = (s: Sub): AudienceSpec => ({
-    viewer: viewers.get(s.who)!, conversationId: s.conversationId ?? null, narrowing: s.narrowing, peerId: s.peerId ?? null,
+    viewer: viewers.get(s.who)!,
+    conversationId: s.conversationId ?? null,
+    narrowing: s.narrowing,
+    peerId: s.peerId ?? null,
     users: s.users ? watched.get(s.users) : undefined,
   });
 
@@ -91,21 +116,21 @@ describe('audience rules of live events', () => {
     ['"every conversation": not a member, not followed', { who: ALICE }, message(OTHER), false],
     ['"every conversation": staff follow every SUPPORT thread', { who: STAFF }, message(SUPPORT), true],
     ['"every conversation": staff do not follow a GROUP they are not in', { who: STAFF }, message(GROUP), false],
-    ['supportOnly (seed 002): the customer\'s own thread', { who: ALICE, narrowing: 'supportOnly' }, message(SUPPORT), true],
+    ["supportOnly (seed 002): the customer's own thread", { who: ALICE, narrowing: 'supportOnly' }, message(SUPPORT), true],
     ['supportOnly (seed 002): never a GROUP', { who: ALICE, narrowing: 'supportOnly' }, message(GROUP), false],
     ['supportOnly (seed 002): staff, every SUPPORT thread', { who: STAFF, narrowing: 'supportOnly' }, message(SUPPORT), true],
     // Typing: readers, never one's own, never across a block.
     ['typing of another member', { who: ALICE, conversationId: GROUP }, typing(BOB), true],
-    ['typing: never one\'s own', { who: ALICE, conversationId: GROUP }, typing(ALICE), false],
+    ["typing: never one's own", { who: ALICE, conversationId: GROUP }, typing(ALICE), false],
     ['typing: never across a block', { who: ALICE, conversationId: GROUP }, typing(CAROL), false],
     ['typing: not a reader', { who: ALICE, conversationId: OTHER }, typing(BOB, OTHER), false],
     ['typing, supportOnly: another user in the thread', { who: ALICE, narrowing: 'supportOnly' }, typing(STAFF, SUPPORT), true],
-    ['typing, supportOnly: one\'s own', { who: STAFF, narrowing: 'supportOnly' }, typing(STAFF, SUPPORT), false],
+    ["typing, supportOnly: one's own", { who: STAFF, narrowing: 'supportOnly' }, typing(STAFF, SUPPORT), false],
     // Read receipts: readers; seed 000 asks for others only.
     ['read receipt of another member', { who: ALICE, conversationId: GROUP }, receipt(BOB), true],
     ['read receipt of a member who sends none (privacy)', { who: ALICE, conversationId: GROUP }, receipt(DAVE), false],
-    ['read receipt: one\'s own (GraphQL)', { who: ALICE, conversationId: GROUP }, receipt(ALICE), true],
-    ['read receipt, othersOnly (seed 000): not one\'s own', { who: ALICE, conversationId: GROUP, narrowing: 'othersOnly' }, receipt(ALICE), false],
+    ["read receipt: one's own (GraphQL)", { who: ALICE, conversationId: GROUP }, receipt(ALICE), true],
+    ["read receipt, othersOnly (seed 000): not one's own", { who: ALICE, conversationId: GROUP, narrowing: 'othersOnly' }, receipt(ALICE), false],
     ['read receipt, othersOnly: another member', { who: ALICE, conversationId: GROUP, narrowing: 'othersOnly' }, receipt(BOB), true],
     // Presence: the watched users (never across a block), or seed 000's peer.
     ['presence of the presence audience', { who: ALICE, users: 'presence audience' }, presence(BOB), true],
@@ -121,12 +146,12 @@ describe('audience rules of live events', () => {
     ['presence without watched users or a peer', { who: ALICE, conversationId: GROUP }, presence(BOB), false],
     // Profiles: the watched users, oneself with `self`.
     ['profile of the presence audience', { who: ALICE, users: 'presence audience' }, profile(BOB), true],
-    ['profile: one\'s own without self', { who: ALICE, users: 'presence audience' }, profile(ALICE), false],
-    ['profile: one\'s own with self', { who: ALICE, users: 'own profile too' }, profile(ALICE), true],
+    ["profile: one's own without self", { who: ALICE, users: 'presence audience' }, profile(ALICE), false],
+    ["profile: one's own with self", { who: ALICE, users: 'own profile too' }, profile(ALICE), true],
     ['profile: never across a block', { who: ALICE, users: 'own profile too' }, profile(CAROL), false],
     // Notifications: their recipient.
-    ['a notification of one\'s own', { who: ALICE }, notification(ALICE), true],
-    ['someone else\'s notification', { who: ALICE }, notification(BOB), false],
+    ["a notification of one's own", { who: ALICE }, notification(ALICE), true],
+    ["someone else's notification", { who: ALICE }, notification(BOB), false],
   ])('%s', async (_what, sub, event, expected) => {
     const answer = mayReceive(registry, spec(sub), event);
     // Messages, typing and notifications answer at once from memory (no promise, no SQL); read

@@ -26,7 +26,9 @@ const tempDir = () => {
   tempDirs.push(dir);
   return dir;
 };
-afterAll(() => { for (const d of tempDirs) rmSync(d, { recursive: true, force: true }); });
+afterAll(() => {
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+});
 
 describe('MEDIA_URL_TTL_S (issue 30, item 10)', () => {
   test('defaults to 12 hours (43200 s), so a page left open through a working day keeps its images', () => {
@@ -158,7 +160,12 @@ describe('JWT_SECRET', () => {
 
   test('NODE_ENV=production refuses a placeholder or low-entropy JWT_SECRET (or previous secret), naming the variable', () => {
     const prod = { NODE_ENV: 'production', DATA_DIR: ':memory:', CORS_ORIGINS: '*' };
-    for (const weak of ['CHANGE-ME-this-placeholder-is-not-a-secret-use-48-random-bytes', 's'.repeat(40), 'password'.repeat(5), 'your-jwt-secret-goes-here-0123456789']) {
+    for (const weak of [
+      'CHANGE-ME-this-placeholder-is-not-a-secret-use-48-random-bytes',
+      's'.repeat(40),
+      'password'.repeat(5),
+      'your-jwt-secret-goes-here-0123456789',
+    ]) {
       const err = configError({ ...prod, JWT_SECRET: weak });
       expect(err.variable).toBe('JWT_SECRET');
       expect(err.message).not.toContain(weak);
@@ -169,7 +176,9 @@ describe('JWT_SECRET', () => {
   });
 
   test('NODE_ENV=production with JWT_SECRET starts', () => {
-    expect(Buffer.from(loadConfig({ NODE_ENV: 'production', DATA_DIR: ':memory:', JWT_SECRET: SECRET, CORS_ORIGINS: 'https://chat.example' }).jwtSecret).toString()).toBe(SECRET);
+    expect(
+      Buffer.from(loadConfig({ NODE_ENV: 'production', DATA_DIR: ':memory:', JWT_SECRET: SECRET, CORS_ORIGINS: 'https://chat.example' }).jwtSecret).toString(),
+    ).toBe(SECRET);
   });
 
   test('development without JWT_SECRET generates one under DATA_DIR/jwt-secret and reuses it', () => {
@@ -226,12 +235,22 @@ describe('transport hardening settings (issue 7)', () => {
   test('defaults: query limits, introspection, landing page and suggestions outside production, WebSocket and HTTP limits', () => {
     const c = loadConfig(base);
     expect(c.graphql).toEqual({
-      maxDepth: 10, maxCost: 100000, maxAliases: 15, maxDirectives: 50, maxTokens: 2000,
-      introspection: true, landingPage: true, hideSuggestions: false,
-      userMaxInFlight: 8, userCostPerSec: 300000,
+      maxDepth: 10,
+      maxCost: 100000,
+      maxAliases: 15,
+      maxDirectives: 50,
+      maxTokens: 2000,
+      introspection: true,
+      landingPage: true,
+      hideSuggestions: false,
+      userMaxInFlight: 8,
+      userCostPerSec: 300000,
     });
     expect(c.rateLimits.memberAddsPerHour).toBe(300);
-    expect(loadConfig({ ...base, RATE_MEMBER_ADDS_PER_HOUR: '20', GRAPHQL_USER_MAX_IN_FLIGHT: '2', GRAPHQL_USER_COST_PER_SEC: '5000' })).toMatchObject({ rateLimits: { memberAddsPerHour: 20 }, graphql: { userMaxInFlight: 2, userCostPerSec: 5000 } });
+    expect(loadConfig({ ...base, RATE_MEMBER_ADDS_PER_HOUR: '20', GRAPHQL_USER_MAX_IN_FLIGHT: '2', GRAPHQL_USER_COST_PER_SEC: '5000' })).toMatchObject({
+      rateLimits: { memberAddsPerHour: 20 },
+      graphql: { userMaxInFlight: 2, userCostPerSec: 5000 },
+    });
     expect(c.wsMaxSubscriptions).toBe(100);
     expect(c.http).toEqual({ maxBodyBytes: 1024 * 1024, headersTimeoutMs: 20000, requestTimeoutMs: 300000, keepAliveTimeoutMs: 5000 });
   });
@@ -239,17 +258,31 @@ describe('transport hardening settings (issue 7)', () => {
   test('production turns introspection, the landing page and suggestions off; GRAPHQL_INTROSPECTION / GRAPHQL_LANDING_PAGE turn the first two back on', () => {
     const prod = { ...base, NODE_ENV: 'production', CORS_ORIGINS: '*' };
     expect(loadConfig(prod).graphql).toMatchObject({ introspection: false, landingPage: false, hideSuggestions: true });
-    expect(loadConfig({ ...prod, GRAPHQL_INTROSPECTION: 'true', GRAPHQL_LANDING_PAGE: 'yes' }).graphql)
-      .toMatchObject({ introspection: true, landingPage: true, hideSuggestions: true });
-    expect(loadConfig({ ...base, GRAPHQL_INTROSPECTION: 'false', GRAPHQL_LANDING_PAGE: '0' }).graphql)
-      .toMatchObject({ introspection: false, landingPage: false, hideSuggestions: false });
+    expect(loadConfig({ ...prod, GRAPHQL_INTROSPECTION: 'true', GRAPHQL_LANDING_PAGE: 'yes' }).graphql).toMatchObject({
+      introspection: true,
+      landingPage: true,
+      hideSuggestions: true,
+    });
+    expect(loadConfig({ ...base, GRAPHQL_INTROSPECTION: 'false', GRAPHQL_LANDING_PAGE: '0' }).graphql).toMatchObject({
+      introspection: false,
+      landingPage: false,
+      hideSuggestions: false,
+    });
   });
 
   test('values are parsed', () => {
     const c = loadConfig({
       ...base,
-      GRAPHQL_MAX_DEPTH: '5', GRAPHQL_MAX_COST: '1000', GRAPHQL_MAX_ALIASES: '0', GRAPHQL_MAX_DIRECTIVES: '3', GRAPHQL_MAX_TOKENS: '500',
-      WS_MAX_SUBSCRIPTIONS: '7', HTTP_MAX_BODY_BYTES: '2048', HTTP_HEADERS_TIMEOUT_MS: '1000', HTTP_REQUEST_TIMEOUT_MS: '2000', HTTP_KEEP_ALIVE_TIMEOUT_MS: '3000',
+      GRAPHQL_MAX_DEPTH: '5',
+      GRAPHQL_MAX_COST: '1000',
+      GRAPHQL_MAX_ALIASES: '0',
+      GRAPHQL_MAX_DIRECTIVES: '3',
+      GRAPHQL_MAX_TOKENS: '500',
+      WS_MAX_SUBSCRIPTIONS: '7',
+      HTTP_MAX_BODY_BYTES: '2048',
+      HTTP_HEADERS_TIMEOUT_MS: '1000',
+      HTTP_REQUEST_TIMEOUT_MS: '2000',
+      HTTP_KEEP_ALIVE_TIMEOUT_MS: '3000',
     });
     expect(c.graphql).toMatchObject({ maxDepth: 5, maxCost: 1000, maxAliases: 0, maxDirectives: 3, maxTokens: 500 });
     expect(c.wsMaxSubscriptions).toBe(7);
@@ -257,9 +290,15 @@ describe('transport hardening settings (issue 7)', () => {
   });
 
   test.each([
-    ['GRAPHQL_MAX_DEPTH', '0'], ['GRAPHQL_MAX_COST', '-1'], ['GRAPHQL_MAX_TOKENS', 'many'], ['GRAPHQL_MAX_ALIASES', '1.5'],
-    ['GRAPHQL_INTROSPECTION', 'maybe'], ['GRAPHQL_LANDING_PAGE', 'on'], ['WS_MAX_SUBSCRIPTIONS', '0'],
-    ['HTTP_MAX_BODY_BYTES', '0'], ['HTTP_KEEP_ALIVE_TIMEOUT_MS', 'soon'],
+    ['GRAPHQL_MAX_DEPTH', '0'],
+    ['GRAPHQL_MAX_COST', '-1'],
+    ['GRAPHQL_MAX_TOKENS', 'many'],
+    ['GRAPHQL_MAX_ALIASES', '1.5'],
+    ['GRAPHQL_INTROSPECTION', 'maybe'],
+    ['GRAPHQL_LANDING_PAGE', 'on'],
+    ['WS_MAX_SUBSCRIPTIONS', '0'],
+    ['HTTP_MAX_BODY_BYTES', '0'],
+    ['HTTP_KEEP_ALIVE_TIMEOUT_MS', 'soon'],
   ])('a bad %s is refused naming it', (variable, value) => {
     expect(configError({ ...base, [variable]: value }).variable).toBe(variable);
   });
@@ -279,7 +318,10 @@ describe('transport hardening settings (issue 7)', () => {
       expect(err.message).toMatch(/required when NODE_ENV=production/);
     }
     expect(loadConfig({ ...prod, CORS_ORIGINS: '*' }).corsOrigins).toEqual(['*']);
-    expect(loadConfig({ ...prod, CORS_ORIGINS: 'https://chat.example, https://admin.example' }).corsOrigins).toEqual(['https://chat.example', 'https://admin.example']);
+    expect(loadConfig({ ...prod, CORS_ORIGINS: 'https://chat.example, https://admin.example' }).corsOrigins).toEqual([
+      'https://chat.example',
+      'https://admin.example',
+    ]);
   });
 
   test('CORS_ORIGINS: "*" only alone, otherwise origins (scheme and host, no path)', () => {

@@ -10,8 +10,12 @@ import { dirname, join, relative, resolve } from 'node:path';
 const ROOT = resolve(__dirname, '..', '..');
 const DOCS = join(ROOT, 'docs');
 const pages = [
-  'README.md', 'SECURITY.md', 'ARCHITECTURE.md',
-  ...readdirSync(DOCS).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`),
+  'README.md',
+  'SECURITY.md',
+  'ARCHITECTURE.md',
+  ...readdirSync(DOCS)
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
 ];
 const read = (page: string) => readFileSync(join(ROOT, page), 'utf8');
 
@@ -23,7 +27,11 @@ function headingIds(text: string): Set<string> {
   const ids = new Set<string>();
   const seen = new Map<string, number>();
   for (const [, title] of prose(text).matchAll(/^#{1,6} +(.+?) *#*$/gm)) {
-    const base = title.toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').trim().replace(/\s/g, '-');
+    const base = title
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+      .trim()
+      .replace(/\s/g, '-');
     const n = seen.get(base) ?? 0;
     seen.set(base, n + 1);
     ids.add(n ? `${base}-${n}` : base);
@@ -38,7 +46,12 @@ test('README.md fits a screen and opens with the two commands', () => {
   const readme = read('README.md');
   expect(readme.split('\n').length).toBeLessThanOrEqual(200);
   const first = /```sh\n([\s\S]*?)```/.exec(readme)![1];
-  expect(first.split('\n').filter(Boolean).map((l) => l.replace(/ +#.*$/, ''))).toEqual(['npm ci && npm start', 'npm test']);
+  expect(
+    first
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.replace(/ +#.*$/, '')),
+  ).toEqual(['npm ci && npm start', 'npm test']);
 });
 
 test.each(pages)('%s: every link stays in the repository and resolves, anchors included', (page) => {
@@ -51,9 +64,15 @@ test.each(pages)('%s: every link stays in the repository and resolves, anchors i
     }
     const [path, anchor] = target.split('#');
     const file = path ? resolve(dirname(join(ROOT, page)), decodeURI(path)) : join(ROOT, page);
-    if (!file.startsWith(ROOT) || !existsSync(file)) { broken.push(`${target} (no file ${relative(ROOT, file)})`); continue; }
+    if (!file.startsWith(ROOT) || !existsSync(file)) {
+      broken.push(`${target} (no file ${relative(ROOT, file)})`);
+      continue;
+    }
     if (anchor !== undefined) {
-      if (statSync(file).isDirectory() || !file.endsWith('.md')) { broken.push(`${target} (an anchor into a non-Markdown file)`); continue; }
+      if (statSync(file).isDirectory() || !file.endsWith('.md')) {
+        broken.push(`${target} (an anchor into a non-Markdown file)`);
+        continue;
+      }
       if (!headingIds(readFileSync(file, 'utf8')).has(anchor)) broken.push(`${target} (no heading #${anchor})`);
     }
   }

@@ -22,7 +22,9 @@ describe('InMemoryEventBus', () => {
   test('a throwing listener does not stop the others', () => {
     const bus = new InMemoryEventBus();
     const got: DomainEvent[] = [];
-    bus.on('typing', () => { throw new Error('boom'); });
+    bus.on('typing', () => {
+      throw new Error('boom');
+    });
     bus.on('typing', (e) => got.push(e));
     bus.publish(typing(1));
     expect(got).toHaveLength(1);
@@ -42,7 +44,8 @@ describe('DeliveryHub', () => {
   const actor = { id: 1, username: 'a', isStaff: false };
   // Each subscriber's audience here is its own access check (the server's is audiences.ts mayReceive).
   type Accept = (e: DomainEvent) => boolean | Promise<boolean>;
-  const hubOn = (bus: InMemoryEventBus, maxQueue = 1000) => new DeliveryHub<Accept>(bus, { schema, mayReceive: (accept, e) => accept(e), newScope: () => ({}), contextFor: () => ({}), maxQueue });
+  const hubOn = (bus: InMemoryEventBus, maxQueue = 1000) =>
+    new DeliveryHub<Accept>(bus, { schema, mayReceive: (accept, e) => accept(e), newScope: () => ({}), contextFor: () => ({}), maxQueue });
   const tick = () => new Promise((r) => setTimeout(r, 30));
 
   test('one execution and one payload per event for every subscriber of an operation, in bus order even when an access check waits', async () => {
@@ -50,8 +53,20 @@ describe('DeliveryHub', () => {
     const hub = hubOn(bus);
     const slow: string[] = [];
     const plain: string[] = [];
-    const a = hub.subscribe({ topic: 'typing:*', actor, operation, write: (p) => slow.push(p), audience: (e) => ((e as { conversationId: number }).conversationId === 1 ? new Promise((r) => setTimeout(() => r(true), 20)) : true) });
-    const b = hub.subscribe({ topic: 'typing:*', actor, operation, write: (p) => plain.push(p), audience: (e) => (e as { conversationId: number }).conversationId !== 2 });
+    const a = hub.subscribe({
+      topic: 'typing:*',
+      actor,
+      operation,
+      write: (p) => slow.push(p),
+      audience: (e) => ((e as { conversationId: number }).conversationId === 1 ? new Promise((r) => setTimeout(() => r(true), 20)) : true),
+    });
+    const b = hub.subscribe({
+      topic: 'typing:*',
+      actor,
+      operation,
+      write: (p) => plain.push(p),
+      audience: (e) => (e as { conversationId: number }).conversationId !== 2,
+    });
     for (const c of [1, 2, 3]) bus.publish(typing(c));
     await tick();
     expect(slow).toEqual(['{"data":{"typing":1}}', '{"data":{"typing":2}}', '{"data":{"typing":3}}']);
@@ -73,7 +88,16 @@ describe('DeliveryHub', () => {
     const hub = hubOn(bus, 2);
     let overflowed = 0;
     const got: string[] = [];
-    const s = hub.subscribe({ topic: 'typing:*', actor, operation, write: (p) => got.push(p), audience: () => new Promise((r) => setTimeout(() => r(true), 50)), onOverflow: () => { overflowed++; } });
+    const s = hub.subscribe({
+      topic: 'typing:*',
+      actor,
+      operation,
+      write: (p) => got.push(p),
+      audience: () => new Promise((r) => setTimeout(() => r(true), 50)),
+      onOverflow: () => {
+        overflowed++;
+      },
+    });
     for (let i = 1; i <= 4; i++) bus.publish(typing(i));
     expect(overflowed).toBe(1);
     expect(await s.next()).toEqual({ value: undefined, done: true });

@@ -3,7 +3,11 @@ import { checkFileName } from '../../src/domain/attachment/attachment.service';
 import { DomainError } from '../../src/domain/shared/errors';
 
 const codeOf = (name: unknown) => {
-  try { return checkFileName(name); } catch (err) { return err instanceof DomainError ? err.code : 'other'; }
+  try {
+    return checkFileName(name);
+  } catch (err) {
+    return err instanceof DomainError ? err.code : 'other';
+  }
 };
 
 test('keeps ordinary and unicode names, trimmed and NFC-normalised', () => {
@@ -14,8 +18,19 @@ test('keeps ordinary and unicode names, trimmed and NFC-normalised', () => {
 });
 
 test.each([
-  ['../../a.php\u0000.jpg'], ['..\\..\\evil.png'], ['dir/file.png'], ['tab\there.png'], ['line\nbreak.png'],
-  ['bell\u0007.png'], ['c1\u0085.png'], ['..'], [''], ['   '], [`${'x'.repeat(252)}.png`], [null], [42],
+  ['../../a.php\u0000.jpg'],
+  ['..\\..\\evil.png'],
+  ['dir/file.png'],
+  ['tab\there.png'],
+  ['line\nbreak.png'],
+  ['bell\u0007.png'],
+  ['c1\u0085.png'],
+  ['..'],
+  [''],
+  ['   '],
+  [`${'x'.repeat(252)}.png`],
+  [null],
+  [42],
 ])('refuses %j with BAD_USER_INPUT', (name) => {
   expect(codeOf(name)).toBe('BAD_USER_INPUT');
 });

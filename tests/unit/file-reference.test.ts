@@ -1,4 +1,12 @@
-import { checkDeclaredSize, MAX_DECLARED_SIZE, MAX_FILE_URL, mediaPathKey, mimeFromName, nameFromUrl, parseFileUrl } from '../../src/domain/attachment/file-reference';
+import {
+  checkDeclaredSize,
+  MAX_DECLARED_SIZE,
+  MAX_FILE_URL,
+  mediaPathKey,
+  mimeFromName,
+  nameFromUrl,
+  parseFileUrl,
+} from '../../src/domain/attachment/file-reference';
 import { checkFileName } from '../../src/domain/attachment/attachment.service';
 import { DomainError } from '../../src/domain/shared/errors';
 
@@ -12,7 +20,10 @@ import { DomainError } from '../../src/domain/shared/errors';
  */
 
 const refusal = (f: () => unknown) => {
-  try { f(); return 'accepted'; } catch (err) {
+  try {
+    f();
+    return 'accepted';
+  } catch (err) {
     return err instanceof DomainError ? { code: err.code, message: err.message, field: err.field } : `not a DomainError: ${String(err)}`;
   }
 };
@@ -26,7 +37,7 @@ describe('parseFileUrl', () => {
     expect('absolute' in h && h.absolute.href).toBe('http://example.com:8080/a/b.pdf?x=1#frag');
   });
 
-  test('this server\'s /media/ path is kept as a path, its query apart, without the fragment', () => {
+  test("this server's /media/ path is kept as a path, its query apart, without the fragment", () => {
     expect(parseFileUrl('/media/12')).toEqual({ path: '/media/12', search: '' });
     expect(parseFileUrl('/media/12/thumbnail?exp=1&sig=abc')).toEqual({ path: '/media/12/thumbnail', search: '?exp=1&sig=abc' });
     expect(parseFileUrl('/media/12?exp=1#top')).toEqual({ path: '/media/12', search: '?exp=1' });
@@ -60,28 +71,46 @@ describe('parseFileUrl', () => {
   });
 
   test.each([
-    ['javascript:alert(1)', 'javascript'], ['JavaScript:alert(1)', 'javascript'], ['data:text/html,<b>x</b>', 'data'],
-    ['ftp://example.com/a', 'ftp'], ['file:///etc/passwd', 'file'], ['vbscript:x', 'vbscript'], ['blob:https://example.com/1', 'blob'],
-    ['mailto:a@example.com', 'mailto'], ['ws://example.com/', 'ws'],
+    ['javascript:alert(1)', 'javascript'],
+    ['JavaScript:alert(1)', 'javascript'],
+    ['data:text/html,<b>x</b>', 'data'],
+    ['ftp://example.com/a', 'ftp'],
+    ['file:///etc/passwd', 'file'],
+    ['vbscript:x', 'vbscript'],
+    ['blob:https://example.com/1', 'blob'],
+    ['mailto:a@example.com', 'mailto'],
+    ['ws://example.com/', 'ws'],
   ])('%j: the scheme %s is refused, named', (value, scheme) => {
     expect(refusal(() => parseFileUrl(value))).toEqual(refusedUrl(`fileUrl must be an http:// or https:// URL; ${scheme}: URLs are refused`));
   });
 
   test('a long scheme is named by its first 32 characters', () => {
-    expect(refusal(() => parseFileUrl(`${'x'.repeat(40)}:y`))).toEqual(refusedUrl(`fileUrl must be an http:// or https:// URL; ${'x'.repeat(32)}: URLs are refused`));
+    expect(refusal(() => parseFileUrl(`${'x'.repeat(40)}:y`))).toEqual(
+      refusedUrl(`fileUrl must be an http:// or https:// URL; ${'x'.repeat(32)}: URLs are refused`),
+    );
   });
 
   test.each([
-    ['a space', 'https://example.com/a b.jpg'], ['a tab', 'https://example.com/a\tb.jpg'], ['a newline', 'https://example.com/a\nb'],
-    ['NUL', 'https://example.com/a\u0000b'], ['DEL', 'https://example.com/\u007f'], ['a C1 control', 'https://example.com/\u0085'],
-    ['a no-break space', 'https://example.com/a\u00a0b'], ['a space in a /media/ path', '/media/1 2'],
+    ['a space', 'https://example.com/a b.jpg'],
+    ['a tab', 'https://example.com/a\tb.jpg'],
+    ['a newline', 'https://example.com/a\nb'],
+    ['NUL', 'https://example.com/a\u0000b'],
+    ['DEL', 'https://example.com/\u007f'],
+    ['a C1 control', 'https://example.com/\u0085'],
+    ['a no-break space', 'https://example.com/a\u00a0b'],
+    ['a space in a /media/ path', '/media/1 2'],
   ])('%s: refused', (_what, value) => {
     expect(refusal(() => parseFileUrl(value))).toEqual(refusedUrl('fileUrl must not contain spaces or control characters'));
   });
 
   test.each([
-    ['a relative path', 'files/a.jpg'], ['another absolute path', '/uploads/a.jpg'], ['a media look-alike', '/mediax/1'],
-    ['a protocol-relative URL', '//example.com/a.jpg'], ['a relative path with a colon', 'files/a:b.jpg'], ['a bare host', 'example.com/a.jpg'], ['a path with /media/ inside', '/x/media/1'],
+    ['a relative path', 'files/a.jpg'],
+    ['another absolute path', '/uploads/a.jpg'],
+    ['a media look-alike', '/mediax/1'],
+    ['a protocol-relative URL', '//example.com/a.jpg'],
+    ['a relative path with a colon', 'files/a:b.jpg'],
+    ['a bare host', 'example.com/a.jpg'],
+    ['a path with /media/ inside', '/x/media/1'],
   ])('%s: refused, not absolute', (_what, value) => {
     expect(refusal(() => parseFileUrl(value))).toEqual(refusedUrl('fileUrl must be an absolute http:// or https:// URL'));
   });
@@ -96,16 +125,32 @@ describe('parseFileUrl', () => {
 });
 
 describe('checkDeclaredSize', () => {
-  test.each([[null, null], [undefined, null], [0, 0], [1024, 1024], [MAX_DECLARED_SIZE, 2147483647], ['1024', 1024], [' 12 ', 12], ['0', 0]])('%j → %j', (value, expected) => {
+  test.each([
+    [null, null],
+    [undefined, null],
+    [0, 0],
+    [1024, 1024],
+    [MAX_DECLARED_SIZE, 2147483647],
+    ['1024', 1024],
+    [' 12 ', 12],
+    ['0', 0],
+  ])('%j → %j', (value, expected) => {
     expect(checkDeclaredSize(value)).toBe(expected);
   });
 
-  test.each([[-1], [2147483648], [1.5], [NaN], [Infinity], ['-1'], ['1.5'], ['12abc'], ['abc'], [''], ['12345678901'], ['1e3'], [true], [{}], [[1]]])('%j: BAD_USER_INPUT naming fileSize', (value) => {
-    expect(refusal(() => checkDeclaredSize(value))).toEqual({ code: 'BAD_USER_INPUT', message: 'fileSize must be a whole number of bytes from 0 to 2147483647', field: 'fileSize' });
-  });
+  test.each([[-1], [2147483648], [1.5], [NaN], [Infinity], ['-1'], ['1.5'], ['12abc'], ['abc'], [''], ['12345678901'], ['1e3'], [true], [{}], [[1]]])(
+    '%j: BAD_USER_INPUT naming fileSize',
+    (value) => {
+      expect(refusal(() => checkDeclaredSize(value))).toEqual({
+        code: 'BAD_USER_INPUT',
+        message: 'fileSize must be a whole number of bytes from 0 to 2147483647',
+        field: 'fileSize',
+      });
+    },
+  );
 });
 
-describe('nameFromUrl: an absent file_name is the URL\'s last path segment', () => {
+describe("nameFromUrl: an absent file_name is the URL's last path segment", () => {
   test.each([
     ['/file.jpg', 'file.jpg'],
     ['/a/b/report.pdf', 'report.pdf'],
@@ -125,7 +170,7 @@ describe('nameFromUrl: an absent file_name is the URL\'s last path segment', () 
     expect(nameFromUrl(pathname)).toBe('file');
   });
 
-  test('at most 255 characters (the uploads\' rule), of the trimmed name, and trimmed again once cut', () => {
+  test("at most 255 characters (the uploads' rule), of the trimmed name, and trimmed again once cut", () => {
     const name = nameFromUrl(`/${'n'.repeat(300)}.txt`);
     expect(name).toBe('n'.repeat(255));
     expect([...nameFromUrl(`/${'😀'.repeat(300)}`)]).toHaveLength(255);
@@ -133,27 +178,54 @@ describe('nameFromUrl: an absent file_name is the URL\'s last path segment', () 
     expect(nameFromUrl(`/${'a'.repeat(254)}%20${'b'.repeat(10)}`)).toBe('a'.repeat(254));
   });
 
-  test('what it makes is a name the uploads\' rule (checkFileName) accepts as it is', () => {
-    for (const pathname of ['/file.jpg', `/${'%20'.repeat(3)}${'n'.repeat(300)}`, `/${'a'.repeat(254)}%20${'b'.repeat(10)}`, '/x/a%2Fb%5Cc.txt', '/x/a%00b.txt', '/%2E%2E', '/x/e%CC%81.txt']) {
+  test("what it makes is a name the uploads' rule (checkFileName) accepts as it is", () => {
+    for (const pathname of [
+      '/file.jpg',
+      `/${'%20'.repeat(3)}${'n'.repeat(300)}`,
+      `/${'a'.repeat(254)}%20${'b'.repeat(10)}`,
+      '/x/a%2Fb%5Cc.txt',
+      '/x/a%00b.txt',
+      '/%2E%2E',
+      '/x/e%CC%81.txt',
+    ]) {
       const name = nameFromUrl(pathname);
       expect([pathname, checkFileName(name)]).toEqual([pathname, name]);
     }
   });
 });
 
-describe('mimeFromName: a link\'s type is guessed from its name, never sniffed', () => {
+describe("mimeFromName: a link's type is guessed from its name, never sniffed", () => {
   test.each([
     // seed 004's allowed files: .jpg, .jpeg, .png, .mp4, .mov, .webp, .gif, .heic, .avif
-    ['photo.jpg', 'image/jpeg'], ['photo.jpeg', 'image/jpeg'], ['a.png', 'image/png'], ['clip.mp4', 'video/mp4'], ['clip.mov', 'video/quicktime'],
-    ['a.webp', 'image/webp'], ['a.gif', 'image/gif'], ['a.heic', 'image/heic'], ['a.avif', 'image/avif'],
-    ['report.pdf', 'application/pdf'], ['notes.txt', 'text/plain'],
+    ['photo.jpg', 'image/jpeg'],
+    ['photo.jpeg', 'image/jpeg'],
+    ['a.png', 'image/png'],
+    ['clip.mp4', 'video/mp4'],
+    ['clip.mov', 'video/quicktime'],
+    ['a.webp', 'image/webp'],
+    ['a.gif', 'image/gif'],
+    ['a.heic', 'image/heic'],
+    ['a.avif', 'image/avif'],
+    ['report.pdf', 'application/pdf'],
+    ['notes.txt', 'text/plain'],
     // Other common files, by their IANA media types.
-    ['a.bmp', 'image/bmp'], ['a.svg', 'image/svg+xml'], ['a.webm', 'video/webm'], ['a.mp3', 'audio/mpeg'], ['a.wav', 'audio/wav'], ['a.ogg', 'audio/ogg'],
-    ['a.csv', 'text/csv'], ['a.json', 'application/json'], ['a.zip', 'application/zip'], ['a.doc', 'application/msword'],
-    ['a.docx', 'application/vnd.openxmlformats-officedocument.wordprocessingml.document'], ['a.xls', 'application/vnd.ms-excel'],
-    ['a.xlsx', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'], ['a.ppt', 'application/vnd.ms-powerpoint'],
+    ['a.bmp', 'image/bmp'],
+    ['a.svg', 'image/svg+xml'],
+    ['a.webm', 'video/webm'],
+    ['a.mp3', 'audio/mpeg'],
+    ['a.wav', 'audio/wav'],
+    ['a.ogg', 'audio/ogg'],
+    ['a.csv', 'text/csv'],
+    ['a.json', 'application/json'],
+    ['a.zip', 'application/zip'],
+    ['a.doc', 'application/msword'],
+    ['a.docx', 'application/vnd.openxmlformats-officedocument.wordprocessingml.document'],
+    ['a.xls', 'application/vnd.ms-excel'],
+    ['a.xlsx', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'],
+    ['a.ppt', 'application/vnd.ms-powerpoint'],
     ['a.pptx', 'application/vnd.openxmlformats-officedocument.presentationml.presentation'],
-    ['PHOTO.JPG', 'image/jpeg'], ['archive.tar.gz', 'application/gzip'],
+    ['PHOTO.JPG', 'image/jpeg'],
+    ['archive.tar.gz', 'application/gzip'],
   ])('%s → %s', (name, mime) => {
     expect(mimeFromName(name)).toBe(mime);
   });
@@ -172,7 +244,7 @@ describe('mediaPathKey (issue 27 §4)', () => {
     // A broken escape is decoded where it can be, never thrown.
     expect(mediaPathKey('/%6Dedia/78%zz')).toBe('/media/78%zz');
   });
-  test('relative paths in any of those spellings pass as this server\'s /media/ paths, as given', () => {
+  test("relative paths in any of those spellings pass as this server's /media/ paths, as given", () => {
     expect(parseFileUrl('/MEDIA/78?exp=1')).toEqual({ path: '/MEDIA/78', search: '?exp=1' });
     expect(parseFileUrl('/%6Dedia/78')).toEqual({ path: '/%6Dedia/78', search: '' });
   });

@@ -32,7 +32,7 @@ describe('mentionedNames', () => {
     ['after a dot or a dash', 'x.@alice y-@bob'],
     ['a double @', '@@alice'],
     ['too short', '@ab'],
-    ['too short once the sentence\'s dot is cut', '@ab.'],
+    ["too short once the sentence's dot is cut", '@ab.'],
     ['only punctuation after @', '@... @-- @'],
     ['other characters', '@ålice @<b>'],
     // A run longer than any username is nobody's name, not the user named by its first 32 characters.

@@ -8,7 +8,10 @@ import { connectionFrom, decodeCursor, encodeCursor, pageSize } from '../../src/
  */
 
 const refusal = (f: () => unknown) => {
-  try { f(); return 'accepted'; } catch (err) {
+  try {
+    f();
+    return 'accepted';
+  } catch (err) {
     return err instanceof DomainError ? { code: err.code, message: err.message, field: err.field } : `not a DomainError: ${String(err)}`;
   }
 };
@@ -34,7 +37,11 @@ describe('cursors', () => {
     ['not base64 of anything', '!!!', 'msg', 1],
     ['empty', '', 'msg', 1],
   ])('%s: BAD_USER_INPUT naming the argument', (_what, cursor, kind, arity) => {
-    expect(refusal(() => decodeCursor(cursor, kind, 'before', arity))).toEqual({ code: 'BAD_USER_INPUT', message: 'before is not a valid cursor', field: 'before' });
+    expect(refusal(() => decodeCursor(cursor, kind, 'before', arity))).toEqual({
+      code: 'BAD_USER_INPUT',
+      message: 'before is not a valid cursor',
+      field: 'before',
+    });
   });
 });
 
@@ -57,7 +64,11 @@ describe('connectionFrom: rows fetched with one row of look-ahead', () => {
 
   test('one row past the page size: a next page, and that row is not shown', () => {
     const page = connectionFrom([1, 2, 3, 4], 3, cursorOf, 10, false);
-    expect(page.edges).toEqual([{ cursor: 'c1', node: 1 }, { cursor: 'c2', node: 2 }, { cursor: 'c3', node: 3 }]);
+    expect(page.edges).toEqual([
+      { cursor: 'c1', node: 1 },
+      { cursor: 'c2', node: 2 },
+      { cursor: 'c3', node: 3 },
+    ]);
     expect(page.pageInfo).toEqual({ hasNextPage: true, hasPreviousPage: false, startCursor: 'c1', endCursor: 'c3' });
     expect(page.totalCount).toBe(10);
   });

@@ -1,10 +1,16 @@
 import { hash as argonHash } from '@node-rs/argon2';
 import {
-  ARGON2_PARAMS, PASSWORD_MAX_LENGTH, argon2ParamsOf, dummyPasswordHash, hashPassword, needsRehash, verifyPassword,
+  ARGON2_PARAMS,
+  PASSWORD_MAX_LENGTH,
+  argon2ParamsOf,
+  dummyPasswordHash,
+  hashPassword,
+  needsRehash,
+  verifyPassword,
 } from '../../src/domain/auth/password';
 
 describe('password hashing (argon2id, OWASP parameters)', () => {
-  test('the parameters are at least OWASP\'s first argon2id profile: m=19456 KiB, t=2, p=1', () => {
+  test("the parameters are at least OWASP's first argon2id profile: m=19456 KiB, t=2, p=1", () => {
     expect(ARGON2_PARAMS.memoryCost).toBeGreaterThanOrEqual(19456);
     expect(ARGON2_PARAMS.timeCost).toBeGreaterThanOrEqual(2);
     expect(ARGON2_PARAMS.parallelism).toBeGreaterThanOrEqual(1);
@@ -60,7 +66,7 @@ describe('argon2ParamsOf', () => {
 });
 
 describe('needsRehash', () => {
-  test('false for a hash with today\'s parameters or stronger', async () => {
+  test("false for a hash with today's parameters or stronger", async () => {
     expect(needsRehash(await hashPassword('abcdefgh'))).toBe(false);
     expect(needsRehash('$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaA')).toBe(false);
   });

@@ -1,10 +1,37 @@
 import { ConversationKind, MemberRole, RoomVisibility, type Conversation } from '../../src/domain/conversation/conversation.entity';
 import {
-  activeMembershipSql, canAddAs, canArchive, canAssignRoles, canManage, canRead, canReadContent, canSeeMetadata, canSend, followsByDefault,
-  isActive, isArchived, listedConversationSql, outranks, unreadIsWholeThread, unreadMessageSql, viewerAbilities,
+  activeMembershipSql,
+  canAddAs,
+  canArchive,
+  canAssignRoles,
+  canManage,
+  canRead,
+  canReadContent,
+  canSeeMetadata,
+  canSend,
+  followsByDefault,
+  isActive,
+  isArchived,
+  listedConversationSql,
+  outranks,
+  unreadIsWholeThread,
+  unreadMessageSql,
+  viewerAbilities,
 } from '../../src/domain/conversation/conversation.policy';
 import type { Membership } from '../../src/domain/conversation/membership.entity';
-import { canAttach, canDelete, canEdit, canPostNotice, isIn, isOwn, isReadByOthers, isSystem, showsContent, showsReply, type MessageFacts } from '../../src/domain/message/message.policy';
+import {
+  canAttach,
+  canDelete,
+  canEdit,
+  canPostNotice,
+  isIn,
+  isOwn,
+  isReadByOthers,
+  isSystem,
+  showsContent,
+  showsReply,
+  type MessageFacts,
+} from '../../src/domain/message/message.policy';
 import type { Actor } from '../../src/domain/shared/actor';
 import { deliversReadReceipt, presenceNeedsRelation, showsPresence, showsPrivacy } from '../../src/domain/user/user.policy';
 
@@ -17,7 +44,8 @@ import { deliversReadReceipt, presenceNeedsRelation, showsPresence, showsPrivacy
 const user: Actor = { id: 1, username: 'u', isStaff: false };
 const staff: Actor = { id: 9, username: 'staff', isStaff: true };
 const conv = (kind: ConversationKind, visibility: RoomVisibility = RoomVisibility.PUBLIC) => ({ id: 100, kind, visibility }) as unknown as Conversation;
-const member = (role: MemberRole = MemberRole.MEMBER, extra: Partial<Membership> = {}) => ({ id: 5, role, leftAt: null, isBanned: false, isMuted: false, ...extra }) as unknown as Membership;
+const member = (role: MemberRole = MemberRole.MEMBER, extra: Partial<Membership> = {}) =>
+  ({ id: 5, role, leftAt: null, isBanned: false, isMuted: false, ...extra }) as unknown as Membership;
 const left = member(MemberRole.MEMBER, { leftAt: new Date() });
 const banned = member(MemberRole.MEMBER, { isBanned: true });
 const muted = member(MemberRole.MEMBER, { isMuted: true });
@@ -182,7 +210,12 @@ describe('conversation policy', () => {
 
   it('viewerAbilities: asks the loader only for a signed-in viewer, and decides with the predicates', async () => {
     const asked: number[] = [];
-    const loader = (m: Membership | null) => ({ load: async (id: number) => { asked.push(id); return m; } });
+    const loader = (m: Membership | null) => ({
+      load: async (id: number) => {
+        asked.push(id);
+        return m;
+      },
+    });
     await expect(viewerAbilities(user, conv(GROUP), loader(member()))).resolves.toMatchObject({ readContent: true, unreadIsWholeThread: false });
     await expect(viewerAbilities(user, conv(ROOM), loader(null))).resolves.toMatchObject({ membership: null, readContent: false });
     await expect(viewerAbilities(staff, conv(SUPPORT), loader(null))).resolves.toMatchObject({ readContent: true, unreadIsWholeThread: true });
@@ -209,7 +242,7 @@ describe('message policy', () => {
   it.each([
     ['the sender, own message', user, msg(), true],
     ['someone else', user, others, false],
-    ['staff, anyone\'s message (seed 004)', staff, others, true],
+    ["staff, anyone's message (seed 004)", staff, others, true],
     ['staff, a SYSTEM message', staff, system, false],
   ])('canEdit: %s', (_what, actor, m, expected) => {
     expect(canEdit(actor, m)).toBe(expected);
@@ -217,13 +250,13 @@ describe('message policy', () => {
 
   it.each([
     ['the sender', user, msg(), member(), GROUP, true],
-    ['a MEMBER, someone else\'s', user, others, member(), GROUP, false],
-    ['an ADMIN of a GROUP, someone else\'s', user, others, admin, GROUP, true],
-    ['an OWNER of a ROOM, someone else\'s', user, others, owner, ROOM, true],
-    ['an OWNER of a DIRECT chat, the other\'s', user, others, owner, DIRECT, false],
+    ["a MEMBER, someone else's", user, others, member(), GROUP, false],
+    ["an ADMIN of a GROUP, someone else's", user, others, admin, GROUP, true],
+    ["an OWNER of a ROOM, someone else's", user, others, owner, ROOM, true],
+    ["an OWNER of a DIRECT chat, the other's", user, others, owner, DIRECT, false],
     ['a banned ADMIN', user, others, member(MemberRole.ADMIN, { isBanned: true }), GROUP, false],
-    ['staff, anyone\'s, in a DIRECT chat too (seed 004)', staff, others, null, DIRECT, true],
-    ['staff in a GROUP, anyone\'s', staff, others, null, GROUP, true],
+    ["staff, anyone's, in a DIRECT chat too (seed 004)", staff, others, null, DIRECT, true],
+    ["staff in a GROUP, anyone's", staff, others, null, GROUP, true],
     ['an OWNER, a SYSTEM message', user, system, owner, GROUP, false],
   ])('canDelete: %s', (_what, actor, m, membership, kind, expected) => {
     expect(canDelete(actor, m, conv(kind), membership)).toBe(expected);
@@ -232,19 +265,33 @@ describe('message policy', () => {
   it.each([
     ['the sender', user, msg(), true],
     ['someone else', user, others, false],
-    ['staff, someone else\'s (seed 004)', staff, others, true],
+    ["staff, someone else's (seed 004)", staff, others, true],
     ['staff, a SYSTEM message', staff, system, false],
   ])('canAttach: %s', (_what, actor, m, expected) => {
     expect(canAttach(actor, m)).toBe(expected);
   });
 
   it.each([
-    ['nobody else read it', [{ userId: 1, lastReadSeq: 9 }, { userId: 2, lastReadSeq: 4 }], false],
+    [
+      'nobody else read it',
+      [
+        { userId: 1, lastReadSeq: 9 },
+        { userId: 2, lastReadSeq: 4 },
+      ],
+      false,
+    ],
     ['another member read up to it', [{ userId: 2, lastReadSeq: 5 }], true],
     ['another member read past it', [{ userId: 3, lastReadSeq: 8 }], true],
     ['only the sender read it', [{ userId: 1, lastReadSeq: 5 }], false],
     ['only a member with read receipts off read it (issue 27 §5)', [{ userId: 2, lastReadSeq: 5, sendsReceipts: false }], false],
-    ['a member with read receipts on (or no setting) read it', [{ userId: 2, lastReadSeq: 5, sendsReceipts: true }, { userId: 3, lastReadSeq: 4 }], true],
+    [
+      'a member with read receipts on (or no setting) read it',
+      [
+        { userId: 2, lastReadSeq: 5, sendsReceipts: true },
+        { userId: 3, lastReadSeq: 4 },
+      ],
+      true,
+    ],
     ['no members', [], false],
   ])('isReadByOthers: %s', (_what, readers, expected) => {
     expect(isReadByOthers({ senderId: 1, seq: 5 }, readers)).toBe(expected);
@@ -293,7 +340,7 @@ describe('user privacy policy (issue 27 §5)', () => {
     ['another member, receipts on', 1, { id: 2, sendReadReceipts: true }, true],
     ['another member, no setting (default on)', 1, { id: 2 }, true],
     ['another member, receipts off', 1, { id: 2, sendReadReceipts: false }, false],
-    ['the reader\'s own other session, receipts off', 2, { id: 2, sendReadReceipts: false }, true],
+    ["the reader's own other session, receipts off", 2, { id: 2, sendReadReceipts: false }, true],
   ])('deliversReadReceipt: %s', (_what, viewer, reader, expected) => {
     expect(deliversReadReceipt(viewer, reader)).toBe(expected);
   });

@@ -35,7 +35,7 @@ test('a variable page size counts at its value, clamped to the cap; absent, at t
   expect(of('query($c: ID!) { messages(conversationId: $c, last: 100) { edges { node { id } } } }', { c: '1' })).toBe(1 + 100 * 3);
 });
 
-test('lists nest: 15 aliases of a conversation\'s members count 15 x 100 members', () => {
+test("lists nest: 15 aliases of a conversation's members count 15 x 100 members", () => {
   const aliases = Array.from({ length: 15 }, (_, i) => `a${i}: conversation(id: 1) { members { user { id username fullName } } }`).join(' ');
   expect(of(`{ ${aliases} }`)).toBe(15 * (1 + 100 * 5));
   // 20 conversations with 100 members each
@@ -45,7 +45,9 @@ test('lists nest: 15 aliases of a conversation\'s members count 15 x 100 members
 test('fragments count where they are spread, once per spread, without re-walking them (no blow-up)', () => {
   expect(of('{ me { ...F } } fragment F on User { id username }')).toBe(3);
   // 30 levels of fragments each spread twice: 2^30 values, computed without walking 2^30 times.
-  const defs = Array.from({ length: 30 }, (_, i) => `fragment F${i} on User { ...F${i + 1} a${i}: id }`).join(' ').replace('...F30', 'id') ;
+  const defs = Array.from({ length: 30 }, (_, i) => `fragment F${i} on User { ...F${i + 1} a${i}: id }`)
+    .join(' ')
+    .replace('...F30', 'id');
   const started = Date.now();
   expect(of(`{ me { ...F0 ...F0 } } ${defs}`)).toBeGreaterThan(0);
   expect(Date.now() - started).toBeLessThan(5000);

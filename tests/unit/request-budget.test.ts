@@ -19,7 +19,7 @@ test('at most maxInFlight operations at once per user; a release frees a place',
   await expect(budget.admit(1, 10)).rejects.toMatchObject({ code: 'RATE_LIMITED', retryAfterSec: 1 });
 });
 
-test('cost per second: charges past the second\'s budget are refused with retryAfter and spend nothing', async () => {
+test("cost per second: charges past the second's budget are refused with retryAfter and spend nothing", async () => {
   const budget = new RequestBudget({ maxInFlight: 100, costPerSec: 16000 }, 10000);
   await budget.charge(1, 7515);
   await budget.charge(1, 7515);

@@ -31,15 +31,21 @@ describe('SocketSessions', () => {
     const client = new WebSocket(url);
     open.push(client);
     const closed = new Promise<number>((r) => client.once('close', (code) => r(code)));
-    await new Promise<void>((r, j) => { client.once('open', () => r()); client.once('error', j); });
+    await new Promise<void>((r, j) => {
+      client.once('open', () => r());
+      client.once('error', j);
+    });
     return { socket: await accepted, closed };
   }
 
-  const session = (sessionId: string): Session => ({
-    actor: { id: 1, username: 'alice', isStaff: false }, expiresAt: new Date(Date.now() + 3_600_000), sessionId,
-  } as Session);
+  const session = (sessionId: string): Session =>
+    ({
+      actor: { id: 1, username: 'alice', isStaff: false },
+      expiresAt: new Date(Date.now() + 3_600_000),
+      sessionId,
+    }) as Session;
 
-  test('a login revoked after its socket was added closes that socket (4403), not another login\'s', async () => {
+  test("a login revoked after its socket was added closes that socket (4403), not another login's", async () => {
     const bus = new InMemoryEventBus();
     const sessions = new SocketSessions(bus);
     const a = await pair();
@@ -52,7 +58,7 @@ describe('SocketSessions', () => {
     sessions.close();
   });
 
-  test('a login revoked between the socket\'s check and its adding: the socket is refused and closed (4403)', async () => {
+  test("a login revoked between the socket's check and its adding: the socket is refused and closed (4403)", async () => {
     const bus = new InMemoryEventBus();
     const sessions = new SocketSessions(bus);
     const late = await pair();

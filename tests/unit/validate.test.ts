@@ -7,13 +7,18 @@ import { validate, z } from '../../src/domain/shared/validate';
  */
 
 const refusal = (f: () => unknown) => {
-  try { return { accepted: f() }; } catch (err) {
+  try {
+    return { accepted: f() };
+  } catch (err) {
     return err instanceof DomainError ? { code: err.code, message: err.message, field: err.field } : `not a DomainError: ${String(err)}`;
   }
 };
 
 describe('validate', () => {
-  const input = z.object({ title: z.string().min(1, 'must not be empty'), settings: z.object({ maxMembers: z.number().int('must be a whole number') }).optional() });
+  const input = z.object({
+    title: z.string().min(1, 'must not be empty'),
+    settings: z.object({ maxMembers: z.number().int('must be a whole number') }).optional(),
+  });
 
   test('valid input comes back parsed', () => {
     expect(validate(z.string().trim(), '  hi  ')).toBe('hi');
@@ -26,12 +31,18 @@ describe('validate', () => {
 
   test('a nested field is named by its path', () => {
     expect(refusal(() => validate(input, { title: 'x', settings: { maxMembers: 1.5 } }))).toEqual({
-      code: 'BAD_USER_INPUT', message: 'settings.maxMembers: must be a whole number', field: 'settings.maxMembers',
+      code: 'BAD_USER_INPUT',
+      message: 'settings.maxMembers: must be a whole number',
+      field: 'settings.maxMembers',
     });
   });
 
   test('a one-field schema is named by the field given', () => {
-    expect(refusal(() => validate(z.string().max(3, 'too long'), 'abcd', 'username'))).toEqual({ code: 'BAD_USER_INPUT', message: 'username: too long', field: 'username' });
+    expect(refusal(() => validate(z.string().max(3, 'too long'), 'abcd', 'username'))).toEqual({
+      code: 'BAD_USER_INPUT',
+      message: 'username: too long',
+      field: 'username',
+    });
     expect(refusal(() => validate(z.object({ a: z.string() }), { a: 1 }, 'input'))).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.a' });
   });
 

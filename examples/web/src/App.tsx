@@ -42,9 +42,10 @@ export function Login({ onSignedIn }: { onSignedIn: (auth: AuthFieldsFragment) =
     const password = String(form.get('password') ?? '');
     setError('');
     try {
-      const auth = mode === 'login'
-        ? (await login({ variables: { username, password } })).data?.login
-        : (await register({ variables: { input: { username, password } } })).data?.register;
+      const auth =
+        mode === 'login'
+          ? (await login({ variables: { username, password } })).data?.login
+          : (await register({ variables: { input: { username, password } } })).data?.register;
       if (auth) onSignedIn(auth);
     } catch (err) {
       setError(err instanceof Error ? err.message : String(err));
@@ -57,9 +58,17 @@ export function Login({ onSignedIn }: { onSignedIn: (auth: AuthFieldsFragment) =
       <h1>Chat</h1>
       <input name="username" placeholder="username" autoComplete="username" required />
       <input name="password" type="password" placeholder="password" autoComplete="current-password" required />
-      <button type="submit" value="login" disabled={busy}>Log in</button>
-      <button type="submit" value="register" disabled={busy}>Create account</button>
-      {error && <p className="error" role="alert">{error}</p>}
+      <button type="submit" value="login" disabled={busy}>
+        Log in
+      </button>
+      <button type="submit" value="register" disabled={busy}>
+        Create account
+      </button>
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
     </form>
   );
 }
@@ -78,12 +87,21 @@ export function Main({ me, chat, onLogout }: { me: Me; chat: Chat; onLogout: () 
   const reload = useRef({ running: false, again: false });
   const reloadList = useCallback(() => {
     const r = reload.current;
-    if (r.running) { r.again = true; return; }
+    if (r.running) {
+      r.again = true;
+      return;
+    }
     r.running = true;
-    void client.refetchQueries({ include: [ConversationListDocument] }).catch(() => undefined).finally(() => {
-      r.running = false;
-      if (r.again) { r.again = false; reloadList(); }
-    });
+    void client
+      .refetchQueries({ include: [ConversationListDocument] })
+      .catch(() => undefined)
+      .finally(() => {
+        r.running = false;
+        if (r.again) {
+          r.again = false;
+          reloadList();
+        }
+      });
   }, [client]);
   useEffect(() => chat.onReconnect(reloadList), [chat, reloadList]);
 
@@ -108,8 +126,7 @@ export function Main({ me, chat, onLogout }: { me: Me; chat: Chat; onLogout: () 
     },
   });
 
-  const conversations = [...(list.data?.conversations.edges ?? [])].map((e) => e.node)
-    .sort((a, b) => b.lastActivityAt.localeCompare(a.lastActivityAt));
+  const conversations = [...(list.data?.conversations.edges ?? [])].map((e) => e.node).sort((a, b) => b.lastActivityAt.localeCompare(a.lastActivityAt));
   const [openDirect, opening] = useMutation(OpenDirectChatDocument);
   const [newChatError, setNewChatError] = useState('');
   const startChat = async (e: FormEvent<HTMLFormElement>) => {
@@ -132,7 +149,9 @@ export function Main({ me, chat, onLogout }: { me: Me; chat: Chat; onLogout: () 
     <div className="app">
       <header>
         <strong>{me.fullName}</strong> <span className="muted">@{me.username}</span>
-        <span className={`state ${state}`} data-testid="connection">{state}</span>
+        <span className={`state ${state}`} data-testid="connection">
+          {state}
+        </span>
         <button onClick={onLogout}>Log out</button>
       </header>
       <aside>
@@ -140,22 +159,28 @@ export function Main({ me, chat, onLogout }: { me: Me; chat: Chat; onLogout: () 
           <input name="username" placeholder="chat with username…" required />
           <button disabled={opening.loading}>Open</button>
         </form>
-        {newChatError && <p className="error" role="alert">{newChatError}</p>}
+        {newChatError && (
+          <p className="error" role="alert">
+            {newChatError}
+          </p>
+        )}
         <ul className="conversations">
           {conversations.map((c) => (
             <li key={c.id}>
               <button className={c.id === openId ? 'open' : ''} data-conversation={c.id} onClick={() => setOpenId(c.id)}>
                 <span className="title">{c.title}</span>
-                {c.unreadCount > 0 && c.id !== openId && <span className="badge" data-testid="unread">{c.unreadCount}</span>}
+                {c.unreadCount > 0 && c.id !== openId && (
+                  <span className="badge" data-testid="unread">
+                    {c.unreadCount}
+                  </span>
+                )}
                 <span className="preview">{c.lastMessage ? preview(c.lastMessage) : 'no messages yet'}</span>
               </button>
             </li>
           ))}
         </ul>
       </aside>
-      <main>
-        {openId ? <Conversation key={openId} conversationId={openId} me={me} chat={chat} /> : <p className="muted">Pick a conversation.</p>}
-      </main>
+      <main>{openId ? <Conversation key={openId} conversationId={openId} me={me} chat={chat} /> : <p className="muted">Pick a conversation.</p>}</main>
     </div>
   );
 }
@@ -175,28 +200,35 @@ function Conversation({ conversationId, me, chat }: { conversationId: string; me
   lastSeqRef.current = lastSeq;
 
   // After a reconnect: what was sent, edited or deleted here meanwhile, and how far others read.
-  useEffect(() => chat.onReconnect(async () => {
-    for (let afterSeq = lastSeqRef.current; ;) {
-      const { data } = await client.query({ query: MessagesSinceDocument, variables: { conversationId, afterSeq }, fetchPolicy: 'network-only' });
-      const since = data?.messagesSince ?? [];
-      addMessages(client, conversationId, since);
-      const top = Math.max(afterSeq, ...since.map((m) => m.seq));
-      if (since.length < 100 || top === afterSeq) break;
-      afterSeq = top;
-    }
-    await refetchMembers();
-  }), [chat, client, conversationId, refetchMembers]);
+  useEffect(
+    () =>
+      chat.onReconnect(async () => {
+        for (let afterSeq = lastSeqRef.current; ;) {
+          const { data } = await client.query({ query: MessagesSinceDocument, variables: { conversationId, afterSeq }, fetchPolicy: 'network-only' });
+          const since = data?.messagesSince ?? [];
+          addMessages(client, conversationId, since);
+          const top = Math.max(afterSeq, ...since.map((m) => m.seq));
+          if (since.length < 100 || top === afterSeq) break;
+          afterSeq = top;
+        }
+        await refetchMembers();
+      }),
+    [chat, client, conversationId, refetchMembers],
+  );
 
   // Read receipts: mine as I read; theirs as they come.
   const [markRead] = useMutation(MarkReadDocument);
   useEffect(() => {
     if (!lastSeq) return;
-    void markRead({ variables: { conversationId, upToSeq: lastSeq } }).then(({ data }) => {
-      client.cache.modify({
-        id: client.cache.identify({ __typename: 'Conversation', id: conversationId }),
-        fields: { unreadCount: () => data?.markRead.unreadCount ?? 0 },
-      });
-    }, () => undefined);
+    void markRead({ variables: { conversationId, upToSeq: lastSeq } }).then(
+      ({ data }) => {
+        client.cache.modify({
+          id: client.cache.identify({ __typename: 'Conversation', id: conversationId }),
+          fields: { unreadCount: () => data?.markRead.unreadCount ?? 0 },
+        });
+      },
+      () => undefined,
+    );
   }, [client, conversationId, lastSeq, markRead]);
   useSubscription(ReadReceiptsDocument, {
     variables: { conversationId },
@@ -221,7 +253,9 @@ function Conversation({ conversationId, me, chat }: { conversationId: string; me
 
   // Stay at the newest message as messages come; not when older ones are put on top.
   const list = useRef<HTMLOListElement>(null);
-  useLayoutEffect(() => { list.current?.scrollTo({ top: list.current.scrollHeight }); }, [lastSeq]);
+  useLayoutEffect(() => {
+    list.current?.scrollTo({ top: list.current.scrollHeight });
+  }, [lastSeq]);
   const loadOlder = () => {
     const before = page.data?.messages.pageInfo.startCursor;
     if (before) void page.fetchMore({ variables: { before } });
@@ -231,14 +265,22 @@ function Conversation({ conversationId, me, chat }: { conversationId: string; me
     <section className="conversation">
       <ol className="messages" ref={list}>
         {page.data?.messages.pageInfo.hasPreviousPage && (
-          <li className="older"><button onClick={loadOlder} disabled={page.loading}>Older messages</button></li>
+          <li className="older">
+            <button onClick={loadOlder} disabled={page.loading}>
+              Older messages
+            </button>
+          </li>
         )}
         {edges.map(({ node: m }) => (
           <li key={m.id} className={m.sender?.id === me.id ? 'mine' : 'theirs'} data-seq={m.seq}>
             <span className="who">{m.sender?.fullName ?? 'system'}</span>
             <span className="text">{m.isDeleted ? <em>deleted</em> : m.content}</span>
             {m.isEdited && !m.isDeleted && <span className="muted"> (edited)</span>}
-            <span className="attachments">{m.attachments.map((a) => <Attachment key={a.id} a={a} messageId={m.id} />)}</span>
+            <span className="attachments">
+              {m.attachments.map((a) => (
+                <Attachment key={a.id} a={a} messageId={m.id} />
+              ))}
+            </span>
             <span className="meta">
               {new Date(m.createdAt).toLocaleTimeString()}
               {m.sender?.id === me.id && (
@@ -250,7 +292,9 @@ function Conversation({ conversationId, me, chat }: { conversationId: string; me
           </li>
         ))}
       </ol>
-      <p className="typing" data-testid="typing">{Object.values(typing).length ? `${Object.values(typing).join(', ')} typing…` : ' '}</p>
+      <p className="typing" data-testid="typing">
+        {Object.values(typing).length ? `${Object.values(typing).join(', ')} typing…` : ' '}
+      </p>
       <Composer conversationId={conversationId} />
     </section>
   );
@@ -301,7 +345,9 @@ function Composer({ conversationId }: { conversationId: string }) {
     setError('');
     try {
       const { data } = await send({
-        variables: { input: { conversationId, content: text, clientMessageId: crypto.randomUUID(), attachments: files.length ? files.map((f) => f.file) : undefined } },
+        variables: {
+          input: { conversationId, content: text, clientMessageId: crypto.randomUUID(), attachments: files.length ? files.map((f) => f.file) : undefined },
+        },
       });
       if (data) addMessages(client, conversationId, [data.sendMessage]);
       setText('');
@@ -317,13 +363,29 @@ function Composer({ conversationId }: { conversationId: string }) {
   return (
     <form className="composer" onSubmit={submit}>
       {files.length > 0 && (
-        <div className="previews">{files.map((f) => <img key={f.preview} src={f.preview} alt={f.file.name} title={f.file.name} />)}</div>
+        <div className="previews">
+          {files.map((f) => (
+            <img key={f.preview} src={f.preview} alt={f.file.name} title={f.file.name} />
+          ))}
+        </div>
       )}
-      {error && <p className="error" role="alert">{error}</p>}
-      <input ref={fileInput} type="file" multiple accept="image/*,video/mp4,video/quicktime" aria-label="attach files"
-        onChange={(e) => setFiles([...(e.currentTarget.files ?? [])].map((file) => ({ file, preview: URL.createObjectURL(file) })))} />
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
+      <input
+        ref={fileInput}
+        type="file"
+        multiple
+        accept="image/*,video/mp4,video/quicktime"
+        aria-label="attach files"
+        onChange={(e) => setFiles([...(e.currentTarget.files ?? [])].map((file) => ({ file, preview: URL.createObjectURL(file) })))}
+      />
       <input value={text} onChange={(e) => typed(e.currentTarget.value)} placeholder="Message" aria-label="message" />
-      <button type="submit" disabled={sending.loading}>Send</button>
+      <button type="submit" disabled={sending.loading}>
+        Send
+      </button>
     </form>
   );
 }

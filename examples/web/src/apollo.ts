@@ -109,8 +109,18 @@ export function createChat(token: () => string | undefined): Chat {
 
   return {
     client: new ApolloClient({ link, cache }),
-    onState(listener) { stateListeners.add(listener); return () => { stateListeners.delete(listener); }; },
-    onReconnect(listener) { reconnectListeners.add(listener); return () => { reconnectListeners.delete(listener); }; },
+    onState(listener) {
+      stateListeners.add(listener);
+      return () => {
+        stateListeners.delete(listener);
+      };
+    },
+    onReconnect(listener) {
+      reconnectListeners.add(listener);
+      return () => {
+        reconnectListeners.delete(listener);
+      };
+    },
   };
 }
 
@@ -120,10 +130,14 @@ export function createChat(token: () => string | undefined): Chat {
  */
 export function addMessages(client: ApolloClient, conversationId: string, messages: ChatMessageFragment[]): void {
   if (!messages.length) return;
-  client.cache.updateQuery({ query: MessagePageDocument, variables: { conversationId, last: PAGE } }, (data) => data && {
-    messages: {
-      ...data.messages,
-      edges: [...data.messages.edges, ...messages.map((node) => ({ __typename: 'MessageEdge' as const, cursor: '', node }))],
-    },
-  });
+  client.cache.updateQuery(
+    { query: MessagePageDocument, variables: { conversationId, last: PAGE } },
+    (data) =>
+      data && {
+        messages: {
+          ...data.messages,
+          edges: [...data.messages.edges, ...messages.map((node) => ({ __typename: 'MessageEdge' as const, cursor: '', node }))],
+        },
+      },
+  );
 }

@@ -24,15 +24,18 @@ function Root() {
   const [auth, setAuthState] = useState(loadAuth);
   const authRef = useRef(auth);
   const chat = useMemo(() => createChat(() => authRef.current?.accessToken), []);
-  const setAuth = useCallback((next: AuthFieldsFragment | null) => {
-    authRef.current = next;
-    if (next) sessionStorage.setItem(KEY, JSON.stringify(next));
-    else {
-      sessionStorage.removeItem(KEY);
-      void chat.client.clearStore();
-    }
-    setAuthState(next);
-  }, [chat]);
+  const setAuth = useCallback(
+    (next: AuthFieldsFragment | null) => {
+      authRef.current = next;
+      if (next) sessionStorage.setItem(KEY, JSON.stringify(next));
+      else {
+        sessionStorage.removeItem(KEY);
+        void chat.client.clearStore();
+      }
+      setAuthState(next);
+    },
+    [chat],
+  );
   return (
     <ApolloProvider client={chat.client}>
       {auth ? (
@@ -40,7 +43,9 @@ function Root() {
           <TokenRefresher auth={auth} onAuth={setAuth} />
           <Main key={auth.user.id} me={auth.user} chat={chat} onLogout={() => setAuth(null)} />
         </>
-      ) : <Login onSignedIn={setAuth} />}
+      ) : (
+        <Login onSignedIn={setAuth} />
+      )}
     </ApolloProvider>
   );
 }
@@ -66,4 +71,9 @@ function TokenRefresher({ auth, onAuth }: { auth: AuthFieldsFragment; onAuth: (a
 }
 
 const root = document.getElementById('root');
-if (root) createRoot(root).render(<StrictMode><Root /></StrictMode>);
+if (root)
+  createRoot(root).render(
+    <StrictMode>
+      <Root />
+    </StrictMode>,
+  );

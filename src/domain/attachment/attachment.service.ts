@@ -8,7 +8,16 @@ import type { ConversationQueries } from '../conversation/conversation.queries';
 import { removeKeys, type BlobStorage } from './blob-storage';
 import { Attachment } from './attachment.entity';
 import { checkDeclaredSize, mediaPathKey, mimeFromName, nameFromUrl, parseFileUrl, type FileReferenceInput, type ParsedFileUrl } from './file-reference';
-import { ALLOWED_TYPES as ALLOWED, checkPixels, decodeSlot, newStorageKey as newKey, payloadTooLarge, readImageHeader, receiveUpload, uploadError } from './image-checks';
+import {
+  ALLOWED_TYPES as ALLOWED,
+  checkPixels,
+  decodeSlot,
+  newStorageKey as newKey,
+  payloadTooLarge,
+  readImageHeader,
+  receiveUpload,
+  uploadError,
+} from './image-checks';
 
 /** One file of a GraphQL multipart request (graphql-upload-ts FileUpload) or a REST upload. */
 export interface UploadedFile {
@@ -44,9 +53,7 @@ export interface ExternalFile {
  * A file reference checked by {@link AttachmentService.checkReference}: an external link to keep,
  * or an attachment of this server (`ownMediaId`) to link once the sender's access is checked.
  */
-export type CheckedReference =
-  | { external: ExternalFile; kind: 'IMAGE' | 'FILE' }
-  | { ownMediaId: number; fileName: string | null; kind: 'IMAGE' | 'FILE' };
+export type CheckedReference = { external: ExternalFile; kind: 'IMAGE' | 'FILE' } | { ownMediaId: number; fileName: string | null; kind: 'IMAGE' | 'FILE' };
 
 /** The id of a reference (an entity or its id), null when none. */
 const refOf = (u: { id: number } | number | null | undefined): number | null => (u == null ? null : typeof u === 'number' ? u : u.id);
@@ -55,7 +62,11 @@ const refOf = (u: { id: number } | number | null | undefined): number | null => 
 const MEDIA_PATH = /^\/media\/(\d{1,10})(\/thumbnail)?\/?$/;
 
 /** A host without its scheme's default port, lower case (`Example.com:443` and `example.com` are one). */
-const hostKey = (host: string) => host.trim().toLowerCase().replace(/:(80|443)$/, '');
+const hostKey = (host: string) =>
+  host
+    .trim()
+    .toLowerCase()
+    .replace(/:(80|443)$/, '');
 
 /** Upload limits (config UPLOAD_MAX_BYTES, UPLOAD_MAX_FILES). */
 export interface UploadLimits {
@@ -121,15 +132,25 @@ export class AttachmentService {
    * attachment (a link, see Attachment) has no bytes here: never fetched, never proxied.
    * @throws NOT_FOUND for everything else (no existence leak).
    */
-  async media(em: EntityManager, actor: Actor | null, attachmentId: number, variant: 'file' | 'thumbnail', signed: { exp?: unknown; sig?: unknown }): Promise<{ key: string; mimeType: string; fileName: string }> {
+  async media(
+    em: EntityManager,
+    actor: Actor | null,
+    attachmentId: number,
+    variant: 'file' | 'thumbnail',
+    signed: { exp?: unknown; sig?: unknown },
+  ): Promise<{ key: string; mimeType: string; fileName: string }> {
     const a = await em.findOne(Attachment, { id: attachmentId }, { populate: ['message'] });
     const key = variant === 'thumbnail' ? a?.thumbnailKey : a?.storageKey;
     if (!a || !key || a.message?.deletedAt) throw notFound('Attachment');
     if (!this.verifyUrl(a.id, variant, signed.exp, signed.sig)) {
       if (!actor || !this.queries) throw notFound('Attachment');
       // An upload not yet sent (no message): its uploader's alone.
-      if (!a.message) { if (refOf(a.uploader) !== actor.id) throw notFound('Attachment'); }
-      else await this.queries.access({ actor, em }, a.message.conversation.id).catch(() => { throw notFound('Attachment'); });
+      if (!a.message) {
+        if (refOf(a.uploader) !== actor.id) throw notFound('Attachment');
+      } else
+        await this.queries.access({ actor, em }, a.message.conversation.id).catch(() => {
+          throw notFound('Attachment');
+        });
     }
     return variant === 'thumbnail'
       ? { key, mimeType: 'image/webp', fileName: a.fileName.replace(/\.[^.]*$/, '') + '-thumbnail.webp' }
@@ -145,7 +166,14 @@ export class AttachmentService {
     if (files.length + existing > this.limits.maxFiles) throw payloadTooLarge(`At most ${this.limits.maxFiles} files per message`);
     const stored: StoredFile[] = [];
     try {
-      for (const file of files) stored.push(await this.store(await Promise.resolve(file).catch((err) => { throw uploadError(err); })));
+      for (const file of files)
+        stored.push(
+          await this.store(
+            await Promise.resolve(file).catch((err) => {
+              throw uploadError(err);
+            }),
+          ),
+        );
       return stored;
     } catch (err) {
       await this.discard(stored);
@@ -155,7 +183,10 @@ export class AttachmentService {
 
   /** Removes stored files that will not be used (a failed send). */
   async discard(files: StoredFile[]): Promise<void> {
-    await removeKeys(this.storage, files.flatMap((f) => [f.storageKey, f.thumbnailKey]));
+    await removeKeys(
+      this.storage,
+      files.flatMap((f) => [f.storageKey, f.thumbnailKey]),
+    );
   }
 
   /** Inserts the attachment rows of a message (inside the caller's transaction). */
@@ -206,12 +237,19 @@ export class AttachmentService {
     if (!a.message) {
       if (refOf(a.uploader) !== actor.id) throw refuse();
     } else {
-      await this.queries.access({ actor, em }, a.message.conversation.id).catch(() => { throw refuse(); });
+      await this.queries.access({ actor, em }, a.message.conversation.id).catch(() => {
+        throw refuse();
+      });
     }
     return {
       ...(a.message ? {} : { uploadId: a.id }),
-      storageKey: a.storageKey, thumbnailKey: a.thumbnailKey ?? null, fileName: fileName ?? a.fileName, mimeType: a.mimeType,
-      size: a.size, width: a.width ?? null, height: a.height ?? null,
+      storageKey: a.storageKey,
+      thumbnailKey: a.thumbnailKey ?? null,
+      fileName: fileName ?? a.fileName,
+      mimeType: a.mimeType,
+      size: a.size,
+      width: a.width ?? null,
+      height: a.height ?? null,
     };
   }
 
@@ -227,15 +265,14 @@ export class AttachmentService {
       const { uploadId, ...facts } = file;
       const taken = await em.execute<{ id: number }[]>(
         'update "attachments" set "message_id" = ?, "file_name" = ? where "id" = ? and "message_id" is null and "uploader_id" = ? returning "id"',
-        [messageId, facts.fileName, uploadId, uploaderId]);
+        [messageId, facts.fileName, uploadId, uploaderId],
+      );
       if (taken.length) return;
       const still = await em.execute<{ id: number }[]>('select "id" from "attachments" where "id" = ?', [uploadId]);
       if (!still.length) throw badInput('fileUrl names an upload that expired; upload the file again', 'fileUrl');
       file = facts;
     }
-    const row = 'externalUrl' in file
-      ? { ...file, width: null, height: null, storageKey: null, thumbnailKey: null }
-      : { ...file, externalUrl: null };
+    const row = 'externalUrl' in file ? { ...file, width: null, height: null, storageKey: null, thumbnailKey: null } : { ...file, externalUrl: null };
     em.create(Attachment, { message: messageId, uploader: uploaderId, ...row });
   }
 
@@ -270,8 +307,13 @@ export class AttachmentService {
    */
   async purgeUploads(em: EntityManager, before: Date): Promise<number> {
     const rows = await em.execute<{ storage_key: string | null; thumbnail_key: string | null }[]>(
-      'delete from "attachments" where "message_id" is null and "created_at" < ? returning "storage_key", "thumbnail_key"', [before]);
-    await removeKeys(this.storage, rows.flatMap((r) => [r.storage_key, r.thumbnail_key]));
+      'delete from "attachments" where "message_id" is null and "created_at" < ? returning "storage_key", "thumbnail_key"',
+      [before],
+    );
+    await removeKeys(
+      this.storage,
+      rows.flatMap((r) => [r.storage_key, r.thumbnail_key]),
+    );
     return rows.length;
   }
 
@@ -336,7 +378,13 @@ export class AttachmentService {
 
   private async store(file: UploadedFile): Promise<StoredFile> {
     const fileName = checkFileName(file.filename);
-    const { storageKey, mimeType, size } = await receiveUpload(this.storage, file, { fileName, maxBytes: this.limits.maxBytes, allowed: ALLOWED, what: 'image or video', field: 'attachments' });
+    const { storageKey, mimeType, size } = await receiveUpload(this.storage, file, {
+      fileName,
+      maxBytes: this.limits.maxBytes,
+      allowed: ALLOWED,
+      what: 'image or video',
+      field: 'attachments',
+    });
     const stored: StoredFile = { storageKey, thumbnailKey: null, fileName, mimeType, size, width: null, height: null };
     if (mimeType.startsWith('image/')) {
       try {
@@ -364,13 +412,21 @@ export class AttachmentService {
     return decodeSlot(() => this.thumbnail(key, meta, px, maxPixels));
   }
 
-  private async thumbnail(key: string, meta: { width?: number; height?: number; orientation?: number }, px: number, maxPixels: number): Promise<Pick<StoredFile, 'width' | 'height' | 'thumbnailKey'>> {
+  private async thumbnail(
+    key: string,
+    meta: { width?: number; height?: number; orientation?: number },
+    px: number,
+    maxPixels: number,
+  ): Promise<Pick<StoredFile, 'width' | 'height' | 'thumbnailKey'>> {
     const swap = (meta.orientation ?? 1) >= 5; // EXIF rotated by 90°: width and height as displayed
     const width = (swap ? meta.height : meta.width) ?? null;
     const height = (swap ? meta.width : meta.height) ?? null;
     const thumbnailKey = newKey();
     try {
-      const resizer = sharp({ animated: false, limitInputPixels: maxPixels }).rotate().resize(px, px, { fit: 'inside', withoutEnlargement: true }).webp({ quality: 80 });
+      const resizer = sharp({ animated: false, limitInputPixels: maxPixels })
+        .rotate()
+        .resize(px, px, { fit: 'inside', withoutEnlargement: true })
+        .webp({ quality: 80 });
       await this.storage.write(thumbnailKey, this.storage.read(key).pipe(resizer));
     } catch {
       await this.storage.delete(thumbnailKey);

@@ -24,6 +24,10 @@ export interface BlobStorage {
  * account's files): null and empty keys are skipped, each failure is passed to `onError` (or
  * ignored) and never stops the others. Resolves when every delete has settled.
  */
-export async function removeKeys(storage: BlobStorage, keys: readonly (string | null | undefined)[], onError?: (err: unknown, key: string) => void): Promise<void> {
+export async function removeKeys(
+  storage: BlobStorage,
+  keys: readonly (string | null | undefined)[],
+  onError?: (err: unknown, key: string) => void,
+): Promise<void> {
   await Promise.all([...new Set(keys.filter((k): k is string => Boolean(k)))].map((k) => storage.delete(k).catch((err) => onError?.(err, k))));
 }

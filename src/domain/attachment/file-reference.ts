@@ -78,7 +78,11 @@ export function parseFileUrl(value: unknown): ParsedFileUrl {
  */
 export function mediaPathKey(path: string): string {
   let p = path.replace(/\/{2,}/g, '/');
-  try { p = new URL(p, 'http://h').pathname; } catch { /* keep it */ }
+  try {
+    p = new URL(p, 'http://h').pathname;
+  } catch {
+    /* keep it */
+  }
   try {
     p = decodeURIComponent(p);
   } catch {
@@ -108,19 +112,53 @@ export function checkDeclaredSize(value: unknown): number | null {
 export function nameFromUrl(pathname: string): string {
   const last = pathname.split('/').filter(Boolean).pop() ?? '';
   let decoded = last;
-  try { decoded = decodeURIComponent(last); } catch { /* keep it encoded */ }
-  const cleaned = [...decoded.normalize('NFC').replace(/[/\\]/g, '_').replace(/[\p{Cc}\p{Cs}\p{Noncharacter_Code_Point}]/gu, '').trim()].slice(0, MAX_NAME).join('').trim();
+  try {
+    decoded = decodeURIComponent(last);
+  } catch {
+    /* keep it encoded */
+  }
+  const cleaned = [
+    ...decoded
+      .normalize('NFC')
+      .replace(/[/\\]/g, '_')
+      .replace(/[\p{Cc}\p{Cs}\p{Noncharacter_Code_Point}]/gu, '')
+      .trim(),
+  ]
+    .slice(0, MAX_NAME)
+    .join('')
+    .trim();
   return cleaned && cleaned !== '.' && cleaned !== '..' ? cleaned : 'file';
 }
 
 /** MIME types by file extension: the guess an external link gets (never fetched, so never sniffed). */
 const BY_EXTENSION: Record<string, string> = {
-  jpg: 'image/jpeg', jpeg: 'image/jpeg', png: 'image/png', gif: 'image/gif', webp: 'image/webp', heic: 'image/heic', avif: 'image/avif',
-  bmp: 'image/bmp', svg: 'image/svg+xml', mp4: 'video/mp4', mov: 'video/quicktime', webm: 'video/webm', mp3: 'audio/mpeg', wav: 'audio/wav',
-  ogg: 'audio/ogg', pdf: 'application/pdf', txt: 'text/plain', csv: 'text/csv', json: 'application/json', zip: 'application/zip',
-  gz: 'application/gzip', doc: 'application/msword', docx: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
-  xls: 'application/vnd.ms-excel', xlsx: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
-  ppt: 'application/vnd.ms-powerpoint', pptx: 'application/vnd.openxmlformats-officedocument.presentationml.presentation',
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  png: 'image/png',
+  gif: 'image/gif',
+  webp: 'image/webp',
+  heic: 'image/heic',
+  avif: 'image/avif',
+  bmp: 'image/bmp',
+  svg: 'image/svg+xml',
+  mp4: 'video/mp4',
+  mov: 'video/quicktime',
+  webm: 'video/webm',
+  mp3: 'audio/mpeg',
+  wav: 'audio/wav',
+  ogg: 'audio/ogg',
+  pdf: 'application/pdf',
+  txt: 'text/plain',
+  csv: 'text/csv',
+  json: 'application/json',
+  zip: 'application/zip',
+  gz: 'application/gzip',
+  doc: 'application/msword',
+  docx: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
+  xls: 'application/vnd.ms-excel',
+  xlsx: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+  ppt: 'application/vnd.ms-powerpoint',
+  pptx: 'application/vnd.openxmlformats-officedocument.presentationml.presentation',
 };
 
 /** The MIME type a file name's extension suggests; application/octet-stream when unknown. */

@@ -70,22 +70,37 @@ class LimitAndSniff extends Transform {
   private headBytes = 0;
   private sniffed = false;
 
-  constructor(private readonly maxBytes: number, private readonly check: (head: Buffer) => Promise<void>) {
+  constructor(
+    private readonly maxBytes: number,
+    private readonly check: (head: Buffer) => Promise<void>,
+  ) {
     super();
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     this.bytes += chunk.length;
-    if (this.bytes > this.maxBytes) { done(payloadTooLarge(`File exceeds the ${this.maxBytes} byte limit`)); return; }
-    if (this.sniffed) { done(null, chunk); return; }
+    if (this.bytes > this.maxBytes) {
+      done(payloadTooLarge(`File exceeds the ${this.maxBytes} byte limit`));
+      return;
+    }
+    if (this.sniffed) {
+      done(null, chunk);
+      return;
+    }
     this.head.push(chunk);
     this.headBytes += chunk.length;
-    if (this.headBytes < SNIFF_BYTES) { done(); return; }
+    if (this.headBytes < SNIFF_BYTES) {
+      done();
+      return;
+    }
     this.sniff(done);
   }
 
   override _flush(done: TransformCallback): void {
-    if (this.sniffed) { done(); return; }
+    if (this.sniffed) {
+      done();
+      return;
+    }
     this.sniff(done);
   }
 
@@ -93,7 +108,10 @@ class LimitAndSniff extends Transform {
     this.sniffed = true;
     const head = Buffer.concat(this.head);
     this.head = [];
-    this.check(head.subarray(0, SNIFF_BYTES)).then(() => done(null, head), (err) => done(err));
+    this.check(head.subarray(0, SNIFF_BYTES)).then(
+      () => done(null, head),
+      (err) => done(err),
+    );
   }
 }
 
@@ -163,7 +181,10 @@ export async function receiveUpload(storage: BlobStorage, file: IncomingFile, op
   } finally {
     source.destroy();
   }
-  if (size === 0 || !mimeType) { await storage.delete(storageKey); throw unsupported('The file is empty'); }
+  if (size === 0 || !mimeType) {
+    await storage.delete(storageKey);
+    throw unsupported('The file is empty');
+  }
   return { storageKey, mimeType, size };
 }
 
@@ -173,7 +194,10 @@ export type ImageHeader = Awaited<ReturnType<ReturnType<typeof sharp>['metadata'
 /** The header of a stored image, or null when sharp cannot read the format (HEIC with sharp's prebuilt binaries). */
 export async function readImageHeader(storage: BlobStorage, key: string): Promise<ImageHeader | null> {
   try {
-    return await storage.read(key).pipe(sharp({ animated: false, limitInputPixels: false })).metadata();
+    return await storage
+      .read(key)
+      .pipe(sharp({ animated: false, limitInputPixels: false }))
+      .metadata();
   } catch {
     return null;
   }

@@ -132,7 +132,9 @@ export class AccountService {
     // staff user. NO KEY UPDATE: two deletions wait for each other, writes that merely reference
     // a staff user (their sends take KEY SHARE through the foreign keys) do not wait for it.
     const locked = await tx.execute<{ id: number; is_staff: boolean; deleted_at: Date | null }[]>(
-      `select "id", "is_staff", "deleted_at" from "users" where "id" = ? or ("is_staff" and "deleted_at" is null) order by "id" for no key update`, [userId]);
+      `select "id", "is_staff", "deleted_at" from "users" where "id" = ? or ("is_staff" and "deleted_at" is null) order by "id" for no key update`,
+      [userId],
+    );
     const me = locked.find((r) => Number(r.id) === userId);
     if (!me || me.deleted_at) throw unauthenticated('This account was deleted');
     if (me.is_staff && locked.filter((r) => r.is_staff && !r.deleted_at).length <= 1) {
@@ -143,29 +145,43 @@ export class AccountService {
     // The tombstone's name: deleted-user-<id>, unless an account registered before such names were
     // refused (DELETED_USERNAME) holds it; then deleted-user-<id>-<8 hex> (also never registrable).
     const base = deletedUsernameOf(userId);
-    const [{ taken }] = await tx.execute<{ taken: boolean }[]>(
-      'select exists (select 1 from "users" where "username_key" = ? and "id" <> ?) as taken', [base, userId]);
+    const [{ taken }] = await tx.execute<{ taken: boolean }[]>('select exists (select 1 from "users" where "username_key" = ? and "id" <> ?) as taken', [
+      base,
+      userId,
+    ]);
     const tombstone = taken ? `${base}-${randomBytes(4).toString('hex')}` : base;
 
     // Twice: a refresh in flight holds its token's row, which the first statement waits for; the
     // token it then inserts is not in that statement's snapshot, but is in the second's.
     const dropTokens = () => tx.execute<{ family_id: string }[]>('delete from "refresh_tokens" where "user_id" = ? returning "family_id"', [userId]);
-    const families = [...await dropTokens(), ...await dropTokens()].map((r) => r.family_id);
+    const families = [...(await dropTokens()), ...(await dropTokens())].map((r) => r.family_id);
     const contacts = await tx.execute<{ requester_id: number; addressee_id: number }[]>(
-      'delete from "contacts" where "requester_id" = ? or "addressee_id" = ? returning "requester_id", "addressee_id"', [userId, userId]);
-    await tx.execute(
-      'delete from "notifications" where "user_id" = ? or "message_id" in (select "id" from "messages" where "sender_id" = ?)', [userId, userId]);
+      'delete from "contacts" where "requester_id" = ? or "addressee_id" = ? returning "requester_id", "addressee_id"',
+      [userId, userId],
+    );
+    await tx.execute('delete from "notifications" where "user_id" = ? or "message_id" in (select "id" from "messages" where "sender_id" = ?)', [
+      userId,
+      userId,
+    ]);
 
     // Attachments of their messages and their uploads never sent: rows now, bytes after commit unless another row shares them (a seed-003 link to this server's media).
     const files = await tx.execute<{ storage_key: string | null; thumbnail_key: string | null }[]>(
       `delete from "attachments" where "message_id" in (select "id" from "messages" where "sender_id" = ?)
-          or ("message_id" is null and "uploader_id" = ?) returning "storage_key", "thumbnail_key"`, [userId, userId]);
+          or ("message_id" is null and "uploader_id" = ?) returning "storage_key", "thumbnail_key"`,
+      [userId, userId],
+    );
     const candidates = [...new Set(files.flatMap((f) => [f.storage_key, f.thumbnail_key]).filter((k): k is string => Boolean(k)))];
     const shared = candidates.length
-      ? new Set((await tx.execute<{ key: string }[]>(
-        `with k as (select jsonb_array_elements_text(?::jsonb) as key)
+      ? new Set(
+          (
+            await tx.execute<{ key: string }[]>(
+              `with k as (select jsonb_array_elements_text(?::jsonb) as key)
          select a."storage_key" as "key" from "attachments" a join k on k.key = a."storage_key"
-         union select a."thumbnail_key" from "attachments" a join k on k.key = a."thumbnail_key"`, [JSON.stringify(candidates)])).map((r) => r.key))
+         union select a."thumbnail_key" from "attachments" a join k on k.key = a."thumbnail_key"`,
+              [JSON.stringify(candidates)],
+            )
+          ).map((r) => r.key),
+        )
       : new Set<string>();
 
     // Their messages become deleted ones (content "", no mentions), each with its own next change
@@ -182,7 +198,9 @@ export class AccountService {
               "deleted_at" = coalesce(m."deleted_at", ?::timestamptz), "change_seq" = bumped.base + mine.n
          from mine join bumped on bumped."id" = mine."conversation_id"
         where m."id" = mine."id"
-        returning m.*`, [userId, now]);
+        returning m.*`,
+      [userId, now],
+    );
 
     // SYSTEM notices of her conversations that name her ("alice added bob", "alice left") name the
     // tombstone instead, each with its own next change number too (clients see them as edited).
@@ -199,18 +217,23 @@ export class AccountService {
        update "messages" m set "content" = regexp_replace(m."content", ?, ?, 'g'), "change_seq" = bumped.base + mine.n
          from mine join bumped on bumped."id" = mine."conversation_id"
         where m."id" = mine."id"
-        returning m.*`, [named, userId, named, `\\1${tombstone}`]);
+        returning m.*`,
+      [named, userId, named, `\\1${tombstone}`],
+    );
 
     // Invitations she sent ("alice added you to Book club") name the tombstone too.
     await tx.execute(
       `update "notifications" set "title" = regexp_replace("title", ?, ?, 'g') where "kind" = 'ROOM_INVITE' and "title" ~ ?
           and "conversation_id" in (select "conversation_id" from "memberships" where "user_id" = ?)`,
-      [named, `\\1${tombstone}`, named, userId]);
+      [named, `\\1${tombstone}`, named, userId],
+    );
 
     // Groups, rooms, support threads: left (an only OWNER hands over first). DIRECT: kept, muted.
     const places = await tx.execute<{ id: number; conversation_id: number; role: string; kind: string }[]>(
       `select m."id", m."conversation_id", m."role", c."kind" from "memberships" m join "conversations" c on c."id" = m."conversation_id"
-        where m."user_id" = ? and c."kind" <> 'DIRECT' and m."left_at" is null and not m."is_banned" for update of m`, [userId]);
+        where m."user_id" = ? and c."kind" <> 'DIRECT' and m."left_at" is null and not m."is_banned" for update of m`,
+      [userId],
+    );
     // A SUPPORT thread's OWNER is its customer: no heir (the staff answer it as before).
     for (const p of places.filter((x) => x.role === 'OWNER' && x.kind !== 'SUPPORT')) {
       await tx.execute(
@@ -218,25 +241,31 @@ export class AccountService {
            select "id" from "memberships" where "conversation_id" = ? and "left_at" is null and not "is_banned" and "user_id" <> ?
               and not exists (select 1 from "memberships" o where o."conversation_id" = ? and o."role" = 'OWNER' and o."left_at" is null and not o."is_banned" and o."user_id" <> ?)
             order by "role" asc, "joined_at" asc limit 1)`,
-        [p.conversation_id, userId, p.conversation_id, userId]);
+        [p.conversation_id, userId, p.conversation_id, userId],
+      );
     }
     if (places.length) {
-      await tx.execute(`update "memberships" set "left_at" = ?, "role" = 'MEMBER' where "id" in (select (jsonb_array_elements_text(?::jsonb))::int)`,
-        [now, JSON.stringify(places.map((p) => Number(p.id)))]);
+      await tx.execute(`update "memberships" set "left_at" = ?, "role" = 'MEMBER' where "id" in (select (jsonb_array_elements_text(?::jsonb))::int)`, [
+        now,
+        JSON.stringify(places.map((p) => Number(p.id))),
+      ]);
     }
     await tx.execute(
       `update "memberships" m set "nickname" = null,
               "is_muted" = (m."is_muted" or exists (select 1 from "conversations" c where c."id" = m."conversation_id" and c."kind" = 'DIRECT'))
-        where m."user_id" = ?`, [userId]);
+        where m."user_id" = ?`,
+      [userId],
+    );
 
     // The tombstone, and the reserved name.
     await tx.execute(
       `update "users" set "username" = ?, "username_key" = ?, "email" = null, "first_name" = null, "last_name" = null, "avatar_url" = null,
               "avatar_key" = null, "avatar_thumbnail_key" = null, "avatar_version" = "avatar_version" + 1, "role" = null, "is_staff" = false, "score" = 0, "rank" = null, "in_game_ids" = '[]'::jsonb, "last_seen_at" = null,
               "password_hash" = '!deleted', "tokens_valid_after" = null, "tokens_kept_session" = null, "deleted_at" = ?, "updated_at" = ?
-        where "id" = ?`, [tombstone, tombstone, now, now, userId]);
-    await tx.execute(
-      'insert into "reserved_usernames" ("username_key", "reserved_at") values (?, ?) on conflict do nothing', [String(row.username_key), now]);
+        where "id" = ?`,
+      [tombstone, tombstone, now, now, userId],
+    );
+    await tx.execute('insert into "reserved_usernames" ("username_key", "reserved_at") values (?, ?) on conflict do nothing', [String(row.username_key), now]);
 
     const [after] = await tx.execute<Record<string, unknown>[]>('select * from "users" where "id" = ?', [userId]);
     return {

@@ -92,7 +92,11 @@ export type RegisterInput = z.input<typeof registerSchema>;
 const sha256 = (s: string) => createHash('sha256').update(s).digest('base64url');
 
 /** The pair a spent refresh token was exchanged for, as sealed in `refresh_tokens.successor_sealed`. */
-interface Successor { accessToken: string; refreshToken: string; accessTokenExpiresAt: number }
+interface Successor {
+  accessToken: string;
+  refreshToken: string;
+  accessTokenExpiresAt: number;
+}
 
 /**
  * The key sealing a token's successor: SHA-256 over a fixed label and the raw token. The table
@@ -131,7 +135,12 @@ export function jwtKeyId(key: Uint8Array): string {
 }
 
 /** What a verified access token says: its user, expiry, issue time (`iat`, ms) and login (`sid`). */
-interface AccessClaims { userId: number; expiresAt: Date; issuedAt: number; sessionId: string | null }
+interface AccessClaims {
+  userId: number;
+  expiresAt: Date;
+  issuedAt: number;
+  sessionId: string | null;
+}
 
 /**
  * Whether a user's state still admits an access token: the account is not deleted, and the token
@@ -150,7 +159,10 @@ function admits(user: Pick<UserRecord, 'deletedAt' | 'tokensValidAfter' | 'token
 const VERIFIED_MAX = 10_000;
 
 /** One accepted signing key (imported once: jose would import raw bytes again on every call) and its id. */
-interface SigningKey { kid: string; key: KeyObject }
+interface SigningKey {
+  kid: string;
+  key: KeyObject;
+}
 
 /**
  * Accounts and tokens (RFC 8725 JWT best practice): short-lived HS256 access JWTs with
@@ -234,7 +246,13 @@ export class AuthService {
    */
   async login(em: EntityManager, username: string, password: string, ip = 'unknown', options: LoginOptions = {}): Promise<AuthResult> {
     const usernameKey = usernameLookupKey(username);
-    const limitKey = `${usernameKey ?? String(username ?? '').trim().toLowerCase().slice(0, 64)}|${ip}`;
+    const limitKey = `${
+      usernameKey ??
+      String(username ?? '')
+        .trim()
+        .toLowerCase()
+        .slice(0, 64)
+    }|${ip}`;
     await this.opts.limits?.consume('login', limitKey);
     const found = usernameKey === null ? null : await em.findOne(User, { usernameKey });
     // A deleted account's tombstone has no password: the dummy hash's work, the same answer.
@@ -273,10 +291,17 @@ export class AuthService {
       }
       if (row.usedAt) {
         const graceMs = (this.opts.refreshReuseGraceSec ?? 0) * 1000;
-        const successor = graceMs > 0 && Date.now() - row.usedAt.getTime() <= graceMs && row.successorSealed
-          ? openSuccessor(presented, row.successorSealed) : null;
+        const successor =
+          graceMs > 0 && Date.now() - row.usedAt.getTime() <= graceMs && row.successorSealed ? openSuccessor(presented, row.successorSealed) : null;
         if (successor) {
-          return { result: { accessToken: successor.accessToken, refreshToken: successor.refreshToken, accessTokenExpiresAt: new Date(successor.accessTokenExpiresAt), user } } as const;
+          return {
+            result: {
+              accessToken: successor.accessToken,
+              refreshToken: successor.refreshToken,
+              accessTokenExpiresAt: new Date(successor.accessTokenExpiresAt),
+              user,
+            },
+          } as const;
         }
         await this.revokeFamily(tx, row.familyId);
         return { error: 'Refresh token reuse detected; please log in again', revoked: { sessionId: row.familyId, userId: user.id } } as const;
@@ -284,7 +309,11 @@ export class AuthService {
       row.usedAt = new Date();
       const result = await this.issue(tx, user, row.familyId);
       if (this.opts.refreshReuseGraceSec) {
-        row.successorSealed = sealSuccessor(presented, { accessToken: result.accessToken, refreshToken: result.refreshToken, accessTokenExpiresAt: result.accessTokenExpiresAt.getTime() });
+        row.successorSealed = sealSuccessor(presented, {
+          accessToken: result.accessToken,
+          refreshToken: result.refreshToken,
+          accessTokenExpiresAt: result.accessTokenExpiresAt.getTime(),
+        });
         await tx.flush();
       }
       return { result } as const;
@@ -328,7 +357,11 @@ export class AuthService {
     if (!user) throw unauthenticated('Invalid access token');
     const refusal = admits(user, claims);
     if (refusal) throw unauthenticated(refusal);
-    return { actor: { id: user.id, username: user.username, isStaff: user.isStaff, sessionId: claims.sessionId }, expiresAt: claims.expiresAt, sessionId: claims.sessionId };
+    return {
+      actor: { id: user.id, username: user.username, isStaff: user.isStaff, sessionId: claims.sessionId },
+      expiresAt: claims.expiresAt,
+      sessionId: claims.sessionId,
+    };
   }
 
   /**
@@ -346,7 +379,9 @@ export class AuthService {
   async liveSessions(em: EntityManager, sessionIds: readonly string[]): Promise<Set<string>> {
     if (!sessionIds.length) return new Set();
     const rows = await em.execute<{ family_id: string }[]>(
-      `select distinct "family_id" from "refresh_tokens" where "family_id" in (${sessionIds.map(() => '?').join(', ')}) and "revoked_at" is null`, [...sessionIds]);
+      `select distinct "family_id" from "refresh_tokens" where "family_id" in (${sessionIds.map(() => '?').join(', ')}) and "revoked_at" is null`,
+      [...sessionIds],
+    );
     return new Set(rows.map((r) => r.family_id));
   }
 
@@ -371,7 +406,11 @@ export class AuthService {
     if (refusal) throw unauthenticated(refusal);
     // The row is read anyway: the socket's later HTTP requests (a catch-up) find the user in memory.
     this.opts.users?.store(user, mark);
-    return { actor: { id: user.id, username: user.username, isStaff: Boolean(user.isStaff), sessionId: claims.sessionId }, expiresAt: claims.expiresAt, sessionId: claims.sessionId };
+    return {
+      actor: { id: user.id, username: user.username, isStaff: Boolean(user.isStaff), sessionId: claims.sessionId },
+      expiresAt: claims.expiresAt,
+      sessionId: claims.sessionId,
+    };
   }
 
   /** Returns the user id (`sub`) of a valid access token. @throws UNAUTHENTICATED. */
@@ -397,7 +436,12 @@ export class AuthService {
       const payload = await this.verifySignedClaims(String(token ?? ''));
       const id = /^[1-9]\d{0,15}$/.test(String(payload.sub)) ? Number(payload.sub) : NaN;
       if (!Number.isSafeInteger(id)) throw unauthenticated('Invalid access token');
-      const claims = { userId: id, expiresAt: new Date(Number(payload.exp) * 1000), issuedAt: typeof payload.iat_ms === 'number' ? payload.iat_ms : Number(payload.iat) * 1000, sessionId: typeof payload.sid === 'string' ? payload.sid : null };
+      const claims = {
+        userId: id,
+        expiresAt: new Date(Number(payload.exp) * 1000),
+        issuedAt: typeof payload.iat_ms === 'number' ? payload.iat_ms : Number(payload.iat) * 1000,
+        sessionId: typeof payload.sid === 'string' ? payload.sid : null,
+      };
       if (remember) this.verified.set(token, claims);
       if (this.verified.size > VERIFIED_MAX) this.verified.delete(this.verified.keys().next().value!);
       return claims;
@@ -415,17 +459,21 @@ export class AuthService {
    * checks the signature, typ, iss, aud, exp, nbf, and the presence of sub/exp/iat.
    */
   private async verifySignedClaims(token: string): Promise<JWTPayload> {
-    const { payload } = await jwtVerify(token, (header) => {
-      const found = header.kid === undefined ? this.keys[0] : this.keys.find((k) => k.kid === header.kid);
-      if (!found) throw unauthenticated('Invalid access token');
-      return found.key;
-    }, {
-      algorithms: [ALG],
-      issuer: this.opts.issuer,
-      audience: this.opts.audience,
-      typ: ACCESS_TYP,
-      requiredClaims: ['sub', 'exp', 'iat'],
-    });
+    const { payload } = await jwtVerify(
+      token,
+      (header) => {
+        const found = header.kid === undefined ? this.keys[0] : this.keys.find((k) => k.kid === header.kid);
+        if (!found) throw unauthenticated('Invalid access token');
+        return found.key;
+      },
+      {
+        algorithms: [ALG],
+        issuer: this.opts.issuer,
+        audience: this.opts.audience,
+        typ: ACCESS_TYP,
+        requiredClaims: ['sub', 'exp', 'iat'],
+      },
+    );
     return payload;
   }
 
@@ -495,18 +543,27 @@ export class AuthService {
    * with 4403 on every instance) and `user.changed` (every instance's user cache drops the user).
    * @throws BAD_USER_INPUT (`newPassword` breaks the rule; `currentPassword` wrong), RATE_LIMITED, UNAUTHENTICATED.
    */
-  async changePassword(em: EntityManager, actor: Actor, sessionId: string | null, currentPassword: string, newPassword: string, ip = 'unknown'): Promise<boolean> {
+  async changePassword(
+    em: EntityManager,
+    actor: Actor,
+    sessionId: string | null,
+    currentPassword: string,
+    newPassword: string,
+    ip = 'unknown',
+  ): Promise<boolean> {
     const next = validate(z.object({ newPassword: passwordSchema }), { newPassword }).newPassword;
     const user = await this.confirmPassword(em, actor.id, currentPassword, 'currentPassword', ip);
     const passwordHash = await hashPassword(next);
     const revoked = await em.transactional(async (tx) => {
       const now = new Date();
-      const revoke = () => tx.execute<{ family_id: string }[]>(
-        `update "refresh_tokens" set "revoked_at" = ? where "user_id" = ? and "revoked_at" is null and (?::varchar is null or "family_id" <> ?) returning "family_id"`,
-        [now, user.id, sessionId, sessionId]);
+      const revoke = () =>
+        tx.execute<{ family_id: string }[]>(
+          `update "refresh_tokens" set "revoked_at" = ? where "user_id" = ? and "revoked_at" is null and (?::varchar is null or "family_id" <> ?) returning "family_id"`,
+          [now, user.id, sessionId, sessionId],
+        );
       // Twice: a refresh in flight holds its token's row, which the first statement waits for;
       // the token it then inserts is not in that statement's snapshot, but is in the second's.
-      const families = [...await revoke(), ...await revoke()];
+      const families = [...(await revoke()), ...(await revoke())];
       // Read after the waits: an access token that refresh issued meanwhile is older than this.
       await tx.nativeUpdate(User, { id: user.id, deletedAt: null }, { passwordHash, tokensValidAfter: new Date(), tokensKeptSession: sessionId });
       return [...new Set(families.map((r) => r.family_id))];

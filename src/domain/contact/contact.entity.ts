@@ -1,7 +1,12 @@
 import { OptionalProps, Entity, Enum, Index, ManyToOne, PrimaryKey, Property, Unique } from '@mikro-orm/core';
 import { User } from '../user/user.entity';
 
-export enum ContactStatus { PENDING = 'PENDING', ACCEPTED = 'ACCEPTED', DECLINED = 'DECLINED', BLOCKED = 'BLOCKED' }
+export enum ContactStatus {
+  PENDING = 'PENDING',
+  ACCEPTED = 'ACCEPTED',
+  DECLINED = 'DECLINED',
+  BLOCKED = 'BLOCKED',
+}
 
 /** A connection between two users (seed 000): request, accept, decline, block. */
 @Entity({ tableName: 'contacts' })

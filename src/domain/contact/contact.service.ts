@@ -61,13 +61,16 @@ export class ContactService {
       // A row of either side (a crossing insert waits here for the other's commit, then sees it).
       const [inserted] = await tx.execute<{ id: number }[]>(
         `insert into "contacts" ("requester_id", "addressee_id", "status", "created_at", "updated_at") values (?, ?, 'PENDING', now(), now())
-         on conflict do nothing returning "id"`, [me, other.id]);
+         on conflict do nothing returning "id"`,
+        [me, other.id],
+      );
       if (await this.isBlockedBetween(tx, me, other.id)) throw forbidden('You cannot connect with this user');
       if (inserted) return Number(inserted.id);
       const [row] = await tx.execute<{ id: number; requester_id: number; status: ContactStatus }[]>(
         `select "id", "requester_id", "status" from "contacts"
           where "status" <> 'BLOCKED' and (("requester_id" = ? and "addressee_id" = ?) or ("requester_id" = ? and "addressee_id" = ?)) for update`,
-        [me, other.id, other.id, me]);
+        [me, other.id, other.id, me],
+      );
       if (!row) throw forbidden('You cannot connect with this user'); // the conflict was a BLOCKED row of ours
       if (Number(row.requester_id) === other.id && row.status !== ContactStatus.ACCEPTED) {
         await tx.execute(`update "contacts" set "status" = 'ACCEPTED', "updated_at" = now() where "id" = ?`, [row.id]);
@@ -105,7 +108,10 @@ export class ContactService {
     const contact = await scope.em.transactional(async (tx) => {
       await tx.nativeDelete(Contact, {
         status: { $ne: ContactStatus.BLOCKED },
-        $or: [{ requester: me, addressee: other.id }, { requester: other.id, addressee: me }],
+        $or: [
+          { requester: me, addressee: other.id },
+          { requester: other.id, addressee: me },
+        ],
       });
       await tx.execute(
         `insert into "contacts" ("requester_id", "addressee_id", "status", "created_at", "updated_at") values (?, ?, 'BLOCKED', now(), now())
@@ -130,7 +136,10 @@ export class ContactService {
   async isBlockedBetween(em: EntityManager, a: number, b: number): Promise<boolean> {
     const n = await em.count(Contact, {
       status: ContactStatus.BLOCKED,
-      $or: [{ requester: a, addressee: b }, { requester: b, addressee: a }],
+      $or: [
+        { requester: a, addressee: b },
+        { requester: b, addressee: a },
+      ],
     });
     return n > 0;
   }
@@ -172,7 +181,12 @@ export class ContactService {
    */
   async connectOnOpen(em: EntityManager, openerId: number, otherId: number): Promise<void> {
     const [mine, theirs] = await this.pair(em, openerId, otherId);
-    if (theirs?.status === ContactStatus.PENDING) { theirs.status = ContactStatus.ACCEPTED; await em.flush(); this.connected(openerId, otherId); return; }
+    if (theirs?.status === ContactStatus.PENDING) {
+      theirs.status = ContactStatus.ACCEPTED;
+      await em.flush();
+      this.connected(openerId, otherId);
+      return;
+    }
     if (mine || theirs) return;
     // Issue 27: not when a block was committed since the caller's check (the insert reads it again).
     const inserted = await em.execute<{ id: number }[]>(
@@ -195,7 +209,7 @@ export class ContactService {
     const contact = await scope.em.findOne(Contact, { id: parseId(id, 'id') });
     const requester = contact && (contact.requester as User).id;
     const addressee = contact && (contact.addressee as User).id;
-    if (!contact || (requester !== me && addressee !== me) || (contact.status === ContactStatus.BLOCKED)) throw notFound('Contact');
+    if (!contact || (requester !== me && addressee !== me) || contact.status === ContactStatus.BLOCKED) throw notFound('Contact');
     if (addressee !== me) throw forbidden('Only the addressee can answer a contact request');
     if (contact.status !== status) {
       // Issue 27 §3: the block check again in the writing statement, under the row's lock. A block
@@ -208,7 +222,8 @@ export class ContactService {
             and not exists (select 1 from "contacts" k where k."status" = 'BLOCKED'
                   and ((k."requester_id" = ? and k."addressee_id" = ?) or (k."requester_id" = ? and k."addressee_id" = ?)))
           returning "id"`,
-        [status, contact.id, me, requester, me, me, requester]);
+        [status, contact.id, me, requester, me, me, requester],
+      );
       if (!changed.length) throw notFound('Contact');
       await scope.em.refresh(contact);
       if (status === ContactStatus.ACCEPTED) this.connected(requester!, me);
@@ -220,7 +235,10 @@ export class ContactService {
   private async pair(em: EntityManager, me: number, other: number): Promise<[Contact | null, Contact | null]> {
     const rows = await em.find(Contact, {
       status: { $ne: ContactStatus.BLOCKED },
-      $or: [{ requester: me, addressee: other }, { requester: other, addressee: me }],
+      $or: [
+        { requester: me, addressee: other },
+        { requester: other, addressee: me },
+      ],
     });
     const mine = rows.find((r) => (r.requester as User).id === me) ?? null;
     const theirs = rows.find((r) => (r.requester as User).id === other) ?? null;

@@ -1,9 +1,21 @@
 import { OptionalProps, Entity, Enum, Index, ManyToOne, PrimaryKey, Property, Unique } from '@mikro-orm/core';
 import { User } from '../user/user.entity';
 
-export enum ConversationKind { DIRECT = 'DIRECT', GROUP = 'GROUP', ROOM = 'ROOM', SUPPORT = 'SUPPORT' }
-export enum RoomVisibility { PUBLIC = 'PUBLIC', PRIVATE = 'PRIVATE' }
-export enum MemberRole { OWNER = 'OWNER', ADMIN = 'ADMIN', MEMBER = 'MEMBER' }
+export enum ConversationKind {
+  DIRECT = 'DIRECT',
+  GROUP = 'GROUP',
+  ROOM = 'ROOM',
+  SUPPORT = 'SUPPORT',
+}
+export enum RoomVisibility {
+  PUBLIC = 'PUBLIC',
+  PRIVATE = 'PRIVATE',
+}
+export enum MemberRole {
+  OWNER = 'OWNER',
+  ADMIN = 'ADMIN',
+  MEMBER = 'MEMBER',
+}
 
 /** Default room capacity (seed 003 `max_members`). */
 export const DEFAULT_MAX_MEMBERS = 50;

@@ -64,7 +64,8 @@ export function isArchived(c: Pick<Conversation, 'archivedAt'>): boolean {
 }
 
 /** What every refusal of an archived conversation says (the same in every dialect). */
-export const ARCHIVED_MESSAGE = 'This conversation is archived (inactive): its history is readable, but it takes no new messages, members or edits until an owner, an admin or staff reactivates it';
+export const ARCHIVED_MESSAGE =
+  'This conversation is archived (inactive): its history is readable, but it takes no new messages, members or edits until an owner, an admin or staff reactivates it';
 
 /**
  * Archiving and reactivating (seed 003 `is_active`; contract `archiveConversation`): an OWNER or

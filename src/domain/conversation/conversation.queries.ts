@@ -62,7 +62,9 @@ export class ConversationQueries {
     const [row] = await scope.em.execute<{ c: Record<string, unknown>; m: Record<string, unknown> | null }[]>(
       `select row_to_json(c) as c, row_to_json(m) as m from "conversations" c
          left join "memberships" m on m."conversation_id" = c."id" and m."user_id" = ?
-        where c."id" = ?`, [scope.actor.id, id]);
+        where c."id" = ?`,
+      [scope.actor.id, id],
+    );
     if (!row) throw notFound('Conversation');
     const conversation = scope.em.map(Conversation, row.c);
     const membership = row.m ? scope.em.map(Membership, row.m) : null;
@@ -93,7 +95,17 @@ export class ConversationQueries {
    */
   async sendTarget(scope: Scope, conversationId: number, opts: { clientMessageId?: string | null; replyToId?: number | null } = {}): Promise<SendTarget> {
     const me = scope.actor.id;
-    const [row] = await scope.em.execute<{ c: Record<string, unknown>; m: Record<string, unknown> | null; blocked: boolean; partner_deleted: boolean; prior: Record<string, unknown> | null; reply_conversation_id: number | null; recipients: number[] }[]>(
+    const [row] = await scope.em.execute<
+      {
+        c: Record<string, unknown>;
+        m: Record<string, unknown> | null;
+        blocked: boolean;
+        partner_deleted: boolean;
+        prior: Record<string, unknown> | null;
+        reply_conversation_id: number | null;
+        recipients: number[];
+      }[]
+    >(
       `select row_to_json(c) as c, row_to_json(m) as m,
               (c."kind" = 'DIRECT' and exists (
                  select 1 from "contacts" k where k."status" = 'BLOCKED'
@@ -127,12 +139,18 @@ export class ConversationQueries {
   }
 
   /** The viewer's conversations, newest activity first (staff: plus every SUPPORT thread; with `reach: 'readable'`, every conversation). */
-  async list(scope: Scope, args: { kind?: ConversationKind | null; first?: number | null; after?: string | null; reach?: 'listed' | 'readable' }): Promise<Page<Conversation>> {
+  async list(
+    scope: Scope,
+    args: { kind?: ConversationKind | null; first?: number | null; after?: string | null; reach?: 'listed' | 'readable' },
+  ): Promise<Page<Conversation>> {
     const size = pageSize(args.first, 20, 100, 'first');
     const params: unknown[] = [scope.actor.id];
     // 'readable': staff see every conversation (they may read all: conversation.policy's canReadContent).
     let where = args.reach === 'readable' && scope.actor.isStaff ? 'true' : listedConversationSql(scope.actor);
-    if (args.kind) { where += ' and c."kind" = ?'; params.push(args.kind); }
+    if (args.kind) {
+      where += ' and c."kind" = ?';
+      params.push(args.kind);
+    }
     const from = `from "conversations" c left join "memberships" m on m."conversation_id" = c."id" and m."user_id" = ? and ${activeMembershipSql('m')} where ${where}`;
     return this.page(scope.em, from, params, size, args.after);
   }
@@ -144,7 +162,10 @@ export class ConversationQueries {
     let from = `from "conversations" c where c."kind" = 'ROOM' and c."visibility" = 'PUBLIC'`;
     // As users(search:): control characters never match a stored name (and a NUL broke PGlite's connection).
     const q = args.search == null ? '' : stripControlChars(String(args.search)).trim();
-    if (q) { from += ` and c."name" ilike ?`; params.push(`%${q.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`); }
+    if (q) {
+      from += ` and c."name" ilike ?`;
+      params.push(`%${q.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`);
+    }
     return this.page(scope.em, from, params, size, args.after);
   }
 
@@ -176,7 +197,13 @@ export class ConversationQueries {
    */
   async listRange(
     scope: Scope,
-    args: { kinds?: ConversationKind[] | null; reach?: 'listed' | 'readable'; withPublicRooms?: boolean | null; offset?: number | null; limit?: number | null } = {},
+    args: {
+      kinds?: ConversationKind[] | null;
+      reach?: 'listed' | 'readable';
+      withPublicRooms?: boolean | null;
+      offset?: number | null;
+      limit?: number | null;
+    } = {},
   ): Promise<{ total: number; conversations: Conversation[] }> {
     const size = pageSize(args.limit, 20, 100, 'limit');
     const offset = args.offset ?? 0;
@@ -187,7 +214,10 @@ export class ConversationQueries {
     if (args.withPublicRooms) visible.push(`(c."kind" = 'ROOM' and c."visibility" = 'PUBLIC')`);
     if (args.reach === 'readable' && scope.actor.isStaff) visible.push('true');
     let where = `(${visible.join(' or ')})`;
-    if (kinds.length) { where += ` and c."kind" in (${kinds.map(() => '?').join(', ')})`; params.push(...kinds); }
+    if (kinds.length) {
+      where += ` and c."kind" in (${kinds.map(() => '?').join(', ')})`;
+      params.push(...kinds);
+    }
     const from = `from "conversations" c left join "memberships" m on m."conversation_id" = c."id" and m."user_id" = ? and ${activeMembershipSql('m')} where ${where}`;
     const [{ n }] = await scope.em.execute<{ n: string }[]>(`select count(*) as n ${from}`, params);
     if (size === 0) return { total: Number(n), conversations: [] };

@@ -27,7 +27,11 @@ const maxMembers = z.number().int().min(2).max(100000);
  */
 export const MAX_MEMBERS_PER_CALL = 100;
 
-const groupSchema = z.object({ name, description, memberIds: z.array(z.union([z.string(), z.number()])).max(MAX_MEMBERS_PER_CALL, `memberIds may list at most ${MAX_MEMBERS_PER_CALL} users`) });
+const groupSchema = z.object({
+  name,
+  description,
+  memberIds: z.array(z.union([z.string(), z.number()])).max(MAX_MEMBERS_PER_CALL, `memberIds may list at most ${MAX_MEMBERS_PER_CALL} users`),
+});
 const roomSchema = z.object({
   name,
   description,
@@ -63,12 +67,18 @@ export class ConversationService {
    * {@link openDirectWith}, also telling whether this call created the conversation: `created`
    * is true only for the call whose transaction inserted it. @throws like openDirectWith.
    */
-  async getOrCreateDirect(scope: Scope, ref: { userId?: string | number | null; username?: string | null }): Promise<{ conversation: Conversation; created: boolean }> {
+  async getOrCreateDirect(
+    scope: Scope,
+    ref: { userId?: string | number | null; username?: string | null },
+  ): Promise<{ conversation: Conversation; created: boolean }> {
     if ((ref.userId == null) === (ref.username == null)) throw badInput('Give exactly one of userId and username', 'userId');
     const usernameKey = ref.userId != null ? null : usernameLookupKey(ref.username);
-    const other = ref.userId != null
-      ? await scope.em.findOne(User, { id: parseId(ref.userId, 'userId') })
-      : usernameKey === null ? null : await scope.em.findOne(User, { usernameKey });
+    const other =
+      ref.userId != null
+        ? await scope.em.findOne(User, { id: parseId(ref.userId, 'userId') })
+        : usernameKey === null
+          ? null
+          : await scope.em.findOne(User, { usernameKey });
     if (!other) throw notFound('User');
     return this.openDirect(scope, other);
   }
@@ -129,7 +139,8 @@ export class ConversationService {
       // account, or a block committed, since the checks above stops the creation.
       const locked = await tx.execute<{ id: number; deleted_at: Date | null }[]>(
         `select "id", "deleted_at" from "users" where "id" in (select (jsonb_array_elements_text(?::jsonb))::int) order by "id" for share`,
-        [JSON.stringify([scope.actor.id, ...ids])]);
+        [JSON.stringify([scope.actor.id, ...ids])],
+      );
       if (locked.find((r) => Number(r.id) === scope.actor.id)?.deleted_at !== null) throw unauthenticated('This account was deleted');
       if (locked.filter((r) => Number(r.id) !== scope.actor.id && !r.deleted_at).length !== ids.length) throw notFound('User');
       await this.contacts.refuseBlocked({ ...scope, em: tx }, ids);
@@ -137,7 +148,13 @@ export class ConversationService {
       const members = [tx.create(Membership, { conversation: conv, user: scope.actor.id, role: MemberRole.OWNER })];
       for (const id of ids) members.push(tx.create(Membership, { conversation: conv, user: id, role: MemberRole.MEMBER }));
       await tx.flush();
-      const { message: msg } = await appendMessage(tx, { conversationId: conv.id, senderId: null, actorId: scope.actor.id, kind: MessageKind.SYSTEM, content: `${scope.actor.username} created the group "${data.name}"` });
+      const { message: msg } = await appendMessage(tx, {
+        conversationId: conv.id,
+        senderId: null,
+        actorId: scope.actor.id,
+        kind: MessageKind.SYSTEM,
+        content: `${scope.actor.username} created the group "${data.name}"`,
+      });
       // Everyone starts with the creation notice read.
       await tx.nativeUpdate(Membership, { conversation: conv.id }, { lastReadSeq: msg.seq });
       conv.lastSeq = msg.seq;
@@ -150,12 +167,19 @@ export class ConversationService {
   }
 
   /** Creates a ROOM (seed 003), PUBLIC unless told otherwise, 50 members by default; creator is OWNER. */
-  async createRoom(scope: Scope, input: { name: string; description?: string | null; visibility?: RoomVisibility | null; maxMembers?: number | null }): Promise<Conversation> {
+  async createRoom(
+    scope: Scope,
+    input: { name: string; description?: string | null; visibility?: RoomVisibility | null; maxMembers?: number | null },
+  ): Promise<Conversation> {
     const data = validate(roomSchema, { ...input, visibility: input.visibility ?? undefined });
     const c = await scope.em.transactional(async (tx) => {
       const conv = tx.create(Conversation, {
-        kind: ConversationKind.ROOM, name: data.name, description: data.description ?? null,
-        visibility: data.visibility, maxMembers: data.maxMembers ?? DEFAULT_MAX_MEMBERS, createdBy: scope.actor.id,
+        kind: ConversationKind.ROOM,
+        name: data.name,
+        description: data.description ?? null,
+        visibility: data.visibility,
+        maxMembers: data.maxMembers ?? DEFAULT_MAX_MEMBERS,
+        createdBy: scope.actor.id,
       });
       tx.create(Membership, { conversation: conv, user: scope.actor.id, role: MemberRole.OWNER });
       return conv;
@@ -192,7 +216,11 @@ export class ConversationService {
     if (!canArchive(scope.actor, c, membership)) throw forbidden('Only the owner, an admin or staff can archive or reactivate this conversation');
     if (isArchived(c) === archived) return c;
     // One conditional statement: two concurrent calls leave the first time it was archived.
-    await scope.em.nativeUpdate(Conversation, { id: c.id, archivedAt: archived ? null : { $ne: null } }, { archivedAt: archived ? new Date() : null, updatedAt: new Date() });
+    await scope.em.nativeUpdate(
+      Conversation,
+      { id: c.id, archivedAt: archived ? null : { $ne: null } },
+      { archivedAt: archived ? new Date() : null, updatedAt: new Date() },
+    );
     await scope.em.refresh(c);
     return c;
   }

@@ -11,14 +11,28 @@ import { appendMessage, lockLiveAuthor, toMessageView } from '../message/message
 import { User } from '../user/user.entity';
 import { Conversation, ConversationKind, MemberRole } from './conversation.entity';
 import { Membership } from './membership.entity';
-import { ACTIVE_MEMBERSHIP, ARCHIVED_MESSAGE, canAddAs, canAssignRoles, canManage, canSeeMetadata, isActive, isArchived, outranks } from './conversation.policy';
+import {
+  ACTIVE_MEMBERSHIP,
+  ARCHIVED_MESSAGE,
+  canAddAs,
+  canAssignRoles,
+  canManage,
+  canSeeMetadata,
+  isActive,
+  isArchived,
+  outranks,
+} from './conversation.policy';
 import type { ConversationQueries } from './conversation.queries';
 import type { RateLimiter } from '../shared/rate-limit';
 
 const nicknameSchema = cleanText({ max: 150 }).nullish();
 
 /** A `users` row as locked by addOrReactivate (raw columns). */
-interface LockedUser { id: number; is_staff: boolean; deleted_at: Date | string | null }
+interface LockedUser {
+  id: number;
+  is_staff: boolean;
+  deleted_at: Date | string | null;
+}
 
 /** Active members of a conversation now (capacity checks). */
 export function activeMemberCount(em: EntityManager, conversationId: number): Promise<number> {
@@ -54,7 +68,9 @@ export class MembershipService {
     await this.addOrReactivate(scope.em, c, scope.actor.id, MemberRole.MEMBER, `${scope.actor.username} joined`, scope.actor.id, {
       lockUsers: [scope.actor.id],
       banned: () => new DomainError('FORBIDDEN', 'You are banned from this room', 'id'),
-      recheck: async (_tx, users) => { if (users.get(scope.actor.id)?.deleted_at !== null) throw unauthenticated('This account was deleted'); },
+      recheck: async (_tx, users) => {
+        if (users.get(scope.actor.id)?.deleted_at !== null) throw unauthenticated('This account was deleted');
+      },
     });
     return c;
   }
@@ -63,7 +79,8 @@ export class MembershipService {
   async leave(scope: Scope, id: string): Promise<boolean> {
     const { conversation: c, membership } = await this.queries.access(scope, id, 'id');
     if (c.kind === ConversationKind.DIRECT) throw badInput('You cannot leave a direct chat', 'id');
-    if (c.kind === ConversationKind.SUPPORT && c.customer && (c.customer as User).id === scope.actor.id) throw badInput('You cannot leave your own support thread', 'id');
+    if (c.kind === ConversationKind.SUPPORT && c.customer && (c.customer as User).id === scope.actor.id)
+      throw badInput('You cannot leave your own support thread', 'id');
     if (!membership) throw badInput('You are not a member of this conversation', 'id');
     // Under the lock: already gone (a concurrent leave, removal or ban won) writes nothing more.
     await this.deactivate(scope.em, c, membership, `${scope.actor.username} left`, scope.actor.id, async (tx) => {
@@ -116,7 +133,9 @@ export class MembershipService {
         if (!canAddAs(actor, c, active, role)) throw forbidden('Only the owner can add owners or admins');
         if (await this.contacts.isBlockedBetween(tx, actor.id, user.id)) throw forbidden('You cannot add this user');
       },
-      written: async (tx) => { invites = await this.notifications.writeInvites(tx, c, [user.id], scope.actor.username); },
+      written: async (tx) => {
+        invites = await this.notifications.writeInvites(tx, c, [user.id], scope.actor.username);
+      },
     });
     this.notifications.publishViews(invites);
     return added;
@@ -213,7 +232,15 @@ export class MembershipService {
       target.leftAt = t.leftAt;
       target.role = t.role;
       if (!banned || !wasActive) return null;
-      return (await appendMessage(tx, { conversationId: c.id, senderId: null, actorId: scope.actor.id, kind: MessageKind.SYSTEM, content: `${scope.actor.username} banned ${target.user.username}` })).message;
+      return (
+        await appendMessage(tx, {
+          conversationId: c.id,
+          senderId: null,
+          actorId: scope.actor.id,
+          kind: MessageKind.SYSTEM,
+          content: `${scope.actor.username} banned ${target.user.username}`,
+        })
+      ).message;
     });
     this.events.publish({ type: 'membership.changed', conversationId: c.id, userId: uid, active: isActive(target) });
     if (notice) this.events.publish({ type: 'message.added', conversationId: c.id, message: toMessageView(notice) });
@@ -244,7 +271,12 @@ export class MembershipService {
    * lock of the write, not before it).
    * @throws UNAUTHENTICATED (the actor's account was deleted).
    */
-  private async underLock(tx: EntityManager, scope: Scope, c: Conversation, targetUserId: number | null): Promise<{ actor: Actor; mine: Membership | null; other: Membership | null }> {
+  private async underLock(
+    tx: EntityManager,
+    scope: Scope,
+    c: Conversation,
+    targetUserId: number | null,
+  ): Promise<{ actor: Actor; mine: Membership | null; other: Membership | null }> {
     const [me] = await tx.execute<LockedUser[]>('select "id", "is_staff", "deleted_at" from "users" where "id" = ? for share', [scope.actor.id]);
     if (!me || me.deleted_at) throw unauthenticated('This account was deleted');
     await tx.execute('select "id" from "conversations" where "id" = ? for update', [c.id]);
@@ -272,7 +304,12 @@ export class MembershipService {
    * to the same transaction (invitations).
    */
   private async addOrReactivate(
-    em: EntityManager, c: Conversation, userId: number, role: MemberRole, note: string, actorId: number,
+    em: EntityManager,
+    c: Conversation,
+    userId: number,
+    role: MemberRole,
+    note: string,
+    actorId: number,
     opts: {
       lockUsers?: number[];
       banned?: () => Error;
@@ -285,7 +322,9 @@ export class MembershipService {
       const users = new Map<number, LockedUser>();
       if (ids.length) {
         const rows = await tx.execute<LockedUser[]>(
-          `select "id", "is_staff", "deleted_at" from "users" where "id" in (select (jsonb_array_elements_text(?::jsonb))::int) order by "id" for share`, [JSON.stringify(ids)]);
+          `select "id", "is_staff", "deleted_at" from "users" where "id" in (select (jsonb_array_elements_text(?::jsonb))::int) order by "id" for share`,
+          [JSON.stringify(ids)],
+        );
         for (const r of rows) users.set(Number(r.id), r);
       }
       await tx.execute('select "id" from "conversations" where "id" = ? for update', [c.id]);
@@ -315,8 +354,14 @@ export class MembershipService {
    * locks (underLock): it answers the membership as committed now, or null when it is no longer
    * active (a concurrent leave, removal or ban won: nothing is written, no event), or throws.
    */
-  private async deactivate(em: EntityManager, c: Conversation, m: Membership, note: string, actorId: number,
-    recheck: (tx: EntityManager) => Promise<Membership | null>): Promise<void> {
+  private async deactivate(
+    em: EntityManager,
+    c: Conversation,
+    m: Membership,
+    note: string,
+    actorId: number,
+    recheck: (tx: EntityManager) => Promise<Membership | null>,
+  ): Promise<void> {
     const userId = (m.user as User).id;
     const message = await em.transactional(async (tx) => {
       const mm = await recheck(tx);

@@ -2,7 +2,12 @@ import { OptionalProps, Entity, Enum, Index, ManyToOne, PrimaryKey, Property, Un
 import { Conversation } from '../conversation/conversation.entity';
 import { User } from '../user/user.entity';
 
-export enum MessageKind { TEXT = 'TEXT', IMAGE = 'IMAGE', FILE = 'FILE', SYSTEM = 'SYSTEM' }
+export enum MessageKind {
+  TEXT = 'TEXT',
+  IMAGE = 'IMAGE',
+  FILE = 'FILE',
+  SYSTEM = 'SYSTEM',
+}
 
 /**
  * One message. `seq` is per conversation, gap-free, assigned in the insert's transaction.

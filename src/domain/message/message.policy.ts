@@ -66,7 +66,10 @@ export function showsReply(m: Pick<MessageView, 'conversationId'>, target: Pick<
  * (seed 004 `is_read`; GraphQL Message.isRead), not counting members who turned read receipts off
  * (`sendsReceipts` false; issue 27 §5: their reading is not shown to others).
  */
-export function isReadByOthers(m: Pick<MessageView, 'senderId' | 'seq'>, readers: readonly { userId: number; lastReadSeq: number; sendsReceipts?: boolean | null }[]): boolean {
+export function isReadByOthers(
+  m: Pick<MessageView, 'senderId' | 'seq'>,
+  readers: readonly { userId: number; lastReadSeq: number; sendsReceipts?: boolean | null }[],
+): boolean {
   return readers.some((r) => r.userId !== m.senderId && r.sendsReceipts !== false && r.lastReadSeq >= m.seq);
 }
 

@@ -15,7 +15,17 @@ import { canAttach, canDelete, canEdit, canPostNotice, isIn, isOwn, isSystem } f
 import type { RateLimiter } from '../shared/rate-limit';
 import { Attachment } from '../attachment/attachment.entity';
 import { AttachmentService, type CheckedReference, type ExternalFile, type StoredFile, type UploadedFile } from '../attachment/attachment.service';
-import { appendMessage, type SendGuard, lockForSend, lockLiveAuthor, nextChange, RefusedUnderLock, rowToMessageView, toMessageView, type MessageRow } from './message.writer';
+import {
+  appendMessage,
+  type SendGuard,
+  lockForSend,
+  lockLiveAuthor,
+  nextChange,
+  RefusedUnderLock,
+  rowToMessageView,
+  toMessageView,
+  type MessageRow,
+} from './message.writer';
 
 /** Longest message, in characters (Unicode code points), after removing control characters and trimming. */
 export const MAX_CONTENT_LENGTH = 4000;
@@ -33,7 +43,13 @@ const sendSchema = z.object({
   toSupport: z.boolean().nullish(),
   content: z.string(),
   replyToId: z.union([z.string(), z.number()]).nullish(),
-  clientMessageId: z.string().trim().min(1).max(128).refine((s) => !hasControlChars(s), 'must not contain control characters').nullish(),
+  clientMessageId: z
+    .string()
+    .trim()
+    .min(1)
+    .max(128)
+    .refine((s) => !hasControlChars(s), 'must not contain control characters')
+    .nullish(),
   /** Files (GraphQL Upload promises or REST uploads); checked by AttachmentService. */
   attachments: z.array(z.any()).nullish(),
   /**
@@ -155,15 +171,31 @@ export class MessageService {
     if (!target.membership && conversation.kind === ConversationKind.SUPPORT) await this.conversations.joinSupportAsStaff(scope, conversation);
     const mentionIds = await this.mentionsIn(scope, conversation.id, data.content);
     const notices = await this.notifications.noticesFor(
-      scope.em, conversation.id, data.content, scope.actor.id, conversation.kind === ConversationKind.DIRECT ? null : conversation.name ?? null, target.recipients);
+      scope.em,
+      conversation.id,
+      data.content,
+      scope.actor.id,
+      conversation.kind === ConversationKind.DIRECT ? null : (conversation.name ?? null),
+      target.recipients,
+    );
     const stored = files.length ? await this.attachments.storeAll(files) : [];
     try {
       const newMessage = {
         conversationId: conversation.id,
         // A notice is the actor's SYSTEM message: no sender, the actor recorded (their read position moves past it).
         ...(data.notice ? { senderId: null, actorId: scope.actor.id } : { senderId: scope.actor.id }),
-        kind: data.notice ? MessageKind.SYSTEM : reference ? MessageKind[reference.kind] : stored.length ? MessageKind[AttachmentService.kindOf(stored)] : MessageKind.TEXT,
-        content: data.content, replyToId, clientMessageId: data.clientMessageId ?? null, mentionIds, notices,
+        kind: data.notice
+          ? MessageKind.SYSTEM
+          : reference
+            ? MessageKind[reference.kind]
+            : stored.length
+              ? MessageKind[AttachmentService.kindOf(stored)]
+              : MessageKind.TEXT,
+        content: data.content,
+        replyToId,
+        clientMessageId: data.clientMessageId ?? null,
+        mentionIds,
+        notices,
         guard: sendGuard(scope, target, Boolean(data.notice)),
       };
       const direct = newMessage.guard.partnerId != null;
@@ -171,20 +203,27 @@ export class MessageService {
       // With files, their rows join the same transaction: a message never lacks its attachment.
       // A DIRECT chat's send takes the conversation's lock first, so its statement sees a block
       // committed while it waited (issue 27 §3; SendGuard.partnerId).
-      const { message, senderReadMoved, notifications } = !stored.length && !reference && !direct
-        ? await appendMessage(scope.em, newMessage)
-        : await scope.em.transactional(async (tx) => {
-          if (direct) await lockForSend(tx, scope.actor.id, conversation.id);
-          const appended = await appendMessage(tx, newMessage);
-          this.attachments.addRows(tx, appended.message.id, scope.actor.id, stored);
-          if (reference) await this.attachments.addReference(tx, appended.message.id, scope.actor.id, reference.file);
-          return appended;
-        });
+      const { message, senderReadMoved, notifications } =
+        !stored.length && !reference && !direct
+          ? await appendMessage(scope.em, newMessage)
+          : await scope.em.transactional(async (tx) => {
+              if (direct) await lockForSend(tx, scope.actor.id, conversation.id);
+              const appended = await appendMessage(tx, newMessage);
+              this.attachments.addRows(tx, appended.message.id, scope.actor.id, stored);
+              if (reference) await this.attachments.addReference(tx, appended.message.id, scope.actor.id, reference.file);
+              return appended;
+            });
       const view = toMessageView(message);
       this.typing.stop(view.conversationId, scope.actor.id);
       this.events.publish({ type: 'message.added', conversationId: view.conversationId, message: view });
       if (senderReadMoved) {
-        this.events.publish({ type: 'read.receipt', conversationId: view.conversationId, userId: scope.actor.id, lastReadSeq: view.seq, readAt: view.createdAt });
+        this.events.publish({
+          type: 'read.receipt',
+          conversationId: view.conversationId,
+          userId: scope.actor.id,
+          lastReadSeq: view.seq,
+          readAt: view.createdAt,
+        });
       }
       this.notifications.published(notifications);
       return view;
@@ -261,7 +300,8 @@ export class MessageService {
     if (data.notice && !canPostNotice(scope.actor, conversation, target.membership)) {
       throw forbidden('Only the room\'s owner or an admin may send a system message (message_type "system"); send it as "text"');
     }
-    if (replyToId != null && target.replyConversationId !== conversation.id) throw badInput('replyToId must be a message of the same conversation', 'replyToId');
+    if (replyToId != null && target.replyConversationId !== conversation.id)
+      throw badInput('replyToId must be a message of the same conversation', 'replyToId');
     let reference: CheckedSend['reference'] = null;
     if (checkedRef) {
       if ('external' in checkedRef) {
@@ -302,7 +342,11 @@ export class MessageService {
       // Issue 27 §3: the send rights again under the conversation's lock (a mute, ban, removal or
       // block committed while the edit waited refuses it, as the early check would).
       if (isOwn(scope.actor, facts)) await this.requireMayWrite({ ...scope, em: tx }, message);
-      const changed = await tx.nativeUpdate(Message, { id: message.id, deletedAt: null }, { content: text, editedAt: new Date(), changeSeq: change, mentionIds });
+      const changed = await tx.nativeUpdate(
+        Message,
+        { id: message.id, deletedAt: null },
+        { content: text, editedAt: new Date(), changeSeq: change, mentionIds },
+      );
       if (!changed) throw badInput('A deleted message cannot be edited', 'id');
       await this.notifications.messageChanged(tx, message.id, text);
     });
@@ -333,7 +377,8 @@ export class MessageService {
       if (asModerator) {
         const [still] = await tx.execute<{ id: number }[]>(
           `select "id" from "memberships" m where m."conversation_id" = ? and m."user_id" = ? and ${activeMembershipSql('m')} and m."role" in ('OWNER', 'ADMIN')`,
-          [message.conversation.id, scope.actor.id]);
+          [message.conversation.id, scope.actor.id],
+        );
         if (!still) throw forbidden('You cannot delete this message');
       }
       await tx.nativeUpdate(Message, { id: message.id }, { content: '', deletedAt: new Date(), changeSeq: change });
@@ -399,7 +444,11 @@ export class MessageService {
    * with its reply previews costs the access check and one query (issue 12: at most 4 with
    * senders and attachments).
    */
-  async list(scope: Scope, conversationId: string, args: { first?: number | null; after?: string | null; last?: number | null; before?: string | null }): Promise<Page<MessageView> & { replies: MessageView[] }> {
+  async list(
+    scope: Scope,
+    conversationId: string,
+    args: { first?: number | null; after?: string | null; last?: number | null; before?: string | null },
+  ): Promise<Page<MessageView> & { replies: MessageView[] }> {
     const { conversation } = await this.queries.access(scope, conversationId);
     if (args.first != null && args.last != null) throw badInput('Give first or last, not both', 'last');
     const seqOf = (cursor: string, field: string) => {
@@ -413,11 +462,19 @@ export class MessageService {
     const size = backward ? pageSize(args.last, 50, 100, 'last') : pageSize(args.first, 50, 100, 'first');
     const params: unknown[] = [conversation.id];
     let range = '';
-    if (after != null) { range += ' and m."seq" > ?'; params.push(after); }
-    if (before != null) { range += ' and m."seq" < ?'; params.push(before); }
+    if (after != null) {
+      range += ' and m."seq" > ?';
+      params.push(after);
+    }
+    if (before != null) {
+      range += ' and m."seq" < ?';
+      params.push(before);
+    }
     const rows = await scope.em.execute<(MessageRow & { reply: MessageRow | null })[]>(
       `select m.*, row_to_json(r) as reply from "messages" m left join "messages" r on r."id" = m."reply_to_id"
-        where m."conversation_id" = ?${range} order by m."seq" ${backward ? 'desc' : 'asc'} limit ${size + 1}`, params);
+        where m."conversation_id" = ?${range} order by m."seq" ${backward ? 'desc' : 'asc'} limit ${size + 1}`,
+      params,
+    );
     const more = rows.length > size;
     const shown = more ? rows.slice(0, size) : rows;
     const nodes = shown.map(rowToMessageView);
@@ -481,7 +538,11 @@ export class MessageService {
    * Returns `{ conversationId, messages }`.
    * @throws NOT_FOUND (no such user), FORBIDDEN (blocked), BAD_USER_INPUT (oneself, limit, before).
    */
-  async directHistory(scope: Scope, username: string, args: { limit?: number | null; before?: string | number | null } = {}): Promise<{ conversationId: number; messages: MessageView[] }> {
+  async directHistory(
+    scope: Scope,
+    username: string,
+    args: { limit?: number | null; before?: string | number | null } = {},
+  ): Promise<{ conversationId: number; messages: MessageView[] }> {
     const size = pageSize(args.limit, 50, 100, 'limit');
     const conversation = await this.conversations.openDirectWith(scope, { username: String(username ?? '') });
     let below: number | null = null;
@@ -506,18 +567,18 @@ export class MessageService {
    * so a page is a seq range (no OFFSET scan).
    * @throws NOT_FOUND (not the actor's to see), BAD_USER_INPUT (limit, offset).
    */
-  async listRange(scope: Scope, conversationId: string, args: { offset?: number | null; limit?: number | null } = {}): Promise<{ total: number; messages: MessageView[] }> {
+  async listRange(
+    scope: Scope,
+    conversationId: string,
+    args: { offset?: number | null; limit?: number | null } = {},
+  ): Promise<{ total: number; messages: MessageView[] }> {
     const { conversation } = await this.queries.access(scope, conversationId);
     const size = pageSize(args.limit, 20, 100, 'limit');
     const offset = args.offset ?? 0;
     if (!Number.isSafeInteger(offset) || offset < 0) throw badInput('offset must be 0 or more', 'offset');
     const total = conversation.lastSeq;
     if (size === 0 || offset >= total) return { total, messages: [] };
-    const rows = await scope.em.find(
-      Message,
-      { conversation: conversation.id, seq: { $gt: offset, $lte: offset + size } },
-      { orderBy: { seq: 'asc' } },
-    );
+    const rows = await scope.em.find(Message, { conversation: conversation.id, seq: { $gt: offset, $lte: offset + size } }, { orderBy: { seq: 'asc' } });
     return { total, messages: rows.map(toMessageView) };
   }
 
@@ -540,7 +601,8 @@ export class MessageService {
          left join "memberships" m on m."conversation_id" = c."id" and m."user_id" = ? and ${activeMembershipSql('m')}
         where ${listedConversationSql(scope.actor)}
         order by msg."id" asc limit ? offset ?`,
-      [scope.actor.id, size, offset]);
+      [scope.actor.id, size, offset],
+    );
     return rows.map(rowToMessageView);
   }
 
@@ -561,7 +623,10 @@ export class MessageService {
       [conversationId, JSON.stringify(names), authorId, authorId, authorId],
     );
     const byName = new Map(rows.map((r) => [r.username_key, r.id]));
-    return names.map((n) => byName.get(n)).filter((id): id is number => id != null).slice(0, MENTIONS_MAX);
+    return names
+      .map((n) => byName.get(n))
+      .filter((id): id is number => id != null)
+      .slice(0, MENTIONS_MAX);
   }
 
   private async findByKey(scope: Scope, key: string): Promise<Message | null> {
@@ -586,5 +651,4 @@ export class MessageService {
   private async requireMayWrite(scope: Scope, message: Message): Promise<void> {
     requireWritable(scope, await this.queries.sendTarget(scope, message.conversation.id), 'write');
   }
-
 }

@@ -44,7 +44,9 @@ export interface SendGuard {
 
 /** {@link appendMessage} found a send's rule (SendGuard) broken under the lock: the caller says which, as its early check would. */
 export class RefusedUnderLock extends Error {
-  constructor() { super('send refused under the conversation\'s row lock'); }
+  constructor() {
+    super("send refused under the conversation's row lock");
+  }
 }
 
 /**
@@ -104,26 +106,40 @@ export async function appendMessage(em: EntityManager, data: NewMessage): Promis
   // conversation's own row is re-read by `c` the same way: archived meanwhile, nothing is written.
   // A block is a new row (no version to follow): see SendGuard.partnerId.
   const g = data.guard;
-  const member = g?.member ? data.senderId ?? data.actorId ?? null : null;
+  const member = g?.member ? (data.senderId ?? data.actorId ?? null) : null;
   const [row] = await em.execute(
-    `with ${authorId != null ? `a as (select "id" from "users" where "id" = ? and "deleted_at" is null for share),
-     ` : ''}${member != null ? `l as (select "id" from "conversations" where "id" = ?${authorId != null ? ' and exists (select 1 from a)' : ''} for no key update),
+    `with ${
+      authorId != null
+        ? `a as (select "id" from "users" where "id" = ? and "deleted_at" is null for share),
+     `
+        : ''
+    }${
+      member != null
+        ? `l as (select "id" from "conversations" where "id" = ?${authorId != null ? ' and exists (select 1 from a)' : ''} for no key update),
      g as (select gm."id" from "memberships" gm where gm."conversation_id" = (select "id" from l) and gm."user_id" = ?
               and ${activeMembershipSql('gm')} and not gm."is_muted"${g?.manager ? ` and gm."role" in ('OWNER', 'ADMIN')` : ''} for share),
-     ` : ''}c as (
+     `
+        : ''
+    }c as (
        update "conversations" set "last_seq" = "last_seq" + 1, "change_seq" = "change_seq" + 1,
               "last_activity_at" = ?::timestamptz, "updated_at" = ?::timestamptz
-        where "id" = ?${authorId != null ? ' and exists (select 1 from a)' : ''}${g ? ' and "archived_at" is null' : ''}${member != null ? ' and exists (select 1 from g)' : ''}${g?.partnerId != null ? `
+        where "id" = ?${authorId != null ? ' and exists (select 1 from a)' : ''}${g ? ' and "archived_at" is null' : ''}${member != null ? ' and exists (select 1 from g)' : ''}${
+          g?.partnerId != null
+            ? `
           and not exists (select 1 from "contacts" k where k."status" = 'BLOCKED'
                 and ((k."requester_id" = ? and k."addressee_id" = ?) or (k."requester_id" = ? and k."addressee_id" = ?)))
-          and not exists (select 1 from "users" p where p."id" = ? and p."deleted_at" is not null)` : ''} returning "last_seq", "change_seq"),
+          and not exists (select 1 from "users" p where p."id" = ? and p."deleted_at" is not null)`
+            : ''
+        } returning "last_seq", "change_seq"),
      r as (
        update "memberships" m set "last_read_seq" = c."last_seq", "last_read_at" = ?::timestamptz from c
         where m."conversation_id" = ? and m."user_id" = ? and m."last_read_seq" < c."last_seq" returning m."id"),
      ins as (
        insert into "messages" ("conversation_id", "seq", "sender_id", "actor_id", "kind", "content", "reply_to_id", "client_message_id", "created_change", "change_seq", "created_at", "mention_ids")
        select ?, c."last_seq", ?, ?, ?::"message_kind", ?, ?, ?, c."change_seq", c."change_seq", ?::timestamptz, ?::jsonb from c
-       returning *)${n ? `,
+       returning *)${
+         n
+           ? `,
      n as (
        insert into "notifications" ("user_id", "kind", "title", "body", "conversation_id", "message_id", "created_at")
        select m."user_id",
@@ -134,17 +150,39 @@ export async function appendMessage(em: EntityManager, data: NewMessage): Promis
         where m."user_id" in (select (jsonb_array_elements_text(?::jsonb))::int)
           and ${activeMembershipSql('m')} and m."user_id" <> ins."sender_id"
           and (mentioned.id is not null or not m."is_muted")
-       returning *)` : ''}
+       returning *)`
+           : ''
+       }
      select ins.*, exists (select 1 from r) as "sender_read_moved"${n ? `, (select coalesce(json_agg(n), '[]'::json) from n) as "notifications"` : ''} from ins`,
     [
       ...(authorId != null ? [authorId] : []),
       ...(member != null ? [data.conversationId, member] : []),
-      now, now, data.conversationId,
+      now,
+      now,
+      data.conversationId,
       ...(g?.partnerId != null ? [authorId, g.partnerId, g.partnerId, authorId, g.partnerId] : []),
-      now, data.conversationId, data.senderId ?? data.actorId ?? null,
-      data.conversationId, data.senderId, data.actorId ?? null, data.kind, data.content, data.replyToId ?? null, data.clientMessageId ?? null, now,
+      now,
+      data.conversationId,
+      data.senderId ?? data.actorId ?? null,
+      data.conversationId,
+      data.senderId,
+      data.actorId ?? null,
+      data.kind,
+      data.content,
+      data.replyToId ?? null,
+      data.clientMessageId ?? null,
+      now,
       JSON.stringify(data.mentionIds ?? []),
-      ...(n ? [n.mentionTitle, n.messageTitle, n.body, now, JSON.stringify(data.mentionIds ?? []), JSON.stringify([...new Set([...(data.mentionIds ?? []), ...n.notify])])] : []),
+      ...(n
+        ? [
+            n.mentionTitle,
+            n.messageTitle,
+            n.body,
+            now,
+            JSON.stringify(data.mentionIds ?? []),
+            JSON.stringify([...new Set([...(data.mentionIds ?? []), ...n.notify])]),
+          ]
+        : []),
     ],
   );
   if (!row) {
@@ -187,7 +225,9 @@ export async function lockLiveAuthor(tx: EntityManager, userId: number): Promise
 export async function lockForSend(tx: EntityManager, authorId: number, conversationId: number): Promise<void> {
   const rows = await tx.execute<{ id: number }[]>(
     `with a as (select "id" from "users" where "id" = ? and "deleted_at" is null for share)
-     select "id" from "conversations" where "id" = ? and exists (select 1 from a) for no key update`, [authorId, conversationId]);
+     select "id" from "conversations" where "id" = ? and exists (select 1 from a) for no key update`,
+    [authorId, conversationId],
+  );
   if (!rows.length) {
     if (!(await isLiveUser(tx, authorId))) throw unauthenticated('This account was deleted');
     throw new Error(`conversation ${conversationId} does not exist`);
@@ -198,10 +238,9 @@ export async function lockForSend(tx: EntityManager, authorId: number, conversat
  * Takes the conversation's next change number for an edit or delete, inside `tx`.
  */
 export async function nextChange(tx: EntityManager, conversationId: number): Promise<number> {
-  const [row] = await tx.execute<{ change_seq: number }[]>(
-    'update "conversations" set "change_seq" = "change_seq" + 1 where "id" = ? returning "change_seq"',
-    [conversationId],
-  );
+  const [row] = await tx.execute<{ change_seq: number }[]>('update "conversations" set "change_seq" = "change_seq" + 1 where "id" = ? returning "change_seq"', [
+    conversationId,
+  ]);
   return row.change_seq;
 }
 
@@ -227,9 +266,21 @@ export function toMessageView(m: Message): MessageView {
 
 /** A row of "messages" as the driver returns it (snake_case columns). */
 export interface MessageRow {
-  id: number; conversation_id: number; seq: number; sender_id: number | null; actor_id?: number | null; kind: MessageView['kind']; content: string;
-  reply_to_id: number | null; client_message_id: string | null; created_change: number; change_seq: number;
-  created_at: Date | string; edited_at: Date | string | null; deleted_at: Date | string | null; mention_ids: number[] | string | null;
+  id: number;
+  conversation_id: number;
+  seq: number;
+  sender_id: number | null;
+  actor_id?: number | null;
+  kind: MessageView['kind'];
+  content: string;
+  reply_to_id: number | null;
+  client_message_id: string | null;
+  created_change: number;
+  change_seq: number;
+  created_at: Date | string;
+  edited_at: Date | string | null;
+  deleted_at: Date | string | null;
+  mention_ids: number[] | string | null;
 }
 
 const iso = (d: Date | string) => (d instanceof Date ? d : new Date(d)).toISOString();

@@ -61,7 +61,13 @@ export class ReadStateService {
     const moved = await scope.em.nativeUpdate(Membership, { id: membership.id, lastReadSeq: { $lt: target } }, { lastReadSeq: target, lastReadAt: readAt });
     await scope.em.refresh(membership);
     if (moved) {
-      this.events.publish({ type: 'read.receipt', conversationId: conversation.id, userId: scope.actor.id, lastReadSeq: membership.lastReadSeq, readAt: readAt.toISOString() });
+      this.events.publish({
+        type: 'read.receipt',
+        conversationId: conversation.id,
+        userId: scope.actor.id,
+        lastReadSeq: membership.lastReadSeq,
+        readAt: readAt.toISOString(),
+      });
     }
     return membership;
   }
@@ -140,7 +146,9 @@ export class ReadStateService {
     }
     return {
       total,
-      byConversation: [...byConversation].map(([conversationId, count]) => ({ conversationId, count })).sort((a, b) => b.count - a.count || a.conversationId - b.conversationId),
+      byConversation: [...byConversation]
+        .map(([conversationId, count]) => ({ conversationId, count }))
+        .sort((a, b) => b.count - a.count || a.conversationId - b.conversationId),
       bySender: [...bySender].map(([senderId, count]) => ({ senderId, count })).sort((a, b) => b.count - a.count || a.senderId - b.senderId),
     };
   }

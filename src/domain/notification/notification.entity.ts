@@ -3,7 +3,12 @@ import { Conversation } from '../conversation/conversation.entity';
 import { Message } from '../message/message.entity';
 import { User } from '../user/user.entity';
 
-export enum NotificationKind { MESSAGE = 'MESSAGE', MENTION = 'MENTION', ROOM_INVITE = 'ROOM_INVITE', SYSTEM = 'SYSTEM' }
+export enum NotificationKind {
+  MESSAGE = 'MESSAGE',
+  MENTION = 'MENTION',
+  ROOM_INVITE = 'ROOM_INVITE',
+  SYSTEM = 'SYSTEM',
+}
 
 /** Something a user should know about (seed 003 notifications). */
 @Entity({ tableName: 'notifications' })

@@ -25,8 +25,15 @@ const noticeSchema = z.object({
 
 /** Row of the notifications table as raw SQL returns it. */
 interface NotificationRow {
-  id: number; user_id: number; kind: NotificationView['kind']; title: string; body: string;
-  conversation_id: number | null; message_id: number | null; read_at: Date | string | null; created_at: Date | string;
+  id: number;
+  user_id: number;
+  kind: NotificationView['kind'];
+  title: string;
+  body: string;
+  conversation_id: number | null;
+  message_id: number | null;
+  read_at: Date | string | null;
+  created_at: Date | string;
 }
 
 const iso = (d: Date | string) => new Date(d).toISOString();
@@ -36,15 +43,27 @@ export function toNotificationView(n: Notification | NotificationRow): Notificat
   if (n instanceof Notification) {
     const ref = (x: unknown) => (x == null ? null : (x as { id: number }).id);
     return {
-      id: n.id, userId: ref(n.user)!, kind: n.kind, title: n.title, body: n.body,
-      conversationId: ref(n.conversation), messageId: ref(n.message),
-      readAt: n.readAt ? n.readAt.toISOString() : null, createdAt: n.createdAt.toISOString(),
+      id: n.id,
+      userId: ref(n.user)!,
+      kind: n.kind,
+      title: n.title,
+      body: n.body,
+      conversationId: ref(n.conversation),
+      messageId: ref(n.message),
+      readAt: n.readAt ? n.readAt.toISOString() : null,
+      createdAt: n.createdAt.toISOString(),
     };
   }
   return {
-    id: n.id, userId: n.user_id, kind: n.kind, title: n.title, body: n.body,
-    conversationId: n.conversation_id, messageId: n.message_id,
-    readAt: n.read_at ? iso(n.read_at) : null, createdAt: iso(n.created_at),
+    id: n.id,
+    userId: n.user_id,
+    kind: n.kind,
+    title: n.title,
+    body: n.body,
+    conversationId: n.conversation_id,
+    messageId: n.message_id,
+    readAt: n.read_at ? iso(n.read_at) : null,
+    createdAt: iso(n.created_at),
   };
 }
 
@@ -107,7 +126,10 @@ export class NotificationService {
   async markRead(scope: Scope, id: string): Promise<NotificationView> {
     const n = await scope.em.findOne(Notification, { id: parseId(id, 'id'), user: scope.actor.id });
     if (!n) throw notFound('Notification');
-    if (!n.readAt) { n.readAt = new Date(); await scope.em.flush(); }
+    if (!n.readAt) {
+      n.readAt = new Date();
+      await scope.em.flush();
+    }
     return (await this.withoutUnreadable(scope, [toNotificationView(n)]))[0];
   }
 
@@ -120,12 +142,18 @@ export class NotificationService {
   async notice(scope: Scope, userId: string, input: { title: string; body: string }): Promise<NotificationView> {
     if (!scope.actor.isStaff) throw forbidden('Only staff can send notices');
     const data = validate(noticeSchema, input);
-    const user = await scope.em.findOne(User, { id: parseId(userId, 'userId'), deletedAt: null /* issue 18: no notice to a deleted account */ }, { fields: ['id'] });
+    const user = await scope.em.findOne(
+      User,
+      { id: parseId(userId, 'userId'), deletedAt: null /* issue 18: no notice to a deleted account */ },
+      { fields: ['id'] },
+    );
     if (!user) throw notFound('User');
     // Issue 27: written only while the account still exists (the deletion erases notifications; one inserted after it would stay).
     const [row] = await scope.em.execute<NotificationRow[]>(
       `insert into "notifications" ("user_id", "kind", "title", "body", "created_at")
-       select "id", 'SYSTEM', ?, ?, now() from "users" where "id" = ? and "deleted_at" is null for share returning *`, [data.title, data.body, user.id]);
+       select "id", 'SYSTEM', ?, ?, now() from "users" where "id" = ? and "deleted_at" is null for share returning *`,
+      [data.title, data.body, user.id],
+    );
     if (!row) throw notFound('User');
     const view = toNotificationView(row);
     this.publish([view]);
@@ -141,11 +169,16 @@ export class NotificationService {
    * plus one pipelined Redis lookup for watchers on other instances).
    */
   async noticesFor(
-    em: EntityManager, conversationId: number, content: string, senderId: number,
-    conversationName: string | null, recipients: readonly number[],
+    em: EntityManager,
+    conversationId: number,
+    content: string,
+    senderId: number,
+    conversationName: string | null,
+    recipients: readonly number[],
   ): Promise<MessageNotices> {
-    const sender = (this.users ? await this.users.get(em, senderId) : null)
-      ?? await em.findOneOrFail(User, { id: senderId }, { fields: ['username', 'firstName', 'lastName'] });
+    const sender =
+      (this.users ? await this.users.get(em, senderId) : null) ??
+      (await em.findOneOrFail(User, { id: senderId }, { fields: ['username', 'firstName', 'lastName'] }));
     const who = fullNameOf(sender);
     const where = conversationName ? ` in ${conversationName}` : '';
     return {

@@ -2,7 +2,10 @@ import { OptionalProps, Entity, Index, ManyToOne, PrimaryKey, Property, Unique }
 import { User } from '../user/user.entity';
 
 /** Where a push goes (contract PushPlatform): Firebase Cloud Messaging, or a browser's Web Push subscription (RFC 8030). */
-export enum PushPlatform { FCM = 'FCM', WEB_PUSH = 'WEB_PUSH' }
+export enum PushPlatform {
+  FCM = 'FCM',
+  WEB_PUSH = 'WEB_PUSH',
+}
 
 /**
  * A device that receives pushes for its user (issue 28 item 10: seed 002's fcm-django `FCMDevice`,

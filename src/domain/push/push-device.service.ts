@@ -8,18 +8,36 @@ import { PushDevice, PushPlatform } from './push-device.entity';
 export const MAX_DEVICES_PER_USER = 50;
 
 /** An FCM registration token or fcm-django `registration_id`: 1..4096 visible ASCII characters (FCM tokens are about 160). */
-const fcmToken = z.string().trim().min(1).max(4096).regex(/^[\x21-\x7e]+$/, 'must be visible ASCII characters without spaces');
+const fcmToken = z
+  .string()
+  .trim()
+  .min(1)
+  .max(4096)
+  .regex(/^[\x21-\x7e]+$/, 'must be visible ASCII characters without spaces');
 /** base64url (RFC 4648 section 5), as PushSubscription.toJSON() gives `keys.p256dh` and `keys.auth`. */
-const base64url = (max: number) => z.string().trim().min(16).max(max).regex(/^[A-Za-z0-9_-]+={0,2}$/, 'must be base64url');
+const base64url = (max: number) =>
+  z
+    .string()
+    .trim()
+    .min(16)
+    .max(max)
+    .regex(/^[A-Za-z0-9_-]+={0,2}$/, 'must be base64url');
 
 const registerSchema = z.object({
   platform: z.enum(PushPlatform),
   fcmToken: fcmToken.nullish(),
-  webPush: z.object({
-    endpoint: z.string().trim().max(2048).url().refine((u) => u.startsWith('https://'), 'must be an https:// URL (a browser push service)'),
-    p256dh: base64url(255),
-    auth: base64url(255),
-  }).nullish(),
+  webPush: z
+    .object({
+      endpoint: z
+        .string()
+        .trim()
+        .max(2048)
+        .url()
+        .refine((u) => u.startsWith('https://'), 'must be an https:// URL (a browser push service)'),
+      p256dh: base64url(255),
+      auth: base64url(255),
+    })
+    .nullish(),
   name: cleanText({ max: 255 }).nullish(),
   /** fcm-django `type`. */
   fcmType: z.enum(['android', 'ios', 'web']).nullish(),
@@ -67,8 +85,20 @@ export class PushDeviceService {
          "device_id" = coalesce(excluded."device_id", "push_devices"."device_id"),
          "active" = excluded."active", "updated_at" = excluded."updated_at"
        returning *, (xmax = 0) as inserted`,
-      [scope.actor.id, data.platform, token, data.webPush?.p256dh ?? null, data.webPush?.auth ?? null, data.fcmType ?? null,
-        data.name || null, data.deviceId || null, data.active ?? true, now, now]);
+      [
+        scope.actor.id,
+        data.platform,
+        token,
+        data.webPush?.p256dh ?? null,
+        data.webPush?.auth ?? null,
+        data.fcmType ?? null,
+        data.name || null,
+        data.deviceId || null,
+        data.active ?? true,
+        now,
+        now,
+      ],
+    );
     const { inserted, ...columns } = row;
     return { device: scope.em.map(PushDevice, columns), created: Boolean(inserted) };
   }

@@ -15,7 +15,11 @@ export type ErrorCode =
 
 /** A rule of the domain said no. `field` names the input field at fault, when there is one. */
 export class DomainError extends Error {
-  constructor(readonly code: ErrorCode, message: string, readonly field?: string) {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly field?: string,
+  ) {
     super(message);
     this.name = 'DomainError';
   }
@@ -49,7 +53,8 @@ export const DATABASE_UNAVAILABLE_MESSAGE = 'Database unavailable; try again sho
 /** SQLSTATE classes and codes that mean "the database is not there right now" (PostgreSQL appendix A). */
 const UNAVAILABLE_SQLSTATE = /^(08|57P0[1-3]|53300)/;
 const UNAVAILABLE_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
-const UNAVAILABLE_TEXT = /Connection terminated|Connection ended unexpectedly|Timeout acquiring a connection|connect ECONNREFUSED|Client has encountered a connection error|terminating connection/i;
+const UNAVAILABLE_TEXT =
+  /Connection terminated|Connection ended unexpectedly|Timeout acquiring a connection|connect ECONNREFUSED|Client has encountered a connection error|terminating connection/i;
 
 /**
  * True when `err` (from MikroORM, knex or node-postgres, possibly wrapped in `cause`) says the
@@ -59,7 +64,11 @@ const UNAVAILABLE_TEXT = /Connection terminated|Connection ended unexpectedly|Ti
  * INTERNAL_SERVER_ERROR with reason DATABASE_UNAVAILABLE; REST 503) instead of a bare 500.
  */
 export function isDatabaseUnavailable(err: unknown): boolean {
-  for (let e = err as { code?: unknown; errno?: unknown; name?: unknown; message?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+  for (
+    let e = err as { code?: unknown; errno?: unknown; name?: unknown; message?: unknown; cause?: unknown } | undefined, depth = 0;
+    e && depth < 5;
+    e = e.cause as typeof e, depth++
+  ) {
     if (e.name === 'ConnectionException' || e.name === 'KnexTimeoutError') return true;
     if (typeof e.code === 'string' && (UNAVAILABLE_ERRNO.has(e.code) || UNAVAILABLE_SQLSTATE.test(e.code))) return true;
     if (typeof e.message === 'string' && UNAVAILABLE_TEXT.test(e.message)) return true;

@@ -72,7 +72,11 @@ export type DomainEvent =
   | { type: 'presence'; userId: number; status: 'ONLINE' | 'OFFLINE'; lastSeenAt: string | null }
   | { type: 'membership.changed'; conversationId: number; userId: number; active: boolean }
   /** A block between the two users was added or lifted. */
-  | { type: 'contact.changed'; userIds: [number, number]; /** A connection was accepted (no block changed): the two are now in each other's presence audience. */ connected?: true }
+  | {
+      type: 'contact.changed';
+      userIds: [number, number];
+      /** A connection was accepted (no block changed): the two are now in each other's presence audience. */ connected?: true;
+    }
   /**
    * A user's row changed: rights (setUserStaff: open sockets act with the new rights at once) or
    * profile (updateProfile, setAvatar, removeAvatar). Every instance drops the user from its user

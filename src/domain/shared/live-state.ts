@@ -32,7 +32,6 @@ export interface EventBus extends EventPublisher {
   close(): Promise<void>;
 }
 
-
 /**
  * Who is online: a user is ONLINE while at least one of their sockets is open (on any instance),
  * OFFLINE once the last closes; then `onOffline` records lastSeenAt and a presence event is
@@ -51,7 +50,6 @@ export interface PresenceTracker {
   close(): Promise<void>;
 }
 
-
 /**
  * Who is watching a conversation live: the open `messageAdded` subscriptions per user, for one
  * conversation or for all of theirs. A member who watches a conversation gets its messages live
@@ -68,7 +66,6 @@ export interface WatcherRegistry {
   watchersOf(conversationId: number, candidates: readonly number[]): Promise<number[]>;
   close(): Promise<void>;
 }
-
 
 /** Typing indicators with expiry (MessageService's TypingIndicators, and stopping their timers at shutdown). */
 export interface TypingState {

@@ -42,9 +42,7 @@ export function pageSize(value: number | null | undefined, fallback: number, max
 }
 
 /** Builds a connection from rows fetched with one extra row past `size` (the look-ahead). */
-export function connectionFrom<T>(
-  rows: T[], size: number, cursorOf: (row: T) => string, totalCount: number, hasPreviousPage: boolean,
-): Page<T> {
+export function connectionFrom<T>(rows: T[], size: number, cursorOf: (row: T) => string, totalCount: number, hasPreviousPage: boolean): Page<T> {
   const hasNextPage = rows.length > size;
   const nodes = hasNextPage ? rows.slice(0, size) : rows;
   const edges = nodes.map((node) => ({ cursor: cursorOf(node), node }));

@@ -5,7 +5,10 @@ export type LimitName = 'message' | 'login' | 'register' | 'wsConnectIp' | 'wsCo
 
 /** RATE_LIMITED with the seconds to wait (GraphQL `extensions.retryAfter`, REST `Retry-After`). */
 export class RateLimitedError extends DomainError {
-  constructor(message: string, readonly retryAfterSec: number) {
+  constructor(
+    message: string,
+    readonly retryAfterSec: number,
+  ) {
     super('RATE_LIMITED', message);
     this.name = 'RateLimitedError';
   }
@@ -20,4 +23,3 @@ export interface RateLimiter {
   /** Forgets `key` (a successful login clears its failures). */
   reset(name: LimitName, key: string): Promise<void>;
 }
-

@@ -16,7 +16,9 @@ export class UrlSigner {
 
   /** The signature of `parts` expiring at `exp`. */
   sign(parts: readonly (string | number)[], exp: number): string {
-    return createHmac('sha256', this.key).update(`${parts.join(':')}:${exp}`).digest('base64url');
+    return createHmac('sha256', this.key)
+      .update(`${parts.join(':')}:${exp}`)
+      .digest('base64url');
   }
 
   /** True when `sig` signs `parts` with `exp`, whether or not `exp` has passed (constant-time compare). */

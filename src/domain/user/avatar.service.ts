@@ -58,7 +58,11 @@ export class AvatarService {
   private readonly signer: UrlSigner;
 
   /** @param secret the server secret the URL key is derived from (the JWT secret). */
-  constructor(private readonly storage: BlobStorage, private readonly opts: AvatarOptions, secret: Uint8Array) {
+  constructor(
+    private readonly storage: BlobStorage,
+    private readonly opts: AvatarOptions,
+    secret: Uint8Array,
+  ) {
     this.signer = new UrlSigner(secret, 'avatar-url-v1');
   }
 
@@ -72,7 +76,11 @@ export class AvatarService {
   async store(file: UploadedFile): Promise<StoredAvatar> {
     const fileName = checkFileName(file.filename, 'file');
     const received = await receiveUpload(this.storage, file, {
-      fileName, maxBytes: this.opts.maxBytes, allowed: AVATAR_TYPES, what: `image (${Object.keys(AVATAR_TYPES).join(', ')})`, field: 'file',
+      fileName,
+      maxBytes: this.opts.maxBytes,
+      allowed: AVATAR_TYPES,
+      what: `image (${Object.keys(AVATAR_TYPES).join(', ')})`,
+      field: 'file',
     });
     const key = newStorageKey();
     const thumbnailKey = newStorageKey();
@@ -102,7 +110,6 @@ export class AvatarService {
   async discard(keys: readonly (string | null | undefined)[]): Promise<void> {
     await removeKeys(this.storage, keys);
   }
-
 
   /**
    * A user's avatar URLs: the uploaded avatar's signed URLs (`exp` rounded so that a URL stays the
@@ -134,6 +141,4 @@ export class AvatarService {
   read(key: string, range?: { start: number; end: number }) {
     return this.storage.read(key, range);
   }
-
-
 }

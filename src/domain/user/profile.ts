@@ -31,7 +31,10 @@ export const userAttributesSchema = z.object({
   role: cleanText({ max: MAX_ATTRIBUTE_LENGTH }).nullish(),
   score: z.number().int().min(-2147483648).max(2147483647).nullish(),
   rank: cleanText({ max: MAX_ATTRIBUTE_LENGTH }).nullish(),
-  inGameIds: z.array(cleanText({ min: 1, max: MAX_IN_GAME_ID_LENGTH })).max(MAX_IN_GAME_IDS).nullish(),
+  inGameIds: z
+    .array(cleanText({ min: 1, max: MAX_IN_GAME_ID_LENGTH }))
+    .max(MAX_IN_GAME_IDS)
+    .nullish(),
 });
 export type UserAttributesInput = z.input<typeof userAttributesSchema>;
 

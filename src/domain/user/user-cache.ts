@@ -3,45 +3,85 @@ import type { DomainEvent, DomainEventType, UserView } from '../shared/events';
 import { User } from './user.entity';
 
 /** A user as the read paths show it: every column but the password hash, as a plain snapshot (no ORM state). */
-export type UserRecord = Pick<User,
-  'id' | 'username' | 'email' | 'firstName' | 'lastName' | 'avatarUrl' | 'role' | 'isStaff' | 'score' | 'rank' | 'inGameIds' | 'lastSeenAt' | 'createdAt'>
+export type UserRecord = Pick<
+  User,
+  'id' | 'username' | 'email' | 'firstName' | 'lastName' | 'avatarUrl' | 'role' | 'isStaff' | 'score' | 'rank' | 'inGameIds' | 'lastSeenAt' | 'createdAt'
+> &
   // Issue 18 (account deletion, password change; auth/account.service.ts): authenticate refuses deleted users and tokens older than a password change.
-  & Pick<User, 'deletedAt' | 'tokensValidAfter' | 'tokensKeptSession'>
+  Pick<User, 'deletedAt' | 'tokensValidAfter' | 'tokensKeptSession'> &
   // Issue 18 (uploaded avatars; avatar.service.ts): the avatar URLs are made from these without a query.
-  & Pick<User, 'avatarKey' | 'avatarThumbnailKey' | 'avatarVersion'>
+  Pick<User, 'avatarKey' | 'avatarThumbnailKey' | 'avatarVersion'> &
   // Issue 27 §5 (privacy; user.policy.ts): presence and read receipts are shown from these.
-  & Pick<User, 'presenceVisibility' | 'sendReadReceipts'>;
+  Pick<User, 'presenceVisibility' | 'sendReadReceipts'>;
 
-const FIELDS = ['id', 'username', 'email', 'firstName', 'lastName', 'avatarUrl', 'role', 'isStaff', 'score', 'rank', 'inGameIds', 'lastSeenAt', 'createdAt',
+const FIELDS = [
+  'id',
+  'username',
+  'email',
+  'firstName',
+  'lastName',
+  'avatarUrl',
+  'role',
+  'isStaff',
+  'score',
+  'rank',
+  'inGameIds',
+  'lastSeenAt',
+  'createdAt',
   // Issue 18 (see UserRecord).
-  'deletedAt', 'tokensValidAfter', 'tokensKeptSession',
+  'deletedAt',
+  'tokensValidAfter',
+  'tokensKeptSession',
   // Issue 18 (avatars, see UserRecord).
-  'avatarKey', 'avatarThumbnailKey', 'avatarVersion',
+  'avatarKey',
+  'avatarThumbnailKey',
+  'avatarVersion',
   // Issue 27 §5 (privacy, see UserRecord).
-  'presenceVisibility', 'sendReadReceipts'] as const;
+  'presenceVisibility',
+  'sendReadReceipts',
+] as const;
 
 /** The plain snapshot of a user row (or of a record). */
-const toRecord = (u: Partial<UserRecord>): UserRecord => ({
-  ...Object.fromEntries(FIELDS.map((f) => [f, u[f] ?? null])),
-  // Issue 27 §5: the defaults of the columns when a snapshot predates them.
-  presenceVisibility: u.presenceVisibility ?? 'CONTACTS', sendReadReceipts: u.sendReadReceipts ?? true,
-}) as unknown as UserRecord;
+const toRecord = (u: Partial<UserRecord>): UserRecord =>
+  ({
+    ...Object.fromEntries(FIELDS.map((f) => [f, u[f] ?? null])),
+    // Issue 27 §5: the defaults of the columns when a snapshot predates them.
+    presenceVisibility: u.presenceVisibility ?? 'CONTACTS',
+    sendReadReceipts: u.sendReadReceipts ?? true,
+  }) as unknown as UserRecord;
 
 /** The snapshot a `user.changed` event carries of a user (no e-mail, no password hash; times as ISO strings). */
 export function userViewOf(u: User | UserRecord): UserView {
   return {
-    id: u.id, username: u.username, firstName: u.firstName ?? null, lastName: u.lastName ?? null,
-    avatarUrl: u.avatarUrl ?? null, avatarKey: u.avatarKey ?? null, avatarThumbnailKey: u.avatarThumbnailKey ?? null, avatarVersion: u.avatarVersion ?? 0,
-    role: u.role ?? null, isStaff: Boolean(u.isStaff), score: u.score ?? 0, rank: u.rank ?? null, inGameIds: u.inGameIds ?? [],
-    lastSeenAt: u.lastSeenAt ? new Date(u.lastSeenAt).toISOString() : null, createdAt: new Date(u.createdAt).toISOString(),
-    presenceVisibility: u.presenceVisibility ?? 'CONTACTS', sendReadReceipts: u.sendReadReceipts ?? true,
+    id: u.id,
+    username: u.username,
+    firstName: u.firstName ?? null,
+    lastName: u.lastName ?? null,
+    avatarUrl: u.avatarUrl ?? null,
+    avatarKey: u.avatarKey ?? null,
+    avatarThumbnailKey: u.avatarThumbnailKey ?? null,
+    avatarVersion: u.avatarVersion ?? 0,
+    role: u.role ?? null,
+    isStaff: Boolean(u.isStaff),
+    score: u.score ?? 0,
+    rank: u.rank ?? null,
+    inGameIds: u.inGameIds ?? [],
+    lastSeenAt: u.lastSeenAt ? new Date(u.lastSeenAt).toISOString() : null,
+    createdAt: new Date(u.createdAt).toISOString(),
+    presenceVisibility: u.presenceVisibility ?? 'CONTACTS',
+    sendReadReceipts: u.sendReadReceipts ?? true,
   };
 }
 
 /** A user record from an event's snapshot (`email` and the account-state columns are not carried: null), for rendering live payloads without SQL. */
 export function userRecordOf(v: UserView): UserRecord {
-  return toRecord({ ...v, email: null, lastSeenAt: v.lastSeenAt ? new Date(v.lastSeenAt) : null, createdAt: new Date(v.createdAt),
-    deletedAt: v.deletedAt ? new Date(v.deletedAt) : null /* issue 18: account deletion's tombstone (auth/account.service.ts) */ });
+  return toRecord({
+    ...v,
+    email: null,
+    lastSeenAt: v.lastSeenAt ? new Date(v.lastSeenAt) : null,
+    createdAt: new Date(v.createdAt),
+    deletedAt: v.deletedAt ? new Date(v.deletedAt) : null /* issue 18: account deletion's tombstone (auth/account.service.ts) */,
+  });
 }
 
 /** What the cache needs from the event bus: the events that change users, and whether it may trust that it hears them all. */
@@ -69,17 +109,25 @@ export class UserCache {
   private generation = 0;
   private readonly offs: (() => void)[];
 
-  constructor(private readonly events?: UserEvents, private readonly ttlMs = 60_000, private readonly max = 50_000) {
-    this.offs = events ? [
-      events.on('user.changed', (e) => { if (e.type === 'user.changed') this.forget(e.userId); }),
-      events.on('presence', (e) => {
-        if (e.type !== 'presence' || e.status !== 'OFFLINE') return;
-        this.generation++;
-        const hit = this.entries.get(e.userId);
-        if (hit) hit.user = { ...hit.user, lastSeenAt: e.lastSeenAt ? new Date(e.lastSeenAt) : null };
-      }),
-      events.onResync(() => this.clear()),
-    ] : [];
+  constructor(
+    private readonly events?: UserEvents,
+    private readonly ttlMs = 60_000,
+    private readonly max = 50_000,
+  ) {
+    this.offs = events
+      ? [
+          events.on('user.changed', (e) => {
+            if (e.type === 'user.changed') this.forget(e.userId);
+          }),
+          events.on('presence', (e) => {
+            if (e.type !== 'presence' || e.status !== 'OFFLINE') return;
+            this.generation++;
+            const hit = this.entries.get(e.userId);
+            if (hit) hit.user = { ...hit.user, lastSeenAt: e.lastSeenAt ? new Date(e.lastSeenAt) : null };
+          }),
+          events.onResync(() => this.clear()),
+        ]
+      : [];
   }
 
   /** One user, or null when there is none. */
@@ -146,7 +194,10 @@ export class UserCache {
     if (this.events && !this.events.healthy()) return null;
     const hit = this.entries.get(id);
     if (!hit) return null;
-    if (Date.now() - hit.at > this.ttlMs) { this.entries.delete(id); return null; }
+    if (Date.now() - hit.at > this.ttlMs) {
+      this.entries.delete(id);
+      return null;
+    }
     return hit.user;
   }
 }

@@ -109,6 +109,9 @@ export type PresenceVisibility = 'EVERYONE' | 'CONTACTS' | 'NOBODY';
 
 /** "first last", or the username when both are empty (contract: User.fullName). */
 export function fullNameOf(u: Pick<User, 'username' | 'firstName' | 'lastName'>): string {
-  const name = [u.firstName, u.lastName].filter((s) => s && s.trim()).join(' ').trim();
+  const name = [u.firstName, u.lastName]
+    .filter((s) => s && s.trim())
+    .join(' ')
+    .trim();
   return name || u.username;
 }

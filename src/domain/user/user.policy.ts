@@ -21,9 +21,12 @@ export function showsPresence(viewerId: number, target: PresenceTarget, facts: {
   if (viewerId === target.id) return true;
   if (facts.blocked) return false;
   switch (target.presenceVisibility ?? 'CONTACTS') {
-    case 'EVERYONE': return true;
-    case 'CONTACTS': return facts.related;
-    default: return false;
+    case 'EVERYONE':
+      return true;
+    case 'CONTACTS':
+      return facts.related;
+    default:
+      return false;
   }
 }
 

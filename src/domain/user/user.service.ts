@@ -24,14 +24,19 @@ const SEEN_BATCH_MS = 20;
 export type UpdateProfileInput = z.input<typeof profileNamesSchema>;
 
 /** updatePrivacy's input (contract PrivacySettingsInput): omitted or null fields stay as they are. */
-const privacySchema = z.object({
-  presenceVisibility: z.enum(['EVERYONE', 'CONTACTS', 'NOBODY']).nullish(),
-  sendReadReceipts: z.boolean().nullish(),
-}).strict();
+const privacySchema = z
+  .object({
+    presenceVisibility: z.enum(['EVERYONE', 'CONTACTS', 'NOBODY']).nullish(),
+    sendReadReceipts: z.boolean().nullish(),
+  })
+  .strict();
 export type PrivacyInput = z.input<typeof privacySchema>;
 
 /** A user's privacy settings (contract PrivacySettings). */
-export interface PrivacySettings { presenceVisibility: PresenceVisibility; sendReadReceipts: boolean }
+export interface PrivacySettings {
+  presenceVisibility: PresenceVisibility;
+  sendReadReceipts: boolean;
+}
 
 /** The privacy settings of a user row or record (the columns' defaults when absent). */
 export function privacyOf(u: { presenceVisibility?: PresenceVisibility | null; sendReadReceipts?: boolean | null }): PrivacySettings {
@@ -51,7 +56,11 @@ export class UserService {
   private readonly writing = new Map<number, Promise<unknown>>();
 
   /** @param avatars avatar storage and URLs (the media route reads avatar files through it). */
-  constructor(private readonly events?: EventPublisher, private readonly cache?: UserCache, readonly avatars?: AvatarService) {}
+  constructor(
+    private readonly events?: EventPublisher,
+    private readonly cache?: UserCache,
+    readonly avatars?: AvatarService,
+  ) {}
 
   /** The actor's own user (from the user cache when it has them). @throws NOT_FOUND when the account no longer exists. */
   async me(scope: Scope): Promise<UserRecord> {
@@ -106,7 +115,9 @@ export class UserService {
       // UPDATE), then read again: the actor still a live staff user, the user not deleted meanwhile
       // (a tombstone never gets staff rights back).
       const rows = await tx.execute<{ id: number; is_staff: boolean; deleted_at: Date | null }[]>(
-        `select "id", "is_staff", "deleted_at" from "users" where "id" in (?, ?) order by "id" for no key update`, [scope.actor.id, id]);
+        `select "id", "is_staff", "deleted_at" from "users" where "id" in (?, ?) order by "id" for no key update`,
+        [scope.actor.id, id],
+      );
       const me = rows.find((r) => Number(r.id) === scope.actor.id);
       if (!me || me.deleted_at) throw unauthenticated('This account was deleted');
       if (!me.is_staff) throw forbidden('Only staff can change staff rights');
@@ -132,10 +143,14 @@ export class UserService {
     if (!scope.actor.isStaff) throw forbidden('Only staff can set user attributes (role, score, rank, inGameIds)');
     const id = parseId(userId, 'userId');
     const data = validate(userAttributesSchema, input ?? {});
-    return this.writeProfile(scope, (u) => {
-      applyUserAttributes(u, data);
-      return [];
-    }, id);
+    return this.writeProfile(
+      scope,
+      (u) => {
+        applyUserAttributes(u, data);
+        return [];
+      },
+      id,
+    );
   }
 
   /**
@@ -178,7 +193,9 @@ export class UserService {
    */
   async setAvatar(scope: Scope, file: UploadedFile | Promise<UploadedFile>): Promise<User> {
     const avatars = this.requireAvatars();
-    const upload = await Promise.resolve(file).catch((err) => { throw uploadError(err, 'file'); });
+    const upload = await Promise.resolve(file).catch((err) => {
+      throw uploadError(err, 'file');
+    });
     const stored = await avatars.store(upload);
     try {
       return await this.writeProfile(scope, (u) => {
@@ -221,7 +238,14 @@ export class UserService {
    * (any authenticated user may see any user, so any may see their avatar). From the user cache.
    * @throws NOT_FOUND for everything else (a replaced or removed avatar, a bad signature).
    */
-  async avatarMedia(em: EntityManager, actor: Actor | null, userId: number, version: number, variant: AvatarVariant, signed: { exp?: unknown; sig?: unknown }): Promise<{ key: string }> {
+  async avatarMedia(
+    em: EntityManager,
+    actor: Actor | null,
+    userId: number,
+    version: number,
+    variant: AvatarVariant,
+    signed: { exp?: unknown; sig?: unknown },
+  ): Promise<{ key: string }> {
     const avatars = this.requireAvatars();
     const u = this.cache ? await this.cache.get(em, userId) : await em.findOne(User, { id: userId });
     const key = variant === 'thumbnail' ? u?.avatarThumbnailKey : u?.avatarKey;
@@ -249,22 +273,28 @@ export class UserService {
    * everywhere). @throws NOT_FOUND when the account is gone.
    */
   private writeProfile(scope: Scope, change: (u: User) => (string | null | undefined)[], id = scope.actor.id): Promise<User> {
-    const run = (this.writing.get(id) ?? Promise.resolve()).catch(() => undefined).then(async () => {
-      let freed: (string | null | undefined)[] = [];
-      const user = await scope.em.transactional(async (tx) => {
-        const u = await tx.findOne(User, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
-        if (!u || (u as { deletedAt?: Date | null }).deletedAt) throw notFound('User');
-        freed = change(u);
-        await tx.flush();
-        return u;
+    const run = (this.writing.get(id) ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(async () => {
+        let freed: (string | null | undefined)[] = [];
+        const user = await scope.em.transactional(async (tx) => {
+          const u = await tx.findOne(User, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+          if (!u || (u as { deletedAt?: Date | null }).deletedAt) throw notFound('User');
+          freed = change(u);
+          await tx.flush();
+          return u;
+        });
+        this.cache?.forget(user.id);
+        this.events?.publish({ type: 'user.changed', userId: user.id, isStaff: user.isStaff, user: userViewOf(user), profile: true });
+        await this.avatars?.discard(freed);
+        return user;
       });
-      this.cache?.forget(user.id);
-      this.events?.publish({ type: 'user.changed', userId: user.id, isStaff: user.isStaff, user: userViewOf(user), profile: true });
-      await this.avatars?.discard(freed);
-      return user;
-    });
     this.writing.set(id, run);
-    void run.catch(() => undefined).then(() => { if (this.writing.get(id) === run) this.writing.delete(id); });
+    void run
+      .catch(() => undefined)
+      .then(() => {
+        if (this.writing.get(id) === run) this.writing.delete(id);
+      });
     return run;
   }
 
@@ -286,6 +316,7 @@ export class UserService {
     this.seen.clear();
     await em.execute(
       `update "users" u set "last_seen_at" = v.at from jsonb_to_recordset(?::jsonb) as v(id int, at timestamptz) where u."id" = v.id and u."deleted_at" is null /* issue 18: a deleted account keeps no last-seen time */`,
-      [JSON.stringify(batch)]);
+      [JSON.stringify(batch)],
+    );
   }
 }

@@ -26,6 +26,8 @@ const STORED_USERNAME = /^[A-Za-z0-9_.-]{1,64}$/;
  * without asking the database, which could not store a NUL anyway.
  */
 export function usernameLookupKey(raw: unknown): string | null {
-  const key = String(raw ?? '').trim().toLowerCase();
+  const key = String(raw ?? '')
+    .trim()
+    .toLowerCase();
   return STORED_USERNAME.test(key) ? key : null;
 }

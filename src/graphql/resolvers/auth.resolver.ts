@@ -28,7 +28,8 @@ export class AuthResolver {
 
   /** AuthService.changePassword: the caller's login stays, every other one is revoked (refresh tokens, access tokens, sockets). */
   @Mutation(() => Boolean, {
-    description: 'Changes your password (the rules of register). Every other login is ended: its refresh tokens are revoked, its access tokens refused, its sockets closed (4403); this one stays. A wrong currentPassword is BAD_USER_INPUT and counts toward the failed-login limit (RATE_LIMITED)',
+    description:
+      'Changes your password (the rules of register). Every other login is ended: its refresh tokens are revoked, its access tokens refused, its sockets closed (4403); this one stays. A wrong currentPassword is BAD_USER_INPUT and counts toward the failed-login limit (RATE_LIMITED)',
   })
   changePassword(
     @Arg('currentPassword', () => String) currentPassword: string,
@@ -41,7 +42,8 @@ export class AuthResolver {
 
   /** AccountService.deleteAccount. */
   @Mutation(() => Boolean, {
-    description: 'Deletes your account: personal data erased, your messages become deleted ones shown from a deleted user, every login and socket ended; the username stays reserved. A wrong password is BAD_USER_INPUT (failed-login limit applies); the last staff user is FORBIDDEN',
+    description:
+      'Deletes your account: personal data erased, your messages become deleted ones shown from a deleted user, every login and socket ended; the username stays reserved. A wrong password is BAD_USER_INPUT (failed-login limit applies); the last staff user is FORBIDDEN',
   })
   deleteAccount(@Arg('password', () => String) password: string, @Ctx() ctx: GraphQLContext) {
     return ctx.services.accounts.deleteAccount(ctx.scope(), password, ctx.ip);

@@ -12,7 +12,6 @@ import { canReadContent } from '../../domain/conversation/conversation.policy';
 import { PAGE_MAX, pageSize } from '../../domain/shared/pagination';
 import { MAX_ITEMS } from '../../security/query-cost';
 
-
 /** Contract: contacts and blocking (seed 000), and Contact's users. */
 @Resolver(() => ContactType)
 export class ContactResolver {
@@ -88,7 +87,12 @@ export class NotificationResolver {
   }
 
   @Mutation(() => NotificationType, { description: 'Staff only: a SYSTEM notification to one user' })
-  sendNotice(@Arg('userId', () => ID) userId: string, @Arg('title', () => String) title: string, @Arg('body', () => String) body: string, @Ctx() ctx: GraphQLContext) {
+  sendNotice(
+    @Arg('userId', () => ID) userId: string,
+    @Arg('title', () => String) title: string,
+    @Arg('body', () => String) body: string,
+    @Ctx() ctx: GraphQLContext,
+  ) {
     return ctx.services.notifications.notice(ctx.scope(), userId, { title, body });
   }
 

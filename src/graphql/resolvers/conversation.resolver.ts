@@ -14,7 +14,6 @@ import { nextTurn } from '../../domain/shared/turns';
 import { parseId } from '../../domain/shared/errors';
 import { MAX_ITEMS } from '../../security/query-cost';
 
-
 /**
  * Whether the viewer may see a conversation's content (messages, members), not only its metadata
  * (conversation.policy.ts decides; `publicRooms` lists rooms to strangers too).
@@ -33,7 +32,13 @@ export class ConversationResolver {
     @Arg('kind', () => ConversationKind, { nullable: true }) kind?: ConversationKind,
     @Arg('first', () => Int, { nullable: true, defaultValue: 20 }) first?: number,
     @Arg('after', () => String, { nullable: true }) after?: string,
-    @Arg('everyReadable', () => Boolean, { nullable: true, defaultValue: false, description: 'Staff: every conversation they may read (all of them, as seed 004 lists), not only their memberships and SUPPORT threads; no effect for others' }) everyReadable?: boolean,
+    @Arg('everyReadable', () => Boolean, {
+      nullable: true,
+      defaultValue: false,
+      description:
+        'Staff: every conversation they may read (all of them, as seed 004 lists), not only their memberships and SUPPORT threads; no effect for others',
+    })
+    everyReadable?: boolean,
   ) {
     return ctx.services.conversationQueries.list(ctx.scope(), { kind, first, after, reach: everyReadable ? 'readable' : 'listed' });
   }
@@ -84,7 +89,8 @@ export class ConversationResolver {
   }
 
   @Mutation(() => ConversationType, {
-    description: 'OWNER/ADMIN or staff; not DIRECT. Archived (seed 003 is_active false): history readable; sends, joins, member additions and edits refused (FORBIDDEN). archived: false reactivates',
+    description:
+      'OWNER/ADMIN or staff; not DIRECT. Archived (seed 003 is_active false): history readable; sends, joins, member additions and edits refused (FORBIDDEN). archived: false reactivates',
   })
   archiveConversation(@Arg('id', () => ID) id: string, @Arg('archived', () => Boolean) archived: boolean, @Ctx() ctx: GraphQLContext) {
     return ctx.services.conversations.setArchived(ctx.scope(), id, archived);
@@ -116,22 +122,41 @@ export class ConversationResolver {
   }
 
   @Mutation(() => MembershipType, { description: 'OWNER (or staff) only; the last OWNER cannot step down (BAD_USER_INPUT)' })
-  setMemberRole(@Arg('conversationId', () => ID) conversationId: string, @Arg('userId', () => ID) userId: string, @Arg('role', () => MemberRole) role: MemberRole, @Ctx() ctx: GraphQLContext) {
+  setMemberRole(
+    @Arg('conversationId', () => ID) conversationId: string,
+    @Arg('userId', () => ID) userId: string,
+    @Arg('role', () => MemberRole) role: MemberRole,
+    @Ctx() ctx: GraphQLContext,
+  ) {
     return ctx.services.memberships.setRole(ctx.scope(), conversationId, userId, role);
   }
 
   @Mutation(() => MembershipType, { description: 'Muted members cannot send' })
-  muteMember(@Arg('conversationId', () => ID) conversationId: string, @Arg('userId', () => ID) userId: string, @Arg('muted', () => Boolean) muted: boolean, @Ctx() ctx: GraphQLContext) {
+  muteMember(
+    @Arg('conversationId', () => ID) conversationId: string,
+    @Arg('userId', () => ID) userId: string,
+    @Arg('muted', () => Boolean) muted: boolean,
+    @Ctx() ctx: GraphQLContext,
+  ) {
     return ctx.services.memberships.setMuted(ctx.scope(), conversationId, userId, muted);
   }
 
   @Mutation(() => MembershipType, { description: 'Banned members lose access' })
-  banMember(@Arg('conversationId', () => ID) conversationId: string, @Arg('userId', () => ID) userId: string, @Arg('banned', () => Boolean) banned: boolean, @Ctx() ctx: GraphQLContext) {
+  banMember(
+    @Arg('conversationId', () => ID) conversationId: string,
+    @Arg('userId', () => ID) userId: string,
+    @Arg('banned', () => Boolean) banned: boolean,
+    @Ctx() ctx: GraphQLContext,
+  ) {
     return ctx.services.memberships.setBanned(ctx.scope(), conversationId, userId, banned);
   }
 
   @Mutation(() => MembershipType)
-  setNickname(@Arg('conversationId', () => ID) conversationId: string, @Ctx() ctx: GraphQLContext, @Arg('nickname', () => String, { nullable: true }) nickname?: string) {
+  setNickname(
+    @Arg('conversationId', () => ID) conversationId: string,
+    @Ctx() ctx: GraphQLContext,
+    @Arg('nickname', () => String, { nullable: true }) nickname?: string,
+  ) {
     return ctx.services.memberships.setNickname(ctx.scope(), conversationId, nickname);
   }
 
@@ -142,7 +167,10 @@ export class ConversationResolver {
     const users: UserRecord[] = [];
     if (c.kind === ConversationKind.DIRECT) users.push(...(await ctx.loaders.members.load(c.id)).map((m) => m.user));
     const customerId = refId(c.customer);
-    if (customerId != null) { const u = await ctx.loaders.user.load(customerId); if (u) users.push(u); }
+    if (customerId != null) {
+      const u = await ctx.loaders.user.load(customerId);
+      if (u) users.push(u);
+    }
     return ConversationQueries.titleOf(c, ctx.actor?.id ?? 0, users);
   }
 
@@ -171,7 +199,9 @@ export class ConversationResolver {
   }
 
   @Extensions({ perViewer: true, [MAX_ITEMS]: PAGE_MAX })
-  @FieldResolver(() => [MembershipType], { description: `Active members, oldest first, at most \`first\` (default and cap ${PAGE_MAX}) after the membership whose id is \`after\`; memberCount tells how many there are. Empty for a PUBLIC room the viewer is not in` })
+  @FieldResolver(() => [MembershipType], {
+    description: `Active members, oldest first, at most \`first\` (default and cap ${PAGE_MAX}) after the membership whose id is \`after\`; memberCount tells how many there are. Empty for a PUBLIC room the viewer is not in`,
+  })
   async members(
     @Root() c: Conversation,
     @Ctx() ctx: GraphQLContext,

@@ -71,7 +71,11 @@ export class MessageResolver {
   }
 
   @Mutation(() => MembershipType, { description: 'Default: everything up to now' })
-  markRead(@Arg('conversationId', () => ID) conversationId: string, @Ctx() ctx: GraphQLContext, @Arg('upToSeq', () => Int, { nullable: true }) upToSeq?: number) {
+  markRead(
+    @Arg('conversationId', () => ID) conversationId: string,
+    @Ctx() ctx: GraphQLContext,
+    @Arg('upToSeq', () => Int, { nullable: true }) upToSeq?: number,
+  ) {
     return ctx.services.readState.markRead(ctx.scope(), conversationId, upToSeq);
   }
 
@@ -110,10 +114,16 @@ export class MessageResolver {
     return m.editedAt != null;
   }
 
-  @FieldResolver(() => Boolean, { description: 'Whether an active member other than its sender has read it (their read position reached it; seed 004 is_read); members who turned privacy.sendReadReceipts off do not count' })
+  @FieldResolver(() => Boolean, {
+    description:
+      'Whether an active member other than its sender has read it (their read position reached it; seed 004 is_read); members who turned privacy.sendReadReceipts off do not count',
+  })
   async isRead(@Root() m: MessageView, @Ctx() ctx: GraphQLContext) {
     const members = await ctx.loaders.members.load(m.conversationId);
-    return isReadByOthers(m, members.map((x) => ({ userId: refId(x.user), lastReadSeq: x.lastReadSeq, sendsReceipts: (x.user as { sendReadReceipts?: boolean }).sendReadReceipts })));
+    return isReadByOthers(
+      m,
+      members.map((x) => ({ userId: refId(x.user), lastReadSeq: x.lastReadSeq, sendsReceipts: (x.user as { sendReadReceipts?: boolean }).sendReadReceipts })),
+    );
   }
 
   @FieldResolver(() => Boolean)
@@ -127,7 +137,10 @@ export class MessageResolver {
 export class UnreadSummaryResolver {
   @Extensions({ [MAX_ITEMS]: PAGE_MAX })
   @FieldResolver(() => [UnreadByConversationType], { description: `Most unread first; at most \`first\` (default and cap ${PAGE_MAX}); total counts them all` })
-  byConversation(@Root() s: UnreadSummary, @Arg('first', () => Int, { nullable: true, defaultValue: PAGE_MAX, description: `At most ${PAGE_MAX}` }) first?: number) {
+  byConversation(
+    @Root() s: UnreadSummary,
+    @Arg('first', () => Int, { nullable: true, defaultValue: PAGE_MAX, description: `At most ${PAGE_MAX}` }) first?: number,
+  ) {
     return s.byConversation.slice(0, pageSize(first, PAGE_MAX, PAGE_MAX, 'first'));
   }
 
@@ -164,7 +177,10 @@ export class AttachmentResolver {
     return ctx.services.messages.addAttachment(ctx.scope(), messageId, file);
   }
 
-  @FieldResolver(() => String, { description: 'Authenticated download URL served by this server: signed, valid for MEDIA_URL_TTL_S seconds (default 12 h; query it again for a fresh one); for an external link (isExternal), that link' })
+  @FieldResolver(() => String, {
+    description:
+      'Authenticated download URL served by this server: signed, valid for MEDIA_URL_TTL_S seconds (default 12 h; query it again for a fresh one); for an external link (isExternal), that link',
+  })
   url(@Root() a: { id: number; externalUrl?: string | null }, @Ctx() ctx: GraphQLContext) {
     return ctx.services.attachments.fileUrlOf(a);
   }
@@ -175,7 +191,8 @@ export class AttachmentResolver {
   }
 
   @FieldResolver(() => Boolean, {
-    description: 'A link its sender gave (seed 003 file_url of another site), not a file stored here: url is that link, never fetched by this server; no thumbnail or dimensions',
+    description:
+      'A link its sender gave (seed 003 file_url of another site), not a file stored here: url is that link, never fetched by this server; no thumbnail or dimensions',
   })
   isExternal(@Root() a: { externalUrl?: string | null }) {
     return a.externalUrl != null;

@@ -15,7 +15,14 @@ export class PushDeviceResolver {
 
   @Mutation(() => PushDeviceType, { description: 'Idempotent per FCM token / Web Push endpoint; registering one held by another user moves it to the viewer' })
   async registerPushDevice(@Arg('input', () => RegisterPushDeviceInput) input: RegisterPushDeviceInput, @Ctx() ctx: GraphQLContext) {
-    return (await ctx.services.pushDevices.register(ctx.scope(), { platform: input.platform, fcmToken: input.fcmToken, webPush: input.webPush ? { ...input.webPush } : null, name: input.name })).device;
+    return (
+      await ctx.services.pushDevices.register(ctx.scope(), {
+        platform: input.platform,
+        fcmToken: input.fcmToken,
+        webPush: input.webPush ? { ...input.webPush } : null,
+        name: input.name,
+      })
+    ).device;
   }
 
   @Mutation(() => Boolean, { description: "NOT_FOUND for a device that is not the viewer's" })

@@ -28,7 +28,11 @@ function liveOf(ctx: GraphQLContext): LiveSocket {
 function register(live: LiveSocket, topic: string, audience: AudienceSpec, onEnd?: () => void) {
   const prefix = `{"id":${JSON.stringify(live.operationId)},"type":"next","payload":`;
   return live.hub.subscribe({
-    topic, actor: live.viewer.actor, operation: live.operation, audience, onEnd,
+    topic,
+    actor: live.viewer.actor,
+    operation: live.operation,
+    audience,
+    onEnd,
     write: (payload) => live.send(`${prefix}${payload}}`),
     onOverflow: () => live.close(CLOSE_TOO_FAR_BEHIND, 'Too far behind: reconnect and catch up'),
   });
@@ -86,12 +90,15 @@ export class SubscriptionResolver {
   @Subscription(() => MessageDeletedEventType, {
     subscribe: ({ args, context }) => conversationEvents(context, 'message.deleted', args.conversationId),
   })
-  messageDeleted(@Root() e: EventOf<'message.deleted'>, @Arg('conversationId', () => ID, { nullable: true }) _conversationId?: string): MessageDeletedEventType {
+  messageDeleted(
+    @Root() e: EventOf<'message.deleted'>,
+    @Arg('conversationId', () => ID, { nullable: true }) _conversationId?: string,
+  ): MessageDeletedEventType {
     return { conversationId: e.conversationId, messageId: e.message.id, seq: e.message.seq, deletedAt: e.message.deletedAt! };
   }
 
   @Subscription(() => TypingEventType, {
-    description: 'Not the viewer\'s own, nor of users blocked either way; isTyping=false comes by itself 5 s after the last refresh',
+    description: "Not the viewer's own, nor of users blocked either way; isTyping=false comes by itself 5 s after the last refresh",
     subscribe: ({ args, context }) => conversationEvents(context, 'typing', args.conversationId),
   })
   typing(@Root() e: EventOf<'typing'>, @Arg('conversationId', () => ID) _conversationId: string) {
@@ -99,7 +106,7 @@ export class SubscriptionResolver {
   }
 
   @Subscription(() => ReadReceiptEventType, {
-    description: "Not of readers who turned privacy.sendReadReceipts off (their own sessions still get theirs)",
+    description: 'Not of readers who turned privacy.sendReadReceipts off (their own sessions still get theirs)',
     subscribe: ({ args, context }) => conversationEvents(context, 'read.receipt', args.conversationId),
   })
   readReceipt(@Root() e: EventOf<'read.receipt'>, @Arg('conversationId', () => ID) _conversationId: string) {
@@ -107,15 +114,22 @@ export class SubscriptionResolver {
   }
 
   @Subscription(() => PresenceEventType, {
-    description: "userIds omitted: the viewer's contacts and co-members. Never users blocked either way. At most WS_MAX_PRESENCE_IDS (default 1000) ids, and WS_MAX_PRESENCE_IDS_PER_SOCKET (default 5000) in all presence and userUpdated subscriptions of a socket",
+    description:
+      "userIds omitted: the viewer's contacts and co-members. Never users blocked either way. At most WS_MAX_PRESENCE_IDS (default 1000) ids, and WS_MAX_PRESENCE_IDS_PER_SOCKET (default 5000) in all presence and userUpdated subscriptions of a socket",
     subscribe: async ({ args, context }) => {
       const ctx = context as GraphQLContext;
       const live = liveOf(ctx);
       const ids = idsArg(live, args.userIds);
       const release = live.holdUserIds(ids?.size ?? 0);
       // `related`: presence rules need the viewer's contacts and co-members even for asked ids.
-      const users = await watchUsers(ctx, live, ids ? { wanted: ids, related: true } : {}).catch((err: unknown) => { release(); throw err; });
-      return register(live, 'presence', { viewer: live.viewer, users }, () => { users.stop(); release(); });
+      const users = await watchUsers(ctx, live, ids ? { wanted: ids, related: true } : {}).catch((err: unknown) => {
+        release();
+        throw err;
+      });
+      return register(live, 'presence', { viewer: live.viewer, users }, () => {
+        users.stop();
+        release();
+      });
     },
   })
   presence(@Root() e: EventOf<'presence'>, @Arg('userIds', () => [ID], { nullable: true }) _userIds?: string[]) {
@@ -134,14 +148,21 @@ export class SubscriptionResolver {
   }
 
   @Subscription(() => UserType, {
-    description: "Profile changes (updateProfile, setAvatar, removeAvatar, setUserStaff) of the viewer and of their contacts and co-members, never of users blocked either way; userIds narrows them to those users (at most WS_MAX_PRESENCE_IDS ids)",
+    description:
+      'Profile changes (updateProfile, setAvatar, removeAvatar, setUserStaff) of the viewer and of their contacts and co-members, never of users blocked either way; userIds narrows them to those users (at most WS_MAX_PRESENCE_IDS ids)',
     subscribe: async ({ args, context }) => {
       const ctx = context as GraphQLContext;
       const live = liveOf(ctx);
       const ids = idsArg(live, args.userIds);
       const release = live.holdUserIds(ids?.size ?? 0);
-      const users = await watchUsers(ctx, live, { only: ids, self: true }).catch((err: unknown) => { release(); throw err; });
-      return register(live, 'user.updated', { viewer: live.viewer, users }, () => { users.stop(); release(); });
+      const users = await watchUsers(ctx, live, { only: ids, self: true }).catch((err: unknown) => {
+        release();
+        throw err;
+      });
+      return register(live, 'user.updated', { viewer: live.viewer, users }, () => {
+        users.stop();
+        release();
+      });
     },
   })
   userUpdated(@Root() e: EventOf<'user.changed'>, @Arg('userIds', () => [ID], { nullable: true }) _userIds?: string[]) {
@@ -167,9 +188,18 @@ async function watchUsers(ctx: GraphQLContext, live: LiveSocket, opts: WatchedUs
   const { viewer, audience } = live;
   const { conversationQueries: conversations, bus } = ctx.services;
   const users = await WatchedUsers.start(
-    audience, bus, viewer, opts, (scope) => conversations.presenceAudience(scope), ctx.scope(),
+    audience,
+    bus,
+    viewer,
+    opts,
+    (scope) => conversations.presenceAudience(scope),
+    ctx.scope(),
     // Each reload gets its own EntityManager; the context does not keep it (idle memory).
-    () => { const em = ctx.em; ctx.release(); return { actor: viewer.actor, em }; },
+    () => {
+      const em = ctx.em;
+      ctx.release();
+      return { actor: viewer.actor, em };
+    },
   );
   ctx.release();
   return users;

@@ -30,11 +30,7 @@ export class UserResolver {
   }
 
   @Query(() => UserType, { nullable: true })
-  user(
-    @Ctx() ctx: GraphQLContext,
-    @Arg('id', () => ID, { nullable: true }) id?: string,
-    @Arg('username', () => String, { nullable: true }) username?: string,
-  ) {
+  user(@Ctx() ctx: GraphQLContext, @Arg('id', () => ID, { nullable: true }) id?: string, @Arg('username', () => String, { nullable: true }) username?: string) {
     return ctx.services.users.find(ctx.scope(), { id, username });
   }
 
@@ -54,7 +50,9 @@ export class UserResolver {
     return ctx.services.users.setStaff(ctx.scope(), userId, isStaff);
   }
 
-  @Mutation(() => UserType, { description: 'Staff only: sets a user\'s role, score, rank and inGameIds (seed 004; absent fields unchanged); publishes userUpdated' })
+  @Mutation(() => UserType, {
+    description: "Staff only: sets a user's role, score, rank and inGameIds (seed 004; absent fields unchanged); publishes userUpdated",
+  })
   setUserAttributes(@Arg('userId', () => ID) userId: string, @Arg('input', () => UserAttributesInput) input: UserAttributesInput, @Ctx() ctx: GraphQLContext) {
     return ctx.services.users.setAttributes(ctx.scope(), userId, input);
   }
@@ -75,7 +73,9 @@ export class UserResolver {
     return showsPrivacy(ctx.actor?.id, user.id) ? privacyOf(user) : null;
   }
 
-  @Mutation(() => UserType, { description: "Sets the viewer's avatar (an image; a 150x150 thumbnail is made); the previous one's files are deleted; publishes userUpdated" })
+  @Mutation(() => UserType, {
+    description: "Sets the viewer's avatar (an image; a 150x150 thumbnail is made); the previous one's files are deleted; publishes userUpdated",
+  })
   setAvatar(@Args(() => SetAvatarArgs) { file }: SetAvatarArgs, @Ctx() ctx: GraphQLContext) {
     return ctx.services.users.setAvatar(ctx.scope(), file);
   }
@@ -85,7 +85,10 @@ export class UserResolver {
     return ctx.services.users.removeAvatar(ctx.scope());
   }
 
-  @FieldResolver(() => String, { nullable: true, description: 'The avatar: a signed URL of this server (/media/avatars/..., valid at least MEDIA_URL_TTL_S seconds, for any viewer), or null' })
+  @FieldResolver(() => String, {
+    nullable: true,
+    description: 'The avatar: a signed URL of this server (/media/avatars/..., valid at least MEDIA_URL_TTL_S seconds, for any viewer), or null',
+  })
   avatarUrl(@Root() user: AvatarFields, @Ctx() ctx: GraphQLContext) {
     return ctx.services.users.avatarUrlsOf(user).url;
   }
@@ -107,15 +110,20 @@ export class UserResolver {
   }
 
   @Extensions({ perViewer: true })
-  @FieldResolver(() => PresenceStatus, { description: "OFFLINE for a user the viewer blocked or is blocked by, and where the user's privacy.presenceVisibility hides it from the viewer" })
+  @FieldResolver(() => PresenceStatus, {
+    description: "OFFLINE for a user the viewer blocked or is blocked by, and where the user's privacy.presenceVisibility hides it from the viewer",
+  })
   async presence(@Root() user: User, @Ctx() ctx: GraphQLContext) {
     if (!(await presenceShown(user, ctx)) || !(await ctx.services.presence.isOnline(user.id))) return PresenceStatus.OFFLINE;
     return PresenceStatus.ONLINE;
   }
 
   @Extensions({ perViewer: true })
-  @FieldResolver(() => DateTimeScalar, { nullable: true, description: "Null for a user the viewer blocked or is blocked by, and where the user's privacy.presenceVisibility hides it from the viewer" })
+  @FieldResolver(() => DateTimeScalar, {
+    nullable: true,
+    description: "Null for a user the viewer blocked or is blocked by, and where the user's privacy.presenceVisibility hides it from the viewer",
+  })
   async lastSeenAt(@Root() user: User, @Ctx() ctx: GraphQLContext) {
-    return (await presenceShown(user, ctx)) ? user.lastSeenAt ?? null : null;
+    return (await presenceShown(user, ctx)) ? (user.lastSeenAt ?? null) : null;
   }
 }

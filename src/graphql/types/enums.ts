@@ -5,10 +5,17 @@ import { MessageKind } from '../../domain/message/message.entity';
 import { NotificationKind } from '../../domain/notification/notification.entity';
 
 /** Presence of a user (contract: PresenceStatus). */
-export enum PresenceStatus { ONLINE = 'ONLINE', OFFLINE = 'OFFLINE' }
+export enum PresenceStatus {
+  ONLINE = 'ONLINE',
+  OFFLINE = 'OFFLINE',
+}
 
 /** Who sees a user's presence and last-seen time (contract: PresenceVisibility; issue 27 §5). */
-export enum PresenceVisibility { EVERYONE = 'EVERYONE', CONTACTS = 'CONTACTS', NOBODY = 'NOBODY' }
+export enum PresenceVisibility {
+  EVERYONE = 'EVERYONE',
+  CONTACTS = 'CONTACTS',
+  NOBODY = 'NOBODY',
+}
 
 registerEnumType(ConversationKind, { name: 'ConversationKind' });
 registerEnumType(RoomVisibility, { name: 'RoomVisibility' });

@@ -37,11 +37,13 @@ export class UpdateConversationInput {
 export class SendMessageInput {
   @Field(() => ID, { nullable: true, description: 'Exactly one of conversationId, recipientId and toSupport' }) conversationId?: string | null;
   @Field(() => ID, { nullable: true, description: 'Opens (or reuses) the DIRECT conversation with that user (seed 004)' }) recipientId?: string | null;
-  @Field(() => Boolean, { nullable: true, description: "True: the viewer's own SUPPORT thread, created on first use (seed 002); customers only" }) toSupport?: boolean | null;
+  @Field(() => Boolean, { nullable: true, description: "True: the viewer's own SUPPORT thread, created on first use (seed 002); customers only" }) toSupport?:
+    boolean | null;
   @Field(() => String, { description: '1..4000 characters after trimming, unless attachments are given' }) content!: string;
   @Field(() => ID, { nullable: true, description: 'Must belong to the same conversation' }) replyToId?: string | null;
   @Field(() => String, { nullable: true, description: 'Idempotency key: a retry with the same key returns the first message' }) clientMessageId?: string | null;
-  @Field(() => [GraphQLUpload], { nullable: true, description: 'At most 10 files, 10 MB each, jpg/jpeg/png/gif/webp/heic/avif/mp4/mov' }) attachments?: Promise<FileUpload>[] | null;
+  @Field(() => [GraphQLUpload], { nullable: true, description: 'At most 10 files, 10 MB each, jpg/jpeg/png/gif/webp/heic/avif/mp4/mov' }) attachments?:
+    Promise<FileUpload>[] | null;
 }
 
 /**
@@ -61,17 +63,24 @@ export class AddAttachmentArgs {
 /** updateProfile's input: omitted fields stay as they are; null or "" clears one. */
 @InputType('UpdateProfileInput')
 export class UpdateProfileInput {
-  @Field(() => String, { nullable: true, description: 'At most 150 characters after cleaning (as at register); null or "" clears it' }) firstName?: string | null;
-  @Field(() => String, { nullable: true, description: 'At most 150 characters after cleaning (as at register); null or "" clears it' }) lastName?: string | null;
+  @Field(() => String, { nullable: true, description: 'At most 150 characters after cleaning (as at register); null or "" clears it' }) firstName?:
+    string | null;
+  @Field(() => String, { nullable: true, description: 'At most 150 characters after cleaning (as at register); null or "" clears it' }) lastName?:
+    string | null;
 }
 
 /** Contract UserAttributesInput (issue 28 item 9): staff set seed 004's attributes; every field optional (absent: unchanged). */
 @InputType('UserAttributesInput')
 export class UserAttributesInput {
-  @Field(() => String, { nullable: true, description: 'Free-form application role (seeds 001, 004), at most 64 characters; null or "" clears it' }) role?: string | null;
+  @Field(() => String, { nullable: true, description: 'Free-form application role (seeds 001, 004), at most 64 characters; null or "" clears it' }) role?:
+    string | null;
   @Field(() => Int, { nullable: true, description: 'Seed 004 score (32-bit integer); null sets 0' }) score?: number | null;
   @Field(() => String, { nullable: true, description: 'Seed 004 rank, at most 64 characters; null or "" clears it' }) rank?: string | null;
-  @Field(() => [String], { nullable: true, description: 'Seed 004 in_game_ids: at most 20 non-empty strings of at most 100 characters (duplicates dropped); null clears' }) inGameIds?: string[] | null;
+  @Field(() => [String], {
+    nullable: true,
+    description: 'Seed 004 in_game_ids: at most 20 non-empty strings of at most 100 characters (duplicates dropped); null clears',
+  })
+  inGameIds?: string[] | null;
 }
 
 /** updatePrivacy's input (contract PrivacySettingsInput; issue 27 §5): omitted or null fields stay as they are. */

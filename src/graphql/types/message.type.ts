@@ -22,7 +22,8 @@ export class MessageType {
 export class AttachmentType {
   @Field(() => ID) id!: number;
   @Field(() => String) fileName!: string;
-  @Field(() => String, { description: 'Sniffed from the bytes, not taken from the client; for an external link (isExternal), guessed from fileName' }) mimeType!: string;
+  @Field(() => String, { description: 'Sniffed from the bytes, not taken from the client; for an external link (isExternal), guessed from fileName' })
+  mimeType!: string;
   @Field(() => Int, { nullable: true }) width?: number | null;
   @Field(() => Int, { nullable: true }) height?: number | null;
   @Field(() => DateTimeScalar) createdAt!: Date;

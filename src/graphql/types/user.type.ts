@@ -17,7 +17,10 @@ export class UserType {
   @Field(() => String, { nullable: true, description: 'Seed 004 gaming rank' }) rank?: string | null;
 
   // --- Issue 18 (account deletion; src/domain/auth/account.service.ts) ---
-  @Field(() => DateTimeScalar, { nullable: true, description: 'Set when the account was deleted: username is then "deleted-user-<id>" and every other profile field empty' })
+  @Field(() => DateTimeScalar, {
+    nullable: true,
+    description: 'Set when the account was deleted: username is then "deleted-user-<id>" and every other profile field empty',
+  })
   deletedAt?: Date | null;
 }
 

@@ -58,7 +58,8 @@ export interface AudienceSpec {
  * (followsByDefault). Loads memberships not yet complete (one query per such viewer).
  */
 export async function followedBy(
-  registry: AudienceRegistry, interest: { conversations: Set<number>; followers: readonly { id: number }[] },
+  registry: AudienceRegistry,
+  interest: { conversations: Set<number>; followers: readonly { id: number }[] },
 ): Promise<{ conversations: Set<number>; supportThreads: boolean }> {
   const conversations = new Set(interest.conversations);
   let supportThreads = false;
@@ -105,7 +106,10 @@ export function mayReceive(registry: AudienceRegistry, spec: AudienceSpec, e: Do
       if (users) return and(users.shows(userId), () => presenceVisible(registry, me, userId, users.related(userId)));
       if (spec.narrowing !== 'peerOnly' || userId !== spec.peerId || spec.conversationId == null) return false;
       // The peer is a co-member of the DIRECT chat: related.
-      return and(and(reads(registry, spec, spec.conversationId), () => notBlocked(registry, spec.viewer, userId)), () => presenceVisible(registry, me, userId, true));
+      return and(
+        and(reads(registry, spec, spec.conversationId), () => notBlocked(registry, spec.viewer, userId)),
+        () => presenceVisible(registry, me, userId, true),
+      );
     }
     case 'user.changed':
       return spec.users ? spec.users.shows(e.userId) : false;
@@ -193,8 +197,13 @@ export class WatchedUsers {
    * `newScope` the reloads. @throws what the loads throw (the tracking is stopped then).
    */
   static async start(
-    registry: AudienceRegistry, bus: EventBus, viewer: Viewer, opts: WatchedUsersOptions,
-    loadAudience: (scope: Scope) => Promise<Set<number>>, scope: Scope, newScope: () => Scope,
+    registry: AudienceRegistry,
+    bus: EventBus,
+    viewer: Viewer,
+    opts: WatchedUsersOptions,
+    loadAudience: (scope: Scope) => Promise<Set<number>>,
+    scope: Scope,
+    newScope: () => Scope,
   ): Promise<WatchedUsers> {
     const w = new WatchedUsers(registry, viewer, opts, loadAudience, newScope);
     const me = viewer.actor.id;
@@ -225,14 +234,18 @@ export class WatchedUsers {
   /** Whether events of `userId` reach the subscriber (memory in the steady state). */
   shows(userId: number): boolean | Promise<boolean> {
     if (!this.audienceStale && this.viewer.blocked === this.blockedFrom) return this.shown(userId);
-    this.reloading ??= this.reload().finally(() => { this.reloading = null; });
+    this.reloading ??= this.reload().finally(() => {
+      this.reloading = null;
+    });
     return this.reloading.then(() => this.shown(userId));
   }
 
   /** Whether `userId` is one of the viewer's contacts or co-members now (tracked: without `wanted`, or with `related`). */
   related(userId: number): boolean | Promise<boolean> {
     if (!this.audienceStale) return this.audienceIds.has(userId);
-    this.reloading ??= this.reload().finally(() => { this.reloading = null; });
+    this.reloading ??= this.reload().finally(() => {
+      this.reloading = null;
+    });
     return this.reloading.then(() => this.audienceIds.has(userId));
   }
 

@@ -89,7 +89,16 @@ export interface DeliveryOptions<A = AudienceSpec> {
 }
 
 /** The event types that subscriptions deliver. */
-export const DELIVERED: readonly DomainEventType[] = ['message.added', 'message.edited', 'message.deleted', 'typing', 'read.receipt', 'presence', 'notification.added', 'user.changed'];
+export const DELIVERED: readonly DomainEventType[] = [
+  'message.added',
+  'message.edited',
+  'message.deleted',
+  'typing',
+  'read.receipt',
+  'presence',
+  'notification.added',
+  'user.changed',
+];
 
 /** Events held during a replay at most; past it, live delivery resumes without waiting for the replay. */
 const MAX_HELD = 100_000;
@@ -156,13 +165,21 @@ export class DeliveryHub<A = AudienceSpec> {
   /** While paused (a replay is being read), events from the bus wait here, in order. */
   private held: DomainEvent[] | null = null;
 
-  constructor(bus: EventBus, private readonly opts: DeliveryOptions<A>) {
+  constructor(
+    bus: EventBus,
+    private readonly opts: DeliveryOptions<A>,
+  ) {
     this.maxQueue = opts.maxQueue ?? 1000;
-    this.offs = DELIVERED.map((type) => bus.on(type, (e) => {
-      if (!this.held) this.dispatch(e);
-      else if (this.held.length < MAX_HELD) this.held.push(e);
-      else { this.resume(); this.dispatch(e); }
-    }));
+    this.offs = DELIVERED.map((type) =>
+      bus.on(type, (e) => {
+        if (!this.held) this.dispatch(e);
+        else if (this.held.length < MAX_HELD) this.held.push(e);
+        else {
+          this.resume();
+          this.dispatch(e);
+        }
+      }),
+    );
   }
 
   /**
@@ -173,7 +190,10 @@ export class DeliveryHub<A = AudienceSpec> {
   subscribe(spec: SubscriptionSpec<A>): AsyncIterableIterator<ExecutionResult> {
     const actor = spec.operation.perViewer ? spec.actor : null;
     const key = actor ? `${spec.operation.key}\u0000viewer:${actor.id}` : spec.operation.key;
-    return new Lifecycle(this, this.register(spec, key, () => ({ key, operation: spec.operation, actor, refs: 0 })));
+    return new Lifecycle(
+      this,
+      this.register(spec, key, () => ({ key, operation: spec.operation, actor, refs: 0 })),
+    );
   }
 
   /**
@@ -268,7 +288,11 @@ export class DeliveryHub<A = AudienceSpec> {
 
   /** Hands one event to every subscriber of its topics, executing and serialising once per group. */
   private dispatch(e: DomainEvent): void {
-    if ((e.type === 'message.added' || e.type === 'message.edited' || e.type === 'message.deleted') && !this.firstDelivery(e.conversationId, e.message.changeSeq)) return;
+    if (
+      (e.type === 'message.added' || e.type === 'message.edited' || e.type === 'message.deleted') &&
+      !this.firstDelivery(e.conversationId, e.message.changeSeq)
+    )
+      return;
     this.opts.onDispatch?.(e);
     let scope: EventScope | undefined;
     const results = new Map<Group, string | null | Promise<string | null>>();
@@ -283,10 +307,25 @@ export class DeliveryHub<A = AudienceSpec> {
     };
     const offer = (sub: Subscriber<A>) => {
       let ok: boolean | Promise<boolean>;
-      try { ok = this.opts.mayReceive(sub.spec.audience, e); } catch (err) { this.opts.onError?.(err); ok = false; }
+      try {
+        ok = this.opts.mayReceive(sub.spec.audience, e);
+      } catch (err) {
+        this.opts.onError?.(err);
+        ok = false;
+      }
       if (ok === false) return;
       if (ok === true) this.push(sub, resultOf(sub.group));
-      else this.push(sub, ok.then((yes) => (yes ? resultOf(sub.group) : null), (err) => { this.opts.onError?.(err); return null; }));
+      else
+        this.push(
+          sub,
+          ok.then(
+            (yes) => (yes ? resultOf(sub.group) : null),
+            (err) => {
+              this.opts.onError?.(err);
+              return null;
+            },
+          ),
+        );
     };
     const conversationId = 'conversationId' in e ? e.conversationId : undefined;
     for (const topic of topicsOf(e)) {
@@ -311,8 +350,20 @@ export class DeliveryHub<A = AudienceSpec> {
     this.executions++;
     const { document, operationName, variableValues } = g.operation!;
     try {
-      const out = execute({ schema: this.opts.schema, document, operationName, variableValues, rootValue: e, contextValue: this.opts.contextFor(g.actor, scope) });
-      return isPromise<ExecutionResult>(out) ? out.then((r) => this.serialise(r), (err) => this.serialise(this.failed(err))) : this.serialise(out);
+      const out = execute({
+        schema: this.opts.schema,
+        document,
+        operationName,
+        variableValues,
+        rootValue: e,
+        contextValue: this.opts.contextFor(g.actor, scope),
+      });
+      return isPromise<ExecutionResult>(out)
+        ? out.then(
+            (r) => this.serialise(r),
+            (err) => this.serialise(this.failed(err)),
+          )
+        : this.serialise(out);
     } catch (err) {
       return this.serialise(this.failed(err));
     }
@@ -320,7 +371,10 @@ export class DeliveryHub<A = AudienceSpec> {
 
   /** A frame group's frame for the event; a renderer that fails sends nothing (and is reported). */
   private render(renderer: FrameRenderer, e: DomainEvent, scope: EventScope): string | null | Promise<string | null> {
-    const failed = (err: unknown) => { this.opts.onError?.(err); return null; };
+    const failed = (err: unknown) => {
+      this.opts.onError?.(err);
+      return null;
+    };
     try {
       const out = renderer.render(e, scope);
       return isPromise<string | null>(out) ? out.catch(failed) : out;
@@ -342,7 +396,10 @@ export class DeliveryHub<A = AudienceSpec> {
   private push(sub: Subscriber<A>, item: string | null | Promise<string | null>): void {
     if (sub.done) return;
     if (!sub.queue.length && !isPromise(item)) {
-      if (item !== null) { this.deliveredFrames++; sub.spec.write(item); }
+      if (item !== null) {
+        this.deliveredFrames++;
+        sub.spec.write(item);
+      }
       return;
     }
     sub.queue.push(item);
@@ -371,7 +428,10 @@ export class DeliveryHub<A = AudienceSpec> {
         return;
       }
       sub.queue.shift();
-      if (head !== null) { this.deliveredFrames++; sub.spec.write(head); }
+      if (head !== null) {
+        this.deliveredFrames++;
+        sub.spec.write(head);
+      }
     }
   }
 
@@ -381,7 +441,10 @@ export class DeliveryHub<A = AudienceSpec> {
     sub.done = true;
     sub.queue.length = 0;
     const set = this.topics.get(sub.spec.topic);
-    if (set) { set.delete(sub); if (!set.size) this.topics.delete(sub.spec.topic); }
+    if (set) {
+      set.delete(sub);
+      if (!set.size) this.topics.delete(sub.spec.topic);
+    }
     const byUser = this.followers.get(sub.spec.topic);
     const mine = byUser?.get(sub.spec.actor.id);
     if (mine) {
@@ -390,7 +453,11 @@ export class DeliveryHub<A = AudienceSpec> {
       if (!byUser!.size) this.followers.delete(sub.spec.topic);
     }
     if (--sub.group.refs === 0) this.groups.delete(sub.group.key);
-    try { sub.spec.onEnd?.(); } catch (err) { this.opts.onError?.(err); }
+    try {
+      sub.spec.onEnd?.();
+    } catch (err) {
+      this.opts.onError?.(err);
+    }
     const ended = sub.ended;
     sub.ended = null;
     ended?.();
@@ -404,11 +471,16 @@ const DONE: IteratorResult<ExecutionResult> = Object.freeze({ value: undefined, 
  * the subscription does. A class, not closures: one small object per subscription (idle memory).
  */
 class Lifecycle<A> implements AsyncIterableIterator<ExecutionResult> {
-  constructor(private readonly hub: DeliveryHub<A>, private readonly sub: Subscriber<A>) {}
+  constructor(
+    private readonly hub: DeliveryHub<A>,
+    private readonly sub: Subscriber<A>,
+  ) {}
 
   next(): Promise<IteratorResult<ExecutionResult>> {
     if (this.sub.done) return Promise.resolve(DONE);
-    return new Promise((resolve) => { this.sub.ended = () => resolve(DONE); });
+    return new Promise((resolve) => {
+      this.sub.ended = () => resolve(DONE);
+    });
   }
 
   return(): Promise<IteratorResult<ExecutionResult>> {

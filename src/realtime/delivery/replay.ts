@@ -19,7 +19,10 @@ export async function missedChanges(em: EntityManager, conversations: readonly n
   if (!conversations.length && !supportThreads) return [];
   const where: string[] = [];
   const params: unknown[] = [];
-  if (conversations.length) { where.push(`m."conversation_id" in (${conversations.map(() => '?').join(', ')})`); params.push(...conversations); }
+  if (conversations.length) {
+    where.push(`m."conversation_id" in (${conversations.map(() => '?').join(', ')})`);
+    params.push(...conversations);
+  }
   if (supportThreads) where.push(`m."conversation_id" in (select "id" from "conversations" where "kind" = 'SUPPORT')`);
   const at = since.toISOString();
   const rows = await em.execute<MessageRow[]>(

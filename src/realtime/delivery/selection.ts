@@ -24,12 +24,18 @@ export function dependsOnViewer(schema: GraphQLSchema, document: DocumentNode, o
   if (operation) {
     const fragments = new Set<string>();
     const typeInfo = new TypeInfo(schema);
-    const scan = (node: Parameters<typeof visit>[0]) => visit(node, visitWithTypeInfo(typeInfo, {
-      Field() {
-        if (typeInfo.getFieldDef()?.extensions?.[PER_VIEWER]) found = true;
-      },
-      FragmentSpread(node) { fragments.add(node.name.value); },
-    }));
+    const scan = (node: Parameters<typeof visit>[0]) =>
+      visit(
+        node,
+        visitWithTypeInfo(typeInfo, {
+          Field() {
+            if (typeInfo.getFieldDef()?.extensions?.[PER_VIEWER]) found = true;
+          },
+          FragmentSpread(node) {
+            fragments.add(node.name.value);
+          },
+        }),
+      );
     scan(operation);
     // Fragments are checked with their own type condition (a spread inside a fragment too).
     const seen = new Set<string>();

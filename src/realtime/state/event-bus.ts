@@ -24,7 +24,11 @@ export class InMemoryEventBus implements EventBus {
       const set = this.listeners.get(key);
       if (!set) continue;
       for (const h of [...set]) {
-        try { h(event); } catch { /* a listener's failure is its own */ }
+        try {
+          h(event);
+        } catch {
+          /* a listener's failure is its own */
+        }
       }
     }
   }
@@ -55,7 +59,9 @@ export class InMemoryEventBus implements EventBus {
 
   onResync(handler: (downSinceMs: number) => void): () => void {
     this.resyncHandlers.add(handler);
-    return () => { this.resyncHandlers.delete(handler); };
+    return () => {
+      this.resyncHandlers.delete(handler);
+    };
   }
 
   async close(): Promise<void> {

@@ -82,7 +82,10 @@ export class AudienceRegistry {
       bus.on('contact.changed', (e) => {
         // A new connection changes no block: the blocked sets stay (no reload).
         if (e.type !== 'contact.changed' || e.connected) return;
-        for (const id of e.userIds) { const v = this.known(id); if (v) v.blocked = undefined; }
+        for (const id of e.userIds) {
+          const v = this.known(id);
+          if (v) v.blocked = undefined;
+        }
       }),
     ];
   }
@@ -184,7 +187,9 @@ export class AudienceRegistry {
   /** Loads every active membership of the viewer once (subscriptions without a conversationId). */
   ensureComplete(v: Viewer): Promise<void> {
     if (v.complete) return Promise.resolve();
-    return (v.loading ??= this.loadAll(v).finally(() => { v.loading = undefined; }));
+    return (v.loading ??= this.loadAll(v).finally(() => {
+      v.loading = undefined;
+    }));
   }
 
   /**
@@ -199,8 +204,14 @@ export class AudienceRegistry {
   blockedIds(v: Viewer): Promise<Set<number>> {
     if (!v.blocked) {
       const from: Promise<Set<number>> = this.loadBlocked(this.em(), v.actor.id).then(
-        (set) => { if (v.blocked === from) v.blockedKnown = { from, set }; return set; },
-        (err) => { if (v.blocked === from) v.blocked = undefined; throw err; },
+        (set) => {
+          if (v.blocked === from) v.blockedKnown = { from, set };
+          return set;
+        },
+        (err) => {
+          if (v.blocked === from) v.blocked = undefined;
+          throw err;
+        },
       );
       v.blocked = from;
     }
@@ -227,7 +238,11 @@ export class AudienceRegistry {
     const [users, rows] = await Promise.all([
       em.execute<{ id: number; is_staff: boolean }[]>(`select "id", "is_staff" from "users" where "id" in (${marks})`, ids, 'all', DELIVERY_QUERY),
       em.execute<{ user_id: number; conversation_id: number }[]>(
-        `select m."user_id", m."conversation_id" from "memberships" m where m."user_id" in (${marks}) and ${activeMembershipSql('m')}`, ids, 'all', DELIVERY_QUERY),
+        `select m."user_id", m."conversation_id" from "memberships" m where m."user_id" in (${marks}) and ${activeMembershipSql('m')}`,
+        ids,
+        'all',
+        DELIVERY_QUERY,
+      ),
     ]);
     const staff = new Map(users.map((u) => [Number(u.id), Boolean(u.is_staff)]));
     const active = new Map<number, Set<number>>();
@@ -259,7 +274,10 @@ export class AudienceRegistry {
   private setMember(v: Viewer, conversationId: number, active: boolean): void {
     v.member.set(conversationId, active);
     if (this.viewers.get(v.actor.id) !== v) return;
-    if (!active) { this.unindex(v, conversationId); return; }
+    if (!active) {
+      this.unindex(v, conversationId);
+      return;
+    }
     let set = this.membersOf.get(conversationId);
     if (!set) this.membersOf.set(conversationId, (set = new Set()));
     set.add(v);
@@ -288,13 +306,17 @@ export class AudienceRegistry {
     if (known !== undefined) return known;
     if (v.complete) return false;
     const before = v.version;
-    return this.em().execute<{ n: number }[]>(
-      `select 1 as n from "memberships" m where m."conversation_id" = ? and m."user_id" = ? and ${activeMembershipSql('m')}`,
-      [conversationId, v.actor.id], 'all', DELIVERY_QUERY,
-    ).then((rows) => {
-      this.noteMembership(v, conversationId, rows.length > 0, before);
-      return v.member.get(conversationId) ?? rows.length > 0;
-    });
+    return this.em()
+      .execute<{ n: number }[]>(
+        `select 1 as n from "memberships" m where m."conversation_id" = ? and m."user_id" = ? and ${activeMembershipSql('m')}`,
+        [conversationId, v.actor.id],
+        'all',
+        DELIVERY_QUERY,
+      )
+      .then((rows) => {
+        this.noteMembership(v, conversationId, rows.length > 0, before);
+        return v.member.get(conversationId) ?? rows.length > 0;
+      });
   }
 
   private async kindOf(conversationId: number): Promise<string | undefined> {
@@ -309,7 +331,11 @@ export class AudienceRegistry {
   private async loadAll(v: Viewer): Promise<void> {
     const before = v.version;
     const rows = await this.em().execute<{ conversation_id: number }[]>(
-      `select m."conversation_id" from "memberships" m where m."user_id" = ? and ${activeMembershipSql('m')}`, [v.actor.id], 'all', DELIVERY_QUERY);
+      `select m."conversation_id" from "memberships" m where m."user_id" = ? and ${activeMembershipSql('m')}`,
+      [v.actor.id],
+      'all',
+      DELIVERY_QUERY,
+    );
     const mine = new Set(rows.map((r) => Number(r.conversation_id)));
     for (const c of new Set([...v.member.keys(), ...mine])) this.noteMembership(v, c, mine.has(c), before);
     v.complete = true;

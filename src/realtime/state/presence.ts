@@ -6,14 +6,16 @@ import type { PresenceTracker } from '../../domain/shared/live-state';
 
 export type { PresenceTracker };
 
-
 type OnOffline = (userId: number, at: Date) => Promise<void>;
 
 /** Presence of one instance, in memory. */
 export class InMemoryPresence implements PresenceTracker {
   private readonly sockets = new Map<number, Set<string>>();
 
-  constructor(private readonly events: EventPublisher, private readonly onOffline: OnOffline) {}
+  constructor(
+    private readonly events: EventPublisher,
+    private readonly onOffline: OnOffline,
+  ) {}
 
   async connected(userId: number, socketId: string): Promise<number> {
     let set = this.sockets.get(userId);
@@ -40,7 +42,6 @@ export class InMemoryPresence implements PresenceTracker {
     this.sockets.clear();
   }
 }
-
 
 /** Sockets renewed per Redis pipeline in a heartbeat (then the event loop gets a turn). */
 const HEARTBEAT_SLICE = 200;
@@ -89,7 +90,12 @@ export class RedisPresence implements PresenceTracker {
     this.users = `${prefix}:presence:users`;
     redis.defineCommand('presenceConnect', { numberOfKeys: 2, lua: CONNECT });
     redis.defineCommand('presenceDisconnect', { numberOfKeys: 2, lua: DISCONNECT });
-    this.timer = setInterval(() => { void this.tick(); }, Math.max(50, Math.floor(ttlMs / 4)));
+    this.timer = setInterval(
+      () => {
+        void this.tick();
+      },
+      Math.max(50, Math.floor(ttlMs / 4)),
+    );
     this.timer.unref();
   }
 
@@ -105,8 +111,17 @@ export class RedisPresence implements PresenceTracker {
     this.local.set(socketId, userId);
     const now = Date.now();
     try {
-      const before = Number(await (this.redis as unknown as { presenceConnect(...a: unknown[]): Promise<number> })
-        .presenceConnect(this.socketsKey(userId), this.users, socketId, now + this.lifetime, now, userId, this.ttlMs));
+      const before = Number(
+        await (this.redis as unknown as { presenceConnect(...a: unknown[]): Promise<number> }).presenceConnect(
+          this.socketsKey(userId),
+          this.users,
+          socketId,
+          now + this.lifetime,
+          now,
+          userId,
+          this.ttlMs,
+        ),
+      );
       if (before === 0) this.events.publish({ type: 'presence', userId, status: 'ONLINE', lastSeenAt: null });
       return before + 1;
     } catch (err) {
@@ -140,8 +155,13 @@ export class RedisPresence implements PresenceTracker {
 
   private async leave(userId: number, socketId: string): Promise<void> {
     try {
-      const removed = await (this.redis as unknown as { presenceDisconnect(...a: unknown[]): Promise<number> })
-        .presenceDisconnect(this.socketsKey(userId), this.users, socketId, Date.now(), userId);
+      const removed = await (this.redis as unknown as { presenceDisconnect(...a: unknown[]): Promise<number> }).presenceDisconnect(
+        this.socketsKey(userId),
+        this.users,
+        socketId,
+        Date.now(),
+        userId,
+      );
       if (Number(removed) === 1) await this.announceOffline(userId);
     } catch (err) {
       this.logger.warn({ err: (err as Error).message }, 'presence not updated: Redis unavailable');
@@ -163,15 +183,23 @@ export class RedisPresence implements PresenceTracker {
       for (let i = 0; i < sockets.length; i += HEARTBEAT_SLICE) {
         const batch = this.redis.pipeline();
         for (const [socketId, userId] of sockets.slice(i, i + HEARTBEAT_SLICE)) {
-          batch.zadd(this.socketsKey(userId), now + this.lifetime, socketId).pexpire(this.socketsKey(userId), this.ttlMs).zadd(this.users, 'GT', now + this.lifetime, String(userId));
+          batch
+            .zadd(this.socketsKey(userId), now + this.lifetime, socketId)
+            .pexpire(this.socketsKey(userId), this.ttlMs)
+            .zadd(this.users, 'GT', now + this.lifetime, String(userId));
         }
         await batch.exec();
         await new Promise((r) => setImmediate(r));
       }
       const stale = await this.redis.zrangebyscore(this.users, '-inf', now);
       for (const id of stale) {
-        const removed = await (this.redis as unknown as { presenceDisconnect(...a: unknown[]): Promise<number> })
-          .presenceDisconnect(this.socketsKey(Number(id)), this.users, '', now, id);
+        const removed = await (this.redis as unknown as { presenceDisconnect(...a: unknown[]): Promise<number> }).presenceDisconnect(
+          this.socketsKey(Number(id)),
+          this.users,
+          '',
+          now,
+          id,
+        );
         if (Number(removed) === 1) await this.announceOffline(Number(id));
       }
     } catch (err) {

@@ -8,7 +8,11 @@ import { RateLimitedError, type LimitName, type RateLimiter } from '../../domain
  * spent at once, refilled every `burst.durationSec` (rate-limiter-flexible's BurstyRateLimiter:
  * the sustained limiter first, the burst one when it refuses).
  */
-export interface LimitRule { points: number; durationSec: number; burst?: { points: number; durationSec: number } }
+export interface LimitRule {
+  points: number;
+  durationSec: number;
+  burst?: { points: number; durationSec: number };
+}
 
 /** The configured limits (config RATE_*). */
 export type LimitRules = Record<LimitName, LimitRule>;
@@ -30,12 +34,15 @@ export class FlexibleRateLimiter implements RateLimiter {
   private readonly limiters = new Map<LimitName, RateLimiterAbstract>();
   private readonly bursts = new Map<LimitName, { burst: RateLimiterAbstract; bursty: BurstyRateLimiter }>();
 
-  constructor(rules: LimitRules, redis?: Redis, prefix = 'chat', private readonly logger?: Logger) {
+  constructor(
+    rules: LimitRules,
+    redis?: Redis,
+    prefix = 'chat',
+    private readonly logger?: Logger,
+  ) {
     const make = (points: number, durationSec: number, keyPrefix: string) => {
       const opts = { points, duration: durationSec, keyPrefix };
-      return redis
-        ? new RateLimiterRedis({ ...opts, storeClient: redis, insuranceLimiter: new RateLimiterMemory(opts) })
-        : new RateLimiterMemory(opts);
+      return redis ? new RateLimiterRedis({ ...opts, storeClient: redis, insuranceLimiter: new RateLimiterMemory(opts) }) : new RateLimiterMemory(opts);
     };
     for (const [name, rule] of Object.entries(rules) as [LimitName, LimitRule][]) {
       const main = make(rule.points, rule.durationSec, `${prefix}:rl:${name}`);
@@ -55,7 +62,10 @@ export class FlexibleRateLimiter implements RateLimiter {
     } catch (err) {
       if (err instanceof RateLimiterRes) {
         // A refused batch (createGroup's members) is given back: refusing it added nothing.
-        if (points > 1 && !this.bursts.has(name)) await this.limiter(name).reward(key, points).catch(() => undefined);
+        if (points > 1 && !this.bursts.has(name))
+          await this.limiter(name)
+            .reward(key, points)
+            .catch(() => undefined);
         throw this.refusal(name, err);
       }
       // The limiter itself failed (its store is down and so is the stand-in): let the work through.
@@ -70,8 +80,13 @@ export class FlexibleRateLimiter implements RateLimiter {
   }
 
   async reset(name: LimitName, key: string): Promise<void> {
-    await this.limiter(name).delete(key).catch(() => undefined);
-    await this.bursts.get(name)?.burst.delete(key).catch(() => undefined);
+    await this.limiter(name)
+      .delete(key)
+      .catch(() => undefined);
+    await this.bursts
+      .get(name)
+      ?.burst.delete(key)
+      .catch(() => undefined);
   }
 
   private limiter(name: LimitName): RateLimiterAbstract {

@@ -35,37 +35,56 @@ export class RedisEventBus extends InMemoryEventBus {
   /** The Redis channel every domain event travels on: `<prefix>:events`. */
   private readonly channel: string;
 
-  constructor(redisUrl: string, private readonly logger: Logger, prefix = 'chat') {
+  constructor(
+    redisUrl: string,
+    private readonly logger: Logger,
+    prefix = 'chat',
+  ) {
     super();
     this.channel = `${prefix}:events`;
     const options = { maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: (n: number) => Math.min(n * 200, 2000) };
     // Auto-pipelining: the events of one send (message, read receipt, a notification per member) leave in one write.
     this.publisher = new Redis(redisUrl, { ...options, enableAutoPipelining: true, connectionName: 'chat-events-pub' });
     this.subscriber = new Redis(redisUrl, { ...options, enableOfflineQueue: true, maxRetriesPerRequest: null, connectionName: 'chat-events-sub' });
-    for (const [name, client] of [['publisher', this.publisher], ['subscriber', this.subscriber]] as const) {
-      client.on('error', (err) => { if (!this.closed) this.logger.warn({ err: err.message }, `redis ${name} error`); });
+    for (const [name, client] of [
+      ['publisher', this.publisher],
+      ['subscriber', this.subscriber],
+    ] as const) {
+      client.on('error', (err) => {
+        if (!this.closed) this.logger.warn({ err: err.message }, `redis ${name} error`);
+      });
     }
     // The target only needs `publish`; ours never throws (a failed publish is logged, not fatal).
     const publishClient = {
-      publish: (channel: string, message: string) => this.publisher.publish(channel, message).catch((err: Error) => {
-        if (!this.closed) this.logger.warn({ err: err.message }, 'event not published to other instances: Redis unavailable');
-        return 0;
-      }),
+      publish: (channel: string, message: string) =>
+        this.publisher.publish(channel, message).catch((err: Error) => {
+          if (!this.closed) this.logger.warn({ err: err.message }, 'event not published to other instances: Redis unavailable');
+          return 0;
+        }),
     } as unknown as Redis;
     this.target = createRedisEventTarget({ publishClient, subscribeClient: this.subscriber });
     // After an outage, the subscriber reconnects and resubscribes by itself (autoResubscribe);
     // what other instances published meanwhile is lost, so listeners re-check their state.
     let everReady = false;
     let downSince: number | null = null;
-    this.subscriber.on('close', () => { if (everReady && downSince === null) downSince = Date.now(); });
+    this.subscriber.on('close', () => {
+      if (everReady && downSince === null) downSince = Date.now();
+    });
     this.subscriber.on('ready', () => {
-      if (!everReady) { everReady = true; return; }
+      if (!everReady) {
+        everReady = true;
+        return;
+      }
       if (downSince === null || this.closed) return;
       const since = downSince;
       downSince = null;
       this.logger.info({ downMs: Date.now() - since }, 'Redis is back: re-checking live state');
       for (const h of [...this.resyncHandlers]) {
-        try { h(since); } catch (err) { this.logger.error({ err }, 'resync handler failed'); }
+        try {
+          h(since);
+        } catch (err) {
+          this.logger.error({ err }, 'resync handler failed');
+        }
       }
     });
     this.target.addEventListener(this.channel, (e) => {

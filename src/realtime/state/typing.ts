@@ -54,14 +54,23 @@ export function redisTypingStore(redis: Redis, prefix: string): TypingStore {
       const [k, g] = keys(key);
       // The shared state outlives the local expiry timer by a grace period, so a timer that fires
       // a little late still finds its own stamp; a missing key means an explicit stop.
-      return r.typingRefresh(k, g, stamp, ttlMs + TYPING_STATE_GRACE_MS, TYPING_REFRESH_MS).then((n) => Number(n) === 1, () => null);
+      return r.typingRefresh(k, g, stamp, ttlMs + TYPING_STATE_GRACE_MS, TYPING_REFRESH_MS).then(
+        (n) => Number(n) === 1,
+        () => null,
+      );
     },
     async expire(key, stamp) {
       const [k, g] = keys(key);
-      return r.typingExpire(k, g, stamp).then((n) => Number(n) === 1, () => true);
+      return r.typingExpire(k, g, stamp).then(
+        (n) => Number(n) === 1,
+        () => true,
+      );
     },
     async stop(key) {
-      return redis.del(...keys(key)).then((n) => n > 0, () => true);
+      return redis.del(...keys(key)).then(
+        (n) => n > 0,
+        () => true,
+      );
     },
   };
 }
@@ -78,14 +87,20 @@ export class TypingTracker {
   /** Per key: the stamp of this instance's newest refresh. */
   private readonly stamps = new Map<string, string>();
 
-  constructor(private readonly events: EventPublisher, private readonly ttlMs = TYPING_TTL_MS, private readonly store?: TypingStore) {}
+  constructor(
+    private readonly events: EventPublisher,
+    private readonly ttlMs = TYPING_TTL_MS,
+    private readonly store?: TypingStore,
+  ) {}
 
   /** The user types in the conversation (again): publish, and (re)arm the expiry. */
   start(conversationId: number, userId: number): void {
     const key = `${conversationId}:${userId}`;
     const stamp = randomUUID();
     clearTimeout(this.timers.get(key));
-    const timer = setTimeout(() => { void this.expire(conversationId, userId, stamp); }, this.ttlMs);
+    const timer = setTimeout(() => {
+      void this.expire(conversationId, userId, stamp);
+    }, this.ttlMs);
     timer.unref();
     this.timers.set(key, timer);
     this.stamps.set(key, stamp);
@@ -93,7 +108,10 @@ export class TypingTracker {
     const now = Date.now();
     const throttled = now - (this.published.get(key) ?? 0) < TYPING_REFRESH_MS;
     if (!throttled) this.published.set(key, now);
-    if (!this.store) { if (!throttled) publish(); return; }
+    if (!this.store) {
+      if (!throttled) publish();
+      return;
+    }
     // The shared state learns of every refresh, and its gate decides: a stop on another instance
     // opens it again at once (this instance's own throttle would hold a new start back for up to
     // a second). Only without an answer from the store does the local throttle decide.
@@ -107,8 +125,13 @@ export class TypingTracker {
     const key = `${conversationId}:${userId}`;
     const hadTimer = this.forget(key);
     const publish = () => this.events.publish({ type: 'typing', conversationId, userId, isTyping: false });
-    if (!this.store) { if (hadTimer) publish(); return; }
-    void this.store.stop(key).then((was) => { if (was) publish(); });
+    if (!this.store) {
+      if (hadTimer) publish();
+      return;
+    }
+    void this.store.stop(key).then((was) => {
+      if (was) publish();
+    });
   }
 
   /** Cancels every pending expiry (shutdown). */

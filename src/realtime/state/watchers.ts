@@ -6,7 +6,6 @@ import type { WatcherRegistry } from '../../domain/shared/live-state';
 
 export type { WatcherRegistry };
 
-
 /** The live subscriptions of this instance, in memory. */
 export class ConversationWatchers implements WatcherRegistry {
   /** userId -> (conversationId, or 0 for "all my conversations") -> open subscriptions. */
@@ -26,7 +25,10 @@ export class ConversationWatchers implements WatcherRegistry {
       const m = this.byUser.get(userId);
       if (!m) return;
       const left = (m.get(key) ?? 1) - 1;
-      if (left > 0) { m.set(key, left); return; }
+      if (left > 0) {
+        m.set(key, left);
+        return;
+      }
       m.delete(key);
       if (m.size === 0) this.byUser.delete(userId);
       this.ended(userId, key);
@@ -73,9 +75,19 @@ export class RedisConversationWatchers extends ConversationWatchers {
   private readonly instanceId = randomUUID();
   private readonly timer: NodeJS.Timeout;
 
-  constructor(private readonly redis: Redis, private readonly logger: Logger, private readonly ttlMs = 30000, private readonly prefix = 'chat') {
+  constructor(
+    private readonly redis: Redis,
+    private readonly logger: Logger,
+    private readonly ttlMs = 30000,
+    private readonly prefix = 'chat',
+  ) {
     super();
-    this.timer = setInterval(() => { void this.heartbeat(); }, Math.max(50, Math.floor(ttlMs / 4)));
+    this.timer = setInterval(
+      () => {
+        void this.heartbeat();
+      },
+      Math.max(50, Math.floor(ttlMs / 4)),
+    );
     this.timer.unref();
   }
 
@@ -88,7 +100,8 @@ export class RedisConversationWatchers extends ConversationWatchers {
   }
 
   protected override started(userId: number, key: number): void {
-    this.redis.multi()
+    this.redis
+      .multi()
       .zadd(this.keyOf(userId), Date.now() + this.lifetime, `${key}|${this.instanceId}`)
       .pexpire(this.keyOf(userId), this.ttlMs)
       .exec()
@@ -96,7 +109,8 @@ export class RedisConversationWatchers extends ConversationWatchers {
   }
 
   protected override ended(userId: number, key: number): void {
-    this.redis.zrem(this.keyOf(userId), `${key}|${this.instanceId}`)
+    this.redis
+      .zrem(this.keyOf(userId), `${key}|${this.instanceId}`)
       .catch((err: Error) => this.logger.debug({ err: err.message }, 'watch not cleared: Redis unavailable'));
   }
 
@@ -111,7 +125,10 @@ export class RedisConversationWatchers extends ConversationWatchers {
       const results = (await batch.exec()) ?? [];
       const remote = users.filter((_, i) => {
         const entries = (results[i]?.[1] as string[] | undefined) ?? [];
-        return entries.some((e) => { const k = Number(e.split('|')[0]); return k === 0 || k === conversationId; });
+        return entries.some((e) => {
+          const k = Number(e.split('|')[0]);
+          return k === 0 || k === conversationId;
+        });
       });
       return [...local, ...remote];
     } catch (err) {

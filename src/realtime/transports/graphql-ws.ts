@@ -1,6 +1,15 @@
 import type { IncomingMessage } from 'node:http';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { createSourceEventStream, execute, GraphQLError, Kind, type OperationDefinitionNode, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import {
+  createSourceEventStream,
+  execute,
+  GraphQLError,
+  Kind,
+  type OperationDefinitionNode,
+  type ExecutionResult,
+  type GraphQLFormattedError,
+  type GraphQLSchema,
+} from 'graphql';
 import { CloseCode, makeServer } from 'graphql-ws';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -96,7 +105,9 @@ export function startGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
       const params = (ctx.connectionParams ?? {}) as Record<string, unknown>;
       const token = bearer(params.authorization ?? params.Authorization) ?? (typeof params.token === 'string' ? params.token : undefined);
       // graphql-ws keeps connectionParams for the socket's life: the token is not needed after this (it is a few hundred bytes per socket).
-      delete params.authorization; delete params.Authorization; delete params.token;
+      delete params.authorization;
+      delete params.Authorization;
+      delete params.token;
       // A refusal answers false: graphql-ws closes with 4403 Forbidden (unless the gate closed it with 1013 already).
       return (await gate.authenticate(state, token)).ok;
     },
@@ -110,14 +121,23 @@ export function startGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
     onSubscribe: (ctx, id, payload) => {
       // graphql-ws registers this operation before calling us, so the count includes it.
       if (Object.keys(ctx.subscriptions).length > config.wsMaxSubscriptions) {
-        return [new GraphQLError(`Too many operations on this socket (at most ${config.wsMaxSubscriptions}); complete one first`, { extensions: { code: 'RATE_LIMITED', reason: 'TOO_MANY_SUBSCRIPTIONS' } })];
+        return [
+          new GraphQLError(`Too many operations on this socket (at most ${config.wsMaxSubscriptions}); complete one first`, {
+            extensions: { code: 'RATE_LIMITED', reason: 'TOO_MANY_SUBSCRIPTIONS' },
+          }),
+        ];
       }
       const prepared = documents.prepare(payload.query);
       if (prepared.errors) return prepared.errors;
       // graphql-ws keeps the payload while the operation lives: one shared copy of the text, not one per socket.
       (payload as { query: string }).query = prepared.query;
-      const named = prepared.document.definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION && (!payload.operationName || d.name?.value === payload.operationName));
-      logger.info({ socket: ctx.extra.socketId, userId: ctx.extra.viewer?.actor.id, operationId: id, operation: payload.operationName ?? named?.name?.value ?? null }, 'socket subscribed');
+      const named = prepared.document.definitions.find(
+        (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION && (!payload.operationName || d.name?.value === payload.operationName),
+      );
+      logger.info(
+        { socket: ctx.extra.socketId, userId: ctx.extra.viewer?.actor.id, operationId: id, operation: payload.operationName ?? named?.name?.value ?? null },
+        'socket subscribed',
+      );
       const state = ctx.extra;
       const viewer = state.viewer!;
       const variableValues = payload.variables ?? undefined;
@@ -126,7 +146,10 @@ export function startGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
       const refused = costRefusal(operationCost, config.graphql.maxCost);
       if (refused) return [refused];
       const live: LiveSocket = {
-        viewer, audience, hub, maxPresenceIds: config.ws.maxPresenceIds,
+        viewer,
+        audience,
+        hub,
+        maxPresenceIds: config.ws.maxPresenceIds,
         holdUserIds: (count) => {
           const cap = config.ws.maxPresenceIdsPerSocket;
           const held = state.userIdsHeld ?? 0;
@@ -135,7 +158,12 @@ export function startGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
           }
           state.userIdsHeld = held + count;
           let released = false;
-          return () => { if (!released) { released = true; state.userIdsHeld = (state.userIdsHeld ?? count) - count; } };
+          return () => {
+            if (!released) {
+              released = true;
+              state.userIdsHeld = (state.userIdsHeld ?? count) - count;
+            }
+          };
         },
         operation: {
           document: prepared.document,
@@ -204,16 +232,19 @@ export function startGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
         close: (code, reason) => socket.close(code, reason),
         // Not an async function: graphql-ws's promise for a `subscribe` message lasts as long as the
         // subscription, and an awaiting frame here would keep the message's bytes alive with it.
-        onMessage: (cb) => socket.on('message', (data) => {
-          cb(String(data)).catch((err: Error) => {
-            logger.error({ err }, 'graphql-ws message failed');
-            socket.close(CloseCode.InternalServerError, isProd ? 'Internal server error' : truncateReason(err?.message ?? 'Internal server error'));
-          });
-        }),
+        onMessage: (cb) =>
+          socket.on('message', (data) => {
+            cb(String(data)).catch((err: Error) => {
+              logger.error({ err }, 'graphql-ws message failed');
+              socket.close(CloseCode.InternalServerError, isProd ? 'Internal server error' : truncateReason(err?.message ?? 'Internal server error'));
+            });
+          }),
       },
       state,
     );
-    socket.once('close', (code, reason) => { void closed(code, String(reason)); });
+    socket.once('close', (code, reason) => {
+      void closed(code, String(reason));
+    });
   });
 
   return { server: wsServer, close: stopHeartbeat };

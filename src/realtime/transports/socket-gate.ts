@@ -9,7 +9,6 @@ import type { AudienceRegistry, Viewer } from '../state/live-registry';
 import type { SocketSessions } from './socket-sessions';
 import { CloseCode, OPEN, truncateReason, type GateSocket } from './sockets';
 
-
 /** What the gate keeps per socket (GraphQL's and the legacy dialects' alike). */
 export interface GatedSocket<S extends GateSocket = GateSocket> {
   socket: S;
@@ -90,7 +89,10 @@ export class SocketGate {
     const state: GatedSocket<S> = { socket, ip };
     logger.info({ ip }, 'socket opened');
     const pending = (this.pendingByIp.get(ip) ?? 0) + 1;
-    socket.once('close', () => { this.failed(state); this.settle(state); });
+    socket.once('close', () => {
+      this.failed(state);
+      this.settle(state);
+    });
     if (pending > config.ws.maxPendingPerIp) {
       socket.close(CloseCode.TRY_AGAIN_LATER, 'Too many unauthenticated connections from this address');
       return null;
@@ -102,7 +104,10 @@ export class SocketGate {
     state.addressCheck = services.limits.check('wsConnectIp', ip);
     state.addressCheck.catch(() => undefined);
     socket.once('close', (code, reason) => {
-      logger.info({ socket: state.socketId ?? null, userId: state.viewer?.actor.id ?? null, ip, code, reason: truncateReason(String(reason)) }, 'socket closed');
+      logger.info(
+        { socket: state.socketId ?? null, userId: state.viewer?.actor.id ?? null, ip, code, reason: truncateReason(String(reason)) },
+        'socket closed',
+      );
     });
     return state;
   }
@@ -133,7 +138,10 @@ export class SocketGate {
     if (state.socket.readyState !== OPEN) return { ok: false, unauthenticated: false, reason: 'closed' };
     const open = audience.viewerOf(session.actor.id)?.sockets ?? 0;
     if (open >= config.ws.maxSocketsPerUser) {
-      state.socket.close(CloseCode.TRY_AGAIN_LATER, truncateReason(`Too many open sockets for this user (at most ${config.ws.maxSocketsPerUser}); close one first`));
+      state.socket.close(
+        CloseCode.TRY_AGAIN_LATER,
+        truncateReason(`Too many open sockets for this user (at most ${config.ws.maxSocketsPerUser}); close one first`),
+      );
       return { ok: false, unauthenticated: false, reason: 'too many sockets' };
     }
     this.settle(state);
@@ -146,7 +154,10 @@ export class SocketGate {
     // every instance (with Redis), so more instances do not multiply the limit.
     const everywhere = await services.presence.connected(session.actor.id, state.socketId);
     if (everywhere > config.ws.maxSocketsPerUser) {
-      state.socket.close(CloseCode.TRY_AGAIN_LATER, truncateReason(`Too many open sockets for this user (at most ${config.ws.maxSocketsPerUser}); close one first`));
+      state.socket.close(
+        CloseCode.TRY_AGAIN_LATER,
+        truncateReason(`Too many open sockets for this user (at most ${config.ws.maxSocketsPerUser}); close one first`),
+      );
       return { ok: false, unauthenticated: false, reason: 'too many sockets' };
     }
     return { ok: true, viewer: state.viewer, session };
@@ -184,7 +195,10 @@ export class SocketGate {
    * the caller closes the socket with its protocol's unauthenticated code.
    */
   private async refuseFailure(state: GatedSocket, reason: string): Promise<Admission> {
-    const refusal = await (state.addressCheck ?? this.deps.services.limits.check('wsConnectIp', state.ip)).then(() => null, (err: unknown) => err);
+    const refusal = await (state.addressCheck ?? this.deps.services.limits.check('wsConnectIp', state.ip)).then(
+      () => null,
+      (err: unknown) => err,
+    );
     this.failed(state);
     if (refusal instanceof RateLimitedError) {
       this.refuseAddress(state, refusal);
@@ -198,7 +212,8 @@ export class SocketGate {
     if (!state.pending) return;
     state.pending = false;
     const n = (this.pendingByIp.get(state.ip) ?? 1) - 1;
-    if (n > 0) this.pendingByIp.set(state.ip, n); else this.pendingByIp.delete(state.ip);
+    if (n > 0) this.pendingByIp.set(state.ip, n);
+    else this.pendingByIp.delete(state.ip);
   }
 
   /** Counts the socket's failure to authenticate toward RATE_WS_PER_MIN_IP (once; never for an authenticated one). */

@@ -27,7 +27,10 @@ export class SocketSessions {
   private readonly revoked = new Map<string, number>();
   private readonly off: () => void;
 
-  constructor(bus: EventBus, private readonly now: () => number = Date.now) {
+  constructor(
+    bus: EventBus,
+    private readonly now: () => number = Date.now,
+  ) {
     this.off = bus.on('session.revoked', (e) => {
       if (e.type !== 'session.revoked') return;
       this.remember(e.sessionId);

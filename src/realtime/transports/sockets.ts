@@ -40,7 +40,10 @@ export const CLOSE_CODE_NAMES: Readonly<Record<number, string>> = {
 
 /** A close reason fits in 123 bytes (RFC 6455 §5.5). */
 export function truncateReason(reason: string): string {
-  return Buffer.from(reason).subarray(0, 120).toString('utf8').replace(/\uFFFD$/, '');
+  return Buffer.from(reason)
+    .subarray(0, 120)
+    .toString('utf8')
+    .replace(/\uFFFD$/, '');
 }
 
 /** `readyState` of an open socket (WebSocket.OPEN). */
@@ -78,7 +81,10 @@ export function keepAlive(server: WebSocketServer, intervalMs: number): () => vo
   });
   const timer = setInterval(() => {
     for (const socket of server.clients) {
-      if (alive.get(socket) === false) { socket.terminate(); continue; }
+      if (alive.get(socket) === false) {
+        socket.terminate();
+        continue;
+      }
       alive.set(socket, false);
       socket.ping();
     }

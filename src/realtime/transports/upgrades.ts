@@ -28,10 +28,15 @@ export function routeUpgrades(httpServer: Server, routes: readonly UpgradeRoute[
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const pathname = pathnameOf(req.url);
     const route = routes.find((r) => r.matches(pathname));
-    if (route && 'handle' in route) { route.handle(req, socket, head); return; }
+    if (route && 'handle' in route) {
+      route.handle(req, socket, head);
+      return;
+    }
     const server = route?.server ?? fallback;
     server.handleUpgrade(req, socket, head, (ws) => server.emit('connection', ws, req));
   };
   httpServer.on('upgrade', onUpgrade);
-  return () => { httpServer.off('upgrade', onUpgrade); };
+  return () => {
+    httpServer.off('upgrade', onUpgrade);
+  };
 }

@@ -28,7 +28,13 @@ export function errorBody(error: string, detail: string = error): { error: strin
 }
 
 /** What a body parser (express.json, busboy) throws: `status` and `type` as body-parser sets them. */
-interface ParserError { status?: number; statusCode?: number; type?: string; message?: string; expose?: boolean }
+interface ParserError {
+  status?: number;
+  statusCode?: number;
+  type?: string;
+  message?: string;
+  expose?: boolean;
+}
 
 /**
  * The error handler of the REST router, so an `/api` error never reaches the GraphQL-shaped
@@ -39,7 +45,10 @@ interface ParserError { status?: number; statusCode?: number; type?: string; mes
  */
 export function restErrorHandler(logger: Logger) {
   return (err: unknown, _req: Request, res: Response, next: NextFunction): void => {
-    if (res.headersSent) { next(err); return; }
+    if (res.headersSent) {
+      next(err);
+      return;
+    }
     const route = res.locals.route as AnyRoute | undefined;
     let status: number;
     let message: string;
@@ -61,11 +70,19 @@ export function restErrorHandler(logger: Logger) {
     } else {
       const e = (err ?? {}) as ParserError;
       const s = e.status ?? e.statusCode;
-      if (e.type === 'entity.parse.failed') { status = 400; message = `Malformed JSON: ${e.message ?? 'cannot parse the body'}`; }
-      else if (e.type === 'entity.too.large') { status = 413; message = 'Request body too large'; }
-      else if (e.type === 'charset.unsupported' || e.type === 'encoding.unsupported') { status = 415; message = e.message ?? 'Unsupported body encoding'; }
-      else if (s && s >= 400 && s < 500) { status = s; message = e.message ?? 'Bad request'; }
-      else if (isDatabaseUnavailable(err)) {
+      if (e.type === 'entity.parse.failed') {
+        status = 400;
+        message = `Malformed JSON: ${e.message ?? 'cannot parse the body'}`;
+      } else if (e.type === 'entity.too.large') {
+        status = 413;
+        message = 'Request body too large';
+      } else if (e.type === 'charset.unsupported' || e.type === 'encoding.unsupported') {
+        status = 415;
+        message = e.message ?? 'Unsupported body encoding';
+      } else if (s && s >= 400 && s < 500) {
+        status = s;
+        message = e.message ?? 'Bad request';
+      } else if (isDatabaseUnavailable(err)) {
         status = 503;
         message = DATABASE_UNAVAILABLE_MESSAGE;
         res.setHeader('Retry-After', '5');

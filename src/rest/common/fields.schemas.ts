@@ -8,15 +8,32 @@ import { RestUpload } from './multipart.parser';
  */
 
 /** A path id: a positive integer. */
-export const pathId = z.string().regex(/^\d{1,10}$/, 'must be a positive integer id').describe('integer id');
+export const pathId = z
+  .string()
+  .regex(/^\d{1,10}$/, 'must be a positive integer id')
+  .describe('integer id');
 
 /** A body id: 12 or "12". */
 export const idField = z
-  .union([z.number().int().positive().max(2147483647), z.string().trim().regex(/^\d{1,10}$/, 'must be a positive integer id')])
+  .union([
+    z.number().int().positive().max(2147483647),
+    z
+      .string()
+      .trim()
+      .regex(/^\d{1,10}$/, 'must be a positive integer id'),
+  ])
   .transform(Number);
 
 /** A body integer: 12 or "12". */
-export const intField = z.union([z.number().int(), z.string().trim().regex(/^-?\d{1,10}$/, 'must be an integer')]).transform(Number);
+export const intField = z
+  .union([
+    z.number().int(),
+    z
+      .string()
+      .trim()
+      .regex(/^-?\d{1,10}$/, 'must be an integer'),
+  ])
+  .transform(Number);
 
 const TRUE = ['true', 'True', 'TRUE', '1', 'on', 'yes'];
 const FALSE = ['false', 'False', 'FALSE', '0', 'off', 'no', ''];

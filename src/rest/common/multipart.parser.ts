@@ -21,7 +21,11 @@ export type FileFields = Record<string, 'one' | 'many'>;
 export class RestUpload implements UploadedFile {
   private error: Error | null = null;
 
-  constructor(readonly fieldName: string, readonly filename: string, private readonly capacitor: WriteStream) {}
+  constructor(
+    readonly fieldName: string,
+    readonly filename: string,
+    private readonly capacitor: WriteStream,
+  ) {}
 
   /** Marks the file as cut at the size limit: reading it then fails with status 413 (PAYLOAD_TOO_LARGE). */
   truncated(maxBytes: number): void {
@@ -72,10 +76,14 @@ export function parseMultipart(req: Request, res: Response, files: FileFields, l
     }
     const body: Record<string, unknown> = {};
     const uploads: RestUpload[] = [];
-    res.once('close', () => { for (const u of uploads) u.release(); });
+    res.once('close', () => {
+      for (const u of uploads) u.release();
+    });
     let failed: Error | null = null;
     let settled = false;
-    const fail = (err: Error) => { failed ??= err; };
+    const fail = (err: Error) => {
+      failed ??= err;
+    };
     const finish = () => {
       if (settled) return;
       settled = true;
@@ -95,8 +103,15 @@ export function parseMultipart(req: Request, res: Response, files: FileFields, l
       const capacitor = new WriteStream();
       const upload = new RestUpload(name, info.filename ?? '', capacitor);
       uploads.push(upload);
-      capacitor.on('error', () => { stream.unpipe(); stream.resume(); });
-      stream.on('limit', () => { stream.unpipe(); stream.resume(); upload.truncated(limits.maxBytes); });
+      capacitor.on('error', () => {
+        stream.unpipe();
+        stream.resume();
+      });
+      stream.on('limit', () => {
+        stream.unpipe();
+        stream.resume();
+        upload.truncated(limits.maxBytes);
+      });
       stream.pipe(capacitor);
       put(body, name, upload);
     });

@@ -20,7 +20,7 @@ const ERROR_STATUSES: Record<number, string> = {
   400: 'Invalid input (the message names the field or parameter)',
   401: 'No token or a bad one',
   403: 'Forbidden',
-  404: 'Not found, or not the caller\'s to see',
+  404: "Not found, or not the caller's to see",
   405: 'Method not allowed',
   413: 'Too large',
   415: 'Wrong media type',
@@ -74,18 +74,26 @@ export function buildOpenApi(routes: AnyRoute[]): JsonSchema {
     for (const [status, res] of Object.entries(r.responses)) {
       responses[status] = {
         description: res.description,
-        ...(res.schema ? { content: { 'application/json': { schema: jsonSchema(res.schema, 'output'), ...(res.example !== undefined ? { example: res.example } : {}) } } } : {}),
+        ...(res.schema
+          ? { content: { 'application/json': { schema: jsonSchema(res.schema, 'output'), ...(res.example !== undefined ? { example: res.example } : {}) } } }
+          : {}),
       };
     }
     // Invalid input, not found, wrong method, database unavailable; 401 with auth; 413/415 with a
     // body (too large, wrong media type); the route's refusals and overrides, with their status.
     const errorStatuses = new Set<number>([400, 404, 405, 503]);
     if (r.auth !== false) errorStatuses.add(401);
-    if (r.body) { errorStatuses.add(413); errorStatuses.add(415); }
+    if (r.body) {
+      errorStatuses.add(413);
+      errorStatuses.add(415);
+    }
     const codes = new Set<ErrorCode>([...(r.refusals ?? []), ...(Object.keys(r.errors ?? {}) as ErrorCode[])]);
     for (const code of codes) errorStatuses.add(r.errors?.[code]?.status ?? STATUS_OF[code]);
     for (const s of [...errorStatuses].sort()) {
-      responses[String(s)] ??= { description: ERROR_STATUSES[s] ?? 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+      responses[String(s)] ??= {
+        description: ERROR_STATUSES[s] ?? 'Error',
+        content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+      };
     }
     const body = r.body ? requestBody(jsonSchema(r.body, 'input'), Object.keys(r.files ?? {}), r.bodyExample) : undefined;
     (paths[p] ??= {})[r.method] = {
@@ -104,7 +112,8 @@ export function buildOpenApi(routes: AnyRoute[]): JsonSchema {
     info: {
       title: 'chat-server REST compatibility layer',
       version: '1.0.0',
-      description: 'The documented /api paths of the five legacy chat backends (rest-compat.md), over the same domain as /graphql. Trailing slashes are optional.',
+      description:
+        'The documented /api paths of the five legacy chat backends (rest-compat.md), over the same domain as /graphql. Trailing slashes are optional.',
     },
     // No `jsonSchemaDialect`: its default (OAS 3.1 §4.8.1, the OAS base dialect: JSON Schema
     // 2020-12 plus `discriminator`, `xml`, `example`) covers every schema here, and Swagger UI

@@ -16,12 +16,20 @@ export const pageQuery = z.object({
 
 /** `?limit=&offset=` (seed 002): a limit above 100 is clamped to 100, as Django REST Framework's LimitOffsetPagination does with its max_limit. */
 export const limitOffsetQuery = z.object({
-  limit: intQuery(0, 2147483647).transform((n) => Math.min(n, MAX_PAGE_SIZE)).optional().describe('At most this many (default 50; more than 100 is clamped to 100)'),
+  limit: intQuery(0, 2147483647)
+    .transform((n) => Math.min(n, MAX_PAGE_SIZE))
+    .optional()
+    .describe('At most this many (default 50; more than 100 is clamped to 100)'),
   offset: intQuery(0, 2147483647).optional().describe('Skip this many'),
 });
 
 /** A page window: which page, its size, and the offset/limit for the domain call. */
-export interface PageWindow { page: number; size: number; offset: number; limit: number }
+export interface PageWindow {
+  page: number;
+  size: number;
+  offset: number;
+  limit: number;
+}
 
 /** The offset/limit window of `?page&page_size`. */
 export function pageWindow(q: z.output<typeof pageQuery>): PageWindow {
@@ -41,7 +49,12 @@ export function checkPage(win: PageWindow, total: number): void {
  * shows counts as read for the caller (ReadStateService.markShown).
  * @throws RestError 404 for a page past the end; the domain's NOT_FOUND for a conversation the caller may not read.
  */
-export async function messagePage(ctx: RestContext, conversationId: string, q: z.output<typeof pageQuery>, opts: { markShown?: boolean } = {}): Promise<{ win: PageWindow; total: number; messages: MessageView[] }> {
+export async function messagePage(
+  ctx: RestContext,
+  conversationId: string,
+  q: z.output<typeof pageQuery>,
+  opts: { markShown?: boolean } = {},
+): Promise<{ win: PageWindow; total: number; messages: MessageView[] }> {
   const win = pageWindow(q);
   const { total, messages } = await ctx.services.messages.listRange(ctx.scope(), conversationId, { offset: win.offset, limit: win.limit });
   checkPage(win, total);
@@ -58,7 +71,12 @@ function pageLink(url: URL, page: number): string {
 }
 
 /** A DRF page: `{count, next, previous, results}` with absolute links or null. @throws 404 past the end. */
-export function pageOf<T>(ctx: RestContext, win: PageWindow, total: number, results: T[]): { count: number; next: string | null; previous: string | null; results: T[] } {
+export function pageOf<T>(
+  ctx: RestContext,
+  win: PageWindow,
+  total: number,
+  results: T[],
+): { count: number; next: string | null; previous: string | null; results: T[] } {
   checkPage(win, total);
   return {
     count: total,

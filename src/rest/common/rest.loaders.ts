@@ -7,7 +7,6 @@ import { refId } from '../../domain/shared/refs';
 import type { MessageView } from '../../domain/shared/events';
 import { rowToMessageView, type MessageRow } from '../../domain/message/message.writer';
 
-
 /**
  * Batch loaders for one REST request: the same read-only loaders GraphQL's field resolvers use
  * (users, conversations, messages, members, read positions, unread counts), plus the members a
@@ -21,7 +20,9 @@ export function restLoaders(em: EntityManager, viewerId: number | null, users: U
       const rows = await em.execute<MessageRow[]>(
         `select distinct on (m."conversation_id") m.* from "messages" m
           where m."conversation_id" in (${ids.map(() => '?').join(', ')}) and m."kind" <> 'SYSTEM'
-          order by m."conversation_id", m."seq" desc`, [...ids]);
+          order by m."conversation_id", m."seq" desc`,
+        [...ids],
+      );
       const map = new Map(rows.map((r) => [Number(r.conversation_id), rowToMessageView(r)]));
       return ids.map((id) => map.get(id) ?? null);
     }),

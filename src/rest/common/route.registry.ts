@@ -39,7 +39,11 @@ export interface RestResult {
  * A documented per-route answer for a domain error code: status and/or the seed's message; with
  * `field`, only for errors naming that domain input field.
  */
-export interface ErrorOverride { status?: number; message?: string; field?: string }
+export interface ErrorOverride {
+  status?: number;
+  message?: string;
+  field?: string;
+}
 
 /**
  * One REST route: where it lives, what it takes (zod schemas for path, query and body: they
@@ -142,7 +146,10 @@ export function mountRoutes(router: Router, routes: AnyRoute[], services: Servic
   }
   for (const [path, methods] of allowed) {
     const allow = [...methods.map((m) => m.toUpperCase()), 'OPTIONS'].join(', ');
-    router.options(path, (_req: Request, res: Response) => { res.setHeader('Allow', allow); res.status(204).end(); });
+    router.options(path, (_req: Request, res: Response) => {
+      res.setHeader('Allow', allow);
+      res.status(204).end();
+    });
     router.all(path, (req: Request, _res: Response, next: NextFunction) => {
       next(new RestError(405, `Method "${req.method}" not allowed.`, { Allow: allow }));
     });

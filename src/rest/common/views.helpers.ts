@@ -42,7 +42,10 @@ export async function userOf(ctx: RestContext, id: number | null | undefined): P
 /** Whether a member other than its sender has read the message (their read position reached it). */
 export async function isReadByOthers(ctx: RestContext, m: MessageView): Promise<boolean> {
   const members = await ctx.loaders.members.load(m.conversationId);
-  return readByOthers(m, members.map((x) => ({ userId: refId(x.user), lastReadSeq: x.lastReadSeq, sendsReceipts: (x.user as { sendReadReceipts?: boolean }).sendReadReceipts })));
+  return readByOthers(
+    m,
+    members.map((x) => ({ userId: refId(x.user), lastReadSeq: x.lastReadSeq, sendsReceipts: (x.user as { sendReadReceipts?: boolean }).sendReadReceipts })),
+  );
 }
 
 /** The conversation's title as the viewer sees it (ConversationQueries.titleOf). */

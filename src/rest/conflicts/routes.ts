@@ -29,8 +29,13 @@ const EDIT_EXAMPLE = {
   answer: {
     ...SENT_MESSAGE_EXAMPLE,
     sender: {
-      ...SENT_MESSAGE_EXAMPLE.sender, first_name: 'Renter', last_name: 'One', profile_picture: SENT_MESSAGE_EXAMPLE.sender.avatar,
-      score: 0, rank: null, in_game_ids: [],
+      ...SENT_MESSAGE_EXAMPLE.sender,
+      first_name: 'Renter',
+      last_name: 'One',
+      profile_picture: SENT_MESSAGE_EXAMPLE.sender.avatar,
+      score: 0,
+      rank: null,
+      in_game_ids: [],
     },
     content: 'Đã chỉnh sửa: Phòng này có wifi không ạ?',
     updated_at: '2023-07-15T10:45:00Z',
@@ -46,7 +51,9 @@ const EDIT_EXAMPLE = {
 /** The message resource's PUT and PATCH: `{content}` → 200 the message (examples: PATCH, seed 001's). */
 function editRoute(method: 'put' | 'patch', example?: typeof EDIT_EXAMPLE) {
   return defineRoute({
-    method, path: '/messages/:id', tag: SHARED_001_004,
+    method,
+    path: '/messages/:id',
+    tag: SHARED_001_004,
     summary: "Edit a message's content (its sender, or staff); 400 once deleted",
     params: id,
     body: z.object({ content: z.string() }),
@@ -70,7 +77,9 @@ function editRoute(method: 'put' | 'patch', example?: typeof EDIT_EXAMPLE) {
  */
 export const sharedRoutes: AnyRoute[] = [
   defineRoute({
-    method: 'get', path: '/chat/conversations', tag: SHARED_000_002,
+    method: 'get',
+    path: '/chat/conversations',
+    tag: SHARED_000_002,
     summary: `The caller's conversations, newest activity first (at most ${LIST_LIMIT}); for staff, seed 002's staff inbox: every support conversation (each with its customer_info) and nothing else`,
     // Seed 002's example (seed 000 shows none), plus what the shared list adds: seed 000's keys in
     // `last_message`, `kind`, `title` (as staff see it) and `participants`.
@@ -78,22 +87,30 @@ export const sharedRoutes: AnyRoute[] = [
       200: {
         description: 'Conversations',
         schema: z.array(conversationSchema),
-        example: [{
-          id: 1,
-          customer: 123,
-          customer_info: { id: 123, username: 'customer1', ho_ten: 'Nguyễn Văn A', loai_nguoi_dung: 'khach_hang' },
-          is_staff_group: true,
-          created_at: '2025-11-03T10:00:00',
-          last_message_at: '2025-11-03T10:30:00',
-          last_message: {
-            id: 5, noi_dung: 'Cảm ơn nhà hàng', thoi_gian: '2025-11-03T10:30:00', nguoi_goi_name: 'Nguyễn Văn A',
-            message_id: 5, message: 'Cảm ơn nhà hàng', username: 'customer1', timestamp: '2025-11-03T10:30:00',
+        example: [
+          {
+            id: 1,
+            customer: 123,
+            customer_info: { id: 123, username: 'customer1', ho_ten: 'Nguyễn Văn A', loai_nguoi_dung: 'khach_hang' },
+            is_staff_group: true,
+            created_at: '2025-11-03T10:00:00',
+            last_message_at: '2025-11-03T10:30:00',
+            last_message: {
+              id: 5,
+              noi_dung: 'Cảm ơn nhà hàng',
+              thoi_gian: '2025-11-03T10:30:00',
+              nguoi_goi_name: 'Nguyễn Văn A',
+              message_id: 5,
+              message: 'Cảm ơn nhà hàng',
+              username: 'customer1',
+              timestamp: '2025-11-03T10:30:00',
+            },
+            unread_count: 0,
+            kind: 'SUPPORT',
+            title: 'Support: Nguyễn Văn A',
+            participants: [{ id: 123, username: 'customer1' }],
           },
-          unread_count: 0,
-          kind: 'SUPPORT',
-          title: 'Support: Nguyễn Văn A',
-          participants: [{ id: 123, username: 'customer1' }],
-        }],
+        ],
       },
     },
     async handler(ctx) {
@@ -105,7 +122,9 @@ export const sharedRoutes: AnyRoute[] = [
     },
   }),
   defineRoute({
-    method: 'get', path: '/messages/:id', tag: SHARED_001_004,
+    method: 'get',
+    path: '/messages/:id',
+    tag: SHARED_001_004,
     summary: 'One message',
     params: id,
     responses: { 200: { description: 'The message', schema: unionMessageSchema } },
@@ -116,7 +135,9 @@ export const sharedRoutes: AnyRoute[] = [
   editRoute('put'),
   editRoute('patch', EDIT_EXAMPLE),
   defineRoute({
-    method: 'delete', path: '/messages/:id', tag: SHARED_001_004,
+    method: 'delete',
+    path: '/messages/:id',
+    tag: SHARED_001_004,
     summary: 'Soft-delete a message (its sender, group/room admins, or staff); 400 for a system message',
     params: id,
     refusals: ['FORBIDDEN'],

@@ -3,8 +3,16 @@ import { ConversationKind } from '../../domain/conversation/conversation.entity'
 import { intQuery, pathId } from '../common/fields.schemas';
 import { defineRoute, type AnyRoute } from '../common/route.registry';
 import {
-  connectionSchema, historyItemSchema, markReadSchema, presentConnection, presentHistory, presentRecent, presentUnread,
-  recentConversationSchema, statusSchema, unreadCountSchema,
+  connectionSchema,
+  historyItemSchema,
+  markReadSchema,
+  presentConnection,
+  presentHistory,
+  presentRecent,
+  presentUnread,
+  recentConversationSchema,
+  statusSchema,
+  unreadCountSchema,
 } from './presenters';
 
 const TAG = 'seed 000: direct chat by username';
@@ -19,7 +27,9 @@ const connectionId = z.object({ connection_id: pathId });
  */
 export const directRoutes: AnyRoute[] = [
   defineRoute({
-    method: 'get', path: '/chat/history/:username', tag: TAG,
+    method: 'get',
+    path: '/chat/history/:username',
+    tag: TAG,
     summary: 'Messages with a user, oldest first; ?limit=&before=<message_id> pages back. Opens the chat on first use (403 when blocked).',
     params: username,
     query: z.object({
@@ -34,7 +44,9 @@ export const directRoutes: AnyRoute[] = [
     },
   }),
   defineRoute({
-    method: 'get', path: '/chat/unread/count', tag: TAG,
+    method: 'get',
+    path: '/chat/unread/count',
+    tag: TAG,
     summary: 'Unread messages of the caller, in total and by sender',
     responses: { 200: { description: 'Counts', schema: unreadCountSchema } },
     async handler(ctx) {
@@ -42,7 +54,9 @@ export const directRoutes: AnyRoute[] = [
     },
   }),
   defineRoute({
-    method: 'post', path: '/chat/mark-read/:username', tag: TAG,
+    method: 'post',
+    path: '/chat/mark-read/:username',
+    tag: TAG,
     summary: "Mark every message from that user read (publishes a read receipt); marked_count = that user's messages that were unread",
     params: username,
     responses: { 200: { description: 'Marked', schema: markReadSchema } },
@@ -52,7 +66,9 @@ export const directRoutes: AnyRoute[] = [
     },
   }),
   defineRoute({
-    method: 'get', path: '/chat/recent-conversations', tag: TAG,
+    method: 'get',
+    path: '/chat/recent-conversations',
+    tag: TAG,
     summary: 'Direct conversations, newest activity first, at most ?limit (default 10)',
     query: z.object({ limit: intQuery(0, 100).optional().describe('At most this many (default 10, at most 100)') }),
     responses: { 200: { description: 'Conversations', schema: z.array(recentConversationSchema) } },
@@ -62,7 +78,9 @@ export const directRoutes: AnyRoute[] = [
     },
   }),
   defineRoute({
-    method: 'get', path: '/accounts/connections/users', tag: TAG,
+    method: 'get',
+    path: '/accounts/connections/users',
+    tag: TAG,
     summary: "The caller's connections (blocks only where the caller blocked)",
     responses: { 200: { description: 'Connections', schema: z.array(connectionSchema) } },
     async handler(ctx) {
@@ -71,7 +89,9 @@ export const directRoutes: AnyRoute[] = [
     },
   }),
   defineRoute({
-    method: 'post', path: '/accounts/connections/request/:user_id', tag: TAG,
+    method: 'post',
+    path: '/accounts/connections/request/:user_id',
+    tag: TAG,
     summary: 'Ask a user to connect (403 when either blocked the other)',
     params: userId,
     refusals: ['FORBIDDEN'],
@@ -82,7 +102,9 @@ export const directRoutes: AnyRoute[] = [
     },
   }),
   defineRoute({
-    method: 'post', path: '/accounts/connections/accept/:connection_id', tag: TAG,
+    method: 'post',
+    path: '/accounts/connections/accept/:connection_id',
+    tag: TAG,
     summary: 'Accept a request (addressee only)',
     params: connectionId,
     refusals: ['FORBIDDEN'],
@@ -92,7 +114,9 @@ export const directRoutes: AnyRoute[] = [
     },
   }),
   defineRoute({
-    method: 'post', path: '/accounts/connections/decline/:connection_id', tag: TAG,
+    method: 'post',
+    path: '/accounts/connections/decline/:connection_id',
+    tag: TAG,
     summary: 'Decline a request (addressee only)',
     params: connectionId,
     refusals: ['FORBIDDEN'],
@@ -102,7 +126,9 @@ export const directRoutes: AnyRoute[] = [
     },
   }),
   defineRoute({
-    method: 'post', path: '/accounts/connections/block/:user_id', tag: TAG,
+    method: 'post',
+    path: '/accounts/connections/block/:user_id',
+    tag: TAG,
     summary: 'Block a user (ends any connection)',
     params: userId,
     responses: { 200: { description: 'The connection, status "blocked"', schema: connectionSchema } },
@@ -112,7 +138,9 @@ export const directRoutes: AnyRoute[] = [
     },
   }),
   defineRoute({
-    method: 'post', path: '/accounts/connections/unblock/:user_id', tag: TAG,
+    method: 'post',
+    path: '/accounts/connections/unblock/:user_id',
+    tag: TAG,
     summary: "Lift the caller's block of a user",
     params: userId,
     responses: { 200: { description: 'Done', schema: statusSchema } },

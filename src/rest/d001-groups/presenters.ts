@@ -13,29 +13,63 @@ import { showsReply } from '../../domain/message/message.policy';
 /** Seed 001 shapes: chat groups (list, detail with members) and messages. */
 
 export const userSummarySchema = z.object({
-  id: z.number().int(), username: z.string(), full_name: z.string(), avatar_thumbnail: z.string().nullable(), role: z.string().nullable(),
+  id: z.number().int(),
+  username: z.string(),
+  full_name: z.string(),
+  avatar_thumbnail: z.string().nullable(),
+  role: z.string().nullable(),
 });
 export const senderSchema = userSummarySchema.extend({ avatar: z.string().nullable() });
 export const chatLastMessageSchema = z.object({
-  id: z.number().int(), sender: userSummarySchema.nullable(), content: z.string(), created_at: z.string(), is_removed: z.boolean(),
+  id: z.number().int(),
+  sender: userSummarySchema.nullable(),
+  content: z.string(),
+  created_at: z.string(),
+  is_removed: z.boolean(),
 });
 export const chatSchema = z.object({
-  id: z.number().int(), name: z.string(), description: z.string().nullable(), is_group: z.boolean(),
-  members_summary: z.array(userSummarySchema), created_by: z.number().int().nullable(), created_at: z.string(), updated_at: z.string(),
-  last_message: chatLastMessageSchema.nullable(), unread_count: z.number().int(),
+  id: z.number().int(),
+  name: z.string(),
+  description: z.string().nullable(),
+  is_group: z.boolean(),
+  members_summary: z.array(userSummarySchema),
+  created_by: z.number().int().nullable(),
+  created_at: z.string(),
+  updated_at: z.string(),
+  last_message: chatLastMessageSchema.nullable(),
+  unread_count: z.number().int(),
 });
 export const memberSchema = z.object({
-  id: z.number().int(), chat_group: z.number().int(), user: userSummarySchema, is_admin: z.boolean(), nickname: z.string().nullable(),
-  last_read_at: z.string().nullable(), unread_count: z.number().int(), created_at: z.string(), updated_at: z.string(),
+  id: z.number().int(),
+  chat_group: z.number().int(),
+  user: userSummarySchema,
+  is_admin: z.boolean(),
+  nickname: z.string().nullable(),
+  last_read_at: z.string().nullable(),
+  unread_count: z.number().int(),
+  created_at: z.string(),
+  updated_at: z.string(),
 });
 export const chatDetailSchema = chatSchema.extend({ members: z.array(memberSchema) });
 /** `media_type` "file": a seed-003 file message's attachment that is neither image nor video (seed 001 uploads are only those two). */
-export const mediaSchema = z.object({ id: z.number().int(), url: z.string(), thumbnail: z.string().nullable(), media_type: z.enum(['image', 'video', 'file']) });
+export const mediaSchema = z.object({
+  id: z.number().int(),
+  url: z.string(),
+  thumbnail: z.string().nullable(),
+  media_type: z.enum(['image', 'video', 'file']),
+});
 export const repliedPreviewSchema = z.object({ id: z.number().int(), sender: userSummarySchema.nullable(), content: z.string(), created_at: z.string() });
 export const messageSchema = z.object({
-  id: z.number().int(), chat_group: z.number().int(), sender: senderSchema.nullable(), content: z.string(),
-  is_system_message: z.boolean(), is_removed: z.boolean(), replied_to: z.number().int().nullable(),
-  replied_to_preview: repliedPreviewSchema.nullable(), created_at: z.string(), updated_at: z.string(),
+  id: z.number().int(),
+  chat_group: z.number().int(),
+  sender: senderSchema.nullable(),
+  content: z.string(),
+  is_system_message: z.boolean(),
+  is_removed: z.boolean(),
+  replied_to: z.number().int().nullable(),
+  replied_to_preview: repliedPreviewSchema.nullable(),
+  created_at: z.string(),
+  updated_at: z.string(),
   media: z.array(mediaSchema),
 });
 export const successSchema = z.object({ status: z.literal('success') });
@@ -45,7 +79,14 @@ export const successSchema = z.object({ status: z.literal('success') });
  * their actor since issue 19; older ones have none): its clients read `sender.full_name` of every
  * message, so it is never null there. Documented in docs/rest-compat.md.
  */
-export const SYSTEM_SENDER: z.output<typeof senderSchema> = { id: 0, username: 'system', full_name: 'System', avatar_thumbnail: null, role: 'system', avatar: null };
+export const SYSTEM_SENDER: z.output<typeof senderSchema> = {
+  id: 0,
+  username: 'system',
+  full_name: 'System',
+  avatar_thumbnail: null,
+  role: 'system',
+  avatar: null,
+};
 
 /** Who seed 001 shows as a message's sender: its sender, for a SYSTEM notice the user whose action it reports, else {@link SYSTEM_SENDER}. */
 async function senderOf(ctx: RestContext, m: MessageView): Promise<z.output<typeof senderSchema>> {
@@ -103,17 +144,19 @@ export async function presentChatDetail(ctx: RestContext, c: Conversation): Prom
   const members = await membersOf(ctx, c);
   return {
     ...(await presentChat(ctx, c)),
-    members: await Promise.all(members.map(async (m) => ({
-      id: m.id,
-      chat_group: c.id,
-      user: presentUserSummary(ctx, m.user),
-      is_admin: m.role === MemberRole.OWNER || m.role === MemberRole.ADMIN,
-      nickname: m.nickname ?? null,
-      last_read_at: iso(m.lastReadAt),
-      unread_count: await ctx.loaders.unread.load(m.id),
-      created_at: iso(m.joinedAt)!,
-      updated_at: iso(m.lastReadAt && m.lastReadAt > m.joinedAt ? m.lastReadAt : m.joinedAt)!,
-    }))),
+    members: await Promise.all(
+      members.map(async (m) => ({
+        id: m.id,
+        chat_group: c.id,
+        user: presentUserSummary(ctx, m.user),
+        is_admin: m.role === MemberRole.OWNER || m.role === MemberRole.ADMIN,
+        nickname: m.nickname ?? null,
+        last_read_at: iso(m.lastReadAt),
+        unread_count: await ctx.loaders.unread.load(m.id),
+        created_at: iso(m.joinedAt)!,
+        updated_at: iso(m.lastReadAt && m.lastReadAt > m.joinedAt ? m.lastReadAt : m.joinedAt)!,
+      })),
+    ),
   };
 }
 
@@ -139,7 +182,10 @@ export async function presentMessage(ctx: RestContext, m: MessageView): Promise<
     created_at: m.createdAt,
     updated_at: m.deletedAt ?? m.editedAt ?? m.createdAt,
     media: (await attachmentsOf(ctx, m)).map((a) => ({
-      id: a.id, url: mediaUrlOf(ctx, a)!, thumbnail: mediaUrlOf(ctx, a, 'thumbnail'), media_type: a.mimeType.startsWith('image/') ? 'image' as const : a.mimeType.startsWith('video/') ? 'video' as const : 'file' as const,
+      id: a.id,
+      url: mediaUrlOf(ctx, a)!,
+      thumbnail: mediaUrlOf(ctx, a, 'thumbnail'),
+      media_type: a.mimeType.startsWith('image/') ? ('image' as const) : a.mimeType.startsWith('video/') ? ('video' as const) : ('file' as const),
     })),
   };
 }

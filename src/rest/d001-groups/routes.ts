@@ -29,20 +29,51 @@ const DIRECT_CHAT_EXAMPLE = {
   unread_count: 1,
 };
 const FIRST_MESSAGE_EXAMPLE = {
-  id: 1, chat_group: 1, sender: OWNER1_SENDER, content: 'Chào bạn, bạn quan tâm đến phòng nào?', is_system_message: false, is_removed: false,
-  replied_to: null, replied_to_preview: null, created_at: '2023-07-15T10:30:00Z', updated_at: '2023-07-15T10:30:00Z', media: [],
+  id: 1,
+  chat_group: 1,
+  sender: OWNER1_SENDER,
+  content: 'Chào bạn, bạn quan tâm đến phòng nào?',
+  is_system_message: false,
+  is_removed: false,
+  replied_to: null,
+  replied_to_preview: null,
+  created_at: '2023-07-15T10:30:00Z',
+  updated_at: '2023-07-15T10:30:00Z',
+  media: [],
 };
 const REPLY_MESSAGE_EXAMPLE = {
-  id: 2, chat_group: 1, sender: RENTER1_SENDER, content: 'Tôi quan tâm đến Phòng 101', is_system_message: false, is_removed: false,
-  replied_to: 1, replied_to_preview: { id: 1, sender: OWNER1, content: 'Chào bạn, bạn quan tâm đến phòng nào?', created_at: '2023-07-15T10:30:00Z' },
-  created_at: '2023-07-15T10:35:00Z', updated_at: '2023-07-15T10:35:00Z', media: [],
+  id: 2,
+  chat_group: 1,
+  sender: RENTER1_SENDER,
+  content: 'Tôi quan tâm đến Phòng 101',
+  is_system_message: false,
+  is_removed: false,
+  replied_to: 1,
+  replied_to_preview: { id: 1, sender: OWNER1, content: 'Chào bạn, bạn quan tâm đến phòng nào?', created_at: '2023-07-15T10:30:00Z' },
+  created_at: '2023-07-15T10:35:00Z',
+  updated_at: '2023-07-15T10:35:00Z',
+  media: [],
 };
 /** The message POST /api/chats/1/send-message/ answers in seed 001 (PATCH /api/messages/3/ edits it, ../conflicts). */
 export const SENT_MESSAGE_EXAMPLE = {
-  id: 3, chat_group: 1, sender: RENTER1_SENDER, content: 'Phòng này có wifi không ạ?', is_system_message: false, is_removed: false,
-  replied_to: 2, replied_to_preview: { id: 2, sender: RENTER1, content: 'Tôi quan tâm đến Phòng 101', created_at: '2023-07-15T10:35:00Z' },
-  created_at: '2023-07-15T10:40:00Z', updated_at: '2023-07-15T10:40:00Z',
-  media: [{ id: 1, url: 'https://res.cloudinary.com/example/image1.jpg', thumbnail: 'https://res.cloudinary.com/example/c_fill,h_150,w_150/image1.jpg', media_type: 'image' }],
+  id: 3,
+  chat_group: 1,
+  sender: RENTER1_SENDER,
+  content: 'Phòng này có wifi không ạ?',
+  is_system_message: false,
+  is_removed: false,
+  replied_to: 2,
+  replied_to_preview: { id: 2, sender: RENTER1, content: 'Tôi quan tâm đến Phòng 101', created_at: '2023-07-15T10:35:00Z' },
+  created_at: '2023-07-15T10:40:00Z',
+  updated_at: '2023-07-15T10:40:00Z',
+  media: [
+    {
+      id: 1,
+      url: 'https://res.cloudinary.com/example/image1.jpg',
+      thumbnail: 'https://res.cloudinary.com/example/c_fill,h_150,w_150/image1.jpg',
+      media_type: 'image',
+    },
+  ],
 };
 
 /**
@@ -53,18 +84,32 @@ export const SENT_MESSAGE_EXAMPLE = {
  */
 export const groupRoutes: AnyRoute[] = [
   defineRoute({
-    method: 'get', path: '/chats', tag: TAG,
+    method: 'get',
+    path: '/chats',
+    tag: TAG,
     summary: "The caller's 1:1 and group chats, newest activity first (paginated)",
     query: pageQuery,
-    responses: { 200: { description: 'A page of chats', schema: pageSchema(chatSchema), example: { count: 5, next: null, previous: null, results: [DIRECT_CHAT_EXAMPLE] } } },
+    responses: {
+      200: {
+        description: 'A page of chats',
+        schema: pageSchema(chatSchema),
+        example: { count: 5, next: null, previous: null, results: [DIRECT_CHAT_EXAMPLE] },
+      },
+    },
     async handler(ctx, { query }) {
       const win = pageWindow(query);
-      const r = await ctx.services.conversationQueries.listRange(ctx.scope(), { kinds: [ConversationKind.DIRECT, ConversationKind.GROUP], offset: win.offset, limit: win.limit });
+      const r = await ctx.services.conversationQueries.listRange(ctx.scope(), {
+        kinds: [ConversationKind.DIRECT, ConversationKind.GROUP],
+        offset: win.offset,
+        limit: win.limit,
+      });
       return { status: 200, body: pageOf(ctx, win, r.total, await Promise.all(r.conversations.map((c) => presentChat(ctx, c)))) };
     },
   }),
   defineRoute({
-    method: 'post', path: '/chats', tag: TAG,
+    method: 'post',
+    path: '/chats',
+    tag: TAG,
     summary: 'Create a group chat (JSON or multipart with repeated `members`); the caller becomes its admin',
     body: z.object({ name: z.string(), description: z.string().nullish(), members: listOf(idField).optional() }),
     bodyExample: { name: 'Nhóm thảo luận dự án', description: 'Nhóm chat thảo luận về dự án xây dựng', members: [123, 456, 789] },
@@ -73,20 +118,33 @@ export const groupRoutes: AnyRoute[] = [
         description: 'The group',
         schema: chatSchema,
         example: {
-          id: 2, name: 'Nhóm thảo luận dự án', description: 'Nhóm chat thảo luận về dự án xây dựng', is_group: true,
-          members_summary: [RENTER1, OWNER1, USER3], created_by: 123, created_at: '2023-07-15T13:30:00Z', updated_at: '2023-07-15T13:30:00Z',
-          last_message: null, unread_count: 0,
+          id: 2,
+          name: 'Nhóm thảo luận dự án',
+          description: 'Nhóm chat thảo luận về dự án xây dựng',
+          is_group: true,
+          members_summary: [RENTER1, OWNER1, USER3],
+          created_by: 123,
+          created_at: '2023-07-15T13:30:00Z',
+          updated_at: '2023-07-15T13:30:00Z',
+          last_message: null,
+          unread_count: 0,
         },
       },
     },
     fieldNames: { memberIds: 'members' },
     async handler(ctx, { body }) {
-      const c = await ctx.services.conversations.createGroup(ctx.scope(), { name: body.name, description: body.description || null, memberIds: body.members ?? [] });
+      const c = await ctx.services.conversations.createGroup(ctx.scope(), {
+        name: body.name,
+        description: body.description || null,
+        memberIds: body.members ?? [],
+      });
       return { status: 201, body: await presentChat(ctx, c) };
     },
   }),
   defineRoute({
-    method: 'post', path: '/chats/create_direct_chat', tag: TAG,
+    method: 'post',
+    path: '/chats/create_direct_chat',
+    tag: TAG,
     summary: 'Get or create the 1:1 chat with a user: 200 both ways, as the seed documents',
     body: z.object({ user_id: idField }),
     bodyExample: { user_id: 456 },
@@ -100,7 +158,9 @@ export const groupRoutes: AnyRoute[] = [
     },
   }),
   defineRoute({
-    method: 'get', path: '/chats/:id', tag: TAG,
+    method: 'get',
+    path: '/chats/:id',
+    tag: TAG,
     summary: 'A chat with its members',
     params: chatId,
     responses: {
@@ -111,12 +171,26 @@ export const groupRoutes: AnyRoute[] = [
           ...DIRECT_CHAT_EXAMPLE,
           members: [
             {
-              id: 1, chat_group: 1, user: OWNER1, is_admin: true, nickname: null, last_read_at: '2023-07-15T11:45:00Z', unread_count: 0,
-              created_at: '2023-07-15T10:30:00Z', updated_at: '2023-07-15T10:30:00Z',
+              id: 1,
+              chat_group: 1,
+              user: OWNER1,
+              is_admin: true,
+              nickname: null,
+              last_read_at: '2023-07-15T11:45:00Z',
+              unread_count: 0,
+              created_at: '2023-07-15T10:30:00Z',
+              updated_at: '2023-07-15T10:30:00Z',
             },
             {
-              id: 2, chat_group: 1, user: RENTER1, is_admin: false, nickname: null, last_read_at: '2023-07-15T10:45:00Z', unread_count: 1,
-              created_at: '2023-07-15T10:30:00Z', updated_at: '2023-07-15T10:30:00Z',
+              id: 2,
+              chat_group: 1,
+              user: RENTER1,
+              is_admin: false,
+              nickname: null,
+              last_read_at: '2023-07-15T10:45:00Z',
+              unread_count: 1,
+              created_at: '2023-07-15T10:30:00Z',
+              updated_at: '2023-07-15T10:30:00Z',
             },
           ],
         },
@@ -128,7 +202,9 @@ export const groupRoutes: AnyRoute[] = [
     },
   }),
   defineRoute({
-    method: 'post', path: '/chats/:id/add_member', tag: TAG,
+    method: 'post',
+    path: '/chats/:id/add_member',
+    tag: TAG,
     summary: 'Add a member (admins; only the owner adds admins)',
     params: chatId,
     body: z.object({ user_id: idField, is_admin: boolField.optional() }),
@@ -142,7 +218,9 @@ export const groupRoutes: AnyRoute[] = [
     },
   }),
   defineRoute({
-    method: 'post', path: '/chats/:id/remove_member', tag: TAG,
+    method: 'post',
+    path: '/chats/:id/remove_member',
+    tag: TAG,
     summary: 'Remove a member (admins)',
     params: chatId,
     body: z.object({ user_id: idField }),
@@ -156,7 +234,9 @@ export const groupRoutes: AnyRoute[] = [
     },
   }),
   defineRoute({
-    method: 'post', path: '/chats/:id/leave_group', tag: TAG,
+    method: 'post',
+    path: '/chats/:id/leave_group',
+    tag: TAG,
     summary: 'Leave a group (400 for a 1:1 chat)',
     params: chatId,
     responses: { 200: { description: 'Left', schema: successSchema, example: SUCCESS_EXAMPLE } },
@@ -167,7 +247,9 @@ export const groupRoutes: AnyRoute[] = [
     },
   }),
   defineRoute({
-    method: 'get', path: '/chats/:id/messages', tag: TAG,
+    method: 'get',
+    path: '/chats/:id/messages',
+    tag: TAG,
     summary: 'Messages of a chat, oldest first (paginated)',
     params: chatId,
     query: pageQuery,
@@ -175,7 +257,12 @@ export const groupRoutes: AnyRoute[] = [
       200: {
         description: 'A page of messages',
         schema: pageSchema(messageSchema),
-        example: { count: 20, next: 'https://api.example.com/api/chats/1/messages/?page=2', previous: null, results: [FIRST_MESSAGE_EXAMPLE, REPLY_MESSAGE_EXAMPLE] },
+        example: {
+          count: 20,
+          next: 'https://api.example.com/api/chats/1/messages/?page=2',
+          previous: null,
+          results: [FIRST_MESSAGE_EXAMPLE, REPLY_MESSAGE_EXAMPLE],
+        },
       },
     },
     async handler(ctx, { params, query }) {
@@ -184,8 +271,11 @@ export const groupRoutes: AnyRoute[] = [
     },
   }),
   defineRoute({
-    method: 'post', path: '/chats/:id/send-message', tag: TAG,
-    summary: 'Send a message: JSON, or multipart with `medias` files (repeated key; images and videos, the upload limits of GraphQL: 413 too large or too many, 415 other types)',
+    method: 'post',
+    path: '/chats/:id/send-message',
+    tag: TAG,
+    summary:
+      'Send a message: JSON, or multipart with `medias` files (repeated key; images and videos, the upload limits of GraphQL: 413 too large or too many, 415 other types)',
     description: 'A caller who is not a member gets 403, whether or not the chat exists. With files, `content` may be empty.',
     params: chatId,
     body: z.object({ content: z.string().optional(), replied_to: idField.nullish(), medias: listOf(uploadField).optional() }),
@@ -198,7 +288,10 @@ export const groupRoutes: AnyRoute[] = [
     fieldNames: { replyToId: 'replied_to', attachments: 'medias' },
     async handler(ctx, { params, body }) {
       const m = await ctx.services.messages.send(ctx.scope(), {
-        conversationId: params.id, content: body.content ?? '', replyToId: body.replied_to ?? null, attachments: body.medias ?? [],
+        conversationId: params.id,
+        content: body.content ?? '',
+        replyToId: body.replied_to ?? null,
+        attachments: body.medias ?? [],
       });
       return { status: 201, body: await presentMessage(ctx, m) };
     },

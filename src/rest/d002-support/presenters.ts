@@ -25,11 +25,20 @@ export function htmlText(s: string): string {
 /** Seed 002 shapes: support conversations (also the shared GET /api/chat/conversations/ item) and messages. */
 
 export const customerInfoSchema = z.object({
-  id: z.number().int(), username: z.string(), ho_ten: z.string(), loai_nguoi_dung: z.enum(['khach_hang', 'nhan_vien']),
+  id: z.number().int(),
+  username: z.string(),
+  ho_ten: z.string(),
+  loai_nguoi_dung: z.enum(['khach_hang', 'nhan_vien']),
 });
 export const conversationLastMessageSchema = z.object({
-  id: z.number().int(), noi_dung: z.string(), thoi_gian: z.string(), nguoi_goi_name: z.string(),
-  message_id: z.number().int(), message: z.string(), username: z.string().nullable(), timestamp: z.string(),
+  id: z.number().int(),
+  noi_dung: z.string(),
+  thoi_gian: z.string(),
+  nguoi_goi_name: z.string(),
+  message_id: z.number().int(),
+  message: z.string(),
+  username: z.string().nullable(),
+  timestamp: z.string(),
 });
 export const conversationSchema = z.object({
   id: z.number().int(),
@@ -45,8 +54,12 @@ export const conversationSchema = z.object({
   participants: z.array(z.object({ id: z.number().int(), username: z.string() })),
 });
 export const supportMessageSchema = z.object({
-  id: z.number().int(), conversation_id: z.number().int(), nguoi_goi_id: z.number().int().nullable(),
-  nguoi_goi_name: z.string(), noi_dung: z.string(), thoi_gian: z.string(),
+  id: z.number().int(),
+  conversation_id: z.number().int(),
+  nguoi_goi_id: z.number().int().nullable(),
+  nguoi_goi_name: z.string(),
+  noi_dung: z.string(),
+  thoi_gian: z.string(),
 });
 
 /** `{id, username, ho_ten, loai_nguoi_dung}`: staff are "nhan_vien", everyone else "khach_hang". */
@@ -62,7 +75,14 @@ function senderName(u: UserRecord | null): string {
 /** A message `{id, conversation_id, nguoi_goi_id, nguoi_goi_name, noi_dung, thoi_gian}`, the two texts HTML-escaped ({@link htmlText}). */
 export async function presentSupportMessage(ctx: RestContext, m: MessageView): Promise<z.output<typeof supportMessageSchema>> {
   const sender = await userOf(ctx, m.senderId);
-  return { id: m.id, conversation_id: m.conversationId, nguoi_goi_id: m.senderId, nguoi_goi_name: htmlText(senderName(sender)), noi_dung: htmlText(m.content), thoi_gian: m.createdAt };
+  return {
+    id: m.id,
+    conversation_id: m.conversationId,
+    nguoi_goi_id: m.senderId,
+    nguoi_goi_name: htmlText(senderName(sender)),
+    noi_dung: htmlText(m.content),
+    thoi_gian: m.createdAt,
+  };
 }
 
 /**
@@ -83,9 +103,15 @@ export async function presentConversation(ctx: RestContext, c: Conversation): Pr
     last_message_at: last ? last.createdAt : null,
     last_message: last
       ? {
-        id: last.id, noi_dung: htmlText(last.content), thoi_gian: last.createdAt, nguoi_goi_name: htmlText(senderName(sender)),
-        message_id: last.id, message: last.content, username: sender?.username ?? null, timestamp: last.createdAt,
-      }
+          id: last.id,
+          noi_dung: htmlText(last.content),
+          thoi_gian: last.createdAt,
+          nguoi_goi_name: htmlText(senderName(sender)),
+          message_id: last.id,
+          message: last.content,
+          username: sender?.username ?? null,
+          timestamp: last.createdAt,
+        }
       : null,
     unread_count: await unreadOf(ctx, c),
     kind: c.kind,
@@ -96,14 +122,24 @@ export async function presentConversation(ctx: RestContext, c: Conversation): Pr
 
 /** fcm-django's FCMDevice serializer: `{id, name, registration_id, device_id, active, date_created, type}`. */
 export const fcmDeviceSchema = z.object({
-  id: z.number().int(), name: z.string().nullable(), registration_id: z.string(), device_id: z.string().nullable(), active: z.boolean(),
-  date_created: z.string(), type: z.enum(['android', 'ios', 'web']),
+  id: z.number().int(),
+  name: z.string().nullable(),
+  registration_id: z.string(),
+  device_id: z.string().nullable(),
+  active: z.boolean(),
+  date_created: z.string(),
+  type: z.enum(['android', 'ios', 'web']),
 });
 
 /** A push device in fcm-django's shape; a Web Push subscription (registered through GraphQL) shows its endpoint as `registration_id`, type `web`. */
 export function presentFcmDevice(d: PushDevice): z.output<typeof fcmDeviceSchema> {
   return {
-    id: d.id, name: d.name ?? null, registration_id: d.token, device_id: d.deviceId ?? null, active: d.active,
-    date_created: iso(d.createdAt)!, type: (d.fcmType as 'android' | 'ios' | 'web' | null) ?? 'web',
+    id: d.id,
+    name: d.name ?? null,
+    registration_id: d.token,
+    device_id: d.deviceId ?? null,
+    active: d.active,
+    date_created: iso(d.createdAt)!,
+    type: (d.fcmType as 'android' | 'ios' | 'web' | null) ?? 'web',
   };
 }

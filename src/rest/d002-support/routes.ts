@@ -10,8 +10,13 @@ const DEVICES_TAG = 'seed 002: push devices (fcm-django)';
 
 /** fcm-django's example device (the seed's customer 123's phone). */
 const DEVICE_EXAMPLE = {
-  id: 1, name: 'Điện thoại của Nguyễn Văn A', registration_id: 'fcm-token-of-customer-123', device_id: 'android-123', active: true,
-  date_created: '2025-11-03T10:00:00Z', type: 'android' as const,
+  id: 1,
+  name: 'Điện thoại của Nguyễn Văn A',
+  registration_id: 'fcm-token-of-customer-123',
+  device_id: 'android-123',
+  active: true,
+  date_created: '2025-11-03T10:00:00Z',
+  type: 'android' as const,
 };
 
 /**
@@ -21,7 +26,9 @@ const DEVICE_EXAMPLE = {
  */
 export const deviceRoutes: AnyRoute[] = [
   defineRoute({
-    method: 'get', path: '/devices', tag: DEVICES_TAG,
+    method: 'get',
+    path: '/devices',
+    tag: DEVICES_TAG,
     summary: "The caller's push devices, oldest first (fcm-django's list)",
     responses: { 200: { description: 'Devices', schema: z.array(fcmDeviceSchema), example: [DEVICE_EXAMPLE] } },
     async handler(ctx) {
@@ -29,10 +36,12 @@ export const deviceRoutes: AnyRoute[] = [
     },
   }),
   defineRoute({
-    method: 'post', path: '/devices', tag: DEVICES_TAG,
+    method: 'post',
+    path: '/devices',
+    tag: DEVICES_TAG,
     summary: 'Register an FCM device: {registration_id, type: android|ios|web, name?, device_id?, active?} → 201 new, 200 already registered',
     description: [
-      'fcm-django\'s create, with its UPDATE_ON_DUPLICATE_REG_ID behaviour: one device per `registration_id` (the FCM token). Registering a',
+      "fcm-django's create, with its UPDATE_ON_DUPLICATE_REG_ID behaviour: one device per `registration_id` (the FCM token). Registering a",
       'token again updates that device (200) and moves it to the caller when another user had it (the phone changed hands); a new token is',
       '201. `active: false` keeps it registered but sends it nothing. At most 50 devices per user (400 past it).',
     ].join(' '),
@@ -43,21 +52,34 @@ export const deviceRoutes: AnyRoute[] = [
       device_id: z.string().nullish(),
       active: z.boolean().optional(),
     }),
-    bodyExample: { registration_id: DEVICE_EXAMPLE.registration_id, type: 'android', name: DEVICE_EXAMPLE.name, device_id: DEVICE_EXAMPLE.device_id, active: true },
+    bodyExample: {
+      registration_id: DEVICE_EXAMPLE.registration_id,
+      type: 'android',
+      name: DEVICE_EXAMPLE.name,
+      device_id: DEVICE_EXAMPLE.device_id,
+      active: true,
+    },
     responses: {
       201: { description: 'Registered', schema: fcmDeviceSchema, example: DEVICE_EXAMPLE },
-      200: { description: 'Already registered: updated (and now the caller\'s)', schema: fcmDeviceSchema, example: DEVICE_EXAMPLE },
+      200: { description: "Already registered: updated (and now the caller's)", schema: fcmDeviceSchema, example: DEVICE_EXAMPLE },
     },
     fieldNames: { fcmToken: 'registration_id', fcmType: 'type', deviceId: 'device_id' },
     async handler(ctx, { body }) {
       const { device, created } = await ctx.services.pushDevices.register(ctx.scope(), {
-        platform: PushPlatform.FCM, fcmToken: body.registration_id, fcmType: body.type, name: body.name, deviceId: body.device_id, active: body.active,
+        platform: PushPlatform.FCM,
+        fcmToken: body.registration_id,
+        fcmType: body.type,
+        name: body.name,
+        deviceId: body.device_id,
+        active: body.active,
       });
       return { status: created ? 201 : 200, body: presentFcmDevice(device) };
     },
   }),
   defineRoute({
-    method: 'delete', path: '/devices/:registration_id', tag: DEVICES_TAG,
+    method: 'delete',
+    path: '/devices/:registration_id',
+    tag: DEVICES_TAG,
     summary: "Unregister one of the caller's devices by its registration_id (fcm-django's lookup field) → 204; 404 for anyone else's",
     params: z.object({ registration_id: z.string().min(1).max(4096) }),
     responses: { 204: { description: 'Unregistered' } },
@@ -79,7 +101,9 @@ const conversationId = z.object({ id: pathId });
  */
 export const supportRoutes: AnyRoute[] = [
   defineRoute({
-    method: 'get', path: '/chat/conversations/my_conversation', tag: TAG,
+    method: 'get',
+    path: '/chat/conversations/my_conversation',
+    tag: TAG,
     summary: "The caller's own support conversation, created on first use (404 for staff: they answer, they have none)",
     responses: { 200: { description: 'The conversation', schema: conversationSchema } },
     async handler(ctx) {
@@ -89,8 +113,10 @@ export const supportRoutes: AnyRoute[] = [
     },
   }),
   defineRoute({
-    method: 'get', path: '/chat/conversations/:id', tag: TAG,
-    summary: 'One conversation, in the list\'s shape (the router the seed registers implies the detail route): its customer, or staff',
+    method: 'get',
+    path: '/chat/conversations/:id',
+    tag: TAG,
+    summary: "One conversation, in the list's shape (the router the seed registers implies the detail route): its customer, or staff",
     params: conversationId,
     responses: { 200: { description: 'The conversation', schema: conversationSchema } },
     async handler(ctx, { params }) {
@@ -99,8 +125,11 @@ export const supportRoutes: AnyRoute[] = [
     },
   }),
   defineRoute({
-    method: 'get', path: '/chat/messages', tag: TAG,
-    summary: "The caller's visible messages across conversations, oldest first; ?limit=50&offset=0 (the seed's router registers ChatMessageViewSet at messages/)",
+    method: 'get',
+    path: '/chat/messages',
+    tag: TAG,
+    summary:
+      "The caller's visible messages across conversations, oldest first; ?limit=50&offset=0 (the seed's router registers ChatMessageViewSet at messages/)",
     description: [
       'Seed 002 registers `ChatMessageViewSet` as `messages` on the router it mounts at `api/chat/`: this is its list. The messages of every',
       'conversation the caller lists (their own support thread and other conversations they are a member of; staff: every support thread',
@@ -112,7 +141,9 @@ export const supportRoutes: AnyRoute[] = [
       200: {
         description: 'Messages',
         schema: z.array(supportMessageSchema),
-        example: [{ id: 1, conversation_id: 5, nguoi_goi_id: 123, nguoi_goi_name: 'Nguyễn Văn A', noi_dung: 'Nội dung tin nhắn', thoi_gian: '2025-11-03T10:30:00' }],
+        example: [
+          { id: 1, conversation_id: 5, nguoi_goi_id: 123, nguoi_goi_name: 'Nguyễn Văn A', noi_dung: 'Nội dung tin nhắn', thoi_gian: '2025-11-03T10:30:00' },
+        ],
       },
     },
     async handler(ctx, { query }) {
@@ -121,14 +152,23 @@ export const supportRoutes: AnyRoute[] = [
     },
   }),
   defineRoute({
-    method: 'get', path: '/chat/messages/:id', tag: TAG,
-    summary: 'One message in the list\'s shape (the router\'s detail route); 404 for a message the caller may not read',
+    method: 'get',
+    path: '/chat/messages/:id',
+    tag: TAG,
+    summary: "One message in the list's shape (the router's detail route); 404 for a message the caller may not read",
     params: conversationId,
     responses: {
       200: {
         description: 'The message',
         schema: supportMessageSchema,
-        example: { id: 1, conversation_id: 5, nguoi_goi_id: 123, nguoi_goi_name: 'Nguyễn Văn A', noi_dung: 'Nội dung tin nhắn', thoi_gian: '2025-11-03T10:30:00' },
+        example: {
+          id: 1,
+          conversation_id: 5,
+          nguoi_goi_id: 123,
+          nguoi_goi_name: 'Nguyễn Văn A',
+          noi_dung: 'Nội dung tin nhắn',
+          thoi_gian: '2025-11-03T10:30:00',
+        },
       },
     },
     async handler(ctx, { params }) {
@@ -136,7 +176,9 @@ export const supportRoutes: AnyRoute[] = [
     },
   }),
   defineRoute({
-    method: 'get', path: '/chat/conversations/:id/messages', tag: TAG,
+    method: 'get',
+    path: '/chat/conversations/:id/messages',
+    tag: TAG,
     summary: 'Messages, oldest first; ?limit=50&offset=0',
     params: conversationId,
     query: limitOffsetQuery,
@@ -149,7 +191,9 @@ export const supportRoutes: AnyRoute[] = [
     },
   }),
   defineRoute({
-    method: 'post', path: '/chat/conversations/:id/send_message', tag: TAG,
+    method: 'post',
+    path: '/chat/conversations/:id/send_message',
+    tag: TAG,
     summary: 'Send a message over HTTP (the Socket.IO fallback)',
     params: conversationId,
     body: z.object({ noi_dung: z.string() }),

@@ -18,36 +18,81 @@ const roomType = z.enum(['public', 'private', 'group']);
 export const userSchema = z.object({ id: z.number().int(), username: z.string(), first_name: z.string(), last_name: z.string() });
 export const userRefSchema = z.object({ id: z.number().int(), username: z.string() });
 export const roomListItemSchema = z.object({
-  id: z.number().int(), name: z.string(), description: z.string().nullable(), room_type: roomType, created_by: userSchema.nullable(),
+  id: z.number().int(),
+  name: z.string(),
+  description: z.string().nullable(),
+  room_type: roomType,
+  created_by: userSchema.nullable(),
   member_count: z.number().int(),
   last_message: z.object({ id: z.number().int(), content: z.string(), sender: z.string().nullable(), created_at: z.string() }).nullable(),
   created_at: z.string(),
 });
 export const roomCreatedSchema = z.object({
-  id: z.number().int(), name: z.string(), description: z.string().nullable(), room_type: roomType, created_by: userRefSchema.nullable(),
-  member_count: z.number().int(), is_active: z.boolean(), max_members: z.number().int().nullable(), created_at: z.string(),
+  id: z.number().int(),
+  name: z.string(),
+  description: z.string().nullable(),
+  room_type: roomType,
+  created_by: userRefSchema.nullable(),
+  member_count: z.number().int(),
+  is_active: z.boolean(),
+  max_members: z.number().int().nullable(),
+  created_at: z.string(),
 });
 export const roomDetailSchema = z.object({
-  id: z.number().int(), name: z.string(), description: z.string().nullable(), room_type: roomType, created_by: userSchema.nullable(),
-  members: z.array(userSchema), member_count: z.number().int(), is_active: z.boolean(), max_members: z.number().int().nullable(),
-  created_at: z.string(), updated_at: z.string(),
+  id: z.number().int(),
+  name: z.string(),
+  description: z.string().nullable(),
+  room_type: roomType,
+  created_by: userSchema.nullable(),
+  members: z.array(userSchema),
+  member_count: z.number().int(),
+  is_active: z.boolean(),
+  max_members: z.number().int().nullable(),
+  created_at: z.string(),
+  updated_at: z.string(),
 });
 export const roomMemberSchema = z.object({
-  id: z.number().int(), room: z.object({ id: z.number().int(), name: z.string() }), user: userSchema, role: z.enum(['admin', 'member']),
-  joined_at: z.string(), last_read_at: z.string().nullable(), is_muted: z.boolean(), is_banned: z.boolean(),
+  id: z.number().int(),
+  room: z.object({ id: z.number().int(), name: z.string() }),
+  user: userSchema,
+  role: z.enum(['admin', 'member']),
+  joined_at: z.string(),
+  last_read_at: z.string().nullable(),
+  is_muted: z.boolean(),
+  is_banned: z.boolean(),
 });
 export const roomMessageSchema = z.object({
-  id: z.number().int(), room: z.object({ id: z.number().int(), name: z.string() }), sender: userSchema,
-  message_type: z.enum(['text', 'image', 'file', 'system']), content: z.string(), file_url: z.string().nullable(), file_name: z.string().nullable(),
-  file_size: z.number().int().nullable(), is_edited: z.boolean(), is_deleted: z.boolean(), reply_to: z.number().int().nullable(),
-  created_at: z.string(), updated_at: z.string(),
+  id: z.number().int(),
+  room: z.object({ id: z.number().int(), name: z.string() }),
+  sender: userSchema,
+  message_type: z.enum(['text', 'image', 'file', 'system']),
+  content: z.string(),
+  file_url: z.string().nullable(),
+  file_name: z.string().nullable(),
+  file_size: z.number().int().nullable(),
+  is_edited: z.boolean(),
+  is_deleted: z.boolean(),
+  reply_to: z.number().int().nullable(),
+  created_at: z.string(),
+  updated_at: z.string(),
 });
-export const roomMessagesSchema = z.object({ messages: z.array(roomMessageSchema), page: z.number().int(), page_size: z.number().int(), total: z.number().int() });
+export const roomMessagesSchema = z.object({
+  messages: z.array(roomMessageSchema),
+  page: z.number().int(),
+  page_size: z.number().int(),
+  total: z.number().int(),
+});
 export const notificationSchema = z.object({
-  id: z.number().int(), notification_type: z.enum(['message', 'mention', 'room_invite', 'system']), title: z.string(), content: z.string(),
+  id: z.number().int(),
+  notification_type: z.enum(['message', 'mention', 'room_invite', 'system']),
+  title: z.string(),
+  content: z.string(),
   room: roomCreatedSchema.omit({ created_by: true }).extend({ created_by: userRefSchema.nullable(), updated_at: z.string() }).nullable(),
-  message: z.object({ id: z.number().int(), content: z.string(), message_type: z.enum(['text', 'image', 'file', 'system']), created_at: z.string() }).nullable(),
-  is_read: z.boolean(), created_at: z.string(),
+  message: z
+    .object({ id: z.number().int(), content: z.string(), message_type: z.enum(['text', 'image', 'file', 'system']), created_at: z.string() })
+    .nullable(),
+  is_read: z.boolean(),
+  created_at: z.string(),
 });
 export const okMessageSchema = z.object({ message: z.string() });
 /** POST /api/chat/upload/ (seed 003 note 7): what a file message's send then takes. */
@@ -93,7 +138,10 @@ export const SYSTEM_SENDER: z.output<typeof userSchema> = { id: 0, username: 'sy
  * ban, an admin's notice) the user whose action it reports; else {@link SYSTEM_SENDER}.
  * `user` reads a user by id (the request's loaders, or an event's).
  */
-export async function senderOfMessage(m: Pick<MessageView, 'senderId' | 'actorId'>, user: (id: number | null) => Promise<UserRecord | null>): Promise<z.output<typeof userSchema>> {
+export async function senderOfMessage(
+  m: Pick<MessageView, 'senderId' | 'actorId'>,
+  user: (id: number | null) => Promise<UserRecord | null>,
+): Promise<z.output<typeof userSchema>> {
   const u = await user(m.senderId ?? m.actorId);
   return u ? presentUser(u) : SYSTEM_SENDER;
 }
@@ -103,10 +151,15 @@ export async function presentRoomListItem(ctx: RestContext, c: Conversation): Pr
   const creator = await userOf(ctx, refId(c.createdBy));
   const last = await lastMessageOf(ctx, c, await canReadContentOf(ctx, c));
   return {
-    id: c.id, name: await titleOf(ctx, c), description: c.description ?? null, room_type: roomTypeOf(c),
+    id: c.id,
+    name: await titleOf(ctx, c),
+    description: c.description ?? null,
+    room_type: roomTypeOf(c),
     created_by: creator ? presentUser(creator) : null,
     member_count: await ctx.loaders.memberCount.load(c.id),
-    last_message: last ? { id: last.id, content: contentOf(last), sender: (await senderOfMessage(last, (uid) => userOf(ctx, uid))).username, created_at: last.createdAt } : null,
+    last_message: last
+      ? { id: last.id, content: contentOf(last), sender: (await senderOfMessage(last, (uid) => userOf(ctx, uid))).username, created_at: last.createdAt }
+      : null,
     created_at: iso(c.createdAt)!,
   };
 }
@@ -115,9 +168,15 @@ export async function presentRoomListItem(ctx: RestContext, c: Conversation): Pr
 export async function presentRoomCreated(ctx: RestContext, c: Conversation): Promise<z.output<typeof roomCreatedSchema>> {
   const creator = await userOf(ctx, refId(c.createdBy));
   return {
-    id: c.id, name: await titleOf(ctx, c), description: c.description ?? null, room_type: roomTypeOf(c),
+    id: c.id,
+    name: await titleOf(ctx, c),
+    description: c.description ?? null,
+    room_type: roomTypeOf(c),
     created_by: creator ? { id: creator.id, username: creator.username } : null,
-    member_count: await ctx.loaders.memberCount.load(c.id), is_active: !isArchived(c), max_members: c.maxMembers ?? null, created_at: iso(c.createdAt)!,
+    member_count: await ctx.loaders.memberCount.load(c.id),
+    is_active: !isArchived(c),
+    max_members: c.maxMembers ?? null,
+    created_at: iso(c.createdAt)!,
   };
 }
 
@@ -126,11 +185,17 @@ export async function presentRoomDetail(ctx: RestContext, c: Conversation, canRe
   const creator = await userOf(ctx, refId(c.createdBy));
   const members = canReadContent ? await membersOf(ctx, c) : [];
   return {
-    id: c.id, name: await titleOf(ctx, c), description: c.description ?? null, room_type: roomTypeOf(c),
+    id: c.id,
+    name: await titleOf(ctx, c),
+    description: c.description ?? null,
+    room_type: roomTypeOf(c),
     created_by: creator ? presentUser(creator) : null,
     members: members.map((m) => presentUser(m.user)),
-    member_count: await ctx.loaders.memberCount.load(c.id), is_active: !isArchived(c), max_members: c.maxMembers ?? null,
-    created_at: iso(c.createdAt)!, updated_at: iso(c.updatedAt > c.lastActivityAt ? c.updatedAt : c.lastActivityAt)!,
+    member_count: await ctx.loaders.memberCount.load(c.id),
+    is_active: !isArchived(c),
+    max_members: c.maxMembers ?? null,
+    created_at: iso(c.createdAt)!,
+    updated_at: iso(c.updatedAt > c.lastActivityAt ? c.updatedAt : c.lastActivityAt)!,
   };
 }
 
@@ -138,8 +203,14 @@ export async function presentRoomDetail(ctx: RestContext, c: Conversation, canRe
 export async function presentMembers(ctx: RestContext, c: Conversation, members: Membership[]): Promise<z.output<typeof roomMemberSchema>[]> {
   const room = { id: c.id, name: await titleOf(ctx, c) };
   return members.map((m) => ({
-    id: m.id, room, user: presentUser(m.user), role: m.role === 'MEMBER' ? 'member' : 'admin',
-    joined_at: iso(m.joinedAt)!, last_read_at: iso(m.lastReadAt), is_muted: m.isMuted, is_banned: m.isBanned,
+    id: m.id,
+    room,
+    user: presentUser(m.user),
+    role: m.role === 'MEMBER' ? 'member' : 'admin',
+    joined_at: iso(m.joinedAt)!,
+    last_read_at: iso(m.lastReadAt),
+    is_muted: m.isMuted,
+    is_banned: m.isBanned,
   }));
 }
 
@@ -155,11 +226,19 @@ export async function presentRoomMessage(ctx: RestContext, m: MessageView): Prom
   const sender = await senderOfMessage(m, (uid) => userOf(ctx, uid));
   const [file] = await attachmentsOf(ctx, m);
   return {
-    id: m.id, room: { id: m.conversationId, name: c ? await titleOf(ctx, c) : '' }, sender,
-    message_type: typeOf(m), content: contentOf(m),
-    file_url: file ? mediaUrlOf(ctx, file) : null, file_name: file?.fileName ?? null, file_size: file?.size ?? null,
-    is_edited: m.editedAt != null, is_deleted: m.deletedAt != null, reply_to: m.replyToId,
-    created_at: m.createdAt, updated_at: m.deletedAt ?? m.editedAt ?? m.createdAt,
+    id: m.id,
+    room: { id: m.conversationId, name: c ? await titleOf(ctx, c) : '' },
+    sender,
+    message_type: typeOf(m),
+    content: contentOf(m),
+    file_url: file ? mediaUrlOf(ctx, file) : null,
+    file_name: file?.fileName ?? null,
+    file_size: file?.size ?? null,
+    is_edited: m.editedAt != null,
+    is_deleted: m.deletedAt != null,
+    reply_to: m.replyToId,
+    created_at: m.createdAt,
+    updated_at: m.deletedAt ?? m.editedAt ?? m.createdAt,
   };
 }
 
@@ -177,9 +256,13 @@ export async function presentNotification(ctx: RestContext, n: NotificationView)
   let room: z.output<typeof notificationSchema>['room'] = null;
   if (c) room = { ...(await presentRoomCreated(ctx, c)), updated_at: iso(c.updatedAt)! };
   return {
-    id: n.id, notification_type: n.kind.toLowerCase() as z.output<typeof notificationSchema>['notification_type'], title: await seedTitleOf(ctx, n, m), content: n.body,
+    id: n.id,
+    notification_type: n.kind.toLowerCase() as z.output<typeof notificationSchema>['notification_type'],
+    title: await seedTitleOf(ctx, n, m),
+    content: n.body,
     room,
     message: m ? { id: m.id, content: contentOf(m), message_type: typeOf(m), created_at: m.createdAt } : null,
-    is_read: n.readAt != null, created_at: n.createdAt,
+    is_read: n.readAt != null,
+    created_at: n.createdAt,
   };
 }

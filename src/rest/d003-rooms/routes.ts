@@ -5,8 +5,23 @@ import { mediaUrlOf } from '../common/views.helpers';
 import { messagePage, pageQuery } from '../common/pagination.helpers';
 import { defineRoute, type AnyRoute } from '../common/route.registry';
 import {
-  fileReferenceOf, SEND_FIELD_NAMES, notificationSchema, okMessageSchema, presentMembers, presentNotification, presentRoomCreated, presentRoomDetail, presentRoomListItem,
-  presentRoomMessage, roomCreatedSchema, roomDetailSchema, roomListItemSchema, roomMemberSchema, roomMessageSchema, roomMessagesSchema, uploadSchema,
+  fileReferenceOf,
+  SEND_FIELD_NAMES,
+  notificationSchema,
+  okMessageSchema,
+  presentMembers,
+  presentNotification,
+  presentRoomCreated,
+  presentRoomDetail,
+  presentRoomListItem,
+  presentRoomMessage,
+  roomCreatedSchema,
+  roomDetailSchema,
+  roomListItemSchema,
+  roomMemberSchema,
+  roomMessageSchema,
+  roomMessagesSchema,
+  uploadSchema,
 } from './presenters';
 
 const TAG = 'seed 003: rooms';
@@ -28,26 +43,41 @@ const message = (text: string) => ({ message: text });
  */
 export const roomRoutes: AnyRoute[] = [
   defineRoute({
-    method: 'get', path: '/chat/rooms', tag: TAG,
+    method: 'get',
+    path: '/chat/rooms',
+    tag: TAG,
     summary: `Rooms the caller belongs to plus every public room, newest activity first (at most ${LIST_LIMIT})`,
     responses: {
       200: {
         description: 'Rooms',
         schema: z.array(roomListItemSchema),
-        example: [{
-          id: 1, name: '开发讨论', description: '开发团队讨论群', room_type: 'public', created_by: DEVELOPER, member_count: 5,
-          last_message: { id: 10, content: '大家好！', sender: 'developer', created_at: '2024-01-01T12:00:00Z' },
-          created_at: '2024-01-01T10:00:00Z',
-        }],
+        example: [
+          {
+            id: 1,
+            name: '开发讨论',
+            description: '开发团队讨论群',
+            room_type: 'public',
+            created_by: DEVELOPER,
+            member_count: 5,
+            last_message: { id: 10, content: '大家好！', sender: 'developer', created_at: '2024-01-01T12:00:00Z' },
+            created_at: '2024-01-01T10:00:00Z',
+          },
+        ],
       },
     },
     async handler(ctx) {
-      const r = await ctx.services.conversationQueries.listRange(ctx.scope(), { kinds: [ConversationKind.GROUP, ConversationKind.ROOM], withPublicRooms: true, limit: LIST_LIMIT });
+      const r = await ctx.services.conversationQueries.listRange(ctx.scope(), {
+        kinds: [ConversationKind.GROUP, ConversationKind.ROOM],
+        withPublicRooms: true,
+        limit: LIST_LIMIT,
+      });
       return { status: 200, body: await Promise.all(r.conversations.map((c) => presentRoomListItem(ctx, c))) };
     },
   }),
   defineRoute({
-    method: 'post', path: '/chat/rooms', tag: TAG,
+    method: 'post',
+    path: '/chat/rooms',
+    tag: TAG,
     summary: 'Create a room: room_type public/private (a ROOM of that visibility) or group (a GROUP); the caller owns it',
     body: z.object({
       name: z.string(),
@@ -61,24 +91,36 @@ export const roomRoutes: AnyRoute[] = [
         description: 'The room',
         schema: roomCreatedSchema,
         example: {
-          id: 2, name: '新房间', description: '房间描述', room_type: 'public', created_by: { id: 1, username: 'developer' }, member_count: 1,
-          is_active: true, max_members: 50, created_at: '2024-01-01T12:00:00Z',
+          id: 2,
+          name: '新房间',
+          description: '房间描述',
+          room_type: 'public',
+          created_by: { id: 1, username: 'developer' },
+          member_count: 1,
+          is_active: true,
+          max_members: 50,
+          created_at: '2024-01-01T12:00:00Z',
         },
       },
     },
     fieldNames: { maxMembers: 'max_members' },
     async handler(ctx, { body }) {
-      const c = body.room_type === 'group'
-        ? await ctx.services.conversations.createGroup(ctx.scope(), { name: body.name, description: body.description || null, memberIds: [] })
-        : await ctx.services.conversations.createRoom(ctx.scope(), {
-          name: body.name, description: body.description || null, maxMembers: body.max_members ?? null,
-          visibility: body.room_type === 'public' ? RoomVisibility.PUBLIC : RoomVisibility.PRIVATE,
-        });
+      const c =
+        body.room_type === 'group'
+          ? await ctx.services.conversations.createGroup(ctx.scope(), { name: body.name, description: body.description || null, memberIds: [] })
+          : await ctx.services.conversations.createRoom(ctx.scope(), {
+              name: body.name,
+              description: body.description || null,
+              maxMembers: body.max_members ?? null,
+              visibility: body.room_type === 'public' ? RoomVisibility.PUBLIC : RoomVisibility.PRIVATE,
+            });
       return { status: 201, body: await presentRoomCreated(ctx, c) };
     },
   }),
   defineRoute({
-    method: 'get', path: '/chat/rooms/:id', tag: TAG,
+    method: 'get',
+    path: '/chat/rooms/:id',
+    tag: TAG,
     summary: 'A room with its members (a public room seen from outside: no members)',
     params: id,
     responses: {
@@ -86,8 +128,17 @@ export const roomRoutes: AnyRoute[] = [
         description: 'The room',
         schema: roomDetailSchema,
         example: {
-          id: 1, name: '开发讨论', description: '开发团队讨论群', room_type: 'public', created_by: DEVELOPER, members: [DEVELOPER], member_count: 1,
-          is_active: true, max_members: 50, created_at: '2024-01-01T10:00:00Z', updated_at: '2024-01-01T12:00:00Z',
+          id: 1,
+          name: '开发讨论',
+          description: '开发团队讨论群',
+          room_type: 'public',
+          created_by: DEVELOPER,
+          members: [DEVELOPER],
+          member_count: 1,
+          is_active: true,
+          max_members: 50,
+          created_at: '2024-01-01T10:00:00Z',
+          updated_at: '2024-01-01T12:00:00Z',
         },
       },
     },
@@ -97,10 +148,12 @@ export const roomRoutes: AnyRoute[] = [
     },
   }),
   defineRoute({
-    method: 'patch', path: '/chat/rooms/:id', tag: TAG,
+    method: 'patch',
+    path: '/chat/rooms/:id',
+    tag: TAG,
     summary: 'Deactivate or reactivate a room ({"is_active": false|true}; OWNER/ADMIN or staff), and/or change name, description, max_members (OWNER/ADMIN)',
     description: [
-      'Seed 003 `is_active` (its ChatRoom model; a DRF viewset\'s partial update). An inactive (archived) room keeps its history readable,',
+      "Seed 003 `is_active` (its ChatRoom model; a DRF viewset's partial update). An inactive (archived) room keeps its history readable,",
       'but sends (REST and `/ws/chat/{room_id}/`), joins, member additions and edits answer 403 `This conversation is archived (inactive): ...`',
       'until it is reactivated. The same state is GraphQL `Conversation.isArchived` (`archiveConversation`). A direct chat cannot be archived (400).',
     ].join(' '),
@@ -118,8 +171,17 @@ export const roomRoutes: AnyRoute[] = [
         description: 'The room',
         schema: roomDetailSchema,
         example: {
-          id: 1, name: '开发讨论', description: '开发团队讨论群', room_type: 'public', created_by: DEVELOPER, members: [DEVELOPER], member_count: 1,
-          is_active: false, max_members: 50, created_at: '2024-01-01T10:00:00Z', updated_at: '2024-01-01T12:00:00Z',
+          id: 1,
+          name: '开发讨论',
+          description: '开发团队讨论群',
+          room_type: 'public',
+          created_by: DEVELOPER,
+          members: [DEVELOPER],
+          member_count: 1,
+          is_active: false,
+          max_members: 50,
+          created_at: '2024-01-01T10:00:00Z',
+          updated_at: '2024-01-01T12:00:00Z',
         },
       },
     },
@@ -134,14 +196,16 @@ export const roomRoutes: AnyRoute[] = [
     },
   }),
   defineRoute({
-    method: 'post', path: '/chat/upload', tag: TAG,
+    method: 'post',
+    path: '/chat/upload',
+    tag: TAG,
     summary: 'Upload a file for a later file message (note 7): multipart `file` → 201 {file_url, file_name, file_size}',
     description: [
       'Seed 003 note 7: "文件消息需要先上传文件获取URL，然后发送消息" (upload the file first to get a URL, then send the message).',
       'The file is checked like every attachment (at most UPLOAD_MAX_BYTES, 10 MB by default: 413; jpg/jpeg/png/mp4/mov/webp/gif/heic/avif',
-      'sniffed from the bytes and agreeing with the extension: 415) and stored. `file_url` is this server\'s signed media URL: send it as',
+      "sniffed from the bytes and agreeing with the extension: 415) and stored. `file_url` is this server's signed media URL: send it as",
       '`file_url` with `message_type` image or file (POST /api/chat/rooms/{id}/messages/ or a `chat_message` frame) and the message takes',
-      'this file (its real size and type). Only the uploader may link it; anyone else\'s send naming it is 400 `file_url names a file of',
+      "this file (its real size and type). Only the uploader may link it; anyone else's send naming it is 400 `file_url names a file of",
       'this server that you may not see`. An upload never sent is deleted after UPLOAD_ORPHAN_TTL (24 h by default); one user holds at most',
       'UPLOAD_PENDING_MAX unsent uploads (400 past it).',
     ].join(' '),
@@ -162,7 +226,9 @@ export const roomRoutes: AnyRoute[] = [
     },
   }),
   defineRoute({
-    method: 'post', path: '/chat/rooms/:id/join', tag: TAG,
+    method: 'post',
+    path: '/chat/rooms/:id/join',
+    tag: TAG,
     summary: 'Join a public room; 403 private (or no such room) or inactive (is_active false), 400 full or banned',
     params: id,
     responses: { 200: { description: 'Joined', schema: okMessageSchema, example: message('成功加入房间') } },
@@ -177,7 +243,9 @@ export const roomRoutes: AnyRoute[] = [
     },
   }),
   defineRoute({
-    method: 'post', path: '/chat/rooms/:id/leave', tag: TAG,
+    method: 'post',
+    path: '/chat/rooms/:id/leave',
+    tag: TAG,
     summary: 'Leave a room',
     params: id,
     responses: { 200: { description: 'Left', schema: okMessageSchema, example: message('成功离开房间') } },
@@ -187,17 +255,27 @@ export const roomRoutes: AnyRoute[] = [
     },
   }),
   defineRoute({
-    method: 'get', path: '/chat/rooms/:id/members', tag: TAG,
+    method: 'get',
+    path: '/chat/rooms/:id/members',
+    tag: TAG,
     summary: 'Members with role, read mark, mute and ban flags (members and staff)',
     params: id,
     responses: {
       200: {
         description: 'Members',
         schema: z.array(roomMemberSchema),
-        example: [{
-          id: 1, room: DEV_ROOM, user: DEVELOPER, role: 'admin', joined_at: '2024-01-01T10:00:00Z', last_read_at: '2024-01-01T12:00:00Z',
-          is_muted: false, is_banned: false,
-        }],
+        example: [
+          {
+            id: 1,
+            room: DEV_ROOM,
+            user: DEVELOPER,
+            role: 'admin',
+            joined_at: '2024-01-01T10:00:00Z',
+            last_read_at: '2024-01-01T12:00:00Z',
+            is_muted: false,
+            is_banned: false,
+          },
+        ],
       },
     },
     async handler(ctx, { params }) {
@@ -206,7 +284,9 @@ export const roomRoutes: AnyRoute[] = [
     },
   }),
   defineRoute({
-    method: 'get', path: '/chat/rooms/:id/messages', tag: TAG,
+    method: 'get',
+    path: '/chat/rooms/:id/messages',
+    tag: TAG,
     summary: 'Messages, oldest first: {messages, page, page_size, total}',
     params: id,
     query: pageQuery,
@@ -215,10 +295,23 @@ export const roomRoutes: AnyRoute[] = [
         description: 'A page of messages',
         schema: roomMessagesSchema,
         example: {
-          messages: [{
-            id: 1, room: DEV_ROOM, sender: DEVELOPER, message_type: 'text', content: '大家好！', file_url: null, file_name: null, file_size: null,
-            is_edited: false, is_deleted: false, reply_to: null, created_at: '2024-01-01T12:00:00Z', updated_at: '2024-01-01T12:00:00Z',
-          }],
+          messages: [
+            {
+              id: 1,
+              room: DEV_ROOM,
+              sender: DEVELOPER,
+              message_type: 'text',
+              content: '大家好！',
+              file_url: null,
+              file_name: null,
+              file_size: null,
+              is_edited: false,
+              is_deleted: false,
+              reply_to: null,
+              created_at: '2024-01-01T12:00:00Z',
+              updated_at: '2024-01-01T12:00:00Z',
+            },
+          ],
           page: 1,
           page_size: 20,
           total: 1,
@@ -227,29 +320,39 @@ export const roomRoutes: AnyRoute[] = [
     },
     async handler(ctx, { params, query }) {
       const { win, total, messages } = await messagePage(ctx, params.id, query);
-      return { status: 200, body: { messages: await Promise.all(messages.map((m) => presentRoomMessage(ctx, m))), page: win.page, page_size: win.size, total } };
+      return {
+        status: 200,
+        body: { messages: await Promise.all(messages.map((m) => presentRoomMessage(ctx, m))), page: win.page, page_size: win.size, total },
+      };
     },
   }),
   defineRoute({
-    method: 'post', path: '/chat/rooms/:id/messages', tag: TAG,
-    summary: 'Send a message: text, or message_type image/file with file_url (http/https, never fetched; this server\'s own /media/ URL links that file), file_name, file_size',
+    method: 'post',
+    path: '/chat/rooms/:id/messages',
+    tag: TAG,
+    summary:
+      "Send a message: text, or message_type image/file with file_url (http/https, never fetched; this server's own /media/ URL links that file), file_name, file_size",
     description: [
       'Seed 003 "2.2 发送消息" (and note 7: upload first, then send the URL). `message_type` `image` or `file` makes an IMAGE or FILE message',
       'whose one attachment is `file_url`: an absolute `http:`/`https:` URL of at most 2048 characters (`javascript:`, `data:` and other schemes,',
-      'credentials in the URL: 400 naming file_url). Another site\'s URL is kept as an external link, never fetched; `file_name` (checked as',
-      'uploads\' names: 1..255 characters, no path separators or control characters; default: the URL\'s last path segment) and `file_size`',
-      '(0..2147483647, as the sender declares it) are kept as given. A URL of this server\'s own media (`/media/<id>`, as file_url shows it) links',
+      "credentials in the URL: 400 naming file_url). Another site's URL is kept as an external link, never fetched; `file_name` (checked as",
+      "uploads' names: 1..255 characters, no path separators or control characters; default: the URL's last path segment) and `file_size`",
+      "(0..2147483647, as the sender declares it) are kept as given. A URL of this server's own media (`/media/<id>`, as file_url shows it) links",
       'that file, when the sender may see it (else 400): its real size and type. `content` may be empty for a file message.',
-      'With `message_type` `text` (the default) the file fields are ignored, as the seed\'s own example answers them null.',
+      "With `message_type` `text` (the default) the file fields are ignored, as the seed's own example answers them null.",
       '`message_type` `system` posts a notice (a system message, its `sender` the poster as for join/leave notices; file fields ignored):',
-      'allowed to the room\'s owner and admins (and staff); any other member gets 403 naming the rule.',
+      "allowed to the room's owner and admins (and staff); any other member gets 403 naming the rule.",
     ].join(' '),
     params: id,
     body: z.object({
       content: z.string().describe('The text; may be empty for image and file messages'),
-      message_type: z.enum(['text', 'image', 'file', 'system']).optional()
-        .describe('system: a notice in the room (a system message showing the sender as its actor), from the room\'s owner or an admin only (403 for other members)'),
-      file_url: z.string().nullish().describe('image/file: an http(s) URL (at most 2048 characters), or a URL of this server\'s media'),
+      message_type: z
+        .enum(['text', 'image', 'file', 'system'])
+        .optional()
+        .describe(
+          "system: a notice in the room (a system message showing the sender as its actor), from the room's owner or an admin only (403 for other members)",
+        ),
+      file_url: z.string().nullish().describe("image/file: an http(s) URL (at most 2048 characters), or a URL of this server's media"),
       file_name: z.string().nullish().describe('1..255 characters, no path separators or control characters'),
       file_size: intField.nullish().describe('Bytes, 0..2147483647, as declared by the sender'),
       reply_to: idField.nullish(),
@@ -261,22 +364,39 @@ export const roomRoutes: AnyRoute[] = [
         description: 'The message (a file message shows its file_url, file_name, file_size)',
         schema: roomMessageSchema,
         example: {
-          id: 2, room: DEV_ROOM, sender: DEVELOPER, message_type: 'text', content: '消息内容', file_url: null, file_name: null, file_size: null,
-          is_edited: false, is_deleted: false, reply_to: null, created_at: '2024-01-01T12:05:00Z', updated_at: '2024-01-01T12:05:00Z',
+          id: 2,
+          room: DEV_ROOM,
+          sender: DEVELOPER,
+          message_type: 'text',
+          content: '消息内容',
+          file_url: null,
+          file_name: null,
+          file_size: null,
+          is_edited: false,
+          is_deleted: false,
+          reply_to: null,
+          created_at: '2024-01-01T12:05:00Z',
+          updated_at: '2024-01-01T12:05:00Z',
         },
       },
     },
     fieldNames: SEND_FIELD_NAMES,
     async handler(ctx, { params, body }) {
       const m = await ctx.services.messages.send(ctx.scope(), {
-        conversationId: params.id, content: body.content, replyToId: body.reply_to ?? null,
-        fileRef: fileReferenceOf(body), serverHost: ctx.url.host, notice: body.message_type === 'system',
+        conversationId: params.id,
+        content: body.content,
+        replyToId: body.reply_to ?? null,
+        fileRef: fileReferenceOf(body),
+        serverHost: ctx.url.host,
+        notice: body.message_type === 'system',
       });
       return { status: 201, body: await presentRoomMessage(ctx, m) };
     },
   }),
   defineRoute({
-    method: 'post', path: '/chat/messages/:id/read', tag: TAG,
+    method: 'post',
+    path: '/chat/messages/:id/read',
+    tag: TAG,
     summary: 'Mark read up to this message',
     params: id,
     responses: { 200: { description: 'Marked', schema: okMessageSchema, example: message('消息已标记为已读') } },
@@ -286,7 +406,9 @@ export const roomRoutes: AnyRoute[] = [
     },
   }),
   defineRoute({
-    method: 'delete', path: '/chat/messages/:id/delete', tag: TAG,
+    method: 'delete',
+    path: '/chat/messages/:id/delete',
+    tag: TAG,
     summary: `Soft-delete a message (its content then reads "[消息已删除]" here)`,
     params: id,
     refusals: ['FORBIDDEN'],
@@ -297,21 +419,37 @@ export const roomRoutes: AnyRoute[] = [
     },
   }),
   defineRoute({
-    method: 'get', path: '/chat/notifications', tag: TAG,
+    method: 'get',
+    path: '/chat/notifications',
+    tag: TAG,
     summary: `The caller's notifications, newest first (at most ${LIST_LIMIT})`,
     responses: {
       200: {
         description: 'Notifications',
         schema: z.array(notificationSchema),
-        example: [{
-          id: 1, notification_type: 'message', title: '新消息来自 developer', content: '大家好！',
-          room: {
-            id: 1, name: '开发讨论', description: '开发团队讨论群', room_type: 'public', created_by: { id: 1, username: 'developer' }, member_count: 5,
-            is_active: true, max_members: 50, created_at: '2024-01-01T10:00:00Z', updated_at: '2024-01-01T12:00:00Z',
+        example: [
+          {
+            id: 1,
+            notification_type: 'message',
+            title: '新消息来自 developer',
+            content: '大家好！',
+            room: {
+              id: 1,
+              name: '开发讨论',
+              description: '开发团队讨论群',
+              room_type: 'public',
+              created_by: { id: 1, username: 'developer' },
+              member_count: 5,
+              is_active: true,
+              max_members: 50,
+              created_at: '2024-01-01T10:00:00Z',
+              updated_at: '2024-01-01T12:00:00Z',
+            },
+            message: { id: 1, content: '大家好！', message_type: 'text', created_at: '2024-01-01T12:00:00Z' },
+            is_read: false,
+            created_at: '2024-01-01T12:00:00Z',
           },
-          message: { id: 1, content: '大家好！', message_type: 'text', created_at: '2024-01-01T12:00:00Z' },
-          is_read: false, created_at: '2024-01-01T12:00:00Z',
-        }],
+        ],
       },
     },
     async handler(ctx) {
@@ -320,7 +458,9 @@ export const roomRoutes: AnyRoute[] = [
     },
   }),
   defineRoute({
-    method: 'post', path: '/chat/notifications/:id/read', tag: TAG,
+    method: 'post',
+    path: '/chat/notifications/:id/read',
+    tag: TAG,
     summary: 'Mark a notification read',
     params: id,
     responses: { 200: { description: 'Marked', schema: okMessageSchema, example: message('通知已标记为已读') } },

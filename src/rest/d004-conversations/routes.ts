@@ -14,7 +14,15 @@ const LIST_LIMIT = 100;
 // (the users of its WebSocket events, its `new_message`) and its data model's fields (`score` 0,
 // `rank` and `role` null, no `in_game_ids`, no attachments).
 const user = (userId: number, username: string, profilePicture: string | null) => ({
-  id: userId, username, first_name: '', last_name: '', profile_picture: profilePicture, score: 0, rank: null, role: null, in_game_ids: [],
+  id: userId,
+  username,
+  first_name: '',
+  last_name: '',
+  profile_picture: profilePicture,
+  score: 0,
+  rank: null,
+  role: null,
+  in_game_ids: [],
 });
 const USER1 = user(1, 'user1', 'url/to/image.jpg');
 const USER2 = user(2, 'user2', null);
@@ -23,8 +31,15 @@ const CONVERSATION_EXAMPLE = {
   participants: [USER1, USER2],
   created_at: '2023-10-27T10:00:00Z',
   last_message: {
-    id: 124, conversation: 1, sender: USER2, content: 'محتوای پیام جدید.', timestamp: '2023-10-27T14:00:00Z',
-    is_read: false, is_edited: false, is_deleted: false, attachments: [],
+    id: 124,
+    conversation: 1,
+    sender: USER2,
+    content: 'محتوای پیام جدید.',
+    timestamp: '2023-10-27T14:00:00Z',
+    is_read: false,
+    is_edited: false,
+    is_deleted: false,
+    attachments: [],
   },
 };
 
@@ -36,7 +51,9 @@ const CONVERSATION_EXAMPLE = {
  */
 export const conversationRoutes: AnyRoute[] = [
   defineRoute({
-    method: 'get', path: '/conversations', tag: TAG,
+    method: 'get',
+    path: '/conversations',
+    tag: TAG,
     summary: `The conversations the caller takes part in (staff: every conversation), newest activity first (at most ${LIST_LIMIT})`,
     responses: { 200: { description: 'Conversations', schema: z.array(conversationSchema), example: [CONVERSATION_EXAMPLE] } },
     async handler(ctx) {
@@ -45,7 +62,9 @@ export const conversationRoutes: AnyRoute[] = [
     },
   }),
   defineRoute({
-    method: 'get', path: '/conversations/:id', tag: TAG,
+    method: 'get',
+    path: '/conversations/:id',
+    tag: TAG,
     summary: 'One conversation (participants or staff)',
     params: id,
     // The seed: "the same structure as one object of the list above".
@@ -56,7 +75,9 @@ export const conversationRoutes: AnyRoute[] = [
     },
   }),
   defineRoute({
-    method: 'post', path: '/messages', tag: TAG,
+    method: 'post',
+    path: '/messages',
+    tag: TAG,
     summary: 'Send to a user; the conversation with them is created when needed',
     body: z.object({ content: z.string(), recipient_id: idField }),
     bodyExample: { content: 'سلام، این یک پیام آزمایشی است.', recipient_id: 2 },
@@ -69,7 +90,9 @@ export const conversationRoutes: AnyRoute[] = [
     },
   }),
   defineRoute({
-    method: 'get', path: '/conversations/:id/messages', tag: TAG,
+    method: 'get',
+    path: '/conversations/:id/messages',
+    tag: TAG,
     summary: 'Messages of a conversation, oldest first (paginated)',
     params: id,
     query: pageQuery,
@@ -81,10 +104,19 @@ export const conversationRoutes: AnyRoute[] = [
           count: 100,
           next: 'url/to/next/page',
           previous: 'url/to/previous/page',
-          results: [{
-            id: 1, conversation: 1, sender: USER1, content: '...', timestamp: '2023-10-27T10:00:00Z',
-            is_read: false, is_edited: false, is_deleted: false, attachments: [],
-          }],
+          results: [
+            {
+              id: 1,
+              conversation: 1,
+              sender: USER1,
+              content: '...',
+              timestamp: '2023-10-27T10:00:00Z',
+              is_read: false,
+              is_edited: false,
+              is_deleted: false,
+              attachments: [],
+            },
+          ],
         },
       },
     },
@@ -94,9 +126,12 @@ export const conversationRoutes: AnyRoute[] = [
     },
   }),
   defineRoute({
-    method: 'post', path: '/conversations/:cid/messages/:mid/attachments', tag: TAG,
+    method: 'post',
+    path: '/conversations/:cid/messages/:mid/attachments',
+    tag: TAG,
     summary: 'Attach a file to your message: multipart `file` (jpg/jpeg/png/mp4/mov/webp/gif/heic/avif, at most 10 MB)',
-    description: 'The sender only (403); 413 over the size limit or past the files-per-message limit, 415 for other types (sniffed from the bytes, and it must agree with the extension). A message not in that conversation is 404.',
+    description:
+      'The sender only (403); 413 over the size limit or past the files-per-message limit, 415 for other types (sniffed from the bytes, and it must agree with the extension). A message not in that conversation is 404.',
     params: z.object({ cid: pathId, mid: pathId }),
     body: z.object({ file: uploadField }),
     files: { file: 'one' },

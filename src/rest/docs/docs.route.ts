@@ -40,9 +40,13 @@ const INIT = `window.ui = SwaggerUIBundle({
  */
 export function restDocsRouter(): Router {
   const router = Router();
-  const page = (_req: express.Request, res: express.Response) => { res.type('html').set('cache-control', 'no-cache').send(PAGE); };
+  const page = (_req: express.Request, res: express.Response) => {
+    res.type('html').set('cache-control', 'no-cache').send(PAGE);
+  };
   router.get('/', page);
-  router.get('/init.js', (_req, res) => { res.type('application/javascript').set('cache-control', 'no-cache').send(INIT); });
+  router.get('/init.js', (_req, res) => {
+    res.type('application/javascript').set('cache-control', 'no-cache').send(INIT);
+  });
   router.use('/assets', express.static(absolutePath(), { index: false, maxAge: '1d', fallthrough: false }));
   return router;
 }

@@ -12,8 +12,12 @@ const TAG = 'tokens';
  */
 export const tokenRoutes: AnyRoute[] = [
   defineRoute({
-    method: 'post', path: '/token', tag: TAG, auth: false,
-    summary: 'Log in: {username, password} → {access, refresh}; the refresh token stays valid until it expires or the login is logged out (SimpleJWT\'s default, not rotated); 429 (Retry-After) after too many failures for that username from that address',
+    method: 'post',
+    path: '/token',
+    tag: TAG,
+    auth: false,
+    summary:
+      "Log in: {username, password} → {access, refresh}; the refresh token stays valid until it expires or the login is logged out (SimpleJWT's default, not rotated); 429 (Retry-After) after too many failures for that username from that address",
     body: z.object({ username: z.string().max(256), password: z.string().max(1024) }),
     refusals: ['UNAUTHENTICATED', 'RATE_LIMITED'],
     bodyExample: { username: 'tên_người_dùng', password: 'mật_khẩu' },
@@ -24,8 +28,12 @@ export const tokenRoutes: AnyRoute[] = [
     },
   }),
   defineRoute({
-    method: 'post', path: '/token/refresh', tag: TAG, auth: false,
-    summary: 'Refresh: a login from POST /api/token/ gets a new access token and the same refresh token (valid until it expires); a rotating login (GraphQL) spends the token for a new pair, and presenting it again answers the same pair within REFRESH_REUSE_GRACE_S, later revokes the login',
+    method: 'post',
+    path: '/token/refresh',
+    tag: TAG,
+    auth: false,
+    summary:
+      'Refresh: a login from POST /api/token/ gets a new access token and the same refresh token (valid until it expires); a rotating login (GraphQL) spends the token for a new pair, and presenting it again answers the same pair within REFRESH_REUSE_GRACE_S, later revokes the login',
     body: z.object({ refresh: z.string().max(1024) }),
     bodyExample: { refresh: 'token_làm_mới_của_bạn' },
     refusals: ['UNAUTHENTICATED'],
@@ -35,7 +43,10 @@ export const tokenRoutes: AnyRoute[] = [
     },
   }),
   defineRoute({
-    method: 'post', path: '/accounts/logout', tag: TAG, auth: false,
+    method: 'post',
+    path: '/accounts/logout',
+    tag: TAG,
+    auth: false,
     summary: 'Revoke the refresh token (and its login); 205 with no body',
     body: z.object({ refresh: z.string().max(1024) }),
     bodyExample: { refresh: 'token_làm_mới_của_bạn' },
@@ -46,7 +57,10 @@ export const tokenRoutes: AnyRoute[] = [
     },
   }),
   defineRoute({
-    method: 'post', path: '/accounts/register', tag: TAG, auth: false,
+    method: 'post',
+    path: '/accounts/register',
+    tag: TAG,
+    auth: false,
     summary: 'Create an account (not in the seeds: legacy apps need some way in)',
     body: z.object({
       username: z.string(),
@@ -58,9 +72,17 @@ export const tokenRoutes: AnyRoute[] = [
     responses: { 201: { description: 'The new user', schema: registeredUserSchema } },
     fieldNames: { firstName: 'first_name', lastName: 'last_name' },
     async handler(ctx, { body }) {
-      const r = await ctx.services.auth.register(ctx.em, {
-        username: body.username, password: body.password, firstName: body.first_name || null, lastName: body.last_name || null, email: body.email || null,
-      }, ctx.ip);
+      const r = await ctx.services.auth.register(
+        ctx.em,
+        {
+          username: body.username,
+          password: body.password,
+          firstName: body.first_name || null,
+          lastName: body.last_name || null,
+          email: body.email || null,
+        },
+        ctx.ip,
+      );
       return { status: 201, body: presentRegistered(r.user) };
     },
   }),

@@ -10,8 +10,12 @@ import { startTestServer, type TestServer } from '../../support/test-server';
 import { call, expectError, restUser, type RestUser } from './rest-support';
 
 let server: TestServer;
-beforeAll(async () => { server = await startTestServer(); });
-afterAll(async () => { await server.close(); });
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(async () => {
+  await server.close();
+});
 
 /** A route's path with its parameters filled in. */
 const concrete = (path: string) => path.replace(/:username/g, 'somebody').replace(/:\w+/g, '1');
@@ -25,19 +29,24 @@ describe('trailing slash', () => {
       const [withSlash, without] = await Promise.all([call(server, method, `${path}/`), call(server, method, path)]);
       answers[`${method} ${r.path}`] = [withSlash.status, without.status];
     }
-    const expected = Object.fromEntries(restRoutes().map((r) => {
-      const open = r.auth === false;
-      // The token endpoints without a body: 400 naming the first missing field; the OpenAPI document: 200.
-      const status = !open ? 401 : r.method === 'get' ? 200 : 400;
-      return [`${r.method.toUpperCase()} ${r.path}`, [status, status]];
-    }));
+    const expected = Object.fromEntries(
+      restRoutes().map((r) => {
+        const open = r.auth === false;
+        // The token endpoints without a body: 400 naming the first missing field; the OpenAPI document: 200.
+        const status = !open ? 401 : r.method === 'get' ? 200 : 400;
+        return [`${r.method.toUpperCase()} ${r.path}`, [status, status]];
+      }),
+    );
     expect(answers).toEqual(expected);
   });
 });
 
 describe('pagination parameters', () => {
-  let u: RestUser; let peer: RestUser;
-  let groupId: number; let directId: number; let roomId: number;
+  let u: RestUser;
+  let peer: RestUser;
+  let groupId: number;
+  let directId: number;
+  let roomId: number;
   beforeAll(async () => {
     u = await restUser(server, 'pg');
     peer = await restUser(server, 'pg');
@@ -47,16 +56,18 @@ describe('pagination parameters', () => {
   });
 
   it('page/page_size: 400 naming the parameter, past the end 404, on every page-numbered route', async () => {
-    const routes = [
-      '/chats/',
-      `/chats/${groupId}/messages/`,
-      `/conversations/${directId}/messages/`,
-      `/chat/rooms/${roomId}/messages/`,
-    ];
+    const routes = ['/chats/', `/chats/${groupId}/messages/`, `/conversations/${directId}/messages/`, `/chat/rooms/${roomId}/messages/`];
     for (const path of routes) {
       for (const [query, param] of [
-        ['page=abc', 'page'], ['page=0', 'page'], ['page=-1', 'page'], ['page=1.5', 'page'], ['page=', 'page'], ['page=1&page=2', 'page'],
-        ['page_size=0', 'page_size'], ['page_size=101', 'page_size'], ['page_size=ten', 'page_size'],
+        ['page=abc', 'page'],
+        ['page=0', 'page'],
+        ['page=-1', 'page'],
+        ['page=1.5', 'page'],
+        ['page=', 'page'],
+        ['page=1&page=2', 'page'],
+        ['page_size=0', 'page_size'],
+        ['page_size=101', 'page_size'],
+        ['page_size=ten', 'page_size'],
       ]) {
         const res = await call(server, 'GET', `${path}?${query}`, { token: u.token });
         expect({ path, query, status: res.status, names: String(res.body?.error).startsWith(param) }).toEqual({ path, query, status: 400, names: true });
@@ -101,26 +112,41 @@ describe('bodies', () => {
     const u = await restUser(server, 'bd');
     const peer = await restUser(server, 'bd');
     expect((await call(server, 'POST', '/token/', { json: { username: u.username, password: u.password, remember_me: true } })).status).toBe(200);
-    const created = await call(server, 'POST', '/chats/', { token: u.token, json: { name: 'extra', avatar: 'x.png', is_group: true, members: [Number(peer.id)] } });
+    const created = await call(server, 'POST', '/chats/', {
+      token: u.token,
+      json: { name: 'extra', avatar: 'x.png', is_group: true, members: [Number(peer.id)] },
+    });
     expect(created.status).toBe(201);
     expect(created.body).not.toHaveProperty('avatar');
     expect(expectError(await call(server, 'POST', '/chats/', { token: u.token, json: { name: ['a'] } }), 400).error).toMatch(/^name/);
     expect(expectError(await call(server, 'POST', '/chats/', { token: u.token, json: { name: 'g', members: [{ id: 1 }] } }), 400).error).toMatch(/^members/);
     expect(expectError(await call(server, 'POST', '/chats/', { token: u.token, json: { name: 'g', members: [999999] } }), 404).error).toMatch(/User/);
-    expect(expectError(await call(server, 'POST', '/chat/rooms/', { token: u.token, json: { name: 'r', room_type: 'public', max_members: 'many' } }), 400).error).toMatch(/^max_members/);
-    expect(expectError(await call(server, 'POST', '/messages/', { token: u.token, json: { content: 12, recipient_id: Number(peer.id) } }), 400).error).toMatch(/^content/);
+    expect(
+      expectError(await call(server, 'POST', '/chat/rooms/', { token: u.token, json: { name: 'r', room_type: 'public', max_members: 'many' } }), 400).error,
+    ).toMatch(/^max_members/);
+    expect(expectError(await call(server, 'POST', '/messages/', { token: u.token, json: { content: 12, recipient_id: Number(peer.id) } }), 400).error).toMatch(
+      /^content/,
+    );
     // A JSON body that is not an object.
     expect(expectError(await call(server, 'POST', '/messages/', { token: u.token, json: ['content'] }), 400).error).toBeTruthy();
     // Urlencoded forms work as DRF parses them.
-    const urlencoded = await call(server, 'POST', '/messages/', { token: u.token, raw: `content=hi&recipient_id=${peer.id}`, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const urlencoded = await call(server, 'POST', '/messages/', {
+      token: u.token,
+      raw: `content=hi&recipient_id=${peer.id}`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expect(urlencoded.status).toBe(201);
   });
 });
 
 describe('429 with Retry-After', () => {
   let limited: TestServer;
-  beforeAll(async () => { limited = await startTestServer({ RATE_MESSAGES_PER_SEC: '2', RATE_MESSAGES_BURST: '0', RATE_LOGIN_FAILURES: '2' }); });
-  afterAll(async () => { await limited.close(); });
+  beforeAll(async () => {
+    limited = await startTestServer({ RATE_MESSAGES_PER_SEC: '2', RATE_MESSAGES_BURST: '0', RATE_LOGIN_FAILURES: '2' });
+  });
+  afterAll(async () => {
+    await limited.close();
+  });
 
   /**
    * Fires rounds of `n` sends at once until one is refused (a loaded machine may spread a round
@@ -142,7 +168,7 @@ describe('429 with Retry-After', () => {
     expect(Number(r.refused!.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
   };
 
-  it('on every dialect\'s send', async () => {
+  it("on every dialect's send", async () => {
     const a = await restUser(limited, 'rl');
     const b = await restUser(limited, 'rl');
     const c = await restUser(limited, 'rl');
@@ -153,7 +179,9 @@ describe('429 with Retry-After', () => {
     const group = (await call(limited, 'POST', '/chats/', { token: b.token, json: { name: 'rl' } })).body.id;
     checkRefusal(await untilRefused(5, () => call(limited, 'POST', `/chats/${group}/send-message/`, { token: b.token, json: { content: 'spam' } })));
     const support = (await call(limited, 'GET', '/chat/conversations/my_conversation/', { token: c.token })).body.id;
-    checkRefusal(await untilRefused(5, () => call(limited, 'POST', `/chat/conversations/${support}/send_message/`, { token: c.token, json: { noi_dung: 'spam' } })));
+    checkRefusal(
+      await untilRefused(5, () => call(limited, 'POST', `/chat/conversations/${support}/send_message/`, { token: c.token, json: { noi_dung: 'spam' } })),
+    );
     const room = (await call(limited, 'POST', '/chat/rooms/', { token: d.token, json: { name: 'rl', room_type: 'public' } })).body.id;
     checkRefusal(await untilRefused(5, () => call(limited, 'POST', `/chat/rooms/${room}/messages/`, { token: d.token, json: { content: 'spam' } })));
 

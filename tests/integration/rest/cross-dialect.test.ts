@@ -11,13 +11,23 @@ import { startTestServer, type TestServer } from '../../support/test-server';
 import { call, form, gqlData, makeStaff, restUser, type RestUser } from './rest-support';
 
 let server: TestServer;
-beforeAll(async () => { server = await startTestServer(); });
-afterAll(async () => { await server.close(); });
-const { client, sub } = trackRealtime(() => server.wsUrl, () => server);
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(async () => {
+  await server.close();
+});
+const { client, sub } = trackRealtime(
+  () => server.wsUrl,
+  () => server,
+);
 
 /** What a reader shows: [message id, content] pairs (a list's or detail's last message is one pair). */
 type Seen = [number, string][];
-interface Reader { name: string; read(): Promise<Seen> }
+interface Reader {
+  name: string;
+  read(): Promise<Seen>;
+}
 type Kind = 'DIRECT' | 'GROUP' | 'SUPPORT' | 'ROOM';
 
 const get = async (user: RestUser, path: string) => {
@@ -26,7 +36,7 @@ const get = async (user: RestUser, path: string) => {
   return res.body;
 };
 const last = (m: { id?: number; message_id?: number; content?: string; noi_dung?: string; message?: string } | null): Seen =>
-  (m ? [[m.id ?? m.message_id!, m.content ?? m.noi_dung ?? m.message!]] : []);
+  m ? [[m.id ?? m.message_id!, m.content ?? m.noi_dung ?? m.message!]] : [];
 const inList = (list: any[], cid: number) => list.find((c) => c.id === cid) ?? null;
 
 const HISTORY = `query($c: ID!) { messages(conversationId: $c, last: 100) { edges { node { id content } } } }`;
@@ -38,16 +48,34 @@ const HISTORY = `query($c: ID!) { messages(conversationId: $c, last: 100) { edge
  */
 function readers(viewer: RestUser, cid: number, kind: Kind, opts: { other?: RestUser; customer?: boolean } = {}): Reader[] {
   const r: Reader[] = [
-    { name: '001 GET /chats/{id}/messages/', read: async () => (await get(viewer, `/chats/${cid}/messages/?page_size=100`)).results.map((m: any) => [m.id, m.content]) },
-    { name: '002 GET /chat/conversations/{id}/messages/', read: async () => (await get(viewer, `/chat/conversations/${cid}/messages/?limit=100`)).map((m: any) => [m.id, m.noi_dung]) },
-    { name: '003 GET /chat/rooms/{id}/messages/', read: async () => (await get(viewer, `/chat/rooms/${cid}/messages/?page_size=100`)).messages.map((m: any) => [m.id, m.content]) },
-    { name: '004 GET /conversations/{id}/messages/', read: async () => (await get(viewer, `/conversations/${cid}/messages/?page_size=100`)).results.map((m: any) => [m.id, m.content]) },
+    {
+      name: '001 GET /chats/{id}/messages/',
+      read: async () => (await get(viewer, `/chats/${cid}/messages/?page_size=100`)).results.map((m: any) => [m.id, m.content]),
+    },
+    {
+      name: '002 GET /chat/conversations/{id}/messages/',
+      read: async () => (await get(viewer, `/chat/conversations/${cid}/messages/?limit=100`)).map((m: any) => [m.id, m.noi_dung]),
+    },
+    {
+      name: '003 GET /chat/rooms/{id}/messages/',
+      read: async () => (await get(viewer, `/chat/rooms/${cid}/messages/?page_size=100`)).messages.map((m: any) => [m.id, m.content]),
+    },
+    {
+      name: '004 GET /conversations/{id}/messages/',
+      read: async () => (await get(viewer, `/conversations/${cid}/messages/?page_size=100`)).results.map((m: any) => [m.id, m.content]),
+    },
     { name: '004 GET /conversations/{id}/ last_message', read: async () => last((await get(viewer, `/conversations/${cid}/`)).last_message) },
     { name: '004 GET /conversations/ last_message', read: async () => last(inList(await get(viewer, '/conversations/'), cid)?.last_message) },
-    { name: '000+002 GET /chat/conversations/ last_message (seed 002 keys)', read: async () => last(inList(await get(viewer, '/chat/conversations/'), cid)?.last_message) },
+    {
+      name: '000+002 GET /chat/conversations/ last_message (seed 002 keys)',
+      read: async () => last(inList(await get(viewer, '/chat/conversations/'), cid)?.last_message),
+    },
     {
       name: '000+002 GET /chat/conversations/ last_message (seed 000 keys)',
-      read: async () => { const m = inList(await get(viewer, '/chat/conversations/'), cid)?.last_message; return m ? [[m.message_id, m.message]] : []; },
+      read: async () => {
+        const m = inList(await get(viewer, '/chat/conversations/'), cid)?.last_message;
+        return m ? [[m.message_id, m.message]] : [];
+      },
     },
     {
       name: 'GraphQL messages',
@@ -63,30 +91,58 @@ function readers(viewer: RestUser, cid: number, kind: Kind, opts: { other?: Rest
   }
   if (kind === 'DIRECT' && opts.other) {
     const other = opts.other;
-    r.push({ name: '000 GET /chat/history/{username}/', read: async () => (await get(viewer, `/chat/history/${other.username}/?limit=100`)).map((m: any) => [m.message_id, m.message]) });
-    r.push({ name: '000 GET /chat/recent-conversations/ last_message', read: async () => last(inList(await get(viewer, '/chat/recent-conversations/?limit=100'), cid)?.last_message) });
+    r.push({
+      name: '000 GET /chat/history/{username}/',
+      read: async () => (await get(viewer, `/chat/history/${other.username}/?limit=100`)).map((m: any) => [m.message_id, m.message]),
+    });
+    r.push({
+      name: '000 GET /chat/recent-conversations/ last_message',
+      read: async () => last(inList(await get(viewer, '/chat/recent-conversations/?limit=100'), cid)?.last_message),
+    });
   }
   if (kind === 'SUPPORT' && opts.customer) {
-    r.push({ name: '002 GET /chat/conversations/my_conversation/ last_message', read: async () => last((await get(viewer, '/chat/conversations/my_conversation/')).last_message) });
+    r.push({
+      name: '002 GET /chat/conversations/my_conversation/ last_message',
+      read: async () => last((await get(viewer, '/chat/conversations/my_conversation/')).last_message),
+    });
   }
   return r;
 }
 
 /** A send through one dialect (or GraphQL): returns the new message's id. */
-interface Sender { name: string; send(content: string): Promise<number> }
+interface Sender {
+  name: string;
+  send(content: string): Promise<number>;
+}
 const created = async (p: Promise<{ status: number; body: any; text: string }>, what: string, key = 'id') => {
   const res = await p;
   if (res.status !== 201) throw new Error(`${what}: ${res.status} ${res.text}`);
   return Number(res.body[key]);
 };
 const via = {
-  seed001: (u: RestUser, cid: number): Sender => ({ name: `001 send-message as ${u.username}`, send: (c) => created(call(server, 'POST', `/chats/${cid}/send-message/`, { token: u.token, json: { content: c } }), 'seed 001') }),
-  seed002: (u: RestUser, cid: number): Sender => ({ name: `002 send_message as ${u.username}`, send: (c) => created(call(server, 'POST', `/chat/conversations/${cid}/send_message/`, { token: u.token, json: { noi_dung: c } }), 'seed 002') }),
-  seed003: (u: RestUser, cid: number): Sender => ({ name: `003 rooms/messages as ${u.username}`, send: (c) => created(call(server, 'POST', `/chat/rooms/${cid}/messages/`, { token: u.token, json: { content: c, message_type: 'text' } }), 'seed 003') }),
-  seed004: (u: RestUser, to: RestUser): Sender => ({ name: `004 POST /messages/ as ${u.username}`, send: (c) => created(call(server, 'POST', '/messages/', { token: u.token, json: { content: c, recipient_id: Number(to.id) } }), 'seed 004') }),
+  seed001: (u: RestUser, cid: number): Sender => ({
+    name: `001 send-message as ${u.username}`,
+    send: (c) => created(call(server, 'POST', `/chats/${cid}/send-message/`, { token: u.token, json: { content: c } }), 'seed 001'),
+  }),
+  seed002: (u: RestUser, cid: number): Sender => ({
+    name: `002 send_message as ${u.username}`,
+    send: (c) => created(call(server, 'POST', `/chat/conversations/${cid}/send_message/`, { token: u.token, json: { noi_dung: c } }), 'seed 002'),
+  }),
+  seed003: (u: RestUser, cid: number): Sender => ({
+    name: `003 rooms/messages as ${u.username}`,
+    send: (c) => created(call(server, 'POST', `/chat/rooms/${cid}/messages/`, { token: u.token, json: { content: c, message_type: 'text' } }), 'seed 003'),
+  }),
+  seed004: (u: RestUser, to: RestUser): Sender => ({
+    name: `004 POST /messages/ as ${u.username}`,
+    send: (c) => created(call(server, 'POST', '/messages/', { token: u.token, json: { content: c, recipient_id: Number(to.id) } }), 'seed 004'),
+  }),
   graphql: (u: RestUser, cid: number): Sender => ({
     name: `GraphQL sendMessage as ${u.username}`,
-    send: async (c) => Number((await gqlData(server, u, `mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }`, { i: { conversationId: String(cid), content: c } })).sendMessage.id),
+    send: async (c) =>
+      Number(
+        (await gqlData(server, u, `mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }`, { i: { conversationId: String(cid), content: c } }))
+          .sendMessage.id,
+      ),
   }),
 };
 
@@ -94,20 +150,27 @@ const via = {
  * Sends one message through each sender, then checks that each is seen by every reader of every
  * viewer and arrives on each viewer's live subscription. Returns the misses (empty when all see all).
  */
-async function everyoneSeesEverything(senders: Sender[], viewers: { user: RestUser; live: LiveSubscription; readers: Reader[] }[], cid: number): Promise<string[]> {
+async function everyoneSeesEverything(
+  senders: Sender[],
+  viewers: { user: RestUser; live: LiveSubscription; readers: Reader[] }[],
+  cid: number,
+): Promise<string[]> {
   const misses: string[] = [];
   for (const sender of senders) {
     const content = `via ${sender.name}`;
     const id = await sender.send(content);
     for (const v of viewers) {
       const event = (await v.live.next()).messageAdded;
-      if (event.id !== String(id) || event.conversationId !== String(cid) || event.content !== content) misses.push(`${v.user.username} live: ${JSON.stringify(event)} for ${content}`);
+      if (event.id !== String(id) || event.conversationId !== String(cid) || event.content !== content)
+        misses.push(`${v.user.username} live: ${JSON.stringify(event)} for ${content}`);
       // The message resource shared by seeds 001 and 004.
       const one = await get(v.user, `/messages/${id}/`);
-      if (one.content !== content || one.chat_group !== cid || one.conversation !== cid) misses.push(`${v.user.username} GET /messages/{id}/: ${JSON.stringify(one).slice(0, 200)}`);
+      if (one.content !== content || one.chat_group !== cid || one.conversation !== cid)
+        misses.push(`${v.user.username} GET /messages/{id}/: ${JSON.stringify(one).slice(0, 200)}`);
       for (const r of v.readers) {
         const seen = await r.read();
-        if (!seen.some(([mid, c]) => mid === id && c === content)) misses.push(`${v.user.username} ${r.name}: ${content} not in ${JSON.stringify(seen.slice(-3))}`);
+        if (!seen.some(([mid, c]) => mid === id && c === content))
+          misses.push(`${v.user.username} ${r.name}: ${content} not in ${JSON.stringify(seen.slice(-3))}`);
       }
     }
   }
@@ -196,22 +259,31 @@ describe('cross-dialect: one message, every dialect that can see it, and GraphQL
 async function fileSeen(viewer: RestUser, cid: number, id: number): Promise<[string, string | null | undefined][]> {
   const find = (list: any[]) => list.find((m: any) => (m.id ?? m.message_id) === id);
   const one = await get(viewer, `/messages/${id}/`);
-  const gql = (await gqlData(server, viewer, `query($c: ID!) { messages(conversationId: $c, last: 100) { edges { node { id attachments { url } } } } }`, { c: String(cid) }))
-    .messages.edges.find((e: any) => Number(e.node.id) === id);
+  const gql = (
+    await gqlData(server, viewer, `query($c: ID!) { messages(conversationId: $c, last: 100) { edges { node { id attachments { url } } } } }`, {
+      c: String(cid),
+    })
+  ).messages.edges.find((e: any) => Number(e.node.id) === id);
   return [
     ['001 GET /chats/{id}/messages/ media', find((await get(viewer, `/chats/${cid}/messages/?page_size=100`)).results)?.media[0]?.url],
     ['003 GET /chat/rooms/{id}/messages/ file_url', find((await get(viewer, `/chat/rooms/${cid}/messages/?page_size=100`)).messages)?.file_url],
-    ['004 GET /conversations/{id}/messages/ attachments', find((await get(viewer, `/conversations/${cid}/messages/?page_size=100`)).results)?.attachments[0]?.file],
+    [
+      '004 GET /conversations/{id}/messages/ attachments',
+      find((await get(viewer, `/conversations/${cid}/messages/?page_size=100`)).results)?.attachments[0]?.file,
+    ],
     ['004 GET /conversations/{id}/ last_message', (await get(viewer, `/conversations/${cid}/`)).last_message?.attachments[0]?.file],
     ['001+004 GET /messages/{id}/ media', one.media[0]?.url],
     ['001+004 GET /messages/{id}/ attachments', one.attachments[0]?.file],
     ['GraphQL messages attachments', gql?.node.attachments[0]?.url],
-    ['002 GET /chat/conversations/{id}/messages/ (no file field)', find(await get(viewer, `/chat/conversations/${cid}/messages/?limit=100`)) ? null : undefined],
+    [
+      '002 GET /chat/conversations/{id}/messages/ (no file field)',
+      find(await get(viewer, `/chat/conversations/${cid}/messages/?limit=100`)) ? null : undefined,
+    ],
   ];
 }
 
 describe('cross-dialect: a seed-003 file message (issue 16)', () => {
-  it('an external link and a link to this server\'s media, sent through seed 003, are the same file in every dialect, GraphQL and live', async () => {
+  it("an external link and a link to this server's media, sent through seed 003, are the same file in every dialect, GraphQL and live", async () => {
     const dev = await restUser(server, 'xfd');
     const mate = await restUser(server, 'xfm');
     const room = await call(server, 'POST', '/chat/rooms/', { token: dev.token, json: { name: '文件', room_type: 'public' } });
@@ -221,10 +293,13 @@ describe('cross-dialect: a seed-003 file message (issue 16)', () => {
     await live.ready();
 
     const external = await call(server, 'POST', `/chat/rooms/${cid}/messages/`, {
-      token: dev.token, json: { content: '消息内容', message_type: 'image', file_url: 'https://example.com/file.jpg', file_name: 'image.jpg', file_size: 1024 },
+      token: dev.token,
+      json: { content: '消息内容', message_type: 'image', file_url: 'https://example.com/file.jpg', file_name: 'image.jpg', file_size: 1024 },
     });
     expect(external.status).toBe(201);
-    expect(await live.next()).toEqual({ messageAdded: { id: String(external.body.id), attachments: [{ url: 'https://example.com/file.jpg', isExternal: true }] } });
+    expect(await live.next()).toEqual({
+      messageAdded: { id: String(external.body.id), attachments: [{ url: 'https://example.com/file.jpg', isExternal: true }] },
+    });
     for (const viewer of [dev, mate]) {
       const misses = (await fileSeen(viewer, cid, external.body.id)).filter(([, url]) => url !== 'https://example.com/file.jpg' && url !== null);
       expect(misses).toEqual([]);
@@ -232,17 +307,29 @@ describe('cross-dialect: a seed-003 file message (issue 16)', () => {
 
     // An upload through seed 001 elsewhere, linked by its seed-003 URL: every reader shows the new attachment's signed URL.
     const group = await call(server, 'POST', '/chats/', { token: mate.token, form: form({ name: 'src', members: [dev.id] }) });
-    const png = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000'
-      + '1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082', 'hex');
-    const upload = await call(server, 'POST', `/chats/${group.body.id}/send-message/`, { token: mate.token, form: form({ content: 'src' }, [['medias', { name: 'one.png', bytes: png, type: 'image/png' }]]) });
+    const png = Buffer.from(
+      '89504e470d0a1a0a0000000d4948445200000001000000010806000000' + '1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082',
+      'hex',
+    );
+    const upload = await call(server, 'POST', `/chats/${group.body.id}/send-message/`, {
+      token: mate.token,
+      form: form({ content: 'src' }, [['medias', { name: 'one.png', bytes: png, type: 'image/png' }]]),
+    });
     expect(upload.status).toBe(201);
-    const linked = await call(server, 'POST', `/chat/rooms/${cid}/messages/`, { token: dev.token, json: { content: '', message_type: 'image', file_url: upload.body.media[0].url } });
+    const linked = await call(server, 'POST', `/chat/rooms/${cid}/messages/`, {
+      token: dev.token,
+      json: { content: '', message_type: 'image', file_url: upload.body.media[0].url },
+    });
     expect(linked.status).toBe(201);
     const linkedId = Number(/\/media\/(\d+)\?/.exec(linked.body.file_url)![1]);
     expect(linkedId).not.toBe(upload.body.media[0].id);
-    expect(await live.next()).toEqual({ messageAdded: { id: String(linked.body.id), attachments: [{ url: expect.stringMatching(new RegExp(`^/media/${linkedId}\\?exp=`)), isExternal: false }] } });
+    expect(await live.next()).toEqual({
+      messageAdded: { id: String(linked.body.id), attachments: [{ url: expect.stringMatching(new RegExp(`^/media/${linkedId}\\?exp=`)), isExternal: false }] },
+    });
     for (const viewer of [dev, mate]) {
-      const misses = (await fileSeen(viewer, cid, linked.body.id)).filter(([, url]) => url !== null && !new RegExp(`/media/${linkedId}\\?exp=\\d+&sig=`).test(url ?? ''));
+      const misses = (await fileSeen(viewer, cid, linked.body.id)).filter(
+        ([, url]) => url !== null && !new RegExp(`/media/${linkedId}\\?exp=\\d+&sig=`).test(url ?? ''),
+      );
       expect(misses).toEqual([]);
     }
   }, 60000);
@@ -269,8 +356,12 @@ describe('cross-dialect: issue 28, an archived room and a file uploaded first', 
     ];
     for (const [name, res] of refusals) expect([name, res.status, ARCHIVED.test(res.text)]).toEqual([name, 403, true]);
     const g = await fetch(server.url, {
-      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${mate.token}` },
-      body: JSON.stringify({ query: 'mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }', variables: { i: { conversationId: String(cid), content: 'x' } } }),
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${mate.token}` },
+      body: JSON.stringify({
+        query: 'mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }',
+        variables: { i: { conversationId: String(cid), content: 'x' } },
+      }),
     }).then((r) => r.json() as Promise<any>);
     expect(g.errors[0]).toMatchObject({ extensions: { code: 'FORBIDDEN' }, message: expect.stringMatching(ARCHIVED) });
 
@@ -288,16 +379,28 @@ describe('cross-dialect: issue 28, an archived room and a file uploaded first', 
     expect((await call(server, 'POST', `/chat/rooms/${cid}/join/`, { token: mate.token })).status).toBe(200);
     const live = sub(client(mate), `subscription($c: ID) { messageAdded(conversationId: $c) { id attachments { url isExternal } } }`, { c: String(cid) });
     await live.ready();
-    const png = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000'
-      + '1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082', 'hex');
-    const up = await call(server, 'POST', '/chat/upload/', { token: dev.token, form: form({}, [['file', { name: 'image.png', bytes: png, type: 'image/png' }]]) });
+    const png = Buffer.from(
+      '89504e470d0a1a0a0000000d4948445200000001000000010806000000' + '1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082',
+      'hex',
+    );
+    const up = await call(server, 'POST', '/chat/upload/', {
+      token: dev.token,
+      form: form({}, [['file', { name: 'image.png', bytes: png, type: 'image/png' }]]),
+    });
     expect(up.status).toBe(201);
     const uploadId = Number(/\/media\/(\d+)\?/.exec(up.body.file_url)![1]);
-    const sent = await call(server, 'POST', `/chat/rooms/${cid}/messages/`, { token: dev.token, json: { content: '消息内容', message_type: 'image', file_url: up.body.file_url, file_name: 'image.png', file_size: 1024 } });
+    const sent = await call(server, 'POST', `/chat/rooms/${cid}/messages/`, {
+      token: dev.token,
+      json: { content: '消息内容', message_type: 'image', file_url: up.body.file_url, file_name: 'image.png', file_size: 1024 },
+    });
     expect(sent.status).toBe(201);
-    expect(await live.next()).toEqual({ messageAdded: { id: String(sent.body.id), attachments: [{ url: expect.stringMatching(new RegExp(`^/media/${uploadId}\\?exp=`)), isExternal: false }] } });
+    expect(await live.next()).toEqual({
+      messageAdded: { id: String(sent.body.id), attachments: [{ url: expect.stringMatching(new RegExp(`^/media/${uploadId}\\?exp=`)), isExternal: false }] },
+    });
     for (const viewer of [dev, mate]) {
-      const misses = (await fileSeen(viewer, cid, sent.body.id)).filter(([, url]) => url !== null && !new RegExp(`/media/${uploadId}\\?exp=\\d+&sig=`).test(url ?? ''));
+      const misses = (await fileSeen(viewer, cid, sent.body.id)).filter(
+        ([, url]) => url !== null && !new RegExp(`/media/${uploadId}\\?exp=\\d+&sig=`).test(url ?? ''),
+      );
       expect(misses).toEqual([]);
     }
   }, 60000);

@@ -10,9 +10,16 @@ import { startTestServer, type TestServer } from '../../support/test-server';
 import { call, expectError, expectKeys, gqlData, restUser, type RestUser } from './rest-support';
 
 let server: TestServer;
-beforeAll(async () => { server = await startTestServer(); });
-afterAll(async () => { await server.close(); });
-const { client, sub } = trackRealtime(() => server.wsUrl, () => server);
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(async () => {
+  await server.close();
+});
+const { client, sub } = trackRealtime(
+  () => server.wsUrl,
+  () => server,
+);
 
 const SEND = `mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }`;
 const HISTORY_KEYS = ['message_id', 'message', 'username', 'recipient', 'timestamp', 'is_read', 'is_edited', 'is_deleted'];
@@ -40,8 +47,14 @@ describe('seed 000: chat by username', () => {
     expect(hist.body).toHaveLength(2);
     for (const item of hist.body) expectKeys(item, HISTORY_KEYS);
     expect(hist.body[0]).toEqual({
-      message_id: m1, message: 'Hi Bob', username: alice.username, recipient: bob.username,
-      timestamp: expect.any(String), is_read: false, is_edited: false, is_deleted: false,
+      message_id: m1,
+      message: 'Hi Bob',
+      username: alice.username,
+      recipient: bob.username,
+      timestamp: expect.any(String),
+      is_read: false,
+      is_edited: false,
+      is_deleted: false,
     });
     expect(hist.body[1].message_id).toBe(m2);
 
@@ -67,7 +80,9 @@ describe('seed 000: chat by username', () => {
     });
 
     // Marking read publishes a read receipt (the seed's WebSocket "read" event: GraphQL readReceipt now).
-    const receipts = sub(client(alice), `subscription($c: ID!) { readReceipt(conversationId: $c) { conversationId lastReadSeq user { username } } }`, { c: String(recent.body[0].id) });
+    const receipts = sub(client(alice), `subscription($c: ID!) { readReceipt(conversationId: $c) { conversationId lastReadSeq user { username } } }`, {
+      c: String(recent.body[0].id),
+    });
     await receipts.ready();
     const marked = await call(server, 'POST', `/chat/mark-read/${alice.username}/`, { token: bob.token });
     expect(marked.status).toBe(200);
@@ -83,9 +98,26 @@ describe('seed 000: chat by username', () => {
     const convs = await call(server, 'GET', '/chat/conversations/', { token: alice.token });
     expect(convs.status).toBe(200);
     expect(convs.body).toHaveLength(1);
-    expectKeys(convs.body[0], ['id', 'customer', 'customer_info', 'is_staff_group', 'created_at', 'last_message_at', 'last_message', 'unread_count', 'kind', 'title', 'participants']);
+    expectKeys(convs.body[0], [
+      'id',
+      'customer',
+      'customer_info',
+      'is_staff_group',
+      'created_at',
+      'last_message_at',
+      'last_message',
+      'unread_count',
+      'kind',
+      'title',
+      'participants',
+    ]);
     expect(convs.body[0]).toMatchObject({
-      kind: 'DIRECT', title: 'Bob', is_staff_group: false, customer: null, customer_info: null, unread_count: 0,
+      kind: 'DIRECT',
+      title: 'Bob',
+      is_staff_group: false,
+      customer: null,
+      customer_info: null,
+      unread_count: 0,
       last_message: { id: m2, noi_dung: 'Are you there?', message_id: m2, message: 'Are you there?', username: alice.username, nguoi_goi_name: 'Alice A' },
     });
     expect(convs.body[0].participants.map((p: any) => p.username).sort()).toEqual([alice.username, bob.username].sort());
@@ -97,18 +129,36 @@ describe('seed 000: chat by username', () => {
     const gus = await restUser(server, 'gu');
     const opened = await call(server, 'GET', `/chat/history/${finn.username}/`, { token: erin.token });
     expect({ status: opened.status, body: opened.body }).toEqual({ status: 200, body: [] });
-    for (const [me, other, direction] of [[erin, finn, 'outgoing'], [finn, erin, 'incoming']] as const) {
+    for (const [me, other, direction] of [
+      [erin, finn, 'outgoing'],
+      [finn, erin, 'incoming'],
+    ] as const) {
       const list = await call(server, 'GET', '/accounts/connections/users/', { token: me.token });
-      expect(list.body).toEqual([{ id: expect.any(Number), user: expect.objectContaining({ id: Number(other.id), username: other.username }), status: 'accepted', direction, created_at: expect.any(String) }]);
+      expect(list.body).toEqual([
+        {
+          id: expect.any(Number),
+          user: expect.objectContaining({ id: Number(other.id), username: other.username }),
+          status: 'accepted',
+          direction,
+          created_at: expect.any(String),
+        },
+      ]);
     }
     // Activity orders the list: finn's chat, then gus's newer one first; ?limit cuts it.
     await sendTo(finn, erin, 'first');
     await sendTo(gus, erin, 'second');
     const recent = await call(server, 'GET', '/chat/recent-conversations/', { token: erin.token });
     expect(recent.body.map((c: any) => c.other_user.username)).toEqual([gus.username, finn.username]);
-    expect((await call(server, 'GET', '/chat/recent-conversations/?limit=1', { token: erin.token })).body.map((c: any) => c.other_user.username)).toEqual([gus.username]);
+    expect((await call(server, 'GET', '/chat/recent-conversations/?limit=1', { token: erin.token })).body.map((c: any) => c.other_user.username)).toEqual([
+      gus.username,
+    ]);
     await sendTo(finn, erin, 'third');
-    expect((await call(server, 'GET', '/chat/recent-conversations/?limit=10', { token: erin.token })).body.map((c: any) => [c.other_user.username, c.unread_count])).toEqual([[finn.username, 2], [gus.username, 1]]);
+    expect(
+      (await call(server, 'GET', '/chat/recent-conversations/?limit=10', { token: erin.token })).body.map((c: any) => [c.other_user.username, c.unread_count]),
+    ).toEqual([
+      [finn.username, 2],
+      [gus.username, 1],
+    ]);
     // Only direct chats: a group does not show here.
     await call(server, 'POST', '/chats/', { token: erin.token, json: { name: 'not direct', members: [Number(gus.id)] } });
     expect((await call(server, 'GET', '/chat/recent-conversations/', { token: erin.token })).body).toHaveLength(2);
@@ -136,7 +186,9 @@ describe('seed 000: chat by username', () => {
 
     const list = await call(server, 'GET', '/accounts/connections/users/', { token: alice.token });
     expect(list.status).toBe(200);
-    expect(list.body).toEqual([expect.objectContaining({ id: req.body.id, status: 'pending', direction: 'incoming', user: expect.objectContaining({ id: Number(carol.id) }) })]);
+    expect(list.body).toEqual([
+      expect.objectContaining({ id: req.body.id, status: 'pending', direction: 'incoming', user: expect.objectContaining({ id: Number(carol.id) }) }),
+    ]);
 
     // Only the addressee answers: the requester is refused, a stranger does not see it.
     expectError(await call(server, 'POST', `/accounts/connections/accept/${req.body.id}/`, { token: carol.token }), 403);
@@ -170,7 +222,9 @@ describe('seed 000: chat by username', () => {
     const reopened = await call(server, 'GET', `/chat/history/${alice.username}/`, { token: dave.token });
     expect({ status: reopened.status, body: reopened.body }).toEqual({ status: 200, body: [] });
     const hello = await sendTo(dave, alice, 'hello again');
-    expect((await call(server, 'GET', `/chat/history/${dave.username}/`, { token: alice.token })).body.map((m: any) => [m.message_id, m.message, m.username])).toEqual([[hello, 'hello again', dave.username]]);
+    expect(
+      (await call(server, 'GET', `/chat/history/${dave.username}/`, { token: alice.token })).body.map((m: any) => [m.message_id, m.message, m.username]),
+    ).toEqual([[hello, 'hello again', dave.username]]);
 
     expectError(await call(server, 'POST', '/accounts/connections/request/999999/', { token: alice.token }), 404);
     expectError(await call(server, 'POST', '/accounts/connections/request/abc/', { token: alice.token }), 400);

@@ -10,13 +10,32 @@ import { startTestServer, type TestServer } from '../../support/test-server';
 import { apiBase, call, expectError, expectKeys, restUser, type RestUser } from './rest-support';
 
 let server: TestServer;
-beforeAll(async () => { server = await startTestServer(); });
-afterAll(async () => { await server.close(); });
-const { client, sub } = trackRealtime(() => server.wsUrl, () => server);
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(async () => {
+  await server.close();
+});
+const { client, sub } = trackRealtime(
+  () => server.wsUrl,
+  () => server,
+);
 
 const CHAT_KEYS = ['id', 'name', 'description', 'is_group', 'members_summary', 'created_by', 'created_at', 'updated_at', 'last_message', 'unread_count'];
 const SUMMARY_KEYS = ['id', 'username', 'full_name', 'avatar_thumbnail', 'role'];
-const MESSAGE_KEYS = ['id', 'chat_group', 'sender', 'content', 'is_system_message', 'is_removed', 'replied_to', 'replied_to_preview', 'created_at', 'updated_at', 'media'];
+const MESSAGE_KEYS = [
+  'id',
+  'chat_group',
+  'sender',
+  'content',
+  'is_system_message',
+  'is_removed',
+  'replied_to',
+  'replied_to_preview',
+  'created_at',
+  'updated_at',
+  'media',
+];
 const MEMBER_KEYS = ['id', 'chat_group', 'user', 'is_admin', 'nickname', 'last_read_at', 'unread_count', 'created_at', 'updated_at'];
 
 function groupForm(name: string, description: string, members: RestUser[]): FormData {
@@ -36,7 +55,10 @@ async function sendForm(user: RestUser, chatId: number, content: string, replied
 
 describe('seed 001: chat groups', () => {
   // Fresh users for every test (each test makes its own group): any test runs alone.
-  let owner: RestUser; let renter: RestUser; let third: RestUser; let outsider: RestUser;
+  let owner: RestUser;
+  let renter: RestUser;
+  let third: RestUser;
+  let outsider: RestUser;
   beforeEach(async () => {
     owner = await restUser(server, 'own', { first_name: 'Owner', last_name: 'One' });
     renter = await restUser(server, 'ren', { first_name: 'Renter', last_name: 'One' });
@@ -92,10 +114,18 @@ describe('seed 001: chat groups', () => {
     expectKeys(first.body, MESSAGE_KEYS);
     expectKeys(first.body.sender, [...SUMMARY_KEYS, 'avatar']);
     expect(first.body).toMatchObject({
-      chat_group: chatId, content: 'Phòng còn trống không ạ?', is_system_message: false, is_removed: false,
-      replied_to: null, replied_to_preview: null, media: [], sender: { id: Number(renter.id), username: renter.username, full_name: 'Renter One' },
+      chat_group: chatId,
+      content: 'Phòng còn trống không ạ?',
+      is_system_message: false,
+      is_removed: false,
+      replied_to: null,
+      replied_to_preview: null,
+      media: [],
+      sender: { id: Number(renter.id), username: renter.username, full_name: 'Renter One' },
     });
-    expect(await live.next()).toEqual({ messageAdded: { id: String(first.body.id), content: 'Phòng còn trống không ạ?', sender: { username: renter.username } } });
+    expect(await live.next()).toEqual({
+      messageAdded: { id: String(first.body.id), content: 'Phòng còn trống không ạ?', sender: { username: renter.username } },
+    });
 
     const reply = await call(server, 'POST', `/chats/${chatId}/send-message/`, { token: owner.token, json: { content: 'Còn ạ', replied_to: first.body.id } });
     expect(reply.status).toBe(201);
@@ -129,7 +159,9 @@ describe('seed 001: chat groups', () => {
     withFile.append('medias', new Blob([Buffer.from('x')], { type: 'image/png' }), 'a.png');
     expectError(await call(server, 'POST', `/chats/${chatId}/send-message/`, { token: renter.token, form: withFile }), 415);
     // Empty content (and no file) is a 400 naming the field.
-    expect(expectError(await call(server, 'POST', `/chats/${chatId}/send-message/`, { token: renter.token, json: { content: '  ' } }), 400).error).toMatch(/^content/);
+    expect(expectError(await call(server, 'POST', `/chats/${chatId}/send-message/`, { token: renter.token, json: { content: '  ' } }), 400).error).toMatch(
+      /^content/,
+    );
   });
 
   it('edits through PATCH /api/messages/{id}/ (messageEdited), deletes with 204, refuses others', async () => {
@@ -146,7 +178,9 @@ describe('seed 001: chat groups', () => {
 
     const notMine = expectError(await call(server, 'PATCH', `/messages/${sent.body.id}/`, { token: third.token, json: { content: 'hack' } }), 403);
     expect(notMine.error).toBe('Bạn chỉ có thể cập nhật tin nhắn của mình');
-    expect(expectError(await call(server, 'DELETE', `/messages/${sent.body.id}/`, { token: third.token }), 403).error).toBe('Bạn chỉ có thể xóa tin nhắn của mình');
+    expect(expectError(await call(server, 'DELETE', `/messages/${sent.body.id}/`, { token: third.token }), 403).error).toBe(
+      'Bạn chỉ có thể xóa tin nhắn của mình',
+    );
     expectError(await call(server, 'PATCH', `/messages/${sent.body.id}/`, { token: outsider.token, json: { content: 'hack' } }), 404);
 
     const del = await call(server, 'DELETE', `/messages/${sent.body.id}/`, { token: renter.token });
@@ -155,7 +189,9 @@ describe('seed 001: chat groups', () => {
     expect(await deletes.next()).toEqual({ messageDeleted: { messageId: String(sent.body.id) } });
     const after = await call(server, 'GET', `/messages/${sent.body.id}/`, { token: owner.token });
     expect(after.body).toMatchObject({ is_removed: true, is_deleted: true, content: '' });
-    expect(expectError(await call(server, 'PATCH', `/messages/${sent.body.id}/`, { token: renter.token, json: { content: 'again' } }), 400).error).toBe('Tin nhắn này đã bị xóa');
+    expect(expectError(await call(server, 'PATCH', `/messages/${sent.body.id}/`, { token: renter.token, json: { content: 'again' } }), 400).error).toBe(
+      'Tin nhắn này đã bị xóa',
+    );
 
     const history = await call(server, 'GET', `/chats/${chatId}/messages/?page_size=100`, { token: owner.token });
     const system = history.body.results.find((m: any) => m.is_system_message);
@@ -164,22 +200,29 @@ describe('seed 001: chat groups', () => {
 
   it('adds, removes and leaves with SYSTEM messages; only admins manage members', async () => {
     const chatId = await newGroup();
-    const denied = expectError(await call(server, 'POST', `/chats/${chatId}/add_member/`, { token: renter.token, json: { user_id: Number(outsider.id) } }), 403);
+    const denied = expectError(
+      await call(server, 'POST', `/chats/${chatId}/add_member/`, { token: renter.token, json: { user_id: Number(outsider.id) } }),
+      403,
+    );
     expect(denied.error).toBe('Không có quyền thêm thành viên');
     const added = await call(server, 'POST', `/chats/${chatId}/add_member/`, { token: owner.token, json: { user_id: Number(outsider.id), is_admin: false } });
     expect(added.status).toBe(200);
     expect(added.body).toEqual({ status: 'success' });
     const notAdmin = await call(server, 'POST', `/chats/${chatId}/remove_member/`, { token: outsider.token, json: { user_id: Number(third.id) } });
     expect(expectError(notAdmin, 403).error).toBe('Không có quyền xóa thành viên');
-    expect((await call(server, 'POST', `/chats/${chatId}/remove_member/`, { token: owner.token, json: { user_id: Number(third.id) } })).body).toEqual({ status: 'success' });
+    expect((await call(server, 'POST', `/chats/${chatId}/remove_member/`, { token: owner.token, json: { user_id: Number(third.id) } })).body).toEqual({
+      status: 'success',
+    });
     expect((await call(server, 'POST', `/chats/${chatId}/leave_group/`, { token: outsider.token })).body).toEqual({ status: 'success' });
-    expect(expectError(await call(server, 'POST', `/chats/${chatId}/add_member/`, { token: owner.token, json: { user_id: 'abc' } }), 400).error).toMatch(/^user_id/);
+    expect(expectError(await call(server, 'POST', `/chats/${chatId}/add_member/`, { token: owner.token, json: { user_id: 'abc' } }), 400).error).toMatch(
+      /^user_id/,
+    );
 
     const history = await call(server, 'GET', `/chats/${chatId}/messages/?page_size=100`, { token: owner.token });
     const notices = history.body.results.filter((m: any) => m.is_system_message).map((m: any) => m.content);
-    expect(notices).toEqual(expect.arrayContaining([
-      `${owner.username} added ${outsider.username}`, `${owner.username} removed ${third.username}`, `${outsider.username} left`,
-    ]));
+    expect(notices).toEqual(
+      expect.arrayContaining([`${owner.username} added ${outsider.username}`, `${owner.username} removed ${third.username}`, `${outsider.username} left`]),
+    );
     expect(notices.length).toBe(4);
     const detail = await call(server, 'GET', `/chats/${chatId}/`, { token: owner.token });
     expect(detail.body.members.map((m: any) => m.user.id).sort()).toEqual([Number(owner.id), Number(renter.id)].sort());
@@ -187,11 +230,20 @@ describe('seed 001: chat groups', () => {
     // is_admin: the owner adds an admin; an admin adds members but not admins.
     const helper = await restUser(server, 'hlp');
     const newcomer = await restUser(server, 'new');
-    expect((await call(server, 'POST', `/chats/${chatId}/add_member/`, { token: owner.token, json: { user_id: helper.id, is_admin: 'true' } })).status).toBe(200);
+    expect((await call(server, 'POST', `/chats/${chatId}/add_member/`, { token: owner.token, json: { user_id: helper.id, is_admin: 'true' } })).status).toBe(
+      200,
+    );
     const withAdmin = await call(server, 'GET', `/chats/${chatId}/`, { token: helper.token });
     expect(withAdmin.body.members.find((m: any) => m.user.id === Number(helper.id))).toMatchObject({ is_admin: true, unread_count: 0 });
-    expect(expectError(await call(server, 'POST', `/chats/${chatId}/add_member/`, { token: helper.token, json: { user_id: Number(newcomer.id), is_admin: true } }), 403).error).toBe('Không có quyền thêm thành viên');
-    expect((await call(server, 'POST', `/chats/${chatId}/add_member/`, { token: helper.token, json: { user_id: Number(newcomer.id) } })).body).toEqual({ status: 'success' });
+    expect(
+      expectError(
+        await call(server, 'POST', `/chats/${chatId}/add_member/`, { token: helper.token, json: { user_id: Number(newcomer.id), is_admin: true } }),
+        403,
+      ).error,
+    ).toBe('Không có quyền thêm thành viên');
+    expect((await call(server, 'POST', `/chats/${chatId}/add_member/`, { token: helper.token, json: { user_id: Number(newcomer.id) } })).body).toEqual({
+      status: 'success',
+    });
     // Someone who is not (or no longer) a member cannot leave, add or remove: the chat is not theirs to see.
     expectError(await call(server, 'POST', `/chats/${chatId}/leave_group/`, { token: outsider.token }), 404);
     expectError(await call(server, 'POST', `/chats/${chatId}/add_member/`, { token: outsider.token, json: { user_id: Number(outsider.id) } }), 404);
@@ -211,7 +263,9 @@ describe('seed 001: chat groups', () => {
 
     const missing = expectError(await call(server, 'POST', '/chats/create_direct_chat/', { token: a.token, json: { user_id: 999999 } }), 404);
     expect(missing.error).toBe('User không tồn tại');
-    expect(expectError(await call(server, 'POST', `/chats/${created.body.id}/leave_group/`, { token: a.token }), 400).error).toBe('Không thể rời khỏi chat trực tiếp');
+    expect(expectError(await call(server, 'POST', `/chats/${created.body.id}/leave_group/`, { token: a.token }), 400).error).toBe(
+      'Không thể rời khỏi chat trực tiếp',
+    );
     expect(expectError(await call(server, 'POST', '/chats/create_direct_chat/', { token: a.token, json: {} }), 400).error).toMatch(/^user_id/);
     expect(expectError(await call(server, 'POST', '/chats/create_direct_chat/', { token: a.token, json: { user_id: a.id } }), 400).error).toMatch(/^user_id/);
     // Someone who blocked you (seed 000's block) cannot be chatted with: 403.
@@ -225,6 +279,9 @@ describe('seed 001: chat groups', () => {
     await call(server, 'POST', `/chats/${created.body.id}/send-message/`, { token: b.token, json: { content: 'Phòng còn trống không ạ?' } });
     const list = await call(server, 'GET', '/chats/', { token: a.token });
     expect(list.body.results.map((c: any) => c.id)).toEqual([created.body.id, group.body.id]);
-    expect(list.body.results[0]).toMatchObject({ unread_count: 1, last_message: { content: 'Phòng còn trống không ạ?', is_removed: false, sender: { id: Number(b.id) } } });
+    expect(list.body.results[0]).toMatchObject({
+      unread_count: 1,
+      last_message: { content: 'Phòng còn trống không ạ?', is_removed: false, sender: { id: Number(b.id) } },
+    });
   });
 });

@@ -9,15 +9,37 @@ import { startTestServer, type TestServer } from '../../support/test-server';
 import { call, expectError, expectKeys, makeStaff, restUser, type RestUser } from './rest-support';
 
 let server: TestServer;
-beforeAll(async () => { server = await startTestServer(); });
-afterAll(async () => { await server.close(); });
-const { client, sub } = trackRealtime(() => server.wsUrl, () => server);
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(async () => {
+  await server.close();
+});
+const { client, sub } = trackRealtime(
+  () => server.wsUrl,
+  () => server,
+);
 
-const CONV_KEYS = ['id', 'customer', 'customer_info', 'is_staff_group', 'created_at', 'last_message_at', 'last_message', 'unread_count', 'kind', 'title', 'participants'];
+const CONV_KEYS = [
+  'id',
+  'customer',
+  'customer_info',
+  'is_staff_group',
+  'created_at',
+  'last_message_at',
+  'last_message',
+  'unread_count',
+  'kind',
+  'title',
+  'participants',
+];
 const MSG_KEYS = ['id', 'conversation_id', 'nguoi_goi_id', 'nguoi_goi_name', 'noi_dung', 'thoi_gian'];
 
 describe('seed 002: support desk', () => {
-  let customer: RestUser; let other: RestUser; let staff: RestUser; let staff2: RestUser;
+  let customer: RestUser;
+  let other: RestUser;
+  let staff: RestUser;
+  let staff2: RestUser;
   beforeAll(async () => {
     customer = await restUser(server, 'kh', { first_name: 'Nguyễn', last_name: 'Văn A' });
     other = await restUser(server, 'kh');
@@ -34,41 +56,66 @@ describe('seed 002: support desk', () => {
     expect(mine.body).toMatchObject({
       customer: Number(customer.id),
       customer_info: { id: Number(customer.id), username: customer.username, ho_ten: 'Nguyễn Văn A', loai_nguoi_dung: 'khach_hang' },
-      is_staff_group: true, last_message: null, last_message_at: null, unread_count: 0, kind: 'SUPPORT',
+      is_staff_group: true,
+      last_message: null,
+      last_message_at: null,
+      unread_count: 0,
+      kind: 'SUPPORT',
     });
     expectKeys(mine.body.customer_info, ['id', 'username', 'ho_ten', 'loai_nguoi_dung']);
     const id = mine.body.id;
     // Created once: the same conversation the next time.
     expect((await call(server, 'GET', '/chat/conversations/my_conversation', { token: customer.token })).body.id).toBe(id);
 
-    const sent = await call(server, 'POST', `/chat/conversations/${id}/send_message/`, { token: customer.token, json: { noi_dung: 'Xin chào, tôi muốn đặt bàn' } });
+    const sent = await call(server, 'POST', `/chat/conversations/${id}/send_message/`, {
+      token: customer.token,
+      json: { noi_dung: 'Xin chào, tôi muốn đặt bàn' },
+    });
     expect(sent.status).toBe(201);
     expectKeys(sent.body, MSG_KEYS);
-    expect(sent.body).toEqual({ id: expect.any(Number), conversation_id: id, nguoi_goi_id: Number(customer.id), nguoi_goi_name: 'Nguyễn Văn A', noi_dung: 'Xin chào, tôi muốn đặt bàn', thoi_gian: expect.any(String) });
+    expect(sent.body).toEqual({
+      id: expect.any(Number),
+      conversation_id: id,
+      nguoi_goi_id: Number(customer.id),
+      nguoi_goi_name: 'Nguyễn Văn A',
+      noi_dung: 'Xin chào, tôi muốn đặt bàn',
+      thoi_gian: expect.any(String),
+    });
 
     // The staff inbox: every customer's conversation, with this staff user's unread count.
     const inbox = await call(server, 'GET', '/chat/conversations/', { token: staff.token });
     expect(inbox.status).toBe(200);
     const row = inbox.body.find((c: any) => c.id === id);
     expectKeys(row, CONV_KEYS);
-    expect(row).toMatchObject({ is_staff_group: true, unread_count: 1, last_message: { id: sent.body.id, noi_dung: 'Xin chào, tôi muốn đặt bàn', nguoi_goi_name: 'Nguyễn Văn A' } });
+    expect(row).toMatchObject({
+      is_staff_group: true,
+      unread_count: 1,
+      last_message: { id: sent.body.id, noi_dung: 'Xin chào, tôi muốn đặt bàn', nguoi_goi_name: 'Nguyễn Văn A' },
+    });
     expectKeys(row.last_message, ['id', 'noi_dung', 'thoi_gian', 'nguoi_goi_name', 'message_id', 'message', 'username', 'timestamp']);
 
     // The seed's Socket.IO `new_message` to the customer's room and to staff_room: GraphQL messageAdded now.
     const toCustomer = sub(client(customer), `subscription($c: ID) { messageAdded(conversationId: $c) { id content sender { username } } }`, { c: String(id) });
     const toStaff = sub(client(staff2), `subscription { messageAdded { id conversationId } }`);
     await Promise.all([toCustomer.ready(), toStaff.ready()]);
-    const reply = await call(server, 'POST', `/chat/conversations/${id}/send_message/`, { token: staff.token, json: { noi_dung: 'Dạ, chúng tôi sẽ hỗ trợ anh/chị ngay' } });
+    const reply = await call(server, 'POST', `/chat/conversations/${id}/send_message/`, {
+      token: staff.token,
+      json: { noi_dung: 'Dạ, chúng tôi sẽ hỗ trợ anh/chị ngay' },
+    });
     expect(reply.status).toBe(201);
     expect(reply.body).toMatchObject({ nguoi_goi_id: Number(staff.id), nguoi_goi_name: 'Nhân Viên' });
-    expect(await toCustomer.next()).toEqual({ messageAdded: { id: String(reply.body.id), content: 'Dạ, chúng tôi sẽ hỗ trợ anh/chị ngay', sender: { username: staff.username } } });
+    expect(await toCustomer.next()).toEqual({
+      messageAdded: { id: String(reply.body.id), content: 'Dạ, chúng tôi sẽ hỗ trợ anh/chị ngay', sender: { username: staff.username } },
+    });
     expect(await toStaff.next()).toEqual({ messageAdded: { id: String(reply.body.id), conversationId: String(id) } });
 
     const all = await call(server, 'GET', `/chat/conversations/${id}/messages/?limit=50&offset=0`, { token: customer.token });
     expect(all.status).toBe(200);
     for (const m of all.body) expectKeys(m, MSG_KEYS);
     expect(all.body.map((m: any) => m.noi_dung)).toEqual(['Xin chào, tôi muốn đặt bàn', 'Dạ, chúng tôi sẽ hỗ trợ anh/chị ngay']);
-    expect((await call(server, 'GET', `/chat/conversations/${id}/messages/?limit=1&offset=1`, { token: staff2.token })).body.map((m: any) => m.id)).toEqual([reply.body.id]);
+    expect((await call(server, 'GET', `/chat/conversations/${id}/messages/?limit=1&offset=1`, { token: staff2.token })).body.map((m: any) => m.id)).toEqual([
+      reply.body.id,
+    ]);
     expect((await call(server, 'GET', `/chat/conversations/${id}/messages/?offset=5`, { token: customer.token })).body).toEqual([]);
 
     // Each staff user has their own unread count: the one who answered has read; the other fetched
@@ -88,8 +135,12 @@ describe('seed 002: support desk', () => {
 
   it('refuses bad input, staff have no conversation of their own', async () => {
     const mine = await call(server, 'GET', '/chat/conversations/my_conversation/', { token: other.token });
-    expect(expectError(await call(server, 'POST', `/chat/conversations/${mine.body.id}/send_message/`, { token: other.token, json: { noi_dung: '' } }), 400).error).toMatch(/^noi_dung/);
-    expect(expectError(await call(server, 'POST', `/chat/conversations/${mine.body.id}/send_message/`, { token: other.token, json: { noi_dung: 5 } }), 400).error).toMatch(/^noi_dung/);
+    expect(
+      expectError(await call(server, 'POST', `/chat/conversations/${mine.body.id}/send_message/`, { token: other.token, json: { noi_dung: '' } }), 400).error,
+    ).toMatch(/^noi_dung/);
+    expect(
+      expectError(await call(server, 'POST', `/chat/conversations/${mine.body.id}/send_message/`, { token: other.token, json: { noi_dung: 5 } }), 400).error,
+    ).toMatch(/^noi_dung/);
     // A limit above 100 is clamped (issue 19), so a page of 500 asked is a page of at most 100.
     const big = await call(server, 'GET', `/chat/conversations/${mine.body.id}/messages/?limit=500`, { token: other.token });
     expect(big.status).toBe(200);

@@ -13,11 +13,32 @@ import { startTestServer, type TestServer } from '../../support/test-server';
 import { call, expectError, expectKeys, form, gqlData, restUser, type RestUser } from './rest-support';
 
 let server: TestServer;
-beforeAll(async () => { server = await startTestServer(); });
-afterAll(async () => { await server.close(); });
-const { client, sub } = trackRealtime(() => server.wsUrl, () => server);
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(async () => {
+  await server.close();
+});
+const { client, sub } = trackRealtime(
+  () => server.wsUrl,
+  () => server,
+);
 
-const MSG_KEYS = ['id', 'room', 'sender', 'message_type', 'content', 'file_url', 'file_name', 'file_size', 'is_edited', 'is_deleted', 'reply_to', 'created_at', 'updated_at'];
+const MSG_KEYS = [
+  'id',
+  'room',
+  'sender',
+  'message_type',
+  'content',
+  'file_url',
+  'file_name',
+  'file_size',
+  'is_edited',
+  'is_deleted',
+  'reply_to',
+  'created_at',
+  'updated_at',
+];
 /** The seed's own request body of "2.2 发送消息", with `message_type` image (its example says text) and `reply_to` filled in. */
 const SEED_EXAMPLE = { content: '消息内容', message_type: 'image', file_url: 'https://example.com/file.jpg', file_name: 'image.jpg', file_size: 1024 };
 const ATTACHMENTS = `query($m: ID!) { message(id: $m) { kind content attachments { url fileName mimeType size width height thumbnailUrl isExternal } } }`;
@@ -26,10 +47,14 @@ const rows = async (sql: string, params: unknown[] = []) => server.orm.em.fork()
 const count = async (table: string) => Number((await rows(`select count(*) as n from "${table}"`))[0].n);
 /** What a refused send must leave unchanged. */
 const footprint = async () => ({ messages: await count('messages'), attachments: await count('attachments') });
-const png = () => sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 200, g: 40, b: 40 } } }).png().toBuffer();
+const png = () =>
+  sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 200, g: 40, b: 40 } } })
+    .png()
+    .toBuffer();
 const origin = () => new URL(server.url).origin;
 
-const send = (user: RestUser, room: number, json: Record<string, unknown>) => call(server, 'POST', `/chat/rooms/${room}/messages/`, { token: user.token, json });
+const send = (user: RestUser, room: number, json: Record<string, unknown>) =>
+  call(server, 'POST', `/chat/rooms/${room}/messages/`, { token: user.token, json });
 const roomOf = async (owner: RestUser, roomType: 'public' | 'private' | 'group', ...members: RestUser[]) => {
   const res = await call(server, 'POST', '/chat/rooms/', { token: owner.token, json: { name: `files ${roomType}`, room_type: roomType } });
   expect(res.status).toBe(201);
@@ -42,14 +67,19 @@ const roomOf = async (owner: RestUser, roomType: 'public' | 'private' | 'group',
 /** Uploads a PNG through seed 001's multipart send into `room`; returns the message and its seed-003 file_url (signed, absolute). */
 const upload = async (user: RestUser, room: number) => {
   const bytes = await png();
-  const sent = await call(server, 'POST', `/chats/${room}/send-message/`, { token: user.token, form: form({ content: 'photo' }, [['medias', { name: 'photo.png', bytes, type: 'image/png' }]]) });
+  const sent = await call(server, 'POST', `/chats/${room}/send-message/`, {
+    token: user.token,
+    form: form({ content: 'photo' }, [['medias', { name: 'photo.png', bytes, type: 'image/png' }]]),
+  });
   expect(sent.status).toBe(201);
   const [media] = sent.body.media;
   return { bytes, messageId: sent.body.id as number, attachmentId: media.id as number, url: media.url as string };
 };
 
 describe('seed 003: file messages by URL', () => {
-  let dev: RestUser; let mate: RestUser; let stranger: RestUser;
+  let dev: RestUser;
+  let mate: RestUser;
+  let stranger: RestUser;
   let room: number;
   beforeAll(async () => {
     dev = await restUser(server, 'fdev', { first_name: 'Developer', last_name: 'User' });
@@ -58,32 +88,61 @@ describe('seed 003: file messages by URL', () => {
     room = await roomOf(dev, 'public', mate);
   });
 
-  it('keeps the seed example\'s image: 201 with its file_* back, in history, every dialect, GraphQL and live', async () => {
+  it("keeps the seed example's image: 201 with its file_* back, in history, every dialect, GraphQL and live", async () => {
     const first = await send(dev, room, { content: '大家好！', message_type: 'text' });
-    const live = sub(client(mate), `subscription($c: ID) { messageAdded(conversationId: $c) { id kind attachments { url fileName size isExternal } } }`, { c: String(room) });
+    const live = sub(client(mate), `subscription($c: ID) { messageAdded(conversationId: $c) { id kind attachments { url fileName size isExternal } } }`, {
+      c: String(room),
+    });
     await live.ready();
     const res = await send(dev, room, { ...SEED_EXAMPLE, reply_to: first.body.id });
     expect(res.status).toBe(201);
     expectKeys(res.body, MSG_KEYS);
     expect(res.body).toMatchObject({
-      room: { id: room }, sender: { id: Number(dev.id), username: dev.username, first_name: 'Developer', last_name: 'User' },
-      message_type: 'image', content: '消息内容', file_url: 'https://example.com/file.jpg', file_name: 'image.jpg', file_size: 1024,
-      is_edited: false, is_deleted: false, reply_to: first.body.id,
+      room: { id: room },
+      sender: { id: Number(dev.id), username: dev.username, first_name: 'Developer', last_name: 'User' },
+      message_type: 'image',
+      content: '消息内容',
+      file_url: 'https://example.com/file.jpg',
+      file_name: 'image.jpg',
+      file_size: 1024,
+      is_edited: false,
+      is_deleted: false,
+      reply_to: first.body.id,
     });
     const id = res.body.id;
-    expect(await live.next()).toEqual({ messageAdded: { id: String(id), kind: 'IMAGE', attachments: [{ url: 'https://example.com/file.jpg', fileName: 'image.jpg', size: 1024, isExternal: true }] } });
+    expect(await live.next()).toEqual({
+      messageAdded: {
+        id: String(id),
+        kind: 'IMAGE',
+        attachments: [{ url: 'https://example.com/file.jpg', fileName: 'image.jpg', size: 1024, isExternal: true }],
+      },
+    });
 
     const history = await call(server, 'GET', `/chat/rooms/${room}/messages/`, { token: mate.token });
     expect(history.body.messages.find((m: any) => m.id === id)).toEqual(res.body);
     // GraphQL: the link as url, no thumbnail or dimensions, the MIME type guessed from the name.
     expect((await gqlData(server, mate, ATTACHMENTS, { m: String(id) })).message).toEqual({
-      kind: 'IMAGE', content: '消息内容',
-      attachments: [{ url: 'https://example.com/file.jpg', fileName: 'image.jpg', mimeType: 'image/jpeg', size: 1024, width: null, height: null, thumbnailUrl: null, isExternal: true }],
+      kind: 'IMAGE',
+      content: '消息内容',
+      attachments: [
+        {
+          url: 'https://example.com/file.jpg',
+          fileName: 'image.jpg',
+          mimeType: 'image/jpeg',
+          size: 1024,
+          width: null,
+          height: null,
+          thumbnailUrl: null,
+          isExternal: true,
+        },
+      ],
     });
     // Seeds 001 and 004 and the shared message resource show the link.
     const s001 = (await call(server, 'GET', `/chats/${room}/messages/?page_size=100`, { token: mate.token })).body.results.find((m: any) => m.id === id);
     expect(s001.media).toEqual([{ id: expect.any(Number), url: 'https://example.com/file.jpg', thumbnail: null, media_type: 'image' }]);
-    const s004 = (await call(server, 'GET', `/conversations/${room}/messages/?page_size=100`, { token: mate.token })).body.results.find((m: any) => m.id === id);
+    const s004 = (await call(server, 'GET', `/conversations/${room}/messages/?page_size=100`, { token: mate.token })).body.results.find(
+      (m: any) => m.id === id,
+    );
     expect(s004.attachments).toEqual([{ id: s001.media[0].id, message: id, file: 'https://example.com/file.jpg', uploaded_at: expect.any(String) }]);
     const one = await call(server, 'GET', `/messages/${id}/`, { token: mate.token });
     expect([one.body.media[0].url, one.body.attachments[0].file]).toEqual(['https://example.com/file.jpg', 'https://example.com/file.jpg']);
@@ -97,18 +156,41 @@ describe('seed 003: file messages by URL', () => {
   it('a file without name or size: named after the URL, size unknown (null; GraphQL 0), content may be empty', async () => {
     const res = await send(mate, room, { content: '', message_type: 'file', file_url: 'https://cdn.example.com/docs/%E6%8A%A5%E5%91%8A.pdf?v=2' });
     expect(res.status).toBe(201);
-    expect(res.body).toMatchObject({ message_type: 'file', content: '', file_url: 'https://cdn.example.com/docs/%E6%8A%A5%E5%91%8A.pdf?v=2', file_name: '报告.pdf', file_size: null });
+    expect(res.body).toMatchObject({
+      message_type: 'file',
+      content: '',
+      file_url: 'https://cdn.example.com/docs/%E6%8A%A5%E5%91%8A.pdf?v=2',
+      file_name: '报告.pdf',
+      file_size: null,
+    });
     expect((await gqlData(server, dev, ATTACHMENTS, { m: String(res.body.id) })).message.attachments).toEqual([
-      { url: 'https://cdn.example.com/docs/%E6%8A%A5%E5%91%8A.pdf?v=2', fileName: '报告.pdf', mimeType: 'application/pdf', size: 0, width: null, height: null, thumbnailUrl: null, isExternal: true },
+      {
+        url: 'https://cdn.example.com/docs/%E6%8A%A5%E5%91%8A.pdf?v=2',
+        fileName: '报告.pdf',
+        mimeType: 'application/pdf',
+        size: 0,
+        width: null,
+        height: null,
+        thumbnailUrl: null,
+        isExternal: true,
+      },
     ]);
-    const s001 = (await call(server, 'GET', `/chats/${room}/messages/?page_size=100`, { token: dev.token })).body.results.find((m: any) => m.id === res.body.id);
+    const s001 = (await call(server, 'GET', `/chats/${room}/messages/?page_size=100`, { token: dev.token })).body.results.find(
+      (m: any) => m.id === res.body.id,
+    );
     expect(s001.media[0].media_type).toBe('file');
     // file_size as a numeric string (multipart-minded clients), and a URL normalised as WHATWG serialises it.
-    const sized = await send(mate, room, { content: '说明书', message_type: 'file', file_url: 'HTTPS://Example.COM/a%20b', file_name: ' 说明书.txt ', file_size: '0' });
+    const sized = await send(mate, room, {
+      content: '说明书',
+      message_type: 'file',
+      file_url: 'HTTPS://Example.COM/a%20b',
+      file_name: ' 说明书.txt ',
+      file_size: '0',
+    });
     expect(sized.body).toMatchObject({ file_url: 'https://example.com/a%20b', file_name: '说明书.txt', file_size: 0 });
   });
 
-  it('text ignores the file fields, as the seed\'s own example answers them null', async () => {
+  it("text ignores the file fields, as the seed's own example answers them null", async () => {
     const res = await send(dev, room, { ...SEED_EXAMPLE, message_type: 'text' });
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({ message_type: 'text', content: '消息内容', file_url: null, file_name: null, file_size: null });
@@ -156,26 +238,45 @@ describe('seed 003: file messages by URL', () => {
     expect(got).toEqual([]);
     // Not a member: 404, as for any send; a muted member: 403.
     expectError(await send(stranger, room, SEED_EXAMPLE), 404);
-    await gqlData(server, dev, 'mutation($c: ID!, $u: ID!) { muteMember(conversationId: $c, userId: $u, muted: true) { id } }', { c: String(room), u: mate.id });
+    await gqlData(server, dev, 'mutation($c: ID!, $u: ID!) { muteMember(conversationId: $c, userId: $u, muted: true) { id } }', {
+      c: String(room),
+      u: mate.id,
+    });
     expectError(await send(mate, room, SEED_EXAMPLE), 403);
-    await gqlData(server, dev, 'mutation($c: ID!, $u: ID!) { muteMember(conversationId: $c, userId: $u, muted: false) { id } }', { c: String(room), u: mate.id });
+    await gqlData(server, dev, 'mutation($c: ID!, $u: ID!) { muteMember(conversationId: $c, userId: $u, muted: false) { id } }', {
+      c: String(room),
+      u: mate.id,
+    });
     expect(await footprint()).toEqual(before);
   });
 
-  it('links this server\'s own media when the sender may see it (signed URL, bare path, own host), else refuses', async () => {
+  it("links this server's own media when the sender may see it (signed URL, bare path, own host), else refuses", async () => {
     const photo = await upload(mate, room);
     const group = await roomOf(dev, 'group');
     // dev reads the public room (a member): the signed URL seed 003 showed links that file into the group.
     const viaSigned = await send(dev, group, { content: '转发', message_type: 'image', file_url: photo.url, file_name: '转发.png', file_size: 1 });
     expect(viaSigned.status).toBe(201);
-    expect(viaSigned.body).toMatchObject({ message_type: 'image', file_name: '转发.png', file_size: photo.bytes.length, file_url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/media\/\d+\?exp=\d+&sig=/) });
+    expect(viaSigned.body).toMatchObject({
+      message_type: 'image',
+      file_name: '转发.png',
+      file_size: photo.bytes.length,
+      file_url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/media\/\d+\?exp=\d+&sig=/),
+    });
     const linkedId = Number(/\/media\/(\d+)/.exec(viaSigned.body.file_url)![1]);
     expect(linkedId).not.toBe(photo.attachmentId);
     const download = await fetch(viaSigned.body.file_url);
     expect(download.status).toBe(200);
     expect(Buffer.from(await download.arrayBuffer()).equals(photo.bytes)).toBe(true);
     const gql = (await gqlData(server, dev, ATTACHMENTS, { m: String(viaSigned.body.id) })).message.attachments[0];
-    expect(gql).toMatchObject({ fileName: '转发.png', mimeType: 'image/png', size: photo.bytes.length, width: 64, height: 48, isExternal: false, thumbnailUrl: expect.stringMatching(/^\/media\/\d+\/thumbnail\?/) });
+    expect(gql).toMatchObject({
+      fileName: '转发.png',
+      mimeType: 'image/png',
+      size: photo.bytes.length,
+      width: 64,
+      height: 48,
+      isExternal: false,
+      thumbnailUrl: expect.stringMatching(/^\/media\/\d+\/thumbnail\?/),
+    });
     // A bare path (GraphQL's Attachment.url without PUBLIC_URL) and this host without a signature link it too, with the file's own name.
     const viaPath = await send(dev, group, { content: '', message_type: 'file', file_url: `/media/${photo.attachmentId}` });
     expect(viaPath.body).toMatchObject({ file_name: 'photo.png', file_size: photo.bytes.length, file_url: expect.stringMatching(/\/media\/\d+\?exp=/) });
@@ -185,7 +286,9 @@ describe('seed 003: file messages by URL', () => {
     expect(viaHost.status).toBe(201);
     // A signature of this server proves the URL is ours whatever host it names; another site's /media/ path is just a link.
     const signedElsewhere = photo.url.replace(/^http:\/\/[^/]+/, 'https://chat.example.org');
-    expect((await send(dev, group, { content: '', message_type: 'image', file_url: signedElsewhere })).body.file_url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/media\//);
+    expect((await send(dev, group, { content: '', message_type: 'image', file_url: signedElsewhere })).body.file_url).toMatch(
+      /^http:\/\/127\.0\.0\.1:\d+\/media\//,
+    );
     const elsewhere = `https://cdn.example.org/media/${photo.attachmentId}?exp=1&sig=forged`;
     expect((await send(dev, group, { content: '', message_type: 'image', file_url: elsewhere })).body.file_url).toBe(elsewhere);
 
@@ -194,9 +297,13 @@ describe('seed 003: file messages by URL', () => {
     const before = await footprint();
     const refused = expectError(await send(stranger, theirs, { content: '', message_type: 'image', file_url: photo.url }), 400);
     expect(refused.error).toBe('file_url names a file of this server that you may not see');
-    expect(expectError(await send(stranger, theirs, { content: '', message_type: 'image', file_url: `${origin()}/media/999999` }), 400).error).toBe(refused.error);
+    expect(expectError(await send(stranger, theirs, { content: '', message_type: 'image', file_url: `${origin()}/media/999999` }), 400).error).toBe(
+      refused.error,
+    );
     expect(expectError(await send(stranger, theirs, { content: '', message_type: 'image', file_url: `/media/${linkedId}` }), 400).error).toBe(refused.error);
-    expect(expectError(await send(stranger, theirs, { content: '', message_type: 'image', file_url: `${origin()}/media/x` }), 400).error).toBe('file_url names no file of this server');
+    expect(expectError(await send(stranger, theirs, { content: '', message_type: 'image', file_url: `${origin()}/media/x` }), 400).error).toBe(
+      'file_url names no file of this server',
+    );
     // An external attachment's /media/ id has no file here to link.
     const external = (await rows('select "id" from "attachments" where "external_url" is not null limit 1'))[0].id;
     expectError(await send(dev, group, { content: '', message_type: 'file', file_url: `/media/${external}` }), 400);
@@ -206,17 +313,26 @@ describe('seed 003: file messages by URL', () => {
     expect(await footprint()).toEqual(before);
   });
 
-  it('another user\'s file in any spelling the router could serve is this server\'s media, never an external link (issue 27 §4)', async () => {
+  it("another user's file in any spelling the router could serve is this server's media, never an external link (issue 27 §4)", async () => {
     const secretRoom = await roomOf(mate, 'group');
     const photo = await upload(mate, secretRoom);
     const id = photo.attachmentId;
     const query = photo.url.slice(photo.url.indexOf('?'));
     const digits = [...String(id)].map((d) => `%3${d}`).join('');
     const spellings = [
-      `${origin()}/MEDIA/${id}${query}`, `${origin()}/Media/${id}/Thumbnail${query}`, `${origin()}/mEdIa/${id}/${query}`,
-      `${origin()}/media/${digits}${query}`, `${origin()}/%6Dedia/${id}${query}`, `${origin()}/%6d%65%64%69%61/${id}${query}`,
-      `${origin()}//media/${id}${query}`, `${origin()}/x/../MEDIA/${id}${query}`, `${origin()}/media/0${id}${query}`,
-      `/MEDIA/${id}${query}`, `/Media/${id}`, `/%6Dedia/${digits}${query}`, `/media/./${id}`,
+      `${origin()}/MEDIA/${id}${query}`,
+      `${origin()}/Media/${id}/Thumbnail${query}`,
+      `${origin()}/mEdIa/${id}/${query}`,
+      `${origin()}/media/${digits}${query}`,
+      `${origin()}/%6Dedia/${id}${query}`,
+      `${origin()}/%6d%65%64%69%61/${id}${query}`,
+      `${origin()}//media/${id}${query}`,
+      `${origin()}/x/../MEDIA/${id}${query}`,
+      `${origin()}/media/0${id}${query}`,
+      `/MEDIA/${id}${query}`,
+      `/Media/${id}`,
+      `/%6Dedia/${digits}${query}`,
+      `/media/./${id}`,
       // Another host with this server's signature: ours whatever the case.
       `https://chat.example.org/MEDIA/${id}${query}`,
     ];
@@ -225,7 +341,8 @@ describe('seed 003: file messages by URL', () => {
     const got: string[] = [];
     for (const fileUrl of spellings) {
       const res = await send(stranger, theirs, { content: '', message_type: 'image', file_url: fileUrl });
-      if (res.status !== 400 || res.body.error !== 'file_url names a file of this server that you may not see') got.push(`${fileUrl} -> ${res.status} ${JSON.stringify(res.body).slice(0, 120)}`);
+      if (res.status !== 400 || res.body.error !== 'file_url names a file of this server that you may not see')
+        got.push(`${fileUrl} -> ${res.status} ${JSON.stringify(res.body).slice(0, 120)}`);
     }
     expect(got).toEqual([]);
     expect(await footprint()).toEqual(before);
@@ -240,7 +357,10 @@ describe('seed 003: file messages by URL', () => {
     for (const fileUrl of [`/MEDIA/${id}`, `${origin()}/Media/${digits}${query}`]) {
       const res = await send(mate, readersRoom, { content: '', message_type: 'image', file_url: fileUrl });
       expect(res.status).toBe(201);
-      expect((await gqlData(server, mate, ATTACHMENTS, { m: String(res.body.id) })).message.attachments[0]).toMatchObject({ isExternal: false, size: photo.bytes.length });
+      expect((await gqlData(server, mate, ATTACHMENTS, { m: String(res.body.id) })).message.attachments[0]).toMatchObject({
+        isExternal: false,
+        size: photo.bytes.length,
+      });
     }
   });
 
@@ -254,7 +374,9 @@ describe('seed 003: file messages by URL', () => {
     for (const a of answers) expect(a.body).toMatchObject({ message_type: 'image', file_url: SEED_EXAMPLE.file_url, file_name: 'image.jpg', file_size: 1024 });
     const perMessage = await rows(
       `select m."id", m."seq", count(a."id")::int as n from "messages" m left join "attachments" a on a."message_id" = m."id"
-        where m."conversation_id" = ? and m."kind" = 'IMAGE' group by m."id", m."seq" order by m."seq"`, [burstRoom]);
+        where m."conversation_id" = ? and m."kind" = 'IMAGE' group by m."id", m."seq" order by m."seq"`,
+      [burstRoom],
+    );
     expect(perMessage.map((r: any) => Number(r.n))).toEqual(Array(N).fill(1));
     expect(perMessage.map((r: any) => Number(r.id)).sort()).toEqual([...ids].sort());
     const page = await call(server, 'GET', `/chat/rooms/${burstRoom}/messages/?page_size=100`, { token: dev.token });
@@ -271,19 +393,29 @@ describe('seed 003: file messages by URL', () => {
 
 describe('seed 003: a PUBLIC_URL with a path', () => {
   let behind: TestServer;
-  beforeAll(async () => { behind = await startTestServer({ PUBLIC_URL: 'https://chat.example.org/team' }); });
-  afterAll(async () => { await behind.close(); });
+  beforeAll(async () => {
+    behind = await startTestServer({ PUBLIC_URL: 'https://chat.example.org/team' });
+  });
+  afterAll(async () => {
+    await behind.close();
+  });
 
-  it('recognises this server\'s own media under <path>/media/ and links the file (not an external link that expires)', async () => {
+  it("recognises this server's own media under <path>/media/ and links the file (not an external link that expires)", async () => {
     const owner = await restUser(behind, 'fpub');
     const res = await call(behind, 'POST', '/chat/rooms/', { token: owner.token, json: { name: 'behind a path', room_type: 'group' } });
     const roomId = res.body.id as number;
     const bytes = await png();
-    const sent = await call(behind, 'POST', `/chats/${roomId}/send-message/`, { token: owner.token, form: form({ content: 'photo' }, [['medias', { name: 'photo.png', bytes, type: 'image/png' }]]) });
+    const sent = await call(behind, 'POST', `/chats/${roomId}/send-message/`, {
+      token: owner.token,
+      form: form({ content: 'photo' }, [['medias', { name: 'photo.png', bytes, type: 'image/png' }]]),
+    });
     expect(sent.status).toBe(201);
     const url = sent.body.media[0].url as string;
     expect(url).toMatch(/^https:\/\/chat\.example\.org\/team\/media\/\d+\?exp=/);
-    const linked = await call(behind, 'POST', `/chat/rooms/${roomId}/messages/`, { token: owner.token, json: { content: '', message_type: 'image', file_url: url } });
+    const linked = await call(behind, 'POST', `/chat/rooms/${roomId}/messages/`, {
+      token: owner.token,
+      json: { content: '', message_type: 'image', file_url: url },
+    });
     expect(linked.status).toBe(201);
     const gql = (await gqlData(behind, owner, ATTACHMENTS, { m: String(linked.body.id) })).message.attachments[0];
     expect(gql).toMatchObject({ isExternal: false, mimeType: 'image/png', size: bytes.length });
@@ -293,8 +425,17 @@ describe('seed 003: a PUBLIC_URL with a path', () => {
     const id = sent.body.media[0].id as number;
     const query = url.slice(url.indexOf('?'));
     const got: string[] = [];
-    for (const fileUrl of [`https://chat.example.org/TEAM/MEDIA/${id}${query}`, `https://CHAT.example.org/team/Media/${id}`, `https://chat.example.org/%74eam/%6Dedia/${id}`, `https://chat.example.org/team//media/${id}`, `https://chat.example.org/Team/media/${id}/THUMBNAIL`]) {
-      const res = await call(behind, 'POST', `/chat/rooms/${mine.body.id}/messages/`, { token: outsider.token, json: { content: '', message_type: 'image', file_url: fileUrl } });
+    for (const fileUrl of [
+      `https://chat.example.org/TEAM/MEDIA/${id}${query}`,
+      `https://CHAT.example.org/team/Media/${id}`,
+      `https://chat.example.org/%74eam/%6Dedia/${id}`,
+      `https://chat.example.org/team//media/${id}`,
+      `https://chat.example.org/Team/media/${id}/THUMBNAIL`,
+    ]) {
+      const res = await call(behind, 'POST', `/chat/rooms/${mine.body.id}/messages/`, {
+        token: outsider.token,
+        json: { content: '', message_type: 'image', file_url: fileUrl },
+      });
       if (res.status !== 400 || res.body.error !== 'file_url names a file of this server that you may not see') got.push(`${fileUrl} -> ${res.status}`);
     }
     expect(got).toEqual([]);

@@ -9,19 +9,42 @@ import { startTestServer, type TestServer } from '../../support/test-server';
 import { call, expectError, expectKeys, gqlData, restUser, type RestUser } from './rest-support';
 
 let server: TestServer;
-beforeAll(async () => { server = await startTestServer(); });
-afterAll(async () => { await server.close(); });
-const { client, sub } = trackRealtime(() => server.wsUrl, () => server);
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(async () => {
+  await server.close();
+});
+const { client, sub } = trackRealtime(
+  () => server.wsUrl,
+  () => server,
+);
 
 const CREATED_KEYS = ['id', 'name', 'description', 'room_type', 'created_by', 'member_count', 'is_active', 'max_members', 'created_at'];
 const LIST_KEYS = ['id', 'name', 'description', 'room_type', 'created_by', 'member_count', 'last_message', 'created_at'];
 const DETAIL_KEYS = ['id', 'name', 'description', 'room_type', 'created_by', 'members', 'member_count', 'is_active', 'max_members', 'created_at', 'updated_at'];
-const MSG_KEYS = ['id', 'room', 'sender', 'message_type', 'content', 'file_url', 'file_name', 'file_size', 'is_edited', 'is_deleted', 'reply_to', 'created_at', 'updated_at'];
+const MSG_KEYS = [
+  'id',
+  'room',
+  'sender',
+  'message_type',
+  'content',
+  'file_url',
+  'file_name',
+  'file_size',
+  'is_edited',
+  'is_deleted',
+  'reply_to',
+  'created_at',
+  'updated_at',
+];
 const USER_KEYS = ['id', 'username', 'first_name', 'last_name'];
 
 describe('seed 003: rooms', () => {
   // Fresh users for every test, each test makes its own rooms: any test runs alone.
-  let dev: RestUser; let mate: RestUser; let stranger: RestUser;
+  let dev: RestUser;
+  let mate: RestUser;
+  let stranger: RestUser;
   beforeEach(async () => {
     dev = await restUser(server, 'dev', { first_name: 'Developer', last_name: 'User' });
     mate = await restUser(server, 'mate');
@@ -29,17 +52,31 @@ describe('seed 003: rooms', () => {
   });
   /** dev's PUBLIC room "开发讨论" (50 members) and PRIVATE room "私有" (2 members), as the first test creates and checks them. */
   async function devRooms(): Promise<{ publicId: number; privateId: number }> {
-    const pub = await call(server, 'POST', '/chat/rooms/', { token: dev.token, json: { name: '开发讨论', description: '开发团队讨论群', room_type: 'public', max_members: 50 } });
+    const pub = await call(server, 'POST', '/chat/rooms/', {
+      token: dev.token,
+      json: { name: '开发讨论', description: '开发团队讨论群', room_type: 'public', max_members: 50 },
+    });
     const priv = await call(server, 'POST', '/chat/rooms/', { token: dev.token, json: { name: '私有', room_type: 'private', max_members: '2' } });
     expect([pub.status, priv.status]).toEqual([201, 201]);
     return { publicId: pub.body.id, privateId: priv.body.id };
   }
 
   it('creates rooms of every type and lists own plus public rooms', async () => {
-    const pub = await call(server, 'POST', '/chat/rooms/', { token: dev.token, json: { name: '开发讨论', description: '开发团队讨论群', room_type: 'public', max_members: 50 } });
+    const pub = await call(server, 'POST', '/chat/rooms/', {
+      token: dev.token,
+      json: { name: '开发讨论', description: '开发团队讨论群', room_type: 'public', max_members: 50 },
+    });
     expect(pub.status).toBe(201);
     expectKeys(pub.body, CREATED_KEYS);
-    expect(pub.body).toMatchObject({ name: '开发讨论', description: '开发团队讨论群', room_type: 'public', created_by: { id: Number(dev.id), username: dev.username }, member_count: 1, is_active: true, max_members: 50 });
+    expect(pub.body).toMatchObject({
+      name: '开发讨论',
+      description: '开发团队讨论群',
+      room_type: 'public',
+      created_by: { id: Number(dev.id), username: dev.username },
+      member_count: 1,
+      is_active: true,
+      max_members: 50,
+    });
     expectKeys(pub.body.created_by, ['id', 'username']);
     const publicId: number = pub.body.id;
     const priv = await call(server, 'POST', '/chat/rooms/', { token: dev.token, json: { name: '私有', room_type: 'private', max_members: '2' } });
@@ -49,15 +86,26 @@ describe('seed 003: rooms', () => {
     expect(group.status).toBe(201);
     expect(group.body).toMatchObject({ room_type: 'group', member_count: 1 });
 
-    expect(expectError(await call(server, 'POST', '/chat/rooms/', { token: dev.token, json: { name: 'x', room_type: 'secret' } }), 400).error).toMatch(/^room_type/);
-    expect(expectError(await call(server, 'POST', '/chat/rooms/', { token: dev.token, json: { name: 'x', room_type: 'public', max_members: 1 } }), 400).error).toMatch(/^max_members/);
+    expect(expectError(await call(server, 'POST', '/chat/rooms/', { token: dev.token, json: { name: 'x', room_type: 'secret' } }), 400).error).toMatch(
+      /^room_type/,
+    );
+    expect(
+      expectError(await call(server, 'POST', '/chat/rooms/', { token: dev.token, json: { name: 'x', room_type: 'public', max_members: 1 } }), 400).error,
+    ).toMatch(/^max_members/);
 
     // Own rooms plus every PUBLIC room (other tests' public rooms included: the server is shared).
     const own = [publicId, privateId, group.body.id];
     const mine = await call(server, 'GET', '/chat/rooms/', { token: dev.token });
     expect(mine.status).toBe(200);
-    expect(mine.body.filter((r: any) => own.includes(r.id)).map((r: any) => r.id).sort()).toEqual([...own].sort());
-    expect(mine.body.filter((r: any) => !own.includes(r.id)).map((r: any) => r.room_type)).toEqual(mine.body.filter((r: any) => !own.includes(r.id)).map(() => 'public'));
+    expect(
+      mine.body
+        .filter((r: any) => own.includes(r.id))
+        .map((r: any) => r.id)
+        .sort(),
+    ).toEqual([...own].sort());
+    expect(mine.body.filter((r: any) => !own.includes(r.id)).map((r: any) => r.room_type)).toEqual(
+      mine.body.filter((r: any) => !own.includes(r.id)).map(() => 'public'),
+    );
     for (const r of mine.body) expectKeys(r, LIST_KEYS);
     expectKeys(mine.body[0].created_by, USER_KEYS);
     // A stranger sees the public room, and public rooms only, as metadata (no last message).
@@ -87,7 +135,10 @@ describe('seed 003: rooms', () => {
     const members = await call(server, 'GET', `/chat/rooms/${publicId}/members/`, { token: mate.token });
     expect(members.status).toBe(200);
     for (const m of members.body) expectKeys(m, ['id', 'room', 'user', 'role', 'joined_at', 'last_read_at', 'is_muted', 'is_banned']);
-    expect(members.body.map((m: any) => [m.user.id, m.role])).toEqual([[Number(dev.id), 'admin'], [Number(mate.id), 'member']]); // issue 19: the room's OWNER shows as the seed's "admin"
+    expect(members.body.map((m: any) => [m.user.id, m.role])).toEqual([
+      [Number(dev.id), 'admin'],
+      [Number(mate.id), 'member'],
+    ]); // issue 19: the room's OWNER shows as the seed's "admin"
     expect(members.body[0].room).toEqual({ id: publicId, name: '开发讨论' });
     expectError(await call(server, 'GET', `/chat/rooms/${privateId}/members/`, { token: mate.token }), 404);
 
@@ -96,7 +147,10 @@ describe('seed 003: rooms', () => {
     await call(server, 'POST', `/chat/rooms/${small.body.id}/join/`, { token: mate.token });
     expect(expectError(await call(server, 'POST', `/chat/rooms/${small.body.id}/join/`, { token: stranger.token }), 400).error).toBe('房间已满');
     // Banned (through GraphQL's banMember): 400.
-    await gqlData(server, dev, `mutation($c: ID!, $u: ID!) { banMember(conversationId: $c, userId: $u, banned: true) { isBanned } }`, { c: String(small.body.id), u: mate.id });
+    await gqlData(server, dev, `mutation($c: ID!, $u: ID!) { banMember(conversationId: $c, userId: $u, banned: true) { isBanned } }`, {
+      c: String(small.body.id),
+      u: mate.id,
+    });
     const banned = await call(server, 'GET', `/chat/rooms/${small.body.id}/members/`, { token: dev.token });
     expect(banned.body.find((m: any) => m.user.id === Number(mate.id))).toMatchObject({ is_banned: true });
     expectError(await call(server, 'POST', `/chat/rooms/${small.body.id}/join/`, { token: mate.token }), 400);
@@ -111,7 +165,10 @@ describe('seed 003: rooms', () => {
     const back = await call(server, 'POST', `/chat/rooms/${publicId}/join/`, { token: mate.token });
     expect({ status: back.status, body: back.body }).toEqual({ status: 200, body: { message: '成功加入房间' } });
     const rejoined = await call(server, 'GET', `/chat/rooms/${publicId}/members/`, { token: mate.token });
-    expect(rejoined.body.map((m: any) => [m.user.id, m.role])).toEqual([[Number(dev.id), 'admin'], [Number(mate.id), 'member']]);
+    expect(rejoined.body.map((m: any) => [m.user.id, m.role])).toEqual([
+      [Number(dev.id), 'admin'],
+      [Number(mate.id), 'member'],
+    ]);
   });
 
   it('sends, pages history, marks read, deletes, and notifies', async () => {
@@ -121,19 +178,38 @@ describe('seed 003: rooms', () => {
     expect(first.status).toBe(201);
     expectKeys(first.body, MSG_KEYS);
     expect(first.body).toMatchObject({
-      room: { id: publicId, name: '开发讨论' }, sender: { id: Number(dev.id), username: dev.username, first_name: 'Developer', last_name: 'User' },
-      message_type: 'text', content: '大家好！', file_url: null, file_name: null, file_size: null, is_edited: false, is_deleted: false, reply_to: null,
+      room: { id: publicId, name: '开发讨论' },
+      sender: { id: Number(dev.id), username: dev.username, first_name: 'Developer', last_name: 'User' },
+      message_type: 'text',
+      content: '大家好！',
+      file_url: null,
+      file_name: null,
+      file_size: null,
+      is_edited: false,
+      is_deleted: false,
+      reply_to: null,
     });
     // The mention reaches dev live too (GraphQL notificationAdded), written by the REST send.
     const notes$ = sub(client(dev), `subscription { notificationAdded { kind message { id } } }`);
     await notes$.ready();
-    const reply = await call(server, 'POST', `/chat/rooms/${publicId}/messages/`, { token: mate.token, json: { content: `收到 @${dev.username}`, reply_to: first.body.id } });
+    const reply = await call(server, 'POST', `/chat/rooms/${publicId}/messages/`, {
+      token: mate.token,
+      json: { content: `收到 @${dev.username}`, reply_to: first.body.id },
+    });
     expect(reply.body.reply_to).toBe(first.body.id);
     expect(await notes$.next()).toEqual({ notificationAdded: { kind: 'MENTION', message: { id: String(reply.body.id) } } });
-    expect(expectError(await call(server, 'POST', `/chat/rooms/${publicId}/messages/`, { token: mate.token, json: { content: 'x', message_type: 'video' } }), 400).error).toMatch(/^message_type/);
+    expect(
+      expectError(await call(server, 'POST', `/chat/rooms/${publicId}/messages/`, { token: mate.token, json: { content: 'x', message_type: 'video' } }), 400)
+        .error,
+    ).toMatch(/^message_type/);
     // "system" is the owner's and admins' (issue 28 item 6): a plain member gets 403 naming the rule.
-    expect(expectError(await call(server, 'POST', `/chat/rooms/${publicId}/messages/`, { token: mate.token, json: { content: 'x', message_type: 'system' } }), 403).error).toMatch(/owner or an admin/);
-    expect(expectError(await call(server, 'POST', `/chat/rooms/${publicId}/messages/`, { token: mate.token, json: { content: 'x', reply_to: 999999 } }), 400).error).toMatch(/^reply_to/);
+    expect(
+      expectError(await call(server, 'POST', `/chat/rooms/${publicId}/messages/`, { token: mate.token, json: { content: 'x', message_type: 'system' } }), 403)
+        .error,
+    ).toMatch(/owner or an admin/);
+    expect(
+      expectError(await call(server, 'POST', `/chat/rooms/${publicId}/messages/`, { token: mate.token, json: { content: 'x', reply_to: 999999 } }), 400).error,
+    ).toMatch(/^reply_to/);
     expectError(await call(server, 'POST', `/chat/rooms/${privateId}/messages/`, { token: mate.token, json: { content: 'x' } }), 404);
     expectError(await call(server, 'GET', `/chat/rooms/${privateId}/messages/`, { token: mate.token }), 404);
 
@@ -148,7 +224,9 @@ describe('seed 003: rooms', () => {
     expect(expectError(await call(server, 'GET', `/chat/rooms/${publicId}/messages/?page=0`, { token: mate.token }), 400).error).toMatch(/^page/);
 
     // Mark read up to the reply: dev's read position moves from their own first message to it.
-    const position = async () => (await gqlData(server, dev, `query($c: ID!) { conversation(id: $c) { viewerMembership { lastReadSeq } } }`, { c: String(publicId) })).conversation.viewerMembership.lastReadSeq;
+    const position = async () =>
+      (await gqlData(server, dev, `query($c: ID!) { conversation(id: $c) { viewerMembership { lastReadSeq } } }`, { c: String(publicId) })).conversation
+        .viewerMembership.lastReadSeq;
     const seqOf = async (id: number) => (await gqlData(server, dev, `query($m: ID!) { message(id: $m) { seq } }`, { m: String(id) })).message.seq;
     const [firstSeq, replySeq] = [await seqOf(first.body.id), await seqOf(reply.body.id)];
     expect(await position()).toBe(firstSeq);
@@ -174,7 +252,11 @@ describe('seed 003: rooms', () => {
     const removedSpam = await call(server, 'DELETE', `/chat/messages/${spam.body.id}/delete/`, { token: dev.token });
     expect({ status: removedSpam.status, body: removedSpam.body }).toEqual({ status: 200, body: { message: '消息已删除' } });
     const afterSpam = await call(server, 'GET', `/chat/rooms/${publicId}/messages/`, { token: mate.token });
-    expect(afterSpam.body.messages.find((m: any) => m.id === spam.body.id)).toMatchObject({ content: '[消息已删除]', is_deleted: true, sender: { id: Number(mate.id) } });
+    expect(afterSpam.body.messages.find((m: any) => m.id === spam.body.id)).toMatchObject({
+      content: '[消息已删除]',
+      is_deleted: true,
+      sender: { id: Number(mate.id) },
+    });
 
     // The mention notified dev (MENTION); mate, not watching live, got a MESSAGE for dev's first message.
     const notes = await call(server, 'GET', '/chat/notifications/', { token: dev.token });
@@ -182,7 +264,11 @@ describe('seed 003: rooms', () => {
     const mention = notes.body.find((n: any) => n.notification_type === 'mention');
     expectKeys(mention, ['id', 'notification_type', 'title', 'content', 'room', 'message', 'is_read', 'created_at']);
     expectKeys(mention.room, ['id', 'name', 'description', 'room_type', 'created_by', 'member_count', 'is_active', 'max_members', 'created_at', 'updated_at']);
-    expect(mention).toMatchObject({ is_read: false, room: { id: publicId, name: '开发讨论', room_type: 'public' }, message: { id: reply.body.id, message_type: 'text' } });
+    expect(mention).toMatchObject({
+      is_read: false,
+      room: { id: publicId, name: '开发讨论', room_type: 'public' },
+      message: { id: reply.body.id, message_type: 'text' },
+    });
     expectKeys(mention.message, ['id', 'content', 'message_type', 'created_at']);
     const mateNotes = await call(server, 'GET', '/chat/notifications/', { token: mate.token });
     const messageNote = mateNotes.body.find((n: any) => n.notification_type === 'message' && n.message?.id === first.body.id);
@@ -203,7 +289,12 @@ describe('seed 003: system notices and message_type "system" (issue 28 items 5-6
     const added = await restUser(server, 'addsys');
     const admin = await restUser(server, 'admsys');
     // The seed's "1.2 创建房间" body.
-    const room = (await call(server, 'POST', '/chat/rooms/', { token: developer.token, json: { name: '新房间', description: '房间描述', room_type: 'public', max_members: 50 } })).body.id;
+    const room = (
+      await call(server, 'POST', '/chat/rooms/', {
+        token: developer.token,
+        json: { name: '新房间', description: '房间描述', room_type: 'public', max_members: 50 },
+      })
+    ).body.id;
     const asDev = (query: string, variables: Record<string, unknown>) => gqlData(server, developer, query, variables);
     expect((await call(server, 'POST', `/chat/rooms/${room}/join/`, { token: user.token })).status).toBe(200);
     expect((await call(server, 'POST', `/chat/rooms/${room}/join/`, { token: admin.token })).status).toBe(200);
@@ -223,23 +314,42 @@ describe('seed 003: system notices and message_type "system" (issue 28 items 5-6
     expect(by(user.username)).toBeGreaterThanOrEqual(1); // joined
     expect(by(added.username)).toBeGreaterThanOrEqual(1); // left
     expect(by(developer.username)).toBe(2); // added, banned
-    expect(notices.find((n: any) => n.sender.username === developer.username).sender).toEqual({ id: Number(developer.id), username: developer.username, first_name: 'Developer', last_name: 'User' });
+    expect(notices.find((n: any) => n.sender.username === developer.username).sender).toEqual({
+      id: Number(developer.id),
+      username: developer.username,
+      first_name: 'Developer',
+      last_name: 'User',
+    });
     // last_message of the room list: the ban notice, its sender the developer.
     const listed = (await call(server, 'GET', '/chat/rooms/', { token: developer.token })).body.find((r: any) => r.id === room);
     expect(listed.last_message).toMatchObject({ sender: developer.username });
 
     // "2.2 发送消息" with message_type "system": the owner's and an admin's notices; a member's 403 naming the rule.
-    const ownerNotice = await call(server, 'POST', `/chat/rooms/${room}/messages/`, { token: developer.token, json: { content: '消息内容', message_type: 'system' } });
+    const ownerNotice = await call(server, 'POST', `/chat/rooms/${room}/messages/`, {
+      token: developer.token,
+      json: { content: '消息内容', message_type: 'system' },
+    });
     expect(ownerNotice.status).toBe(201);
     expectKeys(ownerNotice.body, MSG_KEYS);
-    expect(ownerNotice.body).toMatchObject({ message_type: 'system', content: '消息内容', sender: { id: Number(developer.id), username: developer.username }, file_url: null });
-    const adminNotice = await call(server, 'POST', `/chat/rooms/${room}/messages/`, { token: admin.token, json: { content: '管理员通知', message_type: 'system', file_url: 'https://example.com/file.jpg' } });
+    expect(ownerNotice.body).toMatchObject({
+      message_type: 'system',
+      content: '消息内容',
+      sender: { id: Number(developer.id), username: developer.username },
+      file_url: null,
+    });
+    const adminNotice = await call(server, 'POST', `/chat/rooms/${room}/messages/`, {
+      token: admin.token,
+      json: { content: '管理员通知', message_type: 'system', file_url: 'https://example.com/file.jpg' },
+    });
     expect(adminNotice.status).toBe(201);
     expect(adminNotice.body).toMatchObject({ message_type: 'system', sender: { username: admin.username }, file_url: null });
     const member = await restUser(server, 'memsys');
     expect((await call(server, 'POST', `/chat/rooms/${room}/join/`, { token: member.token })).status).toBe(200);
     const total = (await call(server, 'GET', `/chat/rooms/${room}/messages/`, { token: developer.token })).body.total;
-    const refused = expectError(await call(server, 'POST', `/chat/rooms/${room}/messages/`, { token: member.token, json: { content: '消息内容', message_type: 'system' } }), 403);
+    const refused = expectError(
+      await call(server, 'POST', `/chat/rooms/${room}/messages/`, { token: member.token, json: { content: '消息内容', message_type: 'system' } }),
+      403,
+    );
     expect(refused.error).toMatch(/owner or an admin may send a system message/);
     expect((await call(server, 'GET', `/chat/rooms/${room}/messages/`, { token: developer.token })).body.total).toBe(total);
     // A notice is the server's: nobody edits or deletes it (its actor neither).
@@ -254,7 +364,8 @@ describe('the read position never moves backwards', () => {
     const room = await call(server, 'POST', '/chat/rooms/', { token: owner.token, json: { name: 'read marks', room_type: 'public' } });
     expect((await call(server, 'POST', `/chat/rooms/${room.body.id}/join/`, { token: reader.token })).body).toEqual({ message: '成功加入房间' });
     const ids: number[] = [];
-    for (const t of ['one', 'two', 'three']) ids.push((await call(server, 'POST', `/chat/rooms/${room.body.id}/messages/`, { token: owner.token, json: { content: t } })).body.id);
+    for (const t of ['one', 'two', 'three'])
+      ids.push((await call(server, 'POST', `/chat/rooms/${room.body.id}/messages/`, { token: owner.token, json: { content: t } })).body.id);
     const MEMBERSHIP = `query($c: ID!) { conversation(id: $c) { unreadCount viewerMembership { lastReadSeq lastReadAt } } }`;
     const state = async () => (await gqlData(server, reader, MEMBERSHIP, { c: String(room.body.id) })).conversation;
     const seqOf = async (id: number) => (await gqlData(server, reader, `query($m: ID!) { message(id: $m) { seq } }`, { m: String(id) })).message.seq;
@@ -271,7 +382,12 @@ describe('the read position never moves backwards', () => {
     // Back to "one" over REST, then to a lower upToSeq over GraphQL: both answer, nothing moves.
     expect((await call(server, 'POST', `/chat/messages/${ids[0]}/read/`, { token: reader.token })).body).toEqual({ message: '消息已标记为已读' });
     expect(await state()).toEqual(marked);
-    const lower = await gqlData(server, reader, `mutation($c: ID!, $s: Int) { markRead(conversationId: $c, upToSeq: $s) { lastReadSeq lastReadAt unreadCount } }`, { c: String(room.body.id), s: seqs[0] });
+    const lower = await gqlData(
+      server,
+      reader,
+      `mutation($c: ID!, $s: Int) { markRead(conversationId: $c, upToSeq: $s) { lastReadSeq lastReadAt unreadCount } }`,
+      { c: String(room.body.id), s: seqs[0] },
+    );
     expect(lower.markRead).toEqual({ lastReadSeq: seqs[1], lastReadAt: marked.viewerMembership.lastReadAt, unreadCount: 1 });
     expect(await state()).toEqual(marked);
 

@@ -9,17 +9,29 @@ import { startTestServer, type TestServer } from '../../support/test-server';
 import { call, expectError, expectKeys, makeStaff, restUser, type RestUser } from './rest-support';
 
 let server: TestServer;
-beforeAll(async () => { server = await startTestServer(); });
-afterAll(async () => { await server.close(); });
-const { client, sub } = trackRealtime(() => server.wsUrl, () => server);
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(async () => {
+  await server.close();
+});
+const { client, sub } = trackRealtime(
+  () => server.wsUrl,
+  () => server,
+);
 
 const USER_KEYS = ['id', 'username', 'first_name', 'last_name', 'profile_picture', 'score', 'rank', 'role', 'in_game_ids'];
 const MSG_KEYS = ['id', 'conversation', 'sender', 'content', 'timestamp', 'is_read', 'is_edited', 'is_deleted', 'attachments'];
-const UNION_KEYS = [...new Set([...MSG_KEYS, 'chat_group', 'is_system_message', 'is_removed', 'replied_to', 'replied_to_preview', 'created_at', 'updated_at', 'media'])];
+const UNION_KEYS = [
+  ...new Set([...MSG_KEYS, 'chat_group', 'is_system_message', 'is_removed', 'replied_to', 'replied_to_preview', 'created_at', 'updated_at', 'media']),
+];
 const UNION_SENDER_KEYS = [...new Set([...USER_KEYS, 'full_name', 'avatar', 'avatar_thumbnail'])];
 
 describe('seed 004: conversations', () => {
-  let p1: RestUser; let p2: RestUser; let outsider: RestUser; let admin: RestUser;
+  let p1: RestUser;
+  let p2: RestUser;
+  let outsider: RestUser;
+  let admin: RestUser;
   beforeAll(async () => {
     p1 = await restUser(server, 'gamer', { first_name: 'Player', last_name: 'One' });
     p2 = await restUser(server, 'gamer');
@@ -29,13 +41,30 @@ describe('seed 004: conversations', () => {
   });
 
   it('sends to a recipient (creating the conversation), lists, opens and pages it', async () => {
-    const first = await call(server, 'POST', '/messages/', { token: p1.token, json: { content: 'سلام، این یک پیام آزمایشی است.', recipient_id: Number(p2.id) } });
+    const first = await call(server, 'POST', '/messages/', {
+      token: p1.token,
+      json: { content: 'سلام، این یک پیام آزمایشی است.', recipient_id: Number(p2.id) },
+    });
     expect(first.status).toBe(201);
     expectKeys(first.body, MSG_KEYS);
     expectKeys(first.body.sender, USER_KEYS);
     expect(first.body).toMatchObject({
-      content: 'سلام، این یک پیام آزمایشی است.', is_read: false, is_edited: false, is_deleted: false, attachments: [],
-      sender: { id: Number(p1.id), username: p1.username, first_name: 'Player', last_name: 'One', profile_picture: null, score: 0, rank: null, role: null, in_game_ids: [] },
+      content: 'سلام، این یک پیام آزمایشی است.',
+      is_read: false,
+      is_edited: false,
+      is_deleted: false,
+      attachments: [],
+      sender: {
+        id: Number(p1.id),
+        username: p1.username,
+        first_name: 'Player',
+        last_name: 'One',
+        profile_picture: null,
+        score: 0,
+        rank: null,
+        role: null,
+        in_game_ids: [],
+      },
     });
     const conversationId = first.body.conversation;
     const second = await call(server, 'POST', '/messages/', { token: p2.token, json: { content: 'hi', recipient_id: String(p1.id) } });
@@ -72,7 +101,9 @@ describe('seed 004: conversations', () => {
 
     expect(expectError(await call(server, 'POST', '/messages/', { token: p1.token, json: { content: 'x' } }), 400).error).toMatch(/^recipient_id/);
     expectError(await call(server, 'POST', '/messages/', { token: p1.token, json: { content: 'x', recipient_id: 999999 } }), 404);
-    expect(expectError(await call(server, 'POST', '/messages/', { token: p1.token, json: { content: 'x', recipient_id: p1.id } }), 400).error).toMatch(/^recipient_id/);
+    expect(expectError(await call(server, 'POST', '/messages/', { token: p1.token, json: { content: 'x', recipient_id: p1.id } }), 400).error).toMatch(
+      /^recipient_id/,
+    );
     // A recipient who blocked the sender: 403, and no conversation is opened.
     await call(server, 'POST', `/accounts/connections/block/${p1.id}/`, { token: outsider.token });
     expectError(await call(server, 'POST', '/messages/', { token: p1.token, json: { content: 'x', recipient_id: Number(outsider.id) } }), 403);
@@ -85,12 +116,20 @@ describe('seed 004: conversations', () => {
     expect(got.status).toBe(200);
     expectKeys(got.body, UNION_KEYS);
     expectKeys(got.body.sender, UNION_SENDER_KEYS);
-    expect(got.body).toMatchObject({ id: sent.body.id, conversation: sent.body.conversation, chat_group: sent.body.conversation, content: 'gg', is_system_message: false });
+    expect(got.body).toMatchObject({
+      id: sent.body.id,
+      conversation: sent.body.conversation,
+      chat_group: sent.body.conversation,
+      content: 'gg',
+      is_system_message: false,
+    });
     expectError(await call(server, 'GET', `/messages/${sent.body.id}/`, { token: outsider.token }), 404);
 
     // Edits and deletes reach the seed's message_edited / message_deleted listeners: GraphQL subscriptions now.
     const edits = sub(client(p2), `subscription($c: ID) { messageEdited(conversationId: $c) { id content isEdited } }`, { c: String(sent.body.conversation) });
-    const deletes = sub(client(p2), `subscription($c: ID) { messageDeleted(conversationId: $c) { messageId conversationId } }`, { c: String(sent.body.conversation) });
+    const deletes = sub(client(p2), `subscription($c: ID) { messageDeleted(conversationId: $c) { messageId conversationId } }`, {
+      c: String(sent.body.conversation),
+    });
     await Promise.all([edits.ready(), deletes.ready()]);
     const put = await call(server, 'PUT', `/messages/${sent.body.id}/`, { token: p1.token, json: { content: 'gg wp' } });
     expect(put.status).toBe(200);
@@ -101,7 +140,9 @@ describe('seed 004: conversations', () => {
     expect(errBody.detail).toMatch(/sender/);
     expect((await call(server, 'PATCH', `/messages/${sent.body.id}/`, { token: admin.token, json: { content: 'moderated' } })).body.content).toBe('moderated');
     expect(expectError(await call(server, 'PATCH', `/messages/${sent.body.id}/`, { token: p1.token, json: {} }), 400).error).toMatch(/^content/);
-    expect(expectError(await call(server, 'PATCH', `/messages/${sent.body.id}/`, { token: p1.token, json: { content: '   ' } }), 400).error).toMatch(/^content/);
+    expect(expectError(await call(server, 'PATCH', `/messages/${sent.body.id}/`, { token: p1.token, json: { content: '   ' } }), 400).error).toMatch(
+      /^content/,
+    );
 
     expectError(await call(server, 'DELETE', `/messages/${sent.body.id}/`, { token: p2.token }), 403);
     expect((await call(server, 'DELETE', `/messages/${sent.body.id}/`, { token: admin.token })).status).toBe(204);

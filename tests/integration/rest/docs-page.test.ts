@@ -17,7 +17,9 @@ beforeAll(async () => {
   server = await startTestServer();
   origin = server.url.replace(/\/graphql$/, '');
 });
-afterAll(async () => { await server.close(); });
+afterAll(async () => {
+  await server.close();
+});
 
 test('the page loads its assets from this server only, and reads /api/openapi.json', async () => {
   for (const path of ['/api/docs', '/api/docs/']) {
@@ -44,7 +46,9 @@ test('the page loads its assets from this server only, and reads /api/openapi.js
 });
 
 /** The few browser globals the page.evaluate callbacks below use (this project's lib has no DOM). */
-interface SwaggerUi { errSelectors: { allErrors(): { toJS(): unknown[] } } }
+interface SwaggerUi {
+  errSelectors: { allErrors(): { toJS(): unknown[] } };
+}
 declare const window: { ui?: SwaggerUi };
 declare const document: { querySelectorAll(selector: string): ArrayLike<{ textContent: string | null }> };
 
@@ -55,8 +59,12 @@ if (!hasChromium) {
 
 (hasChromium ? describe : describe.skip)(`/api/docs in Chromium (${CHROMIUM}), offline`, () => {
   let browser: Browser;
-  beforeAll(async () => { browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] }); });
-  afterAll(async () => { await browser?.close(); });
+  beforeAll(async () => {
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
 
   test('renders every operation and shows no error or warning; nothing leaves the origin', async () => {
     const context = await browser.newContext();
@@ -70,15 +78,21 @@ if (!hasChromium) {
       return route.abort('blockedbyclient');
     });
     const page = await context.newPage();
-    page.on('pageerror', (err) => { problems.push(`page error: ${err.message}`); });
-    page.on('console', (msg) => { if (msg.type() === 'error') problems.push(`console: ${msg.text()} (${msg.location().url})`); });
-    page.on('response', (res) => { if (res.status() >= 400) problems.push(`${res.status()} ${res.url()}`); });
+    page.on('pageerror', (err) => {
+      problems.push(`page error: ${err.message}`);
+    });
+    page.on('console', (msg) => {
+      if (msg.type() === 'error') problems.push(`console: ${msg.text()} (${msg.location().url})`);
+    });
+    page.on('response', (res) => {
+      if (res.status() >= 400) problems.push(`${res.status()} ${res.url()}`);
+    });
 
     await page.goto(`${origin}/api/docs`);
     // The document is fetched, parsed, resolved and rendered: one block per operation.
     await page.waitForSelector('.opblock', { timeout: 60000 });
     await page.waitForLoadState('networkidle');
-    const doc = await (await fetch(`${origin}/api/openapi.json`)).json() as { paths: Record<string, Record<string, unknown>> };
+    const doc = (await (await fetch(`${origin}/api/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
     const operations = Object.values(doc.paths).reduce((n, item) => n + Object.keys(item).filter((k) => k !== 'parameters').length, 0);
     await page.waitForFunction((n) => document.querySelectorAll('.opblock').length === n, operations, { timeout: 30000 });
 

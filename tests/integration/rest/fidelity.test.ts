@@ -6,8 +6,12 @@ import { startTestServer, type TestServer } from '../../support/test-server';
 import { call, gqlData, makeStaff, restUser, type RestUser } from './rest-support';
 
 let server: TestServer;
-beforeAll(async () => { server = await startTestServer(); });
-afterAll(async () => { await server.close(); });
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(async () => {
+  await server.close();
+});
 
 const PNG_1X1 = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
 
@@ -62,7 +66,8 @@ describe('GraphQL parity (item 8)', () => {
     const a = await restUser(server, 'pa');
     const b = await restUser(server, 'pb');
     const { openDirectChat } = await gqlData(server, a, 'mutation($u: ID!) { openDirectChat(userId: $u) { id } }', { u: b.id });
-    const list = (u: RestUser, every: boolean) => gqlData(server, u, 'query($e: Boolean) { conversations(first: 100, everyReadable: $e) { edges { node { id } } } }', { e: every });
+    const list = (u: RestUser, every: boolean) =>
+      gqlData(server, u, 'query($e: Boolean) { conversations(first: 100, everyReadable: $e) { edges { node { id } } } }', { e: every });
     const ids = (r: any) => r.conversations.edges.map((e: any) => e.node.id);
     expect(ids(await list(staff, false))).not.toContain(openDirectChat.id);
     expect(ids(await list(staff, true))).toContain(openDirectChat.id);
@@ -93,14 +98,18 @@ describe('GraphQL parity (item 8)', () => {
 });
 
 describe('seed 004 staff add attachments (item 7)', () => {
-  it('staff attach to another user\'s message; members still cannot', async () => {
+  it("staff attach to another user's message; members still cannot", async () => {
     const staff = await restUser(server, 'mod');
     await makeStaff(server, staff);
     const a = await restUser(server, 'sa');
     const b = await restUser(server, 'sb');
     const sent = await call(server, 'POST', '/messages/', { token: a.token, json: { content: 'screenshot soon', recipient_id: Number(b.id) } });
     const path = `/conversations/${sent.body.conversation}/messages/${sent.body.id}/attachments/`;
-    const upload = () => { const f = new FormData(); f.append('file', new Blob([PNG_1X1], { type: 'image/png' }), 'shot.png'); return f; };
+    const upload = () => {
+      const f = new FormData();
+      f.append('file', new Blob([PNG_1X1], { type: 'image/png' }), 'shot.png');
+      return f;
+    };
     expect((await call(server, 'POST', path, { token: b.token, form: upload() })).status).toBe(403);
     const byStaff = await call(server, 'POST', path, { token: staff.token, form: upload() });
     expect(byStaff.status).toBe(201);
@@ -111,7 +120,7 @@ describe('seed 004 staff add attachments (item 7)', () => {
 });
 
 describe('reading clears badges where the seed has no mark-read call (item 1), in every dialect and GraphQL', () => {
-  it('seed 002: staff fetching the messages clears their unread count; the customer\'s too', async () => {
+  it("seed 002: staff fetching the messages clears their unread count; the customer's too", async () => {
     const customer = await restUser(server, 'khach');
     const staff = await restUser(server, 'nhanvien');
     await makeStaff(server, staff);
@@ -131,12 +140,13 @@ describe('reading clears badges where the seed has no mark-read call (item 1), i
     expect((await call(server, 'GET', `/chat/conversations/${id}/`, { token: (await restUser(server, 'la')).token })).status).toBe(404);
   });
 
-  it('seed 004: fetching the newest page marks it read, seen by seed 003\'s list, GraphQL and seed 004 is_read', async () => {
+  it("seed 004: fetching the newest page marks it read, seen by seed 003's list, GraphQL and seed 004 is_read", async () => {
     const a = await restUser(server, 'gamer');
     const b = await restUser(server, 'gamer');
     const sent = await call(server, 'POST', '/messages/', { token: a.token, json: { content: 'gg wp', recipient_id: Number(b.id) } });
     const conversationId = String(sent.body.conversation);
-    const unread = async () => (await gqlData(server, b, 'query($c: ID!) { conversation(id: $c) { unreadCount } }', { c: conversationId })).conversation.unreadCount;
+    const unread = async () =>
+      (await gqlData(server, b, 'query($c: ID!) { conversation(id: $c) { unreadCount } }', { c: conversationId })).conversation.unreadCount;
     expect(await unread()).toBe(1);
     expect((await call(server, 'GET', `/conversations/${conversationId}/messages/`, { token: b.token })).status).toBe(200);
     expect(await unread()).toBe(0);
@@ -144,7 +154,7 @@ describe('reading clears badges where the seed has no mark-read call (item 1), i
     expect(seenByA.body.results.find((m: any) => m.id === sent.body.id).is_read).toBe(true);
   });
 
-  it('seed 001: fetching the history clears the chat\'s unread_count', async () => {
+  it("seed 001: fetching the history clears the chat's unread_count", async () => {
     const owner = await restUser(server, 'owner1');
     const renter = await restUser(server, 'renter1');
     const f = new FormData();
@@ -164,7 +174,8 @@ describe('seed 002 paging and seed 001 direct chats (items 5, 6)', () => {
   it('a limit above 100 is clamped to 100', async () => {
     const customer = await restUser(server, 'many');
     const id = (await call(server, 'GET', '/chat/conversations/my_conversation/', { token: customer.token })).body.id;
-    for (let i = 0; i < 105; i++) await call(server, 'POST', `/chat/conversations/${id}/send_message/`, { token: customer.token, json: { noi_dung: `tin ${i}` } });
+    for (let i = 0; i < 105; i++)
+      await call(server, 'POST', `/chat/conversations/${id}/send_message/`, { token: customer.token, json: { noi_dung: `tin ${i}` } });
     const page = await call(server, 'GET', `/chat/conversations/${id}/messages/?limit=500`, { token: customer.token });
     expect(page.status).toBe(200);
     expect(page.body).toHaveLength(100);

@@ -14,8 +14,12 @@ import { startTestServer, type TestServer } from '../../support/test-server';
 import { call, checkAgainstOpenApi, newAjv } from './rest-support';
 
 let server: TestServer;
-beforeAll(async () => { server = await startTestServer(); });
-afterAll(async () => { await server.close(); });
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(async () => {
+  await server.close();
+});
 
 /** Every path of rest-compat.md (and so of the seeds' documented /api paths): method, path, success status(es). */
 const DOCUMENTED: [string, string, number[]][] = [
@@ -101,14 +105,20 @@ function exampleProblems(routes: AnyRoute[]): string[] {
     const op = `${r.method.toUpperCase()} ${openApiPath(r.path)}`;
     for (const [status, res] of Object.entries(r.responses)) {
       if (res.example === undefined) continue;
-      if (!res.schema) { problems.push(`${op} ${status}: an example but no schema`); continue; }
+      if (!res.schema) {
+        problems.push(`${op} ${status}: an example but no schema`);
+        continue;
+      }
       const parsed = res.schema.safeParse(res.example);
       if (!parsed.success) problems.push(`${op} ${status}: ${issues(parsed.error)}`);
       const validate = ajv.compile(z.toJSONSchema(res.schema, { io: 'output', unrepresentable: 'any', target: 'draft-2020-12' }));
       if (!validate(res.example)) problems.push(`${op} ${status}: ${ajv.errorsText(validate.errors, { separator: '; ' })}`);
     }
     if (r.bodyExample === undefined) continue;
-    if (!(r.body instanceof z.ZodObject)) { problems.push(`${op} body: an example but no object body schema`); continue; }
+    if (!(r.body instanceof z.ZodObject)) {
+      problems.push(`${op} body: an example but no object body schema`);
+      continue;
+    }
     const files = Object.keys(r.files ?? {});
     const body = z.object(Object.fromEntries(Object.entries(r.body.shape as z.ZodRawShape).filter(([k]) => !files.includes(k))));
     const example = Object.fromEntries(Object.entries(r.bodyExample).filter(([k]) => !files.includes(k)));
@@ -153,7 +163,13 @@ describe('GET /api/openapi.json', () => {
         expect({ op: `${method} ${path}`, unique: !ids.has(op.operationId) }).toEqual({ op: `${method} ${path}`, unique: true });
         ids.add(op.operationId);
         // Path parameters: exactly the template's.
-        expect({ op: `${method} ${path}`, params: op.parameters.filter((p: any) => p.in === 'path').map((p: any) => p.name).sort() }).toEqual({ op: `${method} ${path}`, params: templateParams });
+        expect({
+          op: `${method} ${path}`,
+          params: op.parameters
+            .filter((p: any) => p.in === 'path')
+            .map((p: any) => p.name)
+            .sort(),
+        }).toEqual({ op: `${method} ${path}`, params: templateParams });
         for (const p of op.parameters) schemas.push([`${method} ${path} parameter ${p.name}`, p.schema]);
         for (const [type, c] of Object.entries<any>(op.requestBody?.content ?? {})) schemas.push([`${method} ${path} body ${type}`, c.schema]);
         for (const [status, r] of Object.entries<any>(op.responses)) {
@@ -167,38 +183,60 @@ describe('GET /api/openapi.json', () => {
     for (const [, s] of Object.entries<any>(doc.components.schemas)) schemas.push(['component', s]);
     const invalid = schemas.filter(([, s]) => !ajv.validateSchema(s as object)).map(([where]) => where);
     expect(invalid).toEqual([]);
-    for (const ref of new Set(refs)) expect(ref.split('/').slice(1).reduce((o: any, k) => o?.[k], doc)).toBeDefined();
+    for (const ref of new Set(refs))
+      expect(
+        ref
+          .split('/')
+          .slice(1)
+          .reduce((o: any, k) => o?.[k], doc),
+      ).toBeDefined();
   });
 
   it('has an operation for every registered route', () => {
-    const missing = restRoutes().filter((r) => !doc.paths[openApiPath(r.path)]?.[r.method]).map((r) => `${r.method} ${r.path}`);
+    const missing = restRoutes()
+      .filter((r) => !doc.paths[openApiPath(r.path)]?.[r.method])
+      .map((r) => `${r.method} ${r.path}`);
     expect(missing).toEqual([]);
     const operations = Object.values<any>(doc.paths).reduce((n, item) => n + Object.keys(item).filter((k) => METHODS.includes(k)).length, 0);
     expect(operations).toBe(restRoutes().length);
   });
 
-  it('documents every path of rest-compat.md with its seed\'s status, errors as {error, detail}', () => {
+  it("documents every path of rest-compat.md with its seed's status, errors as {error, detail}", () => {
     const problems: string[] = [];
     for (const [method, path, statuses] of DOCUMENTED) {
       const op = doc.paths[path]?.[method];
-      if (!op) { problems.push(`${method} ${path}: missing`); continue; }
+      if (!op) {
+        problems.push(`${method} ${path}: missing`);
+        continue;
+      }
       for (const s of statuses) if (!op.responses[String(s)]) problems.push(`${method} ${path}: no ${s}`);
       if (op.security.length && !op.responses['401']) problems.push(`${method} ${path}: no 401`);
       for (const [status, r] of Object.entries<any>(op.responses)) {
-        if (Number(status) >= 400 && r.content['application/json'].schema.$ref !== '#/components/schemas/Error') problems.push(`${method} ${path}: ${status} is not {error, detail}`);
+        if (Number(status) >= 400 && r.content['application/json'].schema.$ref !== '#/components/schemas/Error')
+          problems.push(`${method} ${path}: ${status} is not {error, detail}`);
       }
     }
     expect(problems).toEqual([]);
-    expect(doc.components.schemas.Error).toEqual({ type: 'object', required: ['error', 'detail'], properties: { error: { type: 'string' }, detail: { type: 'string' } } });
+    expect(doc.components.schemas.Error).toEqual({
+      type: 'object',
+      required: ['error', 'detail'],
+      properties: { error: { type: 'string' }, detail: { type: 'string' } },
+    });
   });
 
   it('describes uploads as multipart binary parts, and lists as repeated keys', () => {
     const send = doc.paths['/api/chats/{id}/send-message/'].post.requestBody.content;
-    expect(send['multipart/form-data'].schema.properties.medias).toEqual({ type: 'array', items: { type: 'string', contentMediaType: 'application/octet-stream' } });
+    expect(send['multipart/form-data'].schema.properties.medias).toEqual({
+      type: 'array',
+      items: { type: 'string', contentMediaType: 'application/octet-stream' },
+    });
     expect(send['application/json'].schema.properties).not.toHaveProperty('medias');
     const attach = doc.paths['/api/conversations/{cid}/messages/{mid}/attachments/'].post;
     expect(Object.keys(attach.requestBody.content)).toEqual(['multipart/form-data']);
-    expect(attach.requestBody.content['multipart/form-data'].schema).toMatchObject({ required: ['file'], properties: { file: { type: 'string', contentMediaType: 'application/octet-stream' } } });
+    expect(attach.requestBody.content['multipart/form-data'].schema).toMatchObject({
+      required: ['file'],
+      properties: { file: { type: 'string', contentMediaType: 'application/octet-stream' } },
+    });
     expect(Object.keys(attach.responses)).toEqual(expect.arrayContaining(['201', '401', '403', '404', '413', '415']));
     expect(doc.paths['/api/chats/'].post.requestBody.content['multipart/form-data'].schema.properties.members.type).toBe('array');
   });
@@ -211,7 +249,7 @@ describe('GET /api/openapi.json', () => {
     expect(() => checkAgainstOpenApi('GET', url.replace('unread/count', 'nothing/here'), 200, {})).toThrow(/no such operation/);
   });
 
-  it('carries the seeds\' examples, each matching its schema (responses and request bodies)', () => {
+  it("carries the seeds' examples, each matching its schema (responses and request bodies)", () => {
     const routes = restRoutes();
     expect(exampleProblems(routes)).toEqual([]);
 
@@ -225,10 +263,16 @@ describe('GET /api/openapi.json', () => {
       ].filter((e) => e !== undefined);
       if (served.length) withExample++;
       for (const [status, res] of Object.entries(r.responses)) {
-        if (res.example !== undefined) expect({ op: `${r.method} ${r.path} ${status}`, example: op.responses[status].content['application/json'].example }).toEqual({ op: `${r.method} ${r.path} ${status}`, example: res.example });
+        if (res.example !== undefined)
+          expect({ op: `${r.method} ${r.path} ${status}`, example: op.responses[status].content['application/json'].example }).toEqual({
+            op: `${r.method} ${r.path} ${status}`,
+            example: res.example,
+          });
       }
       if (r.bodyExample) {
-        const bodyExamples = Object.values<any>(op.requestBody.content).map((c) => c.example).filter((e) => e !== undefined);
+        const bodyExamples = Object.values<any>(op.requestBody.content)
+          .map((c) => c.example)
+          .filter((e) => e !== undefined);
         expect({ op: `${r.method} ${r.path}`, served: bodyExamples.length > 0 }).toEqual({ op: `${r.method} ${r.path}`, served: true });
         for (const e of bodyExamples) expect({ op: `${r.method} ${r.path}`, example: e }).toEqual({ op: `${r.method} ${r.path}`, example: r.bodyExample });
       }
@@ -239,7 +283,11 @@ describe('GET /api/openapi.json', () => {
     // An example that stops matching is caught: a missing key, a wrong type, a key too many.
     const rooms = routes.find((r) => r.method === 'get' && r.path === '/chat/rooms/:id')!;
     const good = rooms.responses[200].example as Record<string, unknown>;
-    const broken = (example: unknown, bodyExample?: Record<string, unknown>): AnyRoute => ({ ...rooms, ...(bodyExample ? { body: z.object({ content: z.string() }), bodyExample } : {}), responses: { 200: { ...rooms.responses[200], example } } });
+    const broken = (example: unknown, bodyExample?: Record<string, unknown>): AnyRoute => ({
+      ...rooms,
+      ...(bodyExample ? { body: z.object({ content: z.string() }), bodyExample } : {}),
+      responses: { 200: { ...rooms.responses[200], example } },
+    });
     const { name: _name, ...noName } = good;
     expect(exampleProblems([broken(noName)])).toHaveLength(2);
     expect(exampleProblems([broken({ ...good, member_count: '1' })])).toHaveLength(2);

@@ -13,10 +13,21 @@ import { restUrl, type TestUser } from '../../support/client';
 import type { TestServer } from '../../support/test-server';
 
 /** A REST answer: status, headers, parsed JSON body (undefined when empty). */
-export interface RestResponse<T = any> { status: number; headers: Headers; body: T; text: string }
+export interface RestResponse<T = any> {
+  status: number;
+  headers: Headers;
+  body: T;
+  text: string;
+}
 
 /** Options of one call: bearer token, JSON body, multipart form, raw body, extra headers. */
-export interface CallOptions { token?: string; json?: unknown; form?: FormData; raw?: string; headers?: Record<string, string> }
+export interface CallOptions {
+  token?: string;
+  json?: unknown;
+  form?: FormData;
+  raw?: string;
+  headers?: Record<string, string>;
+}
 
 /** The REST base URL of a test server: http://127.0.0.1:PORT/api */
 export const apiBase = (server: TestServer) => restUrl(server.url);
@@ -51,14 +62,17 @@ export function checkAgainstOpenApi(method: string, url: string, status: number,
   if (!response) throw new Error(`${method} ${path} answered ${status}, not documented in the OpenAPI document`);
   const schema = response.content?.['application/json']?.schema;
   if (!schema) {
-    if (body !== undefined && found.t !== '/api/openapi.json/') throw new Error(`${method} ${path} answered ${status} with a body the OpenAPI document does not describe`);
+    if (body !== undefined && found.t !== '/api/openapi.json/')
+      throw new Error(`${method} ${path} answered ${status} with a body the OpenAPI document does not describe`);
     return;
   }
   const key = `${m} ${found.t} ${status}`;
   let validate = validators.get(key);
   if (!validate) validators.set(key, (validate = ajv.compile(schema)));
   if (!validate(body)) {
-    throw new Error(`${method} ${path} ${status}: the body does not match the OpenAPI schema: ${ajv.errorsText(validate.errors, { separator: '; ' })}\n${JSON.stringify(body).slice(0, 2000)}`);
+    throw new Error(
+      `${method} ${path} ${status}: the body does not match the OpenAPI schema: ${ajv.errorsText(validate.errors, { separator: '; ' })}\n${JSON.stringify(body).slice(0, 2000)}`,
+    );
   }
 }
 
@@ -67,20 +81,28 @@ export async function call<T = any>(server: TestServer, method: string, path: st
   const headers: Record<string, string> = { ...(opts.headers ?? {}) };
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
   let body: RequestInit['body'];
-  if (opts.json !== undefined) { headers['content-type'] = 'application/json'; body = JSON.stringify(opts.json); }
-  else if (opts.form) body = opts.form;
+  if (opts.json !== undefined) {
+    headers['content-type'] = 'application/json';
+    body = JSON.stringify(opts.json);
+  } else if (opts.form) body = opts.form;
   else if (opts.raw !== undefined) body = opts.raw;
   const res = await fetch(`${apiBase(server)}${path}`, { method, headers, body });
   const text = await res.text();
   let parsed: unknown;
-  try { parsed = text ? JSON.parse(text) : undefined; } catch { parsed = text; }
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = text;
+  }
   checkAgainstOpenApi(method, res.url, res.status, parsed);
   return { status: res.status, headers: res.headers, body: parsed as T, text };
 }
 
 let counter = 0;
 /** A REST user: id, username, access token (`token`, as GraphQL helpers expect) and refresh token. */
-export interface RestUser extends TestUser { password: string }
+export interface RestUser extends TestUser {
+  password: string;
+}
 
 /** Registers through POST /api/accounts/register/ and logs in through POST /api/token/. */
 export async function restUser(server: TestServer, prefix = 'u', extra: Record<string, unknown> = {}): Promise<RestUser> {
@@ -100,7 +122,10 @@ export async function makeStaff(server: TestServer, user: { id: string }): Promi
 
 /** Asserts the status and the common error body `{"error", "detail"}` (both strings); returns the body. */
 export function expectError(res: RestResponse, status: number): { error: string; detail: string } {
-  expect({ status: res.status, keys: res.body && typeof res.body === 'object' ? Object.keys(res.body).sort() : res.body }).toEqual({ status, keys: ['detail', 'error'] });
+  expect({ status: res.status, keys: res.body && typeof res.body === 'object' ? Object.keys(res.body).sort() : res.body }).toEqual({
+    status,
+    keys: ['detail', 'error'],
+  });
   expect(typeof res.body.error).toBe('string');
   expect(typeof res.body.detail).toBe('string');
   return res.body;
@@ -113,14 +138,22 @@ export function expectKeys(obj: unknown, keys: string[]): void {
 
 /** GraphQL over fetch, failing on errors. */
 export async function gqlData<T = any>(server: TestServer, user: { token: string }, query: string, variables: Record<string, unknown> = {}): Promise<T> {
-  const res = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${user.token}` }, body: JSON.stringify({ query, variables }) });
+  const res = await fetch(server.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${user.token}` },
+    body: JSON.stringify({ query, variables }),
+  });
   const body = (await res.json()) as { data?: T; errors?: unknown[] };
   if (body.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(body.errors)}`);
   return body.data as T;
 }
 
 /** A file part for {@link form}: name, bytes, optional content type. */
-export interface FilePart { name: string; bytes: Buffer; type?: string }
+export interface FilePart {
+  name: string;
+  bytes: Buffer;
+  type?: string;
+}
 
 /**
  * A multipart body as a browser's FormData builds it: text fields (a list repeats its key:

@@ -9,12 +9,18 @@ import { startTestServer, type TestServer } from '../../support/test-server';
 import { call, expectError, expectKeys, restUser } from './rest-support';
 
 let server: TestServer;
-beforeAll(async () => { server = await startTestServer(); });
-afterAll(async () => { await server.close(); });
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(async () => {
+  await server.close();
+});
 
 describe('tokens', () => {
   it('registers (201 user), logs in (200 {access, refresh}), refreshes with rotation, logs out (205)', async () => {
-    const reg = await call(server, 'POST', '/accounts/register/', { json: { username: 'tok_erin', password: 'erinpass123', first_name: 'Erin', last_name: 'E', email: 'erin@example.com' } });
+    const reg = await call(server, 'POST', '/accounts/register/', {
+      json: { username: 'tok_erin', password: 'erinpass123', first_name: 'Erin', last_name: 'E', email: 'erin@example.com' },
+    });
     expect(reg.status).toBe(201);
     expectKeys(reg.body, ['id', 'username', 'email', 'first_name', 'last_name']);
     expect(reg.body).toMatchObject({ username: 'tok_erin', first_name: 'Erin', last_name: 'E', email: 'erin@example.com' });
@@ -45,10 +51,14 @@ describe('tokens', () => {
     expectError(await call(server, 'POST', '/token/', { json: { username: u.username, password: 'wrong-password' } }), 401);
     expectError(await call(server, 'POST', '/token/', { json: { username: 'nobody_here', password: 'whatever123' } }), 401);
     expect(expectError(await call(server, 'POST', '/token/', { json: { username: u.username } }), 400).error).toMatch(/^password/);
-    expect(expectError(await call(server, 'POST', '/accounts/register/', { json: { username: 'tok_short', password: 'short' } }), 400).error).toMatch(/password/);
+    expect(expectError(await call(server, 'POST', '/accounts/register/', { json: { username: 'tok_short', password: 'short' } }), 400).error).toMatch(
+      /password/,
+    );
     expect(expectError(await call(server, 'POST', '/accounts/register/', { json: { username: 42, password: 'longenough1' } }), 400).error).toMatch(/^username/);
     // A taken username: 400 (CONFLICT answers 400 in every dialect, as DRF validation does).
-    expect(expectError(await call(server, 'POST', '/accounts/register/', { json: { username: u.username, password: 'longenough1' } }), 400).detail).toMatch(/taken|exists/i);
+    expect(expectError(await call(server, 'POST', '/accounts/register/', { json: { username: u.username, password: 'longenough1' } }), 400).detail).toMatch(
+      /taken|exists/i,
+    );
     expectError(await call(server, 'POST', '/token/refresh/', { json: { refresh: 'not-a-token' } }), 401);
   });
 });
@@ -76,7 +86,11 @@ describe('seed 000 refresh (SimpleJWT default, issue 28 item 1)', () => {
     const burst = await Promise.all(Array.from({ length: 4 }, () => call(server, 'POST', '/token/refresh/', { json: { refresh: kept } })));
     expect(burst.map((r) => r.status)).toEqual([200, 200, 200, 200]);
     // The GraphQL refresh honours the login's kind too.
-    const viaGraphql = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: REFRESH, variables: { t: kept } }) }).then((r) => r.json() as Promise<any>);
+    const viaGraphql = await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: REFRESH, variables: { t: kept } }),
+    }).then((r) => r.json() as Promise<any>);
     expect(viaGraphql.data.refreshToken.refreshToken).toBe(kept);
     // Logging out ends it.
     expect((await call(server, 'POST', '/accounts/logout/', { json: { refresh: kept } })).status).toBe(205);
@@ -85,7 +99,10 @@ describe('seed 000 refresh (SimpleJWT default, issue 28 item 1)', () => {
 
   it('a GraphQL login keeps rotation with reuse detection, also on POST /api/token/refresh/', async () => {
     await call(server, 'POST', '/accounts/register/', { json: { username: 'tok_gql_rot', password: 'mật_khẩu_dài' } });
-    const post = (query: string, variables: Record<string, unknown>) => fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) }).then((r) => r.json() as Promise<any>);
+    const post = (query: string, variables: Record<string, unknown>) =>
+      fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) }).then(
+        (r) => r.json() as Promise<any>,
+      );
     const login = (await post(LOGIN, { u: 'tok_gql_rot', p: 'mật_khẩu_dài' })).data.login;
     const r = await call(server, 'POST', '/token/refresh/', { json: { refresh: login.refreshToken } });
     expect(r.status).toBe(200);
@@ -131,13 +148,19 @@ describe('common behaviour', () => {
     expect(res.body.openapi).toBe('3.1.0');
     const routes = restRoutes();
     for (const r of routes) {
-      expect({ route: `${r.method} ${r.path}`, documented: Boolean(res.body.paths[openApiPath(r.path)]?.[r.method]) }).toEqual({ route: `${r.method} ${r.path}`, documented: true });
+      expect({ route: `${r.method} ${r.path}`, documented: Boolean(res.body.paths[openApiPath(r.path)]?.[r.method]) }).toEqual({
+        route: `${r.method} ${r.path}`,
+        documented: true,
+      });
     }
     const send = res.body.paths['/api/chats/{id}/send-message/'].post;
     expect(send.parameters).toEqual([expect.objectContaining({ name: 'id', in: 'path', required: true })]);
     // JSON without files; multipart with `medias`, a list of binary parts.
     expect(Object.keys(send.requestBody.content['application/json'].schema.properties)).toEqual(['content', 'replied_to']);
-    expect(send.requestBody.content['multipart/form-data'].schema.properties.medias).toEqual({ type: 'array', items: { type: 'string', contentMediaType: 'application/octet-stream' } });
+    expect(send.requestBody.content['multipart/form-data'].schema.properties.medias).toEqual({
+      type: 'array',
+      items: { type: 'string', contentMediaType: 'application/octet-stream' },
+    });
     expect(send.responses['201'].content['application/json'].schema.properties).toHaveProperty('replied_to_preview');
     expect(res.body.paths['/api/chats/'].get.parameters.map((p: { name: string }) => p.name)).toEqual(['page', 'page_size']);
   });

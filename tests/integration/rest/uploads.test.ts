@@ -26,7 +26,9 @@ const MB10 = 10 * 1024 * 1024;
 const MAX_FILES = 3;
 
 let server: TestServer;
-beforeAll(async () => { server = await startTestServer({ UPLOAD_DIR: UPLOADS, UPLOAD_MAX_FILES: String(MAX_FILES) }); });
+beforeAll(async () => {
+  server = await startTestServer({ UPLOAD_DIR: UPLOADS, UPLOAD_MAX_FILES: String(MAX_FILES) });
+});
 afterAll(async () => {
   try {
     await server?.close();
@@ -36,10 +38,15 @@ afterAll(async () => {
     rmSync(TMP, { recursive: true, force: true });
   }
 });
-const { client, sub } = trackRealtime(() => server.wsUrl, () => server);
+const { client, sub } = trackRealtime(
+  () => server.wsUrl,
+  () => server,
+);
 
 const image = (format: 'png' | 'jpeg' | 'gif' | 'webp', width = 60, height = 40) =>
-  sharp({ create: { width, height, channels: 3, background: { r: 20, g: 130, b: 90 } } })[format]().toBuffer();
+  sharp({ create: { width, height, channels: 3, background: { r: 20, g: 130, b: 90 } } })
+    [format]()
+    .toBuffer();
 const mp4 = () => readFileSync(join(__dirname, '../../fixtures/tiny.mp4'));
 const rows = async (table: string) => Number((await server.orm.em.fork().execute(`select count(*) as n from "${table}"`))[0].n);
 /** What a refused upload must leave unchanged. */
@@ -47,14 +54,16 @@ const footprint = async () => ({ stored: filesUnder(UPLOADS).length, attachments
 /** Temporary files still there (the request's capacitors go when its response ends: waited for, bounded). */
 const strayTemps = async () => {
   const stray = () => filesUnder(TMP).filter((p) => !p.startsWith(UPLOADS));
-  await waitFor(() => stray().length === 0, 'the request\'s temp files to go', { timeoutMs: 5000 }).catch(() => undefined);
+  await waitFor(() => stray().length === 0, "the request's temp files to go", { timeoutMs: 5000 }).catch(() => undefined);
   return stray();
 };
 
 const MEDIA_KEYS = ['id', 'url', 'thumbnail', 'media_type'];
 const ATTACHMENT_KEYS = ['id', 'message', 'file', 'uploaded_at'];
 
-let owner: RestUser; let member: RestUser; let outsider: RestUser;
+let owner: RestUser;
+let member: RestUser;
+let outsider: RestUser;
 let chatId: number;
 beforeAll(async () => {
   owner = await restUser(server, 'upo');
@@ -65,35 +74,62 @@ beforeAll(async () => {
 });
 
 const sendMedias = (user: RestUser, files: FilePart[], fields: Record<string, string> = { content: 'xem ảnh' }, id = chatId) =>
-  call(server, 'POST', `/chats/${id}/send-message/`, { token: user.token, form: form(fields, files.map((f) => ['medias', f])) });
+  call(server, 'POST', `/chats/${id}/send-message/`, {
+    token: user.token,
+    form: form(
+      fields,
+      files.map((f) => ['medias', f]),
+    ),
+  });
 
 describe('seed 001: send-message with repeated `medias`', () => {
   it('stores every file; the message carries them as `media`, in every dialect and on messageAdded', async () => {
-    const live = sub(client(member), `subscription($c: ID) { messageAdded(conversationId: $c) { id kind attachments { fileName mimeType } } }`, { c: String(chatId) });
+    const live = sub(client(member), `subscription($c: ID) { messageAdded(conversationId: $c) { id kind attachments { fileName mimeType } } }`, {
+      c: String(chatId),
+    });
     await live.ready();
     const png = await image('png', 600, 400);
     const video = mp4();
-    const res = await sendMedias(owner, [{ name: 'phong.png', bytes: png, type: 'image/png' }, { name: 'clip.mp4', bytes: video, type: 'video/mp4' }]);
+    const res = await sendMedias(owner, [
+      { name: 'phong.png', bytes: png, type: 'image/png' },
+      { name: 'clip.mp4', bytes: video, type: 'video/mp4' },
+    ]);
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({ content: 'xem ảnh', chat_group: chatId, is_system_message: false });
     expect(res.body.media).toHaveLength(2);
     for (const m of res.body.media) expectKeys(m, MEDIA_KEYS);
     const [photo, clip] = res.body.media;
-    expect(photo).toMatchObject({ media_type: 'image', url: expect.stringMatching(/^http:\/\/[^/]+\/media\/\d+\?exp=\d+&sig=/), thumbnail: expect.stringMatching(/^http:\/\/[^/]+\/media\/\d+\/thumbnail\?/) });
+    expect(photo).toMatchObject({
+      media_type: 'image',
+      url: expect.stringMatching(/^http:\/\/[^/]+\/media\/\d+\?exp=\d+&sig=/),
+      thumbnail: expect.stringMatching(/^http:\/\/[^/]+\/media\/\d+\/thumbnail\?/),
+    });
     expect(clip).toMatchObject({ media_type: 'video', thumbnail: null });
     // The URLs work as <img src> (signed, no token).
     const got = await fetch(photo.url);
     expect([got.status, got.headers.get('content-type')]).toEqual([200, 'image/png']);
     expect(Buffer.from(await got.arrayBuffer()).equals(png)).toBe(true);
     expect((await fetch(photo.thumbnail)).headers.get('content-type')).toBe('image/webp');
-    expect(await live.next()).toEqual({ messageAdded: { id: String(res.body.id), kind: 'FILE', attachments: [{ fileName: 'phong.png', mimeType: 'image/png' }, { fileName: 'clip.mp4', mimeType: 'video/mp4' }] } });
+    expect(await live.next()).toEqual({
+      messageAdded: {
+        id: String(res.body.id),
+        kind: 'FILE',
+        attachments: [
+          { fileName: 'phong.png', mimeType: 'image/png' },
+          { fileName: 'clip.mp4', mimeType: 'video/mp4' },
+        ],
+      },
+    });
 
     // Seed 001 history, seed 003's file_* (the first file) and message_type, seed 004's attachments.
     const history = await call(server, 'GET', `/chats/${chatId}/messages/?page_size=100`, { token: member.token });
     expect(history.body.results.find((m: any) => m.id === res.body.id).media.map((m: any) => m.id)).toEqual([photo.id, clip.id]);
     const room = await call(server, 'GET', `/chat/rooms/${chatId}/messages/?page_size=100`, { token: member.token });
     expect(room.body.messages.find((m: any) => m.id === res.body.id)).toMatchObject({
-      message_type: 'file', file_url: expect.stringContaining(`/media/${photo.id}?`), file_name: 'phong.png', file_size: png.length,
+      message_type: 'file',
+      file_url: expect.stringContaining(`/media/${photo.id}?`),
+      file_name: 'phong.png',
+      file_size: png.length,
     });
     const one = await call(server, 'GET', `/messages/${res.body.id}/`, { token: member.token });
     expect(one.body.attachments).toHaveLength(2);
@@ -102,7 +138,14 @@ describe('seed 001: send-message with repeated `medias`', () => {
   });
 
   it('files alone (no content) make an image message; deleting it hides the files', async () => {
-    const res = await sendMedias(owner, [{ name: 'a.jpg', bytes: await image('jpeg') }, { name: 'b.webp', bytes: await image('webp') }], {});
+    const res = await sendMedias(
+      owner,
+      [
+        { name: 'a.jpg', bytes: await image('jpeg') },
+        { name: 'b.webp', bytes: await image('webp') },
+      ],
+      {},
+    );
     expect(res.status).toBe(201);
     expect(res.body.content).toBe('');
     expect(res.body.media.map((m: any) => m.media_type)).toEqual(['image', 'image']);
@@ -117,35 +160,77 @@ describe('seed 001: send-message with repeated `medias`', () => {
 
   const png = () => image('png', 10, 10);
   const refusals: [string, () => Promise<FilePart[]>, number, RegExp][] = [
-    ['a file of 10 MB + 1 byte', async () => [{ name: 'big.png', bytes: Buffer.concat([await png(), Buffer.alloc(MB10 + 1 - (await png()).length)]) }], 413, /10485760 byte/],
-    [`${MAX_FILES + 1} files`, async () => Promise.all(Array.from({ length: MAX_FILES + 1 }, async (_, i) => ({ name: `f${i}.png`, bytes: await png() }))), 413, new RegExp(`At most ${MAX_FILES} files`)],
-    [`${MAX_FILES + 3} files`, async () => Promise.all(Array.from({ length: MAX_FILES + 3 }, async (_, i) => ({ name: `f${i}.png`, bytes: await png() }))), 413, new RegExp(`At most ${MAX_FILES} files`)],
+    [
+      'a file of 10 MB + 1 byte',
+      async () => [{ name: 'big.png', bytes: Buffer.concat([await png(), Buffer.alloc(MB10 + 1 - (await png()).length)]) }],
+      413,
+      /10485760 byte/,
+    ],
+    [
+      `${MAX_FILES + 1} files`,
+      async () => Promise.all(Array.from({ length: MAX_FILES + 1 }, async (_, i) => ({ name: `f${i}.png`, bytes: await png() }))),
+      413,
+      new RegExp(`At most ${MAX_FILES} files`),
+    ],
+    [
+      `${MAX_FILES + 3} files`,
+      async () => Promise.all(Array.from({ length: MAX_FILES + 3 }, async (_, i) => ({ name: `f${i}.png`, bytes: await png() }))),
+      413,
+      new RegExp(`At most ${MAX_FILES} files`),
+    ],
     ['HTML named .png', async () => [{ name: 'page.png', bytes: Buffer.from('<!doctype html><html><script>alert(1)</script></html>') }], 415, /not an allowed/],
     ['SVG', async () => [{ name: 'logo.svg', bytes: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"/>') }], 415, /\.svg is not allowed/],
     ['a PNG named .jpg', async () => [{ name: 'photo.jpg', bytes: await png() }], 415, /does not match/],
-    ['one bad file among good ones', async () => [{ name: 'ok.png', bytes: await png() }, { name: 'bad.gif', bytes: Buffer.from('not an image at all') }], 415, /not an allowed/],
-    ['a file name of 300 characters', async () => [{ name: `${'a'.repeat(296)}.png`, bytes: await png() }], 400, /^medias: File name must be 1 to 255 characters/],
+    [
+      'one bad file among good ones',
+      async () => [
+        { name: 'ok.png', bytes: await png() },
+        { name: 'bad.gif', bytes: Buffer.from('not an image at all') },
+      ],
+      415,
+      /not an allowed/,
+    ],
+    [
+      'a file name of 300 characters',
+      async () => [{ name: `${'a'.repeat(296)}.png`, bytes: await png() }],
+      400,
+      /^medias: File name must be 1 to 255 characters/,
+    ],
     ['a control character in the file name', async () => [{ name: 'bad\u0001name.png', bytes: await png() }], 400, /^Malformed multipart body/],
   ];
 
-  test.each(refusals)('refuses %s and leaves nothing behind', async (_name, make, status, message) => {
-    const before = await footprint();
-    const res = await sendMedias(owner, await make());
-    expect(expectError(res, status).detail).toMatch(message);
-    expect(await footprint()).toEqual(before);
-    expect(await strayTemps()).toEqual([]);
-  }, 60000);
+  test.each(refusals)(
+    'refuses %s and leaves nothing behind',
+    async (_name, make, status, message) => {
+      const before = await footprint();
+      const res = await sendMedias(owner, await make());
+      expect(expectError(res, status).detail).toMatch(message);
+      expect(await footprint()).toEqual(before);
+      expect(await strayTemps()).toEqual([]);
+    },
+    60000,
+  );
 
   it('refuses a non-member (403, whether or not the files are fine), and files where none are taken (400 naming the field)', async () => {
     const before = await footprint();
     expect(expectError(await sendMedias(outsider, [{ name: 'x.png', bytes: await png() }]), 403).error).toBe('Bạn không phải là thành viên của nhóm chat này');
-    expect(expectError(await sendMedias(outsider, [{ name: 'x.png', bytes: await png() }], {}, 999999), 403).error).toBe('Bạn không phải là thành viên của nhóm chat này');
-    const wrongField = await call(server, 'POST', `/chats/${chatId}/send-message/`, { token: owner.token, form: form({ content: 'x' }, [['file', { name: 'x.png', bytes: await png() }]]) });
+    expect(expectError(await sendMedias(outsider, [{ name: 'x.png', bytes: await png() }], {}, 999999), 403).error).toBe(
+      'Bạn không phải là thành viên của nhóm chat này',
+    );
+    const wrongField = await call(server, 'POST', `/chats/${chatId}/send-message/`, {
+      token: owner.token,
+      form: form({ content: 'x' }, [['file', { name: 'x.png', bytes: await png() }]]),
+    });
     expect(expectError(wrongField, 400).error).toMatch(/^file: file uploads are not accepted here \(only medias\)/);
-    const onCreate = await call(server, 'POST', '/chats/', { token: owner.token, form: form({ name: 'g' }, [['members', { name: 'x.png', bytes: await png() }]]) });
+    const onCreate = await call(server, 'POST', '/chats/', {
+      token: owner.token,
+      form: form({ name: 'g' }, [['members', { name: 'x.png', bytes: await png() }]]),
+    });
     expect(expectError(onCreate, 400).error).toMatch(/^members/);
     // JSON cannot carry files: a string in `medias` is a 400 naming it.
-    expect(expectError(await call(server, 'POST', `/chats/${chatId}/send-message/`, { token: owner.token, json: { content: 'x', medias: ['a.png'] } }), 400).error).toMatch(/^medias/);
+    expect(
+      expectError(await call(server, 'POST', `/chats/${chatId}/send-message/`, { token: owner.token, json: { content: 'x', medias: ['a.png'] } }), 400).error,
+    ).toMatch(/^medias/);
     // No content and no file: the domain's rule, 400 naming content.
     expect(expectError(await sendMedias(owner, [], { content: ' ' }), 400).error).toMatch(/^content/);
     expect(await footprint()).toEqual(before);
@@ -154,8 +239,10 @@ describe('seed 001: send-message with repeated `medias`', () => {
 });
 
 describe('seed 004: POST /api/conversations/{cid}/messages/{mid}/attachments/', () => {
-  let sender: RestUser; let peer: RestUser;
-  let conversationId: number; let messageId: number;
+  let sender: RestUser;
+  let peer: RestUser;
+  let conversationId: number;
+  let messageId: number;
   beforeAll(async () => {
     sender = await restUser(server, 'ups');
     peer = await restUser(server, 'upp');
@@ -168,14 +255,21 @@ describe('seed 004: POST /api/conversations/{cid}/messages/{mid}/attachments/', 
   /** Attaches to the message made in beforeAll. */
   const attach = (user: RestUser, file: FilePart, cid = conversationId, mid = messageId) => attachTo(user, file, cid, mid);
 
-  it('attaches a file to the sender\'s message (201 Attachment model), seen in the message and on messageEdited', async () => {
-    const edits = sub(client(peer), `subscription($c: ID) { messageEdited(conversationId: $c) { id attachments { fileName } } }`, { c: String(conversationId) });
+  it("attaches a file to the sender's message (201 Attachment model), seen in the message and on messageEdited", async () => {
+    const edits = sub(client(peer), `subscription($c: ID) { messageEdited(conversationId: $c) { id attachments { fileName } } }`, {
+      c: String(conversationId),
+    });
     await edits.ready();
     const bytes = await image('png', 300, 200);
     const res = await attach(sender, { name: 'rank.png', bytes, type: 'image/png' });
     expect(res.status).toBe(201);
     expectKeys(res.body, ATTACHMENT_KEYS);
-    expect(res.body).toEqual({ id: expect.any(Number), message: messageId, file: expect.stringMatching(/^http:\/\/[^/]+\/media\/\d+\?exp=\d+&sig=/), uploaded_at: expect.any(String) });
+    expect(res.body).toEqual({
+      id: expect.any(Number),
+      message: messageId,
+      file: expect.stringMatching(/^http:\/\/[^/]+\/media\/\d+\?exp=\d+&sig=/),
+      uploaded_at: expect.any(String),
+    });
     expect(Buffer.from(await (await fetch(res.body.file)).arrayBuffer()).equals(bytes)).toBe(true);
     expect(await edits.next()).toEqual({ messageEdited: { id: String(messageId), attachments: [{ fileName: 'rank.png' }] } });
 
@@ -192,7 +286,8 @@ describe('seed 004: POST /api/conversations/{cid}/messages/{mid}/attachments/', 
 
   it('refuses others, wrong paths, bad files and a body without a file, leaving nothing behind', async () => {
     // A message of its own, with room for files (whatever the other test attached to the first one).
-    const messageId: number = (await call(server, 'POST', '/messages/', { token: sender.token, json: { content: 'another', recipient_id: Number(peer.id) } })).body.id;
+    const messageId: number = (await call(server, 'POST', '/messages/', { token: sender.token, json: { content: 'another', recipient_id: Number(peer.id) } }))
+      .body.id;
     const attach = (user: RestUser, file: FilePart, cid = conversationId, mid = messageId) => attachTo(user, file, cid, mid);
     const before = await footprint();
     const png = await image('png', 10, 10);
@@ -200,14 +295,28 @@ describe('seed 004: POST /api/conversations/{cid}/messages/{mid}/attachments/', 
     expectError(await attach(outsider, { name: 'x.png', bytes: png }), 404);
     expectError(await attach(sender, { name: 'x.png', bytes: png }, conversationId + 1000), 404);
     expectError(await attach(sender, { name: 'x.png', bytes: png }, conversationId, 999999), 404);
-    expectError(await call(server, 'POST', `/conversations/${conversationId}/messages/${messageId}/attachments/`, { form: form({}, [['file', { name: 'x.png', bytes: png }]]) }), 401);
+    expectError(
+      await call(server, 'POST', `/conversations/${conversationId}/messages/${messageId}/attachments/`, {
+        form: form({}, [['file', { name: 'x.png', bytes: png }]]),
+      }),
+      401,
+    );
     expect(expectError(await attach(sender, { name: 'big.mp4', bytes: Buffer.concat([mp4(), Buffer.alloc(MB10)]) }), 413).detail).toMatch(/10485760 byte/);
     expect(expectError(await attach(sender, { name: 'notes.txt', bytes: Buffer.from('hello') }), 415).detail).toMatch(/\.txt is not allowed/);
     expect(expectError(await attach(sender, { name: 'fake.webp', bytes: Buffer.from('RIFF....not webp at all') }), 415).detail).toMatch(/not an allowed/);
     expect(expectError(await attach(sender, { name: `${'b'.repeat(300)}.png`, bytes: png }), 400).error).toMatch(/^file: File name/);
-    const noFile = await call(server, 'POST', `/conversations/${conversationId}/messages/${messageId}/attachments/`, { token: sender.token, json: { file: 'https://example.com/x.png' } });
+    const noFile = await call(server, 'POST', `/conversations/${conversationId}/messages/${messageId}/attachments/`, {
+      token: sender.token,
+      json: { file: 'https://example.com/x.png' },
+    });
     expect(expectError(noFile, 400).error).toMatch(/^file/);
-    const twoFiles = await call(server, 'POST', `/conversations/${conversationId}/messages/${messageId}/attachments/`, { token: sender.token, form: form({}, [['file', { name: 'a.png', bytes: png }], ['file', { name: 'b.png', bytes: png }]]) });
+    const twoFiles = await call(server, 'POST', `/conversations/${conversationId}/messages/${messageId}/attachments/`, {
+      token: sender.token,
+      form: form({}, [
+        ['file', { name: 'a.png', bytes: png }],
+        ['file', { name: 'b.png', bytes: png }],
+      ]),
+    });
     expect(expectError(twoFiles, 400).error).toMatch(/^file/);
     expect(await footprint()).toEqual(before);
     expect(await strayTemps()).toEqual([]);

@@ -41,7 +41,10 @@ describePg('PostgreSQL outage', () => {
     const started = Date.now();
     const r = await gql(app.url, `{ me { id username } }`, {}, user.token);
     const tookMs = Date.now() - started;
-    expect(r.errors?.[0]).toMatchObject({ message: 'Database unavailable; try again shortly', extensions: { code: 'INTERNAL_SERVER_ERROR', reason: 'DATABASE_UNAVAILABLE' } });
+    expect(r.errors?.[0]).toMatchObject({
+      message: 'Database unavailable; try again shortly',
+      extensions: { code: 'INTERNAL_SERVER_ERROR', reason: 'DATABASE_UNAVAILABLE' },
+    });
     expect(tookMs).toBeLessThan(15000); // the pool does not queue the request for a minute
     const rest = await fetch(app.url.replace(/\/graphql$/, '/api/chat/unread/count/'), { headers: { authorization: `Bearer ${user.token}` } });
     expect(rest.status).toBe(503);
@@ -53,13 +56,19 @@ describePg('PostgreSQL outage', () => {
     let me: any;
     for (let i = 0; i < 50 && !me; i++) {
       const again = await gql(app.url, `{ me { id username } }`, {}, user.token);
-      if (again.data?.me) me = again.data.me; else await new Promise((res) => setTimeout(res, 200));
+      if (again.data?.me) me = again.data.me;
+      else await new Promise((res) => setTimeout(res, 200));
     }
     expect(me).toEqual({ id: user.id, username: user.username });
     expect((await readyz()).status).toBe(200);
     // Writes work again too.
     const other = await registerUser(app.url, 'pgback');
-    const sent = await gqlOk(app.url, `mutation($u: ID!) { sendMessage(input: { recipientId: $u, content: "back" }) { seq content } }`, { u: other.id }, user.token);
+    const sent = await gqlOk(
+      app.url,
+      `mutation($u: ID!) { sendMessage(input: { recipientId: $u, content: "back" }) { seq content } }`,
+      { u: other.id },
+      user.token,
+    );
     expect(sent.sendMessage).toEqual({ seq: 1, content: 'back' });
   });
 });

@@ -17,16 +17,24 @@ const base = (s: TestServer) => s.url.replace(/\/graphql$/, '');
 /** A raw graphql-transport-ws socket; resolves once open. */
 async function rawSocket(s: TestServer, opts: WebSocket.ClientOptions = {}): Promise<WebSocket> {
   const ws = new WebSocket(s.wsUrl, 'graphql-transport-ws', opts);
-  await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
   return ws;
 }
 /** True once the server refuses new sockets from `ip` (its failed connections are past RATE_WS_PER_MIN_IP). */
-const addressRefused = (s: TestServer, ip: string) => s.services.limits.check('wsConnectIp', ip).then(() => false, () => true);
+const addressRefused = (s: TestServer, ip: string) =>
+  s.services.limits.check('wsConnectIp', ip).then(
+    () => false,
+    () => true,
+  );
 /** Resolves with the close code and reason. */
-const closed = (ws: WebSocket) => new Promise<{ code: number; reason: string }>((resolve) => {
-  if (ws.readyState === WebSocket.CLOSED) resolve({ code: -1, reason: 'already closed' });
-  ws.once('close', (code, reason) => resolve({ code, reason: String(reason) }));
-});
+const closed = (ws: WebSocket) =>
+  new Promise<{ code: number; reason: string }>((resolve) => {
+    if (ws.readyState === WebSocket.CLOSED) resolve({ code: -1, reason: 'already closed' });
+    ws.once('close', (code, reason) => resolve({ code, reason: String(reason) }));
+  });
 /** Sends connection_init with the token and resolves with the server's first answer or close. */
 async function init(ws: WebSocket, token: string): Promise<string | { code: number }> {
   const first = new Promise<string | { code: number }>((resolve) => {
@@ -41,8 +49,12 @@ async function init(ws: WebSocket, token: string): Promise<string | { code: numb
 describe('messages per user per second', () => {
   let server: TestServer;
   // Without a burst: the sustained limit alone (the burst has its own test below).
-  beforeAll(async () => { server = await startTestServer({ RATE_MESSAGES_PER_SEC: '3', RATE_MESSAGES_BURST: '0' }); });
-  afterAll(async () => { await server.close(); });
+  beforeAll(async () => {
+    server = await startTestServer({ RATE_MESSAGES_PER_SEC: '3', RATE_MESSAGES_BURST: '0' });
+  });
+  afterAll(async () => {
+    await server.close();
+  });
 
   test('past the limit sendMessage is RATE_LIMITED with retryAfter, REST answers 429 with Retry-After, and nothing refused is stored', async () => {
     const alice = await registerUser(server.url, 'rl');
@@ -52,11 +64,22 @@ describe('messages per user per second', () => {
     let accepted = 0;
     let refused: Awaited<ReturnType<typeof gql>> | undefined;
     for (let round = 0; round < 20 && !refused; round++) {
-      const results = await Promise.all(Array.from({ length: 5 }, (_, i) =>
-        gql(server.url, `mutation($u: ID!, $t: String!) { sendMessage(input: { recipientId: $u, content: $t }) { seq } }`, { u: bob.id, t: `m${round}.${i}` }, alice.token)));
+      const results = await Promise.all(
+        Array.from({ length: 5 }, (_, i) =>
+          gql(
+            server.url,
+            `mutation($u: ID!, $t: String!) { sendMessage(input: { recipientId: $u, content: $t }) { seq } }`,
+            { u: bob.id, t: `m${round}.${i}` },
+            alice.token,
+          ),
+        ),
+      );
       for (const r of results) {
         if (codeOf(r) === 'RATE_LIMITED') refused = r;
-        else { expect(r.data.sendMessage.seq).toEqual(expect.any(Number)); accepted++; }
+        else {
+          expect(r.data.sendMessage.seq).toEqual(expect.any(Number));
+          accepted++;
+        }
       }
     }
     expect(refused?.errors?.[0].extensions?.retryAfter).toBeGreaterThanOrEqual(1);
@@ -65,14 +88,21 @@ describe('messages per user per second', () => {
     type RestAnswer = { status: number; retryAfter: string | null; body: unknown };
     let rest: RestAnswer | undefined;
     for (let round = 0; round < 20 && !rest; round++) {
-      const answers: RestAnswer[] = await Promise.all(Array.from({ length: 5 }, (_, i) => fetch(`${base(server)}/api/messages/`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${alice.token}` },
-        body: JSON.stringify({ content: `r${round}.${i}`, recipient_id: Number(bob.id) }),
-      }).then(async (r) => ({ status: r.status, retryAfter: r.headers.get('retry-after'), body: await r.json() as unknown }))));
+      const answers: RestAnswer[] = await Promise.all(
+        Array.from({ length: 5 }, (_, i) =>
+          fetch(`${base(server)}/api/messages/`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${alice.token}` },
+            body: JSON.stringify({ content: `r${round}.${i}`, recipient_id: Number(bob.id) }),
+          }).then(async (r) => ({ status: r.status, retryAfter: r.headers.get('retry-after'), body: (await r.json()) as unknown })),
+        ),
+      );
       for (const a of answers) {
         if (a.status === 429) rest = a;
-        else { expect(a.status).toBe(201); accepted++; }
+        else {
+          expect(a.status).toBe(201);
+          accepted++;
+        }
       }
     }
     expect(rest?.status).toBe(429);
@@ -81,17 +111,28 @@ describe('messages per user per second', () => {
 
     // Another user is not affected, and the refused sends left nothing behind.
     const conv = await gqlOk(server.url, `mutation($u: ID!) { openDirectChat(userId: $u) { id } }`, { u: alice.id }, bob.token);
-    const page = await gqlOk(server.url, `query($c: ID!) { messages(conversationId: $c, last: 100) { edges { node { seq } } } }`, { c: conv.openDirectChat.id }, bob.token);
+    const page = await gqlOk(
+      server.url,
+      `query($c: ID!) { messages(conversationId: $c, last: 100) { edges { node { seq } } } }`,
+      { c: conv.openDirectChat.id },
+      bob.token,
+    );
     expect(page.messages.edges.map((e: any) => e.node.seq)).toEqual(Array.from({ length: accepted }, (_, i) => i + 1));
     await new Promise((r) => setTimeout(r, 1100));
-    expect(codeOf(await gql(server.url, `mutation($u: ID!) { sendMessage(input: { recipientId: $u, content: "later" }) { seq } }`, { u: bob.id }, alice.token))).toBeUndefined();
+    expect(
+      codeOf(await gql(server.url, `mutation($u: ID!) { sendMessage(input: { recipientId: $u, content: "later" }) { seq } }`, { u: bob.id }, alice.token)),
+    ).toBeUndefined();
   });
 });
 
 describe('messages: a sustained rate and a burst (defaults: 10 a second, 20 more at once)', () => {
   let server: TestServer;
-  beforeAll(async () => { server = await startTestServer({ RATE_MESSAGES_PER_SEC: '10' }); });
-  afterAll(async () => { await server.close(); });
+  beforeAll(async () => {
+    server = await startTestServer({ RATE_MESSAGES_PER_SEC: '10' });
+  });
+  afterAll(async () => {
+    await server.close();
+  });
 
   test('an offline outbox of 30 sends at once all succeed (GraphQL and REST); past the burst the next is RATE_LIMITED with retryAfter', async () => {
     for (const via of ['graphql', 'rest'] as const) {
@@ -99,10 +140,23 @@ describe('messages: a sustained rate and a burst (defaults: 10 a second, 20 more
       const bob = await registerUser(server.url, 'bur');
       const send = async (i: number): Promise<'ok' | 'limited' | string> => {
         if (via === 'graphql') {
-          const r = await gql(server.url, `mutation($u: ID!, $t: String!) { sendMessage(input: { recipientId: $u, content: $t }) { seq } }`, { u: bob.id, t: `outbox ${i}` }, alice.token);
-          return r.data?.sendMessage ? 'ok' : codeOf(r) === 'RATE_LIMITED' && Number(r.errors![0].extensions!.retryAfter) >= 1 ? 'limited' : JSON.stringify(r.errors);
+          const r = await gql(
+            server.url,
+            `mutation($u: ID!, $t: String!) { sendMessage(input: { recipientId: $u, content: $t }) { seq } }`,
+            { u: bob.id, t: `outbox ${i}` },
+            alice.token,
+          );
+          return r.data?.sendMessage
+            ? 'ok'
+            : codeOf(r) === 'RATE_LIMITED' && Number(r.errors![0].extensions!.retryAfter) >= 1
+              ? 'limited'
+              : JSON.stringify(r.errors);
         }
-        const res = await fetch(`${base(server)}/api/messages/`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${alice.token}` }, body: JSON.stringify({ content: `outbox ${i}`, recipient_id: Number(bob.id) }) });
+        const res = await fetch(`${base(server)}/api/messages/`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${alice.token}` },
+          body: JSON.stringify({ content: `outbox ${i}`, recipient_id: Number(bob.id) }),
+        });
         await res.arrayBuffer();
         return res.status === 201 ? 'ok' : res.status === 429 && Number(res.headers.get('retry-after')) >= 1 ? 'limited' : String(res.status);
       };
@@ -115,7 +169,7 @@ describe('messages: a sustained rate and a burst (defaults: 10 a second, 20 more
       // and 20 per ten-second burst window touched (fixed windows) - not to wall-clock speed.
       const more: string[] = [];
       for (let round = 0; round < 5 && !more.includes('limited'); round++) {
-        more.push(...await Promise.all(Array.from({ length: 30 }, (_, i) => send(100 + round * 30 + i))));
+        more.push(...(await Promise.all(Array.from({ length: 30 }, (_, i) => send(100 + round * 30 + i)))));
       }
       const seconds = (Date.now() - t0) / 1000;
       const allowed = 10 * (Math.ceil(seconds) + 1) + 20 * (Math.ceil(seconds / 10) + 1);
@@ -128,29 +182,43 @@ describe('messages: a sustained rate and a burst (defaults: 10 a second, 20 more
 
 describe('new accounts per address', () => {
   let server: TestServer;
-  beforeAll(async () => { server = await startTestServer({ RATE_REGISTRATIONS_PER_HOUR_IP: '3' }); });
-  afterAll(async () => { await server.close(); });
+  beforeAll(async () => {
+    server = await startTestServer({ RATE_REGISTRATIONS_PER_HOUR_IP: '3' });
+  });
+  afterAll(async () => {
+    await server.close();
+  });
 
   test('past RATE_REGISTRATIONS_PER_HOUR_IP an address gets RATE_LIMITED (GraphQL) and 429 (REST), and no account is made', async () => {
     const REGISTER = 'mutation($i: RegisterInput!) { register(input: $i) { user { id } } }';
     const name = (i: number) => `flood${i}_${Date.now() % 100000}`;
-    for (let i = 0; i < 3; i++) expect(codeOf(await gql(server.url, REGISTER, { i: { username: name(i), password: 'correct-horse-battery' } }))).toBeUndefined();
+    for (let i = 0; i < 3; i++)
+      expect(codeOf(await gql(server.url, REGISTER, { i: { username: name(i), password: 'correct-horse-battery' } }))).toBeUndefined();
     const refused = await gql(server.url, REGISTER, { i: { username: name(3), password: 'correct-horse-battery' } });
     expect(codeOf(refused)).toBe('RATE_LIMITED');
     expect(refused.errors![0].extensions!.retryAfter).toBeGreaterThan(60);
     const rest = await fetch(`${base(server)}/api/accounts/register/`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: name(4), password: 'correct-horse-battery' }),
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: name(4), password: 'correct-horse-battery' }),
     });
     expect(rest.status).toBe(429);
-    const login = await gql(server.url, 'mutation($u: String!, $p: String!) { login(username: $u, password: $p) { accessToken } }', { u: name(3), p: 'correct-horse-battery' });
+    const login = await gql(server.url, 'mutation($u: String!, $p: String!) { login(username: $u, password: $p) { accessToken } }', {
+      u: name(3),
+      p: 'correct-horse-battery',
+    });
     expect(codeOf(login)).toBe('UNAUTHENTICATED');
   });
 });
 
 describe('failed logins per username and address', () => {
   let server: TestServer;
-  beforeAll(async () => { server = await startTestServer({ RATE_LOGIN_FAILURES: '3' }); });
-  afterAll(async () => { await server.close(); });
+  beforeAll(async () => {
+    server = await startTestServer({ RATE_LOGIN_FAILURES: '3' });
+  });
+  afterAll(async () => {
+    await server.close();
+  });
   const LOGIN = `mutation($u: String!, $p: String!) { login(username: $u, password: $p) { accessToken } }`;
 
   test('after the limit even the right password is refused for a while; other usernames are not; a success clears the count', async () => {
@@ -161,7 +229,8 @@ describe('failed logins per username and address', () => {
     expect(codeOf(locked)).toBe('RATE_LIMITED');
     expect(locked.errors![0].extensions!.retryAfter).toBeGreaterThan(60);
     const rest = await fetch(`${base(server)}/api/token/`, {
-      method: 'POST', headers: { 'content-type': 'application/json' },
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ username: victim.username, password: 'correct-horse-battery' }),
     });
     expect(rest.status).toBe(429);
@@ -195,7 +264,8 @@ describe('failed logins per username and address', () => {
     expect(later).toBeLessThanOrEqual(first - 2);
     expect(later).toBeGreaterThan(15 * 60 - 30);
     const rest = await fetch(`${base(server)}/api/token/`, {
-      method: 'POST', headers: { 'content-type': 'application/json' },
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ username: victim.username, password: 'correct-horse-battery' }),
     });
     expect(rest.status).toBe(429);
@@ -210,7 +280,11 @@ describe('failed logins per username and address', () => {
           const r = await gql(server.url, LOGIN, { u: victim.username, p: password });
           return r.data?.login?.accessToken ? 'token' : codeOf(r)!;
         }
-        const res = await fetch(`${base(server)}/api/token/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: victim.username, password }) });
+        const res = await fetch(`${base(server)}/api/token/`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ username: victim.username, password }),
+        });
         return res.status === 200 ? 'token' : res.status === 429 ? 'RATE_LIMITED' : res.status === 401 ? 'UNAUTHENTICATED' : String(res.status);
       };
       // 40 at once, the right password at position 30.
@@ -229,11 +303,15 @@ describe('WebSocket limits', () => {
     // Init timeout with a wide margin (PGlite shares the event loop; a socket that does send its
     // connection_init must never meet it); pings at their default (none of these tests is about them).
     server = await startTestServer({
-      RATE_WS_PER_MIN_USER: '2', RATE_WS_PER_MIN_IP: '4',
-      WS_INIT_TIMEOUT_MS: '2000', WS_MAX_PAYLOAD_BYTES: '2048',
+      RATE_WS_PER_MIN_USER: '2',
+      RATE_WS_PER_MIN_IP: '4',
+      WS_INIT_TIMEOUT_MS: '2000',
+      WS_MAX_PAYLOAD_BYTES: '2048',
     });
   });
-  afterAll(async () => { await server.close(); });
+  afterAll(async () => {
+    await server.close();
+  });
 
   test('connections per user are refused with 1013 Try Again Later; authenticated sockets do not count against their address', async () => {
     const u1 = await registerUser(server.url, 'wsl');
@@ -275,15 +353,21 @@ describe('WebSocket limits', () => {
 
 describe('an office behind one address, with the default limits', () => {
   let server: TestServer;
-  beforeAll(async () => { server = await startTestServer(); });
-  afterAll(async () => { await server.close(); });
+  beforeAll(async () => {
+    server = await startTestServer();
+  });
+  afterAll(async () => {
+    await server.close();
+  });
 
   test('300 users on one address open their sockets at once and all get in (RATE_WS_PER_MIN_IP counts only failures)', async () => {
     // Users written directly with one hash (300 registrations would mostly time argon2), each with a login of their own.
     const em = server.orm.em.fork();
     const hash = await hashPassword('correct-horse-battery');
     const tag = Date.now().toString(36);
-    const users = Array.from({ length: 300 }, (_, i) => em.create(User, { username: `office${i}_${tag}`, usernameKey: `office${i}_${tag}`, passwordHash: hash }));
+    const users = Array.from({ length: 300 }, (_, i) =>
+      em.create(User, { username: `office${i}_${tag}`, usernameKey: `office${i}_${tag}`, passwordHash: hash }),
+    );
     await em.flush();
     const tokens = await Promise.all(users.map(async (u) => (await server.services.auth.startSession(server.orm.em.fork(), u)).accessToken));
     const sockets = await Promise.all(tokens.map(() => rawSocket(server)));
@@ -292,18 +376,23 @@ describe('an office behind one address, with the default limits', () => {
     for (const ws of sockets) ws.close();
   });
 
-  test('130 bad handshakes from the office\'s address lock no user out: a good token gets in, a bad one is refused with 1013 (issue 27 §5)', async () => {
+  test("130 bad handshakes from the office's address lock no user out: a good token gets in, a bad one is refused with 1013 (issue 27 §5)", async () => {
     const u = await registerUser(server.url, 'nat');
     // In rounds of 10 (WS_MAX_PENDING_PER_IP bounds unauthenticated sockets open at once).
     const answers: unknown[] = [];
     for (let round = 0; round < 13; round++) {
-      answers.push(...await Promise.all(Array.from({ length: 10 }, async (_, i) => init(await rawSocket(server), `bad-${round}-${i}`))));
+      answers.push(...(await Promise.all(Array.from({ length: 10 }, async (_, i) => init(await rawSocket(server), `bad-${round}-${i}`)))));
     }
     // The first 120 are answered 4403 (unauthenticated); the address is then past RATE_WS_PER_MIN_IP=120.
     expect(answers.slice(0, 120).every((a) => (a as { code: number }).code === 4403)).toBe(true);
     await waitFor(() => addressRefused(server, '127.0.0.1'), 'the 120th failure to be counted');
     expect(await init(await rawSocket(server), 'bad-again')).toEqual({ code: 1013 });
-    const sockets = await Promise.all([u.token, u.token].map(async (t) => { const ws = await rawSocket(server); return { ws, answer: await init(ws, t) }; }));
+    const sockets = await Promise.all(
+      [u.token, u.token].map(async (t) => {
+        const ws = await rawSocket(server);
+        return { ws, answer: await init(ws, t) };
+      }),
+    );
     expect(sockets.map((x) => x.answer)).toEqual(['connection_ack', 'connection_ack']);
     const live = await gqlOk(server.url, '{ me { id } }', {}, u.token);
     expect(live.me.id).toBe(u.id);
@@ -326,7 +415,9 @@ describe('socket hygiene', () => {
       startTestServer({ ACCESS_TOKEN_TTL: '3' }),
     ]);
   });
-  afterAll(async () => { await Promise.all([server, pinging, shortTokens].map((s) => s.close())); });
+  afterAll(async () => {
+    await Promise.all([server, pinging, shortTokens].map((s) => s.close()));
+  });
 
   test('no connection_init within WS_INIT_TIMEOUT_MS: closed with 4408', async () => {
     const ws = await rawSocket(server);
@@ -350,7 +441,10 @@ describe('socket hygiene', () => {
     const ws = await rawSocket(pinging, { autoPong: false });
     let answering = true;
     let pings = 0;
-    ws.on('ping', (data) => { pings++; if (answering) ws.pong(data); });
+    ws.on('ping', (data) => {
+      pings++;
+      if (answering) ws.pong(data);
+    });
     expect(await init(ws, silent.token)).toBe('connection_ack');
     const presence = async () => (await gqlOk(pinging.url, `query($u: ID!) { user(id: $u) { presence } }`, { u: silent.id }, watcher.token)).user.presence;
     expect(await presence()).toBe('ONLINE');
@@ -373,9 +467,11 @@ describe('socket hygiene', () => {
     expect(Date.now() - started).toBeLessThan(6000);
   });
 
-  test('logout closes that login\'s sockets with 4403, and only those', async () => {
+  test("logout closes that login's sockets with 4403, and only those", async () => {
     const u = await registerUser(server.url, 'out');
-    const second = await gqlOk(server.url, `mutation($u: String!) { login(username: $u, password: "correct-horse-battery") { accessToken } }`, { u: u.username });
+    const second = await gqlOk(server.url, `mutation($u: String!) { login(username: $u, password: "correct-horse-battery") { accessToken } }`, {
+      u: u.username,
+    });
     const loggedOut = await rawSocket(server);
     const otherLogin = await rawSocket(server);
     expect(await init(loggedOut, u.token)).toBe('connection_ack');
@@ -389,7 +485,10 @@ describe('socket hygiene', () => {
     // The other login's socket still answers (a graphql-ws ping after the logout gets its pong).
     // Its close, had the logout closed it too, was sent before the logout's answer: it would come first.
     const answer = new Promise<string>((resolve) => {
-      otherLogin.on('message', (data) => { const type = JSON.parse(String(data)).type; if (type === 'pong') resolve('pong'); });
+      otherLogin.on('message', (data) => {
+        const type = JSON.parse(String(data)).type;
+        if (type === 'pong') resolve('pong');
+      });
       void stillOpen.then(({ code: c }) => resolve(`closed ${c}`));
     });
     otherLogin.send(JSON.stringify({ type: 'ping' }));
@@ -400,10 +499,14 @@ describe('socket hygiene', () => {
 
 describe('behind a load balancer (TRUST_PROXY)', () => {
   let server: TestServer;
-  beforeAll(async () => { server = await startTestServer({ TRUST_PROXY: 'loopback', RATE_WS_PER_MIN_IP: '1', RATE_LOGIN_FAILURES: '1' }); });
-  afterAll(async () => { await server.close(); });
+  beforeAll(async () => {
+    server = await startTestServer({ TRUST_PROXY: 'loopback', RATE_WS_PER_MIN_IP: '1', RATE_LOGIN_FAILURES: '1' });
+  });
+  afterAll(async () => {
+    await server.close();
+  });
 
-  test('limits count the client address from X-Forwarded-For, not the proxy\'s', async () => {
+  test("limits count the client address from X-Forwarded-For, not the proxy's", async () => {
     const u = await registerUser(server.url, 'xff');
     const from = (ip: string) => rawSocket(server, { headers: { 'x-forwarded-for': ip } });
     // RATE_WS_PER_MIN_IP=1: one failed socket from 203.0.113.1 uses up that address, not the proxy's.
@@ -417,11 +520,15 @@ describe('behind a load balancer (TRUST_PROXY)', () => {
     other.close();
     again.close();
 
-    const login = (ip: string, password: string) => fetch(server.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-forwarded-for': ip },
-      body: JSON.stringify({ query: `mutation($u: String!, $p: String!) { login(username: $u, password: $p) { accessToken } }`, variables: { u: u.username, p: password } }),
-    }).then((r) => r.json() as Promise<{ errors?: { extensions: { code: string } }[] }>);
+    const login = (ip: string, password: string) =>
+      fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': ip },
+        body: JSON.stringify({
+          query: `mutation($u: String!, $p: String!) { login(username: $u, password: $p) { accessToken } }`,
+          variables: { u: u.username, p: password },
+        }),
+      }).then((r) => r.json() as Promise<{ errors?: { extensions: { code: string } }[] }>);
     expect((await login('198.51.100.7', 'wrong-password')).errors?.[0].extensions.code).toBe('UNAUTHENTICATED');
     expect((await login('198.51.100.7', 'correct-horse-battery')).errors?.[0].extensions.code).toBe('RATE_LIMITED');
     expect((await login('198.51.100.8', 'correct-horse-battery')).errors).toBeUndefined();
@@ -431,10 +538,14 @@ describe('behind a load balancer (TRUST_PROXY)', () => {
 // Limits are counted in Redis: two instances share them (CI's PostgreSQL + Redis run).
 (process.env.DATABASE_URL && process.env.REDIS_URL ? describe : describe.skip)('limits shared by two instances', () => {
   let cluster: TestCluster;
-  beforeAll(async () => { cluster = await startTestCluster(2, { RATE_MESSAGES_PER_SEC: '3', RATE_MESSAGES_BURST: '2', RATE_LOGIN_FAILURES: '2' }); });
-  afterAll(async () => { await cluster.close(); });
+  beforeAll(async () => {
+    cluster = await startTestCluster(2, { RATE_MESSAGES_PER_SEC: '3', RATE_MESSAGES_BURST: '2', RATE_LOGIN_FAILURES: '2' });
+  });
+  afterAll(async () => {
+    await cluster.close();
+  });
 
-  test('a user\'s message bucket and a username\'s failed logins are one count across instances', async () => {
+  test("a user's message bucket and a username's failed logins are one count across instances", async () => {
     const [a, b] = cluster.instances;
     const alice = await registerUser(a.url, 'shr');
     const bob = await registerUser(a.url, 'shr');

@@ -77,7 +77,9 @@ describeScale('two instances on one PostgreSQL and one Redis', () => {
     cluster = await startTestCluster(2);
     [a, b] = cluster.instances;
   });
-  afterEach(async () => { await cluster.close(); });
+  afterEach(async () => {
+    await cluster.close();
+  });
 
   test('a subscriber on A gets every message sent through B (GraphQL and REST) exactly once, in seq order', async () => {
     const { alice, bob, conversationId } = await pair(a);
@@ -194,15 +196,19 @@ describeScale('two instances on one PostgreSQL and one Redis', () => {
     const N = 12;
     const ids: string[] = [];
     for (let i = 1; i <= N; i++) ids.push((await gqlOk(b.url, SEND, { c: conversationId, t: `missed ${i}` }, bob.token)).sendMessage.id);
-    const history = (await gqlOk(a.url, `query($c: ID!) { messages(conversationId: $c, first: 3) { edges { node { id seq } } } }`, { c: conversationId }, alice.token))
-      .messages.edges.map((e: any) => e.node);
+    const history = (
+      await gqlOk(a.url, `query($c: ID!) { messages(conversationId: $c, first: 3) { edges { node { id seq } } } }`, { c: conversationId }, alice.token)
+    ).messages.edges.map((e: any) => e.node);
     await gqlOk(b.url, `mutation($id: ID!) { editMessage(id: $id, content: "before 2, fixed") { id } }`, { id: history[1].id }, bob.token);
     await gqlOk(a.url, `mutation($id: ID!) { deleteMessage(id: $id) { id } }`, { id: history[2].id }, bob.token);
     await gqlOk(b.url, `mutation($id: ID!) { deleteMessage(id: $id) { id } }`, { id: ids[4] }, bob.token);
 
     // Reconnect (on the other instance), catch up, then resubscribe.
     const caughtUp = (await gqlOk(b.url, SINCE, { c: conversationId, a: lastSeen }, alice.token)).messagesSince as any[];
-    const newSeqs = caughtUp.filter((m) => m.seq > lastSeen).map((m) => m.seq).sort((x, y) => x - y);
+    const newSeqs = caughtUp
+      .filter((m) => m.seq > lastSeen)
+      .map((m) => m.seq)
+      .sort((x, y) => x - y);
     expect(newSeqs).toEqual(Array.from({ length: N }, (_, i) => lastSeen + 1 + i));
     expect(new Set(caughtUp.map((m) => m.id)).size).toBe(caughtUp.length);
     expect(caughtUp.find((m) => m.seq === 2)).toMatchObject({ content: 'before 2, fixed', isEdited: true });
@@ -237,7 +243,7 @@ describeScale('two instances on one PostgreSQL and one Redis', () => {
     expect((await watch.until(() => true, 3000)).map((e: any) => e.typing)).toEqual([{ user: { id: bob.id }, isTyping: true }]);
   });
 
-  test('typing expiry: a refresh on B keeps the indicator that A started alive past A\'s own 5 s', async () => {
+  test("typing expiry: a refresh on B keeps the indicator that A started alive past A's own 5 s", async () => {
     const { alice, bob, conversationId } = await pair(a);
     const watch = live(client(a, alice), `subscription($c: ID!) { typing(conversationId: $c) { user { id } isTyping } }`, { c: conversationId });
     await watch.ready();
@@ -301,7 +307,12 @@ describeScale('Redis outage', () => {
     // then live delivery goes on; every message arrives once.
     await gqlOk(b.url, SEND, { c: conversationId, t: 'after the outage' }, bob.token);
     const got = (await take(onA, 4, 10000)).map((e: any) => [e.messageAdded.seq, e.messageAdded.content]);
-    expect(got).toEqual([[2, 'during 1'], [3, 'during 2'], [4, 'during 3'], [5, 'after the outage']]);
+    expect(got).toEqual([
+      [2, 'during 1'],
+      [3, 'during 2'],
+      [4, 'during 3'],
+      [5, 'after the outage'],
+    ]);
     const missed = (await gqlOk(a.url, SINCE, { c: conversationId, a: 1 }, alice.token)).messagesSince.map((m: any) => m.seq);
     expect(missed).toEqual([2, 3, 4, 5]);
     // Once each: a control message after them is the next event.
@@ -316,10 +327,12 @@ describeScale('Redis outage', () => {
     const staff = await registerUser(a.url, 'stf');
     await a.orm.em.fork().nativeUpdate(User, { id: { $in: [Number(admin.id), Number(staff.id)] } }, { isStaff: true });
     const customer = await registerUser(a.url, 'cus');
-    const thread = (await gqlOk(a.url, 'mutation { sendMessage(input: { toSupport: true, content: "help" }) { conversationId } }', {}, customer.token)).sendMessage.conversationId;
+    const thread = (await gqlOk(a.url, 'mutation { sendMessage(input: { toSupport: true, content: "help" }) { conversationId } }', {}, customer.token))
+      .sendMessage.conversationId;
     const READ = 'query($c: ID!) { conversation(id: $c) { id } }';
     const canRead = async (app: RunningApp) => Boolean((await gql(app.url, READ, { c: thread }, staff.token)).data?.conversation);
-    const setStaff = (app: RunningApp, on: boolean) => gqlOk(app.url, 'mutation($u: ID!, $s: Boolean!) { setUserStaff(userId: $u, isStaff: $s) { isStaff } }', { u: staff.id, s: on }, admin.token);
+    const setStaff = (app: RunningApp, on: boolean) =>
+      gqlOk(app.url, 'mutation($u: ID!, $s: Boolean!) { setUserStaff(userId: $u, isStaff: $s) { isStaff } }', { u: staff.id, s: on }, admin.token);
     expect(await canRead(a)).toBe(true); // now in A's user cache as staff
 
     // With Redis: the demotion on B reaches A's cache within the bus's latency.
@@ -343,7 +356,7 @@ describeScale('Redis outage', () => {
     await waitFor(async () => canRead(a), 1000, 'the promotion on A after the outage');
   });
 
-  test('a ban and a logout made on B during the outage apply on A once Redis returns; A\'s open subscriptions get every missed message once, in order', async () => {
+  test("a ban and a logout made on B during the outage apply on A once Redis returns; A's open subscriptions get every missed message once, in order", async () => {
     await twoInstancesBehindARedisProxy();
     const [a, b] = cluster.instances;
     const owner = await registerUser(a.url, 'own');
@@ -365,7 +378,12 @@ describeScale('Redis outage', () => {
     await waitFor(async () => (await readyz(a)).body.status === 'degraded' && (await readyz(b)).body.status === 'degraded', 10000, 'readyz degraded');
     const sent: number[] = [];
     for (let i = 1; i <= 3; i++) sent.push((await gqlOk(b.url, SEND, { c: roomId, t: `during ${i}` }, owner.token)).sendMessage.seq);
-    await gqlOk(b.url, 'mutation($c: ID!, $u: ID!) { banMember(conversationId: $c, userId: $u, banned: true) { id } }', { c: roomId, u: banned.id }, owner.token);
+    await gqlOk(
+      b.url,
+      'mutation($c: ID!, $u: ID!) { banMember(conversationId: $c, userId: $u, banned: true) { id } }',
+      { c: roomId, u: banned.id },
+      owner.token,
+    );
     sent.push((await gqlOk(b.url, SEND, { c: roomId, t: 'after the ban' }, owner.token)).sendMessage.seq);
     await gqlOk(b.url, 'mutation($r: String!) { logout(refreshToken: $r) }', { r: leaver.refreshToken }, leaver.token);
     expect(watching.events).toEqual([]);
@@ -392,7 +410,12 @@ describeScale('Redis outage', () => {
     const toAll = fromRoom(await bannedAll.until((e: any) => e.messageAdded.content === 'direct control', 10000));
     expect(toAll[toAll.length - 1]).toBe('direct control');
     expect(toAll).not.toContain('after the ban');
-    await gqlOk(b.url, 'mutation($c: ID!, $u: ID!) { banMember(conversationId: $c, userId: $u, banned: false) { id } }', { c: roomId, u: banned.id }, owner.token);
+    await gqlOk(
+      b.url,
+      'mutation($c: ID!, $u: ID!) { banMember(conversationId: $c, userId: $u, banned: false) { id } }',
+      { c: roomId, u: banned.id },
+      owner.token,
+    );
     await gqlOk(a.url, 'mutation($id: ID!) { joinRoom(id: $id) { id } }', { id: roomId }, banned.token);
     const joinNotice = `${banned.username} joined`;
     const sinceBan = fromRoom(await bannedWatching.until((e: any) => e.messageAdded.content === joinNotice, 10000));
@@ -411,13 +434,23 @@ describeScale('an instance that dies without cleaning up', () => {
     await cluster?.close();
   });
 
-  test("its users go OFFLINE within PRESENCE_TTL_MS on the other instances", async () => {
+  test('its users go OFFLINE within PRESENCE_TTL_MS on the other instances', async () => {
     const ttl = 3000;
     cluster = await startTestCluster(1, { PRESENCE_TTL_MS: String(ttl) });
     const [a] = cluster.instances;
     const entry = await buildServer();
     child = spawn(process.execPath, [entry], {
-      env: { ...process.env, ...cluster.env, PRESENCE_TTL_MS: String(ttl), MIGRATE_ON_START: 'false', NODE_ENV: 'test', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', RATE_MESSAGES_PER_SEC: '1000' },
+      env: {
+        ...process.env,
+        ...cluster.env,
+        PRESENCE_TTL_MS: String(ttl),
+        MIGRATE_ON_START: 'false',
+        NODE_ENV: 'test',
+        HOST: '127.0.0.1',
+        PORT: '0',
+        LOG_LEVEL: 'info',
+        RATE_MESSAGES_PER_SEC: '1000',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const wsUrl = await new Promise<string>((resolve, reject) => {
@@ -426,7 +459,10 @@ describeScale('an instance that dies without cleaning up', () => {
       child!.stdout!.on('data', (d) => {
         out += String(d);
         const m = /"ws":"(ws:\/\/[^"]+)"/.exec(out);
-        if (m) { clearTimeout(timer); resolve(m[1]); }
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]);
+        }
       });
       child!.on('exit', (code) => reject(new Error(`child exited with ${code}: ${out}`)));
     });
@@ -456,7 +492,11 @@ async function buildServer(): Promise<string> {
   const root = join(__dirname, '..', '..', '..');
   const out = join(root, '.test-build');
   const entry = join(out, 'src', 'main.js');
-  await promisify(execFile)(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', out], { cwd: root });
+  await promisify(execFile)(
+    process.execPath,
+    [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', out],
+    { cwd: root },
+  );
   if (!existsSync(entry)) throw new Error('build did not produce src/main.js');
   return entry;
 }

@@ -24,7 +24,10 @@ class Recorder implements EventPublisher {
     while (this.events.length < n) {
       const left = until - Date.now();
       if (left <= 0) throw new Error(`expected ${n} events, got ${JSON.stringify(this.events)}`);
-      await new Promise<void>((resolve) => { this.waiters.push(resolve); setTimeout(resolve, left).unref(); });
+      await new Promise<void>((resolve) => {
+        this.waiters.push(resolve);
+        setTimeout(resolve, left).unref();
+      });
     }
   }
   typing(): boolean[] {
@@ -64,6 +67,7 @@ class Recorder implements EventPublisher {
     await a.count(2);
     expect(a.typing()).toEqual([true, true]);
     expect(b.typing()).toEqual([false]);
-    onA.close(); onB.close();
+    onA.close();
+    onB.close();
   });
 });

@@ -23,7 +23,9 @@ beforeAll(async () => {
   server = await startTestServer({ JWT_SECRET: SECRET, JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE });
   user = await registerUser(server.url, 'jwt');
 });
-afterAll(async () => { await server?.close(); });
+afterAll(async () => {
+  await server?.close();
+});
 
 // ---------------------------------------------------------------------------------------------
 // forging
@@ -31,10 +33,17 @@ afterAll(async () => { await server?.close(); });
 const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
 /** Signs `header.payload` by hand: HMAC-SHA256/512 with `secret`, RSA-SHA256 with a private key, or nothing. */
-function forge(header: Record<string, unknown>, payload: Record<string, unknown>, signer: { hmac: string | Buffer; hash?: 'sha256' | 'sha512' } | { rsa: string } | null): string {
+function forge(
+  header: Record<string, unknown>,
+  payload: Record<string, unknown>,
+  signer: { hmac: string | Buffer; hash?: 'sha256' | 'sha512' } | { rsa: string } | null,
+): string {
   const input = `${b64url(header)}.${b64url(payload)}`;
   if (signer === null) return `${input}.`;
-  if ('hmac' in signer) return `${input}.${createHmac(signer.hash ?? 'sha256', signer.hmac).update(input).digest('base64url')}`;
+  if ('hmac' in signer)
+    return `${input}.${createHmac(signer.hash ?? 'sha256', signer.hmac)
+      .update(input)
+      .digest('base64url')}`;
   return `${input}.${createSign('RSA-SHA256').update(input).sign(signer.rsa).toString('base64url')}`;
 }
 
@@ -57,13 +66,19 @@ const attackerPublicJwk = attacker.publicKey.export({ format: 'jwk' });
 /** Every bad token, by what is wrong with it. */
 const BAD_TOKENS: [string, () => string][] = [
   ['alg "none" (unsigned)', () => forge({ alg: 'none', typ: 'at+jwt', kid: KID }, claims(), null)],
-  ['alg "none" with the HS256 signature attached', () => {
-    const signed = good().split('.');
-    return `${b64url({ alg: 'none', typ: 'at+jwt', kid: KID })}.${signed[1]}.${signed[2]}`;
-  }],
+  [
+    'alg "none" with the HS256 signature attached',
+    () => {
+      const signed = good().split('.');
+      return `${b64url({ alg: 'none', typ: 'at+jwt', kid: KID })}.${signed[1]}.${signed[2]}`;
+    },
+  ],
   ['alg "NONE" (case games)', () => forge({ alg: 'NONE', typ: 'at+jwt' }, claims(), null)],
   ['signed RS256 with a generated key pair', () => forge({ alg: 'RS256', typ: 'at+jwt', kid: KID }, claims(), { rsa: attackerPrivatePem })],
-  ['RS256 carrying its own public key in a `jwk` header', () => forge({ alg: 'RS256', typ: 'at+jwt', jwk: attackerPublicJwk }, claims(), { rsa: attackerPrivatePem })],
+  [
+    'RS256 carrying its own public key in a `jwk` header',
+    () => forge({ alg: 'RS256', typ: 'at+jwt', jwk: attackerPublicJwk }, claims(), { rsa: attackerPrivatePem }),
+  ],
   ['HS256 "signed" with an RSA public key (PEM) as the secret', () => forge(GOOD_HEADER, claims(), { hmac: attackerPublicPem })],
   ['HS512 with the right secret (algorithm not the pinned one)', () => forge({ ...GOOD_HEADER, alg: 'HS512' }, claims(), { hmac: SECRET, hash: 'sha512' })],
   ['signed with another secret', () => forge(GOOD_HEADER, claims(), { hmac: randomBytes(32).toString('hex') })],
@@ -72,7 +87,13 @@ const BAD_TOKENS: [string, () => string][] = [
   ['no iss', () => good({ iss: undefined })],
   ['a wrong aud', () => good({ aud: 'other-clients' })],
   ['an aud list without ours', () => good({ aud: ['a', 'b'] })],
-  ['expired (exp in the past)', () => { const now = Math.floor(Date.now() / 1000); return good({ iat: now - 3600, exp: now - 60 }); }],
+  [
+    'expired (exp in the past)',
+    () => {
+      const now = Math.floor(Date.now() / 1000);
+      return good({ iat: now - 3600, exp: now - 60 });
+    },
+  ],
   ['no exp', () => good({ exp: undefined })],
   ['nbf in the future', () => good({ nbf: Math.floor(Date.now() / 1000) + 3600 })],
   ['typ "JWT" instead of "at+jwt"', () => forge({ ...GOOD_HEADER, typ: 'JWT' }, claims(), { hmac: SECRET })],
@@ -102,13 +123,25 @@ function wsInit(token: string): Promise<{ acked: boolean; closeCode?: number }> 
   return new Promise((resolve, reject) => {
     const socket = new WebSocket(server.wsUrl, 'graphql-transport-ws');
     let acked = false;
-    const timer = setTimeout(() => { socket.terminate(); reject(new Error('no connection_ack and no close within 5 s')); }, 5000);
+    const timer = setTimeout(() => {
+      socket.terminate();
+      reject(new Error('no connection_ack and no close within 5 s'));
+    }, 5000);
     socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } })));
     socket.on('message', (data) => {
-      if (JSON.parse(String(data)).type === 'connection_ack') { acked = true; socket.close(1000); }
+      if (JSON.parse(String(data)).type === 'connection_ack') {
+        acked = true;
+        socket.close(1000);
+      }
     });
-    socket.on('close', (code) => { clearTimeout(timer); resolve({ acked, closeCode: code }); });
-    socket.on('error', (err) => { clearTimeout(timer); reject(err); });
+    socket.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ acked, closeCode: code });
+    });
+    socket.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
   });
 }
 
@@ -165,13 +198,15 @@ describe('an access token presented as a refresh token', () => {
 
   test('POST /api/token/refresh/ answers 401', async () => {
     const res = await fetch(`${server.url.replace(/\/graphql$/, '')}/api/token/refresh/`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refresh: user.token }),
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ refresh: user.token }),
     });
     await res.arrayBuffer();
     expect(res.status).toBe(401);
   });
 
-  test('and the user\'s real refresh token was not spent by those attempts', async () => {
+  test("and the user's real refresh token was not spent by those attempts", async () => {
     const r = await gql(server.url, 'mutation($t: String!) { refreshToken(refreshToken: $t) { user { id } } }', { t: user.refreshToken });
     expect(r.errors).toBeUndefined();
     expect(r.data.refreshToken.user.id).toBe(user.id);

@@ -67,7 +67,10 @@ async function transports(server: RunningApp, token: string): Promise<{ http: st
     let acked = false;
     socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } })));
     socket.on('message', (data) => {
-      if (JSON.parse(String(data)).type === 'connection_ack') { acked = true; socket.close(1000); }
+      if (JSON.parse(String(data)).type === 'connection_ack') {
+        acked = true;
+        socket.close(1000);
+      }
     });
     socket.on('close', (code) => resolve(acked ? 'acked' : `closed ${code}`));
     socket.on('error', reject);
@@ -94,12 +97,13 @@ test('1. with JWT_SECRET=K1, access tokens carry kid(K1) and work', async () => 
   expect(await transports(server, tokenK1)).toEqual(accepted(user));
 });
 
-test('2. after rotating to K2 with K1 kept as previous: K1\'s token still works everywhere; new tokens carry kid(K2)', async () => {
+test("2. after rotating to K2 with K1 kept as previous: K1's token still works everywhere; new tokens carry kid(K2)", async () => {
   const server = await restartWith({ JWT_SECRET: K2, JWT_PREVIOUS_SECRETS: K1 });
   expect(await transports(server, tokenK1)).toEqual(accepted(user));
 
   // Refresh tokens are not JWTs: the one issued under K1 refreshes, and the new access token is K2's.
-  const refreshed = (await gqlOk(server.url, 'mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken } }', { t: user.refreshToken })).refreshToken;
+  const refreshed = (await gqlOk(server.url, 'mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken } }', { t: user.refreshToken }))
+    .refreshToken;
   tokenK2 = refreshed.accessToken;
   expect(headerOf(tokenK2)).toEqual({ alg: 'HS256', typ: 'at+jwt', kid: kidOf(K2) });
   expect(kidOf(K2)).not.toBe(kidOf(K1));
@@ -126,7 +130,7 @@ test('2. during the rotation, an unknown kid is refused, and a known kid only vo
   expect(await transports(server, forge(K1, {}, user.id))).toEqual(REFUSED);
 });
 
-test('3. once K1 is removed from JWT_PREVIOUS_SECRETS, its tokens are refused on every transport; K2\'s still work', async () => {
+test("3. once K1 is removed from JWT_PREVIOUS_SECRETS, its tokens are refused on every transport; K2's still work", async () => {
   const server = await restartWith({ JWT_SECRET: K2 });
   expect(await transports(server, tokenK1)).toEqual(REFUSED);
   expect(await transports(server, forge(K1, { kid: kidOf(K1) }, user.id))).toEqual(REFUSED);

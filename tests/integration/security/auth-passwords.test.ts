@@ -14,8 +14,12 @@ import { argon2ParamsOf } from '../../../src/domain/auth/password';
  */
 
 let server: TestServer;
-beforeAll(async () => { server = await startTestServer({ RATE_LOGIN_FAILURES: '3' }); });
-afterAll(async () => { await server?.close(); });
+beforeAll(async () => {
+  server = await startTestServer({ RATE_LOGIN_FAILURES: '3' });
+});
+afterAll(async () => {
+  await server?.close();
+});
 
 const REGISTER = 'mutation($i: RegisterInput!) { register(input: $i) { user { id } } }';
 const LOGIN = 'mutation($u: String!, $p: String!) { login(username: $u, password: $p) { accessToken } }';
@@ -44,7 +48,9 @@ describe('password length at register', () => {
   test('REST register applies the same rule (400 naming password)', async () => {
     for (const password of ['short', 'p'.repeat(257)]) {
       const res = await fetch(apiUrl('/accounts/register/'), {
-        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: name('rpw'), password }),
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: name('rpw'), password }),
       });
       expect(res.status).toBe(400);
       expect(JSON.stringify(await res.json())).toContain('password');

@@ -91,23 +91,31 @@ export async function buildUsers(server: TestServer): Promise<WorldUsers> {
  */
 export async function buildWorld(server: TestServer, base?: WorldUsers): Promise<World> {
   const url = server.url;
-  const wu = base ?? await buildUsers(server);
+  const wu = base ?? (await buildUsers(server));
   const { users } = wu;
   const { q } = gqlAs(url);
   const { owner, member, removed, banned } = users;
-  const group = (await q(owner, `mutation($i: CreateGroupInput!) { createGroup(input: $i) { id } }`, { i: { name: 'g', memberIds: [member.id, removed.id, banned.id] } })).createGroup.id;
+  const group = (
+    await q(owner, `mutation($i: CreateGroupInput!) { createGroup(input: $i) { id } }`, { i: { name: 'g', memberIds: [member.id, removed.id, banned.id] } })
+  ).createGroup.id;
   const room = (await q(owner, `mutation { createRoom(input: {name: "r", visibility: PUBLIC}) { id } }`)).createRoom.id;
   await Promise.all([member, removed, banned].map((u) => q(u, `mutation($c: ID!) { joinRoom(id: $c) { id } }`, { c: room })));
-  await Promise.all([group, room].map(async (c) => {
-    await q(owner, `mutation($c: ID!, $u: ID!) { removeMember(conversationId: $c, userId: $u) }`, { c, u: removed.id });
-    await q(owner, `mutation($c: ID!, $u: ID!) { banMember(conversationId: $c, userId: $u, banned: true) { id } }`, { c, u: banned.id });
-  }));
+  await Promise.all(
+    [group, room].map(async (c) => {
+      await q(owner, `mutation($c: ID!, $u: ID!) { removeMember(conversationId: $c, userId: $u) }`, { c, u: removed.id });
+      await q(owner, `mutation($c: ID!, $u: ID!) { banMember(conversationId: $c, userId: $u, banned: true) { id } }`, { c, u: banned.id });
+    }),
+  );
   const direct = (await q(owner, `mutation($u: ID) { openDirectChat(userId: $u) { id } }`, { u: member.id })).openDirectChat.id;
   const world: World = {
-    server, users,
+    server,
+    users,
     conv: { group, room, direct, support: '', blockedDirect: wu.blockedDirect },
     msg: { group: '', room: '', direct: '', support: '', blockedDirect: wu.blockedMsg },
-    memberNotification: '', requestToMember: wu.requestToMember, blockRow: wu.blockRow, base: wu,
+    memberNotification: '',
+    requestToMember: wu.requestToMember,
+    blockRow: wu.blockRow,
+    base: wu,
   };
   const [mg, mr, md, sup] = await Promise.all([
     sendAs(world, owner, group, 'group message'),
@@ -126,10 +134,13 @@ export async function buildWorld(server: TestServer, base?: WorldUsers): Promise
 /** A user made directly in the database (no password that works): a target referenced by id only. */
 export async function quickUser(server: TestServer, prefix: string): Promise<{ id: string; username: string }> {
   const username = `${prefix}${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
-  const rows = await server.orm.em.fork().execute(
-    'insert into "users" ("username", "username_key", "password_hash", "created_at", "updated_at") values (?, ?, ?, now(), now()) returning "id"',
-    [username, username.toLowerCase(), '!'],
-  );
+  const rows = await server.orm.em
+    .fork()
+    .execute('insert into "users" ("username", "username_key", "password_hash", "created_at", "updated_at") values (?, ?, ?, now(), now()) returning "id"', [
+      username,
+      username.toLowerCase(),
+      '!',
+    ]);
   return { id: String((rows as { id: number }[])[0].id), username };
 }
 
@@ -143,7 +154,10 @@ export function gqlOutcome(r: GqlResult): Outcome {
 /** Outcome of a REST status: 2xx ALLOW, 400 BAD_USER_INPUT, 401, 403, 404, 409, else HTTP_<status>. */
 export function restOutcome(status: number): Outcome {
   if (status >= 200 && status < 300) return 'ALLOW';
-  return ({ 400: 'BAD_USER_INPUT', 401: 'UNAUTHENTICATED', 403: 'FORBIDDEN', 404: 'NOT_FOUND', 409: 'CONFLICT' } as Record<number, string>)[status] ?? `HTTP_${status}`;
+  return (
+    ({ 400: 'BAD_USER_INPUT', 401: 'UNAUTHENTICATED', 403: 'FORBIDDEN', 404: 'NOT_FOUND', 409: 'CONFLICT' } as Record<number, string>)[status] ??
+    `HTTP_${status}`
+  );
 }
 
 /**
@@ -153,24 +167,48 @@ export function restOutcome(status: number): Outcome {
  */
 export async function subscriptionOutcome(server: TestServer, token: string | undefined, query: string, variables: Record<string, unknown>): Promise<Outcome> {
   let closeCode: number | undefined;
-  const client = wsClient(server.wsUrl, token, { on: { closed: (e) => { closeCode = (e as { code?: number }).code; } } });
+  const client = wsClient(server.wsUrl, token, {
+    on: {
+      closed: (e) => {
+        closeCode = (e as { code?: number }).code;
+      },
+    },
+  });
   const pending = registrationsOf(server).expect(userIdOf(token), operationSignature(query, undefined, variables));
   let timer: NodeJS.Timeout | undefined;
   try {
     const outcome = await new Promise<Outcome>((resolve) => {
       let settled = false;
-      const done = (o: Outcome) => { if (!settled) { settled = true; resolve(o); } };
+      const done = (o: Outcome) => {
+        if (!settled) {
+          settled = true;
+          resolve(o);
+        }
+      };
       void pending.registered.then(() => done('ALLOW'));
       timer = setTimeout(() => done('NEITHER_REGISTERED_NOR_REFUSED_IN_10_S'), 10_000);
-      client.subscribe({ query, variables }, {
-        next: (v) => { if (v.errors?.length) done(gqlOutcome({ status: 200, errors: v.errors as GqlResult['errors'] })); },
-        error: (e) => {
-          pending.abandon();
-          if (Array.isArray(e)) done(gqlOutcome({ status: 200, errors: e as GqlResult['errors'] }));
-          else done(closeCode === 4403 || closeCode === 4401 || (e as { code?: number })?.code === 4403 ? 'UNAUTHENTICATED' : `WS_CLOSED_${closeCode ?? (e as { code?: number })?.code}`);
+      client.subscribe(
+        { query, variables },
+        {
+          next: (v) => {
+            if (v.errors?.length) done(gqlOutcome({ status: 200, errors: v.errors as GqlResult['errors'] }));
+          },
+          error: (e) => {
+            pending.abandon();
+            if (Array.isArray(e)) done(gqlOutcome({ status: 200, errors: e as GqlResult['errors'] }));
+            else
+              done(
+                closeCode === 4403 || closeCode === 4401 || (e as { code?: number })?.code === 4403
+                  ? 'UNAUTHENTICATED'
+                  : `WS_CLOSED_${closeCode ?? (e as { code?: number })?.code}`,
+              );
+          },
+          complete: () => {
+            pending.abandon();
+            done('COMPLETED');
+          },
         },
-        complete: () => { pending.abandon(); done('COMPLETED'); },
-      });
+      );
     });
     return outcome;
   } finally {
@@ -186,10 +224,17 @@ export const PNG_1X1 = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJ
 /** The GraphQL multipart `addAttachment` call (apollo-require-preflight set). */
 export async function addAttachmentCall(server: TestServer, token: string | undefined, messageId: string): Promise<GqlResult> {
   const form = new FormData();
-  form.append('operations', JSON.stringify({ query: 'mutation($m: ID!, $f: Upload!) { addAttachment(messageId: $m, file: $f) { id } }', variables: { m: messageId, f: null } }));
+  form.append(
+    'operations',
+    JSON.stringify({ query: 'mutation($m: ID!, $f: Upload!) { addAttachment(messageId: $m, file: $f) { id } }', variables: { m: messageId, f: null } }),
+  );
   form.append('map', JSON.stringify({ 0: ['variables.f'] }));
   form.append('0', new Blob([PNG_1X1], { type: 'image/png' }), 'dot.png');
-  const res = await fetch(server.url, { method: 'POST', body: form, headers: { 'apollo-require-preflight': 'true', ...(token ? { authorization: `Bearer ${token}` } : {}) } });
+  const res = await fetch(server.url, {
+    method: 'POST',
+    body: form,
+    headers: { 'apollo-require-preflight': 'true', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+  });
   return { status: res.status, ...((await res.json()) as Omit<GqlResult, 'status'>) };
 }
 
@@ -198,11 +243,18 @@ export async function rest(server: TestServer, method: string, path: string, tok
   const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
   let payload: RequestInit['body'];
   if (body instanceof FormData) payload = body;
-  else if (body !== undefined) { headers['content-type'] = 'application/json'; payload = JSON.stringify(body); }
+  else if (body !== undefined) {
+    headers['content-type'] = 'application/json';
+    payload = JSON.stringify(body);
+  }
   const res = await fetch(`${server.url.replace(/\/graphql$/, '')}/api${path}/`, { method: method.toUpperCase(), headers, body: payload });
   const text = await res.text();
   let parsed: unknown;
-  try { parsed = text ? JSON.parse(text) : undefined; } catch { parsed = text; }
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = text;
+  }
   return { status: res.status, body: parsed };
 }
 
@@ -210,9 +262,14 @@ export async function rest(server: TestServer, method: string, path: string, tok
 export async function inBatches<T>(tasks: (() => Promise<T>)[], width: number): Promise<T[]> {
   const out: T[] = new Array(tasks.length);
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(width, tasks.length) }, async () => {
-    while (next < tasks.length) { const i = next++; out[i] = await tasks[i](); }
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(width, tasks.length) }, async () => {
+      while (next < tasks.length) {
+        const i = next++;
+        out[i] = await tasks[i]();
+      }
+    }),
+  );
   return out;
 }
 

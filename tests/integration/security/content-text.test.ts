@@ -20,16 +20,20 @@ beforeAll(async () => {
   server = await startTestServer();
   alice = await registerUser(server.url, 'txa');
   bob = await registerUser(server.url, 'txb');
-  conversationId = (await gqlOk(server.url, 'mutation($u: String!) { openDirectChat(username: $u) { id } }', { u: bob.username }, alice.token)).openDirectChat.id;
+  conversationId = (await gqlOk(server.url, 'mutation($u: String!) { openDirectChat(username: $u) { id } }', { u: bob.username }, alice.token)).openDirectChat
+    .id;
 });
-afterAll(async () => { await server?.close(); });
+afterAll(async () => {
+  await server?.close();
+});
 
 const SEND = 'mutation($c: ID!, $t: String!, $k: String) { sendMessage(input: { conversationId: $c, content: $t, clientMessageId: $k }) { id content } }';
 const EDIT = 'mutation($id: ID!, $t: String!) { editMessage(id: $id, content: $t) { id content } }';
 const HISTORY = 'query($c: ID!) { messages(conversationId: $c, last: 100) { totalCount edges { node { id content } } } }';
 
 const send = (t: string, k?: string) => gql(server.url, SEND, { c: conversationId, t, k }, alice.token);
-const stored = async (id: string) => (await gqlOk(server.url, HISTORY, { c: conversationId }, bob.token)).messages.edges.find((e: any) => e.node.id === id)?.node.content;
+const stored = async (id: string) =>
+  (await gqlOk(server.url, HISTORY, { c: conversationId }, bob.token)).messages.edges.find((e: any) => e.node.id === id)?.node.content;
 const messageCount = async () => (await gqlOk(server.url, HISTORY, { c: conversationId }, bob.token)).messages.totalCount as number;
 const apiUrl = (path: string) => restUrl(server.url, path);
 
@@ -117,9 +121,12 @@ describe('message text', () => {
 
   test('REST (seed 001 send-message) cleans and refuses the same way: 201 with the clean text, 400 for control characters only', async () => {
     const group = (await gqlOk(server.url, 'mutation { createGroup(input: { name: "rest text", memberIds: [] }) { id } }', {}, alice.token)).createGroup.id;
-    const post = (content: string) => fetch(apiUrl(`/chats/${group}/send-message/`), {
-      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${alice.token}` }, body: JSON.stringify({ content }),
-    });
+    const post = (content: string) =>
+      fetch(apiUrl(`/chats/${group}/send-message/`), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${alice.token}` },
+        body: JSON.stringify({ content }),
+      });
     const ok = await post('rest\u0000 text\u001b');
     expect(ok.status).toBe(201);
     expect(((await ok.json()) as { content: string }).content).toBe('rest text');
@@ -131,24 +138,47 @@ describe('message text', () => {
 
 describe('other free text', () => {
   test('group name and description: controls removed (description keeps newlines, the name turns them into spaces)', async () => {
-    const r = await gqlOk(server.url, 'mutation($n: String!, $d: String) { createGroup(input: { name: $n, description: $d, memberIds: [] }) { name description } }',
-      { n: 'Week\u0000end\ntrip\u0085', d: 'line 1\u0000\nline 2\u007f' }, alice.token);
+    const r = await gqlOk(
+      server.url,
+      'mutation($n: String!, $d: String) { createGroup(input: { name: $n, description: $d, memberIds: [] }) { name description } }',
+      { n: 'Week\u0000end\ntrip\u0085', d: 'line 1\u0000\nline 2\u007f' },
+      alice.token,
+    );
     expect(r.createGroup).toEqual({ name: 'Weekend trip', description: 'line 1\nline 2' });
   });
 
   test('a group or room name of only control characters is refused; limits count after removal', async () => {
-    expectBadInput(await gql(server.url, 'mutation($n: String!) { createGroup(input: { name: $n, memberIds: [] }) { id } }', { n: '\u0000\u0001 ' }, alice.token), 'name');
+    expectBadInput(
+      await gql(server.url, 'mutation($n: String!) { createGroup(input: { name: $n, memberIds: [] }) { id } }', { n: '\u0000\u0001 ' }, alice.token),
+      'name',
+    );
     expectBadInput(await gql(server.url, 'mutation($n: String!) { createRoom(input: { name: $n }) { id } }', { n: '\u0007' }, alice.token), 'name');
     expectBadInput(await gql(server.url, 'mutation($n: String!) { createRoom(input: { name: $n }) { id } }', { n: 'r'.repeat(256) }, alice.token), 'name');
-    const padded = await gqlOk(server.url, 'mutation($n: String!) { createRoom(input: { name: $n }) { name } }', { n: `${'r'.repeat(255)}\u0000\u0000` }, alice.token);
+    const padded = await gqlOk(
+      server.url,
+      'mutation($n: String!) { createRoom(input: { name: $n }) { name } }',
+      { n: `${'r'.repeat(255)}\u0000\u0000` },
+      alice.token,
+    );
     expect(padded.createRoom.name).toBe('r'.repeat(255));
   });
 
   test('room description and updateConversation are cleaned', async () => {
-    const room = (await gqlOk(server.url, 'mutation($d: String) { createRoom(input: { name: "Lobby", description: $d }) { id description } }', { d: 'hello\u0000 world' }, alice.token)).createRoom;
+    const room = (
+      await gqlOk(
+        server.url,
+        'mutation($d: String) { createRoom(input: { name: "Lobby", description: $d }) { id description } }',
+        { d: 'hello\u0000 world' },
+        alice.token,
+      )
+    ).createRoom;
     expect(room.description).toBe('hello world');
-    const updated = await gqlOk(server.url, 'mutation($id: ID!, $n: String, $d: String) { updateConversation(id: $id, input: { name: $n, description: $d }) { name description } }',
-      { id: room.id, n: 'Lob\u0000by 2', d: '\u001bnew' }, alice.token);
+    const updated = await gqlOk(
+      server.url,
+      'mutation($id: ID!, $n: String, $d: String) { updateConversation(id: $id, input: { name: $n, description: $d }) { name description } }',
+      { id: room.id, n: 'Lob\u0000by 2', d: '\u001bnew' },
+      alice.token,
+    );
     expect(updated.updateConversation).toEqual({ name: 'Lobby 2', description: 'new' });
   });
 
@@ -160,23 +190,27 @@ describe('other free text', () => {
   });
 
   test('first and last names at register are cleaned, over GraphQL and REST', async () => {
-    const r = await gqlOk(server.url, 'mutation($i: RegisterInput!) { register(input: $i) { user { firstName lastName } } }',
-      { i: { username: `names_${process.pid}`, password: 'correct-horse-battery', firstName: 'Ann\u0000a', lastName: 'Smi\u0085th\tJr' } });
+    const r = await gqlOk(server.url, 'mutation($i: RegisterInput!) { register(input: $i) { user { firstName lastName } } }', {
+      i: { username: `names_${process.pid}`, password: 'correct-horse-battery', firstName: 'Ann\u0000a', lastName: 'Smi\u0085th\tJr' },
+    });
     expect(r.register.user).toEqual({ firstName: 'Anna', lastName: 'Smith Jr' });
     const res = await fetch(apiUrl('/accounts/register/'), {
-      method: 'POST', headers: { 'content-type': 'application/json' },
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ username: `rnames_${process.pid}`, password: 'correct-horse-battery', first_name: 'Bo\u0000b', last_name: '\u0007' }),
     });
     expect(res.status).toBe(201);
     expect(await res.json()).toMatchObject({ first_name: 'Bob' });
   });
 
-  test('a staff notice\'s title and body are cleaned; a title of only control characters is refused', async () => {
+  test("a staff notice's title and body are cleaned; a title of only control characters is refused", async () => {
     const staff = await registerUser(server.url, 'txstaff');
     await server.orm.em.fork().nativeUpdate(User, { id: Number(staff.id) }, { isStaff: true });
     const NOTICE = 'mutation($u: ID!, $t: String!, $b: String!) { sendNotice(userId: $u, title: $t, body: $b) { title body } }';
-    expect((await gqlOk(server.url, NOTICE, { u: bob.id, t: 'Main\u0000tenance', b: 'Back\u0007 at\n10' }, staff.token)).sendNotice)
-      .toEqual({ title: 'Maintenance', body: 'Back at\n10' });
+    expect((await gqlOk(server.url, NOTICE, { u: bob.id, t: 'Main\u0000tenance', b: 'Back\u0007 at\n10' }, staff.token)).sendNotice).toEqual({
+      title: 'Maintenance',
+      body: 'Back at\n10',
+    });
     expectBadInput(await gql(server.url, NOTICE, { u: bob.id, t: '\u0000', b: 'x' }, staff.token), 'title');
   });
 });
@@ -189,7 +223,12 @@ describe('names looked up, never stored: control characters are "no such user", 
   });
 
   test('users(search:) ignores control characters', async () => {
-    const r = await gql(server.url, 'query($n: String!) { users(search: $n) { totalCount edges { node { username } } } }', { n: `${bob.username}\u0000` }, alice.token);
+    const r = await gql(
+      server.url,
+      'query($n: String!) { users(search: $n) { totalCount edges { node { username } } } }',
+      { n: `${bob.username}\u0000` },
+      alice.token,
+    );
     expect(r.errors).toBeUndefined();
     expect(r.data.users.edges.map((e: any) => e.node.username)).toEqual([bob.username]);
   });
@@ -206,7 +245,9 @@ describe('names looked up, never stored: control characters are "no such user", 
   });
 
   test('login is UNAUTHENTICATED like any unknown user', async () => {
-    const r = await gql(server.url, 'mutation($n: String!) { login(username: $n, password: "correct-horse-battery") { accessToken } }', { n: `${alice.username}\u0000` });
+    const r = await gql(server.url, 'mutation($n: String!) { login(username: $n, password: "correct-horse-battery") { accessToken } }', {
+      n: `${alice.username}\u0000`,
+    });
     expect(codeOf(r)).toBe('UNAUTHENTICATED');
   });
 

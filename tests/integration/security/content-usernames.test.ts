@@ -11,15 +11,22 @@ import { hashPassword } from '../../../src/domain/auth/password';
  */
 
 let server: TestServer;
-beforeAll(async () => { server = await startTestServer(); });
-afterAll(async () => { await server?.close(); });
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(async () => {
+  await server?.close();
+});
 
 const REGISTER = 'mutation($i: RegisterInput!) { register(input: $i) { user { id username } } }';
 const PASSWORD = 'correct-horse-battery';
 const apiUrl = (path: string) => restUrl(server.url, path);
-const restRegister = (username: string) => fetch(apiUrl('/accounts/register/'), {
-  method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: PASSWORD }),
-});
+const restRegister = (username: string) =>
+  fetch(apiUrl('/accounts/register/'), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password: PASSWORD }),
+  });
 
 function expectBadUsername(r: GqlResult) {
   expect(codeOf(r)).toBe('BAD_USER_INPUT');

@@ -10,15 +10,25 @@ import { registerUser, waitFor } from '../../support/client';
 import { startTestServer, type TestServer } from '../../support/test-server';
 
 const lines: string[] = [];
-const sink = new Writable({ write(chunk, _enc, done) { lines.push(String(chunk)); done(); } });
+const sink = new Writable({
+  write(chunk, _enc, done) {
+    lines.push(String(chunk));
+    done();
+  },
+});
 let server: TestServer;
-beforeAll(async () => { server = await startTestServer({}, { logger: createLogger('info', sink) }); });
-afterAll(async () => { await server.close(); });
+beforeAll(async () => {
+  server = await startTestServer({}, { logger: createLogger('info', sink) });
+});
+afterAll(async () => {
+  await server.close();
+});
 
 test('a database error is logged with its reason, without its statement or values', async () => {
   const logger = createLogger('info', sink);
   const before = lines.length;
-  const err = await server.orm.em.fork()
+  const err = await server.orm.em
+    .fork()
     .execute(`select * from "messages" where "content" = 'the-private-message-text' and "no_such_column" = 1`)
     .catch((e: unknown) => e);
   expect(err).toBeInstanceOf(Error);
@@ -33,11 +43,19 @@ test('a database error is logged with its reason, without its statement or value
 test('request logs keep paths and operation names, not media signatures, tokens or GraphQL variables', async () => {
   const u = await registerUser(server.url, 'logs');
   const origin = server.url.replace(/\/graphql$/, '');
-  const q = new URLSearchParams({ query: 'query Me($x: String) { user(username: $x) { id } }', variables: JSON.stringify({ x: 'the-variable-value' }), operationName: 'Me' });
+  const q = new URLSearchParams({
+    query: 'query Me($x: String) { user(username: $x) { id } }',
+    variables: JSON.stringify({ x: 'the-variable-value' }),
+    operationName: 'Me',
+  });
   const responses = [
     await fetch(`${origin}/media/1?exp=123&sig=THE-SIGNATURE-VALUE`),
     await fetch(`${server.url}?${q}`, { headers: { authorization: `Bearer ${u.token}`, 'apollo-require-preflight': 'true' } }),
-    await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${u.token}` }, body: JSON.stringify({ query: '{ me { id } }' }) }),
+    await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${u.token}` },
+      body: JSON.stringify({ query: '{ me { id } }' }),
+    }),
   ];
   expect(responses.map((r) => r.status)).toEqual([404, 200, 200]);
   await Promise.all(responses.map((r) => r.arrayBuffer()));

@@ -20,14 +20,29 @@ beforeAll(async () => {
   ]);
   [user, openUser] = await Promise.all([registerUser(prod.url, 'prod'), registerUser(open.url, 'prod')]);
 });
-afterAll(async () => { await Promise.all([prod?.close(), open?.close()]); });
+afterAll(async () => {
+  await Promise.all([prod?.close(), open?.close()]);
+});
 
-interface Reply { status: number; headers: Headers; text: string; body: any }
+interface Reply {
+  status: number;
+  headers: Headers;
+  text: string;
+  body: any;
+}
 async function post(s: TestServer, body: unknown, headers: Record<string, string> = {}): Promise<Reply> {
-  const res = await fetch(s.url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const res = await fetch(s.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
   const text = await res.text();
   let parsed: any;
-  try { parsed = JSON.parse(text); } catch { parsed = undefined; }
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
   return { status: res.status, headers: res.headers, text, body: parsed };
 }
 /** One operation over a fresh graphql-ws socket: the `error` payload or the `next` payload's errors, and data. */
@@ -58,7 +73,7 @@ describe('introspection', () => {
     expect((await post(prod, { query: '{ __typename }' })).body).toEqual({ data: { __typename: 'Query' } });
   });
 
-  test('is refused over graphql-ws in production too (Apollo\'s rule does not reach the socket by itself)', async () => {
+  test("is refused over graphql-ws in production too (Apollo's rule does not reach the socket by itself)", async () => {
     for (const query of [SCHEMA, TYPE]) {
       const r = await overWs(prod, user.token, query);
       expect(r.data).toBeUndefined();
@@ -136,7 +151,7 @@ describe('landing page', () => {
     expect(await res.text()).not.toMatch(/<html|<script/i);
   });
 
-  test('GRAPHQL_LANDING_PAGE=true (GRAPHIQL\'s old name) serves GraphiQL from local assets, under a strict CSP', async () => {
+  test("GRAPHQL_LANDING_PAGE=true (GRAPHIQL's old name) serves GraphiQL from local assets, under a strict CSP", async () => {
     const res = await browserGet(open);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/text\/html/);
@@ -149,7 +164,10 @@ describe('landing page', () => {
 
 describe('one operation per request, CSRF prevention', () => {
   test('a batch (JSON array) is refused with 400 and nothing runs', async () => {
-    const r = await post(prod, [{ query: '{ __typename }' }, { query: `mutation { register(input: { username: "batched_${process.pid}", password: "correct-horse-battery" }) { accessToken } }` }]);
+    const r = await post(prod, [
+      { query: '{ __typename }' },
+      { query: `mutation { register(input: { username: "batched_${process.pid}", password: "correct-horse-battery" }) { accessToken } }` },
+    ]);
     expect(r.status).toBe(400);
     expect(Array.isArray(r.body)).toBe(false);
     expect(r.body.errors[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' } });
@@ -160,12 +178,18 @@ describe('one operation per request, CSRF prevention', () => {
 
   test.each([
     ['GET without a preflight header', () => fetch(`${prod.url}?query=${encodeURIComponent('{ __typename }')}`)],
-    ['a text/plain POST (what a cross-site form can send)', () => fetch(prod.url, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: JSON.stringify({ query: '{ __typename }' }) })],
-    ['a form-urlencoded POST', () => fetch(prod.url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'query=%7B__typename%7D' })],
+    [
+      'a text/plain POST (what a cross-site form can send)',
+      () => fetch(prod.url, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: JSON.stringify({ query: '{ __typename }' }) }),
+    ],
+    [
+      'a form-urlencoded POST',
+      () => fetch(prod.url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'query=%7B__typename%7D' }),
+    ],
   ])('%s is refused as possible CSRF', async (_label, send) => {
     const res = await send();
     expect(res.status).toBe(400);
-    const body = await res.json() as { data?: unknown; errors: { message: string; extensions: { code: string } }[] };
+    const body = (await res.json()) as { data?: unknown; errors: { message: string; extensions: { code: string } }[] };
     expect(body.data).toBeUndefined();
     expect(body.errors[0].extensions.code).toBe('BAD_USER_INPUT');
     expect(body.errors[0].message).toMatch(/Cross-Site Request Forgery/);
@@ -175,13 +199,19 @@ describe('one operation per request, CSRF prevention', () => {
     const username = `csrf_${process.pid}`;
     const form = () => {
       const f = new FormData();
-      f.set('operations', JSON.stringify({ query: `mutation($u: String!) { register(input: { username: $u, password: "correct-horse-battery" }) { user { username } } }`, variables: { u: username } }));
+      f.set(
+        'operations',
+        JSON.stringify({
+          query: `mutation($u: String!) { register(input: { username: $u, password: "correct-horse-battery" }) { user { username } } }`,
+          variables: { u: username },
+        }),
+      );
       f.set('map', '{}');
       return f;
     };
     const refused = await fetch(prod.url, { method: 'POST', body: form() });
     expect(refused.status).toBe(400);
-    expect((await refused.json() as { errors: { message: string }[] }).errors[0].message).toMatch(/Cross-Site Request Forgery/);
+    expect(((await refused.json()) as { errors: { message: string }[] }).errors[0].message).toMatch(/Cross-Site Request Forgery/);
     const loginBefore = await post(prod, { query: `mutation { login(username: "${username}", password: "correct-horse-battery") { accessToken } }` });
     expect(loginBefore.body.errors?.[0].extensions.code).toBe('UNAUTHENTICATED'); // the refused request registered no one
 

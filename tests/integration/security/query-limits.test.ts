@@ -28,7 +28,9 @@ beforeAll(async () => {
   conversationId = (await gqlOk(server.url, `mutation($u: ID!) { openDirectChat(userId: $u) { id } }`, { u: bob.id }, alice.token)).openDirectChat.id;
   await gqlOk(server.url, `mutation($c: ID!) { sendMessage(input: { conversationId: $c, content: "hello" }) { id } }`, { c: conversationId }, alice.token);
 });
-afterAll(async () => { await Promise.all([server?.close(), tight?.close()]); });
+afterAll(async () => {
+  await Promise.all([server?.close(), tight?.close()]);
+});
 
 /** One operation over graphql-ws on a fresh authenticated socket: its `errors` (error message or next.errors) and `data`. */
 async function overWs(s: TestServer, token: string, query: string, variables?: Record<string, unknown>, operationName?: string): Promise<GqlResult> {
@@ -52,10 +54,10 @@ async function overHttp(s: TestServer, token: string, query: string, variables: 
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
     body: JSON.stringify({ query, variables, operationName }),
   });
-  return { status: res.status, ...(await res.json() as object) };
+  return { status: res.status, ...((await res.json()) as object) };
 }
 const run = (t: Transport, s: TestServer, user: TestUser, query: string, variables: Record<string, unknown> = {}, operationName?: string) =>
-  (t === 'HTTP' ? overHttp(s, user.token, query, variables, operationName) : overWs(s, user.token, query, variables, operationName));
+  t === 'HTTP' ? overHttp(s, user.token, query, variables, operationName) : overWs(s, user.token, query, variables, operationName);
 
 /** Asserts a refusal by a query limit: one BAD_USER_INPUT error matching `message`, no data. */
 function expectLimit(r: GqlResult, message: RegExp, t: Transport): void {
@@ -112,12 +114,16 @@ describe.each(TRANSPORTS)('default limits over %s', (t) => {
     expectLimit(await run(t, server, alice, operations(251), {}, 'Q7'), /Document contains more tha[nt] 2000 tokens/, t);
   });
 
-  test('cost: the contract\'s rich queries pass; pages of 100 rich conversations (100 members each) are refused', async () => {
+  test("cost: the contract's rich queries pass; pages of 100 rich conversations (100 members each) are refused", async () => {
     expectRan(await run(t, server, alice, RICH_CONVERSATIONS));
     expectRan(await run(t, server, alice, RICH_MESSAGES, { c: conversationId }));
     expectLimit(await run(t, server, alice, RICH_CONVERSATIONS.replace('first: 20', 'first: 100')), /Cost limit of 100000 exceeded/, t);
     // A variable page size counts at its value (graphql-armor counted it as 1).
-    expectLimit(await run(t, server, alice, `query($n: Int) { conversations(first: $n) { edges { node { ${C} } } } }`, { n: 100 }), /Cost limit of 100000 exceeded/, t);
+    expectLimit(
+      await run(t, server, alice, `query($n: Int) { conversations(first: $n) { edges { node { ${C} } } } }`, { n: 100 }),
+      /Cost limit of 100000 exceeded/,
+      t,
+    );
     expectRan(await run(t, server, alice, `query($n: Int) { conversations(first: $n) { edges { node { ${C} } } } }`, { n: 20 }));
   });
 
@@ -131,7 +137,10 @@ describe.each(TRANSPORTS)('default limits over %s', (t) => {
     ];
     for (const [query, variables, argument] of cases) {
       const r = await run(t, server, alice, query, variables);
-      expect({ argument, error: r.errors?.[0] }).toMatchObject({ argument, error: { extensions: { code: 'BAD_USER_INPUT', field: argument }, message: expect.stringContaining(argument) } });
+      expect({ argument, error: r.errors?.[0] }).toMatchObject({
+        argument,
+        error: { extensions: { code: 'BAD_USER_INPUT', field: argument }, message: expect.stringContaining(argument) },
+      });
     }
     const ok = await run(t, server, alice, `query($c: ID!) { messagesSince(conversationId: $c, afterSeq: 0, limit: 100) { content } }`, { c: conversationId });
     expect(ok).toMatchObject({ data: { messagesSince: [{ content: 'hello' }] } });

@@ -8,15 +8,26 @@ export class RawSocket {
   private waiters: (() => void)[] = [];
 
   private constructor(readonly ws: WebSocket) {
-    ws.on('message', (data) => { this.messages.push(JSON.parse(String(data))); this.wake(); });
-    this.closed = new Promise((resolve) => ws.once('close', (code, reason) => { resolve({ code, reason: String(reason) }); this.wake(); }));
+    ws.on('message', (data) => {
+      this.messages.push(JSON.parse(String(data)));
+      this.wake();
+    });
+    this.closed = new Promise((resolve) =>
+      ws.once('close', (code, reason) => {
+        resolve({ code, reason: String(reason) });
+        this.wake();
+      }),
+    );
   }
 
   /** Opens a socket speaking graphql-transport-ws (or `protocol`; null: no subprotocol at all). */
   static async open(wsUrl: string, protocol: string | null = 'graphql-transport-ws', options: WebSocket.ClientOptions = {}): Promise<RawSocket> {
     const ws = protocol === null ? new WebSocket(wsUrl, options) : new WebSocket(wsUrl, protocol, options);
     const socket = new RawSocket(ws);
-    await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
     return socket;
   }
 
@@ -44,12 +55,25 @@ export class RawSocket {
   /** Resolves with the first message (received or still to come) matching `match`; rejects on close or after `timeoutMs`. */
   next(match: (m: any) => boolean, timeoutMs = 5000): Promise<any> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => { done(); reject(new Error(`no matching message within ${timeoutMs} ms; got ${JSON.stringify(this.messages)}`)); }, timeoutMs);
-      const done = () => { clearTimeout(timer); this.waiters = this.waiters.filter((w) => w !== check); };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`no matching message within ${timeoutMs} ms; got ${JSON.stringify(this.messages)}`));
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        this.waiters = this.waiters.filter((w) => w !== check);
+      };
       const check = () => {
         const found = this.messages.find(match);
-        if (found) { done(); resolve(found); return; }
-        if (this.ws.readyState === WebSocket.CLOSED) { done(); reject(new Error(`socket closed before a matching message; got ${JSON.stringify(this.messages)}`)); }
+        if (found) {
+          done();
+          resolve(found);
+          return;
+        }
+        if (this.ws.readyState === WebSocket.CLOSED) {
+          done();
+          reject(new Error(`socket closed before a matching message; got ${JSON.stringify(this.messages)}`));
+        }
       };
       this.waiters.push(check);
       check();
@@ -64,7 +88,9 @@ export class RawSocket {
   /** Resolves with the close code, or rejects when the socket is still open after `timeoutMs`. */
   async closeCode(timeoutMs = 5000): Promise<number> {
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`socket still open after ${timeoutMs} ms`)), timeoutMs); });
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`socket still open after ${timeoutMs} ms`)), timeoutMs);
+    });
     try {
       return (await Promise.race([this.closed, timeout])).code;
     } finally {
@@ -96,7 +122,10 @@ export class RawSocket {
 }
 
 /** What a raw TCP client saw: the bytes the server sent and how long until it closed the connection. */
-export interface RawHttpExchange { text: string; closedAfterMs: number }
+export interface RawHttpExchange {
+  text: string;
+  closedAfterMs: number;
+}
 
 /**
  * Writes `chunks` to a raw TCP connection to `port` (one after another, `gapMs` apart) and
@@ -109,10 +138,23 @@ export function rawHttp(port: number, chunks: string[], { gapMs = 0, maxMs = 100
     const started = Date.now();
     let text = '';
     // A bound, not a sleep: the result says whether the server closed the connection within maxMs (timeouts are what these tests measure).
-    const timer = setTimeout(() => { socket.destroy(); resolve({ text, closedAfterMs: Infinity }); }, maxMs);
-    socket.on('data', (d) => { text += d.toString('latin1'); });
-    socket.on('close', () => { clearTimeout(timer); resolve({ text, closedAfterMs: Date.now() - started }); });
-    socket.on('error', (err) => { if ((err as NodeJS.ErrnoException).code !== 'ECONNRESET') { clearTimeout(timer); reject(err); } });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve({ text, closedAfterMs: Infinity });
+    }, maxMs);
+    socket.on('data', (d) => {
+      text += d.toString('latin1');
+    });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve({ text, closedAfterMs: Date.now() - started });
+    });
+    socket.on('error', (err) => {
+      if ((err as NodeJS.ErrnoException).code !== 'ECONNRESET') {
+        clearTimeout(timer);
+        reject(err);
+      }
+    });
     socket.on('connect', async () => {
       for (const chunk of chunks) {
         if (socket.destroyed) return;

@@ -19,7 +19,9 @@ beforeAll(async () => {
     startTestServer({ HTTP_HEADERS_TIMEOUT_MS: '500', HTTP_REQUEST_TIMEOUT_MS: '1500', HTTP_KEEP_ALIVE_TIMEOUT_MS: '700' }),
   ]);
 });
-afterAll(async () => { await Promise.all([dev, listed, timeouts].map((s) => s?.close())); });
+afterAll(async () => {
+  await Promise.all([dev, listed, timeouts].map((s) => s?.close()));
+});
 
 const origin = (s: TestServer) => new URL(s.url).origin;
 const gqlPost = (s: TestServer, headers: Record<string, string> = {}, body = JSON.stringify({ query: '{ __typename }' })) =>
@@ -67,16 +69,18 @@ describe('security headers (helmet)', () => {
 });
 
 describe('CORS', () => {
-  const preflight = (s: TestServer, from: string) => fetch(s.url, {
-    method: 'OPTIONS',
-    headers: { origin: from, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,authorization' },
-  });
+  const preflight = (s: TestServer, from: string) =>
+    fetch(s.url, {
+      method: 'OPTIONS',
+      headers: { origin: from, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,authorization' },
+    });
 
   test('the REST layer (/api) answers browsers of the listed origins too, and only those', async () => {
-    const ask = (from: string) => fetch(`${origin(listed)}/api/chat/rooms/`, {
-      method: 'OPTIONS',
-      headers: { origin: from, 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' },
-    });
+    const ask = (from: string) =>
+      fetch(`${origin(listed)}/api/chat/rooms/`, {
+        method: 'OPTIONS',
+        headers: { origin: from, 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' },
+      });
     const pre = await ask(ALLOWED);
     expect(pre.status).toBe(204);
     expect(pre.headers.get('access-control-allow-origin')).toBe(ALLOWED);
@@ -121,7 +125,10 @@ describe('CORS', () => {
 
 describe('CORS: browser code reads X-Request-Id (issue 30)', () => {
   test('GraphQL and REST answers expose X-Request-Id to any allowed origin, with "*" and with a list', async () => {
-    for (const [server, from] of [[dev, 'https://any.example'], [listed, ALLOWED]] as const) {
+    for (const [server, from] of [
+      [dev, 'https://any.example'],
+      [listed, ALLOWED],
+    ] as const) {
       const gqlRes = await gqlPost(server, { origin: from });
       const restRes = await fetch(`${origin(server)}/api/chat/rooms/`, { headers: { origin: from } });
       for (const res of [gqlRes, restRes]) {
@@ -169,7 +176,9 @@ describe('server timeouts', () => {
   });
 
   test('HTTP_REQUEST_TIMEOUT_MS: a body that never finishes gets 408 and the connection is closed', async () => {
-    const r = await rawHttp(port(timeouts), ['POST /graphql HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"query":']);
+    const r = await rawHttp(port(timeouts), [
+      'POST /graphql HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"query":',
+    ]);
     expect(r.text).toMatch(/^HTTP\/1\.1 408/);
     expect(r.closedAfterMs).toBeGreaterThanOrEqual(1200);
     expect(r.closedAfterMs).toBeLessThan(8000);

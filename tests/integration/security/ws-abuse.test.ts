@@ -29,15 +29,22 @@ async function open(protocol?: string | null): Promise<RawSocket> {
 
 beforeAll(async () => {
   server = await startTestServer({
-    WS_MAX_SUBSCRIPTIONS: String(MAX_SUBSCRIPTIONS), WS_INIT_TIMEOUT_MS: '1000', WS_MAX_PAYLOAD_BYTES: '4096',
-    RATE_WS_PER_MIN_IP: '100000', RATE_WS_PER_MIN_USER: '100000',
+    WS_MAX_SUBSCRIPTIONS: String(MAX_SUBSCRIPTIONS),
+    WS_INIT_TIMEOUT_MS: '1000',
+    WS_MAX_PAYLOAD_BYTES: '4096',
+    RATE_WS_PER_MIN_IP: '100000',
+    RATE_WS_PER_MIN_USER: '100000',
   });
   hubLog = registrationsOf(server);
   [alice, bob] = await Promise.all([registerUser(server.url, 'wsa'), registerUser(server.url, 'wsa')]);
   conversationId = (await gqlOk(server.url, `mutation($u: ID!) { openDirectChat(userId: $u) { id } }`, { u: bob.id }, alice.token)).openDirectChat.id;
 });
-afterEach(() => { for (const s of sockets.splice(0)) s.close(); });
-afterAll(async () => { await server?.close(); });
+afterEach(() => {
+  for (const s of sockets.splice(0)) s.close();
+});
+afterAll(async () => {
+  await server?.close();
+});
 
 const MESSAGE_ADDED = `subscription($c: ID) { messageAdded(conversationId: $c) { content } }`;
 /** MESSAGE_ADDED under an operation name of its own: a test counts the hub registrations of its own operation only. */
@@ -53,7 +60,13 @@ const registered = (query: string) => {
  * polls the hub's log, no sleep decides). Fails after its deadline.
  */
 const bobRegistered = (query: string, n: number) => waitFor(() => registered(query) >= n, `${n} registered ${query}`);
-const send = (content: string) => gqlOk(server.url, `mutation($c: ID!, $t: String!) { sendMessage(input: { conversationId: $c, content: $t }) { id } }`, { c: conversationId, t: content }, alice.token);
+const send = (content: string) =>
+  gqlOk(
+    server.url,
+    `mutation($c: ID!, $t: String!) { sendMessage(input: { conversationId: $c, content: $t }) { id } }`,
+    { c: conversationId, t: content },
+    alice.token,
+  );
 
 describe('the graphql-transport-ws handshake', () => {
   test('no connection_init within WS_INIT_TIMEOUT_MS: closed with 4408', async () => {
@@ -87,7 +100,7 @@ describe('the graphql-transport-ws handshake', () => {
     ['a malformed token', { authorization: 'Bearer not-a-jwt' }],
     ['a token that is not a string', { token: 12345 }],
     ['a token signed with another key', { authorization: 'Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl' }],
-    ['a user id instead of a token (seed 002\'s old socket auth)', { user_id: 1 }],
+    ["a user id instead of a token (seed 002's old socket auth)", { user_id: 1 }],
   ])('connection_init with %s: closed with 4403 Forbidden, no ack', async (_label, payload) => {
     const s = await open();
     s.init(undefined, payload);
@@ -173,7 +186,10 @@ describe(`subscriptions per socket (WS_MAX_SUBSCRIPTIONS=${MAX_SUBSCRIPTIONS})`,
     for (const id of first) await s.next((m) => m.type === 'next' && m.id === id);
     await send('control');
     for (const id of first) await s.next((m) => m.type === 'next' && m.id === id && m.payload.data.messageAdded.content === 'control');
-    const served = s.messages.filter((m) => m.type === 'next').map((m) => `${m.id}:${m.payload.data.messageAdded.content}`).sort();
+    const served = s.messages
+      .filter((m) => m.type === 'next')
+      .map((m) => `${m.id}:${m.payload.data.messageAdded.content}`)
+      .sort();
     expect(served).toEqual(first.flatMap((id) => [`${id}:burst`, `${id}:control`]).sort());
     // Only the first few ever reached the hub (the server side of the same count).
     expect(registered(op)).toBe(MAX_SUBSCRIPTIONS);

@@ -115,7 +115,9 @@ export async function resolveTarget(services: Services, scope: Scope, request: L
       const { conversation, membership } = await services.conversationQueries.access(scope, segment);
       const target: LegacyTarget = {
         dialect: dialect ?? (conversation.kind === ConversationKind.DIRECT ? '004' : '003'),
-        conversationId: conversation.id, member: membership != null, peer: null,
+        conversationId: conversation.id,
+        member: membership != null,
+        peer: null,
       };
       // Rule 1 (and rule 4's forced dialect): a member's conversation comes first.
       if (dialect || membership != null) return target;
@@ -139,7 +141,9 @@ export async function resolveTarget(services: Services, scope: Scope, request: L
     if (isCode(err, 'NOT_FOUND')) throw new DomainError('NOT_FOUND', digits ? `No conversation or user "${segment}"` : `No user "${segment}"`);
     throw err;
   }
-  const [a, b] = String(conversation.directKey ?? '').split(':').map(Number);
+  const [a, b] = String(conversation.directKey ?? '')
+    .split(':')
+    .map(Number);
   const peerId = a === scope.actor.id ? b : a;
   const peer = await services.userCache.get(scope.em, peerId);
   return { dialect: '000', conversationId: conversation.id, member: true, peer: peer ? { id: peer.id, username: peer.username } : null };
@@ -271,7 +275,10 @@ export function startLegacySockets(deps: LegacyDeps): LegacySockets {
     }
 
     typingDue(isTyping: boolean): boolean {
-      if (!isTyping) { this.lastTyping = 0; return true; }
+      if (!isTyping) {
+        this.lastTyping = 0;
+        return true;
+      }
       const now = Date.now();
       if (now - this.lastTyping < TYPING_REFRESH_MS) return false;
       this.lastTyping = now;
@@ -292,7 +299,8 @@ export function startLegacySockets(deps: LegacyDeps): LegacySockets {
       }
       const admission = await gate.authenticate(this.state, request.token);
       if (!admission.ok) {
-        if (admission.unauthenticated) this.close(LEGACY_CLOSE.UNAUTHORIZED, request.token ? `Unauthorized: ${admission.reason}` : tokenRequiredReason(request.segment));
+        if (admission.unauthenticated)
+          this.close(LEGACY_CLOSE.UNAUTHORIZED, request.token ? `Unauthorized: ${admission.reason}` : tokenRequiredReason(request.segment));
         return;
       }
       if (this.closed) return;
@@ -318,7 +326,10 @@ export function startLegacySockets(deps: LegacyDeps): LegacySockets {
       if (!set) byConversation.set(this.conversationId, (set = new Set()));
       set.add(this);
       this.ready = true;
-      logger.info({ socket: this.state.socketId, userId: this.viewer.actor.id, dialect: this.dialect, conversationId: this.conversationId }, 'legacy socket ready');
+      logger.info(
+        { socket: this.state.socketId, userId: this.viewer.actor.id, dialect: this.dialect, conversationId: this.conversationId },
+        'legacy socket ready',
+      );
       await this.impl.opened?.(this);
       void this.pump();
     }
@@ -339,7 +350,10 @@ export function startLegacySockets(deps: LegacyDeps): LegacySockets {
     /** A client frame arrived: it waits its turn (frames are handled one at a time, in order). */
     receive(data: RawData): void {
       if (this.closed) return;
-      if (this.waiting.length >= MAX_WAITING) { this.close(LEGACY_CLOSE.POLICY, 'Too many frames waiting; slow down'); return; }
+      if (this.waiting.length >= MAX_WAITING) {
+        this.close(LEGACY_CLOSE.POLICY, 'Too many frames waiting; slow down');
+        return;
+      }
       this.waiting.push(data);
       if (this.waiting.length >= PAUSE_AT && !this.socket.isPaused) this.socket.pause();
       void this.pump();
@@ -403,7 +417,9 @@ export function startLegacySockets(deps: LegacyDeps): LegacySockets {
       }
       const made = frame();
       if (!made) return;
-      void Promise.all([made, audience.canRead(this.viewer, this.conversationId)]).then(([f, ok]) => { if (f && ok) gate.send(this.socket, f); });
+      void Promise.all([made, audience.canRead(this.viewer, this.conversationId)]).then(([f, ok]) => {
+        if (f && ok) gate.send(this.socket, f);
+      });
     }
 
     get dialectImpl(): Dialect | undefined {
@@ -422,10 +438,16 @@ export function startLegacySockets(deps: LegacyDeps): LegacySockets {
       if (!d.membership) return null;
       let f = frames.get(d.name);
       if (!f) {
-        f = services.userCache.get(rootEm.fork(), e.userId).then((u) => {
-          const frame = u ? d.membership!(u, e.active) : null;
-          return frame ? JSON.stringify(frame) : null;
-        }, (err) => { logger.warn({ err }, 'legacy membership frame failed'); return null; });
+        f = services.userCache.get(rootEm.fork(), e.userId).then(
+          (u) => {
+            const frame = u ? d.membership!(u, e.active) : null;
+            return frame ? JSON.stringify(frame) : null;
+          },
+          (err) => {
+            logger.warn({ err }, 'legacy membership frame failed');
+            return null;
+          },
+        );
         frames.set(d.name, f);
       }
       return f;

@@ -35,18 +35,26 @@ export const seed000: Dialect = {
   streams: [
     stream({
       type: 'message.added',
-      render: async (e, t) => ({ type: 'message', message: e.message.content, username: (await t.user(e.message.senderId))?.username ?? null, timestamp: e.message.createdAt, message_id: e.message.id }),
+      render: async (e, t) => ({
+        type: 'message',
+        message: e.message.content,
+        username: (await t.user(e.message.senderId))?.username ?? null,
+        timestamp: e.message.createdAt,
+        message_id: e.message.id,
+      }),
     }),
     stream({
       type: 'typing',
       render: async (e, t) => ({ type: 'typing', username: (await t.user(e.userId))?.username ?? null, is_typing: e.isTyping }),
     }),
     stream({
-      type: 'read.receipt', narrowing: 'othersOnly',
+      type: 'read.receipt',
+      narrowing: 'othersOnly',
       render: async (e, t) => ({ type: 'read', username: (await t.user(e.userId))?.username ?? null, timestamp: e.readAt }),
     }),
     stream({
-      type: 'presence', narrowing: 'peerOnly',
+      type: 'presence',
+      narrowing: 'peerOnly',
       render: async (e, t) => ({ type: 'status', username: (await t.user(e.userId))?.username ?? null, status: e.status === 'ONLINE' ? 'online' : 'offline' }),
     }),
   ],
@@ -57,7 +65,7 @@ export const seed000: Dialect = {
     // frames after this one; the peer is a co-member, so CONTACTS shows).
     const record = await conn.services.userCache.get(conn.scope().em, peer.id);
     const shown = Boolean(record) && showsPresence(conn.viewer.actor.id, record!, { related: true, blocked: false });
-    const online = shown && await conn.services.presence.isOnline(peer.id);
+    const online = shown && (await conn.services.presence.isOnline(peer.id));
     conn.send({ type: 'status', username: peer.username, status: online ? 'online' : 'offline' });
   },
   async handle(conn, frame) {

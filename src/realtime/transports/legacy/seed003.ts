@@ -36,7 +36,14 @@ async function sendChatMessage(conn: LegacyConnection, frame: ClientFrame): Prom
   const fileRef = fileReferenceOf(frame);
   const content = fileRef && frame.content == null ? '' : textIn(frame, 'content');
   try {
-    await conn.services.messages.send(conn.scope(), { conversationId: conn.conversationId, content, replyToId, fileRef, serverHost: conn.host, notice: kind === 'system' });
+    await conn.services.messages.send(conn.scope(), {
+      conversationId: conn.conversationId,
+      content,
+      replyToId,
+      fileRef,
+      serverHost: conn.host,
+      notice: kind === 'system',
+    });
   } catch (err) {
     throw inSeedTerms(err);
   }
@@ -73,9 +80,16 @@ export const seed003: Dialect = {
         return {
           type: 'chat_message',
           message: {
-            id: m.id, sender, content: m.deletedAt ? DELETED_CONTENT : m.content,
-            message_type: m.kind.toLowerCase(), created_at: m.createdAt, timestamp: m.createdAt, reply_to: m.replyToId,
-            file_url: file ? t.fileUrl(file) : null, file_name: file?.fileName ?? null, file_size: file?.size ?? null,
+            id: m.id,
+            sender,
+            content: m.deletedAt ? DELETED_CONTENT : m.content,
+            message_type: m.kind.toLowerCase(),
+            created_at: m.createdAt,
+            timestamp: m.createdAt,
+            reply_to: m.replyToId,
+            file_url: file ? t.fileUrl(file) : null,
+            file_name: file?.fileName ?? null,
+            file_size: file?.size ?? null,
           },
         };
       },

@@ -29,7 +29,10 @@ export const seed004: Dialect = {
   streams: [
     stream({
       type: 'message.added',
-      render: async (e, t) => ({ type: 'new_message', message: { id: e.message.id, sender: brief(await t.user(e.message.senderId), t), content: e.message.content, timestamp: e.message.createdAt } }),
+      render: async (e, t) => ({
+        type: 'new_message',
+        message: { id: e.message.id, sender: brief(await t.user(e.message.senderId), t), content: e.message.content, timestamp: e.message.createdAt },
+      }),
     }),
     stream({ type: 'message.edited', render: (e) => ({ type: 'message_edited', message: { id: e.message.id, content: e.message.content } }) }),
     stream({ type: 'message.deleted', render: (e) => ({ type: 'message_deleted', message_id: e.message.id }) }),

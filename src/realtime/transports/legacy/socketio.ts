@@ -64,7 +64,9 @@ class IoLink extends EventEmitter implements GateSocket {
   constructor(readonly io: IoSocket) {
     super();
     const conn = io.conn;
-    conn.on('drain', () => { this.queued = 0; });
+    conn.on('drain', () => {
+      this.queued = 0;
+    });
     conn.once('error', (err: Error) => this.emit('error', err));
     const closed = (why: string) => {
       if (this.readyState === CLOSED) return;
@@ -122,9 +124,10 @@ class IoLink extends EventEmitter implements GateSocket {
  * `auth: { user_id }`, which authenticates nothing): it says exactly what to send instead
  * (issue 28). At most 120 bytes (a close reason).
  */
-const TOKEN_REQUIRED = (sentUserId: boolean) => (sentUserId
-  ? "Unauthorized: auth.user_id is not accepted: send auth: { token: '<access from POST /api/token/>' }"
-  : "Unauthorized: An access token is required: io(url, { auth: { token: '<access from POST /api/token/>' } })");
+const TOKEN_REQUIRED = (sentUserId: boolean) =>
+  sentUserId
+    ? "Unauthorized: auth.user_id is not accepted: send auth: { token: '<access from POST /api/token/>' }"
+    : "Unauthorized: An access token is required: io(url, { auth: { token: '<access from POST /api/token/>' } })";
 
 /** Everything the Socket.IO endpoint needs from the realtime layer: the WebSocket dialects' (seed 002 shows no attachments). */
 export type SocketIoDeps = Omit<LegacyDeps, 'attachmentsOf'>;
@@ -147,7 +150,14 @@ export interface SocketIoEndpoint {
 
 /** `{id, conversation_id, nguoi_goi_id, nguoi_goi_name, noi_dung, thoi_gian}` (seed 002 `new_message`; the REST message shape, texts HTML-escaped: htmlText). */
 function supportMessage(m: MessageView, sender: UserRecord | null) {
-  return { id: m.id, conversation_id: m.conversationId, nguoi_goi_id: m.senderId, nguoi_goi_name: htmlText(sender ? fullNameOf(sender) : ''), noi_dung: htmlText(m.content), thoi_gian: m.createdAt };
+  return {
+    id: m.id,
+    conversation_id: m.conversationId,
+    nguoi_goi_id: m.senderId,
+    nguoi_goi_name: htmlText(sender ? fullNameOf(sender) : ''),
+    noi_dung: htmlText(m.content),
+    thoi_gian: m.createdAt,
+  };
 }
 
 /**
@@ -191,13 +201,18 @@ export function startSocketIo(deps: SocketIoDeps): SocketIoEndpoint {
   const links = new Map<IoSocket, { link: IoLink; state: GatedSocket<IoLink> }>();
   const joined = new Set<IoSession>();
 
-  const renderer = (event: 'message.added' | 'typing', render: (e: DomainEvent, scope: EventScope) => Promise<string | null>): FrameRenderer => ({ key: `socketio:002:${event}`, render });
+  const renderer = (event: 'message.added' | 'typing', render: (e: DomainEvent, scope: EventScope) => Promise<string | null>): FrameRenderer => ({
+    key: `socketio:002:${event}`,
+    render,
+  });
   const user = (scope: EventScope, id: number | null) => (id == null ? Promise.resolve(null) : deps.userOf(scope, id));
   /** SUPPORT threads' customers (they never change): one query per thread, then memory. */
   const customers = new Map<number, number | null>();
   const customerOf = async (conversationId: number): Promise<number | null> => {
     if (customers.has(conversationId)) return customers.get(conversationId)!;
-    const [row] = await rootEm.fork().execute<{ customer_id: number | null }[]>('select "customer_id" from "conversations" where "id" = ?', [conversationId], 'all', DELIVERY_QUERY);
+    const [row] = await rootEm
+      .fork()
+      .execute<{ customer_id: number | null }[]>('select "customer_id" from "conversations" where "id" = ?', [conversationId], 'all', DELIVERY_QUERY);
     if (customers.size >= 100_000) customers.clear();
     customers.set(conversationId, row?.customer_id ?? null);
     return row?.customer_id ?? null;
@@ -210,7 +225,13 @@ export function startSocketIo(deps: SocketIoDeps): SocketIoEndpoint {
     typing: renderer('typing', async (e, scope) => {
       const t = e as EventOf<'typing'>;
       const u = await user(scope, t.userId);
-      return eventPacket('user_typing', { user_id: t.userId, user_name: u ? fullNameOf(u) : '', is_typing: t.isTyping, conversation_id: t.conversationId, customer_id: await customerOf(t.conversationId) });
+      return eventPacket('user_typing', {
+        user_id: t.userId,
+        user_name: u ? fullNameOf(u) : '',
+        is_typing: t.isTyping,
+        conversation_id: t.conversationId,
+        customer_id: await customerOf(t.conversationId),
+      });
     }),
   };
 
@@ -221,7 +242,10 @@ export function startSocketIo(deps: SocketIoDeps): SocketIoEndpoint {
     private lastTyping = 0;
     private readonly offs: (() => void)[] = [];
 
-    constructor(readonly link: IoLink, readonly viewer: Viewer) {}
+    constructor(
+      readonly link: IoLink,
+      readonly viewer: Viewer,
+    ) {}
 
     scope(): Scope {
       return { actor: this.viewer.actor, em: rootEm.fork() };
@@ -231,11 +255,15 @@ export function startSocketIo(deps: SocketIoDeps): SocketIoEndpoint {
       const viewer = this.viewer;
       // Every SUPPORT thread the viewer follows (their own; staff: all), nothing else (audiences.ts `supportOnly`).
       const audience: AudienceSpec = { viewer, conversationId: null, narrowing: 'supportOnly' };
-      const sub = (topic: string, r: FrameRenderer) => hub.subscribeFrames({
-        topic, actor: viewer.actor, renderer: r, audience,
-        write: (frame) => gate.send(this.link, frame),
-        onOverflow: () => gate.closeTooFarBehind(this.link, 'Too far behind: reconnect and catch up'),
-      });
+      const sub = (topic: string, r: FrameRenderer) =>
+        hub.subscribeFrames({
+          topic,
+          actor: viewer.actor,
+          renderer: r,
+          audience,
+          write: (frame) => gate.send(this.link, frame),
+          onOverflow: () => gate.closeTooFarBehind(this.link, 'Too far behind: reconnect and catch up'),
+        });
       this.offs.push(sub('message.added:*', renderers.message), sub('typing:*', renderers.typing));
       this.link.io.onAny((event: string, ...args: unknown[]) => this.receive(event, args));
     }
@@ -247,7 +275,10 @@ export function startSocketIo(deps: SocketIoDeps): SocketIoEndpoint {
 
     private receive(event: string, args: unknown[]): void {
       if (this.link.readyState !== OPEN) return;
-      if (this.waiting.length >= MAX_WAITING) { this.link.close(CloseCode.POLICY, 'Too many events waiting; slow down'); return; }
+      if (this.waiting.length >= MAX_WAITING) {
+        this.link.close(CloseCode.POLICY, 'Too many events waiting; slow down');
+        return;
+      }
       this.waiting.push({ event, args });
       void this.pump();
     }
@@ -285,7 +316,11 @@ export function startSocketIo(deps: SocketIoDeps): SocketIoEndpoint {
           if (cmid !== undefined && typeof cmid !== 'string') throw new InvalidFrame('client_message_id must be a string');
           const scope = this.scope();
           const m = this.viewer.actor.isStaff
-            ? await services.messages.send(scope, { conversationId: (await services.conversations.supportThreadFor(scope, this.customerId(payload))).id, content, clientMessageId: cmid })
+            ? await services.messages.send(scope, {
+                conversationId: (await services.conversations.supportThreadFor(scope, this.customerId(payload))).id,
+                content,
+                clientMessageId: cmid,
+              })
             : await services.messages.send(scope, { toSupport: true, content, clientMessageId: cmid });
           return { message: supportMessage(m, await services.userCache.get(scope.em, m.senderId ?? 0)) };
         }
@@ -325,7 +360,10 @@ export function startSocketIo(deps: SocketIoDeps): SocketIoEndpoint {
       const r = link.refusal ?? { code: 'CLOSED', close_code: 1006, message: 'Connection refused' };
       next(Object.assign(new Error(r.message), { data: r }));
     };
-    if (!state) { refuse(); return; }
+    if (!state) {
+      refuse();
+      return;
+    }
     links.set(socket, { link, state });
     link.once('close', () => {
       links.delete(socket);
@@ -333,32 +371,49 @@ export function startSocketIo(deps: SocketIoDeps): SocketIoEndpoint {
     });
     const auth = (socket.handshake.auth ?? {}) as Record<string, unknown>;
     const query = socket.handshake.query as Record<string, unknown>;
-    const token = (typeof auth.token === 'string' && auth.token) || bearer(socket.handshake.headers.authorization) || (typeof query.token === 'string' && query.token) || undefined;
-    gate.authenticate(state, token).then(async (admission) => {
-      if (!admission.ok) {
-        if (admission.unauthenticated) link.close(CloseCode.UNAUTHORIZED, token ? `Unauthorized: ${admission.reason}` : TOKEN_REQUIRED(auth.user_id !== undefined));
+    const token =
+      (typeof auth.token === 'string' && auth.token) ||
+      bearer(socket.handshake.headers.authorization) ||
+      (typeof query.token === 'string' && query.token) ||
+      undefined;
+    gate
+      .authenticate(state, token)
+      .then(async (admission) => {
+        if (!admission.ok) {
+          if (admission.unauthenticated)
+            link.close(CloseCode.UNAUTHORIZED, token ? `Unauthorized: ${admission.reason}` : TOKEN_REQUIRED(auth.user_id !== undefined));
+          refuse();
+          return;
+        }
+        // Complete memberships: the hub narrows "every conversation" subscribers by them.
+        await audience.ensureComplete(admission.viewer);
+        if (link.readyState !== OPEN) {
+          refuse();
+          return;
+        }
+        next();
+      })
+      .catch((err) => {
+        logger.error({ err }, 'socket.io authentication failed');
+        link.close(CloseCode.INTERNAL, 'Internal server error');
         refuse();
-        return;
-      }
-      // Complete memberships: the hub narrows "every conversation" subscribers by them.
-      await audience.ensureComplete(admission.viewer);
-      if (link.readyState !== OPEN) { refuse(); return; }
-      next();
-    }).catch((err) => {
-      logger.error({ err }, 'socket.io authentication failed');
-      link.close(CloseCode.INTERNAL, 'Internal server error');
-      refuse();
-    });
+      });
   });
 
   io.on('connection', (socket) => {
     const entry = links.get(socket);
-    if (!entry?.state.viewer) { socket.disconnect(true); return; }
+    if (!entry?.state.viewer) {
+      socket.disconnect(true);
+      return;
+    }
     const { link, state } = entry;
     link.joined = true;
     const session = new IoSession(link, state.viewer!);
     joined.add(session);
-    link.once('close', () => { joined.delete(session); session.stop(); });
+    link.once('close', () => {
+      joined.delete(session);
+      session.stop();
+    });
     session.start();
     logger.info({ socket: state.socketId, userId: session.viewer.actor.id, dialect: '002' }, 'socket.io ready');
   });
