@@ -158,7 +158,10 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   // Issue 27: the cost of an operation with its variables (every list at its page size or cap),
   // and each user's share of the instance (queries and mutations at once, cost per second).
   const cost = new QueryCost(schema, { uploadMaxFiles: config.uploadMaxFiles });
-  const budget = new RequestBudget({ maxInFlight: config.graphql.userMaxInFlight, costPerSec: config.graphql.userCostPerSec }, config.graphql.maxCost);
+  const budget = new RequestBudget(
+    { maxInFlight: config.graphql.userMaxInFlight, costPerSec: config.graphql.userCostPerSec, heavyCost: config.graphql.userHeavyCost },
+    config.graphql.maxCost,
+  );
 
   const app = express();
   app.disable('x-powered-by');
@@ -228,11 +231,16 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       },
       metrics.apolloPlugin(),
       // GRAPHQL_MAX_COST with the variables' values (400 BAD_USER_INPUT, like the other document
-      // limits), then the user's cost per second (429 RATE_LIMITED with Retry-After; the count of
-      // operations at once is taken in the context function, below).
+      // limits), then the user's cost per second and, for an operation costing at least
+      // GRAPHQL_USER_HEAVY_COST, the user's heavy operations at once (429 RATE_LIMITED with
+      // Retry-After; released when the response is sent).
       {
         async requestDidStart() {
+          let release: (() => void) | undefined;
           return {
+            async willSendResponse() {
+              release?.();
+            },
             async didResolveOperation(rc) {
               const operationCost = cost.of(rc.document, rc.operationName, rc.request.variables);
               const refused = costRefusal(operationCost, config.graphql.maxCost);
@@ -240,8 +248,10 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
               const userId = rc.contextValue.actor?.id;
               if (userId === undefined) return;
               try {
+                if (budget.isHeavy(operationCost ?? 0)) release = budget.enter(userId);
                 await budget.charge(userId, operationCost ?? 0);
               } catch (err) {
+                release?.();
                 throw err instanceof RateLimitedError ? budgetRefusal(err, true) : err;
               }
             },
@@ -365,16 +375,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
           }
         })();
         ctx.httpLocals = res.locals;
-        if (ctx.actor) {
-          res.locals.userId = ctx.actor.id;
-          // The user's operations at once (issue 27), counted from here until the response is
-          // gone: past GRAPHQL_USER_MAX_IN_FLIGHT, 429 RATE_LIMITED before any parsing.
-          try {
-            res.once('close', budget.enter(ctx.actor.id));
-          } catch (err) {
-            throw err instanceof RateLimitedError ? budgetRefusal(err, true) : err;
-          }
-        }
+        if (ctx.actor) res.locals.userId = ctx.actor.id;
         return ctx;
       },
     }),

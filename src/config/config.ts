@@ -135,6 +135,12 @@ export interface Config {
     hideSuggestions: boolean;
     /** Queries and mutations one user may have running at once on an instance (issue 27; past it: RATE_LIMITED). */
     userMaxInFlight: number;
+    /**
+     * Query cost from which an operation counts toward userMaxInFlight (GRAPHQL_USER_HEAVY_COST, default
+     * 1000): cheaper ones (a send, `me`, a page of messages without members) are bounded by the cost per
+     * second and the message rate instead, so an offline outbox flushing 30 sends at once goes through.
+     */
+    userHeavyCost: number;
     /** Query cost one user may start per second on an instance (issue 27; default 300000: three documents at GRAPHQL_MAX_COST, as an app starting up sends its list, a page and its profile at once; never below maxCost; past it: RATE_LIMITED). */
     userCostPerSec: number;
   };
@@ -280,6 +286,7 @@ const envSchema = z.object({
   GRAPHQL_MAX_DIRECTIVES: z.coerce.number().int().min(0).max(10000).default(50),
   GRAPHQL_MAX_TOKENS: positiveInt.max(1_000_000).default(2000),
   GRAPHQL_USER_MAX_IN_FLIGHT: positiveInt.max(10000).default(8),
+  GRAPHQL_USER_HEAVY_COST: z.coerce.number().int().min(0).max(100_000_000).default(1000),
   GRAPHQL_USER_COST_PER_SEC: positiveInt.max(100_000_000).default(300000),
   GRAPHQL_INTROSPECTION: bool.optional(),
   GRAPHQL_LANDING_PAGE: bool.optional(),
@@ -426,6 +433,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       landingPage: e.GRAPHQL_LANDING_PAGE ?? !production,
       hideSuggestions: production,
       userMaxInFlight: e.GRAPHQL_USER_MAX_IN_FLIGHT,
+      userHeavyCost: e.GRAPHQL_USER_HEAVY_COST,
       userCostPerSec: e.GRAPHQL_USER_COST_PER_SEC,
     },
     wsMaxSubscriptions: e.WS_MAX_SUBSCRIPTIONS,

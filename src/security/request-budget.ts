@@ -8,6 +8,8 @@ export interface RequestBudgetLimits {
   maxInFlight: number;
   /** Query cost (security/query-cost.ts) one user may start per second on this instance. */
   costPerSec: number;
+  /** Cost from which an operation counts toward `maxInFlight` (cheaper ones only spend the cost per second). Default 0: every operation counts. */
+  heavyCost?: number;
 }
 
 /** `reason` of an operation refused by the per-user budget (code RATE_LIMITED). */
@@ -41,7 +43,7 @@ export class RequestBudget {
    * @throws RateLimitedError when the user already runs `maxInFlight` operations or has spent the second's budget.
    */
   async admit(userId: number, cost: number): Promise<() => void> {
-    const release = this.enter(userId);
+    const release = this.isHeavy(cost) ? this.enter(userId) : () => undefined;
     try {
       await this.charge(userId, cost);
     } catch (err) {
@@ -73,6 +75,11 @@ export class RequestBudget {
       else this.running.delete(userId);
     };
     return release;
+  }
+
+  /** Whether an operation of this cost counts toward `maxInFlight` (at least `heavyCost`). */
+  isHeavy(cost: number): boolean {
+    return cost >= (this.limits.heavyCost ?? 0);
   }
 
   /** Spends `cost` of the user's budget for this second. @throws RateLimitedError past it (nothing spent then). */

@@ -244,6 +244,7 @@ describe('transport hardening settings (issue 7)', () => {
       landingPage: true,
       hideSuggestions: false,
       userMaxInFlight: 8,
+      userHeavyCost: 1000,
       userCostPerSec: 300000,
     });
     expect(c.rateLimits.memberAddsPerHour).toBe(300);

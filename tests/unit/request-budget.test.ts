@@ -38,3 +38,14 @@ test('the budget per second is never below GRAPHQL_MAX_COST: one document at the
   await budget.charge(1, 5000);
   await expect(budget.charge(1, 1)).rejects.toBeInstanceOf(RateLimitedError);
 });
+
+test('only operations costing at least heavyCost count toward maxInFlight: cheap ones (an outbox of sends) pass at once', async () => {
+  const budget = new RequestBudget({ maxInFlight: 2, costPerSec: 1_000_000, heavyCost: 1000 }, 1000);
+  const heavy = [await budget.admit(1, 5000), await budget.admit(1, 1000)];
+  await expect(budget.admit(1, 1000)).rejects.toMatchObject({ code: 'RATE_LIMITED' });
+  // 30 cheap operations while the heavy places are taken: none is refused, none takes a place.
+  const cheap = await Promise.all(Array.from({ length: 30 }, () => budget.admit(1, 12)));
+  expect(cheap).toHaveLength(30);
+  heavy[0]();
+  await expect(budget.admit(1, 5000)).resolves.toEqual(expect.any(Function));
+});
