@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Scope } from '../shared/actor';
-import { badInput, notFound, parseId } from '../shared/errors';
+import { badInput, DomainError, notFound, parseId, unauthenticated } from '../shared/errors';
 import { connectionFrom, decodeCursor, encodeCursor, pageSize, type Page } from '../shared/pagination';
 import { stripControlChars } from '../shared/text';
 import type { ContactService } from '../contact/contact.service';
@@ -68,8 +68,19 @@ export class ConversationQueries {
     if (!row) throw notFound('Conversation');
     const conversation = scope.em.map(Conversation, row.c);
     const membership = row.m ? scope.em.map(Membership, row.m) : null;
-    if (!canRead(scope.actor, conversation, membership)) throw notFound('Conversation');
+    if (!canRead(scope.actor, conversation, membership)) throw await this.refusal(scope);
     return { conversation, membership: isActive(membership) ? membership : null };
+  }
+
+  /**
+   * The refusal of a conversation the actor may not read: NOT_FOUND, or UNAUTHENTICATED when the
+   * actor's own account was deleted after the request authenticated (the deletion ended their
+   * memberships; issue 27 §2: a write racing the deletion is refused as unauthenticated, not as a
+   * missing conversation). One statement, on the refusal path only.
+   */
+  private async refusal(scope: Scope): Promise<DomainError> {
+    const live = await scope.em.execute<{ id: number }[]>('select "id" from "users" where "id" = ? and "deleted_at" is null', [scope.actor.id]);
+    return live.length ? notFound('Conversation') : unauthenticated('This account was deleted');
   }
 
   /**
@@ -81,7 +92,8 @@ export class ConversationQueries {
     if (!message) throw notFound('Message');
     try {
       return { message, ...(await this.access(scope, message.conversation.id)) };
-    } catch {
+    } catch (err) {
+      if (err instanceof DomainError && err.code === 'UNAUTHENTICATED') throw err;
       throw notFound('Message');
     }
   }
@@ -126,7 +138,7 @@ export class ConversationQueries {
     if (!row) throw notFound('Conversation');
     const conversation = scope.em.map(Conversation, row.c);
     const found = row.m ? scope.em.map(Membership, row.m) : null;
-    if (!canRead(scope.actor, conversation, found)) throw notFound('Conversation');
+    if (!canRead(scope.actor, conversation, found)) throw await this.refusal(scope);
     return {
       conversation,
       membership: isActive(found) ? found : null,
