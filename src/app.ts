@@ -38,7 +38,7 @@ import { createServices, type Services } from './services';
 import { apiHeaders, applyServerTimeouts, corsOptions, graphqlHeaders, mediaHeaders, serverOptions } from './security/http-hardening';
 import { DocumentCache, parseOptions, queryLimitRules, webSocketValidationRules } from './security/query-limits';
 import { costRefusal, QueryCost } from './security/query-cost';
-import { budgetRefusal, RequestBudget } from './security/request-budget';
+import { budgetRefusal, floodGate, RequestBudget } from './security/request-budget';
 import { RateLimitedError } from './domain/shared/rate-limit';
 
 /** Pending connections the listening socket queues (reconnect storms). */
@@ -159,7 +159,12 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   // and each user's share of the instance (queries and mutations at once, cost per second).
   const cost = new QueryCost(schema, { uploadMaxFiles: config.uploadMaxFiles });
   const budget = new RequestBudget(
-    { maxInFlight: config.graphql.userMaxInFlight, costPerSec: config.graphql.userCostPerSec, heavyCost: config.graphql.userHeavyCost },
+    {
+      maxInFlight: config.graphql.userMaxInFlight,
+      costPerSec: config.graphql.userCostPerSec,
+      heavyCost: config.graphql.userHeavyCost,
+      concurrency: config.graphql.userHeavyConcurrency,
+    },
     config.graphql.maxCost,
   );
 
@@ -248,7 +253,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
               const userId = rc.contextValue.actor?.id;
               if (userId === undefined) return;
               try {
-                if (budget.isHeavy(operationCost ?? 0)) release = budget.enter(userId);
+                if (budget.isHeavy(operationCost ?? 0)) release = await budget.enter(userId);
                 await budget.charge(userId, operationCost ?? 0);
               } catch (err) {
                 release?.();
@@ -354,6 +359,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     '/graphql',
     graphqlHeaders(),
     cors(corsOptions(config.corsOrigins)),
+    // A user refused 50 times within a second (resending instead of waiting retryAfter) is refused here, before the body is read.
+    floodGate(budget, (token) => services.auth.verifyAccessToken(token)),
     express.json({ limit: config.http.maxBodyBytes }),
     // GraphQL multipart requests (file uploads); the limits apply while streaming. Apollo's CSRF
     // prevention stays on: such requests need `Authorization` (uploads always carry it) or an

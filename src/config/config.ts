@@ -141,6 +141,8 @@ export interface Config {
      * second and the message rate instead, so an offline outbox flushing 30 sends at once goes through.
      */
     userHeavyCost: number;
+    /** Of a user's heavy operations at once (userMaxInFlight), how many run at the same time on an instance; the others wait their turn (GRAPHQL_USER_HEAVY_CONCURRENCY, default 2: issue 27's bench measured other users' p99 under 100 ms with 2, not with 8). */
+    userHeavyConcurrency: number;
     /** Query cost one user may start per second on an instance (issue 27; default 300000: three documents at GRAPHQL_MAX_COST, as an app starting up sends its list, a page and its profile at once; never below maxCost; past it: RATE_LIMITED). */
     userCostPerSec: number;
   };
@@ -287,6 +289,7 @@ const envSchema = z.object({
   GRAPHQL_MAX_TOKENS: positiveInt.max(1_000_000).default(2000),
   GRAPHQL_USER_MAX_IN_FLIGHT: positiveInt.max(10000).default(8),
   GRAPHQL_USER_HEAVY_COST: z.coerce.number().int().min(0).max(100_000_000).default(1000),
+  GRAPHQL_USER_HEAVY_CONCURRENCY: positiveInt.max(10000).default(2),
   GRAPHQL_USER_COST_PER_SEC: positiveInt.max(100_000_000).default(300000),
   GRAPHQL_INTROSPECTION: bool.optional(),
   GRAPHQL_LANDING_PAGE: bool.optional(),
@@ -434,6 +437,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       hideSuggestions: production,
       userMaxInFlight: e.GRAPHQL_USER_MAX_IN_FLIGHT,
       userHeavyCost: e.GRAPHQL_USER_HEAVY_COST,
+      userHeavyConcurrency: e.GRAPHQL_USER_HEAVY_CONCURRENCY,
       userCostPerSec: e.GRAPHQL_USER_COST_PER_SEC,
     },
     wsMaxSubscriptions: e.WS_MAX_SUBSCRIPTIONS,

@@ -245,6 +245,7 @@ describe('transport hardening settings (issue 7)', () => {
       hideSuggestions: false,
       userMaxInFlight: 8,
       userHeavyCost: 1000,
+      userHeavyConcurrency: 2,
       userCostPerSec: 300000,
     });
     expect(c.rateLimits.memberAddsPerHour).toBe(300);

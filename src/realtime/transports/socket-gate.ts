@@ -45,11 +45,7 @@ export interface SocketGateDeps {
   logger: Logger;
 }
 
-/** "Bearer <token>" → token; anything else → undefined. */
-export function bearer(header: unknown): string | undefined {
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(String(header ?? ''));
-  return m?.[1];
-}
+export { bearer } from '../../security/bearer';
 
 /** How long a socket closed for being too far behind may take to read its close frame before it is dropped (ms). */
 const TERMINATE_AFTER_MS = 5000;

@@ -2,13 +2,8 @@ import type { Request } from 'express';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Actor } from '../../domain/shared/actor';
 import { unauthenticated } from '../../domain/shared/errors';
+import { bearer } from '../../security/bearer';
 import type { Services } from '../../services';
-
-/** "Bearer <token>" → token; anything else → undefined. */
-function bearer(header: unknown): string | undefined {
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(String(header ?? ''));
-  return m?.[1];
-}
 
 /**
  * Authenticates a REST request from `Authorization: Bearer <access JWT>` (the same tokens as

@@ -313,3 +313,59 @@ describe('adding other people is limited per actor (RATE_MEMBER_ADDS_PER_HOUR)',
     ).toBeUndefined();
   });
 });
+
+describe('a client that resends at once after RATE_LIMITED is refused at the door (issue 27 section 1)', () => {
+  let server: TestServer;
+  let flooder: TestUser;
+  let bystander: TestUser;
+  beforeAll(async () => {
+    // A budget of 200 cost a second (a page of 20 messages costs more than 20), so a burst is mostly refused.
+    server = await startTestServer({ GRAPHQL_MAX_COST: '200', GRAPHQL_USER_COST_PER_SEC: '200' });
+    [flooder, bystander] = await Promise.all([registerUser(server.url, 'lbf'), registerUser(server.url, 'lbf')]);
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  const malformed = (token: string) =>
+    fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: '{"query": ' });
+
+  test('past 50 refusals in a second, even a malformed body is answered 429 RATE_LIMITED (refused before it is parsed) after a second; others are not affected; a second later the client is served', async () => {
+    // Before any flood, a malformed body is a 400.
+    expect((await malformed(flooder.token)).status).toBe(400);
+    const { createGroup } = await gqlOk<{ createGroup: { id: string } }>(
+      server.url,
+      'mutation($m: [ID!]!) { createGroup(input: { name: "f", memberIds: $m }) { id } }',
+      { m: [bystander.id] },
+      flooder.token,
+    );
+    const page = `{ messages(conversationId: "${createGroup.id}", first: 20) { edges { node { id content } } } }`;
+    // 120 at once: most are refused by the cost per second; as the 50th refusal arrives, the flooder
+    // sends a malformed body, which is refused at the door and held for the second it asks to wait.
+    let limited = 0;
+    let atDoor: Promise<{ res: Response; heldMs: number }> | undefined;
+    const burst = await Promise.all(
+      Array.from({ length: 120 }, () =>
+        overHttp(server, flooder.token, page).then((r) => {
+          if (r.errors?.[0]?.extensions?.code === 'RATE_LIMITED' && ++limited === 50) {
+            const t = performance.now();
+            atDoor = malformed(flooder.token).then((res) => ({ res, heldMs: performance.now() - t }));
+          }
+          return r;
+        }),
+      ),
+    );
+    expect(burst.filter((r) => r.errors?.[0]?.extensions?.code === 'RATE_LIMITED').length).toBeGreaterThanOrEqual(50);
+    const { res: refused, heldMs } = await atDoor!;
+    expect(refused.status).toBe(429);
+    expect(heldMs).toBeGreaterThanOrEqual(900);
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect(await refused.json()).toMatchObject({ errors: [{ extensions: { code: 'RATE_LIMITED', reason: 'USER_BUDGET_EXCEEDED', retryAfter: 1 } }] });
+    // Another user is not flooding: the same malformed body is their 400, and their queries are served.
+    expect((await malformed(bystander.token)).status).toBe(400);
+    expect((await overHttp(server, bystander.token, '{ me { id } }')).data).toEqual({ me: { id: bystander.id } });
+    // Waiting retryAfter (1 s) is enough.
+    await new Promise((r) => setTimeout(r, 1100));
+    expect((await overHttp(server, flooder.token, '{ me { id } }')).data).toEqual({ me: { id: flooder.id } });
+  });
+});
