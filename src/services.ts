@@ -19,6 +19,8 @@ import type { RateLimiter } from './domain/shared/rate-limit';
 import type { EventPublisher } from './domain/shared/events';
 import type { EventBus, LiveState, PresenceTracker, TypingState, WatcherRegistry } from './domain/shared/live-state';
 import { LocalDiskStorage } from './storage/local-disk.storage';
+import { SearchService } from './domain/search/search.service';
+import { PostgresSearchIndex } from './domain/search/search.index';
 
 /** Every domain service, built once at start. */
 export interface Services {
@@ -47,6 +49,8 @@ export interface Services {
   userCache: UserCache;
   /** Push devices (seed 002 fcm-django; issue 34 delivers). */
   pushDevices: PushDeviceService;
+  /** searchMessages (issue 33) over the PostgreSQL index. */
+  search: SearchService;
 }
 
 /** Shared infrastructure for {@link createServices}: the live state's factory and the logger. */
@@ -130,5 +134,6 @@ export function createServices(config: Config, events: EventBus, rootEm: EntityM
     limits,
     userCache,
     pushDevices: new PushDeviceService(),
+    search: new SearchService(new PostgresSearchIndex(), conversationQueries, limits),
   };
 }

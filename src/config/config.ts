@@ -80,6 +80,8 @@ export interface Config {
     wsPerMinIp: number;
     wsPerMinUser: number;
     memberAddsPerHour: number;
+    /** (issue 33) searchMessages queries per user per minute. */
+    searchesPerMin: number;
   };
   /** graphql-ws: ms a socket may wait before connection_init; largest accepted frame (bytes); ping interval (ms) to drop dead sockets. */
   ws: {
@@ -254,6 +256,7 @@ const envSchema = z.object({
   RATE_WS_PER_MIN_IP: positiveInt.max(100000).default(120),
   RATE_WS_PER_MIN_USER: positiveInt.max(100000).default(60),
   RATE_MEMBER_ADDS_PER_HOUR: positiveInt.max(1_000_000).default(300),
+  RATE_SEARCHES_PER_MIN: positiveInt.max(100000).default(60),
   WS_INIT_TIMEOUT_MS: positiveInt.max(60000).default(3000),
   WS_MAX_PAYLOAD_BYTES: positiveInt.max(16 * 1024 * 1024).default(64 * 1024),
   WS_PING_INTERVAL_MS: positiveInt.min(100).max(600000).default(30000),
@@ -409,6 +412,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       wsPerMinIp: e.RATE_WS_PER_MIN_IP,
       wsPerMinUser: e.RATE_WS_PER_MIN_USER,
       memberAddsPerHour: e.RATE_MEMBER_ADDS_PER_HOUR,
+      searchesPerMin: e.RATE_SEARCHES_PER_MIN,
     },
     ws: {
       initTimeoutMs: e.WS_INIT_TIMEOUT_MS,

@@ -249,6 +249,9 @@ describe('transport hardening settings (issue 7)', () => {
       userCostPerSec: 300000,
     });
     expect(c.rateLimits.memberAddsPerHour).toBe(300);
+    expect(c.rateLimits.searchesPerMin).toBe(60);
+    expect(loadConfig({ ...base, RATE_SEARCHES_PER_MIN: '5' }).rateLimits.searchesPerMin).toBe(5);
+    expect(() => loadConfig({ ...base, RATE_SEARCHES_PER_MIN: '0' })).toThrow(/RATE_SEARCHES_PER_MIN/);
     expect(loadConfig({ ...base, RATE_MEMBER_ADDS_PER_HOUR: '20', GRAPHQL_USER_MAX_IN_FLIGHT: '2', GRAPHQL_USER_COST_PER_SEC: '5000' })).toMatchObject({
       rateLimits: { memberAddsPerHour: 20 },
       graphql: { userMaxInFlight: 2, userCostPerSec: 5000 },

@@ -8,6 +8,7 @@ import type { EventPublisher, MessageView, UserView } from '../shared/events';
 import { User } from '../user/user.entity';
 import { userViewOf } from '../user/user-cache';
 import { rowToMessageView, type MessageRow } from '../message/message.writer';
+import { unindexAccount } from '../search/search.index';
 import type { AuthService } from './auth.service';
 
 /** Message events published per turn of the event loop after a deletion. */
@@ -220,6 +221,9 @@ export class AccountService {
         returning m.*`,
       [named, userId, named, `\\1${tombstone}`],
     );
+
+    // Search (issue 33): her messages leave the index; the notices just rewritten are indexed again.
+    await unindexAccount(tx, userId, notices);
 
     // Invitations she sent ("alice added you to Book club") name the tombstone too.
     await tx.execute(

@@ -132,6 +132,16 @@ export function activeMembershipSql(alias: string): string {
   return `${alias}."left_at" is null and not ${alias}."is_banned"`;
 }
 
+/**
+ * SQL: the actor may read the messages of the conversation whose id is `conversationId` (an SQL
+ * expression) now, as {@link canReadContent}: staff every conversation, anyone else through an
+ * active membership (a removed, banned or departed member no longer). Search (issue 33) uses it.
+ */
+export function readableConversationSql(actor: Actor, conversationId: string): string {
+  if (canReadContent(actor, false)) return 'true';
+  return `exists (select 1 from "memberships" rm where rm."conversation_id" = ${conversationId} and rm."user_id" = ${Number(actor.id)} and ${activeMembershipSql('rm')})`;
+}
+
 /** ORM filter: an active membership (as {@link isActive}). */
 export const ACTIVE_MEMBERSHIP = { leftAt: null, isBanned: false } as const;
 

@@ -13,6 +13,7 @@ import { Message, MessageKind } from './message.entity';
 import { mentionedNames } from './mentions';
 import { canAttach, canDelete, canEdit, canPostNotice, isIn, isOwn, isSystem } from './message.policy';
 import type { RateLimiter } from '../shared/rate-limit';
+import { reindexMessage, unindexMessage } from '../search/search.index';
 import { Attachment } from '../attachment/attachment.entity';
 import { AttachmentService, type CheckedReference, type ExternalFile, type StoredFile, type UploadedFile } from '../attachment/attachment.service';
 import {
@@ -348,6 +349,7 @@ export class MessageService {
         { content: text, editedAt: new Date(), changeSeq: change, mentionIds },
       );
       if (!changed) throw badInput('A deleted message cannot be edited', 'id');
+      await reindexMessage(tx, message.id, text);
       await this.notifications.messageChanged(tx, message.id, text);
     });
     await scope.em.refresh(message);
@@ -382,6 +384,7 @@ export class MessageService {
         if (!still) throw forbidden('You cannot delete this message');
       }
       await tx.nativeUpdate(Message, { id: message.id }, { content: '', deletedAt: new Date(), changeSeq: change });
+      await unindexMessage(tx, message.id);
       await this.notifications.messageChanged(tx, message.id, null);
     });
     await scope.em.refresh(message);

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { indexedDocument } from '../search/search.index';
 import type { MessageView } from '../shared/events';
 import { Message, MessageKind } from './message.entity';
 import { activeMembershipSql } from '../conversation/conversation.policy';
@@ -135,8 +136,8 @@ export async function appendMessage(em: EntityManager, data: NewMessage): Promis
        update "memberships" m set "last_read_seq" = c."last_seq", "last_read_at" = ?::timestamptz from c
         where m."conversation_id" = ? and m."user_id" = ? and m."last_read_seq" < c."last_seq" returning m."id"),
      ins as (
-       insert into "messages" ("conversation_id", "seq", "sender_id", "actor_id", "kind", "content", "reply_to_id", "client_message_id", "created_change", "change_seq", "created_at", "mention_ids")
-       select ?, c."last_seq", ?, ?, ?::"message_kind", ?, ?, ?, c."change_seq", c."change_seq", ?::timestamptz, ?::jsonb from c
+       insert into "messages" ("conversation_id", "seq", "sender_id", "actor_id", "kind", "content", "reply_to_id", "client_message_id", "created_change", "change_seq", "created_at", "mention_ids", "search_document")
+       select ?, c."last_seq", ?, ?, ?::"message_kind", ?, ?, ?, c."change_seq", c."change_seq", ?::timestamptz, ?::jsonb, ?::tsvector from c
        returning *)${
          n
            ? `,
@@ -173,6 +174,7 @@ export async function appendMessage(em: EntityManager, data: NewMessage): Promis
       data.clientMessageId ?? null,
       now,
       JSON.stringify(data.mentionIds ?? []),
+      indexedDocument(data.content),
       ...(n
         ? [
             n.mentionTitle,

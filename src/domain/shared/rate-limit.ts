@@ -1,7 +1,7 @@
 import { DomainError } from './errors';
 
 /** The limits the domain and the transports enforce (issue 6). */
-export type LimitName = 'message' | 'login' | 'register' | 'wsConnectIp' | 'wsConnectUser' | 'memberAdd';
+export type LimitName = 'message' | 'login' | 'register' | 'wsConnectIp' | 'wsConnectUser' | 'memberAdd' | 'search';
 
 /** RATE_LIMITED with the seconds to wait (GraphQL `extensions.retryAfter`, REST `Retry-After`). */
 export class RateLimitedError extends DomainError {

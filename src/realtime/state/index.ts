@@ -33,6 +33,7 @@ export function createLiveState(
       wsConnectIp: { points: config.rateLimits.wsPerMinIp, durationSec: 60 },
       wsConnectUser: { points: config.rateLimits.wsPerMinUser, durationSec: 60 },
       memberAdd: { points: config.rateLimits.memberAddsPerHour, durationSec: 3600 },
+      search: { points: config.rateLimits.searchesPerMin, durationSec: 60 },
     },
     infra.redis,
     config.redisPrefix,

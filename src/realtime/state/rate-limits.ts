@@ -24,6 +24,7 @@ const MESSAGES: Record<LimitName, string> = {
   wsConnectIp: 'Too many WebSocket connections from this address',
   wsConnectUser: 'Too many WebSocket connections for this user',
   memberAdd: 'Too many people added to conversations in the last hour; try again later',
+  search: 'Too many searches; try again in a moment',
 };
 
 /**
