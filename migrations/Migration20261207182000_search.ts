@@ -16,16 +16,15 @@ const BATCH = 2000;
 export class Migration20261207182000_search extends Migration {
   override async up(): Promise<void> {
     await this.execute('alter table "messages" add column "search_document" tsvector null');
-    for (let last = 0; ; ) {
+    for (let last = 0; ;) {
       const rows = (await this.execute(
         `select "id", "content" from "messages" where "id" > ${Number(last)} and "deleted_at" is null order by "id" limit ${BATCH}`,
       )) as { id: number; content: string }[];
       if (!rows.length) break;
       const docs = rows.map((r) => ({ id: Number(r.id), d: searchDocument(r.content) }));
-      await this.execute(
-        `update "messages" m set "search_document" = v.d::tsvector from json_to_recordset(?::json) as v(id int, d text) where m."id" = v.id`,
-        [JSON.stringify(docs)],
-      );
+      await this.execute(`update "messages" m set "search_document" = v.d::tsvector from json_to_recordset(?::json) as v(id int, d text) where m."id" = v.id`, [
+        JSON.stringify(docs),
+      ]);
       last = Number(rows[rows.length - 1].id);
     }
     await this.execute('create index "messages_search_document_idx" on "messages" using gin ("search_document")');

@@ -13,6 +13,7 @@
  */
 
 /** Combining marks removed by folding: Latin/Greek/Cyrillic diacritics (Vietnamese tones included) and Arabic harakat. Not kana voicing marks (U+3099, U+309A). */
+// eslint-disable-next-line no-misleading-character-class -- ranges of combining marks, each removed on its own
 const FOLDED_MARKS = /[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed]/g;
 /** Removed from both forms: zero-width characters, soft hyphen, BOM, Arabic tatweel. */
 const INVISIBLE = /[\u200b-\u200d\u2060\ufeff\u00ad\u0640]/g;
@@ -37,8 +38,17 @@ export function formsOf(cp: string): [string, string] {
   const hit = cache.get(cp);
   if (hit) return hit;
   let exact = cp.normalize('NFKC').toLowerCase().replace(INVISIBLE, '');
-  exact = [...exact].map((ch) => SAME_LETTER[ch] ?? (ch >= '\u0660' && ch <= '\u0669' ? String(ch.charCodeAt(0) - 0x660) : ch >= '\u06f0' && ch <= '\u06f9' ? String(ch.charCodeAt(0) - 0x6f0) : ch)).join('');
-  const folded = [...exact.normalize('NFD').replace(FOLDED_MARKS, '')].map((ch) => FOLDED_LETTER[ch] ?? ch).join('').normalize('NFC');
+  exact = [...exact]
+    .map(
+      (ch) =>
+        SAME_LETTER[ch] ??
+        (ch >= '\u0660' && ch <= '\u0669' ? String(ch.charCodeAt(0) - 0x660) : ch >= '\u06f0' && ch <= '\u06f9' ? String(ch.charCodeAt(0) - 0x6f0) : ch),
+    )
+    .join('');
+  const folded = [...exact.normalize('NFD').replace(FOLDED_MARKS, '')]
+    .map((ch) => FOLDED_LETTER[ch] ?? ch)
+    .join('')
+    .normalize('NFC');
   const forms: [string, string] = [folded, exact];
   if (cache.size < 100_000) cache.set(cp, forms);
   return forms;

@@ -135,7 +135,8 @@ export function parseSearchQuery(raw: string): ParsedQuery {
         }
         default: {
           const v = value.toLowerCase();
-          if (v === 'pinned' || v === 'thread') throw badInput(`is:${v} is not available yet (${v === 'pinned' ? 'pins' : 'threads'} are not searchable yet)`, 'query');
+          if (v === 'pinned' || v === 'thread')
+            throw badInput(`is:${v} is not available yet (${v === 'pinned' ? 'pins' : 'threads'} are not searchable yet)`, 'query');
           throw badInput('is: takes pinned or thread', 'query');
         }
       }
@@ -149,7 +150,10 @@ export function parseSearchQuery(raw: string): ParsedQuery {
   }
   const filtered = q.from.length || q.in.length || q.before || q.after || q.has.size;
   if (!q.include.length && !filtered) {
-    throw badInput(q.exclude.length ? 'A search query needs a word to find, not only words to exclude' : 'A search query needs a word, a phrase or an operator', 'query');
+    throw badInput(
+      q.exclude.length ? 'A search query needs a word to find, not only words to exclude' : 'A search query needs a word, a phrase or an operator',
+      'query',
+    );
   }
   return q;
 }

@@ -62,10 +62,9 @@ export async function unindexMessage(tx: EntityManager, messageId: number): Prom
 export async function unindexAccount(tx: EntityManager, userId: number, rewritten: readonly Pick<MessageRow, 'id' | 'content'>[]): Promise<void> {
   await tx.execute('update "messages" set "search_document" = null where "sender_id" = ? and "search_document" is not null', [userId]);
   if (!rewritten.length) return;
-  await tx.execute(
-    `update "messages" m set "search_document" = v.d::tsvector from json_to_recordset(?::json) as v(id int, d text) where m."id" = v.id`,
-    [JSON.stringify(rewritten.map((r) => ({ id: Number(r.id), d: searchDocument(r.content) })))],
-  );
+  await tx.execute(`update "messages" m set "search_document" = v.d::tsvector from json_to_recordset(?::json) as v(id int, d text) where m."id" = v.id`, [
+    JSON.stringify(rewritten.map((r) => ({ id: Number(r.id), d: searchDocument(r.content) }))),
+  ]);
 }
 
 /**
@@ -99,7 +98,9 @@ export class PostgresSearchIndex implements MessageSearchIndex {
       params.push(...q.conversationIds);
     }
     if (q.senders) {
-      where.push(`m."sender_id" in (select u."id" from "users" u where u."username_key" in (${q.senders.map(() => '?').join(', ')}) and u."deleted_at" is null)`);
+      where.push(
+        `m."sender_id" in (select u."id" from "users" u where u."username_key" in (${q.senders.map(() => '?').join(', ')}) and u."deleted_at" is null)`,
+      );
       params.push(...q.senders);
     }
     if (q.before) {
