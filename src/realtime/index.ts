@@ -1,17 +1,11 @@
-import type { IncomingMessage, Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { GraphQLFormattedError, GraphQLSchema } from 'graphql';
-import type { Logger } from 'pino';
-import type { Config } from '../config/config';
 import type { DomainEvent } from '../domain/shared/events';
 import { GraphQLContext } from '../graphql/context';
 import { createLoaders } from '../graphql/loaders';
-import type { Services } from '../services';
-import type { DocumentCache } from '../security/query-limits';
-import type { QueryCost } from '../security/query-cost';
-import type { RequestBudget } from '../security/request-budget';
 import { followedBy, mayReceive } from './delivery/audiences';
-import { DELIVERY_QUERY, DeliveryHub } from './delivery/hub';
+import { DELIVERY_QUERY, DeliveryHub, type EventScope } from './delivery/hub';
+import type { RealtimeDeps, TransportDeps } from './deps';
 import { missedChanges, REPLAY_MARGIN_MS } from './delivery/replay';
 import { AudienceRegistry } from './state/live-registry';
 import { startGraphqlWs } from './transports/graphql-ws';
@@ -24,29 +18,7 @@ import { routeUpgrades } from './transports/upgrades';
 
 /** "Bearer <token>" → token (defined in transports/socket-gate.ts, shared with the legacy sockets; app.ts reads it from here). */
 export { bearer };
-
-/** Everything {@link startRealtime} needs from the app. */
-export interface RealtimeDeps {
-  config: Config;
-  services: Services;
-  rootEm: EntityManager;
-  schema: GraphQLSchema;
-  /** Parse + validate with the query limits, cached per document text. */
-  documents: DocumentCache;
-  logger: Logger;
-  /** The client address of an upgrade request (TRUST_PROXY). */
-  clientIp(req: IncomingMessage): string;
-  /** The host (with port) the client addressed, through trusted proxies (src/security/forwarded.ts). */
-  clientHost(req: IncomingMessage): string;
-  /** The one error mapper (contract codes, no internals). */
-  format(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError;
-  /** Called once per event as it fans out (metrics). */
-  onDispatch?: (event: DomainEvent) => void;
-  /** The cost of an operation with its variables (GRAPHQL_MAX_COST; issue 27). */
-  cost?: QueryCost;
-  /** One user's share of the instance: queries and mutations at once, cost per second (issue 27). */
-  budget?: RequestBudget;
-}
+export type { RealtimeDeps, TransportDeps } from './deps';
 
 /** The running realtime layer. */
 export interface Realtime {
@@ -83,7 +55,7 @@ export interface Realtime {
  *   bus the instance re-checks its sockets' logins and audiences against PostgreSQL.
  */
 export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime {
-  const { config, services, rootEm, schema, documents, logger, clientIp, format } = deps;
+  const { config, services, rootEm, schema, logger, format } = deps;
   const bus = services.bus;
   const sessions = new SocketSessions(bus);
   const audience = new AudienceRegistry(
@@ -154,50 +126,23 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
   // Admission (per-address and per-user limits, the token, presence) and bounded sends, shared
   // with the legacy dialects' sockets (socket-gate.ts).
   const gate = new SocketGate({ config, services, rootEm, audience, sessions, logger });
+  // What the three transports share, built once: the app's deps, the gate, the hub, the live
+  // registry, and the event scope's loaders for the legacy frames.
+  const loadersOf = (scope: EventScope) => (scope as unknown as { loaders: ReturnType<typeof createLoaders> }).loaders;
+  const transportDeps: TransportDeps = {
+    ...deps,
+    gate,
+    hub,
+    audience,
+    userOf: (scope, id) => loadersOf(scope).user.load(id),
+    attachmentsOf: (scope, id) => loadersOf(scope).attachments.load(id),
+  };
   // GraphQL over WebSocket at /graphql (transports/graphql-ws.ts).
-  const graphqlWs = startGraphqlWs({
-    config,
-    services,
-    rootEm,
-    schema,
-    documents,
-    logger,
-    clientIp,
-    format,
-    gate,
-    hub,
-    audience,
-    cost: deps.cost,
-    budget: deps.budget,
-  });
-
+  const graphqlWs = startGraphqlWs(transportDeps);
   // The seeds' WebSocket dialects at /ws/chat/<x>/ (legacy/router.ts), over the same gate and hub.
-  const legacy = startLegacySockets({
-    config,
-    services,
-    rootEm,
-    logger,
-    clientIp,
-    clientHost: deps.clientHost,
-    gate,
-    hub,
-    audience,
-    userOf: (scope, id) => (scope as unknown as { loaders: ReturnType<typeof createLoaders> }).loaders.user.load(id),
-    attachmentsOf: (scope, id) => (scope as unknown as { loaders: ReturnType<typeof createLoaders> }).loaders.attachments.load(id),
-  });
+  const legacy = startLegacySockets(transportDeps);
   // Seed 002's Socket.IO at /socket.io/ (legacy/socketio.ts), over the same gate and hub.
-  const socketIo = startSocketIo({
-    config,
-    services,
-    rootEm,
-    logger,
-    clientIp,
-    clientHost: deps.clientHost,
-    gate,
-    hub,
-    audience,
-    userOf: (scope, id) => (scope as unknown as { loaders: ReturnType<typeof createLoaders> }).loaders.user.load(id),
-  });
+  const socketIo = startSocketIo(transportDeps);
   const stopRouting = routeUpgrades(httpServer, [legacy.route, socketIo.route], graphqlWs.server);
 
   const servers = [graphqlWs.server, legacy.server];

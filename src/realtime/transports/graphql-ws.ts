@@ -1,59 +1,20 @@
-import type { IncomingMessage } from 'node:http';
-import type { EntityManager } from '@mikro-orm/postgresql';
-import {
-  createSourceEventStream,
-  execute,
-  GraphQLError,
-  Kind,
-  type OperationDefinitionNode,
-  type ExecutionResult,
-  type GraphQLFormattedError,
-  type GraphQLSchema,
-} from 'graphql';
+import { createSourceEventStream, execute, GraphQLError, Kind, type OperationDefinitionNode, type ExecutionResult, type GraphQLFormattedError } from 'graphql';
 import { CloseCode, makeServer } from 'graphql-ws';
-import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { Config } from '../../config/config';
 import { badInput } from '../../domain/shared/errors';
 import { GraphQLContext } from '../../graphql/context';
-import type { Services } from '../../services';
-import type { DocumentCache } from '../../security/query-limits';
-import { costRefusal, type QueryCost } from '../../security/query-cost';
-import { budgetRefusal, type RequestBudget } from '../../security/request-budget';
+import { costRefusal } from '../../security/query-cost';
+import { budgetRefusal } from '../../security/request-budget';
 import { RateLimitedError } from '../../domain/shared/rate-limit';
-import type { DeliveryHub } from '../delivery/hub';
+import type { TransportDeps } from '../deps';
 import { dependsOnViewer } from '../delivery/selection';
-import type { AudienceRegistry } from '../state/live-registry';
 import type { LiveSocket } from './live';
-import { bearer, type GatedSocket, type SocketGate } from './socket-gate';
+import { bearer, type GatedSocket } from './socket-gate';
 import { keepAlive, truncateReason } from './sockets';
 
 /** What the realtime layer keeps per socket (graphql-ws's `extra`). */
 /** A graphql-ws socket's state: the gate's, and the user ids its presence/userUpdated subscriptions name (LiveSocket.holdUserIds). */
 type SocketState = GatedSocket<WebSocket> & { userIdsHeld?: number };
-
-/** What the graphql-ws transport needs (built by startRealtime, src/realtime/index.ts). */
-export interface GraphqlWsDeps {
-  config: Config;
-  services: Services;
-  rootEm: EntityManager;
-  schema: GraphQLSchema;
-  /** Parse + validate with the query limits, cached per document text. */
-  documents: DocumentCache;
-  logger: Logger;
-  /** The client address of an upgrade request (TRUST_PROXY). */
-  clientIp(req: IncomingMessage): string;
-  /** The one error mapper (contract codes, no internals). */
-  format(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError;
-  /** Admission, limits and bounded sends, shared with the legacy sockets. */
-  gate: SocketGate;
-  hub: DeliveryHub;
-  audience: AudienceRegistry;
-  /** The cost of an operation with its variables (GRAPHQL_MAX_COST; issue 27). */
-  cost?: QueryCost;
-  /** One user's share of the instance: queries and mutations at once, cost per second (issue 27). */
-  budget?: RequestBudget;
-}
 
 /** The running graphql-ws transport. */
 export interface GraphqlWs {
@@ -79,7 +40,7 @@ function intern(key: string): string {
  * subscription's resolver (subscription.resolver.ts) registers its topic and audience with the
  * {@link DeliveryHub}, which writes each `next` frame, serialised once per group.
  */
-export function startGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
+export function startGraphqlWs(deps: TransportDeps): GraphqlWs {
   const { config, services, rootEm, schema, documents, logger, clientIp, format, gate, hub, audience, cost, budget } = deps;
   /** The cost of each query or mutation being started, for the budget (execute, below). */
   const costs = new WeakMap<object, number>();

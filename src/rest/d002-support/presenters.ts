@@ -74,7 +74,14 @@ function senderName(u: UserRecord | null): string {
 
 /** A message `{id, conversation_id, nguoi_goi_id, nguoi_goi_name, noi_dung, thoi_gian}`, the two texts HTML-escaped ({@link htmlText}). */
 export async function presentSupportMessage(ctx: RestContext, m: MessageView): Promise<z.output<typeof supportMessageSchema>> {
-  const sender = await userOf(ctx, m.senderId);
+  return supportMessageOf(m, await userOf(ctx, m.senderId));
+}
+
+/**
+ * {@link presentSupportMessage} with its sender already read (`sender`: null for SYSTEM
+ * messages): the same shape for REST, the Socket.IO `new_message` event and its acknowledgement.
+ */
+export function supportMessageOf(m: MessageView, sender: UserRecord | null): z.output<typeof supportMessageSchema> {
   return {
     id: m.id,
     conversation_id: m.conversationId,

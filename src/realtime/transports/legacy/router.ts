@@ -1,25 +1,20 @@
 import type { IncomingMessage } from 'node:http';
-import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Logger } from 'pino';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import type { Config } from '../../../config/config';
 import { ConversationKind } from '../../../domain/conversation/conversation.entity';
 import type { Scope } from '../../../domain/shared/actor';
 import { badInput, DomainError } from '../../../domain/shared/errors';
 import type { DomainEvent } from '../../../domain/shared/events';
-import type { Attachment } from '../../../domain/attachment/attachment.entity';
-import type { UserRecord } from '../../../domain/user/user-cache';
 import type { Services } from '../../../services';
-import type { AudienceRegistry, Viewer } from '../../state/live-registry';
-import type { DeliveryHub, EventScope, FrameRenderer } from '../../delivery/hub';
-import { bearer, type GatedSocket, type SocketGate } from '../socket-gate';
-import { CloseCode, keepAlive, truncateReason } from '../sockets';
-import { TYPING_REFRESH_MS } from '../../state/typing';
+import type { TransportDeps } from '../../deps';
+import type { FrameRenderer } from '../../delivery/hub';
+import { bearer, type GatedSocket } from '../socket-gate';
+import { CloseCode, keepAlive } from '../sockets';
 import { pathnameOf, type UpgradeRoute } from '../upgrades';
-import { InvalidFrame, publicMessage, type ClientFrame, type Dialect, type DialectName, type LegacyConnection, type Stream } from './dialect';
+import { InvalidFrame, refusalOf, type ClientFrame, type Dialect, type DialectName, type LegacyConnection, type Stream } from './dialect';
 import { seed000 } from './seed000';
 import { seed003 } from './seed003';
 import { seed004 } from './seed004';
+import { frameRenderers, SessionCore } from './session-core';
 
 /** `/ws/chat/<x>` with an optional trailing slash: the one path the three seeds share. */
 export const LEGACY_PATH = /^\/ws\/chat\/([^/]+)\/?$/;
@@ -170,25 +165,6 @@ function refusal(err: unknown): [number, string] {
   return [LEGACY_CLOSE.INTERNAL, 'Internal server error'];
 }
 
-/** Everything the legacy sockets need from the realtime layer. */
-export interface LegacyDeps {
-  config: Config;
-  services: Services;
-  rootEm: EntityManager;
-  logger: Logger;
-  clientIp(req: IncomingMessage): string;
-  /** The host (with port) the client addressed, through trusted proxies (src/security/forwarded.ts). */
-  clientHost(req: IncomingMessage): string;
-  /** Admission, limits and bounded sends, shared with /graphql. */
-  gate: SocketGate;
-  hub: DeliveryHub;
-  audience: AudienceRegistry;
-  /** A user by id through an event's scope (its loaders and the user cache). */
-  userOf(scope: EventScope, id: number): Promise<UserRecord | null>;
-  /** A message's attachments through an event's scope (its loaders). */
-  attachmentsOf(scope: EventScope, messageId: number): Promise<Attachment[]>;
-}
-
 /** The running legacy sockets. */
 export interface LegacySockets {
   /** The `noServer` WebSocketServer of `/ws/chat/<x>/`. */
@@ -199,6 +175,156 @@ export interface LegacySockets {
   readyCount(filter?: { userId?: number; conversationId?: number; dialect?: DialectName }): number;
   /** Stops listening to the bus (the sockets are closed by the caller). */
   close(): void;
+}
+
+/** What every legacy socket of one {@link startLegacySockets} shares. */
+interface LegacyShared {
+  deps: TransportDeps;
+  /** One renderer per dialect and stream, shared by every socket: a frame is made once per event per dialect. */
+  renderers: Map<Stream, FrameRenderer>;
+  /** Ready sockets by conversation. */
+  byConversation: Map<number, Set<LegacySocket>>;
+}
+
+/**
+ * One socket at `/ws/chat/<x>/`: the {@link SessionCore} (frame queue, pump, typing throttle,
+ * subscriptions) with the WebSocket framing: JSON frames in and out, TCP back-pressure, the
+ * seed's dialect chosen by `<x>` ({@link resolveTarget}) once the socket is admitted.
+ */
+class LegacySocket extends SessionCore<WebSocket, RawData> implements LegacyConnection {
+  dialect!: DialectName;
+  conversationId = 0;
+  peer: { id: number; username: string } | null = null;
+  host: string | null = null;
+  private impl!: Dialect;
+
+  constructor(
+    private readonly shared: LegacyShared,
+    private readonly state: GatedSocket<WebSocket>,
+  ) {
+    super(shared.deps, state.socket, { maxWaiting: MAX_WAITING, pauseAt: PAUSE_AT, overflowReason: 'Too many frames waiting; slow down' });
+  }
+
+  send(frame: object): void {
+    this.deps.gate.send(this.socket, JSON.stringify(frame));
+  }
+
+  blocked(): Promise<Set<number>> {
+    return this.deps.audience.blockedIds(this.viewer);
+  }
+
+  protected override flow(reading: boolean): void {
+    if (reading && this.socket.isPaused) this.socket.resume();
+    else if (!reading && !this.socket.isPaused) this.socket.pause();
+  }
+
+  /** Authenticates, resolves `<x>`, subscribes, then handles the frames that waited. */
+  async start(request: LegacyRequest | Error): Promise<void> {
+    const { gate, services, audience, logger } = this.deps;
+    if (request instanceof Error) {
+      // Never authenticated: counts as its address's failure when it closes (SocketGate).
+      const [code, reason] = refusal(request);
+      this.close(code, reason);
+      return;
+    }
+    const admission = await gate.authenticate(this.state, request.token);
+    if (!admission.ok) {
+      if (admission.unauthenticated)
+        this.close(LEGACY_CLOSE.UNAUTHORIZED, request.token ? `Unauthorized: ${admission.reason}` : tokenRequiredReason(request.segment));
+      return;
+    }
+    if (!this.accepting()) return;
+    this.viewer = admission.viewer;
+    const before = this.viewer.version;
+    let target: LegacyTarget;
+    try {
+      target = await resolveTarget(services, this.scope(), request);
+    } catch (err) {
+      const [code, reason] = refusal(err);
+      if (code === LEGACY_CLOSE.INTERNAL) logger.error({ err }, 'legacy socket target failed');
+      this.close(code, reason);
+      return;
+    }
+    if (!this.accepting()) return;
+    audience.noteMembership(this.viewer, target.conversationId, target.member, before);
+    this.dialect = target.dialect;
+    this.impl = DIALECTS[target.dialect];
+    this.conversationId = target.conversationId;
+    this.peer = target.peer;
+    for (const s of this.impl.streams) {
+      this.follow(s.type === 'presence' ? 'presence' : `${s.type}:${this.conversationId}`, this.shared.renderers.get(s)!, {
+        viewer: this.viewer,
+        conversationId: this.conversationId,
+        peerId: this.peer?.id ?? null,
+        narrowing: s.narrowing,
+      });
+    }
+    const byConversation = this.shared.byConversation;
+    let set = byConversation.get(this.conversationId);
+    if (!set) byConversation.set(this.conversationId, (set = new Set()));
+    set.add(this);
+    this.markReady();
+    logger.info(
+      { socket: this.state.socketId, userId: this.viewer.actor.id, dialect: this.dialect, conversationId: this.conversationId },
+      'legacy socket ready',
+    );
+    await this.impl.opened?.(this);
+    this.drain();
+  }
+
+  /** One client frame: JSON with a string `type`, handled by the dialect; a refusal is the dialect's to answer. */
+  protected async process(data: RawData): Promise<void> {
+    let frame: unknown;
+    try {
+      frame = JSON.parse(String(data));
+    } catch {
+      this.impl.refuse(this, { code: 'BAD_USER_INPUT', message: 'Invalid JSON', type: null });
+      return;
+    }
+    if (!frame || typeof frame !== 'object' || Array.isArray(frame) || typeof (frame as { type?: unknown }).type !== 'string') {
+      this.impl.refuse(this, { code: 'BAD_USER_INPUT', message: 'A frame must be a JSON object with a "type"', type: null });
+      return;
+    }
+    try {
+      await this.impl.handle(this, frame as ClientFrame);
+    } catch (err) {
+      const { logger } = this.deps;
+      if (!(err instanceof InvalidFrame) && !(err instanceof DomainError)) logger.error({ err }, 'legacy socket frame failed');
+      else logger.debug({ err: (err as Error).message, dialect: this.dialect }, 'legacy socket frame refused');
+      this.impl.refuse(this, refusalOf(err, (frame as ClientFrame).type));
+    }
+  }
+
+  /** The socket closed: unsubscribe, forget, release its admission. */
+  onClose(): void {
+    if (!this.stop()) return;
+    const byConversation = this.shared.byConversation;
+    const set = byConversation.get(this.conversationId);
+    if (set?.delete(this) && !set.size) byConversation.delete(this.conversationId);
+    this.deps.gate.release(this.state).catch((err) => this.deps.logger.warn({ err }, 'legacy socket release failed'));
+  }
+
+  /** A member of this socket's conversation joined or left (`frame`: the dialect's frame for it, made once per event). */
+  membershipChanged(e: Extract<DomainEvent, { type: 'membership.changed' }>, frame: () => Promise<string | null> | null): void {
+    const { audience, gate } = this.deps;
+    if (e.userId === this.viewer.actor.id && !e.active) {
+      // Its user left, or was removed or banned: this socket can never receive again.
+      void Promise.resolve(audience.canRead(this.viewer, this.conversationId)).then((ok) => {
+        if (!ok) this.close(LEGACY_CLOSE.FORBIDDEN, 'Forbidden: you are no longer a member of this conversation');
+      });
+      return;
+    }
+    const made = frame();
+    if (!made) return;
+    void Promise.all([made, audience.canRead(this.viewer, this.conversationId)]).then(([f, ok]) => {
+      if (f && ok) gate.send(this.socket, f);
+    });
+  }
+
+  /** The socket's dialect once it is ready (subscribed), else undefined. */
+  get dialectImpl(): Dialect | undefined {
+    return this.isReady ? this.impl : undefined;
+  }
 }
 
 /**
@@ -213,219 +339,17 @@ export interface LegacySockets {
  *   banned stops receiving at once, and their socket is closed with 4403), typing and presence
  *   hidden across blocks;
  * - client frames are handled one at a time, in order, as domain calls (every rule and limit
- *   applies); invalid ones get the seed's error frame where it has one, else nothing.
+ *   applies; the session core, legacy/session-core.ts); invalid ones get the seed's error frame
+ *   where it has one, else nothing.
  */
-export function startLegacySockets(deps: LegacyDeps): LegacySockets {
-  const { config, services, rootEm, logger, clientIp, clientHost, gate, hub, audience } = deps;
+export function startLegacySockets(deps: TransportDeps): LegacySockets {
+  const { config, services, rootEm, logger, clientIp, clientHost, gate } = deps;
   const server = new WebSocketServer({ noServer: true, maxPayload: config.ws.maxPayloadBytes });
   const stopHeartbeat = keepAlive(server, config.ws.pingIntervalMs);
-  /** Ready sockets by conversation. */
-  const byConversation = new Map<number, Set<LegacySocket>>();
-
-  /** One renderer per dialect and stream, shared by every socket: a frame is made once per event per dialect. */
-  const renderers = new Map<Stream, FrameRenderer>();
-  for (const d of Object.values(DIALECTS)) {
-    for (const s of d.streams) {
-      renderers.set(s, {
-        key: `legacy:${d.name}:${s.type}`,
-        render: async (e: DomainEvent, scope: EventScope) => {
-          const frame = await s.render(e as never, {
-            user: async (id) => (id == null ? null : deps.userOf(scope, id)),
-            attachments: (messageId) => deps.attachmentsOf(scope, messageId),
-            fileUrl: (a) => services.attachments.fileUrlOf(a),
-            avatarUrl: (u) => services.users.avatarUrlsOf(u).url,
-          });
-          return frame ? JSON.stringify(frame) : null;
-        },
-      });
-    }
-  }
-
-  class LegacySocket implements LegacyConnection {
-    dialect!: DialectName;
-    conversationId = 0;
-    viewer!: Viewer;
-    peer: { id: number; username: string } | null = null;
-    readonly services = services;
-    host: string | null = null;
-    private impl!: Dialect;
-    private readonly waiting: RawData[] = [];
-    private busy = false;
-    private ready = false;
-    private closed = false;
-    private lastTyping = 0;
-    private readonly offs: (() => void)[] = [];
-
-    constructor(private readonly state: GatedSocket<WebSocket>) {}
-
-    get socket(): WebSocket {
-      return this.state.socket;
-    }
-
-    scope(): Scope {
-      return { actor: this.viewer.actor, em: rootEm.fork() };
-    }
-
-    send(frame: object): void {
-      gate.send(this.socket, JSON.stringify(frame));
-    }
-
-    blocked(): Promise<Set<number>> {
-      return audience.blockedIds(this.viewer);
-    }
-
-    typingDue(isTyping: boolean): boolean {
-      if (!isTyping) {
-        this.lastTyping = 0;
-        return true;
-      }
-      const now = Date.now();
-      if (now - this.lastTyping < TYPING_REFRESH_MS) return false;
-      this.lastTyping = now;
-      return true;
-    }
-
-    close(code: number, reason: string): void {
-      if (this.socket.readyState === this.socket.OPEN || this.socket.readyState === this.socket.CONNECTING) this.socket.close(code, truncateReason(reason));
-    }
-
-    /** Authenticates, resolves `<x>`, subscribes, then handles the frames that waited. */
-    async start(request: LegacyRequest | Error): Promise<void> {
-      if (request instanceof Error) {
-        // Never authenticated: counts as its address's failure when it closes (SocketGate).
-        const [code, reason] = refusal(request);
-        this.close(code, reason);
-        return;
-      }
-      const admission = await gate.authenticate(this.state, request.token);
-      if (!admission.ok) {
-        if (admission.unauthenticated)
-          this.close(LEGACY_CLOSE.UNAUTHORIZED, request.token ? `Unauthorized: ${admission.reason}` : tokenRequiredReason(request.segment));
-        return;
-      }
-      if (this.closed) return;
-      this.viewer = admission.viewer;
-      const before = this.viewer.version;
-      let target: LegacyTarget;
-      try {
-        target = await resolveTarget(services, this.scope(), request);
-      } catch (err) {
-        const [code, reason] = refusal(err);
-        if (code === LEGACY_CLOSE.INTERNAL) logger.error({ err }, 'legacy socket target failed');
-        this.close(code, reason);
-        return;
-      }
-      if (this.closed) return;
-      audience.noteMembership(this.viewer, target.conversationId, target.member, before);
-      this.dialect = target.dialect;
-      this.impl = DIALECTS[target.dialect];
-      this.conversationId = target.conversationId;
-      this.peer = target.peer;
-      for (const s of this.impl.streams) this.offs.push(this.subscribe(s));
-      let set = byConversation.get(this.conversationId);
-      if (!set) byConversation.set(this.conversationId, (set = new Set()));
-      set.add(this);
-      this.ready = true;
-      logger.info(
-        { socket: this.state.socketId, userId: this.viewer.actor.id, dialect: this.dialect, conversationId: this.conversationId },
-        'legacy socket ready',
-      );
-      await this.impl.opened?.(this);
-      void this.pump();
-    }
-
-    /** Registers one stream of the dialect with the hub for this socket: its topic and audience (audiences.ts), as data. */
-    private subscribe(s: Stream): () => void {
-      const viewer = this.viewer;
-      return hub.subscribeFrames({
-        topic: s.type === 'presence' ? 'presence' : `${s.type}:${this.conversationId}`,
-        actor: viewer.actor,
-        renderer: renderers.get(s)!,
-        audience: { viewer, conversationId: this.conversationId, peerId: this.peer?.id ?? null, narrowing: s.narrowing },
-        write: (frame) => gate.send(this.socket, frame),
-        onOverflow: () => gate.closeTooFarBehind(this.socket, 'Too far behind: reconnect and catch up'),
-      });
-    }
-
-    /** A client frame arrived: it waits its turn (frames are handled one at a time, in order). */
-    receive(data: RawData): void {
-      if (this.closed) return;
-      if (this.waiting.length >= MAX_WAITING) {
-        this.close(LEGACY_CLOSE.POLICY, 'Too many frames waiting; slow down');
-        return;
-      }
-      this.waiting.push(data);
-      if (this.waiting.length >= PAUSE_AT && !this.socket.isPaused) this.socket.pause();
-      void this.pump();
-    }
-
-    private async pump(): Promise<void> {
-      if (this.busy || !this.ready) return;
-      this.busy = true;
-      try {
-        while (this.waiting.length && !this.closed) {
-          const data = this.waiting.shift()!;
-          if (this.waiting.length < PAUSE_AT / 2 && this.socket.isPaused) this.socket.resume();
-          await this.process(data);
-        }
-      } finally {
-        this.busy = false;
-      }
-    }
-
-    private async process(data: RawData): Promise<void> {
-      let frame: unknown;
-      try {
-        frame = JSON.parse(String(data));
-      } catch {
-        this.impl.refuse(this, 'Invalid JSON');
-        return;
-      }
-      if (!frame || typeof frame !== 'object' || Array.isArray(frame) || typeof (frame as { type?: unknown }).type !== 'string') {
-        this.impl.refuse(this, 'A frame must be a JSON object with a "type"');
-        return;
-      }
-      try {
-        await this.impl.handle(this, frame as ClientFrame);
-      } catch (err) {
-        if (!(err instanceof InvalidFrame) && !(err instanceof DomainError)) logger.error({ err }, 'legacy socket frame failed');
-        else logger.debug({ err: (err as Error).message, dialect: this.dialect }, 'legacy socket frame refused');
-        this.impl.refuse(this, err instanceof InvalidFrame ? err.message : publicMessage(err));
-      }
-    }
-
-    /** The socket closed: unsubscribe, forget, release its admission. */
-    onClose(): void {
-      if (this.closed) return;
-      this.closed = true;
-      this.ready = false;
-      this.waiting.length = 0;
-      for (const off of this.offs.splice(0)) off();
-      const set = byConversation.get(this.conversationId);
-      if (set?.delete(this) && !set.size) byConversation.delete(this.conversationId);
-      gate.release(this.state).catch((err) => logger.warn({ err }, 'legacy socket release failed'));
-    }
-
-    /** A member of this socket's conversation joined or left (`frame`: the dialect's frame for it, made once per event). */
-    membershipChanged(e: Extract<DomainEvent, { type: 'membership.changed' }>, frame: () => Promise<string | null> | null): void {
-      if (e.userId === this.viewer.actor.id && !e.active) {
-        // Its user left, or was removed or banned: this socket can never receive again.
-        void Promise.resolve(audience.canRead(this.viewer, this.conversationId)).then((ok) => {
-          if (!ok) this.close(LEGACY_CLOSE.FORBIDDEN, 'Forbidden: you are no longer a member of this conversation');
-        });
-        return;
-      }
-      const made = frame();
-      if (!made) return;
-      void Promise.all([made, audience.canRead(this.viewer, this.conversationId)]).then(([f, ok]) => {
-        if (f && ok) gate.send(this.socket, f);
-      });
-    }
-
-    get dialectImpl(): Dialect | undefined {
-      return this.ready ? this.impl : undefined;
-    }
-  }
+  const shared: LegacyShared = { deps, renderers: new Map(), byConversation: new Map() };
+  for (const d of Object.values(DIALECTS))
+    for (const [s, r] of frameRenderers(deps, d, `legacy:${d.name}`, (f) => JSON.stringify(f))) shared.renderers.set(s, r);
+  const byConversation = shared.byConversation;
 
   // Joins and leaves (seed 003 `user_join` / `user_leave`), and closing the socket of a member who
   // lost access. The audience registry listened first, so its memberships are current here.
@@ -433,10 +357,10 @@ export function startLegacySockets(deps: LegacyDeps): LegacySockets {
     if (e.type !== 'membership.changed') return;
     const set = byConversation.get(e.conversationId);
     if (!set) return;
-    const frames = new Map<DialectName, Promise<string | null>>();
+    const frames = new Map<Dialect, Promise<string | null>>();
     const frameOf = (d: Dialect) => () => {
       if (!d.membership) return null;
-      let f = frames.get(d.name);
+      let f = frames.get(d);
       if (!f) {
         f = services.userCache.get(rootEm.fork(), e.userId).then(
           (u) => {
@@ -448,7 +372,7 @@ export function startLegacySockets(deps: LegacyDeps): LegacySockets {
             return null;
           },
         );
-        frames.set(d.name, f);
+        frames.set(d, f);
       }
       return f;
     };
@@ -467,7 +391,7 @@ export function startLegacySockets(deps: LegacyDeps): LegacySockets {
     } catch (err) {
       request = err as Error;
     }
-    const conn = new LegacySocket(state);
+    const conn = new LegacySocket(shared, state);
     conn.host = clientHost(req);
     socket.on('message', (data) => conn.receive(data));
     socket.once('close', () => conn.onClose());

@@ -12,7 +12,7 @@ export function isTypingIn(frame: ClientFrame): boolean {
   return v;
 }
 
-/** A typing frame: at most one `true` a second reaches the domain (LegacyConnection.typingDue); `false` always does. */
+/** A typing frame: at most one `true` a second reaches the domain (SeedConnection.typingDue); `false` always does. */
 export async function typing(conn: LegacyConnection, frame: ClientFrame): Promise<void> {
   const isTyping = isTypingIn(frame);
   if (!conn.typingDue(isTyping)) return;

@@ -117,7 +117,7 @@ export const seed003: Dialect = {
         throw new InvalidFrame(`Unknown message type: ${frame.type.slice(0, 64)}`);
     }
   },
-  refuse(conn, message) {
+  refuse(conn, { message }) {
     conn.send({ type: 'error', message });
   },
   membership(user, active) {

@@ -1,24 +1,17 @@
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Server as IoServer, type Socket as IoSocket } from 'socket.io';
-import type { Conversation } from '../../../domain/conversation/conversation.entity';
-import type { Scope } from '../../../domain/shared/actor';
 import { DomainError } from '../../../domain/shared/errors';
-import type { DomainEvent, EventOf, MessageView } from '../../../domain/shared/events';
-import { fullNameOf } from '../../../domain/user/user.entity';
-import type { UserRecord } from '../../../domain/user/user-cache';
 import { corsOptions } from '../../../security/http-hardening';
+import type { TransportDeps } from '../../deps';
+import type { FrameRenderer } from '../../delivery/hub';
 import type { Viewer } from '../../state/live-registry';
-import type { AudienceSpec } from '../../delivery/audiences';
-import { DELIVERY_QUERY, type EventScope, type FrameRenderer } from '../../delivery/hub';
 import { bearer, type GatedSocket } from '../socket-gate';
-import { OPEN, type GateSocket } from '../sockets';
-import { CLOSE_CODE_NAMES, CloseCode, truncateReason } from '../sockets';
-import { TYPING_REFRESH_MS } from '../../state/typing';
+import { CLOSE_CODE_NAMES, CloseCode, OPEN, truncateReason, type GateSocket } from '../sockets';
 import type { UpgradeRoute } from '../upgrades';
-import { idIn, InvalidFrame, publicMessage, textIn, type ClientFrame } from './dialect';
-import type { LegacyDeps } from './router';
-import { htmlText } from '../../../rest/d002-support/presenters';
+import { InvalidFrame, refusalOf, type ClientFrame, type Stream } from './dialect';
+import { seed002 } from './seed002';
+import { frameRenderers, SessionCore } from './session-core';
 
 /** Socket.IO's path (seed 002 "Nginx configuration": `location /socket.io/`). */
 export const SOCKET_IO_PATH = '/socket.io';
@@ -38,11 +31,10 @@ export function eventPacket(event: string, data: unknown): string {
   return `2${JSON.stringify([event, data])}`;
 }
 
-/** `{code, message}` of the `error` event for a refused or invalid client event. */
-function errorOf(err: unknown): { code: string; message: string } {
-  if (err instanceof InvalidFrame) return { code: 'BAD_USER_INPUT', message: err.message };
-  if (err instanceof DomainError) return { code: err.code, message: err.message };
-  return { code: 'INTERNAL_SERVER_ERROR', message: publicMessage(err) };
+/** A frame `{type, ...fields}` as a Socket.IO event packet: the event `type`, the other fields its data. */
+function packetOf(frame: object): string {
+  const { type, ...data } = frame as { type: string };
+  return eventPacket(type, data);
 }
 
 /**
@@ -129,9 +121,6 @@ const TOKEN_REQUIRED = (sentUserId: boolean) =>
     ? "Unauthorized: auth.user_id is not accepted: send auth: { token: '<access from POST /api/token/>' }"
     : "Unauthorized: An access token is required: io(url, { auth: { token: '<access from POST /api/token/>' } })";
 
-/** Everything the Socket.IO endpoint needs from the realtime layer: the WebSocket dialects' (seed 002 shows no attachments). */
-export type SocketIoDeps = Omit<LegacyDeps, 'attachmentsOf'>;
-
 /** The running Socket.IO endpoint. */
 export interface SocketIoEndpoint {
   /** Its route for the HTTP server's upgrades (upgrades.ts). */
@@ -148,16 +137,64 @@ export interface SocketIoEndpoint {
   close(): void;
 }
 
-/** `{id, conversation_id, nguoi_goi_id, nguoi_goi_name, noi_dung, thoi_gian}` (seed 002 `new_message`; the REST message shape, texts HTML-escaped: htmlText). */
-function supportMessage(m: MessageView, sender: UserRecord | null) {
-  return {
-    id: m.id,
-    conversation_id: m.conversationId,
-    nguoi_goi_id: m.senderId,
-    nguoi_goi_name: htmlText(sender ? fullNameOf(sender) : ''),
-    noi_dung: htmlText(m.content),
-    thoi_gian: m.createdAt,
-  };
+/** A Socket.IO event as it arrived: its name and arguments (the last one its acknowledgement callback, if a function). */
+interface IoEvent {
+  event: string;
+  args: unknown[];
+}
+
+/**
+ * One joined Socket.IO socket: the {@link SessionCore} (event queue, pump, typing throttle,
+ * subscriptions) with Socket.IO's framing: an event is a seed 002 frame (legacy/seed002.ts) named
+ * by the event, answered through its acknowledgement callback when it has one.
+ */
+class IoSession extends SessionCore<IoLink, IoEvent> {
+  constructor(
+    deps: TransportDeps,
+    link: IoLink,
+    viewer: Viewer,
+    private readonly renderers: Map<Stream, FrameRenderer>,
+  ) {
+    super(deps, link, { maxWaiting: MAX_WAITING, overflowReason: 'Too many events waiting; slow down' });
+    this.viewer = viewer;
+  }
+
+  /** Sends one event to this socket only (an answer or a refusal, not a shared frame). */
+  send(frame: object): void {
+    this.socket.send(packetOf(frame));
+  }
+
+  /** Subscribes seed 002's streams (every SUPPORT thread the viewer follows: their own; staff: all) and takes the client's events. */
+  start(): void {
+    for (const s of seed002.streams) this.follow(`${s.type}:*`, this.renderers.get(s)!, { viewer: this.viewer, conversationId: null, narrowing: s.narrowing });
+    this.markReady();
+    this.socket.io.onAny((event: string, ...args: unknown[]) => this.receive({ event, args }));
+  }
+
+  /** The connection closed: unsubscribe, drop what waited. */
+  end(): void {
+    this.stop();
+  }
+
+  protected override accepting(): boolean {
+    return super.accepting() && this.socket.readyState === OPEN;
+  }
+
+  /** One event: its first argument an object (the frame's fields), its answer `{ok: true, ...}` or `{ok: false, error}` to the callback, else a refusal as seed 002's `error` event. */
+  protected async process({ event, args }: IoEvent): Promise<void> {
+    const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as (answer: unknown) => void) : undefined;
+    try {
+      const data = args[0];
+      if (!data || typeof data !== 'object' || Array.isArray(data)) throw new InvalidFrame(`${event} takes an object`);
+      const answer = await seed002.handle(this, { ...(data as Record<string, unknown>), type: event } as ClientFrame);
+      ack?.({ ok: true, ...answer });
+    } catch (err) {
+      if (!(err instanceof InvalidFrame) && !(err instanceof DomainError)) this.deps.logger.error({ err }, 'socket.io event failed');
+      const refusal = refusalOf(err, event);
+      if (ack) ack({ ok: false, error: { code: refusal.code, message: refusal.message } });
+      else seed002.refuse(this, refusal);
+    }
+  }
 }
 
 /**
@@ -173,21 +210,17 @@ function supportMessage(m: MessageView, sender: UserRecord | null) {
  *   follow from the live audience: a customer receives their own SUPPORT thread's events, staff
  *   every SUPPORT thread's (rights as of now: a user who stops being staff stops receiving). Other
  *   conversations never reach this endpoint.
- * - **Client events**: `send_message` `{noi_dung}` (customer: to their thread, opened on first
- *   use; staff: `customer_id` names the thread, opened if the customer has none) and `typing`
- *   `{is_typing, customer_id}`; an acknowledgement callback, when given, gets
- *   `{ok: true, message}` or `{ok: false, error: {code, message}}`, else a refusal comes as
- *   `error` `{code, message, event}`. Optional `client_message_id` makes a resend idempotent.
- * - **Server events**: `new_message` (the seed's six fields, to the sender's sockets too) and
- *   `user_typing` `{user_id, user_name, is_typing, conversation_id, customer_id}` (not one's own,
- *   never across a block).
+ * - **Events**: seed 002's dialect (legacy/seed002.ts: `send_message`, `typing`; `new_message`,
+ *   `user_typing`, `error`) over the session core (legacy/session-core.ts: one event at a time, in
+ *   order); an acknowledgement callback, when given, gets `{ok: true, ...answer}` or
+ *   `{ok: false, error: {code, message}}`, else a refusal comes as `error` `{code, message, event}`.
  * - **Across instances** events come through the same bus as everything else (no Socket.IO Redis
  *   adapter: each instance feeds its own sockets from the bus). Long-polling needs its requests on
  *   one instance (deploy/nginx.conf routes /socket.io/ by client address); the `websocket`
  *   transport alone needs nothing.
  */
-export function startSocketIo(deps: SocketIoDeps): SocketIoEndpoint {
-  const { config, services, rootEm, logger, clientIp, gate, hub, audience } = deps;
+export function startSocketIo(deps: TransportDeps): SocketIoEndpoint {
+  const { config, logger, clientIp, gate, audience } = deps;
   // Not attached to the real HTTP server: its upgrades and requests are routed to the engine by
   // path (upgrades.ts, app.ts), so that no second listener sees every upgrade.
   const io = new IoServer(createServer(), {
@@ -200,157 +233,8 @@ export function startSocketIo(deps: SocketIoDeps): SocketIoEndpoint {
   });
   const links = new Map<IoSocket, { link: IoLink; state: GatedSocket<IoLink> }>();
   const joined = new Set<IoSession>();
-
-  const renderer = (event: 'message.added' | 'typing', render: (e: DomainEvent, scope: EventScope) => Promise<string | null>): FrameRenderer => ({
-    key: `socketio:002:${event}`,
-    render,
-  });
-  const user = (scope: EventScope, id: number | null) => (id == null ? Promise.resolve(null) : deps.userOf(scope, id));
-  /** SUPPORT threads' customers (they never change): one query per thread, then memory. */
-  const customers = new Map<number, number | null>();
-  const customerOf = async (conversationId: number): Promise<number | null> => {
-    if (customers.has(conversationId)) return customers.get(conversationId)!;
-    const [row] = await rootEm
-      .fork()
-      .execute<{ customer_id: number | null }[]>('select "customer_id" from "conversations" where "id" = ?', [conversationId], 'all', DELIVERY_QUERY);
-    if (customers.size >= 100_000) customers.clear();
-    customers.set(conversationId, row?.customer_id ?? null);
-    return row?.customer_id ?? null;
-  };
-  const renderers = {
-    message: renderer('message.added', async (e, scope) => {
-      const { message } = e as EventOf<'message.added'>;
-      return eventPacket('new_message', supportMessage(message, await user(scope, message.senderId)));
-    }),
-    typing: renderer('typing', async (e, scope) => {
-      const t = e as EventOf<'typing'>;
-      const u = await user(scope, t.userId);
-      return eventPacket('user_typing', {
-        user_id: t.userId,
-        user_name: u ? fullNameOf(u) : '',
-        is_typing: t.isTyping,
-        conversation_id: t.conversationId,
-        customer_id: await customerOf(t.conversationId),
-      });
-    }),
-  };
-
-  /** One joined socket: its subscriptions and its client events, handled one at a time, in order. */
-  class IoSession {
-    private readonly waiting: { event: string; args: unknown[] }[] = [];
-    private busy = false;
-    private lastTyping = 0;
-    private readonly offs: (() => void)[] = [];
-
-    constructor(
-      readonly link: IoLink,
-      readonly viewer: Viewer,
-    ) {}
-
-    scope(): Scope {
-      return { actor: this.viewer.actor, em: rootEm.fork() };
-    }
-
-    start(): void {
-      const viewer = this.viewer;
-      // Every SUPPORT thread the viewer follows (their own; staff: all), nothing else (audiences.ts `supportOnly`).
-      const audience: AudienceSpec = { viewer, conversationId: null, narrowing: 'supportOnly' };
-      const sub = (topic: string, r: FrameRenderer) =>
-        hub.subscribeFrames({
-          topic,
-          actor: viewer.actor,
-          renderer: r,
-          audience,
-          write: (frame) => gate.send(this.link, frame),
-          onOverflow: () => gate.closeTooFarBehind(this.link, 'Too far behind: reconnect and catch up'),
-        });
-      this.offs.push(sub('message.added:*', renderers.message), sub('typing:*', renderers.typing));
-      this.link.io.onAny((event: string, ...args: unknown[]) => this.receive(event, args));
-    }
-
-    stop(): void {
-      for (const off of this.offs.splice(0)) off();
-      this.waiting.length = 0;
-    }
-
-    private receive(event: string, args: unknown[]): void {
-      if (this.link.readyState !== OPEN) return;
-      if (this.waiting.length >= MAX_WAITING) {
-        this.link.close(CloseCode.POLICY, 'Too many events waiting; slow down');
-        return;
-      }
-      this.waiting.push({ event, args });
-      void this.pump();
-    }
-
-    private async pump(): Promise<void> {
-      if (this.busy) return;
-      this.busy = true;
-      try {
-        while (this.waiting.length && this.link.readyState === OPEN) {
-          const { event, args } = this.waiting.shift()!;
-          const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as (answer: unknown) => void) : undefined;
-          try {
-            const answer = await this.handle(event, args[0]);
-            ack?.({ ok: true, ...answer });
-          } catch (err) {
-            if (!(err instanceof InvalidFrame) && !(err instanceof DomainError)) logger.error({ err }, 'socket.io event failed');
-            const error = errorOf(err);
-            if (ack) ack({ ok: false, error });
-            else this.link.emitEvent('error', { ...error, event });
-          }
-        }
-      } finally {
-        this.busy = false;
-      }
-    }
-
-    /** Handles one client event. @throws InvalidFrame (bad payload, unknown event), DomainError (a refusal). */
-    private async handle(event: string, data: unknown): Promise<object> {
-      if (!data || typeof data !== 'object' || Array.isArray(data)) throw new InvalidFrame(`${event} takes an object`);
-      const payload = data as ClientFrame;
-      switch (event) {
-        case 'send_message': {
-          const content = textIn(payload, 'noi_dung');
-          const cmid = payload.client_message_id;
-          if (cmid !== undefined && typeof cmid !== 'string') throw new InvalidFrame('client_message_id must be a string');
-          const scope = this.scope();
-          const m = this.viewer.actor.isStaff
-            ? await services.messages.send(scope, {
-                conversationId: (await services.conversations.supportThreadFor(scope, this.customerId(payload))).id,
-                content,
-                clientMessageId: cmid,
-              })
-            : await services.messages.send(scope, { toSupport: true, content, clientMessageId: cmid });
-          return { message: supportMessage(m, await services.userCache.get(scope.em, m.senderId ?? 0)) };
-        }
-        case 'typing': {
-          const v = payload.is_typing;
-          if (v !== undefined && typeof v !== 'boolean') throw new InvalidFrame('is_typing must be true or false');
-          const isTyping = v ?? true;
-          // At most one `true` a second reaches the domain (it publishes refreshes at most that often anyway).
-          if (isTyping && Date.now() - this.lastTyping < TYPING_REFRESH_MS) return {};
-          const scope = this.scope();
-          const customerId = this.viewer.actor.isStaff ? Number(this.customerId(payload)) : this.viewer.actor.id;
-          const thread: Conversation | null = await services.conversationQueries.existingSupportThread(scope, customerId);
-          // No thread yet: nobody to tell (typing never opens one).
-          if (!thread) return {};
-          await services.messages.setTyping(scope, String(thread.id), isTyping);
-          this.lastTyping = isTyping ? Date.now() : 0;
-          return {};
-        }
-        default:
-          throw new InvalidFrame(`Unknown event "${event}"`);
-      }
-    }
-
-    /** Staff name the customer's thread with `customer_id`. @throws InvalidFrame when it is missing or malformed. */
-    private customerId(payload: ClientFrame): string {
-      const id = idIn(payload.customer_id);
-      if (!id) throw new InvalidFrame('customer_id is required for staff (the customer whose thread this is)');
-      return id;
-    }
-  }
+  /** One renderer per stream, shared by every socket: a frame is made once per event. */
+  const renderers = frameRenderers(deps, seed002, 'socketio:002', packetOf);
 
   // Authentication: every socket joins the default namespace through here.
   io.use((socket, next) => {
@@ -408,11 +292,11 @@ export function startSocketIo(deps: SocketIoDeps): SocketIoEndpoint {
     }
     const { link, state } = entry;
     link.joined = true;
-    const session = new IoSession(link, state.viewer!);
+    const session = new IoSession(deps, link, state.viewer!, renderers);
     joined.add(session);
     link.once('close', () => {
       joined.delete(session);
-      session.stop();
+      session.end();
     });
     session.start();
     logger.info({ socket: state.socketId, userId: session.viewer.actor.id, dialect: '002' }, 'socket.io ready');
