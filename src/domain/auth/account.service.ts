@@ -48,7 +48,7 @@ interface Erased {
  *   time, the password hash, staff rights; every refresh token; contacts and blocks both ways;
  *   the user's notifications, and others' notifications about the user's messages (their
  *   invitations name `deleted-user-<id>` instead); the content,
- *   mentions, idempotency keys and attachments (rows and files) of every message they sent;
+ *   mentions, idempotency keys, edit history (issue 31) and attachments (rows and files) of every message they sent;
  *   nicknames; their places in groups, rooms and support threads (left, as if they had left).
  * - **kept**: the `users` row as a tombstone (`deletedAt` set, username and lookup key
  *   `deleted-user-<id>`, every personal column empty), so each of their messages keeps its place
@@ -194,13 +194,15 @@ export class AccountService {
        bumped as (
          update "conversations" c set "change_seq" = c."change_seq" + counts.k from counts
           where c."id" = counts."conversation_id" returning c."id", c."change_seq" - counts.k as base)
-       update "messages" m set "content" = '', "mention_ids" = '[]'::jsonb, "client_message_id" = null,
+       update "messages" m set "content" = '', "mention_ids" = '[]'::jsonb, "client_message_id" = null, "pinned_at" = null, "pinned_by_id" = null,
               "deleted_at" = coalesce(m."deleted_at", ?::timestamptz), "change_seq" = bumped.base + mine.n
          from mine join bumped on bumped."id" = mine."conversation_id"
         where m."id" = mine."id"
         returning m.*`,
       [userId, now],
     );
+    // Issue 31: the earlier versions of their messages go too (for staff as well).
+    await tx.execute('delete from "message_revisions" where "message_id" in (select "id" from "messages" where "sender_id" = ?)', [userId]);
 
     // SYSTEM notices of her conversations that name her ("alice added bob", "alice left") name the
     // tombstone instead, each with its own next change number too (clients see them as edited).
