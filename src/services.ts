@@ -101,7 +101,10 @@ export function createServices(config: Config, events: EventBus, rootEm: EntityM
     config.publicUrl ?? '',
     conversationQueries,
   );
-  const messages = new MessageService(events, conversationQueries, conversations, notifications, typing, attachments, limits);
+  const messages = new MessageService(events, conversationQueries, conversations, notifications, typing, attachments, limits, {
+    editWindowSec: config.messageEditWindowSec,
+    maxPins: config.maxPinsPerConversation,
+  });
   const auth = new AuthService({
     jwtSecret: config.jwtSecret,
     previousJwtSecrets: config.jwtPreviousSecrets,

@@ -65,6 +65,10 @@ export interface Config {
   uploadOrphanTtlSec: number;
   /** Most uploads not yet sent one user may hold at once (default 20; past it: CONFLICT). */
   uploadPendingMax: number;
+  /** Seconds after sending during which a sender may edit their message (MESSAGE_EDIT_WINDOW_S; null, the default: no limit, as the seeds allow); staff are not limited. */
+  messageEditWindowSec: number | null;
+  /** Most pinned messages in one conversation (MAX_PINS_PER_CONVERSATION, default 50); past it pinMessage is refused. */
+  maxPinsPerConversation: number;
   /** A crashed instance's users go OFFLINE within this many ms (Redis presence; default 30000). */
   presenceTtlMs: number;
   /**
@@ -248,6 +252,13 @@ const envSchema = z.object({
   MEDIA_URL_TTL: positiveInt.max(7 * 24 * 3600).optional(),
   UPLOAD_ORPHAN_TTL: positiveInt.max(30 * 24 * 3600).default(24 * 3600),
   UPLOAD_PENDING_MAX: positiveInt.max(10000).default(20),
+  MESSAGE_EDIT_WINDOW_S: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(10 * 365 * 24 * 3600)
+    .default(0),
+  MAX_PINS_PER_CONVERSATION: positiveInt.max(1000).default(50),
   PRESENCE_TTL_MS: z.coerce.number().int().min(200).max(600000).default(30000),
   RATE_MESSAGES_PER_SEC: positiveInt.max(100000).default(10),
   RATE_MESSAGES_BURST: z.coerce.number().int().min(0).max(100000).default(20),
@@ -403,6 +414,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     mediaUrlTtlSec: e.MEDIA_URL_TTL_S ?? e.MEDIA_URL_TTL ?? DEFAULT_MEDIA_URL_TTL_S,
     uploadOrphanTtlSec: e.UPLOAD_ORPHAN_TTL,
     uploadPendingMax: e.UPLOAD_PENDING_MAX,
+    messageEditWindowSec: e.MESSAGE_EDIT_WINDOW_S || null,
+    maxPinsPerConversation: e.MAX_PINS_PER_CONVERSATION,
     presenceTtlMs: e.PRESENCE_TTL_MS,
     rateLimits: {
       messagesPerSec: e.RATE_MESSAGES_PER_SEC,

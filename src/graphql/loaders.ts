@@ -24,6 +24,16 @@ const groupBy = <T>(keys: readonly number[], rows: T[], keyOf: (r: T) => number)
   }
   return keys.map((k) => map.get(k) ?? []);
 };
+/** Most revisions Message.revisions shows (issue 31): the original and the newest others. */
+export const REVISIONS_MAX = 100;
+
+/** A stored earlier version of a message (table message_revisions). */
+export interface RevisionRow {
+  message_id: number;
+  content: string;
+  edited_at: Date | string;
+  editor_id: number | null;
+}
 const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(', ');
 
 /**
@@ -101,6 +111,20 @@ export function createLoaders(em: EntityManager, viewerId: number | null, users:
       const rows = await em.find(Message, { $or: pairs.map(([c, s]) => ({ conversation: c, seq: s })) });
       const map = new Map(rows.map((m) => [`${refId(m.conversation)}:${m.seq}`, toMessageView(m)]));
       return keys.map((k) => map.get(k) ?? null);
+    }),
+    /**
+     * Issue 31: the stored earlier versions of each message, oldest first: its original and the
+     * newest REVISIONS_MAX - 1 (a message edited thousands of times is not read whole).
+     */
+    revisions: new DataLoader<number, RevisionRow[]>(async (ids) => {
+      const rows = await em.execute<RevisionRow[]>(
+        `select r."message_id", r."content", r."edited_at", r."editor_id" from (
+           select x.*, row_number() over (partition by x."message_id" order by x."id") as "n", row_number() over (partition by x."message_id" order by x."id" desc) as "back"
+             from "message_revisions" x where x."message_id" in (${placeholders(ids.length)})) r
+          where r."n" = 1 or r."back" < ? order by r."message_id", r."id"`,
+        [...ids, REVISIONS_MAX],
+      );
+      return groupBy(ids, rows, (r) => Number(r.message_id));
     }),
     attachments: new DataLoader<number, Attachment[]>(async (ids) =>
       groupBy(ids, await em.find(Attachment, { message: { $in: [...ids] } }, { orderBy: { id: 'asc' } }), (a) => refId(a.message)!),

@@ -10,6 +10,7 @@ import { MembershipResolver } from './resolvers/membership.resolver';
 import { AttachmentResolver, MessageResolver, UnreadByConversationResolver, UnreadBySenderResolver, UnreadSummaryResolver } from './resolvers/message.resolver';
 import { PresenceEventResolver, ReadReceiptEventResolver, SubscriptionResolver, TypingEventResolver } from './resolvers/subscription.resolver';
 import { UserResolver } from './resolvers/user.resolver';
+import { MessageHistoryResolver, MessageRevisionResolver } from './resolvers/message-history.resolver';
 import { PushDeviceResolver } from './resolvers/push.resolver';
 import { SearchResolver } from './resolvers/search.resolver';
 import { DateTimeScalar } from './scalars';
@@ -30,6 +31,8 @@ export function buildGraphQLSchema(): GraphQLSchema {
       ConversationResolver,
       MembershipResolver,
       MessageResolver,
+      MessageHistoryResolver,
+      MessageRevisionResolver,
       UnreadByConversationResolver,
       UnreadBySenderResolver,
       UnreadSummaryResolver,

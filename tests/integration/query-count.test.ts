@@ -194,3 +194,45 @@ test('an authenticated { me { id } } costs no statement once the user is cached'
   expect(me.data.me).toEqual({ id: bob.id, username: bob.username });
   expect(me.statements).toHaveLength(0);
 });
+
+test('issue 31: a page of 50 with revisions, pins and forwards costs as many statements as a page of 10 (batch loaders)', async () => {
+  // A conversation of its own: edits, pins and forwards, all through the API.
+  const dave = await registerUser(server.url, 'qcD');
+  const c = (await gqlOk(server.url, 'mutation($u: ID) { openDirectChat(userId: $u) { id } }', { u: dave.id }, alice.token)).openDirectChat.id;
+  const first = (await counted('query($c: ID!) { messages(conversationId: $c, first: 5) { edges { node { id } } } }', { c: conversationId }, alice.token)).data
+    .messages.edges;
+  for (let i = 0; i < 60; i++) {
+    const m =
+      i % 10 === 5
+        ? (
+            await gqlOk(
+              server.url,
+              'mutation($m: ID!, $c: ID!) { forwardMessage(id: $m, toConversationId: $c) { id } }',
+              { m: first[Math.floor(i / 10) % 5].node.id, c },
+              alice.token,
+            )
+          ).forwardMessage
+        : (await gqlOk(server.url, SEND, { c, t: `history ${i}` }, i % 2 ? dave.token : alice.token)).sendMessage;
+    if (i % 2 === 0 && i % 10 !== 5) {
+      for (const t of ['one', 'two'])
+        await gqlOk(server.url, 'mutation($id: ID!, $t: String!) { editMessage(id: $id, content: $t) { id } }', { id: m.id, t }, alice.token);
+    }
+    if (i % 3 === 0) await gqlOk(server.url, 'mutation($id: ID!) { pinMessage(id: $id, pinned: true) { id } }', { id: m.id }, dave.token);
+  }
+  const PAGE_31 = `query($c: ID!, $n: Int) { messages(conversationId: $c, last: $n) { edges { node {
+    id seq content sender { id } revisions { content editedAt editedBy { id username } } isPinned pinnedAt pinnedBy { id } isForwarded forwardedFrom { id content sender { id } } } } } }`;
+  await counted(PAGE_31, { c, n: 50 }, alice.token); // the users in the cache
+  const big = await counted(PAGE_31, { c, n: 50 }, alice.token);
+  const small = await counted(PAGE_31, { c, n: 10 }, alice.token);
+  const nodes = big.data.messages.edges.map((e: any) => e.node);
+  expect(nodes).toHaveLength(50);
+  expect(nodes.filter((n: any) => n.revisions.length === 3).length).toBeGreaterThan(20);
+  expect(nodes.filter((n: any) => n.isPinned && n.pinnedBy.id === dave.id).length).toBeGreaterThan(10);
+  expect(nodes.filter((n: any) => n.isForwarded && n.forwardedFrom?.sender).length).toBeGreaterThanOrEqual(4);
+  console.log(
+    `issue 31 page of 50: ${big.statements.length} SQL statements (10: ${small.statements.length})\n${big.statements.map((s) => `  ${s.slice(0, 160)}`).join('\n')}`,
+  );
+  expect(big.statements.length).toBe(small.statements.length);
+  // The page (access check and messages), revisions, the originals, the viewer's memberships of their conversations.
+  expect(big.statements.length).toBeLessThanOrEqual(5);
+});

@@ -47,6 +47,30 @@ describe('MEDIA_URL_TTL_S (issue 30, item 10)', () => {
   });
 });
 
+describe('MESSAGE_EDIT_WINDOW_S and MAX_PINS_PER_CONVERSATION (issue 31)', () => {
+  test('default: no edit window, 50 pins a conversation', () => {
+    const c = loadConfig(base);
+    expect(c.messageEditWindowSec).toBeNull();
+    expect(c.maxPinsPerConversation).toBe(50);
+  });
+
+  test('take seconds and a count; 0 means no edit window', () => {
+    expect(loadConfig({ ...base, MESSAGE_EDIT_WINDOW_S: '900' }).messageEditWindowSec).toBe(900);
+    expect(loadConfig({ ...base, MESSAGE_EDIT_WINDOW_S: '0' }).messageEditWindowSec).toBeNull();
+    expect(loadConfig({ ...base, MAX_PINS_PER_CONVERSATION: '3' }).maxPinsPerConversation).toBe(3);
+  });
+
+  test.each([
+    ['MESSAGE_EDIT_WINDOW_S', '-1'],
+    ['MESSAGE_EDIT_WINDOW_S', '1.5'],
+    ['MESSAGE_EDIT_WINDOW_S', 'soon'],
+    ['MAX_PINS_PER_CONVERSATION', '0'],
+    ['MAX_PINS_PER_CONVERSATION', '1001'],
+  ])('%s=%j is refused, naming the variable', (variable, v) => {
+    expect(configError({ ...base, [variable]: v }).variable).toBe(variable);
+  });
+});
+
 describe('loadConfig defaults', () => {
   test('a minimal environment gets the documented defaults', () => {
     const c = loadConfig(base);

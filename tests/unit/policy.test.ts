@@ -23,6 +23,7 @@ import {
   canAttach,
   canDelete,
   canEdit,
+  canPin,
   canPostNotice,
   isIn,
   isOwn,
@@ -30,6 +31,8 @@ import {
   isSystem,
   showsContent,
   showsReply,
+  showsRevisions,
+  withinEditWindow,
   type MessageFacts,
 } from '../../src/domain/message/message.policy';
 import type { Actor } from '../../src/domain/shared/actor';
@@ -309,6 +312,43 @@ describe('message policy', () => {
     expect(showsReply(msg(), null)).toBe(false);
     expect(isIn(msg(), 100)).toBe(true);
     expect(isIn(msg(), 101)).toBe(false);
+  });
+
+  it.each([
+    ['a MEMBER of a DIRECT chat', user, member(), DIRECT, true],
+    ['a MEMBER of a GROUP', user, member(), GROUP, true],
+    ['a MEMBER of a SUPPORT thread', user, member(), SUPPORT, true],
+    ['a MEMBER of a ROOM', user, member(), ROOM, false],
+    ['an ADMIN of a ROOM', user, admin, ROOM, true],
+    ['an OWNER of a ROOM', user, owner, ROOM, true],
+    ['a muted MEMBER of a GROUP (issue 13: muted changes nothing others see)', user, muted, GROUP, false],
+    ['a member who left a GROUP', user, left, GROUP, false],
+    ['a banned OWNER of a ROOM', user, member(MemberRole.OWNER, { isBanned: true }), ROOM, false],
+    ['no membership', user, null, GROUP, false],
+    ['staff without a membership, in a ROOM', staff, null, ROOM, true],
+    ['staff without a membership, in a DIRECT chat', staff, null, DIRECT, true],
+  ])('canPin (issue 31): %s', (_what, actor, membership, kind, expected) => {
+    expect(canPin(actor, conv(kind), membership)).toBe(expected);
+  });
+
+  const sentAt = { createdAt: new Date(1_000_000).toISOString() };
+  it.each([
+    ['no window (default): an old message', user, null, 1_000_000 + 10 ** 9, true],
+    ['within the window', user, 60, 1_000_000 + 59_000, true],
+    ['at the window', user, 60, 1_000_000 + 60_000, true],
+    ['past the window', user, 60, 1_000_000 + 60_001, false],
+    ['staff past the window (moderation)', staff, 60, 1_000_000 + 10 ** 9, true],
+  ])('withinEditWindow (issue 31): %s', (_what, actor, windowSec, now, expected) => {
+    expect(withinEditWindow(actor, sentAt, windowSec, now)).toBe(expected);
+  });
+
+  it.each([
+    ['anyone, a message not deleted', user, null, true],
+    ['a viewer, a deleted message', user, new Date().toISOString(), false],
+    ['staff, a deleted message', staff, new Date().toISOString(), true],
+    ['nobody (no viewer), a deleted message', null, new Date().toISOString(), false],
+  ])('showsRevisions (issue 31): %s', (_what, actor, deletedAt, expected) => {
+    expect(showsRevisions(actor, { deletedAt })).toBe(expected);
   });
 });
 

@@ -189,6 +189,25 @@ export class AttachmentService {
     );
   }
 
+  /**
+   * Gives message `toId` the attachments of message `fromId` (a forward, issue 31), inside the
+   * caller's transaction: new rows sharing the stored bytes (same storage and thumbnail keys, never
+   * copied; external links stay links). The source rows are held FOR SHARE until the commit, so an
+   * account deletion erasing them waits and then sees the new rows: bytes are removed only when no
+   * row uses them (AccountService.erase), and a message's deletion removes no bytes.
+   * @returns how many rows were added.
+   */
+  async copyRows(em: EntityManager, fromId: number, toId: number, uploaderId: number): Promise<number> {
+    const rows = await em.execute<{ id: number }[]>(
+      `with src as (select * from "attachments" where "message_id" = ? order by "id" for share)
+       insert into "attachments" ("message_id", "uploader_id", "file_name", "mime_type", "size", "width", "height", "storage_key", "thumbnail_key", "external_url", "created_at")
+       select ?, ?, "file_name", "mime_type", "size", "width", "height", "storage_key", "thumbnail_key", "external_url", now() from src order by "id"
+       returning "id"`,
+      [fromId, toId, uploaderId],
+    );
+    return rows.length;
+  }
+
   /** Inserts the attachment rows of a message (inside the caller's transaction). */
   addRows(em: EntityManager, messageId: number, uploaderId: number, files: StoredFile[]): Attachment[] {
     return files.map((f) => em.create(Attachment, { message: messageId, uploader: uploaderId, ...f }));

@@ -3,7 +3,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import { removeKeys, type BlobStorage } from '../attachment/blob-storage';
 import type { Scope } from '../shared/actor';
-import { forbidden, unauthenticated } from '../shared/errors';
+import { forbidden, retryOnDeadlock, unauthenticated } from '../shared/errors';
 import type { EventPublisher, MessageView, UserView } from '../shared/events';
 import { User } from '../user/user.entity';
 import { userViewOf } from '../user/user-cache';
@@ -19,12 +19,6 @@ export const deletedUsernameOf = (userId: number): string => `deleted-user-${use
 
 /** Attempts of the deletion's transaction when it loses a deadlock (see AccountService.inTransaction). */
 const ATTEMPTS = 3;
-
-/** PostgreSQL's deadlock_detected (40P01), as the driver or MikroORM reports it. */
-function isDeadlock(err: unknown): boolean {
-  const e = err as { code?: string; name?: string; cause?: { code?: string } } | null;
-  return e?.code === '40P01' || e?.cause?.code === '40P01' || e?.name === 'DeadlockException';
-}
 
 /** What one deletion changed, for the events and file removals after commit. */
 interface Erased {
@@ -49,7 +43,7 @@ interface Erased {
  *   time, the password hash, staff rights; every refresh token; contacts and blocks both ways;
  *   the user's notifications, and others' notifications about the user's messages (their
  *   invitations name `deleted-user-<id>` instead); the content,
- *   mentions, idempotency keys and attachments (rows and files) of every message they sent;
+ *   mentions, idempotency keys, edit history (issue 31) and attachments (rows and files) of every message they sent;
  *   nicknames; their places in groups, rooms and support threads (left, as if they had left).
  * - **kept**: the `users` row as a tombstone (`deletedAt` set, username and lookup key
  *   `deleted-user-<id>`, every personal column empty), so each of their messages keeps its place
@@ -117,14 +111,11 @@ export class AccountService {
    * renumbers, a send of the same user (or a write naming them) the other way round.
    */
   private async inTransaction<T>(em: EntityManager, work: (tx: EntityManager) => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await em.transactional(work);
-      } catch (err) {
-        if (attempt >= ATTEMPTS || !isDeadlock(err)) throw err;
-        this.logger?.info({ attempt }, 'account deletion: deadlock, trying again');
-      }
-    }
+    return retryOnDeadlock(
+      () => em.transactional(work),
+      ATTEMPTS,
+      (attempt) => this.logger?.info({ attempt }, 'account deletion: deadlock, trying again'),
+    );
   }
 
   /** The data changes of {@link deleteAccount}, inside its transaction `tx`. */
@@ -195,13 +186,15 @@ export class AccountService {
        bumped as (
          update "conversations" c set "change_seq" = c."change_seq" + counts.k from counts
           where c."id" = counts."conversation_id" returning c."id", c."change_seq" - counts.k as base)
-       update "messages" m set "content" = '', "mention_ids" = '[]'::jsonb, "client_message_id" = null,
+       update "messages" m set "content" = '', "mention_ids" = '[]'::jsonb, "client_message_id" = null, "pinned_at" = null, "pinned_by_id" = null,
               "deleted_at" = coalesce(m."deleted_at", ?::timestamptz), "change_seq" = bumped.base + mine.n
          from mine join bumped on bumped."id" = mine."conversation_id"
         where m."id" = mine."id"
         returning m.*`,
       [userId, now],
     );
+    // Issue 31: the earlier versions of their messages go too (for staff as well).
+    await tx.execute('delete from "message_revisions" where "message_id" in (select "id" from "messages" where "sender_id" = ?)', [userId]);
 
     // SYSTEM notices of her conversations that name her ("alice added bob", "alice left") name the
     // tombstone instead, each with its own next change number too (clients see them as edited).

@@ -68,4 +68,19 @@ export class Message {
   /** Ids of the members named with `@username` in the content (seed 003 mentions), in order of appearance. */
   @Property({ type: 'json', default: '[]' })
   mentionIds: number[] = [];
+
+  /** Issue 31: who wrote the current version when it is an edit (a moderator may edit); null: its sender. */
+  @ManyToOne(() => User, { nullable: true, deleteRule: 'set null' })
+  editedBy?: User | null;
+
+  /** Issue 31: pinned (when, by whom); a deleted message is unpinned. */
+  @Property({ type: 'datetime', nullable: true })
+  pinnedAt?: Date | null;
+
+  @ManyToOne(() => User, { nullable: true, deleteRule: 'set null' })
+  pinnedBy?: User | null;
+
+  /** Issue 31: the original of a forwarded copy. */
+  @ManyToOne(() => Message, { nullable: true, deleteRule: 'set null' })
+  forwardedFrom?: Message | null;
 }

@@ -77,3 +77,31 @@ export function isReadByOthers(
 export function isIn(m: Pick<MessageView, 'conversationId'>, conversationId: number): boolean {
   return m.conversationId === conversationId;
 }
+
+/**
+ * Pinning (issue 31): in DIRECT, GROUP and SUPPORT chats any active member; in a ROOM its OWNER
+ * or an ADMIN; staff anywhere. A muted member does not pin (issue 13: muted changes nothing the
+ * others see). The membership may be a partial row read under a lock.
+ */
+export function canPin(
+  actor: Actor,
+  c: Pick<Conversation, 'kind'>,
+  m: Pick<Membership, 'role' | 'leftAt' | 'isBanned' | 'isMuted'> | null | undefined,
+): boolean {
+  if (actor.isStaff) return true;
+  if (!m || m.leftAt || m.isBanned || m.isMuted) return false;
+  return c.kind !== 'ROOM' || m.role === 'OWNER' || m.role === 'ADMIN';
+}
+
+/**
+ * The edit window (issue 31, MESSAGE_EDIT_WINDOW_S): a sender edits within `windowSec` seconds of
+ * sending (null: no limit, as the seeds allow); staff moderating are not limited.
+ */
+export function withinEditWindow(actor: Actor, m: Pick<MessageView, 'createdAt'>, windowSec: number | null | undefined, now = Date.now()): boolean {
+  return actor.isStaff || windowSec == null || now - Date.parse(m.createdAt) <= windowSec * 1000;
+}
+
+/** Edit history (issue 31): shown while the message is not deleted; staff keep seeing a deleted message's history (moderation). */
+export function showsRevisions(actor: Pick<Actor, 'isStaff'> | null | undefined, m: Pick<MessageView, 'deletedAt'>): boolean {
+  return m.deletedAt == null || Boolean(actor?.isStaff);
+}

@@ -1,5 +1,6 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Scope } from '../shared/actor';
-import { badInput, conflict, forbidden, isUniqueViolation, notFound, parseId } from '../shared/errors';
+import { badInput, conflict, forbidden, isUniqueViolation, notFound, parseId, retryOnDeadlock } from '../shared/errors';
 import type { EventPublisher, MessageView } from '../shared/events';
 import { connectionFrom, decodeCursor, encodeCursor, MENTIONS_MAX, pageSize, type Page } from '../shared/pagination';
 import { cleanText, hasControlChars } from '../shared/text';
@@ -11,7 +12,8 @@ import type { ConversationQueries, SendTarget } from '../conversation/conversati
 import type { NotificationService } from '../notification/notification.service';
 import { Message, MessageKind } from './message.entity';
 import { mentionedNames } from './mentions';
-import { canAttach, canDelete, canEdit, canPostNotice, isIn, isOwn, isSystem } from './message.policy';
+import { canAttach, canDelete, canEdit, canPin, canPostNotice, isIn, isOwn, isSystem, withinEditWindow } from './message.policy';
+import type { MemberRole } from '../conversation/conversation.entity';
 import type { RateLimiter } from '../shared/rate-limit';
 import { reindexMessage, unindexMessage } from '../search/search.index';
 import { Attachment } from '../attachment/attachment.entity';
@@ -112,6 +114,13 @@ interface CheckedSend {
 
 const MSG_CURSOR = 'msg';
 
+/** A send that forwards `from` (issue 31): its kind, its attachments (bytes shared) and forwardedFrom. */
+interface Forward {
+  from: Message;
+}
+
+const PIN_REFUSED = "You cannot pin here: in a room only its owner and admins pin, and muted members don't";
+
 /** Typing indicators with expiry (realtime/state/typing.ts implements it). */
 export interface TypingIndicators {
   start(conversationId: number, userId: number): void;
@@ -133,6 +142,8 @@ export class MessageService {
     private readonly typing: TypingIndicators,
     private readonly attachments: AttachmentService,
     private readonly limits: RateLimiter,
+    /** Issue 31: MESSAGE_EDIT_WINDOW_S (null: none) and MAX_PINS_PER_CONVERSATION (default 50). */
+    private readonly rules: { editWindowSec?: number | null; maxPins?: number } = {},
   ) {}
 
   /**
@@ -153,14 +164,14 @@ export class MessageService {
    *   from a plain member), CONFLICT (key reused elsewhere),
    *   RATE_LIMITED (more than RATE_MESSAGES_PER_SEC a second).
    */
-  async send(scope: Scope, input: SendInput): Promise<MessageView> {
+  async send(scope: Scope, input: SendInput, forward?: Forward): Promise<MessageView> {
     // The limiter's round trip (Redis) runs while the checks are read: nothing is written, and
     // nothing answered, before it allows the send (a refused send stays RATE_LIMITED whatever else).
     const allowance = this.limits.consume('message', String(scope.actor.id));
     allowance.catch(() => undefined);
     let checked: CheckedSend | { retry: MessageView };
     try {
-      checked = await this.checkSend(scope, input);
+      checked = await this.checkSend(scope, input, forward);
     } catch (err) {
       await allowance;
       throw err;
@@ -187,17 +198,20 @@ export class MessageService {
         ...(data.notice ? { senderId: null, actorId: scope.actor.id } : { senderId: scope.actor.id }),
         kind: data.notice
           ? MessageKind.SYSTEM
-          : reference
-            ? MessageKind[reference.kind]
-            : stored.length
-              ? MessageKind[AttachmentService.kindOf(stored)]
-              : MessageKind.TEXT,
+          : forward
+            ? forward.from.kind
+            : reference
+              ? MessageKind[reference.kind]
+              : stored.length
+                ? MessageKind[AttachmentService.kindOf(stored)]
+                : MessageKind.TEXT,
         content: data.content,
         replyToId,
         clientMessageId: data.clientMessageId ?? null,
         mentionIds,
         notices,
         guard: sendGuard(scope, target, Boolean(data.notice)),
+        forwardedFromId: forward?.from.id ?? null,
       };
       const direct = newMessage.guard.partnerId != null;
       // One statement (and one commit): the message, the sender's read position and the notifications.
@@ -205,15 +219,20 @@ export class MessageService {
       // A DIRECT chat's send takes the conversation's lock first, so its statement sees a block
       // committed while it waited (issue 27 §3; SendGuard.partnerId).
       const { message, senderReadMoved, notifications } =
-        !stored.length && !reference && !direct
+        !stored.length && !reference && !direct && !forward
           ? await appendMessage(scope.em, newMessage)
-          : await scope.em.transactional(async (tx) => {
-              if (direct) await lockForSend(tx, scope.actor.id, conversation.id);
-              const appended = await appendMessage(tx, newMessage);
-              this.attachments.addRows(tx, appended.message.id, scope.actor.id, stored);
-              if (reference) await this.attachments.addReference(tx, appended.message.id, scope.actor.id, reference.file);
-              return appended;
-            });
+          : // A forward locks the original's rows too: when an account deletion naming both chose it
+            // as a deadlock's victim, the whole transaction runs again (issue 31).
+            await retryOnDeadlock(() =>
+              scope.em.transactional(async (tx) => {
+                if (direct) await lockForSend(tx, scope.actor.id, conversation.id);
+                const appended = await appendMessage(tx, newMessage);
+                this.attachments.addRows(tx, appended.message.id, scope.actor.id, stored);
+                if (reference) await this.attachments.addReference(tx, appended.message.id, scope.actor.id, reference.file);
+                if (forward) await this.copyForwarded(tx, forward.from.id, appended.message.id, scope.actor.id);
+                return appended;
+              }),
+            );
       const view = toMessageView(message);
       this.typing.stop(view.conversationId, scope.actor.id);
       this.events.publish({ type: 'message.added', conversationId: view.conversationId, message: view });
@@ -259,14 +278,16 @@ export class MessageService {
    * the one-statement SendTarget; a retry of an earlier send answers `retry`.
    * @throws as {@link send}.
    */
-  private async checkSend(scope: Scope, input: SendInput): Promise<CheckedSend | { retry: MessageView }> {
+  private async checkSend(scope: Scope, input: SendInput, forward?: Forward): Promise<CheckedSend | { retry: MessageView }> {
     const data = validate(sendSchema, input);
     const files = (data.attachments ?? []) as (UploadedFile | Promise<UploadedFile>)[];
     if (files.length && data.fileRef) throw badInput('Give attachments or a file reference, not both', 'fileUrl');
     if (data.notice && (files.length || data.fileRef)) throw badInput('A notice carries no file', 'notice');
     // Pure checks of the reference first (scheme, lengths, name, size): nothing is read for a bad one.
     const checkedRef: CheckedReference | null = data.fileRef ? this.attachments.checkReference(data.fileRef, data.serverHost) : null;
-    data.content = files.length || checkedRef ? validate(captionContent, data.content, 'content') : validate(content, data.content, 'content');
+    // A forwarded file message may have no caption, as its original.
+    const withFile = files.length || checkedRef || (forward && forward.from.kind !== MessageKind.TEXT);
+    data.content = withFile ? validate(captionContent, data.content, 'content') : validate(content, data.content, 'content');
     const targets = [data.conversationId != null, data.recipientId != null, Boolean(data.toSupport)].filter(Boolean).length;
     if (targets !== 1) throw badInput('Give exactly one of conversationId, recipientId and toSupport', 'conversationId');
     const replyToId = data.replyToId != null ? parseId(data.replyToId, 'replyToId') : null;
@@ -332,6 +353,9 @@ export class MessageService {
     // The sender's own edit is new content: it needs what a send needs (staff moderating others' messages do not).
     if (isOwn(scope.actor, facts)) await this.requireMayWrite(scope, message);
     if (message.deletedAt) throw badInput('A deleted message cannot be edited', 'id');
+    if (!withinEditWindow(scope.actor, facts, this.rules.editWindowSec)) {
+      throw forbidden(`A message can be edited only within ${this.rules.editWindowSec} seconds of sending (MESSAGE_EDIT_WINDOW_S)`);
+    }
     const text = validate(content, newContent, 'content');
     const mentionIds = await this.mentionsIn(scope, message.conversation.id, text, message.sender?.id);
     await scope.em.transactional(async (tx) => {
@@ -343,10 +367,12 @@ export class MessageService {
       // Issue 27 §3: the send rights again under the conversation's lock (a mute, ban, removal or
       // block committed while the edit waited refuses it, as the early check would).
       if (isOwn(scope.actor, facts)) await this.requireMayWrite({ ...scope, em: tx }, message);
+      // Issue 31: the version being replaced becomes a revision (read under the lock: a concurrent edit's text is kept).
+      await this.keepRevision(tx, message.id);
       const changed = await tx.nativeUpdate(
         Message,
         { id: message.id, deletedAt: null },
-        { content: text, editedAt: new Date(), changeSeq: change, mentionIds },
+        { content: text, editedAt: new Date(), editedBy: scope.actor.id, changeSeq: change, mentionIds },
       );
       if (!changed) throw badInput('A deleted message cannot be edited', 'id');
       await reindexMessage(tx, message.id, text);
@@ -383,7 +409,9 @@ export class MessageService {
         );
         if (!still) throw forbidden('You cannot delete this message');
       }
-      await tx.nativeUpdate(Message, { id: message.id }, { content: '', deletedAt: new Date(), changeSeq: change });
+      // Issue 31: an edited message's last version joins its history (shown to staff only from now on); unpinned.
+      await this.keepRevision(tx, message.id, true);
+      await tx.nativeUpdate(Message, { id: message.id }, { content: '', deletedAt: new Date(), changeSeq: change, pinnedAt: null, pinnedBy: null });
       await unindexMessage(tx, message.id);
       await this.notifications.messageChanged(tx, message.id, null);
     });
@@ -391,6 +419,113 @@ export class MessageService {
     const view = toMessageView(message);
     this.events.publish({ type: 'message.deleted', conversationId: view.conversationId, message: view });
     return view;
+  }
+
+  /**
+   * Pins or unpins a message (issue 31, contract pinMessage); who may: message.policy canPin, read
+   * again under the conversation's row lock (issue 27 §3). Idempotent: a message already in that
+   * state is returned as it is (nothing written). A change takes the conversation's next change
+   * number (messagesSince returns the re-pinned message). A deleted message is unpinned by its deletion.
+   * @throws NOT_FOUND, FORBIDDEN (canPin; archived), BAD_USER_INPUT (pinning a deleted message),
+   *   CONFLICT (MAX_PINS_PER_CONVERSATION messages pinned already).
+   */
+  async pin(scope: Scope, id: string, pinned: boolean): Promise<MessageView> {
+    const { message, conversation, membership } = await this.queries.visibleMessage(scope, id);
+    if (isArchived(conversation)) throw forbidden(ARCHIVED_MESSAGE);
+    if (!canPin(scope.actor, conversation, membership)) throw forbidden(PIN_REFUSED);
+    if (pinned && message.deletedAt) throw badInput('A deleted message cannot be pinned', 'id');
+    if (Boolean(message.pinnedAt) === pinned) return toMessageView(message);
+    const max = this.rules.maxPins ?? 50;
+    const changed = await scope.em.transactional(async (tx) => {
+      // The conversation's row lock (edits and deletes take it too), then the rule's facts again under it.
+      const [now] = await tx.execute<
+        {
+          archived_at: unknown;
+          role: MemberRole | null;
+          left_at: Date | null;
+          is_banned: boolean;
+          is_muted: boolean;
+          pinned_at: unknown;
+          deleted_at: unknown;
+          pins: string;
+        }[]
+      >(
+        `select c."archived_at", ms."role", ms."left_at", ms."is_banned", ms."is_muted", msg."pinned_at", msg."deleted_at",
+                (select count(*) from "messages" p where p."conversation_id" = c."id" and p."pinned_at" is not null and p."deleted_at" is null) as "pins"
+           from "conversations" c join "messages" msg on msg."id" = ? and msg."conversation_id" = c."id"
+           left join "memberships" ms on ms."conversation_id" = c."id" and ms."user_id" = ?
+          where c."id" = ? for no key update of c`,
+        [message.id, scope.actor.id, conversation.id],
+      );
+      if (now.archived_at) throw forbidden(ARCHIVED_MESSAGE);
+      const m = now.role == null ? null : { role: now.role, leftAt: now.left_at, isBanned: now.is_banned, isMuted: now.is_muted };
+      if (!canPin(scope.actor, conversation, m)) throw forbidden(PIN_REFUSED);
+      if (Boolean(now.pinned_at) === pinned) return false;
+      if (pinned && now.deleted_at) throw badInput('A deleted message cannot be pinned', 'id');
+      if (pinned && Number(now.pins) >= max) {
+        throw conflict(`At most ${max} messages can be pinned in a conversation (MAX_PINS_PER_CONVERSATION): unpin one first`);
+      }
+      const change = await nextChange(tx, conversation.id);
+      await tx.nativeUpdate(Message, { id: message.id }, { pinnedAt: pinned ? new Date() : null, pinnedBy: pinned ? scope.actor.id : null, changeSeq: change });
+      return true;
+    });
+    await scope.em.refresh(message);
+    const view = toMessageView(message);
+    if (changed) {
+      // LIVE (issue 31 "Live and after reconnect"): publish the pin's messageUpdated here once that
+      // event exists; until then a pin reaches clients through messagesSince (its change number).
+    }
+    return view;
+  }
+
+  /**
+   * The pinned messages of a conversation the actor may read, newest pin first, at most
+   * MAX_PINS_PER_CONVERSATION (issue 31, contract pinnedMessages); deleted ones are never pinned.
+   * @throws NOT_FOUND.
+   */
+  async pinned(scope: Scope, conversationId: string): Promise<MessageView[]> {
+    const { conversation } = await this.queries.access(scope, conversationId);
+    const rows = await scope.em.execute<MessageRow[]>(
+      `select * from "messages" where "conversation_id" = ? and "pinned_at" is not null and "deleted_at" is null order by "pinned_at" desc, "id" desc limit ?`,
+      [conversation.id, this.rules.maxPins ?? 50],
+    );
+    return rows.map(rowToMessageView);
+  }
+
+  /**
+   * Forwards a message the actor may see into `toConversationId` (issue 31, contract
+   * forwardMessage) through {@link send}: every send rule applies there (bans, mutes, blocks,
+   * archived, the rate limit) and clientMessageId makes it idempotent. The copy has the original's
+   * kind, content and attachments (new rows sharing the stored bytes: AttachmentService.copyRows)
+   * and forwardedFrom; the original is checked again under a lock in the send's transaction.
+   * @throws NOT_FOUND (original or target not visible), BAD_USER_INPUT (deleted or SYSTEM original), and as send.
+   */
+  async forward(scope: Scope, id: string, toConversationId: string, clientMessageId?: string | null): Promise<MessageView> {
+    const { message } = await this.queries.visibleMessage(scope, id);
+    if (message.kind === MessageKind.SYSTEM) throw badInput('System messages cannot be forwarded', 'id');
+    if (message.deletedAt) throw badInput('A deleted message cannot be forwarded', 'id');
+    return this.send(scope, { conversationId: toConversationId, content: message.content, clientMessageId }, { from: message });
+  }
+
+  /** Inside a forward's transaction: the original, still not deleted (held FOR SHARE: a delete waits), lends its attachments. */
+  private async copyForwarded(tx: EntityManager, fromId: number, toId: number, uploaderId: number): Promise<void> {
+    const live = await tx.execute<{ id: number }[]>('select "id" from "messages" where "id" = ? and "deleted_at" is null for share', [fromId]);
+    if (!live.length) throw badInput('A deleted message cannot be forwarded', 'id');
+    await this.attachments.copyRows(tx, fromId, toId, uploaderId);
+  }
+
+  /**
+   * Inside an edit's or delete's transaction, under the conversation's lock: the message's current
+   * version becomes a revision (issue 31: its text, when and by whom it was written); for a delete
+   * (`onlyEdited`) only when it was edited, so staff keep the whole history. Nothing for a deleted message.
+   */
+  private async keepRevision(tx: EntityManager, messageId: number, onlyEdited = false): Promise<void> {
+    await tx.execute(
+      `insert into "message_revisions" ("message_id", "content", "edited_at", "editor_id")
+       select "id", "content", coalesce("edited_at", "created_at"), coalesce("edited_by_id", "sender_id") from "messages"
+        where "id" = ? and "deleted_at" is null${onlyEdited ? ' and "edited_at" is not null' : ''}`,
+      [messageId],
+    );
   }
 
   /**

@@ -22,6 +22,8 @@ export interface NewMessage {
   notices?: MessageNotices;
   /** A user's send: its rules checked again under the conversation's row lock (issue 27 §3). */
   guard?: SendGuard;
+  /** A forwarded copy: the original (issue 31). */
+  forwardedFromId?: number | null;
 }
 
 /**
@@ -136,8 +138,8 @@ export async function appendMessage(em: EntityManager, data: NewMessage): Promis
        update "memberships" m set "last_read_seq" = c."last_seq", "last_read_at" = ?::timestamptz from c
         where m."conversation_id" = ? and m."user_id" = ? and m."last_read_seq" < c."last_seq" returning m."id"),
      ins as (
-       insert into "messages" ("conversation_id", "seq", "sender_id", "actor_id", "kind", "content", "reply_to_id", "client_message_id", "created_change", "change_seq", "created_at", "mention_ids", "search_document")
-       select ?, c."last_seq", ?, ?, ?::"message_kind", ?, ?, ?, c."change_seq", c."change_seq", ?::timestamptz, ?::jsonb, ?::tsvector from c
+       insert into "messages" ("conversation_id", "seq", "sender_id", "actor_id", "kind", "content", "reply_to_id", "client_message_id", "created_change", "change_seq", "created_at", "mention_ids", "search_document", "forwarded_from_id")
+       select ?, c."last_seq", ?, ?, ?::"message_kind", ?, ?, ?, c."change_seq", c."change_seq", ?::timestamptz, ?::jsonb, ?::tsvector, ? from c
        returning *)${
          n
            ? `,
@@ -175,6 +177,7 @@ export async function appendMessage(em: EntityManager, data: NewMessage): Promis
       now,
       JSON.stringify(data.mentionIds ?? []),
       indexedDocument(data.content),
+      data.forwardedFromId ?? null,
       ...(n
         ? [
             n.mentionTitle,
@@ -263,6 +266,10 @@ export function toMessageView(m: Message): MessageView {
     editedAt: m.editedAt ? m.editedAt.toISOString() : null,
     deletedAt: m.deletedAt ? m.deletedAt.toISOString() : null,
     mentionIds: m.mentionIds ?? [],
+    editedById: refId(m.editedBy),
+    pinnedAt: m.pinnedAt ? m.pinnedAt.toISOString() : null,
+    pinnedById: refId(m.pinnedBy),
+    forwardedFromId: refId(m.forwardedFrom),
   };
 }
 
@@ -283,6 +290,10 @@ export interface MessageRow {
   edited_at: Date | string | null;
   deleted_at: Date | string | null;
   mention_ids: number[] | string | null;
+  edited_by_id?: number | null;
+  pinned_at?: Date | string | null;
+  pinned_by_id?: number | null;
+  forwarded_from_id?: number | null;
 }
 
 const iso = (d: Date | string) => (d instanceof Date ? d : new Date(d)).toISOString();
@@ -308,5 +319,9 @@ export function rowToMessageView(r: MessageRow): MessageView {
     editedAt: r.edited_at ? iso(r.edited_at) : null,
     deletedAt: r.deleted_at ? iso(r.deleted_at) : null,
     mentionIds: mentions ?? [],
+    editedById: r.edited_by_id == null ? null : Number(r.edited_by_id),
+    pinnedAt: r.pinned_at ? iso(r.pinned_at) : null,
+    pinnedById: r.pinned_by_id == null ? null : Number(r.pinned_by_id),
+    forwardedFromId: r.forwarded_from_id == null ? null : Number(r.forwarded_from_id),
   };
 }

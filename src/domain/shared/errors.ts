@@ -40,6 +40,28 @@ export function isUniqueViolation(err: unknown): boolean {
   return e?.name === 'UniqueConstraintViolationException' || e?.code === '23505';
 }
 
+/** PostgreSQL's deadlock_detected (40P01), as the driver or MikroORM reports it. */
+export function isDeadlock(err: unknown): boolean {
+  const e = err as { code?: string; name?: string; cause?: { code?: string } } | null;
+  return e?.code === '40P01' || e?.cause?.code === '40P01' || e?.name === 'DeadlockException';
+}
+
+/**
+ * Runs `run` (one whole transaction) again, at most `attempts` times in all, when PostgreSQL chose
+ * it as a deadlock's victim (its work was rolled back, so running it again is safe);
+ * `onRetry(attempt)` is told before each new attempt. Other errors, and the last deadlock, are thrown.
+ */
+export async function retryOnDeadlock<T>(run: () => Promise<T>, attempts = 3, onRetry?: (attempt: number) => void): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (err) {
+      if (attempt >= attempts || !isDeadlock(err)) throw err;
+      onRetry?.(attempt);
+    }
+  }
+}
+
 /** Parses a public id ("12" or 12) into a positive integer. @throws BAD_USER_INPUT naming `field`. */
 export function parseId(value: string | number | null | undefined, field: string): number {
   const n = typeof value === 'number' ? value : /^\d{1,15}$/.test(String(value ?? '').trim()) ? Number(String(value).trim()) : NaN;

@@ -20,6 +20,11 @@ export interface MessageView {
   deletedAt: string | null;
   /** Users named with @username in the content. */
   mentionIds: number[];
+  /** Issue 31: who wrote the current version when edited (null: the sender); pinned; the original of a forward. */
+  editedById?: number | null;
+  pinnedAt?: string | null;
+  pinnedById?: number | null;
+  forwardedFromId?: number | null;
 }
 
 /** A notification as events carry it (contract: Notification). */

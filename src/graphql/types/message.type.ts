@@ -29,4 +29,11 @@ export class AttachmentType {
   @Field(() => DateTimeScalar) createdAt!: Date;
 }
 
+/** Contract type MessageRevision (issue 31): a version of a message; the source object is a RevisionView. */
+@ObjectType('MessageRevision')
+export class MessageRevisionType {
+  @Field(() => String, { description: 'The text as it was' }) content!: string;
+  @Field(() => DateTimeScalar, { description: "When this version was written (the first: the message's createdAt)" }) editedAt!: string;
+}
+
 export const MessageConnection = connectionOf(MessageType, 'Message');

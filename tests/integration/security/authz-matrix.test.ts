@@ -157,6 +157,12 @@ const GQL: Record<string, Op> = {
     call: async (c) => g(c, `mutation($m: ID!) { editMessage(id: $m, content: "edited") { id } }`, { m: await c.freshMsg() }),
   },
   'Mutation.deleteMessage': { fix: 'group', call: async (c) => g(c, `mutation($m: ID!) { deleteMessage(id: $m) { id } }`, { m: await c.freshMsg() }) },
+  'Query.pinnedMessages': { fix: 'group', call: (c) => g(c, `query($c: ID!) { pinnedMessages(conversationId: $c) { id } }`, { c: c.conv }) },
+  'Mutation.pinMessage': { fix: 'group', call: async (c) => g(c, `mutation($m: ID!) { pinMessage(id: $m, pinned: true) { id } }`, { m: await c.freshMsg() }) },
+  'Mutation.forwardMessage': {
+    fix: 'group',
+    call: (c) => g(c, `mutation($m: ID!, $c: ID!) { forwardMessage(id: $m, toConversationId: $c) { id } }`, { m: c.msg, c: c.conv }),
+  },
   'Mutation.markRead': { fix: 'group', call: (c) => g(c, `mutation($c: ID!) { markRead(conversationId: $c) { id } }`, { c: c.conv }) },
   'Mutation.setTyping': { fix: 'group', call: (c) => g(c, `mutation($c: ID!) { setTyping(conversationId: $c, isTyping: true) }`, { c: c.conv }) },
   'Mutation.addAttachment': { fix: 'group', call: async (c) => gqlOutcome(await addAttachmentCall(c.w.server, c.u?.token, await c.freshMsg())) },
@@ -374,6 +380,9 @@ const EXPECTED: Record<string, string> = {
   'Mutation.sendMessage': 'U    N    A    N    N    A    F    F', // staff answer SUPPORT only; blocked: refused in the DIRECT
   'Mutation.editMessage': 'U    N    F    N    N    A    A    F', // the owner's message (blocked: the blocker's)
   'Mutation.deleteMessage': 'U    N    F    N    N    A    A    F',
+  'Query.pinnedMessages': 'U    N    A    N    N    A    A    A',
+  'Mutation.pinMessage': 'U    N    A    N    N    A    A    A', // issue 31: any member of a GROUP (and of the DIRECT: a block does not stop pins), staff anywhere
+  'Mutation.forwardMessage': 'U    N    A    N    N    A    F    F', // into the same conversation: the send rules (staff send in SUPPORT only; blocked: refused in the DIRECT)
   'Mutation.markRead': 'U    N    A    N    N    A    B    A', // staff: quiet membership in SUPPORT only
   'Mutation.setTyping': 'U    N    A    N    N    A    F    A', // blocked: allowed, hidden from the blocker
   'Mutation.addAttachment': 'U    N    F    N    N    A    A    F', // sender, or staff (seed 004: exempt from ownership checks)

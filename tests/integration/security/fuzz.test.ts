@@ -228,6 +228,12 @@ const ops = (): Op[] => [
   }),
   op('editMessage', 'mutation($id: ID!, $t: String!) { editMessage(id: $id, content: $t) { id content } }', { id, t: str }),
   op('deleteMessage', 'mutation($id: ID!) { deleteMessage(id: $id) { id } }', { id }),
+  op('pinMessage', 'mutation($id: ID!, $p: Boolean!) { pinMessage(id: $id, pinned: $p) { id isPinned } }', { id, p: bool }),
+  op('forwardMessage', 'mutation($id: ID!, $c: ID!, $k: String) { forwardMessage(id: $id, toConversationId: $c, clientMessageId: $k) { id } }', {
+    id,
+    c: id,
+    k: str,
+  }),
   op('createGroup', 'mutation($i: CreateGroupInput!) { createGroup(input: $i) { id } }', {
     i: () => input({ name: str, description: str, memberIds: () => fc.oneof(fc.array(id(), { maxLength: 8 }), junk) }),
   }),
@@ -343,6 +349,12 @@ const ops = (): Op[] => [
   op('user', 'query($id: ID, $n: String) { user(id: $id, username: $n) { id } }', { id, n: str }),
   op('conversation', 'query($id: ID!) { conversation(id: $id) { id } }', { id }),
   op('message', 'query($id: ID!) { message(id: $id) { id } }', { id }),
+  op('pinnedMessages', 'query($c: ID!) { pinnedMessages(conversationId: $c) { id revisions { content } forwardedFrom { id } } }', { c: id }),
+  op(
+    'messageHistory',
+    'query($id: ID!) { message(id: $id) { id revisions { content editedBy { id } } isPinned pinnedBy { id } isForwarded forwardedFrom { id } } }',
+    { id },
+  ),
   op('contacts', 'query($s: ContactStatus) { contacts(status: $s) { id } }', { s: () => enumOf('PENDING', 'ACCEPTED', 'DECLINED', 'BLOCKED') }),
   // Issue 27: the bounded lists' page arguments (a Membership or Contact id as `after`).
   op('contactsPage', 'query($f: Int, $a: String) { contacts(first: $f, after: $a) { id } }', { f: int, a: () => fc.oneof(cursor, id()) }),
