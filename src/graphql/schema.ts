@@ -11,6 +11,7 @@ import { AttachmentResolver, MessageResolver, UnreadByConversationResolver, Unre
 import { PresenceEventResolver, ReadReceiptEventResolver, SubscriptionResolver, TypingEventResolver } from './resolvers/subscription.resolver';
 import { UserResolver } from './resolvers/user.resolver';
 import { PushDeviceResolver } from './resolvers/push.resolver';
+import { MessageReactionResolver, ReactionResolver, ReactionSummaryResolver } from './resolvers/reaction.resolver';
 import { DateTimeScalar } from './scalars';
 
 let cached: GraphQLSchema | undefined;
@@ -38,6 +39,9 @@ export function buildGraphQLSchema(): GraphQLSchema {
       PresenceEventResolver,
       ReadReceiptEventResolver,
       PushDeviceResolver,
+      MessageReactionResolver,
+      ReactionSummaryResolver,
+      ReactionResolver,
     ],
     scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
     validate: false,

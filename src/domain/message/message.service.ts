@@ -79,7 +79,7 @@ export type SendInput = z.input<typeof sendSchema>;
  * a DIRECT chat (SendTarget.blocked), and the other member of a DIRECT chat has not deleted
  * their account (issue 18: nobody would receive it; the chat stays readable). @throws FORBIDDEN.
  */
-function requireWritable(scope: Scope, target: SendTarget, what: 'send' | 'write'): void {
+export function requireWritable(scope: Scope, target: SendTarget, what: 'send' | 'write'): void {
   const { conversation, membership } = target;
   if (isArchived(conversation)) throw forbidden(ARCHIVED_MESSAGE);
   if (!canSend(scope.actor, conversation, membership)) throw forbidden(membership?.isMuted ? 'You are muted in this conversation' : `You cannot ${what} here`);
@@ -353,6 +353,7 @@ export class MessageService {
     await scope.em.refresh(message);
     const view = toMessageView(message);
     this.events.publish({ type: 'message.edited', conversationId: view.conversationId, message: view });
+    this.publishUpdated(view);
     return view;
   }
 
@@ -387,7 +388,18 @@ export class MessageService {
     await scope.em.refresh(message);
     const view = toMessageView(message);
     this.events.publish({ type: 'message.deleted', conversationId: view.conversationId, message: view });
+    this.publishUpdated(view);
     return view;
+  }
+
+  /**
+   * Announces a committed change of a message (issue 31): `message.updated` with the message as
+   * it now is (subscription messageUpdated, once per change by its changeSeq). Call after the
+   * commit of a change that took a change number (nextChange / markChanged in message.writer.ts):
+   * reactions, edits, deletions, attachments, pins.
+   */
+  publishUpdated(view: MessageView): void {
+    this.events.publish({ type: 'message.updated', conversationId: view.conversationId, message: view });
   }
 
   /**
@@ -417,7 +429,7 @@ export class MessageService {
         const change = await nextChange(tx, message.conversation.id);
         // Issue 27 §3: the send rights again under the conversation's lock, as for edits.
         if (isOwn(scope.actor, facts)) await this.requireMayWrite({ ...scope, em: tx }, message);
-        const changed = await tx.nativeUpdate(Message, { id: message.id, deletedAt: null }, { changeSeq: change });
+        const changed = await tx.nativeUpdate(Message, { id: message.id, deletedAt: null }, { changeSeq: change, changedAt: new Date() });
         if (!changed) throw badInput('A deleted message cannot get attachments', 'messageId');
         const [created] = this.attachments.addRows(tx, message.id, scope.actor.id, [stored]);
         return created;
@@ -429,6 +441,7 @@ export class MessageService {
     await scope.em.refresh(message);
     const view = toMessageView(message);
     this.events.publish({ type: 'message.edited', conversationId: view.conversationId, message: view });
+    this.publishUpdated(view);
     return row;
   }
 
