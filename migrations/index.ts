@@ -8,6 +8,7 @@ import { Migration20261207143000_archive_uploads_devices } from './Migration2026
 import { Migration20261207144500_refresh_grace } from './Migration20261207144500_refresh_grace';
 import { Migration20261207150000_privacy } from './Migration20261207150000_privacy';
 import { Migration20261207153500_contact_pair } from './Migration20261207153500_contact_pair';
+import { Migration20261207180000_reactions } from './Migration20261207180000_reactions';
 import { Migration20261207181000_revisions_pins_forwarding } from './Migration20261207181000_revisions_pins_forwarding';
 import { Migration20261207182000_search } from './Migration20261207182000_search';
 
@@ -23,6 +24,7 @@ export const migrationsList: { name: string; class: new (...args: any[]) => any 
   { name: 'Migration20261207144500_refresh_grace', class: Migration20261207144500_refresh_grace },
   { name: 'Migration20261207150000_privacy', class: Migration20261207150000_privacy },
   { name: 'Migration20261207153500_contact_pair', class: Migration20261207153500_contact_pair },
+  { name: 'Migration20261207180000_reactions', class: Migration20261207180000_reactions },
   { name: 'Migration20261207181000_revisions_pins_forwarding', class: Migration20261207181000_revisions_pins_forwarding },
   { name: 'Migration20261207182000_search', class: Migration20261207182000_search },
 ];

@@ -157,7 +157,11 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const wsDocuments = new DocumentCache(schema, webSocketValidationRules(config.graphql, config.graphql.introspection), parseOptions(config.graphql));
   // Issue 27: the cost of an operation with its variables (every list at its page size or cap),
   // and each user's share of the instance (queries and mutations at once, cost per second).
-  const cost = new QueryCost(schema, { uploadMaxFiles: config.uploadMaxFiles, maxPinsPerConversation: config.maxPinsPerConversation });
+  const cost = new QueryCost(schema, {
+    uploadMaxFiles: config.uploadMaxFiles,
+    maxPinsPerConversation: config.maxPinsPerConversation,
+    reactionsMaxEmoji: config.reactions.maxEmojiPerMessage,
+  });
   const budget = new RequestBudget(
     {
       maxInFlight: config.graphql.userMaxInFlight,

@@ -10,6 +10,7 @@ import { ConversationQueries } from './domain/conversation/conversation.queries'
 import { MembershipService } from './domain/conversation/membership.service';
 import { ReadStateService } from './domain/message/read-state.service';
 import { MessageService } from './domain/message/message.service';
+import { ReactionService } from './domain/message/reaction.service';
 import { NotificationService } from './domain/notification/notification.service';
 import { UserService } from './domain/user/user.service';
 import { UserCache } from './domain/user/user-cache';
@@ -37,6 +38,8 @@ export interface Services {
   /** Joining, leaving, members, roles, mutes, bans, nicknames. */
   memberships: MembershipService;
   messages: MessageService;
+  /** Reactions to messages (issue 31). */
+  reactions: ReactionService;
   /** Read positions, read receipts, unread counts. */
   readState: ReadStateService;
   notifications: NotificationService;
@@ -105,6 +108,7 @@ export function createServices(config: Config, events: EventBus, rootEm: EntityM
     editWindowSec: config.messageEditWindowSec,
     maxPins: config.maxPinsPerConversation,
   });
+  const reactions = new ReactionService(events, conversationQueries, messages, notifications, limits, config.reactions);
   const auth = new AuthService({
     jwtSecret: config.jwtSecret,
     previousJwtSecrets: config.jwtPreviousSecrets,
@@ -128,6 +132,7 @@ export function createServices(config: Config, events: EventBus, rootEm: EntityM
     conversationQueries,
     memberships,
     messages,
+    reactions,
     readState,
     notifications,
     presence,

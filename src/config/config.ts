@@ -71,6 +71,8 @@ export interface Config {
   maxPinsPerConversation: number;
   /** A crashed instance's users go OFFLINE within this many ms (Redis presence; default 30000). */
   presenceTtlMs: number;
+  /** Reactions (issue 31): distinct emoji on one message (default 50), reactions of one user on one message (default 20). */
+  reactions: { maxEmojiPerMessage: number; maxPerUserPerMessage: number };
   /**
    * Limits (issue 6): messages per user per second, failed logins per username+IP per 15 min, new
    * WebSocket connections per minute per IP and per user; (issue 27) other people one user may add
@@ -268,6 +270,8 @@ const envSchema = z.object({
   RATE_WS_PER_MIN_USER: positiveInt.max(100000).default(60),
   RATE_MEMBER_ADDS_PER_HOUR: positiveInt.max(1_000_000).default(300),
   RATE_SEARCHES_PER_MIN: positiveInt.max(100000).default(60),
+  REACTIONS_MAX_EMOJI_PER_MESSAGE: positiveInt.max(1000).default(50),
+  REACTIONS_MAX_PER_USER_PER_MESSAGE: positiveInt.max(1000).default(20),
   WS_INIT_TIMEOUT_MS: positiveInt.max(60000).default(3000),
   WS_MAX_PAYLOAD_BYTES: positiveInt.max(16 * 1024 * 1024).default(64 * 1024),
   WS_PING_INTERVAL_MS: positiveInt.min(100).max(600000).default(30000),
@@ -417,6 +421,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     messageEditWindowSec: e.MESSAGE_EDIT_WINDOW_S || null,
     maxPinsPerConversation: e.MAX_PINS_PER_CONVERSATION,
     presenceTtlMs: e.PRESENCE_TTL_MS,
+    reactions: { maxEmojiPerMessage: e.REACTIONS_MAX_EMOJI_PER_MESSAGE, maxPerUserPerMessage: e.REACTIONS_MAX_PER_USER_PER_MESSAGE },
     rateLimits: {
       messagesPerSec: e.RATE_MESSAGES_PER_SEC,
       messagesBurst: e.RATE_MESSAGES_BURST,

@@ -6,6 +6,7 @@ import { Conversation } from '../domain/conversation/conversation.entity';
 import { Membership } from '../domain/conversation/membership.entity';
 import { Message } from '../domain/message/message.entity';
 import { MessageRevision } from '../domain/message/message-revision.entity';
+import { MessageReaction } from '../domain/message/reaction.entity';
 import { Notification } from '../domain/notification/notification.entity';
 import { PushDevice } from '../domain/push/push-device.entity';
 import { User } from '../domain/user/user.entity';
@@ -23,4 +24,5 @@ export const entities = [
   ReservedUsername,
   PushDevice,
   MessageRevision,
+  MessageReaction,
 ];

@@ -6,6 +6,7 @@ import { Membership } from '../domain/conversation/membership.entity';
 import type { MessageView } from '../domain/shared/events';
 import { Message } from '../domain/message/message.entity';
 import { toMessageView } from '../domain/message/message.writer';
+import { reactionSummaries, type ReactionSummaryView } from '../domain/message/reaction.service';
 import type { UserCache, UserRecord } from '../domain/user/user-cache';
 import { refId } from '../domain/shared/refs';
 import { ACTIVE_MEMBERSHIP, activeMembershipSql, unreadMessageSql } from '../domain/conversation/conversation.policy';
@@ -126,6 +127,8 @@ export function createLoaders(em: EntityManager, viewerId: number | null, users:
       );
       return groupBy(ids, rows, (r) => Number(r.message_id));
     }),
+    /** Reaction summaries of each message (issue 31), with the viewer's own marked: one statement per page. */
+    reactions: new DataLoader<number, ReactionSummaryView[]>((ids) => reactionSummaries(em, ids, viewerId)),
     attachments: new DataLoader<number, Attachment[]>(async (ids) =>
       groupBy(ids, await em.find(Attachment, { message: { $in: [...ids] } }, { orderBy: { id: 'asc' } }), (a) => refId(a.message)!),
     ),

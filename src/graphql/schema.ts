@@ -13,6 +13,7 @@ import { UserResolver } from './resolvers/user.resolver';
 import { MessageHistoryResolver, MessageRevisionResolver } from './resolvers/message-history.resolver';
 import { PushDeviceResolver } from './resolvers/push.resolver';
 import { SearchResolver } from './resolvers/search.resolver';
+import { MessageReactionResolver, ReactionResolver, ReactionSummaryResolver } from './resolvers/reaction.resolver';
 import { DateTimeScalar } from './scalars';
 
 let cached: GraphQLSchema | undefined;
@@ -43,6 +44,9 @@ export function buildGraphQLSchema(): GraphQLSchema {
       ReadReceiptEventResolver,
       PushDeviceResolver,
       SearchResolver,
+      MessageReactionResolver,
+      ReactionSummaryResolver,
+      ReactionResolver,
     ],
     scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
     validate: false,

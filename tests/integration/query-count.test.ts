@@ -236,3 +236,32 @@ test('issue 31: a page of 50 with revisions, pins and forwards costs as many sta
   // The page (access check and messages), revisions, the originals, the viewer's memberships of their conversations.
   expect(big.statements.length).toBeLessThanOrEqual(5);
 });
+
+test('issue 31: a page of 50 messages with their reactions costs one statement more than without, as a page of 10 does', async () => {
+  // Reactions on every message of the newest 50 (rows written with the server's own connection):
+  // both users, up to three emoji each, so each summary has counts, the viewer's own and latest users.
+  const em = server.orm.em.fork();
+  await em.execute(
+    `insert into "message_reactions" ("message_id", "user_id", "emoji", "created_at")
+     select m."id", u."id", e."emoji", now() - (m."seq" || ' seconds')::interval
+       from "messages" m cross join (select unnest(array[?::int, ?::int]) as "id") u cross join unnest(array['👍', '🎉', '😂']) with ordinality as e("emoji", "k")
+      where m."conversation_id" = ? and (m."seq" + u."id" * e."k") % 3 <> 0
+     on conflict do nothing`,
+    [Number(alice.id), Number(bob.id), Number(conversationId)],
+  );
+  const WITH = `query($c: ID!, $n: Int) { messages(conversationId: $c, last: $n) { edges { node { id sender { id } reactions { emoji count reactedByViewer latestUsers { id username } } } } } }`;
+  const WITHOUT = `query($c: ID!, $n: Int) { messages(conversationId: $c, last: $n) { edges { node { id sender { id } } } } }`;
+  await counted(WITH, { c: conversationId, n: 50 }, alice.token); // senders into the user cache
+  const big = await counted(WITH, { c: conversationId, n: 50 }, alice.token);
+  const small = await counted(WITH, { c: conversationId, n: 10 }, alice.token);
+  const plain = await counted(WITHOUT, { c: conversationId, n: 50 }, alice.token);
+  const nodes = big.data.messages.edges.map((e: any) => e.node);
+  expect(nodes).toHaveLength(50);
+  expect(nodes.filter((n: any) => n.reactions.length > 0).length).toBeGreaterThan(40);
+  expect(nodes.some((n: any) => n.reactions.some((r: any) => r.reactedByViewer) && n.reactions.some((r: any) => r.latestUsers.length === 2))).toBe(true);
+  console.log(
+    `messages(last: 50) with reactions: ${big.statements.length} SQL statements (last: 10: ${small.statements.length}; without reactions: ${plain.statements.length})`,
+  );
+  expect(big.statements.length).toBe(small.statements.length);
+  expect(big.statements.length).toBe(plain.statements.length + 1);
+});

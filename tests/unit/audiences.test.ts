@@ -38,6 +38,11 @@ const message = (conversationId: number): DomainEvent => ({
   conversationId,
   message: { id: 1, conversationId, seq: 1, changeSeq: 1, senderId: BOB, content: 'hi', kind: 'TEXT', createdAt: '2026-01-01T00:00:00.000Z' } as never,
 });
+/** Issue 31: any later change of a message (reactions, edits, deletion). */
+const updated = (conversationId: number): DomainEvent => ({
+  ...(message(conversationId) as Extract<DomainEvent, { type: 'message.added' }>),
+  type: 'message.updated',
+});
 const receipt = (userId: number): DomainEvent => ({ type: 'read.receipt', conversationId: GROUP, userId, lastReadSeq: 1, readAt: '2026-01-01T00:00:00.000Z' });
 const presence = (userId: number): DomainEvent => ({ type: 'presence', userId, status: 'ONLINE', lastSeenAt: null });
 const profile = (userId: number): DomainEvent => ({ type: 'user.changed', userId, isStaff: false, profile: true, user: { id: userId } as never });
@@ -119,6 +124,10 @@ describe('audience rules of live events', () => {
     ["supportOnly (seed 002): the customer's own thread", { who: ALICE, narrowing: 'supportOnly' }, message(SUPPORT), true],
     ['supportOnly (seed 002): never a GROUP', { who: ALICE, narrowing: 'supportOnly' }, message(GROUP), false],
     ['supportOnly (seed 002): staff, every SUPPORT thread', { who: STAFF, narrowing: 'supportOnly' }, message(SUPPORT), true],
+    // messageUpdated (issue 31): the same readers as the message.
+    ['an update of a message: a member bound to the conversation', { who: ALICE, conversationId: GROUP }, updated(GROUP), true],
+    ['an update: "every conversation", a member follows it', { who: ALICE }, updated(GROUP), true],
+    ['an update: not a reader', { who: ALICE, conversationId: OTHER }, updated(OTHER), false],
     // Typing: readers, never one's own, never across a block.
     ['typing of another member', { who: ALICE, conversationId: GROUP }, typing(BOB), true],
     ["typing: never one's own", { who: ALICE, conversationId: GROUP }, typing(ALICE), false],
@@ -156,7 +165,8 @@ describe('audience rules of live events', () => {
     const answer = mayReceive(registry, spec(sub), event);
     // Messages, typing and notifications answer at once from memory (no promise, no SQL); read
     // receipts and presence ask the user cache (memory, no SQL here) for privacy settings.
-    if (event.type === 'message.added' || event.type === 'typing' || event.type === 'notification.added') expect(typeof answer).toBe('boolean');
+    if (event.type === 'message.added' || event.type === 'message.updated' || event.type === 'typing' || event.type === 'notification.added')
+      expect(typeof answer).toBe('boolean');
     expect(await answer).toBe(expected);
   });
 

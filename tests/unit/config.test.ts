@@ -71,6 +71,25 @@ describe('MESSAGE_EDIT_WINDOW_S and MAX_PINS_PER_CONVERSATION (issue 31)', () =>
   });
 });
 
+describe('reactions (issue 31)', () => {
+  test('limits default to 50 different emoji per message and 20 reactions per user per message, and take other values', () => {
+    expect(loadConfig(base).reactions).toEqual({ maxEmojiPerMessage: 50, maxPerUserPerMessage: 20 });
+    expect(loadConfig({ ...base, REACTIONS_MAX_EMOJI_PER_MESSAGE: '10', REACTIONS_MAX_PER_USER_PER_MESSAGE: '3' }).reactions).toEqual({
+      maxEmojiPerMessage: 10,
+      maxPerUserPerMessage: 3,
+    });
+  });
+
+  test.each([
+    ['REACTIONS_MAX_EMOJI_PER_MESSAGE', '0'],
+    ['REACTIONS_MAX_EMOJI_PER_MESSAGE', 'many'],
+    ['REACTIONS_MAX_PER_USER_PER_MESSAGE', '-1'],
+    ['REACTIONS_MAX_PER_USER_PER_MESSAGE', '1001'],
+  ])('%s=%s is refused, naming the variable', (variable, value) => {
+    expect(configError({ ...base, [variable]: value }).variable).toBe(variable);
+  });
+});
+
 describe('loadConfig defaults', () => {
   test('a minimal environment gets the documented defaults', () => {
     const c = loadConfig(base);

@@ -65,6 +65,10 @@ export class Message {
   @Property({ type: 'datetime', nullable: true })
   deletedAt?: Date | null;
 
+  /** When it last changed other than by creation, edit or deletion (a reaction; issue 31): the outage replay reads it. */
+  @Property({ type: 'datetime', nullable: true })
+  changedAt?: Date | null;
+
   /** Ids of the members named with `@username` in the content (seed 003 mentions), in order of appearance. */
   @Property({ type: 'json', default: '[]' })
   mentionIds: number[] = [];

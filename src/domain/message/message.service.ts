@@ -82,7 +82,7 @@ export type SendInput = z.input<typeof sendSchema>;
  * a DIRECT chat (SendTarget.blocked), and the other member of a DIRECT chat has not deleted
  * their account (issue 18: nobody would receive it; the chat stays readable). @throws FORBIDDEN.
  */
-function requireWritable(scope: Scope, target: SendTarget, what: 'send' | 'write'): void {
+export function requireWritable(scope: Scope, target: SendTarget, what: 'send' | 'write'): void {
   const { conversation, membership } = target;
   if (isArchived(conversation)) throw forbidden(ARCHIVED_MESSAGE);
   if (!canSend(scope.actor, conversation, membership)) throw forbidden(membership?.isMuted ? 'You are muted in this conversation' : `You cannot ${what} here`);
@@ -381,6 +381,7 @@ export class MessageService {
     await scope.em.refresh(message);
     const view = toMessageView(message);
     this.events.publish({ type: 'message.edited', conversationId: view.conversationId, message: view });
+    this.publishUpdated(view);
     return view;
   }
 
@@ -418,6 +419,7 @@ export class MessageService {
     await scope.em.refresh(message);
     const view = toMessageView(message);
     this.events.publish({ type: 'message.deleted', conversationId: view.conversationId, message: view });
+    this.publishUpdated(view);
     return view;
   }
 
@@ -466,15 +468,17 @@ export class MessageService {
         throw conflict(`At most ${max} messages can be pinned in a conversation (MAX_PINS_PER_CONVERSATION): unpin one first`);
       }
       const change = await nextChange(tx, conversation.id);
-      await tx.nativeUpdate(Message, { id: message.id }, { pinnedAt: pinned ? new Date() : null, pinnedBy: pinned ? scope.actor.id : null, changeSeq: change });
+      await tx.nativeUpdate(
+        Message,
+        { id: message.id },
+        { pinnedAt: pinned ? new Date() : null, pinnedBy: pinned ? scope.actor.id : null, changeSeq: change, changedAt: new Date() },
+      );
       return true;
     });
     await scope.em.refresh(message);
     const view = toMessageView(message);
-    if (changed) {
-      // LIVE (issue 31 "Live and after reconnect"): publish the pin's messageUpdated here once that
-      // event exists; until then a pin reaches clients through messagesSince (its change number).
-    }
+    // Live (messageUpdated) and after reconnect (messagesSince, the outage replay: its change number and changed_at).
+    if (changed) this.publishUpdated(view);
     return view;
   }
 
@@ -529,6 +533,16 @@ export class MessageService {
   }
 
   /**
+   * Announces a committed change of a message (issue 31): `message.updated` with the message as
+   * it now is (subscription messageUpdated, once per change by its changeSeq). Call after the
+   * commit of a change that took a change number (nextChange / markChanged in message.writer.ts):
+   * reactions, edits, deletions, attachments, pins.
+   */
+  publishUpdated(view: MessageView): void {
+    this.events.publish({ type: 'message.updated', conversationId: view.conversationId, message: view });
+  }
+
+  /**
    * Adds a file to the actor's own message (seed 004 attachments endpoint), within the per-message
    * file limit; the message counts as changed (messageEdited, messagesSince).
    * @throws NOT_FOUND (also when `inConversation` is given and the message is not in it), FORBIDDEN (not the sender), BAD_USER_INPUT (deleted message, file name),
@@ -555,7 +569,7 @@ export class MessageService {
         const change = await nextChange(tx, message.conversation.id);
         // Issue 27 §3: the send rights again under the conversation's lock, as for edits.
         if (isOwn(scope.actor, facts)) await this.requireMayWrite({ ...scope, em: tx }, message);
-        const changed = await tx.nativeUpdate(Message, { id: message.id, deletedAt: null }, { changeSeq: change });
+        const changed = await tx.nativeUpdate(Message, { id: message.id, deletedAt: null }, { changeSeq: change, changedAt: new Date() });
         if (!changed) throw badInput('A deleted message cannot get attachments', 'messageId');
         const [created] = this.attachments.addRows(tx, message.id, scope.actor.id, [stored]);
         return created;
@@ -567,6 +581,7 @@ export class MessageService {
     await scope.em.refresh(message);
     const view = toMessageView(message);
     this.events.publish({ type: 'message.edited', conversationId: view.conversationId, message: view });
+    this.publishUpdated(view);
     return row;
   }
 

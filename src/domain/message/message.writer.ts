@@ -249,6 +249,25 @@ export async function nextChange(tx: EntityManager, conversationId: number): Pro
   return row.change_seq;
 }
 
+/**
+ * Marks message `messageId` of `conversationId` changed, inside `tx` (issue 31: a reaction, a pin;
+ * any change besides creation, edit or deletion, which write their own columns): records the
+ * conversation's next change number (`change`, from {@link nextChange} when the caller already
+ * took the conversation's lock; else taken here) and the time (`changed_at`) on the message, so
+ * `messagesSince` returns it and the outage replay (realtime/delivery/replay.ts) re-sends it.
+ * Returns the message as it now is, or null when it is deleted (or not in that conversation):
+ * the caller refuses then (its transaction rolls back). After the commit, publish the view with
+ * MessageService.publishUpdated (`message.updated`, subscription messageUpdated).
+ */
+export async function markChanged(tx: EntityManager, conversationId: number, messageId: number, change?: number): Promise<MessageView | null> {
+  const seq = change ?? (await nextChange(tx, conversationId));
+  const [row] = await tx.execute<MessageRow[]>(
+    `update "messages" set "change_seq" = ?, "changed_at" = now() where "id" = ? and "conversation_id" = ? and "deleted_at" is null returning *`,
+    [seq, messageId, conversationId],
+  );
+  return row ? rowToMessageView(row) : null;
+}
+
 /** The plain, JSON-safe view of a message that queries and events share. Deleted: content "". */
 export function toMessageView(m: Message): MessageView {
   return {

@@ -204,6 +204,60 @@ export class NotificationService {
     await tx.nativeUpdate(Notification, { message: messageId }, { body: content == null ? '' : [...content].slice(0, PREVIEW_LENGTH).join('') });
   }
 
+  /**
+   * Whether `userId` watches `conversationId` live on any instance (a messageAdded subscription):
+   * such a user gets no reaction notification (issue 31).
+   */
+  async isWatching(conversationId: number, userId: number): Promise<boolean> {
+    return (await this.watchersOf(conversationId, [userId])).includes(userId);
+  }
+
+  /**
+   * A reaction to `recipientId`'s message (issue 31), inside the reaction's transaction (under the
+   * conversation's lock, so two reactions never both insert): coalesced per message, one unread
+   * notification (kind MESSAGE, the message's own sender as recipient: never a send's
+   * notification) whose title names the latest reactor; a new one only when none is unread.
+   * Nobody is notified while not an active member, nor across a block either way. The reactor's
+   * name comes from the user cache. Returns the new notification to publish after the commit
+   * (null when an unread one was updated or nobody is notified). Two statements at most.
+   */
+  async reacted(
+    tx: EntityManager,
+    n: { recipientId: number; reactorId: number; emoji: string; conversationId: number; messageId: number; content: string },
+  ): Promise<NotificationView | null> {
+    const reactor =
+      (this.users ? await this.users.get(tx, n.reactorId) : null) ??
+      (await tx.findOneOrFail(User, { id: n.reactorId }, { fields: ['username', 'firstName', 'lastName'] }));
+    const title = [...`${fullNameOf(reactor)} reacted ${n.emoji} to your message`].slice(0, 255).join('');
+    const rows = await tx.execute<NotificationRow[]>(
+      `with ok as (select 1 from "memberships" m where m."conversation_id" = ? and m."user_id" = ? and ${activeMembershipSql('m')}
+                     and not exists (select 1 from "contacts" k where k."status" = 'BLOCKED'
+                       and ((k."requester_id" = ? and k."addressee_id" = ?) or (k."requester_id" = ? and k."addressee_id" = ?)))),
+            prior as (update "notifications" set "title" = ? where "user_id" = ? and "message_id" = ? and "kind" = 'MESSAGE' and "read_at" is null
+                        and exists (select 1 from ok) returning "id")
+       insert into "notifications" ("user_id", "kind", "title", "body", "conversation_id", "message_id", "created_at")
+       select ?, 'MESSAGE', ?, ?, ?, ?, now() where exists (select 1 from ok) and not exists (select 1 from prior)
+       returning *`,
+      [
+        n.conversationId,
+        n.recipientId,
+        n.recipientId,
+        n.reactorId,
+        n.reactorId,
+        n.recipientId,
+        title,
+        n.recipientId,
+        n.messageId,
+        n.recipientId,
+        title,
+        [...n.content].slice(0, PREVIEW_LENGTH).join(''),
+        n.conversationId,
+        n.messageId,
+      ],
+    );
+    return rows.length ? toNotificationView(rows[0]) : null;
+  }
+
   /** Publishes notifications a send wrote (raw rows of appendMessage), each to its recipient. */
   published(rows: readonly Record<string, unknown>[]): void {
     this.publish(rows.map((r) => toNotificationView(r as unknown as NotificationRow)));

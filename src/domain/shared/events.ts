@@ -72,6 +72,12 @@ export type DomainEvent =
   | { type: 'message.added'; conversationId: number; message: MessageView }
   | { type: 'message.edited'; conversationId: number; message: MessageView }
   | { type: 'message.deleted'; conversationId: number; message: MessageView }
+  /**
+   * Issue 31: any change to what a message shows besides its creation (reactions, edits, deletion,
+   * attachments; pins later), once per change (`message.changeSeq`), carrying the message as it now
+   * is. Edits and deletions publish it besides message.edited / message.deleted.
+   */
+  | { type: 'message.updated'; conversationId: number; message: MessageView }
   | { type: 'typing'; conversationId: number; userId: number; isTyping: boolean }
   | { type: 'read.receipt'; conversationId: number; userId: number; lastReadSeq: number; readAt: string }
   | { type: 'presence'; userId: number; status: 'ONLINE' | 'OFFLINE'; lastSeenAt: string | null }

@@ -11,7 +11,7 @@ import { userRecordOf } from '../../domain/user/user-cache';
 import { NotificationType } from '../types/contact.type';
 import { MessageDeletedEventType, PresenceEventType, ReadReceiptEventType, TypingEventType } from '../types/payload.type';
 
-type ConversationEventType = 'message.added' | 'message.edited' | 'message.deleted' | 'typing' | 'read.receipt';
+type ConversationEventType = 'message.added' | 'message.edited' | 'message.deleted' | 'message.updated' | 'typing' | 'read.receipt';
 
 /** The socket's realtime state. @throws BAD_USER_INPUT outside graphql-ws (subscriptions need a WebSocket). */
 function liveOf(ctx: GraphQLContext): LiveSocket {
@@ -95,6 +95,15 @@ export class SubscriptionResolver {
     @Arg('conversationId', () => ID, { nullable: true }) _conversationId?: string,
   ): MessageDeletedEventType {
     return { conversationId: e.conversationId, messageId: e.message.id, seq: e.message.seq, deletedAt: e.message.deletedAt! };
+  }
+
+  @Subscription(() => MessageType, {
+    description:
+      'Any change to what a message shows besides its creation (reactions, edits, deletion, attachments), once per change; the payload is the message as it is now. conversationId omitted: every conversation the viewer belongs to (staff: and every SUPPORT conversation)',
+    subscribe: ({ args, context }) => conversationEvents(context, 'message.updated', args.conversationId),
+  })
+  messageUpdated(@Root() e: EventOf<'message.updated'>, @Arg('conversationId', () => ID, { nullable: true }) _conversationId?: string) {
+    return e.message;
   }
 
   @Subscription(() => TypingEventType, {

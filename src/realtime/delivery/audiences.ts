@@ -13,7 +13,7 @@ import type { EventBus } from '../state/event-bus';
  *
  * | event | receives it |
  * |---|---|
- * | message.added / edited / deleted | readers of the conversation (staff, or an active member); "every conversation": those who follow it by default (followsByDefault) |
+ * | message.added / edited / deleted / updated | readers of the conversation (staff, or an active member); "every conversation": those who follow it by default (followsByDefault) |
  * | typing | readers, never the typist themselves, never across a block (either way) |
  * | read.receipt | readers, while the reader sends read receipts (privacy, user.policy.ts deliversReadReceipt; their own sessions always; `othersOnly`: not the reader themselves) |
  * | presence | the watched users (GraphQL: asked ids or the presence audience, never across a block); `peerOnly`: the DIRECT chat's other user, when a reader and not blocked; either way as the user's privacy.presenceVisibility allows (user.policy.ts showsPresence) |
@@ -90,6 +90,7 @@ export function mayReceive(registry: AudienceRegistry, spec: AudienceSpec, e: Do
     case 'message.added':
     case 'message.edited':
     case 'message.deleted':
+    case 'message.updated':
       return reads(registry, spec, e.conversationId);
     case 'typing':
       if (e.userId === me) return false;

@@ -93,6 +93,7 @@ export const DELIVERED: readonly DomainEventType[] = [
   'message.added',
   'message.edited',
   'message.deleted',
+  'message.updated',
   'typing',
   'read.receipt',
   'presence',
@@ -162,6 +163,8 @@ export class DeliveryHub<A = AudienceSpec> {
   deliveredFrames = 0;
   /** Message changes delivered lately, per conversation (`changeSeq`s). */
   private readonly delivered = new Map<number, Set<number>>();
+  /** The same for `message.updated`, which shares its change number with an edit's or deletion's own event. */
+  private readonly deliveredUpdates = new Map<number, Set<number>>();
   /** While paused (a replay is being read), events from the bus wait here, in order. */
   private held: DomainEvent[] | null = null;
 
@@ -271,16 +274,16 @@ export class DeliveryHub<A = AudienceSpec> {
   }
 
   /** True the first time a message change is seen; remembers the last 1000 changes of the 2000 busiest conversations. */
-  private firstDelivery(conversationId: number, changeSeq: number): boolean {
-    let seen = this.delivered.get(conversationId);
+  private firstDelivery(conversationId: number, changeSeq: number, delivered = this.delivered): boolean {
+    let seen = delivered.get(conversationId);
     if (seen?.has(changeSeq)) return false;
     if (!seen) {
       seen = new Set();
-      if (this.delivered.size >= 2000) this.delivered.delete(this.delivered.keys().next().value!);
+      if (delivered.size >= 2000) delivered.delete(delivered.keys().next().value!);
     } else {
-      this.delivered.delete(conversationId);
+      delivered.delete(conversationId);
     }
-    this.delivered.set(conversationId, seen);
+    delivered.set(conversationId, seen);
     seen.add(changeSeq);
     if (seen.size > 1000) seen.delete(seen.values().next().value!);
     return true;
@@ -293,6 +296,7 @@ export class DeliveryHub<A = AudienceSpec> {
       !this.firstDelivery(e.conversationId, e.message.changeSeq)
     )
       return;
+    if (e.type === 'message.updated' && !this.firstDelivery(e.conversationId, e.message.changeSeq, this.deliveredUpdates)) return;
     this.opts.onDispatch?.(e);
     let scope: EventScope | undefined;
     const results = new Map<Group, string | null | Promise<string | null>>();

@@ -12,7 +12,8 @@ export const REPLAY_MAX_ROWS = 10_000;
  * of every SUPPORT thread) committed since `since`, read back from PostgreSQL as the domain
  * events that announced them, in change order per conversation: a message created since then
  * gives `message.added` (its state now), and a later edit or delete of it gives
- * `message.edited` / `message.deleted` too. The hub delivers each change at most once.
+ * `message.edited` / `message.deleted` too, and any change since it was created (a reaction:
+ * `changed_at`; an edit, a deletion) `message.updated` (issue 31). The hub delivers each change at most once.
  * Used after an outage of the bus between instances (issue 11: gap-free without client help).
  */
 export async function missedChanges(em: EntityManager, conversations: readonly number[], supportThreads: boolean, since: Date): Promise<DomainEvent[]> {
@@ -27,9 +28,9 @@ export async function missedChanges(em: EntityManager, conversations: readonly n
   const at = since.toISOString();
   const rows = await em.execute<MessageRow[]>(
     `select m.* from "messages" m where (${where.join(' or ')})
-       and (m."created_at" >= ?::timestamptz or m."edited_at" >= ?::timestamptz or m."deleted_at" >= ?::timestamptz)
+       and (m."created_at" >= ?::timestamptz or m."edited_at" >= ?::timestamptz or m."deleted_at" >= ?::timestamptz or m."changed_at" >= ?::timestamptz)
      order by m."conversation_id", m."change_seq" limit ${REPLAY_MAX_ROWS}`,
-    [...params, at, at, at],
+    [...params, at, at, at, at],
   );
   const events: DomainEvent[] = [];
   for (const row of rows) {
@@ -37,7 +38,12 @@ export async function missedChanges(em: EntityManager, conversations: readonly n
     const { conversationId } = view;
     const createdChange = Number(row.created_change);
     if (new Date(view.createdAt) >= since) events.push({ type: 'message.added', conversationId, message: { ...view, changeSeq: createdChange } });
-    if (view.changeSeq !== createdChange) events.push({ type: view.deletedAt ? 'message.deleted' : 'message.edited', conversationId, message: view });
+    if (view.changeSeq === createdChange) continue;
+    // An edit or deletion (not a reaction alone: changed_at) keeps its own event, as before.
+    const isRecent = (d: string | null) => d != null && new Date(d) >= since;
+    if (isRecent(view.createdAt) || isRecent(view.editedAt) || isRecent(view.deletedAt))
+      events.push({ type: view.deletedAt ? 'message.deleted' : 'message.edited', conversationId, message: view });
+    events.push({ type: 'message.updated', conversationId, message: view });
   }
   return events;
 }

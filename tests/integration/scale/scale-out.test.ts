@@ -320,6 +320,26 @@ describeScale('Redis outage', () => {
     expect((await onA.until(() => true, 10000)).map((e: any) => e.messageAdded.seq)).toEqual([6]);
   });
 
+  test('issue 31: a reaction made during the outage reaches messageUpdated on A after it, once', async () => {
+    await twoInstancesBehindARedisProxy();
+    const [a, b] = cluster.instances;
+    const { alice, bob, conversationId } = await pair(a);
+    const messageId = (await gqlOk(a.url, SEND, { c: conversationId, t: 'react to me' }, alice.token)).sendMessage.id;
+    const UPDATED = 'subscription($c: ID) { messageUpdated(conversationId: $c) { id reactions { emoji count } } }';
+    const REACT = 'mutation($m: ID!, $e: String!) { addReaction(messageId: $m, emoji: $e) { id } }';
+    const onA = live(client(a, alice), UPDATED, { c: conversationId });
+    await onA.ready();
+    await proxy.cut();
+    await waitFor(async () => (await readyz(a)).body.status === 'degraded', 10000, 'readyz degraded');
+    await gqlOk(b.url, REACT, { m: messageId, e: '👍' }, bob.token);
+    await proxy.restore();
+    await waitFor(async () => (await readyz(a)).body.status === 'ready' && (await readyz(b)).body.status === 'ready', 15000, 'readyz ready');
+    expect(await onA.next(10000)).toEqual({ messageUpdated: { id: messageId, reactions: [{ emoji: '👍', count: 1 }] } });
+    // Once: the next reaction is the next event.
+    await gqlOk(b.url, REACT, { m: messageId, e: '🎉' }, bob.token);
+    expect((await onA.until(() => true, 10000)).map((e: any) => e.messageUpdated.reactions.length)).toEqual([2]);
+  });
+
   test('HTTP requests on A follow staff changes made on B at once (the user cache): with Redis, during an outage, and after it', async () => {
     await twoInstancesBehindARedisProxy();
     const [a, b] = cluster.instances;

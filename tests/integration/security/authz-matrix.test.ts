@@ -163,6 +163,9 @@ const GQL: Record<string, Op> = {
     fix: 'group',
     call: (c) => g(c, `mutation($m: ID!, $c: ID!) { forwardMessage(id: $m, toConversationId: $c) { id } }`, { m: c.msg, c: c.conv }),
   },
+  // Issue 31: reactions (idempotent, so every role may use the world's message).
+  'Mutation.addReaction': { fix: 'group', call: (c) => g(c, `mutation($m: ID!) { addReaction(messageId: $m, emoji: "👍") { id } }`, { m: c.msg }) },
+  'Mutation.removeReaction': { fix: 'group', call: (c) => g(c, `mutation($m: ID!) { removeReaction(messageId: $m, emoji: "👍") { id } }`, { m: c.msg }) },
   'Mutation.markRead': { fix: 'group', call: (c) => g(c, `mutation($c: ID!) { markRead(conversationId: $c) { id } }`, { c: c.conv }) },
   'Mutation.setTyping': { fix: 'group', call: (c) => g(c, `mutation($c: ID!) { setTyping(conversationId: $c, isTyping: true) }`, { c: c.conv }) },
   'Mutation.addAttachment': { fix: 'group', call: async (c) => gqlOutcome(await addAttachmentCall(c.w.server, c.u?.token, await c.freshMsg())) },
@@ -216,6 +219,7 @@ const GQL: Record<string, Op> = {
   // --- end of issue 28 ---
   // Subscription
   'Subscription.messageAdded': { fix: 'group', call: (c) => s(c, `subscription($c: ID) { messageAdded(conversationId: $c) { id } }`, { c: c.conv }) },
+  'Subscription.messageUpdated': { fix: 'group', call: (c) => s(c, `subscription($c: ID) { messageUpdated(conversationId: $c) { id } }`, { c: c.conv }) },
   'Subscription.messageEdited': { fix: 'group', call: (c) => s(c, `subscription($c: ID) { messageEdited(conversationId: $c) { id } }`, { c: c.conv }) },
   'Subscription.messageDeleted': {
     fix: 'group',
@@ -414,6 +418,11 @@ const EXPECTED: Record<string, string> = {
   'Mutation.unregisterPushDevice': 'U    N    N    N    N    A    N    N', // the owner's device: nobody else's to remove (staff neither)
   // --- end of issue 28 ---
 
+  // Issue 31: reacting needs what a send needs (staff: SUPPORT only; blocked: refused in the DIRECT);
+  // removing one's own needs only to see the message (a removal of nothing changes nothing).
+  'Mutation.addReaction': 'U    N    A    N    N    A    F    F',
+  'Mutation.removeReaction': 'U    N    A    N    N    A    A    A',
+  'Subscription.messageUpdated': 'U    N    A    N    N    A    A    A',
   'Subscription.messageAdded': 'U    N    A    N    N    A    A    A',
   'Subscription.messageEdited': 'U    N    A    N    N    A    A    A',
   'Subscription.messageDeleted': 'U    N    A    N    N    A    A    A',
@@ -683,6 +692,7 @@ describe('authorization matrix', () => {
       ['messages', `query($i: ID!) { messages(conversationId: $i, first: 1) { totalCount } }`, w.conv.room],
       ['sendMessage', `mutation($i: ID!) { sendMessage(input: {conversationId: $i, content: "x"}) { id } }`, w.conv.support],
       ['editMessage', `mutation($i: ID!) { editMessage(id: $i, content: "x") { id } }`, w.msg.direct],
+      ['addReaction', `mutation($i: ID!) { addReaction(messageId: $i, emoji: "👍") { id } }`, w.msg.group],
       ['joinRoom (banned)', `mutation($i: ID!) { joinRoom(id: $i) { id } }`, w.conv.group],
     ];
     for (const [name, query, hidden] of pairs) {

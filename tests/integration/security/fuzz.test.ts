@@ -31,7 +31,7 @@ const REFUSAL_CODES = new Set([
   'UNSUPPORTED_MEDIA_TYPE',
 ]);
 const REST_REFUSALS = new Set([400, 401, 403, 404, 405, 409, 413, 415, 429]);
-const TABLES = ['users', 'conversations', 'memberships', 'messages', 'notifications', 'contacts', 'push_devices'] as const;
+const TABLES = ['users', 'conversations', 'memberships', 'messages', 'notifications', 'contacts', 'push_devices', 'message_reactions'] as const;
 
 let server: TestServer;
 let alice: TestUser;
@@ -193,6 +193,9 @@ const id = () =>
     { weight: 2, arbitrary: junk },
   );
 const str = () => fc.oneof({ weight: 4, arbitrary: text }, { weight: 1, arbitrary: junk });
+/** An emoji variable (issue 31): a real one (alone, doubled, with text), or any string or junk. */
+const emoji = () =>
+  fc.oneof({ weight: 2, arbitrary: fc.constantFrom('👍', '👍🏽', '👨‍👩‍👧', '🇫🇷', '❤', '👍👍', '👍a', '\u200d', '🇫', '1', '') }, { weight: 3, arbitrary: str() });
 const int = () => fc.oneof({ weight: 4, arbitrary: edgeInt }, { weight: 1, arbitrary: junk });
 const bool = () => fc.oneof({ weight: 4, arbitrary: fc.boolean() }, { weight: 1, arbitrary: junk });
 const enumOf = (...values: string[]) => fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...values) }, { weight: 1, arbitrary: junk });
@@ -234,6 +237,13 @@ const ops = (): Op[] => [
     c: id,
     k: str,
   }),
+  op('addReaction', 'mutation($m: ID!, $e: String!) { addReaction(messageId: $m, emoji: $e) { id reactions { emoji count } } }', { m: id, e: emoji }),
+  op('removeReaction', 'mutation($m: ID!, $e: String!) { removeReaction(messageId: $m, emoji: $e) { id } }', { m: id, e: emoji }),
+  op(
+    'reactors',
+    'query($m: ID!, $e: String!, $f: Int, $a: String) { message(id: $m) { reactors(emoji: $e, first: $f, after: $a) { totalCount edges { cursor } } } }',
+    { m: id, e: emoji, f: int, a: () => cursor },
+  ),
   op('createGroup', 'mutation($i: CreateGroupInput!) { createGroup(input: $i) { id } }', {
     i: () => input({ name: str, description: str, memberIds: () => fc.oneof(fc.array(id(), { maxLength: 8 }), junk) }),
   }),
