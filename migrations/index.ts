@@ -8,6 +8,7 @@ import { Migration20261207143000_archive_uploads_devices } from './Migration2026
 import { Migration20261207144500_refresh_grace } from './Migration20261207144500_refresh_grace';
 import { Migration20261207150000_privacy } from './Migration20261207150000_privacy';
 import { Migration20261207153500_contact_pair } from './Migration20261207153500_contact_pair';
+import { Migration20261207183000_push_outbox } from './Migration20261207183000_push_outbox';
 
 /** Every migration, in order. A new migration file is added here too (see docs/development.md, "Migrations"). */
 export const migrationsList: { name: string; class: new (...args: any[]) => any }[] = [
@@ -21,4 +22,5 @@ export const migrationsList: { name: string; class: new (...args: any[]) => any 
   { name: 'Migration20261207144500_refresh_grace', class: Migration20261207144500_refresh_grace },
   { name: 'Migration20261207150000_privacy', class: Migration20261207150000_privacy },
   { name: 'Migration20261207153500_contact_pair', class: Migration20261207153500_contact_pair },
+  { name: 'Migration20261207183000_push_outbox', class: Migration20261207183000_push_outbox },
 ];

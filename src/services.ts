@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { PushDeviceService } from './domain/push/push-device.service';
+import { NotificationLevelService } from './domain/push/notification-level.service';
 import type { Config } from './config/config';
 import { AttachmentService } from './domain/attachment/attachment.service';
 import { AuthService } from './domain/auth/auth.service';
@@ -47,6 +48,8 @@ export interface Services {
   userCache: UserCache;
   /** Push devices (seed 002 fcm-django; issue 34 delivers). */
   pushDevices: PushDeviceService;
+  /** Members' push levels per conversation (issue 34). */
+  notificationLevels: NotificationLevelService;
 }
 
 /** Shared infrastructure for {@link createServices}: the live state's factory and the logger. */
@@ -129,6 +132,7 @@ export function createServices(config: Config, events: EventBus, rootEm: EntityM
     bus: events,
     limits,
     userCache,
-    pushDevices: new PushDeviceService(),
+    pushDevices: new PushDeviceService({ allowPrivate: config.outboundAllowPrivate, webPushPublicKey: config.push?.webPush?.publicKey ?? null }),
+    notificationLevels: new NotificationLevelService(conversationQueries),
   };
 }

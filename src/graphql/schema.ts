@@ -10,7 +10,7 @@ import { MembershipResolver } from './resolvers/membership.resolver';
 import { AttachmentResolver, MessageResolver, UnreadByConversationResolver, UnreadBySenderResolver, UnreadSummaryResolver } from './resolvers/message.resolver';
 import { PresenceEventResolver, ReadReceiptEventResolver, SubscriptionResolver, TypingEventResolver } from './resolvers/subscription.resolver';
 import { UserResolver } from './resolvers/user.resolver';
-import { PushDeviceResolver } from './resolvers/push.resolver';
+import { MembershipPushResolver, PushDeviceResolver } from './resolvers/push.resolver';
 import { DateTimeScalar } from './scalars';
 
 let cached: GraphQLSchema | undefined;
@@ -38,6 +38,7 @@ export function buildGraphQLSchema(): GraphQLSchema {
       PresenceEventResolver,
       ReadReceiptEventResolver,
       PushDeviceResolver,
+      MembershipPushResolver,
     ],
     scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
     validate: false,
