@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { PushDeviceService } from './domain/push/push-device.service';
 import { NotificationLevelService } from './domain/push/notification-level.service';
+import { PushOutbox } from './domain/push/outbox';
 import type { Config } from './config/config';
 import { AttachmentService } from './domain/attachment/attachment.service';
 import { AuthService } from './domain/auth/auth.service';
@@ -50,6 +51,8 @@ export interface Services {
   pushDevices: PushDeviceService;
   /** Members' push levels per conversation (issue 34). */
   notificationLevels: NotificationLevelService;
+  /** The pushes a send queues in its own transaction (issue 34; inactive without push configured). */
+  pushOutbox: PushOutbox;
 }
 
 /** Shared infrastructure for {@link createServices}: the live state's factory and the logger. */
@@ -100,7 +103,8 @@ export function createServices(config: Config, events: EventBus, rootEm: EntityM
     config.publicUrl ?? '',
     conversationQueries,
   );
-  const messages = new MessageService(events, conversationQueries, conversations, notifications, typing, attachments, limits);
+  const pushOutbox = new PushOutbox(config.push != null);
+  const messages = new MessageService(events, conversationQueries, conversations, notifications, typing, attachments, limits, pushOutbox);
   const auth = new AuthService({
     jwtSecret: config.jwtSecret,
     previousJwtSecrets: config.jwtPreviousSecrets,
@@ -134,5 +138,6 @@ export function createServices(config: Config, events: EventBus, rootEm: EntityM
     userCache,
     pushDevices: new PushDeviceService({ allowPrivate: config.outboundAllowPrivate, webPushPublicKey: config.push?.webPush?.publicKey ?? null }),
     notificationLevels: new NotificationLevelService(conversationQueries),
+    pushOutbox,
   };
 }

@@ -1,3 +1,4 @@
+import { PushOutbox } from '../push/outbox';
 import type { Scope } from '../shared/actor';
 import { badInput, conflict, forbidden, isUniqueViolation, notFound, parseId } from '../shared/errors';
 import type { EventPublisher, MessageView } from '../shared/events';
@@ -132,6 +133,8 @@ export class MessageService {
     private readonly typing: TypingIndicators,
     private readonly attachments: AttachmentService,
     private readonly limits: RateLimiter,
+    /** Issue 34: the send's pushes, queued in its transaction (inactive without push configured). */
+    private readonly pushes: PushOutbox = new PushOutbox(false),
   ) {}
 
   /**
@@ -204,13 +207,14 @@ export class MessageService {
       // A DIRECT chat's send takes the conversation's lock first, so its statement sees a block
       // committed while it waited (issue 27 §3; SendGuard.partnerId).
       const { message, senderReadMoved, notifications } =
-        !stored.length && !reference && !direct
+        !stored.length && !reference && !direct && !this.pushes.active
           ? await appendMessage(scope.em, newMessage)
           : await scope.em.transactional(async (tx) => {
               if (direct) await lockForSend(tx, scope.actor.id, conversation.id);
               const appended = await appendMessage(tx, newMessage);
               this.attachments.addRows(tx, appended.message.id, scope.actor.id, stored);
               if (reference) await this.attachments.addReference(tx, appended.message.id, scope.actor.id, reference.file);
+              await this.pushes.messageAdded(tx, appended.message);
               return appended;
             });
       const view = toMessageView(message);

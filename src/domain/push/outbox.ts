@@ -12,11 +12,11 @@ export type OutboxChannel = 'push' | 'webhook';
  * nothing (`active` false: a send stays one statement).
  */
 export class PushOutbox {
-  /** @param active true when Web Push or FCM is configured. @param onQueued called after a row is written (the local worker looks sooner than its next poll). */
-  constructor(
-    readonly active: boolean,
-    private readonly onQueued: () => void = () => undefined,
-  ) {}
+  /** Called after a row is written (the app sets it: the local worker looks sooner than its next poll). */
+  onQueued: () => void = () => undefined;
+
+  /** @param active true when Web Push or FCM is configured. */
+  constructor(readonly active: boolean) {}
 
   /**
    * Queues the pushes of a message just appended (inside the send's transaction `tx`): one row,
