@@ -11,6 +11,7 @@ import { Migration20261207153500_contact_pair } from './Migration20261207153500_
 import { Migration20261207180000_reactions } from './Migration20261207180000_reactions';
 import { Migration20261207181000_revisions_pins_forwarding } from './Migration20261207181000_revisions_pins_forwarding';
 import { Migration20261207182000_search } from './Migration20261207182000_search';
+import { Migration20261207183000_push_outbox } from './Migration20261207183000_push_outbox';
 
 /** Every migration, in order. A new migration file is added here too (see docs/development.md, "Migrations"). */
 export const migrationsList: { name: string; class: new (...args: any[]) => any }[] = [
@@ -27,4 +28,5 @@ export const migrationsList: { name: string; class: new (...args: any[]) => any 
   { name: 'Migration20261207180000_reactions', class: Migration20261207180000_reactions },
   { name: 'Migration20261207181000_revisions_pins_forwarding', class: Migration20261207181000_revisions_pins_forwarding },
   { name: 'Migration20261207182000_search', class: Migration20261207182000_search },
+  { name: 'Migration20261207183000_push_outbox', class: Migration20261207183000_push_outbox },
 ];

@@ -35,6 +35,7 @@ import { mediaRouter } from './media/media.routes';
 import { restRouter, restRoutes } from './rest';
 import { graphqlUploadExpress } from 'graphql-upload-ts';
 import { createServices, type Services } from './services';
+import { startPush } from './push';
 import { apiHeaders, applyServerTimeouts, corsOptions, graphqlHeaders, mediaHeaders, serverOptions } from './security/http-hardening';
 import { DocumentCache, parseOptions, queryLimitRules, webSocketValidationRules } from './security/query-limits';
 import { costRefusal, QueryCost } from './security/query-cost';
@@ -410,6 +411,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   let stopping: Promise<void> | undefined;
   const uploadPurge = startUploadPurge(config, services, orm, logger);
+  // Issue 34: push to offline devices, from the transactional outbox (src/push).
+  const outboxWorker = startPush(config, services, orm.em, logger);
 
   return {
     url: `http://${host}:${port}/graphql`,
@@ -423,6 +426,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       (stopping ??= (async () => {
         clearInterval(uploadPurge);
         await apollo.stop();
+        await outboxWorker?.stop();
         services.typing.close();
         await services.presence.close();
         await services.users.flushLastSeen(orm.em.fork()).catch((err) => logger.warn({ err }, 'last-seen times not written'));

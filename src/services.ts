@@ -1,5 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { PushDeviceService } from './domain/push/push-device.service';
+import { NotificationLevelService } from './domain/push/notification-level.service';
+import { PushOutbox } from './domain/push/outbox';
 import type { Config } from './config/config';
 import { AttachmentService } from './domain/attachment/attachment.service';
 import { AuthService } from './domain/auth/auth.service';
@@ -54,6 +56,10 @@ export interface Services {
   pushDevices: PushDeviceService;
   /** searchMessages (issue 33) over the PostgreSQL index. */
   search: SearchService;
+  /** Members' push levels per conversation (issue 34). */
+  notificationLevels: NotificationLevelService;
+  /** The pushes a send queues in its own transaction (issue 34; inactive without push configured). */
+  pushOutbox: PushOutbox;
 }
 
 /** Shared infrastructure for {@link createServices}: the live state's factory and the logger. */
@@ -104,10 +110,18 @@ export function createServices(config: Config, events: EventBus, rootEm: EntityM
     config.publicUrl ?? '',
     conversationQueries,
   );
-  const messages = new MessageService(events, conversationQueries, conversations, notifications, typing, attachments, limits, {
-    editWindowSec: config.messageEditWindowSec,
-    maxPins: config.maxPinsPerConversation,
-  });
+  const pushOutbox = new PushOutbox(config.push != null);
+  const messages = new MessageService(
+    events,
+    conversationQueries,
+    conversations,
+    notifications,
+    typing,
+    attachments,
+    limits,
+    { editWindowSec: config.messageEditWindowSec, maxPins: config.maxPinsPerConversation },
+    pushOutbox,
+  );
   const reactions = new ReactionService(events, conversationQueries, messages, notifications, limits, config.reactions);
   const auth = new AuthService({
     jwtSecret: config.jwtSecret,
@@ -141,7 +155,9 @@ export function createServices(config: Config, events: EventBus, rootEm: EntityM
     bus: events,
     limits,
     userCache,
-    pushDevices: new PushDeviceService(),
+    pushDevices: new PushDeviceService({ allowPrivate: config.outboundAllowPrivate, webPushPublicKey: config.push?.webPush?.publicKey ?? null }),
     search: new SearchService(new PostgresSearchIndex(), conversationQueries, limits),
+    notificationLevels: new NotificationLevelService(conversationQueries),
+    pushOutbox,
   };
 }

@@ -4,6 +4,29 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 
+/** A Google service account key file's fields FCM HTTP v1 needs (GOOGLE_APPLICATION_CREDENTIALS). */
+export interface ServiceAccount {
+  client_email: string;
+  private_key: string;
+  token_uri: string;
+}
+
+/** Push settings (issue 34): at least one of webPush and fcm is set. */
+export interface PushConfig {
+  /** PUSH_DELAY_MS: how long a recipient with a live socket has to read a message before it is pushed anyway (default 10000). */
+  delayMs: number;
+  /** PUSH_CONTENT: full (sender and the first 100 characters), sender (the sender only), none (ids only). */
+  content: 'full' | 'sender' | 'none';
+  /** PUSH_TTL_S: how long a push service keeps an undelivered push (Web Push TTL, FCM ttl; default 86400). */
+  ttlSec: number;
+  /** PUSH_RETRY_BASE_MS: first retry delay; each next one is 4 times longer, at most 1 h (default 5000). */
+  retryBaseMs: number;
+  /** VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY (base64url, `npx web-push generate-vapid-keys`), VAPID_SUBJECT (mailto: or https:). */
+  webPush: { publicKey: string; privateKey: string; subject: string } | null;
+  /** FCM_PROJECT_ID, the service account of GOOGLE_APPLICATION_CREDENTIALS, FCM_API_URL (default https://fcm.googleapis.com). */
+  fcm: { projectId: string; account: ServiceAccount; apiUrl: string } | null;
+}
+
 /** The server's whole configuration: parsed once from the environment by {@link loadConfig}. */
 export interface Config {
   nodeEnv: 'development' | 'production' | 'test';
@@ -38,6 +61,12 @@ export interface Config {
    * off): two tabs refreshing at once (Auth0's "reuse interval"). Later reuse still revokes.
    */
   refreshReuseGraceSec: number;
+  /** Push to offline devices (issue 34; docs/push.md): null when neither Web Push nor FCM is configured (nothing is queued). */
+  push: PushConfig | null;
+  /** The transactional outbox's workers (issue 34): poll interval, lease, retention of finished rows. */
+  outbox: { pollMs: number; leaseMs: number; retentionSec: number };
+  /** OUTBOUND_ALLOW_PRIVATE: outbound requests (Web Push endpoints, webhooks) may reach private and loopback addresses and use http:// (development, tests). */
+  outboundAllowPrivate: boolean;
   /** Allowed CORS origins (CORS_ORIGINS; default ["*"] in development and test, required in production); ["*"] (alone) allows any origin, without credentials. */
   corsOrigins: string[];
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -190,7 +219,7 @@ const positiveInt = z.coerce.number().int().positive();
 export const DEFAULT_MEDIA_URL_TTL_S = 12 * 3600;
 
 /** Variables whose values must not appear in error messages or logs. */
-const SECRET_VARIABLES = new Set(['JWT_SECRET', 'JWT_PREVIOUS_SECRETS', 'DATABASE_URL', 'REDIS_URL', 'METRICS_TOKEN']);
+const SECRET_VARIABLES = new Set(['JWT_SECRET', 'JWT_PREVIOUS_SECRETS', 'DATABASE_URL', 'REDIS_URL', 'METRICS_TOKEN', 'VAPID_PRIVATE_KEY']);
 
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -318,6 +347,45 @@ const envSchema = z.object({
   HTTP_REQUEST_TIMEOUT_MS: positiveInt.max(3_600_000).default(300000),
   HTTP_KEEP_ALIVE_TIMEOUT_MS: positiveInt.max(3_600_000).default(5000),
   METRICS_TOKEN: z.string().trim().min(16, 'must be at least 16 characters').optional(),
+  PUSH_DELAY_MS: z.coerce.number().int().min(0).max(3_600_000).default(10000),
+  PUSH_CONTENT: z.enum(['full', 'sender', 'none']).default('full'),
+  PUSH_TTL_S: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(28 * 24 * 3600)
+    .default(86400),
+  PUSH_RETRY_BASE_MS: positiveInt.max(3_600_000).default(5000),
+  VAPID_PUBLIC_KEY: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9_-]{86,88}$/, 'must be a base64url P-256 public key (npx web-push generate-vapid-keys)')
+    .optional(),
+  VAPID_PRIVATE_KEY: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9_-]{42,44}$/, 'must be a base64url P-256 private key (npx web-push generate-vapid-keys)')
+    .optional(),
+  VAPID_SUBJECT: z
+    .string()
+    .trim()
+    .regex(/^(mailto:|https:\/\/)\S+$/, 'must be a mailto: or https:// URL')
+    .optional(),
+  FCM_PROJECT_ID: z
+    .string()
+    .trim()
+    .regex(/^[a-z0-9-]{1,64}$/, 'must be a Firebase project id')
+    .optional(),
+  GOOGLE_APPLICATION_CREDENTIALS: z.string().trim().min(1).optional(),
+  FCM_API_URL: z
+    .string()
+    .trim()
+    .regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL')
+    .default('https://fcm.googleapis.com'),
+  OUTBOUND_ALLOW_PRIVATE: bool.default(false),
+  OUTBOX_POLL_MS: positiveInt.min(10).max(600_000).default(1000),
+  OUTBOX_LEASE_MS: positiveInt.min(1000).max(3_600_000).default(60000),
+  OUTBOX_RETENTION: positiveInt.max(365 * 24 * 3600).default(7 * 24 * 3600),
   PUBLIC_URL: z
     .string()
     .trim()
@@ -386,6 +454,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   const production = e.NODE_ENV === 'production';
+  const push = pushConfig(e);
   const dataDir = e.DATA_DIR === ':memory:' ? e.DATA_DIR : resolve(e.DATA_DIR);
   return {
     nodeEnv: e.NODE_ENV,
@@ -403,6 +472,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     accessTokenTtlSec: e.ACCESS_TOKEN_TTL,
     refreshTokenTtlSec: e.REFRESH_TOKEN_TTL,
     refreshReuseGraceSec: e.REFRESH_REUSE_GRACE_S,
+    push,
+    outbox: { pollMs: e.OUTBOX_POLL_MS, leaseMs: e.OUTBOX_LEASE_MS, retentionSec: e.OUTBOX_RETENTION },
+    outboundAllowPrivate: e.OUTBOUND_ALLOW_PRIVATE,
     corsOrigins: (e.CORS_ORIGINS ?? '*')
       .split(',')
       .map((s) => s.trim())
@@ -469,6 +541,44 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
       keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS,
     },
+  };
+}
+
+/**
+ * The push settings (issue 34), or null when neither Web Push (the three VAPID_* variables) nor
+ * FCM (FCM_PROJECT_ID and GOOGLE_APPLICATION_CREDENTIALS, a service account key file) is set.
+ * @throws ConfigError for half a configuration, or a key file that cannot be read or lacks client_email, private_key or token_uri.
+ */
+function pushConfig(e: z.output<typeof envSchema>): PushConfig | null {
+  const vapid = [e.VAPID_PUBLIC_KEY, e.VAPID_PRIVATE_KEY, e.VAPID_SUBJECT];
+  if (vapid.some(Boolean) && !vapid.every(Boolean)) {
+    const missing = ['VAPID_PUBLIC_KEY', 'VAPID_PRIVATE_KEY', 'VAPID_SUBJECT'][vapid.findIndex((v) => !v)];
+    throw new ConfigError(missing, 'is required with the other VAPID_* variables (Web Push)');
+  }
+  if (Boolean(e.FCM_PROJECT_ID) !== Boolean(e.GOOGLE_APPLICATION_CREDENTIALS)) {
+    throw new ConfigError(e.FCM_PROJECT_ID ? 'GOOGLE_APPLICATION_CREDENTIALS' : 'FCM_PROJECT_ID', 'is required with the other for FCM');
+  }
+  let account: ServiceAccount | null = null;
+  if (e.GOOGLE_APPLICATION_CREDENTIALS) {
+    let parsed: Partial<ServiceAccount>;
+    try {
+      parsed = JSON.parse(readFileSync(e.GOOGLE_APPLICATION_CREDENTIALS, 'utf8')) as Partial<ServiceAccount>;
+    } catch (err) {
+      throw new ConfigError('GOOGLE_APPLICATION_CREDENTIALS', `must name a readable service account JSON key file (${(err as Error).message})`);
+    }
+    if (typeof parsed.client_email !== 'string' || typeof parsed.private_key !== 'string' || !/^https?:\/\//.test(String(parsed.token_uri))) {
+      throw new ConfigError('GOOGLE_APPLICATION_CREDENTIALS', 'must be a service account key file with client_email, private_key and token_uri');
+    }
+    account = { client_email: parsed.client_email, private_key: parsed.private_key, token_uri: parsed.token_uri! };
+  }
+  if (!e.VAPID_PUBLIC_KEY && !account) return null;
+  return {
+    delayMs: e.PUSH_DELAY_MS,
+    content: e.PUSH_CONTENT,
+    ttlSec: e.PUSH_TTL_S,
+    retryBaseMs: e.PUSH_RETRY_BASE_MS,
+    webPush: e.VAPID_PUBLIC_KEY ? { publicKey: e.VAPID_PUBLIC_KEY, privateKey: e.VAPID_PRIVATE_KEY!, subject: e.VAPID_SUBJECT! } : null,
+    fcm: account ? { projectId: e.FCM_PROJECT_ID!, account, apiUrl: e.FCM_API_URL.replace(/\/+$/, '') } : null,
   };
 }
 

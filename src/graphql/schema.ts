@@ -11,7 +11,7 @@ import { AttachmentResolver, MessageResolver, UnreadByConversationResolver, Unre
 import { PresenceEventResolver, ReadReceiptEventResolver, SubscriptionResolver, TypingEventResolver } from './resolvers/subscription.resolver';
 import { UserResolver } from './resolvers/user.resolver';
 import { MessageHistoryResolver, MessageRevisionResolver } from './resolvers/message-history.resolver';
-import { PushDeviceResolver } from './resolvers/push.resolver';
+import { MembershipPushResolver, PushDeviceResolver } from './resolvers/push.resolver';
 import { SearchResolver } from './resolvers/search.resolver';
 import { MessageReactionResolver, ReactionResolver, ReactionSummaryResolver } from './resolvers/reaction.resolver';
 import { DateTimeScalar } from './scalars';
@@ -47,6 +47,7 @@ export function buildGraphQLSchema(): GraphQLSchema {
       MessageReactionResolver,
       ReactionSummaryResolver,
       ReactionResolver,
+      MembershipPushResolver,
     ],
     scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
     validate: false,

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../../src/config/config';
@@ -378,5 +378,36 @@ describe('transport hardening settings (issue 7)', () => {
     for (const bad of ['*,https://a.example', 'https://a.example/', 'a.example', 'https://a.example/app', ' , ']) {
       expect({ bad, variable: configError({ ...base, CORS_ORIGINS: bad }).variable }).toEqual({ bad, variable: 'CORS_ORIGINS' });
     }
+  });
+});
+
+describe('push and the outbox (issue 34)', () => {
+  test('off by default; outbox defaults: poll 1 s, lease 60 s, retention 7 days; private addresses refused', () => {
+    const c = loadConfig(base);
+    expect(c.push).toBeNull();
+    expect(c.outbox).toEqual({ pollMs: 1000, leaseMs: 60000, retentionSec: 7 * 24 * 3600 });
+    expect(c.outboundAllowPrivate).toBe(false);
+  });
+
+  test('Web Push with the three VAPID_* variables; push defaults: 10 s delay, full content, TTL 24 h', () => {
+    const vapid = {
+      VAPID_PUBLIC_KEY: 'BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM',
+      VAPID_PRIVATE_KEY: 'A'.repeat(43),
+      VAPID_SUBJECT: 'mailto:ops@example.com',
+    };
+    expect(loadConfig({ ...base, ...vapid }).push).toMatchObject({ delayMs: 10000, content: 'full', ttlSec: 86400, retryBaseMs: 5000, fcm: null });
+    expect(configError({ ...base, VAPID_PUBLIC_KEY: vapid.VAPID_PUBLIC_KEY }).message).toContain('VAPID_PRIVATE_KEY');
+    expect(configError({ ...base, ...vapid, PUSH_CONTENT: 'all' }).message).toContain('PUSH_CONTENT');
+  });
+
+  test('FCM needs FCM_PROJECT_ID with a readable service account key file', () => {
+    const file = join(tempDir(), 'sa.json');
+    writeFileSync(file, JSON.stringify({ client_email: 'a@b.iam.gserviceaccount.com', private_key: 'k', token_uri: 'https://oauth2.googleapis.com/token' }));
+    expect(loadConfig({ ...base, FCM_PROJECT_ID: 'chat-1', GOOGLE_APPLICATION_CREDENTIALS: file }).push?.fcm).toMatchObject({
+      projectId: 'chat-1',
+      apiUrl: 'https://fcm.googleapis.com',
+    });
+    expect(configError({ ...base, FCM_PROJECT_ID: 'chat-1' }).message).toContain('GOOGLE_APPLICATION_CREDENTIALS');
+    expect(configError({ ...base, FCM_PROJECT_ID: 'chat-1', GOOGLE_APPLICATION_CREDENTIALS: join(tempDir(), 'none.json') }).message).toContain('readable');
   });
 });

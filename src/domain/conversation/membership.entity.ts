@@ -45,4 +45,8 @@ export class Membership {
 
   @Property({ type: 'boolean', default: false })
   isBanned: boolean = false;
+
+  /** What reaches the member's devices (issue 34): ALL, MENTIONS or NONE; null = the kind's default (push.policy.ts notificationLevelOf). */
+  @Property({ type: 'string', length: 8, nullable: true })
+  notificationLevel?: 'ALL' | 'MENTIONS' | 'NONE' | null;
 }

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { PushOutbox } from '../push/outbox';
 import type { Scope } from '../shared/actor';
 import { badInput, conflict, forbidden, isUniqueViolation, notFound, parseId, retryOnDeadlock } from '../shared/errors';
 import type { EventPublisher, MessageView } from '../shared/events';
@@ -144,6 +145,8 @@ export class MessageService {
     private readonly limits: RateLimiter,
     /** Issue 31: MESSAGE_EDIT_WINDOW_S (null: none) and MAX_PINS_PER_CONVERSATION (default 50). */
     private readonly rules: { editWindowSec?: number | null; maxPins?: number } = {},
+    /** Issue 34: the send's pushes, queued in its transaction (inactive without push configured). */
+    private readonly pushes: PushOutbox = new PushOutbox(false),
   ) {}
 
   /**
@@ -219,7 +222,7 @@ export class MessageService {
       // A DIRECT chat's send takes the conversation's lock first, so its statement sees a block
       // committed while it waited (issue 27 §3; SendGuard.partnerId).
       const { message, senderReadMoved, notifications } =
-        !stored.length && !reference && !direct && !forward
+        !stored.length && !reference && !direct && !forward && !this.pushes.active
           ? await appendMessage(scope.em, newMessage)
           : // A forward locks the original's rows too: when an account deletion naming both chose it
             // as a deadlock's victim, the whole transaction runs again (issue 31).
@@ -230,6 +233,7 @@ export class MessageService {
                 this.attachments.addRows(tx, appended.message.id, scope.actor.id, stored);
                 if (reference) await this.attachments.addReference(tx, appended.message.id, scope.actor.id, reference.file);
                 if (forward) await this.copyForwarded(tx, forward.from.id, appended.message.id, scope.actor.id);
+                await this.pushes.messageAdded(tx, appended.message);
                 return appended;
               }),
             );

@@ -1,5 +1,6 @@
 import type { Scope } from '../shared/actor';
 import { badInput, conflict, notFound, parseId } from '../shared/errors';
+import { checkOutboundUrl } from '../shared/outbound-url';
 import { cleanText } from '../shared/text';
 import { validate, z } from '../shared/validate';
 import { PushDevice, PushPlatform } from './push-device.entity';
@@ -28,12 +29,7 @@ const registerSchema = z.object({
   fcmToken: fcmToken.nullish(),
   webPush: z
     .object({
-      endpoint: z
-        .string()
-        .trim()
-        .max(2048)
-        .url()
-        .refine((u) => u.startsWith('https://'), 'must be an https:// URL (a browser push service)'),
+      endpoint: z.string().trim().max(2048).url(),
       p256dh: base64url(255),
       auth: base64url(255),
     })
@@ -56,6 +52,17 @@ export type RegisterPushDevice = z.input<typeof registerSchema>;
  */
 export class PushDeviceService {
   /**
+   * @param options.allowPrivate OUTBOUND_ALLOW_PRIVATE: Web Push endpoints may be http:// and private addresses (tests, development).
+   * @param options.webPushPublicKey VAPID_PUBLIC_KEY, or null when Web Push is not configured.
+   */
+  constructor(private readonly options: { allowPrivate: boolean; webPushPublicKey: string | null } = { allowPrivate: false, webPushPublicKey: null }) {}
+
+  /** The VAPID public key for PushManager.subscribe (contract webPushPublicKey), null when Web Push is not configured. */
+  webPushPublicKey(): string | null {
+    return this.options.webPushPublicKey;
+  }
+
+  /**
    * Registers the actor's device, idempotent per FCM token or Web Push endpoint: one statement
    * (`insert ... on conflict do update`), so a burst of the same registration leaves one row, and
    * a token or endpoint registered by someone else moves to the actor (the device changed hands).
@@ -71,6 +78,8 @@ export class PushDeviceService {
     if (fcm && data.webPush) throw badInput('webPush is for platform WEB_PUSH', 'webPush');
     if (!fcm && data.fcmToken) throw badInput('fcmToken is for platform FCM', 'fcmToken');
     if (!fcm && data.fcmType) throw badInput('type is for FCM devices', 'fcmType');
+    // SSRF (issue 34): a Web Push endpoint is https:// and resolves only to public addresses (checked again at every push).
+    if (!fcm) await checkOutboundUrl(data.webPush!.endpoint, this.options.allowPrivate, 'webPush.endpoint');
     const token = fcm ? data.fcmToken! : data.webPush!.endpoint;
     const owned = await scope.em.count(PushDevice, { user: scope.actor.id, $not: { platform: data.platform, token } });
     if (owned >= MAX_DEVICES_PER_USER) throw conflict(`At most ${MAX_DEVICES_PER_USER} push devices per user: unregister one first`);

@@ -1,5 +1,6 @@
 import { Field, ID, InputType, ObjectType, registerEnumType } from 'type-graphql';
 import { PushPlatform } from '../../domain/push/push-device.entity';
+import { NotificationLevel } from '../../domain/push/push.policy';
 import { DateTimeScalar } from '../scalars';
 
 registerEnumType(PushPlatform, { name: 'PushPlatform' });
@@ -30,3 +31,5 @@ export class RegisterPushDeviceInput {
   @Field(() => WebPushSubscriptionInput, { nullable: true, description: 'platform WEB_PUSH' }) webPush?: WebPushSubscriptionInput | null;
   @Field(() => String, { nullable: true, description: 'Shown in the device list ("Chrome on Linux")' }) name?: string | null;
 }
+
+registerEnumType(NotificationLevel, { name: 'NotificationLevel', description: "What of a conversation reaches the member's devices while offline" });

@@ -400,7 +400,7 @@ describe('item 10: seed 002 push devices (fcm-django) and GraphQL registerPushDe
     const v = await restUser(server, 'pdv');
     const REGISTER = 'mutation($i: RegisterPushDeviceInput!) { registerPushDevice(input: $i) { id platform name createdAt } }';
     const webPush = {
-      endpoint: 'https://push.example.net/send/abc123',
+      endpoint: 'https://8.8.8.8/send/abc123', // a public address: endpoints must resolve only to public ones (issue 34)
       p256dh: 'BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM',
       auth: 'tBHItJI5svbpez7KI4CCXg',
     };

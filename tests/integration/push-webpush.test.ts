@@ -1,0 +1,132 @@
+/**
+ * Issue 34, Web Push through the transactional outbox, to a push service on this machine that
+ * verifies the VAPID JWT and decrypts each payload with the subscription's keys (aes128gcm).
+ * Offline recipients get the push; online ones only when they have not read it PUSH_DELAY_MS
+ * later; levels and blocks; never the sender; 410 deletes the device; 503 is retried; a push
+ * service that is down and comes back still gets the push.
+ */
+import webPush from 'web-push';
+import { gqlOk, registerUser, trackRealtime, waitFor, type TestUser } from '../support/client';
+import { webPushService, type Subscription } from '../support/push-receivers';
+import { startTestServer, type TestServer } from '../support/test-server';
+
+const vapid = webPush.generateVAPIDKeys();
+let server: TestServer;
+let service: Awaited<ReturnType<typeof webPushService>>;
+beforeAll(async () => {
+  service = await webPushService(vapid.publicKey);
+  server = await startTestServer({
+    VAPID_PUBLIC_KEY: vapid.publicKey,
+    VAPID_PRIVATE_KEY: vapid.privateKey,
+    VAPID_SUBJECT: 'mailto:ops@example.com',
+    OUTBOUND_ALLOW_PRIVATE: 'true',
+    PUSH_DELAY_MS: '700',
+    OUTBOX_POLL_MS: '50',
+    PUSH_RETRY_BASE_MS: '100',
+  });
+});
+afterAll(async () => {
+  await server.close();
+  await service.close();
+});
+const { client, sub } = trackRealtime(
+  () => server.wsUrl,
+  () => server,
+);
+
+const q = (u: TestUser, query: string, vars: Record<string, unknown> = {}) => gqlOk(server.url, query, vars, u.token);
+const SEND = 'mutation($c: ID!, $t: String!) { sendMessage(input: { conversationId: $c, content: $t }) { id seq } }';
+let n = 0;
+async function device(u: TestUser): Promise<Subscription> {
+  const s = service.subscribe(`/push/${++n}`);
+  await q(u, 'mutation($i: RegisterPushDeviceInput!) { registerPushDevice(input: $i) { id } }', {
+    i: { platform: 'WEB_PUSH', webPush: { endpoint: s.endpoint, p256dh: s.p256dh, auth: s.auth } },
+  });
+  return s;
+}
+const pushesTo = (s: Subscription) => service.received.filter((p) => s.endpoint.endsWith(p.path));
+const quiet = () => new Promise((r) => setTimeout(r, 1500));
+async function direct(a: TestUser, b: TestUser): Promise<string> {
+  return (await q(a, 'mutation($u: ID) { openDirectChat(userId: $u) { id } }', { u: b.id })).openDirectChat.id;
+}
+
+describe('Web Push', () => {
+  it('reaches an offline recipient once, encrypted and VAPID-signed, with Topic, TTL, Urgency and the unread count; never the sender', async () => {
+    const a = await registerUser(server.url, 'wpa');
+    const b = await registerUser(server.url, 'wpb');
+    const mine = await device(a);
+    const theirs = await device(b);
+    const chat = await direct(a, b);
+    const sent = (await q(a, SEND, { c: chat, t: 'hello there' })).sendMessage;
+    await q(a, SEND, { c: chat, t: 'x'.repeat(300) });
+    await waitFor(() => pushesTo(theirs).length === 2, 'two pushes');
+    const [first, second] = pushesTo(theirs);
+    expect(first.payload).toMatchObject({ messageId: Number(sent.id), conversationId: Number(chat), title: a.username, body: 'hello there', unreadCount: 1 });
+    expect(second.payload).toMatchObject({ unreadCount: 2, body: 'x'.repeat(100) });
+    expect(first.headers).toMatchObject({ topic: `c${chat}`, ttl: '86400', urgency: 'high' });
+    await quiet();
+    expect(pushesTo(theirs)).toHaveLength(2);
+    expect(pushesTo(mine)).toHaveLength(0);
+    const rows = await server.orm.em.fork().execute(`select "status", count(*)::int as n from "outbox" where "channel" = 'push' group by 1`);
+    expect(rows.every((r: any) => r.status === 'DONE')).toBe(true);
+  });
+
+  it('an online recipient who reads within PUSH_DELAY_MS gets nothing; one who does not, gets it after the delay', async () => {
+    const a = await registerUser(server.url, 'wpo');
+    const b = await registerUser(server.url, 'wpr');
+    const s = await device(b);
+    const chat = await direct(a, b);
+    const live = sub(client(b), 'subscription { messageAdded { id } }');
+    await live.ready;
+    await waitFor(() => server.services.presence.isOnline(Number(b.id)), 'b online');
+    const read = (await q(a, SEND, { c: chat, t: 'seen at once' })).sendMessage;
+    await q(b, 'mutation($c: ID!, $s: Int) { markRead(conversationId: $c, upToSeq: $s) { lastReadSeq } }', { c: chat, s: read.seq });
+    await quiet();
+    expect(pushesTo(s)).toHaveLength(0);
+    const t0 = Date.now();
+    await q(a, SEND, { c: chat, t: 'not read' });
+    await waitFor(() => pushesTo(s).length === 1, 'the late push');
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(650);
+    expect(pushesTo(s)[0].payload.body).toBe('not read');
+  });
+
+  it('levels (NONE, MENTIONS) and blocks stop pushes; a mention passes MENTIONS', async () => {
+    const a = await registerUser(server.url, 'wpl');
+    const b = await registerUser(server.url, 'wpm');
+    const c = await registerUser(server.url, 'wpn');
+    const sb = await device(b);
+    const sc = await device(c);
+    const group = (await q(a, 'mutation($m: [ID!]!) { createGroup(input: { name: "team", memberIds: $m }) { id } }', { m: [b.id, c.id] })).createGroup.id;
+    const SET = 'mutation($c: ID!, $l: NotificationLevel!) { setNotificationLevel(conversationId: $c, level: $l) { id } }';
+    await q(b, SET, { c: group, l: 'MENTIONS' });
+    await q(c, 'mutation($u: ID!) { blockUser(userId: $u) { id } }', { u: a.id });
+    await q(a, SEND, { c: group, t: 'to everyone' });
+    await q(a, SEND, { c: group, t: `hey @${b.username}` });
+    await waitFor(() => pushesTo(sb).length === 1, 'the mention');
+    expect(pushesTo(sb)[0].payload).toMatchObject({ body: `hey @${b.username}`, title: `${a.username} · team` });
+    await q(b, SET, { c: group, l: 'NONE' });
+    await q(a, SEND, { c: group, t: `again @${b.username}` });
+    await quiet();
+    expect(pushesTo(sb)).toHaveLength(1);
+    expect(pushesTo(sc)).toHaveLength(0);
+  });
+
+  it('503 is retried until accepted; 410 deletes the device; a service down then up still gets the push', async () => {
+    const a = await registerUser(server.url, 'wps');
+    const b = await registerUser(server.url, 'wpt');
+    const s = await device(b);
+    const chat = await direct(a, b);
+    service.answers.push(503, 503);
+    await q(a, SEND, { c: chat, t: 'retried' });
+    await waitFor(() => pushesTo(s).length === 1, 'the retried push');
+    await service.down();
+    await q(a, SEND, { c: chat, t: 'while down' });
+    await quiet();
+    await service.up();
+    await waitFor(() => pushesTo(s).length === 2, 'the push after the service came back', { timeoutMs: 15_000 });
+    expect(pushesTo(s)[1].payload.body).toBe('while down');
+    service.answers.push(410);
+    await q(a, SEND, { c: chat, t: 'gone' });
+    await waitFor(async () => (await q(b, '{ pushDevices { id } }')).pushDevices.length === 0, 'device deleted after 410');
+  });
+});
