@@ -24,7 +24,7 @@ import { RateLimitedError } from '../../domain/shared/rate-limit';
 import type { DeliveryHub } from '../delivery/hub';
 import { dependsOnViewer } from '../delivery/selection';
 import type { AudienceRegistry } from '../state/live-registry';
-import type { LiveSocket } from './live';
+import { LiveContext, type LiveSocket } from './live';
 import { bearer, type GatedSocket, type SocketGate } from './socket-gate';
 import { keepAlive, truncateReason } from './sockets';
 
@@ -176,7 +176,7 @@ export function startGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
         send: (frame) => send(state.socket, frame),
         close: (code, reason) => closeTooFarBehind(state.socket, reason || String(code)),
       };
-      const contextValue = new GraphQLContext(services, rootEm, viewer.actor, undefined, state.ip, live);
+      const contextValue = new LiveContext(services, rootEm, viewer.actor, state.ip, live);
       if (operationCost !== null) costs.set(contextValue, operationCost);
       return {
         schema,
