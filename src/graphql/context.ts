@@ -2,14 +2,14 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Actor, Scope } from '../domain/shared/actor';
 import { unauthenticated } from '../domain/shared/errors';
 import type { Services } from '../services';
-import type { LiveSocket } from '../realtime/transports/live';
-import { createLoaders, type Loaders } from './loaders';
+import { createLoaders, type Loaders } from '../read-model/loaders';
 
 /**
  * What every resolver gets: the services, this request's EntityManager fork and loaders, and
  * the authenticated actor (null when the request had no valid token). The fork and the loaders
- * are made on first use, so an open subscription holds neither. Over graphql-ws, `live` is the
- * socket's realtime state (its viewer, the delivery hub, the prepared operation).
+ * are made on first use, so an open subscription holds neither. It knows nothing of sockets: over
+ * graphql-ws the context is a LiveContext (src/realtime/transports/live.ts) that adds the socket's
+ * realtime state for the subscription resolvers.
  */
 export class GraphQLContext {
   private _em?: EntityManager;
@@ -26,8 +26,6 @@ export class GraphQLContext {
     private readonly authError?: Error,
     /** The client's address (login limits). */
     readonly ip = 'unknown',
-    /** Set for operations over graphql-ws. */
-    readonly live?: LiveSocket,
   ) {}
 
   /**

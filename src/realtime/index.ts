@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { DomainEvent } from '../domain/shared/events';
 import { GraphQLContext } from '../graphql/context';
-import { createLoaders } from '../graphql/loaders';
+import { createLoaders } from '../read-model/loaders';
 import { followedBy, mayReceive } from './delivery/audiences';
 import { DELIVERY_QUERY, DeliveryHub, type EventScope } from './delivery/hub';
 import type { RealtimeDeps, TransportDeps } from './deps';

@@ -7,8 +7,10 @@ import { forbidden, retryOnDeadlock, unauthenticated } from '../shared/errors';
 import type { EventPublisher, MessageView, UserView } from '../shared/events';
 import { User } from '../user/user.entity';
 import { userViewOf } from '../user/user-cache';
-import { rowToMessageView, type MessageRow } from '../message/message.writer';
 import { unindexAccount } from '../search/search.index';
+import { changeMessages, rowToMessageView } from '../message/message.writer';
+import { eraseMessagesOf } from '../message/message.service';
+import { endPlacesOfErasedUser } from '../conversation/membership.service';
 import type { AuthService } from './auth.service';
 
 /** Message events published per turn of the event loop after a deletion. */
@@ -176,42 +178,18 @@ export class AccountService {
         )
       : new Set<string>();
 
-    // Their messages become deleted ones (content "", no mentions), each with its own next change
-    // number of its conversation, so messagesSince and replay report the erasure like any deletion.
-    const messages = await tx.execute<MessageRow[]>(
-      `with mine as (
-         select "id", "conversation_id", row_number() over (partition by "conversation_id" order by "seq") as n
-           from "messages" where "sender_id" = ? and ("deleted_at" is null or "content" <> '' or "mention_ids" <> '[]'::jsonb or "client_message_id" is not null)),
-       counts as (select "conversation_id", count(*) as k from mine group by "conversation_id"),
-       bumped as (
-         update "conversations" c set "change_seq" = c."change_seq" + counts.k from counts
-          where c."id" = counts."conversation_id" returning c."id", c."change_seq" - counts.k as base)
-       update "messages" m set "content" = '', "mention_ids" = '[]'::jsonb, "client_message_id" = null, "pinned_at" = null, "pinned_by_id" = null,
-              "deleted_at" = coalesce(m."deleted_at", ?::timestamptz), "change_seq" = bumped.base + mine.n
-         from mine join bumped on bumped."id" = mine."conversation_id"
-        where m."id" = mine."id"
-        returning m.*`,
-      [userId, now],
-    );
+    // Their messages become deleted ones, each with its own next change number (MessageService's bulk delete).
+    const messages = await eraseMessagesOf(tx, userId, now);
     // Issue 31: the earlier versions of their messages go too (for staff as well).
     await tx.execute('delete from "message_revisions" where "message_id" in (select "id" from "messages" where "sender_id" = ?)', [userId]);
 
     // SYSTEM notices of her conversations that name her ("alice added bob", "alice left") name the
     // tombstone instead, each with its own next change number too (clients see them as edited).
     const named = `(^|[^A-Za-z0-9_.-])${String(row.username).replace(/\./g, '\\.')}(?![A-Za-z0-9_-])`;
-    const notices = await tx.execute<MessageRow[]>(
-      `with mine as (
-         select "id", "conversation_id", row_number() over (partition by "conversation_id" order by "seq") as n
-           from "messages" where "kind" = 'SYSTEM' and "deleted_at" is null and "content" ~ ?
-            and "conversation_id" in (select "conversation_id" from "memberships" where "user_id" = ?)),
-       counts as (select "conversation_id", count(*) as k from mine group by "conversation_id"),
-       bumped as (
-         update "conversations" c set "change_seq" = c."change_seq" + counts.k from counts
-          where c."id" = counts."conversation_id" returning c."id", c."change_seq" - counts.k as base)
-       update "messages" m set "content" = regexp_replace(m."content", ?, ?, 'g'), "change_seq" = bumped.base + mine.n
-         from mine join bumped on bumped."id" = mine."conversation_id"
-        where m."id" = mine."id"
-        returning m.*`,
+    const notices = await changeMessages(
+      tx,
+      `"kind" = 'SYSTEM' and "deleted_at" is null and "content" ~ ? and "conversation_id" in (select "conversation_id" from "memberships" where "user_id" = ?)`,
+      `"content" = regexp_replace(m."content", ?, ?, 'g')`,
       [named, userId, named, `\\1${tombstone}`],
     );
 
@@ -225,34 +203,8 @@ export class AccountService {
       [named, `\\1${tombstone}`, named, userId],
     );
 
-    // Groups, rooms, support threads: left (an only OWNER hands over first). DIRECT: kept, muted.
-    const places = await tx.execute<{ id: number; conversation_id: number; role: string; kind: string }[]>(
-      `select m."id", m."conversation_id", m."role", c."kind" from "memberships" m join "conversations" c on c."id" = m."conversation_id"
-        where m."user_id" = ? and c."kind" <> 'DIRECT' and m."left_at" is null and not m."is_banned" for update of m`,
-      [userId],
-    );
-    // A SUPPORT thread's OWNER is its customer: no heir (the staff answer it as before).
-    for (const p of places.filter((x) => x.role === 'OWNER' && x.kind !== 'SUPPORT')) {
-      await tx.execute(
-        `update "memberships" set "role" = 'OWNER' where "id" = (
-           select "id" from "memberships" where "conversation_id" = ? and "left_at" is null and not "is_banned" and "user_id" <> ?
-              and not exists (select 1 from "memberships" o where o."conversation_id" = ? and o."role" = 'OWNER' and o."left_at" is null and not o."is_banned" and o."user_id" <> ?)
-            order by "role" asc, "joined_at" asc limit 1)`,
-        [p.conversation_id, userId, p.conversation_id, userId],
-      );
-    }
-    if (places.length) {
-      await tx.execute(`update "memberships" set "left_at" = ?, "role" = 'MEMBER' where "id" in (select (jsonb_array_elements_text(?::jsonb))::int)`, [
-        now,
-        JSON.stringify(places.map((p) => Number(p.id))),
-      ]);
-    }
-    await tx.execute(
-      `update "memberships" m set "nickname" = null,
-              "is_muted" = (m."is_muted" or exists (select 1 from "conversations" c where c."id" = m."conversation_id" and c."kind" = 'DIRECT'))
-        where m."user_id" = ?`,
-      [userId],
-    );
+    // Groups, rooms, support threads: left, an only OWNER handing over first (MembershipService's rule). DIRECT: kept, muted.
+    const leftConversations = await endPlacesOfErasedUser(tx, userId, now);
 
     // The tombstone, and the reserved name.
     await tx.execute(
@@ -271,7 +223,7 @@ export class AccountService {
       families: [...new Set(families)],
       messages: messages.map(rowToMessageView),
       notices: notices.map(rowToMessageView),
-      leftConversations: [...new Set(places.map((p) => Number(p.conversation_id)))],
+      leftConversations,
       contactPairs: contacts.map((c) => [Number(c.requester_id), Number(c.addressee_id)] as [number, number]),
       fileKeys: candidates.filter((k) => !shared.has(k)),
     };

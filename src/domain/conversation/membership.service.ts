@@ -19,6 +19,7 @@ import {
   canManage,
   canSeeMetadata,
   isActive,
+  activeMembershipSql,
   isArchived,
   outranks,
 } from './conversation.policy';
@@ -37,6 +38,58 @@ interface LockedUser {
 /** Active members of a conversation now (capacity checks). */
 export function activeMemberCount(em: EntityManager, conversationId: number): Promise<number> {
   return em.count(Membership, { conversation: conversationId, ...ACTIVE_MEMBERSHIP });
+}
+
+/**
+ * Who inherits ownership (handOverOwnership): the oldest ADMIN, else the oldest member (roles sort
+ * OWNER, ADMIN, MEMBER). The same order for the ORM and, over membership alias `m`, for SQL.
+ */
+const HEIR_ORDER: [{ role: 'asc' }, { joinedAt: 'asc' }] = [{ role: 'asc' }, { joinedAt: 'asc' }];
+const heirOrderSql = (m: string) => `${m}."role" asc, ${m}."joined_at" asc`;
+
+/**
+ * The account deletion's end of a user's places (issue 18; AccountService.deleteAccount), inside
+ * its transaction `tx`, set-based (an account in 1000 conversations costs the same four
+ * statements): user `userId` leaves, at `at`, every GROUP, ROOM and SUPPORT thread they are an
+ * active member of (rows locked FOR UPDATE), as MembershipService.leave would, without its notice.
+ * Where they were the only OWNER of a group or room, the heir of handOverOwnership becomes OWNER
+ * (another active OWNER, when there is one, keeps it alone); a SUPPORT thread's OWNER is its
+ * customer: no heir (the staff answer it as before). Their DIRECT places are kept, muted (the other
+ * person's chat keeps its two members and its title); their nicknames are cleared everywhere.
+ * No event: the caller publishes `membership.changed` for each conversation after commit.
+ * @returns the conversations left (each once).
+ */
+export async function endPlacesOfErasedUser(tx: EntityManager, userId: number, at: Date): Promise<number[]> {
+  const places = await tx.execute<{ id: number; conversation_id: number; role: string; kind: string }[]>(
+    `select m."id", m."conversation_id", m."role", c."kind" from "memberships" m join "conversations" c on c."id" = m."conversation_id"
+      where m."user_id" = ? and c."kind" <> 'DIRECT' and ${activeMembershipSql('m')} for update of m`,
+    [userId],
+  );
+  const owned = places.filter((p) => p.role === MemberRole.OWNER && p.kind !== ConversationKind.SUPPORT).map((p) => Number(p.conversation_id));
+  if (owned.length) {
+    await tx.execute(
+      `update "memberships" h set "role" = 'OWNER' from (
+         select distinct on (m."conversation_id") m."id" from "memberships" m
+          where m."conversation_id" in (select (jsonb_array_elements_text(?::jsonb))::int) and ${activeMembershipSql('m')} and m."user_id" <> ?
+            and not exists (select 1 from "memberships" o where o."conversation_id" = m."conversation_id" and o."role" = 'OWNER' and ${activeMembershipSql('o')} and o."user_id" <> ?)
+          order by m."conversation_id", ${heirOrderSql('m')}) heir
+        where h."id" = heir."id"`,
+      [JSON.stringify(owned), userId, userId],
+    );
+  }
+  if (places.length) {
+    await tx.execute(`update "memberships" set "left_at" = ?, "role" = 'MEMBER' where "id" in (select (jsonb_array_elements_text(?::jsonb))::int)`, [
+      at,
+      JSON.stringify(places.map((p) => Number(p.id))),
+    ]);
+  }
+  await tx.execute(
+    `update "memberships" m set "nickname" = null,
+            "is_muted" = (m."is_muted" or exists (select 1 from "conversations" c where c."id" = m."conversation_id" and c."kind" = 'DIRECT'))
+      where m."user_id" = ?`,
+    [userId],
+  );
+  return [...new Set(places.map((p) => Number(p.conversation_id)))];
 }
 
 /**
@@ -386,7 +439,7 @@ export class MembershipService {
     const heir = await tx.findOne(
       Membership,
       { conversation: conversationId, ...ACTIVE_MEMBERSHIP, user: { $ne: (leaving.user as User).id } },
-      { orderBy: [{ role: 'asc' }, { joinedAt: 'asc' }] },
+      { orderBy: HEIR_ORDER },
     );
     if (heir) heir.role = MemberRole.OWNER;
     leaving.role = MemberRole.MEMBER;

@@ -21,6 +21,7 @@ import { Attachment } from '../attachment/attachment.entity';
 import { AttachmentService, type CheckedReference, type ExternalFile, type StoredFile, type UploadedFile } from '../attachment/attachment.service';
 import {
   appendMessage,
+  changeMessages,
   type SendGuard,
   lockForSend,
   lockLiveAuthor,
@@ -126,6 +127,24 @@ const PIN_REFUSED = "You cannot pin here: in a room only its owner and admins pi
 export interface TypingIndicators {
   start(conversationId: number, userId: number): void;
   stop(conversationId: number, userId: number): void;
+}
+
+/**
+ * The bulk form of {@link MessageService.delete} for the account deletion (issue 18), inside its
+ * transaction `tx`: every message `senderId` sent becomes a deleted one (content "", no mentions,
+ * no idempotency key; `deletedAt` = `at` unless deleted already), each with its own next change
+ * number of its conversation (changeMessages), so messagesSince and replay report the erasure like
+ * any deletion. Messages already erased are left alone. One statement, however many messages.
+ * No event: the caller publishes `message.deleted` for each row after commit.
+ * @returns the erased rows.
+ */
+export function eraseMessagesOf(tx: EntityManager, senderId: number, at: Date): Promise<MessageRow[]> {
+  return changeMessages(
+    tx,
+    `"sender_id" = ? and ("deleted_at" is null or "content" <> '' or "mention_ids" <> '[]'::jsonb or "client_message_id" is not null)`,
+    `"content" = '', "mention_ids" = '[]'::jsonb, "client_message_id" = null, "pinned_at" = null, "pinned_by_id" = null, "deleted_at" = coalesce(m."deleted_at", ?::timestamptz)`,
+    [senderId, at],
+  );
 }
 
 /**

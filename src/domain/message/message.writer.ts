@@ -268,6 +268,31 @@ export async function markChanged(tx: EntityManager, conversationId: number, mes
   return row ? rowToMessageView(row) : null;
 }
 
+/**
+ * The bulk form of {@link nextChange}, inside `tx`, in one statement: changes every message that
+ * `which` chooses (an SQL condition over "messages", no alias) with the assignments `set` (SQL over
+ * alias `m`, without "change_seq"), each message taking its own next change number of its
+ * conversation, in seq order (so messagesSince and replay report each change like a single edit or
+ * delete). `params` are `which`'s placeholders, then `set`'s. Used by the account deletion (an
+ * account in 1000 conversations costs one statement, not one per message).
+ * @returns the changed rows, as committed by the statement.
+ */
+export function changeMessages(tx: EntityManager, which: string, set: string, params: unknown[]): Promise<MessageRow[]> {
+  return tx.execute<MessageRow[]>(
+    `with chosen as (
+       select "id", "conversation_id", row_number() over (partition by "conversation_id" order by "seq") as n from "messages" where ${which}),
+     counts as (select "conversation_id", count(*) as k from chosen group by "conversation_id"),
+     bumped as (
+       update "conversations" c set "change_seq" = c."change_seq" + counts.k from counts
+        where c."id" = counts."conversation_id" returning c."id", c."change_seq" - counts.k as base)
+     update "messages" m set ${set}, "change_seq" = bumped.base + chosen.n
+       from chosen join bumped on bumped."id" = chosen."conversation_id"
+      where m."id" = chosen."id"
+      returning m.*`,
+    params,
+  );
+}
+
 /** The plain, JSON-safe view of a message that queries and events share. Deleted: content "". */
 export function toMessageView(m: Message): MessageView {
   return {

@@ -218,7 +218,7 @@ export class ReactionService {
 
 /**
  * The reaction summaries of messages `ids` in one statement (the request's batch loader,
- * graphql/loaders.ts): per message, most used first (ties: the emoji used first, first), with the
+ * read-model/loaders.ts): per message, most used first (ties: the emoji used first, first), with the
  * count, whether `viewerId` reacted with it, and the 3 newest reactors.
  */
 export async function reactionSummaries(em: EntityManager, ids: readonly number[], viewerId: number | null): Promise<ReactionSummaryView[][]> {

@@ -1,26 +1,17 @@
-import type { UserRecord } from '../../domain/user/user-cache';
 import { Extensions, Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { ConversationKind, MemberRole, type Conversation } from '../../domain/conversation/conversation.entity';
-import { ConversationQueries } from '../../domain/conversation/conversation.queries';
 import type { GraphQLContext } from '../context';
 import { ConversationConnection, ConversationType, MembershipType } from '../types/conversation.type';
 import { CreateGroupInput, CreateRoomInput, UpdateConversationInput } from '../types/inputs';
 import { MessageType } from '../types/message.type';
 import { UserType } from '../types/user.type';
 import { refId } from '../../domain/shared/refs';
-import { isArchived, viewerAbilities } from '../../domain/conversation/conversation.policy';
+import { isArchived } from '../../domain/conversation/conversation.policy';
 import { PAGE_MAX, pageSize } from '../../domain/shared/pagination';
 import { nextTurn } from '../../domain/shared/turns';
 import { parseId } from '../../domain/shared/errors';
 import { MAX_ITEMS } from '../../security/query-cost';
-
-/**
- * Whether the viewer may see a conversation's content (messages, members), not only its metadata
- * (conversation.policy.ts decides; `publicRooms` lists rooms to strangers too).
- */
-async function canReadContent(c: Conversation, ctx: GraphQLContext): Promise<boolean> {
-  return (await viewerAbilities(ctx.actor, c, ctx.loaders.viewerMembership)).readContent;
-}
+import { canReadContentOf, lastMessageOf, titleOf, unreadCountOf } from '../../read-model/views';
 
 /** Contract: conversation queries and mutations, and Conversation's resolved fields. */
 @Resolver(() => ConversationType)
@@ -162,16 +153,8 @@ export class ConversationResolver {
 
   @Extensions({ perViewer: true })
   @FieldResolver(() => String, { description: "Group/room name; for DIRECT the other member's fullName as seen by the viewer" })
-  async title(@Root() c: Conversation, @Ctx() ctx: GraphQLContext) {
-    if (c.name) return c.name;
-    const users: UserRecord[] = [];
-    if (c.kind === ConversationKind.DIRECT) users.push(...(await ctx.loaders.members.load(c.id)).map((m) => m.user));
-    const customerId = refId(c.customer);
-    if (customerId != null) {
-      const u = await ctx.loaders.user.load(customerId);
-      if (u) users.push(u);
-    }
-    return ConversationQueries.titleOf(c, ctx.actor?.id ?? 0, users);
+  title(@Root() c: Conversation, @Ctx() ctx: GraphQLContext) {
+    return titleOf(ctx, c);
   }
 
   @FieldResolver(() => Boolean, { description: 'seed 003 is_active = !isArchived; archived: readable, no sends, joins, edits or reactions' })
@@ -193,9 +176,8 @@ export class ConversationResolver {
 
   @Extensions({ perViewer: true })
   @FieldResolver(() => MessageType, { nullable: true, description: 'Null for a PUBLIC room the viewer is not in (metadata only)' })
-  async lastMessage(@Root() c: Conversation, @Ctx() ctx: GraphQLContext) {
-    if (c.lastSeq === 0 || !(await canReadContent(c, ctx))) return null;
-    return ctx.loaders.messageAt.load(`${c.id}:${c.lastSeq}`);
+  lastMessage(@Root() c: Conversation, @Ctx() ctx: GraphQLContext) {
+    return lastMessageOf(ctx, c);
   }
 
   @Extensions({ perViewer: true, [MAX_ITEMS]: PAGE_MAX })
@@ -210,7 +192,7 @@ export class ConversationResolver {
   ) {
     const size = pageSize(first, PAGE_MAX, PAGE_MAX, 'first');
     const afterId = after == null ? 0 : parseId(after, 'after');
-    if (size === 0 || !(await canReadContent(c, ctx))) return [];
+    if (size === 0 || !(await canReadContentOf(ctx, c))) return [];
     const page = await ctx.loaders.memberPage.load(`${c.id}:${afterId}:${size}`);
     // Each page is completed (users and all) on a turn of its own: 15 aliases of 100 members are
     // 15 short blocks of the event loop with other requests served between them, not one long one.
@@ -231,9 +213,7 @@ export class ConversationResolver {
 
   @Extensions({ perViewer: true })
   @FieldResolver(() => Int, { description: 'For the viewer' })
-  async unreadCount(@Root() c: Conversation, @Ctx() ctx: GraphQLContext) {
-    const { membership, unreadIsWholeThread } = await viewerAbilities(ctx.actor, c, ctx.loaders.viewerMembership);
-    if (membership) return ctx.loaders.unread.load(membership.id);
-    return unreadIsWholeThread ? ctx.loaders.unreadAll.load(c.id) : 0;
+  unreadCount(@Root() c: Conversation, @Ctx() ctx: GraphQLContext) {
+    return unreadCountOf(ctx, c);
   }
 }

@@ -4,7 +4,7 @@ import { canReadContent } from '../../domain/conversation/conversation.policy';
 import { showsRevisions } from '../../domain/message/message.policy';
 import { MAX_ITEMS } from '../../security/query-cost';
 import type { GraphQLContext } from '../context';
-import { REVISIONS_MAX } from '../loaders';
+import { REVISIONS_MAX } from '../../read-model/loaders';
 import { DateTimeScalar } from '../scalars';
 import { MessageRevisionType, MessageType } from '../types/message.type';
 import { UserType } from '../types/user.type';

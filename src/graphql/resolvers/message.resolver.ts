@@ -6,12 +6,12 @@ import { AddAttachmentArgs, SendMessageInput } from '../types/inputs';
 import { AttachmentType, MessageConnection, MessageType } from '../types/message.type';
 import { ConversationType, UnreadByConversationType, UnreadBySenderType, UnreadSummaryType } from '../types/payload.type';
 import { UserType } from '../types/user.type';
-import { isReadByOthers, showsContent, showsReply } from '../../domain/message/message.policy';
-import { refId } from '../../domain/shared/refs';
+import { showsContent, showsReply } from '../../domain/message/message.policy';
 import { MENTIONS_MAX, PAGE_MAX, pageSize } from '../../domain/shared/pagination';
 import { DEFAULT_ITEMS, MAX_ITEMS } from '../../security/query-cost';
 import type { UnreadSummary } from '../../domain/message/read-state.service';
 import { nextTurn } from '../../domain/shared/turns';
+import { attachmentsOf, isReadOf } from '../../read-model/views';
 
 /** Contract: message queries and mutations, and Message's resolved fields. */
 @Resolver(() => MessageType)
@@ -99,7 +99,7 @@ export class MessageResolver {
   @Extensions({ [MAX_ITEMS]: 'uploadMaxFiles' })
   @FieldResolver(() => [AttachmentType], { description: 'Empty once the message is deleted; at most UPLOAD_MAX_FILES (default 10)' })
   attachments(@Root() m: MessageView, @Ctx() ctx: GraphQLContext) {
-    return showsContent(m) ? ctx.loaders.attachments.load(m.id) : [];
+    return attachmentsOf(ctx, m);
   }
 
   @Extensions({ [MAX_ITEMS]: MENTIONS_MAX })
@@ -118,12 +118,8 @@ export class MessageResolver {
     description:
       'Whether an active member other than its sender has read it (their read position reached it; seed 004 is_read); members who turned privacy.sendReadReceipts off do not count',
   })
-  async isRead(@Root() m: MessageView, @Ctx() ctx: GraphQLContext) {
-    const members = await ctx.loaders.members.load(m.conversationId);
-    return isReadByOthers(
-      m,
-      members.map((x) => ({ userId: refId(x.user), lastReadSeq: x.lastReadSeq, sendsReceipts: (x.user as { sendReadReceipts?: boolean }).sendReadReceipts })),
-    );
+  isRead(@Root() m: MessageView, @Ctx() ctx: GraphQLContext) {
+    return isReadOf(ctx, m);
   }
 
   @FieldResolver(() => Boolean)

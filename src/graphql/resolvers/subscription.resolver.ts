@@ -2,8 +2,7 @@ import { Arg, Ctx, FieldResolver, ID, Resolver, Root, Subscription } from 'type-
 import { badInput, parseId } from '../../domain/shared/errors';
 import type { EventOf } from '../../domain/shared/events';
 import { WatchedUsers, type AudienceSpec, type WatchedUsersOptions } from '../../realtime/delivery/audiences';
-import type { LiveSocket } from '../../realtime/transports/live';
-import { CLOSE_TOO_FAR_BEHIND } from '../../realtime/transports/live';
+import { CLOSE_TOO_FAR_BEHIND, LiveContext, type LiveSocket } from '../../realtime/transports/live';
 import type { GraphQLContext } from '../context';
 import { MessageType } from '../types/message.type';
 import { UserType } from '../types/user.type';
@@ -15,7 +14,7 @@ type ConversationEventType = 'message.added' | 'message.edited' | 'message.delet
 
 /** The socket's realtime state. @throws BAD_USER_INPUT outside graphql-ws (subscriptions need a WebSocket). */
 function liveOf(ctx: GraphQLContext): LiveSocket {
-  if (!ctx.live) throw badInput('Subscriptions run over WebSocket (graphql-transport-ws) at /graphql');
+  if (!(ctx instanceof LiveContext)) throw badInput('Subscriptions run over WebSocket (graphql-transport-ws) at /graphql');
   return ctx.live;
 }
 

@@ -8,7 +8,7 @@ import { budgetRefusal } from '../../security/request-budget';
 import { RateLimitedError } from '../../domain/shared/rate-limit';
 import type { TransportDeps } from '../deps';
 import { dependsOnViewer } from '../delivery/selection';
-import type { LiveSocket } from './live';
+import { LiveContext, type LiveSocket } from './live';
 import { bearer, type GatedSocket } from './socket-gate';
 import { keepAlive, truncateReason } from './sockets';
 
@@ -137,7 +137,7 @@ export function startGraphqlWs(deps: TransportDeps): GraphqlWs {
         send: (frame) => send(state.socket, frame),
         close: (code, reason) => closeTooFarBehind(state.socket, reason || String(code)),
       };
-      const contextValue = new GraphQLContext(services, rootEm, viewer.actor, undefined, state.ip, live);
+      const contextValue = new LiveContext(services, rootEm, viewer.actor, state.ip, live);
       if (operationCost !== null) costs.set(contextValue, operationCost);
       return {
         schema,

@@ -1,3 +1,7 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Actor } from '../../domain/shared/actor';
+import { GraphQLContext } from '../../graphql/context';
+import type { Services } from '../../services';
 import type { AudienceRegistry, Viewer } from '../state/live-registry';
 import type { DeliveryHub, PreparedOperation } from '../delivery/hub';
 
@@ -28,4 +32,21 @@ export interface LiveSocket {
   send(frame: string): void;
   /** Closes this socket (a subscriber fell too far behind). */
   close(code: number, reason: string): void;
+}
+
+/**
+ * The context of an operation over graphql-ws: the GraphQL adapter's GraphQLContext plus the
+ * socket's realtime state (`live`), which the subscription resolvers register with the hub. The
+ * GraphQL adapter itself knows nothing of sockets (issue 29 item 4).
+ */
+export class LiveContext extends GraphQLContext {
+  constructor(
+    services: Services,
+    rootEm: EntityManager,
+    actor: Actor | null,
+    ip: string,
+    readonly live: LiveSocket,
+  ) {
+    super(services, rootEm, actor, undefined, ip);
+  }
 }

@@ -2,7 +2,7 @@ import DataLoader from 'dataloader';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Membership } from '../../domain/conversation/membership.entity';
 import type { UserCache } from '../../domain/user/user-cache';
-import { createLoaders } from '../../graphql/loaders';
+import { createLoaders } from '../../read-model/loaders';
 import { refId } from '../../domain/shared/refs';
 import type { MessageView } from '../../domain/shared/events';
 import { rowToMessageView, type MessageRow } from '../../domain/message/message.writer';
