@@ -185,7 +185,10 @@ function printSearch(r: SearchBenchResult | { skipped: string }): void {
     `| INSERT alone, synchronous_commit=off | ${f(ins.synchronousCommitOff.withSearchDocument)} | ${f(ins.synchronousCommitOff.withoutSearchDocument)} | |`,
   );
   console.log(`| searchDocument() in TypeScript, µs per message | ${r.corpus.searchDocumentMicrosPerMessage} | | |`);
-  for (const [k, p] of Object.entries(r.plans)) console.log(`\nEXPLAIN ANALYZE ${k} (${p.query}): ${p.executionMs} ms, GIN index: ${p.usesGinIndex}`);
+  for (const [k, p] of Object.entries(r.plans))
+    console.log(
+      `\nEXPLAIN ANALYZE ${k} (${p.query}): ${p.executionMs} ms, GIN index: ${p.usesGinIndex}; with the correlated exists of before: ${p.correlatedExists?.executionMs} ms`,
+    );
 }
 
 /** The heavy-neighbour figures (issue 27) as JSON, then as a table: loaded next to quiet and to the node:http + `select 1` anchor. */
