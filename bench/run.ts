@@ -13,6 +13,7 @@ import { loadConfig } from '../src/config/config';
 import { benchRequestPath } from './http';
 import { benchRealtime } from './realtime';
 import { benchHeavyNeighbour, type HeavyNeighbourResult } from './heavy';
+import { benchSearch, type SearchBenchResult } from './search';
 
 /**
  * `npm run bench`: send throughput over HTTP, send-to-subscriber latency over graphql-ws, SQL
@@ -24,7 +25,11 @@ const execFileP = promisify(execFile);
 
 async function main(): Promise<void> {
   // BENCH_ONLY=realtime runs only the realtime delivery scenarios.
-  // BENCH_ONLY=realtime|request|http|heavy runs one part: realtime delivery, the request path (issue 12), the older HTTP figures, or the heavy neighbour (issue 27).
+  // BENCH_ONLY=realtime|request|http|heavy|search runs one part: realtime delivery, the request path (issue 12), the older HTTP figures, the heavy neighbour (issue 27), or search (issue 33, PostgreSQL only).
+  if (process.env.BENCH_ONLY === 'search') {
+    printSearch(await benchSearch());
+    return;
+  }
   if (process.env.BENCH_ONLY === 'heavy') {
     printHeavy(await benchHeavyNeighbour());
     return;
@@ -145,6 +150,45 @@ async function main(): Promise<void> {
   printRequestPath(await benchRequestPath());
   printRealtime(await benchRealtime());
   printHeavy(await benchHeavyNeighbour());
+  printSearch(await benchSearch());
+}
+
+/** The search figures (issue 33) as JSON, then as tables: each kind of query next to the node:http + `select 1` anchor; the index; sends. */
+function printSearch(r: SearchBenchResult | { skipped: string }): void {
+  console.log(JSON.stringify({ search: r }, null, 2));
+  if ('skipped' in r) return;
+  const f = (x: { p50: number; p95: number; p99: number }) => `${x.p50} / ${x.p95} / ${x.p99}`;
+  const a = r.anchorNodeHttpSelectOne;
+  console.log(
+    `\n${r.corpus.messages} messages, member of ${r.member.conversations} conversations (${r.member.readableMessages} readable); load average at start ${r.loadAverageAtStart.join(', ')}`,
+  );
+  console.log(
+    '\n| searchMessages(first: 20), one after another | p50 / p95 / p99 ms | SQL | hits per query | anchor p50 / p95 / p99 | target p95 <= 300 |\n|---|---|---|---|---|---|',
+  );
+  for (const [kind, s] of Object.entries(r.searchMs)) {
+    const hits = Object.entries(s.hits)
+      .map(([q, n]) => `${q}: ${n}`)
+      .join(', ');
+    console.log(`| ${kind} | ${f(s)} | ${s.sqlPerSearch} | ${hits} | ${f(a)} | ${s.p95 <= 300 ? 'yes' : 'no'} |`);
+  }
+  const i = r.index;
+  console.log('\n| index | build s | MiB |\n|---|---|---|');
+  console.log(`| GIN on search_document (maintenance_work_mem ${i.maintenanceWorkMem}) | ${i.ginBuildSeconds} | ${i.ginIndexMiB} |`);
+  console.log(`| anchor: btree (conversation_id, change_seq), rebuilt | ${i.btreeConversationChangeSeqRebuildSeconds} | ${i.btreeConversationChangeSeqMiB} |`);
+  console.log(`| table: heap / total with indexes and TOAST | | ${i.tableHeapMiB} / ${i.tableTotalMiB} |`);
+  console.log(`| content text / search_document values | | ${i.contentTextMiB} / ${i.searchDocumentMiB} |`);
+  const ins = r.insertStatementMs;
+  console.log('\n| send, median (p50) / p95 / p99 ms | with search_document | without | anchor |\n|---|---|---|---|');
+  console.log(`| sendMessage over HTTP (GROUP of 6) | ${f(r.sendMessageMs)} | | ${f(a)} |`);
+  console.log(`| INSERT alone, durable commit | ${f(ins.durableCommit.withSearchDocument)} | ${f(ins.durableCommit.withoutSearchDocument)} | |`);
+  console.log(
+    `| INSERT alone, synchronous_commit=off | ${f(ins.synchronousCommitOff.withSearchDocument)} | ${f(ins.synchronousCommitOff.withoutSearchDocument)} | |`,
+  );
+  console.log(`| searchDocument() in TypeScript, µs per message | ${r.corpus.searchDocumentMicrosPerMessage} | | |`);
+  for (const [k, p] of Object.entries(r.plans))
+    console.log(
+      `\nEXPLAIN ANALYZE ${k} (${p.query}): ${p.executionMs} ms, GIN index: ${p.usesGinIndex}; with the correlated exists of before: ${p.correlatedExists?.executionMs} ms`,
+    );
 }
 
 /** The heavy-neighbour figures (issue 27) as JSON, then as a table: loaded next to quiet and to the node:http + `select 1` anchor. */

@@ -174,6 +174,25 @@ test('only what the viewer may read now: removed and banned members, strangers t
   expect(await contents(carol, 'narwhal')).toEqual(['narwhal public talk']);
 });
 
+test('staff find what staff may read (conversation.policy canReadContent: every conversation), never deleted messages', async () => {
+  const staff = await registerUser(server.url, 'srS');
+  await server.orm.em.fork().execute('update "users" set "is_staff" = true where "id" = ?', [Number(staff.id)]);
+  const g = await newGroup(bob, [carol], 'staff-view');
+  await send(bob, g, 'okapi in a group staff is not in');
+  const gone = await send(bob, g, 'okapi deleted before the search');
+  await gqlOk(server.url, 'mutation($id: ID!) { deleteMessage(id: $id) { id } }', { id: gone }, bob.token);
+  const direct = (await gqlOk(server.url, 'mutation($u: ID) { openDirectChat(userId: $u) { id } }', { u: carol.id }, bob.token)).openDirectChat.id;
+  await send(carol, direct, 'okapi in a direct chat');
+  // What history shows staff there, search finds; a user who is not staff and not a member finds nothing.
+  for (const c of [g, direct]) {
+    const history = await gqlOk(server.url, 'query($c: ID!) { messages(conversationId: $c) { edges { node { content deletedAt } } } }', { c }, staff.token);
+    const readable = history.messages.edges.filter((e: any) => !e.node.deletedAt && e.node.content.includes('okapi')).map((e: any) => e.node.content);
+    expect(await contents(staff, 'okapi', { c })).toEqual(readable);
+  }
+  expect((await contents(staff, 'okapi')).sort()).toEqual(['okapi in a direct chat', 'okapi in a group staff is not in']);
+  expect(await contents(alice, 'okapi')).toEqual([]);
+});
+
 test('a block hides no history, so search shows what history shows', async () => {
   const g = await newGroup(alice, [bob], 'blocks');
   await send(bob, g, 'platypus from bob');

@@ -1,6 +1,7 @@
 import { ConversationKind, MemberRole, RoomVisibility, type Conversation } from '../../src/domain/conversation/conversation.entity';
 import {
   activeMembershipSql,
+  readableConversationSql,
   canAddAs,
   canArchive,
   canAssignRoles,
@@ -229,6 +230,11 @@ describe('conversation policy', () => {
 
   it('the SQL fragments say the same rules', () => {
     expect(activeMembershipSql('m')).toBe('m."left_at" is null and not m."is_banned"');
+    // Readable now (search): staff everything, anyone else the conversations of their active memberships.
+    expect(readableConversationSql(staff, 'x.c')).toBe('true');
+    expect(readableConversationSql(user, 'x.c')).toBe(
+      `x.c = any(array(select rm."conversation_id" from "memberships" rm where rm."user_id" = ${user.id} and rm."left_at" is null and not rm."is_banned"))`,
+    );
     expect(listedConversationSql(user)).toBe('m."id" is not null');
     expect(listedConversationSql(staff)).toBe(`(m."id" is not null or c."kind" = 'SUPPORT')`);
     expect(listedConversationSql(staff, false)).toBe('m."id" is not null');

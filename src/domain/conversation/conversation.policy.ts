@@ -136,10 +136,14 @@ export function activeMembershipSql(alias: string): string {
  * SQL: the actor may read the messages of the conversation whose id is `conversationId` (an SQL
  * expression) now, as {@link canReadContent}: staff every conversation, anyone else through an
  * active membership (a removed, banned or departed member no longer). Search (issue 33) uses it.
+ * Written as `= any(array(<the actor's readable conversation ids>))`, not as a correlated
+ * `exists`: the ids are read once, so PostgreSQL can intersect the bitmap of those conversations'
+ * messages (btree) with the search index's (GIN) instead of repeating the GIN lookup per
+ * conversation or fetching every match of a common word (bench/README.md, search).
  */
 export function readableConversationSql(actor: Actor, conversationId: string): string {
   if (canReadContent(actor, false)) return 'true';
-  return `exists (select 1 from "memberships" rm where rm."conversation_id" = ${conversationId} and rm."user_id" = ${Number(actor.id)} and ${activeMembershipSql('rm')})`;
+  return `${conversationId} = any(array(select rm."conversation_id" from "memberships" rm where rm."user_id" = ${Number(actor.id)} and ${activeMembershipSql('rm')}))`;
 }
 
 /** ORM filter: an active membership (as {@link isActive}). */

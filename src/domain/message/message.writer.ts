@@ -140,7 +140,7 @@ export async function appendMessage(em: EntityManager, data: NewMessage): Promis
      ins as (
        insert into "messages" ("conversation_id", "seq", "sender_id", "actor_id", "kind", "content", "reply_to_id", "client_message_id", "created_change", "change_seq", "created_at", "mention_ids", "search_document", "forwarded_from_id")
        select ?, c."last_seq", ?, ?, ?::"message_kind", ?, ?, ?, c."change_seq", c."change_seq", ?::timestamptz, ?::jsonb, ?::tsvector, ? from c
-       returning *)${
+       returning ${messageColumnsSql()})${
          n
            ? `,
      n as (
@@ -316,6 +316,38 @@ export function toMessageView(m: Message): MessageView {
     forwardedFromId: refId(m.forwardedFrom),
   };
 }
+
+/**
+ * The columns of "messages" that a {@link MessageRow} (and the Message entity) holds, as a SQL
+ * select list, each prefixed with `alias` when given. Reads and the send's RETURNING name these
+ * instead of `*`: `search_document` (issue 33, the message's normalised words, several times the
+ * size of its content) is written, never read back.
+ */
+export function messageColumnsSql(alias?: string): string {
+  return MESSAGE_COLUMNS.map((c) => (alias ? `${alias}."${c}"` : `"${c}"`)).join(', ');
+}
+
+const MESSAGE_COLUMNS = [
+  'id',
+  'conversation_id',
+  'seq',
+  'sender_id',
+  'actor_id',
+  'kind',
+  'content',
+  'reply_to_id',
+  'client_message_id',
+  'created_change',
+  'change_seq',
+  'created_at',
+  'edited_at',
+  'deleted_at',
+  'mention_ids',
+  'edited_by_id',
+  'pinned_at',
+  'pinned_by_id',
+  'forwarded_from_id',
+] as const satisfies readonly (keyof MessageRow)[];
 
 /** A row of "messages" as the driver returns it (snake_case columns). */
 export interface MessageRow {

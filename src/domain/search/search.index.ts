@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Actor } from '../shared/actor';
 import { readableConversationSql } from '../conversation/conversation.policy';
-import type { MessageRow } from '../message/message.writer';
+import { messageColumnsSql, type MessageRow } from '../message/message.writer';
 import { searchDocument } from './normalize';
 
 /** What the search service asks an index for: one page of the viewer's matching messages. */
@@ -120,8 +120,7 @@ export class PostgresSearchIndex implements MessageSearchIndex {
     }
     const order = q.order === 'NEWEST' ? 'h."id" desc' : 'h.score desc, h."id" desc';
     const sql = `with hits as (
-        select m."id", m."conversation_id", m."seq", m."sender_id", m."actor_id", m."kind", m."content", m."reply_to_id", m."client_message_id",
-               m."created_change", m."change_seq", m."created_at", m."edited_at", m."deleted_at", m."mention_ids", ${score} as score
+        select ${messageColumnsSql('m')}, ${score} as score
           from "messages" m
          where ${where.join(' and ')})
       select h.*, (select count(*) from hits) as total from hits h ${page} order by ${order} limit ${q.size + 1}`;

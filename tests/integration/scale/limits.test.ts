@@ -164,12 +164,12 @@ describe('messages: a sustained rate and a burst (defaults: 10 a second, 20 more
       const outbox = await Promise.all(Array.from({ length: 30 }, (_, i) => send(i)));
       expect(outbox).toEqual(Array(30).fill('ok'));
       // The burst is spent: more sends at once are refused. A loaded machine refills the sustained
-      // limit (10 a second) while they run, so bursts of 30 are sent until one is refused, and what
+      // limit (10 a second) while they run, so bursts of 60 are sent until one is refused, and what
       // was accepted is held to what the limits allow in the time it took: 10 per one-second window
       // and 20 per ten-second burst window touched (fixed windows) - not to wall-clock speed.
       const more: string[] = [];
-      for (let round = 0; round < 5 && !more.includes('limited'); round++) {
-        more.push(...(await Promise.all(Array.from({ length: 30 }, (_, i) => send(100 + round * 30 + i)))));
+      for (let round = 0; round < 10 && !more.includes('limited'); round++) {
+        more.push(...(await Promise.all(Array.from({ length: 60 }, (_, i) => send(100 + round * 60 + i)))));
       }
       const seconds = (Date.now() - t0) / 1000;
       const allowed = 10 * (Math.ceil(seconds) + 1) + 20 * (Math.ceil(seconds / 10) + 1);

@@ -99,6 +99,10 @@ const GQL: Record<string, Op> = {
   },
   'Query.publicRooms': { call: (c) => g(c, `{ publicRooms(first: 5) { totalCount } }`) },
   'Query.supportConversation': { call: (c) => g(c, `{ supportConversation { id } }`) },
+  'Query.searchMessages': {
+    fix: 'group',
+    call: (c) => g(c, `query($c: ID!) { searchMessages(query: "hello", conversationId: $c) { totalCount } }`, { c: c.conv }),
+  },
   'Query.messages': { fix: 'group', call: (c) => g(c, `query($c: ID!) { messages(conversationId: $c, last: 5) { totalCount } }`, { c: c.conv }) },
   'Query.message': { fix: 'group', call: (c) => g(c, `query($m: ID!) { message(id: $m) { id } }`, { m: c.msg }) },
   'Query.messagesSince': { fix: 'group', call: (c) => g(c, `query($c: ID!) { messagesSince(conversationId: $c, afterSeq: 0) { id } }`, { c: c.conv }) },
@@ -212,6 +216,11 @@ const GQL: Record<string, Op> = {
     call: (c) => g(c, `mutation($c: ID!) { archiveConversation(id: $c, archived: true) { id isArchived } }`, { c: c.conv }),
   },
   'Query.pushDevices': { call: (c) => g(c, `{ pushDevices { id platform } }`) },
+  'Query.webPushPublicKey': { call: (c) => g(c, `{ webPushPublicKey }`) },
+  'Mutation.setNotificationLevel': {
+    fix: 'group',
+    call: (c) => g(c, `mutation($c: ID!) { setNotificationLevel(conversationId: $c, level: MENTIONS) { notificationLevel } }`, { c: c.conv }),
+  },
   'Mutation.registerPushDevice': {
     call: (c) => g(c, `mutation($t: String!) { registerPushDevice(input: {platform: FCM, fcmToken: $t}) { id } }`, { t: uniq() }),
   },
@@ -359,6 +368,7 @@ const EXPECTED: Record<string, string> = {
   'Query.publicRooms': 'U    A    A    A    A    A    A    A',
   'Query.supportConversation': 'U    A    A    A    A    A    A    A', // staff: null (no thread of their own)
   'Query.messages': 'U    N    A    N    N    A    A    A',
+  'Query.searchMessages': 'U    N    A    N    N    A    A    A', // in: a conversation: as its history
   'Query.message': 'U    N    A    N    N    A    A    A',
   'Query.messagesSince': 'U    N    A    N    N    A    A    A',
   'Query.unreadSummary': 'U    A    A    A    A    A    A    A',
@@ -414,6 +424,8 @@ const EXPECTED: Record<string, string> = {
   // --- issue 28 items 8 and 10 ---
   'Mutation.archiveConversation': 'U    N    F    N    N    A    A    B', // OWNER/ADMIN or staff; blocked: a DIRECT cannot be archived
   'Query.pushDevices': 'U    A    A    A    A    A    A    A',
+  'Query.webPushPublicKey': 'A    A    A    A    A    A    A    A', // public (a browser subscribes with it before signing in)
+  'Mutation.setNotificationLevel': 'U    N    A    N    N    A    N    A', // one's own membership: staff are not members of the group
   'Mutation.registerPushDevice': 'U    A    A    A    A    A    A    A', // a new FCM token each
   'Mutation.unregisterPushDevice': 'U    N    N    N    N    A    N    N', // the owner's device: nobody else's to remove (staff neither)
   // --- end of issue 28 ---
