@@ -215,14 +215,28 @@ function printHeavy(r: HeavyNeighbourResult): void {
 function printRequestPath(r: Record<string, any>): void {
   console.log(JSON.stringify({ requestPath: r }, null, 2));
   const { anchor, ours, ratios } = r.oneAfterAnother;
-  const row = (name: string, x: { median: number; p99: number; sqlPerRequest?: number }, rt: unknown, target = '') =>
-    `| ${name} | ${x.median} / ${x.p99} | ${x.sqlPerRequest ?? ''} | ${anchor.median} / ${anchor.p99} | ${typeof rt === 'object' && rt ? (rt as { ratio: number }).ratio : (rt ?? '')} | ${target} |`;
-  console.log('\n| request (one client) | ours median / p99 ms | SQL | anchor median / p99 ms | ratio | target |\n|---|---|---|---|---|---|');
+  const row = (name: string, x: { median: number; p99: number; sqlPerRequest?: number; serverCpuMsPerRequest?: number }, rt: unknown, target = '') =>
+    `| ${name} | ${x.median} / ${x.p99} | ${x.sqlPerRequest ?? ''} | ${x.serverCpuMsPerRequest ?? ''} | ${anchor.median} / ${anchor.p99} | ${typeof rt === 'object' && rt ? (rt as { ratio: number }).ratio : (rt ?? '')} | ${target} |`;
+  console.log(
+    `\n| request (one client) | ours median / p99 ms | SQL | server CPU ms | anchor median / p99 ms (CPU ${anchor.serverCpuMsPerRequest}) | ratio of medians | target |\n|---|---|---|---|---|---|---|`,
+  );
   console.log(row('{ __typename }, no token', ours.typenameNoToken, ratios.typenameNoToken));
   console.log(row('{ __typename }, token', ours.typenameWithToken, ratios.typenameWithToken));
   console.log(row('{ me { id } }', ours.me, ratios.me, '<= 1.5'));
   console.log(row('sendMessage (DIRECT, 1 subscriber)', ours.sendMessage, ratios.sendMessage, '<= 3'));
   console.log(row('messages(last: 50) + sender, replyTo, attachments', ours.messagesLast50, ratios.messagesLast50, '<= 4 SQL'));
+  const rx = ours.reaction;
+  console.log(row('addReaction / removeReaction in turns (DIRECT, 1 subscriber)', rx.addAndRemove, ratios.addAndRemoveReaction));
+  console.log(row('addReaction (notifies the author)', rx.add, ratios.addReaction));
+  console.log(row('removeReaction', rx.remove, ratios.removeReaction));
+  console.log(
+    row(
+      `messages(last: 50) of a GROUP, reactions (${ours.messagesLast50Reactions.reactionsOnPage} of 5 members)`,
+      ours.messagesLast50Reactions,
+      ratios.messagesLast50Reactions,
+    ),
+  );
+  console.log(row('the same page, no reactions', ours.messagesLast50NoReactions, ratios.messagesLast50NoReactions));
   console.log(row('GET /healthz', ours.healthz, ''));
   const c = r.concurrency;
   console.log(`\n| ${c.senders} senders, ${c.conversations} conversations of ${c.members} | ours | anchor | ratio | target |\n|---|---|---|---|---|`);

@@ -16,6 +16,10 @@ import type { HttpFixture, HttpServerStats } from './protocol';
  * - one client, requests one after another: median and p99 (ms) of `{ __typename }` without and
  *   with a token, `{ me { id } }`, `sendMessage` into a DIRECT chat with its recipient
  *   subscribed, a page of 50 messages, GET /healthz; SQL statements per request;
+ * - issue 31: addReaction and removeReaction in turns on one message of that chat (each call
+ *   changes something; the listener also gets messageUpdated), and a page of 50 messages of a
+ *   GROUP where every message has reactions of several members, next to the same page of a
+ *   GROUP whose messages have none;
  * - concurrency: BENCH_SENDERS (16) clients sending into BENCH_CONVERSATIONS (200) GROUPs of 10
  *   members, every member subscribed to messageAdded over graphql-ws (in a separate client
  *   process): sends/s, and deliveries until every send reached every member;
@@ -55,8 +59,9 @@ export async function benchRequestPath(): Promise<Record<string, unknown>> {
   };
   const { senderToken, recipientToken, conversationId: direct } = fx.direct;
 
-  // The DIRECT chat's recipient listens, so each send is also delivered (as in a real chat).
+  // The DIRECT chat's recipient listens, so each send is also delivered (as in a real chat), and each reaction (messageUpdated).
   let delivered = 0;
+  let updated = 0;
   const listener = createClient({ url: wsUrl, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${recipientToken}` } });
   listener.subscribe(
     { query: 'subscription($c: ID) { messageAdded(conversationId: $c) { id seq content sender { id username } } }', variables: { c: direct } },
@@ -71,7 +76,20 @@ export async function benchRequestPath(): Promise<Record<string, unknown>> {
       complete: () => undefined,
     },
   );
-  await until('the listener', 10_000, async () => (await ours.ask<HttpServerStats>({ cmd: 'stats' })).subscribers >= 1);
+  listener.subscribe(
+    { query: 'subscription($c: ID) { messageUpdated(conversationId: $c) { id reactions { emoji count } } }', variables: { c: direct } },
+    {
+      next: () => {
+        updated++;
+      },
+      error: (e) => {
+        console.error(e);
+        process.exit(1);
+      },
+      complete: () => undefined,
+    },
+  );
+  await until('the listener', 10_000, async () => (await ours.ask<HttpServerStats>({ cmd: 'stats' })).subscribers >= 2);
 
   const seq: Record<string, unknown> = {};
   await sequential(100, () => post(url, { query: '{ me { id } }' }, senderToken), 0);
@@ -80,16 +98,18 @@ export async function benchRequestPath(): Promise<Record<string, unknown>> {
   seq.me = await sqlPer(n, () => post(url, { query: '{ me { id } }' }, senderToken));
   await ours.ask({ cmd: 'profileStart', label: 'send' });
   let i = 0;
-  seq.sendMessage = await sqlPer(n, () =>
-    post(
+  let lastSent = '';
+  seq.sendMessage = await sqlPer(n, async () => {
+    const data = await post(
       url,
       {
         query: 'mutation($c: ID, $t: String!) { sendMessage(input: { conversationId: $c, content: $t }) { id seq } }',
         variables: { c: direct, t: `direct ${i++}` },
       },
       senderToken,
-    ),
-  );
+    );
+    lastSent = (data as { sendMessage: { id: string } }).sendMessage.id;
+  });
   await ours.ask({ cmd: 'profileStop', label: 'send' });
   await until('deliveries to the listener', 30_000, async () => delivered >= i);
   seq.messagesLast50 = await sqlPer(Math.min(n, 200), () =>
@@ -104,7 +124,70 @@ export async function benchRequestPath(): Promise<Record<string, unknown>> {
     ),
   );
   seq.healthz = await sqlPer(n, () => get(healthz));
+
+  // Issue 31: the recipient adds and removes 👍 on the sender's last message in turns, so every call
+  // changes something (a change number, messageUpdated to the listener, and on each add a
+  // notification to the sender, who is not watching the chat).
+  const react = (op: 'addReaction' | 'removeReaction') => () =>
+    post(
+      url,
+      { query: `mutation($m: ID!, $e: String!) { ${op}(messageId: $m, emoji: $e) { id reactions { emoji count } } }`, variables: { m: lastSent, e: '👍' } },
+      recipientToken,
+    );
+  const [add, remove] = [react('addReaction'), react('removeReaction')];
+  const toggleTimes: Record<'add' | 'remove', number[]> = { add: [], remove: [] };
+  let toggles = 0;
+  const toggle = async () => {
+    const kind = toggles++ % 2 === 0 ? 'add' : 'remove';
+    const t = performance.now();
+    await (kind === 'add' ? add : remove)();
+    toggleTimes[kind].push(performance.now() - t);
+  };
+  for (let k = 0; k < 50; k++) await toggle(); // warm-up, an even number: the reaction is off again
+  toggleTimes.add.length = toggleTimes.remove.length = 0;
+  const updatedBefore = updated;
+  await ours.ask({ cmd: 'profileStart', label: 'reaction' });
+  const both = await sqlPer(n - (n % 2), toggle);
+  await ours.ask({ cmd: 'profileStop', label: 'reaction' });
+  await until('messageUpdated deliveries to the listener', 30_000, async () => updated - updatedBefore >= n - (n % 2));
+  const sorted = (xs: number[]) => xs.sort((a, b) => a - b);
+  const one = async (fn: () => Promise<unknown>) => {
+    await ours.ask({ cmd: 'resetCounters' });
+    await fn();
+    return (await ours.ask<HttpServerStats>({ cmd: 'stats' })).sql;
+  };
+  seq.reaction = {
+    addAndRemove: both,
+    add: { median: pct(sorted(toggleTimes.add), 50), p99: pct(toggleTimes.add, 99), sqlPerRequest: await one(add) },
+    remove: { median: pct(sorted(toggleTimes.remove), 50), p99: pct(toggleTimes.remove, 99), sqlPerRequest: await one(remove) },
+  };
   await listener.dispose();
+
+  // Issue 31: a page of 50 messages from 10 members, every message with reactions of 5 members
+  // (group 0), next to the same page of a group whose messages have none (group 1).
+  for (const g of [0, 1])
+    for (let k = 0; k < 50; k++)
+      await post(
+        url,
+        {
+          query: 'mutation($c: ID, $t: String!) { sendMessage(input: { conversationId: $c, content: $t }) { id } }',
+          variables: { c: fx.conversationIds[g], t: `page message ${k}` },
+        },
+        fx.tokens[g][k % members],
+      );
+  const { reactions } = await ours.ask<{ reactions: number }>({ cmd: 'reactions', conversationId: fx.conversationIds[0], users: 5 });
+  const PAGE =
+    'query($c: ID!) { messages(conversationId: $c, last: 50) { edges { node { id seq content sender { id username } reactions { emoji count reactedByViewer latestUsers { id username } } } } } }';
+  const page = (g: number) => () => post(url, { query: PAGE, variables: { c: fx.conversationIds[g] } }, fx.tokens[g][1]);
+  type Page = { messages: { edges: { node: { reactions: unknown[] } }[] } };
+  const shown = ((await page(0)()) as Page).messages.edges;
+  if (shown.length !== 50 || shown.some((e) => e.node.reactions.length === 0)) throw new Error('the page of 50 with reactions is not what it should be');
+  await sequential(20, page(0), 0);
+  await sequential(20, page(1), 0);
+  await ours.ask({ cmd: 'profileStart', label: 'page-reactions' });
+  seq.messagesLast50Reactions = { ...(await sqlPer(Math.min(n, 200), page(0))), reactionsOnPage: reactions };
+  await ours.ask({ cmd: 'profileStop', label: 'page-reactions' });
+  seq.messagesLast50NoReactions = await sqlPer(Math.min(n, 200), page(1));
   progress('ours, one after another:', JSON.stringify(seq));
 
   // Concurrency: every member subscribed to all of their conversations' messages.
@@ -172,6 +255,11 @@ export async function benchRequestPath(): Promise<Record<string, unknown>> {
         me: { ratio: ratio(m(seq.me), anchorSeq.median), target: '<= 1.5' },
         sendMessage: { ratio: ratio(m(seq.sendMessage), anchorSeq.median), target: '<= 3' },
         messagesLast50: ratio(m(seq.messagesLast50), anchorSeq.median),
+        addAndRemoveReaction: ratio(m((seq.reaction as { addAndRemove: unknown }).addAndRemove), anchorSeq.median),
+        addReaction: ratio(m((seq.reaction as { add: unknown }).add), anchorSeq.median),
+        removeReaction: ratio(m((seq.reaction as { remove: unknown }).remove), anchorSeq.median),
+        messagesLast50Reactions: ratio(m(seq.messagesLast50Reactions), anchorSeq.median),
+        messagesLast50NoReactions: ratio(m(seq.messagesLast50NoReactions), anchorSeq.median),
       },
     },
     concurrency,
@@ -206,10 +294,12 @@ function roundTrip(url: string, method: 'GET' | 'POST', body?: string, token?: s
   });
 }
 
-async function post(url: string, body: object, token?: string): Promise<void> {
+/** POSTs a GraphQL request; answers its `data`. @throws on a status other than 200 or any GraphQL error. */
+async function post(url: string, body: object, token?: string): Promise<unknown> {
   const res = await roundTrip(url, 'POST', JSON.stringify(body), token);
   const json = JSON.parse(res.text) as { data?: unknown; errors?: unknown };
   if (res.status !== 200 || json.errors) throw new Error(`${res.status} ${JSON.stringify(json.errors ?? json)}`);
+  return json.data;
 }
 
 async function get(url: string): Promise<void> {

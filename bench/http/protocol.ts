@@ -4,6 +4,7 @@
 export type HttpServerCommand =
   | { cmd: 'fixture'; conversations: number; members: number }
   | { cmd: 'bigGroup'; extra: number }
+  | { cmd: 'reactions'; conversationId: string; users: number }
   | { cmd: 'stats' }
   | { cmd: 'resetCounters' }
   | { cmd: 'profileStart'; label?: string }

@@ -51,6 +51,9 @@ async function ours(): Promise<void> {
     RATE_MESSAGES_PER_SEC: '100000',
     RATE_WS_PER_MIN_IP: '100000',
     RATE_WS_PER_MIN_USER: '100000',
+    // A page of 50 with reactions costs 32,901 (issue 27's cost: 50 summaries of 3 latest users per
+    // message): the default budget (300,000 a second) would refuse the 10th page of a second.
+    GRAPHQL_USER_COST_PER_SEC: '100000000',
     ACCESS_TOKEN_TTL: '3600',
     DB_POOL_MAX: String(poolMax),
     JWT_SECRET: randomBytes(32).toString('hex'),
@@ -67,6 +70,7 @@ async function ours(): Promise<void> {
     try {
       if (m.cmd === 'fixture') send(await fixture(app, m.conversations, m.members));
       else if (m.cmd === 'bigGroup') send(await bigGroup(app, m.extra));
+      else if (m.cmd === 'reactions') send(await reactions(app, m.conversationId, m.users));
       else if (m.cmd === 'stats')
         send({ sql, rss: process.memoryUsage().rss, subscribers: app.realtime.hub.subscriberCount(), cpuMicros: cpu(), loopDelayMs: loopDelayMs() });
       else if (m.cmd === 'resetCounters') {
@@ -154,6 +158,29 @@ async function bigGroup(app: RunningApp, extra: number): Promise<BigGroupFixture
   );
   const token = async (u: User) => (await app.services.auth.startSession(app.orm.em.fork(), u)).accessToken;
   return { groupId: String(group.id), heavyToken: await token(heavy), bystanderToken: await token(bystander) };
+}
+
+/**
+ * Reactions on every message of conversation `conversationId` (issue 31), as
+ * tests/integration/query-count.test.ts writes them: `users` of its members, up to four emoji
+ * each (about two thirds of the pairs), so each summary has a count, the viewer's own and the
+ * latest users. Rows written directly (no change numbers: only the page's reads are measured).
+ * Answers the number of reactions written.
+ */
+async function reactions(app: RunningApp, conversationId: string, users: number): Promise<{ reactions: number }> {
+  const rows = await app.orm.em.fork().execute<{ n: number }[]>(
+    `with r as (
+       insert into "message_reactions" ("message_id", "user_id", "emoji", "created_at")
+       select m."id", u."user_id", e."emoji", now() - (m."seq" || ' seconds')::interval
+         from "messages" m
+         cross join (select "user_id" from "memberships" where "conversation_id" = ? order by "user_id" limit ?) u
+         cross join unnest(array['👍', '🎉', '😂', '❤️']) with ordinality as e("emoji", "k")
+        where m."conversation_id" = ? and (m."seq" + u."user_id" * e."k") % 3 <> 0
+       on conflict do nothing returning 1)
+     select count(*)::int as n from r`,
+    [Number(conversationId), users, Number(conversationId)],
+  );
+  return { reactions: Number(rows[0].n) };
 }
 
 async function anchor(): Promise<void> {
