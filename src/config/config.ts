@@ -65,6 +65,8 @@ export interface Config {
   uploadOrphanTtlSec: number;
   /** Most uploads not yet sent one user may hold at once (default 20; past it: CONFLICT). */
   uploadPendingMax: number;
+  /** Message.seenBy lists readers only in conversations of at most this many active members; above it, only seenCount (SEEN_BY_MAX_MEMBERS, default 100; issue 32). */
+  seenByMaxMembers: number;
   /** A crashed instance's users go OFFLINE within this many ms (Redis presence; default 30000). */
   presenceTtlMs: number;
   /**
@@ -248,6 +250,7 @@ const envSchema = z.object({
   MEDIA_URL_TTL: positiveInt.max(7 * 24 * 3600).optional(),
   UPLOAD_ORPHAN_TTL: positiveInt.max(30 * 24 * 3600).default(24 * 3600),
   UPLOAD_PENDING_MAX: positiveInt.max(10000).default(20),
+  SEEN_BY_MAX_MEMBERS: z.coerce.number().int().min(0).max(100000).default(100),
   PRESENCE_TTL_MS: z.coerce.number().int().min(200).max(600000).default(30000),
   RATE_MESSAGES_PER_SEC: positiveInt.max(100000).default(10),
   RATE_MESSAGES_BURST: z.coerce.number().int().min(0).max(100000).default(20),
@@ -403,6 +406,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     mediaUrlTtlSec: e.MEDIA_URL_TTL_S ?? e.MEDIA_URL_TTL ?? DEFAULT_MEDIA_URL_TTL_S,
     uploadOrphanTtlSec: e.UPLOAD_ORPHAN_TTL,
     uploadPendingMax: e.UPLOAD_PENDING_MAX,
+    seenByMaxMembers: e.SEEN_BY_MAX_MEMBERS,
     presenceTtlMs: e.PRESENCE_TTL_MS,
     rateLimits: {
       messagesPerSec: e.RATE_MESSAGES_PER_SEC,
