@@ -101,7 +101,7 @@ export function createServices(config: Config, events: EventBus, rootEm: EntityM
   const conversationQueries = new ConversationQueries(contacts);
   const conversations = new ConversationService(events, conversationQueries, contacts, notifications, limits);
   const memberships = new MembershipService(events, conversationQueries, contacts, notifications, limits);
-  const readState = new ReadStateService(events, conversationQueries, conversations);
+  const readState = new ReadStateService(events, conversationQueries, conversations, { seenByMaxMembers: config.seenByMaxMembers });
   const attachments = new AttachmentService(
     storage,
     { maxBytes: config.uploadMaxBytes, maxFiles: config.uploadMaxFiles, maxPixels: config.uploadMaxPixels, maxPending: config.uploadPendingMax },

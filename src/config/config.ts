@@ -98,6 +98,8 @@ export interface Config {
   messageEditWindowSec: number | null;
   /** Most pinned messages in one conversation (MAX_PINS_PER_CONVERSATION, default 50); past it pinMessage is refused. */
   maxPinsPerConversation: number;
+  /** Message.seenBy lists readers only in conversations of at most this many active members; above it, only seenCount (SEEN_BY_MAX_MEMBERS, default 100; issue 32). */
+  seenByMaxMembers: number;
   /** A crashed instance's users go OFFLINE within this many ms (Redis presence; default 30000). */
   presenceTtlMs: number;
   /** Reactions (issue 31): distinct emoji on one message (default 50), reactions of one user on one message (default 20). */
@@ -290,6 +292,7 @@ const envSchema = z.object({
     .max(10 * 365 * 24 * 3600)
     .default(0),
   MAX_PINS_PER_CONVERSATION: positiveInt.max(1000).default(50),
+  SEEN_BY_MAX_MEMBERS: z.coerce.number().int().min(0).max(100000).default(100),
   PRESENCE_TTL_MS: z.coerce.number().int().min(200).max(600000).default(30000),
   RATE_MESSAGES_PER_SEC: positiveInt.max(100000).default(10),
   RATE_MESSAGES_BURST: z.coerce.number().int().min(0).max(100000).default(20),
@@ -492,6 +495,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     uploadPendingMax: e.UPLOAD_PENDING_MAX,
     messageEditWindowSec: e.MESSAGE_EDIT_WINDOW_S || null,
     maxPinsPerConversation: e.MAX_PINS_PER_CONVERSATION,
+    seenByMaxMembers: e.SEEN_BY_MAX_MEMBERS,
     presenceTtlMs: e.PRESENCE_TTL_MS,
     reactions: { maxEmojiPerMessage: e.REACTIONS_MAX_EMOJI_PER_MESSAGE, maxPerUserPerMessage: e.REACTIONS_MAX_PER_USER_PER_MESSAGE },
     rateLimits: {

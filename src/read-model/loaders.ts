@@ -10,6 +10,7 @@ import { reactionSummaries, type ReactionSummaryView } from '../domain/message/r
 import type { UserCache, UserRecord } from '../domain/user/user-cache';
 import { refId } from '../domain/shared/refs';
 import { ACTIVE_MEMBERSHIP, activeMembershipSql, unreadMessageSql } from '../domain/conversation/conversation.policy';
+import { seenBySql } from '../domain/message/message.policy';
 
 const byId = <T extends { id: number }>(keys: readonly number[], rows: T[]) => {
   const map = new Map(rows.map((r) => [r.id, r]));
@@ -129,6 +130,40 @@ export function createLoaders(em: EntityManager, viewerId: number | null, users:
     }),
     /** Reaction summaries of each message (issue 31), with the viewer's own marked: one statement per page. */
     reactions: new DataLoader<number, ReactionSummaryView[]>((ids) => reactionSummaries(em, ids, viewerId)),
+    /**
+     * "Seen by" counts (issue 32, message.policy.ts seenBySql) by message id, as shown to the
+     * viewer: one statement for every message of a page; 0 without a viewer.
+     */
+    seenCount: new DataLoader<number, number>(async (ids) => {
+      if (viewerId == null) return ids.map(() => 0);
+      const rows = await em.execute<{ id: number; n: string }[]>(
+        `select msg."id", (select count(*) from "memberships" m join "users" u on u."id" = m."user_id"
+            where m."conversation_id" = msg."conversation_id" and ${seenBySql('msg', 'm', 'u', viewerId)}) as n
+           from "messages" msg where msg."id" in (${placeholders(ids.length)})`,
+        [...ids],
+      );
+      const map = new Map(rows.map((r) => [r.id, Number(r.n)]));
+      return ids.map((id) => map.get(id) ?? 0);
+    }),
+    /**
+     * One page of a message's "seen by" readers by "messageId:afterMembershipId:size", as shown to
+     * the viewer: membership id order (stable cursors), one statement for every key; [] without a viewer.
+     */
+    seenByPage: new DataLoader<string, { membershipId: number; userId: number }[]>(async (keys) => {
+      if (viewerId == null) return keys.map(() => []);
+      const parsed = keys.map((k) => k.split(':').map(Number));
+      const rows = await em.execute<{ page_key: number; id: number; user_id: number }[]>(
+        `select p.* from (values ${parsed.map(() => '(?::int, ?::int, ?::int, ?::int)').join(', ')}) as k("i", "mid", "after_id", "lim")
+           join "messages" msg on msg."id" = k."mid"
+           cross join lateral (select k."i" as "page_key", m."id", m."user_id" from "memberships" m join "users" u on u."id" = m."user_id"
+             where m."conversation_id" = msg."conversation_id" and m."id" > k."after_id" and ${seenBySql('msg', 'm', 'u', viewerId)}
+             order by m."id" limit k."lim") p`,
+        parsed.flatMap(([mid, after, lim], i) => [i, mid, after, lim]),
+      );
+      const pages: { membershipId: number; userId: number }[][] = keys.map(() => []);
+      for (const r of rows) pages[Number(r.page_key)].push({ membershipId: r.id, userId: r.user_id });
+      return pages;
+    }),
     attachments: new DataLoader<number, Attachment[]>(async (ids) =>
       groupBy(ids, await em.find(Attachment, { message: { $in: [...ids] } }, { orderBy: { id: 'asc' } }), (a) => refId(a.message)!),
     ),

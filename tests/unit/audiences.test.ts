@@ -43,7 +43,13 @@ const updated = (conversationId: number): DomainEvent => ({
   ...(message(conversationId) as Extract<DomainEvent, { type: 'message.added' }>),
   type: 'message.updated',
 });
-const receipt = (userId: number): DomainEvent => ({ type: 'read.receipt', conversationId: GROUP, userId, lastReadSeq: 1, readAt: '2026-01-01T00:00:00.000Z' });
+const receipt = (userId: number, conversationId = GROUP): DomainEvent => ({
+  type: 'read.receipt',
+  conversationId,
+  userId,
+  lastReadSeq: 1,
+  readAt: '2026-01-01T00:00:00.000Z',
+});
 const presence = (userId: number): DomainEvent => ({ type: 'presence', userId, status: 'ONLINE', lastSeenAt: null });
 const profile = (userId: number): DomainEvent => ({ type: 'user.changed', userId, isStaff: false, profile: true, user: { id: userId } as never });
 const notification = (recipientId: number): DomainEvent => ({ type: 'notification.added', recipientId, notification: { id: 1 } as never });
@@ -141,6 +147,20 @@ describe('audience rules of live events', () => {
     ["read receipt: one's own (GraphQL)", { who: ALICE, conversationId: GROUP }, receipt(ALICE), true],
     ["read receipt, othersOnly (seed 000): not one's own", { who: ALICE, conversationId: GROUP, narrowing: 'othersOnly' }, receipt(ALICE), false],
     ['read receipt, othersOnly: another member', { who: ALICE, conversationId: GROUP, narrowing: 'othersOnly' }, receipt(BOB), true],
+    ['read receipt: never across a block (issue 32)', { who: ALICE, conversationId: GROUP }, receipt(CAROL), false],
+    // Typing and read receipts of "every conversation" (no conversationId, issue 32: one subscription for every badge).
+    ['"every conversation": typing in a conversation of the viewer', { who: ALICE }, typing(BOB), true],
+    ['"every conversation": typing in a conversation not the viewer\'s', { who: ALICE }, typing(BOB, OTHER), false],
+    ['"every conversation": typing never across a block', { who: ALICE }, typing(CAROL), false],
+    ['"every conversation": typing never one\'s own', { who: ALICE }, typing(ALICE), false],
+    ['"every conversation": staff hear typing in every SUPPORT thread', { who: STAFF }, typing(ALICE, SUPPORT), true],
+    ['"every conversation": staff, not a GROUP they are not in', { who: STAFF }, typing(BOB), false],
+    ['"every conversation": a receipt in a conversation of the viewer', { who: ALICE }, receipt(BOB), true],
+    ['"every conversation": a receipt in a conversation not the viewer\'s', { who: ALICE }, receipt(BOB, OTHER), false],
+    ['"every conversation": never a receipt of a member who sends none', { who: ALICE }, receipt(DAVE), false],
+    ['"every conversation": never a receipt across a block', { who: ALICE }, receipt(CAROL), false],
+    ['"every conversation": one\'s own receipt (one\'s other sessions)', { who: ALICE }, receipt(ALICE), true],
+    ['"every conversation", othersOnly: not one\'s own', { who: ALICE, narrowing: 'othersOnly' }, receipt(ALICE), false],
     // Presence: the watched users (never across a block), or seed 000's peer.
     ['presence of the presence audience', { who: ALICE, users: 'presence audience' }, presence(BOB), true],
     ['presence: never across a block', { who: ALICE, users: 'presence audience' }, presence(CAROL), false],

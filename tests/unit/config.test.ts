@@ -104,7 +104,14 @@ describe('loadConfig defaults', () => {
     expect(c.migrateOnStart).toBe(true);
     expect(c.corsOrigins).toEqual(['*']);
     expect(c.dataDir).toBe(':memory:');
+    expect(c.seenByMaxMembers).toBe(100);
     expect(Buffer.from(c.jwtSecret).toString('utf8')).toBe(SECRET);
+  });
+
+  test('SEEN_BY_MAX_MEMBERS: 0 and more; 0 lists no readers anywhere (only seenCount)', () => {
+    expect(loadConfig({ ...base, SEEN_BY_MAX_MEMBERS: '0' }).seenByMaxMembers).toBe(0);
+    expect(loadConfig({ ...base, SEEN_BY_MAX_MEMBERS: '500' }).seenByMaxMembers).toBe(500);
+    expect(() => loadConfig({ ...base, SEEN_BY_MAX_MEMBERS: '-1' })).toThrow();
   });
 
   test('NODE_ENV defaults to development', () => {

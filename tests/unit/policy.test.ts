@@ -29,7 +29,10 @@ import {
   isIn,
   isOwn,
   isReadByOthers,
+  isSeenBy,
   isSystem,
+  listsSeenBy,
+  showsSeenBy,
   showsContent,
   showsReply,
   showsRevisions,
@@ -304,6 +307,27 @@ describe('message policy', () => {
     ['no members', [], false],
   ])('isReadByOthers: %s', (_what, readers, expected) => {
     expect(isReadByOthers({ senderId: 1, seq: 5 }, readers)).toBe(expected);
+  });
+
+  const reader = { userId: 2, lastReadSeq: 5, active: true, sendsReceipts: true, blockedWithViewer: false };
+  it.each<[string, Partial<typeof reader>, boolean]>([
+    ['an active member whose read position covers it', {}, true],
+    ['read past it, no privacy setting stored', { lastReadSeq: 9, sendsReceipts: undefined }, true],
+    ['read position before it', { lastReadSeq: 4 }, false],
+    ['its sender', { userId: 1 }, false],
+    ['read receipts off (privacy)', { sendsReceipts: false }, false],
+    ['removed, departed or banned after reading', { active: false }, false],
+    ['a block between the reader and the viewer, either way', { blockedWithViewer: true }, false],
+  ])('isSeenBy (issue 32): %s', (_what, over, expected) => {
+    expect(isSeenBy({ senderId: 1, seq: 5 }, { ...reader, ...over })).toBe(expected);
+  });
+
+  it('showsSeenBy: members only; listsSeenBy: up to SEEN_BY_MAX_MEMBERS active members', () => {
+    expect(showsSeenBy(true)).toBe(true);
+    expect(showsSeenBy(false)).toBe(false);
+    expect(listsSeenBy(100, 100)).toBe(true);
+    expect(listsSeenBy(101, 100)).toBe(false);
+    expect(listsSeenBy(2, 0)).toBe(false);
   });
 
   it('isSystem, isOwn, showsContent, showsReply, isIn', () => {

@@ -1,7 +1,7 @@
 import type { Actor } from '../shared/actor';
 import type { MessageView } from '../shared/events';
 import type { Conversation } from '../conversation/conversation.entity';
-import { canManage } from '../conversation/conversation.policy';
+import { activeMembershipSql, canManage } from '../conversation/conversation.policy';
 import type { Membership } from '../conversation/membership.entity';
 
 /**
@@ -71,6 +71,51 @@ export function isReadByOthers(
   readers: readonly { userId: number; lastReadSeq: number; sendsReceipts?: boolean | null }[],
 ): boolean {
   return readers.some((r) => r.userId !== m.senderId && r.sendsReceipts !== false && r.lastReadSeq >= m.seq);
+}
+
+/**
+ * "Seen by" (issue 32, contract Message.seenBy/seenCount), derived from read positions (no row per
+ * message): `reader` has seen message `m`, as shown to the viewer, when they are an active member
+ * now (a member removed, departed or banned after reading no longer counts), their read position
+ * covers the message, they are not its sender, they send read receipts (privacy.sendReadReceipts;
+ * issue 27 §5) and no block stands between them and the viewer, either way. The viewer themselves
+ * counts like anyone else. The same rule in SQL: {@link seenBySql} (which also skips deleted accounts).
+ */
+export function isSeenBy(
+  m: Pick<MessageView, 'senderId' | 'seq'>,
+  reader: { userId: number; lastReadSeq: number; active: boolean; sendsReceipts?: boolean | null; blockedWithViewer: boolean },
+): boolean {
+  return reader.active && reader.userId !== m.senderId && reader.lastReadSeq >= m.seq && reader.sendsReceipts !== false && !reader.blockedWithViewer;
+}
+
+/**
+ * Who sees a message's seen-by (issue 32 "only members see seen-by"): active members of its
+ * conversation. Staff reading a conversation without a membership see none (empty seenBy,
+ * seenCount 0): their moderation reads no one's reading.
+ */
+export function showsSeenBy(viewerIsActiveMember: boolean): boolean {
+  return viewerIsActiveMember;
+}
+
+/**
+ * Whether seenBy lists the readers (issue 32 "large conversations"): only in a conversation of at
+ * most `maxMembers` active members (SEEN_BY_MAX_MEMBERS, default 100); above it seenBy is empty
+ * and only seenCount is given.
+ */
+export function listsSeenBy(activeMembers: number, maxMembers: number): boolean {
+  return activeMembers <= maxMembers;
+}
+
+/**
+ * SQL of {@link isSeenBy}: membership `m` (its user joined as `u`) has seen message `msg` (same
+ * conversation assumed), as shown to the user `viewerId`.
+ */
+export function seenBySql(msg: string, m: string, u: string, viewerId: number): string {
+  const viewer = Number(viewerId);
+  return `${activeMembershipSql(m)} and ${m}."last_read_seq" >= ${msg}."seq" and ${m}."user_id" is distinct from ${msg}."sender_id"
+    and ${u}."send_read_receipts" and ${u}."deleted_at" is null
+    and not exists (select 1 from "contacts" sk where sk."status" = 'BLOCKED'
+          and ((sk."requester_id" = ${viewer} and sk."addressee_id" = ${m}."user_id") or (sk."requester_id" = ${m}."user_id" and sk."addressee_id" = ${viewer})))`;
 }
 
 /** A URL that names both a conversation and a message (seed 004 `/conversations/{cid}/messages/{mid}/...`) addresses it only when the message is in that conversation. */

@@ -6,6 +6,7 @@ import { activeMembershipSql, unreadMessageSql } from '../conversation/conversat
 import type { ConversationService } from '../conversation/conversation.service';
 import type { Access, ConversationQueries } from '../conversation/conversation.queries';
 import { Membership } from '../conversation/membership.entity';
+import { listsSeenBy, showsSeenBy } from './message.policy';
 import { User } from '../user/user.entity';
 import { usernameLookupKey } from '../user/username';
 
@@ -26,7 +27,21 @@ export class ReadStateService {
     private readonly events: EventPublisher,
     private readonly queries: ConversationQueries,
     private readonly conversations: ConversationService,
+    /** seenByMaxMembers: SEEN_BY_MAX_MEMBERS (issue 32; message.policy.ts listsSeenBy). */
+    private readonly options: { seenByMaxMembers: number } = { seenByMaxMembers: 100 },
   ) {}
+
+  /**
+   * How `viewer` sees the "seen by" of a conversation's messages (issue 32; message.policy.ts
+   * showsSeenBy, listsSeenBy): 'none' (not an active member: empty seenBy, seenCount 0), 'count'
+   * (more than SEEN_BY_MAX_MEMBERS active members: seenCount only, seenBy empty) or 'list'.
+   * `activeMembers` is asked only for a member. The readers themselves come from the request's
+   * loaders (one statement per page of messages: seenBySql).
+   */
+  async seenByMode(viewerIsActiveMember: boolean, activeMembers: () => Promise<number>): Promise<'none' | 'count' | 'list'> {
+    if (!showsSeenBy(viewerIsActiveMember)) return 'none';
+    return listsSeenBy(await activeMembers(), this.options.seenByMaxMembers) ? 'list' : 'count';
+  }
 
   /**
    * Moves the actor's read position forward to `upToSeq` (default: the newest message) and

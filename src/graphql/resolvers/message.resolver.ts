@@ -5,13 +5,15 @@ import { MembershipType } from '../types/conversation.type';
 import { AddAttachmentArgs, SendMessageInput } from '../types/inputs';
 import { AttachmentType, MessageConnection, MessageType } from '../types/message.type';
 import { ConversationType, UnreadByConversationType, UnreadBySenderType, UnreadSummaryType } from '../types/payload.type';
-import { UserType } from '../types/user.type';
+import { UserConnection, UserType } from '../types/user.type';
 import { showsContent, showsReply } from '../../domain/message/message.policy';
 import { MENTIONS_MAX, PAGE_MAX, pageSize } from '../../domain/shared/pagination';
 import { DEFAULT_ITEMS, MAX_ITEMS } from '../../security/query-cost';
 import type { UnreadSummary } from '../../domain/message/read-state.service';
 import { nextTurn } from '../../domain/shared/turns';
 import { attachmentsOf, isReadOf } from '../../read-model/views';
+import { connectionFrom, decodeCursor, encodeCursor } from '../../domain/shared/pagination';
+import { badInput } from '../../domain/shared/errors';
 
 /** Contract: message queries and mutations, and Message's resolved fields. */
 @Resolver(() => MessageType)
@@ -126,6 +128,39 @@ export class MessageResolver {
   isDeleted(@Root() m: MessageView) {
     return m.deletedAt != null;
   }
+
+  @Extensions({ perViewer: true, [MAX_ITEMS]: PAGE_MAX, [DEFAULT_ITEMS]: 20 })
+  @FieldResolver(() => UserConnection, {
+    description:
+      'Active members whose read position covers it, in the order they joined (issue 32); never its sender, nor members who turned privacy.sendReadReceipts off, nor users blocked either way with the viewer. Empty for a viewer who is not a member, and in conversations above SEEN_BY_MAX_MEMBERS (default 100) active members (read seenCount there)',
+  })
+  async seenBy(
+    @Root() m: MessageView,
+    @Ctx() ctx: GraphQLContext,
+    @Arg('first', () => Int, { nullable: true, defaultValue: 20, description: `At most ${PAGE_MAX}` }) first?: number,
+    @Arg('after', () => String, { nullable: true }) after?: string,
+  ) {
+    const size = pageSize(first, 20, PAGE_MAX, 'first');
+    const afterId = after == null ? 0 : Number(decodeCursor(after, 'seen', 'after', 1)[0]);
+    if (!Number.isSafeInteger(afterId) || afterId < 0 || afterId > 2 ** 31 - 1) throw badInput('after is not a valid cursor', 'after');
+    if ((await seenByModeOf(m, ctx)) !== 'list') return connectionFrom([], size, () => '', 0, false);
+    const [rows, total] = await Promise.all([ctx.loaders.seenByPage.load(`${m.id}:${afterId}:${size + 1}`), ctx.loaders.seenCount.load(m.id)]);
+    const users = await ctx.loaders.user.loadMany(rows.map((r) => r.userId));
+    const page = connectionFrom(rows, size, (r) => encodeCursor('seen', r.membershipId), total, after != null);
+    return { ...page, edges: page.edges.map((e, i) => ({ cursor: e.cursor, node: users[i] })).filter((e) => e.node && !(e.node instanceof Error)) };
+  }
+
+  @Extensions({ perViewer: true })
+  @FieldResolver(() => Int, { description: 'How many readers seenBy counts (issue 32), also above SEEN_BY_MAX_MEMBERS; 0 for a viewer who is not a member' })
+  async seenCount(@Root() m: MessageView, @Ctx() ctx: GraphQLContext) {
+    return (await seenByModeOf(m, ctx)) === 'none' ? 0 : ctx.loaders.seenCount.load(m.id);
+  }
+}
+
+/** How the viewer sees message `m`'s seen-by (ReadStateService.seenByMode), from the request's loaders. */
+async function seenByModeOf(m: MessageView, ctx: GraphQLContext) {
+  const mine = await ctx.loaders.viewerMembership.load(m.conversationId);
+  return ctx.services.readState.seenByMode(mine != null, () => ctx.loaders.memberCount.load(m.conversationId));
 }
 
 /** UnreadSummary's lists: the conversations and senders with the most unread messages first, at most `first` (default and cap PAGE_MAX) of each. */

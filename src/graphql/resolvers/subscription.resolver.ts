@@ -106,18 +106,20 @@ export class SubscriptionResolver {
   }
 
   @Subscription(() => TypingEventType, {
-    description: "Not the viewer's own, nor of users blocked either way; isTyping=false comes by itself 5 s after the last refresh",
+    description:
+      "conversationId omitted: every conversation the viewer belongs to (staff: and every SUPPORT conversation). Not the viewer's own, nor of users blocked either way; isTyping=false comes by itself 5 s after the last refresh",
     subscribe: ({ args, context }) => conversationEvents(context, 'typing', args.conversationId),
   })
-  typing(@Root() e: EventOf<'typing'>, @Arg('conversationId', () => ID) _conversationId: string) {
+  typing(@Root() e: EventOf<'typing'>, @Arg('conversationId', () => ID, { nullable: true }) _conversationId?: string) {
     return e;
   }
 
   @Subscription(() => ReadReceiptEventType, {
-    description: 'Not of readers who turned privacy.sendReadReceipts off (their own sessions still get theirs)',
+    description:
+      'conversationId omitted: every conversation the viewer belongs to (staff: and every SUPPORT conversation). Not of readers who turned privacy.sendReadReceipts off (their own sessions still get theirs), nor of users blocked either way. A receipt moves the reader into Message.seenBy of every message up to lastReadSeq that is not their own',
     subscribe: ({ args, context }) => conversationEvents(context, 'read.receipt', args.conversationId),
   })
-  readReceipt(@Root() e: EventOf<'read.receipt'>, @Arg('conversationId', () => ID) _conversationId: string) {
+  readReceipt(@Root() e: EventOf<'read.receipt'>, @Arg('conversationId', () => ID, { nullable: true }) _conversationId?: string) {
     return e;
   }
 

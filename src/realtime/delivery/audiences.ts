@@ -14,8 +14,8 @@ import type { EventBus } from '../state/event-bus';
  * | event | receives it |
  * |---|---|
  * | message.added / edited / deleted / updated | readers of the conversation (staff, or an active member); "every conversation": those who follow it by default (followsByDefault) |
- * | typing | readers, never the typist themselves, never across a block (either way) |
- * | read.receipt | readers, while the reader sends read receipts (privacy, user.policy.ts deliversReadReceipt; their own sessions always; `othersOnly`: not the reader themselves) |
+ * | typing | readers, never the typist themselves, never across a block (either way); "every conversation" (typing without conversationId, issue 32): as for messages |
+ * | read.receipt | readers, while the reader sends read receipts (privacy, user.policy.ts deliversReadReceipt; their own sessions always; `othersOnly`: not the reader themselves), never across a block (issue 32: seen-by hides them too); "every conversation" (readReceipt without conversationId): as for messages, so one's own reach only one's own other sessions |
  * | presence | the watched users (GraphQL: asked ids or the presence audience, never across a block); `peerOnly`: the DIRECT chat's other user, when a reader and not blocked; either way as the user's privacy.presenceVisibility allows (user.policy.ts showsPresence) |
  * | user.changed (with its row) | the watched users, plus oneself with `self` |
  * | notification.added | its recipient |
@@ -99,7 +99,10 @@ export function mayReceive(registry: AudienceRegistry, spec: AudienceSpec, e: Do
       if (e.userId === me) return spec.narrowing === 'othersOnly' ? false : reads(registry, spec, e.conversationId);
       const reader = e.userId;
       // Issue 27 §5: the reader's sendReadReceipts, from the user cache (dropped on every instance by updatePrivacy).
-      return and(reads(registry, spec, e.conversationId), () => registry.userRecord(reader).then((u) => Boolean(u) && deliversReadReceipt(me, u!)));
+      return and(
+        and(reads(registry, spec, e.conversationId), () => notBlocked(registry, spec.viewer, reader)),
+        () => registry.userRecord(reader).then((u) => Boolean(u) && deliversReadReceipt(me, u!)),
+      );
     }
     case 'presence': {
       const userId = e.userId;

@@ -18,6 +18,7 @@ import { startTestServer, type TestServer } from '../../support/test-server';
 import {
   ROLES,
   addAttachmentCall,
+  buildUsers,
   buildWorld,
   quickUser,
   gqlOutcome,
@@ -688,6 +689,52 @@ describe('authorization matrix', () => {
       }
     }
     expect(got).toEqual([]);
+  });
+
+  test('Message.seenBy and seenCount per role (issue 32): members only, never the sender, removed/banned readers or across a block', async () => {
+    // Users of their own (the matrix's cells changed blocks between the world's users).
+    const { users } = await buildUsers(server);
+    const { owner, member, removed, banned, blocker, blocked } = users;
+    const q = (u: TestUser, query: string, v: Record<string, unknown>) => gqlOk(server.url, query, v, u.token);
+    // A group of its own: everyone reads the owner's message, then removed and banned lose their membership.
+    const c = (
+      await q(owner, `mutation($u: [ID!]!) { createGroup(input: {name: "seen", memberIds: $u}) { id } }`, {
+        u: [member, removed, banned, blocker, blocked].map((u) => u.id),
+      })
+    ).createGroup.id;
+    const m = (await q(owner, `mutation($c: ID!) { sendMessage(input: {conversationId: $c, content: "seen?"}) { id } }`, { c })).sendMessage.id;
+    for (const u of [member, removed, banned, blocker, blocked]) await q(u, `mutation($c: ID!) { markRead(conversationId: $c) { id } }`, { c });
+    await q(owner, `mutation($c: ID!, $u: ID!) { removeMember(conversationId: $c, userId: $u) }`, { c, u: removed.id });
+    await q(owner, `mutation($c: ID!, $u: ID!) { banMember(conversationId: $c, userId: $u, banned: true) { id } }`, { c, u: banned.id });
+    const names = (...us: TestUser[]) => us.map((u) => u.username).sort();
+    // role -> the outcome, or the readers it sees (seenCount the same number).
+    const expected: Record<Role, Outcome | string[]> = {
+      anonymous: 'UNAUTHENTICATED',
+      nonMember: 'NOT_FOUND',
+      member: names(member, blocker, blocked),
+      removed: 'NOT_FOUND',
+      banned: 'NOT_FOUND',
+      owner: names(member, blocker, blocked),
+      staff: [], // reads the group without a membership: no one's reading is shown to them
+      blocked: names(member, blocked), // not the blocker (either way)
+    };
+    const got: Record<string, unknown> = {};
+    for (const role of ROLES) {
+      const u = role === 'anonymous' ? undefined : users[role];
+      const res = await gql(
+        server.url,
+        `query($m: ID!) { message(id: $m) { seenCount seenBy(first: 100) { totalCount edges { node { username } } } } }`,
+        { m },
+        u?.token,
+      );
+      const o = gqlOutcome(res);
+      if (o !== 'ALLOW' || !res.data?.message) got[role] = o === 'ALLOW' ? 'NOT_FOUND' : o;
+      else {
+        const list = res.data.message.seenBy.edges.map((e: any) => e.node.username).sort();
+        got[role] = res.data.message.seenCount === list.length && res.data.message.seenBy.totalCount === list.length ? list : { list, ...res.data.message };
+      }
+    }
+    expect(got).toEqual(expected);
   });
 
   test('a hidden object answers exactly like an absent one (NOT_FOUND, same message shape)', async () => {
