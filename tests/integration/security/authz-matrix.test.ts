@@ -426,7 +426,7 @@ const EXPECTED: Record<string, string> = {
   'Mutation.archiveConversation': 'U    N    F    N    N    A    A    B', // OWNER/ADMIN or staff; blocked: a DIRECT cannot be archived
   'Query.pushDevices': 'U    A    A    A    A    A    A    A',
   'Query.webPushPublicKey': 'A    A    A    A    A    A    A    A', // public (a browser subscribes with it before signing in)
-  'Mutation.setNotificationLevel': 'U    N    A    N    N    A    N    A', // one's own membership: staff are not members of the group
+  'Mutation.setNotificationLevel': 'U    N    A    N    N    A    F    A', // one's own membership: staff may read the group but are not in it
   'Mutation.registerPushDevice': 'U    A    A    A    A    A    A    A', // a new FCM token each
   'Mutation.unregisterPushDevice': 'U    N    N    N    N    A    N    N', // the owner's device: nobody else's to remove (staff neither)
   // --- end of issue 28 ---
