@@ -143,15 +143,26 @@ test('operators: from:, in:, before:/after:, has:link, has:file, has:image', asy
   const bad = await q(alice, 'zebra before:31/12/2026');
   expect(codeOf(bad)).toBe('BAD_USER_INPUT');
   expect(bad.errors![0].message).toMatch(/^before:/);
-  for (const op of ['is:pinned', 'is:thread']) {
-    const r = await q(alice, `zebra ${op}`);
-    expect(codeOf(r)).toBe('BAD_USER_INPUT');
-    expect(r.errors![0].message).toContain(op);
-  }
+  const thread = await q(alice, 'zebra is:thread');
+  expect(codeOf(thread)).toBe('BAD_USER_INPUT');
+  expect(thread.errors![0].message).toContain('is:thread');
+  expect(codeOf(await q(alice, 'zebra is:starred'))).toBe('BAD_USER_INPUT');
   // in: a conversation the viewer may not read is NOT_FOUND, as for every read.
   const secret = await newGroup(bob, [carol], 'secret');
   expect(codeOf(await q(alice, `zebra in:${secret}`))).toBe('NOT_FOUND');
   expect(codeOf(await q(alice, 'zebra', { c: secret }))).toBe('NOT_FOUND');
+});
+
+test('is:pinned finds only messages pinned now (issue 31), alone or with words', async () => {
+  const g = await newGroup(alice, [bob], 'pins');
+  const [a, b] = [await send(alice, g, 'pinnable walrus one'), await send(alice, g, 'pinnable walrus two')];
+  expect(await contents(bob, 'walrus is:pinned')).toEqual([]);
+  await gqlOk(server.url, 'mutation($id: ID!) { pinMessage(id: $id, pinned: true) { id } }', { id: a }, bob.token);
+  expect(await contents(bob, 'walrus is:pinned')).toEqual(['pinnable walrus one']);
+  expect(await contents(bob, `is:pinned in:${g}`)).toEqual(['pinnable walrus one']);
+  await gqlOk(server.url, 'mutation($id: ID!) { pinMessage(id: $id, pinned: false) { id } }', { id: a }, bob.token);
+  await gqlOk(server.url, 'mutation($id: ID!) { pinMessage(id: $id, pinned: true) { id } }', { id: b }, bob.token);
+  expect(await contents(bob, 'walrus is:pinned')).toEqual(['pinnable walrus two']);
 });
 
 test('only what the viewer may read now: removed and banned members, strangers to a public room', async () => {

@@ -50,7 +50,7 @@ test.each([
   ['after:yesterday', /after:/],
   ['before:2026-02-30', /before:/],
   ['has:video', /has:/],
-  ['is:pinned', /is:pinned/],
+  ['is:starred', /is:/],
   ['is:thread', /is:thread/],
   ['from:', /from:/],
   ['-from:alice', /from:/],

@@ -18,6 +18,8 @@ export interface IndexQuery {
   after: Date | null;
   hasFile: boolean;
   hasImage: boolean;
+  /** Only messages pinned now (is:pinned). */
+  pinned?: boolean;
   order: 'RELEVANCE' | 'NEWEST';
   /** Keyset: the last hit of the previous page (score is ignored for NEWEST). */
   cursor: { score: number; id: number } | null;
@@ -112,6 +114,7 @@ export class PostgresSearchIndex implements MessageSearchIndex {
       params.push(q.after.toISOString());
     }
     if (q.hasFile) where.push(`(m."kind" in ('FILE', 'IMAGE') or exists (select 1 from "attachments" a where a."message_id" = m."id"))`);
+    if (q.pinned) where.push(`m."pinned_at" is not null`);
     if (q.hasImage) where.push(`(m."kind" = 'IMAGE' or exists (select 1 from "attachments" a where a."message_id" = m."id" and a."mime_type" like 'image/%'))`);
     let page = '';
     if (q.cursor) {

@@ -66,6 +66,7 @@ export class SearchService {
       after: q.after,
       hasFile: q.has.has('file'),
       hasImage: q.has.has('image'),
+      pinned: q.pinned,
       order,
       cursor,
       size,
