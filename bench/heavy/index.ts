@@ -1,9 +1,9 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { stopChild } from '../children';
+import { forkChild, stopChild } from '../children';
 import type { BigGroupFixture, HttpServerStats } from '../http/protocol';
 
 /**
@@ -211,34 +211,10 @@ process.on('exit', () => {
 });
 
 /** Forks a child (BENCH_SERVER_NODE_FLAGS go to server children); `ask` sends a command and resolves with the next answer. */
-async function child(script: string, args: string[], databaseUrl?: string) {
+function child(script: string, args: string[], databaseUrl?: string) {
   const extra = script.endsWith('server.js') ? (process.env.BENCH_SERVER_NODE_FLAGS ?? '').split(' ').filter(Boolean) : [];
-  const proc = fork(join(__dirname, script), args, {
+  return forkChild(join(__dirname, script), args, children, {
     env: { ...process.env, DATABASE_URL: databaseUrl ?? '' },
     execArgv: ['--expose-gc', '--max-old-space-size=4096', ...extra],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  children.add(proc);
-  proc.once('exit', () => children.delete(proc));
-  const queue: ((v: unknown) => void)[] = [];
-  const ready = new Promise<{ url: string }>((r) => queue.push(r as (v: unknown) => void));
-  proc.on('message', (msg) => {
-    if ((msg as { error?: string }).error) {
-      console.error((msg as { error: string }).error);
-      process.exit(1);
-    }
-    queue.shift()?.(msg);
-  });
-  proc.on('exit', (code) => {
-    if (code) {
-      console.error(`${script} exited with ${code}`);
-      process.exit(1);
-    }
-  });
-  const ask = <T>(msg: unknown) =>
-    new Promise<T>((resolve) => {
-      queue.push(resolve as (v: unknown) => void);
-      proc.send(msg as object);
-    });
-  return { proc, ask, info: await ready };
 }

@@ -1,11 +1,11 @@
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { stopChild } from '../children';
+import { forkChild, stopChild } from '../children';
 import { now, type ClientReport } from '../realtime/protocol';
 import type { HttpFixture, HttpServerStats } from './protocol';
 
@@ -358,31 +358,8 @@ async function until(what: string, ms: number, test: () => Promise<boolean>): Pr
 }
 
 /** Forks a child; `ask` sends a command and resolves with the next answer; `info` is its first message. */
-async function child(script: string, args: string[]) {
-  const proc = fork(join(__dirname, script), args, { execArgv: ['--expose-gc', '--max-old-space-size=4096'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  children.add(proc);
-  proc.once('exit', () => children.delete(proc));
-  const queue: ((v: unknown) => void)[] = [];
-  const ready = new Promise<{ url: string; wsUrl: string }>((r) => queue.push(r as (v: unknown) => void));
-  proc.on('message', (msg) => {
-    if ((msg as { error?: string }).error) {
-      console.error((msg as { error: string }).error);
-      process.exit(1);
-    }
-    queue.shift()?.(msg);
-  });
-  proc.on('exit', (code) => {
-    if (code) {
-      console.error(`${script} exited with ${code}`);
-      process.exit(1);
-    }
-  });
-  const ask = <T>(msg: unknown) =>
-    new Promise<T>((resolve) => {
-      queue.push(resolve as (v: unknown) => void);
-      proc.send(msg as object);
-    });
-  return { proc, ask, info: await ready };
+function child(script: string, args: string[]) {
+  return forkChild<{ url: string; wsUrl: string }>(join(__dirname, script), args, children);
 }
 
 /**

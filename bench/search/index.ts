@@ -1,4 +1,4 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { loadavg } from 'node:os';
@@ -8,7 +8,7 @@ import { activeMembershipSql, readableConversationSql } from '../../src/domain/c
 import { PostgresSearchIndex } from '../../src/domain/search/search.index';
 import { searchDocument } from '../../src/domain/search/normalize';
 import { exactQuery, matchQuery, parseSearchQuery } from '../../src/domain/search/query';
-import { stopChild } from '../children';
+import { forkChild, stopChild } from '../children';
 import type { HttpServerStats } from '../http/protocol';
 import { LANGUAGE_SHARES, messageTexts, QUERIES } from './corpus';
 
@@ -443,33 +443,6 @@ process.on('exit', () => {
 });
 
 /** Forks a server child of bench/http on `databaseUrl` (search not rate-limited); `ask` sends a command and resolves with the next answer. */
-async function child(script: string, args: string[], databaseUrl: string) {
-  const proc = fork(join(__dirname, script), args, {
-    env: { ...process.env, DATABASE_URL: databaseUrl, RATE_SEARCHES_PER_MIN: '100000' },
-    execArgv: ['--expose-gc', '--max-old-space-size=4096'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  children.add(proc);
-  proc.once('exit', () => children.delete(proc));
-  const queue: ((v: unknown) => void)[] = [];
-  const ready = new Promise<{ url: string }>((r) => queue.push(r as (v: unknown) => void));
-  proc.on('message', (msg) => {
-    if ((msg as { error?: string }).error) {
-      console.error((msg as { error: string }).error);
-      process.exit(1);
-    }
-    queue.shift()?.(msg);
-  });
-  proc.on('exit', (code) => {
-    if (code) {
-      console.error(`${script} exited with ${code}`);
-      process.exit(1);
-    }
-  });
-  const ask = <T>(msg: unknown) =>
-    new Promise<T>((resolve) => {
-      queue.push(resolve as (v: unknown) => void);
-      proc.send(msg as object);
-    });
-  return { proc, ask, info: await ready };
+function child(script: string, args: string[], databaseUrl: string) {
+  return forkChild(join(__dirname, script), args, children, { env: { ...process.env, DATABASE_URL: databaseUrl, RATE_SEARCHES_PER_MIN: '100000' } });
 }
