@@ -58,6 +58,11 @@ export function testConfig(env: Record<string, string> = {}): Config {
     RATE_MESSAGES_PER_SEC: '100000',
     // Every test user registers from 127.0.0.1; the registration limit has its own test.
     RATE_REGISTRATIONS_PER_HOUR_IP: '100000',
+    // fetch (undici) reuses a kept-alive socket until 1 s before the server's keep-alive timeout;
+    // on a loaded machine the test process can stall longer than that, and a POST written to a
+    // socket the server is closing fails with ECONNRESET (CI's PGlite run, reactions.test.ts). The
+    // timeout itself has its own test (tests/integration/security/transport.test.ts).
+    HTTP_KEEP_ALIVE_TIMEOUT_MS: '65000',
     // Production refuses to start without CORS_ORIGINS; a production-mode test server that names
     // none allows any origin (the refusal itself is tested in tests/unit/config.test.ts).
     ...(env.NODE_ENV === 'production' && env.CORS_ORIGINS === undefined ? { CORS_ORIGINS: '*' } : {}),

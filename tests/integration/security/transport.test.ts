@@ -14,7 +14,8 @@ let timeouts: TestServer; // short HTTP timeouts, only spoken to over raw TCP
 const ALLOWED = 'https://chat.example.com';
 beforeAll(async () => {
   [dev, listed, timeouts] = await Promise.all([
-    startTestServer(),
+    // The product's keep-alive default (5000 ms, tests/unit/config.test.ts); tests/support raises it for other tests.
+    startTestServer({ HTTP_KEEP_ALIVE_TIMEOUT_MS: '5000' }),
     startTestServer({ CORS_ORIGINS: `${ALLOWED}, https://admin.example.com`, HTTP_MAX_BODY_BYTES: '4096' }),
     startTestServer({ HTTP_HEADERS_TIMEOUT_MS: '500', HTTP_REQUEST_TIMEOUT_MS: '1500', HTTP_KEEP_ALIVE_TIMEOUT_MS: '700' }),
   ]);
