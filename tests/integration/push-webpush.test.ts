@@ -130,3 +130,58 @@ describe('Web Push', () => {
     await waitFor(async () => (await q(b, '{ pushDevices { id } }')).pushDevices.length === 0, 'device deleted after 410');
   });
 });
+
+/** The value of one sample of /metrics, e.g. `chat_outbox_delivered_total{channel="push"}`; 0 when absent. */
+async function metric(name: string, labels = ''): Promise<number> {
+  const res = await fetch(server.url.replace(/\/graphql$/, '/metrics'));
+  expect(res.status).toBe(200);
+  const line = (await res.text()).split('\n').find((l) => l.startsWith(`${name}${labels ? `{${labels}}` : ''} `));
+  return line ? Number(line.split(' ')[1]) : 0;
+}
+
+describe('outbox metrics on /metrics', () => {
+  const push = 'channel="push"';
+  const counts = async () => ({
+    queued: await metric('chat_outbox_queued_total', push),
+    delivered: await metric('chat_outbox_delivered_total', push),
+    retried: await metric('chat_outbox_retried_total', push),
+    failed: await metric('chat_outbox_failed_total', push),
+  });
+
+  it('counts rows queued, delivered, retried and failed per channel', async () => {
+    const a = await registerUser(server.url, 'wmx');
+    const b = await registerUser(server.url, 'wmy');
+    const s = await device(b);
+    const chat = await direct(a, b);
+    const before = await counts();
+    service.answers.push(503);
+    await q(a, SEND, { c: chat, t: 'counted' });
+    await waitFor(() => pushesTo(s).length === 1, 'the push');
+    // The send's row and the fan-out's delivery row: both delivered, the delivery after one retry.
+    await waitFor(async () => (await counts()).delivered - before.delivered === 2, 'two rows delivered');
+    expect(await counts()).toEqual({ queued: before.queued + 2, delivered: before.delivered + 2, retried: before.retried + 1, failed: before.failed });
+    service.answers.push(410);
+    await q(a, SEND, { c: chat, t: 'gone' });
+    await waitFor(async () => (await counts()).failed === before.failed + 1, 'the 410 counted as failed');
+    expect(await counts()).toEqual({ queued: before.queued + 4, delivered: before.delivered + 3, retried: before.retried + 1, failed: before.failed + 1 });
+    expect(await metric('chat_outbox_oldest_due_age_seconds')).toBe(0);
+  });
+
+  it("the oldest due row's age: a row claimed by an instance that died shows how far behind delivery is", async () => {
+    const em = server.orm.em.fork();
+    const due = new Date(Date.now() - 90_000);
+    // Leased far ahead, as by a dead instance whose lease has not yet expired: due, pending, not deliverable here.
+    await em.execute(
+      `insert into "outbox" ("channel", "kind", "key", "payload", "due_at", "created_at", "locked_until") values ('push', 'message', 'metrics-test', '{}'::jsonb, ?, ?, ?)`,
+      [due, due, new Date(Date.now() + 3_600_000)],
+    );
+    try {
+      const age = await metric('chat_outbox_oldest_due_age_seconds');
+      expect(age).toBeGreaterThanOrEqual(90);
+      expect(age).toBeLessThan(120);
+    } finally {
+      await em.execute(`delete from "outbox" where "key" = 'metrics-test'`);
+    }
+    expect(await metric('chat_outbox_oldest_due_age_seconds')).toBe(0);
+  });
+});
