@@ -9,6 +9,7 @@ import webPush from 'web-push';
 import { gqlOk, registerUser, trackRealtime, waitFor, type TestUser } from '../support/client';
 import { webPushService, type Subscription } from '../support/push-receivers';
 import { startTestServer, type TestServer } from '../support/test-server';
+import { FAILURES_TO_SWITCH_OFF } from '../../src/push/push-delivery';
 
 const vapid = webPush.generateVAPIDKeys();
 let server: TestServer;
@@ -183,5 +184,57 @@ describe('outbox metrics on /metrics', () => {
       await em.execute(`delete from "outbox" where "key" = 'metrics-test'`);
     }
     expect(await metric('chat_outbox_oldest_due_age_seconds')).toBe(0);
+  });
+});
+
+describe('a device that keeps failing', () => {
+  const rows = (sql: string, params: unknown[]) => server.orm.em.fork().execute(sql, params);
+  const active = async (s: Subscription) => (await rows(`select "active" from "push_devices" where "token" = ?`, [s.endpoint]))[0]?.active;
+  /** Sends one message and waits until its delivery row is finished. @returns that row's status. */
+  async function sendAndSettle(a: TestUser, chat: string, t: string): Promise<string | undefined> {
+    const id = (await q(a, SEND, { c: chat, t })).sendMessage.id;
+    await waitFor(
+      async () => (await rows(`select 1 from "outbox" where "key" in (?, ?) and "status" = 'PENDING'`, [`push:${id}`, `push:${id}:late`])).length === 0,
+      'the fan-out',
+    );
+    let status: string | undefined;
+    await waitFor(async () => {
+      const [r] = await rows(`select "status" from "outbox" where "kind" = 'delivery' and "key" like ?`, [`push:${id}:%`]);
+      status = r?.status;
+      return r == null || r.status !== 'PENDING';
+    }, 'the delivery');
+    return status;
+  }
+
+  it(`is switched off after ${FAILURES_TO_SWITCH_OFF} failed deliveries in a row (a success in between breaks the run), and gets no more outbox rows; registering it again switches it on`, async () => {
+    const a = await registerUser(server.url, 'wfa');
+    const b = await registerUser(server.url, 'wfb');
+    const s = await device(b);
+    const chat = await direct(a, b);
+    service.answers.push(400, 400);
+    expect(await sendAndSettle(a, chat, 'f1')).toBe('FAILED');
+    expect(await sendAndSettle(a, chat, 'f2')).toBe('FAILED');
+    expect(await sendAndSettle(a, chat, 'ok')).toBe('DONE');
+    service.answers.push(400, 400);
+    expect(await sendAndSettle(a, chat, 'f3')).toBe('FAILED');
+    expect(await sendAndSettle(a, chat, 'f4')).toBe('FAILED');
+    expect(await active(s)).toBe(true);
+    service.answers.push(400);
+    expect(await sendAndSettle(a, chat, 'f5')).toBe('FAILED');
+    expect(await active(s)).toBe(false);
+    const before = (
+      await rows(`select count(*)::int as n from "outbox" where "target_id" = (select "id" from "push_devices" where "token" = ?)`, [s.endpoint])
+    )[0].n;
+    expect(await sendAndSettle(a, chat, 'switched off')).toBeUndefined();
+    expect(
+      (await rows(`select count(*)::int as n from "outbox" where "target_id" = (select "id" from "push_devices" where "token" = ?)`, [s.endpoint]))[0].n,
+    ).toBe(before);
+    expect(pushesTo(s).map((p) => p.payload.body)).toEqual(['ok']);
+    await q(b, 'mutation($i: RegisterPushDeviceInput!) { registerPushDevice(input: $i) { id } }', {
+      i: { platform: 'WEB_PUSH', webPush: { endpoint: s.endpoint, p256dh: s.p256dh, auth: s.auth } },
+    });
+    expect(await active(s)).toBe(true);
+    expect(await sendAndSettle(a, chat, 'on again')).toBe('DONE');
+    expect(pushesTo(s).map((p) => p.payload.body)).toEqual(['ok', 'on again']);
   });
 });
