@@ -36,6 +36,7 @@ import { restRouter, restRoutes } from './rest';
 import { graphqlUploadExpress } from 'graphql-upload-ts';
 import { createServices, type Services } from './services';
 import { startPush } from './push';
+import type { OutboxWorker } from './outbox/outbox-worker';
 import { apiHeaders, applyServerTimeouts, corsOptions, graphqlHeaders, mediaHeaders, serverOptions } from './security/http-hardening';
 import { DocumentCache, parseOptions, queryLimitRules, webSocketValidationRules } from './security/query-limits';
 import { costRefusal, QueryCost } from './security/query-cost';
@@ -136,6 +137,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const bus: EventBus = redisBus ?? new InMemoryEventBus();
   // Prometheus metrics of this instance (GET /metrics; src/observability/metrics.ts). The sources
   // are read at scrape time, after the realtime layer below exists.
+  // The outbox worker starts once the server listens (below); until then the outbox metrics read null.
+  let outboxWorker: OutboxWorker | null = null;
   const metrics = new Metrics({
     sockets: () => realtime.socketCount(),
     subscriptions: () => realtime.hub.subscriberCount(),
@@ -144,6 +147,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     pool: () => poolUse(orm),
     rateLimitRefusals: () => (services.limits as { refusals?: ReadonlyMap<string, number> }).refusals ?? new Map(),
     passwordVerifications: () => services.auth.passwordWork.counts,
+    outbox: () => outboxWorker,
   });
   // The shared live state (src/realtime/state) behind the domain's interfaces (domain/shared/live-state.ts).
   const services = createServices(config, meteredBus(bus, metrics), orm.em, {
@@ -412,7 +416,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   let stopping: Promise<void> | undefined;
   const uploadPurge = startUploadPurge(config, services, orm, logger);
   // Issue 34: push to offline devices, from the transactional outbox (src/push).
-  const outboxWorker = startPush(config, services, orm.em, logger);
+  outboxWorker = startPush(config, services, orm.em, logger);
 
   return {
     url: `http://${host}:${port}/graphql`,

@@ -22,6 +22,16 @@ export interface MetricSources {
   rateLimitRefusals?(): ReadonlyMap<string, number>;
   /** Password verifications (argon2) completed since start, by the hash's parameters (`argon2id m=19456 t=2 p=1`). */
   passwordVerifications?(): ReadonlyMap<string, number>;
+  /** The outbox worker of this instance (issue 34); null when none runs (no push configured). */
+  outbox?(): OutboxSource | null;
+}
+
+/** What the outbox worker (src/outbox/outbox-worker.ts) tells the metrics. */
+export interface OutboxSource {
+  /** Per channel since start: rows queued by this instance, and the outcomes of its attempts. */
+  readonly counts: ReadonlyMap<string, Readonly<Record<'queued' | 'delivered' | 'retried' | 'failed', number>>>;
+  /** The age in seconds of the oldest pending row that is due (0 when none). */
+  oldestDueAgeSec(): Promise<number>;
 }
 
 /** Distinct GraphQL operation names kept as label values; past it (or for odd names), "other" (a client chooses names: bounded cardinality). */
@@ -160,6 +170,45 @@ export class Metrics {
         },
       });
     }
+    if (sources.outbox) this.outboxMetrics(sources.outbox, registers);
+  }
+
+  /**
+   * The outbox (issue 34): counters per channel of rows queued, delivered, retried and failed by
+   * this instance (each brought up to the worker's count at scrape), and the oldest due row's age
+   * (one indexed query at scrape; the table is shared, so every instance reports the same age).
+   */
+  private outboxMetrics(source: () => OutboxSource | null, registers: Registry[]): void {
+    for (const what of ['queued', 'delivered', 'retried', 'failed'] as const) {
+      const seen = new Map<string, number>();
+      new Counter({
+        name: `chat_outbox_${what}_total`,
+        help: {
+          queued: 'Outbox rows written by this instance, by channel (a send, a fan-out to devices)',
+          delivered: 'Outbox rows delivered by this instance, by channel',
+          retried: 'Outbox attempts that failed and were scheduled again, by channel',
+          failed: 'Outbox rows given up for good (refused, gone, or attempts spent), by channel',
+        }[what],
+        labelNames: ['channel'],
+        registers,
+        collect() {
+          for (const [channel, c] of source()?.counts ?? []) {
+            const delta = c[what] - (seen.get(channel) ?? 0);
+            if (delta > 0) this.inc({ channel }, delta);
+            seen.set(channel, c[what]);
+          }
+        },
+      });
+    }
+    new Gauge({
+      name: 'chat_outbox_oldest_due_age_seconds',
+      help: 'Age of the oldest outbox row that is due and not yet delivered (0 when none): how far behind delivery is',
+      registers,
+      async collect() {
+        const worker = source();
+        if (worker) this.set(await worker.oldestDueAgeSec());
+      },
+    });
   }
 
   /** Counts one event published by this instance. */

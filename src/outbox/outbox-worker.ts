@@ -34,8 +34,9 @@ export interface OutboxHandler {
   maxAttempts: number;
 }
 
-/** Counters per channel (Metrics reads them at scrape time). */
+/** Counters per channel (Metrics reads them at scrape time): rows queued by this instance, then outcomes of its attempts. */
 export interface OutboxCounts {
+  queued: number;
   delivered: number;
   retried: number;
   failed: number;
@@ -164,10 +165,15 @@ export class OutboxWorker {
     await Promise.all(Array.from({ length: Math.min(this.options.concurrency, rows.length) }, lane));
   }
 
-  private count(channel: string, what: keyof OutboxCounts): void {
+  /** Counts `n` rows of `channel` written to the outbox by this instance (a send's row, a fan-out's delivery rows). */
+  queued(channel: OutboxChannel, n = 1): void {
+    this.count(channel, 'queued', n);
+  }
+
+  private count(channel: string, what: keyof OutboxCounts, n = 1): void {
     let c = this.counts.get(channel);
-    if (!c) this.counts.set(channel, (c = { delivered: 0, retried: 0, failed: 0 }));
-    c[what]++;
+    if (!c) this.counts.set(channel, (c = { queued: 0, delivered: 0, retried: 0, failed: 0 }));
+    c[what] += n;
   }
 
   /** Handles one claimed row and records its outcome under its lease. */

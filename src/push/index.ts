@@ -23,8 +23,9 @@ export function startPush(config: Config, services: Services, rootEm: EntityMana
     return null;
   }
   const http = new OutboundHttpClient(config.outboundAllowPrivate);
+  const fanout = new PushFanout(push, services.presence);
   const handlers = new Map<string, OutboxHandler>([
-    ['push:message', new PushFanout(push, services.presence)],
+    ['push:message', fanout],
     ['push:delivery', new PushDelivery(push, http)],
   ]);
   const worker = new OutboxWorker(
@@ -33,7 +34,11 @@ export function startPush(config: Config, services: Services, rootEm: EntityMana
     { pollMs: config.outbox.pollMs, leaseMs: config.outbox.leaseMs, retentionSec: config.outbox.retentionSec, concurrency: config.databaseUrl ? 8 : 1 },
     logger,
   );
-  services.pushOutbox.onQueued = () => worker.kick();
+  services.pushOutbox.onQueued = () => {
+    worker.queued('push');
+    worker.kick();
+  };
+  fanout.onQueued = (rows) => worker.queued('push', rows);
   worker.start();
   logger.info(
     { webPush: Boolean(push.webPush), fcm: Boolean(push.fcm), delayMs: push.delayMs, content: push.content },

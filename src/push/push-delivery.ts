@@ -29,6 +29,24 @@ const removeDevice = (id: number) => async (tx: EntityManager) => {
   await tx.execute('delete from "push_devices" where "id" = ?', [id]);
 };
 
+/** Failed deliveries in a row after which a device is switched off (issue 34: a device that keeps failing cannot grow the outbox). */
+export const FAILURES_TO_SWITCH_OFF = 3;
+
+/**
+ * Switches the device off (`active` false: the fan-out writes it no more rows, its pending ones
+ * finish without a call) when its last FAILURES_TO_SWITCH_OFF finished deliveries, this one
+ * included, all failed; a delivery that succeeded in between breaks the run. Runs in the
+ * transaction that records the row as FAILED. Registering the device again switches it back on.
+ */
+const switchOffIfFailing = (id: number) => async (tx: EntityManager) => {
+  await tx.execute(
+    `update "push_devices" set "active" = false, "updated_at" = ? where "id" = ? and "active"
+       and (select count(*) filter (where r."status" = 'FAILED') from (select "status" from "outbox" where "channel" = 'push' and "kind" = 'delivery' and "target_id" = ? and "status" <> 'PENDING'
+            order by "finished_at" desc, "id" desc limit ?) r) = ?`,
+    [new Date(), id, id, FAILURES_TO_SWITCH_OFF, FAILURES_TO_SWITCH_OFF],
+  );
+};
+
 /**
  * Access tokens for FCM HTTP v1 (issue 34): the OAuth 2.0 JWT-bearer grant (RFC 7523) at the
  * service account's `token_uri`, an RS256 assertion signed with its key (jose), scope
@@ -87,7 +105,8 @@ export class GoogleAccessTokens {
  * outbound client sends, under the SSRF guard) or FCM HTTP v1. 2xx: delivered (the device's
  * lastPushAt). Web Push 404/410, FCM UNREGISTERED or INVALID_ARGUMENT: the device is deleted.
  * 429 and 5xx (FCM QUOTA_EXCEEDED, UNAVAILABLE, INTERNAL), network errors: retried with backoff,
- * honouring Retry-After. Other refusals: failed.
+ * honouring Retry-After, at most `maxAttempts` times. Other refusals: failed; after
+ * FAILURES_TO_SWITCH_OFF failed deliveries in a row the device is switched off.
  */
 export class PushDelivery implements OutboxHandler {
   readonly maxAttempts = 8;
@@ -115,9 +134,11 @@ export class PushDelivery implements OutboxHandler {
     try {
       outcome = device.platform === 'WEB_PUSH' ? await this.webPush(device, content, row) : await this.fcm(device, content);
     } catch (err) {
-      if (err instanceof OutboundRefused) return { failed: `refused: ${err.message}` };
-      return { retry: (err as Error).message };
+      outcome = err instanceof OutboundRefused ? { failed: `refused: ${err.message}` } : { retry: (err as Error).message };
     }
+    // The last attempt's retry is a failure here (the worker would give up too), so that it counts towards switching the device off.
+    if ('retry' in outcome && row.attempts >= this.maxAttempts) outcome = { failed: `gave up after ${row.attempts} attempts: ${outcome.retry}` };
+    if ('failed' in outcome && !outcome.also) return { ...outcome, also: switchOffIfFailing(device.id) };
     if ('done' in outcome && !outcome.also) {
       return {
         ...outcome,

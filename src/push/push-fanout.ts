@@ -40,6 +40,8 @@ interface Recipient {
  */
 export class PushFanout implements OutboxHandler {
   readonly maxAttempts = 5;
+  /** Called with the number of rows a fan-out wrote, in the transaction that records it (the metrics' `queued`). */
+  onQueued: (rows: number) => void = () => undefined;
 
   constructor(
     private readonly config: PushConfig,
@@ -127,20 +129,24 @@ export class PushFanout implements OutboxHandler {
       note: `${deliveries.length} device(s) now, ${later.length} recipient(s) online: again in PUSH_DELAY_MS`,
       also: async (tx) => {
         const at = new Date();
+        let written = 0;
         if (deliveries.length) {
-          await tx.execute(
+          const rows = await tx.execute(
             `insert into "outbox" ("channel", "kind", "key", "target_id", "payload", "due_at", "created_at")
              select 'push', 'delivery', d."key", d."target", d."payload", ?, ? from jsonb_to_recordset(?::jsonb) as d("key" text, "target" int, "payload" jsonb)
-             on conflict ("key") do nothing`,
+             on conflict ("key") do nothing returning "id"`,
             [at, at, JSON.stringify(deliveries)],
           );
+          written += rows.length;
         }
         if (later.length) {
-          await tx.execute(
-            `insert into "outbox" ("channel", "kind", "key", "payload", "due_at", "created_at") values ('push', 'message', ?, ?::jsonb, ?, ?) on conflict ("key") do nothing`,
+          const rows = await tx.execute(
+            `insert into "outbox" ("channel", "kind", "key", "payload", "due_at", "created_at") values ('push', 'message', ?, ?::jsonb, ?, ?) on conflict ("key") do nothing returning "id"`,
             [`push:${msg.id}:late`, JSON.stringify({ messageId: msg.id, phase: 'late', users: later }), new Date(at.getTime() + this.config.delayMs), at],
           );
+          written += rows.length;
         }
+        if (written) this.onQueued(written);
       },
     };
   }

@@ -9,6 +9,7 @@ import webPush from 'web-push';
 import { gqlOk, registerUser, trackRealtime, waitFor, type TestUser } from '../support/client';
 import { webPushService, type Subscription } from '../support/push-receivers';
 import { startTestServer, type TestServer } from '../support/test-server';
+import { FAILURES_TO_SWITCH_OFF } from '../../src/push/push-delivery';
 
 const vapid = webPush.generateVAPIDKeys();
 let server: TestServer;
@@ -128,5 +129,112 @@ describe('Web Push', () => {
     service.answers.push(410);
     await q(a, SEND, { c: chat, t: 'gone' });
     await waitFor(async () => (await q(b, '{ pushDevices { id } }')).pushDevices.length === 0, 'device deleted after 410');
+  });
+});
+
+/** The value of one sample of /metrics, e.g. `chat_outbox_delivered_total{channel="push"}`; 0 when absent. */
+async function metric(name: string, labels = ''): Promise<number> {
+  const res = await fetch(server.url.replace(/\/graphql$/, '/metrics'));
+  expect(res.status).toBe(200);
+  const line = (await res.text()).split('\n').find((l) => l.startsWith(`${name}${labels ? `{${labels}}` : ''} `));
+  return line ? Number(line.split(' ')[1]) : 0;
+}
+
+describe('outbox metrics on /metrics', () => {
+  const push = 'channel="push"';
+  const counts = async () => ({
+    queued: await metric('chat_outbox_queued_total', push),
+    delivered: await metric('chat_outbox_delivered_total', push),
+    retried: await metric('chat_outbox_retried_total', push),
+    failed: await metric('chat_outbox_failed_total', push),
+  });
+
+  it('counts rows queued, delivered, retried and failed per channel', async () => {
+    const a = await registerUser(server.url, 'wmx');
+    const b = await registerUser(server.url, 'wmy');
+    const s = await device(b);
+    const chat = await direct(a, b);
+    const before = await counts();
+    service.answers.push(503);
+    await q(a, SEND, { c: chat, t: 'counted' });
+    await waitFor(() => pushesTo(s).length === 1, 'the push');
+    // The send's row and the fan-out's delivery row: both delivered, the delivery after one retry.
+    await waitFor(async () => (await counts()).delivered - before.delivered === 2, 'two rows delivered');
+    expect(await counts()).toEqual({ queued: before.queued + 2, delivered: before.delivered + 2, retried: before.retried + 1, failed: before.failed });
+    service.answers.push(410);
+    await q(a, SEND, { c: chat, t: 'gone' });
+    await waitFor(async () => (await counts()).failed === before.failed + 1, 'the 410 counted as failed');
+    expect(await counts()).toEqual({ queued: before.queued + 4, delivered: before.delivered + 3, retried: before.retried + 1, failed: before.failed + 1 });
+    expect(await metric('chat_outbox_oldest_due_age_seconds')).toBe(0);
+  });
+
+  it("the oldest due row's age: a row claimed by an instance that died shows how far behind delivery is", async () => {
+    const em = server.orm.em.fork();
+    const due = new Date(Date.now() - 90_000);
+    // Leased far ahead, as by a dead instance whose lease has not yet expired: due, pending, not deliverable here.
+    await em.execute(
+      `insert into "outbox" ("channel", "kind", "key", "payload", "due_at", "created_at", "locked_until") values ('push', 'message', 'metrics-test', '{}'::jsonb, ?, ?, ?)`,
+      [due, due, new Date(Date.now() + 3_600_000)],
+    );
+    try {
+      const age = await metric('chat_outbox_oldest_due_age_seconds');
+      expect(age).toBeGreaterThanOrEqual(90);
+      expect(age).toBeLessThan(120);
+    } finally {
+      await em.execute(`delete from "outbox" where "key" = 'metrics-test'`);
+    }
+    expect(await metric('chat_outbox_oldest_due_age_seconds')).toBe(0);
+  });
+});
+
+describe('a device that keeps failing', () => {
+  const rows = (sql: string, params: unknown[]) => server.orm.em.fork().execute(sql, params);
+  const active = async (s: Subscription) => (await rows(`select "active" from "push_devices" where "token" = ?`, [s.endpoint]))[0]?.active;
+  /** Sends one message and waits until its delivery row is finished. @returns that row's status. */
+  async function sendAndSettle(a: TestUser, chat: string, t: string): Promise<string | undefined> {
+    const id = (await q(a, SEND, { c: chat, t })).sendMessage.id;
+    await waitFor(
+      async () => (await rows(`select 1 from "outbox" where "key" in (?, ?) and "status" = 'PENDING'`, [`push:${id}`, `push:${id}:late`])).length === 0,
+      'the fan-out',
+    );
+    let status: string | undefined;
+    await waitFor(async () => {
+      const [r] = await rows(`select "status" from "outbox" where "kind" = 'delivery' and "key" like ?`, [`push:${id}:%`]);
+      status = r?.status;
+      return r == null || r.status !== 'PENDING';
+    }, 'the delivery');
+    return status;
+  }
+
+  it(`is switched off after ${FAILURES_TO_SWITCH_OFF} failed deliveries in a row (a success in between breaks the run), and gets no more outbox rows; registering it again switches it on`, async () => {
+    const a = await registerUser(server.url, 'wfa');
+    const b = await registerUser(server.url, 'wfb');
+    const s = await device(b);
+    const chat = await direct(a, b);
+    service.answers.push(400, 400);
+    expect(await sendAndSettle(a, chat, 'f1')).toBe('FAILED');
+    expect(await sendAndSettle(a, chat, 'f2')).toBe('FAILED');
+    expect(await sendAndSettle(a, chat, 'ok')).toBe('DONE');
+    service.answers.push(400, 400);
+    expect(await sendAndSettle(a, chat, 'f3')).toBe('FAILED');
+    expect(await sendAndSettle(a, chat, 'f4')).toBe('FAILED');
+    expect(await active(s)).toBe(true);
+    service.answers.push(400);
+    expect(await sendAndSettle(a, chat, 'f5')).toBe('FAILED');
+    expect(await active(s)).toBe(false);
+    const before = (
+      await rows(`select count(*)::int as n from "outbox" where "target_id" = (select "id" from "push_devices" where "token" = ?)`, [s.endpoint])
+    )[0].n;
+    expect(await sendAndSettle(a, chat, 'switched off')).toBeUndefined();
+    expect(
+      (await rows(`select count(*)::int as n from "outbox" where "target_id" = (select "id" from "push_devices" where "token" = ?)`, [s.endpoint]))[0].n,
+    ).toBe(before);
+    expect(pushesTo(s).map((p) => p.payload.body)).toEqual(['ok']);
+    await q(b, 'mutation($i: RegisterPushDeviceInput!) { registerPushDevice(input: $i) { id } }', {
+      i: { platform: 'WEB_PUSH', webPush: { endpoint: s.endpoint, p256dh: s.p256dh, auth: s.auth } },
+    });
+    expect(await active(s)).toBe(true);
+    expect(await sendAndSettle(a, chat, 'on again')).toBe('DONE');
+    expect(pushesTo(s).map((p) => p.payload.body)).toEqual(['ok', 'on again']);
   });
 });
