@@ -76,7 +76,12 @@ export class OutboxWorker {
     private readonly handlers: Map<string, OutboxHandler>,
     private readonly options: OutboxWorkerOptions,
     private readonly logger: Logger,
+    /** Called before each pass (the webhooks' enabled flag is re-read). */
+    private readonly beforePass?: () => Promise<void>,
   ) {}
+
+  /** Called once by {@link stop}. */
+  onStop?: () => void;
 
   /** Starts polling every `pollMs`. */
   start(): void {
@@ -116,6 +121,7 @@ export class OutboxWorker {
   /** Stops polling and waits for the pass under way (its rows are recorded, or taken over after their lease). */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.onStop?.();
     clearInterval(this.timer);
     clearTimeout(this.kickTimer);
     await this.running;
@@ -130,6 +136,7 @@ export class OutboxWorker {
   }
 
   private async loop(): Promise<void> {
+    await this.beforePass?.();
     for (;;) {
       if (this.stopped) return;
       const rows = await this.claim();

@@ -6,38 +6,44 @@ import { OutboxWorker, type OutboxHandler } from '../outbox/outbox-worker';
 import type { Services } from '../services';
 import { PushDelivery } from './push-delivery';
 import { PushFanout } from './push-fanout';
+import { WebhookDelivery } from '../webhook/webhook-delivery';
+import { listenForWebhookEvents } from '../webhook/webhook-listener';
 
 /**
- * Starts push delivery (issue 34; docs/push.md): the outbox worker of this instance with the push
- * handlers (fan-out, then one delivery per device), woken after each queued send. Says once at
- * start what is configured: with no push, nothing is queued and no worker runs (null). Warns when
- * OUTBOUND_ALLOW_PRIVATE is set in production.
+ * Starts outbox delivery (issue 34; docs/push.md, docs/webhooks.md): the outbox worker of this
+ * instance with the webhook handler, and the push handlers (fan-out, then one delivery per device)
+ * when push is configured, woken after each queued row; listens for the webhook events written
+ * after commit. Says once at start whether push is configured: without it, nothing is queued for
+ * push. Warns when OUTBOUND_ALLOW_PRIVATE is set in production.
  */
-export function startPush(config: Config, services: Services, rootEm: EntityManager, logger: Logger): OutboxWorker | null {
+export function startPush(config: Config, services: Services, rootEm: EntityManager, logger: Logger): OutboxWorker {
   if (config.outboundAllowPrivate && config.nodeEnv === 'production') {
-    logger.warn('OUTBOUND_ALLOW_PRIVATE=true in production: Web Push endpoints (and webhooks) may reach private and loopback addresses and use http://');
+    logger.warn('OUTBOUND_ALLOW_PRIVATE=true in production: Web Push endpoints and webhooks may reach private and loopback addresses and use http://');
   }
   const push = config.push;
-  if (!push) {
-    logger.info('push notifications are not configured (no VAPID_* keys, no FCM_PROJECT_ID): nothing is queued');
-    return null;
-  }
   const http = new OutboundHttpClient(config.outboundAllowPrivate);
-  const handlers = new Map<string, OutboxHandler>([
-    ['push:message', new PushFanout(push, services.presence)],
-    ['push:delivery', new PushDelivery(push, http)],
-  ]);
+  const handlers = new Map<string, OutboxHandler>([['webhook:delivery', new WebhookDelivery(http, config.webhooks.retryBaseMs)]]);
+  if (push) {
+    handlers.set('push:message', new PushFanout(push, services.presence));
+    handlers.set('push:delivery', new PushDelivery(push, http));
+  }
   const worker = new OutboxWorker(
     rootEm,
     handlers,
     { pollMs: config.outbox.pollMs, leaseMs: config.outbox.leaseMs, retentionSec: config.outbox.retentionSec, concurrency: config.databaseUrl ? 8 : 1 },
     logger,
+    // Webhooks enabled or disabled on another instance reach this one's sends within a poll.
+    () => services.webhooks.refresh(rootEm.fork()),
   );
   services.pushOutbox.onQueued = () => worker.kick();
+  const unlisten = listenForWebhookEvents(services.bus, rootEm, services.pushOutbox, logger);
+  worker.onStop = unlisten;
   worker.start();
-  logger.info(
-    { webPush: Boolean(push.webPush), fcm: Boolean(push.fcm), delayMs: push.delayMs, content: push.content },
-    "push notifications: queued in the outbox of each send, delivered by this instance's worker",
-  );
+  if (!push) logger.info('push notifications are not configured (no VAPID_* keys, no FCM_PROJECT_ID): nothing is queued for push');
+  else
+    logger.info(
+      { webPush: Boolean(push.webPush), fcm: Boolean(push.fcm), delayMs: push.delayMs, content: push.content },
+      "push notifications: queued in the outbox of each send, delivered by this instance's worker",
+    );
   return worker;
 }
