@@ -182,6 +182,37 @@ describe('webhooks', () => {
     await q(staff, 'mutation($i: ID!) { deleteWebhook(id: $i) }', { i: e.id });
   });
 
+  it('once the schedule is spent the delivery is FAILED and consecutiveFailures counts it', async () => {
+    const staff = await staffUser(server);
+    const e = await endpoint(staff, ['message.created']);
+    hook.answers.set(
+      e.path,
+      Array.from({ length: 20 }, () => 500),
+    );
+    const alice = await registerUser(server.url, 'whh');
+    const sent = (await q(alice, SEND, { c: await room(alice), t: 'never accepted' })).sendMessage;
+    await waitFor(() => at(e.path).length >= 2, 'first retry');
+    // Nine attempts spent (the schedule's waits reach hours even scaled): the next one is the last.
+    const key = `webhook:${e.id}:message.created:${sent.id}`;
+    await waitFor(async () => {
+      const r = await server.orm.em
+        .fork()
+        .execute(`update "outbox" set "attempts" = 9, "due_at" = now() where "key" = ? and "locked_until" is null and "status" = 'PENDING' returning "id"`, [
+          key,
+        ]);
+      return r.length === 1;
+    }, 'the row between attempts');
+    await waitFor(async () => (await webhookOf(staff, e.id)).consecutiveFailures === 1, 'failure counted');
+    const [row] = await server.orm.em.fork().execute(`select "status", "attempts", "last_error" from "outbox" where "key" = ?`, [key]);
+    expect(row).toMatchObject({ status: 'FAILED', attempts: 10 });
+    expect(row.last_error).toMatch(/gave up after 10 attempts: endpoint answered 500/);
+    const w = await webhookOf(staff, e.id);
+    expect(w.isEnabled).toBe(true);
+    expect(w.lastFailureAt).not.toBeNull();
+    expect(new Set(at(e.path).map((r) => r.headers['webhook-id'])).size).toBe(1);
+    await q(staff, 'mutation($i: ID!) { deleteWebhook(id: $i) }', { i: e.id });
+  });
+
   it('after a rotation both the old and the new secret sign', async () => {
     const staff = await staffUser(server);
     const e = await endpoint(staff, ['message.created']);
