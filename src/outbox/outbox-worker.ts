@@ -78,6 +78,8 @@ export class OutboxWorker {
     private readonly logger: Logger,
     /** Called before each pass (the webhooks' enabled flag is re-read). */
     private readonly beforePass?: () => Promise<void>,
+    /** True when there can be no work (no push configured, no webhook enabled): the pass stops after beforePass, no statement. */
+    private readonly idle?: () => boolean,
   ) {}
 
   /** Called once by {@link stop}. */
@@ -137,6 +139,7 @@ export class OutboxWorker {
 
   private async loop(): Promise<void> {
     await this.beforePass?.();
+    if (this.idle?.()) return;
     for (;;) {
       if (this.stopped) return;
       const rows = await this.claim();

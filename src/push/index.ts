@@ -9,6 +9,9 @@ import { PushFanout } from './push-fanout';
 import { WebhookDelivery } from '../webhook/webhook-delivery';
 import { listenForWebhookEvents } from '../webhook/webhook-listener';
 
+/** Without push configured, how often an instance re-reads whether any webhook is enabled (ms). */
+const WEBHOOK_REFRESH_MS = 60_000;
+
 /**
  * Starts outbox delivery (issue 34; docs/push.md, docs/webhooks.md): the outbox worker of this
  * instance with the webhook handler, and the push handlers (fan-out, then one delivery per device)
@@ -27,13 +30,21 @@ export function startPush(config: Config, services: Services, rootEm: EntityMana
     handlers.set('push:message', new PushFanout(push, services.presence));
     handlers.set('push:delivery', new PushDelivery(push, http));
   }
+  let lastRefresh = 0;
   const worker = new OutboxWorker(
     rootEm,
     handlers,
     { pollMs: config.outbox.pollMs, leaseMs: config.outbox.leaseMs, retentionSec: config.outbox.retentionSec, concurrency: config.databaseUrl ? 8 : 1 },
     logger,
-    // Webhooks enabled or disabled on another instance reach this one's sends within a poll.
-    () => services.webhooks.refresh(rootEm.fork()),
+    // Webhooks enabled or disabled on another instance reach this one's sends within a poll with
+    // push configured (the worker queries every poll anyway), within WEBHOOK_REFRESH_MS without:
+    // an idle server without push or webhooks then costs one statement a minute.
+    async () => {
+      if (!push && Date.now() - lastRefresh < WEBHOOK_REFRESH_MS) return;
+      lastRefresh = Date.now();
+      await services.webhooks.refresh(rootEm.fork());
+    },
+    () => !push && !services.pushOutbox.webhooks,
   );
   services.pushOutbox.onQueued = () => worker.kick();
   const unlisten = listenForWebhookEvents(services.bus, rootEm, services.pushOutbox, logger);
