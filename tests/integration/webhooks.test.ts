@@ -99,9 +99,11 @@ async function webhookOf(staff: TestUser, id: string) {
 describe('webhooks', () => {
   it('deliver message.created signed (Standard Webhooks v1), then message.updated and message.deleted', async () => {
     const staff = await staffUser(server);
-    const e = await endpoint(staff);
+    const subscribed = ['message.created', 'message.updated', 'message.deleted'];
+    const e = await endpoint(staff, subscribed);
     expect(e.secret).toMatch(/^whsec_[A-Za-z0-9+/]+=*$/);
-    expect(e.created).toEqual({ id: e.id, url: `${hook.base}${e.path}`, eventTypes: [], isEnabled: true, consecutiveFailures: 0 });
+    expect(e.created).toEqual({ id: e.id, url: `${hook.base}${e.path}`, eventTypes: subscribed, isEnabled: true, consecutiveFailures: 0 });
+    const all = await endpoint(staff); // [] = every event
     const alice = await registerUser(server.url, 'wha');
     const c = await room(alice);
     const sent = (await q(alice, SEND, { c, t: 'hello hooks' })).sendMessage;
@@ -124,7 +126,38 @@ describe('webhooks', () => {
     expect(types.find((b) => b.type === 'message.updated').data.content).toBe('edited');
     expect(at(e.path).every((r) => verify(e.secret, r))).toBe(true);
     expect(new Set(at(e.path).map((r) => r.headers['webhook-id'])).size).toBe(3);
+    await waitFor(() => at(all.path).length >= 4, 'every event for []');
+    expect(new Set(at(all.path).map((r) => JSON.parse(r.body).type))).toEqual(new Set([...subscribed, 'member.added']));
+    await q(staff, 'mutation($i: ID!) { deleteWebhook(id: $i) }', { i: all.id });
     await waitFor(async () => (await webhookOf(staff, e.id)).lastSuccessAt != null, 'lastSuccessAt');
+    await q(staff, 'mutation($i: ID!) { deleteWebhook(id: $i) }', { i: e.id });
+  });
+
+  it('member.added, member.removed and user.deleted (after commit), once each', async () => {
+    const staff = await staffUser(server);
+    const e = await endpoint(staff, ['member.added', 'member.removed', 'user.deleted']);
+    const alice = await registerUser(server.url, 'whm');
+    const bob = await registerUser(server.url, 'whn');
+    const c = await room(alice);
+    await q(bob, 'mutation($c: ID!) { joinRoom(id: $c) { id } }', { c });
+    await q(bob, 'mutation($c: ID!) { leaveConversation(id: $c) }', { c });
+    await q(bob, 'mutation { deleteAccount(password: "correct-horse-battery") }');
+    await waitFor(() => at(e.path).length >= 4, 'four events');
+    await new Promise((r) => setTimeout(r, 300));
+    const bodies = at(e.path).map((r) => JSON.parse(r.body));
+    const pick = (type: string) => bodies.filter((b) => b.type === type).map((b) => b.data);
+    expect(pick('member.added')).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ conversationId: Number(c), userId: Number(alice.id) }),
+        expect.objectContaining({ conversationId: Number(c), userId: Number(bob.id) }),
+      ]),
+    );
+    expect(pick('member.added')).toHaveLength(2);
+    expect(pick('member.removed')).toEqual([
+      expect.objectContaining({ conversationId: Number(c), userId: Number(bob.id), banned: false, leftAt: expect.any(String) }),
+    ]);
+    expect(pick('user.deleted')).toEqual([{ userId: Number(bob.id), deletedAt: expect.any(String) }]);
+    expect(at(e.path).every((r) => verify(e.secret, r))).toBe(true);
     await q(staff, 'mutation($i: ID!) { deleteWebhook(id: $i) }', { i: e.id });
   });
 
