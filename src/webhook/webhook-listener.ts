@@ -32,7 +32,7 @@ export function listenForWebhookEvents(bus: EventBus, rootEm: EntityManager, out
   const write = (type: WebhookEventType, key: string, at: string | null, data: Record<string, unknown>) => {
     if (!outbox.webhooks) return;
     enqueueWebhookEvent(rootEm.fork(), type, key, webhookBody(type, at ? new Date(at) : new Date(), data))
-      .then((n) => n && outbox.onQueued())
+      .then((n) => n && outbox.onQueued('webhook', n))
       .catch((err) => logger.warn({ err, type, key }, 'webhooks: event not queued'));
   };
   const offs = [

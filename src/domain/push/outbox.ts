@@ -13,8 +13,8 @@ export type OutboxChannel = 'push' | 'webhook';
  * nothing (`active` false: a send stays one statement).
  */
 export class PushOutbox {
-  /** Called after a row is written (the app sets it: the local worker looks sooner than its next poll). */
-  onQueued: () => void = () => undefined;
+  /** Called after rows are written, with their channel and how many (the app sets it: the local worker looks sooner than its next poll). */
+  onQueued: (channel: OutboxChannel, rows: number) => void = () => undefined;
 
   /**
    * True while at least one webhook is enabled (WebhookService keeps it current on this instance
@@ -54,13 +54,13 @@ export class PushOutbox {
           createdAt: message.createdAt.toISOString(),
         }),
       );
-      if (n) this.onQueued();
+      if (n) this.onQueued('webhook', n);
     }
     if (!this.pushActive || message.sender == null) return;
     await tx.execute(
       `insert into "outbox" ("channel", "kind", "key", "payload", "due_at", "created_at") values ('push', 'message', ?, ?::jsonb, ?, ?) on conflict ("key") do nothing`,
       [`push:${message.id}`, JSON.stringify({ messageId: message.id, conversationId: refId(message.conversation), phase: 'send' }), new Date(), new Date()],
     );
-    this.onQueued();
+    this.onQueued('push', 1);
   }
 }
