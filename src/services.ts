@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { PushDeviceService } from './domain/push/push-device.service';
 import { NotificationLevelService } from './domain/push/notification-level.service';
 import { PushOutbox } from './domain/push/outbox';
+import { WebhookService } from './domain/webhook/webhook.service';
 import type { Config } from './config/config';
 import { AttachmentService } from './domain/attachment/attachment.service';
 import { AuthService } from './domain/auth/auth.service';
@@ -60,6 +61,8 @@ export interface Services {
   notificationLevels: NotificationLevelService;
   /** The pushes a send queues in its own transaction (issue 34; inactive without push configured). */
   pushOutbox: PushOutbox;
+  /** Webhooks (issue 34, staff only; docs/webhooks.md). */
+  webhooks: WebhookService;
 }
 
 /** Shared infrastructure for {@link createServices}: the live state's factory and the logger. */
@@ -159,5 +162,6 @@ export function createServices(config: Config, events: EventBus, rootEm: EntityM
     search: new SearchService(new PostgresSearchIndex(), conversationQueries, limits),
     notificationLevels: new NotificationLevelService(conversationQueries),
     pushOutbox,
+    webhooks: new WebhookService(pushOutbox, { allowPrivate: config.outboundAllowPrivate, secretOverlapSec: config.webhooks.secretOverlapSec }),
   };
 }

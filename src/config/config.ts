@@ -67,6 +67,8 @@ export interface Config {
   outbox: { pollMs: number; leaseMs: number; retentionSec: number };
   /** OUTBOUND_ALLOW_PRIVATE: outbound requests (Web Push endpoints, webhooks) may reach private and loopback addresses and use http:// (development, tests). */
   outboundAllowPrivate: boolean;
+  /** Webhooks (issue 34; docs/webhooks.md): WEBHOOK_RETRY_BASE_MS scales the retry schedule (5000 = 5 s, 5 min, ... 24 h); WEBHOOK_SECRET_OVERLAP_S: how long the old secret still signs after a rotation. */
+  webhooks: { retryBaseMs: number; secretOverlapSec: number };
   /** Allowed CORS origins (CORS_ORIGINS; default ["*"] in development and test, required in production); ["*"] (alone) allows any origin, without credentials. */
   corsOrigins: string[];
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -386,6 +388,13 @@ const envSchema = z.object({
     .regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL')
     .default('https://fcm.googleapis.com'),
   OUTBOUND_ALLOW_PRIVATE: bool.default(false),
+  WEBHOOK_RETRY_BASE_MS: positiveInt.max(3_600_000).default(5000),
+  WEBHOOK_SECRET_OVERLAP_S: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(30 * 24 * 3600)
+    .default(24 * 3600),
   OUTBOX_POLL_MS: positiveInt.min(10).max(600_000).default(1000),
   OUTBOX_LEASE_MS: positiveInt.min(1000).max(3_600_000).default(60000),
   OUTBOX_RETENTION: positiveInt.max(365 * 24 * 3600).default(7 * 24 * 3600),
@@ -478,6 +487,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     push,
     outbox: { pollMs: e.OUTBOX_POLL_MS, leaseMs: e.OUTBOX_LEASE_MS, retentionSec: e.OUTBOX_RETENTION },
     outboundAllowPrivate: e.OUTBOUND_ALLOW_PRIVATE,
+    webhooks: { retryBaseMs: e.WEBHOOK_RETRY_BASE_MS, secretOverlapSec: e.WEBHOOK_SECRET_OVERLAP_S },
     corsOrigins: (e.CORS_ORIGINS ?? '*')
       .split(',')
       .map((s) => s.trim())

@@ -12,6 +12,7 @@ import { PresenceEventResolver, ReadReceiptEventResolver, SubscriptionResolver, 
 import { UserResolver } from './resolvers/user.resolver';
 import { MessageHistoryResolver, MessageRevisionResolver } from './resolvers/message-history.resolver';
 import { MembershipPushResolver, PushDeviceResolver } from './resolvers/push.resolver';
+import { WebhookResolver } from './resolvers/webhook.resolver';
 import { SearchResolver } from './resolvers/search.resolver';
 import { MessageReactionResolver, ReactionResolver, ReactionSummaryResolver } from './resolvers/reaction.resolver';
 import { DateTimeScalar } from './scalars';
@@ -43,6 +44,7 @@ export function buildGraphQLSchema(): GraphQLSchema {
       PresenceEventResolver,
       ReadReceiptEventResolver,
       PushDeviceResolver,
+      WebhookResolver,
       SearchResolver,
       MessageReactionResolver,
       ReactionSummaryResolver,

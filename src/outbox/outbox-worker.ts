@@ -77,7 +77,14 @@ export class OutboxWorker {
     private readonly handlers: Map<string, OutboxHandler>,
     private readonly options: OutboxWorkerOptions,
     private readonly logger: Logger,
+    /** Called before each pass (the webhooks' enabled flag is re-read). */
+    private readonly beforePass?: () => Promise<void>,
+    /** True when there can be no work (no push configured, no webhook enabled): the pass stops after beforePass, no statement. */
+    private readonly idle?: () => boolean,
   ) {}
+
+  /** Called once by {@link stop}. */
+  onStop?: () => void;
 
   /** Starts polling every `pollMs`. */
   start(): void {
@@ -117,6 +124,7 @@ export class OutboxWorker {
   /** Stops polling and waits for the pass under way (its rows are recorded, or taken over after their lease). */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.onStop?.();
     clearInterval(this.timer);
     clearTimeout(this.kickTimer);
     await this.running;
@@ -131,6 +139,8 @@ export class OutboxWorker {
   }
 
   private async loop(): Promise<void> {
+    await this.beforePass?.();
+    if (this.idle?.()) return;
     for (;;) {
       if (this.stopped) return;
       const rows = await this.claim();

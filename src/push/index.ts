@@ -6,43 +6,60 @@ import { OutboxWorker, type OutboxHandler } from '../outbox/outbox-worker';
 import type { Services } from '../services';
 import { PushDelivery } from './push-delivery';
 import { PushFanout } from './push-fanout';
+import { WebhookDelivery } from '../webhook/webhook-delivery';
+import { listenForWebhookEvents } from '../webhook/webhook-listener';
+
+/** Without push configured, how often an instance re-reads whether any webhook is enabled (ms). */
+const WEBHOOK_REFRESH_MS = 60_000;
 
 /**
- * Starts push delivery (issue 34; docs/push.md): the outbox worker of this instance with the push
- * handlers (fan-out, then one delivery per device), woken after each queued send. Says once at
- * start what is configured: with no push, nothing is queued and no worker runs (null). Warns when
- * OUTBOUND_ALLOW_PRIVATE is set in production.
+ * Starts outbox delivery (issue 34; docs/push.md, docs/webhooks.md): the outbox worker of this
+ * instance with the webhook handler, and the push handlers (fan-out, then one delivery per device)
+ * when push is configured, woken after each queued row; listens for the webhook events written
+ * after commit. Says once at start whether push is configured: without it, nothing is queued for
+ * push. Warns when OUTBOUND_ALLOW_PRIVATE is set in production.
  */
-export function startPush(config: Config, services: Services, rootEm: EntityManager, logger: Logger): OutboxWorker | null {
+export function startPush(config: Config, services: Services, rootEm: EntityManager, logger: Logger): OutboxWorker {
   if (config.outboundAllowPrivate && config.nodeEnv === 'production') {
-    logger.warn('OUTBOUND_ALLOW_PRIVATE=true in production: Web Push endpoints (and webhooks) may reach private and loopback addresses and use http://');
+    logger.warn('OUTBOUND_ALLOW_PRIVATE=true in production: Web Push endpoints and webhooks may reach private and loopback addresses and use http://');
   }
   const push = config.push;
-  if (!push) {
-    logger.info('push notifications are not configured (no VAPID_* keys, no FCM_PROJECT_ID): nothing is queued');
-    return null;
-  }
   const http = new OutboundHttpClient(config.outboundAllowPrivate);
-  const fanout = new PushFanout(push, services.presence);
-  const handlers = new Map<string, OutboxHandler>([
-    ['push:message', fanout],
-    ['push:delivery', new PushDelivery(push, http)],
-  ]);
+  const handlers = new Map<string, OutboxHandler>([['webhook:delivery', new WebhookDelivery(http, config.webhooks.retryBaseMs)]]);
+  const fanout = push ? new PushFanout(push, services.presence) : null;
+  if (push && fanout) {
+    handlers.set('push:message', fanout);
+    handlers.set('push:delivery', new PushDelivery(push, http));
+  }
+  let lastRefresh = 0;
   const worker = new OutboxWorker(
     rootEm,
     handlers,
     { pollMs: config.outbox.pollMs, leaseMs: config.outbox.leaseMs, retentionSec: config.outbox.retentionSec, concurrency: config.databaseUrl ? 8 : 1 },
     logger,
+    // Webhooks enabled or disabled on another instance reach this one's sends within a poll with
+    // push configured (the worker queries every poll anyway), within WEBHOOK_REFRESH_MS without:
+    // an idle server without push or webhooks then costs one statement a minute.
+    async () => {
+      if (!push && Date.now() - lastRefresh < WEBHOOK_REFRESH_MS) return;
+      lastRefresh = Date.now();
+      await services.webhooks.refresh(rootEm.fork());
+    },
+    () => !push && !services.pushOutbox.webhooks,
   );
-  services.pushOutbox.onQueued = () => {
-    worker.queued('push');
+  services.pushOutbox.onQueued = (channel, rows) => {
+    worker.queued(channel, rows);
     worker.kick();
   };
-  fanout.onQueued = (rows) => worker.queued('push', rows);
+  if (fanout) fanout.onQueued = (rows) => worker.queued('push', rows);
+  const unlisten = listenForWebhookEvents(services.bus, rootEm, services.pushOutbox, logger);
+  worker.onStop = unlisten;
   worker.start();
-  logger.info(
-    { webPush: Boolean(push.webPush), fcm: Boolean(push.fcm), delayMs: push.delayMs, content: push.content },
-    "push notifications: queued in the outbox of each send, delivered by this instance's worker",
-  );
+  if (!push) logger.info('push notifications are not configured (no VAPID_* keys, no FCM_PROJECT_ID): nothing is queued for push');
+  else
+    logger.info(
+      { webPush: Boolean(push.webPush), fcm: Boolean(push.fcm), delayMs: push.delayMs, content: push.content },
+      "push notifications: queued in the outbox of each send, delivered by this instance's worker",
+    );
   return worker;
 }

@@ -394,6 +394,9 @@ describe('push and the outbox (issue 34)', () => {
     expect(c.push).toBeNull();
     expect(c.outbox).toEqual({ pollMs: 1000, leaseMs: 60000, retentionSec: 7 * 24 * 3600 });
     expect(c.outboundAllowPrivate).toBe(false);
+    expect(c.webhooks).toEqual({ retryBaseMs: 5000, secretOverlapSec: 86400 });
+    expect(loadConfig({ ...base, WEBHOOK_RETRY_BASE_MS: '20', WEBHOOK_SECRET_OVERLAP_S: '0' }).webhooks).toEqual({ retryBaseMs: 20, secretOverlapSec: 0 });
+    expect(() => loadConfig({ ...base, WEBHOOK_RETRY_BASE_MS: '0' })).toThrow(/WEBHOOK_RETRY_BASE_MS/);
   });
 
   test('Web Push with the three VAPID_* variables; push defaults: 10 s delay, full content, TTL 24 h', () => {

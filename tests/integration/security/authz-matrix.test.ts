@@ -81,6 +81,16 @@ const ownerDevice = async (c: Cell): Promise<string> =>
       c.w.users.owner.token,
     )
   ).registerPushDevice.id;
+/** A new webhook created by the world's staff user (issue 34): its id. A public address literal (no DNS) subscribed only to conversation.created, which is not delivered yet: the matrix makes no outbound request. */
+const staffWebhook = async (c: Cell): Promise<string> =>
+  (
+    await gqlOk(
+      c.w.server.url,
+      `mutation { createWebhook(url: "https://93.184.215.14/hook", eventTypes: ["conversation.created"]) { webhook { id } } }`,
+      {},
+      c.w.users.staff.token,
+    )
+  ).createWebhook.webhook.id;
 const blockTarget = async (c: Cell) => (c.role === 'blocked' ? c.other.id : (await c.stranger()).id);
 const uniq = () => `n${Date.now().toString(36)}${Math.random().toString(36).slice(2, 7)}`;
 
@@ -226,6 +236,17 @@ const GQL: Record<string, Op> = {
     call: (c) => g(c, `mutation($t: String!) { registerPushDevice(input: {platform: FCM, fcmToken: $t}) { id } }`, { t: uniq() }),
   },
   'Mutation.unregisterPushDevice': { call: async (c) => g(c, `mutation($i: ID!) { unregisterPushDevice(id: $i) }`, { i: await ownerDevice(c) }) },
+  'Query.webhooks': { call: (c) => g(c, `{ webhooks { id url } }`) },
+  'Mutation.createWebhook': {
+    call: (c) => g(c, `mutation { createWebhook(url: "https://93.184.215.14/hook", eventTypes: ["conversation.created"]) { secret webhook { id } } }`),
+  },
+  'Mutation.updateWebhook': {
+    call: async (c) => g(c, `mutation($i: ID!) { updateWebhook(id: $i, eventTypes: ["conversation.created"]) { id } }`, { i: await staffWebhook(c) }),
+  },
+  'Mutation.rotateWebhookSecret': {
+    call: async (c) => g(c, `mutation($i: ID!) { rotateWebhookSecret(id: $i) { secret } }`, { i: await staffWebhook(c) }),
+  },
+  'Mutation.deleteWebhook': { call: async (c) => g(c, `mutation($i: ID!) { deleteWebhook(id: $i) }`, { i: await staffWebhook(c) }) },
   // --- end of issue 28 ---
   // Subscription
   'Subscription.messageAdded': { fix: 'group', call: (c) => s(c, `subscription($c: ID) { messageAdded(conversationId: $c) { id } }`, { c: c.conv }) },
@@ -429,6 +450,11 @@ const EXPECTED: Record<string, string> = {
   'Mutation.setNotificationLevel': 'U    N    A    N    N    A    F    A', // one's own membership: staff may read the group but are not in it
   'Mutation.registerPushDevice': 'U    A    A    A    A    A    A    A', // a new FCM token each
   'Mutation.unregisterPushDevice': 'U    N    N    N    N    A    N    N', // the owner's device: nobody else's to remove (staff neither)
+  'Query.webhooks': 'U    F    F    F    F    F    A    F', // issue 34: staff only
+  'Mutation.createWebhook': 'U    F    F    F    F    F    A    F',
+  'Mutation.updateWebhook': 'U    F    F    F    F    F    A    F',
+  'Mutation.rotateWebhookSecret': 'U    F    F    F    F    F    A    F',
+  'Mutation.deleteWebhook': 'U    F    F    F    F    F    A    F',
   // --- end of issue 28 ---
 
   // Issue 31: reacting needs what a send needs (staff: SUPPORT only; blocked: refused in the DIRECT);
