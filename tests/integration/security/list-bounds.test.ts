@@ -340,27 +340,37 @@ describe('a client that resends at once after RATE_LIMITED is refused at the doo
       flooder.token,
     );
     const page = `{ messages(conversationId: "${createGroup.id}", first: 20) { edges { node { id content } } } }`;
-    // 120 at once: most are refused by the cost per second; as the 50th refusal arrives, the flooder
-    // sends a malformed body, which is refused at the door and held for the second it asks to wait.
-    let limited = 0;
-    let atDoor: Promise<{ res: Response; heldMs: number }> | undefined;
-    const burst = await Promise.all(
-      Array.from({ length: 120 }, () =>
-        overHttp(server, flooder.token, page).then((r) => {
-          if (r.errors?.[0]?.extensions?.code === 'RATE_LIMITED' && ++limited === 50) {
-            const t = performance.now();
-            atDoor = malformed(flooder.token).then((res) => ({ res, heldMs: performance.now() - t }));
-          }
-          return r;
-        }),
-      ),
-    );
-    expect(burst.filter((r) => r.errors?.[0]?.extensions?.code === 'RATE_LIMITED').length).toBeGreaterThanOrEqual(50);
-    const { res: refused, heldMs } = await atDoor!;
-    expect(refused.status).toBe(429);
-    expect(heldMs).toBeGreaterThanOrEqual(900);
-    expect(refused.headers.get('retry-after')).toBe('1');
-    expect(await refused.json()).toMatchObject({ errors: [{ extensions: { code: 'RATE_LIMITED', reason: 'USER_BUDGET_EXCEEDED', retryAfter: 1 } }] });
+    // 120 at once: most are refused by the cost per second. From the 50th refusal on, each refusal
+    // that arrives makes the flooder send a malformed body too: those that reach the server while it
+    // still counts the flood (the burst's own requests keep it going) are refused at the door, 429,
+    // and held for the second they ask to wait; any that come after it are an ordinary 400. A loaded
+    // machine may stretch a burst past the window, so up to three bursts are sent.
+    const atDoor: Promise<{ res: Response; heldMs: number }>[] = [];
+    for (let round = 0; round < 3 && !(await Promise.all(atDoor)).some((a) => a.res.status === 429); round++) {
+      let limited = 0;
+      const burst = await Promise.all(
+        Array.from({ length: 120 }, () =>
+          overHttp(server, flooder.token, page).then((r) => {
+            if (r.errors?.[0]?.extensions?.code === 'RATE_LIMITED' && ++limited >= 50 && limited < 70) {
+              const t = performance.now();
+              atDoor.push(malformed(flooder.token).then((res) => ({ res, heldMs: performance.now() - t })));
+            }
+            return r;
+          }),
+        ),
+      );
+      expect(burst.filter((r) => r.errors?.[0]?.extensions?.code === 'RATE_LIMITED').length).toBeGreaterThanOrEqual(50);
+    }
+    const answers = await Promise.all(atDoor);
+    expect(answers.every((a) => a.res.status === 429 || a.res.status === 400)).toBe(true);
+    const refused = answers.filter((a) => a.res.status === 429);
+    expect(refused.length).toBeGreaterThan(0);
+    // Held for their second, but at most 64 at once per user (past them a 429 is answered at once).
+    expect(refused.some((a) => a.heldMs >= 900)).toBe(true);
+    for (const { res } of refused) {
+      expect(res.headers.get('retry-after')).toBe('1');
+      expect(await res.json()).toMatchObject({ errors: [{ extensions: { code: 'RATE_LIMITED', reason: 'USER_BUDGET_EXCEEDED', retryAfter: 1 } }] });
+    }
     // Another user is not flooding: the same malformed body is their 400, and their queries are served.
     expect((await malformed(bystander.token)).status).toBe(400);
     expect((await overHttp(server, bystander.token, '{ me { id } }')).data).toEqual({ me: { id: bystander.id } });
