@@ -227,7 +227,8 @@ describe('request errors over graphql-ws carry contract codes too', () => {
   test.each([
     ['an unknown field', 'subscription { noSuchField }'],
     ['a syntax error', 'subscription { messageAdded { id '],
-    ['a missing required argument', 'subscription { typing { isTyping } }'],
+    // (No subscription has a required argument since typing and readReceipt take an optional conversation, issue 32.)
+    ['an argument of the wrong type', 'subscription { typing(conversationId: { id: 1 }) { isTyping } }'],
   ])('%s', async (_label, query) => {
     const errors = errorsOf(await firstAnswer(token, query));
     expect(Array.isArray(errors)).toBe(true);
