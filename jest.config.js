@@ -15,8 +15,9 @@ module.exports = {
   transformIgnorePatterns: ['/node_modules/(?!(jose|@electric-sql/pglite|file-type|strtok3|token-types|@tokenizer|uint8array-extras|@borewit)/)'],
   testTimeout: 30000,
   maxWorkers: 2,
-  // Each test file starts its own servers, on PGlite an in-memory PostgreSQL in WASM each; a worker
-  // that ran 45 files held 11.8 GB and the kernel killed it (CI, this stop). A worker past 2 GB
-  // after a file is replaced by a fresh one.
-  workerIdleMemoryLimit: '2GB',
+  // Each test file starts its own servers, on PGlite an in-memory PostgreSQL in WASM each, whose
+  // memory a worker does not all give back: a worker that ran 45 files held 11.8 GB and the kernel
+  // killed it (CI, this stop). jest measures a worker by its JS heap, which does not count WASM
+  // memory, so the limit is set below any worker's heap: every file gets a fresh worker.
+  workerIdleMemoryLimit: '1MB',
 };
