@@ -462,7 +462,10 @@ export class MessageService {
     if (Boolean(message.pinnedAt) === pinned) return toMessageView(message);
     const max = this.rules.maxPins ?? 50;
     const changed = await scope.em.transactional(async (tx) => {
-      // The conversation's row lock (edits and deletes take it too), then the rule's facts again under it.
+      // The conversation's row lock (edits and deletes take it too), then the rule's facts again under
+      // it, in a statement of their own: one statement that locks and reads would, on PostgreSQL,
+      // re-read only the locked row after the wait and see the message's pin as it was before.
+      await tx.execute('select 1 from "conversations" where "id" = ? for no key update', [conversation.id]);
       const [now] = await tx.execute<
         {
           archived_at: unknown;
@@ -479,7 +482,7 @@ export class MessageService {
                 (select count(*) from "messages" p where p."conversation_id" = c."id" and p."pinned_at" is not null and p."deleted_at" is null) as "pins"
            from "conversations" c join "messages" msg on msg."id" = ? and msg."conversation_id" = c."id"
            left join "memberships" ms on ms."conversation_id" = c."id" and ms."user_id" = ?
-          where c."id" = ? for no key update of c`,
+          where c."id" = ?`,
         [message.id, scope.actor.id, conversation.id],
       );
       if (now.archived_at) throw forbidden(ARCHIVED_MESSAGE);
