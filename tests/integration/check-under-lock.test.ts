@@ -238,3 +238,48 @@ describe('migration contact_pair', () => {
     }
   });
 });
+
+describe('profile writes beside writes that reference the user', () => {
+  // CI's PostgreSQL run: a profile write locked its user's row FOR UPDATE, which waits for (and
+  // queues ahead of) the KEY SHARE locks that every insert referencing the user takes (a message
+  // revision's editor, a reaction's user); a staff edit of the user's message and the user's own
+  // profile writes then formed a deadlock, answered INTERNAL_SERVER_ERROR.
+  test('a burst of profile writes, staff edits of the user’s messages, their own edits and reactions: every call answers, none with an error', async () => {
+    const bob = await registerUser(server.url, 'pk_b');
+    const staff = await registerUser(server.url, 'pk_s');
+    await sql('update "users" set "is_staff" = true where "id" = ?', [Number(staff.id)]);
+    const group = await groupOf(bob, 'Profile locks');
+    const messages: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      messages.push(
+        (
+          await gqlOk(
+            server.url,
+            'mutation($c: ID!, $t: String!) { sendMessage(input: { conversationId: $c, content: $t }) { id } }',
+            { c: group, t: `m${i}` },
+            bob.token,
+          )
+        ).sendMessage.id,
+      );
+    }
+    for (let round = 0; round < 4; round++) {
+      const results = await Promise.all([
+        ...messages.map((m, i) =>
+          gql(server.url, 'mutation($m: ID!, $t: String!) { editMessage(id: $m, content: $t) { id } }', { m, t: `staff ${round} ${i}` }, staff.token),
+        ),
+        ...messages.map((m, i) =>
+          gql(server.url, 'mutation($m: ID!, $t: String!) { editMessage(id: $m, content: $t) { id } }', { m, t: `own ${round} ${i}` }, bob.token),
+        ),
+        ...messages.map((m) =>
+          gql(server.url, 'mutation($m: ID!, $e: String!) { addReaction(messageId: $m, emoji: $e) { id } }', { m, e: ['👍', '🎉'][round % 2] }, bob.token),
+        ),
+        ...[bob, staff].flatMap((u) =>
+          Array.from({ length: 6 }, (_, i) =>
+            gql(server.url, 'mutation($n: String!) { updateProfile(input: { firstName: $n }) { id } }', { n: `N${round}${i}` }, u.token),
+          ),
+        ),
+      ]);
+      expect(results.map((r) => (r.errors ? `${codeOf(r)}: ${r.errors[0].message}` : 'ok'))).toEqual(Array(results.length).fill('ok'));
+    }
+  });
+});

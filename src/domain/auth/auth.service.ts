@@ -1,5 +1,4 @@
 import { createCipheriv, createDecipheriv, createHash, createSecretKey, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
-import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { SignJWT, jwtVerify, errors as joseErrors, type JWTPayload } from 'jose';
 import type { Actor } from '../shared/actor';
@@ -282,7 +281,11 @@ export class AuthService {
     // one wins; the other waits, sees the token spent (and, within the grace period, its sealed
     // successor, already committed by then).
     const outcome = await em.transactional(async (tx) => {
-      const row = await tx.findOne(RefreshToken, { tokenHash }, { populate: ['user'], lockMode: LockMode.PESSIMISTIC_WRITE });
+      // The token's row alone is locked, in a statement of its own: a FOR UPDATE on the query that
+      // joins the user locked the user's row too, which blocks every insert referencing the user
+      // (their KEY SHARE) and took part in a deadlock on PostgreSQL. The row is read after the lock.
+      await tx.execute('select "id" from "refresh_tokens" where "token_hash" = ? for update', [tokenHash]);
+      const row = await tx.findOne(RefreshToken, { tokenHash }, { populate: ['user'] });
       if (!row || row.revokedAt || row.expiresAt <= new Date()) return { error: 'Invalid refresh token' } as const;
       const user = row.user as User;
       if (!row.rotates) {

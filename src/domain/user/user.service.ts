@@ -1,4 +1,3 @@
-import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Actor, Scope } from '../shared/actor';
 import { badInput, forbidden, notFound, parseId, unauthenticated } from '../shared/errors';
@@ -278,7 +277,13 @@ export class UserService {
       .then(async () => {
         let freed: (string | null | undefined)[] = [];
         const user = await scope.em.transactional(async (tx) => {
-          const u = await tx.findOne(User, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+          // FOR NO KEY UPDATE, not FOR UPDATE: a profile write changes no key, so it must not wait
+          // for (nor queue ahead of) the KEY SHARE locks that inserts referencing the user take (a
+          // message revision's editor, a reaction's user). FOR UPDATE did, and on PostgreSQL four
+          // such transactions formed a deadlock (CI's PostgreSQL+Redis run: an edit by staff and a
+          // profile write). The row is read after the lock, in a statement of its own (READ COMMITTED).
+          await tx.execute('select "id" from "users" where "id" = ? for no key update', [id]);
+          const u = await tx.findOne(User, { id });
           if (!u || (u as { deletedAt?: Date | null }).deletedAt) throw notFound('User');
           freed = change(u);
           await tx.flush();
