@@ -13,6 +13,7 @@ import { Migration20261207181000_revisions_pins_forwarding } from './Migration20
 import { Migration20261207182000_search } from './Migration20261207182000_search';
 import { Migration20261207183000_push_outbox } from './Migration20261207183000_push_outbox';
 import { Migration20261207190000_webhooks } from './Migration20261207190000_webhooks';
+import { Migration20261207200000_threads } from './Migration20261207200000_threads';
 
 /** Every migration, in order. A new migration file is added here too (see docs/development.md, "Migrations"). */
 export const migrationsList: { name: string; class: new (...args: any[]) => any }[] = [
@@ -31,4 +32,5 @@ export const migrationsList: { name: string; class: new (...args: any[]) => any 
   { name: 'Migration20261207182000_search', class: Migration20261207182000_search },
   { name: 'Migration20261207183000_push_outbox', class: Migration20261207183000_push_outbox },
   { name: 'Migration20261207190000_webhooks', class: Migration20261207190000_webhooks },
+  { name: 'Migration20261207200000_threads', class: Migration20261207200000_threads },
 ];

@@ -10,6 +10,7 @@ import { AccountService } from './domain/auth/account.service';
 import { ContactService } from './domain/contact/contact.service';
 import { ConversationService } from './domain/conversation/conversation.service';
 import { ConversationQueries } from './domain/conversation/conversation.queries';
+import { ThreadService } from './domain/message/thread.service';
 import { MembershipService } from './domain/conversation/membership.service';
 import { ReadStateService } from './domain/message/read-state.service';
 import { MessageService } from './domain/message/message.service';
@@ -43,6 +44,8 @@ export interface Services {
   messages: MessageService;
   /** Reactions to messages (issue 31). */
   reactions: ReactionService;
+  /** Threads (issue 32): replies, the viewer's threads, following, thread read positions. */
+  threads: ThreadService;
   /** Read positions, read receipts, unread counts. */
   readState: ReadStateService;
   notifications: NotificationService;
@@ -150,6 +153,7 @@ export function createServices(config: Config, events: EventBus, rootEm: EntityM
     memberships,
     messages,
     reactions,
+    threads: new ThreadService(conversationQueries),
     readState,
     notifications,
     presence,

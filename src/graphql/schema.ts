@@ -14,6 +14,7 @@ import { MessageHistoryResolver, MessageRevisionResolver } from './resolvers/mes
 import { MembershipPushResolver, PushDeviceResolver } from './resolvers/push.resolver';
 import { WebhookResolver } from './resolvers/webhook.resolver';
 import { SearchResolver } from './resolvers/search.resolver';
+import { MessageThreadResolver, ThreadResolver } from './resolvers/thread.resolver';
 import { MessageReactionResolver, ReactionResolver, ReactionSummaryResolver } from './resolvers/reaction.resolver';
 import { DateTimeScalar } from './scalars';
 
@@ -34,6 +35,8 @@ export function buildGraphQLSchema(): GraphQLSchema {
       MembershipResolver,
       MessageResolver,
       MessageHistoryResolver,
+      ThreadResolver,
+      MessageThreadResolver,
       MessageRevisionResolver,
       UnreadByConversationResolver,
       UnreadBySenderResolver,

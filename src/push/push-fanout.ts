@@ -58,6 +58,8 @@ export class PushFanout implements OutboxHandler {
       {
         id: number;
         seq: number;
+        thread_root_id: number | null;
+        thread_only: boolean;
         conversation_id: number;
         sender_id: number;
         content: string;
@@ -67,13 +69,14 @@ export class PushFanout implements OutboxHandler {
         sender_staff: boolean;
       }[]
     >(
-      `select m."id", m."seq", m."conversation_id", m."sender_id", m."content", c."kind", c."name", u."is_staff" as "sender_staff",
+      `select m."id", m."seq", m."thread_root_id", m."thread_only", m."conversation_id", m."sender_id", m."content", c."kind", c."name", u."is_staff" as "sender_staff",
               coalesce(nullif(trim(concat_ws(' ', u."first_name", u."last_name")), ''), u."username") as "sender_name"
          from "messages" m join "conversations" c on c."id" = m."conversation_id" join "users" u on u."id" = m."sender_id"
         where m."id" = ? and m."deleted_at" is null`,
       [p.messageId],
     );
     if (!msg) return { done: true, note: 'message deleted before its push' };
+    const threadOnly = Boolean(msg.thread_only) && msg.thread_root_id != null;
     const recipients = await em.execute<Recipient[]>(
       `with cand as (
          select mb."user_id", mb."last_read_seq", ${notificationLevelSql('mb', 'c')} as "level", false as "staff_only"
@@ -86,9 +89,14 @@ export class PushFanout implements OutboxHandler {
        select cand."user_id", cand."level", ru."is_staff" as "staff",
               (select m."mention_ids" from "messages" m where m."id" = ?) @> jsonb_build_array(cand."user_id") as "mentioned",
               (select count(*)::int from "messages" x where x."conversation_id" = ? and x."seq" > cand."last_read_seq"
-                  and x."deleted_at" is null and x."sender_id" is distinct from cand."user_id") as "unread"
+                  and x."deleted_at" is null and not x."thread_only" and x."sender_id" is distinct from cand."user_id") as "unread"
          from cand join "users" ru on ru."id" = cand."user_id" and ru."deleted_at" is null
-        where cand."user_id" <> ? and cand."last_read_seq" < ?
+        where cand."user_id" <> ? and ${
+          // Issue 32: a reply shown only in its thread goes to the thread's followers who have not read it there.
+          threadOnly
+            ? `exists (select 1 from "thread_reads" tr where tr."root_id" = ? and tr."user_id" = cand."user_id" and tr."following" and tr."last_read_seq" < ?)`
+            : `cand."last_read_seq" < ?`
+        }
           ${p.users ? `and cand."user_id" in (select (jsonb_array_elements_text(?::jsonb))::int)` : ''}
           and not exists (select 1 from "contacts" k where k."status" = 'BLOCKED'
                 and ((k."requester_id" = cand."user_id" and k."addressee_id" = ?) or (k."requester_id" = ? and k."addressee_id" = cand."user_id")))`,
@@ -99,13 +107,15 @@ export class PushFanout implements OutboxHandler {
         msg.id,
         msg.conversation_id,
         msg.sender_id,
+        ...(threadOnly ? [msg.thread_root_id] : []),
         msg.seq,
         ...(p.users ? [JSON.stringify(p.users)] : []),
         msg.sender_id,
         msg.sender_id,
       ],
     );
-    const wanted = recipients.filter((r) => levelAllows(r.level, r.mentioned));
+    // A followed thread's reply counts as a mention for the level (MENTIONS lets it through; NONE does not).
+    const wanted = recipients.filter((r) => levelAllows(r.level, r.mentioned || threadOnly));
     const now: Recipient[] = [];
     const later: number[] = [];
     if (p.phase === 'send' && this.config.delayMs > 0) {

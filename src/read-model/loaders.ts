@@ -5,7 +5,8 @@ import { Conversation } from '../domain/conversation/conversation.entity';
 import { Membership } from '../domain/conversation/membership.entity';
 import type { MessageView } from '../domain/shared/events';
 import { Message } from '../domain/message/message.entity';
-import { toMessageView } from '../domain/message/message.writer';
+import { messageColumnsSql, rowToMessageView, toMessageView, type MessageRow } from '../domain/message/message.writer';
+import { ThreadService, type ThreadState } from '../domain/message/thread.service';
 import { reactionSummaries, type ReactionSummaryView } from '../domain/message/reaction.service';
 import type { UserCache, UserRecord } from '../domain/user/user-cache';
 import { refId } from '../domain/shared/refs';
@@ -106,6 +107,27 @@ export function createLoaders(em: EntityManager, viewerId: number | null, users:
       );
       const map = new Map(rows.map((r) => [r.conversation_id, Number(r.n)]));
       return ids.map((id) => map.get(id) ?? 0);
+    }),
+    /** Issue 32: the viewer's state in each thread (following, unread replies) by root id, one statement per batch. */
+    threadState: new DataLoader<number, ThreadState>(async (ids) => {
+      const states = viewerId == null ? new Map<number, ThreadState>() : await ThreadService.states(em, viewerId, ids);
+      return ids.map((id) => states.get(id) ?? { following: false, unread: 0 });
+    }),
+    /** Issue 32: each thread's participants (root author and repliers, most recent first) by "rootId:n", one statement per batch. */
+    threadParticipants: new DataLoader<string, number[]>(async (keys) => {
+      const found = await ThreadService.participants(em, keys);
+      return keys.map((k) => found.get(k) ?? []);
+    }),
+    /** Issue 32: the newest message of each conversation's main timeline (not a reply shown only in its thread), by conversation id. */
+    lastTimelineMessage: new DataLoader<number, MessageView | null>(async (ids) => {
+      const rows = await em.execute<MessageRow[]>(
+        `select distinct on (m."conversation_id") ${messageColumnsSql('m')} from "messages" m
+          where m."conversation_id" in (${placeholders(ids.length)}) and not m."thread_only"
+          order by m."conversation_id", m."seq" desc`,
+        [...ids],
+      );
+      const map = new Map(rows.map((r) => [Number(r.conversation_id), rowToMessageView(r)]));
+      return ids.map((id) => map.get(id) ?? null);
     }),
     /** Message by "conversationId:seq". */
     messageAt: new DataLoader<string, MessageView | null>(async (keys) => {

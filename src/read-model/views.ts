@@ -52,11 +52,13 @@ export async function unreadCountOf(v: ViewerReads, c: Conversation): Promise<nu
 }
 
 /**
- * The newest message, or null (none yet, or the viewer sees only metadata: a PUBLIC room seen
+ * The newest message of the main timeline, or null (none yet, or the viewer sees only metadata: a PUBLIC room seen
  * from outside). `canReadContent`, when the caller knows it, spares asking {@link canReadContentOf}.
  */
 export async function lastMessageOf(v: ViewerReads, c: Conversation, canReadContent?: boolean): Promise<MessageView | null> {
   if (c.lastSeq === 0 || !(canReadContent ?? (await canReadContentOf(v, c)))) return null;
+  // Issue 32: the newest message of the main timeline (replies shown only in their thread are not in it).
+  if ((c.threadOnlyCount ?? 0) > 0) return v.loaders.lastTimelineMessage.load(c.id);
   return v.loaders.messageAt.load(`${c.id}:${c.lastSeq}`);
 }
 

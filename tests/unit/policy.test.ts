@@ -242,7 +242,9 @@ describe('conversation policy', () => {
     expect(listedConversationSql(staff)).toBe(`(m."id" is not null or c."kind" = 'SUPPORT')`);
     expect(listedConversationSql(staff, false)).toBe('m."id" is not null');
     // Unread: after the read position, not deleted, not the reader's own (SYSTEM messages, sender null, count).
-    expect(unreadMessageSql('msg', 'm')).toBe('msg."seq" > m."last_read_seq" and msg."deleted_at" is null and msg."sender_id" is distinct from m."user_id"');
+    expect(unreadMessageSql('msg', 'm')).toBe(
+      'msg."seq" > m."last_read_seq" and msg."deleted_at" is null and msg."sender_id" is distinct from m."user_id" and not msg."thread_only"',
+    );
   });
 });
 

@@ -51,7 +51,6 @@ test.each([
   ['before:2026-02-30', /before:/],
   ['has:video', /has:/],
   ['is:starred', /is:/],
-  ['is:thread', /is:thread/],
   ['from:', /from:/],
   ['-from:alice', /from:/],
   ['-only', /word/],

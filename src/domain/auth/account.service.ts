@@ -10,6 +10,7 @@ import { userViewOf } from '../user/user-cache';
 import { unindexAccount } from '../search/search.index';
 import { changeMessages, rowToMessageView } from '../message/message.writer';
 import { eraseMessagesOf } from '../message/message.service';
+import { recountThreads } from '../message/message.writer';
 import { endPlacesOfErasedUser } from '../conversation/membership.service';
 import type { AuthService } from './auth.service';
 
@@ -32,6 +33,8 @@ interface Erased {
   messages: MessageView[];
   /** SYSTEM notices rewritten to name the tombstone. */
   notices: MessageView[];
+  /** Issue 32: thread roots whose reply count changed (published as `message.updated`). */
+  threadRoots: MessageView[];
   leftConversations: number[];
   contactPairs: [number, number][];
   fileKeys: string[];
@@ -96,6 +99,7 @@ export class AccountService {
     const changes = [
       ...erased.messages.map((message) => ({ type: 'message.deleted' as const, conversationId: message.conversationId, message })),
       ...erased.notices.map((message) => ({ type: 'message.edited' as const, conversationId: message.conversationId, message })),
+      ...erased.threadRoots.map((message) => ({ type: 'message.updated' as const, conversationId: message.conversationId, message })),
     ];
     for (let i = 0; i < changes.length; i += PUBLISH_SLICE) {
       if (i > 0) await new Promise<void>((r) => setImmediate(r));
@@ -180,6 +184,11 @@ export class AccountService {
 
     // Their messages become deleted ones, each with its own next change number (MessageService's bulk delete).
     const messages = await eraseMessagesOf(tx, userId, now);
+    // Issue 32: the threads they replied in count their replies again.
+    const threadRoots = await recountThreads(
+      tx,
+      messages.flatMap((m) => (m.thread_root_id != null ? [Number(m.thread_root_id)] : [])),
+    );
     // Issue 31: the earlier versions of their messages go too (for staff as well).
     await tx.execute('delete from "message_revisions" where "message_id" in (select "id" from "messages" where "sender_id" = ?)', [userId]);
 
@@ -223,6 +232,7 @@ export class AccountService {
       families: [...new Set(families)],
       messages: messages.map(rowToMessageView),
       notices: notices.map(rowToMessageView),
+      threadRoots,
       leftConversations,
       contactPairs: contacts.map((c) => [Number(c.requester_id), Number(c.addressee_id)] as [number, number]),
       fileKeys: candidates.filter((k) => !shared.has(k)),

@@ -27,7 +27,7 @@ export const DEFAULT_MAX_MEMBERS = 50;
 @Entity({ tableName: 'conversations' })
 @Index({ properties: ['lastActivityAt', 'id'] })
 export class Conversation {
-  [OptionalProps]?: 'lastSeq' | 'changeSeq' | 'lastActivityAt' | 'createdAt' | 'updatedAt';
+  [OptionalProps]?: 'lastSeq' | 'threadOnlyCount' | 'changeSeq' | 'lastActivityAt' | 'createdAt' | 'updatedAt';
 
   @PrimaryKey({ type: 'integer', autoincrement: true })
   id!: number;
@@ -62,6 +62,10 @@ export class Conversation {
   /** Highest message seq given out; the next message gets lastSeq + 1 in its insert's transaction. */
   @Property({ type: 'integer', default: 0 })
   lastSeq: number = 0;
+
+  /** Issue 32: how many of its seqs are thread-only replies (not in the main timeline). */
+  @Property({ type: 'integer', default: 0 })
+  threadOnlyCount: number = 0;
 
   /** Change counter: bumped by every message insert, edit and delete (drives messagesSince). */
   @Property({ type: 'integer', default: 0 })

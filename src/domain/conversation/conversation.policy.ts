@@ -151,10 +151,11 @@ export const ACTIVE_MEMBERSHIP = { leftAt: null, isBanned: false } as const;
 
 /**
  * SQL: message `msg` is unread for the user of membership `m` (same conversation assumed): after
- * the read position, not deleted, not the user's own (SYSTEM messages count).
+ * the read position, not deleted, not the user's own (SYSTEM messages count), in the main timeline
+ * (issue 32: a reply shown only in its thread counts in the thread's unread, not here).
  */
 export function unreadMessageSql(msg: string, m: string): string {
-  return `${msg}."seq" > ${m}."last_read_seq" and ${msg}."deleted_at" is null and ${msg}."sender_id" is distinct from ${m}."user_id"`;
+  return `${msg}."seq" > ${m}."last_read_seq" and ${msg}."deleted_at" is null and ${msg}."sender_id" is distinct from ${m}."user_id" and not ${msg}."thread_only"`;
 }
 
 /**

@@ -18,7 +18,7 @@ export enum MessageKind {
 @Unique({ properties: ['sender', 'clientMessageId'] })
 @Index({ properties: ['conversation', 'changeSeq'] })
 export class Message {
-  [OptionalProps]?: 'kind' | 'createdAt' | 'mentionIds';
+  [OptionalProps]?: 'kind' | 'createdAt' | 'mentionIds' | 'threadOnly' | 'threadReplyCount';
 
   @PrimaryKey({ type: 'integer', autoincrement: true })
   id!: number;
@@ -87,4 +87,22 @@ export class Message {
   /** Issue 31: the original of a forwarded copy. */
   @ManyToOne(() => Message, { nullable: true, deleteRule: 'set null' })
   forwardedFrom?: Message | null;
+
+  /** Issue 32: a thread reply's root (null: not a reply in a thread). */
+  @ManyToOne(() => Message, { nullable: true, deleteRule: 'set null' })
+  threadRoot?: Message | null;
+
+  /** Issue 32: a thread reply shown only in its thread (not sent with alsoSendToConversation): not in the main timeline. */
+  @Property({ type: 'boolean', default: false })
+  threadOnly: boolean = false;
+
+  /** Issue 32, on a thread root: its replies not deleted, and its newest reply (when, which seq); written in the reply's transaction. */
+  @Property({ type: 'integer', default: 0 })
+  threadReplyCount: number = 0;
+
+  @Property({ type: 'datetime', nullable: true })
+  threadLastReplyAt?: Date | null;
+
+  @Property({ type: 'integer', nullable: true })
+  threadLastReplySeq?: number | null;
 }

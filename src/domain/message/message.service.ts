@@ -3,7 +3,8 @@ import { PushOutbox } from '../push/outbox';
 import type { Scope } from '../shared/actor';
 import { badInput, conflict, forbidden, isUniqueViolation, notFound, parseId, retryOnDeadlock } from '../shared/errors';
 import type { EventPublisher, MessageView } from '../shared/events';
-import { connectionFrom, decodeCursor, encodeCursor, MENTIONS_MAX, pageSize, type Page } from '../shared/pagination';
+import { MENTIONS_MAX, pageSize, type Page } from '../shared/pagination';
+import { pageBySeq, type SeqPageArgs } from './seq-page';
 import { cleanText, hasControlChars } from '../shared/text';
 import { validate, z } from '../shared/validate';
 import { ConversationKind } from '../conversation/conversation.entity';
@@ -23,9 +24,11 @@ import {
   appendMessage,
   changeMessages,
   type SendGuard,
+  type ThreadReply,
   lockForSend,
   lockLiveAuthor,
   nextChange,
+  recountThreads,
   RefusedUnderLock,
   rowToMessageView,
   toMessageView,
@@ -70,6 +73,10 @@ const sendSchema = z.object({
    * a room's OWNER or ADMIN only (message.policy.ts canPostNotice); no files.
    */
   notice: z.boolean().nullish(),
+  /** Issue 32: reply in the thread of this root (a reply's id means its root). */
+  threadRootId: z.union([z.string(), z.number()]).nullish(),
+  /** Issue 32: show the thread reply in the main timeline too. */
+  alsoSendToConversation: z.boolean().nullish(),
 });
 
 /** Content beside attachments: may be empty; cleaned like {@link content}. */
@@ -112,9 +119,9 @@ interface CheckedSend {
   reference: { file: ExternalFile | StoredFile; kind: 'IMAGE' | 'FILE' } | null;
   replyToId: number | null;
   target: SendTarget;
+  /** Issue 32: a thread reply, and the thread's followers before it (who its notifications are for). */
+  thread: { reply: ThreadReply; following: number[] } | null;
 }
-
-const MSG_CURSOR = 'msg';
 
 /** A send that forwards `from` (issue 31): its kind, its attachments (bytes shared) and forwardedFrom. */
 interface Forward {
@@ -200,17 +207,20 @@ export class MessageService {
     }
     await allowance;
     if ('retry' in checked) return checked.retry;
-    const { data, files, reference, replyToId, target } = checked;
+    const { data, files, reference, replyToId, target, thread } = checked;
     const { conversation } = target;
     if (!target.membership && conversation.kind === ConversationKind.SUPPORT) await this.conversations.joinSupportAsStaff(scope, conversation);
     const mentionIds = await this.mentionsIn(scope, conversation.id, data.content);
+    if (thread) thread.reply.followers = [...new Set([...thread.reply.followers, ...mentionIds])].filter((u) => u !== scope.actor.id);
+    // Issue 32: a reply only in its thread notifies the thread's followers (mentions aside), not every member.
+    const following = thread?.reply.only ? new Set(thread.following) : null;
     const notices = await this.notifications.noticesFor(
       scope.em,
       conversation.id,
       data.content,
       scope.actor.id,
       conversation.kind === ConversationKind.DIRECT ? null : (conversation.name ?? null),
-      target.recipients,
+      following ? target.recipients.filter((u) => following.has(u)) : target.recipients,
     );
     const stored = files.length ? await this.attachments.storeAll(files) : [];
     try {
@@ -234,13 +244,14 @@ export class MessageService {
         notices,
         guard: sendGuard(scope, target, Boolean(data.notice)),
         forwardedFromId: forward?.from.id ?? null,
+        thread: thread?.reply ?? null,
       };
       const direct = newMessage.guard.partnerId != null;
       // One statement (and one commit): the message, the sender's read position and the notifications.
       // With files, their rows join the same transaction: a message never lacks its attachment.
       // A DIRECT chat's send takes the conversation's lock first, so its statement sees a block
       // committed while it waited (issue 27 §3; SendGuard.partnerId).
-      const { message, senderReadMoved, notifications } =
+      const { message, senderReadMoved, notifications, threadRoot } =
         !stored.length && !reference && !direct && !forward && !this.pushes.active
           ? await appendMessage(scope.em, newMessage)
           : // A forward locks the original's rows too: when an account deletion naming both chose it
@@ -269,6 +280,8 @@ export class MessageService {
         });
       }
       this.notifications.published(notifications);
+      // Issue 32: the root's thread summary changed with the reply (subscription messageUpdated).
+      if (threadRoot) this.publishUpdated(rowToMessageView(threadRoot));
       return view;
     } catch (err) {
       await this.attachments.discard(stored);
@@ -347,6 +360,7 @@ export class MessageService {
     }
     if (replyToId != null && target.replyConversationId !== conversation.id)
       throw badInput('replyToId must be a message of the same conversation', 'replyToId');
+    const thread = await this.checkThread(scope, data, conversation.id);
     let reference: CheckedSend['reference'] = null;
     if (checkedRef) {
       if ('external' in checkedRef) {
@@ -357,7 +371,43 @@ export class MessageService {
         reference = { file, kind: AttachmentService.kindOf([file]) };
       }
     }
-    return { data, files, reference, replyToId, target };
+    return { data, files, reference, replyToId, target, thread };
+  }
+
+  /**
+   * Issue 32: the thread a send replies in. `threadRootId` names the root or one of its replies
+   * (then its root); the root must be a message of the send's conversation (deleted or not), not a
+   * SYSTEM message. Reads the root and the thread's followers in one statement (the root's author
+   * follows by default until they choose). Without threadRootId: null (alsoSendToConversation then refused).
+   * @throws BAD_USER_INPUT (threadRootId: unknown, another conversation's, SYSTEM; a notice in a thread;
+   *   alsoSendToConversation without threadRootId).
+   */
+  private async checkThread(scope: Scope, data: CheckedSend['data'], conversationId: number): Promise<CheckedSend['thread']> {
+    if (data.threadRootId == null) {
+      if (data.alsoSendToConversation) throw badInput('alsoSendToConversation needs threadRootId', 'alsoSendToConversation');
+      return null;
+    }
+    const id = parseId(data.threadRootId, 'threadRootId');
+    if (data.notice) throw badInput('A notice cannot be a thread reply', 'threadRootId');
+    const [root] = await scope.em.execute<
+      { id: number; conversation_id: number; kind: string; sender_id: number | null; following: number[]; author_chose: boolean }[]
+    >(
+      `select r."id", r."conversation_id", r."kind", r."sender_id",
+              (select coalesce(json_agg(x."user_id"), '[]'::json) from "thread_reads" x where x."root_id" = r."id" and x."following") as "following",
+              exists (select 1 from "thread_reads" x where x."root_id" = r."id" and x."user_id" = r."sender_id" and x."following" is not null) as "author_chose"
+         from "messages" m join "messages" r on r."id" = coalesce(m."thread_root_id", m."id")
+        where m."id" = ?`,
+      [id],
+    );
+    if (!root || Number(root.conversation_id) !== conversationId) throw badInput('threadRootId must be a message of the same conversation', 'threadRootId');
+    if (root.kind === MessageKind.SYSTEM) throw badInput('A system message has no thread', 'threadRootId');
+    const author = root.sender_id == null ? null : Number(root.sender_id);
+    const following = (root.following ?? []).map(Number);
+    if (author != null && !root.author_chose) following.push(author);
+    return {
+      reply: { rootId: Number(root.id), only: !data.alsoSendToConversation, followers: author != null && author !== scope.actor.id ? [author] : [] },
+      following: following.filter((u) => u !== scope.actor.id),
+    };
   }
 
   /**
@@ -422,7 +472,7 @@ export class MessageService {
     if (!canDelete(scope.actor, facts, conversation, membership)) throw forbidden('You cannot delete this message');
     // Only an OWNER's or ADMIN's right (not their own message, not staff) can change meanwhile.
     const asModerator = !isOwn(scope.actor, facts) && !scope.actor.isStaff;
-    await scope.em.transactional(async (tx) => {
+    const roots = await scope.em.transactional(async (tx) => {
       const change = await nextChange(tx, message.conversation.id);
       // Issue 27 §3: under the conversation's lock (nextChange), a moderator demoted, removed or
       // banned while the delete waited (setRole and the others take that lock) is refused.
@@ -438,11 +488,14 @@ export class MessageService {
       await tx.nativeUpdate(Message, { id: message.id }, { content: '', deletedAt: new Date(), changeSeq: change, pinnedAt: null, pinnedBy: null });
       await unindexMessage(tx, message.id);
       await this.notifications.messageChanged(tx, message.id, null);
+      // Issue 32: a thread's replyCount counts the replies not deleted.
+      return message.threadRoot ? recountThreads(tx, [message.threadRoot.id]) : [];
     });
     await scope.em.refresh(message);
     const view = toMessageView(message);
     this.events.publish({ type: 'message.deleted', conversationId: view.conversationId, message: view });
     this.publishUpdated(view);
+    for (const root of roots) this.publishUpdated(root);
     return view;
   }
 
@@ -617,57 +670,26 @@ export class MessageService {
   }
 
   /**
-   * History in ascending seq. `first`/`after` page forward, `last`/`before` page back;
-   * with neither first nor last, the newest 50. At most 100 a page. Deleted messages are tombstones.
+   * History in ascending seq (seq-page.ts pageBySeq). `first`/`after` page forward, `last`/`before` page back;
+   * with neither first nor last, the newest 50. At most 100 a page. Deleted messages are tombstones;
+   * replies shown only in their thread are not in it (issue 32).
    * `replies` carries the messages the page replies to (read by the same statement), so a page
    * with its reply previews costs the access check and one query (issue 12: at most 4 with
    * senders and attachments).
    */
-  async list(
-    scope: Scope,
-    conversationId: string,
-    args: { first?: number | null; after?: string | null; last?: number | null; before?: string | null },
-  ): Promise<Page<MessageView> & { replies: MessageView[] }> {
+  async list(scope: Scope, conversationId: string, args: SeqPageArgs): Promise<Page<MessageView> & { replies: MessageView[] }> {
     const { conversation } = await this.queries.access(scope, conversationId);
-    if (args.first != null && args.last != null) throw badInput('Give first or last, not both', 'last');
-    const seqOf = (cursor: string, field: string) => {
-      const [s] = decodeCursor(cursor, MSG_CURSOR, field, 1);
-      if (!/^\d+$/.test(s)) throw badInput(`${field} is not a valid cursor`, field);
-      return Number(s);
-    };
-    const after = args.after ? seqOf(args.after, 'after') : null;
-    const before = args.before ? seqOf(args.before, 'before') : null;
-    const backward = args.last != null || (args.first == null && after == null);
-    const size = backward ? pageSize(args.last, 50, 100, 'last') : pageSize(args.first, 50, 100, 'first');
-    const params: unknown[] = [conversation.id];
-    let range = '';
-    if (after != null) {
-      range += ' and m."seq" > ?';
-      params.push(after);
-    }
-    if (before != null) {
-      range += ' and m."seq" < ?';
-      params.push(before);
-    }
-    const rows = await scope.em.execute<(MessageRow & { reply: MessageRow | null })[]>(
-      `select m.*, row_to_json(r) as reply from "messages" m left join "messages" r on r."id" = m."reply_to_id"
-        where m."conversation_id" = ?${range} order by m."seq" ${backward ? 'desc' : 'asc'} limit ${size + 1}`,
-      params,
+    // Issue 32: the main timeline leaves out the replies shown only in their thread.
+    const threads = (conversation.threadOnlyCount ?? 0) > 0;
+    return pageBySeq(
+      scope.em,
+      {
+        where: `m."conversation_id" = ?${threads ? ' and not m."thread_only"' : ''}`,
+        params: [conversation.id],
+        total: conversation.lastSeq - (conversation.threadOnlyCount ?? 0),
+      },
+      args,
     );
-    const more = rows.length > size;
-    const shown = more ? rows.slice(0, size) : rows;
-    const nodes = shown.map(rowToMessageView);
-    const replies = shown.flatMap((r) => (r.reply ? [rowToMessageView(r.reply)] : []));
-    if (backward) nodes.reverse();
-    const cursor = (m: MessageView) => encodeCursor(MSG_CURSOR, m.seq);
-    // seq is gap-free from 1 to lastSeq, so the neighbours' existence is known without a query.
-    const lastSeq = conversation.lastSeq;
-    const firstSeqShown = nodes[0]?.seq;
-    const lastSeqShown = nodes[nodes.length - 1]?.seq;
-    const page = connectionFrom(nodes, nodes.length, cursor, lastSeq, false);
-    page.pageInfo.hasPreviousPage = backward ? more : firstSeqShown != null ? firstSeqShown > 1 : (after ?? 0) > 0;
-    page.pageInfo.hasNextPage = backward ? (lastSeqShown != null ? lastSeqShown < lastSeq : (before ?? lastSeq + 1) <= lastSeq) : more;
-    return { ...page, replies };
   }
 
   /**
@@ -733,7 +755,7 @@ export class MessageService {
     if (size === 0) return { conversationId: conversation.id, messages: [] };
     const rows = await scope.em.find(
       Message,
-      { conversation: conversation.id, ...(below != null ? { seq: { $lt: below } } : {}) },
+      { conversation: conversation.id, threadOnly: false, ...(below != null ? { seq: { $lt: below } } : {}) },
       { orderBy: { seq: 'desc' }, limit: size },
     );
     return { conversationId: conversation.id, messages: rows.reverse().map(toMessageView) };
@@ -742,8 +764,9 @@ export class MessageService {
   /**
    * History by offset (the REST dialects' page/page_size and limit/offset): oldest first,
    * at most `limit` (default 20, at most 100) messages after skipping `offset`. `total` is the
-   * conversation's message count (deleted ones included, as tombstones). seq is gap-free from 1,
-   * so a page is a seq range (no OFFSET scan).
+   * conversation's message count (deleted ones included, as tombstones; thread-only replies not,
+   * issue 32). seq is gap-free from 1, so a page is a seq range (no OFFSET scan) while the
+   * conversation has no thread-only replies.
    * @throws NOT_FOUND (not the actor's to see), BAD_USER_INPUT (limit, offset).
    */
   async listRange(
@@ -755,9 +778,13 @@ export class MessageService {
     const size = pageSize(args.limit, 20, 100, 'limit');
     const offset = args.offset ?? 0;
     if (!Number.isSafeInteger(offset) || offset < 0) throw badInput('offset must be 0 or more', 'offset');
-    const total = conversation.lastSeq;
+    // Issue 32: replies shown only in their thread are not in the timeline; while there are none, a page is a seq range.
+    const hidden = conversation.threadOnlyCount ?? 0;
+    const total = conversation.lastSeq - hidden;
     if (size === 0 || offset >= total) return { total, messages: [] };
-    const rows = await scope.em.find(Message, { conversation: conversation.id, seq: { $gt: offset, $lte: offset + size } }, { orderBy: { seq: 'asc' } });
+    const rows = hidden
+      ? await scope.em.find(Message, { conversation: conversation.id, threadOnly: false }, { orderBy: { seq: 'asc' }, limit: size, offset })
+      : await scope.em.find(Message, { conversation: conversation.id, seq: { $gt: offset, $lte: offset + size } }, { orderBy: { seq: 'asc' } });
     return { total, messages: rows.map(toMessageView) };
   }
 
@@ -778,7 +805,7 @@ export class MessageService {
       `select msg.* from "messages" msg
          join "conversations" c on c."id" = msg."conversation_id"
          left join "memberships" m on m."conversation_id" = c."id" and m."user_id" = ? and ${activeMembershipSql('m')}
-        where ${listedConversationSql(scope.actor)}
+        where ${listedConversationSql(scope.actor)} and not msg."thread_only"
         order by msg."id" asc limit ? offset ?`,
       [scope.actor.id, size, offset],
     );

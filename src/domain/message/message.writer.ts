@@ -24,6 +24,20 @@ export interface NewMessage {
   guard?: SendGuard;
   /** A forwarded copy: the original (issue 31). */
   forwardedFromId?: number | null;
+  /** Issue 32: a reply in a thread (see {@link ThreadReply}). */
+  thread?: ThreadReply | null;
+}
+
+/**
+ * A reply in a thread (issue 32): `rootId`, its root (never a reply itself); `only`: shown only in
+ * the thread (not sent with alsoSendToConversation); `followers`: users who start following the
+ * thread unless they chose otherwise before (the root's author, the users the reply mentions;
+ * never the sender, who always follows it and has read it up to the reply).
+ */
+export interface ThreadReply {
+  rootId: number;
+  only: boolean;
+  followers: number[];
 }
 
 /**
@@ -72,6 +86,8 @@ export interface Appended {
   senderReadMoved: boolean;
   /** The notification rows written with it (see NewMessage.notices), as raw columns. */
   notifications: Record<string, unknown>[];
+  /** A thread reply's root as the reply left it (its counters changed in the same statement), as a row. */
+  threadRoot: MessageRow | null;
 }
 
 /**
@@ -109,6 +125,7 @@ export async function appendMessage(em: EntityManager, data: NewMessage): Promis
   // conversation's own row is re-read by `c` the same way: archived meanwhile, nothing is written.
   // A block is a new row (no version to follow): see SendGuard.partnerId.
   const g = data.guard;
+  const t = data.thread ?? null;
   const member = g?.member ? (data.senderId ?? data.actorId ?? null) : null;
   const [row] = await em.execute(
     `with ${
@@ -124,7 +141,7 @@ export async function appendMessage(em: EntityManager, data: NewMessage): Promis
      `
         : ''
     }c as (
-       update "conversations" set "last_seq" = "last_seq" + 1, "change_seq" = "change_seq" + 1,
+       update "conversations" set "last_seq" = "last_seq" + 1, "change_seq" = "change_seq" + ${t ? 2 : 1}${t?.only ? ', "thread_only_count" = "thread_only_count" + 1' : ''},
               "last_activity_at" = ?::timestamptz, "updated_at" = ?::timestamptz
         where "id" = ?${authorId != null ? ' and exists (select 1 from a)' : ''}${g ? ' and "archived_at" is null' : ''}${member != null ? ' and exists (select 1 from g)' : ''}${
           g?.partnerId != null
@@ -136,11 +153,35 @@ export async function appendMessage(em: EntityManager, data: NewMessage): Promis
         } returning "last_seq", "change_seq"),
      r as (
        update "memberships" m set "last_read_seq" = c."last_seq", "last_read_at" = ?::timestamptz from c
-        where m."conversation_id" = ? and m."user_id" = ? and m."last_read_seq" < c."last_seq" returning m."id"),
+        where m."conversation_id" = ? and m."user_id" = ? and m."last_read_seq" < c."last_seq"${t?.only ? ' and false' : ''} returning m."id"),
      ins as (
-       insert into "messages" ("conversation_id", "seq", "sender_id", "actor_id", "kind", "content", "reply_to_id", "client_message_id", "created_change", "change_seq", "created_at", "mention_ids", "search_document", "forwarded_from_id")
-       select ?, c."last_seq", ?, ?, ?::"message_kind", ?, ?, ?, c."change_seq", c."change_seq", ?::timestamptz, ?::jsonb, ?::tsvector, ? from c
+       insert into "messages" ("conversation_id", "seq", "sender_id", "actor_id", "kind", "content", "reply_to_id", "client_message_id", "created_change", "change_seq", "created_at", "mention_ids", "search_document", "forwarded_from_id", "thread_root_id", "thread_only")
+       select ?, c."last_seq", ?, ?, ?::"message_kind", ?, ?, ?, c."change_seq" - ${t ? 1 : 0}, c."change_seq" - ${t ? 1 : 0}, ?::timestamptz, ?::jsonb, ?::tsvector, ?, ?, ? from c
        returning ${messageColumnsSql()})${
+         t
+           ? `,
+     t as (
+       update "messages" tr set "thread_reply_count" = tr."thread_reply_count" + 1, "thread_last_reply_at" = ?::timestamptz,
+              "thread_last_reply_seq" = c."last_seq", "change_seq" = c."change_seq", "changed_at" = ?::timestamptz
+         from c where tr."id" = ? and tr."conversation_id" = ?
+       returning ${messageColumnsSql('tr')}),
+     fs as (
+       insert into "thread_reads" ("root_id", "conversation_id", "user_id", "following", "last_read_seq", "updated_at")
+       select ?, ?, ?, true, c."last_seq", ?::timestamptz from c
+       on conflict ("root_id", "user_id") do update set "following" = true,
+          "last_read_seq" = greatest("thread_reads"."last_read_seq", excluded."last_read_seq"), "updated_at" = excluded."updated_at"
+       returning "id")${
+         t.followers.length
+           ? `,
+     fo as (
+       insert into "thread_reads" ("root_id", "conversation_id", "user_id", "following", "last_read_seq", "updated_at")
+       select ?, ?, f.id, true, 0, ?::timestamptz from c, (select distinct (jsonb_array_elements_text(?::jsonb))::int as id) f
+       on conflict ("root_id", "user_id") do update set "following" = coalesce("thread_reads"."following", true)
+       returning "id")`
+           : ''
+       }`
+           : ''
+       }${
          n
            ? `,
      n as (
@@ -156,7 +197,9 @@ export async function appendMessage(em: EntityManager, data: NewMessage): Promis
        returning *)`
            : ''
        }
-     select ins.*, exists (select 1 from r) as "sender_read_moved"${n ? `, (select coalesce(json_agg(n), '[]'::json) from n) as "notifications"` : ''} from ins`,
+     select ins.*, exists (select 1 from r) as "sender_read_moved"${n ? `, (select coalesce(json_agg(n), '[]'::json) from n) as "notifications"` : ''}${
+       t ? `, (select row_to_json(t) from t) as "thread_root"` : ''
+     } from ins`,
     [
       ...(authorId != null ? [authorId] : []),
       ...(member != null ? [data.conversationId, member] : []),
@@ -178,6 +221,21 @@ export async function appendMessage(em: EntityManager, data: NewMessage): Promis
       JSON.stringify(data.mentionIds ?? []),
       indexedDocument(data.content),
       data.forwardedFromId ?? null,
+      t?.rootId ?? null,
+      Boolean(t?.only),
+      ...(t
+        ? [
+            now,
+            now,
+            t.rootId,
+            data.conversationId,
+            t.rootId,
+            data.conversationId,
+            authorId,
+            now,
+            ...(t.followers.length ? [t.rootId, data.conversationId, now, JSON.stringify(t.followers)] : []),
+          ]
+        : []),
       ...(n
         ? [
             n.mentionTitle,
@@ -195,8 +253,13 @@ export async function appendMessage(em: EntityManager, data: NewMessage): Promis
     if (g) throw new RefusedUnderLock();
     throw new Error(`conversation ${data.conversationId} does not exist`);
   }
-  const { sender_read_moved: moved, notifications, ...columns } = row as Record<string, unknown>;
-  return { message: em.map(Message, columns), senderReadMoved: Boolean(moved), notifications: (notifications as Record<string, unknown>[] | undefined) ?? [] };
+  const { sender_read_moved: moved, notifications, thread_root: threadRoot, ...columns } = row as Record<string, unknown>;
+  return {
+    message: em.map(Message, columns),
+    senderReadMoved: Boolean(moved),
+    notifications: (notifications as Record<string, unknown>[] | undefined) ?? [],
+    threadRoot: (threadRoot as MessageRow | null | undefined) ?? null,
+  };
 }
 
 /** True while the user exists and has not deleted their account (a plain read, no lock). */
@@ -269,6 +332,23 @@ export async function markChanged(tx: EntityManager, conversationId: number, mes
 }
 
 /**
+ * Issue 32: counts again the replies (not deleted) of thread roots `rootIds`, inside `tx` after
+ * replies were deleted; each root whose count changed takes its conversation's next change number
+ * (messagesSince and replay report it). One statement. After the commit, publish each returned
+ * root with MessageService.publishUpdated.
+ */
+export async function recountThreads(tx: EntityManager, rootIds: readonly number[]): Promise<MessageView[]> {
+  if (!rootIds.length) return [];
+  const rows = await changeMessages(
+    tx,
+    `"id" in (select (jsonb_array_elements_text(?::jsonb))::int) and "thread_reply_count" <> (select count(*) from "messages" x where x."thread_root_id" = "messages"."id" and x."deleted_at" is null)`,
+    `"thread_reply_count" = (select count(*) from "messages" x where x."thread_root_id" = m."id" and x."deleted_at" is null), "changed_at" = now()`,
+    [JSON.stringify([...new Set(rootIds)])],
+  );
+  return rows.map(rowToMessageView);
+}
+
+/**
  * The bulk form of {@link nextChange}, inside `tx`, in one statement: changes every message that
  * `which` chooses (an SQL condition over "messages", no alias) with the assignments `set` (SQL over
  * alias `m`, without "change_seq"), each message taking its own next change number of its
@@ -314,6 +394,11 @@ export function toMessageView(m: Message): MessageView {
     pinnedAt: m.pinnedAt ? m.pinnedAt.toISOString() : null,
     pinnedById: refId(m.pinnedBy),
     forwardedFromId: refId(m.forwardedFrom),
+    threadRootId: refId(m.threadRoot),
+    threadOnly: m.threadOnly ?? false,
+    threadReplyCount: m.threadReplyCount ?? 0,
+    threadLastReplyAt: m.threadLastReplyAt ? m.threadLastReplyAt.toISOString() : null,
+    threadLastReplySeq: m.threadLastReplySeq ?? null,
   };
 }
 
@@ -347,6 +432,11 @@ const MESSAGE_COLUMNS = [
   'pinned_at',
   'pinned_by_id',
   'forwarded_from_id',
+  'thread_root_id',
+  'thread_only',
+  'thread_reply_count',
+  'thread_last_reply_at',
+  'thread_last_reply_seq',
 ] as const satisfies readonly (keyof MessageRow)[];
 
 /** A row of "messages" as the driver returns it (snake_case columns). */
@@ -370,6 +460,11 @@ export interface MessageRow {
   pinned_at?: Date | string | null;
   pinned_by_id?: number | null;
   forwarded_from_id?: number | null;
+  thread_root_id?: number | null;
+  thread_only?: boolean | null;
+  thread_reply_count?: number | null;
+  thread_last_reply_at?: Date | string | null;
+  thread_last_reply_seq?: number | null;
 }
 
 const iso = (d: Date | string) => (d instanceof Date ? d : new Date(d)).toISOString();
@@ -399,5 +494,10 @@ export function rowToMessageView(r: MessageRow): MessageView {
     pinnedAt: r.pinned_at ? iso(r.pinned_at) : null,
     pinnedById: r.pinned_by_id == null ? null : Number(r.pinned_by_id),
     forwardedFromId: r.forwarded_from_id == null ? null : Number(r.forwarded_from_id),
+    threadRootId: r.thread_root_id == null ? null : Number(r.thread_root_id),
+    threadOnly: Boolean(r.thread_only),
+    threadReplyCount: Number(r.thread_reply_count ?? 0),
+    threadLastReplyAt: r.thread_last_reply_at ? iso(r.thread_last_reply_at) : null,
+    threadLastReplySeq: r.thread_last_reply_seq == null ? null : Number(r.thread_last_reply_seq),
   };
 }

@@ -36,6 +36,8 @@ export interface ParsedQuery {
   has: Set<'file' | 'image' | 'link'>;
   /** is:pinned: only messages pinned now (issue 31's pins). */
   pinned: boolean;
+  /** is:thread: only messages of threads, roots and replies (issue 32). */
+  thread: boolean;
 }
 
 const OPERATOR = /^(-?)(from|in|before|after|has|is):(.*)$/is;
@@ -88,15 +90,15 @@ function dateOf(value: string, op: string): Date {
 
 /**
  * Parses a search query: words, "exact phrase", -excluded (a word or a phrase), from:<username>,
- * in:<conversation id>, before:/after:YYYY-MM-DD (UTC), has:file|image|link, is:pinned; is:thread
- * is refused until threads exist. Pure.
+ * in:<conversation id>, before:/after:YYYY-MM-DD (UTC), has:file|image|link, is:pinned, is:thread
+ * (a thread's root or replies, issue 32). Pure.
  * @throws BAD_USER_INPUT (field `query`): too long, too many terms or operators, a malformed or
  *   unknown operator value (the message names the operator), nothing to search for.
  */
 export function parseSearchQuery(raw: string): ParsedQuery {
   const text = stripControlChars(String(raw ?? '')).trim();
   if ([...text].length > MAX_QUERY_LENGTH) throw badInput(`A search query may have at most ${MAX_QUERY_LENGTH} characters`, 'query');
-  const q: ParsedQuery = { include: [], exclude: [], from: [], in: [], before: null, after: null, has: new Set(), pinned: false };
+  const q: ParsedQuery = { include: [], exclude: [], from: [], in: [], before: null, after: null, has: new Set(), pinned: false, thread: false };
   let operators = 0;
   let terms = 0;
   // A token: an optionally negated "quoted phrase" (an unterminated one runs to the end), or a run without spaces.
@@ -141,7 +143,10 @@ export function parseSearchQuery(raw: string): ParsedQuery {
             q.pinned = true;
             break;
           }
-          if (v === 'thread') throw badInput('is:thread is not available yet (threads are not searchable yet)', 'query');
+          if (v === 'thread') {
+            q.thread = true;
+            break;
+          }
           throw badInput('is: takes pinned or thread', 'query');
         }
       }
@@ -153,7 +158,7 @@ export function parseSearchQuery(raw: string): ParsedQuery {
     (negatedWord ? q.exclude : q.include).push(term);
     if (++terms > MAX_TERMS) throw badInput(`A search query may have at most ${MAX_TERMS} terms`, 'query');
   }
-  const filtered = q.from.length || q.in.length || q.before || q.after || q.has.size || q.pinned;
+  const filtered = q.from.length || q.in.length || q.before || q.after || q.has.size || q.pinned || q.thread;
   if (!q.include.length && !filtered) {
     throw badInput(
       q.exclude.length ? 'A search query needs a word to find, not only words to exclude' : 'A search query needs a word, a phrase or an operator',

@@ -20,6 +20,8 @@ export interface IndexQuery {
   hasImage: boolean;
   /** Only messages pinned now (is:pinned). */
   pinned?: boolean;
+  /** Only thread roots (replied to) and thread replies (is:thread, issue 32). */
+  thread?: boolean;
   order: 'RELEVANCE' | 'NEWEST';
   /** Keyset: the last hit of the previous page (score is ignored for NEWEST). */
   cursor: { score: number; id: number } | null;
@@ -115,6 +117,7 @@ export class PostgresSearchIndex implements MessageSearchIndex {
     }
     if (q.hasFile) where.push(`(m."kind" in ('FILE', 'IMAGE') or exists (select 1 from "attachments" a where a."message_id" = m."id"))`);
     if (q.pinned) where.push(`m."pinned_at" is not null`);
+    if (q.thread) where.push(`(m."thread_root_id" is not null or m."thread_last_reply_at" is not null)`);
     if (q.hasImage) where.push(`(m."kind" = 'IMAGE' or exists (select 1 from "attachments" a where a."message_id" = m."id" and a."mime_type" like 'image/%'))`);
     let page = '';
     if (q.cursor) {

@@ -67,6 +67,7 @@ export class SearchService {
       hasFile: q.has.has('file'),
       hasImage: q.has.has('image'),
       pinned: q.pinned,
+      thread: q.thread,
       order,
       cursor,
       size,

@@ -25,6 +25,13 @@ export interface MessageView {
   pinnedAt?: string | null;
   pinnedById?: number | null;
   forwardedFromId?: number | null;
+  /** Issue 32: a thread reply's root; `threadOnly`: shown only in its thread (not in the main timeline). */
+  threadRootId?: number | null;
+  threadOnly?: boolean;
+  /** Issue 32, on a thread root: replies not deleted, and the newest reply (when; its seq). Absent or null: never replied to. */
+  threadReplyCount?: number;
+  threadLastReplyAt?: string | null;
+  threadLastReplySeq?: number | null;
 }
 
 /** A notification as events carry it (contract: Notification). */

@@ -10,7 +10,7 @@ export class SearchResolver {
   @Extensions({ [MAX_ITEMS]: PAGE_MAX, [DEFAULT_ITEMS]: 20 })
   @Query(() => SearchHitConnection, {
     description:
-      'Messages the viewer may read now. Query syntax: words, "exact phrase", -excluded, from:<username>, in:<conversation id>, before:YYYY-MM-DD, after:YYYY-MM-DD, has:file, has:image, has:link (is:pinned, is:thread: not yet). Vietnamese matches with or without diacritics (exact ones rank first); Chinese and Japanese match inside a run of characters, one character included; Persian and Arabic letter forms and ZWNJ match each other.',
+      'Messages the viewer may read now. Query syntax: words, "exact phrase", -excluded, from:<username>, in:<conversation id>, before:YYYY-MM-DD, after:YYYY-MM-DD, has:file, has:image, has:link, is:pinned, is:thread. Vietnamese matches with or without diacritics (exact ones rank first); Chinese and Japanese match inside a run of characters, one character included; Persian and Arabic letter forms and ZWNJ match each other.',
   })
   searchMessages(
     @Arg('query', () => String) query: string,

@@ -44,6 +44,13 @@ export class SendMessageInput {
   @Field(() => String, { nullable: true, description: 'Idempotency key: a retry with the same key returns the first message' }) clientMessageId?: string | null;
   @Field(() => [GraphQLUpload], { nullable: true, description: 'At most 10 files, 10 MB each, jpg/jpeg/png/gif/webp/heic/avif/mp4/mov' }) attachments?:
     Promise<FileUpload>[] | null;
+  @Field(() => ID, {
+    nullable: true,
+    description: "Issue 32: reply in the thread of this root (a reply's id means its root); the root must be in the same conversation",
+  })
+  threadRootId?: string | null;
+  @Field(() => Boolean, { nullable: true, description: 'Issue 32: show the thread reply in the main timeline too (default: only in its thread)' })
+  alsoSendToConversation?: boolean | null;
 }
 
 /**

@@ -13,7 +13,7 @@ import type { EventBus } from '../state/event-bus';
  *
  * | event | receives it |
  * |---|---|
- * | message.added / edited / deleted / updated | readers of the conversation (staff, or an active member); "every conversation": those who follow it by default (followsByDefault) |
+ * | message.added / edited / deleted / updated | readers of the conversation (staff, or an active member); "every conversation": those who follow it by default (followsByDefault); a `timelineOnly` subscriber (the legacy sockets) never a reply shown only in its thread (issue 32) |
  * | typing | readers, never the typist themselves, never across a block (either way); "every conversation" (typing without conversationId, issue 32): as for messages |
  * | read.receipt | readers, while the reader sends read receipts (privacy, user.policy.ts deliversReadReceipt; their own sessions always; `othersOnly`: not the reader themselves), never across a block (issue 32: seen-by hides them too); "every conversation" (readReceipt without conversationId): as for messages, so one's own reach only one's own other sessions |
  * | presence | the watched users (GraphQL: asked ids or the presence audience, never across a block); `peerOnly`: the DIRECT chat's other user, when a reader and not blocked; either way as the user's privacy.presenceVisibility allows (user.policy.ts showsPresence) |
@@ -49,6 +49,11 @@ export interface AudienceSpec {
   /** Seed 000's peer (`peerOnly`). */
   peerId?: number | null;
   narrowing?: Narrowing;
+  /**
+   * Issue 32: the subscriber shows only the main timeline (the seeds' legacy sockets know no
+   * threads): message events of replies shown only in their thread do not reach it.
+   */
+  timelineOnly?: boolean;
 }
 
 /**
@@ -91,6 +96,7 @@ export function mayReceive(registry: AudienceRegistry, spec: AudienceSpec, e: Do
     case 'message.edited':
     case 'message.deleted':
     case 'message.updated':
+      if (spec.timelineOnly && e.message.threadOnly) return false;
       return reads(registry, spec, e.conversationId);
     case 'typing':
       if (e.userId === me) return false;

@@ -15,11 +15,11 @@ import { rowToMessageView, type MessageRow } from '../../domain/message/message.
 export function restLoaders(em: EntityManager, viewerId: number | null, users: UserCache) {
   return {
     ...createLoaders(em, viewerId, users),
-    /** The newest message that is not a SYSTEM notice, per conversation (seed 001's `last_message`: its backend had no notices). */
+    /** The newest message that is not a SYSTEM notice nor a thread-only reply (issue 32), per conversation (seed 001's `last_message`: its backend had no notices). */
     lastPostedMessage: new DataLoader<number, MessageView | null>(async (ids) => {
       const rows = await em.execute<MessageRow[]>(
         `select distinct on (m."conversation_id") m.* from "messages" m
-          where m."conversation_id" in (${ids.map(() => '?').join(', ')}) and m."kind" <> 'SYSTEM'
+          where m."conversation_id" in (${ids.map(() => '?').join(', ')}) and m."kind" <> 'SYSTEM' and not m."thread_only"
           order by m."conversation_id", m."seq" desc`,
         [...ids],
       );

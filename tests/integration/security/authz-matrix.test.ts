@@ -178,6 +178,11 @@ const GQL: Record<string, Op> = {
     fix: 'group',
     call: (c) => g(c, `mutation($m: ID!, $c: ID!) { forwardMessage(id: $m, toConversationId: $c) { id } }`, { m: c.msg, c: c.conv }),
   },
+  // Issue 32: threads (reads of the world's message: its thread; following and reading are the caller's own state).
+  'Query.threadReplies': { fix: 'group', call: (c) => g(c, `query($r: ID!) { threadReplies(rootId: $r) { totalCount } }`, { r: c.msg }) },
+  'Query.threads': { fix: 'group', call: (c) => g(c, `query($c: ID) { threads(conversationId: $c, followingOnly: false) { totalCount } }`, { c: c.conv }) },
+  'Mutation.followThread': { fix: 'group', call: (c) => g(c, `mutation($r: ID!) { followThread(rootId: $r, following: true) { isFollowing } }`, { r: c.msg }) },
+  'Mutation.markThreadRead': { fix: 'group', call: (c) => g(c, `mutation($r: ID!) { markThreadRead(rootId: $r) { unreadReplyCount } }`, { r: c.msg }) },
   // Issue 31: reactions (idempotent, so every role may use the world's message).
   'Mutation.addReaction': { fix: 'group', call: (c) => g(c, `mutation($m: ID!) { addReaction(messageId: $m, emoji: "👍") { id } }`, { m: c.msg }) },
   'Mutation.removeReaction': { fix: 'group', call: (c) => g(c, `mutation($m: ID!) { removeReaction(messageId: $m, emoji: "👍") { id } }`, { m: c.msg }) },
@@ -417,6 +422,10 @@ const EXPECTED: Record<string, string> = {
   'Mutation.editMessage': 'U    N    F    N    N    A    A    F', // the owner's message (blocked: the blocker's)
   'Mutation.deleteMessage': 'U    N    F    N    N    A    A    F',
   'Query.pinnedMessages': 'U    N    A    N    N    A    A    A',
+  'Query.threadReplies': 'U    N    A    N    N    A    A    A', // issue 32: who reads the conversation reads its threads
+  'Query.threads': 'U    N    A    N    N    A    A    A',
+  'Mutation.followThread': 'U    N    A    N    N    A    A    A',
+  'Mutation.markThreadRead': 'U    N    A    N    N    A    A    A',
   'Mutation.pinMessage': 'U    N    A    N    N    A    A    A', // issue 31: any member of a GROUP (and of the DIRECT: a block does not stop pins), staff anywhere
   'Mutation.forwardMessage': 'U    N    A    N    N    A    F    F', // into the same conversation: the send rules (staff send in SUPPORT only; blocked: refused in the DIRECT)
   'Mutation.markRead': 'U    N    A    N    N    A    B    A', // staff: quiet membership in SUPPORT only

@@ -257,6 +257,7 @@ class LegacySocket extends SessionCore<WebSocket, RawData> implements LegacyConn
         conversationId: this.conversationId,
         peerId: this.peer?.id ?? null,
         narrowing: s.narrowing,
+        timelineOnly: true,
       });
     }
     const byConversation = this.shared.byConversation;

@@ -166,7 +166,8 @@ class IoSession extends SessionCore<IoLink, IoEvent> {
 
   /** Subscribes seed 002's streams (every SUPPORT thread the viewer follows: their own; staff: all) and takes the client's events. */
   start(): void {
-    for (const s of seed002.streams) this.follow(`${s.type}:*`, this.renderers.get(s)!, { viewer: this.viewer, conversationId: null, narrowing: s.narrowing });
+    for (const s of seed002.streams)
+      this.follow(`${s.type}:*`, this.renderers.get(s)!, { viewer: this.viewer, conversationId: null, narrowing: s.narrowing, timelineOnly: true });
     this.markReady();
     this.socket.io.onAny((event: string, ...args: unknown[]) => this.receive({ event, args }));
   }
