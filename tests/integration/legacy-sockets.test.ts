@@ -376,6 +376,22 @@ describe('seed 004: /ws/chat/<conversation_id>/ of a DIRECT conversation', () =>
   });
 });
 
+describe('threads on the legacy sockets (issue 32)', () => {
+  test('a reply only in its thread never reaches a seed socket (no threads there); one also sent to the conversation does', async () => {
+    const alice = await restUser(server, 'a4t_');
+    const bob = await restUser(server, 'b4t_');
+    const cid = await directBetween(alice, bob);
+    const a = await connect(server, alice, String(cid));
+    const SEND = 'mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }';
+    const root = (await gqlOk(server.url, SEND, { i: { conversationId: String(cid), content: 'root' } }, bob.token)).sendMessage.id;
+    expect((await a.next()).message.content).toBe('root');
+    await gqlOk(server.url, SEND, { i: { conversationId: String(cid), content: 'thread only', threadRootId: root } }, bob.token);
+    await gqlOk(server.url, SEND, { i: { conversationId: String(cid), content: 'also here', threadRootId: root, alsoSendToConversation: true } }, bob.token);
+    // Frames arrive in bus order: had the thread-only reply been sent, it would come first.
+    expect((await a.next()).message.content).toBe('also here');
+  });
+});
+
 describe('seed 003: /ws/chat/<room_id>/', () => {
   test('system notices (join, leave, add, ban) carry their actor as sender in chat_message frames; message_type "system" from the owner or an admin only (issue 28 items 5-6)', async () => {
     const developer = await restUser(server, 'dev3s_', { first_name: 'Developer', last_name: 'User' });
