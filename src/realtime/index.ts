@@ -7,6 +7,7 @@ import { followedBy, mayReceive } from './delivery/audiences';
 import { DELIVERY_QUERY, DeliveryHub, type EventScope } from './delivery/hub';
 import type { RealtimeDeps, TransportDeps } from './deps';
 import { missedChanges, REPLAY_MARGIN_MS } from './delivery/replay';
+import { LargeConversations } from './state/large-conversations';
 import { AudienceRegistry } from './state/live-registry';
 import { startGraphqlWs } from './transports/graphql-ws';
 import { startSocketIo, type SocketIoEndpoint } from './transports/legacy/socketio';
@@ -65,12 +66,15 @@ export function startRealtime(httpServer: Server, deps: RealtimeDeps): Realtime 
     logger,
     (em, id) => services.userCache.get(em, id),
   );
+  const largeConversations = new LargeConversations(rootEm, config.seenByMaxMembers);
   const hub = new DeliveryHub(bus, {
     schema,
     // Who receives what: the one audience rule (audiences.ts), asked per subscriber and event.
     mayReceive: (spec, e) => mayReceive(audience, spec, e),
     maxQueue: config.ws.maxQueuedEvents,
     followersOf: (conversationId) => audience.followersOf(conversationId),
+    // Issue 32: receipts of conversations above SEEN_BY_MAX_MEMBERS are coalesced (one a second per subscriber).
+    coalesceReceipts: (conversationId) => largeConversations.isLarge(conversationId),
     onDispatch: deps.onDispatch,
     newScope: (e: DomainEvent) => {
       const em = rootEm.fork({ loggerContext: DELIVERY_QUERY });

@@ -7,7 +7,7 @@
  * page of 50 messages with both costs the statements of a page of 10. The subscriptions without a
  * conversation carry typing and receipts of every conversation of the viewer and nothing else.
  */
-import { gql, gqlOk, registerUser, trackRealtime, type TestUser } from '../support/client';
+import { gql, gqlOk, registerUser, subscribe, trackRealtime, wsClient, type TestUser } from '../support/client';
 import { startTestServer, type TestServer } from '../support/test-server';
 
 jest.setTimeout(120_000);
@@ -159,6 +159,52 @@ describe('large conversations (SEEN_BY_MAX_MEMBERS)', () => {
     await Promise.all([read(a, big, undefined, small), read(b, big, undefined, small), read(a, fits, undefined, small)]);
     expect(await seenBy(owner, mBig.id, 2, small)).toEqual({ ids: [], count: 2, total: 0 });
     expect(await seenBy(owner, mFits.id, 2, small)).toEqual({ ids: [a.id], count: 1, total: 1 });
+  });
+
+  test("above the bound, receipts are coalesced: a burst of readers reaches another member as at most one receipt a second; the reader's own sessions get theirs at once", async () => {
+    const people = await Promise.all(Array.from({ length: 7 }, (_, i) => registerUser(small.url, `sbc${i}`)));
+    const [owner, watcher, ...readers] = people;
+    const big = await group(owner, [watcher, ...readers], small);
+    const fits = await group(owner, [watcher], small);
+
+    const RECEIPTS = 'subscription($c: ID) { readReceipt(conversationId: $c) { user { id } lastReadSeq coalescedCount } }';
+    const rtSmall = { client: (u: TestUser) => wsClient(small.wsUrl, u.token) };
+    const watcherClient = rtSmall.client(watcher);
+    const ownClient = rtSmall.client(readers[0]);
+    try {
+      const live = subscribe(watcherClient, RECEIPTS, { c: big }, { server: small });
+      const own = subscribe(ownClient, RECEIPTS, { c: big }, { server: small });
+      const liveFits = subscribe(watcherClient, RECEIPTS, { c: fits }, { server: small });
+      await Promise.all([live.ready(), own.ready(), liveFits.ready()]);
+      // The sender's own receipt (a send reads up to itself) comes first, in a window of its own: taken before the burst.
+      const news = await send(owner, big, 'news', small);
+      await send(owner, fits, 'news', small);
+      await live.until((e) => e.readReceipt.user.id === owner.id && e.readReceipt.lastReadSeq === news.seq, 5000);
+      await liveFits.until((e) => e.readReceipt.user.id === owner.id, 5000);
+      await own.until((e) => e.readReceipt.user.id === owner.id, 5000);
+      const started = Date.now();
+      await Promise.all(readers.map((u) => read(u, big, undefined, small)));
+      // The reader's own session: its receipt at once, not coalesced.
+      expect(await own.next()).toEqual({ readReceipt: { user: { id: readers[0].id }, lastReadSeq: expect.any(Number), coalescedCount: 1 } });
+      expect(Date.now() - started).toBeLessThan(900);
+      // The watcher: the window's newest receipt standing for all of them (5 readers; a slow burst may span two windows).
+      const got = [await live.next(5000)];
+      let counted = got[0].readReceipt.coalescedCount;
+      while (counted < readers.length) {
+        got.push(await live.next(5000));
+        counted += got[got.length - 1].readReceipt.coalescedCount;
+      }
+      expect(counted).toBe(readers.length);
+      expect(got.length).toBeLessThanOrEqual(2);
+      // At or below the bound every receipt comes as it is.
+      await read(watcher, fits, undefined, small);
+      expect(await liveFits.next()).toEqual({ readReceipt: { user: { id: watcher.id }, lastReadSeq: expect.any(Number), coalescedCount: 1 } });
+      live.stop();
+      own.stop();
+      liveFits.stop();
+    } finally {
+      await Promise.all([watcherClient.dispose(), ownClient.dispose()]);
+    }
   });
 });
 

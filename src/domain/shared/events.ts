@@ -86,7 +86,15 @@ export type DomainEvent =
    */
   | { type: 'message.updated'; conversationId: number; message: MessageView }
   | { type: 'typing'; conversationId: number; userId: number; isTyping: boolean }
-  | { type: 'read.receipt'; conversationId: number; userId: number; lastReadSeq: number; readAt: string }
+  | {
+      type: 'read.receipt';
+      conversationId: number;
+      userId: number;
+      lastReadSeq: number;
+      readAt: string;
+      /** Issue 32: set on a receipt the delivery hub coalesced (large conversations): how many receipts of the last window it stands for, this one the newest. */
+      coalescedCount?: number;
+    }
   | { type: 'presence'; userId: number; status: 'ONLINE' | 'OFFLINE'; lastSeenAt: string | null }
   | { type: 'membership.changed'; conversationId: number; userId: number; active: boolean }
   /** A block between the two users was added or lifted. */

@@ -1,4 +1,4 @@
-import { Arg, Ctx, FieldResolver, ID, Resolver, Root, Subscription } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, ID, Int, Resolver, Root, Subscription } from 'type-graphql';
 import { badInput, parseId } from '../../domain/shared/errors';
 import type { EventOf } from '../../domain/shared/events';
 import { WatchedUsers, type AudienceSpec, type WatchedUsersOptions } from '../../realtime/delivery/audiences';
@@ -230,3 +230,15 @@ function eventUserResolver(type: abstract new (...args: never[]) => object) {
 export const TypingEventResolver = eventUserResolver(TypingEventType);
 export const PresenceEventResolver = eventUserResolver(PresenceEventType);
 export const ReadReceiptEventResolver = eventUserResolver(ReadReceiptEventType);
+
+/** ReadReceiptEvent.coalescedCount (issue 32). */
+@Resolver(() => ReadReceiptEventType)
+export class ReadReceiptCoalescingResolver {
+  @FieldResolver(() => Int, {
+    description:
+      'How many read receipts this event stands for: 1, or in a conversation above SEEN_BY_MAX_MEMBERS active members (issue 32) those of the last second, this one the newest (refetch seenCount)',
+  })
+  coalescedCount(@Root() e: { coalescedCount?: number }) {
+    return e.coalescedCount ?? 1;
+  }
+}

@@ -83,6 +83,15 @@ export interface DeliveryOptions<A = AudienceSpec> {
    * `<type>:*` subscriber. Absent: every such subscriber is asked.
    */
   followersOf?: (conversationId: number) => Iterable<number>;
+  /**
+   * Issue 32: whether read receipts of a conversation are coalesced (a large conversation: above
+   * SEEN_BY_MAX_MEMBERS active members). Such a receipt reaches its reader's own sessions at once;
+   * everyone else gets at most one receipt of that conversation per {@link coalesceWindowMs}: the
+   * newest of the window, with `coalescedCount`. Absent: every receipt is delivered as it comes.
+   */
+  coalesceReceipts?: (conversationId: number) => boolean | Promise<boolean>;
+  /** The coalescing window, ms (default 1000). */
+  coalesceWindowMs?: number;
   /** Called once per event as it fans out on this instance (metrics: delivery latency). */
   onDispatch?: (event: DomainEvent) => void;
   onError?: (err: unknown) => void;
@@ -140,6 +149,8 @@ function topicsOf(e: DomainEvent): string[] {
 
 const isPromise = <T>(x: unknown): x is Promise<T> => typeof (x as Promise<T>)?.then === 'function';
 
+type ReceiptEvent = Extract<DomainEvent, { type: 'read.receipt' }>;
+
 /**
  * The realtime delivery hub (issue 11): one bus listener per event type for the whole instance,
  * subscribers indexed by topic, and one GraphQL execution and one serialised payload per event
@@ -167,6 +178,8 @@ export class DeliveryHub<A = AudienceSpec> {
   private readonly deliveredUpdates = new Map<number, Set<number>>();
   /** While paused (a replay is being read), events from the bus wait here, in order. */
   private held: DomainEvent[] | null = null;
+  /** Issue 32: read receipts of large conversations waiting for their window's end, by conversation. */
+  private readonly receiptWindows = new Map<number, { latest: ReceiptEvent; count: number; timer: NodeJS.Timeout }>();
 
   constructor(
     bus: EventBus,
@@ -269,6 +282,8 @@ export class DeliveryHub<A = AudienceSpec> {
   }
 
   close(): void {
+    for (const w of this.receiptWindows.values()) clearTimeout(w.timer);
+    this.receiptWindows.clear();
     for (const off of this.offs) off();
     for (const set of this.topics.values()) for (const sub of [...set]) this.end(sub);
   }
@@ -289,8 +304,56 @@ export class DeliveryHub<A = AudienceSpec> {
     return true;
   }
 
-  /** Hands one event to every subscriber of its topics, executing and serialising once per group. */
+  /**
+   * Issue 32: a read receipt of a large conversation (DeliveryOptions.coalesceReceipts): its
+   * reader's own sessions now, the others with the window's newest receipt when it ends.
+   */
+  private coalesce(e: ReceiptEvent): void {
+    this.fanOut(e, (sub) => sub.spec.actor.id === e.userId);
+    const w = this.receiptWindows.get(e.conversationId);
+    if (w) {
+      if (e.lastReadSeq >= w.latest.lastReadSeq) w.latest = e;
+      w.count++;
+      return;
+    }
+    const timer = setTimeout(() => {
+      const done = this.receiptWindows.get(e.conversationId);
+      this.receiptWindows.delete(e.conversationId);
+      if (!done) return;
+      const latest = done.latest;
+      this.fanOut({ ...latest, coalescedCount: done.count }, (sub) => sub.spec.actor.id !== latest.userId);
+    }, this.opts.coalesceWindowMs ?? 1000);
+    timer.unref?.();
+    this.receiptWindows.set(e.conversationId, { latest: e, count: 1, timer });
+  }
+
+  /** Hands one event to every subscriber of its topics (read receipts of large conversations: {@link coalesce}). */
   private dispatch(e: DomainEvent): void {
+    if (e.type === 'read.receipt' && this.opts.coalesceReceipts && e.coalescedCount == null) {
+      let large: boolean | Promise<boolean>;
+      try {
+        large = this.opts.coalesceReceipts(e.conversationId);
+      } catch (err) {
+        this.opts.onError?.(err);
+        large = false;
+      }
+      if (large === true) return this.coalesce(e);
+      if (large !== false) {
+        large.then(
+          (yes) => (yes ? this.coalesce(e) : this.fanOut(e)),
+          (err) => {
+            this.opts.onError?.(err);
+            this.fanOut(e);
+          },
+        );
+        return;
+      }
+    }
+    this.fanOut(e);
+  }
+
+  /** Hands one event to every subscriber of its topics (those `only` accepts), executing and serialising once per group. */
+  private fanOut(e: DomainEvent, only?: (sub: Subscriber<A>) => boolean): void {
     if (
       (e.type === 'message.added' || e.type === 'message.edited' || e.type === 'message.deleted') &&
       !this.firstDelivery(e.conversationId, e.message.changeSeq)
@@ -310,6 +373,7 @@ export class DeliveryHub<A = AudienceSpec> {
       return r;
     };
     const offer = (sub: Subscriber<A>) => {
+      if (only && !only(sub)) return;
       let ok: boolean | Promise<boolean>;
       try {
         ok = this.opts.mayReceive(sub.spec.audience, e);
