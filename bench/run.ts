@@ -279,6 +279,17 @@ function printRealtime(r: Record<string, any>): void {
     rows.push([`reconnect storm: ms until all ${s.clients} current`, s.timeUntilAllCurrentMs, '', '', '< 10000']);
     rows.push(['reconnect storm: lost / duplicated', `${s.lost} / ${s.duplicated}`, '', '', '0 / 0']);
   }
+  if (r.receipts) {
+    const x = r.receipts;
+    rows.push([
+      `receipts: frames/s, ${x.members} members all reading at once (${x.receiptFrames} frames, uncoalesced ${x.uncoalescedFrames})`,
+      x.framesPerSec,
+      x.anchorBareWsDeliveriesPerSec,
+      x.framesPerSecOverAnchor,
+      '<= 1 a second per subscriber and room',
+    ]);
+    rows.push(['receipts: frames per subscriber (receipts they stood for)', `${x.framesPerSubscriber} (${x.receiptsCarried})`, '', '', '']);
+  }
   console.log('\n| scenario | ours | bare ws | ratio | target |\n|---|---|---|---|---|');
   for (const row of rows) console.log(`| ${row.join(' | ')} |`);
 }

@@ -24,6 +24,9 @@ let repair: { httpUrl: string; conversationId: string; from: number } | undefine
 
 const clients: Client[] = [];
 let deliveries = 0;
+let receiptFrames = 0;
+let receiptsCarried = 0;
+let lastReceiptAt = 0;
 let latencies: number[] = [];
 let firstAt = 0;
 let lastAt = 0;
@@ -74,6 +77,14 @@ function open(c: Client): Promise<void> {
         return;
       }
       if (msg.type !== 'next') return;
+      // Issue 32: read receipt frames are counted apart (the receipts scenario), with the receipts each stands for.
+      const receipt = (msg.payload?.data as { readReceipt?: { coalescedCount: number } } | undefined)?.readReceipt;
+      if (receipt) {
+        receiptFrames++;
+        receiptsCarried += receipt.coalescedCount;
+        lastReceiptAt = now();
+        return;
+      }
       const m = msg.payload?.data?.messageAdded;
       if (!m) return;
       const t = now();
@@ -152,9 +163,15 @@ process.on(
           firstAt,
           lastAt,
           closes,
+          receiptFrames,
+          receiptsCarried,
+          lastReceiptAt,
         };
         process.send!(r);
         if (m.reset) {
+          receiptFrames = 0;
+          receiptsCarried = 0;
+          lastReceiptAt = 0;
           deliveries = 0;
           latencies = [];
           firstAt = 0;

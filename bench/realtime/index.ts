@@ -18,8 +18,8 @@ export async function benchRealtime(): Promise<Record<string, unknown>> {
   const n = Number(process.env.BENCH_SUBSCRIBERS ?? 2000);
   const m = Number(process.env.BENCH_ROOM_MESSAGES ?? 100);
   const idle = Number(process.env.BENCH_IDLE_SOCKETS ?? 5000);
-  // BENCH_SCENARIOS=hot,idle,storm (default: all) picks scenarios (the storm runs after the hot room).
-  const only = new Set((process.env.BENCH_SCENARIOS ?? 'hot,idle,storm').split(','));
+  // BENCH_SCENARIOS=hot,receipts,idle,storm (default: all) picks scenarios (the storm runs after the hot room).
+  const only = new Set((process.env.BENCH_SCENARIOS ?? 'hot,receipts,idle,storm').split(','));
   const skipped = {
     deliveriesPerSec: NaN,
     latency: { p50: NaN, p99: NaN, max: NaN },
@@ -30,6 +30,8 @@ export async function benchRealtime(): Promise<Record<string, unknown>> {
   };
   const hotBare = only.has('hot') ? await hotRoom('bare', n, m, false) : skipped;
   const hotOurs = only.has('hot') || only.has('storm') ? await hotRoom('ours', n, m, only.has('storm')) : skipped;
+  // Issue 32: receipts in a large room; its anchor is the hot room's bare `ws` delivery rate of this run.
+  const receipts = only.has('receipts') ? await receiptsRoom(Number(process.env.BENCH_RECEIPT_MEMBERS ?? 1000)) : undefined;
   const idleBare = only.has('idle') ? await idleSockets('bare', idle) : NaN;
   const idleOurs = only.has('idle') ? await idleSockets('ours', idle) : NaN;
   const ratio = (a: number, b: number) => Number((a / b).toFixed(3));
@@ -51,7 +53,83 @@ export async function benchRealtime(): Promise<Record<string, unknown>> {
       rssPerSocketKiB: { ours: idleOurs, bareWs: idleBare, ratio: ratio(idleOurs, idleBare), target: '<= 1.5' },
     },
     reconnectStorm: hotOurs.storm,
+    receipts: receipts && {
+      ...receipts,
+      anchorBareWsDeliveriesPerSec: hotBare.deliveriesPerSec,
+      framesPerSecOverAnchor: ratio(receipts.framesPerSec, hotBare.deliveriesPerSec),
+      target: 'at most one receipt frame per conversation per second per subscriber (not members x readers)',
+    },
   };
+}
+
+const RECEIPTS_QUERY = 'subscription($c: ID) { readReceipt(conversationId: $c) { lastReadSeq readAt coalescedCount user { id username } } }';
+
+/**
+ * Issue 32: receipts in a large room. `n` members each subscribe to the room's readReceipt; one
+ * message, then every member marks the room read at once (32 requests in flight). Uncoalesced,
+ * that is n receipts to n subscribers (n x n frames); coalesced (above SEEN_BY_MAX_MEMBERS, 100),
+ * each subscriber gets its own receipt and at most one a second of the others'. Reports the
+ * frames the clients received, frames per second over the burst, and the receipts they stood for.
+ */
+async function receiptsRoom(n: number) {
+  progress(`receipts: ${n} members`);
+  const server = await child('server.js', ['ours']);
+  const { url, wsUrl } = (server.ask as unknown as { info: { url: string; wsUrl: string } }).info;
+  const fixture = await server.ask<Fixture>({ cmd: 'fixture', users: n });
+  const clients = await child('clients.js', []);
+  await clients.ask({ cmd: 'connect', wsUrl, tokens: fixture.tokens, query: RECEIPTS_QUERY, variables: { c: fixture.roomId } });
+  await until('subscriptions', 60_000, async () => (await server.ask<ServerStats>({ cmd: 'stats' })).subscribers >= n);
+  const gql = async (token: string, query: string, variables: Record<string, unknown>) => {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query, variables }),
+    });
+    const body = (await res.json()) as { errors?: unknown };
+    if (body.errors) throw new Error(JSON.stringify(body.errors));
+  };
+  await gql(fixture.senderToken, 'mutation($c: ID, $t: String!) { sendMessage(input: { conversationId: $c, content: $t }) { seq } }', {
+    c: fixture.roomId,
+    t: 'read me',
+  });
+  // The sender's own receipt window closes before the burst.
+  await new Promise((r) => setTimeout(r, 1500));
+  await clients.ask({ cmd: 'report', reset: true });
+  const t0 = now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      while (next < n) {
+        const token = fixture.tokens[next++];
+        await gql(token, 'mutation($c: ID!) { markRead(conversationId: $c) { lastReadSeq } }', { c: fixture.roomId });
+      }
+    }),
+  );
+  const marked = now();
+  // Frames stop: nothing new for 2.5 s (a coalescing window is 1 s).
+  let last = -1;
+  let report = await clients.ask<ClientReport>({ cmd: 'report' });
+  while (report.receiptFrames !== last) {
+    last = report.receiptFrames;
+    await new Promise((r) => setTimeout(r, 2500));
+    report = await clients.ask<ClientReport>({ cmd: 'report' });
+  }
+  const seconds = Math.max(0.001, (report.lastReceiptAt - t0) / 1000);
+  const result = {
+    members: n,
+    markReadPerSec: Math.round(n / ((marked - t0) / 1000)),
+    receiptFrames: report.receiptFrames,
+    uncoalescedFrames: n * n,
+    framesPerSubscriber: Number((report.receiptFrames / n).toFixed(2)),
+    receiptsCarried: report.receiptsCarried,
+    burstSeconds: Number(seconds.toFixed(2)),
+    framesPerSec: Math.round(report.receiptFrames / seconds),
+  };
+  progress('receipts:', JSON.stringify(result));
+  await clients.ask({ cmd: 'drop' });
+  clients.proc.send({ cmd: 'close' });
+  await stopChild(server.proc);
+  return result;
 }
 
 const children = new Set<ChildProcess>();

@@ -51,6 +51,10 @@ export interface ClientReport {
   lastAt: number;
   /** Sockets closed by the server and their codes. */
   closes: Record<string, number>;
+  /** Issue 32: readReceipt frames received, the receipts they stand for (coalescedCount), and when the last came. */
+  receiptFrames: number;
+  receiptsCarried: number;
+  lastReceiptAt: number;
 }
 
 /** A clock shared by processes on one machine: ms since the epoch, sub-ms precision. */
