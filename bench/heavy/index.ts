@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { Client } from 'pg';
+import { adminQuery } from '../measure';
 import { forkChild, stopChild } from '../children';
 import type { BigGroupFixture, HttpServerStats } from '../http/protocol';
 
@@ -23,15 +23,7 @@ export async function benchHeavyNeighbour(): Promise<HeavyNeighbourResult> {
   const base = process.env.DATABASE_URL;
   if (!base) return run();
   const name = `chat_bench_heavy_${process.pid}_${randomBytes(3).toString('hex')}`;
-  const admin = async (sql: string) => {
-    const c = new Client({ connectionString: base });
-    await c.connect();
-    try {
-      await c.query(sql);
-    } finally {
-      await c.end();
-    }
-  };
+  const admin = (sql: string) => adminQuery(base, sql);
   await admin(`create database "${name}"`);
   const u = new URL(base);
   u.pathname = `/${name}`;

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { forkChild, stopChild } from '../children';
+import { pct, timeSequential } from '../measure';
 import { now, type ClientReport } from '../realtime/protocol';
 import type { HttpFixture, HttpServerStats } from './protocol';
 
@@ -273,8 +274,6 @@ process.on('exit', () => {
 });
 const progress = (...parts: unknown[]) => console.error(`[bench request path ${new Date().toISOString().slice(11, 19)}]`, ...parts);
 const ratio = (a: number, b: number) => Number((a / b).toFixed(2));
-const pct = (sorted: number[], p: number) =>
-  sorted.length ? Number(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))].toFixed(2)) : NaN;
 
 /** Keep-alive connections, as a browser or an app holds them; node:http is a lighter client than fetch, so the load generator costs less CPU. */
 const agent = new Agent({ keepAlive: true, maxSockets: 64 });
@@ -309,14 +308,7 @@ async function get(url: string): Promise<void> {
 
 /** `count` requests one after another (after `warm` unmeasured ones): median and p99 in ms. */
 async function sequential(count: number, fn: () => Promise<unknown>, warm = 50): Promise<{ median: number; p99: number }> {
-  for (let i = 0; i < warm; i++) await fn();
-  const times: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const t = performance.now();
-    await fn();
-    times.push(performance.now() - t);
-  }
-  times.sort((a, b) => a - b);
+  const times = await timeSequential(count, fn, warm);
   return { median: pct(times, 50), p99: pct(times, 99) };
 }
 

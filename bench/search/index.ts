@@ -9,6 +9,7 @@ import { PostgresSearchIndex } from '../../src/domain/search/search.index';
 import { searchDocument } from '../../src/domain/search/normalize';
 import { exactQuery, matchQuery, parseSearchQuery } from '../../src/domain/search/query';
 import { forkChild, stopChild } from '../children';
+import { adminQuery, pct, timeSequential } from '../measure';
 import type { HttpServerStats } from '../http/protocol';
 import { LANGUAGE_SHARES, messageTexts, QUERIES } from './corpus';
 
@@ -39,13 +40,13 @@ export async function benchSearch(): Promise<SearchBenchResult | { skipped: stri
   const base = process.env.DATABASE_URL;
   if (!base) return { skipped: 'needs DATABASE_URL (PostgreSQL)' };
   const name = `chat_bench_search_${process.pid}_${randomBytes(3).toString('hex')}`;
-  await admin(base, `create database "${name}"`);
+  await adminQuery(base, `create database "${name}"`);
   const u = new URL(base);
   u.pathname = `/${name}`;
   try {
     return await run(u.toString());
   } finally {
-    await admin(base, `drop database if exists "${name}" with (force)`);
+    await adminQuery(base, `drop database if exists "${name}" with (force)`);
   }
 }
 
@@ -370,16 +371,6 @@ async function explain(db: Client, actor: Actor, query: string) {
   return { query, ...(await run(text)), correlatedExists: before && { executionMs: before.executionMs, usesGinIndex: before.usesGinIndex, plan: before.plan } };
 }
 
-async function admin(url: string, sql: string): Promise<void> {
-  const c = new Client({ connectionString: url });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
-
 interface Latencies {
   p50: number;
   p95: number;
@@ -395,18 +386,9 @@ function stats(times: number[]): Latencies {
 
 /** `count` requests one after another (after `warm` unmeasured ones): percentiles in ms. */
 async function sequential(count: number, fn: () => Promise<unknown>, warm = 20): Promise<Latencies> {
-  for (let i = 0; i < warm; i++) await fn();
-  const times: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const t = performance.now();
-    await fn();
-    times.push(performance.now() - t);
-  }
-  return stats(times);
+  return stats(await timeSequential(count, fn, warm));
 }
 
-const pct = (sorted: number[], p: number) =>
-  sorted.length ? Number(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))].toFixed(2)) : NaN;
 const progress = (...parts: unknown[]) => console.error(`[bench search ${new Date().toISOString().slice(11, 19)}]`, ...parts);
 
 const agent = new Agent({ keepAlive: true, maxSockets: 16 });

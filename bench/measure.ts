@@ -1,0 +1,28 @@
+import { Client } from 'pg';
+
+/** The `p`th percentile (0..100) of `sorted` (ascending), to 2 decimals; NaN when empty. */
+export const pct = (sorted: number[], p: number): number =>
+  sorted.length ? Number(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))].toFixed(2)) : NaN;
+
+/** Runs `fn` `count` times one after another, after `warm` unmeasured runs: each run's time in ms, ascending. */
+export async function timeSequential(count: number, fn: () => Promise<unknown>, warm: number): Promise<number[]> {
+  for (let i = 0; i < warm; i++) await fn();
+  const times: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const t = performance.now();
+    await fn();
+    times.push(performance.now() - t);
+  }
+  return times.sort((a, b) => a - b);
+}
+
+/** Runs one statement on the PostgreSQL at `url` with a connection of its own (create or drop a bench database). */
+export async function adminQuery(url: string, sql: string): Promise<void> {
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
