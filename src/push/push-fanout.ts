@@ -25,6 +25,8 @@ interface Recipient {
   user_id: number;
   level: NotificationLevel;
   mentioned: boolean;
+  /** Issue 32: a reply in a thread the recipient follows. */
+  follows: boolean;
   staff: boolean;
   unread: number;
 }
@@ -88,6 +90,11 @@ export class PushFanout implements OutboxHandler {
             and not exists (select 1 from "memberships" mb where mb."conversation_id" = ? and mb."user_id" = u."id" and ${activeMembershipSql('mb')}))
        select cand."user_id", cand."level", ru."is_staff" as "staff",
               (select m."mention_ids" from "messages" m where m."id" = ?) @> jsonb_build_array(cand."user_id") as "mentioned",
+              ${
+                msg.thread_root_id != null
+                  ? `exists (select 1 from "thread_reads" ft where ft."root_id" = ${Number(msg.thread_root_id)} and ft."user_id" = cand."user_id" and ft."following")`
+                  : 'false'
+              } as "follows",
               (select count(*)::int from "messages" x where x."conversation_id" = ? and x."seq" > cand."last_read_seq"
                   and x."deleted_at" is null and not x."thread_only" and x."sender_id" is distinct from cand."user_id") as "unread"
          from cand join "users" ru on ru."id" = cand."user_id" and ru."deleted_at" is null
@@ -114,8 +121,8 @@ export class PushFanout implements OutboxHandler {
         msg.sender_id,
       ],
     );
-    // A followed thread's reply counts as a mention for the level (MENTIONS lets it through; NONE does not).
-    const wanted = recipients.filter((r) => levelAllows(r.level, r.mentioned || threadOnly));
+    // A reply in a thread the recipient follows counts as a mention for the level (MENTIONS lets it through; NONE does not).
+    const wanted = recipients.filter((r) => levelAllows(r.level, r.mentioned || r.follows));
     const now: Recipient[] = [];
     const later: number[] = [];
     if (p.phase === 'send' && this.config.delayMs > 0) {

@@ -113,6 +113,27 @@ describe('Web Push', () => {
     expect(pushesTo(sc)).toHaveLength(0);
   });
 
+  it("a reply only in its thread pushes to the thread's followers (also at MENTIONS), not to the other members; one also in the conversation to everyone, followers at MENTIONS too", async () => {
+    const [a, b, c] = await Promise.all(['wpt', 'wpu', 'wpv'].map((p) => registerUser(server.url, p)));
+    const [sa, sb, sc] = await Promise.all([device(a), device(b), device(c)]);
+    const group = (await q(a, 'mutation($m: [ID!]!) { createGroup(input: { name: "threads", memberIds: $m }) { id } }', { m: [b.id, c.id] })).createGroup.id;
+    await q(a, 'mutation($c: ID!, $l: NotificationLevel!) { setNotificationLevel(conversationId: $c, level: $l) { id } }', { c: group, l: 'MENTIONS' });
+    const root = (await q(a, SEND, { c: group, t: 'root' })).sendMessage;
+    await waitFor(() => pushesTo(sb).length === 1 && pushesTo(sc).length === 1, 'the root to b and c');
+    const REPLY =
+      'mutation($c: ID!, $t: String!, $r: ID, $also: Boolean) { sendMessage(input: { conversationId: $c, content: $t, threadRootId: $r, alsoSendToConversation: $also }) { id } }';
+    await q(b, REPLY, { c: group, t: 'in the thread', r: root.id });
+    // a follows (the root's author) and gets it at MENTIONS; c does not follow.
+    await waitFor(() => pushesTo(sa).length === 1, "the reply to the root's author");
+    expect(pushesTo(sa)[0].payload).toMatchObject({ body: 'in the thread' });
+    await q(b, REPLY, { c: group, t: 'for everyone', r: root.id, also: true });
+    await waitFor(() => pushesTo(sc).length === 2 && pushesTo(sa).length === 2, 'the reply also in the conversation to c, and to a (a follower, at MENTIONS)');
+    await quiet();
+    expect(pushesTo(sc).map((p) => p.payload.body)).toEqual(['root', 'for everyone']);
+    expect(pushesTo(sa).map((p) => p.payload.body)).toEqual(['in the thread', 'for everyone']);
+    expect(pushesTo(sb)).toHaveLength(1); // never the sender
+  });
+
   it('503 is retried until accepted; 410 deletes the device; a service down then up still gets the push', async () => {
     const a = await registerUser(server.url, 'wps');
     const b = await registerUser(server.url, 'wpt');
