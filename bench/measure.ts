@@ -4,6 +4,21 @@ import { Client } from 'pg';
 export const pct = (sorted: number[], p: number): number =>
   sorted.length ? Number(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))].toFixed(2)) : NaN;
 
+/** Latency percentiles of a set of requests, ms, and how many there were. */
+export interface Latencies {
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  requests: number;
+}
+
+/** The {@link Latencies} of `times` (ms, any order). */
+export function latencies(times: number[]): Latencies {
+  const s = [...times].sort((a, b) => a - b);
+  return { p50: pct(s, 50), p95: pct(s, 95), p99: pct(s, 99), max: pct(s, 100), requests: s.length };
+}
+
 /** Runs `fn` `count` times one after another, after `warm` unmeasured runs: each run's time in ms, ascending. */
 export async function timeSequential(count: number, fn: () => Promise<unknown>, warm: number): Promise<number[]> {
   for (let i = 0; i < warm; i++) await fn();

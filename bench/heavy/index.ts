@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { adminQuery } from '../measure';
+import { adminQuery, latencies, pct, type Latencies as BaseLatencies } from '../measure';
 import { forkChild, stopChild } from '../children';
 import type { BigGroupFixture, HttpServerStats } from '../http/protocol';
 
@@ -136,12 +136,7 @@ interface Probe {
 async function warm(probes: Probe[]): Promise<void> {
   for (let i = 0; i < 20; i++) for (const p of probes) await roundTrip(p.url, p.body, p.token);
 }
-interface Latencies {
-  p50: number;
-  p95: number;
-  p99: number;
-  max: number;
-  requests: number;
+interface Latencies extends BaseLatencies {
   errors: number;
 }
 
@@ -171,8 +166,7 @@ async function probe(ms: number, probes: Probe[]): Promise<Record<string, Latenc
   await Promise.all(pending);
   return Object.fromEntries(
     probes.map((p, k) => {
-      const s = times[k].sort((a, b) => a - b);
-      return [p.name, { p50: pct(s, 50), p95: pct(s, 95), p99: pct(s, 99), max: pct(s, 100), requests: s.length, errors: errors[k] }];
+      return [p.name, { ...latencies(times[k]), errors: errors[k] }];
     }),
   );
 }
@@ -194,8 +188,6 @@ function roundTrip(url: string, body?: string, token?: string): Promise<{ status
   });
 }
 
-const pct = (sorted: number[], p: number) =>
-  sorted.length ? Number(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))].toFixed(2)) : NaN;
 const progress = (...parts: unknown[]) => console.error(`[bench heavy ${new Date().toISOString().slice(11, 19)}]`, ...parts);
 const children = new Set<ChildProcess>();
 process.on('exit', () => {

@@ -9,7 +9,7 @@ import { PostgresSearchIndex } from '../../src/domain/search/search.index';
 import { searchDocument } from '../../src/domain/search/normalize';
 import { exactQuery, matchQuery, parseSearchQuery } from '../../src/domain/search/query';
 import { forkChild, stopChild } from '../children';
-import { adminQuery, pct, timeSequential } from '../measure';
+import { adminQuery, latencies, timeSequential, type Latencies } from '../measure';
 import type { HttpServerStats } from '../http/protocol';
 import { LANGUAGE_SHARES, messageTexts, QUERIES } from './corpus';
 
@@ -325,7 +325,7 @@ async function insertCost(db: Client, count: number) {
         await one(withDoc, a, true);
       }
     }
-    return { withSearchDocument: stats(a), withoutSearchDocument: stats(b) };
+    return { withSearchDocument: latencies(a), withoutSearchDocument: latencies(b) };
   };
   const durable = await measure();
   await db.query('set synchronous_commit = off');
@@ -371,22 +371,9 @@ async function explain(db: Client, actor: Actor, query: string) {
   return { query, ...(await run(text)), correlatedExists: before && { executionMs: before.executionMs, usesGinIndex: before.usesGinIndex, plan: before.plan } };
 }
 
-interface Latencies {
-  p50: number;
-  p95: number;
-  p99: number;
-  max: number;
-  requests: number;
-}
-
-function stats(times: number[]): Latencies {
-  const s = [...times].sort((a, b) => a - b);
-  return { p50: pct(s, 50), p95: pct(s, 95), p99: pct(s, 99), max: pct(s, 100), requests: s.length };
-}
-
 /** `count` requests one after another (after `warm` unmeasured ones): percentiles in ms. */
 async function sequential(count: number, fn: () => Promise<unknown>, warm = 20): Promise<Latencies> {
-  return stats(await timeSequential(count, fn, warm));
+  return latencies(await timeSequential(count, fn, warm));
 }
 
 const progress = (...parts: unknown[]) => console.error(`[bench search ${new Date().toISOString().slice(11, 19)}]`, ...parts);
