@@ -25,6 +25,8 @@ export type RegisterInput = {
 };
 
 export type SendMessageInput = {
+  /** Issue 32: show the thread reply in the main timeline too (default: only in its thread) */
+  alsoSendToConversation?: boolean | null | undefined;
   /** At most 10 files, 10 MB each, jpg/jpeg/png/gif/webp/heic/avif/mp4/mov */
   attachments?: Array<File | Blob> | null | undefined;
   /** Idempotency key: a retry with the same key returns the first message */
@@ -37,6 +39,8 @@ export type SendMessageInput = {
   recipientId?: string | number | null | undefined;
   /** Must belong to the same conversation */
   replyToId?: string | number | null | undefined;
+  /** Issue 32: reply in the thread of this root (a reply's id means its root); the root must be in the same conversation */
+  threadRootId?: string | number | null | undefined;
   /** True: the viewer's own SUPPORT thread, created on first use (seed 002); customers only */
   toSupport?: boolean | null | undefined;
 };

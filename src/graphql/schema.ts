@@ -8,7 +8,13 @@ import { ContactResolver, NotificationResolver } from './resolvers/contact.resol
 import { ConversationResolver } from './resolvers/conversation.resolver';
 import { MembershipResolver } from './resolvers/membership.resolver';
 import { AttachmentResolver, MessageResolver, UnreadByConversationResolver, UnreadBySenderResolver, UnreadSummaryResolver } from './resolvers/message.resolver';
-import { PresenceEventResolver, ReadReceiptCoalescingResolver, ReadReceiptEventResolver, SubscriptionResolver, TypingEventResolver } from './resolvers/subscription.resolver';
+import {
+  PresenceEventResolver,
+  ReadReceiptCoalescingResolver,
+  ReadReceiptEventResolver,
+  SubscriptionResolver,
+  TypingEventResolver,
+} from './resolvers/subscription.resolver';
 import { UserResolver } from './resolvers/user.resolver';
 import { MessageHistoryResolver, MessageRevisionResolver } from './resolvers/message-history.resolver';
 import { MembershipPushResolver, PushDeviceResolver } from './resolvers/push.resolver';

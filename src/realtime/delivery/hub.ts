@@ -330,6 +330,8 @@ export class DeliveryHub<A = AudienceSpec> {
   /** Hands one event to every subscriber of its topics (read receipts of large conversations: {@link coalesce}). */
   private dispatch(e: DomainEvent): void {
     if (e.type === 'read.receipt' && this.opts.coalesceReceipts && e.coalescedCount == null) {
+      // Nobody here listens to receipts of this conversation: nothing to deliver, nothing to ask.
+      if (!topicsOf(e).some((t) => this.topics.get(t)?.size)) return;
       let large: boolean | Promise<boolean>;
       try {
         large = this.opts.coalesceReceipts(e.conversationId);
