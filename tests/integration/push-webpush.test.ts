@@ -59,9 +59,11 @@ describe('Web Push', () => {
     const theirs = await device(b);
     const chat = await direct(a, b);
     const sent = (await q(a, SEND, { c: chat, t: 'hello there' })).sendMessage;
+    // The unread count is the recipient's at the fan-out: the second message is sent once the first push is out
+    // (sent at once, both fan-outs may run after both commits: on PostgreSQL the workers claim 8 rows at a time).
+    await waitFor(() => pushesTo(theirs).length === 1, 'the first push');
     await q(a, SEND, { c: chat, t: 'x'.repeat(300) });
     await waitFor(() => pushesTo(theirs).length === 2, 'two pushes');
-    // The workers deliver up to 8 rows at once on PostgreSQL: the two pushes may arrive in either order.
     const [first, second] = [...pushesTo(theirs)].sort((x, y) => Number(x.payload.messageId) - Number(y.payload.messageId));
     expect(first.payload).toMatchObject({ messageId: Number(sent.id), conversationId: Number(chat), title: a.username, body: 'hello there', unreadCount: 1 });
     expect(second.payload).toMatchObject({ unreadCount: 2, body: 'x'.repeat(100) });
