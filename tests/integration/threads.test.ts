@@ -355,6 +355,7 @@ describe('statements', () => {
     await count(5);
     const five = await count(5);
     const fifty = await count(50);
+    console.log(`messages(last: 50) with thread summaries: ${fifty} SQL statements (last: 5: ${five})`);
     expect(fifty).toBe(five);
   });
 });
