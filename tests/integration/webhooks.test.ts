@@ -133,7 +133,7 @@ describe('webhooks', () => {
     await q(staff, 'mutation($i: ID!) { deleteWebhook(id: $i) }', { i: e.id });
   });
 
-  it('member.added, member.removed and user.deleted (after commit), once each', async () => {
+  it('member.added, member.removed and user.deleted, once each', async () => {
     const staff = await staffUser(server);
     const e = await endpoint(staff, ['member.added', 'member.removed', 'user.deleted']);
     const alice = await registerUser(server.url, 'whm');
