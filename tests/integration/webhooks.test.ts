@@ -126,8 +126,8 @@ describe('webhooks', () => {
     expect(types.find((b) => b.type === 'message.updated').data.content).toBe('edited');
     expect(at(e.path).every((r) => verify(e.secret, r))).toBe(true);
     expect(new Set(at(e.path).map((r) => r.headers['webhook-id'])).size).toBe(3);
-    await waitFor(() => at(all.path).length >= 4, 'every event for []');
-    expect(new Set(at(all.path).map((r) => JSON.parse(r.body).type))).toEqual(new Set([...subscribed, 'member.added']));
+    await waitFor(() => at(all.path).length >= 5, 'every event for []');
+    expect(new Set(at(all.path).map((r) => JSON.parse(r.body).type))).toEqual(new Set([...subscribed, 'conversation.created', 'member.added']));
     await q(staff, 'mutation($i: ID!) { deleteWebhook(id: $i) }', { i: all.id });
     await waitFor(async () => (await webhookOf(staff, e.id)).lastSuccessAt != null, 'lastSuccessAt');
     await q(staff, 'mutation($i: ID!) { deleteWebhook(id: $i) }', { i: e.id });

@@ -46,7 +46,7 @@ const updateSchema = z.object({ name: name.nullish(), description, maxMembers: m
  * changing a group's or room's settings, and support threads (the customer's own, created on
  * first use; staff's quiet membership when they answer). Memberships afterwards are
  * MembershipService's, reads ConversationQueries'. Events are published after commit; with
- * webhooks enabled, a creation's webhook rows (`member.added` of its first members) are
+ * webhooks enabled, a creation's `conversation.created` and `member.added` webhook rows are
  * written in its transaction (issue 34).
  */
 export class ConversationService {

@@ -130,17 +130,33 @@ export class PushOutbox {
   }
 
   /**
-   * With webhooks enabled, queues `member.added` of each of the first `members` (the creator's
-   * included) of a GROUP, ROOM, DIRECT chat or SUPPORT thread created in `tx`, in one statement;
-   * `tx` is flushed first (the conversation's id). Nothing without webhooks.
+   * With webhooks enabled, queues `conversation.created` (key `conversation.created:<id>`) of a
+   * GROUP, ROOM, DIRECT chat or SUPPORT thread created in `tx`, then `member.added` of each of its
+   * first `members` (the creator's included), in one statement; `tx` is flushed first (the
+   * conversation's id). Data: `id, kind, name, visibility, customerId, createdById, createdAt,
+   * memberIds` (docs/webhooks.md). Nothing without webhooks.
    */
   async conversationCreated(tx: EntityManager, c: Conversation, members: Membership[]): Promise<void> {
     if (!this.webhooks) return;
     await tx.flush();
-    await this.queue(
-      tx,
-      members.map((m) => memberEvent({ conversationId: c.id, userId: refId(m.user), joinedAt: m.joinedAt, added: true })),
-    );
+    const memberIds = members.map((m) => refId(m.user));
+    await this.queue(tx, [
+      {
+        type: 'conversation.created',
+        key: `conversation.created:${c.id}`,
+        body: webhookBody('conversation.created', c.createdAt, {
+          id: c.id,
+          kind: c.kind,
+          name: c.name ?? null,
+          visibility: c.visibility ?? null,
+          customerId: refId(c.customer),
+          createdById: refId(c.createdBy),
+          createdAt: c.createdAt.toISOString(),
+          memberIds,
+        }),
+      },
+      ...members.map((m) => memberEvent({ conversationId: c.id, userId: refId(m.user), joinedAt: m.joinedAt, added: true })),
+    ]);
   }
 
   /**
