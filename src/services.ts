@@ -105,8 +105,10 @@ export function createServices(config: Config, events: EventBus, rootEm: EntityM
   const contacts = new ContactService(events);
   const notifications = new NotificationService(events, (conversationId, candidates) => watchers.watchersOf(conversationId, candidates), userCache);
   const conversationQueries = new ConversationQueries(contacts);
-  const conversations = new ConversationService(events, conversationQueries, contacts, notifications, limits);
-  const memberships = new MembershipService(events, conversationQueries, contacts, notifications, limits);
+  // Issue 34: the outbox rows (pushes, webhook events) of each change, written in its transaction.
+  const pushOutbox = new PushOutbox(config.push != null);
+  const conversations = new ConversationService(events, conversationQueries, contacts, notifications, limits, pushOutbox);
+  const memberships = new MembershipService(events, conversationQueries, contacts, notifications, limits, pushOutbox);
   const readState = new ReadStateService(events, conversationQueries, conversations, { seenByMaxMembers: config.seenByMaxMembers });
   const attachments = new AttachmentService(
     storage,
@@ -116,7 +118,6 @@ export function createServices(config: Config, events: EventBus, rootEm: EntityM
     config.publicUrl ?? '',
     conversationQueries,
   );
-  const pushOutbox = new PushOutbox(config.push != null);
   const messages = new MessageService(
     events,
     conversationQueries,
@@ -141,7 +142,7 @@ export function createServices(config: Config, events: EventBus, rootEm: EntityM
     limits,
     users: userCache,
   });
-  const accounts = new AccountService(auth, events, storage, infra.logger);
+  const accounts = new AccountService(auth, events, storage, infra.logger, pushOutbox);
   return {
     auth,
     accounts,

@@ -83,9 +83,6 @@ export class OutboxWorker {
     private readonly idle?: () => boolean,
   ) {}
 
-  /** Called once by {@link stop}. */
-  onStop?: () => void;
-
   /** Starts polling every `pollMs`. */
   start(): void {
     this.timer = setInterval(() => this.kick(0), this.options.pollMs);
@@ -124,7 +121,6 @@ export class OutboxWorker {
   /** Stops polling and waits for the pass under way (its rows are recorded, or taken over after their lease). */
   async stop(): Promise<void> {
     this.stopped = true;
-    this.onStop?.();
     clearInterval(this.timer);
     clearTimeout(this.kickTimer);
     await this.running;

@@ -7,7 +7,6 @@ import type { Services } from '../services';
 import { PushDelivery } from './push-delivery';
 import { PushFanout } from './push-fanout';
 import { WebhookDelivery } from '../webhook/webhook-delivery';
-import { listenForWebhookEvents } from '../webhook/webhook-listener';
 
 /** Without push configured, how often an instance re-reads whether any webhook is enabled (ms). */
 const WEBHOOK_REFRESH_MS = 60_000;
@@ -15,9 +14,10 @@ const WEBHOOK_REFRESH_MS = 60_000;
 /**
  * Starts outbox delivery (issue 34; docs/push.md, docs/webhooks.md): the outbox worker of this
  * instance with the webhook handler, and the push handlers (fan-out, then one delivery per device)
- * when push is configured, woken after each queued row; listens for the webhook events written
- * after commit. Says once at start whether push is configured: without it, nothing is queued for
- * push. Warns when OUTBOUND_ALLOW_PRIVATE is set in production.
+ * when push is configured, woken after each queued row (every row, push or webhook, is written in
+ * the transaction of the change causing it: src/domain/push/outbox.ts). Says once at start
+ * whether push is configured: without it, nothing is queued for push. Warns when
+ * OUTBOUND_ALLOW_PRIVATE is set in production.
  */
 export function startPush(config: Config, services: Services, rootEm: EntityManager, logger: Logger): OutboxWorker {
   if (config.outboundAllowPrivate && config.nodeEnv === 'production') {
@@ -52,8 +52,6 @@ export function startPush(config: Config, services: Services, rootEm: EntityMana
     worker.kick();
   };
   if (fanout) fanout.onQueued = (rows) => worker.queued('push', rows);
-  const unlisten = listenForWebhookEvents(services.bus, rootEm, services.pushOutbox, logger);
-  worker.onStop = unlisten;
   worker.start();
   if (!push) logger.info('push notifications are not configured (no VAPID_* keys, no FCM_PROJECT_ID): nothing is queued for push');
   else

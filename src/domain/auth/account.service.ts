@@ -8,11 +8,11 @@ import type { EventPublisher, MessageView, UserView } from '../shared/events';
 import { User } from '../user/user.entity';
 import { userViewOf } from '../user/user-cache';
 import { unindexAccount } from '../search/search.index';
-import { changeMessages, rowToMessageView } from '../message/message.writer';
+import { changeMessages, recountThreads, rowToMessageView } from '../message/message.writer';
 import { eraseMessagesOf } from '../message/message.service';
-import { recountThreads } from '../message/message.writer';
 import { endPlacesOfErasedUser } from '../conversation/membership.service';
 import type { AuthService } from './auth.service';
+import { PushOutbox } from '../push/outbox';
 
 /** Message events published per turn of the event loop after a deletion. */
 const PUBLISH_SLICE = 200;
@@ -71,6 +71,8 @@ export class AccountService {
     /** Where attachments and avatars are stored (one folder, UPLOAD_DIR). */
     private readonly storage: BlobStorage,
     private readonly logger?: Logger,
+    /** Issue 34: the deletion's webhook events, queued in its transaction (nothing without webhooks). */
+    private readonly outbox: PushOutbox = new PushOutbox(false),
   ) {}
 
   /**
@@ -82,7 +84,9 @@ export class AccountService {
    * user; authenticate refuses a deleted user, so access tokens die at once), `session.revoked`
    * per login (every socket of the user closes with 4403, on every instance), `membership.changed`
    * for each conversation left, `contact.changed` for each pair, `message.deleted` for each erased
-   * message; then the files are removed (a failure is logged, the deletion stands).
+   * message; then the files are removed (a failure is logged, the deletion stands). With webhooks
+   * enabled, the transaction also queues their events (PushOutbox.accountErased: `message.deleted`,
+   * `message.updated` of the rewritten notices, `member.removed`, `user.deleted`; issue 34).
    * @throws BAD_USER_INPUT (`password` wrong), RATE_LIMITED, FORBIDDEN (the last staff user),
    *   UNAUTHENTICATED (the account is already deleted, e.g. by a concurrent call).
    */
@@ -226,14 +230,15 @@ export class AccountService {
     await tx.execute('insert into "reserved_usernames" ("username_key", "reserved_at") values (?, ?) on conflict do nothing', [String(row.username_key), now]);
 
     const [after] = await tx.execute<Record<string, unknown>[]>('select * from "users" where "id" = ?', [userId]);
+    const erased = { messages: messages.map(rowToMessageView), notices: notices.map(rowToMessageView), leftConversations };
+    // Issue 34: the webhook events of all this, in this transaction (no dual write).
+    await this.outbox.accountErased(tx, { userId, at: now, ...erased });
     return {
       tombstone: { ...userViewOf(tx.map(User, after)), deletedAt: now.toISOString() },
       avatarKeys: [row.avatar_key as string | null, row.avatar_thumbnail_key as string | null],
       families: [...new Set(families)],
-      messages: messages.map(rowToMessageView),
-      notices: notices.map(rowToMessageView),
+      ...erased,
       threadRoots,
-      leftConversations,
       contactPairs: contacts.map((c) => [Number(c.requester_id), Number(c.addressee_id)] as [number, number]),
       fileKeys: candidates.filter((k) => !shared.has(k)),
     };

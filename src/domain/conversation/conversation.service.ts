@@ -1,3 +1,4 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Scope } from '../shared/actor';
 import { badInput, forbidden, isUniqueViolation, notFound, parseId, unauthenticated } from '../shared/errors';
 import type { EventPublisher } from '../shared/events';
@@ -15,6 +16,7 @@ import { canArchive, canManage, isActive, isArchived } from './conversation.poli
 import type { ConversationQueries } from './conversation.queries';
 import type { RateLimiter } from '../shared/rate-limit';
 import { activeMemberCount } from './membership.service';
+import { PushOutbox } from '../push/outbox';
 
 // Free text is cleaned of control characters before its limits apply (shared/text.ts).
 const name = cleanText({ min: 1, max: 255 });
@@ -43,7 +45,9 @@ const updateSchema = z.object({ name: name.nullish(), description, maxMembers: m
  * Conversations' lifecycle: opening direct chats (get-or-create), creating groups and rooms,
  * changing a group's or room's settings, and support threads (the customer's own, created on
  * first use; staff's quiet membership when they answer). Memberships afterwards are
- * MembershipService's, reads ConversationQueries'. Events are published after commit.
+ * MembershipService's, reads ConversationQueries'. Events are published after commit; with
+ * webhooks enabled, a creation's `conversation.created` and `member.added` webhook rows are
+ * written in its transaction (issue 34).
  */
 export class ConversationService {
   constructor(
@@ -53,6 +57,8 @@ export class ConversationService {
     private readonly notifications: NotificationService,
     /** RATE_MEMBER_ADDS_PER_HOUR (limit `memberAdd`): people one actor may add to conversations. */
     private readonly limits?: RateLimiter,
+    /** Issue 34: webhook events of conversations created (and staff joining support threads), queued in their transactions. */
+    private readonly outbox: PushOutbox = new PushOutbox(false),
   ) {}
 
   /**
@@ -105,8 +111,11 @@ export class ConversationService {
     try {
       const created = await scope.em.transactional(async (tx) => {
         const c = tx.create(Conversation, { kind: ConversationKind.DIRECT, directKey, createdBy: scope.actor.id });
-        tx.create(Membership, { conversation: c, user: scope.actor.id, role: MemberRole.MEMBER });
-        tx.create(Membership, { conversation: c, user: other.id, role: MemberRole.MEMBER });
+        const members = [
+          tx.create(Membership, { conversation: c, user: scope.actor.id, role: MemberRole.MEMBER }),
+          tx.create(Membership, { conversation: c, user: other.id, role: MemberRole.MEMBER }),
+        ];
+        await this.outbox.conversationCreated(tx, c, members);
         return c;
       });
       this.events.publish({ type: 'membership.changed', conversationId: created.id, userId: scope.actor.id, active: true });
@@ -158,6 +167,7 @@ export class ConversationService {
       // Everyone starts with the creation notice read.
       await tx.nativeUpdate(Membership, { conversation: conv.id }, { lastReadSeq: msg.seq });
       conv.lastSeq = msg.seq;
+      await this.outbox.conversationCreated(tx, conv, members);
       return { conv, message: msg };
     });
     for (const userId of [scope.actor.id, ...ids]) this.events.publish({ type: 'membership.changed', conversationId: c.id, userId, active: true });
@@ -181,7 +191,8 @@ export class ConversationService {
         maxMembers: data.maxMembers ?? DEFAULT_MAX_MEMBERS,
         createdBy: scope.actor.id,
       });
-      tx.create(Membership, { conversation: conv, user: scope.actor.id, role: MemberRole.OWNER });
+      const owner = tx.create(Membership, { conversation: conv, user: scope.actor.id, role: MemberRole.OWNER });
+      await this.outbox.conversationCreated(tx, conv, [owner]);
       return conv;
     });
     this.events.publish({ type: 'membership.changed', conversationId: c.id, userId: scope.actor.id, active: true });
@@ -260,7 +271,8 @@ export class ConversationService {
     try {
       const c = await scope.em.transactional(async (tx) => {
         const conv = tx.create(Conversation, { kind: ConversationKind.SUPPORT, name: null, customer: customerId, createdBy: scope.actor.id });
-        tx.create(Membership, { conversation: conv, user: customerId, role: MemberRole.OWNER });
+        const owner = tx.create(Membership, { conversation: conv, user: customerId, role: MemberRole.OWNER });
+        await this.outbox.conversationCreated(tx, conv, [owner]);
         return conv;
       });
       this.events.publish({ type: 'membership.changed', conversationId: c.id, userId: customerId, active: true });
@@ -276,16 +288,28 @@ export class ConversationService {
   /**
    * Staff who answer or read a SUPPORT thread get a quiet membership in it (no SYSTEM message),
    * so each staff user has their own read position and unread count (seed 002 staff inbox).
-   * Returns the membership (existing or new). @throws BAD_USER_INPUT for other kinds.
+   * Returns the membership (existing or new). A membership that begins (new, or one left before:
+   * its `joinedAt` is then the new join's, as MembershipService's rejoin) is, with webhooks
+   * enabled, a `member.added` webhook row in the same transaction (issue 34).
+   * @throws BAD_USER_INPUT for other kinds.
    */
   async joinSupportAsStaff(scope: Scope, c: Conversation): Promise<Membership> {
     if (c.kind !== ConversationKind.SUPPORT || !scope.actor.isStaff) throw badInput('Only staff join support threads', 'conversationId');
-    await scope.em.execute(
-      `insert into "memberships" ("conversation_id", "user_id", "role", "joined_at", "last_read_seq", "is_muted", "is_banned")
-       values (?, ?, 'MEMBER', now(), 0, false, false)
-       on conflict ("conversation_id", "user_id") do update set "left_at" = null where "memberships"."left_at" is not null and not "memberships"."is_banned"`,
-      [c.id, scope.actor.id],
-    );
+    const join = async (em: EntityManager) => {
+      const began = await em.execute<{ joined_at: Date | string }[]>(
+        `insert into "memberships" ("conversation_id", "user_id", "role", "joined_at", "last_read_seq", "is_muted", "is_banned")
+         values (?, ?, 'MEMBER', now(), 0, false, false)
+         on conflict ("conversation_id", "user_id") do update set "left_at" = null, "joined_at" = now()
+           where "memberships"."left_at" is not null and not "memberships"."is_banned"
+         returning "joined_at"`,
+        [c.id, scope.actor.id],
+      );
+      if (began.length)
+        await this.outbox.membersChanged(em, [{ conversationId: c.id, userId: scope.actor.id, joinedAt: new Date(began[0].joined_at), added: true }]);
+    };
+    // Without webhooks one statement, as before; with them, the row and its event in one transaction.
+    if (this.outbox.webhooks) await scope.em.transactional(join);
+    else await join(scope.em);
     const m = await scope.em.findOneOrFail(Membership, { conversation: c.id, user: scope.actor.id }, { refresh: true });
     this.events.publish({ type: 'membership.changed', conversationId: c.id, userId: scope.actor.id, active: isActive(m) });
     return m;

@@ -25,6 +25,7 @@ import {
 } from './conversation.policy';
 import type { ConversationQueries } from './conversation.queries';
 import type { RateLimiter } from '../shared/rate-limit';
+import { PushOutbox } from '../push/outbox';
 
 const nicknameSchema = cleanText({ max: 150 }).nullish();
 
@@ -95,7 +96,8 @@ export async function endPlacesOfErasedUser(tx: EntityManager, userId: number, a
 /**
  * Memberships of groups and rooms: joining and leaving, adding and removing members, roles,
  * mutes, bans and nicknames. Each method checks conversation.policy.ts, writes in one transaction
- * (with its SYSTEM message) and publishes `membership.changed` (and `message.added`) after commit.
+ * (with its SYSTEM message, and with webhooks enabled the `member.added` or `member.removed`
+ * webhook rows: issue 34) and publishes `membership.changed` (and `message.added`) after commit.
  */
 export class MembershipService {
   constructor(
@@ -105,6 +107,8 @@ export class MembershipService {
     private readonly notifications: NotificationService,
     /** RATE_MEMBER_ADDS_PER_HOUR (limit `memberAdd`): people one actor may add to conversations. */
     private readonly limits?: RateLimiter,
+    /** Issue 34: webhook events of memberships begun and ended, queued in their transactions (nothing without webhooks). */
+    private readonly outbox: PushOutbox = new PushOutbox(false),
   ) {}
 
   /** Joins a PUBLIC room. @throws NOT_FOUND (private or none), FORBIDDEN when banned or archived (isArchived), CONFLICT when full. */
@@ -285,6 +289,8 @@ export class MembershipService {
       target.leftAt = t.leftAt;
       target.role = t.role;
       if (!banned || !wasActive) return null;
+      // Issue 34: a ban ends an active membership (an unban, or a ban of a member already gone, ends none).
+      await this.outbox.membersChanged(tx, [{ conversationId: c.id, userId: uid, joinedAt: t.joinedAt, added: false, leftAt: t.leftAt ?? null, banned: true }]);
       return (
         await appendMessage(tx, {
           conversationId: c.id,
@@ -394,6 +400,7 @@ export class MembershipService {
       m.lastReadSeq = msg.seq;
       await tx.flush();
       await opts.written?.(tx);
+      await this.outbox.membersChanged(tx, [{ conversationId: c.id, userId, joinedAt: m.joinedAt, added: true }]);
       return { membership: m, message: msg };
     });
     if (!message) return membership;
@@ -422,6 +429,7 @@ export class MembershipService {
       mm.leftAt = new Date();
       await this.handOverOwnership(tx, c.id, mm);
       await tx.flush();
+      await this.outbox.membersChanged(tx, [{ conversationId: c.id, userId, joinedAt: mm.joinedAt, added: false, leftAt: mm.leftAt, banned: mm.isBanned }]);
       return (await appendMessage(tx, { conversationId: c.id, senderId: null, actorId, kind: MessageKind.SYSTEM, content: note })).message;
     });
     if (!message) return;

@@ -171,7 +171,7 @@ export class MessageService {
     private readonly limits: RateLimiter,
     /** Issue 31: MESSAGE_EDIT_WINDOW_S (null: none) and MAX_PINS_PER_CONVERSATION (default 50). */
     private readonly rules: { editWindowSec?: number | null; maxPins?: number } = {},
-    /** Issue 34: the send's pushes, queued in its transaction (inactive without push configured). */
+    /** Issue 34: the pushes and webhook events of sends, edits and deletions, queued in their transactions (inactive without push or webhooks). */
     private readonly pushes: PushOutbox = new PushOutbox(false),
   ) {}
 
@@ -450,6 +450,8 @@ export class MessageService {
       if (!changed) throw badInput('A deleted message cannot be edited', 'id');
       await reindexMessage(tx, message.id, text);
       await this.notifications.messageChanged(tx, message.id, text);
+      // Issue 34: message.updated to webhooks, in this transaction (an edit that rolls back queues nothing).
+      await this.pushes.messageChanged(tx, 'message.updated', message.id);
     });
     await scope.em.refresh(message);
     const view = toMessageView(message);
@@ -488,6 +490,7 @@ export class MessageService {
       await tx.nativeUpdate(Message, { id: message.id }, { content: '', deletedAt: new Date(), changeSeq: change, pinnedAt: null, pinnedBy: null });
       await unindexMessage(tx, message.id);
       await this.notifications.messageChanged(tx, message.id, null);
+      await this.pushes.messageChanged(tx, 'message.deleted', message.id);
       // Issue 32: a thread's replyCount counts the replies not deleted.
       return message.threadRoot ? recountThreads(tx, [message.threadRoot.id]) : [];
     });
@@ -651,6 +654,7 @@ export class MessageService {
         const changed = await tx.nativeUpdate(Message, { id: message.id, deletedAt: null }, { changeSeq: change, changedAt: new Date() });
         if (!changed) throw badInput('A deleted message cannot get attachments', 'messageId');
         const [created] = this.attachments.addRows(tx, message.id, scope.actor.id, [stored]);
+        await this.pushes.messageChanged(tx, 'message.updated', message.id);
         return created;
       });
     } catch (err) {

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { MessageView } from '../shared/events';
 
 /** The event types a webhook may subscribe to (issue 34; payloads in docs/webhooks.md). `[]` subscribes to all. */
 export const WEBHOOK_EVENT_TYPES = [
@@ -32,20 +33,49 @@ export function webhookBody(
   return { ...body, data: { ...data, content, contentTruncated: true } };
 }
 
+/** One event to queue: its type, the key naming it (the same whoever writes it) and its body. */
+export interface WebhookEvent {
+  type: WebhookEventType;
+  key: string;
+  body: ReturnType<typeof webhookBody>;
+}
+
+/** The `data` of `message.updated` and `message.deleted` (docs/webhooks.md): the message as it now is. */
+export function messageWebhookData(m: MessageView): Record<string, unknown> {
+  return {
+    id: m.id,
+    conversationId: m.conversationId,
+    seq: m.seq,
+    senderId: m.senderId,
+    kind: m.kind,
+    content: m.content,
+    replyToId: m.replyToId,
+    threadRootId: m.threadRootId ?? null,
+    createdAt: m.createdAt,
+    editedAt: m.editedAt,
+    deletedAt: m.deletedAt,
+  };
+}
+
 /**
- * Writes one outbox row (channel `webhook`, kind `delivery`) per enabled endpoint subscribed to
- * `type`, in `em`'s transaction, in one statement. `eventKey` identifies the event: the row key is
- * `webhook:<endpoint>:<eventKey>` (unique, so an event is never queued twice for one endpoint).
+ * Writes one outbox row (channel `webhook`, kind `delivery`) per event and enabled endpoint
+ * subscribed to its type, in `em`'s transaction, in one statement however many events (an account
+ * deletion's thousands of erased messages), in `events`' order (row ids ascend with it). An
+ * event's `key` identifies it: the row key is `webhook:<endpoint>:<key>` (unique, so an event is
+ * never queued twice for one endpoint). Nothing is sent for `[]`.
  * @returns how many rows were written.
  */
-export async function enqueueWebhookEvent(em: EntityManager, type: WebhookEventType, eventKey: string, body: ReturnType<typeof webhookBody>): Promise<number> {
+export async function enqueueWebhookEvents(em: EntityManager, events: WebhookEvent[]): Promise<number> {
+  if (!events.length) return 0;
   const now = new Date();
   const rows = await em.execute(
     `insert into "outbox" ("channel", "kind", "key", "target_id", "payload", "due_at", "created_at")
-     select 'webhook', 'delivery', 'webhook:' || w."id" || ':' || ?, w."id", ?::jsonb, ?, ?
-       from "webhooks" w where w."is_enabled" and (w."event_types" = '[]'::jsonb or w."event_types" @> jsonb_build_array(?::text))
+     select 'webhook', 'delivery', 'webhook:' || w."id" || ':' || (e.v->>'key'), w."id", e.v->'body', ?, ?
+       from jsonb_array_elements(?::jsonb) with ordinality as e(v, n)
+       join "webhooks" w on w."is_enabled" and (w."event_types" = '[]'::jsonb or w."event_types" @> jsonb_build_array(e.v->>'type'))
+      order by e.n, w."id"
      on conflict ("key") do nothing returning "id"`,
-    [eventKey, JSON.stringify(body), now, now, type],
+    [now, now, JSON.stringify(events)],
   );
   return rows.length;
 }

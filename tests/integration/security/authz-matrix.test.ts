@@ -81,12 +81,12 @@ const ownerDevice = async (c: Cell): Promise<string> =>
       c.w.users.owner.token,
     )
   ).registerPushDevice.id;
-/** A new webhook created by the world's staff user (issue 34): its id. A public address literal (no DNS) subscribed only to conversation.created, which is not delivered yet: the matrix makes no outbound request. */
+/** A new webhook created by the world's staff user (issue 34): its id. A public address literal (no DNS) subscribed only to user.deleted, which the matrix never causes (its deleteAccount has a wrong password): the matrix makes no outbound request. */
 const staffWebhook = async (c: Cell): Promise<string> =>
   (
     await gqlOk(
       c.w.server.url,
-      `mutation { createWebhook(url: "https://93.184.215.14/hook", eventTypes: ["conversation.created"]) { webhook { id } } }`,
+      `mutation { createWebhook(url: "https://93.184.215.14/hook", eventTypes: ["user.deleted"]) { webhook { id } } }`,
       {},
       c.w.users.staff.token,
     )
@@ -243,10 +243,10 @@ const GQL: Record<string, Op> = {
   'Mutation.unregisterPushDevice': { call: async (c) => g(c, `mutation($i: ID!) { unregisterPushDevice(id: $i) }`, { i: await ownerDevice(c) }) },
   'Query.webhooks': { call: (c) => g(c, `{ webhooks { id url } }`) },
   'Mutation.createWebhook': {
-    call: (c) => g(c, `mutation { createWebhook(url: "https://93.184.215.14/hook", eventTypes: ["conversation.created"]) { secret webhook { id } } }`),
+    call: (c) => g(c, `mutation { createWebhook(url: "https://93.184.215.14/hook", eventTypes: ["user.deleted"]) { secret webhook { id } } }`),
   },
   'Mutation.updateWebhook': {
-    call: async (c) => g(c, `mutation($i: ID!) { updateWebhook(id: $i, eventTypes: ["conversation.created"]) { id } }`, { i: await staffWebhook(c) }),
+    call: async (c) => g(c, `mutation($i: ID!) { updateWebhook(id: $i, eventTypes: ["user.deleted"]) { id } }`, { i: await staffWebhook(c) }),
   },
   'Mutation.rotateWebhookSecret': {
     call: async (c) => g(c, `mutation($i: ID!) { rotateWebhookSecret(id: $i) { secret } }`, { i: await staffWebhook(c) }),
