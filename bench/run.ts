@@ -14,6 +14,7 @@ import { benchRequestPath } from './http';
 import { benchRealtime } from './realtime';
 import { benchHeavyNeighbour, type HeavyNeighbourResult } from './heavy';
 import { benchSearch, type SearchBenchResult } from './search';
+import { benchOutbox, type OutboxBenchResult } from './outbox';
 
 /**
  * `npm run bench`: send throughput over HTTP, send-to-subscriber latency over graphql-ws, SQL
@@ -25,7 +26,11 @@ const execFileP = promisify(execFile);
 
 async function main(): Promise<void> {
   // BENCH_ONLY=realtime runs only the realtime delivery scenarios.
-  // BENCH_ONLY=realtime|request|http|heavy|search runs one part: realtime delivery, the request path (issue 12), the older HTTP figures, the heavy neighbour (issue 27), or search (issue 33, PostgreSQL only).
+  // BENCH_ONLY=realtime|request|http|heavy|outbox|search runs one part: realtime delivery, the request path (issue 12), the older HTTP figures, the heavy neighbour (issue 27), the outbox's cost to a send (issue 34), or search (issue 33, PostgreSQL only).
+  if (process.env.BENCH_ONLY === 'outbox') {
+    printOutbox(await benchOutbox());
+    return;
+  }
   if (process.env.BENCH_ONLY === 'search') {
     printSearch(await benchSearch());
     return;
@@ -150,7 +155,54 @@ async function main(): Promise<void> {
   printRequestPath(await benchRequestPath());
   printRealtime(await benchRealtime());
   printHeavy(await benchHeavyNeighbour());
+  printOutbox(await benchOutbox());
   printSearch(await benchSearch());
+}
+
+/** The outbox figures (issue 34) as JSON, then as a table: sends with push and webhooks configured (delivering, and with delivery held back) next to the same server without, and the ratios. */
+function printOutbox(r: OutboxBenchResult): void {
+  console.log(JSON.stringify({ outbox: r }, null, 2));
+  const { plain: p, rowsOnly: w, outbox: o } = r;
+  const [xo, xw] = [r.ratios.outbox, r.ratios.rowsOnly];
+  console.log(
+    `\n| sendMessage (${r.database}, ${r.rounds} rounds each) | push + webhook, delivering | ratio | push + webhook, delivery held | ratio | neither | target |\n|---|---|---|---|---|---|---|`,
+  );
+  const row = (name: string, f: (x: typeof p) => string, ratio: (x: typeof xo) => string, target = '') =>
+    console.log(`| ${name} | ${f(o)} | ${ratio(xo)} | ${f(w)} | ${ratio(xw)} | ${f(p)} | ${target} |`);
+  row(
+    'one after another (DIRECT), median / p99 ms',
+    (x) => `${x.sequential.medianMs} / ${x.sequential.p99Ms}`,
+    (x) => `${x.sequentialMedian} / ${x.sequentialP99}`,
+    '< 2',
+  );
+  row(
+    'one after another, mean ms',
+    (x) => `${x.sequential.meanMs}`,
+    (x) => `${x.sequentialMean}`,
+    '< 2',
+  );
+  row(
+    'one after another, sends/s; SQL per send',
+    (x) => `${x.sequential.sendsPerSec}; ${x.sequential.sqlPerSend}`,
+    () => '',
+  );
+  row(
+    `${o.concurrent.sends / r.rounds} sends from ${r.senders} clients into groups of 10, median / p99 ms`,
+    (x) => `${x.concurrent.medianMs} / ${x.concurrent.p99Ms}`,
+    (x) => `${x.concurrentMedian} / ${x.concurrentP99}`,
+    '< 2',
+  );
+  row(
+    'the same, sends/s',
+    (x) => `${x.concurrent.sendsPerSec}`,
+    (x) => `${x.concurrentSendsPerSec}`,
+    '> 0.5',
+  );
+  const drained = o.perRound.map((d) => d.drained?.afterLastSendMs).join(', ');
+  console.log(
+    `\nDelivering: the outbox drained ${drained} ms after the last send (each round); the receiver got ${r.received.webhooks} webhooks and ${r.received.pushes} pushes.`,
+  );
+  console.log(`Delivery held: rows left at the end of each round: ${w.perRound.map((d) => JSON.stringify(d.held)).join('; ')}.`);
 }
 
 /** The search figures (issue 33) as JSON, then as tables: each kind of query next to the node:http + `select 1` anchor; the index; sends. */

@@ -5,6 +5,9 @@ export type HttpServerCommand =
   | { cmd: 'fixture'; conversations: number; members: number }
   | { cmd: 'bigGroup'; extra: number }
   | { cmd: 'reactions'; conversationId: string; users: number }
+  | { cmd: 'webhook'; url: string }
+  | { cmd: 'outbox' }
+  | { cmd: 'holdDelivery' }
   | { cmd: 'stats' }
   | { cmd: 'resetCounters' }
   | { cmd: 'profileStart'; label?: string }
@@ -40,3 +43,6 @@ export interface BigGroupFixture {
   /** Another user (not in the group) who sends `{ me { id } }`. */
   bystanderToken: string;
 }
+
+/** The outbox's rows by channel and status (bench/outbox): `{ webhook: { DONE: 12, PENDING: 3 }, push: {...} }`. */
+export type OutboxCounts = Record<string, Record<string, number>>;

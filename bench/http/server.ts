@@ -12,7 +12,7 @@ import { Conversation, ConversationKind, MemberRole } from '../../src/domain/con
 import { Membership } from '../../src/domain/conversation/membership.entity';
 import { User } from '../../src/domain/user/user.entity';
 import { cpuProfiler } from '../children';
-import type { BigGroupFixture, HttpFixture, HttpServerCommand } from './protocol';
+import type { BigGroupFixture, HttpFixture, HttpServerCommand, OutboxCounts } from './protocol';
 
 /**
  * A child process of the request-path benchmark (issue 12): `ours` (the chat server on
@@ -71,7 +71,13 @@ async function ours(): Promise<void> {
       if (m.cmd === 'fixture') send(await fixture(app, m.conversations, m.members));
       else if (m.cmd === 'bigGroup') send(await bigGroup(app, m.extra));
       else if (m.cmd === 'reactions') send(await reactions(app, m.conversationId, m.users));
-      else if (m.cmd === 'stats')
+      else if (m.cmd === 'webhook') send(await webhook(app, m.url));
+      else if (m.cmd === 'outbox') send(await outboxCounts(app));
+      else if (m.cmd === 'holdDelivery') {
+        // bench/outbox `rowsOnly`: queued rows no longer wake this instance's worker (it polls at OUTBOX_POLL_MS only).
+        app.services.pushOutbox.onQueued = () => undefined;
+        send({ ok: true });
+      } else if (m.cmd === 'stats')
         send({ sql, rss: process.memoryUsage().rss, subscribers: app.realtime.hub.subscriberCount(), cpuMicros: cpu(), loopDelayMs: loopDelayMs() });
       else if (m.cmd === 'resetCounters') {
         sql = 0;
@@ -181,6 +187,29 @@ async function reactions(app: RunningApp, conversationId: string, users: number)
     [Number(conversationId), users, Number(conversationId)],
   );
   return { reactions: Number(rows[0].n) };
+}
+
+/**
+ * A webhook subscribed to every event (bench/outbox), registered by a staff user written for it,
+ * through WebhookService (so this instance's sends queue webhook rows from now on). Answers its id.
+ */
+async function webhook(app: RunningApp, url: string): Promise<{ id: number }> {
+  const em = app.orm.em.fork();
+  const name = `hookstaff_${randomBytes(3).toString('hex')}`;
+  const staff = em.create(User, { username: name, usernameKey: name, passwordHash: 'x', isStaff: true });
+  await em.flush();
+  const { webhook: w } = await app.services.webhooks.create({ actor: { id: staff.id, username: name, isStaff: true }, em }, { url, eventTypes: [] });
+  return { id: w.id };
+}
+
+/** The outbox's rows by channel and status. */
+async function outboxCounts(app: RunningApp): Promise<OutboxCounts> {
+  const rows = await app.orm.em
+    .fork()
+    .execute<{ channel: string; status: string; n: number }[]>(`select "channel", "status", count(*)::int as n from "outbox" group by 1, 2`);
+  const out: OutboxCounts = {};
+  for (const r of rows) (out[r.channel] ??= {})[r.status] = Number(r.n);
+  return out;
 }
 
 async function anchor(): Promise<void> {
