@@ -6,14 +6,14 @@
  * in flight) leaves them leased: another instance takes them over only once OUTBOX_LEASE_MS has
  * passed. Runs when DATABASE_URL is set (PGlite is one process's database).
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import webPush from 'web-push';
 import { startApp, type RunningApp } from '../../src/app';
 import { gqlOk, registerUser, waitFor, type TestUser } from '../support/client';
-import { listeningPort } from '../support/listening';
+import { killHard, startCompiledServer } from '../support/listening';
 import { webPushService, type Subscription } from '../support/push-receivers';
 import { createTestDatabase, testAppOptions, testConfig, type TestDatabase } from '../support/test-server';
 
@@ -21,7 +21,6 @@ const describePg = process.env.DATABASE_URL ? describe : describe.skip;
 jest.setTimeout(120_000);
 
 const ROOT = join(__dirname, '..', '..');
-const MAIN = join(ROOT, 'dist', 'src', 'main.js');
 const LEASE_MS = 3000;
 const vapid = webPush.generateVAPIDKeys();
 const SEND = 'mutation($c: ID!, $t: String!) { sendMessage(input: { conversationId: $c, content: $t }) { id } }';
@@ -58,46 +57,10 @@ describePg('pushes survive a killed server', () => {
     await db?.drop();
   });
 
-  /** The compiled server in a process of its own on the test database; resolves with its GraphQL URL once it listens. */
-  async function startChild(): Promise<{ child: ChildProcess; url: string }> {
-    const child = spawn(process.execPath, [MAIN], {
-      cwd: ROOT,
-      env: {
-        ...env,
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        NODE_ENV: 'test',
-        HOST: '127.0.0.1',
-        PORT: '0',
-        LOG_LEVEL: 'info',
-        JWT_SECRET: 'k'.repeat(64),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.push(child);
-    let out = '';
-    const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 60_000);
-      child.stdout!.on('data', (d: Buffer) => {
-        out += String(d);
-        const p = listeningPort(out);
-        if (p) {
-          clearTimeout(timer);
-          resolve(p);
-        }
-      });
-      child.stderr!.on('data', (d: Buffer) => (out += String(d)));
-      child.once('exit', (code, signal) => reject(new Error(`server exited (${code ?? signal}):\n${out}`)));
-    });
-    return { child, url: `http://127.0.0.1:${port}/graphql` };
-  }
+  /** The compiled server in a process of its own on the test database (support/listening.ts). */
+  const startChild = () => startCompiledServer(env, children);
 
-  /** Kills `child` with SIGKILL and waits for it to be gone. */
-  async function kill(child: ChildProcess): Promise<void> {
-    const gone = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await gone;
-  }
+  const kill = killHard;
 
   /** A second server, in this process, on the same database (the restarted or surviving instance). */
   async function startInProcess(): Promise<RunningApp> {

@@ -8,7 +8,7 @@
  * lease expires), each signed, one webhook-id per event. Runs when DATABASE_URL is set (PGlite is
  * one process's database). Pushes: tests/integration/push-durability.test.ts.
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,14 +16,13 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { startApp, type RunningApp } from '../../src/app';
 import { gqlOk, registerUser, waitFor, type TestUser } from '../support/client';
-import { listeningPort } from '../support/listening';
+import { startCompiledServer } from '../support/listening';
 import { createTestDatabase, testAppOptions, testConfig, type TestDatabase } from '../support/test-server';
 
 const describePg = process.env.DATABASE_URL ? describe : describe.skip;
 jest.setTimeout(120_000);
 
 const ROOT = join(__dirname, '..', '..');
-const MAIN = join(ROOT, 'dist', 'src', 'main.js');
 const LEASE_MS = 3000;
 const SEND = 'mutation($c: ID!, $t: String!) { sendMessage(input: { conversationId: $c, content: $t }) { id } }';
 
@@ -60,39 +59,8 @@ describePg('webhooks survive a killed server', () => {
     await db?.drop();
   });
 
-  /** The compiled server in a process of its own on the test database; resolves with its GraphQL URL once it listens (as push-durability.test.ts). */
-  async function startChild(): Promise<{ child: ChildProcess; url: string }> {
-    const child = spawn(process.execPath, [MAIN], {
-      cwd: ROOT,
-      env: {
-        ...env,
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        NODE_ENV: 'test',
-        HOST: '127.0.0.1',
-        PORT: '0',
-        LOG_LEVEL: 'info',
-        JWT_SECRET: 'k'.repeat(64),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.push(child);
-    let out = '';
-    const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 60_000);
-      child.stdout!.on('data', (d: Buffer) => {
-        out += String(d);
-        const p = listeningPort(out);
-        if (p) {
-          clearTimeout(timer);
-          resolve(p);
-        }
-      });
-      child.stderr!.on('data', (d: Buffer) => (out += String(d)));
-      child.once('exit', (code, signal) => reject(new Error(`server exited (${code ?? signal}):\n${out}`)));
-    });
-    return { child, url: `http://127.0.0.1:${port}/graphql` };
-  }
+  /** The compiled server in a process of its own on the test database (support/listening.ts). */
+  const startChild = () => startCompiledServer(env, children);
 
   /** SQL on the test database, from this process (no server needed). */
   async function sql<T = any>(query: string, params: unknown[] = []): Promise<T[]> {
