@@ -1,3 +1,4 @@
+import { Agent, request } from 'node:http';
 import { Client } from 'pg';
 
 /** The `p`th percentile (0..100) of `sorted` (ascending), to 2 decimals; NaN when empty. */
@@ -40,4 +41,64 @@ export async function adminQuery(url: string, sql: string): Promise<void> {
   } finally {
     await c.end();
   }
+}
+
+/**
+ * `total` calls of `fn(k)` from `clients` concurrent loops: each call's time (ms, ascending), the
+ * wall time (s) and how many threw (the first error is printed).
+ */
+export async function timeConcurrent(
+  clients: number,
+  total: number,
+  fn: (k: number) => Promise<unknown>,
+): Promise<{ times: number[]; seconds: number; errors: number }> {
+  let next = 0;
+  let errors = 0;
+  const times: number[] = [];
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (next < total) {
+        const k = next++;
+        const t = performance.now();
+        try {
+          await fn(k);
+        } catch (err) {
+          if (errors++ === 0) console.error(err);
+        }
+        times.push(performance.now() - t);
+      }
+    }),
+  );
+  return { times: times.sort((a, b) => a - b), seconds: (performance.now() - t0) / 1000, errors };
+}
+
+/**
+ * One GraphQL POST over `agent` (keep-alive: node:http is a lighter client than fetch, so the load
+ * generator costs less CPU); resolves with `data`. @throws on a status other than 200, GraphQL
+ * errors or a body that is not JSON (with the start of the answer).
+ */
+export function postGraphql(agent: Agent, url: string, body: object, token?: string): Promise<unknown> {
+  const text = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) };
+    if (token) headers.authorization = `Bearer ${token}`;
+    const req = request(url, { method: 'POST', agent, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const answer = Buffer.concat(chunks).toString();
+        try {
+          const json = JSON.parse(answer) as { data?: unknown; errors?: unknown };
+          if (res.statusCode !== 200 || json.errors) reject(new Error(`${res.statusCode} ${answer.slice(0, 300)}`));
+          else resolve(json.data);
+        } catch {
+          reject(new Error(`${res.statusCode} ${answer.slice(0, 300)}`));
+        }
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(text);
+  });
 }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { forkChild, stopChild } from '../children';
-import { pct, timeSequential } from '../measure';
+import { pct, timeConcurrent, timeSequential } from '../measure';
 import { now, type ClientReport } from '../realtime/protocol';
 import type { HttpFixture, HttpServerStats } from './protocol';
 
@@ -318,26 +318,7 @@ async function concurrent(
   total: number,
   fn: (k: number) => Promise<unknown>,
 ): Promise<{ perSec: number; median: number; p99: number; errors: number }> {
-  let next = 0;
-  let errors = 0;
-  const times: number[] = [];
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: clients }, async () => {
-      while (next < total) {
-        const k = next++;
-        const t = performance.now();
-        try {
-          await fn(k);
-        } catch (err) {
-          if (errors++ === 0) console.error(err);
-        }
-        times.push(performance.now() - t);
-      }
-    }),
-  );
-  const seconds = (performance.now() - t0) / 1000;
-  times.sort((a, b) => a - b);
+  const { times, seconds, errors } = await timeConcurrent(clients, total, fn);
   return { perSec: Math.round(total / seconds), median: pct(times, 50), p99: pct(times, 99), errors };
 }
 

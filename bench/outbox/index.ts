@@ -1,11 +1,11 @@
 import type { ChildProcess } from 'node:child_process';
 import { createECDH, randomBytes } from 'node:crypto';
-import { Agent, createServer, request } from 'node:http';
+import { Agent, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { Client } from 'pg';
 import webPush from 'web-push';
 import { forkChild, stopChild } from '../children';
+import { adminQuery, pct, postGraphql, timeConcurrent } from '../measure';
 import type { HttpFixture, HttpServerStats, OutboxCounts } from '../http/protocol';
 
 /**
@@ -178,15 +178,7 @@ async function withDatabase<T>(fn: (databaseUrl?: string) => Promise<T>): Promis
   const base = process.env.DATABASE_URL;
   if (!base) return fn();
   const name = `chat_bench_outbox_${process.pid}_${randomBytes(3).toString('hex')}`;
-  const admin = async (sql: string) => {
-    const c = new Client({ connectionString: base });
-    await c.connect();
-    try {
-      await c.query(sql);
-    } finally {
-      await c.end();
-    }
-  };
+  const admin = (sql: string) => adminQuery(base, sql);
   await admin(`create database "${name}"`);
   const u = new URL(base);
   u.pathname = `/${name}`;
@@ -308,51 +300,10 @@ process.on('exit', () => {
   for (const c of children) c.kill('SIGKILL');
 });
 const progress = (...parts: unknown[]) => console.error(`[bench outbox ${new Date().toISOString().slice(11, 19)}]`, ...parts);
-const pct = (sorted: number[], p: number) =>
-  sorted.length ? Number(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))].toFixed(2)) : NaN;
 
 const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 
-/** POSTs a GraphQL request; answers its `data`. @throws on a status other than 200 or any GraphQL error. */
-function post(url: string, body: object, token?: string): Promise<unknown> {
-  const text = JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) };
-    if (token) headers.authorization = `Bearer ${token}`;
-    const req = request(url, { method: 'POST', agent, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const json = JSON.parse(Buffer.concat(chunks).toString()) as { data?: unknown; errors?: unknown };
-        if (res.statusCode !== 200 || json.errors) reject(new Error(`${res.statusCode} ${JSON.stringify(json.errors ?? json)}`));
-        else resolve(json.data);
-      });
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(text);
-  });
-}
+/** POSTs a GraphQL request over this bench's agent; answers its `data` (measure.ts postGraphql). */
+const post = (url: string, body: object, token?: string) => postGraphql(agent, url, body, token);
 
-/** `total` requests from `clients` concurrent loops: each request's time (ms), the wall time (s) and the errors. */
-async function concurrent(clients: number, total: number, fn: (k: number) => Promise<unknown>): Promise<{ times: number[]; seconds: number; errors: number }> {
-  let next = 0;
-  let errors = 0;
-  const times: number[] = [];
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: clients }, async () => {
-      while (next < total) {
-        const k = next++;
-        const t = performance.now();
-        try {
-          await fn(k);
-        } catch (err) {
-          if (errors++ === 0) console.error(err);
-        }
-        times.push(performance.now() - t);
-      }
-    }),
-  );
-  return { times, seconds: (performance.now() - t0) / 1000, errors };
-}
+const concurrent = timeConcurrent;

@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -9,7 +9,7 @@ import { PostgresSearchIndex } from '../../src/domain/search/search.index';
 import { searchDocument } from '../../src/domain/search/normalize';
 import { exactQuery, matchQuery, parseSearchQuery } from '../../src/domain/search/query';
 import { forkChild, stopChild } from '../children';
-import { adminQuery, latencies, timeSequential, type Latencies } from '../measure';
+import { adminQuery, latencies, postGraphql, timeSequential, type Latencies } from '../measure';
 import type { HttpServerStats } from '../http/protocol';
 import { LANGUAGE_SHARES, messageTexts, QUERIES } from './corpus';
 
@@ -380,31 +380,8 @@ const progress = (...parts: unknown[]) => console.error(`[bench search ${new Dat
 
 const agent = new Agent({ keepAlive: true, maxSockets: 16 });
 
-/** One GraphQL POST (or the anchor's); throws on a non-200 answer or GraphQL errors; returns `data`. */
-function post(url: string, body: object, token?: string): Promise<unknown> {
-  const text = JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) };
-    if (token) headers.authorization = `Bearer ${token}`;
-    const req = request(url, { method: 'POST', agent, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const answer = Buffer.concat(chunks).toString();
-        try {
-          const json = JSON.parse(answer) as { data?: unknown; errors?: unknown };
-          if (res.statusCode !== 200 || json.errors) reject(new Error(`${res.statusCode} ${answer.slice(0, 300)}`));
-          else resolve(json.data);
-        } catch {
-          reject(new Error(`${res.statusCode} ${answer.slice(0, 300)}`));
-        }
-      });
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(text);
-  });
-}
+/** One GraphQL POST (or the anchor's) over this bench's agent (measure.ts postGraphql). */
+const post = (url: string, body: object, token?: string) => postGraphql(agent, url, body, token);
 
 const children = new Set<ChildProcess>();
 process.on('exit', () => {
