@@ -5,7 +5,7 @@ import type { MessageView } from '../shared/events';
 import { connectionFrom, decodeCursor, encodeCursor, pageSize, type Page } from '../shared/pagination';
 import { activeMembershipSql } from '../conversation/conversation.policy';
 import type { ConversationQueries } from '../conversation/conversation.queries';
-import { messageColumnsSql, rowToMessageView, type MessageRow } from './message.writer';
+import { messageColumnsSql, rowToMessageView, toMessageView, type MessageRow } from './message.writer';
 import { pageBySeq, type SeqPageArgs } from './seq-page';
 
 /** A thread as the API shows it (contract Thread): its root; the counters are the root's. */
@@ -49,9 +49,10 @@ export class ThreadService {
    */
   async rootOf(scope: Scope, id: string, field = 'rootId'): Promise<MessageView> {
     const { message } = await this.queries.visibleMessage(scope, id, field);
-    const rootId = message.threadRoot?.id ?? message.id;
-    const [row] = await scope.em.execute<MessageRow[]>(`select ${messageColumnsSql()} from "messages" where "id" = ?`, [rootId]);
-    const root = rowToMessageView(row);
+    // A root is the message read already; only a reply's root is read again (same conversation, same access).
+    const root = message.threadRoot
+      ? rowToMessageView((await scope.em.execute<MessageRow[]>(`select ${messageColumnsSql()} from "messages" where "id" = ?`, [message.threadRoot.id]))[0])
+      : toMessageView(message);
     if (root.kind === 'SYSTEM') throw badInput('A system message has no thread', field);
     return root;
   }
