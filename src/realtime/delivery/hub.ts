@@ -122,16 +122,28 @@ interface Group {
   refs: number;
 }
 
-/** A serialised result, or one still executing (null: the event was not for this subscriber). */
-type Pending = string | Promise<string | null> | null;
+/**
+ * One event's result for a group (or one subscriber's access check) while it is still being
+ * made: the subscribers waiting on it are written in one pass when it settles, instead of one
+ * promise reaction per subscriber (2000 per event in a 2000-socket room).
+ */
+class Slot<A> {
+  settled = false;
+  value: string | null = null;
+  /** Subscribers whose queue head this is, and slots that settle with it. */
+  waiters: (Subscriber<A> | Slot<A>)[] = [];
+}
+
+/** A serialised result, or one still being made (null: the event was not for this subscriber). */
+type Pending<A> = string | Slot<A> | null;
 
 interface Subscriber<A> {
   spec: HubSubscriberSpec<A>;
   group: Group;
   /** Results in event order that wait for an earlier one (an access check or an execution in flight). */
-  queue: Pending[];
-  /** The head of the queue being awaited. */
-  awaiting: Promise<string | null> | null;
+  queue: Pending<A>[];
+  /** The head of the queue this subscriber waits on (it is among the slot's waiters). */
+  awaiting: Slot<A> | null;
   done: boolean;
   /** Resolves the lifecycle iterator's pending next() when the subscription ends. */
   ended: (() => void) | null;
@@ -364,12 +376,13 @@ export class DeliveryHub<A = AudienceSpec> {
     if (e.type === 'message.updated' && !this.firstDelivery(e.conversationId, e.message.changeSeq, this.deliveredUpdates)) return;
     this.opts.onDispatch?.(e);
     let scope: EventScope | undefined;
-    const results = new Map<Group, string | null | Promise<string | null>>();
-    const resultOf = (g: Group) => {
+    const results = new Map<Group, Pending<A>>();
+    const resultOf = (g: Group): Pending<A> => {
       let r = results.get(g);
       if (r === undefined) {
         scope ??= this.opts.newScope(e);
-        r = this.run(g, e, scope);
+        const out = this.run(g, e, scope);
+        r = isPromise<string | null>(out) ? this.slotOf(out) : out;
         results.set(g, r);
       }
       return r;
@@ -388,12 +401,14 @@ export class DeliveryHub<A = AudienceSpec> {
       else
         this.push(
           sub,
-          ok.then(
-            (yes) => (yes ? resultOf(sub.group) : null),
-            (err) => {
-              this.opts.onError?.(err);
-              return null;
-            },
+          this.slotOf(
+            ok.then(
+              (yes) => (yes ? resultOf(sub.group) : null),
+              (err) => {
+                this.opts.onError?.(err);
+                return null;
+              },
+            ),
           ),
         );
     };
@@ -462,15 +477,51 @@ export class DeliveryHub<A = AudienceSpec> {
     return { errors: [err instanceof GraphQLError ? err : new GraphQLError('Internal server error', { extensions: { code: 'INTERNAL_SERVER_ERROR' } })] };
   }
 
-  /** Writes at once when nothing earlier waits; otherwise queues behind it, in event order. */
-  private push(sub: Subscriber<A>, item: string | null | Promise<string | null>): void {
-    if (sub.done) return;
-    if (!sub.queue.length && !isPromise(item)) {
-      if (item !== null) {
-        this.deliveredFrames++;
-        sub.spec.write(item);
+  /** A slot settled by `promise` (a rejection settles it with null; `run` and `render` report their own failures). */
+  private slotOf(promise: Promise<Pending<A>>): Slot<A> {
+    const slot = new Slot<A>();
+    promise.then(
+      (v) => {
+        if (v instanceof Slot) {
+          if (v.settled) this.settle(slot, v.value);
+          else v.waiters.push(slot);
+        } else this.settle(slot, v);
+      },
+      (err) => {
+        this.opts.onError?.(err);
+        this.settle(slot, null);
+      },
+    );
+    return slot;
+  }
+
+  /** Settles a slot and writes, in one pass, every subscriber waiting on it (then the slots chained to it). */
+  private settle(slot: Slot<A>, value: string | null): void {
+    slot.settled = true;
+    slot.value = value;
+    const waiters = slot.waiters;
+    slot.waiters = [];
+    for (const w of waiters) {
+      if (w instanceof Slot) this.settle(w, value);
+      else {
+        if (w.awaiting === slot) w.awaiting = null;
+        this.pump(w);
       }
-      return;
+    }
+  }
+
+  /** Writes at once when nothing earlier waits; otherwise queues behind it, in event order. */
+  private push(sub: Subscriber<A>, item: Pending<A>): void {
+    if (sub.done) return;
+    if (!sub.queue.length) {
+      const ready = item instanceof Slot ? (item.settled ? item.value : undefined) : item;
+      if (ready !== undefined) {
+        if (ready !== null) {
+          this.deliveredFrames++;
+          sub.spec.write(ready);
+        }
+        return;
+      }
     }
     sub.queue.push(item);
     if (sub.queue.length > this.maxQueue) {
@@ -482,20 +533,19 @@ export class DeliveryHub<A = AudienceSpec> {
     this.pump(sub);
   }
 
-  /** Writes the queued results that are ready, in order, stopping at the first still pending. */
+  /** Writes the queued results that are ready, in order, stopping at the first still being made. */
   private pump(sub: Subscriber<A>): void {
     while (!sub.done && sub.queue.length) {
-      const head = sub.queue[0];
-      if (isPromise<string | null>(head)) {
-        if (sub.awaiting === head) return;
-        sub.awaiting = head;
-        void head.then((r) => {
-          sub.awaiting = null;
-          if (sub.queue[0] !== head) return;
-          sub.queue[0] = r;
-          this.pump(sub);
-        });
-        return;
+      let head = sub.queue[0];
+      if (head instanceof Slot) {
+        if (!head.settled) {
+          if (sub.awaiting !== head) {
+            sub.awaiting = head;
+            head.waiters.push(sub);
+          }
+          return;
+        }
+        head = head.value;
       }
       sub.queue.shift();
       if (head !== null) {
