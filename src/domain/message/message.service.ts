@@ -28,6 +28,7 @@ import {
   lockForSend,
   lockLiveAuthor,
   nextChange,
+  messageColumnsSql,
   recountThreads,
   RefusedUnderLock,
   rowToMessageView,
@@ -713,7 +714,7 @@ export class MessageService {
        select exists (select 1 from "conversations" where "id" = ?) as found,
               exists (select 1 from "memberships" ms where ms."conversation_id" = ? and ms."user_id" = ? and ${activeMembershipSql('ms')}) as member,
               (select json_agg(x order by x."change_seq") from (
-                 select m.* from "messages" m
+                 select ${messageColumnsSql('m')} from "messages" m
                   where m."conversation_id" = ? and (? = 0 or exists (select 1 from mark))
                     and (m."seq" > ? or m."change_seq" > coalesce((select "created_change" from mark), 0))
                   order by m."change_seq" asc limit ${size}) x) as rows`,

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { DomainEvent } from '../../domain/shared/events';
-import { rowToMessageView, type MessageRow } from '../../domain/message/message.writer';
+import { messageColumnsSql, rowToMessageView, type MessageRow } from '../../domain/message/message.writer';
 
 /** Changes committed this long before an outage began are read back too (publishes in flight, clocks of other instances). */
 export const REPLAY_MARGIN_MS = 5000;
@@ -27,7 +27,7 @@ export async function missedChanges(em: EntityManager, conversations: readonly n
   if (supportThreads) where.push(`m."conversation_id" in (select "id" from "conversations" where "kind" = 'SUPPORT')`);
   const at = since.toISOString();
   const rows = await em.execute<MessageRow[]>(
-    `select m.* from "messages" m where (${where.join(' or ')})
+    `select ${messageColumnsSql('m')} from "messages" m where (${where.join(' or ')})
        and (m."created_at" >= ?::timestamptz or m."edited_at" >= ?::timestamptz or m."deleted_at" >= ?::timestamptz or m."changed_at" >= ?::timestamptz)
      order by m."conversation_id", m."change_seq" limit ${REPLAY_MAX_ROWS}`,
     [...params, at, at, at, at],

@@ -5,7 +5,7 @@ import type { UserCache } from '../../domain/user/user-cache';
 import { createLoaders } from '../../read-model/loaders';
 import { refId } from '../../domain/shared/refs';
 import type { MessageView } from '../../domain/shared/events';
-import { rowToMessageView, type MessageRow } from '../../domain/message/message.writer';
+import { messageColumnsSql, rowToMessageView, type MessageRow } from '../../domain/message/message.writer';
 
 /**
  * Batch loaders for one REST request: the same read-only loaders GraphQL's field resolvers use
@@ -18,7 +18,7 @@ export function restLoaders(em: EntityManager, viewerId: number | null, users: U
     /** The newest message that is not a SYSTEM notice nor a thread-only reply (issue 32), per conversation (seed 001's `last_message`: its backend had no notices). */
     lastPostedMessage: new DataLoader<number, MessageView | null>(async (ids) => {
       const rows = await em.execute<MessageRow[]>(
-        `select distinct on (m."conversation_id") m.* from "messages" m
+        `select distinct on (m."conversation_id") ${messageColumnsSql('m')} from "messages" m
           where m."conversation_id" in (${ids.map(() => '?').join(', ')}) and m."kind" <> 'SYSTEM' and not m."thread_only"
           order by m."conversation_id", m."seq" desc`,
         [...ids],
