@@ -7,7 +7,20 @@ import prettier from 'eslint-config-prettier';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'data/**', 'coverage/**', 'reports/**', 'test-artifacts/**', '.stryker-tmp/**', 'examples/gql/**', 'schema/**', '.test-build/**'] },
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      'data/**',
+      'coverage/**',
+      'reports/**',
+      'test-artifacts/**',
+      '.stryker-tmp/**',
+      'examples/gql/**',
+      'schema/**',
+      '.test-build/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
