@@ -32,7 +32,7 @@ function register(live: LiveSocket, topic: string, audience: AudienceSpec, onEnd
     operation: live.operation,
     audience,
     onEnd,
-    write: (payload) => live.send(`${prefix}${payload}}`),
+    write: (payload) => live.sendShared(prefix, payload),
     onOverflow: () => live.close(CLOSE_TOO_FAR_BEHIND, 'Too far behind: reconnect and catch up'),
   });
 }

@@ -135,6 +135,7 @@ export function startGraphqlWs(deps: TransportDeps): GraphqlWs {
         },
         operationId: id,
         send: (frame) => send(state.socket, frame),
+        sendShared: (prefix, payload) => gate.sendEnvelope(state.socket, prefix, payload, '}'),
         close: (code, reason) => closeTooFarBehind(state.socket, reason || String(code)),
       };
       const contextValue = new LiveContext(services, rootEm, viewer.actor, state.ip, live);

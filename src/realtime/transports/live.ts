@@ -30,6 +30,11 @@ export interface LiveSocket {
   operationId: string;
   /** Sends one text frame on the socket (never waits; a socket too far behind is closed with 4507). */
   send(frame: string): void;
+  /**
+   * Sends `prefix + payload + "}"` as one text frame, like {@link send}; `payload` is a result
+   * the hub shares among subscribers, encoded once per turn however many sockets get it.
+   */
+  sendShared(prefix: string, payload: string): void;
   /** Closes this socket (a subscriber fell too far behind). */
   close(code: number, reason: string): void;
 }

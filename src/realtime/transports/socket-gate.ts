@@ -15,6 +15,12 @@ interface CorkableSocket {
   uncork(): void;
 }
 
+/** The part of a `ws` WebSocket's sender that {@link SocketGate.sendEnvelope} writes a prepared frame with (`_state` 0: nothing queued). */
+interface FrameSender {
+  _state: number;
+  sendFrame(list: Buffer[]): void;
+}
+
 /** What the gate keeps per socket (GraphQL's and the legacy dialects' alike). */
 export interface GatedSocket<S extends GateSocket = GateSocket> {
   socket: S;
@@ -188,6 +194,48 @@ export class SocketGate {
   }
 
   /**
+   * Sends `prefix + payload + suffix` as one text frame, like {@link send}, where `payload` is
+   * shared by many sockets (a hub result: the same string for its whole group): it is encoded to
+   * UTF-8 once per turn, and each socket gets a small buffer of its own (the WebSocket header, RFC
+   * 6455 §5.2, and its prefix) followed by the shared bytes, handed to `ws`'s sender as one frame
+   * (as Socket.IO's engine does with pre-encoded frames). `suffix` must be the same for every call
+   * with a given payload. Sockets that are not plain `ws` ones, or whose sender is busy (a
+   * compressed or Blob frame in progress), take the ordinary {@link send}.
+   */
+  sendEnvelope(socket: GateSocket, prefix: string, payload: string, suffix: string): void {
+    if (socket.readyState !== OPEN) return;
+    const sender = (socket as { _sender?: FrameSender })._sender;
+    if (!sender || sender._state !== 0 || typeof sender.sendFrame !== 'function' || !this.corkUntilNextTurn(socket)) {
+      this.send(socket, prefix + payload + suffix);
+      return;
+    }
+    let body = this.encoded.get(payload);
+    if (!body) {
+      body = Buffer.from(payload + suffix);
+      this.encoded.set(payload, body);
+    }
+    const prefixLength = Buffer.byteLength(prefix);
+    const length = prefixLength + body.length;
+    const headerLength = length < 126 ? 2 : length < 65536 ? 4 : 10;
+    const head = Buffer.allocUnsafe(headerLength + prefixLength);
+    head[0] = 0x81; // FIN, text frame; a server's frames are not masked
+    if (headerLength === 2) head[1] = length;
+    else if (headerLength === 4) {
+      head[1] = 126;
+      head.writeUInt16BE(length, 2);
+    } else {
+      head[1] = 127;
+      head.writeUInt32BE(0, 2);
+      head.writeUInt32BE(length, 6);
+    }
+    head.write(prefix, headerLength);
+    sender.sendFrame([head, body]);
+  }
+
+  /** Payloads encoded in this turn (sendEnvelope), dropped when the turn's writes leave. */
+  private readonly encoded = new Map<string, Buffer>();
+
+  /**
    * Holds the socket's writes until this turn of the event loop ends (`setImmediate`), so the
    * frames of several events written in one turn (a burst from the bus, replies settling together)
    * reach the kernel as one `writev` instead of one system call each: under load, the cost per
@@ -214,6 +262,7 @@ export class SocketGate {
       if (socket.bufferedAmount > max) this.closeTooFarBehind(socket, 'Too far behind: reconnect and catch up');
     }
     this.corked.clear();
+    this.encoded.clear();
   };
 
   /** Closes a socket with 4507 and drops it if it does not take the close frame within a few seconds. */
