@@ -9,7 +9,7 @@ import type { AudienceRegistry, Viewer } from '../state/live-registry';
 import type { SocketSessions } from './socket-sessions';
 import { CloseCode, OPEN, truncateReason, type GateSocket } from './sockets';
 
-/** The part of a `ws` WebSocket's TCP socket that {@link SocketGate.send} batches writes with. */
+/** The part of a `ws` WebSocket's TCP socket that {@link SocketGate.sendEnvelope} batches a turn's frames with. */
 interface CorkableSocket {
   cork(): void;
   uncork(): void;
@@ -180,32 +180,34 @@ export class SocketGate {
     await this.deps.services.presence.disconnected(viewer.actor.id, socketId);
   }
 
-  /**
-   * Sends one text frame; never waits for the network: the bytes queue in `ws`, bounded by
-   * WS_MAX_BUFFERED_BYTES (then 4507). Frames written to one socket in the same turn of the event
-   * loop leave in one system call ({@link corkUntilNextTurn}).
-   */
+  /** Sends one text frame; never waits for the network: the bytes queue in `ws`, bounded by WS_MAX_BUFFERED_BYTES (then 4507). */
   send(socket: GateSocket, data: string): void {
     if (socket.readyState !== OPEN) return;
-    const corked = this.corkUntilNextTurn(socket);
     socket.send(data);
-    // A corked socket is checked when its writes leave (uncorkAll): held bytes are not a client's backlog.
-    if (!corked && socket.bufferedAmount > this.deps.config.ws.maxBufferedBytes) this.closeTooFarBehind(socket, 'Too far behind: reconnect and catch up');
+    // A corked socket is checked when its writes leave (endTurn): held bytes are not a client's backlog.
+    if (!this.isCorked(socket) && socket.bufferedAmount > this.deps.config.ws.maxBufferedBytes)
+      this.closeTooFarBehind(socket, 'Too far behind: reconnect and catch up');
   }
 
   /**
    * Sends `prefix + payload + suffix` as one text frame, like {@link send}, where `payload` is
    * shared by many sockets (a hub result: the same string for its whole group): it is encoded to
-   * UTF-8 once per turn, and each socket gets a small buffer of its own (the WebSocket header, RFC
-   * 6455 §5.2, and its prefix) followed by the shared bytes, handed to `ws`'s sender as one frame
-   * (as Socket.IO's engine does with pre-encoded frames). `suffix` must be the same for every call
-   * with a given payload. Sockets that are not plain `ws` ones, or whose sender is busy (a
-   * compressed or Blob frame in progress), take the ordinary {@link send}.
+   * UTF-8 once per turn of the event loop, and each socket gets a small buffer of its own (the
+   * WebSocket header, RFC 6455 §5.2, and its prefix) followed by the shared bytes, handed to `ws`'s
+   * sender as one frame (as Socket.IO's engine does with pre-encoded frames). `suffix` must be the
+   * same for every call with a given payload. Sockets that are not plain `ws` ones, or whose
+   * sender is busy (a compressed or Blob frame in progress), take the ordinary {@link send}.
+   *
+   * The turn's first payload leaves at once (no added latency at a steady pace); from its second
+   * on (a burst from the bus, results settling together), a socket's frames wait for the end of
+   * the turn (`setImmediate`) and leave together, one `writev` instead of a system call per frame:
+   * under load, the cost per frame falls as events pile up.
    */
   sendEnvelope(socket: GateSocket, prefix: string, payload: string, suffix: string): void {
     if (socket.readyState !== OPEN) return;
     const sender = (socket as { _sender?: FrameSender })._sender;
-    if (!sender || sender._state !== 0 || typeof sender.sendFrame !== 'function' || !this.corkUntilNextTurn(socket)) {
+    const raw = (socket as { _socket?: CorkableSocket })._socket;
+    if (!sender || !raw || sender._state !== 0 || typeof sender.sendFrame !== 'function') {
       this.send(socket, prefix + payload + suffix);
       return;
     }
@@ -213,6 +215,11 @@ export class SocketGate {
     if (!body) {
       body = Buffer.from(payload + suffix);
       this.encoded.set(payload, body);
+      this.scheduleEndOfTurn();
+    }
+    if (this.encoded.size > 1 && !this.corked.has(raw)) {
+      raw.cork();
+      this.corked.set(raw, socket);
     }
     const prefixLength = Buffer.byteLength(prefix);
     const length = prefixLength + body.length;
@@ -230,32 +237,30 @@ export class SocketGate {
     }
     head.write(prefix, headerLength);
     sender.sendFrame([head, body]);
+    if (!this.corked.has(raw) && socket.bufferedAmount > this.deps.config.ws.maxBufferedBytes)
+      this.closeTooFarBehind(socket, 'Too far behind: reconnect and catch up');
   }
 
-  /** Payloads encoded in this turn (sendEnvelope), dropped when the turn's writes leave. */
+  /** Payloads encoded in this turn (sendEnvelope), dropped at its end. */
   private readonly encoded = new Map<string, Buffer>();
-
-  /**
-   * Holds the socket's writes until this turn of the event loop ends (`setImmediate`), so the
-   * frames of several events written in one turn (a burst from the bus, replies settling together)
-   * reach the kernel as one `writev` instead of one system call each: under load, the cost per
-   * frame falls as events pile up, without delaying any frame past the current turn. A `ws`
-   * WebSocket's TCP socket (`_socket`) is corked; other sockets (Socket.IO's adapter) are left as they are.
-   */
-  private corkUntilNextTurn(socket: GateSocket): boolean {
-    const raw = (socket as { _socket?: CorkableSocket })._socket;
-    if (!raw) return false;
-    if (this.corked.has(raw)) return true;
-    raw.cork();
-    this.corked.set(raw, socket);
-    if (this.corked.size === 1) setImmediate(this.uncorkAll);
-    return true;
-  }
-
   /** Sockets corked in this turn, with their WebSocket. */
   private readonly corked = new Map<CorkableSocket, GateSocket>();
+  private endOfTurnScheduled = false;
+
+  private isCorked(socket: GateSocket): boolean {
+    const raw = (socket as { _socket?: CorkableSocket })._socket;
+    return raw !== undefined && this.corked.has(raw);
+  }
+
+  private scheduleEndOfTurn(): void {
+    if (this.endOfTurnScheduled) return;
+    this.endOfTurnScheduled = true;
+    setImmediate(this.endTurn);
+  }
+
   /** Lets every corked socket's frames go, then applies WS_MAX_BUFFERED_BYTES to what the network did not take. */
-  private readonly uncorkAll = (): void => {
+  private readonly endTurn = (): void => {
+    this.endOfTurnScheduled = false;
     const max = this.deps.config.ws.maxBufferedBytes;
     for (const [raw, socket] of this.corked) {
       raw.uncork();
