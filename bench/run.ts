@@ -319,6 +319,14 @@ function printRealtime(r: Record<string, any>): void {
       h.deliveriesPerSec.oursOverSocketIo,
       h.deliveriesPerSec.target,
     ],
+    [
+      'hot room burst: server CPU µs per delivery (client process)',
+      ...(['ours', 'bareWs', 'ratio', 'socketIo', 'oursOverSocketIo'] as const).map((k) => {
+        const x = h.cpuUsPerDelivery?.[k];
+        return typeof x === 'object' ? `${x.server} (${x.clients})` : (x ?? '');
+      }),
+      '',
+    ],
     ['hot room: latency p50 ms at 20 msg/s', lat.ours.p50, lat.bareWs.p50, '', lat.socketIo?.p50, lat.oursOverSocketIo?.p50, ''],
     ['hot room: latency p99 ms at 20 msg/s', lat.ours.p99, lat.bareWs.p99, '', lat.socketIo?.p99, lat.oursOverSocketIo?.p99, lat.target],
     ['hot room: SQL per delivered event', h.sqlPerDeliveredEvent.ours, 0, '', 0, '', String(h.sqlPerDeliveredEvent.target)],

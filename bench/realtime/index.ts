@@ -35,6 +35,7 @@ export async function benchRealtime(): Promise<Record<string, unknown>> {
   const run = (scenario: string, server: 'ours' | 'bare' | 'socketio') => only.has(scenario) && servers.has(server);
   const skipped = {
     deliveriesPerSec: NaN,
+    cpuUsPerDelivery: { server: NaN, clients: NaN },
     latency: { p50: NaN, p99: NaN, max: NaN },
     deliverySql: NaN,
     sqlPerDelivery: NaN,
@@ -63,6 +64,14 @@ export async function benchRealtime(): Promise<Record<string, unknown>> {
         target: '>= 0.5',
         socketIo: hotSio.deliveriesPerSec,
         oursOverSocketIo: ratio(hotOurs.deliveriesPerSec, hotSio.deliveriesPerSec),
+      },
+      // The burst's CPU time per delivery (µs), the server's and the client process's; ratios ours over the anchor, of the server's.
+      cpuUsPerDelivery: {
+        ours: hotOurs.cpuUsPerDelivery,
+        bareWs: hotBare.cpuUsPerDelivery,
+        ratio: ratio(hotOurs.cpuUsPerDelivery.server, hotBare.cpuUsPerDelivery.server),
+        socketIo: hotSio.cpuUsPerDelivery,
+        oursOverSocketIo: ratio(hotOurs.cpuUsPerDelivery.server, hotSio.cpuUsPerDelivery.server),
       },
       latencyAt20PerSecMs: {
         ours: hotOurs.latency,
@@ -272,6 +281,8 @@ async function hotRoom(kind: 'ours' | 'bare' | 'socketio', n: number, m: number,
 
   // Throughput: m messages, 4 in flight at a time (profiled with BENCH_CPU_PROF).
   await server.ask({ cmd: 'profileStart' });
+  const serverCpu0 = (await server.ask<{ cpuUs: number }>({ cmd: 'cpu' })).cpuUs;
+  const clientCpu0 = (await report()).cpuUs;
   const t0 = now();
   let next = 0;
   await Promise.all(
@@ -284,10 +295,15 @@ async function hotRoom(kind: 'ours' | 'bare' | 'socketio', n: number, m: number,
   );
   await delivered(n * m);
   const burst = await report(false, true);
+  const serverCpu = (await server.ask<{ cpuUs: number }>({ cmd: 'cpu' })).cpuUs - serverCpu0;
   const deliveriesPerSec = Math.round((n * m) / ((burst.lastAt - t0) / 1000));
+  // CPU per delivery over the burst: the server's and the client process's (less moved by other load on the machine than the rate).
+  const cpuUsPerDelivery = { server: Number((serverCpu / (n * m)).toFixed(2)), clients: Number(((burst.cpuUs - clientCpu0) / (n * m)).toFixed(2)) };
   await server.ask({ cmd: 'profileStop' });
   const stats = await server.ask<ServerStats>({ cmd: 'stats' });
-  progress(`hot room (${kind}): ${deliveriesPerSec} deliveries/s; ${stats.deliverySql} SQL in delivery, ${stats.executions} executions for ${m} messages`);
+  progress(
+    `hot room (${kind}): ${deliveriesPerSec} deliveries/s; CPU µs per delivery ${JSON.stringify(cpuUsPerDelivery)}; ${stats.deliverySql} SQL in delivery, ${stats.executions} executions for ${m} messages`,
+  );
 
   // Latency at a steady 20 messages/s.
   const sends: Promise<void>[] = [];
@@ -318,6 +334,7 @@ async function hotRoom(kind: 'ours' | 'bare' | 'socketio', n: number, m: number,
   await stopChild(server.proc);
   return {
     deliveriesPerSec,
+    cpuUsPerDelivery,
     latency,
     deliverySql: stats.deliverySql,
     sqlPerDelivery: Number((stats.deliverySql / (n * m)).toFixed(4)),

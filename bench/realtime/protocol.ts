@@ -5,6 +5,8 @@ export type ServerCommand =
   | { cmd: 'fixture'; users: number }
   | { cmd: 'stats' }
   | { cmd: 'resetCounters' }
+  /** The process's CPU time so far, without a GC first: answers `{ cpuUs }` (user + system, µs). */
+  | { cmd: 'cpu' }
   | { cmd: 'profileStart' }
   | { cmd: 'profileStop' }
   /** BENCH_HEAP_SNAPSHOT=<dir>: a heap snapshot of the server with its idle sockets open. */
@@ -59,6 +61,8 @@ export interface ClientReport {
   receiptFrames: number;
   receiptsCarried: number;
   lastReceiptAt: number;
+  /** The client process's CPU time so far (user + system, µs). */
+  cpuUs: number;
 }
 
 /** Orchestrator → Socket.IO client child (sio-clients.ts), besides the ClientCommands. */

@@ -31,6 +31,11 @@ const send = (m: unknown) => process.send!(m);
 /** BENCH_CPU_PROF=<dir>: a V8 CPU profile of the measured phase only (profileStart .. profileStop). */
 const profiler = cpuProfiler();
 const profile = (cmd: 'profileStart' | 'profileStop') => (cmd === 'profileStart' ? profiler.start() : profiler.stop(kind));
+/** The `cpu` command's answer: this process's CPU time so far (user + system, µs). */
+const cpu = () => {
+  const { user, system } = process.cpuUsage();
+  return { cpuUs: user + system };
+};
 
 async function ours(): Promise<void> {
   let sql = 0;
@@ -69,7 +74,8 @@ async function ours(): Promise<void> {
     else if (m.cmd === 'stats') {
       global.gc?.();
       send(stats());
-    } else if (m.cmd === 'resetCounters') {
+    } else if (m.cmd === 'cpu') send(cpu());
+    else if (m.cmd === 'resetCounters') {
       sql = 0;
       deliverySql = 0;
       app.realtime.hub.executions = 0;
@@ -153,6 +159,7 @@ async function bare(): Promise<void> {
         sockets: wss.clients.size,
       } satisfies ServerStats);
     } else if (m.cmd === 'resetCounters') send({ ok: true });
+    else if (m.cmd === 'cpu') send(cpu());
     else if (m.cmd === 'profileStart' || m.cmd === 'profileStop') void profile(m.cmd).then(() => send({ ok: true }));
     else if (m.cmd === 'stop') process.exit(0);
   });
@@ -220,6 +227,7 @@ async function socketio(recovery: boolean): Promise<void> {
         sockets: io.of('/').sockets.size,
       } satisfies ServerStats);
     } else if (m.cmd === 'resetCounters') send({ ok: true });
+    else if (m.cmd === 'cpu') send(cpu());
     else if (m.cmd === 'profileStart' || m.cmd === 'profileStop') void profile(m.cmd).then(() => send({ ok: true }));
     else if (m.cmd === 'dropAll') {
       const t0 = now();

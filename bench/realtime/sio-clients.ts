@@ -140,6 +140,7 @@ process.on('message', async (m: ClientCommand | SioClientCommand) => {
         receiptFrames: 0,
         receiptsCarried: 0,
         lastReceiptAt: 0,
+        cpuUs: process.cpuUsage().user + process.cpuUsage().system,
       };
       process.send!(r);
       if (m.reset) {
