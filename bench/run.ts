@@ -307,29 +307,72 @@ function printRequestPath(r: Record<string, any>): void {
 function printRealtime(r: Record<string, any>): void {
   console.log(JSON.stringify({ realtime: r }, null, 2));
   const h = r.hotRoom;
-  const rows: [string, unknown, unknown, unknown, string][] = [
+  const lat = h.latencyAt20PerSecMs;
+  // scenario, ours, bare ws, ours / bare ws, Socket.IO 4, ours / Socket.IO, target
+  const rows: unknown[][] = [
     [
       `hot room: deliveries/s (${h.subscribers} sockets, ${h.messages} msgs)`,
       h.deliveriesPerSec.ours,
       h.deliveriesPerSec.bareWs,
       h.deliveriesPerSec.ratio,
+      h.deliveriesPerSec.socketIo,
+      h.deliveriesPerSec.oursOverSocketIo,
       h.deliveriesPerSec.target,
     ],
-    ['hot room: latency p50 ms at 20 msg/s', h.latencyAt20PerSecMs.ours.p50, h.latencyAt20PerSecMs.bareWs.p50, '', ''],
-    ['hot room: latency p99 ms at 20 msg/s', h.latencyAt20PerSecMs.ours.p99, h.latencyAt20PerSecMs.bareWs.p99, '', h.latencyAt20PerSecMs.target],
-    ['hot room: SQL per delivered event', h.sqlPerDeliveredEvent.ours, 0, '', String(h.sqlPerDeliveredEvent.target)],
+    [
+      'hot room burst: server CPU µs per delivery (client process)',
+      ...(['ours', 'bareWs', 'ratio', 'socketIo', 'oursOverSocketIo'] as const).map((k) => {
+        const x = h.cpuUsPerDelivery?.[k];
+        return typeof x === 'object' ? `${x.server} (${x.clients})` : (x ?? '');
+      }),
+      '',
+    ],
+    ['hot room: latency p50 ms at 20 msg/s', lat.ours.p50, lat.bareWs.p50, '', lat.socketIo?.p50, lat.oursOverSocketIo?.p50, ''],
+    ['hot room: latency p99 ms at 20 msg/s', lat.ours.p99, lat.bareWs.p99, '', lat.socketIo?.p99, lat.oursOverSocketIo?.p99, lat.target],
+    ['hot room: SQL per delivered event', h.sqlPerDeliveredEvent.ours, 0, '', 0, '', String(h.sqlPerDeliveredEvent.target)],
     [
       `idle: RSS KiB per socket (${r.idleSockets.sockets})`,
       r.idleSockets.rssPerSocketKiB.ours,
       r.idleSockets.rssPerSocketKiB.bareWs,
       r.idleSockets.rssPerSocketKiB.ratio,
+      r.idleSockets.rssPerSocketKiB.socketIo,
+      r.idleSockets.rssPerSocketKiB.oursOverSocketIo,
       r.idleSockets.rssPerSocketKiB.target,
     ],
   ];
   if (r.reconnectStorm) {
     const s = r.reconnectStorm;
-    rows.push([`reconnect storm: ms until all ${s.clients} current`, s.timeUntilAllCurrentMs, '', '', '< 10000']);
-    rows.push(['reconnect storm: lost / duplicated', `${s.lost} / ${s.duplicated}`, '', '', '0 / 0']);
+    const a = s.socketIoAnchor;
+    rows.push([
+      `reconnect storm: ms until all ${s.clients ?? a?.clients} current`,
+      s.timeUntilAllCurrentMs ?? '',
+      '',
+      '',
+      a ? (a.timeUntilAllCurrentMs ?? `never (${a.clientsCurrent} of ${a.clients})`) : '',
+      s.oursOverSocketIo ?? '',
+      '< 10000; <= 2x Socket.IO',
+    ]);
+    rows.push([
+      'reconnect storm: lost / duplicated',
+      s.clients === undefined ? '' : `${s.lost} / ${s.duplicated}`,
+      '',
+      '',
+      a ? `${a.lost} / ${a.duplicated}` : '',
+      '',
+      '0 / 0',
+    ]);
+    if (a) {
+      rows.push([
+        'reconnect storm: sockets back p50 / p99 ms',
+        s.socketsAcknowledgedMs ? `${s.socketsAcknowledgedMs.p50} / ${s.socketsAcknowledgedMs.p99}` : '',
+        '',
+        '',
+        `${a.socketsReestablishedMs?.p50} / ${a.socketsReestablishedMs?.p99}`,
+        '',
+        '',
+      ]);
+      rows.push(['reconnect storm: Socket.IO sessions recovered', '', '', '', `${a.recovered} of ${a.clients}`, '', '']);
+    }
   }
   if (r.receipts) {
     const x = r.receipts;
@@ -338,11 +381,13 @@ function printRealtime(r: Record<string, any>): void {
       x.framesPerSec,
       x.anchorBareWsDeliveriesPerSec,
       x.framesPerSecOverAnchor,
+      '',
+      '',
       '<= 1 a second per subscriber and room',
     ]);
-    rows.push(['receipts: frames per subscriber (receipts they stood for)', `${x.framesPerSubscriber} (${x.receiptsCarried})`, '', '', '']);
+    rows.push(['receipts: frames per subscriber (receipts they stood for)', `${x.framesPerSubscriber} (${x.receiptsCarried})`, '', '', '', '', '']);
   }
-  console.log('\n| scenario | ours | bare ws | ratio | target |\n|---|---|---|---|---|');
+  console.log('\n| scenario | ours | bare ws | ours / bare ws | Socket.IO 4 | ours / Socket.IO | target |\n|---|---|---|---|---|---|---|');
   for (const row of rows) console.log(`| ${row.join(' | ')} |`);
 }
 

@@ -166,6 +166,7 @@ process.on(
           receiptFrames,
           receiptsCarried,
           lastReceiptAt,
+          cpuUs: process.cpuUsage().user + process.cpuUsage().system,
         };
         process.send!(r);
         if (m.reset) {

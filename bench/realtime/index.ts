@@ -1,17 +1,27 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { stopChild } from '../children';
-import { now, type ClientReport, type Fixture, type ServerStats } from './protocol';
+import { now, type ClientReport, type Fixture, type ServerStats, type SioStormResult } from './protocol';
 
 /**
- * The realtime benchmark (issue 11), each scenario run against our server and against a bare
- * `ws` anchor in the same run, server and clients in separate processes (2 cores: one each):
- * - hot room: N subscriber sockets in one room; M messages sent 4 at a time (deliveries/s), then
- *   M messages at a steady 20/s (delivery latency p50/p99), and SQL statements run by delivery;
- * - idle sockets: server RSS growth per socket with one subscription;
- * - reconnect storm (ours only: the anchor has no history): every socket drops at once while
- *   messages flow at 10/s; each client reconnects, resubscribes and catches up with
- *   messagesSince; time until all are current, and messages lost or duplicated.
+ * The realtime benchmark (issue 11), each scenario run against our server and against two
+ * anchors in the same run with the same sizes: a bare `ws` server (the least the job needs) and,
+ * since issue 35, a Socket.IO 4 server (what a common realtime stack does; server.ts `socketio`,
+ * clients `socket.io-client` over WebSocket only, sio-clients.ts). Server and clients run in
+ * separate processes (2 cores: one each):
+ * - hot room: N subscriber sockets in one room (the anchors: every socket subscribed, or joined
+ *   to one Socket.IO room; a POST /send is one broadcast, `io.to(room).emit` for Socket.IO); M
+ *   messages sent 4 at a time (deliveries/s), then M messages at a steady 20/s (delivery latency
+ *   p50/p99), and SQL statements run by delivery;
+ * - idle sockets: server RSS growth per socket with one subscription (one room joined);
+ * - reconnect storm: every socket drops at once while messages flow at 10/s; each of our clients
+ *   reconnects, resubscribes and catches up with messagesSince; time until all are current, and
+ *   messages lost or duplicated. Its anchor is Socket.IO's connectionStateRecovery (the bare
+ *   server has no history): the server closes every engine connection, the clients reconnect
+ *   with their default reconnection and the server replays what each missed (socketIoStorm).
+ * Ratios are ours over the anchor (for deliveries/s above 1 is better; for latency, memory and
+ * time below 1 is better).
  * BENCH_SUBSCRIBERS (2000), BENCH_ROOM_MESSAGES (100), BENCH_IDLE_SOCKETS (5000) size them.
  */
 export async function benchRealtime(): Promise<Record<string, unknown>> {
@@ -20,21 +30,29 @@ export async function benchRealtime(): Promise<Record<string, unknown>> {
   const idle = Number(process.env.BENCH_IDLE_SOCKETS ?? 5000);
   // BENCH_SCENARIOS=hot,receipts,idle,storm (default: all) picks scenarios (the storm runs after the hot room).
   const only = new Set((process.env.BENCH_SCENARIOS ?? 'hot,receipts,idle,storm').split(','));
+  // BENCH_SERVERS=ours,bare,socketio (default: all) picks the servers measured (say, one anchor alone; a ratio needs both sides).
+  const servers = new Set((process.env.BENCH_SERVERS ?? 'ours,bare,socketio').split(','));
+  const run = (scenario: string, server: 'ours' | 'bare' | 'socketio') => only.has(scenario) && servers.has(server);
   const skipped = {
     deliveriesPerSec: NaN,
+    cpuUsPerDelivery: { server: NaN, clients: NaN },
     latency: { p50: NaN, p99: NaN, max: NaN },
     deliverySql: NaN,
     sqlPerDelivery: NaN,
     executionsPerMessage: NaN,
     storm: undefined,
   };
-  const hotBare = only.has('hot') ? await hotRoom('bare', n, m, false) : skipped;
-  const hotOurs = only.has('hot') || only.has('storm') ? await hotRoom('ours', n, m, only.has('storm')) : skipped;
+  const hotBare = run('hot', 'bare') ? await hotRoom('bare', n, m, false) : skipped;
+  const hotSio = run('hot', 'socketio') ? await hotRoom('socketio', n, m, false) : skipped;
+  const hotOurs = run('hot', 'ours') || run('storm', 'ours') ? await hotRoom('ours', n, m, only.has('storm')) : skipped;
+  const stormSio = run('storm', 'socketio') ? await socketIoStorm(n) : undefined;
   // Issue 32: receipts in a large room; its anchor is the hot room's bare `ws` delivery rate of this run.
-  const receipts = only.has('receipts') ? await receiptsRoom(Number(process.env.BENCH_RECEIPT_MEMBERS ?? 1000)) : undefined;
-  const idleBare = only.has('idle') ? await idleSockets('bare', idle) : NaN;
-  const idleOurs = only.has('idle') ? await idleSockets('ours', idle) : NaN;
+  const receipts = run('receipts', 'ours') ? await receiptsRoom(Number(process.env.BENCH_RECEIPT_MEMBERS ?? 1000)) : undefined;
+  const idleBare = run('idle', 'bare') ? await idleSockets('bare', idle) : NaN;
+  const idleSio = run('idle', 'socketio') ? await idleSockets('socketio', idle) : NaN;
+  const idleOurs = run('idle', 'ours') ? await idleSockets('ours', idle) : NaN;
   const ratio = (a: number, b: number) => Number((a / b).toFixed(3));
+  const ourStorm = hotOurs.storm as { timeUntilAllCurrentMs: number } | undefined;
   return {
     hotRoom: {
       subscribers: n,
@@ -44,15 +62,44 @@ export async function benchRealtime(): Promise<Record<string, unknown>> {
         bareWs: hotBare.deliveriesPerSec,
         ratio: ratio(hotOurs.deliveriesPerSec, hotBare.deliveriesPerSec),
         target: '>= 0.5',
+        socketIo: hotSio.deliveriesPerSec,
+        oursOverSocketIo: ratio(hotOurs.deliveriesPerSec, hotSio.deliveriesPerSec),
       },
-      latencyAt20PerSecMs: { ours: hotOurs.latency, bareWs: hotBare.latency, target: 'p99 < 100' },
+      // The burst's CPU time per delivery (µs), the server's and the client process's; ratios ours over the anchor, of the server's.
+      cpuUsPerDelivery: {
+        ours: hotOurs.cpuUsPerDelivery,
+        bareWs: hotBare.cpuUsPerDelivery,
+        ratio: ratio(hotOurs.cpuUsPerDelivery.server, hotBare.cpuUsPerDelivery.server),
+        socketIo: hotSio.cpuUsPerDelivery,
+        oursOverSocketIo: ratio(hotOurs.cpuUsPerDelivery.server, hotSio.cpuUsPerDelivery.server),
+      },
+      latencyAt20PerSecMs: {
+        ours: hotOurs.latency,
+        bareWs: hotBare.latency,
+        target: 'p99 < 100',
+        socketIo: hotSio.latency,
+        oursOverSocketIo: { p50: ratio(hotOurs.latency.p50, hotSio.latency.p50), p99: ratio(hotOurs.latency.p99, hotSio.latency.p99) },
+      },
       sqlPerDeliveredEvent: { ours: hotOurs.sqlPerDelivery, deliverySql: hotOurs.deliverySql, executionsPerMessage: hotOurs.executionsPerMessage, target: 0 },
     },
     idleSockets: {
       sockets: idle,
-      rssPerSocketKiB: { ours: idleOurs, bareWs: idleBare, ratio: ratio(idleOurs, idleBare), target: '<= 1.5' },
+      rssPerSocketKiB: {
+        ours: idleOurs,
+        bareWs: idleBare,
+        ratio: ratio(idleOurs, idleBare),
+        target: '<= 1.5',
+        socketIo: idleSio,
+        oursOverSocketIo: ratio(idleOurs, idleSio),
+      },
     },
-    reconnectStorm: hotOurs.storm,
+    reconnectStorm: (hotOurs.storm || stormSio) && {
+      ...hotOurs.storm,
+      socketIoAnchor: stormSio,
+      // Ours over Socket.IO's recovery (null when a Socket.IO client never became current).
+      oursOverSocketIo: ourStorm && stormSio?.timeUntilAllCurrentMs ? ratio(ourStorm.timeUntilAllCurrentMs, stormSio.timeUntilAllCurrentMs) : null,
+      targetOverSocketIo: '<= 2',
+    },
     receipts: receipts && {
       ...receipts,
       anchorBareWsDeliveriesPerSec: hotBare.deliveriesPerSec,
@@ -192,19 +239,22 @@ async function until(what: string, ms: number, test: () => Promise<boolean>): Pr
 
 const pct = (sorted: number[], p: number) => Number(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))].toFixed(1));
 
-async function hotRoom(kind: 'ours' | 'bare', n: number, m: number, storm: boolean) {
+/** The client child of a server kind: socket.io-client sockets for the Socket.IO anchor, raw `ws` graphql-transport-ws ones otherwise. */
+const clientScript = (kind: 'ours' | 'bare' | 'socketio') => (kind === 'socketio' ? 'sio-clients.js' : 'clients.js');
+
+async function hotRoom(kind: 'ours' | 'bare' | 'socketio', n: number, m: number, storm: boolean) {
   progress(`hot room (${kind}): ${n} sockets`);
   const server = await child('server.js', [kind]);
   const { url, wsUrl } = (server.ask as unknown as { info: { url: string; wsUrl: string } }).info;
   const fixture: Fixture =
     kind === 'ours' ? await server.ask<Fixture>({ cmd: 'fixture', users: n }) : { roomId: '0', senderToken: '', tokens: Array.from({ length: n }, () => 'x') };
-  const clients = await child('clients.js', []);
+  const clients = await child(clientScript(kind), []);
   await clients.ask({ cmd: 'connect', wsUrl, tokens: fixture.tokens, query: QUERY, variables: { c: fixture.roomId } });
   await until('subscriptions', 60_000, async () => (await server.ask<ServerStats>({ cmd: 'stats' })).subscribers >= n);
   let lastSeq = 0;
   const sendOne = async (tag: string) => {
     const content = `${tag}@${now()}`;
-    if (kind === 'bare') {
+    if (kind !== 'ours') {
       await (await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ content }) })).json();
       return;
     }
@@ -231,6 +281,8 @@ async function hotRoom(kind: 'ours' | 'bare', n: number, m: number, storm: boole
 
   // Throughput: m messages, 4 in flight at a time (profiled with BENCH_CPU_PROF).
   await server.ask({ cmd: 'profileStart' });
+  const serverCpu0 = (await server.ask<{ cpuUs: number }>({ cmd: 'cpu' })).cpuUs;
+  const clientCpu0 = (await report()).cpuUs;
   const t0 = now();
   let next = 0;
   await Promise.all(
@@ -243,10 +295,15 @@ async function hotRoom(kind: 'ours' | 'bare', n: number, m: number, storm: boole
   );
   await delivered(n * m);
   const burst = await report(false, true);
+  const serverCpu = (await server.ask<{ cpuUs: number }>({ cmd: 'cpu' })).cpuUs - serverCpu0;
   const deliveriesPerSec = Math.round((n * m) / ((burst.lastAt - t0) / 1000));
+  // CPU per delivery over the burst: the server's and the client process's (less moved by other load on the machine than the rate).
+  const cpuUsPerDelivery = { server: Number((serverCpu / (n * m)).toFixed(2)), clients: Number(((burst.cpuUs - clientCpu0) / (n * m)).toFixed(2)) };
   await server.ask({ cmd: 'profileStop' });
   const stats = await server.ask<ServerStats>({ cmd: 'stats' });
-  progress(`hot room (${kind}): ${deliveriesPerSec} deliveries/s; ${stats.deliverySql} SQL in delivery, ${stats.executions} executions for ${m} messages`);
+  progress(
+    `hot room (${kind}): ${deliveriesPerSec} deliveries/s; CPU µs per delivery ${JSON.stringify(cpuUsPerDelivery)}; ${stats.deliverySql} SQL in delivery, ${stats.executions} executions for ${m} messages`,
+  );
 
   // Latency at a steady 20 messages/s.
   const sends: Promise<void>[] = [];
@@ -277,6 +334,7 @@ async function hotRoom(kind: 'ours' | 'bare', n: number, m: number, storm: boole
   await stopChild(server.proc);
   return {
     deliveriesPerSec,
+    cpuUsPerDelivery,
     latency,
     deliverySql: stats.deliverySql,
     sqlPerDelivery: Number((stats.deliverySql / (n * m)).toFixed(4)),
@@ -340,7 +398,7 @@ async function reconnectStorm(
   };
 }
 
-async function idleSockets(kind: 'ours' | 'bare', count: number): Promise<number> {
+async function idleSockets(kind: 'ours' | 'bare' | 'socketio', count: number): Promise<number> {
   progress(`idle sockets (${kind}): ${count}`);
   const server = await child('server.js', [kind]);
   const { wsUrl } = (server.ask as unknown as { info: { wsUrl: string } }).info;
@@ -348,7 +406,7 @@ async function idleSockets(kind: 'ours' | 'bare', count: number): Promise<number
     kind === 'ours'
       ? await server.ask<Fixture>({ cmd: 'fixture', users: count })
       : { roomId: '0', senderToken: '', tokens: Array.from({ length: count }, () => 'x') };
-  const clients = await child('clients.js', []);
+  const clients = await child(clientScript(kind), []);
   // One socket first: lazily made structures (pools, caches) are not counted per socket.
   await clients.ask({ cmd: 'connect', wsUrl, tokens: fixture.tokens.slice(0, 1), query: QUERY, variables: { c: fixture.roomId } });
   await until('subscriptions', 60_000, async () => (await server.ask<ServerStats>({ cmd: 'stats' })).subscribers >= 1);
@@ -365,4 +423,111 @@ async function idleSockets(kind: 'ours' | 'bare', count: number): Promise<number
   const perSocket = Number(((after.rss - before.rss) / (count - 1) / 1024).toFixed(1));
   progress(`idle sockets (${kind}): ${perSocket} KiB RSS per socket (JS heap ${((after.heapUsed - before.heapUsed) / (count - 1) / 1024).toFixed(1)} KiB)`);
   return perSocket;
+}
+
+/** The installed version of a package (read from its package.json next to its entry point's folder). */
+function versionOf(pkg: string): string {
+  let dir = dirname(require.resolve(pkg));
+  for (;;) {
+    try {
+      const json = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version: string };
+      if (json.name === pkg) return json.version;
+    } catch {
+      // no package.json here: one folder up
+    }
+    if (dirname(dir) === dir) return 'unknown';
+    dir = dirname(dir);
+  }
+}
+
+/**
+ * The reconnect storm's Socket.IO 4 anchor (issue 35): a Socket.IO server with
+ * connectionStateRecovery (its defaults: sessions and broadcast packets kept 2 minutes) and `n`
+ * socket.io-client clients in one room; 5 warm-up messages (each client then holds the offset it
+ * recovers from), then messages at 10/s through POST /send (each with the seq the server assigns);
+ * 0.5 s in, the server closes every socket's engine connection at once (`socket.conn.close()`,
+ * a recoverable disconnect). Each client reconnects with socket.io-client's default reconnection
+ * (1 s ± 50%, then doubling up to 5 s) and the server replays the packets it missed when it
+ * recovers the session (`socket.recovered`); a client not recovered has no history to fetch its
+ * gap from: its missing seqs count as lost. 2 s after all are back, sending stops; 1.5 s later
+ * each client's seqs in (from, to] are counted. A client is current once it has every seq emitted
+ * before it reconnected; `timeUntilAllCurrentMs` is the last client's, null if any lacks a seq.
+ */
+async function socketIoStorm(n: number) {
+  progress(`reconnect storm (socketio anchor): ${n} clients`);
+  const server = await child('server.js', ['socketio', 'recovery']);
+  const { url, wsUrl } = (server.ask as unknown as { info: { url: string; wsUrl: string } }).info;
+  const clients = await child('sio-clients.js', []);
+  await clients.ask({ cmd: 'connect', wsUrl, tokens: Array.from({ length: n }, () => 'x'), query: '', variables: {} });
+  await until('room joins', 60_000, async () => (await server.ask<ServerStats>({ cmd: 'stats' })).subscribers >= n);
+  const emitted: [number, number][] = [];
+  const lastSeq = () => emitted.reduce((a, [seq]) => Math.max(a, seq), 0);
+  const sendOne = async (tag: string) => {
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ content: `${tag}@${now()}` }) });
+    const { seq, at } = (await res.json()) as { seq: number; at: number };
+    emitted.push([seq, at]);
+  };
+  for (let i = 0; i < 5; i++) await sendOne(`warm${i}`);
+  await until('deliveries', 60_000, async () => (await clients.ask<ClientReport>({ cmd: 'report' })).deliveries >= 5 * n);
+  const from = lastSeq();
+  await clients.ask({ cmd: 'track', from });
+
+  let sending = true;
+  let sent = 0;
+  let failedSends = 0;
+  const inFlight: Promise<void>[] = [];
+  const sender = (async () => {
+    while (sending) {
+      inFlight.push(
+        sendOne(`storm${sent++}`).catch(() => {
+          failedSends++;
+        }),
+      );
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  await new Promise((r) => setTimeout(r, 500));
+  await clients.ask({ cmd: 'arm' });
+  const { t0, dropped } = await server.ask<{ t0: number; dropped: number }>({ cmd: 'dropAll' });
+  let allBack = true;
+  await until('reconnections', 180_000, async () => ((await clients.ask<ClientReport>({ cmd: 'report' })).reconnected ?? 0) >= n).catch(() => {
+    allBack = false;
+  });
+  progress(`reconnect storm (socketio anchor): ${allBack ? 'all' : 'not all'} reconnected after ${Math.round(now() - t0)} ms`);
+  await new Promise((r) => setTimeout(r, 2000));
+  sending = false;
+  await sender;
+  await Promise.all(inFlight);
+  await new Promise((r) => setTimeout(r, 1500));
+  const to = lastSeq();
+  const r = await clients.ask<SioStormResult>({ cmd: 'stormResult', t0, from, to, emitted });
+  await clients.ask({ cmd: 'drop' });
+  clients.proc.send({ cmd: 'close' });
+  await stopChild(server.proc);
+
+  const p = (xs: number[]) => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    return sorted.length ? { p50: Math.round(pct(sorted, 50)), p99: Math.round(pct(sorted, 99)), max: Math.round(sorted[sorted.length - 1]) } : null;
+  };
+  const current = p(r.currentMs);
+  const result = {
+    socketIo: versionOf('socket.io'),
+    socketIoClient: versionOf('socket.io-client'),
+    clients: n,
+    dropped,
+    messagesDuringStorm: to - from,
+    timeUntilAllCurrentMs: r.complete === n && current ? current.max : null,
+    clientsCurrent: r.complete,
+    reconnected: r.reconnected,
+    recovered: r.recovered,
+    lost: r.lost,
+    duplicated: r.duplicated,
+    failedSends,
+    dropSeenMs: p(r.droppedMs),
+    socketsReestablishedMs: p(r.reconnectedMs),
+    currentMs: current,
+    disconnectReasons: r.reasons,
+  };
+  progress('reconnect storm (socketio anchor):', JSON.stringify(result));
+  return result;
 }

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { writeHeapSnapshot } from 'node:v8';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
+import { Server as IoServer } from 'socket.io';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { startApp, type RunningApp } from '../../src/app';
 import { loadConfig } from '../../src/config/config';
@@ -13,20 +14,28 @@ import { Membership } from '../../src/domain/conversation/membership.entity';
 import { User } from '../../src/domain/user/user.entity';
 import { isDeliveryQuery } from '../../src/realtime/delivery/hub';
 import { cpuProfiler } from '../children';
-import type { Fixture, ServerCommand, ServerStats } from './protocol';
+import { now, type Fixture, type ServerCommand, type ServerStats } from './protocol';
 
 /**
  * A child process of the realtime benchmark: `ours` (the chat server, in-memory PGlite or
- * DATABASE_URL) or `bare` (the anchor: node:http + ws doing the least the job needs: a
+ * DATABASE_URL), `bare` (the anchor: node:http + ws doing the least the job needs: a
  * graphql-transport-ws handshake, and each POST /send broadcast as one `next` frame to every
- * subscribed socket). Answers the orchestrator's commands over IPC.
+ * subscribed socket) or `socketio` (the Socket.IO 4 anchor: node:http + a default Socket.IO
+ * server, every socket joined to one room on connection, each POST /send one
+ * `io.to(room).emit('message', payload)`; with a second argument `recovery`, with
+ * `connectionStateRecovery`). Answers the orchestrator's commands over IPC.
  */
-const kind = process.argv[2] as 'ours' | 'bare';
+const kind = process.argv[2] as 'ours' | 'bare' | 'socketio';
 const send = (m: unknown) => process.send!(m);
 
 /** BENCH_CPU_PROF=<dir>: a V8 CPU profile of the measured phase only (profileStart .. profileStop). */
 const profiler = cpuProfiler();
 const profile = (cmd: 'profileStart' | 'profileStop') => (cmd === 'profileStart' ? profiler.start() : profiler.stop(kind));
+/** The `cpu` command's answer: this process's CPU time so far (user + system, µs). */
+const cpu = () => {
+  const { user, system } = process.cpuUsage();
+  return { cpuUs: user + system };
+};
 
 async function ours(): Promise<void> {
   let sql = 0;
@@ -65,7 +74,8 @@ async function ours(): Promise<void> {
     else if (m.cmd === 'stats') {
       global.gc?.();
       send(stats());
-    } else if (m.cmd === 'resetCounters') {
+    } else if (m.cmd === 'cpu') send(cpu());
+    else if (m.cmd === 'resetCounters') {
       sql = 0;
       deliverySql = 0;
       app.realtime.hub.executions = 0;
@@ -149,13 +159,87 @@ async function bare(): Promise<void> {
         sockets: wss.clients.size,
       } satisfies ServerStats);
     } else if (m.cmd === 'resetCounters') send({ ok: true });
+    else if (m.cmd === 'cpu') send(cpu());
     else if (m.cmd === 'profileStart' || m.cmd === 'profileStop') void profile(m.cmd).then(() => send({ ok: true }));
     else if (m.cmd === 'stop') process.exit(0);
   });
   send({ ready: true, url: `http://127.0.0.1:${port}/send`, wsUrl: `ws://127.0.0.1:${port}/graphql` });
 }
 
-(kind === 'bare' ? bare() : ours()).catch((err) => {
+/** The Socket.IO anchor's payload for one message: the bare anchor's (a GraphQL result with what our messageAdded carries), with the server's seq. */
+function messagePayload(seq: number, content: string) {
+  return {
+    data: {
+      messageAdded: { id: String(seq), seq, content, createdAt: new Date().toISOString(), sender: { id: '1', username: 'sender', fullName: 'Bench sender' } },
+    },
+  };
+}
+
+/** The JSON body of a POST, parsed. */
+function readJson<T>(req: IncomingMessage): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString()) as T));
+    req.on('error', reject);
+  });
+}
+
+/**
+ * The Socket.IO 4 anchor: a default `socket.io` Server on node:http (its defaults: both
+ * transports offered, no compression, 25 s pings), every socket joined to ROOM on connection (a
+ * recovered socket has its rooms back already; the join is then a no-op), and each POST /send
+ * (`{ content }`) one `io.to(ROOM).emit('message', payload)` whose seq the server assigns (1, 2,
+ * ...), answered with `{ seq, at }` (`at`: when it was emitted, ms since the epoch). With
+ * `recovery`, `connectionStateRecovery` with its defaults (2 minutes; the in-memory adapter keeps
+ * every broadcast packet that long). `dropAll` closes every socket's engine connection
+ * (`socket.conn.close()`: the disconnect reason is "forced close" here and "transport close" at
+ * the client, both recoverable).
+ */
+async function socketio(recovery: boolean): Promise<void> {
+  const ROOM = 'room';
+  let seq = 0;
+  const http = createServer((req, res) => {
+    if (req.method !== 'POST' || req.url !== '/send') {
+      res.writeHead(404).end();
+      return;
+    }
+    void readJson<{ content: string }>(req).then(({ content }) => {
+      seq++;
+      io.to(ROOM).emit('message', messagePayload(seq, content));
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: true, seq, at: now() }));
+    });
+  });
+  const io = new IoServer(http, { serveClient: false, ...(recovery ? { connectionStateRecovery: {} } : {}) });
+  io.on('connection', (socket) => void socket.join(ROOM));
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  const { port } = http.address() as AddressInfo;
+  process.on('message', (m: ServerCommand) => {
+    if (m.cmd === 'stats') {
+      global.gc?.();
+      send({
+        rss: process.memoryUsage().rss,
+        heapUsed: process.memoryUsage().heapUsed,
+        sql: 0,
+        deliverySql: 0,
+        executions: 0,
+        subscribers: io.of('/').adapter.rooms.get(ROOM)?.size ?? 0,
+        sockets: io.of('/').sockets.size,
+      } satisfies ServerStats);
+    } else if (m.cmd === 'resetCounters') send({ ok: true });
+    else if (m.cmd === 'cpu') send(cpu());
+    else if (m.cmd === 'profileStart' || m.cmd === 'profileStop') void profile(m.cmd).then(() => send({ ok: true }));
+    else if (m.cmd === 'dropAll') {
+      const t0 = now();
+      const sockets = [...io.of('/').sockets.values()];
+      for (const socket of sockets) socket.conn.close();
+      send({ t0, dropped: sockets.length });
+    } else if (m.cmd === 'stop') process.exit(0);
+  });
+  send({ ready: true, url: `http://127.0.0.1:${port}/send`, wsUrl: `http://127.0.0.1:${port}` });
+}
+
+(kind === 'bare' ? bare() : kind === 'socketio' ? socketio(process.argv[3] === 'recovery') : ours()).catch((err) => {
   console.error(err);
   process.exit(1);
 });
