@@ -1,0 +1,177 @@
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+
+/**
+ * Sums V8 CPU profiles (`.cpuprofile`, as BENCH_CPU_PROF writes them) by self time: the top
+ * functions with their file and line, and totals by package (the npm package a file is in, or for
+ * this project's compiled code its folder under src/, or node's core, native code, GC):
+ *
+ *   node dist/bench/profile-summary.js [--top 25] [--per <operations>] <file.cpuprofile>...
+ *
+ * Several files are summed together. Shares are of the busy time (the profile's time less
+ * `(idle)`); with `--per N` each figure is also given in ms per operation (N operations in all).
+ * Prints Markdown tables on stdout.
+ */
+
+/** The parts of a V8 CPU profile used here. */
+interface CpuProfile {
+  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number }; children?: number[] }[];
+  startTime: number;
+  endTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** Self time (µs) of a function or a package. */
+export interface SelfTime {
+  name: string;
+  /** Where: the file (relative to node_modules or the project) and 1-based line; empty for V8's own entries. */
+  where: string;
+  package: string;
+  micros: number;
+}
+
+/**
+ * What a profile's time went to: µs in all, idle, and self time per function and per package
+ * (largest first). A package's `withCalleesMicros` adds the node-core and native code it called
+ * (charged to the nearest caller in a package: a `pg` socket write's `writeBuffer` is pg's).
+ */
+export interface ProfileSummary {
+  totalMicros: number;
+  idleMicros: number;
+  functions: SelfTime[];
+  packages: { package: string; micros: number; withCalleesMicros: number }[];
+}
+
+/** Node core and native code: charged to their caller's package in `withCalleesMicros`. */
+const runtime = (pkg: string) => pkg === 'node (core)' || pkg === '(native)';
+
+/**
+ * The package a script URL belongs to: the innermost `node_modules/<name>` (or `@scope/name`),
+ * `src/<folder>[/<folder>]` for this project's compiled code (dist/src), `bench`, `node (core)`
+ * for node: URLs, `(native)` for code without a URL (V8 builtins, bindings), or the special
+ * entries `(idle)`, `(program)`, `(garbage collector)` as they are.
+ */
+export function packageOf(url: string, functionName: string): string {
+  if (!url) return functionName.startsWith('(') ? functionName : '(native)';
+  if (url.startsWith('node:') || !url.includes('/')) return 'node (core)';
+  const nm = url.lastIndexOf('/node_modules/');
+  if (nm >= 0) {
+    const parts = url.slice(nm + '/node_modules/'.length).split('/');
+    return parts[0].startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0];
+  }
+  const src = url.indexOf('/dist/src/');
+  if (src >= 0) {
+    const dirs = url
+      .slice(src + '/dist/src/'.length)
+      .split('/')
+      .slice(0, -1);
+    return ['src', ...dirs.slice(0, 2)].join('/');
+  }
+  if (url.includes('/dist/bench/')) return 'bench';
+  return 'other';
+}
+
+/** A URL shortened to what follows its last `node_modules/`, or to the path under the project's `dist/`. */
+function shortFile(url: string): string {
+  const nm = url.lastIndexOf('/node_modules/');
+  if (nm >= 0) return url.slice(nm + 1);
+  const dist = url.indexOf('/dist/');
+  if (dist >= 0) return url.slice(dist + 1);
+  return url.replace(/^file:\/\//, '');
+}
+
+/**
+ * Self time per function and per package of `profiles` summed. A sample's time is the interval
+ * until the next sample (the last one of a profile: the mean interval); the total is the sum of the
+ * samples' times (not endTime - startTime, which also counts the wait for the first sample).
+ */
+export function summariseProfiles(profiles: CpuProfile[]): ProfileSummary {
+  const byFunction = new Map<string, SelfTime>();
+  const charged = new Map<string, number>();
+  let totalMicros = 0;
+  for (const p of profiles) {
+    const nodes = new Map(p.nodes.map((n) => [n.id, n]));
+    const parent = new Map<number, number>();
+    for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+    const pkgOf = (id: number) => {
+      const { url, functionName } = nodes.get(id)!.callFrame;
+      return packageOf(url, functionName || '(anonymous)');
+    };
+    /** The package a node's self time is charged to: its own, or for runtime code the nearest caller's outside the runtime. */
+    const owner = new Map<number, string>();
+    const ownerOf = (id: number): string => {
+      let o = owner.get(id);
+      if (o === undefined) {
+        const own = pkgOf(id);
+        const up = parent.get(id);
+        const above = up === undefined ? '(root)' : pkgOf(up);
+        if (!runtime(own) || above === '(root)') o = own;
+        else if (runtime(above)) o = ownerOf(up!);
+        else o = above;
+        owner.set(id, o);
+      }
+      return o;
+    };
+    const intervals = p.timeDeltas.slice(1);
+    const mean = intervals.length ? intervals.reduce((a, b) => a + b, 0) / intervals.length : 0;
+    for (let i = 0; i < p.samples.length; i++) {
+      const micros = i + 1 < p.timeDeltas.length ? p.timeDeltas[i + 1] : mean;
+      totalMicros += micros;
+      const { functionName, url, lineNumber } = nodes.get(p.samples[i])!.callFrame;
+      const name = functionName || '(anonymous)';
+      const where = url ? `${shortFile(url)}:${lineNumber + 1}` : '';
+      const key = `${name}\u0000${where}`;
+      const entry = byFunction.get(key) ?? { name, where, package: packageOf(url, name), micros: 0 };
+      entry.micros += micros;
+      byFunction.set(key, entry);
+      const o = ownerOf(p.samples[i]);
+      charged.set(o, (charged.get(o) ?? 0) + micros);
+    }
+  }
+  const functions = [...byFunction.values()].sort((a, b) => b.micros - a.micros);
+  const byPackage = new Map<string, number>();
+  for (const f of functions) byPackage.set(f.package, (byPackage.get(f.package) ?? 0) + f.micros);
+  const packages = [...new Set([...byPackage.keys(), ...charged.keys()])]
+    .map((pkg) => ({ package: pkg, micros: byPackage.get(pkg) ?? 0, withCalleesMicros: charged.get(pkg) ?? 0 }))
+    .sort((a, b) => b.micros - a.micros);
+  return { totalMicros, idleMicros: byPackage.get('(idle)') ?? 0, functions, packages };
+}
+
+function main(argv: string[]): void {
+  let top = 25;
+  let per = 0;
+  const files: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--top') top = Number(argv[++i]);
+    else if (argv[i] === '--per') per = Number(argv[++i]);
+    else files.push(argv[i]);
+  }
+  if (!files.length) {
+    console.error('usage: node dist/bench/profile-summary.js [--top 25] [--per <operations>] <file.cpuprofile>...');
+    process.exit(2);
+  }
+  const s = summariseProfiles(files.map((f) => JSON.parse(readFileSync(f, 'utf8')) as CpuProfile));
+  const busy = s.totalMicros - s.idleMicros;
+  const ms = (us: number) => (us / 1000).toFixed(1);
+  const share = (us: number) => `${((100 * us) / busy).toFixed(1)}%`;
+  const perOp = (us: number) => (per ? ` | ${(us / 1000 / per).toFixed(3)}` : '');
+  const perHead = per ? ' | ms per operation' : '';
+  const perRule = per ? '|---' : '';
+  console.log(
+    `${files.map((f) => basename(f)).join(', ')}: ${ms(s.totalMicros)} ms profiled, ${ms(busy)} ms busy (not idle)${per ? `, ${per} operations: ${(busy / 1000 / per).toFixed(3)} ms busy per operation` : ''}`,
+  );
+  console.log(
+    `\n| self time by package | ms | share of busy${perHead} | with the node core and native code it called: ms | share${perHead} |\n|---|---|---${perRule}|---|---${perRule}|`,
+  );
+  for (const p of s.packages)
+    if (p.package !== '(idle)')
+      console.log(
+        `| ${p.package} | ${ms(p.micros)} | ${share(p.micros)}${perOp(p.micros)} | ${ms(p.withCalleesMicros)} | ${share(p.withCalleesMicros)}${perOp(p.withCalleesMicros)} |`,
+      );
+  console.log(`\n| top ${top} functions by self time | file:line | package | ms | share of busy${perHead} |\n|---|---|---|---|---${perRule}|`);
+  for (const f of s.functions.filter((x) => x.package !== '(idle)').slice(0, top))
+    console.log(`| ${f.name} | ${f.where} | ${f.package} | ${ms(f.micros)} | ${share(f.micros)}${perOp(f.micros)} |`);
+}
+
+if (require.main === module) main(process.argv.slice(2));
