@@ -44,25 +44,26 @@ export async function adminQuery(url: string, sql: string): Promise<void> {
 }
 
 /**
- * `total` calls of `fn(k)` from `clients` concurrent loops: each call's time (ms, ascending), the
- * wall time (s) and how many threw (the first error is printed).
+ * `total` calls of `fn(k, client)` from `clients` concurrent loops (`k` counts calls from 0,
+ * `client` is the loop making it, 0 to clients - 1): each call's time (ms, ascending), the wall
+ * time (s) and how many threw (the first error is printed).
  */
 export async function timeConcurrent(
   clients: number,
   total: number,
-  fn: (k: number) => Promise<unknown>,
+  fn: (k: number, client: number) => Promise<unknown>,
 ): Promise<{ times: number[]; seconds: number; errors: number }> {
   let next = 0;
   let errors = 0;
   const times: number[] = [];
   const t0 = performance.now();
   await Promise.all(
-    Array.from({ length: clients }, async () => {
+    Array.from({ length: clients }, async (_, client) => {
       while (next < total) {
         const k = next++;
         const t = performance.now();
         try {
-          await fn(k);
+          await fn(k, client);
         } catch (err) {
           if (errors++ === 0) console.error(err);
         }
