@@ -10,6 +10,8 @@ import { basename } from 'node:path';
  *
  * Several files are summed together. Shares are of the busy time (the profile's time less
  * `(idle)`); with `--per N` each figure is also given in ms per operation (N operations in all).
+ * Last, this project's own functions by inclusive time (theirs and all they called): where in
+ * src/ the time starts.
  * Prints Markdown tables on stdout.
  */
 
@@ -41,10 +43,15 @@ export interface ProfileSummary {
   idleMicros: number;
   functions: SelfTime[];
   packages: { package: string; micros: number; withCalleesMicros: number }[];
+  /** This project's functions (src/) by inclusive time: theirs and everything they called (recursion counted once). */
+  ourInclusive: SelfTime[];
 }
 
 /** Node core and native code: charged to their caller's package in `withCalleesMicros`. */
 const runtime = (pkg: string) => pkg === 'node (core)' || pkg === '(native)';
+
+/** V8's own entries of a profile (no script). */
+const SPECIAL = new Set(['(root)', '(idle)', '(program)', '(garbage collector)']);
 
 /**
  * The package a script URL belongs to: the innermost `node_modules/<name>` (or `@scope/name`),
@@ -53,7 +60,7 @@ const runtime = (pkg: string) => pkg === 'node (core)' || pkg === '(native)';
  * entries `(idle)`, `(program)`, `(garbage collector)` as they are.
  */
 export function packageOf(url: string, functionName: string): string {
-  if (!url) return functionName.startsWith('(') ? functionName : '(native)';
+  if (!url) return SPECIAL.has(functionName) ? functionName : '(native)';
   if (url.startsWith('node:') || !url.includes('/')) return 'node (core)';
   const nm = url.lastIndexOf('/node_modules/');
   if (nm >= 0) {
@@ -89,6 +96,7 @@ function shortFile(url: string): string {
 export function summariseProfiles(profiles: CpuProfile[]): ProfileSummary {
   const byFunction = new Map<string, SelfTime>();
   const charged = new Map<string, number>();
+  const inclusive = new Map<string, SelfTime>();
   let totalMicros = 0;
   for (const p of profiles) {
     const nodes = new Map(p.nodes.map((n) => [n.id, n]));
@@ -127,6 +135,19 @@ export function summariseProfiles(profiles: CpuProfile[]): ProfileSummary {
       byFunction.set(key, entry);
       const o = ownerOf(p.samples[i]);
       charged.set(o, (charged.get(o) ?? 0) + micros);
+      const seen = new Set<string>();
+      for (let id: number | undefined = p.samples[i]; id !== undefined; id = parent.get(id)) {
+        const f = nodes.get(id)!.callFrame;
+        const pkg = packageOf(f.url, f.functionName || '(anonymous)');
+        if (!pkg.startsWith('src')) continue;
+        const w = `${shortFile(f.url)}:${f.lineNumber + 1}`;
+        const k = `${f.functionName || '(anonymous)'}\u0000${w}`;
+        if (seen.has(k)) continue;
+        seen.add(k);
+        const e = inclusive.get(k) ?? { name: f.functionName || '(anonymous)', where: w, package: pkg, micros: 0 };
+        e.micros += micros;
+        inclusive.set(k, e);
+      }
     }
   }
   const functions = [...byFunction.values()].sort((a, b) => b.micros - a.micros);
@@ -135,7 +156,8 @@ export function summariseProfiles(profiles: CpuProfile[]): ProfileSummary {
   const packages = [...new Set([...byPackage.keys(), ...charged.keys()])]
     .map((pkg) => ({ package: pkg, micros: byPackage.get(pkg) ?? 0, withCalleesMicros: charged.get(pkg) ?? 0 }))
     .sort((a, b) => b.micros - a.micros);
-  return { totalMicros, idleMicros: byPackage.get('(idle)') ?? 0, functions, packages };
+  const ourInclusive = [...inclusive.values()].sort((a, b) => b.micros - a.micros);
+  return { totalMicros, idleMicros: byPackage.get('(idle)') ?? 0, functions, packages, ourInclusive };
 }
 
 function main(argv: string[]): void {
@@ -172,6 +194,8 @@ function main(argv: string[]): void {
   console.log(`\n| top ${top} functions by self time | file:line | package | ms | share of busy${perHead} |\n|---|---|---|---|---${perRule}|`);
   for (const f of s.functions.filter((x) => x.package !== '(idle)').slice(0, top))
     console.log(`| ${f.name} | ${f.where} | ${f.package} | ${ms(f.micros)} | ${share(f.micros)}${perOp(f.micros)} |`);
+  console.log(`\n| top ${top} of our functions (src/) by inclusive time | file:line | ms | share of busy${perHead} |\n|---|---|---|---${perRule}|`);
+  for (const f of s.ourInclusive.slice(0, top)) console.log(`| ${f.name} | ${f.where} | ${ms(f.micros)} | ${share(f.micros)}${perOp(f.micros)} |`);
 }
 
 if (require.main === module) main(process.argv.slice(2));

@@ -318,6 +318,9 @@ function printRequestPath(r: Record<string, any>): void {
     `| delivery p50 / p99 ms | ${c.deliveryLatencyMs.p50} / ${c.deliveryLatencyMs.p99} | ${w.deliveryLatencyMs.p50} / ${w.deliveryLatencyMs.p99} | | | |`,
   );
   console.log(`| SQL per send; server CPU ms per send | ${c.sqlPerSend}; ${c.serverCpuMsPerSend} | ${w.sqlPerSend}; ${w.serverCpuMsPerSend} | | | |`);
+  const cores = (x: Record<string, number>) =>
+    `${x.machine} of ${x.ofCores}: server ${x.server}, PostgreSQL ${x.postgres}, subscribers' client ${x.clients}, senders ${x.loadGenerator}, other ${x.other}`;
+  console.log(`| cores busy over the phase | ${cores(c.cores)} | ${cores(w.cores)} | | | |`);
   const s = r.coldStart;
   console.log(
     `\n| cold start to first answer, PGlite (ms) | fresh / existing data | anchor: node:http | target |\n|---|---|---|---|\n| \`npm start\` | ${s.freshDataDirMs} / ${s.existingDataDirMs} | ${s.anchorNodeHttpMs} | < 3000 |`,

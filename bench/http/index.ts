@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { forkChild, stopChild } from '../children';
-import { pct, timeConcurrent, timeSequential } from '../measure';
+import { coresBetween, cpuSnapshot, pct, timeConcurrent, timeSequential } from '../measure';
 import { now, type ClientReport } from '../realtime/protocol';
 import type { HttpFixture, HttpServerStats } from './protocol';
 import { openOperationSocket } from './ws-operations';
@@ -240,10 +240,13 @@ export async function benchRequestPath(): Promise<Record<string, unknown>> {
     await ours.ask({ cmd: 'resetCounters' });
     await ours.ask({ cmd: 'profileStart', label });
     const cpu0 = (await ours.ask<HttpServerStats>({ cmd: 'stats' })).cpuMicros;
+    const clientsCpu0 = (await clients.ask<ClientReport>({ cmd: 'report' })).cpuMicros ?? 0;
+    const machine0 = cpuSnapshot();
     const t0 = now();
     const conc = await concurrent(senders, sends, sendOne);
     await until('deliveries', 300_000, async () => (await clients.ask<ClientReport>({ cmd: 'report' })).deliveries >= sends * members);
     const report = await clients.ask<ClientReport>({ cmd: 'report', latencies: true, reset: true });
+    const machine1 = cpuSnapshot();
     await ours.ask({ cmd: 'profileStop', label });
     const { sql, cpuMicros } = await ours.ask<HttpServerStats>({ cmd: 'stats' });
     const lat = report.latencies.sort((a, b) => a - b);
@@ -257,6 +260,8 @@ export async function benchRequestPath(): Promise<Record<string, unknown>> {
         sqlPerSend: Number((sql / sends).toFixed(2)),
         // Server CPU (user + system) per send, deliveries to its 10 members included.
         serverCpuMsPerSend: Number(((cpuMicros - cpu0) / 1000 / sends).toFixed(3)),
+        // Who used the machine's cores meanwhile (the server's figure includes the profiler's stop).
+        cores: coresBetween(machine0, machine1, { server: (cpuMicros - cpu0) / 1000, clients: ((report.cpuMicros ?? 0) - clientsCpu0) / 1000 }),
         errors: conc.errors,
       },
     };

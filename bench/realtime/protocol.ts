@@ -55,6 +55,8 @@ export interface ClientReport {
   receiptFrames: number;
   receiptsCarried: number;
   lastReceiptAt: number;
+  /** CPU time the client process used so far (user + system), µs. */
+  cpuMicros?: number;
 }
 
 /** A clock shared by processes on one machine: ms since the epoch, sub-ms precision. */
