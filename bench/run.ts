@@ -294,9 +294,10 @@ function printRequestPath(r: Record<string, any>): void {
   // Issue 35: against the anchors that do what the request needs (a durable INSERT for a send).
   const ins = r.oneAfterAnother.anchorInsert;
   const insert = r.database === 'postgresql' ? 'node:http + one durable INSERT' : 'node:http + one INSERT (PGlite in memory: no flush, as ours)';
-  const mine = (x: { median: number; p99: number; serverCpuMsPerRequest?: number }) => `${x.median} / ${x.p99} (CPU ${x.serverCpuMsPerRequest})`;
+  const mine = (x: { median: number; p99: number; serverCpuMsPerRequest?: number; postgresCpuMsPerRequest?: number }) =>
+    `${x.median} / ${x.p99} (${x.serverCpuMsPerRequest}; ${x.postgresCpuMsPerRequest})`;
   console.log(
-    '\n| one client, median / p99 ms (server CPU ms per request) | ours | anchor | anchor is | ratio of medians | target |\n|---|---|---|---|---|---|',
+    '\n| one client, median / p99 ms (CPU ms per request: server; PostgreSQL) | ours | anchor | anchor is | ratio of medians | target |\n|---|---|---|---|---|---|',
   );
   console.log(`| { me { id } } | ${mine(ours.me)} | ${mine(anchor)} | node:http + select 1 | ${ratios.me.ratio} | <= 1.5 |`);
   console.log(`| sendMessage over HTTP | ${mine(ours.sendMessage)} | ${mine(ins)} | ${insert} | ${ratios.sendMessageToInsert.ratio} | <= 2 |`);
@@ -317,10 +318,14 @@ function printRequestPath(r: Record<string, any>): void {
   console.log(
     `| delivery p50 / p99 ms | ${c.deliveryLatencyMs.p50} / ${c.deliveryLatencyMs.p99} | ${w.deliveryLatencyMs.p50} / ${w.deliveryLatencyMs.p99} | | | |`,
   );
-  console.log(`| SQL per send; server CPU ms per send | ${c.sqlPerSend}; ${c.serverCpuMsPerSend} | ${w.sqlPerSend}; ${w.serverCpuMsPerSend} | | | |`);
+  const [a1, ai] = [c.anchorsConcurrent.selectOne, c.anchorsConcurrent.insert];
+  console.log(`| SQL per send | ${c.sqlPerSend} | ${w.sqlPerSend} | 1 | 1 | |`);
+  console.log(
+    `| CPU ms per send (request): server; PostgreSQL | ${c.serverCpuMsPerSend}; ${c.postgresCpuMsPerSend} | ${w.serverCpuMsPerSend}; ${w.postgresCpuMsPerSend} | ${a1.serverCpuMsPerRequest}; ${a1.postgresCpuMsPerRequest} | ${ai.serverCpuMsPerRequest}; ${ai.postgresCpuMsPerRequest} | |`,
+  );
   const cores = (x: Record<string, number>) =>
-    `${x.machine} of ${x.ofCores}: server ${x.server}, PostgreSQL ${x.postgres}, subscribers' client ${x.clients}, senders ${x.loadGenerator}, other ${x.other}`;
-  console.log(`| cores busy over the phase | ${cores(c.cores)} | ${cores(w.cores)} | | | |`);
+    `${x.machine} of ${x.ofCores}: server ${x.server}, PostgreSQL ${x.postgres}${x.clients === undefined ? '' : `, subscribers' client ${x.clients}`}, senders ${x.loadGenerator}, other ${x.other}`;
+  console.log(`| cores busy over the phase | ${cores(c.cores)} | ${cores(w.cores)} | ${cores(a1.cores)} | ${cores(ai.cores)} | |`);
   const s = r.coldStart;
   console.log(
     `\n| cold start to first answer, PGlite (ms) | fresh / existing data | anchor: node:http | target |\n|---|---|---|---|\n| \`npm start\` | ${s.freshDataDirMs} / ${s.existingDataDirMs} | ${s.anchorNodeHttpMs} | < 3000 |`,

@@ -53,12 +53,23 @@ export async function benchRequestPath(): Promise<Record<string, unknown>> {
   const anchorUrl = anchor.info.url;
   /** One anchor (select 1 at `target`, or the INSERT): one after another with its server CPU per request, then from `senders` clients. */
   const measureAnchor = async (target: string, body: (k: number) => object) => {
-    const cpu0 = (await anchor.ask<HttpServerStats>({ cmd: 'stats' })).cpuMicros;
+    const stats = async () => (await anchor.ask<HttpServerStats>({ cmd: 'stats' })).cpuMicros / 1000;
+    const [cpu0, m0] = [await stats(), cpuSnapshot()];
     let k = 0;
     const one = await sequential(n, () => post(target, body(k++)));
-    const cpuMicros = (await anchor.ask<HttpServerStats>({ cmd: 'stats' })).cpuMicros - cpu0;
+    const [cpu1, m1] = [await stats(), cpuSnapshot()];
     const many = await concurrent(senders, sends, (j) => post(target, body(k + j)));
-    return { seq: { ...one, serverCpuMsPerRequest: Number((cpuMicros / 1000 / (n + 50)).toFixed(3)) }, conc: many };
+    const [cpu2, m2] = [await stats(), cpuSnapshot()];
+    const perRequest = (ms: number, count: number) => Number((ms / count).toFixed(3));
+    return {
+      seq: { ...one, serverCpuMsPerRequest: perRequest(cpu1 - cpu0, n + 50), postgresCpuMsPerRequest: perRequest(m1.postgresMs - m0.postgresMs, n + 50) },
+      conc: {
+        ...many,
+        serverCpuMsPerRequest: perRequest(cpu2 - cpu1, sends),
+        postgresCpuMsPerRequest: perRequest(m2.postgresMs - m1.postgresMs, sends),
+        cores: coresBetween(m1, m2, { server: cpu2 - cpu1 }),
+      },
+    };
   };
   const { seq: anchorSeq, conc: anchorConc } = await measureAnchor(anchorUrl, () => ({ query: '{ one }' }));
   // Issue 35: the same server writing one row per request, with the body of a send (parsed: its content is the row's).
@@ -78,9 +89,16 @@ export async function benchRequestPath(): Promise<Record<string, unknown>> {
   const sqlPer = async (count: number, fn: () => Promise<unknown>) => {
     await ours.ask({ cmd: 'resetCounters' });
     const before = await ours.ask<HttpServerStats>({ cmd: 'stats' });
+    const pg0 = cpuSnapshot().postgresMs;
     const r = await sequential(count, fn, 0);
+    const pg1 = cpuSnapshot().postgresMs;
     const { sql, cpuMicros } = await ours.ask<HttpServerStats>({ cmd: 'stats' });
-    return { ...r, sqlPerRequest: Number((sql / count).toFixed(2)), serverCpuMsPerRequest: Number(((cpuMicros - before.cpuMicros) / 1000 / count).toFixed(3)) };
+    return {
+      ...r,
+      sqlPerRequest: Number((sql / count).toFixed(2)),
+      serverCpuMsPerRequest: Number(((cpuMicros - before.cpuMicros) / 1000 / count).toFixed(3)),
+      postgresCpuMsPerRequest: Number(((pg1 - pg0) / count).toFixed(3)),
+    };
   };
   const { senderToken, recipientToken, conversationId: direct } = fx.direct;
 
@@ -260,6 +278,8 @@ export async function benchRequestPath(): Promise<Record<string, unknown>> {
         sqlPerSend: Number((sql / sends).toFixed(2)),
         // Server CPU (user + system) per send, deliveries to its 10 members included.
         serverCpuMsPerSend: Number(((cpuMicros - cpu0) / 1000 / sends).toFixed(3)),
+        // PostgreSQL's processes on this machine (with DATABASE_URL on it), per send.
+        postgresCpuMsPerSend: Number(((machine1.postgresMs - machine0.postgresMs) / sends).toFixed(3)),
         // Who used the machine's cores meanwhile (the server's figure includes the profiler's stop).
         cores: coresBetween(machine0, machine1, { server: (cpuMicros - cpu0) / 1000, clients: ((report.cpuMicros ?? 0) - clientsCpu0) / 1000 }),
         errors: conc.errors,
@@ -294,6 +314,7 @@ export async function benchRequestPath(): Promise<Record<string, unknown>> {
       ratioToInsert: ratio(overHttp.conc.perSec, anchorInsertConc.perSec),
     },
     ...overHttp.figures,
+    anchorsConcurrent: { selectOne: anchorConc, insert: anchorInsertConc },
     overSocket: {
       sendsPerSec: {
         ours: overSocket.conc.perSec,
