@@ -2,14 +2,16 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 
 /**
- * Sums V8 CPU profiles (`.cpuprofile`, as BENCH_CPU_PROF writes them) by self time: the top
+ * Sums V8 CPU profiles (`.cpuprofile`, as BENCH_CPU_PROF writes them) by self time: totals by
+ * layer of the request path (express and middleware, Apollo, graphql-js, the ORM...), the top
  * functions with their file and line, and totals by package (the npm package a file is in, or for
  * this project's compiled code its folder under src/, or node's core, native code, GC):
  *
  *   node dist/bench/profile-summary.js [--top 25] [--per <operations>] <file.cpuprofile>...
  *
  * Several files are summed together. Shares are of the busy time (the profile's time less
- * `(idle)`); with `--per N` each figure is also given in ms per operation (N operations in all).
+ * `(idle)`: V8 samples by wall clock, so on a machine short of cores busy time includes waits for
+ * one, and exceeds the process's CPU time); with `--per N` each figure is also given in ms per operation (N operations in all).
  * Last, this project's own functions by inclusive time (theirs and all they called): where in
  * src/ the time starts.
  * Prints Markdown tables on stdout.
@@ -160,6 +162,78 @@ export function summariseProfiles(profiles: CpuProfile[]): ProfileSummary {
   return { totalMicros, idleMicros: byPackage.get('(idle)') ?? 0, functions, packages, ourInclusive };
 }
 
+/**
+ * The request path's layers, by npm package (self time with the node core and native code each
+ * called): the HTTP server and its middleware, the socket transport, Apollo, graphql-js,
+ * TypeGraphQL, the ORM, the query builder, the driver, input validation. Packages not named here
+ * are listed by name.
+ */
+const LAYERS: Record<string, string[]> = {
+  'express and its middleware (helmet, cors, pino-http, body-parser...; the node:http writes they make)': [
+    'express',
+    'router',
+    'body-parser',
+    'raw-body',
+    'content-type',
+    'type-is',
+    'mime-types',
+    'mime-db',
+    'negotiator',
+    'etag',
+    'cors',
+    'helmet',
+    'pino-http',
+    'pino',
+    'pino-std-serializers',
+    'on-finished',
+    'parseurl',
+    'forwarded',
+    '@as-integrations/express5',
+    'iconv-lite',
+    'media-typer',
+    'whatwg-mimetype',
+    'graphql-upload-ts',
+    'finalhandler',
+    'send',
+    'fresh',
+    'accepts',
+    'vary',
+    'proxy-addr',
+    'qs',
+    'statuses',
+    'http-errors',
+    'depd',
+    'encodeurl',
+    'escape-html',
+    'cookie',
+    'bytes',
+    'path-to-regexp',
+  ],
+  'graphql-ws and ws': ['ws', 'graphql-ws'],
+  '@apollo/server': ['@apollo/server', '@apollo/utils.keyvaluecache', '@apollo/utils.createhash', '@apollo/utils.usagereporting', 'lru-cache'],
+  'graphql-js (parse, validate, execute)': ['graphql', 'dataloader'],
+  'type-graphql': ['type-graphql', 'class-validator', 'reflect-metadata', 'tslib'],
+  MikroORM: ['@mikro-orm/core', '@mikro-orm/knex', '@mikro-orm/postgresql'],
+  'knex (and its lodash, tarn pool)': ['knex', 'tarn', 'lodash', 'debug', 'sqlstring'],
+  'pg (driver)': ['pg', 'pg-protocol', 'pg-types', 'postgres-date', 'postgres-array', 'postgres-bytea', 'postgres-interval', 'pg-pool'],
+  'zod (input validation)': ['zod'],
+  'jose (JWT)': ['jose'],
+  'rate limits and metrics': ['rate-limiter-flexible', 'prom-client', 'tdigest', 'bintrees'],
+};
+
+/** A summary's packages grouped into {@link LAYERS} (µs with callees, largest first); ours as `src/`, the rest by package. */
+export function layersOf(summary: ProfileSummary): { layer: string; micros: number }[] {
+  const byLayer = new Map<string, number>();
+  for (const p of summary.packages) {
+    if (p.package === '(idle)') continue;
+    const layer =
+      Object.keys(LAYERS).find((k) => LAYERS[k].includes(p.package)) ??
+      (p.package.startsWith('src') ? 'our code (src/)' : runtime(p.package) ? 'node core and native code not called from a package' : p.package);
+    byLayer.set(layer, (byLayer.get(layer) ?? 0) + p.withCalleesMicros);
+  }
+  return [...byLayer].map(([layer, micros]) => ({ layer, micros })).sort((a, b) => b.micros - a.micros);
+}
+
 function main(argv: string[]): void {
   let top = 25;
   let per = 0;
@@ -183,6 +257,8 @@ function main(argv: string[]): void {
   console.log(
     `${files.map((f) => basename(f)).join(', ')}: ${ms(s.totalMicros)} ms profiled, ${ms(busy)} ms busy (not idle)${per ? `, ${per} operations: ${(busy / 1000 / per).toFixed(3)} ms busy per operation` : ''}`,
   );
+  console.log(`\n| layer (self time, with the node core and native code it called) | ms | share of busy${perHead} |\n|---|---|---${perRule}|`);
+  for (const l of layersOf(s)) if (l.micros > 0) console.log(`| ${l.layer} | ${ms(l.micros)} | ${share(l.micros)}${perOp(l.micros)} |`);
   console.log(
     `\n| self time by package | ms | share of busy${perHead} | with the node core and native code it called: ms | share${perHead} |\n|---|---|---${perRule}|---|---${perRule}|`,
   );
