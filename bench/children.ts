@@ -5,17 +5,20 @@ import { join } from 'node:path';
 
 /**
  * BENCH_CPU_PROF=<dir>: a V8 CPU profile of a benchmark child between `start` and `stop`, written
- * as `<dir>/<name>-<time>.cpuprofile` (Chrome DevTools, Performance). Without the variable both
- * do nothing.
+ * as `<dir>/<name>-<time>.cpuprofile` (Chrome DevTools, Performance; `node dist/bench/profile-summary.js`
+ * sums it). BENCH_CPU_PROF_US sets the sampling interval in µs (V8's default otherwise, 1000).
+ * Without BENCH_CPU_PROF both do nothing.
  */
 export function cpuProfiler(): { start(): Promise<void>; stop(name: string): Promise<void> } {
   const inspector = new Session();
-  const post = (method: string) => new Promise<any>((resolve, reject) => inspector.post(method, (err, res) => (err ? reject(err) : resolve(res))));
+  const post = (method: string, params?: object) =>
+    new Promise<any>((resolve, reject) => inspector.post(method, params, (err, res) => (err ? reject(err) : resolve(res))));
   return {
     async start() {
       if (!process.env.BENCH_CPU_PROF) return;
       inspector.connect();
       await post('Profiler.enable');
+      if (process.env.BENCH_CPU_PROF_US) await post('Profiler.setSamplingInterval', { interval: Number(process.env.BENCH_CPU_PROF_US) });
       await post('Profiler.start');
     },
     async stop(name) {

@@ -1,4 +1,7 @@
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
+import { cpus } from 'node:os';
 import { Client } from 'pg';
 
 /** The `p`th percentile (0..100) of `sorted` (ascending), to 2 decimals; NaN when empty. */
@@ -44,25 +47,26 @@ export async function adminQuery(url: string, sql: string): Promise<void> {
 }
 
 /**
- * `total` calls of `fn(k)` from `clients` concurrent loops: each call's time (ms, ascending), the
- * wall time (s) and how many threw (the first error is printed).
+ * `total` calls of `fn(k, client)` from `clients` concurrent loops (`k` counts calls from 0,
+ * `client` is the loop making it, 0 to clients - 1): each call's time (ms, ascending), the wall
+ * time (s) and how many threw (the first error is printed).
  */
 export async function timeConcurrent(
   clients: number,
   total: number,
-  fn: (k: number) => Promise<unknown>,
+  fn: (k: number, client: number) => Promise<unknown>,
 ): Promise<{ times: number[]; seconds: number; errors: number }> {
   let next = 0;
   let errors = 0;
   const times: number[] = [];
   const t0 = performance.now();
   await Promise.all(
-    Array.from({ length: clients }, async () => {
+    Array.from({ length: clients }, async (_, client) => {
       while (next < total) {
         const k = next++;
         const t = performance.now();
         try {
-          await fn(k);
+          await fn(k, client);
         } catch (err) {
           if (errors++ === 0) console.error(err);
         }
@@ -101,4 +105,77 @@ export function postGraphql(agent: Agent, url: string, body: object, token?: str
     req.on('error', reject);
     req.end(text);
   });
+}
+
+/** CPU time used so far (ms) by the machine and by the processes a benchmark does not fork (see {@link cpuSnapshot}). */
+export interface CpuSnapshot {
+  /** performance.now() when taken. */
+  at: number;
+  /** Busy time of all cores together (user, nice, system, irq). */
+  machineBusyMs: number;
+  cores: number;
+  /** The `postgres` processes on this machine (all of them: other clients' work too); 0 without /proc. */
+  postgresMs: number;
+  /** This process (user + system). */
+  selfMs: number;
+}
+
+let clockTicks: number | undefined;
+/** The PostgreSQL processes' CPU time on this machine from /proc (Linux), ms; 0 where there is no /proc. */
+function postgresCpuMs(): number {
+  let ticks = 0;
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return 0;
+  }
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (!stat.includes('(postgres)')) continue;
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
+    } catch {
+      // exited meanwhile
+    }
+  }
+  if (clockTicks === undefined) {
+    try {
+      clockTicks = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+    } catch {
+      clockTicks = 100;
+    }
+  }
+  return (ticks * 1000) / clockTicks;
+}
+
+/** A {@link CpuSnapshot} now (os.cpus() for the machine; /proc for PostgreSQL). */
+export function cpuSnapshot(): CpuSnapshot {
+  const all = cpus();
+  const machineBusyMs = all.reduce((sum, c) => sum + c.times.user + c.times.nice + c.times.sys + c.times.irq, 0);
+  const self = process.cpuUsage();
+  return { at: performance.now(), machineBusyMs, cores: all.length, postgresMs: postgresCpuMs(), selfMs: (self.user + self.system) / 1000 };
+}
+
+/**
+ * Cores used on average between two snapshots (CPU ms over wall ms, 1 = one core): the machine,
+ * PostgreSQL, this process, and `children` (name: CPU ms each used in between, measured by the
+ * caller); `other` is the machine's rest (other processes on the machine, the kernel).
+ */
+export function coresBetween(a: CpuSnapshot, b: CpuSnapshot, children: Record<string, number>): Record<string, number> {
+  const wall = b.at - a.at;
+  const cores = (ms: number) => Number((ms / wall).toFixed(2));
+  const machine = b.machineBusyMs - a.machineBusyMs;
+  const postgres = b.postgresMs - a.postgresMs;
+  const self = b.selfMs - a.selfMs;
+  const known = postgres + self + Object.values(children).reduce((x, y) => x + y, 0);
+  return {
+    machine: cores(machine),
+    ofCores: a.cores,
+    postgres: cores(postgres),
+    loadGenerator: cores(self),
+    ...Object.fromEntries(Object.entries(children).map(([k, ms]) => [k, cores(ms)])),
+    other: cores(Math.max(0, machine - known)),
+  };
 }

@@ -2,7 +2,8 @@
 
 /** Orchestrator → server child. */
 export type HttpServerCommand =
-  | { cmd: 'fixture'; conversations: number; members: number }
+  /** `senders` (default 0): that many users who are each the first member of every `senders`th group (see HttpFixture.senders). */
+  | { cmd: 'fixture'; conversations: number; members: number; senders?: number }
   | { cmd: 'bigGroup'; extra: number }
   | { cmd: 'reactions'; conversationId: string; users: number }
   | { cmd: 'webhook'; url: string }
@@ -33,6 +34,13 @@ export interface HttpFixture {
   tokens: string[][];
   /** A DIRECT chat between the first conversation's first two members. */
   direct: { conversationId: string; senderToken: string; recipientToken: string };
+  /**
+   * When the fixture was asked for `senders`: sender j is the first member (the owner) of the
+   * groups j, j + senders, j + 2 * senders, ... (its token is also in `tokens` there), so each of a
+   * few clients can send into many of the groups as one user while every group keeps `members`
+   * members. Indexes into conversationIds.
+   */
+  senders?: { token: string; conversationIndexes: number[] }[];
 }
 
 /** The heavy-neighbour scenario's fixture (bench/heavy): a GROUP of the heavy user and `extra` bulk members, and a bystander outside it. */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PGlite } from '@electric-sql/pglite';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -18,7 +18,8 @@ import type { BigGroupFixture, HttpFixture, HttpServerCommand, OutboxCounts } fr
  * A child process of the request-path benchmark (issue 12): `ours` (the chat server on
  * DATABASE_URL, or in-memory PGlite) or `anchor`: a bare node:http server that answers every
  * request from one `select 1` on a `pg` pool of the same size as ours (PGlite in this process
- * when there is no DATABASE_URL), the floor of one HTTP round trip plus one database round trip.
+ * when there is no DATABASE_URL), the floor of one HTTP round trip plus one database round trip;
+ * a POST to `/insert` instead writes one row with a durable commit (issue 35; see `anchor`).
  * Answers the orchestrator's commands over IPC.
  */
 const kind = process.argv[2] as 'ours' | 'anchor';
@@ -68,7 +69,7 @@ async function ours(): Promise<void> {
   });
   process.on('message', async (m: HttpServerCommand) => {
     try {
-      if (m.cmd === 'fixture') send(await fixture(app, m.conversations, m.members));
+      if (m.cmd === 'fixture') send(await fixture(app, m.conversations, m.members, m.senders ?? 0));
       else if (m.cmd === 'bigGroup') send(await bigGroup(app, m.extra));
       else if (m.cmd === 'reactions') send(await reactions(app, m.conversationId, m.users));
       else if (m.cmd === 'webhook') send(await webhook(app, m.url));
@@ -100,40 +101,51 @@ async function ours(): Promise<void> {
 /**
  * `conversations` GROUPs of `members` users each (rows written directly: registering thousands
  * of users would mostly time argon2), plus one DIRECT chat between the first group's first two
- * members; a login (access token) per user.
+ * members; a login (access token) per user. With `senders` > 0, group c's first member is shared
+ * sender c % senders (HttpFixture.senders); the other members belong to one group each.
  */
-async function fixture(app: RunningApp, conversations: number, members: number): Promise<HttpFixture> {
+async function fixture(app: RunningApp, conversations: number, members: number, senders: number): Promise<HttpFixture> {
   const em = app.orm.em.fork();
   const hash = await hashPassword('benchmark-pass');
   const tag = randomBytes(3).toString('hex');
-  const users: User[] = [];
+  const user = (name: string) => em.create(User, { username: name, usernameKey: name.toLowerCase(), passwordHash: hash, firstName: 'Bench', lastName: name });
+  const shared = Array.from({ length: senders }, (_, j) => user(`s${j}_${tag}`));
+  // Per group, its members in order (the first is the owner).
+  const memberOf: User[][] = [];
   for (let c = 0; c < conversations; c++) {
-    for (let i = 0; i < members; i++) {
-      const name = `u${c}_${i}_${tag}`;
-      users.push(em.create(User, { username: name, usernameKey: name.toLowerCase(), passwordHash: hash, firstName: 'Bench', lastName: name }));
-    }
+    const row: User[] = [];
+    for (let i = 0; i < members; i++) row.push(i === 0 && senders > 0 ? shared[c % senders] : user(`u${c}_${i}_${tag}`));
+    memberOf.push(row);
   }
   await em.flush();
   const groups: Conversation[] = [];
   for (let c = 0; c < conversations; c++) {
-    const owner = users[c * members];
+    const owner = memberOf[c][0];
     const group = em.create(Conversation, { kind: ConversationKind.GROUP, name: `bench group ${c} ${tag}`, createdBy: owner.id });
     groups.push(group);
     for (let i = 0; i < members; i++) {
-      em.create(Membership, { conversation: group, user: users[c * members + i].id, role: i === 0 ? MemberRole.OWNER : MemberRole.MEMBER });
+      em.create(Membership, { conversation: group, user: memberOf[c][i].id, role: i === 0 ? MemberRole.OWNER : MemberRole.MEMBER });
     }
   }
   await em.flush();
-  const [a, b] = [users[0], users[1]];
+  const [a, b] = [memberOf[0][0], memberOf[0][1]];
   const actor = { id: a.id, username: a.username, isStaff: false };
   const direct = await app.services.conversations.openDirectWith({ actor, em: app.orm.em.fork() }, { userId: String(b.id) });
-  const tokens: string[] = [];
-  // A fresh EntityManager per login: one that managed them all would recompute every change set at each flush.
-  for (const u of users) tokens.push((await app.services.auth.startSession(app.orm.em.fork(), u)).accessToken);
+  // One login per user; a fresh EntityManager per login: one that managed them all would recompute every change set at each flush.
+  const tokenOf = new Map<User, string>();
+  for (const u of new Set(memberOf.flat())) tokenOf.set(u, (await app.services.auth.startSession(app.orm.em.fork(), u)).accessToken);
   return {
     conversationIds: groups.map((g) => String(g.id)),
-    tokens: Array.from({ length: conversations }, (_, c) => tokens.slice(c * members, (c + 1) * members)),
-    direct: { conversationId: String(direct.id), senderToken: tokens[0], recipientToken: tokens[1] },
+    tokens: memberOf.map((row) => row.map((u) => tokenOf.get(u)!)),
+    direct: { conversationId: String(direct.id), senderToken: tokenOf.get(a)!, recipientToken: tokenOf.get(b)! },
+    ...(senders > 0
+      ? {
+          senders: shared.map((u, j) => ({
+            token: tokenOf.get(u)!,
+            conversationIndexes: Array.from({ length: conversations }, (_, c) => c).filter((c) => c % senders === j),
+          })),
+        }
+      : {}),
   };
 }
 
@@ -212,20 +224,61 @@ async function outboxCounts(app: RunningApp): Promise<OutboxCounts> {
   return out;
 }
 
+/**
+ * The anchor: node:http answering each request after one database round trip. `POST /` (any body,
+ * read to its end): one `select 1`. `POST /insert` (issue 35): the body parsed as a GraphQL request
+ * and `variables.t` inserted as one row of `chat_bench_anchor_<pid>_<random>`, a logged table made
+ * at start and dropped at stop, in autocommit: a committed one-row INSERT, fsynced when the server
+ * has `synchronous_commit` on (PostgreSQL's default; not a temporary table, whose commits PostgreSQL
+ * does not flush, having written no WAL for them). On PGlite (no DATABASE_URL) the database is in
+ * this process and in memory, as ours is in the benchmark: neither pays a flush to disk.
+ */
 async function anchor(): Promise<void> {
   const url = process.env.DATABASE_URL;
   const pool = url ? new Pool({ connectionString: url, max: poolMax }) : undefined;
   const pglite = url ? undefined : new PGlite();
-  const selectOne = () => (pool ? pool.query('select 1 as one') : pglite!.query('select 1 as one'));
+  const table = `chat_bench_anchor_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const sql = <R extends Record<string, unknown>>(text: string, params?: unknown[]): Promise<{ rows: R[] }> =>
+    pool ? pool.query(text, params) : pglite!.query<R>(text, params);
+  await sql(
+    `create table "${table}" ("id" bigserial primary key, "conversation_id" int not null, "sender_id" int not null, "content" text not null, "created_at" timestamptz not null default now())`,
+  );
+  const insert = `insert into "${table}" ("conversation_id", "sender_id", "content") values ($1, $2, $3) returning "id", "created_at"`;
+  const answer = (res: ServerResponse, work: Promise<unknown>) =>
+    work.then(
+      (data) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ data })),
+      (err) => res.writeHead(500).end(String(err)),
+    );
   const http = createServer((req, res) => {
+    if (req.url === '/insert') {
+      // Reads and parses the body as ours does, then one durable one-row INSERT.
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        let content: string;
+        try {
+          content = String((JSON.parse(Buffer.concat(chunks).toString()) as { variables?: { t?: unknown } }).variables?.t ?? '');
+        } catch {
+          res.writeHead(400).end('not JSON');
+          return;
+        }
+        void answer(
+          res,
+          sql<{ id: string }>(insert, [1, 1, content]).then((r) => ({ insert: { id: String(r.rows[0].id) } })),
+        );
+      });
+      return;
+    }
     // Reads the body (a request like ours), then one database round trip.
     req.resume();
-    req.on('end', () => {
-      selectOne().then(
-        (r) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ data: { one: r.rows[0].one } })),
-        (err) => res.writeHead(500).end(String(err)),
-      );
-    });
+    req.on(
+      'end',
+      () =>
+        void answer(
+          res,
+          sql<{ one: number }>('select 1 as one').then((r) => ({ one: r.rows[0].one })),
+        ),
+    );
   });
   http.keepAliveTimeout = 60_000;
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
@@ -237,6 +290,9 @@ async function anchor(): Promise<void> {
       await profile(m.cmd, m.label ?? '');
       send({ ok: true });
     } else if (m.cmd === 'stop') {
+      http.close();
+      http.closeAllConnections();
+      await sql(`drop table if exists "${table}"`);
       await pool?.end();
       await pglite?.close();
       process.exit(0);

@@ -155,6 +155,7 @@ process.on(
         await inBatches(fresh, 100, open);
         process.send!({ ok: true });
       } else if (m.cmd === 'report') {
+        const cpu = process.cpuUsage();
         const r: ClientReport = {
           sockets: clients.length,
           open: clients.filter((c) => c.socket?.readyState === WebSocket.OPEN).length,
@@ -166,7 +167,7 @@ process.on(
           receiptFrames,
           receiptsCarried,
           lastReceiptAt,
-          cpuUs: process.cpuUsage().user + process.cpuUsage().system,
+          cpuUs: cpu.user + cpu.system,
         };
         process.send!(r);
         if (m.reset) {
