@@ -9,7 +9,9 @@ import { RateLimitedError } from '../../domain/shared/rate-limit';
 import type { TransportDeps } from '../deps';
 import { dependsOnViewer } from '../delivery/selection';
 import { LiveContext, type LiveSocket } from './live';
-import { bearer, type GatedSocket } from './socket-gate';
+import { bearer, type GatedSocket, type SocketGate } from './socket-gate';
+import type { AudienceRegistry, Viewer } from '../state/live-registry';
+import type { DeliveryHub, PreparedOperation } from '../delivery/hub';
 import { keepAlive, truncateReason } from './sockets';
 
 /** What the realtime layer keeps per socket (graphql-ws's `extra`). */
@@ -56,13 +58,23 @@ export function startGraphqlWs(deps: TransportDeps): GraphqlWs {
   const stopHeartbeat = keepAlive(wsServer, config.ws.pingIntervalMs);
 
   const send = (socket: WebSocket, data: string) => gate.send(socket, data);
-  const closeTooFarBehind = (socket: WebSocket, why: string) => gate.closeTooFarBehind(socket, why);
+  // graphql-ws's own connection_init timer stays referenced by its per-socket closure for the
+  // socket's life once cleared: ours is dropped when connection_init arrives (same 4408 close).
+  const initWaits = new Map<SocketState, NodeJS.Timeout>();
+  const initWaitMs = config.ws.initTimeoutMs;
+  const endInitWait = (state: SocketState) => {
+    const timer = initWaits.get(state);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    initWaits.delete(state);
+  };
 
   const server = makeServer<Record<string, unknown> | undefined, SocketState>({
     schema,
-    connectionInitWaitTimeout: config.ws.initTimeoutMs,
+    connectionInitWaitTimeout: 0, // ours below (initWaits)
     onConnect: async (ctx) => {
       const state = ctx.extra;
+      endInitWait(state);
       const params = (ctx.connectionParams ?? {}) as Record<string, unknown>;
       const token = bearer(params.authorization ?? params.Authorization) ?? (typeof params.token === 'string' ? params.token : undefined);
       // graphql-ws keeps connectionParams for the socket's life: the token is not needed after this (it is a few hundred bytes per socket).
@@ -73,6 +85,7 @@ export function startGraphqlWs(deps: TransportDeps): GraphqlWs {
       return (await gate.authenticate(state, token)).ok;
     },
     onClose: async (ctx) => {
+      endInitWait(ctx.extra);
       await gate.release(ctx.extra);
     },
     // Parse and validate here (with the query limits, and without introspection when it is off)
@@ -106,38 +119,22 @@ export function startGraphqlWs(deps: TransportDeps): GraphqlWs {
       const operationCost = cost?.of(prepared.document, payload.operationName, variableValues) ?? null;
       const refused = costRefusal(operationCost, config.graphql.maxCost);
       if (refused) return [refused];
-      const live: LiveSocket = {
+      const live = new SocketLive(
+        state,
+        gate,
         viewer,
         audience,
         hub,
-        maxPresenceIds: config.ws.maxPresenceIds,
-        holdUserIds: (count) => {
-          const cap = config.ws.maxPresenceIdsPerSocket;
-          const held = state.userIdsHeld ?? 0;
-          if (held + count > cap) {
-            throw badInput(`The subscriptions of this socket may name at most ${cap} users in userIds (${held} already); complete one first`, 'userIds');
-          }
-          state.userIdsHeld = held + count;
-          let released = false;
-          return () => {
-            if (!released) {
-              released = true;
-              state.userIdsHeld = (state.userIdsHeld ?? count) - count;
-            }
-          };
-        },
-        operation: {
+        config.ws,
+        {
           document: prepared.document,
           operationName: payload.operationName,
           variableValues,
           key: intern(`${payload.operationName ?? ''}\u0000${JSON.stringify(variableValues ?? null)}\u0000${payload.query}`),
           perViewer: dependsOnViewer(schema, prepared.document, payload.operationName),
         },
-        operationId: id,
-        send: (frame) => send(state.socket, frame),
-        sendShared: (prefix, payload) => gate.sendEnvelope(state.socket, prefix, payload, '}'),
-        close: (code, reason) => closeTooFarBehind(state.socket, reason || String(code)),
-      };
+        id,
+      );
       const contextValue = new LiveContext(services, rootEm, viewer.actor, state.ip, live);
       if (operationCost !== null) costs.set(contextValue, operationCost);
       return {
@@ -172,6 +169,8 @@ export function startGraphqlWs(deps: TransportDeps): GraphqlWs {
     subscribe: async (args) => {
       const stream = await createSourceEventStream(args);
       (args.contextValue as GraphQLContext).release();
+      // graphql-ws keeps `args` for the subscription's life; the hub holds what the stream needs.
+      if (isAsyncIterable(stream)) (args as { contextValue?: unknown }).contextValue = undefined;
       return stream as AsyncIterable<ExecutionResult> | ExecutionResult;
     },
     // Every error sent in an `error` message goes through the one mapper too: refusals above,
@@ -187,6 +186,15 @@ export function startGraphqlWs(deps: TransportDeps): GraphqlWs {
   wsServer.on('connection', (socket, request) => {
     const state = gate.admit(socket, clientIp(request), CloseCode.InternalServerError);
     if (!state) return;
+    if (socket.protocol === 'graphql-transport-ws' && initWaitMs > 0 && Number.isFinite(initWaitMs)) {
+      initWaits.set(
+        state,
+        setTimeout(() => {
+          initWaits.delete(state);
+          socket.close(CloseCode.ConnectionInitialisationTimeout, 'Connection initialisation timeout');
+        }, initWaitMs),
+      );
+    }
     const closed = server.opened(
       {
         protocol: socket.protocol,
@@ -204,10 +212,66 @@ export function startGraphqlWs(deps: TransportDeps): GraphqlWs {
       },
       state,
     );
-    socket.once('close', (code, reason) => {
+    // `on`: ws emits 'close' once, and a once() wrapper is more objects kept per socket.
+    socket.on('close', (code, reason) => {
       void closed(code, String(reason));
     });
   });
 
   return { server: wsServer, close: stopHeartbeat };
+}
+
+/** Whether a value is an async iterable (a subscription's stream, not an error result). */
+function isAsyncIterable(x: unknown): x is AsyncIterable<unknown> {
+  return typeof (x as { [Symbol.asyncIterator]?: unknown } | null)?.[Symbol.asyncIterator] === 'function';
+}
+
+/**
+ * The LiveSocket of one subscription: its methods are on the prototype, so a subscription keeps
+ * one small object alive rather than a closure per method (and the onSubscribe scope they shared).
+ */
+class SocketLive implements LiveSocket {
+  constructor(
+    private readonly state: SocketState,
+    private readonly gate: SocketGate,
+    readonly viewer: Viewer,
+    readonly audience: AudienceRegistry,
+    readonly hub: DeliveryHub,
+    private readonly limits: { maxPresenceIds: number; maxPresenceIdsPerSocket: number },
+    readonly operation: PreparedOperation,
+    readonly operationId: string,
+  ) {}
+
+  get maxPresenceIds(): number {
+    return this.limits.maxPresenceIds;
+  }
+
+  holdUserIds(count: number): () => void {
+    const state = this.state;
+    const cap = this.limits.maxPresenceIdsPerSocket;
+    const held = state.userIdsHeld ?? 0;
+    if (held + count > cap) {
+      throw badInput(`The subscriptions of this socket may name at most ${cap} users in userIds (${held} already); complete one first`, 'userIds');
+    }
+    state.userIdsHeld = held + count;
+    let released = false;
+    return () => {
+      if (!released) {
+        released = true;
+        state.userIdsHeld = (state.userIdsHeld ?? count) - count;
+      }
+    };
+  }
+
+  send(frame: string): void {
+    this.gate.send(this.state.socket, frame);
+  }
+
+  sendShared(prefix: string, payload: string): void {
+    this.gate.sendEnvelope(this.state.socket, prefix, payload, '}');
+  }
+
+  close(code: number, reason: string): void {
+    this.gate.closeTooFarBehind(this.state.socket, reason || String(code));
+  }
 }

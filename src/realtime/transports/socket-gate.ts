@@ -90,16 +90,25 @@ export class SocketGate {
    */
   admit<S extends GateSocket>(socket: S, ip: string, errorCode = 1011): GatedSocket<S> | null {
     const { config, services, logger } = this.deps;
-    socket.once('error', (err) => {
+    // `on`, not `once`: each once() wrapper is a few objects kept per socket; a second error or
+    // close event (none is emitted by `ws`) would only repeat a no-op close or an idempotent settle.
+    socket.on('error', (err) => {
       logger.warn({ err: err.message }, 'websocket error');
       socket.close(errorCode, 'Internal server error');
     });
     const state: GatedSocket<S> = { socket, ip };
     logger.info({ ip }, 'socket opened');
     const pending = (this.pendingByIp.get(ip) ?? 0) + 1;
-    socket.once('close', () => {
+    let admitted = false;
+    // One close listener for the gate's whole bookkeeping (one closure per socket, not two).
+    socket.once('close', (code, reason) => {
       this.failed(state);
       this.settle(state);
+      if (!admitted) return;
+      logger.info(
+        { socket: state.socketId ?? null, userId: state.viewer?.actor.id ?? null, ip, code, reason: truncateReason(String(reason)) },
+        'socket closed',
+      );
     });
     if (pending > config.ws.maxPendingPerIp) {
       socket.close(CloseCode.TRY_AGAIN_LATER, 'Too many unauthenticated connections from this address');
@@ -107,16 +116,11 @@ export class SocketGate {
     }
     this.pendingByIp.set(ip, pending);
     state.pending = true;
+    admitted = true;
     // An address past its failures may still bring a valid token (issue 27 §5: one attacker behind
     // a NAT locked every user behind it out): the check decides only a failed authentication.
     state.addressCheck = services.limits.check('wsConnectIp', ip);
     state.addressCheck.catch(() => undefined);
-    socket.once('close', (code, reason) => {
-      logger.info(
-        { socket: state.socketId ?? null, userId: state.viewer?.actor.id ?? null, ip, code, reason: truncateReason(String(reason)) },
-        'socket closed',
-      );
-    });
     return state;
   }
 
@@ -137,6 +141,8 @@ export class SocketGate {
     }
     // A valid login: whatever follows (its own per-user limits), not an address's failure.
     state.authenticated = true;
+    // Read only on a failed authentication: not kept for the socket's life.
+    state.addressCheck = undefined;
     try {
       await services.limits.consume('wsConnectUser', String(session.actor.id));
     } catch (err) {

@@ -57,7 +57,8 @@ export class SocketSessions {
       set.add(socket);
       this.sessionOf.set(socket, session.sessionId);
     }
-    socket.once('close', () => this.remove(socket));
+    // `on`: remove() is idempotent, and a once() wrapper is more objects kept per socket.
+    socket.on('close', () => this.remove(socket));
     return true;
   }
 

@@ -66,6 +66,8 @@ export interface GateSocket {
   terminate(): void;
   once(event: 'close', listener: (code: number, reason: Buffer) => void): unknown;
   once(event: 'error', listener: (err: Error) => void): unknown;
+  on(event: 'close', listener: (code: number, reason: Buffer) => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
 }
 
 /**
