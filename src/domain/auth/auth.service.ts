@@ -14,6 +14,7 @@ import { RefreshToken } from './refresh-token.entity';
 import { ReservedUsername } from './reserved-username.entity';
 import type { UserCache, UserRecord } from '../user/user-cache';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, PasswordWorkCounter, hashPassword, needsRehash, verifyPassword } from './password';
+import { executePrepared } from '../../db/prepared';
 
 /** Token settings, from Config. */
 export interface AuthOptions {
@@ -440,7 +441,9 @@ export class AuthService {
    */
   private readonly liveRows = new DataLoader<LiveLookup, LiveRow | null, string>(
     async (keys) => {
-      const rows = await keys[0].em.execute<LiveRow[]>(
+      // Bound parameter, a prepared statement (issue 35): one text, parsed once per connection.
+      const rows = await executePrepared<LiveRow[]>(
+        keys[0].em,
         `select v."i", u.*, (v."sid" is null or exists (select 1 from "refresh_tokens" r where r."family_id" = v."sid" and r."revoked_at" is null)) as live
            from json_to_recordset(?::json) as v("i" int, "uid" int, "sid" varchar) join "users" u on u."id" = v."uid"`,
         [JSON.stringify(keys.map((k, i) => ({ i, uid: k.userId, sid: k.sessionId })))],

@@ -3,6 +3,7 @@ import type { Scope } from '../shared/actor';
 import { badInput, DomainError, notFound, parseId, unauthenticated } from '../shared/errors';
 import { connectionFrom, decodeCursor, encodeCursor, pageSize, type Page } from '../shared/pagination';
 import { stripControlChars } from '../shared/text';
+import { executePrepared } from '../../db/prepared';
 import type { ContactService } from '../contact/contact.service';
 import { Message } from '../message/message.entity';
 import { User, fullNameOf } from '../user/user.entity';
@@ -107,7 +108,8 @@ export class ConversationQueries {
    */
   async sendTarget(scope: Scope, conversationId: number, opts: { clientMessageId?: string | null; replyToId?: number | null } = {}): Promise<SendTarget> {
     const me = scope.actor.id;
-    const [row] = await scope.em.execute<
+    // Bound parameters, a prepared statement (issue 35): PostgreSQL parses it once per connection.
+    const [row] = await executePrepared<
       {
         c: Record<string, unknown>;
         m: Record<string, unknown> | null;
@@ -118,6 +120,7 @@ export class ConversationQueries {
         recipients: number[];
       }[]
     >(
+      scope.em,
       `select row_to_json(c) as c, row_to_json(m) as m,
               (c."kind" = 'DIRECT' and exists (
                  select 1 from "contacts" k where k."status" = 'BLOCKED'

@@ -5,6 +5,7 @@ import { Message, MessageKind } from './message.entity';
 import { activeMembershipSql } from '../conversation/conversation.policy';
 import { refId } from '../shared/refs';
 import { unauthenticated } from '../shared/errors';
+import { executePrepared } from '../../db/prepared';
 
 /** The data of a new message, ids as numbers. */
 export interface NewMessage {
@@ -127,7 +128,9 @@ export async function appendMessage(em: EntityManager, data: NewMessage): Promis
   const g = data.guard;
   const t = data.thread ?? null;
   const member = g?.member ? (data.senderId ?? data.actorId ?? null) : null;
-  const [row] = await em.execute(
+  // Bound parameters, a prepared statement (issue 35): PostgreSQL parses each of its few shapes once per connection.
+  const [row] = await executePrepared(
+    em,
     `with ${
       authorId != null
         ? `a as (select "id" from "users" where "id" = ? and "deleted_at" is null for share),
@@ -264,7 +267,7 @@ export async function appendMessage(em: EntityManager, data: NewMessage): Promis
 
 /** True while the user exists and has not deleted their account (a plain read, no lock). */
 async function isLiveUser(em: EntityManager, userId: number): Promise<boolean> {
-  const rows = await em.execute<{ id: number }[]>('select "id" from "users" where "id" = ? and "deleted_at" is null', [userId]);
+  const rows = await executePrepared<{ id: number }[]>(em, 'select "id" from "users" where "id" = ? and "deleted_at" is null', [userId]);
   return rows.length > 0;
 }
 
@@ -278,7 +281,7 @@ async function isLiveUser(em: EntityManager, userId: number): Promise<boolean> {
  * @throws UNAUTHENTICATED when the account was deleted (its tokens are dead from then on too).
  */
 export async function lockLiveAuthor(tx: EntityManager, userId: number): Promise<void> {
-  const rows = await tx.execute<{ id: number }[]>('select "id" from "users" where "id" = ? and "deleted_at" is null for share', [userId]);
+  const rows = await executePrepared<{ id: number }[]>(tx, 'select "id" from "users" where "id" = ? and "deleted_at" is null for share', [userId]);
   if (!rows.length) throw unauthenticated('This account was deleted');
 }
 
@@ -291,7 +294,8 @@ export async function lockLiveAuthor(tx: EntityManager, userId: number): Promise
  * @throws UNAUTHENTICATED when the author's account was deleted.
  */
 export async function lockForSend(tx: EntityManager, authorId: number, conversationId: number): Promise<void> {
-  const rows = await tx.execute<{ id: number }[]>(
+  const rows = await executePrepared<{ id: number }[]>(
+    tx,
     `with a as (select "id" from "users" where "id" = ? and "deleted_at" is null for share)
      select "id" from "conversations" where "id" = ? and exists (select 1 from a) for no key update`,
     [authorId, conversationId],
