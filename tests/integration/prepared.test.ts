@@ -9,7 +9,8 @@ import { Client } from 'pg';
 import { UniqueConstraintViolationException, type LogContext } from '@mikro-orm/core';
 import { closeDatabase, openDatabase, type Orm } from '../../src/db/orm';
 import { executePrepared } from '../../src/db/prepared';
-import { createTestDatabase, type TestDatabase } from '../support/test-server';
+import { gqlOk, registerUser } from '../support/client';
+import { createTestDatabase, startTestServer, type TestDatabase } from '../support/test-server';
 
 let db: TestDatabase | undefined;
 let orm: Orm;
@@ -123,4 +124,33 @@ test('a statement whose result columns a migration changed runs again under a ne
   // PostgreSQL refused the cached statement once (logged as an error) and ran it again.
   expect(heard.map((c) => c.level ?? 'info')).toEqual(process.env.DATABASE_URL ? ['error', 'info'] : ['info']);
   expect(await executePrepared(em, star, [30])).toHaveLength(1);
+});
+
+(process.env.DATABASE_URL ? test : test.skip)('a send’s statements are prepared once per connection (issue 35)', async () => {
+  // One pooled connection: every statement the server runs is on the session asked below.
+  const server = await startTestServer({ DB_POOL_MAX: '1' });
+  try {
+    const [a, b, c] = [await registerUser(server.url, 'psA'), await registerUser(server.url, 'psB'), await registerUser(server.url, 'psC')];
+    const direct = (await gqlOk(server.url, 'mutation($u: ID) { openDirectChat(userId: $u) { id } }', { u: b.id }, a.token)).openDirectChat.id;
+    const group = (await gqlOk(server.url, 'mutation($u: [ID!]!) { createGroup(input: { name: "G", memberIds: $u }) { id } }', { u: [b.id, c.id] }, a.token))
+      .createGroup.id;
+    const n = 12;
+    for (let i = 0; i < n; i++) {
+      for (const conversation of [direct, group]) {
+        const send = 'mutation($c: ID, $t: String!) { sendMessage(input: { conversationId: $c, content: $t }) { id } }';
+        await gqlOk(server.url, send, { c: conversation, t: `m ${i}` }, i % 2 ? b.token : a.token);
+      }
+    }
+    const statements = await server.orm.em
+      .fork()
+      .execute<{ statement: string; runs: number }[]>(`select "statement", ("generic_plans" + "custom_plans")::int as "runs" from pg_prepared_statements`);
+    const runs = (test: (sql: string) => boolean) => statements.filter((s) => test(s.statement)).map((s) => s.runs);
+    // The checks (sendTarget): one statement for every send; the DIRECT chat's lock and append, the GROUP's append: one each.
+    expect(runs((s) => s.startsWith('select row_to_json(c) as c, row_to_json(m) as m,') && s.includes('as recipients'))).toEqual([2 * n]);
+    expect(runs((s) => s.startsWith('with a as') && s.includes('for no key update') && !s.includes('insert into "messages"'))).toEqual([n]);
+    expect(runs((s) => s.includes('insert into "messages"') && s.includes('l as (') && s.includes('"contacts" k'))).toEqual([n]);
+    expect(runs((s) => s.includes('insert into "messages"') && s.includes('l as (') && !s.includes('"contacts" k'))).toEqual([n]);
+  } finally {
+    await server.close();
+  }
 });
