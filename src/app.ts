@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import cors from 'cors';
 import express from 'express';
@@ -37,7 +37,7 @@ import { graphqlUploadExpress } from 'graphql-upload-ts';
 import { createServices, type Services } from './services';
 import { startPush } from './push';
 import type { OutboxWorker } from './outbox/outbox-worker';
-import { apiHeaders, applyServerTimeouts, corsOptions, graphqlHeaders, mediaHeaders, serverOptions } from './security/http-hardening';
+import { apiHeaders, applyServerTimeouts, corsOptions, graphqlHeaders, graphqlNoStore, mediaHeaders, serverOptions } from './security/http-hardening';
 import { DocumentCache, parseOptions, queryLimitRules, webSocketValidationRules } from './security/query-limits';
 import { costRefusal, QueryCost } from './security/query-cost';
 import { budgetRefusal, floodGate, RequestBudget } from './security/request-budget';
@@ -232,6 +232,9 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     plugins: [
       // No Apollo landing page (its Sandbox loads from CDNs): a browser's GET /graphql gets GraphiQL (src/graphiql/route.ts).
       ApolloServerPluginLandingPageDisabled(),
+      // Cache-Control: no-store on every GraphQL response, without Apollo's per-field cache hint hooks (see graphqlNoStore).
+      ApolloServerPluginCacheControlDisabled(),
+      graphqlNoStore<GraphQLContext>(),
       // Requests still open after the budget (a body that never ends) are cut.
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: drainMs }),
       {
