@@ -22,7 +22,7 @@ import { compileTrust, requestOrigin } from './security/forwarded';
 import type { Config } from './config/config';
 import { closeDatabase, openDatabase, type Orm } from './db/orm';
 import { DomainError } from './domain/shared/errors';
-import { GraphQLContext, lazyFork } from './graphql/context';
+import { GraphQLContext, lazyEntityManager } from './graphql/context';
 import { formatError } from './graphql/errors';
 import { buildGraphQLSchema } from './graphql/schema';
 import { createLogger, loggableUrl, routeWords } from './logger';
@@ -382,7 +382,16 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
           if (!token)
             return new GraphQLContext(services, orm.em, null, new DomainError('UNAUTHENTICATED', 'Authorization header must be "Bearer <access token>"'), ip);
           try {
-            return new GraphQLContext(services, orm.em, await services.auth.authenticate(lazyFork(orm.em), token), undefined, ip);
+            return new GraphQLContext(
+              services,
+              orm.em,
+              await services.auth.authenticate(
+                lazyEntityManager(() => orm.em.fork()),
+                token,
+              ),
+              undefined,
+              ip,
+            );
           } catch (err) {
             return new GraphQLContext(services, orm.em, null, err instanceof Error ? err : new GraphQLError('Invalid token'), ip);
           }

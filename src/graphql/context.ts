@@ -5,18 +5,18 @@ import type { Services } from '../services';
 import { createLoaders, type Loaders } from '../read-model/loaders';
 
 /**
- * An EntityManager that forks `root` when it is first used, not before: for a call that needs one
- * only on a cache miss (AuthService.authenticate finds the token's user in the UserCache nearly
- * always), so a request does not pay a fork (a new unit of work, identity map and validators:
- * about 4% of a small request's CPU) for nothing. Every property is the fork's (methods bound to
- * it). Pass it to one call, never keep it as a request's EntityManager (identity checks would see
- * the proxy, not the fork).
+ * An EntityManager made by `make` when it is first used, not before: for a call that needs one
+ * only on a cache miss (AuthService.authenticate and UserService.me find the user in the
+ * UserCache nearly always), so a request does not pay a fork (a new unit of work, identity map
+ * and validators: about 4% of a small request's CPU) for nothing. Every property is the made
+ * EntityManager's (methods bound to it). Pass it to one call, never keep it as a request's
+ * EntityManager (an identity check would see the proxy, not the EntityManager behind it).
  */
-export function lazyFork(root: EntityManager): EntityManager {
+export function lazyEntityManager(make: () => EntityManager): EntityManager {
   let em: EntityManager | undefined;
-  return new Proxy(root, {
+  return new Proxy({} as EntityManager, {
     get(_target, prop) {
-      em ??= root.fork();
+      em ??= make();
       const value: unknown = Reflect.get(em, prop, em);
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(em) : value;
     },
@@ -78,6 +78,16 @@ export class GraphQLContext {
   scope(): Scope {
     if (!this.actor) throw this.authError ?? unauthenticated();
     return { actor: this.actor, em: this.em };
+  }
+
+  /**
+   * Like {@link scope}, for one read that is usually served from memory (the user cache): its
+   * EntityManager is this request's fork, made only if the call uses it (see {@link lazyEntityManager}).
+   * @throws UNAUTHENTICATED without a valid token.
+   */
+  readScope(): Scope {
+    if (!this.actor) throw this.authError ?? unauthenticated();
+    return { actor: this.actor, em: lazyEntityManager(() => this.em) };
   }
 
   /** Drops the fork and loaders (a subscription, once started, keeps neither alive). */
