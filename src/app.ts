@@ -332,35 +332,11 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     }),
   );
   app.use(metrics.http());
-  if (config.metrics.enabled) app.get('/metrics', metrics.handler(config.metrics.token));
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  // 503 without the database (nothing works); 200 "degraded" without Redis (writes still succeed,
-  // live delivery between instances resumes when Redis returns).
-  app.get('/readyz', async (_req, res) => {
-    const redisState = config.redisUrl ? (bus.healthy() && redis?.status === 'ready' ? 'ok' : 'unreachable') : 'not configured';
-    try {
-      await orm.em.fork().execute('select 1');
-    } catch (err) {
-      logger.warn({ err }, 'readiness check failed');
-      res.status(503).json({ status: 'unavailable', database: 'unreachable', redis: redisState });
-      return;
-    }
-    res.json({ status: redisState === 'unreachable' ? 'degraded' : 'ready', database: 'ok', redis: redisState });
-  });
-  // A browsable page of the REST layer's OpenAPI document, from local assets.
-  app.use('/api/docs', apiHeaders(), restDocsRouter());
-  app.use('/api', apiHeaders(), cors(corsOptions(config.corsOrigins)), restRouter({ services, rootEm: orm.em, logger }));
-  // Case-sensitive (issue 27 §4): `/MEDIA/78` is not this server's file; an own-media URL is
-  // recognised in every spelling anyway (file-reference.ts mediaPathKey).
-  const media = express.Router({ caseSensitive: true });
-  media.use('/media', mediaHeaders(), mediaRouter(services, orm.em, logger));
-  app.use(media);
-  // GraphiQL for a browser's GET /graphql, from local assets (GRAPHIQL); everything else goes on to Apollo.
-  app.use('/graphql', graphiqlRouter(config));
-  // The demo web client (examples/web, built by `npm run demo`), outside production only.
-  app.use('/demo', demoRouter(config));
+  // GraphQL first: the busiest path (every POST /graphql) then passes no other route's matching.
+  // GraphiQL for a browser's GET /graphql, from local assets (GRAPHIQL); everything else goes on to
+  // Apollo (other methods skip the router at once: it only ever serves GET and HEAD).
+  const graphiql = graphiqlRouter(config);
+  app.use('/graphql', (req, res, next) => (req.method === 'GET' || req.method === 'HEAD' ? graphiql(req, res, next) : next()));
   app.use(
     '/graphql',
     graphqlHeaders(),
@@ -402,6 +378,33 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       },
     }),
   );
+  if (config.metrics.enabled) app.get('/metrics', metrics.handler(config.metrics.token));
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  // 503 without the database (nothing works); 200 "degraded" without Redis (writes still succeed,
+  // live delivery between instances resumes when Redis returns).
+  app.get('/readyz', async (_req, res) => {
+    const redisState = config.redisUrl ? (bus.healthy() && redis?.status === 'ready' ? 'ok' : 'unreachable') : 'not configured';
+    try {
+      await orm.em.fork().execute('select 1');
+    } catch (err) {
+      logger.warn({ err }, 'readiness check failed');
+      res.status(503).json({ status: 'unavailable', database: 'unreachable', redis: redisState });
+      return;
+    }
+    res.json({ status: redisState === 'unreachable' ? 'degraded' : 'ready', database: 'ok', redis: redisState });
+  });
+  // A browsable page of the REST layer's OpenAPI document, from local assets.
+  app.use('/api/docs', apiHeaders(), restDocsRouter());
+  app.use('/api', apiHeaders(), cors(corsOptions(config.corsOrigins)), restRouter({ services, rootEm: orm.em, logger }));
+  // Case-sensitive (issue 27 §4): `/MEDIA/78` is not this server's file; an own-media URL is
+  // recognised in every spelling anyway (file-reference.ts mediaPathKey).
+  const media = express.Router({ caseSensitive: true });
+  media.use('/media', mediaHeaders(), mediaRouter(services, orm.em, logger));
+  app.use(media);
+  // The demo web client (examples/web, built by `npm run demo`), outside production only.
+  app.use('/demo', demoRouter(config));
   // Malformed JSON bodies and other request errors: a clear 400, never a 500 page.
   app.use((err: { status?: number; type?: string; message?: string }, _req: express.Request, res: express.Response, next: express.NextFunction) => {
     if (res.headersSent) return next(err);
