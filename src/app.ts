@@ -4,15 +4,15 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import cors from 'cors';
 import express from 'express';
 import { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
-import { pinoHttp } from 'pino-http';
 import { randomUUID } from 'node:crypto';
 import { Metrics, meteredBus } from './observability/metrics';
+import { requestLog } from './observability/request-log';
 import { restDocsRouter } from './rest/docs/docs.route';
 import { demoRouter } from './demo/route';
 import { graphiqlRouter } from './graphiql/route';
@@ -22,7 +22,7 @@ import { compileTrust, requestOrigin } from './security/forwarded';
 import type { Config } from './config/config';
 import { closeDatabase, openDatabase, type Orm } from './db/orm';
 import { DomainError } from './domain/shared/errors';
-import { GraphQLContext } from './graphql/context';
+import { GraphQLContext, lazyEntityManager } from './graphql/context';
 import { formatError } from './graphql/errors';
 import { buildGraphQLSchema } from './graphql/schema';
 import { createLogger, loggableUrl, routeWords } from './logger';
@@ -37,7 +37,7 @@ import { graphqlUploadExpress } from 'graphql-upload-ts';
 import { createServices, type Services } from './services';
 import { startPush } from './push';
 import type { OutboxWorker } from './outbox/outbox-worker';
-import { apiHeaders, applyServerTimeouts, corsOptions, graphqlHeaders, mediaHeaders, serverOptions } from './security/http-hardening';
+import { apiHeaders, applyServerTimeouts, corsOptions, graphqlHeaders, graphqlNoStore, mediaHeaders, serverOptions } from './security/http-hardening';
 import { DocumentCache, parseOptions, queryLimitRules, webSocketValidationRules } from './security/query-limits';
 import { costRefusal, QueryCost } from './security/query-cost';
 import { budgetRefusal, floodGate, RequestBudget } from './security/request-budget';
@@ -232,6 +232,9 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     plugins: [
       // No Apollo landing page (its Sandbox loads from CDNs): a browser's GET /graphql gets GraphiQL (src/graphiql/route.ts).
       ApolloServerPluginLandingPageDisabled(),
+      // Cache-Control: no-store on every GraphQL response, without Apollo's per-field cache hint hooks (see graphqlNoStore).
+      ApolloServerPluginCacheControlDisabled(),
+      graphqlNoStore<GraphQLContext>(),
       // Requests still open after the budget (a body that never ends) are cut.
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: drainMs }),
       {
@@ -272,7 +275,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
           };
         },
       },
-      // The request log names the operation (pino-http customProps below).
+      // The request log names the operation (requestLog below).
       {
         async requestDidStart() {
           return {
@@ -308,9 +311,9 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     '/ws/chat',
   ]);
   app.use(
-    pinoHttp({
+    requestLog({
       logger,
-      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' },
+      ignore: (url) => url === '/healthz' || url === '/readyz' || url === '/metrics',
       // One id per request, the caller's when it sends a sane X-Request-Id (a proxy's), returned
       // in the response's X-Request-Id so a client's report can be found in the logs.
       genReqId: (req, res) => {
@@ -321,20 +324,60 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       },
       // Read when the request ends: the client address (TRUST_PROXY), the user and the GraphQL
       // operation, and `route` (the matched route's pattern, `/api/chat/history/:username`, parameter
-      // names only: issue 27 §5), added to the request's log line itself. Not `customProps`: pino-http binds
-      // those when the request starts and again when it ends, so a line carried "ip" twice
-      // (invalid for strict JSON consumers such as Elasticsearch; issue 30).
-      customSuccessObject: (req, res, line) => ({ ...line, ...requestLogFields(req as express.Request, res as express.Response) }),
-      customErrorObject: (req, res, _err, line) => ({ ...line, ...requestLogFields(req as express.Request, res as express.Response) }),
-      serializers: {
-        // No media signatures, tokens or GraphQL variables in request logs (src/logger.ts).
-        // No path parameters either (issue 27 §5): segments other than the routes' fixed words are ":param".
-        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: loggableUrl(req.url, logWords) }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
+      // names only: issue 27 §5), added to the request's log line itself, each key once (issue 30).
+      fields: requestLogFields,
+      // No media signatures, tokens or GraphQL variables in request logs (src/logger.ts).
+      // No path parameters either (issue 27 §5): segments other than the routes' fixed words are ":param".
+      url: (url) => loggableUrl(url, logWords),
     }),
   );
   app.use(metrics.http());
+  // GraphQL first: the busiest path (every POST /graphql) then passes no other route's matching.
+  // GraphiQL for a browser's GET /graphql, from local assets (GRAPHIQL); everything else goes on to
+  // Apollo (other methods skip the router at once: it only ever serves GET and HEAD).
+  const graphiql = graphiqlRouter(config);
+  app.use('/graphql', (req, res, next) => (req.method === 'GET' || req.method === 'HEAD' ? graphiql(req, res, next) : next()));
+  app.use(
+    '/graphql',
+    graphqlHeaders(),
+    cors(corsOptions(config.corsOrigins)),
+    // A user refused 50 times within a second (resending instead of waiting retryAfter) is refused here, before the body is read.
+    floodGate(budget, (token) => services.auth.verifyAccessToken(token)),
+    express.json({ limit: config.http.maxBodyBytes }),
+    // GraphQL multipart requests (file uploads); the limits apply while streaming. Apollo's CSRF
+    // prevention stays on: such requests need `Authorization` (uploads always carry it) or an
+    // `apollo-require-preflight` header.
+    graphqlUploadExpress({ maxFileSize: config.uploadMaxBytes + 1, maxFiles: config.uploadMaxFiles, maxFieldSize: config.http.maxBodyBytes }),
+    expressMiddleware(apollo, {
+      context: async ({ req, res }) => {
+        const ctx = await (async () => {
+          const header = req.headers.authorization;
+          const ip = req.ip ?? 'unknown';
+          if (!header) return new GraphQLContext(services, orm.em, null, undefined, ip);
+          const token = bearer(header);
+          if (!token)
+            return new GraphQLContext(services, orm.em, null, new DomainError('UNAUTHENTICATED', 'Authorization header must be "Bearer <access token>"'), ip);
+          try {
+            return new GraphQLContext(
+              services,
+              orm.em,
+              await services.auth.authenticate(
+                lazyEntityManager(() => orm.em.fork()),
+                token,
+              ),
+              undefined,
+              ip,
+            );
+          } catch (err) {
+            return new GraphQLContext(services, orm.em, null, err instanceof Error ? err : new GraphQLError('Invalid token'), ip);
+          }
+        })();
+        ctx.httpLocals = res.locals;
+        if (ctx.actor) res.locals.userId = ctx.actor.id;
+        return ctx;
+      },
+    }),
+  );
   if (config.metrics.enabled) app.get('/metrics', metrics.handler(config.metrics.token));
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -360,42 +403,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const media = express.Router({ caseSensitive: true });
   media.use('/media', mediaHeaders(), mediaRouter(services, orm.em, logger));
   app.use(media);
-  // GraphiQL for a browser's GET /graphql, from local assets (GRAPHIQL); everything else goes on to Apollo.
-  app.use('/graphql', graphiqlRouter(config));
   // The demo web client (examples/web, built by `npm run demo`), outside production only.
   app.use('/demo', demoRouter(config));
-  app.use(
-    '/graphql',
-    graphqlHeaders(),
-    cors(corsOptions(config.corsOrigins)),
-    // A user refused 50 times within a second (resending instead of waiting retryAfter) is refused here, before the body is read.
-    floodGate(budget, (token) => services.auth.verifyAccessToken(token)),
-    express.json({ limit: config.http.maxBodyBytes }),
-    // GraphQL multipart requests (file uploads); the limits apply while streaming. Apollo's CSRF
-    // prevention stays on: such requests need `Authorization` (uploads always carry it) or an
-    // `apollo-require-preflight` header.
-    graphqlUploadExpress({ maxFileSize: config.uploadMaxBytes + 1, maxFiles: config.uploadMaxFiles, maxFieldSize: config.http.maxBodyBytes }),
-    expressMiddleware(apollo, {
-      context: async ({ req, res }) => {
-        const ctx = await (async () => {
-          const header = req.headers.authorization;
-          const ip = req.ip ?? 'unknown';
-          if (!header) return new GraphQLContext(services, orm.em, null, undefined, ip);
-          const token = bearer(header);
-          if (!token)
-            return new GraphQLContext(services, orm.em, null, new DomainError('UNAUTHENTICATED', 'Authorization header must be "Bearer <access token>"'), ip);
-          try {
-            return new GraphQLContext(services, orm.em, await services.auth.authenticate(orm.em.fork(), token), undefined, ip);
-          } catch (err) {
-            return new GraphQLContext(services, orm.em, null, err instanceof Error ? err : new GraphQLError('Invalid token'), ip);
-          }
-        })();
-        ctx.httpLocals = res.locals;
-        if (ctx.actor) res.locals.userId = ctx.actor.id;
-        return ctx;
-      },
-    }),
-  );
   // Malformed JSON bodies and other request errors: a clear 400, never a 500 page.
   app.use((err: { status?: number; type?: string; message?: string }, _req: express.Request, res: express.Response, next: express.NextFunction) => {
     if (res.headersSent) return next(err);

@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import type { ApolloServerPlugin } from '@apollo/server';
 import type { CorsOptions } from 'cors';
 import helmet from 'helmet';
 import type { RequestHandler } from 'express';
@@ -42,6 +43,34 @@ export function mediaHeaders(): RequestHandler {
  */
 export function graphqlHeaders(): RequestHandler {
   return helmet();
+}
+
+/** A Cache-Control value Apollo's cache-control plugin understood (`max-age=<s>, public|private`, or `no-store`). */
+const APOLLO_CACHE_CONTROL = /^(no-store|max-age=\d+, (public|private))$/;
+
+/**
+ * `Cache-Control: no-store` on every GraphQL response that goes through Apollo's request pipeline
+ * (results and GraphQL errors; not refusals before it such as CSRF or a malformed body), exactly
+ * what Apollo's default cache-control plugin set here: no type or field of this schema carries a
+ * `@cacheControl` hint and no resolver sets one, so no response was ever cacheable. That plugin
+ * also wrapped every resolver of the schema (HTTP and graphql-ws share it) to run a
+ * `willResolveField` hook on every field of every result, computing hints nobody gives; it is
+ * turned off (`ApolloServerPluginCacheControlDisabled`) and this sets the header alone. Like
+ * Apollo, a Cache-Control another plugin set in a form it could not parse is left as it is.
+ * Cache hints in the schema would need the plugin back.
+ */
+export function graphqlNoStore<T extends object>(): ApolloServerPlugin<T> {
+  const listener = {
+    async willSendResponse({ response }: { response: { http: { headers: Map<string, string> } } }) {
+      const given = response.http.headers.get('cache-control');
+      if (given === undefined || APOLLO_CACHE_CONTROL.test(given)) response.http.headers.set('cache-control', 'no-store');
+    },
+  };
+  return {
+    async requestDidStart() {
+      return listener;
+    },
+  };
 }
 
 /** Options for `http.createServer`: Node checks its request timeouts this often (ms). */

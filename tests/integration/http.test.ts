@@ -1,6 +1,8 @@
 import WebSocket from 'ws';
 import { registerUser } from '../support/client';
 import { startTestServer, type TestServer } from '../support/test-server';
+import { isInterfaceType, isObjectType } from 'graphql';
+import { buildGraphQLSchema } from '../../src/graphql/schema';
 
 /**
  * The HTTP surface: health endpoints, GraphQL over GET and POST, and malformed requests; and,
@@ -111,6 +113,31 @@ describe('GraphQL over GET', () => {
     expect(r.status).toBeGreaterThanOrEqual(400);
     expect(r.status).toBeLessThan(500);
     expectErrorResponse(r, r.status);
+  });
+});
+
+describe('GraphQL responses are never cached', () => {
+  test('a result over POST and GET, a resolver error and a validation error carry Cache-Control: no-store', async () => {
+    const typename = `?query=${encodeURIComponent('{__typename}')}`;
+    const replies = [
+      await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' }),
+      await fetch(server.url + typename, { headers: { 'apollo-require-preflight': 'true' } }),
+      await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ me { id } }"}' }),
+      await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ nope }"}' }),
+    ];
+    expect(replies.map((r) => r.status)).toEqual([200, 200, 200, 400]);
+    for (const r of replies) expect(r.headers.get('cache-control')).toBe('no-store');
+  });
+
+  test('no type or field of the schema carries a @cacheControl hint (the header relies on it: graphqlNoStore)', () => {
+    const hinted: string[] = [];
+    const hints = (node?: { directives?: readonly { name: { value: string } }[] } | null) => node?.directives?.some((d) => d.name.value === 'cacheControl');
+    for (const type of Object.values(buildGraphQLSchema().getTypeMap())) {
+      if (hints(type.astNode)) hinted.push(type.name);
+      if (isObjectType(type) || isInterfaceType(type))
+        for (const f of Object.values(type.getFields())) if (hints(f.astNode)) hinted.push(`${type.name}.${f.name}`);
+    }
+    expect(hinted).toEqual([]);
   });
 });
 

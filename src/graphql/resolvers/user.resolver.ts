@@ -26,7 +26,7 @@ async function presenceShown(user: PresenceTarget, ctx: GraphQLContext): Promise
 export class UserResolver {
   @Query(() => UserType)
   me(@Ctx() ctx: GraphQLContext) {
-    return ctx.services.users.me(ctx.scope());
+    return ctx.services.users.me(ctx.readScope());
   }
 
   @Query(() => UserType, { nullable: true })
