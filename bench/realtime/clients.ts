@@ -43,6 +43,8 @@ function frontier(c: Client, from: number): number {
 
 /** Retries of the storm: sockets reopened after a failure or 10 s without an ack, catch-up requests retried. */
 const retries = { open: 0, catchUp: 0 };
+/** Catch-up requests of the storm (each messagesSince page, retries included). */
+let catchUpRequests = 0;
 /** Per-client durations of the storm (ms): socket acknowledged, catch-up done. */
 const phases: { open: number[]; catchUp: number[] } = { open: [], catchUp: [] };
 
@@ -121,6 +123,7 @@ async function catchUp(c: Client, httpUrl: string, conversationId: string, from:
   for (;;) {
     const after = frontier(c, from);
     let body: { data?: { messagesSince: { seq: number }[] }; errors?: unknown };
+    catchUpRequests++;
     try {
       const res = await fetch(httpUrl, {
         method: 'POST',
@@ -182,6 +185,8 @@ process.on(
       } else if (m.cmd === 'storm') {
         // Every socket drops at once; each client reconnects, resubscribes and catches up.
         const t0 = now();
+        const cpu0 = process.cpuUsage();
+        catchUpRequests = 0;
         repair = { httpUrl: m.httpUrl, conversationId: m.conversationId, from: m.from };
         for (const c of clients) c.socket?.terminate();
         for (const c of clients) c.caughtUpAt = undefined;
@@ -203,10 +208,13 @@ process.on(
           }),
         );
         const pct = (xs: number[], p: number) => Math.round([...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]);
+        const cpu = process.cpuUsage(cpu0);
         process.send!({
           allCaughtUpMs: Math.max(...clients.map((c) => c.caughtUpAt! - t0)),
           t0,
           retries,
+          catchUpRequests,
+          clientCpuMs: Math.round((cpu.user + cpu.system) / 1000),
           openedMs: { p50: pct(phases.open, 50), p99: pct(phases.open, 99) },
           caughtUpMs: { p50: pct(phases.catchUp, 50), p99: pct(phases.catchUp, 99) },
         });
