@@ -1,5 +1,4 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import DataLoader from 'dataloader';
 import { PushOutbox } from '../push/outbox';
 import type { Scope } from '../shared/actor';
 import { badInput, conflict, forbidden, isUniqueViolation, notFound, parseId, retryOnDeadlock } from '../shared/errors';
@@ -114,22 +113,6 @@ function sendGuard(scope: Scope, target: SendTarget, notice: boolean): SendGuard
 }
 
 /** A send whose checks passed (MessageService.checkSend). */
-/** One catch-up ({@link MessageService.since}) waiting for its turn's statement. */
-interface SinceRequest {
-  em: EntityManager;
-  conversationId: number;
-  afterSeq: number;
-  size: number;
-  userId: number;
-}
-
-/** Its answer: whether the conversation exists, whether the actor is an active member, the page (shared, read-only). */
-interface SinceResult {
-  found: boolean;
-  member: boolean;
-  page: MessageView[];
-}
-
 interface CheckedSend {
   data: z.output<typeof sendSchema>;
   files: (UploadedFile | Promise<UploadedFile>)[];
@@ -722,61 +705,24 @@ export class MessageService {
     const id = parseId(conversationId, 'conversationId');
     if (!Number.isInteger(afterSeq) || afterSeq < 0) throw badInput('afterSeq must be 0 or more', 'afterSeq');
     const size = pageSize(limit, 100, 100, 'limit');
-    // The access check and the page in one statement, shared by every catch-up of the same turn
-    // (a reconnect storm asks the same page of 2000 clients): see sinceBatch.
-    const result = await this.sinceBatch.load({ em: scope.em, conversationId: id, afterSeq, size, userId: scope.actor.id });
-    if (!result.found || !canReadContent(scope.actor, result.member)) throw notFound('Conversation');
-    return result.page;
+    // One statement with its access check, rows mapped without ORM entities (a reconnect storm
+    // asks this of every client): whether the conversation exists and the actor is an active
+    // member there (the rule itself is conversation.policy's canReadContent), and the changes after the one that created
+    // message `afterSeq` (none when there is no such message).
+    const [row] = await scope.em.execute<{ found: boolean; member: boolean; rows: MessageRow[] | null }[]>(
+      `with mark as (select "created_change" from "messages" where "conversation_id" = ? and "seq" = ?)
+       select exists (select 1 from "conversations" where "id" = ?) as found,
+              exists (select 1 from "memberships" ms where ms."conversation_id" = ? and ms."user_id" = ? and ${activeMembershipSql('ms')}) as member,
+              (select json_agg(x order by x."change_seq") from (
+                 select ${messageColumnsSql('m')} from "messages" m
+                  where m."conversation_id" = ? and (? = 0 or exists (select 1 from mark))
+                    and (m."seq" > ? or m."change_seq" > coalesce((select "created_change" from mark), 0))
+                  order by m."change_seq" asc limit ${size}) x) as rows`,
+      [id, afterSeq, id, id, scope.actor.id, id, afterSeq, afterSeq],
+    );
+    if (!row.found || !canReadContent(scope.actor, Boolean(row.member))) throw notFound('Conversation');
+    return (row.rows ?? []).map(rowToMessageView);
   }
-
-  /**
-   * The catch-ups ({@link since}) asked over one turn of the event loop (at most 500), in one
-   * statement without ORM entities: for each distinct (conversation, afterSeq, limit) whether the
-   * conversation exists and its changes after the one that created message `afterSeq` (none when
-   * there is no such message), in change order; for each request whether its actor is an active
-   * member there (the rule itself is conversation.policy's canReadContent). Requests of the same
-   * page share its rows and views (read-only), so a reconnect storm of 2000 clients costs a few
-   * statements and one page read per distinct page, not 2000. A batch reads only state committed
-   * before it runs, which is after every request in it arrived.
-   */
-  private readonly sinceBatch = new DataLoader<SinceRequest, SinceResult, SinceRequest>(
-    async (requests) => {
-      const pages = new Map<string, number>();
-      const wanted = requests.map((r) => {
-        const key = `${r.conversationId}:${r.afterSeq}:${r.size}`;
-        let p = pages.get(key);
-        if (p === undefined) pages.set(key, (p = pages.size));
-        return { i: 0, p, c: r.conversationId, a: r.afterSeq, n: r.size, u: r.userId };
-      });
-      wanted.forEach((w, i) => (w.i = i));
-      const rows = await requests[0].em.execute<{ i: number; p: number; found: boolean; member: boolean; rows: MessageRow[] | null }[]>(
-        `with v as (select * from json_to_recordset(?::json) as v("i" int, "p" int, "c" bigint, "a" int, "n" int, "u" bigint)),
-              k as (select distinct on ("p") "p", "c", "a", "n" from v order by "p"),
-              pg as (
-                select k."p",
-                       exists (select 1 from "conversations" where "id" = k."c") as found,
-                       (select json_agg(x order by x."change_seq") from (
-                          select ${messageColumnsSql('m')} from "messages" m
-                           where m."conversation_id" = k."c" and (k."a" = 0 or mk."created_change" is not null)
-                             and (m."seq" > k."a" or m."change_seq" > coalesce(mk."created_change", 0))
-                           order by m."change_seq" asc limit k."n") x) as rows
-                  from k left join lateral (select "created_change" from "messages" where "conversation_id" = k."c" and "seq" = k."a") mk on true)
-         select v."i", v."p", pg."found",
-                exists (select 1 from "memberships" ms where ms."conversation_id" = v."c" and ms."user_id" = v."u" and ${activeMembershipSql('ms')}) as member,
-                case when v."i" = min(v."i") over (partition by v."p") then pg."rows" end as rows
-           from v join pg on pg."p" = v."p"`,
-        [JSON.stringify(wanted)],
-      );
-      const views = new Map<number, MessageView[]>();
-      for (const r of rows) if (r.rows) views.set(Number(r.p), r.rows.map(rowToMessageView));
-      const byPlace = new Map(rows.map((r) => [Number(r.i), r]));
-      return wanted.map((w) => {
-        const r = byPlace.get(w.i)!;
-        return { found: Boolean(r.found), member: Boolean(r.member), page: views.get(w.p) ?? [] };
-      });
-    },
-    { cache: false, maxBatchSize: 500, batchScheduleFn: (run) => setImmediate(run) },
-  );
 
   /**
    * Tells the other members the actor is (or stopped) typing; an indicator not refreshed expires
