@@ -1,5 +1,5 @@
 import WebSocket from 'ws';
-import { now, type ClientCommand, type ClientReport } from './protocol';
+import { now, serveCommands, type ClientCommand, type ClientReport } from './protocol';
 
 /**
  * The realtime benchmark's client process: many graphql-transport-ws sockets (raw `ws`, the
@@ -43,6 +43,8 @@ function frontier(c: Client, from: number): number {
 
 /** Retries of the storm: sockets reopened after a failure or 10 s without an ack, catch-up requests retried. */
 const retries = { open: 0, catchUp: 0 };
+/** Catch-up requests of the storm (each messagesSince page, retries included). */
+let catchUpRequests = 0;
 /** Per-client durations of the storm (ms): socket acknowledged, catch-up done. */
 const phases: { open: number[]; catchUp: number[] } = { open: [], catchUp: [] };
 
@@ -121,6 +123,7 @@ async function catchUp(c: Client, httpUrl: string, conversationId: string, from:
   for (;;) {
     const after = frontier(c, from);
     let body: { data?: { messagesSince: { seq: number }[] }; errors?: unknown };
+    catchUpRequests++;
     try {
       const res = await fetch(httpUrl, {
         method: 'POST',
@@ -144,91 +147,88 @@ async function catchUp(c: Client, httpUrl: string, conversationId: string, from:
   c.caughtUpAt = now();
 }
 
-process.on(
-  'message',
+serveCommands(
   async (m: ClientCommand | { cmd: 'storm'; httpUrl: string; conversationId: string; from: number } | { cmd: 'check'; from: number; to: number }) => {
-    try {
-      if (m.cmd === 'connect') {
-        ({ wsUrl, query, variables } = m);
-        const fresh = m.tokens.map((token) => ({ token, seen: new Set<number>(), duplicates: 0 }));
-        clients.push(...fresh);
-        await inBatches(fresh, 100, open);
-        process.send!({ ok: true });
-      } else if (m.cmd === 'report') {
-        const cpu = process.cpuUsage();
-        const r: ClientReport = {
-          sockets: clients.length,
-          open: clients.filter((c) => c.socket?.readyState === WebSocket.OPEN).length,
-          deliveries,
-          latencies: m.latencies ? latencies : [],
-          firstAt,
-          lastAt,
-          closes,
-          receiptFrames,
-          receiptsCarried,
-          lastReceiptAt,
-          cpuUs: cpu.user + cpu.system,
-        };
-        process.send!(r);
-        if (m.reset) {
-          receiptFrames = 0;
-          receiptsCarried = 0;
-          lastReceiptAt = 0;
-          deliveries = 0;
-          latencies = [];
-          firstAt = 0;
-          lastAt = 0;
-        }
-      } else if (m.cmd === 'storm') {
-        // Every socket drops at once; each client reconnects, resubscribes and catches up.
-        const t0 = now();
-        repair = { httpUrl: m.httpUrl, conversationId: m.conversationId, from: m.from };
-        for (const c of clients) c.socket?.terminate();
-        for (const c of clients) c.caughtUpAt = undefined;
-        await Promise.all(
-          clients.map(async (c) => {
-            await openRetrying(c);
-            phases.open.push(now() - t0);
-            // Live messages that arrive meanwhile do not start a second catch-up.
-            c.repairing = catchUp(c, m.httpUrl, m.conversationId, m.from);
-            await c.repairing;
-            c.repairing = undefined;
-            phases.catchUp.push(now() - t0);
-            // A gap left behind the first catch-up (a message committed before the subscription started).
-            if (frontier(c, m.from) < Math.max(m.from, ...c.seen)) {
-              c.repairing = catchUp(c, m.httpUrl, m.conversationId, m.from).finally(() => {
-                c.repairing = undefined;
-              });
-            }
-          }),
-        );
-        const pct = (xs: number[], p: number) => Math.round([...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]);
-        process.send!({
-          allCaughtUpMs: Math.max(...clients.map((c) => c.caughtUpAt! - t0)),
-          t0,
-          retries,
-          openedMs: { p50: pct(phases.open, 50), p99: pct(phases.open, 99) },
-          caughtUpMs: { p50: pct(phases.catchUp, 50), p99: pct(phases.catchUp, 99) },
-        });
-      } else if (m.cmd === 'check') {
-        await Promise.all(clients.map((c) => c.repairing));
-        let lost = 0;
-        let duplicated = 0;
-        for (const c of clients) {
-          for (let s = m.from + 1; s <= m.to; s++) if (!c.seen.has(s)) lost++;
-          duplicated += c.duplicates;
-        }
-        process.send!({ lost, duplicated });
-      } else if (m.cmd === 'drop') {
-        for (const c of clients) c.socket?.terminate();
-        clients.length = 0;
-        process.send!({ ok: true });
-      } else if (m.cmd === 'close') {
-        process.exit(0);
+    if (m.cmd === 'connect') {
+      ({ wsUrl, query, variables } = m);
+      const fresh = m.tokens.map((token) => ({ token, seen: new Set<number>(), duplicates: 0 }));
+      clients.push(...fresh);
+      await inBatches(fresh, 100, open);
+      process.send!({ ok: true });
+    } else if (m.cmd === 'report') {
+      const cpu = process.cpuUsage();
+      const r: ClientReport = {
+        sockets: clients.length,
+        open: clients.filter((c) => c.socket?.readyState === WebSocket.OPEN).length,
+        deliveries,
+        latencies: m.latencies ? latencies : [],
+        firstAt,
+        lastAt,
+        closes,
+        receiptFrames,
+        receiptsCarried,
+        lastReceiptAt,
+        cpuUs: cpu.user + cpu.system,
+      };
+      process.send!(r);
+      if (m.reset) {
+        receiptFrames = 0;
+        receiptsCarried = 0;
+        lastReceiptAt = 0;
+        deliveries = 0;
+        latencies = [];
+        firstAt = 0;
+        lastAt = 0;
       }
-    } catch (err) {
-      process.send!({ error: String((err as Error).stack ?? err) });
+    } else if (m.cmd === 'storm') {
+      // Every socket drops at once; each client reconnects, resubscribes and catches up.
+      const t0 = now();
+      const cpu0 = process.cpuUsage();
+      catchUpRequests = 0;
+      repair = { httpUrl: m.httpUrl, conversationId: m.conversationId, from: m.from };
+      for (const c of clients) c.socket?.terminate();
+      for (const c of clients) c.caughtUpAt = undefined;
+      await Promise.all(
+        clients.map(async (c) => {
+          await openRetrying(c);
+          phases.open.push(now() - t0);
+          // Live messages that arrive meanwhile do not start a second catch-up.
+          c.repairing = catchUp(c, m.httpUrl, m.conversationId, m.from);
+          await c.repairing;
+          c.repairing = undefined;
+          phases.catchUp.push(now() - t0);
+          // A gap left behind the first catch-up (a message committed before the subscription started).
+          if (frontier(c, m.from) < Math.max(m.from, ...c.seen)) {
+            c.repairing = catchUp(c, m.httpUrl, m.conversationId, m.from).finally(() => {
+              c.repairing = undefined;
+            });
+          }
+        }),
+      );
+      const pct = (xs: number[], p: number) => Math.round([...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]);
+      const cpu = process.cpuUsage(cpu0);
+      process.send!({
+        allCaughtUpMs: Math.max(...clients.map((c) => c.caughtUpAt! - t0)),
+        t0,
+        retries,
+        catchUpRequests,
+        clientCpuMs: Math.round((cpu.user + cpu.system) / 1000),
+        openedMs: { p50: pct(phases.open, 50), p99: pct(phases.open, 99) },
+        caughtUpMs: { p50: pct(phases.catchUp, 50), p99: pct(phases.catchUp, 99) },
+      });
+    } else if (m.cmd === 'check') {
+      await Promise.all(clients.map((c) => c.repairing));
+      let lost = 0;
+      let duplicated = 0;
+      for (const c of clients) {
+        for (let s = m.from + 1; s <= m.to; s++) if (!c.seen.has(s)) lost++;
+        duplicated += c.duplicates;
+      }
+      process.send!({ lost, duplicated });
+    } else if (m.cmd === 'drop') {
+      for (const c of clients) c.socket?.terminate();
+      clients.length = 0;
+      process.send!({ ok: true });
     }
   },
 );
-process.send!({ ready: true });

@@ -239,6 +239,35 @@ async function until(what: string, ms: number, test: () => Promise<boolean>): Pr
 
 const pct = (sorted: number[], p: number) => Number(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))].toFixed(1));
 
+/**
+ * Sends `storm0`, `storm1`, ... every 100 ms (10 messages a second) until `stop`, which waits for
+ * every send in flight and resolves with how many failed. Both storms' traffic.
+ */
+function steadySender(sendOne: (tag: string) => Promise<void>): { stop: () => Promise<number> } {
+  let sending = true;
+  let sent = 0;
+  let failed = 0;
+  const inFlight: Promise<void>[] = [];
+  const loop = (async () => {
+    while (sending) {
+      inFlight.push(
+        sendOne(`storm${sent++}`).catch(() => {
+          failed++;
+        }),
+      );
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  return {
+    stop: async () => {
+      sending = false;
+      await loop;
+      await Promise.all(inFlight);
+      return failed;
+    },
+  };
+}
+
 /** The client child of a server kind: socket.io-client sockets for the Socket.IO anchor, raw `ws` graphql-transport-ws ones otherwise. */
 const clientScript = (kind: 'ours' | 'bare' | 'socketio') => (kind === 'socketio' ? 'sio-clients.js' : 'clients.js');
 
@@ -322,10 +351,14 @@ async function hotRoom(kind: 'ours' | 'bare' | 'socketio', n: number, m: number,
   if (storm && kind === 'ours') {
     await server.ask({ cmd: 'resetCounters' });
     await server.ask({ cmd: 'profileStart' });
+    const cpu0 = (await server.ask<{ cpuUs: number }>({ cmd: 'cpu' })).cpuUs;
     stormResult = await reconnectStorm(clients.ask, sendOne, () => lastSeq, url, fixture.roomId, n);
+    const cpuMs = Math.round(((await server.ask<{ cpuUs: number }>({ cmd: 'cpu' })).cpuUs - cpu0) / 1000);
     await server.ask({ cmd: 'profileStop' });
     const after = await server.ask<ServerStats>({ cmd: 'stats' });
     stormResult.sqlStatements = after.sql;
+    // Server CPU from the drop until the check (a few seconds past the last catch-up).
+    stormResult.serverCpuMs = cpuMs;
     progress(`reconnect storm: ${after.sql} SQL statements in all`);
   }
 
@@ -353,22 +386,9 @@ async function reconnectStorm(
 ) {
   progress(`reconnect storm: ${n} clients`);
   const from = lastSeq();
-  let sending = true;
-  let sent = 0;
-  let failedSends = 0;
-  const inFlight: Promise<void>[] = [];
-  const sender = (async () => {
-    while (sending) {
-      inFlight.push(
-        sendOne(`storm${sent++}`).catch(() => {
-          failedSends++;
-        }),
-      );
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  })();
+  const sender = steadySender(sendOne);
   await new Promise((r) => setTimeout(r, 500));
-  const storm = await ask<{ allCaughtUpMs: number; retries: unknown; openedMs: unknown; caughtUpMs: unknown }>({
+  const storm = await ask<{ allCaughtUpMs: number; retries: unknown; openedMs: unknown; caughtUpMs: unknown; catchUpRequests: number; clientCpuMs: number }>({
     cmd: 'storm',
     httpUrl,
     conversationId: roomId,
@@ -377,9 +397,7 @@ async function reconnectStorm(
   const { allCaughtUpMs } = storm;
   progress('reconnect storm:', JSON.stringify(storm));
   await new Promise((r) => setTimeout(r, 2000));
-  sending = false;
-  await sender;
-  await Promise.all(inFlight);
+  const failedSends = await sender.stop();
   await new Promise((r) => setTimeout(r, 1500));
   const to = lastSeq();
   const { lost, duplicated } = await ask<{ lost: number; duplicated: number }>({ cmd: 'check', from, to });
@@ -394,6 +412,8 @@ async function reconnectStorm(
     socketsAcknowledgedMs: storm.openedMs,
     caughtUpMs: storm.caughtUpMs,
     clientRetries: storm.retries,
+    catchUpRequests: storm.catchUpRequests,
+    clientCpuMs: storm.clientCpuMs,
     target: '< 10000 ms, 0 lost, 0 duplicated',
   };
 }
@@ -472,20 +492,7 @@ async function socketIoStorm(n: number) {
   const from = lastSeq();
   await clients.ask({ cmd: 'track', from });
 
-  let sending = true;
-  let sent = 0;
-  let failedSends = 0;
-  const inFlight: Promise<void>[] = [];
-  const sender = (async () => {
-    while (sending) {
-      inFlight.push(
-        sendOne(`storm${sent++}`).catch(() => {
-          failedSends++;
-        }),
-      );
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  })();
+  const sender = steadySender(sendOne);
   await new Promise((r) => setTimeout(r, 500));
   await clients.ask({ cmd: 'arm' });
   const { t0, dropped } = await server.ask<{ t0: number; dropped: number }>({ cmd: 'dropAll' });
@@ -495,9 +502,7 @@ async function socketIoStorm(n: number) {
   });
   progress(`reconnect storm (socketio anchor): ${allBack ? 'all' : 'not all'} reconnected after ${Math.round(now() - t0)} ms`);
   await new Promise((r) => setTimeout(r, 2000));
-  sending = false;
-  await sender;
-  await Promise.all(inFlight);
+  const failedSends = await sender.stop();
   await new Promise((r) => setTimeout(r, 1500));
   const to = lastSeq();
   const r = await clients.ask<SioStormResult>({ cmd: 'stormResult', t0, from, to, emitted });

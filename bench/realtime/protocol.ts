@@ -94,3 +94,20 @@ export interface SioStormResult {
 
 /** A clock shared by processes on one machine: ms since the epoch, sub-ms precision. */
 export const now = () => performance.timeOrigin + performance.now();
+
+/**
+ * A client child's command loop: runs `handle` for each command from the orchestrator, exits on
+ * `close`, answers a thrown error as `{ error }` (the orchestrator then stops), and tells the
+ * orchestrator it is ready.
+ */
+export function serveCommands<M extends { cmd: string }>(handle: (m: M) => Promise<void> | void): void {
+  process.on('message', async (m: M) => {
+    try {
+      if (m.cmd === 'close') process.exit(0);
+      await handle(m);
+    } catch (err) {
+      process.send!({ error: String((err as Error).stack ?? err) });
+    }
+  });
+  process.send!({ ready: true });
+}

@@ -147,23 +147,27 @@ async function bare(): Promise<void> {
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
   const { port } = http.address() as AddressInfo;
   process.on('message', (m: ServerCommand) => {
-    if (m.cmd === 'stats') {
-      global.gc?.();
-      send({
-        rss: process.memoryUsage().rss,
-        heapUsed: process.memoryUsage().heapUsed,
-        sql: 0,
-        deliverySql: 0,
-        executions: 0,
-        subscribers: subscribed.size,
-        sockets: wss.clients.size,
-      } satisfies ServerStats);
-    } else if (m.cmd === 'resetCounters') send({ ok: true });
-    else if (m.cmd === 'cpu') send(cpu());
-    else if (m.cmd === 'profileStart' || m.cmd === 'profileStop') void profile(m.cmd).then(() => send({ ok: true }));
-    else if (m.cmd === 'stop') process.exit(0);
+    if (!anchorCommand(m, () => ({ subscribers: subscribed.size, sockets: wss.clients.size }))) send({ error: `unknown command ${m.cmd}` });
   });
   send({ ready: true, url: `http://127.0.0.1:${port}/send`, wsUrl: `ws://127.0.0.1:${port}/graphql` });
+}
+
+/**
+ * Answers the commands both anchors (bare ws, Socket.IO) share: stats (after a GC; no SQL, with
+ * the anchor's subscriber and socket counts), resetCounters, cpu, profileStart/Stop, stop.
+ * Returns false for any other command.
+ */
+function anchorCommand(m: ServerCommand, counts: () => { subscribers: number; sockets: number }): boolean {
+  if (m.cmd === 'stats') {
+    global.gc?.();
+    const { rss, heapUsed } = process.memoryUsage();
+    send({ rss, heapUsed, sql: 0, deliverySql: 0, executions: 0, ...counts() } satisfies ServerStats);
+  } else if (m.cmd === 'resetCounters') send({ ok: true });
+  else if (m.cmd === 'cpu') send(cpu());
+  else if (m.cmd === 'profileStart' || m.cmd === 'profileStop') void profile(m.cmd).then(() => send({ ok: true }));
+  else if (m.cmd === 'stop') process.exit(0);
+  else return false;
+  return true;
 }
 
 /** The Socket.IO anchor's payload for one message: the bare anchor's (a GraphQL result with what our messageAdded carries), with the server's seq. */
@@ -215,26 +219,14 @@ async function socketio(recovery: boolean): Promise<void> {
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
   const { port } = http.address() as AddressInfo;
   process.on('message', (m: ServerCommand) => {
-    if (m.cmd === 'stats') {
-      global.gc?.();
-      send({
-        rss: process.memoryUsage().rss,
-        heapUsed: process.memoryUsage().heapUsed,
-        sql: 0,
-        deliverySql: 0,
-        executions: 0,
-        subscribers: io.of('/').adapter.rooms.get(ROOM)?.size ?? 0,
-        sockets: io.of('/').sockets.size,
-      } satisfies ServerStats);
-    } else if (m.cmd === 'resetCounters') send({ ok: true });
-    else if (m.cmd === 'cpu') send(cpu());
-    else if (m.cmd === 'profileStart' || m.cmd === 'profileStop') void profile(m.cmd).then(() => send({ ok: true }));
-    else if (m.cmd === 'dropAll') {
+    if (m.cmd === 'dropAll') {
       const t0 = now();
       const sockets = [...io.of('/').sockets.values()];
       for (const socket of sockets) socket.conn.close();
       send({ t0, dropped: sockets.length });
-    } else if (m.cmd === 'stop') process.exit(0);
+    } else if (!anchorCommand(m, () => ({ subscribers: io.of('/').adapter.rooms.get(ROOM)?.size ?? 0, sockets: io.of('/').sockets.size }))) {
+      send({ error: `unknown command ${m.cmd}` });
+    }
   });
   send({ ready: true, url: `http://127.0.0.1:${port}/send`, wsUrl: `http://127.0.0.1:${port}` });
 }

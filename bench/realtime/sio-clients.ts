@@ -1,5 +1,5 @@
 import { io, type Socket } from 'socket.io-client';
-import { now, type ClientCommand, type ClientReport, type SioClientCommand, type SioStormResult } from './protocol';
+import { now, serveCommands, type ClientCommand, type ClientReport, type SioClientCommand, type SioStormResult } from './protocol';
 
 /**
  * The realtime benchmark's Socket.IO client process (the Socket.IO 4 anchor's clients):
@@ -119,54 +119,47 @@ async function inBatches<T>(items: T[], size: number, fn: (x: T) => Promise<void
   for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn));
 }
 
-process.on('message', async (m: ClientCommand | SioClientCommand) => {
-  try {
-    if (m.cmd === 'connect') {
-      // `tokens` only counts the sockets here: the anchor has no logins.
-      await inBatches(m.tokens, 100, async () => {
-        clients.push(await open(m.wsUrl));
-      });
-      process.send!({ ok: true });
-    } else if (m.cmd === 'report') {
-      const r: ClientReport = {
-        sockets: clients.length,
-        open: clients.filter((c) => c.socket.connected).length,
-        reconnected: clients.filter((c) => c.reconnectedAt !== undefined).length,
-        deliveries,
-        latencies: m.latencies ? latencies : [],
-        firstAt,
-        lastAt,
-        closes,
-        receiptFrames: 0,
-        receiptsCarried: 0,
-        lastReceiptAt: 0,
-        cpuUs: process.cpuUsage().user + process.cpuUsage().system,
-      };
-      process.send!(r);
-      if (m.reset) {
-        deliveries = 0;
-        latencies = [];
-        firstAt = 0;
-        lastAt = 0;
-      }
-    } else if (m.cmd === 'track') {
-      trackFrom = m.from;
-      process.send!({ ok: true });
-    } else if (m.cmd === 'arm') {
-      armed = true;
-      for (const c of clients) c.reconnectedAt = c.droppedAt = undefined;
-      process.send!({ ok: true });
-    } else if (m.cmd === 'stormResult') {
-      process.send!(stormResult(m.t0, m.from, m.to, m.emitted));
-    } else if (m.cmd === 'drop') {
-      for (const c of clients) c.socket.disconnect();
-      clients.length = 0;
-      process.send!({ ok: true });
-    } else if (m.cmd === 'close') {
-      process.exit(0);
+serveCommands(async (m: ClientCommand | SioClientCommand) => {
+  if (m.cmd === 'connect') {
+    // `tokens` only counts the sockets here: the anchor has no logins.
+    await inBatches(m.tokens, 100, async () => {
+      clients.push(await open(m.wsUrl));
+    });
+    process.send!({ ok: true });
+  } else if (m.cmd === 'report') {
+    const r: ClientReport = {
+      sockets: clients.length,
+      open: clients.filter((c) => c.socket.connected).length,
+      reconnected: clients.filter((c) => c.reconnectedAt !== undefined).length,
+      deliveries,
+      latencies: m.latencies ? latencies : [],
+      firstAt,
+      lastAt,
+      closes,
+      receiptFrames: 0,
+      receiptsCarried: 0,
+      lastReceiptAt: 0,
+      cpuUs: process.cpuUsage().user + process.cpuUsage().system,
+    };
+    process.send!(r);
+    if (m.reset) {
+      deliveries = 0;
+      latencies = [];
+      firstAt = 0;
+      lastAt = 0;
     }
-  } catch (err) {
-    process.send!({ error: String((err as Error).stack ?? err) });
+  } else if (m.cmd === 'track') {
+    trackFrom = m.from;
+    process.send!({ ok: true });
+  } else if (m.cmd === 'arm') {
+    armed = true;
+    for (const c of clients) c.reconnectedAt = c.droppedAt = undefined;
+    process.send!({ ok: true });
+  } else if (m.cmd === 'stormResult') {
+    process.send!(stormResult(m.t0, m.from, m.to, m.emitted));
+  } else if (m.cmd === 'drop') {
+    for (const c of clients) c.socket.disconnect();
+    clients.length = 0;
+    process.send!({ ok: true });
   }
 });
-process.send!({ ready: true });

@@ -101,7 +101,7 @@ export class SocketGate {
     const pending = (this.pendingByIp.get(ip) ?? 0) + 1;
     let admitted = false;
     // One close listener for the gate's whole bookkeeping (one closure per socket, not two).
-    socket.once('close', (code, reason) => {
+    socket.on('close', (code, reason) => {
       this.failed(state);
       this.settle(state);
       if (!admitted) return;
@@ -191,8 +191,13 @@ export class SocketGate {
     if (socket.readyState !== OPEN) return;
     socket.send(data);
     // A corked socket is checked when its writes leave (endTurn): held bytes are not a client's backlog.
-    if (!this.isCorked(socket) && socket.bufferedAmount > this.deps.config.ws.maxBufferedBytes)
-      this.closeTooFarBehind(socket, 'Too far behind: reconnect and catch up');
+    const raw = (socket as { _socket?: CorkableSocket })._socket;
+    if (raw === undefined || !this.corked.has(raw)) this.checkBacklog(socket);
+  }
+
+  /** Closes the socket with 4507 when its unsent bytes are past WS_MAX_BUFFERED_BYTES. */
+  private checkBacklog(socket: GateSocket): void {
+    if (socket.bufferedAmount > this.deps.config.ws.maxBufferedBytes) this.closeTooFarBehind(socket, 'Too far behind: reconnect and catch up');
   }
 
   /**
@@ -243,8 +248,7 @@ export class SocketGate {
     }
     head.write(prefix, headerLength);
     sender.sendFrame([head, body]);
-    if (!this.corked.has(raw) && socket.bufferedAmount > this.deps.config.ws.maxBufferedBytes)
-      this.closeTooFarBehind(socket, 'Too far behind: reconnect and catch up');
+    if (!this.corked.has(raw)) this.checkBacklog(socket);
   }
 
   /** Payloads encoded in this turn (sendEnvelope), dropped at its end. */
@@ -252,11 +256,6 @@ export class SocketGate {
   /** Sockets corked in this turn, with their WebSocket. */
   private readonly corked = new Map<CorkableSocket, GateSocket>();
   private endOfTurnScheduled = false;
-
-  private isCorked(socket: GateSocket): boolean {
-    const raw = (socket as { _socket?: CorkableSocket })._socket;
-    return raw !== undefined && this.corked.has(raw);
-  }
 
   private scheduleEndOfTurn(): void {
     if (this.endOfTurnScheduled) return;
@@ -267,10 +266,9 @@ export class SocketGate {
   /** Lets every corked socket's frames go, then applies WS_MAX_BUFFERED_BYTES to what the network did not take. */
   private readonly endTurn = (): void => {
     this.endOfTurnScheduled = false;
-    const max = this.deps.config.ws.maxBufferedBytes;
     for (const [raw, socket] of this.corked) {
       raw.uncork();
-      if (socket.bufferedAmount > max) this.closeTooFarBehind(socket, 'Too far behind: reconnect and catch up');
+      this.checkBacklog(socket);
     }
     this.corked.clear();
     this.encoded.clear();
