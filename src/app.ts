@@ -10,9 +10,9 @@ import cors from 'cors';
 import express from 'express';
 import { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
+import { pinoHttp } from 'pino-http';
 import { randomUUID } from 'node:crypto';
 import { Metrics, meteredBus } from './observability/metrics';
-import { requestLog } from './observability/request-log';
 import { restDocsRouter } from './rest/docs/docs.route';
 import { demoRouter } from './demo/route';
 import { graphiqlRouter } from './graphiql/route';
@@ -275,7 +275,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
           };
         },
       },
-      // The request log names the operation (requestLog below).
+      // The request log names the operation (pino-http customProps below).
       {
         async requestDidStart() {
           return {
@@ -311,9 +311,9 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     '/ws/chat',
   ]);
   app.use(
-    requestLog({
+    pinoHttp({
       logger,
-      ignore: (url) => url === '/healthz' || url === '/readyz' || url === '/metrics',
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' },
       // One id per request, the caller's when it sends a sane X-Request-Id (a proxy's), returned
       // in the response's X-Request-Id so a client's report can be found in the logs.
       genReqId: (req, res) => {
@@ -324,11 +324,17 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       },
       // Read when the request ends: the client address (TRUST_PROXY), the user and the GraphQL
       // operation, and `route` (the matched route's pattern, `/api/chat/history/:username`, parameter
-      // names only: issue 27 §5), added to the request's log line itself, each key once (issue 30).
-      fields: requestLogFields,
-      // No media signatures, tokens or GraphQL variables in request logs (src/logger.ts).
-      // No path parameters either (issue 27 §5): segments other than the routes' fixed words are ":param".
-      url: (url) => loggableUrl(url, logWords),
+      // names only: issue 27 §5), added to the request's log line itself. Not `customProps`: pino-http binds
+      // those when the request starts and again when it ends, so a line carried "ip" twice
+      // (invalid for strict JSON consumers such as Elasticsearch; issue 30).
+      customSuccessObject: (req, res, line) => ({ ...line, ...requestLogFields(req as express.Request, res as express.Response) }),
+      customErrorObject: (req, res, _err, line) => ({ ...line, ...requestLogFields(req as express.Request, res as express.Response) }),
+      serializers: {
+        // No media signatures, tokens or GraphQL variables in request logs (src/logger.ts).
+        // No path parameters either (issue 27 §5): segments other than the routes' fixed words are ":param".
+        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: loggableUrl(req.url, logWords) }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
     }),
   );
   app.use(metrics.http());

@@ -17,7 +17,7 @@ export async function authenticateRequest(services: Services, em: EntityManager,
   const token = bearer(header);
   if (!token) throw unauthenticated('Authorization header must be "Bearer <access token>"');
   const actor = await services.auth.authenticate(em, token);
-  // The request log names the user (src/app.ts, requestLog).
+  // The request log names the user (src/app.ts, pino-http customProps).
   if (req.res) req.res.locals.userId = actor.id;
   return actor;
 }

@@ -59,7 +59,7 @@ test('request logs keep paths and operation names, not media signatures, tokens 
   ];
   expect(responses.map((r) => r.status)).toEqual([404, 200, 200]);
   await Promise.all(responses.map((r) => r.arrayBuffer()));
-  // requestLog writes a request's line when its response has finished, maybe after the client has
+  // pino-http writes a request's line when its response has finished, maybe after the client has
   // it: wait for the line of each request (by the X-Request-Id the server returned), not a timer.
   const ids = responses.map((r) => r.headers.get('x-request-id'));
   expect(ids.every((id) => typeof id === 'string' && id.length > 0)).toBe(true);
