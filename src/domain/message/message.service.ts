@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { executePrepared } from '../../db/prepared';
 import { PushOutbox } from '../push/outbox';
 import type { Scope } from '../shared/actor';
 import { badInput, conflict, forbidden, isUniqueViolation, notFound, parseId, retryOnDeadlock } from '../shared/errors';
@@ -709,16 +710,18 @@ export class MessageService {
     // asks this of every client): whether the conversation exists and the actor is an active
     // member there (the rule itself is conversation.policy's canReadContent), and the changes after the one that created
     // message `afterSeq` (none when there is no such message).
-    const [row] = await scope.em.execute<{ found: boolean; member: boolean; rows: MessageRow[] | null }[]>(
+    // A prepared statement (src/db/prepared.ts): PostgreSQL parses and plans it once per connection.
+    const [row] = await executePrepared<{ found: boolean; member: boolean; rows: MessageRow[] | null }[]>(
+      scope.em,
       `with mark as (select "created_change" from "messages" where "conversation_id" = ? and "seq" = ?)
        select exists (select 1 from "conversations" where "id" = ?) as found,
               exists (select 1 from "memberships" ms where ms."conversation_id" = ? and ms."user_id" = ? and ${activeMembershipSql('ms')}) as member,
               (select json_agg(x order by x."change_seq") from (
                  select ${messageColumnsSql('m')} from "messages" m
-                  where m."conversation_id" = ? and (? = 0 or exists (select 1 from mark))
+                  where m."conversation_id" = ? and (?::int = 0 or exists (select 1 from mark))
                     and (m."seq" > ? or m."change_seq" > coalesce((select "created_change" from mark), 0))
-                  order by m."change_seq" asc limit ${size}) x) as rows`,
-      [id, afterSeq, id, id, scope.actor.id, id, afterSeq, afterSeq],
+                  order by m."change_seq" asc limit ?::int) x) as rows`,
+      [id, afterSeq, id, id, scope.actor.id, id, afterSeq, afterSeq, size],
     );
     if (!row.found || !canReadContent(scope.actor, Boolean(row.member))) throw notFound('Conversation');
     return (row.rows ?? []).map(rowToMessageView);
