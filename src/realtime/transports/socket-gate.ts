@@ -34,8 +34,6 @@ export interface GatedSocket<S extends GateSocket = GateSocket> {
   failed?: boolean;
   /** It authenticated (it never counts as a failure). */
   authenticated?: boolean;
-  /** The address check made at the upgrade: authentication waits for it instead of asking again. */
-  addressCheck?: Promise<void>;
 }
 
 /** The outcome of {@link SocketGate.authenticate}. */
@@ -83,13 +81,12 @@ export class SocketGate {
   constructor(private readonly deps: SocketGateDeps) {}
 
   /**
-   * A socket was upgraded: logs it, counts it among its address's unauthenticated sockets and
-   * starts the address check. Returns its state, or null when its address has too many
+   * A socket was upgraded: logs it and counts it among its address's unauthenticated sockets. Returns its state, or null when its address has too many
    * unauthenticated sockets open (then it is closed with 1013). A socket error closes it with
    * `errorCode` (its protocol's internal-error code).
    */
   admit<S extends GateSocket>(socket: S, ip: string, errorCode = 1011): GatedSocket<S> | null {
-    const { config, services, logger } = this.deps;
+    const { config, logger } = this.deps;
     // `on`, not `once`: each once() wrapper is a few objects kept per socket; a second error or
     // close event (none is emitted by `ws`) would only repeat a no-op close or an idempotent settle.
     socket.on('error', (err) => {
@@ -118,9 +115,9 @@ export class SocketGate {
     state.pending = true;
     admitted = true;
     // An address past its failures may still bring a valid token (issue 27 §5: one attacker behind
-    // a NAT locked every user behind it out): the check decides only a failed authentication.
-    state.addressCheck = services.limits.check('wsConnectIp', ip);
-    state.addressCheck.catch(() => undefined);
+    // a NAT locked every user behind it out): its standing decides only a failed authentication, so
+    // it is read then (refuseFailure), not for every socket (issue 35: a Redis round trip for each
+    // of 2000 sockets in a reconnect storm).
     return state;
   }
 
@@ -141,8 +138,6 @@ export class SocketGate {
     }
     // A valid login: whatever follows (its own per-user limits), not an address's failure.
     state.authenticated = true;
-    // Read only on a failed authentication: not kept for the socket's life.
-    state.addressCheck = undefined;
     try {
       await services.limits.consume('wsConnectUser', String(session.actor.id));
     } catch (err) {
@@ -290,7 +285,7 @@ export class SocketGate {
    * the caller closes the socket with its protocol's unauthenticated code.
    */
   private async refuseFailure(state: GatedSocket, reason: string): Promise<Admission> {
-    const refusal = await (state.addressCheck ?? this.deps.services.limits.check('wsConnectIp', state.ip)).then(
+    const refusal = await this.deps.services.limits.check('wsConnectIp', state.ip).then(
       () => null,
       (err: unknown) => err,
     );
