@@ -381,10 +381,12 @@ describe('notifications', () => {
     const room = (await q(owner, `mutation { createRoom(input: { name: "Big room", maxMembers: 100 }) { id } }`)).createRoom.id;
     for (const m of members.slice(1)) await q(m, `mutation($id: ID!) { joinRoom(id: $id) { id } }`, { id: room });
     const statements: string[] = [];
-    const original = server.orm.em.getConnection().execute.bind(server.orm.em.getConnection());
-    const spy = jest.spyOn(server.orm.em.getConnection(), 'execute').mockImplementation((...args: any[]) => {
+    // Every statement passes the connection's executeQuery: em.execute's and the prepared ones (src/db/prepared.ts).
+    const connection = server.orm.em.getConnection() as unknown as { executeQuery: (...args: any[]) => Promise<unknown> };
+    const original = connection.executeQuery.bind(connection);
+    const spy = jest.spyOn(connection, 'executeQuery').mockImplementation((...args: any[]) => {
       statements.push(String(args[0]));
-      return (original as any)(...args);
+      return original(...args);
     });
     try {
       await sendOk(owner, room, `hello @${members[1].username}`);
