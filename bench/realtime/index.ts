@@ -441,7 +441,11 @@ async function idleSockets(kind: 'ours' | 'bare' | 'socketio', count: number): P
   clients.proc.send({ cmd: 'close' });
   await stopChild(server.proc);
   const perSocket = Number(((after.rss - before.rss) / (count - 1) / 1024).toFixed(1));
-  progress(`idle sockets (${kind}): ${perSocket} KiB RSS per socket (JS heap ${((after.heapUsed - before.heapUsed) / (count - 1) / 1024).toFixed(1)} KiB)`);
+  const kib = (key: 'heapUsed' | 'heapTotal' | 'external') => ((after[key] - before[key]) / (count - 1) / 1024).toFixed(1);
+  // RSS against what V8 accounts for: the heap in use, the heap committed, and external memory.
+  progress(
+    `idle sockets (${kind}): ${perSocket} KiB RSS per socket (JS heap used ${kib('heapUsed')} KiB, committed ${kib('heapTotal')} KiB; external ${kib('external')} KiB)`,
+  );
   return perSocket;
 }
 

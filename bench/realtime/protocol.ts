@@ -19,6 +19,10 @@ export type ServerCommand =
 export interface ServerStats {
   rss: number;
   heapUsed: number;
+  /** V8's heap as committed (used, free lists, the young generation): bytes. */
+  heapTotal: number;
+  /** Memory outside the JS heap that V8 knows of (Buffers, ArrayBuffers, native objects held by JS): bytes. */
+  external: number;
   /** SQL statements run while delivering events (hub access checks and executions). */
   deliverySql: number;
   /** All SQL statements. */

@@ -61,8 +61,7 @@ async function ours(): Promise<void> {
     },
   });
   const stats = (): ServerStats => ({
-    rss: process.memoryUsage().rss,
-    heapUsed: process.memoryUsage().heapUsed,
+    ...memory(),
     sql,
     deliverySql,
     executions: app.realtime.hub.executions,
@@ -152,6 +151,12 @@ async function bare(): Promise<void> {
   send({ ready: true, url: `http://127.0.0.1:${port}/send`, wsUrl: `ws://127.0.0.1:${port}/graphql` });
 }
 
+/** The process's memory as the idle scenario compares it (bytes). */
+function memory(): Pick<ServerStats, 'rss' | 'heapUsed' | 'heapTotal' | 'external'> {
+  const { rss, heapUsed, heapTotal, external } = process.memoryUsage();
+  return { rss, heapUsed, heapTotal, external };
+}
+
 /**
  * Answers the commands both anchors (bare ws, Socket.IO) share: stats (after a GC; no SQL, with
  * the anchor's subscriber and socket counts), resetCounters, cpu, profileStart/Stop, stop.
@@ -160,8 +165,7 @@ async function bare(): Promise<void> {
 function anchorCommand(m: ServerCommand, counts: () => { subscribers: number; sockets: number }): boolean {
   if (m.cmd === 'stats') {
     global.gc?.();
-    const { rss, heapUsed } = process.memoryUsage();
-    send({ rss, heapUsed, sql: 0, deliverySql: 0, executions: 0, ...counts() } satisfies ServerStats);
+    send({ ...memory(), sql: 0, deliverySql: 0, executions: 0, ...counts() } satisfies ServerStats);
   } else if (m.cmd === 'resetCounters') send({ ok: true });
   else if (m.cmd === 'cpu') send(cpu());
   else if (m.cmd === 'profileStart' || m.cmd === 'profileStop') void profile(m.cmd).then(() => send({ ok: true }));
